@@ -1,0 +1,13 @@
+/**
+ * @file evpipe.h
+ * @brief Umbrella header: includes every public libevpipe header.
+ */
+#ifndef EVPIPE_EVPIPE_H
+#define EVPIPE_EVPIPE_H
+
+#include "common.h"
+#include "version.h"
+#include "error.h"
+#include "jwt.h"
+
+#endif /* EVPIPE_EVPIPE_H */

@@ -1,0 +1,35 @@
+/* Internal header of the command-line tool. Each command lives in its own
+ * cli_<name>.c and is listed once in the table in main.c. */
+#ifndef EVP_CLI_CLI_H
+#define EVP_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit codes shared by every command. */
+#define EVP_CLI_OK 0
+#define EVP_CLI_FAIL 1  /* the command ran and the answer is "no" */
+#define EVP_CLI_USAGE 2 /* bad usage or I/O error */
+
+/* A command: argv[0] is the command's own name. */
+typedef int (*evp_cli_cmd_fn)(int argc, char **argv);
+
+int evp__cli_version(int argc, char **argv);
+int evp__cli_token(int argc, char **argv);
+
+/* Option parsing shared by commands: "--name VALUE" or "--name=VALUE".
+ * Returns 1 and sets *val when argv[*i] is option @p name (advancing *i past
+ * a separate value), 0 when it is another argument, -1 when the value is
+ * missing (a message has been printed). */
+int evp__cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+
+/* Parse a decimal int64 in [min, max]; returns 0 on success. */
+int evp__cli_parse_i64(const char *s, long long min, long long max, long long *out);
+
+/* Read a key file: raw bytes, or "base64:<standard base64>"; one trailing
+ * newline is ignored. The file must not be readable or writable by group or
+ * others. On success *key is malloc'd (caller wipes and frees). Returns 0, or
+ * prints the reason and returns -1. */
+int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen);
+
+#endif

@@ -1,0 +1,39 @@
+/* evpipe: the command-line tool. Dispatches to one function per command. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/cli.h"
+
+static const struct {
+  const char *name;
+  evp_cli_cmd_fn fn;
+  const char *summary;
+} cmds[] = {
+    {"version", evp__cli_version, "print the library version"},
+    {"token", evp__cli_token, "issue or verify an HS256 token (token issue|verify)"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: evpipe <command> [options]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+  fprintf(f, "\nRun 'evpipe <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return EVP_CLI_USAGE;
+  }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return EVP_CLI_OK;
+  }
+  if (!strcmp(argv[1], "--version"))
+    return evp__cli_version(argc - 1, argv + 1);
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    if (!strcmp(argv[1], cmds[i].name))
+      return cmds[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "evpipe: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return EVP_CLI_USAGE;
+}
