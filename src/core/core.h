@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "evpipe/common.h"
 #include "evpipe/error.h"
+#include "evpipe/jwt.h"
 
 #if defined(__GNUC__)
 #  define EVP__PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -37,5 +38,79 @@ int64_t evp__system_clock(void *opaque);
 
 /* strdup that returns NULL for NULL. */
 char *evp__strdup(const char *s);
+
+
+/* ---- HMAC-SHA256 with a prepared key (hmac.c) ---- */
+typedef struct evp__hmac_key_s evp__hmac_key_t;
+/* Prepare @p key for repeated use; NULL on allocation failure. */
+evp__hmac_key_t *evp__hmac_key_new(const void *key, size_t keylen);
+void evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsigned char out[32]);
+/* Wipe and free. NULL is a no-op. */
+void evp__hmac_key_free(evp__hmac_key_t *k);
+
+/* ---- strict JSON scanning for token headers and claims (jwt_json.c) ---- */
+typedef enum {
+  EVP__JS_STRING, EVP__JS_NUMBER, EVP__JS_OBJECT, EVP__JS_ARRAY,
+  EVP__JS_TRUE, EVP__JS_FALSE, EVP__JS_NULL
+} evp__jstype_t;
+
+/* A top-level member: spans into the scanned text. For strings, val/vallen
+ * exclude the quotes and are still JSON-escaped when val_escaped is set. */
+typedef struct {
+  const char *key, *val;
+  size_t keylen, vallen;
+  int key_escaped, val_escaped;
+  evp__jstype_t type;
+} evp__jmember_t;
+
+/* Validate that text is exactly one JSON object (RFC 8259, UTF-8 checked,
+ * nesting <= max_depth) and record up to max_m top-level members.
+ * EVP_ERR_JSON, EVP_ERR_TOO_DEEP, or EVP_ERR_TOO_LARGE (too many members). */
+evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth,
+                                evp__jmember_t *m, size_t max_m, size_t *count);
+/* Index of the first member whose name repeats an earlier one, or -1. */
+long evp__json_find_dup(const evp__jmember_t *m, size_t n);
+/* Compare two raw JSON string bodies by their decoded value. */
+int evp__json_raw_eq(const char *a, size_t alen, int a_esc, const char *b, size_t blen, int b_esc);
+/* Member name equals the UTF-8 bytes s[0..n). */
+int evp__json_key_eq(const evp__jmember_t *m, const char *s, size_t n);
+/* Member is a string equal to NUL-terminated s. */
+int evp__json_str_eq(const evp__jmember_t *m, const char *s);
+/* Decode a validated raw string body into out (at least len + 1 bytes). */
+size_t evp__json_unescape(const char *raw, size_t len, char *out);
+/* A number member as whole seconds (saturating); -1 when not a number. */
+int evp__json_numericdate(const evp__jmember_t *m, int64_t *out);
+/* JSON-escape s[0..n) into out (at least 6n + 1 bytes); returns the length. */
+size_t evp__json_escape(const char *s, size_t n, char *out);
+/* Whether s[0..n) is well-formed UTF-8. */
+int evp__utf8_valid(const char *s, size_t n);
+
+/* ---- JWT internals shared by keyring.c, jwt_sign.c, jwt_verify.c ---- */
+#define EVP__KEYRING_MAX 16 /* current + previous in practice; a few spare */
+
+typedef struct {
+  char *kid;               /* NULL: the kid-less key */
+  size_t kidlen;
+  evp__hmac_key_t *hmac;   /* the prepared key; raw bytes are not kept */
+} evp__key_t;
+
+struct evp_keyring_s {
+  evp__key_t keys[EVP__KEYRING_MAX];
+  size_t n;
+  size_t current; /* index of the signing key */
+};
+
+/* The key for a kid given as a raw JSON string body (kid == NULL: no kid in
+ * the token), or NULL. */
+const evp__key_t *evp__keyring_find(const evp_keyring_t *kr, const char *kid, size_t kidlen,
+                                    int kid_escaped);
+
+/* A verified token: one allocation holding the decoded claims. */
+struct evp_jwt_s {
+  const evp__key_t *key;
+  void *tree;     /* cJSON of the claims, parsed on the first accessor call */
+  size_t len;
+  char claims[];  /* decoded claims JSON, NUL-terminated */
+};
 
 #endif /* EVP_CORE_CORE_H */
