@@ -10,6 +10,7 @@ static const struct {
 } cmds[] = {
     {"version", evp__cli_version, "print the library version"},
     {"token", evp__cli_token, "issue or verify an HS256 token (token issue|verify)"},
+    {"schema", evp__cli_schema, "print the Athena DDL or Glue table for a schema (schema ddl|glue)"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,128 @@
+/* Internal: the table model derived from an event JSON Schema.
+ *
+ * One schema file defines both what an event may contain and how events are
+ * stored: each top-level property becomes one column, in document order,
+ * followed by the columns the server adds and the partition keys. The Parquet
+ * writer takes its columns from here, and the Athena DDL / Glue TableInput
+ * generators (table_ddl.c) print them, so every consumer agrees on names,
+ * types and order. Not public ABI. */
+#ifndef EVP_CORE_TABLE_H
+#define EVP_CORE_TABLE_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "evpipe/error.h"
+
+/* Limits: a schema beyond them is rejected, never truncated. */
+#define EVP__TABLE_MAX_SCHEMA_BYTES (1024u * 1024u) /* evp__table_parse input */
+#define EVP__TABLE_MAX_COLUMNS 1000                 /* event columns */
+#define EVP__TABLE_MAX_NAME 128                     /* bytes in a column name */
+
+/* Column types, named after the Athena/Glue (Hive) types they print as. */
+typedef enum evp__col_type {
+  EVP__COL_STRING,
+  EVP__COL_BIGINT,
+  EVP__COL_DOUBLE,
+  EVP__COL_BOOLEAN,
+  EVP__COL_TIMESTAMP
+} evp__col_type_t;
+
+/* Where a column's value comes from. */
+typedef enum evp__col_role {
+  EVP__ROLE_EVENT,     /* a top-level property of the event */
+  EVP__ROLE_SERVER,    /* added by the ingest server (received_at, client_id) */
+  EVP__ROLE_PARTITION  /* a partition key: in the S3 path, not in the file */
+} evp__col_role_t;
+
+/* How the JSON value becomes the column value (for EVP__ROLE_EVENT). */
+typedef enum evp__col_map {
+  EVP__MAP_SCALAR,    /* string/number/boolean stored as is (integer as int64) */
+  EVP__MAP_RFC3339,   /* RFC 3339 date-time string, stored as a UTC instant */
+  EVP__MAP_JSON_TEXT, /* object or array, stored as its compact JSON text */
+  EVP__MAP_DERIVED    /* not read from the event (server and partition columns) */
+} evp__col_map_t;
+
+typedef struct evp__column {
+  char *name;            /* safe SQL identifier: [a-z_][a-z0-9_]* */
+  evp__col_type_t type;
+  int nullable;          /* 1: absent or null in some rows (optional in Parquet) */
+  evp__col_role_t role;
+  evp__col_map_t map;
+  char *description;     /* the property's "description", "" when none */
+} evp__column_t;
+
+/* Columns in storage order: event columns (schema order), then the server
+ * columns received_at and client_id, then the partition keys dt and hour.
+ * Data columns (written to Parquet, Glue StorageDescriptor.Columns) are
+ * cols[0 .. ndata); partition keys (Glue PartitionKeys) are cols[ndata ..
+ * ncols). */
+typedef struct evp__table {
+  evp__column_t *cols;
+  size_t ncols;
+  size_t ndata;
+  char *description;     /* the schema's top-level "description", "" when none */
+} evp__table_t;
+
+/* Build the table model from a parsed JSON Schema. The schema must be an
+ * object with "type": "object" and a non-empty "properties"; each property
+ * needs a "type" that maps to one column (see docs/event-schema.md):
+ *   "string" -> STRING, with "format": "date-time" -> TIMESTAMP;
+ *   "integer" -> BIGINT; "number" (or integer+number) -> DOUBLE;
+ *   "boolean" -> BOOLEAN; "object" / "array" -> STRING holding JSON text;
+ *   adding "null" to the type, or leaving the property out of "required",
+ *   makes the column nullable.
+ * Rejected with EVP_ERR_SCHEMA_INVALID and a reason naming the property:
+ * non-object schemas, unsupported or mixed types, missing types, unsafe or
+ * duplicate names, names that collide with the server/partition columns,
+ * non-string descriptions, more than EVP__TABLE_MAX_COLUMNS properties.
+ * On success *out is owned by the caller (evp__table_free). Thread-safe. */
+evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out,
+                                 char *errstr, size_t errstr_size);
+
+/* Parse schema text (at most EVP__TABLE_MAX_SCHEMA_BYTES, else
+ * EVP_ERR_TOO_LARGE; EVP_ERR_JSON when it is not JSON) and build the model. */
+evp_err_t evp__table_parse(const char *json, size_t len, evp__table_t **out,
+                           char *errstr, size_t errstr_size);
+
+/* Free a model from evp__table_from_schema/evp__table_parse. NULL is a no-op. */
+void evp__table_free(evp__table_t *t);
+
+/* The Athena/Glue type name: "string", "bigint", "double", "boolean",
+ * "timestamp" (static storage). */
+const char *evp__col_type_name(evp__col_type_t type);
+
+/* 1 when @p s is a safe lower-case SQL identifier ([a-z_][a-z0-9_]*, 1 to
+ * EVP__TABLE_MAX_NAME bytes), else 0. Such names need no case folding in
+ * Athena/Glue and cannot break out of quoting. */
+int evp__table_name_ok(const char *s);
+
+/* ---------------------------------------------------------- generators
+ * table_ddl.c: text for Athena and Glue, for the CLI and deploy tooling. */
+
+/* Options of the generated table. NULL members take the defaults. */
+typedef struct evp__table_ddl_opts {
+  const char *table;    /* table name, a safe identifier; default "events" */
+  const char *location; /* s3://bucket/prefix; a trailing '/' is added;
+                           default EVP__TABLE_DEFAULT_LOCATION */
+  const char *dt_start; /* first day of the dt projection range, YYYY-MM-DD;
+                           default "2024-01-01" (the range ends at NOW) */
+} evp__table_ddl_opts_t;
+
+#define EVP__TABLE_DEFAULT_TABLE "events"
+#define EVP__TABLE_DEFAULT_LOCATION "s3://example-bucket/events/"
+#define EVP__TABLE_DEFAULT_DT_START "2024-01-01"
+#define EVP__TABLE_MAX_LOCATION 1024
+
+/* The Athena CREATE EXTERNAL TABLE statement (Parquet + Snappy, partitioned
+ * by dt/hour with partition projection). On success *out is malloc'd text
+ * ending in ";\n" (caller frees). EVP_ERR_INVALID_ARG for a bad option. */
+evp_err_t evp__table_athena_ddl(const evp__table_t *t, const evp__table_ddl_opts_t *opts,
+                                char **out, char *errstr, size_t errstr_size);
+
+/* The Glue TableInput JSON (for glue create-table --table-input, or a
+ * CloudFormation AWS::Glue::Table TableInput) describing the same table.
+ * On success *out is malloc'd, pretty-printed JSON (caller frees). */
+evp_err_t evp__table_glue_input(const evp__table_t *t, const evp__table_ddl_opts_t *opts,
+                                char **out, char *errstr, size_t errstr_size);
+
+#endif /* EVP_CORE_TABLE_H */
