@@ -1,0 +1,105 @@
+/* Internal API of the lake area: a Parquet file writer for flat schemas.
+ *
+ * One writer produces one file. Rows are buffered per row group (bounded by
+ * rows and bytes), then each column chunk is written as an optional
+ * dictionary page plus data pages (v1), Snappy-compressed. The file is
+ * written as a hidden temporary next to its final name and only appears
+ * under the final name after evp__pq_writer_close() has fsynced it, renamed
+ * it and fsynced the directory. See docs/parquet.md.
+ *
+ * Thread-safety: a writer is used by one thread at a time; distinct writers
+ * are independent. */
+#ifndef EVP_LAKE_LAKE_H
+#define EVP_LAKE_LAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "evpipe/error.h"
+
+/* Column types (physical + logical annotation). */
+typedef enum evp__pq_type {
+  EVP__PQ_STRING = 0,      /* BYTE_ARRAY, String logical type / UTF8; UTF-8 only */
+  EVP__PQ_INT64 = 1,       /* INT64 (SQL BIGINT) */
+  EVP__PQ_DOUBLE = 2,      /* DOUBLE */
+  EVP__PQ_BOOLEAN = 3,     /* BOOLEAN */
+  EVP__PQ_TIMESTAMP_US = 4 /* INT64 micros since the epoch, UTC-adjusted */
+} evp__pq_type_t;
+
+typedef struct evp__pq_column {
+  const char *name; /* non-empty UTF-8, <= 255 bytes, unique in the schema */
+  evp__pq_type_t type;
+  int optional;     /* non-zero: nullable (one definition level) */
+} evp__pq_column_t;
+
+typedef enum evp__pq_codec {
+  EVP__PQ_SNAPPY = 0,
+  EVP__PQ_UNCOMPRESSED = 1
+} evp__pq_codec_t;
+
+typedef struct evp__pq_kv {
+  const char *key;
+  const char *value;
+} evp__pq_kv_t;
+
+/* Options; zero means the default shown. */
+typedef struct evp__pq_options {
+  evp__pq_codec_t codec;   /* default SNAPPY */
+  size_t row_group_rows;   /* default 1,000,000; max 64 Mi */
+  size_t row_group_bytes;  /* buffered bytes before a row group is flushed; default 64 MiB, max 1 GiB */
+  size_t page_bytes;       /* target uncompressed data page size; default 1 MiB, 1 KiB..64 MiB */
+  size_t dict_max_bytes;   /* per column chunk; above it the chunk is PLAIN; default 1 MiB */
+  size_t dict_max_entries; /* default 65,536 */
+  size_t max_value_bytes;  /* longest string accepted; default 16 MiB, max 64 MiB */
+  int no_fsync;            /* tests only: skip fsync (rename is still atomic) */
+  const evp__pq_kv_t *kv;  /* optional key_value_metadata, copied at open */
+  size_t nkv;
+} evp__pq_options_t;
+
+/* One cell of a row. For strings, s.ptr need not be NUL-terminated and is
+ * copied during the append call. */
+typedef struct evp__pq_value {
+  int is_null;
+  union {
+    int64_t i64; /* INT64 and TIMESTAMP_US */
+    double f64;
+    int b;       /* BOOLEAN: 0 or 1 */
+    struct { const char *ptr; size_t len; } s;
+  } v;
+} evp__pq_value_t;
+
+typedef struct evp__pq_writer evp__pq_writer_t;
+
+/* Create DIR/.FINAL_NAME.tmp (mode 0600, O_EXCL) for writing. @p final_name is
+ * a plain file name (no '/'), must not exist yet, and the dot-prefixed
+ * temporary is what Hive/Athena/DuckDB-style globs skip. @p cols is copied.
+ * Errors: EVP_ERR_INVALID_ARG (bad schema/options/name), EVP_ERR_IO,
+ * EVP_ERR_NOMEM. */
+evp_err_t evp__pq_writer_open(evp__pq_writer_t **out, const char *dir, const char *final_name,
+                              const evp__pq_column_t *cols, size_t ncols,
+                              const evp__pq_options_t *opts, char *errstr, size_t errstr_size);
+
+/* Append one row: @p row has one value per column, in schema order. The row is
+ * validated as a whole first; EVP_ERR_INVALID_ARG (NULL in a required column,
+ * invalid UTF-8, boolean not 0/1) and EVP_ERR_TOO_LARGE (string longer than
+ * max_value_bytes) leave the writer unchanged and usable. EVP_ERR_IO or
+ * EVP_ERR_NOMEM while flushing a row group put the writer in a failed state:
+ * later calls return EVP_ERR_STATE and only close/abort remain. */
+evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row,
+                                char *errstr, size_t errstr_size);
+
+/* Rows appended so far, and bytes written to the file so far (the buffered
+ * row group is not included). */
+uint64_t evp__pq_writer_rows(const evp__pq_writer_t *w);
+uint64_t evp__pq_writer_file_bytes(const evp__pq_writer_t *w);
+
+/* Flush the buffered row group, write the footer, fsync, rename to the final
+ * name, fsync the directory, and free @p w (always, also on error). On error
+ * the temporary is removed and no final file appears. @p file_size (may be
+ * NULL) receives the final size. */
+evp_err_t evp__pq_writer_close(evp__pq_writer_t *w, uint64_t *file_size,
+                               char *errstr, size_t errstr_size);
+
+/* Discard: remove the temporary and free @p w (NULL is fine). */
+void evp__pq_writer_abort(evp__pq_writer_t *w);
+
+#endif /* EVP_LAKE_LAKE_H */

@@ -1,0 +1,192 @@
+/* Parquet encodings: RLE/bit-packed hybrid, PLAIN booleans, dictionary
+ * builder, UTF-8 check. See the Parquet Encodings.md document. */
+#include <stdlib.h>
+#include "lake/pq_encode.h"
+
+int evp__pq_bit_width(uint32_t max_value) {
+  int w = 0;
+  while (max_value) { w++; max_value >>= 1; }
+  return w;
+}
+
+static void put_varint(evp__lbuf_t *out, uint64_t v) {
+  while (v >= 0x80) { evp__lbuf_u8(out, (uint8_t)(v | 0x80)); v >>= 7; }
+  evp__lbuf_u8(out, (uint8_t)v);
+}
+
+/* Length of the run of values equal to v[i] starting at i, capped at cap. */
+static size_t run_len(const uint32_t *v, size_t n, size_t i, size_t cap) {
+  size_t r = 1;
+  while (i + r < n && r < cap && v[i + r] == v[i]) r++;
+  return r;
+}
+
+/* Largest bit-packed run in groups: keeps the header a single byte. */
+#define MAX_GROUPS 63
+
+evp_err_t evp__pq_rle_encode(evp__lbuf_t *out, const uint32_t *v, size_t n, int bit_width) {
+  if (bit_width < 0 || bit_width > 32) return EVP_ERR_INVALID_ARG;
+  const size_t vbytes = ((size_t)bit_width + 7) / 8;
+  const uint64_t mask = bit_width == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << bit_width) - 1;
+  /* Worst case: one bit-packed header per 8*63 values plus the packed bits, or
+   * an RLE run per 8 values; reserve a safe upper bound once. */
+  size_t bound = (n / 8 + 2) * (10 + vbytes) + (n + 8) * (size_t)bit_width / 8 + 16;
+  evp_err_t e = evp__lbuf_reserve(out, bound);
+  if (e) return e;
+  size_t i = 0;
+  while (i < n) {
+    size_t r = run_len(v, n, i, (size_t)1 << 30);
+    if (r >= 8) {
+      put_varint(out, (uint64_t)r << 1);
+      for (size_t b = 0; b < vbytes; b++) evp__lbuf_u8(out, (uint8_t)(v[i] >> (8 * b)));
+      i += r;
+      continue;
+    }
+    /* Bit-pack groups of 8 until a run of 8 equal values starts at a group
+     * boundary (or the input ends). */
+    size_t groups = 0, j = i;
+    while (j < n && groups < MAX_GROUPS) {
+      if (groups > 0 && run_len(v, n, j, 8) >= 8) break;
+      groups++;
+      j += 8;
+    }
+    put_varint(out, ((uint64_t)groups << 1) | 1);
+    uint64_t acc = 0;
+    int nbits = 0;
+    for (size_t k = 0; k < groups * 8; k++) {
+      uint64_t x = (i + k < n) ? (v[i + k] & mask) : 0;
+      acc |= x << nbits;
+      nbits += bit_width;
+      while (nbits >= 8) {
+        evp__lbuf_u8(out, (uint8_t)acc);
+        acc >>= 8;
+        nbits -= 8;
+      }
+    }
+    /* groups*8*bit_width is a multiple of 8 bits, so nothing is left over. */
+    i = j < n ? j : n;
+  }
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_plain_bool(evp__lbuf_t *out, const uint8_t *v, size_t n) {
+  evp_err_t e = evp__lbuf_reserve(out, (n + 7) / 8);
+  if (e) return e;
+  for (size_t i = 0; i < n; i += 8) {
+    uint8_t b = 0;
+    for (size_t k = 0; k < 8 && i + k < n; k++)
+      if (v[i + k]) b |= (uint8_t)(1u << k);
+    evp__lbuf_u8(out, b);
+  }
+  return EVP_OK;
+}
+
+int evp__pq_utf8_valid(const uint8_t *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    if (c < 0x80) { i++; continue; }
+    size_t need;
+    uint32_t cp, min;
+    if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (n - i - 1 < need) return 0;
+    for (size_t k = 1; k <= need; k++) {
+      uint8_t cc = s[i + k];
+      if ((cc & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    i += need + 1;
+  }
+  return 1;
+}
+
+/* FNV-1a: simple and good enough for short categorical strings. */
+static uint32_t hash_bytes(const uint8_t *p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 16777619u; }
+  return h;
+}
+
+static evp_err_t dict_rehash(evp__pq_dict_t *d, size_t nslots) {
+  uint32_t *slots = calloc(nslots, sizeof *slots);
+  if (!slots) return EVP_ERR_NOMEM;
+  for (size_t i = 0; i < d->n; i++) {
+    size_t s = d->hash[i] & (nslots - 1);
+    while (slots[s]) s = (s + 1) & (nslots - 1);
+    slots[s] = (uint32_t)i + 1;
+  }
+  free(d->slots);
+  d->slots = slots;
+  d->nslots = nslots;
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uint32_t *idx) {
+  if (n > UINT32_MAX || d->n >= UINT32_MAX - 1) return EVP_ERR_TOO_LARGE;
+  uint32_t h = hash_bytes(p, n);
+  if (d->nslots) {
+    size_t s = h & (d->nslots - 1);
+    while (d->slots[s]) {
+      uint32_t k = d->slots[s] - 1;
+      if (d->hash[k] == h && d->len[k] == n && memcmp(d->bytes.p + d->off[k], p, n) == 0) {
+        *idx = k;
+        return EVP_OK;
+      }
+      s = (s + 1) & (d->nslots - 1);
+    }
+  }
+  /* New entry: grow every array first so a failure changes nothing. */
+  if (d->n == d->cap) {
+    size_t cap = d->cap ? d->cap * 2 : 64;
+    uint64_t *off = realloc(d->off, cap * sizeof *off);
+    if (!off) return EVP_ERR_NOMEM;
+    d->off = off;
+    uint32_t *len = realloc(d->len, cap * sizeof *len);
+    if (!len) return EVP_ERR_NOMEM;
+    d->len = len;
+    uint32_t *hash = realloc(d->hash, cap * sizeof *hash);
+    if (!hash) return EVP_ERR_NOMEM;
+    d->hash = hash;
+    d->cap = cap;
+  }
+  evp_err_t e = evp__lbuf_reserve(&d->bytes, n);
+  if (e) return e;
+  if ((d->n + 1) * 2 > d->nslots) { /* load factor <= 1/2 */
+    e = dict_rehash(d, d->nslots ? d->nslots * 2 : 128);
+    if (e) return e;
+  }
+  uint32_t k = (uint32_t)d->n;
+  d->off[k] = d->bytes.len;
+  d->len[k] = (uint32_t)n;
+  d->hash[k] = h;
+  evp__lbuf_raw(&d->bytes, p, n);
+  size_t s = h & (d->nslots - 1);
+  while (d->slots[s]) s = (s + 1) & (d->nslots - 1);
+  d->slots[s] = k + 1;
+  d->n++;
+  *idx = k;
+  return EVP_OK;
+}
+
+size_t evp__pq_dict_bytes(const evp__pq_dict_t *d) {
+  return d->bytes.len + d->n * (sizeof(uint64_t) + 2 * sizeof(uint32_t)) + d->nslots * sizeof(uint32_t);
+}
+
+void evp__pq_dict_clear(evp__pq_dict_t *d) {
+  if (d->slots) memset(d->slots, 0, d->nslots * sizeof *d->slots);
+  d->n = 0;
+  d->bytes.len = 0;
+}
+
+void evp__pq_dict_free(evp__pq_dict_t *d) {
+  free(d->slots);
+  free(d->off);
+  free(d->len);
+  free(d->hash);
+  evp__lbuf_free(&d->bytes);
+  memset(d, 0, sizeof *d);
+}

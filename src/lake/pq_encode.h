@@ -1,0 +1,47 @@
+/* Parquet value encodings used by the writer: the RLE/bit-packed hybrid (for
+ * definition levels and dictionary indices), PLAIN booleans, a dictionary
+ * builder for BYTE_ARRAY values, and UTF-8 validation. Internal. */
+#ifndef EVP_LAKE_PQ_ENCODE_H
+#define EVP_LAKE_PQ_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "lake/lake_buf.h"
+
+/* Bits needed to store values 0..max_value (0 for 0). */
+int evp__pq_bit_width(uint32_t max_value);
+
+/* Append the RLE/bit-packed hybrid encoding of @p n values of @p bit_width
+ * (0..32) bits, without any length prefix. Runs of >= 8 equal values become
+ * RLE runs; the rest is bit-packed in groups of 8 (the final group is padded
+ * with zeros, which readers ignore because they know the value count). */
+evp_err_t evp__pq_rle_encode(evp__lbuf_t *out, const uint32_t *v, size_t n, int bit_width);
+
+/* Append @p n booleans (0/1 bytes) PLAIN-encoded: bit-packed, LSB first. */
+evp_err_t evp__pq_plain_bool(evp__lbuf_t *out, const uint8_t *v, size_t n);
+
+/* 1 when @p s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
+ * points above U+10FFFF), else 0. Readers such as DuckDB reject invalid
+ * UTF-8 in String columns, so the writer refuses it up front. */
+int evp__pq_utf8_valid(const uint8_t *s, size_t n);
+
+/* Dictionary of distinct byte strings in insertion order. */
+typedef struct evp__pq_dict {
+  uint32_t *slots;   /* open addressing: entry index + 1, 0 = empty */
+  size_t nslots;     /* power of two */
+  uint64_t *off;     /* entry i is bytes.p[off[i] .. off[i]+len[i]) */
+  uint32_t *len;
+  uint32_t *hash;    /* cached hash per entry, for rehashing */
+  size_t n, cap;
+  evp__lbuf_t bytes;
+} evp__pq_dict_t;
+
+/* Index of the entry equal to @p p[0..n), inserting it when new.
+ * EVP_ERR_NOMEM leaves the dictionary unchanged. */
+evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uint32_t *idx);
+/* Memory held by the dictionary's entries (bytes + per-entry overhead). */
+size_t evp__pq_dict_bytes(const evp__pq_dict_t *d);
+void evp__pq_dict_clear(evp__pq_dict_t *d); /* empty, keep allocations */
+void evp__pq_dict_free(evp__pq_dict_t *d);
+
+#endif /* EVP_LAKE_PQ_ENCODE_H */

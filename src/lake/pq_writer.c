@@ -1,0 +1,602 @@
+/* Parquet writer: validates and buffers rows per row group, then writes each
+ * column chunk as [dictionary page] + data pages (v1) with optional Snappy
+ * compression, and finally the footer (pq_footer.c). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <snappy-c.h>
+#include "core/core.h"
+#include "lake/pq_format.h"
+#include "lake/pq_writer_int.h"
+#include "lake/thrift_compact.h"
+
+/* Rows per data page at most: keeps pages of tiny values (booleans, nulls)
+ * from holding millions of rows, which hurts readers' page skipping. */
+#define MAX_PAGE_ROWS 20000
+#define MAX_COLUMNS 1024
+#define MAX_NAME 255
+
+static const char MAGIC[4] = {'P', 'A', 'R', '1'};
+
+/* ------------------------------------------------------------ options */
+
+static evp_err_t fill_options(evp__pq_options_t *o, const evp__pq_options_t *in, char *errstr,
+                              size_t errstr_size) {
+  memset(o, 0, sizeof *o);
+  if (in) *o = *in;
+  o->kv = NULL;
+  o->nkv = 0;
+  if (!o->row_group_rows) o->row_group_rows = 1000000;
+  if (!o->row_group_bytes) o->row_group_bytes = (size_t)64 << 20;
+  if (!o->page_bytes) o->page_bytes = (size_t)1 << 20;
+  if (!o->dict_max_bytes) o->dict_max_bytes = (size_t)1 << 20;
+  if (!o->dict_max_entries) o->dict_max_entries = 65536;
+  if (!o->max_value_bytes) o->max_value_bytes = (size_t)16 << 20;
+  if (o->codec != EVP__PQ_SNAPPY && o->codec != EVP__PQ_UNCOMPRESSED)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: unknown codec %d",
+                       (int)o->codec);
+  if (o->row_group_rows > ((size_t)64 << 20) || o->row_group_bytes > ((size_t)1 << 30) ||
+      o->page_bytes < 1024 || o->page_bytes > ((size_t)64 << 20) ||
+      o->dict_max_bytes > ((size_t)64 << 20) || o->dict_max_entries > ((size_t)1 << 24) ||
+      o->max_value_bytes > ((size_t)64 << 20))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: option out of range");
+  return EVP_OK;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void col_free(evp__pq_col_t *c) {
+  free((char *)c->spec.name);
+  free(c->defs);
+  free(c->fixed);
+  free(c->bools);
+  free(c->soff);
+  free(c->didx);
+  evp__lbuf_free(&c->sbytes);
+  evp__pq_dict_free(&c->dict);
+}
+
+static void col_reset(evp__pq_col_t *c) {
+  c->nn = 0;
+  c->sbytes.len = 0;
+  c->dict_on = c->spec.type == EVP__PQ_STRING;
+  evp__pq_dict_clear(&c->dict);
+  c->null_count = 0;
+  c->have_minmax = c->nan_seen = 0;
+}
+
+static void writer_free(evp__pq_writer_t *w) {
+  for (size_t i = 0; i < w->ncols; i++) col_free(&w->cols[i]);
+  free(w->cols);
+  for (size_t g = 0; g < w->nrgs; g++) free(w->rgs[g].cols);
+  free(w->rgs);
+  for (size_t i = 0; i < w->opt.nkv; i++) {
+    free((char *)w->opt.kv[i].key);
+    free((char *)w->opt.kv[i].value);
+  }
+  free((evp__pq_kv_t *)w->opt.kv);
+  evp__lbuf_free(&w->page);
+  evp__lbuf_free(&w->comp);
+  evp__lbuf_free(&w->hdr);
+  free(w->scratch);
+  free(w);
+}
+
+static evp_err_t check_schema(const evp__pq_column_t *cols, size_t ncols, char *errstr,
+                              size_t errstr_size) {
+  if (!cols || ncols == 0 || ncols > MAX_COLUMNS)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "parquet: need 1..%d columns", MAX_COLUMNS);
+  for (size_t i = 0; i < ncols; i++) {
+    const char *n = cols[i].name;
+    size_t len = n ? strlen(n) : 0;
+    if (len == 0 || len > MAX_NAME || !evp__pq_utf8_valid((const uint8_t *)n, len))
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "parquet: column %zu: name must be 1..%d bytes of UTF-8", i, MAX_NAME);
+    if ((unsigned)cols[i].type > (unsigned)EVP__PQ_TIMESTAMP_US)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "parquet: column '%s': unknown type %d", n, (int)cols[i].type);
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(cols[j].name, n) == 0)
+        return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                           "parquet: duplicate column name '%s'", n);
+  }
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_writer_open(evp__pq_writer_t **out, const char *dir, const char *final_name,
+                              const evp__pq_column_t *cols, size_t ncols,
+                              const evp__pq_options_t *opts, char *errstr, size_t errstr_size) {
+  if (!out) return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: out is NULL");
+  *out = NULL;
+  evp_err_t e = check_schema(cols, ncols, errstr, errstr_size);
+  if (e) return e;
+  if (opts && opts->nkv && !opts->kv)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: nkv without kv");
+  evp__pq_writer_t *w = calloc(1, sizeof *w);
+  if (!w) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
+  w->file.fd = -1;
+  if ((e = fill_options(&w->opt, opts, errstr, errstr_size)) != EVP_OK) {
+    free(w);
+    return e;
+  }
+  w->cols = calloc(ncols, sizeof *w->cols);
+  if (!w->cols) goto nomem;
+  for (size_t i = 0; i < ncols; i++) {
+    w->ncols = i + 1;
+    w->cols[i].spec = cols[i];
+    w->cols[i].spec.optional = cols[i].optional != 0;
+    w->cols[i].spec.name = evp__strdup(cols[i].name);
+    if (!w->cols[i].spec.name) goto nomem;
+    col_reset(&w->cols[i]);
+  }
+  if (opts && opts->nkv) {
+    evp__pq_kv_t *kv = calloc(opts->nkv, sizeof *kv);
+    if (!kv) goto nomem;
+    w->opt.kv = kv;
+    w->opt.nkv = opts->nkv;
+    for (size_t i = 0; i < opts->nkv; i++) {
+      if (!opts->kv[i].key) {
+        writer_free(w);
+        return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: kv key is NULL");
+      }
+      kv[i].key = evp__strdup(opts->kv[i].key);
+      kv[i].value = evp__strdup(opts->kv[i].value);
+      if (!kv[i].key || (opts->kv[i].value && !kv[i].value)) goto nomem;
+    }
+  }
+  if ((e = evp__lake_file_open(&w->file, dir, final_name, errstr, errstr_size)) != EVP_OK) {
+    writer_free(w);
+    return e;
+  }
+  if ((e = evp__lake_file_write(&w->file, MAGIC, 4, errstr, errstr_size)) != EVP_OK) {
+    evp__lake_file_abort(&w->file);
+    writer_free(w);
+    return e;
+  }
+  *out = w;
+  return EVP_OK;
+nomem:
+  writer_free(w);
+  return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
+}
+
+void evp__pq_writer_abort(evp__pq_writer_t *w) {
+  if (!w) return;
+  evp__lake_file_abort(&w->file);
+  writer_free(w);
+}
+
+uint64_t evp__pq_writer_rows(const evp__pq_writer_t *w) { return w->total_rows + w->rows; }
+uint64_t evp__pq_writer_file_bytes(const evp__pq_writer_t *w) { return w->file.offset; }
+
+/* ------------------------------------------------------------ pages */
+
+static evp_err_t write_page(evp__pq_writer_t *w, evp__pq_chunk_meta_t *m, int page_type,
+                            int32_t num_values, int encoding, char *errstr, size_t errstr_size) {
+  const evp__lbuf_t *body = &w->page;
+  if (body->len > INT32_MAX)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "parquet: page too large");
+  if (w->opt.codec == EVP__PQ_SNAPPY) {
+    size_t clen = snappy_max_compressed_length(body->len);
+    w->comp.len = 0;
+    if (evp__lbuf_reserve(&w->comp, clen))
+      return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
+    if (snappy_compress((const char *)body->p, body->len, (char *)w->comp.p, &clen) != SNAPPY_OK)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "parquet: snappy failed");
+    w->comp.len = clen;
+    body = &w->comp;
+    if (body->len > INT32_MAX)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "parquet: page too large");
+  }
+  w->hdr.len = 0;
+  evp__tc_t t;
+  evp__tc_init(&t, &w->hdr);
+  evp__tc_struct_begin(&t);
+  evp__tc_field_i32(&t, PQ_PH_TYPE, page_type);
+  evp__tc_field_i32(&t, PQ_PH_UNCOMPRESSED_SIZE, (int32_t)w->page.len);
+  evp__tc_field_i32(&t, PQ_PH_COMPRESSED_SIZE, (int32_t)body->len);
+  if (page_type == PQ_PAGE_DATA) {
+    evp__tc_field_struct(&t, PQ_PH_DATA_PAGE_HEADER);
+    evp__tc_field_i32(&t, PQ_DPH_NUM_VALUES, num_values);
+    evp__tc_field_i32(&t, PQ_DPH_ENCODING, encoding);
+    evp__tc_field_i32(&t, PQ_DPH_DEF_ENCODING, PQ_ENC_RLE);
+    evp__tc_field_i32(&t, PQ_DPH_REP_ENCODING, PQ_ENC_RLE);
+    evp__tc_struct_end(&t);
+  } else {
+    evp__tc_field_struct(&t, PQ_PH_DICTIONARY_PAGE_HEADER);
+    evp__tc_field_i32(&t, PQ_DICT_NUM_VALUES, num_values);
+    evp__tc_field_i32(&t, PQ_DICT_ENCODING, encoding);
+    evp__tc_struct_end(&t);
+  }
+  evp__tc_struct_end(&t);
+  evp_err_t e = evp__tc_error(&t);
+  if (e) return evp__seterr(errstr, errstr_size, e, "parquet: page header encoding failed");
+  if (page_type == PQ_PAGE_DATA && m->data_page_offset < 0)
+    m->data_page_offset = (int64_t)w->file.offset;
+  if ((e = evp__lake_file_write(&w->file, w->hdr.p, w->hdr.len, errstr, errstr_size)) ||
+      (e = evp__lake_file_write(&w->file, body->p, body->len, errstr, errstr_size)))
+    return e;
+  m->uncompressed += (int64_t)(w->hdr.len + w->page.len);
+  m->compressed += (int64_t)(w->hdr.len + body->len);
+  return EVP_OK;
+}
+
+static evp_err_t scratch_reserve(evp__pq_writer_t *w, size_t n) {
+  if (n <= w->cap_scratch) return EVP_OK;
+  uint32_t *p = realloc(w->scratch, n * sizeof *p);
+  if (!p) return EVP_ERR_NOMEM;
+  w->scratch = p;
+  w->cap_scratch = n;
+  return EVP_OK;
+}
+
+static int dict_bit_width(const evp__pq_col_t *c) {
+  int bw = evp__pq_bit_width(c->dict.n ? (uint32_t)(c->dict.n - 1) : 0);
+  return bw ? bw : 1; /* width 0 is legal but some readers mishandle it */
+}
+
+/* Encode rows [r0, r1) holding values [v0, v1) into w->page. */
+static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, size_t r0,
+                                  size_t r1, size_t v0, size_t v1) {
+  evp__lbuf_t *p = &w->page;
+  evp_err_t e;
+  p->len = 0;
+  if (c->spec.optional) {
+    /* v1 pages: definition levels are RLE-hybrid with a 4-byte length. */
+    if ((e = scratch_reserve(w, r1 - r0)) || (e = evp__lbuf_reserve(p, 4))) return e;
+    for (size_t r = r0; r < r1; r++) w->scratch[r - r0] = c->defs[r];
+    size_t at = p->len;
+    evp__lbuf_le32(p, 0);
+    if ((e = evp__pq_rle_encode(p, w->scratch, r1 - r0, 1))) return e;
+    uint32_t n = (uint32_t)(p->len - at - 4);
+    for (int i = 0; i < 4; i++) p->p[at + (size_t)i] = (uint8_t)(n >> (8 * i));
+  }
+  if (v1 == v0) return EVP_OK; /* all NULL: the value arrays may not exist */
+  switch (c->spec.type) {
+    case EVP__PQ_INT64:
+    case EVP__PQ_TIMESTAMP_US:
+    case EVP__PQ_DOUBLE:
+      if ((e = evp__lbuf_reserve(p, 8 * (v1 - v0)))) return e;
+      for (size_t v = v0; v < v1; v++) evp__lbuf_le64(p, c->fixed[v]);
+      return EVP_OK;
+    case EVP__PQ_BOOLEAN:
+      return evp__pq_plain_bool(p, c->bools + v0, v1 - v0);
+    case EVP__PQ_STRING:
+      if (c->dict_on) {
+        if ((e = evp__lbuf_reserve(p, 1))) return e;
+        int bw = dict_bit_width(c);
+        evp__lbuf_u8(p, (uint8_t)bw);
+        return evp__pq_rle_encode(p, c->didx + v0, v1 - v0, bw);
+      }
+      if ((e = evp__lbuf_reserve(p, 4 * (v1 - v0) + (size_t)(c->soff[v1] - c->soff[v0]))))
+        return e;
+      for (size_t v = v0; v < v1; v++) {
+        size_t len = (size_t)(c->soff[v + 1] - c->soff[v]);
+        evp__lbuf_le32(p, (uint32_t)len);
+        evp__lbuf_raw(p, c->sbytes.p + c->soff[v], len);
+      }
+      return EVP_OK;
+  }
+  return EVP_ERR_INTERNAL;
+}
+
+static size_t value_cost(const evp__pq_col_t *c, size_t v) {
+  switch (c->spec.type) {
+    case EVP__PQ_STRING:
+      return c->dict_on ? 2 : 4 + (size_t)(c->soff[v + 1] - c->soff[v]);
+    case EVP__PQ_BOOLEAN: return 1;
+    default: return 8;
+  }
+}
+
+static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
+  m->null_count = c->null_count;
+  m->has_minmax = 0;
+  /* With a NaN present, min/max would be ambiguous across readers (some order
+   * NaN above everything), so omit them rather than risk wrong pruning. */
+  if (!c->have_minmax || c->nan_seen) return;
+  uint64_t lo, hi;
+  switch (c->spec.type) {
+    case EVP__PQ_INT64:
+    case EVP__PQ_TIMESTAMP_US:
+      lo = (uint64_t)c->imin;
+      hi = (uint64_t)c->imax;
+      break;
+    case EVP__PQ_DOUBLE: {
+      /* Spec rule for signed zeros: min zero is written -0.0, max zero +0.0. */
+      double dlo = c->dmin == 0.0 ? -0.0 : c->dmin, dhi = c->dmax == 0.0 ? 0.0 : c->dmax;
+      memcpy(&lo, &dlo, 8);
+      memcpy(&hi, &dhi, 8);
+      break;
+    }
+    case EVP__PQ_BOOLEAN:
+      m->min[0] = (uint8_t)c->imin;
+      m->max[0] = (uint8_t)c->imax;
+      m->min_len = m->max_len = 1;
+      m->has_minmax = 1;
+      return;
+    case EVP__PQ_STRING: {
+      size_t ln = (size_t)(c->soff[c->smin + 1] - c->soff[c->smin]);
+      size_t lx = (size_t)(c->soff[c->smax + 1] - c->soff[c->smax]);
+      if (ln > EVP__PQ_STATS_MAX || lx > EVP__PQ_STATS_MAX) return;
+      if (ln) memcpy(m->min, c->sbytes.p + c->soff[c->smin], ln);
+      if (lx) memcpy(m->max, c->sbytes.p + c->soff[c->smax], lx);
+      m->min_len = (uint32_t)ln;
+      m->max_len = (uint32_t)lx;
+      m->has_minmax = 1;
+      return;
+    }
+    default: return;
+  }
+  for (int i = 0; i < 8; i++) {
+    m->min[i] = (uint8_t)(lo >> (8 * i));
+    m->max[i] = (uint8_t)(hi >> (8 * i));
+  }
+  m->min_len = m->max_len = 8;
+  m->has_minmax = 1;
+}
+
+static evp_err_t write_chunk(evp__pq_writer_t *w, evp__pq_col_t *c, evp__pq_chunk_meta_t *m,
+                             char *errstr, size_t errstr_size) {
+  evp_err_t e;
+  m->start = (int64_t)w->file.offset;
+  m->data_page_offset = -1;
+  m->dict_page_offset = -1;
+  m->num_values = (int64_t)w->rows;
+  if (c->dict_on && c->nn == 0) c->dict_on = 0; /* all NULL: nothing to index */
+  if (c->dict_on) {
+    evp__lbuf_t *p = &w->page;
+    p->len = 0;
+    if (evp__lbuf_reserve(p, 4 * c->dict.n + c->dict.bytes.len))
+      return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
+    for (size_t i = 0; i < c->dict.n; i++) {
+      evp__lbuf_le32(p, c->dict.len[i]);
+      evp__lbuf_raw(p, c->dict.bytes.p + c->dict.off[i], c->dict.len[i]);
+    }
+    m->dict_page_offset = m->start;
+    if ((e = write_page(w, m, PQ_PAGE_DICTIONARY, (int32_t)c->dict.n, PQ_ENC_PLAIN, errstr,
+                        errstr_size)))
+      return e;
+  }
+  int enc = c->dict_on ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN;
+  size_t r = 0, v = 0;
+  while (r < w->rows) {
+    size_t r0 = r, v0 = v, est = 0;
+    while (r < w->rows && r - r0 < MAX_PAGE_ROWS && est < w->opt.page_bytes) {
+      if (!c->spec.optional || c->defs[r]) est += value_cost(c, v++);
+      r++;
+    }
+    if ((e = encode_data_page(w, c, r0, r, v0, v)))
+      return evp__seterr(errstr, errstr_size, e, "parquet: out of memory encoding a page");
+    if ((e = write_page(w, m, PQ_PAGE_DATA, (int32_t)(r - r0), enc, errstr, errstr_size)))
+      return e;
+  }
+  finish_stats(c, m);
+  return EVP_OK;
+}
+
+static evp_err_t flush_row_group(evp__pq_writer_t *w, char *errstr, size_t errstr_size) {
+  if (w->rows == 0) return EVP_OK;
+  if (w->nrgs == w->cap_rgs) {
+    size_t cap = w->cap_rgs ? w->cap_rgs * 2 : 8;
+    evp__pq_rg_meta_t *p = realloc(w->rgs, cap * sizeof *p);
+    if (!p) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
+    w->rgs = p;
+    w->cap_rgs = cap;
+  }
+  evp__pq_rg_meta_t *rg = &w->rgs[w->nrgs];
+  rg->num_rows = (int64_t)w->rows;
+  rg->cols = calloc(w->ncols, sizeof *rg->cols);
+  if (!rg->cols) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
+  w->nrgs++; /* counted now so writer_free releases rg->cols on any error */
+  for (size_t i = 0; i < w->ncols; i++) {
+    evp_err_t e = write_chunk(w, &w->cols[i], &rg->cols[i], errstr, errstr_size);
+    if (e) return e;
+  }
+  w->total_rows += w->rows;
+  w->rows = 0;
+  w->buffered_bytes = 0;
+  for (size_t i = 0; i < w->ncols; i++) col_reset(&w->cols[i]);
+  return EVP_OK;
+}
+
+/* ------------------------------------------------------------ append */
+
+static evp_err_t check_value(const evp__pq_writer_t *w, const evp__pq_col_t *c,
+                             const evp__pq_value_t *v, char *errstr, size_t errstr_size) {
+  if (v->is_null) {
+    if (!c->spec.optional)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "parquet: NULL in required column '%s'", c->spec.name);
+    return EVP_OK;
+  }
+  if (c->spec.type == EVP__PQ_BOOLEAN && v->v.b != 0 && v->v.b != 1)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "parquet: column '%s': boolean must be 0 or 1", c->spec.name);
+  if (c->spec.type == EVP__PQ_STRING) {
+    if (v->v.s.len > w->opt.max_value_bytes)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
+                         "parquet: column '%s': string of %zu bytes exceeds %zu", c->spec.name,
+                         v->v.s.len, w->opt.max_value_bytes);
+    if (v->v.s.len && !v->v.s.ptr)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "parquet: column '%s': NULL string pointer", c->spec.name);
+    if (!evp__pq_utf8_valid((const uint8_t *)v->v.s.ptr, v->v.s.len))
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "parquet: column '%s': string is not valid UTF-8", c->spec.name);
+  }
+  return EVP_OK;
+}
+
+#define GROW(ptr, cap, need)                                                    \
+  do {                                                                          \
+    if ((need) > (cap)) {                                                       \
+      size_t ncap_ = (cap) ? (cap) * 2 : 1024;                                  \
+      while (ncap_ < (need)) ncap_ *= 2;                                        \
+      void *np_ = realloc((ptr), ncap_ * sizeof *(ptr));                        \
+      if (!np_) return EVP_ERR_NOMEM;                                           \
+      (ptr) = np_;                                                              \
+      (cap) = ncap_;                                                            \
+    }                                                                           \
+  } while (0)
+
+/* Make room for one more row in @p c so that storing it cannot fail. */
+static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_rows_old,
+                             const evp__pq_value_t *v) {
+  if (c->spec.optional && cap_rows_new != cap_rows_old) {
+    uint8_t *d = realloc(c->defs, cap_rows_new);
+    if (!d) return EVP_ERR_NOMEM;
+    c->defs = d;
+  }
+  if (v->is_null) return EVP_OK;
+  size_t cap = c->cap_nn, need = c->nn + 2; /* soff needs nn+2 entries */
+  if (need <= cap) {
+    if (c->spec.type == EVP__PQ_STRING) return evp__lbuf_reserve(&c->sbytes, v->v.s.len);
+    return EVP_OK;
+  }
+  size_t ncap = cap ? cap * 2 : 1024;
+  switch (c->spec.type) {
+    case EVP__PQ_BOOLEAN: { size_t k = cap; GROW(c->bools, k, ncap); break; }
+    case EVP__PQ_STRING: {
+      size_t k = cap; GROW(c->soff, k, ncap);
+      k = cap; GROW(c->didx, k, ncap);
+      break;
+    }
+    default: { size_t k = cap; GROW(c->fixed, k, ncap); break; }
+  }
+  c->cap_nn = ncap;
+  if (c->spec.type == EVP__PQ_STRING) return evp__lbuf_reserve(&c->sbytes, v->v.s.len);
+  return EVP_OK;
+}
+
+static int str_less(const evp__pq_col_t *c, size_t a, size_t b) {
+  size_t la = (size_t)(c->soff[a + 1] - c->soff[a]), lb = (size_t)(c->soff[b + 1] - c->soff[b]);
+  size_t n = la < lb ? la : lb;
+  int r = n ? memcmp(c->sbytes.p + c->soff[a], c->sbytes.p + c->soff[b], n) : 0;
+  return r < 0 || (r == 0 && la < lb);
+}
+
+/* Store a validated value whose space was reserved; returns bytes buffered. */
+static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
+                        const evp__pq_value_t *v) {
+  size_t cost = c->spec.optional ? 1 : 0;
+  if (c->spec.optional) c->defs[row] = v->is_null ? 0 : 1;
+  if (v->is_null) {
+    c->null_count++;
+    return cost;
+  }
+  size_t i = c->nn++;
+  /* NaN never enters min/max; finish_stats drops them when one was seen. */
+  int first = !c->have_minmax;
+  switch (c->spec.type) {
+    case EVP__PQ_INT64:
+    case EVP__PQ_TIMESTAMP_US:
+      c->fixed[i] = (uint64_t)v->v.i64;
+      if (first || v->v.i64 < c->imin) c->imin = v->v.i64;
+      if (first || v->v.i64 > c->imax) c->imax = v->v.i64;
+      c->have_minmax = 1;
+      return cost + 8;
+    case EVP__PQ_DOUBLE: {
+      double d = v->v.f64;
+      memcpy(&c->fixed[i], &d, 8);
+      if (isnan(d)) {
+        c->nan_seen = 1;
+      } else {
+        if (first || d < c->dmin) c->dmin = d;
+        if (first || d > c->dmax) c->dmax = d;
+        c->have_minmax = 1;
+      }
+      return cost + 8;
+    }
+    case EVP__PQ_BOOLEAN:
+      c->bools[i] = (uint8_t)v->v.b;
+      if (first || v->v.b < c->imin) c->imin = v->v.b;
+      if (first || v->v.b > c->imax) c->imax = v->v.b;
+      c->have_minmax = 1;
+      return cost + 1;
+    case EVP__PQ_STRING: {
+      if (i == 0) c->soff[0] = 0;
+      evp__lbuf_raw(&c->sbytes, v->v.s.ptr, v->v.s.len);
+      c->soff[i + 1] = c->sbytes.len;
+      if (first || str_less(c, i, c->smin)) c->smin = i;
+      if (first || str_less(c, c->smax, i)) c->smax = i;
+      c->have_minmax = 1;
+      if (c->dict_on) {
+        uint32_t idx;
+        evp_err_t e = evp__pq_dict_insert(&c->dict, (const uint8_t *)v->v.s.ptr, v->v.s.len, &idx);
+        /* Too big or out of memory: this chunk falls back to PLAIN, which
+         * needs nothing beyond the values already buffered. */
+        if (e || c->dict.n > w->opt.dict_max_entries || c->dict.bytes.len > w->opt.dict_max_bytes) {
+          c->dict_on = 0;
+          evp__pq_dict_free(&c->dict);
+        } else {
+          c->didx[i] = idx;
+        }
+      }
+      return cost + v->v.s.len + 12;
+    }
+  }
+  return cost;
+}
+
+evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row, char *errstr,
+                                size_t errstr_size) {
+  if (!w || !row)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: NULL argument");
+  if (w->failed)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "parquet: writer failed earlier");
+  evp_err_t e;
+  for (size_t i = 0; i < w->ncols; i++)
+    if ((e = check_value(w, &w->cols[i], &row[i], errstr, errstr_size))) return e;
+  /* Reserve everything first: a failure here leaves the row group intact. */
+  size_t cap_rows = w->cap_rows;
+  if (w->rows + 1 > cap_rows) cap_rows = cap_rows ? cap_rows * 2 : 1024;
+  for (size_t i = 0; i < w->ncols; i++)
+    if ((e = col_reserve(&w->cols[i], cap_rows, w->cap_rows, &row[i])))
+      return evp__seterr(errstr, errstr_size, e, "parquet: out of memory buffering a row");
+  w->cap_rows = cap_rows;
+  for (size_t i = 0; i < w->ncols; i++)
+    w->buffered_bytes += col_store(w, &w->cols[i], w->rows, &row[i]);
+  w->rows++;
+  if (w->rows >= w->opt.row_group_rows || w->buffered_bytes >= w->opt.row_group_bytes) {
+    if ((e = flush_row_group(w, errstr, errstr_size))) {
+      w->failed = 1;
+      return e;
+    }
+  }
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_writer_close(evp__pq_writer_t *w, uint64_t *file_size, char *errstr,
+                               size_t errstr_size) {
+  if (!w) return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: NULL writer");
+  evp_err_t e = EVP_OK;
+  if (w->failed)
+    e = evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "parquet: writer failed earlier");
+  if (!e) e = flush_row_group(w, errstr, errstr_size);
+  if (!e) {
+    w->page.len = 0;
+    e = evp__pq_footer_encode(w, &w->page);
+    if (e) e = evp__seterr(errstr, errstr_size, e, "parquet: footer encoding failed");
+  }
+  if (!e && w->page.len > UINT32_MAX)
+    e = evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "parquet: footer too large");
+  if (!e) {
+    uint8_t tail[8];
+    uint32_t n = (uint32_t)w->page.len;
+    for (int i = 0; i < 4; i++) tail[i] = (uint8_t)(n >> (8 * i));
+    memcpy(tail + 4, MAGIC, 4);
+    if (!(e = evp__lake_file_write(&w->file, w->page.p, w->page.len, errstr, errstr_size)))
+      e = evp__lake_file_write(&w->file, tail, 8, errstr, errstr_size);
+  }
+  if (e) {
+    evp__pq_writer_abort(w);
+    return e;
+  }
+  uint64_t size = w->file.offset;
+  e = evp__lake_file_commit(&w->file, w->opt.no_fsync, errstr, errstr_size);
+  if (!e && file_size) *file_size = size;
+  writer_free(w);
+  return e;
+}

@@ -1,0 +1,73 @@
+/* Private state of the Parquet writer, shared by pq_writer.c (row buffering
+ * and pages) and pq_footer.c (the FileMetaData footer). */
+#ifndef EVP_LAKE_PQ_WRITER_INT_H
+#define EVP_LAKE_PQ_WRITER_INT_H
+
+#include "lake/lake.h"
+#include "lake/lake_file.h"
+#include "lake/pq_encode.h"
+
+/* Longest string min/max written into statistics; longer ones are omitted
+ * rather than truncated (a truncated max would need a valid UTF-8 successor). */
+#define EVP__PQ_STATS_MAX 256
+
+/* What the footer needs about one column chunk. */
+typedef struct evp__pq_chunk_meta {
+  int64_t start;            /* first byte of the chunk */
+  int64_t data_page_offset;
+  int64_t dict_page_offset; /* -1: no dictionary page */
+  int64_t num_values;       /* including nulls */
+  int64_t uncompressed;     /* page headers + uncompressed bodies */
+  int64_t compressed;       /* page headers + stored bodies */
+  int64_t null_count;
+  int has_minmax;
+  uint32_t min_len, max_len;
+  uint8_t min[EVP__PQ_STATS_MAX], max[EVP__PQ_STATS_MAX]; /* PLAIN, no length prefix */
+} evp__pq_chunk_meta_t;
+
+typedef struct evp__pq_rg_meta {
+  int64_t num_rows;
+  evp__pq_chunk_meta_t *cols; /* ncols */
+} evp__pq_rg_meta_t;
+
+/* One column's buffered values for the current row group. */
+typedef struct evp__pq_col {
+  evp__pq_column_t spec; /* name owned by the writer */
+  uint8_t *defs;         /* per row, when optional: 1 = present */
+  size_t nn, cap_nn;     /* non-null values buffered / capacity */
+  uint64_t *fixed;       /* INT64/TIMESTAMP/DOUBLE bit patterns */
+  uint8_t *bools;
+  uint64_t *soff;        /* STRING: value i is sbytes[soff[i] .. soff[i+1]) */
+  evp__lbuf_t sbytes;
+  uint32_t *didx;        /* STRING: dictionary index per value, while dict_on */
+  int dict_on;
+  evp__pq_dict_t dict;
+  /* running statistics */
+  int64_t null_count;
+  int have_minmax, nan_seen;
+  int64_t imin, imax;
+  double dmin, dmax;
+  size_t smin, smax;     /* value indexes of the string min/max */
+} evp__pq_col_t;
+
+struct evp__pq_writer {
+  evp__pq_options_t opt; /* defaults filled in; kv deep-copied */
+  evp__pq_col_t *cols;
+  size_t ncols;
+  size_t rows, cap_rows;  /* rows buffered in the current row group */
+  size_t buffered_bytes;
+  uint64_t total_rows;
+  evp__pq_rg_meta_t *rgs;
+  size_t nrgs, cap_rgs;
+  evp__lake_file_t file;
+  int failed;
+  /* scratch buffers reused for every page */
+  evp__lbuf_t page, comp, hdr;
+  uint32_t *scratch;
+  size_t cap_scratch;
+};
+
+/* Serialize the FileMetaData into @p out. */
+evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__lbuf_t *out);
+
+#endif /* EVP_LAKE_PQ_WRITER_INT_H */

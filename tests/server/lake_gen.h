@@ -1,0 +1,293 @@
+/* Deterministic Parquet datasets for the external-reader check
+ * (tests/scripts/test_lake_readers.sh). Included by test_lake.c only.
+ *
+ * evp__gen_all(DIR, seed) writes NAME.parquet for every dataset, NAME.ndjson
+ * with the expected rows (int64/timestamps and doubles as strings so no
+ * precision is lost in JSON), and manifest.json describing the schemas and
+ * row-group layout, which the Node script uses to compute the expected
+ * statistics and encodings. */
+#ifndef EVP_TESTS_LAKE_GEN_H
+#define EVP_TESTS_LAKE_GEN_H
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+#include "lake/lake.h"
+
+static uint64_t evp__gen_next(uint64_t *s) { /* splitmix64 */
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+typedef struct {
+  const char *name;
+  size_t nrows;
+  evp__pq_options_t opt;
+  const evp__pq_column_t *cols;
+  size_t ncols;
+  /* fill row @p r; strings point into @p sbuf (one slot of 128 KiB per column) */
+  void (*row)(uint64_t *s, size_t r, evp__pq_value_t *out, char *sbuf);
+  const char *expect_dict; /* JSON: {"col": [true,false,...]} per row group, or NULL */
+} evp__gen_ds_t;
+
+#define GEN_SLOT (128 * 1024)
+
+static const char *const EVENT_TYPES[20] = {
+  "app_open", "app_close", "screen_view", "button_click", "purchase", "add_to_cart",
+  "remove_from_cart", "login", "logout", "signup", "search", "share", "like", "comment",
+  "video_start", "video_end", "notification_open", "error", "crash", "settings_change"};
+
+static const char *const PIECES[] = {
+  "a", "Z", "é", "日本語", "😀", "e\xCC\x81", " ", "\t", "\n", "\"q\"", "\\", "ß", "Ω",
+  "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", "x", "0", "~", "\x7F", "中"};
+
+static void gen_unicode(uint64_t *s, char *out, size_t maxpieces) {
+  size_t n = (size_t)(evp__gen_next(s) % (maxpieces + 1)), len = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *p = PIECES[evp__gen_next(s) % (sizeof PIECES / sizeof *PIECES)];
+    size_t l = strlen(p);
+    memcpy(out + len, p, l);
+    len += l;
+  }
+  out[len] = 0;
+}
+
+static evp__pq_value_t gen_str(const char *p) {
+  evp__pq_value_t v = {0};
+  v.v.s.ptr = p;
+  v.v.s.len = strlen(p);
+  return v;
+}
+
+static double gen_double(uint64_t *s) {
+  static const double special[] = {0.0, -0.0, 1e308, -1e308, 5e-324, -2.2250738585072014e-308,
+                                   1.0, -1.0, 0.1, 123456789.125};
+  uint64_t k = evp__gen_next(s);
+  if (k % 10 == 0) return special[(k / 10) % 10];
+  return ((double)(int64_t)evp__gen_next(s)) / 1e6;
+}
+
+static int64_t gen_i64(uint64_t *s) {
+  uint64_t k = evp__gen_next(s);
+  if (k % 50 == 0) return INT64_MIN;
+  if (k % 50 == 1) return INT64_MAX;
+  if (k % 3 == 0) return (int64_t)(k % 2001) - 1000; /* small, many repeats */
+  return (int64_t)evp__gen_next(s);
+}
+
+/* ---- dataset "types": every type, nulls, unicode, 5 row groups, many pages */
+static const evp__pq_column_t TYPES_COLS[] = {
+  {"row", EVP__PQ_INT64, 0},          {"event_id", EVP__PQ_STRING, 0},
+  {"event_type", EVP__PQ_STRING, 1},  {"note", EVP__PQ_STRING, 1},
+  {"n", EVP__PQ_INT64, 1},            {"x", EVP__PQ_DOUBLE, 1},
+  {"flag", EVP__PQ_BOOLEAN, 1},       {"ts", EVP__PQ_TIMESTAMP_US, 1},
+  {"bool_req", EVP__PQ_BOOLEAN, 0},   {"ts_req", EVP__PQ_TIMESTAMP_US, 0},
+  {"all_null", EVP__PQ_STRING, 1},    {"x_req", EVP__PQ_DOUBLE, 0},
+};
+
+static void types_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
+  memset(v, 0, 12 * sizeof *v);
+  v[0].v.i64 = (int64_t)r;
+  snprintf(sb, GEN_SLOT, "%08" PRIx64 "-%04x-4%03x-8%03x-%012" PRIx64, evp__gen_next(s) >> 32,
+           (unsigned)(evp__gen_next(s) & 0xFFFF), (unsigned)(evp__gen_next(s) & 0xFFF),
+           (unsigned)(evp__gen_next(s) & 0xFFF), evp__gen_next(s) >> 16);
+  v[1] = gen_str(sb);
+  if (evp__gen_next(s) % 20 == 0) v[2].is_null = 1;
+  else v[2] = gen_str(EVENT_TYPES[evp__gen_next(s) % 20]);
+  if (evp__gen_next(s) % 10 == 0) v[3].is_null = 1;
+  else { gen_unicode(s, sb + GEN_SLOT, 12); v[3] = gen_str(sb + GEN_SLOT); }
+  if (evp__gen_next(s) % 10 == 0) v[4].is_null = 1; else v[4].v.i64 = gen_i64(s);
+  if (evp__gen_next(s) % 10 == 0) v[5].is_null = 1; else v[5].v.f64 = gen_double(s);
+  if (evp__gen_next(s) % 10 == 0) v[6].is_null = 1; else v[6].v.b = (int)(evp__gen_next(s) & 1);
+  /* 2020-01-01 .. ~2030, micros */
+  if (evp__gen_next(s) % 10 == 0) v[7].is_null = 1;
+  else v[7].v.i64 = 1577836800000000LL + (int64_t)(evp__gen_next(s) % 315360000000000ull);
+  v[8].v.b = (int)(evp__gen_next(s) % 3 == 0);
+  v[9].v.i64 = 1700000000000000LL + (int64_t)r * 1000 + (int64_t)(evp__gen_next(s) % 1000);
+  v[10].is_null = 1;
+  v[11].v.f64 = gen_double(s);
+}
+
+/* ---- dataset "fallback": dictionary in some row groups, PLAIN in others,
+ * long strings without stats, values larger than a page */
+static const evp__pq_column_t FALLBACK_COLS[] = {
+  {"id", EVP__PQ_INT64, 0}, {"cat", EVP__PQ_STRING, 0}, {"big", EVP__PQ_STRING, 1}};
+
+static void fallback_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
+  memset(v, 0, 3 * sizeof *v);
+  v[0].v.i64 = (int64_t)r;
+  size_t rg = r / 5000;
+  if (rg % 2 == 0) snprintf(sb, GEN_SLOT, "cat-%02u", (unsigned)(evp__gen_next(s) % 50));
+  else snprintf(sb, GEN_SLOT, "unique-%zu-%016" PRIx64, r, evp__gen_next(s));
+  v[1] = gen_str(sb);
+  uint64_t k = evp__gen_next(s);
+  if (k % 7 == 0) { v[2].is_null = 1; return; }
+  size_t len = (k % 101 == 0) ? 100000 : 300 + (size_t)(k % 200); /* > stats limit */
+  char *b = sb + GEN_SLOT;
+  for (size_t i = 0; i < len; i++) b[i] = (char)('a' + (evp__gen_next(s) % 26));
+  b[len] = 0;
+  v[2] = gen_str(b);
+}
+
+/* ---- dataset "nan": doubles with NaN/inf (min/max must be omitted) */
+static const evp__pq_column_t NAN_COLS[] = {{"id", EVP__PQ_INT64, 0}, {"d", EVP__PQ_DOUBLE, 1}};
+
+static void nan_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
+  (void)sb;
+  memset(v, 0, 2 * sizeof *v);
+  v[0].v.i64 = (int64_t)r;
+  switch (evp__gen_next(s) % 6) {
+    case 0: v[1].v.f64 = NAN; break;
+    case 1: v[1].v.f64 = INFINITY; break;
+    case 2: v[1].v.f64 = -INFINITY; break;
+    case 3: v[1].is_null = 1; break;
+    default: v[1].v.f64 = gen_double(s);
+  }
+}
+
+/* ---- dataset "plain_none": uncompressed, required columns, one row group */
+static const evp__pq_column_t PLAIN_COLS[] = {
+  {"id", EVP__PQ_INT64, 0}, {"s", EVP__PQ_STRING, 0}, {"b", EVP__PQ_BOOLEAN, 0},
+  {"t", EVP__PQ_TIMESTAMP_US, 0}, {"d", EVP__PQ_DOUBLE, 0}};
+
+static void plain_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
+  memset(v, 0, 5 * sizeof *v);
+  v[0].v.i64 = (int64_t)r - 500;
+  gen_unicode(s, sb, 6);
+  v[1] = gen_str(sb);
+  v[2].v.b = (int)(r & 1);
+  v[3].v.i64 = -86400000000LL * 365 + (int64_t)r * 1000003; /* before 1970 too */
+  v[4].v.f64 = gen_double(s);
+}
+
+/* ---- dataset "empty": zero rows; "one": a single row */
+static const evp__pq_column_t ONE_COLS[] = {{"s", EVP__PQ_STRING, 1}, {"i", EVP__PQ_INT64, 1}};
+
+static void one_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
+  (void)s; (void)r; (void)sb;
+  memset(v, 0, 2 * sizeof *v);
+  v[0] = gen_str("");
+  v[1].v.i64 = 0;
+}
+
+static const evp__gen_ds_t *gen_datasets(size_t *n) {
+  static evp__gen_ds_t ds[6];
+  static int init;
+  if (!init) {
+    memset(ds, 0, sizeof ds);
+    ds[0] = (evp__gen_ds_t){"types", 30000, {0}, TYPES_COLS, 12, types_row, NULL};
+    ds[0].opt.row_group_rows = 7000;
+    ds[0].opt.page_bytes = 8192;
+    ds[1] = (evp__gen_ds_t){"fallback", 20000, {0}, FALLBACK_COLS, 3, fallback_row,
+                            "{\"cat\":[true,false,true,false]}"};
+    ds[1].opt.row_group_rows = 5000;
+    ds[1].opt.page_bytes = 16384;
+    ds[1].opt.dict_max_entries = 1000;
+    ds[2] = (evp__gen_ds_t){"nan", 500, {0}, NAN_COLS, 2, nan_row, NULL};
+    ds[3] = (evp__gen_ds_t){"plain_none", 1000, {0}, PLAIN_COLS, 5, plain_row, NULL};
+    ds[3].opt.codec = EVP__PQ_UNCOMPRESSED;
+    ds[4] = (evp__gen_ds_t){"empty", 0, {0}, ONE_COLS, 2, one_row, NULL};
+    ds[5] = (evp__gen_ds_t){"one", 1, {0}, ONE_COLS, 2, one_row, NULL};
+    for (int i = 0; i < 6; i++) ds[i].opt.no_fsync = 1;
+    init = 1;
+  }
+  *n = 6;
+  return ds;
+}
+
+static size_t evp__gen_count(void) { size_t n; gen_datasets(&n); return n; }
+static const char *evp__gen_name(size_t i) { size_t n; return gen_datasets(&n)[i].name; }
+
+static void gen_json_str(FILE *f, const char *s, size_t n) {
+  fputc('"', f);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c < 0x20 || c == 0x7F) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+static const char *const TYPE_NAMES[] = {"string", "int64", "double", "boolean", "timestamp_us"};
+
+static void gen_value(FILE *f, const evp__pq_column_t *c, const evp__pq_value_t *v) {
+  if (v->is_null) { fputs("null", f); return; }
+  switch (c->type) {
+    case EVP__PQ_STRING: gen_json_str(f, v->v.s.ptr, v->v.s.len); break;
+    case EVP__PQ_INT64:
+    case EVP__PQ_TIMESTAMP_US: fprintf(f, "\"%" PRId64 "\"", v->v.i64); break;
+    case EVP__PQ_BOOLEAN: fputs(v->v.b ? "true" : "false", f); break;
+    case EVP__PQ_DOUBLE:
+      if (isnan(v->v.f64)) fputs("\"NaN\"", f);
+      else if (isinf(v->v.f64)) fputs(v->v.f64 > 0 ? "\"Infinity\"" : "\"-Infinity\"", f);
+      else fprintf(f, "\"%.17g\"", v->v.f64);
+      break;
+  }
+}
+
+static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d, uint64_t seed, FILE *manifest,
+                         char *err, size_t errn) {
+  char fname[256], path[1024];
+  snprintf(fname, sizeof fname, "%s.parquet", d->name);
+  snprintf(path, sizeof path, "%s/%s.ndjson", dir, d->name);
+  FILE *f = fopen(path, "w");
+  if (!f) return evp__seterr(err, errn, EVP_ERR_IO, "cannot write %s", path);
+  char *sb = malloc(2 * GEN_SLOT + 16);
+  evp__pq_value_t *row = calloc(d->ncols, sizeof *row);
+  evp__pq_writer_t *w = NULL;
+  evp_err_t e = (!sb || !row) ? EVP_ERR_NOMEM : EVP_OK;
+  if (!e) e = evp__pq_writer_open(&w, dir, fname, d->cols, d->ncols, &d->opt, err, errn);
+  uint64_t s = seed * 1000003u + (uint64_t)strlen(d->name);
+  for (size_t r = 0; !e && r < d->nrows; r++) {
+    d->row(&s, r, row, sb);
+    fputc('{', f);
+    for (size_t c = 0; c < d->ncols; c++) {
+      if (c) fputc(',', f);
+      gen_json_str(f, d->cols[c].name, strlen(d->cols[c].name));
+      fputc(':', f);
+      gen_value(f, &d->cols[c], &row[c]);
+    }
+    fputs("}\n", f);
+    e = evp__pq_writer_append(w, row, err, errn);
+  }
+  if (w) {
+    if (!e) e = evp__pq_writer_close(w, NULL, err, errn);
+    else evp__pq_writer_abort(w);
+  }
+  if (fclose(f) != 0 && !e) e = evp__seterr(err, errn, EVP_ERR_IO, "write %s failed", path);
+  free(sb);
+  free(row);
+  if (e) return e;
+  size_t rg = d->opt.row_group_rows ? d->opt.row_group_rows : 1000000;
+  fprintf(manifest, "%s{\"name\":\"%s\",\"rows\":%zu,\"row_group_rows\":%zu,\"codec\":\"%s\",\"columns\":[",
+          d == gen_datasets(&(size_t){0}) ? "" : ",", d->name, d->nrows, rg,
+          d->opt.codec == EVP__PQ_UNCOMPRESSED ? "UNCOMPRESSED" : "SNAPPY");
+  for (size_t c = 0; c < d->ncols; c++)
+    fprintf(manifest, "%s{\"name\":\"%s\",\"type\":\"%s\",\"optional\":%s}", c ? "," : "",
+            d->cols[c].name, TYPE_NAMES[d->cols[c].type], d->cols[c].optional ? "true" : "false");
+  fprintf(manifest, "],\"expect_dict\":%s}\n", d->expect_dict ? d->expect_dict : "null");
+  return EVP_OK;
+}
+
+static evp_err_t evp__gen_all(const char *dir, uint64_t seed, char *err, size_t errn) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/manifest.json", dir);
+  FILE *m = fopen(path, "w");
+  if (!m) return evp__seterr(err, errn, EVP_ERR_IO, "cannot write %s", path);
+  fputs("[\n", m);
+  size_t n;
+  const evp__gen_ds_t *ds = gen_datasets(&n);
+  evp_err_t e = EVP_OK;
+  for (size_t i = 0; i < n && !e; i++) e = gen_one(dir, &ds[i], seed, m, err, errn);
+  fputs("]\n", m);
+  if (fclose(m) != 0 && !e) e = evp__seterr(err, errn, EVP_ERR_IO, "write %s failed", path);
+  return e;
+}
+
+#endif /* EVP_TESTS_LAKE_GEN_H */

@@ -1,0 +1,515 @@
+/* Suite: the Parquet lake writer (src/lake/).
+ *
+ * Unit tests check the Thrift compact encoder and the RLE/bit-packed hybrid
+ * against hand-computed bytes, and the writer's error paths. Whether the
+ * files are real Parquet is proven by external readers: `test_lake --gen DIR`
+ * writes a set of files plus the expected values (NDJSON) and
+ * tests/scripts/test_lake_readers.sh checks them with DuckDB and hyparquet. */
+#define _POSIX_C_SOURCE 200809L
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "lake/lake.h"
+#include "lake/pq_encode.h"
+#include "lake/thrift_compact.h"
+#include "lake_gen.h"
+
+#define ck_bytes(buf, ...)                                                       \
+  do {                                                                           \
+    const uint8_t exp_[] = {__VA_ARGS__};                                        \
+    ck_assert_uint_eq((buf)->len, sizeof exp_);                                  \
+    for (size_t k_ = 0; k_ < sizeof exp_; k_++)                                  \
+      ck_assert_msg((buf)->p[k_] == exp_[k_], "byte %zu: got %02x want %02x", k_, \
+                    (buf)->p[k_], exp_[k_]);                                     \
+  } while (0)
+
+/* ------------------------------------------------------------ thrift */
+
+START_TEST(thrift_struct_fields_hand_vectors) {
+  evp__lbuf_t b = {0};
+  evp__tc_t t;
+  evp__tc_init(&t, &b);
+  evp__tc_struct_begin(&t);
+  evp__tc_field_i32(&t, 1, 5);          /* 0x15, zigzag 10 */
+  evp__tc_field_i64(&t, 2, -1);         /* 0x16, zigzag 1 */
+  evp__tc_field_bool(&t, 3, 1);         /* 0x11: true in the type nibble */
+  evp__tc_field_bool(&t, 20, 0);        /* delta 17: long form 0x02, id zigzag 40 */
+  evp__tc_field_binary(&t, 21, "ab", 2); /* 0x18, len 2 */
+  evp__tc_field_struct(&t, 22);         /* 0x1C */
+  evp__tc_field_i32(&t, 1, 300);        /* 0x15, zigzag 600 = d8 04 */
+  evp__tc_struct_end(&t);               /* 0x00; last id back to 22 */
+  evp__tc_field_list(&t, 23, EVP__TC_I32, 2); /* 0x19, 0x25 */
+  evp__tc_i32(&t, 1);
+  evp__tc_i32(&t, -2);
+  evp__tc_struct_end(&t);
+  ck_assert_int_eq(evp__tc_error(&t), EVP_OK);
+  ck_bytes(&b, 0x15, 0x0A, 0x16, 0x01, 0x11, 0x02, 0x28, 0x18, 0x02, 0x61, 0x62, 0x1C, 0x15,
+           0xD8, 0x04, 0x00, 0x19, 0x25, 0x02, 0x03, 0x00);
+  evp__lbuf_free(&b);
+}
+END_TEST
+
+START_TEST(thrift_decreasing_ids_long_lists_and_extremes) {
+  evp__lbuf_t b = {0};
+  evp__tc_t t;
+  evp__tc_init(&t, &b);
+  evp__tc_struct_begin(&t);
+  evp__tc_field_i32(&t, 5, 0);  /* 0x55 0x00 */
+  evp__tc_field_i32(&t, 2, 0);  /* backwards: 0x05, id zigzag 4, value 0 */
+  evp__tc_field_list(&t, 3, EVP__TC_BINARY, 15); /* 0x19, 0xF8, 15 */
+  for (int i = 0; i < 15; i++) evp__tc_binary(&t, "", 0);
+  evp__tc_field_i64(&t, 4, INT64_MIN); /* 0x16, ff*9 01 */
+  evp__tc_field_i64(&t, 5, INT64_MAX); /* 0x16, fe ff*8 01 */
+  evp__tc_struct_end(&t);
+  ck_assert_int_eq(evp__tc_error(&t), EVP_OK);
+  ck_bytes(&b, 0x55, 0x00, 0x05, 0x04, 0x00, 0x19, 0xF8, 0x0F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+           0, 0, 0, 0, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x16,
+           0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00);
+  evp__lbuf_free(&b);
+}
+END_TEST
+
+START_TEST(thrift_misuse_is_reported) {
+  evp__lbuf_t b = {0};
+  evp__tc_t t;
+  evp__tc_init(&t, &b);
+  evp__tc_field_i32(&t, 1, 1); /* no open struct */
+  ck_assert_int_eq(evp__tc_error(&t), EVP_ERR_INTERNAL);
+  evp__tc_init(&t, &b);
+  evp__tc_struct_begin(&t); /* never closed */
+  ck_assert_int_eq(evp__tc_error(&t), EVP_ERR_INTERNAL);
+  evp__tc_init(&t, &b);
+  for (int i = 0; i < EVP__TC_MAX_DEPTH + 1; i++) evp__tc_struct_begin(&t);
+  ck_assert_int_eq(evp__tc_error(&t), EVP_ERR_TOO_DEEP);
+  evp__lbuf_free(&b);
+}
+END_TEST
+
+/* ------------------------------------------------------------ RLE hybrid */
+
+START_TEST(rle_hand_vectors) {
+  evp__lbuf_t b = {0};
+  uint32_t ones[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  ck_assert_int_eq(evp__pq_rle_encode(&b, ones, 10, 1), EVP_OK);
+  ck_bytes(&b, 0x14, 0x01); /* RLE run: (10 << 1), value byte */
+  b.len = 0;
+  uint32_t seq[8] = {0, 1, 2, 3, 4, 5, 6, 7}; /* the example in Encodings.md */
+  ck_assert_int_eq(evp__pq_rle_encode(&b, seq, 8, 3), EVP_OK);
+  ck_bytes(&b, 0x03, 0x88, 0xC6, 0xFA);
+  b.len = 0;
+  uint32_t few[3] = {1, 0, 1}; /* one padded group */
+  ck_assert_int_eq(evp__pq_rle_encode(&b, few, 3, 1), EVP_OK);
+  ck_bytes(&b, 0x03, 0x05);
+  b.len = 0;
+  uint32_t mix[11] = {3, 3, 3, 3, 3, 3, 3, 3, 0, 1, 2};
+  ck_assert_int_eq(evp__pq_rle_encode(&b, mix, 11, 2), EVP_OK);
+  ck_bytes(&b, 0x10, 0x03, 0x03, 0x24, 0x00);
+  b.len = 0;
+  uint32_t pk_then_run[17] = {1, 2, 3, 4, 5, 6, 7, 0, 5, 5, 5, 5, 5, 5, 5, 5, 5};
+  ck_assert_int_eq(evp__pq_rle_encode(&b, pk_then_run, 17, 3), EVP_OK);
+  ck_bytes(&b, 0x03, 0xD1, 0x58, 0x1F, 0x12, 0x05);
+  b.len = 0;
+  uint32_t wide[20];
+  for (int i = 0; i < 20; i++) wide[i] = 300;
+  ck_assert_int_eq(evp__pq_rle_encode(&b, wide, 20, 9), EVP_OK);
+  ck_bytes(&b, 0x28, 0x2C, 0x01); /* value in ceil(9/8) = 2 bytes LE */
+  b.len = 0;
+  ck_assert_int_eq(evp__pq_rle_encode(&b, wide, 0, 9), EVP_OK);
+  ck_assert_uint_eq(b.len, 0);
+  ck_assert_int_eq(evp__pq_rle_encode(&b, wide, 1, 33), EVP_ERR_INVALID_ARG);
+  evp__lbuf_free(&b);
+}
+END_TEST
+
+/* An independent decoder, straight from the spec, for the round trips. */
+static size_t rle_decode(const uint8_t *p, size_t len, int bw, uint32_t *out, size_t n) {
+  size_t i = 0, got = 0;
+  while (got < n && i < len) {
+    uint64_t h = 0;
+    int sh = 0;
+    while (i < len) {
+      uint8_t c = p[i++];
+      h |= (uint64_t)(c & 0x7F) << sh;
+      sh += 7;
+      if (!(c & 0x80)) break;
+    }
+    if (h & 1) {
+      size_t cnt = (size_t)(h >> 1) * 8;
+      for (size_t k = 0; k < cnt; k++) {
+        uint32_t v = 0;
+        for (int bit = 0; bit < bw; bit++) {
+          size_t pos = k * (size_t)bw + (size_t)bit;
+          if (i + pos / 8 < len && (p[i + pos / 8] >> (pos % 8)) & 1) v |= 1u << bit;
+        }
+        if (got < n) out[got++] = v;
+      }
+      i += cnt * (size_t)bw / 8;
+    } else {
+      size_t cnt = (size_t)(h >> 1);
+      uint32_t v = 0;
+      for (int k = 0; k < (bw + 7) / 8; k++) v |= (uint32_t)p[i++] << (8 * k);
+      for (size_t k = 0; k < cnt && got < n; k++) out[got++] = v;
+    }
+  }
+  return got;
+}
+
+START_TEST(rle_round_trips_random_sequences) {
+  uint64_t s = 12345;
+  evp__lbuf_t b = {0};
+  enum { N = 5000 };
+  static uint32_t in[N], out[N];
+  for (int iter = 0; iter < 200; iter++) {
+    int bw = iter % 33;
+    size_t n = (size_t)(evp__gen_next(&s) % N);
+    uint64_t mask = bw == 32 ? 0xFFFFFFFFu : ((1ull << bw) - 1);
+    for (size_t i = 0; i < n; i++) {
+      /* mixture of runs and noise */
+      if (i > 0 && evp__gen_next(&s) % 4 != 0) in[i] = in[i - 1];
+      else in[i] = (uint32_t)(evp__gen_next(&s) & mask);
+    }
+    b.len = 0;
+    ck_assert_int_eq(evp__pq_rle_encode(&b, in, n, bw), EVP_OK);
+    ck_assert_uint_eq(rle_decode(b.p, b.len, bw, out, n), n);
+    for (size_t i = 0; i < n; i++) ck_assert_uint_eq(out[i], in[i]);
+  }
+  evp__lbuf_free(&b);
+}
+END_TEST
+
+START_TEST(plain_bool_and_bit_width) {
+  evp__lbuf_t b = {0};
+  uint8_t v[10] = {1, 0, 0, 1, 0, 0, 0, 1, 1, 1};
+  ck_assert_int_eq(evp__pq_plain_bool(&b, v, 10), EVP_OK);
+  ck_bytes(&b, 0x89, 0x03);
+  evp__lbuf_free(&b);
+  ck_assert_int_eq(evp__pq_bit_width(0), 0);
+  ck_assert_int_eq(evp__pq_bit_width(1), 1);
+  ck_assert_int_eq(evp__pq_bit_width(19), 5);
+  ck_assert_int_eq(evp__pq_bit_width(65535), 16);
+  ck_assert_int_eq(evp__pq_bit_width(UINT32_MAX), 32);
+}
+END_TEST
+
+START_TEST(utf8_validation) {
+  ck_assert(evp__pq_utf8_valid((const uint8_t *)"", 0));
+  ck_assert(evp__pq_utf8_valid((const uint8_t *)"h\xC3\xA9 \xE6\x97\xA5 \xF0\x9F\x98\x80", 12));
+  ck_assert(!evp__pq_utf8_valid((const uint8_t *)"\xC0\xAF", 2));         /* overlong */
+  ck_assert(!evp__pq_utf8_valid((const uint8_t *)"\xED\xA0\x80", 3));     /* surrogate */
+  ck_assert(!evp__pq_utf8_valid((const uint8_t *)"\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
+  ck_assert(!evp__pq_utf8_valid((const uint8_t *)"\xE6\x97", 2));         /* truncated */
+  ck_assert(!evp__pq_utf8_valid((const uint8_t *)"\xFF", 1));
+}
+END_TEST
+
+START_TEST(dictionary_dedups_in_order) {
+  evp__pq_dict_t d = {0};
+  uint32_t idx;
+  char key[32];
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 1000; i++) {
+      int n = snprintf(key, sizeof key, "k%d", i);
+      ck_assert_int_eq(evp__pq_dict_insert(&d, (const uint8_t *)key, (size_t)n, &idx), EVP_OK);
+      ck_assert_uint_eq(idx, (uint32_t)i);
+    }
+  ck_assert_uint_eq(d.n, 1000);
+  ck_assert_int_eq(evp__pq_dict_insert(&d, (const uint8_t *)"", 0, &idx), EVP_OK);
+  ck_assert_uint_eq(idx, 1000);
+  evp__pq_dict_clear(&d);
+  ck_assert_int_eq(evp__pq_dict_insert(&d, (const uint8_t *)"k5", 2, &idx), EVP_OK);
+  ck_assert_uint_eq(idx, 0);
+  evp__pq_dict_free(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------ writer */
+
+static char tmpdir[256];
+
+static void mk_tmpdir(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/evp_lake_test_XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmpdir(void) {
+  DIR *d = opendir(tmpdir);
+  if (!d) return;
+  struct dirent *e;
+  char p[512];
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+      unlink(p);
+    }
+  closedir(d);
+  rmdir(tmpdir);
+}
+
+static int count_entries(void) {
+  DIR *d = opendir(tmpdir);
+  int n = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  if (d) closedir(d);
+  return n;
+}
+
+static const evp__pq_column_t COLS2[] = {
+  {"id", EVP__PQ_INT64, 0},
+  {"name", EVP__PQ_STRING, 1},
+};
+
+static evp__pq_value_t v_i64(int64_t x) { evp__pq_value_t v = {0}; v.v.i64 = x; return v; }
+static evp__pq_value_t v_str(const char *s) {
+  evp__pq_value_t v = {0};
+  v.v.s.ptr = s;
+  v.v.s.len = strlen(s);
+  return v;
+}
+static evp__pq_value_t v_null(void) { evp__pq_value_t v = {0}; v.is_null = 1; return v; }
+
+START_TEST(writer_commits_atomically_with_mode_0600) {
+  mk_tmpdir();
+  evp__pq_writer_t *w;
+  char err[256];
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "part-1.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
+  char tmp[512], fin[512];
+  snprintf(tmp, sizeof tmp, "%s/.part-1.parquet.tmp", tmpdir);
+  snprintf(fin, sizeof fin, "%s/part-1.parquet", tmpdir);
+  struct stat st;
+  ck_assert_int_eq(stat(tmp, &st), 0);       /* only the hidden temporary exists */
+  ck_assert_int_eq(st.st_mode & 0777, 0600);
+  ck_assert_int_ne(stat(fin, &st), 0);
+  for (int i = 0; i < 100; i++) {
+    evp__pq_value_t row[2] = {v_i64(i), i % 3 ? v_str("x") : v_null()};
+    ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_OK);
+  }
+  ck_assert_uint_eq(evp__pq_writer_rows(w), 100);
+  uint64_t size = 0;
+  ck_assert_int_eq(evp__pq_writer_close(w, &size, err, sizeof err), EVP_OK);
+  ck_assert_int_ne(stat(tmp, &st), 0);
+  ck_assert_int_eq(stat(fin, &st), 0);
+  ck_assert_int_eq(st.st_mode & 0777, 0600);
+  ck_assert_uint_eq((uint64_t)st.st_size, size);
+  /* PAR1 ... footer, footer length, PAR1 */
+  FILE *f = fopen(fin, "rb");
+  ck_assert_ptr_nonnull(f);
+  uint8_t *buf = malloc((size_t)st.st_size);
+  ck_assert_uint_eq(fread(buf, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+  fclose(f);
+  ck_assert_int_eq(memcmp(buf, "PAR1", 4), 0);
+  ck_assert_int_eq(memcmp(buf + st.st_size - 4, "PAR1", 4), 0);
+  uint32_t flen = (uint32_t)buf[st.st_size - 8] | (uint32_t)buf[st.st_size - 7] << 8 |
+                  (uint32_t)buf[st.st_size - 6] << 16 | (uint32_t)buf[st.st_size - 5] << 24;
+  ck_assert_uint_lt(flen, (uint32_t)st.st_size - 12);
+  /* the footer starts with FileMetaData.version = 2 (field 1, i32) */
+  ck_assert_uint_eq(buf[st.st_size - 8 - flen], 0x15);
+  ck_assert_uint_eq(buf[st.st_size - 8 - flen + 1], 0x04);
+  free(buf);
+  /* the name is taken now: a second writer refuses it */
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "part-1.parquet", COLS2, 2, NULL, err, sizeof err), EVP_ERR_IO);
+  ck_assert_ptr_null(w);
+  rm_tmpdir();
+}
+END_TEST
+
+START_TEST(writer_rejects_bad_schema_and_names) {
+  mk_tmpdir();
+  evp__pq_writer_t *w = (evp__pq_writer_t *)1;
+  char err[256];
+  evp__pq_column_t bad[2] = {{"a", EVP__PQ_INT64, 0}, {"a", EVP__PQ_STRING, 0}};
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_ptr_null(w);
+  ck_assert_ptr_nonnull(strstr(err, "duplicate"));
+  bad[1].name = "";
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  bad[1].name = NULL;
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  bad[1].name = "b";
+  bad[1].type = (evp__pq_type_t)42;
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 0, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", NULL, 1, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  bad[1].name = "b\xFF";
+  bad[1].type = EVP__PQ_STRING;
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "a/b.parquet", COLS2, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, ".hidden", COLS2, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "", COLS2, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  evp__pq_options_t o = {0};
+  o.page_bytes = 10; /* below 1 KiB */
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err), EVP_ERR_INVALID_ARG);
+  o.page_bytes = 0;
+  o.codec = (evp__pq_codec_t)7;
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(count_entries(), 0); /* nothing left behind */
+  rm_tmpdir();
+}
+END_TEST
+
+START_TEST(writer_unwritable_or_missing_dir) {
+  char err[256];
+  evp__pq_writer_t *w;
+  ck_assert_int_eq(evp__pq_writer_open(&w, "/nonexistent/evp/dir", "f.parquet", COLS2, 2, NULL, err, sizeof err), EVP_ERR_IO);
+  ck_assert_ptr_nonnull(strstr(err, "/nonexistent/evp/dir"));
+  if (geteuid() != 0) { /* root ignores directory permissions */
+    mk_tmpdir();
+    chmod(tmpdir, 0500);
+    ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, NULL, err, sizeof err), EVP_ERR_IO);
+    chmod(tmpdir, 0700);
+    rm_tmpdir();
+  }
+}
+END_TEST
+
+START_TEST(writer_rejects_bad_rows_and_stays_usable) {
+  mk_tmpdir();
+  char err[256];
+  evp__pq_writer_t *w;
+  evp__pq_options_t o = {0};
+  o.max_value_bytes = 16;
+  o.no_fsync = 1;
+  evp__pq_column_t cols[3] = {{"id", EVP__PQ_INT64, 0}, {"name", EVP__PQ_STRING, 1}, {"ok", EVP__PQ_BOOLEAN, 1}};
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", cols, 3, &o, err, sizeof err), EVP_OK);
+  evp__pq_value_t row[3] = {v_null(), v_str("a"), v_null()};
+  ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_ptr_nonnull(strstr(err, "required column 'id'"));
+  row[0] = v_i64(1);
+  row[1] = v_str("this string is longer than 16");
+  ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_ERR_TOO_LARGE);
+  row[1] = v_str("bad \xC3");
+  ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_ERR_INVALID_ARG);
+  row[1] = v_str("ok");
+  row[2].is_null = 0;
+  row[2].v.b = 2;
+  ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_ERR_INVALID_ARG);
+  row[2].v.b = 1;
+  ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(evp__pq_writer_rows(w), 1); /* only the good row */
+  ck_assert_int_eq(evp__pq_writer_append(w, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_close(w, NULL, err, sizeof err), EVP_OK);
+  rm_tmpdir();
+}
+END_TEST
+
+START_TEST(writer_abort_leaves_nothing) {
+  mk_tmpdir();
+  char err[256];
+  evp__pq_writer_t *w;
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
+  evp__pq_value_t row[2] = {v_i64(1), v_str("x")};
+  ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_OK);
+  evp__pq_writer_abort(w);
+  evp__pq_writer_abort(NULL);
+  ck_assert_int_eq(count_entries(), 0);
+  rm_tmpdir();
+}
+END_TEST
+
+/* Disk full, simulated with RLIMIT_FSIZE: writes past the limit fail with
+ * EFBIG (SIGXFSZ ignored), exactly like ENOSPC from the writer's view. */
+START_TEST(writer_disk_full_fails_cleanly) {
+  mk_tmpdir();
+  char err[256];
+  evp__pq_writer_t *w;
+  evp__pq_options_t o = {0};
+  o.row_group_rows = 1000;
+  o.no_fsync = 1;
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err), EVP_OK);
+  struct rlimit old, lim;
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = 64 * 1024;
+  void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  evp_err_t e = EVP_OK;
+  char val[200];
+  uint64_t s = 7;
+  int i;
+  for (i = 0; i < 100000 && e == EVP_OK; i++) {
+    for (size_t k = 0; k + 1 < sizeof val; k++) val[k] = (char)('a' + evp__gen_next(&s) % 26);
+    val[sizeof val - 1] = 0;
+    evp__pq_value_t row[2] = {v_i64(i), v_str(val)};
+    e = evp__pq_writer_append(w, row, err, sizeof err);
+  }
+  ck_assert_int_eq(e, EVP_ERR_IO);
+  ck_assert_int_lt(i, 100000);
+  evp__pq_value_t row[2] = {v_i64(1), v_str("x")};
+  ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_ERR_STATE);
+  ck_assert_int_ne(evp__pq_writer_close(w, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, prev);
+  ck_assert_int_eq(count_entries(), 0); /* temporary removed, no final file */
+  rm_tmpdir();
+}
+END_TEST
+
+START_TEST(generator_writes_all_datasets) {
+  /* The same generator the reader script uses; here it must at least succeed
+   * and produce every file (the script checks the contents). */
+  mk_tmpdir();
+  char err[256] = "";
+  ck_assert_msg(evp__gen_all(tmpdir, 1, err, sizeof err) == EVP_OK, "%s", err);
+  char p[512];
+  struct stat st;
+  for (size_t i = 0; i < evp__gen_count(); i++) {
+    snprintf(p, sizeof p, "%s/%s.parquet", tmpdir, evp__gen_name(i));
+    ck_assert_msg(stat(p, &st) == 0, "%s missing", p);
+    snprintf(p, sizeof p, "%s/%s.ndjson", tmpdir, evp__gen_name(i));
+    ck_assert_msg(stat(p, &st) == 0, "%s missing", p);
+  }
+  snprintf(p, sizeof p, "%s/manifest.json", tmpdir);
+  ck_assert_int_eq(stat(p, &st), 0);
+  rm_tmpdir();
+}
+END_TEST
+
+int main(int argc, char **argv) {
+  if (argc >= 3 && strcmp(argv[1], "--gen") == 0) {
+    /* test_lake --gen DIR [SEED]: write the reader-check datasets */
+    char err[512] = "";
+    uint64_t seed = argc >= 4 ? strtoull(argv[3], NULL, 10) : 1;
+    evp_err_t e = evp__gen_all(argv[2], seed, err, sizeof err);
+    if (e != EVP_OK) {
+      fprintf(stderr, "test_lake --gen: %s\n", err);
+      return 1;
+    }
+    return 0;
+  }
+  Suite *s = suite_create("lake");
+  TCase *tc = tcase_create("encoding");
+  tcase_add_test(tc, thrift_struct_fields_hand_vectors);
+  tcase_add_test(tc, thrift_decreasing_ids_long_lists_and_extremes);
+  tcase_add_test(tc, thrift_misuse_is_reported);
+  tcase_add_test(tc, rle_hand_vectors);
+  tcase_add_test(tc, rle_round_trips_random_sequences);
+  tcase_add_test(tc, plain_bool_and_bit_width);
+  tcase_add_test(tc, utf8_validation);
+  tcase_add_test(tc, dictionary_dedups_in_order);
+  suite_add_tcase(s, tc);
+  TCase *tw = tcase_create("writer");
+  tcase_set_timeout(tw, 120);
+  tcase_add_test(tw, writer_commits_atomically_with_mode_0600);
+  tcase_add_test(tw, writer_rejects_bad_schema_and_names);
+  tcase_add_test(tw, writer_unwritable_or_missing_dir);
+  tcase_add_test(tw, writer_rejects_bad_rows_and_stays_usable);
+  tcase_add_test(tw, writer_abort_leaves_nothing);
+  tcase_add_test(tw, writer_disk_full_fails_cleanly);
+  tcase_add_test(tw, generator_writes_all_datasets);
+  suite_add_tcase(s, tw);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
