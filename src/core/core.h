@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "evpipe/common.h"
 #include "evpipe/error.h"
 #include "evpipe/jwt.h"
@@ -72,10 +73,22 @@ evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth,
 long evp__json_find_dup(const evp__jmember_t *m, size_t n);
 /* Compare two raw JSON string bodies by their decoded value. */
 int evp__json_raw_eq(const char *a, size_t alen, int a_esc, const char *b, size_t blen, int b_esc);
-/* Member name equals the UTF-8 bytes s[0..n). */
-int evp__json_key_eq(const evp__jmember_t *m, const char *s, size_t n);
-/* Member is a string equal to NUL-terminated s. */
-int evp__json_str_eq(const evp__jmember_t *m, const char *s);
+/* Member name equals the UTF-8 bytes s[0..n). Inline: the verifier calls it
+ * for every member of every token. */
+static inline int evp__json_key_eq(const evp__jmember_t *m, const char *s, size_t n) {
+  if (!m->key_escaped)
+    return m->keylen == n && memcmp(m->key, s, n) == 0;
+  return evp__json_raw_eq(m->key, m->keylen, 1, s, n, 0);
+}
+/* Member is a string equal to s[0..n). */
+static inline int evp__json_str_eqn(const evp__jmember_t *m, const char *s, size_t n) {
+  if (m->type != EVP__JS_STRING)
+    return 0;
+  if (!m->val_escaped)
+    return m->vallen == n && memcmp(m->val, s, n) == 0;
+  return evp__json_raw_eq(m->val, m->vallen, 1, s, n, 0);
+}
+#define evp__json_str_eq(m, s) evp__json_str_eqn((m), (s), strlen(s))
 /* Decode a validated raw string body into out (at least len + 1 bytes). */
 size_t evp__json_unescape(const char *raw, size_t len, char *out);
 /* A number member as whole seconds (saturating); -1 when not a number. */
@@ -92,6 +105,8 @@ typedef struct {
   char *kid;               /* NULL: the kid-less key */
   size_t kidlen;
   evp__hmac_key_t *hmac;   /* the prepared key; raw bytes are not kept */
+  char *hdr_b64;           /* our signer's header for this key, encoded */
+  size_t hdr_b64_len;
 } evp__key_t;
 
 struct evp_keyring_s {

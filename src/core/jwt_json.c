@@ -75,9 +75,26 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
 
 /* Scan a string starting after its opening quote; leaves p after the closing
  * quote. Sets *escaped when the raw text holds a backslash. */
+/* 1 for bytes that need no further look inside a string: printable ASCII
+ * other than '"' and '\\'. */
+static const unsigned char plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0),
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' */
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
+#undef R16
+};
+
 static int scan_string(scan_t *s, int *escaped) {
   *escaped = 0;
   while (s->p < s->end) {
+    if (plain[*s->p]) {
+      s->p++;
+      continue;
+    }
     unsigned c = *s->p;
     if (c == '"') {
       s->p++;
@@ -386,14 +403,6 @@ int evp__json_raw_eq(const char *a, size_t alen, int a_esc, const char *b, size_
   }
 }
 
-int evp__json_str_eq(const evp__jmember_t *m, const char *s) {
-  return m->type == EVP__JS_STRING && evp__json_raw_eq(m->val, m->vallen, m->val_escaped, s, strlen(s), 0);
-}
-
-int evp__json_key_eq(const evp__jmember_t *m, const char *s, size_t n) {
-  return evp__json_raw_eq(m->key, m->keylen, m->key_escaped, s, n, 0);
-}
-
 size_t evp__json_unescape(const char *raw, size_t len, char *out) {
   size_t i = 0, o = 0;
   while (i < len) {
@@ -408,11 +417,22 @@ size_t evp__json_unescape(const char *raw, size_t len, char *out) {
 
 long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
   for (size_t i = 1; i < n; i++)
-    for (size_t j = 0; j < i; j++)
-      if ((m[i].key_escaped || m[j].key_escaped || m[i].keylen == m[j].keylen) &&
-          evp__json_raw_eq(m[i].key, m[i].keylen, m[i].key_escaped, m[j].key, m[j].keylen,
-                           m[j].key_escaped))
+    for (size_t j = 0; j < i; j++) {
+      if (m[i].key_escaped || m[j].key_escaped) {
+        if (evp__json_raw_eq(m[i].key, m[i].keylen, m[i].key_escaped, m[j].key, m[j].keylen,
+                             m[j].key_escaped))
+          return (long)i;
+        continue;
+      }
+      /* Plain names: lengths and the two end bytes reject almost every pair
+       * (claims are mostly 3-letter names) before a memcmp call. */
+      size_t l = m[i].keylen;
+      if (l != m[j].keylen)
+        continue;
+      if (l == 0 || (m[i].key[0] == m[j].key[0] && m[i].key[l - 1] == m[j].key[l - 1] &&
+                     memcmp(m[i].key, m[j].key, l) == 0))
         return (long)i;
+    }
   return -1;
 }
 

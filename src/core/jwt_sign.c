@@ -12,8 +12,6 @@
 
 struct evp_jwt_signer_s {
   const evp__key_t *key; /* the keyring's current key when the signer was made */
-  char *header_b64;      /* the header never changes for a signer: encode once */
-  size_t header_b64_len;
   char *iss_esc;         /* JSON-escaped, or NULL */
   int64_t ttl;
   evp_clock_fn clock;
@@ -33,19 +31,6 @@ evp_jwt_signer_t *evp_jwt_signer_new(const evp_keyring_t *kr, char *errstr, size
   s->key = &kr->keys[kr->current];
   s->ttl = EVP_JWT_DEFAULT_TTL;
   s->clock = evp__system_clock;
-  char hdr[64 + 6 * EVP_JWT_MAX_KID_LEN];
-  size_t n = (size_t)snprintf(hdr, sizeof hdr, "{\"alg\":\"HS256\",\"typ\":\"JWT\"");
-  if (s->key->kid) {
-    memcpy(hdr + n, ",\"kid\":\"", 8);
-    n += 8;
-    n += evp__json_escape(s->key->kid, s->key->kidlen, hdr + n);
-    hdr[n++] = '"';
-  }
-  hdr[n++] = '}';
-  s->header_b64 = malloc(evp_base64url_encoded_len(n) + 1);
-  if (!s->header_b64)
-    goto nomem;
-  s->header_b64_len = evp_base64url_encode(hdr, n, s->header_b64);
   return s;
 nomem:
   evp_jwt_signer_destroy(s);
@@ -87,7 +72,6 @@ void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_fn fn, void *opaque
 void evp_jwt_signer_destroy(evp_jwt_signer_t *s) {
   if (!s)
     return;
-  free(s->header_b64);
   free(s->iss_esc);
   free(s);
 }
@@ -183,17 +167,17 @@ evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub, const char *a
 #undef PUT
 
   size_t plen = evp_base64url_encoded_len(n);
-  size_t total = s->header_b64_len + 1 + plen + 1 + 43;
+  size_t total = s->key->hdr_b64_len + 1 + plen + 1 + 43;
   char *tok = malloc(total + 1);
   if (!tok) {
     free(payload);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   }
-  memcpy(tok, s->header_b64, s->header_b64_len);
-  tok[s->header_b64_len] = '.';
-  evp_base64url_encode(payload, n, tok + s->header_b64_len + 1);
+  memcpy(tok, s->key->hdr_b64, s->key->hdr_b64_len);
+  tok[s->key->hdr_b64_len] = '.';
+  evp_base64url_encode(payload, n, tok + s->key->hdr_b64_len + 1);
   free(payload);
-  size_t signed_len = s->header_b64_len + 1 + plen;
+  size_t signed_len = s->key->hdr_b64_len + 1 + plen;
   unsigned char mac[32];
   evp__hmac_compute(s->key->hmac, tok, signed_len, mac);
   tok[signed_len] = '.';

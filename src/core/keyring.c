@@ -1,6 +1,7 @@
 /* The keyring: HS256 keys selected by kid, one of them current for signing.
  * Holding the previous key next to the current one is what lets tokens from
  * both verify during a rotation. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
@@ -19,6 +20,24 @@ const evp__key_t *evp__keyring_find(const evp_keyring_t *kr, const char *kid, si
     }
   }
   return NULL;
+}
+
+/* The protected header our signer writes for a key, base64url-encoded once:
+ * signing copies it, and verification recognises it with one comparison. */
+static char *encode_header(const char *kid, size_t kidlen, size_t *outlen) {
+  char hdr[64 + 6 * EVP_JWT_MAX_KID_LEN];
+  size_t n = (size_t)snprintf(hdr, sizeof hdr, "{\"alg\":\"HS256\",\"typ\":\"JWT\"");
+  if (kid) {
+    memcpy(hdr + n, ",\"kid\":\"", 8);
+    n += 8;
+    n += evp__json_escape(kid, kidlen, hdr + n);
+    hdr[n++] = '"';
+  }
+  hdr[n++] = '}';
+  char *b64 = malloc(evp_base64url_encoded_len(n) + 1);
+  if (b64)
+    *outlen = evp_base64url_encode(hdr, n, b64);
+  return b64;
 }
 
 evp_err_t evp_keyring_add(evp_keyring_t *kr, const char *kid, const void *key, size_t keylen,
@@ -43,8 +62,10 @@ evp_err_t evp_keyring_add(evp_keyring_t *kr, const char *kid, const void *key, s
   k->kid = kid ? evp__strdup(kid) : NULL;
   k->kidlen = kidlen;
   k->hmac = evp__hmac_key_new(key, keylen);
-  if ((kid && !k->kid) || !k->hmac) {
+  k->hdr_b64 = encode_header(kid, kidlen, &k->hdr_b64_len);
+  if ((kid && !k->kid) || !k->hmac || !k->hdr_b64) {
     free(k->kid);
+    free(k->hdr_b64);
     evp__hmac_key_free(k->hmac);
     memset(k, 0, sizeof *k);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
@@ -72,6 +93,7 @@ void evp_keyring_destroy(evp_keyring_t *kr) {
     return;
   for (size_t i = 0; i < kr->n; i++) {
     free(kr->keys[i].kid);
+    free(kr->keys[i].hdr_b64);
     evp__hmac_key_free(kr->keys[i].hmac);
   }
   free(kr);
