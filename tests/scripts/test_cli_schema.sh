@@ -1,7 +1,8 @@
 #!/bin/bash
 # evpipe schema ddl|glue: output for the default schema, options, and every
 # usage/IO/schema error (exit 2, reason on stderr). Also cross-checks the
-# default schema and its example events with ajv (tests/node).
+# default schema and its example events with ajv, and loads the samples into
+# DuckDB through the generated Glue table (tests/node peers).
 # Env: EVP_CLI (the evpipe binary), EVP_SOURCE_DIR (source root).
 set -u
 CLI=${EVP_CLI:?EVP_CLI must name the evpipe binary}
@@ -136,6 +137,12 @@ if sh "$SRC/tests/node/setup.sh" >"$T/setup.log" 2>&1; then
     ok "ajv: $(tail -n 1 "$T/ajv.log")"
   else
     ko "ajv: $(grep -E 'FAIL|error' "$T/ajv.log" | head -n 5)"
+  fi
+  # The Glue table loads the samples in DuckDB; the documented JSON queries work.
+  if node "$SRC/tests/scripts/table_duckdb.mjs" "$SRC" "$T/glue.json" >"$T/duck.log" 2>&1; then
+    ok "$(tail -n 1 "$T/duck.log")"
+  else
+    ko "duckdb: $(grep -E 'FAIL|rror' "$T/duck.log" | head -n 5)"
   fi
 else
   ko "node peers setup failed: $(tail -n 3 "$T/setup.log")"
