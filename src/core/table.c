@@ -239,7 +239,7 @@ static evp_err_t check_top(const cJSON *schema, const cJSON **props, const cJSON
   return EVP_OK;
 }
 
-/* Name checks for column i: safe, not reserved, not a duplicate. */
+/* A property name must be a safe identifier, not reserved, not a duplicate. */
 static evp_err_t check_name(const evp__table_t *t, const char *name, char *errstr,
                             size_t errstr_size) {
   if (!evp__table_name_ok(name))
