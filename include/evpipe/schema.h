@@ -1,0 +1,169 @@
+/**
+ * @file schema.h
+ * @brief JSON Schema draft-07 validation: compile a schema once, validate
+ *        many JSON documents against it.
+ *
+ * Three opaque objects:
+ *  - evp_schema_loader_t: compile options plus the remote resources that
+ *    "$ref"s may point at (nothing is ever fetched from the network);
+ *  - evp_schema_t: a compiled, immutable schema, shareable between threads;
+ *  - evp_schema_ctx_t: a per-thread workspace (parser buffers, regex match
+ *    data, error list). Reusing one makes validation allocation-free once
+ *    the buffers have grown to the size of the largest document seen.
+ *
+ * Typical use:
+ * @code
+ *   char err[256];
+ *   evp_schema_t *s = evp_schema_compile(text, len, NULL, err, sizeof err);
+ *   evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
+ *   evp_err_t rc = evp_schema_validate(s, c, event, event_len);
+ *   if (rc == EVP_ERR_INVALID_EVENT)
+ *     for (size_t i = 0; i < evp_schema_ctx_error_count(c); i++)
+ *       printf("%s: %s\n", evp_schema_ctx_error_instance_path(c, i),
+ *              evp_schema_ctx_error_message(c, i));
+ *   evp_schema_ctx_destroy(c);
+ *   evp_schema_destroy(s);
+ * @endcode
+ *
+ * See docs/schema-validation.md for limits, the error format and the known
+ * deviations from ECMA-262 regular expressions.
+ */
+#ifndef EVPIPE_SCHEMA_H
+#define EVPIPE_SCHEMA_H
+
+#include <stddef.h>
+#include "common.h"
+#include "error.h"
+
+EVP_BEGIN_DECLS
+
+/** Default and hard maximum of the instance nesting depth. */
+#define EVP_SCHEMA_DEFAULT_MAX_DEPTH 64
+#define EVP_SCHEMA_MAX_DEPTH_LIMIT 1000
+/** Default maximum instance size in bytes (1 MiB). */
+#define EVP_SCHEMA_DEFAULT_MAX_INPUT (1024u * 1024u)
+/** Default and hard maximum number of errors collected per validation. */
+#define EVP_SCHEMA_DEFAULT_MAX_ERRORS 1
+#define EVP_SCHEMA_MAX_ERRORS_LIMIT 10000
+/** Largest schema document accepted by the compiler (16 MiB). */
+#define EVP_SCHEMA_MAX_SCHEMA_SIZE (16u * 1024u * 1024u)
+
+/** Compile options and caller-registered remote resources. */
+typedef struct evp_schema_loader evp_schema_loader_t;
+/** A compiled schema. Immutable: validate from any number of threads. */
+typedef struct evp_schema evp_schema_t;
+/** Per-thread validation workspace and the errors of its last validation. */
+typedef struct evp_schema_ctx evp_schema_ctx_t;
+
+/* ------------------------------------------------------------ loader */
+
+/**
+ * Create a loader with default options (formats asserted). Returns NULL and
+ * fills errstr when out of memory.
+ * Ownership: caller destroys with evp_schema_loader_destroy().
+ * Thread-safety: a loader may be used by one thread at a time while being
+ * modified; evp_schema_compile() only reads it.
+ */
+EVP_API evp_schema_loader_t *evp_schema_loader_new(char *errstr, size_t errstr_size);
+
+/** Destroy a loader (NULL is a no-op). Compiled schemas stay valid. */
+EVP_API void evp_schema_loader_destroy(evp_schema_loader_t *loader);
+
+/**
+ * Register a schema document under the absolute URI @p uri (a trailing empty
+ * fragment "#" is ignored) so that "$ref"s to it resolve at compile time.
+ * @p json is parsed immediately; EVP_ERR_JSON when it is not valid JSON,
+ * EVP_ERR_INVALID_ARG when @p uri is empty or has a non-empty fragment or a
+ * resource with that URI already exists.
+ * Ownership: borrows @p uri and @p json (both are copied).
+ * Thread-safety: not concurrently with other use of the same loader.
+ */
+EVP_API evp_err_t evp_schema_add_resource(evp_schema_loader_t *loader, const char *uri,
+                                          const char *json, size_t len,
+                                          char *errstr, size_t errstr_size);
+
+/**
+ * Whether "format" is an assertion (1, the default) or only an annotation (0).
+ * Thread-safety: not concurrently with other use of the same loader.
+ */
+EVP_API void evp_schema_loader_set_format_assert(evp_schema_loader_t *loader, int on);
+
+/* ------------------------------------------------------------ schema */
+
+/**
+ * Compile the draft-07 schema text @p json (@p len bytes, no NUL needed).
+ * All "$ref"s are resolved now, against the document itself, the resources
+ * of @p loader (may be NULL) and the built-in draft-07 meta-schema; all
+ * patterns are compiled now. On failure returns NULL, stores the code in
+ * *@p err (may be NULL): EVP_ERR_JSON, EVP_ERR_TOO_LARGE, EVP_ERR_TOO_DEEP,
+ * EVP_ERR_SCHEMA_INVALID, EVP_ERR_SCHEMA_REF, EVP_ERR_SCHEMA_REGEX,
+ * EVP_ERR_NOMEM; and describes it in errstr.
+ * Ownership: borrows everything; caller destroys the result with
+ * evp_schema_destroy(). The result does not reference @p loader.
+ * Thread-safety: any thread.
+ */
+EVP_API evp_schema_t *evp_schema_compile(const char *json, size_t len,
+                                         const evp_schema_loader_t *loader,
+                                         evp_err_t *err, char *errstr, size_t errstr_size);
+
+/** Destroy a compiled schema (NULL is a no-op). No validation may be running. */
+EVP_API void evp_schema_destroy(evp_schema_t *schema);
+
+/* ------------------------------------------------------------ validation */
+
+/**
+ * Create a validation workspace with the default limits. NULL on ENOMEM.
+ * Ownership: caller destroys with evp_schema_ctx_destroy().
+ * Thread-safety: use one context per thread; a context is not shareable.
+ */
+EVP_API evp_schema_ctx_t *evp_schema_ctx_new(char *errstr, size_t errstr_size);
+
+/** Destroy a workspace (NULL is a no-op); error strings it returned die too. */
+EVP_API void evp_schema_ctx_destroy(evp_schema_ctx_t *ctx);
+
+/**
+ * Set the limits used by later validations. @p max_input: largest instance in
+ * bytes (0: default). @p max_depth: deepest array/object nesting, 1..
+ * EVP_SCHEMA_MAX_DEPTH_LIMIT (0: default). @p max_errors: 1 stops at the
+ * first error (fastest); N collects up to N errors, at most
+ * EVP_SCHEMA_MAX_ERRORS_LIMIT (0: default). EVP_ERR_INVALID_ARG when out of
+ * range (nothing is changed then).
+ */
+EVP_API evp_err_t evp_schema_ctx_set_limits(evp_schema_ctx_t *ctx, size_t max_input,
+                                            int max_depth, size_t max_errors);
+
+/**
+ * Parse @p json (@p len bytes, no NUL needed) and validate it against
+ * @p schema. Returns EVP_OK when valid; EVP_ERR_INVALID_EVENT when not (the
+ * errors are in @p ctx); EVP_ERR_JSON, EVP_ERR_TOO_LARGE, EVP_ERR_TOO_DEEP
+ * when the text is not acceptable (one error in @p ctx explains it);
+ * EVP_ERR_NOMEM; EVP_ERR_INVALID_ARG for NULL arguments.
+ * Ownership: borrows all arguments.
+ * Thread-safety: @p schema may be used concurrently; @p ctx may not.
+ */
+EVP_API evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *ctx,
+                                      const char *json, size_t len);
+
+/** Number of errors recorded by the last validation with @p ctx. */
+EVP_API size_t evp_schema_ctx_error_count(const evp_schema_ctx_t *ctx);
+
+/** 1 when the last validation stopped collecting because of max_errors. */
+EVP_API int evp_schema_ctx_errors_truncated(const evp_schema_ctx_t *ctx);
+
+/**
+ * Parts of error @p i (0-based) of the last validation; NULL when @p i is out
+ * of range. instance path: JSON pointer into the instance ("" is the root).
+ * schema path: "#" plus a JSON pointer to the failing keyword, prefixed with
+ * the base URI of the schema resource when it is not the root document.
+ * keyword: e.g. "required" ("parse" and "limit" for non-schema failures).
+ * message: readable English text.
+ * Ownership: the strings belong to @p ctx and live until its next validation.
+ */
+EVP_API const char *evp_schema_ctx_error_instance_path(const evp_schema_ctx_t *ctx, size_t i);
+EVP_API const char *evp_schema_ctx_error_schema_path(const evp_schema_ctx_t *ctx, size_t i);
+EVP_API const char *evp_schema_ctx_error_keyword(const evp_schema_ctx_t *ctx, size_t i);
+EVP_API const char *evp_schema_ctx_error_message(const evp_schema_ctx_t *ctx, size_t i);
+
+EVP_END_DECLS
+
+#endif /* EVPIPE_SCHEMA_H */
