@@ -9,5 +9,6 @@
 #include "version.h"
 #include "error.h"
 #include "jwt.h"
+#include "schema.h"
 
 #endif /* EVPIPE_EVPIPE_H */
