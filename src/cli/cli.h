@@ -17,6 +17,7 @@ typedef int (*evp_cli_cmd_fn)(int argc, char **argv);
 int evp__cli_version(int argc, char **argv);
 int evp__cli_token(int argc, char **argv);
 int evp__cli_schema(int argc, char **argv);
+int evp__cli_validate(int argc, char **argv);
 
 /* Option parsing shared by commands: "--name VALUE" or "--name=VALUE".
  * Returns 1 and sets *val when argv[*i] is option @p name (advancing *i past

@@ -11,6 +11,7 @@ static const struct {
     {"version", evp__cli_version, "print the library version"},
     {"token", evp__cli_token, "issue or verify an HS256 token (token issue|verify)"},
     {"schema", evp__cli_schema, "print the Athena DDL or Glue table for a schema (schema ddl|glue)"},
+    {"validate", evp__cli_validate, "validate NDJSON against a JSON Schema (draft-07)"},
 };
 
 static void usage(FILE *f) {
