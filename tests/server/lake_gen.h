@@ -127,7 +127,7 @@ static void fallback_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   v[1] = gen_str(sb);
   uint64_t k = evp__gen_next(s);
   if (k % 7 == 0) { v[2].is_null = 1; return; }
-  size_t len = (k % 101 == 0) ? 100000 : 300 + (size_t)(k % 200); /* > stats limit */
+  size_t len = (k % 997 == 0) ? 100000 : 300 + (size_t)(k % 200); /* > stats limit */
   char *b = sb + GEN_SLOT;
   for (size_t i = 0; i < len; i++) b[i] = (char)('a' + (evp__gen_next(s) % 26));
   b[len] = 0;

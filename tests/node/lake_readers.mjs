@@ -1,0 +1,216 @@
+// Reads the Parquet files written by `test_lake --gen DIR` with two
+// independent readers (DuckDB and hyparquet) and compares every value, the
+// column statistics, the encodings/compression, and the answers of filter
+// queries (which DuckDB prunes with the row-group statistics, so wrong
+// statistics show up as wrong counts) against the expected NDJSON.
+// Usage: node lake_readers.mjs DIR   -> prints "N passed, N failed"
+import { readFileSync } from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { parquetReadObjects, parquetMetadataAsync, asyncBufferFromFile } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+
+const dir = process.argv[2];
+let passed = 0, failed = 0;
+function check(ok, what, detail) {
+  if (ok) passed++;
+  else { failed++; console.log(`FAIL ${what}${detail ? ': ' + detail : ''}`); }
+}
+
+// ---- expected values, in canonical JS form
+function canon(type, v) {
+  if (v === null) return null;
+  switch (type) {
+    case 'int64': case 'timestamp_us': return BigInt(v);
+    case 'double': return Number(v); // "NaN", "Infinity", "-0" all parse exactly
+    default: return v;
+  }
+}
+const enc = new TextEncoder();
+// DuckDB's orders: strings byte-wise, doubles with NaN above everything.
+function cmp(type, a, b) {
+  if (type === 'string') return Buffer.compare(Buffer.from(enc.encode(a)), Buffer.from(enc.encode(b)));
+  if (type === 'double') {
+    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) - Number.isNaN(b);
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  if (type === 'boolean') return Number(a) - Number(b);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+function same(type, a, b) {
+  if (a === null || b === null || a === undefined || b === undefined) return a === b || (a == null && b == null);
+  if (type === 'double') return Object.is(a, b);
+  return a === b;
+}
+const show = (v) => typeof v === 'bigint' ? v + 'n' : Object.is(v, -0) ? '-0' : JSON.stringify(v);
+
+function compareRows(what, cols, expected, got) {
+  check(got.length === expected.length, `${what}: row count`, `${got.length} != ${expected.length}`);
+  let bad = 0, first = '';
+  for (let r = 0; r < Math.min(got.length, expected.length); r++)
+    for (const c of cols) {
+      if (!same(c.type, expected[r][c.name], got[r][c.name])) {
+        if (!bad) first = `row ${r} ${c.name}: got ${show(got[r][c.name])} want ${show(expected[r][c.name])}`;
+        bad++;
+      }
+    }
+  check(bad === 0, `${what}: values`, `${bad} mismatches, first ${first}`);
+}
+
+// Expected per-row-group statistics of one column.
+function rgStats(col, rows) {
+  let nulls = 0, min, max, nan = false, longStr = false, have = false;
+  for (const row of rows) {
+    const v = row[col.name];
+    if (v === null) { nulls++; continue; }
+    if (col.type === 'double' && Number.isNaN(v)) { nan = true; continue; }
+    if (!have || cmp(col.type, v, min) < 0) min = v;
+    if (!have || cmp(col.type, v, max) > 0) max = v;
+    have = true;
+  }
+  if (col.type === 'string' && have)
+    longStr = enc.encode(min).length > 256 || enc.encode(max).length > 256;
+  if (col.type === 'double' && have) { if (min === 0) min = -0; if (max === 0) max = 0; }
+  const hasMinMax = have && !nan && !longStr;
+  return { nulls, min, max, hasMinMax };
+}
+
+const sqlStr = (s) => `'${s.replaceAll("'", "''")}'`;
+function usToSql(us) { // bigint micros -> TIMESTAMPTZ literal with explicit +00
+  const sec = us / 1000000n, frac = ((us % 1000000n) + 1000000n) % 1000000n;
+  const secs = (us - frac) / 1000000n;
+  void sec;
+  const d = new Date(Number(secs) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  return `'${d}.${frac.toString().padStart(6, '0')}+00'::TIMESTAMPTZ`;
+}
+function literal(type, v) {
+  switch (type) {
+    case 'string': return sqlStr(v);
+    case 'int64': return `CAST('${v}' AS BIGINT)`;
+    case 'timestamp_us': return usToSql(v);
+    case 'double': return Number.isNaN(v) ? `'NaN'::DOUBLE` : `${sqlStr(Object.is(v, -0) ? '-0.0' : String(v))}::DOUBLE`;
+    case 'boolean': return v ? 'true' : 'false';
+  }
+}
+
+const instance = await DuckDBInstance.create(':memory:');
+const con = await instance.connect();
+await con.run("SET threads TO 1");
+const q = async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJS();
+
+const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8'));
+for (const ds of manifest) {
+  const file = `${dir}/${ds.name}.parquet`;
+  const lines = readFileSync(`${dir}/${ds.name}.ndjson`, 'utf8').split('\n').filter((l) => l.length);
+  const expected = lines.map((l) => {
+    const o = JSON.parse(l);
+    for (const c of ds.columns) o[c.name] = canon(c.type, o[c.name]);
+    return o;
+  });
+  check(expected.length === ds.rows, `${ds.name}: expected file has ${ds.rows} rows`);
+  const groups = [];
+  for (let i = 0; i < expected.length; i += ds.row_group_rows) groups.push(expected.slice(i, i + ds.row_group_rows));
+  const quoted = (n) => `"${n}"`;
+
+  // ---------------- DuckDB: schema, values
+  const desc = await q(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
+  const duckType = { string: 'VARCHAR', int64: 'BIGINT', double: 'DOUBLE', boolean: 'BOOLEAN', timestamp_us: 'TIMESTAMP WITH TIME ZONE' };
+  check(desc.length === ds.columns.length && ds.columns.every((c, i) => desc[i].column_name === c.name && desc[i].column_type === duckType[c.type]),
+    `${ds.name}: DuckDB schema`, JSON.stringify(desc.map((d) => [d.column_name, d.column_type])));
+  const sel = ds.columns.map((c) => c.type === 'timestamp_us' ? `epoch_us(${quoted(c.name)}) AS ${quoted(c.name)}` : quoted(c.name)).join(', ');
+  const duckRows = await q(`SELECT ${sel} FROM read_parquet('${file}', file_row_number=true) ORDER BY file_row_number`);
+  compareRows(`${ds.name}: DuckDB`, ds.columns, expected, duckRows);
+
+  // ---------------- DuckDB: parquet_metadata (compression, encodings, stats)
+  const md = await q(`SELECT row_group_id, column_id, path_in_schema, num_values, compression, encodings,
+      stats_null_count, stats_min_value, stats_max_value FROM parquet_metadata('${file}') ORDER BY row_group_id, column_id`);
+  check(md.length === groups.length * ds.columns.length, `${ds.name}: DuckDB sees ${groups.length} row groups`, `${md.length} chunks`);
+  let mdBad = [];
+  for (const m of md) {
+    const g = Number(m.row_group_id), col = ds.columns[Number(m.column_id)];
+    const st = rgStats(col, groups[g]);
+    if (m.compression !== ds.codec) mdBad.push(`rg${g} ${col.name} compression ${m.compression}`);
+    if (Number(m.num_values) !== groups[g].length) mdBad.push(`rg${g} ${col.name} num_values ${m.num_values}`);
+    if (Number(m.stats_null_count) !== st.nulls) mdBad.push(`rg${g} ${col.name} null_count ${m.stats_null_count} want ${st.nulls}`);
+    if (col.type === 'string' || col.type === 'int64' || col.type === 'boolean') {
+      const want = st.hasMinMax ? [String(st.min), String(st.max)] : [null, null];
+      if (m.stats_min_value !== want[0] || m.stats_max_value !== want[1])
+        mdBad.push(`rg${g} ${col.name} min/max ${m.stats_min_value}/${m.stats_max_value} want ${want}`);
+    }
+    const encs = String(m.encodings);
+    if (ds.expect_dict && ds.expect_dict[col.name]) {
+      const wantDict = ds.expect_dict[col.name][g];
+      if (encs.includes('RLE_DICTIONARY') !== wantDict) mdBad.push(`rg${g} ${col.name} encodings ${encs}, dictionary expected ${wantDict}`);
+    } else if (ds.name === 'types' && col.type === 'string' && col.name !== 'all_null' && !encs.includes('RLE_DICTIONARY')) {
+      mdBad.push(`rg${g} ${col.name} encodings ${encs}: expected a dictionary`);
+    }
+  }
+  check(mdBad.length === 0, `${ds.name}: DuckDB parquet_metadata`, mdBad.slice(0, 5).join('; '));
+
+  // ---------------- DuckDB: filters pruned by statistics give exact counts
+  let filt = 0, filtBad = [];
+  for (const col of ds.columns) {
+    if (col.type === 'boolean') continue;
+    const thresholds = [];
+    for (const grp of groups) {
+      const st = rgStats(col, grp);
+      if (st.min !== undefined) thresholds.push(st.min, st.max);
+    }
+    for (const t of thresholds.slice(0, 8)) {
+      for (const op of ['>=', '<=', '=', '>', '<']) {
+        const sql = `SELECT count(*) AS n FROM read_parquet('${file}') WHERE ${quoted(col.name)} ${op} ${literal(col.type, t)}`;
+        const got = Number((await q(sql))[0].n);
+        const want = expected.filter((r) => {
+          const v = r[col.name];
+          if (v === null) return false;
+          const c = cmp(col.type, v, t);
+          return op === '>=' ? c >= 0 : op === '<=' ? c <= 0 : op === '=' ? c === 0 : op === '>' ? c > 0 : c < 0;
+        }).length;
+        filt++;
+        if (got !== want) filtBad.push(`${col.name} ${op} ${show(t)}: ${got} != ${want}`);
+      }
+    }
+  }
+  check(filtBad.length === 0, `${ds.name}: DuckDB ${filt} filter counts`, filtBad.slice(0, 5).join('; '));
+
+  // ---------------- hyparquet: values and metadata
+  const buf = await asyncBufferFromFile(file);
+  const meta = await parquetMetadataAsync(buf);
+  check(/^libevpipe version \d+\.\d+\.\d+$/.test(meta.created_by), `${ds.name}: created_by`, meta.created_by);
+  check(Number(meta.num_rows) === ds.rows && meta.row_groups.length === groups.length, `${ds.name}: hyparquet num_rows/row groups`);
+  const leaves = meta.schema.slice(1);
+  let schemaBad = [];
+  ds.columns.forEach((c, i) => {
+    const s = leaves[i];
+    const phys = { string: 'BYTE_ARRAY', int64: 'INT64', double: 'DOUBLE', boolean: 'BOOLEAN', timestamp_us: 'INT64' }[c.type];
+    if (!s || s.name !== c.name || s.type !== phys || s.repetition_type !== (c.optional ? 'OPTIONAL' : 'REQUIRED')) schemaBad.push(`${c.name} ${JSON.stringify(s)}`);
+    if (c.type === 'string' && (s.converted_type !== 'UTF8' || s.logical_type?.type !== 'STRING')) schemaBad.push(`${c.name} annotations`);
+    if (c.type === 'timestamp_us' && (s.converted_type !== 'TIMESTAMP_MICROS' || s.logical_type?.type !== 'TIMESTAMP' ||
+        s.logical_type.unit !== 'MICROS' || s.logical_type.isAdjustedToUTC !== true)) schemaBad.push(`${c.name} annotations ${JSON.stringify(s.logical_type)}`);
+  });
+  check(schemaBad.length === 0, `${ds.name}: hyparquet schema`, schemaBad.join('; '));
+  const parsers = { timestampFromMicroseconds: (v) => BigInt(v) };
+  const hyRows = expected.length ? await parquetReadObjects({ file: buf, compressors, parsers }) : [];
+  compareRows(`${ds.name}: hyparquet`, ds.columns, expected, hyRows);
+  // exact statistics, decoded by hyparquet with the parsers above
+  const meta2 = await parquetMetadataAsync(buf, { parsers });
+  let stBad = [];
+  meta2.row_groups.forEach((rg, g) => rg.columns.forEach((cc, i) => {
+    const col = ds.columns[i], s = cc.meta_data.statistics || {}, st = rgStats(col, groups[g]);
+    if (Number(s.null_count) !== st.nulls) stBad.push(`rg${g} ${col.name} null_count`);
+    const want = st.hasMinMax ? [st.min, st.max] : [undefined, undefined];
+    const norm = (v) => (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' || typeof v === 'boolean' || v === undefined) ? v : String(v);
+    if (!same(col.type, norm(s.min_value), want[0]) || !same(col.type, norm(s.max_value), want[1]))
+      stBad.push(`rg${g} ${col.name} min_value/max_value ${show(norm(s.min_value))}/${show(norm(s.max_value))} want ${show(want[0])}/${show(want[1])}`);
+    // deprecated min/max: numbers and booleans only (signed order), never strings
+    const dep = col.type === 'string' ? [undefined, undefined] : want;
+    if (!same(col.type, norm(s.min), dep[0]) || !same(col.type, norm(s.max), dep[1]))
+      stBad.push(`rg${g} ${col.name} deprecated min/max ${show(norm(s.min))}/${show(norm(s.max))}`);
+    const wantCodec = ds.codec;
+    if (cc.meta_data.codec !== wantCodec) stBad.push(`rg${g} ${col.name} codec ${cc.meta_data.codec}`);
+  }));
+  check(stBad.length === 0, `${ds.name}: hyparquet statistics`, stBad.slice(0, 5).join('; '));
+  check(Array.isArray(meta.column_orders) ? meta.column_orders.length === ds.columns.length : true, `${ds.name}: column orders`);
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
