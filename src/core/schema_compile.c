@@ -487,9 +487,9 @@ static int add_code(evp__cc *cc, pcre2_code *code) {
   return 0;
 }
 
-static pcre2_code *regex(evp__cc *cc, const char *src, const char *path) {
+static pcre2_code *regex(evp__cc *cc, const char *src, const char *path, int *jit) {
   char msg[200];
-  pcre2_code *code = evp__regex_compile(src, strlen(src), msg, sizeof msg);
+  pcre2_code *code = evp__regex_compile(src, strlen(src), jit, msg, sizeof msg);
   if (!code) return FAIL(cc, EVP_ERR_SCHEMA_REGEX, "%s: invalid pattern \"%s\": %s", path, src, msg);
   return add_code(cc, code) ? NULL : code;
 }
@@ -587,7 +587,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
   TRY(r = get_count(cc, node, "maxProperties", path, &s->maxprops)); if (r) s->flags |= EVP__F_MAXPROPS;
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "pattern"))) {
     if (!cJSON_IsString(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/pattern must be a string", path);
-    if (!(s->pattern = regex(cc, c->valuestring, path))) return NULL;
+    if (!(s->pattern = regex(cc, c->valuestring, path, &s->pattern_jit))) return NULL;
     if (!(s->pattern_src = evp__arena_strndup(&cc->s->arena, c->valuestring, strlen(c->valuestring))))
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
   }
@@ -648,7 +648,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
       evp__spat *p = &s->pprops[s->npprops++];
       char *pp = path_push(cc, pk, e->string);
       if (!pp) return NULL;
-      if (!(p->re = regex(cc, e->string, pp))) return NULL;
+      if (!(p->re = regex(cc, e->string, pp, &p->jit))) return NULL;
       if (!(p->src = evp__arena_strndup(&cc->s->arena, e->string, strlen(e->string))))
         return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
       if (!(p->schema = compile(cc, e, base, pp, depth + 1))) return NULL;

@@ -102,6 +102,7 @@ typedef struct evp__sprop {
 
 typedef struct evp__spat {
   pcre2_code *re;
+  int jit;
   const char *src;
   const evp__snode *schema;
 } evp__spat;
@@ -124,6 +125,7 @@ struct evp__snode {
   double min, max, xmin, xmax, mult;
   uint64_t minlen, maxlen, minitems, maxitems, minprops, maxprops;
   pcre2_code *pattern;
+  int pattern_jit;
   const char *pattern_src;
   const evp__snode *items; /* single-schema form */
   const evp__snode **items_arr;
@@ -157,9 +159,9 @@ struct evp_schema {
 
 /* ------------------------------------------------------------ helpers */
 
-/* ECMA-262 pattern -> PCRE2 code (UTF, JIT when available). NULL on error,
- * with a message in errbuf. */
-pcre2_code *evp__regex_compile(const char *src, size_t len, char *errbuf, size_t errsize);
+/* ECMA-262 pattern -> PCRE2 code (UTF, JIT when available; *jit says which,
+ * may be NULL). NULL on error, with a message in errbuf. */
+pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, char *errbuf, size_t errsize);
 
 /* Format id for a "format" value; EVP__FMT_NONE for unknown ones. */
 int evp__format_id(const char *name);

@@ -81,7 +81,7 @@ static char *translate(const char *src, size_t len, const char **bad) {
   return out;
 }
 
-pcre2_code *evp__regex_compile(const char *src, size_t len, char *errbuf, size_t errsize) {
+pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, char *errbuf, size_t errsize) {
   const char *bad;
   char *pat = translate(src, len, &bad);
   if (!pat) {
@@ -113,6 +113,7 @@ pcre2_code *evp__regex_compile(const char *src, size_t len, char *errbuf, size_t
   }
   /* JIT makes matching several times faster; without it the interpreter
    * gives the same answers. */
-  (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+  int j = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+  if (jit) *jit = j;
   return code;
 }

@@ -267,8 +267,11 @@ static int type_ok(uint32_t types, const evp__jv *x) {
 }
 
 /* 1 match, 0 no match, -1 limit exceeded (a hard error is recorded). */
-static int re_match(evp_schema_ctx_t *c, pcre2_code *re, const char *s, size_t n, const char *spath) {
-  int rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, c->md, c->mctx);
+static int re_match(evp_schema_ctx_t *c, pcre2_code *re, int jit, const char *s, size_t n, const char *spath) {
+  /* pcre2_jit_match skips pcre2_match's argument checks: the subject is
+   * valid UTF-8 (the parser checked) and the match data is ours. */
+  int rc = jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, c->md, c->mctx)
+               : pcre2_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, c->md, c->mctx);
   if (rc >= 0) return 1;
   if (rc == PCRE2_ERROR_NOMATCH) return 0;
   hard_err(c, EVP_ERR_TOO_LARGE, spath, "limit", "regular expression match limit exceeded");
@@ -397,7 +400,7 @@ static int ev_string(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x)
     }
   }
   if (s->pattern) {
-    int m = re_match(c, s->pattern, x->u.str, x->len, s->path);
+    int m = re_match(c, s->pattern, s->pattern_jit, x->u.str, x->len, s->path);
     if (m < 0) return 0;
     if (!m) { add_err(c, s->path, "pattern", "must match pattern \"%s\"", s->pattern_src); FAILED(); }
   }
@@ -479,7 +482,7 @@ static int ev_object(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x,
         }
       }
       for (uint32_t j = 0; j < s->npprops; j++) {
-        int m = re_match(c, s->pprops[j].re, k->u.str, k->len, s->path);
+        int m = re_match(c, s->pprops[j].re, s->pprops[j].jit, k->u.str, k->len, s->path);
         if (m < 0) { c->nps--; return 0; }
         if (m) {
           matched = 1;
