@@ -9,6 +9,8 @@
 #include "version.h"
 #include "error.h"
 #include "jwt.h"
+#include "conf.h"
+#include "client.h"
 #include "schema.h"
 
 #endif /* EVPIPE_EVPIPE_H */

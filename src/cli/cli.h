@@ -18,6 +18,8 @@ int evp__cli_version(int argc, char **argv);
 int evp__cli_token(int argc, char **argv);
 int evp__cli_schema(int argc, char **argv);
 int evp__cli_validate(int argc, char **argv);
+int evp__cli_conf_doc(int argc, char **argv);
+int evp__cli_send(int argc, char **argv);
 
 /* Option parsing shared by commands: "--name VALUE" or "--name=VALUE".
  * Returns 1 and sets *val when argv[*i] is option @p name (advancing *i past

@@ -12,6 +12,8 @@ static const struct {
     {"token", evp__cli_token, "issue or verify an HS256 token (token issue|verify)"},
     {"schema", evp__cli_schema, "print the Athena DDL or Glue table for a schema (schema ddl|glue)"},
     {"validate", evp__cli_validate, "validate NDJSON against a JSON Schema (draft-07)"},
+    {"send", evp__cli_send, "send NDJSON events to an ingestion endpoint"},
+    {"conf-doc", evp__cli_conf_doc, "print the client configuration reference (Markdown)"},
 };
 
 static void usage(FILE *f) {

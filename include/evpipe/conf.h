@@ -1,0 +1,123 @@
+/**
+ * @file conf.h
+ * @brief Client configuration: string key/value properties plus typed
+ *        setters for callbacks (librdkafka style).
+ *
+ * Every property is described once, in the library's property table, which
+ * also generates docs/CONFIGURATION.md (`evpipe conf-doc`). Values are
+ * checked when set: an unknown name gives EVP_ERR_CONF_UNKNOWN, a value of the
+ * wrong type or out of range gives EVP_ERR_CONF_INVALID with the reason in
+ * errstr.
+ *
+ * @code
+ *   char errstr[256];
+ *   evp_conf_t *conf = evp_conf_new();
+ *   if (evp_conf_set(conf, "endpoint", "https://ingest.example", errstr, sizeof errstr) != EVP_OK)
+ *     fprintf(stderr, "%s\n", errstr);
+ *   evp_conf_set_dr_cb(conf, on_delivery);
+ *   evp_client_t *c = evp_client_new(conf, errstr, sizeof errstr); // takes conf on success
+ * @endcode
+ *
+ * Thread-safety: an evp_conf_t is a plain value object; do not use the same
+ * one from several threads at once without your own locking.
+ */
+#ifndef EVPIPE_CONF_H
+#define EVPIPE_CONF_H
+
+#include <stddef.h>
+#include "common.h"
+#include "error.h"
+
+EVP_BEGIN_DECLS
+
+/** Opaque configuration object. */
+typedef struct evp_conf_s evp_conf_t;
+
+/** Final outcome of one event, as given to the delivery report callback. */
+typedef enum evp_delivery_status_t {
+  EVP_DELIVERY_OK = 0,       /**< The server accepted the event. */
+  EVP_DELIVERY_REJECTED = 1, /**< The server rejected this event for good (reason given). */
+  EVP_DELIVERY_FAILED = 2    /**< Not delivered: timeout, HTTP/auth error, client closed. */
+} evp_delivery_status_t;
+
+/** Log levels (syslog numbering). */
+typedef enum evp_log_level_t {
+  EVP_LOG_ERR = 3,
+  EVP_LOG_WARNING = 4,
+  EVP_LOG_NOTICE = 5,
+  EVP_LOG_INFO = 6,
+  EVP_LOG_DEBUG = 7
+} evp_log_level_t;
+
+/**
+ * Delivery report: called once per event with its final status, from the
+ * client's background thread (or from evp_client_destroy()'s thread for
+ * events reported at close). @p event_id is not NUL-terminated; it is the raw
+ * JSON string content of the event's "event_id" member (empty when the event
+ * has none). @p reason is a short NUL-terminated explanation ("" on success).
+ * All pointers are borrowed for the duration of the call. The callback must
+ * not call evp_client_destroy() or evp_flush() on its own client; it may call
+ * evp_send(), which then never blocks.
+ */
+typedef void (*evp_dr_cb_t)(const char *event_id, size_t event_id_len,
+                            evp_delivery_status_t status, evp_err_t err,
+                            const char *reason, int attempts, void *opaque);
+
+/**
+ * Log callback: @p level is an evp_log_level_t, @p msg is NUL-terminated and
+ * borrowed. Called from any of the client's threads; secrets never appear.
+ */
+typedef void (*evp_log_cb_t)(int level, const char *msg, void *opaque);
+
+/**
+ * A new configuration with every property at its default.
+ * Ownership: caller destroys with evp_conf_destroy(), or hands it to
+ * evp_client_new(). Returns NULL when out of memory.
+ */
+EVP_API evp_conf_t *evp_conf_new(void);
+
+/**
+ * Set property @p name to the text @p value (booleans: true/false/1/0;
+ * integers: decimal; enums: one of the listed words).
+ * Returns EVP_OK, EVP_ERR_CONF_UNKNOWN, EVP_ERR_CONF_INVALID,
+ * EVP_ERR_INVALID_ARG or EVP_ERR_NOMEM; errstr explains. Secret values are
+ * never copied into errstr.
+ * Ownership: borrows every argument (the value is copied).
+ */
+EVP_API evp_err_t evp_conf_set(evp_conf_t *conf, const char *name, const char *value,
+                               char *errstr, size_t errstr_size);
+
+/**
+ * Read property @p name as text. *dest_size is always set to the size needed
+ * (including the NUL). When @p dest is NULL only the size is returned; when
+ * the buffer is too small EVP_ERR_TOO_LARGE is returned and nothing written.
+ * Secret properties read back as "[redacted]" when set, "" when not.
+ * Returns EVP_OK, EVP_ERR_CONF_UNKNOWN, EVP_ERR_TOO_LARGE or EVP_ERR_INVALID_ARG.
+ * Ownership: borrows.
+ */
+EVP_API evp_err_t evp_conf_get(const evp_conf_t *conf, const char *name, char *dest,
+                               size_t *dest_size);
+
+/**
+ * A deep copy (callbacks and opaque included). NULL when out of memory.
+ * Ownership: caller destroys the copy with evp_conf_destroy().
+ */
+EVP_API evp_conf_t *evp_conf_dup(const evp_conf_t *conf);
+
+/** Free @p conf, wiping secrets first. NULL is a no-op. Ownership: takes. */
+EVP_API void evp_conf_destroy(evp_conf_t *conf);
+
+/** Set the delivery report callback (NULL: none). See evp_dr_cb_t and
+ *  the property delivery.report.mode. */
+EVP_API void evp_conf_set_dr_cb(evp_conf_t *conf, evp_dr_cb_t cb);
+
+/** Set the log callback (NULL: the library logs nothing). */
+EVP_API void evp_conf_set_log_cb(evp_conf_t *conf, evp_log_cb_t cb);
+
+/** Set the opaque pointer passed to every callback. Borrowed: it must
+ *  outlive the client. */
+EVP_API void evp_conf_set_opaque(evp_conf_t *conf, void *opaque);
+
+EVP_END_DECLS
+
+#endif /* EVPIPE_CONF_H */

@@ -1,0 +1,217 @@
+/* The public client API: construction from a configuration, evp_send (door
+ * checks, filling, enqueue), evp_flush and evp_client_destroy. The delivery
+ * work happens in sender.c on the client's own thread. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <openssl/crypto.h>
+#include "client/client_int.h"
+#include "client/validate.h"
+
+static char *join_url(const char *base, const char *path) {
+  size_t bl = strlen(base);
+  while (bl && base[bl - 1] == '/')
+    bl--;
+  size_t pl = strlen(path);
+  char *u = malloc(bl + pl + 1);
+  if (u) {
+    memcpy(u, base, bl);
+    memcpy(u + bl, path, pl + 1);
+  }
+  return u;
+}
+
+static evp_err_t check_url(const evp_conf_t *cf, const char *prop, const char *url, char *errstr,
+                           size_t es) {
+  if (!strncasecmp(url, "https://", 8))
+    return EVP_OK;
+  if (strncasecmp(url, "http://", 7))
+    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "%s: only http:// and https:// URLs", prop);
+  if (!cf->allow_insecure_http && !evp__url_is_loopback(url))
+    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
+                       "%s: plain http is allowed only to loopback hosts "
+                       "(set allow.insecure.http=true to override)",
+                       prop);
+  return EVP_OK;
+}
+
+static void free_client(evp_client_t *c) {
+  evp__http_free(&c->http);
+  evp__token_wipe(&c->tok);
+  evp__validator_free(c->schema);
+  free(c->events_url);
+  free(c->token_url);
+  free(c->body);
+  free(c->zbody);
+  if (c->zs_ready)
+    deflateEnd(&c->zs);
+  pthread_cond_destroy(&c->cv_sender);
+  pthread_cond_destroy(&c->cv_space);
+  pthread_cond_destroy(&c->cv_flush);
+  pthread_mutex_destroy(&c->mu);
+  evp__stats_free(&c->st);
+  free(c);
+}
+
+evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
+  if (!conf) {
+    evp__seterr(errstr, es, EVP_ERR_INVALID_ARG, "conf is NULL");
+    return NULL;
+  }
+  if (!conf->endpoint) {
+    evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "endpoint is required");
+    return NULL;
+  }
+  if (!conf->client_id || !conf->client_secret) {
+    evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "client.id and client.secret are required");
+    return NULL;
+  }
+  if (check_url(conf, "endpoint", conf->endpoint, errstr, es) != EVP_OK ||
+      (conf->token_url && check_url(conf, "token.url", conf->token_url, errstr, es) != EVP_OK))
+    return NULL;
+  evp_client_t *c = calloc(1, sizeof *c);
+  if (!c) {
+    evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  evp__stats_init(&c->st);
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&c->cv_sender, &ca);
+  pthread_cond_init(&c->cv_space, &ca);
+  pthread_cond_init(&c->cv_flush, &ca);
+  pthread_condattr_destroy(&ca);
+  c->conf = conf;
+  c->fork_gen = evp__fork_generation();
+  c->budget = (double)conf->retry_budget_tokens;
+  c->thread = pthread_self(); /* placeholder until the sender starts */
+  if (evp__random(&c->rng, sizeof c->rng) != EVP_OK) {
+    evp__seterr(errstr, es, EVP_ERR_INTERNAL, "no randomness available");
+    goto fail;
+  }
+  c->events_url = join_url(conf->endpoint, "/events");
+  c->token_url = conf->token_url ? evp__strdup(conf->token_url) : join_url(conf->endpoint, "/token");
+  if (!c->events_url || !c->token_url) {
+    evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
+  if (conf->schema_file &&
+      evp__validator_load(conf->schema_file, &c->schema, errstr, es) != EVP_OK)
+    goto fail;
+  if (evp__http_init(c, errstr, es) != EVP_OK)
+    goto fail;
+  int rc = pthread_create(&c->thread, NULL, evp__sender_main, c);
+  if (rc != 0) {
+    evp__seterr(errstr, es, EVP_ERR_INTERNAL, "cannot start the sender thread: %s", strerror(rc));
+    goto fail;
+  }
+  c->thread_started = 1;
+  return c;
+fail:
+  c->conf = NULL; /* the caller keeps the conf on failure */
+  free_client(c);
+  return NULL;
+}
+
+evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, size_t es) {
+  if (!c || (!json && len))
+    return evp__seterr(errstr, es, EVP_ERR_INVALID_ARG, "NULL argument");
+  if (EVP__UNLIKELY(c->fork_gen != evp__fork_generation())) {
+    EVP__INC(c->st.refused_state, 1);
+    return evp__seterr(errstr, es, EVP_ERR_STATE, "client used in a forked child");
+  }
+  evp__scan s;
+  evp_err_t e = evp__event_scan(json ? json : "", len, &s, errstr, es);
+  if (e == EVP_OK && c->schema)
+    e = evp__validator_check(c->schema, json, len, errstr, es);
+  if (e != EVP_OK) {
+    EVP__INC(c->st.refused_invalid, 1);
+    return e;
+  }
+  evp__item *it = evp__event_make(json, &s, (int)c->conf->fill_event_id, (int)c->conf->fill_event_time);
+  if (!it)
+    return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+  if ((uint64_t)it->len + 13 > (uint64_t)c->conf->batch_max_bytes) {
+    size_t n = it->len;
+    free(it);
+    EVP__INC(c->st.refused_too_large, 1);
+    return evp__seterr(errstr, es, EVP_ERR_TOO_LARGE, "event of %zu bytes exceeds batch.max.bytes", n);
+  }
+  e = evp__queue_push(c, it);
+  if (e != EVP_OK) {
+    free(it);
+    if (e == EVP_ERR_QUEUE_FULL) {
+      EVP__INC(c->st.refused_queue_full, 1);
+      return evp__seterr(errstr, es, e, "queue full (queue.max.events/queue.max.bytes)");
+    }
+    EVP__INC(c->st.refused_state, 1);
+    return evp__seterr(errstr, es, e, "client is closing");
+  }
+  EVP__INC(c->st.enqueued, 1);
+  return EVP_OK;
+}
+
+long evp_flush(evp_client_t *c, int timeout_ms) {
+  if (!c || c->fork_gen != evp__fork_generation())
+    return -1;
+  int64_t deadline = evp__now_us() + (int64_t)timeout_ms * 1000;
+  pthread_mutex_lock(&c->mu);
+  if (c->closing) {
+    pthread_mutex_unlock(&c->mu);
+    return -1;
+  }
+  c->flush_waiters++;
+  pthread_cond_signal(&c->cv_sender);
+  while (c->pending_n > 0 && timeout_ms != 0) {
+    if (timeout_ms < 0) {
+      pthread_cond_wait(&c->cv_flush, &c->mu);
+      continue;
+    }
+    struct timespec ts = evp__abs_ts(deadline);
+    if (pthread_cond_timedwait(&c->cv_flush, &c->mu, &ts) == ETIMEDOUT)
+      break;
+  }
+  c->flush_waiters--;
+  long n = (long)c->pending_n;
+  pthread_mutex_unlock(&c->mu);
+  return n;
+}
+
+long evp_client_destroy(evp_client_t *c, int timeout_ms) {
+  if (!c)
+    return 0;
+  if (c->fork_gen != evp__fork_generation())
+    return -1; /* the parent's thread and locks do not exist here */
+  if (timeout_ms < 0)
+    timeout_ms = 0;
+  int64_t deadline = evp__now_us() + (int64_t)timeout_ms * 1000;
+  pthread_mutex_lock(&c->mu);
+  c->closing = 1;
+  c->close_deadline_us = deadline;
+  pthread_cond_signal(&c->cv_sender);
+  pthread_cond_broadcast(&c->cv_space); /* blocked evp_send calls return */
+  c->flush_waiters++;
+  while (c->pending_n > 0) {
+    struct timespec ts = evp__abs_ts(deadline);
+    if (pthread_cond_timedwait(&c->cv_flush, &c->mu, &ts) == ETIMEDOUT)
+      break;
+  }
+  c->flush_waiters--;
+  pthread_mutex_unlock(&c->mu);
+  /* Past the deadline: interrupt a request in flight. */
+  atomic_store(&c->abort_io, 1);
+  curl_multi_wakeup(c->http.m);
+  pthread_mutex_lock(&c->mu);
+  pthread_cond_signal(&c->cv_sender);
+  pthread_mutex_unlock(&c->mu);
+  pthread_join(c->thread, NULL);
+  long undelivered = c->closed_undelivered;
+  evp_conf_destroy(c->conf); /* wipes client.secret */
+  free_client(c);
+  return undelivered;
+}

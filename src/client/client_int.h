@@ -1,0 +1,223 @@
+/* Internal state of evp_client_t, shared by the files of the client area:
+ * client.c (API), event.c (door checks and filling), queue.c, sender.c
+ * (background thread), batch.c, http.c, token.c, retry.c, response.c,
+ * stats.c, log.c. */
+#ifndef EVP_CLIENT_CLIENT_INT_H
+#define EVP_CLIENT_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include <zlib.h>
+#include "client/conf_int.h"
+#include "core/core.h"
+#include "evpipe/client.h"
+
+/* ------------------------------------------------------------ time */
+int64_t evp__now_us(void); /* CLOCK_MONOTONIC */
+/* Absolute CLOCK_MONOTONIC timespec for a condvar deadline. */
+struct timespec evp__abs_ts(int64_t deadline_us);
+
+/* ------------------------------------------------------------ events */
+/* One queued event: a single allocation holding bookkeeping and the text. */
+typedef struct evp__item {
+  struct evp__item *next;
+  int64_t enq_us;   /* monotonic time of evp_send */
+  uint32_t len;     /* bytes of json[] */
+  uint32_t id_off;  /* event_id string content within json[] */
+  uint16_t id_len;
+  uint16_t attempts;
+  uint16_t err;     /* last evp_err_t seen for this event */
+  char json[];
+} evp__item;
+
+#define EVP__ITEM_COST(it) (sizeof(evp__item) + (it)->len)
+
+typedef struct {
+  evp__item *head, *tail;
+  size_t n;
+  uint64_t bytes; /* sum of EVP__ITEM_COST */
+} evp__list;
+
+void evp__list_push(evp__list *l, evp__item *it);
+void evp__list_prepend(evp__list *l, evp__list *front); /* front becomes empty */
+void evp__list_append(evp__list *l, evp__list *back);   /* back becomes empty */
+evp__item *evp__list_pop(evp__list *l);
+
+/* Result of the syntax scan of an event. */
+typedef struct {
+  const char *id;      /* content of a top-level "event_id" string, or NULL */
+  size_t id_len;
+  int has_id, has_time;
+  size_t obj_start;    /* offset of '{' */
+  size_t obj_end;      /* offset just past the matching '}' */
+  int empty;           /* the object has no members */
+} evp__scan;
+
+/* Check that json is exactly one JSON object (RFC 8259, UTF-8) and find its
+ * top-level event_id / event_time. EVP_ERR_JSON with a located message. */
+evp_err_t evp__event_scan(const char *json, size_t len, evp__scan *s, char *errstr, size_t es);
+
+/* Build the queued item: the event with event_id / event_time inserted when
+ * asked. NULL on ENOMEM. */
+evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, int fill_time);
+
+/* A UUIDv7 in canonical text form (36 chars + NUL). */
+evp_err_t evp__uuid7(char out[37]);
+/* RFC 3339 UTC time with milliseconds: 24 chars + NUL. */
+void evp__rfc3339_now(char out[25]);
+
+/* ------------------------------------------------------------ stats */
+#define EVP__LAT_SAMPLES 1024
+typedef struct {
+  atomic_uint_fast64_t enqueued, refused_invalid, refused_queue_full, refused_too_large,
+      refused_state, delivered, rejected_server, failed, failed_timeout, failed_http,
+      failed_auth, failed_closed, requests, request_errors, retries, bytes_sent,
+      bytes_body, token_refreshes, token_failures, splits, budget_throttled;
+  pthread_mutex_t mu; /* guards the latency ring */
+  uint32_t lat_us[EVP__LAT_SAMPLES];
+  size_t lat_n, lat_pos;
+} evp__stats;
+
+void evp__stats_init(evp__stats *s);
+void evp__stats_free(evp__stats *s);
+void evp__stats_latency(evp__stats *s, int64_t us);
+#define EVP__INC(c, n) atomic_fetch_add_explicit(&(c), (uint_fast64_t)(n), memory_order_relaxed)
+
+/* ------------------------------------------------------------ http */
+typedef struct {
+  CURL *h;
+  CURLM *m;                      /* multi handle: lets close interrupt a request */
+  struct curl_slist *ev_headers; /* headers for /events, with Authorization */
+  struct curl_slist *tok_headers;
+  char *resp;
+  size_t resp_len, resp_cap;
+  long retry_after_ms; /* -1: none */
+  char curl_err[CURL_ERROR_SIZE];
+} evp__http;
+
+struct evp_client_s;
+evp_err_t evp__http_init(struct evp_client_s *c, char *errstr, size_t es);
+void evp__http_free(evp__http *h);
+/* Replace the /events header list (it carries the token; the old one is wiped). */
+void evp__http_set_auth(evp__http *h, struct curl_slist *l);
+/* POST and collect the response. On transport failure returns
+ * EVP_ERR_TRANSPORT (or EVP_ERR_TIMED_OUT when aborted by close) with a
+ * message in h->curl_err; otherwise EVP_OK and *status. */
+evp_err_t evp__http_post(struct evp_client_s *c, const char *url, struct curl_slist *hdrs,
+                         const void *body, size_t len, long *status);
+/* Is this URL's host a loopback address (localhost, 127/8, ::1)? */
+int evp__url_is_loopback(const char *url);
+
+/* ------------------------------------------------------------ token */
+typedef struct {
+  char *access;          /* "Authorization: Bearer ..." header line, wiped */
+  int64_t refresh_at_us; /* when to refresh in the background */
+  int64_t expires_at_us;
+  int64_t next_try_us;   /* backoff after failures */
+  int failures;
+  evp_err_t last_err;
+  char last_msg[256];
+} evp__token;
+
+/* Fetch a token now (blocking, sender thread). */
+evp_err_t evp__token_refresh(struct evp_client_s *c);
+void evp__token_wipe(evp__token *t);
+
+/* ------------------------------------------------------------ retry */
+/* Full-jitter exponential backoff in ms for the n-th consecutive failure. */
+int64_t evp__backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n);
+double evp__rand01(uint64_t *rng);
+/* Parse a Retry-After header value (delta-seconds or HTTP-date) into ms;
+ * -1 when unparsable. */
+long evp__parse_retry_after(const char *v, size_t len);
+/* Retry budget: charge a failure / credit a success; 1 when throttled. */
+int evp__budget_fail(struct evp_client_s *c);
+void evp__budget_ok(struct evp_client_s *c);
+
+/* ------------------------------------------------------------ batch */
+/* Serialise items into c->body (and gzip into c->zbody when configured). */
+evp_err_t evp__batch_build(struct evp_client_s *c, const evp__list *batch, const void **body,
+                           size_t *len);
+
+/* ------------------------------------------------------------ response */
+typedef struct {
+  long accepted;
+  size_t n; /* entries below */
+  struct evp__rej {
+    size_t index;
+    int retriable;
+    char reason[128];
+  } *rej;
+} evp__resp;
+/* Parse a 200 body; EVP_ERR_JSON when it is not the documented shape. */
+evp_err_t evp__resp_parse(const char *body, size_t len, size_t nitems, evp__resp *r);
+void evp__resp_free(evp__resp *r);
+
+/* ------------------------------------------------------------ log */
+void evp__log(struct evp_client_s *c, int level, const char *fmt, ...) EVP__PRINTF(3, 4);
+
+/* ------------------------------------------------------------ fork */
+unsigned evp__fork_generation(void);
+
+/* ------------------------------------------------------------ client */
+struct evp_client_s {
+  evp_conf_t *conf;
+  char *events_url, *token_url;
+  void *schema; /* compiled schema, when schema.file is set */
+  unsigned fork_gen;
+
+  /* queue: guarded by mu */
+  pthread_mutex_t mu;
+  pthread_cond_t cv_sender, cv_space, cv_flush;
+  evp__list q;             /* waiting for the sender */
+  size_t pending_n;        /* everything not yet reported (queue + sender) */
+  uint64_t pending_bytes;
+  int sender_waiting, space_waiters, flush_waiters;
+  size_t need_n;           /* wake the lingering sender at this many queued */
+  uint64_t need_bytes;
+  int closing;
+  int64_t close_deadline_us;
+  atomic_int abort_io;     /* set when the close deadline has passed */
+
+  pthread_t thread;
+  int thread_started;
+
+  /* sender-thread-only state */
+  evp__list work;          /* taken from q, in order */
+  evp__http http;
+  evp__token tok;
+  int fails_in_row;
+  int auth_retry;          /* a 401 dropped the token; the next 401 is final */
+  uint64_t rng;
+  long closed_undelivered;
+  int64_t backoff_until_us;
+  double budget;
+  size_t split_cap;        /* >0: 413 seen, send at most this many */
+  char *body;
+  size_t body_cap;
+  unsigned char *zbody;
+  size_t zbody_cap;
+  z_stream zs;
+  int zs_ready;
+  char last_reason[256];
+
+  evp__stats st;
+};
+
+/* Queue side (queue.c). */
+evp_err_t evp__queue_push(evp_client_t *c, evp__item *it);
+/* Called by the sender once items are reported: frees room. */
+void evp__queue_release(evp_client_t *c, size_t n, uint64_t bytes);
+
+/* Report one item's outcome (delivery callback per mode) and free it. */
+void evp__report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
+                 const char *reason);
+/* Report and free a whole list, then release its room in the queue. */
+void evp__report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
+                      const char *reason);
+
+void *evp__sender_main(void *arg);
+
+#endif

@@ -1,0 +1,50 @@
+/* Internal view of evp_conf_t: typed fields filled from the property table.
+ * Only the client area reads these directly. */
+#ifndef EVP_CLIENT_CONF_INT_H
+#define EVP_CLIENT_CONF_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "evpipe/conf.h"
+
+enum { EVP__COMP_NONE = 0, EVP__COMP_GZIP = 1 };
+enum { EVP__DR_ALL = 0, EVP__DR_ERRORS = 1 };
+
+struct evp_conf_s {
+  /* strings (NULL = unset) */
+  char *endpoint, *token_url, *client_id, *client_secret, *audience, *schema_file;
+  char *ssl_ca_location, *ssl_ca_path;
+  /* integers, booleans and enums */
+  int64_t batch_max_events, batch_max_bytes, linger_ms;
+  int64_t queue_max_events, queue_max_bytes, queue_block_timeout_ms;
+  int64_t message_timeout_ms, retry_backoff_ms, retry_backoff_max_ms, retry_budget_tokens;
+  int64_t request_timeout_ms, connect_timeout_ms, log_level;
+  int64_t compression, allow_insecure_http, fill_event_id, fill_event_time, dr_mode;
+  double retry_budget_ratio, token_refresh_ratio;
+  /* typed setters */
+  evp_dr_cb_t dr_cb;
+  evp_log_cb_t log_cb;
+  void *opaque;
+};
+
+typedef enum { EVP__P_STR, EVP__P_SECRET, EVP__P_INT, EVP__P_DBL, EVP__P_BOOL, EVP__P_ENUM } evp__ptype;
+
+typedef struct {
+  const char *name;
+  evp__ptype type;
+  size_t off;            /* offsetof(struct evp_conf_s, field) */
+  double min, max;       /* range for INT and DBL */
+  const char *def;       /* default as text (NULL: unset) */
+  const char *const *enums; /* NULL-terminated words for ENUM; index = value */
+  const char *desc;
+} evp__prop;
+
+extern const evp__prop evp__props[];
+extern const size_t evp__nprops;
+
+const evp__prop *evp__prop_find(const char *name);
+
+/* Markdown reference of every property (caller frees). NULL on ENOMEM. */
+char *evp__conf_doc_markdown(void);
+
+#endif

@@ -1,0 +1,93 @@
+/* The one property table: name, type, range, default and description of every
+ * configuration property. evp_conf_set/get and docs/CONFIGURATION.md are both
+ * derived from it, so they cannot drift apart. */
+#include <stddef.h>
+#include <string.h>
+#include "client/conf_int.h"
+
+#define OFF(f) offsetof(struct evp_conf_s, f)
+#define I64MAX 9007199254740992.0 /* 2^53: exact in a double */
+
+static const char *const comp_words[] = {"none", "gzip", NULL};
+static const char *const dr_words[] = {"all", "errors", NULL};
+
+const evp__prop evp__props[] = {
+    {"endpoint", EVP__P_STR, OFF(endpoint), 0, 0, NULL, NULL,
+     "Base URL of the ingestion service (required), e.g. `https://ingest.example.com`. "
+     "Events go to `<endpoint>/events`. Plain `http://` is accepted only for loopback "
+     "hosts unless `allow.insecure.http` is true."},
+    {"token.url", EVP__P_STR, OFF(token_url), 0, 0, NULL, NULL,
+     "OAuth 2.0 token endpoint. Unset: `<endpoint>/token`."},
+    {"client.id", EVP__P_STR, OFF(client_id), 0, 0, NULL, NULL,
+     "OAuth 2.0 client id for the client-credentials grant (required)."},
+    {"client.secret", EVP__P_SECRET, OFF(client_secret), 0, 0, NULL, NULL,
+     "OAuth 2.0 client secret (required). Never logged or returned by `evp_conf_get`; "
+     "wiped from memory when the configuration or client is destroyed."},
+    {"audience", EVP__P_STR, OFF(audience), 0, 0, NULL, NULL,
+     "Audience requested for the access token (sent as `audience`)."},
+    {"schema.file", EVP__P_STR, OFF(schema_file), 0, 0, NULL, NULL,
+     "Path of a JSON Schema file; every event is validated against it in `evp_send`. "
+     "Unset: events must only be JSON objects."},
+    {"batch.max.events", EVP__P_INT, OFF(batch_max_events), 1, 100000, "500", NULL,
+     "Most events in one `POST /events` request."},
+    {"batch.max.bytes", EVP__P_INT, OFF(batch_max_bytes), 1024, 16777216, "262144", NULL,
+     "Most bytes of uncompressed request body. An event that cannot fit in a batch on its "
+     "own is refused by `evp_send` with `EVP_ERR_TOO_LARGE`."},
+    {"linger.ms", EVP__P_INT, OFF(linger_ms), 0, 60000, "5", NULL,
+     "How long the sender waits for a batch to fill before sending a partial one."},
+    {"queue.max.events", EVP__P_INT, OFF(queue_max_events), 1, 100000000, "100000", NULL,
+     "Most events held by the client (queued, in flight or awaiting retry)."},
+    {"queue.max.bytes", EVP__P_INT, OFF(queue_max_bytes), 4096, I64MAX, "67108864", NULL,
+     "Most bytes held by the client, counting each event's text and its bookkeeping."},
+    {"queue.block.timeout.ms", EVP__P_INT, OFF(queue_block_timeout_ms), 0, 3600000, "0", NULL,
+     "When the queue is full, how long `evp_send` waits for room before returning "
+     "`EVP_ERR_QUEUE_FULL`. 0: fail fast."},
+    {"message.timeout.ms", EVP__P_INT, OFF(message_timeout_ms), 1, 86400000, "300000", NULL,
+     "Longest time an event may spend in the client, retries included, before it is "
+     "reported as failed (`EVP_ERR_TIMED_OUT`)."},
+    {"retry.backoff.ms", EVP__P_INT, OFF(retry_backoff_ms), 1, 300000, "100", NULL,
+     "Base of the exponential backoff (full jitter) after a retriable failure."},
+    {"retry.backoff.max.ms", EVP__P_INT, OFF(retry_backoff_max_ms), 1, 300000, "10000", NULL,
+     "Cap of the exponential backoff."},
+    {"retry.budget.tokens", EVP__P_INT, OFF(retry_budget_tokens), 1, 100000, "10", NULL,
+     "Retry budget size: each failed request costs one token, each successful one earns "
+     "`retry.budget.ratio`. Below half the budget, retries wait `retry.backoff.max.ms` "
+     "instead of the exponential backoff, so a failing server is not hammered."},
+    {"retry.budget.ratio", EVP__P_DBL, OFF(retry_budget_ratio), 0.0, 1.0, "0.1", NULL,
+     "Tokens earned back by each successful request."},
+    {"compression", EVP__P_ENUM, OFF(compression), 0, 0, "none", comp_words,
+     "Request body compression: `none` or `gzip` (`Content-Encoding: gzip`)."},
+    {"request.timeout.ms", EVP__P_INT, OFF(request_timeout_ms), 100, 600000, "30000", NULL,
+     "Timeout of one HTTP request (connect, send and response)."},
+    {"connect.timeout.ms", EVP__P_INT, OFF(connect_timeout_ms), 100, 600000, "10000", NULL,
+     "Timeout of the TCP and TLS connection setup."},
+    {"token.refresh.ratio", EVP__P_DBL, OFF(token_refresh_ratio), 0.5, 0.9, "0.8", NULL,
+     "The access token is refreshed in the background after this fraction of its lifetime, "
+     "minus up to 25% random jitter (0.8: between 60% and 80%)."},
+    {"ssl.ca.location", EVP__P_STR, OFF(ssl_ca_location), 0, 0, NULL, NULL,
+     "CA bundle file used to verify the server (unset: the system default). "
+     "Verification is always on for https."},
+    {"ssl.ca.path", EVP__P_STR, OFF(ssl_ca_path), 0, 0, NULL, NULL,
+     "Directory of hashed CA certificates used to verify the server."},
+    {"allow.insecure.http", EVP__P_BOOL, OFF(allow_insecure_http), 0, 0, "false", NULL,
+     "Allow plain `http://` endpoints on non-loopback hosts. Tokens and events then "
+     "travel unencrypted."},
+    {"fill.event_id", EVP__P_BOOL, OFF(fill_event_id), 0, 0, "true", NULL,
+     "Add an `event_id` (UUIDv7) to events that have none."},
+    {"fill.event_time", EVP__P_BOOL, OFF(fill_event_time), 0, 0, "true", NULL,
+     "Add an `event_time` (RFC 3339, UTC, milliseconds) to events that have none."},
+    {"delivery.report.mode", EVP__P_ENUM, OFF(dr_mode), 0, 0, "all", dr_words,
+     "Which events reach the delivery report callback: `all` or `errors` (failures only)."},
+    {"log.level", EVP__P_INT, OFF(log_level), 0, 7, "6", NULL,
+     "Most verbose level passed to the log callback (syslog numbering: 3 error, "
+     "4 warning, 6 info, 7 debug)."},
+};
+
+const size_t evp__nprops = sizeof evp__props / sizeof evp__props[0];
+
+const evp__prop *evp__prop_find(const char *name) {
+  for (size_t i = 0; i < evp__nprops; i++)
+    if (strcmp(evp__props[i].name, name) == 0)
+      return &evp__props[i];
+  return NULL;
+}

@@ -1,0 +1,95 @@
+/* The bounded queue between evp_send callers and the sender thread. Limits
+ * count everything the client still holds (queued, in flight, awaiting retry)
+ * so memory stays within queue.max.events / queue.max.bytes. The sender is
+ * woken only when it has something to do (first event while idle, or a full
+ * batch while lingering), not on every evp_send. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdlib.h>
+#include "client/client_int.h"
+
+static int fits(const evp_client_t *c, uint64_t cost) {
+  return c->pending_n + 1 <= (uint64_t)c->conf->queue_max_events &&
+         c->pending_bytes + cost <= (uint64_t)c->conf->queue_max_bytes;
+}
+
+evp_err_t evp__queue_push(evp_client_t *c, evp__item *it) {
+  uint64_t cost = EVP__ITEM_COST(it);
+  it->enq_us = evp__now_us();
+  pthread_mutex_lock(&c->mu);
+  if (c->closing) {
+    pthread_mutex_unlock(&c->mu);
+    return EVP_ERR_STATE;
+  }
+  if (!fits(c, cost)) {
+    int64_t bt = c->conf->queue_block_timeout_ms;
+    /* The sender thread (a callback calling evp_send) must never wait for
+     * room only it can make. */
+    if (bt <= 0 || pthread_equal(pthread_self(), c->thread)) {
+      pthread_mutex_unlock(&c->mu);
+      return EVP_ERR_QUEUE_FULL;
+    }
+    struct timespec ts = evp__abs_ts(evp__now_us() + bt * 1000);
+    c->space_waiters++;
+    while (!fits(c, cost) && !c->closing)
+      if (pthread_cond_timedwait(&c->cv_space, &c->mu, &ts) == ETIMEDOUT)
+        break;
+    c->space_waiters--;
+    if (c->closing || !fits(c, cost)) {
+      evp_err_t e = c->closing ? EVP_ERR_STATE : EVP_ERR_QUEUE_FULL;
+      pthread_mutex_unlock(&c->mu);
+      return e;
+    }
+  }
+  evp__list_push(&c->q, it);
+  c->pending_n++;
+  c->pending_bytes += cost;
+  if (c->sender_waiting && (c->q.n >= c->need_n || c->q.bytes >= c->need_bytes)) {
+    c->sender_waiting = 0;
+    pthread_cond_signal(&c->cv_sender);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return EVP_OK;
+}
+
+void evp__queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
+  if (!n)
+    return;
+  pthread_mutex_lock(&c->mu);
+  c->pending_n -= n;
+  c->pending_bytes -= bytes;
+  if (c->space_waiters)
+    pthread_cond_broadcast(&c->cv_space);
+  if (c->pending_n == 0 && c->flush_waiters)
+    pthread_cond_broadcast(&c->cv_flush);
+  pthread_mutex_unlock(&c->mu);
+}
+
+void evp__report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
+                 const char *reason) {
+  switch (st) {
+  case EVP_DELIVERY_OK: EVP__INC(c->st.delivered, 1); break;
+  case EVP_DELIVERY_REJECTED: EVP__INC(c->st.rejected_server, 1); break;
+  case EVP_DELIVERY_FAILED:
+    EVP__INC(c->st.failed, 1);
+    if (err == EVP_ERR_TIMED_OUT) EVP__INC(c->st.failed_timeout, 1);
+    else if (err == EVP_ERR_AUTH) EVP__INC(c->st.failed_auth, 1);
+    else if (err == EVP_ERR_STATE) EVP__INC(c->st.failed_closed, 1);
+    else EVP__INC(c->st.failed_http, 1);
+    break;
+  }
+  if (c->conf->dr_cb && (c->conf->dr_mode == EVP__DR_ALL || st != EVP_DELIVERY_OK))
+    c->conf->dr_cb(it->json + it->id_off, it->id_len, st, err, reason ? reason : "",
+                   it->attempts, c->conf->opaque);
+  free(it);
+}
+
+void evp__report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
+                      const char *reason) {
+  size_t n = l->n;
+  uint64_t b = l->bytes;
+  evp__item *it;
+  while ((it = evp__list_pop(l)))
+    evp__report(c, it, st, err, reason);
+  evp__queue_release(c, n, b);
+}

@@ -1,0 +1,63 @@
+/* Retry policy: exponential backoff with full jitter (so many clients do not
+ * retry in lockstep), Retry-After parsing, and a token-bucket retry budget
+ * (as in gRPC's retry throttling) that slows retries to the backoff cap when
+ * most recent requests failed, so a struggling server is not hammered. */
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include "client/client_int.h"
+
+static uint64_t next_rand(uint64_t *s) {
+  /* xorshift64*: jitter needs spread, not secrecy. */
+  uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
+double evp__rand01(uint64_t *s) { return (double)(next_rand(s) >> 11) / 9007199254740992.0; }
+
+int64_t evp__backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n) {
+  int64_t ceil = base;
+  for (int i = 1; i < n && ceil < cap; i++)
+    ceil *= 2;
+  if (ceil > cap)
+    ceil = cap;
+  return (int64_t)(evp__rand01(rng) * (double)(ceil + 1));
+}
+
+long evp__parse_retry_after(const char *v, size_t len) {
+  char buf[64];
+  while (len && (*v == ' ' || *v == '\t'))
+    v++, len--;
+  while (len && (v[len - 1] == ' ' || v[len - 1] == '\r' || v[len - 1] == '\n'))
+    len--;
+  if (!len || len >= sizeof buf)
+    return -1;
+  memcpy(buf, v, len);
+  buf[len] = '\0';
+  char *end;
+  long s = strtol(buf, &end, 10);
+  if (end != buf && !*end)
+    return s < 0 ? -1 : (s > 86400 ? 86400000L : s * 1000L);
+  time_t t = curl_getdate(buf, NULL); /* HTTP-date form */
+  if (t < 0)
+    return -1;
+  time_t now = time(NULL);
+  return t <= now ? 0 : (long)((t - now > 86400 ? 86400 : t - now) * 1000);
+}
+
+int evp__budget_fail(evp_client_t *c) {
+  c->budget -= 1.0;
+  if (c->budget < 0)
+    c->budget = 0;
+  return c->budget <= (double)c->conf->retry_budget_tokens / 2.0;
+}
+
+void evp__budget_ok(evp_client_t *c) {
+  c->budget += c->conf->retry_budget_ratio;
+  if (c->budget > (double)c->conf->retry_budget_tokens)
+    c->budget = (double)c->conf->retry_budget_tokens;
+}

@@ -1,0 +1,66 @@
+/* Client statistics: lock-free counters plus a ring of recent request
+ * latencies, rendered as JSON by evp_client_stats. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "client/client_int.h"
+
+void evp__stats_init(evp__stats *s) {
+  memset(s, 0, sizeof *s);
+  pthread_mutex_init(&s->mu, NULL);
+}
+
+void evp__stats_free(evp__stats *s) { pthread_mutex_destroy(&s->mu); }
+
+void evp__stats_latency(evp__stats *s, int64_t us) {
+  pthread_mutex_lock(&s->mu);
+  s->lat_us[s->lat_pos] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)(us < 0 ? 0 : us);
+  s->lat_pos = (s->lat_pos + 1) % EVP__LAT_SAMPLES;
+  if (s->lat_n < EVP__LAT_SAMPLES)
+    s->lat_n++;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+#define G(f) (unsigned long long)atomic_load_explicit(&s->f, memory_order_relaxed)
+
+char *evp_client_stats(evp_client_t *c) {
+  if (!c)
+    return NULL;
+  evp__stats *s = &c->st;
+  uint32_t lat[EVP__LAT_SAMPLES];
+  pthread_mutex_lock(&s->mu);
+  size_t n = s->lat_n;
+  memcpy(lat, s->lat_us, n * sizeof lat[0]);
+  pthread_mutex_unlock(&s->mu);
+  qsort(lat, n, sizeof lat[0], cmp_u32);
+#define PCT(p) (n ? lat[(size_t)((double)(n - 1) * (p))] : 0u)
+  pthread_mutex_lock(&c->mu);
+  size_t qn = c->pending_n, queued = c->q.n;
+  unsigned long long qb = c->pending_bytes;
+  pthread_mutex_unlock(&c->mu);
+  char *out = malloc(2048);
+  if (!out)
+    return NULL;
+  snprintf(out, 2048,
+           "{\"enqueued\":%llu,\"refused\":{\"invalid_event\":%llu,\"queue_full\":%llu,"
+           "\"too_large\":%llu,\"state\":%llu},\"delivered\":%llu,\"rejected\":%llu,"
+           "\"failed\":{\"total\":%llu,\"timeout\":%llu,\"http\":%llu,\"auth\":%llu,"
+           "\"closed\":%llu},\"requests\":%llu,\"request_errors\":%llu,\"retries\":%llu,"
+           "\"splits\":%llu,\"budget_throttled\":%llu,\"bytes_sent\":%llu,\"bytes_body\":%llu,"
+           "\"queue\":{\"pending\":%zu,\"queued\":%zu,\"bytes\":%llu},"
+           "\"token\":{\"refreshes\":%llu,\"failures\":%llu},"
+           "\"latency_us\":{\"samples\":%zu,\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
+           G(enqueued), G(refused_invalid), G(refused_queue_full), G(refused_too_large),
+           G(refused_state), G(delivered), G(rejected_server), G(failed), G(failed_timeout),
+           G(failed_http), G(failed_auth), G(failed_closed), G(requests), G(request_errors),
+           G(retries), G(splits), G(budget_throttled), G(bytes_sent), G(bytes_body), qn, queued,
+           qb, G(token_refreshes), G(token_failures), n, PCT(0.5), PCT(0.9), PCT(0.99),
+           n ? lat[n - 1] : 0u);
+  return out;
+}

@@ -1,0 +1,91 @@
+/* UUIDv7 (RFC 9562 section 5.7) and RFC 3339 timestamps for filled events.
+ * Random bits come from OpenSSL's CSPRNG through a per-thread pool, refilled
+ * 4 KiB at a time, so evp_send does not pay a RAND_bytes call per event. The
+ * pool remembers the pid that filled it: a forked child never reuses the
+ * parent's bytes (which would duplicate ids). */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "client/client_int.h"
+
+#define POOL 4096
+
+static _Thread_local struct {
+  unsigned char b[POOL];
+  size_t pos;
+  pid_t pid;
+} pool = {{0}, POOL, 0};
+
+static evp_err_t rnd(unsigned char *out, size_t n) {
+  pid_t pid = getpid();
+  if (pool.pos + n > POOL || pool.pid != pid) {
+    if (evp__random(pool.b, POOL) != EVP_OK)
+      return EVP_ERR_INTERNAL;
+    pool.pos = 0;
+    pool.pid = pid;
+  }
+  memcpy(out, pool.b + pool.pos, n);
+  /* Used bytes are cleared so a memory dump cannot replay past ids' bits. */
+  OPENSSL_cleanse(pool.b + pool.pos, n);
+  pool.pos += n;
+  return EVP_OK;
+}
+
+evp_err_t evp__uuid7(char out[37]) {
+  static const char hx[] = "0123456789abcdef";
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  unsigned char u[16];
+  for (int i = 0; i < 6; i++)
+    u[i] = (unsigned char)(ms >> (40 - 8 * i));
+  if (rnd(u + 6, 10) != EVP_OK)
+    return EVP_ERR_INTERNAL;
+  u[6] = (unsigned char)(0x70 | (u[6] & 0x0F)); /* version 7 */
+  u[8] = (unsigned char)(0x80 | (u[8] & 0x3F)); /* variant 10 */
+  char *o = out;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      *o++ = '-';
+    *o++ = hx[u[i] >> 4];
+    *o++ = hx[u[i] & 15];
+  }
+  *o = '\0';
+  return EVP_OK;
+}
+
+void evp__rfc3339_now(char out[25]) {
+  /* gmtime_r is the slow part: cache the formatted second per thread. */
+  static _Thread_local time_t last = (time_t)-1;
+  static _Thread_local char prefix[21];
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (ts.tv_sec != last) {
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S.", &tm);
+    last = ts.tv_sec;
+  }
+  memcpy(out, prefix, 20);
+  unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
+  out[20] = (char)('0' + ms / 100);
+  out[21] = (char)('0' + ms / 10 % 10);
+  out[22] = (char)('0' + ms % 10);
+  out[23] = 'Z';
+  out[24] = '\0';
+}
+
+int64_t evp__now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct timespec evp__abs_ts(int64_t deadline_us) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)(deadline_us / 1000000);
+  ts.tv_nsec = (long)(deadline_us % 1000000) * 1000;
+  return ts;
+}

@@ -1,0 +1,18 @@
+/* Validation at the door: the client's one call into the JSON Schema
+ * validator (include/evpipe/schema.h). Compiled once per client; validation
+ * contexts are per-thread objects, so a small pool lends one to each
+ * concurrent evp_send. */
+#ifndef EVP_CLIENT_VALIDATE_H
+#define EVP_CLIENT_VALIDATE_H
+
+#include <stddef.h>
+#include "evpipe/error.h"
+
+/* Read and compile the schema file into *out (opaque). */
+evp_err_t evp__validator_load(const char *path, void **out, char *errstr, size_t es);
+/* EVP_OK, or EVP_ERR_INVALID_EVENT / EVP_ERR_JSON / ... with
+ * "<instance path>: <message>" in errstr. Any thread. */
+evp_err_t evp__validator_check(void *v, const char *json, size_t len, char *errstr, size_t es);
+void evp__validator_free(void *v);
+
+#endif

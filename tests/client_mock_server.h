@@ -1,0 +1,57 @@
+/* In-process HTTP server (libmicrohttpd, 127.0.0.1, random port) that
+ * implements the client wire contract (docs/protocol.md) and injects faults
+ * on command. Test-only. */
+#ifndef EVP_TESTS_CLIENT_MOCK_SERVER_H
+#define EVP_TESTS_CLIENT_MOCK_SERVER_H
+
+#include <stddef.h>
+
+typedef struct ms ms_t;
+
+typedef enum {
+  MS_OK = 0,         /* normal handling */
+  MS_500,            /* 500, nothing recorded */
+  MS_503_RA,         /* 503 with Retry-After: arg seconds */
+  MS_429_RA,         /* 429 with Retry-After: arg seconds */
+  MS_RESET_BEFORE,   /* close the connection without a response, nothing recorded */
+  MS_RESET_AFTER,    /* record the events, then cut the response body mid-way */
+  MS_STALL,          /* sleep arg ms before handling normally (recorded) */
+  MS_REJECT,         /* record all but index arg, which is rejected permanently */
+  MS_REJECT_RETRY,   /* record all but index arg, which is rejected as retriable */
+  MS_400,            /* 400 bad request, nothing recorded */
+  MS_413             /* 413, nothing recorded */
+} ms_fault;
+
+ms_t *ms_start(void);
+void ms_stop(ms_t *s);
+/* "http://127.0.0.1:<port>" */
+const char *ms_url(const ms_t *s);
+/* Faults are consumed one per POST /events, in order. */
+void ms_push(ms_t *s, ms_fault f, long arg);
+/* Settings (0 disables). */
+void ms_set_token_delay_ms(ms_t *s, long ms);
+void ms_set_token_ttl_s(ms_t *s, long ttl);
+void ms_set_token_fail(ms_t *s, int n);           /* first n /token calls get 401 */
+void ms_set_revoke_after(ms_t *s, int nrequests); /* tokens revoked after n /events requests */
+void ms_set_max_events(ms_t *s, int n);           /* 413 when a request carries more */
+void ms_set_always_401(ms_t *s, int on);
+void ms_set_down(ms_t *s, int on);               /* every request: connection closed */
+
+/* How many times the event with this id was accepted. */
+int ms_count(ms_t *s, const char *event_id);
+/* Totals. */
+long ms_accepted_total(ms_t *s);  /* accepted events, duplicates included */
+long ms_events_requests(ms_t *s);
+long ms_token_requests(ms_t *s);
+long ms_unauthorized(ms_t *s);
+long ms_gzip_requests(ms_t *s);
+long ms_max_batch_seen(ms_t *s);
+/* The last /events request's User-Agent and /token form body. */
+void ms_last_user_agent(ms_t *s, char *buf, size_t n);
+void ms_last_token_body(ms_t *s, char *buf, size_t n);
+/* Copy of one accepted event's JSON (by id), for checking filled fields. */
+int ms_event_json(ms_t *s, const char *event_id, char *buf, size_t n);
+/* Any accepted event's JSON (the first one). */
+int ms_first_event_json(ms_t *s, char *buf, size_t n);
+
+#endif
