@@ -26,16 +26,15 @@ evp_jwt_signer_t *evp_jwt_signer_new(const evp_keyring_t *kr, char *errstr, size
     return NULL;
   }
   evp_jwt_signer_t *s = calloc(1, sizeof *s);
-  if (!s)
-    goto nomem;
+  if (!s) {
+    evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  /* A snapshot: promoting another key later needs a new signer. */
   s->key = &kr->keys[kr->current];
   s->ttl = EVP_JWT_DEFAULT_TTL;
   s->clock = evp__system_clock;
   return s;
-nomem:
-  evp_jwt_signer_destroy(s);
-  evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-  return NULL;
 }
 
 evp_err_t evp_jwt_signer_set_issuer(evp_jwt_signer_t *s, const char *iss) {
