@@ -3,6 +3,8 @@
  * evp_client_destroy can interrupt a stalled request (curl_multi_wakeup)
  * instead of waiting for request.timeout.ms. */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +55,19 @@ int evp__url_is_loopback(const char *url) {
   int lo = 0;
   if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
       curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-    lo = !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
-         !strncmp(host, "127.", 4);
+    /* Only literal loopback addresses (and "localhost"): a name such as
+     * "127.0.0.1.example" must not pass. */
+    struct in_addr a4;
+    struct in6_addr a6;
+    size_t hl = strlen(host);
+    if (!strcasecmp(host, "localhost")) {
+      lo = 1;
+    } else if (inet_pton(AF_INET, host, &a4) == 1) {
+      lo = (ntohl(a4.s_addr) >> 24) == 127;
+    } else if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+      host[hl - 1] = '\0';
+      lo = inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
   }
   curl_free(host);
   curl_url_cleanup(u);
