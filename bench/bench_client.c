@@ -1,0 +1,309 @@
+/* Client SDK benchmark.
+ *   1. evp_send cost on the caller's thread with the sender running
+ *      (full door path, and copy+enqueue without the syntax check);
+ *   2. sustained delivery to a loopback HTTP server, batches of 500;
+ *   3. memory per queued 300-byte event.
+ * The server is a minimal keep-alive HTTP/1.1 responder on 127.0.0.1 written
+ * here with plain sockets, so the bench measures the client, not a server
+ * library. Usage: bench_client [events]  (default 1000000). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "client/client_int.h"
+#include "evpipe/evpipe.h"
+
+static atomic_long srv_events, srv_requests;
+static int srv_fd;
+static atomic_int srv_stop;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *conn_main(void *p) {
+  int fd = (int)(intptr_t)p;
+  size_t cap = 1 << 20, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    char *hend;
+    while (!(hend = memmem(buf, len, "\r\n\r\n", 4))) {
+      if (len == cap)
+        goto done;
+      ssize_t r = read(fd, buf + len, cap - len);
+      if (r <= 0)
+        goto done;
+      len += (size_t)r;
+    }
+    size_t hlen = (size_t)(hend - buf) + 4;
+    char *cl = memmem(buf, hlen, "Content-Length:", 15);
+    if (!cl)
+      cl = memmem(buf, hlen, "content-length:", 15);
+    size_t blen = cl ? strtoul(cl + 15, NULL, 10) : 0;
+    if (hlen + blen > cap) {
+      cap = (hlen + blen) * 2;
+      buf = realloc(buf, cap);
+    }
+    while (len < hlen + blen) {
+      ssize_t r = read(fd, buf + len, cap - len);
+      if (r <= 0)
+        goto done;
+      len += (size_t)r;
+    }
+    char resp[256];
+    const char *body;
+    char bb[128];
+    if (!strncmp(buf, "POST /token", 11)) {
+      body = "{\"access_token\":\"bench-token\",\"token_type\":\"Bearer\",\"expires_in\":3600}";
+    } else {
+      long n = 0;
+      const char *p2 = buf + hlen, *end = buf + hlen + blen;
+      while ((p2 = memmem(p2, (size_t)(end - p2), "\"event_id\":\"", 12))) {
+        n++;
+        p2 += 12;
+      }
+      atomic_fetch_add(&srv_events, n);
+      atomic_fetch_add(&srv_requests, 1);
+      snprintf(bb, sizeof bb, "{\"accepted\":%ld,\"rejected\":[]}", n);
+      body = bb;
+    }
+    int rl = snprintf(resp, sizeof resp,
+                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(body), body);
+    if (write(fd, resp, (size_t)rl) != rl)
+      goto done;
+    memmove(buf, buf + hlen + blen, len - hlen - blen);
+    len -= hlen + blen;
+  }
+done:
+  free(buf);
+  close(fd);
+  return NULL;
+}
+
+static void *accept_main(void *p) {
+  (void)p;
+  while (!atomic_load(&srv_stop)) {
+    int fd = accept(srv_fd, NULL, NULL);
+    if (fd < 0)
+      continue;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    pthread_t t;
+    pthread_create(&t, NULL, conn_main, (void *)(intptr_t)fd);
+    pthread_detach(t);
+  }
+  return NULL;
+}
+
+static int start_server(void) {
+  srv_fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof a;
+  if (bind(srv_fd, (struct sockaddr *)&a, sizeof a) || listen(srv_fd, 16) ||
+      getsockname(srv_fd, (struct sockaddr *)&a, &al))
+    return -1;
+  pthread_t t;
+  pthread_create(&t, NULL, accept_main, NULL);
+  pthread_detach(t);
+  return ntohs(a.sin_port);
+}
+
+static atomic_long dr_ok, dr_bad;
+static void on_dr(const char *id, size_t idl, evp_delivery_status_t st, evp_err_t err,
+                  const char *reason, int attempts, void *op) {
+  (void)id, (void)idl, (void)err, (void)reason, (void)attempts, (void)op;
+  atomic_fetch_add(st == EVP_DELIVERY_OK ? &dr_ok : &dr_bad, 1);
+}
+
+static evp_client_t *mk(const char *url, const char *linger) {
+  evp_conf_t *c = evp_conf_new();
+  char e[256];
+  const char *kv[][2] = {{"endpoint", url},
+                         {"client.id", "bench"},
+                         {"client.secret", "bench-secret"},
+                         {"queue.max.events", "3000000"},
+                         {"queue.max.bytes", "2000000000"},
+                         {"queue.block.timeout.ms", "1000"},
+                         {"linger.ms", linger},
+                         {"retry.backoff.ms", "50"},
+                         {"message.timeout.ms", "600000"}};
+  for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+    if (evp_conf_set(c, kv[i][0], kv[i][1], e, sizeof e)) {
+      fprintf(stderr, "%s\n", e);
+      exit(1);
+    }
+  evp_conf_set_dr_cb(c, on_dr);
+  evp_client_t *cl = evp_client_new(c, e, sizeof e);
+  if (!cl) {
+    fprintf(stderr, "%s\n", e);
+    exit(1);
+  }
+  return cl;
+}
+
+/* A ~300-byte event without event_id/event_time (the client fills them). */
+static int make_event(char *buf, size_t n, long k) {
+  return snprintf(buf, n,
+                  "{\"type\":\"page_view\",\"user_id\":\"u-%08ld\",\"session\":\"s-%08ld\","
+                  "\"url\":\"https://shop.example.com/products/%ld?ref=campaign-2026-spring\","
+                  "\"referrer\":\"https://search.example.org/\",\"ua\":\"Mozilla/5.0 (X11; Linux x86_64)\","
+                  "\"amount\":%ld.25,\"currency\":\"EUR\",\"tags\":[\"spring\",\"mobile\",\"eu-west\"],"
+                  "\"ab\":\"variant-b\"}",
+                  k, k / 10, k % 9973, k % 1000 + 1000);
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 1000000;
+  int port = start_server();
+  if (port < 0) {
+    perror("server");
+    return 1;
+  }
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  char ev[512];
+  int evlen = make_event(ev, sizeof ev, 123456);
+  printf("event size before filling: %d bytes, after: %d bytes\n", evlen, evlen + 90);
+
+  /* ---- 1. caller-side cost of evp_send, sender delivering meanwhile */
+  {
+    evp_client_t *c = mk(url, "5");
+    double *lat = malloc(sizeof(double) * (size_t)n);
+    char e[128];
+    /* Warm-up: grow the heap and fault its pages in, fetch the token. */
+    for (long k = 0; k < n; k++)
+      evp_send(c, ev, (size_t)evlen, e, sizeof e);
+    evp_flush(c, 120000);
+    double t0 = now_s();
+    for (long k = 0; k < n; k++) {
+      double a = now_s();
+      if (evp_send(c, ev, (size_t)evlen, e, sizeof e) != EVP_OK) {
+        fprintf(stderr, "send: %s\n", e);
+        return 1;
+      }
+      lat[k] = now_s() - a;
+    }
+    double dt = now_s() - t0;
+    qsort(lat, (size_t)n, sizeof *lat, cmp_d);
+    printf("evp_send (scan + fill id/time + enqueue), %ld events: %.0f events/s; "
+           "p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max %.1f us\n",
+           n, (double)n / dt, lat[n / 2] * 1e6, lat[(size_t)(n * 0.99)] * 1e6,
+           lat[(size_t)(n * 0.999)] * 1e6, lat[n - 1] * 1e6);
+    evp_flush(c, 120000);
+
+    /* Copy + enqueue alone (no syntax check, no filling): the queue's cost. */
+    evp__scan s;
+    const char *filled = "{\"event_id\":\"0193a2b4-1111-7222-8333-444455556666\","
+                         "\"event_time\":\"2026-11-25T01:00:00.000Z\",";
+    char ev2[600];
+    int l2 = snprintf(ev2, sizeof ev2, "%s%s", filled, ev + 1);
+    evp__event_scan(ev2, (size_t)l2, &s, e, sizeof e);
+    t0 = now_s();
+    for (long k = 0; k < n; k++) {
+      double a = now_s();
+      evp__item *it = evp__event_make(ev2, &s, 0, 0);
+      if (!it || evp__queue_push(c, it) != EVP_OK)
+        return 1;
+      lat[k] = now_s() - a;
+    }
+    dt = now_s() - t0;
+    qsort(lat, (size_t)n, sizeof *lat, cmp_d);
+    printf("copy + enqueue only (excluding validation), %ld events: %.0f events/s; "
+           "p50 %.2f us, p99 %.2f us, p99.9 %.2f us\n",
+           n, (double)n / dt, lat[n / 2] * 1e6, lat[(size_t)(n * 0.99)] * 1e6,
+           lat[(size_t)(n * 0.999)] * 1e6);
+    free(lat);
+    evp_flush(c, 120000);
+    evp_client_destroy(c, 10000);
+  }
+
+  /* ---- 2. sustained delivery over loopback, batches of 500 */
+  {
+    atomic_store(&srv_events, 0);
+    atomic_store(&srv_requests, 0);
+    atomic_store(&dr_ok, 0);
+    atomic_store(&dr_bad, 0);
+    evp_client_t *c = mk(url, "5");
+    evp_flush(c, 5000); /* token first */
+    char e[128];
+    double t0 = now_s();
+    for (long k = 0; k < n; k++) {
+      evp_err_t r;
+      while ((r = evp_send(c, ev, (size_t)evlen, e, sizeof e)) == EVP_ERR_QUEUE_FULL)
+        ;
+      if (r != EVP_OK)
+        return 1;
+    }
+    long left = evp_flush(c, 120000);
+    double dt = now_s() - t0;
+    long got = atomic_load(&srv_events), reqs = atomic_load(&srv_requests);
+    char *st = evp_client_stats(c);
+    evp_client_destroy(c, 10000);
+    printf("sustained delivery: %ld events in %.3f s = %.0f events/s; %ld requests "
+           "(avg batch %.0f); server received %ld, delivered reports %ld, failed %ld, pending %ld\n",
+           n, dt, (double)n / dt, reqs, reqs ? (double)got / (double)reqs : 0.0, got,
+           atomic_load(&dr_ok), atomic_load(&dr_bad), left);
+    printf("  stats: %s\n", st);
+    evp_free(st);
+    if (got != n || atomic_load(&dr_ok) != n)
+      printf("  LOSS OR DUPLICATION DETECTED\n");
+  }
+
+  /* ---- 3. memory per queued event (nothing listens: events stay queued) */
+  {
+    long m = n < 100000 ? n : 100000;
+    evp_client_t *c = mk("http://127.0.0.1:9", "5");
+    struct mallinfo2 before = mallinfo2();
+    char e[128];
+    for (long k = 0; k < m; k++)
+      if (evp_send(c, ev, (size_t)evlen, e, sizeof e) != EVP_OK)
+        return 1;
+    struct mallinfo2 after = mallinfo2();
+    double per = (double)(after.uordblks - before.uordblks) / (double)m;
+    printf("memory per queued event: %.1f bytes of heap for a %d-byte event without id/time "
+           "(%d bytes once filled; %zu bytes bookkeeping per item)\n",
+           per, evlen, evlen + 90, sizeof(evp__item));
+    /* The same event carrying its own event_id/event_time, 300 bytes total. */
+    char ev3[600];
+    int l3 = snprintf(ev3, sizeof ev3,
+                      "{\"event_id\":\"0193a2b4-1111-7222-8333-444455556666\","
+                      "\"event_time\":\"2026-11-25T01:00:00.000Z\",\"type\":\"page_view\","
+                      "\"user_id\":\"u-00012345\",\"url\":\"https://shop.example.com/products/"
+                      "123?ref=campaign-2026-spring\",\"amount\":456.25,\"pad\":\"");
+    while (l3 < 300 - 2)
+      ev3[l3++] = 'x';
+    ev3[l3++] = '"';
+    ev3[l3++] = '}';
+    ev3[l3] = '\0';
+    before = mallinfo2();
+    for (long k = 0; k < m; k++)
+      if (evp_send(c, ev3, (size_t)l3, e, sizeof e) != EVP_OK)
+        return 1;
+    after = mallinfo2();
+    per = (double)(after.uordblks - before.uordblks) / (double)m;
+    printf("memory per queued event: %.1f bytes of heap for a %d-byte event that has its "
+           "id/time (stored as is)\n", per, l3);
+    evp_client_destroy(c, 0);
+  }
+  atomic_store(&srv_stop, 1);
+  return 0;
+}
