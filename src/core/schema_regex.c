@@ -18,6 +18,39 @@ static int ecma_letter_escape(char e) {
   return e && strchr("dDwWsSbBfnrtvcxupPk", e) != NULL;
 }
 
+/* JavaScript's long Unicode property names -> PCRE2's short ones. */
+static const char *const evp__uprops[][2] = {
+    {"Letter", "L"}, {"Cased_Letter", "L&"}, {"Uppercase_Letter", "Lu"}, {"Lowercase_Letter", "Ll"},
+    {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"}, {"Other_Letter", "Lo"}, {"Mark", "M"},
+    {"Nonspacing_Mark", "Mn"}, {"Spacing_Mark", "Mc"}, {"Enclosing_Mark", "Me"}, {"Number", "N"},
+    {"Decimal_Number", "Nd"}, {"digit", "Nd"}, {"Letter_Number", "Nl"}, {"Other_Number", "No"},
+    {"Punctuation", "P"}, {"Connector_Punctuation", "Pc"}, {"Dash_Punctuation", "Pd"},
+    {"Open_Punctuation", "Ps"}, {"Close_Punctuation", "Pe"}, {"Initial_Punctuation", "Pi"},
+    {"Final_Punctuation", "Pf"}, {"Other_Punctuation", "Po"}, {"Symbol", "S"}, {"Math_Symbol", "Sm"},
+    {"Currency_Symbol", "Sc"}, {"Modifier_Symbol", "Sk"}, {"Other_Symbol", "So"}, {"Separator", "Z"},
+    {"Space_Separator", "Zs"}, {"Line_Separator", "Zl"}, {"Paragraph_Separator", "Zp"}, {"Other", "C"},
+    {"Control", "Cc"}, {"Format", "Cf"}, {"Surrogate", "Cs"}, {"Private_Use", "Co"}, {"Unassigned", "Cn"},
+};
+
+/* Rewrite the body of \p{...} at @p name (n bytes) into @p o; returns the
+ * bytes written. "gc=X"/"General_Category=X"/"sc=X"/"Script=X" drop the
+ * prefix (PCRE2 takes script names bare). */
+static size_t uprop(const char *name, size_t n, char *o) {
+  static const char *const prefixes[] = {"General_Category=", "gc=", "Script=", "sc="};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+    size_t k = strlen(prefixes[i]);
+    if (n > k && !memcmp(name, prefixes[i], k)) { name += k; n -= k; break; }
+  }
+  for (size_t i = 0; i < sizeof evp__uprops / sizeof evp__uprops[0]; i++)
+    if (strlen(evp__uprops[i][0]) == n && !memcmp(evp__uprops[i][0], name, n)) {
+      size_t k = strlen(evp__uprops[i][1]);
+      memcpy(o, evp__uprops[i][1], k);
+      return k;
+    }
+  memcpy(o, name, n);
+  return n;
+}
+
 /* Returns the PCRE2 spelling of @p src, or NULL with *bad set when the
  * pattern uses syntax ECMA-262 does not have (NULL with *bad == NULL: ENOMEM). */
 static char *translate(const char *src, size_t len, const char **bad) {
@@ -35,6 +68,18 @@ static char *translate(const char *src, size_t len, const char **bad) {
         free(out);
         *bad = "escape not valid in ECMA-262";
         return NULL;
+      }
+      if ((e == 'p' || e == 'P') && i + 2 < len && src[i + 2] == '{') {
+        const char *close = memchr(src + i + 3, '}', len - i - 3);
+        if (close) {
+          *o++ = '\\';
+          *o++ = e;
+          *o++ = '{';
+          o += uprop(src + i + 3, (size_t)(close - (src + i + 3)), o);
+          *o++ = '}';
+          i = (size_t)(close - src);
+          continue;
+        }
       }
       if (e == 's' || (e == 'S' && !in_class)) {
         /* \S inside a class has no PCRE2 spelling; it keeps PCRE2's meaning. */
