@@ -59,10 +59,12 @@ static void on_dr(const char *id, size_t idl, evp_delivery_status_t st, evp_err_
   note_reason(t, why);
 }
 
+static int g_tty; /* stderr is a terminal: clear the progress line first */
+
 static void on_log(int level, const char *msg, void *opaque) {
   (void)opaque;
   if (level <= EVP_LOG_WARNING)
-    fprintf(stderr, "\r\033[Kevpipe: %s\n", msg);
+    fprintf(stderr, "%sevpipe: %s\n", g_tty ? "\r\033[K" : "", msg);
 }
 
 static void usage(FILE *f) {
@@ -214,6 +216,7 @@ int evp__cli_send(int argc, char **argv) {
   pthread_mutex_init(&t.mu, NULL);
   evp_conf_set_dr_cb(conf, on_dr);
   evp_conf_set_log_cb(conf, on_log);
+  g_tty = isatty(STDERR_FILENO);
   evp_conf_set_opaque(conf, &t);
   char err[512];
   evp_client_t *c = evp_client_new(conf, err, sizeof err);
@@ -225,7 +228,7 @@ int evp__cli_send(int argc, char **argv) {
     goto out;
   }
   conf = NULL; /* the client owns it now */
-  int tty = isatty(STDERR_FILENO);
+  int tty = g_tty;
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
