@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "evpipe/evpipe.h"
 
 static char err[512];
@@ -316,9 +315,7 @@ START_TEST(hostile_schemas_are_bounded) {
     n += (size_t)sprintf(text + n, "\"l%d\": {\"anyOf\": [{\"$ref\": \"#/definitions/l%d\"}, {\"$ref\": \"#/definitions/l%d\"}]},", i, i + 1, i + 1);
   sprintf(text + n, "\"l40\": {\"type\": \"string\"}}}");
   s = compile_ok(text);
-  time_t t0 = time(NULL);
-  ck_assert_int_eq(validate(s, c, "1"), EVP_ERR_TOO_LARGE);
-  ck_assert_int_le(time(NULL) - t0, 20);
+  ck_assert_int_eq(validate(s, c, "1"), EVP_ERR_TOO_LARGE); /* returns at all: 2^40 would not */
   ck_assert_str_eq(evp_schema_ctx_error_keyword(c, 0), "limit");
   evp_schema_destroy(s);
   /* catastrophic backtracking hits the regex match limit (or JIT copes) */

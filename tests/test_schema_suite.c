@@ -83,9 +83,11 @@ typedef struct {
 static void put(char **buf, size_t *n, size_t *cap, const char *s) {
   size_t k = strlen(s);
   while (*n + k + 1 > *cap) {
-    *cap *= 2;
-    *buf = realloc(*buf, *cap);
+    /* zero the new part: PCRE2's JIT may read a little past a subject */
+    *buf = realloc(*buf, *cap * 2);
     ck_assert_ptr_nonnull(*buf);
+    memset(*buf + *cap, 0, *cap);
+    *cap *= 2;
   }
   memcpy(*buf + *n, s, k + 1);
   *n += k;
@@ -120,9 +122,8 @@ static void print_json(const cJSON *j, char **buf, size_t *n, size_t *cap) {
 
 static char *to_text(const cJSON *j) {
   size_t n = 0, cap = 256;
-  char *buf = malloc(cap);
+  char *buf = calloc(1, cap);
   ck_assert_ptr_nonnull(buf);
-  buf[0] = '\0';
   print_json(j, &buf, &n, &cap);
   return buf;
 }

@@ -332,7 +332,9 @@ evp_err_t evp__json_parse(evp__jdoc *d, const char *s, size_t len, int max_depth
   d->err_msg = NULL;
   if (len > UINT32_MAX / 2) { d->err_msg = "document too large"; return EVP_ERR_TOO_LARGE; }
   if (d->scap < len) {
-    char *nb = malloc(len);
+    /* zeroed: PCRE2's JIT may read a few bytes past a subject (harmlessly,
+     * within the allocation), and valgrind should not see garbage there */
+    char *nb = calloc(1, len);
     if (!nb) return EVP_ERR_NOMEM;
     free(d->sbuf);
     d->sbuf = nb;
