@@ -33,7 +33,7 @@ struct ms {
   long token_delay_ms, token_ttl, max_events;
   int token_fail, revoke_after, always_401, down, stopping;
   long token_serial, valid_from; /* tokens with serial >= valid_from are valid */
-  long n_events_req, n_token_req, n_unauth, n_gzip, accepted, max_batch;
+  long n_events_req, n_token_req, n_unauth, n_gzip, accepted, max_batch, n_conns;
   char ua[128], token_body[512];
   ent *tab[NB];
 };
@@ -299,6 +299,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   }
 }
 
+static void on_conn(void *cls, struct MHD_Connection *c, void **sock_ctx,
+                    enum MHD_ConnectionNotificationCode code) {
+  (void)c, (void)sock_ctx;
+  ms_t *s = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    pthread_mutex_lock(&s->mu);
+    s->n_conns++;
+    pthread_mutex_unlock(&s->mu);
+  }
+}
+
 ms_t *ms_start(void) {
   ms_t *s = calloc(1, sizeof *s);
   pthread_mutex_init(&s->mu, NULL);
@@ -310,6 +321,7 @@ ms_t *ms_start(void) {
   s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
                           0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
                           MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                          MHD_OPTION_NOTIFY_CONNECTION, on_conn, s,
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
   if (!s->d) {
     free(s);
@@ -390,6 +402,7 @@ GETTER(ms_token_requests, n_token_req)
 GETTER(ms_unauthorized, n_unauth)
 GETTER(ms_gzip_requests, n_gzip)
 GETTER(ms_max_batch_seen, max_batch)
+GETTER(ms_connections, n_conns)
 
 void ms_last_user_agent(ms_t *s, char *buf, size_t n) {
   pthread_mutex_lock(&s->mu);

@@ -46,6 +46,7 @@ long ms_token_requests(ms_t *s);
 long ms_unauthorized(ms_t *s);
 long ms_gzip_requests(ms_t *s);
 long ms_max_batch_seen(ms_t *s);
+long ms_connections(ms_t *s); /* TCP connections accepted */
 /* The last /events request's User-Agent and /token form body. */
 void ms_last_user_agent(ms_t *s, char *buf, size_t n);
 void ms_last_token_body(ms_t *s, char *buf, size_t n);

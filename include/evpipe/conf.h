@@ -50,9 +50,9 @@ typedef enum evp_log_level_t {
 } evp_log_level_t;
 
 /**
- * Delivery report: called once per event with its final status, from the
- * client's background thread (or from evp_client_destroy()'s thread for
- * events reported at close). @p event_id is not NUL-terminated; it is the raw
+ * Delivery report: called once per event with its final status, always from
+ * the client's background thread (events still pending at close are reported
+ * there too, before evp_client_destroy() returns). @p event_id is not NUL-terminated; it is the raw
  * JSON string content of the event's "event_id" member (empty when the event
  * has none). @p reason is a short NUL-terminated explanation ("" on success).
  * All pointers are borrowed for the duration of the call. The callback must
