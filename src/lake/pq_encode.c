@@ -84,6 +84,12 @@ evp_err_t evp__pq_plain_bool(evp__lbuf_t *out, const uint8_t *v, size_t n) {
 int evp__pq_utf8_valid(const uint8_t *s, size_t n) {
   size_t i = 0;
   while (i < n) {
+    /* Fast path: 8 ASCII bytes at a time (JSON text is mostly ASCII). */
+    if (n - i >= 8) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if (!(w & 0x8080808080808080ull)) { i += 8; continue; }
+    }
     uint8_t c = s[i];
     if (c < 0x80) { i++; continue; }
     size_t need;
@@ -104,11 +110,23 @@ int evp__pq_utf8_valid(const uint8_t *s, size_t n) {
   return 1;
 }
 
-/* FNV-1a: simple and good enough for short categorical strings. */
+/* 8 bytes per step with a multiply-xorshift mix: much faster than a
+ * bytewise hash on the long JSON strings that reach the dictionary. */
 static uint32_t hash_bytes(const uint8_t *p, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 16777619u; }
-  return h;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t w = 0;
+  for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+  h = (h ^ w) * 0x94D049BB133111EBull;
+  h ^= h >> 31;
+  return (uint32_t)(h ^ (h >> 32));
 }
 
 static evp_err_t dict_rehash(evp__pq_dict_t *d, size_t nslots) {

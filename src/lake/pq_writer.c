@@ -14,6 +14,8 @@
  * from holding millions of rows, which hurts readers' page skipping. */
 #define MAX_PAGE_ROWS 20000
 #define MAX_COLUMNS 1024
+/* Values after which a string column's dictionary is judged (see col_store). */
+#define DICT_PROBE 4096
 #define MAX_NAME 255
 
 static const char MAGIC[4] = {'P', 'A', 'R', '1'};
@@ -527,7 +529,12 @@ static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
         evp_err_t e = evp__pq_dict_insert(&c->dict, (const uint8_t *)v->v.s.ptr, v->v.s.len, &idx);
         /* Too big or out of memory: this chunk falls back to PLAIN, which
          * needs nothing beyond the values already buffered. */
-        if (e || c->dict.n > w->opt.dict_max_entries || c->dict.bytes.len > w->opt.dict_max_bytes) {
+        /* Also give up early on near-unique columns (ids): after
+         * DICT_PROBE values with almost all distinct, a dictionary cannot
+         * pay for itself and only costs hashing. */
+        int unique = c->nn == DICT_PROBE && c->dict.n > DICT_PROBE - DICT_PROBE / 16;
+        if (e || unique || c->dict.n > w->opt.dict_max_entries ||
+            c->dict.bytes.len > w->opt.dict_max_bytes) {
           c->dict_on = 0;
           evp__pq_dict_free(&c->dict);
         } else {
