@@ -125,6 +125,7 @@ START_TEST(first_error_mode_and_collect_mode) {
   ck_assert_int_eq(validate(s, one, doc), EVP_ERR_INVALID_EVENT);
   ck_assert_uint_eq(evp_schema_ctx_error_count(one), 1);
   ck_assert_str_eq(evp_schema_ctx_error_instance_path(one, 0), "/0");
+  ck_assert_int_eq(evp_schema_ctx_errors_truncated(one), 0); /* stop-at-first promises nothing more */
   ck_assert_int_eq(validate(s, three, doc), EVP_ERR_INVALID_EVENT);
   ck_assert_uint_eq(evp_schema_ctx_error_count(three), 3);
   ck_assert_int_eq(evp_schema_ctx_errors_truncated(three), 1);

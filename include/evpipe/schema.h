@@ -66,7 +66,11 @@ typedef struct evp_schema_ctx evp_schema_ctx_t;
  */
 EVP_API evp_schema_loader_t *evp_schema_loader_new(char *errstr, size_t errstr_size);
 
-/** Destroy a loader (NULL is a no-op). Compiled schemas stay valid. */
+/**
+ * Destroy a loader and its resources (NULL is a no-op). Schemas compiled with
+ * it stay valid: they copy what they need.
+ * Ownership: takes @p loader. Thread-safety: not concurrently with its use.
+ */
 EVP_API void evp_schema_loader_destroy(evp_schema_loader_t *loader);
 
 /**
@@ -83,8 +87,10 @@ EVP_API evp_err_t evp_schema_add_resource(evp_schema_loader_t *loader, const cha
                                           char *errstr, size_t errstr_size);
 
 /**
- * Whether "format" is an assertion (1, the default) or only an annotation (0).
- * Thread-safety: not concurrently with other use of the same loader.
+ * Whether "format" is an assertion (1, the default) or only an annotation (0)
+ * in schemas compiled later. NULL is a no-op.
+ * Ownership: borrows. Thread-safety: not concurrently with other use of the
+ * same loader.
  */
 EVP_API void evp_schema_loader_set_format_assert(evp_schema_loader_t *loader, int on);
 
@@ -106,7 +112,11 @@ EVP_API evp_schema_t *evp_schema_compile(const char *json, size_t len,
                                          const evp_schema_loader_t *loader,
                                          evp_err_t *err, char *errstr, size_t errstr_size);
 
-/** Destroy a compiled schema (NULL is a no-op). No validation may be running. */
+/**
+ * Destroy a compiled schema (NULL is a no-op).
+ * Ownership: takes @p schema. Thread-safety: no validation with it may be
+ * running or start afterwards.
+ */
 EVP_API void evp_schema_destroy(evp_schema_t *schema);
 
 /* ------------------------------------------------------------ validation */
@@ -118,7 +128,10 @@ EVP_API void evp_schema_destroy(evp_schema_t *schema);
  */
 EVP_API evp_schema_ctx_t *evp_schema_ctx_new(char *errstr, size_t errstr_size);
 
-/** Destroy a workspace (NULL is a no-op); error strings it returned die too. */
+/**
+ * Destroy a workspace (NULL is a no-op); the error strings it returned die
+ * with it. Ownership: takes @p ctx. Thread-safety: not while it is in use.
+ */
 EVP_API void evp_schema_ctx_destroy(evp_schema_ctx_t *ctx);
 
 /**
@@ -128,6 +141,7 @@ EVP_API void evp_schema_ctx_destroy(evp_schema_ctx_t *ctx);
  * first error (fastest); N collects up to N errors, at most
  * EVP_SCHEMA_MAX_ERRORS_LIMIT (0: default). EVP_ERR_INVALID_ARG when out of
  * range (nothing is changed then).
+ * Ownership: borrows. Thread-safety: the thread that uses @p ctx.
  */
 EVP_API evp_err_t evp_schema_ctx_set_limits(evp_schema_ctx_t *ctx, size_t max_input,
                                             int max_depth, size_t max_errors);
@@ -144,10 +158,18 @@ EVP_API evp_err_t evp_schema_ctx_set_limits(evp_schema_ctx_t *ctx, size_t max_in
 EVP_API evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *ctx,
                                       const char *json, size_t len);
 
-/** Number of errors recorded by the last validation with @p ctx. */
+/**
+ * Number of errors recorded by the last validation with @p ctx (0 for NULL).
+ * Ownership: borrows. Thread-safety: the thread that uses @p ctx.
+ */
 EVP_API size_t evp_schema_ctx_error_count(const evp_schema_ctx_t *ctx);
 
-/** 1 when the last validation stopped collecting because of max_errors. */
+/**
+ * 1 when the last validation stopped early because it had collected
+ * max_errors (> 1) errors, so more may exist; 0 otherwise. With max_errors
+ * 1 (stop at the first error) it is 0: that mode never promises more.
+ * Ownership: borrows. Thread-safety: the thread that uses @p ctx.
+ */
 EVP_API int evp_schema_ctx_errors_truncated(const evp_schema_ctx_t *ctx);
 
 /**
@@ -155,9 +177,12 @@ EVP_API int evp_schema_ctx_errors_truncated(const evp_schema_ctx_t *ctx);
  * of range. instance path: JSON pointer into the instance ("" is the root).
  * schema path: "#" plus a JSON pointer to the failing keyword, prefixed with
  * the base URI of the schema resource when it is not the root document.
- * keyword: e.g. "required" ("parse" and "limit" for non-schema failures).
+ * keyword: e.g. "required"; "false" for a false schema; "parse" for JSON
+ * syntax errors and "limit" for the limits (their schema path is not a
+ * keyword location).
  * message: readable English text.
- * Ownership: the strings belong to @p ctx and live until its next validation.
+ * Ownership: the strings belong to @p ctx and live until its next validation
+ * or destruction. Thread-safety: the thread that uses @p ctx.
  */
 EVP_API const char *evp_schema_ctx_error_instance_path(const evp_schema_ctx_t *ctx, size_t i);
 EVP_API const char *evp_schema_ctx_error_schema_path(const evp_schema_ctx_t *ctx, size_t i);

@@ -157,7 +157,7 @@ static void verr(evp_schema_ctx_t *c, const char *spath, const char *kw, int kw_
 static void verr(evp_schema_ctx_t *c, const char *spath, const char *kw, int kw_in_path,
                  const char *fmt, va_list ap) {
   if (c->nerrs >= c->max_errors) {
-    c->truncated = 1;
+    c->truncated = c->max_errors > 1;
     c->stop = 1;
     return;
   }
