@@ -94,12 +94,26 @@ uint64_t evp__pq_writer_file_bytes(const evp__pq_writer_t *w);
 
 /* Flush the buffered row group, write the footer, fsync, rename to the final
  * name, fsync the directory, and free @p w (always, also on error). On error
- * the temporary is removed and no final file appears. @p file_size (may be
- * NULL) receives the final size. */
+ * the temporary is removed and no final file appears, except when only the
+ * final directory fsync fails (EVP_ERR_IO with the file already renamed).
+ * @p file_size (may be NULL) receives the final size. */
 evp_err_t evp__pq_writer_close(evp__pq_writer_t *w, uint64_t *file_size,
                                char *errstr, size_t errstr_size);
 
 /* Discard: remove the temporary and free @p w (NULL is fine). */
 void evp__pq_writer_abort(evp__pq_writer_t *w);
+
+/* Partition directory of an event time (UTC), Hive style:
+ * "ROOT/TABLE/dt=YYYY-MM-DD/hour=HH". EVP_ERR_TOO_LARGE when @p out is too
+ * small, EVP_ERR_INVALID_ARG for a bad table name or a time outside years
+ * 0..9999. */
+evp_err_t evp__lake_partition_dir(char *out, size_t out_size, const char *root, const char *table,
+                                  int64_t ts_us, char *errstr, size_t errstr_size);
+
+/* mkdir -p with mode 0700 for new directories, fsyncing the parent of each
+ * directory it creates so that a committed file's directory survives a
+ * crash too. Existing directories are fine; a non-directory in the way is
+ * EVP_ERR_IO. */
+evp_err_t evp__lake_mkdirs(const char *path, char *errstr, size_t errstr_size);
 
 #endif /* EVP_LAKE_LAKE_H */

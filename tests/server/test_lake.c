@@ -454,6 +454,57 @@ START_TEST(writer_disk_full_fails_cleanly) {
 }
 END_TEST
 
+START_TEST(partition_dir_and_mkdirs) {
+  char out[256], err[256];
+  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "/data", "events", 0, err, sizeof err), EVP_OK);
+  ck_assert_str_eq(out, "/data/events/dt=1970-01-01/hour=00");
+  /* 1732540000.123456 s = 2024-11-25 13:06:40 UTC */
+  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "events", 1732540000123456LL, err, sizeof err), EVP_OK);
+  ck_assert_str_eq(out, "d/events/dt=2024-11-25/hour=13");
+  /* one microsecond before the epoch is the previous day's last hour */
+  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "events", -1, err, sizeof err), EVP_OK);
+  ck_assert_str_eq(out, "d/events/dt=1969-12-31/hour=23");
+  ck_assert_int_eq(evp__lake_partition_dir(out, 10, "d", "events", 0, err, sizeof err), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "a/b", 0, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "events", INT64_MAX, err, sizeof err), EVP_ERR_INVALID_ARG);
+
+  mk_tmpdir();
+  char p[512];
+  snprintf(p, sizeof p, "%s/events/dt=2024-11-25/hour=13", tmpdir);
+  ck_assert_int_eq(evp__lake_mkdirs(p, err, sizeof err), EVP_OK);
+  struct stat st;
+  ck_assert_int_eq(stat(p, &st), 0);
+  ck_assert(S_ISDIR(st.st_mode));
+  ck_assert_int_eq(st.st_mode & 0777, 0700);
+  ck_assert_int_eq(evp__lake_mkdirs(p, err, sizeof err), EVP_OK); /* exists: fine */
+  /* a file written into it with the writer */
+  evp__pq_writer_t *w;
+  ck_assert_int_eq(evp__pq_writer_open(&w, p, "part-0.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_close(w, NULL, err, sizeof err), EVP_OK);
+  char f[600];
+  snprintf(f, sizeof f, "%s/part-0.parquet", p);
+  ck_assert_int_eq(stat(f, &st), 0);
+  /* a regular file in the way */
+  snprintf(f, sizeof f, "%s/file", tmpdir);
+  FILE *fp = fopen(f, "w");
+  ck_assert_ptr_nonnull(fp);
+  fclose(fp);
+  snprintf(p, sizeof p, "%s/file/sub", tmpdir);
+  ck_assert_int_eq(evp__lake_mkdirs(p, err, sizeof err), EVP_ERR_IO);
+  ck_assert_int_eq(evp__lake_mkdirs("", err, sizeof err), EVP_ERR_INVALID_ARG);
+  /* clean up the nested tree */
+  snprintf(p, sizeof p, "%s/events/dt=2024-11-25/hour=13/part-0.parquet", tmpdir);
+  unlink(p);
+  snprintf(p, sizeof p, "%s/events/dt=2024-11-25/hour=13", tmpdir);
+  rmdir(p);
+  snprintf(p, sizeof p, "%s/events/dt=2024-11-25", tmpdir);
+  rmdir(p);
+  snprintf(p, sizeof p, "%s/events", tmpdir);
+  rmdir(p);
+  rm_tmpdir();
+}
+END_TEST
+
 START_TEST(generator_writes_all_datasets) {
   /* The same generator the reader script uses; here it must at least succeed
    * and produce every file (the script checks the contents). */
@@ -505,6 +556,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tw, writer_rejects_bad_rows_and_stays_usable);
   tcase_add_test(tw, writer_abort_leaves_nothing);
   tcase_add_test(tw, writer_disk_full_fails_cleanly);
+  tcase_add_test(tw, partition_dir_and_mkdirs);
   tcase_add_test(tw, generator_writes_all_datasets);
   suite_add_tcase(s, tw);
   SRunner *sr = srunner_create(s);
