@@ -268,6 +268,10 @@ static int type_ok(uint32_t types, const evp__jv *x) {
 
 /* 1 match, 0 no match, -1 limit exceeded (a hard error is recorded). */
 static int re_match(evp_schema_ctx_t *c, pcre2_code *re, int jit, const char *s, size_t n, const char *spath) {
+  if (EVP__UNLIKELY(++c->steps > EVP__MAX_STEPS)) { /* many patterns x many keys */
+    hard_err(c, EVP_ERR_TOO_LARGE, spath, "limit", "validation work limit exceeded");
+    return -1;
+  }
   /* pcre2_jit_match skips pcre2_match's argument checks: the subject is
    * valid UTF-8 (the parser checked) and the match data is ours. */
   int rc = jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, c->md, c->mctx)
@@ -545,6 +549,7 @@ static int ev(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int de
     FAILED();
   }
   if (s->flags & EVP__F_ENUM) {
+    c->steps += s->enum_val->len; /* long enums count as work (checked at the next step) */
     const evp__jv *e = s->enum_val + 1;
     uint32_t i = 0;
     for (; i < s->enum_val->len; i++, e += e->skip)
