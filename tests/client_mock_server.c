@@ -310,7 +310,7 @@ static void on_conn(void *cls, struct MHD_Connection *c, void **sock_ctx,
   }
 }
 
-ms_t *ms_start(void) {
+ms_t *ms_start_tls(const char *cert_pem, const char *key_pem) {
   ms_t *s = calloc(1, sizeof *s);
   pthread_mutex_init(&s->mu, NULL);
   struct sockaddr_in a;
@@ -318,19 +318,31 @@ ms_t *ms_start(void) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = 0;
-  s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                          0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-                          MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                          MHD_OPTION_NOTIFY_CONNECTION, on_conn, s,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+  if (cert_pem)
+    s->d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_conn, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+                            MHD_OPTION_END);
+  else
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_conn, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
   if (!s->d) {
+    pthread_mutex_destroy(&s->mu);
     free(s);
     return NULL;
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-  snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", (unsigned)di->port);
+  snprintf(s->url, sizeof s->url, "%s://127.0.0.1:%u", cert_pem ? "https" : "http",
+           (unsigned)di->port);
   return s;
 }
+
+ms_t *ms_start(void) { return ms_start_tls(NULL, NULL); }
 
 void ms_stop(ms_t *s) {
   if (!s)

@@ -23,8 +23,10 @@ typedef enum {
 } ms_fault;
 
 ms_t *ms_start(void);
+/* The same over TLS with this certificate and key (PEM text). */
+ms_t *ms_start_tls(const char *cert_pem, const char *key_pem);
 void ms_stop(ms_t *s);
-/* "http://127.0.0.1:<port>" */
+/* "http://127.0.0.1:<port>" (https:// for TLS) */
 const char *ms_url(const ms_t *s);
 /* Faults are consumed one per POST /events, in order. */
 void ms_push(ms_t *s, ms_fault f, long arg);

@@ -467,6 +467,101 @@ START_TEST(log_callback_never_sees_the_secret) {
 }
 END_TEST
 
+typedef struct {
+  evp_client_t *c;
+  int calls;
+  evp_err_t rc;
+  double took;
+} reent_t;
+
+static void reent_cb(const char *id, size_t idl, evp_delivery_status_t st, evp_err_t err,
+                     const char *reason, int attempts, void *op) {
+  (void)id, (void)idl, (void)st, (void)err, (void)reason, (void)attempts;
+  reent_t *r = op;
+  if (r->calls++)
+    return;
+  char e[128];
+  double t0 = mono_s();
+  r->rc = evp_send(r->c, "{\"again\":1}", 11, e, sizeof e);
+  r->took = mono_s() - t0;
+}
+
+START_TEST(send_from_a_callback_never_blocks) {
+  ms_t *s = ms_start();
+  static reent_t r;
+  memset(&r, 0, sizeof r);
+  evp_conf_t *cf = evp_conf_new();
+  char e[256];
+  evp_conf_set(cf, "endpoint", ms_url(s), e, sizeof e);
+  evp_conf_set(cf, "client.id", "test-client", e, sizeof e);
+  evp_conf_set(cf, "client.secret", "s3cr&t", e, sizeof e);
+  evp_conf_set(cf, "queue.max.events", "1", e, sizeof e);
+  evp_conf_set(cf, "queue.block.timeout.ms", "5000", e, sizeof e);
+  evp_conf_set_dr_cb(cf, reent_cb);
+  evp_conf_set_opaque(cf, &r);
+  evp_client_t *c = evp_client_new(cf, e, sizeof e);
+  ck_assert_ptr_nonnull(c);
+  r.c = c;
+  ck_assert_int_eq(evp_send(c, "{}", 2, e, sizeof e), EVP_OK);
+  ck_assert_int_eq(evp_flush(c, 5000), 0);
+  evp_client_destroy(c, 1000);
+  /* The event being reported still holds the only slot: full, at once. */
+  ck_assert_int_eq(r.rc, EVP_ERR_QUEUE_FULL);
+  ck_assert(r.took < 0.1);
+  ms_stop(s);
+}
+END_TEST
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  static char buf[2][8192];
+  static int which;
+  char *b = buf[which++ % 2];
+  size_t n = fread(b, 1, sizeof buf[0] - 1, f);
+  fclose(f);
+  b[n] = '\0';
+  return b;
+}
+
+START_TEST(https_is_always_verified) {
+  char dir[] = "/tmp/evp-tls-XXXXXX", cmd[1024], cert[128], key[128];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+           "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s "
+           ">/dev/null 2>&1",
+           key, cert);
+  ck_assert_int_eq(system(cmd), 0);
+  ms_t *s = ms_start_tls(slurp(cert), slurp(key));
+  ck_assert_ptr_nonnull(s);
+  ck_assert(strncmp(ms_url(s), "https://", 8) == 0);
+  /* Self-signed and not trusted: nothing may be sent, not even the secret. */
+  dr_t *d = dr_new();
+  evp_client_t *c = mk_client(s, d, "message.timeout.ms", "400", NULL);
+  send_range(c, 0, 5);
+  ck_assert_int_eq(evp_flush(c, 5000), 0);
+  evp_client_destroy(c, 100);
+  ck_assert_int_eq(d->failed, 5);
+  ck_assert_int_eq(ms_token_requests(s), 0);
+  dr_free(d);
+  /* Trusted through ssl.ca.location: delivered. */
+  d = dr_new();
+  c = mk_client(s, d, "ssl.ca.location", cert, NULL);
+  send_range(c, 0, 5);
+  ck_assert_int_eq(evp_flush(c, 5000), 0);
+  evp_client_destroy(c, 100);
+  ck_assert_int_eq(check_once(s, d, 5), 0);
+  ck_assert_int_eq(d->ok, 5);
+  ms_stop(s);
+  dr_free(d);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("client");
   TCase *tc = tcase_create("client");
@@ -489,6 +584,8 @@ int main(void) {
   tcase_add_test(tc, destroy_interrupts_a_stalled_request);
   tcase_add_test(tc, send_after_close_and_in_forked_child_is_refused);
   tcase_add_test(tc, log_callback_never_sees_the_secret);
+  tcase_add_test(tc, https_is_always_verified);
+  tcase_add_test(tc, send_from_a_callback_never_blocks);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
