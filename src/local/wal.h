@@ -1,0 +1,80 @@
+/* The local pipeline's durable queue and batcher (the SQS + Firehose of
+ * `evpipe local`). Internal API; the HTTP front (src/local/http*.c) appends
+ * accepted events, the batcher drains them into the Parquet lake.
+ *
+ * Contract: a request is answered 200 only after evp__wal_append() returned
+ * EVP_OK for its accepted events, so a crash at any moment loses no
+ * acknowledged event; the batcher advances the log only after the Parquet file
+ * holding those events has been committed (temp + fsync + rename + dir fsync),
+ * and drops event_ids already written within the dedup window, so replay after
+ * a crash does not duplicate rows. */
+#ifndef EVP_LOCAL_WAL_H
+#define EVP_LOCAL_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "evpipe/error.h"
+
+typedef enum {
+  EVP__FSYNC_ALWAYS = 0, /* fsync before acknowledging; concurrent appends share one (group commit) */
+  EVP__FSYNC_INTERVAL,   /* acknowledge after write(); fsync every interval_ms */
+  EVP__FSYNC_NEVER       /* leave it to the OS (tests, benchmarks) */
+} evp__fsync_policy_t;
+
+typedef struct {
+  evp__fsync_policy_t fsync;
+  int interval_ms;          /* for EVP__FSYNC_INTERVAL */
+  size_t segment_bytes;     /* roll to a new segment file past this size */
+} evp__wal_opts_t;
+
+typedef struct evp__wal evp__wal_t;
+
+/* Open (creating, mode 0700 dir / 0600 files) the log in @p dir and recover:
+ * torn or corrupt tails (bad checksum) are truncated, never replayed. */
+evp_err_t evp__wal_open(const char *dir, const evp__wal_opts_t *opts, evp__wal_t **out,
+                        char *errstr, size_t errstr_size);
+
+/* Append one record: the @p n accepted events of one request (each a JSON
+ * object text, already validated), with the client id from the token and the
+ * receive time in microseconds since the epoch. Returns once the record is
+ * durable per the fsync policy. Thread-safe. */
+evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
+                          const char *const *events, const size_t *lens, size_t n,
+                          char *errstr, size_t errstr_size);
+
+/* Events appended but not yet in a committed Parquet file (a gauge). */
+uint64_t evp__wal_pending_events(const evp__wal_t *w);
+
+/* Close the log (after the batcher has stopped). NULL is a no-op. */
+void evp__wal_close(evp__wal_t *w);
+
+/* ---- the batcher: log -> Parquet files under lake_dir/events/dt=/hour= ---- */
+
+typedef struct {
+  const char *lake_dir;     /* root of the lake; files go to lake_dir/events/dt=YYYY-MM-DD/hour=HH/ */
+  const char *schema_json;  /* the event schema text: columns come from src/core/table.h */
+  size_t buffer_bytes;      /* flush when this many bytes of events are buffered (Firehose: 1-128 MB) */
+  int buffer_seconds;       /* ... or when the oldest buffered event is this old (Firehose: 0-900 s) */
+  int dedup_window_s;       /* drop an event_id already written within this window */
+} evp__batcher_opts_t;
+
+typedef struct {
+  uint64_t files, bytes, rows, duplicates, errors;
+} evp__batcher_stats_t;
+
+typedef struct evp__batcher evp__batcher_t;
+
+/* Start the background thread draining @p w (borrowed; must outlive it). */
+evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp__batcher_t **out,
+                             char *errstr, size_t errstr_size);
+
+/* Write everything appended so far into committed Parquet files now; returns
+ * EVP_OK when done, EVP_ERR_TIMED_OUT after @p timeout_ms. Thread-safe. */
+evp_err_t evp__batcher_flush(evp__batcher_t *b, int timeout_ms);
+
+void evp__batcher_get_stats(const evp__batcher_t *b, evp__batcher_stats_t *out);
+
+/* Flush, stop and join the thread. NULL is a no-op. */
+void evp__batcher_stop(evp__batcher_t *b);
+
+#endif /* EVP_LOCAL_WAL_H */
