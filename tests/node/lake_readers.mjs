@@ -107,8 +107,13 @@ for (const ds of manifest) {
     return o;
   });
   check(expected.length === ds.rows, `${ds.name}: expected file has ${ds.rows} rows`);
+  // row-group sizes as recorded by the generator while writing
   const groups = [];
-  for (let i = 0; i < expected.length; i += ds.row_group_rows) groups.push(expected.slice(i, i + ds.row_group_rows));
+  let at = 0;
+  for (const n of ds.row_groups) { groups.push(expected.slice(at, at + n)); at += n; }
+  check(at === expected.length, `${ds.name}: row groups cover all rows`);
+  if (ds.name === 'byte_limited') check(groups.length >= 4, `${ds.name}: byte limit cut ${groups.length} row groups`);
+  if (ds.name === 'types') check(ds.row_groups.join() === '7000,7000,7000,7000,2000', `${ds.name}: row-count cut`, ds.row_groups.join());
   const quoted = (n) => `"${n}"`;
 
   // ---------------- DuckDB: schema, values

@@ -165,6 +165,19 @@ static void plain_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   v[4].v.f64 = gen_double(s);
 }
 
+/* ---- dataset "byte_limited": row groups cut by buffered bytes, not rows */
+static const evp__pq_column_t BYTES_COLS[] = {{"id", EVP__PQ_INT64, 0}, {"payload", EVP__PQ_STRING, 1}};
+
+static void bytes_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
+  memset(v, 0, 2 * sizeof *v);
+  v[0].v.i64 = (int64_t)r;
+  if (evp__gen_next(s) % 9 == 0) { v[1].is_null = 1; return; }
+  size_t len = 200 + (size_t)(evp__gen_next(s) % 600);
+  for (size_t i = 0; i < len; i++) sb[i] = (char)('A' + (evp__gen_next(s) % 26));
+  sb[len] = 0;
+  v[1] = gen_str(sb);
+}
+
 /* ---- dataset "empty": zero rows; "one": a single row */
 static const evp__pq_column_t ONE_COLS[] = {{"s", EVP__PQ_STRING, 1}, {"i", EVP__PQ_INT64, 1}};
 
@@ -176,7 +189,7 @@ static void one_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 }
 
 static const evp__gen_ds_t *gen_datasets(size_t *n) {
-  static evp__gen_ds_t ds[6];
+  static evp__gen_ds_t ds[7];
   static int init;
   if (!init) {
     memset(ds, 0, sizeof ds);
@@ -198,10 +211,13 @@ static const evp__gen_ds_t *gen_datasets(size_t *n) {
     ds[3].opt.codec = EVP__PQ_UNCOMPRESSED;
     ds[4] = (evp__gen_ds_t){"empty", 0, {0}, ONE_COLS, 2, one_row, NULL};
     ds[5] = (evp__gen_ds_t){"one", 1, {0}, ONE_COLS, 2, one_row, NULL};
-    for (int i = 0; i < 6; i++) ds[i].opt.no_fsync = 1;
+    ds[6] = (evp__gen_ds_t){"byte_limited", 3000, {0}, BYTES_COLS, 2, bytes_row, NULL};
+    ds[6].opt.row_group_bytes = 256 * 1024;
+    ds[6].opt.page_bytes = 4096;
+    for (int i = 0; i < 7; i++) ds[i].opt.no_fsync = 1;
     init = 1;
   }
-  *n = 6;
+  *n = 7;
   return ds;
 }
 
@@ -249,6 +265,11 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d, uint64_t seed,
   evp_err_t e = (!sb || !row) ? EVP_ERR_NOMEM : EVP_OK;
   if (!e) e = evp__pq_writer_open(&w, dir, fname, d->cols, d->ncols, &d->opt, err, errn);
   uint64_t s = seed * 1000003u + (uint64_t)strlen(d->name);
+  /* Row-group sizes as the writer cut them: a flush inside append shows up
+   * as file bytes growing. The reader script checks against these. */
+  size_t *rgs = calloc(d->nrows + 1, sizeof *rgs), nrg = 0, last_cut = 0;
+  uint64_t prev_bytes = w ? evp__pq_writer_file_bytes(w) : 0;
+  if (!rgs && !e) e = EVP_ERR_NOMEM;
   for (size_t r = 0; !e && r < d->nrows; r++) {
     d->row(&s, r, row, sb);
     fputc('{', f);
@@ -260,7 +281,13 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d, uint64_t seed,
     }
     fputs("}\n", f);
     e = evp__pq_writer_append(w, row, err, errn);
+    if (!e && evp__pq_writer_file_bytes(w) != prev_bytes) {
+      prev_bytes = evp__pq_writer_file_bytes(w);
+      rgs[nrg++] = r + 1 - last_cut;
+      last_cut = r + 1;
+    }
   }
+  if (!e && d->nrows > last_cut) rgs[nrg++] = d->nrows - last_cut;
   if (w) {
     if (!e) e = evp__pq_writer_close(w, NULL, err, errn);
     else evp__pq_writer_abort(w);
@@ -268,11 +295,16 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d, uint64_t seed,
   if (fclose(f) != 0 && !e) e = evp__seterr(err, errn, EVP_ERR_IO, "write %s failed", path);
   free(sb);
   free(row);
-  if (e) return e;
-  size_t rg = d->opt.row_group_rows ? d->opt.row_group_rows : 1000000;
-  fprintf(manifest, "%s{\"name\":\"%s\",\"rows\":%zu,\"row_group_rows\":%zu,\"codec\":\"%s\",\"columns\":[",
-          d == gen_datasets(&(size_t){0}) ? "" : ",", d->name, d->nrows, rg,
+  if (e) {
+    free(rgs);
+    return e;
+  }
+  fprintf(manifest, "%s{\"name\":\"%s\",\"rows\":%zu,\"codec\":\"%s\",\"row_groups\":[",
+          d == gen_datasets(&(size_t){0}) ? "" : ",", d->name, d->nrows,
           d->opt.codec == EVP__PQ_UNCOMPRESSED ? "UNCOMPRESSED" : "SNAPPY");
+  for (size_t i = 0; i < nrg; i++) fprintf(manifest, "%s%zu", i ? "," : "", rgs[i]);
+  free(rgs);
+  fputs("],\"columns\":[", manifest);
   for (size_t c = 0; c < d->ncols; c++)
     fprintf(manifest, "%s{\"name\":\"%s\",\"type\":\"%s\",\"optional\":%s}", c ? "," : "",
             d->cols[c].name, TYPE_NAMES[d->cols[c].type], d->cols[c].optional ? "true" : "false");
