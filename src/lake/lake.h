@@ -87,6 +87,13 @@ evp_err_t evp__pq_writer_open(evp__pq_writer_t **out, const char *dir, const cha
 evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row,
                                 char *errstr, size_t errstr_size);
 
+/* Append @p nrows rows stored row-major (nrows * ncols values). Stops at the
+ * first error; @p appended (may be NULL) receives the rows accepted, so the
+ * caller knows which row failed. Errors as for evp__pq_writer_append. */
+evp_err_t evp__pq_writer_append_rows(evp__pq_writer_t *w, const evp__pq_value_t *rows,
+                                     size_t nrows, size_t *appended, char *errstr,
+                                     size_t errstr_size);
+
 /* Rows appended so far, and bytes written to the file so far (the buffered
  * row group is not included). */
 uint64_t evp__pq_writer_rows(const evp__pq_writer_t *w);

@@ -575,6 +575,21 @@ evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row,
   return EVP_OK;
 }
 
+evp_err_t evp__pq_writer_append_rows(evp__pq_writer_t *w, const evp__pq_value_t *rows,
+                                     size_t nrows, size_t *appended, char *errstr,
+                                     size_t errstr_size) {
+  size_t i = 0;
+  evp_err_t e = EVP_OK;
+  if (!w || (!rows && nrows))
+    e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: NULL argument");
+  for (; !e && i < nrows; i++) {
+    e = evp__pq_writer_append(w, rows + i * w->ncols, errstr, errstr_size);
+    if (e) break;
+  }
+  if (appended) *appended = i;
+  return e;
+}
+
 evp_err_t evp__pq_writer_close(evp__pq_writer_t *w, uint64_t *file_size, char *errstr,
                                size_t errstr_size) {
   if (!w) return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: NULL writer");
