@@ -214,6 +214,13 @@ for (const ds of manifest) {
     if (cc.meta_data.codec !== wantCodec) stBad.push(`rg${g} ${col.name} codec ${cc.meta_data.codec}`);
   }));
   check(stBad.length === 0, `${ds.name}: hyparquet statistics`, stBad.slice(0, 5).join('; '));
+  if (ds.name === 'one') {
+    const kv = meta.key_value_metadata || [];
+    check(kv.length === 2 && kv[0].key === 'evpipe.schema' && kv[0].value === 'events v1 \u2713' &&
+          kv[1].key === 'no.value' && kv[1].value === undefined, `${ds.name}: hyparquet key_value_metadata`, JSON.stringify(kv));
+    const dkv = await q(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata('${file}') ORDER BY k`);
+    check(dkv.length >= 1 && dkv.some((r) => r.k === 'evpipe.schema' && r.v === 'events v1 \u2713'), `${ds.name}: DuckDB parquet_kv_metadata`, JSON.stringify(dkv));
+  }
   check(Array.isArray(meta.column_orders) ? meta.column_orders.length === ds.columns.length : true, `${ds.name}: column orders`);
 }
 

@@ -211,6 +211,9 @@ static const evp__gen_ds_t *gen_datasets(size_t *n) {
     ds[3].opt.codec = EVP__PQ_UNCOMPRESSED;
     ds[4] = (evp__gen_ds_t){"empty", 0, {0}, ONE_COLS, 2, one_row, NULL};
     ds[5] = (evp__gen_ds_t){"one", 1, {0}, ONE_COLS, 2, one_row, NULL};
+    static const evp__pq_kv_t kv[2] = {{"evpipe.schema", "events v1 \xE2\x9C\x93"}, {"no.value", NULL}};
+    ds[5].opt.kv = kv;
+    ds[5].opt.nkv = 2;
     ds[6] = (evp__gen_ds_t){"byte_limited", 3000, {0}, BYTES_COLS, 2, bytes_row, NULL};
     ds[6].opt.row_group_bytes = 256 * 1024;
     ds[6].opt.page_bytes = 4096;
