@@ -182,11 +182,9 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
     FAIL(EVP_ERR_JWT_DUPLICATE, "duplicate claim name in token");
   const evp__jmember_t *exp = NULL, *nbf = NULL, *iat = NULL, *iss = NULL, *aud = NULL;
   for (size_t i = 0; i < cnt; i++) {
-    if (m[i].keylen != 3 || m[i].key_escaped) {
-      /* Registered names are 3 ASCII letters; an escaped spelling still counts. */
-      if (!m[i].key_escaped)
-        continue;
-    }
+    /* Registered names are 3 ASCII letters; an escaped spelling still counts. */
+    if (m[i].keylen != 3 && !m[i].key_escaped)
+      continue;
     if (evp__json_key_eq(&m[i], "exp", 3))
       exp = &m[i];
     else if (evp__json_key_eq(&m[i], "nbf", 3))
