@@ -292,6 +292,13 @@ static size_t value_cost(const evp__pq_col_t *c, size_t v) {
   }
 }
 
+/* Unsigned byte-wise order, as Parquet's TypeDefinedOrder for strings. */
+static int bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
+  size_t n = la < lb ? la : lb;
+  int r = n ? memcmp(a, b, n) : 0;
+  return r < 0 || (r == 0 && la < lb);
+}
+
 static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
   m->null_count = c->null_count;
   m->has_minmax = 0;
@@ -319,11 +326,30 @@ static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
       m->has_minmax = 1;
       return;
     case EVP__PQ_STRING: {
-      size_t ln = (size_t)(c->soff[c->smin + 1] - c->soff[c->smin]);
-      size_t lx = (size_t)(c->soff[c->smax + 1] - c->soff[c->smax]);
-      if (ln > EVP__PQ_STATS_MAX || lx > EVP__PQ_STATS_MAX) return;
-      if (ln) memcpy(m->min, c->sbytes.p + c->soff[c->smin], ln);
-      if (lx) memcpy(m->max, c->sbytes.p + c->soff[c->smax], lx);
+      /* Byte-wise min/max, over the distinct values when a dictionary
+       * exists (far fewer comparisons than one per appended value). */
+      /* (pointers may be NULL for empty strings: track "found" separately) */
+      const uint8_t *pmin = NULL, *pmax = NULL;
+      size_t ln = 0, lx = 0;
+      int found = 0;
+      size_t count = c->dict_on ? c->dict.n : c->nn;
+      for (size_t k = 0; k < count; k++) {
+        const uint8_t *p;
+        size_t l;
+        if (c->dict_on) {
+          p = c->dict.bytes.p + c->dict.off[k];
+          l = c->dict.len[k];
+        } else {
+          p = c->sbytes.p + c->soff[k];
+          l = (size_t)(c->soff[k + 1] - c->soff[k]);
+        }
+        if (!found || bytes_less(p, l, pmin, ln)) { pmin = p; ln = l; }
+        if (!found || bytes_less(pmax, lx, p, l)) { pmax = p; lx = l; }
+        found = 1;
+      }
+      if (!found || ln > EVP__PQ_STATS_MAX || lx > EVP__PQ_STATS_MAX) return;
+      if (ln) memcpy(m->min, pmin, ln);
+      if (lx) memcpy(m->max, pmax, lx);
       m->min_len = (uint32_t)ln;
       m->max_len = (uint32_t)lx;
       m->has_minmax = 1;
@@ -472,13 +498,6 @@ static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_r
   return EVP_OK;
 }
 
-static int str_less(const evp__pq_col_t *c, size_t a, size_t b) {
-  size_t la = (size_t)(c->soff[a + 1] - c->soff[a]), lb = (size_t)(c->soff[b + 1] - c->soff[b]);
-  size_t n = la < lb ? la : lb;
-  int r = n ? memcmp(c->sbytes.p + c->soff[a], c->sbytes.p + c->soff[b], n) : 0;
-  return r < 0 || (r == 0 && la < lb);
-}
-
 /* Store a validated value whose space was reserved; returns bytes buffered. */
 static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
                         const evp__pq_value_t *v) {
@@ -521,9 +540,7 @@ static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
       if (i == 0) c->soff[0] = 0;
       evp__lbuf_raw(&c->sbytes, v->v.s.ptr, v->v.s.len);
       c->soff[i + 1] = c->sbytes.len;
-      if (first || str_less(c, i, c->smin)) c->smin = i;
-      if (first || str_less(c, c->smax, i)) c->smax = i;
-      c->have_minmax = 1;
+      c->have_minmax = 1; /* min/max themselves are found at flush time */
       if (c->dict_on) {
         uint32_t idx;
         evp_err_t e = evp__pq_dict_insert(&c->dict, (const uint8_t *)v->v.s.ptr, v->v.s.len, &idx);

@@ -47,7 +47,6 @@ typedef struct evp__pq_col {
   int have_minmax, nan_seen;
   int64_t imin, imax;
   double dmin, dmax;
-  size_t smin, smax;     /* value indexes of the string min/max */
 } evp__pq_col_t;
 
 struct evp__pq_writer {
