@@ -98,6 +98,10 @@ evp_err_t evp__pq_writer_append_rows(evp__pq_writer_t *w, const evp__pq_value_t 
  * row group is not included). */
 uint64_t evp__pq_writer_rows(const evp__pq_writer_t *w);
 uint64_t evp__pq_writer_file_bytes(const evp__pq_writer_t *w);
+/* Bytes of values buffered for the current row group (what row_group_bytes
+ * limits; dictionaries not included). file_bytes + buffered_bytes is a
+ * rough upper bound of the final file size, for rolling files by size. */
+uint64_t evp__pq_writer_buffered_bytes(const evp__pq_writer_t *w);
 
 /* Flush the buffered row group, write the footer, fsync, rename to the final
  * name, fsync the directory, and free @p w (always, also on error). On error

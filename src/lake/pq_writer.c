@@ -171,6 +171,7 @@ void evp__pq_writer_abort(evp__pq_writer_t *w) {
 
 uint64_t evp__pq_writer_rows(const evp__pq_writer_t *w) { return w->total_rows + w->rows; }
 uint64_t evp__pq_writer_file_bytes(const evp__pq_writer_t *w) { return w->file.offset; }
+uint64_t evp__pq_writer_buffered_bytes(const evp__pq_writer_t *w) { return w->buffered_bytes; }
 
 /* ------------------------------------------------------------ pages */
 

@@ -296,6 +296,9 @@ START_TEST(writer_commits_atomically_with_mode_0600) {
     ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_OK);
   }
   ck_assert_uint_eq(evp__pq_writer_rows(w), 100);
+  /* 100 rows: 8 (id) + 1 (definition level) each, 12 + 1 per "x" */
+  ck_assert_uint_eq(evp__pq_writer_buffered_bytes(w), 100 * 9 + 66 * 13);
+  ck_assert_uint_eq(evp__pq_writer_file_bytes(w), 4); /* only the magic so far */
   uint64_t size = 0;
   ck_assert_int_eq(evp__pq_writer_close(w, &size, err, sizeof err), EVP_OK);
   ck_assert_int_ne(stat(tmp, &st), 0);
