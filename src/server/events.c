@@ -1,0 +1,215 @@
+/* POST /events: shape check, per-event schema validation, and the per-item
+ * response of docs/protocol.md. Persisting is the caller's job. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+#include "server/server.h"
+
+#define BODY_DEPTH (EVP_SCHEMA_DEFAULT_MAX_DEPTH + 2) /* the event, in an array, in the body */
+#define EVENT_ID_MAX 128                            /* echoed only if this short */
+#define EVENT_MEMBERS_MAX 64
+
+void evp__events_result_free(evp__events_result_t *r) {
+  for (size_t i = 0; i < r->n_rejected; i++) {
+    free(r->rejected[i].event_id);
+    free(r->rejected[i].error);
+  }
+  free(r->rejected);
+  free(r->accepted);
+  free(r->accepted_lens);
+  memset(r, 0, sizeof *r);
+}
+
+/* The event's own "event_id" string, for the response and logs; NULL when
+ * absent, not a string, too long or not an object we can scan. */
+static char *event_id_of(const char *v, size_t n) {
+  evp__jmember_t m[EVENT_MEMBERS_MAX];
+  size_t cnt;
+  if (evp__json_scan_object(v, n, BODY_DEPTH, m, EVENT_MEMBERS_MAX, &cnt) != EVP_OK)
+    return NULL;
+  for (size_t i = 0; i < cnt; i++)
+    if (evp__json_key_eq(&m[i], "event_id", 8)) {
+      if (m[i].type != EVP__JS_STRING || m[i].vallen > EVENT_ID_MAX)
+        return NULL;
+      char *s = malloc(m[i].vallen + 1);
+      if (!s)
+        return NULL;
+      size_t l = m[i].val_escaped ? evp__json_unescape(m[i].val, m[i].vallen, s)
+                                  : (memcpy(s, m[i].val, m[i].vallen), m[i].vallen);
+      s[l] = '\0';
+      if (strlen(s) != l) { /* an escaped NUL: not worth echoing */
+        free(s);
+        return NULL;
+      }
+      return s;
+    }
+  return NULL;
+}
+
+/* Cut @p s to at most @p max bytes without splitting a UTF-8 sequence. */
+static void utf8_cut(char *s, size_t max) {
+  size_t n = strlen(s);
+  if (n <= max)
+    return;
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+    max--;
+  s[max] = '\0';
+}
+
+typedef struct {
+  const evp__events_cfg_t *cfg;
+  evp_schema_ctx_t *ctx;
+  evp__events_result_t *res;
+  evp_err_t err;
+} walk_t;
+
+static int reject(walk_t *w, size_t i, const char *v, size_t n, const char *reason,
+                  const char *path, const char *msg) {
+  evp__event_rej_t *r = &w->res->rejected[w->res->n_rejected];
+  size_t pl = path ? strlen(path) : 0, ml = strlen(msg);
+  r->index = i;
+  r->reason = reason;
+  r->event_id = event_id_of(v, n);
+  r->error = malloc(pl + ml + 3);
+  if (!r->error) {
+    free(r->event_id);
+    w->err = EVP_ERR_NOMEM;
+    return 1;
+  }
+  if (pl)
+    snprintf(r->error, pl + ml + 3, "%s: %s", path, msg);
+  else
+    memcpy(r->error, msg, ml + 1);
+  utf8_cut(r->error, EVP__EVENT_ERROR_MAX);
+  w->res->n_rejected++;
+  return 0;
+}
+
+/* The failing keyword as a static string (the schema context's own string
+ * dies with the next validation); the label set stays bounded. */
+static const char *static_keyword(const char *kw) {
+  static const char *const known[] = {
+      "type", "enum", "const", "multipleOf", "maximum", "minimum", "exclusiveMaximum",
+      "exclusiveMinimum", "maxLength", "minLength", "pattern", "items", "additionalItems",
+      "maxItems", "minItems", "uniqueItems", "contains", "maxProperties", "minProperties",
+      "required", "properties", "patternProperties", "additionalProperties", "dependencies",
+      "propertyNames", "if", "then", "else", "allOf", "anyOf", "oneOf", "not", "false",
+      "format", "parse", "limit"};
+  for (size_t i = 0; kw && i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(kw, known[i]) == 0)
+      return known[i];
+  return "schema";
+}
+
+static int check_one(void *opaque, size_t i, const char *v, size_t n) {
+  walk_t *w = opaque;
+  if (n == 0 || v[0] != '{')
+    return reject(w, i, v, n, "not_object", NULL, "event is not a JSON object");
+  if (w->cfg->schema) {
+    evp_err_t e = evp_schema_validate(w->cfg->schema, w->ctx, v, n);
+    if (e == EVP_ERR_NOMEM || e == EVP_ERR_INVALID_ARG) {
+      w->err = e;
+      return 1;
+    }
+    if (e != EVP_OK) {
+      const char *kw = evp_schema_ctx_error_keyword(w->ctx, 0);
+      const char *msg = evp_schema_ctx_error_message(w->ctx, 0);
+      return reject(w, i, v, n, static_keyword(kw), evp_schema_ctx_error_instance_path(w->ctx, 0),
+                    msg ? msg : "does not match the event schema");
+    }
+  }
+  w->res->accepted[w->res->n_accepted] = v;
+  w->res->accepted_lens[w->res->n_accepted] = n;
+  w->res->n_accepted++;
+  return 0;
+}
+
+/* Render {"accepted":N,"rejected":[...]} into resp. */
+static evp_err_t render(const evp__events_result_t *res, evp__http_resp_t *resp) {
+  size_t cap = 64;
+  for (size_t i = 0; i < res->n_rejected; i++)
+    cap += 96 + 6 * (strlen(res->rejected[i].error) +
+                     (res->rejected[i].event_id ? strlen(res->rejected[i].event_id) : 0));
+  char *b = malloc(cap);
+  if (!b)
+    return EVP_ERR_NOMEM;
+  size_t n = (size_t)snprintf(b, cap, "{\"accepted\":%zu,\"rejected\":[", res->n_accepted);
+  for (size_t i = 0; i < res->n_rejected; i++) {
+    const evp__event_rej_t *r = &res->rejected[i];
+    n += (size_t)snprintf(b + n, cap - n, "%s{\"index\":%zu,\"event_id\":", i ? "," : "", r->index);
+    if (r->event_id) {
+      b[n++] = '"';
+      n += evp__json_escape(r->event_id, strlen(r->event_id), b + n);
+      b[n++] = '"';
+    } else {
+      memcpy(b + n, "null", 4);
+      n += 4;
+    }
+    memcpy(b + n, ",\"error\":\"", 10);
+    n += 10;
+    n += evp__json_escape(r->error, strlen(r->error), b + n);
+    n += (size_t)snprintf(b + n, cap - n, "\",\"retriable\":false}");
+  }
+  memcpy(b + n, "]}", 3);
+  n += 2;
+  evp__http_resp_free(resp);
+  resp->status = 200;
+  resp->body = b;
+  resp->body_len = n;
+  resp->content_type = "application/json";
+  return EVP_OK;
+}
+
+static evp_err_t bad_request(evp__http_resp_t *resp, const char *desc) {
+  return evp__http_resp_error(resp, 400, "invalid_request", desc);
+}
+
+evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx,
+                             const evp__http_req_t *req, evp__events_result_t *res,
+                             evp__http_resp_t *resp) {
+  memset(res, 0, sizeof *res);
+  if (strcmp(req->method, "POST") != 0) {
+    evp_err_t e = evp__http_resp_error(resp, 405, "method_not_allowed", "use POST");
+    return e ? e : evp__http_resp_header(resp, "Allow", "POST");
+  }
+  size_t max_body = cfg->max_body ? cfg->max_body : EVP__EVENTS_DEFAULT_MAX_BODY;
+  size_t max_events = cfg->max_events ? cfg->max_events : EVP__EVENTS_DEFAULT_MAX;
+  if (req->body_len > max_body)
+    return evp__http_resp_error(resp, 413, "too_large", "request body too large");
+  evp__jmember_t m[16];
+  size_t cnt;
+  evp_err_t e = evp__json_scan_object(req->body, req->body_len, BODY_DEPTH, m, 16, &cnt);
+  if (e != EVP_OK)
+    return bad_request(resp, e == EVP_ERR_TOO_DEEP ? "body nested too deeply"
+                                                   : "body must be a JSON object {\"events\":[...]}");
+  if (evp__json_find_dup(m, cnt) >= 0)
+    return bad_request(resp, "duplicate member in the body");
+  const evp__jmember_t *ev = NULL;
+  for (size_t i = 0; i < cnt; i++)
+    if (evp__json_key_eq(&m[i], "events", 6))
+      ev = &m[i];
+  if (!ev || ev->type != EVP__JS_ARRAY)
+    return bad_request(resp, "body must be a JSON object {\"events\":[...]}");
+  size_t n = evp__json_array_each(ev->val, ev->vallen, NULL, NULL);
+  if (n > max_events)
+    return evp__http_resp_error(resp, 413, "too_many_events", "too many events in one request");
+  res->n_events = n;
+  if (n > 0) {
+    res->accepted = malloc(n * sizeof *res->accepted);
+    res->accepted_lens = malloc(n * sizeof *res->accepted_lens);
+    res->rejected = calloc(n, sizeof *res->rejected);
+    if (!res->accepted || !res->accepted_lens || !res->rejected) {
+      evp__events_result_free(res);
+      return EVP_ERR_NOMEM;
+    }
+  }
+  walk_t w = {cfg, ctx, res, EVP_OK};
+  if (n > 0 && evp__json_array_each(ev->val, ev->vallen, check_one, &w) == (size_t)-1) {
+    evp__events_result_free(res);
+    return w.err;
+  }
+  if ((e = render(res, resp)) != EVP_OK)
+    evp__events_result_free(res);
+  return e;
+}

@@ -1,0 +1,905 @@
+#define _POSIX_C_SOURCE 200809L
+/* Suite: the server handlers as pure functions — issuer (POST /token),
+ * authorizer (Bearer tokens), events (POST /events) — and their helpers
+ * (client store, form and Basic parsing, bounded gunzip, array splitting),
+ * including every error answer. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <openssl/evp.h>
+#include <cjson/cJSON.h>
+#include "core/core.h"
+#include "evpipe/evpipe.h"
+#include "server/server.h"
+
+static const unsigned char KEY1[32] = "0123456789abcdef0123456789abcdef";
+static const unsigned char KEY2[32] = "fedcba9876543210fedcba9876543210";
+static int64_t NOW = 1800000000;
+static int64_t fixed_clock(void *opaque) { return *(int64_t *)opaque; }
+
+static const char CLIENTS[] =
+    "[{\"client_id\":\"app-1\",\"client_secret\":\"s3cret-s3cret-s3cret\",\"audiences\":[\"events\",\"other\"]},"
+    " {\"client_id\":\"app-2\",\"client_secret\":\"a+b/c=d e&f%g:h-long\",\"audiences\":[\"events\"]}]";
+
+/* ------------------------------------------------------------ fixture */
+
+static evp_keyring_t *kr;
+static evp_jwt_signer_t *signer;
+static evp_jwt_verifier_t *verifier;
+static evp__clients_t *clients;
+static evp__issuer_t issuer;
+
+static void setup(void) {
+  char err[256];
+  kr = evp_keyring_new();
+  ck_assert_ptr_nonnull(kr);
+  ck_assert_int_eq(evp_keyring_add(kr, "v1", KEY1, 32, err, sizeof err), EVP_OK);
+  signer = evp_jwt_signer_new(kr, err, sizeof err);
+  ck_assert_ptr_nonnull(signer);
+  evp_jwt_signer_set_clock(signer, fixed_clock, &NOW);
+  ck_assert_int_eq(evp_jwt_signer_set_issuer(signer, "evpipe-local"), EVP_OK);
+  verifier = evp_jwt_verifier_new(kr, err, sizeof err);
+  ck_assert_ptr_nonnull(verifier);
+  evp_jwt_verifier_set_clock(verifier, fixed_clock, &NOW);
+  ck_assert_int_eq(evp_jwt_verifier_set_audience(verifier, "events"), EVP_OK);
+  ck_assert_int_eq(evp_jwt_verifier_set_issuer(verifier, "evpipe-local"), EVP_OK);
+  ck_assert_int_eq(evp__clients_parse(CLIENTS, strlen(CLIENTS), &clients, err, sizeof err), EVP_OK);
+  issuer.clients = clients;
+  issuer.signer = signer;
+  issuer.ttl_s = 1200;
+}
+
+static void teardown(void) {
+  evp__clients_free(clients);
+  evp_jwt_verifier_destroy(verifier);
+  evp_jwt_signer_destroy(signer);
+  evp_keyring_destroy(kr);
+}
+
+/* A request with up to three headers. */
+typedef struct {
+  evp__http_hdr_t h[3];
+  evp__http_req_t r;
+} req_t;
+
+static void mkreq(req_t *q, const char *method, const char *path, const char *ct,
+                  const char *authz, const char *body) {
+  memset(q, 0, sizeof *q);
+  size_t n = 0;
+  if (ct)
+    q->h[n++] = (evp__http_hdr_t){"content-type", ct};
+  if (authz)
+    q->h[n++] = (evp__http_hdr_t){"authorization", authz};
+  q->r.method = method;
+  q->r.path = path;
+  q->r.headers = q->h;
+  q->r.n_headers = n;
+  q->r.body = body;
+  q->r.body_len = body ? strlen(body) : 0;
+}
+
+static const char *hdr(const evp__http_resp_t *r, const char *name) {
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (strcmp(r->headers[i].name, name) == 0)
+      return r->headers[i].value;
+  return NULL;
+}
+
+static const char FORM[] = "application/x-www-form-urlencoded";
+
+/* POST /token with @p body (form) and optional Authorization. */
+static int token_req(const char *body, const char *authz, evp__http_resp_t *resp) {
+  req_t q;
+  mkreq(&q, "POST", "/token", FORM, authz, body);
+  evp__http_resp_init(resp);
+  ck_assert_int_eq(evp__issuer_handle(&issuer, &q.r, resp, NULL), EVP_OK);
+  ck_assert_ptr_nonnull(hdr(resp, "Cache-Control"));
+  ck_assert_str_eq(hdr(resp, "Cache-Control"), "no-store");
+  return resp->status;
+}
+
+static void expect_oauth_error(const char *body, const char *authz, int status, const char *code) {
+  evp__http_resp_t r;
+  ck_assert_int_eq(token_req(body, authz, &r), status);
+  cJSON *j = cJSON_Parse(r.body);
+  ck_assert_ptr_nonnull(j);
+  ck_assert_str_eq(cJSON_GetObjectItem(j, "error")->valuestring, code);
+  ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "error_description")));
+  ck_assert_ptr_null(strstr(r.body, "access_token"));
+  if (status == 401)
+    ck_assert_ptr_nonnull(hdr(&r, "WWW-Authenticate"));
+  cJSON_Delete(j);
+  evp__http_resp_free(&r);
+}
+
+/* Issue a token for app-1 through the handler and return it (malloc'd). */
+static char *get_token(const char *body, const char *authz) {
+  evp__http_resp_t r;
+  ck_assert_int_eq(token_req(body, authz, &r), 200);
+  ck_assert_str_eq(r.content_type, "application/json");
+  cJSON *j = cJSON_Parse(r.body);
+  ck_assert_ptr_nonnull(j);
+  ck_assert_str_eq(cJSON_GetObjectItem(j, "token_type")->valuestring, "Bearer");
+  ck_assert_int_eq(cJSON_GetObjectItem(j, "expires_in")->valueint, 1200);
+  char *tok = evp__strdup(cJSON_GetObjectItem(j, "access_token")->valuestring);
+  cJSON_Delete(j);
+  evp__http_resp_free(&r);
+  return tok;
+}
+
+/* Verify @p tok with a verifier for @p aud; returns the verified token. */
+static evp_jwt_t *verify_for(const char *tok, const char *aud) {
+  char err[256];
+  evp_jwt_verifier_t *v = evp_jwt_verifier_new(kr, err, sizeof err);
+  evp_jwt_verifier_set_clock(v, fixed_clock, &NOW);
+  evp_jwt_verifier_set_audience(v, aud);
+  evp_jwt_t *jwt = NULL;
+  ck_assert_int_eq(evp_jwt_verify(v, tok, strlen(tok), &jwt, err, sizeof err), EVP_OK);
+  evp_jwt_verifier_destroy(v);
+  return jwt;
+}
+
+/* ------------------------------------------------------------ issuer */
+
+START_TEST(issue_form_body) {
+  char *tok = get_token("grant_type=client_credentials&client_id=app-1"
+                        "&client_secret=s3cret-s3cret-s3cret&audience=events",
+                        NULL);
+  evp_jwt_t *jwt = verify_for(tok, "events");
+  ck_assert_str_eq(evp_jwt_claim_str(jwt, "sub"), "app-1");
+  ck_assert_str_eq(evp_jwt_kid(jwt), "v1");
+  ck_assert_str_eq(evp_jwt_claim_str(jwt, "iss"), "evpipe-local");
+  int64_t exp;
+  ck_assert_int_eq(evp_jwt_claim_int(jwt, "exp", &exp), EVP_OK);
+  ck_assert_int_eq(exp, NOW + 1200);
+  evp_jwt_destroy(jwt);
+  free(tok);
+}
+END_TEST
+
+START_TEST(issue_default_and_other_audience) {
+  /* No audience: the client's first one. */
+  char *tok = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  evp_jwt_t *jwt = verify_for(tok, "events");
+  evp_jwt_destroy(jwt);
+  free(tok);
+  tok = get_token("audience=other&grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  jwt = verify_for(tok, "other");
+  evp_jwt_destroy(jwt);
+  free(tok);
+}
+END_TEST
+
+START_TEST(issue_basic_auth) {
+  /* RFC 6749 2.3.1: id and secret are form-urlencoded before base64. The
+   * secret of app-2 needs it: "a+b/c=d e&f%g:h-long". */
+  const char *enc = "app-2:a%2Bb%2Fc%3Dd+e%26f%25g%3Ah-long";
+  unsigned char b64[128];
+  EVP_EncodeBlock(b64, (const unsigned char *)enc, (int)strlen(enc));
+  char authz[160];
+  snprintf(authz, sizeof authz, "basic %s", (char *)b64);
+  char *tok = get_token("grant_type=client_credentials", authz);
+  evp_jwt_t *jwt = verify_for(tok, "events");
+  ck_assert_str_eq(evp_jwt_claim_str(jwt, "sub"), "app-2");
+  evp_jwt_destroy(jwt);
+  free(tok);
+  /* A client_id in the body naming the same client is tolerated. */
+  tok = get_token("grant_type=client_credentials&client_id=app-2", authz);
+  free(tok);
+  /* The form-encoded secret in the body works too. */
+  tok = get_token("grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%3Dd+e%26f%25g%3Ah-long", NULL);
+  free(tok);
+}
+END_TEST
+
+START_TEST(issue_errors) {
+  expect_oauth_error("grant_type=password&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL,
+                     400, "unsupported_grant_type");
+  expect_oauth_error("client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL, 400, "invalid_request");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=wrong-wrong-wrong", NULL,
+                     401, "invalid_client");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cre", NULL,
+                     401, "invalid_client");
+  expect_oauth_error("grant_type=client_credentials&client_id=nobody&client_secret=s3cret-s3cret-s3cret", NULL,
+                     401, "invalid_client");
+  expect_oauth_error("grant_type=client_credentials", NULL, 401, "invalid_client");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-1", NULL, 401, "invalid_client");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%3Dd+e%26f%25g%3Ah-long&audience=other",
+                     NULL, 400, "invalid_target");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret&audience=",
+                     NULL, 400, "invalid_request");
+  /* A parameter given twice, bad escapes, an escaped NUL. */
+  expect_oauth_error("grant_type=client_credentials&grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret",
+                     NULL, 400, "invalid_request");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret%zz", NULL, 400,
+                     "invalid_request");
+  expect_oauth_error("grant_type=client_credentials&client_id=app%00-1&client_secret=s3cret-s3cret-s3cret",
+                     NULL, 400, "invalid_request");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret%4", NULL, 400,
+                     "invalid_request");
+  /* Two authentication methods; malformed or foreign Authorization. */
+  unsigned char b64[128];
+  EVP_EncodeBlock(b64, (const unsigned char *)"app-1:s3cret-s3cret-s3cret", 26);
+  char authz[160];
+  snprintf(authz, sizeof authz, "Basic %s", (char *)b64);
+  expect_oauth_error("grant_type=client_credentials&client_secret=s3cret-s3cret-s3cret", authz, 400,
+                     "invalid_request");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-2", authz, 400, "invalid_request");
+  expect_oauth_error("grant_type=client_credentials", "Basic !!!!", 401, "invalid_client");
+  expect_oauth_error("grant_type=client_credentials", "Basic YWJj", 401, "invalid_client"); /* "abc": no colon */
+  expect_oauth_error("grant_type=client_credentials", "Bearer x.y.z", 401, "invalid_client");
+  EVP_EncodeBlock(b64, (const unsigned char *)"app-1:wrong-secret-here", 23);
+  snprintf(authz, sizeof authz, "Basic %s", (char *)b64);
+  expect_oauth_error("grant_type=client_credentials", authz, 401, "invalid_client");
+}
+END_TEST
+
+START_TEST(issue_unknown_and_wrong_secret_look_alike) {
+  evp__http_resp_t a, b;
+  token_req("grant_type=client_credentials&client_id=app-1&client_secret=wrong-wrong-wrong", NULL, &a);
+  token_req("grant_type=client_credentials&client_id=ghost&client_secret=wrong-wrong-wrong", NULL, &b);
+  ck_assert_int_eq(a.status, b.status);
+  ck_assert_str_eq(a.body, b.body);
+  evp__http_resp_free(&a);
+  evp__http_resp_free(&b);
+}
+END_TEST
+
+START_TEST(issue_method_content_type_size) {
+  req_t q;
+  evp__http_resp_t r;
+  char *cid = (char *)1;
+  mkreq(&q, "GET", "/token", NULL, NULL, NULL);
+  evp__http_resp_init(&r);
+  ck_assert_int_eq(evp__issuer_handle(&issuer, &q.r, &r, &cid), EVP_OK);
+  ck_assert_ptr_null(cid);
+  ck_assert_int_eq(r.status, 405);
+  ck_assert_str_eq(hdr(&r, "Allow"), "POST");
+  evp__http_resp_free(&r);
+  mkreq(&q, "POST", "/token", "application/json", NULL, "{\"grant_type\":\"client_credentials\"}");
+  ck_assert_int_eq(evp__issuer_handle(&issuer, &q.r, &r, NULL), EVP_OK);
+  ck_assert_int_eq(r.status, 400);
+  ck_assert_str_eq(r.reason, "invalid_request");
+  evp__http_resp_free(&r);
+  /* Content-Type with parameters is fine. */
+  mkreq(&q, "POST", "/token", "Application/X-WWW-Form-Urlencoded; charset=utf-8", NULL,
+        "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret");
+  ck_assert_int_eq(evp__issuer_handle(&issuer, &q.r, &r, &cid), EVP_OK);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_null(r.reason);
+  ck_assert_str_eq(cid, "app-1");
+  free(cid);
+  evp__http_resp_free(&r);
+  char *big = malloc(20000);
+  memset(big, 'a', 19999);
+  big[19999] = '\0';
+  memcpy(big, "grant_type=client_credentials&x=", 32);
+  mkreq(&q, "POST", "/token", FORM, NULL, big);
+  ck_assert_int_eq(evp__issuer_handle(&issuer, &q.r, &r, NULL), EVP_OK);
+  ck_assert_int_eq(r.status, 400);
+  evp__http_resp_free(&r);
+  free(big);
+}
+END_TEST
+
+START_TEST(issue_after_rotation) {
+  /* Old token from v1; then v2 becomes current: new tokens carry kid v2 and
+   * the v1 token still verifies (the previous key stays in the ring). */
+  char *old = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  char err[256];
+  evp_keyring_t *kr2 = evp_keyring_new();
+  ck_assert_int_eq(evp_keyring_add(kr2, "v1", KEY1, 32, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp_keyring_add(kr2, "v2", KEY2, 32, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp_keyring_set_current(kr2, "v2"), EVP_OK);
+  evp_jwt_signer_t *s2 = evp_jwt_signer_new(kr2, err, sizeof err);
+  evp_jwt_signer_set_clock(s2, fixed_clock, &NOW);
+  evp_jwt_signer_set_issuer(s2, "evpipe-local");
+  evp_jwt_verifier_t *v2 = evp_jwt_verifier_new(kr2, err, sizeof err);
+  evp_jwt_verifier_set_clock(v2, fixed_clock, &NOW);
+  evp_jwt_verifier_set_audience(v2, "events");
+  issuer.signer = s2;
+  char *fresh = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  issuer.signer = signer;
+  char id[EVP__CLIENT_ID_MAX + 1];
+  evp_jwt_t *jwt = NULL;
+  ck_assert_int_eq(evp_jwt_verify(v2, fresh, strlen(fresh), &jwt, NULL, 0), EVP_OK);
+  ck_assert_str_eq(evp_jwt_kid(jwt), "v2");
+  evp_jwt_destroy(jwt);
+  char authz[2048];
+  req_t q;
+  evp__http_resp_t r;
+  evp__http_resp_init(&r);
+  snprintf(authz, sizeof authz, "Bearer %s", old);
+  mkreq(&q, "POST", "/events", NULL, authz, NULL);
+  ck_assert_int_eq(evp__authorize(v2, &q.r, id, &r), EVP_OK);
+  ck_assert_str_eq(id, "app-1");
+  /* The old verifier (v1 only) does not know v2. */
+  snprintf(authz, sizeof authz, "Bearer %s", fresh);
+  mkreq(&q, "POST", "/events", NULL, authz, NULL);
+  ck_assert_int_eq(evp__authorize(verifier, &q.r, id, &r), EVP_ERR_AUTH);
+  ck_assert_str_eq(r.reason, "unknown_key");
+  evp__http_resp_free(&r);
+  free(old);
+  free(fresh);
+  evp_jwt_verifier_destroy(v2);
+  evp_jwt_signer_destroy(s2);
+  evp_keyring_destroy(kr2);
+}
+END_TEST
+
+/* ------------------------------------------------------------ client store */
+
+static evp_err_t parse_clients(const char *json) {
+  evp__clients_t *c = NULL;
+  char err[256];
+  evp_err_t e = evp__clients_parse(json, strlen(json), &c, err, sizeof err);
+  if (e == EVP_OK) {
+    ck_assert_ptr_nonnull(c);
+    evp__clients_free(c);
+  } else {
+    ck_assert_ptr_null(c);
+    ck_assert(err[0] != '\0');
+  }
+  return e;
+}
+
+START_TEST(clients_file_validation) {
+  ck_assert_int_eq(parse_clients("not json"), EVP_ERR_JSON);
+  ck_assert_int_eq(parse_clients("{}"), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[]"), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[1]"), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a b\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]}]"),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"short\",\"audiences\":[\"e\"]}]"),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[]}]"),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"\"]}]"),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\",2]}]"),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]},"
+                                 "{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdeg\",\"audiences\":[\"e\"]}]"),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]}]"),
+                   EVP_OK);
+}
+END_TEST
+
+START_TEST(clients_check_results) {
+  const char *aud = NULL;
+  ck_assert_int_eq(evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret", 20, NULL, &aud),
+                   EVP__CLIENT_OK);
+  ck_assert_str_eq(aud, "events");
+  ck_assert_int_eq(evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret", 20, "other", &aud),
+                   EVP__CLIENT_OK);
+  ck_assert_str_eq(aud, "other");
+  ck_assert_int_eq(evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret", 20, "nope", &aud),
+                   EVP__CLIENT_BAD_AUDIENCE);
+  ck_assert_int_eq(evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret!", 21, NULL, &aud),
+                   EVP__CLIENT_UNKNOWN);
+  ck_assert_int_eq(evp__clients_check(clients, "app-", 4, "s3cret-s3cret-s3cret", 20, NULL, &aud),
+                   EVP__CLIENT_UNKNOWN);
+  ck_assert_int_eq(evp__clients_check(clients, "", 0, "", 0, NULL, &aud), EVP__CLIENT_UNKNOWN);
+  ck_assert_uint_eq(evp__clients_count(clients), 2);
+}
+END_TEST
+
+/* ------------------------------------------------------------ authorizer */
+
+static char *forge(const char *header, const char *claims, const unsigned char *key) {
+  size_t hl = strlen(header), cl = strlen(claims);
+  char *t = malloc(evp_base64url_encoded_len(hl) + evp_base64url_encoded_len(cl) + 64);
+  size_t n = evp_base64url_encode(header, hl, t);
+  t[n++] = '.';
+  n += evp_base64url_encode(claims, cl, t + n);
+  if (key) {
+    unsigned char mac[32];
+    evp_hmac_sha256(key, 32, t, n, mac);
+    t[n++] = '.';
+    n += evp_base64url_encode(mac, 32, t + n);
+  } else {
+    t[n++] = '.';
+    t[n] = '\0';
+  }
+  return t;
+}
+
+/* Run the authorizer on "Authorization: @p authz"; returns the status (200 for
+ * accepted) and checks the challenge of a refusal. */
+static int authz_status(const char *authz, const char *want_reason) {
+  req_t q;
+  evp__http_resp_t r;
+  char id[EVP__CLIENT_ID_MAX + 1];
+  mkreq(&q, "POST", "/events", "application/json", authz, "{}");
+  evp__http_resp_init(&r);
+  evp_err_t e = evp__authorize(verifier, &q.r, id, &r);
+  if (e == EVP_OK) {
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(id, "app-1");
+    return 200;
+  }
+  ck_assert_int_eq(e, EVP_ERR_AUTH);
+  ck_assert_str_eq(id, "");
+  const char *w = hdr(&r, "WWW-Authenticate");
+  ck_assert_ptr_nonnull(w);
+  ck_assert_ptr_nonnull(strstr(w, "Bearer "));
+  ck_assert_ptr_nonnull(strstr(w, "error=\"invalid_token\""));
+  ck_assert_ptr_nonnull(strstr(w, "error_description=\""));
+  ck_assert_ptr_nonnull(strstr(r.body, "\"error\":\"invalid_token\""));
+  if (want_reason)
+    ck_assert_str_eq(r.reason, want_reason);
+  int st = r.status;
+  evp__http_resp_free(&r);
+  return st;
+}
+
+START_TEST(authorize_paths) {
+  char *tok = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  char authz[4096];
+  snprintf(authz, sizeof authz, "Bearer %s", tok);
+  ck_assert_int_eq(authz_status(authz, NULL), 200);
+  snprintf(authz, sizeof authz, "bearer  %s ", tok);
+  ck_assert_int_eq(authz_status(authz, NULL), 200);
+  ck_assert_int_eq(authz_status(NULL, "missing"), 401);
+  ck_assert_int_eq(authz_status("Basic YTpi", "malformed"), 401);
+  ck_assert_int_eq(authz_status("Bearer ", "malformed"), 401);
+  ck_assert_int_eq(authz_status("Bearer abc.def", "malformed"), 401);
+  /* Expired: past exp + leeway. */
+  int64_t saved = NOW;
+  NOW += 1200 + 31;
+  snprintf(authz, sizeof authz, "Bearer %s", tok);
+  ck_assert_int_eq(authz_status(authz, "expired"), 401);
+  NOW = saved;
+  /* A flipped signature character. */
+  size_t tl = strlen(authz);
+  authz[tl - 2] = authz[tl - 2] == 'A' ? 'B' : 'A';
+  ck_assert_int_eq(authz_status(authz, "bad_signature"), 401);
+  free(tok);
+  char claims[256];
+  snprintf(claims, sizeof claims,
+           "{\"iss\":\"evpipe-local\",\"sub\":\"app-1\",\"aud\":\"events\",\"iat\":%lld,\"exp\":%lld}",
+           (long long)NOW, (long long)NOW + 600);
+  /* alg:none, forged with another key, unknown kid. */
+  char *t = forge("{\"alg\":\"none\",\"typ\":\"JWT\"}", claims, NULL);
+  snprintf(authz, sizeof authz, "Bearer %s", t);
+  ck_assert_int_eq(authz_status(authz, NULL), 401);
+  free(t);
+  t = forge("{\"alg\":\"none\",\"typ\":\"JWT\",\"kid\":\"v1\"}", claims, KEY1);
+  snprintf(authz, sizeof authz, "Bearer %s", t);
+  ck_assert_int_eq(authz_status(authz, "bad_alg"), 401);
+  free(t);
+  t = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"v1\"}", claims, KEY2);
+  snprintf(authz, sizeof authz, "Bearer %s", t);
+  ck_assert_int_eq(authz_status(authz, "bad_signature"), 401);
+  free(t);
+  t = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"v9\"}", claims, KEY1);
+  snprintf(authz, sizeof authz, "Bearer %s", t);
+  ck_assert_int_eq(authz_status(authz, "unknown_key"), 401);
+  free(t);
+  /* The genuine key and kid: accepted (proves the forgeries failed for their flaw). */
+  t = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"v1\"}", claims, KEY1);
+  snprintf(authz, sizeof authz, "Bearer %s", t);
+  ck_assert_int_eq(authz_status(authz, NULL), 200);
+  free(t);
+  /* Wrong issuer; no sub. */
+  snprintf(claims, sizeof claims,
+           "{\"iss\":\"evil\",\"sub\":\"app-1\",\"aud\":\"events\",\"iat\":%lld,\"exp\":%lld}",
+           (long long)NOW, (long long)NOW + 600);
+  t = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"v1\"}", claims, KEY1);
+  snprintf(authz, sizeof authz, "Bearer %s", t);
+  ck_assert_int_eq(authz_status(authz, "bad_issuer"), 401);
+  free(t);
+  snprintf(claims, sizeof claims, "{\"iss\":\"evpipe-local\",\"aud\":\"events\",\"iat\":%lld,\"exp\":%lld}",
+           (long long)NOW, (long long)NOW + 600);
+  t = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"v1\"}", claims, KEY1);
+  snprintf(authz, sizeof authz, "Bearer %s", t);
+  ck_assert_int_eq(authz_status(authz, "bad_claim"), 401);
+  free(t);
+  /* A genuine token for another audience: 403. */
+  tok = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret&audience=other", NULL);
+  snprintf(authz, sizeof authz, "Bearer %s", tok);
+  ck_assert_int_eq(authz_status(authz, "wrong_audience"), 403);
+  free(tok);
+  /* Absurdly long token. */
+  char *huge = malloc(100000);
+  memcpy(huge, "Bearer ", 7);
+  memset(huge + 7, 'a', 99990);
+  huge[99997] = '\0';
+  ck_assert_int_eq(authz_status(huge, "malformed"), 401);
+  free(huge);
+}
+END_TEST
+
+/* ------------------------------------------------------------ events */
+
+static evp_schema_t *schema;
+static evp_schema_ctx_t *sctx;
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+  b[n] = '\0';
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+static void ev_setup(void) {
+  size_t n;
+  char err[256];
+  evp_err_t e;
+  char *txt = slurp(EVP_SOURCE_DIR "/examples/schemas/glue-data-catalog-json-schema.json", &n);
+  schema = evp_schema_compile(txt, n, NULL, &e, err, sizeof err);
+  ck_assert_ptr_nonnull(schema);
+  free(txt);
+  sctx = evp_schema_ctx_new(err, sizeof err);
+  ck_assert_ptr_nonnull(sctx);
+}
+
+static void ev_teardown(void) {
+  evp_schema_ctx_destroy(sctx);
+  evp_schema_destroy(schema);
+}
+
+#define EV1 "{\"event_id\":\"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\",\"event_type\":\"app.opened\",\"event_time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"shop-ios\"}"
+#define EV2 "{\"event_id\":\"9c2e4b71-0d3a-4c8f-a6e5-2b7f1d9e3c60\",\"event_type\":\"page.viewed\",\"event_time\":\"2024-05-01T08:15:31Z\",\"app_id\":\"shop-web\",\"properties\":{\"path\":\"/a,b]\\\"}\"}}"
+#define BAD_UUID "{\"event_id\":\"not-a-uuid\",\"event_type\":\"app.opened\",\"event_time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"shop-ios\"}"
+#define NO_APP "{\"event_id\":\"1e7a5d3c-6b2f-4a9e-8c1d-5f0b3e2a7d98\",\"event_type\":\"app.opened\",\"event_time\":\"2024-05-01T08:15:30Z\"}"
+
+static int events_req(const evp__events_cfg_t *cfg, const char *method, const char *body,
+                      evp__events_result_t *res, evp__http_resp_t *resp) {
+  req_t q;
+  mkreq(&q, method, "/events", "application/json", NULL, body);
+  evp__http_resp_init(resp);
+  ck_assert_int_eq(evp__events_handle(cfg, sctx, &q.r, res, resp), EVP_OK);
+  if (resp->status != 200) {
+    ck_assert_uint_eq(res->n_accepted, 0);
+    ck_assert_uint_eq(res->n_events, 0);
+    ck_assert_ptr_nonnull(resp->reason);
+    ck_assert_ptr_nonnull(strstr(resp->body, "\"error\":"));
+  }
+  return resp->status;
+}
+
+START_TEST(events_all_valid) {
+  evp__events_cfg_t cfg = {schema, 0, 0};
+  evp__events_result_t res;
+  evp__http_resp_t r;
+  ck_assert_int_eq(events_req(&cfg, "POST", " {\"events\" : [ " EV1 " , " EV2 "\n] } ", &res, &r), 200);
+  ck_assert_str_eq(r.body, "{\"accepted\":2,\"rejected\":[]}");
+  ck_assert_uint_eq(res.n_events, 2);
+  ck_assert_uint_eq(res.n_accepted, 2);
+  ck_assert_uint_eq(res.accepted_lens[0], strlen(EV1));
+  ck_assert(memcmp(res.accepted[0], EV1, strlen(EV1)) == 0);
+  ck_assert_uint_eq(res.accepted_lens[1], strlen(EV2));
+  ck_assert(memcmp(res.accepted[1], EV2, strlen(EV2)) == 0);
+  evp__events_result_free(&res);
+  evp__http_resp_free(&r);
+  ck_assert_int_eq(events_req(&cfg, "POST", "{\"events\":[]}", &res, &r), 200);
+  ck_assert_str_eq(r.body, "{\"accepted\":0,\"rejected\":[]}");
+  evp__events_result_free(&res);
+  evp__http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(events_per_item_results) {
+  evp__events_cfg_t cfg = {schema, 0, 0};
+  evp__events_result_t res;
+  evp__http_resp_t r;
+  ck_assert_int_eq(events_req(&cfg, "POST",
+                              "{\"events\":[" EV1 "," BAD_UUID ",42,\"x\"," NO_APP ",{\"event_id\":\"a\\u0062c\"}," EV2 "]}",
+                              &res, &r),
+                   200);
+  ck_assert_uint_eq(res.n_events, 7);
+  ck_assert_uint_eq(res.n_accepted, 2);
+  ck_assert_uint_eq(res.n_rejected, 5);
+  cJSON *j = cJSON_Parse(r.body);
+  ck_assert_ptr_nonnull(j);
+  ck_assert_int_eq(cJSON_GetObjectItem(j, "accepted")->valueint, 2);
+  cJSON *rej = cJSON_GetObjectItem(j, "rejected");
+  ck_assert_int_eq(cJSON_GetArraySize(rej), 5);
+  static const int idx[] = {1, 2, 3, 4, 5};
+  for (int i = 0; i < 5; i++) {
+    cJSON *x = cJSON_GetArrayItem(rej, i);
+    ck_assert_int_eq(cJSON_GetObjectItem(x, "index")->valueint, idx[i]);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(x, "retriable")));
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(x, "error")));
+  }
+  cJSON *x = cJSON_GetArrayItem(rej, 0);
+  ck_assert_str_eq(cJSON_GetObjectItem(x, "event_id")->valuestring, "not-a-uuid");
+  ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(x, "error")->valuestring, "/event_id: "));
+  ck_assert_str_eq(res.rejected[0].reason, "format");
+  x = cJSON_GetArrayItem(rej, 1);
+  ck_assert(cJSON_IsNull(cJSON_GetObjectItem(x, "event_id")));
+  ck_assert_str_eq(cJSON_GetObjectItem(x, "error")->valuestring, "event is not a JSON object");
+  ck_assert_str_eq(res.rejected[1].reason, "not_object");
+  x = cJSON_GetArrayItem(rej, 3);
+  ck_assert_str_eq(cJSON_GetObjectItem(x, "event_id")->valuestring,
+                   "1e7a5d3c-6b2f-4a9e-8c1d-5f0b3e2a7d98");
+  ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(x, "error")->valuestring, "app_id"));
+  ck_assert_str_eq(res.rejected[3].reason, "required");
+  x = cJSON_GetArrayItem(rej, 4);
+  ck_assert_str_eq(cJSON_GetObjectItem(x, "event_id")->valuestring, "abc"); /* unescaped */
+  ck_assert(memcmp(res.accepted[0], EV1, strlen(EV1)) == 0);
+  ck_assert(memcmp(res.accepted[1], EV2, strlen(EV2)) == 0);
+  cJSON_Delete(j);
+  evp__events_result_free(&res);
+  evp__http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(events_without_schema) {
+  evp__events_cfg_t cfg = {NULL, 0, 0};
+  evp__events_result_t res;
+  evp__http_resp_t r;
+  ck_assert_int_eq(events_req(&cfg, "POST", "{\"events\":[{},[1],{\"a\":1},null]}", &res, &r), 200);
+  ck_assert_uint_eq(res.n_accepted, 2);
+  ck_assert_ptr_nonnull(strstr(r.body, "\"index\":1,"));
+  ck_assert_ptr_nonnull(strstr(r.body, "\"index\":3,"));
+  evp__events_result_free(&res);
+  evp__http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(events_bad_shapes) {
+  evp__events_cfg_t cfg = {schema, 0, 0};
+  evp__events_result_t res;
+  evp__http_resp_t r;
+  static const char *const bad[] = {
+      "", "not json", "[]", "{\"events\":{}}", "{\"events\":\"x\"}", "{\"evts\":[]}",
+      "{\"events\":[]} trailing", "{\"events\":[],\"events\":[]}", "{\"events\":[1,]}",
+      "{\"events\":[\"\xff\"]}", "{\"events\":[{\"a\":1}}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ck_assert_int_eq(events_req(&cfg, "POST", bad[i], &res, &r), 400);
+    ck_assert_str_eq(r.reason, "invalid_request");
+    evp__events_result_free(&res);
+    evp__http_resp_free(&r);
+  }
+  /* Nested deeper than any event may be. */
+  char deep[400];
+  size_t n = (size_t)snprintf(deep, sizeof deep, "{\"events\":[");
+  for (int i = 0; i < 100; i++)
+    deep[n++] = '[';
+  for (int i = 0; i < 100; i++)
+    deep[n++] = ']';
+  memcpy(deep + n, "]}", 3);
+  ck_assert_int_eq(events_req(&cfg, "POST", deep, &res, &r), 400);
+  evp__http_resp_free(&r);
+  ck_assert_int_eq(events_req(&cfg, "GET", NULL, &res, &r), 405);
+  ck_assert_str_eq(hdr(&r, "Allow"), "POST");
+  evp__http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(events_limits) {
+  evp__events_cfg_t cfg = {schema, 3, 4096};
+  evp__events_result_t res;
+  evp__http_resp_t r;
+  ck_assert_int_eq(events_req(&cfg, "POST", "{\"events\":[{},{},{}]}", &res, &r), 200);
+  evp__events_result_free(&res);
+  evp__http_resp_free(&r);
+  ck_assert_int_eq(events_req(&cfg, "POST", "{\"events\":[{},{},{},{}]}", &res, &r), 413);
+  ck_assert_str_eq(r.reason, "too_many_events");
+  evp__http_resp_free(&r);
+  char *big = malloc(5000);
+  memset(big, ' ', 4999);
+  big[4999] = '\0';
+  memcpy(big, "{\"events\":[]}", 13);
+  ck_assert_int_eq(events_req(&cfg, "POST", big, &res, &r), 413);
+  ck_assert_str_eq(r.reason, "too_large");
+  evp__http_resp_free(&r);
+  free(big);
+  /* Defaults: 500 events. */
+  evp__events_cfg_t def = {NULL, 0, 0};
+  char *many = malloc(501 * 3 + 32);
+  size_t n;
+  n = 0;
+  n += (size_t)sprintf(many, "{\"events\":[");
+  for (int i = 0; i < 501; i++)
+    n += (size_t)sprintf(many + n, "%s{}", i ? "," : "");
+  strcpy(many + n, "]}");
+  ck_assert_int_eq(events_req(&def, "POST", many, &res, &r), 413);
+  evp__http_resp_free(&r);
+  free(many);
+}
+END_TEST
+
+/* A long error message is cut at a UTF-8 boundary; the output stays JSON. */
+START_TEST(events_long_error_is_bounded) {
+  evp__events_cfg_t cfg = {schema, 0, 0};
+  evp__events_result_t res;
+  evp__http_resp_t r;
+  char body[2048];
+  char key[300];
+  memset(key, 'k', sizeof key - 1);
+  key[sizeof key - 1] = '\0';
+  snprintf(body, sizeof body, "{\"events\":[{\"%s\":1}]}", key);
+  ck_assert_int_eq(events_req(&cfg, "POST", body, &res, &r), 200);
+  ck_assert_uint_eq(res.n_rejected, 1);
+  ck_assert_uint_le(strlen(res.rejected[0].error), EVP__EVENT_ERROR_MAX);
+  cJSON *j = cJSON_Parse(r.body);
+  ck_assert_ptr_nonnull(j);
+  cJSON_Delete(j);
+  evp__events_result_free(&res);
+  evp__http_resp_free(&r);
+}
+END_TEST
+
+/* ------------------------------------------------------------ helpers */
+
+static int collect(void *opaque, size_t i, const char *v, size_t n) {
+  char(*out)[64] = opaque;
+  snprintf(out[i], 64, "%.*s", (int)n, v);
+  return 0;
+}
+
+static int stop_at_1(void *opaque, size_t i, const char *v, size_t n) {
+  (void)opaque, (void)v, (void)n;
+  return i == 1;
+}
+
+START_TEST(array_split) {
+  char out[8][64];
+  const char *a = "[ \"a,]\\\"\" , {\"x\":[1,{\"y\":\"}\"}]},\n3 ,[[]], null ]";
+  ck_assert_uint_eq(evp__json_array_each(a, strlen(a), collect, out), 5);
+  ck_assert_str_eq(out[0], "\"a,]\\\"\"");
+  ck_assert_str_eq(out[1], "{\"x\":[1,{\"y\":\"}\"}]}");
+  ck_assert_str_eq(out[2], "3");
+  ck_assert_str_eq(out[3], "[[]]");
+  ck_assert_str_eq(out[4], "null");
+  ck_assert_uint_eq(evp__json_array_each("[]", 2, collect, out), 0);
+  ck_assert_uint_eq(evp__json_array_each("[ ]", 3, NULL, NULL), 0);
+  ck_assert_uint_eq(evp__json_array_each("[1,2,3]", 7, stop_at_1, NULL), (size_t)-1);
+}
+END_TEST
+
+static size_t gz(const char *in, size_t n, unsigned char *out, size_t cap) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  ck_assert_int_eq(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)n;
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+  size_t len = cap - z.avail_out;
+  deflateEnd(&z);
+  return len;
+}
+
+START_TEST(gunzip_bounds) {
+  const char *msg = "{\"events\":[{\"a\":1}]}";
+  unsigned char g[256];
+  size_t gl = gz(msg, strlen(msg), g, sizeof g);
+  char *out;
+  size_t ol;
+  ck_assert_int_eq(evp__gunzip(g, gl, 1000, &out, &ol), EVP_OK);
+  ck_assert_uint_eq(ol, strlen(msg));
+  ck_assert(memcmp(out, msg, ol) == 0);
+  free(out);
+  /* Exactly at the limit is fine; one byte less is not. */
+  ck_assert_int_eq(evp__gunzip(g, gl, strlen(msg), &out, &ol), EVP_OK);
+  free(out);
+  ck_assert_int_eq(evp__gunzip(g, gl, strlen(msg) - 1, &out, &ol), EVP_ERR_TOO_LARGE);
+  ck_assert_ptr_null(out);
+  /* A bomb: 8 MiB of zeros in a few KiB, limit 1 MiB. */
+  size_t zn = 8u << 20;
+  char *zeros = calloc(1, zn);
+  unsigned char *bomb = malloc(64 * 1024);
+  size_t bl = gz(zeros, zn, bomb, 64 * 1024);
+  ck_assert_uint_lt(bl, 16 * 1024);
+  ck_assert_int_eq(evp__gunzip(bomb, bl, 1u << 20, &out, &ol), EVP_ERR_TOO_LARGE);
+  free(bomb);
+  free(zeros);
+  /* Garbage, truncated, trailing bytes, empty. */
+  ck_assert_int_eq(evp__gunzip("not gzip at all", 15, 1000, &out, &ol), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__gunzip(g, gl - 4, 1000, &out, &ol), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__gunzip(g, 10, 1000, &out, &ol), EVP_ERR_INVALID_ARG);
+  g[gl] = 'x';
+  ck_assert_int_eq(evp__gunzip(g, gl + 1, 1000, &out, &ol), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__gunzip(g, 0, 1000, &out, &ol), EVP_ERR_INVALID_ARG);
+  g[gl - 1] ^= 1; /* the length in the trailer */
+  ck_assert_int_eq(evp__gunzip(g, gl, 1000, &out, &ol), EVP_ERR_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(form_and_basic) {
+  static const char *const names[2] = {"a", "b c"};
+  char *v[2];
+  const char *body = "x=1&a=h%C3%A9llo+w&&b+c=%2B%26&z";
+  ck_assert_int_eq(evp__form_parse(body, strlen(body), names, 2, v), EVP_OK);
+  ck_assert_str_eq(v[0], "h\xc3\xa9llo w");
+  ck_assert_str_eq(v[1], "+&");
+  free(v[0]);
+  free(v[1]);
+  ck_assert_int_eq(evp__form_parse("a", 1, names, 2, v), EVP_OK);
+  ck_assert_str_eq(v[0], "");
+  ck_assert_ptr_null(v[1]);
+  free(v[0]);
+  ck_assert_int_eq(evp__form_parse("a=1&a=2", 7, names, 2, v), EVP_ERR_INVALID_ARG);
+  ck_assert_ptr_null(v[0]);
+  ck_assert_int_eq(evp__form_parse("b+c=1&a=%G1", 11, names, 2, v), EVP_ERR_INVALID_ARG);
+  ck_assert_ptr_null(v[1]);
+  ck_assert_int_eq(evp__form_parse("a=%00", 5, names, 2, v), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__form_parse("a=\0", 3, names, 2, v), EVP_ERR_INVALID_ARG);
+  char *id, *sec;
+  ck_assert_int_eq(evp__basic_auth_parse("BASIC  YTpiOmM= ", &id, &sec), EVP_OK); /* a:b:c */
+  ck_assert_str_eq(id, "a");
+  ck_assert_str_eq(sec, "b:c");
+  free(id);
+  free(sec);
+  ck_assert_int_eq(evp__basic_auth_parse("Basic OmI=", &id, &sec), EVP_ERR_INVALID_ARG); /* ":b" */
+  ck_assert_int_eq(evp__basic_auth_parse("Basic YTpi=", &id, &sec), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__basic_auth_parse("Basi", &id, &sec), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__basic_auth_parse("Basic ", &id, &sec), EVP_ERR_INVALID_ARG);
+  ck_assert_ptr_null(id);
+  ck_assert_ptr_null(sec);
+}
+END_TEST
+
+START_TEST(resp_helpers) {
+  evp__http_resp_t r;
+  evp__http_resp_init(&r);
+  for (int i = 0; i < EVP__HTTP_MAX_RESP_HEADERS; i++)
+    ck_assert_int_eq(evp__http_resp_header(&r, "X-A", "1"), EVP_OK);
+  ck_assert_int_eq(evp__http_resp_header(&r, "X-A", "1"), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__http_resp_error(&r, 503, "unavailable", "say \"why\""), EVP_OK);
+  ck_assert_uint_eq(r.n_headers, 0);
+  ck_assert_str_eq(r.body, "{\"error\":\"unavailable\",\"error_description\":\"say \\\"why\\\"\"}");
+  ck_assert_uint_eq(r.body_len, strlen(r.body));
+  ck_assert_int_eq(evp__http_resp_body(&r, "text/plain", "ok\n", 3), EVP_OK);
+  ck_assert_str_eq(r.body, "ok\n");
+  evp__http_resp_free(&r);
+  ck_assert_ptr_null(r.body);
+  evp__http_hdr_t h[2] = {{"a", "1"}, {"b", "2"}};
+  evp__http_req_t q = {"GET", "/", h, 2, NULL, 0, NULL};
+  ck_assert_str_eq(evp__http_req_header(&q, "b"), "2");
+  ck_assert_ptr_null(evp__http_req_header(&q, "c"));
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("handlers");
+  TCase *t = tcase_create("issuer");
+  tcase_add_checked_fixture(t, setup, teardown);
+  tcase_add_test(t, issue_form_body);
+  tcase_add_test(t, issue_default_and_other_audience);
+  tcase_add_test(t, issue_basic_auth);
+  tcase_add_test(t, issue_errors);
+  tcase_add_test(t, issue_unknown_and_wrong_secret_look_alike);
+  tcase_add_test(t, issue_method_content_type_size);
+  tcase_add_test(t, issue_after_rotation);
+  tcase_add_test(t, clients_file_validation);
+  tcase_add_test(t, clients_check_results);
+  tcase_add_test(t, authorize_paths);
+  suite_add_tcase(s, t);
+  t = tcase_create("events");
+  tcase_add_checked_fixture(t, ev_setup, ev_teardown);
+  tcase_add_test(t, events_all_valid);
+  tcase_add_test(t, events_per_item_results);
+  tcase_add_test(t, events_without_schema);
+  tcase_add_test(t, events_bad_shapes);
+  tcase_add_test(t, events_limits);
+  tcase_add_test(t, events_long_error_is_bounded);
+  suite_add_tcase(s, t);
+  t = tcase_create("helpers");
+  tcase_add_test(t, array_split);
+  tcase_add_test(t, gunzip_bounds);
+  tcase_add_test(t, form_and_basic);
+  tcase_add_test(t, resp_helpers);
+  suite_add_tcase(s, t);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
