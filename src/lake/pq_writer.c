@@ -545,11 +545,10 @@ static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
       if (c->dict_on) {
         uint32_t idx;
         evp_err_t e = evp__pq_dict_insert(&c->dict, (const uint8_t *)v->v.s.ptr, v->v.s.len, &idx);
-        /* Too big or out of memory: this chunk falls back to PLAIN, which
-         * needs nothing beyond the values already buffered. */
-        /* Also give up early on near-unique columns (ids): after
-         * DICT_PROBE values with almost all distinct, a dictionary cannot
-         * pay for itself and only costs hashing. */
+        /* Too big, out of memory, or near-unique (ids: after DICT_PROBE
+         * values almost all distinct, a dictionary cannot pay for itself):
+         * this chunk falls back to PLAIN, which needs nothing beyond the
+         * values already buffered. */
         int unique = c->nn == DICT_PROBE && c->dict.n > DICT_PROBE - DICT_PROBE / 16;
         if (e || unique || c->dict.n > w->opt.dict_max_entries ||
             c->dict.bytes.len > w->opt.dict_max_bytes) {
