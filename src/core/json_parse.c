@@ -26,16 +26,20 @@ static evp_err_t fail(evp__jp *p, const char *msg) {
   return EVP_ERR_JSON;
 }
 
-static evp__jv *push(evp__jp *p, size_t *idx) {
+static int grow(evp__jdoc *d) {
+  size_t nc = d->cap ? d->cap * 2 : 64;
+  evp__jv *nv = realloc(d->v, nc * sizeof *nv);
+  if (!nv)
+    return -1;
+  d->v = nv;
+  d->cap = nc;
+  return 0;
+}
+
+static inline evp__jv *push(evp__jp *p, size_t *idx) {
   evp__jdoc *d = p->d;
-  if (EVP__UNLIKELY(d->n == d->cap)) {
-    size_t nc = d->cap ? d->cap * 2 : 64;
-    evp__jv *nv = realloc(d->v, nc * sizeof *nv);
-    if (!nv)
-      return NULL;
-    d->v = nv;
-    d->cap = nc;
-  }
+  if (EVP__UNLIKELY(d->n == d->cap) && grow(d))
+    return NULL;
   *idx = d->n;
   evp__jv *v = &d->v[d->n++];
   v->isint = 0;

@@ -694,6 +694,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
       }
     }
   }
+  if (s->nall_of || s->nany_of || s->none_of || s->not_ || s->if_) s->flags |= EVP__F_COMBINATORS;
   return s;
 }
 

@@ -79,7 +79,8 @@ enum { /* presence flags */
   EVP__F_MULT = 1u << 4, EVP__F_MINLEN = 1u << 5, EVP__F_MAXLEN = 1u << 6,
   EVP__F_MINITEMS = 1u << 7, EVP__F_MAXITEMS = 1u << 8, EVP__F_MINPROPS = 1u << 9,
   EVP__F_MAXPROPS = 1u << 10, EVP__F_UNIQUE = 1u << 11, EVP__F_ITEMS_ARR = 1u << 12,
-  EVP__F_CONST = 1u << 13, EVP__F_ENUM = 1u << 14
+  EVP__F_CONST = 1u << 13, EVP__F_ENUM = 1u << 14,
+  EVP__F_COMBINATORS = 1u << 15 /* any of allOf, anyOf, oneOf, not, if */
 };
 
 enum { /* format ids; 0: none or unknown */
