@@ -220,7 +220,7 @@ int main(int argc, char **argv) {
     t0 = now_s();
     for (long k = 0; k < n; k++) {
       double a = now_s();
-      evp__item *it = evp__event_make(ev2, &s, 0, 0);
+      evp__item *it = evp__event_make(ev2, &s, 0, 0, evp__item_get, c);
       if (!it || evp__queue_push(c, it) != EVP_OK)
         return 1;
       lat[k] = now_s() - a;

@@ -62,7 +62,7 @@ START_TEST(filling_inserts_fields_and_tracks_the_id) {
   evp__scan s;
   const char *j = " {\"a\":1} ";
   ck_assert_int_eq(scan(j, &s), EVP_OK);
-  evp__item *it = evp__event_make(j, &s, 1, 1);
+  evp__item *it = evp__event_make(j, &s, 1, 1, NULL, NULL);
   ck_assert_ptr_nonnull(it);
   ck_assert_uint_eq(it->len, 1 + 49 + 1 + 39 + 1 + 6);
   ck_assert(!memcmp(it->json, "{\"event_id\":\"", 13));
@@ -71,13 +71,13 @@ START_TEST(filling_inserts_fields_and_tracks_the_id) {
   ck_assert_int_eq(it->json[it->id_off + 36], '"');
   free(it);
   ck_assert_int_eq(scan("{\"event_id\":\"abc\"}", &s), EVP_OK);
-  it = evp__event_make("{\"event_id\":\"abc\"}", &s, 1, 1);
+  it = evp__event_make("{\"event_id\":\"abc\"}", &s, 1, 1, NULL, NULL);
   ck_assert_uint_eq(it->id_len, 3);
   ck_assert(!memcmp(it->json + it->id_off, "abc", 3));
   ck_assert(!memcmp(it->json, "{\"event_time\":\"", 15));
   free(it);
   ck_assert_int_eq(scan("{}", &s), EVP_OK);
-  it = evp__event_make("{}", &s, 0, 1);
+  it = evp__event_make("{}", &s, 0, 1, NULL, NULL);
   ck_assert_uint_eq(it->len, 2 + 38 + 1);
   ck_assert_int_eq(it->json[it->len - 2], '"');
   ck_assert_uint_eq(it->id_len, 0);

@@ -39,6 +39,8 @@ static evp_err_t check_url(const evp_conf_t *cf, const char *prop, const char *u
 }
 
 static void free_client(evp_client_t *c) {
+  evp__item_free_all(c);
+  pthread_mutex_destroy(&c->free_mu);
   evp__http_free(&c->http);
   evp__token_wipe(&c->tok);
   evp__validator_free(c->schema);
@@ -79,6 +81,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   }
   evp__stats_init(&c->st);
   pthread_mutex_init(&c->mu, NULL);
+  pthread_mutex_init(&c->free_mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -133,7 +136,8 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
     EVP__INC(c->st.refused_invalid, 1);
     return e;
   }
-  evp__item *it = evp__event_make(json, &s, (int)c->conf->fill_event_id, (int)c->conf->fill_event_time);
+  evp__item *it = evp__event_make(json, &s, (int)c->conf->fill_event_id,
+                                  (int)c->conf->fill_event_time, evp__item_get, c);
   if (!it)
     return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
   if ((uint64_t)it->len + 13 > (uint64_t)c->conf->batch_max_bytes) {

@@ -26,13 +26,14 @@ typedef struct evp__item {
   int64_t enq_us;   /* monotonic time of evp_send */
   uint32_t len;     /* bytes of json[] */
   uint32_t id_off;  /* event_id string content within json[] */
+  uint32_t cap;     /* bytes allocated for json[] (items are recycled) */
   uint16_t id_len;
   uint16_t attempts;
   uint16_t err;     /* last evp_err_t seen for this event */
   char json[];
 } evp__item;
 
-#define EVP__ITEM_COST(it) (sizeof(evp__item) + (it)->len)
+#define EVP__ITEM_COST(it) (sizeof(evp__item) + (it)->cap)
 
 typedef struct {
   evp__item *head, *tail;
@@ -60,8 +61,12 @@ typedef struct {
 evp_err_t evp__event_scan(const char *json, size_t len, evp__scan *s, char *errstr, size_t es);
 
 /* Build the queued item: the event with event_id / event_time inserted when
- * asked. NULL on ENOMEM. */
-evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, int fill_time);
+ * asked, in memory from get(ctx, bytes) (NULL: malloc). NULL on ENOMEM. */
+typedef evp__item *(*evp__item_get_fn)(void *ctx, size_t json_bytes);
+evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
+                           evp__item_get_fn get, void *ctx);
+/* A fresh item able to hold n bytes of text (capacity rounded up). */
+evp__item *evp__item_alloc(size_t n);
 
 /* A UUIDv7 in canonical text form (36 chars + NUL). */
 evp_err_t evp__uuid7(char out[37]);
@@ -203,8 +208,23 @@ struct evp_client_s {
   int zs_ready;
   char last_reason[256];
 
+  /* Recycled items: the sender returns reported items here and evp_send
+   * reuses them, so steady traffic neither mallocs nor frees across threads
+   * nor faults fresh pages in. Bounded by EVP__FREE_MAX. */
+  pthread_mutex_t free_mu;
+  evp__item *free_head;
+  size_t free_n;
+  evp__list dead;          /* sender-only: reported, not yet recycled */
+
   evp__stats st;
 };
+
+#define EVP__FREE_MAX 4096
+/* evp_send side: an item for n bytes, recycled when one is big enough. */
+evp__item *evp__item_get(void *client, size_t n);
+/* Sender side: recycle c->dead (up to EVP__FREE_MAX kept, the rest freed). */
+void evp__item_recycle(evp_client_t *c);
+void evp__item_free_all(evp_client_t *c);
 
 /* Queue side (queue.c). */
 evp_err_t evp__queue_push(evp_client_t *c, evp__item *it);

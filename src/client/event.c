@@ -274,7 +274,24 @@ evp_err_t evp__event_scan(const char *json, size_t len, evp__scan *out, char *er
                      (size_t)(s.p - json), s.err ? s.err : "syntax error");
 }
 
-evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, int fill_time) {
+evp__item *evp__item_alloc(size_t n) {
+  /* Rounding up lets an item be reused for events of slightly larger size. */
+  size_t cap = (n + 31) & ~(size_t)31;
+  if (cap > UINT32_MAX)
+    return NULL;
+  evp__item *it = malloc(sizeof *it + cap);
+  if (it)
+    it->cap = (uint32_t)cap;
+  return it;
+}
+
+static evp__item *plain_get(void *ctx, size_t n) {
+  (void)ctx;
+  return evp__item_alloc(n);
+}
+
+evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
+                           evp__item_get_fn get, void *ctx) {
   char add[96];
   size_t al = 0;
   size_t id_at = 0;
@@ -308,7 +325,7 @@ evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, in
   size_t n = olen + al;
   if (n > UINT32_MAX)
     return NULL;
-  evp__item *it = malloc(sizeof *it + n);
+  evp__item *it = (get ? get : plain_get)(ctx, n);
   if (!it)
     return NULL;
   it->next = NULL;

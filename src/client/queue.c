@@ -52,7 +52,47 @@ evp_err_t evp__queue_push(evp_client_t *c, evp__item *it) {
   return EVP_OK;
 }
 
+evp__item *evp__item_get(void *client, size_t n) {
+  evp_client_t *c = client;
+  evp__item *it = NULL;
+  pthread_mutex_lock(&c->free_mu);
+  if (c->free_head && c->free_head->cap >= n) {
+    it = c->free_head;
+    c->free_head = it->next;
+    c->free_n--;
+  }
+  pthread_mutex_unlock(&c->free_mu);
+  return it ? it : evp__item_alloc(n);
+}
+
+void evp__item_recycle(evp_client_t *c) {
+  if (!c->dead.n)
+    return;
+  pthread_mutex_lock(&c->free_mu);
+  while (c->dead.head && c->free_n < EVP__FREE_MAX) {
+    evp__item *it = evp__list_pop(&c->dead);
+    it->next = c->free_head;
+    c->free_head = it;
+    c->free_n++;
+  }
+  pthread_mutex_unlock(&c->free_mu);
+  evp__item *it;
+  while ((it = evp__list_pop(&c->dead)))
+    free(it);
+}
+
+void evp__item_free_all(evp_client_t *c) {
+  evp__item_recycle(c);
+  while (c->free_head) {
+    evp__item *it = c->free_head;
+    c->free_head = it->next;
+    free(it);
+  }
+  c->free_n = 0;
+}
+
 void evp__queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
+  evp__item_recycle(c);
   if (!n)
     return;
   pthread_mutex_lock(&c->mu);
@@ -81,7 +121,7 @@ void evp__report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_e
   if (c->conf->dr_cb && (c->conf->dr_mode == EVP__DR_ALL || st != EVP_DELIVERY_OK))
     c->conf->dr_cb(it->json + it->id_off, it->id_len, st, err, reason ? reason : "",
                    it->attempts, c->conf->opaque);
-  free(it);
+  evp__list_push(&c->dead, it); /* recycled at the next queue release */
 }
 
 void evp__report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
