@@ -21,23 +21,33 @@ typedef enum {
   EVP__FSYNC_NEVER       /* leave it to the OS (tests, benchmarks) */
 } evp__fsync_policy_t;
 
+/* Options; zero means the default shown. */
 typedef struct {
   evp__fsync_policy_t fsync;
-  int interval_ms;          /* for EVP__FSYNC_INTERVAL */
-  size_t segment_bytes;     /* roll to a new segment file past this size */
+  int interval_ms;          /* for EVP__FSYNC_INTERVAL; default 200 */
+  size_t segment_bytes;     /* roll to a new segment file past this size; default 64 MiB */
+  size_t max_record_bytes;  /* largest record (one request's events + ~20 bytes);
+                               default 16 MiB, at most 256 MiB; larger: EVP_ERR_TOO_LARGE */
 } evp__wal_opts_t;
 
 typedef struct evp__wal evp__wal_t;
 
 /* Open (creating, mode 0700 dir / 0600 files) the log in @p dir and recover:
- * torn or corrupt tails (bad checksum) are truncated, never replayed. */
+ * torn or corrupt tails (bad checksum) are truncated, never replayed. The
+ * directory is locked (flock) against a second opener: EVP_ERR_STATE.
+ * Errors: EVP_ERR_IO (with the errno text; also a corrupt checkpoint file),
+ * EVP_ERR_INVALID_ARG, EVP_ERR_NOMEM. */
 evp_err_t evp__wal_open(const char *dir, const evp__wal_opts_t *opts, evp__wal_t **out,
                         char *errstr, size_t errstr_size);
 
 /* Append one record: the @p n accepted events of one request (each a JSON
  * object text, already validated), with the client id from the token and the
  * receive time in microseconds since the epoch. Returns once the record is
- * durable per the fsync policy. Thread-safe. */
+ * durable per the fsync policy. Thread-safe.
+ * Errors: EVP_ERR_TOO_LARGE (record over max_record_bytes, client_id over
+ * 1024 bytes), EVP_ERR_INVALID_ARG, EVP_ERR_NOMEM, EVP_ERR_IO (write or fsync
+ * failed: the record is not acknowledged; after a failed fsync the log
+ * refuses further appends, since the kernel may have dropped dirty pages). */
 evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
                           const char *const *events, const size_t *lens, size_t n,
                           char *errstr, size_t errstr_size);
@@ -50,16 +60,23 @@ void evp__wal_close(evp__wal_t *w);
 
 /* ---- the batcher: log -> Parquet files under lake_dir/events/dt=/hour= ---- */
 
+/* Options; zero means the default shown. */
 typedef struct {
   const char *lake_dir;     /* root of the lake; files go to lake_dir/events/dt=YYYY-MM-DD/hour=HH/ */
   const char *schema_json;  /* the event schema text: columns come from src/core/table.h */
-  size_t buffer_bytes;      /* flush when this many bytes of events are buffered (Firehose: 1-128 MB) */
-  int buffer_seconds;       /* ... or when the oldest buffered event is this old (Firehose: 0-900 s) */
-  int dedup_window_s;       /* drop an event_id already written within this window */
+  size_t buffer_bytes;      /* flush when this many bytes of events are buffered (Firehose: 1-128 MB);
+                               default 5 MiB, at most 1 GiB */
+  int buffer_seconds;       /* ... or when the oldest buffered event is this old (Firehose: 0-900 s);
+                               default 60, at most 900 */
+  int dedup_window_s;       /* drop an event_id already written within this window
+                               (by received_at); 0 disables dedup */
+  size_t dedup_max_ids;     /* bound on remembered ids (oldest forgotten first); default 1,000,000 */
 } evp__batcher_opts_t;
 
 typedef struct {
-  uint64_t files, bytes, rows, duplicates, errors;
+  uint64_t files, bytes, rows, duplicates;
+  uint64_t errors;          /* failed flush attempts (retried) + events that fit no row (dropped) */
+  uint64_t bad_events;      /* of those: events dropped because they fit no row */
 } evp__batcher_stats_t;
 
 typedef struct evp__batcher evp__batcher_t;

@@ -1,0 +1,297 @@
+/* Internals of the local durable log shared by wal*.c, batcher*.c and their
+ * tests: the on-disk record format, the reader the batcher drains the log
+ * with, and the checkpoint. Not used by the HTTP front. See
+ * docs/local-durability.md. */
+#ifndef EVP_LOCAL_WAL_INT_H
+#define EVP_LOCAL_WAL_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "local/wal.h"
+
+/* ---- record format (all integers little endian) ----
+ * header, 16 bytes:
+ *   [0,4)   magic "EVWR"
+ *   [4]     version (1)
+ *   [5]     flags (0)
+ *   [6,8)   reserved (0)
+ *   [8,12)  payload length
+ *   [12,16) CRC-32 (zlib) of header bytes [4,12) followed by the payload
+ * payload:
+ *   [0,8)   received_at, microseconds since the epoch (signed)
+ *   [8,12)  number of events n
+ *   [12,14) client_id length c, then c bytes of client_id
+ *   n times: u32 length, then the event's JSON bytes */
+#define EVP__WAL_HDR 16u
+#define EVP__WAL_VERSION 1u
+#define EVP__WAL_PAYLOAD_FIXED 14u
+#define EVP__WAL_MAX_CLIENT_ID 1024u
+/* Largest payload a reader accepts, whatever the writer's configured limit:
+ * a longer length field is corruption, not a record. */
+#define EVP__WAL_HARD_MAX_RECORD (256u * 1024u * 1024u)
+#define EVP__WAL_DEFAULT_MAX_RECORD (16u * 1024u * 1024u)
+#define EVP__WAL_DEFAULT_SEGMENT (64u * 1024u * 1024u)
+#define EVP__WAL_DEFAULT_INTERVAL_MS 200
+
+/* Size of the record (header + payload) for these events, or 0 when a field
+ * does not fit the format (client_id too long, too many events). */
+size_t evp__wal_record_size(size_t client_id_len, const size_t *lens, size_t n);
+
+/* Encode into @p out (evp__wal_record_size bytes). */
+void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t client_id_len,
+                            int64_t received_at_us, const char *const *events, const size_t *lens,
+                            size_t n);
+
+/* Check a header: 0 and *payload_len when the magic/version/flags are right
+ * and the length is at most EVP__WAL_HARD_MAX_RECORD, else -1. */
+int evp__wal_header_check(const unsigned char hdr[EVP__WAL_HDR], uint32_t *payload_len);
+
+/* CRC of a record: header bytes [4,12) then the payload. */
+uint32_t evp__wal_record_crc(const unsigned char hdr[EVP__WAL_HDR], const unsigned char *payload,
+                             size_t len);
+uint32_t evp__wal_get32(const unsigned char *p);
+
+/* A decoded payload; the pointers point into the payload bytes. */
+typedef struct {
+  uint64_t offset;        /* log offset of the record's header */
+  uint64_t end;           /* offset just past the record */
+  int64_t received_at_us;
+  const char *client_id;
+  size_t client_id_len;
+  uint32_t nevents;
+  const unsigned char *events; /* n x (u32 length, bytes) */
+  size_t events_len;
+} evp__wal_record_t;
+
+/* Decode and check the structure of a payload (the event lengths must add
+ * up exactly). 0 on success, -1 when malformed. offset/end are left alone. */
+int evp__wal_payload_decode(const unsigned char *payload, size_t len, evp__wal_record_t *rec);
+
+/* Iterate over a decoded record's events: start with *cursor = 0; returns 1
+ * and the next event, or 0 at the end. */
+int evp__wal_record_next_event(const evp__wal_record_t *rec, size_t *cursor, const char **ev,
+                               size_t *len);
+
+/* ---- reader: sequential access to records at or after an offset ---- */
+typedef struct evp__wal_reader evp__wal_reader_t;
+
+/* A reader starting at @p from (a record boundary, normally the checkpoint). */
+evp_err_t evp__wal_reader_open(evp__wal_t *w, uint64_t from, evp__wal_reader_t **out,
+                               char *errstr, size_t errstr_size);
+
+/* The next record written so far: EVP_OK with *got = 1 and @p rec filled
+ * (its pointers valid until the next call), or *got = 0 when the reader is at
+ * the end. EVP_ERR_IO for a read error or a record that fails its checksum
+ * (the log was damaged after it was opened). */
+evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
+                               char *errstr, size_t errstr_size);
+
+/* Offset of the next record the reader will return. */
+uint64_t evp__wal_reader_pos(const evp__wal_reader_t *r);
+
+void evp__wal_reader_close(evp__wal_reader_t *r);
+
+/* ---- log state for the batcher ---- */
+
+/* The committed offset (the checkpoint) and the end of what was written. */
+uint64_t evp__wal_checkpoint(const evp__wal_t *w);
+uint64_t evp__wal_end(const evp__wal_t *w);
+
+/* Block until something is written past @p pos, evp__wal_wake() is called,
+ * or @p timeout_ms passes. */
+void evp__wal_wait(evp__wal_t *w, uint64_t pos, int timeout_ms);
+void evp__wal_wake(evp__wal_t *w);
+
+/* Record that everything before @p offset (a record end) is in committed lake
+ * files and @p nevents events left the pending gauge: the log before @p
+ * offset is made durable, the checkpoint file is replaced atomically (temp,
+ * fsync, rename, directory fsync), and segments entirely before it are
+ * deleted. Called by the batcher only. */
+evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char *errstr,
+                          size_t errstr_size);
+
+/* Counters for tests, the bench and /metrics. */
+typedef struct {
+  uint64_t records;          /* appended since open */
+  uint64_t fsyncs;           /* data syncs of segments (group commits) */
+  uint64_t segments;         /* segment files now */
+  uint64_t recovered_records;/* valid records found on open */
+  uint64_t truncated_bytes;  /* bytes of torn/corrupt tails cut on open */
+} evp__wal_stats_t;
+void evp__wal_get_stats(const evp__wal_t *w, evp__wal_stats_t *out);
+
+/* Helpers shared by wal*.c (wal_fs.c). */
+evp_err_t evp__wal_fsync_dir(int dirfd, const char *dir, char *errstr, size_t errstr_size);
+int evp__wal_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
+int evp__wal_pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *got);
+
+/* Checkpoint file (wal_ckpt.c): "checkpoint" in the log directory. */
+evp_err_t evp__wal_ckpt_read(int dirfd, const char *dir, uint64_t *offset, char *errstr,
+                             size_t errstr_size);
+evp_err_t evp__wal_ckpt_write(int dirfd, const char *dir, uint64_t offset, char *errstr,
+                              size_t errstr_size);
+
+/* ---- the log object (shared by wal.c, wal_recover.c, wal_reader.c) ---- */
+
+/* A segment file "wal-<base, 20 digits>.seg" holds the records of log
+ * offsets [base, base + size). Segments are ordered by base; a gap between
+ * two is possible where a damaged segment was cut short on open. */
+typedef struct {
+  uint64_t base, size;
+} evp__wal_seg_t;
+
+struct evp__wal {
+  char *dir;
+  int dirfd, lockfd, fd;        /* fd: the active (last) segment, written with pwrite */
+  evp__fsync_policy_t policy;
+  int interval_ms;
+  size_t segment_bytes, max_record;
+
+  pthread_mutex_t mu;           /* everything below */
+  pthread_cond_t sync_cv;       /* a group-commit fsync finished */
+  pthread_cond_t data_cv;       /* a record was written, or evp__wal_wake */
+  pthread_cond_t tick_cv;       /* wakes the interval syncer on close */
+  evp__wal_seg_t *segs;
+  size_t nsegs, segcap;
+  uint64_t end;                 /* offset past the last written record */
+  uint64_t durable;             /* everything before it has been fsynced */
+  uint64_t checkpoint;
+  uint64_t pending;             /* events after the checkpoint */
+  uint64_t wake_gen;
+  int syncing;                  /* a group-commit leader is in fdatasync */
+  int closing;
+  evp_err_t failed;             /* sticky: a failed fsync poisons the log */
+  char failmsg[200];
+  evp__wal_stats_t st;
+
+  pthread_t ticker;             /* EVP__FSYNC_INTERVAL syncer */
+  int has_ticker;
+  pthread_mutex_t ckpt_mu;      /* serializes evp__wal_commit */
+};
+
+#define EVP__WAL_SEG_FMT "wal-%020llu.seg"
+#define EVP__WAL_SEG_NAME_LEN 28
+
+/* Scan the directory, truncate damaged tails, read the checkpoint, delete
+ * segments below it and open (or create) the active segment (wal_recover.c). */
+evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size);
+
+/* Create the segment starting at w->end and append it to w->segs; the
+ * caller holds w->mu (or is still opening) and closes the previous fd. */
+evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t errstr_size);
+
+/* ---- batcher internals (batcher_*.c) ---- */
+
+/* RFC 3339 date-time ("2024-05-01T10:02:11.250+02:00", 'T'/'t', 'Z'/'z',
+ * 1 or more fraction digits, numeric offsets up to +-23:59, leap second :60)
+ * to microseconds since the epoch, UTC; digits past the sixth are dropped.
+ * Years 0000-9999. Returns 0, or -1 when @p s is not such a string. */
+int evp__rfc3339_to_us(const char *s, size_t n, int64_t *out);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+int64_t evp__days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* The set of event ids written within the dedup window: 128-bit keyed
+ * hashes of the ids in a hash table plus a FIFO ring in insertion order, so
+ * expiry and the size bound both drop the oldest ids first. Times are the
+ * events' received_at. Not thread-safe (the batcher thread owns it). */
+typedef struct evp__dedup evp__dedup_t;
+
+evp__dedup_t *evp__dedup_new(int64_t window_us, size_t max_ids);
+void evp__dedup_free(evp__dedup_t *d);
+/* 1 when @p id was seen within the window before @p ts_us; otherwise the
+ * id is remembered at @p ts_us and 0 is returned; -1 when out of memory. */
+int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us);
+/* A mark of the insertions so far; rollback forgets every id remembered
+ * after it (the undo of a file that could not be written). */
+uint64_t evp__dedup_mark(const evp__dedup_t *d);
+void evp__dedup_rollback(evp__dedup_t *d, uint64_t mark);
+size_t evp__dedup_size(const evp__dedup_t *d);
+
+/* Event JSON -> one Parquet row of the table's data columns (batcher_row.c).
+ * The event is scanned once (top-level members as spans, no tree); strings
+ * are unescaped, numbers parsed exactly from their text (integers never pass
+ * through a double), date-times converted to UTC microseconds, and objects
+ * or arrays stored as their JSON text with insignificant whitespace removed
+ * (numbers keep their digits). */
+typedef struct evp__rowb evp__rowb_t;
+struct evp__table;
+struct evp__pq_value;
+struct evp__pq_column;
+
+evp_err_t evp__rowb_new(const struct evp__table *t, evp__rowb_t **out, char *errstr,
+                        size_t errstr_size);
+void evp__rowb_free(evp__rowb_t *rb);
+/* The Parquet columns (cols[0..ndata) of the table) and their count. */
+const struct evp__pq_column *evp__rowb_columns(const evp__rowb_t *rb, size_t *n);
+/* Build the row for one event; the values point into @p rb (and @p ev,
+ * @p client_id) and stay valid until the next call. @p id / @p idlen get the
+ * event_id string (NULL when the event has none). EVP_ERR_JSON or
+ * EVP_ERR_INVALID_EVENT (a value that fits no column) with the reason. */
+evp_err_t evp__rowb_build(evp__rowb_t *rb, const char *ev, size_t len, int64_t received_at_us,
+                          const char *client_id, size_t client_id_len,
+                          const struct evp__pq_value **row, const char **id, size_t *idlen,
+                          char *errstr, size_t errstr_size);
+
+/* ---- the batcher object (batcher.c: thread; batcher_flush.c: files) ---- */
+
+/* A log record held in the buffer (a copy of its payload). */
+typedef struct {
+  uint64_t offset, end;
+  int64_t received_at_us;
+  uint32_t nevents;
+  unsigned char *payload;
+  size_t len;
+} evp__brec_t;
+
+/* Records of hour @p hour in [first, last] are in an existing lake file
+ * (written before a crash, after the checkpoint). */
+typedef struct {
+  int64_t hour;
+  uint64_t first, last;
+} evp__bcover_t;
+
+struct evp__batcher {
+  evp__wal_t *w;
+  char *lake_dir;
+  size_t buffer_bytes;
+  int buffer_seconds;
+  int64_t dedup_window_us;
+  struct evp__table *table;
+  evp__rowb_t *rb;
+  evp__dedup_t *dd;             /* NULL: dedup off */
+
+  pthread_t thread;
+  pthread_mutex_t mu;           /* the fields up to last_err */
+  pthread_cond_t cv;            /* a flush finished or failed; stop */
+  int stop;
+  uint64_t flush_target;        /* evp__batcher_flush wants the log committed to here */
+  uint64_t committed;           /* the checkpoint as last written */
+  uint64_t fail_gen;            /* failed flush attempts */
+  evp__batcher_stats_t st;
+  char last_err[256];
+
+  /* owned by the batcher thread */
+  evp__wal_reader_t *r;
+  evp__brec_t *buf;
+  size_t nbuf, capbuf, buf_bytes;
+  uint64_t buf_events;
+  int64_t first_at_ms;          /* monotonic time the oldest buffered record was read */
+  uint64_t replay_end;          /* log end at start: lake files may already hold records below it */
+  uint64_t start_ckpt;
+  evp__bcover_t *cov;
+  size_t ncov, capcov;
+  int64_t *scanned;             /* hours whose directory was scanned for such files */
+  size_t nscanned, capscanned;
+};
+
+/* Write the buffer to lake files (one per hour of received_at), advance
+ * the checkpoint and empty the buffer; on error the buffer is kept and the
+ * same files are retried later (batcher_flush.c). */
+evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errstr_size);
+
+#define EVP__LAKE_TABLE "events"
+#define EVP__PART_FMT "part-%020llu-%020llu.parquet"
+
+#endif /* EVP_LOCAL_WAL_INT_H */

@@ -1,0 +1,106 @@
+/* Sequential reader of the log for the batcher. It sees every record whose
+ * write has completed (not only the durable ones: evp__wal_commit syncs the
+ * log before the checkpoint may pass a record), and re-checks each record's
+ * CRC, so damage that happened after the log was opened is reported instead
+ * of being written to the lake. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/core.h"
+#include "local/wal_int.h"
+
+struct evp__wal_reader {
+  evp__wal_t *w;
+  uint64_t pos;
+  int fd;
+  uint64_t fd_base;
+  unsigned char *buf;
+  size_t cap;
+};
+
+evp_err_t evp__wal_reader_open(evp__wal_t *w, uint64_t from, evp__wal_reader_t **out,
+                               char *errstr, size_t errstr_size) {
+  evp__wal_reader_t *r = calloc(1, sizeof *r);
+  if (!r) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
+  r->w = w;
+  r->pos = from;
+  r->fd = -1;
+  *out = r;
+  return EVP_OK;
+}
+
+void evp__wal_reader_close(evp__wal_reader_t *r) {
+  if (!r) return;
+  if (r->fd >= 0) close(r->fd);
+  free(r->buf);
+  free(r);
+}
+
+uint64_t evp__wal_reader_pos(const evp__wal_reader_t *r) { return r->pos; }
+
+evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
+                               char *errstr, size_t errstr_size) {
+  evp__wal_t *w = r->w;
+  *got = 0;
+  uint64_t base = 0, segend = 0;
+  int found = 0;
+  pthread_mutex_lock(&w->mu);
+  for (size_t i = 0; i < w->nsegs; i++) {
+    if (w->segs[i].base + w->segs[i].size > r->pos) {
+      base = w->segs[i].base;
+      segend = base + w->segs[i].size;
+      found = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+  if (!found) return EVP_OK;
+  if (r->pos < base) r->pos = base; /* a gap left by a damaged segment */
+  char name[EVP__WAL_SEG_NAME_LEN + 1];
+  snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)base);
+  if (r->fd < 0 || r->fd_base != base) {
+    if (r->fd >= 0) close(r->fd);
+    r->fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+      int en = errno;
+      return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: open %s/%s: %s", w->dir, name,
+                         strerror(en));
+    }
+    r->fd_base = base;
+  }
+  unsigned char hdr[EVP__WAL_HDR];
+  uint32_t len;
+  size_t n;
+  uint64_t off = r->pos - base;
+  if (evp__wal_pread_full(r->fd, hdr, sizeof hdr, off, &n) != 0) goto io;
+  if (n < sizeof hdr || evp__wal_header_check(hdr, &len) != 0 ||
+      segend - r->pos - EVP__WAL_HDR < len)
+    goto corrupt;
+  if (len > r->cap) {
+    unsigned char *b = realloc(r->buf, len);
+    if (!b) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
+    r->buf = b;
+    r->cap = len;
+  }
+  if (evp__wal_pread_full(r->fd, r->buf, len, off + EVP__WAL_HDR, &n) != 0) goto io;
+  if (n < len || evp__wal_record_crc(hdr, r->buf, len) != evp__wal_get32(hdr + 12) ||
+      evp__wal_payload_decode(r->buf, len, rec) != 0)
+    goto corrupt;
+  rec->offset = r->pos;
+  rec->end = r->pos + EVP__WAL_HDR + len;
+  r->pos = rec->end;
+  *got = 1;
+  return EVP_OK;
+io:
+  return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: read %s/%s: %s", w->dir, name,
+                     strerror(errno));
+corrupt:
+  return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
+                     "wal: record at offset %llu of %s/%s is damaged (changed after the log was "
+                     "opened); reopening the log cuts it",
+                     (unsigned long long)off, w->dir, name);
+}

@@ -1,0 +1,613 @@
+/* The local pipeline's durable log (src/local/wal*.c): round trip, recovery
+ * from torn and corrupted tails, group commit under many threads, checkpoint
+ * and segment deletion, limits and error paths. */
+#define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 700
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "local/wal_int.h"
+
+static char tmpdir[256];
+static char waldir[300];
+
+static void mk_tmpdir(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/evp_wal_test_XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+  snprintf(waldir, sizeof waldir, "%s/wal", tmpdir);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+  (void)sb; (void)flag; (void)f;
+  return remove(p);
+}
+
+static void rm_tmpdir(void) { nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void seg_path(char *out, size_t n, uint64_t base) {
+  snprintf(out, n, "%s/" EVP__WAL_SEG_FMT, waldir, (unsigned long long)base);
+}
+
+static evp__wal_t *open_wal(evp__fsync_policy_t pol, size_t seg_bytes) {
+  evp__wal_opts_t o = {0};
+  o.fsync = pol;
+  o.segment_bytes = seg_bytes;
+  evp__wal_t *w = NULL;
+  char err[512] = "";
+  evp_err_t e = evp__wal_open(waldir, &o, &w, err, sizeof err);
+  ck_assert_msg(e == EVP_OK, "open: %s", err);
+  return w;
+}
+
+/* Append record k: (k % 4) events "{\"k\":K,\"i\":I}", client "c<k>", time k. */
+static void append_k(evp__wal_t *w, int k) {
+  char buf[4][64];
+  const char *ev[4];
+  size_t len[4];
+  size_t n = (size_t)(k % 4);
+  for (size_t i = 0; i < n; i++) {
+    snprintf(buf[i], sizeof buf[i], "{\"k\":%d,\"i\":%zu}", k, i);
+    ev[i] = buf[i];
+    len[i] = strlen(buf[i]);
+  }
+  char cid[32];
+  snprintf(cid, sizeof cid, "c%d", k);
+  char err[256];
+  evp_err_t e = evp__wal_append(w, cid, (int64_t)k * 1000003, ev, len, n, err, sizeof err);
+  ck_assert_msg(e == EVP_OK, "append %d: %s", k, err);
+}
+
+static void check_k(const evp__wal_record_t *r, int k) {
+  char cid[32];
+  snprintf(cid, sizeof cid, "c%d", k);
+  ck_assert_uint_eq(r->client_id_len, strlen(cid));
+  ck_assert(memcmp(r->client_id, cid, r->client_id_len) == 0);
+  ck_assert_int_eq(r->received_at_us, (int64_t)k * 1000003);
+  ck_assert_uint_eq(r->nevents, (unsigned)(k % 4));
+  size_t cur = 0, i = 0;
+  const char *ev;
+  size_t len;
+  while (evp__wal_record_next_event(r, &cur, &ev, &len)) {
+    char want[64];
+    snprintf(want, sizeof want, "{\"k\":%d,\"i\":%zu}", k, i);
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert(memcmp(ev, want, len) == 0);
+    i++;
+  }
+  ck_assert_uint_eq(i, (unsigned)(k % 4));
+}
+
+/* Read everything from @p from; check it is records first..first+count-1. */
+static uint64_t read_expect(evp__wal_t *w, uint64_t from, int first, int count) {
+  evp__wal_reader_t *r;
+  char err[256];
+  ck_assert_int_eq(evp__wal_reader_open(w, from, &r, err, sizeof err), EVP_OK);
+  evp__wal_record_t rec;
+  int got, k = first;
+  uint64_t last_end = from;
+  for (;;) {
+    evp_err_t e = evp__wal_reader_next(r, &rec, &got, err, sizeof err);
+    ck_assert_msg(e == EVP_OK, "read: %s", err);
+    if (!got) break;
+    ck_assert_int_lt(k, first + count);
+    check_k(&rec, k);
+    ck_assert_uint_ge(rec.offset, last_end);
+    last_end = rec.end;
+    k++;
+  }
+  ck_assert_int_eq(k, first + count);
+  evp__wal_reader_close(r);
+  return last_end;
+}
+
+static uint64_t events_in(int first, int count) {
+  uint64_t n = 0;
+  for (int k = first; k < first + count; k++) n += (uint64_t)(k % 4);
+  return n;
+}
+
+START_TEST(round_trip_and_modes) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal(EVP__FSYNC_ALWAYS, 0);
+  for (int k = 0; k < 20; k++) append_k(w, k);
+  ck_assert_uint_eq(evp__wal_pending_events(w), events_in(0, 20));
+  read_expect(w, 0, 0, 20); /* visible to a reader before close */
+  evp__wal_close(w);
+  struct stat st;
+  ck_assert_int_eq(stat(waldir, &st), 0);
+  ck_assert_int_eq(st.st_mode & 0777, 0700);
+  char p[512];
+  seg_path(p, sizeof p, 0);
+  ck_assert_int_eq(stat(p, &st), 0);
+  ck_assert_int_eq(st.st_mode & 0777, 0600);
+
+  w = open_wal(EVP__FSYNC_ALWAYS, 0);
+  evp__wal_stats_t s;
+  evp__wal_get_stats(w, &s);
+  ck_assert_uint_eq(s.recovered_records, 20);
+  ck_assert_uint_eq(s.truncated_bytes, 0);
+  ck_assert_uint_eq(evp__wal_pending_events(w), events_in(0, 20));
+  append_k(w, 20);
+  read_expect(w, 0, 0, 21);
+  evp__wal_close(w);
+  evp__wal_close(NULL);
+  rm_tmpdir();
+}
+END_TEST
+
+/* Cut the segment at every length inside the last record: the first records
+ * survive, the torn one is gone, and appending continues cleanly. */
+START_TEST(torn_tail_is_truncated) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
+  for (int k = 0; k < 5; k++) append_k(w, k);
+  uint64_t end4 = read_expect(w, 0, 0, 5);
+  evp__wal_close(w);
+  char p[512];
+  seg_path(p, sizeof p, 0);
+  /* offset of record 4 = end of record 3 */
+  w = open_wal(EVP__FSYNC_NEVER, 0);
+  evp__wal_reader_t *r;
+  char err[256];
+  ck_assert_int_eq(evp__wal_reader_open(w, 0, &r, err, sizeof err), EVP_OK);
+  evp__wal_record_t rec;
+  int got;
+  uint64_t start4 = 0;
+  for (int k = 0; k < 5; k++) {
+    ck_assert_int_eq(evp__wal_reader_next(r, &rec, &got, err, sizeof err), EVP_OK);
+    start4 = rec.offset;
+  }
+  evp__wal_reader_close(r);
+  evp__wal_close(w);
+  unsigned char *copy = malloc(end4);
+  ck_assert_ptr_nonnull(copy);
+  FILE *f = fopen(p, "rb");
+  ck_assert_uint_eq(fread(copy, 1, end4, f), end4);
+  fclose(f);
+  for (uint64_t cut = start4 + 1; cut < end4; cut += 3) {
+    f = fopen(p, "wb");
+    ck_assert_uint_eq(fwrite(copy, 1, cut, f), cut);
+    fclose(f);
+    w = open_wal(EVP__FSYNC_NEVER, 0);
+    evp__wal_stats_t s;
+    evp__wal_get_stats(w, &s);
+    ck_assert_uint_eq(s.recovered_records, 4);
+    ck_assert_uint_eq(s.truncated_bytes, cut - start4);
+    ck_assert_uint_eq(evp__wal_pending_events(w), events_in(0, 4));
+    append_k(w, 4); /* lands where the torn record was */
+    read_expect(w, 0, 0, 5);
+    evp__wal_close(w);
+  }
+  /* Zeros after the last record (a filesystem that extended the file but
+   * never wrote the data) are cut too. */
+  f = fopen(p, "ab");
+  char zeros[100] = {0};
+  ck_assert_uint_eq(fwrite(zeros, 1, sizeof zeros, f), sizeof zeros);
+  fclose(f);
+  w = open_wal(EVP__FSYNC_NEVER, 0);
+  evp__wal_stats_t s;
+  evp__wal_get_stats(w, &s);
+  ck_assert_uint_eq(s.truncated_bytes, sizeof zeros);
+  read_expect(w, 0, 0, 5);
+  evp__wal_close(w);
+  free(copy);
+  rm_tmpdir();
+}
+END_TEST
+
+static uint64_t file_size(const char *p) {
+  struct stat st;
+  ck_assert_int_eq(stat(p, &st), 0);
+  return (uint64_t)st.st_size;
+}
+
+static void flip_bit(const char *p, uint64_t off, int bit) {
+  int fd = open(p, O_RDWR);
+  ck_assert_int_ge(fd, 0);
+  unsigned char c;
+  ck_assert_int_eq(pread(fd, &c, 1, (off_t)off), 1);
+  c ^= (unsigned char)(1u << bit);
+  ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)off), 1);
+  close(fd);
+}
+
+/* A flipped bit anywhere in record 6 (header or payload) keeps records 0-5
+ * and cuts the rest: nothing after the damage is replayed. */
+START_TEST(flipped_bit_keeps_valid_prefix) {
+  mk_tmpdir();
+  char p[512];
+  seg_path(p, sizeof p, 0);
+  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
+  for (int k = 0; k < 6; k++) append_k(w, k);
+  uint64_t start6 = evp__wal_end(w);
+  for (int k = 6; k < 10; k++) append_k(w, k);
+  evp__wal_close(w);
+  uint64_t total = file_size(p);
+  unsigned char *orig = malloc(total);
+  ck_assert_ptr_nonnull(orig);
+  FILE *f = fopen(p, "rb");
+  ck_assert_uint_eq(fread(orig, 1, total, f), total);
+  fclose(f);
+  uint64_t rec6_len = 0;
+  {
+    uint32_t len;
+    ck_assert_int_eq(evp__wal_header_check(orig + start6, &len), 0);
+    rec6_len = EVP__WAL_HDR + len;
+  }
+  for (uint64_t off = start6; off < start6 + rec6_len; off++) {
+    f = fopen(p, "wb");
+    ck_assert_uint_eq(fwrite(orig, 1, total, f), total);
+    fclose(f);
+    flip_bit(p, off, (int)(off % 8));
+    w = open_wal(EVP__FSYNC_NEVER, 0);
+    evp__wal_stats_t s;
+    evp__wal_get_stats(w, &s);
+    ck_assert_msg(s.recovered_records == 6, "flip at %llu: %llu records",
+                  (unsigned long long)off, (unsigned long long)s.recovered_records);
+    ck_assert_uint_eq(s.truncated_bytes, total - start6);
+    read_expect(w, 0, 0, 6);
+    evp__wal_close(w);
+  }
+  free(orig);
+  rm_tmpdir();
+}
+END_TEST
+
+/* ---- group commit ---- */
+#define GC_THREADS 8
+#define GC_PER_THREAD 150
+
+typedef struct {
+  evp__wal_t *w;
+  int id;
+  int failures;
+} gc_arg_t;
+
+static void *gc_thread(void *p) {
+  gc_arg_t *a = p;
+  for (int i = 0; i < GC_PER_THREAD; i++) {
+    char ev[64], cid[16];
+    snprintf(ev, sizeof ev, "{\"t\":%d,\"i\":%d}", a->id, i);
+    snprintf(cid, sizeof cid, "t%d", a->id);
+    const char *evs[1] = {ev};
+    size_t len[1] = {strlen(ev)};
+    char err[256];
+    if (evp__wal_append(a->w, cid, i, evs, len, 1, err, sizeof err) != EVP_OK) a->failures++;
+  }
+  return NULL;
+}
+
+START_TEST(group_commit_many_threads) {
+  mk_tmpdir();
+  /* Small segments: rolls happen while other threads wait on a sync. */
+  evp__wal_t *w = open_wal(EVP__FSYNC_ALWAYS, 16 * 1024);
+  pthread_t th[GC_THREADS];
+  gc_arg_t args[GC_THREADS];
+  for (int t = 0; t < GC_THREADS; t++) {
+    args[t] = (gc_arg_t){w, t, 0};
+    ck_assert_int_eq(pthread_create(&th[t], NULL, gc_thread, &args[t]), 0);
+  }
+  for (int t = 0; t < GC_THREADS; t++) {
+    ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+    ck_assert_int_eq(args[t].failures, 0);
+  }
+  evp__wal_stats_t s;
+  evp__wal_get_stats(w, &s);
+  ck_assert_uint_eq(s.records, GC_THREADS * GC_PER_THREAD);
+  ck_assert_uint_ge(s.fsyncs, 1);
+  ck_assert_uint_lt(s.fsyncs, s.records); /* appenders shared syncs */
+  ck_assert_uint_gt(s.segments, 2);
+  fprintf(stderr, "group commit: %llu records, %llu fsyncs, %llu segments\n",
+          (unsigned long long)s.records, (unsigned long long)s.fsyncs,
+          (unsigned long long)s.segments);
+  evp__wal_close(w);
+  /* Every record is there after reopening, each thread's in its order. */
+  w = open_wal(EVP__FSYNC_ALWAYS, 16 * 1024);
+  evp__wal_reader_t *r;
+  char err[256];
+  ck_assert_int_eq(evp__wal_reader_open(w, 0, &r, err, sizeof err), EVP_OK);
+  int next[GC_THREADS] = {0};
+  evp__wal_record_t rec;
+  int got, total = 0;
+  while (evp__wal_reader_next(r, &rec, &got, err, sizeof err) == EVP_OK && got) {
+    const char *ev;
+    size_t len, cur = 0;
+    ck_assert(evp__wal_record_next_event(&rec, &cur, &ev, &len));
+    int t, i;
+    char txt[64];
+    ck_assert_uint_lt(len, sizeof txt);
+    memcpy(txt, ev, len);
+    txt[len] = 0;
+    ck_assert_int_eq(sscanf(txt, "{\"t\":%d,\"i\":%d}", &t, &i), 2);
+    ck_assert(t >= 0 && t < GC_THREADS);
+    ck_assert_int_eq(i, next[t]);
+    ck_assert_int_eq(rec.received_at_us, i);
+    next[t]++;
+    total++;
+  }
+  ck_assert_int_eq(total, GC_THREADS * GC_PER_THREAD);
+  evp__wal_reader_close(r);
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
+/* A reader waiting for data wakes up when a record is appended. */
+static void *late_append(void *p) {
+  usleep(20000);
+  append_k(p, 1);
+  return NULL;
+}
+
+START_TEST(interval_policy_and_wait) {
+  mk_tmpdir();
+  evp__wal_opts_t o = {0};
+  o.fsync = EVP__FSYNC_INTERVAL;
+  o.interval_ms = 5;
+  evp__wal_t *w;
+  char err[256];
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, late_append, w), 0);
+  evp__wal_wait(w, 0, 10000);
+  ck_assert_uint_gt(evp__wal_end(w), 0);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  evp__wal_stats_t s;
+  for (int i = 0; i < 400; i++) {
+    evp__wal_get_stats(w, &s);
+    if (s.fsyncs > 0) break;
+    usleep(5000);
+  }
+  ck_assert_uint_gt(s.fsyncs, 0); /* the interval syncer ran */
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
+static int count_segments(void) {
+  int n = 0;
+  DIR *d = opendir(waldir);
+  ck_assert_ptr_nonnull(d);
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strncmp(e->d_name, "wal-", 4) == 0) n++;
+  closedir(d);
+  return n;
+}
+
+START_TEST(checkpoint_deletes_old_segments) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal(EVP__FSYNC_INTERVAL, 512);
+  uint64_t ends[60];
+  for (int k = 0; k < 60; k++) {
+    append_k(w, k);
+    ends[k] = evp__wal_end(w);
+  }
+  int before = count_segments();
+  ck_assert_int_gt(before, 5);
+  char err[256];
+  ck_assert_int_eq(evp__wal_commit(w, ends[29], events_in(0, 30), err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(evp__wal_checkpoint(w), ends[29]);
+  ck_assert_uint_eq(evp__wal_pending_events(w), events_in(30, 30));
+  int after = count_segments();
+  ck_assert_int_lt(after, before);
+  evp__wal_stats_t s;
+  evp__wal_get_stats(w, &s);
+  ck_assert_int_eq((int)s.segments, after);
+  /* going backwards or past the end is refused */
+  ck_assert_int_eq(evp__wal_commit(w, ends[10], 0, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__wal_commit(w, ends[59] + 1, 0, err, sizeof err), EVP_ERR_INVALID_ARG);
+  evp__wal_close(w);
+
+  w = open_wal(EVP__FSYNC_INTERVAL, 512);
+  ck_assert_uint_eq(evp__wal_checkpoint(w), ends[29]);
+  ck_assert_uint_eq(evp__wal_pending_events(w), events_in(30, 30));
+  read_expect(w, ends[29], 30, 30);
+  /* Committing everything leaves only the active segment; appends go on. */
+  ck_assert_int_eq(evp__wal_commit(w, ends[59], events_in(30, 30), err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  ck_assert_int_eq(count_segments(), 1);
+  append_k(w, 60);
+  evp__wal_close(w);
+  w = open_wal(EVP__FSYNC_INTERVAL, 512);
+  read_expect(w, ends[59], 60, 1);
+  ck_assert_uint_eq(evp__wal_pending_events(w), events_in(60, 1));
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
+/* Damage in a segment that is not the last: its valid prefix is kept, the
+ * later segments too, and readers skip the gap. */
+START_TEST(damaged_middle_segment_leaves_a_gap) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 200);
+  uint64_t starts[30];
+  for (int k = 0; k < 30; k++) {
+    starts[k] = evp__wal_end(w);
+    append_k(w, k);
+  }
+  evp__wal_close(w);
+  /* find a segment base > 0 and the one before it */
+  uint64_t second = 0;
+  char p[512];
+  for (int k = 1; k < 30 && !second; k++) {
+    seg_path(p, sizeof p, starts[k]);
+    if (access(p, F_OK) == 0) second = starts[k];
+  }
+  ck_assert_uint_gt(second, 0);
+  int first_in_second = 0;
+  while (starts[first_in_second] != second) first_in_second++;
+  ck_assert_int_ge(first_in_second, 2);
+  /* damage the last record of segment 0 */
+  seg_path(p, sizeof p, 0);
+  flip_bit(p, starts[first_in_second - 1] + EVP__WAL_HDR + 3, 2);
+  w = open_wal(EVP__FSYNC_NEVER, 200);
+  evp__wal_reader_t *r;
+  char err[256];
+  ck_assert_int_eq(evp__wal_reader_open(w, 0, &r, err, sizeof err), EVP_OK);
+  evp__wal_record_t rec;
+  int got, k = 0, n = 0;
+  while (evp__wal_reader_next(r, &rec, &got, err, sizeof err) == EVP_OK && got) {
+    if (k == first_in_second - 1) k++; /* the damaged record is skipped */
+    check_k(&rec, k);
+    k++;
+    n++;
+  }
+  ck_assert_int_eq(n, 29);
+  evp__wal_reader_close(r);
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
+START_TEST(limits_and_errors) {
+  mk_tmpdir();
+  char err[512];
+  evp__wal_t *w = NULL;
+  /* a path below a regular file: cannot be created */
+  char bad[400];
+  snprintf(bad, sizeof bad, "%s/file", tmpdir);
+  FILE *f = fopen(bad, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  snprintf(bad, sizeof bad, "%s/file/wal", tmpdir);
+  ck_assert_int_eq(evp__wal_open(bad, NULL, &w, err, sizeof err), EVP_ERR_IO);
+  ck_assert_ptr_null(w);
+  ck_assert_ptr_nonnull(strstr(err, "Not a directory"));
+  ck_assert_int_eq(evp__wal_open(NULL, NULL, &w, err, sizeof err), EVP_ERR_INVALID_ARG);
+  evp__wal_opts_t o = {0};
+  o.fsync = (evp__fsync_policy_t)7;
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_ERR_INVALID_ARG);
+  o.fsync = EVP__FSYNC_NEVER;
+  o.max_record_bytes = 1024;
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+
+  /* a second handle on the same directory is refused */
+  evp__wal_t *w2 = NULL;
+  ck_assert_int_eq(evp__wal_open(waldir, NULL, &w2, err, sizeof err), EVP_ERR_STATE);
+  ck_assert_ptr_null(w2);
+
+  /* record limit: exactly at the limit passes, one byte more does not */
+  static char big[2048];
+  memset(big, 'x', sizeof big);
+  const char *ev[1] = {big};
+  size_t fixed = EVP__WAL_PAYLOAD_FIXED + 1 /* "c" */ + 4;
+  size_t len[1] = {1024 - fixed};
+  ck_assert_int_eq(evp__wal_append(w, "c", 1, ev, len, 1, err, sizeof err), EVP_OK);
+  len[0]++;
+  ck_assert_int_eq(evp__wal_append(w, "c", 1, ev, len, 1, err, sizeof err), EVP_ERR_TOO_LARGE);
+  ck_assert_ptr_nonnull(strstr(err, "max_record_bytes"));
+  char cid[EVP__WAL_MAX_CLIENT_ID + 2];
+  memset(cid, 'a', sizeof cid - 1);
+  cid[sizeof cid - 1] = 0;
+  len[0] = 1;
+  ck_assert_int_eq(evp__wal_append(w, cid, 1, ev, len, 1, err, sizeof err), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__wal_append(w, NULL, 1, ev, len, 1, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__wal_append(w, "c", 1, NULL, len, 1, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 1);
+
+  /* Disk full mid-record (RLIMIT_FSIZE): the append fails with the errno
+   * text, the partial record is cut, and appends work again afterwards. */
+  struct rlimit old, lim;
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = evp__wal_end(w) + 100;
+  void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  len[0] = 500;
+  evp_err_t e = evp__wal_append(w, "c", 2, ev, len, 1, err, sizeof err);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, prev);
+  ck_assert_int_eq(e, EVP_ERR_IO);
+  ck_assert_ptr_nonnull(strstr(err, "File too large"));
+  len[0] = 10;
+  ck_assert_int_eq(evp__wal_append(w, "c", 3, ev, len, 1, err, sizeof err), EVP_OK);
+  evp__wal_close(w);
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  evp__wal_stats_t s;
+  evp__wal_get_stats(w, &s);
+  ck_assert_uint_eq(s.recovered_records, 2);
+  ck_assert_uint_eq(s.truncated_bytes, 0);
+  evp__wal_close(w);
+
+  /* A damaged checkpoint is refused with a clear message, not guessed at. */
+  char ck[400];
+  snprintf(ck, sizeof ck, "%s/checkpoint", waldir);
+  f = fopen(ck, "wb");
+  ck_assert_ptr_nonnull(f);
+  fputs("not a checkpoint at all!", f); /* 24 bytes, wrong magic */
+  fclose(f);
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_ERR_IO);
+  ck_assert_ptr_nonnull(strstr(err, "corrupt"));
+  /* a valid checkpoint with one flipped bit too */
+  unlink(ck);
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__wal_commit(w, evp__wal_end(w), 2, err, sizeof err), EVP_OK);
+  evp__wal_close(w);
+  ck_assert_uint_eq(file_size(ck), 24);
+  flip_bit(ck, 9, 0);
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_ERR_IO);
+  ck_assert_ptr_nonnull(strstr(err, "checksum"));
+  flip_bit(ck, 9, 0);
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
+/* A checkpoint beyond everything on disk (the log's tail was lost): offsets
+ * do not go back, new records start at the checkpoint. */
+START_TEST(checkpoint_beyond_log_end) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
+  for (int k = 0; k < 4; k++) append_k(w, k);
+  uint64_t end = evp__wal_end(w);
+  char err[256];
+  ck_assert_int_eq(evp__wal_commit(w, end, events_in(0, 4), err, sizeof err), EVP_OK);
+  evp__wal_close(w);
+  char p[512];
+  seg_path(p, sizeof p, 0);
+  ck_assert_int_eq(truncate(p, 10), 0);
+  w = open_wal(EVP__FSYNC_NEVER, 0);
+  ck_assert_uint_eq(evp__wal_end(w), end);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  append_k(w, 5);
+  read_expect(w, end, 5, 1);
+  evp__wal_close(w);
+  ck_assert_int_eq(access(p, F_OK), -1); /* the old segment is gone */
+  rm_tmpdir();
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("wal");
+  TCase *tc = tcase_create("wal");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, round_trip_and_modes);
+  tcase_add_test(tc, torn_tail_is_truncated);
+  tcase_add_test(tc, flipped_bit_keeps_valid_prefix);
+  tcase_add_test(tc, group_commit_many_threads);
+  tcase_add_test(tc, interval_policy_and_wait);
+  tcase_add_test(tc, checkpoint_deletes_old_segments);
+  tcase_add_test(tc, damaged_middle_segment_leaves_a_gap);
+  tcase_add_test(tc, limits_and_errors);
+  tcase_add_test(tc, checkpoint_beyond_log_end);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
