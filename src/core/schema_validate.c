@@ -246,6 +246,7 @@ static void types_str(uint32_t t, char *buf, size_t n) {
   static const char *const names[] = {"null", "boolean", "object", "array", "number", "integer", "string"};
   buf[0] = '\0';
   size_t o = 0;
+  if (t & EVP__T_NUM) t &= ~(uint32_t)EVP__T_INT; /* "number" already says it */
   for (int i = 0; i < 7; i++)
     if (t & (1u << i)) {
       int w = snprintf(buf + o, n - o, "%s%s", o ? " or " : "", names[i]);
@@ -402,11 +403,11 @@ static int ev_string(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x)
     int need = ((s->flags & EVP__F_MAXLEN) && bytes > s->maxlen) || ((s->flags & EVP__F_MINLEN) && bytes >= s->minlen);
     if (need) cps = evp__utf8_len(x->u.str, x->len);
     if ((s->flags & EVP__F_MINLEN) && cps < s->minlen) {
-      add_err(c, s->path, "minLength", "must be at least %llu characters long", (unsigned long long)s->minlen);
+      add_err(c, s->path, "minLength", "must be at least %llu %s long", (unsigned long long)s->minlen, s->minlen == 1 ? "character" : "characters");
       FAILED();
     }
     if ((s->flags & EVP__F_MAXLEN) && cps > s->maxlen) {
-      add_err(c, s->path, "maxLength", "must be at most %llu characters long", (unsigned long long)s->maxlen);
+      add_err(c, s->path, "maxLength", "must be at most %llu %s long", (unsigned long long)s->maxlen, s->maxlen == 1 ? "character" : "characters");
       FAILED();
     }
   }
@@ -425,11 +426,11 @@ static int ev_string(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x)
 static int ev_array(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int depth) {
   int ok = 1;
   if ((s->flags & EVP__F_MINITEMS) && x->len < s->minitems) {
-    add_err(c, s->path, "minItems", "must have at least %llu items", (unsigned long long)s->minitems);
+    add_err(c, s->path, "minItems", "must have at least %llu %s", (unsigned long long)s->minitems, s->minitems == 1 ? "item" : "items");
     FAILED();
   }
   if ((s->flags & EVP__F_MAXITEMS) && x->len > s->maxitems) {
-    add_err(c, s->path, "maxItems", "must have at most %llu items", (unsigned long long)s->maxitems);
+    add_err(c, s->path, "maxItems", "must have at most %llu %s", (unsigned long long)s->maxitems, s->maxitems == 1 ? "item" : "items");
     FAILED();
   }
   if (s->items || (s->flags & EVP__F_ITEMS_ARR)) {
@@ -467,11 +468,11 @@ static int ev_array(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, 
 static int ev_object(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int depth) {
   int ok = 1;
   if ((s->flags & EVP__F_MINPROPS) && x->len < s->minprops) {
-    add_err(c, s->path, "minProperties", "must have at least %llu properties", (unsigned long long)s->minprops);
+    add_err(c, s->path, "minProperties", "must have at least %llu %s", (unsigned long long)s->minprops, s->minprops == 1 ? "property" : "properties");
     FAILED();
   }
   if ((s->flags & EVP__F_MAXPROPS) && x->len > s->maxprops) {
-    add_err(c, s->path, "maxProperties", "must have at most %llu properties", (unsigned long long)s->maxprops);
+    add_err(c, s->path, "maxProperties", "must have at most %llu %s", (unsigned long long)s->maxprops, s->maxprops == 1 ? "property" : "properties");
     FAILED();
   }
   for (uint32_t i = 0; i < s->nrequired; i++)
