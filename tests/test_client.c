@@ -467,6 +467,33 @@ START_TEST(log_callback_never_sees_the_secret) {
 }
 END_TEST
 
+START_TEST(token_url_override_and_trailing_slash) {
+  ms_t *s = ms_start();
+  dr_t *d = dr_new();
+  char ep[96], tu[96];
+  snprintf(ep, sizeof ep, "%s//", ms_url(s));
+  snprintf(tu, sizeof tu, "%s/token", ms_url(s));
+  evp_client_t *c = mk_client(s, d, "endpoint", ep, "token.url", tu, NULL);
+  send_range(c, 0, 3);
+  ck_assert_int_eq(evp_flush(c, 5000), 0);
+  evp_client_destroy(c, 1000);
+  ck_assert_int_eq(check_once(s, d, 3), 0);
+  ck_assert_int_eq(d->ok, 3);
+  /* A token.url that does not serve tokens: events time out, reported. */
+  dr_free(d);
+  d = dr_new();
+  snprintf(tu, sizeof tu, "%s/nowhere", ms_url(s));
+  c = mk_client(s, d, "token.url", tu, "message.timeout.ms", "300", NULL);
+  send_range(c, 10, 12);
+  ck_assert_int_eq(evp_flush(c, 5000), 0);
+  evp_client_destroy(c, 100);
+  ck_assert_int_eq(d->failed, 2);
+  ck_assert_int_eq(d->err[10], EVP_ERR_TIMED_OUT);
+  ms_stop(s);
+  dr_free(d);
+}
+END_TEST
+
 typedef struct {
   evp_client_t *c;
   int calls;
@@ -586,6 +613,7 @@ int main(void) {
   tcase_add_test(tc, log_callback_never_sees_the_secret);
   tcase_add_test(tc, https_is_always_verified);
   tcase_add_test(tc, send_from_a_callback_never_blocks);
+  tcase_add_test(tc, token_url_override_and_trailing_slash);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
