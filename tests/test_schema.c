@@ -171,6 +171,16 @@ START_TEST(semantics_spot_checks) {
   ck_assert_int_eq(validate(s, c, "-0"), EVP_OK);
   ck_assert_int_eq(validate(s, c, "1.5"), EVP_ERR_INVALID_EVENT);
   evp_schema_destroy(s);
+  s = compile_ok("{\"type\": [\"integer\", \"number\", \"null\"], \"minLength\": 1}");
+  ck_assert_int_eq(validate(s, c, "\"x\""), EVP_ERR_INVALID_EVENT);
+  ck_assert_str_eq(evp_schema_ctx_error_message(c, 0), "must be null or number, not string");
+  evp_schema_destroy(s);
+  s = compile_ok("{\"minLength\": 1, \"maxItems\": 2}");
+  ck_assert_int_eq(validate(s, c, "\"\""), EVP_ERR_INVALID_EVENT);
+  ck_assert_str_eq(evp_schema_ctx_error_message(c, 0), "must be at least 1 character long");
+  ck_assert_int_eq(validate(s, c, "[1,2,3]"), EVP_ERR_INVALID_EVENT);
+  ck_assert_str_eq(evp_schema_ctx_error_message(c, 0), "must have at most 2 items");
+  evp_schema_destroy(s);
   s = compile_ok("{\"maxLength\": 2, \"minLength\": 2}"); /* code points, not bytes */
   ck_assert_int_eq(validate(s, c, "\"\\u00e9\\ud83d\\ude00\""), EVP_OK);
   ck_assert_int_eq(validate(s, c, "\"\xc3\xa9\xf0\x9f\x98\x80\""), EVP_OK);
