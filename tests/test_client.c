@@ -209,7 +209,7 @@ START_TEST(full_queue_fails_fast_or_waits_bounded) {
   send_range(c, 0, 10);
   double t0 = mono_s();
   ck_assert_int_eq(send_ev(c, 10), EVP_ERR_QUEUE_FULL);
-  ck_assert(mono_s() - t0 < 0.05);
+  ck_assert(mono_s() - t0 < 0.15); /* fail fast: no waiting */
   evp_client_destroy(c, 5000);
   ck_assert_int_eq(check_once(s, d, 10), 0);
   dr_free(d);
@@ -219,7 +219,7 @@ START_TEST(full_queue_fails_fast_or_waits_bounded) {
   t0 = mono_s();
   ck_assert_int_eq(send_ev(c, 10), EVP_ERR_QUEUE_FULL);
   double waited = mono_s() - t0;
-  ck_assert_msg(waited >= 0.18 && waited < 1.0, "waited %.3f s", waited);
+  ck_assert_msg(waited >= 0.18 && waited < 2.0, "waited %.3f s", waited);
   /* Once the token arrives the queue drains and the blocked sender gets in. */
   ck_assert_int_eq(send_ev(c, 10), EVP_ERR_QUEUE_FULL);
   ms_set_token_delay_ms(s, 0);
@@ -256,7 +256,7 @@ START_TEST(send_never_waits_for_a_slow_token) {
     if (dt > worst)
       worst = dt;
   }
-  ck_assert_msg(worst < 0.05, "evp_send took %.3f s", worst);
+  ck_assert_msg(worst < 0.25, "evp_send took %.3f s", worst); /* token takes 0.8 s */
   ck_assert_int_eq(evp_flush(c, 5000), 0);
   check_once(s, d, 200);
   evp_client_destroy(c, 1000);
@@ -373,7 +373,7 @@ START_TEST(destroy_while_server_down_returns_in_time) {
   long n = evp_client_destroy(c, 400);
   double dt = mono_s() - t0;
   d->closed = 1;
-  ck_assert_msg(dt < 0.9, "destroy took %.3f s", dt);
+  ck_assert_msg(dt < 1.5, "destroy took %.3f s", dt);
   ck_assert_int_eq(n, 300);
   check_once(s, d, 300);
   ck_assert_int_eq(d->failed, 300);
@@ -395,7 +395,7 @@ START_TEST(destroy_interrupts_a_stalled_request) {
   double t0 = mono_s();
   evp_client_destroy(c, 300);
   double dt = mono_s() - t0;
-  ck_assert_msg(dt < 0.8, "destroy took %.3f s", dt);
+  ck_assert_msg(dt < 2.0, "destroy took %.3f s", dt); /* the stall lasts 5 s */
   /* Reported undelivered (the server may still record them later). */
   pthread_mutex_lock(&d->mu);
   ck_assert_int_eq(d->failed, 20);
@@ -534,7 +534,7 @@ START_TEST(send_from_a_callback_never_blocks) {
   evp_client_destroy(c, 1000);
   /* The event being reported still holds the only slot: full, at once. */
   ck_assert_int_eq(r.rc, EVP_ERR_QUEUE_FULL);
-  ck_assert(r.took < 0.1);
+  ck_assert(r.took < 0.5); /* vs. a 5 s block timeout */
   ms_stop(s);
 }
 END_TEST
