@@ -23,7 +23,7 @@ while [ "$i" -lt "$R" ]; do
 done
 best() { echo "$1" | awk -v o="$2" '$1==o && $2>m{m=$2} END{printf "%.0f", m}'; }
 echo "libevpipe (best of $R):"
-echo "$C" | awk '$1 ~ /^(event_bytes|allocs_per_validation|bytes_allocated_per_validation)$/ && !seen[$1]++ {print "  " $0}'
+echo "$C" | awk '$1 ~ /^(event_bytes|first_validation_allocs|allocs_per_validation|bytes_allocated_per_validation)$/ && !seen[$1]++ {print "  " $0}'
 for op in validate validate_invalid; do echo "  $op $(best "$C" $op) events/s"; done
 echo "ajv $(node -p "require('./tests/node/node_modules/ajv/package.json').version") + ajv-formats on node $(node --version) (best of $R):"
 for op in validate validate_invalid; do echo "  $op $(best "$J" $op) events/s"; done

@@ -315,9 +315,11 @@ static int lookup(evp__cc *cc, const char *uri, evp__target *t) {
     FAIL(cc, EVP_ERR_SCHEMA_REF, "cannot resolve $ref %s: no such resource (remote schemas must be registered with evp_schema_add_resource)", uri);
     return -1;
   }
-  char *ptr = evp__uri_pct_decode(frag, strlen(frag));
-  if (!ptr) {
-    FAIL(cc, EVP_ERR_SCHEMA_REF, "bad %%-escape in $ref %s", uri);
+  char *ptr;
+  evp_err_t perr = evp__uri_pct_decode(frag, strlen(frag), &ptr);
+  if (perr) {
+    if (perr == EVP_ERR_NOMEM) FAIL(cc, perr, "out of memory");
+    else FAIL(cc, perr, "bad %%-escape in $ref %s", uri);
     return -1;
   }
   const cJSON *n = e->node;
@@ -489,8 +491,10 @@ static int add_code(evp__cc *cc, pcre2_code *code) {
 
 static pcre2_code *regex(evp__cc *cc, const char *src, const char *path, int *jit) {
   char msg[200];
-  pcre2_code *code = evp__regex_compile(src, strlen(src), jit, msg, sizeof msg);
-  if (!code) return FAIL(cc, EVP_ERR_SCHEMA_REGEX, "%s: invalid pattern \"%s\": %s", path, src, msg);
+  evp_err_t err;
+  pcre2_code *code = evp__regex_compile(src, strlen(src), jit, &err, msg, sizeof msg);
+  if (!code && err == EVP_ERR_NOMEM) return FAIL(cc, err, "out of memory");
+  if (!code) return FAIL(cc, err, "%s: invalid pattern \"%s\": %s", path, src, msg);
   return add_code(cc, code) ? NULL : code;
 }
 

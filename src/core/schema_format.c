@@ -360,7 +360,7 @@ int evp__format_check(int id, const char *s, size_t n) {
   case EVP__FMT_JSON_POINTER: return check_json_pointer(s, n);
   case EVP__FMT_REL_JSON_POINTER: return check_rel_json_pointer(s, n);
   case EVP__FMT_REGEX: {
-    pcre2_code *c = evp__regex_compile(s, n, NULL, NULL, 0);
+    pcre2_code *c = evp__regex_compile(s, n, NULL, NULL, NULL, 0);
     pcre2_code_free(c);
     return c != NULL;
   }

@@ -161,8 +161,10 @@ struct evp_schema {
 /* ------------------------------------------------------------ helpers */
 
 /* ECMA-262 pattern -> PCRE2 code (UTF, JIT when available; *jit says which,
- * may be NULL). NULL on error, with a message in errbuf. */
-pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, char *errbuf, size_t errsize);
+ * may be NULL). NULL on error: *err (may be NULL) is EVP_ERR_SCHEMA_REGEX or
+ * EVP_ERR_NOMEM, with a message in errbuf. */
+pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, evp_err_t *err, char *errbuf,
+                               size_t errsize);
 
 /* Format id for a "format" value; EVP__FMT_NONE for unknown ones. */
 int evp__format_id(const char *name);
@@ -172,9 +174,9 @@ const char *evp__format_name(int id);
 
 /* RFC 3986 reference resolution. Returns a malloc'd string or NULL (ENOMEM). */
 char *evp__uri_resolve(const char *base, const char *ref);
-/* Percent-decode @p s (n bytes) into malloc'd NUL-terminated text; NULL on
- * ENOMEM or a bad escape. */
-char *evp__uri_pct_decode(const char *s, size_t n);
+/* Percent-decode @p s (n bytes) into malloc'd NUL-terminated *out.
+ * EVP_OK, EVP_ERR_NOMEM, or EVP_ERR_SCHEMA_REF for a bad escape. */
+evp_err_t evp__uri_pct_decode(const char *s, size_t n, char **out);
 
 /* The draft-07 meta-schema, resolved for $ref "http://json-schema.org/draft-07/schema". */
 extern const char evp__schema_meta7[];

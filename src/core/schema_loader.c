@@ -45,9 +45,18 @@ cJSON *evp__schema_parse_doc(const char *json, size_t len, evp_err_t *err, char 
     }
   }
   if (!doc) {
-    /* cJSON cannot tell ENOMEM from bad syntax; bad syntax is far likelier. */
-    size_t off = end && end >= json ? (size_t)(end - json) : 0;
-    *err = evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "schema is not valid JSON (near byte %zu)", off);
+    /* cJSON does not say why it failed; our parser does (syntax with an
+     * offset, nesting beyond cJSON's limit, or -- when the text parses --
+     * cJSON ran out of memory). */
+    evp__jdoc d = {0};
+    evp_err_t rc = evp__json_parse(&d, json, len, CJSON_NESTING_LIMIT);
+    if (rc == EVP_ERR_JSON)
+      *err = evp__seterr(errstr, errstr_size, rc, "schema is not valid JSON: %s at byte %zu", d.err_msg, d.err_off);
+    else if (rc == EVP_ERR_TOO_DEEP)
+      *err = evp__seterr(errstr, errstr_size, rc, "schema nested deeper than %d levels", CJSON_NESTING_LIMIT);
+    else
+      *err = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+    evp__jdoc_free(&d);
   }
   return doc;
 }

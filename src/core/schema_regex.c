@@ -126,17 +126,20 @@ static char *translate(const char *src, size_t len, const char **bad) {
   return out;
 }
 
-pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, char *errbuf, size_t errsize) {
+pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, evp_err_t *err, char *errbuf,
+                               size_t errsize) {
+  evp_err_t dummy;
+  if (!err) err = &dummy;
   const char *bad;
   char *pat = translate(src, len, &bad);
   if (!pat) {
-    evp__seterr(errbuf, errsize, bad ? EVP_ERR_SCHEMA_REGEX : EVP_ERR_NOMEM, "%s", bad ? bad : "out of memory");
+    *err = evp__seterr(errbuf, errsize, bad ? EVP_ERR_SCHEMA_REGEX : EVP_ERR_NOMEM, "%s", bad ? bad : "out of memory");
     return NULL;
   }
   pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
   if (!cc) {
     free(pat);
-    evp__seterr(errbuf, errsize, EVP_ERR_NOMEM, "out of memory");
+    *err = evp__seterr(errbuf, errsize, EVP_ERR_NOMEM, "out of memory");
     return NULL;
   }
   pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_ALT_BSUX);
@@ -153,7 +156,8 @@ pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, char *errb
   if (!code) {
     PCRE2_UCHAR msg[160];
     if (pcre2_get_error_message(ec, msg, sizeof msg) < 0) strcpy((char *)msg, "invalid pattern");
-    evp__seterr(errbuf, errsize, EVP_ERR_SCHEMA_REGEX, "%s", (const char *)msg);
+    *err = evp__seterr(errbuf, errsize, ec == PCRE2_ERROR_HEAP_FAILED ? EVP_ERR_NOMEM : EVP_ERR_SCHEMA_REGEX,
+                       "%s", (const char *)msg);
     return NULL;
   }
   /* JIT makes matching several times faster; without it the interpreter

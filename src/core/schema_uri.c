@@ -135,20 +135,24 @@ static int hexval(int c) {
   return -1;
 }
 
-char *evp__uri_pct_decode(const char *s, size_t n) {
+evp_err_t evp__uri_pct_decode(const char *s, size_t n, char **out) {
   char *o = malloc(n + 1);
-  if (!o) return NULL;
+  *out = NULL;
+  if (!o) return EVP_ERR_NOMEM;
   size_t j = 0;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '%') {
       int h, l;
-      if (i + 2 >= n) { free(o); return NULL; }
-      if ((h = hexval(s[i + 1])) < 0 || (l = hexval(s[i + 2])) < 0) { free(o); return NULL; }
+      if (i + 2 >= n || (h = hexval(s[i + 1])) < 0 || (l = hexval(s[i + 2])) < 0) {
+        free(o);
+        return EVP_ERR_SCHEMA_REF;
+      }
       o[j++] = (char)(h << 4 | l);
       i += 2;
     } else
       o[j++] = s[i];
   }
   o[j] = '\0';
-  return o;
+  *out = o;
+  return EVP_OK;
 }
