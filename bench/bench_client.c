@@ -1,14 +1,17 @@
 /* Client SDK benchmark.
  *   1. evp_send cost on the caller's thread with the sender running
  *      (full door path, and copy+enqueue without the syntax check);
- *   2. sustained delivery to a loopback HTTP server, batches of 500;
+ *   2. sustained delivery over loopback, batches of 500, to a libmicrohttpd
+ *      server (loaded with dlopen: the bench build links no server library)
+ *      and to a minimal keep-alive responder written here with plain sockets
+ *      (an upper bound that measures the client alone);
  *   3. memory per queued 300-byte event.
- * The server is a minimal keep-alive HTTP/1.1 responder on 127.0.0.1 written
- * here with plain sockets, so the bench measures the client, not a server
- * library. Usage: bench_client [events]  (default 1000000). */
+ * Usage: bench_client [events]  (default 1000000). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <malloc.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -122,6 +125,102 @@ static int start_server(void) {
   return ntohs(a.sin_port);
 }
 
+/* ---- libmicrohttpd server, resolved at run time */
+static struct {
+  struct MHD_Daemon *(*start)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
+                              MHD_AccessHandlerCallback, void *, ...);
+  void (*stop)(struct MHD_Daemon *);
+  const union MHD_DaemonInfo *(*info)(struct MHD_Daemon *, enum MHD_DaemonInfoType, ...);
+  struct MHD_Response *(*resp)(size_t, void *, enum MHD_ResponseMemoryMode);
+  enum MHD_Result (*queue)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
+  void (*destroy)(struct MHD_Response *);
+} mhd;
+
+static int load_mhd(void) {
+  void *h = dlopen("libmicrohttpd.so.12", RTLD_NOW);
+  if (!h)
+    return -1;
+  const char *names[] = {"MHD_start_daemon", "MHD_stop_daemon", "MHD_get_daemon_info",
+                         "MHD_create_response_from_buffer", "MHD_queue_response",
+                         "MHD_destroy_response"};
+  void *slots[] = {&mhd.start, &mhd.stop, &mhd.info, &mhd.resp, &mhd.queue, &mhd.destroy};
+  for (size_t i = 0; i < 6; i++) {
+    void *sym = dlsym(h, names[i]);
+    if (!sym)
+      return -1;
+    memcpy(slots[i], &sym, sizeof sym); /* object to function pointer, POSIX-style */
+  }
+  return 0;
+}
+
+typedef struct {
+  char *b;
+  size_t n, cap;
+} mbody;
+
+static enum MHD_Result mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *ver, const char *up,
+                                   size_t *upsz, void **cc) {
+  (void)cls, (void)method, (void)ver;
+  mbody *bd = *cc;
+  if (!bd) {
+    *cc = calloc(1, sizeof *bd);
+    return *cc ? MHD_YES : MHD_NO;
+  }
+  if (*upsz) {
+    if (bd->n + *upsz > bd->cap) {
+      bd->cap = (bd->n + *upsz) * 2;
+      bd->b = realloc(bd->b, bd->cap);
+    }
+    memcpy(bd->b + bd->n, up, *upsz);
+    bd->n += *upsz;
+    *upsz = 0;
+    return MHD_YES;
+  }
+  char out[128];
+  if (!strcmp(url, "/token")) {
+    snprintf(out, sizeof out, "{\"access_token\":\"bench\",\"token_type\":\"Bearer\",\"expires_in\":3600}");
+  } else {
+    long n = 0;
+    const char *p2 = bd->b, *end = bd->b + bd->n;
+    while (p2 && (p2 = memmem(p2, (size_t)(end - p2), "\"event_id\":\"", 12))) {
+      n++;
+      p2 += 12;
+    }
+    atomic_fetch_add(&srv_events, n);
+    atomic_fetch_add(&srv_requests, 1);
+    snprintf(out, sizeof out, "{\"accepted\":%ld,\"rejected\":[]}", n);
+  }
+  struct MHD_Response *r = mhd.resp(strlen(out), out, MHD_RESPMEM_MUST_COPY);
+  enum MHD_Result ret = mhd.queue(c, 200, r);
+  mhd.destroy(r);
+  return ret;
+}
+
+static void mhd_done(void *cls, struct MHD_Connection *c, void **cc,
+                     enum MHD_RequestTerminationCode toe) {
+  (void)cls, (void)c, (void)toe;
+  mbody *bd = *cc;
+  if (bd) {
+    free(bd->b);
+    free(bd);
+  }
+  *cc = NULL;
+}
+
+static struct MHD_Daemon *start_mhd(int *port) {
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct MHD_Daemon *d = mhd.start(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                                   0, NULL, NULL, mhd_handler, NULL, MHD_OPTION_SOCK_ADDR,
+                                   (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, mhd_done,
+                                   NULL, MHD_OPTION_END);
+  if (d)
+    *port = mhd.info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+  return d;
+}
+
 static atomic_long dr_ok, dr_bad;
 static void on_dr(const char *id, size_t idl, evp_delivery_status_t st, evp_err_t err,
                   const char *reason, int attempts, void *op) {
@@ -169,6 +268,37 @@ static int make_event(char *buf, size_t n, long k) {
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
+}
+
+static void sustained(const char *url, const char *what, const char *ev, int evlen, long n) {
+  atomic_store(&srv_events, 0);
+  atomic_store(&srv_requests, 0);
+  atomic_store(&dr_ok, 0);
+  atomic_store(&dr_bad, 0);
+  evp_client_t *c = mk(url, "5");
+  evp_flush(c, 5000); /* token first */
+  char e[128];
+  double t0 = now_s();
+  for (long k = 0; k < n; k++) {
+    evp_err_t r;
+    while ((r = evp_send(c, ev, (size_t)evlen, e, sizeof e)) == EVP_ERR_QUEUE_FULL)
+      ;
+    if (r != EVP_OK)
+      exit(1);
+  }
+  long left = evp_flush(c, 120000);
+  double dt = now_s() - t0;
+  long got = atomic_load(&srv_events), reqs = atomic_load(&srv_requests);
+  char *st = evp_client_stats(c);
+  evp_client_destroy(c, 10000);
+  printf("sustained delivery (%s): %ld events in %.3f s = %.0f events/s; %ld requests "
+         "(avg batch %.0f); server received %ld, delivered reports %ld, failed %ld, pending %ld\n",
+         what, n, dt, (double)n / dt, reqs, reqs ? (double)got / (double)reqs : 0.0, got,
+         atomic_load(&dr_ok), atomic_load(&dr_bad), left);
+  printf("  stats: %s\n", st);
+  evp_free(st);
+  if (got != n || atomic_load(&dr_ok) != n)
+    printf("  LOSS OR DUPLICATION DETECTED\n");
 }
 
 int main(int argc, char **argv) {
@@ -237,36 +367,17 @@ int main(int argc, char **argv) {
   }
 
   /* ---- 2. sustained delivery over loopback, batches of 500 */
-  {
-    atomic_store(&srv_events, 0);
-    atomic_store(&srv_requests, 0);
-    atomic_store(&dr_ok, 0);
-    atomic_store(&dr_bad, 0);
-    evp_client_t *c = mk(url, "5");
-    evp_flush(c, 5000); /* token first */
-    char e[128];
-    double t0 = now_s();
-    for (long k = 0; k < n; k++) {
-      evp_err_t r;
-      while ((r = evp_send(c, ev, (size_t)evlen, e, sizeof e)) == EVP_ERR_QUEUE_FULL)
-        ;
-      if (r != EVP_OK)
-        return 1;
-    }
-    long left = evp_flush(c, 120000);
-    double dt = now_s() - t0;
-    long got = atomic_load(&srv_events), reqs = atomic_load(&srv_requests);
-    char *st = evp_client_stats(c);
-    evp_client_destroy(c, 10000);
-    printf("sustained delivery: %ld events in %.3f s = %.0f events/s; %ld requests "
-           "(avg batch %.0f); server received %ld, delivered reports %ld, failed %ld, pending %ld\n",
-           n, dt, (double)n / dt, reqs, reqs ? (double)got / (double)reqs : 0.0, got,
-           atomic_load(&dr_ok), atomic_load(&dr_bad), left);
-    printf("  stats: %s\n", st);
-    evp_free(st);
-    if (got != n || atomic_load(&dr_ok) != n)
-      printf("  LOSS OR DUPLICATION DETECTED\n");
+  int mport;
+  struct MHD_Daemon *md = load_mhd() == 0 ? start_mhd(&mport) : NULL;
+  if (md) {
+    char murl[64];
+    snprintf(murl, sizeof murl, "http://127.0.0.1:%d", mport);
+    sustained(murl, "libmicrohttpd server", ev, evlen, n);
+    mhd.stop(md);
+  } else {
+    printf("sustained delivery to libmicrohttpd: not run (libmicrohttpd.so.12 not loadable)\n");
   }
+  sustained(url, "minimal socket server", ev, evlen, n);
 
   /* ---- 3. memory per queued event (nothing listens: events stay queued) */
   {
