@@ -38,7 +38,8 @@ const evp__prop evp__props[] = {
     {"queue.max.events", EVP__P_INT, OFF(queue_max_events), 1, 100000000, "100000", NULL,
      "Most events held by the client (queued, in flight or awaiting retry)."},
     {"queue.max.bytes", EVP__P_INT, OFF(queue_max_bytes), 4096, I64MAX, "67108864", NULL,
-     "Most bytes held by the client, counting each event's text and its bookkeeping."},
+     "Most bytes held by the client, counting each event's text and its bookkeeping. "
+     "Up to 4096 delivered events' buffers are kept for reuse outside this limit."},
     {"queue.block.timeout.ms", EVP__P_INT, OFF(queue_block_timeout_ms), 0, 3600000, "0", NULL,
      "When the queue is full, how long `evp_send` waits for room before returning "
      "`EVP_ERR_QUEUE_FULL`. 0: fail fast."},
