@@ -29,8 +29,17 @@ static long run(evp_client_t *c, long n) {
 START_TEST(server_errors_500_are_retried) {
   for (int i = 0; i < 3; i++)
     ms_push(s, MS_500, 0);
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "100", NULL);
-  ck_assert_int_eq(run(c, N), 0);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "100", "linger.ms", "100", NULL);
+  send_range(c, 0, N);
+  ck_assert_int_eq(evp_flush(c, 15000), 0);
+  char *st = evp_client_stats(c);
+  ck_assert_ptr_nonnull(st);
+  ck_assert_msg(strstr(st, "\"requests\":7,") && strstr(st, "\"request_errors\":3,") &&
+                    strstr(st, "\"sent\":700,") && strstr(st, "\"retries\":300,"),
+                "%s", st);
+  evp_free(st);
+  evp_client_destroy(c, 1000);
+  ck_assert_int_eq(check_once(s, d, N), 0);
   ck_assert_int_eq(d->ok, N);
   ck_assert_int_eq(ms_events_requests(s), N / 100 + 3);
   ck_assert_int_ge(d->attempts[0], 2);

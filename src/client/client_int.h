@@ -78,7 +78,7 @@ void evp__rfc3339_now(char out[25]);
 typedef struct {
   atomic_uint_fast64_t enqueued, refused_invalid, refused_queue_full, refused_too_large,
       refused_state, delivered, rejected_server, failed, failed_timeout, failed_http,
-      failed_auth, failed_closed, requests, request_errors, retries, bytes_sent,
+      failed_auth, failed_closed, requests, request_errors, retries, events_sent, bytes_sent,
       bytes_body, token_refreshes, token_failures, splits, budget_throttled;
   pthread_mutex_t mu; /* guards the latency ring */
   uint32_t lat_us[EVP__LAT_SAMPLES];

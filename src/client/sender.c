@@ -125,6 +125,7 @@ static void send_batch(evp_client_t *c) {
   long status = 0;
   int64_t t0 = evp__now_us();
   EVP__INC(c->st.requests, 1);
+  EVP__INC(c->st.events_sent, batch.n);
   e = evp__http_post(c, c->events_url, c->http.ev_headers, body, len, &status);
   evp__stats_latency(&c->st, evp__now_us() - t0);
   if (e != EVP_OK) {

@@ -51,14 +51,14 @@ char *evp_client_stats(evp_client_t *c) {
            "{\"enqueued\":%llu,\"refused\":{\"invalid_event\":%llu,\"queue_full\":%llu,"
            "\"too_large\":%llu,\"state\":%llu},\"delivered\":%llu,\"rejected\":%llu,"
            "\"failed\":{\"total\":%llu,\"timeout\":%llu,\"http\":%llu,\"auth\":%llu,"
-           "\"closed\":%llu},\"requests\":%llu,\"request_errors\":%llu,\"retries\":%llu,"
+           "\"closed\":%llu},\"sent\":%llu,\"requests\":%llu,\"request_errors\":%llu,\"retries\":%llu,"
            "\"splits\":%llu,\"budget_throttled\":%llu,\"bytes_sent\":%llu,\"bytes_body\":%llu,"
            "\"queue\":{\"pending\":%zu,\"queued\":%zu,\"bytes\":%llu},"
            "\"token\":{\"refreshes\":%llu,\"failures\":%llu},"
            "\"latency_us\":{\"samples\":%zu,\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
            G(enqueued), G(refused_invalid), G(refused_queue_full), G(refused_too_large),
            G(refused_state), G(delivered), G(rejected_server), G(failed), G(failed_timeout),
-           G(failed_http), G(failed_auth), G(failed_closed), G(requests), G(request_errors),
+           G(failed_http), G(failed_auth), G(failed_closed), G(events_sent), G(requests), G(request_errors),
            G(retries), G(splits), G(budget_throttled), G(bytes_sent), G(bytes_body), qn, queued,
            qb, G(token_refreshes), G(token_failures), n, PCT(0.5), PCT(0.9), PCT(0.99),
            n ? lat[n - 1] : 0u);
