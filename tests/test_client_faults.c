@@ -70,7 +70,7 @@ END_TEST
 
 START_TEST(a_persistent_401_fails_the_batch_as_auth_error) {
   ms_set_always_401(s, 1);
-  evp_client_t *c = mk_client(s, d, NULL);
+  evp_client_t *c = mk_client(s, d, "linger.ms", "200", NULL); /* one batch */
   ck_assert_int_eq(run(c, 20), 0);
   ck_assert_int_eq(d->failed, 20);
   ck_assert_int_eq(d->err[0], EVP_ERR_AUTH);
