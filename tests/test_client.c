@@ -188,7 +188,7 @@ END_TEST
 START_TEST(delivery_report_mode_errors_skips_successes) {
   ms_t *s = ms_start();
   dr_t *d = dr_new();
-  evp_client_t *c = mk_client(s, d, "delivery.report.mode", "errors", NULL);
+  evp_client_t *c = mk_client(s, d, "delivery.report.mode", "errors", "linger.ms", "200", NULL);
   ms_push(s, MS_REJECT, 1);
   send_range(c, 0, 3);
   ck_assert_int_eq(evp_flush(c, 5000), 0);
