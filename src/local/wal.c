@@ -322,11 +322,18 @@ void evp__wal_get_stats(const evp__wal_t *w, evp__wal_stats_t *out) {
   pthread_mutex_unlock(&m->mu);
 }
 
-void evp__wal_wait(evp__wal_t *w, uint64_t pos, int timeout_ms) {
+uint64_t evp__wal_wake_gen(const evp__wal_t *w) {
+  evp__wal_t *m = (evp__wal_t *)w;
+  pthread_mutex_lock(&m->mu);
+  uint64_t v = m->wake_gen;
+  pthread_mutex_unlock(&m->mu);
+  return v;
+}
+
+void evp__wal_wait(evp__wal_t *w, uint64_t pos, uint64_t gen, int timeout_ms) {
   struct timespec ts;
   deadline_in(&ts, timeout_ms > 0 ? timeout_ms : 0);
   pthread_mutex_lock(&w->mu);
-  uint64_t gen = w->wake_gen;
   while (w->end <= pos && gen == w->wake_gen && !w->closing)
     if (pthread_cond_timedwait(&w->data_cv, &w->mu, &ts) == ETIMEDOUT) break;
   pthread_mutex_unlock(&w->mu);

@@ -91,6 +91,10 @@ evp_err_t evp__batcher_flush(evp__batcher_t *b, int timeout_ms);
 
 void evp__batcher_get_stats(const evp__batcher_t *b, evp__batcher_stats_t *out);
 
+/* The batcher's last error message (a failed flush, a dropped event), for
+ * logs; "" when none. */
+void evp__batcher_last_error(const evp__batcher_t *b, char *out, size_t n);
+
 /* Flush, stop and join the thread. NULL is a no-op. */
 void evp__batcher_stop(evp__batcher_t *b);
 

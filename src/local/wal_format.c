@@ -94,6 +94,8 @@ int evp__wal_header_check(const unsigned char hdr[EVP__WAL_HDR], uint32_t *paylo
 int evp__wal_payload_decode(const unsigned char *payload, size_t len, evp__wal_record_t *rec) {
   if (len < EVP__WAL_PAYLOAD_FIXED)
     return -1;
+  rec->payload = payload;
+  rec->payload_len = len;
   rec->received_at_us = (int64_t)get64(payload);
   rec->nevents = evp__wal_get32(payload + 8);
   rec->client_id_len = (size_t)payload[12] | (size_t)payload[13] << 8;

@@ -62,6 +62,8 @@ typedef struct {
   uint32_t nevents;
   const unsigned char *events; /* n x (u32 length, bytes) */
   size_t events_len;
+  const unsigned char *payload; /* the whole payload */
+  size_t payload_len;
 } evp__wal_record_t;
 
 /* Decode and check the structure of a payload (the event lengths must add
@@ -98,9 +100,12 @@ void evp__wal_reader_close(evp__wal_reader_t *r);
 uint64_t evp__wal_checkpoint(const evp__wal_t *w);
 uint64_t evp__wal_end(const evp__wal_t *w);
 
-/* Block until something is written past @p pos, evp__wal_wake() is called,
- * or @p timeout_ms passes. */
-void evp__wal_wait(evp__wal_t *w, uint64_t pos, int timeout_ms);
+/* Block until something is written past @p pos, evp__wal_wake() has been
+ * called since evp__wal_wake_gen() returned @p gen (so a wake between the
+ * caller's last look and the wait is not missed), the log is closing, or
+ * @p timeout_ms passes. */
+uint64_t evp__wal_wake_gen(const evp__wal_t *w);
+void evp__wal_wait(evp__wal_t *w, uint64_t pos, uint64_t gen, int timeout_ms);
 void evp__wal_wake(evp__wal_t *w);
 
 /* Record that everything before @p offset (a record end) is in committed lake
@@ -270,7 +275,7 @@ struct evp__batcher {
   uint64_t committed;           /* the checkpoint as last written */
   uint64_t fail_gen;            /* failed flush attempts */
   evp__batcher_stats_t st;
-  char last_err[256];
+  char last_err[512];
 
   /* owned by the batcher thread */
   evp__wal_reader_t *r;

@@ -359,7 +359,7 @@ START_TEST(interval_policy_and_wait) {
   ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
   pthread_t th;
   ck_assert_int_eq(pthread_create(&th, NULL, late_append, w), 0);
-  evp__wal_wait(w, 0, 10000);
+  evp__wal_wait(w, 0, evp__wal_wake_gen(w), 10000);
   ck_assert_uint_gt(evp__wal_end(w), 0);
   ck_assert_int_eq(pthread_join(th, NULL), 0);
   evp__wal_stats_t s;

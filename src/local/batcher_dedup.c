@@ -1,0 +1,187 @@
+/* Dedup of event ids within a time window, in bounded memory.
+ *
+ * Ids are reduced to 128-bit hashes keyed with random seeds (a collision
+ * would drop a genuine event, so 64 bits are too few at millions of ids and
+ * the key stops anyone from crafting collisions offline). A FIFO ring keeps
+ * the entries in insertion order; the open-addressing table (linear probing,
+ * backward-shift deletion) maps a hash to its newest ring slot. Expiry and
+ * the size bound drop from the ring's head; an undo pops from its tail. */
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+#include "local/wal_int.h"
+
+typedef struct {
+  uint64_t h1, h2;
+  int64_t ts;
+  int live; /* 0: superseded by a newer entry for the same id */
+} ent_t;
+
+struct evp__dedup {
+  int64_t window_us;
+  size_t max;
+  ent_t *ring;
+  size_t rcap, head, count; /* rcap is a power of two */
+  uint32_t *tab;            /* ring slot + 1; 0 is empty */
+  size_t tcap;              /* power of two, >= 2 * rcap */
+  uint64_t seed1, seed2;
+  uint64_t seq;             /* insertions ever: marks survive evictions */
+};
+
+static uint64_t mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+static void hash128(const evp__dedup_t *d, const char *s, size_t n, uint64_t *h1, uint64_t *h2) {
+  uint64_t a = d->seed1 ^ (n * 0x9e3779b97f4a7c15ULL), b = d->seed2 + n;
+  while (n > 0) {
+    uint64_t c = 0;
+    size_t k = n < 8 ? n : 8;
+    memcpy(&c, s, k);
+    a = mix(a ^ c) + 0x2545f4914f6cdd1dULL;
+    b = mix(b + c) ^ 0x9fb21c651e98df25ULL;
+    s += k;
+    n -= k;
+  }
+  *h1 = mix(a ^ (b >> 7));
+  *h2 = mix(b ^ (a << 3));
+}
+
+evp__dedup_t *evp__dedup_new(int64_t window_us, size_t max_ids) {
+  evp__dedup_t *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->window_us = window_us;
+  d->max = max_ids ? max_ids : 1;
+  if (evp__random(&d->seed1, sizeof d->seed1) != EVP_OK ||
+      evp__random(&d->seed2, sizeof d->seed2) != EVP_OK) {
+    free(d);
+    return NULL;
+  }
+  return d;
+}
+
+void evp__dedup_free(evp__dedup_t *d) {
+  if (!d) return;
+  free(d->ring);
+  free(d->tab);
+  free(d);
+}
+
+size_t evp__dedup_size(const evp__dedup_t *d) { return d->count; }
+uint64_t evp__dedup_mark(const evp__dedup_t *d) { return d->seq; }
+
+static size_t slot_of(const evp__dedup_t *d, size_t i) { return (d->head + i) & (d->rcap - 1); }
+
+/* Table slot holding ring slot @p r, or the empty slot where h1/h2 would go. */
+static size_t find(const evp__dedup_t *d, uint64_t h1, uint64_t h2) {
+  size_t mask = d->tcap - 1, i = (size_t)h1 & mask;
+  while (d->tab[i]) {
+    const ent_t *e = &d->ring[d->tab[i] - 1];
+    if (e->h1 == h1 && e->h2 == h2) return i;
+    i = (i + 1) & mask;
+  }
+  return i;
+}
+
+static void tab_delete(evp__dedup_t *d, size_t i) {
+  size_t mask = d->tcap - 1, j = i;
+  d->tab[i] = 0;
+  for (;;) {
+    j = (j + 1) & mask;
+    if (!d->tab[j]) return;
+    size_t k = (size_t)d->ring[d->tab[j] - 1].h1 & mask; /* home slot */
+    /* move j back to i unless its home lies cyclically in (i, j] */
+    int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (!stays) {
+      d->tab[i] = d->tab[j];
+      d->tab[j] = 0;
+      i = j;
+    }
+  }
+}
+
+static void forget(evp__dedup_t *d, size_t ring_slot) {
+  ent_t *e = &d->ring[ring_slot];
+  if (e->live) {
+    size_t i = find(d, e->h1, e->h2);
+    if (d->tab[i] == ring_slot + 1) tab_delete(d, i);
+  }
+}
+
+/* Re-lay the ring from slot 0 with capacity @p rcap and rebuild the table. */
+static int rebuild(evp__dedup_t *d, size_t rcap, size_t tcap) {
+  ent_t *ring = malloc(rcap * sizeof *ring);
+  uint32_t *tab = calloc(tcap, sizeof *tab);
+  if (!ring || !tab) {
+    free(ring);
+    free(tab);
+    return -1;
+  }
+  for (size_t i = 0; i < d->count; i++) ring[i] = d->ring[slot_of(d, i)];
+  free(d->ring);
+  free(d->tab);
+  d->ring = ring;
+  d->tab = tab;
+  d->rcap = rcap;
+  d->tcap = tcap;
+  d->head = 0;
+  for (size_t i = 0; i < d->count; i++) {
+    if (!ring[i].live) continue;
+    size_t s = find(d, ring[i].h1, ring[i].h2);
+    d->tab[s] = (uint32_t)(i + 1);
+  }
+  return 0;
+}
+
+static void drop_oldest(evp__dedup_t *d) {
+  forget(d, d->head);
+  d->head = (d->head + 1) & (d->rcap - 1);
+  d->count--;
+}
+
+int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us) {
+  int64_t horizon = ts_us - d->window_us;
+  while (d->count && d->ring[d->head].ts < horizon) drop_oldest(d);
+  uint64_t h1, h2;
+  hash128(d, id, len, &h1, &h2);
+  size_t ts = 0;
+  if (d->tab) {
+    ts = find(d, h1, h2);
+    if (d->tab[ts]) {
+      ent_t *e = &d->ring[d->tab[ts] - 1];
+      if (e->ts >= horizon) return 1;
+      /* Seen, but longer ago than the window (ids arrive slightly out of
+       * time order, so it was not expired yet): superseded below. */
+      e->live = 0;
+      tab_delete(d, ts);
+    }
+  }
+  if (d->count == d->max) drop_oldest(d);
+  if (d->count == d->rcap) {
+    size_t rcap = d->rcap ? d->rcap * 2 : 1024;
+    if (rebuild(d, rcap, rcap * 2) != 0) return -1;
+  }
+  size_t r = slot_of(d, d->count);
+  d->ring[r] = (ent_t){h1, h2, ts_us, 1};
+  d->count++;
+  d->seq++;
+  ts = find(d, h1, h2);
+  d->tab[ts] = (uint32_t)(r + 1);
+  return 0;
+}
+
+void evp__dedup_rollback(evp__dedup_t *d, uint64_t mark) {
+  /* The newest seq - mark entries are the ones to undo (fewer if some were
+   * already evicted by the size bound). */
+  while (d->seq > mark && d->count) {
+    forget(d, slot_of(d, d->count - 1));
+    d->count--;
+    d->seq--;
+  }
+  d->seq = mark < d->seq ? mark : d->seq;
+}

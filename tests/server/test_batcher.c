@@ -1,0 +1,799 @@
+/* The batcher (src/local/batcher*.c): RFC 3339 parsing, the dedup set, the
+ * event -> row mapping, files per hour with stable names, size/time
+ * triggers, replay after a crash without duplicates, error paths.
+ *
+ * The values inside the Parquet files are checked by a real engine:
+ * tests/scripts/test_lake_crash.sh runs `test_batcher --gen DIR` (a lake with
+ * every type, an hour boundary and duplicates, plus the expected rows) and
+ * `test_batcher --crash DIR ROUNDS SEED` (a child appending and batching is
+ * SIGKILLed at random moments; the ids it got EVP_OK for are listed) and
+ * reads the lakes back with DuckDB. */
+#define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 700
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/table.h"
+#include "lake/lake.h"
+#include "local/wal_int.h"
+
+/* Every column type, nullable and required columns, objects and arrays. */
+static const char *SCHEMA =
+    "{\"type\":\"object\",\"required\":[\"event_id\",\"n\"],\"properties\":{"
+    "\"event_id\":{\"type\":\"string\"},"
+    "\"n\":{\"type\":\"integer\"},"
+    "\"x\":{\"type\":[\"number\",\"null\"]},"
+    "\"ok\":{\"type\":\"boolean\"},"
+    "\"at\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "\"ctx\":{\"type\":\"object\"},"
+    "\"tags\":{\"type\":\"array\"},"
+    "\"s\":{\"type\":[\"string\",\"null\"]}}}";
+
+/* 2024-05-01T09:00:00Z */
+#define T0 INT64_C(1714554000000000)
+#define HOUR_US INT64_C(3600000000)
+
+static char tmpdir[256], waldir[300], lakedir[300];
+
+static void mk_tmpdir(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/evp_batcher_test_XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+  snprintf(waldir, sizeof waldir, "%s/wal", tmpdir);
+  snprintf(lakedir, sizeof lakedir, "%s/lake", tmpdir);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+  (void)sb; (void)flag; (void)f;
+  return remove(p);
+}
+
+static void rm_tree(const char *d) { nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* ------------------------------------------------------------ RFC 3339 */
+
+static int64_t ts(const char *s) {
+  int64_t v = 0;
+  ck_assert_msg(evp__rfc3339_to_us(s, strlen(s), &v) == 0, "rejected %s", s);
+  return v;
+}
+
+static int bad_ts(const char *s) {
+  int64_t v;
+  return evp__rfc3339_to_us(s, strlen(s), &v) != 0;
+}
+
+START_TEST(rfc3339_strict) {
+  ck_assert_int_eq(ts("1970-01-01T00:00:00Z"), 0);
+  ck_assert_int_eq(ts("2024-05-01T09:00:00Z"), T0);
+  ck_assert_int_eq(ts("2024-05-01t09:00:00z"), T0);
+  ck_assert_int_eq(ts("2024-05-01T11:00:00+02:00"), T0);
+  ck_assert_int_eq(ts("2024-05-01T05:30:00-03:30"), T0);
+  ck_assert_int_eq(ts("2024-05-01T09:00:00.250+00:00"), T0 + 250000);
+  ck_assert_int_eq(ts("2024-05-01T09:00:00.1Z"), T0 + 100000);
+  ck_assert_int_eq(ts("2024-05-01T09:00:00.123456789Z"), T0 + 123456); /* past micros dropped */
+  ck_assert_int_eq(ts("1969-12-31T23:59:59.5Z"), -500000);
+  ck_assert_int_eq(ts("2024-02-29T00:00:00Z"), INT64_C(1709164800000000));
+  ck_assert_int_eq(ts("2016-12-31T23:59:60Z"), ts("2017-01-01T00:00:00Z")); /* leap second */
+  ck_assert_int_eq(ts("0000-01-01T00:00:00Z"), INT64_C(-62167219200000000));
+  ck_assert_int_eq(ts("9999-12-31T23:59:59Z"), INT64_C(253402300799000000));
+  ck_assert(bad_ts("2024-05-01T09:00:00"));      /* no time zone */
+  ck_assert(bad_ts("2023-02-29T00:00:00Z"));     /* not a leap year */
+  ck_assert(bad_ts("2024-04-31T00:00:00Z"));
+  ck_assert(bad_ts("2024-13-01T00:00:00Z"));
+  ck_assert(bad_ts("2024-05-01T24:00:00Z"));
+  ck_assert(bad_ts("2024-05-01T09:60:00Z"));
+  ck_assert(bad_ts("2024-05-01T09:00:61Z"));
+  ck_assert(bad_ts("2024-05-01 09:00:00Z"));
+  ck_assert(bad_ts("2024-05-01T09:00:00.Z"));
+  ck_assert(bad_ts("2024-05-01T09:00:00+2:00"));
+  ck_assert(bad_ts("2024-05-01T09:00:00+24:00"));
+  ck_assert(bad_ts("2024-05-01T09:00:00+02:60"));
+  ck_assert(bad_ts("2024-05-01T09:00:00+0200"));
+  ck_assert(bad_ts("2024-05-01T09:00:00Zjunk"));
+  ck_assert(bad_ts("2024-5-01T09:00:00Z"));
+  ck_assert(bad_ts("+2024-05-01T09:00:00Z"));
+  ck_assert(bad_ts(""));
+}
+END_TEST
+
+/* ------------------------------------------------------------ dedup */
+
+START_TEST(dedup_window_bound_and_rollback) {
+  evp__dedup_t *d = evp__dedup_new(10 * 1000000, 1000);
+  ck_assert_ptr_nonnull(d);
+  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 0), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 5000000), 1);  /* within 10 s */
+  ck_assert_int_eq(evp__dedup_check(d, "b", 1, 5000000), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000001), 0); /* outside: new again */
+  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000002), 1);
+  ck_assert_int_eq(evp__dedup_check(d, "b", 1, 10000003), 1);
+  /* ids that differ only past the 8th byte or in length */
+  ck_assert_int_eq(evp__dedup_check(d, "12345678x", 9, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "12345678y", 9, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "12345678", 8, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "12345678\0", 9, 10000004), 0);
+  /* rollback forgets what came after the mark */
+  uint64_t m = evp__dedup_mark(d);
+  ck_assert_int_eq(evp__dedup_check(d, "c", 1, 10000005), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "dd", 2, 10000005), 0);
+  evp__dedup_rollback(d, m);
+  ck_assert_int_eq(evp__dedup_check(d, "c", 1, 10000006), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "dd", 2, 10000006), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000006), 1);
+  evp__dedup_free(d);
+
+  /* Size bound: the oldest ids are forgotten first; a mark taken before
+   * evictions still undoes exactly the later inserts. */
+  d = evp__dedup_new(INT64_C(3600) * 1000000, 5000);
+  char id[32];
+  for (int i = 0; i < 20000; i++) {
+    int n = snprintf(id, sizeof id, "id-%d", i);
+    ck_assert_int_eq(evp__dedup_check(d, id, (size_t)n, i), 0);
+  }
+  ck_assert_uint_eq(evp__dedup_size(d), 5000);
+  for (int i = 15000; i < 20000; i++) { /* the newest 5000 are remembered */
+    int n = snprintf(id, sizeof id, "id-%d", i);
+    ck_assert_msg(evp__dedup_check(d, id, (size_t)n, 20000) == 1, "id-%d forgotten", i);
+  }
+  ck_assert_uint_eq(evp__dedup_size(d), 5000);
+  for (int i = 0; i < 15000; i += 1000) { /* the older ones were dropped */
+    int n = snprintf(id, sizeof id, "id-%d", i);
+    m = evp__dedup_mark(d);
+    ck_assert_msg(evp__dedup_check(d, id, (size_t)n, 20000) == 0, "id-%d remembered", i);
+    evp__dedup_rollback(d, m);
+  }
+  m = evp__dedup_mark(d);
+  for (int i = 0; i < 6000; i++) { /* evicts all 5000 older ones */
+    int n = snprintf(id, sizeof id, "new-%d", i);
+    ck_assert_int_eq(evp__dedup_check(d, id, (size_t)n, 20001), 0);
+  }
+  evp__dedup_rollback(d, m);
+  ck_assert_uint_eq(evp__dedup_size(d), 0);
+  ck_assert_int_eq(evp__dedup_check(d, "new-5999", 8, 20002), 0);
+  evp__dedup_free(d);
+}
+END_TEST
+
+/* ------------------------------------------------------------ rows */
+
+START_TEST(row_mapping) {
+  evp__table_t *t;
+  char err[512];
+  ck_assert_int_eq(evp__table_parse(SCHEMA, strlen(SCHEMA), &t, err, sizeof err), EVP_OK);
+  evp__rowb_t *rb;
+  ck_assert_int_eq(evp__rowb_new(t, &rb, err, sizeof err), EVP_OK);
+  size_t nc;
+  const evp__pq_column_t *cols = evp__rowb_columns(rb, &nc);
+  ck_assert_uint_eq(nc, 10);
+  ck_assert_str_eq(cols[0].name, "event_id");
+  ck_assert_int_eq(cols[0].optional, 0);
+  ck_assert_int_eq(cols[1].type, EVP__PQ_INT64);
+  ck_assert_int_eq(cols[4].type, EVP__PQ_TIMESTAMP_US);
+  ck_assert_str_eq(cols[8].name, "received_at");
+  ck_assert_str_eq(cols[9].name, "client_id");
+
+  const char *ev = "{ \"s\" : \"caf\\u00e9 \\\"q\\\"\", \"n\": 9007199254740993, \"x\": 1.5e2,"
+                   " \"ok\": false, \"at\": \"2024-05-01T11:00:00.5+02:00\","
+                   " \"ctx\": { \"a\" : [1, 2.50, \"x y\"], \"b\":{} },"
+                   " \"tags\": [ ], \"event_id\": \"e-1\", \"extra\": 7 }";
+  const evp__pq_value_t *row;
+  const char *id;
+  size_t idlen;
+  ck_assert_int_eq(evp__rowb_build(rb, ev, strlen(ev), 42, "cli", 3, &row, &id, &idlen, err,
+                                   sizeof err), EVP_OK);
+  ck_assert_uint_eq(idlen, 3);
+  ck_assert(memcmp(id, "e-1", 3) == 0);
+  ck_assert(row[0].v.s.len == 3 && memcmp(row[0].v.s.ptr, "e-1", 3) == 0);
+  ck_assert_int_eq(row[1].v.i64, INT64_C(9007199254740993)); /* exact above 2^53 */
+  ck_assert(row[2].v.f64 == 150.0);
+  ck_assert_int_eq(row[3].v.b, 0);
+  ck_assert_int_eq(row[4].v.i64, T0 + 500000);
+  const char *ctx = "{\"a\":[1,2.50,\"x y\"],\"b\":{}}"; /* whitespace gone, digits kept */
+  ck_assert_uint_eq(row[5].v.s.len, strlen(ctx));
+  ck_assert(memcmp(row[5].v.s.ptr, ctx, strlen(ctx)) == 0);
+  ck_assert(row[6].v.s.len == 2 && memcmp(row[6].v.s.ptr, "[]", 2) == 0);
+  const char *s = "caf\xc3\xa9 \"q\"";
+  ck_assert_uint_eq(row[7].v.s.len, strlen(s));
+  ck_assert(memcmp(row[7].v.s.ptr, s, strlen(s)) == 0);
+  ck_assert_int_eq(row[8].v.i64, 42);
+  ck_assert(row[9].v.s.len == 3 && memcmp(row[9].v.s.ptr, "cli", 3) == 0);
+
+  /* missing and null -> NULL; an integral float fits a bigint */
+  const char *ev2 = "{\"event_id\":\"e-2\",\"n\":3.0,\"x\":null}";
+  ck_assert_int_eq(evp__rowb_build(rb, ev2, strlen(ev2), 1, "c", 1, &row, &id, &idlen, err,
+                                   sizeof err), EVP_OK);
+  ck_assert_int_eq(row[1].v.i64, 3);
+  for (int c = 2; c <= 7; c++) ck_assert_int_eq(row[c].is_null, 1);
+
+  /* values that fit no column */
+  const char *bad[] = {"{\"event_id\":\"e\",\"n\":1.5}", "{\"event_id\":\"e\",\"n\":\"1\"}",
+                       "{\"event_id\":\"e\",\"n\":9223372036854775808}",
+                       "{\"event_id\":\"e\",\"n\":1,\"x\":1e999}",
+                       "{\"event_id\":\"e\",\"n\":1,\"at\":\"yesterday\"}",
+                       "{\"event_id\":\"e\",\"n\":1,\"ok\":1}",
+                       "{\"event_id\":\"e\",\"n\":1,\"ctx\":\"{}\"}",
+                       "{\"event_id\":7,\"n\":1}"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    ck_assert_msg(evp__rowb_build(rb, bad[i], strlen(bad[i]), 1, "c", 1, &row, &id, &idlen, err,
+                                  sizeof err) == EVP_ERR_INVALID_EVENT,
+                  "accepted %s", bad[i]);
+  ck_assert_int_eq(evp__rowb_build(rb, "[1]", 3, 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+                   EVP_ERR_JSON);
+  ck_assert_int_eq(evp__rowb_build(rb, "{\"n\":", 5, 1, "c", 1, &row, &id, &idlen, err,
+                                   sizeof err), EVP_ERR_JSON);
+  evp__rowb_free(rb);
+  evp__table_free(t);
+}
+END_TEST
+
+/* ------------------------------------------------------------ batcher */
+
+static evp__wal_t *open_wal(void) {
+  evp__wal_opts_t o = {0};
+  o.fsync = EVP__FSYNC_NEVER;
+  evp__wal_t *w;
+  char err[512];
+  ck_assert_msg(evp__wal_open(waldir, &o, &w, err, sizeof err) == EVP_OK, "%s", err);
+  return w;
+}
+
+static evp__batcher_t *start(evp__wal_t *w, size_t bytes, int secs, int dedup_s) {
+  evp__batcher_opts_t o = {0};
+  o.lake_dir = lakedir;
+  o.schema_json = SCHEMA;
+  o.buffer_bytes = bytes;
+  o.buffer_seconds = secs;
+  o.dedup_window_s = dedup_s;
+  evp__batcher_t *b;
+  char err[512];
+  ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
+  return b;
+}
+
+/* Append @p n events with ids prefix-i, at time @p at. */
+static void append_ids(evp__wal_t *w, const char *prefix, int from, int n, int64_t at) {
+  char buf[64][96];
+  const char *ev[64];
+  size_t len[64];
+  ck_assert_int_le(n, 64);
+  for (int i = 0; i < n; i++) {
+    snprintf(buf[i], sizeof buf[i], "{\"event_id\":\"%s-%d\",\"n\":%d}", prefix, from + i, from + i);
+    ev[i] = buf[i];
+    len[i] = strlen(buf[i]);
+  }
+  char err[256];
+  ck_assert_int_eq(evp__wal_append(w, "client-1", at, ev, len, (size_t)n, err, sizeof err), EVP_OK);
+}
+
+/* Parquet files under the lake (names into @p names if non-NULL). */
+static int list_files(char names[][1024], int max) {
+  int n = 0;
+  char ev[400];
+  snprintf(ev, sizeof ev, "%s/events", lakedir);
+  DIR *d = opendir(ev);
+  if (!d) return 0;
+  struct dirent *a;
+  while ((a = readdir(d))) {
+    if (a->d_name[0] == '.') continue;
+    char p1[700];
+    snprintf(p1, sizeof p1, "%s/%s", ev, a->d_name);
+    DIR *d2 = opendir(p1);
+    struct dirent *h;
+    while (d2 && (h = readdir(d2))) {
+      if (h->d_name[0] == '.') continue;
+      char p2[1000];
+      snprintf(p2, sizeof p2, "%s/%s", p1, h->d_name);
+      DIR *d3 = opendir(p2);
+      struct dirent *f;
+      while (d3 && (f = readdir(d3))) {
+        size_t l = strlen(f->d_name);
+        if (l > 8 && strcmp(f->d_name + l - 8, ".parquet") == 0 && f->d_name[0] != '.') {
+          if (names && n < max)
+            snprintf(names[n], 1024, "%s/%s/%s", a->d_name, h->d_name, f->d_name);
+          n++;
+        }
+      }
+      if (d3) closedir(d3);
+    }
+    if (d2) closedir(d2);
+  }
+  closedir(d);
+  return n;
+}
+
+START_TEST(writes_hour_partitions_and_dedups) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_t *b = start(w, 0, 0, 600);
+  append_ids(w, "a", 0, 10, T0 + HOUR_US - 1000);   /* 09:59:59.999 */
+  append_ids(w, "a", 10, 10, T0 + HOUR_US);         /* 10:00:00 */
+  append_ids(w, "a", 5, 10, T0 + HOUR_US + 1000);   /* 5..14 again: retried */
+  append_ids(w, "a", 20, 5, T0 + HOUR_US + 2000);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 35);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 25);
+  ck_assert_uint_eq(st.duplicates, 10);
+  ck_assert_uint_eq(st.files, 2);
+  ck_assert_uint_gt(st.bytes, 100);
+  ck_assert_uint_eq(st.errors, 0);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  ck_assert_uint_eq(evp__wal_checkpoint(w), evp__wal_end(w));
+  char names[8][1024];
+  ck_assert_int_eq(list_files(names, 8), 2);
+  int h09 = strncmp(names[0], "dt=2024-05-01/hour=09/part-", 27) == 0 ||
+            strncmp(names[1], "dt=2024-05-01/hour=09/part-", 27) == 0;
+  int h10 = strncmp(names[0], "dt=2024-05-01/hour=10/part-", 27) == 0 ||
+            strncmp(names[1], "dt=2024-05-01/hour=10/part-", 27) == 0;
+  ck_assert(h09 && h10);
+  /* names are part-<first offset>-<last offset>.parquet: the 09 hour holds
+   * only the first record, at offset 0 */
+  char want[128];
+  snprintf(want, sizeof want, "dt=2024-05-01/hour=09/" EVP__PART_FMT, 0ULL, 0ULL);
+  ck_assert(strcmp(names[0], want) == 0 || strcmp(names[1], want) == 0);
+  char path[600];
+  snprintf(path, sizeof path, "%s/events/%s", lakedir, want);
+  struct stat s;
+  ck_assert_int_eq(stat(path, &s), 0);
+  ck_assert_int_eq(s.st_mode & 0777, 0600);
+  /* a flush with nothing new is immediate and writes nothing */
+  ck_assert_int_eq(evp__batcher_flush(b, 1000), EVP_OK);
+  evp__batcher_stop(b);
+  evp__batcher_stop(NULL);
+  /* restart: nothing past the checkpoint, nothing rewritten */
+  b = start(w, 0, 0, 600);
+  ck_assert_int_eq(evp__batcher_flush(b, 5000), EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.files, 0);
+  evp__batcher_stop(b);
+  ck_assert_int_eq(list_files(NULL, 0), 2);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(size_and_time_triggers) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  /* size: about 40 bytes per event, 2 KiB buffer -> several files, no flush call */
+  evp__batcher_t *b = start(w, 2048, 900, 0);
+  for (int i = 0; i < 20; i++) append_ids(w, "s", i * 10, 10, T0 + i);
+  evp__batcher_stats_t st;
+  for (int i = 0; i < 500; i++) {
+    evp__batcher_get_stats(b, &st);
+    if (st.rows >= 150) break;
+    usleep(10000);
+  }
+  ck_assert_uint_ge(st.rows, 150);
+  ck_assert_uint_ge(st.files, 3);
+  evp__batcher_stop(b); /* stop flushes the rest */
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  /* time: one small record is written within buffer_seconds (1 s) */
+  b = start(w, 0, 1, 0);
+  append_ids(w, "t", 0, 1, T0);
+  int64_t t0 = (int64_t)time(NULL);
+  for (int i = 0; i < 400; i++) {
+    evp__batcher_get_stats(b, &st);
+    if (st.rows == 1) break;
+    usleep(10000);
+  }
+  ck_assert_uint_eq(st.rows, 1);
+  ck_assert_int_le((int64_t)time(NULL) - t0, 3);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
+/* A crash after lake files were committed but before the checkpoint moved:
+ * rewinding the checkpoint reproduces it exactly. The replay must skip what
+ * the files hold (no duplicate rows even with dedup off) and write what is
+ * missing (a file of the other hour that was lost, and new records). */
+START_TEST(replay_after_lost_checkpoint_writes_no_duplicates) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_t *b = start(w, 0, 0, 0);
+  append_ids(w, "r", 0, 10, T0);
+  append_ids(w, "r", 10, 7, T0 + HOUR_US);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  char names[8][1024];
+  ck_assert_int_eq(list_files(names, 8), 2);
+  /* lose the hour-10 file and the checkpoint; leave a stray temporary */
+  char p[1400];
+  for (int i = 0; i < 2; i++)
+    if (strstr(names[i], "hour=10")) {
+      ck_assert_uint_lt((size_t)snprintf(p, sizeof p, "%s/events/%s", lakedir, names[i]), sizeof p);
+      ck_assert_int_eq(unlink(p), 0);
+    }
+  snprintf(p, sizeof p, "%s/events/dt=2024-05-01/hour=09/.part-x.parquet.tmp", lakedir);
+  FILE *f = fopen(p, "w");
+  fclose(f);
+  snprintf(p, sizeof p, "%s/checkpoint", waldir);
+  ck_assert_int_eq(unlink(p), 0);
+
+  w = open_wal();
+  ck_assert_uint_eq(evp__wal_pending_events(w), 17);
+  append_ids(w, "r", 17, 3, T0 + 5); /* hour 09 again, after the replayed part */
+  b = start(w, 0, 0, 0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 10); /* 7 of hour 10 again + 3 new; not the 10 already in hour 09 */
+  ck_assert_uint_eq(st.files, 2);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  ck_assert_int_eq(list_files(NULL, 0), 3);
+  snprintf(p, sizeof p, "%s/events/dt=2024-05-01/hour=09/.part-x.parquet.tmp", lakedir);
+  ck_assert_int_eq(access(p, F_OK), -1); /* the temporary was cleaned up */
+  rm_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(bad_events_are_counted_and_skipped) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_t *b = start(w, 0, 0, 0);
+  const char *ev[3] = {"{\"event_id\":\"ok-1\",\"n\":1}", "{\"event_id\":\"bad\",\"n\":\"one\"}",
+                       "{\"event_id\":\"no-n\"}"};
+  size_t len[3] = {strlen(ev[0]), strlen(ev[1]), strlen(ev[2])};
+  char err[256];
+  ck_assert_int_eq(evp__wal_append(w, "c", T0, ev, len, 3, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 1);
+  ck_assert_uint_eq(st.bad_events, 2); /* a string for an integer; a required column missing */
+  ck_assert_uint_eq(st.errors, 2);
+  char last[512];
+  evp__batcher_last_error(b, last, sizeof last);
+  ck_assert_ptr_nonnull(strstr(last, "n"));
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
+START_TEST(errors_and_retry) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_opts_t o = {0};
+  evp__batcher_t *b = NULL;
+  char err[512];
+  o.schema_json = SCHEMA;
+  ck_assert_int_eq(evp__batcher_start(w, &o, &b, err, sizeof err), EVP_ERR_INVALID_ARG);
+  /* a lake under a regular file */
+  char file[400];
+  snprintf(file, sizeof file, "%s/file", tmpdir);
+  FILE *f = fopen(file, "w");
+  fclose(f);
+  char bad[420];
+  snprintf(bad, sizeof bad, "%s/lake", file);
+  o.lake_dir = bad;
+  ck_assert_int_eq(evp__batcher_start(w, &o, &b, err, sizeof err), EVP_ERR_IO);
+  ck_assert_ptr_null(b);
+  o.lake_dir = lakedir;
+  o.schema_json = "{\"type\":\"object\",\"properties\":{\"dt\":{\"type\":\"string\"}}}";
+  ck_assert_int_eq(evp__batcher_start(w, &o, &b, err, sizeof err), EVP_ERR_SCHEMA_INVALID);
+  o.schema_json = SCHEMA;
+  o.buffer_seconds = 901;
+  ck_assert_int_eq(evp__batcher_start(w, &o, &b, err, sizeof err), EVP_ERR_INVALID_ARG);
+  o.buffer_seconds = 0;
+
+  /* The partition directory cannot be created (a file is in the way): the
+   * flush fails, nothing is lost; once the obstacle is gone the retry
+   * writes everything. */
+  b = start(w, 0, 0, 0);
+  char dt[600];
+  snprintf(dt, sizeof dt, "%s/events/dt=2024-05-01", lakedir);
+  f = fopen(dt, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  append_ids(w, "e", 0, 5, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_ge(st.errors, 1);
+  ck_assert_uint_eq(st.rows, 0);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 5);
+  char last[512];
+  evp__batcher_last_error(b, last, sizeof last);
+  ck_assert_ptr_nonnull(strstr(last, "dt=2024-05-01"));
+  ck_assert_int_eq(unlink(dt), 0);
+  evp_err_t e;
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
+  }
+  ck_assert_int_eq(e, EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 5);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  /* flush timeout: a very short wait on a big backlog may time out, but it
+   * never reports success before the data is committed */
+  for (int i = 0; i < 40; i++) append_ids(w, "big", i * 50, 50, T0 + i);
+  e = evp__batcher_flush(b, 0);
+  ck_assert(e == EVP_OK || e == EVP_ERR_TIMED_OUT);
+  if (e == EVP_OK) ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  ck_assert_int_eq(evp__batcher_flush(NULL, 0), EVP_ERR_INVALID_ARG);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ --gen */
+
+/* A lake for the DuckDB check: every type, escapes, nulls, an hour and a day
+ * boundary, retried ids. Writes DIR/lake and DIR/expected.ndjson (one line
+ * per row that must exist: the event text, received_at, client_id). */
+static int gen_mode(const char *dir) {
+  char err[512];
+  snprintf(tmpdir, sizeof tmpdir, "%s", dir);
+  snprintf(waldir, sizeof waldir, "%s/wal", dir);
+  snprintf(lakedir, sizeof lakedir, "%s/lake", dir);
+  char exp[400];
+  snprintf(exp, sizeof exp, "%s/expected.ndjson", dir);
+  FILE *out = fopen(exp, "w");
+  if (!out) return 1;
+  evp__wal_opts_t wo = {0};
+  evp__wal_t *w;
+  if (evp__wal_open(waldir, &wo, &w, err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  evp__batcher_opts_t bo = {0};
+  bo.lake_dir = lakedir;
+  bo.schema_json = SCHEMA;
+  bo.dedup_window_s = 600;
+  evp__batcher_t *b;
+  if (evp__batcher_start(w, &bo, &b, err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  /* received_at values: 2024-05-01 23:59:59.999999, then 2024-05-02 00:00:00 */
+  const int64_t times[3] = {T0 + 15 * HOUR_US - 1, T0 + 15 * HOUR_US, T0 + 16 * HOUR_US + 7};
+  const char *events[] = {
+      "{\"event_id\":\"g-0\",\"n\":-9223372036854775808,\"x\":-0.5,\"ok\":true,"
+      "\"at\":\"2024-05-01T23:59:59.999999Z\",\"ctx\":{\"k\":\"v\",\"n\":[1,2]},\"tags\":[\"a\",\"b\"],"
+      "\"s\":\"plain\"}",
+      "{\"event_id\":\"g-1\",\"n\":9223372036854775807,\"x\":1e300,\"ok\":false,"
+      "\"at\":\"2024-05-02T01:30:00.5+01:30\",\"s\":\"tab\\tquote\\\"uni\\u00e9\\ud83d\\ude00\"}",
+      "{\"event_id\":\"g-2\",\"n\":0,\"x\":null,\"s\":null,\"ctx\":{}}",
+      "{\"event_id\":\"g-3\",\"n\":42,\"x\":3,\"at\":\"1999-12-31T23:59:60-00:00\",\"tags\":[]}",
+  };
+  int nev = (int)(sizeof events / sizeof *events);
+  int row = 0;
+  for (int r = 0; r < 3; r++) {
+    const char *ev[4];
+    size_t len[4];
+    for (int i = 0; i < nev; i++) {
+      ev[i] = events[i];
+      len[i] = strlen(events[i]);
+    }
+    char cid[32];
+    snprintf(cid, sizeof cid, "client-%d", r);
+    /* record 0: all four; record 1 (1 us later): retries of g-0 and g-1,
+     * dropped, and two new ids; record 2 (an hour later, past the 600 s
+     * window): g-2 and g-3 again, kept, and two new ids */
+    if (r == 0) {
+      if (evp__wal_append(w, cid, times[r], ev, len, (size_t)nev, err, sizeof err)) goto fail;
+      for (int i = 0; i < nev; i++)
+        fprintf(out, "{\"event\":%s,\"received_at_us\":%lld,\"client_id\":\"%s\"}\n", events[i],
+                (long long)times[r], cid), row++;
+    } else {
+      char buf[2][128];
+      snprintf(buf[0], sizeof buf[0], "{\"event_id\":\"g-%d\",\"n\":%d,\"ok\":true}", 10 + r, r);
+      snprintf(buf[1], sizeof buf[1], "{\"event_id\":\"g-%d\",\"n\":%d}", 20 + r, -r);
+      const char *e2[4] = {events[r == 1 ? 0 : 2], buf[0], events[r == 1 ? 1 : 3], buf[1]};
+      size_t l2[4] = {strlen(e2[0]), strlen(buf[0]), strlen(e2[2]), strlen(buf[1])};
+      if (evp__wal_append(w, cid, times[r], e2, l2, 4, err, sizeof err)) goto fail;
+      for (int i = 0; i < 4; i++)
+        if (r == 2 || i % 2 == 1)
+          fprintf(out, "{\"event\":%s,\"received_at_us\":%lld,\"client_id\":\"%s\"}\n", e2[i],
+                  (long long)times[r], cid), row++;
+    }
+  }
+  if (evp__batcher_flush(b, 60000) != EVP_OK) {
+    evp__batcher_last_error(b, err, sizeof err);
+    goto fail;
+  }
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  fclose(out);
+  if ((int)st.rows != row || st.duplicates != 2 || st.files != 3) {
+    fprintf(stderr, "gen: rows %llu (want %d), duplicates %llu (want 2), files %llu (want 3)\n",
+            (unsigned long long)st.rows, row, (unsigned long long)st.duplicates,
+            (unsigned long long)st.files);
+    return 1;
+  }
+  return 0;
+fail:
+  fprintf(stderr, "gen: %s\n", err);
+  return 1;
+}
+
+/* ------------------------------------------------------------ --crash */
+
+/* The child: append records of 1-20 events with ids "r<round>-<n>" and run
+ * the batcher with tiny buffers, reporting each acknowledged record's ids on
+ * the pipe (one write, so a kill never leaves half a line). Never returns. */
+static void crash_child(int fd, int round, unsigned seed) {
+  evp__wal_opts_t wo = {0};
+  wo.fsync = (round % 3 == 0) ? EVP__FSYNC_ALWAYS : EVP__FSYNC_INTERVAL;
+  wo.interval_ms = 5;
+  wo.segment_bytes = 64 * 1024; /* rolls and deletions happen too */
+  evp__wal_t *w;
+  char err[512];
+  if (evp__wal_open(waldir, &wo, &w, err, sizeof err)) {
+    fprintf(stderr, "child open: %s\n", err);
+    _exit(3);
+  }
+  evp__batcher_opts_t bo = {0};
+  bo.lake_dir = lakedir;
+  bo.schema_json = SCHEMA;
+  bo.buffer_bytes = 1 + rand_r(&seed) % 8192;
+  bo.buffer_seconds = 1;
+  bo.dedup_window_s = 0; /* exactly-once must not depend on dedup */
+  evp__batcher_t *b;
+  if (evp__batcher_start(w, &bo, &b, err, sizeof err)) {
+    fprintf(stderr, "child batcher: %s\n", err);
+    _exit(3);
+  }
+  for (long n = 0;;) {
+    char buf[20][80];
+    const char *ev[20];
+    size_t len[20];
+    char line[2048];
+    size_t ll = 0;
+    int k = 1 + rand_r(&seed) % 20;
+    for (int i = 0; i < k; i++, n++) {
+      snprintf(buf[i], sizeof buf[i], "{\"event_id\":\"r%d-%ld\",\"n\":%ld}", round, n, n);
+      ev[i] = buf[i];
+      len[i] = strlen(buf[i]);
+      ll += (size_t)snprintf(line + ll, sizeof line - ll, "r%d-%ld\n", round, n);
+    }
+    /* Received times step over hour boundaries now and then. */
+    int64_t at = T0 + (int64_t)round * HOUR_US / 2 + (n / 50) * 60000000;
+    if (evp__wal_append(w, "crash", at, ev, len, (size_t)k, err, sizeof err) != EVP_OK) {
+      fprintf(stderr, "child append: %s\n", err);
+      _exit(4);
+    }
+    if (write(fd, line, ll) != (ssize_t)ll) _exit(5);
+    if (rand_r(&seed) % 50 == 0) evp__batcher_flush(b, 50);
+  }
+}
+
+static int crash_mode(const char *dir, int rounds, unsigned seed) {
+  snprintf(tmpdir, sizeof tmpdir, "%s", dir);
+  snprintf(waldir, sizeof waldir, "%s/wal", dir);
+  snprintf(lakedir, sizeof lakedir, "%s/lake", dir);
+  char ackp[400];
+  snprintf(ackp, sizeof ackp, "%s/acked.txt", dir);
+  FILE *acked = fopen(ackp, "w");
+  if (!acked) return 1;
+  long total = 0;
+  for (int round = 0; round < rounds; round++) {
+    int p[2];
+    if (pipe(p) != 0) return 1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid == 0) {
+      close(p[0]);
+      crash_child(p[1], round, seed + (unsigned)round * 7919u);
+    }
+    close(p[1]);
+    /* Kill at a random moment: sometimes during recovery, mostly while
+     * appending and writing files. */
+    int delay = round % 4 == 1 ? (int)(rand_r(&seed) % 5) : 30 + (int)(rand_r(&seed) % 400);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char buf[8192];
+    size_t have = 0;
+    int killed = 0;
+    for (;;) {
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      long el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+      if (!killed && el >= delay) {
+        kill(pid, SIGKILL);
+        killed = 1;
+      }
+      struct pollfd pf = {p[0], POLLIN, 0};
+      if (poll(&pf, 1, killed ? 1000 : 5) < 0 && errno != EINTR) break;
+      if (!(pf.revents & (POLLIN | POLLHUP))) continue;
+      ssize_t r = read(p[0], buf + have, sizeof buf - have);
+      if (r <= 0) break;
+      have += (size_t)r;
+      /* write out complete lines */
+      size_t start = 0;
+      for (size_t i = 0; i < have; i++)
+        if (buf[i] == '\n') {
+          fwrite(buf + start, 1, i + 1 - start, acked);
+          total++;
+          start = i + 1;
+        }
+      memmove(buf, buf + start, have - start);
+      have -= start;
+    }
+    close(p[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+      fprintf(stderr, "round %d: child ended otherwise (status %d)\n", round, status);
+      return 1;
+    }
+    fprintf(stderr, "round %d: killed after %d ms, %ld ids acknowledged so far\n", round, delay,
+            total);
+  }
+  fclose(acked);
+  /* Recover and drain everything. */
+  evp__wal_opts_t wo = {0};
+  evp__wal_t *w;
+  char err[512];
+  if (evp__wal_open(waldir, &wo, &w, err, sizeof err)) goto fail;
+  evp__batcher_opts_t bo = {0};
+  bo.lake_dir = lakedir;
+  bo.schema_json = SCHEMA;
+  evp__batcher_t *b;
+  if (evp__batcher_start(w, &bo, &b, err, sizeof err)) goto fail;
+  if (evp__batcher_flush(b, 120000) != EVP_OK) {
+    evp__batcher_last_error(b, err, sizeof err);
+    goto fail;
+  }
+  evp__batcher_stop(b);
+  uint64_t pending = evp__wal_pending_events(w);
+  evp__wal_close(w);
+  if (pending) {
+    fprintf(stderr, "crash: %llu events still pending\n", (unsigned long long)pending);
+    return 1;
+  }
+  printf("%d rounds, %ld acknowledged ids\n", rounds, total);
+  return 0;
+fail:
+  fprintf(stderr, "crash: %s\n", err);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
+    return crash_mode(argv[2], argc >= 4 ? atoi(argv[3]) : 8,
+                      argc >= 5 ? (unsigned)strtoul(argv[4], NULL, 10) : 1u);
+  Suite *s = suite_create("batcher");
+  TCase *tu = tcase_create("units");
+  tcase_add_test(tu, rfc3339_strict);
+  tcase_add_test(tu, dedup_window_bound_and_rollback);
+  tcase_add_test(tu, row_mapping);
+  suite_add_tcase(s, tu);
+  TCase *tb = tcase_create("batcher");
+  tcase_set_timeout(tb, 180);
+  tcase_add_test(tb, writes_hour_partitions_and_dedups);
+  tcase_add_test(tb, size_and_time_triggers);
+  tcase_add_test(tb, replay_after_lost_checkpoint_writes_no_duplicates);
+  tcase_add_test(tb, bad_events_are_counted_and_skipped);
+  tcase_add_test(tb, errors_and_retry);
+  suite_add_tcase(s, tb);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
