@@ -113,6 +113,7 @@ for (const ds of manifest) {
   for (const n of ds.row_groups) { groups.push(expected.slice(at, at + n)); at += n; }
   check(at === expected.length, `${ds.name}: row groups cover all rows`);
   if (ds.name === 'byte_limited') check(groups.length >= 4, `${ds.name}: byte limit cut ${groups.length} row groups`);
+  if (ds.name === 'wide') check(groups.length === 16 && ds.columns.length === 20, `${ds.name}: 16 row groups x 20 columns`);
   if (ds.name === 'types') check(ds.row_groups.join() === '7000,7000,7000,7000,2000', `${ds.name}: row-count cut`, ds.row_groups.join());
   const quoted = (n) => `"${n}"`;
 

@@ -178,6 +178,37 @@ static void bytes_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   v[1] = gen_str(sb);
 }
 
+/* ---- dataset "wide": 20 columns and 16 row groups, so the footer's lists
+ * use the Thrift compact long list form (15 or more elements) */
+static const evp__pq_column_t WIDE_COLS[20] = {
+  {"c00", EVP__PQ_STRING, 1}, {"c01", EVP__PQ_INT64, 0}, {"c02", EVP__PQ_DOUBLE, 1},
+  {"c03", EVP__PQ_BOOLEAN, 0}, {"c04", EVP__PQ_TIMESTAMP_US, 1}, {"c05", EVP__PQ_STRING, 0},
+  {"c06", EVP__PQ_INT64, 1}, {"c07", EVP__PQ_DOUBLE, 0}, {"c08", EVP__PQ_BOOLEAN, 1},
+  {"c09", EVP__PQ_TIMESTAMP_US, 0}, {"c10", EVP__PQ_STRING, 1}, {"c11", EVP__PQ_INT64, 0},
+  {"c12", EVP__PQ_DOUBLE, 1}, {"c13", EVP__PQ_BOOLEAN, 0}, {"c14", EVP__PQ_TIMESTAMP_US, 1},
+  {"c15", EVP__PQ_STRING, 0}, {"c16", EVP__PQ_INT64, 1}, {"c17", EVP__PQ_DOUBLE, 0},
+  {"c18", EVP__PQ_BOOLEAN, 1}, {"c19", EVP__PQ_TIMESTAMP_US, 0}};
+
+static void wide_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
+  (void)r;
+  memset(v, 0, 20 * sizeof *v);
+  for (int c = 0; c < 20; c++) {
+    if (WIDE_COLS[c].optional && evp__gen_next(s) % 4 == 0) { v[c].is_null = 1; continue; }
+    switch (WIDE_COLS[c].type) {
+      case EVP__PQ_STRING: {
+        char *p = sb + (size_t)c * 64; /* 20 short strings fit in one slot */
+        snprintf(p, 64, "v%u", (unsigned)(evp__gen_next(s) % 40));
+        v[c] = gen_str(p);
+        break;
+      }
+      case EVP__PQ_INT64: v[c].v.i64 = gen_i64(s); break;
+      case EVP__PQ_DOUBLE: v[c].v.f64 = gen_double(s); break;
+      case EVP__PQ_BOOLEAN: v[c].v.b = (int)(evp__gen_next(s) & 1); break;
+      case EVP__PQ_TIMESTAMP_US: v[c].v.i64 = (int64_t)(evp__gen_next(s) % 4102444800000000ull); break;
+    }
+  }
+}
+
 /* ---- dataset "empty": zero rows; "one": a single row */
 static const evp__pq_column_t ONE_COLS[] = {{"s", EVP__PQ_STRING, 1}, {"i", EVP__PQ_INT64, 1}};
 
@@ -189,7 +220,7 @@ static void one_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 }
 
 static const evp__gen_ds_t *gen_datasets(size_t *n) {
-  static evp__gen_ds_t ds[7];
+  static evp__gen_ds_t ds[8];
   static int init;
   if (!init) {
     memset(ds, 0, sizeof ds);
@@ -217,10 +248,12 @@ static const evp__gen_ds_t *gen_datasets(size_t *n) {
     ds[6] = (evp__gen_ds_t){"byte_limited", 3000, {0}, BYTES_COLS, 2, bytes_row, NULL};
     ds[6].opt.row_group_bytes = 256 * 1024;
     ds[6].opt.page_bytes = 4096;
-    for (int i = 0; i < 7; i++) ds[i].opt.no_fsync = 1;
+    ds[7] = (evp__gen_ds_t){"wide", 800, {0}, WIDE_COLS, 20, wide_row, NULL};
+    ds[7].opt.row_group_rows = 50;
+    for (int i = 0; i < 8; i++) ds[i].opt.no_fsync = 1;
     init = 1;
   }
-  *n = 7;
+  *n = 8;
   return ds;
 }
 
