@@ -346,12 +346,12 @@ int main(int argc, char **argv) {
                          "\"event_time\":\"2026-11-25T01:00:00.000Z\",";
     char ev2[600];
     int l2 = snprintf(ev2, sizeof ev2, "%s%s", filled, ev + 1);
-    evp__event_scan(ev2, (size_t)l2, &s, e, sizeof e);
+    evp__client_event_scan(ev2, (size_t)l2, &s, e, sizeof e);
     t0 = now_s();
     for (long k = 0; k < n; k++) {
       double a = now_s();
-      evp__item *it = evp__event_make(ev2, &s, 0, 0, evp__item_get, c);
-      if (!it || evp__queue_push(c, it) != EVP_OK)
+      evp__item *it = evp__client_event_make(ev2, &s, 0, 0, evp__client_item_get, c);
+      if (!it || evp__client_queue_push(c, it) != EVP_OK)
         return 1;
       lat[k] = now_s() - a;
     }

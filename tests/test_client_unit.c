@@ -7,7 +7,7 @@
 
 static evp_err_t scan(const char *j, evp__scan *s) {
   char e[128];
-  return evp__event_scan(j, strlen(j), s, e, sizeof e);
+  return evp__client_event_scan(j, strlen(j), s, e, sizeof e);
 }
 
 START_TEST(scanner_finds_top_level_fields_only) {
@@ -62,7 +62,7 @@ START_TEST(filling_inserts_fields_and_tracks_the_id) {
   evp__scan s;
   const char *j = " {\"a\":1} ";
   ck_assert_int_eq(scan(j, &s), EVP_OK);
-  evp__item *it = evp__event_make(j, &s, 1, 1, NULL, NULL);
+  evp__item *it = evp__client_event_make(j, &s, 1, 1, NULL, NULL);
   ck_assert_ptr_nonnull(it);
   ck_assert_uint_eq(it->len, 1 + 49 + 1 + 39 + 1 + 6);
   ck_assert(!memcmp(it->json, "{\"event_id\":\"", 13));
@@ -71,13 +71,13 @@ START_TEST(filling_inserts_fields_and_tracks_the_id) {
   ck_assert_int_eq(it->json[it->id_off + 36], '"');
   free(it);
   ck_assert_int_eq(scan("{\"event_id\":\"abc\"}", &s), EVP_OK);
-  it = evp__event_make("{\"event_id\":\"abc\"}", &s, 1, 1, NULL, NULL);
+  it = evp__client_event_make("{\"event_id\":\"abc\"}", &s, 1, 1, NULL, NULL);
   ck_assert_uint_eq(it->id_len, 3);
   ck_assert(!memcmp(it->json + it->id_off, "abc", 3));
   ck_assert(!memcmp(it->json, "{\"event_time\":\"", 15));
   free(it);
   ck_assert_int_eq(scan("{}", &s), EVP_OK);
-  it = evp__event_make("{}", &s, 0, 1, NULL, NULL);
+  it = evp__client_event_make("{}", &s, 0, 1, NULL, NULL);
   ck_assert_uint_eq(it->len, 2 + 38 + 1);
   ck_assert_int_eq(it->json[it->len - 2], '"');
   ck_assert_uint_eq(it->id_len, 0);
@@ -88,7 +88,7 @@ END_TEST
 START_TEST(uuid7_is_well_formed_and_unique) {
   char prev[37] = "", u[37];
   for (int i = 0; i < 2000; i++) {
-    ck_assert_int_eq(evp__uuid7(u), EVP_OK);
+    ck_assert_int_eq(evp__client_uuid7(u), EVP_OK);
     ck_assert_uint_eq(strlen(u), 36);
     ck_assert(u[8] == '-' && u[13] == '-' && u[18] == '-' && u[23] == '-');
     ck_assert_int_eq(u[14], '7');
@@ -100,7 +100,7 @@ START_TEST(uuid7_is_well_formed_and_unique) {
     memcpy(prev, u, 37);
   }
   char t[25];
-  evp__rfc3339_now(t);
+  evp__client_rfc3339_now(t);
   ck_assert_uint_eq(strlen(t), 24);
   ck_assert(t[4] == '-' && t[10] == 'T' && t[19] == '.' && t[23] == 'Z');
 }
@@ -110,9 +110,9 @@ START_TEST(backoff_is_bounded_full_jitter) {
   uint64_t rng = 12345;
   int64_t max_seen = 0;
   for (int i = 0; i < 1000; i++) {
-    int64_t d = evp__backoff_ms(&rng, 100, 1000, 1);
+    int64_t d = evp__retry_backoff_ms(&rng, 100, 1000, 1);
     ck_assert(d >= 0 && d <= 100);
-    d = evp__backoff_ms(&rng, 100, 1000, 30);
+    d = evp__retry_backoff_ms(&rng, 100, 1000, 30);
     ck_assert(d >= 0 && d <= 1000);
     if (d > max_seen)
       max_seen = d;
@@ -122,15 +122,15 @@ START_TEST(backoff_is_bounded_full_jitter) {
 END_TEST
 
 START_TEST(retry_after_parses_both_forms) {
-  ck_assert_int_eq(evp__parse_retry_after(" 3\r\n", 4), 3000);
-  ck_assert_int_eq(evp__parse_retry_after("0", 1), 0);
-  ck_assert_int_eq(evp__parse_retry_after("-1", 2), -1);
-  ck_assert_int_eq(evp__parse_retry_after("soon", 4), -1);
-  ck_assert_int_eq(evp__parse_retry_after("", 0), -1);
+  ck_assert_int_eq(evp__retry_parse_after(" 3\r\n", 4), 3000);
+  ck_assert_int_eq(evp__retry_parse_after("0", 1), 0);
+  ck_assert_int_eq(evp__retry_parse_after("-1", 2), -1);
+  ck_assert_int_eq(evp__retry_parse_after("soon", 4), -1);
+  ck_assert_int_eq(evp__retry_parse_after("", 0), -1);
   const char *past = "Wed, 21 Oct 2015 07:28:00 GMT";
-  ck_assert_int_eq(evp__parse_retry_after(past, strlen(past)), 0);
+  ck_assert_int_eq(evp__retry_parse_after(past, strlen(past)), 0);
   const char *future = "Fri, 01 Jan 2100 00:00:00 GMT";
-  ck_assert_int_eq(evp__parse_retry_after(future, strlen(future)), 86400000L);
+  ck_assert_int_eq(evp__retry_parse_after(future, strlen(future)), 86400000L);
 }
 END_TEST
 
@@ -138,30 +138,30 @@ START_TEST(responses_are_parsed_defensively) {
   evp__resp r;
   const char *b = "{\"accepted\":2,\"rejected\":[{\"index\":1,\"error\":\"bad\",\"retriable\":true},"
                   "{\"index\":9},{\"index\":-1},{\"index\":0.5},{\"nothing\":1}]}";
-  ck_assert_int_eq(evp__resp_parse(b, strlen(b), 3, &r), EVP_OK);
+  ck_assert_int_eq(evp__events_resp_parse(b, strlen(b), 3, &r), EVP_OK);
   ck_assert_int_eq(r.accepted, 2);
   ck_assert_uint_eq(r.n, 1); /* out-of-range and malformed indexes ignored */
   ck_assert_uint_eq(r.rej[0].index, 1);
   ck_assert(r.rej[0].retriable);
   ck_assert_str_eq(r.rej[0].reason, "bad");
-  evp__resp_free(&r);
-  ck_assert_int_eq(evp__resp_parse("nope", 4, 3, &r), EVP_ERR_JSON);
-  ck_assert_int_eq(evp__resp_parse("{\"rejected\":5}", 14, 3, &r), EVP_ERR_JSON);
-  ck_assert_int_eq(evp__resp_parse("{}", 2, 3, &r), EVP_OK);
+  evp__events_resp_free(&r);
+  ck_assert_int_eq(evp__events_resp_parse("nope", 4, 3, &r), EVP_ERR_JSON);
+  ck_assert_int_eq(evp__events_resp_parse("{\"rejected\":5}", 14, 3, &r), EVP_ERR_JSON);
+  ck_assert_int_eq(evp__events_resp_parse("{}", 2, 3, &r), EVP_OK);
   ck_assert_uint_eq(r.n, 0);
-  evp__resp_free(&r);
+  evp__events_resp_free(&r);
 }
 END_TEST
 
 START_TEST(loopback_detection) {
-  ck_assert(evp__url_is_loopback("http://localhost:8080/x"));
-  ck_assert(evp__url_is_loopback("http://127.0.0.1"));
-  ck_assert(evp__url_is_loopback("http://127.8.9.10:1"));
-  ck_assert(evp__url_is_loopback("http://[::1]:80/"));
-  ck_assert(!evp__url_is_loopback("http://127.0.0.1.evil.example/"));
-  ck_assert(!evp__url_is_loopback("http://example.com"));
-  ck_assert(!evp__url_is_loopback("http://localhost.example.com"));
-  ck_assert(!evp__url_is_loopback("not a url"));
+  ck_assert(evp__client_url_is_loopback("http://localhost:8080/x"));
+  ck_assert(evp__client_url_is_loopback("http://127.0.0.1"));
+  ck_assert(evp__client_url_is_loopback("http://127.8.9.10:1"));
+  ck_assert(evp__client_url_is_loopback("http://[::1]:80/"));
+  ck_assert(!evp__client_url_is_loopback("http://127.0.0.1.evil.example/"));
+  ck_assert(!evp__client_url_is_loopback("http://example.com"));
+  ck_assert(!evp__client_url_is_loopback("http://localhost.example.com"));
+  ck_assert(!evp__client_url_is_loopback("not a url"));
 }
 END_TEST
 

@@ -30,8 +30,8 @@ START_TEST(defaults_come_from_the_table) {
   get(c, "endpoint", b, sizeof b);
   ck_assert_str_eq(b, "");
   /* Every property reads back its documented default. */
-  for (size_t i = 0; i < evp__nprops; i++) {
-    const evp__prop *p = &evp__props[i];
+  for (size_t i = 0; i < evp__conf_nprops; i++) {
+    const evp__prop *p = &evp__conf_props[i];
     char v[256];
     get(c, p->name, v, sizeof v);
     if (p->def && p->type != EVP__P_DBL)
@@ -152,8 +152,8 @@ END_TEST
 START_TEST(committed_reference_matches_the_table) {
   char *doc = evp__conf_doc_markdown();
   ck_assert_ptr_nonnull(doc);
-  for (size_t i = 0; i < evp__nprops; i++)
-    ck_assert_ptr_nonnull(strstr(doc, evp__props[i].name));
+  for (size_t i = 0; i < evp__conf_nprops; i++)
+    ck_assert_ptr_nonnull(strstr(doc, evp__conf_props[i].name));
   FILE *f = fopen(EVP_SOURCE_DIR "/docs/CONFIGURATION.md", "rb");
   ck_assert_msg(f != NULL, "docs/CONFIGURATION.md missing: run evpipe conf-doc > docs/CONFIGURATION.md");
   static char buf[1 << 16];

@@ -18,7 +18,7 @@ static int grow(void **buf, size_t *cap, size_t need) {
   return 0;
 }
 
-evp_err_t evp__batch_build(evp_client_t *c, const evp__list *batch, const void **body,
+evp_err_t evp__client_batch_build(evp_client_t *c, const evp__list *batch, const void **body,
                            size_t *len) {
   size_t need = 14 + batch->n;
   for (evp__item *it = batch->head; it; it = it->next)

@@ -30,7 +30,7 @@ static evp_err_t check_url(const evp_conf_t *cf, const char *prop, const char *u
     return EVP_OK;
   if (strncasecmp(url, "http://", 7))
     return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "%s: only http:// and https:// URLs", prop);
-  if (!cf->allow_insecure_http && !evp__url_is_loopback(url))
+  if (!cf->allow_insecure_http && !evp__client_url_is_loopback(url))
     return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
                        "%s: plain http is allowed only to loopback hosts "
                        "(set allow.insecure.http=true to override)",
@@ -39,11 +39,11 @@ static evp_err_t check_url(const evp_conf_t *cf, const char *prop, const char *u
 }
 
 static void free_client(evp_client_t *c) {
-  evp__item_free_all(c);
+  evp__client_item_free_all(c);
   pthread_mutex_destroy(&c->free_mu);
-  evp__http_free(&c->http);
-  evp__token_wipe(&c->tok);
-  evp__validator_free(c->schema);
+  evp__client_http_free(&c->http);
+  evp__client_token_wipe(&c->tok);
+  evp__client_validator_free(c->schema);
   free(c->events_url);
   free(c->token_url);
   free(c->body);
@@ -54,7 +54,7 @@ static void free_client(evp_client_t *c) {
   pthread_cond_destroy(&c->cv_space);
   pthread_cond_destroy(&c->cv_flush);
   pthread_mutex_destroy(&c->mu);
-  evp__stats_free(&c->st);
+  evp__client_stats_free(&c->st);
   free(c);
 }
 
@@ -79,7 +79,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
     evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  evp__stats_init(&c->st);
+  evp__client_stats_init(&c->st);
   pthread_mutex_init(&c->mu, NULL);
   pthread_mutex_init(&c->free_mu, NULL);
   pthread_condattr_t ca;
@@ -90,7 +90,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   pthread_cond_init(&c->cv_flush, &ca);
   pthread_condattr_destroy(&ca);
   c->conf = conf;
-  c->fork_gen = evp__fork_generation();
+  c->fork_gen = evp__client_fork_generation();
   c->budget = (double)conf->retry_budget_tokens;
   c->thread = pthread_self(); /* placeholder until the sender starts */
   if (evp__random(&c->rng, sizeof c->rng) != EVP_OK) {
@@ -104,11 +104,11 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
     goto fail;
   }
   if (conf->schema_file &&
-      evp__validator_load(conf->schema_file, &c->schema, errstr, es) != EVP_OK)
+      evp__client_validator_load(conf->schema_file, &c->schema, errstr, es) != EVP_OK)
     goto fail;
-  if (evp__http_init(c, errstr, es) != EVP_OK)
+  if (evp__client_http_init(c, errstr, es) != EVP_OK)
     goto fail;
-  int rc = pthread_create(&c->thread, NULL, evp__sender_main, c);
+  int rc = pthread_create(&c->thread, NULL, evp__client_sender_main, c);
   if (rc != 0) {
     evp__seterr(errstr, es, EVP_ERR_INTERNAL, "cannot start the sender thread: %s", strerror(rc));
     goto fail;
@@ -124,20 +124,20 @@ fail:
 evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, size_t es) {
   if (!c || (!json && len))
     return evp__seterr(errstr, es, EVP_ERR_INVALID_ARG, "NULL argument");
-  if (EVP__UNLIKELY(c->fork_gen != evp__fork_generation())) {
+  if (EVP__UNLIKELY(c->fork_gen != evp__client_fork_generation())) {
     EVP__INC(c->st.refused_state, 1);
     return evp__seterr(errstr, es, EVP_ERR_STATE, "client used in a forked child");
   }
   evp__scan s;
-  evp_err_t e = evp__event_scan(json ? json : "", len, &s, errstr, es);
+  evp_err_t e = evp__client_event_scan(json ? json : "", len, &s, errstr, es);
   if (e == EVP_OK && c->schema)
-    e = evp__validator_check(c->schema, json, len, errstr, es);
+    e = evp__client_validator_check(c->schema, json, len, errstr, es);
   if (e != EVP_OK) {
     EVP__INC(c->st.refused_invalid, 1);
     return e;
   }
-  evp__item *it = evp__event_make(json, &s, (int)c->conf->fill_event_id,
-                                  (int)c->conf->fill_event_time, evp__item_get, c);
+  evp__item *it = evp__client_event_make(json, &s, (int)c->conf->fill_event_id,
+                                  (int)c->conf->fill_event_time, evp__client_item_get, c);
   if (!it)
     return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
   if ((uint64_t)it->len + 13 > (uint64_t)c->conf->batch_max_bytes) {
@@ -146,7 +146,7 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
     EVP__INC(c->st.refused_too_large, 1);
     return evp__seterr(errstr, es, EVP_ERR_TOO_LARGE, "event of %zu bytes exceeds batch.max.bytes", n);
   }
-  e = evp__queue_push(c, it);
+  e = evp__client_queue_push(c, it);
   if (e != EVP_OK) {
     free(it);
     if (e == EVP_ERR_QUEUE_FULL) {
@@ -161,9 +161,9 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
 }
 
 long evp_flush(evp_client_t *c, int timeout_ms) {
-  if (!c || c->fork_gen != evp__fork_generation())
+  if (!c || c->fork_gen != evp__client_fork_generation())
     return -1;
-  int64_t deadline = evp__now_us() + (int64_t)timeout_ms * 1000;
+  int64_t deadline = evp__client_now_us() + (int64_t)timeout_ms * 1000;
   pthread_mutex_lock(&c->mu);
   if (c->closing) {
     pthread_mutex_unlock(&c->mu);
@@ -176,7 +176,7 @@ long evp_flush(evp_client_t *c, int timeout_ms) {
       pthread_cond_wait(&c->cv_flush, &c->mu);
       continue;
     }
-    struct timespec ts = evp__abs_ts(deadline);
+    struct timespec ts = evp__client_abs_ts(deadline);
     if (pthread_cond_timedwait(&c->cv_flush, &c->mu, &ts) == ETIMEDOUT)
       break;
   }
@@ -189,11 +189,11 @@ long evp_flush(evp_client_t *c, int timeout_ms) {
 long evp_client_destroy(evp_client_t *c, int timeout_ms) {
   if (!c)
     return 0;
-  if (c->fork_gen != evp__fork_generation())
+  if (c->fork_gen != evp__client_fork_generation())
     return -1; /* the parent's thread and locks do not exist here */
   if (timeout_ms < 0)
     timeout_ms = 0;
-  int64_t deadline = evp__now_us() + (int64_t)timeout_ms * 1000;
+  int64_t deadline = evp__client_now_us() + (int64_t)timeout_ms * 1000;
   pthread_mutex_lock(&c->mu);
   c->closing = 1;
   c->close_deadline_us = deadline;
@@ -201,7 +201,7 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
   pthread_cond_broadcast(&c->cv_space); /* blocked evp_send calls return */
   c->flush_waiters++;
   while (c->pending_n > 0) {
-    struct timespec ts = evp__abs_ts(deadline);
+    struct timespec ts = evp__client_abs_ts(deadline);
     if (pthread_cond_timedwait(&c->cv_flush, &c->mu, &ts) == ETIMEDOUT)
       break;
   }

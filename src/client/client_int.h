@@ -15,9 +15,9 @@
 #include "evpipe/client.h"
 
 /* ------------------------------------------------------------ time */
-int64_t evp__now_us(void); /* CLOCK_MONOTONIC */
+int64_t evp__client_now_us(void); /* CLOCK_MONOTONIC */
 /* Absolute CLOCK_MONOTONIC timespec for a condvar deadline. */
-struct timespec evp__abs_ts(int64_t deadline_us);
+struct timespec evp__client_abs_ts(int64_t deadline_us);
 
 /* ------------------------------------------------------------ events */
 /* One queued event: a single allocation holding bookkeeping and the text. */
@@ -41,10 +41,10 @@ typedef struct {
   uint64_t bytes; /* sum of EVP__ITEM_COST */
 } evp__list;
 
-void evp__list_push(evp__list *l, evp__item *it);
-void evp__list_prepend(evp__list *l, evp__list *front); /* front becomes empty */
-void evp__list_append(evp__list *l, evp__list *back);   /* back becomes empty */
-evp__item *evp__list_pop(evp__list *l);
+void evp__item_list_push(evp__list *l, evp__item *it);
+void evp__item_list_prepend(evp__list *l, evp__list *front); /* front becomes empty */
+void evp__item_list_append(evp__list *l, evp__list *back);   /* back becomes empty */
+evp__item *evp__item_list_pop(evp__list *l);
 
 /* Result of the syntax scan of an event. */
 typedef struct {
@@ -58,20 +58,20 @@ typedef struct {
 
 /* Check that json is exactly one JSON object (RFC 8259, UTF-8) and find its
  * top-level event_id / event_time. EVP_ERR_JSON with a located message. */
-evp_err_t evp__event_scan(const char *json, size_t len, evp__scan *s, char *errstr, size_t es);
+evp_err_t evp__client_event_scan(const char *json, size_t len, evp__scan *s, char *errstr, size_t es);
 
 /* Build the queued item: the event with event_id / event_time inserted when
  * asked, in memory from get(ctx, bytes) (NULL: malloc). NULL on ENOMEM. */
 typedef evp__item *(*evp__item_get_fn)(void *ctx, size_t json_bytes);
-evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
+evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
                            evp__item_get_fn get, void *ctx);
 /* A fresh item able to hold n bytes of text (capacity rounded up). */
-evp__item *evp__item_alloc(size_t n);
+evp__item *evp__client_item_alloc(size_t n);
 
 /* A UUIDv7 in canonical text form (36 chars + NUL). */
-evp_err_t evp__uuid7(char out[37]);
+evp_err_t evp__client_uuid7(char out[37]);
 /* RFC 3339 UTC time with milliseconds: 24 chars + NUL. */
-void evp__rfc3339_now(char out[25]);
+void evp__client_rfc3339_now(char out[25]);
 
 /* ------------------------------------------------------------ stats */
 #define EVP__LAT_SAMPLES 1024
@@ -85,9 +85,9 @@ typedef struct {
   size_t lat_n, lat_pos;
 } evp__stats;
 
-void evp__stats_init(evp__stats *s);
-void evp__stats_free(evp__stats *s);
-void evp__stats_latency(evp__stats *s, int64_t us);
+void evp__client_stats_init(evp__stats *s);
+void evp__client_stats_free(evp__stats *s);
+void evp__client_stats_latency(evp__stats *s, int64_t us);
 #define EVP__INC(c, n) atomic_fetch_add_explicit(&(c), (uint_fast64_t)(n), memory_order_relaxed)
 
 /* ------------------------------------------------------------ http */
@@ -103,17 +103,17 @@ typedef struct {
 } evp__http;
 
 struct evp_client_s;
-evp_err_t evp__http_init(struct evp_client_s *c, char *errstr, size_t es);
-void evp__http_free(evp__http *h);
+evp_err_t evp__client_http_init(struct evp_client_s *c, char *errstr, size_t es);
+void evp__client_http_free(evp__http *h);
 /* Replace the /events header list (it carries the token; the old one is wiped). */
-void evp__http_set_auth(evp__http *h, struct curl_slist *l);
+void evp__client_http_set_auth(evp__http *h, struct curl_slist *l);
 /* POST and collect the response. On transport failure returns
  * EVP_ERR_TRANSPORT (or EVP_ERR_TIMED_OUT when aborted by close) with a
  * message in h->curl_err; otherwise EVP_OK and *status. */
-evp_err_t evp__http_post(struct evp_client_s *c, const char *url, struct curl_slist *hdrs,
+evp_err_t evp__client_http_post(struct evp_client_s *c, const char *url, struct curl_slist *hdrs,
                          const void *body, size_t len, long *status);
 /* Is this URL's host a loopback address (localhost, 127/8, ::1)? */
-int evp__url_is_loopback(const char *url);
+int evp__client_url_is_loopback(const char *url);
 
 /* ------------------------------------------------------------ token */
 typedef struct {
@@ -127,23 +127,23 @@ typedef struct {
 } evp__token;
 
 /* Fetch a token now (blocking, sender thread). */
-evp_err_t evp__token_refresh(struct evp_client_s *c);
-void evp__token_wipe(evp__token *t);
+evp_err_t evp__client_token_refresh(struct evp_client_s *c);
+void evp__client_token_wipe(evp__token *t);
 
 /* ------------------------------------------------------------ retry */
 /* Full-jitter exponential backoff in ms for the n-th consecutive failure. */
-int64_t evp__backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n);
-double evp__rand01(uint64_t *rng);
+int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n);
+double evp__retry_rand01(uint64_t *rng);
 /* Parse a Retry-After header value (delta-seconds or HTTP-date) into ms;
  * -1 when unparsable. */
-long evp__parse_retry_after(const char *v, size_t len);
+long evp__retry_parse_after(const char *v, size_t len);
 /* Retry budget: charge a failure / credit a success; 1 when throttled. */
-int evp__budget_fail(struct evp_client_s *c);
-void evp__budget_ok(struct evp_client_s *c);
+int evp__retry_budget_fail(struct evp_client_s *c);
+void evp__retry_budget_ok(struct evp_client_s *c);
 
 /* ------------------------------------------------------------ batch */
 /* Serialise items into c->body (and gzip into c->zbody when configured). */
-evp_err_t evp__batch_build(struct evp_client_s *c, const evp__list *batch, const void **body,
+evp_err_t evp__client_batch_build(struct evp_client_s *c, const evp__list *batch, const void **body,
                            size_t *len);
 
 /* ------------------------------------------------------------ response */
@@ -157,14 +157,14 @@ typedef struct {
   } *rej;
 } evp__resp;
 /* Parse a 200 body; EVP_ERR_JSON when it is not the documented shape. */
-evp_err_t evp__resp_parse(const char *body, size_t len, size_t nitems, evp__resp *r);
-void evp__resp_free(evp__resp *r);
+evp_err_t evp__events_resp_parse(const char *body, size_t len, size_t nitems, evp__resp *r);
+void evp__events_resp_free(evp__resp *r);
 
 /* ------------------------------------------------------------ log */
-void evp__log(struct evp_client_s *c, int level, const char *fmt, ...) EVP__PRINTF(3, 4);
+void evp__client_log(struct evp_client_s *c, int level, const char *fmt, ...) EVP__PRINTF(3, 4);
 
 /* ------------------------------------------------------------ fork */
-unsigned evp__fork_generation(void);
+unsigned evp__client_fork_generation(void);
 
 /* ------------------------------------------------------------ client */
 struct evp_client_s {
@@ -221,23 +221,23 @@ struct evp_client_s {
 
 #define EVP__FREE_MAX 4096
 /* evp_send side: an item for n bytes, recycled when one is big enough. */
-evp__item *evp__item_get(void *client, size_t n);
+evp__item *evp__client_item_get(void *client, size_t n);
 /* Sender side: recycle c->dead (up to EVP__FREE_MAX kept, the rest freed). */
-void evp__item_recycle(evp_client_t *c);
-void evp__item_free_all(evp_client_t *c);
+void evp__client_item_recycle(evp_client_t *c);
+void evp__client_item_free_all(evp_client_t *c);
 
 /* Queue side (queue.c). */
-evp_err_t evp__queue_push(evp_client_t *c, evp__item *it);
+evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it);
 /* Called by the sender once items are reported: frees room. */
-void evp__queue_release(evp_client_t *c, size_t n, uint64_t bytes);
+void evp__client_queue_release(evp_client_t *c, size_t n, uint64_t bytes);
 
 /* Report one item's outcome (delivery callback per mode) and free it. */
-void evp__report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
+void evp__client_report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
                  const char *reason);
 /* Report and free a whole list, then release its room in the queue. */
-void evp__report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
+void evp__client_report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
                       const char *reason);
 
-void *evp__sender_main(void *arg);
+void *evp__client_sender_main(void *arg);
 
 #endif

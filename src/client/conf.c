@@ -87,8 +87,8 @@ evp_conf_t *evp_conf_new(void) {
   evp_conf_t *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
-  for (size_t i = 0; i < evp__nprops; i++)
-    if (evp__props[i].def && set_prop(c, &evp__props[i], evp__props[i].def, NULL, 0) != EVP_OK) {
+  for (size_t i = 0; i < evp__conf_nprops; i++)
+    if (evp__conf_props[i].def && set_prop(c, &evp__conf_props[i], evp__conf_props[i].def, NULL, 0) != EVP_OK) {
       evp_conf_destroy(c);
       return NULL;
     }
@@ -99,7 +99,7 @@ evp_err_t evp_conf_set(evp_conf_t *conf, const char *name, const char *value, ch
                        size_t errstr_size) {
   if (!conf || !name || !value)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "NULL argument");
-  const evp__prop *p = evp__prop_find(name);
+  const evp__prop *p = evp__conf_prop_find(name);
   if (!p)
     return evp__seterr(errstr, errstr_size, EVP_ERR_CONF_UNKNOWN,
                        "unknown configuration property \"%s\"", name);
@@ -129,7 +129,7 @@ static int fmt_prop(const evp_conf_t *c, const evp__prop *p, char *buf, size_t n
 evp_err_t evp_conf_get(const evp_conf_t *conf, const char *name, char *dest, size_t *dest_size) {
   if (!conf || !name || !dest_size)
     return EVP_ERR_INVALID_ARG;
-  const evp__prop *p = evp__prop_find(name);
+  const evp__prop *p = evp__conf_prop_find(name);
   if (!p)
     return EVP_ERR_CONF_UNKNOWN;
   int need = fmt_prop(conf, p, NULL, 0);
@@ -153,11 +153,11 @@ evp_conf_t *evp_conf_dup(const evp_conf_t *conf) {
     return NULL;
   *d = *conf;
   /* Detach every string first so a failure part-way frees only our copies. */
-  for (size_t i = 0; i < evp__nprops; i++)
-    if (evp__props[i].type == EVP__P_STR || evp__props[i].type == EVP__P_SECRET)
-      *FIELD(d, &evp__props[i], char *) = NULL;
-  for (size_t i = 0; i < evp__nprops; i++) {
-    const evp__prop *p = &evp__props[i];
+  for (size_t i = 0; i < evp__conf_nprops; i++)
+    if (evp__conf_props[i].type == EVP__P_STR || evp__conf_props[i].type == EVP__P_SECRET)
+      *FIELD(d, &evp__conf_props[i], char *) = NULL;
+  for (size_t i = 0; i < evp__conf_nprops; i++) {
+    const evp__prop *p = &evp__conf_props[i];
     if (p->type != EVP__P_STR && p->type != EVP__P_SECRET)
       continue;
     const char *s = *CFIELD(conf, p, char *);
@@ -172,8 +172,8 @@ evp_conf_t *evp_conf_dup(const evp_conf_t *conf) {
 void evp_conf_destroy(evp_conf_t *conf) {
   if (!conf)
     return;
-  for (size_t i = 0; i < evp__nprops; i++) {
-    const evp__prop *p = &evp__props[i];
+  for (size_t i = 0; i < evp__conf_nprops; i++) {
+    const evp__prop *p = &evp__conf_props[i];
     if (p->type == EVP__P_STR || p->type == EVP__P_SECRET)
       wipe_free(*FIELD(conf, p, char *));
   }

@@ -47,8 +47,8 @@ char *evp__conf_doc_markdown(void) {
         "| Property | Type | Range | Default | Description |\n"
         "|---|---|---|---|---|\n",
         f);
-  for (size_t i = 0; i < evp__nprops; i++) {
-    const evp__prop *p = &evp__props[i];
+  for (size_t i = 0; i < evp__conf_nprops; i++) {
+    const evp__prop *p = &evp__conf_props[i];
     char range[128];
     range_text(p, range, sizeof range);
     fprintf(f, "| `%s` | %s | %s | %s%s%s | %s |\n", p->name, type_name(p), range,

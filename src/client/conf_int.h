@@ -39,10 +39,10 @@ typedef struct {
   const char *desc;
 } evp__prop;
 
-extern const evp__prop evp__props[];
-extern const size_t evp__nprops;
+extern const evp__prop evp__conf_props[];
+extern const size_t evp__conf_nprops;
 
-const evp__prop *evp__prop_find(const char *name);
+const evp__prop *evp__conf_prop_find(const char *name);
 
 /* Markdown reference of every property (caller frees). NULL on ENOMEM. */
 char *evp__conf_doc_markdown(void);

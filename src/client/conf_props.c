@@ -11,7 +11,7 @@
 static const char *const comp_words[] = {"none", "gzip", NULL};
 static const char *const dr_words[] = {"all", "errors", NULL};
 
-const evp__prop evp__props[] = {
+const evp__prop evp__conf_props[] = {
     {"endpoint", EVP__P_STR, OFF(endpoint), 0, 0, NULL, NULL,
      "Base URL of the ingestion service (required), e.g. `https://ingest.example.com`. "
      "Events go to `<endpoint>/events`. Plain `http://` is accepted only for loopback "
@@ -84,11 +84,11 @@ const evp__prop evp__props[] = {
      "4 warning, 6 info, 7 debug)."},
 };
 
-const size_t evp__nprops = sizeof evp__props / sizeof evp__props[0];
+const size_t evp__conf_nprops = sizeof evp__conf_props / sizeof evp__conf_props[0];
 
-const evp__prop *evp__prop_find(const char *name) {
-  for (size_t i = 0; i < evp__nprops; i++)
-    if (strcmp(evp__props[i].name, name) == 0)
-      return &evp__props[i];
+const evp__prop *evp__conf_prop_find(const char *name) {
+  for (size_t i = 0; i < evp__conf_nprops; i++)
+    if (strcmp(evp__conf_props[i].name, name) == 0)
+      return &evp__conf_props[i];
   return NULL;
 }

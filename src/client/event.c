@@ -256,7 +256,7 @@ static int value(scn *s, evp__scan *top) {
   }
 }
 
-evp_err_t evp__event_scan(const char *json, size_t len, evp__scan *out, char *errstr, size_t es) {
+evp_err_t evp__client_event_scan(const char *json, size_t len, evp__scan *out, char *errstr, size_t es) {
   memset(out, 0, sizeof *out);
   scn s = {json, json + len, json, NULL, 0};
   ws(&s);
@@ -274,7 +274,7 @@ evp_err_t evp__event_scan(const char *json, size_t len, evp__scan *out, char *er
                      (size_t)(s.p - json), s.err ? s.err : "syntax error");
 }
 
-evp__item *evp__item_alloc(size_t n) {
+evp__item *evp__client_item_alloc(size_t n) {
   /* Rounding up lets an item be reused for events of slightly larger size. */
   size_t cap = (n + 31) & ~(size_t)31;
   if (cap > UINT32_MAX)
@@ -287,10 +287,10 @@ evp__item *evp__item_alloc(size_t n) {
 
 static evp__item *plain_get(void *ctx, size_t n) {
   (void)ctx;
-  return evp__item_alloc(n);
+  return evp__client_item_alloc(n);
 }
 
-evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
+evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
                            evp__item_get_fn get, void *ctx) {
   char add[96];
   size_t al = 0;
@@ -299,7 +299,7 @@ evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, in
   fill_time = fill_time && !s->has_time;
   if (fill_id) {
     char u[37];
-    if (evp__uuid7(u) != EVP_OK)
+    if (evp__client_uuid7(u) != EVP_OK)
       return NULL;
     memcpy(add, "\"event_id\":\"", 12);
     id_at = 12;
@@ -309,7 +309,7 @@ evp__item *evp__event_make(const char *json, const evp__scan *s, int fill_id, in
   }
   if (fill_time) {
     char t[25];
-    evp__rfc3339_now(t);
+    evp__client_rfc3339_now(t);
     if (al)
       add[al++] = ',';
     memcpy(add + al, "\"event_time\":\"", 14);

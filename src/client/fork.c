@@ -12,7 +12,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void child(void) { atomic_fetch_add(&gen, 1); }
 static void install(void) { pthread_atfork(NULL, NULL, child); }
 
-unsigned evp__fork_generation(void) {
+unsigned evp__client_fork_generation(void) {
   pthread_once(&once, install);
   return atomic_load_explicit(&gen, memory_order_relaxed);
 }

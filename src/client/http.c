@@ -45,11 +45,11 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   evp__http *h = ud;
   size_t len = sz * n;
   if (len > 12 && !strncasecmp(p, "retry-after:", 12))
-    h->retry_after_ms = evp__parse_retry_after(p + 12, len - 12);
+    h->retry_after_ms = evp__retry_parse_after(p + 12, len - 12);
   return len;
 }
 
-int evp__url_is_loopback(const char *url) {
+int evp__client_url_is_loopback(const char *url) {
   CURLU *u = curl_url();
   char *host = NULL;
   int lo = 0;
@@ -74,7 +74,7 @@ int evp__url_is_loopback(const char *url) {
   return lo;
 }
 
-evp_err_t evp__http_init(evp_client_t *c, char *errstr, size_t es) {
+evp_err_t evp__client_http_init(evp_client_t *c, char *errstr, size_t es) {
   pthread_once(&g_once, global_init);
   if (g_rc != CURLE_OK)
     return evp__seterr(errstr, es, EVP_ERR_TRANSPORT, "curl_global_init failed");
@@ -128,12 +128,12 @@ static void wipe_slist(struct curl_slist *l) {
   curl_slist_free_all(l);
 }
 
-void evp__http_set_auth(evp__http *h, struct curl_slist *l) {
+void evp__client_http_set_auth(evp__http *h, struct curl_slist *l) {
   wipe_slist(h->ev_headers);
   h->ev_headers = l;
 }
 
-void evp__http_free(evp__http *h) {
+void evp__client_http_free(evp__http *h) {
   if (h->m && h->h)
     curl_multi_remove_handle(h->m, h->h);
   if (h->h)
@@ -149,7 +149,7 @@ void evp__http_free(evp__http *h) {
   memset(h, 0, sizeof *h);
 }
 
-evp_err_t evp__http_post(evp_client_t *c, const char *url, struct curl_slist *hdrs,
+evp_err_t evp__client_http_post(evp_client_t *c, const char *url, struct curl_slist *hdrs,
                          const void *body, size_t len, long *status) {
   evp__http *h = &c->http;
   CURL *e = h->h;

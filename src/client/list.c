@@ -2,7 +2,7 @@
  * the whole queue under the lock in constant time. */
 #include "client/client_int.h"
 
-void evp__list_push(evp__list *l, evp__item *it) {
+void evp__item_list_push(evp__list *l, evp__item *it) {
   it->next = NULL;
   if (l->tail)
     l->tail->next = it;
@@ -13,7 +13,7 @@ void evp__list_push(evp__list *l, evp__item *it) {
   l->bytes += EVP__ITEM_COST(it);
 }
 
-void evp__list_append(evp__list *l, evp__list *back) {
+void evp__item_list_append(evp__list *l, evp__list *back) {
   if (!back->head)
     return;
   if (l->tail)
@@ -28,15 +28,15 @@ void evp__list_append(evp__list *l, evp__list *back) {
   back->bytes = 0;
 }
 
-void evp__list_prepend(evp__list *l, evp__list *front) {
-  evp__list_append(front, l);
+void evp__item_list_prepend(evp__list *l, evp__list *front) {
+  evp__item_list_append(front, l);
   *l = *front;
   front->head = front->tail = NULL;
   front->n = 0;
   front->bytes = 0;
 }
 
-evp__item *evp__list_pop(evp__list *l) {
+evp__item *evp__item_list_pop(evp__list *l) {
   evp__item *it = l->head;
   if (!it)
     return NULL;

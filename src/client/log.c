@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include "client/client_int.h"
 
-void evp__log(evp_client_t *c, int level, const char *fmt, ...) {
+void evp__client_log(evp_client_t *c, int level, const char *fmt, ...) {
   if (!c->conf->log_cb || level > c->conf->log_level)
     return;
   char buf[512];

@@ -13,9 +13,9 @@ static int fits(const evp_client_t *c, uint64_t cost) {
          c->pending_bytes + cost <= (uint64_t)c->conf->queue_max_bytes;
 }
 
-evp_err_t evp__queue_push(evp_client_t *c, evp__item *it) {
+evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it) {
   uint64_t cost = EVP__ITEM_COST(it);
-  it->enq_us = evp__now_us();
+  it->enq_us = evp__client_now_us();
   pthread_mutex_lock(&c->mu);
   if (c->closing) {
     pthread_mutex_unlock(&c->mu);
@@ -29,7 +29,7 @@ evp_err_t evp__queue_push(evp_client_t *c, evp__item *it) {
       pthread_mutex_unlock(&c->mu);
       return EVP_ERR_QUEUE_FULL;
     }
-    struct timespec ts = evp__abs_ts(evp__now_us() + bt * 1000);
+    struct timespec ts = evp__client_abs_ts(evp__client_now_us() + bt * 1000);
     c->space_waiters++;
     while (!fits(c, cost) && !c->closing)
       if (pthread_cond_timedwait(&c->cv_space, &c->mu, &ts) == ETIMEDOUT)
@@ -41,7 +41,7 @@ evp_err_t evp__queue_push(evp_client_t *c, evp__item *it) {
       return e;
     }
   }
-  evp__list_push(&c->q, it);
+  evp__item_list_push(&c->q, it);
   c->pending_n++;
   c->pending_bytes += cost;
   if (c->sender_waiting && (c->q.n >= c->need_n || c->q.bytes >= c->need_bytes)) {
@@ -52,7 +52,7 @@ evp_err_t evp__queue_push(evp_client_t *c, evp__item *it) {
   return EVP_OK;
 }
 
-evp__item *evp__item_get(void *client, size_t n) {
+evp__item *evp__client_item_get(void *client, size_t n) {
   evp_client_t *c = client;
   evp__item *it = NULL;
   pthread_mutex_lock(&c->free_mu);
@@ -62,27 +62,27 @@ evp__item *evp__item_get(void *client, size_t n) {
     c->free_n--;
   }
   pthread_mutex_unlock(&c->free_mu);
-  return it ? it : evp__item_alloc(n);
+  return it ? it : evp__client_item_alloc(n);
 }
 
-void evp__item_recycle(evp_client_t *c) {
+void evp__client_item_recycle(evp_client_t *c) {
   if (!c->dead.n)
     return;
   pthread_mutex_lock(&c->free_mu);
   while (c->dead.head && c->free_n < EVP__FREE_MAX) {
-    evp__item *it = evp__list_pop(&c->dead);
+    evp__item *it = evp__item_list_pop(&c->dead);
     it->next = c->free_head;
     c->free_head = it;
     c->free_n++;
   }
   pthread_mutex_unlock(&c->free_mu);
   evp__item *it;
-  while ((it = evp__list_pop(&c->dead)))
+  while ((it = evp__item_list_pop(&c->dead)))
     free(it);
 }
 
-void evp__item_free_all(evp_client_t *c) {
-  evp__item_recycle(c);
+void evp__client_item_free_all(evp_client_t *c) {
+  evp__client_item_recycle(c);
   while (c->free_head) {
     evp__item *it = c->free_head;
     c->free_head = it->next;
@@ -91,8 +91,8 @@ void evp__item_free_all(evp_client_t *c) {
   c->free_n = 0;
 }
 
-void evp__queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
-  evp__item_recycle(c);
+void evp__client_queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
+  evp__client_item_recycle(c);
   if (!n)
     return;
   pthread_mutex_lock(&c->mu);
@@ -105,7 +105,7 @@ void evp__queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
   pthread_mutex_unlock(&c->mu);
 }
 
-void evp__report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
+void evp__client_report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
                  const char *reason) {
   switch (st) {
   case EVP_DELIVERY_OK: EVP__INC(c->st.delivered, 1); break;
@@ -121,15 +121,15 @@ void evp__report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_e
   if (c->conf->dr_cb && (c->conf->dr_mode == EVP__DR_ALL || st != EVP_DELIVERY_OK))
     c->conf->dr_cb(it->json + it->id_off, it->id_len, st, err, reason ? reason : "",
                    it->attempts, c->conf->opaque);
-  evp__list_push(&c->dead, it); /* recycled at the next queue release */
+  evp__item_list_push(&c->dead, it); /* recycled at the next queue release */
 }
 
-void evp__report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
+void evp__client_report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
                       const char *reason) {
   size_t n = l->n;
   uint64_t b = l->bytes;
   evp__item *it;
-  while ((it = evp__list_pop(l)))
-    evp__report(c, it, st, err, reason);
-  evp__queue_release(c, n, b);
+  while ((it = evp__item_list_pop(l)))
+    evp__client_report(c, it, st, err, reason);
+  evp__client_queue_release(c, n, b);
 }

@@ -6,7 +6,7 @@
 #include <cjson/cJSON.h>
 #include "client/client_int.h"
 
-evp_err_t evp__resp_parse(const char *body, size_t len, size_t nitems, evp__resp *r) {
+evp_err_t evp__events_resp_parse(const char *body, size_t len, size_t nitems, evp__resp *r) {
   memset(r, 0, sizeof *r);
   r->accepted = -1;
   cJSON *root = cJSON_ParseWithLength(body, len);
@@ -52,7 +52,7 @@ out:
   return e;
 }
 
-void evp__resp_free(evp__resp *r) {
+void evp__events_resp_free(evp__resp *r) {
   free(r->rej);
   r->rej = NULL;
   r->n = 0;

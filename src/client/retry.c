@@ -17,18 +17,18 @@ static uint64_t next_rand(uint64_t *s) {
   return x * 0x2545F4914F6CDD1Dull;
 }
 
-double evp__rand01(uint64_t *s) { return (double)(next_rand(s) >> 11) / 9007199254740992.0; }
+double evp__retry_rand01(uint64_t *s) { return (double)(next_rand(s) >> 11) / 9007199254740992.0; }
 
-int64_t evp__backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n) {
+int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n) {
   int64_t ceil = base;
   for (int i = 1; i < n && ceil < cap; i++)
     ceil *= 2;
   if (ceil > cap)
     ceil = cap;
-  return (int64_t)(evp__rand01(rng) * (double)(ceil + 1));
+  return (int64_t)(evp__retry_rand01(rng) * (double)(ceil + 1));
 }
 
-long evp__parse_retry_after(const char *v, size_t len) {
+long evp__retry_parse_after(const char *v, size_t len) {
   char buf[64];
   while (len && (*v == ' ' || *v == '\t'))
     v++, len--;
@@ -49,14 +49,14 @@ long evp__parse_retry_after(const char *v, size_t len) {
   return t <= now ? 0 : (long)((t - now > 86400 ? 86400 : t - now) * 1000);
 }
 
-int evp__budget_fail(evp_client_t *c) {
+int evp__retry_budget_fail(evp_client_t *c) {
   c->budget -= 1.0;
   if (c->budget < 0)
     c->budget = 0;
   return c->budget <= (double)c->conf->retry_budget_tokens / 2.0;
 }
 
-void evp__budget_ok(evp_client_t *c) {
+void evp__retry_budget_ok(evp_client_t *c) {
   c->budget += c->conf->retry_budget_ratio;
   if (c->budget > (double)c->conf->retry_budget_tokens)
     c->budget = (double)c->conf->retry_budget_tokens;

@@ -6,14 +6,14 @@
 #include <string.h>
 #include "client/client_int.h"
 
-void evp__stats_init(evp__stats *s) {
+void evp__client_stats_init(evp__stats *s) {
   memset(s, 0, sizeof *s);
   pthread_mutex_init(&s->mu, NULL);
 }
 
-void evp__stats_free(evp__stats *s) { pthread_mutex_destroy(&s->mu); }
+void evp__client_stats_free(evp__stats *s) { pthread_mutex_destroy(&s->mu); }
 
-void evp__stats_latency(evp__stats *s, int64_t us) {
+void evp__client_stats_latency(evp__stats *s, int64_t us) {
   pthread_mutex_lock(&s->mu);
   s->lat_us[s->lat_pos] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)(us < 0 ? 0 : us);
   s->lat_pos = (s->lat_pos + 1) % EVP__LAT_SAMPLES;

@@ -13,7 +13,7 @@
 #include <openssl/crypto.h>
 #include "client/client_int.h"
 
-void evp__token_wipe(evp__token *t) {
+void evp__client_token_wipe(evp__token *t) {
   if (t->access) {
     OPENSSL_cleanse(t->access, strlen(t->access));
     free(t->access);
@@ -64,13 +64,13 @@ static evp_err_t failed(evp_client_t *c, evp_err_t e, const char *fmt, ...) {
   va_end(ap);
   t->last_err = e;
   t->failures++;
-  int64_t d = evp__backoff_ms(&c->rng, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms,
+  int64_t d = evp__retry_backoff_ms(&c->rng, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms,
                               t->failures);
   if (c->http.retry_after_ms > d)
     d = c->http.retry_after_ms;
-  t->next_try_us = evp__now_us() + d * 1000;
+  t->next_try_us = evp__client_now_us() + d * 1000;
   EVP__INC(c->st.token_failures, 1);
-  evp__log(c, EVP_LOG_WARNING, "token: %s (retry in %lld ms)", t->last_msg, (long long)d);
+  evp__client_log(c, EVP_LOG_WARNING, "token: %s (retry in %lld ms)", t->last_msg, (long long)d);
   return e;
 }
 
@@ -93,18 +93,18 @@ static evp_err_t install(evp_client_t *c, const char *tok, double life_s, int64_
   if (!(x = curl_slist_append(l, line)))
     goto nomem;
   l = x;
-  evp__http_set_auth(&c->http, l);
+  evp__client_http_set_auth(&c->http, l);
   evp__token *t = &c->tok;
-  evp__token_wipe(t);
+  evp__client_token_wipe(t);
   t->access = line;
-  double ratio = c->conf->token_refresh_ratio * (1.0 - 0.25 * evp__rand01(&c->rng));
+  double ratio = c->conf->token_refresh_ratio * (1.0 - 0.25 * evp__retry_rand01(&c->rng));
   t->expires_at_us = t0 + (int64_t)(life_s * 1e6);
   t->refresh_at_us = t0 + (int64_t)(life_s * 1e6 * ratio);
   t->failures = 0;
   t->last_err = EVP_OK;
   t->last_msg[0] = '\0';
   EVP__INC(c->st.token_refreshes, 1);
-  evp__log(c, EVP_LOG_DEBUG, "token: refreshed, lifetime %.0f s", life_s);
+  evp__client_log(c, EVP_LOG_DEBUG, "token: refreshed, lifetime %.0f s", life_s);
   return EVP_OK;
 nomem:
   OPENSSL_cleanse(line, tl + 22);
@@ -113,7 +113,7 @@ nomem:
   return EVP_ERR_NOMEM;
 }
 
-evp_err_t evp__token_refresh(evp_client_t *c) {
+evp_err_t evp__client_token_refresh(evp_client_t *c) {
   const evp_conf_t *cf = c->conf;
   char *body = NULL;
   size_t len = 0;
@@ -127,9 +127,9 @@ evp_err_t evp__token_refresh(evp_client_t *c) {
     }
     return failed(c, EVP_ERR_NOMEM, "out of memory");
   }
-  int64_t t0 = evp__now_us();
+  int64_t t0 = evp__client_now_us();
   long status = 0;
-  evp_err_t e = evp__http_post(c, c->token_url, c->http.tok_headers, body, len, &status);
+  evp_err_t e = evp__client_http_post(c, c->token_url, c->http.tok_headers, body, len, &status);
   OPENSSL_cleanse(body, len);
   free(body);
   if (e != EVP_OK)

@@ -33,7 +33,7 @@ static evp_err_t rnd(unsigned char *out, size_t n) {
   return EVP_OK;
 }
 
-evp_err_t evp__uuid7(char out[37]) {
+evp_err_t evp__client_uuid7(char out[37]) {
   static const char hx[] = "0123456789abcdef";
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -56,7 +56,7 @@ evp_err_t evp__uuid7(char out[37]) {
   return EVP_OK;
 }
 
-void evp__rfc3339_now(char out[25]) {
+void evp__client_rfc3339_now(char out[25]) {
   /* gmtime_r is the slow part: cache the formatted second per thread. */
   static _Thread_local time_t last = (time_t)-1;
   static _Thread_local char prefix[21];
@@ -77,13 +77,13 @@ void evp__rfc3339_now(char out[25]) {
   out[24] = '\0';
 }
 
-int64_t evp__now_us(void) {
+int64_t evp__client_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-struct timespec evp__abs_ts(int64_t deadline_us) {
+struct timespec evp__client_abs_ts(int64_t deadline_us) {
   struct timespec ts;
   ts.tv_sec = (time_t)(deadline_us / 1000000);
   ts.tv_nsec = (long)(deadline_us % 1000000) * 1000;

@@ -62,7 +62,7 @@ static evp_err_t read_file(const char *path, char **buf, size_t *len, char *errs
   return EVP_OK;
 }
 
-evp_err_t evp__validator_load(const char *path, void **out, char *errstr, size_t es) {
+evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr, size_t es) {
   char *text = NULL;
   size_t len = 0;
   evp_err_t e = read_file(path, &text, &len, errstr, es);
@@ -86,7 +86,7 @@ evp_err_t evp__validator_load(const char *path, void **out, char *errstr, size_t
   return EVP_OK;
 }
 
-evp_err_t evp__validator_check(void *vp, const char *json, size_t len, char *errstr, size_t es) {
+evp_err_t evp__client_validator_check(void *vp, const char *json, size_t len, char *errstr, size_t es) {
   validator *v = vp;
   pthread_mutex_lock(&v->mu);
   ctxnode *n = v->free_list;
@@ -113,7 +113,7 @@ evp_err_t evp__validator_check(void *vp, const char *json, size_t len, char *err
   return e;
 }
 
-void evp__validator_free(void *vp) {
+void evp__client_validator_free(void *vp) {
   validator *v = vp;
   if (!v)
     return;

@@ -9,10 +9,10 @@
 #include "evpipe/error.h"
 
 /* Read and compile the schema file into *out (opaque). */
-evp_err_t evp__validator_load(const char *path, void **out, char *errstr, size_t es);
+evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr, size_t es);
 /* EVP_OK, or EVP_ERR_INVALID_EVENT / EVP_ERR_JSON / ... with
  * "<instance path>: <message>" in errstr. Any thread. */
-evp_err_t evp__validator_check(void *v, const char *json, size_t len, char *errstr, size_t es);
-void evp__validator_free(void *v);
+evp_err_t evp__client_validator_check(void *v, const char *json, size_t len, char *errstr, size_t es);
+void evp__client_validator_free(void *v);
 
 #endif
