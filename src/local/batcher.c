@@ -152,6 +152,29 @@ static void *batcher_main(void *arg) {
   return NULL;
 }
 
+evp_err_t evp__batcher_relearn(evp__batcher_t *b, char *errstr, size_t errstr_size) {
+  uint64_t from = evp__wal_first_offset(b->w), ckpt = b->start_ckpt;
+  if (!b->dd || from >= ckpt) return EVP_OK;
+  evp__wal_reader_t *r;
+  evp_err_t e = evp__wal_reader_open(b->w, from, &r, errstr, errstr_size);
+  if (e) return e;
+  evp__wal_record_t rec;
+  int got;
+  while ((e = evp__wal_reader_next(r, &rec, &got, errstr, errstr_size)) == EVP_OK && got &&
+         rec.offset < ckpt) {
+    size_t cur = 0, len, idlen;
+    const char *ev, *id;
+    while (evp__wal_record_next_event(&rec, &cur, &ev, &len))
+      if (evp__rowb_event_id(b->rb, ev, len, &id, &idlen) == 0 &&
+          evp__dedup_check(b->dd, id, idlen, rec.received_at_us) < 0) {
+        evp__wal_reader_close(r);
+        return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+      }
+  }
+  evp__wal_reader_close(r);
+  return e;
+}
+
 static void release(evp__batcher_t *b) {
   for (size_t i = 0; i < b->nbuf; i++) free(b->buf[i].payload);
   free(b->buf);
@@ -205,6 +228,7 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
     b->replay_end = evp__wal_end(w);
     e = evp__wal_reader_open(w, b->start_ckpt, &b->r, errstr, errstr_size);
   }
+  if (!e) e = evp__batcher_relearn(b, errstr, errstr_size);
   if (e) {
     release(b);
     return e;

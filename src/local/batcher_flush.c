@@ -118,13 +118,13 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
                       int64_t hour, tally_t *t, char *errstr, size_t errstr_size) {
   for (size_t k = 0; k < n; k++) {
     const evp__brec_t *br = &b->buf[idx[k]];
-    if (b->replay_end > br->offset && covered(b, hour, br->offset)) continue;
     evp__wal_record_t rec;
     if (evp__wal_payload_decode(br->payload, br->len, &rec) != 0)
       return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "batcher: record %llu malformed",
                          (unsigned long long)br->offset);
     size_t cur = 0, len;
     const char *ev;
+    if (b->replay_end > br->offset && covered(b, hour, br->offset)) continue;
     while (evp__wal_record_next_event(&rec, &cur, &ev, &len)) {
       const evp__pq_value_t *row;
       const char *id;
@@ -166,6 +166,25 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
   return EVP_OK;
 }
 
+/* Records already in a lake file are not written again, but the dedup set
+ * must know their ids as if they had been. */
+static evp_err_t learn_covered(evp__batcher_t *b, const size_t *idx, size_t n, int64_t hour,
+                               char *errstr, size_t errstr_size) {
+  for (size_t k = 0; k < n && b->dd; k++) {
+    const evp__brec_t *br = &b->buf[idx[k]];
+    if (!(b->replay_end > br->offset && covered(b, hour, br->offset))) continue;
+    evp__wal_record_t rec;
+    if (evp__wal_payload_decode(br->payload, br->len, &rec) != 0) continue;
+    size_t cur = 0, len, idlen;
+    const char *ev, *id;
+    while (evp__wal_record_next_event(&rec, &cur, &ev, &len))
+      if (evp__rowb_event_id(b->rb, ev, len, &id, &idlen) == 0 &&
+          evp__dedup_check(b->dd, id, idlen, br->received_at_us) < 0)
+        return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+  }
+  return EVP_OK;
+}
+
 static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tally_t *t,
                              char *errstr, size_t errstr_size) {
   int64_t hour = hour_of(b->buf[idx[0]].received_at_us);
@@ -183,6 +202,8 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
     if (first == UINT64_MAX) first = br->offset;
     last = br->offset;
   }
+  uint64_t mark = b->dd ? evp__dedup_mark(b->dd) : 0;
+  if (b->ncov && (e = learn_covered(b, idx, n, hour, errstr, errstr_size))) return e;
   if (first == UINT64_MAX) return EVP_OK; /* all in files already, or no events */
   char name[64];
   snprintf(name, sizeof name, EVP__PART_FMT, (unsigned long long)first, (unsigned long long)last);
@@ -190,12 +211,11 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   snprintf(path, sizeof path, "%s/%s", dir, name);
   struct stat st;
   if (stat(path, &st) == 0) return EVP_OK; /* committed by an earlier attempt */
-  if ((e = evp__lake_mkdirs(dir, errstr, errstr_size))) return e;
+  if ((e = evp__lake_mkdirs(dir, errstr, errstr_size))) goto undo;
   size_t ncols;
   const evp__pq_column_t *cols = evp__rowb_columns(b->rb, &ncols);
   evp__pq_writer_t *pw;
-  if ((e = evp__pq_writer_open(&pw, dir, name, cols, ncols, NULL, errstr, errstr_size))) return e;
-  uint64_t mark = b->dd ? evp__dedup_mark(b->dd) : 0;
+  if ((e = evp__pq_writer_open(&pw, dir, name, cols, ncols, NULL, errstr, errstr_size))) goto undo;
   tally_t g = {0};
   e = fill(b, pw, idx, n, hour, &g, errstr, errstr_size);
   uint64_t size = 0;
@@ -208,16 +228,16 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   } else {
     evp__pq_writer_abort(pw);
   }
-  if (e) {
-    if (b->dd) evp__dedup_rollback(b->dd, mark);
-    return e;
-  }
+  if (e) goto undo;
   t->files += g.files;
   t->bytes += g.bytes;
   t->rows += g.rows;
   t->dups += g.dups;
   t->bad += g.bad;
   return EVP_OK;
+undo:
+  if (b->dd) evp__dedup_rollback(b->dd, mark);
+  return e;
 }
 
 evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errstr_size) {

@@ -224,6 +224,33 @@ static evp_err_t cell(evp__rowb_t *rb, size_t ci, const evp__jmember_t *m, char 
                      "batcher: \"%s\" is %s, the column needs %s", c->name, jtype(m->type), what);
 }
 
+int evp__rowb_event_id(evp__rowb_t *rb, const char *ev, size_t len, const char **id,
+                       size_t *idlen) {
+  size_t nm = 0;
+  if (rb->event_id < 0 ||
+      evp__json_scan_object(ev, len, MAX_DEPTH, rb->m, MAX_MEMBERS, &nm) != EVP_OK)
+    return -1;
+  for (size_t i = 0; i < nm; i++) {
+    const evp__jmember_t *m = &rb->m[i];
+    if (m->type != EVP__JS_STRING || !evp__json_key_eq(m, "event_id", 8)) continue;
+    if (!m->val_escaped) {
+      *id = m->val;
+      *idlen = m->vallen;
+      return 0;
+    }
+    if (m->vallen + 1 > rb->scap) {
+      char *s = realloc(rb->scratch, m->vallen + 1);
+      if (!s) return -1;
+      rb->scratch = s;
+      rb->scap = m->vallen + 1;
+    }
+    *idlen = evp__json_unescape(m->val, m->vallen, rb->scratch);
+    *id = rb->scratch;
+    return 0;
+  }
+  return -1;
+}
+
 evp_err_t evp__rowb_build(evp__rowb_t *rb, const char *ev, size_t len, int64_t received_at_us,
                           const char *client_id, size_t client_id_len,
                           const evp__pq_value_t **row, const char **id, size_t *idlen,

@@ -254,6 +254,7 @@ evp_err_t evp__wal_open(const char *dir, const evp__wal_opts_t *opts, evp__wal_t
   w->interval_ms = o.interval_ms ? o.interval_ms : EVP__WAL_DEFAULT_INTERVAL_MS;
   w->segment_bytes = o.segment_bytes ? o.segment_bytes : EVP__WAL_DEFAULT_SEGMENT;
   w->max_record = o.max_record_bytes ? o.max_record_bytes : EVP__WAL_DEFAULT_MAX_RECORD;
+  w->retain = o.retain_bytes ? o.retain_bytes : EVP__WAL_DEFAULT_RETAIN;
   w->dir = evp__strdup(dir);
   if (!w->dir || init_sync(w) != EVP_OK) { /* init_sync cleans up after itself */
     release(w, 0);
@@ -302,6 +303,14 @@ uint64_t evp__wal_checkpoint(const evp__wal_t *w) {
   evp__wal_t *m = (evp__wal_t *)w;
   pthread_mutex_lock(&m->mu);
   uint64_t v = m->checkpoint;
+  pthread_mutex_unlock(&m->mu);
+  return v;
+}
+
+uint64_t evp__wal_first_offset(const evp__wal_t *w) {
+  evp__wal_t *m = (evp__wal_t *)w;
+  pthread_mutex_lock(&m->mu);
+  uint64_t v = m->nsegs ? m->segs[0].base : m->end;
   pthread_mutex_unlock(&m->mu);
   return v;
 }
@@ -365,14 +374,19 @@ evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char
     pthread_mutex_unlock(&w->ckpt_mu);
     return e;
   }
-  /* Segments wholly before the checkpoint are no longer needed; the active
-   * one is kept even when empty. */
+  /* Segments wholly before the checkpoint are only kept (oldest deleted
+   * first) while they fit retain_bytes; the active one is always kept. */
   uint64_t dead[64];
   size_t ndead = 0;
   pthread_mutex_lock(&w->mu);
   w->checkpoint = offset;
   w->pending -= nevents < w->pending ? nevents : w->pending;
-  while (w->nsegs > 1 && ndead < 64 && w->segs[0].base + w->segs[0].size <= offset) {
+  uint64_t committed = 0;
+  for (size_t i = 0; i + 1 < w->nsegs && w->segs[i].base + w->segs[i].size <= offset; i++)
+    committed += w->segs[i].size;
+  while (w->nsegs > 1 && ndead < 64 && w->segs[0].base + w->segs[0].size <= offset &&
+         (committed > w->retain || w->segs[0].size == 0)) {
+    committed -= w->segs[0].size;
     dead[ndead++] = w->segs[0].base;
     memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof *w->segs);
     w->nsegs--;

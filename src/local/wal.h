@@ -28,6 +28,9 @@ typedef struct {
   size_t segment_bytes;     /* roll to a new segment file past this size; default 64 MiB */
   size_t max_record_bytes;  /* largest record (one request's events + ~20 bytes);
                                default 16 MiB, at most 256 MiB; larger: EVP_ERR_TOO_LARGE */
+  size_t retain_bytes;      /* keep up to this much of the newest already-committed log, from
+                               which a restarted batcher re-learns recent event ids for dedup;
+                               default 64 MiB; 1 keeps none beyond the active segment */
 } evp__wal_opts_t;
 
 typedef struct evp__wal evp__wal_t;

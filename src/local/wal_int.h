@@ -33,6 +33,7 @@
 #define EVP__WAL_DEFAULT_MAX_RECORD (16u * 1024u * 1024u)
 #define EVP__WAL_DEFAULT_SEGMENT (64u * 1024u * 1024u)
 #define EVP__WAL_DEFAULT_INTERVAL_MS 200
+#define EVP__WAL_DEFAULT_RETAIN (64u * 1024u * 1024u)
 
 /* Size of the record (header + payload) for these events, or 0 when a field
  * does not fit the format (client_id too long, too many events). */
@@ -98,6 +99,9 @@ void evp__wal_reader_close(evp__wal_reader_t *r);
 
 /* The committed offset (the checkpoint) and the end of what was written. */
 uint64_t evp__wal_checkpoint(const evp__wal_t *w);
+/* The oldest offset still on disk (committed records are retained up to
+ * retain_bytes). */
+uint64_t evp__wal_first_offset(const evp__wal_t *w);
 uint64_t evp__wal_end(const evp__wal_t *w);
 
 /* Block until something is written past @p pos, evp__wal_wake() has been
@@ -151,7 +155,7 @@ struct evp__wal {
   int dirfd, lockfd, fd;        /* fd: the active (last) segment, written with pwrite */
   evp__fsync_policy_t policy;
   int interval_ms;
-  size_t segment_bytes, max_record;
+  size_t segment_bytes, max_record, retain;
 
   pthread_mutex_t mu;           /* everything below */
   pthread_cond_t sync_cv;       /* a group-commit fsync finished */
@@ -298,5 +302,15 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
 
 #define EVP__LAKE_TABLE "events"
 #define EVP__PART_FMT "part-%020llu-%020llu.parquet"
+
+/* Only the event_id of an event (for re-learning dedup state): 0 and the id
+ * (valid until the next call), or -1 when the event has none. */
+int evp__rowb_event_id(evp__rowb_t *rb, const char *ev, size_t len, const char **id,
+                       size_t *idlen);
+
+/* Feed the event ids of retained, already-committed log records (below the
+ * checkpoint) to the dedup set, so a restart does not forget which ids were
+ * written within the window (batcher.c). */
+evp_err_t evp__batcher_relearn(evp__batcher_t *b, char *errstr, size_t errstr_size);
 
 #endif /* EVP_LOCAL_WAL_INT_H */

@@ -183,20 +183,25 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
                          (unsigned long long)w->segs[i - 1].base,
                          (unsigned long long)w->segs[i].base, w->dir);
   }
-  /* Drop segments wholly below the checkpoint, except a last one ending
-   * exactly there (appends continue in it). */
-  size_t keep = 0;
-  while (keep < w->nsegs) {
-    uint64_t segend = w->segs[keep].base + w->segs[keep].size;
-    if (segend > ckpt || (keep + 1 == w->nsegs && segend == ckpt)) break;
-    keep++;
-  }
-  for (size_t i = 0; i < keep; i++) unlink_seg(w, w->segs[i].base);
-  if (keep) memmove(w->segs, w->segs + keep, (w->nsegs - keep) * sizeof *w->segs);
-  w->nsegs -= keep;
+  /* Offsets never go back: when the checkpoint is beyond everything on disk
+   * (the log's tail was lost), a new active segment starts at it. */
+  int fresh = w->nsegs == 0 ||
+              w->segs[w->nsegs - 1].base + w->segs[w->nsegs - 1].size < ckpt;
+  /* Segments wholly below the checkpoint (not the active one) are kept,
+   * newest first, while they fit retain_bytes. */
+  size_t ncommitted = 0;
+  uint64_t committed = 0;
+  while (ncommitted < w->nsegs - (fresh ? 0 : 1) &&
+         w->segs[ncommitted].base + w->segs[ncommitted].size <= ckpt)
+    committed += w->segs[ncommitted++].size;
+  size_t drop = 0;
+  while (drop < ncommitted && (committed > w->retain || w->segs[drop].size == 0))
+    committed -= w->segs[drop++].size;
+  for (size_t i = 0; i < drop; i++) unlink_seg(w, w->segs[i].base);
+  if (drop) memmove(w->segs, w->segs + drop, (w->nsegs - drop) * sizeof *w->segs);
+  w->nsegs -= drop;
   w->checkpoint = ckpt;
-  if (w->nsegs == 0) {
-    /* Offsets never go back: start where the checkpoint says. */
+  if (fresh) {
     w->end = ckpt;
   } else {
     evp__wal_seg_t *last = &w->segs[w->nsegs - 1];

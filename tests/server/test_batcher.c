@@ -445,6 +445,50 @@ START_TEST(replay_after_lost_checkpoint_writes_no_duplicates) {
 }
 END_TEST
 
+/* A client retries a request whose answer it never saw because the server
+ * restarted: the retried ids must still be dropped. The batcher re-learns
+ * them from the retained log (after a clean restart) and from the records a
+ * replay skips because their lake file exists (after a crash). */
+START_TEST(dedup_survives_restart_and_replay) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_t *b = start(w, 0, 0, 600);
+  append_ids(w, "a", 0, 10, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+
+  w = open_wal();
+  b = start(w, 0, 0, 600);
+  append_ids(w, "a", 0, 5, T0 + 1000000); /* retries */
+  append_ids(w, "a", 10, 1, T0 + 1000000);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 1);
+  ck_assert_uint_eq(st.duplicates, 5);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+
+  /* a crash before the checkpoint: everything replays from offset 0 */
+  char p[400];
+  snprintf(p, sizeof p, "%s/checkpoint", waldir);
+  ck_assert_int_eq(unlink(p), 0);
+  w = open_wal();
+  b = start(w, 0, 0, 600);
+  append_ids(w, "a", 3, 1, T0 + 2000000);
+  append_ids(w, "a", 11, 1, T0 + 2000000);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 1);
+  ck_assert_uint_eq(st.duplicates, 1);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  ck_assert_int_eq(list_files(NULL, 0), 3);
+  rm_tree(tmpdir);
+}
+END_TEST
+
 START_TEST(bad_events_are_counted_and_skipped) {
   mk_tmpdir();
   evp__wal_t *w = open_wal();
@@ -788,6 +832,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, writes_hour_partitions_and_dedups);
   tcase_add_test(tb, size_and_time_triggers);
   tcase_add_test(tb, replay_after_lost_checkpoint_writes_no_duplicates);
+  tcase_add_test(tb, dedup_survives_restart_and_replay);
   tcase_add_test(tb, bad_events_are_counted_and_skipped);
   tcase_add_test(tb, errors_and_retry);
   suite_add_tcase(s, tb);

@@ -42,6 +42,7 @@ static evp__wal_t *open_wal(evp__fsync_policy_t pol, size_t seg_bytes) {
   evp__wal_opts_t o = {0};
   o.fsync = pol;
   o.segment_bytes = seg_bytes;
+  o.retain_bytes = 1; /* delete committed segments at once (retention has its own test) */
   evp__wal_t *w = NULL;
   char err[512] = "";
   evp_err_t e = evp__wal_open(waldir, &o, &w, err, sizeof err);
@@ -427,6 +428,48 @@ START_TEST(checkpoint_deletes_old_segments) {
 }
 END_TEST
 
+/* Committed segments are kept, newest first, up to retain_bytes: the batcher
+ * re-learns recent event ids from them after a restart. */
+START_TEST(retention_of_committed_segments) {
+  mk_tmpdir();
+  evp__wal_opts_t o = {0};
+  o.fsync = EVP__FSYNC_NEVER;
+  o.segment_bytes = 512;
+  o.retain_bytes = 2048;
+  evp__wal_t *w;
+  char err[256];
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  uint64_t ends[80];
+  for (int k = 0; k < 80; k++) {
+    append_k(w, k);
+    ends[k] = evp__wal_end(w);
+  }
+  ck_assert_uint_eq(evp__wal_first_offset(w), 0);
+  ck_assert_int_eq(evp__wal_commit(w, ends[79], events_in(0, 80), err, sizeof err), EVP_OK);
+  uint64_t first = evp__wal_first_offset(w);
+  ck_assert_uint_gt(first, 0);                 /* old segments went */
+  ck_assert_uint_ge(first + 2048, ends[79] - 512); /* about retain_bytes are left */
+  ck_assert_uint_le(ends[79] - first, 2048 + 512 + 512);
+  int n = count_segments();
+  evp__wal_close(w);
+  /* reopening applies the same rule and keeps them; they are readable */
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(evp__wal_first_offset(w), first);
+  ck_assert_int_eq(count_segments(), n);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  int k0 = 0;
+  while (k0 < 80 && (k0 == 0 ? 0 : ends[k0 - 1]) != first) k0++;
+  read_expect(w, first, k0, 80 - k0);
+  evp__wal_close(w);
+  /* a smaller budget on open deletes down to it */
+  o.retain_bytes = 1;
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(count_segments(), 1);
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
 /* Damage in a segment that is not the last: its valid prefix is kept, the
  * later segments too, and readers skip the gap. */
 START_TEST(damaged_middle_segment_leaves_a_gap) {
@@ -601,6 +644,7 @@ int main(void) {
   tcase_add_test(tc, group_commit_many_threads);
   tcase_add_test(tc, interval_policy_and_wait);
   tcase_add_test(tc, checkpoint_deletes_old_segments);
+  tcase_add_test(tc, retention_of_committed_segments);
   tcase_add_test(tc, damaged_middle_segment_leaves_a_gap);
   tcase_add_test(tc, limits_and_errors);
   tcase_add_test(tc, checkpoint_beyond_log_end);
