@@ -1,7 +1,7 @@
 /* The door check every event passes in evp_send: exactly one JSON object
  * (RFC 8259 grammar, UTF-8 strings) with its top-level event_id / event_time
- * located, and the queued copy with those fields filled in. A single pass
- * without building a tree keeps evp_send in the microsecond range. */
+ * located. A single pass without building a tree keeps evp_send in the
+ * microsecond range. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,79 +272,4 @@ evp_err_t evp__client_event_scan(const char *json, size_t len, evp__scan *out, c
   }
   return evp__seterr(errstr, es, EVP_ERR_JSON, "$: invalid JSON at byte %zu: %s",
                      (size_t)(s.p - json), s.err ? s.err : "syntax error");
-}
-
-evp__item *evp__client_item_alloc(size_t n) {
-  /* Rounding up lets an item be reused for events of slightly larger size. */
-  size_t cap = (n + 31) & ~(size_t)31;
-  if (cap > UINT32_MAX)
-    return NULL;
-  evp__item *it = malloc(sizeof *it + cap);
-  if (it)
-    it->cap = (uint32_t)cap;
-  return it;
-}
-
-static evp__item *plain_get(void *ctx, size_t n) {
-  (void)ctx;
-  return evp__client_item_alloc(n);
-}
-
-evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
-                           evp__item_get_fn get, void *ctx) {
-  char add[96];
-  size_t al = 0;
-  size_t id_at = 0;
-  fill_id = fill_id && !s->has_id;
-  fill_time = fill_time && !s->has_time;
-  if (fill_id) {
-    char u[37];
-    if (evp__client_uuid7(u) != EVP_OK)
-      return NULL;
-    memcpy(add, "\"event_id\":\"", 12);
-    id_at = 12;
-    memcpy(add + 12, u, 36);
-    add[48] = '"';
-    al = 49;
-  }
-  if (fill_time) {
-    char t[25];
-    evp__client_rfc3339_now(t);
-    if (al)
-      add[al++] = ',';
-    memcpy(add + al, "\"event_time\":\"", 14);
-    memcpy(add + al + 14, t, 24);
-    add[al + 38] = '"';
-    al += 39;
-  }
-  if (al && !s->empty)
-    add[al++] = ',';
-  /* Only the object itself is kept: surrounding whitespace (an NDJSON line
-   * end) would only waste queue memory. */
-  size_t olen = s->obj_end - s->obj_start;
-  size_t n = olen + al;
-  if (n > UINT32_MAX)
-    return NULL;
-  evp__item *it = (get ? get : plain_get)(ctx, n);
-  if (!it)
-    return NULL;
-  it->next = NULL;
-  it->len = (uint32_t)n;
-  it->attempts = 0;
-  it->err = 0;
-  const char *o = json + s->obj_start;
-  it->json[0] = '{';
-  memcpy(it->json + 1, add, al);
-  memcpy(it->json + 1 + al, o + 1, olen - 1);
-  if (fill_id) {
-    it->id_off = (uint32_t)(1 + id_at);
-    it->id_len = 36;
-  } else if (s->id && s->id_len <= UINT16_MAX) {
-    it->id_off = (uint32_t)(s->id - o) + (uint32_t)al;
-    it->id_len = (uint16_t)s->id_len;
-  } else {
-    it->id_off = 0;
-    it->id_len = 0;
-  }
-  return it;
 }
