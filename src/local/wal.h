@@ -6,8 +6,10 @@
  * EVP_OK for its accepted events, so a crash at any moment loses no
  * acknowledged event; the batcher advances the log only after the Parquet file
  * holding those events has been committed (temp + fsync + rename + dir fsync),
- * and drops event_ids already written within the dedup window, so replay after
- * a crash does not duplicate rows. */
+ * names each file by the log offsets it holds, so a replay after a crash skips
+ * what is already in the lake, and drops event_ids already written within the
+ * dedup window (client retries). Formats and guarantees:
+ * docs/local-durability.md. */
 #ifndef EVP_LOCAL_WAL_H
 #define EVP_LOCAL_WAL_H
 
@@ -84,12 +86,17 @@ typedef struct {
 
 typedef struct evp__batcher evp__batcher_t;
 
-/* Start the background thread draining @p w (borrowed; must outlive it). */
+/* Start the background thread draining @p w (borrowed; must outlive it).
+ * Creates lake_dir/events, re-learns recent event ids from the retained log
+ * (see docs/local-durability.md). Errors: EVP_ERR_INVALID_ARG (options),
+ * EVP_ERR_SCHEMA_INVALID / EVP_ERR_JSON (schema), EVP_ERR_IO, EVP_ERR_NOMEM. */
 evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp__batcher_t **out,
                              char *errstr, size_t errstr_size);
 
 /* Write everything appended so far into committed Parquet files now; returns
- * EVP_OK when done, EVP_ERR_TIMED_OUT after @p timeout_ms. Thread-safe. */
+ * EVP_OK when done, EVP_ERR_IO when a flush attempt failed meanwhile (it is
+ * retried in the background; evp__batcher_last_error has the reason),
+ * EVP_ERR_TIMED_OUT after @p timeout_ms. Thread-safe. */
 evp_err_t evp__batcher_flush(evp__batcher_t *b, int timeout_ms);
 
 void evp__batcher_get_stats(const evp__batcher_t *b, evp__batcher_stats_t *out);

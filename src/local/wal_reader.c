@@ -78,7 +78,7 @@ evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int
   uint64_t off = r->pos - base;
   if (evp__wal_pread_full(r->fd, hdr, sizeof hdr, off, &n) != 0) goto io;
   if (n < sizeof hdr || evp__wal_header_check(hdr, &len) != 0 ||
-      segend - r->pos - EVP__WAL_HDR < len)
+      segend - r->pos < EVP__WAL_HDR || segend - r->pos - EVP__WAL_HDR < len)
     goto corrupt;
   if (len > r->cap) {
     unsigned char *b = realloc(r->buf, len);
