@@ -13,6 +13,8 @@ static const struct {
     {"schema", evp__cli_schema, "print the Athena DDL or Glue table for a schema (schema ddl|glue)"},
     {"validate", evp__cli_validate, "validate NDJSON against a JSON Schema (draft-07)"},
     {"send", evp__cli_send, "send NDJSON events to an ingestion endpoint"},
+    {"local", evp__cli_local, "run the ingestion pipeline on this machine (HTTP, log, Parquet lake)"},
+    {"secret", evp__cli_secret, "rotate the signing key of evpipe local (secret rotate)"},
     {"conf-doc", evp__cli_conf_doc, "print the client configuration reference (Markdown)"},
 };
 

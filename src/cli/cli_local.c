@@ -1,0 +1,160 @@
+/* evpipe local: the whole ingestion pipeline on this machine (HTTP front,
+ * token issuer, durable log, Parquet lake). See docs/local-pipeline.md. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#ifdef EVP_WITH_SERVER
+#include "local/local.h"
+#endif
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: evpipe local [--listen 127.0.0.1:8080] [--data DIR] [--schema F] [--clients F]\n"
+          "                    [--rate RPS] [--burst N] [--max-body BYTES] [--max-events N]\n"
+          "                    [--fsync always|interval|never] [--fsync-interval-ms MS]\n"
+          "                    [--buffer-bytes N] [--buffer-seconds S] [--dedup-window S]\n"
+          "                    [--token-ttl S] [--quiet]\n"
+          "\n"
+          "Serves POST /token, POST /events, GET /metrics and GET /healthz. Accepted events\n"
+          "go to a durable log in DIR/queue and from there to Parquet files under\n"
+          "DIR/events/dt=YYYY-MM-DD/hour=HH/. Defaults: --data ./evpipe-data, --schema\n"
+          "DIR/schema.json, --clients DIR/secrets/clients.json (created with one client,\n"
+          "printed once, when missing), 10000 requests/s with bursts of 5000 per client,\n"
+          "1 MiB bodies, 500 events per request, fsync before every acknowledgement.\n"
+          "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0.\n");
+}
+
+#ifdef EVP_WITH_SERVER
+static int num(const char *opt, const char *v, long long min, long long max, long long *out) {
+  if (evp__cli_parse_i64(v, min, max, out) == 0)
+    return 0;
+  fprintf(stderr, "evpipe local: %s must be an integer in %lld..%lld\n", opt, min, max);
+  return -1;
+}
+
+int evp__cli_local(int argc, char **argv) {
+  evp__local_opts_t o;
+  evp__local_opts_default(&o);
+  const char *listen = NULL, *data = NULL, *schema = NULL, *clients = NULL, *rate = NULL,
+             *burst = NULL, *max_body = NULL, *max_events = NULL, *fsync = NULL, *fsync_ms = NULL,
+             *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL;
+  for (int i = 1; i < argc; i++) {
+    int r;
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return EVP_CLI_OK;
+    }
+    if (!strcmp(argv[i], "--quiet")) {
+      o.log_requests = 0;
+      continue;
+    }
+    if ((r = evp__cli_opt(argc, argv, &i, "--listen", &listen)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--data", &data)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--schema", &schema)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--clients", &clients)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--rate", &rate)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--burst", &burst)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--max-body", &max_body)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--max-events", &max_events)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--fsync", &fsync)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--fsync-interval-ms", &fsync_ms)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--buffer-bytes", &buf_bytes)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--buffer-seconds", &buf_s)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--dedup-window", &dedup)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--token-ttl", &ttl))) {
+      if (r < 0)
+        return EVP_CLI_USAGE;
+      continue;
+    }
+    fprintf(stderr, "evpipe local: unexpected argument '%s'\n", argv[i]);
+    usage(stderr);
+    return EVP_CLI_USAGE;
+  }
+  long long v;
+  if (listen)
+    o.listen = listen;
+  if (data)
+    o.data_dir = data;
+  o.clients_path = clients;
+  if (rate) {
+    if (num("--rate", rate, 1, 100000000, &v))
+      return EVP_CLI_USAGE;
+    o.rate_rps = (double)v;
+  }
+  if (burst) {
+    if (num("--burst", burst, 1, 100000000, &v))
+      return EVP_CLI_USAGE;
+    o.rate_burst = (double)v;
+  }
+  if (max_body) {
+    if (num("--max-body", max_body, 1024, 64LL * 1024 * 1024, &v))
+      return EVP_CLI_USAGE;
+    o.max_body = (size_t)v;
+  }
+  if (max_events) {
+    if (num("--max-events", max_events, 1, 100000, &v))
+      return EVP_CLI_USAGE;
+    o.max_events = (size_t)v;
+  }
+  if (fsync) {
+    if (!strcmp(fsync, "always"))
+      o.fsync = EVP__FSYNC_ALWAYS;
+    else if (!strcmp(fsync, "interval"))
+      o.fsync = EVP__FSYNC_INTERVAL;
+    else if (!strcmp(fsync, "never"))
+      o.fsync = EVP__FSYNC_NEVER;
+    else {
+      fprintf(stderr, "evpipe local: --fsync must be always, interval or never\n");
+      return EVP_CLI_USAGE;
+    }
+  }
+  if (fsync_ms) {
+    if (num("--fsync-interval-ms", fsync_ms, 1, 60000, &v))
+      return EVP_CLI_USAGE;
+    o.fsync_interval_ms = (int)v;
+  }
+  if (buf_bytes) {
+    if (num("--buffer-bytes", buf_bytes, 1, 1024LL * 1024 * 1024, &v))
+      return EVP_CLI_USAGE;
+    o.buffer_bytes = (size_t)v;
+  }
+  if (buf_s) {
+    if (num("--buffer-seconds", buf_s, 1, 900, &v))
+      return EVP_CLI_USAGE;
+    o.buffer_seconds = (int)v;
+  }
+  if (dedup) {
+    if (num("--dedup-window", dedup, 0, 7 * 86400, &v))
+      return EVP_CLI_USAGE;
+    o.dedup_window_s = (int)v;
+  }
+  if (ttl) {
+    if (num("--token-ttl", ttl, 60, 86400, &v))
+      return EVP_CLI_USAGE;
+    o.token_ttl_s = v;
+  }
+  char def[4096];
+  if (!schema) {
+    snprintf(def, sizeof def, "%s/schema.json", o.data_dir);
+    if (access(def, R_OK) != 0) {
+      fprintf(stderr,
+              "evpipe local: no event schema: pass --schema FILE (for example\n"
+              "  examples/schemas/glue-data-catalog-json-schema.json) or put it in %s\n",
+              def);
+      return EVP_CLI_USAGE;
+    }
+    schema = def;
+  }
+  o.schema_path = schema;
+  return evp__local_run(&o) == 0 ? EVP_CLI_OK : EVP_CLI_FAIL;
+}
+#else
+int evp__cli_local(int argc, char **argv) {
+  (void)argc, (void)argv;
+  fprintf(stderr, "evpipe local: this build has no server side (EVPIPE_BUILD_SERVER=OFF)\n");
+  return EVP_CLI_USAGE;
+}
+#endif

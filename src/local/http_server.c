@@ -1,0 +1,530 @@
+/* The HTTP front of `evpipe local` on libmicrohttpd: one thread per
+ * connection (so a request waiting for the log's group commit blocks only
+ * its own connection), bounded bodies, gzip, routing to the pure handlers of
+ * src/server/, rate limiting, persistence, metrics and one log line per
+ * request. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include "core/core.h"
+#include "local/local.h"
+
+#define TOKEN_BODY_LIMIT (64u * 1024u)
+#define DRAIN_FACTOR 4 /* read and drop up to this many limits of an oversized body, then close */
+
+struct evp__http {
+  struct MHD_Daemon *d;
+  evp__http_deps_t deps;
+  pthread_key_t ctx_key;
+};
+
+typedef struct {
+  evp__route_t route;
+  char *buf;
+  size_t len, cap, limit, dropped;
+  int too_large;
+  double t0;
+} reqstate_t;
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static evp__route_t route_of(const char *url) {
+  if (strcmp(url, "/token") == 0)
+    return EVP__ROUTE_TOKEN;
+  if (strcmp(url, "/events") == 0)
+    return EVP__ROUTE_EVENTS;
+  if (strcmp(url, "/metrics") == 0)
+    return EVP__ROUTE_METRICS;
+  if (strcmp(url, "/healthz") == 0)
+    return EVP__ROUTE_HEALTHZ;
+  return EVP__ROUTE_OTHER;
+}
+
+/* Response bodies may carry a token: wiped when libmicrohttpd is done. */
+static void wipe_free(void *p) {
+  if (p) {
+    OPENSSL_cleanse(p, strlen(p));
+    free(p);
+  }
+}
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t cap) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  out[0] = '\0';
+  if (!ci || !ci->client_addr)
+    return;
+  const struct sockaddr *sa = ci->client_addr;
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+/* Send @p r (taking its body), count it and log one line. @p extra holds
+ * already-rendered log members (may be NULL). */
+static enum MHD_Result send_resp(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
+                                 const char *method, const char *url, evp__http_resp_t *r,
+                                 const char *client_id, const char *extra) {
+  struct MHD_Response *mr;
+  if (r->body) {
+    mr = MHD_create_response_from_buffer_with_free_callback(r->body_len, r->body, wipe_free);
+    if (mr)
+      r->body = NULL; /* libmicrohttpd owns it now */
+  } else {
+    mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  }
+  if (!mr) {
+    evp__http_resp_free(r);
+    return MHD_NO;
+  }
+  if (r->content_type)
+    MHD_add_response_header(mr, "Content-Type", r->content_type);
+  for (size_t i = 0; i < r->n_headers; i++)
+    MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
+  enum MHD_Result q = MHD_queue_response(c, (unsigned)r->status, mr);
+  MHD_destroy_response(mr);
+  double dt = mono() - rs->t0;
+  evp__metrics_request(h->deps.metrics, rs->route, r->status, dt);
+  if (h->deps.opts->log_requests || r->status >= 500) {
+    char f[1024], ip[64];
+    size_t n = 0;
+    client_ip(c, ip, sizeof ip);
+    evp__local_log_str(f, sizeof f, &n, "method", method);
+    evp__local_log_str(f, sizeof f, &n, "path", url);
+    evp__local_log_num(f, sizeof f, &n, "status", r->status);
+    evp__local_log_num(f, sizeof f, &n, "duration_us", (long long)(dt * 1e6));
+    evp__local_log_str(f, sizeof f, &n, "remote", ip);
+    if (client_id && client_id[0])
+      evp__local_log_str(f, sizeof f, &n, "client_id", client_id);
+    if (r->reason)
+      evp__local_log_str(f, sizeof f, &n, "reason", r->reason);
+    if (extra && n + strlen(extra) + 2 < sizeof f) {
+      f[n++] = ',';
+      memcpy(f + n, extra, strlen(extra) + 1);
+      n += strlen(extra);
+    }
+    evp__local_log(r->status >= 500 ? "error" : r->status >= 400 ? "warn" : "info", "request", f);
+  }
+  evp__http_resp_free(r);
+  return q;
+}
+
+/* A plain error answer (the handler never ran, or could not answer). */
+static enum MHD_Result send_error(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
+                                  const char *method, const char *url, int status,
+                                  const char *code, const char *desc, const char *retry_after) {
+  evp__http_resp_t r;
+  evp__http_resp_init(&r);
+  if (evp__http_resp_error(&r, status, code, desc) != EVP_OK)
+    return MHD_NO;
+  if (retry_after)
+    evp__http_resp_header(&r, "Retry-After", retry_after);
+  return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+}
+
+static const char *hdr(struct MHD_Connection *c, const char *name) {
+  return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Fill the handler's request from the connection. */
+static void fill_req(struct MHD_Connection *c, const char *method, const char *url,
+                     const char *body, size_t len, evp__http_hdr_t *hs, evp__http_req_t *q) {
+  size_t n = 0;
+  const char *v;
+  if ((v = hdr(c, "Authorization")))
+    hs[n++] = (evp__http_hdr_t){"authorization", v};
+  if ((v = hdr(c, "Content-Type")))
+    hs[n++] = (evp__http_hdr_t){"content-type", v};
+  q->method = method;
+  q->path = url;
+  q->headers = hs;
+  q->n_headers = n;
+  q->body = body;
+  q->body_len = len;
+  q->source_ip = NULL;
+}
+
+static int is_gzip(struct MHD_Connection *c) {
+  const char *ce = hdr(c, "Content-Encoding");
+  return ce && strcasecmp(ce, "gzip") == 0;
+}
+
+static evp_schema_ctx_t *thread_ctx(evp__http_t *h) {
+  evp_schema_ctx_t *ctx = pthread_getspecific(h->ctx_key);
+  if (!ctx && (ctx = evp_schema_ctx_new(NULL, 0)) && pthread_setspecific(h->ctx_key, ctx) != 0) {
+    evp_schema_ctx_destroy(ctx);
+    ctx = NULL;
+  }
+  return ctx;
+}
+
+static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
+                                const char *method, const char *url, const char *body, size_t len) {
+  evp__http_hdr_t hs[2];
+  evp__http_req_t q;
+  evp__http_resp_t r;
+  fill_req(c, method, url, body, len, hs, &q);
+  evp__http_resp_init(&r);
+  evp__keystate_t *ks = evp__keywatch_acquire(h->deps.keys);
+  evp__issuer_t iss = {h->deps.clients, ks->signer, h->deps.opts->token_ttl_s};
+  char *cid = NULL;
+  evp_err_t e = evp__issuer_handle(&iss, &q, &r, &cid);
+  char extra[256];
+  size_t n = 0;
+  evp__local_log_str(extra, sizeof extra, &n, "kid", ks->current);
+  evp__keystate_release(ks);
+  if (e != EVP_OK) {
+    evp__http_resp_free(&r);
+    free(cid);
+    return send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
+  }
+  if (r.status != 405)
+    evp__metrics_token(h->deps.metrics, r.status == 200 ? NULL : r.reason);
+  enum MHD_Result res = send_resp(h, c, rs, method, url, &r, cid, r.status == 200 ? extra : NULL);
+  free(cid);
+  return res;
+}
+
+static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
+                                 const char *method, const char *url) {
+  evp__http_hdr_t hs[2];
+  evp__http_req_t q;
+  evp__http_resp_t r;
+  char cid[EVP__CLIENT_ID_MAX + 1];
+  fill_req(c, method, url, NULL, 0, hs, &q);
+  evp__http_resp_init(&r);
+  /* Authorize before touching the body: unauthenticated callers get no
+   * decompression or parsing work out of us. */
+  evp__keystate_t *ks = evp__keywatch_acquire(h->deps.keys);
+  evp_err_t e = evp__authorize(ks->verifier, &q, cid, &r);
+  evp__keystate_release(ks);
+  if (e == EVP_ERR_AUTH) {
+    evp__metrics_auth_failure(h->deps.metrics, r.reason);
+    return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+  }
+  if (e != EVP_OK)
+    return send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
+  int wait = evp__ratelimit_take(h->deps.ratelimit, cid, mono());
+  if (wait > 0) {
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", wait);
+    evp__http_resp_error(&r, 429, "rate_limited", "too many requests; retry later");
+    evp__http_resp_header(&r, "Retry-After", ra);
+    return send_resp(h, c, rs, method, url, &r, cid, NULL);
+  }
+  char *plain = NULL;
+  size_t plen = rs->len;
+  const char *body = rs->buf ? rs->buf : "";
+  if (is_gzip(c)) {
+    e = evp__gunzip(rs->buf, rs->len, h->deps.opts->max_body, &plain, &plen);
+    if (e == EVP_ERR_TOO_LARGE)
+      return send_error(h, c, rs, method, url, 413, "too_large",
+                        "decompressed body too large", NULL);
+    if (e != EVP_OK)
+      return send_error(h, c, rs, method, url, e == EVP_ERR_NOMEM ? 500 : 400,
+                        e == EVP_ERR_NOMEM ? "server_error" : "invalid_request",
+                        "body is not valid gzip", NULL);
+    body = plain;
+  }
+  q.body = body;
+  q.body_len = plen;
+  evp_schema_ctx_t *ctx = thread_ctx(h);
+  evp__events_cfg_t cfg = {h->deps.schema, h->deps.opts->max_events, h->deps.opts->max_body};
+  evp__events_result_t res;
+  e = ctx ? evp__events_handle(&cfg, ctx, &q, &res, &r) : EVP_ERR_NOMEM;
+  enum MHD_Result out;
+  if (e != EVP_OK) {
+    evp__http_resp_free(&r);
+    out = send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
+    goto done;
+  }
+  if (r.status == 200 && res.n_accepted > 0) {
+    char why[256];
+    evp_err_t we = h->deps.wal ? evp__wal_append(h->deps.wal, cid, now_us(), res.accepted,
+                                                 res.accepted_lens, res.n_accepted, why, sizeof why)
+                               : evp__seterr(why, sizeof why, EVP_ERR_STATE, "no durable log");
+    if (we != EVP_OK) {
+      /* Not durable: nothing of this request may be acknowledged. */
+      char f[512];
+      size_t n = 0;
+      evp__local_log_str(f, sizeof f, &n, "error", why);
+      evp__local_log("error", "durable log append failed", f);
+      evp__events_result_free(&res);
+      evp__http_resp_free(&r);
+      out = send_error(h, c, rs, method, url, 503, "unavailable", "storage unavailable", "1");
+      goto done;
+    }
+  }
+  evp__metrics_accepted(h->deps.metrics, res.n_accepted);
+  for (size_t i = 0; i < res.n_rejected; i++)
+    evp__metrics_rejected(h->deps.metrics, res.rejected[i].reason);
+  char extra[128];
+  size_t n = 0;
+  if (r.status == 200) {
+    evp__local_log_num(extra, sizeof extra, &n, "events", (long long)res.n_events);
+    evp__local_log_num(extra, sizeof extra, &n, "accepted", (long long)res.n_accepted);
+    evp__local_log_num(extra, sizeof extra, &n, "rejected", (long long)res.n_rejected);
+  }
+  evp__events_result_free(&res);
+  out = send_resp(h, c, rs, method, url, &r, cid, n ? extra : NULL);
+done:
+  if (plain) {
+    OPENSSL_cleanse(plain, plen);
+    free(plain);
+  }
+  return out;
+}
+
+static enum MHD_Result do_get(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
+                              const char *method, const char *url) {
+  evp__http_resp_t r;
+  evp__http_resp_init(&r);
+  if (strcmp(method, "GET") != 0) {
+    if (evp__http_resp_error(&r, 405, "method_not_allowed", "use GET") != EVP_OK)
+      return MHD_NO;
+    evp__http_resp_header(&r, "Allow", "GET");
+    return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+  }
+  if (rs->route == EVP__ROUTE_HEALTHZ) {
+    r.status = 200;
+    if (evp__http_resp_body(&r, "application/json", "{\"status\":\"ok\"}", 15) != EVP_OK)
+      return MHD_NO;
+    return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+  }
+  char *txt;
+  size_t len;
+  if (evp__metrics_render(h->deps.metrics, h->deps.wal, h->deps.batcher, &txt, &len) != EVP_OK)
+    return send_error(h, c, rs, method, url, 500, "server_error", "out of memory", NULL);
+  r.status = 200;
+  r.body = txt;
+  r.body_len = len;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+}
+
+/* First call for a request: route, and refuse early what needs no body. */
+static enum MHD_Result begin(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
+                             const char *method, const char *url) {
+  if (rs->route == EVP__ROUTE_OTHER)
+    return send_error(h, c, rs, method, url, 404, "not_found", "no such endpoint", NULL);
+  if (rs->route == EVP__ROUTE_METRICS || rs->route == EVP__ROUTE_HEALTHZ)
+    return MHD_YES; /* answered on the final call (a GET may still send a body) */
+  rs->limit = rs->route == EVP__ROUTE_TOKEN ? TOKEN_BODY_LIMIT : h->deps.opts->max_body;
+  const char *cl = hdr(c, "Content-Length");
+  if (cl) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(cl, &end, 10);
+    if (errno == 0 && *end == '\0' && v > rs->limit)
+      return send_error(h, c, rs, method, url, 413, "too_large", "request body too large", NULL);
+  }
+  const char *ce = hdr(c, "Content-Encoding");
+  if (ce && strcasecmp(ce, "gzip") != 0 && strcasecmp(ce, "identity") != 0)
+    return send_error(h, c, rs, method, url, 415, "unsupported_encoding",
+                      "Content-Encoding must be gzip or identity", NULL);
+  return MHD_YES;
+}
+
+/* Body bytes: kept up to the limit; beyond it dropped, then the connection is
+ * closed if the client keeps going (a chunked body has no length up front). */
+static enum MHD_Result take_body(reqstate_t *rs, const char *data, size_t n) {
+  if (rs->too_large || n > rs->limit - rs->len) {
+    if (!rs->too_large) {
+      OPENSSL_cleanse(rs->buf, rs->len);
+      free(rs->buf);
+      rs->buf = NULL;
+      rs->dropped = rs->len;
+      rs->len = rs->cap = 0;
+      rs->too_large = 1;
+    }
+    rs->dropped += n;
+    return rs->dropped > (size_t)DRAIN_FACTOR * rs->limit ? MHD_NO : MHD_YES;
+  }
+  if (rs->len + n > rs->cap) {
+    size_t nc = rs->cap ? rs->cap * 2 : 16384;
+    while (nc < rs->len + n)
+      nc *= 2;
+    if (nc > rs->limit)
+      nc = rs->limit;
+    char *nb = malloc(nc);
+    if (!nb)
+      return MHD_NO;
+    /* Not realloc: the old buffer may hold a client secret; wipe it. */
+    if (rs->buf) {
+      memcpy(nb, rs->buf, rs->len);
+      OPENSSL_cleanse(rs->buf, rs->len);
+      free(rs->buf);
+    }
+    rs->buf = nb;
+    rs->cap = nc;
+  }
+  memcpy(rs->buf + rs->len, data, n);
+  rs->len += n;
+  return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_size, void **con_cls) {
+  (void)version;
+  evp__http_t *h = cls;
+  reqstate_t *rs = *con_cls;
+  if (!rs) {
+    if (!(rs = calloc(1, sizeof *rs)))
+      return MHD_NO;
+    rs->t0 = mono();
+    rs->route = route_of(url);
+    *con_cls = rs;
+    return begin(h, c, rs, method, url);
+  }
+  if (*data_size) {
+    size_t n = *data_size;
+    *data_size = 0;
+    if (rs->route == EVP__ROUTE_METRICS || rs->route == EVP__ROUTE_HEALTHZ)
+      return MHD_YES; /* ignored */
+    return take_body(rs, data, n);
+  }
+  if (rs->route == EVP__ROUTE_METRICS || rs->route == EVP__ROUTE_HEALTHZ)
+    return do_get(h, c, rs, method, url);
+  if (rs->too_large)
+    return send_error(h, c, rs, method, url, 413, "too_large", "request body too large", NULL);
+  if (rs->route == EVP__ROUTE_TOKEN) {
+    char *plain = NULL;
+    size_t plen = rs->len;
+    if (is_gzip(c)) {
+      evp_err_t e = evp__gunzip(rs->buf, rs->len, TOKEN_BODY_LIMIT, &plain, &plen);
+      if (e != EVP_OK)
+        return send_error(h, c, rs, method, url, e == EVP_ERR_TOO_LARGE ? 413 : 400,
+                          e == EVP_ERR_TOO_LARGE ? "too_large" : "invalid_request",
+                          "body is not valid gzip or too large", NULL);
+    }
+    enum MHD_Result res = do_token(h, c, rs, method, url, plain ? plain : rs->buf ? rs->buf : "", plen);
+    if (plain) {
+      OPENSSL_cleanse(plain, plen);
+      free(plain);
+    }
+    return res;
+  }
+  return do_events(h, c, rs, method, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)cls, (void)c, (void)toe;
+  reqstate_t *rs = *con_cls;
+  if (!rs)
+    return;
+  if (rs->buf) {
+    OPENSSL_cleanse(rs->buf, rs->len); /* a token request body holds a secret */
+    free(rs->buf);
+  }
+  free(rs);
+  *con_cls = NULL;
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char msg[512], f[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = '\0';
+  n = 0;
+  evp__local_log_str(f, sizeof f, &n, "detail", msg);
+  evp__local_log("warn", "http", f);
+}
+#pragma GCC diagnostic pop
+
+static void ctx_destroy(void *p) { evp_schema_ctx_destroy(p); }
+
+evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_t *deps,
+                          evp__http_t **out, uint16_t *bound_port, char *errstr,
+                          size_t errstr_size) {
+  *out = NULL;
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
+                   MHD_USE_ERROR_LOG;
+  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+  } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    flags |= MHD_USE_IPv6;
+  } else {
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "listen address must be a numeric IPv4 or IPv6 address: %s", host);
+  }
+  evp__http_t *h = calloc(1, sizeof *h);
+  if (!h)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  h->deps = *deps;
+  if (pthread_key_create(&h->ctx_key, ctx_destroy) != 0) {
+    free(h);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "pthread_key_create failed");
+  }
+  /* The logger goes first so that option errors are logged through it too. */
+  h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)deps->opts->threads_max,
+                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                          MHD_OPTION_END);
+  if (!h->d) {
+    int en = errno;
+    pthread_key_delete(h->ctx_key);
+    free(h);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot listen on %s:%u: %s", host,
+                       (unsigned)port, strerror(en));
+  }
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  *bound_port = di ? di->port : port;
+  *out = h;
+  return EVP_OK;
+}
+
+void evp__http_quiesce(evp__http_t *h) {
+  if (h && h->d) {
+    MHD_socket s = MHD_quiesce_daemon(h->d);
+    if (s != MHD_INVALID_SOCKET)
+      close(s);
+  }
+}
+
+void evp__http_stop(evp__http_t *h) {
+  if (!h)
+    return;
+  MHD_stop_daemon(h->d);
+  /* The calling thread may have used the key too (it did not, but be exact). */
+  evp_schema_ctx_t *ctx = pthread_getspecific(h->ctx_key);
+  evp_schema_ctx_destroy(ctx);
+  pthread_key_delete(h->ctx_key);
+  free(h);
+}

@@ -1,0 +1,203 @@
+/* `evpipe local`: the ingestion service on one machine. Internal API.
+ *
+ * http*.c is the libmicrohttpd front (routing, bodies, gzip, limits) that
+ * calls the pure handlers of src/server/; local*.c holds what surrounds it:
+ * the secret files (clients, signing keys and their rotation), the
+ * hot-reloaded key state, per-client rate limits, metrics, JSON logs and the
+ * run loop that starts and stops the durable log and batcher (wal.h). */
+#ifndef EVP_LOCAL_LOCAL_H
+#define EVP_LOCAL_LOCAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include "evpipe/error.h"
+#include "evpipe/jwt.h"
+#include "local/wal.h"
+#include "server/server.h"
+
+#define EVP__LOCAL_ISSUER "evpipe-local"
+#define EVP__LOCAL_AUDIENCE "events"
+
+/* ------------------------------------------------------------ options */
+
+typedef struct {
+  const char *listen;        /* "127.0.0.1:8080"; port 0 picks a free one */
+  const char *data_dir;      /* queue/, secrets/, and the lake (events/dt=.../hour=...) */
+  const char *schema_path;   /* event schema (JSON Schema draft-07) */
+  const char *clients_path;  /* NULL: DIR/secrets/clients.json */
+  double rate_rps;           /* per-client sustained requests/s (API Gateway: 10000) */
+  double rate_burst;         /* per-client bucket size (API Gateway: 5000) */
+  size_t max_body;           /* request body limit, also after gunzip */
+  size_t max_events;         /* events per request */
+  evp__fsync_policy_t fsync;
+  int fsync_interval_ms;
+  size_t buffer_bytes;       /* batcher: flush at this many bytes ... */
+  int buffer_seconds;        /* ... or this age */
+  int dedup_window_s;
+  int threads_max;           /* connection limit (one thread per connection) */
+  int64_t token_ttl_s;       /* access-token lifetime (expires_in) */
+  int log_requests;          /* one log line per request (errors are always logged) */
+  FILE *announce;            /* where generated credentials are printed once (stdout) */
+} evp__local_opts_t;
+
+void evp__local_opts_default(evp__local_opts_t *o);
+
+/* A running pipeline, for embedding (e.g. `evpipe demo` runs it in-process). */
+typedef struct evp__local evp__local_t;
+
+/* Open the secret files, the durable log and the batcher, and serve HTTP.
+ * @p url receives the base URL (e.g. "http://127.0.0.1:43263"). Signing-key
+ * files are polled once a second by a background thread. @p o and the
+ * strings in it must outlive the pipeline. */
+evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char *url,
+                           size_t url_size, char *errstr, size_t errstr_size);
+/* Write everything acknowledged so far into committed Parquet files. */
+evp_err_t evp__local_flush(evp__local_t *l, int timeout_ms);
+/* Stop accepting, finish requests in flight, flush the batcher, close the
+ * log, free. NULL is a no-op. */
+void evp__local_stop(evp__local_t *l);
+
+/* Start, run until SIGINT/SIGTERM, stop. Returns 0 after a clean shutdown,
+ * 1 when start-up failed (the reason is logged). Blocks SIGINT/SIGTERM in the
+ * calling thread (and so in every thread it starts). */
+int evp__local_run(const evp__local_opts_t *o);
+
+/* ------------------------------------------------------------ files */
+
+/* Create @p path (and missing parents) as directories, mode 0700. */
+evp_err_t evp__local_mkdirs(const char *path, char *errstr, size_t errstr_size);
+
+/* Read a whole file of at most @p max bytes. When @p secret, refuse a file
+ * that group or others may access (EVP_ERR_PERMISSION, the message says how
+ * to fix it). *buf is malloc'd and NUL-terminated. ENOENT: EVP_ERR_IO with
+ * errno preserved. */
+evp_err_t evp__local_read_file(const char *path, size_t max, int secret, char **buf, size_t *len,
+                               struct stat *st, char *errstr, size_t errstr_size);
+
+/* Replace @p path atomically with @p data, mode 0600: temp file, fsync,
+ * rename, fsync of the directory. With @p excl, fail (EVP_ERR_STATE) when
+ * @p path already exists. */
+evp_err_t evp__local_write_secret_file(const char *path, const char *data, size_t len, int excl,
+                                       char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------ client store file */
+
+/* Load the clients file (mode 0600 or refused). When it does not exist,
+ * create it with one generated client (random id, 32-byte random secret,
+ * base64url) and print the credentials once to @p announce. */
+evp_err_t evp__local_clients_load(const char *path, FILE *announce, evp__clients_t **out,
+                                  char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------ signing keys */
+
+/* DIR/secrets/signing-keys.json:
+ * {"current":"v2","keys":[{"kid":"v2","secret":"base64:...","created":"..."},
+ *                         {"kid":"v1",...}]} */
+
+/* Create the file with one key ("v1") unless it exists. *created says which. */
+evp_err_t evp__keys_init(const char *path, int *created, char *errstr, size_t errstr_size);
+
+/* Add a new key as current and keep only the previous current one
+ * (AWSCURRENT / AWSPREVIOUS). Serialised by a lock file next to @p path.
+ * @p new_kid receives the new kid. */
+evp_err_t evp__keys_rotate(const char *path, char *new_kid, size_t kid_size, char *errstr,
+                           size_t errstr_size);
+
+/* Build a keyring from the file (every key verifies; "current" signs). */
+evp_err_t evp__keys_load(const char *path, evp_keyring_t **kr, char *current, size_t current_size,
+                         struct stat *st, char *errstr, size_t errstr_size);
+
+/* The key material of a running server: swapped whole when the file changes;
+ * requests hold a reference, so a swap never frees what is in use. */
+typedef struct evp__keystate {
+  evp_keyring_t *kr;
+  evp_jwt_signer_t *signer;
+  evp_jwt_verifier_t *verifier;
+  char current[EVP_JWT_MAX_KID_LEN + 1];
+  atomic_int refs;
+} evp__keystate_t;
+
+typedef struct evp__keywatch evp__keywatch_t;
+
+evp_err_t evp__keywatch_new(const char *path, int64_t ttl_s, evp__keywatch_t **out, char *errstr,
+                            size_t errstr_size);
+void evp__keywatch_free(evp__keywatch_t *w);
+/* A reference to the current state; release with evp__keystate_release(). */
+evp__keystate_t *evp__keywatch_acquire(evp__keywatch_t *w);
+void evp__keystate_release(evp__keystate_t *s);
+/* Reload when the file's inode, size or mtime changed (call about once per
+ * second). Returns 1 when a new state is in use, 0 when unchanged, -1 when
+ * the file changed but could not be loaded (the old state stays; errstr). */
+int evp__keywatch_poll(evp__keywatch_t *w, char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------ rate limiting */
+
+typedef struct evp__ratelimit evp__ratelimit_t;
+
+evp__ratelimit_t *evp__ratelimit_new(double rps, double burst);
+void evp__ratelimit_free(evp__ratelimit_t *rl);
+/* Take one token from @p key's bucket at @p now_s (monotonic seconds).
+ * Returns 0 when allowed, or the seconds to wait (>= 1) when limited. */
+int evp__ratelimit_take(evp__ratelimit_t *rl, const char *key, double now_s);
+
+/* ------------------------------------------------------------ metrics */
+
+typedef enum { EVP__ROUTE_TOKEN, EVP__ROUTE_EVENTS, EVP__ROUTE_METRICS, EVP__ROUTE_HEALTHZ,
+               EVP__ROUTE_OTHER, EVP__ROUTE_N } evp__route_t;
+
+typedef struct evp__metrics evp__metrics_t;
+
+evp__metrics_t *evp__metrics_new(void);
+void evp__metrics_free(evp__metrics_t *m);
+void evp__metrics_request(evp__metrics_t *m, evp__route_t route, int status, double seconds);
+void evp__metrics_accepted(evp__metrics_t *m, uint64_t n);
+void evp__metrics_rejected(evp__metrics_t *m, const char *reason); /* a static label */
+void evp__metrics_auth_failure(evp__metrics_t *m, const char *reason);
+void evp__metrics_token(evp__metrics_t *m, const char *error); /* NULL: issued */
+void evp__metrics_key_reload(evp__metrics_t *m);
+/* Prometheus text exposition; *out malloc'd. */
+evp_err_t evp__metrics_render(const evp__metrics_t *m, const evp__wal_t *wal,
+                              const evp__batcher_t *b, char **out, size_t *len);
+
+/* ------------------------------------------------------------ logs */
+
+/* One JSON object per line on stderr: {"ts":..,"level":..,"msg":..,<fields>}.
+ * @p fields is either NULL or already-rendered JSON members without braces
+ * (build them with evp__local_log_str). Lines are written whole (one write). */
+void evp__local_log(const char *level, const char *msg, const char *fields);
+/* Append ,"key":"<escaped value>" to @p buf (size @p cap, at @p *n). Values
+ * longer than 1024 bytes are cut. */
+void evp__local_log_str(char *buf, size_t cap, size_t *n, const char *key, const char *value);
+void evp__local_log_num(char *buf, size_t cap, size_t *n, const char *key, long long value);
+
+/* ------------------------------------------------------------ http front */
+
+typedef struct evp__http evp__http_t;
+
+typedef struct {
+  const evp__local_opts_t *opts;
+  evp__keywatch_t *keys;
+  const evp__clients_t *clients;
+  const evp_schema_t *schema;
+  evp__wal_t *wal;                /* NULL: accepted events are refused with 503 */
+  evp__batcher_t *batcher;        /* for metrics; may be NULL */
+  evp__ratelimit_t *ratelimit;
+  evp__metrics_t *metrics;
+} evp__http_deps_t;
+
+/* Bind and start serving (thread per connection). *port receives the bound
+ * port. */
+evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_t *deps,
+                          evp__http_t **out, uint16_t *bound_port, char *errstr,
+                          size_t errstr_size);
+/* Stop accepting new connections (in-flight requests continue). */
+void evp__http_quiesce(evp__http_t *h);
+/* Finish in-flight requests, close every connection, free. NULL is a no-op. */
+void evp__http_stop(evp__http_t *h);
+
+#endif /* EVP_LOCAL_LOCAL_H */

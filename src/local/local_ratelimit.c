@@ -1,0 +1,91 @@
+/* Per-client token buckets (API Gateway's throttling model: a sustained rate
+ * and a burst). Buckets are refilled lazily when taken from. The table is
+ * bounded: client ids come from verified tokens, so there are at most as many
+ * as registered clients; past the bound, unknown ids share one bucket. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "local/local.h"
+
+#define SLOTS 4096 /* power of two, > EVP__CLIENTS_MAX / 0.75 is not needed: overflow shares */
+
+typedef struct {
+  char key[EVP__CLIENT_ID_MAX + 1];
+  double tokens, last;
+  int used;
+} bucket_t;
+
+struct evp__ratelimit {
+  pthread_mutex_t mu;
+  double rps, burst;
+  bucket_t b[SLOTS];
+  bucket_t overflow;
+};
+
+evp__ratelimit_t *evp__ratelimit_new(double rps, double burst) {
+  if (!(rps > 0) || !(burst >= 1))
+    return NULL;
+  evp__ratelimit_t *rl = calloc(1, sizeof *rl);
+  if (!rl)
+    return NULL;
+  if (pthread_mutex_init(&rl->mu, NULL) != 0) {
+    free(rl);
+    return NULL;
+  }
+  rl->rps = rps;
+  rl->burst = burst;
+  return rl;
+}
+
+void evp__ratelimit_free(evp__ratelimit_t *rl) {
+  if (!rl)
+    return;
+  pthread_mutex_destroy(&rl->mu);
+  free(rl);
+}
+
+static bucket_t *find(evp__ratelimit_t *rl, const char *key, double now) {
+  size_t n = strlen(key);
+  if (n > EVP__CLIENT_ID_MAX)
+    return &rl->overflow;
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)key[i]) * 16777619u;
+  for (size_t probe = 0; probe < 64; probe++) {
+    bucket_t *b = &rl->b[(h + probe) & (SLOTS - 1)];
+    if (!b->used) {
+      b->used = 1;
+      memcpy(b->key, key, n + 1);
+      b->tokens = rl->burst;
+      b->last = now;
+      return b;
+    }
+    if (strcmp(b->key, key) == 0)
+      return b;
+  }
+  return &rl->overflow;
+}
+
+int evp__ratelimit_take(evp__ratelimit_t *rl, const char *key, double now_s) {
+  pthread_mutex_lock(&rl->mu);
+  bucket_t *b = find(rl, key, now_s);
+  if (!b->used) { /* the overflow bucket starts full */
+    b->used = 1;
+    b->tokens = rl->burst;
+    b->last = now_s;
+  }
+  if (now_s > b->last) {
+    b->tokens = fmin(rl->burst, b->tokens + (now_s - b->last) * rl->rps);
+    b->last = now_s;
+  }
+  int wait = 0;
+  if (b->tokens >= 1.0) {
+    b->tokens -= 1.0;
+  } else {
+    double s = ceil((1.0 - b->tokens) / rl->rps);
+    wait = s < 1 ? 1 : s > 3600 ? 3600 : (int)s;
+  }
+  pthread_mutex_unlock(&rl->mu);
+  return wait;
+}

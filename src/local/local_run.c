@@ -1,0 +1,288 @@
+/* Start and stop `evpipe local`: open the secret files, the durable log and
+ * the batcher, serve HTTP, reload rotated signing keys, and shut down in
+ * order (stop accepting, finish requests, flush the batcher into the lake,
+ * close the log). evp__local_run adds the signal handling of the command. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core/core.h"
+#include "local/local.h"
+
+#define SCHEMA_FILE_MAX (16u * 1024u * 1024u)
+
+void evp__local_opts_default(evp__local_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  o->listen = "127.0.0.1:8080";
+  o->data_dir = "evpipe-data";
+  o->rate_rps = 10000;
+  o->rate_burst = 5000;
+  o->max_body = EVP__EVENTS_DEFAULT_MAX_BODY;
+  o->max_events = EVP__EVENTS_DEFAULT_MAX;
+  o->fsync = EVP__FSYNC_ALWAYS;
+  o->fsync_interval_ms = 200;
+  o->buffer_bytes = 5u * 1024u * 1024u;
+  o->buffer_seconds = 60;
+  o->dedup_window_s = 3600;
+  o->threads_max = 256;
+  o->token_ttl_s = EVP_JWT_DEFAULT_TTL;
+  o->log_requests = 1;
+  o->announce = stdout;
+}
+
+struct evp__local {
+  const evp__local_opts_t *o;
+  evp_schema_t *schema;
+  char *schema_text;
+  evp__clients_t *clients;
+  evp__keywatch_t *keys;
+  evp__wal_t *wal;
+  evp__batcher_t *batcher;
+  evp__ratelimit_t *rl;
+  evp__metrics_t *metrics;
+  evp__http_t *http;
+  /* the key poller */
+  pthread_t poller;
+  int poller_started, stopping;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+};
+
+/* "host:port" or "[v6]:port" -> host (no brackets) and port. */
+static int split_listen(const char *s, char *host, size_t cap, uint16_t *port) {
+  const char *colon = strrchr(s, ':');
+  if (!colon || colon == s)
+    return -1;
+  const char *h = s;
+  size_t hl = (size_t)(colon - s);
+  if (h[0] == '[') {
+    if (hl < 2 || h[hl - 1] != ']')
+      return -1;
+    h++;
+    hl -= 2;
+  }
+  if (hl == 0 || hl >= cap)
+    return -1;
+  char *end;
+  errno = 0;
+  long p = strtol(colon + 1, &end, 10);
+  if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+    return -1;
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  *port = (uint16_t)p;
+  return 0;
+}
+
+static int is_loopback(const char *host) {
+  return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+/* Poll the signing-key file about once a second until stopped. */
+static void *poll_keys(void *arg) {
+  evp__local_t *l = arg;
+  pthread_mutex_lock(&l->mu);
+  while (!l->stopping) {
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 1;
+    pthread_cond_timedwait(&l->cv, &l->mu, &dl);
+    if (l->stopping)
+      break;
+    pthread_mutex_unlock(&l->mu);
+    char err[512];
+    int k = evp__keywatch_poll(l->keys, err, sizeof err);
+    char f[640];
+    size_t n = 0;
+    if (k > 0) {
+      evp__metrics_key_reload(l->metrics);
+      evp__keystate_t *ks = evp__keywatch_acquire(l->keys);
+      evp__local_log_str(f, sizeof f, &n, "signing_kid", ks->current);
+      evp__keystate_release(ks);
+      evp__local_log("info", "signing keys reloaded", f);
+    } else if (k < 0) {
+      evp__local_log_str(f, sizeof f, &n, "error", err);
+      evp__local_log("error", "signing keys changed but cannot be loaded; keeping the previous ones", f);
+    }
+    pthread_mutex_lock(&l->mu);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
+}
+
+void evp__local_stop(evp__local_t *l) {
+  if (!l)
+    return;
+  if (l->poller_started) {
+    pthread_mutex_lock(&l->mu);
+    l->stopping = 1;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->poller, NULL);
+  }
+  evp__http_quiesce(l->http);
+  evp__http_stop(l->http);
+  if (l->batcher) {
+    evp__local_log("info", "flushing the batcher", NULL);
+    evp__batcher_stop(l->batcher); /* writes what the log holds into the lake */
+  }
+  evp__wal_close(l->wal);
+  evp__metrics_free(l->metrics);
+  evp__ratelimit_free(l->rl);
+  evp__keywatch_free(l->keys);
+  evp__clients_free(l->clients);
+  evp_schema_destroy(l->schema);
+  free(l->schema_text);
+  pthread_cond_destroy(&l->cv);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+evp_err_t evp__local_flush(evp__local_t *l, int timeout_ms) {
+  return evp__batcher_flush(l->batcher, timeout_ms);
+}
+
+/* Everything before HTTP: schema, secrets, log, batcher. */
+static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef, size_t cdef_size,
+                            char *errstr, size_t errstr_size) {
+  const evp__local_opts_t *o = l->o;
+  char err[512], path[PATH_MAX], secrets[PATH_MAX];
+  size_t len;
+  evp_err_t e;
+  if (!o->schema_path)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "no event schema (--schema FILE)");
+  if ((e = evp__local_read_file(o->schema_path, SCHEMA_FILE_MAX, 0, &l->schema_text, &len, NULL,
+                                err, sizeof err)) != EVP_OK)
+    return evp__seterr(errstr, errstr_size, e, "cannot read the schema: %s", err);
+  if (!(l->schema = evp_schema_compile(l->schema_text, len, NULL, &e, err, sizeof err)))
+    return evp__seterr(errstr, errstr_size, e, "the schema does not compile: %s", err);
+  if ((e = evp__local_mkdirs(o->data_dir, errstr, errstr_size)) != EVP_OK)
+    return e;
+  if ((size_t)snprintf(secrets, sizeof secrets, "%s/secrets", o->data_dir) >= sizeof secrets - 32)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
+  if ((e = evp__local_mkdirs(secrets, errstr, errstr_size)) != EVP_OK)
+    return e;
+  const char *cpath = o->clients_path;
+  if (!cpath) {
+    if ((size_t)snprintf(cdef, cdef_size, "%s/clients.json", secrets) >= cdef_size)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
+    cpath = cdef;
+  }
+  *cpath_out = cpath;
+  if ((e = evp__local_clients_load(cpath, o->announce, &l->clients, errstr, errstr_size)) != EVP_OK)
+    return e;
+  if ((size_t)snprintf(path, sizeof path, "%s/signing-keys.json", secrets) >= sizeof path)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
+  int created;
+  if ((e = evp__keys_init(path, &created, errstr, errstr_size)) != EVP_OK ||
+      (e = evp__keywatch_new(path, o->token_ttl_s, &l->keys, errstr, errstr_size)) != EVP_OK)
+    return e;
+  if (!(l->rl = evp__ratelimit_new(o->rate_rps, o->rate_burst)) || !(l->metrics = evp__metrics_new()))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  evp__wal_opts_t wo;
+  memset(&wo, 0, sizeof wo);
+  wo.fsync = o->fsync;
+  wo.interval_ms = o->fsync_interval_ms;
+  wo.max_record_bytes = o->max_body + 65536; /* one request's events + framing */
+  if ((size_t)snprintf(path, sizeof path, "%s/queue", o->data_dir) >= sizeof path)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
+  if ((e = evp__wal_open(path, &wo, &l->wal, err, sizeof err)) != EVP_OK)
+    return evp__seterr(errstr, errstr_size, e, "cannot open the durable log: %s", err);
+  evp__batcher_opts_t bo;
+  memset(&bo, 0, sizeof bo);
+  bo.lake_dir = o->data_dir;
+  bo.schema_json = l->schema_text;
+  bo.buffer_bytes = o->buffer_bytes;
+  bo.buffer_seconds = o->buffer_seconds;
+  bo.dedup_window_s = o->dedup_window_s;
+  if ((e = evp__batcher_start(l->wal, &bo, &l->batcher, err, sizeof err)) != EVP_OK)
+    return evp__seterr(errstr, errstr_size, e, "cannot start the batcher: %s", err);
+  return EVP_OK;
+}
+
+evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char *url,
+                           size_t url_size, char *errstr, size_t errstr_size) {
+  *out = NULL;
+  char host[64], cdef[PATH_MAX];
+  uint16_t port, bound;
+  if (split_listen(o->listen, host, sizeof host, &port) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "bad listen address '%s' (want HOST:PORT, e.g. 127.0.0.1:8080)", o->listen);
+  evp__local_t *l = calloc(1, sizeof *l);
+  if (!l)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  l->o = o;
+  if (pthread_mutex_init(&l->mu, NULL) != 0 || pthread_cond_init(&l->cv, NULL) != 0) {
+    free(l);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "mutex");
+  }
+  const char *cpath = NULL;
+  evp_err_t e = open_parts(l, &cpath, cdef, sizeof cdef, errstr, errstr_size);
+  if (e == EVP_OK) {
+    evp__http_deps_t deps = {o, l->keys, l->clients, l->schema, l->wal, l->batcher, l->rl, l->metrics};
+    e = evp__http_start(host, port, &deps, &l->http, &bound, errstr, errstr_size);
+  }
+  if (e == EVP_OK) {
+    if (pthread_create(&l->poller, NULL, poll_keys, l) != 0)
+      e = evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "cannot start the key poller");
+    else
+      l->poller_started = 1;
+  }
+  if (e != EVP_OK) {
+    evp__local_stop(l);
+    return e;
+  }
+  snprintf(url, url_size, strchr(host, ':') ? "http://[%s]:%u" : "http://%s:%u", host,
+           (unsigned)bound);
+  char f[1024];
+  size_t n = 0;
+  evp__local_log_str(f, sizeof f, &n, "url", url);
+  evp__local_log_str(f, sizeof f, &n, "data", o->data_dir);
+  evp__local_log_str(f, sizeof f, &n, "clients", cpath);
+  evp__local_log_num(f, sizeof f, &n, "clients_count", (long long)evp__clients_count(l->clients));
+  evp__keystate_t *ks = evp__keywatch_acquire(l->keys);
+  evp__local_log_str(f, sizeof f, &n, "signing_kid", ks->current);
+  evp__keystate_release(ks);
+  evp__local_log("info", "listening", f);
+  if (!is_loopback(host))
+    evp__local_log("warn", "listening on a non-loopback address: plain HTTP, reachable from the network",
+             NULL);
+  *out = l;
+  return EVP_OK;
+}
+
+int evp__local_run(const evp__local_opts_t *o) {
+  /* Signals are taken synchronously by this thread only: every thread
+   * started from here on inherits the blocked mask. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  evp__local_t *l;
+  char url[128], err[1024];
+  if (evp__local_start(o, &l, url, sizeof url, err, sizeof err) != EVP_OK) {
+    char f[1200];
+    size_t n = 0;
+    evp__local_log_str(f, sizeof f, &n, "error", err);
+    evp__local_log("error", "cannot start", f);
+    return 1;
+  }
+  int sig;
+  do
+    sig = sigwaitinfo(&set, NULL);
+  while (sig < 0 && errno == EINTR);
+  char f[64];
+  size_t n = 0;
+  evp__local_log_str(f, sizeof f, &n, "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  evp__local_log("info", "shutting down", f);
+  evp__local_stop(l);
+  evp__local_log("info", "stopped", NULL);
+  return 0;
+}
