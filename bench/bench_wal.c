@@ -1,8 +1,11 @@
 /* bench_wal: appends per second into the local durable log with 1 and 8
- * threads under each fsync policy, and the fsyncs the group commit needed.
- * Usage: bench_wal [DIR] [SECONDS_PER_CASE]   (DIR default: a temp dir under /tmp)
- * Each append is one record; the events-per-record column shows a typical
- * HTTP batch as well as single events. */
+ * threads under each fsync policy, and the fsyncs the group commit needed;
+ * then the batcher's rate draining a log of realistic events into Parquet
+ * (with dedup on) and the bytes per event on disk.
+ * Usage: bench_wal [DIR] [SECONDS_PER_CASE] [BATCHER_EVENTS]
+ * (DIR default: a temp dir under /tmp). Each append is one record; the
+ * events-per-record column shows a typical HTTP batch as well as single
+ * events. */
 #define _DEFAULT_SOURCE
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
@@ -53,6 +56,88 @@ static void *run(void *p) {
   return NULL;
 }
 
+/* The columns of examples/schemas/glue-data-catalog-json-schema.json. */
+static const char *SCHEMA =
+    "{\"type\":\"object\",\"required\":[\"event_id\",\"event_type\",\"event_time\",\"app_id\"],"
+    "\"properties\":{\"event_id\":{\"type\":\"string\"},\"event_type\":{\"type\":\"string\"},"
+    "\"event_time\":{\"type\":\"string\",\"format\":\"date-time\"},\"app_id\":{\"type\":\"string\"},"
+    "\"user_id\":{\"type\":[\"string\",\"null\"]},\"session_id\":{\"type\":\"string\"},"
+    "\"platform\":{\"type\":\"string\"},\"app_version\":{\"type\":\"string\"},"
+    "\"context\":{\"type\":\"object\"},\"properties\":{\"type\":\"object\"}}}";
+
+static int bench_batcher(const char *base, long nevents) {
+  static const char *types[] = {"app.opened", "screen.viewed", "checkout.completed", "cart.updated"};
+  static const char *plats[] = {"ios", "android", "web"};
+  char wdir[512], lake[512], err[512];
+  snprintf(wdir, sizeof wdir, "%s/batcher-wal", base);
+  snprintf(lake, sizeof lake, "%s/batcher-lake", base);
+  evp__wal_opts_t o = {0};
+  o.fsync = EVP__FSYNC_NEVER;
+  evp__wal_t *w;
+  if (evp__wal_open(wdir, &o, &w, err, sizeof err) != EVP_OK) {
+    fprintf(stderr, "open: %s\n", err);
+    return 1;
+  }
+  static char buf[500][400];
+  const char *evs[500];
+  size_t lens[500];
+  uint64_t bytes = 0;
+  unsigned seed = 7;
+  for (long n = 0; n < nevents;) {
+    int k = 0;
+    for (; k < 500 && n < nevents; k++, n++) {
+      int r = rand_r(&seed);
+      lens[k] = (size_t)snprintf(buf[k], sizeof buf[k],
+          "{\"event_id\":\"%08lx-%04x-4%03x-a%03x-%012lx\",\"event_type\":\"%s\","
+          "\"event_time\":\"2024-05-01T10:%02d:%02d.%03d+02:00\",\"app_id\":\"shop-%s\","
+          "\"user_id\":\"u-%d\",\"session_id\":\"s-%d\",\"platform\":\"%s\",\"app_version\":\"4.2.%d\","
+          "\"context\":{\"locale\":\"de-DE\",\"os\":\"Android\",\"os_version\":\"14\"},"
+          "\"properties\":{\"total\":%d.%02d,\"currency\":\"EUR\",\"items\":%d}}",
+          (unsigned long)n, r & 0xffff, (r >> 4) & 0xfff, (r >> 8) & 0xfff, (unsigned long)r * 31ul,
+          types[r % 4], (r >> 3) % 60, (r >> 5) % 60, r % 1000, plats[r % 3], r % 5000,
+          (r >> 2) % 20000, plats[(r >> 7) % 3], r % 9, r % 200, r % 100, r % 7);
+      evs[k] = buf[k];
+      bytes += lens[k];
+    }
+    if (evp__wal_append(w, "bench-client", INT64_C(1714557600000000) + n, evs, lens, (size_t)k,
+                        err, sizeof err) != EVP_OK) {
+      fprintf(stderr, "append: %s\n", err);
+      return 1;
+    }
+  }
+  evp__batcher_opts_t bo = {0};
+  bo.lake_dir = lake;
+  bo.schema_json = SCHEMA;
+  bo.buffer_bytes = 64u * 1024u * 1024u;
+  bo.buffer_seconds = 900;
+  bo.dedup_window_s = 3600;
+  double t0 = now_s();
+  struct timespec c0, c1;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+  evp__batcher_t *b;
+  if (evp__batcher_start(w, &bo, &b, err, sizeof err) != EVP_OK) {
+    fprintf(stderr, "batcher: %s\n", err);
+    return 1;
+  }
+  evp_err_t e = evp__batcher_flush(b, 600000);
+  double el = now_s() - t0;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+  double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  if (e != EVP_OK || st.rows != (uint64_t)nevents) {
+    fprintf(stderr, "batcher: flush %d, rows %llu\n", (int)e, (unsigned long long)st.rows);
+    return 1;
+  }
+  printf("\nbatcher: %ld events (%.0f bytes of JSON each) -> %llu Parquet files in %.2f s: "
+         "%.0f events/s (%.0f per CPU second), %.1f bytes/event on disk (Snappy), dedup on\n",
+         nevents, (double)bytes / (double)nevents, (unsigned long long)st.files, el,
+         (double)nevents / el, (double)nevents / cpu, (double)st.bytes / (double)nevents);
+  return 0;
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
   (void)sb; (void)flag; (void)f;
   return remove(p);
@@ -62,6 +147,7 @@ int main(int argc, char **argv) {
   char tmp[256];
   const char *base = argc > 1 ? argv[1] : NULL;
   double secs = argc > 2 ? atof(argv[2]) : 2.0;
+  long nevents = argc > 3 ? atol(argv[3]) : 500000;
   if (!base) {
     snprintf(tmp, sizeof tmp, "/tmp/evp_bench_wal_XXXXXX");
     if (!mkdtemp(tmp)) return 1;
@@ -112,6 +198,7 @@ int main(int argc, char **argv) {
         fflush(stdout);
         nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
       }
+  if (nevents > 0) rc |= bench_batcher(base, nevents);
   if (base == tmp) nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
   return rc;
 }

@@ -22,7 +22,8 @@ struct evp__dedup {
   size_t max;
   ent_t *ring;
   size_t rcap, head, count; /* rcap is a power of two */
-  uint32_t *tab;            /* ring slot + 1; 0 is empty */
+  uint64_t *tab;            /* (32-bit tag of h2) << 32 | ring slot + 1; 0 is empty. The
+                               tag spares most probes a cache miss on the ring. */
   size_t tcap;              /* power of two, >= 2 * rcap */
   uint64_t seed1, seed2;
   uint64_t seq;             /* insertions ever: marks survive evictions */
@@ -78,11 +79,17 @@ uint64_t evp__dedup_mark(const evp__dedup_t *d) { return d->seq; }
 static size_t slot_of(const evp__dedup_t *d, size_t i) { return (d->head + i) & (d->rcap - 1); }
 
 /* Table slot holding ring slot @p r, or the empty slot where h1/h2 would go. */
+#define SLOT(t) ((size_t)((t) & 0xffffffffu) - 1)
+#define TAG(h2) ((uint64_t)(uint32_t)(h2) << 32)
+
 static size_t find(const evp__dedup_t *d, uint64_t h1, uint64_t h2) {
   size_t mask = d->tcap - 1, i = (size_t)h1 & mask;
+  uint64_t tag = TAG(h2);
   while (d->tab[i]) {
-    const ent_t *e = &d->ring[d->tab[i] - 1];
-    if (e->h1 == h1 && e->h2 == h2) return i;
+    if ((d->tab[i] & ~(uint64_t)0xffffffffu) == tag) {
+      const ent_t *e = &d->ring[SLOT(d->tab[i])];
+      if (e->h1 == h1 && e->h2 == h2) return i;
+    }
     i = (i + 1) & mask;
   }
   return i;
@@ -94,7 +101,7 @@ static void tab_delete(evp__dedup_t *d, size_t i) {
   for (;;) {
     j = (j + 1) & mask;
     if (!d->tab[j]) return;
-    size_t k = (size_t)d->ring[d->tab[j] - 1].h1 & mask; /* home slot */
+    size_t k = (size_t)d->ring[SLOT(d->tab[j])].h1 & mask; /* home slot */
     /* move j back to i unless its home lies cyclically in (i, j] */
     int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
     if (!stays) {
@@ -109,14 +116,14 @@ static void forget(evp__dedup_t *d, size_t ring_slot) {
   ent_t *e = &d->ring[ring_slot];
   if (e->live) {
     size_t i = find(d, e->h1, e->h2);
-    if (d->tab[i] == ring_slot + 1) tab_delete(d, i);
+    if (d->tab[i] && SLOT(d->tab[i]) == ring_slot) tab_delete(d, i);
   }
 }
 
 /* Re-lay the ring from slot 0 with capacity @p rcap and rebuild the table. */
 static int rebuild(evp__dedup_t *d, size_t rcap, size_t tcap) {
   ent_t *ring = malloc(rcap * sizeof *ring);
-  uint32_t *tab = calloc(tcap, sizeof *tab);
+  uint64_t *tab = calloc(tcap, sizeof *tab);
   if (!ring || !tab) {
     free(ring);
     free(tab);
@@ -133,7 +140,7 @@ static int rebuild(evp__dedup_t *d, size_t rcap, size_t tcap) {
   for (size_t i = 0; i < d->count; i++) {
     if (!ring[i].live) continue;
     size_t s = find(d, ring[i].h1, ring[i].h2);
-    d->tab[s] = (uint32_t)(i + 1);
+    d->tab[s] = TAG(ring[i].h2) | (uint64_t)(i + 1);
   }
   return 0;
 }
@@ -153,7 +160,7 @@ int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us)
   if (d->tab) {
     ts = find(d, h1, h2);
     if (d->tab[ts]) {
-      ent_t *e = &d->ring[d->tab[ts] - 1];
+      ent_t *e = &d->ring[SLOT(d->tab[ts])];
       if (e->ts >= horizon) return 1;
       /* Seen, but longer ago than the window (ids arrive slightly out of
        * time order, so it was not expired yet): superseded below. */
@@ -171,7 +178,7 @@ int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us)
   d->count++;
   d->seq++;
   ts = find(d, h1, h2);
-  d->tab[ts] = (uint32_t)(r + 1);
+  d->tab[ts] = TAG(h2) | (uint64_t)(r + 1);
   return 0;
 }
 

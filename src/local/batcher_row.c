@@ -25,6 +25,7 @@ struct evp__rowb {
   size_t received_at, client_id; /* their column indexes */
   long event_id;             /* column "event_id" (string) or -1 */
   evp__jmember_t *m;
+  const evp__jmember_t **by_col; /* the member for each column, per event */
   evp__pq_value_t *row;
   char *scratch;             /* unescaped strings and JSON texts of one row */
   size_t scap;
@@ -45,6 +46,7 @@ void evp__rowb_free(evp__rowb_t *rb) {
   free(rb->cols);
   free(rb->namelen);
   free(rb->m);
+  free(rb->by_col);
   free(rb->row);
   free(rb->scratch);
   free(rb);
@@ -63,7 +65,8 @@ evp_err_t evp__rowb_new(const evp__table_t *t, evp__rowb_t **out, char *errstr,
   rb->namelen = calloc(t->ndata, sizeof *rb->namelen);
   rb->m = calloc(MAX_MEMBERS, sizeof *rb->m);
   rb->row = calloc(t->ndata, sizeof *rb->row);
-  if (!rb->cols || !rb->namelen || !rb->m || !rb->row) {
+  rb->by_col = calloc(t->ndata, sizeof *rb->by_col);
+  if (!rb->cols || !rb->namelen || !rb->m || !rb->row || !rb->by_col) {
     evp__rowb_free(rb);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   }
@@ -272,13 +275,17 @@ evp_err_t evp__rowb_build(evp__rowb_t *rb, const char *ev, size_t len, int64_t r
     rb->scap = len + 1;
   }
   char *sp = rb->scratch;
-  const evp__jmember_t *by_col[EVP__TABLE_MAX_COLUMNS + 2] = {0};
+  const evp__jmember_t **by_col = rb->by_col;
+  memset(by_col, 0, rb->ncols * sizeof *by_col);
+  size_t hint = 0; /* clients usually send members in schema order */
   for (size_t i = 0; i < nm; i++) {
     const evp__jmember_t *m = &rb->m[i];
-    for (size_t c = 0; c < rb->ncols; c++) {
+    for (size_t k = 0; k < rb->ncols; k++) {
+      size_t c = hint + k < rb->ncols ? hint + k : hint + k - rb->ncols;
       if (rb->t->cols[c].role != EVP__ROLE_EVENT || by_col[c]) continue;
       if (evp__json_key_eq(m, rb->cols[c].name, rb->namelen[c])) {
         by_col[c] = m; /* the first of duplicate names, as cJSON would */
+        hint = c + 1 < rb->ncols ? c + 1 : 0;
         break;
       }
     }

@@ -82,6 +82,12 @@ evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received
   for (size_t i = 0; i < n; i++)
     if (!events[i] && lens[i])
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: event %zu is NULL", i);
+  /* Years 0000-9999: what the lake's dt= partitions can name. A record the
+   * batcher could not place would block the log behind it. */
+  if (received_at_us < INT64_C(-62167219200000000) || received_at_us > INT64_C(253402300799999999))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "wal: received_at %lld us is outside the years 0000-9999",
+                       (long long)received_at_us);
   size_t cl = strlen(client_id);
   if (cl > EVP__WAL_MAX_CLIENT_ID)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,

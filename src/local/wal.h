@@ -50,7 +50,8 @@ evp_err_t evp__wal_open(const char *dir, const evp__wal_opts_t *opts, evp__wal_t
  * receive time in microseconds since the epoch. Returns once the record is
  * durable per the fsync policy. Thread-safe.
  * Errors: EVP_ERR_TOO_LARGE (record over max_record_bytes, client_id over
- * 1024 bytes), EVP_ERR_INVALID_ARG, EVP_ERR_NOMEM, EVP_ERR_IO (write or fsync
+ * 1024 bytes), EVP_ERR_INVALID_ARG (also a time outside the years
+ * 0000-9999), EVP_ERR_NOMEM, EVP_ERR_IO (write or fsync
  * failed: the record is not acknowledged; after a failed fsync the log
  * refuses further appends, since the kernel may have dropped dirty pages). */
 evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received_at_us,

@@ -558,6 +558,10 @@ START_TEST(limits_and_errors) {
   ck_assert_int_eq(evp__wal_append(w, cid, 1, ev, len, 1, err, sizeof err), EVP_ERR_TOO_LARGE);
   ck_assert_int_eq(evp__wal_append(w, NULL, 1, ev, len, 1, err, sizeof err), EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(evp__wal_append(w, "c", 1, NULL, len, 1, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__wal_append(w, "c", INT64_C(253402300800000000), ev, len, 1, err, sizeof err),
+                   EVP_ERR_INVALID_ARG); /* year 10000: no dt= partition for it */
+  ck_assert_int_eq(evp__wal_append(w, "c", INT64_C(-62167219200000001), ev, len, 1, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   ck_assert_uint_eq(evp__wal_pending_events(w), 1);
 
   /* Disk full mid-record (RLIMIT_FSIZE): the append fails with the errno
