@@ -133,17 +133,20 @@ static int sb_put(evp_schema_ctx_t *c, const char *s, size_t n) {
 static int sb_path(evp_schema_ctx_t *c) {
   for (size_t i = 0; i < c->nps; i++) {
     const evp__pseg *g = &c->ps[i];
-    if (sb_put(c, "/", 1)) return -1;
-    if (!g->key) {
-      char num[16];
-      int n = snprintf(num, sizeof num, "%u", g->index);
-      if (sb_put(c, num, (size_t)n)) return -1;
-      continue;
-    }
-    for (uint32_t k = 0; k < g->klen; k++) {
-      char ch = g->key[k];
-      if (ch == '~' ? sb_put(c, "~0", 2) : ch == '/' ? sb_put(c, "~1", 2) : sb_put(c, &ch, 1)) return -1;
-    }
+    /* worst case: "/" plus every key byte escaped to two, or a number */
+    if (sb_reserve(c, 2 + (g->key ? 2 * (size_t)g->klen : 16))) return -1;
+    char *o = c->sb + c->sbn;
+    *o++ = '/';
+    if (!g->key)
+      o += snprintf(o, 16, "%u", g->index);
+    else
+      for (uint32_t k = 0; k < g->klen; k++) {
+        char ch = g->key[k];
+        if (ch == '~') { *o++ = '~'; *o++ = '0'; }
+        else if (ch == '/') { *o++ = '~'; *o++ = '1'; }
+        else *o++ = ch;
+      }
+    c->sbn = (size_t)(o - c->sb);
   }
   return 0;
 }
