@@ -13,6 +13,9 @@
 #include "core/core.h"
 #include "evpipe/evpipe.h"
 #include "server/server.h"
+#include "local/local.h"
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const unsigned char KEY1[32] = "0123456789abcdef0123456789abcdef";
 static const unsigned char KEY2[32] = "fedcba9876543210fedcba9876543210";
@@ -867,6 +870,231 @@ START_TEST(resp_helpers) {
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ local: files, keys, limits */
+
+static char tmpdir[64];
+
+static void local_setup(void) {
+  strcpy(tmpdir, "/tmp/evp_handlers_XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void local_teardown(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static void tpath(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
+
+static unsigned mode_of(const char *p) {
+  struct stat st;
+  ck_assert_int_eq(stat(p, &st), 0);
+  return (unsigned)(st.st_mode & 0777);
+}
+
+START_TEST(ratelimit_buckets) {
+  evp__ratelimit_t *rl = evp__ratelimit_new(2, 3);
+  ck_assert_ptr_nonnull(rl);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.0), 0);
+  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.0), 1); /* 0.5 s to the next token: 1 s */
+  ck_assert_int_eq(evp__ratelimit_take(rl, "b", 100.0), 0);  /* buckets are per client */
+  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.6), 0);  /* refilled 1.2 tokens */
+  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.6), 1);
+  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 1000.0), 0); /* capped at the burst */
+  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 1000.0), 0);
+  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 1000.0), 0);
+  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 1000.0), 1);
+  evp__ratelimit_free(rl);
+  ck_assert_ptr_null(evp__ratelimit_new(0, 3));
+  ck_assert_ptr_null(evp__ratelimit_new(1, 0.5));
+  rl = evp__ratelimit_new(0.01, 1); /* one request per 100 s */
+  ck_assert_int_eq(evp__ratelimit_take(rl, "x", 0), 0);
+  ck_assert_int_eq(evp__ratelimit_take(rl, "x", 0), 100);
+  evp__ratelimit_free(rl);
+}
+END_TEST
+
+START_TEST(secret_file_writes) {
+  char p[256], err[256], *buf;
+  size_t len;
+  tpath(p, sizeof p, "s.json");
+  ck_assert_int_eq(evp__local_write_secret_file(p, "abc", 3, 1, err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(mode_of(p), 0600);
+  ck_assert_int_eq(evp__local_write_secret_file(p, "xyz", 3, 1, err, sizeof err), EVP_ERR_STATE);
+  ck_assert_int_eq(evp__local_write_secret_file(p, "xyzw", 4, 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__local_read_file(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_OK);
+  ck_assert_str_eq(buf, "xyzw");
+  free(buf);
+  ck_assert_int_eq(evp__local_read_file(p, 3, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_TOO_LARGE);
+  chmod(p, 0640);
+  ck_assert_int_eq(evp__local_read_file(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_PERMISSION);
+  ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+  ck_assert_int_eq(evp__local_read_file(p, 100, 0, &buf, &len, NULL, err, sizeof err), EVP_OK);
+  free(buf);
+  tpath(p, sizeof p, "none.json");
+  ck_assert_int_eq(evp__local_read_file(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_IO);
+  tpath(p, sizeof p, "a/b/c");
+  ck_assert_int_eq(evp__local_mkdirs(p, err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(mode_of(p), 0700);
+  tpath(p, sizeof p, "s.json/x");
+  ck_assert_int_ne(evp__local_mkdirs(p, err, sizeof err), EVP_OK);
+}
+END_TEST
+
+START_TEST(clients_file_create_and_refuse) {
+  char p[256], err[256], out[512] = "";
+  tpath(p, sizeof p, "clients.json");
+  FILE *ann = fmemopen(out, sizeof out - 1, "w");
+  evp__clients_t *c = NULL;
+  ck_assert_int_eq(evp__local_clients_load(p, ann, &c, err, sizeof err), EVP_OK);
+  fclose(ann);
+  ck_assert_uint_eq(evp__clients_count(c), 1);
+  ck_assert_uint_eq(mode_of(p), 0600);
+  ck_assert_ptr_nonnull(strstr(out, "client_id:"));
+  ck_assert_ptr_nonnull(strstr(out, "client_secret:"));
+  /* The printed credentials authenticate. */
+  char id[64], sec[64];
+  ck_assert_int_eq(sscanf(strstr(out, "client_id:"), "client_id: %63s", id), 1);
+  ck_assert_int_eq(sscanf(strstr(out, "client_secret:"), "client_secret: %63s", sec), 1);
+  ck_assert_uint_eq(strlen(sec), 43); /* 32 bytes, base64url */
+  const char *aud;
+  ck_assert_int_eq(evp__clients_check(c, id, strlen(id), sec, strlen(sec), NULL, &aud), EVP__CLIENT_OK);
+  ck_assert_str_eq(aud, "events");
+  evp__clients_free(c);
+  /* Loading again does not print or change anything. */
+  char out2[64] = "";
+  ann = fmemopen(out2, sizeof out2 - 1, "w");
+  ck_assert_int_eq(evp__local_clients_load(p, ann, &c, err, sizeof err), EVP_OK);
+  fclose(ann);
+  ck_assert_str_eq(out2, "");
+  evp__clients_free(c);
+  chmod(p, 0644);
+  ck_assert_int_eq(evp__local_clients_load(p, NULL, &c, err, sizeof err), EVP_ERR_PERMISSION);
+  ck_assert_ptr_null(c);
+  ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+  tpath(p, sizeof p, "bad.json");
+  ck_assert_int_eq(evp__local_write_secret_file(p, "[{}]", 4, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__local_clients_load(p, NULL, &c, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_ptr_nonnull(strstr(err, "bad.json"));
+}
+END_TEST
+
+/* Rotation keeps current + previous; a running keywatch follows it, and a
+ * broken file leaves the previous state in use. */
+START_TEST(keys_rotate_and_reload) {
+  char p[256], err[256], kid[32], cur[EVP_JWT_MAX_KID_LEN + 1];
+  int created;
+  tpath(p, sizeof p, "keys.json");
+  ck_assert_int_eq(evp__keys_rotate(p, kid, sizeof kid, err, sizeof err), EVP_ERR_IO); /* no file */
+  ck_assert_int_eq(evp__keys_init(p, &created, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(created, 1);
+  ck_assert_uint_eq(mode_of(p), 0600);
+  ck_assert_int_eq(evp__keys_init(p, &created, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(created, 0);
+  evp__keywatch_t *w;
+  ck_assert_int_eq(evp__keywatch_new(p, 600, &w, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 0);
+  evp__keystate_t *s1 = evp__keywatch_acquire(w);
+  ck_assert_str_eq(s1->current, "v1");
+  char *t1;
+  ck_assert_int_eq(evp_jwt_sign(s1->signer, "app", "events", NULL, &t1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__keys_rotate(p, kid, sizeof kid, err, sizeof err), EVP_OK);
+  ck_assert_str_eq(kid, "v2");
+  ck_assert_uint_eq(mode_of(p), 0600);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 1);
+  evp__keystate_t *s2 = evp__keywatch_acquire(w);
+  ck_assert_str_eq(s2->current, "v2");
+  /* s1 is still usable by its holder after the swap. */
+  ck_assert_int_eq(evp_jwt_verify(s1->verifier, t1, strlen(t1), NULL, NULL, 0), EVP_OK);
+  evp__keystate_release(s1);
+  ck_assert_int_eq(evp_jwt_verify(s2->verifier, t1, strlen(t1), NULL, NULL, 0), EVP_OK); /* previous key */
+  ck_assert_int_eq(evp__keys_rotate(p, kid, sizeof kid, err, sizeof err), EVP_OK);
+  ck_assert_str_eq(kid, "v3");
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 1);
+  evp__keystate_t *s3 = evp__keywatch_acquire(w);
+  ck_assert_int_eq(evp_jwt_verify(s3->verifier, t1, strlen(t1), NULL, NULL, 0), EVP_ERR_JWT_UNKNOWN_KEY);
+  evp__keystate_release(s3);
+  evp__keystate_release(s2);
+  evp_keyring_t *ring;
+  ck_assert_int_eq(evp__keys_load(p, &ring, cur, sizeof cur, NULL, err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(evp_keyring_count(ring), 2);
+  ck_assert_str_eq(cur, "v3");
+  evp_keyring_destroy(ring);
+  /* Broken files: reported once, the old state stays. */
+  static const char *const broken[] = {
+      "not json", "{\"current\":\"v9\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"base64:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"}]}",
+      "{\"current\":\"v1\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"base64:c2hvcnQ=\"}]}",
+      "{\"current\":\"v1\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"raw\"}]}", "{\"current\":\"v1\",\"keys\":[]}"};
+  for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+    ck_assert_int_eq(evp__local_write_secret_file(p, broken[i], strlen(broken[i]), 0, err, sizeof err), EVP_OK);
+    ck_assert_int_ne(evp__keys_load(p, &ring, cur, sizeof cur, NULL, err, sizeof err), EVP_OK);
+    ck_assert_ptr_null(ring);
+    ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), -1);
+    ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 0);
+    ck_assert_int_ne(evp__keys_rotate(p, kid, sizeof kid, err, sizeof err), EVP_OK);
+    s3 = evp__keywatch_acquire(w);
+    ck_assert_str_eq(s3->current, "v3");
+    evp__keystate_release(s3);
+  }
+  evp__keywatch_free(w);
+  free(t1);
+}
+END_TEST
+
+START_TEST(metrics_text) {
+  evp__metrics_t *m = evp__metrics_new();
+  evp__metrics_request(m, EVP__ROUTE_EVENTS, 200, 0.003);
+  evp__metrics_request(m, EVP__ROUTE_EVENTS, 429, 10.0);
+  evp__metrics_accepted(m, 7);
+  evp__metrics_rejected(m, "required");
+  evp__metrics_rejected(m, "no-such-reason");
+  evp__metrics_auth_failure(m, "expired");
+  evp__metrics_token(m, NULL);
+  evp__metrics_token(m, "invalid_client");
+  char *t;
+  size_t n;
+  ck_assert_int_eq(evp__metrics_render(m, NULL, NULL, &t, &n), EVP_OK);
+  ck_assert_uint_eq(strlen(t), n);
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_http_requests_total{route=\"/events\",code=\"200\"} 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_http_requests_total{route=\"/events\",code=\"429\"} 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_http_request_duration_seconds_bucket{le=\"0.005\"} 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_http_request_duration_seconds_bucket{le=\"5\"} 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_http_request_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_events_accepted_total 7\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_events_rejected_total{reason=\"required\"} 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_events_rejected_total{reason=\"other\"} 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_auth_failures_total{reason=\"expired\"} 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_tokens_issued_total 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "evpipe_token_errors_total{error=\"invalid_client\"} 1\n"));
+  ck_assert_ptr_null(strstr(t, "queue_depth")); /* no log given */
+  free(t);
+  evp__metrics_free(m);
+}
+END_TEST
+
+START_TEST(log_values_escaped_and_bounded) {
+  char f[4096];
+  size_t n = 0;
+  evp__local_log_str(f, sizeof f, &n, "a", "q\"\n\\");
+  evp__local_log_num(f, sizeof f, &n, "b", -5);
+  evp__local_log_str(f, sizeof f, &n, "c", NULL);
+  ck_assert_str_eq(f, "\"a\":\"q\\\"\\u000a\\\\\",\"b\":-5,\"c\":null");
+  char big[3000];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  n = 0;
+  evp__local_log_str(f, sizeof f, &n, "k", big);
+  ck_assert_uint_eq(n, strlen("\"k\":\"\"") + 1024);
+  char tiny[8];
+  n = 0;
+  evp__local_log_str(tiny, sizeof tiny, &n, "key", "value");
+  ck_assert_uint_le(n, sizeof tiny);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("handlers");
   TCase *t = tcase_create("issuer");
@@ -896,6 +1124,15 @@ int main(void) {
   tcase_add_test(t, gunzip_bounds);
   tcase_add_test(t, form_and_basic);
   tcase_add_test(t, resp_helpers);
+  suite_add_tcase(s, t);
+  t = tcase_create("local");
+  tcase_add_checked_fixture(t, local_setup, local_teardown);
+  tcase_add_test(t, ratelimit_buckets);
+  tcase_add_test(t, secret_file_writes);
+  tcase_add_test(t, clients_file_create_and_refuse);
+  tcase_add_test(t, keys_rotate_and_reload);
+  tcase_add_test(t, metrics_text);
+  tcase_add_test(t, log_values_escaped_and_bounded);
   suite_add_tcase(s, t);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
