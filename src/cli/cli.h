@@ -22,6 +22,7 @@ int evp__cli_conf_doc(int argc, char **argv);
 int evp__cli_send(int argc, char **argv);
 int evp__cli_local(int argc, char **argv);
 int evp__cli_secret(int argc, char **argv);
+int evp__cli_demo(int argc, char **argv);
 
 /* Option parsing shared by commands: "--name VALUE" or "--name=VALUE".
  * Returns 1 and sets *val when argv[*i] is option @p name (advancing *i past

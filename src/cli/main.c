@@ -8,6 +8,7 @@ static const struct {
   evp_cli_cmd_fn fn;
   const char *summary;
 } cmds[] = {
+    {"demo", evp__cli_demo, "run the whole pipeline on this machine with sample events"},
     {"version", evp__cli_version, "print the library version"},
     {"token", evp__cli_token, "issue or verify an HS256 token (token issue|verify)"},
     {"schema", evp__cli_schema, "print the Athena DDL or Glue table for a schema (schema ddl|glue)"},

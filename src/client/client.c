@@ -130,8 +130,6 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
   }
   evp__scan s;
   evp_err_t e = evp__client_event_scan(json ? json : "", len, &s, errstr, es);
-  if (e == EVP_OK && c->schema)
-    e = evp__client_validator_check(c->schema, json, len, errstr, es);
   if (e != EVP_OK) {
     EVP__INC(c->st.refused_invalid, 1);
     return e;
@@ -140,6 +138,13 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
                                   (int)c->conf->fill_event_time, evp__client_item_get, c);
   if (!it)
     return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+  /* Validate what will be sent: the filled-in event_id and event_time are
+   * part of the event the schema requires. */
+  if (c->schema && (e = evp__client_validator_check(c->schema, it->json, it->len, errstr, es)) != EVP_OK) {
+    free(it);
+    EVP__INC(c->st.refused_invalid, 1);
+    return e;
+  }
   if ((uint64_t)it->len + 13 > (uint64_t)c->conf->batch_max_bytes) {
     size_t n = it->len;
     free(it);

@@ -58,6 +58,9 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
                            size_t url_size, char *errstr, size_t errstr_size);
 /* Write everything acknowledged so far into committed Parquet files. */
 evp_err_t evp__local_flush(evp__local_t *l, int timeout_ms);
+
+/* The batcher's counters (files, bytes, rows, duplicates, errors). */
+void evp__local_get_stats(const evp__local_t *l, evp__batcher_stats_t *out);
 /* Stop accepting, finish requests in flight, flush the batcher, close the
  * log, free. NULL is a no-op. */
 void evp__local_stop(evp__local_t *l);

@@ -143,6 +143,12 @@ void evp__local_stop(evp__local_t *l) {
   free(l);
 }
 
+void evp__local_get_stats(const evp__local_t *l, evp__batcher_stats_t *out) {
+  memset(out, 0, sizeof *out);
+  if (l && l->batcher)
+    evp__batcher_get_stats(l->batcher, out);
+}
+
 evp_err_t evp__local_flush(evp__local_t *l, int timeout_ms) {
   return evp__batcher_flush(l->batcher, timeout_ms);
 }

@@ -25,7 +25,7 @@ function rng(seed) {
 }
 function generate() {
   const r = rng(42), rows = [];
-  const types = ['app.open', 'product.view', 'checkout.completed', 'screen.view', 'search.performed'];
+  const types = ['app.opened', 'product.viewed', 'checkout.completed', 'screen.viewed', 'search.performed'];
   const base = Date.parse('2024-05-01T22:00:00Z');
   for (let i = 0; i < 600; i++) {
     const user = r() < 0.1 ? null : `user-${Math.floor(r() * 40)}`;
@@ -66,7 +66,7 @@ function expectations(rows) {
   const fu = new Map();
   for (const e of rows) if (e.user_id) {
     const u = fu.get(e.user_id) || fu.set(e.user_id, {}).get(e.user_id);
-    const k = { 'app.open': 'o', 'product.view': 'v', 'checkout.completed': 'b' }[e.event_type];
+    const k = { 'app.opened': 'o', 'product.viewed': 'v', 'checkout.completed': 'b' }[e.event_type];
     if (k && (u[k] === undefined || ms(e.event_time) < u[k])) u[k] = ms(e.event_time);
   }
   let o = 0, v = 0, b = 0;
