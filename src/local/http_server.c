@@ -338,6 +338,9 @@ static enum MHD_Result begin(evp__http_t *h, struct MHD_Connection *c, reqstate_
     unsigned long long v = strtoull(cl, &end, 10);
     if (errno == 0 && *end == '\0' && v > rs->limit)
       return send_error(h, c, rs, method, url, 413, "too_large", "request body too large", NULL);
+    /* Known length: one buffer of the right size, no regrowth copies. */
+    if (errno == 0 && *end == '\0' && v > 0 && (rs->buf = malloc((size_t)v)))
+      rs->cap = (size_t)v;
   }
   const char *ce = hdr(c, "Content-Encoding");
   if (ce && strcasecmp(ce, "gzip") != 0 && strcasecmp(ce, "identity") != 0)

@@ -61,8 +61,35 @@ typedef struct {
   const evp__events_cfg_t *cfg;
   evp_schema_ctx_t *ctx;
   evp__events_result_t *res;
+  size_t max_events, cap;
+  int too_many;
   evp_err_t err;
 } walk_t;
+
+/* Room for one more event in the result arrays (grown as the array is
+ * walked, so the body is split only once). */
+static int reserve(walk_t *w) {
+  evp__events_result_t *r = w->res;
+  if (r->n_events < w->cap)
+    return 0;
+  size_t nc = w->cap ? w->cap * 2 : 64;
+  if (nc > w->max_events)
+    nc = w->max_events;
+  const char **a = realloc(r->accepted, nc * sizeof *a);
+  if (a)
+    r->accepted = a;
+  size_t *l = a ? realloc(r->accepted_lens, nc * sizeof *l) : NULL;
+  if (l)
+    r->accepted_lens = l;
+  evp__event_rej_t *j = l ? realloc(r->rejected, nc * sizeof *j) : NULL;
+  if (!j) {
+    w->err = EVP_ERR_NOMEM;
+    return 1;
+  }
+  r->rejected = j;
+  w->cap = nc;
+  return 0;
+}
 
 static int reject(walk_t *w, size_t i, const char *v, size_t n, const char *reason,
                   const char *path, const char *msg) {
@@ -104,6 +131,13 @@ static const char *static_keyword(const char *kw) {
 
 static int check_one(void *opaque, size_t i, const char *v, size_t n) {
   walk_t *w = opaque;
+  if (i >= w->max_events) {
+    w->too_many = 1;
+    return 1;
+  }
+  if (reserve(w))
+    return 1;
+  w->res->n_events++;
   if (n == 0 || v[0] != '{')
     return reject(w, i, v, n, "not_object", NULL, "event is not a JSON object");
   if (w->cfg->schema) {
@@ -191,22 +225,11 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
       ev = &m[i];
   if (!ev || ev->type != EVP__JS_ARRAY)
     return bad_request(resp, "body must be a JSON object {\"events\":[...]}");
-  size_t n = evp__json_array_each(ev->val, ev->vallen, NULL, NULL);
-  if (n > max_events)
-    return evp__http_resp_error(resp, 413, "too_many_events", "too many events in one request");
-  res->n_events = n;
-  if (n > 0) {
-    res->accepted = malloc(n * sizeof *res->accepted);
-    res->accepted_lens = malloc(n * sizeof *res->accepted_lens);
-    res->rejected = calloc(n, sizeof *res->rejected);
-    if (!res->accepted || !res->accepted_lens || !res->rejected) {
-      evp__events_result_free(res);
-      return EVP_ERR_NOMEM;
-    }
-  }
-  walk_t w = {cfg, ctx, res, EVP_OK};
-  if (n > 0 && evp__json_array_each(ev->val, ev->vallen, check_one, &w) == (size_t)-1) {
+  walk_t w = {cfg, ctx, res, max_events, 0, 0, EVP_OK};
+  if (evp__json_array_each(ev->val, ev->vallen, check_one, &w) == (size_t)-1) {
     evp__events_result_free(res);
+    if (w.too_many)
+      return evp__http_resp_error(resp, 413, "too_many_events", "too many events in one request");
     return w.err;
   }
   if ((e = render(res, resp)) != EVP_OK)
