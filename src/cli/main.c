@@ -8,14 +8,18 @@ static const struct {
   evp_cli_cmd_fn fn;
   const char *summary;
 } cmds[] = {
+#ifdef EVP_WITH_SERVER
     {"demo", evp__cli_demo, "run the whole pipeline on this machine with sample events"},
+#endif
     {"version", evp__cli_version, "print the library version"},
     {"token", evp__cli_token, "issue or verify an HS256 token (token issue|verify)"},
     {"schema", evp__cli_schema, "print the Athena DDL or Glue table for a schema (schema ddl|glue)"},
     {"validate", evp__cli_validate, "validate NDJSON against a JSON Schema (draft-07)"},
     {"send", evp__cli_send, "send NDJSON events to an ingestion endpoint"},
+#ifdef EVP_WITH_SERVER
     {"local", evp__cli_local, "run the ingestion pipeline on this machine (HTTP, log, Parquet lake)"},
     {"secret", evp__cli_secret, "rotate the signing key of evpipe local (secret rotate)"},
+#endif
     {"conf-doc", evp__cli_conf_doc, "print the client configuration reference (Markdown)"},
 };
 
