@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "cli/cli.h"
 #ifdef EVP_WITH_SERVER
+#include "cli/demo.h"
 #include "local/local.h"
 #endif
 
@@ -21,8 +22,9 @@ static void usage(FILE *f) {
           "Serves POST /token, POST /events, GET /metrics and GET /healthz. Accepted events\n"
           "go to a durable log in DIR/queue and from there to Parquet files under\n"
           "DIR/events/dt=YYYY-MM-DD/hour=HH/. Defaults: --data ./evpipe-data, --schema\n"
-          "DIR/schema.json, --clients DIR/secrets/clients.json (created with one client,\n"
-          "printed once, when missing), 10000 requests/s with bursts of 5000 per client,\n"
+          "DIR/schema.json (written from the built-in event schema when missing),\n"
+          "--clients DIR/secrets/clients.json (created with one client, printed once,\n"
+          "when missing), 10000 requests/s with bursts of 5000 per client,\n"
           "1 MiB bodies, 500 events per request, fsync before every acknowledgement.\n"
           "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0.\n");
 }
@@ -136,15 +138,27 @@ int evp__cli_local(int argc, char **argv) {
       return EVP_CLI_USAGE;
     o.token_ttl_s = v;
   }
-  char def[4096];
+  char def[4096], err[512];
   if (!schema) {
-    snprintf(def, sizeof def, "%s/schema.json", o.data_dir);
-    if (access(def, R_OK) != 0) {
-      fprintf(stderr,
-              "evpipe local: no event schema: pass --schema FILE (for example\n"
-              "  examples/schemas/glue-data-catalog-json-schema.json) or put it in %s\n",
-              def);
+    /* No schema given: DIR/schema.json, written from the built-in default
+     * schema on first start (then it can be edited in place). */
+    if ((size_t)snprintf(def, sizeof def, "%s/schema.json", o.data_dir) >= sizeof def) {
+      fprintf(stderr, "evpipe local: --data path too long\n");
       return EVP_CLI_USAGE;
+    }
+    if (access(def, F_OK) != 0) {
+      evp_err_t e = evp__local_mkdirs(o.data_dir, err, sizeof err);
+      if (e == EVP_OK)
+        e = evp__local_write_secret_file(def, (const char *)evp__default_schema,
+                                         evp__default_schema_len, 1, err, sizeof err);
+      if (e != EVP_OK && e != EVP_ERR_STATE) {
+        fprintf(stderr, "evpipe local: cannot write the default schema: %s\n", err);
+        return EVP_CLI_FAIL;
+      }
+      char f[4200];
+      size_t n = 0;
+      evp__local_log_str(f, sizeof f, &n, "schema", def);
+      evp__local_log("info", "no --schema: wrote the built-in event schema", f);
     }
     schema = def;
   }

@@ -72,7 +72,6 @@ expect_grep "$TMP/err" "chmod 600" "the refusal says how to fix it"
 printf 'not json' >"$TMP/bad.json"; chmod 600 "$TMP/bad.json"
 expect_rc 1 "invalid clients file is refused" timeout $WAIT "$CLI" local --listen 127.0.0.1:0 \
   --data "$TMP/refused" --schema "$SCHEMA" --clients "$TMP/bad.json"
-expect_rc 2 "no schema is a usage error" "$CLI" local --data "$TMP/noschema"
 expect_rc 2 "bad option value" "$CLI" local --rate 0 --schema "$SCHEMA"
 expect_rc 1 "bad listen address" timeout $WAIT "$CLI" local --listen nowhere --data "$TMP/refused" --schema "$SCHEMA"
 
@@ -238,6 +237,20 @@ for l in open(sys.argv[1]):
     json.loads(l)
 " "$TMP/main.err" && pass "every log line is a JSON object" || fail "non-JSON log line"
 if grep -qF -e "$SECRET" -e "$TOK" -e "$TOK2" "$TMP/main.err"; then fail "logs contain a secret or token"; else pass "logs hold no secret or token"; fi
+# Without --schema: DIR/schema.json from the built-in schema, kept afterwards.
+start noschema --data "$TMP/noschema"
+[ -n "$URL" ] && cmp -s "$TMP/noschema/schema.json" "$SCHEMA" && pass "no --schema: the built-in schema is written to DIR/schema.json" \
+  || fail "default schema ($(tail -2 "$TMP/noschema.err"))"
+stop "$PID"
+echo '{"type":"object","properties":{"only":{"type":"integer"}},"required":["only"]}' >"$TMP/noschema/schema.json"
+start noschema2 --data "$TMP/noschema"
+NID=$(sed -n 's/^  client_id: *//p' "$TMP/noschema.out"); NSEC=$(sed -n 's/^  client_secret: *//p' "$TMP/noschema.out")
+http ntok -X POST "$URL/token" -d "grant_type=client_credentials&client_id=$NID&client_secret=$NSEC"
+http nev -X POST "$URL/events" -H "Authorization: Bearer $(json_get "$TMP/ntok.body" "j['access_token']")" -H "$JSON" --data-binary '{"events":[{"only":1},{}]}'
+[ "$(json_get "$TMP/nev.body" "j['accepted'], j['rejected'][0]['index']")" = "1 1" ] && pass "an edited DIR/schema.json is used as is" \
+  || fail "edited schema: $(cat "$TMP/nev.body")"
+stop "$PID"
+
 # A restart reuses the files (no new client printed).
 start again --data "$DATA" --schema "$SCHEMA"
 [ -n "$URL" ] && [ ! -s "$TMP/again.out" ] && pass "restart reuses the clients file silently" || fail "restart"
