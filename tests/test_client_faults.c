@@ -115,7 +115,13 @@ START_TEST(partial_rejection_is_honoured_per_item) {
   ms_push(s, MS_REJECT, 3);       /* permanent: event 3 */
   ms_push(s, MS_REJECT_RETRY, 2); /* retriable: the 3rd item of the 2nd request */
   evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "200", NULL);
-  ck_assert_int_eq(run(c, 40), 0);
+  send_range(c, 0, 40);
+  ck_assert_int_eq(evp_flush(c, 15000), 0);
+  char *st = evp_client_stats(c); /* server rejections are counted by reason */
+  ck_assert_msg(strstr(st, "\"rejected\":1,\"rejected_by_reason\":{\"test rejection\":1}"), "%s", st);
+  evp_free(st);
+  evp_client_destroy(c, 1000);
+  ck_assert_int_eq(check_once(s, d, 40), 0);
   ck_assert_int_eq(d->rejected, 1);
   ck_assert_int_eq(d->status[3], EVP_DELIVERY_REJECTED);
   ck_assert_int_eq(d->ok, 39);

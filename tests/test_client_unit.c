@@ -165,10 +165,34 @@ START_TEST(loopback_detection) {
 }
 END_TEST
 
+START_TEST(rejection_reasons_are_bounded) {
+  evp__stats st;
+  evp__client_stats_init(&st);
+  char r[32];
+  for (int i = 0; i < EVP__REJ_REASONS + 4; i++) {
+    snprintf(r, sizeof r, "reason %d", i);
+    evp__client_stats_rejected(&st, r);
+    evp__client_stats_rejected(&st, r);
+  }
+  evp__client_stats_rejected(&st, NULL);
+  ck_assert_str_eq(st.rej[0].text, "reason 0");
+  ck_assert_int_eq(st.rej[0].n, 2);
+  ck_assert_int_eq(st.rej[EVP__REJ_REASONS - 1].n, 2);
+  ck_assert_int_eq(st.rej_other, 4 * 2 + 1); /* later reasons and the unnamed one */
+  char longr[300];
+  memset(longr, 'x', sizeof longr - 1);
+  longr[sizeof longr - 1] = '\0';
+  evp__client_stats_rejected(&st, longr); /* truncated, never overflows */
+  ck_assert_int_eq(st.rej_other, 10);
+  evp__client_stats_free(&st);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("client_unit");
   TCase *tc = tcase_create("unit");
   tcase_add_test(tc, scanner_finds_top_level_fields_only);
+  tcase_add_test(tc, rejection_reasons_are_bounded);
   tcase_add_test(tc, scanner_enforces_the_grammar);
   tcase_add_test(tc, filling_inserts_fields_and_tracks_the_id);
   tcase_add_test(tc, uuid7_is_well_formed_and_unique);

@@ -75,15 +75,27 @@ void evp__client_rfc3339_now(char out[25]);
 
 /* ------------------------------------------------------------ stats */
 #define EVP__LAT_SAMPLES 1024
+#define EVP__REJ_REASONS 16
+#define EVP__REJ_TEXT 96
 typedef struct {
   atomic_uint_fast64_t enqueued, refused_invalid, refused_queue_full, refused_too_large,
       refused_state, delivered, rejected_server, failed, failed_timeout, failed_http,
       failed_auth, failed_closed, requests, request_errors, retries, events_sent, bytes_sent,
       bytes_body, token_refreshes, token_failures, splits, budget_throttled;
-  pthread_mutex_t mu; /* guards the latency ring */
+  pthread_mutex_t mu; /* guards the latency ring and the rejection reasons */
   uint32_t lat_us[EVP__LAT_SAMPLES];
   size_t lat_n, lat_pos;
+  /* Server rejections by reason: the first EVP__REJ_REASONS distinct texts,
+   * the rest counted as "other" (reasons come from the server: bounded). */
+  struct {
+    char text[EVP__REJ_TEXT];
+    uint64_t n;
+  } rej[EVP__REJ_REASONS];
+  uint64_t rej_other;
 } evp__stats;
+
+/* Count a server rejection under its reason. */
+void evp__client_stats_rejected(evp__stats *s, const char *reason);
 
 void evp__client_stats_init(evp__stats *s);
 void evp__client_stats_free(evp__stats *s);

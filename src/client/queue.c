@@ -109,7 +109,10 @@ void evp__client_report(evp_client_t *c, evp__item *it, evp_delivery_status_t st
                  const char *reason) {
   switch (st) {
   case EVP_DELIVERY_OK: EVP__INC(c->st.delivered, 1); break;
-  case EVP_DELIVERY_REJECTED: EVP__INC(c->st.rejected_server, 1); break;
+  case EVP_DELIVERY_REJECTED:
+    EVP__INC(c->st.rejected_server, 1);
+    evp__client_stats_rejected(&c->st, reason);
+    break;
   case EVP_DELIVERY_FAILED:
     EVP__INC(c->st.failed, 1);
     if (err == EVP_ERR_TIMED_OUT) EVP__INC(c->st.failed_timeout, 1);

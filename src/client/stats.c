@@ -22,6 +22,24 @@ void evp__client_stats_latency(evp__stats *s, int64_t us) {
   pthread_mutex_unlock(&s->mu);
 }
 
+void evp__client_stats_rejected(evp__stats *s, const char *reason) {
+  char key[EVP__REJ_TEXT];
+  snprintf(key, sizeof key, "%s", reason && *reason ? reason : "unspecified");
+  pthread_mutex_lock(&s->mu);
+  size_t i = 0;
+  for (; i < EVP__REJ_REASONS && s->rej[i].n; i++)
+    if (!strcmp(s->rej[i].text, key))
+      break;
+  if (i == EVP__REJ_REASONS) {
+    s->rej_other++;
+  } else {
+    if (!s->rej[i].n)
+      memcpy(s->rej[i].text, key, sizeof key);
+    s->rej[i].n++;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return x < y ? -1 : x > y;
@@ -34,22 +52,39 @@ char *evp_client_stats(evp_client_t *c) {
     return NULL;
   evp__stats *s = &c->st;
   uint32_t lat[EVP__LAT_SAMPLES];
+  /* {"reason":n,...}: each reason JSON-escaped (at most 6 bytes per byte). */
+  char reasons[2 + EVP__REJ_REASONS * (6 * EVP__REJ_TEXT + 32) + 40];
+  size_t rl = 0;
+  reasons[rl++] = '{';
   pthread_mutex_lock(&s->mu);
   size_t n = s->lat_n;
   memcpy(lat, s->lat_us, n * sizeof lat[0]);
+  for (size_t i = 0; i < EVP__REJ_REASONS && s->rej[i].n; i++) {
+    if (rl > 1)
+      reasons[rl++] = ',';
+    reasons[rl++] = '"';
+    rl += evp__json_escape(s->rej[i].text, strlen(s->rej[i].text), reasons + rl);
+    rl += (size_t)snprintf(reasons + rl, sizeof reasons - rl, "\":%llu", (unsigned long long)s->rej[i].n);
+  }
+  if (s->rej_other)
+    rl += (size_t)snprintf(reasons + rl, sizeof reasons - rl, "%s\"other\":%llu", rl > 1 ? "," : "",
+                           (unsigned long long)s->rej_other);
   pthread_mutex_unlock(&s->mu);
+  reasons[rl++] = '}';
+  reasons[rl] = '\0';
   qsort(lat, n, sizeof lat[0], cmp_u32);
 #define PCT(p) (n ? lat[(size_t)((double)(n - 1) * (p))] : 0u)
   pthread_mutex_lock(&c->mu);
   size_t qn = c->pending_n, queued = c->q.n;
   unsigned long long qb = c->pending_bytes;
   pthread_mutex_unlock(&c->mu);
-  char *out = malloc(2048);
+  size_t cap = 2048 + rl;
+  char *out = malloc(cap);
   if (!out)
     return NULL;
-  snprintf(out, 2048,
+  snprintf(out, cap,
            "{\"enqueued\":%llu,\"refused\":{\"invalid_event\":%llu,\"queue_full\":%llu,"
-           "\"too_large\":%llu,\"state\":%llu},\"delivered\":%llu,\"rejected\":%llu,"
+           "\"too_large\":%llu,\"state\":%llu},\"delivered\":%llu,\"rejected\":%llu,\"rejected_by_reason\":%s,"
            "\"failed\":{\"total\":%llu,\"timeout\":%llu,\"http\":%llu,\"auth\":%llu,"
            "\"closed\":%llu},\"sent\":%llu,\"requests\":%llu,\"request_errors\":%llu,\"retries\":%llu,"
            "\"splits\":%llu,\"budget_throttled\":%llu,\"bytes_sent\":%llu,\"bytes_body\":%llu,"
@@ -57,7 +92,7 @@ char *evp_client_stats(evp_client_t *c) {
            "\"token\":{\"refreshes\":%llu,\"failures\":%llu},"
            "\"latency_us\":{\"samples\":%zu,\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
            G(enqueued), G(refused_invalid), G(refused_queue_full), G(refused_too_large),
-           G(refused_state), G(delivered), G(rejected_server), G(failed), G(failed_timeout),
+           G(refused_state), G(delivered), G(rejected_server), reasons, G(failed), G(failed_timeout),
            G(failed_http), G(failed_auth), G(failed_closed), G(events_sent), G(requests), G(request_errors),
            G(retries), G(splits), G(budget_throttled), G(bytes_sent), G(bytes_body), qn, queued,
            qb, G(token_refreshes), G(token_failures), n, PCT(0.5), PCT(0.9), PCT(0.99),
