@@ -39,6 +39,29 @@ START_TEST(delivers_every_event_once_with_one_token) {
 }
 END_TEST
 
+START_TEST(cleartext_requests_never_go_through_a_proxy) {
+  /* The client secret and bearer tokens travel in the clear over http://
+   * (loopback only): a proxy from the environment must not see them. */
+  ms_t *s = ms_start(), *proxy = ms_start();
+  dr_t *d = dr_new();
+  char purl[128];
+  snprintf(purl, sizeof purl, "%s", ms_url(proxy));
+  setenv("http_proxy", purl, 1);
+  setenv("HTTP_PROXY", purl, 1);
+  evp_client_t *c = mk_client(s, d, NULL);
+  send_range(c, 0, 10);
+  ck_assert_int_eq(evp_flush(c, 10000), 0);
+  ck_assert_int_eq(d->ok, 10);
+  ck_assert_int_eq(ms_connections(proxy), 0);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  unsetenv("http_proxy");
+  unsetenv("HTTP_PROXY");
+  ms_stop(proxy);
+  ms_stop(s);
+  dr_free(d);
+}
+END_TEST
+
 START_TEST(fills_event_id_and_time_only_when_absent) {
   ms_t *s = ms_start();
   dr_t *d = dr_new();
@@ -595,6 +618,7 @@ int main(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, delivers_every_event_once_with_one_token);
   tcase_add_test(tc, fills_event_id_and_time_only_when_absent);
+  tcase_add_test(tc, cleartext_requests_never_go_through_a_proxy);
   tcase_add_test(tc, fill_can_be_turned_off);
   tcase_add_test(tc, invalid_events_are_refused_synchronously);
   tcase_add_test(tc, batches_respect_event_and_byte_limits);

@@ -37,9 +37,21 @@ START_TEST(scanner_enforces_the_grammar) {
   const char *bad[] = {"{", "{\"a\"}", "{\"a\":1", "{\"a\":-}", "{\"a\":1.}", "{\"a\":1e}",
                        "{\"a\":.5}", "{\"a\":+1}", "{\"a\":\"\\u12\"}", "{\"a\":\"\xc0\x80\"}",
                        "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}", "{a:1}",
-                       "{\"a\":nul}", "{\"a\":[1 2]}", "{\"a\":1,,}", "{\"a\":\"x\xe2\x82\"}"};
+                       "{\"a\":nul}", "{\"a\":[1 2]}", "{\"a\":1,,}", "{\"a\":\"x\xe2\x82\"}",
+                       /* lone surrogates: the server refuses them, so must we */
+                       "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}",
+                       "{\"a\":\"\\ud800x\"}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     ck_assert_msg(scan(bad[i], &s) == EVP_ERR_JSON, "accepted %s", bad[i]);
+  /* Nesting is bounded like the server's body check: 60 levels pass, more
+   * than the schema validator's limit do not. */
+  char mid[200] = "{\"a\":";
+  for (int i = 0; i < 60; i++)
+    strcat(mid, "[");
+  for (int i = 0; i < 60; i++)
+    strcat(mid, "]");
+  strcat(mid, "}");
+  ck_assert_int_eq(scan(mid, &s), EVP_OK);
   /* Nesting is bounded, not recursion without end. */
   char deep[400];
   size_t n = 0;

@@ -154,7 +154,7 @@ int evp__cli_demo(int argc, char **argv) {
   if (schema_arg) {
     snprintf(schema_path, sizeof schema_path, "%s", schema_arg);
   } else {
-    snprintf(schema_path, sizeof schema_path, "%s/schema.json", dir);
+    snprintf(schema_path, sizeof schema_path, "%s/demo-schema.json", dir);
     if (evp__local_write_secret_file(schema_path, (const char *)evp__default_schema,
                                      evp__default_schema_len, 0, err, sizeof err) != EVP_OK) {
       fprintf(stderr, "evpipe demo: %s\n", err);
@@ -174,7 +174,9 @@ int evp__cli_demo(int argc, char **argv) {
                    "[{\"client_id\":\"demo-app\",\"client_secret\":\"%s\",\"audiences\":[\"%s\"]}]\n",
                    secret, EVP__LOCAL_AUDIENCE);
   char clients_path[4200];
-  snprintf(clients_path, sizeof clients_path, "%s/secrets/clients.json", dir);
+  /* Files of its own: --data may name a real evpipe local directory, whose
+   * clients and schema the demo must not replace. */
+  snprintf(clients_path, sizeof clients_path, "%s/secrets/demo-clients.json", dir);
   if (evp__local_mkdirs(path, err, sizeof err) != EVP_OK ||
       evp__local_write_secret_file(clients_path, clients, (size_t)n, 0, err, sizeof err) != EVP_OK) {
     fprintf(stderr, "evpipe demo: %s\n", err);

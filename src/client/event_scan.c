@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/client_int.h"
+#include "evpipe/schema.h"
 
-#define MAX_DEPTH 128
+/* The same nesting limit as the schema validator and the server, so an event
+ * the SDK accepts is never refused by the server's body check (which would
+ * fail its whole batch). */
+#define MAX_DEPTH EVP_SCHEMA_DEFAULT_MAX_DEPTH
 
 typedef struct {
   const char *p, *end, *start;
@@ -100,7 +104,20 @@ static int string(scn *s, const char **cs, size_t *cl) {
       if (e == 'u') {
         if (s->end - s->p < 6 || !hex4(s->p + 2))
           return fail(s, "bad \\u escape");
+        unsigned u = (unsigned)strtoul((char[5]){s->p[2], s->p[3], s->p[4], s->p[5], 0}, NULL, 16);
         s->p += 6;
+        /* UTF-16 surrogates must come in high-low pairs (RFC 8259 8.2 leaves
+         * lone ones undefined; the server refuses them). */
+        if (u >= 0xDC00 && u <= 0xDFFF)
+          return fail(s, "lone low surrogate in \\u escape");
+        if (u >= 0xD800 && u <= 0xDBFF) {
+          if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || !hex4(s->p + 2))
+            return fail(s, "lone high surrogate in \\u escape");
+          unsigned lo = (unsigned)strtoul((char[5]){s->p[2], s->p[3], s->p[4], s->p[5], 0}, NULL, 16);
+          if (lo < 0xDC00 || lo > 0xDFFF)
+            return fail(s, "lone high surrogate in \\u escape");
+          s->p += 6;
+        }
       } else if (strchr("\"\\/bfnrt", e) && e) {
         s->p += 2;
       } else {

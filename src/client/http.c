@@ -160,6 +160,9 @@ evp_err_t evp__client_http_post(evp_client_t *c, const char *url, struct curl_sl
   h->curl_err[0] = '\0';
   *status = 0;
   curl_easy_setopt(e, CURLOPT_URL, url);
+  /* Cleartext requests carry the client secret or the bearer token: never
+   * hand them to a proxy from the environment (http_proxy). */
+  curl_easy_setopt(e, CURLOPT_NOPROXY, strncmp(url, "http://", 7) == 0 ? "*" : (const char *)NULL);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
