@@ -95,6 +95,10 @@ static void *batcher_main(void *arg) {
   evp__batcher_t *b = arg;
   prctl(PR_SET_NAME, "evp-batcher", 0, 0, 0); /* visible in top -H, perf, gdb */
   int backoff = 0;
+  /* After a failed flush, retry exactly the same buffer: file names come
+   * from the first and last log offsets of what they hold, so growing the
+   * buffer first would write a file overlapping one already committed. */
+  int retry = 0;
   char err[400];
   for (;;) {
     uint64_t gen = evp__wal_wake_gen(b->w); /* before looking at the requests */
@@ -104,7 +108,7 @@ static void *batcher_main(void *arg) {
     pthread_mutex_unlock(&b->mu);
 
     int progressed = 0;
-    evp_err_t e = read_more(b, &progressed, err, sizeof err);
+    evp_err_t e = retry ? EVP_OK : read_more(b, &progressed, err, sizeof err);
     if (e) {
       note_failure(b, err);
       if (stop) break; /* the records stay in the log for the next start */
@@ -115,10 +119,11 @@ static void *batcher_main(void *arg) {
     uint64_t pos = evp__wal_reader_pos(b->r);
     int64_t age = b->nbuf ? now_ms() - b->first_at_ms : 0;
     int due = b->nbuf > 0 &&
-              (stop || b->buf_bytes >= b->buffer_bytes || age >= (int64_t)b->buffer_seconds * 1000 ||
+              (retry || stop || b->buf_bytes >= b->buffer_bytes || age >= (int64_t)b->buffer_seconds * 1000 ||
                target > committed);
     if (due) {
       e = evp__batcher_flush_buffer(b, err, sizeof err);
+      retry = e != EVP_OK && b->nbuf > 0;
       if (e) {
         note_failure(b, err);
         if (stop) break;
