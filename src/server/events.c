@@ -6,7 +6,10 @@
 #include "core/core.h"
 #include "server/server.h"
 
-#define BODY_DEPTH (EVP_SCHEMA_DEFAULT_MAX_DEPTH + 2) /* the event, in an array, in the body */
+/* The body scan only bounds nesting at what the schema validator could ever
+ * accept (the event, in an array, in the body): an event nested deeper than
+ * the validator's own limit is then one rejected item, not a failed batch. */
+#define BODY_DEPTH (EVP_SCHEMA_MAX_DEPTH_LIMIT + 2)
 #define EVENT_ID_MAX 128                            /* echoed only if this short */
 #define EVENT_MEMBERS_MAX 64
 

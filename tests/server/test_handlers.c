@@ -667,16 +667,31 @@ START_TEST(events_bad_shapes) {
     evp__events_result_free(&res);
     evp__http_resp_free(&r);
   }
-  /* Nested deeper than any event may be. */
-  char deep[400];
-  size_t n = (size_t)snprintf(deep, sizeof deep, "{\"events\":[");
+  /* An event nested deeper than the validator allows is one rejected item;
+   * a body nested deeper than any validator setting could accept is a 400. */
+  size_t dn = 2 * 1100 + 64;
+  char *deep = malloc(dn);
+  size_t n = (size_t)snprintf(deep, dn, "{\"events\":[" EV1 ",{\"a\":");
   for (int i = 0; i < 100; i++)
     deep[n++] = '[';
   for (int i = 0; i < 100; i++)
     deep[n++] = ']';
+  memcpy(deep + n, "}]}", 4);
+  ck_assert_int_eq(events_req(&cfg, "POST", deep, &res, &r), 200);
+  ck_assert_uint_eq(res.n_rejected, 1);
+  ck_assert_uint_eq(res.rejected[0].index, 1);
+  ck_assert_str_eq(res.rejected[0].reason, "limit");
+  evp__events_result_free(&res);
+  evp__http_resp_free(&r);
+  n = (size_t)snprintf(deep, dn, "{\"events\":[");
+  for (int i = 0; i < 1100; i++)
+    deep[n++] = '[';
+  for (int i = 0; i < 1100; i++)
+    deep[n++] = ']';
   memcpy(deep + n, "]}", 3);
   ck_assert_int_eq(events_req(&cfg, "POST", deep, &res, &r), 400);
   evp__http_resp_free(&r);
+  free(deep);
   ck_assert_int_eq(events_req(&cfg, "GET", NULL, &res, &r), 405);
   ck_assert_str_eq(hdr(&r, "Allow"), "POST");
   evp__http_resp_free(&r);
