@@ -34,6 +34,8 @@ typedef struct {
   char *buf;
   size_t len, cap, limit, dropped;
   int too_large;
+  int authed; /* /events: the bearer token was checked before the body */
+  char cid[EVP__CLIENT_ID_MAX + 1];
   double t0;
 } reqstate_t;
 
@@ -214,17 +216,23 @@ static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqst
   char cid[EVP__CLIENT_ID_MAX + 1];
   fill_req(c, method, url, NULL, 0, hs, &q);
   evp__http_resp_init(&r);
-  /* Authorize before touching the body: unauthenticated callers get no
-   * decompression or parsing work out of us. */
-  evp__keystate_t *ks = evp__keywatch_acquire(h->deps.keys);
-  evp_err_t e = evp__authorize(ks->verifier, &q, cid, &r);
-  evp__keystate_release(ks);
-  if (e == EVP_ERR_AUTH) {
-    evp__metrics_auth_failure(h->deps.metrics, r.reason);
-    return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+  /* The token was checked from the headers before the body was accepted
+   * (begin()), so unauthenticated callers get no buffering, decompression or
+   * parsing work out of us. */
+  evp_err_t e;
+  if (!rs->authed) {
+    evp__keystate_t *ks = evp__keywatch_acquire(h->deps.keys);
+    e = evp__authorize(ks->verifier, &q, cid, &r);
+    evp__keystate_release(ks);
+    if (e == EVP_ERR_AUTH) {
+      evp__metrics_auth_failure(h->deps.metrics, r.reason);
+      return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+    }
+    if (e != EVP_OK)
+      return send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
+  } else {
+    memcpy(cid, rs->cid, sizeof cid);
   }
-  if (e != EVP_OK)
-    return send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
   int wait = evp__ratelimit_take(h->deps.ratelimit, cid, mono());
   if (wait > 0) {
     char ra[16];
@@ -331,6 +339,26 @@ static enum MHD_Result begin(evp__http_t *h, struct MHD_Connection *c, reqstate_
   if (rs->route == EVP__ROUTE_METRICS || rs->route == EVP__ROUTE_HEALTHZ)
     return MHD_YES; /* answered on the final call (a GET may still send a body) */
   rs->limit = rs->route == EVP__ROUTE_TOKEN ? TOKEN_BODY_LIMIT : h->deps.opts->max_body;
+  if (rs->route == EVP__ROUTE_EVENTS) {
+    /* Authorize from the headers alone, before accepting a byte of body:
+     * otherwise anyone could make us hold max_body per connection. */
+    evp__http_hdr_t hs[2];
+    evp__http_req_t q;
+    evp__http_resp_t r;
+    fill_req(c, method, url, NULL, 0, hs, &q);
+    evp__http_resp_init(&r);
+    evp__keystate_t *ks = evp__keywatch_acquire(h->deps.keys);
+    evp_err_t e = evp__authorize(ks->verifier, &q, rs->cid, &r);
+    evp__keystate_release(ks);
+    if (e == EVP_ERR_AUTH) {
+      evp__metrics_auth_failure(h->deps.metrics, r.reason);
+      return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+    }
+    if (e != EVP_OK)
+      return send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
+    evp__http_resp_free(&r);
+    rs->authed = 1;
+  }
   const char *cl = hdr(c, "Content-Length");
   if (cl) {
     char *end;

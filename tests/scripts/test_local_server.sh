@@ -182,7 +182,8 @@ case "$(raw 'GARBAGE\r\n\r\n')" in "") pass "garbage request line: connection cl
 case "$(raw 'GET /healthz HTTP/9.9\r\n\r\n')" in "HTTP/1.1 505") pass "unknown HTTP version is 505";; *) fail "HTTP version";; esac
 case "$(raw 'GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n')" in "HTTP/1.1 400") pass "header line without a colon is 400";; *) fail "bad header line";; esac
 case "$(raw 'POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n')" in "HTTP/1.1 400") pass "bad Content-Length is 400";; *) fail "bad Content-Length";; esac
-case "$(raw 'POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')" in "HTTP/1.1 400") pass "bad chunk size is 400";; *) fail "bad chunk size";; esac
+# (/token: /events refuses a request without a valid token before reading any body.)
+case "$(raw 'POST /token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')" in "HTTP/1.1 400") pass "bad chunk size is 400";; *) fail "bad chunk size";; esac
 http alive "$URL/healthz"; expect_code 200 "still serving after malformed requests"
 
 # ------------------------------------------------------------ rotation while running
