@@ -28,3 +28,23 @@ finish() {
   echo "$PASS passed, $FAIL failed"
   [ "$FAIL" -eq 0 ]
 }
+
+# start_local DATA_DIR CLIENTS_FILE [ARGS...]: run `evpipe local` on a free
+# loopback port in the background; sets PID and URL (URL empty when it did
+# not come up within 10 s). Its stdout/stderr go to $TMP/local.out|err.
+start_local() {
+  local data=$1 clients=$2
+  shift 2
+  "${EVP_CLI:?}" local --listen 127.0.0.1:0 --data "$data" \
+    --schema "${EVP_SOURCE_DIR:?}/examples/schemas/glue-data-catalog-json-schema.json" \
+    --clients "$clients" "$@" >"$TMP/local.out" 2>"$TMP/local.err" &
+  PID=$!
+  URL=""
+  for _ in $(seq 1 100); do
+    URL=$(sed -n 's/.*"msg":"listening","url":"\([^"]*\)".*/\1/p' "$TMP/local.err" | head -1)
+    [ -n "$URL" ] && return 0
+    kill -0 "$PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}

@@ -15,16 +15,8 @@ chmod 600 "$D/secrets/clients.json"
 printf 'e2e-secret-0123456789abcdef0123456789\n' >"$TMP/secret"; chmod 600 "$TMP/secret"
 node "$SRC/tests/node/e2e_events.mjs" "$N" >"$TMP/sent.ndjson"
 
-"$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA" --clients "$D/secrets/clients.json" \
-  >"$TMP/local.out" 2>"$TMP/local.err" &
-PID=$!
+start_local "$D" "$D/secrets/clients.json"
 trap 'kill -9 $PID 2>/dev/null; rm -rf "$TMP"' EXIT
-URL=""
-for _ in $(seq 1 100); do
-  URL=$(sed -n 's/.*"msg":"listening","url":"\([^"]*\)".*/\1/p' "$TMP/local.err" | head -1)
-  [ -n "$URL" ] && break
-  sleep 0.1
-done
 if [ -n "$URL" ]; then pass "evpipe local is up at $URL"; else fail "evpipe local did not start"; cat "$TMP/local.err"; finish; exit; fi
 
 T0=$(date +%s%3N)

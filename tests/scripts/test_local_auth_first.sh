@@ -10,16 +10,8 @@ D="$TMP/data"
 mkdir -p "$D/secrets"
 printf '[{"client_id":"a","client_secret":"a-secret-0123456789abcdef0123456789ab","audiences":["events"]}]\n' >"$D/secrets/clients.json"
 chmod 600 "$D/secrets/clients.json"
-"$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SRC/examples/schemas/glue-data-catalog-json-schema.json" \
-  --clients "$D/secrets/clients.json" >"$TMP/local.out" 2>"$TMP/local.err" &
-PID=$!
+start_local "$D" "$D/secrets/clients.json"
 trap 'kill -9 $PID 2>/dev/null; rm -rf "$TMP"' EXIT
-URL=""
-for _ in $(seq 1 100); do
-  URL=$(sed -n 's/.*"msg":"listening","url":"\([^"]*\)".*/\1/p' "$TMP/local.err" | head -1)
-  [ -n "$URL" ] && break
-  sleep 0.1
-done
 [ -n "$URL" ] && pass "server up" || { fail "server up"; finish; exit; }
 head -c 1000000 /dev/zero | tr '\0' 'x' >"$TMP/big"
 for auth in "" "Authorization: Bearer not.a.token"; do
