@@ -3,6 +3,8 @@
  * command) on this machine.
  *
  *   bench_ingest [EVENTS] [CLIENTS] [always|interval|never]
+ *   (EVP_BENCH_BUFFER_MB sets the batcher's size trigger; run from the
+ *   project root or set EVP_BENCH_SCHEMA)
  *
  * Reports: events/s acknowledged (durable in the log: a 200), events/s until
  * committed to Parquet, the SDK's request latency percentiles, and bytes on
@@ -141,6 +143,10 @@ int main(int argc, char **argv) {
   o.rate_rps = 1e9; /* measure the pipeline, not the limiter */
   o.rate_burst = 1e9;
   o.log_requests = 0;
+  /* Firehose buffers 1-128 MB; evpipe local defaults to 5 MiB. */
+  const char *mb = getenv("EVP_BENCH_BUFFER_MB");
+  if (mb && atoi(mb) > 0)
+    o.buffer_bytes = (size_t)atoi(mb) * 1024u * 1024u;
   o.fsync = !strcmp(pol, "never") ? EVP__FSYNC_NEVER : !strcmp(pol, "interval") ? EVP__FSYNC_INTERVAL : EVP__FSYNC_ALWAYS;
   FILE *devnull = fopen("/dev/null", "w");
   if (devnull)
