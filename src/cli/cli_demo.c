@@ -289,9 +289,9 @@ int evp__cli_demo(int argc, char **argv) {
   for (int i = 0; i < MAX_REASONS && rep.server[i].count; i++)
     fprintf(out, "               %5ld  %s\n", rep.server[i].count, rep.server[i].text);
   fprintf(out, "  lake       %s\n", lake);
-  fprintf(out, "             %llu Parquet files (Snappy), %llu rows, %.1f KiB, %.1f bytes/event,\n"
+  fprintf(out, "             %llu Parquet file%s (Snappy), %llu rows, %.1f KiB, %.1f bytes/event,\n"
                "             partitioned by dt=YYYY-MM-DD/hour=HH of arrival (UTC)\n",
-          (unsigned long long)lake_files, (unsigned long long)bs.rows, (double)lake_bytes / 1024.0,
+          (unsigned long long)lake_files, lake_files == 1 ? "" : "s", (unsigned long long)bs.rows, (double)lake_bytes / 1024.0,
           bs.rows ? (double)lake_bytes / (double)bs.rows : 0.0);
   fprintf(out, "  server log %s\n", log_path);
   fprintf(out,

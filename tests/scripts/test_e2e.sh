@@ -36,6 +36,6 @@ expect_rc 0 "Athena queries over the evpipe lake" node "$SRC/tests/node/athena_q
 sed 's/^/    /' "$TMP/out" | grep -i "fail" | head -10
 
 expect_rc 0 "evpipe demo runs clean" "$CLI" demo --data "$TMP/demo" --events 5000
-expect_grep "$TMP/out" "Parquet files (Snappy)" "demo reports the lake"
+expect_grep "$TMP/out" "Parquet files\\? (Snappy)" "demo reports the lake"
 expect_grep "$TMP/out" "must match pattern" "demo shows validation errors with paths"
 finish
