@@ -70,33 +70,6 @@ int evp__table_name_ok(const char *s) {
   return 1;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF):
- * descriptions end up in Glue, which refuses anything else. */
-static int utf8_ok(const char *str) {
-  const unsigned char *s = (const unsigned char *)str;
-  while (*s) {
-    unsigned c = *s, n, cp;
-    if (c < 0x80) {
-      s++;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-    else return 0;
-    for (unsigned i = 1; i <= n; i++) {
-      if ((s[i] & 0xC0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return 0;
-    s += n + 1;
-  }
-  return 1;
-}
-
 /* Reads "description" of @p node into a fresh string ("" when absent). */
 static evp_err_t dup_description(const cJSON *node, const char *what, char **out,
                                  char *errstr, size_t errstr_size) {
@@ -106,7 +79,8 @@ static evp_err_t dup_description(const cJSON *node, const char *what, char **out
     if (!cJSON_IsString(d))
       return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
                          "%s: \"description\" must be a string", what);
-    if (!utf8_ok(d->valuestring))
+    /* Strict UTF-8 (no overlongs or surrogates): Glue refuses anything else. */
+    if (!evp__utf8_valid(d->valuestring, strlen(d->valuestring)))
       return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
                          "%s: \"description\" is not valid UTF-8", what);
     s = d->valuestring;

@@ -1,6 +1,7 @@
 /* Parquet encodings: RLE/bit-packed hybrid, PLAIN booleans, dictionary
  * builder, UTF-8 check. See the Parquet Encodings.md document. */
 #include <stdlib.h>
+#include "core/core.h"
 #include "lake/pq_encode.h"
 
 int evp__pq_bit_width(uint32_t max_value) {
@@ -81,34 +82,7 @@ evp_err_t evp__pq_plain_bool(evp__lbuf_t *out, const uint8_t *v, size_t n) {
   return EVP_OK;
 }
 
-int evp__pq_utf8_valid(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    /* Fast path: 8 ASCII bytes at a time (JSON text is mostly ASCII). */
-    if (n - i >= 8) {
-      uint64_t w;
-      memcpy(&w, s + i, 8);
-      if (!(w & 0x8080808080808080ull)) { i += 8; continue; }
-    }
-    uint8_t c = s[i];
-    if (c < 0x80) { i++; continue; }
-    size_t need;
-    uint32_t cp, min;
-    if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (n - i - 1 < need) return 0;
-    for (size_t k = 1; k <= need; k++) {
-      uint8_t cc = s[i + k];
-      if ((cc & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    i += need + 1;
-  }
-  return 1;
-}
+int evp__pq_utf8_valid(const uint8_t *s, size_t n) { return evp__utf8_valid((const char *)s, n); }
 
 /* 8 bytes per step with a multiply-xorshift mix: much faster than a
  * bytewise hash on the long JSON strings that reach the dictionary. */

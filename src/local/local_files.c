@@ -11,28 +11,12 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "core/core.h"
+#include "lake/lake.h"
 #include "local/local.h"
 
 evp_err_t evp__local_mkdirs(const char *path, char *errstr, size_t errstr_size) {
-  char p[PATH_MAX];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof p)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "bad directory path");
-  memcpy(p, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (p[i] != '/' && p[i] != '\0')
-      continue;
-    char c = p[i];
-    p[i] = '\0';
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
-      return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot create directory %s: %s", p,
-                         strerror(errno));
-    p[i] = c;
-  }
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "%s is not a directory", path);
-  return EVP_OK;
+  /* The lake's mkdir -p: 0700, and each new directory fsynced into its parent. */
+  return evp__lake_mkdirs(path, errstr, errstr_size);
 }
 
 evp_err_t evp__local_read_file(const char *path, size_t max, int secret, char **buf, size_t *len,
