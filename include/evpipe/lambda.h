@@ -1,0 +1,141 @@
+/**
+ * @file lambda.h
+ * @brief An AWS Lambda custom runtime (provided.al2023) in C.
+ *
+ * Implements the Lambda Runtime API loop
+ * (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html):
+ * GET /2018-06-01/runtime/invocation/next (no timeout), POST .../{id}/response,
+ * POST .../{id}/error with Lambda-Runtime-Function-Error-Type, and
+ * POST /runtime/init/error. The deadline, request id and function ARN of each
+ * invocation are exposed to the handler, and the X-Ray trace id is placed in
+ * the _X_AMZN_TRACE_ID environment variable for the duration of the call.
+ *
+ * Typical use (a bootstrap executable):
+ * @code
+ *   static evp_err_t handle(void *opaque, const evp_lambda_invocation_t *inv,
+ *                           const char *event, size_t len,
+ *                           char **out, size_t *out_len,
+ *                           char *errtype, size_t errtype_size,
+ *                           char *errmsg, size_t errmsg_size) { ... }
+ *
+ *   int main(void) {
+ *     char err[256];
+ *     evp_lambda_runtime_t *rt = evp_lambda_runtime_new(NULL, err, sizeof err);
+ *     if (!rt) { fprintf(stderr, "%s\n", err); return 1; }
+ *     // ... initialise; on failure: evp_lambda_init_error(rt, "Runtime.ConfigError", msg);
+ *     evp_err_t e = evp_lambda_run(rt, handle, NULL, 0);
+ *     evp_lambda_runtime_destroy(rt);
+ *     return e == EVP_OK ? 0 : 1;
+ *   }
+ * @endcode
+ *
+ * Logs written through evp_lambda_log() are single JSON lines on stderr
+ * (CloudWatch Logs), tagged with the request id. Never pass event payloads,
+ * tokens or secrets to it.
+ */
+#ifndef EVPIPE_LAMBDA_H
+#define EVPIPE_LAMBDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+#include "error.h"
+
+EVP_BEGIN_DECLS
+
+/** Largest invocation event accepted (Lambda's synchronous payload limit). */
+#define EVP_LAMBDA_MAX_EVENT (6u * 1024u * 1024u)
+/** Largest response a handler may return (Lambda's synchronous limit). */
+#define EVP_LAMBDA_MAX_RESPONSE (6u * 1024u * 1024u)
+
+/** The runtime: one connection to the Runtime API. Opaque. */
+typedef struct evp_lambda_runtime evp_lambda_runtime_t;
+
+/** One invocation as seen by a handler. Opaque; valid during the call only. */
+typedef struct evp_lambda_invocation evp_lambda_invocation_t;
+
+/**
+ * A handler. @p event is the invocation payload (borrowed, NUL-terminated,
+ * @p event_len bytes). On success return EVP_OK and set *out to a malloc'd
+ * response body of *out_len bytes (the runtime takes and frees it; NULL with
+ * length 0 sends "null"). On failure return any other code and write the
+ * error type (e.g. "Unauthorized", "InvalidEvent") and a message into the
+ * buffers (both NUL-terminated, truncated to fit); they are reported through
+ * the /error endpoint as {"errorMessage":..., "errorType":...}. Messages must
+ * not contain payloads, tokens or secrets.
+ * Called on the thread that runs evp_lambda_run(), one invocation at a time.
+ */
+typedef evp_err_t (*evp_lambda_handler_t)(void *opaque, const evp_lambda_invocation_t *inv,
+                                          const char *event, size_t event_len,
+                                          char **out, size_t *out_len,
+                                          char *errtype, size_t errtype_size,
+                                          char *errmsg, size_t errmsg_size);
+
+/**
+ * Create a runtime for the Runtime API at @p api ("host:port"); NULL reads
+ * AWS_LAMBDA_RUNTIME_API. Does no I/O. Returns NULL with a message in
+ * @p errstr when the address is missing or invalid, or on allocation failure.
+ * Ownership: borrows @p api; caller destroys the result.
+ * Thread-safety: a runtime is used by one thread.
+ */
+EVP_API evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr,
+                                                     size_t errstr_size);
+
+/**
+ * Report an initialisation failure (POST /runtime/init/error) with
+ * @p error_type and @p message. The process should exit afterwards.
+ * Ownership: borrows. Thread-safety: the runtime's thread.
+ */
+EVP_API evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *error_type,
+                                        const char *message);
+
+/**
+ * Serve invocations: get the next one, call @p handler, post its response
+ * or error; repeat. Returns only when the Runtime API cannot be reached or
+ * answers something unexpected (EVP_ERR_TRANSPORT / EVP_ERR_HTTP), or after
+ * @p max_invocations invocations when it is non-zero (for tests and
+ * benchmarks; 0 = forever). An event larger than EVP_LAMBDA_MAX_EVENT is
+ * reported as an error of that invocation without calling the handler.
+ * Ownership: borrows. Thread-safety: the runtime's thread.
+ */
+EVP_API evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler,
+                                 void *opaque, uint64_t max_invocations);
+
+/**
+ * Free the runtime. NULL is a no-op. Thread-safety: the runtime's thread.
+ */
+EVP_API void evp_lambda_runtime_destroy(evp_lambda_runtime_t *rt);
+
+/** The request id (Lambda-Runtime-Aws-Request-Id). Borrowed. */
+EVP_API const char *evp_lambda_request_id(const evp_lambda_invocation_t *inv);
+/** The invoked function ARN, or "" when the API did not send one. Borrowed. */
+EVP_API const char *evp_lambda_function_arn(const evp_lambda_invocation_t *inv);
+/** The X-Ray trace header, or "" when absent. Borrowed. */
+EVP_API const char *evp_lambda_trace_id(const evp_lambda_invocation_t *inv);
+/** The deadline in milliseconds since the Unix epoch (0 when unknown). */
+EVP_API int64_t evp_lambda_deadline_ms(const evp_lambda_invocation_t *inv);
+/** Milliseconds left before the deadline (negative when past; INT64_MAX when unknown). */
+EVP_API int64_t evp_lambda_remaining_ms(const evp_lambda_invocation_t *inv);
+
+/** Log levels for evp_lambda_log(). */
+typedef enum {
+  EVP_LAMBDA_LOG_DEBUG = 0,
+  EVP_LAMBDA_LOG_INFO = 1,
+  EVP_LAMBDA_LOG_WARN = 2,
+  EVP_LAMBDA_LOG_ERROR = 3
+} evp_lambda_log_level_t;
+
+/**
+ * Write one JSON line to stderr:
+ * {"timestamp":"...Z","level":"INFO","requestId":"...","message":"..."}
+ * plus @p fields_json members when non-NULL (a JSON object text whose members
+ * are appended; must be valid JSON). @p inv may be NULL outside an invocation.
+ * Lines below AWS_LAMBDA_LOG_LEVEL (DEBUG/INFO/WARN/ERROR; default INFO) are
+ * dropped. Ownership: borrows. Thread-safety: any thread (one write(2) per line).
+ */
+EVP_API void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_lambda_log_level_t level,
+                            const char *message, const char *fields_json);
+
+EVP_END_DECLS
+
+#endif /* EVPIPE_LAMBDA_H */
