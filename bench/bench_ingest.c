@@ -10,7 +10,9 @@
  * committed to Parquet, the SDK's request latency percentiles, and bytes on
  * disk per event for the Parquet lake vs the same events as NDJSON+gzip. */
 #define _XOPEN_SOURCE 700
+#include <dirent.h>
 #include <ftw.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,43 +22,12 @@
 #include <zlib.h>
 #include "evpipe/evpipe.h"
 #include "local/local.h"
+#include "bench_events.h"
 
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(uint64_t *s) {
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
-/* A typical ~300-byte event with its own event_id and event_time, so the
- * NDJSON comparison holds exactly what the lake holds. */
-static size_t make_event(uint64_t *s, long i, char *buf, size_t cap) {
-  static const char *types[] = {"app.opened", "screen.viewed", "product.viewed", "search.performed",
-                                "cart.item_added", "checkout.completed"};
-  static const char *plat[] = {"ios", "android", "web"};
-  uint64_t a = rnd(s), b = rnd(s);
-  time_t t = time(NULL) - (time_t)(rnd(s) % 600);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char when[32];
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  int n = snprintf(buf, cap,
-                   "{\"event_id\":\"%08x-%04x-4%03x-8%03x-%012llx\",\"event_type\":\"%s\","
-                   "\"event_time\":\"%s\",\"app_id\":\"shop-%s\",\"user_id\":\"u-%u\","
-                   "\"session_id\":\"s-%ld\",\"platform\":\"%s\",\"app_version\":\"4.2.%u\","
-                   "\"context\":{\"locale\":\"en-US\",\"os\":\"iOS\",\"device\":\"iPhone15,2\"},"
-                   "\"properties\":{\"screen\":\"product\",\"load_ms\":%u,\"price\":%u.99}}",
-                   (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
-                   (unsigned)(b >> 52) & 0xfff, (unsigned long long)(b & 0xffffffffffffULL),
-                   types[i % 6], when, plat[i % 3], (unsigned)(rnd(s) % 5000), i / 20, plat[i % 3],
-                   (unsigned)(i % 9), (unsigned)(rnd(s) % 900), (unsigned)(rnd(s) % 300));
-  return (size_t)n;
 }
 
 typedef struct {
@@ -108,6 +79,39 @@ static int walk(const char *p, const struct stat *st, int type, struct FTW *f) {
     lake_files++;
   }
   return 0;
+}
+
+/* CPU seconds used so far by the whole process, and by the thread named
+ * @p comm (0 when none): the cost per event of each stage, which unlike
+ * wall time does not depend on what else runs on the machine. */
+static double cpu_s(const char *comm) {
+  if (!comm) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  }
+  double total = 0;
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *de;
+  long hz = sysconf(_SC_CLK_TCK);
+  while (d && (de = readdir(d)) != NULL) {
+    char p[300], buf[1024];
+    snprintf(p, sizeof p, "/proc/self/task/%s/stat", de->d_name);
+    FILE *f = fopen(p, "r");
+    if (!f) continue;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+    if (!l || !r || (size_t)(r - l - 1) != strlen(comm) || strncmp(l + 1, comm, strlen(comm))) continue;
+    unsigned long ut = 0, st = 0;
+    /* fields after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+      total += (double)(ut + st) / (double)hz;
+  }
+  if (d) closedir(d);
+  return total;
 }
 
 static unsigned json_uint(const char *s, const char *key) {
@@ -186,7 +190,7 @@ int main(int argc, char **argv) {
 
   worker_t w[16];
   pthread_t th[16];
-  double t0 = now_s();
+  double t0 = now_s(), cpu0 = cpu_s(NULL), bcpu0 = cpu_s("evp-batcher");
   for (int k = 0; k < nc; k++) {
     w[k] = (worker_t){url, n * k / nc, n * (k + 1) / nc, ev, len, 0, NULL};
     pthread_create(&th[k], NULL, send_all, &w[k]);
@@ -199,6 +203,7 @@ int main(int argc, char **argv) {
   double t_ack = now_s() - t0;
   evp_err_t fe = evp__local_flush(srv, 120000);
   double t_lake = now_s() - t0;
+  double cpu = cpu_s(NULL) - cpu0, bcpu = cpu_s("evp-batcher") - bcpu0;
   evp__batcher_stats_t bs;
   evp__local_get_stats(srv, &bs);
   snprintf(path, sizeof path, "%s/events", dir);
@@ -212,6 +217,8 @@ int main(int argc, char **argv) {
     printf("client %d request latency (us): p50 %u p90 %u p99 %u max %u, pending %ld\n", k,
            json_uint(w[k].stats, "\"p50\":"), json_uint(w[k].stats, "\"p90\":"),
            json_uint(w[k].stats, "\"p99\":"), json_uint(w[k].stats, "\"max\":"), w[k].pending);
+  printf("CPU per event: %.2f us in all (%.2f cores busy on average), batcher thread %.2f us\n",
+         cpu * 1e6 / (double)n, cpu / t_lake, bcpu * 1e6 / (double)n);
   printf("bytes/event: parquet+snappy %.1f, ndjson+gzip %.1f, ndjson %.1f (parquet/ndjson.gz = %.2f)\n",
          (double)lake_bytes / (double)n, (double)gz / (double)n, (double)ndjson / (double)n,
          (double)lake_bytes / (double)gz);

@@ -91,6 +91,19 @@ static const unsigned char plain[256] = {
 static int scan_string(scan_t *s, int *escaped) {
   *escaped = 0;
   while (s->p < s->end) {
+    /* Eight bytes at a time while none is '"', '\\', a control or non-ASCII
+     * (as json_parse.c does): this scanner reads every byte of every batch. */
+    while (s->end - s->p >= 8) {
+      uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+      memcpy(&w, s->p, 8);
+      uint64_t quote = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+      uint64_t stop = ((quote - ones) & ~quote) | ((bs - ones) & ~bs) | (w - ones * 0x20) | w;
+      if (stop & highs)
+        break;
+      s->p += 8;
+    }
+    if (s->p >= s->end)
+      break;
     if (plain[*s->p]) {
       s->p++;
       continue;
