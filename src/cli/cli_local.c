@@ -14,7 +14,8 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: evpipe local [--listen 127.0.0.1:8080] [--data DIR] [--schema F] [--clients F]\n"
-          "                    [--rate RPS] [--burst N] [--max-body BYTES] [--max-events N]\n"
+          "                    [--rate RPS] [--burst N] [--token-rate RPS] [--token-burst N]\n"
+          "                    [--max-body BYTES] [--max-events N]\n"
           "                    [--fsync always|interval|never] [--fsync-interval-ms MS]\n"
           "                    [--buffer-bytes N] [--buffer-seconds S] [--dedup-window S]\n"
           "                    [--token-ttl S] [--quiet]\n"
@@ -24,7 +25,8 @@ static void usage(FILE *f) {
           "DIR/events/dt=YYYY-MM-DD/hour=HH/. Defaults: --data ./evpipe-data, --schema\n"
           "DIR/schema.json (written from the built-in event schema when missing),\n"
           "--clients DIR/secrets/clients.json (created with one client, printed once,\n"
-          "when missing), 10000 requests/s with bursts of 5000 per client,\n"
+          "when missing), 10000 requests/s with bursts of 5000 per client, POST /token\n"
+          "20 requests/s with bursts of 100 per source address,\n"
           "1 MiB bodies, 500 events per request, fsync before every acknowledgement.\n"
           "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0.\n");
 }
@@ -42,7 +44,8 @@ int evp__cli_local(int argc, char **argv) {
   evp__local_opts_default(&o);
   const char *listen = NULL, *data = NULL, *schema = NULL, *clients = NULL, *rate = NULL,
              *burst = NULL, *max_body = NULL, *max_events = NULL, *fsync = NULL, *fsync_ms = NULL,
-             *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL;
+             *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL,
+             *tburst = NULL;
   for (int i = 1; i < argc; i++) {
     int r;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -59,6 +62,8 @@ int evp__cli_local(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--clients", &clients)) ||
         (r = evp__cli_opt(argc, argv, &i, "--rate", &rate)) ||
         (r = evp__cli_opt(argc, argv, &i, "--burst", &burst)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--token-rate", &trate)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--token-burst", &tburst)) ||
         (r = evp__cli_opt(argc, argv, &i, "--max-body", &max_body)) ||
         (r = evp__cli_opt(argc, argv, &i, "--max-events", &max_events)) ||
         (r = evp__cli_opt(argc, argv, &i, "--fsync", &fsync)) ||
@@ -90,6 +95,16 @@ int evp__cli_local(int argc, char **argv) {
     if (num("--burst", burst, 1, 100000000, &v))
       return EVP_CLI_USAGE;
     o.rate_burst = (double)v;
+  }
+  if (trate) {
+    if (num("--token-rate", trate, 1, 1000000, &v))
+      return EVP_CLI_USAGE;
+    o.token_rate_rps = (double)v;
+  }
+  if (tburst) {
+    if (num("--token-burst", tburst, 1, 1000000, &v))
+      return EVP_CLI_USAGE;
+    o.token_rate_burst = (double)v;
   }
   if (max_body) {
     if (num("--max-body", max_body, 1024, 64LL * 1024 * 1024, &v))

@@ -188,6 +188,25 @@ static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqsta
   evp__http_resp_t r;
   fill_req(c, method, url, body, len, hs, &q);
   evp__http_resp_init(&r);
+  if (h->deps.token_ratelimit) {
+    /* Per source address: bounds guessing of client secrets and the work an
+     * anonymous caller can make us do (API Gateway + WAF rate rules in AWS). */
+    char ip[64];
+    client_ip(c, ip, sizeof ip);
+    int wait = evp__ratelimit_take(h->deps.token_ratelimit, ip[0] ? ip : "?", mono());
+    if (wait > 0) {
+      char ra[16];
+      snprintf(ra, sizeof ra, "%d", wait);
+      evp__metrics_token(h->deps.metrics, "rate_limited");
+      if (evp__http_resp_error(&r, 429, "rate_limited", "too many token requests; retry later") ||
+          evp__http_resp_header(&r, "Retry-After", ra) ||
+          evp__http_resp_header(&r, "Cache-Control", "no-store")) {
+        evp__http_resp_free(&r);
+        return send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
+      }
+      return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+    }
+  }
   evp__keystate_t *ks = evp__keywatch_acquire(h->deps.keys);
   evp__issuer_t iss = {h->deps.clients, ks->signer, h->deps.opts->token_ttl_s};
   char *cid = NULL;

@@ -32,6 +32,8 @@ typedef struct {
   const char *clients_path;  /* NULL: DIR/secrets/clients.json */
   double rate_rps;           /* per-client sustained requests/s (API Gateway: 10000) */
   double rate_burst;         /* per-client bucket size (API Gateway: 5000) */
+  double token_rate_rps;     /* POST /token per source address: sustained requests/s ... */
+  double token_rate_burst;   /* ... and bucket size (a client needs one token per ~15 min) */
   size_t max_body;           /* request body limit, also after gunzip */
   size_t max_events;         /* events per request */
   evp__fsync_policy_t fsync;
@@ -191,6 +193,7 @@ typedef struct {
   evp__batcher_t *batcher;        /* for metrics; may be NULL */
   evp__ratelimit_t *ratelimit;
   evp__metrics_t *metrics;
+  evp__ratelimit_t *token_ratelimit; /* per source address on /token; NULL: none */
 } evp__http_deps_t;
 
 /* Bind and start serving (thread per connection). *port receives the bound

@@ -27,7 +27,7 @@ static const char *const reasons[] = {
     "missing", "malformed", "expired", "bad_signature", "unknown_key", "bad_alg", "not_yet_valid",
     "bad_issuer", "bad_claim", "wrong_audience",
     /* token endpoint errors */
-    "invalid_request", "invalid_client", "unsupported_grant_type", "invalid_target",
+    "invalid_request", "invalid_client", "unsupported_grant_type", "invalid_target", "rate_limited",
     "other"};
 #define N_REASONS (sizeof reasons / sizeof reasons[0])
 

@@ -1,7 +1,10 @@
-/* Per-client token buckets (API Gateway's throttling model: a sustained rate
- * and a burst). Buckets are refilled lazily when taken from. The table is
- * bounded: client ids come from verified tokens, so there are at most as many
- * as registered clients; past the bound, unknown ids share one bucket. */
+/* Token buckets per key (API Gateway's throttling model: a sustained rate
+ * and a burst): per client id on /events, per source address on /token.
+ * Buckets are refilled lazily when taken from. The table is bounded; a
+ * bucket idle long enough to be full again is the same as a fresh one, so
+ * its slot is reused for a new key — keys from an open set (addresses)
+ * cannot fill the table. Only when every slot on a key's probe path is busy
+ * does the key share the one overflow bucket. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -52,19 +55,26 @@ static bucket_t *find(evp__ratelimit_t *rl, const char *key, double now) {
   uint32_t h = 2166136261u; /* FNV-1a */
   for (size_t i = 0; i < n; i++)
     h = (h ^ (unsigned char)key[i]) * 16777619u;
+  bucket_t *idle = NULL;
   for (size_t probe = 0; probe < 64; probe++) {
     bucket_t *b = &rl->b[(h + probe) & (SLOTS - 1)];
     if (!b->used) {
-      b->used = 1;
-      memcpy(b->key, key, n + 1);
-      b->tokens = rl->burst;
-      b->last = now;
-      return b;
+      if (!idle)
+        idle = b;
+      break; /* slots are never emptied again, so the key is not further on */
     }
     if (strcmp(b->key, key) == 0)
       return b;
+    if (!idle && b->tokens + (now - b->last) * rl->rps >= rl->burst)
+      idle = b;
   }
-  return &rl->overflow;
+  if (!idle)
+    return &rl->overflow;
+  idle->used = 1;
+  memcpy(idle->key, key, n + 1);
+  idle->tokens = rl->burst;
+  idle->last = now;
+  return idle;
 }
 
 int evp__ratelimit_take(evp__ratelimit_t *rl, const char *key, double now_s) {

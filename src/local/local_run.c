@@ -22,6 +22,8 @@ void evp__local_opts_default(evp__local_opts_t *o) {
   o->data_dir = "evpipe-data";
   o->rate_rps = 10000;
   o->rate_burst = 5000;
+  o->token_rate_rps = 20;
+  o->token_rate_burst = 100;
   o->max_body = EVP__EVENTS_DEFAULT_MAX_BODY;
   o->max_events = EVP__EVENTS_DEFAULT_MAX;
   o->fsync = EVP__FSYNC_ALWAYS;
@@ -43,7 +45,7 @@ struct evp__local {
   evp__keywatch_t *keys;
   evp__wal_t *wal;
   evp__batcher_t *batcher;
-  evp__ratelimit_t *rl;
+  evp__ratelimit_t *rl, *token_rl;
   evp__metrics_t *metrics;
   evp__http_t *http;
   /* the key poller */
@@ -134,6 +136,7 @@ void evp__local_stop(evp__local_t *l) {
   evp__wal_close(l->wal);
   evp__metrics_free(l->metrics);
   evp__ratelimit_free(l->rl);
+  evp__ratelimit_free(l->token_rl);
   evp__keywatch_free(l->keys);
   evp__clients_free(l->clients);
   evp_schema_destroy(l->schema);
@@ -188,7 +191,9 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   if ((e = evp__keys_init(path, &created, errstr, errstr_size)) != EVP_OK ||
       (e = evp__keywatch_new(path, o->token_ttl_s, &l->keys, errstr, errstr_size)) != EVP_OK)
     return e;
-  if (!(l->rl = evp__ratelimit_new(o->rate_rps, o->rate_burst)) || !(l->metrics = evp__metrics_new()))
+  if (!(l->rl = evp__ratelimit_new(o->rate_rps, o->rate_burst)) ||
+      !(l->token_rl = evp__ratelimit_new(o->token_rate_rps, o->token_rate_burst)) ||
+      !(l->metrics = evp__metrics_new()))
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   evp__wal_opts_t wo;
   memset(&wo, 0, sizeof wo);
@@ -230,7 +235,7 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   const char *cpath = NULL;
   evp_err_t e = open_parts(l, &cpath, cdef, sizeof cdef, errstr, errstr_size);
   if (e == EVP_OK) {
-    evp__http_deps_t deps = {o, l->keys, l->clients, l->schema, l->wal, l->batcher, l->rl, l->metrics};
+    evp__http_deps_t deps = {o, l->keys, l->clients, l->schema, l->wal, l->batcher, l->rl, l->metrics, l->token_rl};
     e = evp__http_start(host, port, &deps, &l->http, &bound, errstr, errstr_size);
   }
   if (e == EVP_OK) {

@@ -289,7 +289,25 @@ for _ in $(seq 1 10); do
 done
 case "$codes" in " 200 200 200"*" 429") pass "burst of 3 then 429 ($codes)";; *) fail "rate limit codes:$codes";; esac
 grep -qi '^retry-after: [1-9]' "$TMP/r.hdr" && pass "429 carries Retry-After" || fail "Retry-After missing"
+# POST /token per source address: wrong secrets and right ones alike count.
+http rt -X POST "$URL/token" -d "grant_type=client_credentials&client_id=$RID&client_secret=wrong-secret-0123456789"
 stop "$PID"
 [ "$RC" = 0 ] && pass "second server: SIGTERM exit 0" || fail "second server exit $RC"
+
+start trl --data "$TMP/rl" --schema "$SCHEMA" --token-rate 1 --token-burst 3 --quiet
+codes=""
+for _ in $(seq 1 10); do
+  http tr -X POST "$URL/token" -d "grant_type=client_credentials&client_id=$RID&client_secret=guess-0123456789abcdef"
+  codes="$codes $CODE"
+  [ "$CODE" = 429 ] && break
+done
+case "$codes" in " 401 401 401"*" 429") pass "/token: 3 guesses then 429 ($codes)";; *) fail "/token rate limit codes:$codes";; esac
+grep -qi '^retry-after: [1-9]' "$TMP/tr.hdr" && pass "/token 429 carries Retry-After" || fail "/token Retry-After missing"
+grep -qi '^cache-control: no-store' "$TMP/tr.hdr" && pass "/token 429 is no-store" || fail "/token 429 cacheable"
+expect_grep "$TMP/tr.body" '"error":"rate_limited"' "/token 429 names the error"
+http trm "$URL/metrics"
+expect_grep "$TMP/trm.body" 'evpipe_token_errors_total{error="rate_limited"} [1-9]' "/token throttling is counted in /metrics"
+expect_rc 2 "--token-rate 0 is a usage error" "$CLI" local --token-rate 0 --schema "$SCHEMA"
+stop "$PID"
 
 finish

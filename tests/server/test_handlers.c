@@ -932,6 +932,30 @@ START_TEST(ratelimit_buckets) {
 }
 END_TEST
 
+/* Keys from an open set (source addresses on /token) must not fill the
+ * table for good: buckets idle long enough to be full are recycled, so a new
+ * address later gets a bucket of its own rather than the shared overflow. */
+START_TEST(ratelimit_recycles_idle_buckets) {
+  evp__ratelimit_t *rl = evp__ratelimit_new(1, 1);
+  ck_assert_ptr_nonnull(rl);
+  char k[32];
+  for (int i = 0; i < 20000; i++) { /* far more keys than slots, all busy at t=10 */
+    snprintf(k, sizeof k, "10.0.%d.%d", i / 256, i % 256);
+    evp__ratelimit_take(rl, k, 10.0);
+  }
+  /* While every slot is busy, unknown keys share the overflow bucket. */
+  int limited = 0;
+  for (int i = 0; i < 3; i++)
+    limited += evp__ratelimit_take(rl, "192.0.2.1", 10.0) > 0;
+  ck_assert_int_ge(limited, 2);
+  /* Two seconds later every bucket is full again: a new key has its own. */
+  ck_assert_int_eq(evp__ratelimit_take(rl, "198.51.100.7", 12.0), 0);
+  ck_assert_int_eq(evp__ratelimit_take(rl, "198.51.100.7", 12.0), 1);
+  ck_assert_int_eq(evp__ratelimit_take(rl, "198.51.100.8", 12.0), 0);
+  evp__ratelimit_free(rl);
+}
+END_TEST
+
 START_TEST(secret_file_writes) {
   char p[256], err[256], *buf;
   size_t len;
@@ -1143,6 +1167,7 @@ int main(void) {
   t = tcase_create("local");
   tcase_add_checked_fixture(t, local_setup, local_teardown);
   tcase_add_test(t, ratelimit_buckets);
+  tcase_add_test(t, ratelimit_recycles_idle_buckets);
   tcase_add_test(t, secret_file_writes);
   tcase_add_test(t, clients_file_create_and_refuse);
   tcase_add_test(t, keys_rotate_and_reload);
