@@ -1,0 +1,68 @@
+/* Internal header of the Lambda custom runtime (include/evpipe/lambda.h).
+ * Nothing here is public ABI. */
+#ifndef EVP_LAMBDA_LAMBDA_INT_H
+#define EVP_LAMBDA_LAMBDA_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include "evpipe/lambda.h"
+
+/* Bounds of the per-invocation metadata taken from the /next headers. A
+ * value that does not fit marks the header as bad (the request id: the
+ * invocation cannot be answered, evp_lambda_run returns EVP_ERR_HTTP; the
+ * others are dropped and read as ""). */
+#define EVP__LAMBDA_ID_MAX 128     /* Lambda request ids are UUIDs (36) */
+#define EVP__LAMBDA_ARN_MAX 512    /* function ARN with version or alias */
+#define EVP__LAMBDA_TRACE_MAX 512  /* X-Ray trace header */
+/* The buffers handed to a handler for its error type and message. */
+#define EVP__LAMBDA_ERRTYPE_MAX 128
+#define EVP__LAMBDA_ERRMSG_MAX 1024
+/* Longest "host:port" accepted in AWS_LAMBDA_RUNTIME_API. */
+#define EVP__LAMBDA_API_MAX 262
+
+struct evp_lambda_invocation {
+  char request_id[EVP__LAMBDA_ID_MAX];
+  char arn[EVP__LAMBDA_ARN_MAX];
+  char trace[EVP__LAMBDA_TRACE_MAX];
+  int64_t deadline_ms;
+  int id_bad; /* the request id header was too long */
+};
+
+/* What the CURL write callback does with a body. */
+enum { EVP__LAMBDA_SINK_EVENT = 0, EVP__LAMBDA_SINK_DISCARD = 1 };
+
+struct evp_lambda_runtime {
+  CURL *h;
+  struct curl_slist *post_headers; /* Content-Type, no Expect */
+  char api[EVP__LAMBDA_API_MAX];   /* host:port */
+  char next_url[EVP__LAMBDA_API_MAX + 64];
+  char url[EVP__LAMBDA_API_MAX + 64 + EVP__LAMBDA_ID_MAX];
+  /* The event being received: grows up to EVP_LAMBDA_MAX_EVENT + 1 bytes
+   * (+1 for the NUL); kept between invocations. */
+  char *ev;
+  size_t ev_len, ev_cap;
+  int ev_over; /* the event exceeded EVP_LAMBDA_MAX_EVENT: rest discarded */
+  int sink;
+  struct evp_lambda_invocation inv;
+  char curl_err[CURL_ERROR_SIZE];
+};
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t evp__lambda_now_ms(void);
+
+/* Re-read AWS_LAMBDA_LOG_LEVEL (evp_lambda_runtime_new does; tests too).
+ * Not safe against a concurrent setenv(): call it from the runtime thread. */
+void evp__lambda_log_reload(void);
+
+/* The invocation being served on this thread (NULL outside one): lets
+ * evp_lambda_log(NULL, ...) inside a handler still carry the request id. */
+void evp__lambda_set_current(const evp_lambda_invocation_t *inv);
+
+/* JSON-escape @p n bytes of @p s into @p out (capacity @p cap >= 1, always
+ * NUL-terminated, no quotes added). Invalid UTF-8 bytes become U+FFFD; the
+ * text is cut at a character boundary when it does not fit (then *cut is
+ * set when non-NULL). Returns the bytes written, without the NUL. */
+size_t evp__lambda_json_escape(const char *s, size_t n, char *out, size_t cap, int *cut);
+
+#endif /* EVP_LAMBDA_LAMBDA_INT_H */

@@ -1,0 +1,269 @@
+/* JSON-line logs for CloudWatch (evp_lambda_log) and the JSON escaper the
+ * runtime uses for error bodies. One write(2) per line, bounded size, never
+ * invalid JSON whatever bytes the caller passes. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "lambda/lambda_int.h"
+
+/* Longest log line written (bytes, newline included). The message is cut
+ * to fit; fields that do not fit are replaced by a note. */
+#define LOG_LINE_MAX 8192
+#define LOG_MSG_MAX 3072     /* escaped message bytes */
+#define LOG_FIELDS_MAX 4096  /* raw fields_json bytes considered */
+
+/* -1: not read yet. Levels 0..3 as evp_lambda_log_level_t, 4 = FATAL only
+ * (nothing evp_lambda_log writes passes). */
+static atomic_int g_level = -1;
+static _Thread_local const evp_lambda_invocation_t *tl_current;
+
+static int parse_level(const char *v) {
+  if (!v || !*v)
+    return EVP_LAMBDA_LOG_INFO;
+  if (!strcasecmp(v, "TRACE") || !strcasecmp(v, "DEBUG"))
+    return EVP_LAMBDA_LOG_DEBUG;
+  if (!strcasecmp(v, "INFO"))
+    return EVP_LAMBDA_LOG_INFO;
+  if (!strcasecmp(v, "WARN") || !strcasecmp(v, "WARNING"))
+    return EVP_LAMBDA_LOG_WARN;
+  if (!strcasecmp(v, "ERROR"))
+    return EVP_LAMBDA_LOG_ERROR;
+  if (!strcasecmp(v, "FATAL"))
+    return 4;
+  return EVP_LAMBDA_LOG_INFO;
+}
+
+void evp__lambda_log_reload(void) {
+  atomic_store(&g_level, parse_level(getenv("AWS_LAMBDA_LOG_LEVEL")));
+}
+
+static int level_threshold(void) {
+  int l = atomic_load_explicit(&g_level, memory_order_relaxed);
+  if (l < 0) {
+    /* First use before any runtime was created: read the environment once.
+     * Two threads racing here both store the same value. */
+    l = parse_level(getenv("AWS_LAMBDA_LOG_LEVEL"));
+    atomic_store(&g_level, l);
+  }
+  return l;
+}
+
+void evp__lambda_set_current(const evp_lambda_invocation_t *inv) { tl_current = inv; }
+
+int64_t evp__lambda_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
+  unsigned c = p[0];
+  size_t n;
+  unsigned min;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+    min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if ((size_t)(end - p) < n)
+    return 0;
+  unsigned cp = c & (0x3Fu >> (n - 1));
+  for (size_t i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n;
+}
+
+size_t evp__lambda_json_escape(const char *s, size_t n, char *out, size_t cap, int *cut) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  size_t o = 0;
+  if (cut)
+    *cut = 0;
+  if (!cap)
+    return 0;
+  while (p < end) {
+    char tmp[8];
+    size_t tl, adv;
+    unsigned c = *p;
+    if (c == '"' || c == '\\') {
+      tmp[0] = '\\';
+      tmp[1] = (char)c;
+      tl = 2;
+      adv = 1;
+    } else if (c < 0x20 || c == 0x7F) {
+      tmp[0] = '\\';
+      if (c == '\n') {
+        tmp[1] = 'n';
+        tl = 2;
+      } else if (c == '\r') {
+        tmp[1] = 'r';
+        tl = 2;
+      } else if (c == '\t') {
+        tmp[1] = 't';
+        tl = 2;
+      } else {
+        memcpy(tmp + 1, "u00", 3);
+        tmp[4] = hex[c >> 4];
+        tmp[5] = hex[c & 15];
+        tl = 6;
+      }
+      adv = 1;
+    } else if (c < 0x80) {
+      tmp[0] = (char)c;
+      tl = adv = 1;
+    } else if ((adv = utf8_seq(p, end)) != 0) {
+      memcpy(tmp, p, adv);
+      tl = adv;
+    } else {
+      memcpy(tmp, "\\ufffd", 6);
+      tl = 6;
+      adv = 1;
+    }
+    if (o + tl + 1 > cap) {
+      if (cut)
+        *cut = 1;
+      break;
+    }
+    memcpy(out + o, tmp, tl);
+    o += tl;
+    p += adv;
+  }
+  out[o] = '\0';
+  return o;
+}
+
+static const char *level_name(evp_lambda_log_level_t l) {
+  switch (l) {
+  case EVP_LAMBDA_LOG_DEBUG: return "DEBUG";
+  case EVP_LAMBDA_LOG_INFO: return "INFO";
+  case EVP_LAMBDA_LOG_WARN: return "WARN";
+  case EVP_LAMBDA_LOG_ERROR: return "ERROR";
+  }
+  return "ERROR";
+}
+
+/* Append the members of the JSON object text @p f to line (at *o, which
+ * already ends in a member): ",<members>". Raw newlines in a valid JSON text
+ * can only be whitespace, so they become spaces to keep one line. Returns 0
+ * when @p f is not a JSON object or does not fit. */
+static int append_fields(char *line, size_t *o, size_t cap, const char *f) {
+  size_t n = strnlen(f, LOG_FIELDS_MAX + 1);
+  if (n > LOG_FIELDS_MAX)
+    return 0;
+  while (n && (f[n - 1] == ' ' || f[n - 1] == '\n' || f[n - 1] == '\r' || f[n - 1] == '\t'))
+    n--;
+  size_t b = 0;
+  while (b < n && (f[b] == ' ' || f[b] == '\n' || f[b] == '\r' || f[b] == '\t'))
+    b++;
+  if (n - b < 2 || f[b] != '{' || f[n - 1] != '}')
+    return 0;
+  cJSON *j = cJSON_ParseWithLength(f + b, n - b);
+  int ok = j && cJSON_IsObject(j);
+  int empty = ok && j->child == NULL;
+  cJSON_Delete(j);
+  if (!ok)
+    return 0;
+  if (empty)
+    return 1;
+  /* Validity was checked by cJSON; the bytes must also be valid UTF-8
+   * (cJSON passes invalid sequences through), which a copy cannot repair. */
+  const unsigned char *p = (const unsigned char *)f + b + 1, *end = (const unsigned char *)f + n - 1;
+  for (const unsigned char *q = p; q < end;) {
+    size_t l = utf8_seq(q, end);
+    if (!l)
+      return 0;
+    q += l;
+  }
+  size_t len = (size_t)(end - p);
+  if (*o + 1 + len + 1 > cap)
+    return 0;
+  line[(*o)++] = ',';
+  for (size_t i = 0; i < len; i++) {
+    char c = (char)p[i];
+    line[(*o)++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  }
+  return 1;
+}
+
+static void write_all(const char *s, size_t n) {
+  while (n) {
+    ssize_t w = write(STDERR_FILENO, s, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return;
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_lambda_log_level_t level,
+                    const char *message, const char *fields_json) {
+  if ((int)level < EVP_LAMBDA_LOG_DEBUG || (int)level > EVP_LAMBDA_LOG_ERROR)
+    level = EVP_LAMBDA_LOG_ERROR;
+  if ((int)level < level_threshold())
+    return;
+  if (!inv)
+    inv = tl_current;
+  char line[LOG_LINE_MAX];
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  time_t secs = ts.tv_sec;
+  gmtime_r(&secs, &tm);
+  int w = snprintf(line, sizeof line,
+                   "{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec, (long)(ts.tv_nsec / 1000000), level_name(level));
+  if (w < 0)
+    return;
+  size_t o = (size_t)w;
+  if (inv && inv->request_id[0]) {
+    /* Request ids are checked to be [A-Za-z0-9._:-] before a handler runs. */
+    o += (size_t)snprintf(line + o, sizeof line - o, ",\"requestId\":\"%s\"", inv->request_id);
+  }
+  memcpy(line + o, ",\"message\":\"", 12);
+  o += 12;
+  const char *msg = message ? message : "";
+  int cut = 0;
+  o += evp__lambda_json_escape(msg, strnlen(msg, 4 * LOG_MSG_MAX), line + o, LOG_MSG_MAX, &cut);
+  line[o++] = '"';
+  if (cut) {
+    static const char t[] = ",\"messageTruncated\":true";
+    memcpy(line + o, t, sizeof t - 1);
+    o += sizeof t - 1;
+  }
+  /* Room for the closing "}\n" is kept out of the fields' budget. */
+  if (fields_json && !append_fields(line, &o, sizeof line - 2, fields_json)) {
+    static const char t[] = ",\"fieldsError\":\"fields_json is not a JSON object of UTF-8 text or is too large\"";
+    memcpy(line + o, t, sizeof t - 1);
+    o += sizeof t - 1;
+  }
+  line[o++] = '}';
+  line[o++] = '\n';
+  write_all(line, o);
+}
