@@ -208,7 +208,7 @@ static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqsta
     }
   }
   evp__keystate_t *ks = evp__keywatch_acquire(h->deps.keys);
-  evp__issuer_t iss = {h->deps.clients, ks->signer, h->deps.opts->token_ttl_s};
+  evp__issuer_t iss = {ks->clients, ks->signer, h->deps.opts->token_ttl_s};
   char *cid = NULL;
   evp_err_t e = evp__issuer_handle(&iss, &q, &r, &cid);
   char extra[256];

@@ -97,6 +97,10 @@ evp_err_t evp__local_write_secret_file(const char *path, const char *data, size_
  * base64url) and print the credentials once to @p announce. */
 evp_err_t evp__local_clients_load(const char *path, FILE *announce, evp__clients_t **out,
                                   char *errstr, size_t errstr_size);
+/* Load an existing clients file (0600 or refused); @p st (may be NULL)
+ * receives the stat of what was read. */
+evp_err_t evp__local_clients_read(const char *path, evp__clients_t **out, struct stat *st,
+                                  char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------------------ signing keys */
 
@@ -117,9 +121,11 @@ evp_err_t evp__keys_rotate(const char *path, char *new_kid, size_t kid_size, cha
 evp_err_t evp__keys_load(const char *path, evp_keyring_t **kr, char *current, size_t current_size,
                          struct stat *st, char *errstr, size_t errstr_size);
 
-/* The key material of a running server: swapped whole when the file changes;
- * requests hold a reference, so a swap never frees what is in use. */
+/* The secrets of a running server (signing keys and the client store):
+ * swapped whole when either file changes; requests hold a reference, so a
+ * swap never frees what is in use. */
 typedef struct evp__keystate {
+  const evp__clients_t *clients; /* owned; NULL when the watch has no clients file */
   evp_keyring_t *kr;
   evp_jwt_signer_t *signer;
   evp_jwt_verifier_t *verifier;
@@ -129,15 +135,20 @@ typedef struct evp__keystate {
 
 typedef struct evp__keywatch evp__keywatch_t;
 
-evp_err_t evp__keywatch_new(const char *path, int64_t ttl_s, evp__keywatch_t **out, char *errstr,
+/* Watch the signing-key file @p path and the clients file @p clients_path
+ * (NULL: none). @p clients (taken, may be NULL: read from @p clients_path)
+ * is the store already loaded at start-up. */
+evp_err_t evp__keywatch_new(const char *path, const char *clients_path, evp__clients_t *clients,
+                            int64_t ttl_s, evp__keywatch_t **out, char *errstr,
                             size_t errstr_size);
 void evp__keywatch_free(evp__keywatch_t *w);
 /* A reference to the current state; release with evp__keystate_release(). */
 evp__keystate_t *evp__keywatch_acquire(evp__keywatch_t *w);
 void evp__keystate_release(evp__keystate_t *s);
-/* Reload when the file's inode, size or mtime changed (call about once per
- * second). Returns 1 when a new state is in use, 0 when unchanged, -1 when
- * the file changed but could not be loaded (the old state stays; errstr). */
+/* Reload both files when either one's inode, size or mtime changed (call
+ * about once per second). Returns 1 when a new state is in use, 0 when
+ * unchanged, -1 when a file changed but could not be loaded (the old state
+ * stays; errstr). */
 int evp__keywatch_poll(evp__keywatch_t *w, char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------------------ rate limiting */
@@ -186,8 +197,7 @@ typedef struct evp__http evp__http_t;
 
 typedef struct {
   const evp__local_opts_t *opts;
-  evp__keywatch_t *keys;
-  const evp__clients_t *clients;
+  evp__keywatch_t *keys;          /* signing keys and clients, hot-reloaded */
   const evp_schema_t *schema;
   evp__wal_t *wal;                /* NULL: accepted events are refused with 503 */
   evp__batcher_t *batcher;        /* for metrics; may be NULL */

@@ -42,15 +42,22 @@ static evp_err_t create_default(const char *path, FILE *announce, char *errstr, 
 
 evp_err_t evp__local_clients_load(const char *path, FILE *announce, evp__clients_t **out,
                                   char *errstr, size_t errstr_size) {
-  char *buf;
-  size_t len;
   *out = NULL;
-  evp_err_t e = evp__local_read_file(path, CLIENTS_FILE_MAX, 1, &buf, &len, NULL, errstr, errstr_size);
+  evp_err_t e = evp__local_clients_read(path, out, NULL, errstr, errstr_size);
   if (e == EVP_ERR_IO && errno == ENOENT) {
     if ((e = create_default(path, announce, errstr, errstr_size)) != EVP_OK)
       return e;
-    e = evp__local_read_file(path, CLIENTS_FILE_MAX, 1, &buf, &len, NULL, errstr, errstr_size);
+    e = evp__local_clients_read(path, out, NULL, errstr, errstr_size);
   }
+  return e;
+}
+
+evp_err_t evp__local_clients_read(const char *path, evp__clients_t **out, struct stat *st,
+                                  char *errstr, size_t errstr_size) {
+  char *buf;
+  size_t len;
+  *out = NULL;
+  evp_err_t e = evp__local_read_file(path, CLIENTS_FILE_MAX, 1, &buf, &len, st, errstr, errstr_size);
   if (e != EVP_OK)
     return e;
   char why[200];

@@ -166,8 +166,8 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
   put(&s, "# HELP evpipe_tokens_issued_total Access tokens issued.\n"
           "# TYPE evpipe_tokens_issued_total counter\nevpipe_tokens_issued_total %llu\n",
       atomic_load(&m->tokens_issued));
-  put(&s, "# HELP evpipe_signing_key_reloads_total Signing-key files picked up while running.\n"
-          "# TYPE evpipe_signing_key_reloads_total counter\nevpipe_signing_key_reloads_total %llu\n",
+  put(&s, "# HELP evpipe_secret_reloads_total Changed signing-key or clients files picked up while running.\n"
+          "# TYPE evpipe_secret_reloads_total counter\nevpipe_secret_reloads_total %llu\n",
       atomic_load(&m->key_reloads));
   if (wal)
     put(&s, "# HELP evpipe_queue_depth_events Events in the durable log not yet in the lake.\n"

@@ -41,7 +41,7 @@ struct evp__local {
   const evp__local_opts_t *o;
   evp_schema_t *schema;
   char *schema_text;
-  evp__clients_t *clients;
+  size_t nclients; /* at start-up, for the log */
   evp__keywatch_t *keys;
   evp__wal_t *wal;
   evp__batcher_t *batcher;
@@ -85,7 +85,7 @@ static int is_loopback(const char *host) {
   return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
 }
 
-/* Poll the signing-key file about once a second until stopped. */
+/* Poll the signing-key and clients files about once a second until stopped. */
 static void *poll_keys(void *arg) {
   evp__local_t *l = arg;
   pthread_mutex_lock(&l->mu);
@@ -105,11 +105,13 @@ static void *poll_keys(void *arg) {
       evp__metrics_key_reload(l->metrics);
       evp__keystate_t *ks = evp__keywatch_acquire(l->keys);
       evp__local_log_str(f, sizeof f, &n, "signing_kid", ks->current);
+      evp__local_log_num(f, sizeof f, &n, "clients_count",
+                         ks->clients ? (long long)evp__clients_count(ks->clients) : 0);
       evp__keystate_release(ks);
-      evp__local_log("info", "signing keys reloaded", f);
+      evp__local_log("info", "secrets reloaded (signing keys, clients)", f);
     } else if (k < 0) {
       evp__local_log_str(f, sizeof f, &n, "error", err);
-      evp__local_log("error", "signing keys changed but cannot be loaded; keeping the previous ones", f);
+      evp__local_log("error", "secret files changed but cannot be loaded; keeping the previous ones", f);
     }
     pthread_mutex_lock(&l->mu);
   }
@@ -138,7 +140,6 @@ void evp__local_stop(evp__local_t *l) {
   evp__ratelimit_free(l->rl);
   evp__ratelimit_free(l->token_rl);
   evp__keywatch_free(l->keys);
-  evp__clients_free(l->clients);
   evp_schema_destroy(l->schema);
   free(l->schema_text);
   pthread_cond_destroy(&l->cv);
@@ -183,14 +184,22 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
     cpath = cdef;
   }
   *cpath_out = cpath;
-  if ((e = evp__local_clients_load(cpath, o->announce, &l->clients, errstr, errstr_size)) != EVP_OK)
+  evp__clients_t *clients;
+  if ((e = evp__local_clients_load(cpath, o->announce, &clients, errstr, errstr_size)) != EVP_OK)
     return e;
+  size_t nclients = evp__clients_count(clients);
   if ((size_t)snprintf(path, sizeof path, "%s/signing-keys.json", secrets) >= sizeof path)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
   int created;
-  if ((e = evp__keys_init(path, &created, errstr, errstr_size)) != EVP_OK ||
-      (e = evp__keywatch_new(path, o->token_ttl_s, &l->keys, errstr, errstr_size)) != EVP_OK)
+  if ((e = evp__keys_init(path, &created, errstr, errstr_size)) != EVP_OK) {
+    evp__clients_free(clients);
     return e;
+  }
+  /* The watch owns the client store from here: edits of the clients file
+   * take effect without a restart, like key rotations. */
+  if ((e = evp__keywatch_new(path, cpath, clients, o->token_ttl_s, &l->keys, errstr, errstr_size)) != EVP_OK)
+    return e;
+  l->nclients = nclients;
   if (!(l->rl = evp__ratelimit_new(o->rate_rps, o->rate_burst)) ||
       !(l->token_rl = evp__ratelimit_new(o->token_rate_rps, o->token_rate_burst)) ||
       !(l->metrics = evp__metrics_new()))
@@ -235,7 +244,7 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   const char *cpath = NULL;
   evp_err_t e = open_parts(l, &cpath, cdef, sizeof cdef, errstr, errstr_size);
   if (e == EVP_OK) {
-    evp__http_deps_t deps = {o, l->keys, l->clients, l->schema, l->wal, l->batcher, l->rl, l->metrics, l->token_rl};
+    evp__http_deps_t deps = {o, l->keys, l->schema, l->wal, l->batcher, l->rl, l->metrics, l->token_rl};
     e = evp__http_start(host, port, &deps, &l->http, &bound, errstr, errstr_size);
   }
   if (e == EVP_OK) {
@@ -255,7 +264,7 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   evp__local_log_str(f, sizeof f, &n, "url", url);
   evp__local_log_str(f, sizeof f, &n, "data", o->data_dir);
   evp__local_log_str(f, sizeof f, &n, "clients", cpath);
-  evp__local_log_num(f, sizeof f, &n, "clients_count", (long long)evp__clients_count(l->clients));
+  evp__local_log_num(f, sizeof f, &n, "clients_count", (long long)l->nclients);
   evp__keystate_t *ks = evp__keywatch_acquire(l->keys);
   evp__local_log_str(f, sizeof f, &n, "signing_kid", ks->current);
   evp__keystate_release(ks);

@@ -213,6 +213,28 @@ expect_code 401 "after two rotations the v1 token no longer verifies (only curre
 [ "$(json_get "$DATA/secrets/signing-keys.json" "j['current'], [k['kid'] for k in j['keys']]")" = "v3 ['v3', 'v2']" ] \
   && pass "keys file holds current and previous" || fail "keys file: $(json_get "$DATA/secrets/signing-keys.json" "j['current']")"
 
+# ------------------------------------------------------------ clients edited while running
+# A new client added to the clients file (atomically, 0600) works without a restart.
+python3 - "$CLIENTS" <<'PY'
+import json, os, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c.append({"client_id": "added-live", "client_secret": "added-live-secret-0123456789", "audiences": ["events"]})
+t = p + ".new"
+fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, json.dumps(c).encode()); os.fsync(fd); os.close(fd)
+os.rename(t, p)
+PY
+for _ in $(seq 1 $((WAIT * 2))); do
+  http live -X POST "$URL/token" -d "grant_type=client_credentials&client_id=added-live&client_secret=added-live-secret-0123456789"
+  [ "$CODE" = 200 ] && break
+  sleep 0.5
+done
+expect_code 200 "a client added to the clients file gets tokens without a restart"
+http liveold -X POST "$URL/token" -d "grant_type=client_credentials&client_id=$ID&client_secret=$SECRET"
+expect_code 200 "existing clients keep working after the reload"
+expect_grep "$TMP/main.err" '"msg":"secrets reloaded' "the reload is logged"
+
 # Concurrent requests (one thread per connection; appends share fsyncs).
 cpids=""
 for k in 1 2 3 4 5 6 7 8; do
@@ -235,7 +257,7 @@ for m in 'evpipe_http_requests_total{route="/events",code="200"}' 'evpipe_http_r
          'evpipe_auth_failures_total{reason="missing"}' 'evpipe_auth_failures_total{reason="bad_alg"}' \
          'evpipe_tokens_issued_total' 'evpipe_token_errors_total{error="invalid_client"}' \
          'evpipe_queue_depth_events' 'evpipe_lake_files_total' 'evpipe_lake_bytes_total' \
-         'evpipe_http_request_duration_seconds_bucket{le="+Inf"}' 'evpipe_signing_key_reloads_total 2'; do
+         'evpipe_http_request_duration_seconds_bucket{le="+Inf"}' 'evpipe_secret_reloads_total 3'; do
   grep -qF "$m" "$TMP/met.body" && pass "metric $m" || fail "metric $m missing"
 done
 ACC=$(sed -n 's/^evpipe_events_accepted_total //p' "$TMP/met.body")

@@ -956,6 +956,53 @@ START_TEST(ratelimit_recycles_idle_buckets) {
 }
 END_TEST
 
+/* The clients file is watched with the keys: an edit takes effect without a
+ * restart; a broken edit keeps the previous store in use. */
+START_TEST(clients_file_hot_reload) {
+  char kp[256], cp[256], err[512];
+  int created;
+  tpath(kp, sizeof kp, "keys.json");
+  tpath(cp, sizeof cp, "clients.json");
+  ck_assert_int_eq(evp__keys_init(kp, &created, err, sizeof err), EVP_OK);
+  const char *one = "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"events\"]}]";
+  const char *two = "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"events\"]},"
+                    "{\"client_id\":\"b\",\"client_secret\":\"fedcba9876543210\",\"audiences\":[\"events\"]}]";
+  ck_assert_int_eq(evp__local_write_secret_file(cp, one, strlen(one), 0, err, sizeof err), EVP_OK);
+  evp__keywatch_t *w;
+  ck_assert_int_eq(evp__keywatch_new(kp, cp, NULL, 600, &w, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 0);
+  evp__keystate_t *s1 = evp__keywatch_acquire(w);
+  ck_assert_uint_eq(evp__clients_count(s1->clients), 1);
+  const char *aud;
+  ck_assert_int_eq(evp__clients_check(s1->clients, "b", 1, "fedcba9876543210", 16, NULL, &aud), EVP__CLIENT_UNKNOWN);
+  ck_assert_int_eq(evp__local_write_secret_file(cp, two, strlen(two), 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 1);
+  evp__keystate_t *s2 = evp__keywatch_acquire(w);
+  ck_assert_uint_eq(evp__clients_count(s2->clients), 2);
+  ck_assert_int_eq(evp__clients_check(s2->clients, "b", 1, "fedcba9876543210", 16, NULL, &aud), EVP__CLIENT_OK);
+  ck_assert_str_eq(s2->current, s1->current); /* same keys */
+  ck_assert_uint_eq(evp__clients_count(s1->clients), 1); /* the holder's state is intact */
+  evp__keystate_release(s1);
+  /* A broken edit (bad JSON, then a readable-by-others file): reported once, old store kept. */
+  ck_assert_int_eq(evp__local_write_secret_file(cp, "[{", 2, 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), -1);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 0);
+  ck_assert_int_eq(evp__local_write_secret_file(cp, one, strlen(one), 0, err, sizeof err), EVP_OK);
+  chmod(cp, 0644);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), -1);
+  ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+  evp__keystate_t *s3 = evp__keywatch_acquire(w);
+  ck_assert_uint_eq(evp__clients_count(s3->clients), 2);
+  evp__keystate_release(s3);
+  /* A deleted clients file is a change that cannot be loaded. */
+  ck_assert_int_eq(unlink(cp), 0);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), -1);
+  ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 0);
+  evp__keystate_release(s2);
+  evp__keywatch_free(w);
+}
+END_TEST
+
 START_TEST(secret_file_writes) {
   char p[256], err[256], *buf;
   size_t len;
@@ -1034,7 +1081,7 @@ START_TEST(keys_rotate_and_reload) {
   ck_assert_int_eq(evp__keys_init(p, &created, err, sizeof err), EVP_OK);
   ck_assert_int_eq(created, 0);
   evp__keywatch_t *w;
-  ck_assert_int_eq(evp__keywatch_new(p, 600, &w, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__keywatch_new(p, NULL, NULL, 600, &w, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 0);
   evp__keystate_t *s1 = evp__keywatch_acquire(w);
   ck_assert_str_eq(s1->current, "v1");
@@ -1171,6 +1218,7 @@ int main(void) {
   tcase_add_test(t, secret_file_writes);
   tcase_add_test(t, clients_file_create_and_refuse);
   tcase_add_test(t, keys_rotate_and_reload);
+  tcase_add_test(t, clients_file_hot_reload);
   tcase_add_test(t, metrics_text);
   tcase_add_test(t, log_values_escaped_and_bounded);
   suite_add_tcase(s, t);
