@@ -12,5 +12,6 @@
 #include "conf.h"
 #include "client.h"
 #include "schema.h"
+#include "lambda.h"
 
 #endif /* EVPIPE_EVPIPE_H */
