@@ -7,7 +7,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "mock_lambda_api.h"
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -115,6 +118,17 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 
 /* ------------------------------------------------------------ GET /next */
 
+/* The runtime went away while its /next was parked (a killed process): the
+ * socket reads EOF or an error. An invocation must not be handed to it. */
+static int peer_closed(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (!ci)
+    return 0;
+  char b;
+  ssize_t r = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static enum MHD_Result serve_next(mock_lambda_t *m, struct MHD_Connection *c) {
   pthread_mutex_lock(&m->mu);
   m->n_next++;
@@ -127,10 +141,24 @@ static enum MHD_Result serve_next(mock_lambda_t *m, struct MHD_Connection *c) {
   uint64_t gen = m->drop_gen;
   m->polling++;
   pthread_cond_broadcast(&m->cv);
-  while (!m->q_head && !m->stopping && m->drop_gen == gen)
-    pthread_cond_wait(&m->cv, &m->mu);
+  int gone = 0;
+  for (;;) {
+    if (m->stopping || m->drop_gen != gen)
+      break;
+    /* Checked before taking an invocation too: the runtime may have died
+     * since its last check (and its invocation would be lost). */
+    if ((gone = peer_closed(c)) != 0)
+      break;
+    if (m->q_head)
+      break;
+    struct timespec dl;
+    deadline_after(&dl, 100);
+    pthread_cond_timedwait(&m->cv, &m->mu, &dl);
+  }
   m->polling--;
-  if (m->stopping || m->drop_gen != gen) {
+  if (gone)
+    pthread_cond_broadcast(&m->cv);
+  if (gone || m->stopping || m->drop_gen != gen) {
     pthread_mutex_unlock(&m->mu);
     return MHD_NO; /* connection closed without an answer */
   }
@@ -247,6 +275,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                size_t *upload_size, void **con_cls) {
   (void)version;
   mock_lambda_t *m = cls;
+  req_t *rq = *con_cls;
+  if (!rq) {
+    /* First call, headers only. Answering now would make libmicrohttpd close
+     * the connection after the response ("Connection: close"): keep-alive
+     * matters (the runtime reuses one connection), so answer on the next call. */
+    if (!(rq = calloc(1, sizeof *rq)))
+      return MHD_NO;
+    *con_cls = rq;
+    return MHD_YES;
+  }
   if (!strcmp(method, "GET")) {
     if (!strcmp(url, API "/invocation/next"))
       return serve_next(m, c);
@@ -260,13 +298,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     m->n_bad++;
     pthread_mutex_unlock(&m->mu);
     return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "{}");
-  }
-  req_t *rq = *con_cls;
-  if (!rq) {
-    if (!(rq = calloc(1, sizeof *rq)))
-      return MHD_NO;
-    *con_cls = rq;
-    return MHD_YES;
   }
   if (*upload_size) {
     size_t n = *upload_size;

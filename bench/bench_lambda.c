@@ -1,0 +1,308 @@
+/* Lambda runtime benchmarks, against the Runtime API test double
+ * (tests/mock_lambda_api.c, in this process).
+ *
+ *   bench_lambda loop [-n N] [-p PAYLOAD]
+ *       Invocations/s of the runtime loop (evp_lambda_run) with a trivial
+ *       in-process handler that echoes the event; the loop runs on this
+ *       thread, pinned to one CPU, the mock on its own threads. Also prints
+ *       the loop thread's CPU time per invocation (the one-core cost).
+ *
+ *   bench_lambda cold [-n RUNS] [-H HANDLER] [-e NAME=VALUE]... [-p PAYLOAD | -f FILE]
+ *                     [-t TIMEOUT_MS] BOOTSTRAP [ARGS...]
+ *       Cold start: fork/exec BOOTSTRAP (e.g. build/bootstrap, or the
+ *       unpacked zip's bootstrap) with a clean environment like Lambda's
+ *       (AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT, AWS_REGION, TZ,
+ *       LANG, PATH) plus the -e variables, and measure from just before
+ *       fork to the first /response received by the mock; the process is
+ *       then killed. Prints min, median, p90 and max over RUNS. A run whose
+ *       answer is not a /response (an error, an init error, or nothing
+ *       within the timeout) is reported and makes the exit status 1.
+ */
+#define _GNU_SOURCE /* sched_setaffinity */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "evpipe/lambda.h"
+#include "mock_lambda_api.h"
+
+static double now_s(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int usage(void) {
+  fputs("usage: bench_lambda loop [-n N] [-p PAYLOAD]\n"
+        "       bench_lambda cold [-n RUNS] [-H HANDLER] [-e NAME=VALUE]... [-p PAYLOAD | -f FILE]\n"
+        "                         [-t TIMEOUT_MS] BOOTSTRAP [ARGS...]\n",
+        stderr);
+  return 2;
+}
+
+/* ------------------------------------------------------------ loop */
+
+static evp_err_t h_echo(void *opaque, const evp_lambda_invocation_t *inv, const char *ev,
+                        size_t len, char **out, size_t *out_len, char *et, size_t ets, char *em,
+                        size_t ems) {
+  (void)opaque, (void)inv, (void)et, (void)ets, (void)em, (void)ems;
+  char *p = malloc(len + 1);
+  if (!p)
+    return EVP_ERR_NOMEM;
+  memcpy(p, ev, len);
+  *out = p;
+  *out_len = len;
+  return EVP_OK;
+}
+
+static int run_loop(int argc, char **argv) {
+  long n = 50000;
+  const char *payload = "{\"type\":\"TOKEN\",\"methodArn\":\"arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/events\"}";
+  int c;
+  while ((c = getopt(argc, argv, "n:p:")) != -1) {
+    if (c == 'n')
+      n = atol(optarg);
+    else if (c == 'p')
+      payload = optarg;
+    else
+      return usage();
+  }
+  if (n < 1)
+    return usage();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0)
+    perror("sched_setaffinity (continuing unpinned)");
+  mock_lambda_t *m = mock_lambda_start();
+  if (!m)
+    return 1;
+  char err[256];
+  evp_lambda_runtime_t *rt = evp_lambda_runtime_new(mock_lambda_address(m), err, sizeof err);
+  if (!rt) {
+    fprintf(stderr, "%s\n", err);
+    mock_lambda_stop(m);
+    return 1;
+  }
+  long warm = n / 10 < 1000 ? n / 10 : 1000;
+  for (long i = 0; i < warm + n; i++)
+    if (mock_lambda_enqueue_simple(m, NULL, payload) != 0) {
+      fputs("enqueue failed\n", stderr);
+      return 1;
+    }
+  if (warm && evp_lambda_run(rt, h_echo, NULL, (uint64_t)warm) != EVP_OK)
+    return 1;
+  double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+  evp_err_t e = evp_lambda_run(rt, h_echo, NULL, (uint64_t)n);
+  double w1 = now_s(CLOCK_MONOTONIC), c1 = now_s(CLOCK_THREAD_CPUTIME_ID);
+  mock_lambda_stats_t st;
+  mock_lambda_stats(m, &st);
+  evp_lambda_runtime_destroy(rt);
+  mock_lambda_stop(m);
+  if (e != EVP_OK) {
+    fprintf(stderr, "evp_lambda_run: %s\n", evp_err2name(e));
+    return 1;
+  }
+  printf("runtime loop: %ld invocations (%zu-byte event) in %.3f s: %.0f invocations/s wall "
+         "(runtime + mock API sharing the machine)\n",
+         n, strlen(payload), w1 - w0, (double)n / (w1 - w0));
+  printf("runtime loop thread CPU: %.2f us/invocation = %.0f invocations/s per core\n",
+         (c1 - c0) * 1e6 / (double)n, (double)n / (c1 - c0));
+  printf("mock: %llu results, %llu refused\n", (unsigned long long)st.results,
+         (unsigned long long)st.bad_requests);
+  return 0;
+}
+
+/* ------------------------------------------------------------ cold */
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  size_t cap = 1 << 16, len = 0, r;
+  char *b = malloc(cap + 1);
+  while (b && (r = fread(b + len, 1, cap - len, f)) > 0) {
+    len += r;
+    if (len == cap && cap < EVP_LAMBDA_MAX_EVENT) {
+      char *nb = realloc(b, cap * 2 + 1);
+      if (!nb) {
+        free(b);
+        b = NULL;
+        break;
+      }
+      b = nb;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  if (b)
+    b[len] = '\0';
+  return b;
+}
+
+#define MAX_ENV 64
+
+static int run_cold(int argc, char **argv) {
+  long runs = 20;
+  long timeout_ms = 10000;
+  const char *handler = NULL;
+  char *payload = NULL;
+  const char *extra[MAX_ENV];
+  int n_extra = 0;
+  int c;
+  while ((c = getopt(argc, argv, "+n:H:e:p:f:t:")) != -1) {
+    switch (c) {
+    case 'n': runs = atol(optarg); break;
+    case 't': timeout_ms = atol(optarg); break;
+    case 'H': handler = optarg; break;
+    case 'e':
+      if (n_extra == MAX_ENV || !strchr(optarg, '=')) {
+        fputs("-e NAME=VALUE (at most 64)\n", stderr);
+        return 2;
+      }
+      extra[n_extra++] = optarg;
+      break;
+    case 'p':
+      free(payload);
+      payload = strdup(optarg);
+      break;
+    case 'f':
+      free(payload);
+      if (!(payload = read_file(optarg))) {
+        perror(optarg);
+        return 2;
+      }
+      break;
+    default: return usage();
+    }
+  }
+  if (optind >= argc || runs < 1 || timeout_ms < 1)
+    return usage();
+  char **child_argv = argv + optind;
+  const char *boot = child_argv[0];
+  if (access(boot, X_OK) != 0) {
+    perror(boot);
+    return 2;
+  }
+  mock_lambda_t *m = mock_lambda_start();
+  if (!m)
+    return 1;
+
+  /* The environment Lambda gives provided.al2023 functions (the parts that
+   * matter here), then the -e additions (which may override). */
+  char api[96], h[512], root[4096];
+  snprintf(api, sizeof api, "AWS_LAMBDA_RUNTIME_API=%s", mock_lambda_address(m));
+  snprintf(h, sizeof h, "_HANDLER=%s", handler ? handler : "");
+  const char *slash = strrchr(boot, '/');
+  snprintf(root, sizeof root, "LAMBDA_TASK_ROOT=%.*s", slash ? (int)(slash - boot) : 1,
+           slash ? boot : ".");
+  const char *base[] = {api, h, root, "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
+                        "AWS_LAMBDA_FUNCTION_NAME=bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+                        "TZ=:UTC", "LANG=en_US.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin"};
+  char *envp[sizeof base / sizeof *base + MAX_ENV + 1];
+  int ne = 0;
+  for (size_t i = 0; i < sizeof base / sizeof *base; i++) {
+    const char *eq = strchr(base[i], '=');
+    int overridden = 0;
+    for (int j = 0; j < n_extra; j++)
+      if (!strncmp(extra[j], base[i], (size_t)(eq - base[i]) + 1))
+        overridden = 1;
+    if (!overridden)
+      envp[ne++] = (char *)base[i];
+  }
+  for (int j = 0; j < n_extra; j++)
+    envp[ne++] = (char *)extra[j];
+  envp[ne] = NULL;
+
+  int64_t *lat = calloc((size_t)runs, sizeof *lat);
+  if (!lat)
+    return 1;
+  long ok = 0, bad = 0;
+  for (long i = 0; i < runs; i++) {
+    char id[64];
+    snprintf(id, sizeof id, "cold-%ld", i);
+    mock_lambda_invocation_t in = {.payload = payload ? payload : "{}", .request_id = id};
+    if (mock_lambda_enqueue(m, &in, NULL, 0) != 0)
+      return 1;
+    int64_t t0 = mono_ns();
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("fork");
+      return 1;
+    }
+    if (pid == 0) {
+      execve(boot, child_argv, envp);
+      _exit(127);
+    }
+    mock_lambda_result_t res;
+    int got = mock_lambda_wait_result(m, id, (int)timeout_ms, &res);
+    kill(pid, SIGKILL);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (got != 0) {
+      fprintf(stderr, "run %ld: no answer within %ld ms (exit status %d)\n", i, timeout_ms, st);
+      bad++;
+      mock_lambda_fail_inflight(m, "Runtime.ExitError");
+      /* An init error may have been posted instead. */
+      if (mock_lambda_wait_result(m, "", 0, &res) == 0) {
+        fprintf(stderr, "  init error %s: %.300s\n", res.error_type, res.body);
+        mock_lambda_result_free(&res);
+      }
+      mock_lambda_result_t lost;
+      while (mock_lambda_wait_result(m, NULL, 0, &lost) == 0)
+        mock_lambda_result_free(&lost);
+      continue;
+    }
+    if (res.kind != MOCK_LAMBDA_RESPONSE) {
+      fprintf(stderr, "run %ld: %s %s: %.300s\n", i,
+              res.kind == MOCK_LAMBDA_ERROR ? "error" : "unexpected result", res.error_type,
+              res.body);
+      bad++;
+    } else {
+      lat[ok++] = res.received_ns - t0;
+    }
+    mock_lambda_result_free(&res);
+  }
+  mock_lambda_stop(m);
+  free(payload);
+  if (ok) {
+    qsort(lat, (size_t)ok, sizeof *lat, cmp_i64);
+    long p90 = (ok * 9 + 9) / 10 - 1;
+    printf("cold start (fork+exec -> first /response) of %s, %ld runs: min %.2f ms, median %.2f ms, "
+           "p90 %.2f ms, max %.2f ms\n",
+           boot, ok, lat[0] / 1e6, lat[ok / 2] / 1e6, lat[p90] / 1e6, lat[ok - 1] / 1e6);
+  }
+  free(lat);
+  if (bad)
+    fprintf(stderr, "%ld of %ld runs did not answer with a /response\n", bad, runs);
+  return bad || !ok ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 2)
+    return usage();
+  if (!strcmp(argv[1], "loop"))
+    return run_loop(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "cold"))
+    return run_cold(argc - 1, argv + 1);
+  return usage();
+}
