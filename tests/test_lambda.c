@@ -345,6 +345,35 @@ static evp_err_t h_bad_response(void *opaque, const evp_lambda_invocation_t *inv
   return EVP_OK;
 }
 
+static evp_err_t h_huge_response(void *opaque, const evp_lambda_invocation_t *inv, const char *ev,
+                                 size_t len, char **out, size_t *out_len, char *et, size_t ets,
+                                 char *em, size_t ems) {
+  (void)opaque, (void)inv, (void)ev, (void)len, (void)et, (void)ets, (void)em, (void)ems;
+  size_t n = EVP_LAMBDA_MAX_RESPONSE + 1;
+  if (!(*out = malloc(n)))
+    return EVP_ERR_NOMEM;
+  memset(*out, ' ', n);
+  *out_len = n;
+  return EVP_OK;
+}
+
+START_TEST(test_response_too_large) {
+  mock_lambda_t *m = mock_lambda_start();
+  ck_assert_ptr_nonnull(m);
+  mock_lambda_enqueue_simple(m, "huge-1", "{}");
+  runner_t r;
+  runner_start(&r, m, h_huge_response, NULL, 1);
+  mock_lambda_result_t res;
+  ck_assert_int_eq(mock_lambda_wait_result(m, "huge-1", WAIT_MS, &res), 0);
+  ck_assert_int_eq(res.kind, MOCK_LAMBDA_ERROR);
+  ck_assert_str_eq(res.error_type, "Function.ResponseSizeTooLarge");
+  cJSON_Delete(parse_error_body(&res));
+  mock_lambda_result_free(&res);
+  ck_assert_int_eq(runner_join(&r), EVP_OK);
+  mock_lambda_stop(m);
+}
+END_TEST
+
 START_TEST(test_null_response_with_length) {
   mock_lambda_t *m = mock_lambda_start();
   ck_assert_ptr_nonnull(m);
@@ -771,6 +800,7 @@ int main(void) {
   tcase_add_test(tc, test_invocation_metadata);
   tcase_add_test(tc, test_oversized_event);
   tcase_add_test(tc, test_null_response_with_length);
+  tcase_add_test(tc, test_response_too_large);
   tcase_add_test(tc, test_init_error);
   tcase_add_test(tc, test_api_goes_away);
   tcase_add_test(tc, test_unexpected_answers);

@@ -31,7 +31,15 @@
  *
  * Logs written through evp_lambda_log() are single JSON lines on stderr
  * (CloudWatch Logs), tagged with the request id. Never pass event payloads,
- * tokens or secrets to it.
+ * tokens or secrets to it. The runtime itself never logs payloads, responses
+ * or error messages (only error types, HTTP statuses and transport errors).
+ *
+ * Error types the runtime reports by itself (Lambda-Runtime-Function-Error-Type):
+ * "Runtime.EventTooLarge" (event over EVP_LAMBDA_MAX_EVENT, handler not
+ * called), "Runtime.OutOfMemory" (no memory for the event),
+ * "Runtime.InvalidResponse" (handler returned EVP_OK, *out NULL, *out_len > 0),
+ * "Function.ResponseSizeTooLarge" (response over EVP_LAMBDA_MAX_RESPONSE),
+ * "Runtime.HandlerError" (handler failed without writing an error type).
  */
 #ifndef EVPIPE_LAMBDA_H
 #define EVPIPE_LAMBDA_H
@@ -61,8 +69,14 @@ typedef struct evp_lambda_invocation evp_lambda_invocation_t;
  * length 0 sends "null"). On failure return any other code and write the
  * error type (e.g. "Unauthorized", "InvalidEvent") and a message into the
  * buffers (both NUL-terminated, truncated to fit); they are reported through
- * the /error endpoint as {"errorMessage":..., "errorType":...}. Messages must
- * not contain payloads, tokens or secrets.
+ * the /error endpoint as {"errorMessage":..., "errorType":..., "stackTrace":[]}.
+ * Messages must not contain payloads, tokens or secrets.
+ * The runtime is robust to a handler that misbehaves with these buffers: it
+ * NUL-terminates them itself, keeps only [A-Za-z0-9._:-] of the type (others
+ * become '_'; an empty type becomes "Runtime.HandlerError"), replaces
+ * invalid UTF-8 in the message, and uses evp_err2str()/evp_err2name() of the
+ * returned code when the message is empty. A response set together with an
+ * error code is freed, not sent. Both buffers are at least 128 and 1024 bytes.
  * Called on the thread that runs evp_lambda_run(), one invocation at a time.
  */
 typedef evp_err_t (*evp_lambda_handler_t)(void *opaque, const evp_lambda_invocation_t *inv,
@@ -73,8 +87,12 @@ typedef evp_err_t (*evp_lambda_handler_t)(void *opaque, const evp_lambda_invocat
 
 /**
  * Create a runtime for the Runtime API at @p api ("host:port"); NULL reads
- * AWS_LAMBDA_RUNTIME_API. Does no I/O. Returns NULL with a message in
- * @p errstr when the address is missing or invalid, or on allocation failure.
+ * AWS_LAMBDA_RUNTIME_API. The host must be a loopback or link-local IP
+ * literal ("127.0.0.1", "[::1]", "169.254.x.y") or "localhost": the Runtime
+ * API is always local and spoken in plain http, so responses are never sent
+ * in cleartext anywhere else. Does no I/O; (re)reads AWS_LAMBDA_LOG_LEVEL.
+ * Returns NULL with a message in @p errstr when the address is missing or
+ * invalid, or on allocation failure.
  * Ownership: borrows @p api; caller destroys the result.
  * Thread-safety: a runtime is used by one thread.
  */
@@ -83,7 +101,10 @@ EVP_API evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errs
 
 /**
  * Report an initialisation failure (POST /runtime/init/error) with
- * @p error_type and @p message. The process should exit afterwards.
+ * @p error_type (header and body) and @p message (body). The process should
+ * exit afterwards. Returns EVP_OK when the Runtime API accepted it,
+ * EVP_ERR_HTTP when it answered otherwise, EVP_ERR_TRANSPORT when it could
+ * not be reached, EVP_ERR_INVALID_ARG for a NULL runtime.
  * Ownership: borrows. Thread-safety: the runtime's thread.
  */
 EVP_API evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *error_type,
@@ -96,6 +117,16 @@ EVP_API evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *er
  * @p max_invocations invocations when it is non-zero (for tests and
  * benchmarks; 0 = forever). An event larger than EVP_LAMBDA_MAX_EVENT is
  * reported as an error of that invocation without calling the handler.
+ * A /next answer without a usable request id (missing, too long, or not
+ * [A-Za-z0-9._:-]) cannot be answered: EVP_ERR_HTTP. When the Runtime API
+ * refuses one result (400, 403, 413) the refusal is logged and the loop goes
+ * on; other unexpected statuses (e.g. 500) return EVP_ERR_HTTP.
+ * /next has no timeout (the environment may be frozen between invocations);
+ * connecting times out after 5 s. During the handler call _X_AMZN_TRACE_ID
+ * holds the invocation's trace header (absent when it has none); it is
+ * removed afterwards. The environment is process-wide: serve with one
+ * runtime at a time, and do not read the environment from other threads
+ * while a handler runs.
  * Ownership: borrows. Thread-safety: the runtime's thread.
  */
 EVP_API evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler,
@@ -129,9 +160,16 @@ typedef enum {
  * Write one JSON line to stderr:
  * {"timestamp":"...Z","level":"INFO","requestId":"...","message":"..."}
  * plus @p fields_json members when non-NULL (a JSON object text whose members
- * are appended; must be valid JSON). @p inv may be NULL outside an invocation.
- * Lines below AWS_LAMBDA_LOG_LEVEL (DEBUG/INFO/WARN/ERROR; default INFO) are
- * dropped. Ownership: borrows. Thread-safety: any thread (one write(2) per line).
+ * are appended; must be valid JSON). @p inv may be NULL: on the thread running
+ * a handler, the current invocation's request id is used; elsewhere none.
+ * Lines below AWS_LAMBDA_LOG_LEVEL (TRACE=DEBUG/DEBUG/INFO/WARN/ERROR/FATAL,
+ * case-insensitive; default and unknown values: INFO; FATAL drops every line)
+ * are dropped; the variable is read by evp_lambda_runtime_new() (or at the
+ * first log line). Lines are at most 8 KiB: a longer message is cut (with
+ * "messageTruncated":true); @p fields_json that is not a JSON object of valid
+ * UTF-8, or does not fit, is replaced by a "fieldsError" member. The line is
+ * always valid JSON whatever bytes @p message holds.
+ * Ownership: borrows. Thread-safety: any thread (one write(2) per line).
  */
 EVP_API void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_lambda_log_level_t level,
                             const char *message, const char *fields_json);

@@ -283,7 +283,7 @@ void evp_lambda_runtime_destroy(evp_lambda_runtime_t *rt) {
     curl_easy_cleanup(rt->h);
   curl_slist_free_all(rt->post_headers);
   if (rt->ev) {
-    OPENSSL_cleanse(rt->ev, rt->ev_len);
+    OPENSSL_cleanse(rt->ev, rt->ev_cap); /* events carry bearer tokens */
     free(rt->ev);
   }
   free(rt);
