@@ -42,8 +42,8 @@ struct evp__fn {
   /* signing keys (issuer: AWSCURRENT; authorizer: + AWSPREVIOUS) */
   evp__fn_keys_t *keys;
   uint64_t keys_gen; /* bumped when the keys are replaced */
-  int64_t keys_fetched_s, keys_attempt_s;
-  int keys_attempted;
+  int64_t keys_fetched_s, keys_attempt_s, keys_early_s;
+  int keys_attempted, keys_early_done;
   /* client store (issuer) */
   evp__clients_t *clients_cur, *clients_prev;
   int64_t clients_fetched_s, clients_attempt_s;

@@ -206,8 +206,10 @@ evp_err_t evp__fn_keys_get(evp__fn_t *fn, const evp__fn_call_t *call, int early,
   if (early) {
     /* An unknown kid: perhaps a rotation. Rate-limited, so that forged kids
      * cannot make every invocation call Secrets Manager. */
-    if (fn->keys_attempted && now - fn->keys_attempt_s < fn->cfg.key_refresh_min_s)
+    if (fn->keys_early_done && now - fn->keys_early_s < fn->cfg.key_refresh_min_s)
       return fn->keys ? EVP_OK : EVP_ERR_STATE;
+    fn->keys_early_done = 1;
+    fn->keys_early_s = now;
   } else if (fresh) {
     return EVP_OK;
   } else if (fn->keys && fn->keys_attempted && now - fn->keys_attempt_s < RETRY_STALE_S) {
