@@ -1,4 +1,4 @@
-/* evpipe schema ddl|glue: the Athena table / Glue TableInput for an event
+/* evpipe schema ddl|glue|apigw-model: the Athena table / Glue TableInput for an event
  * schema, from the same table model the lake writer uses; evpipe schema
  * apigw-model: the API Gateway (draft-04) request model for POST /events. */
 #include <errno.h>

@@ -13,7 +13,7 @@ static const struct {
 #endif
     {"version", evp__cli_version, "print the library version"},
     {"token", evp__cli_token, "issue or verify an HS256 token (token issue|verify)"},
-    {"schema", evp__cli_schema, "print the Athena DDL or Glue table for a schema (schema ddl|glue)"},
+    {"schema", evp__cli_schema, "print the Athena DDL, Glue table or API Gateway model for a schema (schema ddl|glue|apigw-model)"},
     {"validate", evp__cli_validate, "validate NDJSON against a JSON Schema (draft-07)"},
     {"send", evp__cli_send, "send NDJSON events to an ingestion endpoint"},
 #ifdef EVP_WITH_SERVER
