@@ -328,11 +328,34 @@ static long long parse_amz_date(const char *s) {
   return days * 86400 + h * 3600 + mi * 60 + se;
 }
 
+void mock_aws_sigv4(const char *secret, const char *amz_date, const char *region,
+                    const char *service, const char *canonical, size_t canonical_len,
+                    char sig_hex[65]) {
+  unsigned char ch[32];
+  char chx[65];
+  SHA256((const unsigned char *)canonical, canonical_len, ch);
+  hex(ch, 32, chx);
+  char sts[512];
+  snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date,
+           amz_date, region, service, chx);
+  char k0[160];
+  snprintf(k0, sizeof k0, "AWS4%s", secret);
+  unsigned char k1[32], k2[32], k3[32], k4[32], sg[32];
+  hmac(k0, strlen(k0), amz_date, 8, k1);
+  hmac(k1, 32, region, strlen(region), k2);
+  hmac(k2, 32, service, strlen(service), k3);
+  hmac(k3, 32, "aws4_request", 12, k4);
+  hmac(k4, 32, sts, strlen(sts), sg);
+  OPENSSL_cleanse(k0, sizeof k0);
+  OPENSSL_cleanse(k4, sizeof k4);
+  hex(sg, 32, sig_hex);
+}
+
 /* 0: authenticated. Otherwise the response is filled and the reason kept. */
 static int check_auth(mock_aws_t *m, struct MHD_Connection *conn, const char *service,
                       const char *body, size_t body_len, mresp_t *r) {
   char why[512] = "";
-  int status = 403, upper = 0;
+  int status = 403;
   const char *code = "InvalidSignatureException";
   const char *msg = "The request signature we calculated does not match the signature you "
                     "provided. Check your AWS Secret Access Key and signing method. Consult "
@@ -567,32 +590,15 @@ static int check_auth(mock_aws_t *m, struct MHD_Connection *conn, const char *se
       snprintf(why, sizeof why, "x-amz-content-sha256 mismatch");
       goto fail;
     }
-    unsigned char ch[32];
-    char chx[65];
-    SHA256((const unsigned char *)canon, len, ch);
-    hex(ch, 32, chx);
-    free(canon);
-    char sts[512];
-    snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", date, c_date,
-             c_region, c_svc, chx);
-    char k0[160];
-    snprintf(k0, sizeof k0, "AWS4%s", m->secret);
-    unsigned char k1[32], k2[32], k3[32], k4[32], s[32];
-    hmac(k0, strlen(k0), c_date, 8, k1);
-    hmac(k1, 32, c_region, strlen(c_region), k2);
-    hmac(k2, 32, c_svc, strlen(c_svc), k3);
-    hmac(k3, 32, "aws4_request", 12, k4);
-    hmac(k4, 32, sts, strlen(sts), s);
-    OPENSSL_cleanse(k0, sizeof k0);
     char sx[65];
-    hex(s, 32, sx);
+    mock_aws_sigv4(m->secret, date, c_region, c_svc, canon, len, sx);
+    free(canon);
     if (CRYPTO_memcmp(sx, sig, 64)) {
       snprintf(why, sizeof why, "signature mismatch (signed headers %.200s)", signed_h);
       goto fail;
     }
   }
   scopy(m->last_signed, sizeof m->last_signed, signed_h);
-  (void)upper;
   return 0;
 fail:
   scopy(m->last_reject, sizeof m->last_reject, why);

@@ -155,4 +155,11 @@ void mock_aws_last_rejection(mock_aws_t *m, char *buf, size_t n);
 /* The SignedHeaders of the last authenticated request. */
 void mock_aws_last_signed_headers(mock_aws_t *m, char *buf, size_t n);
 
+/* The verifier's SigV4 core, exposed so a suite can check it against the
+ * published AWS test vectors: the signature (64 lower-case hex + NUL) of a
+ * canonical request at @p amz_date ("20150830T123600Z"). */
+void mock_aws_sigv4(const char *secret, const char *amz_date, const char *region,
+                    const char *service, const char *canonical, size_t canonical_len,
+                    char sig_hex[65]);
+
 #endif /* EVP_TESTS_MOCK_AWS_H */

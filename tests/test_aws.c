@@ -192,6 +192,19 @@ END_TEST
 
 /* ------------------------------------------------------------ signing */
 
+START_TEST(mock_verifier_matches_aws_test_vector) {
+  /* aws-sig-v4-test-suite "get-vanilla": the mock's verifier is only worth
+   * something if it computes what AWS computes. */
+  const char *canon = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+                      "host;x-amz-date\n"
+                      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  char sig[65];
+  mock_aws_sigv4("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830T123600Z", "us-east-1",
+                 "service", canon, strlen(canon), sig);
+  ck_assert_str_eq(sig, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+}
+END_TEST
+
 START_TEST(signed_request_accepted_with_session_token) {
   evp__aws_secret_t s;
   evp__aws_result_t r;
@@ -819,6 +832,7 @@ int main(void) {
   tcase_add_test(env, env_missing_credentials_or_region);
   tcase_add_test(env, env_endpoint_precedence);
   tcase_add_test(env, retry_classification);
+  tcase_add_test(env, mock_verifier_matches_aws_test_vector);
   suite_add_tcase(s, env);
   TCase *tc = tcase_create("wire");
   tcase_add_checked_fixture(tc, setup, teardown);
