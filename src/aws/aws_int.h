@@ -35,6 +35,7 @@ struct evp__aws_client {
   char *resp;
   size_t resp_len, resp_cap, max_resp;
   int resp_overflow;
+  int resp_nomem;   /* the answer could not be buffered */
   char hdr_err_type[128];  /* x-amzn-ErrorType, code part */
   char hdr_request_id[80];
   char curl_err[CURL_ERROR_SIZE];

@@ -105,9 +105,11 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
       }
       snprintf(res->err_msg, sizeof res->err_msg, "%s",
                c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
-      rc = cc == CURLE_OPERATION_TIMEDOUT ? EVP_ERR_TIMED_OUT
-           : cc == CURLE_OUT_OF_MEMORY    ? EVP_ERR_NOMEM
-                                          : EVP_ERR_TRANSPORT;
+      if (c->resp_nomem || cc == CURLE_OUT_OF_MEMORY) {
+        rc = EVP_ERR_NOMEM;
+        break;
+      }
+      rc = cc == CURLE_OPERATION_TIMEDOUT ? EVP_ERR_TIMED_OUT : EVP_ERR_TRANSPORT;
       res->http_status = 0;
       cls = evp__aws_retry_class(0, NULL, (int)cc);
     } else if (status == 200) {

@@ -36,8 +36,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
       cap *= 2;
     /* Answers may hold secret values: move them, wiping the old block. */
     char *r = malloc(cap);
-    if (!r)
+    if (!r) {
+      c->resp_nomem = 1;
       return 0;
+    }
     if (c->resp) {
       memcpy(r, c->resp, c->resp_len);
       OPENSSL_cleanse(c->resp, c->resp_cap);
@@ -172,6 +174,7 @@ void evp__aws_transport_reset(evp__aws_client_t *c) {
     OPENSSL_cleanse(c->resp, c->resp_cap);
   c->resp_len = 0;
   c->resp_overflow = 0;
+  c->resp_nomem = 0;
   c->hdr_err_type[0] = c->hdr_request_id[0] = '\0';
   c->curl_err[0] = '\0';
 }
