@@ -10,6 +10,7 @@
  * not send, which the service would reject: we never add one. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -83,6 +84,24 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   return len;
 }
 
+/* The CA bundle to verify AWS endpoints with. libcurl looks where the
+ * distribution it was built on keeps it (Debian: /etc/ssl/certs/...), but the
+ * Lambda zip bundles Debian's libcurl and runs on Amazon Linux 2023, which
+ * keeps it in /etc/pki/tls/certs: without this every HTTPS call would fail
+ * verification there. SSL_CERT_FILE (OpenSSL's variable) wins; NULL leaves
+ * libcurl's default. */
+static const char *ca_bundle(void) {
+  const char *env = getenv("SSL_CERT_FILE");
+  if (env && *env && access(env, R_OK) == 0)
+    return env;
+  static const char *const known[] = {"/etc/pki/tls/certs/ca-bundle.crt",
+                                      "/etc/ssl/certs/ca-certificates.crt"};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (access(known[i], R_OK) == 0)
+      return known[i];
+  return NULL;
+}
+
 evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
                               const char *env_suffix, const char *target_prefix,
                               evp__aws_client_t **out, char *es, size_t esz) {
@@ -136,6 +155,9 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
   bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_err) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
+  const char *ca = ca_bundle();
+  if (ca)
+    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
