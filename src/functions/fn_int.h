@@ -35,6 +35,17 @@ evp_err_t evp__fn_keys_build(const evp__fn_config_t *cfg, const char *const *kid
 evp_err_t evp__fn_key_decode(const unsigned char *val, size_t len, unsigned char *key,
                              size_t *keylen);
 
+/* Firehose records as rows of the Glue table (fn_record.c). */
+typedef struct evp__fn_rec evp__fn_rec_t;
+evp_err_t evp__fn_rec_new(const char *schema, size_t len, evp__fn_rec_t **out, char *errstr,
+                          size_t errstr_size);
+void evp__fn_rec_free(evp__fn_rec_t *r);
+/* The record (malloc'd, ends with "\n") of valid event @p ev; an event that
+ * fits no row of the table gives EVP_ERR_INVALID_EVENT with @p why. */
+evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64_t received_at_us,
+                             const char *client_id, char **out, size_t *out_len, char *why,
+                             size_t why_size);
+
 struct evp__fn {
   evp__fn_config_t cfg;
   evp__aws_env_t *aws_env;
@@ -52,6 +63,7 @@ struct evp__fn {
   char *schema_text;
   evp_schema_t *schema;
   evp_schema_ctx_t *ctx;
+  evp__fn_rec_t *rec;
   uint64_t rng;
 };
 

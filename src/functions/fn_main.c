@@ -157,6 +157,7 @@ void evp__fn_free(evp__fn_t *fn) {
   evp__clients_free(fn->clients_prev);
   evp_schema_ctx_destroy(fn->ctx);
   evp_schema_destroy(fn->schema);
+  evp__fn_rec_free(fn->rec);
   free(fn->schema_text);
   OPENSSL_cleanse(fn, sizeof *fn);
   free(fn);
@@ -184,6 +185,8 @@ static evp_err_t load_schema(evp__fn_t *fn, const char *def, size_t def_len, cha
     return evp__seterr(errstr, errstr_size, e, "the event schema does not compile: %s", err);
   if (!(fn->ctx = evp_schema_ctx_new(err, sizeof err)))
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if ((e = evp__fn_rec_new(text, len, &fn->rec, err, sizeof err)) != EVP_OK)
+    return evp__seterr(errstr, errstr_size, e, "the event schema gives no Glue table: %s", err);
   return EVP_OK;
 }
 

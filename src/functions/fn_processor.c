@@ -169,6 +169,7 @@ typedef struct {
   size_t mi;
   const char *client_id; /* NULL when the attribute is missing or invalid */
   char received_at[32];
+  int64_t received_at_ms;
 } mctx_t;
 
 /* The common head of a dead-letter record. */
@@ -268,23 +269,23 @@ static evp_err_t good_event(mctx_t *m, size_t index, const char *ev, size_t len)
   if (has_reserved(ev, len))
     return dead_event(m, index, ev, len, "received_at and client_id are set by the pipeline",
                       "reserved");
-  size_t cl = strlen(m->client_id);
-  size_t cap = len + cl + 96;
-  if (cap > EVP__FH_MAX_RECORD_BYTES)
+  /* The record is the event's row of the Glue table (fn_record.c): what
+   * Firehose's JSON-to-Parquet conversion can read. */
+  char *r;
+  size_t rlen;
+  char why[256];
+  evp_err_t e = evp__fn_rec_render(m->fn->rec, ev, len, m->received_at_ms * 1000, m->client_id, &r,
+                                   &rlen, why, sizeof why);
+  if (e == EVP_ERR_NOMEM)
+    return e;
+  if (e != EVP_OK)
+    return dead_event(m, index, ev, len, "the event fits no row of the table", "no_row");
+  if (rlen > EVP__FH_MAX_RECORD_BYTES) {
+    free(r);
     return dead_event(m, index, ev, len, "event larger than a Firehose record (1000 KiB)",
                       "too_large");
-  char *r = malloc(cap);
-  if (!r)
-    return EVP_ERR_NOMEM;
-  size_t body = len - 1; /* without the closing '}' */
-  size_t k = 1;
-  while (k < body && (ev[k] == ' ' || ev[k] == '\t' || ev[k] == '\n' || ev[k] == '\r'))
-    k++;
-  int empty = k == body;
-  memcpy(r, ev, body);
-  int n = snprintf(r + body, cap - body, "%s\"received_at\":\"%s\",\"client_id\":\"%s\"}\n",
-                   empty ? "" : ",", m->received_at, m->client_id);
-  evp_err_t e = recs_push(m->good, r, body + (size_t)n, m->mi);
+  }
+  e = recs_push(m->good, r, rlen, m->mi);
   if (e != EVP_OK)
     free(r);
   else {
@@ -562,7 +563,7 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
     msg_t *m = &msgs[mi];
     m->id = cJSON_GetObjectItemCaseSensitive(rec, "messageId")->valuestring;
     m->request_id = attr_str(rec, "request_id");
-    mctx_t mc = {fn, call, &good, &dead, msgs, mi, NULL, ""};
+    mctx_t mc = {fn, call, &good, &dead, msgs, mi, NULL, "", 0};
     const char *cid = attr_str(rec, "client_id");
     mc.client_id = id_ok(cid) ? cid : NULL;
     int64_t ms = parse_ms(attr_str(rec, "received_at"));
@@ -571,7 +572,8 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
           cJSON_GetObjectItemCaseSensitive(rec, "attributes"), "SentTimestamp");
       ms = cJSON_IsString(sent) ? parse_ms(sent->valuestring) : -1;
     }
-    evp__fn_rfc3339_ms(ms < 0 ? now : ms, mc.received_at);
+    mc.received_at_ms = ms < 0 ? now : ms;
+    evp__fn_rfc3339_ms(mc.received_at_ms, mc.received_at);
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(rec, "body");
     const char *b = cJSON_IsString(body) ? body->valuestring : "";
     /* A message that could not be turned into records (out of memory)

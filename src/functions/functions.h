@@ -74,9 +74,11 @@
  *   A message without a valid client_id, or whose body is not
  *   {"events":[...]} within the limits, goes whole to the dead-letter stream.
  *
- *   Firehose records: one event per record, the event's JSON text with
- *   "received_at" (RFC 3339 UTC, ms: "2024-05-01T12:00:00.123Z") and
- *   "client_id" members appended, then "\n". Dead-letter records are one JSON
+ *   Firehose records: one event per record, the event's row of the Glue
+ *   table as a JSON object (fn_record.c): one member per non-null column,
+ *   timestamps as RFC 3339 UTC ("2024-05-01T12:00:00.123Z", µs when finer),
+ *   objects/arrays as JSON text strings, members outside the table dropped,
+ *   plus "received_at" and "client_id"; then "\n". Dead-letter records are one JSON
  *   object per line: {"error","reason","client_id","received_at","message_id",
  *   "index","event"} for an invalid event (event = the raw event JSON), or
  *   {"error","reason","client_id","received_at","message_id","raw"} for a
