@@ -17,6 +17,10 @@
  *       then killed. Prints min, median, p90 and max over RUNS. A run whose
  *       answer is not a /response (an error, an init error, or nothing
  *       within the timeout) is reported and makes the exit status 1.
+ *       -A: the authorizer as deployed: a Secrets Manager double (in this
+ *       process) holds the signing key, and the event is a TOKEN request
+ *       with a valid token, so the cold start includes fetching the keys:
+ *         bench_lambda cold -A -n 100 build/bootstrap
  */
 #define _GNU_SOURCE /* sched_setaffinity */
 #include <errno.h>
@@ -29,7 +33,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "evpipe/lambda.h"
+#include "evpipe/evpipe.h"
+#include "mock_aws.h"
 #include "mock_lambda_api.h"
 
 static double now_s(clockid_t c) {
@@ -46,7 +51,7 @@ static int64_t mono_ns(void) {
 
 static int usage(void) {
   fputs("usage: bench_lambda loop [-n N] [-p PAYLOAD]\n"
-        "       bench_lambda cold [-n RUNS] [-H HANDLER] [-e NAME=VALUE]... [-p PAYLOAD | -f FILE]\n"
+        "       bench_lambda cold [-A] [-n RUNS] [-H HANDLER] [-e NAME=VALUE]... [-p PAYLOAD | -f FILE]\n"
         "                         [-t TIMEOUT_MS] BOOTSTRAP [ARGS...]\n",
         stderr);
   return 2;
@@ -166,9 +171,11 @@ static int run_cold(int argc, char **argv) {
   char *payload = NULL;
   const char *extra[MAX_ENV];
   int n_extra = 0;
+  int with_aws = 0;
   int c;
-  while ((c = getopt(argc, argv, "+n:H:e:p:f:t:")) != -1) {
+  while ((c = getopt(argc, argv, "+n:H:e:p:f:t:A")) != -1) {
     switch (c) {
+    case 'A': with_aws = 1; break;
     case 'n': runs = atol(optarg); break;
     case 't': timeout_ms = atol(optarg); break;
     case 'H': handler = optarg; break;
@@ -204,6 +211,52 @@ static int run_cold(int argc, char **argv) {
   mock_lambda_t *m = mock_lambda_start();
   if (!m)
     return 1;
+  /* -A: the authorizer as deployed — a Secrets Manager (the AWS test double,
+   * in this process) holding the signing key, and a TOKEN event carrying a
+   * valid token signed with it: the cold start includes fetching the keys. */
+  mock_aws_t *aws = NULL;
+  char envbuf[8][2200];
+  if (with_aws) {
+    static const char key_b64u[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
+    static const char kid[] = "11111111-1111-4111-8111-111111111111";
+    if (!(aws = mock_aws_start(NULL)) ||
+        mock_aws_secret_create(aws, "bench-signing-key", key_b64u, strlen(key_b64u), kid) != 0)
+      return 1;
+    size_t ne_aws;
+    const char *const *ae = mock_aws_env(aws, &ne_aws);
+    for (size_t i = 0; i < ne_aws && i < 6 && n_extra < MAX_ENV; i++) {
+      snprintf(envbuf[i], sizeof envbuf[i], "%s", ae[i]);
+      extra[n_extra++] = envbuf[i];
+    }
+    if (n_extra < MAX_ENV)
+      extra[n_extra++] = "EVP_SIGNING_KEY_SECRET_ID=bench-signing-key";
+    if (!handler)
+      handler = "authorizer";
+    if (!payload) {
+      unsigned char key[64];
+      size_t kl;
+      char err[256], *tok = NULL;
+      evp_keyring_t *kr = evp_keyring_new();
+      evp_jwt_signer_t *s = NULL;
+      if (!kr || evp_base64url_decode(key_b64u, strlen(key_b64u), key, &kl) != EVP_OK ||
+          evp_keyring_add(kr, kid, key, kl, err, sizeof err) != EVP_OK ||
+          !(s = evp_jwt_signer_new(kr, err, sizeof err)) ||
+          evp_jwt_signer_set_issuer(s, "evpipe") != EVP_OK ||
+          evp_jwt_sign(s, "bench-client", "events", NULL, &tok, err, sizeof err) != EVP_OK) {
+        fprintf(stderr, "token: %s\n", err);
+        return 1;
+      }
+      size_t pl = strlen(tok) + 256;
+      payload = malloc(pl);
+      snprintf(payload, pl,
+               "{\"type\":\"TOKEN\",\"authorizationToken\":\"Bearer %s\",\"methodArn\":"
+               "\"arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/events\"}",
+               tok);
+      evp_free(tok);
+      evp_jwt_signer_destroy(s);
+      evp_keyring_destroy(kr);
+    }
+  }
 
   /* The environment Lambda gives provided.al2023 functions (the parts that
    * matter here), then the -e additions (which may override). */
@@ -282,6 +335,7 @@ static int run_cold(int argc, char **argv) {
     mock_lambda_result_free(&res);
   }
   mock_lambda_stop(m);
+  mock_aws_stop(aws);
   free(payload);
   if (ok) {
     qsort(lat, (size_t)ok, sizeof *lat, cmp_i64);
