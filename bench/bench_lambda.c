@@ -1,11 +1,13 @@
 /* Lambda runtime benchmarks, against the Runtime API test double
  * (tests/mock_lambda_api.c, in this process).
  *
- *   bench_lambda loop [-n N] [-p PAYLOAD]
+ *   bench_lambda loop [-A] [-n N] [-p PAYLOAD]
  *       Invocations/s of the runtime loop (evp_lambda_run) with a trivial
  *       in-process handler that echoes the event; the loop runs on this
  *       thread, pinned to one CPU, the mock on its own threads. Also prints
  *       the loop thread's CPU time per invocation (the one-core cost).
+ *       -A: the real authorizer function verifying a valid token (keys
+ *       from the Secrets Manager double, fetched once) instead of the echo.
  *
  *   bench_lambda cold [-n RUNS] [-H HANDLER] [-e NAME=VALUE]... [-p PAYLOAD | -f FILE]
  *                     [-t TIMEOUT_MS] BOOTSTRAP [ARGS...]
@@ -34,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "evpipe/evpipe.h"
+#include "functions/functions.h"
 #include "mock_aws.h"
 #include "mock_lambda_api.h"
 
@@ -50,11 +53,62 @@ static int64_t mono_ns(void) {
 }
 
 static int usage(void) {
-  fputs("usage: bench_lambda loop [-n N] [-p PAYLOAD]\n"
+  fputs("usage: bench_lambda loop [-A] [-n N] [-p PAYLOAD]\n"
         "       bench_lambda cold [-A] [-n RUNS] [-H HANDLER] [-e NAME=VALUE]... [-p PAYLOAD | -f FILE]\n"
         "                         [-t TIMEOUT_MS] BOOTSTRAP [ARGS...]\n",
         stderr);
   return 2;
+}
+
+/* ------------------------------------------------------------ authorizer setup */
+
+/* The AWS side of the authorizer: the Secrets Manager double with a signing
+ * key, the environment the function needs ("NAME=value" in @p envbuf, listed
+ * in @p env), and a REST TOKEN event with a valid token (*payload, malloc'd). */
+static int authz_setup(mock_aws_t **aws_out, char **payload, char envbuf[8][2200],
+                       const char *env[8], size_t *nenv) {
+  static const char key_b64u[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
+  static const char kid[] = "11111111-1111-4111-8111-111111111111";
+  mock_aws_t *aws = mock_aws_start(NULL);
+  if (!aws || mock_aws_secret_create(aws, "bench-signing-key", key_b64u, strlen(key_b64u), kid) != 0)
+    return -1;
+  size_t ne;
+  const char *const *ae = mock_aws_env(aws, &ne);
+  *nenv = 0;
+  for (size_t i = 0; i < ne && *nenv < 7; i++) {
+    snprintf(envbuf[*nenv], 2200, "%s", ae[i]);
+    env[*nenv] = envbuf[*nenv];
+    (*nenv)++;
+  }
+  snprintf(envbuf[*nenv], 2200, "EVP_SIGNING_KEY_SECRET_ID=bench-signing-key");
+  env[*nenv] = envbuf[*nenv];
+  (*nenv)++;
+  unsigned char key[64];
+  size_t kl;
+  char err[256] = "", *tok = NULL;
+  evp_keyring_t *kr = evp_keyring_new();
+  evp_jwt_signer_t *s = NULL;
+  int rc = -1;
+  if (kr && evp_base64url_decode(key_b64u, strlen(key_b64u), key, &kl) == EVP_OK &&
+      evp_keyring_add(kr, kid, key, kl, err, sizeof err) == EVP_OK &&
+      (s = evp_jwt_signer_new(kr, err, sizeof err)) && evp_jwt_signer_set_issuer(s, "evpipe") == EVP_OK &&
+      evp_jwt_sign(s, "bench-client", "events", NULL, &tok, err, sizeof err) == EVP_OK) {
+    size_t pl = strlen(tok) + 256;
+    if ((*payload = malloc(pl)) != NULL) {
+      snprintf(*payload, pl,
+               "{\"type\":\"TOKEN\",\"authorizationToken\":\"Bearer %s\",\"methodArn\":"
+               "\"arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/events\"}",
+               tok);
+      rc = 0;
+    }
+  } else {
+    fprintf(stderr, "token: %s\n", err);
+  }
+  evp_free(tok);
+  evp_jwt_signer_destroy(s);
+  evp_keyring_destroy(kr);
+  *aws_out = aws;
+  return rc;
 }
 
 /* ------------------------------------------------------------ loop */
@@ -75,12 +129,14 @@ static evp_err_t h_echo(void *opaque, const evp_lambda_invocation_t *inv, const 
 static int run_loop(int argc, char **argv) {
   long n = 50000;
   const char *payload = "{\"type\":\"TOKEN\",\"methodArn\":\"arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/events\"}";
-  int c;
-  while ((c = getopt(argc, argv, "n:p:")) != -1) {
+  int c, authz = 0;
+  while ((c = getopt(argc, argv, "n:p:A")) != -1) {
     if (c == 'n')
       n = atol(optarg);
     else if (c == 'p')
       payload = optarg;
+    else if (c == 'A')
+      authz = 1;
     else
       return usage();
   }
@@ -94,7 +150,36 @@ static int run_loop(int argc, char **argv) {
   mock_lambda_t *m = mock_lambda_start();
   if (!m)
     return 1;
-  char err[256];
+  char err[512];
+  /* -A: the real authorizer function (the bootstrap's handler) instead of
+   * an echo, verifying a real token; keys fetched once from the double. */
+  evp_lambda_handler_t handler = h_echo;
+  void *hopaque = NULL;
+  mock_aws_t *aws = NULL;
+  char *tokev = NULL;
+  evp__fn_t *fn = NULL;
+  if (authz) {
+    char envbuf[8][2200];
+    const char *env[8];
+    size_t ne;
+    if (authz_setup(&aws, &tokev, envbuf, env, &ne) != 0)
+      return 1;
+    for (size_t i = 0; i < ne; i++) {
+      char *eq = strchr(envbuf[i], '=');
+      *eq = 0;
+      setenv(envbuf[i], eq + 1, 1);
+    }
+    evp__fn_config_t cfg;
+    if (evp__fn_config_from_env(&cfg, EVP__FN_AUTHORIZER, err, sizeof err) != EVP_OK ||
+        evp__fn_new(&cfg, NULL, 0, &fn, err, sizeof err) != EVP_OK) {
+      fprintf(stderr, "authorizer: %s\n", err);
+      return 1;
+    }
+    handler = evp__fn_lambda_handler;
+    hopaque = fn;
+    payload = tokev;
+    setenv("AWS_LAMBDA_LOG_LEVEL", "WARN", 1); /* no line per invocation on stderr */
+  }
   evp_lambda_runtime_t *rt = evp_lambda_runtime_new(mock_lambda_address(m), err, sizeof err);
   if (!rt) {
     fprintf(stderr, "%s\n", err);
@@ -107,26 +192,29 @@ static int run_loop(int argc, char **argv) {
       fputs("enqueue failed\n", stderr);
       return 1;
     }
-  if (warm && evp_lambda_run(rt, h_echo, NULL, (uint64_t)warm) != EVP_OK)
+  if (warm && evp_lambda_run(rt, handler, hopaque, (uint64_t)warm) != EVP_OK)
     return 1;
   double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
-  evp_err_t e = evp_lambda_run(rt, h_echo, NULL, (uint64_t)n);
+  evp_err_t e = evp_lambda_run(rt, handler, hopaque, (uint64_t)n);
   double w1 = now_s(CLOCK_MONOTONIC), c1 = now_s(CLOCK_THREAD_CPUTIME_ID);
   mock_lambda_stats_t st;
   mock_lambda_stats(m, &st);
   evp_lambda_runtime_destroy(rt);
   mock_lambda_stop(m);
+  evp__fn_free(fn);
+  mock_aws_stop(aws);
   if (e != EVP_OK) {
     fprintf(stderr, "evp_lambda_run: %s\n", evp_err2name(e));
     return 1;
   }
-  printf("runtime loop: %ld invocations (%zu-byte event) in %.3f s: %.0f invocations/s wall "
+  printf("runtime loop (%s handler): %ld invocations (%zu-byte event) in %.3f s: %.0f invocations/s wall "
          "(runtime + mock API sharing the machine)\n",
-         n, strlen(payload), w1 - w0, (double)n / (w1 - w0));
+         authz ? "authorizer" : "echo", n, strlen(payload), w1 - w0, (double)n / (w1 - w0));
   printf("runtime loop thread CPU: %.2f us/invocation = %.0f invocations/s per core\n",
          (c1 - c0) * 1e6 / (double)n, (double)n / (c1 - c0));
   printf("mock: %llu results, %llu refused\n", (unsigned long long)st.results,
          (unsigned long long)st.bad_requests);
+  free(tokev);
   return 0;
 }
 
@@ -217,45 +305,19 @@ static int run_cold(int argc, char **argv) {
   mock_aws_t *aws = NULL;
   char envbuf[8][2200];
   if (with_aws) {
-    static const char key_b64u[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
-    static const char kid[] = "11111111-1111-4111-8111-111111111111";
-    if (!(aws = mock_aws_start(NULL)) ||
-        mock_aws_secret_create(aws, "bench-signing-key", key_b64u, strlen(key_b64u), kid) != 0)
+    const char *ae[8];
+    size_t nae = 0;
+    char *tokev = NULL;
+    if (authz_setup(&aws, &tokev, envbuf, ae, &nae) != 0)
       return 1;
-    size_t ne_aws;
-    const char *const *ae = mock_aws_env(aws, &ne_aws);
-    for (size_t i = 0; i < ne_aws && i < 6 && n_extra < MAX_ENV; i++) {
-      snprintf(envbuf[i], sizeof envbuf[i], "%s", ae[i]);
-      extra[n_extra++] = envbuf[i];
-    }
-    if (n_extra < MAX_ENV)
-      extra[n_extra++] = "EVP_SIGNING_KEY_SECRET_ID=bench-signing-key";
+    for (size_t i = 0; i < nae && n_extra < MAX_ENV; i++)
+      extra[n_extra++] = ae[i];
     if (!handler)
       handler = "authorizer";
-    if (!payload) {
-      unsigned char key[64];
-      size_t kl;
-      char err[256], *tok = NULL;
-      evp_keyring_t *kr = evp_keyring_new();
-      evp_jwt_signer_t *s = NULL;
-      if (!kr || evp_base64url_decode(key_b64u, strlen(key_b64u), key, &kl) != EVP_OK ||
-          evp_keyring_add(kr, kid, key, kl, err, sizeof err) != EVP_OK ||
-          !(s = evp_jwt_signer_new(kr, err, sizeof err)) ||
-          evp_jwt_signer_set_issuer(s, "evpipe") != EVP_OK ||
-          evp_jwt_sign(s, "bench-client", "events", NULL, &tok, err, sizeof err) != EVP_OK) {
-        fprintf(stderr, "token: %s\n", err);
-        return 1;
-      }
-      size_t pl = strlen(tok) + 256;
-      payload = malloc(pl);
-      snprintf(payload, pl,
-               "{\"type\":\"TOKEN\",\"authorizationToken\":\"Bearer %s\",\"methodArn\":"
-               "\"arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/events\"}",
-               tok);
-      evp_free(tok);
-      evp_jwt_signer_destroy(s);
-      evp_keyring_destroy(kr);
-    }
+    if (!payload)
+      payload = tokev;
+    else
+      free(tokev);
   }
 
   /* The environment Lambda gives provided.al2023 functions (the parts that
