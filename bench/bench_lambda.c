@@ -259,7 +259,7 @@ static int run_cold(int argc, char **argv) {
   char *payload = NULL;
   const char *extra[MAX_ENV];
   int n_extra = 0;
-  int with_aws = 0;
+  int with_aws = 0, check_allow = 0;
   int c;
   while ((c = getopt(argc, argv, "+n:H:e:p:f:t:A")) != -1) {
     switch (c) {
@@ -314,10 +314,12 @@ static int run_cold(int argc, char **argv) {
       extra[n_extra++] = ae[i];
     if (!handler)
       handler = "authorizer";
-    if (!payload)
+    if (!payload) {
       payload = tokev;
-    else
+      check_allow = 1; /* our valid token must get an Allow policy */
+    } else {
       free(tokev);
+    }
   }
 
   /* The environment Lambda gives provided.al2023 functions (the parts that
@@ -390,6 +392,9 @@ static int run_cold(int argc, char **argv) {
       fprintf(stderr, "run %ld: %s %s: %.300s\n", i,
               res.kind == MOCK_LAMBDA_ERROR ? "error" : "unexpected result", res.error_type,
               res.body);
+      bad++;
+    } else if (check_allow && !strstr(res.body ? res.body : "", "\"Allow\"")) {
+      fprintf(stderr, "run %ld: the authorizer did not allow the valid token: %.300s\n", i, res.body);
       bad++;
     } else {
       lat[ok++] = res.received_ns - t0;

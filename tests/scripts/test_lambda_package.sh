@@ -149,4 +149,18 @@ if [ -s "$TMP/inits" ] && [ -z "$foreign" ]; then pass "all $(wc -l <"$TMP/inits
   fail "loaded objects outside the bundle: $(echo "$foreign" | head -3 | tr '\n' ' ')"; fi
 if grep -v '^ *[0-9]*:' "$TMP/boot.err" | grep -q 'Bearer x.y.z'; then fail "bootstrap logs do not contain the token"; else
   pass "bootstrap logs do not contain the token"; fi
+
+# The packaged authorizer doing real work in a clean environment: the signing
+# key fetched from a Secrets Manager double over SigV4, a valid token
+# verified, an Allow policy returned (bench_lambda cold -A: Lambda's
+# environment plus the AWS variables only; exit 0 only when every run
+# answered with a /response).
+BENCH="$BIN/bench/bench_lambda"
+if [ -x "$BENCH" ]; then
+  expect_rc 0 "packaged authorizer: key from Secrets Manager, token verified, Allow (3 cold starts)" \
+    "$BENCH" cold -A -n 3 "$P/bootstrap"
+  expect_grep "$TMP/out" "cold start" "cold starts were timed"
+else
+  echo "bench_lambda not built (EVPIPE_BUILD_BENCH=OFF): real-invocation check skipped"
+fi
 finish
