@@ -1284,7 +1284,7 @@ mock_aws_t *mock_aws_start(const mock_aws_conf_t *conf) {
     fprintf(stderr, "mock_aws: out of memory\n");
     return NULL;
   }
-  mock_aws_conf_t def = {NULL, NULL, "", NULL, 0};
+  mock_aws_conf_t def = {NULL, NULL, "", NULL, 0, NULL, NULL};
   if (!conf)
     conf = &def;
   scopy(m->akid, sizeof m->akid, conf->access_key ? conf->access_key : MOCK_AWS_ACCESS_KEY);
@@ -1303,11 +1303,23 @@ mock_aws_t *mock_aws_start(const mock_aws_conf_t *conf) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = 0;
-  m->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                          NULL, on_request, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+  int tls = conf->tls_cert_pem && conf->tls_key_pem;
+  if (tls)
+    m->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                MHD_USE_TLS,
+                            0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_HTTPS_MEM_KEY, conf->tls_key_pem,
+                            MHD_OPTION_HTTPS_MEM_CERT, conf->tls_cert_pem, MHD_OPTION_END);
+  else
+    m->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+                            NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_END);
   if (!m->d) {
     fprintf(stderr, "mock_aws: MHD_start_daemon failed\n");
     pthread_cond_destroy(&m->cv);
@@ -1316,7 +1328,8 @@ mock_aws_t *mock_aws_start(const mock_aws_conf_t *conf) {
     return NULL;
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
-  snprintf(m->url, sizeof m->url, "http://127.0.0.1:%u", di ? (unsigned)di->port : 0u);
+  snprintf(m->url, sizeof m->url, "%s://127.0.0.1:%u", tls ? "https" : "http",
+           di ? (unsigned)di->port : 0u);
   size_t k = 0;
   snprintf(m->env_buf[k++], sizeof m->env_buf[0], "AWS_ENDPOINT_URL=%s", m->url);
   snprintf(m->env_buf[k++], sizeof m->env_buf[0], "AWS_ACCESS_KEY_ID=%s", m->akid);

@@ -61,6 +61,8 @@ typedef struct {
   const char *session_token; /* NULL: none expected (and refused when sent); "": MOCK_AWS_SESSION_TOKEN */
   const char *region;        /* NULL: MOCK_AWS_REGION */
   int max_skew_s;            /* allowed |X-Amz-Date - now|; 0: 300 (as AWS) */
+  const char *tls_cert_pem;  /* with tls_key_pem: serve HTTPS (https://127.0.0.1:PORT); NULL: HTTP */
+  const char *tls_key_pem;
 } mock_aws_conf_t;
 
 /* Start on 127.0.0.1:0. @p conf NULL: the defaults above, with the session

@@ -9,6 +9,10 @@
 #include <string.h>
 #include <time.h>
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
 #include "aws/aws.h"
 #include "mock_aws.h"
 
@@ -277,7 +281,7 @@ START_TEST(wrong_or_missing_token_and_key_rejected) {
     evp__aws_env_free(envs[i]);
   }
   /* a token the mock does not expect is refused too */
-  mock_aws_conf_t conf = {NULL, NULL, NULL, NULL, 0};
+  mock_aws_conf_t conf = {NULL, NULL, NULL, NULL, 0, NULL, NULL};
   mock_aws_t *m2 = mock_aws_start(&conf);
   ck_assert_ptr_nonnull(m2);
   ck_assert_int_eq(mock_aws_stream_create(m2, "events"), 0);
@@ -955,6 +959,130 @@ START_TEST(concurrent_clients) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ TLS */
+
+/* A self-signed certificate for 127.0.0.1 (also its own CA) and its key, as
+ * PEM (malloc'd), made with OpenSSL: the tests need no files or tools. */
+static void make_cert(char **cert_pem, char **key_pem) {
+  EVP_PKEY *k = EVP_EC_gen("P-256");
+  ck_assert_ptr_nonnull(k);
+  X509 *x = X509_new();
+  ck_assert_ptr_nonnull(x);
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(now_ms() & 0x7fffffff));
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, k);
+  X509_NAME *n = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"evpipe test", -1, -1, 0);
+  X509_set_issuer_name(x, n);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+  static const struct { int nid; const char *v; } ext[] = {
+      {NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost"},
+      {NID_basic_constraints, "critical,CA:TRUE"},
+      {NID_key_usage, "critical,digitalSignature,keyCertSign"}};
+  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, ext[i].nid, ext[i].v);
+    ck_assert_ptr_nonnull(e);
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+  }
+  ck_assert_int_gt(X509_sign(x, k, EVP_sha256()), 0);
+  BIO *b = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(b, x);
+  char *p;
+  long len = BIO_get_mem_data(b, &p);
+  *cert_pem = strndup(p, (size_t)len);
+  BIO_free(b);
+  b = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+  len = BIO_get_mem_data(b, &p);
+  *key_pem = strndup(p, (size_t)len);
+  BIO_free(b);
+  X509_free(x);
+  EVP_PKEY_free(k);
+}
+
+static void write_file(const char *path, const char *s) {
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(s, f);
+  fclose(f);
+}
+
+/* The real endpoints are HTTPS: the client verifies the server against the
+ * CA bundle it picks (SSL_CERT_FILE first), and a server the bundle does not
+ * vouch for gets no request — not retried, not sent. */
+START_TEST(https_verified_against_the_ca_bundle) {
+  char *cert, *key, *other_cert, *other_key;
+  make_cert(&cert, &key);
+  make_cert(&other_cert, &other_key);
+  char ca[] = "/tmp/evp_aws_caXXXXXX", wrong[] = "/tmp/evp_aws_caXXXXXX";
+  int fd1 = mkstemp(ca), fd2 = mkstemp(wrong);
+  ck_assert(fd1 >= 0 && fd2 >= 0);
+  close(fd1);
+  close(fd2);
+  write_file(ca, cert);
+  write_file(wrong, other_cert);
+  mock_aws_conf_t conf = {NULL, NULL, "", NULL, 0, cert, key};
+  mock_aws_t *m = mock_aws_start(&conf);
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(strncmp(mock_aws_url(m), "https://", 8), 0);
+  ck_assert_int_eq(mock_aws_secret_create(m, "tls/secret", "over-tls", 8, V1), 0);
+  evp__aws_env_t *env = env_for(m, NULL, NULL);
+  const char *saved = getenv("SSL_CERT_FILE");
+  char *saved_copy = saved ? strdup(saved) : NULL;
+  char err[256];
+  evp__aws_result_t r;
+  evp__aws_secret_t s;
+  /* trusted: the call goes through */
+  setenv("SSL_CERT_FILE", ca, 1);
+  evp__aws_client_t *c;
+  ck_assert_int_eq(evp__aws_client_new(env, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c, err, sizeof err), EVP_OK);
+  shrink(c);
+  evp_err_t e = evp__sm_get_secret(c, "tls/secret", "AWSCURRENT", NULL, &s, &r);
+  ck_assert_msg(e == EVP_OK, "over TLS: %s (%s %s)", evp_err2name(e), r.err_type, r.err_msg);
+  ck_assert_uint_eq(s.value_len, 8);
+  ck_assert_int_eq(memcmp(s.value, "over-tls", 8), 0);
+  evp__aws_secret_clear(&s);
+  evp__aws_client_free(c);
+  mock_aws_stats_t st;
+  mock_aws_stats(m, "GetSecretValue", &st);
+  ck_assert_uint_eq(st.requests, 1);
+  /* another CA, then the system bundle: verification fails, nothing is sent */
+  for (int round = 0; round < 2; round++) {
+    if (round == 0)
+      setenv("SSL_CERT_FILE", wrong, 1);
+    else
+      unsetenv("SSL_CERT_FILE");
+    ck_assert_int_eq(evp__aws_client_new(env, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c, err, sizeof err), EVP_OK);
+    shrink(c);
+    e = evp__sm_get_secret(c, "tls/secret", "AWSCURRENT", NULL, &s, &r);
+    ck_assert_int_eq(e, EVP_ERR_TRANSPORT);
+    ck_assert_uint_eq(r.attempts, 1); /* a verification failure is not retried */
+    ck_assert_ptr_null(s.value);
+    evp__aws_client_free(c);
+  }
+  mock_aws_stats(m, "GetSecretValue", &st);
+  ck_assert_uint_eq(st.requests, 1);
+  if (saved_copy)
+    setenv("SSL_CERT_FILE", saved_copy, 1);
+  else
+    unsetenv("SSL_CERT_FILE");
+  free(saved_copy);
+  evp__aws_env_free(env);
+  mock_aws_stop(m);
+  unlink(ca);
+  unlink(wrong);
+  free(cert);
+  free(key);
+  free(other_cert);
+  free(other_key);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("aws");
   TCase *env = tcase_create("env");
@@ -988,6 +1116,7 @@ int main(void) {
   tcase_add_test(tc, raw_call_and_arguments);
   tcase_add_test(tc, mock_rejects_malformed_stale_and_incomplete_signatures);
   tcase_add_test(tc, concurrent_clients);
+  tcase_add_test(tc, https_verified_against_the_ca_bundle);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
