@@ -499,6 +499,42 @@ START_TEST(checks_audience_and_issuer) {
 }
 END_TEST
 
+/* The trusted scanner (events read back from the server's own log) finds
+ * the same members, spans, types and escape flags as the strict one on valid
+ * JSON — including quotes after even and odd runs of backslashes and
+ * brackets inside strings of nested values. */
+START_TEST(trusted_scan_matches_strict_scan) {
+  static const char *const docs[] = {
+      "{}",
+      " { \"a\" : 1 , \"b\":\"x\" } ",
+      "{\"s\":\"a\\\"b\",\"t\":\"c\\\\\",\"u\":\"\\\\\\\\\"}",
+      "{\"o\":{\"k\":\"}]\\\"{[\",\"n\":[1,{\"x\":\"]\"}],\"e\":{}},\"after\":true}",
+      "{\"arr\":[[],[[\"[\"]],\"\\u005d\"],\"f\":false,\"z\":null,\"num\":-1.5e+3}",
+      "{\"\\u0065vent_id\":\"caf\u00c3\u00a9 \\u00e9\",\"k\\\"q\":\"v\"}",
+  };
+  for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+    evp__jmember_t a[16], b[16];
+    size_t na, nb;
+    size_t len = strlen(docs[d]);
+    ck_assert_int_eq(evp__json_scan_object(docs[d], len, 64, a, 16, &na), EVP_OK);
+    ck_assert_int_eq(evp__json_scan_object_trusted(docs[d], len, b, 16, &nb), EVP_OK);
+    ck_assert_uint_eq(na, nb);
+    for (size_t i = 0; i < na; i++) {
+      ck_assert_msg(a[i].key == b[i].key && a[i].keylen == b[i].keylen && a[i].val == b[i].val &&
+                        a[i].vallen == b[i].vallen && a[i].type == b[i].type &&
+                        a[i].key_escaped == b[i].key_escaped && a[i].val_escaped == b[i].val_escaped,
+                    "doc %zu member %zu differs", d, i);
+    }
+  }
+  /* Too many members is still refused; truncated text still fails. */
+  evp__jmember_t m[1];
+  size_t n;
+  ck_assert_int_eq(evp__json_scan_object_trusted("{\"a\":1,\"b\":2}", 13, m, 1, &n), EVP_ERR_TOO_LARGE);
+  ck_assert_int_ne(evp__json_scan_object_trusted("{\"a\":\"xx", 8, m, 1, &n), EVP_OK);
+  ck_assert_int_ne(evp__json_scan_object_trusted("{\"a\":{\"b\":[1,2}", 15, m, 1, &n), EVP_OK);
+}
+END_TEST
+
 START_TEST(enforces_size_limit) {
   size_t n = 9000;
   char *big = malloc(n + 1);
@@ -614,6 +650,7 @@ int main(void) {
   tcase_add_test(v, checks_time_claims_with_leeway);
   tcase_add_test(v, checks_audience_and_issuer);
   tcase_add_test(v, enforces_size_limit);
+  tcase_add_test(v, trusted_scan_matches_strict_scan);
   tcase_add_test(v, rotation_keeps_previous_key_verifying);
   tcase_add_test(v, verifier_is_safe_across_threads);
   suite_add_tcase(s, v);

@@ -6,6 +6,7 @@
  * RFC 8259 grammar with UTF-8 validation, and no allocation on the hot path.
  * It validates a whole object and records the top-level members as spans into
  * the input; values are decoded only when asked for. */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include "core/core.h"
@@ -13,6 +14,7 @@
 typedef struct {
   const unsigned char *p, *end;
   unsigned depth, max_depth;
+  int trusted; /* text known to be valid JSON: find the structure only */
 } scan_t;
 
 static void skip_ws(scan_t *s) {
@@ -88,7 +90,29 @@ static const unsigned char plain[256] = {
 #undef R16
 };
 
+/* Past the closing quote of a string of trusted text: the first quote not
+ * escaped by an odd run of backslashes. */
+static int skip_string_trusted(scan_t *s, int *escaped) {
+  const unsigned char *start = s->p, *q = s->p;
+  for (;;) {
+    const unsigned char *e = memchr(q, '"', (size_t)(s->end - q));
+    if (!e)
+      return -1;
+    size_t bs = 0;
+    while (e - bs > start && e[-1 - (ptrdiff_t)bs] == '\\')
+      bs++;
+    if (bs % 2 == 0) {
+      *escaped = memchr(start, '\\', (size_t)(e - start)) != NULL;
+      s->p = e + 1;
+      return 0;
+    }
+    q = e + 1;
+  }
+}
+
 static int scan_string(scan_t *s, int *escaped) {
+  if (s->trusted)
+    return skip_string_trusted(s, escaped);
   *escaped = 0;
   while (s->p < s->end) {
     /* Eight bytes at a time while none is '"', '\\', a control or non-ASCII
@@ -190,6 +214,23 @@ static evp_err_t scan_value(scan_t *s, evp__jstype_t *type);
 
 /* Objects and arrays below the top level: validated, not recorded. */
 static evp_err_t scan_container(scan_t *s, int is_obj) {
+  if (s->trusted) {
+    /* Only the matching close bracket matters; strings are skipped whole. */
+    size_t depth = 1;
+    while (s->p < s->end) {
+      unsigned c = *s->p++;
+      int esc;
+      if (c == '"') {
+        if (skip_string_trusted(s, &esc))
+          return EVP_ERR_JSON;
+      } else if (c == '{' || c == '[') {
+        depth++;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        return EVP_OK;
+      }
+    }
+    return EVP_ERR_JSON;
+  }
   if (++s->depth > s->max_depth)
     return EVP_ERR_TOO_DEEP;
   char close = is_obj ? '}' : ']';
@@ -266,9 +307,22 @@ static evp_err_t scan_value(scan_t *s, evp__jstype_t *type) {
   }
 }
 
+static evp_err_t scan_object(const char *text, size_t n, unsigned max_depth, evp__jmember_t *m,
+                             size_t max_m, size_t *count, int trusted);
+
 evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth,
                                 evp__jmember_t *m, size_t max_m, size_t *count) {
-  scan_t s = {(const unsigned char *)text, (const unsigned char *)text + n, 1, max_depth};
+  return scan_object(text, n, max_depth, m, max_m, count, 0);
+}
+
+evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember_t *m,
+                                        size_t max_m, size_t *count) {
+  return scan_object(text, n, UINT32_MAX, m, max_m, count, 1);
+}
+
+static evp_err_t scan_object(const char *text, size_t n, unsigned max_depth, evp__jmember_t *m,
+                             size_t max_m, size_t *count, int trusted) {
+  scan_t s = {(const unsigned char *)text, (const unsigned char *)text + n, 1, max_depth, trusted};
   size_t k = 0;
   *count = 0;
   skip_ws(&s);

@@ -58,11 +58,23 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
     }
     /* The reader's buffer is reused by the next read: keep a copy. */
     size_t len = rec.payload_len;
-    unsigned char *copy = malloc(len);
-    if (!copy) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
-    memcpy(copy, rec.payload, len);
+    if (len > b->arena_cap - b->arena_len) {
+      size_t cap = b->arena_cap ? b->arena_cap : 1u << 20;
+      while (cap - b->arena_len < len) {
+        if (cap > SIZE_MAX / 2)
+          return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+        cap *= 2;
+      }
+      unsigned char *a = realloc(b->arena, cap);
+      if (!a) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+      b->arena = a;
+      b->arena_cap = cap;
+    }
+    memcpy(b->arena + b->arena_len, rec.payload, len);
     if (b->nbuf == 0) b->first_at_ms = now_ms();
-    b->buf[b->nbuf++] = (evp__brec_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, copy, len};
+    b->buf[b->nbuf++] =
+        (evp__brec_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, b->arena_len, len};
+    b->arena_len += len;
     b->buf_bytes += len;
     b->buf_events += rec.nevents;
     *progressed = 1;
@@ -183,7 +195,7 @@ evp_err_t evp__batcher_relearn(evp__batcher_t *b, char *errstr, size_t errstr_si
 }
 
 static void release(evp__batcher_t *b) {
-  for (size_t i = 0; i < b->nbuf; i++) free(b->buf[i].payload);
+  free(b->arena);
   free(b->buf);
   free(b->cov);
   free(b->scanned);

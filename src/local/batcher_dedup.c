@@ -157,8 +157,10 @@ int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us)
   uint64_t h1, h2;
   hash128(d, id, len, &h1, &h2);
   size_t ts = 0;
+  int moved = 1; /* whether ts may no longer be the free slot for h1/h2 */
   if (d->tab) {
     ts = find(d, h1, h2);
+    moved = 0;
     if (d->tab[ts]) {
       ent_t *e = &d->ring[SLOT(d->tab[ts])];
       if (e->ts >= horizon) return 1;
@@ -166,18 +168,25 @@ int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us)
        * time order, so it was not expired yet): superseded below. */
       e->live = 0;
       tab_delete(d, ts);
+      moved = 1;
     }
   }
-  if (d->count == d->max) drop_oldest(d);
+  if (d->count == d->max) {
+    drop_oldest(d); /* its deletion may shift entries */
+    moved = 1;
+  }
   if (d->count == d->rcap) {
     size_t rcap = d->rcap ? d->rcap * 2 : 1024;
     if (rebuild(d, rcap, rcap * 2) != 0) return -1;
+    moved = 1;
   }
   size_t r = slot_of(d, d->count);
   d->ring[r] = (ent_t){h1, h2, ts_us, 1};
   d->count++;
   d->seq++;
-  ts = find(d, h1, h2);
+  /* The common case (a new id, nothing evicted): the probe above already
+   * found the free slot; a second probe would be another cache miss. */
+  if (moved) ts = find(d, h1, h2);
   d->tab[ts] = TAG(h2) | (uint64_t)(r + 1);
   return 0;
 }

@@ -119,7 +119,7 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
   for (size_t k = 0; k < n; k++) {
     const evp__brec_t *br = &b->buf[idx[k]];
     evp__wal_record_t rec;
-    if (evp__wal_payload_decode(br->payload, br->len, &rec) != 0)
+    if (evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0)
       return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "batcher: record %llu malformed",
                          (unsigned long long)br->offset);
     size_t cur = 0, len;
@@ -174,7 +174,7 @@ static evp_err_t learn_covered(evp__batcher_t *b, const size_t *idx, size_t n, i
     const evp__brec_t *br = &b->buf[idx[k]];
     if (!(b->replay_end > br->offset && covered(b, hour, br->offset))) continue;
     evp__wal_record_t rec;
-    if (evp__wal_payload_decode(br->payload, br->len, &rec) != 0) continue;
+    if (evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0) continue;
     size_t cur = 0, len, idlen;
     const char *ev, *id;
     while (evp__wal_record_next_event(&rec, &cur, &ev, &len))
@@ -276,7 +276,7 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
   if (!e) b->committed = end;
   pthread_mutex_unlock(&b->mu);
   if (e) return e;
-  for (size_t i = 0; i < b->nbuf; i++) free(b->buf[i].payload);
+  b->arena_len = 0; /* kept for the next buffer */
   b->nbuf = 0;
   b->buf_bytes = 0;
   b->buf_events = 0;

@@ -15,7 +15,6 @@
 #include "local/wal_int.h"
 
 #define MAX_MEMBERS 4096 /* more top-level members than any schema has columns */
-#define MAX_DEPTH 64
 
 struct evp__rowb {
   const evp__table_t *t;
@@ -231,7 +230,7 @@ int evp__rowb_event_id(evp__rowb_t *rb, const char *ev, size_t len, const char *
                        size_t *idlen) {
   size_t nm = 0;
   if (rb->event_id < 0 ||
-      evp__json_scan_object(ev, len, MAX_DEPTH, rb->m, MAX_MEMBERS, &nm) != EVP_OK)
+      evp__json_scan_object_trusted(ev, len, rb->m, MAX_MEMBERS, &nm) != EVP_OK)
     return -1;
   for (size_t i = 0; i < nm; i++) {
     const evp__jmember_t *m = &rb->m[i];
@@ -261,7 +260,9 @@ evp_err_t evp__rowb_build(evp__rowb_t *rb, const char *ev, size_t len, int64_t r
   size_t nm = 0;
   *id = NULL;
   *idlen = 0;
-  evp_err_t e = evp__json_scan_object(ev, len, MAX_DEPTH, rb->m, MAX_MEMBERS, &nm);
+  /* Events reach the row builder validated (the log holds only accepted
+   * events, checksummed; the Lambda processor validates first). */
+  evp_err_t e = evp__json_scan_object_trusted(ev, len, rb->m, MAX_MEMBERS, &nm);
   if (e)
     return evp__seterr(errstr, errstr_size, e == EVP_ERR_TOO_LARGE ? e : EVP_ERR_JSON,
                        "batcher: event is not a JSON object within the limits (%s)",

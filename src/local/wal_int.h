@@ -245,12 +245,15 @@ evp_err_t evp__rowb_build(evp__rowb_t *rb, const char *ev, size_t len, int64_t r
 
 /* ---- the batcher object (batcher.c: thread; batcher_flush.c: files) ---- */
 
-/* A log record held in the buffer (a copy of its payload). */
+/* A log record held in the buffer: its payload is copied into the
+ * batcher's arena at @p poff (one buffer reused from flush to flush: a
+ * malloc per record of this size would be an mmap/munmap and fresh page
+ * faults each time). */
 typedef struct {
   uint64_t offset, end;
   int64_t received_at_us;
   uint32_t nevents;
-  unsigned char *payload;
+  size_t poff;
   size_t len;
 } evp__brec_t;
 
@@ -285,6 +288,8 @@ struct evp__batcher {
   evp__wal_reader_t *r;
   evp__brec_t *buf;
   size_t nbuf, capbuf, buf_bytes;
+  unsigned char *arena;         /* the buffered payloads, back to back */
+  size_t arena_len, arena_cap;
   uint64_t buf_events;
   int64_t first_at_ms;          /* monotonic time the oldest buffered record was read */
   uint64_t replay_end;          /* log end at start: lake files may already hold records below it */
