@@ -148,6 +148,9 @@ int main(int argc, char **argv) {
   o.rate_burst = 1e9;
   o.log_requests = 0;
   /* Firehose buffers 1-128 MB; evpipe local defaults to 5 MiB. */
+  const char *bl = getenv("EVP_BENCH_MAX_BACKLOG"); /* evpipe local --max-backlog */
+  if (bl)
+    o.max_backlog = (uint64_t)strtoull(bl, NULL, 10);
   const char *mb = getenv("EVP_BENCH_BUFFER_MB");
   if (mb && atoi(mb) > 0)
     o.buffer_bytes = (size_t)atoi(mb) * 1024u * 1024u;

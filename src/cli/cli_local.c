@@ -15,7 +15,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: evpipe local [--listen 127.0.0.1:8080] [--data DIR] [--schema F] [--clients F]\n"
           "                    [--rate RPS] [--burst N] [--token-rate RPS] [--token-burst N]\n"
-          "                    [--max-body BYTES] [--max-events N]\n"
+          "                    [--max-body BYTES] [--max-events N] [--max-backlog EVENTS]\n"
           "                    [--fsync always|interval|never] [--fsync-interval-ms MS]\n"
           "                    [--buffer-bytes N] [--buffer-seconds S] [--dedup-window S]\n"
           "                    [--token-ttl S] [--quiet]\n"
@@ -44,7 +44,7 @@ int evp__cli_local(int argc, char **argv) {
   evp__local_opts_default(&o);
   const char *listen = NULL, *data = NULL, *schema = NULL, *clients = NULL, *rate = NULL,
              *burst = NULL, *max_body = NULL, *max_events = NULL, *fsync = NULL, *fsync_ms = NULL,
-             *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL,
+             *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL, *backlog = NULL,
              *tburst = NULL;
   for (int i = 1; i < argc; i++) {
     int r;
@@ -64,6 +64,7 @@ int evp__cli_local(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--burst", &burst)) ||
         (r = evp__cli_opt(argc, argv, &i, "--token-rate", &trate)) ||
         (r = evp__cli_opt(argc, argv, &i, "--token-burst", &tburst)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--max-backlog", &backlog)) ||
         (r = evp__cli_opt(argc, argv, &i, "--max-body", &max_body)) ||
         (r = evp__cli_opt(argc, argv, &i, "--max-events", &max_events)) ||
         (r = evp__cli_opt(argc, argv, &i, "--fsync", &fsync)) ||
@@ -105,6 +106,11 @@ int evp__cli_local(int argc, char **argv) {
     if (num("--token-burst", tburst, 1, 1000000, &v))
       return EVP_CLI_USAGE;
     o.token_rate_burst = (double)v;
+  }
+  if (backlog) {
+    if (num("--max-backlog", backlog, 0, 1000000000, &v))
+      return EVP_CLI_USAGE;
+    o.max_backlog = (uint64_t)v;
   }
   if (max_body) {
     if (num("--max-body", max_body, 1024, 64LL * 1024 * 1024, &v))

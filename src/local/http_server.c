@@ -227,6 +227,22 @@ static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqsta
   return res;
 }
 
+/* Backpressure: while more than max_backlog events wait for the batcher,
+ * hold the request (up to 2 s, in 1 ms naps) so the batcher gets the CPU
+ * the requests would take — ingestion then runs at the pace the lake is
+ * written, and a crash never has more than that to replay. 0 when the
+ * backlog did not come down in time. */
+static int backlog_ok(evp__http_t *h) {
+  uint64_t max = h->deps.opts->max_backlog;
+  for (int i = 0; i < 2000; i++) {
+    if (evp__wal_pending_events(h->deps.wal) <= max)
+      return 1;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
 static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
                                  const char *method, const char *url) {
   evp__http_hdr_t hs[2];
@@ -284,6 +300,15 @@ static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqst
   if (e != EVP_OK) {
     evp__http_resp_free(&r);
     out = send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
+    goto done;
+  }
+  if (r.status == 200 && res.n_accepted > 0 && h->deps.wal && h->deps.opts->max_backlog &&
+      !backlog_ok(h)) {
+    /* The lake cannot keep up: refuse rather than grow the log without
+     * bound; the client retries after the pause (docs/protocol.md). */
+    evp__events_result_free(&res);
+    evp__http_resp_free(&r);
+    out = send_error(h, c, rs, method, url, 503, "busy", "the lake writer is behind; retry", "1");
     goto done;
   }
   if (r.status == 200 && res.n_accepted > 0) {

@@ -41,6 +41,8 @@ typedef struct {
   size_t buffer_bytes;       /* batcher: flush at this many bytes ... */
   int buffer_seconds;        /* ... or this age */
   int dedup_window_s;
+  uint64_t max_backlog;      /* events logged but not yet in Parquet before POST /events
+                                waits for the batcher (backpressure); 0: unbounded */
   int threads_max;           /* connection limit (one thread per connection) */
   int64_t token_ttl_s;       /* access-token lifetime (expires_in) */
   int log_requests;          /* one log line per request (errors are always logged) */

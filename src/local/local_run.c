@@ -24,6 +24,7 @@ void evp__local_opts_default(evp__local_opts_t *o) {
   o->rate_burst = 5000;
   o->token_rate_rps = 20;
   o->token_rate_burst = 100;
+  o->max_backlog = 100000;
   o->max_body = EVP__EVENTS_DEFAULT_MAX_BODY;
   o->max_events = EVP__EVENTS_DEFAULT_MAX;
   o->fsync = EVP__FSYNC_ALWAYS;

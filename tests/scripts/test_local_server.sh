@@ -316,6 +316,27 @@ http rt -X POST "$URL/token" -d "grant_type=client_credentials&client_id=$RID&cl
 stop "$PID"
 [ "$RC" = 0 ] && pass "second server: SIGTERM exit 0" || fail "second server exit $RC"
 
+# Backpressure: with a backlog bound of 1 event and a batcher that waits 900 s
+# before writing, the first batch is taken and the next one is held, then
+# refused with 503 busy + Retry-After (nothing of it logged).
+start bp --data "$TMP/bp" --schema "$SCHEMA" --max-backlog 1 --buffer-seconds 900 --quiet
+BID=$(sed -n 's/^  client_id: *//p' "$TMP/bp.out"); BSEC=$(sed -n 's/^  client_secret: *//p' "$TMP/bp.out")
+http btok -X POST "$URL/token" -d "grant_type=client_credentials&client_id=$BID&client_secret=$BSEC"
+BTOK=$(json_get "$TMP/btok.body" "j['access_token']")
+http b1 -X POST "$URL/events" -H "Authorization: Bearer $BTOK" -H "$JSON" --data-binary @"$TMP/good.json"
+expect_code 200 "backpressure: the first batch is accepted"
+t0=$(date +%s%N)
+http b2 -X POST "$URL/events" -H "Authorization: Bearer $BTOK" -H "$JSON" --data-binary @"$TMP/good.json"
+t1=$(date +%s%N)
+expect_code 503 "backpressure: past --max-backlog the next batch is refused"
+[ $(( (t1 - t0) / 1000000 )) -ge 1500 ] && pass "backpressure: the request was held before the 503" || fail "backpressure: 503 after $(( (t1 - t0) / 1000000 )) ms"
+grep -qi '^retry-after: 1' "$TMP/b2.hdr" && pass "backpressure 503 carries Retry-After" || fail "backpressure Retry-After missing"
+expect_grep "$TMP/b2.body" '"error":"busy"' "backpressure 503 names the cause"
+http bm "$URL/metrics"
+expect_grep "$TMP/bm.body" "evpipe_events_accepted_total $(json_get "$TMP/b1.body" "j['accepted']")\$" "only the first batch was accepted"
+stop "$PID"
+[ "$RC" = 0 ] && pass "backpressure server: SIGTERM exit 0 (flushes the held batch to the lake)" || fail "backpressure server exit $RC"
+
 start trl --data "$TMP/rl" --schema "$SCHEMA" --token-rate 1 --token-burst 3 --quiet
 codes=""
 for _ in $(seq 1 10); do
