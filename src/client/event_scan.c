@@ -30,29 +30,6 @@ static int fail(scn *s, const char *msg) {
   return -1;
 }
 
-/* Length of a valid UTF-8 sequence starting at p, 0 when invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-  unsigned c = p[0];
-  size_t n;
-  unsigned min;
-  if (c < 0xC2 || c > 0xF4)
-    return 0;
-  if (c < 0xE0) n = 2, min = 0x80;
-  else if (c < 0xF0) n = 3, min = 0x800;
-  else n = 4, min = 0x10000;
-  if ((size_t)(end - p) < n)
-    return 0;
-  unsigned cp = c & (0x3F >> (n - 1));
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (p[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return n;
-}
-
 static int hex4(const char *p) {
   for (int i = 0; i < 4; i++) {
     char ch = p[i];
@@ -129,7 +106,7 @@ static int string(scn *s, const char **cs, size_t *cl) {
       s->p++;
       continue;
     }
-    size_t n = utf8_len((const unsigned char *)s->p, (const unsigned char *)s->end);
+    size_t n = evp__utf8_seq((const unsigned char *)s->p, (const unsigned char *)s->end);
     if (!n)
       return fail(s, "invalid UTF-8 in string");
     s->p += n;

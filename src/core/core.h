@@ -103,6 +103,28 @@ int evp__json_numericdate(const evp__jmember_t *m, int64_t *out);
 size_t evp__json_escape(const char *s, size_t n, char *out);
 /* Whether s[0..n) is well-formed UTF-8. */
 int evp__utf8_valid(const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at @p p (1 for ASCII, 2..4), 0 when it
+ * is not one (overlong, surrogate, above U+10FFFF, truncated at @p end). */
+static inline size_t evp__utf8_seq(const unsigned char *p, const unsigned char *end) {
+  unsigned c = p[0], min;
+  size_t n;
+  if (c < 0x80)
+    return 1;
+  if (c < 0xC2 || c > 0xF4)
+    return 0;
+  if (c < 0xE0) n = 2, min = 0x80;
+  else if (c < 0xF0) n = 3, min = 0x800;
+  else n = 4, min = 0x10000;
+  if ((size_t)(end - p) < n)
+    return 0;
+  unsigned cp = c & (0x3Fu >> (n - 1));
+  for (size_t i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3Fu);
+  }
+  return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : n;
+}
 
 /* ---- JWT internals shared by keyring.c, jwt_sign.c, jwt_verify.c ---- */
 #define EVP__KEYRING_MAX 16 /* current + previous in practice; a few spare */

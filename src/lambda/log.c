@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+#include "core/core.h"
 #include "lambda/lambda_int.h"
 
 /* Longest log line written (bytes, newline included). The message is cut
@@ -64,38 +65,6 @@ int64_t evp__lambda_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
-  unsigned c = p[0];
-  size_t n;
-  unsigned min;
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-    min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if ((size_t)(end - p) < n)
-    return 0;
-  unsigned cp = c & (0x3Fu >> (n - 1));
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (p[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return n;
-}
-
 size_t evp__lambda_json_escape(const char *s, size_t n, char *out, size_t cap, int *cut) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *p = (const unsigned char *)s, *end = p + n;
@@ -134,7 +103,7 @@ size_t evp__lambda_json_escape(const char *s, size_t n, char *out, size_t cap, i
     } else if (c < 0x80) {
       tmp[0] = (char)c;
       tl = adv = 1;
-    } else if ((adv = utf8_seq(p, end)) != 0) {
+    } else if ((adv = evp__utf8_seq(p, end)) != 0) {
       memcpy(tmp, p, adv);
       tl = adv;
     } else {
@@ -192,7 +161,7 @@ static int append_fields(char *line, size_t *o, size_t cap, const char *f) {
    * (cJSON passes invalid sequences through), which a copy cannot repair. */
   const unsigned char *p = (const unsigned char *)f + b + 1, *end = (const unsigned char *)f + n - 1;
   for (const unsigned char *q = p; q < end;) {
-    size_t l = utf8_seq(q, end);
+    size_t l = evp__utf8_seq(q, end);
     if (!l)
       return 0;
     q += l;
