@@ -35,6 +35,11 @@ evp_err_t evp__fn_keys_build(const evp__fn_config_t *cfg, const char *const *kid
 evp_err_t evp__fn_key_decode(const unsigned char *val, size_t len, unsigned char *key,
                              size_t *keylen);
 
+/* Microseconds since the epoch as RFC 3339 UTC: milliseconds when that is
+ * all there is ("2024-05-01T12:00:00.123Z"), else microseconds. Returns the
+ * length written. */
+size_t evp__fn_rfc3339_us(int64_t us, char out[40]);
+
 /* Firehose records as rows of the Glue table (fn_record.c). */
 typedef struct evp__fn_rec evp__fn_rec_t;
 evp_err_t evp__fn_rec_new(const char *schema, size_t len, evp__fn_rec_t **out, char *errstr,

@@ -15,23 +15,22 @@
 #include <time.h>
 #include <cjson/cJSON.h>
 #include "core/core.h"
+#include "aws/aws_int.h"
 #include "functions/fn_int.h"
 
 #define BODY_DEPTH (EVP_SCHEMA_MAX_DEPTH_LIMIT + 2)
 #define MIN_CALL_MS 100      /* no PutRecordBatch starts with less time than this */
 #define DL_OVERHEAD 1024     /* room for a dead-letter record's other members */
+#define DL_RECORD_MAX (2 * EVP__FH_MAX_RECORD_BYTES) /* bound of one being built */
 #define ERR_MAX 300
 
 void evp__fn_rfc3339_ms(int64_t ms, char out[32]) {
-  if (ms < 0)
-    ms = 0;
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char tmp[96];
-  snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-  snprintf(out, 32, "%.31s", tmp);
+  /* Clamped to 1970..9999: the form always fits and the * 1000 never overflows. */
+  int64_t max = INT64_C(253402300799999);
+  char t[40];
+  size_t n = evp__fn_rfc3339_us((ms < 0 ? 0 : ms > max ? max : ms) * 1000, t);
+  memcpy(out, t, n < 31 ? n : 31);
+  out[n < 31 ? n : 31] = '\0';
 }
 
 /* ------------------------------------------------------------ records */
@@ -56,71 +55,17 @@ typedef struct {
   size_t events, valid, invalid;
 } msg_t;
 
-/* A growing output buffer; on allocation failure it records the error and
- * further appends are no-ops. */
-typedef struct {
-  char *b;
-  size_t n, cap;
-  int oom;
-} buf_t;
-
-static void buf_reserve(buf_t *b, size_t more) {
-  if (b->oom || b->n + more + 1 <= b->cap)
-    return;
-  size_t nc = b->cap ? b->cap : 256;
-  while (nc < b->n + more + 1)
-    nc *= 2;
-  char *p = realloc(b->b, nc);
-  if (!p) {
-    b->oom = 1;
-    return;
-  }
-  b->b = p;
-  b->cap = nc;
-}
-
-static void buf_add(buf_t *b, const char *s, size_t n) {
-  buf_reserve(b, n);
-  if (b->oom)
-    return;
-  memcpy(b->b + b->n, s, n);
-  b->n += n;
-  b->b[b->n] = '\0';
-}
-
-static void buf_str(buf_t *b, const char *s) { buf_add(b, s, strlen(s)); }
-
-/* A JSON string literal of s[0..n) (escaped, quoted). */
-static void buf_jstr(buf_t *b, const char *s, size_t n) {
-  buf_reserve(b, 6 * n + 2);
-  if (b->oom)
-    return;
-  b->b[b->n++] = '"';
-  b->n += evp__json_escape(s, n, b->b + b->n);
-  b->b[b->n++] = '"';
-  b->b[b->n] = '\0';
-}
-
-/* Length of the UTF-8 sequence at s (1 for an invalid byte). */
-static size_t u8len(const unsigned char *s, size_t left) {
-  size_t l = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 1;
-  if (l > left || !evp__utf8_valid((const char *)s, l))
-    return 0; /* invalid */
-  return l;
-}
-
 /* A JSON string of raw bytes in at most @p budget output bytes: invalid
  * UTF-8 becomes U+FFFD; cut at a character boundary. Returns whether all of
  * it fit. */
-static int buf_jstr_bounded(buf_t *b, const char *s, size_t n, size_t budget) {
-  buf_reserve(b, (6 * n < budget ? 6 * n : budget) + 2);
-  if (b->oom)
+static int buf_jstr_bounded(evp__aws_buf *b, const char *s, size_t n, size_t budget) {
+  if (!b->ok)
     return 0;
-  buf_add(b, "\"", 1);
+  evp__aws_buf_raw(b, "\"", 1);
   size_t used = 0, i = 0;
   char tmp[32];
   while (i < n) {
-    size_t l = u8len((const unsigned char *)s + i, n - i);
+    size_t l = evp__utf8_seq((const unsigned char *)s + i, (const unsigned char *)s + n);
     size_t tl;
     if (l == 0) {
       memcpy(tmp, "\xEF\xBF\xBD", 3);
@@ -131,11 +76,11 @@ static int buf_jstr_bounded(buf_t *b, const char *s, size_t n, size_t budget) {
     }
     if (used + tl > budget)
       break;
-    buf_add(b, tmp, tl);
+    evp__aws_buf_raw(b, tmp, tl);
     used += tl;
     i += l;
   }
-  buf_add(b, "\"", 1);
+  evp__aws_buf_raw(b, "\"", 1);
   return i == n;
 }
 
@@ -173,31 +118,31 @@ typedef struct {
 } mctx_t;
 
 /* The common head of a dead-letter record. */
-static void dl_head(buf_t *b, const mctx_t *m, const char *error, const char *reason) {
-  buf_str(b, "{\"error\":");
-  buf_jstr(b, error, strlen(error));
-  buf_str(b, ",\"reason\":");
-  buf_jstr(b, reason, strlen(reason));
-  buf_str(b, ",\"client_id\":");
+static void dl_head(evp__aws_buf *b, const mctx_t *m, const char *error, const char *reason) {
+  evp__aws_buf_str(b, "{\"error\":");
+  evp__aws_buf_jstr(b, error, strlen(error));
+  evp__aws_buf_str(b, ",\"reason\":");
+  evp__aws_buf_jstr(b, reason, strlen(reason));
+  evp__aws_buf_str(b, ",\"client_id\":");
   if (m->client_id)
-    buf_jstr(b, m->client_id, strlen(m->client_id));
+    evp__aws_buf_jstr(b, m->client_id, strlen(m->client_id));
   else
-    buf_str(b, "null");
-  buf_str(b, ",\"received_at\":\"");
-  buf_str(b, m->received_at);
-  buf_str(b, "\",\"message_id\":");
-  buf_jstr(b, m->msgs[m->mi].id, strlen(m->msgs[m->mi].id));
+    evp__aws_buf_str(b, "null");
+  evp__aws_buf_str(b, ",\"received_at\":\"");
+  evp__aws_buf_str(b, m->received_at);
+  evp__aws_buf_str(b, "\",\"message_id\":");
+  evp__aws_buf_jstr(b, m->msgs[m->mi].id, strlen(m->msgs[m->mi].id));
 }
 
-static evp_err_t push_dead(mctx_t *m, buf_t *b) {
-  buf_add(b, "\n", 1);
-  if (b->oom) {
-    free(b->b);
+static evp_err_t push_dead(mctx_t *m, evp__aws_buf *b) {
+  evp__aws_buf_raw(b, "\n", 1);
+  if (!b->ok) {
+    evp__aws_buf_free(b);
     return EVP_ERR_NOMEM;
   }
-  evp_err_t e = recs_push(m->dead, b->b, b->n, m->mi);
+  evp_err_t e = recs_push(m->dead, b->p, b->len, m->mi); /* takes b->p */
   if (e != EVP_OK)
-    free(b->b);
+    evp__aws_buf_free(b);
   else
     m->msgs[m->mi].pending++;
   return e;
@@ -206,40 +151,42 @@ static evp_err_t push_dead(mctx_t *m, buf_t *b) {
 /* A whole message to the dead-letter stream (raw body as a string). */
 static evp_err_t dead_message(mctx_t *m, const char *body, size_t len, const char *error,
                               const char *reason) {
-  buf_t b = {0};
+  evp__aws_buf b;
+  evp__aws_buf_init(&b, DL_RECORD_MAX);
   dl_head(&b, m, error, reason);
-  buf_str(&b, ",\"raw\":");
-  size_t budget = EVP__FH_MAX_RECORD_BYTES - DL_OVERHEAD - b.n;
+  evp__aws_buf_str(&b, ",\"raw\":");
+  size_t budget = EVP__FH_MAX_RECORD_BYTES - DL_OVERHEAD - b.len;
   int all = buf_jstr_bounded(&b, body, len, budget);
   if (!all) {
     char t[64];
     snprintf(t, sizeof t, ",\"raw_truncated\":true,\"raw_bytes\":%zu", len);
-    buf_str(&b, t);
+    evp__aws_buf_str(&b, t);
   }
-  buf_str(&b, "}");
+  evp__aws_buf_str(&b, "}");
   return push_dead(m, &b);
 }
 
 /* One invalid event to the dead-letter stream. */
 static evp_err_t dead_event(mctx_t *m, size_t index, const char *ev, size_t len,
                             const char *error, const char *reason) {
-  buf_t b = {0};
+  evp__aws_buf b;
+  evp__aws_buf_init(&b, DL_RECORD_MAX);
   char t[64];
   dl_head(&b, m, error, reason);
   snprintf(t, sizeof t, ",\"index\":%zu", index);
-  buf_str(&b, t);
-  if (len + b.n + DL_OVERHEAD <= EVP__FH_MAX_RECORD_BYTES && ev[0] == '{') {
-    buf_str(&b, ",\"event\":"); /* a JSON object the body scan accepted */
-    buf_add(&b, ev, len);
+  evp__aws_buf_str(&b, t);
+  if (len + b.len + DL_OVERHEAD <= EVP__FH_MAX_RECORD_BYTES && ev[0] == '{') {
+    evp__aws_buf_str(&b, ",\"event\":"); /* a JSON object the body scan accepted */
+    evp__aws_buf_raw(&b, ev, len);
   } else {
-    buf_str(&b, ",\"raw\":");
-    size_t budget = EVP__FH_MAX_RECORD_BYTES - DL_OVERHEAD - b.n;
+    evp__aws_buf_str(&b, ",\"raw\":");
+    size_t budget = EVP__FH_MAX_RECORD_BYTES - DL_OVERHEAD - b.len;
     if (!buf_jstr_bounded(&b, ev, len, budget)) {
       snprintf(t, sizeof t, ",\"raw_truncated\":true,\"raw_bytes\":%zu", len);
-      buf_str(&b, t);
+      evp__aws_buf_str(&b, t);
     }
   }
-  buf_str(&b, "}");
+  evp__aws_buf_str(&b, "}");
   m->msgs[m->mi].invalid++;
   return push_dead(m, &b);
 }
@@ -587,23 +534,24 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
     deliver(fn, call, fn->cfg.delivery_stream, &good, msgs, &gs);
     deliver(fn, call, fn->cfg.deadletter_stream, &dead, msgs, &ds);
   }
-  buf_t o = {0};
+  evp__aws_buf o;
+  evp__aws_buf_init(&o, EVP_LAMBDA_MAX_RESPONSE);
   size_t nfail = 0, nev = 0, nvalid = 0, ninvalid = 0;
   if (e == EVP_OK) {
-    buf_str(&o, "{\"batchItemFailures\":[");
+    evp__aws_buf_str(&o, "{\"batchItemFailures\":[");
     for (size_t i = 0; i < nm; i++) {
       nev += msgs[i].events;
       nvalid += msgs[i].valid;
       ninvalid += msgs[i].invalid;
       if (!msgs[i].failed && msgs[i].pending == 0)
         continue;
-      buf_str(&o, nfail ? ",{\"itemIdentifier\":" : "{\"itemIdentifier\":");
-      buf_jstr(&o, msgs[i].id, strlen(msgs[i].id));
-      buf_str(&o, "}");
+      evp__aws_buf_str(&o, nfail ? ",{\"itemIdentifier\":" : "{\"itemIdentifier\":");
+      evp__aws_buf_jstr(&o, msgs[i].id, strlen(msgs[i].id));
+      evp__aws_buf_str(&o, "}");
       nfail++;
     }
-    buf_str(&o, "]}");
-    if (o.oom)
+    evp__aws_buf_str(&o, "]}");
+    if (!o.ok)
       e = EVP_ERR_NOMEM;
   }
   char f[512];
@@ -626,11 +574,11 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
   free(msgs);
   cJSON_Delete(root);
   if (e != EVP_OK) {
-    free(o.b);
+    evp__aws_buf_free(&o);
     return evp__fn_fail(e, "OutOfMemory", "out of memory", errtype, errtype_size, errmsg,
                         errmsg_size);
   }
-  *out = o.b;
-  *out_len = o.n;
+  *out = o.p;
+  *out_len = o.len;
   return EVP_OK;
 }

@@ -53,8 +53,7 @@ evp_err_t evp__fn_rec_new(const char *schema, size_t len, evp__fn_rec_t **out, c
   return EVP_OK;
 }
 
-/* Microseconds since the epoch as RFC 3339 UTC, e.g. 2024-05-01T12:00:00.123Z. */
-static size_t ts_text(int64_t us, char out[40]) {
+size_t evp__fn_rfc3339_us(int64_t us, char out[40]) {
   int64_t s = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
   int64_t frac = us - s * 1000000;
   time_t t = (time_t)s;
@@ -124,7 +123,7 @@ evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64
       break;
     case EVP__PQ_TIMESTAMP_US: {
       char t[40];
-      size_t tl = ts_text(v->v.i64, t);
+      size_t tl = evp__fn_rfc3339_us(v->v.i64, t);
       b[n++] = '"';
       memcpy(b + n, t, tl);
       n += tl;
