@@ -128,15 +128,7 @@ static evp_err_t uuid4(char out[37]) {
     return EVP_ERR_INTERNAL;
   r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
   r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-  static const char hx[] = "0123456789abcdef";
-  size_t o = 0;
-  for (size_t i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      out[o++] = '-';
-    out[o++] = hx[r[i] >> 4];
-    out[o++] = hx[r[i] & 15];
-  }
-  out[o] = '\0';
+  evp__uuid_text(r, out);
   return EVP_OK;
 }
 

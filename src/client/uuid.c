@@ -34,7 +34,6 @@ static evp_err_t rnd(unsigned char *out, size_t n) {
 }
 
 evp_err_t evp__client_uuid7(char out[37]) {
-  static const char hx[] = "0123456789abcdef";
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
@@ -45,14 +44,7 @@ evp_err_t evp__client_uuid7(char out[37]) {
     return EVP_ERR_INTERNAL;
   u[6] = (unsigned char)(0x70 | (u[6] & 0x0F)); /* version 7 */
   u[8] = (unsigned char)(0x80 | (u[8] & 0x3F)); /* variant 10 */
-  char *o = out;
-  for (int i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      *o++ = '-';
-    *o++ = hx[u[i] >> 4];
-    *o++ = hx[u[i] & 15];
-  }
-  *o = '\0';
+  evp__uuid_text(u, out);
   return EVP_OK;
 }
 

@@ -33,6 +33,9 @@ int evp__ct_memcmp(const void *a, const void *b, size_t n);
 
 /* Fill @p buf with cryptographically secure random bytes (OpenSSL RAND). */
 evp_err_t evp__random(void *buf, size_t n);
+/* The 36-character text form (8-4-4-4-12 lower-case hex) of a UUID's 16
+ * bytes, NUL-terminated. */
+void evp__uuid_text(const unsigned char u[16], char out[37]);
 
 /* The system clock in seconds since the epoch (an evp_clock_fn). */
 int64_t evp__system_clock(void *opaque);

@@ -47,3 +47,15 @@ char *evp__strdup(const char *s) {
     memcpy(d, s, n);
   return d;
 }
+
+void evp__uuid_text(const unsigned char u[16], char out[37]) {
+  static const char hx[] = "0123456789abcdef";
+  char *o = out;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      *o++ = '-';
+    *o++ = hx[u[i] >> 4];
+    *o++ = hx[u[i] & 15];
+  }
+  *o = '\0';
+}
