@@ -982,6 +982,51 @@ START_TEST(processor_chunks_of_500) {
 }
 END_TEST
 
+/* An event the schema accepts but no row of the table can hold (an
+ * "integer" beyond the bigint range) goes to the dead-letter stream, never
+ * to Firehose's Parquet conversion, and the message is not a failure. */
+START_TEST(processor_event_without_row_dead_lettered) {
+  char path[] = "/tmp/evp_fn_schemaXXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  const char *sch = "{\"type\":\"object\",\"properties\":{\"event_id\":{\"type\":\"string\"},"
+                    "\"n\":{\"type\":\"integer\"}}}";
+  ck_assert_int_eq(write(fd, sch, strlen(sch)), (ssize_t)strlen(sch));
+  close(fd);
+  evp__fn_config_t c;
+  base_cfg(&c, EVP__FN_PROCESSOR);
+  snprintf(c.schema_file, sizeof c.schema_file, "%s", path);
+  evp__fn_t *fn = mkfn_cfg(&c);
+  unlink(path);
+  const char *bodies[1] = {"{\"events\":[{\"event_id\":\"big\",\"n\":1e300},{\"event_id\":\"ok\",\"n\":7}]}"};
+  cJSON *ev = sqs_event(1, bodies, "app-1");
+  mock_aws_stream_clear(aws, "events");
+  mock_aws_stream_clear(aws, "events-dlq");
+  result_t r;
+  invoke_json(fn, ev, &r);
+  cJSON_Delete(ev);
+  ck_assert_uint_eq(n_failures(&r), 0);
+  result_free(&r);
+  ck_assert_uint_eq(mock_aws_stream_count(aws, "events"), 1);
+  ck_assert_uint_eq(mock_aws_stream_count(aws, "events-dlq"), 1);
+  size_t len;
+  char *rec = mock_aws_stream_record(aws, "events-dlq", 0, &len);
+  cJSON *o = cJSON_ParseWithLength(rec, len);
+  ck_assert_ptr_nonnull(o);
+  ck_assert_str_eq(jstr(o, "reason"), "no_row");
+  cJSON_Delete(o);
+  free(rec);
+  rec = mock_aws_stream_record(aws, "events", 0, &len);
+  o = cJSON_ParseWithLength(rec, len);
+  ck_assert_ptr_nonnull(o);
+  ck_assert_str_eq(jstr(o, "event_id"), "ok");
+  ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(o, "n")->valuedouble, 7);
+  cJSON_Delete(o);
+  free(rec);
+  evp__fn_free(fn);
+}
+END_TEST
+
 START_TEST(processor_chunks_of_4mib) {
   /* a permissive schema (its table: two string columns), so that events can be large */
   char path[] = "/tmp/evp_fn_schemaXXXXXX";
@@ -1311,6 +1356,7 @@ int main(void) {
   tcase_add_test(t, authorizer_keys_unavailable);
   tcase_add_test(t, processor_valid_invalid_deadletter);
   tcase_add_test(t, processor_records_are_table_rows);
+  tcase_add_test(t, processor_event_without_row_dead_lettered);
   tcase_add_test(t, processor_chunks_of_500);
   tcase_add_test(t, processor_chunks_of_4mib);
   tcase_add_test(t, processor_partial_failures_resent);
