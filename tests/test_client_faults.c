@@ -29,7 +29,7 @@ static long run(evp_client_t *c, long n) {
 START_TEST(server_errors_500_are_retried) {
   for (int i = 0; i < 3; i++)
     ms_push(s, MS_500, 0);
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "100", "linger.ms", "100", NULL);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "100", "linger.ms", "60000", NULL);
   send_range(c, 0, N);
   ck_assert_int_eq(evp_flush(c, 15000), 0);
   char *st = evp_client_stats(c);
@@ -70,7 +70,7 @@ END_TEST
 
 START_TEST(a_persistent_401_fails_the_batch_as_auth_error) {
   ms_set_always_401(s, 1);
-  evp_client_t *c = mk_client(s, d, "linger.ms", "200", NULL); /* one batch */
+  evp_client_t *c = mk_client(s, d, "linger.ms", "60000", NULL); /* one batch: flush cuts it */
   ck_assert_int_eq(run(c, 20), 0);
   ck_assert_int_eq(d->failed, 20);
   ck_assert_int_eq(d->err[0], EVP_ERR_AUTH);
@@ -114,7 +114,7 @@ END_TEST
 START_TEST(partial_rejection_is_honoured_per_item) {
   ms_push(s, MS_REJECT, 3);       /* permanent: event 3 */
   ms_push(s, MS_REJECT_RETRY, 2); /* retriable: the 3rd item of the 2nd request */
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "200", NULL);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "60000", NULL);
   send_range(c, 0, 40);
   ck_assert_int_eq(evp_flush(c, 15000), 0);
   char *st = evp_client_stats(c); /* server rejections are counted by reason */
@@ -150,7 +150,7 @@ END_TEST
 
 START_TEST(other_4xx_fail_the_batch_without_retry) {
   ms_push(s, MS_400, 0);
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "200", NULL);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "60000", NULL);
   ck_assert_int_eq(run(c, 30), 0);
   ck_assert_int_eq(d->failed, 10);
   ck_assert_int_eq(d->err[0], EVP_ERR_HTTP);
