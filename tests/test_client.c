@@ -146,7 +146,7 @@ END_TEST
 START_TEST(batches_respect_event_and_byte_limits) {
   ms_t *s = ms_start();
   dr_t *d = dr_new();
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "50", NULL);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "60000", NULL);
   send_range(c, 0, 95);
   ck_assert_int_eq(evp_flush(c, 5000), 0);
   check_once(s, d, 95);
@@ -211,7 +211,7 @@ END_TEST
 START_TEST(delivery_report_mode_errors_skips_successes) {
   ms_t *s = ms_start();
   dr_t *d = dr_new();
-  evp_client_t *c = mk_client(s, d, "delivery.report.mode", "errors", "linger.ms", "200", NULL);
+  evp_client_t *c = mk_client(s, d, "delivery.report.mode", "errors", "linger.ms", "60000", NULL);
   ms_push(s, MS_REJECT, 1);
   send_range(c, 0, 3);
   ck_assert_int_eq(evp_flush(c, 5000), 0);
