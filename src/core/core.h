@@ -9,6 +9,7 @@
 #include "evpipe/common.h"
 #include "evpipe/error.h"
 #include "evpipe/jwt.h"
+#include "evpipe/schema.h"
 
 #if defined(__GNUC__)
 #  define EVP__PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -72,6 +73,20 @@ typedef struct {
  * EVP_ERR_JSON, EVP_ERR_TOO_DEEP, or EVP_ERR_TOO_LARGE (too many members). */
 evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth,
                                 evp__jmember_t *m, size_t max_m, size_t *count);
+/* Parse @p doc once and validate each element of the array in its top-level
+ * member @p key against @p schema with @p c (limits as for one
+ * evp_schema_validate per element), calling @p fn with the element's span
+ * (exact for objects; for other values only the first byte) and verdict;
+ * the context's errors describe a failed verdict during the call. Returns 0
+ * after the last element, 1 when fn returned non-zero, -2 on ENOMEM, and -1
+ * when doc is not JSON within the nesting bound, not an object of at most
+ * @p max_members distinct members, or @p key is not an array: the caller's
+ * general path then says why. Borrows everything; @p c is not shared. */
+int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, const char *doc,
+                              size_t len, const char *key, size_t max_members,
+                              int (*fn)(void *opaque, size_t i, const char *v, size_t n,
+                                        evp_err_t verdict),
+                              void *opaque);
 /* The same for text already known to be one valid JSON object (events read
  * back from the server's own checksummed log): only the structure is found —
  * strings are skipped with memchr, nested values by bracket counting — so

@@ -268,6 +268,7 @@ static evp_err_t parse_value(evp__jp *p, int depth) {
   if (p->p >= p->end) return fail(p, "unexpected end of input");
   evp__jv *v = push(p, &idx);
   if (!v) return EVP_ERR_NOMEM;
+  v->off = (uint32_t)(p->p - p->start); /* documents are < 2 GiB (evp__json_parse) */
   unsigned c = *p->p;
   switch (c) {
   case '{':
@@ -283,6 +284,7 @@ static evp_err_t parse_value(evp__jp *p, int depth) {
     skip_ws(p);
     if (p->p < p->end && *p->p == (obj ? '}' : ']')) {
       p->p++;
+      v->u.end = (size_t)(p->p - p->start);
       return EVP_OK;
     }
     for (;;) {
@@ -309,6 +311,7 @@ static evp_err_t parse_value(evp__jp *p, int depth) {
     v = &p->d->v[idx]; /* the tape may have moved */
     v->len = count;
     v->skip = (uint32_t)(p->d->n - idx);
+    v->u.end = (size_t)(p->p - p->start);
     return EVP_OK;
   }
   case '"':

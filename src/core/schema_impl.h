@@ -38,9 +38,11 @@ typedef struct evp__jv {
   uint8_t isint; /* numbers: the value is finite and integral (1.0 counts) */
   uint32_t len;  /* strings: bytes; arrays: elements; objects: members */
   uint32_t skip; /* number of tape entries of this value's subtree (>= 1) */
+  uint32_t off;  /* byte offset of the value in the parsed text (fills padding) */
   union {
     double num;
     const char *str; /* not NUL-terminated */
+    size_t end;      /* objects and arrays: offset just past the closing bracket */
   } u;
 } evp__jv;
 

@@ -608,8 +608,7 @@ static int ev(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int de
   return ok;
 }
 
-evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *c, const char *json, size_t len) {
-  if (!schema || !c || (!json && len)) return EVP_ERR_INVALID_ARG;
+static void reset(evp_schema_ctx_t *c) {
   c->nerrs = 0;
   c->sbn = 0;
   c->truncated = 0;
@@ -618,6 +617,11 @@ evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *c, c
   c->quiet = 0;
   c->stop = 0;
   c->hard = EVP_OK;
+}
+
+evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *c, const char *json, size_t len) {
+  if (!schema || !c || (!json && len)) return EVP_ERR_INVALID_ARG;
+  reset(c);
   if (len > c->max_input) {
     char msg[96];
     snprintf(msg, sizeof msg, "document of %zu bytes exceeds the limit of %zu", len, c->max_input);
@@ -635,4 +639,54 @@ evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *c, c
   int ok = ev(c, schema->root, c->doc.v, 0);
   if (c->hard) return c->hard;
   return ok ? EVP_OK : EVP_ERR_INVALID_EVENT;
+}
+
+/* The body is parsed once, and each element validated on the parsed tape:
+ * validating element texts one by one would parse every byte twice (the
+ * body must be checked as a whole first, or a bad body could be half
+ * accepted). The nesting bound is the context's, counted from the element,
+ * as if each element were validated alone. */
+int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, const char *doc,
+                              size_t len, const char *key, size_t max_members,
+                              int (*fn)(void *opaque, size_t i, const char *v, size_t n,
+                                        evp_err_t verdict),
+                              void *opaque) {
+  if (!schema || !c || !doc || !key) return -1;
+  size_t klen = strlen(key);
+  evp_err_t rc = evp__json_parse(&c->doc, doc, len, c->max_depth + 2);
+  if (rc == EVP_ERR_NOMEM) return -2;
+  if (rc) return -1;
+  const evp__jv *root = c->doc.v;
+  if (root->type != EVP__J_OBJ || root->len > max_members) return -1;
+  const evp__jv *arr = NULL, *k = root + 1;
+  for (uint32_t i = 0; i < root->len; i++) {
+    const evp__jv *val = k + 1;
+    /* any duplicate member: the general path names it */
+    for (const evp__jv *k2 = val + val->skip; k2 < root + root->skip; k2 += 1 + k2[1].skip)
+      if (k2->len == k->len && memcmp(k2->u.str, k->u.str, k->len) == 0) return -1;
+    if (k->len == klen && memcmp(k->u.str, key, klen) == 0) arr = val;
+    k = val + val->skip;
+  }
+  if (!arr || arr->type != EVP__J_ARR) return -1;
+  const evp__jv *x = arr + 1;
+  for (uint32_t i = 0; i < arr->len; i++, x += x->skip) {
+    /* Only objects are validated (events.c rejects anything else by its
+     * first byte); their span is exact, other values get their first byte. */
+    size_t n = x->type == EVP__J_OBJ ? x->u.end - x->off : 1;
+    evp_err_t verdict = EVP_OK;
+    if (x->type == EVP__J_OBJ) {
+      reset(c);
+      if (n > c->max_input) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "document of %zu bytes exceeds the limit of %zu", n, c->max_input);
+        hard_err(c, EVP_ERR_TOO_LARGE, "", "limit", msg);
+        verdict = c->hard;
+      } else {
+        int ok = ev(c, schema->root, x, 0);
+        verdict = c->hard ? c->hard : ok ? EVP_OK : EVP_ERR_INVALID_EVENT;
+      }
+    }
+    if (fn(opaque, i, doc + x->off, n, verdict)) return 1;
+  }
+  return 0;
 }

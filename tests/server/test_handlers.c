@@ -752,6 +752,72 @@ START_TEST(events_long_error_is_bounded) {
 }
 END_TEST
 
+/* Bodies up to 2 MiB are parsed once and validated from the parse; larger
+ * ones take the general path (scan, then each event parsed alone). Trailing
+ * whitespace moves a body from one path to the other without changing its
+ * meaning, so every answer must be identical. */
+static void same_on_both_paths(const evp__events_cfg_t *cfg, const char *body) {
+  size_t n = strlen(body), pad = 2u * 1024u * 1024u + 16;
+  char *big = malloc(n + pad + 1);
+  ck_assert_ptr_nonnull(big);
+  memcpy(big, body, n);
+  memset(big + n, ' ', pad);
+  big[n + pad] = '\0';
+  evp__events_result_t a, b;
+  evp__http_resp_t ra, rb;
+  req_t q;
+  mkreq(&q, "POST", "/events", "application/json", NULL, body);
+  evp__http_resp_init(&ra);
+  ck_assert_int_eq(evp__events_handle(cfg, sctx, &q.r, &a, &ra), EVP_OK);
+  mkreq(&q, "POST", "/events", "application/json", NULL, big);
+  evp__http_resp_init(&rb);
+  ck_assert_int_eq(evp__events_handle(cfg, sctx, &q.r, &b, &rb), EVP_OK);
+  ck_assert_msg(ra.status == rb.status && ra.body_len == rb.body_len &&
+                    memcmp(ra.body, rb.body, ra.body_len) == 0,
+                "%s\n -> %d %.*s\n vs %d %.*s", body, ra.status, (int)ra.body_len, ra.body,
+                rb.status, (int)rb.body_len, rb.body);
+  ck_assert_uint_eq(a.n_events, b.n_events);
+  ck_assert_uint_eq(a.n_accepted, b.n_accepted);
+  ck_assert_uint_eq(a.n_rejected, b.n_rejected);
+  for (size_t i = 0; i < a.n_accepted; i++) {
+    ck_assert_uint_eq(a.accepted_lens[i], b.accepted_lens[i]);
+    ck_assert_uint_eq((size_t)(a.accepted[i] - body), (size_t)(b.accepted[i] - big));
+  }
+  for (size_t i = 0; i < a.n_rejected; i++)
+    ck_assert_str_eq(a.rejected[i].reason, b.rejected[i].reason);
+  evp__events_result_free(&a);
+  evp__events_result_free(&b);
+  evp__http_resp_free(&ra);
+  evp__http_resp_free(&rb);
+  free(big);
+}
+
+START_TEST(events_one_pass_equals_general_path) {
+  evp__events_cfg_t cfg = {schema, 5, 8u * 1024u * 1024u};
+  static const char *const bodies[] = {
+      "{\"events\":[" EV1 "," EV2 "]}",
+      " {\"events\" : [ " EV1 " , " BAD_UUID "\n, 42 ,\"x\",null,[1]," NO_APP "] } ",
+      "{\"events\":[{\"event_id\":\"a\\u0062c\"},{\"k\\u0065y\":1}]}",
+      "{\"events\":[{\"event_id\":\"x\",\"event_id\":\"y\"}]}",
+      "{\"events\":[]}", "{\"events\":[{},{},{},{},{},{}]}", "{\"events\":[1,2,3,4,5,6]}",
+      "{\"a\":1,\"events\":[" EV1 "],\"b\":{\"c\":[]}}",
+      "{\"events\":[" EV1 "],\"a\":1,\"a\":2}", "{\"events\":[],\"events\":[" EV1 "]}",
+      "{\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,\"j\":1,\"k\":1,"
+      "\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1,\"events\":[" EV1 "]}",
+      "", "[]", "{\"events\":{}}", "{\"events\":[1,]}", "{\"events\":[\"\xff\"]}",
+      "{\"events\":[{\"a\":1}}", "{\"events\":[" EV1 "]} x", "{\"events\":[{\"a\":\"\xc3\xa9\\n\"}]}",
+      "{\"events\":[{\"event_id\":\"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\",\"event_type\":\"a\","
+      "\"event_time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"x\",\"properties\":{\"d\":[[[[[[1]]]]]]}}]}",
+  };
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+    same_on_both_paths(&cfg, bodies[i]);
+  /* Limits counted from the event: depth and size, as if validated alone. */
+  ck_assert_int_eq(evp_schema_ctx_set_limits(sctx, 200, 4, 0), EVP_OK);
+  same_on_both_paths(&cfg, "{\"events\":[" EV1 "," EV2 ",{\"a\":[[1]]},{\"a\":[[[1]]]},{\"a\":[[[[1]]]]}]}");
+  ck_assert_int_eq(evp_schema_ctx_set_limits(sctx, 0, 0, 0), EVP_OK);
+}
+END_TEST
+
 /* ------------------------------------------------------------ helpers */
 
 static int collect(void *opaque, size_t i, const char *v, size_t n) {
@@ -1204,6 +1270,7 @@ int main(void) {
   tcase_add_test(t, events_bad_shapes);
   tcase_add_test(t, events_limits);
   tcase_add_test(t, events_long_error_is_bounded);
+  tcase_add_test(t, events_one_pass_equals_general_path);
   suite_add_tcase(s, t);
   t = tcase_create("helpers");
   tcase_add_test(t, array_split);
