@@ -1,4 +1,4 @@
-/* The log's record encoding: a fixed header with a CRC-32 over the header
+/* The log's record encoding: a fixed header with a CRC-32C over the header
  * fields and the payload, so a torn write, stale bytes or a flipped bit is
  * detected before anything is replayed. Pure functions, no I/O. */
 #include <string.h>
@@ -52,8 +52,11 @@ static uint32_t crc_add(uint32_t crc, const unsigned char *p, size_t n) {
 
 uint32_t evp__wal_record_crc(const unsigned char hdr[EVP__WAL_HDR], const unsigned char *payload,
                              size_t len) {
-  uint32_t c = crc_add((uint32_t)crc32(0L, Z_NULL, 0), hdr + 4, 8);
-  return crc_add(c, payload, len);
+  if (hdr[4] == EVP__WAL_VERSION_ZLIB_CRC) {
+    uint32_t c = crc_add((uint32_t)crc32(0L, Z_NULL, 0), hdr + 4, 8);
+    return crc_add(c, payload, len);
+  }
+  return evp__crc32c(evp__crc32c(0, hdr + 4, 8), payload, len);
 }
 
 void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t client_id_len,
@@ -82,7 +85,8 @@ void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t cl
 }
 
 int evp__wal_header_check(const unsigned char hdr[EVP__WAL_HDR], uint32_t *payload_len) {
-  if (memcmp(hdr, MAGIC, 4) != 0 || hdr[4] != EVP__WAL_VERSION || hdr[5] || hdr[6] || hdr[7])
+  if (memcmp(hdr, MAGIC, 4) != 0 || (hdr[4] != EVP__WAL_VERSION && hdr[4] != EVP__WAL_VERSION_ZLIB_CRC) ||
+      hdr[5] || hdr[6] || hdr[7])
     return -1;
   uint32_t len = evp__wal_get32(hdr + 8);
   if (len < EVP__WAL_PAYLOAD_FIXED || len > EVP__WAL_HARD_MAX_RECORD)

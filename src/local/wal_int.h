@@ -13,18 +13,20 @@
 /* ---- record format (all integers little endian) ----
  * header, 16 bytes:
  *   [0,4)   magic "EVWR"
- *   [4]     version (1)
+ *   [4]     version (2; 1 is still read)
  *   [5]     flags (0)
  *   [6,8)   reserved (0)
  *   [8,12)  payload length
- *   [12,16) CRC-32 (zlib) of header bytes [4,12) followed by the payload
+ *   [12,16) CRC-32C of header bytes [4,12) followed by the payload
+ *           (version 1: zlib's CRC-32)
  * payload:
  *   [0,8)   received_at, microseconds since the epoch (signed)
  *   [8,12)  number of events n
  *   [12,14) client_id length c, then c bytes of client_id
  *   n times: u32 length, then the event's JSON bytes */
 #define EVP__WAL_HDR 16u
-#define EVP__WAL_VERSION 1u
+#define EVP__WAL_VERSION 2u
+#define EVP__WAL_VERSION_ZLIB_CRC 1u /* logs written by earlier releases: zlib CRC-32 */
 #define EVP__WAL_PAYLOAD_FIXED 14u
 #define EVP__WAL_MAX_CLIENT_ID 1024u
 /* Largest payload a reader accepts, whatever the writer's configured limit:
@@ -49,6 +51,10 @@ void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t cl
 int evp__wal_header_check(const unsigned char hdr[EVP__WAL_HDR], uint32_t *payload_len);
 
 /* CRC of a record: header bytes [4,12) then the payload. */
+/* CRC-32C (wal_crc.c); _sw is the portable path, exposed for tests. */
+uint32_t evp__crc32c(uint32_t crc, const unsigned char *p, size_t n);
+uint32_t evp__crc32c_sw(uint32_t crc, const unsigned char *p, size_t n);
+int evp__crc32c_hw_available(void);
 uint32_t evp__wal_record_crc(const unsigned char hdr[EVP__WAL_HDR], const unsigned char *payload,
                              size_t len);
 uint32_t evp__wal_get32(const unsigned char *p);

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "local/wal_int.h"
 
 static char tmpdir[256];
@@ -260,6 +261,79 @@ START_TEST(flipped_bit_keeps_valid_prefix) {
     evp__wal_close(w);
   }
   free(orig);
+  rm_tmpdir();
+}
+END_TEST
+
+/* CRC-32C: published check values, the portable path equal to the one in
+ * use at every length and alignment, and chaining. */
+START_TEST(crc32c_values) {
+  ck_assert_uint_eq(evp__crc32c(0, (const unsigned char *)"123456789", 9), 0xE3069283u);
+  ck_assert_uint_eq(evp__crc32c_sw(0, (const unsigned char *)"123456789", 9), 0xE3069283u);
+  unsigned char z[32] = {0}, b[600];
+  ck_assert_uint_eq(evp__crc32c(0, z, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
+  memset(z, 0xff, sizeof z);
+  ck_assert_uint_eq(evp__crc32c(0, z, 32), 0x62A8AB43u);
+  uint32_t x = 12345;
+  for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+  for (size_t off = 0; off < 8; off++)
+    for (size_t n = 0; n + off <= 520; n += 7) {
+      uint32_t c = evp__crc32c(0, b + off, n);
+      ck_assert_uint_eq(c, evp__crc32c_sw(0, b + off, n));
+      size_t h = n / 3;
+      ck_assert_uint_eq(evp__crc32c(evp__crc32c(0, b + off, h), b + off + h, n - h), c);
+    }
+}
+END_TEST
+
+/* Logs written by earlier releases (version 1 records, zlib CRC-32) are
+ * still recovered and read; new records are version 2 after them. */
+START_TEST(version_1_records_are_still_read) {
+  mk_tmpdir();
+  char p[512];
+  seg_path(p, sizeof p, 0);
+  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
+  for (int k = 0; k < 6; k++) append_k(w, k);
+  evp__wal_close(w);
+  uint64_t total = file_size(p);
+  unsigned char *b = malloc(total);
+  ck_assert_ptr_nonnull(b);
+  FILE *f = fopen(p, "rb");
+  ck_assert_uint_eq(fread(b, 1, total, f), total);
+  fclose(f);
+  int n = 0;
+  for (uint64_t off = 0; off < total; n++) {
+    uint32_t len;
+    ck_assert_int_eq(evp__wal_header_check(b + off, &len), 0);
+    ck_assert_uint_eq(b[off + 4], 2);
+    b[off + 4] = 1;
+    uLong c = crc32(crc32(0L, Z_NULL, 0), b + off + 4, 8);
+    c = crc32(c, b + off + EVP__WAL_HDR, len);
+    for (int i = 0; i < 4; i++) b[off + 12 + i] = (unsigned char)(c >> (8 * i));
+    off += EVP__WAL_HDR + len;
+  }
+  ck_assert_int_eq(n, 6);
+  f = fopen(p, "wb");
+  ck_assert_uint_eq(fwrite(b, 1, total, f), total);
+  fclose(f);
+  w = open_wal(EVP__FSYNC_NEVER, 0);
+  evp__wal_stats_t s;
+  evp__wal_get_stats(w, &s);
+  ck_assert_uint_eq(s.recovered_records, 6);
+  ck_assert_uint_eq(s.truncated_bytes, 0);
+  append_k(w, 6);
+  read_expect(w, 0, 0, 7);
+  evp__wal_close(w);
+  /* a version 1 record whose zlib CRC does not match is cut like any other */
+  b[total - 1] ^= 1;
+  f = fopen(p, "r+b");
+  ck_assert_uint_eq(fwrite(b, 1, total, f), total);
+  fclose(f);
+  w = open_wal(EVP__FSYNC_NEVER, 0);
+  evp__wal_get_stats(w, &s);
+  ck_assert_uint_eq(s.recovered_records, 5);
+  evp__wal_close(w);
+  free(b);
   rm_tmpdir();
 }
 END_TEST
@@ -649,6 +723,8 @@ int main(void) {
   tcase_add_test(tc, round_trip_and_modes);
   tcase_add_test(tc, torn_tail_is_truncated);
   tcase_add_test(tc, flipped_bit_keeps_valid_prefix);
+  tcase_add_test(tc, crc32c_values);
+  tcase_add_test(tc, version_1_records_are_still_read);
   tcase_add_test(tc, group_commit_many_threads);
   tcase_add_test(tc, interval_policy_and_wait);
   tcase_add_test(tc, checkpoint_deletes_old_segments);
