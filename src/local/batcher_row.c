@@ -118,6 +118,16 @@ static size_t compact(const char *s, size_t n, char *out) {
 /* A JSON number span to int64: exact for integer syntax; a fraction or
  * exponent is accepted when the value is integral (JSON Schema "integer"). */
 static int parse_i64(const char *s, size_t n, int64_t *out) {
+  /* The common case, plain integer syntax, in one pass without copying. */
+  size_t i = n > 0 && s[0] == '-';
+  if (i < n && n - i <= 18) { /* 18 digits cannot overflow */
+    int64_t v = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) v = v * 10 + (s[i] - '0');
+    if (i == n) {
+      *out = s[0] == '-' ? -v : v;
+      return 0;
+    }
+  }
   char buf[400];
   if (n >= sizeof buf) return -1;
   memcpy(buf, s, n);
