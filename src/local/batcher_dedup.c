@@ -22,8 +22,10 @@ struct evp__dedup {
   size_t max;
   ent_t *ring;
   size_t rcap, head, count; /* rcap is a power of two */
-  uint64_t *tab;            /* (32-bit tag of h2) << 32 | ring slot + 1; 0 is empty. The
-                               tag spares most probes a cache miss on the ring. */
+  uint64_t *tab;            /* (low 32 bits of h1) << 32 | ring slot + 1; 0 is empty.
+                               Those bits are the entry's home slot (tcap <= 2^32), so
+                               deletion never reads the ring, and the rest a tag that
+                               spares most probes a cache miss on it. */
   size_t tcap;              /* power of two, >= 2 * rcap */
   uint64_t seed1, seed2;
   uint64_t seq;             /* insertions ever: marks survive evictions */
@@ -80,11 +82,12 @@ static size_t slot_of(const evp__dedup_t *d, size_t i) { return (d->head + i) & 
 
 /* Table slot holding ring slot @p r, or the empty slot where h1/h2 would go. */
 #define SLOT(t) ((size_t)((t) & 0xffffffffu) - 1)
-#define TAG(h2) ((uint64_t)(uint32_t)(h2) << 32)
+#define TAG(h1) ((uint64_t)(uint32_t)(h1) << 32)
+#define HOME(t, mask) ((size_t)((t) >> 32) & (mask))
 
 static size_t find(const evp__dedup_t *d, uint64_t h1, uint64_t h2) {
   size_t mask = d->tcap - 1, i = (size_t)h1 & mask;
-  uint64_t tag = TAG(h2);
+  uint64_t tag = TAG(h1);
   while (d->tab[i]) {
     if ((d->tab[i] & ~(uint64_t)0xffffffffu) == tag) {
       const ent_t *e = &d->ring[SLOT(d->tab[i])];
@@ -101,7 +104,7 @@ static void tab_delete(evp__dedup_t *d, size_t i) {
   for (;;) {
     j = (j + 1) & mask;
     if (!d->tab[j]) return;
-    size_t k = (size_t)d->ring[SLOT(d->tab[j])].h1 & mask; /* home slot */
+    size_t k = HOME(d->tab[j], mask);
     /* move j back to i unless its home lies cyclically in (i, j] */
     int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
     if (!stays) {
@@ -140,7 +143,7 @@ static int rebuild(evp__dedup_t *d, size_t rcap, size_t tcap) {
   for (size_t i = 0; i < d->count; i++) {
     if (!ring[i].live) continue;
     size_t s = find(d, ring[i].h1, ring[i].h2);
-    d->tab[s] = TAG(ring[i].h2) | (uint64_t)(i + 1);
+    d->tab[s] = TAG(ring[i].h1) | (uint64_t)(i + 1);
   }
   return 0;
 }
@@ -153,6 +156,12 @@ static void drop_oldest(evp__dedup_t *d) {
 
 int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us) {
   int64_t horizon = ts_us - d->window_us;
+  /* Once full, every insertion evicts the oldest id, whose table slot is a
+   * cache miss: fetch the one due a few insertions from now. */
+#if defined(__GNUC__) || defined(__clang__)
+  if (d->count >= d->max && d->count > 8)
+    __builtin_prefetch(&d->tab[(size_t)d->ring[slot_of(d, 8)].h1 & (d->tcap - 1)], 1);
+#endif
   while (d->count && d->ring[d->head].ts < horizon) drop_oldest(d);
   uint64_t h1, h2;
   hash128(d, id, len, &h1, &h2);
@@ -187,7 +196,7 @@ int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us)
   /* The common case (a new id, nothing evicted): the probe above already
    * found the free slot; a second probe would be another cache miss. */
   if (moved) ts = find(d, h1, h2);
-  d->tab[ts] = TAG(h2) | (uint64_t)(r + 1);
+  d->tab[ts] = TAG(h1) | (uint64_t)(r + 1);
   return 0;
 }
 

@@ -166,6 +166,70 @@ START_TEST(dedup_window_bound_and_rollback) {
 }
 END_TEST
 
+/* The dedup set against a plain model of its contract (a FIFO of ids with
+ * their times: expiry by window from the head, the size bound evicting the
+ * oldest, an id seen outside the window superseded, rollback undoing the
+ * newest inserts), over random ids drawn from a small space so repeats,
+ * evictions and table deletions in the middle of probe runs all happen. */
+#define MODEL_MAX 1000 /* fills the table to its 1/2 load factor: long probe runs */
+typedef struct {
+  int id;
+  int64_t ts;
+  int live;
+} ment_t;
+static ment_t model[1 << 17];
+static size_t mhead, mcount;
+static uint64_t mseq;
+
+static int model_check(int id, int64_t ts, int64_t window) {
+  int64_t horizon = ts - window;
+  while (mcount && model[mhead].ts < horizon) mhead++, mcount--;
+  for (size_t i = mhead + mcount; i-- > mhead;)
+    if (model[i].live && model[i].id == id) {
+      if (model[i].ts >= horizon) return 1;
+      model[i].live = 0;
+      break;
+    }
+  if (mcount == MODEL_MAX) mhead++, mcount--;
+  model[mhead + mcount++] = (ment_t){id, ts, 1};
+  mseq++;
+  return 0;
+}
+
+START_TEST(dedup_matches_its_model) {
+  const int64_t window = 30000; /* ~2300 steps: both bounds bite */
+  evp__dedup_t *d = evp__dedup_new(window, MODEL_MAX);
+  ck_assert_ptr_nonnull(d);
+  mhead = mcount = 0;
+  mseq = 0;
+  uint32_t x = 7;
+  int64_t ts = 0;
+  uint64_t mark = 0;
+  long full = 0;
+  for (int step = 0; step < 40000 && mhead + mcount + 1 < sizeof model / sizeof model[0]; step++) {
+    x = x * 1103515245u + 12345u;
+    int id = (int)(x >> 16) % 5000;
+    ts += (x >> 8) % 3 == 0 ? 0 : (int64_t)((x >> 4) % 40); /* sometimes the same instant */
+    if ((x >> 12) % 97 == 0) {
+      mark = evp__dedup_mark(d);
+      ck_assert_uint_eq(mark, mseq);
+    } else if ((x >> 12) % 97 == 1 && mark <= mseq) {
+      evp__dedup_rollback(d, mark);
+      while (mseq > mark && mcount) mcount--, mseq--;
+      mseq = mark < mseq ? mark : mseq;
+    }
+    char s[16];
+    int n = snprintf(s, sizeof s, "u-%d", id);
+    int want = model_check(id, ts, window);
+    ck_assert_msg(evp__dedup_check(d, s, (size_t)n, ts) == want, "step %d id %d", step, id);
+    ck_assert_uint_eq(evp__dedup_size(d), mcount);
+    full += mcount == MODEL_MAX;
+  }
+  ck_assert_int_gt(full, 1000); /* the size bound was exercised */
+  evp__dedup_free(d);
+}
+END_TEST
+
 /* ------------------------------------------------------------ rows */
 
 START_TEST(row_mapping) {
@@ -829,6 +893,7 @@ int main(int argc, char **argv) {
   TCase *tu = tcase_create("units");
   tcase_add_test(tu, rfc3339_strict);
   tcase_add_test(tu, dedup_window_bound_and_rollback);
+  tcase_add_test(tu, dedup_matches_its_model);
   tcase_add_test(tu, row_mapping);
   suite_add_tcase(s, tu);
   TCase *tb = tcase_create("batcher");
