@@ -93,20 +93,33 @@ static const unsigned char plain[256] = {
 /* Past the closing quote of a string of trusted text: the first quote not
  * escaped by an odd run of backslashes. */
 static int skip_string_trusted(scan_t *s, int *escaped) {
-  const unsigned char *start = s->p, *q = s->p;
+  /* Forward to the first '"' that is not part of an escape pair; eight
+   * bytes at a time while none is '"' or '\\' (most strings are short, so
+   * this beats memchr's set-up cost). */
+  const unsigned char *q = s->p, *end = s->end;
+  int esc = 0;
   for (;;) {
-    const unsigned char *e = memchr(q, '"', (size_t)(s->end - q));
-    if (!e)
+    while (end - q >= 8) {
+      uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+      memcpy(&w, q, 8);
+      uint64_t quote = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+      if ((((quote - ones) & ~quote) | ((bs - ones) & ~bs)) & highs)
+        break;
+      q += 8;
+    }
+    while (q < end && *q != '"' && *q != '\\')
+      q++;
+    if (q >= end)
       return -1;
-    size_t bs = 0;
-    while (e - bs > start && e[-1 - (ptrdiff_t)bs] == '\\')
-      bs++;
-    if (bs % 2 == 0) {
-      *escaped = memchr(start, '\\', (size_t)(e - start)) != NULL;
-      s->p = e + 1;
+    if (*q == '"') {
+      *escaped = esc;
+      s->p = q + 1;
       return 0;
     }
-    q = e + 1;
+    esc = 1;
+    q += 2; /* the backslash and the character it escapes */
+    if (q > end)
+      return -1;
   }
 }
 

@@ -51,6 +51,8 @@ typedef struct evp__pq_options {
   size_t dict_max_entries; /* default 65,536 */
   size_t max_value_bytes;  /* longest string accepted; default 16 MiB, max 64 MiB */
   int no_fsync;            /* tests only: skip fsync (rename is still atomic) */
+  int utf8_checked;        /* the caller guarantees every string is valid UTF-8 (skips the
+                              per-value check; the batcher's come from validated JSON) */
   const evp__pq_kv_t *kv;  /* optional key_value_metadata, copied at open */
   size_t nkv;
 } evp__pq_options_t;

@@ -451,7 +451,7 @@ static evp_err_t check_value(const evp__pq_writer_t *w, const evp__pq_col_t *c,
     if (v->v.s.len && !v->v.s.ptr)
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                          "parquet: column '%s': NULL string pointer", c->spec.name);
-    if (!evp__pq_utf8_valid((const uint8_t *)v->v.s.ptr, v->v.s.len))
+    if (!w->opt.utf8_checked && !evp__pq_utf8_valid((const uint8_t *)v->v.s.ptr, v->v.s.len))
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                          "parquet: column '%s': string is not valid UTF-8", c->spec.name);
   }

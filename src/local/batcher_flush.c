@@ -125,6 +125,14 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
     size_t cur = 0, len;
     const char *ev;
     if (b->replay_end > br->offset && covered(b, hour, br->offset)) continue;
+    if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
+      t->bad += rec.nevents; /* cannot come from a verified token: dropped, not retried */
+      pthread_mutex_lock(&b->mu);
+      snprintf(b->last_err, sizeof b->last_err, "batcher: record %llu: client id is not UTF-8",
+               (unsigned long long)br->offset);
+      pthread_mutex_unlock(&b->mu);
+      continue;
+    }
     while (evp__wal_record_next_event(&rec, &cur, &ev, &len)) {
       const evp__pq_value_t *row;
       const char *id;
@@ -215,7 +223,11 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   size_t ncols;
   const evp__pq_column_t *cols = evp__rowb_columns(b->rb, &ncols);
   evp__pq_writer_t *pw;
-  if ((e = evp__pq_writer_open(&pw, dir, name, cols, ncols, NULL, errstr, errstr_size))) goto undo;
+  /* Event strings passed the strict parser before they were logged (and
+   * unescaping keeps UTF-8 valid); client ids are checked per record. */
+  evp__pq_options_t po = {0};
+  po.utf8_checked = 1;
+  if ((e = evp__pq_writer_open(&pw, dir, name, cols, ncols, &po, errstr, errstr_size))) goto undo;
   tally_t g = {0};
   e = fill(b, pw, idx, n, hour, &g, errstr, errstr_size);
   uint64_t size = 0;

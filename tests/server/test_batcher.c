@@ -575,6 +575,17 @@ START_TEST(bad_events_are_counted_and_skipped) {
   char last[512];
   evp__batcher_last_error(b, last, sizeof last);
   ck_assert_ptr_nonnull(strstr(last, "n"));
+  /* The writer trusts the batcher's strings to be UTF-8: a client id that is
+   * not (no verified token carries one) drops its record's events instead
+   * of reaching a Parquet file. */
+  ck_assert_int_eq(evp__wal_append(w, "c\xff", T0, ev, len, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__wal_append(w, "c", T0, ev, len, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 2);
+  ck_assert_uint_eq(st.bad_events, 3);
+  evp__batcher_last_error(b, last, sizeof last);
+  ck_assert_ptr_nonnull(strstr(last, "client id is not UTF-8"));
   evp__batcher_stop(b);
   evp__wal_close(w);
   rm_tree(tmpdir);
