@@ -122,9 +122,12 @@ void evp__wal_wake(evp__wal_t *w);
  * files and @p nevents events left the pending gauge: the log before @p
  * offset is made durable, the checkpoint file is replaced atomically (temp,
  * fsync, rename, directory fsync), and segments entirely before it are
- * deleted. Called by the batcher only. */
+ * deleted (unlinked by a background thread). Called by the batcher only. */
 evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char *errstr,
                           size_t errstr_size);
+/* Wait until the segments deleted by past commits are unlinked (tests). */
+void evp__wal_reap_wait(evp__wal_t *w);
+#define EVP__WAL_REAP_MAX 64
 
 /* Counters for tests, the bench and /metrics. */
 typedef struct {
@@ -182,6 +185,11 @@ struct evp__wal {
 
   pthread_t ticker;             /* EVP__FSYNC_INTERVAL syncer */
   int has_ticker;
+  pthread_t reaper;             /* unlinks the segments commits delete */
+  int has_reaper, reaping;
+  pthread_cond_t reap_cv;
+  uint64_t reap[EVP__WAL_REAP_MAX]; /* bases of segments to unlink */
+  size_t nreap;
   pthread_mutex_t ckpt_mu;      /* serializes evp__wal_commit */
 };
 

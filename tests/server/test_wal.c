@@ -472,6 +472,7 @@ START_TEST(checkpoint_deletes_old_segments) {
   ck_assert_int_gt(before, 5);
   char err[256];
   ck_assert_int_eq(evp__wal_commit(w, ends[29], events_in(0, 30), err, sizeof err), EVP_OK);
+  evp__wal_reap_wait(w); /* segments are unlinked in the background */
   ck_assert_uint_eq(evp__wal_checkpoint(w), ends[29]);
   ck_assert_uint_eq(evp__wal_pending_events(w), events_in(30, 30));
   int after = count_segments();
@@ -490,6 +491,7 @@ START_TEST(checkpoint_deletes_old_segments) {
   read_expect(w, ends[29], 30, 30);
   /* Committing everything leaves only the active segment; appends go on. */
   ck_assert_int_eq(evp__wal_commit(w, ends[59], events_in(30, 30), err, sizeof err), EVP_OK);
+  evp__wal_reap_wait(w); /* segments are unlinked in the background */
   ck_assert_uint_eq(evp__wal_pending_events(w), 0);
   ck_assert_int_eq(count_segments(), 1);
   append_k(w, 60);
@@ -520,6 +522,7 @@ START_TEST(retention_of_committed_segments) {
   }
   ck_assert_uint_eq(evp__wal_first_offset(w), 0);
   ck_assert_int_eq(evp__wal_commit(w, ends[79], events_in(0, 80), err, sizeof err), EVP_OK);
+  evp__wal_reap_wait(w); /* segments are unlinked in the background */
   uint64_t first = evp__wal_first_offset(w);
   ck_assert_uint_gt(first, 0);                 /* old segments went */
   ck_assert_uint_ge(first + 2048, ends[79] - 512); /* about retain_bytes are left */
@@ -679,6 +682,7 @@ START_TEST(limits_and_errors) {
   unlink(ck);
   ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__wal_commit(w, evp__wal_end(w), 2, err, sizeof err), EVP_OK);
+  evp__wal_reap_wait(w); /* segments are unlinked in the background */
   evp__wal_close(w);
   ck_assert_uint_eq(file_size(ck), 24);
   flip_bit(ck, 9, 0);
@@ -701,6 +705,7 @@ START_TEST(checkpoint_beyond_log_end) {
   uint64_t end = evp__wal_end(w);
   char err[256];
   ck_assert_int_eq(evp__wal_commit(w, end, events_in(0, 4), err, sizeof err), EVP_OK);
+  evp__wal_reap_wait(w); /* segments are unlinked in the background */
   evp__wal_close(w);
   char p[512];
   seg_path(p, sizeof p, 0);
