@@ -266,7 +266,11 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
   qsort(keys, b->nbuf, sizeof *keys, cmp_key);
   for (size_t i = 0; i < b->nbuf; i++) idx[i] = keys[i].i;
   tally_t t = {0};
-  evp_err_t e = EVP_OK;
+  /* The log must be durable before any file covers its records: after a
+   * power loss it would otherwise restart below a file's offsets, and new
+   * records could be taken for that file's (same cost: the commit below
+   * would sync this far anyway). */
+  evp_err_t e = evp__wal_sync(b->w, b->buf[b->nbuf - 1].end, errstr, errstr_size);
   for (size_t gs = 0; gs < b->nbuf && !e;) {
     size_t ge = gs + 1;
     while (ge < b->nbuf && keys[ge].hour == keys[gs].hour) ge++;

@@ -462,6 +462,15 @@ evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char
   return EVP_OK;
 }
 
+evp_err_t evp__wal_sync(evp__wal_t *w, uint64_t offset, char *errstr, size_t errstr_size) {
+  if (w->policy == EVP__FSYNC_NEVER) return EVP_OK;
+  pthread_mutex_lock(&w->mu);
+  evp_err_t e = sync_to_locked(w, offset < w->end ? offset : w->end);
+  if (e) evp__seterr(errstr, errstr_size, e, "%s", w->failmsg);
+  pthread_mutex_unlock(&w->mu);
+  return e;
+}
+
 void evp__wal_reap_wait(evp__wal_t *w) {
   pthread_mutex_lock(&w->mu);
   while (w->nreap || w->reaping) pthread_cond_wait(&w->reap_cv, &w->mu);

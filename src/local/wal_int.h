@@ -125,6 +125,8 @@ void evp__wal_wake(evp__wal_t *w);
  * deleted (unlinked by a background thread). Called by the batcher only. */
 evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char *errstr,
                           size_t errstr_size);
+/* Make the log durable up to @p offset (no-op under EVP__FSYNC_NEVER). */
+evp_err_t evp__wal_sync(evp__wal_t *w, uint64_t offset, char *errstr, size_t errstr_size);
 /* Wait until the segments deleted by past commits are unlinked (tests). */
 void evp__wal_reap_wait(evp__wal_t *w);
 #define EVP__WAL_REAP_MAX 64
