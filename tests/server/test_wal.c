@@ -147,6 +147,32 @@ START_TEST(round_trip_and_modes) {
 }
 END_TEST
 
+static uint64_t file_size(const char *p) {
+  struct stat st;
+  ck_assert_int_eq(stat(p, &st), 0);
+  return (uint64_t)st.st_size;
+}
+
+/* Write @p n bytes of @p b to @p p with fopen mode @p mode. */
+static void spit(const char *p, const unsigned char *b, uint64_t n, const char *mode) {
+  FILE *f = fopen(p, mode);
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+  fclose(f);
+}
+
+/* The whole file @p p (caller frees). */
+static unsigned char *slurp(const char *p, uint64_t *total) {
+  *total = file_size(p);
+  unsigned char *b = malloc(*total ? *total : 1);
+  ck_assert_ptr_nonnull(b);
+  FILE *f = fopen(p, "rb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fread(b, 1, *total, f), *total);
+  fclose(f);
+  return b;
+}
+
 /* Cut the segment at every length inside the last record: the first records
  * survive, the torn one is gone, and appending continues cleanly. */
 START_TEST(torn_tail_is_truncated) {
@@ -177,9 +203,7 @@ START_TEST(torn_tail_is_truncated) {
   ck_assert_uint_eq(fread(copy, 1, end4, f), end4);
   fclose(f);
   for (uint64_t cut = start4 + 1; cut < end4; cut += 3) {
-    f = fopen(p, "wb");
-    ck_assert_uint_eq(fwrite(copy, 1, cut, f), cut);
-    fclose(f);
+    spit(p, copy, cut, "wb");
     w = open_wal(EVP__FSYNC_NEVER, 0);
     evp__wal_stats_t s;
     evp__wal_get_stats(w, &s);
@@ -207,11 +231,7 @@ START_TEST(torn_tail_is_truncated) {
 }
 END_TEST
 
-static uint64_t file_size(const char *p) {
-  struct stat st;
-  ck_assert_int_eq(stat(p, &st), 0);
-  return (uint64_t)st.st_size;
-}
+
 
 static void flip_bit(const char *p, uint64_t off, int bit) {
   int fd = open(p, O_RDWR);
@@ -234,12 +254,9 @@ START_TEST(flipped_bit_keeps_valid_prefix) {
   uint64_t start6 = evp__wal_end(w);
   for (int k = 6; k < 10; k++) append_k(w, k);
   evp__wal_close(w);
-  uint64_t total = file_size(p);
-  unsigned char *orig = malloc(total);
-  ck_assert_ptr_nonnull(orig);
-  FILE *f = fopen(p, "rb");
-  ck_assert_uint_eq(fread(orig, 1, total, f), total);
-  fclose(f);
+  uint64_t total;
+  unsigned char *orig = slurp(p, &total);
+  FILE *f;
   uint64_t rec6_len = 0;
   {
     uint32_t len;
@@ -295,13 +312,9 @@ START_TEST(version_1_records_are_still_read) {
   evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
   for (int k = 0; k < 6; k++) append_k(w, k);
   evp__wal_close(w);
-  uint64_t total = file_size(p);
-  unsigned char *b = malloc(total);
-  ck_assert_ptr_nonnull(b);
-  FILE *f = fopen(p, "rb");
-  ck_assert_uint_eq(fread(b, 1, total, f), total);
-  fclose(f);
-  int n = 0;
+  uint64_t total;
+  unsigned char *b = slurp(p, &total);
+    int n = 0;
   for (uint64_t off = 0; off < total; n++) {
     uint32_t len;
     ck_assert_int_eq(evp__wal_header_check(b + off, &len), 0);
@@ -313,9 +326,7 @@ START_TEST(version_1_records_are_still_read) {
     off += EVP__WAL_HDR + len;
   }
   ck_assert_int_eq(n, 6);
-  f = fopen(p, "wb");
-  ck_assert_uint_eq(fwrite(b, 1, total, f), total);
-  fclose(f);
+  spit(p, b, total, "wb");
   w = open_wal(EVP__FSYNC_NEVER, 0);
   evp__wal_stats_t s;
   evp__wal_get_stats(w, &s);
@@ -326,9 +337,7 @@ START_TEST(version_1_records_are_still_read) {
   evp__wal_close(w);
   /* a version 1 record whose zlib CRC does not match is cut like any other */
   b[total - 1] ^= 1;
-  f = fopen(p, "r+b");
-  ck_assert_uint_eq(fwrite(b, 1, total, f), total);
-  fclose(f);
+  spit(p, b, total, "r+b");
   w = open_wal(EVP__FSYNC_NEVER, 0);
   evp__wal_get_stats(w, &s);
   ck_assert_uint_eq(s.recovered_records, 5);
