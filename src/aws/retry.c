@@ -4,6 +4,7 @@
  * itself lives with the call loop (call.c). */
 #include <string.h>
 #include "aws/aws_int.h"
+#include "core/core.h"
 
 /* Error codes the SDKs treat as throttling. */
 static const char *const THROTTLING[] = {
@@ -52,24 +53,9 @@ int evp__aws_retry_class(int http_status, const char *err_type, int curl_code) {
   return 0;
 }
 
-static uint64_t next_rand(uint64_t *s) {
-  /* xorshift64*: jitter needs spread, not secrecy. */
-  uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *s = x;
-  return x * 0x2545F4914F6CDD1Dull;
-}
-
 int64_t evp__aws_backoff_ms(evp__aws_client_t *c, unsigned i) {
-  int64_t ceil = c->backoff_base_ms;
-  for (unsigned k = 1; k < i && ceil < c->backoff_cap_ms; k++)
-    ceil *= 2;
-  if (ceil > c->backoff_cap_ms)
-    ceil = c->backoff_cap_ms;
-  double r = (double)(next_rand(&c->rng) >> 11) / 9007199254740992.0; /* [0,1) */
-  return (int64_t)(r * (double)ceil);
+  return evp__retry_backoff_ms(&c->rng, c->backoff_base_ms, c->backoff_cap_ms,
+                               i > 64 ? 64 : (int)i);
 }
 
 void evp__aws_client_set_backoff(evp__aws_client_t *c, int64_t base_ms, int64_t cap_ms) {

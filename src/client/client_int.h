@@ -144,8 +144,6 @@ void evp__client_token_wipe(evp__token *t);
 
 /* ------------------------------------------------------------ retry */
 /* Full-jitter exponential backoff in ms for the n-th consecutive failure. */
-int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n);
-double evp__retry_rand01(uint64_t *rng);
 /* Parse a Retry-After header value (delta-seconds or HTTP-date) into ms;
  * -1 when unparsable. */
 long evp__retry_parse_after(const char *v, size_t len);

@@ -34,6 +34,12 @@ int evp__ct_memcmp(const void *a, const void *b, size_t n);
 
 /* Fill @p buf with cryptographically secure random bytes (OpenSSL RAND). */
 evp_err_t evp__random(void *buf, size_t n);
+/* Retry jitter, shared by the SDK's sender and the AWS client: a uniform
+ * double in [0, 1) from the xorshift state @p rng (spread, not secrecy), and
+ * exponential backoff with full jitter: uniform in [0, min(cap, base *
+ * 2^(n-1))] ms for the n-th attempt. */
+double evp__retry_rand01(uint64_t *rng);
+int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n);
 /* The 36-character text form (8-4-4-4-12 lower-case hex) of a UUID's 16
  * bytes, NUL-terminated. */
 void evp__uuid_text(const unsigned char u[16], char out[37]);

@@ -59,3 +59,24 @@ void evp__uuid_text(const unsigned char u[16], char out[37]) {
   }
   *o = '\0';
 }
+
+static uint64_t next_rand(uint64_t *s) {
+  /* xorshift64*: jitter needs spread, not secrecy. */
+  uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
+double evp__retry_rand01(uint64_t *s) { return (double)(next_rand(s) >> 11) / 9007199254740992.0; }
+
+int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n) {
+  int64_t ceil = base;
+  for (int i = 1; i < n && ceil < cap; i++)
+    ceil *= 2;
+  if (ceil > cap)
+    ceil = cap;
+  return (int64_t)(evp__retry_rand01(rng) * (double)(ceil + 1));
+}
