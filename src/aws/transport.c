@@ -20,10 +20,6 @@
 #include "core/core.h"
 #include "evpipe/version.h"
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static CURLcode g_rc;
-static void global_init(void) { g_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
   evp__aws_client_t *c = ud;
   size_t len = sz * n;
@@ -115,8 +111,7 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
           *p == '_' || *p == '.'))
       return evp__seterr(es, esz, EVP_ERR_INVALID_ARG, "invalid target prefix");
-  pthread_once(&g_once, global_init);
-  if (g_rc != CURLE_OK)
+  if (evp__curl_init_once() != 0)
     return evp__seterr(es, esz, EVP_ERR_TRANSPORT, "curl_global_init failed");
   char url[2100];
   evp_err_t rc = evp__aws_endpoint_resolve(env, service, env_suffix, url, sizeof url, es, esz);

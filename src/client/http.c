@@ -15,10 +15,6 @@
 
 #define RESP_MAX (1u << 20) /* responses are small; never buffer more */
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static CURLcode g_rc;
-static void global_init(void) { g_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
   evp__http *h = ud;
   size_t len = sz * n;
@@ -75,8 +71,7 @@ int evp__client_url_is_loopback(const char *url) {
 }
 
 evp_err_t evp__client_http_init(evp_client_t *c, char *errstr, size_t es) {
-  pthread_once(&g_once, global_init);
-  if (g_rc != CURLE_OK)
+  if (evp__curl_init_once() != 0)
     return evp__seterr(errstr, es, EVP_ERR_TRANSPORT, "curl_global_init failed");
   evp__http *h = &c->http;
   h->h = curl_easy_init();

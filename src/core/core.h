@@ -40,6 +40,8 @@ evp_err_t evp__random(void *buf, size_t n);
  * 2^(n-1))] ms for the n-th attempt. */
 double evp__retry_rand01(uint64_t *rng);
 int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n);
+/* curl_global_init, once per process (curl_once.c); 0 or -1 when it failed. */
+int evp__curl_init_once(void);
 /* The 36-character text form (8-4-4-4-12 lower-case hex) of a UUID's 16
  * bytes, NUL-terminated. */
 void evp__uuid_text(const unsigned char u[16], char out[37]);

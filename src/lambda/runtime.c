@@ -35,10 +35,6 @@
  * evp_lambda_run touches it (one runtime at a time may serve). */
 static char g_trace_env[sizeof TRACE_ENV + EVP__LAMBDA_TRACE_MAX];
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static CURLcode g_curl_rc;
-static void global_init(void) { g_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 /* ------------------------------------------------------------ accessors */
 
 const char *evp_lambda_request_id(const evp_lambda_invocation_t *inv) {
@@ -225,8 +221,7 @@ evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr, size
                 "invalid Runtime API address (%s): %s", why, "host:port of a local address");
     return NULL;
   }
-  pthread_once(&g_once, global_init);
-  if (g_curl_rc != CURLE_OK) {
+  if (evp__curl_init_once() != 0) {
     evp__seterr(errstr, errstr_size, EVP_ERR_TRANSPORT, "curl_global_init failed");
     return NULL;
   }
