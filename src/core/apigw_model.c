@@ -684,13 +684,5 @@ evp_err_t evp__apigw_model(const char *schema_json, size_t len, long max_events,
   cJSON *doc = model_doc(&ev, &defs, max_events);
   cJSON_Delete(ev);
   cJSON_Delete(defs);
-  char *text = doc ? cJSON_Print(doc) : NULL;
-  cJSON_Delete(doc);
-  char *copy = evp__strdup(text);
-  if (text)
-    cJSON_free(text);
-  if (!copy)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-  *out = copy;
-  return EVP_OK;
+  return evp__json_print_take(doc, out, errstr, errstr_size);
 }

@@ -125,4 +125,8 @@ evp_err_t evp__table_athena_ddl(const evp__table_t *t, const evp__table_ddl_opts
 evp_err_t evp__table_glue_input(const evp__table_t *t, const evp__table_ddl_opts_t *opts,
                                 char **out, char *errstr, size_t errstr_size);
 
+/* Pretty-print @p doc (taken: deleted, NULL allowed = out of memory) into
+ * *out, which the caller frees with free(). EVP_ERR_NOMEM. */
+evp_err_t evp__json_print_take(cJSON *doc, char **out, char *errstr, size_t errstr_size);
+
 #endif /* EVP_CORE_TABLE_H */

@@ -331,7 +331,10 @@ evp_err_t evp__table_glue_input(const evp__table_t *t, const evp__table_ddl_opts
   evp_err_t e = resolve_opts(t, opts, &c, errstr, errstr_size);
   if (e != EVP_OK)
     return e;
-  cJSON *doc = glue_doc(t, &c);
+  return evp__json_print_take(glue_doc(t, &c), out, errstr, errstr_size);
+}
+
+evp_err_t evp__json_print_take(cJSON *doc, char **out, char *errstr, size_t errstr_size) {
   char *text = doc ? cJSON_Print(doc) : NULL;
   cJSON_Delete(doc);
   /* Copied so the caller frees with free() whatever cJSON's hooks are. */
