@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include "evpipe/evpipe.h"
 #include "functions/functions.h"
+#include "local/local.h"
 #include "mock_aws.h"
 #include "mock_lambda_api.h"
 
@@ -225,31 +226,6 @@ static int cmp_i64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 1 << 16, len = 0, r;
-  char *b = malloc(cap + 1);
-  while (b && (r = fread(b + len, 1, cap - len, f)) > 0) {
-    len += r;
-    if (len == cap && cap < EVP_LAMBDA_MAX_EVENT) {
-      char *nb = realloc(b, cap * 2 + 1);
-      if (!nb) {
-        free(b);
-        b = NULL;
-        break;
-      }
-      b = nb;
-      cap *= 2;
-    }
-  }
-  fclose(f);
-  if (b)
-    b[len] = '\0';
-  return b;
-}
-
 #define MAX_ENV 64
 
 static int run_cold(int argc, char **argv) {
@@ -280,8 +256,11 @@ static int run_cold(int argc, char **argv) {
       break;
     case 'f':
       free(payload);
-      if (!(payload = read_file(optarg))) {
-        perror(optarg);
+      char err[300];
+      size_t plen;
+      if (evp__local_read_file(optarg, EVP_LAMBDA_MAX_EVENT, 0, &payload, &plen, NULL, err,
+                               sizeof err) != EVP_OK) {
+        fprintf(stderr, "%s\n", err);
         return 2;
       }
       break;
