@@ -982,22 +982,31 @@ START_TEST(processor_chunks_of_500) {
 }
 END_TEST
 
-/* An event the schema accepts but no row of the table can hold (an
- * "integer" beyond the bigint range) goes to the dead-letter stream, never
- * to Firehose's Parquet conversion, and the message is not a failure. */
-START_TEST(processor_event_without_row_dead_lettered) {
+/* A processor validating against the schema text @p sch (and @p max_body
+ * when not 0). */
+static evp__fn_t *processor_with_schema(const char *sch, size_t max_body) {
   char path[] = "/tmp/evp_fn_schemaXXXXXX";
   int fd = mkstemp(path);
   ck_assert_int_ge(fd, 0);
-  const char *sch = "{\"type\":\"object\",\"properties\":{\"event_id\":{\"type\":\"string\"},"
-                    "\"n\":{\"type\":\"integer\"}}}";
   ck_assert_int_eq(write(fd, sch, strlen(sch)), (ssize_t)strlen(sch));
   close(fd);
   evp__fn_config_t c;
   base_cfg(&c, EVP__FN_PROCESSOR);
   snprintf(c.schema_file, sizeof c.schema_file, "%s", path);
+  if (max_body)
+    c.max_body = max_body;
   evp__fn_t *fn = mkfn_cfg(&c);
   unlink(path);
+  return fn;
+}
+
+/* An event the schema accepts but no row of the table can hold (an
+ * "integer" beyond the bigint range) goes to the dead-letter stream, never
+ * to Firehose's Parquet conversion, and the message is not a failure. */
+START_TEST(processor_event_without_row_dead_lettered) {
+  evp__fn_t *fn = processor_with_schema("{\"type\":\"object\",\"properties\":{\"event_id\":"
+                                        "{\"type\":\"string\"},\"n\":{\"type\":\"integer\"}}}",
+                                        0);
   const char *bodies[1] = {"{\"events\":[{\"event_id\":\"big\",\"n\":1e300},{\"event_id\":\"ok\",\"n\":7}]}"};
   cJSON *ev = sqs_event(1, bodies, "app-1");
   mock_aws_stream_clear(aws, "events");
@@ -1029,19 +1038,9 @@ END_TEST
 
 START_TEST(processor_chunks_of_4mib) {
   /* a permissive schema (its table: two string columns), so that events can be large */
-  char path[] = "/tmp/evp_fn_schemaXXXXXX";
-  int fd = mkstemp(path);
-  ck_assert_int_ge(fd, 0);
-  const char *sch = "{\"type\":\"object\",\"properties\":{\"event_id\":{\"type\":\"string\"},"
-                    "\"pad\":{\"type\":\"string\"}}}";
-  ck_assert_int_eq(write(fd, sch, strlen(sch)), (ssize_t)strlen(sch));
-  close(fd);
-  evp__fn_config_t c;
-  base_cfg(&c, EVP__FN_PROCESSOR);
-  snprintf(c.schema_file, sizeof c.schema_file, "%s", path);
-  c.max_body = 6u * 1024u * 1024u;
-  evp__fn_t *fn = mkfn_cfg(&c);
-  unlink(path);
+  evp__fn_t *fn = processor_with_schema("{\"type\":\"object\",\"properties\":{\"event_id\":"
+                                        "{\"type\":\"string\"},\"pad\":{\"type\":\"string\"}}}",
+                                        6u * 1024u * 1024u);
   /* 9 events of 600 KiB (5.3 MiB): 4 MiB holds 6 of them */
   size_t ev_sz = 600u * 1024u, n = 9;
   char *body = malloc(n * (ev_sz + 64) + 32);
