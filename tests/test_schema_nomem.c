@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/core.h"
 #include "evpipe/evpipe.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(__GLIBC__)
@@ -64,7 +65,23 @@ static char problem[512];
     if (!(cond) && !problem[0]) snprintf(problem, sizeof problem, __VA_ARGS__); \
   } while (0)
 
-/* One full run: loader, compile, context, two validations. Returns 1 when
+typedef struct {
+  size_t n;
+  evp_err_t e[2];
+} verdicts_t;
+
+static int collect(void *opaque, size_t i, const char *v, size_t n, evp_err_t verdict) {
+  (void)v;
+  (void)n;
+  verdicts_t *r = opaque;
+  if (i < 2)
+    r->e[i] = verdict;
+  r->n++;
+  return 0;
+}
+
+/* One full run: loader, compile, context, two validations (alone, then as
+ * one body's events). Returns 1 when
  * an allocation failure was reported (as EVP_ERR_NOMEM or a NULL object). */
 static int run_once(void) {
   char err[256];
@@ -102,6 +119,20 @@ static int run_once(void) {
       EXPECT(evp_schema_ctx_error_message(c, i) != NULL, "error %zu without message", i);
   }
   hit |= rc == EVP_ERR_NOMEM;
+  /* The same two documents as the events of one body, validated on the
+   * body's parse (POST /events): -2 when the parse ran out of memory. */
+  char body[sizeof valid_doc + sizeof invalid_doc + 32];
+  snprintf(body, sizeof body, "{\"events\":[%s,%s]}", valid_doc, invalid_doc);
+  verdicts_t v = {0};
+  int each = evp__schema_validate_each(s, c, body, strlen(body), "events", 16, collect, &v);
+  EXPECT(each == 0 || each == -2, "validate_each: %d", each);
+  if (each == 0) {
+    EXPECT(v.n == 2, "validate_each: %zu elements", v.n);
+    EXPECT(v.e[0] == EVP_OK || v.e[0] == EVP_ERR_NOMEM, "each valid: %s", evp_err2name(v.e[0]));
+    EXPECT(v.e[1] == EVP_ERR_INVALID_EVENT || v.e[1] == EVP_ERR_NOMEM, "each invalid: %s",
+           evp_err2name(v.e[1]));
+  }
+  hit |= each == -2 || v.e[0] == EVP_ERR_NOMEM || v.e[1] == EVP_ERR_NOMEM;
   evp_schema_ctx_destroy(c);
   evp_schema_destroy(s);
   return hit;
