@@ -33,6 +33,10 @@ int evp__cli_opt(int argc, char **argv, int *i, const char *name, const char **v
 /* Parse a decimal int64 in [min, max]; returns 0 on success. */
 int evp__cli_parse_i64(const char *s, long long min, long long max, long long *out);
 
+/* Copy @p src into dst[cap] (cap >= 1), cut to cap - 1 bytes if longer.
+ * Used for the short reason texts the summaries tally. */
+void evp__cli_copy_cut(char *dst, size_t cap, const char *src);
+
 /* Read a key file: raw bytes, or "base64:<standard base64>"; one trailing
  * newline is ignored. The file must not be readable or writable by group or
  * others. On success *key is malloc'd (caller wipes and frees). Returns 0, or

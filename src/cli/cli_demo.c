@@ -37,12 +37,12 @@ typedef struct {
 
 static void tally(reason_t *r, const char *text) {
   for (int i = 0; i < MAX_REASONS; i++) {
-    if (r[i].count && strcmp(r[i].text, text) == 0) {
+    if (r[i].count && strncmp(r[i].text, text, sizeof r[i].text - 1) == 0) {
       r[i].count++;
       return;
     }
     if (!r[i].count) {
-      snprintf(r[i].text, sizeof r[i].text, "%s", text);
+      evp__cli_copy_cut(r[i].text, sizeof r[i].text, text);
       r[i].count = 1;
       return;
     }

@@ -35,7 +35,7 @@ static void note_reason(tally_t *t, const char *why) {
       goto out;
     }
     if (!t->reasons[i].n) {
-      snprintf(t->reasons[i].text, sizeof t->reasons[i].text, "%s", why);
+      evp__cli_copy_cut(t->reasons[i].text, sizeof t->reasons[i].text, why);
       t->reasons[i].n = 1;
       goto out;
     }

@@ -29,6 +29,12 @@ int evp__cli_opt(int argc, char **argv, int *i, const char *name, const char **v
   return 1;
 }
 
+void evp__cli_copy_cut(char *dst, size_t cap, const char *src) {
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
 int evp__cli_parse_i64(const char *s, long long min, long long max, long long *out) {
   char *end;
   errno = 0;

@@ -419,7 +419,7 @@ static size_t next_utf8(const char *raw, size_t len, size_t *i, unsigned char ou
   case 'u': break;
   default: out[0] = (unsigned char)c; return 1;
   }
-  uint32_t u, lo;
+  uint32_t u = 0, lo = 0xDC00; /* set by read_hex4 on the validated input; initialised for -O3 -Wmaybe-uninitialized */
   read_hex4(p + *i, p + len, &u);
   *i += 4;
   if (u >= 0xD800 && u <= 0xDBFF) {
