@@ -503,6 +503,35 @@ END_TEST
  * the same members, spans, types and escape flags as the strict one on valid
  * JSON — including quotes after even and odd runs of backslashes and
  * brackets inside strings of nested values. */
+/* The string scanners' fast paths (16 bytes a step with SSE2, 8 with SWAR,
+ * then bytes) stop at exactly the byte a plain byte loop stops at, for every
+ * stopping byte at every position and alignment across the step sizes. */
+static const unsigned char *plain_end_ref(const unsigned char *p, const unsigned char *end, int quote_only) {
+  for (; p < end; p++) {
+    if (*p == '"' || *p == '\\') break;
+    if (!quote_only && (*p < 0x20 || *p >= 0x80)) break;
+  }
+  return p;
+}
+
+START_TEST(string_fast_paths_stop_where_a_byte_loop_stops) {
+  unsigned char buf[80];
+  const unsigned char stops[] = {'"', '\\', 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff, ' ', 'a'};
+  for (size_t off = 0; off < 8; off++)
+    for (size_t len = 0; len + off <= sizeof buf; len++)
+      for (size_t pos = 0; pos <= len; pos++)
+        for (size_t k = 0; k < sizeof stops; k++) {
+          memset(buf, 'x', sizeof buf);
+          if (pos < len) buf[off + pos] = stops[k];
+          /* A stopping byte just past the range must not be seen. */
+          if (off + len < sizeof buf) buf[off + len] = '"';
+          const unsigned char *b = buf + off, *e = b + len;
+          ck_assert_ptr_eq(evp__json_plain_end(b, e), plain_end_ref(b, e, 0));
+          ck_assert_ptr_eq(evp__json_quote_end(b, e), plain_end_ref(b, e, 1));
+        }
+}
+END_TEST
+
 START_TEST(trusted_scan_matches_strict_scan) {
   static const char *const docs[] = {
       "{}",
@@ -651,6 +680,7 @@ int main(void) {
   tcase_add_test(v, checks_audience_and_issuer);
   tcase_add_test(v, enforces_size_limit);
   tcase_add_test(v, trusted_scan_matches_strict_scan);
+  tcase_add_test(v, string_fast_paths_stop_where_a_byte_loop_stops);
   tcase_add_test(v, rotation_keeps_previous_key_verifying);
   tcase_add_test(v, verifier_is_safe_across_threads);
   suite_add_tcase(s, v);

@@ -39,28 +39,14 @@ static int hex4(const char *p) {
   return 1;
 }
 
-/* 1 for bytes that need no attention inside a string: printable ASCII
- * other than the quote and the backslash. */
-static const unsigned char plain[256] = {
-#define R4(x) x, x, x, x
-#define R16(x) R4(x), R4(x), R4(x), R4(x)
-    R16(0), R16(0),                                     /* 0x00-0x1f */
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x20-0x2f: '"' */
-    R16(1), R16(1),                                     /* 0x30-0x4f */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,     /* 0x50-0x5f: '\\' */
-    R16(1), R16(1),                                     /* 0x60-0x7f */
-#undef R16
-#undef R4
-};
-
 /* On entry *p == '"'. Leaves p after the closing quote; *cs and *cl: content. */
 static int string(scn *s, const char **cs, size_t *cl) {
   s->p++;
   const char *b = s->p;
   while (s->p < s->end) {
     /* Fast path over plain ASCII: most of an event's bytes. */
-    while (s->p < s->end && plain[(unsigned char)*s->p])
-      s->p++;
+    s->p = (const char *)evp__json_plain_end((const unsigned char *)s->p,
+                                             (const unsigned char *)s->end);
     if (s->p >= s->end)
       break;
     unsigned char ch = (unsigned char)*s->p;

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define EVP__HAVE_SSE2 1
+#endif
 #include "evpipe/common.h"
 #include "evpipe/error.h"
 #include "evpipe/jwt.h"
@@ -129,6 +133,68 @@ int evp__json_numericdate(const evp__jmember_t *m, int64_t *out);
 size_t evp__json_escape(const char *s, size_t n, char *out);
 /* Whether s[0..n) is well-formed UTF-8. */
 int evp__utf8_valid(const char *s, size_t n);
+/* The first byte in [p, end) that a JSON string scanner must look at: '"',
+ * '\\', a control character or a non-ASCII byte (end when there is none).
+ * Strings are most of an event's bytes, and the scanners (SDK door check,
+ * server parser, batcher) read every one: 16 bytes a step with SSE2, else
+ * 8 with the "has zero byte" bit trick on each condition. */
+static inline const unsigned char *evp__json_plain_end(const unsigned char *p,
+                                                       const unsigned char *end) {
+#ifdef EVP__HAVE_SSE2
+  const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches both
+     * the controls and non-ASCII. */
+    __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)),
+                                _mm_cmplt_epi8(v, sp));
+    unsigned m = (unsigned)_mm_movemask_epi8(stop);
+    if (m)
+      return p + __builtin_ctz(m);
+    p += 16;
+  }
+#endif
+  while (end - p >= 8) {
+    uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    memcpy(&w, p, 8);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    if ((((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w) & highs)
+      break;
+    p += 8;
+  }
+  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+    p++;
+  return p;
+}
+
+/* The first '"' or '\\' in [p, end), or end: for text a strict parser has
+ * already accepted, where only string boundaries matter. */
+static inline const unsigned char *evp__json_quote_end(const unsigned char *p,
+                                                       const unsigned char *end) {
+#ifdef EVP__HAVE_SSE2
+  const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)));
+    if (m)
+      return p + __builtin_ctz(m);
+    p += 16;
+  }
+#endif
+  while (end - p >= 8) {
+    uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    memcpy(&w, p, 8);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    if ((((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
+      break;
+    p += 8;
+  }
+  while (p < end && *p != '"' && *p != '\\')
+    p++;
+  return p;
+}
+
 /* Length of the valid UTF-8 sequence at @p p (1 for ASCII, 2..4), 0 when it
  * is not one (overlong, surrogate, above U+10FFFF, truncated at @p end). */
 static inline size_t evp__utf8_seq(const unsigned char *p, const unsigned char *end) {

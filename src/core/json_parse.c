@@ -108,18 +108,7 @@ static size_t utf8_seq(const unsigned char *s, const unsigned char *end) {
 static evp_err_t parse_string(evp__jp *p, evp__jv *v) {
   const unsigned char *s = p->p, *q = s;
   for (;;) {
-    /* Eight bytes at a time while none is '"', '\\', a control or non-ASCII
-     * (the classic "has zero byte" bit trick on each condition). */
-    while (p->end - q >= 8) {
-      uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-      memcpy(&w, q, 8);
-      uint64_t quote = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-      uint64_t stop = ((quote - ones) & ~quote) | ((bs - ones) & ~bs) | (w - ones * 0x20) | w;
-      if (stop & highs) break;
-      q += 8;
-    }
-    while (q < p->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
-      q++;
+    q = evp__json_plain_end(q, p->end);
     if (q >= p->end) { p->p = q; return fail(p, "unterminated string"); }
     if (*q == '"') {
       v->type = EVP__J_STR;

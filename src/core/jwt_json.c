@@ -93,22 +93,11 @@ static const unsigned char plain[256] = {
 /* Past the closing quote of a string of trusted text: the first quote not
  * escaped by an odd run of backslashes. */
 static int skip_string_trusted(scan_t *s, int *escaped) {
-  /* Forward to the first '"' that is not part of an escape pair; eight
-   * bytes at a time while none is '"' or '\\' (most strings are short, so
-   * this beats memchr's set-up cost). */
+  /* Forward to the first '"' that is not part of an escape pair. */
   const unsigned char *q = s->p, *end = s->end;
   int esc = 0;
   for (;;) {
-    while (end - q >= 8) {
-      uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-      memcpy(&w, q, 8);
-      uint64_t quote = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-      if ((((quote - ones) & ~quote) | ((bs - ones) & ~bs)) & highs)
-        break;
-      q += 8;
-    }
-    while (q < end && *q != '"' && *q != '\\')
-      q++;
+    q = evp__json_quote_end(q, end);
     if (q >= end)
       return -1;
     if (*q == '"') {
@@ -128,17 +117,8 @@ static int scan_string(scan_t *s, int *escaped) {
     return skip_string_trusted(s, escaped);
   *escaped = 0;
   while (s->p < s->end) {
-    /* Eight bytes at a time while none is '"', '\\', a control or non-ASCII
-     * (as json_parse.c does): this scanner reads every byte of every batch. */
-    while (s->end - s->p >= 8) {
-      uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-      memcpy(&w, s->p, 8);
-      uint64_t quote = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-      uint64_t stop = ((quote - ones) & ~quote) | ((bs - ones) & ~bs) | (w - ones * 0x20) | w;
-      if (stop & highs)
-        break;
-      s->p += 8;
-    }
+    /* This scanner reads every byte of every batch. */
+    s->p = evp__json_plain_end(s->p, s->end);
     if (s->p >= s->end)
       break;
     if (plain[*s->p]) {
