@@ -116,6 +116,19 @@ evp_err_t evp__pq_writer_close(evp__pq_writer_t *w, uint64_t *file_size,
 /* Discard: remove the temporary and free @p w (NULL is fine). */
 void evp__pq_writer_abort(evp__pq_writer_t *w);
 
+/* A writer kept for several files in turn (the batcher's): finish commits
+ * like evp__pq_writer_close and discard removes the temporary like
+ * evp__pq_writer_abort, but both keep @p w and its buffers; reopen starts the
+ * next file (same columns and options) in @p dir, and free releases the
+ * writer (discarding an open file). reopen is EVP_ERR_STATE unless the
+ * previous file was finished or discarded. */
+evp_err_t evp__pq_writer_finish(evp__pq_writer_t *w, uint64_t *file_size,
+                                char *errstr, size_t errstr_size);
+void evp__pq_writer_discard(evp__pq_writer_t *w);
+evp_err_t evp__pq_writer_reopen(evp__pq_writer_t *w, const char *dir, const char *final_name,
+                                char *errstr, size_t errstr_size);
+void evp__pq_writer_free(evp__pq_writer_t *w);
+
 /* Partition directory of an event time (UTC), Hive style:
  * "ROOT/TABLE/dt=YYYY-MM-DD/hour=HH". EVP_ERR_TOO_LARGE when @p out is too
  * small, EVP_ERR_INVALID_ARG for a bad table name or a time outside years

@@ -28,12 +28,17 @@ static void release(evp__lake_file_t *f) {
   free(f->tmp_path);
   free(f->final_path);
   f->dir = f->tmp_path = f->final_path = NULL;
-  evp__lbuf_free(&f->wbuf);
+  f->wbuf.len = 0; /* kept for the next file: see evp__lake_file_free */
 }
+
+void evp__lake_file_free(evp__lake_file_t *f) { evp__lbuf_free(&f->wbuf); }
 
 evp_err_t evp__lake_file_open(evp__lake_file_t *f, const char *dir, const char *final_name,
                               char *errstr, size_t errstr_size) {
+  evp__lbuf_t keep = f->wbuf;
   memset(f, 0, sizeof *f);
+  f->wbuf = keep;
+  f->wbuf.len = 0;
   f->fd = -1;
   if (!dir || !*dir || !final_name)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "lake file: missing dir or name");

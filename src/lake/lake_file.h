@@ -16,6 +16,8 @@ typedef struct evp__lake_file {
   evp__lbuf_t wbuf; /* pending bytes, flushed at 256 KiB */
 } evp__lake_file_t;
 
+/* @p f must be zeroed or a file committed/aborted before: its write buffer is
+ * reused (evp__lake_file_free releases it). */
 evp_err_t evp__lake_file_open(evp__lake_file_t *f, const char *dir, const char *final_name,
                               char *errstr, size_t errstr_size);
 evp_err_t evp__lake_file_write(evp__lake_file_t *f, const void *p, size_t n,
@@ -26,5 +28,7 @@ evp_err_t evp__lake_file_write(evp__lake_file_t *f, const void *p, size_t n,
 evp_err_t evp__lake_file_commit(evp__lake_file_t *f, int no_fsync, char *errstr, size_t errstr_size);
 /* Close and remove the temporary; releases resources. Safe after commit. */
 void evp__lake_file_abort(evp__lake_file_t *f);
+/* Release the write buffer kept between files. */
+void evp__lake_file_free(evp__lake_file_t *f);
 
 #endif /* EVP_LAKE_LAKE_FILE_H */

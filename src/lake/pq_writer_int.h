@@ -60,6 +60,7 @@ struct evp__pq_writer {
   size_t nrgs, cap_rgs;
   evp__lake_file_t file;
   int failed;
+  int done; /* the file was committed or discarded: only reopen/free remain */
   /* scratch buffers reused for every page */
   evp__lbuf_t page, comp, hdr;
   uint32_t *scratch;

@@ -202,6 +202,7 @@ static void release(evp__batcher_t *b) {
   evp__wal_reader_close(b->r);
   evp__dedup_free(b->dd);
   evp__rowb_free(b->rb);
+  evp__pq_writer_free(b->pw);
   evp__table_free(b->table);
   free(b->lake_dir);
   free(b);

@@ -222,23 +222,28 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   if ((e = evp__lake_mkdirs(dir, errstr, errstr_size))) goto undo;
   size_t ncols;
   const evp__pq_column_t *cols = evp__rowb_columns(b->rb, &ncols);
-  evp__pq_writer_t *pw;
-  /* Event strings passed the strict parser before they were logged (and
-   * unescaping keeps UTF-8 valid); client ids are checked per record. */
-  evp__pq_options_t po = {0};
-  po.utf8_checked = 1;
-  if ((e = evp__pq_writer_open(&pw, dir, name, cols, ncols, &po, errstr, errstr_size))) goto undo;
+  if (b->pw) {
+    e = evp__pq_writer_reopen(b->pw, dir, name, errstr, errstr_size);
+  } else {
+    /* Event strings passed the strict parser before they were logged (and
+     * unescaping keeps UTF-8 valid); client ids are checked per record. */
+    evp__pq_options_t po = {0};
+    po.utf8_checked = 1;
+    e = evp__pq_writer_open(&b->pw, dir, name, cols, ncols, &po, errstr, errstr_size);
+  }
+  if (e) goto undo;
+  evp__pq_writer_t *pw = b->pw;
   tally_t g = {0};
   e = fill(b, pw, idx, n, hour, &g, errstr, errstr_size);
   uint64_t size = 0;
   if (!e && g.rows == 0) {
-    evp__pq_writer_abort(pw); /* every event was a duplicate or bad: no empty file */
+    evp__pq_writer_discard(pw); /* every event was a duplicate or bad: no empty file */
   } else if (!e) {
-    e = evp__pq_writer_close(pw, &size, errstr, errstr_size);
+    e = evp__pq_writer_finish(pw, &size, errstr, errstr_size);
     g.files = 1;
     g.bytes = size;
   } else {
-    evp__pq_writer_abort(pw);
+    evp__pq_writer_discard(pw);
   }
   if (e) goto undo;
   t->files += g.files;

@@ -314,6 +314,7 @@ struct evp__batcher {
   size_t ncov, capcov;
   int64_t *scanned;             /* hours whose directory was scanned for such files */
   size_t nscanned, capscanned;
+  struct evp__pq_writer *pw;    /* reused file after file (its buffers keep their size) */
 };
 
 /* Write the buffer to lake files (one per hour of received_at), advance

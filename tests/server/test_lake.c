@@ -450,7 +450,7 @@ START_TEST(writer_disk_full_fails_cleanly) {
   }
   evp__pq_value_t row[2] = {v_i64(1), v_str("x")};
   evp_err_t after = evp__pq_writer_append(w, row, err, sizeof err);
-  evp_err_t closed = evp__pq_writer_close(w, NULL, err, sizeof err);
+  evp_err_t closed = evp__pq_writer_finish(w, NULL, err, sizeof err);
   int restore_rc = setrlimit(RLIMIT_FSIZE, &old);
   signal(SIGXFSZ, prev);
   ck_assert_int_eq(lim_rc, 0);
@@ -460,6 +460,85 @@ START_TEST(writer_disk_full_fails_cleanly) {
   ck_assert_int_eq(after, EVP_ERR_STATE);
   ck_assert_int_ne(closed, EVP_OK);
   ck_assert_int_eq(count_entries(), 0); /* temporary removed, no final file */
+  /* the failed writer is reusable once the disk has room again */
+  ck_assert_int_eq(evp__pq_writer_reopen(w, tmpdir, "g.parquet", err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_finish(w, NULL, err, sizeof err), EVP_OK);
+  evp__pq_writer_free(w);
+  ck_assert_int_eq(count_entries(), 1);
+  rm_tmpdir();
+}
+END_TEST
+
+/* A writer reused file after file (the batcher's) must write exactly the
+ * bytes a fresh writer writes, whatever the earlier files left in its
+ * buffers and dictionaries, a discarded file and a failed one included. */
+static void put_rows(evp__pq_writer_t *w, int n, int salt, int strlen_) {
+  char err[256], val[300];
+  uint64_t s = (uint64_t)salt * 7919 + 1;
+  for (int i = 0; i < n; i++) {
+    int k = strlen_ > 0 ? strlen_ : 1 + (int)(evp__gen_next(&s) % 40);
+    for (int j = 0; j < k; j++) val[j] = (char)('a' + (salt + (i % 50) + j) % 26);
+    val[k] = 0;
+    evp__pq_value_t row[2] = {v_i64((int64_t)i * salt - 3), (i + salt) % 7 ? v_str(val) : v_null()};
+    ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_OK);
+  }
+}
+
+static uint8_t *slurp(const char *name, size_t *len) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+  FILE *f = fopen(p, "rb");
+  ck_assert_msg(f != NULL, "%s missing", p);
+  uint8_t *b = malloc(1 << 22);
+  *len = fread(b, 1, 1 << 22, f);
+  fclose(f);
+  return b;
+}
+
+START_TEST(reused_writer_writes_what_a_fresh_one_writes) {
+  mk_tmpdir();
+  char err[256];
+  evp__pq_options_t o = {0};
+  o.row_group_rows = 700; /* several row groups per file */
+  o.no_fsync = 1;
+  evp__pq_writer_t *w;
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "fresh.parquet", COLS2, 2, &o, err, sizeof err), EVP_OK);
+  put_rows(w, 2000, 3, 0);
+  ck_assert_int_eq(evp__pq_writer_close(w, NULL, err, sizeof err), EVP_OK);
+
+  evp__pq_writer_t *r;
+  ck_assert_int_eq(evp__pq_writer_open(&r, tmpdir, "big.parquet", COLS2, 2, &o, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_reopen(r, tmpdir, "x.parquet", err, sizeof err), EVP_ERR_STATE);
+  put_rows(r, 5000, 11, 250); /* long values: buffers grow past what "fresh" needs */
+  uint64_t size = 0;
+  ck_assert_int_eq(evp__pq_writer_finish(r, &size, err, sizeof err), EVP_OK);
+  ck_assert_uint_gt(size, 0);
+  evp__pq_value_t row[2] = {v_i64(1), v_str("x")};
+  ck_assert_int_eq(evp__pq_writer_append(r, row, err, sizeof err), EVP_ERR_STATE);
+  ck_assert_int_eq(evp__pq_writer_finish(r, NULL, err, sizeof err), EVP_ERR_STATE);
+  /* a discarded file leaves nothing, and its rows do not leak into the next */
+  ck_assert_int_eq(evp__pq_writer_reopen(r, tmpdir, "dropped.parquet", err, sizeof err), EVP_OK);
+  put_rows(r, 900, 5, 0);
+  evp__pq_writer_discard(r);
+  /* a name that exists is refused; the writer stays reusable */
+  ck_assert_int_eq(evp__pq_writer_reopen(r, tmpdir, "big.parquet", err, sizeof err), EVP_ERR_IO);
+  ck_assert_int_eq(evp__pq_writer_reopen(r, tmpdir, "reused.parquet", err, sizeof err), EVP_OK);
+  put_rows(r, 2000, 3, 0);
+  ck_assert_uint_eq(evp__pq_writer_rows(r), 2000);
+  ck_assert_int_eq(evp__pq_writer_finish(r, NULL, err, sizeof err), EVP_OK);
+  size_t la, lb;
+  uint8_t *a = slurp("fresh.parquet", &la), *b = slurp("reused.parquet", &lb);
+  ck_assert_uint_eq(la, lb);
+  ck_assert_int_eq(memcmp(a, b, la), 0);
+  free(a);
+  free(b);
+  ck_assert_int_eq(count_entries(), 3); /* fresh, big, reused */
+  /* free with a file open discards it */
+  ck_assert_int_eq(evp__pq_writer_reopen(r, tmpdir, "open.parquet", err, sizeof err), EVP_OK);
+  put_rows(r, 10, 2, 0);
+  evp__pq_writer_free(r);
+  ck_assert_int_eq(count_entries(), 3);
   rm_tmpdir();
 }
 END_TEST
@@ -621,6 +700,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tw, writer_rejects_bad_rows_and_stays_usable);
   tcase_add_test(tw, writer_abort_leaves_nothing);
   tcase_add_test(tw, writer_disk_full_fails_cleanly);
+  tcase_add_test(tw, reused_writer_writes_what_a_fresh_one_writes);
   tcase_add_test(tw, partition_dir_and_mkdirs);
   tcase_add_test(tw, writer_append_rows_reports_progress);
   tcase_add_test(tw, writers_in_parallel_threads);
