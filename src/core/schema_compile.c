@@ -641,6 +641,19 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
       if (!(p->schema = compile(cc, e, base, pp, depth + 1))) return NULL;
     }
     qsort(s->props, s->nprops, sizeof *s->props, cmp_prop);
+    uint32_t size = 4;
+    while (size < 2 * s->nprops) size *= 2;
+    if (!(s->ptab = evp__arena_alloc(&cc->s->arena, size * sizeof *s->ptab)))
+      return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+    memset(s->ptab, 0, size * sizeof *s->ptab);
+    s->ptab_mask = size - 1;
+    for (uint32_t i = 0; i < s->nprops; i++) {
+      evp__sprop *p = &s->props[i];
+      p->hash = evp__key_hash(p->name.s, p->name.len);
+      uint32_t k = p->hash & s->ptab_mask;
+      while (s->ptab[k]) k = (k + 1) & s->ptab_mask;
+      s->ptab[k] = i + 1;
+    }
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "patternProperties"))) {
     if (!cJSON_IsObject(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/patternProperties must be an object", path);

@@ -293,31 +293,20 @@ static int multiple_of(double x, double m) {
   return fabs(q - r) <= fabs(q) * 4 * DBL_EPSILON;
 }
 
-/* memcmp for the short keys of JSON objects, without a libc call. */
-static inline int key_cmp(const char *a, const char *b, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++)
-    if (a[i] != b[i]) return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
-  return 0;
-}
-
 static const evp__jv *member(const evp__jv *obj, const char *name, uint32_t len) {
   const evp__jv *k = obj + 1;
   for (uint32_t i = 0; i < obj->len; i++) {
-    if (k->len == len && !key_cmp(k->u.str, name, len)) return k + 1;
+    if (k->len == len && !memcmp(k->u.str, name, len)) return k + 1;
     k += 1 + k[1].skip;
   }
   return NULL;
 }
 
 static const evp__sprop *find_prop(const evp__snode *s, const char *name, uint32_t len) {
-  size_t lo = 0, hi = s->nprops;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    const evp__sprop *p = &s->props[mid];
-    int cmp = p->name.len != len ? (p->name.len < len ? -1 : 1) : key_cmp(p->name.s, name, len);
-    if (!cmp) return p;
-    if (cmp < 0) lo = mid + 1;
-    else hi = mid;
+  uint32_t h = evp__key_hash(name, len);
+  for (uint32_t k = h & s->ptab_mask; s->ptab[k]; k = (k + 1) & s->ptab_mask) {
+    const evp__sprop *p = &s->props[s->ptab[k] - 1];
+    if (p->hash == h && p->name.len == len && !memcmp(p->name.s, name, len)) return p;
   }
   return NULL;
 }
