@@ -126,12 +126,16 @@ static void forget(evp__dedup_t *d, size_t ring_slot) {
 /* Re-lay the ring from slot 0 with capacity @p rcap and rebuild the table. */
 static int rebuild(evp__dedup_t *d, size_t rcap, size_t tcap) {
   ent_t *ring = malloc(rcap * sizeof *ring);
-  uint64_t *tab = calloc(tcap, sizeof *tab);
+  uint64_t *tab = malloc(tcap * sizeof *tab);
   if (!ring || !tab) {
     free(ring);
     free(tab);
     return -1;
   }
+  /* Written, not calloc'd: a fresh calloc'd mapping reads as the shared zero
+   * page, so every table page would fault twice (read, then copy-on-write
+   * with a TLB shootdown to the other CPUs) during the probes below. */
+  memset(tab, 0, tcap * sizeof *tab);
   for (size_t i = 0; i < d->count; i++) ring[i] = d->ring[slot_of(d, i)];
   free(d->ring);
   free(d->tab);
