@@ -95,6 +95,25 @@ const evp__pq_column_t *evp__rowb_columns(const evp__rowb_t *rb, size_t *n) {
   return rb->cols;
 }
 
+/* Whether s[0..n) has a JSON whitespace byte anywhere. Texts from SDKs are
+ * usually compact already and can then be stored as they are. */
+static int has_ws(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+#ifdef EVP__HAVE_SSE2
+  const __m128i sp = _mm_set1_epi8(' '), tb = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n'),
+                cr = _mm_set1_epi8('\r');
+  for (; end - p >= 16; p += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, tb)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)));
+    if (_mm_movemask_epi8(m)) return 1;
+  }
+#endif
+  for (; p < end; p++)
+    if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') return 1;
+  return 0;
+}
+
 /* Copy JSON text without whitespace outside strings; returns the length. */
 static size_t compact(const char *s, size_t n, char *out) {
   size_t o = 0;
@@ -197,6 +216,11 @@ static evp_err_t cell(evp__rowb_t *rb, size_t ci, const evp__jmember_t *m, char 
       return EVP_OK;
     }
     if ((m->type == EVP__JS_OBJECT || m->type == EVP__JS_ARRAY) && c->map == EVP__MAP_JSON_TEXT) {
+      if (!has_ws(m->val, m->vallen)) { /* compact already: no copy */
+        v->v.s.ptr = m->val;
+        v->v.s.len = m->vallen;
+        return EVP_OK;
+      }
       v->v.s.ptr = *sp;
       v->v.s.len = compact(m->val, m->vallen, *sp);
       *sp += v->v.s.len;

@@ -274,6 +274,39 @@ START_TEST(row_mapping) {
   ck_assert_int_eq(row[8].v.i64, 42);
   ck_assert(row[9].v.s.len == 3 && memcmp(row[9].v.s.ptr, "cli", 3) == 0);
 
+  /* JSON texts: one with no whitespace is stored as sent (no copy); one
+   * whitespace byte anywhere outside strings (every position, both sides of
+   * the 16-byte steps) is removed, inside strings kept. */
+  for (int pad = 0; pad < 16; pad++) { /* shifts every byte across the 16-byte steps */
+    char want[128];
+    snprintf(want, sizeof want, "{\"k%.*s\":\"v w\",\"n\":[1,2,3],\"o\":{\"p\":true}}", pad,
+             "aaaaaaaaaaaaaaaa");
+    size_t wl = strlen(want);
+    for (size_t pos = 0; pos <= wl; pos++) {
+      char text[160], evb[256];
+      size_t in_str = 0, k = 0;
+      for (size_t i = 0; i < pos; i++) in_str ^= want[i] == '"';
+      memcpy(text, want, pos);
+      k = pos;
+      if (!in_str && pos > 0 && pos < wl) text[k++] = (char)" \t\n\r"[pos % 4];
+      memcpy(text + k, want + pos, wl - pos + 1);
+      snprintf(evb, sizeof evb, "{\"event_id\":\"e\",\"n\":1,\"ctx\":%s}", text);
+      ck_assert_int_eq(evp__rowb_build(rb, evb, strlen(evb), 1, "c", 1, &row, &id, &idlen, err,
+                                       sizeof err), EVP_OK);
+      ck_assert_uint_eq(row[5].v.s.len, wl);
+      ck_assert_msg(memcmp(row[5].v.s.ptr, want, wl) == 0, "pad %d pos %zu: %.*s", pad, pos,
+                    (int)row[5].v.s.len, row[5].v.s.ptr);
+      int copied = row[5].v.s.ptr < evb || row[5].v.s.ptr >= evb + sizeof evb;
+      /* stored as sent when it has no whitespace byte at all */
+      ck_assert_int_eq(copied, strpbrk(text, " \t\n\r") != NULL);
+    }
+  }
+  const char *tight = "{\"event_id\":\"e\",\"n\":1,\"ctx\":{\"a_rather_long_key\":[1,{\"b\":\"c\"}]}}";
+  ck_assert_int_eq(evp__rowb_build(rb, tight, strlen(tight), 1, "c", 1, &row, &id, &idlen, err,
+                                   sizeof err), EVP_OK);
+  ck_assert_ptr_eq(row[5].v.s.ptr, strstr(tight, "{\"a_rather"));
+  ck_assert_uint_eq(row[5].v.s.len, strlen(tight) - 1 - (size_t)(strstr(tight, "{\"a_rather") - tight));
+
   /* missing and null -> NULL; an integral float fits a bigint */
   const char *ev2 = "{\"event_id\":\"e-2\",\"n\":3.0,\"x\":null}";
   ck_assert_int_eq(evp__rowb_build(rb, ev2, strlen(ev2), 1, "c", 1, &row, &id, &idlen, err,
