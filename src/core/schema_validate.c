@@ -390,9 +390,11 @@ static int ev_number(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x)
 static int ev_string(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x) {
   int ok = 1;
   if (s->flags & (EVP__F_MINLEN | EVP__F_MAXLEN)) {
-    /* code points <= bytes: count only when the byte length is not enough */
+    /* bytes / 4 <= code points <= bytes (UTF-8): count only when those
+     * bounds cannot decide */
     uint64_t bytes = x->len, cps = bytes;
-    int need = ((s->flags & EVP__F_MAXLEN) && bytes > s->maxlen) || ((s->flags & EVP__F_MINLEN) && bytes >= s->minlen);
+    int need = ((s->flags & EVP__F_MAXLEN) && bytes > s->maxlen) ||
+               ((s->flags & EVP__F_MINLEN) && bytes >= s->minlen && (bytes + 3) / 4 < s->minlen);
     if (need) cps = evp__utf8_len(x->u.str, x->len);
     if ((s->flags & EVP__F_MINLEN) && cps < s->minlen) {
       add_err(c, s->path, "minLength", "must be at least %llu %s long", (unsigned long long)s->minlen, s->minlen == 1 ? "character" : "characters");
