@@ -158,6 +158,17 @@ static void drop_oldest(evp__dedup_t *d) {
   d->count--;
 }
 
+void evp__dedup_prefetch(const evp__dedup_t *d, const char *id, size_t len) {
+#if defined(__GNUC__) || defined(__clang__)
+  if (!d->tab) return;
+  uint64_t h1, h2;
+  hash128(d, id, len, &h1, &h2);
+  __builtin_prefetch(&d->tab[(size_t)h1 & (d->tcap - 1)]);
+#else
+  (void)d, (void)id, (void)len;
+#endif
+}
+
 int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us) {
   int64_t horizon = ts_us - d->window_us;
   /* Once full, every insertion evicts the oldest id, whose table slot is a

@@ -113,6 +113,16 @@ typedef struct {
   uint64_t files, bytes, rows, dups, bad;
 } tally_t;
 
+#define PREFETCH_AHEAD 6
+
+static void prefetch_id(const evp__dedup_t *d, const char *ev, size_t len) {
+  static const char pre[] = "{\"event_id\":\"";
+  const size_t pl = sizeof pre - 1;
+  if (len < pl + 2 || memcmp(ev, pre, pl) != 0) return;
+  const char *q = memchr(ev + pl, '"', len - pl < 64 ? len - pl : 64);
+  if (q && !memchr(ev + pl, '\\', (size_t)(q - ev) - pl)) evp__dedup_prefetch(d, ev + pl, (size_t)(q - ev) - pl);
+}
+
 /* Rows of the group's records into an open writer. */
 static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx, size_t n,
                       int64_t hour, tally_t *t, char *errstr, size_t errstr_size) {
@@ -133,7 +143,14 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
       pthread_mutex_unlock(&b->mu);
       continue;
     }
+    /* Dedup probes miss the cache: start each one a few events ahead,
+     * from the id an SDK puts first ({"event_id":"...), when it is there. */
+    size_t pcur = 0, plen;
+    const char *pev;
+    for (int a = 0; b->dd && a < PREFETCH_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen); a++)
+      prefetch_id(b->dd, pev, plen);
     while (evp__wal_record_next_event(&rec, &cur, &ev, &len)) {
+      if (b->dd && evp__wal_record_next_event(&rec, &pcur, &pev, &plen)) prefetch_id(b->dd, pev, plen);
       const evp__pq_value_t *row;
       const char *id;
       size_t idlen;

@@ -228,6 +228,9 @@ void evp__dedup_free(evp__dedup_t *d);
 /* 1 when @p id was seen within the window before @p ts_us; otherwise the
  * id is remembered at @p ts_us and 0 is returned; -1 when out of memory. */
 int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us);
+/* A hint: @p id will be checked soon, so start loading its table slot (a
+ * cache miss on a table of millions otherwise stalls the check). */
+void evp__dedup_prefetch(const evp__dedup_t *d, const char *id, size_t len);
 /* A mark of the insertions so far; rollback forgets every id remembered
  * after it (the undo of a file that could not be written). */
 uint64_t evp__dedup_mark(const evp__dedup_t *d);
