@@ -133,21 +133,22 @@ int evp__json_numericdate(const evp__jmember_t *m, int64_t *out);
 size_t evp__json_escape(const char *s, size_t n, char *out);
 /* Whether s[0..n) is well-formed UTF-8. */
 int evp__utf8_valid(const char *s, size_t n);
-/* The first byte in [p, end) that a JSON string scanner must look at: '"',
- * '\\', a control character or a non-ASCII byte (end when there is none).
- * Strings are most of an event's bytes, and the scanners (SDK door check,
- * server parser, batcher) read every one: 16 bytes a step with SSE2, else
- * 8 with the "has zero byte" bit trick on each condition. */
-static inline const unsigned char *evp__json_plain_end(const unsigned char *p,
-                                                       const unsigned char *end) {
+/* The first byte in [p, end) that a JSON string scanner must stop at: '"'
+ * or '\\', and with @p strict also a control character or a non-ASCII byte
+ * (end when there is none). Strings are most of an event's bytes, and the
+ * scanners (SDK door check, server parser, batcher) read every one: 16 bytes
+ * a step with SSE2, else 8 with the "has zero byte" bit trick on each
+ * condition. Called with a constant @p strict, the other branch folds away. */
+static inline const unsigned char *evp__json_stop(const unsigned char *p, const unsigned char *end,
+                                                  int strict) {
 #ifdef EVP__HAVE_SSE2
   const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
   while (end - p >= 16) {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs));
     /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches both
      * the controls and non-ASCII. */
-    __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)),
-                                _mm_cmplt_epi8(v, sp));
+    if (strict) stop = _mm_or_si128(stop, _mm_cmplt_epi8(v, sp));
     unsigned m = (unsigned)_mm_movemask_epi8(stop);
     if (m)
       return p + __builtin_ctz(m);
@@ -158,41 +159,37 @@ static inline const unsigned char *evp__json_plain_end(const unsigned char *p,
     uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     memcpy(&w, p, 8);
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    if ((((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w) & highs)
+    uint64_t stop = ((q - ones) & ~q) | ((b - ones) & ~b);
+    if (strict) stop |= (w - ones * 0x20) | w;
+    if (stop & highs)
       break;
     p += 8;
   }
-  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+  while (p < end && *p != '"' && *p != '\\' && (!strict || (*p >= 0x20 && *p < 0x80)))
     p++;
   return p;
 }
+#define evp__json_plain_end(p, end) evp__json_stop((p), (end), 1)
+#define evp__json_quote_end(p, end) evp__json_stop((p), (end), 0)
 
-/* The first '"' or '\\' in [p, end), or end: for text a strict parser has
- * already accepted, where only string boundaries matter. */
-static inline const unsigned char *evp__json_quote_end(const unsigned char *p,
-                                                       const unsigned char *end) {
-#ifdef EVP__HAVE_SSE2
-  const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-  while (end - p >= 16) {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)));
-    if (m)
-      return p + __builtin_ctz(m);
-    p += 16;
-  }
-#endif
-  while (end - p >= 8) {
-    uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+/* 64-bit multiply-xorshift hash of n bytes, 8 a step (dictionary and
+ * property tables: far faster than a bytewise hash on longer strings). */
+static inline uint32_t evp__hash32(const void *data, size_t n) {
+  const unsigned char *p = data;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+  while (n >= 8) {
+    uint64_t w;
     memcpy(&w, p, 8);
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    if ((((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
-      break;
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
     p += 8;
+    n -= 8;
   }
-  while (p < end && *p != '"' && *p != '\\')
-    p++;
-  return p;
+  uint64_t w = 0;
+  for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+  h = (h ^ w) * 0x94D049BB133111EBull;
+  h ^= h >> 31;
+  return (uint32_t)(h ^ (h >> 32));
 }
 
 /* Length of the valid UTF-8 sequence at @p p (1 for ASCII, 2..4), 0 when it

@@ -649,7 +649,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
     s->ptab_mask = size - 1;
     for (uint32_t i = 0; i < s->nprops; i++) {
       evp__sprop *p = &s->props[i];
-      p->hash = evp__key_hash(p->name.s, p->name.len);
+      p->hash = evp__hash32(p->name.s, p->name.len);
       uint32_t k = p->hash & s->ptab_mask;
       while (s->ptab[k]) k = (k + 1) & s->ptab_mask;
       s->ptab[k] = i + 1;

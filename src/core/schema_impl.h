@@ -100,28 +100,10 @@ typedef struct evp__sstr {
 
 typedef struct evp__sprop {
   evp__sstr name;
-  uint32_t hash; /* evp__key_hash of the name */
+  uint32_t hash; /* evp__hash32 of the name */
   const evp__snode *schema;
 } evp__sprop;
 
-/* Hash of a member name for the properties table: 8 bytes a step, so an
- * event's keys cost a few multiplies instead of a byte-wise binary search. */
-static inline uint32_t evp__key_hash(const char *s, uint32_t n) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, s, 8);
-    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-    h ^= h >> 29;
-    s += 8;
-    n -= 8;
-  }
-  uint64_t w = 0;
-  for (uint32_t i = 0; i < n; i++) w |= (uint64_t)(unsigned char)s[i] << (8 * i);
-  h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-  h ^= h >> 32;
-  return (uint32_t)h;
-}
 
 typedef struct evp__spat {
   pcre2_code *re;

@@ -303,7 +303,7 @@ static const evp__jv *member(const evp__jv *obj, const char *name, uint32_t len)
 }
 
 static const evp__sprop *find_prop(const evp__snode *s, const char *name, uint32_t len) {
-  uint32_t h = evp__key_hash(name, len);
+  uint32_t h = evp__hash32(name, len);
   for (uint32_t k = h & s->ptab_mask; s->ptab[k]; k = (k + 1) & s->ptab_mask) {
     const evp__sprop *p = &s->props[s->ptab[k] - 1];
     if (p->hash == h && p->name.len == len && !memcmp(p->name.s, name, len)) return p;

@@ -84,24 +84,6 @@ evp_err_t evp__pq_plain_bool(evp__lbuf_t *out, const uint8_t *v, size_t n) {
 
 int evp__pq_utf8_valid(const uint8_t *s, size_t n) { return evp__utf8_valid((const char *)s, n); }
 
-/* 8 bytes per step with a multiply-xorshift mix: much faster than a
- * bytewise hash on the long JSON strings that reach the dictionary. */
-static uint32_t hash_bytes(const uint8_t *p, size_t n) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 29;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t w = 0;
-  for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
-  h = (h ^ w) * 0x94D049BB133111EBull;
-  h ^= h >> 31;
-  return (uint32_t)(h ^ (h >> 32));
-}
 
 static evp_err_t dict_rehash(evp__pq_dict_t *d, size_t nslots) {
   uint32_t *slots = calloc(nslots, sizeof *slots);
@@ -119,7 +101,7 @@ static evp_err_t dict_rehash(evp__pq_dict_t *d, size_t nslots) {
 
 evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uint32_t *idx) {
   if (n > UINT32_MAX || d->n >= UINT32_MAX - 1) return EVP_ERR_TOO_LARGE;
-  uint32_t h = hash_bytes(p, n);
+  uint32_t h = evp__hash32(p, n);
   if (d->nslots) {
     size_t s = h & (d->nslots - 1);
     while (d->slots[s]) {
