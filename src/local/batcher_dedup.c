@@ -158,18 +158,25 @@ static void drop_oldest(evp__dedup_t *d) {
   d->count--;
 }
 
-void evp__dedup_prefetch(const evp__dedup_t *d, const char *id, size_t len) {
+void evp__dedup_key(const evp__dedup_t *d, const char *id, size_t len, evp__dedup_key_t *k) {
+  hash128(d, id, len, &k->h1, &k->h2);
+}
+
+void evp__dedup_prefetch(const evp__dedup_t *d, const evp__dedup_key_t *k) {
 #if defined(__GNUC__) || defined(__clang__)
-  if (!d->tab) return;
-  uint64_t h1, h2;
-  hash128(d, id, len, &h1, &h2);
-  __builtin_prefetch(&d->tab[(size_t)h1 & (d->tcap - 1)]);
+  if (d->tab) __builtin_prefetch(&d->tab[(size_t)k->h1 & (d->tcap - 1)]);
 #else
-  (void)d, (void)id, (void)len;
+  (void)d, (void)k;
 #endif
 }
 
 int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us) {
+  evp__dedup_key_t k;
+  hash128(d, id, len, &k.h1, &k.h2);
+  return evp__dedup_check_key(d, &k, ts_us);
+}
+
+int evp__dedup_check_key(evp__dedup_t *d, const evp__dedup_key_t *k, int64_t ts_us) {
   int64_t horizon = ts_us - d->window_us;
   /* Once full, every insertion evicts the oldest id, whose table slot is a
    * cache miss: fetch the one due a few insertions from now. */
@@ -178,8 +185,7 @@ int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us)
     __builtin_prefetch(&d->tab[(size_t)d->ring[slot_of(d, 8)].h1 & (d->tcap - 1)], 1);
 #endif
   while (d->count && d->ring[d->head].ts < horizon) drop_oldest(d);
-  uint64_t h1, h2;
-  hash128(d, id, len, &h1, &h2);
+  uint64_t h1 = k->h1, h2 = k->h2;
   size_t ts = 0;
   int moved = 1; /* whether ts may no longer be the free slot for h1/h2 */
   if (d->tab) {

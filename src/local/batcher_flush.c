@@ -115,12 +115,26 @@ typedef struct {
 
 #define PREFETCH_AHEAD 6
 
-static void prefetch_id(const evp__dedup_t *d, const char *ev, size_t len) {
+/* The id an SDK puts first ({"event_id":"...") and its dedup key, computed
+ * a few events ahead of the check so the table slot can be loaded. */
+typedef struct {
+  const char *id; /* NULL: the event has another shape (checked as usual) */
+  size_t len;
+  evp__dedup_key_t key;
+} ahead_t;
+
+static void look_ahead(const evp__dedup_t *d, const char *ev, size_t len, ahead_t *a) {
   static const char pre[] = "{\"event_id\":\"";
   const size_t pl = sizeof pre - 1;
+  a->id = NULL;
   if (len < pl + 2 || memcmp(ev, pre, pl) != 0) return;
-  const char *q = memchr(ev + pl, '"', len - pl < 64 ? len - pl : 64);
-  if (q && !memchr(ev + pl, '\\', (size_t)(q - ev) - pl)) evp__dedup_prefetch(d, ev + pl, (size_t)(q - ev) - pl);
+  const unsigned char *s = (const unsigned char *)ev + pl,
+                      *q = evp__json_quote_end(s, (const unsigned char *)ev + len);
+  if (q >= (const unsigned char *)ev + len || *q != '"') return; /* escaped: the usual way */
+  a->id = (const char *)s;
+  a->len = (size_t)(q - s);
+  evp__dedup_key(d, a->id, a->len, &a->key);
+  evp__dedup_prefetch(d, &a->key);
 }
 
 /* Rows of the group's records into an open writer. */
@@ -143,14 +157,16 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
       pthread_mutex_unlock(&b->mu);
       continue;
     }
-    /* Dedup probes miss the cache: start each one a few events ahead,
-     * from the id an SDK puts first ({"event_id":"...), when it is there. */
-    size_t pcur = 0, plen;
+    /* Dedup probes miss the cache: start each one a few events ahead. */
+    ahead_t ring[PREFETCH_AHEAD + 1];
+    size_t pcur = 0, plen, nth = 0, nahead = 0;
     const char *pev;
-    for (int a = 0; b->dd && a < PREFETCH_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen); a++)
-      prefetch_id(b->dd, pev, plen);
-    while (evp__wal_record_next_event(&rec, &cur, &ev, &len)) {
-      if (b->dd && evp__wal_record_next_event(&rec, &pcur, &pev, &plen)) prefetch_id(b->dd, pev, plen);
+    while (b->dd && nahead < PREFETCH_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
+      look_ahead(b->dd, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
+    for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); nth++) {
+      if (b->dd && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
+        look_ahead(b->dd, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
+      const ahead_t *mine = b->dd ? &ring[nth % (PREFETCH_AHEAD + 1)] : NULL;
       const evp__pq_value_t *row;
       const char *id;
       size_t idlen;
@@ -168,7 +184,11 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
       uint64_t mark = 0;
       if (b->dd && id) {
         mark = evp__dedup_mark(b->dd);
-        int r = evp__dedup_check(b->dd, id, idlen, br->received_at_us);
+        /* The key computed ahead is for the same id when the row builder
+         * found the id at the same place (the first member, unescaped). */
+        int r = mine->id == id && mine->len == idlen
+                    ? evp__dedup_check_key(b->dd, &mine->key, br->received_at_us)
+                    : evp__dedup_check(b->dd, id, idlen, br->received_at_us);
         if (r < 0) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
         if (r == 1) {
           t->dups++;

@@ -228,9 +228,15 @@ void evp__dedup_free(evp__dedup_t *d);
 /* 1 when @p id was seen within the window before @p ts_us; otherwise the
  * id is remembered at @p ts_us and 0 is returned; -1 when out of memory. */
 int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us);
-/* A hint: @p id will be checked soon, so start loading its table slot (a
- * cache miss on a table of millions otherwise stalls the check). */
-void evp__dedup_prefetch(const evp__dedup_t *d, const char *id, size_t len);
+/* The same in two steps, so that the table slot of an id checked soon can
+ * be loaded ahead (a cache miss on a table of millions otherwise stalls the
+ * check): the id's keyed hash, a prefetch hint, and the check itself. */
+typedef struct {
+  uint64_t h1, h2;
+} evp__dedup_key_t;
+void evp__dedup_key(const evp__dedup_t *d, const char *id, size_t len, evp__dedup_key_t *k);
+void evp__dedup_prefetch(const evp__dedup_t *d, const evp__dedup_key_t *k);
+int evp__dedup_check_key(evp__dedup_t *d, const evp__dedup_key_t *k, int64_t ts_us);
 /* A mark of the insertions so far; rollback forgets every id remembered
  * after it (the undo of a file that could not be written). */
 uint64_t evp__dedup_mark(const evp__dedup_t *d);

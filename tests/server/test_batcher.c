@@ -200,7 +200,9 @@ START_TEST(dedup_matches_its_model) {
   const int64_t window = 30000; /* ~2300 steps: both bounds bite */
   evp__dedup_t *d = evp__dedup_new(window, MODEL_MAX);
   ck_assert_ptr_nonnull(d);
-  evp__dedup_prefetch(d, "u-1", 3); /* a hint, even before the table exists */
+  evp__dedup_key_t k0;
+  evp__dedup_key(d, "u-1", 3, &k0);
+  evp__dedup_prefetch(d, &k0); /* a hint, even before the table exists */
   mhead = mcount = 0;
   mseq = 0;
   uint32_t x = 7;
@@ -224,9 +226,15 @@ START_TEST(dedup_matches_its_model) {
     /* hints for ids checked soon, some never: answers must not change */
     char hs[16];
     int hn = snprintf(hs, sizeof hs, "u-%d", (int)((x >> 3) % 5000));
-    evp__dedup_prefetch(d, hs, (size_t)hn);
+    evp__dedup_key_t hk;
+    evp__dedup_key(d, hs, (size_t)hn, &hk);
+    evp__dedup_prefetch(d, &hk);
     int want = model_check(id, ts, window);
-    ck_assert_msg(evp__dedup_check(d, s, (size_t)n, ts) == want, "step %d id %d", step, id);
+    /* half the checks through a key computed beforehand: the same answers */
+    evp__dedup_key_t k;
+    evp__dedup_key(d, s, (size_t)n, &k);
+    int got = step % 2 ? evp__dedup_check_key(d, &k, ts) : evp__dedup_check(d, s, (size_t)n, ts);
+    ck_assert_msg(got == want, "step %d id %d", step, id);
     ck_assert_uint_eq(evp__dedup_size(d), mcount);
     full += mcount == MODEL_MAX;
   }
@@ -423,12 +431,21 @@ START_TEST(writes_hour_partitions_and_dedups) {
   append_ids(w, "a", 10, 10, T0 + HOUR_US);         /* 10:00:00 */
   append_ids(w, "a", 5, 10, T0 + HOUR_US + 1000);   /* 5..14 again: retried */
   append_ids(w, "a", 20, 5, T0 + HOUR_US + 2000);
-  ck_assert_uint_eq(evp__wal_pending_events(w), 35);
+  /* One id in every shape the dedup look-ahead meets: first and plain
+   * (keyed ahead), not first, and escaped (both checked the usual way). */
+  const char *mixed[] = {"{\"event_id\":\"m-1\",\"n\":1}", "{\"n\":2,\"event_id\":\"m-1\"}",
+                         "{\"event_id\":\"m\\u002d1\",\"n\":3}", "{\"event_id\":\"m-2\",\"n\":4}",
+                         "{\"n\":5,\"event_id\":\"m-3\"}", "{\"event_id\":\"m-3\",\"n\":6}"};
+  size_t mlen[6];
+  for (int i = 0; i < 6; i++) mlen[i] = strlen(mixed[i]);
+  char err[256];
+  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + HOUR_US + 3000, mixed, mlen, 6, err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 41);
   ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
   evp__batcher_stats_t st;
   evp__batcher_get_stats(b, &st);
-  ck_assert_uint_eq(st.rows, 25);
-  ck_assert_uint_eq(st.duplicates, 10);
+  ck_assert_uint_eq(st.rows, 25 + 3);
+  ck_assert_uint_eq(st.duplicates, 10 + 3);
   ck_assert_uint_eq(st.files, 2);
   ck_assert_uint_gt(st.bytes, 100);
   ck_assert_uint_eq(st.errors, 0);
