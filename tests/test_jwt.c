@@ -532,6 +532,24 @@ START_TEST(string_fast_paths_stop_where_a_byte_loop_stops) {
 }
 END_TEST
 
+/* The short-key equality used by the hash tables agrees with memcmp for
+ * every length and a difference at every position. */
+START_TEST(bytes_eq_agrees_with_memcmp) {
+  unsigned char a[48], b[48];
+  for (size_t n = 0; n <= 40; n++) {
+    for (size_t i = 0; i < sizeof a; i++) a[i] = b[i] = (unsigned char)(i * 7 + 1);
+    ck_assert(evp__bytes_eq(a, b, n));
+    for (size_t pos = 0; pos < n; pos++) {
+      b[pos] ^= 0x20;
+      ck_assert_msg(!evp__bytes_eq(a, b, n), "n %zu pos %zu", n, pos);
+      b[pos] ^= 0x20;
+    }
+    b[n] ^= 1; /* a difference past the length is not seen */
+    ck_assert(evp__bytes_eq(a, b, n));
+  }
+}
+END_TEST
+
 START_TEST(trusted_scan_matches_strict_scan) {
   static const char *const docs[] = {
       "{}",
@@ -681,6 +699,7 @@ int main(void) {
   tcase_add_test(v, enforces_size_limit);
   tcase_add_test(v, trusted_scan_matches_strict_scan);
   tcase_add_test(v, string_fast_paths_stop_where_a_byte_loop_stops);
+  tcase_add_test(v, bytes_eq_agrees_with_memcmp);
   tcase_add_test(v, rotation_keeps_previous_key_verifying);
   tcase_add_test(v, verifier_is_safe_across_threads);
   suite_add_tcase(s, v);

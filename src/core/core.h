@@ -172,6 +172,35 @@ static inline const unsigned char *evp__json_stop(const unsigned char *p, const 
 #define evp__json_plain_end(p, end) evp__json_stop((p), (end), 1)
 #define evp__json_quote_end(p, end) evp__json_stop((p), (end), 0)
 
+/* a[0..n) == b[0..n) for the short keys and values of tables probed per
+ * event (member names, dictionary entries): up to 16 bytes with two
+ * overlapping loads instead of a libc call, longer with memcmp. */
+static inline int evp__bytes_eq(const void *a, const void *b, size_t n) {
+  const unsigned char *x = a, *y = b;
+  if (n >= 8 && n <= 16) {
+    uint64_t p, q, r, t;
+    memcpy(&p, x, 8);
+    memcpy(&q, y, 8);
+    memcpy(&r, x + n - 8, 8);
+    memcpy(&t, y + n - 8, 8);
+    return ((p ^ q) | (r ^ t)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t p, q, r, t;
+    memcpy(&p, x, 4);
+    memcpy(&q, y, 4);
+    memcpy(&r, x + n - 4, 4);
+    memcpy(&t, y + n - 4, 4);
+    return ((p ^ q) | (r ^ t)) == 0;
+  }
+  if (n < 4) {
+    for (size_t i = 0; i < n; i++)
+      if (x[i] != y[i]) return 0;
+    return 1;
+  }
+  return memcmp(x, y, n) == 0;
+}
+
 /* 64-bit multiply-xorshift hash of n bytes, 8 a step (dictionary and
  * property tables: far faster than a bytewise hash on longer strings). */
 static inline uint32_t evp__hash32(const void *data, size_t n) {

@@ -296,7 +296,7 @@ static int multiple_of(double x, double m) {
 static const evp__jv *member(const evp__jv *obj, const char *name, uint32_t len) {
   const evp__jv *k = obj + 1;
   for (uint32_t i = 0; i < obj->len; i++) {
-    if (k->len == len && !memcmp(k->u.str, name, len)) return k + 1;
+    if (k->len == len && evp__bytes_eq(k->u.str, name, len)) return k + 1;
     k += 1 + k[1].skip;
   }
   return NULL;
@@ -306,7 +306,7 @@ static const evp__sprop *find_prop(const evp__snode *s, const char *name, uint32
   uint32_t h = evp__hash32(name, len);
   for (uint32_t k = h & s->ptab_mask; s->ptab[k]; k = (k + 1) & s->ptab_mask) {
     const evp__sprop *p = &s->props[s->ptab[k] - 1];
-    if (p->hash == h && p->name.len == len && !memcmp(p->name.s, name, len)) return p;
+    if (p->hash == h && p->name.len == len && evp__bytes_eq(p->name.s, name, len)) return p;
   }
   return NULL;
 }

@@ -106,7 +106,7 @@ evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uin
     size_t s = h & (d->nslots - 1);
     while (d->slots[s]) {
       uint32_t k = d->slots[s] - 1;
-      if (d->hash[k] == h && d->len[k] == n && memcmp(d->bytes.p + d->off[k], p, n) == 0) {
+      if (d->hash[k] == h && d->len[k] == n && evp__bytes_eq(d->bytes.p + d->off[k], p, n)) {
         *idx = k;
         return EVP_OK;
       }
