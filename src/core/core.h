@@ -172,27 +172,25 @@ static inline const unsigned char *evp__json_stop(const unsigned char *p, const 
 #define evp__json_plain_end(p, end) evp__json_stop((p), (end), 1)
 #define evp__json_quote_end(p, end) evp__json_stop((p), (end), 0)
 
+/* The first and the last @p w bytes (w <= 8, w <= n) of x and y are equal:
+ * with n <= 2w, that is all of them. */
+static inline int evp__ends_eq(const unsigned char *x, const unsigned char *y, size_t n,
+                               size_t w) {
+  uint64_t p = 0, q = 0, r = 0, t = 0;
+  memcpy(&p, x, w);
+  memcpy(&q, y, w);
+  memcpy(&r, x + n - w, w);
+  memcpy(&t, y + n - w, w);
+  return ((p ^ q) | (r ^ t)) == 0;
+}
+
 /* a[0..n) == b[0..n) for the short keys and values of tables probed per
  * event (member names, dictionary entries): up to 16 bytes with two
  * overlapping loads instead of a libc call, longer with memcmp. */
 static inline int evp__bytes_eq(const void *a, const void *b, size_t n) {
   const unsigned char *x = a, *y = b;
-  if (n >= 8 && n <= 16) {
-    uint64_t p, q, r, t;
-    memcpy(&p, x, 8);
-    memcpy(&q, y, 8);
-    memcpy(&r, x + n - 8, 8);
-    memcpy(&t, y + n - 8, 8);
-    return ((p ^ q) | (r ^ t)) == 0;
-  }
-  if (n >= 4 && n < 8) {
-    uint32_t p, q, r, t;
-    memcpy(&p, x, 4);
-    memcpy(&q, y, 4);
-    memcpy(&r, x + n - 4, 4);
-    memcpy(&t, y + n - 4, 4);
-    return ((p ^ q) | (r ^ t)) == 0;
-  }
+  if (n >= 8 && n <= 16) return evp__ends_eq(x, y, n, 8);
+  if (n >= 4 && n < 8) return evp__ends_eq(x, y, n, 4);
   if (n < 4) {
     for (size_t i = 0; i < n; i++)
       if (x[i] != y[i]) return 0;
