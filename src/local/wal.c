@@ -383,13 +383,6 @@ void evp__wal_wake(evp__wal_t *w) {
   pthread_mutex_unlock(&w->mu);
 }
 
-static void unlink_seg(evp__wal_t *w, uint64_t base) {
-  char name[EVP__WAL_SEG_NAME_LEN + 1];
-  snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)base);
-  /* A failed unlink only costs disk space; the next open retries it. */
-  unlinkat(w->dirfd, name, 0);
-}
-
 /* Unlinking a segment frees its page cache and extents: milliseconds to
  * tens of ms for 64 MiB, which the batcher (the caller of evp__wal_commit)
  * spent blocked, ~7% of its time at full ingest rate. */
@@ -404,7 +397,7 @@ static void *reaper_main(void *arg) {
       w->nreap = 0;
       w->reaping = 1;
       pthread_mutex_unlock(&w->mu);
-      for (size_t i = 0; i < n; i++) unlink_seg(w, b[i]);
+      for (size_t i = 0; i < n; i++) evp__wal_unlink_seg(w, b[i]);
       pthread_mutex_lock(&w->mu);
       w->reaping = 0;
       pthread_cond_broadcast(&w->reap_cv); /* evp__wal_reap_wait */
@@ -457,7 +450,7 @@ evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char
   }
   if (w->nreap) pthread_cond_broadcast(&w->reap_cv); /* the reaper and any reap_wait */
   pthread_mutex_unlock(&w->mu);
-  for (size_t i = 0; i < ndead; i++) unlink_seg(w, dead[i]);
+  for (size_t i = 0; i < ndead; i++) evp__wal_unlink_seg(w, dead[i]);
   pthread_mutex_unlock(&w->ckpt_mu);
   return EVP_OK;
 }

@@ -50,11 +50,11 @@ void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t cl
  * and the length is at most EVP__WAL_HARD_MAX_RECORD, else -1. */
 int evp__wal_header_check(const unsigned char hdr[EVP__WAL_HDR], uint32_t *payload_len);
 
-/* CRC of a record: header bytes [4,12) then the payload. */
 /* CRC-32C (wal_crc.c); _sw is the portable path, exposed for tests. */
 uint32_t evp__crc32c(uint32_t crc, const unsigned char *p, size_t n);
 uint32_t evp__crc32c_sw(uint32_t crc, const unsigned char *p, size_t n);
 int evp__crc32c_hw_available(void);
+/* CRC of a record: header bytes [4,12) then the payload. */
 uint32_t evp__wal_record_crc(const unsigned char hdr[EVP__WAL_HDR], const unsigned char *payload,
                              size_t len);
 uint32_t evp__wal_get32(const unsigned char *p);
@@ -205,6 +205,8 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size);
 /* Create the segment starting at w->end and append it to w->segs; the
  * caller holds w->mu (or is still opening) and closes the previous fd. */
 evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t errstr_size);
+/* Unlink segment file @p base (a failure only costs disk space). */
+void evp__wal_unlink_seg(evp__wal_t *w, uint64_t base);
 
 /* ---- batcher internals (batcher_*.c) ---- */
 

@@ -162,9 +162,10 @@ evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t 
   return EVP_OK;
 }
 
-static void unlink_seg(evp__wal_t *w, uint64_t base) {
+void evp__wal_unlink_seg(evp__wal_t *w, uint64_t base) {
   char name[EVP__WAL_SEG_NAME_LEN + 1];
   snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)base);
+  /* A failed unlink only costs disk space; the next open retries it. */
   unlinkat(w->dirfd, name, 0);
 }
 
@@ -197,7 +198,7 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
   size_t drop = 0;
   while (drop < ncommitted && (committed > w->retain || w->segs[drop].size == 0))
     committed -= w->segs[drop++].size;
-  for (size_t i = 0; i < drop; i++) unlink_seg(w, w->segs[i].base);
+  for (size_t i = 0; i < drop; i++) evp__wal_unlink_seg(w, w->segs[i].base);
   if (drop) memmove(w->segs, w->segs + drop, (w->nsegs - drop) * sizeof *w->segs);
   w->nsegs -= drop;
   w->checkpoint = ckpt;
