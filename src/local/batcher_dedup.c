@@ -172,7 +172,7 @@ void evp__dedup_prefetch(const evp__dedup_t *d, const evp__dedup_key_t *k) {
 
 int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us) {
   evp__dedup_key_t k;
-  hash128(d, id, len, &k.h1, &k.h2);
+  evp__dedup_key(d, id, len, &k);
   return evp__dedup_check_key(d, &k, ts_us);
 }
 

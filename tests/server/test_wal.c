@@ -243,14 +243,21 @@ static void flip_bit(const char *p, uint64_t off, int bit) {
   close(fd);
 }
 
+/* A fresh log (fsync never) in a new directory holding records 0..n-1 in
+ * segment 0, whose path goes to @p p; left open. */
+static evp__wal_t *log_with(int n, char *p, size_t cap) {
+  mk_tmpdir();
+  seg_path(p, cap, 0);
+  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
+  for (int k = 0; k < n; k++) append_k(w, k);
+  return w;
+}
+
 /* A flipped bit anywhere in record 6 (header or payload) keeps records 0-5
  * and cuts the rest: nothing after the damage is replayed. */
 START_TEST(flipped_bit_keeps_valid_prefix) {
-  mk_tmpdir();
   char p[512];
-  seg_path(p, sizeof p, 0);
-  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
-  for (int k = 0; k < 6; k++) append_k(w, k);
+  evp__wal_t *w = log_with(6, p, sizeof p);
   uint64_t start6 = evp__wal_end(w);
   for (int k = 6; k < 10; k++) append_k(w, k);
   evp__wal_close(w);
@@ -306,11 +313,8 @@ END_TEST
 /* Logs written by earlier releases (version 1 records, zlib CRC-32) are
  * still recovered and read; new records are version 2 after them. */
 START_TEST(version_1_records_are_still_read) {
-  mk_tmpdir();
   char p[512];
-  seg_path(p, sizeof p, 0);
-  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
-  for (int k = 0; k < 6; k++) append_k(w, k);
+  evp__wal_t *w = log_with(6, p, sizeof p);
   evp__wal_close(w);
   uint64_t total;
   unsigned char *b = slurp(p, &total);
