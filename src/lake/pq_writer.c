@@ -168,12 +168,6 @@ nomem:
   return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
 }
 
-void evp__pq_writer_abort(evp__pq_writer_t *w) {
-  if (!w) return;
-  evp__lake_file_abort(&w->file);
-  writer_free(w);
-}
-
 void evp__pq_writer_discard(evp__pq_writer_t *w) {
   if (!w) return;
   evp__lake_file_abort(&w->file);
@@ -185,6 +179,8 @@ void evp__pq_writer_free(evp__pq_writer_t *w) {
   evp__lake_file_abort(&w->file); /* a no-op once committed or aborted */
   writer_free(w);
 }
+
+void evp__pq_writer_abort(evp__pq_writer_t *w) { evp__pq_writer_free(w); }
 
 /* Another file with the same columns and options: buffers, dictionaries and
  * scratch keep their capacity, so a long-lived writer stops paying for fresh
