@@ -46,7 +46,8 @@ static void *send_all(void *arg) {
   const char *set[][2] = {{"endpoint", w->url}, {"client.id", "bench"}, {"client.secret", "bench-secret-0123456789abcdef0123456"},
                           {"audience", "events"}, {"fill.event_id", "false"}, {"fill.event_time", "false"},
                           {"queue.max.events", getenv("EVP_BENCH_QUEUE") ? getenv("EVP_BENCH_QUEUE") : "100000"},
-                          {"queue.block.timeout.ms", "10000"}, {"message.timeout.ms", "120000"}};
+                          {"queue.block.timeout.ms", "10000"}, {"message.timeout.ms", "120000"},
+                          {"max.in.flight", getenv("EVP_BENCH_INFLIGHT") ? getenv("EVP_BENCH_INFLIGHT") : "4"}};
   for (size_t k = 0; k < sizeof set / sizeof set[0]; k++)
     if (evp_conf_set(conf, set[k][0], set[k][1], err, sizeof err) != EVP_OK) {
       fprintf(stderr, "conf %s: %s\n", set[k][0], err);

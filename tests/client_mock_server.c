@@ -34,6 +34,7 @@ struct ms {
   int token_fail, revoke_after, always_401, down, stopping;
   long token_serial, valid_from; /* tokens with serial >= valid_from are valid */
   long n_events_req, n_token_req, n_unauth, n_gzip, accepted, max_batch, n_conns;
+  long in_events, max_in_events, events_delay_ms;
   char ua[128], token_body[512];
   ent *tab[NB];
 };
@@ -156,7 +157,7 @@ static enum MHD_Result do_token(ms_t *s, struct MHD_Connection *c, conn_t *b) {
   return reply(c, 200, out, NULL);
 }
 
-static enum MHD_Result do_events(ms_t *s, struct MHD_Connection *c, conn_t *b) {
+static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b) {
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
   const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
@@ -250,6 +251,23 @@ static enum MHD_Result do_events(ms_t *s, struct MHD_Connection *c, conn_t *b) {
   }
   snprintf(out, sizeof out, "{\"accepted\":%d,\"rejected\":[%s]}", acc, rej);
   return reply(c, 200, out, NULL);
+}
+
+/* POST /events, counting how many are handled at once (and holding each
+ * events_delay_ms, so that concurrent requests overlap observably). */
+static enum MHD_Result do_events(ms_t *s, struct MHD_Connection *c, conn_t *b) {
+  pthread_mutex_lock(&s->mu);
+  if (++s->in_events > s->max_in_events)
+    s->max_in_events = s->in_events;
+  long delay = s->events_delay_ms;
+  pthread_mutex_unlock(&s->mu);
+  if (delay)
+    sleep_ms(s, delay);
+  enum MHD_Result r = events_inner(s, c, b);
+  pthread_mutex_lock(&s->mu);
+  s->in_events--;
+  pthread_mutex_unlock(&s->mu);
+  return r;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -385,6 +403,7 @@ SETTER(ms_set_token_fail, token_fail, int)
 SETTER(ms_set_revoke_after, revoke_after, int)
 SETTER(ms_set_always_401, always_401, int)
 SETTER(ms_set_down, down, int)
+SETTER(ms_set_events_delay_ms, events_delay_ms, long)
 void ms_set_max_events(ms_t *s, int n) {
   pthread_mutex_lock(&s->mu);
   s->max_events = n;
@@ -415,6 +434,7 @@ GETTER(ms_unauthorized, n_unauth)
 GETTER(ms_gzip_requests, n_gzip)
 GETTER(ms_max_batch_seen, max_batch)
 GETTER(ms_connections, n_conns)
+GETTER(ms_max_concurrent, max_in_events)
 
 void ms_last_user_agent(ms_t *s, char *buf, size_t n) {
   pthread_mutex_lock(&s->mu);

@@ -38,6 +38,7 @@ void ms_set_revoke_after(ms_t *s, int nrequests); /* tokens revoked after n /eve
 void ms_set_max_events(ms_t *s, int n);           /* 413 when a request carries more */
 void ms_set_always_401(ms_t *s, int on);
 void ms_set_down(ms_t *s, int on);               /* every request: connection closed */
+void ms_set_events_delay_ms(ms_t *s, long ms);   /* every /events request is held this long */
 
 /* How many times the event with this id was accepted. */
 int ms_count(ms_t *s, const char *event_id);
@@ -49,6 +50,7 @@ long ms_unauthorized(ms_t *s);
 long ms_gzip_requests(ms_t *s);
 long ms_max_batch_seen(ms_t *s);
 long ms_connections(ms_t *s); /* TCP connections accepted */
+long ms_max_concurrent(ms_t *s); /* most /events requests handled at once */
 /* The last /events request's User-Agent and /token form body. */
 void ms_last_user_agent(ms_t *s, char *buf, size_t n);
 void ms_last_token_body(ms_t *s, char *buf, size_t n);

@@ -60,7 +60,8 @@ END_TEST
 
 START_TEST(a_401_refreshes_the_token_once_and_retries) {
   ms_set_revoke_after(s, 2); /* tokens die after the 2nd /events request */
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "50", NULL);
+  /* One request at a time: exactly one of them meets the revoked token. */
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "50", "max.in.flight", "1", NULL);
   ck_assert_int_eq(run(c, N), 0);
   ck_assert_int_eq(d->ok, N);
   ck_assert_int_eq(ms_token_requests(s), 2);
@@ -114,7 +115,9 @@ END_TEST
 START_TEST(partial_rejection_is_honoured_per_item) {
   ms_push(s, MS_REJECT, 3);       /* permanent: event 3 */
   ms_push(s, MS_REJECT_RETRY, 2); /* retriable: the 3rd item of the 2nd request */
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "60000", NULL);
+  /* One at a time, so that the 2nd request the server sees is the 2nd batch. */
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "60000",
+                              "max.in.flight", "1", NULL);
   send_range(c, 0, 40);
   ck_assert_int_eq(evp_flush(c, 15000), 0);
   char *st = evp_client_stats(c); /* server rejections are counted by reason */
@@ -199,6 +202,76 @@ START_TEST(slow_token_endpoint_delays_but_delivers) {
 }
 END_TEST
 
+START_TEST(a_401_with_requests_in_flight_refreshes_the_token_once) {
+  ms_set_revoke_after(s, 2);
+  ms_set_events_delay_ms(s, 20); /* the batches overlap */
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "50", "max.in.flight", "4", NULL);
+  ck_assert_int_eq(run(c, N), 0);
+  ck_assert_int_eq(d->ok, N);
+  /* Every request that carried the revoked token is retried with the one
+   * new token; none of them fails and none asks for a token of its own. */
+  ck_assert_int_eq(ms_token_requests(s), 2);
+  ck_assert_int_ge(ms_unauthorized(s), 1);
+  ck_assert_int_le(ms_unauthorized(s), 4);
+}
+END_TEST
+
+START_TEST(a_persistent_401_with_requests_in_flight_fails_after_one_refresh) {
+  ms_set_always_401(s, 1);
+  ms_set_events_delay_ms(s, 20);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "max.in.flight", "4",
+                              "linger.ms", "60000", NULL);
+  ck_assert_int_eq(run(c, 40), 0);
+  ck_assert_int_eq(d->failed, 40);
+  ck_assert_int_eq(d->err[0], EVP_ERR_AUTH);
+  ck_assert_int_eq(ms_token_requests(s), 2); /* one refresh for all four, not one each */
+}
+END_TEST
+
+START_TEST(batches_are_in_flight_at_once_up_to_the_limit) {
+  ms_set_events_delay_ms(s, 50);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "25", "max.in.flight", "3",
+                              "linger.ms", "60000", NULL);
+  ck_assert_int_eq(run(c, N), 0); /* 16 batches */
+  ck_assert_int_eq(d->ok, N);
+  ck_assert_int_eq(ms_events_requests(s), N / 25);
+  ck_assert_int_ge(ms_max_concurrent(s), 2);
+  ck_assert_int_le(ms_max_concurrent(s), 3);
+  ck_assert_int_le(ms_connections(s), 3); /* kept alive, one per slot */
+}
+END_TEST
+
+START_TEST(one_in_flight_sends_one_batch_at_a_time) {
+  ms_set_events_delay_ms(s, 20);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "25", "max.in.flight", "1",
+                              "linger.ms", "60000", NULL);
+  ck_assert_int_eq(run(c, 200), 0);
+  ck_assert_int_eq(d->ok, 200);
+  ck_assert_int_eq(ms_max_concurrent(s), 1);
+  ck_assert_int_eq(ms_connections(s), 1);
+}
+END_TEST
+
+START_TEST(close_abandons_requests_in_flight_and_reports_them) {
+  ms_set_events_delay_ms(s, 4000);
+  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "max.in.flight", "3",
+                              "linger.ms", "0", NULL);
+  send_range(c, 0, 30);
+  double t0 = mono_s();
+  while (ms_max_concurrent(s) < 3 && mono_s() - t0 < 10) {
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+  ck_assert_int_eq(ms_max_concurrent(s), 3);
+  long left = evp_client_destroy(c, 200);
+  double dt = mono_s() - t0;
+  ck_assert_int_eq(left, 30);
+  ck_assert_int_eq(d->failed, 30);
+  ck_assert_int_eq(d->err[0], EVP_ERR_STATE);
+  ck_assert_msg(dt < 3.5, "close waited %.2f s for the stalled requests", dt);
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create("client_faults");
   TCase *tc = tcase_create("faults");
@@ -218,6 +291,11 @@ int main(void) {
   tcase_add_test(tc, message_timeout_bounds_retries);
   tcase_add_test(tc, retry_budget_slows_a_failing_server);
   tcase_add_test(tc, slow_token_endpoint_delays_but_delivers);
+  tcase_add_test(tc, a_401_with_requests_in_flight_refreshes_the_token_once);
+  tcase_add_test(tc, a_persistent_401_with_requests_in_flight_fails_after_one_refresh);
+  tcase_add_test(tc, batches_are_in_flight_at_once_up_to_the_limit);
+  tcase_add_test(tc, one_in_flight_sends_one_batch_at_a_time);
+  tcase_add_test(tc, close_abandons_requests_in_flight_and_reports_them);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_run_all(sr, CK_NORMAL);

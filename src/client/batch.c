@@ -1,4 +1,4 @@
-/* Request bodies: {"events":[e1,e2,...]} built into a reused buffer, and
+/* Request bodies: {"events":[e1,e2,...]} built into the slot's reused buffer, and
  * gzip-compressed (zlib, reused stream) when compression=gzip. */
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +18,15 @@ static int grow(void **buf, size_t *cap, size_t need) {
   return 0;
 }
 
-evp_err_t evp__client_batch_build(evp_client_t *c, const evp__list *batch, const void **body,
+evp_err_t evp__client_batch_build(evp_client_t *c, evp__xfer *x, const void **body,
                            size_t *len) {
+  const evp__list *batch = &x->batch;
   size_t need = 14 + batch->n;
   for (evp__item *it = batch->head; it; it = it->next)
     need += it->len;
-  if (grow((void **)&c->body, &c->body_cap, need))
+  if (grow((void **)&x->body, &x->body_cap, need))
     return EVP_ERR_NOMEM;
-  char *o = c->body;
+  char *o = x->body;
   memcpy(o, "{\"events\":[", 11);
   o += 11;
   for (evp__item *it = batch->head; it; it = it->next) {
@@ -36,10 +37,10 @@ evp_err_t evp__client_batch_build(evp_client_t *c, const evp__list *batch, const
   }
   memcpy(o, "]}", 2);
   o += 2;
-  size_t n = (size_t)(o - c->body);
+  size_t n = (size_t)(o - x->body);
   EVP__INC(c->st.bytes_body, n);
   if (c->conf->compression != EVP__COMP_GZIP) {
-    *body = c->body;
+    *body = x->body;
     *len = n;
     return EVP_OK;
   }
@@ -54,15 +55,15 @@ evp_err_t evp__client_batch_build(evp_client_t *c, const evp__list *batch, const
     return EVP_ERR_INTERNAL;
   }
   size_t bound = deflateBound(&c->zs, (uLong)n) + 32;
-  if (grow((void **)&c->zbody, &c->zbody_cap, bound))
+  if (grow((void **)&x->zbody, &x->zbody_cap, bound))
     return EVP_ERR_NOMEM;
-  c->zs.next_in = (Bytef *)c->body;
+  c->zs.next_in = (Bytef *)x->body;
   c->zs.avail_in = (uInt)n;
-  c->zs.next_out = c->zbody;
-  c->zs.avail_out = (uInt)c->zbody_cap;
+  c->zs.next_out = x->zbody;
+  c->zs.avail_out = (uInt)x->zbody_cap;
   if (deflate(&c->zs, Z_FINISH) != Z_STREAM_END)
     return EVP_ERR_INTERNAL;
-  *body = c->zbody;
-  *len = c->zbody_cap - c->zs.avail_out;
+  *body = x->zbody;
+  *len = x->zbody_cap - c->zs.avail_out;
   return EVP_OK;
 }

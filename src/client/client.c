@@ -46,8 +46,6 @@ static void free_client(evp_client_t *c) {
   evp__client_validator_free(c->schema);
   free(c->events_url);
   free(c->token_url);
-  free(c->body);
-  free(c->zbody);
   if (c->zs_ready)
     deflateEnd(&c->zs);
   pthread_cond_destroy(&c->cv_sender);
@@ -175,7 +173,7 @@ long evp_flush(evp_client_t *c, int timeout_ms) {
     return -1;
   }
   c->flush_waiters++;
-  pthread_cond_signal(&c->cv_sender);
+  evp__client_wake_sender(c);
   while (c->pending_n > 0 && timeout_ms != 0) {
     if (timeout_ms < 0) {
       pthread_cond_wait(&c->cv_flush, &c->mu);
@@ -202,7 +200,7 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
   pthread_mutex_lock(&c->mu);
   c->closing = 1;
   c->close_deadline_us = deadline;
-  pthread_cond_signal(&c->cv_sender);
+  evp__client_wake_sender(c);
   pthread_cond_broadcast(&c->cv_space); /* blocked evp_send calls return */
   c->flush_waiters++;
   while (c->pending_n > 0) {

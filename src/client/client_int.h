@@ -103,27 +103,64 @@ void evp__client_stats_latency(evp__stats *s, int64_t us);
 #define EVP__INC(c, n) atomic_fetch_add_explicit(&(c), (uint_fast64_t)(n), memory_order_relaxed)
 
 /* ------------------------------------------------------------ http */
+/* What one response left: its body (bounded), Retry-After and curl's error. */
 typedef struct {
-  CURL *h;
-  CURLM *m;                      /* multi handle: lets close interrupt a request */
-  struct curl_slist *ev_headers; /* headers for /events, with Authorization */
-  struct curl_slist *tok_headers;
   char *resp;
   size_t resp_len, resp_cap;
   long retry_after_ms; /* -1: none */
   char curl_err[CURL_ERROR_SIZE];
+} evp__rbuf;
+
+/* One POST /events in flight: its own easy handle (so its own connection),
+ * the batch it carries and that batch's body buffers. */
+typedef struct {
+  CURL *h;
+  evp__rbuf rb;
+  evp__list batch;
+  char *body;             /* {"events":[...]} */
+  size_t body_cap;
+  unsigned char *zbody;   /* gzip of body when compression=gzip */
+  size_t zbody_cap;
+  size_t len;             /* bytes sent */
+  int64_t t0;             /* monotonic start, for the latency stats */
+  uint64_t token_gen;     /* which token the request carried */
+  uint64_t seq;           /* requests started before it, plus one */
+  int busy;
+} evp__xfer;
+
+typedef struct {
+  CURL *h;                       /* token requests (blocking, nothing else in flight) */
+  CURLM *m;                      /* drives every transfer; close interrupts it */
+  struct curl_slist *ev_headers; /* headers for /events, with Authorization */
+  struct curl_slist *tok_headers;
+  evp__rbuf rb;                  /* the token response */
+  evp__xfer *x;                  /* max.in.flight transfer slots */
+  size_t nx, busy_n;
 } evp__http;
 
 struct evp_client_s;
 evp_err_t evp__client_http_init(struct evp_client_s *c, char *errstr, size_t es);
 void evp__client_http_free(evp__http *h);
-/* Replace the /events header list (it carries the token; the old one is wiped). */
+/* Replace the /events header list (it carries the token; the old one is wiped).
+ * Only while no transfer is in flight: they point at it. */
 void evp__client_http_set_auth(evp__http *h, struct curl_slist *l);
-/* POST and collect the response. On transport failure returns
- * EVP_ERR_TRANSPORT (or EVP_ERR_TIMED_OUT when aborted by close) with a
- * message in h->curl_err; otherwise EVP_OK and *status. */
+/* POST and collect the response (blocking; used for tokens, with no
+ * transfer in flight). On transport failure returns EVP_ERR_TRANSPORT (or
+ * EVP_ERR_TIMED_OUT when aborted by close) with a message in h->rb.curl_err;
+ * otherwise EVP_OK and *status. */
 evp_err_t evp__client_http_post(struct evp_client_s *c, const char *url, struct curl_slist *hdrs,
                          const void *body, size_t len, long *status);
+/* Start x's POST of body to url without waiting. EVP_ERR_TRANSPORT when
+ * curl refuses it (x is then not busy). */
+evp_err_t evp__client_xfer_start(struct evp_client_s *c, evp__xfer *x, const char *url,
+                                 const void *body, size_t len);
+/* Move the transfers along (never blocks). */
+void evp__client_xfer_drive(struct evp_client_s *c);
+/* A finished transfer, taken off the multi handle (x->busy cleared), or
+ * NULL. *rc: EVP_OK with *status, or EVP_ERR_TRANSPORT (x->rb.curl_err). */
+evp__xfer *evp__client_xfer_next_done(struct evp_client_s *c, evp_err_t *rc, long *status);
+/* Take x off the multi handle unfinished (close). */
+void evp__client_xfer_abort(struct evp_client_s *c, evp__xfer *x);
 /* Is this URL's host a loopback address (localhost, 127/8, ::1)? */
 int evp__client_url_is_loopback(const char *url);
 
@@ -136,6 +173,7 @@ typedef struct {
   int failures;
   evp_err_t last_err;
   char last_msg[256];
+  uint64_t gen;          /* tokens installed so far */
 } evp__token;
 
 /* Fetch a token now (blocking, sender thread). */
@@ -152,8 +190,8 @@ int evp__retry_budget_fail(struct evp_client_s *c);
 void evp__retry_budget_ok(struct evp_client_s *c);
 
 /* ------------------------------------------------------------ batch */
-/* Serialise items into c->body (and gzip into c->zbody when configured). */
-evp_err_t evp__client_batch_build(struct evp_client_s *c, const evp__list *batch, const void **body,
+/* Serialise x->batch into x->body (and gzip into x->zbody when configured). */
+evp_err_t evp__client_batch_build(struct evp_client_s *c, evp__xfer *x, const void **body,
                            size_t *len);
 
 /* ------------------------------------------------------------ response */
@@ -189,7 +227,8 @@ struct evp_client_s {
   evp__list q;             /* waiting for the sender */
   size_t pending_n;        /* everything not yet reported (queue + sender) */
   uint64_t pending_bytes;
-  int sender_waiting, space_waiters, flush_waiters;
+  int sender_waiting;      /* 1: on cv_sender; 2: in curl_multi_poll (wake it there) */
+  int space_waiters, flush_waiters;
   size_t need_n;           /* wake the lingering sender at this many queued */
   uint64_t need_bytes;
   int closing;
@@ -204,16 +243,16 @@ struct evp_client_s {
   evp__http http;
   evp__token tok;
   int fails_in_row;
-  int auth_retry;          /* a 401 dropped the token; the next 401 is final */
+  int auth_retry;          /* a 401 dropped the token; a 401 for a newer one is final */
+  uint64_t auth_retry_gen; /* the token that got that 401 */
+  uint64_t auth_fail_gen;  /* a token refused after a refresh ... */
+  uint64_t auth_fail_seq;  /* ... and the requests started until then */
+  uint64_t xfer_seq;       /* requests started */
   uint64_t rng;
   long closed_undelivered;
   int64_t backoff_until_us;
   double budget;
   size_t split_cap;        /* >0: 413 seen, send at most this many */
-  char *body;
-  size_t body_cap;
-  unsigned char *zbody;
-  size_t zbody_cap;
   z_stream zs;
   int zs_ready;
   char last_reason[256];
@@ -249,5 +288,8 @@ void evp__client_report_list(evp_client_t *c, evp__list *l, evp_delivery_status_
                       const char *reason);
 
 void *evp__client_sender_main(void *arg);
+/* Wake the sender wherever it waits (condition variable or curl_multi_poll).
+ * Caller holds c->mu. */
+void evp__client_wake_sender(evp_client_t *c);
 
 #endif

@@ -18,7 +18,7 @@ struct evp_conf_s {
   int64_t batch_max_events, batch_max_bytes, linger_ms;
   int64_t queue_max_events, queue_max_bytes, queue_block_timeout_ms;
   int64_t message_timeout_ms, retry_backoff_ms, retry_backoff_max_ms, retry_budget_tokens;
-  int64_t request_timeout_ms, connect_timeout_ms, log_level;
+  int64_t request_timeout_ms, connect_timeout_ms, log_level, max_in_flight;
   int64_t compression, allow_insecure_http, fill_event_id, fill_event_time, dr_mode;
   double retry_budget_ratio, token_refresh_ratio;
   /* typed setters */

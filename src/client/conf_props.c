@@ -46,6 +46,12 @@ const evp__prop evp__conf_props[] = {
     {"message.timeout.ms", EVP__P_INT, OFF(message_timeout_ms), 1, 86400000, "300000", NULL,
      "Longest time an event may spend in the client, retries included, before it is "
      "reported as failed (`EVP_ERR_TIMED_OUT`)."},
+    {"max.in.flight", EVP__P_INT, OFF(max_in_flight), 1, 32, "4", NULL,
+     "Most `POST /events` requests in flight at once, each on its own connection. "
+     "Above 1, a batch goes out while earlier ones wait for their answer (the server "
+     "acknowledges only what is durable, so each answer may take a disk flush): "
+     "throughput no longer stops at one batch per round trip. Batches may then be "
+     "delivered out of order when one is retried; with 1, batches arrive in order."},
     {"retry.backoff.ms", EVP__P_INT, OFF(retry_backoff_ms), 1, 300000, "100", NULL,
      "Base of the exponential backoff (full jitter) after a retriable failure."},
     {"retry.backoff.max.ms", EVP__P_INT, OFF(retry_backoff_max_ms), 1, 300000, "10000", NULL,

@@ -44,10 +44,8 @@ evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it) {
   evp__item_list_push(&c->q, it);
   c->pending_n++;
   c->pending_bytes += cost;
-  if (c->sender_waiting && (c->q.n >= c->need_n || c->q.bytes >= c->need_bytes)) {
-    c->sender_waiting = 0;
-    pthread_cond_signal(&c->cv_sender);
-  }
+  if (c->sender_waiting && (c->q.n >= c->need_n || c->q.bytes >= c->need_bytes))
+    evp__client_wake_sender(c);
   pthread_mutex_unlock(&c->mu);
   return EVP_OK;
 }

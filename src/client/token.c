@@ -66,8 +66,8 @@ static evp_err_t failed(evp_client_t *c, evp_err_t e, const char *fmt, ...) {
   t->failures++;
   int64_t d = evp__retry_backoff_ms(&c->rng, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms,
                               t->failures);
-  if (c->http.retry_after_ms > d)
-    d = c->http.retry_after_ms;
+  if (c->http.rb.retry_after_ms > d)
+    d = c->http.rb.retry_after_ms;
   t->next_try_us = evp__client_now_us() + d * 1000;
   EVP__INC(c->st.token_failures, 1);
   evp__client_log(c, EVP_LOG_WARNING, "token: %s (retry in %lld ms)", t->last_msg, (long long)d);
@@ -97,6 +97,7 @@ static evp_err_t install(evp_client_t *c, const char *tok, double life_s, int64_
   evp__token *t = &c->tok;
   evp__client_token_wipe(t);
   t->access = line;
+  t->gen++;
   double ratio = c->conf->token_refresh_ratio * (1.0 - 0.25 * evp__retry_rand01(&c->rng));
   t->expires_at_us = t0 + (int64_t)(life_s * 1e6);
   t->refresh_at_us = t0 + (int64_t)(life_s * 1e6 * ratio);
@@ -133,10 +134,10 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   OPENSSL_cleanse(body, len);
   free(body);
   if (e != EVP_OK)
-    return failed(c, e, "POST token.url: %.200s", c->http.curl_err);
-  cJSON *root = cJSON_ParseWithLength(c->http.resp ? c->http.resp : "", c->http.resp_len);
-  if (c->http.resp)
-    OPENSSL_cleanse(c->http.resp, c->http.resp_len);
+    return failed(c, e, "POST token.url: %.200s", c->http.rb.curl_err);
+  cJSON *root = cJSON_ParseWithLength(c->http.rb.resp ? c->http.rb.resp : "", c->http.rb.resp_len);
+  if (c->http.rb.resp)
+    OPENSSL_cleanse(c->http.rb.resp, c->http.rb.resp_len);
   if (status != 200) {
     /* RFC 6749 section 5.2 error response. */
     cJSON *er = cJSON_GetObjectItemCaseSensitive(root, "error");
