@@ -3,8 +3,9 @@
  * command) on this machine.
  *
  *   bench_ingest [EVENTS] [CLIENTS] [always|interval|never]
- *   (EVP_BENCH_BUFFER_MB sets the batcher's size trigger; run from the
- *   project root or set EVP_BENCH_SCHEMA)
+ *   (EVP_BENCH_BUFFER_MB sets the batcher's size trigger, EVP_BENCH_INFLIGHT
+ *   the SDK's max.in.flight, EVP_BENCH_LAKE_THREADS evpipe local's
+ *   --lake-threads; run from the project root or set EVP_BENCH_SCHEMA)
  *
  * Reports: events/s acknowledged (durable in the log: a 200), events/s until
  * committed to Parquet, the SDK's request latency percentiles, and bytes on
@@ -46,8 +47,14 @@ static void *send_all(void *arg) {
   const char *set[][2] = {{"endpoint", w->url}, {"client.id", "bench"}, {"client.secret", "bench-secret-0123456789abcdef0123456"},
                           {"audience", "events"}, {"fill.event_id", "false"}, {"fill.event_time", "false"},
                           {"queue.max.events", getenv("EVP_BENCH_QUEUE") ? getenv("EVP_BENCH_QUEUE") : "100000"},
-                          {"queue.block.timeout.ms", "10000"}, {"message.timeout.ms", "120000"},
-                          {"max.in.flight", getenv("EVP_BENCH_INFLIGHT") ? getenv("EVP_BENCH_INFLIGHT") : "4"}};
+                          {"queue.block.timeout.ms", "10000"}, {"message.timeout.ms", "120000"}};
+  /* EVP_BENCH_INFLIGHT: max.in.flight (the SDK's default otherwise). */
+  const char *infl = getenv("EVP_BENCH_INFLIGHT");
+  if (infl && evp_conf_set(conf, "max.in.flight", infl, err, sizeof err) != EVP_OK) {
+    fprintf(stderr, "conf max.in.flight: %s\n", err);
+    w->pending = -1;
+    return NULL;
+  }
   for (size_t k = 0; k < sizeof set / sizeof set[0]; k++)
     if (evp_conf_set(conf, set[k][0], set[k][1], err, sizeof err) != EVP_OK) {
       fprintf(stderr, "conf %s: %s\n", set[k][0], err);
@@ -152,6 +159,9 @@ int main(int argc, char **argv) {
   const char *bl = getenv("EVP_BENCH_MAX_BACKLOG"); /* evpipe local --max-backlog */
   if (bl)
     o.max_backlog = (uint64_t)strtoull(bl, NULL, 10);
+  const char *lt = getenv("EVP_BENCH_LAKE_THREADS");
+  if (lt)
+    o.lake_threads = atoi(lt);
   const char *mb = getenv("EVP_BENCH_BUFFER_MB");
   if (mb && atoi(mb) > 0)
     o.buffer_bytes = (size_t)atoi(mb) * 1024u * 1024u;

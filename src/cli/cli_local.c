@@ -18,7 +18,7 @@ static void usage(FILE *f) {
           "                    [--max-body BYTES] [--max-events N] [--max-backlog EVENTS]\n"
           "                    [--fsync always|interval|never] [--fsync-interval-ms MS]\n"
           "                    [--buffer-bytes N] [--buffer-seconds S] [--dedup-window S]\n"
-          "                    [--token-ttl S] [--quiet]\n"
+          "                    [--lake-threads N] [--token-ttl S] [--quiet]\n"
           "\n"
           "Serves POST /token, POST /events, GET /metrics and GET /healthz. Accepted events\n"
           "go to a durable log in DIR/queue and from there to Parquet files under\n"
@@ -45,7 +45,7 @@ int evp__cli_local(int argc, char **argv) {
   const char *listen = NULL, *data = NULL, *schema = NULL, *clients = NULL, *rate = NULL,
              *burst = NULL, *max_body = NULL, *max_events = NULL, *fsync = NULL, *fsync_ms = NULL,
              *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL, *backlog = NULL,
-             *tburst = NULL;
+             *tburst = NULL, *lake_threads = NULL;
   for (int i = 1; i < argc; i++) {
     int r;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -72,6 +72,7 @@ int evp__cli_local(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--buffer-bytes", &buf_bytes)) ||
         (r = evp__cli_opt(argc, argv, &i, "--buffer-seconds", &buf_s)) ||
         (r = evp__cli_opt(argc, argv, &i, "--dedup-window", &dedup)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--lake-threads", &lake_threads)) ||
         (r = evp__cli_opt(argc, argv, &i, "--token-ttl", &ttl))) {
       if (r < 0)
         return EVP_CLI_USAGE;
@@ -153,6 +154,11 @@ int evp__cli_local(int argc, char **argv) {
     if (num("--dedup-window", dedup, 0, 7 * 86400, &v))
       return EVP_CLI_USAGE;
     o.dedup_window_s = (int)v;
+  }
+  if (lake_threads) {
+    if (num("--lake-threads", lake_threads, 1, 8, &v))
+      return EVP_CLI_USAGE;
+    o.lake_threads = (int)v;
   }
   if (ttl) {
     if (num("--token-ttl", ttl, 60, 86400, &v))

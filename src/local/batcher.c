@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 #include "core/core.h"
 #include "core/table.h"
 #include "lake/lake.h"
@@ -24,6 +25,9 @@
 #define MAX_DEDUP_IDS (64u * 1024u * 1024u)
 #define MAX_DEDUP_WINDOW_S (7 * 86400)
 #define MAX_BACKOFF_MS 5000
+#define DEFAULT_MAX_PARTS 4
+#define MAX_PARTS 8
+#define DEFAULT_PART_MIN_EVENTS 1000
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -203,6 +207,7 @@ static void release(evp__batcher_t *b) {
   evp__dedup_free(b->dd);
   evp__rowb_free(b->rb);
   evp__pq_writer_free(b->pw);
+  evp__batcher_parts_free(b);
   evp__table_free(b->table);
   free(b->lake_dir);
   free(b);
@@ -215,16 +220,24 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "batcher: NULL argument");
   if (opts->buffer_bytes > MAX_BUFFER_BYTES || opts->buffer_seconds < 0 ||
       opts->buffer_seconds > MAX_BUFFER_SECONDS || opts->dedup_window_s < 0 ||
-      opts->dedup_window_s > MAX_DEDUP_WINDOW_S || opts->dedup_max_ids > MAX_DEDUP_IDS)
+      opts->dedup_window_s > MAX_DEDUP_WINDOW_S || opts->dedup_max_ids > MAX_DEDUP_IDS ||
+      opts->parts < 0 || opts->parts > MAX_PARTS)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                        "batcher: option out of range (buffer_bytes <= 1 GiB, buffer_seconds "
-                       "0..900, dedup_window_s 0..604800, dedup_max_ids <= 64 Mi)");
+                       "0..900, dedup_window_s 0..604800, dedup_max_ids <= 64 Mi, parts 0..8)");
   evp__batcher_t *b = calloc(1, sizeof *b);
   if (!b) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   b->w = w;
   b->buffer_bytes = opts->buffer_bytes ? opts->buffer_bytes : DEFAULT_BUFFER_BYTES;
   b->buffer_seconds = opts->buffer_seconds ? opts->buffer_seconds : DEFAULT_BUFFER_SECONDS;
   b->dedup_window_us = (int64_t)opts->dedup_window_s * 1000000;
+  if (opts->parts > 0) {
+    b->nparts = (size_t)opts->parts;
+  } else {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    b->nparts = cpus < 1 ? 1 : cpus > DEFAULT_MAX_PARTS ? DEFAULT_MAX_PARTS : (size_t)cpus;
+  }
+  b->part_min_events = opts->part_min_events ? opts->part_min_events : DEFAULT_PART_MIN_EVENTS;
   evp_err_t e = EVP_OK;
   if (!(b->lake_dir = evp__strdup(opts->lake_dir)))
     e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");

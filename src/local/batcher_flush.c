@@ -109,21 +109,11 @@ static int covered(const evp__batcher_t *b, int64_t hour, uint64_t off) {
   return 0;
 }
 
-typedef struct {
-  uint64_t files, bytes, rows, dups, bad;
-} tally_t;
+typedef evp__btally_t tally_t;
+typedef evp__bahead_t ahead_t;
+#define PREFETCH_AHEAD EVP__BPREFETCH_AHEAD
 
-#define PREFETCH_AHEAD 6
-
-/* The id an SDK puts first ({"event_id":"...") and its dedup key, computed
- * a few events ahead of the check so the table slot can be loaded. */
-typedef struct {
-  const char *id; /* NULL: the event has another shape (checked as usual) */
-  size_t len;
-  evp__dedup_key_t key;
-} ahead_t;
-
-static void look_ahead(const evp__dedup_t *d, const char *ev, size_t len, ahead_t *a) {
+void evp__batcher_look_ahead(const evp__dedup_t *d, const char *ev, size_t len, ahead_t *a) {
   static const char pre[] = "{\"event_id\":\"";
   const size_t pl = sizeof pre - 1;
   a->id = NULL;
@@ -162,10 +152,10 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
     size_t pcur = 0, plen, nth = 0, nahead = 0;
     const char *pev;
     while (b->dd && nahead < PREFETCH_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
-      look_ahead(b->dd, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
+      evp__batcher_look_ahead(b->dd, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
     for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); nth++) {
       if (b->dd && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
-        look_ahead(b->dd, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
+        evp__batcher_look_ahead(b->dd, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
       const ahead_t *mine = b->dd ? &ring[nth % (PREFETCH_AHEAD + 1)] : NULL;
       const evp__pq_value_t *row;
       const char *id;
@@ -240,6 +230,12 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   if (b->replay_end > b->buf[idx[0]].offset &&
       (e = scan_hour(b, hour, dir, errstr, errstr_size)))
     return e;
+  if (b->nparts > 1 && b->replay_end <= b->buf[idx[0]].offset) {
+    /* Outside the replayed region: several files at once (batcher_parts.c). */
+    int fallback;
+    e = evp__batcher_write_parts(b, idx, n, dir, t, &fallback, errstr, errstr_size);
+    if (e || !fallback) return e;
+  }
   uint64_t first = UINT64_MAX, last = 0;
   for (size_t k = 0; k < n; k++) {
     const evp__brec_t *br = &b->buf[idx[k]];

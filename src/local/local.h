@@ -41,6 +41,7 @@ typedef struct {
   size_t buffer_bytes;       /* batcher: flush at this many bytes ... */
   int buffer_seconds;        /* ... or this age */
   int dedup_window_s;
+  int lake_threads;          /* batcher: files a large flush is written as at once; 0: CPUs, at most 4 */
   uint64_t max_backlog;      /* events logged but not yet in Parquet before POST /events
                                 waits for the batcher (backpressure); 0: unbounded */
   int threads_max;           /* connection limit (one thread per connection) */

@@ -221,6 +221,7 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   bo.buffer_bytes = o->buffer_bytes;
   bo.buffer_seconds = o->buffer_seconds;
   bo.dedup_window_s = o->dedup_window_s;
+  bo.parts = o->lake_threads;
   if ((e = evp__batcher_start(l->wal, &bo, &l->batcher, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot start the batcher: %s", err);
   return EVP_OK;

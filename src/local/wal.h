@@ -77,6 +77,9 @@ typedef struct {
   int dedup_window_s;       /* drop an event_id already written within this window
                                (by received_at); 0 disables dedup */
   size_t dedup_max_ids;     /* bound on remembered ids (oldest forgotten first); default 1,000,000 */
+  int parts;                /* files a large flush is written as at once, by as many threads;
+                               default: the online CPUs, at most 4; 1: one file, one thread */
+  size_t part_min_events;   /* ... each of at least this many events; default 1000 */
 } evp__batcher_opts_t;
 
 typedef struct {

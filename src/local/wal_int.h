@@ -326,12 +326,57 @@ struct evp__batcher {
   int64_t *scanned;             /* hours whose directory was scanned for such files */
   size_t nscanned, capscanned;
   struct evp__pq_writer *pw;    /* reused file after file (its buffers keep their size) */
+  /* Parallel parts (batcher_parts.c): nparts files per large group, the
+   * last built on this thread, the others on the pool's helpers. */
+  size_t nparts, part_min_events;
+  struct evp__bpool *pool;
+  struct evp__bpart *parts;     /* nparts, each with its own row builder and writer */
+  struct evp__bev *pev;         /* per event of the group: its id and dedup verdict */
+  size_t cappev;
 };
 
 /* Write the buffer to lake files (one per hour of received_at), advance
  * the checkpoint and empty the buffer; on error the buffer is kept and the
  * same files are retried later (batcher_flush.c). */
 evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errstr_size);
+
+/* What a flush wrote and dropped. */
+typedef struct {
+  uint64_t files, bytes, rows, dups, bad;
+} evp__btally_t;
+
+/* The id an SDK puts first ({"event_id":"...") and its dedup key, computed
+ * a few events ahead of the check so the table slot can be loaded. */
+#define EVP__BPREFETCH_AHEAD 6
+typedef struct {
+  const char *id; /* NULL: the event has another shape (checked as usual) */
+  size_t len;
+  evp__dedup_key_t key;
+} evp__bahead_t;
+void evp__batcher_look_ahead(const evp__dedup_t *d, const char *ev, size_t len, evp__bahead_t *a);
+
+/* Helper threads (batcher_pool.c): run n jobs at once, n - 1 of them on the
+ * helpers and the last on the caller; returns when all are done (with fewer
+ * helpers than n - 1, all run on the caller). One caller at a time. */
+typedef struct evp__bpool evp__bpool_t;
+typedef void (*evp__bjob_fn)(void *arg);
+evp__bpool_t *evp__bpool_new(size_t nthreads); /* NULL: out of memory or threads */
+size_t evp__bpool_threads(const evp__bpool_t *p);
+void evp__bpool_run(evp__bpool_t *p, evp__bjob_fn fn, void *const *args, size_t n);
+void evp__bpool_free(evp__bpool_t *p);
+
+/* A group of records (one hour, sorted by offset, none below replay_end)
+ * written as up to b->nparts files at once, one per contiguous run of
+ * records, each named by its own first and last offsets (batcher_parts.c).
+ * The dedup set is consulted first, in order, on this thread; the rows are
+ * then built and encoded in parallel. *fallback is set, with the dedup set
+ * and nothing written changed, when the group holds an event the parallel
+ * path does not decide exactly as the one-file path would (a bad event, an
+ * id found differently): the caller then writes it as one file. */
+evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t n,
+                                   const char *dir, evp__btally_t *t, int *fallback,
+                                   char *errstr, size_t errstr_size);
+void evp__batcher_parts_free(evp__batcher_t *b);
 
 #define EVP__LAKE_TABLE "events"
 #define EVP__PART_FMT "part-%020llu-%020llu.parquet"

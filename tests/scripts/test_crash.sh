@@ -28,8 +28,10 @@ SPID=""
 trap 'kill -9 $PID $SPID 2>/dev/null; rm -rf "$TMP"' EXIT
 
 start_server() {
+  # 1 MB flushes of ~3000 events, each written as three files at once: the
+  # kills also land in the middle of parallel file writes.
   "$CLI" local --listen "127.0.0.1:$PORT" --data "$D" --schema "$SCHEMA" --clients "$D/secrets/clients.json" \
-    >>"$TMP/local.out" 2>>"$TMP/local.err" &
+    --buffer-bytes 1000000 --lake-threads 3 >>"$TMP/local.out" 2>>"$TMP/local.err" &
   PID=$!
   for _ in $(seq 1 100); do
     curl -s -o /dev/null --max-time 1 "$URL/healthz" && return 0

@@ -15,7 +15,8 @@ chmod 600 "$D/secrets/clients.json"
 printf 'e2e-secret-0123456789abcdef0123456789\n' >"$TMP/secret"; chmod 600 "$TMP/secret"
 node "$SRC/tests/node/e2e_events.mjs" "$N" >"$TMP/sent.ndjson"
 
-start_local "$D" "$D/secrets/clients.json"
+# The final flush (3000 events) is written as three files at once.
+start_local "$D" "$D/secrets/clients.json" --lake-threads 3
 trap 'kill -9 $PID 2>/dev/null; rm -rf "$TMP"' EXIT
 if [ -n "$URL" ]; then pass "evpipe local is up at $URL"; else fail "evpipe local did not start"; cat "$TMP/local.err"; finish; exit; fi
 

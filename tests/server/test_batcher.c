@@ -715,6 +715,147 @@ START_TEST(errors_and_retry) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ parts */
+
+static evp__batcher_t *start_parts(evp__wal_t *w, int parts) {
+  evp__batcher_opts_t o = {0};
+  o.lake_dir = lakedir;
+  o.schema_json = SCHEMA;
+  o.dedup_window_s = 600;
+  o.parts = parts;
+  o.part_min_events = 1;
+  evp__batcher_t *b;
+  char err[512];
+  ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
+  return b;
+}
+
+/* One hour: ids repeated within a record, across records and across what
+ * become different parts; @p extra (may be NULL) is appended last. */
+static void parts_log(evp__wal_t *w, const char *extra) {
+  append_ids(w, "p", 0, 10, T0 + 1);
+  append_ids(w, "p", 10, 10, T0 + 2);
+  append_ids(w, "p", 5, 10, T0 + 3); /* all ten seen before */
+  append_ids(w, "p", 20, 10, T0 + 4);
+  const char *twice[] = {"{\"event_id\":\"q-1\",\"n\":1}", "{\"event_id\":\"q-1\",\"n\":2}",
+                         "{\"n\":3,\"event_id\":\"p-25\"}", "{\"event_id\":\"q-2\",\"n\":4}"};
+  size_t tl[4];
+  for (int i = 0; i < 4; i++) tl[i] = strlen(twice[i]);
+  char err[256];
+  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 5, twice, tl, 4, err, sizeof err), EVP_OK);
+  append_ids(w, "p", 30, 6, T0 + 6);
+  if (extra) {
+    size_t el = strlen(extra);
+    ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 7, &extra, &el, 1, err, sizeof err), EVP_OK);
+  }
+}
+
+/* Flush parts_log(extra) with @p parts; stats and the files' offset ranges. */
+static void parts_run(int parts, const char *extra, evp__batcher_stats_t *st, int *files,
+                      uint64_t ranges[][2]) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_t *b = start_parts(w, parts);
+  parts_log(w, extra);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_get_stats(b, st);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  char names[8][1024];
+  *files = list_files(names, 8);
+  for (int i = 0; i < *files && i < 8; i++) {
+    const char *f = strrchr(names[i], '/') + 1;
+    unsigned long long a, z;
+    ck_assert_int_eq(sscanf(f, "part-%20llu-%20llu.parquet", &a, &z), 2);
+    ranges[i][0] = a;
+    ranges[i][1] = z;
+  }
+  rm_tree(tmpdir);
+}
+
+START_TEST(parallel_parts_decide_like_one_file) {
+  /* Good events only: three files at once, the same rows and duplicates as
+   * one file, and ranges that cover the log without overlapping. */
+  const char *extras[] = {NULL, "{\"event_id\":\"z\",\"n\":\"one\"}", /* fits no row */
+                          "{\"event_id\":\"p\\u002d3\",\"n\":1}"};           /* escaped id */
+  for (size_t x = 0; x < sizeof extras / sizeof *extras; x++) {
+    evp__batcher_stats_t one, par;
+    int f1, f3;
+    uint64_t r1[8][2], r3[8][2];
+    parts_run(1, extras[x], &one, &f1, r1);
+    parts_run(3, extras[x], &par, &f3, r3);
+    ck_assert_uint_eq(par.rows, one.rows);
+    ck_assert_uint_eq(par.duplicates, one.duplicates);
+    ck_assert_uint_eq(par.bad_events, one.bad_events);
+    ck_assert_int_eq(f1, 1);
+    ck_assert_uint_eq(one.files, 1);
+    if (x == 0) {
+      ck_assert_uint_eq(one.rows, 30 + 2 + 6);
+      ck_assert_uint_eq(one.duplicates, 10 + 1 + 1);
+      ck_assert_int_eq(f3, 3);
+      ck_assert_uint_eq(par.files, 3);
+      /* disjoint, and together from the first record to the last */
+      uint64_t lo = UINT64_MAX, hi = 0;
+      for (int i = 0; i < 3; i++) {
+        lo = r3[i][0] < lo ? r3[i][0] : lo;
+        hi = r3[i][1] > hi ? r3[i][1] : hi;
+        for (int j = 0; j < 3; j++)
+          if (i != j) ck_assert(r3[i][1] < r3[j][0] || r3[j][1] < r3[i][0]);
+      }
+      ck_assert_uint_eq(lo, r1[0][0]);
+      ck_assert_uint_eq(hi, r1[0][1]);
+    } else {
+      /* A bad event (never entered into the dedup set by the one-file path)
+       * or an id found differently: written as one file, decided by it. */
+      ck_assert_int_eq(f3, 1);
+      ck_assert_uint_eq(par.files, 1);
+      ck_assert_uint_eq(r3[0][0], r1[0][0]);
+      ck_assert_uint_eq(r3[0][1], r1[0][1]);
+    }
+  }
+}
+END_TEST
+
+START_TEST(parallel_parts_retry_after_a_failed_flush) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_t *b = start_parts(w, 3);
+  char dt[600];
+  snprintf(dt, sizeof dt, "%s/events/dt=2024-05-01", lakedir);
+  FILE *f = fopen(dt, "w"); /* the partition cannot be created */
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  parts_log(w, NULL);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 0);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 50);
+  ck_assert_int_eq(unlink(dt), 0);
+  evp_err_t e;
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
+  }
+  ck_assert_int_eq(e, EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  /* the failed attempt's dedup decisions were undone: nothing counted twice */
+  ck_assert_uint_eq(st.rows, 38);
+  ck_assert_uint_eq(st.duplicates, 12);
+  ck_assert_uint_eq(st.files, 3);
+  ck_assert_int_eq(list_files(NULL, 0), 3);
+  evp__batcher_stop(b);
+  /* a restart writes nothing again */
+  b = start_parts(w, 3);
+  ck_assert_int_eq(evp__batcher_flush(b, 5000), EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.files, 0);
+  evp__batcher_stop(b);
+  ck_assert_int_eq(list_files(NULL, 0), 3);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ --gen */
 
 /* A lake for the DuckDB check: every type, escapes, nulls, an hour and a day
@@ -970,6 +1111,8 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, dedup_survives_restart_and_replay);
   tcase_add_test(tb, bad_events_are_counted_and_skipped);
   tcase_add_test(tb, errors_and_retry);
+  tcase_add_test(tb, parallel_parts_decide_like_one_file);
+  tcase_add_test(tb, parallel_parts_retry_after_a_failed_flush);
   suite_add_tcase(s, tb);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
