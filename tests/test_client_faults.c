@@ -49,7 +49,9 @@ END_TEST
 START_TEST(retry_after_is_honoured_on_429_and_503) {
   ms_push(s, MS_429_RA, 1);
   ms_push(s, MS_503_RA, 1);
-  evp_client_t *c = mk_client(s, d, NULL);
+  /* One at a time: the two pauses follow each other (with more in flight
+   * both batches wait out their second at once). */
+  evp_client_t *c = mk_client(s, d, "max.in.flight", "1", NULL);
   double t0 = mono_s();
   ck_assert_int_eq(run(c, N), 0);
   double dt = mono_s() - t0;

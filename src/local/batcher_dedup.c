@@ -31,6 +31,8 @@ struct evp__dedup {
   uint64_t seq;             /* insertions ever: marks survive evictions */
 };
 
+static void *(*volatile const memset_v)(void *, int, size_t) = memset;
+
 static uint64_t mix(uint64_t x) {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
@@ -134,8 +136,10 @@ static int rebuild(evp__dedup_t *d, size_t rcap, size_t tcap) {
   }
   /* Written, not calloc'd: a fresh calloc'd mapping reads as the shared zero
    * page, so every table page would fault twice (read, then copy-on-write
-   * with a TLB shootdown to the other CPUs) during the probes below. */
-  memset(tab, 0, tcap * sizeof *tab);
+   * with a TLB shootdown to the other CPUs) during the probes below. The
+   * call goes through a volatile pointer: GCC turns malloc + memset(0) into
+   * calloc otherwise (it did, in the -O2/-O3 builds). */
+  memset_v(tab, 0, tcap * sizeof *tab);
   for (size_t i = 0; i < d->count; i++) ring[i] = d->ring[slot_of(d, i)];
   free(d->ring);
   free(d->tab);
