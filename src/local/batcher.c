@@ -49,10 +49,6 @@ static void deadline_in(struct timespec *ts, int ms) {
 static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, size_t errstr_size) {
   *progressed = 0;
   while (b->buf_bytes < b->buffer_bytes) {
-    evp__wal_record_t rec;
-    int got;
-    evp_err_t e = evp__wal_reader_next(b->r, &rec, &got, errstr, errstr_size);
-    if (e || !got) return e;
     if (b->nbuf == b->capbuf) {
       size_t cap = b->capbuf ? b->capbuf * 2 : 256;
       evp__brec_t *nb = realloc(b->buf, cap * sizeof *nb);
@@ -60,25 +56,17 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
       b->buf = nb;
       b->capbuf = cap;
     }
-    /* The reader's buffer is reused by the next read: keep a copy. */
+    /* Read straight into the arena (one buffer reused from flush to flush). */
+    evp__wal_record_t rec;
+    int got;
+    size_t poff = b->arena_len;
+    evp_err_t e = evp__wal_reader_next_append(b->r, &rec, &got, &b->arena, &b->arena_len,
+                                              &b->arena_cap, errstr, errstr_size);
+    if (e || !got) return e;
     size_t len = rec.payload_len;
-    if (len > b->arena_cap - b->arena_len) {
-      size_t cap = b->arena_cap ? b->arena_cap : 1u << 20;
-      while (cap - b->arena_len < len) {
-        if (cap > SIZE_MAX / 2)
-          return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
-        cap *= 2;
-      }
-      unsigned char *a = realloc(b->arena, cap);
-      if (!a) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
-      b->arena = a;
-      b->arena_cap = cap;
-    }
-    memcpy(b->arena + b->arena_len, rec.payload, len);
     if (b->nbuf == 0) b->first_at_ms = now_ms();
     b->buf[b->nbuf++] =
-        (evp__brec_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, b->arena_len, len};
-    b->arena_len += len;
+        (evp__brec_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, poff, len};
     b->buf_bytes += len;
     b->buf_events += rec.nevents;
     *progressed = 1;

@@ -42,8 +42,26 @@ void evp__wal_reader_close(evp__wal_reader_t *r) {
 
 uint64_t evp__wal_reader_pos(const evp__wal_reader_t *r) { return r->pos; }
 
-evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
-                               char *errstr, size_t errstr_size) {
+/* Room for @p need more bytes at *len in *buf (doubling from 1 MiB). */
+static int grow(unsigned char **buf, size_t *cap, size_t len, size_t need) {
+  if (*cap - len >= need) return 0;
+  size_t c = *cap ? *cap : (size_t)1 << 20;
+  while (c - len < need) {
+    if (c > SIZE_MAX / 2) return -1;
+    c *= 2;
+  }
+  unsigned char *b = realloc(*buf, c);
+  if (!b) return -1;
+  *buf = b;
+  *cap = c;
+  return 0;
+}
+
+/* The next record's payload read to (*buf)[*len], which then grows by its
+ * length: one copy from the page cache into where the caller keeps it. */
+static evp_err_t next_into(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
+                           unsigned char **buf, size_t *len_io, size_t *cap, char *errstr,
+                           size_t errstr_size) {
   evp__wal_t *w = r->w;
   *got = 0;
   uint64_t base = 0, segend = 0;
@@ -80,16 +98,14 @@ evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int
   if (n < sizeof hdr || evp__wal_header_check(hdr, &len) != 0 ||
       segend - r->pos < EVP__WAL_HDR || segend - r->pos - EVP__WAL_HDR < len)
     goto corrupt;
-  if (len > r->cap) {
-    unsigned char *b = realloc(r->buf, len);
-    if (!b) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
-    r->buf = b;
-    r->cap = len;
-  }
-  if (evp__wal_pread_full(r->fd, r->buf, len, off + EVP__WAL_HDR, &n) != 0) goto io;
-  if (n < len || evp__wal_record_crc(hdr, r->buf, len) != evp__wal_get32(hdr + 12) ||
-      evp__wal_payload_decode(r->buf, len, rec) != 0)
+  if (grow(buf, cap, *len_io, len) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
+  unsigned char *dst = *buf + *len_io;
+  if (evp__wal_pread_full(r->fd, dst, len, off + EVP__WAL_HDR, &n) != 0) goto io;
+  if (n < len || evp__wal_record_crc(hdr, dst, len) != evp__wal_get32(hdr + 12) ||
+      evp__wal_payload_decode(dst, len, rec) != 0)
     goto corrupt;
+  *len_io += len;
   rec->offset = r->pos;
   rec->end = r->pos + EVP__WAL_HDR + len;
   r->pos = rec->end;
@@ -103,4 +119,16 @@ corrupt:
                      "wal: record at offset %llu of %s/%s is damaged (changed after the log was "
                      "opened); reopening the log cuts it",
                      (unsigned long long)off, w->dir, name);
+}
+
+evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
+                               char *errstr, size_t errstr_size) {
+  size_t len = 0;
+  return next_into(r, rec, got, &r->buf, &len, &r->cap, errstr, errstr_size);
+}
+
+evp_err_t evp__wal_reader_next_append(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
+                                      unsigned char **buf, size_t *len, size_t *cap,
+                                      char *errstr, size_t errstr_size) {
+  return next_into(r, rec, got, buf, len, cap, errstr, errstr_size);
 }
