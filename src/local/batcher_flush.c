@@ -127,15 +127,22 @@ void evp__batcher_look_ahead(const evp__dedup_t *d, const char *ev, size_t len, 
   evp__dedup_prefetch(d, &a->key);
 }
 
+evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__brec_t *br,
+                              evp__wal_record_t *rec, char *errstr, size_t errstr_size) {
+  if (evp__wal_payload_decode(b->arena + br->poff, br->len, rec) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "batcher: record %llu malformed",
+                       (unsigned long long)br->offset);
+  return EVP_OK;
+}
+
 /* Rows of the group's records into an open writer. */
 static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx, size_t n,
                       int64_t hour, tally_t *t, char *errstr, size_t errstr_size) {
   for (size_t k = 0; k < n; k++) {
     const evp__brec_t *br = &b->buf[idx[k]];
     evp__wal_record_t rec;
-    if (evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0)
-      return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "batcher: record %llu malformed",
-                         (unsigned long long)br->offset);
+    evp_err_t de = evp__batcher_record(b, br, &rec, errstr, errstr_size);
+    if (de) return de;
     size_t cur = 0, len;
     const char *ev;
     if (b->replay_end > br->offset && covered(b, hour, br->offset)) continue;

@@ -93,11 +93,7 @@ static void fill(struct evp__bpart *p) {
   for (size_t r = 0; r < p->n && !p->e; r++) {
     const evp__brec_t *br = &b->buf[p->idx[r]];
     evp__wal_record_t rec;
-    if (evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0) {
-      p->e = evp__seterr(p->err, sizeof p->err, EVP_ERR_INTERNAL, "batcher: record %llu malformed",
-                         (unsigned long long)br->offset);
-      return;
-    }
+    if ((p->e = evp__batcher_record(b, br, &rec, p->err, sizeof p->err))) return;
     if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
       p->bad += rec.nevents;
       k += rec.nevents;
@@ -191,9 +187,8 @@ static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size
   for (size_t r = 0; r < n; r++) {
     const evp__brec_t *br = &b->buf[idx[r]];
     evp__wal_record_t rec;
-    if (evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0)
-      return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "batcher: record %llu malformed",
-                         (unsigned long long)br->offset);
+    evp_err_t e = evp__batcher_record(b, br, &rec, errstr, errstr_size);
+    if (e) return e;
     if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
       for (uint32_t i = 0; i < rec.nevents; i++) b->pev[k++] = (struct evp__bev){NULL, 0, 0, 0};
       continue; /* dropped by the fill: the group falls back */

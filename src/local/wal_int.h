@@ -346,6 +346,11 @@ struct evp__batcher {
  * same files are retried later (batcher_flush.c). */
 evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errstr_size);
 
+/* The buffered record @p br decoded (EVP_ERR_INTERNAL when it does not
+ * decode: it passed its checksum when read, so that is a bug). */
+evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__brec_t *br,
+                              evp__wal_record_t *rec, char *errstr, size_t errstr_size);
+
 /* What a flush wrote and dropped. */
 typedef struct {
   uint64_t files, bytes, rows, dups, bad;
