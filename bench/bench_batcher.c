@@ -1,8 +1,9 @@
-/* Bench: the batcher alone, on one core — log records (batches of 500
- * typical events, as POST /events leaves them) drained into the Parquet lake.
+/* Bench: the batcher alone — log records (batches of 500 typical events, as
+ * POST /events leaves them) drained into the Parquet lake.
  *   bench_batcher [EVENTS] [BUFFER_MB]     (default 500000, 5)
- * Run from the project root (or set EVP_BENCH_SCHEMA). Prints events/s and
- * CPU microseconds per event of the batcher thread. */
+ * Run from the project root (or set EVP_BENCH_SCHEMA); EVP_BENCH_LAKE_THREADS
+ * sets --lake-threads (1: the batcher thread alone). Prints events/s and
+ * CPU microseconds per event of the process. */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ int main(int argc, char **argv) {
   bo.schema_json = schema;
   bo.buffer_bytes = (size_t)mb << 20;
   bo.dedup_window_s = 3600;
+  const char *lt = getenv("EVP_BENCH_LAKE_THREADS");
+  if (lt) bo.parts = atoi(lt);
   evp__batcher_t *b;
   double t0 = now_s();
   clock_t c0 = clock();

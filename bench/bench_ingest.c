@@ -89,9 +89,9 @@ static int walk(const char *p, const struct stat *st, int type, struct FTW *f) {
   return 0;
 }
 
-/* CPU seconds used so far by the whole process, and by the thread named
- * @p comm (0 when none): the cost per event of each stage, which unlike
- * wall time does not depend on what else runs on the machine. */
+/* CPU seconds used so far by the whole process, and by the threads whose
+ * name starts with @p comm (0 when none): the cost per event of each stage,
+ * which unlike wall time does not depend on what else runs on the machine. */
 static double cpu_s(const char *comm) {
   if (!comm) {
     struct rusage ru;
@@ -112,7 +112,7 @@ static double cpu_s(const char *comm) {
     fclose(f);
     buf[n] = 0;
     char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-    if (!l || !r || (size_t)(r - l - 1) != strlen(comm) || strncmp(l + 1, comm, strlen(comm))) continue;
+    if (!l || !r || (size_t)(r - l - 1) < strlen(comm) || strncmp(l + 1, comm, strlen(comm))) continue;
     unsigned long ut = 0, st = 0;
     /* fields after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
     if (sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
@@ -231,7 +231,7 @@ int main(int argc, char **argv) {
     printf("client %d request latency (us): p50 %u p90 %u p99 %u max %u, pending %ld\n", k,
            json_uint(w[k].stats, "\"p50\":"), json_uint(w[k].stats, "\"p90\":"),
            json_uint(w[k].stats, "\"p99\":"), json_uint(w[k].stats, "\"max\":"), w[k].pending);
-  printf("CPU per event: %.2f us in all (%.2f cores busy on average), batcher thread %.2f us\n",
+  printf("CPU per event: %.2f us in all (%.2f cores busy on average), lake writer threads %.2f us\n",
          cpu * 1e6 / (double)n, cpu / t_lake, bcpu * 1e6 / (double)n);
   printf("bytes/event: parquet+snappy %.1f, ndjson+gzip %.1f, ndjson %.1f (parquet/ndjson.gz = %.2f)\n",
          (double)lake_bytes / (double)n, (double)gz / (double)n, (double)ndjson / (double)n,

@@ -135,6 +135,21 @@ evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__brec_t *br,
   return EVP_OK;
 }
 
+/* A record already in a lake file is not written again, but the dedup set
+ * must know its ids as if it had been. */
+static evp_err_t learn_record(evp__batcher_t *b, const evp__brec_t *br, char *errstr,
+                              size_t errstr_size) {
+  evp__wal_record_t rec;
+  if (!b->dd || evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0) return EVP_OK;
+  size_t cur = 0, len, idlen;
+  const char *ev, *id;
+  while (evp__wal_record_next_event(&rec, &cur, &ev, &len))
+    if (evp__rowb_event_id(b->rb, ev, len, &id, &idlen) == 0 &&
+        evp__dedup_check(b->dd, id, idlen, br->received_at_us) < 0)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+  return EVP_OK;
+}
+
 /* Rows of the group's records into an open writer. */
 static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx, size_t n,
                       int64_t hour, tally_t *t, char *errstr, size_t errstr_size) {
@@ -145,7 +160,14 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
     if (de) return de;
     size_t cur = 0, len;
     const char *ev;
-    if (b->replay_end > br->offset && covered(b, hour, br->offset)) continue;
+    /* In log order with the others: a covered record's copy of an id first
+     * seen in an earlier record that is not in a file (parts of a group
+     * commit in any order) must not make that first copy a duplicate. */
+    if (b->replay_end > br->offset && covered(b, hour, br->offset)) {
+      evp_err_t le = learn_record(b, br, errstr, errstr_size);
+      if (le) return le;
+      continue;
+    }
     if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
       t->bad += rec.nevents; /* cannot come from a verified token: dropped, not retried */
       pthread_mutex_lock(&b->mu);
@@ -208,21 +230,15 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
   return EVP_OK;
 }
 
-/* Records already in a lake file are not written again, but the dedup set
- * must know their ids as if they had been. */
+/* All of a group's records are in files already: learn their ids. */
 static evp_err_t learn_covered(evp__batcher_t *b, const size_t *idx, size_t n, int64_t hour,
                                char *errstr, size_t errstr_size) {
   for (size_t k = 0; k < n && b->dd; k++) {
     const evp__brec_t *br = &b->buf[idx[k]];
-    if (!(b->replay_end > br->offset && covered(b, hour, br->offset))) continue;
-    evp__wal_record_t rec;
-    if (evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0) continue;
-    size_t cur = 0, len, idlen;
-    const char *ev, *id;
-    while (evp__wal_record_next_event(&rec, &cur, &ev, &len))
-      if (evp__rowb_event_id(b->rb, ev, len, &id, &idlen) == 0 &&
-          evp__dedup_check(b->dd, id, idlen, br->received_at_us) < 0)
-        return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+    evp_err_t e;
+    if (b->replay_end > br->offset && covered(b, hour, br->offset) &&
+        (e = learn_record(b, br, errstr, errstr_size)))
+      return e;
   }
   return EVP_OK;
 }
@@ -237,8 +253,12 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   if (b->replay_end > b->buf[idx[0]].offset &&
       (e = scan_hour(b, hour, dir, errstr, errstr_size)))
     return e;
-  if (b->nparts > 1 && b->replay_end <= b->buf[idx[0]].offset) {
-    /* Outside the replayed region: several files at once (batcher_parts.c). */
+  int any_covered = 0;
+  for (size_t k = 0; k < n && b->ncov && !any_covered; k++)
+    any_covered = b->replay_end > b->buf[idx[k]].offset && covered(b, hour, b->buf[idx[k]].offset);
+  if (b->nparts > 1 && !any_covered) {
+    /* No record already in a file (a replay after a crash may find some):
+     * several files at once (batcher_parts.c). */
     int fallback;
     e = evp__batcher_write_parts(b, idx, n, dir, t, &fallback, errstr, errstr_size);
     if (e || !fallback) return e;
@@ -251,8 +271,8 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
     last = br->offset;
   }
   uint64_t mark = b->dd ? evp__dedup_mark(b->dd) : 0;
-  if (b->ncov && (e = learn_covered(b, idx, n, hour, errstr, errstr_size))) return e;
-  if (first == UINT64_MAX) return EVP_OK; /* all in files already, or no events */
+  if (first == UINT64_MAX) /* all in files already, or no events */
+    return b->ncov ? learn_covered(b, idx, n, hour, errstr, errstr_size) : EVP_OK;
   char name[64];
   snprintf(name, sizeof name, EVP__PART_FMT, (unsigned long long)first, (unsigned long long)last);
   char path[4200];

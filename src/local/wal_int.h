@@ -376,7 +376,7 @@ size_t evp__bpool_threads(const evp__bpool_t *p);
 void evp__bpool_run(evp__bpool_t *p, evp__bjob_fn fn, void *const *args, size_t n);
 void evp__bpool_free(evp__bpool_t *p);
 
-/* A group of records (one hour, sorted by offset, none below replay_end)
+/* A group of records (one hour, sorted by offset, none already in a file)
  * written as up to b->nparts files at once, one per contiguous run of
  * records, each named by its own first and last offsets (batcher_parts.c).
  * The dedup set is consulted first, in order, on this thread; the rows are

@@ -856,6 +856,54 @@ START_TEST(parallel_parts_retry_after_a_failed_flush) {
 }
 END_TEST
 
+/* Parts of a group commit in any order: a crash may leave a later part's
+ * file without an earlier one's. The replay must keep the earlier part's
+ * first copy of an id that the later part dropped as a duplicate. */
+START_TEST(replay_after_parts_committed_out_of_order) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  parts_log(w, NULL); /* logged before the batcher starts: a replay, no files yet */
+  evp__batcher_t *b = start_parts(w, 3);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.files, 3); /* no file covered its records: written in parallel */
+  ck_assert_uint_eq(st.rows, 38);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  /* Lose the middle part's file (records 2-3: p-20..p-29, with the first
+   * p-25; the last part's record 4 dropped its copy) and the checkpoint. */
+  char names[8][1024], p[1400];
+  ck_assert_int_eq(list_files(names, 8), 3);
+  uint64_t lo[3];
+  for (int i = 0; i < 3; i++) {
+    unsigned long long a, z;
+    ck_assert_int_eq(sscanf(strrchr(names[i], '/') + 1, "part-%20llu-%20llu.parquet", &a, &z), 2);
+    lo[i] = a;
+  }
+  int mid = 0;
+  for (int i = 0; i < 3; i++) {
+    int below = 0;
+    for (int j = 0; j < 3; j++) below += lo[j] < lo[i];
+    if (below == 1) mid = i;
+  }
+  snprintf(p, sizeof p, "%s/events/%s", lakedir, names[mid]);
+  ck_assert_int_eq(unlink(p), 0);
+  snprintf(p, sizeof p, "%s/checkpoint", waldir);
+  ck_assert_int_eq(unlink(p), 0);
+  w = open_wal();
+  b = start_parts(w, 3);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 10); /* p-20..p-29: p-25 too */
+  ck_assert_uint_eq(st.files, 1);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  ck_assert_int_eq(list_files(NULL, 0), 3);
+  rm_tree(tmpdir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ --gen */
 
 /* A lake for the DuckDB check: every type, escapes, nulls, an hour and a day
@@ -1113,6 +1161,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, errors_and_retry);
   tcase_add_test(tb, parallel_parts_decide_like_one_file);
   tcase_add_test(tb, parallel_parts_retry_after_a_failed_flush);
+  tcase_add_test(tb, replay_after_parts_committed_out_of_order);
   suite_add_tcase(s, tb);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
