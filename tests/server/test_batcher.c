@@ -1019,6 +1019,8 @@ static void crash_child(int fd, int round, unsigned seed) {
   bo.buffer_bytes = 1 + rand_r(&seed) % 8192;
   bo.buffer_seconds = 1;
   bo.dedup_window_s = 0; /* exactly-once must not depend on dedup */
+  bo.parts = 1 + round % 3; /* also killed while parts are written at once */
+  bo.part_min_events = 1;
   evp__batcher_t *b;
   if (evp__batcher_start(w, &bo, &b, err, sizeof err)) {
     fprintf(stderr, "child batcher: %s\n", err);
