@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int fdatasync(int fd) {
+__attribute__((visibility("default"))) int fdatasync(int fd) {
   void *sym = dlsym(RTLD_NEXT, "fdatasync");
   int (*real)(int);
   memcpy(&real, &sym, sizeof real); /* ISO C has no object-to-function cast */
