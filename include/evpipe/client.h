@@ -16,8 +16,8 @@
  * @endcode
  *
  * Threads: the client owns one background thread, which fetches and refreshes
- * tokens, sends batches over one reused HTTP connection, and runs the delivery
- * report and log callbacks. evp_send() never waits for the network.
+ * tokens, sends batches (up to max.in.flight at once, each over its own
+ * reused HTTP connection), and runs the delivery report and log callbacks. evp_send() never waits for the network.
  *
  * Fork: a client belongs to the process that created it. In a forked child,
  * evp_send() and evp_flush() return EVP_ERR_STATE / -1 and
