@@ -150,6 +150,18 @@ static evp_err_t learn_record(evp__batcher_t *b, const evp__brec_t *br, char *er
   return EVP_OK;
 }
 
+evp_err_t evp__batcher_open_file(const evp__rowb_t *rb, evp__pq_writer_t **pw, const char *dir,
+                                 const char *name, char *errstr, size_t errstr_size) {
+  if (*pw) return evp__pq_writer_reopen(*pw, dir, name, errstr, errstr_size);
+  /* Event strings passed the strict parser before they were logged (and
+   * unescaping keeps UTF-8 valid); client ids are checked per record. */
+  size_t ncols;
+  const evp__pq_column_t *cols = evp__rowb_columns(rb, &ncols);
+  evp__pq_options_t po = {0};
+  po.utf8_checked = 1;
+  return evp__pq_writer_open(pw, dir, name, cols, ncols, &po, errstr, errstr_size);
+}
+
 /* Rows of the group's records into an open writer. */
 static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx, size_t n,
                       int64_t hour, tally_t *t, char *errstr, size_t errstr_size) {
@@ -280,18 +292,7 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   struct stat st;
   if (stat(path, &st) == 0) return EVP_OK; /* committed by an earlier attempt */
   if ((e = evp__lake_mkdirs(dir, errstr, errstr_size))) goto undo;
-  size_t ncols;
-  const evp__pq_column_t *cols = evp__rowb_columns(b->rb, &ncols);
-  if (b->pw) {
-    e = evp__pq_writer_reopen(b->pw, dir, name, errstr, errstr_size);
-  } else {
-    /* Event strings passed the strict parser before they were logged (and
-     * unescaping keeps UTF-8 valid); client ids are checked per record. */
-    evp__pq_options_t po = {0};
-    po.utf8_checked = 1;
-    e = evp__pq_writer_open(&b->pw, dir, name, cols, ncols, &po, errstr, errstr_size);
-  }
-  if (e) goto undo;
+  if ((e = evp__batcher_open_file(b->rb, &b->pw, dir, name, errstr, errstr_size))) goto undo;
   evp__pq_writer_t *pw = b->pw;
   tally_t g = {0};
   e = fill(b, pw, idx, n, hour, &g, errstr, errstr_size);

@@ -63,7 +63,10 @@ static evp_err_t setup(evp__batcher_t *b, char *errstr, size_t errstr_size) {
   for (size_t i = 0; i < b->nparts; i++) {
     b->parts[i].b = b;
     evp_err_t e = evp__rowb_new(b->table, &b->parts[i].rb, errstr, errstr_size);
-    if (e) return e; /* evp__batcher_parts_free releases what was made */
+    if (e) {
+      evp__batcher_parts_free(b); /* the next flush tries again from nothing */
+      return e;
+    }
   }
   return EVP_OK;
 }
@@ -132,22 +135,12 @@ static void run_part(void *arg) {
   struct evp__bpart *p = arg;
   if (p->skip) return;
   switch (p->step) {
-  case PART_FILL: {
-    size_t ncols;
-    const evp__pq_column_t *cols = evp__rowb_columns(p->rb, &ncols);
-    if (p->pw) {
-      p->e = evp__pq_writer_reopen(p->pw, p->dir, p->name, p->err, sizeof p->err);
-    } else {
-      /* As in batcher_flush.c: strings passed the strict parser. */
-      evp__pq_options_t po = {0};
-      po.utf8_checked = 1;
-      p->e = evp__pq_writer_open(&p->pw, p->dir, p->name, cols, ncols, &po, p->err, sizeof p->err);
-    }
-    if (p->e) return;
+  case PART_FILL:
+    if ((p->e = evp__batcher_open_file(p->rb, &p->pw, p->dir, p->name, p->err, sizeof p->err)))
+      return;
     p->open = 1;
     fill(p);
     return;
-  }
   case PART_FINISH:
     if (!p->open) return;
     p->open = 0;

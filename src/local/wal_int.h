@@ -351,6 +351,12 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
 evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__brec_t *br,
                               evp__wal_record_t *rec, char *errstr, size_t errstr_size);
 
+/* Open (or reopen, keeping its buffers) *pw on dir/name with the columns of rb. */
+struct evp__pq_writer;
+evp_err_t evp__batcher_open_file(const evp__rowb_t *rb, struct evp__pq_writer **pw,
+                                 const char *dir, const char *name, char *errstr,
+                                 size_t errstr_size);
+
 /* What a flush wrote and dropped. */
 typedef struct {
   uint64_t files, bytes, rows, dups, bad;
