@@ -2,7 +2,8 @@
 # Build and run a libFuzzer target for a bounded time.
 #   fuzz/run.sh NAME [SECONDS]     e.g. fuzz/run.sh jwt_verify 600
 # Builds fuzz/NAME_fuzzer.c with clang (libFuzzer + ASan + UBSan) against the
-# core sources, seeds the corpus from fuzz/seeds/NAME/, and keeps the working
+# core sources (plus the files listed in fuzz/NAME_fuzzer.srcs, one path or glob a
+# line, for targets that reach beyond core), seeds the corpus from fuzz/seeds/NAME/, and keeps the working
 # corpus in fuzz/corpus-NAME/ (not committed). Crashes land in fuzz/out/.
 set -eu
 cd "$(dirname "$0")/.."
@@ -11,9 +12,13 @@ secs=${2:-60}
 out=fuzz/out
 mkdir -p "$out" "fuzz/corpus-$name"
 bin="$out/${name}_fuzzer"
-# shellcheck disable=SC2046
+extra=""
+if [ -f "fuzz/${name}_fuzzer.srcs" ]; then
+  extra=$(grep -v '^#' "fuzz/${name}_fuzzer.srcs")
+fi
+# shellcheck disable=SC2046,SC2086
 clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -Iinclude -Isrc fuzz/"${name}"_fuzzer.c src/core/*.c \
+  -Iinclude -Isrc fuzz/"${name}"_fuzzer.c src/core/*.c $extra \
   $(pkg-config --cflags --libs libcjson openssl libpcre2-8 libcurl) -lm -lpthread -o "$bin"
 seeds=""
 [ -d "fuzz/seeds/$name" ] && seeds="fuzz/seeds/$name"
