@@ -19,7 +19,7 @@ fi
 # shellcheck disable=SC2046,SC2086
 clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -Iinclude -Isrc fuzz/"${name}"_fuzzer.c src/core/*.c $extra \
-  $(pkg-config --cflags --libs libcjson openssl libpcre2-8 libcurl) -lm -lpthread -o "$bin"
+  $(pkg-config --cflags --libs libcjson openssl libpcre2-8 libcurl zlib) -lm -lpthread -o "$bin"
 seeds=""
 [ -d "fuzz/seeds/$name" ] && seeds="fuzz/seeds/$name"
 "$bin" -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
