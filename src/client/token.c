@@ -63,6 +63,7 @@ static evp_err_t failed(evp_client_t *c, evp_err_t e, const char *fmt, ...) {
   vsnprintf(t->last_msg, sizeof t->last_msg, fmt, ap);
   va_end(ap);
   t->last_err = e;
+  t->permanent = 0;
   t->failures++;
   int64_t d = evp__retry_backoff_ms(&c->rng, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms,
                               t->failures);
@@ -134,7 +135,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   OPENSSL_cleanse(body, len);
   free(body);
   if (e != EVP_OK)
-    return failed(c, e, "POST token.url: %.200s", c->http.rb.curl_err);
+    return failed(c, e, "POST %.120s: %.120s", c->token_url, c->http.rb.curl_err);
   cJSON *root = cJSON_ParseWithLength(c->http.rb.resp ? c->http.rb.resp : "", c->http.rb.resp_len);
   if (c->http.rb.resp)
     OPENSSL_cleanse(c->http.rb.resp, c->http.rb.resp_len);
@@ -149,8 +150,19 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
              cJSON_IsString(er) ? er->valuestring : "", cJSON_IsString(ed) ? ": " : "",
              cJSON_IsString(ed) ? ed->valuestring : "");
     cJSON_Delete(root);
-    return failed(c, (status == 400 || status == 401 || status == 403) ? EVP_ERR_AUTH : EVP_ERR_HTTP,
-                  "token endpoint refused: %s", what);
+    /* 4xx other than 408/429 will not change by asking again: bad
+     * credentials (400/401/403 per RFC 6749 5.2) or no such endpoint. */
+    int permanent = status >= 400 && status < 500 && status != 408 && status != 429;
+    const char *hint = status == 404 || status == 405
+                           ? " (no token endpoint at this URL: check endpoint / token.url)"
+                           : "";
+    evp_err_t fe = failed(c, (status == 400 || status == 401 || status == 403) ? EVP_ERR_AUTH : EVP_ERR_HTTP,
+                          "POST %.120s: %s%s", c->token_url, what, hint);
+    if (permanent) {
+      c->tok.permanent = 1;
+      c->tok.next_try_us = evp__client_now_us() + c->conf->retry_backoff_max_ms * 1000;
+    }
+    return fe;
   }
   cJSON *at = cJSON_GetObjectItemCaseSensitive(root, "access_token");
   cJSON *tt = cJSON_GetObjectItemCaseSensitive(root, "token_type");
