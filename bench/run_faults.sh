@@ -110,7 +110,7 @@ for i in $(seq 1 "$RUNS"); do
     pass "(a) run $i: all $N_A delivered through the faults"
   else
     fail "(a) run $i: faulted send exit $SEND_RC"
-    tail -3 "$TMP/send.out" "$TMP/send.err"
+    tail -n 3 "$TMP/send.out" "$TMP/send.err"
   fi
   lake_check "$D" "$TMP/all_a.ndjson" "$T0" "(a) run $i"
   BEST_MS=$((CLEANP_MS < CLEAN_MS ? CLEANP_MS : CLEAN_MS))
@@ -141,7 +141,7 @@ if [ "$N_B" -gt 0 ]; then
     pass "(b) all $N_B delivered"
   else
     fail "(b) send exit $SEND_RC"
-    tail -3 "$TMP/send.out" "$TMP/send.err"
+    tail -n 3 "$TMP/send.out" "$TMP/send.err"
   fi
   if [ "$SEND_MS" -le "$LIMIT_MS" ]; then pass "(b) $SEND_MS ms <= $LIMIT_MS ms"; else
     fail "(b) $SEND_MS ms > $LIMIT_MS ms"; fi
