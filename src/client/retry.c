@@ -6,7 +6,10 @@
  * dead server gets at most min.per.sec retries a second once the saved
  * tokens are spent. gRPC's throttling (tokens earned only by successes)
  * drained at any sustained failure rate above ratio/(1+ratio): 9% with the
- * old defaults. */
+ * old defaults. Finagle (and tower's Budget) let deposits expire after a ttl
+ * (a sliding window); here the cap retry.budget.tokens bounds what can be
+ * saved up instead, which bounds a burst of retries the same way with one
+ * number and no per-deposit bookkeeping. */
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
