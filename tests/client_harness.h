@@ -25,6 +25,10 @@ typedef struct {
   long total, ok, rejected, failed, bad_ids;
   volatile int closed;    /* set after evp_client_destroy returned */
   long after_close;       /* callbacks seen after that: must stay 0 */
+  char last_reason[300];  /* the last failure's reason */
+  long errors;            /* error callback calls */
+  int err_code, err_retrying;
+  char err_text[300];     /* the last error callback's reason */
 } dr_t;
 
 static inline dr_t *dr_new(void) {
@@ -40,7 +44,6 @@ static inline void dr_free(dr_t *d) {
 
 static inline void dr_cb(const char *id, size_t idl, evp_delivery_status_t st, evp_err_t err,
                          const char *reason, int attempts, void *op) {
-  (void)reason;
   dr_t *d = op;
   char buf[32];
   long k = -1;
@@ -56,6 +59,8 @@ static inline void dr_cb(const char *id, size_t idl, evp_delivery_status_t st, e
   if (st == EVP_DELIVERY_OK) d->ok++;
   else if (st == EVP_DELIVERY_REJECTED) d->rejected++;
   else d->failed++;
+  if (st != EVP_DELIVERY_OK)
+    snprintf(d->last_reason, sizeof d->last_reason, "%s", reason);
   if (k >= 0 && k < H_MAX) {
     d->reports[k]++;
     d->status[k] = (unsigned char)st;
@@ -64,6 +69,18 @@ static inline void dr_cb(const char *id, size_t idl, evp_delivery_status_t st, e
   } else {
     d->bad_ids++;
   }
+  pthread_mutex_unlock(&d->mu);
+}
+
+static inline void er_cb(evp_err_t err, int retrying, const char *reason, void *op) {
+  dr_t *d = op;
+  pthread_mutex_lock(&d->mu);
+  if (d->closed)
+    d->after_close++;
+  d->errors++;
+  d->err_code = (int)err;
+  d->err_retrying = retrying;
+  snprintf(d->err_text, sizeof d->err_text, "%s", reason);
   pthread_mutex_unlock(&d->mu);
 }
 
@@ -94,6 +111,7 @@ static inline evp_client_t *mk_client(ms_t *s, dr_t *d, ...) {
   }
   va_end(ap);
   evp_conf_set_dr_cb(c, dr_cb);
+  evp_conf_set_error_cb(c, er_cb);
   evp_conf_set_opaque(c, d);
   evp_client_t *cl = evp_client_new(c, e, sizeof e);
   ck_assert_msg(cl != NULL, "%s", e);

@@ -31,11 +31,16 @@ struct ms {
   long farg[MAXF];
   int fhead, ftail;
   long token_delay_ms, token_ttl, max_events;
-  int token_fail, revoke_after, always_401, down, stopping;
+  int token_fail, token_unavail, revoke_after, always_401, down, stopping;
   long token_serial, valid_from; /* tokens with serial >= valid_from are valid */
   long n_events_req, n_token_req, n_unauth, n_gzip, accepted, max_batch, n_conns;
   long in_events, max_in_events, events_delay_ms;
   char ua[128], token_body[512];
+  ms_fault share_f;
+  long share_arg, share_n, n_in_pause;
+  int share_num, share_den;
+  double pause_from, pause_to; /* a Retry-After's window (monotonic s) */
+  char poison[64];
   ent *tab[NB];
 };
 
@@ -79,6 +84,12 @@ static void sleep_ms(ms_t *s, long ms) {
     nanosleep(&ts, NULL);
     ms -= step;
   }
+}
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *body,
@@ -139,9 +150,14 @@ static enum MHD_Result do_token(ms_t *s, struct MHD_Connection *c, conn_t *b) {
   int fail = s->token_fail > 0;
   if (fail)
     s->token_fail--;
+  int unavail = !fail && s->token_unavail > 0;
+  if (unavail)
+    s->token_unavail--;
   snprintf(s->token_body, sizeof s->token_body, "%.*s", (int)b->len, b->buf ? b->buf : "");
   pthread_mutex_unlock(&s->mu);
   sleep_ms(s, delay);
+  if (unavail)
+    return reply(c, 503, "{\"error\":\"temporarily_unavailable\"}", NULL);
   if (fail)
     return reply(c, 401, "{\"error\":\"invalid_client\",\"error_description\":\"test refusal\"}", NULL);
   if (!b->buf || !strstr(b->buf, "grant_type=client_credentials") ||
@@ -170,6 +186,25 @@ static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b
     f = s->f[s->fhead];
     arg = s->farg[s->fhead];
     s->fhead = (s->fhead + 1) % MAXF;
+  } else if (s->share_num > 0) {
+    long n = s->share_n++;
+    if ((n * s->share_num) % s->share_den < s->share_num) {
+      f = s->share_f;
+      arg = s->share_arg;
+    }
+  }
+  double now = mono_now();
+  if (now >= s->pause_from && now < s->pause_to)
+    s->n_in_pause++;
+  if ((f == MS_503_RA || f == MS_429_RA) && arg > 0) {
+    s->pause_from = now + 0.2;
+    s->pause_to = now + (double)arg - 0.1;
+  }
+  if (s->poison[0] && b->buf) {
+    char pat[80];
+    snprintf(pat, sizeof pat, "\"%s\"", s->poison);
+    if (strstr(b->buf, pat))
+      f = MS_503;
   }
   long serial = -1;
   if (auth && !strncmp(auth, "Bearer tok-", 11))
@@ -189,6 +224,7 @@ static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b
   case MS_500: return reply(c, 500, "{\"error\":\"boom\"}", NULL);
   case MS_400: return reply(c, 400, "{\"error\":\"bad request\"}", NULL);
   case MS_413: return reply(c, 413, "{\"error\":\"too large\"}", NULL);
+  case MS_503: return reply(c, 503, "{\"error\":\"unavailable\"}", NULL);
   case MS_RESET_BEFORE: return MHD_NO;
   case MS_429_RA:
   case MS_503_RA: {
@@ -400,6 +436,7 @@ void ms_push(ms_t *s, ms_fault f, long arg) {
 SETTER(ms_set_token_delay_ms, token_delay_ms, long)
 SETTER(ms_set_token_ttl_s, token_ttl, long)
 SETTER(ms_set_token_fail, token_fail, int)
+SETTER(ms_set_token_unavailable, token_unavail, int)
 SETTER(ms_set_revoke_after, revoke_after, int)
 SETTER(ms_set_always_401, always_401, int)
 SETTER(ms_set_down, down, int)
@@ -435,6 +472,23 @@ GETTER(ms_gzip_requests, n_gzip)
 GETTER(ms_max_batch_seen, max_batch)
 GETTER(ms_connections, n_conns)
 GETTER(ms_max_concurrent, max_in_events)
+GETTER(ms_requests_in_pause, n_in_pause)
+
+void ms_set_fail_share(ms_t *s, ms_fault f, long arg, int num, int den) {
+  pthread_mutex_lock(&s->mu);
+  s->share_f = f;
+  s->share_arg = arg;
+  s->share_num = num;
+  s->share_den = den > 0 ? den : 1;
+  s->share_n = 0;
+  pthread_mutex_unlock(&s->mu);
+}
+
+void ms_set_poison(ms_t *s, const char *event_id) {
+  pthread_mutex_lock(&s->mu);
+  snprintf(s->poison, sizeof s->poison, "%s", event_id ? event_id : "");
+  pthread_mutex_unlock(&s->mu);
+}
 
 void ms_last_user_agent(ms_t *s, char *buf, size_t n) {
   pthread_mutex_lock(&s->mu);

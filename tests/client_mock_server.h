@@ -19,7 +19,8 @@ typedef enum {
   MS_REJECT,         /* record all but index arg, which is rejected permanently */
   MS_REJECT_RETRY,   /* record all but index arg, which is rejected as retriable */
   MS_400,            /* 400 bad request, nothing recorded */
-  MS_413             /* 413, nothing recorded */
+  MS_413,            /* 413, nothing recorded */
+  MS_503             /* 503 without Retry-After, nothing recorded */
 } ms_fault;
 
 ms_t *ms_start(void);
@@ -34,11 +35,22 @@ void ms_push(ms_t *s, ms_fault f, long arg);
 void ms_set_token_delay_ms(ms_t *s, long ms);
 void ms_set_token_ttl_s(ms_t *s, long ttl);
 void ms_set_token_fail(ms_t *s, int n);           /* first n /token calls get 401 */
+void ms_set_token_unavailable(ms_t *s, int n);    /* first n /token calls get 503 */
 void ms_set_revoke_after(ms_t *s, int nrequests); /* tokens revoked after n /events requests */
 void ms_set_max_events(ms_t *s, int n);           /* 413 when a request carries more */
 void ms_set_always_401(ms_t *s, int on);
 void ms_set_down(ms_t *s, int on);               /* every request: connection closed */
 void ms_set_events_delay_ms(ms_t *s, long ms);   /* every /events request is held this long */
+/* Sustained faults, after the pushed ones are used up: request n (counting
+ * from 0 at this call) gets f when (n * num) % den < num, i.e. num in every
+ * den, spread out. num 0 stops them. */
+void ms_set_fail_share(ms_t *s, ms_fault f, long arg, int num, int den);
+/* Every /events request that carries this event_id gets 503 (NULL: none). */
+void ms_set_poison(ms_t *s, const char *event_id);
+/* /events requests that arrived while a Retry-After the server handed out
+ * was running (from 200 ms after it was sent until 100 ms before its end:
+ * margins for requests already on their way). */
+long ms_requests_in_pause(ms_t *s);
 
 /* How many times the event with this id was accepted. */
 int ms_count(ms_t *s, const char *event_id);

@@ -291,7 +291,7 @@ END_TEST
 
 START_TEST(token_failures_back_off_then_recover) {
   ms_t *s = ms_start();
-  ms_set_token_fail(s, 2);
+  ms_set_token_unavailable(s, 2); /* 503: transient, unlike 401 invalid_client */
   dr_t *d = dr_new();
   evp_client_t *c = mk_client(s, d, NULL);
   send_range(c, 0, 50);
@@ -467,7 +467,7 @@ static void count_log(int level, const char *msg, void *op) {
 
 START_TEST(log_callback_never_sees_the_secret) {
   ms_t *s = ms_start();
-  ms_set_token_fail(s, 1);
+  ms_set_token_unavailable(s, 1);
   ms_push(s, MS_500, 0);
   dr_t *d = dr_new();
   evp_conf_t *cf = evp_conf_new();
@@ -503,7 +503,8 @@ START_TEST(token_url_override_and_trailing_slash) {
   evp_client_destroy(c, 1000);
   ck_assert_int_eq(check_once(s, d, 3), 0);
   ck_assert_int_eq(d->ok, 3);
-  /* A token.url that does not serve tokens: events time out, reported. */
+  /* A token.url that does not serve tokens (404): a permanent error, the
+   * events fail at once naming the URL (they used to wait for the timeout). */
   dr_free(d);
   d = dr_new();
   snprintf(tu, sizeof tu, "%s/nowhere", ms_url(s));
@@ -512,7 +513,8 @@ START_TEST(token_url_override_and_trailing_slash) {
   ck_assert_int_eq(evp_flush(c, 5000), 0);
   evp_client_destroy(c, 100);
   ck_assert_int_eq(d->failed, 2);
-  ck_assert_int_eq(d->err[10], EVP_ERR_TIMED_OUT);
+  ck_assert_int_eq(d->err[10], EVP_ERR_HTTP);
+  ck_assert_msg(strstr(d->last_reason, "/nowhere: HTTP 404"), "%s", d->last_reason);
   ms_stop(s);
   dr_free(d);
 }

@@ -117,16 +117,76 @@ START_TEST(example_script_sends_three_events) {
 }
 END_TEST
 
+static char g_cmd_endpoint[128];
+
+/* Like run_cli, against another endpoint and secret, returning the seconds taken. */
+static int run_cli_at(const char *endpoint, const char *secret_text, double *took) {
+  FILE *f = fopen(secret, "w");
+  fputs(secret_text, f);
+  fclose(f);
+  chmod(secret, 0600);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "%s/evpipe send --endpoint %s --client-id test-client --client-secret-file %s "
+           "--audience events %s >%s 2>&1",
+           EVP_BINARY_DIR, endpoint, secret, input, out);
+  double t0 = mono_s();
+  int st = system(cmd);
+  *took = mono_s() - t0;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(a_wrong_secret_exits_at_once_with_the_reason) {
+  /* It used to retry /token for the whole --timeout (60 s) and then report
+   * "EVP_ERR_STATE: client closed before delivery". */
+  write_input(100, 0);
+  double took;
+  ck_assert_int_eq(run_cli_at(ms_url(s), "wrong\n", &took), 1);
+  ck_assert_msg(took < 15.0, "took %.1f s", took);
+  ck_assert(out_has("invalid_client"));
+  ck_assert(out_has("giving up: EVP_ERR_AUTH: POST "));
+  ck_assert(out_has("delivered: 0"));
+  ck_assert_int_le(ms_token_requests(s), 3);
+}
+END_TEST
+
+START_TEST(a_wrong_path_exits_at_once_naming_the_url) {
+  write_input(100, 0);
+  snprintf(g_cmd_endpoint, sizeof g_cmd_endpoint, "%s/v1", ms_url(s));
+  double took;
+  ck_assert_int_eq(run_cli_at(g_cmd_endpoint, "s3cr&t\n", &took), 1);
+  ck_assert_msg(took < 15.0, "took %.1f s", took);
+  char want[160];
+  snprintf(want, sizeof want, "POST %s/token: HTTP 404", g_cmd_endpoint);
+  ck_assert(out_has(want));
+  ck_assert(out_has("delivered: 0"));
+}
+END_TEST
+
+START_TEST(a_server_not_running_exits_within_seconds_naming_the_url) {
+  write_input(100, 0);
+  double took;
+  ck_assert_int_eq(run_cli_at("http://127.0.0.1:1", "s3cr&t\n", &took), 1);
+  ck_assert_msg(took < 20.0, "took %.1f s", took);
+  ck_assert(out_has("POST http://127.0.0.1:1/token: "));
+  ck_assert(out_has("giving up: cannot reach the server"));
+  ck_assert(out_has("delivered: 0"));
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create("client_cli");
   TCase *tc = tcase_create("send");
-  tcase_set_timeout(tc, 60);
+  tcase_set_timeout(tc, 120);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, all_delivered_exits_zero);
   tcase_add_test(tc, refused_and_rejected_lines_exit_one_with_reasons);
   tcase_add_test(tc, undeliverable_events_exit_one);
   tcase_add_test(tc, usage_errors_exit_two);
   tcase_add_test(tc, example_script_sends_three_events);
+  tcase_add_test(tc, a_wrong_secret_exits_at_once_with_the_reason);
+  tcase_add_test(tc, a_wrong_path_exits_at_once_naming_the_url);
+  tcase_add_test(tc, a_server_not_running_exits_within_seconds_naming_the_url);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_run_all(sr, CK_NORMAL);

@@ -204,9 +204,10 @@ END_TEST
 START_TEST(retry_budget_slows_a_failing_server) {
   for (int i = 0; i < 200; i++)
     ms_push(s, MS_500, 0);
-  /* budget 4: after 2 failures every retry waits the cap (200 ms) */
-  evp_client_t *c = mk_client(s, d, "retry.budget.tokens", "4", "retry.backoff.ms", "1",
-                              "retry.backoff.max.ms", "200", "message.timeout.ms", "1000", NULL);
+  /* budget 4 saved tokens, then 2 a second: a retry waits for a token */
+  evp_client_t *c = mk_client(s, d, "retry.budget.tokens", "4", "retry.budget.min.per.sec", "2",
+                              "retry.backoff.ms", "1", "retry.backoff.max.ms", "200",
+                              "message.timeout.ms", "1000", NULL);
   send_range(c, 0, 10);
   evp_flush(c, 5000);
   evp_client_destroy(c, 100);

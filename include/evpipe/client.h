@@ -17,7 +17,8 @@
  *
  * Threads: the client owns one background thread, which fetches and refreshes
  * tokens, sends batches (up to max.in.flight at once, each over its own
- * reused HTTP connection), and runs the delivery report and log callbacks. evp_send() never waits for the network.
+ * reused HTTP connection), and runs the delivery report, error and log
+ * callbacks. evp_send() never waits for the network.
  *
  * Fork: a client belongs to the process that created it. In a forked child,
  * evp_send() and evp_flush() return EVP_ERR_STATE / -1 and
@@ -92,8 +93,10 @@ EVP_API long evp_client_destroy(evp_client_t *client, int timeout_ms);
 
 /**
  * Counters and gauges as a JSON object: enqueued, sent, delivered, rejected by
- * reason, retries, requests, bytes, queue depth, token refreshes, request
- * latency percentiles (microseconds).
+ * reason, failed by cause, retries, requests, bytes, queue depth, token
+ * refreshes, request latency percentiles (microseconds), and the last error
+ * given to the error callback ("last_error": code, retrying, reason; null
+ * before any; see evp_error_cb_t in conf.h).
  * Ownership: caller frees the string with evp_free(). NULL when out of memory.
  * Thread-safety: any thread.
  */

@@ -70,6 +70,30 @@ typedef void (*evp_dr_cb_t)(const char *event_id, size_t event_id_len,
 typedef void (*evp_log_cb_t)(int level, const char *msg, void *opaque);
 
 /**
+ * Error callback: the client met an error that is not about one event but
+ * about the connection to the service, so the application hears of it at once
+ * instead of through each event's delivery report much later.
+ *  - @p retrying = 0: a permanent error (the server refused the credentials:
+ *    401 `invalid_client`, 400 `invalid_request`/`invalid_target`...; or the
+ *    endpoint does not exist: 404/405). Every pending event has been reported
+ *    failed with @p err (EVP_ERR_AUTH for credentials, EVP_ERR_HTTP for a
+ *    wrong URL), and new events fail the same way (without contacting the
+ *    server) until `retry.backoff.max.ms` has passed, when the client tries
+ *    again once. Fix the configuration.
+ *  - @p retrying = 1: the server cannot be reached (EVP_ERR_TRANSPORT:
+ *    connection refused, DNS, TLS, timeouts, repeated resets). Events stay
+ *    queued and are retried with backoff until `message.timeout.ms`: an
+ *    offline device keeps its events. Called again only after a success.
+ * @p reason is NUL-terminated, names the URL tried, never contains a secret,
+ * and is borrowed for the call. Called once per change of condition (not per
+ * failed request), always from the client's background thread, never after
+ * evp_client_destroy() returns. Same rules as the delivery report: it must
+ * not call evp_client_destroy() or evp_flush() on its own client.
+ * @p opaque is the pointer given to evp_conf_set_opaque().
+ */
+typedef void (*evp_error_cb_t)(evp_err_t err, int retrying, const char *reason, void *opaque);
+
+/**
  * A new configuration with every property at its default.
  * Ownership: caller destroys with evp_conf_destroy(), or hands it to
  * evp_client_new(). Returns NULL when out of memory.
@@ -113,6 +137,9 @@ EVP_API void evp_conf_set_dr_cb(evp_conf_t *conf, evp_dr_cb_t cb);
 
 /** Set the log callback (NULL: the library logs nothing). */
 EVP_API void evp_conf_set_log_cb(evp_conf_t *conf, evp_log_cb_t cb);
+
+/** Set the error callback (NULL: none). See evp_error_cb_t. */
+EVP_API void evp_conf_set_error_cb(evp_conf_t *conf, evp_error_cb_t cb);
 
 /** Set the opaque pointer passed to every callback. Borrowed: it must
  *  outlive the client. */

@@ -1,7 +1,9 @@
 /* evpipe send: read NDJSON events and deliver them through the client SDK,
  * with a progress bar on a terminal (plain counters otherwise) and a summary.
  * Exit status: 0 when every event was delivered, 1 when any was refused,
- * rejected or failed, 2 on usage or I/O errors. */
+ * rejected or failed or it gave up (a permanent error such as refused
+ * credentials or a wrong URL, or a server unreachable for
+ * --unreachable-timeout), 2 on usage or I/O errors. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +27,11 @@ typedef struct {
     long n;
   } reasons[NREASONS];
   long other_reasons;
+  /* From the error callback: a permanent error, or since when (ms, 0: not)
+   * the server has been unreachable and how much was delivered then. */
+  atomic_int permanent;
+  atomic_long unreachable_ms, delivered_then;
+  char error[320]; /* guarded by mu */
 } tally_t;
 
 static void note_reason(tally_t *t, const char *why) {
@@ -61,6 +68,54 @@ static void on_dr(const char *id, size_t idl, evp_delivery_status_t st, evp_err_
 
 static int g_tty; /* stderr is a terminal: clear the progress line first */
 
+static double now_s(void);
+
+/* The library's error callback: remember what it said; the reading and
+ * flushing loops decide to give up (give_up below). */
+static void on_error(evp_err_t err, int retrying, const char *reason, void *opaque) {
+  tally_t *t = opaque;
+  pthread_mutex_lock(&t->mu);
+  snprintf(t->error, sizeof t->error, "%s: %s", evp_err2name(err), reason);
+  pthread_mutex_unlock(&t->mu);
+  if (!retrying) {
+    atomic_store(&t->permanent, 1);
+  } else {
+    atomic_store(&t->delivered_then, atomic_load(&t->delivered));
+    atomic_store(&t->unreachable_ms, (long)(now_s() * 1000.0) + 1);
+  }
+}
+
+/* A CLI, unlike an application, should not wait for a server that refuses
+ * it or is not there: give up at once on a permanent error, and after
+ * unreachable_ms without a delivery once the library said the server cannot
+ * be reached. Prints why (once) and returns 1. */
+static int give_up(tally_t *t, long long unreachable_ms) {
+  static int said;
+  int perm = atomic_load(&t->permanent);
+  long since = atomic_load(&t->unreachable_ms);
+  if (!perm) {
+    if (!since)
+      return 0;
+    if (atomic_load(&t->delivered) != atomic_load(&t->delivered_then)) {
+      atomic_store(&t->unreachable_ms, 0); /* it came back */
+      return 0;
+    }
+    if ((long)(now_s() * 1000.0) - since < unreachable_ms)
+      return 0;
+  }
+  if (!said) {
+    said = 1;
+    pthread_mutex_lock(&t->mu);
+    if (perm)
+      fprintf(stderr, "%sevpipe send: giving up: %s\n", g_tty ? "\r\033[K" : "", t->error);
+    else
+      fprintf(stderr, "%sevpipe send: giving up: cannot reach the server for %lld ms: %s\n",
+              g_tty ? "\r\033[K" : "", unreachable_ms, t->error);
+    pthread_mutex_unlock(&t->mu);
+  }
+  return 1;
+}
+
 static void on_log(int level, const char *msg, void *opaque) {
   (void)opaque;
   if (level <= EVP_LOG_WARNING)
@@ -71,10 +126,14 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: evpipe send --endpoint URL --client-id ID --client-secret-file F\n"
           "                   [--audience AUD] [--schema F] [--set name=value]...\n"
-          "                   [--timeout MS] [FILE|-]\n"
+          "                   [--timeout MS] [--unreachable-timeout MS] [FILE|-]\n"
           "Reads one JSON event per line (NDJSON) from FILE or stdin and delivers them.\n"
           "  --set name=value   any client property (see evpipe conf-doc)\n"
-          "  --timeout MS       how long to wait for delivery at the end (default 60000)\n");
+          "  --timeout MS       how long to wait for delivery at the end (default 60000)\n"
+          "  --unreachable-timeout MS\n"
+          "                     give up when the server cannot be reached and nothing was\n"
+          "                     delivered for this long (default 5000); a permanent error\n"
+          "                     (refused credentials, wrong URL) gives up at once\n");
 }
 
 static double now_s(void) {
@@ -114,7 +173,7 @@ static int set(evp_conf_t *conf, const char *name, const char *value) {
 
 int evp__cli_send(int argc, char **argv) {
   const char *endpoint = NULL, *client_id = NULL, *secret_file = NULL, *audience = NULL,
-             *schema = NULL, *input = NULL, *timeout_s = "60000", *v;
+             *schema = NULL, *input = NULL, *timeout_s = "60000", *unreach_s = "5000", *v;
   evp_conf_t *conf = evp_conf_new();
   if (!conf) {
     fprintf(stderr, "evpipe send: out of memory\n");
@@ -132,7 +191,8 @@ int evp__cli_send(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--client-secret-file", &secret_file)) ||
         (r = evp__cli_opt(argc, argv, &i, "--audience", &audience)) ||
         (r = evp__cli_opt(argc, argv, &i, "--schema", &schema)) ||
-        (r = evp__cli_opt(argc, argv, &i, "--timeout", &timeout_s))) {
+        (r = evp__cli_opt(argc, argv, &i, "--timeout", &timeout_s)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--unreachable-timeout", &unreach_s))) {
       if (r < 0)
         goto out;
       continue;
@@ -160,14 +220,15 @@ int evp__cli_send(int argc, char **argv) {
     }
     input = argv[i];
   }
-  long long timeout_ms;
+  long long timeout_ms, unreach_ms;
   if (!endpoint || !client_id || !secret_file) {
     fprintf(stderr, "evpipe send: --endpoint, --client-id and --client-secret-file are required\n");
     usage(stderr);
     goto out;
   }
-  if (evp__cli_parse_i64(timeout_s, 0, 86400000, &timeout_ms)) {
-    fprintf(stderr, "evpipe send: --timeout must be milliseconds\n");
+  if (evp__cli_parse_i64(timeout_s, 0, 86400000, &timeout_ms) ||
+      evp__cli_parse_i64(unreach_s, 0, 86400000, &unreach_ms)) {
+    fprintf(stderr, "evpipe send: --timeout and --unreachable-timeout must be milliseconds\n");
     goto out;
   }
   unsigned char *key = NULL;
@@ -216,6 +277,7 @@ int evp__cli_send(int argc, char **argv) {
   pthread_mutex_init(&t.mu, NULL);
   evp_conf_set_dr_cb(conf, on_dr);
   evp_conf_set_log_cb(conf, on_log);
+  evp_conf_set_error_cb(conf, on_error);
   g_tty = isatty(STDERR_FILENO);
   evp_conf_set_opaque(conf, &t);
   char err[512];
@@ -234,8 +296,8 @@ int evp__cli_send(int argc, char **argv) {
   ssize_t n;
   long lineno = 0, queued = 0, refused = 0, read_bytes = 0;
   double last = now_s();
-  int io_error = 0;
-  while ((n = getline(&line, &cap, in)) > 0) {
+  int io_error = 0, gave_up = 0;
+  while (!(gave_up = give_up(&t, unreach_ms)) && (n = getline(&line, &cap, in)) > 0) {
     lineno++;
     read_bytes += n;
     size_t len = (size_t)n;
@@ -244,8 +306,11 @@ int evp__cli_send(int argc, char **argv) {
     if (!len)
       continue;
     evp_err_t e;
-    while ((e = evp_send(c, line, len, err, sizeof err)) == EVP_ERR_QUEUE_FULL)
+    while ((e = evp_send(c, line, len, err, sizeof err)) == EVP_ERR_QUEUE_FULL &&
+           !(gave_up = give_up(&t, unreach_ms)))
       ;
+    if (gave_up)
+      break;
     if (e == EVP_OK) {
       queued++;
     } else {
@@ -272,21 +337,27 @@ int evp__cli_send(int argc, char **argv) {
   /* Flush in slices so the counters keep moving on a terminal. */
   double deadline = now_s() + (double)timeout_ms / 1000.0;
   long pending;
-  while ((pending = evp_flush(c, 100)) > 0 && now_s() < deadline)
+  while (!gave_up && (pending = evp_flush(c, 100)) > 0 && now_s() < deadline &&
+         !(gave_up = give_up(&t, unreach_ms)))
     if (tty)
       progress(tty, &t, queued, refused, total_bytes, read_bytes, 0);
+  if (!gave_up && atomic_load(&t.permanent))
+    gave_up = give_up(&t, unreach_ms); /* the events failed: say why once */
   long undelivered = evp_client_destroy(c, 0);
   progress(tty, &t, queued, refused, total_bytes, read_bytes, 1);
   long d = atomic_load(&t.delivered), rj = atomic_load(&t.rejected), f = atomic_load(&t.failed);
   printf("lines: %ld  queued: %ld  refused: %ld\n", lineno, queued, refused);
   printf("delivered: %ld  rejected: %ld  failed: %ld%s\n", d, rj, f,
-         undelivered > 0 ? "  (some undelivered at the timeout)" : "");
+         gave_up ? "  (gave up: see the reason above)"
+         : undelivered > 0 ? "  (some undelivered at the timeout)" : "");
   for (int i = 0; i < NREASONS && t.reasons[i].n; i++)
     printf("  %6ld  %s\n", t.reasons[i].n, t.reasons[i].text);
   if (t.other_reasons)
     printf("  %6ld  (other reasons)\n", t.other_reasons);
   pthread_mutex_destroy(&t.mu);
-  rc = io_error ? EVP_CLI_USAGE : (refused || rj || f || d != queued) ? EVP_CLI_FAIL : EVP_CLI_OK;
+  rc = io_error ? EVP_CLI_USAGE
+       : (gave_up || refused || rj || f || d != queued) ? EVP_CLI_FAIL
+                                                        : EVP_CLI_OK;
 out:
   evp_conf_destroy(conf);
   return rc;

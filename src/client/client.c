@@ -90,6 +90,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   c->conf = conf;
   c->fork_gen = evp__client_fork_generation();
   c->budget = (double)conf->retry_budget_tokens;
+  c->budget_us = evp__client_now_us();
   c->thread = pthread_self(); /* placeholder until the sender starts */
   if (evp__random(&c->rng, sizeof c->rng) != EVP_OK) {
     evp__seterr(errstr, es, EVP_ERR_INTERNAL, "no randomness available");

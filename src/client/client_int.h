@@ -81,8 +81,8 @@ typedef struct {
   atomic_uint_fast64_t enqueued, refused_invalid, refused_queue_full, refused_too_large,
       refused_state, delivered, rejected_server, failed, failed_timeout, failed_http,
       failed_auth, failed_closed, requests, request_errors, retries, events_sent, bytes_sent,
-      bytes_body, token_refreshes, token_failures, splits, budget_throttled;
-  pthread_mutex_t mu; /* guards the latency ring and the rejection reasons */
+      bytes_body, token_refreshes, token_failures, splits, budget_throttled, errors_reported;
+  pthread_mutex_t mu; /* guards the latency ring, the rejection reasons and last_error */
   uint32_t lat_us[EVP__LAT_SAMPLES];
   size_t lat_n, lat_pos;
   /* Server rejections by reason: the first EVP__REJ_REASONS distinct texts,
@@ -92,6 +92,9 @@ typedef struct {
     uint64_t n;
   } rej[EVP__REJ_REASONS];
   uint64_t rej_other;
+  evp_err_t last_err;   /* the last error given to the error callback */
+  int last_retrying;
+  char last_err_text[256];
 } evp__stats;
 
 /* Count a server rejection under its reason. */
@@ -125,6 +128,7 @@ typedef struct {
   int64_t t0;             /* monotonic start, for the latency stats */
   uint64_t token_gen;     /* which token the request carried */
   uint64_t seq;           /* requests started before it, plus one */
+  int fails;              /* times in a row this batch failed before */
   int busy;
 } evp__xfer;
 
@@ -172,6 +176,7 @@ typedef struct {
   int64_t next_try_us;   /* backoff after failures */
   int failures;
   evp_err_t last_err;
+  int permanent;         /* the last failure will not go away by retrying */
   char last_msg[256];
   uint64_t gen;          /* tokens installed so far */
 } evp__token;
@@ -181,13 +186,28 @@ evp_err_t evp__client_token_refresh(struct evp_client_s *c);
 void evp__client_token_wipe(evp__token *t);
 
 /* ------------------------------------------------------------ retry */
-/* Full-jitter exponential backoff in ms for the n-th consecutive failure. */
 /* Parse a Retry-After header value (delta-seconds or HTTP-date) into ms;
  * -1 when unparsable. */
 long evp__retry_parse_after(const char *v, size_t len);
-/* Retry budget: charge a failure / credit a success; 1 when throttled. */
-int evp__retry_budget_fail(struct evp_client_s *c);
-void evp__retry_budget_ok(struct evp_client_s *c);
+/* A batch waiting for its own retry time (per-batch backoff). */
+typedef struct evp__retry {
+  struct evp__retry *next;
+  evp__list items;  /* in enqueue order */
+  int64_t due_us;   /* not before */
+  int fails;        /* times in a row it failed */
+} evp__retry;
+/* Backoff before a batch's retry after its n-th failure in a row:
+ * exponential, capped, "equal jitter" (half fixed, half random), so a
+ * failing batch always waits a little and retries spread out. */
+int64_t evp__retry_delay_ms(struct evp_client_s *c, int n);
+/* Retry budget (Finagle RetryBudget / gRPC retry throttling): every first
+ * attempt deposits retry.budget.ratio, time deposits
+ * retry.budget.min.per.sec, up to retry.budget.tokens; a retry withdraws one. */
+void evp__retry_budget_deposit(struct evp_client_s *c, int64_t now);
+/* Withdraw a token for a retry: 1 when allowed. */
+int evp__retry_budget_take(struct evp_client_s *c, int64_t now);
+/* When a token will be there for the next retry. */
+int64_t evp__retry_budget_ready_us(struct evp_client_s *c, int64_t now);
 
 /* ------------------------------------------------------------ batch */
 /* Serialise x->batch into x->body (and gzip into x->zbody when configured). */
@@ -207,6 +227,18 @@ typedef struct {
 /* Parse a 200 body; EVP_ERR_JSON when it is not the documented shape. */
 evp_err_t evp__events_resp_parse(const char *body, size_t len, size_t nitems, evp__resp *r);
 void evp__events_resp_free(evp__resp *r);
+
+/* ------------------------------------------------------------ fault */
+/* Tell the application about a condition of the service (not of one event):
+ * the error callback (once per change of condition) and the stats'
+ * last_error. Sender thread only. */
+void evp__client_raise(struct evp_client_s *c, evp_err_t e, int retrying, const char *reason);
+/* The condition is over (a request succeeded): the next error is news. */
+void evp__client_raise_clear(struct evp_client_s *c);
+/* A permanent error: report every pending event (work list and retries)
+ * failed with e, raise it, and fail new events the same way until
+ * retry.backoff.max.ms has passed. */
+void evp__client_fail_permanently(struct evp_client_s *c, evp_err_t e, const char *reason);
 
 /* ------------------------------------------------------------ log */
 void evp__client_log(struct evp_client_s *c, int level, const char *fmt, ...) EVP__PRINTF(3, 4);
@@ -250,8 +282,15 @@ struct evp_client_s {
   uint64_t xfer_seq;       /* requests started */
   uint64_t rng;
   long closed_undelivered;
-  int64_t backoff_until_us;
-  double budget;
+  evp__retry *retry;       /* batches waiting for their own retry time */
+  int64_t pause_until_us;  /* the server asked everyone to wait (Retry-After) */
+  double budget;           /* retry tokens */
+  int64_t budget_us;       /* when time last deposited into the budget */
+  evp_err_t perm_err;      /* a permanent error fails new events ... */
+  int64_t perm_until_us;   /* ... until then */
+  char perm_msg[320];
+  evp_err_t raised_err;    /* the condition last given to the error callback */
+  int raised_retrying;
   size_t split_cap;        /* >0: 413 seen, send at most this many */
   z_stream zs;
   int zs_ready;

@@ -195,3 +195,8 @@ void evp_conf_set_opaque(evp_conf_t *conf, void *opaque) {
   if (conf)
     conf->opaque = opaque;
 }
+
+void evp_conf_set_error_cb(evp_conf_t *conf, evp_error_cb_t cb) {
+  if (conf)
+    conf->error_cb = cb;
+}

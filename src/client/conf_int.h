@@ -20,10 +20,11 @@ struct evp_conf_s {
   int64_t message_timeout_ms, retry_backoff_ms, retry_backoff_max_ms, retry_budget_tokens;
   int64_t request_timeout_ms, connect_timeout_ms, log_level, max_in_flight;
   int64_t compression, allow_insecure_http, fill_event_id, fill_event_time, dr_mode;
-  double retry_budget_ratio, token_refresh_ratio;
+  double retry_budget_ratio, retry_budget_min_per_sec, token_refresh_ratio;
   /* typed setters */
   evp_dr_cb_t dr_cb;
   evp_log_cb_t log_cb;
+  evp_error_cb_t error_cb;
   void *opaque;
 };
 

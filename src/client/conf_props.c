@@ -53,15 +53,27 @@ const evp__prop evp__conf_props[] = {
      "throughput no longer stops at one batch per round trip. Batches may then be "
      "delivered out of order when one is retried; with 1, batches arrive in order."},
     {"retry.backoff.ms", EVP__P_INT, OFF(retry_backoff_ms), 1, 300000, "100", NULL,
-     "Base of the exponential backoff (full jitter) after a retriable failure."},
+     "Base of the exponential backoff after a retriable failure: a batch that failed n "
+     "times in a row waits between half and all of min(base x 2^(n-1), "
+     "`retry.backoff.max.ms`). Only that batch waits; the others keep going, unless the "
+     "server answered 429 or 503 with `Retry-After`, which pauses every send until then."},
     {"retry.backoff.max.ms", EVP__P_INT, OFF(retry_backoff_max_ms), 1, 300000, "10000", NULL,
-     "Cap of the exponential backoff."},
-    {"retry.budget.tokens", EVP__P_INT, OFF(retry_budget_tokens), 1, 100000, "10", NULL,
-     "Retry budget size: each failed request costs one token, each successful one earns "
-     "`retry.budget.ratio`. Below half the budget, retries wait `retry.backoff.max.ms` "
-     "instead of the exponential backoff, so a failing server is not hammered."},
-    {"retry.budget.ratio", EVP__P_DBL, OFF(retry_budget_ratio), 0.0, 1.0, "0.1", NULL,
-     "Tokens earned back by each successful request."},
+     "Cap of the exponential backoff. Also how long a permanent error (refused "
+     "credentials, a wrong URL) fails new events at once before the client tries again."},
+    {"retry.budget.tokens", EVP__P_INT, OFF(retry_budget_tokens), 1, 100000, "20", NULL,
+     "Retry budget (as Finagle's RetryBudget): most retry tokens saved up. Each retry "
+     "takes one; without one it waits until there is one (counted in the stats as "
+     "`budget_throttled`). Tokens come from `retry.budget.ratio` and "
+     "`retry.budget.min.per.sec`. When the budget is empty and the last "
+     "`max.in.flight` requests all failed, new batches need a token too, so a dead "
+     "server sees at most about `retry.budget.min.per.sec` requests a second."},
+    {"retry.budget.ratio", EVP__P_DBL, OFF(retry_budget_ratio), 0.0, 1.0, "0.5", NULL,
+     "Retry tokens deposited by each first attempt: retries may be up to this share of "
+     "first attempts (0.5: a link that loses 30% of requests, which needs 0.43 retries "
+     "per first attempt, is never throttled)."},
+    {"retry.budget.min.per.sec", EVP__P_DBL, OFF(retry_budget_min_per_sec), 0.01, 10000.0, "10",
+     NULL, "Retry tokens deposited every second whatever the traffic, so a quiet client "
+     "can still retry."},
     {"compression", EVP__P_ENUM, OFF(compression), 0, 0, "none", comp_words,
      "Request body compression: `none` or `gzip` (`Content-Encoding: gzip`)."},
     {"request.timeout.ms", EVP__P_INT, OFF(request_timeout_ms), 100, 600000, "30000", NULL,

@@ -21,6 +21,18 @@ static void expire(evp_client_t *c, int64_t now) {
   evp__list dead = {0};
   while (c->work.head && now - c->work.head->enq_us >= tmo)
     evp__item_list_push(&dead, evp__item_list_pop(&c->work));
+  /* Each batch awaiting its retry is in enqueue order too. */
+  for (evp__retry **rp = &c->retry; *rp;) {
+    evp__retry *r = *rp;
+    while (r->items.head && now - r->items.head->enq_us >= tmo)
+      evp__item_list_push(&dead, evp__item_list_pop(&r->items));
+    if (r->items.n) {
+      rp = &r->next;
+    } else {
+      *rp = r->next;
+      free(r);
+    }
+  }
   if (!dead.n)
     return;
   char why[320];
@@ -35,23 +47,56 @@ static void set_err(evp__list *l, evp_err_t e) {
     it->err = (uint16_t)e;
 }
 
-/* A retriable failure of the whole batch: put it back and back off. */
-static void retry_later(evp_client_t *c, evp__list *batch, evp_err_t e, long retry_after_ms) {
+/* A retriable failure of a batch (its fails-th in a row): it waits for its
+ * own backoff while the other batches go on. A 429/503 with Retry-After is
+ * the server asking everyone to wait: every send pauses until then. */
+static void retry_later(evp_client_t *c, evp__list *batch, int fails, evp_err_t e, long status,
+                        long retry_after_ms) {
   set_err(batch, e);
   EVP__INC(c->st.retries, batch->n);
-  evp__item_list_prepend(&c->work, batch);
+  int64_t now = evp__client_now_us();
+  int64_t d = evp__retry_delay_ms(c, fails);
+  if (retry_after_ms >= 0 && (status == 429 || status == 503)) {
+    if (retry_after_ms > d)
+      d = retry_after_ms;
+    if (now + retry_after_ms * 1000 > c->pause_until_us)
+      c->pause_until_us = now + retry_after_ms * 1000;
+  }
+  evp__client_log(c, EVP_LOG_INFO, "retrying %zu event(s) in %lld ms: %s", batch->n, (long long)d,
+                  c->last_reason);
+  evp__retry *r = malloc(sizeof *r);
+  if (!r) {
+    /* No memory for the bookkeeping: back to the front, everyone waits. */
+    evp__item_list_prepend(&c->work, batch);
+    if (now + d * 1000 > c->pause_until_us)
+      c->pause_until_us = now + d * 1000;
+    return;
+  }
+  r->items = *batch;
+  *batch = (evp__list){0};
+  r->due_us = now + d * 1000;
+  r->fails = fails;
+  r->next = c->retry;
+  c->retry = r;
+}
+
+/* The batch awaiting retry that is due first (NULL: none). */
+static evp__retry **retry_first(evp_client_t *c) {
+  evp__retry **best = NULL;
+  for (evp__retry **rp = &c->retry; *rp; rp = &(*rp)->next)
+    if (!best || (*rp)->due_us < (*best)->due_us ||
+        ((*rp)->due_us == (*best)->due_us && (*rp)->items.head->enq_us < (*best)->items.head->enq_us))
+      best = rp;
+  return best;
+}
+
+/* A retriable failure of a request: after more than two rounds of failures
+ * in a row (every slot failed twice) the application hears that the server
+ * is in trouble, once; a lossy link that still delivers stays quiet. */
+static void failed_request(evp_client_t *c, evp_err_t e) {
   c->fails_in_row++;
-  int throttled = evp__retry_budget_fail(c);
-  int64_t d = throttled ? c->conf->retry_backoff_max_ms
-                        : evp__retry_backoff_ms(&c->rng, c->conf->retry_backoff_ms,
-                                          c->conf->retry_backoff_max_ms, c->fails_in_row);
-  if (throttled)
-    EVP__INC(c->st.budget_throttled, 1);
-  if (retry_after_ms > d)
-    d = retry_after_ms;
-  c->backoff_until_us = evp__client_now_us() + d * 1000;
-  evp__client_log(c, EVP_LOG_INFO, "retrying %zu event(s) in %lld ms: %s", c->work.n, (long long)d,
-           c->last_reason);
+  if (c->fails_in_row > 2 * (int)c->http.nx)
+    evp__client_raise(c, e, 1, c->last_reason);
 }
 
 static void on_success(evp_client_t *c, const evp__xfer *x, evp__list *batch) {
@@ -59,7 +104,8 @@ static void on_success(evp_client_t *c, const evp__xfer *x, evp__list *batch) {
   const char *body = x->rb.resp ? x->rb.resp : "";
   c->fails_in_row = 0;
   c->auth_retry = 0;
-  evp__retry_budget_ok(c);
+  c->perm_err = EVP_OK;
+  evp__client_raise_clear(c);
   if (evp__events_resp_parse(body, x->rb.resp_len, batch->n, &r) != EVP_OK) {
     /* The status says accepted; an unreadable body cannot say otherwise. */
     evp__client_log(c, EVP_LOG_WARNING, "unreadable 200 response body; counting %zu event(s) delivered",
@@ -95,12 +141,8 @@ static void on_success(evp_client_t *c, const evp__xfer *x, evp__list *batch) {
   }
   evp__events_resp_free(&r);
   evp__client_queue_release(c, done_n, done_b);
-  if (retry.n) {
-    EVP__INC(c->st.retries, retry.n);
-    evp__item_list_prepend(&c->work, &retry);
-    int64_t d = evp__retry_backoff_ms(&c->rng, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms, 1);
-    c->backoff_until_us = evp__client_now_us() + d * 1000;
-  }
+  if (retry.n)
+    retry_later(c, &retry, 1, EVP_ERR_HTTP, 0, -1);
 }
 
 /* Is this 401 final? Yes when a fresh token was refused too: for the request
@@ -120,8 +162,10 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
   evp__client_stats_latency(&c->st, evp__client_now_us() - x->t0);
   if (e != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
-    snprintf(c->last_reason, sizeof c->last_reason, "POST /events: %.200s", x->rb.curl_err);
-    retry_later(c, &batch, EVP_ERR_TRANSPORT, -1);
+    snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url,
+             x->rb.curl_err);
+    failed_request(c, EVP_ERR_TRANSPORT);
+    retry_later(c, &batch, x->fails + 1, EVP_ERR_TRANSPORT, 0, -1);
     return;
   }
   EVP__INC(c->st.bytes_sent, x->len);
@@ -130,10 +174,16 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
     return;
   }
   EVP__INC(c->st.request_errors, 1);
-  snprintf(c->last_reason, sizeof c->last_reason, "POST /events: HTTP %ld%s%.120s", status,
-           x->rb.resp_len ? ": " : "", x->rb.resp_len ? x->rb.resp : "");
+  snprintf(c->last_reason, sizeof c->last_reason, "POST %.100s: HTTP %ld%s%.60s%s", c->events_url,
+           status, x->rb.resp_len ? ": " : "", x->rb.resp_len ? x->rb.resp : "",
+           status == 404 || status == 405 ? " (no events endpoint at this URL: check endpoint)" : "");
   if (status == 408 || status == 429 || status >= 500) {
-    retry_later(c, &batch, EVP_ERR_HTTP, x->rb.retry_after_ms);
+    failed_request(c, EVP_ERR_HTTP);
+    retry_later(c, &batch, x->fails + 1, EVP_ERR_HTTP, status, x->rb.retry_after_ms);
+  } else if (status == 404 || status == 405) {
+    /* Every batch would meet the same: fail them all now. */
+    evp__item_list_prepend(&c->work, &batch);
+    evp__client_fail_permanently(c, EVP_ERR_HTTP, c->last_reason);
   } else if (status == 401 && !auth_final(c, x)) {
     /* The token may have been revoked or rotated: fetch a new one and
      * retry once, at once. Requests that carried the same token and were
@@ -163,20 +213,26 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
     evp_err_t fe = status == 401 || status == 403 ? EVP_ERR_AUTH
                    : status == 413               ? EVP_ERR_TOO_LARGE
                                                  : EVP_ERR_HTTP;
-    if (status == 401 && c->auth_retry) {
-      /* The requests in flight with this token fail with it; later ones
-       * start over (refresh once, then final). */
-      c->auth_retry = 0;
-      c->auth_fail_gen = x->token_gen;
-      c->auth_fail_seq = c->xfer_seq;
+    if (status == 401) {
+      /* A fresh token refused too: the credentials are wrong for this
+       * service, for every pending event. The requests in flight with this
+       * token fail with it; later ones start over (refresh once, then final). */
+      if (c->auth_retry) {
+        c->auth_retry = 0;
+        c->auth_fail_gen = x->token_gen;
+        c->auth_fail_seq = c->xfer_seq;
+      }
+      evp__item_list_prepend(&c->work, &batch);
+      evp__client_fail_permanently(c, EVP_ERR_AUTH, c->last_reason);
+      return;
     }
     evp__client_log(c, EVP_LOG_ERR, "%zu event(s) failed: %s", batch.n, c->last_reason);
     evp__client_report_list(c, &batch, EVP_DELIVERY_FAILED, fe, c->last_reason);
   }
 }
 
-/* Take the next batch from the work list and start it on slot x. */
-static void start_batch(evp_client_t *c, evp__xfer *x) {
+/* Take the next batch from the work list onto slot x. */
+static void take_batch(evp_client_t *c, evp__xfer *x) {
   size_t cap = (size_t)c->conf->batch_max_events;
   if (c->split_cap && c->split_cap < cap)
     cap = c->split_cap;
@@ -186,15 +242,22 @@ static void start_batch(evp_client_t *c, evp__xfer *x) {
          (batch->n == 0 || bytes + c->work.head->len + 1 <= maxb)) {
     evp__item *it = evp__item_list_pop(&c->work);
     bytes += it->len + 1;
-    it->attempts++;
     evp__item_list_push(batch, it);
   }
+  x->fails = 0;
+}
+
+/* Start slot x's batch. */
+static void send_batch(evp_client_t *c, evp__xfer *x) {
+  evp__list *batch = &x->batch;
+  for (evp__item *it = batch->head; it; it = it->next)
+    it->attempts++;
   const void *body;
   size_t len;
   evp_err_t e = evp__client_batch_build(c, x, &body, &len);
   if (e != EVP_OK) {
     snprintf(c->last_reason, sizeof c->last_reason, "cannot build the request: %s", evp_err2str(e));
-    retry_later(c, batch, e, -1);
+    retry_later(c, batch, x->fails + 1, e, 0, -1);
     return;
   }
   x->len = len;
@@ -205,9 +268,68 @@ static void start_batch(evp_client_t *c, evp__xfer *x) {
   EVP__INC(c->st.events_sent, batch->n);
   if (evp__client_xfer_start(c, x, c->events_url, body, len) != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
-    snprintf(c->last_reason, sizeof c->last_reason, "POST /events: %.200s", x->rb.curl_err);
-    retry_later(c, batch, EVP_ERR_TRANSPORT, -1);
+    snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url,
+             x->rb.curl_err);
+    retry_later(c, batch, x->fails + 1, EVP_ERR_TRANSPORT, 0, -1);
   }
+}
+
+/* Must a new batch wait for a retry token too? When the budget is spent and
+ * the last round of requests all failed the server looks down: new batches
+ * are then probes like retries, so a dead server is not hammered. */
+static int fresh_gated(const evp_client_t *c) {
+  return c->fails_in_row >= (int)c->http.nx && c->budget < 1.0;
+}
+
+/* With one request in flight batches arrive in order: a batch awaiting its
+ * retry goes before any new one. */
+static int work_blocked(const evp_client_t *c) { return c->http.nx == 1 && c->retry; }
+
+/* Start the next batch on free slot x: a batch whose retry is due (when
+ * the budget allows), else a new one from the work list. */
+static void start_next(evp_client_t *c, evp__xfer *x, int64_t now) {
+  evp__retry **rp = retry_first(c);
+  if (rp && (*rp)->due_us <= now) {
+    if (!evp__retry_budget_take(c, now)) {
+      EVP__INC(c->st.budget_throttled, 1);
+      (*rp)->due_us = evp__retry_budget_ready_us(c, now);
+      return;
+    }
+    evp__retry *r = *rp;
+    *rp = r->next;
+    x->batch = r->items;
+    x->fails = r->fails;
+    free(r);
+    send_batch(c, x);
+    return;
+  }
+  if (!c->work.n || work_blocked(c))
+    return;
+  if (fresh_gated(c)) {
+    if (!evp__retry_budget_take(c, now))
+      return;
+  } else {
+    evp__retry_budget_deposit(c, now);
+  }
+  take_batch(c, x);
+  send_batch(c, x);
+}
+
+/* When the earliest retry may go (NEVER: none). */
+static int64_t retry_ready(evp_client_t *c, int64_t now) {
+  evp__retry **rp = retry_first(c);
+  if (!rp)
+    return NEVER;
+  int64_t t = (*rp)->due_us;
+  return t > now ? t : evp__retry_budget_ready_us(c, now);
+}
+
+/* When the oldest event must be reported timed out (NEVER: nothing held). */
+static int64_t next_expiry(const evp_client_t *c) {
+  int64_t oldest = c->work.head ? c->work.head->enq_us : NEVER;
+  for (const evp__retry *r = c->retry; r; r = r->next)
+    oldest = min64(oldest, r->items.head->enq_us);
+  return oldest == NEVER ? NEVER : oldest + c->conf->message_timeout_ms * 1000;
 }
 
 static evp__xfer *free_slot(evp_client_t *c) {
@@ -237,6 +359,12 @@ static void abort_all(evp_client_t *c) {
     evp__client_xfer_abort(c, x);
     set_err(&x->batch, EVP_ERR_TRANSPORT);
     evp__item_list_prepend(&c->work, &x->batch);
+  }
+  while (c->retry) {
+    evp__retry *r = c->retry;
+    c->retry = r->next;
+    evp__item_list_prepend(&c->work, &r->items);
+    free(r);
   }
 }
 
@@ -271,7 +399,7 @@ void *evp__client_sender_main(void *arg) {
     evp__item_list_append(&c->work, &c->q);
     int64_t now = evp__client_now_us();
     int closing = c->closing, flushing = c->flush_waiters > 0;
-    if (closing && (now >= c->close_deadline_us || (!c->work.n && !h->busy_n))) {
+    if (closing && (now >= c->close_deadline_us || (!c->work.n && !c->retry && !h->busy_n))) {
       pthread_mutex_unlock(&c->mu);
       break;
     }
@@ -283,21 +411,32 @@ void *evp__client_sender_main(void *arg) {
     size_t cap = (size_t)c->conf->batch_max_events;
     if (c->split_cap && c->split_cap < cap)
       cap = c->split_cap;
-    if (!c->work.n) {
-      if (tok_due && tok_ok)
+    /* After a permanent error no token is fetched until there are events
+     * again (then once, after retry.backoff.max.ms). */
+    int perm = c->perm_err != EVP_OK, perm_now = perm && now < c->perm_until_us;
+    if (!c->work.n && !c->retry) {
+      if (tok_due && tok_ok && !perm)
         act = 1;
-      else if (!h->busy_n)
+      else if (!h->busy_n && !perm)
         wake = token_wake(c);
     } else {
-      int64_t oldest = c->work.head->enq_us;
-      int64_t expiry = oldest + c->conf->message_timeout_ms * 1000;
-      int64_t ready = oldest + c->conf->linger_ms * 1000;
-      if (closing || flushing || c->work.n >= cap || c->work.bytes >= (uint64_t)c->conf->batch_max_bytes)
-        ready = now;
-      ready = ready > c->backoff_until_us ? ready : c->backoff_until_us;
+      int64_t expiry = next_expiry(c);
+      int64_t ready = NEVER;
+      if (c->work.n && !work_blocked(c)) {
+        ready = c->work.head->enq_us + c->conf->linger_ms * 1000;
+        if (closing || flushing || c->work.n >= cap || c->work.bytes >= (uint64_t)c->conf->batch_max_bytes)
+          ready = now;
+        if (fresh_gated(c) && ready < NEVER)
+          ready = ready > now ? ready : evp__retry_budget_ready_us(c, now);
+      }
+      ready = min64(ready, retry_ready(c, now));
+      if (ready < c->pause_until_us)
+        ready = c->pause_until_us;
       if (!c->tok.access && c->tok.next_try_us > ready)
         ready = c->tok.next_try_us;
       int slot = h->busy_n < h->nx && tok_ok;
+      if (perm_now)
+        ready = now, slot = 1; /* fail them at once */
       if (!slot)
         ready = NEVER; /* a finished transfer wakes the poll below */
       if (now >= ready || now >= expiry)
@@ -310,7 +449,7 @@ void *evp__client_sender_main(void *arg) {
        * event (backoff: nothing to gain), and never while no slot is free. */
       c->need_n = c->work.n >= cap ? 1 : cap - c->work.n;
       c->need_bytes = (uint64_t)c->conf->batch_max_bytes;
-      if (now < c->backoff_until_us || !slot)
+      if (now < c->pause_until_us || !slot)
         c->need_n = SIZE_MAX, c->need_bytes = UINT64_MAX;
     }
     if (!act) {
@@ -343,20 +482,35 @@ void *evp__client_sender_main(void *arg) {
     pthread_mutex_unlock(&c->mu);
 
     expire(c, now);
-    if (tok_due && tok_ok) {
+    if (perm_now) {
+      /* A permanent error stands: new events fail the same way at once. */
+      int64_t until = c->perm_until_us;
+      evp__client_fail_permanently(c, c->perm_err, c->perm_msg);
+      c->perm_until_us = until; /* the window does not move with each event */
+      collect(c);
+      continue;
+    }
+    if (tok_due && tok_ok && (!perm || c->work.n || c->retry)) {
       if (evp__client_token_refresh(c) != EVP_OK) {
         snprintf(c->last_reason, sizeof c->last_reason, "%s", c->tok.last_msg);
         set_err(&c->work, c->tok.last_err);
+        if (c->tok.permanent)
+          evp__client_fail_permanently(c, c->tok.last_err, c->tok.last_msg);
+        else
+          evp__client_raise(c, c->tok.last_err, 1, c->tok.last_msg);
+      } else {
+        c->perm_err = EVP_OK;
+        evp__client_raise_clear(c);
       }
     }
     evp__xfer *x = free_slot(c);
-    if (c->work.n && now >= c->backoff_until_us && x && !(token_due(c, now) && h->busy_n)) {
+    if ((c->work.n || c->retry) && now >= c->pause_until_us && x && !(token_due(c, now) && h->busy_n)) {
       if (!c->tok.access || now >= c->tok.expires_at_us) {
         /* No usable token: wait for the token backoff, events keep aging. */
         if (c->tok.access)
           evp__client_token_wipe(&c->tok);
       } else {
-        start_batch(c, x);
+        start_next(c, x, now);
       }
     }
     collect(c);

@@ -69,6 +69,16 @@ char *evp_client_stats(evp_client_t *c) {
   if (s->rej_other)
     rl += (size_t)snprintf(reasons + rl, sizeof reasons - rl, "%s\"other\":%llu", rl > 1 ? "," : "",
                            (unsigned long long)s->rej_other);
+  /* The last condition given to the error callback, escaped. */
+  char last[6 * sizeof s->last_err_text + 128];
+  if (s->last_err == EVP_OK) {
+    snprintf(last, sizeof last, "null");
+  } else {
+    size_t ll = (size_t)snprintf(last, sizeof last, "{\"code\":\"%s\",\"retrying\":%s,\"reason\":\"",
+                                 evp_err2name(s->last_err), s->last_retrying ? "true" : "false");
+    ll += evp__json_escape(s->last_err_text, strlen(s->last_err_text), last + ll);
+    snprintf(last + ll, sizeof last - ll, "\"}");
+  }
   pthread_mutex_unlock(&s->mu);
   reasons[rl++] = '}';
   reasons[rl] = '\0';
@@ -78,7 +88,7 @@ char *evp_client_stats(evp_client_t *c) {
   size_t qn = c->pending_n, queued = c->q.n;
   unsigned long long qb = c->pending_bytes;
   pthread_mutex_unlock(&c->mu);
-  size_t cap = 2048 + rl;
+  size_t cap = 2048 + rl + strlen(last);
   char *out = malloc(cap);
   if (!out)
     return NULL;
@@ -87,14 +97,14 @@ char *evp_client_stats(evp_client_t *c) {
            "\"too_large\":%llu,\"state\":%llu},\"delivered\":%llu,\"rejected\":%llu,\"rejected_by_reason\":%s,"
            "\"failed\":{\"total\":%llu,\"timeout\":%llu,\"http\":%llu,\"auth\":%llu,"
            "\"closed\":%llu},\"sent\":%llu,\"requests\":%llu,\"request_errors\":%llu,\"retries\":%llu,"
-           "\"splits\":%llu,\"budget_throttled\":%llu,\"bytes_sent\":%llu,\"bytes_body\":%llu,"
+           "\"splits\":%llu,\"budget_throttled\":%llu,\"errors_reported\":%llu,\"last_error\":%s,\"bytes_sent\":%llu,\"bytes_body\":%llu,"
            "\"queue\":{\"pending\":%zu,\"queued\":%zu,\"bytes\":%llu},"
            "\"token\":{\"refreshes\":%llu,\"failures\":%llu},"
            "\"latency_us\":{\"samples\":%zu,\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
            G(enqueued), G(refused_invalid), G(refused_queue_full), G(refused_too_large),
            G(refused_state), G(delivered), G(rejected_server), reasons, G(failed), G(failed_timeout),
            G(failed_http), G(failed_auth), G(failed_closed), G(events_sent), G(requests), G(request_errors),
-           G(retries), G(splits), G(budget_throttled), G(bytes_sent), G(bytes_body), qn, queued,
+           G(retries), G(splits), G(budget_throttled), G(errors_reported), last, G(bytes_sent), G(bytes_body), qn, queued,
            qb, G(token_refreshes), G(token_failures), n, PCT(0.5), PCT(0.9), PCT(0.99),
            n ? lat[n - 1] : 0u);
   return out;

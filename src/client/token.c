@@ -54,23 +54,30 @@ static int form_add(CURL *e, char **body, size_t *len, const char *name, const c
   return 0;
 }
 
-static evp_err_t failed(evp_client_t *c, evp_err_t e, const char *fmt, ...) EVP__PRINTF(3, 4);
+/* A failed fetch: remember why and when to try again. A permanent failure
+ * (asking again cannot help) waits retry.backoff.max.ms; the sender then
+ * fails the pending events instead of letting them wait. */
+static evp_err_t failed(evp_client_t *c, evp_err_t e, int permanent, const char *fmt, ...)
+    EVP__PRINTF(4, 5);
 
-static evp_err_t failed(evp_client_t *c, evp_err_t e, const char *fmt, ...) {
+static evp_err_t failed(evp_client_t *c, evp_err_t e, int permanent, const char *fmt, ...) {
   evp__token *t = &c->tok;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(t->last_msg, sizeof t->last_msg, fmt, ap);
   va_end(ap);
   t->last_err = e;
+  t->permanent = permanent;
   t->failures++;
-  int64_t d = evp__retry_backoff_ms(&c->rng, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms,
-                              t->failures);
+  int64_t d = permanent ? c->conf->retry_backoff_max_ms
+                        : evp__retry_backoff_ms(&c->rng, c->conf->retry_backoff_ms,
+                                                c->conf->retry_backoff_max_ms, t->failures);
   if (c->http.rb.retry_after_ms > d)
     d = c->http.rb.retry_after_ms;
   t->next_try_us = evp__client_now_us() + d * 1000;
   EVP__INC(c->st.token_failures, 1);
-  evp__client_log(c, EVP_LOG_WARNING, "token: %s (retry in %lld ms)", t->last_msg, (long long)d);
+  evp__client_log(c, EVP_LOG_WARNING, "token: %s (%s %lld ms)", t->last_msg,
+                  permanent ? "permanent; next try in" : "retry in", (long long)d);
   return e;
 }
 
@@ -126,7 +133,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
       OPENSSL_cleanse(body, len);
       free(body);
     }
-    return failed(c, EVP_ERR_NOMEM, "out of memory");
+    return failed(c, EVP_ERR_NOMEM, 0, "out of memory");
   }
   int64_t t0 = evp__client_now_us();
   long status = 0;
@@ -134,7 +141,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   OPENSSL_cleanse(body, len);
   free(body);
   if (e != EVP_OK)
-    return failed(c, e, "POST token.url: %.200s", c->http.rb.curl_err);
+    return failed(c, e, 0, "POST %.120s: %.120s", c->token_url, c->http.rb.curl_err);
   cJSON *root = cJSON_ParseWithLength(c->http.rb.resp ? c->http.rb.resp : "", c->http.rb.resp_len);
   if (c->http.rb.resp)
     OPENSSL_cleanse(c->http.rb.resp, c->http.rb.resp_len);
@@ -149,8 +156,14 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
              cJSON_IsString(er) ? er->valuestring : "", cJSON_IsString(ed) ? ": " : "",
              cJSON_IsString(ed) ? ed->valuestring : "");
     cJSON_Delete(root);
+    /* 4xx other than 408/429 will not change by asking again: bad
+     * credentials (400/401/403 per RFC 6749 5.2) or no such endpoint. */
+    int permanent = status >= 400 && status < 500 && status != 408 && status != 429;
+    const char *hint = status == 404 || status == 405
+                           ? " (no token endpoint at this URL: check endpoint / token.url)"
+                           : "";
     return failed(c, (status == 400 || status == 401 || status == 403) ? EVP_ERR_AUTH : EVP_ERR_HTTP,
-                  "token endpoint refused: %s", what);
+                  permanent, "POST %.120s: %s%s", c->token_url, what, hint);
   }
   cJSON *at = cJSON_GetObjectItemCaseSensitive(root, "access_token");
   cJSON *tt = cJSON_GetObjectItemCaseSensitive(root, "token_type");
@@ -158,13 +171,13 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   evp_err_t r;
   if (!cJSON_IsString(at) || !at->valuestring[0] || strpbrk(at->valuestring, "\r\n") ||
       !cJSON_IsString(tt) || strcasecmp(tt->valuestring, "Bearer") != 0) {
-    r = failed(c, EVP_ERR_AUTH, "token response lacks a Bearer access_token");
+    r = failed(c, EVP_ERR_AUTH, 0, "token response lacks a Bearer access_token");
   } else {
     /* expires_in is RECOMMENDED only; without it assume a short life. */
     double life = cJSON_IsNumber(ei) && ei->valuedouble > 0 ? ei->valuedouble : 300.0;
     r = install(c, at->valuestring, life, t0);
     if (r != EVP_OK)
-      failed(c, r, "out of memory");
+      failed(c, r, 0, "out of memory");
   }
   if (cJSON_IsString(at))
     OPENSSL_cleanse(at->valuestring, strlen(at->valuestring));
