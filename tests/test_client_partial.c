@@ -235,6 +235,24 @@ START_TEST(an_unreachable_server_is_reported_naming_the_url_and_retried) {
 }
 END_TEST
 
+START_TEST(messages_never_show_credentials_from_the_url) {
+  /* The reason reaches the error callback, the stats and logs: userinfo and
+   * query (where credentials may sit) are left out, the host is named. */
+  evp_client_t *c = mk_client(s, d, "endpoint", "http://evuser:s3cretpw@127.0.0.1:1/?k=qtok", NULL);
+  ck_assert_ptr_nonnull(c);
+  send_range(c, 0, 3);
+  double dt = wait_for(an_error, 8.0);
+  ck_assert_msg(errors_now() == 1, "no error callback after %.2f s", dt);
+  evp_client_destroy(c, 0);
+  ck_assert_msg(strstr(d->err_text, "http://127.0.0.1:1/"), "%s", d->err_text);
+  ck_assert_msg(!strstr(d->err_text, "s3cretpw") && !strstr(d->err_text, "evuser") &&
+                    !strstr(d->err_text, "qtok"),
+                "%s", d->err_text);
+  ck_assert_msg(!strstr(d->last_reason, "s3cretpw") && !strstr(d->last_reason, "qtok"), "%s",
+                d->last_reason);
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create("client_partial");
   TCase *tc = tcase_create("partial");
@@ -248,6 +266,7 @@ int main(void) {
   tcase_add_test(tc, a_wrong_path_fails_fast_naming_the_url);
   tcase_add_test(tc, a_wrong_events_path_fails_every_event_fast);
   tcase_add_test(tc, an_unreachable_server_is_reported_naming_the_url_and_retried);
+  tcase_add_test(tc, messages_never_show_credentials_from_the_url);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_run_all(sr, CK_NORMAL);

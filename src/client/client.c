@@ -46,6 +46,8 @@ static void free_client(evp_client_t *c) {
   evp__client_validator_free(c->schema);
   free(c->events_url);
   free(c->token_url);
+  free(c->events_url_shown);
+  free(c->token_url_shown);
   if (c->zs_ready)
     deflateEnd(&c->zs);
   pthread_cond_destroy(&c->cv_sender);
@@ -98,7 +100,9 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   }
   c->events_url = join_url(conf->endpoint, "/events");
   c->token_url = conf->token_url ? evp__strdup(conf->token_url) : join_url(conf->endpoint, "/token");
-  if (!c->events_url || !c->token_url) {
+  c->events_url_shown = c->events_url ? evp__client_url_for_messages(c->events_url) : NULL;
+  c->token_url_shown = c->token_url ? evp__client_url_for_messages(c->token_url) : NULL;
+  if (!c->events_url || !c->token_url || !c->events_url_shown || !c->token_url_shown) {
     evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
     goto fail;
   }

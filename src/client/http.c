@@ -72,6 +72,27 @@ int evp__client_url_is_loopback(const char *url) {
   return lo;
 }
 
+char *evp__client_url_for_messages(const char *url) {
+  /* Messages reach logs, callbacks and stats: a password in the URL's
+   * userinfo (or a token in its query) must not. Without a parse, say
+   * nothing of the URL rather than risk it. */
+  CURLU *u = curl_url();
+  char *shown = NULL, *out = NULL;
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_OPTIONS, NULL, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK)
+    out = evp__strdup(shown);
+  else
+    out = evp__strdup("(unparsable URL)");
+  curl_free(shown);
+  curl_url_cleanup(u);
+  return out;
+}
+
 /* Options every handle shares; 0 when libcurl took them all. */
 static int setup_easy(const evp_conf_t *cf, CURL *e, evp__rbuf *rb) {
   int bad = 0;

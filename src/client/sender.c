@@ -162,7 +162,7 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
   evp__client_stats_latency(&c->st, evp__client_now_us() - x->t0);
   if (e != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
-    snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url,
+    snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url_shown,
              x->rb.curl_err);
     failed_request(c, EVP_ERR_TRANSPORT);
     retry_later(c, &batch, x->fails + 1, EVP_ERR_TRANSPORT, 0, -1);
@@ -174,7 +174,7 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
     return;
   }
   EVP__INC(c->st.request_errors, 1);
-  snprintf(c->last_reason, sizeof c->last_reason, "POST %.100s: HTTP %ld%s%.60s%s", c->events_url,
+  snprintf(c->last_reason, sizeof c->last_reason, "POST %.100s: HTTP %ld%s%.60s%s", c->events_url_shown,
            status, x->rb.resp_len ? ": " : "", x->rb.resp_len ? x->rb.resp : "",
            status == 404 || status == 405 ? " (no events endpoint at this URL: check endpoint)" : "");
   if (status == 408 || status == 429 || status >= 500) {
@@ -268,7 +268,7 @@ static void send_batch(evp_client_t *c, evp__xfer *x) {
   EVP__INC(c->st.events_sent, batch->n);
   if (evp__client_xfer_start(c, x, c->events_url, body, len) != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
-    snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url,
+    snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url_shown,
              x->rb.curl_err);
     retry_later(c, batch, x->fails + 1, EVP_ERR_TRANSPORT, 0, -1);
   }

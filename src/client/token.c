@@ -141,7 +141,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   OPENSSL_cleanse(body, len);
   free(body);
   if (e != EVP_OK)
-    return failed(c, e, 0, "POST %.120s: %.120s", c->token_url, c->http.rb.curl_err);
+    return failed(c, e, 0, "POST %.120s: %.120s", c->token_url_shown, c->http.rb.curl_err);
   cJSON *root = cJSON_ParseWithLength(c->http.rb.resp ? c->http.rb.resp : "", c->http.rb.resp_len);
   if (c->http.rb.resp)
     OPENSSL_cleanse(c->http.rb.resp, c->http.rb.resp_len);
@@ -163,7 +163,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
                            ? " (no token endpoint at this URL: check endpoint / token.url)"
                            : "";
     return failed(c, (status == 400 || status == 401 || status == 403) ? EVP_ERR_AUTH : EVP_ERR_HTTP,
-                  permanent, "POST %.120s: %s%s", c->token_url, what, hint);
+                  permanent, "POST %.120s: %s%s", c->token_url_shown, what, hint);
   }
   cJSON *at = cJSON_GetObjectItemCaseSensitive(root, "access_token");
   cJSON *tt = cJSON_GetObjectItemCaseSensitive(root, "token_type");
