@@ -124,18 +124,21 @@ static void peer_ip(const struct sockaddr_storage *ss, char *out, size_t cap) {
 static const char refused_msg[] = "connection refused: too many connections from one address";
 static const char accept_msg[] = "accept failed";
 
+/* Wait on cs->freed (lock held) for at most @p ms. */
+static void wait_ms(evp__conns_t *cs, long ms) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_nsec += ms * 1000000L;
+  dl.tv_sec += dl.tv_nsec / 1000000000L;
+  dl.tv_nsec %= 1000000000L;
+  pthread_cond_timedwait(&cs->freed, &cs->mu, &dl);
+}
+
 /* Wait for a free slot; 0 when stopping. */
 static int wait_for_slot(evp__conns_t *cs) {
   pthread_mutex_lock(&cs->mu);
   while (cs->open >= cs->cap && !cs->stopping_accept) {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_nsec += 200 * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-      dl.tv_sec++;
-      dl.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&cs->freed, &cs->mu, &dl);
+    wait_ms(cs, 200); /* also checks for stopping now and then */
   }
   int go = !cs->stopping_accept;
   pthread_mutex_unlock(&cs->mu);
@@ -233,14 +236,7 @@ static void *watch_loop(void *arg) {
   evp__conns_t *cs = arg;
   pthread_mutex_lock(&cs->mu);
   while (!cs->stopping) {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_nsec += TICK_MS * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-      dl.tv_sec++;
-      dl.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&cs->freed, &cs->mu, &dl);
+    wait_ms(cs, TICK_MS);
     double now = mono();
     for (size_t i = 0; i < cs->cap; i++) {
       evp__conn_t *cn = &cs->slot[i];
