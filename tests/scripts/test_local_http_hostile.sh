@@ -257,6 +257,23 @@ try:
     out = first_reply(s, 5 * SLOW)
     s.close()
     check(status(out).startswith("HTTP/1.1 400"), f"a body at a fair pace reaches the handler (got {status(out)!r})")
+    s = connect(port, "127.0.0.5")
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(5 * SLOW)
+    met = b""
+    try:
+        while b"evpipe_lake" not in met:
+            x = s.recv(65536)
+            if not x:
+                break
+            met += x
+    except OSError:
+        pass
+    s.close()
+    for m in (b'evpipe_http_connections_dropped_total{reason="per_address"} 6\n',
+              b'evpipe_http_connections_dropped_total{reason="header_deadline"} 4\n',
+              b'evpipe_http_connections_dropped_total{reason="body_rate"} 1\n'):
+        check(m in met, f"metric {m.decode().strip()}")
     check(stop(p) == 0, "slowloris server: SIGTERM exit 0")
     text = open(f"{TMP}/slow.err", "rb").read().decode("utf-8", "replace")
     ref = [l for l in text.splitlines() if "refused" in l]
@@ -280,6 +297,41 @@ try:
     for c in idle:
         c.close()
     check(stop(p) == 0, "backlog server: SIGTERM exit 0")
+    # ------------------------------------------------------------ option and start-up errors
+    for opt in ("--max-connections", "--max-connections-per-address", "--header-timeout", "--min-body-rate"):
+        r = subprocess.run([CLI, "local", opt, "0", "--schema", SCHEMA], capture_output=True)
+        check(r.returncode == 2 and opt.encode() in r.stderr, f"{opt} 0 is a usage error naming the option")
+    p, port = start("first")
+    r = subprocess.run([CLI, "local", "--listen", f"127.0.0.1:{port}", "--data", f"{TMP}/second",
+                        "--schema", SCHEMA], capture_output=True, timeout=30 * SLOW)
+    check(r.returncode == 1 and b"cannot listen on 127.0.0.1:" in r.stderr,
+          "a port in use: exit 1, the log says it cannot listen")
+    stop(p)
+    p, port6 = None, None
+    if socket.has_ipv6:
+        try:
+            socket.socket(socket.AF_INET6).bind(("::1", 0))
+            err = open(f"{TMP}/v6.err", "wb")
+            p = subprocess.Popen([CLI, "local", "--listen", "[::1]:0", "--data", f"{TMP}/v6", "--schema", SCHEMA],
+                                 stdout=subprocess.DEVNULL, stderr=err)
+            procs.append(p)
+            for _ in range(200 * SLOW):
+                m = re.search(rb'"url":"http://\[::1\]:(\d+)"', open(f"{TMP}/v6.err", "rb").read())
+                if m:
+                    port6 = int(m.group(1))
+                    break
+                time.sleep(0.1)
+        except OSError:
+            pass
+    if p:
+        s = socket.create_connection(("::1", port6 or 1), timeout=5 * SLOW) if port6 else None
+        out = b""
+        if s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            out = first_reply(s, 5 * SLOW)
+            s.close()
+        check(status(out) == "HTTP/1.1 200 OK", "IPv6 listen address [::1] serves")
+        stop(p)
 finally:
     for p in procs:
         if p.poll() is None:
