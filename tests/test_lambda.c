@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "evpipe/lambda.h"
+#include "core/core.h"
 #include "lambda/lambda_int.h"
 #include "mock_lambda_api.h"
 
@@ -681,15 +682,15 @@ END_TEST
 START_TEST(test_json_escape) {
   char out[64];
   int cut;
-  size_t n = evp__lambda_json_escape("a\"b\\c\x01\xc3\xa9\xed\xa0\x80z", 12, out, sizeof out, &cut);
+  size_t n = evp__json_escape_text("a\"b\\c\x01\xc3\xa9\xed\xa0\x80z", 12, out, sizeof out, &cut);
   ck_assert_str_eq(out, "a\\\"b\\\\c\\u0001\xc3\xa9\\ufffd\\ufffd\\ufffdz");
   ck_assert_uint_eq(n, strlen(out));
   ck_assert_int_eq(cut, 0);
   /* Cut at a character boundary, never inside an escape or a sequence. */
-  n = evp__lambda_json_escape("abc\xe2\x82\xac", 6, out, 6, &cut);
+  n = evp__json_escape_text("abc\xe2\x82\xac", 6, out, 6, &cut);
   ck_assert_str_eq(out, "abc");
   ck_assert_int_eq(cut, 1);
-  n = evp__lambda_json_escape("ab\"", 3, out, 4, &cut);
+  n = evp__json_escape_text("ab\"", 3, out, 4, &cut);
   ck_assert_str_eq(out, "ab");
   ck_assert_int_eq(cut, 1);
 }

@@ -19,6 +19,8 @@ static void usage(FILE *f) {
           "                    [--fsync always|interval|never] [--fsync-interval-ms MS]\n"
           "                    [--buffer-bytes N] [--buffer-seconds S] [--dedup-window S]\n"
           "                    [--lake-threads N] [--token-ttl S] [--quiet]\n"
+          "                    [--max-connections N] [--max-connections-per-address N]\n"
+          "                    [--header-timeout S] [--min-body-rate BYTES/S]\n"
           "\n"
           "Serves POST /token, POST /events, GET /metrics and GET /healthz. Accepted events\n"
           "go to a durable log in DIR/queue and from there to Parquet files under\n"
@@ -27,7 +29,9 @@ static void usage(FILE *f) {
           "--clients DIR/secrets/clients.json (created with one client, printed once,\n"
           "when missing), 10000 requests/s with bursts of 5000 per client, POST /token\n"
           "20 requests/s with bursts of 100 per source address,\n"
-          "1 MiB bodies, 500 events per request, fsync before every acknowledgement.\n"
+          "1 MiB bodies, 500 events per request, fsync before every acknowledgement,\n"
+          "256 connections (more wait in the listen backlog), 64 per client address,\n"
+          "a request header within 20 s and bodies at 1024 bytes/s or more.\n"
           "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0.\n");
 }
 
@@ -45,7 +49,8 @@ int evp__cli_local(int argc, char **argv) {
   const char *listen = NULL, *data = NULL, *schema = NULL, *clients = NULL, *rate = NULL,
              *burst = NULL, *max_body = NULL, *max_events = NULL, *fsync = NULL, *fsync_ms = NULL,
              *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL, *backlog = NULL,
-             *tburst = NULL, *lake_threads = NULL;
+             *tburst = NULL, *lake_threads = NULL, *max_conns = NULL, *per_addr = NULL,
+             *hdr_timeout = NULL, *body_rate = NULL;
   for (int i = 1; i < argc; i++) {
     int r;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -73,7 +78,11 @@ int evp__cli_local(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--buffer-seconds", &buf_s)) ||
         (r = evp__cli_opt(argc, argv, &i, "--dedup-window", &dedup)) ||
         (r = evp__cli_opt(argc, argv, &i, "--lake-threads", &lake_threads)) ||
-        (r = evp__cli_opt(argc, argv, &i, "--token-ttl", &ttl))) {
+        (r = evp__cli_opt(argc, argv, &i, "--token-ttl", &ttl)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--max-connections", &max_conns)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--max-connections-per-address", &per_addr)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--header-timeout", &hdr_timeout)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--min-body-rate", &body_rate))) {
       if (r < 0)
         return EVP_CLI_USAGE;
       continue;
@@ -164,6 +173,26 @@ int evp__cli_local(int argc, char **argv) {
     if (num("--token-ttl", ttl, 60, 86400, &v))
       return EVP_CLI_USAGE;
     o.token_ttl_s = v;
+  }
+  if (max_conns) {
+    if (num("--max-connections", max_conns, 1, 10000, &v))
+      return EVP_CLI_USAGE;
+    o.threads_max = (int)v;
+  }
+  if (per_addr) {
+    if (num("--max-connections-per-address", per_addr, 1, 10000, &v))
+      return EVP_CLI_USAGE;
+    o.max_conns_per_addr = (int)v;
+  }
+  if (hdr_timeout) {
+    if (num("--header-timeout", hdr_timeout, 1, 3600, &v))
+      return EVP_CLI_USAGE;
+    o.header_timeout_s = (int)v;
+  }
+  if (body_rate) {
+    if (num("--min-body-rate", body_rate, 1, 1000000000, &v))
+      return EVP_CLI_USAGE;
+    o.min_body_rate = (int)v;
   }
   char def[4096], err[512];
   if (!schema) {

@@ -131,6 +131,11 @@ size_t evp__json_unescape(const char *raw, size_t len, char *out);
 int evp__json_numericdate(const evp__jmember_t *m, int64_t *out);
 /* JSON-escape s[0..n) into out (at least 6n + 1 bytes); returns the length. */
 size_t evp__json_escape(const char *s, size_t n, char *out);
+/* JSON-escape text that may be anything (a path, a message): bytes that are
+ * not UTF-8 become \ufffd, controls \u00XX; at most @p cap - 1 bytes are
+ * written (never part of an escape or a character) and NUL-terminated;
+ * *cut (may be NULL) says whether s was cut short. */
+size_t evp__json_escape_text(const char *s, size_t n, char *out, size_t cap, int *cut);
 /* Whether s[0..n) is well-formed UTF-8. */
 int evp__utf8_valid(const char *s, size_t n);
 /* The first byte in [p, end) that a JSON string scanner must stop at: '"'

@@ -59,10 +59,4 @@ void evp__lambda_log_reload(void);
  * evp_lambda_log(NULL, ...) inside a handler still carry the request id. */
 void evp__lambda_set_current(const evp_lambda_invocation_t *inv);
 
-/* JSON-escape @p n bytes of @p s into @p out (capacity @p cap >= 1, always
- * NUL-terminated, no quotes added). Invalid UTF-8 bytes become U+FFFD; the
- * text is cut at a character boundary when it does not fit (then *cut is
- * set when non-NULL). Returns the bytes written, without the NUL. */
-size_t evp__lambda_json_escape(const char *s, size_t n, char *out, size_t cap, int *cut);
-
 #endif /* EVP_LAMBDA_LAMBDA_INT_H */

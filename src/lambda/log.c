@@ -65,65 +65,6 @@ int64_t evp__lambda_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-size_t evp__lambda_json_escape(const char *s, size_t n, char *out, size_t cap, int *cut) {
-  static const char hex[] = "0123456789abcdef";
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
-  size_t o = 0;
-  if (cut)
-    *cut = 0;
-  if (!cap)
-    return 0;
-  while (p < end) {
-    char tmp[8];
-    size_t tl, adv;
-    unsigned c = *p;
-    if (c == '"' || c == '\\') {
-      tmp[0] = '\\';
-      tmp[1] = (char)c;
-      tl = 2;
-      adv = 1;
-    } else if (c < 0x20 || c == 0x7F) {
-      tmp[0] = '\\';
-      if (c == '\n') {
-        tmp[1] = 'n';
-        tl = 2;
-      } else if (c == '\r') {
-        tmp[1] = 'r';
-        tl = 2;
-      } else if (c == '\t') {
-        tmp[1] = 't';
-        tl = 2;
-      } else {
-        memcpy(tmp + 1, "u00", 3);
-        tmp[4] = hex[c >> 4];
-        tmp[5] = hex[c & 15];
-        tl = 6;
-      }
-      adv = 1;
-    } else if (c < 0x80) {
-      tmp[0] = (char)c;
-      tl = adv = 1;
-    } else if ((adv = evp__utf8_seq(p, end)) != 0) {
-      memcpy(tmp, p, adv);
-      tl = adv;
-    } else {
-      memcpy(tmp, "\\ufffd", 6);
-      tl = 6;
-      adv = 1;
-    }
-    if (o + tl + 1 > cap) {
-      if (cut)
-        *cut = 1;
-      break;
-    }
-    memcpy(out + o, tmp, tl);
-    o += tl;
-    p += adv;
-  }
-  out[o] = '\0';
-  return o;
-}
-
 static const char *level_name(evp_lambda_log_level_t l) {
   switch (l) {
   case EVP_LAMBDA_LOG_DEBUG: return "DEBUG";
@@ -219,7 +160,7 @@ void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_lambda_log_level_t l
   o += 12;
   const char *msg = message ? message : "";
   int cut = 0;
-  o += evp__lambda_json_escape(msg, strnlen(msg, 4 * LOG_MSG_MAX), line + o, LOG_MSG_MAX, &cut);
+  o += evp__json_escape_text(msg, strnlen(msg, 4 * LOG_MSG_MAX), line + o, LOG_MSG_MAX, &cut);
   line[o++] = '"';
   if (cut) {
     static const char t[] = ",\"messageTruncated\":true";

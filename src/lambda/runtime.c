@@ -303,7 +303,7 @@ static evp_err_t perform(evp_lambda_runtime_t *rt, long *status) {
 
 static void log_transport(const char *what, const char *curl_err) {
   char f[CURL_ERROR_SIZE * 6 + 32], esc[CURL_ERROR_SIZE * 6];
-  evp__lambda_json_escape(curl_err, strlen(curl_err), esc, sizeof esc, NULL);
+  evp__json_escape_text(curl_err, strlen(curl_err), esc, sizeof esc, NULL);
   snprintf(f, sizeof f, "{\"error\":\"%s\"}", esc);
   evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, what, f);
 }
@@ -379,7 +379,7 @@ static evp_err_t post_error(evp_lambda_runtime_t *rt, const char *type, const ch
   memcpy(body, "{\"errorMessage\":\"", 17);
   o = 17;
   const char *m = msg ? msg : "";
-  o += evp__lambda_json_escape(m, strnlen(m, EVP__LAMBDA_ERRMSG_MAX), body + o,
+  o += evp__json_escape_text(m, strnlen(m, EVP__LAMBDA_ERRMSG_MAX), body + o,
                                6 * EVP__LAMBDA_ERRMSG_MAX + 1, NULL);
   o += (size_t)snprintf(body + o, sizeof body - o, "\",\"errorType\":\"%s\",\"stackTrace\":[]}", t);
   return post(rt, &h1, body, o, refused);

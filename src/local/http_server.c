@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include "core/core.h"
+#include "local/http_conns.h"
 #include "local/local.h"
 
 #define TOKEN_BODY_LIMIT (64u * 1024u)
@@ -25,6 +26,7 @@
 
 struct evp__http {
   struct MHD_Daemon *d;
+  evp__conns_t *conns; /* the listening socket, admission and deadlines */
   evp__http_deps_t deps;
   pthread_key_t ctx_key;
 };
@@ -143,6 +145,45 @@ static enum MHD_Result send_error(evp__http_t *h, struct MHD_Connection *c, reqs
   if (retry_after)
     evp__http_resp_header(&r, "Retry-After", retry_after);
   return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+}
+
+/* An error after which the connection cannot be trusted (its framing is
+ * ambiguous, or a body we will not read is coming): answer, then close. An
+ * answer queued before the body is read also makes libmicrohttpd discard
+ * that body rather than read it. */
+static enum MHD_Result send_error_close(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
+                                        const char *method, const char *url, int status,
+                                        const char *code, const char *desc) {
+  evp__http_resp_t r;
+  evp__http_resp_init(&r);
+  if (evp__http_resp_error(&r, status, code, desc) != EVP_OK ||
+      evp__http_resp_header(&r, "Connection", "close") != EVP_OK) {
+    evp__http_resp_free(&r);
+    return MHD_NO;
+  }
+  return send_resp(h, c, rs, method, url, &r, NULL, NULL);
+}
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size) {
+  (void)kind;
+  evp__http_framing_add(cls, key, key_size, value ? value : "", value ? value_size : 0);
+  return MHD_YES;
+}
+
+/* Why the request's framing or syntax is refused (RFC 9112 §6.1, §6.3), or
+ * NULL. What libmicrohttpd 0.9.75 lets through: both Content-Length and
+ * Transfer-Encoding (it uses the chunked framing and keeps the connection),
+ * repeated Content-Length (the first wins), whitespace before the colon (the
+ * header is then ignored), a bare CR in a value, a NUL in the target, no or
+ * two Host headers. */
+static const char *framing_problem(struct MHD_Connection *c, const char *version) {
+  if (evp__conn_nul_in_target(evp__conn_of(c), version))
+    return "NUL in the request target";
+  evp__http_framing_t f;
+  memset(&f, 0, sizeof f);
+  MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
+  return evp__http_framing_verdict(&f, version && strcmp(version, "HTTP/1.1") == 0);
 }
 
 static const char *hdr(struct MHD_Connection *c, const char *name) {
@@ -377,8 +418,16 @@ static enum MHD_Result begin(evp__http_t *h, struct MHD_Connection *c, reqstate_
                              const char *method, const char *url) {
   if (rs->route == EVP__ROUTE_OTHER)
     return send_error(h, c, rs, method, url, 404, "not_found", "no such endpoint", NULL);
-  if (rs->route == EVP__ROUTE_METRICS || rs->route == EVP__ROUTE_HEALTHZ)
-    return MHD_YES; /* answered on the final call (a GET may still send a body) */
+  if (rs->route == EVP__ROUTE_METRICS || rs->route == EVP__ROUTE_HEALTHZ) {
+    /* They take no body: one announced (a length other than 0, or chunked)
+     * is refused before it is read, and the connection closed, so a client
+     * cannot make us read (and drop) an unbounded stream. */
+    const char *len = hdr(c, "Content-Length");
+    if (hdr(c, "Transfer-Encoding") || (len && strcmp(len, "0") != 0))
+      return send_error_close(h, c, rs, method, url, 413, "too_large",
+                              "GET /healthz and /metrics take no request body");
+    return MHD_YES; /* answered on the final call */
+  }
   rs->limit = rs->route == EVP__ROUTE_TOKEN ? TOKEN_BODY_LIMIT : h->deps.opts->max_body;
   if (rs->route == EVP__ROUTE_EVENTS) {
     /* Authorize from the headers alone, before accepting a byte of body:
@@ -459,7 +508,6 @@ static enum MHD_Result take_body(reqstate_t *rs, const char *data, size_t n) {
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *data_size, void **con_cls) {
-  (void)version;
   evp__http_t *h = cls;
   reqstate_t *rs = *con_cls;
   if (!rs) {
@@ -468,15 +516,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     rs->t0 = mono();
     rs->route = route_of(url);
     *con_cls = rs;
+    evp__conn_headers_done(h->conns, evp__conn_of(c));
+    const char *why = framing_problem(c, version);
+    if (why)
+      return send_error_close(h, c, rs, method, url, 400, "invalid_request", why);
     return begin(h, c, rs, method, url);
   }
   if (*data_size) {
     size_t n = *data_size;
     *data_size = 0;
+    evp__conn_body(h->conns, evp__conn_of(c), n);
     if (rs->route == EVP__ROUTE_METRICS || rs->route == EVP__ROUTE_HEALTHZ)
       return MHD_YES; /* ignored */
     return take_body(rs, data, n);
   }
+  evp__conn_body_done(h->conns, evp__conn_of(c));
   if (rs->route == EVP__ROUTE_METRICS || rs->route == EVP__ROUTE_HEALTHZ)
     return do_get(h, c, rs, method, url);
   if (rs->too_large)
@@ -503,7 +557,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)cls, (void)c, (void)toe;
+  (void)toe;
+  evp__http_t *h = cls;
+  evp__conn_request_done(h->conns, evp__conn_of(c));
   reqstate_t *rs = *con_cls;
   if (!rs)
     return;
@@ -528,9 +584,28 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     msg[--n] = '\0';
   n = 0;
   evp__local_log_str(f, sizeof f, &n, "detail", msg);
-  evp__local_log("warn", "http", f);
+  /* A client can provoke these at will (one per broken connection): rate-
+   * limited per message. */
+  evp__local_log_limited(fmt, "warn", "http", f);
 }
 #pragma GCC diagnostic pop
+
+/* The raw request target, before decoding (see evp__conn_nul_in_target). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  (void)cls;
+  evp__conn_set_target(evp__conn_of(c), uri);
+  return NULL; /* no request state yet: on_request's first call makes it */
+}
+
+/* libmicrohttpd's own %-decoding, noting a decoded NUL (it would cut the
+ * path short: "/healthz%00x" would be served as /healthz). */
+static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  size_t n = MHD_http_unescape(s);
+  if (strlen(s) != n)
+    evp__conn_set_nul_in_target(evp__conn_of(c));
+  return n;
+}
 
 static void ctx_destroy(void *p) { evp_schema_ctx_destroy(p); }
 
@@ -538,64 +613,66 @@ evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_
                           evp__http_t **out, uint16_t *bound_port, char *errstr,
                           size_t errstr_size) {
   *out = NULL;
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
-                   MHD_USE_ERROR_LOG;
-  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-  } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    flags |= MHD_USE_IPv6;
-  } else {
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                       "listen address must be a numeric IPv4 or IPv6 address: %s", host);
-  }
+                   MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
   evp__http_t *h = calloc(1, sizeof *h);
   if (!h)
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   h->deps = *deps;
+  int ipv6 = 0;
+  evp_err_t e = evp__conns_new(host, port, deps->opts, deps->metrics, &h->conns, bound_port, &ipv6,
+                               errstr, errstr_size);
+  if (e != EVP_OK) {
+    free(h);
+    return e;
+  }
+  if (ipv6)
+    flags |= MHD_USE_IPv6;
   if (pthread_key_create(&h->ctx_key, ctx_destroy) != 0) {
+    evp__conns_free(h->conns);
     free(h);
     return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "pthread_key_create failed");
   }
-  /* The logger goes first so that option errors are logged through it too. */
-  h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+  /* The logger goes first so that option errors are logged through it too.
+   * The connection limit is enforced by the accept thread (http_conns.c);
+   * the daemon's own, which resets connections past it, is only a backstop
+   * above it: a closed connection leaves the daemon's count a moment after
+   * it leaves ours. */
+  h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                           MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)deps->opts->threads_max,
+                          MHD_OPTION_NOTIFY_CONNECTION, evp__conns_notify, h->conns,
+                          MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+                          MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, h,
+                          MHD_OPTION_CONNECTION_LIMIT, 2u * (unsigned)deps->opts->threads_max,
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                           MHD_OPTION_END);
-  if (!h->d) {
-    int en = errno;
+  if (!h->d || evp__conns_run(h->conns, h->d, errstr, errstr_size) != EVP_OK) {
+    if (!h->d)
+      evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot start the HTTP daemon");
+    evp__conns_stop_accepting(h->conns);
+    if (h->d)
+      MHD_stop_daemon(h->d);
+    evp__conns_free(h->conns);
     pthread_key_delete(h->ctx_key);
     free(h);
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot listen on %s:%u: %s", host,
-                       (unsigned)port, strerror(en));
+    return EVP_ERR_IO;
   }
-  const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-  *bound_port = di ? di->port : port;
   *out = h;
   return EVP_OK;
 }
 
 void evp__http_quiesce(evp__http_t *h) {
-  if (h && h->d) {
-    MHD_socket s = MHD_quiesce_daemon(h->d);
-    if (s != MHD_INVALID_SOCKET)
-      close(s);
-  }
+  if (h)
+    evp__conns_stop_accepting(h->conns);
 }
 
 void evp__http_stop(evp__http_t *h) {
   if (!h)
     return;
+  evp__conns_stop_accepting(h->conns);
   MHD_stop_daemon(h->d);
+  evp__conns_free(h->conns);
   /* The calling thread may have used the key too (it did not, but be exact). */
   evp_schema_ctx_t *ctx = pthread_getspecific(h->ctx_key);
   evp_schema_ctx_destroy(ctx);

@@ -44,7 +44,12 @@ typedef struct {
   int lake_threads;          /* batcher: files a large flush is written as at once; 0: CPUs, at most 4 */
   uint64_t max_backlog;      /* events logged but not yet in Parquet before POST /events
                                 waits for the batcher (backpressure); 0: unbounded */
-  int threads_max;           /* connection limit (one thread per connection) */
+  int threads_max;           /* connection limit (one thread per connection); more wait in the
+                                listen backlog */
+  int max_conns_per_addr;    /* connections from one client address; more are refused */
+  int header_timeout_s;      /* deadline for a whole request header (and for a kept-alive
+                                connection's next request) */
+  int min_body_rate;         /* bytes/s a body must average, after header_timeout_s of grace */
   int64_t token_ttl_s;       /* access-token lifetime (expires_in) */
   int log_requests;          /* one log line per request (errors are always logged) */
   FILE *announce;            /* where generated credentials are printed once (stdout) */
@@ -179,6 +184,8 @@ void evp__metrics_rejected(evp__metrics_t *m, const char *reason); /* a static l
 void evp__metrics_auth_failure(evp__metrics_t *m, const char *reason);
 void evp__metrics_token(evp__metrics_t *m, const char *error); /* NULL: issued */
 void evp__metrics_key_reload(evp__metrics_t *m);
+/* @p reason: "per_address", "header_deadline" or "body_rate". */
+void evp__metrics_conn_dropped(evp__metrics_t *m, const char *reason);
 /* Prometheus text exposition; *out malloc'd. */
 evp_err_t evp__metrics_render(const evp__metrics_t *m, const evp__wal_t *wal,
                               const evp__batcher_t *b, char **out, size_t *len);
@@ -193,6 +200,13 @@ void evp__local_log(const char *level, const char *msg, const char *fields);
  * longer than 1024 bytes are cut. */
 void evp__local_log_str(char *buf, size_t cap, size_t *n, const char *key, const char *value);
 void evp__local_log_num(char *buf, size_t cap, size_t *n, const char *key, long long value);
+/* A line a client can cause at will: per @p key (any stable pointer), the
+ * first in a quiet period is written at once with "count":1, later ones
+ * only counted; evp__local_log_limited_flush writes one summary per kind
+ * ("count":N) once its interval (10 s) is over, or now with @p all. */
+void evp__local_log_limited(const void *key, const char *level, const char *msg,
+                            const char *fields);
+void evp__local_log_limited_flush(int all);
 
 /* ------------------------------------------------------------ http front */
 

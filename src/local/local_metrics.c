@@ -40,7 +40,11 @@ struct evp__metrics {
   atomic_ullong auth_fail[N_REASONS];
   atomic_ullong token_fail[N_REASONS];
   atomic_ullong tokens_issued, key_reloads;
+  atomic_ullong conn_dropped[3];
 };
+
+/* Connections the HTTP front refused or cut (http_conns.c). */
+static const char *const conn_reasons[3] = {"per_address", "header_deadline", "body_rate"};
 
 static size_t reason_idx(const char *r) {
   for (size_t i = 0; r && i < N_REASONS; i++)
@@ -83,6 +87,11 @@ void evp__metrics_token(evp__metrics_t *m, const char *error) {
     atomic_fetch_add(&m->tokens_issued, 1);
 }
 void evp__metrics_key_reload(evp__metrics_t *m) { atomic_fetch_add(&m->key_reloads, 1); }
+void evp__metrics_conn_dropped(evp__metrics_t *m, const char *reason) {
+  for (size_t i = 0; i < 3; i++)
+    if (strcmp(reason, conn_reasons[i]) == 0)
+      atomic_fetch_add(&m->conn_dropped[i], 1);
+}
 
 typedef struct {
   char *b;
@@ -169,6 +178,12 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
   put(&s, "# HELP evpipe_secret_reloads_total Changed signing-key or clients files picked up while running.\n"
           "# TYPE evpipe_secret_reloads_total counter\nevpipe_secret_reloads_total %llu\n",
       atomic_load(&m->key_reloads));
+  put(&s, "# HELP evpipe_http_connections_dropped_total Connections refused (per_address) or "
+          "closed by a deadline (header_deadline, body_rate).\n"
+          "# TYPE evpipe_http_connections_dropped_total counter\n");
+  for (size_t i = 0; i < 3; i++)
+    put(&s, "evpipe_http_connections_dropped_total{reason=\"%s\"} %llu\n", conn_reasons[i],
+        atomic_load(&m->conn_dropped[i]));
   if (wal)
     put(&s, "# HELP evpipe_queue_depth_events Events in the durable log not yet in the lake.\n"
             "# TYPE evpipe_queue_depth_events gauge\nevpipe_queue_depth_events %llu\n",

@@ -33,6 +33,9 @@ void evp__local_opts_default(evp__local_opts_t *o) {
   o->buffer_seconds = 60;
   o->dedup_window_s = 3600;
   o->threads_max = 256;
+  o->max_conns_per_addr = 64;
+  o->header_timeout_s = 20;
+  o->min_body_rate = 1024;
   o->token_ttl_s = EVP_JWT_DEFAULT_TTL;
   o->log_requests = 1;
   o->announce = stdout;

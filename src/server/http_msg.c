@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/crypto.h>
 #include "core/core.h"
 #include "server/server.h"
@@ -85,4 +86,55 @@ void evp__free_secret(char *s) {
     return;
   OPENSSL_cleanse(s, strlen(s));
   free(s);
+}
+
+/* RFC 9110 §5.6.2 tchar: what a field name may hold. Whitespace before the
+ * colon ("Content-Length : 5") lands in the name and fails here. */
+static int is_token(const char *s, size_t n) {
+  if (n == 0)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          strchr("!#$%&'*+-.^_`|~", c)) || c == 0)
+      return 0;
+  }
+  return 1;
+}
+
+static int name_is(const char *name, size_t n, const char *want) {
+  return n == strlen(want) && strncasecmp(name, want, n) == 0;
+}
+
+void evp__http_framing_add(evp__http_framing_t *f, const char *name, size_t name_len,
+                           const char *value, size_t value_len) {
+  const char *why = NULL;
+  if (!is_token(name, name_len))
+    why = "a header name is not a token (whitespace before the colon?)";
+  else if (memchr(value, '\0', value_len) || memchr(value, '\r', value_len) ||
+           memchr(value, '\n', value_len))
+    why = "a header value holds NUL, CR or LF";
+  else if (name_is(name, name_len, "content-length") && ++f->n_length > 1)
+    why = "more than one Content-Length";
+  else if (name_is(name, name_len, "transfer-encoding") &&
+           (++f->n_coding > 1 || value_len != 7 || strncasecmp(value, "chunked", 7) != 0))
+    why = "Transfer-Encoding must be sent once, as chunked";
+  else if (name_is(name, name_len, "host"))
+    f->n_host++;
+  if (why && !f->why)
+    f->why = why;
+}
+
+const char *evp__http_framing_verdict(const evp__http_framing_t *f, int http11) {
+  if (f->why)
+    return f->why;
+  if (f->n_length && f->n_coding)
+    return "both Content-Length and Transfer-Encoding";
+  if (f->n_coding && !http11)
+    return "Transfer-Encoding in an HTTP/1.0 request";
+  if (f->n_host > 1)
+    return "more than one Host";
+  if (http11 && f->n_host == 0)
+    return "HTTP/1.1 request without Host";
+  return NULL;
 }

@@ -54,6 +54,23 @@ typedef struct {
   const char *reason;
 } evp__http_resp_t;
 
+/* Message framing and header syntax of an HTTP/1.x request (RFC 9112 §6.1,
+ * §6.3; RFC 9110 §5.5, §7.2), checked before a byte of body is read: fed
+ * one header at a time (exact lengths, so an embedded NUL shows), then
+ * judged. A request refused here gets 400 and its connection is closed: its
+ * framing is ambiguous, so nothing after it on the connection can be
+ * trusted. */
+typedef struct {
+  unsigned n_length, n_coding, n_host;
+  const char *why; /* the first problem seen (static text), or NULL */
+} evp__http_framing_t;
+
+void evp__http_framing_add(evp__http_framing_t *f, const char *name, size_t name_len,
+                           const char *value, size_t value_len);
+/* NULL when the request may be served, else why it may not. @p http11: the
+ * request is HTTP/1.1 (Host is then required exactly once). */
+const char *evp__http_framing_verdict(const evp__http_framing_t *f, int http11);
+
 /* The value of header @p lcname (lower-case) or NULL. */
 const char *evp__http_req_header(const evp__http_req_t *req, const char *lcname);
 

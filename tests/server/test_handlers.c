@@ -1233,7 +1233,7 @@ START_TEST(log_values_escaped_and_bounded) {
   evp__local_log_str(f, sizeof f, &n, "a", "q\"\n\\");
   evp__local_log_num(f, sizeof f, &n, "b", -5);
   evp__local_log_str(f, sizeof f, &n, "c", NULL);
-  ck_assert_str_eq(f, "\"a\":\"q\\\"\\u000a\\\\\",\"b\":-5,\"c\":null");
+  ck_assert_str_eq(f, "\"a\":\"q\\\"\\n\\\\\",\"b\":-5,\"c\":null");
   char big[3000];
   memset(big, 'x', sizeof big - 1);
   big[sizeof big - 1] = '\0';
@@ -1244,6 +1244,77 @@ START_TEST(log_values_escaped_and_bounded) {
   n = 0;
   evp__local_log_str(tiny, sizeof tiny, &n, "key", "value");
   ck_assert_uint_le(n, sizeof tiny);
+}
+END_TEST
+
+/* Issue 12: framing and header syntax refused before any body is read. */
+static const char *framing_of(const char *const *hs, size_t n, int http11) {
+  evp__http_framing_t f;
+  memset(&f, 0, sizeof f);
+  for (size_t i = 0; i + 1 < n; i += 2)
+    evp__http_framing_add(&f, hs[i], strlen(hs[i]), hs[i + 1], strlen(hs[i + 1]));
+  return evp__http_framing_verdict(&f, http11);
+}
+
+START_TEST(http_framing_rules) {
+  const char *ok[] = {"Host", "x", "Content-Length", "5", "Content-Type", "application/json"};
+  ck_assert_ptr_null(framing_of(ok, 6, 1));
+  const char *chunked[] = {"host", "x", "Transfer-Encoding", "Chunked"};
+  ck_assert_ptr_null(framing_of(chunked, 4, 1));
+  const char *http10[] = {"Content-Length", "0"};
+  ck_assert_ptr_null(framing_of(http10, 2, 0)); /* Host optional in HTTP/1.0 */
+  const char *both[] = {"Host", "x", "Content-Length", "5", "Transfer-Encoding", "chunked"};
+  ck_assert_str_eq(framing_of(both, 6, 1), "both Content-Length and Transfer-Encoding");
+  const char *two_len[] = {"Host", "x", "Content-Length", "5", "content-length", "7"};
+  ck_assert_str_eq(framing_of(two_len, 6, 1), "more than one Content-Length");
+  const char *same_len[] = {"Host", "x", "Content-Length", "5", "Content-Length", "5"};
+  ck_assert_str_eq(framing_of(same_len, 6, 1), "more than one Content-Length");
+  const char *ws[] = {"Host", "x", "Content-Length ", "5"};
+  ck_assert_ptr_nonnull(strstr(framing_of(ws, 4, 1), "not a token"));
+  const char *empty_name[] = {"Host", "x", "", "5"};
+  ck_assert_ptr_nonnull(strstr(framing_of(empty_name, 4, 1), "not a token"));
+  const char *cr[] = {"Host", "x", "X-A", "a\rb"};
+  ck_assert_str_eq(framing_of(cr, 4, 1), "a header value holds NUL, CR or LF");
+  const char *coding[] = {"Host", "x", "Transfer-Encoding", "gzip, chunked"};
+  ck_assert_str_eq(framing_of(coding, 4, 1), "Transfer-Encoding must be sent once, as chunked");
+  const char *two_te[] = {"Host", "x", "Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked"};
+  ck_assert_str_eq(framing_of(two_te, 6, 1), "Transfer-Encoding must be sent once, as chunked");
+  const char *te10[] = {"Transfer-Encoding", "chunked"};
+  ck_assert_str_eq(framing_of(te10, 2, 0), "Transfer-Encoding in an HTTP/1.0 request");
+  ck_assert_str_eq(framing_of(NULL, 0, 1), "HTTP/1.1 request without Host");
+  const char *hosts[] = {"Host", "x", "HOST", "y"};
+  ck_assert_str_eq(framing_of(hosts, 4, 1), "more than one Host");
+  ck_assert_str_eq(framing_of(hosts, 4, 0), "more than one Host");
+  /* An embedded NUL is seen through the exact lengths. */
+  evp__http_framing_t f;
+  memset(&f, 0, sizeof f);
+  evp__http_framing_add(&f, "Host", 4, "x", 1);
+  evp__http_framing_add(&f, "X-A", 3, "a\0b", 3);
+  ck_assert_str_eq(evp__http_framing_verdict(&f, 1), "a header value holds NUL, CR or LF");
+  memset(&f, 0, sizeof f);
+  evp__http_framing_add(&f, "Ho\0st", 5, "x", 1);
+  ck_assert_ptr_nonnull(strstr(evp__http_framing_verdict(&f, 1), "not a token"));
+}
+END_TEST
+
+/* A log member is whole JSON whatever the value: raw invalid UTF-8 becomes
+ * U+FFFD, and a value too long for the buffer is cut between escapes. */
+START_TEST(log_member_always_json) {
+  char f[64];
+  size_t n = 0;
+  evp__local_log_str(f, sizeof f, &n, "path", "/\xff\xfe\xc3(");
+  ck_assert_str_eq(f, "\"path\":\"/\\ufffd\\ufffd\\ufffd(\"");
+  char ctl[200];
+  memset(ctl, 1, sizeof ctl - 1);
+  ctl[sizeof ctl - 1] = '\0';
+  n = 0;
+  evp__local_log_str(f, sizeof f, &n, "p", ctl);
+  ck_assert_uint_lt(n, sizeof f);
+  ck_assert_uint_eq(n, strlen(f));
+  ck_assert_str_eq(f + n - 7, "\\u0001\""); /* ends with a whole escape, then the quote */
+  evp__local_log_num(f, sizeof f, &n, "status", 404);
+  ck_assert_uint_eq(n, strlen(f)); /* no room: left out, the buffer still ends whole */
+  ck_assert_ptr_null(strstr(f, "status"));
 }
 END_TEST
 
@@ -1288,6 +1359,10 @@ int main(void) {
   tcase_add_test(t, clients_file_hot_reload);
   tcase_add_test(t, metrics_text);
   tcase_add_test(t, log_values_escaped_and_bounded);
+  suite_add_tcase(s, t);
+  t = tcase_create("http_front");
+  tcase_add_test(t, http_framing_rules);
+  tcase_add_test(t, log_member_always_json);
   suite_add_tcase(s, t);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

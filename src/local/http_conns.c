@@ -1,0 +1,413 @@
+/* Connection admission and deadlines of the HTTP front: see http_conns.h. */
+#define _GNU_SOURCE /* accept4 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/core.h"
+#include "local/http_conns.h"
+
+#define TICK_MS 100          /* watchdog period: deadlines are kept to about this */
+#define UNSTARTED_MAX_S 5.0  /* a handed-off connection the daemon never started */
+
+typedef enum { PHASE_HEADER, PHASE_BODY, PHASE_BUSY } phase_t;
+
+struct evp__conn {
+  int used, started, closing;
+  int fd;
+  char ip[INET6_ADDRSTRLEN];
+  phase_t phase;
+  double since;      /* when the phase (or the unstarted hand-off) began */
+  size_t body_bytes; /* in PHASE_BODY */
+  /* Touched by the connection's own thread only. */
+  const char *target;
+  size_t target_len;
+  int nul_in_target;
+};
+
+struct evp__conns {
+  pthread_mutex_t mu;
+  pthread_cond_t freed;
+  evp__conn_t *slot;
+  size_t cap, open;
+  int listen_fd, wake[2];
+  struct MHD_Daemon *d;
+  pthread_t acceptor, watchdog;
+  int acceptor_on, watchdog_on, stopping_accept, stopping;
+  unsigned max_per_addr;
+  double header_s, min_rate;
+  evp__metrics_t *m;
+};
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_t *o,
+                         evp__metrics_t *m, evp__conns_t **out, uint16_t *bound_port, int *ipv6,
+                         char *errstr, size_t errstr_size) {
+  *out = NULL;
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    sl = sizeof *s4;
+    *ipv6 = 0;
+  } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    sl = sizeof *s6;
+    *ipv6 = 1;
+  } else {
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "listen address must be a numeric IPv4 or IPv6 address: %s", host);
+  }
+  if (o->threads_max < 1 || o->max_conns_per_addr < 1 || o->header_timeout_s < 1 ||
+      o->min_body_rate < 1)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "connection limits and deadlines must be at least 1");
+  evp__conns_t *cs = calloc(1, sizeof *cs);
+  if (!cs)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  cs->listen_fd = cs->wake[0] = cs->wake[1] = -1;
+  cs->cap = (size_t)o->threads_max;
+  cs->max_per_addr = (unsigned)o->max_conns_per_addr;
+  cs->header_s = o->header_timeout_s;
+  cs->min_rate = o->min_body_rate;
+  cs->m = m;
+  if (!(cs->slot = calloc(cs->cap, sizeof *cs->slot)) || pthread_mutex_init(&cs->mu, NULL) != 0) {
+    free(cs->slot);
+    free(cs);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  }
+  pthread_cond_init(&cs->freed, NULL);
+  int one = 1, en = 0;
+  cs->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (cs->listen_fd < 0 || (*ipv6 && setsockopt(cs->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+      setsockopt(cs->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      bind(cs->listen_fd, (struct sockaddr *)&ss, sl) != 0 || listen(cs->listen_fd, SOMAXCONN) != 0 ||
+      pipe2(cs->wake, O_CLOEXEC) != 0)
+    en = errno ? errno : EIO;
+  if (en) {
+    evp__conns_free(cs);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot listen on %s:%u: %s", host,
+                       (unsigned)port, strerror(en));
+  }
+  sl = sizeof ss;
+  getsockname(cs->listen_fd, (struct sockaddr *)&ss, &sl);
+  *bound_port = ntohs(ss.ss_family == AF_INET ? s4->sin_port : s6->sin6_port);
+  *out = cs;
+  return EVP_OK;
+}
+
+static void peer_ip(const struct sockaddr_storage *ss, char *out, size_t cap) {
+  out[0] = '\0';
+  if (ss->ss_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, out, (socklen_t)cap);
+  else if (ss->ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, out, (socklen_t)cap);
+}
+
+static const char refused_msg[] = "connection refused: too many connections from one address";
+static const char accept_msg[] = "accept failed";
+
+/* Wait on cs->freed (lock held) for at most @p ms. */
+static void wait_ms(evp__conns_t *cs, long ms) {
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_nsec += ms * 1000000L;
+  dl.tv_sec += dl.tv_nsec / 1000000000L;
+  dl.tv_nsec %= 1000000000L;
+  pthread_cond_timedwait(&cs->freed, &cs->mu, &dl);
+}
+
+/* Wait for a free slot; 0 when stopping. */
+static int wait_for_slot(evp__conns_t *cs) {
+  pthread_mutex_lock(&cs->mu);
+  while (cs->open >= cs->cap && !cs->stopping_accept) {
+    wait_ms(cs, 200); /* also checks for stopping now and then */
+  }
+  int go = !cs->stopping_accept;
+  pthread_mutex_unlock(&cs->mu);
+  return go;
+}
+
+/* Take a slot for @p fd from @p ip, or NULL when the address is at its
+ * limit. Called with the lock held and a free slot known to exist. */
+static evp__conn_t *admit(evp__conns_t *cs, int fd, const char *ip) {
+  unsigned same = 0;
+  evp__conn_t *free_slot = NULL;
+  for (size_t i = 0; i < cs->cap; i++) {
+    evp__conn_t *cn = &cs->slot[i];
+    if (cn->used && !cn->started && cn->fd == fd) {
+      /* A hand-off the daemon dropped before starting it: the number is
+       * free again (this accept got it), so is the slot. */
+      cn->used = 0;
+      cs->open--;
+    }
+    if (!cn->used) {
+      if (!free_slot)
+        free_slot = cn;
+    } else if (strcmp(cn->ip, ip) == 0) {
+      same++;
+    }
+  }
+  if (same >= cs->max_per_addr || !free_slot)
+    return NULL;
+  memset(free_slot, 0, sizeof *free_slot);
+  free_slot->used = 1;
+  free_slot->fd = fd;
+  memcpy(free_slot->ip, ip, sizeof free_slot->ip);
+  free_slot->phase = PHASE_HEADER;
+  free_slot->since = mono();
+  cs->open++;
+  return free_slot;
+}
+
+static void *accept_loop(void *arg) {
+  evp__conns_t *cs = arg;
+  while (wait_for_slot(cs)) {
+    struct pollfd pf[2] = {{cs->listen_fd, POLLIN, 0}, {cs->wake[0], POLLIN, 0}};
+    if (poll(pf, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (pf[1].revents)
+      break;
+    if (!(pf[0].revents & POLLIN))
+      continue;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(cs->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        char f[128];
+        size_t n = 0;
+        evp__local_log_str(f, sizeof f, &n, "error", strerror(errno));
+        evp__local_log_limited(accept_msg, "error", accept_msg, f);
+        struct timespec nap = {0, 100 * 1000000L};
+        nanosleep(&nap, NULL);
+      }
+      continue;
+    }
+    char ip[INET6_ADDRSTRLEN];
+    peer_ip(&ss, ip, sizeof ip);
+    pthread_mutex_lock(&cs->mu);
+    evp__conn_t *cn = admit(cs, fd, ip);
+    pthread_mutex_unlock(&cs->mu);
+    if (!cn) {
+      close(fd);
+      evp__metrics_conn_dropped(cs->m, "per_address");
+      char f[128];
+      size_t n = 0;
+      evp__local_log_str(f, sizeof f, &n, "remote", ip);
+      evp__local_log_num(f, sizeof f, &n, "limit", (long long)cs->max_per_addr);
+      evp__local_log_limited(refused_msg, "warn", refused_msg, f);
+      continue;
+    }
+    /* The daemon owns (and closes) fd from here, even when this fails. */
+    if (MHD_add_connection(cs->d, fd, (struct sockaddr *)&ss, sl) != MHD_YES) {
+      pthread_mutex_lock(&cs->mu);
+      if (cn->used && !cn->started && cn->fd == fd) {
+        cn->used = 0;
+        cs->open--;
+      }
+      pthread_mutex_unlock(&cs->mu);
+    }
+  }
+  return NULL;
+}
+
+static const char header_msg[] = "connection closed: header deadline";
+static const char body_msg[] = "connection closed: body slower than the minimum rate";
+
+static void *watch_loop(void *arg) {
+  evp__conns_t *cs = arg;
+  pthread_mutex_lock(&cs->mu);
+  while (!cs->stopping) {
+    wait_ms(cs, TICK_MS);
+    double now = mono();
+    for (size_t i = 0; i < cs->cap; i++) {
+      evp__conn_t *cn = &cs->slot[i];
+      if (!cn->used || cn->closing)
+        continue;
+      if (!cn->started) {
+        if (now - cn->since > UNSTARTED_MAX_S) {
+          cn->used = 0;
+          cs->open--;
+          pthread_cond_broadcast(&cs->freed);
+        }
+        continue;
+      }
+      const char *why = NULL;
+      if (cn->phase == PHASE_HEADER && now - cn->since > cs->header_s)
+        why = header_msg;
+      else if (cn->phase == PHASE_BODY &&
+               now - cn->since > cs->header_s + (double)cn->body_bytes / cs->min_rate)
+        why = body_msg;
+      if (!why)
+        continue;
+      /* The daemon's thread sees end of input and closes the connection;
+       * the record goes when it says so (NOTIFY_CONNECTION), and the
+       * number cannot be reused before that, since it closes after. */
+      shutdown(cn->fd, SHUT_RDWR);
+      cn->closing = 1;
+      char f[128];
+      size_t n = 0;
+      evp__local_log_str(f, sizeof f, &n, "remote", cn->ip);
+      pthread_mutex_unlock(&cs->mu);
+      evp__metrics_conn_dropped(cs->m, why == header_msg ? "header_deadline" : "body_rate");
+      evp__local_log_limited(why, "warn", why, f);
+      pthread_mutex_lock(&cs->mu);
+    }
+    pthread_mutex_unlock(&cs->mu);
+    evp__local_log_limited_flush(0);
+    pthread_mutex_lock(&cs->mu);
+  }
+  pthread_mutex_unlock(&cs->mu);
+  return NULL;
+}
+
+evp_err_t evp__conns_run(evp__conns_t *cs, struct MHD_Daemon *d, char *errstr, size_t errstr_size) {
+  cs->d = d;
+  if (pthread_create(&cs->watchdog, NULL, watch_loop, cs) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "cannot start the connection watchdog");
+  cs->watchdog_on = 1;
+  if (pthread_create(&cs->acceptor, NULL, accept_loop, cs) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "cannot start the accept thread");
+  cs->acceptor_on = 1;
+  return EVP_OK;
+}
+
+void evp__conns_stop_accepting(evp__conns_t *cs) {
+  if (!cs)
+    return;
+  pthread_mutex_lock(&cs->mu);
+  cs->stopping_accept = 1;
+  pthread_cond_broadcast(&cs->freed);
+  pthread_mutex_unlock(&cs->mu);
+  if (cs->acceptor_on) {
+    ssize_t w = write(cs->wake[1], "x", 1);
+    (void)w;
+    pthread_join(cs->acceptor, NULL);
+    cs->acceptor_on = 0;
+  }
+  if (cs->listen_fd >= 0) {
+    close(cs->listen_fd);
+    cs->listen_fd = -1;
+  }
+}
+
+void evp__conns_free(evp__conns_t *cs) {
+  if (!cs)
+    return;
+  evp__conns_stop_accepting(cs);
+  if (cs->watchdog_on) {
+    pthread_mutex_lock(&cs->mu);
+    cs->stopping = 1;
+    pthread_cond_broadcast(&cs->freed);
+    pthread_mutex_unlock(&cs->mu);
+    pthread_join(cs->watchdog, NULL);
+  }
+  evp__local_log_limited_flush(1);
+  for (int i = 0; i < 2; i++)
+    if (cs->wake[i] >= 0)
+      close(cs->wake[i]);
+  pthread_cond_destroy(&cs->freed);
+  pthread_mutex_destroy(&cs->mu);
+  free(cs->slot);
+  free(cs);
+}
+
+void evp__conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                       enum MHD_ConnectionNotificationCode code) {
+  evp__conns_t *cs = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *socket_context = NULL;
+    if (!ci)
+      return;
+    pthread_mutex_lock(&cs->mu);
+    for (size_t i = 0; i < cs->cap; i++) {
+      evp__conn_t *cn = &cs->slot[i];
+      if (cn->used && !cn->started && cn->fd == ci->connect_fd) {
+        cn->started = 1;
+        cn->since = mono();
+        *socket_context = cn;
+        break;
+      }
+    }
+    pthread_mutex_unlock(&cs->mu);
+  } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+    evp__conn_t *cn = *socket_context;
+    pthread_mutex_lock(&cs->mu);
+    cn->used = 0;
+    cs->open--;
+    pthread_cond_broadcast(&cs->freed);
+    pthread_mutex_unlock(&cs->mu);
+    *socket_context = NULL;
+  }
+}
+
+evp__conn_t *evp__conn_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void set_phase(evp__conns_t *cs, evp__conn_t *cn, phase_t p) {
+  if (!cn)
+    return;
+  pthread_mutex_lock(&cs->mu);
+  cn->phase = p;
+  cn->since = mono();
+  cn->body_bytes = 0;
+  pthread_mutex_unlock(&cs->mu);
+}
+
+void evp__conn_headers_done(evp__conns_t *cs, evp__conn_t *cn) { set_phase(cs, cn, PHASE_BODY); }
+void evp__conn_body_done(evp__conns_t *cs, evp__conn_t *cn) { set_phase(cs, cn, PHASE_BUSY); }
+
+void evp__conn_request_done(evp__conns_t *cs, evp__conn_t *cn) {
+  set_phase(cs, cn, PHASE_HEADER);
+  if (cn) {
+    cn->target = NULL;
+    cn->nul_in_target = 0;
+  }
+}
+
+void evp__conn_body(evp__conns_t *cs, evp__conn_t *cn, size_t n) {
+  if (!cn)
+    return;
+  pthread_mutex_lock(&cs->mu);
+  cn->body_bytes += n;
+  pthread_mutex_unlock(&cs->mu);
+}
+
+void evp__conn_set_target(evp__conn_t *cn, const char *uri) {
+  if (cn) {
+    cn->target = uri;
+    cn->target_len = strlen(uri);
+  }
+}
+
+void evp__conn_set_nul_in_target(evp__conn_t *cn) {
+  if (cn)
+    cn->nul_in_target = 1;
+}
+
+int evp__conn_nul_in_target(const evp__conn_t *cn, const char *version) {
+  if (!cn)
+    return 0;
+  return cn->nul_in_target || (cn->target && version && cn->target + cn->target_len + 1 != version);
+}
