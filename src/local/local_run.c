@@ -158,6 +158,23 @@ evp_err_t evp__local_flush(evp__local_t *l, int timeout_ms) {
   return evp__batcher_flush(l->batcher, timeout_ms);
 }
 
+/* Existing data directories that others may enter are left as they are
+ * (the operator may share them on purpose) but said out loud. */
+static void warn_if_open(const char *dir) {
+  unsigned mode = evp__local_dir_open_mode(dir);
+  if (!mode)
+    return;
+  char fix[PATH_MAX + 16], m[16], f[2 * PATH_MAX + 128];
+  size_t n = 0;
+  snprintf(fix, sizeof fix, "chmod 700 %s", dir);
+  snprintf(m, sizeof m, "%04o", mode);
+  evp__local_log_str(f, sizeof f, &n, "path", dir);
+  evp__local_log_str(f, sizeof f, &n, "mode", m);
+  evp__local_log_str(f, sizeof f, &n, "fix", fix);
+  evp__local_log("warn", "data directory is more open than 0700: other local users may read it",
+                 f);
+}
+
 /* Everything before HTTP: schema, secrets, log, batcher. */
 static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef, size_t cdef_size,
                             char *errstr, size_t errstr_size) {
@@ -178,6 +195,8 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
   if ((e = evp__local_mkdirs(secrets, errstr, errstr_size)) != EVP_OK)
     return e;
+  warn_if_open(o->data_dir);
+  warn_if_open(secrets);
   const char *cpath = o->clients_path;
   if (!cpath) {
     if ((size_t)snprintf(cdef, cdef_size, "%s/clients.json", secrets) >= cdef_size)
@@ -214,6 +233,7 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
   if ((e = evp__wal_open(path, &wo, &l->wal, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot open the durable log: %s", err);
+  warn_if_open(path);
   evp__batcher_opts_t bo;
   memset(&bo, 0, sizeof bo);
   bo.lake_dir = o->data_dir;

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# `evpipe local` and the secrets a hostile local user or network caller goes
+# after (docs/security.md): secret files another user could replace are
+# refused at start and on reload (StrictModes-like ownership and mode checks
+# of the file and every directory up to /), open data directories are
+# warned about; guessing one client's secret from many addresses locks that
+# client id (429 + Retry-After) without touching the others, and the log
+# names the client id, never the secret; a token signed with the right key
+# that lives longer than the issuer grants, or has no iat, is refused.
+. "$(dirname "$0")/lib.sh"
+CLI=${EVP_CLI:?}
+SRC=${EVP_SOURCE_DIR:?}
+SCHEMA=$SRC/examples/schemas/glue-data-catalog-json-schema.json
+command -v curl >/dev/null || { echo "curl not found: skipped"; exit 77; }
+command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
+WAIT=20
+[ -n "${EVP_SANITIZE:-}" ] && WAIT=60
+
+PIDS=""
+cleanup() {
+  for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+start() { # NAME ARGS...: sets PID, URL (empty when it did not come up)
+  name=$1; shift
+  "$CLI" local --listen 127.0.0.1:0 --schema "$SCHEMA" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  PID=$!
+  PIDS="$PIDS $PID"
+  URL=""
+  for _ in $(seq 1 $((WAIT * 10))); do
+    URL=$(sed -n 's/.*"msg":"listening","url":"\([^"]*\)".*/\1/p' "$TMP/$name.err" | head -1)
+    [ -n "$URL" ] && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+}
+stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+http() { # NAME CURL-ARGS...: $CODE, $TMP/NAME.body, $TMP/NAME.hdr
+  name=$1; shift
+  CODE=$(curl -s --max-time 20 -o "$TMP/$name.body" -D "$TMP/$name.hdr" -w '%{http_code}' "$@")
+}
+check() { # NAME CONDITION-COMMAND...
+  name=$1; shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+token() { # NAME ID SECRET [CURL-ARGS...]
+  n=$1; i=$2; s=$3; shift 3
+  http "$n" -X POST "$@" "$URL/token" -d "grant_type=client_credentials&client_id=$i&client_secret=$s"
+}
+clients_json() { # ID SECRET [ID SECRET]...
+  printf '['; sep=""
+  while [ $# -ge 2 ]; do
+    printf '%s{"client_id":"%s","client_secret":"%s","audiences":["events"]}' "$sep" "$1" "$2"
+    sep=","; shift 2
+  done
+  printf ']\n'
+}
+S_A=secret-of-client-a-0123456789
+S_B=secret-of-client-b-0123456789
+
+# ------------------------------------------------------------ secret files at start
+D=$TMP/d1
+mkdir -m 700 "$D"; mkdir -m 700 "$D/secrets"
+clients_json a "$S_A" >"$D/secrets/clients.json"; chmod 600 "$D/secrets/clients.json"
+chmod 777 "$D/secrets"
+expect_rc 1 "a world-writable secrets/ directory: refused at start" timeout $WAIT \
+  "$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA"
+expect_grep "$TMP/err" "chmod 700 $D/secrets" "the refusal names the directory and says: chmod 700 it"
+expect_grep "$TMP/err" "writable by group or others" "the refusal says why"
+chmod 700 "$D/secrets"
+chown 65534 "$D/secrets/clients.json"
+expect_rc 1 "a clients file owned by another user (uid 65534): refused" timeout $WAIT \
+  "$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA"
+expect_grep "$TMP/err" "$D/secrets/clients.json is owned by uid 65534" "the refusal names the file and its owner"
+expect_grep "$TMP/err" "chown" "the refusal says how to fix it (chown)"
+chown 0 "$D/secrets/clients.json"
+chown 65534 "$D/secrets"
+expect_rc 1 "a secrets/ directory owned by another user: refused" timeout $WAIT \
+  "$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA"
+expect_grep "$TMP/err" "$D/secrets is owned by uid 65534" "the refusal names the directory"
+chown 0 "$D/secrets"
+chmod 777 "$D"
+expect_rc 1 "a world-writable directory above secrets/ (no sticky bit): refused" timeout $WAIT \
+  "$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA"
+expect_grep "$TMP/err" "chmod go-w $D" "the refusal names the ancestor and says: chmod go-w"
+chmod 755 "$D"
+ln -s "$D/secrets/clients.json" "$TMP/link.json"
+expect_rc 1 "a clients file given as a symbolic link: refused" timeout $WAIT \
+  "$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA" --clients "$TMP/link.json"
+expect_grep "$TMP/err" "symbolic link" "the refusal says it is a symbolic link"
+
+# Root-owned files under a sticky world-writable ancestor (/tmp) are fine;
+# a 0755 data directory starts with a warning.
+start ok --data "$D"
+check "root-owned secret files under /tmp (sticky) are accepted" [ -n "$URL" ]
+expect_grep "$TMP/ok.err" '"level":"warn".*more open than 0700' "a 0755 data directory is warned about"
+expect_grep "$TMP/ok.err" "chmod 700 $D\"" "the warning says how to close it"
+check "the data directory is left as it was (warned, not changed)" [ "$(stat -c %a "$D")" = 755 ]
+stop "$PID"
+
+# ------------------------------------------------------------ new files are private
+D2=$TMP/d2
+start fresh --data "$D2"
+check "server starts with a fresh data directory" [ -n "$URL" ]
+check "secrets/ created 0700" [ "$(stat -c %a "$D2/secrets")" = 700 ]
+check "clients.json created 0600" [ "$(stat -c %a "$D2/secrets/clients.json")" = 600 ]
+check "signing-keys.json created 0600" [ "$(stat -c %a "$D2/secrets/signing-keys.json")" = 600 ]
+if grep -q "more open than 0700" "$TMP/fresh.err"; then fail "no warning for a fresh data directory"; else
+  pass "no warning for a fresh data directory"; fi
+stop "$PID"
+
+# ------------------------------------------------------------ reload after the directory opens up
+chmod 700 "$D"
+start reload --data "$D"
+check "server starts for the reload test" [ -n "$URL" ]
+token r0 a "$S_A"; check "client a gets a token" [ "$CODE" = 200 ]
+chmod 777 "$D/secrets"
+clients_json intruder "intruder-secret-0123456789" >"$D/secrets/.new"
+chmod 600 "$D/secrets/.new"; mv "$D/secrets/.new" "$D/secrets/clients.json"
+for _ in $(seq 1 $((WAIT * 2))); do
+  grep -q "cannot be loaded" "$TMP/reload.err" && break
+  sleep 0.5
+done
+expect_grep "$TMP/reload.err" '"level":"error".*cannot be loaded.*chmod 700' "the reload is refused with the fix in the log"
+token r1 a "$S_A"; check "the old clients are kept (client a still gets a token)" [ "$CODE" = 200 ]
+token r2 intruder "intruder-secret-0123456789"; check "the planted client is not accepted" [ "$CODE" = 401 ]
+stop "$PID"
+chmod 700 "$D/secrets"
+
+finish
