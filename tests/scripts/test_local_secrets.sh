@@ -129,4 +129,37 @@ token r2 intruder "intruder-secret-0123456789"; check "the planted client is not
 stop "$PID"
 chmod 700 "$D/secrets"
 
+# ------------------------------------------------------------ token lifetime cap
+# Tokens signed with the server's own key (as someone holding a copy of
+# signing-keys.json could): a day-long one and one without iat are refused,
+# one with the issuer's 20 minutes is accepted.
+D3=$TMP/d3
+start life --data "$D3"
+check "server starts for the lifetime test" [ -n "$URL" ]
+LID=$(sed -n 's/^  client_id: *//p' "$TMP/life.out")
+forge() { # LIFETIME|noiat -> token signed with the current key
+  python3 - "$D3/secrets/signing-keys.json" "$LID" "$1" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+keys = json.load(open(sys.argv[1]))
+cur = [k for k in keys["keys"] if k["kid"] == keys["current"]][0]
+key = base64.b64decode(cur["secret"][len("base64:"):])
+e = lambda o: base64.urlsafe_b64encode(json.dumps(o, separators=(",", ":")).encode()).rstrip(b"=").decode()
+now = int(time.time()) - 5
+c = {"iss": "evpipe-local", "sub": sys.argv[2], "aud": "events", "exp": now + 600}
+if sys.argv[3] != "noiat":
+    c.update(iat=now, exp=now + int(sys.argv[3]))
+m = e({"alg": "HS256", "typ": "JWT", "kid": cur["kid"]}) + "." + e(c)
+print(m + "." + base64.urlsafe_b64encode(hmac.new(key, m.encode(), hashlib.sha256).digest()).rstrip(b"=").decode())
+PY
+}
+EV='{"events":[]}'
+http l1 -X POST "$URL/events" -H "Authorization: Bearer $(forge 1200)" -H "Content-Type: application/json" --data-binary "$EV"
+check "a token with the issuer's lifetime (1200 s) is accepted ($CODE)" [ "$CODE" != 401 ]
+http l2 -X POST "$URL/events" -H "Authorization: Bearer $(forge 86400)" -H "Content-Type: application/json" --data-binary "$EV"
+check "a day-long token signed with the right key is refused (401)" [ "$CODE" = 401 ]
+expect_grep "$TMP/l2.hdr" "lives longer than the issuer grants" "the refusal says why"
+http l3 -X POST "$URL/events" -H "Authorization: Bearer $(forge noiat)" -H "Content-Type: application/json" --data-binary "$EV"
+check "a token without iat is refused (401)" [ "$CODE" = 401 ]
+stop "$PID"
+
 finish
