@@ -19,6 +19,7 @@ static void usage(FILE *f) {
           "                    [--fsync always|interval|never] [--fsync-interval-ms MS]\n"
           "                    [--buffer-bytes N] [--buffer-seconds S] [--dedup-window S]\n"
           "                    [--lake-threads N] [--token-ttl S] [--quiet]\n"
+          "                    [--token-lockout FAILURES] [--token-lockout-seconds S]\n"
           "\n"
           "Serves POST /token, POST /events, GET /metrics and GET /healthz. Accepted events\n"
           "go to a durable log in DIR/queue and from there to Parquet files under\n"
@@ -26,7 +27,9 @@ static void usage(FILE *f) {
           "DIR/schema.json (written from the built-in event schema when missing),\n"
           "--clients DIR/secrets/clients.json (created with one client, printed once,\n"
           "when missing), 10000 requests/s with bursts of 5000 per client, POST /token\n"
-          "20 requests/s with bursts of 100 per source address,\n"
+          "20 requests/s with bursts of 100 per source address, and a client id locked\n"
+          "for 30 s (doubling up to 15 min) after 10 failed authentications in a minute\n"
+          "(--token-lockout 0: off),\n"
           "1 MiB bodies, 500 events per request, fsync before every acknowledgement.\n"
           "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0.\n");
 }
@@ -45,7 +48,7 @@ int evp__cli_local(int argc, char **argv) {
   const char *listen = NULL, *data = NULL, *schema = NULL, *clients = NULL, *rate = NULL,
              *burst = NULL, *max_body = NULL, *max_events = NULL, *fsync = NULL, *fsync_ms = NULL,
              *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL, *backlog = NULL,
-             *tburst = NULL, *lake_threads = NULL;
+             *tburst = NULL, *lake_threads = NULL, *lockout = NULL, *lockout_s = NULL;
   for (int i = 1; i < argc; i++) {
     int r;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -73,7 +76,9 @@ int evp__cli_local(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--buffer-seconds", &buf_s)) ||
         (r = evp__cli_opt(argc, argv, &i, "--dedup-window", &dedup)) ||
         (r = evp__cli_opt(argc, argv, &i, "--lake-threads", &lake_threads)) ||
-        (r = evp__cli_opt(argc, argv, &i, "--token-ttl", &ttl))) {
+        (r = evp__cli_opt(argc, argv, &i, "--token-ttl", &ttl)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--token-lockout", &lockout)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--token-lockout-seconds", &lockout_s))) {
       if (r < 0)
         return EVP_CLI_USAGE;
       continue;
@@ -164,6 +169,16 @@ int evp__cli_local(int argc, char **argv) {
     if (num("--token-ttl", ttl, 60, 86400, &v))
       return EVP_CLI_USAGE;
     o.token_ttl_s = v;
+  }
+  if (lockout) {
+    if (num("--token-lockout", lockout, 0, 1000000, &v))
+      return EVP_CLI_USAGE;
+    o.token_lockout_failures = (int)v;
+  }
+  if (lockout_s) {
+    if (num("--token-lockout-seconds", lockout_s, 1, 900, &v))
+      return EVP_CLI_USAGE;
+    o.token_lockout_s = (int)v;
   }
   char def[4096], err[512];
   if (!schema) {

@@ -46,6 +46,8 @@ typedef struct {
                                 waits for the batcher (backpressure); 0: unbounded */
   int threads_max;           /* connection limit (one thread per connection) */
   int64_t token_ttl_s;       /* access-token lifetime (expires_in) */
+  int token_lockout_failures; /* /token failures per client id that lock it; 0: no lockout */
+  int token_lockout_s;       /* the first lockout; doubled for each further one, up to 900 s */
   int log_requests;          /* one log line per request (errors are always logged) */
   FILE *announce;            /* where generated credentials are printed once (stdout) */
 } evp__local_opts_t;
@@ -216,6 +218,7 @@ typedef struct {
   evp__ratelimit_t *ratelimit;
   evp__metrics_t *metrics;
   evp__ratelimit_t *token_ratelimit; /* per source address on /token; NULL: none */
+  evp__lockout_t *token_lockout;     /* per client id on /token; NULL: none */
 } evp__http_deps_t;
 
 /* Bind and start serving (thread per connection). *port receives the bound

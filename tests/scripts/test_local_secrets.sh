@@ -162,4 +162,45 @@ http l3 -X POST "$URL/events" -H "Authorization: Bearer $(forge noiat)" -H "Cont
 check "a token without iat is refused (401)" [ "$CODE" = 401 ]
 stop "$PID"
 
+# ------------------------------------------------------------ /token guessing: per client id lockout
+D4=$TMP/d4
+mkdir -m 700 "$D4"; mkdir -m 700 "$D4/secrets"
+clients_json a "$S_A" b "$S_B" >"$D4/secrets/clients.json"; chmod 600 "$D4/secrets/clients.json"
+start lock --data "$D4"
+check "server starts for the lockout test" [ -n "$URL" ]
+token g0 a "$S_A" --interface 127.0.0.1
+check "client a gets a token from its usual address (127.0.0.1)" [ "$CODE" = 200 ]
+BAD=guess-NOT-the-secret-
+CODES=""
+for i in $(seq 2 13); do
+  token "g$i" a "$BAD$i" --interface "127.0.0.$i"
+  CODES="$CODES$CODE "
+done
+check "10 wrong secrets from 10 addresses are 401, then the id is locked: 429 ($CODES)" \
+  [ "$CODES" = "401 401 401 401 401 401 401 401 401 401 429 429 " ]
+RA=$(sed -n 's/^[Rr]etry-[Aa]fter: *\([0-9]*\).*/\1/p' "$TMP/g13.hdr")
+check "the 429 carries Retry-After ($RA s)" [ "${RA:-0}" -ge 1 ]
+expect_grep "$TMP/g13.body" '"error":"' "the 429 body is an OAuth error object"
+token g20 a "$S_A" --interface 127.0.0.20
+check "while locked, even the right secret from a new address is 429 (no guessing oracle)" [ "$CODE" = 429 ]
+token g21 b "$S_B" --interface 127.0.0.21
+check "another client id is not affected (200)" [ "$CODE" = 200 ]
+token g22 b "wrong-for-b-0123456789" --interface 127.0.0.22
+check "another client id's wrong secret is a plain 401" [ "$CODE" = 401 ]
+token g23 a "$S_A" --interface 127.0.0.1
+check "client a still gets tokens from the address it authenticated from before (200)" [ "$CODE" = 200 ]
+token g24 a "$BAD" --interface 127.0.0.1
+token g25 a "$S_A" --interface 127.0.0.1
+check "a wrong secret from that address ends its exemption (429)" [ "$CODE" = 429 ]
+for i in $(seq 30 69); do token "u$i" "ghost-$i" "$BAD" --interface "127.0.0.$i"; done
+token g26 b "$S_B" --interface 127.0.0.70
+check "guesses at 40 unknown ids do not lock a known one (200)" [ "$CODE" = 200 ]
+sleep 0.5
+expect_grep "$TMP/lock.err" '"msg":"client authentication failed".*"client_id":"a"' "failed attempts are logged with the client id"
+expect_grep "$TMP/lock.err" '"client_id":"a".*"locked_s":' "the lockout is logged"
+if grep -q "$BAD" "$TMP/lock.err"; then fail "the log never holds a guessed secret"; else pass "the log never holds a guessed secret"; fi
+NLOG=$(grep -c '"msg":"client authentication failed"' "$TMP/lock.err")
+check "failure lines are rate-limited ($NLOG lines for 54 failures)" [ "$NLOG" -lt 54 ]
+stop "$PID"
+
 finish
