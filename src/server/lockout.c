@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/core.h"
 #include "server/server.h"
 
 #define SLOTS 16384 /* power of two, > EVP__CLIENTS_MAX: room for every known id */
@@ -111,9 +112,7 @@ static entry_t *find(evp__lockout_t *lk, const char *id, int known, int create, 
   size_t n = strlen(id);
   if (n == 0 || n > EVP__CLIENT_ID_MAX)
     return known || !create ? NULL : &lk->overflow; /* no client has such an id */
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)id[i]) * 16777619u;
+  uint32_t h = evp__fnv1a(id, n);
   entry_t *free_slot = NULL, *unknown_slot = NULL;
   for (size_t p = 0; p < PROBE; p++) {
     entry_t *e = &lk->e[(h + p) & (SLOTS - 1)];

@@ -17,29 +17,14 @@ WAIT=20
 [ -n "${EVP_SANITIZE:-}" ] && WAIT=60
 
 PIDS=""
-cleanup() {
-  for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-start() { # NAME ARGS...: sets PID, URL (empty when it did not come up)
-  name=$1; shift
-  "$CLI" local --listen 127.0.0.1:0 --schema "$SCHEMA" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  PID=$!
+trap 'for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+start() { # DATA_DIR [ARGS...]: start_local with the clients file at its default place
+  start_local "$1" "$1/secrets/clients.json" "${@:2}"
   PIDS="$PIDS $PID"
-  URL=""
-  for _ in $(seq 1 $((WAIT * 10))); do
-    URL=$(sed -n 's/.*"msg":"listening","url":"\([^"]*\)".*/\1/p' "$TMP/$name.err" | head -1)
-    [ -n "$URL" ] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
 }
 stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 http() { # NAME CURL-ARGS...: $CODE, $TMP/NAME.body, $TMP/NAME.hdr
-  name=$1; shift
-  CODE=$(curl -s --max-time 20 -o "$TMP/$name.body" -D "$TMP/$name.hdr" -w '%{http_code}' "$@")
+  CODE=$(curl -s --max-time 20 -o "$TMP/$1.body" -D "$TMP/$1.hdr" -w '%{http_code}' "${@:2}")
 }
 check() { # NAME CONDITION-COMMAND...
   name=$1; shift
@@ -93,37 +78,37 @@ expect_grep "$TMP/err" "symbolic link" "the refusal says it is a symbolic link"
 
 # Root-owned files under a sticky world-writable ancestor (/tmp) are fine;
 # a 0755 data directory starts with a warning.
-start ok --data "$D"
+start "$D"
 check "root-owned secret files under /tmp (sticky) are accepted" [ -n "$URL" ]
-expect_grep "$TMP/ok.err" '"level":"warn".*more open than 0700' "a 0755 data directory is warned about"
-expect_grep "$TMP/ok.err" "chmod 700 $D\"" "the warning says how to close it"
+expect_grep "$TMP/local.err" '"level":"warn".*more open than 0700' "a 0755 data directory is warned about"
+expect_grep "$TMP/local.err" "chmod 700 $D\"" "the warning says how to close it"
 check "the data directory is left as it was (warned, not changed)" [ "$(stat -c %a "$D")" = 755 ]
 stop "$PID"
 
 # ------------------------------------------------------------ new files are private
 D2=$TMP/d2
-start fresh --data "$D2"
+start "$D2"
 check "server starts with a fresh data directory" [ -n "$URL" ]
 check "secrets/ created 0700" [ "$(stat -c %a "$D2/secrets")" = 700 ]
 check "clients.json created 0600" [ "$(stat -c %a "$D2/secrets/clients.json")" = 600 ]
 check "signing-keys.json created 0600" [ "$(stat -c %a "$D2/secrets/signing-keys.json")" = 600 ]
-if grep -q "more open than 0700" "$TMP/fresh.err"; then fail "no warning for a fresh data directory"; else
+if grep -q "more open than 0700" "$TMP/local.err"; then fail "no warning for a fresh data directory"; else
   pass "no warning for a fresh data directory"; fi
 stop "$PID"
 
 # ------------------------------------------------------------ reload after the directory opens up
 chmod 700 "$D"
-start reload --data "$D"
+start "$D"
 check "server starts for the reload test" [ -n "$URL" ]
 token r0 a "$S_A"; check "client a gets a token" [ "$CODE" = 200 ]
 chmod 777 "$D/secrets"
 clients_json intruder "intruder-secret-0123456789" >"$D/secrets/.new"
 chmod 600 "$D/secrets/.new"; mv "$D/secrets/.new" "$D/secrets/clients.json"
 for _ in $(seq 1 $((WAIT * 2))); do
-  grep -q "cannot be loaded" "$TMP/reload.err" && break
+  grep -q "cannot be loaded" "$TMP/local.err" && break
   sleep 0.5
 done
-expect_grep "$TMP/reload.err" '"level":"error".*cannot be loaded.*chmod 700' "the reload is refused with the fix in the log"
+expect_grep "$TMP/local.err" '"level":"error".*cannot be loaded.*chmod 700' "the reload is refused with the fix in the log"
 token r1 a "$S_A"; check "the old clients are kept (client a still gets a token)" [ "$CODE" = 200 ]
 token r2 intruder "intruder-secret-0123456789"; check "the planted client is not accepted" [ "$CODE" = 401 ]
 stop "$PID"
@@ -134,9 +119,9 @@ chmod 700 "$D/secrets"
 # signing-keys.json could): a day-long one and one without iat are refused,
 # one with the issuer's 20 minutes is accepted.
 D3=$TMP/d3
-start life --data "$D3"
+start "$D3"
 check "server starts for the lifetime test" [ -n "$URL" ]
-LID=$(sed -n 's/^  client_id: *//p' "$TMP/life.out")
+LID=$(sed -n 's/^  client_id: *//p' "$TMP/local.out")
 forge() { # LIFETIME|noiat -> token signed with the current key
   python3 - "$D3/secrets/signing-keys.json" "$LID" "$1" <<'PY'
 import base64, hashlib, hmac, json, sys, time
@@ -166,7 +151,7 @@ stop "$PID"
 D4=$TMP/d4
 mkdir -m 700 "$D4"; mkdir -m 700 "$D4/secrets"
 clients_json a "$S_A" b "$S_B" >"$D4/secrets/clients.json"; chmod 600 "$D4/secrets/clients.json"
-start lock --data "$D4"
+start "$D4"
 check "server starts for the lockout test" [ -n "$URL" ]
 token g0 a "$S_A" --interface 127.0.0.1
 check "client a gets a token from its usual address (127.0.0.1)" [ "$CODE" = 200 ]
@@ -196,10 +181,10 @@ for i in $(seq 30 69); do token "u$i" "ghost-$i" "$BAD" --interface "127.0.0.$i"
 token g26 b "$S_B" --interface 127.0.0.70
 check "guesses at 40 unknown ids do not lock a known one (200)" [ "$CODE" = 200 ]
 sleep 0.5
-expect_grep "$TMP/lock.err" '"msg":"client authentication failed".*"client_id":"a"' "failed attempts are logged with the client id"
-expect_grep "$TMP/lock.err" '"client_id":"a".*"locked_s":' "the lockout is logged"
-if grep -q "$BAD" "$TMP/lock.err"; then fail "the log never holds a guessed secret"; else pass "the log never holds a guessed secret"; fi
-NLOG=$(grep -c '"msg":"client authentication failed"' "$TMP/lock.err")
+expect_grep "$TMP/local.err" '"msg":"client authentication failed".*"client_id":"a"' "failed attempts are logged with the client id"
+expect_grep "$TMP/local.err" '"client_id":"a".*"locked_s":' "the lockout is logged"
+if grep -q "$BAD" "$TMP/local.err"; then fail "the log never holds a guessed secret"; else pass "the log never holds a guessed secret"; fi
+NLOG=$(grep -c '"msg":"client authentication failed"' "$TMP/local.err")
 check "failure lines are rate-limited ($NLOG lines for 54 failures)" [ "$NLOG" -lt 54 ]
 stop "$PID"
 

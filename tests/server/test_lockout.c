@@ -36,6 +36,14 @@ static void log_hook(void *opaque, const char *id, int failures, int locked_s,
 
 static logged_t logged;
 
+/* @p n failures of @p id at the same moment; what the last one returned. */
+static int fail_n(evp__lockout_t *lk, const char *id, int n) {
+  int got = 0;
+  for (int i = 0; i < n; i++)
+    got = evp__lockout_failed(lk, id, 1, NULL);
+  return got;
+}
+
 static evp__lockout_t *mk(void) {
   evp__lockout_opts_t o;
   evp__lockout_opts_default(&o);
@@ -81,18 +89,12 @@ START_TEST(locks_after_the_limit_and_doubles) {
   /* the next lockouts: 60, 120, ... capped at 900 */
   int want[] = {60, 120, 240, 480, 900, 900};
   for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
-    int got = 0;
-    for (int i = 0; i < 10; i++)
-      got = evp__lockout_failed(lk, "app", 1, NULL);
-    ck_assert_int_eq(got, want[k]);
+    ck_assert_int_eq(fail_n(lk, "app", 10), want[k]);
     now_s += want[k];
   }
   /* quiet for longer than the longest lockout: short again */
   now_s += 901;
-  int got = 0;
-  for (int i = 0; i < 10; i++)
-    got = evp__lockout_failed(lk, "app", 1, NULL);
-  ck_assert_int_eq(got, 30);
+  ck_assert_int_eq(fail_n(lk, "app", 10), 30);
   evp__lockout_free(lk);
 }
 END_TEST
@@ -120,10 +122,7 @@ START_TEST(success_clears_failures_not_a_running_lock) {
   ck_assert_int_eq(evp__lockout_check(lk, "app", 1, "10.0.0.66"), 30);
   /* and the level stays: the next lockout is 60 s */
   now_s += 30;
-  int got = 0;
-  for (int i = 0; i < 10; i++)
-    got = evp__lockout_failed(lk, "app", 1, NULL);
-  ck_assert_int_eq(got, 60);
+  ck_assert_int_eq(fail_n(lk, "app", 10), 60);
   evp__lockout_free(lk);
 }
 END_TEST
@@ -152,8 +151,7 @@ END_TEST
 START_TEST(random_ids_cannot_push_a_known_id_out) {
   evp__lockout_t *lk = mk();
   evp__lockout_succeeded(lk, "app", "10.0.0.1");
-  for (int i = 0; i < 9; i++)
-    evp__lockout_failed(lk, "app", 1, NULL);
+  fail_n(lk, "app", 9);
   /* a flood of guesses at ids no client has, far more than the table holds */
   char id[32];
   for (int i = 0; i < 100000; i++) {
@@ -163,8 +161,7 @@ START_TEST(random_ids_cannot_push_a_known_id_out) {
   ck_assert_int_eq(evp__lockout_failed(lk, "app", 1, NULL), 30); /* its count survived */
   ck_assert_int_eq(evp__lockout_check(lk, "app", 1, "10.0.0.1"), 0); /* and its exemption */
   /* a known id that never failed before still gets its own entry */
-  for (int i = 0; i < 10; i++)
-    evp__lockout_failed(lk, "app-2", 1, NULL);
+  fail_n(lk, "app-2", 10);
   ck_assert_int_eq(evp__lockout_check(lk, "app-2", 1, NULL), 30);
   ck_assert_int_eq(evp__lockout_check(lk, "app-3", 1, NULL), 0);
   /* ids longer than any client's are locked together, never stored */
@@ -180,8 +177,7 @@ END_TEST
 
 START_TEST(log_hook_is_rate_limited_and_counts_what_it_skips) {
   evp__lockout_t *lk = mk();
-  for (int i = 0; i < 1000; i++)
-    evp__lockout_failed(lk, "app", 1, NULL);
+  fail_n(lk, "app", 1000);
   ck_assert_int_le(logged.calls, 21); /* the burst */
   ck_assert_int_ge(logged.calls, 20);
   ck_assert_str_eq(logged.last_id, "app");
