@@ -4,7 +4,9 @@
 #define _XOPEN_SOURCE 700 /* realpath, S_ISVTX */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +33,34 @@ unsigned evp__local_dir_open_mode(const char *path) {
  * can replace it (or chmod it open). */
 static int owner_ok(const struct stat *st) { return st->st_uid == 0 || st->st_uid == geteuid(); }
 
+/* Debian's user private groups (umask 002 makes directories 0775): write
+ * access for a group that is the owner's own primary group and lists no
+ * other member gives nobody else anything — the exception Debian's OpenSSH
+ * makes to StrictModes too. */
+static int private_group(uid_t owner, gid_t gid) {
+  char buf[16384];
+  struct passwd pw, *pwp = NULL;
+  struct group gr, *grp = NULL;
+  if (getpwuid_r(owner, &pw, buf, sizeof buf, &pwp) != 0 || !pwp || pw.pw_gid != gid)
+    return 0;
+  char name[256];
+  if (strlen(pw.pw_name) >= sizeof name)
+    return 0;
+  strcpy(name, pw.pw_name);
+  if (getgrgid_r(gid, &gr, buf, sizeof buf, &grp) != 0 || !grp)
+    return 0;
+  for (char **m = gr.gr_mem; m && *m; m++)
+    if (strcmp(*m, name) != 0)
+      return 0;
+  return 1;
+}
+
 /* Check one directory on the path of secret file @p file. The file's own
  * directory must not be writable by group or others at all (they could
  * rename another file over it, or plant it before it is created); a
  * directory further up may be when its sticky bit is set and it belongs to
  * root or us (/tmp): then others cannot rename or remove what they do not
- * own. */
+ * own. Group write is fine when the group is the owner's private one. */
 static evp_err_t check_dir(const char *dir, const struct stat *st, int parent, const char *file,
                            char *errstr, size_t errstr_size) {
   if (!owner_ok(st))
@@ -46,7 +70,8 @@ static evp_err_t check_dir(const char *dir, const struct stat *st, int parent, c
                        "in a directory of your own)",
                        dir, (unsigned)st->st_uid, (unsigned)geteuid(), file, (unsigned)geteuid(),
                        dir);
-  int writable = (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
+  int writable = (st->st_mode & S_IWOTH) ||
+                 ((st->st_mode & S_IWGRP) && !private_group(st->st_uid, st->st_gid));
   if (writable && (parent || !(st->st_mode & S_ISVTX)))
     return evp__seterr(errstr, errstr_size, EVP_ERR_PERMISSION,
                        "%s is writable by group or others (mode %04o), so another user could "

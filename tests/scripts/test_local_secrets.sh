@@ -71,6 +71,11 @@ expect_rc 1 "a world-writable directory above secrets/ (no sticky bit): refused"
   "$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA"
 expect_grep "$TMP/err" "chmod go-w $D" "the refusal names the ancestor and says: chmod go-w"
 chmod 755 "$D"
+chmod 770 "$D/secrets"; chgrp 65534 "$D/secrets"
+expect_rc 1 "a secrets/ directory writable by a shared group (nogroup): refused" timeout $WAIT \
+  "$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA"
+expect_grep "$TMP/err" "chmod 700 $D/secrets" "the refusal says: chmod 700 it"
+chgrp 0 "$D/secrets"
 ln -s "$D/secrets/clients.json" "$TMP/link.json"
 expect_rc 1 "a clients file given as a symbolic link: refused" timeout $WAIT \
   "$CLI" local --listen 127.0.0.1:0 --data "$D" --schema "$SCHEMA" --clients "$TMP/link.json"
@@ -79,11 +84,12 @@ expect_grep "$TMP/err" "symbolic link" "the refusal says it is a symbolic link"
 # Root-owned files under a sticky world-writable ancestor (/tmp) are fine;
 # a 0755 data directory starts with a warning.
 start "$D"
-check "root-owned secret files under /tmp (sticky) are accepted" [ -n "$URL" ]
+check "root-owned secret files under /tmp (sticky) are accepted, also with secrets/ 0770 for root's own group (user private groups)" [ -n "$URL" ]
 expect_grep "$TMP/local.err" '"level":"warn".*more open than 0700' "a 0755 data directory is warned about"
 expect_grep "$TMP/local.err" "chmod 700 $D\"" "the warning says how to close it"
 check "the data directory is left as it was (warned, not changed)" [ "$(stat -c %a "$D")" = 755 ]
 stop "$PID"
+chmod 700 "$D/secrets"
 
 # ------------------------------------------------------------ new files are private
 D2=$TMP/d2

@@ -5,6 +5,8 @@
  * random ids neither grow it nor push a known id out), the rate-limited log
  * hook — and through the issuer: 429 + Retry-After, other ids unaffected. */
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +261,55 @@ START_TEST(issuer_answers_429_with_retry_after_for_a_locked_id) {
 }
 END_TEST
 
+/* Request threads share one table: failures, checks and successes from
+ * many threads at once keep it consistent (TSan runs this). */
+typedef struct {
+  evp__lockout_t *lk;
+  int n;
+} hammer_t;
+
+static void *hammer(void *arg) {
+  hammer_t *h = arg;
+  char id[32], addr[32];
+  for (int i = 0; i < 20000; i++) {
+    snprintf(id, sizeof id, "id-%d", i % 50);
+    snprintf(addr, sizeof addr, "10.0.%d.%d", h->n, i % 200);
+    if (i % 7 == 0)
+      evp__lockout_succeeded(h->lk, id, addr);
+    else if (evp__lockout_check(h->lk, id, 1, addr) == 0)
+      evp__lockout_failed(h->lk, id, i % 3 != 0, addr);
+  }
+  return NULL;
+}
+
+static atomic_int hook_calls;
+static void count_hook(void *opaque, const char *id, int failures, int locked_s,
+                       unsigned long suppressed) {
+  (void)opaque, (void)id, (void)failures, (void)locked_s, (void)suppressed;
+  atomic_fetch_add(&hook_calls, 1);
+}
+
+START_TEST(shared_by_request_threads) {
+  evp__lockout_opts_t o;
+  evp__lockout_opts_default(&o);
+  o.log = count_hook; /* called outside the table's lock, from any thread; real clock */
+  atomic_store(&hook_calls, 0);
+  evp__lockout_t *lk = evp__lockout_new(&o);
+  ck_assert_ptr_nonnull(lk);
+  pthread_t t[4];
+  hammer_t h[4];
+  for (int i = 0; i < 4; i++) {
+    h[i] = (hammer_t){lk, i};
+    ck_assert_int_eq(pthread_create(&t[i], NULL, hammer, &h[i]), 0);
+  }
+  for (int i = 0; i < 4; i++)
+    pthread_join(t[i], NULL);
+  ck_assert_int_gt(evp__lockout_check(lk, "id-1", 1, "192.0.2.1"), 0);
+  ck_assert_int_ge(atomic_load(&hook_calls), 20); /* the burst at least */
+  evp__lockout_free(lk);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("lockout");
   TCase *t = tcase_create("lockout");
@@ -271,6 +322,7 @@ int main(void) {
   tcase_add_test(t, random_ids_cannot_push_a_known_id_out);
   tcase_add_test(t, log_hook_is_rate_limited_and_counts_what_it_skips);
   tcase_add_test(t, issuer_answers_429_with_retry_after_for_a_locked_id);
+  tcase_add_test(t, shared_by_request_threads);
   suite_add_tcase(s, t);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
