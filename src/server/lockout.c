@@ -121,8 +121,10 @@ static entry_t *find(evp__lockout_t *lk, const char *id, int known, int create, 
         free_slot = e;
       break; /* slots are never emptied again: the id is not further on */
     }
-    if (strcmp(e->id, id) == 0)
+    if (strcmp(e->id, id) == 0) {
+      e->known |= known; /* a client added since its first failure */
       return e;
+    }
     /* A known id's entry (its good addresses) is never given to an unknown one. */
     if (!free_slot && (known || !e->known) && stale(lk, e, now))
       free_slot = e;
