@@ -675,6 +675,47 @@ START_TEST(verifier_is_safe_across_threads) {
 }
 END_TEST
 
+/* A token signed with the right key but living longer than the issuer
+ * grants (a leaked key, a misconfigured signer), or without iat, is refused
+ * once the verifier knows the issuer's TTL; exactly TTL + leeway is fine. */
+START_TEST(caps_token_lifetime_at_the_issuers_ttl) {
+  const char *day = "{\"sub\":\"c\",\"iat\":1700000000,\"exp\":1700086400}";
+  const char *edge = "{\"sub\":\"c\",\"iat\":1700000000,\"exp\":1700001230}";
+  const char *over = "{\"sub\":\"c\",\"iat\":1700000000,\"exp\":1700001231}";
+  const char *noiat = "{\"sub\":\"c\",\"exp\":1700001200}";
+  ck_assert_int_eq(check_forged(HDR, day), EVP_OK); /* no cap by default */
+  ck_assert_int_eq(check_forged(HDR, noiat), EVP_OK);
+  ck_assert_int_eq(evp_jwt_verifier_set_max_lifetime(ver, -1), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp_jwt_verifier_set_max_lifetime(ver, 31536001), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp_jwt_verifier_set_max_lifetime(NULL, 1200), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp_jwt_verifier_set_max_lifetime(ver, EVP_JWT_DEFAULT_TTL), EVP_OK);
+  char err[256];
+  char *t = forge(HDR, day, KEY1, 32);
+  ck_assert_int_eq(evp_jwt_verify(ver, t, strlen(t), NULL, err, sizeof err), EVP_ERR_JWT_BAD_CLAIM);
+  ck_assert_msg(strstr(err, "lifetime") && strstr(err, "1230 s"), "%s", err);
+  free(t);
+  t = forge(HDR, noiat, KEY1, 32);
+  ck_assert_int_eq(evp_jwt_verify(ver, t, strlen(t), NULL, err, sizeof err), EVP_ERR_JWT_BAD_CLAIM);
+  ck_assert_msg(strstr(err, "no iat"), "%s", err);
+  free(t);
+  ck_assert_int_eq(check_forged(HDR, edge), EVP_OK);
+  ck_assert_int_eq(check_forged(HDR, over), EVP_ERR_JWT_BAD_CLAIM);
+  ck_assert_int_eq(check_forged(HDR, GOOD), EVP_OK);
+  /* saturated dates cannot overflow the sum */
+  ck_assert_int_eq(check_forged(HDR, "{\"iat\":-1e400,\"exp\":1e400}"), EVP_ERR_JWT_BAD_CLAIM);
+  /* without exp required, the cap still needs exp */
+  evp_jwt_verifier_set_require_exp(ver, 0);
+  ck_assert_int_eq(check_forged(HDR, "{\"sub\":\"c\",\"iat\":1700000000}"), EVP_ERR_JWT_BAD_CLAIM);
+  /* and our own signer's tokens pass */
+  evp_jwt_signer_t *s = evp_jwt_signer_new(kr, err, sizeof err);
+  evp_jwt_signer_set_clock(s, fixed_clock, &now_v);
+  ck_assert_int_eq(evp_jwt_sign(s, "c", "events", NULL, &t, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(check(t), EVP_OK);
+  evp_free(t);
+  evp_jwt_signer_destroy(s);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("jwt");
   TCase *b = tcase_create("primitives");
@@ -702,6 +743,7 @@ int main(void) {
   tcase_add_test(v, bytes_eq_agrees_with_memcmp);
   tcase_add_test(v, rotation_keeps_previous_key_verifying);
   tcase_add_test(v, verifier_is_safe_across_threads);
+  tcase_add_test(v, caps_token_lifetime_at_the_issuers_ttl);
   suite_add_tcase(s, v);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -189,6 +189,14 @@ EVP_API evp_err_t evp_jwt_verifier_set_audience(evp_jwt_verifier_t *v, const cha
 EVP_API evp_err_t evp_jwt_verifier_set_issuer(evp_jwt_verifier_t *v, const char *iss);
 /** Clock-skew leeway in seconds for exp/nbf/iat (0 .. 3600; default 30). */
 EVP_API evp_err_t evp_jwt_verifier_set_leeway(evp_jwt_verifier_t *v, int64_t leeway_s);
+/**
+ * Cap the lifetime of accepted tokens: when @p max_s > 0, a token must carry
+ * iat and exp, and exp - iat may exceed @p max_s by at most the leeway
+ * (EVP_ERR_JWT_BAD_CLAIM otherwise). Set it to the issuer's TTL: a token that
+ * lives longer was not minted by the issuer (a leaked key, a misconfigured
+ * signer). 0 .. 31536000; default 0 (no cap).
+ */
+EVP_API evp_err_t evp_jwt_verifier_set_max_lifetime(evp_jwt_verifier_t *v, int64_t max_s);
 /** Whether exp must be present (default 1). */
 EVP_API void evp_jwt_verifier_set_require_exp(evp_jwt_verifier_t *v, int required);
 /** Longest token accepted (64 .. 1048576; default 8192). */

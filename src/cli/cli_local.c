@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "                    [--lake-threads N] [--token-ttl S] [--quiet]\n"
           "                    [--max-connections N] [--max-connections-per-address N]\n"
           "                    [--header-timeout S] [--min-body-rate BYTES/S]\n"
+          "                    [--token-lockout FAILURES] [--token-lockout-seconds S]\n"
           "\n"
           "Serves POST /token, POST /events, GET /metrics and GET /healthz. Accepted events\n"
           "go to a durable log in DIR/queue and from there to Parquet files under\n"
@@ -28,7 +29,9 @@ static void usage(FILE *f) {
           "DIR/schema.json (written from the built-in event schema when missing),\n"
           "--clients DIR/secrets/clients.json (created with one client, printed once,\n"
           "when missing), 10000 requests/s with bursts of 5000 per client, POST /token\n"
-          "20 requests/s with bursts of 100 per source address,\n"
+          "20 requests/s with bursts of 100 per source address, and a client id locked\n"
+          "for 30 s (doubling up to 15 min) after 10 failed authentications in a minute\n"
+          "(--token-lockout 0: off),\n"
           "1 MiB bodies, 500 events per request, fsync before every acknowledgement,\n"
           "256 connections (more wait in the listen backlog), 64 per client address,\n"
           "a request header within 20 s and bodies at 1024 bytes/s or more.\n"
@@ -50,7 +53,7 @@ int evp__cli_local(int argc, char **argv) {
              *burst = NULL, *max_body = NULL, *max_events = NULL, *fsync = NULL, *fsync_ms = NULL,
              *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL, *backlog = NULL,
              *tburst = NULL, *lake_threads = NULL, *max_conns = NULL, *per_addr = NULL,
-             *hdr_timeout = NULL, *body_rate = NULL;
+             *hdr_timeout = NULL, *body_rate = NULL, *lockout = NULL, *lockout_s = NULL;
   for (int i = 1; i < argc; i++) {
     int r;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -82,7 +85,9 @@ int evp__cli_local(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--max-connections", &max_conns)) ||
         (r = evp__cli_opt(argc, argv, &i, "--max-connections-per-address", &per_addr)) ||
         (r = evp__cli_opt(argc, argv, &i, "--header-timeout", &hdr_timeout)) ||
-        (r = evp__cli_opt(argc, argv, &i, "--min-body-rate", &body_rate))) {
+        (r = evp__cli_opt(argc, argv, &i, "--min-body-rate", &body_rate)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--token-lockout", &lockout)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--token-lockout-seconds", &lockout_s))) {
       if (r < 0)
         return EVP_CLI_USAGE;
       continue;
@@ -193,6 +198,16 @@ int evp__cli_local(int argc, char **argv) {
     if (num("--min-body-rate", body_rate, 1, 1000000000, &v))
       return EVP_CLI_USAGE;
     o.min_body_rate = (int)v;
+  }
+  if (lockout) {
+    if (num("--token-lockout", lockout, 0, 1000000, &v))
+      return EVP_CLI_USAGE;
+    o.token_lockout_failures = (int)v;
+  }
+  if (lockout_s) {
+    if (num("--token-lockout-seconds", lockout_s, 1, 900, &v))
+      return EVP_CLI_USAGE;
+    o.token_lockout_s = (int)v;
   }
   char def[4096], err[512];
   if (!schema) {

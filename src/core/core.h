@@ -35,6 +35,10 @@ int evp__err_count(void);
 
 /* Constant-time comparison of two equal-length buffers: 0 when equal. */
 int evp__ct_memcmp(const void *a, const void *b, size_t n);
+/* FNV-1a of @p n bytes: the hash of the fixed-size probing tables keyed by
+ * client id or address (rate limits, lockout). Not for untrusted-key DoS
+ * resistance on its own: those tables bound their probes. */
+uint32_t evp__fnv1a(const char *s, size_t n);
 
 /* Fill @p buf with cryptographically secure random bytes (OpenSSL RAND). */
 evp_err_t evp__random(void *buf, size_t n);

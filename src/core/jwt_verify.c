@@ -17,6 +17,7 @@ struct evp_jwt_verifier_s {
   const evp_keyring_t *kr;
   char *aud, *iss;
   int64_t leeway;
+  int64_t max_lifetime; /* 0: no cap on exp - iat */
   int require_exp;
   size_t max_len;
   evp_clock_fn clock;
@@ -67,6 +68,13 @@ evp_err_t evp_jwt_verifier_set_leeway(evp_jwt_verifier_t *v, int64_t leeway_s) {
   if (!v || leeway_s < 0 || leeway_s > 3600)
     return EVP_ERR_INVALID_ARG;
   v->leeway = leeway_s;
+  return EVP_OK;
+}
+
+evp_err_t evp_jwt_verifier_set_max_lifetime(evp_jwt_verifier_t *v, int64_t max_s) {
+  if (!v || max_s < 0 || max_s > 31536000)
+    return EVP_ERR_INVALID_ARG;
+  v->max_lifetime = max_s;
   return EVP_OK;
 }
 
@@ -199,7 +207,7 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
              m[i].type != EVP__JS_STRING)
       FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim %.3s is not a string", m[i].key);
   }
-  int64_t now = v->clock(v->clock_opaque), t;
+  int64_t now = v->clock(v->clock_opaque), t, exp_t = 0;
   if (exp) {
     if (evp__json_numericdate(exp, &t))
       FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim exp is not a number");
@@ -207,7 +215,8 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
     if (now >= t + v->leeway)
       FAIL(EVP_ERR_JWT_EXPIRED, "token expired at %" PRId64 " (now %" PRId64 ", leeway %" PRId64 " s)",
            t, now, v->leeway);
-  } else if (v->require_exp) {
+    exp_t = t;
+  } else if (v->require_exp || v->max_lifetime) {
     FAIL(EVP_ERR_JWT_BAD_CLAIM, "token has no exp claim");
   }
   if (nbf) {
@@ -222,6 +231,19 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
     if (t > now + v->leeway)
       FAIL(EVP_ERR_JWT_ISSUED_IN_FUTURE, "token issued in the future (%" PRId64 ", now %" PRId64 ")",
            t, now);
+    /* A token that lives longer than its issuer grants was not made by
+     * the issuer's own code path (a leaked key, or a signer misconfigured):
+     * it would stay usable long after a client is removed. NumericDates
+     * saturate at 2^62, so the sum cannot overflow. */
+    if (v->max_lifetime && exp_t > t + v->max_lifetime + v->leeway)
+      FAIL(EVP_ERR_JWT_BAD_CLAIM,
+           "token lifetime exp - iat is longer than the %" PRId64 " s accepted (the issuer's "
+           "lifetime %" PRId64 " s plus leeway %" PRId64 " s)",
+           v->max_lifetime + v->leeway, v->max_lifetime, v->leeway);
+  } else if (v->max_lifetime) {
+    FAIL(EVP_ERR_JWT_BAD_CLAIM,
+         "token has no iat claim, which is required to bound its lifetime (at most %" PRId64 " s)",
+         v->max_lifetime);
   }
   if (iss && iss->type != EVP__JS_STRING)
     FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim iss is not a string");

@@ -24,6 +24,13 @@ int evp__ct_memcmp(const void *a, const void *b, size_t n) {
   return d != 0;
 }
 
+uint32_t evp__fnv1a(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
 evp_err_t evp__random(void *buf, size_t n) {
   if (n > (size_t)INT32_MAX)
     return EVP_ERR_INVALID_ARG;

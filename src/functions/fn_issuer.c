@@ -57,7 +57,9 @@ evp_err_t evp__fn_issuer(evp__fn_t *fn, const evp__fn_call_t *call, const char *
                          "the credential store is unavailable; retry later", "1");
     } else {
       kid = keys->current_kid;
-      evp__issuer_t iss = {cur, keys->signer, fn->cfg.token_ttl_s};
+      /* No per client id lockout here: a warm container sees a fraction of
+       * the traffic (docs/security.md); API Gateway throttling and WAF apply. */
+      evp__issuer_t iss = {cur, keys->signer, fn->cfg.token_ttl_s, NULL};
       e = evp__issuer_handle(&iss, &rq.req, &resp, &cid);
       if (e == EVP_OK && prev && is_invalid_client(&resp)) {
         /* Rotation window: the client may still hold its previous secret.
@@ -65,7 +67,7 @@ evp_err_t evp__fn_issuer(evp__fn_t *fn, const evp__fn_call_t *call, const char *
         evp__http_resp_t r2;
         char *cid2 = NULL;
         evp__http_resp_init(&r2);
-        evp__issuer_t iss2 = {prev, keys->signer, fn->cfg.token_ttl_s};
+        evp__issuer_t iss2 = {prev, keys->signer, fn->cfg.token_ttl_s, NULL};
         e = evp__issuer_handle(&iss2, &rq.req, &r2, &cid2);
         if (e == EVP_OK && !is_invalid_client(&r2)) {
           evp__http_resp_free(&resp);

@@ -73,7 +73,10 @@ evp_err_t evp__fn_keys_build(const evp__fn_config_t *cfg, const char *const *kid
       (e = evp_jwt_signer_set_ttl(k->signer, cfg->token_ttl_s)) != EVP_OK ||
       (e = evp_jwt_verifier_set_issuer(k->verifier, cfg->token_issuer)) != EVP_OK ||
       (e = evp_jwt_verifier_set_audience(k->verifier, cfg->token_audience)) != EVP_OK ||
-      (e = evp_jwt_verifier_set_issuer(k->verifier_anyaud, cfg->token_issuer)) != EVP_OK) {
+      (e = evp_jwt_verifier_set_issuer(k->verifier_anyaud, cfg->token_issuer)) != EVP_OK ||
+      /* No token outlives what the issuer grants (docs/security.md). */
+      (e = evp_jwt_verifier_set_max_lifetime(k->verifier, cfg->token_ttl_s)) != EVP_OK ||
+      (e = evp_jwt_verifier_set_max_lifetime(k->verifier_anyaud, cfg->token_ttl_s)) != EVP_OK) {
     evp__seterr(errstr, errstr_size, e, "cannot configure the token signer");
     goto fail;
   }

@@ -229,11 +229,12 @@ static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqsta
   evp__http_resp_t r;
   fill_req(c, method, url, body, len, hs, &q);
   evp__http_resp_init(&r);
+  char ip[64];
+  client_ip(c, ip, sizeof ip);
+  q.source_ip = ip; /* the issuer's lockout exempts addresses a client used before */
   if (h->deps.token_ratelimit) {
     /* Per source address: bounds guessing of client secrets and the work an
      * anonymous caller can make us do (API Gateway + WAF rate rules in AWS). */
-    char ip[64];
-    client_ip(c, ip, sizeof ip);
     int wait = evp__ratelimit_take(h->deps.token_ratelimit, ip[0] ? ip : "?", mono());
     if (wait > 0) {
       char ra[16];
@@ -249,7 +250,7 @@ static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqsta
     }
   }
   evp__keystate_t *ks = evp__keywatch_acquire(h->deps.keys);
-  evp__issuer_t iss = {ks->clients, ks->signer, h->deps.opts->token_ttl_s};
+  evp__issuer_t iss = {ks->clients, ks->signer, h->deps.opts->token_ttl_s, h->deps.token_lockout};
   char *cid = NULL;
   evp_err_t e = evp__issuer_handle(&iss, &q, &r, &cid);
   char extra[256];

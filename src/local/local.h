@@ -51,6 +51,8 @@ typedef struct {
                                 connection's next request) */
   int min_body_rate;         /* bytes/s a body must average, after header_timeout_s of grace */
   int64_t token_ttl_s;       /* access-token lifetime (expires_in) */
+  int token_lockout_failures; /* /token failures per client id that lock it; 0: no lockout */
+  int token_lockout_s;       /* the first lockout; doubled for each further one, up to 900 s */
   int log_requests;          /* one log line per request (errors are always logged) */
   FILE *announce;            /* where generated credentials are printed once (stdout) */
 } evp__local_opts_t;
@@ -85,9 +87,18 @@ int evp__local_run(const evp__local_opts_t *o);
 /* Create @p path (and missing parents) as directories, mode 0700. */
 evp_err_t evp__local_mkdirs(const char *path, char *errstr, size_t errstr_size);
 
-/* Read a whole file of at most @p max bytes. When @p secret, refuse a file
- * that group or others may access (EVP_ERR_PERMISSION, the message says how
- * to fix it). *buf is malloc'd and NUL-terminated. ENOENT: EVP_ERR_IO with
+/* The mode of directory @p path when it exists and group or others have
+ * any access to it; 0 otherwise. */
+unsigned evp__local_dir_open_mode(const char *path);
+
+/* Read a whole file of at most @p max bytes. When @p secret, refuse
+ * (EVP_ERR_PERMISSION, the message names the file or directory and says how
+ * to fix it) a file that is a symbolic link, is owned by another user than
+ * us or root, or that group or others may access; and a file whose
+ * directory, or any directory above it up to /, is owned by another user
+ * than us or root or is writable by group or others (above the file's own
+ * directory a sticky one such as /tmp is fine). The checks are of the open
+ * descriptor. *buf is malloc'd and NUL-terminated. ENOENT: EVP_ERR_IO with
  * errno preserved. */
 evp_err_t evp__local_read_file(const char *path, size_t max, int secret, char **buf, size_t *len,
                                struct stat *st, char *errstr, size_t errstr_size);
@@ -221,6 +232,7 @@ typedef struct {
   evp__ratelimit_t *ratelimit;
   evp__metrics_t *metrics;
   evp__ratelimit_t *token_ratelimit; /* per source address on /token; NULL: none */
+  evp__lockout_t *token_lockout;     /* per client id on /token; NULL: none */
 } evp__http_deps_t;
 
 /* Bind and start serving (thread per connection). *port receives the bound

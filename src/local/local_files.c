@@ -1,9 +1,12 @@
 /* File helpers of `evpipe local`: private directories, bounded reads that
- * refuse world-readable secrets, and atomic 0600 writes. */
-#define _POSIX_C_SOURCE 200809L
+ * refuse secrets another local user could read or replace (OpenSSH
+ * StrictModes, docs/security.md), and atomic 0600 writes. */
+#define _XOPEN_SOURCE 700 /* realpath, S_ISVTX */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,30 +22,150 @@ evp_err_t evp__local_mkdirs(const char *path, char *errstr, size_t errstr_size) 
   return evp__lake_mkdirs(path, errstr, errstr_size);
 }
 
+unsigned evp__local_dir_open_mode(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || !(st.st_mode & (S_IRWXG | S_IRWXO)))
+    return 0;
+  return (unsigned)(st.st_mode & 07777);
+}
+
+/* Only we and root may own what holds or leads to a secret: any other owner
+ * can replace it (or chmod it open). */
+static int owner_ok(const struct stat *st) { return st->st_uid == 0 || st->st_uid == geteuid(); }
+
+/* Debian's user private groups (umask 002 makes directories 0775): write
+ * access for a group that is the owner's own primary group and lists no
+ * other member gives nobody else anything — the exception Debian's OpenSSH
+ * makes to StrictModes too. */
+static int private_group(uid_t owner, gid_t gid) {
+  char buf[16384];
+  struct passwd pw, *pwp = NULL;
+  struct group gr, *grp = NULL;
+  if (getpwuid_r(owner, &pw, buf, sizeof buf, &pwp) != 0 || !pwp || pw.pw_gid != gid)
+    return 0;
+  char name[256];
+  if (strlen(pw.pw_name) >= sizeof name)
+    return 0;
+  strcpy(name, pw.pw_name);
+  if (getgrgid_r(gid, &gr, buf, sizeof buf, &grp) != 0 || !grp)
+    return 0;
+  for (char **m = gr.gr_mem; m && *m; m++)
+    if (strcmp(*m, name) != 0)
+      return 0;
+  return 1;
+}
+
+/* Check one directory on the path of secret file @p file. The file's own
+ * directory must not be writable by group or others at all (they could
+ * rename another file over it, or plant it before it is created); a
+ * directory further up may be when its sticky bit is set and it belongs to
+ * root or us (/tmp): then others cannot rename or remove what they do not
+ * own. Group write is fine when the group is the owner's private one. */
+static evp_err_t check_dir(const char *dir, const struct stat *st, int parent, const char *file,
+                           char *errstr, size_t errstr_size) {
+  if (!owner_ok(st))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_PERMISSION,
+                       "%s is owned by uid %u, neither this user (uid %u) nor root, so that user "
+                       "could replace the secret file %s; run: chown %u %s (or keep the secrets "
+                       "in a directory of your own)",
+                       dir, (unsigned)st->st_uid, (unsigned)geteuid(), file, (unsigned)geteuid(),
+                       dir);
+  int writable = (st->st_mode & S_IWOTH) ||
+                 ((st->st_mode & S_IWGRP) && !private_group(st->st_uid, st->st_gid));
+  if (writable && (parent || !(st->st_mode & S_ISVTX)))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_PERMISSION,
+                       "%s is writable by group or others (mode %04o), so another user could "
+                       "replace the secret file %s; run: chmod %s %s",
+                       dir, (unsigned)(st->st_mode & 07777), file, parent ? "700" : "go-w", dir);
+  return EVP_OK;
+}
+
+/* Walk from the directory of @p file up to / (symbolic links resolved, as
+ * OpenSSH's secure_path does after realpath). */
+static evp_err_t check_dirs(const char *file, char *errstr, size_t errstr_size) {
+  char dir[PATH_MAX], real[PATH_MAX];
+  const char *slash = strrchr(file, '/');
+  size_t n = slash ? (size_t)(slash - file) : 0;
+  if (n >= sizeof dir)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "path too long: %s", file);
+  if (!slash)
+    strcpy(dir, ".");
+  else if (n == 0)
+    strcpy(dir, "/");
+  else {
+    memcpy(dir, file, n);
+    dir[n] = '\0';
+  }
+  if (!realpath(dir, real)) {
+    int en = errno;
+    evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot resolve the directory of %s: %s", file,
+                strerror(en));
+    errno = en;
+    return EVP_ERR_IO;
+  }
+  for (int parent = 1;; parent = 0) {
+    struct stat st;
+    if (stat(real, &st) != 0)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot stat %s: %s", real,
+                         strerror(errno));
+    evp_err_t e = check_dir(real, &st, parent, file, errstr, errstr_size);
+    if (e != EVP_OK || strcmp(real, "/") == 0)
+      return e;
+    char *last = strrchr(real, '/');
+    if (last == real)
+      last[1] = '\0';
+    else
+      *last = '\0';
+  }
+}
+
+/* The opened secret file itself: a regular file of ours or root's that
+ * nobody else may read or write. */
+static evp_err_t check_secret_file(const char *path, const struct stat *st, char *errstr,
+                                   size_t errstr_size) {
+  if (!owner_ok(st))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_PERMISSION,
+                       "%s is owned by uid %u, neither this user (uid %u) nor root; that user "
+                       "could rewrite the secrets it holds; run: chown %u %s",
+                       path, (unsigned)st->st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
+  if (st->st_mode & (S_IRWXG | S_IRWXO))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_PERMISSION,
+                       "%s holds secrets but is accessible by group or others (mode %03o); "
+                       "run: chmod 600 %s",
+                       path, (unsigned)(st->st_mode & 0777), path);
+  return EVP_OK;
+}
+
 evp_err_t evp__local_read_file(const char *path, size_t max, int secret, char **buf, size_t *len,
                                struct stat *stp, char *errstr, size_t errstr_size) {
   *buf = NULL;
   *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  evp_err_t e;
+  if (secret && (e = check_dirs(path, errstr, errstr_size)) != EVP_OK)
+    return e;
+  /* A secret is read from what was checked: no symbolic link is followed at
+   * the last step, the checks are of the open descriptor (fstat), and
+   * O_NONBLOCK keeps a FIFO planted in its place from blocking us. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | (secret ? O_NOFOLLOW | O_NONBLOCK : 0));
   if (fd < 0) {
     int en = errno;
-    evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot open %s: %s", path, strerror(en));
+    if (secret && en == ELOOP)
+      evp__seterr(errstr, errstr_size, EVP_ERR_PERMISSION,
+                  "%s is a symbolic link; secret files must be regular files (name the file "
+                  "itself)",
+                  path);
+    else
+      evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot open %s: %s", path, strerror(en));
     errno = en;
-    return EVP_ERR_IO;
+    return en == ELOOP && secret ? EVP_ERR_PERMISSION : EVP_ERR_IO;
   }
   struct stat st;
-  evp_err_t e;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "%s is not a regular file", path);
     goto out;
   }
-  if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-    e = evp__seterr(errstr, errstr_size, EVP_ERR_PERMISSION,
-                    "%s holds secrets but is accessible by group or others (mode %03o); "
-                    "run: chmod 600 %s",
-                    path, (unsigned)(st.st_mode & 0777), path);
+  if (secret && (e = check_secret_file(path, &st, errstr, errstr_size)) != EVP_OK)
     goto out;
-  }
   if ((uintmax_t)st.st_size > max) {
     e = evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "%s is larger than %zu bytes", path,
                     max);

@@ -198,7 +198,7 @@ static int lock_file(const char *path) {
   char lp[PATH_MAX];
   if ((size_t)snprintf(lp, sizeof lp, "%s.lock", path) >= sizeof lp)
     return -1;
-  int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return -1;
   struct flock fl;

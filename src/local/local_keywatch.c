@@ -58,7 +58,9 @@ static evp_err_t build(const evp__keywatch_t *w, evp__clients_t *clients, evp__k
       evp_jwt_signer_set_issuer(s->signer, EVP__LOCAL_ISSUER) != EVP_OK ||
       evp_jwt_signer_set_ttl(s->signer, w->ttl_s) != EVP_OK ||
       evp_jwt_verifier_set_issuer(s->verifier, EVP__LOCAL_ISSUER) != EVP_OK ||
-      evp_jwt_verifier_set_audience(s->verifier, EVP__LOCAL_AUDIENCE) != EVP_OK) {
+      evp_jwt_verifier_set_audience(s->verifier, EVP__LOCAL_AUDIENCE) != EVP_OK ||
+      /* No token outlives what this issuer grants (docs/security.md). */
+      evp_jwt_verifier_set_max_lifetime(s->verifier, w->ttl_s) != EVP_OK) {
     evp__keystate_release(s);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "cannot set up the token signer");
   }

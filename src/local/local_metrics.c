@@ -28,7 +28,7 @@ static const char *const reasons[] = {
     "bad_issuer", "bad_claim", "wrong_audience",
     /* token endpoint errors */
     "invalid_request", "invalid_client", "unsupported_grant_type", "invalid_target", "rate_limited",
-    "other"};
+    "client_locked", "other"};
 #define N_REASONS (sizeof reasons / sizeof reasons[0])
 
 struct evp__metrics {

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/core.h"
 #include "local/local.h"
 
 #define SLOTS 4096 /* power of two, > EVP__CLIENTS_MAX / 0.75 is not needed: overflow shares */
@@ -52,9 +53,7 @@ static bucket_t *find(evp__ratelimit_t *rl, const char *key, double now) {
   size_t n = strlen(key);
   if (n > EVP__CLIENT_ID_MAX)
     return &rl->overflow;
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)key[i]) * 16777619u;
+  uint32_t h = evp__fnv1a(key, n);
   bucket_t *idle = NULL;
   for (size_t probe = 0; probe < 64; probe++) {
     bucket_t *b = &rl->b[(h + probe) & (SLOTS - 1)];

@@ -37,6 +37,8 @@ void evp__local_opts_default(evp__local_opts_t *o) {
   o->header_timeout_s = 20;
   o->min_body_rate = 1024;
   o->token_ttl_s = EVP_JWT_DEFAULT_TTL;
+  o->token_lockout_failures = 10;
+  o->token_lockout_s = 30;
   o->log_requests = 1;
   o->announce = stdout;
 }
@@ -50,6 +52,7 @@ struct evp__local {
   evp__wal_t *wal;
   evp__batcher_t *batcher;
   evp__ratelimit_t *rl, *token_rl;
+  evp__lockout_t *lockout;
   evp__metrics_t *metrics;
   evp__http_t *http;
   /* the key poller */
@@ -143,6 +146,7 @@ void evp__local_stop(evp__local_t *l) {
   evp__metrics_free(l->metrics);
   evp__ratelimit_free(l->rl);
   evp__ratelimit_free(l->token_rl);
+  evp__lockout_free(l->lockout);
   evp__keywatch_free(l->keys);
   evp_schema_destroy(l->schema);
   free(l->schema_text);
@@ -159,6 +163,42 @@ void evp__local_get_stats(const evp__local_t *l, evp__batcher_stats_t *out) {
 
 evp_err_t evp__local_flush(evp__local_t *l, int timeout_ms) {
   return evp__batcher_flush(l->batcher, timeout_ms);
+}
+
+/* A failed client authentication on /token (the lockout rate-limits these
+ * calls): the client id as presented, never the secret. */
+static void log_auth_failure(void *opaque, const char *client_id, int failures, int locked_s,
+                             unsigned long suppressed) {
+  (void)opaque;
+  char f[512];
+  size_t n = 0;
+  char id[EVP__CLIENT_ID_MAX + 1];
+  snprintf(id, sizeof id, "%s", client_id); /* longer ids exist nowhere: cut */
+  evp__local_log_str(f, sizeof f, &n, "client_id", id);
+  evp__local_log_num(f, sizeof f, &n, "failures", failures);
+  if (locked_s)
+    evp__local_log_num(f, sizeof f, &n, "locked_s", locked_s);
+  if (suppressed)
+    evp__local_log_num(f, sizeof f, &n, "suppressed", (long long)suppressed);
+  evp__local_log("warn", locked_s ? "client authentication failed; client id locked"
+                                  : "client authentication failed", f);
+}
+
+/* Existing data directories that others may enter are left as they are
+ * (the operator may share them on purpose) but said out loud. */
+static void warn_if_open(const char *dir) {
+  unsigned mode = evp__local_dir_open_mode(dir);
+  if (!mode)
+    return;
+  char fix[PATH_MAX + 16], m[16], f[2 * PATH_MAX + 128];
+  size_t n = 0;
+  snprintf(fix, sizeof fix, "chmod 700 %s", dir);
+  snprintf(m, sizeof m, "%04o", mode);
+  evp__local_log_str(f, sizeof f, &n, "path", dir);
+  evp__local_log_str(f, sizeof f, &n, "mode", m);
+  evp__local_log_str(f, sizeof f, &n, "fix", fix);
+  evp__local_log("warn", "data directory is more open than 0700: other local users may read it",
+                 f);
 }
 
 /* Everything before HTTP: schema, secrets, log, batcher. */
@@ -181,6 +221,8 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
   if ((e = evp__local_mkdirs(secrets, errstr, errstr_size)) != EVP_OK)
     return e;
+  warn_if_open(o->data_dir);
+  warn_if_open(secrets);
   const char *cpath = o->clients_path;
   if (!cpath) {
     if ((size_t)snprintf(cdef, cdef_size, "%s/clients.json", secrets) >= cdef_size)
@@ -208,6 +250,18 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
       !(l->token_rl = evp__ratelimit_new(o->token_rate_rps, o->token_rate_burst)) ||
       !(l->metrics = evp__metrics_new()))
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (o->token_lockout_failures > 0) {
+    evp__lockout_opts_t lo;
+    evp__lockout_opts_default(&lo);
+    lo.max_failures = o->token_lockout_failures;
+    lo.lock_s = o->token_lockout_s;
+    if (lo.lock_max_s < lo.lock_s)
+      lo.lock_max_s = lo.lock_s;
+    lo.log = log_auth_failure;
+    if (!(l->lockout = evp__lockout_new(&lo)))
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "cannot set up the /token lockout (out of memory or bad limits)");
+  }
   evp__wal_opts_t wo;
   memset(&wo, 0, sizeof wo);
   wo.fsync = o->fsync;
@@ -217,6 +271,7 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
   if ((e = evp__wal_open(path, &wo, &l->wal, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot open the durable log: %s", err);
+  warn_if_open(path);
   evp__batcher_opts_t bo;
   memset(&bo, 0, sizeof bo);
   bo.lake_dir = o->data_dir;
@@ -249,7 +304,8 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   const char *cpath = NULL;
   evp_err_t e = open_parts(l, &cpath, cdef, sizeof cdef, errstr, errstr_size);
   if (e == EVP_OK) {
-    evp__http_deps_t deps = {o, l->keys, l->schema, l->wal, l->batcher, l->rl, l->metrics, l->token_rl};
+    evp__http_deps_t deps = {o,       l->keys,    l->schema,   l->wal,    l->batcher,
+                             l->rl,   l->metrics, l->token_rl, l->lockout};
     e = evp__http_start(host, port, &deps, &l->http, &bound, errstr, errstr_size);
   }
   if (e == EVP_OK) {

@@ -22,7 +22,11 @@ static const verdict_t verdicts[] = {
     {EVP_ERR_JWT_NOT_YET_VALID, 401, "not_yet_valid", "the token is not valid yet"},
     {EVP_ERR_JWT_ISSUED_IN_FUTURE, 401, "not_yet_valid", "the token is not valid yet"},
     {EVP_ERR_JWT_BAD_ISSUER, 401, "bad_issuer", "the token issuer is not accepted"},
-    {EVP_ERR_JWT_BAD_CLAIM, 401, "bad_claim", "the token claims are invalid"},
+    /* Also a token without iat, or one living longer than the issuer's TTL
+     * (evp_jwt_verifier_set_max_lifetime). */
+    {EVP_ERR_JWT_BAD_CLAIM, 401, "bad_claim",
+     "the token claims are invalid (a claim such as iat is missing or of the wrong type, or the "
+     "token lives longer than the issuer grants)"},
     /* A genuine token minted for another audience: docs/protocol.md maps
      * "valid but not allowed (audience)" to 403, which the client does not
      * retry with a fresh token (it would get the same audience again). */

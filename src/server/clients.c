@@ -175,6 +175,13 @@ out:
   return e;
 }
 
+int evp__clients_has(const evp__clients_t *c, const char *id, size_t idlen) {
+  for (size_t i = 0; c && i < c->n; i++)
+    if (strlen(c->c[i].id) == idlen && memcmp(c->c[i].id, id, idlen) == 0)
+      return 1;
+  return 0;
+}
+
 evp__client_auth_t evp__clients_check(const evp__clients_t *c, const char *id, size_t idlen,
                                       const char *secret, size_t secretlen, const char *aud,
                                       const char **aud_out) {

@@ -24,6 +24,20 @@ static evp_err_t oauth_error(evp__http_resp_t *r, int status, const char *code, 
   return e ? e : no_store(r);
 }
 
+/* The client id is locked (evp__lockout_t): 429, like any rate limit, so
+ * the SDK waits Retry-After instead of taking it for bad credentials. */
+static evp_err_t locked_out(evp__http_resp_t *r, int wait_s) {
+  char ra[16];
+  snprintf(ra, sizeof ra, "%d", wait_s);
+  evp_err_t e = evp__http_resp_error(r, 429, "rate_limited",
+                                     "too many failed authentications for this client; retry "
+                                     "after Retry-After seconds");
+  if (!e)
+    e = evp__http_resp_header(r, "Retry-After", ra);
+  r->reason = "client_locked";
+  return e ? e : no_store(r);
+}
+
 static int is_form(const char *ct) {
   static const char want[] = "application/x-www-form-urlencoded";
   if (!ct || strncasecmp(ct, want, sizeof want - 1) != 0)
@@ -118,15 +132,30 @@ evp_err_t evp__issuer_handle(const evp__issuer_t *iss, const evp__http_req_t *re
   }
   const char *aud = NULL;
   size_t idl = strlen(id);
-  switch (evp__clients_check(iss->clients, id, idl > EVP__CLIENT_ID_MAX ? 0 : idl, secret,
-                             strlen(secret), v[P_AUD], &aud)) {
+  if (idl > EVP__CLIENT_ID_MAX)
+    idl = 0; /* no client has such an id */
+  int known = iss->lockout ? evp__clients_has(iss->clients, id, idl) : 0;
+  /* A locked id is refused before its secret is looked at: a guess made
+   * now could not tell right from wrong. */
+  int wait = iss->lockout ? evp__lockout_check(iss->lockout, id, known, req->source_ip) : 0;
+  if (wait > 0) {
+    e = locked_out(resp, wait);
+    goto out;
+  }
+  switch (evp__clients_check(iss->clients, id, idl, secret, strlen(secret), v[P_AUD], &aud)) {
   case EVP__CLIENT_UNKNOWN:
+    if (iss->lockout)
+      evp__lockout_failed(iss->lockout, id, known, req->source_ip);
     e = oauth_error(resp, 401, "invalid_client", "unknown client or bad secret");
     goto out;
   case EVP__CLIENT_BAD_AUDIENCE:
+    if (iss->lockout) /* the secret was right */
+      evp__lockout_succeeded(iss->lockout, id, req->source_ip);
     e = oauth_error(resp, 400, "invalid_target", "audience not allowed for this client");
     goto out;
   case EVP__CLIENT_OK:
+    if (iss->lockout)
+      evp__lockout_succeeded(iss->lockout, id, req->source_ip);
     break;
   }
   if ((e = issue(iss, id, aud, resp)) != EVP_OK)

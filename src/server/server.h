@@ -125,12 +125,55 @@ evp__client_auth_t evp__clients_check(const evp__clients_t *c, const char *id, s
                                       const char *secret, size_t secretlen, const char *aud,
                                       const char **aud_out);
 
+/* 1 when @p id (of @p idlen bytes) names a client of the store. */
+int evp__clients_has(const evp__clients_t *c, const char *id, size_t idlen);
+
+/* ------------------------------------------------------------ lockout of /token */
+
+/* Failed client authentications counted per client id: max_failures within
+ * window_s lock the id for lock_s, doubled for each further lockout up to
+ * lock_max_s. Addresses the id last authenticated from stay exempt. The
+ * table is bounded (unknown ids cannot push known ones out). Thread-safe.
+ * Trade-offs and defaults: docs/security.md. */
+typedef struct evp__lockout evp__lockout_t;
+
+typedef struct {
+  int max_failures;   /* 10 */
+  double window_s;    /* 60 */
+  double lock_s;      /* 30: the first lockout */
+  double lock_max_s;  /* 900 */
+  /* Called (outside the lock, at most ~5 times a second for all ids
+   * together) for a failed authentication: the id as presented, the
+   * failures in its window, the seconds of the lockout it started (0: none)
+   * and how many such calls were skipped since the last one. NULL: none. */
+  void (*log)(void *opaque, const char *client_id, int failures, int locked_s,
+              unsigned long suppressed);
+  void *log_opaque;
+  double (*clock)(void *opaque); /* monotonic seconds; NULL: CLOCK_MONOTONIC */
+  void *clock_opaque;
+} evp__lockout_opts_t;
+
+void evp__lockout_opts_default(evp__lockout_opts_t *o);
+/* NULL when out of memory or the options are out of range. */
+evp__lockout_t *evp__lockout_new(const evp__lockout_opts_t *o);
+void evp__lockout_free(evp__lockout_t *lk);
+/* Seconds @p id stays locked for a request from @p addr (may be NULL), or 0.
+ * @p known: the id is in the client store. */
+int evp__lockout_check(evp__lockout_t *lk, const char *id, int known, const char *addr);
+/* Count a failed authentication; returns the seconds of the lockout it
+ * started, or 0. */
+int evp__lockout_failed(evp__lockout_t *lk, const char *id, int known, const char *addr);
+/* A successful authentication: clears the failure count (not a running
+ * lock) and remembers @p addr as one the id may use while locked. */
+void evp__lockout_succeeded(evp__lockout_t *lk, const char *id, const char *addr);
+
 /* ------------------------------------------------------------ issuer: POST /token */
 
 typedef struct {
   const evp__clients_t *clients;
   const evp_jwt_signer_t *signer;  /* configured with the ttl below */
   int64_t ttl_s;                   /* reported as expires_in */
+  evp__lockout_t *lockout;         /* per client id failure limit; NULL: none */
 } evp__issuer_t;
 
 /* OAuth 2.0 client-credentials grant (RFC 6749 section 4.4). Credentials in the
@@ -141,6 +184,8 @@ typedef struct {
  *  401 invalid_client + WWW-Authenticate: Basic (unknown client or bad secret)
  *  400 invalid_target (RFC 8707 section 2: audience not allowed for the client)
  *  405 (method other than POST)
+ *  429 rate_limited + Retry-After: the client id is locked after too many
+ *      failed authentications (iss->lockout; req->source_ip names the caller)
  * Every answer carries Cache-Control: no-store. On success *client_id_out
  * (may be NULL) receives the client id (malloc'd). Returns EVP_OK when @p resp
  * holds an answer, EVP_ERR_NOMEM / EVP_ERR_INTERNAL when it does not (the

@@ -1334,6 +1334,54 @@ START_TEST(rotation_clients) {
 }
 END_TEST
 
+/* The Lambda authorizer goes through the same core check: a token signed
+ * with the current key that lives a day (the issuer grants 20 minutes), or
+ * has no iat, is Unauthorized; the same shape with the issuer's lifetime is
+ * allowed (the forging itself is right). */
+static char *forge_claims(const char *claims) {
+  const char *hdr = "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"" KEY1_VER "\"}";
+  size_t hl = strlen(hdr), cl = strlen(claims);
+  char *t = malloc(evp_base64url_encoded_len(hl) + evp_base64url_encoded_len(cl) + 64);
+  ck_assert_ptr_nonnull(t);
+  size_t n = evp_base64url_encode(hdr, hl, t);
+  t[n++] = '.';
+  n += evp_base64url_encode(claims, cl, t + n);
+  unsigned char mac[32];
+  ck_assert_int_eq(evp_hmac_sha256(KEY1, 32, t, n, mac), EVP_OK);
+  t[n++] = '.';
+  evp_base64url_encode(mac, 32, t + n);
+  return t;
+}
+
+START_TEST(authorizer_refuses_tokens_longer_lived_than_issued) {
+  evp__fn_t *fn = mkfn(EVP__FN_AUTHORIZER);
+  char claims[256], bearer[2048];
+  const int64_t lifetimes[] = {EVP_JWT_DEFAULT_TTL, 86400, -1 /* no iat */};
+  for (int i = 0; i < 3; i++) {
+    if (lifetimes[i] < 0)
+      snprintf(claims, sizeof claims,
+               "{\"iss\":\"evpipe\",\"sub\":\"app-1\",\"aud\":\"events\",\"exp\":%lld}",
+               (long long)(NOW + 600));
+    else
+      snprintf(claims, sizeof claims,
+               "{\"iss\":\"evpipe\",\"sub\":\"app-1\",\"aud\":\"events\",\"iat\":%lld,"
+               "\"exp\":%lld}",
+               (long long)(NOW - 10), (long long)(NOW - 10 + lifetimes[i]));
+    char *tok = forge_claims(claims);
+    snprintf(bearer, sizeof bearer, "Bearer %s", tok);
+    result_t r;
+    authz(fn, "authorizer-token.json", bearer, &r);
+    if (i == 0)
+      expect_policy(&r, "Allow", "app-1", "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*");
+    else
+      expect_unauthorized(&r);
+    result_free(&r);
+    free(tok);
+  }
+  evp__fn_free(fn);
+}
+END_TEST
+
 /* ------------------------------------------------------------ suite */
 
 int main(void) {
@@ -1353,6 +1401,7 @@ int main(void) {
   tcase_add_test(t, authorizer_allow_deny_unauthorized);
   tcase_add_test(t, authorizer_key_rotation_picked_up);
   tcase_add_test(t, authorizer_keys_unavailable);
+  tcase_add_test(t, authorizer_refuses_tokens_longer_lived_than_issued);
   tcase_add_test(t, processor_valid_invalid_deadletter);
   tcase_add_test(t, processor_records_are_table_rows);
   tcase_add_test(t, processor_event_without_row_dead_lettered);
