@@ -83,7 +83,8 @@ again:;
   int found = 0;
   pthread_mutex_lock(&w->mu);
   for (size_t i = 0; i < w->nsegs; i++) {
-    if (w->segs[i].base + w->segs[i].size > r->pos) {
+    /* Not an empty one past a gap: nothing to read there yet. */
+    if (w->segs[i].size > 0 && w->segs[i].base + w->segs[i].size > r->pos) {
       base = w->segs[i].base;
       segend = base + w->segs[i].size;
       found = 1;

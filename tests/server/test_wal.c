@@ -1131,6 +1131,42 @@ START_TEST(damage_after_open_is_an_error) {
 }
 END_TEST
 
+/* The log's tail was lost below the checkpoint while older committed
+ * segments are retained: a reader of the retained history reaches the new,
+ * still empty active segment past a gap and sees the end, not an error. */
+START_TEST(reader_past_a_gap_to_an_empty_segment) {
+  mk_tmpdir();
+  evp__wal_opts_t o = {0};
+  o.fsync = EVP__FSYNC_NEVER;
+  o.segment_bytes = 200;
+  o.retain_bytes = 1 << 20;
+  evp__wal_t *w;
+  char err[512];
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  uint64_t starts[21];
+  append_noting(w, 0, 20, starts);
+  ck_assert_int_eq(evp__wal_commit(w, starts[20], events_in(0, 20), err, sizeof err), EVP_OK);
+  evp__wal_close(w);
+  int last = 19;
+  char p[512];
+  for (;; last--) {
+    seg_path(p, sizeof p, starts[last]);
+    if (access(p, F_OK) == 0) break;
+  }
+  ck_assert_int_gt(last, 0);
+  ck_assert_int_eq(truncate(p, 10), 0); /* the last segment's records are lost */
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  ck_assert_uint_eq(evp__wal_end(w), starts[20]);
+  read_expect(w, 0, 0, last);
+  append_k(w, 20);
+  int skip[21] = {0};
+  for (int k = last; k < 20; k++) skip[k] = 1;
+  read_all_but(w, 0, 21, skip, starts);
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("wal");
   TCase *tc = tcase_create("wal");
@@ -1153,6 +1189,7 @@ int main(void) {
   tcase_add_test(tc, garbage_with_fake_headers_is_skipped);
   tcase_add_test(tc, quarantine_is_bounded_and_best_effort);
   tcase_add_test(tc, damage_after_open_is_an_error);
+  tcase_add_test(tc, reader_past_a_gap_to_an_empty_segment);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
