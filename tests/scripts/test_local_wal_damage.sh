@@ -67,7 +67,7 @@ for round in 1 2; do
   c=$(metric evpipe_wal_corrupt_records_total)
   if [ "$c" = 1 ]; then pass "/metrics: evpipe_wal_corrupt_records_total 1"; else fail "corrupt records metric '$c'"; fi
   qb=$(metric evpipe_wal_quarantined_bytes_total)
-  if [ "$qb" = "$len" ]; then pass "/metrics: evpipe_wal_quarantined_bytes_total $len"; else fail "quarantined bytes metric '$qb'"; fi
+  if [ -n "$qb" ] && [ "$qb" = "$len" ]; then pass "/metrics: evpipe_wal_quarantined_bytes_total $len"; else fail "quarantined bytes metric '$qb'"; fi
   kill -TERM "$PID"; wait "$PID"; rc=$?
   if [ $rc -eq 0 ]; then pass "SIGTERM flushes the lake and exits 0"; else fail "stop exit $rc"; fi
   node "$SRC/tests/node/athena_local.mjs" "$D" "$TMP/count.sql" >"$TMP/count.json" 2>"$TMP/count.err"
