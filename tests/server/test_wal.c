@@ -1167,6 +1167,44 @@ START_TEST(reader_past_a_gap_to_an_empty_segment) {
 }
 END_TEST
 
+/* The search for the next record reads the file in 16 KiB chunks: a damaged
+ * record about that long puts the next record's magic across a chunk
+ * boundary at each possible split, and it is still found. */
+START_TEST(resync_across_read_chunks) {
+  static char big[20000];
+  memset(big, 'y', sizeof big);
+  for (uint64_t rec_len = 16380; rec_len <= 16392; rec_len++) {
+    mk_tmpdir();
+    evp__wal_opts_t o = {0};
+    o.fsync = EVP__FSYNC_NEVER;
+    o.retain_bytes = 1;
+    evp__wal_t *w;
+    char err[256];
+    ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+    uint64_t starts[6];
+    append_noting(w, 0, 1, starts);
+    const char *ev[1] = {big};
+    size_t len[1] = {rec_len - EVP__WAL_HDR - EVP__WAL_PAYLOAD_FIXED - 2 - 4};
+    ck_assert_int_eq(evp__wal_append(w, "c1", 1000003, ev, len, 1, err, sizeof err), EVP_OK);
+    ck_assert_uint_eq(evp__wal_end(w) - starts[1], rec_len);
+    append_noting(w, 2, 3, starts);
+    evp__wal_close(w);
+    char p[512];
+    seg_path(p, sizeof p, 0);
+    flip_bit(p, starts[1] + 100, 4);
+    ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+    evp__wal_stats_t s;
+    evp__wal_get_stats(w, &s);
+    ck_assert_uint_eq(s.recovered_records, 4);
+    ck_assert_uint_eq(s.corrupt_bytes, rec_len);
+    int skip[5] = {0, 1, 0, 0, 0};
+    read_all_but(w, 0, 5, skip, starts);
+    evp__wal_close(w);
+    rm_tmpdir();
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("wal");
   TCase *tc = tcase_create("wal");
@@ -1190,6 +1228,7 @@ int main(void) {
   tcase_add_test(tc, quarantine_is_bounded_and_best_effort);
   tcase_add_test(tc, damage_after_open_is_an_error);
   tcase_add_test(tc, reader_past_a_gap_to_an_empty_segment);
+  tcase_add_test(tc, resync_across_read_chunks);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
