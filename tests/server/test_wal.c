@@ -763,6 +763,14 @@ static void append_noting(evp__wal_t *w, int first, int n, uint64_t *starts) {
   starts[first + n] = evp__wal_end(w);
 }
 
+/* A fresh directory whose log holds records 0..n-1 (offsets in starts[],
+ * see append_noting) in segment 0, whose path goes to @p p; closed. */
+static void closed_log_with(int n, uint64_t *starts, char *p, size_t cap) {
+  evp__wal_t *w = log_with(0, p, cap);
+  append_noting(w, 0, n, starts);
+  evp__wal_close(w);
+}
+
 /* Read everything from @p from and check it is records 0..n-1 except those
  * with skip[k] set, each at offset starts[k]. */
 static void read_all_but(evp__wal_t *w, uint64_t from, int n, const int *skip,
@@ -866,13 +874,10 @@ static evp__wal_t *open_wal_told(evp__fsync_policy_t pol, size_t seg_bytes, dama
  * a quarantine file, appends go on after the end, and a second reopen gives
  * the same result. */
 START_TEST(damage_in_active_segment_loses_one_record) {
-  mk_tmpdir();
-  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
   uint64_t starts[22];
-  append_noting(w, 0, 20, starts);
-  evp__wal_close(w);
   char p[512];
-  seg_path(p, sizeof p, 0);
+  closed_log_with(20, starts, p, sizeof p);
+  evp__wal_t *w;
   uint64_t dmg = starts[10] + (starts[11] - starts[10]) / 2, dlen = starts[11] - starts[10];
   flip_bit(p, dmg, 3);
   uint64_t total;
@@ -966,13 +971,10 @@ END_TEST
 /* A torn tail (the last record cut short, or zeros after it) is still cut
  * silently: nothing is quarantined. */
 START_TEST(torn_tail_is_not_quarantined) {
-  mk_tmpdir();
-  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
   uint64_t starts[9];
-  append_noting(w, 0, 8, starts);
-  evp__wal_close(w);
   char p[512];
-  seg_path(p, sizeof p, 0);
+  closed_log_with(8, starts, p, sizeof p);
+  evp__wal_t *w;
   ck_assert_int_eq(truncate(p, (off_t)(starts[7] + 20)), 0);
   damage_log_t told;
   w = open_wal_told(EVP__FSYNC_NEVER, 0, &told, 0);
@@ -1011,13 +1013,10 @@ static void put_le32(unsigned char *p, uint32_t v) {
  * CRC; right CRC but a malformed payload; a length past the end; zeros):
  * none of it is taken for a record, the next real record is. */
 START_TEST(garbage_with_fake_headers_is_skipped) {
-  mk_tmpdir();
-  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
   uint64_t starts[11];
-  append_noting(w, 0, 10, starts);
-  evp__wal_close(w);
   char p[512];
-  seg_path(p, sizeof p, 0);
+  closed_log_with(10, starts, p, sizeof p);
+  evp__wal_t *w;
   uint64_t total;
   unsigned char *orig = slurp(p, &total);
   uint64_t at = starts[5], len = starts[6] - starts[5];
@@ -1064,13 +1063,10 @@ END_TEST
  * skipped and counted but not copied, and so is one whose copy fails; the
  * open succeeds either way and the other records are read. */
 START_TEST(quarantine_is_bounded_and_best_effort) {
-  mk_tmpdir();
-  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
   uint64_t starts[13];
-  append_noting(w, 0, 12, starts);
-  evp__wal_close(w);
   char p[512];
-  seg_path(p, sizeof p, 0);
+  closed_log_with(12, starts, p, sizeof p);
+  evp__wal_t *w;
   uint64_t len3 = starts[4] - starts[3];
   ck_assert_uint_eq(starts[8] - starts[7], len3); /* both hold 3 events */
   flip_bit(p, starts[3] + 30, 0);
