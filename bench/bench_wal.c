@@ -1,8 +1,10 @@
 /* bench_wal: appends per second into the local durable log with 1 and 8
  * threads under each fsync policy, and the fsyncs the group commit needed;
- * then the batcher's rate draining a log of realistic events into Parquet
+ * the rates of recovery and of a reader over a log of 300,000 records; then
+ * the batcher's rate draining a log of realistic events into Parquet
  * (with dedup on) and the bytes per event on disk.
  * Usage: bench_wal [DIR] [SECONDS_PER_CASE] [BATCHER_EVENTS]
+ *        bench_wal --read [RECORDS [DIR]]   (only recovery + reader rates)
  * (DIR default: a temp dir under /tmp). Each append is one record; the
  * events-per-record column shows a typical HTTP batch as well as single
  * events. */
@@ -65,19 +67,28 @@ static const char *SCHEMA =
     "\"platform\":{\"type\":\"string\"},\"app_version\":{\"type\":\"string\"},"
     "\"context\":{\"type\":\"object\"},\"properties\":{\"type\":\"object\"}}}";
 
+/* The log in @p dir with fsync off (the benches measure CPU, not the disk);
+ * NULL after printing why it could not be opened. */
+static evp__wal_t *open_never(const char *dir) {
+  evp__wal_opts_t o = {0};
+  o.fsync = EVP__FSYNC_NEVER;
+  evp__wal_t *w;
+  char err[512];
+  if (evp__wal_open(dir, &o, &w, err, sizeof err) != EVP_OK) {
+    fprintf(stderr, "open %s: %s\n", dir, err);
+    return NULL;
+  }
+  return w;
+}
+
 static int bench_batcher(const char *base, long nevents) {
   static const char *types[] = {"app.opened", "screen.viewed", "checkout.completed", "cart.updated"};
   static const char *plats[] = {"ios", "android", "web"};
   char wdir[512], lake[512], err[512];
   snprintf(wdir, sizeof wdir, "%s/batcher-wal", base);
   snprintf(lake, sizeof lake, "%s/batcher-lake", base);
-  evp__wal_opts_t o = {0};
-  o.fsync = EVP__FSYNC_NEVER;
-  evp__wal_t *w;
-  if (evp__wal_open(wdir, &o, &w, err, sizeof err) != EVP_OK) {
-    fprintf(stderr, "open: %s\n", err);
-    return 1;
-  }
+  evp__wal_t *w = open_never(wdir);
+  if (!w) return 1;
   static char buf[500][400];
   const char *evs[500];
   size_t lens[500];
@@ -143,15 +154,73 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
   return remove(p);
 }
 
+/* The read side: a log of @p nrec single-event records (200-byte events) is
+ * recovered (evp__wal_open checks every record) and read to the end with a
+ * reader (what the batcher does), best of 5 rounds each. */
+static int bench_read(const char *base, long nrec) {
+  char dir[512], err[512];
+  snprintf(dir, sizeof dir, "%s/read-wal", base);
+  evp__wal_t *w = open_never(dir);
+  if (!w) return 1;
+  static char ev[EVENT_BYTES + 1];
+  memset(ev, 'x', EVENT_BYTES);
+  const char *evs[1] = {ev};
+  size_t lens[1] = {EVENT_BYTES};
+  for (long i = 0; i < nrec; i++)
+    if (evp__wal_append(w, "bench-client", i, evs, lens, 1, err, sizeof err) != EVP_OK) {
+      fprintf(stderr, "append: %s\n", err);
+      return 1;
+    }
+  double mib = (double)evp__wal_end(w) / (1024.0 * 1024.0);
+  evp__wal_close(w);
+  double best_open = 1e9, best_read = 1e9;
+  for (int round = 0; round < 5; round++) {
+    double t0 = now_s();
+    if (!(w = open_never(dir))) return 1;
+    double t1 = now_s();
+    evp__wal_reader_t *r;
+    if (evp__wal_reader_open(w, 0, &r, err, sizeof err) != EVP_OK) return 1;
+    evp__wal_record_t rec;
+    int got;
+    long n = 0;
+    while (evp__wal_reader_next(r, &rec, &got, err, sizeof err) == EVP_OK && got) n++;
+    double t2 = now_s();
+    evp__wal_reader_close(r);
+    evp__wal_close(w);
+    if (n != nrec) {
+      fprintf(stderr, "read %ld of %ld records\n", n, nrec);
+      return 1;
+    }
+    if (t1 - t0 < best_open) best_open = t1 - t0;
+    if (t2 - t1 < best_read) best_read = t2 - t1;
+  }
+  printf("read: %ld records, %.1f MiB: recovery %.3f s (%.0f MiB/s), reader %.3f s "
+         "(%.0f records/s, %.0f MiB/s)\n",
+         nrec, mib, best_open, mib / best_open, best_read, (double)nrec / best_read,
+         mib / best_read);
+  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   char tmp[256];
-  const char *base = argc > 1 ? argv[1] : NULL;
+  int read_only = argc > 1 && strcmp(argv[1], "--read") == 0;
+  if (read_only) { /* bench_wal --read [RECORDS [DIR]]: only the read side */
+    argv++;
+    argc--;
+  }
+  const char *base = argc > 1 ? argv[read_only ? 2 : 1] : NULL;
   double secs = argc > 2 ? atof(argv[2]) : 2.0;
   long nevents = argc > 3 ? atol(argv[3]) : 500000;
   if (!base) {
     snprintf(tmp, sizeof tmp, "/tmp/evp_bench_wal_XXXXXX");
     if (!mkdtemp(tmp)) return 1;
     base = tmp;
+  }
+  if (read_only) {
+    int rc = bench_read(base, argc > 1 ? atol(argv[1]) : 300000);
+    if (base == tmp) nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
   }
   static const struct { evp__fsync_policy_t p; const char *name; } pol[] = {
       {EVP__FSYNC_ALWAYS, "always"}, {EVP__FSYNC_INTERVAL, "interval(200ms)"},
@@ -198,6 +267,7 @@ int main(int argc, char **argv) {
         fflush(stdout);
         nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
       }
+  rc |= bench_read(base, 300000);
   if (nevents > 0) rc |= bench_batcher(base, nevents);
   if (base == tmp) nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
   return rc;

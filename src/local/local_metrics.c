@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "local/local.h"
+#include "local/wal_int.h"
 
 #define MAX_STATUS 600
 #define N_BUCKETS 13
@@ -184,10 +185,24 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
   for (size_t i = 0; i < 3; i++)
     put(&s, "evpipe_http_connections_dropped_total{reason=\"%s\"} %llu\n", conn_reasons[i],
         atomic_load(&m->conn_dropped[i]));
-  if (wal)
+  if (wal) {
     put(&s, "# HELP evpipe_queue_depth_events Events in the durable log not yet in the lake.\n"
             "# TYPE evpipe_queue_depth_events gauge\nevpipe_queue_depth_events %llu\n",
         (unsigned long long)evp__wal_pending_events(wal));
+    evp__wal_stats_t ws;
+    evp__wal_get_stats(wal, &ws);
+    put(&s, "# HELP evpipe_wal_corrupt_records_total Damaged regions of the durable log skipped at "
+            "start-up (each one damaged record or several adjacent ones; logged one line each).\n"
+            "# TYPE evpipe_wal_corrupt_records_total counter\nevpipe_wal_corrupt_records_total %llu\n"
+            "# HELP evpipe_wal_corrupt_bytes_total Bytes of those regions.\n"
+            "# TYPE evpipe_wal_corrupt_bytes_total counter\nevpipe_wal_corrupt_bytes_total %llu\n"
+            "# HELP evpipe_wal_quarantined_bytes_total Of those, bytes with a copy in the quarantine directory.\n"
+            "# TYPE evpipe_wal_quarantined_bytes_total counter\nevpipe_wal_quarantined_bytes_total %llu\n"
+            "# HELP evpipe_wal_torn_tail_bytes_total Bytes of an incompletely written last record cut at start-up.\n"
+            "# TYPE evpipe_wal_torn_tail_bytes_total counter\nevpipe_wal_torn_tail_bytes_total %llu\n",
+        (unsigned long long)ws.corrupt_records, (unsigned long long)ws.corrupt_bytes,
+        (unsigned long long)ws.quarantined_bytes, (unsigned long long)ws.truncated_bytes);
+  }
   if (b) {
     evp__batcher_stats_t st;
     evp__batcher_get_stats(b, &st);

@@ -202,6 +202,24 @@ static void warn_if_open(const char *dir) {
 }
 
 /* Everything before HTTP: schema, secrets, log, batcher. */
+
+/* One loud line per damaged region recovery skipped in the durable log: the
+ * events in it are lost (everything else is kept). */
+static void log_wal_damage(void *arg, const evp__wal_damage_t *d) {
+  (void)arg;
+  char f[3 * 1100];
+  size_t n = 0;
+  evp__local_log_str(f, sizeof f, &n, "segment", d->segment);
+  evp__local_log_num(f, sizeof f, &n, "offset", (long long)d->segment_offset);
+  evp__local_log_num(f, sizeof f, &n, "length", (long long)d->length);
+  evp__local_log_num(f, sizeof f, &n, "log_offset", (long long)d->log_offset);
+  evp__local_log_str(f, sizeof f, &n, "quarantine", d->quarantine);
+  evp__local_log_str(f, sizeof f, &n, "note", d->note);
+  evp__local_log("error",
+                 "durable log damaged: bytes that are no valid record were skipped (the events in "
+                 "them are lost; the records after them are kept)",
+                 f);
+}
 static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef, size_t cdef_size,
                             char *errstr, size_t errstr_size) {
   const evp__local_opts_t *o = l->o;
@@ -264,6 +282,7 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   }
   evp__wal_opts_t wo;
   memset(&wo, 0, sizeof wo);
+  wo.on_damage = log_wal_damage;
   wo.fsync = o->fsync;
   wo.interval_ms = o->fsync_interval_ms;
   wo.max_record_bytes = o->max_body + 65536; /* one request's events + framing */

@@ -209,6 +209,7 @@ static void release(evp__wal_t *w, int sync_inited) {
     pthread_mutex_destroy(&w->mu);
   }
   free(w->segs);
+  free(w->skips);
   free(w->dir);
   free(w);
 }
@@ -268,6 +269,9 @@ evp_err_t evp__wal_open(const char *dir, const evp__wal_opts_t *opts, evp__wal_t
   w->segment_bytes = o.segment_bytes ? o.segment_bytes : EVP__WAL_DEFAULT_SEGMENT;
   w->max_record = o.max_record_bytes ? o.max_record_bytes : EVP__WAL_DEFAULT_MAX_RECORD;
   w->retain = o.retain_bytes ? o.retain_bytes : EVP__WAL_DEFAULT_RETAIN;
+  w->quarantine_max = o.quarantine_bytes ? o.quarantine_bytes : EVP__WAL_DEFAULT_QUARANTINE;
+  w->on_damage = o.on_damage;
+  w->damage_arg = o.damage_arg;
   w->dir = evp__strdup(dir);
   if (!w->dir || init_sync(w) != EVP_OK) { /* init_sync cleans up after itself */
     release(w, 0);

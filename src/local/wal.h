@@ -23,6 +23,19 @@ typedef enum {
   EVP__FSYNC_NEVER       /* leave it to the OS (tests, benchmarks) */
 } evp__fsync_policy_t;
 
+/* A damaged region of the log found by evp__wal_open: bytes between two
+ * valid records (or between one and the end of a segment that is not the
+ * last) that are no record. They are left in place and skipped by readers,
+ * so the offsets of the records after them do not change. */
+typedef struct {
+  const char *segment;      /* path of the segment file */
+  uint64_t segment_offset;  /* where the region starts in that file */
+  uint64_t log_offset;      /* ... and in the log */
+  uint64_t length;          /* bytes */
+  const char *quarantine;   /* path of the file holding a copy, or NULL when not copied */
+  const char *note;         /* "copied", "already copied", or why it was not copied */
+} evp__wal_damage_t;
+
 /* Options; zero means the default shown. */
 typedef struct {
   evp__fsync_policy_t fsync;
@@ -33,12 +46,20 @@ typedef struct {
   size_t retain_bytes;      /* keep up to this much of the newest already-committed log, from
                                which a restarted batcher re-learns recent event ids for dedup;
                                default 64 MiB; 1 keeps none beyond the active segment */
+  size_t quarantine_bytes;  /* bound on the copies of damaged regions kept in DIR/quarantine/
+                               (all files together); default 64 MiB. A region that does not fit
+                               is skipped and counted but not copied */
+  /* Called by evp__wal_open once per damaged region (for a log line); NULL: not told. */
+  void (*on_damage)(void *arg, const evp__wal_damage_t *d);
+  void *damage_arg;
 } evp__wal_opts_t;
 
 typedef struct evp__wal evp__wal_t;
 
 /* Open (creating, mode 0700 dir / 0600 files) the log in @p dir and recover:
- * torn or corrupt tails (bad checksum) are truncated, never replayed. The
+ * a torn tail of the last segment (bad checksum, nothing valid after it) is
+ * truncated, never replayed; damage with valid records after it is skipped,
+ * copied to DIR/quarantine/ and reported through on_damage. The
  * directory is locked (flock) against a second opener: EVP_ERR_STATE.
  * Errors: EVP_ERR_IO (with the errno text; also a corrupt checkpoint file),
  * EVP_ERR_INVALID_ARG, EVP_ERR_NOMEM. */

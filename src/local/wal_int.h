@@ -143,7 +143,11 @@ typedef struct {
   uint64_t fsyncs;           /* data syncs of segments (group commits) */
   uint64_t segments;         /* segment files now */
   uint64_t recovered_records;/* valid records found on open */
-  uint64_t truncated_bytes;  /* bytes of torn/corrupt tails cut on open */
+  uint64_t truncated_bytes;  /* bytes of torn tails cut on open */
+  uint64_t corrupt_records;  /* damaged regions skipped on open (each one damaged record or
+                                several adjacent ones) */
+  uint64_t corrupt_bytes;    /* their bytes */
+  uint64_t quarantined_bytes;/* of those, bytes that have a copy in the quarantine directory */
 } evp__wal_stats_t;
 void evp__wal_get_stats(const evp__wal_t *w, evp__wal_stats_t *out);
 
@@ -167,12 +171,27 @@ typedef struct {
   uint64_t base, size;
 } evp__wal_seg_t;
 
+/* A damaged region [start, end) of the log that recovery found between
+ * valid records; readers jump over it (wal_reader.c). */
+typedef struct {
+  uint64_t start, end;
+} evp__wal_skip_t;
+/* More damaged regions than this on open: the log is refused (a disk that
+ * damaged so much needs a person, and the skip map must stay small). */
+#define EVP__WAL_MAX_SKIPS 65536u
+#define EVP__WAL_DEFAULT_QUARANTINE (64u * 1024u * 1024u)
+
 struct evp__wal {
   char *dir;
   int dirfd, lockfd, fd;        /* fd: the active (last) segment, written with pwrite */
   evp__fsync_policy_t policy;
   int interval_ms;
   size_t segment_bytes, max_record, retain;
+  size_t quarantine_max;        /* bound on DIR/quarantine/ (wal_quarantine.c) */
+  uint64_t quarantine_used;     /* bytes of the files in it, once counted */
+  int quarantine_counted;
+  void (*on_damage)(void *arg, const evp__wal_damage_t *d);
+  void *damage_arg;
 
   pthread_mutex_t mu;           /* everything below */
   pthread_cond_t sync_cv;       /* a group-commit fsync finished */
@@ -180,6 +199,8 @@ struct evp__wal {
   pthread_cond_t tick_cv;       /* wakes the interval syncer on close */
   evp__wal_seg_t *segs;
   size_t nsegs, segcap;
+  evp__wal_skip_t *skips;       /* in log order; written by recovery only, so read unlocked */
+  size_t nskips, skipcap;
   uint64_t end;                 /* offset past the last written record */
   uint64_t durable;             /* everything before it has been fsynced */
   uint64_t checkpoint;
@@ -207,6 +228,16 @@ struct evp__wal {
 /* Scan the directory, truncate damaged tails, read the checkpoint, delete
  * segments below it and open (or create) the active segment (wal_recover.c). */
 evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size);
+
+/* Copy bytes [off, off + len) of segment @p base (open as @p fd) to
+ * DIR/quarantine/wal-<log offset>-<len>.bad (0600 in a 0700 directory,
+ * written to a temporary, fsynced, renamed, directory fsynced), unless a
+ * copy is there already or the directory's total would pass quarantine_max.
+ * Never fails the open: the bytes stay in the segment either way. @p path
+ * gets the file's path ("" when not copied), @p note what happened;
+ * returns 1 when a copy exists afterwards (wal_quarantine.c). */
+int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint64_t len,
+                        char *path, size_t path_size, char *note, size_t note_size);
 
 /* Create the segment starting at w->end and append it to w->segs; the
  * caller holds w->mu (or is still opening) and closes the previous fd. */

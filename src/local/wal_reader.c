@@ -57,18 +57,34 @@ static int grow(unsigned char **buf, size_t *cap, size_t len, size_t need) {
   return 0;
 }
 
+/* The end of the damaged region recovery found around @p pos, or 0 when
+ * @p pos is in none (binary search; the map is not written after open). */
+static uint64_t skip_end(const evp__wal_t *w, uint64_t pos) {
+  size_t lo = 0, hi = w->nskips;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (w->skips[mid].end <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < w->nskips && w->skips[lo].start <= pos ? w->skips[lo].end : 0;
+}
+
 /* The next record's payload read to (*buf)[*len], which then grows by its
- * length: one copy from the page cache into where the caller keeps it. */
+ * length: one copy from the page cache into where the caller keeps it.
+ * Damaged regions found by recovery are only looked up when a record fails
+ * its checks, so the common path costs nothing extra. */
 static evp_err_t next_into(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
                            unsigned char **buf, size_t *len_io, size_t *cap, char *errstr,
                            size_t errstr_size) {
   evp__wal_t *w = r->w;
   *got = 0;
+again:;
   uint64_t base = 0, segend = 0;
   int found = 0;
   pthread_mutex_lock(&w->mu);
   for (size_t i = 0; i < w->nsegs; i++) {
-    if (w->segs[i].base + w->segs[i].size > r->pos) {
+    /* Not an empty one past a gap: nothing to read there yet. */
+    if (w->segs[i].size > 0 && w->segs[i].base + w->segs[i].size > r->pos) {
       base = w->segs[i].base;
       segend = base + w->segs[i].size;
       found = 1;
@@ -97,14 +113,14 @@ static evp_err_t next_into(evp__wal_reader_t *r, evp__wal_record_t *rec, int *go
   if (evp__wal_pread_full(r->fd, hdr, sizeof hdr, off, &n) != 0) goto io;
   if (n < sizeof hdr || evp__wal_header_check(hdr, &len) != 0 ||
       segend - r->pos < EVP__WAL_HDR || segend - r->pos - EVP__WAL_HDR < len)
-    goto corrupt;
+    goto bad;
   if (grow(buf, cap, *len_io, len) != 0)
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
   unsigned char *dst = *buf + *len_io;
   if (evp__wal_pread_full(r->fd, dst, len, off + EVP__WAL_HDR, &n) != 0) goto io;
   if (n < len || evp__wal_record_crc(hdr, dst, len) != evp__wal_get32(hdr + 12) ||
       evp__wal_payload_decode(dst, len, rec) != 0)
-    goto corrupt;
+    goto bad;
   *len_io += len;
   rec->offset = r->pos;
   rec->end = r->pos + EVP__WAL_HDR + len;
@@ -114,10 +130,15 @@ static evp_err_t next_into(evp__wal_reader_t *r, evp__wal_record_t *rec, int *go
 io:
   return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: read %s/%s: %s", w->dir, name,
                      strerror(errno));
-corrupt:
+bad:;
+  uint64_t end = skip_end(w, r->pos);
+  if (end) { /* damage recovery skipped and reported */
+    r->pos = end;
+    goto again;
+  }
   return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
                      "wal: record at offset %llu of %s/%s is damaged (changed after the log was "
-                     "opened); reopening the log cuts it",
+                     "opened); reopening the log skips it and copies it to the quarantine directory",
                      (unsigned long long)off, w->dir, name);
 }
 

@@ -1,13 +1,16 @@
-/* Recovery on open: find the segments, keep each one's longest prefix of
- * valid records (header, length, CRC and structure all check out) and cut
- * the rest, so a torn write or a flipped bit is never replayed. A damaged
- * segment that is not the last one keeps its valid prefix and the later
- * segments stay: readers skip the gap. Then the checkpoint is read, segments
- * wholly below it are deleted, and the last segment becomes the active one. */
+/* Recovery on open: find the segments and check every record (header,
+ * length, CRC and structure), so a torn write or a flipped bit is never
+ * replayed. Bad bytes followed by a valid record are damage: they stay in
+ * place, readers skip them (the skip map), and a copy goes to the quarantine
+ * directory; only the damaged record is lost. Bad bytes at the end of the
+ * last segment are a torn tail and are cut. Then the checkpoint is read,
+ * segments wholly below it are deleted, and the last segment becomes the
+ * active one. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,62 +74,166 @@ static evp_err_t list_segments(evp__wal_t *w, char *errstr, size_t errstr_size) 
   return e;
 }
 
-/* Valid prefix of one segment; cuts (and syncs) the rest. */
-static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt, char *errstr,
-                              size_t errstr_size) {
+/* One segment file being scanned. */
+typedef struct {
+  evp__wal_t *w;
+  int fd;
+  uint64_t base, size;
   char name[EVP__WAL_SEG_NAME_LEN + 1];
-  snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)seg->base);
-  int fd = openat(w->dirfd, name, O_RDWR | O_CLOEXEC);
+  unsigned char *buf; /* a payload being checked */
+  size_t cap;
+} scan_t;
+
+/* 1 when a whole valid record (header, length within the file, CRC,
+ * payload structure) starts at @p pos: *rec_len and *nevents are set. 0 when
+ * not; -1 with errno on a read error or out of memory. */
+static int record_at(scan_t *s, uint64_t pos, uint64_t *rec_len, uint32_t *nevents) {
+  unsigned char hdr[EVP__WAL_HDR];
+  uint32_t len;
+  size_t got;
+  if (s->size - pos < EVP__WAL_HDR) return 0;
+  if (evp__wal_pread_full(s->fd, hdr, sizeof hdr, pos, &got) != 0) return -1;
+  if (got < sizeof hdr || evp__wal_header_check(hdr, &len) != 0) return 0;
+  if (s->size - pos - EVP__WAL_HDR < len) return 0; /* the payload was not all written */
+  if (len > s->cap) {
+    unsigned char *b = realloc(s->buf, len);
+    if (!b) {
+      errno = ENOMEM;
+      return -1;
+    }
+    s->buf = b;
+    s->cap = len;
+  }
+  if (evp__wal_pread_full(s->fd, s->buf, len, pos + EVP__WAL_HDR, &got) != 0) return -1;
+  evp__wal_record_t rec;
+  if (got < len || evp__wal_record_crc(hdr, s->buf, len) != evp__wal_get32(hdr + 12) ||
+      evp__wal_payload_decode(s->buf, len, &rec) != 0)
+    return 0;
+  *rec_len = EVP__WAL_HDR + (uint64_t)len;
+  *nevents = rec.nevents;
+  return 1;
+}
+
+/* Resynchronise after bad bytes at @p pos: *next = the first offset after
+ * it where a whole valid record starts (a magic found by a forward search,
+ * then every check of record_at), or s->size when none does. 0, or -1 with
+ * errno. */
+static int resync(scan_t *s, uint64_t pos, uint64_t *next) {
+  static const unsigned char magic[4] = {'E', 'V', 'W', 'R'};
+  unsigned char chunk[16384];
+  uint64_t off = pos + 1;
+  while (off < s->size && s->size - off >= EVP__WAL_HDR) {
+    size_t want = s->size - off < sizeof chunk ? (size_t)(s->size - off) : sizeof chunk, n;
+    if (evp__wal_pread_full(s->fd, chunk, want, off, &n) != 0) return -1;
+    if (n < 4) break;
+    for (size_t i = 0; i + 4 <= n;) {
+      const unsigned char *m = memchr(chunk + i, magic[0], n - 3 - i);
+      if (!m) break;
+      i = (size_t)(m - chunk);
+      if (memcmp(m, magic, 4) == 0) {
+        uint64_t rec_len;
+        uint32_t nev;
+        int r = record_at(s, off + i, &rec_len, &nev);
+        if (r < 0) return -1;
+        if (r == 1) {
+          *next = off + i;
+          return 0;
+        }
+      }
+      i++;
+    }
+    if (n < want) break; /* the file ended early */
+    off += n - 3;        /* a magic across the chunk boundary is seen in the next one */
+  }
+  *next = s->size;
+  return 0;
+}
+
+/* Bytes [from, to) of the segment are damaged: skip them in place (their
+ * offsets stay taken, so the records after them keep theirs), copy them to
+ * the quarantine directory, count them and tell on_damage. */
+static evp_err_t damaged(scan_t *s, uint64_t from, uint64_t to, char *errstr,
+                         size_t errstr_size) {
+  evp__wal_t *w = s->w;
+  if (w->nskips == EVP__WAL_MAX_SKIPS)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
+                       "wal: more than %u damaged regions in %s (the last in %s at offset %llu): "
+                       "the disk is failing; copy the directory elsewhere and check the disk",
+                       EVP__WAL_MAX_SKIPS, w->dir, s->name, (unsigned long long)from);
+  if (w->nskips == w->skipcap) {
+    size_t cap = w->skipcap ? w->skipcap * 2 : 8;
+    evp__wal_skip_t *k = realloc(w->skips, cap * sizeof *k);
+    if (!k) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
+    w->skips = k;
+    w->skipcap = cap;
+  }
+  w->skips[w->nskips].start = s->base + from;
+  w->skips[w->nskips].end = s->base + to;
+  w->nskips++;
+  char qpath[PATH_MAX], note[PATH_MAX + 200], seg[PATH_MAX];
+  int copied = evp__wal_quarantine(w, s->fd, s->base, from, to - from, qpath, sizeof qpath, note,
+                                   sizeof note);
+  w->st.corrupt_records++;
+  w->st.corrupt_bytes += to - from;
+  if (copied) w->st.quarantined_bytes += to - from;
+  if (w->on_damage) {
+    snprintf(seg, sizeof seg, "%s/%s", w->dir, s->name);
+    evp__wal_damage_t d = {seg, from, s->base + from, to - from, copied ? qpath : NULL, note};
+    w->on_damage(w->damage_arg, &d);
+  }
+  return EVP_OK;
+}
+
+/* Check every record of one segment. Bad bytes followed by a valid record
+ * are damage: skipped in place and quarantined (damaged()). Bad bytes with
+ * nothing valid after them are a torn tail in the last segment (a crash
+ * during a write): cut, and the cut synced; in an older segment they are
+ * damage too (a crash only tears the newest writes). */
+static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt, int last,
+                              char *errstr, size_t errstr_size) {
+  scan_t s = {w, -1, seg->base, 0, "", NULL, 0};
+  snprintf(s.name, sizeof s.name, EVP__WAL_SEG_FMT, (unsigned long long)seg->base);
+  s.fd = openat(w->dirfd, s.name, O_RDWR | O_CLOEXEC);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
+  if (s.fd < 0 || fstat(s.fd, &st) != 0) {
     int en = errno;
-    if (fd >= 0) close(fd);
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: open %s/%s: %s", w->dir, name,
+    if (s.fd >= 0) close(s.fd);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: open %s/%s: %s", w->dir, s.name,
                        strerror(en));
   }
-  uint64_t size = (uint64_t)st.st_size, pos = 0;
-  unsigned char *buf = NULL;
-  size_t cap = 0;
+  s.size = (uint64_t)st.st_size;
+  uint64_t pos = 0;
   evp_err_t e = EVP_OK;
-  for (;;) {
-    unsigned char hdr[EVP__WAL_HDR];
-    uint32_t len;
-    size_t got;
-    if (size - pos < EVP__WAL_HDR) break;
-    if (evp__wal_pread_full(fd, hdr, sizeof hdr, pos, &got) != 0) goto io;
-    if (got < sizeof hdr || evp__wal_header_check(hdr, &len) != 0) break;
-    if (size - pos - EVP__WAL_HDR < len) break; /* torn: the payload was not all written */
-    if (len > cap) {
-      free(buf);
-      cap = len;
-      if (!(buf = malloc(cap))) {
-        e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
-        goto done;
-      }
+  while (pos < s.size) {
+    uint64_t rec_len, next;
+    uint32_t nevents;
+    int r = record_at(&s, pos, &rec_len, &nevents);
+    if (r < 0) goto io;
+    if (r == 1) {
+      if (seg->base + pos >= ckpt) w->pending += nevents;
+      w->st.recovered_records++;
+      pos += rec_len;
+      continue;
     }
-    if (evp__wal_pread_full(fd, buf, len, pos + EVP__WAL_HDR, &got) != 0) goto io;
-    evp__wal_record_t rec;
-    if (got < len || evp__wal_record_crc(hdr, buf, len) != evp__wal_get32(hdr + 12) ||
-        evp__wal_payload_decode(buf, len, &rec) != 0)
-      break;
-    if (seg->base + pos >= ckpt) w->pending += rec.nevents;
-    w->st.recovered_records++;
-    pos += EVP__WAL_HDR + len;
+    if (resync(&s, pos, &next) != 0) goto io;
+    if (next == s.size && last) break; /* a torn tail */
+    if ((e = damaged(&s, pos, next, errstr, errstr_size))) goto done;
+    pos = next;
   }
-  if (pos < size) {
-    if (ftruncate(fd, (off_t)pos) != 0) goto io;
-    w->st.truncated_bytes += size - pos;
+  if (pos < s.size) {
+    if (ftruncate(s.fd, (off_t)pos) != 0) goto io;
+    w->st.truncated_bytes += s.size - pos;
   }
   /* What a killed process left in the page cache is not yet on disk. */
-  if (w->policy != EVP__FSYNC_NEVER && fdatasync(fd) != 0) goto io;
+  if (w->policy != EVP__FSYNC_NEVER && fdatasync(s.fd) != 0) goto io;
   seg->size = pos;
   goto done;
 io:
-  e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: recover %s/%s: %s", w->dir, name,
-                  strerror(errno));
+  e = evp__seterr(errstr, errstr_size, errno == ENOMEM ? EVP_ERR_NOMEM : EVP_ERR_IO,
+                  "wal: recover %s/%s: %s", w->dir, s.name, strerror(errno));
 done:
-  free(buf);
-  close(fd);
+  free(s.buf);
+  close(s.fd);
   return e;
 }
 
@@ -176,7 +283,8 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
   if (e) return e;
   if ((e = list_segments(w, errstr, errstr_size))) return e;
   for (size_t i = 0; i < w->nsegs; i++) {
-    if ((e = scan_segment(w, &w->segs[i], ckpt, errstr, errstr_size))) return e;
+    if ((e = scan_segment(w, &w->segs[i], ckpt, i + 1 == w->nsegs, errstr, errstr_size)))
+      return e;
     if (i > 0 && w->segs[i - 1].base + w->segs[i - 1].size > w->segs[i].base)
       return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
                          "wal: segments " EVP__WAL_SEG_FMT " and " EVP__WAL_SEG_FMT

@@ -1,0 +1,115 @@
+/* Copies of damaged log regions, kept for a person to look at: recovery
+ * skips the damaged bytes in place (their offsets stay taken), and copies
+ * them here first so the evidence survives the segment's deletion. Bounded in
+ * total (quarantine_max) so a failing disk cannot fill the data directory
+ * with copies of garbage; a copy that fails or does not fit only costs the
+ * copy, never the open. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/core.h"
+#include "local/wal_int.h"
+
+#define QDIR "quarantine"
+#define COPY_CHUNK 65536
+
+/* Bytes of the regular files in the quarantine directory (@p qfd). */
+static uint64_t dir_bytes(int qfd) {
+  int fd = dup(qfd);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  uint64_t total = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    struct stat st;
+    if (e->d_name[0] != '.' && fstatat(qfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode))
+      total += (uint64_t)st.st_size;
+  }
+  closedir(d);
+  return total;
+}
+
+/* Copy [off, off + len) of @p fd into the new file @p tmp of @p qfd, synced. */
+static int copy_out(evp__wal_t *w, int fd, uint64_t off, uint64_t len, int qfd, const char *tmp) {
+  int out = openat(qfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (out < 0) return -1;
+  unsigned char buf[COPY_CHUNK];
+  int rc = 0;
+  for (uint64_t done = 0; done < len && rc == 0;) {
+    size_t n = len - done < COPY_CHUNK ? (size_t)(len - done) : COPY_CHUNK, got;
+    if (evp__wal_pread_full(fd, buf, n, off + done, &got) != 0) rc = -1;
+    else if (got < n) {
+      errno = EIO; /* the segment shrank under us */
+      rc = -1;
+    } else if (evp__wal_pwrite_full(out, buf, n, done) != 0) rc = -1;
+    done += n;
+  }
+  if (rc == 0 && w->policy != EVP__FSYNC_NEVER && fsync(out) != 0) rc = -1;
+  int en = errno;
+  close(out);
+  errno = en;
+  return rc;
+}
+
+int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint64_t len,
+                        char *path, size_t path_size, char *note, size_t note_size) {
+  char name[64], tmp[72];
+  snprintf(name, sizeof name, "wal-%020llu-%llu.bad", (unsigned long long)(base + off),
+           (unsigned long long)len);
+  snprintf(tmp, sizeof tmp, "%s.tmp", name);
+  path[0] = '\0';
+  int made = mkdirat(w->dirfd, QDIR, 0700) == 0;
+  if (!made && errno != EEXIST) goto fail;
+  int qfd = openat(w->dirfd, QDIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (qfd < 0) goto fail;
+  unlinkat(qfd, tmp, 0); /* left by a crash during an earlier copy */
+  if (!w->quarantine_counted) {
+    w->quarantine_used = dir_bytes(qfd);
+    w->quarantine_counted = 1;
+  }
+  struct stat st;
+  /* The name fixes offset and length, and damaged bytes are never written
+   * to again, so a file of the right size is this region's copy. */
+  if (fstatat(qfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+      (uint64_t)st.st_size == len) {
+    close(qfd);
+    snprintf(path, path_size, "%s/" QDIR "/%s", w->dir, name);
+    snprintf(note, note_size, "already copied");
+    return 1;
+  }
+  if (len > w->quarantine_max || w->quarantine_used > w->quarantine_max - len) {
+    close(qfd);
+    snprintf(note, note_size,
+             "not copied: %s/" QDIR " holds %llu bytes and may hold %zu (remove copies that "
+             "were looked at)",
+             w->dir, (unsigned long long)w->quarantine_used, w->quarantine_max);
+    return 0;
+  }
+  if (copy_out(w, fd, off, len, qfd, tmp) != 0 || renameat(qfd, tmp, qfd, name) != 0 ||
+      (w->policy != EVP__FSYNC_NEVER && fsync(qfd) != 0)) {
+    int en = errno;
+    unlinkat(qfd, tmp, 0);
+    close(qfd);
+    errno = en;
+    goto fail;
+  }
+  close(qfd);
+  /* The directory's own entry, the first time (a lost entry only loses copies). */
+  if (made && w->policy != EVP__FSYNC_NEVER) fsync(w->dirfd);
+  w->quarantine_used += len;
+  snprintf(path, path_size, "%s/" QDIR "/%s", w->dir, name);
+  snprintf(note, note_size, "copied");
+  return 1;
+fail:
+  snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(errno));
+  return 0;
+}
