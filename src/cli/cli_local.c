@@ -28,7 +28,8 @@ static void usage(FILE *f) {
           "when missing), 10000 requests/s with bursts of 5000 per client, POST /token\n"
           "20 requests/s with bursts of 100 per source address,\n"
           "1 MiB bodies, 500 events per request, fsync before every acknowledgement.\n"
-          "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0.\n");
+          "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0 (1 when that final flush\n"
+          "failed: the events stay in the log for the next start).\n");
 }
 
 #ifdef EVP_WITH_SERVER

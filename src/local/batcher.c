@@ -28,6 +28,7 @@
 #define DEFAULT_MAX_PARTS 4
 #define MAX_PARTS 8
 #define DEFAULT_PART_MIN_EVENTS 1000
+#define DEFAULT_NOTICE_INTERVAL_MS 10000
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -74,13 +75,51 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
   return EVP_OK;
 }
 
+static int64_t wall_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A failed attempt: counted, kept as the outage's reason, and told (the
+ * first at once, then at most once per notice interval with the number of
+ * failures since: a lake that stays broken retries every few seconds, and a
+ * line per retry would bury everything else in the log). */
 static void note_failure(evp__batcher_t *b, const char *msg) {
   pthread_mutex_lock(&b->mu);
   b->st.errors++;
   b->fail_gen++;
   snprintf(b->last_err, sizeof b->last_err, "%s", msg);
+  snprintf(b->fail_err, sizeof b->fail_err, "%s", msg);
+  int first = !b->failing;
+  if (first) {
+    b->failing = 1;
+    b->fail_since_us = wall_us();
+    b->fail_count = 0;
+  }
+  b->fail_count++;
+  evp__batcher_notice_t n = {first ? EVP__LAKE_FAILED : EVP__LAKE_STILL_FAILING, msg,
+                             b->fail_count - (first ? 0 : b->noticed_count), b->fail_count,
+                             b->fail_since_us};
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
+  int64_t now = now_ms();
+  if (!b->notice || (!first && now - b->noticed_at_ms < b->notice_interval_ms)) return;
+  b->noticed_at_ms = now;
+  b->noticed_count = n.failures_total;
+  b->notice(b->notice_arg, &n);
+}
+
+/* An attempt succeeded: the outage, if any, is over. */
+static void note_success(evp__batcher_t *b) {
+  pthread_mutex_lock(&b->mu);
+  int was = b->failing;
+  evp__batcher_notice_t n = {EVP__LAKE_RECOVERED, "", b->fail_count - b->noticed_count,
+                             b->fail_count, b->fail_since_us};
+  b->failing = 0;
+  b->fail_err[0] = '\0';
+  pthread_mutex_unlock(&b->mu);
+  if (was && b->notice) b->notice(b->notice_arg, &n);
 }
 
 /* Sleep @p ms unless stopped; returns the stop flag. */
@@ -115,11 +154,16 @@ static void *batcher_main(void *arg) {
     evp_err_t e = retry ? EVP_OK : read_more(b, &progressed, err, sizeof err);
     if (e) {
       note_failure(b, err);
-      if (stop) break; /* the records stay in the log for the next start */
+      if (stop) { /* the records stay in the log for the next start */
+        b->final_err = e;
+        snprintf(b->final_msg, sizeof b->final_msg, "%s", err);
+        break;
+      }
       backoff = backoff ? (backoff * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : backoff * 2) : 100;
       pause_ms(b, backoff);
       continue;
     }
+    if (!retry && b->nbuf == 0) note_success(b); /* read, nothing waiting to be written */
     uint64_t pos = evp__wal_reader_pos(b->r);
     int64_t age = b->nbuf ? now_ms() - b->first_at_ms : 0;
     int due = b->nbuf > 0 &&
@@ -130,12 +174,17 @@ static void *batcher_main(void *arg) {
       retry = e != EVP_OK && b->nbuf > 0;
       if (e) {
         note_failure(b, err);
-        if (stop) break;
+        if (stop) {
+          b->final_err = e;
+          snprintf(b->final_msg, sizeof b->final_msg, "%s", err);
+          break;
+        }
         backoff = backoff ? (backoff * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : backoff * 2) : 100;
         pause_ms(b, backoff);
         continue;
       }
       backoff = 0;
+      note_success(b);
       pthread_mutex_lock(&b->mu);
       pthread_cond_broadcast(&b->cv);
       pthread_mutex_unlock(&b->mu);
@@ -226,6 +275,10 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
     b->nparts = cpus < 1 ? 1 : cpus > DEFAULT_MAX_PARTS ? DEFAULT_MAX_PARTS : (size_t)cpus;
   }
   b->part_min_events = opts->part_min_events ? opts->part_min_events : DEFAULT_PART_MIN_EVENTS;
+  b->notice = opts->notice;
+  b->notice_arg = opts->notice_arg;
+  b->notice_interval_ms =
+      opts->notice_interval_ms > 0 ? opts->notice_interval_ms : DEFAULT_NOTICE_INTERVAL_MS;
   evp_err_t e = EVP_OK;
   if (!(b->lake_dir = evp__strdup(opts->lake_dir)))
     e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
@@ -318,15 +371,32 @@ void evp__batcher_last_error(const evp__batcher_t *b, char *out, size_t n) {
   pthread_mutex_unlock(&m->mu);
 }
 
-void evp__batcher_stop(evp__batcher_t *b) {
-  if (!b) return;
+int evp__batcher_failing(const evp__batcher_t *b, char *reason, size_t n, int64_t *since_unix_us,
+                         uint64_t *failures) {
+  evp__batcher_t *m = (evp__batcher_t *)b;
+  pthread_mutex_lock(&m->mu);
+  int failing = m->failing;
+  if (reason && n) snprintf(reason, n, "%s", failing ? m->fail_err : "");
+  if (since_unix_us) *since_unix_us = failing ? m->fail_since_us : 0;
+  if (failures) *failures = failing ? m->fail_count : 0;
+  pthread_mutex_unlock(&m->mu);
+  return failing;
+}
+
+evp_err_t evp__batcher_close(evp__batcher_t *b, char *errstr, size_t errstr_size) {
+  if (!b) return EVP_OK;
   pthread_mutex_lock(&b->mu);
   b->stop = 1;
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
   evp__wal_wake(b->w);
   pthread_join(b->thread, NULL);
+  evp_err_t e = b->final_err;
+  if (e) evp__seterr(errstr, errstr_size, e, "%s", b->final_msg);
   pthread_mutex_destroy(&b->mu);
   pthread_cond_destroy(&b->cv);
   release(b);
+  return e;
 }
+
+evp_err_t evp__batcher_stop(evp__batcher_t *b) { return evp__batcher_close(b, NULL, 0); }

@@ -316,8 +316,22 @@ struct evp__batcher {
   uint64_t fail_gen;            /* failed flush attempts */
   evp__batcher_stats_t st;
   char last_err[512];
+  /* the outage in progress, if any (evp__batcher_failing) */
+  int failing;                  /* the last attempt failed */
+  int64_t fail_since_us;        /* wall clock of its first failure */
+  uint64_t fail_count;          /* failed attempts in it */
+  char fail_err[512];
+
+  /* set at start */
+  void (*notice)(void *arg, const struct evp__batcher_notice *n);
+  void *notice_arg;
+  int notice_interval_ms;
 
   /* owned by the batcher thread */
+  int64_t noticed_at_ms;        /* monotonic time of the last failure notice */
+  uint64_t noticed_count;       /* fail_count then */
+  evp_err_t final_err;          /* the flush at stop failed: its error ... */
+  char final_msg[512];          /* ... and reason */
   evp__wal_reader_t *r;
   evp__brec_t *buf;
   size_t nbuf, capbuf, buf_bytes;

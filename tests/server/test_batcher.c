@@ -1141,6 +1141,121 @@ fail:
   return 1;
 }
 
+
+/* ------------------------------------------------------------ lake failures */
+
+typedef struct {
+  pthread_mutex_t mu;
+  int n[3];                  /* notices by kind */
+  uint64_t failures_told;    /* sum of the failures told while failing */
+  uint64_t recovered_after, recovered_total; /* the recovery's failures, failures_total */
+  char error[512];
+} notices_t;
+
+static void on_notice(void *arg, const evp__batcher_notice_t *n) {
+  notices_t *t = arg;
+  pthread_mutex_lock(&t->mu);
+  t->n[n->kind]++;
+  if (n->kind != EVP__LAKE_RECOVERED) t->failures_told += n->failures;
+  else t->recovered_after = n->failures, t->recovered_total = n->failures_total;
+  snprintf(t->error, sizeof t->error, "%s", n->error);
+  pthread_mutex_unlock(&t->mu);
+}
+
+static int told(notices_t *t, int kind) {
+  pthread_mutex_lock(&t->mu);
+  int n = t->n[kind];
+  pthread_mutex_unlock(&t->mu);
+  return n;
+}
+
+static evp__batcher_t *start_noticed(evp__wal_t *w, notices_t *t) {
+  evp__batcher_opts_t o = {0};
+  o.lake_dir = lakedir;
+  o.schema_json = SCHEMA;
+  o.dedup_window_s = 600;
+  o.notice = on_notice;
+  o.notice_arg = t;
+  o.notice_interval_ms = 300;
+  evp__batcher_t *b;
+  char err[512];
+  ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
+  return b;
+}
+
+/* The table directory replaced by a file (root ignores permission bits, so
+ * this is the fault a test can inject): the failure is told at once, then
+ * at most once per interval with a count, reported by
+ * evp__batcher_failing, cleared and told when a flush succeeds again; a
+ * close whose final flush fails says so and keeps the events in the log. */
+START_TEST(lake_failures_are_told_reported_and_returned) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  notices_t t = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  evp__batcher_t *b = start_noticed(w, &t);
+  char events[400], away[420], reason[512];
+  snprintf(events, sizeof events, "%s/events", lakedir);
+  snprintf(away, sizeof away, "%s/events.away", lakedir);
+  ck_assert_int_eq(evp__batcher_failing(b, reason, sizeof reason, NULL, NULL), 0);
+  ck_assert_str_eq(reason, "");
+  ck_assert_int_eq(rename(events, away), 0);
+  FILE *f = fopen(events, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  append_ids(w, "f", 0, 5, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  int64_t since = 0;
+  uint64_t fails = 0;
+  ck_assert_int_eq(evp__batcher_failing(b, reason, sizeof reason, &since, &fails), 1);
+  ck_assert_msg(strstr(reason, events) && strstr(reason, "not a directory"), "reason: %s", reason);
+  ck_assert_int_gt(since, T0);
+  ck_assert_uint_ge(fails, 1);
+  ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
+  /* retries with backoff (0.1, 0.2, 0.4, 0.8 s): a few told as repeats */
+  struct timespec nap = {1, 600000000};
+  nanosleep(&nap, NULL);
+  ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
+  int still = told(&t, EVP__LAKE_STILL_FAILING);
+  ck_assert_int_ge(still, 1);
+  evp__batcher_failing(b, NULL, 0, NULL, &fails);
+  ck_assert_uint_gt(fails, (uint64_t)still + 1); /* not one notice per failure */
+  ck_assert_int_eq(told(&t, EVP__LAKE_RECOVERED), 0);
+  ck_assert_int_eq(unlink(events), 0);
+  ck_assert_int_eq(rename(away, events), 0);
+  evp_err_t e;
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
+  }
+  ck_assert_int_eq(e, EVP_OK);
+  ck_assert_int_eq(evp__batcher_failing(b, reason, sizeof reason, &since, &fails), 0);
+  ck_assert_int_eq(told(&t, EVP__LAKE_RECOVERED), 1);
+  pthread_mutex_lock(&t.mu); /* every failure counted once across the notices */
+  ck_assert_uint_eq(t.failures_told + t.recovered_after, t.recovered_total);
+  ck_assert_uint_ge(t.recovered_total, fails);
+  pthread_mutex_unlock(&t.mu);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  /* the final flush fails: the close says so, the events stay in the log */
+  ck_assert_int_eq(rename(events, away), 0);
+  f = fopen(events, "w");
+  fclose(f);
+  append_ids(w, "g", 0, 3, T0);
+  char err[512] = "";
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_ERR_IO);
+  ck_assert_msg(strstr(err, "not a directory"), "close: %s", err);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 3);
+  ck_assert_int_eq(unlink(events), 0);
+  ck_assert_int_eq(rename(away, events), 0);
+  b = start_noticed(w, &t);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 3);
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__batcher_stop(NULL), EVP_OK);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
@@ -1164,6 +1279,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, parallel_parts_decide_like_one_file);
   tcase_add_test(tb, parallel_parts_retry_after_a_failed_flush);
   tcase_add_test(tb, replay_after_parts_committed_out_of_order);
+  tcase_add_test(tb, lake_failures_are_told_reported_and_returned);
   suite_add_tcase(s, tb);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
