@@ -224,9 +224,10 @@ evp_err_t evp__batcher_relearn(evp__batcher_t *b, char *errstr, size_t errstr_si
          rec.offset < ckpt) {
     size_t cur = 0, len, idlen;
     const char *ev, *id;
+    uint64_t scope = evp__dedup_scope(b->dd, rec.client_id, rec.client_id_len);
     while (evp__wal_record_next_event(&rec, &cur, &ev, &len))
       if (evp__rowb_event_id(b->rb, ev, len, &id, &idlen) == 0 &&
-          evp__dedup_check(b->dd, id, idlen, rec.received_at_us) < 0) {
+          evp__dedup_check(b->dd, scope, id, idlen, rec.received_at_us) < 0) {
         evp__wal_reader_close(r);
         return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
       }

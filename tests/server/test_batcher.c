@@ -113,25 +113,25 @@ END_TEST
 START_TEST(dedup_window_bound_and_rollback) {
   evp__dedup_t *d = evp__dedup_new(10 * 1000000, 1000);
   ck_assert_ptr_nonnull(d);
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 0), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 5000000), 1);  /* within 10 s */
-  ck_assert_int_eq(evp__dedup_check(d, "b", 1, 5000000), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000001), 0); /* outside: new again */
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000002), 1);
-  ck_assert_int_eq(evp__dedup_check(d, "b", 1, 10000003), 1);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 0), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 5000000), 1);  /* within 10 s */
+  ck_assert_int_eq(evp__dedup_check(d, 0, "b", 1, 5000000), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 10000001), 0); /* outside: new again */
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 10000002), 1);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "b", 1, 10000003), 1);
   /* ids that differ only past the 8th byte or in length */
-  ck_assert_int_eq(evp__dedup_check(d, "12345678x", 9, 10000004), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "12345678y", 9, 10000004), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "12345678", 8, 10000004), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "12345678\0", 9, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "12345678x", 9, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "12345678y", 9, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "12345678", 8, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "12345678\0", 9, 10000004), 0);
   /* rollback forgets what came after the mark */
   uint64_t m = evp__dedup_mark(d);
-  ck_assert_int_eq(evp__dedup_check(d, "c", 1, 10000005), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "dd", 2, 10000005), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "c", 1, 10000005), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "dd", 2, 10000005), 0);
   evp__dedup_rollback(d, m);
-  ck_assert_int_eq(evp__dedup_check(d, "c", 1, 10000006), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "dd", 2, 10000006), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000006), 1);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "c", 1, 10000006), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "dd", 2, 10000006), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 10000006), 1);
   evp__dedup_free(d);
 
   /* Size bound: the oldest ids are forgotten first; a mark taken before
@@ -140,28 +140,28 @@ START_TEST(dedup_window_bound_and_rollback) {
   char id[32];
   for (int i = 0; i < 20000; i++) {
     int n = snprintf(id, sizeof id, "id-%d", i);
-    ck_assert_int_eq(evp__dedup_check(d, id, (size_t)n, i), 0);
+    ck_assert_int_eq(evp__dedup_check(d, 0, id, (size_t)n, i), 0);
   }
   ck_assert_uint_eq(evp__dedup_size(d), 5000);
   for (int i = 15000; i < 20000; i++) { /* the newest 5000 are remembered */
     int n = snprintf(id, sizeof id, "id-%d", i);
-    ck_assert_msg(evp__dedup_check(d, id, (size_t)n, 20000) == 1, "id-%d forgotten", i);
+    ck_assert_msg(evp__dedup_check(d, 0, id, (size_t)n, 20000) == 1, "id-%d forgotten", i);
   }
   ck_assert_uint_eq(evp__dedup_size(d), 5000);
   for (int i = 0; i < 15000; i += 1000) { /* the older ones were dropped */
     int n = snprintf(id, sizeof id, "id-%d", i);
     m = evp__dedup_mark(d);
-    ck_assert_msg(evp__dedup_check(d, id, (size_t)n, 20000) == 0, "id-%d remembered", i);
+    ck_assert_msg(evp__dedup_check(d, 0, id, (size_t)n, 20000) == 0, "id-%d remembered", i);
     evp__dedup_rollback(d, m);
   }
   m = evp__dedup_mark(d);
   for (int i = 0; i < 6000; i++) { /* evicts all 5000 older ones */
     int n = snprintf(id, sizeof id, "new-%d", i);
-    ck_assert_int_eq(evp__dedup_check(d, id, (size_t)n, 20001), 0);
+    ck_assert_int_eq(evp__dedup_check(d, 0, id, (size_t)n, 20001), 0);
   }
   evp__dedup_rollback(d, m);
   ck_assert_uint_eq(evp__dedup_size(d), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "new-5999", 8, 20002), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "new-5999", 8, 20002), 0);
   evp__dedup_free(d);
 }
 END_TEST
@@ -177,7 +177,7 @@ typedef struct {
   int64_t ts;
   int live;
 } ment_t;
-static ment_t model[1 << 17];
+static ment_t model[1 << 17]; /* id: client * 20000 + base id * 2 + (upper-case non-UUID) */
 static size_t mhead, mcount;
 static uint64_t mseq;
 
@@ -201,7 +201,7 @@ START_TEST(dedup_matches_its_model) {
   evp__dedup_t *d = evp__dedup_new(window, MODEL_MAX);
   ck_assert_ptr_nonnull(d);
   evp__dedup_key_t k0;
-  evp__dedup_key(d, "u-1", 3, &k0);
+  evp__dedup_key(d, 0, "u-1", 3, &k0);
   evp__dedup_prefetch(d, &k0); /* a hint, even before the table exists */
   mhead = mcount = 0;
   mseq = 0;
@@ -209,9 +209,18 @@ START_TEST(dedup_matches_its_model) {
   int64_t ts = 0;
   uint64_t mark = 0;
   long full = 0;
+  /* three clients: the same id in another client's scope is another id */
+  uint64_t scopes[3] = {evp__dedup_scope(d, "client-a", 8), evp__dedup_scope(d, "client-b", 8),
+                        evp__dedup_scope(d, "", 0)};
+  ck_assert(scopes[0] != scopes[1] && scopes[1] != scopes[2] && scopes[0] != scopes[2]);
   for (int step = 0; step < 40000 && mhead + mcount + 1 < sizeof model / sizeof model[0]; step++) {
     x = x * 1103515245u + 12345u;
-    int id = (int)(x >> 16) % 5000;
+    int client = (int)((x >> 5) % 3);
+    int base = (int)(x >> 16) % 2000;
+    /* Even ids are UUIDs, each hex letter in a random case: one id per case.
+     * Odd ids are not UUIDs: "u-N" and "U-N" are two ids. */
+    int upper = base % 2 && (x >> 9) % 2;
+    int id = client * 20000 + base * 2 + upper;
     ts += (x >> 8) % 3 == 0 ? 0 : (int64_t)((x >> 4) % 40); /* sometimes the same instant */
     if ((x >> 12) % 97 == 0) {
       mark = evp__dedup_mark(d);
@@ -221,20 +230,29 @@ START_TEST(dedup_matches_its_model) {
       while (mseq > mark && mcount) mcount--, mseq--;
       mseq = mark < mseq ? mark : mseq;
     }
-    char s[16];
-    int n = snprintf(s, sizeof s, "u-%d", id);
+    char s[40];
+    int n;
+    if (base % 2) {
+      n = snprintf(s, sizeof s, "%c-%d", upper ? 'U' : 'u', base);
+    } else {
+      n = snprintf(s, sizeof s, "%08x-abcd-4ef0-8a1b-%012x", (unsigned)base * 2654435761u,
+                   (unsigned)base * 40503u);
+      for (int i = 0; i < n; i++)
+        if (s[i] >= 'a' && s[i] <= 'f' && (x >> (i % 23)) & 1) s[i] = (char)(s[i] - 32);
+    }
     /* hints for ids checked soon, some never: answers must not change */
     char hs[16];
     int hn = snprintf(hs, sizeof hs, "u-%d", (int)((x >> 3) % 5000));
     evp__dedup_key_t hk;
-    evp__dedup_key(d, hs, (size_t)hn, &hk);
+    evp__dedup_key(d, scopes[client], hs, (size_t)hn, &hk);
     evp__dedup_prefetch(d, &hk);
     int want = model_check(id, ts, window);
     /* half the checks through a key computed beforehand: the same answers */
     evp__dedup_key_t k;
-    evp__dedup_key(d, s, (size_t)n, &k);
-    int got = step % 2 ? evp__dedup_check_key(d, &k, ts) : evp__dedup_check(d, s, (size_t)n, ts);
-    ck_assert_msg(got == want, "step %d id %d", step, id);
+    evp__dedup_key(d, scopes[client], s, (size_t)n, &k);
+    int got = step % 2 ? evp__dedup_check_key(d, &k, ts)
+                       : evp__dedup_check(d, scopes[client], s, (size_t)n, ts);
+    ck_assert_msg(got == want, "step %d client %d id %s", step, client, s);
     ck_assert_uint_eq(evp__dedup_size(d), mcount);
     full += mcount == MODEL_MAX;
   }
@@ -1142,6 +1160,44 @@ fail:
 }
 
 
+
+/* A UUID matches in any case; a 36-byte id that only looks close does not
+ * (setting bit 0x20 folds a UUID's letters but would also merge '@' with
+ * '`', 0x10 with '0', 'P' with 'p'); scopes keep clients apart. */
+START_TEST(dedup_uuid_case_and_scope) {
+  evp__dedup_t *d = evp__dedup_new(INT64_C(3600) * 1000000, 1000);
+  ck_assert_ptr_nonnull(d);
+  uint64_t a = evp__dedup_scope(d, "client-a", 8), b = evp__dedup_scope(d, "client-b", 8);
+  ck_assert(a != b);
+  ck_assert_uint_eq(a, evp__dedup_scope(d, "client-a", 8));
+  const char *u = "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34";
+  ck_assert_int_eq(evp__dedup_check(d, a, u, 36, 1), 0);
+  ck_assert_int_eq(evp__dedup_check(d, a, "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34", 36, 2), 1);
+  ck_assert_int_eq(evp__dedup_check(d, a, "3f1B6c2E-8a4D-4F7e-9b21-0C5d7e9A1f34", 36, 3), 1);
+  ck_assert_int_eq(evp__dedup_check(d, b, "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34", 36, 4), 0);
+  ck_assert_int_eq(evp__dedup_check(d, b, u, 36, 5), 1);
+  ck_assert_int_eq(evp__dedup_check(d, a, u, 35, 6), 0); /* a prefix is another id */
+  /* pairs that differ only in bit 0x20 at one byte, none of them a UUID */
+  static const char *const pairs[][2] = {
+      {"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3@", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3`"},
+      {"\x10" "f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34", "0f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34"},
+      {"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3G", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3g"},
+      {"9f1b6c2e\r8a4d-4f7e-9b21-0c5d7e9a1f34", "9f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34"},
+      {"3F1B6C2E8-A4D-4F7E-9B21-0C5D7E9A1F34", "3f1b6c2e8-a4d-4f7e-9b21-0c5d7e9a1f34"},
+      {"3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F3\xc4", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3\xe4"},
+      {"3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34Z", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34z"},
+      {"ORDER-7", "order-7"},
+  };
+  for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+    size_t n = strlen(pairs[i][0]);
+    ck_assert_int_eq(evp__dedup_check(d, a, pairs[i][0], n, 10), 0);
+    ck_assert_msg(evp__dedup_check(d, a, pairs[i][1], n, 11) == 0, "pair %zu merged", i);
+    ck_assert_int_eq(evp__dedup_check(d, a, pairs[i][1], n, 12), 1);
+  }
+  evp__dedup_free(d);
+}
+END_TEST
+
 /* ------------------------------------------------------------ lake failures */
 
 typedef struct {
@@ -1256,6 +1312,60 @@ START_TEST(lake_failures_are_told_reported_and_returned) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ dedup scope */
+
+static void append_as(evp__wal_t *w, const char *client, const char *id, int64_t at) {
+  char ev[160];
+  snprintf(ev, sizeof ev, "{\"event_id\":\"%s\",\"n\":1}", id);
+  const char *evs[1] = {ev};
+  size_t len[1] = {strlen(ev)};
+  char err[256];
+  ck_assert_int_eq(evp__wal_append(w, client, at, evs, len, 1, err, sizeof err), EVP_OK);
+}
+
+/* Dedup is per client: another client's copy of an event_id is its own
+ * event; a UUID compares case-insensitively (other ids exactly); both hold
+ * for ids re-learnt from the log after a restart, and on the parallel path. */
+static void dedup_scope_run(int parts) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_t *b = parts ? start_parts(w, parts) : start(w, 0, 0, 600);
+  const char *u = "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34", *U = "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34";
+  append_as(w, "client-a", u, T0);
+  append_as(w, "client-b", u, T0 + 1);     /* another client: kept */
+  append_as(w, "client-a", U, T0 + 2);     /* upper case: a duplicate */
+  append_as(w, "client-b", "3f1b6c2e-8A4D-4f7e-9b21-0C5D7E9A1F34", T0 + 3); /* mixed: duplicate */
+  append_as(w, "client-a", "Order-7", T0 + 4);
+  append_as(w, "client-a", "order-7", T0 + 5); /* not a UUID: exact, kept */
+  append_as(w, "client-", "aOrder-7", T0 + 6); /* the scope is not a prefix of the id */
+  append_as(w, "client-ab", "1", T0 + 7);
+  append_as(w, "client-a", "b1", T0 + 8);       /* "client-a" + "b1" vs "client-ab" + "1" */
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 7);
+  ck_assert_uint_eq(st.duplicates, 2);
+  evp__batcher_stop(b);
+  /* after a restart the ids re-learnt from the log are scoped the same way */
+  b = parts ? start_parts(w, parts) : start(w, 0, 0, 600);
+  append_as(w, "client-b", U, T0 + 10);        /* duplicate of client-b's */
+  append_as(w, "client-a", "ORDER-7", T0 + 11); /* new: not a UUID */
+  append_as(w, "client-c", u, T0 + 12);        /* new client: new */
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 2);
+  ck_assert_uint_eq(st.duplicates, 1);
+  evp__batcher_stop(b);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+
+START_TEST(dedup_is_per_client_and_uuid_case_insensitive) { dedup_scope_run(0); }
+END_TEST
+
+START_TEST(dedup_scope_on_the_parallel_path) { dedup_scope_run(3); }
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
@@ -1267,6 +1377,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tu, dedup_window_bound_and_rollback);
   tcase_add_test(tu, dedup_matches_its_model);
   tcase_add_test(tu, row_mapping);
+  tcase_add_test(tu, dedup_uuid_case_and_scope);
   suite_add_tcase(s, tu);
   TCase *tb = tcase_create("batcher");
   tcase_set_timeout(tb, 180);
@@ -1280,6 +1391,8 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, parallel_parts_retry_after_a_failed_flush);
   tcase_add_test(tb, replay_after_parts_committed_out_of_order);
   tcase_add_test(tb, lake_failures_are_told_reported_and_returned);
+  tcase_add_test(tb, dedup_is_per_client_and_uuid_case_insensitive);
+  tcase_add_test(tb, dedup_scope_on_the_parallel_path);
   suite_add_tcase(s, tb);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
