@@ -81,45 +81,56 @@ static int64_t wall_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* A failed attempt: counted, kept as the outage's reason, and told (the
- * first at once, then at most once per notice interval with the number of
- * failures since: a lake that stays broken retries every few seconds, and a
- * line per retry would bury everything else in the log). */
+/* A failed attempt: counted, kept as the outage's reason, and told — the
+ * first at once, then at most one notice per interval carrying the number
+ * of failures since the previous one. A lake that stays broken retries
+ * every few seconds, and one that flaps fails and recovers at every flush:
+ * a line for each would bury everything else in the log. */
 static void note_failure(evp__batcher_t *b, const char *msg) {
   pthread_mutex_lock(&b->mu);
   b->st.errors++;
-  b->fail_gen++;
   snprintf(b->last_err, sizeof b->last_err, "%s", msg);
   snprintf(b->fail_err, sizeof b->fail_err, "%s", msg);
-  int first = !b->failing;
-  if (first) {
+  if (!b->failing) {
     b->failing = 1;
     b->fail_since_us = wall_us();
     b->fail_count = 0;
+    b->outage_told = 0;
   }
   b->fail_count++;
-  evp__batcher_notice_t n = {first ? EVP__LAKE_FAILED : EVP__LAKE_STILL_FAILING, msg,
-                             b->fail_count - (first ? 0 : b->noticed_count), b->fail_count,
-                             b->fail_since_us};
-  pthread_cond_broadcast(&b->cv);
+  b->untold++;
+  evp__batcher_notice_t n = {b->outage_told ? EVP__LAKE_STILL_FAILING : EVP__LAKE_FAILED, msg,
+                             b->untold, b->fail_count, b->fail_since_us};
   pthread_mutex_unlock(&b->mu);
   int64_t now = now_ms();
-  if (!b->notice || (!first && now - b->noticed_at_ms < b->notice_interval_ms)) return;
-  b->noticed_at_ms = now;
-  b->noticed_count = n.failures_total;
-  b->notice(b->notice_arg, &n);
+  if (b->notice && (!b->noticed || now - b->noticed_at_ms >= b->notice_interval_ms)) {
+    b->noticed = 1;
+    b->noticed_at_ms = now;
+    b->untold = 0;
+    b->outage_told = 1;
+    b->notice(b->notice_arg, &n);
+  }
+  /* Only now wake evp__batcher_flush: a failure it reports has been told. */
+  pthread_mutex_lock(&b->mu);
+  b->fail_gen++;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
 }
 
-/* An attempt succeeded: the outage, if any, is over. */
+/* An attempt succeeded: the outage, if any, is over (told when its failure
+ * was; the failures of one that was not are told with the next notice). */
 static void note_success(evp__batcher_t *b) {
   pthread_mutex_lock(&b->mu);
-  int was = b->failing;
-  evp__batcher_notice_t n = {EVP__LAKE_RECOVERED, "", b->fail_count - b->noticed_count,
-                             b->fail_count, b->fail_since_us};
+  int tell = b->failing && b->outage_told;
+  evp__batcher_notice_t n = {EVP__LAKE_RECOVERED, "", b->untold, b->fail_count, b->fail_since_us};
   b->failing = 0;
   b->fail_err[0] = '\0';
   pthread_mutex_unlock(&b->mu);
-  if (was && b->notice) b->notice(b->notice_arg, &n);
+  if (tell && b->notice) {
+    b->untold = 0;
+    b->noticed_at_ms = now_ms(); /* a failure right after is a flap: not told at once */
+    b->notice(b->notice_arg, &n);
+  }
 }
 
 /* Sleep @p ms unless stopped; returns the stop flag. */

@@ -82,10 +82,10 @@ typedef struct {
   int parts;                /* files a large flush is written as at once, by as many threads;
                                default: the online CPUs, at most 4; 1: one file, one thread */
   size_t part_min_events;   /* ... each of at least this many events; default 1000 */
-  /* Told, on the batcher thread, when lake writes start failing, while they
-   * keep failing (at most once per notice_interval_ms, default 10000, with
-   * the failures since the last notice) and when they recover; NULL: not
-   * told. The log line of `evpipe local` (local_run.c). */
+  /* Told, on the batcher thread, when lake writes start failing and while
+   * they keep failing — at most once per notice_interval_ms (default 10000),
+   * with the failures since the last notice — and when an outage that was
+   * told is over; NULL: not told. The log lines of `evpipe local`. */
   void (*notice)(void *arg, const struct evp__batcher_notice *n);
   void *notice_arg;
   int notice_interval_ms;

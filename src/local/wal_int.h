@@ -334,8 +334,10 @@ struct evp__batcher {
   int notice_interval_ms;
 
   /* owned by the batcher thread */
-  int64_t noticed_at_ms;        /* monotonic time of the last failure notice */
-  uint64_t noticed_count;       /* fail_count then */
+  int noticed;                  /* something was told ... */
+  int64_t noticed_at_ms;        /* ... at this monotonic time (the last time) */
+  uint64_t untold;              /* failures not in any notice yet */
+  int outage_told;              /* the outage in progress was told */
   evp_err_t final_err;          /* the flush at stop failed: its error ... */
   char final_msg[512];          /* ... and reason */
   evp__wal_reader_t *r;

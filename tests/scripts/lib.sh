@@ -48,3 +48,22 @@ start_local() {
   done
   return 1
 }
+
+# stop_local: SIGTERM the server start_local started and wait for it (60 s
+# at most, then SIGKILL); sets RC (137 when it had to be killed), clears PID.
+stop_local() {
+  kill -TERM "$PID" 2>/dev/null
+  for _ in $(seq 1 600); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$PID" 2>/dev/null; then kill -KILL "$PID"; RC=137; wait "$PID" 2>/dev/null; else wait "$PID"; RC=$?; fi
+  PID=""
+}
+
+# local_token CLIENT_ID SECRET: an access token from the server at $URL.
+local_token() {
+  curl -s --max-time 20 -X POST "$URL/token" \
+    -d "grant_type=client_credentials&client_id=$1&client_secret=$2&audience=events" |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
+}
+
+# local_metric NAME: the value of an unlabelled metric of the server at $URL.
+local_metric() { curl -s --max-time 20 "$URL/metrics" | sed -n "s/^$1 //p"; }

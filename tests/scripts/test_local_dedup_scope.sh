@@ -10,32 +10,20 @@ SCHEMA=$SRC/examples/schemas/glue-data-catalog-json-schema.json
 command -v curl >/dev/null || { echo "curl not found: skipped"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
 WAIT=20
-[ -n "${EVP_SANITIZE:-}" ] && WAIT=60
+[ -n "${EVP_SANITIZE:-}" ] && WAIT=60 # seconds: sanitizer builds are slower
 
 PID=""
 cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-stop() { # SIGTERM and wait (bounded); sets RC
-  kill -TERM "$PID" 2>/dev/null
-  for _ in $(seq 1 $((WAIT * 10))); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$PID" 2>/dev/null; then kill -KILL "$PID"; RC=137; wait "$PID" 2>/dev/null; else wait "$PID"; RC=$?; fi
-  PID=""
-}
-token() { # CLIENT_ID SECRET -> access token
-  curl -s --max-time 20 -X POST "$URL/token" \
-    -d "grant_type=client_credentials&client_id=$1&client_secret=$2&audience=events" |
-    python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
-}
 send() { # TOKEN EVENT_ID -> "accepted rejected"
   curl -s --max-time 20 -X POST "$URL/events" -H "Authorization: Bearer $1" \
     -H "Content-Type: application/json" --data-binary \
     "{\"events\":[{\"event_id\":\"$2\",\"event_type\":\"app.opened\",\"event_time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"dedup-test\"}]}" |
     python3 -c "import json,sys; j=json.load(sys.stdin); print(j['accepted'], len(j['rejected']))"
 }
-metric() { curl -s --max-time 20 "$URL/metrics" | sed -n "s/^$1 //p"; }
 drained() { # wait until the log is empty (everything in the lake)
-  for _ in $(seq 1 $((WAIT * 10))); do [ "$(metric evpipe_queue_depth_events)" = 0 ] && return 0; sleep 0.1; done
+  for _ in $(seq 1 $((WAIT * 10))); do [ "$(local_metric evpipe_queue_depth_events)" = 0 ] && return 0; sleep 0.1; done
   return 1
 }
 
@@ -43,8 +31,8 @@ printf '[{"client_id":"alpha","client_secret":"alpha-secret-0123456789","audienc
 {"client_id":"beta","client_secret":"beta-secret-0123456789ab","audiences":["events"]}]' >"$TMP/clients.json"
 chmod 600 "$TMP/clients.json"
 start_local "$TMP/data" "$TMP/clients.json" --buffer-seconds 1 --quiet || { fail "server starts"; cat "$TMP/local.err"; finish; exit 1; }
-A=$(token alpha alpha-secret-0123456789)
-B=$(token beta beta-secret-0123456789ab)
+A=$(local_token alpha alpha-secret-0123456789)
+B=$(local_token beta beta-secret-0123456789ab)
 ID=3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34
 UP=$(printf %s "$ID" | tr a-f A-F)
 
@@ -52,33 +40,33 @@ UP=$(printf %s "$ID" | tr a-f A-F)
 drained || fail "alpha's event reached the lake"
 [ "$(send "$B" "$ID")" = "1 0" ] && pass "beta's event with the same event_id accepted" || fail "beta's event"
 drained || fail "beta's event reached the lake"
-R=$(metric evpipe_lake_rows_total) D=$(metric evpipe_lake_duplicates_total)
+R=$(local_metric evpipe_lake_rows_total) D=$(local_metric evpipe_lake_duplicates_total)
 [ "$R $D" = "2 0" ] && pass "beta's event is not taken for alpha's duplicate (2 rows, 0 duplicates)" \
   || fail "another client's event_id suppressed an event (rows $R, duplicates $D; want 2 0)"
 
 [ "$(send "$A" "$UP")" = "1 0" ] && pass "upper-case resend accepted" || fail "upper-case resend"
 drained || fail "upper-case resend drained"
-R2=$(metric evpipe_lake_rows_total) D2=$(metric evpipe_lake_duplicates_total)
+R2=$(local_metric evpipe_lake_rows_total) D2=$(local_metric evpipe_lake_duplicates_total)
 [ "$R2 $D2" = "$R $((D + 1))" ] && pass "alpha's upper-case copy of its UUID is a duplicate (rows stay $R)" \
   || fail "upper-case copy not deduped (rows $R -> $R2, duplicates $D -> $D2)"
 
-stop
+stop_local
 [ "$RC" = 0 ] && pass "SIGTERM: exit 0" || fail "SIGTERM exit $RC"
 # After a restart the ids come back from the log, still per client.
 start_local "$TMP/data" "$TMP/clients.json" --buffer-seconds 1 --quiet || { fail "restart"; cat "$TMP/local.err"; finish; exit 1; }
-A=$(token alpha alpha-secret-0123456789)
-B=$(token beta beta-secret-0123456789ab)
+A=$(local_token alpha alpha-secret-0123456789)
+B=$(local_token beta beta-secret-0123456789ab)
 send "$B" "$UP" >/dev/null
 send "$A" "${ID:0:8}${UP:8}" >/dev/null
 drained || fail "resends after restart drained"
-R=$(metric evpipe_lake_rows_total) D=$(metric evpipe_lake_duplicates_total)
+R=$(local_metric evpipe_lake_rows_total) D=$(local_metric evpipe_lake_duplicates_total)
 [ "$R $D" = "0 2" ] && pass "after a restart, both clients' resends (any case) are duplicates" \
   || fail "after restart: rows $R, duplicates $D; want 0 2"
 NEW=0a1b2c3d-0000-4000-8000-00000000000f
 send "$B" "$NEW" >/dev/null
 drained || fail "new id drained"
-R=$(metric evpipe_lake_rows_total)
+R=$(local_metric evpipe_lake_rows_total)
 [ "$R" = 1 ] && pass "a new id still lands after the restart" || fail "new id after restart: rows $R"
-stop
+stop_local
 [ "$RC" = 0 ] && pass "second SIGTERM: exit 0" || fail "second SIGTERM exit $RC"
 finish

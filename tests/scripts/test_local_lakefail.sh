@@ -10,23 +10,12 @@ CLI=${EVP_CLI:?}
 command -v curl >/dev/null || { echo "curl not found: skipped"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
 WAIT=20
-[ -n "${EVP_SANITIZE:-}" ] && WAIT=60
+[ -n "${EVP_SANITIZE:-}" ] && WAIT=60 # seconds: sanitizer builds are slower
 
 PID=""
 cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-stop() { # SIGTERM and wait (bounded); sets RC
-  kill -TERM "$PID" 2>/dev/null
-  for _ in $(seq 1 $((WAIT * 10))); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$PID" 2>/dev/null; then kill -KILL "$PID"; RC=137; wait "$PID" 2>/dev/null; else wait "$PID"; RC=$?; fi
-  PID=""
-}
-token() {
-  curl -s --max-time 20 -X POST "$URL/token" \
-    -d "grant_type=client_credentials&client_id=$1&client_secret=$2&audience=events" |
-    python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
-}
 send() { # TOKEN FIRST N -> accepted count
   python3 -c "
 import json,sys
@@ -37,14 +26,13 @@ print(json.dumps({'events':[{'event_id':'00000000-0000-4000-8000-%012d'%i,'event
     -H "Content-Type: application/json" --data-binary @- |
     python3 -c "import json,sys; print(json.load(sys.stdin)['accepted'])"
 }
-metric() { curl -s --max-time 20 "$URL/metrics" | sed -n "s/^$1 //p"; }
 health() { CODE=$(curl -s --max-time 20 -o "$TMP/health.body" -w '%{http_code}' "$URL/healthz"); }
 wait_health() { # CODE: poll /healthz until it answers CODE
   for _ in $(seq 1 $((WAIT * 10))); do health; [ "$CODE" = "$1" ] && return 0; sleep 0.1; done
   return 1
 }
 wait_metric() { # NAME VALUE
-  for _ in $(seq 1 $((WAIT * 10))); do [ "$(metric "$1")" = "$2" ] && return 0; sleep 0.1; done
+  for _ in $(seq 1 $((WAIT * 10))); do [ "$(local_metric "$1")" = "$2" ] && return 0; sleep 0.1; done
   return 1
 }
 json_get() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
@@ -56,7 +44,7 @@ DATA=$TMP/data
 printf '[{"client_id":"lf","client_secret":"lakefail-secret-0123456789","audiences":["events"]}]' >"$TMP/clients.json"
 chmod 600 "$TMP/clients.json"
 start_local "$DATA" "$TMP/clients.json" --buffer-seconds 1 --quiet || { fail "server starts"; cat "$TMP/local.err"; finish; exit 1; }
-TOK=$(token lf lakefail-secret-0123456789)
+TOK=$(local_token lf lakefail-secret-0123456789)
 [ "$(send "$TOK" 0 3)" = 3 ] && wait_metric evpipe_lake_rows_total 3 && pass "healthy: 3 events in the lake" || fail "healthy start"
 health; [ "$CODE" = 200 ] && pass "healthy: /healthz 200" || fail "healthy: /healthz $CODE"
 
@@ -69,8 +57,8 @@ json_get "$TMP/health.body" "j['lake']" | grep -qi "write failed: .*$DATA/events
   && pass "/healthz names the failed write, its path and the reason" || fail "/healthz lake reason: $(cat "$TMP/health.body")"
 json_get "$TMP/health.body" "j['since']" | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' \
   && pass "/healthz says since when" || fail "/healthz since: $(cat "$TMP/health.body")"
-[ "$(metric evpipe_lake_write_failing)" = 1 ] && pass "metric evpipe_lake_write_failing 1" || fail "evpipe_lake_write_failing $(metric evpipe_lake_write_failing)"
-E=$(metric evpipe_lake_errors_total); [ "${E:-0}" -ge 1 ] && pass "lake errors counted ($E)" || fail "lake errors $E"
+[ "$(local_metric evpipe_lake_write_failing)" = 1 ] && pass "metric evpipe_lake_write_failing 1" || fail "evpipe_lake_write_failing $(local_metric evpipe_lake_write_failing)"
+E=$(local_metric evpipe_lake_errors_total); [ "${E:-0}" -ge 1 ] && pass "lake errors counted ($E)" || fail "lake errors $E"
 grep '"msg":"lake write failed"' "$TMP/local.err" | head -1 | grep -qi '"level":"error".*not a directory' \
   && pass "the failure is logged at once, with the reason" || fail "no failure log line: $(tail -3 "$TMP/local.err")"
 # Retries go on with backoff (about ten in 12 s); the log says so once per
@@ -83,14 +71,14 @@ grep '"msg":"lake write still failing"' "$TMP/local.err" | head -1 | grep -Eq '"
   && pass "the repeat line counts the failures" || fail "repeat line: $(grep still "$TMP/local.err" | head -1)"
 mend_lake
 if wait_health 200; then pass "/healthz 200 again once the lake is writable"; else fail "/healthz $CODE after the fault was removed"; fi
-wait_metric evpipe_lake_rows_total 7 && pass "the events sent during the fault are in the lake (7 rows)" || fail "rows $(metric evpipe_lake_rows_total) after recovery"
-[ "$(metric evpipe_lake_write_failing)" = 0 ] && pass "metric evpipe_lake_write_failing 0" || fail "evpipe_lake_write_failing after recovery"
+wait_metric evpipe_lake_rows_total 7 && pass "the events sent during the fault are in the lake (7 rows)" || fail "rows $(local_metric evpipe_lake_rows_total) after recovery"
+[ "$(local_metric evpipe_lake_write_failing)" = 0 ] && pass "metric evpipe_lake_write_failing 0" || fail "evpipe_lake_write_failing after recovery"
 grep '"msg":"lake write recovered"' "$TMP/local.err" | grep -q '"level":"info"' && pass "the recovery is logged" || fail "no recovery line"
 
 # ------------------------------------------------------------ fault at shutdown
 break_lake
 [ "$(send "$TOK" 7 5)" = 5 ] && pass "5 more events accepted" || fail "send before shutdown"
-stop
+stop_local
 [ "$RC" != 0 ] && [ "$RC" != 137 ] && pass "SIGTERM with a failed final flush exits non-zero ($RC)" || fail "SIGTERM exit $RC"
 grep '"msg":"final lake flush failed' "$TMP/local.err" | grep -qi '"level":"error".*not a directory' \
   && pass "the failed final flush is logged with its reason" || fail "no final-flush error line: $(tail -3 "$TMP/local.err")"
@@ -98,9 +86,9 @@ if grep -q '"msg":"stopped"' "$TMP/local.err"; then fail "a failed shutdown stil
 mend_lake
 start_local "$DATA" "$TMP/clients.json" --buffer-seconds 1 --quiet || { fail "restart"; cat "$TMP/local.err"; finish; exit 1; }
 wait_metric evpipe_lake_rows_total 5 && pass "after a restart the 5 events kept in the log reach the lake" \
-  || fail "rows after restart: $(metric evpipe_lake_rows_total)"
+  || fail "rows after restart: $(local_metric evpipe_lake_rows_total)"
 health; [ "$CODE" = 200 ] && pass "/healthz 200 after the restart" || fail "/healthz $CODE after restart"
-stop
+stop_local
 [ "$RC" = 0 ] && pass "clean SIGTERM: exit 0" || fail "clean SIGTERM exit $RC"
 grep -q '"msg":"stopped"' "$TMP/local.err" && pass "clean stop logged" || fail "no stop line"
 N=$(find "$DATA/events" -name '*.parquet' | wc -l)

@@ -1225,6 +1225,16 @@ static int told(notices_t *t, int kind) {
   return n;
 }
 
+/* told(), after waiting up to 5 s for it to reach @p want (a notice may
+ * come just after the flush that caused it returned). */
+static int told_wait(notices_t *t, int kind, int want) {
+  for (int i = 0; i < 500 && told(t, kind) < want; i++) {
+    struct timespec ms10 = {0, 10000000};
+    nanosleep(&ms10, NULL);
+  }
+  return told(t, kind);
+}
+
 static evp__batcher_t *start_noticed(evp__wal_t *w, notices_t *t) {
   evp__batcher_opts_t o = {0};
   o.lake_dir = lakedir;
@@ -1232,7 +1242,7 @@ static evp__batcher_t *start_noticed(evp__wal_t *w, notices_t *t) {
   o.dedup_window_s = 600;
   o.notice = on_notice;
   o.notice_arg = t;
-  o.notice_interval_ms = 300;
+  o.notice_interval_ms = 500;
   evp__batcher_t *b;
   char err[512];
   ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
@@ -1268,7 +1278,7 @@ START_TEST(lake_failures_are_told_reported_and_returned) {
   ck_assert_uint_ge(fails, 1);
   ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
   /* retries with backoff (0.1, 0.2, 0.4, 0.8 s): a few told as repeats */
-  struct timespec nap = {1, 600000000};
+  struct timespec nap = {2, 200000000};
   nanosleep(&nap, NULL);
   ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
   int still = told(&t, EVP__LAKE_STILL_FAILING);
@@ -1283,12 +1293,49 @@ START_TEST(lake_failures_are_told_reported_and_returned) {
   }
   ck_assert_int_eq(e, EVP_OK);
   ck_assert_int_eq(evp__batcher_failing(b, reason, sizeof reason, &since, &fails), 0);
-  ck_assert_int_eq(told(&t, EVP__LAKE_RECOVERED), 1);
+  ck_assert_int_eq(told_wait(&t, EVP__LAKE_RECOVERED, 1), 1);
   pthread_mutex_lock(&t.mu); /* every failure counted once across the notices */
   ck_assert_uint_eq(t.failures_told + t.recovered_after, t.recovered_total);
   ck_assert_uint_ge(t.recovered_total, fails);
   pthread_mutex_unlock(&t.mu);
   ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  /* A lake that flaps (fails, recovers) within the interval is not told
+   * at every flush: its failures come with the next notice. */
+  ck_assert_int_eq(rename(events, away), 0);
+  f = fopen(events, "w");
+  fclose(f);
+  append_ids(w, "h", 0, 2, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  ck_assert_int_eq(evp__batcher_failing(b, NULL, 0, NULL, NULL), 1);
+  ck_assert_int_eq(unlink(events), 0);
+  ck_assert_int_eq(rename(away, events), 0);
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
+  }
+  ck_assert_int_eq(e, EVP_OK);
+  ck_assert_int_eq(evp__batcher_failing(b, NULL, 0, NULL, NULL), 0);
+  ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
+  ck_assert_int_eq(told(&t, EVP__LAKE_RECOVERED), 1);
+  pthread_mutex_lock(&t.mu);
+  uint64_t before = t.failures_told;
+  pthread_mutex_unlock(&t.mu);
+  /* once the interval has passed, a failure is told, with the flap's */
+  struct timespec pause = {0, 600000000};
+  nanosleep(&pause, NULL);
+  ck_assert_int_eq(rename(events, away), 0);
+  f = fopen(events, "w");
+  fclose(f);
+  append_ids(w, "i", 0, 2, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  ck_assert_int_eq(told_wait(&t, EVP__LAKE_FAILED, 2), 2);
+  pthread_mutex_lock(&t.mu);
+  ck_assert_uint_ge(t.failures_told - before, 2); /* the flap's failure and this one */
+  pthread_mutex_unlock(&t.mu);
+  ck_assert_int_eq(unlink(events), 0);
+  ck_assert_int_eq(rename(away, events), 0);
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
+  }
+  ck_assert_int_eq(e, EVP_OK);
+  ck_assert_int_eq(told_wait(&t, EVP__LAKE_RECOVERED, 2), 2);
   /* the final flush fails: the close says so, the events stay in the log */
   ck_assert_int_eq(rename(events, away), 0);
   f = fopen(events, "w");
@@ -1305,6 +1352,7 @@ START_TEST(lake_failures_are_told_reported_and_returned) {
   evp__batcher_stats_t st;
   evp__batcher_get_stats(b, &st);
   ck_assert_uint_eq(st.rows, 3);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
   ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__batcher_stop(NULL), EVP_OK);
   evp__wal_close(w);
