@@ -972,10 +972,10 @@ static int gen_mode(const char *dir) {
       len[i] = strlen(events[i]);
     }
     char cid[32];
-    snprintf(cid, sizeof cid, "client-%d", r);
-    /* record 0: all four; record 1 (1 us later): retries of g-0 and g-1,
-     * dropped, and two new ids; record 2 (an hour later, past the 600 s
-     * window): g-2 and g-3 again, kept, and two new ids */
+    snprintf(cid, sizeof cid, "client-%d", r == 1 ? 0 : r);
+    /* record 0: all four; record 1 (1 us later, the same client): retries
+     * of g-0 and g-1, dropped, and two new ids; record 2 (an hour later,
+     * past the 600 s window): g-2 and g-3 again, kept, and two new ids */
     if (r == 0) {
       if (evp__wal_append(w, cid, times[r], ev, len, (size_t)nev, err, sizeof err)) goto fail;
       for (int i = 0; i < nev; i++)
