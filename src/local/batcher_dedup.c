@@ -6,10 +6,11 @@
  * client: the keyed hash of the record's client_id (its scope, computed once
  * per record) seeds the hash of each of its ids, so one client cannot
  * suppress another's events. A UUID is hashed in its lower-case form (the
- * same UUID in another case is the same id); other ids byte for byte. A FIFO ring keeps
- * the entries in insertion order; the open-addressing table (linear probing,
- * backward-shift deletion) maps a hash to its newest ring slot. Expiry and
- * the size bound drop from the ring's head; an undo pops from its tail. */
+ * same UUID in another case is the same id); other ids, and client ids,
+ * byte for byte. A FIFO ring keeps the entries in insertion order; the
+ * open-addressing table (linear probing, backward-shift deletion) maps a
+ * hash to its newest ring slot. Expiry and the size bound drop from the
+ * ring's head; an undo pops from its tail. */
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
@@ -73,10 +74,11 @@ static int is_uuid36(const char *s) {
   return bad == 0;
 }
 
-static void hash128(const evp__dedup_t *d, uint64_t scope, const char *s, size_t n, uint64_t *h1,
-                    uint64_t *h2) {
+/* @p any_case: a UUID matches in any case (event ids; not client ids). */
+static void hash128(const evp__dedup_t *d, uint64_t scope, const char *s, size_t n, int any_case,
+                    uint64_t *h1, uint64_t *h2) {
   uint64_t a = d->seed1 ^ (n * 0x9e3779b97f4a7c15ULL) ^ scope, b = d->seed2 + n;
-  if (n == 36) {
+  if (n == 36 && any_case) {
     /* The usual id, a UUID, in any case: its lower-case form is hashed
      * (setting bit 0x20 of every byte leaves its digits and dashes alone);
      * any other 36 bytes also add the 0x20 bits they lacked, so they still
@@ -217,13 +219,13 @@ static void drop_oldest(evp__dedup_t *d) {
 
 uint64_t evp__dedup_scope(const evp__dedup_t *d, const char *client_id, size_t len) {
   uint64_t h1, h2;
-  hash128(d, 0, client_id, len, &h1, &h2);
+  hash128(d, 0, client_id, len, 0, &h1, &h2);
   return h1 ^ h2;
 }
 
 void evp__dedup_key(const evp__dedup_t *d, uint64_t scope, const char *id, size_t len,
                     evp__dedup_key_t *k) {
-  hash128(d, scope, id, len, &k->h1, &k->h2);
+  hash128(d, scope, id, len, 1, &k->h1, &k->h2);
 }
 
 void evp__dedup_prefetch(const evp__dedup_t *d, const evp__dedup_key_t *k) {

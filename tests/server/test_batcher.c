@@ -1170,6 +1170,9 @@ START_TEST(dedup_uuid_case_and_scope) {
   uint64_t a = evp__dedup_scope(d, "client-a", 8), b = evp__dedup_scope(d, "client-b", 8);
   ck_assert(a != b);
   ck_assert_uint_eq(a, evp__dedup_scope(d, "client-a", 8));
+  /* client ids compare exactly, even UUID-shaped ones */
+  ck_assert(evp__dedup_scope(d, "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34", 36) !=
+            evp__dedup_scope(d, "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34", 36));
   const char *u = "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34";
   ck_assert_int_eq(evp__dedup_check(d, a, u, 36, 1), 0);
   ck_assert_int_eq(evp__dedup_check(d, a, "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34", 36, 2), 1);
