@@ -48,6 +48,32 @@ static uint64_t mix(uint64_t x) {
 }
 
 #define BYTES(x) ((x) * 0x0101010101010101ULL)
+
+#if defined(__SSE2__) && defined(__GNUC__) /* emmintrin.h comes with core/core.h */
+/* Per byte of @p v, 0xff where it lies in [lo, hi] (signed compares: a byte
+ * at or above 0x80 is in no ASCII range). */
+static __m128i in_range16(__m128i v, char lo, char hi) {
+  return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
+                       _mm_cmpgt_epi8(_mm_set1_epi8((char)(hi + 1)), v));
+}
+
+/* Whether 16 bytes are hex digits (either case) except '-' exactly at the
+ * bits of @p dashes. */
+static int uuid_part16(const char *s, int dashes) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+  __m128i hex = _mm_or_si128(in_range16(v, '0', '9'),
+                             in_range16(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'f'));
+  return _mm_movemask_epi8(hex) == (~dashes & 0xffff) &&
+         _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('-'))) == dashes;
+}
+
+/* Whether s[0..36) is a UUID in canonical form: hex digits of either case,
+ * '-' at 8, 13, 18 and 23. Bytes 0-15, 16-31 and 20-35. */
+static int is_uuid36(const char *s) {
+  return uuid_part16(s, 1 << 8 | 1 << 13) & uuid_part16(s + 16, 1 << 2 | 1 << 7) &
+         uuid_part16(s + 20, 1 << 3);
+}
+#else
 #define HIGH BYTES(0x80)
 
 /* Per byte of @p x (each below 0x80), 0x80 where it lies in [lo, hi]. A
@@ -73,6 +99,7 @@ static int is_uuid36(const char *s) {
   }
   return bad == 0;
 }
+#endif
 
 /* @p any_case: a UUID matches in any case (event ids; not client ids). */
 static void hash128(const evp__dedup_t *d, uint64_t scope, const char *s, size_t n, int any_case,
