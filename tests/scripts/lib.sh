@@ -67,3 +67,16 @@ local_token() {
 
 # local_metric NAME: the value of an unlabelled metric of the server at $URL.
 local_metric() { curl -s --max-time 20 "$URL/metrics" | sed -n "s/^$1 //p"; }
+
+# local_prelude: for scripts that run `evpipe local` with start_local. Skips
+# (77) without curl or python3, sets WAIT (seconds to poll for a state;
+# longer under sanitizers) and kills the server on exit.
+local_prelude() {
+  : "${EVP_CLI:?}" "${EVP_SOURCE_DIR:?}"
+  command -v curl >/dev/null || { echo "curl not found: skipped"; exit 77; }
+  command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
+  WAIT=20
+  [ -n "${EVP_SANITIZE:-}" ] && WAIT=60
+  PID=""
+  trap '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+}

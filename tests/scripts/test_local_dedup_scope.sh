@@ -4,17 +4,7 @@
 # the lake), the same client re-sending its id in upper case is a duplicate,
 # and both hold across a restart (ids re-learnt from the retained log).
 . "$(dirname "$0")/lib.sh"
-CLI=${EVP_CLI:?}
-SRC=${EVP_SOURCE_DIR:?}
-SCHEMA=$SRC/examples/schemas/glue-data-catalog-json-schema.json
-command -v curl >/dev/null || { echo "curl not found: skipped"; exit 77; }
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-WAIT=20
-[ -n "${EVP_SANITIZE:-}" ] && WAIT=60 # seconds: sanitizer builds are slower
-
-PID=""
-cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
+local_prelude
 
 send() { # TOKEN EVENT_ID -> "accepted rejected"
   curl -s --max-time 20 -X POST "$URL/events" -H "Authorization: Bearer $1" \

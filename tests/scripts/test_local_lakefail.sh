@@ -6,15 +6,7 @@
 # clears it, and a SIGTERM whose final flush failed exits non-zero with the
 # events kept in the log for the next start.
 . "$(dirname "$0")/lib.sh"
-CLI=${EVP_CLI:?}
-command -v curl >/dev/null || { echo "curl not found: skipped"; exit 77; }
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-WAIT=20
-[ -n "${EVP_SANITIZE:-}" ] && WAIT=60 # seconds: sanitizer builds are slower
-
-PID=""
-cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
+local_prelude
 
 send() { # TOKEN FIRST N -> accepted count
   python3 -c "

@@ -377,17 +377,23 @@ static evp__wal_t *open_wal(void) {
   return w;
 }
 
-static evp__batcher_t *start(evp__wal_t *w, size_t bytes, int secs, int dedup_s) {
-  evp__batcher_opts_t o = {0};
-  o.lake_dir = lakedir;
-  o.schema_json = SCHEMA;
-  o.buffer_bytes = bytes;
-  o.buffer_seconds = secs;
-  o.dedup_window_s = dedup_s;
+/* A batcher on the test lake with @p o's other options. */
+static evp__batcher_t *start_with(evp__wal_t *w, evp__batcher_opts_t *o, size_t bytes, int secs,
+                                  int dedup_s) {
+  o->lake_dir = lakedir;
+  o->schema_json = SCHEMA;
+  o->buffer_bytes = bytes;
+  o->buffer_seconds = secs;
+  o->dedup_window_s = dedup_s;
   evp__batcher_t *b;
   char err[512];
-  ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
+  ck_assert_msg(evp__batcher_start(w, o, &b, err, sizeof err) == EVP_OK, "%s", err);
   return b;
+}
+
+static evp__batcher_t *start(evp__wal_t *w, size_t bytes, int secs, int dedup_s) {
+  evp__batcher_opts_t o = {0};
+  return start_with(w, &o, bytes, secs, dedup_s);
 }
 
 /* Append @p n events with ids prefix-i, at time @p at. */
@@ -737,15 +743,9 @@ END_TEST
 
 static evp__batcher_t *start_parts(evp__wal_t *w, int parts) {
   evp__batcher_opts_t o = {0};
-  o.lake_dir = lakedir;
-  o.schema_json = SCHEMA;
-  o.dedup_window_s = 600;
   o.parts = parts;
   o.part_min_events = 1;
-  evp__batcher_t *b;
-  char err[512];
-  ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
-  return b;
+  return start_with(w, &o, 0, 0, 600);
 }
 
 /* One hour: ids repeated within a record, across records and across what
@@ -1240,16 +1240,10 @@ static int told_wait(notices_t *t, int kind, int want) {
 
 static evp__batcher_t *start_noticed(evp__wal_t *w, notices_t *t) {
   evp__batcher_opts_t o = {0};
-  o.lake_dir = lakedir;
-  o.schema_json = SCHEMA;
-  o.dedup_window_s = 600;
   o.notice = on_notice;
   o.notice_arg = t;
   o.notice_interval_ms = 500;
-  evp__batcher_t *b;
-  char err[512];
-  ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
-  return b;
+  return start_with(w, &o, 0, 0, 600);
 }
 
 /* The table directory replaced by a file (root ignores permission bits, so
@@ -1377,6 +1371,16 @@ static void append_as(evp__wal_t *w, const char *client, const char *id, int64_t
 /* Dedup is per client: another client's copy of an event_id is its own
  * event; a UUID compares case-insensitively (other ids exactly); both hold
  * for ids re-learnt from the log after a restart, and on the parallel path. */
+/* Flush @p b, check what it wrote and dropped, stop it. */
+static void expect_written(evp__batcher_t *b, uint64_t rows, uint64_t dups) {
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, rows);
+  ck_assert_uint_eq(st.duplicates, dups);
+  evp__batcher_stop(b);
+}
+
 static void dedup_scope_run(int parts) {
   mk_tmpdir();
   evp__wal_t *w = open_wal();
@@ -1391,22 +1395,13 @@ static void dedup_scope_run(int parts) {
   append_as(w, "client-", "aOrder-7", T0 + 6); /* the scope is not a prefix of the id */
   append_as(w, "client-ab", "1", T0 + 7);
   append_as(w, "client-a", "b1", T0 + 8);       /* "client-a" + "b1" vs "client-ab" + "1" */
-  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
-  evp__batcher_stats_t st;
-  evp__batcher_get_stats(b, &st);
-  ck_assert_uint_eq(st.rows, 7);
-  ck_assert_uint_eq(st.duplicates, 2);
-  evp__batcher_stop(b);
+  expect_written(b, 7, 2);
   /* after a restart the ids re-learnt from the log are scoped the same way */
   b = parts ? start_parts(w, parts) : start(w, 0, 0, 600);
   append_as(w, "client-b", U, T0 + 10);        /* duplicate of client-b's */
   append_as(w, "client-a", "ORDER-7", T0 + 11); /* new: not a UUID */
   append_as(w, "client-c", u, T0 + 12);        /* new client: new */
-  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
-  evp__batcher_get_stats(b, &st);
-  ck_assert_uint_eq(st.rows, 2);
-  ck_assert_uint_eq(st.duplicates, 1);
-  evp__batcher_stop(b);
+  expect_written(b, 2, 1);
   evp__wal_close(w);
   rm_tree(tmpdir);
 }
