@@ -35,7 +35,8 @@ static void usage(FILE *f) {
           "1 MiB bodies, 500 events per request, fsync before every acknowledgement,\n"
           "256 connections (more wait in the listen backlog), 64 per client address,\n"
           "a request header within 20 s and bodies at 1024 bytes/s or more.\n"
-          "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0.\n");
+          "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0 (1 when that final flush\n"
+          "failed: the events stay in the log for the next start).\n");
 }
 
 #ifdef EVP_WITH_SERVER

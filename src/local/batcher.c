@@ -28,6 +28,7 @@
 #define DEFAULT_MAX_PARTS 4
 #define MAX_PARTS 8
 #define DEFAULT_PART_MIN_EVENTS 1000
+#define DEFAULT_NOTICE_INTERVAL_MS 10000
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -74,13 +75,62 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
   return EVP_OK;
 }
 
+static int64_t wall_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A failed attempt: counted, kept as the outage's reason, and told — the
+ * first at once, then at most one notice per interval carrying the number
+ * of failures since the previous one. A lake that stays broken retries
+ * every few seconds, and one that flaps fails and recovers at every flush:
+ * a line for each would bury everything else in the log. */
 static void note_failure(evp__batcher_t *b, const char *msg) {
   pthread_mutex_lock(&b->mu);
   b->st.errors++;
-  b->fail_gen++;
   snprintf(b->last_err, sizeof b->last_err, "%s", msg);
+  snprintf(b->fail_err, sizeof b->fail_err, "%s", msg);
+  if (!b->failing) {
+    b->failing = 1;
+    b->fail_since_us = wall_us();
+    b->fail_count = 0;
+    b->outage_told = 0;
+  }
+  b->fail_count++;
+  b->untold++;
+  evp__batcher_notice_t n = {b->outage_told ? EVP__LAKE_STILL_FAILING : EVP__LAKE_FAILED, msg,
+                             b->untold, b->fail_count, b->fail_since_us};
+  pthread_mutex_unlock(&b->mu);
+  int64_t now = now_ms();
+  if (b->notice && (!b->noticed || now - b->noticed_at_ms >= b->notice_interval_ms)) {
+    b->noticed = 1;
+    b->noticed_at_ms = now;
+    b->untold = 0;
+    b->outage_told = 1;
+    b->notice(b->notice_arg, &n);
+  }
+  /* Only now wake evp__batcher_flush: a failure it reports has been told. */
+  pthread_mutex_lock(&b->mu);
+  b->fail_gen++;
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
+}
+
+/* An attempt succeeded: the outage, if any, is over (told when its failure
+ * was; the failures of one that was not are told with the next notice). */
+static void note_success(evp__batcher_t *b) {
+  pthread_mutex_lock(&b->mu);
+  int tell = b->failing && b->outage_told;
+  evp__batcher_notice_t n = {EVP__LAKE_RECOVERED, "", b->untold, b->fail_count, b->fail_since_us};
+  b->failing = 0;
+  b->fail_err[0] = '\0';
+  pthread_mutex_unlock(&b->mu);
+  if (tell && b->notice) {
+    b->untold = 0;
+    b->noticed_at_ms = now_ms(); /* a failure right after is a flap: not told at once */
+    b->notice(b->notice_arg, &n);
+  }
 }
 
 /* Sleep @p ms unless stopped; returns the stop flag. */
@@ -115,11 +165,16 @@ static void *batcher_main(void *arg) {
     evp_err_t e = retry ? EVP_OK : read_more(b, &progressed, err, sizeof err);
     if (e) {
       note_failure(b, err);
-      if (stop) break; /* the records stay in the log for the next start */
+      if (stop) { /* the records stay in the log for the next start */
+        b->final_err = e;
+        snprintf(b->final_msg, sizeof b->final_msg, "%s", err);
+        break;
+      }
       backoff = backoff ? (backoff * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : backoff * 2) : 100;
       pause_ms(b, backoff);
       continue;
     }
+    if (!retry && b->nbuf == 0) note_success(b); /* read, nothing waiting to be written */
     uint64_t pos = evp__wal_reader_pos(b->r);
     int64_t age = b->nbuf ? now_ms() - b->first_at_ms : 0;
     int due = b->nbuf > 0 &&
@@ -130,12 +185,17 @@ static void *batcher_main(void *arg) {
       retry = e != EVP_OK && b->nbuf > 0;
       if (e) {
         note_failure(b, err);
-        if (stop) break;
+        if (stop) {
+          b->final_err = e;
+          snprintf(b->final_msg, sizeof b->final_msg, "%s", err);
+          break;
+        }
         backoff = backoff ? (backoff * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : backoff * 2) : 100;
         pause_ms(b, backoff);
         continue;
       }
       backoff = 0;
+      note_success(b);
       pthread_mutex_lock(&b->mu);
       pthread_cond_broadcast(&b->cv);
       pthread_mutex_unlock(&b->mu);
@@ -175,9 +235,10 @@ evp_err_t evp__batcher_relearn(evp__batcher_t *b, char *errstr, size_t errstr_si
          rec.offset < ckpt) {
     size_t cur = 0, len, idlen;
     const char *ev, *id;
+    uint64_t scope = evp__dedup_scope(b->dd, rec.client_id, rec.client_id_len);
     while (evp__wal_record_next_event(&rec, &cur, &ev, &len))
       if (evp__rowb_event_id(b->rb, ev, len, &id, &idlen) == 0 &&
-          evp__dedup_check(b->dd, id, idlen, rec.received_at_us) < 0) {
+          evp__dedup_check(b->dd, scope, id, idlen, rec.received_at_us) < 0) {
         evp__wal_reader_close(r);
         return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
       }
@@ -226,6 +287,10 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
     b->nparts = cpus < 1 ? 1 : cpus > DEFAULT_MAX_PARTS ? DEFAULT_MAX_PARTS : (size_t)cpus;
   }
   b->part_min_events = opts->part_min_events ? opts->part_min_events : DEFAULT_PART_MIN_EVENTS;
+  b->notice = opts->notice;
+  b->notice_arg = opts->notice_arg;
+  b->notice_interval_ms =
+      opts->notice_interval_ms > 0 ? opts->notice_interval_ms : DEFAULT_NOTICE_INTERVAL_MS;
   evp_err_t e = EVP_OK;
   if (!(b->lake_dir = evp__strdup(opts->lake_dir)))
     e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
@@ -318,15 +383,32 @@ void evp__batcher_last_error(const evp__batcher_t *b, char *out, size_t n) {
   pthread_mutex_unlock(&m->mu);
 }
 
-void evp__batcher_stop(evp__batcher_t *b) {
-  if (!b) return;
+int evp__batcher_failing(const evp__batcher_t *b, char *reason, size_t n, int64_t *since_unix_us,
+                         uint64_t *failures) {
+  evp__batcher_t *m = (evp__batcher_t *)b;
+  pthread_mutex_lock(&m->mu);
+  int failing = m->failing;
+  if (reason && n) snprintf(reason, n, "%s", failing ? m->fail_err : "");
+  if (since_unix_us) *since_unix_us = failing ? m->fail_since_us : 0;
+  if (failures) *failures = failing ? m->fail_count : 0;
+  pthread_mutex_unlock(&m->mu);
+  return failing;
+}
+
+evp_err_t evp__batcher_close(evp__batcher_t *b, char *errstr, size_t errstr_size) {
+  if (!b) return EVP_OK;
   pthread_mutex_lock(&b->mu);
   b->stop = 1;
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
   evp__wal_wake(b->w);
   pthread_join(b->thread, NULL);
+  evp_err_t e = b->final_err;
+  if (e) evp__seterr(errstr, errstr_size, e, "%s", b->final_msg);
   pthread_mutex_destroy(&b->mu);
   pthread_cond_destroy(&b->cv);
   release(b);
+  return e;
 }
+
+evp_err_t evp__batcher_stop(evp__batcher_t *b) { return evp__batcher_close(b, NULL, 0); }

@@ -2,10 +2,15 @@
  *
  * Ids are reduced to 128-bit hashes keyed with random seeds (a collision
  * would drop a genuine event, so 64 bits are too few at millions of ids and
- * the key stops anyone from crafting collisions offline). A FIFO ring keeps
- * the entries in insertion order; the open-addressing table (linear probing,
- * backward-shift deletion) maps a hash to its newest ring slot. Expiry and
- * the size bound drop from the ring's head; an undo pops from its tail. */
+ * the key stops anyone from crafting collisions offline). An id counts per
+ * client: the keyed hash of the record's client_id (its scope, computed once
+ * per record) seeds the hash of each of its ids, so one client cannot
+ * suppress another's events. A UUID is hashed in its lower-case form (the
+ * same UUID in another case is the same id); other ids, and client ids,
+ * byte for byte. A FIFO ring keeps the entries in insertion order; the
+ * open-addressing table (linear probing, backward-shift deletion) maps a
+ * hash to its newest ring slot. Expiry and the size bound drop from the
+ * ring's head; an undo pops from its tail. */
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
@@ -42,8 +47,85 @@ static uint64_t mix(uint64_t x) {
   return x;
 }
 
-static void hash128(const evp__dedup_t *d, const char *s, size_t n, uint64_t *h1, uint64_t *h2) {
-  uint64_t a = d->seed1 ^ (n * 0x9e3779b97f4a7c15ULL), b = d->seed2 + n;
+#define BYTES(x) ((x) * 0x0101010101010101ULL)
+
+#if defined(__SSE2__) && defined(__GNUC__) /* emmintrin.h comes with core/core.h */
+/* Per byte of @p v, 0xff where it lies in [lo, hi] (signed compares: a byte
+ * at or above 0x80 is in no ASCII range). */
+static __m128i in_range16(__m128i v, char lo, char hi) {
+  return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
+                       _mm_cmpgt_epi8(_mm_set1_epi8((char)(hi + 1)), v));
+}
+
+/* Whether 16 bytes are hex digits (either case) except '-' exactly at the
+ * bits of @p dashes. */
+static int uuid_part16(const char *s, int dashes) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+  __m128i hex = _mm_or_si128(in_range16(v, '0', '9'),
+                             in_range16(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'f'));
+  return _mm_movemask_epi8(hex) == (~dashes & 0xffff) &&
+         _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('-'))) == dashes;
+}
+
+/* Whether s[0..36) is a UUID in canonical form: hex digits of either case,
+ * '-' at 8, 13, 18 and 23. Bytes 0-15, 16-31 and 20-35. */
+static int is_uuid36(const char *s) {
+  return uuid_part16(s, 1 << 8 | 1 << 13) & uuid_part16(s + 16, 1 << 2 | 1 << 7) &
+         uuid_part16(s + 20, 1 << 3);
+}
+#else
+#define HIGH BYTES(0x80)
+
+/* Per byte of @p x (each below 0x80), 0x80 where it lies in [lo, hi]. A
+ * byte at or above 0x80 gives garbage (carries): callers reject those. */
+static uint64_t in_range(uint64_t x, unsigned lo, unsigned hi) {
+  return (x + BYTES(0x80 - lo)) & ~(x + BYTES(0x7f - hi)) & HIGH;
+}
+
+/* Whether s[0..36) is a UUID in canonical form: hex digits of either case,
+ * '-' at 8, 13, 18 and 23. Five 8-byte words (the last overlaps the
+ * fourth), checked against the same words of the pattern; no branch. */
+static int is_uuid36(const char *s) {
+  static const char pat[37] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+  uint64_t bad = 0;
+  for (size_t at = 0; at <= 32; at += 8) {
+    size_t i = at < 32 ? at : 28;
+    uint64_t w, p;
+    memcpy(&w, s + i, 8);
+    memcpy(&p, pat + i, 8);
+    uint64_t dash = in_range(p, '-', '-');
+    uint64_t hex = in_range(w, '0', '9') | in_range(w | BYTES(0x20), 'a', 'f');
+    bad |= (w & HIGH) | ((hex | dash) ^ HIGH) | ((in_range(w, '-', '-') ^ dash) & dash);
+  }
+  return bad == 0;
+}
+#endif
+
+/* @p any_case: a UUID matches in any case (event ids; not client ids). */
+static void hash128(const evp__dedup_t *d, uint64_t scope, const char *s, size_t n, int any_case,
+                    uint64_t *h1, uint64_t *h2) {
+  uint64_t a = d->seed1 ^ (n * 0x9e3779b97f4a7c15ULL) ^ scope, b = d->seed2 + n;
+  if (n == 36 && any_case) {
+    /* The usual id, a UUID, in any case: its lower-case form is hashed
+     * (setting bit 0x20 of every byte leaves its digits and dashes alone);
+     * any other 36 bytes also add the 0x20 bits they lacked, so they still
+     * count byte for byte (two ids with the same lower-case form differ in
+     * those bits). That last part comes after the chain of mixes, out of
+     * its critical path. */
+    uint64_t lacked = 0;
+    for (int i = 0; i < 5; i++) {
+      uint64_t w;
+      memcpy(&w, s + (i < 4 ? 8 * i : 28), 8); /* the last word overlaps the fourth */
+      uint64_t c = w | BYTES(0x20);
+      a = mix(a ^ c) + 0x2545f4914f6cdd1dULL;
+      b = mix(b + c) ^ 0x9fb21c651e98df25ULL;
+      lacked |= (~w & BYTES(0x20)) >> i; /* bits 5..1 of each byte: one per word */
+    }
+    /* Nothing lacked (a lower-case UUID, what SDKs send): nothing to add,
+     * and no need to know whether it is a UUID. */
+    if (lacked && !is_uuid36(s)) a ^= lacked;
+    n = 0;
+  }
   while (n > 0) {
     uint64_t c = 0;
     size_t k = n < 8 ? n : 8;
@@ -162,8 +244,15 @@ static void drop_oldest(evp__dedup_t *d) {
   d->count--;
 }
 
-void evp__dedup_key(const evp__dedup_t *d, const char *id, size_t len, evp__dedup_key_t *k) {
-  hash128(d, id, len, &k->h1, &k->h2);
+uint64_t evp__dedup_scope(const evp__dedup_t *d, const char *client_id, size_t len) {
+  uint64_t h1, h2;
+  hash128(d, 0, client_id, len, 0, &h1, &h2);
+  return h1 ^ h2;
+}
+
+void evp__dedup_key(const evp__dedup_t *d, uint64_t scope, const char *id, size_t len,
+                    evp__dedup_key_t *k) {
+  hash128(d, scope, id, len, 1, &k->h1, &k->h2);
 }
 
 void evp__dedup_prefetch(const evp__dedup_t *d, const evp__dedup_key_t *k) {
@@ -174,9 +263,9 @@ void evp__dedup_prefetch(const evp__dedup_t *d, const evp__dedup_key_t *k) {
 #endif
 }
 
-int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us) {
+int evp__dedup_check(evp__dedup_t *d, uint64_t scope, const char *id, size_t len, int64_t ts_us) {
   evp__dedup_key_t k;
-  evp__dedup_key(d, id, len, &k);
+  evp__dedup_key(d, scope, id, len, &k);
   return evp__dedup_check_key(d, &k, ts_us);
 }
 

@@ -113,7 +113,8 @@ typedef evp__btally_t tally_t;
 typedef evp__bahead_t ahead_t;
 #define PREFETCH_AHEAD EVP__BPREFETCH_AHEAD
 
-void evp__batcher_look_ahead(const evp__dedup_t *d, const char *ev, size_t len, ahead_t *a) {
+void evp__batcher_look_ahead(const evp__dedup_t *d, uint64_t scope, const char *ev, size_t len,
+                             ahead_t *a) {
   static const char pre[] = "{\"event_id\":\"";
   const size_t pl = sizeof pre - 1;
   a->id = NULL;
@@ -123,7 +124,7 @@ void evp__batcher_look_ahead(const evp__dedup_t *d, const char *ev, size_t len, 
   if (q >= (const unsigned char *)ev + len || *q != '"') return; /* escaped: the usual way */
   a->id = (const char *)s;
   a->len = (size_t)(q - s);
-  evp__dedup_key(d, a->id, a->len, &a->key);
+  evp__dedup_key(d, scope, a->id, a->len, &a->key);
   evp__dedup_prefetch(d, &a->key);
 }
 
@@ -143,9 +144,10 @@ static evp_err_t learn_record(evp__batcher_t *b, const evp__brec_t *br, char *er
   if (!b->dd || evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0) return EVP_OK;
   size_t cur = 0, len, idlen;
   const char *ev, *id;
+  uint64_t scope = evp__dedup_scope(b->dd, rec.client_id, rec.client_id_len);
   while (evp__wal_record_next_event(&rec, &cur, &ev, &len))
     if (evp__rowb_event_id(b->rb, ev, len, &id, &idlen) == 0 &&
-        evp__dedup_check(b->dd, id, idlen, br->received_at_us) < 0)
+        evp__dedup_check(b->dd, scope, id, idlen, br->received_at_us) < 0)
       return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   return EVP_OK;
 }
@@ -192,11 +194,12 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
     ahead_t ring[PREFETCH_AHEAD + 1];
     size_t pcur = 0, plen, nth = 0, nahead = 0;
     const char *pev;
+    uint64_t scope = b->dd ? evp__dedup_scope(b->dd, rec.client_id, rec.client_id_len) : 0;
     while (b->dd && nahead < PREFETCH_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
-      evp__batcher_look_ahead(b->dd, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
+      evp__batcher_look_ahead(b->dd, scope, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
     for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); nth++) {
       if (b->dd && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
-        evp__batcher_look_ahead(b->dd, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
+        evp__batcher_look_ahead(b->dd, scope, pev, plen, &ring[nahead++ % (PREFETCH_AHEAD + 1)]);
       const ahead_t *mine = b->dd ? &ring[nth % (PREFETCH_AHEAD + 1)] : NULL;
       const evp__pq_value_t *row;
       const char *id;
@@ -219,7 +222,7 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
          * found the id at the same place (the first member, unescaped). */
         int r = mine->id == id && mine->len == idlen
                     ? evp__dedup_check_key(b->dd, &mine->key, br->received_at_us)
-                    : evp__dedup_check(b->dd, id, idlen, br->received_at_us);
+                    : evp__dedup_check(b->dd, scope, id, idlen, br->received_at_us);
         if (r < 0) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
         if (r == 1) {
           t->dups++;

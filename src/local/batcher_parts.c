@@ -190,11 +190,14 @@ static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size
     evp__bahead_t ring[EVP__BPREFETCH_AHEAD + 1];
     size_t cur = 0, pcur = 0, len, plen, nth = 0, nahead = 0;
     const char *ev, *pev;
+    uint64_t scope = evp__dedup_scope(b->dd, rec.client_id, rec.client_id_len);
     while (nahead < EVP__BPREFETCH_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
-      evp__batcher_look_ahead(b->dd, pev, plen, &ring[nahead++ % (EVP__BPREFETCH_AHEAD + 1)]);
+      evp__batcher_look_ahead(b->dd, scope, pev, plen,
+                              &ring[nahead++ % (EVP__BPREFETCH_AHEAD + 1)]);
     for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); nth++, k++) {
       if (evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
-        evp__batcher_look_ahead(b->dd, pev, plen, &ring[nahead++ % (EVP__BPREFETCH_AHEAD + 1)]);
+        evp__batcher_look_ahead(b->dd, scope, pev, plen,
+                                &ring[nahead++ % (EVP__BPREFETCH_AHEAD + 1)]);
       const evp__bahead_t *mine = &ring[nth % (EVP__BPREFETCH_AHEAD + 1)];
       const char *id = mine->id;
       size_t idlen = mine->len;
@@ -202,7 +205,7 @@ static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size
       if (id) {
         r2 = evp__dedup_check_key(b->dd, &mine->key, br->received_at_us);
       } else if (evp__rowb_event_id(b->rb, ev, len, &id, &idlen) == 0) {
-        r2 = evp__dedup_check(b->dd, id, idlen, br->received_at_us);
+        r2 = evp__dedup_check(b->dd, scope, id, idlen, br->received_at_us);
       } else {
         b->pev[k] = (struct evp__bev){NULL, 0, 0, 0};
         continue;

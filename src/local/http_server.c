@@ -398,9 +398,13 @@ static enum MHD_Result do_get(evp__http_t *h, struct MHD_Connection *c, reqstate
     return send_resp(h, c, rs, method, url, &r, NULL, NULL);
   }
   if (rs->route == EVP__ROUTE_HEALTHZ) {
-    r.status = 200;
-    if (evp__http_resp_body(&r, "application/json", "{\"status\":\"ok\"}", 15) != EVP_OK)
+    char *body;
+    size_t blen;
+    if (evp__local_health(h->deps.batcher, &r.status, &body, &blen) != EVP_OK)
       return MHD_NO;
+    r.body = body;
+    r.body_len = blen;
+    r.content_type = "application/json";
     return send_resp(h, c, rs, method, url, &r, NULL, NULL);
   }
   char *txt;

@@ -74,12 +74,13 @@ evp_err_t evp__local_flush(evp__local_t *l, int timeout_ms);
 /* The batcher's counters (files, bytes, rows, duplicates, errors). */
 void evp__local_get_stats(const evp__local_t *l, evp__batcher_stats_t *out);
 /* Stop accepting, finish requests in flight, flush the batcher, close the
- * log, free. NULL is a no-op. */
-void evp__local_stop(evp__local_t *l);
+ * log, free. EVP_OK, or the error of the final flush (logged): the events it
+ * could not write stay in the log for the next start. NULL is a no-op. */
+evp_err_t evp__local_stop(evp__local_t *l);
 
 /* Start, run until SIGINT/SIGTERM, stop. Returns 0 after a clean shutdown,
- * 1 when start-up failed (the reason is logged). Blocks SIGINT/SIGTERM in the
- * calling thread (and so in every thread it starts). */
+ * 1 when start-up or the final flush failed (the reason is logged). Blocks
+ * SIGINT/SIGTERM in the calling thread (and so in every thread it starts). */
 int evp__local_run(const evp__local_opts_t *o);
 
 /* ------------------------------------------------------------ files */
@@ -197,6 +198,13 @@ void evp__metrics_token(evp__metrics_t *m, const char *error); /* NULL: issued *
 void evp__metrics_key_reload(evp__metrics_t *m);
 /* @p reason: "per_address", "header_deadline" or "body_rate". */
 void evp__metrics_conn_dropped(evp__metrics_t *m, const char *reason);
+/* GET /healthz: *status 200 and {"status":"ok"}, or 503 and
+ * {"status":"degraded","lake":"write failed: <reason>","since":"<RFC 3339>",
+ * "failures":N} while the batcher cannot write the lake (@p b may be NULL).
+ * *out malloc'd. */
+evp_err_t evp__local_health(const evp__batcher_t *b, int *status, char **out, size_t *len);
+/* @p unix_us as "YYYY-MM-DDTHH:MM:SSZ". */
+void evp__local_rfc3339(int64_t unix_us, char out[32]);
 /* Prometheus text exposition; *out malloc'd. */
 evp_err_t evp__metrics_render(const evp__metrics_t *m, const evp__wal_t *wal,
                               const evp__batcher_t *b, char **out, size_t *len);

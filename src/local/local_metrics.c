@@ -1,9 +1,12 @@
 /* Counters of `evpipe local` and their Prometheus text exposition (GET
  * /metrics). Lock-free counters; label sets are fixed and small. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include "core/core.h"
 #include "local/local.h"
 #include "local/wal_int.h"
 
@@ -138,6 +141,41 @@ static void by_reason(sbuf_t *s, const char *name, const char *help, const char 
   }
 }
 
+void evp__local_rfc3339(int64_t unix_us, char out[32]) {
+  time_t t = (time_t)(unix_us / 1000000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+evp_err_t evp__local_health(const evp__batcher_t *b, int *status, char **out, size_t *len) {
+  char reason[512], since[32];
+  int64_t since_us = 0;
+  uint64_t failures = 0;
+  sbuf_t s = {malloc(4096), 0, 4096, 0};
+  if (!s.b)
+    return EVP_ERR_NOMEM;
+  if (b && evp__batcher_failing(b, reason, sizeof reason, &since_us, &failures)) {
+    char esc[sizeof reason * 6 + 1];
+    esc[evp__json_escape(reason, strlen(reason), esc)] = '\0';
+    evp__local_rfc3339(since_us, since);
+    *status = 503;
+    put(&s, "{\"status\":\"degraded\",\"lake\":\"write failed: %s\",\"since\":\"%s\","
+            "\"failures\":%llu}",
+        esc, since, (unsigned long long)failures);
+  } else {
+    *status = 200;
+    put(&s, "{\"status\":\"ok\"}");
+  }
+  if (s.oom) {
+    free(s.b);
+    return EVP_ERR_NOMEM;
+  }
+  *out = s.b;
+  *len = s.n;
+  return EVP_OK;
+}
+
 evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
                               const evp__batcher_t *b, char **out, size_t *len) {
   evp__metrics_t *m = (evp__metrics_t *)mc; /* atomic loads need non-const */
@@ -215,9 +253,13 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
             "# HELP evpipe_lake_duplicates_total Events dropped as duplicate event_ids.\n"
             "# TYPE evpipe_lake_duplicates_total counter\nevpipe_lake_duplicates_total %llu\n"
             "# HELP evpipe_lake_errors_total Failed lake writes.\n"
-            "# TYPE evpipe_lake_errors_total counter\nevpipe_lake_errors_total %llu\n",
+            "# TYPE evpipe_lake_errors_total counter\nevpipe_lake_errors_total %llu\n"
+            "# HELP evpipe_lake_write_failing 1 while the last attempt to write the lake failed "
+            "(retried; /healthz answers 503).\n"
+            "# TYPE evpipe_lake_write_failing gauge\nevpipe_lake_write_failing %d\n",
         (unsigned long long)st.files, (unsigned long long)st.bytes, (unsigned long long)st.rows,
-        (unsigned long long)st.duplicates, (unsigned long long)st.errors);
+        (unsigned long long)st.duplicates, (unsigned long long)st.errors,
+        evp__batcher_failing(b, NULL, 0, NULL, NULL));
   }
   if (s.oom) {
     free(s.b);

@@ -126,9 +126,34 @@ static void *poll_keys(void *arg) {
   return NULL;
 }
 
-void evp__local_stop(evp__local_t *l) {
+/* The batcher's word on the lake, as log lines (rate-limited by it). */
+static void lake_notice(void *arg, const evp__batcher_notice_t *n) {
+  (void)arg;
+  char f[2048], since[32];
+  size_t k = 0;
+  evp__local_rfc3339(n->since_unix_us, since);
+  if (n->kind != EVP__LAKE_RECOVERED)
+    evp__local_log_str(f, sizeof f, &k, "error", n->error);
+  evp__local_log_num(f, sizeof f, &k, "failures", (long long)n->failures);
+  evp__local_log_num(f, sizeof f, &k, "failures_total", (long long)n->failures_total);
+  evp__local_log_str(f, sizeof f, &k, "since", since);
+  switch (n->kind) {
+  case EVP__LAKE_FAILED:
+    evp__local_log("error", "lake write failed", f);
+    break;
+  case EVP__LAKE_STILL_FAILING:
+    evp__local_log("error", "lake write still failing", f);
+    break;
+  default:
+    evp__local_log("info", "lake write recovered", f);
+    break;
+  }
+}
+
+evp_err_t evp__local_stop(evp__local_t *l) {
   if (!l)
-    return;
+    return EVP_OK;
+  evp_err_t e = EVP_OK;
   if (l->poller_started) {
     pthread_mutex_lock(&l->mu);
     l->stopping = 1;
@@ -140,7 +165,15 @@ void evp__local_stop(evp__local_t *l) {
   evp__http_stop(l->http);
   if (l->batcher) {
     evp__local_log("info", "flushing the batcher", NULL);
-    evp__batcher_stop(l->batcher); /* writes what the log holds into the lake */
+    char err[512], f[1200];
+    size_t n = 0;
+    e = evp__batcher_close(l->batcher, err, sizeof err); /* writes what the log holds into the lake */
+    if (e != EVP_OK) {
+      evp__local_log_str(f, sizeof f, &n, "error", err);
+      evp__local_log("error",
+                     "final lake flush failed; the events stay in the durable log and are "
+                     "written at the next start", f);
+    }
   }
   evp__wal_close(l->wal);
   evp__metrics_free(l->metrics);
@@ -153,6 +186,7 @@ void evp__local_stop(evp__local_t *l) {
   pthread_cond_destroy(&l->cv);
   pthread_mutex_destroy(&l->mu);
   free(l);
+  return e;
 }
 
 void evp__local_get_stats(const evp__local_t *l, evp__batcher_stats_t *out) {
@@ -299,6 +333,7 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   bo.buffer_seconds = o->buffer_seconds;
   bo.dedup_window_s = o->dedup_window_s;
   bo.parts = o->lake_threads;
+  bo.notice = lake_notice;
   if ((e = evp__batcher_start(l->wal, &bo, &l->batcher, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot start the batcher: %s", err);
   return EVP_OK;
@@ -382,7 +417,8 @@ int evp__local_run(const evp__local_opts_t *o) {
   size_t n = 0;
   evp__local_log_str(f, sizeof f, &n, "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
   evp__local_log("info", "shutting down", f);
-  evp__local_stop(l);
+  if (evp__local_stop(l) != EVP_OK)
+    return 1; /* logged */
   evp__local_log("info", "stopped", NULL);
   return 0;
 }

@@ -87,6 +87,8 @@ void evp__wal_close(evp__wal_t *w);
 
 /* ---- the batcher: log -> Parquet files under lake_dir/events/dt=/hour= ---- */
 
+struct evp__batcher_notice;
+
 /* Options; zero means the default shown. */
 typedef struct {
   const char *lake_dir;     /* root of the lake; files go to lake_dir/events/dt=YYYY-MM-DD/hour=HH/ */
@@ -101,7 +103,24 @@ typedef struct {
   int parts;                /* files a large flush is written as at once, by as many threads;
                                default: the online CPUs, at most 4; 1: one file, one thread */
   size_t part_min_events;   /* ... each of at least this many events; default 1000 */
+  /* Told, on the batcher thread, when lake writes start failing and while
+   * they keep failing — at most once per notice_interval_ms (default 10000),
+   * with the failures since the last notice — and when an outage that was
+   * told is over; NULL: not told. The log lines of `evpipe local`. */
+  void (*notice)(void *arg, const struct evp__batcher_notice *n);
+  void *notice_arg;
+  int notice_interval_ms;
 } evp__batcher_opts_t;
+
+typedef enum { EVP__LAKE_FAILED, EVP__LAKE_STILL_FAILING, EVP__LAKE_RECOVERED } evp__lake_notice_t;
+
+typedef struct evp__batcher_notice {
+  evp__lake_notice_t kind;
+  const char *error;        /* the last failure's reason ("" when recovered) */
+  uint64_t failures;        /* failed attempts since the previous notice */
+  uint64_t failures_total;  /* ... since the first failure of this outage */
+  int64_t since_unix_us;    /* wall-clock time of that first failure */
+} evp__batcher_notice_t;
 
 typedef struct {
   uint64_t files, bytes, rows, duplicates;
@@ -130,7 +149,19 @@ void evp__batcher_get_stats(const evp__batcher_t *b, evp__batcher_stats_t *out);
  * logs; "" when none. */
 void evp__batcher_last_error(const evp__batcher_t *b, char *out, size_t n);
 
-/* Flush, stop and join the thread. NULL is a no-op. */
-void evp__batcher_stop(evp__batcher_t *b);
+/* Whether the lake is failing: 1 while the last attempt to read the log or
+ * write the lake failed (retried with backoff), with the reason, the
+ * wall-clock time of the first failure of this outage and the failed
+ * attempts since; 0 when healthy. Thread-safe. */
+int evp__batcher_failing(const evp__batcher_t *b, char *reason, size_t n, int64_t *since_unix_us,
+                         uint64_t *failures);
+
+/* Flush, stop and join the thread, free. EVP_OK when everything read from
+ * the log was committed to the lake; otherwise the error of the final flush
+ * (with its reason in @p errstr): the events stay in the log and are
+ * written at the next start. NULL is a no-op (EVP_OK). */
+evp_err_t evp__batcher_close(evp__batcher_t *b, char *errstr, size_t errstr_size);
+/* The same without the reason. */
+evp_err_t evp__batcher_stop(evp__batcher_t *b);
 
 #endif /* EVP_LOCAL_WAL_H */

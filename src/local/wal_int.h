@@ -264,16 +264,22 @@ typedef struct evp__dedup evp__dedup_t;
 
 evp__dedup_t *evp__dedup_new(int64_t window_us, size_t max_ids);
 void evp__dedup_free(evp__dedup_t *d);
-/* 1 when @p id was seen within the window before @p ts_us; otherwise the
- * id is remembered at @p ts_us and 0 is returned; -1 when out of memory. */
-int evp__dedup_check(evp__dedup_t *d, const char *id, size_t len, int64_t ts_us);
+/* Ids are per client: the scope of a record's ids is a keyed hash of its
+ * client_id, computed once per record and passed with each of its ids. */
+uint64_t evp__dedup_scope(const evp__dedup_t *d, const char *client_id, size_t len);
+/* 1 when @p id was seen in @p scope within the window before @p ts_us;
+ * otherwise the id is remembered at @p ts_us and 0 is returned; -1 when out
+ * of memory. A UUID (36 characters, 8-4-4-4-12 hex digits) matches in any
+ * case; other ids byte for byte. */
+int evp__dedup_check(evp__dedup_t *d, uint64_t scope, const char *id, size_t len, int64_t ts_us);
 /* The same in two steps, so that the table slot of an id checked soon can
  * be loaded ahead (a cache miss on a table of millions otherwise stalls the
  * check): the id's keyed hash, a prefetch hint, and the check itself. */
 typedef struct {
   uint64_t h1, h2;
 } evp__dedup_key_t;
-void evp__dedup_key(const evp__dedup_t *d, const char *id, size_t len, evp__dedup_key_t *k);
+void evp__dedup_key(const evp__dedup_t *d, uint64_t scope, const char *id, size_t len,
+                    evp__dedup_key_t *k);
 void evp__dedup_prefetch(const evp__dedup_t *d, const evp__dedup_key_t *k);
 int evp__dedup_check_key(evp__dedup_t *d, const evp__dedup_key_t *k, int64_t ts_us);
 /* A mark of the insertions so far; rollback forgets every id remembered
@@ -347,8 +353,24 @@ struct evp__batcher {
   uint64_t fail_gen;            /* failed flush attempts */
   evp__batcher_stats_t st;
   char last_err[512];
+  /* the outage in progress, if any (evp__batcher_failing) */
+  int failing;                  /* the last attempt failed */
+  int64_t fail_since_us;        /* wall clock of its first failure */
+  uint64_t fail_count;          /* failed attempts in it */
+  char fail_err[512];
+
+  /* set at start */
+  void (*notice)(void *arg, const struct evp__batcher_notice *n);
+  void *notice_arg;
+  int notice_interval_ms;
 
   /* owned by the batcher thread */
+  int noticed;                  /* something was told ... */
+  int64_t noticed_at_ms;        /* ... at this monotonic time (the last time) */
+  uint64_t untold;              /* failures not in any notice yet */
+  int outage_told;              /* the outage in progress was told */
+  evp_err_t final_err;          /* the flush at stop failed: its error ... */
+  char final_msg[512];          /* ... and reason */
   evp__wal_reader_t *r;
   evp__brec_t *buf;
   size_t nbuf, capbuf, buf_bytes;
@@ -401,7 +423,8 @@ typedef struct {
   size_t len;
   evp__dedup_key_t key;
 } evp__bahead_t;
-void evp__batcher_look_ahead(const evp__dedup_t *d, const char *ev, size_t len, evp__bahead_t *a);
+void evp__batcher_look_ahead(const evp__dedup_t *d, uint64_t scope, const char *ev, size_t len,
+                             evp__bahead_t *a);
 
 /* Helper threads (batcher_pool.c): run n jobs at once, n - 1 of them on the
  * helpers and the last on the caller; returns when all are done (with fewer

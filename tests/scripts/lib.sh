@@ -48,3 +48,35 @@ start_local() {
   done
   return 1
 }
+
+# stop_local: SIGTERM the server start_local started and wait for it (60 s
+# at most, then SIGKILL); sets RC (137 when it had to be killed), clears PID.
+stop_local() {
+  kill -TERM "$PID" 2>/dev/null
+  for _ in $(seq 1 600); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$PID" 2>/dev/null; then kill -KILL "$PID"; RC=137; wait "$PID" 2>/dev/null; else wait "$PID"; RC=$?; fi
+  PID=""
+}
+
+# local_token CLIENT_ID SECRET: an access token from the server at $URL.
+local_token() {
+  curl -s --max-time 20 -X POST "$URL/token" \
+    -d "grant_type=client_credentials&client_id=$1&client_secret=$2&audience=events" |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
+}
+
+# local_metric NAME: the value of an unlabelled metric of the server at $URL.
+local_metric() { curl -s --max-time 20 "$URL/metrics" | sed -n "s/^$1 //p"; }
+
+# local_prelude: for scripts that run `evpipe local` with start_local. Skips
+# (77) without curl or python3, sets WAIT (seconds to poll for a state;
+# longer under sanitizers) and kills the server on exit.
+local_prelude() {
+  : "${EVP_CLI:?}" "${EVP_SOURCE_DIR:?}"
+  command -v curl >/dev/null || { echo "curl not found: skipped"; exit 77; }
+  command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
+  WAIT=20
+  [ -n "${EVP_SANITIZE:-}" ] && WAIT=60
+  PID=""
+  trap '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+}

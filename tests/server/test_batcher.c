@@ -113,25 +113,25 @@ END_TEST
 START_TEST(dedup_window_bound_and_rollback) {
   evp__dedup_t *d = evp__dedup_new(10 * 1000000, 1000);
   ck_assert_ptr_nonnull(d);
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 0), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 5000000), 1);  /* within 10 s */
-  ck_assert_int_eq(evp__dedup_check(d, "b", 1, 5000000), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000001), 0); /* outside: new again */
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000002), 1);
-  ck_assert_int_eq(evp__dedup_check(d, "b", 1, 10000003), 1);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 0), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 5000000), 1);  /* within 10 s */
+  ck_assert_int_eq(evp__dedup_check(d, 0, "b", 1, 5000000), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 10000001), 0); /* outside: new again */
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 10000002), 1);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "b", 1, 10000003), 1);
   /* ids that differ only past the 8th byte or in length */
-  ck_assert_int_eq(evp__dedup_check(d, "12345678x", 9, 10000004), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "12345678y", 9, 10000004), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "12345678", 8, 10000004), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "12345678\0", 9, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "12345678x", 9, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "12345678y", 9, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "12345678", 8, 10000004), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "12345678\0", 9, 10000004), 0);
   /* rollback forgets what came after the mark */
   uint64_t m = evp__dedup_mark(d);
-  ck_assert_int_eq(evp__dedup_check(d, "c", 1, 10000005), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "dd", 2, 10000005), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "c", 1, 10000005), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "dd", 2, 10000005), 0);
   evp__dedup_rollback(d, m);
-  ck_assert_int_eq(evp__dedup_check(d, "c", 1, 10000006), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "dd", 2, 10000006), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "a", 1, 10000006), 1);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "c", 1, 10000006), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "dd", 2, 10000006), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 10000006), 1);
   evp__dedup_free(d);
 
   /* Size bound: the oldest ids are forgotten first; a mark taken before
@@ -140,28 +140,28 @@ START_TEST(dedup_window_bound_and_rollback) {
   char id[32];
   for (int i = 0; i < 20000; i++) {
     int n = snprintf(id, sizeof id, "id-%d", i);
-    ck_assert_int_eq(evp__dedup_check(d, id, (size_t)n, i), 0);
+    ck_assert_int_eq(evp__dedup_check(d, 0, id, (size_t)n, i), 0);
   }
   ck_assert_uint_eq(evp__dedup_size(d), 5000);
   for (int i = 15000; i < 20000; i++) { /* the newest 5000 are remembered */
     int n = snprintf(id, sizeof id, "id-%d", i);
-    ck_assert_msg(evp__dedup_check(d, id, (size_t)n, 20000) == 1, "id-%d forgotten", i);
+    ck_assert_msg(evp__dedup_check(d, 0, id, (size_t)n, 20000) == 1, "id-%d forgotten", i);
   }
   ck_assert_uint_eq(evp__dedup_size(d), 5000);
   for (int i = 0; i < 15000; i += 1000) { /* the older ones were dropped */
     int n = snprintf(id, sizeof id, "id-%d", i);
     m = evp__dedup_mark(d);
-    ck_assert_msg(evp__dedup_check(d, id, (size_t)n, 20000) == 0, "id-%d remembered", i);
+    ck_assert_msg(evp__dedup_check(d, 0, id, (size_t)n, 20000) == 0, "id-%d remembered", i);
     evp__dedup_rollback(d, m);
   }
   m = evp__dedup_mark(d);
   for (int i = 0; i < 6000; i++) { /* evicts all 5000 older ones */
     int n = snprintf(id, sizeof id, "new-%d", i);
-    ck_assert_int_eq(evp__dedup_check(d, id, (size_t)n, 20001), 0);
+    ck_assert_int_eq(evp__dedup_check(d, 0, id, (size_t)n, 20001), 0);
   }
   evp__dedup_rollback(d, m);
   ck_assert_uint_eq(evp__dedup_size(d), 0);
-  ck_assert_int_eq(evp__dedup_check(d, "new-5999", 8, 20002), 0);
+  ck_assert_int_eq(evp__dedup_check(d, 0, "new-5999", 8, 20002), 0);
   evp__dedup_free(d);
 }
 END_TEST
@@ -177,7 +177,7 @@ typedef struct {
   int64_t ts;
   int live;
 } ment_t;
-static ment_t model[1 << 17];
+static ment_t model[1 << 17]; /* id: client * 20000 + base id * 2 + (upper-case non-UUID) */
 static size_t mhead, mcount;
 static uint64_t mseq;
 
@@ -201,7 +201,7 @@ START_TEST(dedup_matches_its_model) {
   evp__dedup_t *d = evp__dedup_new(window, MODEL_MAX);
   ck_assert_ptr_nonnull(d);
   evp__dedup_key_t k0;
-  evp__dedup_key(d, "u-1", 3, &k0);
+  evp__dedup_key(d, 0, "u-1", 3, &k0);
   evp__dedup_prefetch(d, &k0); /* a hint, even before the table exists */
   mhead = mcount = 0;
   mseq = 0;
@@ -209,9 +209,18 @@ START_TEST(dedup_matches_its_model) {
   int64_t ts = 0;
   uint64_t mark = 0;
   long full = 0;
+  /* three clients: the same id in another client's scope is another id */
+  uint64_t scopes[3] = {evp__dedup_scope(d, "client-a", 8), evp__dedup_scope(d, "client-b", 8),
+                        evp__dedup_scope(d, "", 0)};
+  ck_assert(scopes[0] != scopes[1] && scopes[1] != scopes[2] && scopes[0] != scopes[2]);
   for (int step = 0; step < 40000 && mhead + mcount + 1 < sizeof model / sizeof model[0]; step++) {
     x = x * 1103515245u + 12345u;
-    int id = (int)(x >> 16) % 5000;
+    int client = (int)((x >> 5) % 3);
+    int base = (int)(x >> 16) % 2000;
+    /* Even ids are UUIDs, each hex letter in a random case: one id per case.
+     * Odd ids are not UUIDs: "u-N" and "U-N" are two ids. */
+    int upper = base % 2 && (x >> 9) % 2;
+    int id = client * 20000 + base * 2 + upper;
     ts += (x >> 8) % 3 == 0 ? 0 : (int64_t)((x >> 4) % 40); /* sometimes the same instant */
     if ((x >> 12) % 97 == 0) {
       mark = evp__dedup_mark(d);
@@ -221,20 +230,29 @@ START_TEST(dedup_matches_its_model) {
       while (mseq > mark && mcount) mcount--, mseq--;
       mseq = mark < mseq ? mark : mseq;
     }
-    char s[16];
-    int n = snprintf(s, sizeof s, "u-%d", id);
+    char s[40];
+    int n;
+    if (base % 2) {
+      n = snprintf(s, sizeof s, "%c-%d", upper ? 'U' : 'u', base);
+    } else {
+      n = snprintf(s, sizeof s, "%08x-abcd-4ef0-8a1b-%012x", (unsigned)base * 2654435761u,
+                   (unsigned)base * 40503u);
+      for (int i = 0; i < n; i++)
+        if (s[i] >= 'a' && s[i] <= 'f' && (x >> (i % 23)) & 1) s[i] = (char)(s[i] - 32);
+    }
     /* hints for ids checked soon, some never: answers must not change */
     char hs[16];
     int hn = snprintf(hs, sizeof hs, "u-%d", (int)((x >> 3) % 5000));
     evp__dedup_key_t hk;
-    evp__dedup_key(d, hs, (size_t)hn, &hk);
+    evp__dedup_key(d, scopes[client], hs, (size_t)hn, &hk);
     evp__dedup_prefetch(d, &hk);
     int want = model_check(id, ts, window);
     /* half the checks through a key computed beforehand: the same answers */
     evp__dedup_key_t k;
-    evp__dedup_key(d, s, (size_t)n, &k);
-    int got = step % 2 ? evp__dedup_check_key(d, &k, ts) : evp__dedup_check(d, s, (size_t)n, ts);
-    ck_assert_msg(got == want, "step %d id %d", step, id);
+    evp__dedup_key(d, scopes[client], s, (size_t)n, &k);
+    int got = step % 2 ? evp__dedup_check_key(d, &k, ts)
+                       : evp__dedup_check(d, scopes[client], s, (size_t)n, ts);
+    ck_assert_msg(got == want, "step %d client %d id %s", step, client, s);
     ck_assert_uint_eq(evp__dedup_size(d), mcount);
     full += mcount == MODEL_MAX;
   }
@@ -359,17 +377,23 @@ static evp__wal_t *open_wal(void) {
   return w;
 }
 
-static evp__batcher_t *start(evp__wal_t *w, size_t bytes, int secs, int dedup_s) {
-  evp__batcher_opts_t o = {0};
-  o.lake_dir = lakedir;
-  o.schema_json = SCHEMA;
-  o.buffer_bytes = bytes;
-  o.buffer_seconds = secs;
-  o.dedup_window_s = dedup_s;
+/* A batcher on the test lake with @p o's other options. */
+static evp__batcher_t *start_with(evp__wal_t *w, evp__batcher_opts_t *o, size_t bytes, int secs,
+                                  int dedup_s) {
+  o->lake_dir = lakedir;
+  o->schema_json = SCHEMA;
+  o->buffer_bytes = bytes;
+  o->buffer_seconds = secs;
+  o->dedup_window_s = dedup_s;
   evp__batcher_t *b;
   char err[512];
-  ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
+  ck_assert_msg(evp__batcher_start(w, o, &b, err, sizeof err) == EVP_OK, "%s", err);
   return b;
+}
+
+static evp__batcher_t *start(evp__wal_t *w, size_t bytes, int secs, int dedup_s) {
+  evp__batcher_opts_t o = {0};
+  return start_with(w, &o, bytes, secs, dedup_s);
 }
 
 /* Append @p n events with ids prefix-i, at time @p at. */
@@ -719,15 +743,9 @@ END_TEST
 
 static evp__batcher_t *start_parts(evp__wal_t *w, int parts) {
   evp__batcher_opts_t o = {0};
-  o.lake_dir = lakedir;
-  o.schema_json = SCHEMA;
-  o.dedup_window_s = 600;
   o.parts = parts;
   o.part_min_events = 1;
-  evp__batcher_t *b;
-  char err[512];
-  ck_assert_msg(evp__batcher_start(w, &o, &b, err, sizeof err) == EVP_OK, "%s", err);
-  return b;
+  return start_with(w, &o, 0, 0, 600);
 }
 
 /* One hour: ids repeated within a record, across records and across what
@@ -954,10 +972,10 @@ static int gen_mode(const char *dir) {
       len[i] = strlen(events[i]);
     }
     char cid[32];
-    snprintf(cid, sizeof cid, "client-%d", r);
-    /* record 0: all four; record 1 (1 us later): retries of g-0 and g-1,
-     * dropped, and two new ids; record 2 (an hour later, past the 600 s
-     * window): g-2 and g-3 again, kept, and two new ids */
+    snprintf(cid, sizeof cid, "client-%d", r == 1 ? 0 : r);
+    /* record 0: all four; record 1 (1 us later, the same client): retries
+     * of g-0 and g-1, dropped, and two new ids; record 2 (an hour later,
+     * past the 600 s window): g-2 and g-3 again, kept, and two new ids */
     if (r == 0) {
       if (evp__wal_append(w, cid, times[r], ev, len, (size_t)nev, err, sizeof err)) goto fail;
       for (int i = 0; i < nev; i++)
@@ -1141,6 +1159,259 @@ fail:
   return 1;
 }
 
+
+
+/* A UUID matches in any case; a 36-byte id that only looks close does not
+ * (setting bit 0x20 folds a UUID's letters but would also merge '@' with
+ * '`', 0x10 with '0', 'P' with 'p'); scopes keep clients apart. */
+START_TEST(dedup_uuid_case_and_scope) {
+  evp__dedup_t *d = evp__dedup_new(INT64_C(3600) * 1000000, 1000);
+  ck_assert_ptr_nonnull(d);
+  uint64_t a = evp__dedup_scope(d, "client-a", 8), b = evp__dedup_scope(d, "client-b", 8);
+  ck_assert(a != b);
+  ck_assert_uint_eq(a, evp__dedup_scope(d, "client-a", 8));
+  /* client ids compare exactly, even UUID-shaped ones */
+  ck_assert(evp__dedup_scope(d, "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34", 36) !=
+            evp__dedup_scope(d, "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34", 36));
+  const char *u = "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34";
+  ck_assert_int_eq(evp__dedup_check(d, a, u, 36, 1), 0);
+  ck_assert_int_eq(evp__dedup_check(d, a, "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34", 36, 2), 1);
+  ck_assert_int_eq(evp__dedup_check(d, a, "3f1B6c2E-8a4D-4F7e-9b21-0C5d7e9A1f34", 36, 3), 1);
+  ck_assert_int_eq(evp__dedup_check(d, b, "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34", 36, 4), 0);
+  ck_assert_int_eq(evp__dedup_check(d, b, u, 36, 5), 1);
+  ck_assert_int_eq(evp__dedup_check(d, a, u, 35, 6), 0); /* a prefix is another id */
+  /* pairs that differ only in bit 0x20 at one byte, none of them a UUID */
+  static const char *const pairs[][2] = {
+      {"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3@", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3`"},
+      {"\x10" "f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34", "0f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34"},
+      {"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3G", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3g"},
+      {"9f1b6c2e\r8a4d-4f7e-9b21-0c5d7e9a1f34", "9f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34"},
+      {"3F1B6C2E8-A4D-4F7E-9B21-0C5D7E9A1F34", "3f1b6c2e8-a4d-4f7e-9b21-0c5d7e9a1f34"},
+      {"3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F3\xc4", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3\xe4"},
+      {"3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34Z", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34z"},
+      {"ORDER-7", "order-7"},
+  };
+  for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+    size_t n = strlen(pairs[i][0]);
+    ck_assert_int_eq(evp__dedup_check(d, a, pairs[i][0], n, 10), 0);
+    ck_assert_msg(evp__dedup_check(d, a, pairs[i][1], n, 11) == 0, "pair %zu merged", i);
+    ck_assert_int_eq(evp__dedup_check(d, a, pairs[i][1], n, 12), 1);
+  }
+  evp__dedup_free(d);
+}
+END_TEST
+
+/* ------------------------------------------------------------ lake failures */
+
+typedef struct {
+  pthread_mutex_t mu;
+  int n[3];                  /* notices by kind */
+  uint64_t failures_told;    /* sum of the failures told while failing */
+  uint64_t recovered_after, recovered_total; /* the recovery's failures, failures_total */
+  char error[512];
+} notices_t;
+
+static void on_notice(void *arg, const evp__batcher_notice_t *n) {
+  notices_t *t = arg;
+  pthread_mutex_lock(&t->mu);
+  t->n[n->kind]++;
+  if (n->kind != EVP__LAKE_RECOVERED) t->failures_told += n->failures;
+  else t->recovered_after = n->failures, t->recovered_total = n->failures_total;
+  snprintf(t->error, sizeof t->error, "%s", n->error);
+  pthread_mutex_unlock(&t->mu);
+}
+
+static int told(notices_t *t, int kind) {
+  pthread_mutex_lock(&t->mu);
+  int n = t->n[kind];
+  pthread_mutex_unlock(&t->mu);
+  return n;
+}
+
+/* told(), after waiting up to 5 s for it to reach @p want (a notice may
+ * come just after the flush that caused it returned). */
+static int told_wait(notices_t *t, int kind, int want) {
+  for (int i = 0; i < 500 && told(t, kind) < want; i++) {
+    struct timespec ms10 = {0, 10000000};
+    nanosleep(&ms10, NULL);
+  }
+  return told(t, kind);
+}
+
+static evp__batcher_t *start_noticed(evp__wal_t *w, notices_t *t) {
+  evp__batcher_opts_t o = {0};
+  o.notice = on_notice;
+  o.notice_arg = t;
+  o.notice_interval_ms = 500;
+  return start_with(w, &o, 0, 0, 600);
+}
+
+/* The table directory replaced by a file (root ignores permission bits, so
+ * this is the fault a test can inject): the failure is told at once, then
+ * at most once per interval with a count, reported by
+ * evp__batcher_failing, cleared and told when a flush succeeds again; a
+ * close whose final flush fails says so and keeps the events in the log. */
+START_TEST(lake_failures_are_told_reported_and_returned) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  notices_t t = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  evp__batcher_t *b = start_noticed(w, &t);
+  char events[400], away[420], reason[512];
+  snprintf(events, sizeof events, "%s/events", lakedir);
+  snprintf(away, sizeof away, "%s/events.away", lakedir);
+  ck_assert_int_eq(evp__batcher_failing(b, reason, sizeof reason, NULL, NULL), 0);
+  ck_assert_str_eq(reason, "");
+  ck_assert_int_eq(rename(events, away), 0);
+  FILE *f = fopen(events, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  append_ids(w, "f", 0, 5, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  int64_t since = 0;
+  uint64_t fails = 0;
+  ck_assert_int_eq(evp__batcher_failing(b, reason, sizeof reason, &since, &fails), 1);
+  ck_assert_msg(strstr(reason, events) && strstr(reason, "not a directory"), "reason: %s", reason);
+  ck_assert_int_gt(since, T0);
+  ck_assert_uint_ge(fails, 1);
+  ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
+  /* retries with backoff (0.1, 0.2, 0.4, 0.8 s): a few told as repeats */
+  struct timespec nap = {2, 200000000};
+  nanosleep(&nap, NULL);
+  ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
+  int still = told(&t, EVP__LAKE_STILL_FAILING);
+  ck_assert_int_ge(still, 1);
+  evp__batcher_failing(b, NULL, 0, NULL, &fails);
+  ck_assert_uint_gt(fails, (uint64_t)still + 1); /* not one notice per failure */
+  ck_assert_int_eq(told(&t, EVP__LAKE_RECOVERED), 0);
+  ck_assert_int_eq(unlink(events), 0);
+  ck_assert_int_eq(rename(away, events), 0);
+  evp_err_t e;
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
+  }
+  ck_assert_int_eq(e, EVP_OK);
+  ck_assert_int_eq(evp__batcher_failing(b, reason, sizeof reason, &since, &fails), 0);
+  ck_assert_int_eq(told_wait(&t, EVP__LAKE_RECOVERED, 1), 1);
+  pthread_mutex_lock(&t.mu); /* every failure counted once across the notices */
+  ck_assert_uint_eq(t.failures_told + t.recovered_after, t.recovered_total);
+  ck_assert_uint_ge(t.recovered_total, fails);
+  pthread_mutex_unlock(&t.mu);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  /* A lake that flaps (fails, recovers) within the interval is not told
+   * at every flush: its failures come with the next notice. */
+  ck_assert_int_eq(rename(events, away), 0);
+  f = fopen(events, "w");
+  fclose(f);
+  append_ids(w, "h", 0, 2, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  ck_assert_int_eq(evp__batcher_failing(b, NULL, 0, NULL, NULL), 1);
+  ck_assert_int_eq(unlink(events), 0);
+  ck_assert_int_eq(rename(away, events), 0);
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
+  }
+  ck_assert_int_eq(e, EVP_OK);
+  ck_assert_int_eq(evp__batcher_failing(b, NULL, 0, NULL, NULL), 0);
+  ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
+  ck_assert_int_eq(told(&t, EVP__LAKE_RECOVERED), 1);
+  pthread_mutex_lock(&t.mu);
+  uint64_t before = t.failures_told;
+  pthread_mutex_unlock(&t.mu);
+  /* once the interval has passed, a failure is told, with the flap's */
+  struct timespec pause = {0, 600000000};
+  nanosleep(&pause, NULL);
+  ck_assert_int_eq(rename(events, away), 0);
+  f = fopen(events, "w");
+  fclose(f);
+  append_ids(w, "i", 0, 2, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  ck_assert_int_eq(told_wait(&t, EVP__LAKE_FAILED, 2), 2);
+  pthread_mutex_lock(&t.mu);
+  ck_assert_uint_ge(t.failures_told - before, 2); /* the flap's failure and this one */
+  pthread_mutex_unlock(&t.mu);
+  ck_assert_int_eq(unlink(events), 0);
+  ck_assert_int_eq(rename(away, events), 0);
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
+  }
+  ck_assert_int_eq(e, EVP_OK);
+  ck_assert_int_eq(told_wait(&t, EVP__LAKE_RECOVERED, 2), 2);
+  /* the final flush fails: the close says so, the events stay in the log */
+  ck_assert_int_eq(rename(events, away), 0);
+  f = fopen(events, "w");
+  fclose(f);
+  append_ids(w, "g", 0, 3, T0);
+  char err[512] = "";
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_ERR_IO);
+  ck_assert_msg(strstr(err, "not a directory"), "close: %s", err);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 3);
+  ck_assert_int_eq(unlink(events), 0);
+  ck_assert_int_eq(rename(away, events), 0);
+  b = start_noticed(w, &t);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 3);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__batcher_stop(NULL), EVP_OK);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ dedup scope */
+
+static void append_as(evp__wal_t *w, const char *client, const char *id, int64_t at) {
+  char ev[160];
+  snprintf(ev, sizeof ev, "{\"event_id\":\"%s\",\"n\":1}", id);
+  const char *evs[1] = {ev};
+  size_t len[1] = {strlen(ev)};
+  char err[256];
+  ck_assert_int_eq(evp__wal_append(w, client, at, evs, len, 1, err, sizeof err), EVP_OK);
+}
+
+/* Dedup is per client: another client's copy of an event_id is its own
+ * event; a UUID compares case-insensitively (other ids exactly); both hold
+ * for ids re-learnt from the log after a restart, and on the parallel path. */
+/* Flush @p b, check what it wrote and dropped, stop it. */
+static void expect_written(evp__batcher_t *b, uint64_t rows, uint64_t dups) {
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, rows);
+  ck_assert_uint_eq(st.duplicates, dups);
+  evp__batcher_stop(b);
+}
+
+static void dedup_scope_run(int parts) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  evp__batcher_t *b = parts ? start_parts(w, parts) : start(w, 0, 0, 600);
+  const char *u = "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34", *U = "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34";
+  append_as(w, "client-a", u, T0);
+  append_as(w, "client-b", u, T0 + 1);     /* another client: kept */
+  append_as(w, "client-a", U, T0 + 2);     /* upper case: a duplicate */
+  append_as(w, "client-b", "3f1b6c2e-8A4D-4f7e-9b21-0C5D7E9A1F34", T0 + 3); /* mixed: duplicate */
+  append_as(w, "client-a", "Order-7", T0 + 4);
+  append_as(w, "client-a", "order-7", T0 + 5); /* not a UUID: exact, kept */
+  append_as(w, "client-", "aOrder-7", T0 + 6); /* the scope is not a prefix of the id */
+  append_as(w, "client-ab", "1", T0 + 7);
+  append_as(w, "client-a", "b1", T0 + 8);       /* "client-a" + "b1" vs "client-ab" + "1" */
+  expect_written(b, 7, 2);
+  /* after a restart the ids re-learnt from the log are scoped the same way */
+  b = parts ? start_parts(w, parts) : start(w, 0, 0, 600);
+  append_as(w, "client-b", U, T0 + 10);        /* duplicate of client-b's */
+  append_as(w, "client-a", "ORDER-7", T0 + 11); /* new: not a UUID */
+  append_as(w, "client-c", u, T0 + 12);        /* new client: new */
+  expect_written(b, 2, 1);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+
+START_TEST(dedup_is_per_client_and_uuid_case_insensitive) { dedup_scope_run(0); }
+END_TEST
+
+START_TEST(dedup_scope_on_the_parallel_path) { dedup_scope_run(3); }
+END_TEST
+
 /* Flip one bit in the middle of record @p from..to of segment 0. */
 static void damage_between(uint64_t from, uint64_t to) {
   char p[400];
@@ -1218,6 +1489,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tu, dedup_window_bound_and_rollback);
   tcase_add_test(tu, dedup_matches_its_model);
   tcase_add_test(tu, row_mapping);
+  tcase_add_test(tu, dedup_uuid_case_and_scope);
   suite_add_tcase(s, tu);
   TCase *tb = tcase_create("batcher");
   tcase_set_timeout(tb, 180);
@@ -1230,6 +1502,9 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, parallel_parts_decide_like_one_file);
   tcase_add_test(tb, parallel_parts_retry_after_a_failed_flush);
   tcase_add_test(tb, replay_after_parts_committed_out_of_order);
+  tcase_add_test(tb, lake_failures_are_told_reported_and_returned);
+  tcase_add_test(tb, dedup_is_per_client_and_uuid_case_insensitive);
+  tcase_add_test(tb, dedup_scope_on_the_parallel_path);
   tcase_add_test(tb, damage_loses_only_the_damaged_record);
   suite_add_tcase(s, tb);
   SRunner *sr = srunner_create(s);
