@@ -267,6 +267,8 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
       break;
     if (!(c->name = evp__strdup(p->string)))
       e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+    else
+      c->namelen = strlen(c->name);
   }
   for (size_t k = 0; e == EVP_OK && k < EVP__NFIXED; k++) {
     evp__column_t *c = &t->cols[t->ncols];
@@ -275,6 +277,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
     c->map = EVP__MAP_DERIVED;
     c->nullable = 0;
     c->name = evp__strdup(evp__fixed_cols[k].name);
+    c->namelen = c->name ? strlen(c->name) : 0;
     c->description = evp__strdup(evp__fixed_cols[k].desc);
     t->ncols++; /* counted first so evp__table_free releases a partial pair */
     if (!c->name || !c->description)

@@ -207,6 +207,7 @@ typedef struct {
   evp__ratelimit_t *ratelimit;
   evp__metrics_t *metrics;
   evp__ratelimit_t *token_ratelimit; /* per source address on /token; NULL: none */
+  const evp__table_t *table;      /* the lake's table (evp__events_cfg_t.table); NULL: none */
 } evp__http_deps_t;
 
 /* Bind and start serving (thread per connection). *port receives the bound
