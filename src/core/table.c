@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
+#include "core/schema_impl.h"
 #include "core/table.h"
 
 /* Columns every table has after the event's own. Their names are reserved:
@@ -302,21 +303,14 @@ evp_err_t evp__table_parse(const char *json, size_t len, evp__table_t **out, cha
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
                        "schema is %zu bytes; the limit is %u", len,
                        EVP__TABLE_MAX_SCHEMA_BYTES);
-  const char *end = NULL;
-  cJSON *doc = len ? cJSON_ParseWithLengthOpts(json, len, &end, 0) : NULL;
+  /* The schema compiler's reader: one document, UTF-8, and a NUL escaped
+   * in a name arrives as a byte that no column name allows (cJSON alone
+   * would cut "a\u0000b" to the valid name "a"). */
+  evp_err_t e = EVP_OK;
+  cJSON *doc = evp__schema_parse_doc(json, len, &e, errstr, errstr_size);
   if (!doc)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "schema is not valid JSON (near byte %zu)",
-                       end && end >= json ? (size_t)(end - json) : (size_t)0);
-  /* The length-bounded parser stops after the first value: anything but
-   * whitespace after it means the file is not one JSON document. */
-  for (const char *q = end; q && q < json + len; q++) {
-    if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
-      cJSON_Delete(doc);
-      return evp__seterr(errstr, errstr_size, EVP_ERR_JSON,
-                         "schema has data after the JSON value (byte %zu)", (size_t)(q - json));
-    }
-  }
-  evp_err_t e = evp__table_from_schema(doc, out, errstr, errstr_size);
+    return e;
+  e = evp__table_from_schema(doc, out, errstr, errstr_size);
   cJSON_Delete(doc);
   return e;
 }
