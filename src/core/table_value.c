@@ -118,8 +118,16 @@ const char *evp__table_cell(const evp__column_t *c, const evp__jmember_t *m, cha
   return "a value of its type";
 }
 
+/* How much of s[0..n) a message shows: at most @p max bytes, never half a
+ * UTF-8 sequence (the message goes into a JSON response). */
+static int shown(const char *s, size_t n, size_t max) {
+  if (n <= max) return (int)n;
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+  return (int)max;
+}
+
 /* Member name for a message: its raw text, cut (the caller bounds the whole). */
-static int name_width(const evp__jmember_t *m) { return m->keylen > 64 ? 64 : (int)m->keylen; }
+static int name_width(const evp__jmember_t *m) { return shown(m->key, m->keylen, 64); }
 
 evp_err_t evp__table_match(const evp__table_t *t, const evp__jmember_t *m, size_t nm,
                            const evp__jmember_t **by_col, const char **reason, char *errstr,
@@ -153,7 +161,7 @@ evp_err_t evp__table_match(const evp__table_t *t, const evp__jmember_t *m, size_
 static evp_err_t unrepresentable(const evp__jmember_t *m, const char *what, const char **reason,
                                  char *errstr, size_t errstr_size) {
   *reason = EVP__REASON_NOT_REPRESENTABLE;
-  int vw = m->vallen > 40 ? 40 : (int)m->vallen;
+  int vw = shown(m->val, m->vallen, 40);
   return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
                      "/%.*s: %.*s%s does not fit the column, which holds %s",
                      name_width(m), m->key, vw, m->val, m->vallen > 40 ? "..." : "", what);
