@@ -64,6 +64,8 @@ curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   --data-binary @"$TMP/body.json" "$URL/events" >"$TMP/resp.json"
 expect_grep "$TMP/resp.json" '"accepted":1,' "server accepts the good event of the pair"
 expect_grep "$TMP/resp.json" '"index":0,.*"reason":"too_many_members"' "server rejects the 4097-member event with a reason"
+[ "$(curl -s "$URL/metrics" | sed -n 's/^evpipe_events_rejected_total{reason="too_many_members"} \([0-9]*\)$/\1/p')" = 1 ] &&
+  pass "/metrics counts the rejection by its reason" || fail "no too_many_members rejection in /metrics"
 if wait_rows 1000; then pass "lake holds the one event accepted by the server"; else
   fail "lake rows $(metric evpipe_lake_rows_total), wanted 1000"; fi
 [ "$(metric evpipe_lake_errors_total)" = 0 ] && pass "no lake errors after the server's refusal" || fail "lake errors: $(metric evpipe_lake_errors_total)"
