@@ -137,8 +137,8 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
   if (!it)
     return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
   /* Validate what will be sent: the filled-in event_id and event_time are
-   * part of the event the schema requires (and count as members). */
-  if ((e = evp__client_validator_check(c->schema, it->json, it->len, errstr, es)) != EVP_OK) {
+   * part of the event the schema requires. */
+  if (c->schema && (e = evp__client_validator_check(c->schema, it->json, it->len, errstr, es)) != EVP_OK) {
     free(it);
     EVP__INC(c->st.refused_invalid, 1);
     return e;

@@ -101,8 +101,6 @@ evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr,
 evp_err_t evp__client_validator_check(void *vp, const char *json, size_t len, char *errstr, size_t es) {
   validator *v = vp;
   const char *why;
-  if (!v) /* no schema: what no lake table holds (core/table_value.c) */
-    return evp__table_check_event(NULL, json, len, &why, errstr, es);
   pthread_mutex_lock(&v->mu);
   ctxnode *n = v->free_list;
   if (n)

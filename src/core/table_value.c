@@ -129,31 +129,44 @@ static int shown(const char *s, size_t n, size_t max) {
 /* Member name for a message: its raw text, cut (the caller bounds the whole). */
 static int name_width(const evp__jmember_t *m) { return shown(m->key, m->keylen, 64); }
 
+static evp_err_t duplicate(const evp__jmember_t *m, const char **reason, char *errstr,
+                           size_t errstr_size) {
+  *reason = EVP__REASON_DUPLICATE_MEMBER;
+  return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
+                     "/%.*s: the member \"%.*s\" appears more than once; send each name once "
+                     "(a row holds one value per name)",
+                     name_width(m), m->key, name_width(m), m->key);
+}
+
 evp_err_t evp__table_match(const evp__table_t *t, const evp__jmember_t *m, size_t nm,
                            const evp__jmember_t **by_col, const char **reason, char *errstr,
                            size_t errstr_size) {
-  long d = evp__json_find_dup(m, nm);
-  if (d >= 0) {
-    *reason = EVP__REASON_DUPLICATE_MEMBER;
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
-                       "/%.*s: the member \"%.*s\" appears more than once; send each name once "
-                       "(a row holds one value per name)",
-                       name_width(&m[d]), m[d].key, name_width(&m[d]), m[d].key);
+  long d;
+  if (!t) {
+    if ((d = evp__json_find_dup(m, nm)) >= 0) return duplicate(&m[d], reason, errstr, errstr_size);
+    return EVP_OK;
   }
-  if (!t) return EVP_OK;
+  /* A repeated column name shows as a column matched twice; names of no
+   * column are compared among themselves only when there are two or more
+   * (never, with "additionalProperties": false). */
   memset(by_col, 0, t->ndata * sizeof *by_col);
-  size_t hint = 0; /* clients usually send members in schema order */
+  size_t hint = 0, others = 0; /* clients usually send members in schema order */
   for (size_t i = 0; i < nm; i++) {
-    for (size_t k = 0; k < t->ndata; k++) {
+    size_t k = 0;
+    for (; k < t->ndata; k++) {
       size_t c = hint + k < t->ndata ? hint + k : hint + k - t->ndata;
-      if (t->cols[c].role != EVP__ROLE_EVENT || by_col[c]) continue;
-      if (evp__json_key_eq(&m[i], t->cols[c].name, t->cols[c].namelen)) {
-        by_col[c] = &m[i];
-        hint = c + 1 < t->ndata ? c + 1 : 0;
-        break;
-      }
+      if (t->cols[c].role != EVP__ROLE_EVENT ||
+          !evp__json_key_eq(&m[i], t->cols[c].name, t->cols[c].namelen))
+        continue;
+      if (by_col[c]) return duplicate(&m[i], reason, errstr, errstr_size);
+      by_col[c] = &m[i];
+      hint = c + 1 < t->ndata ? c + 1 : 0;
+      break;
     }
+    others += k == t->ndata;
   }
+  if (others >= 2 && (d = evp__json_find_dup(m, nm)) >= 0)
+    return duplicate(&m[d], reason, errstr, errstr_size);
   return EVP_OK;
 }
 

@@ -46,16 +46,16 @@ wait_rows() {
 }
 send() { "$CLI" send --endpoint "$URL" --client-id c-app --client-secret-file "$TMP/secret" --audience events "$@"; }
 
-# 1. No schema in the SDK: its door still refuses what no lake table holds.
-expect_rc 1 "evpipe send (no SDK schema): exit 1, one event refused" send "$TMP/events1.ndjson"
-expect_grep "$TMP/err" "delivered=999 rejected=0 failed=0 refused=1" "SDK door refuses the 4097-member event, 999 delivered"
+# 1. No schema in the SDK: the server is the door. It must answer the event
+#    with a per-item rejection, not accept it and drop it later.
+expect_rc 1 "evpipe send (no SDK schema): exit 1, one event rejected" send "$TMP/events1.ndjson"
+expect_grep "$TMP/err" "delivered=999 rejected=1 failed=0 refused=0" "server rejects the 4097-member event, 999 delivered"
 grep -q "delivered=999 " "$TMP/err" || tail -3 "$TMP/err" | sed 's/^/    /'
 if wait_rows 999; then pass "lake holds the 999 acknowledged events"; else
   fail "lake rows $(metric evpipe_lake_rows_total), wanted 999"; fi
 [ "$(metric evpipe_lake_errors_total)" = 0 ] && pass "no lake errors" || fail "lake errors: $(metric evpipe_lake_errors_total)"
 
-# 1b. A client that skips the SDK: the server is the door and answers the
-#     event with a per-item rejection, not an acceptance followed by a drop.
+# 1b. The same over plain HTTP: the rejection names its reason.
 TOKEN=$(curl -s -d grant_type=client_credentials -d client_id=c-app \
   -d client_secret=c-secret-0123456789abcdef0123456789ab -d audience=events "$URL/token" |
   sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
@@ -64,7 +64,7 @@ curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   --data-binary @"$TMP/body.json" "$URL/events" >"$TMP/resp.json"
 expect_grep "$TMP/resp.json" '"accepted":1,' "server accepts the good event of the pair"
 expect_grep "$TMP/resp.json" '"index":0,.*"reason":"too_many_members"' "server rejects the 4097-member event with a reason"
-[ "$(curl -s "$URL/metrics" | sed -n 's/^evpipe_events_rejected_total{reason="too_many_members"} \([0-9]*\)$/\1/p')" = 1 ] &&
+[ "$(curl -s "$URL/metrics" | sed -n 's/^evpipe_events_rejected_total{reason="too_many_members"} \([0-9]*\)$/\1/p')" = 2 ] &&
   pass "/metrics counts the rejection by its reason" || fail "no too_many_members rejection in /metrics"
 if wait_rows 1000; then pass "lake holds the one event accepted by the server"; else
   fail "lake rows $(metric evpipe_lake_rows_total), wanted 1000"; fi

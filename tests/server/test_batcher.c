@@ -1191,6 +1191,7 @@ START_TEST(row_values_exact_or_refused) {
       "{\"event_id\":\"e\",\"n\":1,\"x\":-2e-324}",
       "{\"event_id\":\"e\",\"n\":1,\"n\":1}",
       "{\"event_id\":\"e\",\"n\":1,\"s\":\"a\",\"\\u0073\":\"b\"}",
+      "{\"event_id\":\"e\",\"n\":1,\"zz\":1,\"y\":1,\"zz\":2}",
   };
   for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
     evp_err_t e = evp__rowb_build(rb, refused[i], strlen(refused[i]), 1, "c", 1, &row, &id, &idlen,

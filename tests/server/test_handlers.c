@@ -1379,6 +1379,8 @@ START_TEST(events_accepted_means_representable) {
       {"\"s\":\"a\",\"s\":\"b\"", "duplicate_member", 0, 0, 0},
       {"\"n\":1,\"n\":1", "duplicate_member", 0, 0, 0},
       {"\"x\":1,\"\\u0078\":2", "duplicate_member", 0, 0, 0},
+      {"\"o\":1,\"p\":2,\"o\":3", "duplicate_member", 0, 0, 0}, /* names of no column */
+      {"\"o\":1,\"p\":2,\"n\":3", NULL, 1, 3, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     contract_check(&cfg, rb, &cases[i], cases[i].fields);
