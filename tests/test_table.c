@@ -329,7 +329,7 @@ START_TEST(rejects_bad_text) {
   evp__table_t *t = NULL;
   expect_reject("{'type':", EVP_ERR_JSON, "not valid JSON");
   expect_reject("{'type':'object','properties':{'a':{'type':'string'}}} x", EVP_ERR_JSON,
-                "data after the JSON value");
+                "after the JSON value");
   expect_reject("", EVP_ERR_JSON, "not valid JSON");
   /* Trailing whitespace is not data. */
   evp__table_free(parse_ok("{'type':'object','properties':{'a':{'type':'string'}}} \n\t\r\n"));
@@ -343,16 +343,17 @@ START_TEST(rejects_bad_text) {
   free(s);
   ck_assert_int_eq(evp__table_parse("{}", 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(evp__table_parse(NULL, 3, &t, err, sizeof err), EVP_ERR_INVALID_ARG);
-  /* A description must be UTF-8 (Glue refuses anything else). */
+  /* A description must be UTF-8 (Glue refuses anything else): the schema
+   * text itself is refused (RFC 8259 JSON text is UTF-8), where it is. */
   const char bad_utf8[] = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
                           "\"description\":\"\xc0\xaf\"}}}";
   ck_assert_int_eq(evp__table_parse(bad_utf8, strlen(bad_utf8), &t, err, sizeof err),
-                   EVP_ERR_SCHEMA_INVALID);
-  ck_assert_ptr_nonnull(strstr(err, "property 'a': \"description\" is not valid UTF-8"));
+                   EVP_ERR_JSON);
+  ck_assert_str_eq(err, "schema is not valid UTF-8 at byte 67");
   const char surrogate[] = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
                            "\"description\":\"\xed\xa0\x80\"}}}";
   ck_assert_int_eq(evp__table_parse(surrogate, strlen(surrogate), &t, err, sizeof err),
-                   EVP_ERR_SCHEMA_INVALID);
+                   EVP_ERR_JSON);
   const char good_utf8[] = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
                            "\"description\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}}}";
   ck_assert_int_eq(evp__table_parse(good_utf8, strlen(good_utf8), &t, err, sizeof err), EVP_OK);
@@ -643,6 +644,74 @@ START_TEST(glue_survives_allocation_failures) {
 }
 END_TEST
 
+/* A name is its bytes: "a\u0000b" is not the column "a" (cJSON alone cut
+ * it there, so the table got a column the validator never fills). */
+START_TEST(nul_in_a_name_is_not_cut) {
+  expect_reject("{'type':'object','properties':{'a\\u0000b':{'type':'string'}}}",
+                EVP_ERR_SCHEMA_INVALID, "not a safe column name");
+  expect_reject("{'type':'object','description':'x\\u0000y','properties':{'a':{'type':'string'}}}",
+                EVP_ERR_SCHEMA_INVALID, "not valid UTF-8");
+  /* a NUL in a value the table does not use is fine */
+  evp__table_free(parse_ok("{'type':'object','properties':{'a':{'type':'string','const':'x\\u0000'}}}"));
+}
+END_TEST
+
+/* What a column holds (table_value.c), at the unit level: exact int64 from
+ * any spelling, doubles without overflow or underflow to 0, and messages
+ * that stay valid UTF-8 when they quote a value. */
+START_TEST(column_values_exact) {
+  static const struct {
+    const char *s;
+    int ok;
+    int64_t v;
+  } ints[] = {
+      {"0", 1, 0}, {"-0", 1, 0}, {"0e-5", 1, 0}, {"0.000e99999999999", 1, 0}, {"1e-0", 1, 1},
+      {"100e-2", 1, 1}, {"9223372036854775807e0", 1, INT64_MAX},
+      {"922337203685477580.7e1", 1, INT64_MAX}, {"-9223372036854775808.000", 1, INT64_MIN},
+      {"123456789012345678", 1, INT64_C(123456789012345678)},
+      {"-1234567890123456789", 1, INT64_C(-1234567890123456789)},
+      {"9007199254740993.0", 1, INT64_C(9007199254740993)},
+      {"1E19", 0, 0}, {"9223372036854775808", 0, 0}, {"-9223372036854775809", 0, 0},
+      {"12345678901234567890123e-4", 0, 0}, {"0.5", 0, 0}, {"1e-400", 0, 0},
+      {"1e99999999999999999999", 0, 0}, {"10000000000000000000000e-3", 0, 0}};
+  for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+    int64_t v = 42;
+    int r = evp__json_number_i64(ints[i].s, strlen(ints[i].s), &v);
+    ck_assert_msg((r == 0) == ints[i].ok, "%s: %d", ints[i].s, r);
+    if (ints[i].ok) ck_assert_msg(v == ints[i].v, "%s -> %lld", ints[i].s, (long long)v);
+  }
+  double d;
+  ck_assert_int_eq(evp__json_number_f64("1e308", 5, &d), 0);
+  ck_assert(d == 1e308);
+  ck_assert_int_eq(evp__json_number_f64("-0.0", 4, &d), 0);
+  ck_assert(d == 0);
+  ck_assert_int_eq(evp__json_number_f64("0e-99999", 8, &d), 0);
+  ck_assert_int_eq(evp__json_number_f64("5e-324", 6, &d), 0);
+  ck_assert(d > 0);
+  ck_assert_int_eq(evp__json_number_f64("1e309", 5, &d), -1);
+  ck_assert_int_eq(evp__json_number_f64("-1e400", 6, &d), -1);
+  ck_assert_int_eq(evp__json_number_f64("2e-324", 6, &d), -1);
+  ck_assert_int_eq(evp__json_number_f64("0.00000000001e-320", 18, &d), -1);
+
+  evp__table_t *t = parse_ok("{'type':'object','properties':{'at':{'type':'string','format':'date-time'}}}");
+  char ev[200], err[300];
+  const char *why = NULL;
+  snprintf(ev, sizeof ev, "{\"at\":\"2024-05-01T08:00:00Z\"}");
+  ck_assert_int_eq(evp__table_check_event(t, ev, strlen(ev), &why, err, sizeof err), EVP_OK);
+  /* 30 two-byte characters: the quoted value is cut between characters */
+  snprintf(ev, sizeof ev, "{\"at\":\"x%s\"}",
+           "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+           "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+           "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+  ck_assert_int_eq(evp__table_check_event(t, ev, strlen(ev), &why, err, sizeof err),
+                   EVP_ERR_INVALID_EVENT);
+  ck_assert_str_eq(why, "not_representable");
+  ck_assert_msg(evp__utf8_valid(err, strlen(err)), "%s", err);
+  ck_assert_ptr_nonnull(strstr(err, "/at: x"));
+  evp__table_free(t);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("table");
   TCase *m = tcase_create("model");
@@ -665,6 +734,8 @@ int main(void) {
   tcase_add_test(g, glue_for_default_schema);
   tcase_add_test(g, glue_comments_are_sanitized_and_bounded);
   tcase_add_test(g, glue_survives_allocation_failures);
+  tcase_add_test(g, nul_in_a_name_is_not_cut);
+  tcase_add_test(g, column_values_exact);
   suite_add_tcase(s, g);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
+#include "core/table.h"
 #include "client/validate.h"
 #include "evpipe/schema.h"
 
@@ -20,6 +21,10 @@ typedef struct ctxnode {
 
 typedef struct {
   evp_schema_t *schema;
+  /* The lake table the schema defines (NULL when it defines none: a schema
+   * for another pipeline). Events are checked against it as the server
+   * does, so the SDK never queues an event the server must refuse. */
+  evp__table_t *table;
   pthread_mutex_t mu;
   ctxnode *free_list;
 } validator;
@@ -76,11 +81,18 @@ evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr,
   char msg[200] = "";
   e = EVP_ERR_SCHEMA_INVALID;
   v->schema = evp_schema_compile(text, len, NULL, &e, msg, sizeof msg);
-  free(text);
   if (!v->schema) {
+    free(text);
     free(v);
     return evp__seterr(errstr, es, e, "schema.file %s: %s", path, msg);
   }
+  if (evp__table_parse(text, len, &v->table, NULL, 0) == EVP_ERR_NOMEM) {
+    free(text);
+    evp_schema_destroy(v->schema);
+    free(v);
+    return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+  }
+  free(text);
   pthread_mutex_init(&v->mu, NULL);
   *out = v;
   return EVP_OK;
@@ -88,6 +100,7 @@ evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr,
 
 evp_err_t evp__client_validator_check(void *vp, const char *json, size_t len, char *errstr, size_t es) {
   validator *v = vp;
+  const char *why;
   pthread_mutex_lock(&v->mu);
   ctxnode *n = v->free_list;
   if (n)
@@ -105,6 +118,8 @@ evp_err_t evp__client_validator_check(void *vp, const char *json, size_t len, ch
     const char *path = evp_schema_ctx_error_instance_path(n->ctx, 0);
     const char *msg = evp_schema_ctx_error_message(n->ctx, 0);
     evp__seterr(errstr, es, e, "%s: %s", path && *path ? path : "/", msg ? msg : evp_err2str(e));
+  } else if (v->table) {
+    e = evp__table_check_event(v->table, json, len, &why, errstr, es);
   }
   pthread_mutex_lock(&v->mu);
   n->next = v->free_list;
@@ -124,6 +139,7 @@ void evp__client_validator_free(void *vp) {
     free(n);
   }
   evp_schema_destroy(v->schema);
+  evp__table_free(v->table);
   pthread_mutex_destroy(&v->mu);
   free(v);
 }

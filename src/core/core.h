@@ -109,8 +109,14 @@ int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, c
  * invalid JSON may give a wrong result instead of EVP_ERR_JSON. */
 evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember_t *m,
                                         size_t max_m, size_t *count);
-/* Index of the first member whose name repeats an earlier one, or -1. */
+/* Index of the first member whose name repeats an earlier one (names
+ * compared by their decoded value), or -1. Linear in @p n on average (a
+ * hash of the names past a few members), so a hostile event of thousands of
+ * members costs no more than reading it. */
 long evp__json_find_dup(const evp__jmember_t *m, size_t n);
+/* The correctly rounded double of the JSON number text s[0..n), whatever the
+ * process locale (strtod in the C locale). 0, or -1 when out of memory. */
+int evp__json_strtod(const char *s, size_t n, double *out);
 /* Compare two raw JSON string bodies by their decoded value. */
 int evp__json_raw_eq(const char *a, size_t alen, int a_esc, const char *b, size_t blen, int b_esc);
 /* Member name equals the UTF-8 bytes s[0..n). Inline: the verifier calls it

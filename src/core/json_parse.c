@@ -20,6 +20,17 @@ static locale_t evp__c_locale;
 static pthread_once_t evp__c_locale_once = PTHREAD_ONCE_INIT;
 static void evp__c_locale_init(void) { evp__c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
 
+int evp__json_strtod(const char *s, size_t n, double *out) {
+  char stackbuf[128], *buf = n < sizeof stackbuf ? stackbuf : malloc(n + 1);
+  if (!buf) return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  pthread_once(&evp__c_locale_once, evp__c_locale_init);
+  *out = evp__c_locale ? strtod_l(buf, NULL, evp__c_locale) : strtod(buf, NULL);
+  if (buf != stackbuf) free(buf);
+  return 0;
+}
+
 static evp_err_t fail(evp__jp *p, const char *msg) {
   p->d->err_off = (size_t)(p->p - p->start);
   p->d->err_msg = msg;
@@ -233,15 +244,8 @@ static evp_err_t parse_number(evp__jp *p, evp__jv *v) {
     val = (double)mant;
     val = e10 < 0 ? val / evp__pow10[-e10] : val * evp__pow10[e10];
     if (neg) val = -val;
-  } else {
-    size_t n = (size_t)(q - s);
-    char stackbuf[128], *buf = n < sizeof stackbuf ? stackbuf : malloc(n + 1);
-    if (!buf) return EVP_ERR_NOMEM;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    pthread_once(&evp__c_locale_once, evp__c_locale_init);
-    val = evp__c_locale ? strtod_l(buf, NULL, evp__c_locale) : strtod(buf, NULL);
-    if (buf != stackbuf) free(buf);
+  } else if (evp__json_strtod((const char *)s, (size_t)(q - s), &val) != 0) {
+    return EVP_ERR_NOMEM;
   }
   v->type = EVP__J_NUM;
   v->u.num = val;

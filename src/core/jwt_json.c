@@ -7,6 +7,7 @@
  * It validates a whole object and records the top-level members as spans into
  * the input; values are decoded only when asked for. */
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include "core/core.h"
@@ -475,25 +476,69 @@ size_t evp__json_unescape(const char *raw, size_t len, char *out) {
   return o;
 }
 
-long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
+static int names_eq(const evp__jmember_t *x, const evp__jmember_t *y) {
+  if (x->key_escaped || y->key_escaped)
+    return evp__json_raw_eq(x->key, x->keylen, x->key_escaped, y->key, y->keylen, y->key_escaped);
+  /* Plain names: lengths and the two end bytes reject almost every pair
+   * (claims are mostly 3-letter names) before a memcmp call. */
+  size_t l = x->keylen;
+  return l == y->keylen && (l == 0 || (x->key[0] == y->key[0] && x->key[l - 1] == y->key[l - 1] &&
+                                       memcmp(x->key, y->key, l) == 0));
+}
+
+/* Pairwise: for the few members of tokens and most events. */
+static long find_dup_pairs(const evp__jmember_t *m, size_t n) {
   for (size_t i = 1; i < n; i++)
-    for (size_t j = 0; j < i; j++) {
-      if (m[i].key_escaped || m[j].key_escaped) {
-        if (evp__json_raw_eq(m[i].key, m[i].keylen, m[i].key_escaped, m[j].key, m[j].keylen,
-                             m[j].key_escaped))
-          return (long)i;
-        continue;
-      }
-      /* Plain names: lengths and the two end bytes reject almost every pair
-       * (claims are mostly 3-letter names) before a memcmp call. */
-      size_t l = m[i].keylen;
-      if (l != m[j].keylen)
-        continue;
-      if (l == 0 || (m[i].key[0] == m[j].key[0] && m[i].key[l - 1] == m[j].key[l - 1] &&
-                     memcmp(m[i].key, m[j].key, l) == 0))
+    for (size_t j = 0; j < i; j++)
+      if (names_eq(&m[i], &m[j]))
         return (long)i;
-    }
   return -1;
+}
+
+#define FIND_DUP_PAIRS_MAX 32
+
+long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
+  if (n <= FIND_DUP_PAIRS_MAX)
+    return find_dup_pairs(m, n);
+  /* Open addressing on the hash of each decoded name (escaped names are
+   * decoded into one buffer first, so "a" and "\u0061" meet). */
+  size_t cap = 64, esc = 0;
+  while (cap < 2 * n) cap *= 2;
+  for (size_t i = 0; i < n; i++)
+    if (m[i].key_escaped) esc += m[i].keylen + 1;
+  uint32_t *tab = calloc(cap, sizeof *tab);
+  char *dec = esc ? malloc(esc) : NULL;
+  uint32_t *hash = malloc(n * sizeof *hash);
+  long dup = -1;
+  if (!tab || !hash || (esc && !dec)) {
+    free(tab), free(dec), free(hash);
+    return find_dup_pairs(m, n); /* out of memory: slower, same answer */
+  }
+  for (size_t i = 0, off = 0; i < n && dup < 0; i++) {
+    const char *k = m[i].key;
+    size_t kl = m[i].keylen;
+    if (m[i].key_escaped) {
+      kl = evp__json_unescape(k, kl, dec + off);
+      k = dec + off;
+      off += m[i].keylen + 1;
+    }
+    hash[i] = evp__hash32(k, kl);
+    for (size_t h = hash[i] & (cap - 1);; h = (h + 1) & (cap - 1)) {
+      if (!tab[h]) {
+        tab[h] = (uint32_t)i + 1;
+        break;
+      }
+      size_t j = tab[h] - 1;
+      if (hash[j] == hash[i] && names_eq(&m[i], &m[j])) {
+        dup = (long)i;
+        break;
+      }
+    }
+  }
+  free(tab);
+  free(dec);
+  free(hash);
+  return dup;
 }
 
 int evp__json_numericdate(const evp__jmember_t *m, int64_t *out) {

@@ -381,6 +381,20 @@ static size_t count_nodes(const cJSON *j) {
   return n;
 }
 
+/* A schema string the compiled schema keeps, as counted bytes: "\u0000"
+ * reaches cJSON as EVP__SCHEMA_NUL (schema_loader.c) and becomes NUL again
+ * here, so a const, an enum, a property name or a pattern holding NUL is
+ * compared in full rather than cut at it. NULL when out of memory. */
+static const char *sstr(evp__cc *cc, const char *s, uint32_t *len) {
+  size_t n = strlen(s);
+  char *d = evp__arena_strndup(&cc->s->arena, s, n);
+  if (!d) return NULL;
+  for (char *p = memchr(d, EVP__SCHEMA_NUL, n); p; p = memchr(p + 1, EVP__SCHEMA_NUL, n - (size_t)(p + 1 - d)))
+    *p = '\0';
+  *len = (uint32_t)n;
+  return d;
+}
+
 static evp__jv *fill(evp__cc *cc, const cJSON *j, evp__jv *v) {
   evp__jv *start = v;
   v->skip = 1;
@@ -393,8 +407,7 @@ static evp__jv *fill(evp__cc *cc, const cJSON *j, evp__jv *v) {
     v->isint = isfinite(v->u.num) && floor(v->u.num) == v->u.num;
   } else if (cJSON_IsString(j)) {
     v->type = EVP__J_STR;
-    v->len = (uint32_t)strlen(j->valuestring);
-    if (!(v->u.str = evp__arena_strndup(&cc->s->arena, j->valuestring, v->len))) return NULL;
+    if (!(v->u.str = sstr(cc, j->valuestring, &v->len))) return NULL;
   } else {
     int obj = cJSON_IsObject(j);
     v->type = obj ? EVP__J_OBJ : EVP__J_ARR;
@@ -404,8 +417,7 @@ static evp__jv *fill(evp__cc *cc, const cJSON *j, evp__jv *v) {
       if (obj) {
         o->type = EVP__J_STR;
         o->skip = 1;
-        o->len = (uint32_t)strlen(c->string);
-        if (!(o->u.str = evp__arena_strndup(&cc->s->arena, c->string, o->len))) return NULL;
+        if (!(o->u.str = sstr(cc, c->string, &o->len))) return NULL;
         o++;
       }
       if (!(o = fill(cc, c, o))) return NULL;
@@ -489,10 +501,10 @@ static int add_code(evp__cc *cc, pcre2_code *code) {
   return 0;
 }
 
-static pcre2_code *regex(evp__cc *cc, const char *src, const char *path, int *jit) {
+static pcre2_code *regex(evp__cc *cc, const char *src, uint32_t len, const char *path, int *jit) {
   char msg[200];
   evp_err_t err;
-  pcre2_code *code = evp__regex_compile(src, strlen(src), jit, &err, msg, sizeof msg);
+  pcre2_code *code = evp__regex_compile(src, len, jit, &err, msg, sizeof msg);
   if (!code && err == EVP_ERR_NOMEM) return FAIL(cc, err, "out of memory");
   if (!code) return FAIL(cc, err, "%s: invalid pattern \"%s\": %s", path, src, msg);
   return add_code(cc, code) ? NULL : code;
@@ -591,9 +603,9 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
   TRY(r = get_count(cc, node, "maxProperties", path, &s->maxprops)); if (r) s->flags |= EVP__F_MAXPROPS;
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "pattern"))) {
     if (!cJSON_IsString(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/pattern must be a string", path);
-    if (!(s->pattern = regex(cc, c->valuestring, path, &s->pattern_jit))) return NULL;
-    if (!(s->pattern_src = evp__arena_strndup(&cc->s->arena, c->valuestring, strlen(c->valuestring))))
-      return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+    uint32_t plen;
+    if (!(s->pattern_src = sstr(cc, c->valuestring, &plen))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+    if (!(s->pattern = regex(cc, s->pattern_src, plen, path, &s->pattern_jit))) return NULL;
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "format"))) {
     if (!cJSON_IsString(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/format must be a string", path);
@@ -634,9 +646,8 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
       evp__sprop *p = &s->props[s->nprops++];
-      p->name.len = (uint32_t)strlen(e->string);
       char *pp = path_push(cc, pk, e->string);
-      if (!pp || !(p->name.s = evp__arena_strndup(&cc->s->arena, e->string, p->name.len)))
+      if (!pp || !(p->name.s = sstr(cc, e->string, &p->name.len)))
         return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
       if (!(p->schema = compile(cc, e, base, pp, depth + 1))) return NULL;
     }
@@ -665,9 +676,9 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
       evp__spat *p = &s->pprops[s->npprops++];
       char *pp = path_push(cc, pk, e->string);
       if (!pp) return NULL;
-      if (!(p->re = regex(cc, e->string, pp, &p->jit))) return NULL;
-      if (!(p->src = evp__arena_strndup(&cc->s->arena, e->string, strlen(e->string))))
-        return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+      uint32_t plen;
+      if (!(p->src = sstr(cc, e->string, &plen))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+      if (!(p->re = regex(cc, p->src, plen, pp, &p->jit))) return NULL;
       if (!(p->schema = compile(cc, e, base, pp, depth + 1))) return NULL;
     }
   }
@@ -679,8 +690,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
     for (const cJSON *e = c->child; e; e = e->next) {
       if (!cJSON_IsString(e)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/required must be an array of strings", path);
       evp__sstr *r2 = &s->required[s->nrequired++];
-      r2->len = (uint32_t)strlen(e->valuestring);
-      if (!(r2->s = evp__arena_strndup(&cc->s->arena, e->valuestring, r2->len))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+      if (!(r2->s = sstr(cc, e->valuestring, &r2->len))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     }
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "dependencies"))) {
@@ -691,8 +701,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
       evp__sdep *d = &s->deps[s->ndeps++];
-      d->name.len = (uint32_t)strlen(e->string);
-      if (!(d->name.s = evp__arena_strndup(&cc->s->arena, e->string, d->name.len)))
+      if (!(d->name.s = sstr(cc, e->string, &d->name.len)))
         return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
       if (cJSON_IsArray(e)) {
         int m = cJSON_GetArraySize(e);
@@ -701,8 +710,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
         for (const cJSON *x = e->child; x; x = x->next) {
           if (!cJSON_IsString(x)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/dependencies/%s must hold strings", path, e->string);
           evp__sstr *q = &req[d->nreq++];
-          q->len = (uint32_t)strlen(x->valuestring);
-          if (!(q->s = evp__arena_strndup(&cc->s->arena, x->valuestring, q->len))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+          if (!(q->s = sstr(cc, x->valuestring, &q->len))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
         }
         d->req = req;
       } else {

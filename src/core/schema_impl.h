@@ -201,8 +201,14 @@ struct evp_schema_loader {
   int format_assert;
 };
 
-/* Parse a schema document with cJSON, refusing trailing garbage. */
+/* Parse a schema document with cJSON, refusing trailing garbage and text
+ * that is not UTF-8. cJSON's strings end at their first NUL, so a "\u0000"
+ * escape reaches cJSON as the byte EVP__SCHEMA_NUL (which UTF-8 text never
+ * holds) and the compiler reads every string it keeps as counted bytes with
+ * that byte turned back into NUL (schema_compile.c: sstr). */
 cJSON *evp__schema_parse_doc(const char *json, size_t len, evp_err_t *err, char *errstr,
                              size_t errstr_size);
+#define EVP__SCHEMA_NUL '\xFF'
+
 
 #endif /* EVP_CORE_SCHEMA_IMPL_H */

@@ -28,6 +28,35 @@ void evp_schema_loader_set_format_assert(evp_schema_loader_t *l, int on) {
   if (l) l->format_assert = on != 0;
 }
 
+/* A copy of @p json with every "\u0000" escape inside a string replaced by
+ * the byte EVP__SCHEMA_NUL (its length in *outlen), or NULL with *copied 0
+ * when it has none (*outlen untouched). */
+static char *nul_escapes_out(const char *json, size_t len, size_t *outlen, int *copied) {
+  *copied = 0;
+  char *out = NULL;
+  size_t o = 0;
+  int in_str = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = json[i];
+    if (in_str && c == '\\' && i + 5 < len && !memcmp(json + i + 1, "u0000", 5)) {
+      if (!out && !(out = malloc(len))) return NULL;
+      if (!*copied) memcpy(out, json, i), o = i, *copied = 1;
+      out[o++] = EVP__SCHEMA_NUL;
+      i += 5;
+      continue;
+    }
+    if (*copied) out[o++] = c;
+    if (in_str && c == '\\' && i + 1 < len) {
+      i++;
+      if (*copied) out[o++] = json[i];
+    } else if (c == '"') {
+      in_str = !in_str;
+    }
+  }
+  if (*copied) *outlen = o;
+  return out;
+}
+
 cJSON *evp__schema_parse_doc(const char *json, size_t len, evp_err_t *err, char *errstr,
                              size_t errstr_size) {
   if (len > EVP_SCHEMA_MAX_SCHEMA_SIZE) {
@@ -35,15 +64,31 @@ cJSON *evp__schema_parse_doc(const char *json, size_t len, evp_err_t *err, char 
                        (unsigned)EVP_SCHEMA_MAX_SCHEMA_SIZE);
     return NULL;
   }
-  const char *end = NULL;
-  cJSON *doc = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+  if (!evp__utf8_valid(json, len)) { /* RFC 8259 8.1; and EVP__SCHEMA_NUL must be free */
+    const unsigned char *p = (const unsigned char *)json, *end = p + len;
+    size_t k;
+    while (p < end && (k = evp__utf8_seq(p, end)) != 0) p += k;
+    *err = evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "schema is not valid UTF-8 at byte %zu",
+                       (size_t)(p - (const unsigned char *)json));
+    return NULL;
+  }
+  int copied;
+  size_t clen = len;
+  char *copy = nul_escapes_out(json, len, &clen, &copied);
+  if (copied && !copy) {
+    *err = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  const char *text = copied ? copy : json, *end = NULL;
+  cJSON *doc = cJSON_ParseWithLengthOpts(text, clen, &end, 0);
   if (doc && end) {
-    while (end < json + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
-    if (end != json + len) {
+    while (end < text + clen && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    if (end != text + clen) {
       cJSON_Delete(doc);
       doc = NULL;
     }
   }
+  free(copy);
   if (!doc) {
     /* cJSON does not say why it failed; our parser does (syntax with an
      * offset, nesting beyond cJSON's limit, or -- when the text parses --

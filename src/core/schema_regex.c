@@ -53,7 +53,7 @@ static size_t uprop(const char *name, size_t n, char *o) {
 
 /* Returns the PCRE2 spelling of @p src, or NULL with *bad set when the
  * pattern uses syntax ECMA-262 does not have (NULL with *bad == NULL: ENOMEM). */
-static char *translate(const char *src, size_t len, const char **bad) {
+static char *translate(const char *src, size_t len, size_t *outlen, const char **bad) {
   *bad = NULL;
   static const char sp[] = EVP__ECMA_SPACE;
   size_t cap = len * (sizeof sp + 4) + 32;
@@ -122,6 +122,7 @@ static char *translate(const char *src, size_t len, const char **bad) {
     if (in_class && c == ']') in_class = 0;
     *o++ = c;
   }
+  *outlen = (size_t)(o - out); /* counted: a NUL in the pattern is a character to match */
   *o = '\0';
   return out;
 }
@@ -131,7 +132,8 @@ pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, evp_err_t 
   evp_err_t dummy;
   if (!err) err = &dummy;
   const char *bad;
-  char *pat = translate(src, len, &bad);
+  size_t patlen = 0;
+  char *pat = translate(src, len, &patlen, &bad);
   if (!pat) {
     *err = evp__seterr(errbuf, errsize, bad ? EVP_ERR_SCHEMA_REGEX : EVP_ERR_NOMEM, "%s", bad ? bad : "out of memory");
     return NULL;
@@ -147,7 +149,7 @@ pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, evp_err_t 
   pcre2_set_parens_nest_limit(cc, 200);
   int ec;
   PCRE2_SIZE eo;
-  pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+  pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, patlen,
                                    PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX |
                                        PCRE2_NEVER_BACKSLASH_C,
                                    &ec, &eo, cc);

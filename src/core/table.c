@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
+#include "core/schema_impl.h"
 #include "core/table.h"
 
 /* Columns every table has after the event's own. Their names are reserved:
@@ -267,6 +268,8 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
       break;
     if (!(c->name = evp__strdup(p->string)))
       e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+    else
+      c->namelen = strlen(c->name);
   }
   for (size_t k = 0; e == EVP_OK && k < EVP__NFIXED; k++) {
     evp__column_t *c = &t->cols[t->ncols];
@@ -275,6 +278,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
     c->map = EVP__MAP_DERIVED;
     c->nullable = 0;
     c->name = evp__strdup(evp__fixed_cols[k].name);
+    c->namelen = c->name ? strlen(c->name) : 0;
     c->description = evp__strdup(evp__fixed_cols[k].desc);
     t->ncols++; /* counted first so evp__table_free releases a partial pair */
     if (!c->name || !c->description)
@@ -299,21 +303,14 @@ evp_err_t evp__table_parse(const char *json, size_t len, evp__table_t **out, cha
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
                        "schema is %zu bytes; the limit is %u", len,
                        EVP__TABLE_MAX_SCHEMA_BYTES);
-  const char *end = NULL;
-  cJSON *doc = len ? cJSON_ParseWithLengthOpts(json, len, &end, 0) : NULL;
+  /* The schema compiler's reader: one document, UTF-8, and a NUL escaped
+   * in a name arrives as a byte that no column name allows (cJSON alone
+   * would cut "a\u0000b" to the valid name "a"). */
+  evp_err_t e = EVP_OK;
+  cJSON *doc = evp__schema_parse_doc(json, len, &e, errstr, errstr_size);
   if (!doc)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "schema is not valid JSON (near byte %zu)",
-                       end && end >= json ? (size_t)(end - json) : (size_t)0);
-  /* The length-bounded parser stops after the first value: anything but
-   * whitespace after it means the file is not one JSON document. */
-  for (const char *q = end; q && q < json + len; q++) {
-    if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
-      cJSON_Delete(doc);
-      return evp__seterr(errstr, errstr_size, EVP_ERR_JSON,
-                         "schema has data after the JSON value (byte %zu)", (size_t)(q - json));
-    }
-  }
-  evp_err_t e = evp__table_from_schema(doc, out, errstr, errstr_size);
+    return e;
+  e = evp__table_from_schema(doc, out, errstr, errstr_size);
   cJSON_Delete(doc);
   return e;
 }

@@ -10,7 +10,9 @@
 #define EVP_CORE_TABLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
+#include "core/core.h"
 #include "evpipe/error.h"
 
 /* Limits: a schema beyond them is rejected, never truncated. */
@@ -44,6 +46,7 @@ typedef enum evp__col_map {
 
 typedef struct evp__column {
   char *name;            /* safe SQL identifier: [a-z_][a-z0-9_]* */
+  size_t namelen;        /* strlen(name): member names are compared per event */
   evp__col_type_t type;
   int nullable;          /* 1: absent or null in some rows (optional in Parquet) */
   evp__col_role_t role;
@@ -95,6 +98,85 @@ const char *evp__col_type_name(evp__col_type_t type);
  * EVP__TABLE_MAX_NAME bytes), else 0. Such names need no case folding in
  * Athena/Glue and cannot break out of quoting. */
 int evp__table_name_ok(const char *s);
+
+/* ---------------------------------------------------------- values
+ * table_value.c: what a row can hold. ONE rule, used by every door and by
+ * the lake: the server's acceptance (POST /events), the SDK's check in
+ * evp_send and the row builder that writes the lake, so an event that is
+ * acknowledged is an event that can be written (docs/event-schema.md,
+ * "What a column holds"). */
+
+/* Top-level members of one event, at most (the row builder's member table;
+ * no table has more than EVP__TABLE_MAX_COLUMNS columns). */
+#define EVP__TABLE_MAX_MEMBERS 4096
+
+/* Why an event cannot become a row: the per-item reason POST /events gives
+ * (docs/protocol.md) and its metrics label. */
+#define EVP__REASON_NOT_REPRESENTABLE "not_representable"
+#define EVP__REASON_DUPLICATE_MEMBER "duplicate_member"
+#define EVP__REASON_TOO_MANY_MEMBERS "too_many_members"
+
+/* The exact value of the JSON number text s[0..n) (valid JSON grammar) as
+ * an int64, whatever its spelling: 1e2, 100.0 and 1000e-1 are all 100, and
+ * 9007199254740993.0 is 9007199254740993 (no trip through a double). -1
+ * when the value is not an integer (1.5, 1e-400) or is outside
+ * [-2^63, 2^63 - 1]. */
+int evp__json_number_i64(const char *s, size_t n, int64_t *out);
+
+/* The JSON number text s[0..n) as the nearest double. -1 when no double
+ * holds it: beyond +-DBL_MAX (1e400, which would become infinity) or a
+ * nonzero number so small it would become 0 (1e-400). Subnormal values are
+ * doubles and are kept (rounded like any decimal). */
+int evp__json_number_f64(const char *s, size_t n, double *out);
+
+/* A column's value from one member, as the lake stores it. */
+typedef struct evp__table_cell {
+  int64_t i64; /* BIGINT; TIMESTAMP: microseconds since the epoch, UTC */
+  double f64;  /* DOUBLE */
+  int b;       /* BOOLEAN */
+} evp__table_cell_t;
+
+/* Convert member @p m (not null) for column @p c into @p out (strings and
+ * JSON texts are only type-checked: the row builder copies them). @p scratch
+ * holds at least m->vallen + 1 bytes, for an escaped date-time. NULL when the
+ * column holds the value, else what the column needs ("an integer in the
+ * int64 range", ...), for the error message. */
+const char *evp__table_cell(const evp__column_t *c, const evp__jmember_t *m, char *scratch,
+                            evp__table_cell_t *out);
+
+/* Match the members m[0..nm) of one event to the event columns of @p t:
+ * by_col[k] (t->ndata entries) is the member for column k or NULL. Refused
+ * with EVP_ERR_INVALID_EVENT and *reason = EVP__REASON_DUPLICATE_MEMBER when
+ * a member name repeats (RFC 8259 leaves duplicates to the reader: readers
+ * keep the first, the last, or fail; a row has one value per name, so the
+ * pipeline refuses them rather than pick one). @p t may be NULL (only the
+ * duplicate check). */
+evp_err_t evp__table_match(const evp__table_t *t, const evp__jmember_t *m, size_t nm,
+                           const evp__jmember_t **by_col, const char **reason, char *errstr,
+                           size_t errstr_size);
+
+/* Whether the event @p ev (exactly one valid JSON object, as the door's
+ * parser or the schema validator has checked) can be written as one row of
+ * @p t: at most EVP__TABLE_MAX_MEMBERS members, no repeated name, and every
+ * member that has a column holds a value of that column (evp__table_cell).
+ * With @p t NULL (no table known: the SDK without a schema, a server
+ * without one) the rules every table shares: the bound, unique names, and
+ * top-level numbers that some numeric column can hold (an int64 or a
+ * double). EVP_OK, or EVP_ERR_INVALID_EVENT with *reason one of the
+ * EVP__REASON_ strings and errstr "<instance path>: <message>";
+ * EVP_ERR_NOMEM. Thread-safe. */
+evp_err_t evp__table_check_event(const evp__table_t *t, const char *ev, size_t len,
+                                 const char **reason, char *errstr, size_t errstr_size);
+
+/* RFC 3339 date-time ("2024-05-01T10:02:11.250+02:00", 'T'/'t', 'Z'/'z',
+ * 1 or more fraction digits, numeric offsets up to +-23:59, leap second :60)
+ * to microseconds since the epoch, UTC; digits past the sixth are dropped.
+ * Years 0000-9999. Returns 0, or -1 when @p s is not such a string
+ * (rfc3339.c). */
+int evp__rfc3339_to_us(const char *s, size_t n, int64_t *out);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+int64_t evp__days_from_civil(int64_t y, unsigned m, unsigned d);
 
 /* ---------------------------------------------------------- generators
  * table_ddl.c: text for Athena and Glue, for the CLI and deploy tooling. */

@@ -293,7 +293,7 @@ static evp_err_t do_message(mctx_t *m, const char *body, size_t len) {
     return dead_message(m, body, len, "the message has no valid client_id attribute",
                         "missing_client_id");
   evp__http_req_t req = {"POST", "/events", NULL, 0, body, len, NULL};
-  evp__events_cfg_t cfg = {fn->schema, fn->cfg.max_events, fn->cfg.max_body};
+  evp__events_cfg_t cfg = {fn->schema, fn->cfg.max_events, fn->cfg.max_body, NULL};
   evp__events_result_t res;
   evp__http_resp_t resp;
   evp__http_resp_init(&resp);

@@ -1,12 +1,11 @@
 /* One event's JSON to one row of the lake table (docs/event-schema.md, "Type
  * mapping"). The core's strict scanner gives the top-level members as spans,
- * so there is no tree to build per event, integers are parsed exactly from
- * their digits (cJSON would round anything above 2^53 through a double), and
- * objects/arrays are stored as the text that was sent, minus insignificant
+ * so there is no tree to build per event; which member goes to which column
+ * and what a column holds are the table's rule (core/table_value.c), the
+ * same one the doors apply, so what was acknowledged can be written.
+ * Objects/arrays are stored as the text that was sent, minus insignificant
  * whitespace — lossless, where a cJSON round trip would reformat numbers. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
@@ -14,13 +13,10 @@
 #include "lake/lake.h"
 #include "local/wal_int.h"
 
-#define MAX_MEMBERS 4096 /* more top-level members than any schema has columns */
-
 struct evp__rowb {
   const evp__table_t *t;
   evp__pq_column_t *cols;
   size_t ncols;              /* data columns */
-  size_t *namelen;
   size_t received_at, client_id; /* their column indexes */
   long event_id;             /* column "event_id" (string) or -1 */
   evp__jmember_t *m;
@@ -43,7 +39,6 @@ static evp__pq_type_t pq_type(evp__col_type_t t) {
 void evp__rowb_free(evp__rowb_t *rb) {
   if (!rb) return;
   free(rb->cols);
-  free(rb->namelen);
   free(rb->m);
   free(rb->by_col);
   free(rb->row);
@@ -61,11 +56,10 @@ evp_err_t evp__rowb_new(const evp__table_t *t, evp__rowb_t **out, char *errstr,
   rb->event_id = -1;
   rb->received_at = rb->client_id = (size_t)-1;
   rb->cols = calloc(t->ndata, sizeof *rb->cols);
-  rb->namelen = calloc(t->ndata, sizeof *rb->namelen);
-  rb->m = calloc(MAX_MEMBERS, sizeof *rb->m);
+  rb->m = calloc(EVP__TABLE_MAX_MEMBERS, sizeof *rb->m);
   rb->row = calloc(t->ndata, sizeof *rb->row);
   rb->by_col = calloc(t->ndata, sizeof *rb->by_col);
-  if (!rb->cols || !rb->namelen || !rb->m || !rb->row || !rb->by_col) {
+  if (!rb->cols || !rb->m || !rb->row || !rb->by_col) {
     evp__rowb_free(rb);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   }
@@ -74,7 +68,6 @@ evp_err_t evp__rowb_new(const evp__table_t *t, evp__rowb_t **out, char *errstr,
     rb->cols[i].name = c->name;
     rb->cols[i].type = pq_type(c->type);
     rb->cols[i].optional = c->nullable;
-    rb->namelen[i] = strlen(c->name);
     if (c->role == EVP__ROLE_SERVER && strcmp(c->name, "received_at") == 0) rb->received_at = i;
     if (c->role == EVP__ROLE_SERVER && strcmp(c->name, "client_id") == 0) rb->client_id = i;
     if (c->role == EVP__ROLE_EVENT && c->type == EVP__COL_STRING && c->map == EVP__MAP_SCALAR &&
@@ -134,52 +127,6 @@ static size_t compact(const char *s, size_t n, char *out) {
   return o;
 }
 
-/* A JSON number span to int64: exact for integer syntax; a fraction or
- * exponent is accepted when the value is integral (JSON Schema "integer"). */
-static int parse_i64(const char *s, size_t n, int64_t *out) {
-  /* The common case, plain integer syntax, in one pass without copying. */
-  size_t i = n > 0 && s[0] == '-';
-  if (i < n && n - i <= 18) { /* 18 digits cannot overflow */
-    int64_t v = 0;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) v = v * 10 + (s[i] - '0');
-    if (i == n) {
-      *out = s[0] == '-' ? -v : v;
-      return 0;
-    }
-  }
-  char buf[400];
-  if (n >= sizeof buf) return -1;
-  memcpy(buf, s, n);
-  buf[n] = 0;
-  char *end;
-  errno = 0;
-  if (!memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n)) {
-    long long v = strtoll(buf, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
-  }
-  double d = strtod(buf, &end);
-  if (errno || *end || d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
-    return -1;
-  *out = (int64_t)d;
-  return 0;
-}
-
-static int parse_f64(const char *s, size_t n, double *out) {
-  char buf[400];
-  if (n >= sizeof buf) return -1;
-  memcpy(buf, s, n);
-  buf[n] = 0;
-  char *end;
-  errno = 0;
-  double d = strtod(buf, &end);
-  /* ERANGE on underflow still gives the nearest value; overflow is refused. */
-  if (*end || (errno == ERANGE && isinf(d))) return -1;
-  *out = d;
-  return 0;
-}
-
 static const char *jtype(evp__jstype_t t) {
   switch (t) {
   case EVP__JS_STRING: return "a string";
@@ -201,60 +148,29 @@ static evp_err_t cell(evp__rowb_t *rb, size_t ci, const evp__jmember_t *m, char 
     v->is_null = 1;
     return EVP_OK;
   }
-  const char *what = NULL;
-  switch (c->type) {
-  case EVP__COL_STRING:
-    if (m->type == EVP__JS_STRING && c->map != EVP__MAP_JSON_TEXT) {
-      if (m->val_escaped) {
+  evp__table_cell_t val;
+  const char *what = evp__table_cell(c, m, *sp, &val);
+  if (!what) {
+    switch (c->type) {
+    case EVP__COL_STRING:
+      if (c->map != EVP__MAP_JSON_TEXT && m->val_escaped) {
         v->v.s.ptr = *sp;
         v->v.s.len = evp__json_unescape(m->val, m->vallen, *sp);
         *sp += v->v.s.len;
-      } else {
+      } else if (c->map == EVP__MAP_JSON_TEXT && has_ws(m->val, m->vallen)) {
+        v->v.s.ptr = *sp;
+        v->v.s.len = compact(m->val, m->vallen, *sp);
+        *sp += v->v.s.len;
+      } else { /* plain strings and compact texts are stored as sent: no copy */
         v->v.s.ptr = m->val;
         v->v.s.len = m->vallen;
       }
       return EVP_OK;
+    case EVP__COL_BIGINT:
+    case EVP__COL_TIMESTAMP: v->v.i64 = val.i64; return EVP_OK;
+    case EVP__COL_DOUBLE: v->v.f64 = val.f64; return EVP_OK;
+    case EVP__COL_BOOLEAN: v->v.b = val.b; return EVP_OK;
     }
-    if ((m->type == EVP__JS_OBJECT || m->type == EVP__JS_ARRAY) && c->map == EVP__MAP_JSON_TEXT) {
-      if (!has_ws(m->val, m->vallen)) { /* compact already: no copy */
-        v->v.s.ptr = m->val;
-        v->v.s.len = m->vallen;
-        return EVP_OK;
-      }
-      v->v.s.ptr = *sp;
-      v->v.s.len = compact(m->val, m->vallen, *sp);
-      *sp += v->v.s.len;
-      return EVP_OK;
-    }
-    what = c->map == EVP__MAP_JSON_TEXT ? "an object or array" : "a string";
-    break;
-  case EVP__COL_BIGINT:
-    if (m->type == EVP__JS_NUMBER && parse_i64(m->val, m->vallen, &v->v.i64) == 0) return EVP_OK;
-    what = "an integer in the int64 range";
-    break;
-  case EVP__COL_DOUBLE:
-    if (m->type == EVP__JS_NUMBER && parse_f64(m->val, m->vallen, &v->v.f64) == 0) return EVP_OK;
-    what = "a finite number";
-    break;
-  case EVP__COL_BOOLEAN:
-    if (m->type == EVP__JS_TRUE || m->type == EVP__JS_FALSE) {
-      v->v.b = m->type == EVP__JS_TRUE;
-      return EVP_OK;
-    }
-    what = "a boolean";
-    break;
-  case EVP__COL_TIMESTAMP:
-    if (m->type == EVP__JS_STRING) {
-      const char *s = m->val;
-      size_t n = m->vallen;
-      if (m->val_escaped) {
-        n = evp__json_unescape(m->val, m->vallen, *sp);
-        s = *sp;
-      }
-      if (evp__rfc3339_to_us(s, n, &v->v.i64) == 0) return EVP_OK;
-    }
-    what = "an RFC 3339 date-time with a time zone";
-    break;
   }
   return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
                      "batcher: \"%s\" is %s, the column needs %s", c->name, jtype(m->type), what);
@@ -264,7 +180,7 @@ int evp__rowb_event_id(evp__rowb_t *rb, const char *ev, size_t len, const char *
                        size_t *idlen) {
   size_t nm = 0;
   if (rb->event_id < 0 ||
-      evp__json_scan_object_trusted(ev, len, rb->m, MAX_MEMBERS, &nm) != EVP_OK)
+      evp__json_scan_object_trusted(ev, len, rb->m, EVP__TABLE_MAX_MEMBERS, &nm) != EVP_OK)
     return -1;
   for (size_t i = 0; i < nm; i++) {
     const evp__jmember_t *m = &rb->m[i];
@@ -296,10 +212,13 @@ evp_err_t evp__rowb_build(evp__rowb_t *rb, const char *ev, size_t len, int64_t r
   *idlen = 0;
   /* Events reach the row builder validated (the log holds only accepted
    * events, checksummed; the Lambda processor validates first). */
-  evp_err_t e = evp__json_scan_object_trusted(ev, len, rb->m, MAX_MEMBERS, &nm);
+  evp_err_t e = evp__json_scan_object_trusted(ev, len, rb->m, EVP__TABLE_MAX_MEMBERS, &nm);
+  if (e == EVP_ERR_TOO_LARGE)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
+                       "batcher: the event has more than %d top-level members",
+                       EVP__TABLE_MAX_MEMBERS);
   if (e)
-    return evp__seterr(errstr, errstr_size, e == EVP_ERR_TOO_LARGE ? e : EVP_ERR_JSON,
-                       "batcher: event is not a JSON object within the limits (%s)",
+    return evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "batcher: event is not a JSON object (%s)",
                        evp_err2str(e));
   /* Unescaped strings and compacted texts are never longer than their
    * spans, so one buffer of the spans' total holds every value of the row. */
@@ -311,20 +230,9 @@ evp_err_t evp__rowb_build(evp__rowb_t *rb, const char *ev, size_t len, int64_t r
   }
   char *sp = rb->scratch;
   const evp__jmember_t **by_col = rb->by_col;
-  memset(by_col, 0, rb->ncols * sizeof *by_col);
-  size_t hint = 0; /* clients usually send members in schema order */
-  for (size_t i = 0; i < nm; i++) {
-    const evp__jmember_t *m = &rb->m[i];
-    for (size_t k = 0; k < rb->ncols; k++) {
-      size_t c = hint + k < rb->ncols ? hint + k : hint + k - rb->ncols;
-      if (rb->t->cols[c].role != EVP__ROLE_EVENT || by_col[c]) continue;
-      if (evp__json_key_eq(m, rb->cols[c].name, rb->namelen[c])) {
-        by_col[c] = m; /* the first of duplicate names, as cJSON would */
-        hint = c + 1 < rb->ncols ? c + 1 : 0;
-        break;
-      }
-    }
-  }
+  const char *reason;
+  if ((e = evp__table_match(rb->t, rb->m, nm, by_col, &reason, errstr, errstr_size)) != EVP_OK)
+    return e;
   for (size_t c = 0; c < rb->ncols; c++) {
     if (c == rb->received_at) {
       rb->row[c].is_null = 0;

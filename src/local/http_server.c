@@ -335,7 +335,8 @@ static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqst
   q.body = body;
   q.body_len = plen;
   evp_schema_ctx_t *ctx = thread_ctx(h);
-  evp__events_cfg_t cfg = {h->deps.schema, h->deps.opts->max_events, h->deps.opts->max_body};
+  evp__events_cfg_t cfg = {h->deps.schema, h->deps.opts->max_events, h->deps.opts->max_body,
+                           h->deps.table};
   evp__events_result_t res;
   e = ctx ? evp__events_handle(&cfg, ctx, &q, &res, &r) : EVP_ERR_NOMEM;
   enum MHD_Result out;

@@ -241,6 +241,7 @@ typedef struct {
   evp__metrics_t *metrics;
   evp__ratelimit_t *token_ratelimit; /* per source address on /token; NULL: none */
   evp__lockout_t *token_lockout;     /* per client id on /token; NULL: none */
+  const evp__table_t *table;      /* the lake's table (evp__events_cfg_t.table); NULL: none */
 } evp__http_deps_t;
 
 /* Bind and start serving (thread per connection). *port receives the bound

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/core.h"
+#include "core/table.h"
 #include "local/local.h"
 #include "local/wal_int.h"
 
@@ -27,6 +28,8 @@ static const char *const reasons[] = {
     "required", "properties", "patternProperties", "additionalProperties", "dependencies",
     "propertyNames", "if", "then", "else", "allOf", "anyOf", "oneOf", "not", "false", "format",
     "parse", "limit", "schema", "not_object",
+    /* events the lake could not hold (core/table.h) */
+    EVP__REASON_NOT_REPRESENTABLE, EVP__REASON_DUPLICATE_MEMBER, EVP__REASON_TOO_MANY_MEMBERS,
     /* auth failures */
     "missing", "malformed", "expired", "bad_signature", "unknown_key", "bad_alg", "not_yet_valid",
     "bad_issuer", "bad_claim", "wrong_audience",
@@ -205,7 +208,7 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
   put(&s, "# HELP evpipe_events_accepted_total Events stored in the durable log.\n"
           "# TYPE evpipe_events_accepted_total counter\nevpipe_events_accepted_total %llu\n",
       atomic_load(&m->accepted));
-  by_reason(&s, "evpipe_events_rejected_total", "Events rejected, by reason (schema keyword).",
+  by_reason(&s, "evpipe_events_rejected_total", "Events rejected, by reason (schema keyword, or what the lake cannot hold).",
             "reason", m->rejected);
   by_reason(&s, "evpipe_auth_failures_total", "Refused bearer tokens, by reason.", "reason",
             m->auth_fail);

@@ -47,6 +47,7 @@ struct evp__local {
   const evp__local_opts_t *o;
   evp_schema_t *schema;
   char *schema_text;
+  evp__table_t *table; /* the lake's columns: POST /events accepts only what they hold */
   size_t nclients; /* at start-up, for the log */
   evp__keywatch_t *keys;
   evp__wal_t *wal;
@@ -182,6 +183,7 @@ evp_err_t evp__local_stop(evp__local_t *l) {
   evp__lockout_free(l->lockout);
   evp__keywatch_free(l->keys);
   evp_schema_destroy(l->schema);
+  evp__table_free(l->table);
   free(l->schema_text);
   pthread_cond_destroy(&l->cv);
   pthread_mutex_destroy(&l->mu);
@@ -267,6 +269,8 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
     return evp__seterr(errstr, errstr_size, e, "cannot read the schema: %s", err);
   if (!(l->schema = evp_schema_compile(l->schema_text, len, NULL, &e, err, sizeof err)))
     return evp__seterr(errstr, errstr_size, e, "the schema does not compile: %s", err);
+  if ((e = evp__table_parse(l->schema_text, len, &l->table, err, sizeof err)) != EVP_OK)
+    return evp__seterr(errstr, errstr_size, e, "the schema does not map to a lake table: %s", err);
   if ((e = evp__local_mkdirs(o->data_dir, errstr, errstr_size)) != EVP_OK)
     return e;
   if ((size_t)snprintf(secrets, sizeof secrets, "%s/secrets", o->data_dir) >= sizeof secrets - 32)
@@ -358,8 +362,8 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   const char *cpath = NULL;
   evp_err_t e = open_parts(l, &cpath, cdef, sizeof cdef, errstr, errstr_size);
   if (e == EVP_OK) {
-    evp__http_deps_t deps = {o,       l->keys,    l->schema,   l->wal,    l->batcher,
-                             l->rl,   l->metrics, l->token_rl, l->lockout};
+    evp__http_deps_t deps = {o,       l->keys,    l->schema,   l->wal,     l->batcher, l->rl,
+                             l->metrics, l->token_rl, l->lockout, l->table};
     e = evp__http_start(host, port, &deps, &l->http, &bound, errstr, errstr_size);
   }
   if (e == EVP_OK) {

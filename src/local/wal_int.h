@@ -247,15 +247,6 @@ void evp__wal_unlink_seg(evp__wal_t *w, uint64_t base);
 
 /* ---- batcher internals (batcher_*.c) ---- */
 
-/* RFC 3339 date-time ("2024-05-01T10:02:11.250+02:00", 'T'/'t', 'Z'/'z',
- * 1 or more fraction digits, numeric offsets up to +-23:59, leap second :60)
- * to microseconds since the epoch, UTC; digits past the sixth are dropped.
- * Years 0000-9999. Returns 0, or -1 when @p s is not such a string. */
-int evp__rfc3339_to_us(const char *s, size_t n, int64_t *out);
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-int64_t evp__days_from_civil(int64_t y, unsigned m, unsigned d);
-
 /* The set of event ids written within the dedup window: 128-bit keyed
  * hashes of the ids in a hash table plus a FIFO ring in insertion order, so
  * expiry and the size bound both drop the oldest ids first. Times are the

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
+#include "core/table.h"
 #include "server/server.h"
 
 /* The body scan only bounds nesting at what the schema validator could ever
@@ -160,6 +161,17 @@ static int judge(void *opaque, size_t i, const char *v, size_t n, evp_err_t e) {
     return reject(w, i, v, n, static_keyword(kw), evp_schema_ctx_error_instance_path(w->ctx, 0),
                   msg ? msg : "does not match the event schema");
   }
+  /* Valid by the schema; now the lake's rule: only what a row can hold is
+   * acknowledged, so an accepted event is never dropped by the batcher. */
+  const char *why = NULL;
+  char msg[EVP__EVENT_ERROR_MAX + 1];
+  evp_err_t ce = evp__table_check_event(w->cfg->table, v, n, &why, msg, sizeof msg);
+  if (ce == EVP_ERR_NOMEM) {
+    w->err = ce;
+    return 1;
+  }
+  if (ce != EVP_OK)
+    return reject(w, i, v, n, why ? why : "parse", NULL, msg);
   w->res->accepted[w->res->n_accepted] = v;
   w->res->accepted_lens[w->res->n_accepted] = n;
   w->res->n_accepted++;
@@ -180,7 +192,7 @@ static int check_one(void *opaque, size_t i, const char *v, size_t n) {
 static evp_err_t render(const evp__events_result_t *res, evp__http_resp_t *resp) {
   size_t cap = 64;
   for (size_t i = 0; i < res->n_rejected; i++)
-    cap += 96 + 6 * (strlen(res->rejected[i].error) +
+    cap += 160 + 6 * (strlen(res->rejected[i].error) +
                      (res->rejected[i].event_id ? strlen(res->rejected[i].event_id) : 0));
   char *b = malloc(cap);
   if (!b)
@@ -200,7 +212,10 @@ static evp_err_t render(const evp__events_result_t *res, evp__http_resp_t *resp)
     memcpy(b + n, ",\"error\":\"", 10);
     n += 10;
     n += evp__json_escape(r->error, strlen(r->error), b + n);
-    n += (size_t)snprintf(b + n, cap - n, "\",\"retriable\":false}");
+    /* reason: machine-readable, a schema keyword or one of the lake's
+     * (not_representable, ...): a static name, never client text */
+    n += (size_t)snprintf(b + n, cap - n, "\",\"reason\":\"%s\",\"retriable\":false}",
+                          r->reason ? r->reason : "schema");
   }
   memcpy(b + n, "]}", 3);
   n += 2;

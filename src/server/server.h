@@ -14,6 +14,7 @@
 #include "evpipe/error.h"
 #include "evpipe/jwt.h"
 #include "evpipe/schema.h"
+#include "core/table.h"
 
 /* ------------------------------------------------------------ messages */
 
@@ -211,6 +212,11 @@ typedef struct {
   const evp_schema_t *schema;  /* NULL: events need only be JSON objects */
   size_t max_events;           /* more: 413 (the client halves its batches) */
   size_t max_body;             /* larger decoded body: 413 */
+  /* The lake's table: an event the schema accepts but no row of it can hold
+   * (docs/event-schema.md, "What a column holds") is rejected per item with
+   * reason not_representable, duplicate_member or too_many_members. NULL:
+   * the rules every table shares (evp__table_check_event). */
+  const evp__table_t *table;
 } evp__events_cfg_t;
 
 #define EVP__EVENTS_DEFAULT_MAX 500

@@ -1478,6 +1478,80 @@ START_TEST(damage_loses_only_the_damaged_record) {
 }
 END_TEST
 
+/* The row builder holds exactly what the door accepts (the handler test
+ * events_accepted_means_representable checks the door): integers exactly as
+ * int64 whatever their spelling, doubles without overflow or a nonzero
+ * value vanishing to 0, and one value per column name. */
+START_TEST(row_values_exact_or_refused) {
+  evp__table_t *t;
+  char err[512];
+  ck_assert_int_eq(evp__table_parse(SCHEMA, strlen(SCHEMA), &t, err, sizeof err), EVP_OK);
+  evp__rowb_t *rb;
+  ck_assert_int_eq(evp__rowb_new(t, &rb, err, sizeof err), EVP_OK);
+  const evp__pq_value_t *row;
+  const char *id;
+  size_t idlen;
+  static const struct {
+    const char *ev;
+    int64_t n;
+  } exact[] = {
+      {"{\"event_id\":\"e\",\"n\":9007199254740993.0}", INT64_C(9007199254740993)},
+      {"{\"event_id\":\"e\",\"n\":92233720368547758.07e2}", INT64_MAX},
+      {"{\"event_id\":\"e\",\"n\":-9223372036854775808}", INT64_MIN},
+      {"{\"event_id\":\"e\",\"n\":-922337203685477580.8E1}", INT64_MIN},
+      {"{\"event_id\":\"e\",\"n\":12345678900000000000e-10}", INT64_C(1234567890)},
+      {"{\"event_id\":\"e\",\"n\":0.000e5}", 0},
+      {"{\"event_id\":\"e\",\"n\":1E+2}", 100},
+  };
+  for (size_t i = 0; i < sizeof exact / sizeof *exact; i++) {
+    evp_err_t e = evp__rowb_build(rb, exact[i].ev, strlen(exact[i].ev), 1, "c", 1, &row, &id,
+                                  &idlen, err, sizeof err);
+    ck_assert_msg(e == EVP_OK, "%s: %s", exact[i].ev, err);
+    ck_assert_msg(row[1].v.i64 == exact[i].n, "%s stored as %lld", exact[i].ev,
+                  (long long)row[1].v.i64);
+  }
+  const char *x = "{\"event_id\":\"e\",\"n\":1,\"x\":4.9406564584124654e-324}";
+  ck_assert_int_eq(evp__rowb_build(rb, x, strlen(x), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+                   EVP_OK);
+  ck_assert(row[2].v.f64 == 4.9406564584124654e-324); /* the smallest subnormal is a double */
+  static const char *const refused[] = {
+      "{\"event_id\":\"e\",\"n\":9223372036854775808}",
+      "{\"event_id\":\"e\",\"n\":-9223372036854775809}",
+      "{\"event_id\":\"e\",\"n\":1e19}",
+      "{\"event_id\":\"e\",\"n\":1e-400}",
+      "{\"event_id\":\"e\",\"n\":9007199254740993.5}",
+      "{\"event_id\":\"e\",\"n\":12345678901234567890e-10}",
+      "{\"event_id\":\"e\",\"n\":1e99999999999}",
+      "{\"event_id\":\"e\",\"n\":1,\"x\":1e400}",
+      "{\"event_id\":\"e\",\"n\":1,\"x\":-1e400}",
+      "{\"event_id\":\"e\",\"n\":1,\"x\":1e-400}",
+      "{\"event_id\":\"e\",\"n\":1,\"x\":-2e-324}",
+      "{\"event_id\":\"e\",\"n\":1,\"n\":1}",
+      "{\"event_id\":\"e\",\"n\":1,\"s\":\"a\",\"\\u0073\":\"b\"}",
+      "{\"event_id\":\"e\",\"n\":1,\"zz\":1,\"y\":1,\"zz\":2}",
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    evp_err_t e = evp__rowb_build(rb, refused[i], strlen(refused[i]), 1, "c", 1, &row, &id, &idlen,
+                                  err, sizeof err);
+    ck_assert_msg(e == EVP_ERR_INVALID_EVENT, "%s: %s (%s)", refused[i], evp_err2name(e), err);
+  }
+  /* 4097 copies of one member: refused by the member bound, as at the door,
+   * not as an unreadable event */
+  size_t cap = 4097 * 8 + 64, n = 0;
+  char *big = malloc(cap);
+  ck_assert_ptr_nonnull(big);
+  n += (size_t)sprintf(big, "{\"event_id\":\"e\",\"n\":1");
+  for (int i = 0; i < 4097; i++) n += (size_t)sprintf(big + n, ",\"s\":\"a\"");
+  memcpy(big + n, "}", 2);
+  ck_assert_int_eq(evp__rowb_build(rb, big, strlen(big), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+                   EVP_ERR_INVALID_EVENT);
+  ck_assert_msg(strstr(err, "more than 4096 top-level members") != NULL, "%s", err);
+  free(big);
+  evp__rowb_free(rb);
+  evp__table_free(t);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
@@ -1489,6 +1563,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tu, dedup_window_bound_and_rollback);
   tcase_add_test(tu, dedup_matches_its_model);
   tcase_add_test(tu, row_mapping);
+  tcase_add_test(tu, row_values_exact_or_refused);
   tcase_add_test(tu, dedup_uuid_case_and_scope);
   suite_add_tcase(s, tu);
   TCase *tb = tcase_create("batcher");

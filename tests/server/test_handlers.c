@@ -573,7 +573,7 @@ static int events_req(const evp__events_cfg_t *cfg, const char *method, const ch
 }
 
 START_TEST(events_all_valid) {
-  evp__events_cfg_t cfg = {schema, 0, 0};
+  evp__events_cfg_t cfg = {schema, 0, 0, NULL};
   evp__events_result_t res;
   evp__http_resp_t r;
   ck_assert_int_eq(events_req(&cfg, "POST", " {\"events\" : [ " EV1 " , " EV2 "\n] } ", &res, &r), 200);
@@ -594,7 +594,7 @@ START_TEST(events_all_valid) {
 END_TEST
 
 START_TEST(events_per_item_results) {
-  evp__events_cfg_t cfg = {schema, 0, 0};
+  evp__events_cfg_t cfg = {schema, 0, 0, NULL};
   evp__events_result_t res;
   evp__http_resp_t r;
   ck_assert_int_eq(events_req(&cfg, "POST",
@@ -640,7 +640,7 @@ START_TEST(events_per_item_results) {
 END_TEST
 
 START_TEST(events_without_schema) {
-  evp__events_cfg_t cfg = {NULL, 0, 0};
+  evp__events_cfg_t cfg = {NULL, 0, 0, NULL};
   evp__events_result_t res;
   evp__http_resp_t r;
   ck_assert_int_eq(events_req(&cfg, "POST", "{\"events\":[{},[1],{\"a\":1},null]}", &res, &r), 200);
@@ -653,7 +653,7 @@ START_TEST(events_without_schema) {
 END_TEST
 
 START_TEST(events_bad_shapes) {
-  evp__events_cfg_t cfg = {schema, 0, 0};
+  evp__events_cfg_t cfg = {schema, 0, 0, NULL};
   evp__events_result_t res;
   evp__http_resp_t r;
   static const char *const bad[] = {
@@ -699,7 +699,7 @@ START_TEST(events_bad_shapes) {
 END_TEST
 
 START_TEST(events_limits) {
-  evp__events_cfg_t cfg = {schema, 3, 4096};
+  evp__events_cfg_t cfg = {schema, 3, 4096, NULL};
   evp__events_result_t res;
   evp__http_resp_t r;
   ck_assert_int_eq(events_req(&cfg, "POST", "{\"events\":[{},{},{}]}", &res, &r), 200);
@@ -717,7 +717,7 @@ START_TEST(events_limits) {
   evp__http_resp_free(&r);
   free(big);
   /* Defaults: 500 events. */
-  evp__events_cfg_t def = {NULL, 0, 0};
+  evp__events_cfg_t def = {NULL, 0, 0, NULL};
   char *many = malloc(501 * 3 + 32);
   size_t n;
   n = 0;
@@ -733,7 +733,7 @@ END_TEST
 
 /* A long error message is cut at a UTF-8 boundary; the output stays JSON. */
 START_TEST(events_long_error_is_bounded) {
-  evp__events_cfg_t cfg = {schema, 0, 0};
+  evp__events_cfg_t cfg = {schema, 0, 0, NULL};
   evp__events_result_t res;
   evp__http_resp_t r;
   char body[2048];
@@ -793,7 +793,7 @@ static void same_on_both_paths(const evp__events_cfg_t *cfg, const char *body) {
 }
 
 START_TEST(events_one_pass_equals_general_path) {
-  evp__events_cfg_t cfg = {schema, 5, 8u * 1024u * 1024u};
+  evp__events_cfg_t cfg = {schema, 5, 8u * 1024u * 1024u, NULL};
   static const char *const bodies[] = {
       "{\"events\":[" EV1 "," EV2 "]}",
       " {\"events\" : [ " EV1 " , " BAD_UUID "\n, 42 ,\"x\",null,[1]," NO_APP "] } ",
@@ -1318,6 +1318,167 @@ START_TEST(log_member_always_json) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ acceptance = representation
+ * "Acknowledged means stored": every event POST /events accepts must become
+ * a row with exactly the value sent, and what no row can hold must be
+ * refused at the door with a per-item reason. Each value below is put
+ * through the handler (both parse paths) and every accepted event through
+ * the lake's row builder. */
+#include "core/table.h"
+#include "lake/lake.h"
+#include "local/wal_int.h"
+
+static const char CONTRACT_SCHEMA[] =
+    "{\"type\":\"object\",\"required\":[\"event_id\"],\"properties\":{"
+    "\"event_id\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"},"
+    "\"x\":{\"type\":\"number\"},\"s\":{\"type\":\"string\"}}}";
+
+typedef struct {
+  const char *fields; /* members after "event_id" */
+  const char *reason; /* NULL: must be accepted and stored exactly */
+  int col;            /* accepted: the column to compare, 1 = n, 2 = x */
+  int64_t i64;
+  double f64;
+} contract_case_t;
+
+static char *contract_event(const char *fields) {
+  size_t n = strlen(fields) + 64;
+  char *ev = malloc(n);
+  ck_assert_ptr_nonnull(ev);
+  snprintf(ev, n, "{\"event_id\":\"e\"%s%s}", *fields ? "," : "", fields);
+  return ev;
+}
+
+static char *repeat_member(const char *member, int times, int distinct) {
+  size_t ml = (member ? strlen(member) : 0) + 16;
+  char *b = malloc(ml * (size_t)times + 1), *p = b;
+  ck_assert_ptr_nonnull(b);
+  for (int i = 0; i < times; i++)
+    p += distinct ? sprintf(p, "%s\"m%d\":1", i ? "," : "", i) : sprintf(p, "%s%s", i ? "," : "", member);
+  *p = '\0';
+  return b;
+}
+
+static void contract_check(const evp__events_cfg_t *cfg, evp__rowb_t *rb, const contract_case_t *c,
+                           const char *fields) {
+  char *ev = contract_event(fields);
+  size_t bl = strlen(ev) + 32;
+  char *body = malloc(bl);
+  ck_assert_ptr_nonnull(body);
+  snprintf(body, bl, "{\"events\":[%s]}", ev);
+  for (int path = 0; path < 2; path++) {
+    evp__events_cfg_t pc = *cfg;
+    if (path) pc.max_body = 3u * 1024u * 1024u; /* above FAST_BODY_MAX: the general path */
+    req_t q;
+    /* the general path is taken for bodies above 2 MiB: pad with spaces */
+    size_t pad = path ? 2u * 1024u * 1024u + 16 : 0, n = strlen(body);
+    char *pb = malloc(n + pad + 1);
+    ck_assert_ptr_nonnull(pb);
+    memset(pb, ' ', pad);
+    memcpy(pb + pad, body, n + 1);
+    mkreq(&q, "POST", "/events", "application/json", NULL, pb);
+    evp__events_result_t res;
+    evp__http_resp_t r;
+    evp__http_resp_init(&r);
+    ck_assert_int_eq(evp__events_handle(&pc, sctx, &q.r, &res, &r), EVP_OK);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(res.n_events, 1);
+    const char *show = strlen(fields) > 60 ? "(long event)" : fields;
+    if (c->reason) {
+      ck_assert_msg(res.n_rejected == 1, "path %d: accepted %s (want refused: %s)", path, show,
+                    c->reason);
+      ck_assert_str_eq(res.rejected[0].reason, c->reason);
+      ck_assert_ptr_nonnull(strstr(r.body, "\"error\":\""));
+      char want[64];
+      snprintf(want, sizeof want, "\"reason\":\"%s\",\"retriable\":false}", c->reason);
+      ck_assert_msg(strstr(r.body, want) != NULL, "%s", r.body);
+    } else {
+      ck_assert_msg(res.n_accepted == 1, "path %d: refused %s: %s", path, show,
+                    res.n_rejected ? res.rejected[0].error : "?");
+    }
+    for (size_t i = 0; i < res.n_accepted; i++) { /* accepted: stored exactly */
+      const evp__pq_value_t *row;
+      const char *id;
+      size_t idlen;
+      char err[256] = "";
+      evp_err_t e = evp__rowb_build(rb, res.accepted[i], res.accepted_lens[i], 1, "c", 1, &row, &id,
+                                    &idlen, err, sizeof err);
+      ck_assert_msg(e == EVP_OK, "path %d: accepted %s but the lake cannot hold it: %s", path, show,
+                    err);
+      if (c->col == 1)
+        ck_assert_msg(row[1].v.i64 == c->i64, "%s stored as %lld", show, (long long)row[1].v.i64);
+      if (c->col == 2)
+        ck_assert_msg(row[2].v.f64 == c->f64, "%s stored as %.17g", show, row[2].v.f64);
+    }
+    evp__events_result_free(&res);
+    evp__http_resp_free(&r);
+    free(pb);
+  }
+  free(body);
+  free(ev);
+}
+
+START_TEST(events_accepted_means_representable) {
+  char err[256];
+  evp_err_t e;
+  evp_schema_t *s = evp_schema_compile(CONTRACT_SCHEMA, strlen(CONTRACT_SCHEMA), NULL, &e, err, sizeof err);
+  ck_assert_ptr_nonnull(s);
+  evp__table_t *t;
+  ck_assert_int_eq(evp__table_parse(CONTRACT_SCHEMA, strlen(CONTRACT_SCHEMA), &t, err, sizeof err), EVP_OK);
+  evp__rowb_t *rb;
+  ck_assert_int_eq(evp__rowb_new(t, &rb, err, sizeof err), EVP_OK);
+  evp__events_cfg_t cfg = {s, 0, 4u * 1024u * 1024u, t};
+  static const contract_case_t cases[] = {
+      {"\"n\":9223372036854775808", "not_representable", 0, 0, 0},
+      {"\"n\":-9223372036854775809", "not_representable", 0, 0, 0},
+      {"\"n\":1e19", "not_representable", 0, 0, 0},
+      {"\"n\":1e-400", "not_representable", 0, 0, 0},
+      {"\"x\":1e400", "not_representable", 0, 0, 0},
+      {"\"x\":-1e400", "not_representable", 0, 0, 0},
+      {"\"x\":1e-400", "not_representable", 0, 0, 0},
+      {"\"n\":9007199254740993.0", NULL, 1, INT64_C(9007199254740993), 0},
+      {"\"n\":9223372036854775807", NULL, 1, INT64_MAX, 0},
+      {"\"n\":-9223372036854775808", NULL, 1, INT64_MIN, 0},
+      {"\"n\":92233720368547758.07e2", NULL, 1, INT64_MAX, 0},
+      {"\"n\":1.0e1", NULL, 1, 10, 0},
+      {"\"n\":-0.0", NULL, 1, 0, 0},
+      {"\"n\":0e400", NULL, 1, 0, 0},
+      {"\"x\":1e308", NULL, 2, 0, 1e308},
+      {"\"x\":0e-999", NULL, 2, 0, 0.0},
+      {"\"x\":9223372036854775808", NULL, 2, 0, 9223372036854775808.0},
+      {"\"x\":4.9406564584124654e-324", NULL, 2, 0, 4.9406564584124654e-324},
+      {"\"s\":\"a\",\"s\":\"b\"", "duplicate_member", 0, 0, 0},
+      {"\"n\":1,\"n\":1", "duplicate_member", 0, 0, 0},
+      {"\"x\":1,\"\\u0078\":2", "duplicate_member", 0, 0, 0},
+      {"\"o\":1,\"p\":2,\"o\":3", "duplicate_member", 0, 0, 0}, /* names of no column */
+      {"\"o\":1,\"p\":2,\"n\":3", NULL, 1, 3, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    contract_check(&cfg, rb, &cases[i], cases[i].fields);
+  /* more top-level members than the row builder keeps: 4097 copies of one
+   * name (the bound is checked first), and 4097 distinct names; 4095 copies
+   * are within the bound and refused as duplicates */
+  contract_case_t many = {NULL, "too_many_members", 0, 0, 0};
+  char *f = repeat_member("\"s\":\"a\"", 4097, 0);
+  contract_check(&cfg, rb, &many, f);
+  free(f);
+  contract_case_t dup = {NULL, "duplicate_member", 0, 0, 0};
+  f = repeat_member("\"s\":\"a\"", 4095, 0);
+  contract_check(&cfg, rb, &dup, f);
+  free(f);
+  f = repeat_member(NULL, 4096, 1); /* + event_id = 4097 */
+  contract_check(&cfg, rb, &many, f);
+  free(f);
+  contract_case_t fits = {NULL, NULL, 0, 0, 0};
+  f = repeat_member(NULL, 4095, 1); /* + event_id = 4096: the bound itself */
+  contract_check(&cfg, rb, &fits, f);
+  free(f);
+  evp__rowb_free(rb);
+  evp__table_free(t);
+  evp_schema_destroy(s);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("handlers");
   TCase *t = tcase_create("issuer");
@@ -1342,6 +1503,7 @@ int main(void) {
   tcase_add_test(t, events_limits);
   tcase_add_test(t, events_long_error_is_bounded);
   tcase_add_test(t, events_one_pass_equals_general_path);
+  tcase_add_test(t, events_accepted_means_representable);
   suite_add_tcase(s, t);
   t = tcase_create("helpers");
   tcase_add_test(t, array_split);

@@ -1,8 +1,9 @@
-/* RFC 3339 date-time to microseconds (UTC), for timestamp columns. Strict:
+/* RFC 3339 date-time to microseconds (UTC), for timestamp columns (the lake
+ * row builder and the door checks that must agree with it). Strict:
  * every field has its fixed width and range, the day must exist in its month,
  * and a time zone (Z or a numeric offset) is required, so the stored instant
  * is never a guess. */
-#include "local/wal_int.h"
+#include "core/table.h"
 
 static int digits(const char *s, size_t n, unsigned *v) {
   unsigned r = 0;
