@@ -103,7 +103,15 @@ int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, c
                               int (*fn)(void *opaque, size_t i, const char *v, size_t n,
                                         evp_err_t verdict),
                               void *opaque);
-/* The same for text already known to be one valid JSON object (events read
+/* In an evp__schema_validate_each callback for an object element: its
+ * top-level members read off the parse just made, so the caller does not
+ * scan the element's text again. Names and string values are given decoded
+ * (key_escaped, val_escaped 0), other values as their text. *count is the
+ * number of members; EVP_ERR_TOO_LARGE when more than @p max_m (nothing
+ * else is filled), EVP_ERR_STATE outside such a callback. */
+evp_err_t evp__schema_each_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
+                                   size_t *count);
+/* evp__json_scan_object for text already known to be one valid JSON object (events read
  * back from the server's own checksummed log): only the structure is found —
  * strings are skipped with memchr, nested values by bracket counting — so
  * invalid JSON may give a wrong result instead of EVP_ERR_JSON. */

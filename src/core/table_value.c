@@ -182,34 +182,15 @@ static evp_err_t unrepresentable(const evp__jmember_t *m, const char *what, cons
 
 #define STACK_MEMBERS 64
 
-evp_err_t evp__table_check_event(const evp__table_t *t, const char *ev, size_t len,
-                                 const char **reason, char *errstr, size_t errstr_size) {
-  evp__jmember_t stack_m[STACK_MEMBERS], *m = stack_m;
+/* The rules once the members are known (from a scan or from the
+ * validator's parse). */
+static evp_err_t check_members(const evp__table_t *t, const evp__jmember_t *m, size_t nm,
+                               const char **reason, char *errstr, size_t errstr_size) {
   const evp__jmember_t *stack_by[STACK_MEMBERS], **by_col = stack_by;
   char stack_s[128], *scratch = stack_s;
-  size_t nm = 0;
-  *reason = NULL;
-  evp_err_t e = evp__json_scan_object_trusted(ev, len, m, STACK_MEMBERS, &nm);
-  if (e == EVP_ERR_TOO_LARGE) { /* a large event: the bound itself, from the heap */
-    if (!(m = malloc(EVP__TABLE_MAX_MEMBERS * sizeof *m)))
-      return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-    e = evp__json_scan_object_trusted(ev, len, m, EVP__TABLE_MAX_MEMBERS, &nm);
-  }
-  if (e == EVP_ERR_TOO_LARGE) {
-    *reason = EVP__REASON_TOO_MANY_MEMBERS;
-    e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
-                    "the event has more than %d top-level members", EVP__TABLE_MAX_MEMBERS);
-    goto out;
-  }
-  if (e != EVP_OK) {
-    *reason = "parse";
-    e = evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "the event is not one JSON object");
-    goto out;
-  }
-  if (t && t->ndata > STACK_MEMBERS && !(by_col = malloc(t->ndata * sizeof *by_col))) {
-    e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-    goto out;
-  }
+  evp_err_t e;
+  if (t && t->ndata > STACK_MEMBERS && !(by_col = malloc(t->ndata * sizeof *by_col)))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   if ((e = evp__table_match(t, m, nm, by_col, reason, errstr, errstr_size)) != EVP_OK) goto out;
   evp__table_cell_t cell;
   if (!t) {
@@ -225,10 +206,13 @@ evp_err_t evp__table_check_event(const evp__table_t *t, const char *ev, size_t l
   for (size_t k = 0; k < t->ndata; k++) {
     const evp__jmember_t *mk = by_col[k];
     if (!mk || mk->type == EVP__JS_NULL) continue;
-    if (mk->val_escaped && mk->vallen >= sizeof stack_s && scratch == stack_s &&
-        !(scratch = malloc(len + 1))) {
-      e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-      goto out;
+    if (mk->val_escaped && mk->vallen >= sizeof stack_s) { /* unescaping never grows */
+      if (scratch != stack_s) free(scratch);
+      if (!(scratch = malloc(mk->vallen + 1))) {
+        scratch = stack_s;
+        e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+        goto out;
+      }
     }
     const char *what = evp__table_cell(&t->cols[k], mk, scratch, &cell);
     if (what) {
@@ -237,8 +221,56 @@ evp_err_t evp__table_check_event(const evp__table_t *t, const char *ev, size_t l
     }
   }
 out:
-  if (m != stack_m) free(m);
   if (by_col != stack_by) free(by_col);
   if (scratch != stack_s) free(scratch);
+  return e;
+}
+
+static evp_err_t too_many_members(const char **reason, char *errstr, size_t errstr_size) {
+  *reason = EVP__REASON_TOO_MANY_MEMBERS;
+  return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
+                     "the event has more than %d top-level members", EVP__TABLE_MAX_MEMBERS);
+}
+
+evp_err_t evp__table_check_event(const evp__table_t *t, const char *ev, size_t len,
+                                 const char **reason, char *errstr, size_t errstr_size) {
+  evp__jmember_t stack_m[STACK_MEMBERS], *m = stack_m;
+  size_t nm = 0;
+  *reason = NULL;
+  evp_err_t e = evp__json_scan_object_trusted(ev, len, m, STACK_MEMBERS, &nm);
+  if (e == EVP_ERR_TOO_LARGE) { /* a large event: the bound itself, from the heap */
+    if (!(m = malloc(EVP__TABLE_MAX_MEMBERS * sizeof *m)))
+      return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+    e = evp__json_scan_object_trusted(ev, len, m, EVP__TABLE_MAX_MEMBERS, &nm);
+  }
+  if (e == EVP_ERR_TOO_LARGE)
+    e = too_many_members(reason, errstr, errstr_size);
+  else if (e != EVP_OK) {
+    *reason = "parse";
+    e = evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "the event is not one JSON object");
+  } else
+    e = check_members(t, m, nm, reason, errstr, errstr_size);
+  if (m != stack_m) free(m);
+  return e;
+}
+
+evp_err_t evp__table_check_judged(const evp__table_t *t, const evp_schema_ctx_t *ctx,
+                                  const char **reason, char *errstr, size_t errstr_size) {
+  evp__jmember_t stack_m[STACK_MEMBERS], *m = stack_m;
+  size_t nm = 0;
+  *reason = NULL;
+  evp_err_t e = evp__schema_each_members(ctx, m, STACK_MEMBERS, &nm);
+  if (e == EVP_ERR_TOO_LARGE && nm <= EVP__TABLE_MAX_MEMBERS) {
+    if (!(m = malloc(nm * sizeof *m)))
+      return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+    e = evp__schema_each_members(ctx, m, nm, &nm);
+  }
+  if (e == EVP_ERR_TOO_LARGE)
+    e = too_many_members(reason, errstr, errstr_size);
+  else if (e != EVP_OK)
+    e = evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "no event is being judged");
+  else
+    e = check_members(t, m, nm, reason, errstr, errstr_size);
+  if (m != stack_m) free(m);
   return e;
 }

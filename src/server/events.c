@@ -74,6 +74,7 @@ typedef struct {
   size_t max_events, cap;
   int too_many;
   evp_err_t err;
+  int judged_on_parse; /* judge() runs inside evp__schema_validate_each */
 } walk_t;
 
 /* Room for one more event in the result arrays (grown as the array is
@@ -165,7 +166,9 @@ static int judge(void *opaque, size_t i, const char *v, size_t n, evp_err_t e) {
    * acknowledged, so an accepted event is never dropped by the batcher. */
   const char *why = NULL;
   char msg[EVP__EVENT_ERROR_MAX + 1];
-  evp_err_t ce = evp__table_check_event(w->cfg->table, v, n, &why, msg, sizeof msg);
+  evp_err_t ce = w->judged_on_parse
+                     ? evp__table_check_judged(w->cfg->table, w->ctx, &why, msg, sizeof msg)
+                     : evp__table_check_event(w->cfg->table, v, n, &why, msg, sizeof msg);
   if (ce == EVP_ERR_NOMEM) {
     w->err = ce;
     return 1;
@@ -244,7 +247,7 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
   if (req->body_len > max_body)
     return evp__http_resp_error(resp, 413, "too_large", "request body too large");
   if (cfg->schema && req->body_len <= FAST_BODY_MAX) {
-    walk_t w = {cfg, ctx, res, max_events, 0, 0, EVP_OK};
+    walk_t w = {cfg, ctx, res, max_events, 0, 0, EVP_OK, 1};
     int r = evp__schema_validate_each(cfg->schema, ctx, req->body, req->body_len, "events",
                                       BODY_MEMBERS, judge, &w);
     if (r == 0) {
@@ -275,7 +278,7 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
       ev = &m[i];
   if (!ev || ev->type != EVP__JS_ARRAY)
     return bad_request(resp, "body must be a JSON object {\"events\":[...]}");
-  walk_t w = {cfg, ctx, res, max_events, 0, 0, EVP_OK};
+  walk_t w = {cfg, ctx, res, max_events, 0, 0, EVP_OK, 0};
   if (evp__json_array_each(ev->val, ev->vallen, check_one, &w) == (size_t)-1) {
     evp__events_result_free(res);
     if (w.too_many)

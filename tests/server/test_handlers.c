@@ -1331,7 +1331,8 @@ END_TEST
 static const char CONTRACT_SCHEMA[] =
     "{\"type\":\"object\",\"required\":[\"event_id\"],\"properties\":{"
     "\"event_id\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"},"
-    "\"x\":{\"type\":\"number\"},\"s\":{\"type\":\"string\"}}}";
+    "\"x\":{\"type\":\"number\"},\"s\":{\"type\":\"string\"},"
+    "\"t\":{\"type\":\"string\",\"format\":\"date-time\"}}}";
 
 typedef struct {
   const char *fields; /* members after "event_id" */
@@ -1452,6 +1453,14 @@ START_TEST(events_accepted_means_representable) {
       {"\"x\":1,\"\\u0078\":2", "duplicate_member", 0, 0, 0},
       {"\"o\":1,\"p\":2,\"o\":3", "duplicate_member", 0, 0, 0}, /* names of no column */
       {"\"o\":1,\"p\":2,\"n\":3", NULL, 1, 3, 0},
+      /* values of every kind around the checked ones, escapes in names and
+       * in a timestamp (the fast path reads them decoded off the parse) */
+      {"\"t\":\"2024-05-01T10:00:00\\u005a\",\"\\u006e\":2", NULL, 1, 2, 0},
+      {"\"o\":{\"a\":[1,2e5]},\"b\":true,\"c\":false,\"d\":null,\"n\":-7 ,\"x\":-0.5e-3", NULL,
+       1, -7, 0},
+      {"\"zz\":[1e400],\"n\":4", NULL, 1, 4, 0}, /* not a column: kept as sent */
+      {"\"s\":\"\\u0000\",\"n\":3e0", NULL, 1, 3, 0},
+      {"\"x\":2,\"n\":100000000000000000000E-1", "not_representable", 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     contract_check(&cfg, rb, &cases[i], cases[i].fields);
