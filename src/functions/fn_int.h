@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "aws/aws.h"
+#include "core/table.h"
 #include "evpipe/schema.h"
 #include "functions/functions.h"
 
@@ -45,6 +46,9 @@ typedef struct evp__fn_rec evp__fn_rec_t;
 evp_err_t evp__fn_rec_new(const char *schema, size_t len, evp__fn_rec_t **out, char *errstr,
                           size_t errstr_size);
 void evp__fn_rec_free(evp__fn_rec_t *r);
+/* The table the records are rows of: POST /events' acceptance checks the
+ * same value rules with it (evp__events_cfg_t.table). */
+const evp__table_t *evp__fn_rec_table(const evp__fn_rec_t *r);
 /* The record (malloc'd, ends with "\n") of valid event @p ev; an event that
  * fits no row of the table gives EVP_ERR_INVALID_EVENT with @p why. */
 evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64_t received_at_us,

@@ -226,7 +226,7 @@ static evp_err_t good_event(mctx_t *m, size_t index, const char *ev, size_t len)
   if (e == EVP_ERR_NOMEM)
     return e;
   if (e != EVP_OK)
-    return dead_event(m, index, ev, len, "the event fits no row of the table", "no_row");
+    return dead_event(m, index, ev, len, why, "no_row");
   if (rlen > EVP__FH_MAX_RECORD_BYTES) {
     free(r);
     return dead_event(m, index, ev, len, "event larger than a Firehose record (1000 KiB)",
@@ -293,7 +293,11 @@ static evp_err_t do_message(mctx_t *m, const char *body, size_t len) {
     return dead_message(m, body, len, "the message has no valid client_id attribute",
                         "missing_client_id");
   evp__http_req_t req = {"POST", "/events", NULL, 0, body, len, NULL};
-  evp__events_cfg_t cfg = {fn->schema, fn->cfg.max_events, fn->cfg.max_body, NULL};
+  /* With the records' table, an event no row can hold is refused here with
+   * its reason (not_representable, duplicate_member, ...), as at
+   * evpipe local's door, instead of later as no_row. */
+  evp__events_cfg_t cfg = {fn->schema, fn->cfg.max_events, fn->cfg.max_body,
+                           evp__fn_rec_table(fn->rec)};
   evp__events_result_t res;
   evp__http_resp_t resp;
   evp__http_resp_init(&resp);

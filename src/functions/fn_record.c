@@ -35,6 +35,8 @@ void evp__fn_rec_free(evp__fn_rec_t *r) {
   free(r);
 }
 
+const evp__table_t *evp__fn_rec_table(const evp__fn_rec_t *r) { return r ? r->table : NULL; }
+
 evp_err_t evp__fn_rec_new(const char *schema, size_t len, evp__fn_rec_t **out, char *errstr,
                           size_t errstr_size) {
   *out = NULL;

@@ -1001,8 +1001,9 @@ static evp__fn_t *processor_with_schema(const char *sch, size_t max_body) {
 }
 
 /* An event the schema accepts but no row of the table can hold (an
- * "integer" beyond the bigint range) goes to the dead-letter stream, never
- * to Firehose's Parquet conversion, and the message is not a failure. */
+ * "integer" beyond the bigint range) goes to the dead-letter stream with
+ * the door's reason (the same value rules as evpipe local's POST /events),
+ * never to Firehose's Parquet conversion, and the message is not a failure. */
 START_TEST(processor_event_without_row_dead_lettered) {
   evp__fn_t *fn = processor_with_schema("{\"type\":\"object\",\"properties\":{\"event_id\":"
                                         "{\"type\":\"string\"},\"n\":{\"type\":\"integer\"}}}",
@@ -1022,7 +1023,8 @@ START_TEST(processor_event_without_row_dead_lettered) {
   char *rec = mock_aws_stream_record(aws, "events-dlq", 0, &len);
   cJSON *o = cJSON_ParseWithLength(rec, len);
   ck_assert_ptr_nonnull(o);
-  ck_assert_str_eq(jstr(o, "reason"), "no_row");
+  ck_assert_str_eq(jstr(o, "reason"), "not_representable");
+  ck_assert_ptr_nonnull(strstr(jstr(o, "error"), "bigint"));
   cJSON_Delete(o);
   free(rec);
   rec = mock_aws_stream_record(aws, "events", 0, &len);
