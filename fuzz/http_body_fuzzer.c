@@ -11,15 +11,19 @@
  *   3: the same after gzip Content-Encoding: inflated with the server's
  *      bound, then handled as 2 when it inflates.
  * Oracles besides the sanitizers: every answer is a known status with a
- * body that is valid JSON (cJSON), and a 200 from /events accounts for
- * every event (accepted + rejected = events, accepted texts inside the
- * body). */
+ * body that is valid JSON (cJSON), a 200 from /events accounts for every
+ * event (accepted + rejected = events, accepted texts inside the body), and
+ * every accepted event becomes a row of the lake's table (the server checks
+ * with the same table, as evpipe local does: accepted means stored). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "evpipe/evpipe.h"
+#include "core/table.h"
+#include "lake/lake.h"
+#include "local/wal_int.h"
 #include "server/server.h"
 
 #define SCHEMA_PATH "examples/schemas/glue-data-catalog-json-schema.json"
@@ -40,6 +44,8 @@ static evp_jwt_signer_t *signer;
 static evp__clients_t *clients;
 static evp_schema_t *schema;
 static evp_schema_ctx_t *ctx;
+static evp__table_t *table;
+static evp__rowb_t *rowb;
 
 static int64_t fixed_clock(void *o) {
   (void)o;
@@ -68,11 +74,14 @@ static void init(void) {
   evp_jwt_signer_set_issuer(signer, "evpipe-local");
   size_t len;
   char *text = read_all(SCHEMA_PATH, &len);
-  schema = text ? evp_schema_compile(text, len, NULL, &e, err, sizeof err)
-                : evp_schema_compile(FALLBACK_SCHEMA, strlen(FALLBACK_SCHEMA), NULL, &e, err, sizeof err);
-  free(text);
-  if (!schema || !(ctx = evp_schema_ctx_new(err, sizeof err)))
+  const char *st = text ? text : FALLBACK_SCHEMA;
+  size_t sl = text ? len : strlen(FALLBACK_SCHEMA);
+  schema = evp_schema_compile(st, sl, NULL, &e, err, sizeof err);
+  if (!schema || !(ctx = evp_schema_ctx_new(err, sizeof err)) ||
+      evp__table_parse(st, sl, &table, err, sizeof err) != EVP_OK ||
+      evp__rowb_new(table, &rowb, err, sizeof err) != EVP_OK)
     abort();
+  free(text);
 }
 
 static void check_answer(const evp__http_resp_t *r) {
@@ -110,7 +119,7 @@ static void events(const char *body, size_t len) {
   evp__http_req_t q = {"POST", "/events", hs, 1, body, len, NULL};
   evp__http_resp_t r;
   evp__http_resp_init(&r);
-  evp__events_cfg_t cfg = {schema, 50, MAX_BODY};
+  evp__events_cfg_t cfg = {schema, 50, MAX_BODY, table};
   evp__events_result_t res;
   memset(&res, 0, sizeof res);
   if (evp__events_handle(&cfg, ctx, &q, &res, &r) == EVP_OK) {
@@ -121,6 +130,15 @@ static void events(const char *body, size_t len) {
       for (size_t i = 0; i < res.n_accepted; i++)
         if (res.accepted[i] < body || res.accepted[i] + res.accepted_lens[i] > body + len)
           abort(); /* accepted texts are spans of the body */
+      for (size_t i = 0; i < res.n_accepted; i++) {
+        const evp__pq_value_t *row;
+        const char *id;
+        size_t idlen;
+        char err[256];
+        if (evp__rowb_build(rowb, res.accepted[i], res.accepted_lens[i], 1700000000000000, "app-1",
+                            5, &row, &id, &idlen, err, sizeof err) != EVP_OK)
+          abort(); /* accepted but the lake cannot hold it */
+      }
     } else if (res.n_events || res.n_accepted || res.n_rejected) {
       abort(); /* nothing to persist from a refused request */
     }

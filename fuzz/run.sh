@@ -2,7 +2,7 @@
 # Build and run a libFuzzer target for a bounded time.
 #   fuzz/run.sh NAME [SECONDS]     e.g. fuzz/run.sh jwt_verify 600
 # Builds fuzz/NAME_fuzzer.c with clang (libFuzzer + ASan + UBSan) against the
-# core sources (plus the files listed in fuzz/NAME_fuzzer.srcs, one path or glob a
+# core sources (plus the files, globs and -l libraries listed in fuzz/NAME_fuzzer.srcs, one a
 # line, for targets that reach beyond core), seeds the corpus from fuzz/seeds/NAME/, and keeps the working
 # corpus in fuzz/corpus-NAME/ (not committed). Crashes land in fuzz/out/.
 set -eu
