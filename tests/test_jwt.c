@@ -716,6 +716,48 @@ START_TEST(caps_token_lifetime_at_the_issuers_ttl) {
 }
 END_TEST
 
+/* Duplicate member names past the pairwise bound are found through a hash
+ * table whose hash is seeded per process: names crafted to share a slot
+ * under one seed (here, seed 0: what the source shows) spread under
+ * another; the unseeded hash the dictionaries use is seed 0, unchanged. */
+START_TEST(duplicate_names_through_a_seeded_table) {
+  char names[256][16];
+  size_t found = 0;
+  uint32_t want = evp__hash32("m0", 2) & 1023;
+  for (unsigned i = 0; found < 256 && i < 4000000; i++) {
+    char k[16];
+    int n = snprintf(k, sizeof k, "m%u", i);
+    if ((evp__hash32(k, (size_t)n) & 1023) == want)
+      memcpy(names[found++], k, (size_t)n + 1);
+  }
+  ck_assert_uint_eq(found, 256);
+  uint64_t seed = 0x5eed5eed12345678ull;
+  size_t same = 0;
+  for (size_t i = 0; i < found; i++) {
+    ck_assert_uint_eq(evp__hash32(names[i], strlen(names[i])),
+                      evp__hash32_seeded(0, names[i], strlen(names[i])));
+    same += (evp__hash32_seeded(seed, names[i], strlen(names[i])) & 1023) ==
+            (evp__hash32_seeded(seed, names[0], strlen(names[0])) & 1023);
+  }
+  ck_assert_msg(same < 8, "%zu of 256 crafted names still share a slot", same);
+  /* and the table finds the repeat, escaped or not, at any position */
+  evp__jmember_t m[257];
+  memset(m, 0, sizeof m);
+  for (size_t i = 0; i < 256; i++) {
+    m[i].key = names[i];
+    m[i].keylen = strlen(names[i]);
+  }
+  ck_assert_int_eq(evp__json_find_dup(m, 256), -1);
+  static const char esc[] = "\\u006d0"; /* "m0" */
+  m[256].key = esc;
+  m[256].keylen = strlen(esc);
+  m[256].key_escaped = 1;
+  ck_assert_int_eq(evp__json_find_dup(m, 257), 256);
+  m[200] = m[256];
+  ck_assert_int_eq(evp__json_find_dup(m, 201), 200);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("jwt");
   TCase *b = tcase_create("primitives");
@@ -744,6 +786,7 @@ int main(void) {
   tcase_add_test(v, rotation_keeps_previous_key_verifying);
   tcase_add_test(v, verifier_is_safe_across_threads);
   tcase_add_test(v, caps_token_lifetime_at_the_issuers_ttl);
+  tcase_add_test(v, duplicate_names_through_a_seeded_table);
   suite_add_tcase(s, v);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

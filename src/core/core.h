@@ -119,8 +119,9 @@ evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember
                                         size_t max_m, size_t *count);
 /* Index of the first member whose name repeats an earlier one (names
  * compared by their decoded value), or -1. Linear in @p n on average (a
- * hash of the names past a few members), so a hostile event of thousands of
- * members costs no more than reading it. */
+ * hash of the names past a few members, seeded at random per process so
+ * that names cannot be chosen to collide from reading the source): a
+ * hostile event of thousands of members costs about as much as reading it. */
 long evp__json_find_dup(const evp__jmember_t *m, size_t n);
 /* The correctly rounded double of the JSON number text s[0..n), whatever the
  * process locale (strtod in the C locale). 0, or -1 when out of memory. */
@@ -222,11 +223,13 @@ static inline int evp__bytes_eq(const void *a, const void *b, size_t n) {
   return memcmp(x, y, n) == 0;
 }
 
-/* 64-bit multiply-xorshift hash of n bytes, 8 a step (dictionary and
- * property tables: far faster than a bytewise hash on longer strings). */
-static inline uint32_t evp__hash32(const void *data, size_t n) {
+/* 64-bit multiply-xorshift hash of n bytes, 8 a step, with @p seed mixed
+ * in before the first byte. Tables whose keys a client chooses use a
+ * random per-process seed: with a fixed one, crafted names can be made to
+ * share a slot and turn each lookup into a scan. */
+static inline uint32_t evp__hash32_seeded(uint64_t seed, const void *data, size_t n) {
   const unsigned char *p = data;
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ seed ^ n;
   while (n >= 8) {
     uint64_t w;
     memcpy(&w, p, 8);
@@ -240,6 +243,13 @@ static inline uint32_t evp__hash32(const void *data, size_t n) {
   h = (h ^ w) * 0x94D049BB133111EBull;
   h ^= h >> 31;
   return (uint32_t)(h ^ (h >> 32));
+}
+
+/* evp__hash32_seeded with seed 0 (dictionary and property tables, whose
+ * keys come from the schema or are bounded per file: far faster than a
+ * bytewise hash on longer strings). */
+static inline uint32_t evp__hash32(const void *data, size_t n) {
+  return evp__hash32_seeded(0, data, n);
 }
 
 /* Length of the valid UTF-8 sequence at @p p (1 for ASCII, 2..4), 0 when it

@@ -6,10 +6,12 @@
  * RFC 8259 grammar with UTF-8 validation, and no allocation on the hot path.
  * It validates a whole object and records the top-level members as spans into
  * the input; values are decoded only when asked for. */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include "core/core.h"
 
 typedef struct {
@@ -497,6 +499,20 @@ static long find_dup_pairs(const evp__jmember_t *m, size_t n) {
 
 #define FIND_DUP_PAIRS_MAX 32
 
+/* Member names are the client's: the table's hash is seeded once per
+ * process, so no set of names collides everywhere. */
+static pthread_once_t dup_seed_once = PTHREAD_ONCE_INIT;
+static uint64_t dup_seed;
+
+static void dup_seed_init(void) {
+  if (evp__random(&dup_seed, sizeof dup_seed) != EVP_OK) {
+    /* No randomness: still not a constant an attacker can read in the source. */
+    int local;
+    dup_seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&local ^
+               (uint64_t)(uintptr_t)&dup_seed << 17;
+  }
+}
+
 long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
   if (n <= FIND_DUP_PAIRS_MAX)
     return find_dup_pairs(m, n);
@@ -506,6 +522,7 @@ long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
   while (cap < 2 * n) cap *= 2;
   for (size_t i = 0; i < n; i++)
     if (m[i].key_escaped) esc += m[i].keylen + 1;
+  pthread_once(&dup_seed_once, dup_seed_init);
   uint32_t *tab = calloc(cap, sizeof *tab);
   char *dec = esc ? malloc(esc) : NULL;
   uint32_t *hash = malloc(n * sizeof *hash);
@@ -522,7 +539,7 @@ long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
       k = dec + off;
       off += m[i].keylen + 1;
     }
-    hash[i] = evp__hash32(k, kl);
+    hash[i] = evp__hash32_seeded(dup_seed, k, kl);
     for (size_t h = hash[i] & (cap - 1);; h = (h + 1) & (cap - 1)) {
       if (!tab[h]) {
         tab[h] = (uint32_t)i + 1;
