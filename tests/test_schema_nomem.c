@@ -169,11 +169,70 @@ START_TEST(every_allocation_failure_is_reported) {
 }
 END_TEST
 
+/* A schema whose string holds "\u0000": the loader rewrites it into a copy
+ * first, and that copy's allocation failing must be EVP_ERR_NOMEM, not a
+ * schema compiled from the original text (cJSON cuts the string at the NUL,
+ * so const "a\u0000b" would become const "a"). */
+static const char nul_schema[] = "{\"const\": \"a\\u0000b\"}";
+
+static int run_nul_once(void) {
+  char err[256];
+  evp_err_t rc;
+  evp_schema_t *s = evp_schema_compile(nul_schema, strlen(nul_schema), NULL, &rc, err, sizeof err);
+  if (!s) {
+    EXPECT(rc == EVP_ERR_NOMEM, "compile: %s: %s", evp_err2name(rc), err);
+    return 1;
+  }
+  evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
+  if (!c) {
+    evp_schema_destroy(s);
+    return 1;
+  }
+  rc = evp_schema_validate(s, c, "\"a\"", 3);
+  EXPECT(rc == EVP_ERR_INVALID_EVENT || rc == EVP_ERR_NOMEM, "\"a\" against const \"a\\u0000b\": %s",
+         evp_err2name(rc));
+  int hit = rc == EVP_ERR_NOMEM;
+  rc = evp_schema_validate(s, c, "\"a\\u0000b\"", 10);
+  EXPECT(rc == EVP_OK || rc == EVP_ERR_NOMEM, "\"a\\u0000b\" against its own const: %s",
+         evp_err2name(rc));
+  hit |= rc == EVP_ERR_NOMEM;
+  evp_schema_ctx_destroy(c);
+  evp_schema_destroy(s);
+  return hit;
+}
+
+START_TEST(nul_escape_copy_failure_is_reported) {
+  if (!INTERPOSE || getenv("EVP_VALGRIND")) {
+    printf("schema_nomem: skipped (sanitizer or valgrind owns malloc)\n");
+    return;
+  }
+  problem[0] = '\0';
+  fail_at = -1;
+  calls = 0;
+  ck_assert_int_eq(run_nul_once(), 0);
+  ck_assert_msg(!problem[0], "%s", problem);
+  fail_at = 1L << 40;
+  calls = 0;
+  ck_assert_int_eq(run_nul_once(), 0);
+  long total = calls;
+  fail_at = -1;
+  ck_assert_int_gt(total, 2);
+  for (long k = 0; k < total; k++) {
+    fail_at = k;
+    calls = 0;
+    run_nul_once();
+    fail_at = -1;
+    ck_assert_msg(!problem[0], "failing allocation %ld: %s", k, problem);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("schema_nomem");
   TCase *tc = tcase_create("nomem");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, every_allocation_failure_is_reported);
+  tcase_add_test(tc, nul_escape_copy_failure_is_reported);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_NOFORK);
