@@ -95,7 +95,10 @@ evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_
   }
   pthread_cond_init(&cs->freed, NULL);
   int one = 1, en = 0;
-  cs->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* Non-blocking: the connection poll reported can be gone (reset) before
+   * accept4 runs, and a blocking accept would then wait for the next client
+   * and keep evp__conns_stop_accepting from joining the accept thread. */
+  cs->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (cs->listen_fd < 0 || (*ipv6 && setsockopt(cs->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
       setsockopt(cs->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
       bind(cs->listen_fd, (struct sockaddr *)&ss, sl) != 0 || listen(cs->listen_fd, SOMAXCONN) != 0 ||
@@ -189,8 +192,12 @@ static void *accept_loop(void *arg) {
       continue;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    /* On Linux the accepted socket does not inherit O_NONBLOCK from the
+     * listening one: connections reach the daemon as they did before. */
     int fd = accept4(cs->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
     if (fd < 0) {
+      /* EAGAIN/EWOULDBLOCK: the connection went away after poll, ECONNABORTED
+       * likewise, EINTR: a signal; back to poll (which also sees a stop). */
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         char f[128];
         size_t n = 0;
