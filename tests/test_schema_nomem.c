@@ -138,32 +138,40 @@ static int run_once(void) {
   return hit;
 }
 
+/* Run @p run clean, count its allocations, then fail each one in turn:
+ * every run must report a problem-free outcome. The number of runs that saw
+ * the failure reported goes to *failed_runs; returns the count. */
+static long fail_each(int (*run)(void), long *failed_runs) {
+  problem[0] = '\0';
+  fail_at = -1;
+  calls = 0;
+  ck_assert_int_eq(run(), 0);
+  ck_assert_msg(!problem[0], "%s", problem);
+  fail_at = 1L << 40; /* count without failing */
+  calls = 0;
+  int r = run();
+  long total = calls;
+  fail_at = -1;
+  ck_assert_int_eq(r, 0);
+  *failed_runs = 0;
+  for (long k = 0; k < total; k++) {
+    fail_at = k;
+    calls = 0;
+    r = run();
+    fail_at = -1;
+    ck_assert_msg(!problem[0], "failing allocation %ld: %s", k, problem);
+    *failed_runs += r != 0;
+  }
+  return total;
+}
+
 START_TEST(every_allocation_failure_is_reported) {
   if (!INTERPOSE || getenv("EVP_VALGRIND")) {
     printf("schema_nomem: skipped (sanitizer or valgrind owns malloc)\n");
     return;
   }
-  /* count the allocations of a clean run first */
-  fail_at = -1;
-  calls = 0;
-  ck_assert_int_eq(run_once(), 0);
-  ck_assert_msg(!problem[0], "%s", problem);
-  fail_at = 1L << 40; /* count without failing */
-  calls = 0;
-  int r = run_once();
-  long total = calls;
-  fail_at = -1;
-  ck_assert_int_eq(r, 0);
+  long failed_runs, total = fail_each(run_once, &failed_runs);
   ck_assert_int_gt(total, 20);
-  long failed_runs = 0;
-  for (long k = 0; k < total; k++) {
-    fail_at = k;
-    calls = 0;
-    r = run_once();
-    fail_at = -1;
-    ck_assert_msg(!problem[0], "failing allocation %ld: %s", k, problem);
-    failed_runs += r != 0;
-  }
   printf("schema_nomem: %ld allocation points, %ld runs saw the failure reported\n", total, failed_runs);
   ck_assert_int_gt(failed_runs, total / 2); /* the failures really were injected */
 }
@@ -206,24 +214,9 @@ START_TEST(nul_escape_copy_failure_is_reported) {
     printf("schema_nomem: skipped (sanitizer or valgrind owns malloc)\n");
     return;
   }
-  problem[0] = '\0';
-  fail_at = -1;
-  calls = 0;
-  ck_assert_int_eq(run_nul_once(), 0);
-  ck_assert_msg(!problem[0], "%s", problem);
-  fail_at = 1L << 40;
-  calls = 0;
-  ck_assert_int_eq(run_nul_once(), 0);
-  long total = calls;
-  fail_at = -1;
-  ck_assert_int_gt(total, 2);
-  for (long k = 0; k < total; k++) {
-    fail_at = k;
-    calls = 0;
-    run_nul_once();
-    fail_at = -1;
-    ck_assert_msg(!problem[0], "failing allocation %ld: %s", k, problem);
-  }
+  long failed_runs;
+  ck_assert_int_gt(fail_each(run_nul_once, &failed_runs), 2);
+  ck_assert_int_gt(failed_runs, 0);
 }
 END_TEST
 
