@@ -46,12 +46,6 @@ struct evp__conns {
   evp__metrics_t *m;
 };
 
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_t *o,
                          evp__metrics_t *m, evp__conns_t **out, uint16_t *bound_port, int *ipv6,
                          char *errstr, size_t errstr_size) {
@@ -116,12 +110,12 @@ evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_
   return EVP_OK;
 }
 
-static void peer_ip(const struct sockaddr_storage *ss, char *out, size_t cap) {
+void evp__sockaddr_ip(const struct sockaddr *sa, char *out, size_t cap) {
   out[0] = '\0';
-  if (ss->ss_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, out, (socklen_t)cap);
-  else if (ss->ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, out, (socklen_t)cap);
+  if (sa && sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+  else if (sa && sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
 static const char refused_msg[] = "connection refused: too many connections from one address";
@@ -175,7 +169,7 @@ static evp__conn_t *admit(evp__conns_t *cs, int fd, const char *ip) {
   free_slot->fd = fd;
   memcpy(free_slot->ip, ip, sizeof free_slot->ip);
   free_slot->phase = PHASE_HEADER;
-  free_slot->since = mono();
+  free_slot->since = evp__mono_s();
   cs->open++;
   return free_slot;
 }
@@ -209,7 +203,7 @@ static void *accept_loop(void *arg) {
       continue;
     }
     char ip[INET6_ADDRSTRLEN];
-    peer_ip(&ss, ip, sizeof ip);
+    evp__sockaddr_ip((const struct sockaddr *)&ss, ip, sizeof ip);
     pthread_mutex_lock(&cs->mu);
     evp__conn_t *cn = admit(cs, fd, ip);
     pthread_mutex_unlock(&cs->mu);
@@ -244,7 +238,7 @@ static void *watch_loop(void *arg) {
   pthread_mutex_lock(&cs->mu);
   while (!cs->stopping) {
     wait_ms(cs, TICK_MS);
-    double now = mono();
+    double now = evp__mono_s();
     for (size_t i = 0; i < cs->cap; i++) {
       evp__conn_t *cn = &cs->slot[i];
       if (!cn->used || cn->closing)
@@ -350,7 +344,7 @@ void evp__conns_notify(void *cls, struct MHD_Connection *c, void **socket_contex
       evp__conn_t *cn = &cs->slot[i];
       if (cn->used && !cn->started && cn->fd == ci->connect_fd) {
         cn->started = 1;
-        cn->since = mono();
+        cn->since = evp__mono_s();
         *socket_context = cn;
         break;
       }
@@ -377,7 +371,7 @@ static void set_phase(evp__conns_t *cs, evp__conn_t *cn, phase_t p) {
     return;
   pthread_mutex_lock(&cs->mu);
   cn->phase = p;
-  cn->since = mono();
+  cn->since = evp__mono_s();
   cn->body_bytes = 0;
   pthread_mutex_unlock(&cs->mu);
 }

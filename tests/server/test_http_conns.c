@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include "core/core.h"
 #include "local/http_conns.h"
@@ -64,11 +67,40 @@ START_TEST(listening_socket_is_nonblocking) {
 }
 END_TEST
 
+/* The one sockaddr-to-text function of the HTTP front (accept loop and
+ * request log): both families, and "" for what has no address. */
+START_TEST(sockaddr_ip_text) {
+  char out[INET6_ADDRSTRLEN];
+  struct sockaddr_in a4;
+  struct sockaddr_in6 a6;
+  memset(&a4, 0, sizeof a4);
+  memset(&a6, 0, sizeof a6);
+  a4.sin_family = AF_INET;
+  a6.sin6_family = AF_INET6;
+  ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.42", &a4.sin_addr), 1);
+  ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::ffff:1", &a6.sin6_addr), 1);
+  evp__sockaddr_ip((const struct sockaddr *)&a4, out, sizeof out);
+  ck_assert_str_eq(out, "127.0.0.42");
+  evp__sockaddr_ip((const struct sockaddr *)&a6, out, sizeof out);
+  ck_assert_str_eq(out, "2001:db8::ffff:1");
+  struct sockaddr_un au;
+  memset(&au, 0, sizeof au);
+  au.sun_family = AF_UNIX;
+  memcpy(out, "x", 2);
+  evp__sockaddr_ip((const struct sockaddr *)&au, out, sizeof out);
+  ck_assert_str_eq(out, "");
+  memcpy(out, "x", 2);
+  evp__sockaddr_ip(NULL, out, sizeof out);
+  ck_assert_str_eq(out, "");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("http_conns");
   TCase *tc = tcase_create("listen");
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, listening_socket_is_nonblocking);
+  tcase_add_test(tc, sockaddr_ip_text);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
