@@ -80,6 +80,25 @@ static int collect(void *opaque, size_t i, const char *v, size_t n, evp_err_t ve
   return 0;
 }
 
+/* Compile @p text (resources from @p l, may be NULL) and make a context
+ * for it: 0 with both, 1 (nothing to free) when an allocation failed, which
+ * compile must report as EVP_ERR_NOMEM. */
+static int compile_with_ctx(const char *text, evp_schema_loader_t *l, evp_schema_t **s,
+                            evp_schema_ctx_t **c) {
+  char err[256];
+  evp_err_t rc;
+  *c = NULL;
+  if (!(*s = evp_schema_compile(text, strlen(text), l, &rc, err, sizeof err))) {
+    EXPECT(rc == EVP_ERR_NOMEM, "compile: %s: %s", evp_err2name(rc), err);
+    return 1;
+  }
+  if (!(*c = evp_schema_ctx_new(err, sizeof err))) {
+    evp_schema_destroy(*s);
+    return 1;
+  }
+  return 0;
+}
+
 /* One full run: loader, compile, context, two validations (alone, then as
  * one body's events). Returns 1 when
  * an allocation failure was reported (as EVP_ERR_NOMEM or a NULL object). */
@@ -95,17 +114,12 @@ static int run_once(void) {
     evp_schema_loader_destroy(l);
     return 1;
   }
-  evp_schema_t *s = evp_schema_compile(schema_text, strlen(schema_text), l, &rc, err, sizeof err);
+  evp_schema_t *s;
+  evp_schema_ctx_t *c;
+  int failed = compile_with_ctx(schema_text, l, &s, &c);
   evp_schema_loader_destroy(l);
-  if (!s) {
-    EXPECT(rc == EVP_ERR_NOMEM, "compile: %s: %s", evp_err2name(rc), err);
+  if (failed)
     return 1;
-  }
-  evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
-  if (!c) {
-    evp_schema_destroy(s);
-    return 1;
-  }
   EXPECT(evp_schema_ctx_set_limits(c, 0, 0, 20) == EVP_OK, "set_limits");
   rc = evp_schema_validate(s, c, valid_doc, strlen(valid_doc));
   EXPECT(rc == EVP_OK || rc == EVP_ERR_NOMEM, "valid doc: %s: %s", evp_err2name(rc),
@@ -184,19 +198,11 @@ END_TEST
 static const char nul_schema[] = "{\"const\": \"a\\u0000b\"}";
 
 static int run_nul_once(void) {
-  char err[256];
-  evp_err_t rc;
-  evp_schema_t *s = evp_schema_compile(nul_schema, strlen(nul_schema), NULL, &rc, err, sizeof err);
-  if (!s) {
-    EXPECT(rc == EVP_ERR_NOMEM, "compile: %s: %s", evp_err2name(rc), err);
+  evp_schema_t *s;
+  evp_schema_ctx_t *c;
+  if (compile_with_ctx(nul_schema, NULL, &s, &c))
     return 1;
-  }
-  evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
-  if (!c) {
-    evp_schema_destroy(s);
-    return 1;
-  }
-  rc = evp_schema_validate(s, c, "\"a\"", 3);
+  evp_err_t rc = evp_schema_validate(s, c, "\"a\"", 3);
   EXPECT(rc == EVP_ERR_INVALID_EVENT || rc == EVP_ERR_NOMEM, "\"a\" against const \"a\\u0000b\": %s",
          evp_err2name(rc));
   int hit = rc == EVP_ERR_NOMEM;
