@@ -218,22 +218,21 @@ for p in pwd.getpwall():
         break
 PY
 )
-MADE_USERS=""
+MADE_USERS="" MADE_GROUP=""
 if [ -z "$SHARED" ] && command -v useradd >/dev/null && command -v groupadd >/dev/null; then
+  trap 'for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP" "${PD:-}"
+        for u in $MADE_USERS; do userdel "$u"; done; [ -z "$MADE_GROUP" ] || groupdel "$MADE_GROUP"' EXIT
   G_NAME=evpt$$
-  if groupadd "$G_NAME" && useradd -M -N -g "$G_NAME" -s /bin/false "${G_NAME}a" &&
-     useradd -M -N -g "$G_NAME" -s /bin/false "${G_NAME}b"; then
-    MADE_USERS="${G_NAME}a ${G_NAME}b"
+  groupadd "$G_NAME" && MADE_GROUP=$G_NAME &&
+    useradd -M -N -g "$G_NAME" -s /bin/false "${G_NAME}a" && MADE_USERS="${G_NAME}a" &&
+    useradd -M -N -g "$G_NAME" -s /bin/false "${G_NAME}b" && MADE_USERS="$MADE_USERS ${G_NAME}b" &&
     SHARED="$(id -u "${G_NAME}a") $(getent group "$G_NAME" | cut -d: -f3)"
-  fi
-  trap 'for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP" "${PD:-}";
-        for u in $MADE_USERS; do userdel "$u"; done; groupdel "$G_NAME" 2>/dev/null' EXIT
 fi
 if [ -z "$SHARED" ] || ! command -v setpriv >/dev/null || [ "$(id -u)" != 0 ]; then
   echo "skipped: no user whose primary group is shared (or no setpriv, or not root)"
 else
   set -- $SHARED; SU=$1; SG=$2
-  PD=$(mktemp -d); [ -n "$MADE_USERS" ] || trap 'for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP" "$PD"' EXIT
+  PD=$(mktemp -d); [ -n "$MADE_GROUP" ] || trap 'for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP" "$PD"' EXIT
   mkdir -m 700 "$PD/secrets"
   clients_json a "$S_A" >"$PD/secrets/clients.json"; chmod 600 "$PD/secrets/clients.json"
   chown -R "$SU:$SG" "$PD"; chmod 700 "$PD"; chmod 770 "$PD/secrets"
