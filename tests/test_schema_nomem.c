@@ -80,6 +80,25 @@ static int collect(void *opaque, size_t i, const char *v, size_t n, evp_err_t ve
   return 0;
 }
 
+/* Compile @p text (resources from @p l, may be NULL) and make a context
+ * for it: 0 with both, 1 (nothing to free) when an allocation failed, which
+ * compile must report as EVP_ERR_NOMEM. */
+static int compile_with_ctx(const char *text, evp_schema_loader_t *l, evp_schema_t **s,
+                            evp_schema_ctx_t **c) {
+  char err[256];
+  evp_err_t rc;
+  *c = NULL;
+  if (!(*s = evp_schema_compile(text, strlen(text), l, &rc, err, sizeof err))) {
+    EXPECT(rc == EVP_ERR_NOMEM, "compile: %s: %s", evp_err2name(rc), err);
+    return 1;
+  }
+  if (!(*c = evp_schema_ctx_new(err, sizeof err))) {
+    evp_schema_destroy(*s);
+    return 1;
+  }
+  return 0;
+}
+
 /* One full run: loader, compile, context, two validations (alone, then as
  * one body's events). Returns 1 when
  * an allocation failure was reported (as EVP_ERR_NOMEM or a NULL object). */
@@ -95,17 +114,12 @@ static int run_once(void) {
     evp_schema_loader_destroy(l);
     return 1;
   }
-  evp_schema_t *s = evp_schema_compile(schema_text, strlen(schema_text), l, &rc, err, sizeof err);
+  evp_schema_t *s;
+  evp_schema_ctx_t *c;
+  int failed = compile_with_ctx(schema_text, l, &s, &c);
   evp_schema_loader_destroy(l);
-  if (!s) {
-    EXPECT(rc == EVP_ERR_NOMEM, "compile: %s: %s", evp_err2name(rc), err);
+  if (failed)
     return 1;
-  }
-  evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
-  if (!c) {
-    evp_schema_destroy(s);
-    return 1;
-  }
   EXPECT(evp_schema_ctx_set_limits(c, 0, 0, 20) == EVP_OK, "set_limits");
   rc = evp_schema_validate(s, c, valid_doc, strlen(valid_doc));
   EXPECT(rc == EVP_OK || rc == EVP_ERR_NOMEM, "valid doc: %s: %s", evp_err2name(rc),
@@ -138,34 +152,77 @@ static int run_once(void) {
   return hit;
 }
 
+/* Run @p run clean, count its allocations, then fail each one in turn:
+ * every run must report a problem-free outcome. The number of runs that saw
+ * the failure reported goes to *failed_runs; returns the count. */
+static long fail_each(int (*run)(void), long *failed_runs) {
+  problem[0] = '\0';
+  fail_at = -1;
+  calls = 0;
+  ck_assert_int_eq(run(), 0);
+  ck_assert_msg(!problem[0], "%s", problem);
+  fail_at = 1L << 40; /* count without failing */
+  calls = 0;
+  int r = run();
+  long total = calls;
+  fail_at = -1;
+  ck_assert_int_eq(r, 0);
+  *failed_runs = 0;
+  for (long k = 0; k < total; k++) {
+    fail_at = k;
+    calls = 0;
+    r = run();
+    fail_at = -1;
+    ck_assert_msg(!problem[0], "failing allocation %ld: %s", k, problem);
+    *failed_runs += r != 0;
+  }
+  return total;
+}
+
 START_TEST(every_allocation_failure_is_reported) {
   if (!INTERPOSE || getenv("EVP_VALGRIND")) {
     printf("schema_nomem: skipped (sanitizer or valgrind owns malloc)\n");
     return;
   }
-  /* count the allocations of a clean run first */
-  fail_at = -1;
-  calls = 0;
-  ck_assert_int_eq(run_once(), 0);
-  ck_assert_msg(!problem[0], "%s", problem);
-  fail_at = 1L << 40; /* count without failing */
-  calls = 0;
-  int r = run_once();
-  long total = calls;
-  fail_at = -1;
-  ck_assert_int_eq(r, 0);
+  long failed_runs, total = fail_each(run_once, &failed_runs);
   ck_assert_int_gt(total, 20);
-  long failed_runs = 0;
-  for (long k = 0; k < total; k++) {
-    fail_at = k;
-    calls = 0;
-    r = run_once();
-    fail_at = -1;
-    ck_assert_msg(!problem[0], "failing allocation %ld: %s", k, problem);
-    failed_runs += r != 0;
-  }
   printf("schema_nomem: %ld allocation points, %ld runs saw the failure reported\n", total, failed_runs);
   ck_assert_int_gt(failed_runs, total / 2); /* the failures really were injected */
+}
+END_TEST
+
+/* A schema whose string holds "\u0000": the loader rewrites it into a copy
+ * first, and that copy's allocation failing must be EVP_ERR_NOMEM, not a
+ * schema compiled from the original text (cJSON cuts the string at the NUL,
+ * so const "a\u0000b" would become const "a"). */
+static const char nul_schema[] = "{\"const\": \"a\\u0000b\"}";
+
+static int run_nul_once(void) {
+  evp_schema_t *s;
+  evp_schema_ctx_t *c;
+  if (compile_with_ctx(nul_schema, NULL, &s, &c))
+    return 1;
+  evp_err_t rc = evp_schema_validate(s, c, "\"a\"", 3);
+  EXPECT(rc == EVP_ERR_INVALID_EVENT || rc == EVP_ERR_NOMEM, "\"a\" against const \"a\\u0000b\": %s",
+         evp_err2name(rc));
+  int hit = rc == EVP_ERR_NOMEM;
+  rc = evp_schema_validate(s, c, "\"a\\u0000b\"", 10);
+  EXPECT(rc == EVP_OK || rc == EVP_ERR_NOMEM, "\"a\\u0000b\" against its own const: %s",
+         evp_err2name(rc));
+  hit |= rc == EVP_ERR_NOMEM;
+  evp_schema_ctx_destroy(c);
+  evp_schema_destroy(s);
+  return hit;
+}
+
+START_TEST(nul_escape_copy_failure_is_reported) {
+  if (!INTERPOSE || getenv("EVP_VALGRIND")) {
+    printf("schema_nomem: skipped (sanitizer or valgrind owns malloc)\n");
+    return;
+  }
+  long failed_runs;
+  ck_assert_int_gt(fail_each(run_nul_once, &failed_runs), 2);
+  ck_assert_int_gt(failed_runs, 0);
 }
 END_TEST
 
@@ -174,6 +231,7 @@ int main(void) {
   TCase *tc = tcase_create("nomem");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, every_allocation_failure_is_reported);
+  tcase_add_test(tc, nul_escape_copy_failure_is_reported);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_NOFORK);

@@ -56,6 +56,8 @@ void evp__uuid_text(const unsigned char u[16], char out[37]);
 
 /* The system clock in seconds since the epoch (an evp_clock_fn). */
 int64_t evp__system_clock(void *opaque);
+/* CLOCK_MONOTONIC in seconds, for deadlines and rates (never goes back). */
+double evp__mono_s(void);
 
 /* strdup that returns NULL for NULL. */
 char *evp__strdup(const char *s);

@@ -30,7 +30,9 @@ void evp_schema_loader_set_format_assert(evp_schema_loader_t *l, int on) {
 
 /* A copy of @p json with every "\u0000" escape inside a string replaced by
  * the byte EVP__SCHEMA_NUL (its length in *outlen), or NULL with *copied 0
- * when it has none (*outlen untouched). */
+ * when it has none (*outlen untouched). Out of memory is NULL with *copied
+ * 1: the caller must refuse then, since parsing the original text would
+ * silently cut those strings at the NUL. */
 static char *nul_escapes_out(const char *json, size_t len, size_t *outlen, int *copied) {
   *copied = 0;
   char *out = NULL;
@@ -39,7 +41,10 @@ static char *nul_escapes_out(const char *json, size_t len, size_t *outlen, int *
   for (size_t i = 0; i < len; i++) {
     char c = json[i];
     if (in_str && c == '\\' && i + 5 < len && !memcmp(json + i + 1, "u0000", 5)) {
-      if (!out && !(out = malloc(len))) return NULL;
+      if (!out && !(out = malloc(len))) {
+        *copied = 1;
+        return NULL;
+      }
       if (!*copied) memcpy(out, json, i), o = i, *copied = 1;
       out[o++] = EVP__SCHEMA_NUL;
       i += 5;

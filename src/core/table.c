@@ -71,23 +71,29 @@ int evp__table_name_ok(const char *s) {
   return 1;
 }
 
-/* Reads "description" of @p node into a fresh string ("" when absent). */
+/* Reads "description" of @p node into a fresh string ("" when absent). A
+ * "\u0000" in it reaches us as EVP__SCHEMA_NUL (schema_loader.c), a byte
+ * UTF-8 never holds: it becomes a space, which is what the comments made
+ * from a description show for NUL and every other control character
+ * (table_ddl.c: comment_dup); the text after it is kept. */
 static evp_err_t dup_description(const cJSON *node, const char *what, char **out,
                                  char *errstr, size_t errstr_size) {
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(node, "description");
-  const char *s = "";
-  if (d) {
-    if (!cJSON_IsString(d))
-      return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
-                         "%s: \"description\" must be a string", what);
-    /* Strict UTF-8 (no overlongs or surrogates): Glue refuses anything else. */
-    if (!evp__utf8_valid(d->valuestring, strlen(d->valuestring)))
-      return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
-                         "%s: \"description\" is not valid UTF-8", what);
-    s = d->valuestring;
+  if (d && !cJSON_IsString(d))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
+                       "%s: \"description\" must be a string", what);
+  if (!(*out = evp__strdup(d ? d->valuestring : "")))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  for (char *p = *out; (p = strchr(p, EVP__SCHEMA_NUL)) != NULL; p++)
+    *p = ' ';
+  /* Strict UTF-8 (no overlongs or surrogates): Glue refuses anything else. */
+  if (!evp__utf8_valid(*out, strlen(*out))) {
+    free(*out);
+    *out = NULL;
+    return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
+                       "%s: \"description\" is not valid UTF-8", what);
   }
-  *out = evp__strdup(s);
-  return *out ? EVP_OK : evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  return EVP_OK;
 }
 
 /* The set of types a property's "type" allows. */

@@ -78,6 +78,8 @@ typedef struct evp__table {
  * non-object schemas, unsupported or mixed types, missing types, unsafe or
  * duplicate names, names that collide with the server/partition columns,
  * non-string descriptions, more than EVP__TABLE_MAX_COLUMNS properties.
+ * @p schema is read as evp__schema_parse_doc reads it: a byte 0xFF in a
+ * description is an escaped NUL and becomes a space.
  * On success *out is owned by the caller (evp__table_free). Thread-safe. */
 evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out,
                                  char *errstr, size_t errstr_size);

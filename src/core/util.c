@@ -45,6 +45,12 @@ int64_t evp__system_clock(void *opaque) {
   return (int64_t)ts.tv_sec;
 }
 
+double evp__mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 char *evp__strdup(const char *s) {
   if (!s)
     return NULL;

@@ -46,12 +46,6 @@ struct evp__conns {
   evp__metrics_t *m;
 };
 
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_t *o,
                          evp__metrics_t *m, evp__conns_t **out, uint16_t *bound_port, int *ipv6,
                          char *errstr, size_t errstr_size) {
@@ -95,7 +89,10 @@ evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_
   }
   pthread_cond_init(&cs->freed, NULL);
   int one = 1, en = 0;
-  cs->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* Non-blocking: the connection poll reported can be gone (reset) before
+   * accept4 runs, and a blocking accept would then wait for the next client
+   * and keep evp__conns_stop_accepting from joining the accept thread. */
+  cs->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (cs->listen_fd < 0 || (*ipv6 && setsockopt(cs->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
       setsockopt(cs->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
       bind(cs->listen_fd, (struct sockaddr *)&ss, sl) != 0 || listen(cs->listen_fd, SOMAXCONN) != 0 ||
@@ -113,12 +110,12 @@ evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_
   return EVP_OK;
 }
 
-static void peer_ip(const struct sockaddr_storage *ss, char *out, size_t cap) {
+void evp__sockaddr_ip(const struct sockaddr *sa, char *out, size_t cap) {
   out[0] = '\0';
-  if (ss->ss_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, out, (socklen_t)cap);
-  else if (ss->ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, out, (socklen_t)cap);
+  if (sa && sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+  else if (sa && sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
 static const char refused_msg[] = "connection refused: too many connections from one address";
@@ -172,7 +169,7 @@ static evp__conn_t *admit(evp__conns_t *cs, int fd, const char *ip) {
   free_slot->fd = fd;
   memcpy(free_slot->ip, ip, sizeof free_slot->ip);
   free_slot->phase = PHASE_HEADER;
-  free_slot->since = mono();
+  free_slot->since = evp__mono_s();
   cs->open++;
   return free_slot;
 }
@@ -189,8 +186,12 @@ static void *accept_loop(void *arg) {
       continue;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    /* On Linux the accepted socket does not inherit O_NONBLOCK from the
+     * listening one: connections reach the daemon as they did before. */
     int fd = accept4(cs->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
     if (fd < 0) {
+      /* EAGAIN/EWOULDBLOCK: the connection went away after poll, ECONNABORTED
+       * likewise, EINTR: a signal; back to poll (which also sees a stop). */
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         char f[128];
         size_t n = 0;
@@ -202,7 +203,7 @@ static void *accept_loop(void *arg) {
       continue;
     }
     char ip[INET6_ADDRSTRLEN];
-    peer_ip(&ss, ip, sizeof ip);
+    evp__sockaddr_ip((const struct sockaddr *)&ss, ip, sizeof ip);
     pthread_mutex_lock(&cs->mu);
     evp__conn_t *cn = admit(cs, fd, ip);
     pthread_mutex_unlock(&cs->mu);
@@ -237,7 +238,7 @@ static void *watch_loop(void *arg) {
   pthread_mutex_lock(&cs->mu);
   while (!cs->stopping) {
     wait_ms(cs, TICK_MS);
-    double now = mono();
+    double now = evp__mono_s();
     for (size_t i = 0; i < cs->cap; i++) {
       evp__conn_t *cn = &cs->slot[i];
       if (!cn->used || cn->closing)
@@ -343,7 +344,7 @@ void evp__conns_notify(void *cls, struct MHD_Connection *c, void **socket_contex
       evp__conn_t *cn = &cs->slot[i];
       if (cn->used && !cn->started && cn->fd == ci->connect_fd) {
         cn->started = 1;
-        cn->since = mono();
+        cn->since = evp__mono_s();
         *socket_context = cn;
         break;
       }
@@ -370,7 +371,7 @@ static void set_phase(evp__conns_t *cs, evp__conn_t *cn, phase_t p) {
     return;
   pthread_mutex_lock(&cs->mu);
   cn->phase = p;
-  cn->since = mono();
+  cn->since = evp__mono_s();
   cn->body_bytes = 0;
   pthread_mutex_unlock(&cs->mu);
 }

@@ -13,6 +13,7 @@
 #define EVP_LOCAL_HTTP_CONNS_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 #include "local/local.h"
 
@@ -32,6 +33,10 @@ evp_err_t evp__conns_run(evp__conns_t *cs, struct MHD_Daemon *d, char *errstr, s
 void evp__conns_stop_accepting(evp__conns_t *cs);
 /* After MHD_stop_daemon: stop the watchdog, write pending log summaries, free. */
 void evp__conns_free(evp__conns_t *cs);
+
+/* The address of @p sa as text (IPv4 or IPv6; "" for NULL or another
+ * family) into @p out of @p cap bytes (INET6_ADDRSTRLEN is enough). */
+void evp__sockaddr_ip(const struct sockaddr *sa, char *out, size_t cap);
 
 /* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the evp__conns_t). */
 void evp__conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,

@@ -41,12 +41,6 @@ typedef struct {
   double t0;
 } reqstate_t;
 
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int64_t now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -75,14 +69,7 @@ static void wipe_free(void *p) {
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t cap) {
   const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  out[0] = '\0';
-  if (!ci || !ci->client_addr)
-    return;
-  const struct sockaddr *sa = ci->client_addr;
-  if (sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
-  else if (sa->sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
+  evp__sockaddr_ip(ci ? ci->client_addr : NULL, out, cap);
 }
 
 /* Send @p r (taking its body), count it and log one line. @p extra holds
@@ -108,7 +95,7 @@ static enum MHD_Result send_resp(evp__http_t *h, struct MHD_Connection *c, reqst
     MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
   enum MHD_Result q = MHD_queue_response(c, (unsigned)r->status, mr);
   MHD_destroy_response(mr);
-  double dt = mono() - rs->t0;
+  double dt = evp__mono_s() - rs->t0;
   evp__metrics_request(h->deps.metrics, rs->route, r->status, dt);
   if (h->deps.opts->log_requests || r->status >= 500) {
     char f[1024], ip[64];
@@ -235,7 +222,7 @@ static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqsta
   if (h->deps.token_ratelimit) {
     /* Per source address: bounds guessing of client secrets and the work an
      * anonymous caller can make us do (API Gateway + WAF rate rules in AWS). */
-    int wait = evp__ratelimit_take(h->deps.token_ratelimit, ip[0] ? ip : "?", mono());
+    int wait = evp__ratelimit_take(h->deps.token_ratelimit, ip[0] ? ip : "?", evp__mono_s());
     if (wait > 0) {
       char ra[16];
       snprintf(ra, sizeof ra, "%d", wait);
@@ -310,7 +297,7 @@ static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqst
   } else {
     memcpy(cid, rs->cid, sizeof cid);
   }
-  int wait = evp__ratelimit_take(h->deps.ratelimit, cid, mono());
+  int wait = evp__ratelimit_take(h->deps.ratelimit, cid, evp__mono_s());
   if (wait > 0) {
     char ra[16];
     snprintf(ra, sizeof ra, "%d", wait);
@@ -519,7 +506,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (!rs) {
     if (!(rs = calloc(1, sizeof *rs)))
       return MHD_NO;
-    rs->t0 = mono();
+    rs->t0 = evp__mono_s();
     rs->route = route_of(url);
     *con_cls = rs;
     evp__conn_headers_done(h->conns, evp__conn_of(c));

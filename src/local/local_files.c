@@ -2,10 +2,12 @@
  * refuse secrets another local user could read or replace (OpenSSH
  * StrictModes, docs/security.md), and atomic 0600 writes. */
 #define _XOPEN_SOURCE 700 /* realpath, S_ISVTX */
+#define _DEFAULT_SOURCE  /* getpwent_r */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +35,38 @@ unsigned evp__local_dir_open_mode(const char *path) {
  * can replace it (or chmod it open). */
 static int owner_ok(const struct stat *st) { return st->st_uid == 0 || st->st_uid == geteuid(); }
 
+/* Whether a user other than @p owner has @p gid as primary group. A group's
+ * listed members (gr_mem) leave out the users whose primary group it is, so
+ * with a shared primary group (`users`, gid 100) only the passwd database
+ * tells; Debian's OpenSSH walks it with getpwent for the same reason. The
+ * enumeration position is process-global state even with getpwent_r, so
+ * the walk holds a lock (this runs at start, on reload and in `evpipe
+ * secret rotate`, nowhere else in the process enumerates users). Any error
+ * in the walk counts as "shared": the exception is only made when the
+ * database says so. */
+static int primary_group_shared(uid_t owner, gid_t gid) {
+  static pthread_mutex_t walk = PTHREAD_MUTEX_INITIALIZER;
+  char buf[16384];
+  struct passwd pw, *pwp;
+  int shared = 0, rc;
+  pthread_mutex_lock(&walk);
+  setpwent();
+  while ((rc = getpwent_r(&pw, buf, sizeof buf, &pwp)) == 0 && pwp)
+    if (pw.pw_gid == gid && pw.pw_uid != owner) {
+      shared = 1;
+      break;
+    }
+  if (rc != 0 && rc != ENOENT)
+    shared = 1;
+  endpwent();
+  pthread_mutex_unlock(&walk);
+  return shared;
+}
+
 /* Debian's user private groups (umask 002 makes directories 0775): write
- * access for a group that is the owner's own primary group and lists no
- * other member gives nobody else anything — the exception Debian's OpenSSH
- * makes to StrictModes too. */
+ * access for a group that is the owner's own primary group, is nobody
+ * else's primary group and lists no other member gives nobody else
+ * anything — the exception Debian's OpenSSH makes to StrictModes too. */
 static int private_group(uid_t owner, gid_t gid) {
   char buf[16384];
   struct passwd pw, *pwp = NULL;
@@ -52,7 +82,7 @@ static int private_group(uid_t owner, gid_t gid) {
   for (char **m = gr.gr_mem; m && *m; m++)
     if (strcmp(*m, name) != 0)
       return 0;
-  return 1;
+  return !primary_group_shared(owner, gid);
 }
 
 /* Check one directory on the path of secret file @p file. The file's own

@@ -88,15 +88,9 @@ static struct {
 } limited[LIMITED_SLOTS];
 static pthread_mutex_t limited_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static double mono_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void evp__local_log_limited(const void *key, const char *level, const char *msg,
                             const char *fields) {
-  double now = mono_s();
+  double now = evp__mono_s();
   int write_now = 0;
   pthread_mutex_lock(&limited_mu);
   size_t i = 0;
@@ -127,7 +121,7 @@ void evp__local_log_limited(const void *key, const char *level, const char *msg,
 }
 
 void evp__local_log_limited_flush(int all) {
-  double now = mono_s();
+  double now = evp__mono_s();
   for (size_t i = 0; i < LIMITED_SLOTS; i++) {
     pthread_mutex_lock(&limited_mu);
     unsigned long held = limited[i].held;

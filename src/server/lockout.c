@@ -53,9 +53,7 @@ struct evp__lockout {
 
 static double mono_clock(void *opaque) {
   (void)opaque;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  return evp__mono_s();
 }
 
 void evp__lockout_opts_default(evp__lockout_opts_t *o) {

@@ -194,4 +194,53 @@ NLOG=$(grep -c '"msg":"client authentication failed"' "$TMP/local.err")
 check "failure lines are rate-limited ($NLOG lines for 54 failures)" [ "$NLOG" -lt 54 ]
 stop "$PID"
 
+# ------------------------------------------------------------ a group shared as a primary group
+# Group write on secrets/ is only harmless when nobody but the owner is in
+# that group: listed members (gr_mem) AND users whose primary group it is
+# (Debian's OpenSSH walks the passwd database for the same reason). Run the
+# server as a user U whose primary group G is also another user's primary
+# group and lists nobody else (nogroup: nobody, sync, _apt on Debian), or,
+# failing that, as one of two users made here with a shared primary group.
+SHARED=$(python3 - <<'PY'
+import collections, grp, pwd
+by = collections.defaultdict(set)
+for p in pwd.getpwall():
+    by[p.pw_gid].add(p.pw_uid)
+for p in pwd.getpwall():
+    if p.pw_uid == 0 or len(by[p.pw_gid]) < 2:
+        continue
+    try:
+        g = grp.getgrgid(p.pw_gid)
+    except KeyError:
+        continue
+    if all(m == p.pw_name for m in g.gr_mem):
+        print(p.pw_uid, p.pw_gid)
+        break
+PY
+)
+MADE_USERS="" MADE_GROUP=""
+if [ -z "$SHARED" ] && command -v useradd >/dev/null && command -v groupadd >/dev/null; then
+  trap 'for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP" "${PD:-}"
+        for u in $MADE_USERS; do userdel "$u"; done; [ -z "$MADE_GROUP" ] || groupdel "$MADE_GROUP"' EXIT
+  G_NAME=evpt$$
+  groupadd "$G_NAME" && MADE_GROUP=$G_NAME &&
+    useradd -M -N -g "$G_NAME" -s /bin/false "${G_NAME}a" && MADE_USERS="${G_NAME}a" &&
+    useradd -M -N -g "$G_NAME" -s /bin/false "${G_NAME}b" && MADE_USERS="$MADE_USERS ${G_NAME}b" &&
+    SHARED="$(id -u "${G_NAME}a") $(getent group "$G_NAME" | cut -d: -f3)"
+fi
+if [ -z "$SHARED" ] || ! command -v setpriv >/dev/null || [ "$(id -u)" != 0 ]; then
+  echo "skipped: no user whose primary group is shared (or no setpriv, or not root)"
+else
+  set -- $SHARED; SU=$1; SG=$2
+  PD=$(mktemp -d); [ -n "$MADE_GROUP" ] || trap 'for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP" "$PD"' EXIT
+  mkdir -m 700 "$PD/secrets"
+  clients_json a "$S_A" >"$PD/secrets/clients.json"; chmod 600 "$PD/secrets/clients.json"
+  chown -R "$SU:$SG" "$PD"; chmod 700 "$PD"; chmod 770 "$PD/secrets"
+  expect_rc 1 "uid $SU: a secrets/ directory writable by its own primary group $SG, which is also another user's primary group: refused" \
+    timeout $WAIT setpriv --reuid="$SU" --regid="$SG" --clear-groups \
+    "$CLI" local --listen 127.0.0.1:0 --data "$PD" --schema "$SCHEMA"
+  expect_grep "$TMP/err" "$PD/secrets is writable by group or others.*could replace the secret file.*run: chmod 700 $PD/secrets" \
+    "the refusal names the directory, says why and says: chmod 700 it"
+fi
+
 finish
