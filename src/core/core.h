@@ -225,6 +225,12 @@ static inline int evp__bytes_eq(const void *a, const void *b, size_t n) {
   return memcmp(x, y, n) == 0;
 }
 
+/* Room a buffer keeps after its last byte when strings inside it are
+ * matched against schema patterns in place: PCRE2's JIT reads up to 16
+ * bytes at a time and may load bytes past a subject's end (it never uses
+ * them, but they must be readable, and memory checkers flag the read). */
+#define EVP__REGEX_SLACK 16u
+
 /* 64-bit multiply-xorshift hash of n bytes, 8 a step, with @p seed mixed
  * in before the first byte. Tables whose keys a client chooses use a
  * random per-process seed: with a fixed one, crafted names can be made to

@@ -307,6 +307,8 @@ static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqst
   }
   char *plain = NULL;
   size_t plen = rs->len;
+  if (rs->buf) /* the slack every body buffer has (EVP__REGEX_SLACK), defined */
+    memset(rs->buf + rs->len, 0, EVP__REGEX_SLACK);
   const char *body = rs->buf ? rs->buf : "";
   if (is_gzip(c)) {
     e = evp__gunzip(rs->buf, rs->len, h->deps.opts->max_body, &plain, &plen);
@@ -450,7 +452,7 @@ static enum MHD_Result begin(evp__http_t *h, struct MHD_Connection *c, reqstate_
     if (errno == 0 && *end == '\0' && v > rs->limit)
       return send_error(h, c, rs, method, url, 413, "too_large", "request body too large", NULL);
     /* Known length: one buffer of the right size, no regrowth copies. */
-    if (errno == 0 && *end == '\0' && v > 0 && (rs->buf = malloc((size_t)v)))
+    if (errno == 0 && *end == '\0' && v > 0 && (rs->buf = malloc((size_t)v + EVP__REGEX_SLACK)))
       rs->cap = (size_t)v;
   }
   const char *ce = hdr(c, "Content-Encoding");
@@ -481,7 +483,9 @@ static enum MHD_Result take_body(reqstate_t *rs, const char *data, size_t n) {
       nc *= 2;
     if (nc > rs->limit)
       nc = rs->limit;
-    char *nb = malloc(nc);
+    /* EVP__REGEX_SLACK bytes past the end: the body's strings are pattern
+     * subjects in place, and PCRE2's JIT loads 16 bytes at a time. */
+    char *nb = malloc(nc + EVP__REGEX_SLACK);
     if (!nb)
       return MHD_NO;
     /* Not realloc: the old buffer may hold a client secret; wipe it. */

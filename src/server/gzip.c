@@ -18,7 +18,9 @@ evp_err_t evp__gunzip(const void *in, size_t len, size_t max_out, char **out, si
   size_t cap = len * 4 + 1024;
   if (cap > max_out + 1)
     cap = max_out + 1;
-  char *buf = malloc(cap);
+  /* Every allocation keeps EVP__REGEX_SLACK bytes past cap (the output's
+   * strings are pattern subjects in place), zeroed after the output. */
+  char *buf = malloc(cap + EVP__REGEX_SLACK);
   if (!buf) {
     inflateEnd(&z);
     return EVP_ERR_NOMEM;
@@ -48,7 +50,7 @@ evp_err_t evp__gunzip(const void *in, size_t len, size_t max_out, char **out, si
     }
     if (z.avail_out == 0) {
       size_t ncap = cap * 2 > max_out + 1 ? max_out + 1 : cap * 2;
-      char *nb = realloc(buf, ncap);
+      char *nb = realloc(buf, ncap + EVP__REGEX_SLACK);
       if (!nb) {
         e = EVP_ERR_NOMEM;
         goto fail;
@@ -69,6 +71,7 @@ evp_err_t evp__gunzip(const void *in, size_t len, size_t max_out, char **out, si
     goto fail;
   }
   inflateEnd(&z);
+  memset(buf + have, 0, EVP__REGEX_SLACK);
   *out = buf;
   *outlen = have;
   return EVP_OK;
