@@ -112,7 +112,12 @@ typedef struct {
   int notice_interval_ms;
 } evp__batcher_opts_t;
 
-typedef enum { EVP__LAKE_FAILED, EVP__LAKE_STILL_FAILING, EVP__LAKE_RECOVERED } evp__lake_notice_t;
+typedef enum {
+  EVP__LAKE_FAILED,
+  EVP__LAKE_STILL_FAILING,
+  EVP__LAKE_RECOVERED,
+  EVP__LAKE_REFUSED /* events the lake cannot take were copied to the quarantine */
+} evp__lake_notice_t;
 
 typedef struct evp__batcher_notice {
   evp__lake_notice_t kind;
@@ -120,12 +125,17 @@ typedef struct evp__batcher_notice {
   uint64_t failures;        /* failed attempts since the previous notice */
   uint64_t failures_total;  /* ... since the first failure of this outage */
   int64_t since_unix_us;    /* wall-clock time of that first failure */
+  /* EVP__LAKE_REFUSED: error is the last event's reason, failures and
+   * failures_total count refused events (since the previous such notice,
+   * since start), file is the quarantine file of the last one. */
+  const char *file;
 } evp__batcher_notice_t;
 
 typedef struct {
   uint64_t files, bytes, rows, duplicates;
-  uint64_t errors;          /* failed flush attempts (retried) + events that fit no row (dropped) */
-  uint64_t bad_events;      /* of those: events dropped because they fit no row */
+  uint64_t errors;          /* failed flush attempts (retried) + events that fit no row */
+  uint64_t bad_events;      /* of those: events that fit no row, copied to the quarantine
+                               (DIR/quarantine/refused-*.ndjson) instead of the lake */
 } evp__batcher_stats_t;
 
 typedef struct evp__batcher evp__batcher_t;
