@@ -106,7 +106,10 @@ typedef struct {
   /* Told, on the batcher thread, when lake writes start failing and while
    * they keep failing — at most once per notice_interval_ms (default 10000),
    * with the failures since the last notice — and when an outage that was
-   * told is over; NULL: not told. The log lines of `evpipe local`. */
+   * told is over; and (EVP__LAKE_REFUSED) when logged events the lake
+   * cannot take were copied to the quarantine instead — at once, then at
+   * most once per interval, the rest when the batcher stops; NULL: not
+   * told. The log lines of `evpipe local`. */
   void (*notice)(void *arg, const struct evp__batcher_notice *n);
   void *notice_arg;
   int notice_interval_ms;

@@ -109,16 +109,43 @@ static int write_copy(evp__wal_t *w, const void *mem, int fd, uint64_t off, uint
   return 0;
 }
 
+/* The copy named @p name in the open quarantine directory @p qfd (closed
+ * here), replacing @p replaced bytes of a file of that name: 1 written, 0
+ * failed, -1 does not fit; @p path and @p note as evp__wal_quarantine. */
+static int store(evp__wal_t *w, int qfd, int made, const char *name, const void *mem, int fd,
+                 uint64_t off, uint64_t len, uint64_t replaced, char *path, size_t path_size,
+                 char *note, size_t note_size) {
+  char tmp[300];
+  snprintf(tmp, sizeof tmp, "%s.tmp", name);
+  unlinkat(qfd, tmp, 0); /* left by a crash during an earlier copy */
+  if (!fits(w, len, replaced, note, note_size)) {
+    close(qfd);
+    return -1;
+  }
+  int rc = write_copy(w, mem, fd, off, len, qfd, made, name, tmp), en = errno;
+  close(qfd);
+  if (rc != 0) {
+    snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(en));
+    return 0;
+  }
+  if (replaced > w->quarantine_used) replaced = w->quarantine_used;
+  w->quarantine_used = w->quarantine_used - replaced + len;
+  snprintf(path, path_size, "%s/" QDIR "/%s", w->dir, name);
+  snprintf(note, note_size, "copied");
+  return 1;
+}
+
 int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint64_t len,
                         char *path, size_t path_size, char *note, size_t note_size) {
-  char name[64], tmp[72];
+  char name[64];
   snprintf(name, sizeof name, "wal-%020llu-%llu.bad", (unsigned long long)(base + off),
            (unsigned long long)len);
-  snprintf(tmp, sizeof tmp, "%s.tmp", name);
   path[0] = '\0';
   int made, qfd = open_qdir(w, &made);
-  if (qfd < 0) goto fail;
-  unlinkat(qfd, tmp, 0); /* left by a crash during an earlier copy */
+  if (qfd < 0) {
+    snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(errno));
+    return 0;
+  }
   struct stat st;
   /* The name fixes offset and length, and damaged bytes are never written
    * to again, so a file of the right size is this region's copy. */
@@ -129,54 +156,20 @@ int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint
     snprintf(note, note_size, "already copied");
     return 1;
   }
-  if (!fits(w, len, 0, note, note_size)) {
-    close(qfd);
-    return 0;
-  }
-  if (write_copy(w, NULL, fd, off, len, qfd, made, name, tmp) != 0) {
-    int en = errno;
-    close(qfd);
-    errno = en;
-    goto fail;
-  }
-  close(qfd);
-  w->quarantine_used += len;
-  snprintf(path, path_size, "%s/" QDIR "/%s", w->dir, name);
-  snprintf(note, note_size, "copied");
-  return 1;
-fail:
-  snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(errno));
-  return 0;
+  return store(w, qfd, made, name, NULL, fd, off, len, 0, path, path_size, note, note_size) == 1;
 }
 
 int evp__wal_quarantine_put(evp__wal_t *w, const char *name, const void *data, size_t len,
                             char *path, size_t path_size, char *note, size_t note_size) {
-  char tmp[300];
-  snprintf(tmp, sizeof tmp, "%s.tmp", name);
   path[0] = '\0';
   int made, qfd = open_qdir(w, &made);
-  if (qfd < 0) goto fail;
-  unlinkat(qfd, tmp, 0);
+  if (qfd < 0) {
+    snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(errno));
+    return 0;
+  }
   struct stat st;
   uint64_t old = fstatat(qfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)
                      ? (uint64_t)st.st_size
                      : 0;
-  if (!fits(w, len, old, note, note_size)) {
-    close(qfd);
-    return -1;
-  }
-  if (write_copy(w, data, -1, 0, len, qfd, made, name, tmp) != 0) {
-    int en = errno;
-    close(qfd);
-    errno = en;
-    goto fail;
-  }
-  close(qfd);
-  w->quarantine_used = w->quarantine_used - (old < w->quarantine_used ? old : w->quarantine_used) + len;
-  snprintf(path, path_size, "%s/" QDIR "/%s", w->dir, name);
-  snprintf(note, note_size, "copied");
-  return 1;
-fail:
-  snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(errno));
-  return 0;
+  return store(w, qfd, made, name, data, -1, 0, len, old, path, path_size, note, note_size);
 }
