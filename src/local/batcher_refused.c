@@ -52,12 +52,6 @@ evp_err_t evp__batcher_refuse(evp__batcher_t *b, uint64_t offset, const evp__wal
                               size_t errstr_size) {
   size_t wl = strlen(why);
   size_t room = 64 + value_room(wl) + value_room(rec->client_id_len) + value_room(len);
-  if (room > b->w->quarantine_max || b->rqlen > b->w->quarantine_max - room)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
-                       "batcher: the events the lake refuses (last at log offset %llu: %s) do not "
-                       "fit in %s/quarantine (%zu bytes); they stay in the log and the lake "
-                       "waits: make room there",
-                       (unsigned long long)offset, why, b->w->dir, b->w->quarantine_max);
   if (b->rqcap - b->rqlen < room) {
     size_t cap = b->rqcap ? b->rqcap : 4096;
     while (cap - b->rqlen < room) cap *= 2;
@@ -75,6 +69,13 @@ evp_err_t evp__batcher_refuse(evp__batcher_t *b, uint64_t offset, const evp__wal
   n += put_value(o + n, "event", ev, len);
   o[n++] = '}';
   o[n++] = '\n';
+  /* Checked here, on the line's real size (the room above is the worst case). */
+  if (n > b->w->quarantine_max || b->rqlen > b->w->quarantine_max - n)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
+                       "batcher: the events the lake refuses (last at log offset %llu: %s) do not "
+                       "fit in %s/quarantine (at most %zu bytes); they stay in the log and the "
+                       "lake waits: make room there",
+                       (unsigned long long)offset, why, b->w->dir, b->w->quarantine_max);
   b->rqlen += n;
   b->rqevents++;
   snprintf(b->refused_why, sizeof b->refused_why, "%s", why);

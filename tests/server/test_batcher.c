@@ -1704,6 +1704,52 @@ END_TEST
 START_TEST(refused_events_are_quarantined_on_the_parallel_path) { refused_run(3); }
 END_TEST
 
+/* A quarantine without room for a refused event's copy holds the lake back
+ * (a failure, retried; the event stays in the log) instead of losing the
+ * event; with room (here: a larger bound at the next open) it goes through. */
+START_TEST(refused_events_wait_for_room_in_the_quarantine) {
+  mk_tmpdir();
+  evp__wal_opts_t wo = {0};
+  wo.fsync = EVP__FSYNC_NEVER;
+  wo.quarantine_bytes = 64; /* less than the line */
+  evp__wal_t *w;
+  char err[512];
+  ck_assert_msg(evp__wal_open(waldir, &wo, &w, err, sizeof err) == EVP_OK, "%s", err);
+  notices_t t = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  evp__batcher_t *b = start_noticed(w, &t);
+  append_ids(w, "g", 0, 3, T0);
+  size_t rl = strlen(REFUSED[0]);
+  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 1, REFUSED, &rl, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 4);
+  ck_assert_int_ge(told_wait(&t, EVP__LAKE_FAILED, 1), 1);
+  ck_assert_ptr_nonnull(strstr(t.error, "do not fit"));
+  ck_assert_ptr_nonnull(strstr(t.error, "make room"));
+  char last[512];
+  ck_assert_int_eq(evp__batcher_close(b, last, sizeof last), EVP_ERR_TOO_LARGE);
+  evp__wal_close(w);
+  ck_assert_int_eq(list_files(NULL, 0), 0);
+  wo.quarantine_bytes = 0; /* the default */
+  ck_assert_msg(evp__wal_open(waldir, &wo, &w, err, sizeof err) == EVP_OK, "%s", err);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 4);
+  b = start(w, 0, 0, 600);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 3);
+  ck_assert_uint_eq(st.bad_events, 1);
+  evp__batcher_stop(b);
+  char got[2][256];
+  size_t gl[2];
+  uint64_t offs[2];
+  ck_assert_int_eq(read_refused(got, gl, offs, 2), 1);
+  ck_assert_uint_eq(gl[0], rl);
+  ck_assert_mem_eq(got[0], REFUSED[0], rl);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
@@ -1735,6 +1781,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, damage_loses_only_the_damaged_record);
   tcase_add_test(tb, refused_events_are_quarantined);
   tcase_add_test(tb, refused_events_are_quarantined_on_the_parallel_path);
+  tcase_add_test(tb, refused_events_wait_for_room_in_the_quarantine);
   suite_add_tcase(s, tb);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
