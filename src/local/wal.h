@@ -158,7 +158,7 @@ evp_err_t evp__batcher_flush(evp__batcher_t *b, int timeout_ms);
 
 void evp__batcher_get_stats(const evp__batcher_t *b, evp__batcher_stats_t *out);
 
-/* The batcher's last error message (a failed flush, a dropped event), for
+/* The batcher's last error message (a failed flush, a refused event), for
  * logs; "" when none. */
 void evp__batcher_last_error(const evp__batcher_t *b, char *out, size_t n);
 
