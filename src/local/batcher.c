@@ -100,7 +100,7 @@ static void note_failure(evp__batcher_t *b, const char *msg) {
   b->fail_count++;
   b->untold++;
   evp__batcher_notice_t n = {b->outage_told ? EVP__LAKE_STILL_FAILING : EVP__LAKE_FAILED, msg,
-                             b->untold, b->fail_count, b->fail_since_us};
+                             b->untold, b->fail_count, b->fail_since_us, NULL};
   pthread_mutex_unlock(&b->mu);
   int64_t now = now_ms();
   if (b->notice && (!b->noticed || now - b->noticed_at_ms >= b->notice_interval_ms)) {
@@ -122,7 +122,7 @@ static void note_failure(evp__batcher_t *b, const char *msg) {
 static void note_success(evp__batcher_t *b) {
   pthread_mutex_lock(&b->mu);
   int tell = b->failing && b->outage_told;
-  evp__batcher_notice_t n = {EVP__LAKE_RECOVERED, "", b->untold, b->fail_count, b->fail_since_us};
+  evp__batcher_notice_t n = {EVP__LAKE_RECOVERED, "", b->untold, b->fail_count, b->fail_since_us, NULL};
   b->failing = 0;
   b->fail_err[0] = '\0';
   pthread_mutex_unlock(&b->mu);
@@ -196,6 +196,7 @@ static void *batcher_main(void *arg) {
       }
       backoff = 0;
       note_success(b);
+      evp__batcher_refused_tell(b, 0);
       pthread_mutex_lock(&b->mu);
       pthread_cond_broadcast(&b->cv);
       pthread_mutex_unlock(&b->mu);
@@ -220,6 +221,7 @@ static void *batcher_main(void *arg) {
       evp__wal_wait(b->w, pos, gen, wait);
     }
   }
+  evp__batcher_refused_tell(b, 1); /* what the rate limit held back */
   return NULL;
 }
 
@@ -257,6 +259,7 @@ static void release(evp__batcher_t *b) {
   evp__rowb_free(b->rb);
   evp__pq_writer_free(b->pw);
   evp__batcher_parts_free(b);
+  free(b->rq);
   evp__table_free(b->table);
   free(b->lake_dir);
   free(b);

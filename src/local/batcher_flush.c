@@ -164,7 +164,20 @@ evp_err_t evp__batcher_open_file(const evp__rowb_t *rb, evp__pq_writer_t **pw, c
   return evp__pq_writer_open(pw, dir, name, cols, ncols, &po, errstr, errstr_size);
 }
 
-/* Rows of the group's records into an open writer. */
+/* An event the lake cannot take: a line for the group's quarantine file,
+ * and the reason as the batcher's last error. */
+static evp_err_t refuse(evp__batcher_t *b, uint64_t offset, const evp__wal_record_t *rec,
+                        const char *ev, size_t len, const char *why, char *errstr,
+                        size_t errstr_size) {
+  pthread_mutex_lock(&b->mu);
+  snprintf(b->last_err, sizeof b->last_err, "batcher: event at log offset %llu refused, copied "
+           "to the quarantine: %s", (unsigned long long)offset, why);
+  pthread_mutex_unlock(&b->mu);
+  return evp__batcher_refuse(b, offset, rec, ev, len, why, errstr, errstr_size);
+}
+
+/* Rows of the group's records into an open writer; the events that fit no
+ * row into the group's quarantine lines. */
 static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx, size_t n,
                       int64_t hour, tally_t *t, char *errstr, size_t errstr_size) {
   for (size_t k = 0; k < n; k++) {
@@ -183,11 +196,14 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
       continue;
     }
     if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
-      t->bad += rec.nevents; /* cannot come from a verified token: dropped, not retried */
-      pthread_mutex_lock(&b->mu);
-      snprintf(b->last_err, sizeof b->last_err, "batcher: record %llu: client id is not UTF-8",
+      /* Cannot come from a verified token: quarantined, not retried. */
+      char why[96];
+      snprintf(why, sizeof why, "batcher: record %llu: client id is not UTF-8",
                (unsigned long long)br->offset);
-      pthread_mutex_unlock(&b->mu);
+      for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); t->bad++) {
+        evp_err_t qe = refuse(b, br->offset, &rec, ev, len, why, errstr, errstr_size);
+        if (qe) return qe;
+      }
       continue;
     }
     /* Dedup probes miss the cache: start each one a few events ahead. */
@@ -208,11 +224,11 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
       if (evp__rowb_build(b->rb, ev, len, br->received_at_us, rec.client_id, rec.client_id_len,
                           &row, &id, &idlen, why, sizeof why) != EVP_OK) {
         /* Events were validated before they were logged; one that still
-         * fits no row (the schema changed) is dropped, not retried forever. */
+         * fits no row (logged by an older server, or the schema changed)
+         * is quarantined, not retried forever. */
+        evp_err_t qe = refuse(b, br->offset, &rec, ev, len, why, errstr, errstr_size);
+        if (qe) return qe;
         t->bad++;
-        pthread_mutex_lock(&b->mu);
-        snprintf(b->last_err, sizeof b->last_err, "%s", why);
-        pthread_mutex_unlock(&b->mu);
         continue;
       }
       uint64_t mark = 0;
@@ -232,10 +248,9 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
       evp_err_t e = evp__pq_writer_append(pw, row, why, sizeof why);
       if (e == EVP_ERR_INVALID_ARG || e == EVP_ERR_TOO_LARGE) {
         if (b->dd && id) evp__dedup_rollback(b->dd, mark); /* not written: not seen */
+        evp_err_t qe = refuse(b, br->offset, &rec, ev, len, why, errstr, errstr_size);
+        if (qe) return qe;
         t->bad++;
-        pthread_mutex_lock(&b->mu);
-        snprintf(b->last_err, sizeof b->last_err, "batcher: event dropped: %s", why);
-        pthread_mutex_unlock(&b->mu);
         continue;
       }
       if (e) return evp__seterr(errstr, errstr_size, e, "%s", why);
@@ -298,7 +313,10 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   if ((e = evp__batcher_open_file(b->rb, &b->pw, dir, name, errstr, errstr_size))) goto undo;
   evp__pq_writer_t *pw = b->pw;
   tally_t g = {0};
+  b->rqlen = b->rqevents = 0; /* lines of an earlier, failed attempt */
   e = fill(b, pw, idx, n, hour, &g, errstr, errstr_size);
+  /* The refused events are safe before the file that passes them is. */
+  if (!e) e = evp__batcher_refused_write(b, first, last, errstr, errstr_size);
   uint64_t size = 0;
   if (!e && g.rows == 0) {
     evp__pq_writer_discard(pw); /* every event was a duplicate or bad: no empty file */
@@ -360,6 +378,7 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
   b->st.errors += t.bad;
   if (!e) b->committed = end;
   pthread_mutex_unlock(&b->mu);
+  b->refused_untold += t.bad; /* in quarantine files: told by the batcher thread */
   if (e) return e;
   b->arena_len = 0; /* kept for the next buffer */
   b->nbuf = 0;

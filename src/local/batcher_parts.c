@@ -15,7 +15,9 @@
  * with its id is kept. Such groups, and any event whose id the row builder
  * finds differently from the id scan, are handed back (*fallback) with the
  * dedup set rolled back and nothing written: they are rare, and the
- * one-file path then decides them exactly. */
+ * one-file path then decides them exactly — and copies the events that fit
+ * no row to the quarantine (batcher_refused.c), so that is done in one
+ * place. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -98,7 +100,7 @@ static void fill(struct evp__bpart *p) {
     evp__wal_record_t rec;
     if ((p->e = evp__batcher_record(b, br, &rec, p->err, sizeof p->err))) return;
     if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
-      p->bad += rec.nevents;
+      p->bad += rec.nevents; /* the group falls back: quarantined there */
       k += rec.nevents;
       continue;
     }
@@ -109,7 +111,7 @@ static void fill(struct evp__bpart *p) {
       char why[256];
       if (evp__rowb_build(p->rb, ev, len, br->received_at_us, rec.client_id, rec.client_id_len,
                           &row, &id, &idlen, why, sizeof why) != EVP_OK) {
-        p->bad++;
+        p->bad++; /* the group falls back: quarantined there */
         continue;
       }
       if (b->dd && !same_id(&b->pev[k], id, idlen)) p->differs = 1;

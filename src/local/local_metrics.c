@@ -255,14 +255,19 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
             "# TYPE evpipe_lake_rows_total counter\nevpipe_lake_rows_total %llu\n"
             "# HELP evpipe_lake_duplicates_total Events dropped as duplicate event_ids.\n"
             "# TYPE evpipe_lake_duplicates_total counter\nevpipe_lake_duplicates_total %llu\n"
-            "# HELP evpipe_lake_errors_total Failed lake writes.\n"
+            "# HELP evpipe_lake_errors_total Failed lake writes (retried) and events refused by "
+            "the lake.\n"
             "# TYPE evpipe_lake_errors_total counter\nevpipe_lake_errors_total %llu\n"
+            "# HELP evpipe_lake_refused_events_total Logged events the lake cannot take (they "
+            "fit no row), copied to DATA/queue/quarantine/refused-*.ndjson instead.\n"
+            "# TYPE evpipe_lake_refused_events_total counter\nevpipe_lake_refused_events_total "
+            "%llu\n"
             "# HELP evpipe_lake_write_failing 1 while the last attempt to write the lake failed "
             "(retried; /healthz answers 503).\n"
             "# TYPE evpipe_lake_write_failing gauge\nevpipe_lake_write_failing %d\n",
         (unsigned long long)st.files, (unsigned long long)st.bytes, (unsigned long long)st.rows,
         (unsigned long long)st.duplicates, (unsigned long long)st.errors,
-        evp__batcher_failing(b, NULL, 0, NULL, NULL));
+        (unsigned long long)st.bad_events, evp__batcher_failing(b, NULL, 0, NULL, NULL));
   }
   if (s.oom) {
     free(s.b);

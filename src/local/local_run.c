@@ -132,6 +132,14 @@ static void lake_notice(void *arg, const evp__batcher_notice_t *n) {
   (void)arg;
   char f[2048], since[32];
   size_t k = 0;
+  if (n->kind == EVP__LAKE_REFUSED) {
+    evp__local_log_str(f, sizeof f, &k, "reason", n->error);
+    evp__local_log_num(f, sizeof f, &k, "events", (long long)n->failures);
+    evp__local_log_num(f, sizeof f, &k, "events_total", (long long)n->failures_total);
+    evp__local_log_str(f, sizeof f, &k, "quarantine", n->file);
+    evp__local_log("warn", "events the lake cannot take were copied to the quarantine", f);
+    return;
+  }
   evp__local_rfc3339(n->since_unix_us, since);
   if (n->kind != EVP__LAKE_RECOVERED)
     evp__local_log_str(f, sizeof f, &k, "error", n->error);

@@ -106,13 +106,21 @@ typedef struct {
   /* Told, on the batcher thread, when lake writes start failing and while
    * they keep failing — at most once per notice_interval_ms (default 10000),
    * with the failures since the last notice — and when an outage that was
-   * told is over; NULL: not told. The log lines of `evpipe local`. */
+   * told is over; and (EVP__LAKE_REFUSED) when logged events the lake
+   * cannot take were copied to the quarantine instead — at once, then at
+   * most once per interval, the rest when the batcher stops; NULL: not
+   * told. The log lines of `evpipe local`. */
   void (*notice)(void *arg, const struct evp__batcher_notice *n);
   void *notice_arg;
   int notice_interval_ms;
 } evp__batcher_opts_t;
 
-typedef enum { EVP__LAKE_FAILED, EVP__LAKE_STILL_FAILING, EVP__LAKE_RECOVERED } evp__lake_notice_t;
+typedef enum {
+  EVP__LAKE_FAILED,
+  EVP__LAKE_STILL_FAILING,
+  EVP__LAKE_RECOVERED,
+  EVP__LAKE_REFUSED /* events the lake cannot take were copied to the quarantine */
+} evp__lake_notice_t;
 
 typedef struct evp__batcher_notice {
   evp__lake_notice_t kind;
@@ -120,12 +128,17 @@ typedef struct evp__batcher_notice {
   uint64_t failures;        /* failed attempts since the previous notice */
   uint64_t failures_total;  /* ... since the first failure of this outage */
   int64_t since_unix_us;    /* wall-clock time of that first failure */
+  /* EVP__LAKE_REFUSED: error is the last event's reason, failures and
+   * failures_total count refused events (since the previous such notice,
+   * since start), file is the quarantine file of the last one. */
+  const char *file;
 } evp__batcher_notice_t;
 
 typedef struct {
   uint64_t files, bytes, rows, duplicates;
-  uint64_t errors;          /* failed flush attempts (retried) + events that fit no row (dropped) */
-  uint64_t bad_events;      /* of those: events dropped because they fit no row */
+  uint64_t errors;          /* failed flush attempts (retried) + events that fit no row */
+  uint64_t bad_events;      /* of those: events that fit no row, copied to the quarantine
+                               (DIR/quarantine/refused-*.ndjson) instead of the lake */
 } evp__batcher_stats_t;
 
 typedef struct evp__batcher evp__batcher_t;
@@ -145,7 +158,7 @@ evp_err_t evp__batcher_flush(evp__batcher_t *b, int timeout_ms);
 
 void evp__batcher_get_stats(const evp__batcher_t *b, evp__batcher_stats_t *out);
 
-/* The batcher's last error message (a failed flush, a dropped event), for
+/* The batcher's last error message (a failed flush, a refused event), for
  * logs; "" when none. */
 void evp__batcher_last_error(const evp__batcher_t *b, char *out, size_t n);
 

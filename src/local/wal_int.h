@@ -239,6 +239,12 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size);
 int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint64_t len,
                         char *path, size_t path_size, char *note, size_t note_size);
 
+/* Write @p data to DIR/quarantine/@p name the same way (replacing a file of
+ * that name, within the same bound). Returns 1 when written, 0 when it
+ * failed and -1 when it does not fit; @p note says why. */
+int evp__wal_quarantine_put(evp__wal_t *w, const char *name, const void *data, size_t len,
+                            char *path, size_t path_size, char *note, size_t note_size);
+
 /* Create the segment starting at w->end and append it to w->segs; the
  * caller holds w->mu (or is still opening) and closes the previous fd. */
 evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t errstr_size);
@@ -383,6 +389,17 @@ struct evp__batcher {
   struct evp__bpart *parts;     /* nparts, each with its own row builder and writer */
   struct evp__bev *pev;         /* per event of the group: its id and dedup verdict */
   size_t cappev;
+  /* Events of the group being written that the row builder refused, as
+   * NDJSON lines for the quarantine (batcher_refused.c), and what is still
+   * to be told about the ones already copied. */
+  char *rq;
+  size_t rqlen, rqcap;
+  uint64_t rqevents;
+  uint64_t refused_untold, refused_total;
+  int64_t refused_told_at_ms;
+  int refused_told;
+  char refused_why[256];
+  char refused_file[4400];
 };
 
 /* Write the buffer to lake files (one per hour of received_at), advance
@@ -400,6 +417,23 @@ struct evp__pq_writer;
 evp_err_t evp__batcher_open_file(const evp__rowb_t *rb, struct evp__pq_writer **pw,
                                  const char *dir, const char *name, char *errstr,
                                  size_t errstr_size);
+
+/* Event @p ev of record @p rec (log offset @p offset) is refused for
+ * @p why: kept as one line for the group's quarantine file. EVP_ERR_NOMEM
+ * (or EVP_ERR_TOO_LARGE past the quarantine bound) fails the flush: it is
+ * retried, and the checkpoint does not pass the event meanwhile. */
+evp_err_t evp__batcher_refuse(evp__batcher_t *b, uint64_t offset, const evp__wal_record_t *rec,
+                              const char *ev, size_t len, const char *why, char *errstr,
+                              size_t errstr_size);
+/* The group's refused events (if any) to DIR/quarantine/refused-<first>-
+ * <last>.ndjson, synced, before the group's file is committed; a failure
+ * fails the flush. Empties the lines either way. */
+evp_err_t evp__batcher_refused_write(evp__batcher_t *b, uint64_t first, uint64_t last,
+                                     char *errstr, size_t errstr_size);
+/* Tell the refused events copied since the last notice: at once the first
+ * time, then at most once per notice interval, and always with @p force
+ * (the batcher stopping). Batcher thread. */
+void evp__batcher_refused_tell(evp__batcher_t *b, int force);
 
 /* What a flush wrote and dropped. */
 typedef struct {

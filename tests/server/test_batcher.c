@@ -1205,9 +1205,11 @@ END_TEST
 
 typedef struct {
   pthread_mutex_t mu;
-  int n[3];                  /* notices by kind */
+  int n[4];                  /* notices by kind */
   uint64_t failures_told;    /* sum of the failures told while failing */
   uint64_t recovered_after, recovered_total; /* the recovery's failures, failures_total */
+  uint64_t refused_told, refused_total;     /* events told as refused; the last total */
+  char file[4400];                          /* the last refused notice's quarantine file */
   char error[512];
 } notices_t;
 
@@ -1215,7 +1217,11 @@ static void on_notice(void *arg, const evp__batcher_notice_t *n) {
   notices_t *t = arg;
   pthread_mutex_lock(&t->mu);
   t->n[n->kind]++;
-  if (n->kind != EVP__LAKE_RECOVERED) t->failures_told += n->failures;
+  if (n->kind == EVP__LAKE_REFUSED) {
+    t->refused_told += n->failures;
+    t->refused_total = n->failures_total;
+    snprintf(t->file, sizeof t->file, "%s", n->file ? n->file : "");
+  } else if (n->kind != EVP__LAKE_RECOVERED) t->failures_told += n->failures;
   else t->recovered_after = n->failures, t->recovered_total = n->failures_total;
   snprintf(t->error, sizeof t->error, "%s", n->error);
   pthread_mutex_unlock(&t->mu);
@@ -1552,6 +1558,198 @@ START_TEST(row_values_exact_or_refused) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ refused events */
+
+/* Events an older server acknowledged and logged that this row builder
+ * refuses (a repeated member name, a double that underflows): written to
+ * the log directly, as that server did. */
+static const char *const REFUSED[2] = {
+    "{\"event_id\":\"x\",\"n\":1,\"n\":2}",
+    "{\"event_id\":\"y\",\"s\":\"\xc3\xa9\\u0000\\\"\\n\",\"n\":1,\"x\":1e-400}"};
+
+/* The lines of every refused-*.ndjson file in waldir/quarantine, checked for
+ * their modes, into @p got (the decoded "event" of each line) and their
+ * offsets; returns the number of lines. */
+static int read_refused(char got[][256], size_t *gotlen, uint64_t *offs, int max) {
+  char q[400];
+  snprintf(q, sizeof q, "%s/quarantine", waldir);
+  struct stat st;
+  if (stat(q, &st) != 0) return 0;
+  ck_assert_uint_eq(st.st_mode & 0777, 0700);
+  DIR *d = opendir(q);
+  ck_assert_ptr_nonnull(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, "refused-", 8) != 0) continue;
+    size_t l = strlen(e->d_name);
+    ck_assert(l > 7 && strcmp(e->d_name + l - 7, ".ndjson") == 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", q, e->d_name);
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+      size_t ll = strlen(line);
+      ck_assert(ll > 0 && line[ll - 1] == '\n');
+      evp__jmember_t m[8];
+      size_t cnt;
+      ck_assert_int_eq(evp__json_scan_object(line, ll - 1, 4, m, 8, &cnt), EVP_OK);
+      int have = 0;
+      for (size_t i = 0; i < cnt; i++) {
+        if (evp__json_key_eq(&m[i], "event", 5)) {
+          ck_assert_int_eq(m[i].type, EVP__JS_STRING);
+          ck_assert_int_lt(n, max);
+          ck_assert_uint_lt(m[i].vallen, 256);
+          gotlen[n] = m[i].val_escaped ? evp__json_unescape(m[i].val, m[i].vallen, got[n])
+                                       : (memcpy(got[n], m[i].val, m[i].vallen), m[i].vallen);
+          have |= 1;
+        } else if (evp__json_key_eq(&m[i], "offset", 6)) {
+          ck_assert_int_eq(m[i].type, EVP__JS_NUMBER);
+          offs[n] = strtoull(m[i].val, NULL, 10);
+          have |= 2;
+        } else if (evp__json_key_eq(&m[i], "client_id", 9)) {
+          ck_assert(evp__json_str_eq(&m[i], "client-1"));
+          have |= 4;
+        } else if (evp__json_key_eq(&m[i], "reason", 6)) {
+          ck_assert_int_eq(m[i].type, EVP__JS_STRING);
+          ck_assert_uint_gt(m[i].vallen, 0);
+          have |= 8;
+        }
+      }
+      ck_assert_int_eq(have, 15);
+      n++;
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return n;
+}
+
+/* Good events around the refused ones reach the lake; each refused one is
+ * in the quarantine file byte for byte, with its log offset, before the
+ * checkpoint passes it, and counted — on the one-file path and through
+ * the parallel parts path (@p parts). */
+static void refused_run(int parts) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  notices_t t = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  evp__batcher_opts_t o = {0};
+  o.parts = parts ? parts : 1;
+  o.part_min_events = 1;
+  o.notice = on_notice;
+  o.notice_arg = &t;
+  o.notice_interval_ms = 500;
+  evp__batcher_t *b = start_with(w, &o, 0, 0, 600);
+  append_ids(w, "g", 0, 10, T0 + 1);
+  uint64_t at = evp__wal_end(w);
+  size_t rl[2] = {strlen(REFUSED[0]), strlen(REFUSED[1])};
+  char err[256], q[400];
+  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 2, REFUSED, rl, 2, err, sizeof err), EVP_OK);
+  append_ids(w, "g", 10, 10, T0 + 3);
+  /* The copy cannot be made (a file where the quarantine directory goes):
+   * nothing is committed past the refused events, and it is a lake
+   * failure, retried until the copy can be made. */
+  snprintf(q, sizeof q, "%s/quarantine", waldir);
+  FILE *blk = fopen(q, "w");
+  ck_assert_ptr_nonnull(blk);
+  fclose(blk);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 22);
+  ck_assert_int_ge(told_wait(&t, EVP__LAKE_FAILED, 1), 1);
+  ck_assert_ptr_nonnull(strstr(t.error, "refuse"));
+  ck_assert_int_eq(told(&t, EVP__LAKE_REFUSED), 0);
+  ck_assert_int_eq(list_files(NULL, 0), 0);
+  ck_assert_int_eq(unlink(q), 0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 20);
+  ck_assert_uint_eq(st.bad_events, 2);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 0);
+  /* told once, with the count, the reason and the file */
+  ck_assert_int_eq(told_wait(&t, EVP__LAKE_REFUSED, 1), 1);
+  ck_assert_uint_eq(t.refused_told, 2);
+  ck_assert_uint_eq(t.refused_total, 2);
+  ck_assert_ptr_nonnull(strstr(t.file, "/quarantine/refused-"));
+  ck_assert_int_eq(access(t.file, R_OK), 0);
+  /* a later one within the interval is told at the stop, counted with it */
+  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 4, REFUSED, rl, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stop(b);
+  ck_assert_int_eq(told(&t, EVP__LAKE_REFUSED), 2);
+  ck_assert_uint_eq(t.refused_told, 3);
+  ck_assert_uint_eq(t.refused_total, 3);
+  char got[4][256];
+  size_t gl[4];
+  uint64_t offs[4];
+  ck_assert_int_eq(read_refused(got, gl, offs, 4), 3);
+  for (int i = 0; i < 2; i++) {
+    int j = gl[0] == rl[i] && memcmp(got[0], REFUSED[i], rl[i]) == 0 && offs[0] == at ? 0
+            : gl[1] == rl[i] && memcmp(got[1], REFUSED[i], rl[i]) == 0 && offs[1] == at ? 1
+                                                                                         : 2;
+    ck_assert_uint_eq(gl[j], rl[i]);
+    ck_assert_mem_eq(got[j], REFUSED[i], rl[i]);
+    ck_assert_uint_eq(offs[j], at);
+  }
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+
+START_TEST(refused_events_are_quarantined) { refused_run(0); }
+END_TEST
+
+START_TEST(refused_events_are_quarantined_on_the_parallel_path) { refused_run(3); }
+END_TEST
+
+/* A quarantine without room for a refused event's copy holds the lake back
+ * (a failure, retried; the event stays in the log) instead of losing the
+ * event; with room (here: a larger bound at the next open) it goes through. */
+START_TEST(refused_events_wait_for_room_in_the_quarantine) {
+  mk_tmpdir();
+  evp__wal_opts_t wo = {0};
+  wo.fsync = EVP__FSYNC_NEVER;
+  wo.quarantine_bytes = 64; /* less than the line */
+  evp__wal_t *w;
+  char err[512];
+  ck_assert_msg(evp__wal_open(waldir, &wo, &w, err, sizeof err) == EVP_OK, "%s", err);
+  notices_t t = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  evp__batcher_t *b = start_noticed(w, &t);
+  append_ids(w, "g", 0, 3, T0);
+  size_t rl = strlen(REFUSED[0]);
+  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 1, REFUSED, &rl, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 4);
+  ck_assert_int_ge(told_wait(&t, EVP__LAKE_FAILED, 1), 1);
+  ck_assert_ptr_nonnull(strstr(t.error, "do not fit"));
+  ck_assert_ptr_nonnull(strstr(t.error, "make room"));
+  char last[512];
+  ck_assert_int_eq(evp__batcher_close(b, last, sizeof last), EVP_ERR_TOO_LARGE);
+  evp__wal_close(w);
+  ck_assert_int_eq(list_files(NULL, 0), 0);
+  wo.quarantine_bytes = 0; /* the default */
+  ck_assert_msg(evp__wal_open(waldir, &wo, &w, err, sizeof err) == EVP_OK, "%s", err);
+  ck_assert_uint_eq(evp__wal_pending_events(w), 4);
+  b = start(w, 0, 0, 600);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.rows, 3);
+  ck_assert_uint_eq(st.bad_events, 1);
+  evp__batcher_stop(b);
+  char got[2][256];
+  size_t gl[2];
+  uint64_t offs[2];
+  ck_assert_int_eq(read_refused(got, gl, offs, 2), 1);
+  ck_assert_uint_eq(gl[0], rl);
+  ck_assert_mem_eq(got[0], REFUSED[0], rl);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
@@ -1581,6 +1779,9 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, dedup_is_per_client_and_uuid_case_insensitive);
   tcase_add_test(tb, dedup_scope_on_the_parallel_path);
   tcase_add_test(tb, damage_loses_only_the_damaged_record);
+  tcase_add_test(tb, refused_events_are_quarantined);
+  tcase_add_test(tb, refused_events_are_quarantined_on_the_parallel_path);
+  tcase_add_test(tb, refused_events_wait_for_room_in_the_quarantine);
   suite_add_tcase(s, tb);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
