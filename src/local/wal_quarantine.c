@@ -135,17 +135,24 @@ static int store(evp__wal_t *w, int qfd, int made, const char *name, const void 
   return 1;
 }
 
+/* open_qdir, or -1 with a note naming the file that could not be written. */
+static int open_qdir_noted(evp__wal_t *w, const char *name, int *made, char *note,
+                           size_t note_size) {
+  int qfd = open_qdir(w, made);
+  if (qfd < 0)
+    snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(errno));
+  return qfd;
+}
+
 int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint64_t len,
                         char *path, size_t path_size, char *note, size_t note_size) {
   char name[64];
   snprintf(name, sizeof name, "wal-%020llu-%llu.bad", (unsigned long long)(base + off),
            (unsigned long long)len);
   path[0] = '\0';
-  int made, qfd = open_qdir(w, &made);
-  if (qfd < 0) {
-    snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(errno));
+  int made, qfd = open_qdir_noted(w, name, &made, note, note_size);
+  if (qfd < 0)
     return 0;
-  }
   struct stat st;
   /* The name fixes offset and length, and damaged bytes are never written
    * to again, so a file of the right size is this region's copy. */
@@ -162,11 +169,9 @@ int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint
 int evp__wal_quarantine_put(evp__wal_t *w, const char *name, const void *data, size_t len,
                             char *path, size_t path_size, char *note, size_t note_size) {
   path[0] = '\0';
-  int made, qfd = open_qdir(w, &made);
-  if (qfd < 0) {
-    snprintf(note, note_size, "not copied: %s/" QDIR "/%s: %s", w->dir, name, strerror(errno));
+  int made, qfd = open_qdir_noted(w, name, &made, note, note_size);
+  if (qfd < 0)
     return 0;
-  }
   struct stat st;
   uint64_t old = fstatat(qfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)
                      ? (uint64_t)st.st_size
