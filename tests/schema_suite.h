@@ -47,8 +47,10 @@ static inline void suite_add_remotes(evp_schema_loader_t *l, const char *dir, co
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
     char path[1024], r[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+    int pn = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    int rn = snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+    ck_assert_msg(pn > 0 && (size_t)pn < sizeof path && rn > 0 && (size_t)rn < sizeof r,
+                  "path too long under %s", dir);
     struct stat st;
     if (stat(path, &st)) continue;
     if (S_ISDIR(st.st_mode)) {
