@@ -9,7 +9,6 @@
 #include "core/core.h"
 #include "core/table.h"
 #include "local/local.h"
-#include "local/wal_int.h"
 
 #define MAX_STATUS 600
 #define N_BUCKETS 13

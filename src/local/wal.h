@@ -82,6 +82,20 @@ evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received
 /* Events appended but not yet in a committed Parquet file (a gauge). */
 uint64_t evp__wal_pending_events(const evp__wal_t *w);
 
+/* Counters for tests, the bench and /metrics. */
+typedef struct {
+  uint64_t records;          /* appended since open */
+  uint64_t fsyncs;           /* data syncs of segments (group commits) */
+  uint64_t segments;         /* segment files now */
+  uint64_t recovered_records;/* valid records found on open */
+  uint64_t truncated_bytes;  /* bytes of torn tails cut on open */
+  uint64_t corrupt_records;  /* damaged regions skipped on open (each one damaged record or
+                                several adjacent ones) */
+  uint64_t corrupt_bytes;    /* their bytes */
+  uint64_t quarantined_bytes;/* of those, bytes that have a copy in the quarantine directory */
+} evp__wal_stats_t;
+void evp__wal_get_stats(const evp__wal_t *w, evp__wal_stats_t *out);
+
 /* Close the log (after the batcher has stopped). NULL is a no-op. */
 void evp__wal_close(evp__wal_t *w);
 

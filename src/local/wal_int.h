@@ -137,19 +137,6 @@ evp_err_t evp__wal_sync(evp__wal_t *w, uint64_t offset, char *errstr, size_t err
 void evp__wal_reap_wait(evp__wal_t *w);
 #define EVP__WAL_REAP_MAX 64
 
-/* Counters for tests, the bench and /metrics. */
-typedef struct {
-  uint64_t records;          /* appended since open */
-  uint64_t fsyncs;           /* data syncs of segments (group commits) */
-  uint64_t segments;         /* segment files now */
-  uint64_t recovered_records;/* valid records found on open */
-  uint64_t truncated_bytes;  /* bytes of torn tails cut on open */
-  uint64_t corrupt_records;  /* damaged regions skipped on open (each one damaged record or
-                                several adjacent ones) */
-  uint64_t corrupt_bytes;    /* their bytes */
-  uint64_t quarantined_bytes;/* of those, bytes that have a copy in the quarantine directory */
-} evp__wal_stats_t;
-void evp__wal_get_stats(const evp__wal_t *w, evp__wal_stats_t *out);
 
 /* Helpers shared by wal*.c (wal_fs.c). */
 evp_err_t evp__wal_fsync_dir(int dirfd, const char *dir, char *errstr, size_t errstr_size);
