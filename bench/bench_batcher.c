@@ -10,7 +10,8 @@
 #include <string.h>
 #include <time.h>
 #include "local/local.h"
-#include "local/wal.h"
+#include "wal/wal.h"
+#include "batcher/batcher.h"
 #include "bench_events.h"
 
 static double now_s(void) {

@@ -24,6 +24,7 @@
 #include "evpipe/evpipe.h"
 #include "local/local.h"
 #include "bench_events.h"
+#include "base/files.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -138,10 +139,10 @@ int main(int argc, char **argv) {
     return 1;
   /* The schema and one client, as evpipe local expects them. */
   snprintf(path, sizeof path, "%s/secrets", dir);
-  evp__local_mkdirs(path, err, sizeof err);
+  evp__mkdirs(path, err, sizeof err);
   snprintf(path, sizeof path, "%s/secrets/clients.json", dir);
   const char *cl = "[{\"client_id\":\"bench\",\"client_secret\":\"bench-secret-0123456789abcdef0123456\",\"audiences\":[\"events\"]}]";
-  if (evp__local_write_secret_file(path, cl, strlen(cl), 0, err, sizeof err) != EVP_OK) {
+  if (evp__file_write_secret(path, cl, strlen(cl), 0, err, sizeof err) != EVP_OK) {
     fprintf(stderr, "%s\n", err);
     return 1;
   }

@@ -40,6 +40,7 @@
 #include "local/local.h"
 #include "mock_aws.h"
 #include "mock_lambda_api.h"
+#include "base/files.h"
 
 static double now_s(clockid_t c) {
   struct timespec ts;
@@ -258,7 +259,7 @@ static int run_cold(int argc, char **argv) {
       free(payload);
       char err[300];
       size_t plen;
-      if (evp__local_read_file(optarg, EVP_LAMBDA_MAX_EVENT, 0, &payload, &plen, NULL, err,
+      if (evp__file_read(optarg, EVP_LAMBDA_MAX_EVENT, 0, &payload, &plen, NULL, err,
                                sizeof err) != EVP_OK) {
         fprintf(stderr, "%s\n", err);
         return 2;

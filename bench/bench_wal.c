@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "local/wal_int.h"
+#include "wal/wal.h"
+#include "wal/wal_read.h"
+#include "batcher/batcher.h"
 
 #define EVENT_BYTES 200
 

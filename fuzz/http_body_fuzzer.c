@@ -21,9 +21,9 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "evpipe/evpipe.h"
-#include "core/table.h"
+#include "table/table.h"
+#include "lake/lake_row.h"
 #include "lake/lake.h"
-#include "local/wal_int.h"
 #include "server/server.h"
 
 #define SCHEMA_PATH "examples/schemas/glue-data-catalog-json-schema.json"
@@ -45,7 +45,7 @@ static evp__clients_t *clients;
 static evp_schema_t *schema;
 static evp_schema_ctx_t *ctx;
 static evp__table_t *table;
-static evp__rowb_t *rowb;
+static evp__row_builder_t *rowb;
 
 static int64_t fixed_clock(void *o) {
   (void)o;
@@ -79,7 +79,7 @@ static void init(void) {
   schema = evp_schema_compile(st, sl, NULL, &e, err, sizeof err);
   if (!schema || !(ctx = evp_schema_ctx_new(err, sizeof err)) ||
       evp__table_parse(st, sl, &table, err, sizeof err) != EVP_OK ||
-      evp__rowb_new(table, &rowb, err, sizeof err) != EVP_OK)
+      evp__row_builder_new(table, &rowb, err, sizeof err) != EVP_OK)
     abort();
   free(text);
 }
@@ -135,7 +135,7 @@ static void events(const char *body, size_t len) {
         const char *id;
         size_t idlen;
         char err[256];
-        if (evp__rowb_build(rowb, res.accepted[i], res.accepted_lens[i], 1700000000000000, "app-1",
+        if (evp__row_builder_build(rowb, res.accepted[i], res.accepted_lens[i], 1700000000000000, "app-1",
                             5, &row, &id, &idlen, err, sizeof err) != EVP_OK)
           abort(); /* accepted but the lake cannot hold it */
       }

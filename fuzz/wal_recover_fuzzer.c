@@ -1,5 +1,5 @@
 /* libFuzzer target for the durable log's recovery and record decoding
- * (src/local/wal_recover.c, wal_reader.c, wal_format.c): arbitrary bytes
+ * (src/wal/wal_recover.c, wal_reader.c, wal_format.c): arbitrary bytes
  * are written as log segment files, then the log is opened (recovery:
  * resynchronisation past damage, quarantine, torn-tail cut), read to the end,
  * appended to, closed and opened again. Checked, beyond memory safety:
@@ -20,7 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "local/wal_int.h"
+#include "wal/wal.h"
+#include "wal/wal_read.h"
+#include "wal/wal_int.h"
 
 static char root[64], dir[128];
 

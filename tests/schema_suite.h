@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "core/schema_impl.h"
+#include "schema/schema_int.h"
 #include "evpipe/evpipe.h"
 
 #define SUITE_DIR EVP_SOURCE_DIR "/../shared/testdata/json-schema-test-suite"

@@ -1,6 +1,6 @@
 /* Suite: the SDK's door check (evp_send) with a schema file refuses what the
  * server must refuse because no row of the schema's table can hold it — the
- * same rule (core/table_value.c) — so the SDK never queues an event the
+ * same rule (table/table_value.c) — so the SDK never queues an event the
  * server will reject. Without a schema file the server is the door (it
  * answers such events per item: test_handlers). */
 #include "client_harness.h"

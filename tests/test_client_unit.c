@@ -166,14 +166,14 @@ START_TEST(responses_are_parsed_defensively) {
 END_TEST
 
 START_TEST(loopback_detection) {
-  ck_assert(evp__client_url_is_loopback("http://localhost:8080/x"));
-  ck_assert(evp__client_url_is_loopback("http://127.0.0.1"));
-  ck_assert(evp__client_url_is_loopback("http://127.8.9.10:1"));
-  ck_assert(evp__client_url_is_loopback("http://[::1]:80/"));
-  ck_assert(!evp__client_url_is_loopback("http://127.0.0.1.evil.example/"));
-  ck_assert(!evp__client_url_is_loopback("http://example.com"));
-  ck_assert(!evp__client_url_is_loopback("http://localhost.example.com"));
-  ck_assert(!evp__client_url_is_loopback("not a url"));
+  ck_assert(evp__url_is_loopback("http://localhost:8080/x"));
+  ck_assert(evp__url_is_loopback("http://127.0.0.1"));
+  ck_assert(evp__url_is_loopback("http://127.8.9.10:1"));
+  ck_assert(evp__url_is_loopback("http://[::1]:80/"));
+  ck_assert(!evp__url_is_loopback("http://127.0.0.1.evil.example/"));
+  ck_assert(!evp__url_is_loopback("http://example.com"));
+  ck_assert(!evp__url_is_loopback("http://localhost.example.com"));
+  ck_assert(!evp__url_is_loopback("not a url"));
 }
 END_TEST
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "evpipe/evpipe.h"
 
 START_TEST(every_code_has_a_unique_name_and_description) {

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "evpipe/evpipe.h"
 
 /* ------------------------------------------------------------ helpers */

@@ -18,7 +18,8 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "evpipe/lambda.h"
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "lambda/lambda_int.h"
 #include "mock_lambda_api.h"
 

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include "core/table.h"
+#include "table/table.h"
+#include "catalog/catalog.h"
 
 #define STARTS_WITH(s, lit) (strncmp((s), (lit), sizeof(lit) - 1) == 0)
 #define DEFAULT_SCHEMA EVP_SOURCE_DIR "/examples/schemas/glue-data-catalog-json-schema.json"

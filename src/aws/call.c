@@ -4,7 +4,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "aws/aws_int.h"
-#include "core/core.h"
+#include "base/base.h"
 
 static void wipe_slist(struct curl_slist *l) {
   for (struct curl_slist *p = l; p; p = p->next)

@@ -6,8 +6,8 @@
 #include <strings.h>
 #include <openssl/crypto.h>
 #include "aws/aws_int.h"
-#include "client/client_int.h"
-#include "core/core.h"
+#include "base/base.h"
+#include "net/net.h"
 
 extern char **environ;
 
@@ -214,7 +214,7 @@ static evp_err_t check_url(const char *url, const char *from, char *es, size_t e
   } else if (!strcasecmp(scheme, "https")) {
     rc = EVP_OK;
   } else if (!strcasecmp(scheme, "http")) {
-    if (!evp__client_url_is_loopback(url))
+    if (!evp__url_is_loopback(url))
       rc = evp__seterr(es, esz, EVP_ERR_CONF_INVALID,
                        "%s: cleartext http:// is allowed to loopback addresses only", from);
   } else {

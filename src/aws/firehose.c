@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "aws/aws_int.h"
-#include "core/core.h"
+#include "base/base.h"
 
 static int stream_ok(const char *s) {
   size_t n = s ? strlen(s) : 0;

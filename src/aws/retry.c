@@ -4,7 +4,7 @@
  * itself lives with the call loop (call.c). */
 #include <string.h>
 #include "aws/aws_int.h"
-#include "core/core.h"
+#include "base/base.h"
 
 /* Error codes the SDKs treat as throttling. */
 static const char *const THROTTLING[] = {

@@ -6,7 +6,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include "aws/aws_int.h"
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 
 #define MAX_SECRET_ID 2048
 #define MAX_STAGE 256

@@ -17,7 +17,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include "aws/aws_int.h"
-#include "core/core.h"
+#include "base/base.h"
+#include "net/net.h"
 #include "evpipe/version.h"
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud) {

@@ -7,7 +7,8 @@
 #include <time.h>
 #include <openssl/crypto.h>
 #include "aws/aws_int.h"
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

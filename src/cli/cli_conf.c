@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "client/conf_int.h"
+#include "client/conf_doc.h"
 
 int evp__cli_conf_doc(int argc, char **argv) {
   if (argc > 1) {

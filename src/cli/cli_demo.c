@@ -18,9 +18,10 @@
 #include <openssl/crypto.h>
 #include "cli/cli.h"
 #include "cli/demo.h"
-#include "core/core.h"
+#include "base/base.h"
 #include "evpipe/evpipe.h"
 #include "local/local.h"
+#include "base/files.h"
 
 #define MAX_REASONS 12
 
@@ -138,7 +139,7 @@ int evp__cli_demo(int argc, char **argv) {
   char dir[4096], path[4200], err[512];
   if (data) {
     snprintf(dir, sizeof dir, "%s", data);
-    if (evp__local_mkdirs(dir, err, sizeof err) != EVP_OK) {
+    if (evp__mkdirs(dir, err, sizeof err) != EVP_OK) {
       fprintf(stderr, "evpipe demo: %s\n", err);
       return EVP_CLI_USAGE;
     }
@@ -155,7 +156,7 @@ int evp__cli_demo(int argc, char **argv) {
     snprintf(schema_path, sizeof schema_path, "%s", schema_arg);
   } else {
     snprintf(schema_path, sizeof schema_path, "%s/demo-schema.json", dir);
-    if (evp__local_write_secret_file(schema_path, (const char *)evp__default_schema,
+    if (evp__file_write_secret(schema_path, (const char *)evp__default_schema,
                                      evp__default_schema_len, 0, err, sizeof err) != EVP_OK) {
       fprintf(stderr, "evpipe demo: %s\n", err);
       return EVP_CLI_USAGE;
@@ -177,8 +178,8 @@ int evp__cli_demo(int argc, char **argv) {
   /* Files of its own: --data may name a real evpipe local directory, whose
    * clients and schema the demo must not replace. */
   snprintf(clients_path, sizeof clients_path, "%s/secrets/demo-clients.json", dir);
-  if (evp__local_mkdirs(path, err, sizeof err) != EVP_OK ||
-      evp__local_write_secret_file(clients_path, clients, (size_t)n, 0, err, sizeof err) != EVP_OK) {
+  if (evp__mkdirs(path, err, sizeof err) != EVP_OK ||
+      evp__file_write_secret(clients_path, clients, (size_t)n, 0, err, sizeof err) != EVP_OK) {
     fprintf(stderr, "evpipe demo: %s\n", err);
     return EVP_CLI_USAGE;
   }

@@ -9,6 +9,7 @@
 #ifdef EVP_WITH_SERVER
 #include "cli/demo.h"
 #include "local/local.h"
+#include "base/files.h"
 #endif
 
 static void usage(FILE *f) {
@@ -219,9 +220,9 @@ int evp__cli_local(int argc, char **argv) {
       return EVP_CLI_USAGE;
     }
     if (access(def, F_OK) != 0) {
-      evp_err_t e = evp__local_mkdirs(o.data_dir, err, sizeof err);
+      evp_err_t e = evp__mkdirs(o.data_dir, err, sizeof err);
       if (e == EVP_OK)
-        e = evp__local_write_secret_file(def, (const char *)evp__default_schema,
+        e = evp__file_write_secret(def, (const char *)evp__default_schema,
                                          evp__default_schema_len, 1, err, sizeof err);
       if (e != EVP_OK && e != EVP_ERR_STATE) {
         fprintf(stderr, "evpipe local: cannot write the default schema: %s\n", err);

@@ -6,8 +6,9 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/demo.h"
-#include "core/apigw_model.h"
-#include "core/table.h"
+#include "catalog/apigw_model.h"
+#include "table/table.h"
+#include "catalog/catalog.h"
 #include "evpipe/schema.h"
 
 static void schema_usage(FILE *f) {

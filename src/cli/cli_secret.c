@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #ifdef EVP_WITH_SERVER
 #include "local/local.h"
+#include "base/files.h"
 #endif
 
 static void usage(FILE *f) {
@@ -48,7 +49,7 @@ int evp__cli_secret(int argc, char **argv) {
     return EVP_CLI_USAGE;
   }
   int created = 0;
-  if (evp__local_mkdirs(dir, err, sizeof err) != EVP_OK ||
+  if (evp__mkdirs(dir, err, sizeof err) != EVP_OK ||
       evp__keys_init(path, &created, err, sizeof err) != EVP_OK ||
       evp__keys_rotate(path, kid, sizeof kid, err, sizeof err) != EVP_OK) {
     fprintf(stderr, "evpipe secret rotate: %s\n", err);

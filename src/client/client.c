@@ -30,7 +30,7 @@ static evp_err_t check_url(const evp_conf_t *cf, const char *prop, const char *u
     return EVP_OK;
   if (strncasecmp(url, "http://", 7))
     return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "%s: only http:// and https:// URLs", prop);
-  if (!cf->allow_insecure_http && !evp__client_url_is_loopback(url))
+  if (!cf->allow_insecure_http && !evp__url_is_loopback(url))
     return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
                        "%s: plain http is allowed only to loopback hosts "
                        "(set allow.insecure.http=true to override)",
@@ -100,8 +100,8 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   }
   c->events_url = join_url(conf->endpoint, "/events");
   c->token_url = conf->token_url ? evp__strdup(conf->token_url) : join_url(conf->endpoint, "/token");
-  c->events_url_shown = c->events_url ? evp__client_url_for_messages(c->events_url) : NULL;
-  c->token_url_shown = c->token_url ? evp__client_url_for_messages(c->token_url) : NULL;
+  c->events_url_shown = c->events_url ? evp__url_for_messages(c->events_url) : NULL;
+  c->token_url_shown = c->token_url ? evp__url_for_messages(c->token_url) : NULL;
   if (!c->events_url || !c->token_url || !c->events_url_shown || !c->token_url_shown) {
     evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
     goto fail;

@@ -11,8 +11,10 @@
 #include <curl/curl.h>
 #include <zlib.h>
 #include "client/conf_int.h"
-#include "core/core.h"
+#include "base/base.h"
+#include "net/net.h"
 #include "evpipe/client.h"
+#include "json/json.h"
 
 /* ------------------------------------------------------------ time */
 int64_t evp__client_now_us(void); /* CLOCK_MONOTONIC */
@@ -165,11 +167,6 @@ void evp__client_xfer_drive(struct evp_client_s *c);
 evp__xfer *evp__client_xfer_next_done(struct evp_client_s *c, evp_err_t *rc, long *status);
 /* Take x off the multi handle unfinished (close). */
 void evp__client_xfer_abort(struct evp_client_s *c, evp__xfer *x);
-/* Is this URL's host a loopback address (localhost, 127/8, ::1)? */
-int evp__client_url_is_loopback(const char *url);
-/* @p url as error messages show it: without userinfo, query or fragment
- * (they may hold credentials). Caller frees; NULL when out of memory. */
-char *evp__client_url_for_messages(const char *url);
 
 /* ------------------------------------------------------------ token */
 typedef struct {
@@ -253,7 +250,7 @@ unsigned evp__client_fork_generation(void);
 struct evp_client_s {
   evp_conf_t *conf;
   char *events_url, *token_url;
-  /* The same URLs as messages show them (evp__client_url_for_messages). */
+  /* The same URLs as messages show them (evp__url_for_messages). */
   char *events_url_shown, *token_url_shown;
   void *schema; /* compiled schema, when schema.file is set */
   unsigned fork_gen;

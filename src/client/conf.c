@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <openssl/crypto.h>
 #include "client/conf_int.h"
-#include "core/core.h"
+#include "base/base.h"
 
 #define FIELD(c, p, T) ((T *)(void *)((char *)(c) + (p)->off))
 #define CFIELD(c, p, T) ((const T *)(const void *)((const char *)(c) + (p)->off))

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "evpipe/conf.h"
+#include "client/conf_doc.h"
 
 enum { EVP__COMP_NONE = 0, EVP__COMP_GZIP = 1 };
 enum { EVP__DR_ALL = 0, EVP__DR_ERRORS = 1 };
@@ -45,7 +46,5 @@ extern const size_t evp__conf_nprops;
 
 const evp__prop *evp__conf_prop_find(const char *name);
 
-/* Markdown reference of every property (caller frees). NULL on ENOMEM. */
-char *evp__conf_doc_markdown(void);
 
 #endif

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core.h"
-#include "core/table.h"
+#include "base/base.h"
+#include "table/table.h"
 #include "client/validate.h"
 #include "evpipe/schema.h"
 

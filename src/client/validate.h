@@ -12,7 +12,7 @@
 evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr, size_t es);
 /* The door check of one event as it will be sent (with the filled-in
  * event_id/event_time): the schema, then what the lake table it defines can
- * hold — the rule the server applies (core/table_value.c). Without a
+ * hold — the rule the server applies (table/table_value.c). Without a
  * schema.file there is no door check beyond the JSON grammar: the server
  * is the door, and answers per item.
  * EVP_OK, or EVP_ERR_INVALID_EVENT / EVP_ERR_JSON / ... with

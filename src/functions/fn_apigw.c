@@ -8,7 +8,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "functions/fn_int.h"
 
 evp_err_t evp__fn_b64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len) {

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <strings.h>
 #include <cjson/cJSON.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "functions/fn_int.h"
 
 evp_err_t evp__authz_resource(const char *method_arn, int method_only, char *out,

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "functions/functions.h"
 
 static const char *const kind_names[] = {"issuer", "authorizer", "processor", "rotation"};

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "aws/aws.h"
-#include "core/table.h"
+#include "table/table.h"
 #include "evpipe/schema.h"
 #include "functions/functions.h"
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "functions/fn_int.h"
 
 #define ISSUER_MAX_BODY (64u * 1024u) /* the handler refuses more than 8 KiB */

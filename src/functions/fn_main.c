@@ -8,9 +8,11 @@
 #include <time.h>
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "functions/fn_int.h"
-#include "local/local.h"
+
+#include "base/files.h"
 
 #define SCHEMA_FILE_MAX (16u * 1024u * 1024u)
 
@@ -170,7 +172,7 @@ static evp_err_t load_schema(evp__fn_t *fn, const char *def, size_t def_len, cha
   size_t len;
   const char *text;
   if (fn->cfg.schema_file[0]) {
-    if ((e = evp__local_read_file(fn->cfg.schema_file, SCHEMA_FILE_MAX, 0, &fn->schema_text, &len,
+    if ((e = evp__file_read(fn->cfg.schema_file, SCHEMA_FILE_MAX, 0, &fn->schema_text, &len,
                                   NULL, err, sizeof err)) != EVP_OK)
       return evp__seterr(errstr, errstr_size, e, "EVP_SCHEMA_FILE: %s", err);
     text = fn->schema_text;

@@ -14,8 +14,9 @@
 #include <string.h>
 #include <time.h>
 #include <cjson/cJSON.h>
-#include "core/core.h"
-#include "aws/aws_int.h"
+#include "base/base.h"
+#include "json/json.h"
+#include "aws/aws.h"
 #include "functions/fn_int.h"
 
 #define BODY_DEPTH (EVP_SCHEMA_MAX_DEPTH_LIMIT + 2)

@@ -4,7 +4,7 @@
  * (OpenX JSON SerDe), which reads timestamps only as UTC ("...Z") or epoch
  * numbers and objects only as the columns say. So a record is not the event
  * text as sent but the event's row in the table model the local lake uses
- * (src/core/table.h, via the lake's row builder): one member per non-null
+ * (src/table/table.h, via the lake's row builder): one member per non-null
  * column, timestamps as RFC 3339 UTC (ms, or µs when finer), objects and arrays
  * stored as JSON text (a JSON string), members outside the table dropped —
  * the same values `evpipe local` writes to its Parquet files. */
@@ -14,15 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "core/core.h"
-#include "core/table.h"
+#include "base/base.h"
+#include "json/json.h"
+#include "table/table.h"
+#include "lake/lake_row.h"
 #include "functions/fn_int.h"
 #include "lake/lake.h"
-#include "local/wal_int.h"
 
 struct evp__fn_rec {
   evp__table_t *table;
-  evp__rowb_t *rb;
+  evp__row_builder_t *rb;
   const evp__pq_column_t *cols;
   size_t ncols;
 };
@@ -30,7 +31,7 @@ struct evp__fn_rec {
 void evp__fn_rec_free(evp__fn_rec_t *r) {
   if (!r)
     return;
-  evp__rowb_free(r->rb);
+  evp__row_builder_free(r->rb);
   evp__table_free(r->table);
   free(r);
 }
@@ -45,12 +46,12 @@ evp_err_t evp__fn_rec_new(const char *schema, size_t len, evp__fn_rec_t **out, c
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   evp_err_t e = evp__table_parse(schema, len, &r->table, errstr, errstr_size);
   if (e == EVP_OK)
-    e = evp__rowb_new(r->table, &r->rb, errstr, errstr_size);
+    e = evp__row_builder_new(r->table, &r->rb, errstr, errstr_size);
   if (e != EVP_OK) {
     evp__fn_rec_free(r);
     return e;
   }
-  r->cols = evp__rowb_columns(r->rb, &r->ncols);
+  r->cols = evp__row_builder_columns(r->rb, &r->ncols);
   *out = r;
   return EVP_OK;
 }
@@ -80,7 +81,7 @@ evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64
   const evp__pq_value_t *row;
   const char *id;
   size_t idlen;
-  evp_err_t e = evp__rowb_build(r->rb, ev, len, received_at_us, client_id, strlen(client_id), &row,
+  evp_err_t e = evp__row_builder_build(r->rb, ev, len, received_at_us, client_id, strlen(client_id), &row,
                                 &id, &idlen, why, why_size);
   if (e != EVP_OK)
     return e;

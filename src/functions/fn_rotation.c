@@ -20,7 +20,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "functions/fn_int.h"
 
 #define NEW_SECRET_BYTES 32

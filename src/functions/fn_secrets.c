@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "functions/fn_int.h"
 
 #define RETRY_STALE_S 5 /* a failed refresh is retried after this long */

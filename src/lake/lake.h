@@ -136,10 +136,4 @@ void evp__pq_writer_free(evp__pq_writer_t *w);
 evp_err_t evp__lake_partition_dir(char *out, size_t out_size, const char *root, const char *table,
                                   int64_t ts_us, char *errstr, size_t errstr_size);
 
-/* mkdir -p with mode 0700 for new directories, fsyncing the parent of each
- * directory it creates so that a committed file's directory survives a
- * crash too. Existing directories are fine; a non-directory in the way is
- * EVP_ERR_IO. */
-evp_err_t evp__lake_mkdirs(const char *path, char *errstr, size_t errstr_size);
-
 #endif /* EVP_LAKE_LAKE_H */

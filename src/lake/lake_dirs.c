@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "lake/lake.h"
 
 evp_err_t evp__lake_partition_dir(char *out, size_t out_size, const char *root, const char *table,
@@ -28,51 +28,4 @@ evp_err_t evp__lake_partition_dir(char *out, size_t out_size, const char *root, 
   if (n < 0 || (size_t)n >= out_size)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "lake: partition path too long");
   return EVP_OK;
-}
-
-static evp_err_t fsync_path(const char *dir, char *errstr, size_t errstr_size) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) != 0) {
-    int en = errno;
-    if (fd >= 0) close(fd);
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake: fsync %s: %s", dir, strerror(en));
-  }
-  close(fd);
-  return EVP_OK;
-}
-
-evp_err_t evp__lake_mkdirs(const char *path, char *errstr, size_t errstr_size) {
-  if (!path || !*path)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "lake: empty directory path");
-  size_t n = strlen(path);
-  if (n >= 4096) return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "lake: path too long");
-  char *p = evp__strdup(path);
-  if (!p) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "lake: out of memory");
-  evp_err_t e = EVP_OK;
-  /* Walk the components; each directory we create is made durable by
-   * fsyncing its parent, or a crash could lose the partition with the file. */
-  for (size_t i = 1; i <= n && !e; i++) {
-    if (i < n && p[i] != '/') continue;
-    char saved = p[i];
-    p[i] = 0;
-    if (mkdir(p, 0700) == 0) {
-      char *slash = strrchr(p, '/');
-      if (slash == p) e = fsync_path("/", errstr, errstr_size);
-      else if (!slash) e = fsync_path(".", errstr, errstr_size);
-      else {
-        *slash = 0;
-        e = fsync_path(p, errstr, errstr_size);
-        *slash = '/';
-      }
-    } else {
-      int en = errno;
-      struct stat st;
-      if (en != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-        e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake: mkdir %s: %s", p,
-                        en == EEXIST ? "exists and is not a directory" : strerror(en));
-    }
-    p[i] = saved;
-  }
-  free(p);
-  return e;
 }

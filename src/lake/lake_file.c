@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "lake/lake_file.h"
 
 #define WBUF_FLUSH (256u * 1024u)
@@ -31,11 +31,11 @@ static void release(evp__lake_file_t *f) {
   f->wbuf.len = 0; /* kept for the next file: see evp__lake_file_free */
 }
 
-void evp__lake_file_free(evp__lake_file_t *f) { evp__lbuf_free(&f->wbuf); }
+void evp__lake_file_free(evp__lake_file_t *f) { evp__buf_free(&f->wbuf); }
 
 evp_err_t evp__lake_file_open(evp__lake_file_t *f, const char *dir, const char *final_name,
                               char *errstr, size_t errstr_size) {
-  evp__lbuf_t keep = f->wbuf;
+  evp__buf_t keep = f->wbuf;
   memset(f, 0, sizeof *f);
   f->wbuf = keep;
   f->wbuf.len = 0;
@@ -101,7 +101,7 @@ evp_err_t evp__lake_file_write(evp__lake_file_t *f, const void *p, size_t n, cha
     if ((e = flush(f, errstr, errstr_size)) != EVP_OK) return e;
     if ((e = write_all(f, p, n, errstr, errstr_size)) != EVP_OK) return e;
   } else {
-    if ((e = evp__lbuf_put(&f->wbuf, p, n)) != EVP_OK)
+    if ((e = evp__buf_put(&f->wbuf, p, n)) != EVP_OK)
       return evp__seterr(errstr, errstr_size, e, "lake file: out of memory");
     if (f->wbuf.len >= WBUF_FLUSH && (e = flush(f, errstr, errstr_size)) != EVP_OK) return e;
   }

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "lake/lake_buf.h"
+#include "base/buf.h"
 
 typedef struct evp__lake_file {
   int fd;
@@ -13,7 +13,7 @@ typedef struct evp__lake_file {
   char *tmp_path;
   char *final_path;
   uint64_t offset;  /* bytes accepted so far (buffered or written) */
-  evp__lbuf_t wbuf; /* pending bytes, flushed at 256 KiB */
+  evp__buf_t wbuf; /* pending bytes, flushed at 256 KiB */
 } evp__lake_file_t;
 
 /* @p f must be zeroed or a file committed/aborted before: its write buffer is

@@ -1,7 +1,8 @@
 /* Parquet encodings: RLE/bit-packed hybrid, PLAIN booleans, dictionary
  * builder, UTF-8 check. See the Parquet Encodings.md document. */
 #include <stdlib.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "lake/pq_encode.h"
 
 int evp__pq_bit_width(uint32_t max_value) {
@@ -10,9 +11,9 @@ int evp__pq_bit_width(uint32_t max_value) {
   return w;
 }
 
-static void put_varint(evp__lbuf_t *out, uint64_t v) {
-  while (v >= 0x80) { evp__lbuf_u8(out, (uint8_t)(v | 0x80)); v >>= 7; }
-  evp__lbuf_u8(out, (uint8_t)v);
+static void put_varint(evp__buf_t *out, uint64_t v) {
+  while (v >= 0x80) { evp__buf_u8(out, (uint8_t)(v | 0x80)); v >>= 7; }
+  evp__buf_u8(out, (uint8_t)v);
 }
 
 /* Length of the run of values equal to v[i] starting at i, capped at cap. */
@@ -25,21 +26,21 @@ static size_t run_len(const uint32_t *v, size_t n, size_t i, size_t cap) {
 /* Largest bit-packed run in groups: keeps the header a single byte. */
 #define MAX_GROUPS 63
 
-evp_err_t evp__pq_rle_encode(evp__lbuf_t *out, const uint32_t *v, size_t n, int bit_width) {
+evp_err_t evp__pq_rle_encode(evp__buf_t *out, const uint32_t *v, size_t n, int bit_width) {
   if (bit_width < 0 || bit_width > 32) return EVP_ERR_INVALID_ARG;
   const size_t vbytes = ((size_t)bit_width + 7) / 8;
   const uint64_t mask = bit_width == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << bit_width) - 1;
   /* Worst case: one bit-packed header per 8*63 values plus the packed bits, or
    * an RLE run per 8 values; reserve a safe upper bound once. */
   size_t bound = (n / 8 + 2) * (10 + vbytes) + (n + 8) * (size_t)bit_width / 8 + 16;
-  evp_err_t e = evp__lbuf_reserve(out, bound);
+  evp_err_t e = evp__buf_reserve(out, bound);
   if (e) return e;
   size_t i = 0;
   while (i < n) {
     size_t r = run_len(v, n, i, (size_t)1 << 30);
     if (r >= 8) {
       put_varint(out, (uint64_t)r << 1);
-      for (size_t b = 0; b < vbytes; b++) evp__lbuf_u8(out, (uint8_t)(v[i] >> (8 * b)));
+      for (size_t b = 0; b < vbytes; b++) evp__buf_u8(out, (uint8_t)(v[i] >> (8 * b)));
       i += r;
       continue;
     }
@@ -59,7 +60,7 @@ evp_err_t evp__pq_rle_encode(evp__lbuf_t *out, const uint32_t *v, size_t n, int 
       acc |= x << nbits;
       nbits += bit_width;
       while (nbits >= 8) {
-        evp__lbuf_u8(out, (uint8_t)acc);
+        evp__buf_u8(out, (uint8_t)acc);
         acc >>= 8;
         nbits -= 8;
       }
@@ -70,14 +71,14 @@ evp_err_t evp__pq_rle_encode(evp__lbuf_t *out, const uint32_t *v, size_t n, int 
   return EVP_OK;
 }
 
-evp_err_t evp__pq_plain_bool(evp__lbuf_t *out, const uint8_t *v, size_t n) {
-  evp_err_t e = evp__lbuf_reserve(out, (n + 7) / 8);
+evp_err_t evp__pq_plain_bool(evp__buf_t *out, const uint8_t *v, size_t n) {
+  evp_err_t e = evp__buf_reserve(out, (n + 7) / 8);
   if (e) return e;
   for (size_t i = 0; i < n; i += 8) {
     uint8_t b = 0;
     for (size_t k = 0; k < 8 && i + k < n; k++)
       if (v[i + k]) b |= (uint8_t)(1u << k);
-    evp__lbuf_u8(out, b);
+    evp__buf_u8(out, b);
   }
   return EVP_OK;
 }
@@ -127,7 +128,7 @@ evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uin
     d->hash = hash;
     d->cap = cap;
   }
-  evp_err_t e = evp__lbuf_reserve(&d->bytes, n);
+  evp_err_t e = evp__buf_reserve(&d->bytes, n);
   if (e) return e;
   if ((d->n + 1) * 2 > d->nslots) { /* load factor <= 1/2 */
     e = dict_rehash(d, d->nslots ? d->nslots * 2 : 128);
@@ -137,7 +138,7 @@ evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uin
   d->off[k] = d->bytes.len;
   d->len[k] = (uint32_t)n;
   d->hash[k] = h;
-  evp__lbuf_raw(&d->bytes, p, n);
+  evp__buf_raw(&d->bytes, p, n);
   size_t s = h & (d->nslots - 1);
   while (d->slots[s]) s = (s + 1) & (d->nslots - 1);
   d->slots[s] = k + 1;
@@ -161,6 +162,6 @@ void evp__pq_dict_free(evp__pq_dict_t *d) {
   free(d->off);
   free(d->len);
   free(d->hash);
-  evp__lbuf_free(&d->bytes);
+  evp__buf_free(&d->bytes);
   memset(d, 0, sizeof *d);
 }

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "lake/lake_buf.h"
+#include "base/buf.h"
 
 /* Bits needed to store values 0..max_value (0 for 0). */
 int evp__pq_bit_width(uint32_t max_value);
@@ -15,10 +15,10 @@ int evp__pq_bit_width(uint32_t max_value);
  * (0..32) bits, without any length prefix. Runs of >= 8 equal values become
  * RLE runs; the rest is bit-packed in groups of 8 (the final group is padded
  * with zeros, which readers ignore because they know the value count). */
-evp_err_t evp__pq_rle_encode(evp__lbuf_t *out, const uint32_t *v, size_t n, int bit_width);
+evp_err_t evp__pq_rle_encode(evp__buf_t *out, const uint32_t *v, size_t n, int bit_width);
 
 /* Append @p n booleans (0/1 bytes) PLAIN-encoded: bit-packed, LSB first. */
-evp_err_t evp__pq_plain_bool(evp__lbuf_t *out, const uint8_t *v, size_t n);
+evp_err_t evp__pq_plain_bool(evp__buf_t *out, const uint8_t *v, size_t n);
 
 /* 1 when @p s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
  * points above U+10FFFF), else 0. Readers such as DuckDB reject invalid
@@ -33,7 +33,7 @@ typedef struct evp__pq_dict {
   uint32_t *len;
   uint32_t *hash;    /* cached hash per entry, for rehashing */
   size_t n, cap;
-  evp__lbuf_t bytes;
+  evp__buf_t bytes;
 } evp__pq_dict_t;
 
 /* Index of the entry equal to @p p[0..n), inserting it when new.

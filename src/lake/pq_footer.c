@@ -88,7 +88,7 @@ static void column_chunk(evp__tc_t *t, const evp__pq_writer_t *w, const evp__pq_
   evp__tc_struct_end(t); /* ColumnChunk */
 }
 
-evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__lbuf_t *out) {
+evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__buf_t *out) {
   evp__tc_t t;
   evp__tc_init(&t, out);
   evp__tc_struct_begin(&t);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <snappy-c.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "lake/pq_format.h"
 #include "lake/pq_writer_int.h"
 #include "lake/thrift_compact.h"
@@ -54,7 +54,7 @@ static void col_free(evp__pq_col_t *c) {
   free(c->bools);
   free(c->soff);
   free(c->didx);
-  evp__lbuf_free(&c->sbytes);
+  evp__buf_free(&c->sbytes);
   evp__pq_dict_free(&c->dict);
 }
 
@@ -78,9 +78,9 @@ static void writer_free(evp__pq_writer_t *w) {
   }
   free((evp__pq_kv_t *)w->opt.kv);
   evp__lake_file_free(&w->file);
-  evp__lbuf_free(&w->page);
-  evp__lbuf_free(&w->comp);
-  evp__lbuf_free(&w->hdr);
+  evp__buf_free(&w->page);
+  evp__buf_free(&w->comp);
+  evp__buf_free(&w->hdr);
   free(w->scratch);
   free(w);
 }
@@ -211,13 +211,13 @@ uint64_t evp__pq_writer_buffered_bytes(const evp__pq_writer_t *w) { return w->bu
 
 static evp_err_t write_page(evp__pq_writer_t *w, evp__pq_chunk_meta_t *m, int page_type,
                             int32_t num_values, int encoding, char *errstr, size_t errstr_size) {
-  const evp__lbuf_t *body = &w->page;
+  const evp__buf_t *body = &w->page;
   if (body->len > INT32_MAX)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "parquet: page too large");
   if (w->opt.codec == EVP__PQ_SNAPPY) {
     size_t clen = snappy_max_compressed_length(body->len);
     w->comp.len = 0;
-    if (evp__lbuf_reserve(&w->comp, clen))
+    if (evp__buf_reserve(&w->comp, clen))
       return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
     if (snappy_compress((const char *)body->p, body->len, (char *)w->comp.p, &clen) != SNAPPY_OK)
       return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "parquet: snappy failed");
@@ -276,15 +276,15 @@ static int dict_bit_width(const evp__pq_col_t *c) {
 /* Encode rows [r0, r1) holding values [v0, v1) into w->page. */
 static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, size_t r0,
                                   size_t r1, size_t v0, size_t v1) {
-  evp__lbuf_t *p = &w->page;
+  evp__buf_t *p = &w->page;
   evp_err_t e;
   p->len = 0;
   if (c->spec.optional) {
     /* v1 pages: definition levels are RLE-hybrid with a 4-byte length. */
-    if ((e = scratch_reserve(w, r1 - r0)) || (e = evp__lbuf_reserve(p, 4))) return e;
+    if ((e = scratch_reserve(w, r1 - r0)) || (e = evp__buf_reserve(p, 4))) return e;
     for (size_t r = r0; r < r1; r++) w->scratch[r - r0] = c->defs[r];
     size_t at = p->len;
-    evp__lbuf_le32(p, 0);
+    evp__buf_le32(p, 0);
     if ((e = evp__pq_rle_encode(p, w->scratch, r1 - r0, 1))) return e;
     uint32_t n = (uint32_t)(p->len - at - 4);
     for (int i = 0; i < 4; i++) p->p[at + (size_t)i] = (uint8_t)(n >> (8 * i));
@@ -294,24 +294,24 @@ static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, s
     case EVP__PQ_INT64:
     case EVP__PQ_TIMESTAMP_US:
     case EVP__PQ_DOUBLE:
-      if ((e = evp__lbuf_reserve(p, 8 * (v1 - v0)))) return e;
-      for (size_t v = v0; v < v1; v++) evp__lbuf_le64(p, c->fixed[v]);
+      if ((e = evp__buf_reserve(p, 8 * (v1 - v0)))) return e;
+      for (size_t v = v0; v < v1; v++) evp__buf_le64(p, c->fixed[v]);
       return EVP_OK;
     case EVP__PQ_BOOLEAN:
       return evp__pq_plain_bool(p, c->bools + v0, v1 - v0);
     case EVP__PQ_STRING:
       if (c->dict_on) {
-        if ((e = evp__lbuf_reserve(p, 1))) return e;
+        if ((e = evp__buf_reserve(p, 1))) return e;
         int bw = dict_bit_width(c);
-        evp__lbuf_u8(p, (uint8_t)bw);
+        evp__buf_u8(p, (uint8_t)bw);
         return evp__pq_rle_encode(p, c->didx + v0, v1 - v0, bw);
       }
-      if ((e = evp__lbuf_reserve(p, 4 * (v1 - v0) + (size_t)(c->soff[v1] - c->soff[v0]))))
+      if ((e = evp__buf_reserve(p, 4 * (v1 - v0) + (size_t)(c->soff[v1] - c->soff[v0]))))
         return e;
       for (size_t v = v0; v < v1; v++) {
         size_t len = (size_t)(c->soff[v + 1] - c->soff[v]);
-        evp__lbuf_le32(p, (uint32_t)len);
-        evp__lbuf_raw(p, c->sbytes.p + c->soff[v], len);
+        evp__buf_le32(p, (uint32_t)len);
+        evp__buf_raw(p, c->sbytes.p + c->soff[v], len);
       }
       return EVP_OK;
   }
@@ -409,13 +409,13 @@ static evp_err_t write_chunk(evp__pq_writer_t *w, evp__pq_col_t *c, evp__pq_chun
   m->num_values = (int64_t)w->rows;
   if (c->dict_on && c->nn == 0) c->dict_on = 0; /* all NULL: nothing to index */
   if (c->dict_on) {
-    evp__lbuf_t *p = &w->page;
+    evp__buf_t *p = &w->page;
     p->len = 0;
-    if (evp__lbuf_reserve(p, 4 * c->dict.n + c->dict.bytes.len))
+    if (evp__buf_reserve(p, 4 * c->dict.n + c->dict.bytes.len))
       return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
     for (size_t i = 0; i < c->dict.n; i++) {
-      evp__lbuf_le32(p, c->dict.len[i]);
-      evp__lbuf_raw(p, c->dict.bytes.p + c->dict.off[i], c->dict.len[i]);
+      evp__buf_le32(p, c->dict.len[i]);
+      evp__buf_raw(p, c->dict.bytes.p + c->dict.off[i], c->dict.len[i]);
     }
     m->dict_page_offset = m->start;
     if ((e = write_page(w, m, PQ_PAGE_DICTIONARY, (int32_t)c->dict.n, PQ_ENC_PLAIN, errstr,
@@ -515,7 +515,7 @@ static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_r
   if (v->is_null) return EVP_OK;
   size_t cap = c->cap_nn, need = c->nn + 2; /* soff needs nn+2 entries */
   if (need <= cap) {
-    if (c->spec.type == EVP__PQ_STRING) return evp__lbuf_reserve(&c->sbytes, v->v.s.len);
+    if (c->spec.type == EVP__PQ_STRING) return evp__buf_reserve(&c->sbytes, v->v.s.len);
     return EVP_OK;
   }
   size_t ncap = cap ? cap * 2 : 1024;
@@ -529,7 +529,7 @@ static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_r
     default: { size_t k = cap; GROW(c->fixed, k, ncap); break; }
   }
   c->cap_nn = ncap;
-  if (c->spec.type == EVP__PQ_STRING) return evp__lbuf_reserve(&c->sbytes, v->v.s.len);
+  if (c->spec.type == EVP__PQ_STRING) return evp__buf_reserve(&c->sbytes, v->v.s.len);
   return EVP_OK;
 }
 
@@ -573,7 +573,7 @@ static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
       return cost + 1;
     case EVP__PQ_STRING: {
       if (i == 0) c->soff[0] = 0;
-      evp__lbuf_raw(&c->sbytes, v->v.s.ptr, v->v.s.len);
+      evp__buf_raw(&c->sbytes, v->v.s.ptr, v->v.s.len);
       c->soff[i + 1] = c->sbytes.len;
       c->have_minmax = 1; /* min/max themselves are found at flush time */
       if (c->dict_on) {

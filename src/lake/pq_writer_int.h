@@ -38,7 +38,7 @@ typedef struct evp__pq_col {
   uint64_t *fixed;       /* INT64/TIMESTAMP/DOUBLE bit patterns */
   uint8_t *bools;
   uint64_t *soff;        /* STRING: value i is sbytes[soff[i] .. soff[i+1]) */
-  evp__lbuf_t sbytes;
+  evp__buf_t sbytes;
   uint32_t *didx;        /* STRING: dictionary index per value, while dict_on */
   int dict_on;
   evp__pq_dict_t dict;
@@ -62,12 +62,12 @@ struct evp__pq_writer {
   int failed;
   int done; /* the file was committed or discarded: only reopen/free remain */
   /* scratch buffers reused for every page */
-  evp__lbuf_t page, comp, hdr;
+  evp__buf_t page, comp, hdr;
   uint32_t *scratch;
   size_t cap_scratch;
 };
 
 /* Serialize the FileMetaData into @p out. */
-evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__lbuf_t *out);
+evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__buf_t *out);
 
 #endif /* EVP_LAKE_PQ_WRITER_INT_H */

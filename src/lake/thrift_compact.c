@@ -6,12 +6,12 @@
 
 static void put_byte(evp__tc_t *t, uint8_t b) {
   if (t->err) return;
-  evp_err_t e = evp__lbuf_reserve(t->out, 1);
+  evp_err_t e = evp__buf_reserve(t->out, 1);
   if (e) { t->err = e; return; }
-  evp__lbuf_u8(t->out, b);
+  evp__buf_u8(t->out, b);
 }
 
-void evp__tc_init(evp__tc_t *t, evp__lbuf_t *out) {
+void evp__tc_init(evp__tc_t *t, evp__buf_t *out) {
   t->out = out;
   t->depth = 0;
   t->err = EVP_OK;
@@ -24,13 +24,13 @@ evp_err_t evp__tc_error(const evp__tc_t *t) {
 
 void evp__tc_varint(evp__tc_t *t, uint64_t v) {
   if (t->err) return;
-  evp_err_t e = evp__lbuf_reserve(t->out, 10);
+  evp_err_t e = evp__buf_reserve(t->out, 10);
   if (e) { t->err = e; return; }
   while (v >= 0x80) {
-    evp__lbuf_u8(t->out, (uint8_t)(v | 0x80));
+    evp__buf_u8(t->out, (uint8_t)(v | 0x80));
     v >>= 7;
   }
-  evp__lbuf_u8(t->out, (uint8_t)v);
+  evp__buf_u8(t->out, (uint8_t)v);
 }
 
 uint64_t evp__tc_zigzag64(int64_t v) {
@@ -88,7 +88,7 @@ void evp__tc_binary(evp__tc_t *t, const void *p, size_t n) {
   if (n > INT32_MAX) { t->err = EVP_ERR_TOO_LARGE; return; }
   evp__tc_varint(t, n);
   if (t->err) return;
-  evp_err_t e = evp__lbuf_put(t->out, p, n);
+  evp_err_t e = evp__buf_put(t->out, p, n);
   if (e) t->err = e;
 }
 

@@ -5,7 +5,7 @@
 #define EVP_LAKE_THRIFT_COMPACT_H
 
 #include <stdint.h>
-#include "lake/lake_buf.h"
+#include "base/buf.h"
 
 /* Compact-protocol type ids (as used in field headers and list headers). */
 enum {
@@ -26,13 +26,13 @@ enum {
 #define EVP__TC_MAX_DEPTH 16
 
 typedef struct evp__tc {
-  evp__lbuf_t *out;
+  evp__buf_t *out;
   int16_t last_id[EVP__TC_MAX_DEPTH]; /* previous field id per open struct */
   int depth;                          /* number of open structs */
   evp_err_t err;                      /* first error, sticky */
 } evp__tc_t;
 
-void evp__tc_init(evp__tc_t *t, evp__lbuf_t *out);
+void evp__tc_init(evp__tc_t *t, evp__buf_t *out);
 /* The first error seen (EVP_OK if none); also reports unbalanced structs. */
 evp_err_t evp__tc_error(const evp__tc_t *t);
 

@@ -12,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "lambda/lambda_int.h"
 
 /* Longest log line written (bytes, newline included). The message is cut

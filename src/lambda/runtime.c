@@ -19,7 +19,9 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/crypto.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
+#include "net/net.h"
 #include "evpipe/version.h"
 #include "lambda/lambda_int.h"
 

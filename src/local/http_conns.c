@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "local/http_conns.h"
 
 #define TICK_MS 100          /* watchdog period: deadlines are kept to about this */

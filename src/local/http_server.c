@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "local/http_conns.h"
 #include "local/local.h"
 

@@ -17,7 +17,8 @@
 #include <sys/types.h>
 #include "evpipe/error.h"
 #include "evpipe/jwt.h"
-#include "local/wal.h"
+#include "wal/wal.h"
+#include "batcher/batcher.h"
 #include "server/server.h"
 
 #define EVP__LOCAL_ISSUER "evpipe-local"
@@ -82,33 +83,6 @@ evp_err_t evp__local_stop(evp__local_t *l);
  * 1 when start-up or the final flush failed (the reason is logged). Blocks
  * SIGINT/SIGTERM in the calling thread (and so in every thread it starts). */
 int evp__local_run(const evp__local_opts_t *o);
-
-/* ------------------------------------------------------------ files */
-
-/* Create @p path (and missing parents) as directories, mode 0700. */
-evp_err_t evp__local_mkdirs(const char *path, char *errstr, size_t errstr_size);
-
-/* The mode of directory @p path when it exists and group or others have
- * any access to it; 0 otherwise. */
-unsigned evp__local_dir_open_mode(const char *path);
-
-/* Read a whole file of at most @p max bytes. When @p secret, refuse
- * (EVP_ERR_PERMISSION, the message names the file or directory and says how
- * to fix it) a file that is a symbolic link, is owned by another user than
- * us or root, or that group or others may access; and a file whose
- * directory, or any directory above it up to /, is owned by another user
- * than us or root or is writable by group or others (above the file's own
- * directory a sticky one such as /tmp is fine). The checks are of the open
- * descriptor. *buf is malloc'd and NUL-terminated. ENOENT: EVP_ERR_IO with
- * errno preserved. */
-evp_err_t evp__local_read_file(const char *path, size_t max, int secret, char **buf, size_t *len,
-                               struct stat *st, char *errstr, size_t errstr_size);
-
-/* Replace @p path atomically with @p data, mode 0600: temp file, fsync,
- * rename, fsync of the directory. With @p excl, fail (EVP_ERR_STATE) when
- * @p path already exists. */
-evp_err_t evp__local_write_secret_file(const char *path, const char *data, size_t len, int excl,
-                                       char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------------------ client store file */
 

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "local/local.h"
+#include "base/files.h"
 
 #define CLIENTS_FILE_MAX (4u * 1024u * 1024u)
 
@@ -26,7 +27,7 @@ static evp_err_t create_default(const char *path, FILE *announce, char *errstr, 
   int n = snprintf(json, sizeof json,
                    "[{\"client_id\":\"%s\",\"client_secret\":\"%s\",\"audiences\":[\"%s\"]}]\n", id,
                    secret, EVP__LOCAL_AUDIENCE);
-  evp_err_t e = evp__local_write_secret_file(path, json, (size_t)n, 1, errstr, errstr_size);
+  evp_err_t e = evp__file_write_secret(path, json, (size_t)n, 1, errstr, errstr_size);
   OPENSSL_cleanse(json, sizeof json);
   if (e == EVP_OK && announce) {
     /* Shown once, on stdout only (logs never carry secrets). */
@@ -57,7 +58,7 @@ evp_err_t evp__local_clients_read(const char *path, evp__clients_t **out, struct
   char *buf;
   size_t len;
   *out = NULL;
-  evp_err_t e = evp__local_read_file(path, CLIENTS_FILE_MAX, 1, &buf, &len, st, errstr, errstr_size);
+  evp_err_t e = evp__file_read(path, CLIENTS_FILE_MAX, 1, &buf, &len, st, errstr, errstr_size);
   if (e != EVP_OK)
     return e;
   char why[200];

@@ -14,8 +14,10 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "local/local.h"
+#include "base/files.h"
+#include "token/token.h"
 
 #define KEYS_FILE_MAX (64u * 1024u)
 #define KEY_BYTES 32
@@ -66,7 +68,7 @@ static evp_err_t write_tree(const char *path, const cJSON *root, int excl, char 
   if (!txt)
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   size_t n = strlen(txt);
-  evp_err_t e = evp__local_write_secret_file(path, txt, n, excl, errstr, errstr_size);
+  evp_err_t e = evp__file_write_secret(path, txt, n, excl, errstr, errstr_size);
   OPENSSL_cleanse(txt, n);
   cJSON_free(txt);
   return e;
@@ -98,7 +100,7 @@ static cJSON *read_tree(const char *path, struct stat *st, evp_err_t *err, char 
                         size_t errstr_size) {
   char *buf;
   size_t len;
-  *err = evp__local_read_file(path, KEYS_FILE_MAX, 1, &buf, &len, st, errstr, errstr_size);
+  *err = evp__file_read(path, KEYS_FILE_MAX, 1, &buf, &len, st, errstr, errstr_size);
   if (*err != EVP_OK)
     return NULL;
   cJSON *root = cJSON_ParseWithLength(buf, len);

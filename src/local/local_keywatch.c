@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "local/local.h"
 
 struct evp__keywatch {

@@ -7,7 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "local/local.h"
 
 #define VALUE_MAX 1024

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "core/core.h"
-#include "core/table.h"
+#include "base/base.h"
+#include "json/json.h"
+#include "table/table.h"
 #include "local/local.h"
 
 #define MAX_STATUS 600
@@ -27,7 +28,7 @@ static const char *const reasons[] = {
     "required", "properties", "patternProperties", "additionalProperties", "dependencies",
     "propertyNames", "if", "then", "else", "allOf", "anyOf", "oneOf", "not", "false", "format",
     "parse", "limit", "schema", "not_object",
-    /* events the lake could not hold (core/table.h) */
+    /* events the lake could not hold (table/table.h) */
     EVP__REASON_NOT_REPRESENTABLE, EVP__REASON_DUPLICATE_MEMBER, EVP__REASON_TOO_MANY_MEMBERS,
     /* auth failures */
     "missing", "malformed", "expired", "bad_signature", "unknown_key", "bad_alg", "not_yet_valid",

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "local/local.h"
 
 #define SLOTS 4096 /* power of two, > EVP__CLIENTS_MAX / 0.75 is not needed: overflow shares */

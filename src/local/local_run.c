@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "local/local.h"
+#include "base/files.h"
 
 #define SCHEMA_FILE_MAX (16u * 1024u * 1024u)
 
@@ -231,7 +232,7 @@ static void log_auth_failure(void *opaque, const char *client_id, int failures, 
 /* Existing data directories that others may enter are left as they are
  * (the operator may share them on purpose) but said out loud. */
 static void warn_if_open(const char *dir) {
-  unsigned mode = evp__local_dir_open_mode(dir);
+  unsigned mode = evp__dir_open_mode(dir);
   if (!mode)
     return;
   char fix[PATH_MAX + 16], m[16], f[2 * PATH_MAX + 128];
@@ -272,18 +273,18 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   evp_err_t e;
   if (!o->schema_path)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "no event schema (--schema FILE)");
-  if ((e = evp__local_read_file(o->schema_path, SCHEMA_FILE_MAX, 0, &l->schema_text, &len, NULL,
+  if ((e = evp__file_read(o->schema_path, SCHEMA_FILE_MAX, 0, &l->schema_text, &len, NULL,
                                 err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot read the schema: %s", err);
   if (!(l->schema = evp_schema_compile(l->schema_text, len, NULL, &e, err, sizeof err)))
     return evp__seterr(errstr, errstr_size, e, "the schema does not compile: %s", err);
   if ((e = evp__table_parse(l->schema_text, len, &l->table, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "the schema does not map to a lake table: %s", err);
-  if ((e = evp__local_mkdirs(o->data_dir, errstr, errstr_size)) != EVP_OK)
+  if ((e = evp__mkdirs(o->data_dir, errstr, errstr_size)) != EVP_OK)
     return e;
   if ((size_t)snprintf(secrets, sizeof secrets, "%s/secrets", o->data_dir) >= sizeof secrets - 32)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
-  if ((e = evp__local_mkdirs(secrets, errstr, errstr_size)) != EVP_OK)
+  if ((e = evp__mkdirs(secrets, errstr, errstr_size)) != EVP_OK)
     return e;
   warn_if_open(o->data_dir);
   warn_if_open(secrets);

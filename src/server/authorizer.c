@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "server/server.h"
 
 typedef struct {

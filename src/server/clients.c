@@ -7,7 +7,8 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "server/server.h"
 
 #define MAX_AUDIENCES 16

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core.h"
-#include "core/table.h"
+#include "base/base.h"
+#include "json/json.h"
+#include "schema/schema.h"
+#include "table/table.h"
 #include "server/server.h"
 
 /* The body scan only bounds nesting at what the schema validator could ever

@@ -4,7 +4,8 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/crypto.h>
-#include "core/core.h"
+#include "base/base.h"
+#include "json/json.h"
 #include "server/server.h"
 
 const char *evp__http_req_header(const evp__http_req_t *req, const char *lcname) {

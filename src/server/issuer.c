@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "server/server.h"
 
 #define TOKEN_BODY_MAX 8192 /* a form of four short parameters */

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "server/server.h"
 
 #define SLOTS 16384 /* power of two, > EVP__CLIENTS_MAX: room for every known id */

@@ -14,7 +14,7 @@
 #include "evpipe/error.h"
 #include "evpipe/jwt.h"
 #include "evpipe/schema.h"
-#include "core/table.h"
+#include "table/table.h"
 
 /* ------------------------------------------------------------ messages */
 
@@ -256,12 +256,6 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
                              const evp__http_req_t *req, evp__events_result_t *res,
                              evp__http_resp_t *resp);
 
-/* Split the elements of a JSON array text that is already known to be valid
- * JSON (@p arr starts with '['): calls @p fn for each element's span. Returns
- * the number of elements, or (size_t)-1 when @p fn returned non-zero. */
-size_t evp__json_array_each(const char *arr, size_t len,
-                            int (*fn)(void *opaque, size_t i, const char *v, size_t vlen),
-                            void *opaque);
 
 /* ------------------------------------------------------------ helpers */
 

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "lake/lake.h"
 
 static uint64_t evp__gen_next(uint64_t *s) { /* splitmix64 */

@@ -1,4 +1,4 @@
-/* The batcher (src/local/batcher*.c): RFC 3339 parsing, the dedup set, the
+/* The batcher (src/batcher/batcher*.c): RFC 3339 parsing, the dedup set, the
  * event -> row mapping, files per hour with stable names, size/time
  * triggers, replay after a crash without duplicates, error paths.
  *
@@ -25,9 +25,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "core/table.h"
+#include "table/table.h"
+#include "wal/wal.h"
+#include "wal/wal_read.h"
+#include "batcher/batcher.h"
+#include "batcher/batcher_int.h"
+#include "lake/lake_row.h"
 #include "lake/lake.h"
-#include "local/wal_int.h"
 
 /* Every column type, nullable and required columns, objects and arrays. */
 static const char *SCHEMA =
@@ -267,10 +271,10 @@ START_TEST(row_mapping) {
   evp__table_t *t;
   char err[512];
   ck_assert_int_eq(evp__table_parse(SCHEMA, strlen(SCHEMA), &t, err, sizeof err), EVP_OK);
-  evp__rowb_t *rb;
-  ck_assert_int_eq(evp__rowb_new(t, &rb, err, sizeof err), EVP_OK);
+  evp__row_builder_t *rb;
+  ck_assert_int_eq(evp__row_builder_new(t, &rb, err, sizeof err), EVP_OK);
   size_t nc;
-  const evp__pq_column_t *cols = evp__rowb_columns(rb, &nc);
+  const evp__pq_column_t *cols = evp__row_builder_columns(rb, &nc);
   ck_assert_uint_eq(nc, 10);
   ck_assert_str_eq(cols[0].name, "event_id");
   ck_assert_int_eq(cols[0].optional, 0);
@@ -286,7 +290,7 @@ START_TEST(row_mapping) {
   const evp__pq_value_t *row;
   const char *id;
   size_t idlen;
-  ck_assert_int_eq(evp__rowb_build(rb, ev, strlen(ev), 42, "cli", 3, &row, &id, &idlen, err,
+  ck_assert_int_eq(evp__row_builder_build(rb, ev, strlen(ev), 42, "cli", 3, &row, &id, &idlen, err,
                                    sizeof err), EVP_OK);
   ck_assert_uint_eq(idlen, 3);
   ck_assert(memcmp(id, "e-1", 3) == 0);
@@ -322,7 +326,7 @@ START_TEST(row_mapping) {
       if (!in_str && pos > 0 && pos < wl) text[k++] = (char)" \t\n\r"[pos % 4];
       memcpy(text + k, want + pos, wl - pos + 1);
       snprintf(evb, sizeof evb, "{\"event_id\":\"e\",\"n\":1,\"ctx\":%s}", text);
-      ck_assert_int_eq(evp__rowb_build(rb, evb, strlen(evb), 1, "c", 1, &row, &id, &idlen, err,
+      ck_assert_int_eq(evp__row_builder_build(rb, evb, strlen(evb), 1, "c", 1, &row, &id, &idlen, err,
                                        sizeof err), EVP_OK);
       ck_assert_uint_eq(row[5].v.s.len, wl);
       ck_assert_msg(memcmp(row[5].v.s.ptr, want, wl) == 0, "pad %d pos %zu: %.*s", pad, pos,
@@ -333,14 +337,14 @@ START_TEST(row_mapping) {
     }
   }
   const char *tight = "{\"event_id\":\"e\",\"n\":1,\"ctx\":{\"a_rather_long_key\":[1,{\"b\":\"c\"}]}}";
-  ck_assert_int_eq(evp__rowb_build(rb, tight, strlen(tight), 1, "c", 1, &row, &id, &idlen, err,
+  ck_assert_int_eq(evp__row_builder_build(rb, tight, strlen(tight), 1, "c", 1, &row, &id, &idlen, err,
                                    sizeof err), EVP_OK);
   ck_assert_ptr_eq(row[5].v.s.ptr, strstr(tight, "{\"a_rather"));
   ck_assert_uint_eq(row[5].v.s.len, strlen(tight) - 1 - (size_t)(strstr(tight, "{\"a_rather") - tight));
 
   /* missing and null -> NULL; an integral float fits a bigint */
   const char *ev2 = "{\"event_id\":\"e-2\",\"n\":3.0,\"x\":null}";
-  ck_assert_int_eq(evp__rowb_build(rb, ev2, strlen(ev2), 1, "c", 1, &row, &id, &idlen, err,
+  ck_assert_int_eq(evp__row_builder_build(rb, ev2, strlen(ev2), 1, "c", 1, &row, &id, &idlen, err,
                                    sizeof err), EVP_OK);
   ck_assert_int_eq(row[1].v.i64, 3);
   for (int c = 2; c <= 7; c++) ck_assert_int_eq(row[c].is_null, 1);
@@ -354,14 +358,14 @@ START_TEST(row_mapping) {
                        "{\"event_id\":\"e\",\"n\":1,\"ctx\":\"{}\"}",
                        "{\"event_id\":7,\"n\":1}"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-    ck_assert_msg(evp__rowb_build(rb, bad[i], strlen(bad[i]), 1, "c", 1, &row, &id, &idlen, err,
+    ck_assert_msg(evp__row_builder_build(rb, bad[i], strlen(bad[i]), 1, "c", 1, &row, &id, &idlen, err,
                                   sizeof err) == EVP_ERR_INVALID_EVENT,
                   "accepted %s", bad[i]);
-  ck_assert_int_eq(evp__rowb_build(rb, "[1]", 3, 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+  ck_assert_int_eq(evp__row_builder_build(rb, "[1]", 3, 1, "c", 1, &row, &id, &idlen, err, sizeof err),
                    EVP_ERR_JSON);
-  ck_assert_int_eq(evp__rowb_build(rb, "{\"n\":", 5, 1, "c", 1, &row, &id, &idlen, err,
+  ck_assert_int_eq(evp__row_builder_build(rb, "{\"n\":", 5, 1, "c", 1, &row, &id, &idlen, err,
                                    sizeof err), EVP_ERR_JSON);
-  evp__rowb_free(rb);
+  evp__row_builder_free(rb);
   evp__table_free(t);
 }
 END_TEST
@@ -1492,8 +1496,8 @@ START_TEST(row_values_exact_or_refused) {
   evp__table_t *t;
   char err[512];
   ck_assert_int_eq(evp__table_parse(SCHEMA, strlen(SCHEMA), &t, err, sizeof err), EVP_OK);
-  evp__rowb_t *rb;
-  ck_assert_int_eq(evp__rowb_new(t, &rb, err, sizeof err), EVP_OK);
+  evp__row_builder_t *rb;
+  ck_assert_int_eq(evp__row_builder_new(t, &rb, err, sizeof err), EVP_OK);
   const evp__pq_value_t *row;
   const char *id;
   size_t idlen;
@@ -1510,14 +1514,14 @@ START_TEST(row_values_exact_or_refused) {
       {"{\"event_id\":\"e\",\"n\":1E+2}", 100},
   };
   for (size_t i = 0; i < sizeof exact / sizeof *exact; i++) {
-    evp_err_t e = evp__rowb_build(rb, exact[i].ev, strlen(exact[i].ev), 1, "c", 1, &row, &id,
+    evp_err_t e = evp__row_builder_build(rb, exact[i].ev, strlen(exact[i].ev), 1, "c", 1, &row, &id,
                                   &idlen, err, sizeof err);
     ck_assert_msg(e == EVP_OK, "%s: %s", exact[i].ev, err);
     ck_assert_msg(row[1].v.i64 == exact[i].n, "%s stored as %lld", exact[i].ev,
                   (long long)row[1].v.i64);
   }
   const char *x = "{\"event_id\":\"e\",\"n\":1,\"x\":4.9406564584124654e-324}";
-  ck_assert_int_eq(evp__rowb_build(rb, x, strlen(x), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+  ck_assert_int_eq(evp__row_builder_build(rb, x, strlen(x), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
                    EVP_OK);
   ck_assert(row[2].v.f64 == 4.9406564584124654e-324); /* the smallest subnormal is a double */
   static const char *const refused[] = {
@@ -1537,7 +1541,7 @@ START_TEST(row_values_exact_or_refused) {
       "{\"event_id\":\"e\",\"n\":1,\"zz\":1,\"y\":1,\"zz\":2}",
   };
   for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
-    evp_err_t e = evp__rowb_build(rb, refused[i], strlen(refused[i]), 1, "c", 1, &row, &id, &idlen,
+    evp_err_t e = evp__row_builder_build(rb, refused[i], strlen(refused[i]), 1, "c", 1, &row, &id, &idlen,
                                   err, sizeof err);
     ck_assert_msg(e == EVP_ERR_INVALID_EVENT, "%s: %s (%s)", refused[i], evp_err2name(e), err);
   }
@@ -1549,11 +1553,11 @@ START_TEST(row_values_exact_or_refused) {
   n += (size_t)sprintf(big, "{\"event_id\":\"e\",\"n\":1");
   for (int i = 0; i < 4097; i++) n += (size_t)sprintf(big + n, ",\"s\":\"a\"");
   memcpy(big + n, "}", 2);
-  ck_assert_int_eq(evp__rowb_build(rb, big, strlen(big), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+  ck_assert_int_eq(evp__row_builder_build(rb, big, strlen(big), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
                    EVP_ERR_INVALID_EVENT);
   ck_assert_msg(strstr(err, "more than 4096 top-level members") != NULL, "%s", err);
   free(big);
-  evp__rowb_free(rb);
+  evp__row_builder_free(rb);
   evp__table_free(t);
 }
 END_TEST

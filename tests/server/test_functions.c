@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "evpipe/evpipe.h"
 #include "functions/fn_int.h"
 #include "functions/functions.h"

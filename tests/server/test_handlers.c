@@ -10,7 +10,11 @@
 #include <zlib.h>
 #include <openssl/evp.h>
 #include <cjson/cJSON.h>
-#include "core/core.h"
+#include "base/files.h"
+#include "base/base.h"
+#include "json/json.h"
+#include "table/table.h"
+#include "lake/lake_row.h"
 #include "evpipe/evpipe.h"
 #include "server/server.h"
 #include "local/local.h"
@@ -1033,7 +1037,7 @@ START_TEST(clients_file_hot_reload) {
   const char *one = "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"events\"]}]";
   const char *two = "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"events\"]},"
                     "{\"client_id\":\"b\",\"client_secret\":\"fedcba9876543210\",\"audiences\":[\"events\"]}]";
-  ck_assert_int_eq(evp__local_write_secret_file(cp, one, strlen(one), 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_write_secret(cp, one, strlen(one), 0, err, sizeof err), EVP_OK);
   evp__keywatch_t *w;
   ck_assert_int_eq(evp__keywatch_new(kp, cp, NULL, 600, &w, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 0);
@@ -1041,7 +1045,7 @@ START_TEST(clients_file_hot_reload) {
   ck_assert_uint_eq(evp__clients_count(s1->clients), 1);
   const char *aud;
   ck_assert_int_eq(evp__clients_check(s1->clients, "b", 1, "fedcba9876543210", 16, NULL, &aud), EVP__CLIENT_UNKNOWN);
-  ck_assert_int_eq(evp__local_write_secret_file(cp, two, strlen(two), 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_write_secret(cp, two, strlen(two), 0, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 1);
   evp__keystate_t *s2 = evp__keywatch_acquire(w);
   ck_assert_uint_eq(evp__clients_count(s2->clients), 2);
@@ -1050,10 +1054,10 @@ START_TEST(clients_file_hot_reload) {
   ck_assert_uint_eq(evp__clients_count(s1->clients), 1); /* the holder's state is intact */
   evp__keystate_release(s1);
   /* A broken edit (bad JSON, then a readable-by-others file): reported once, old store kept. */
-  ck_assert_int_eq(evp__local_write_secret_file(cp, "[{", 2, 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_write_secret(cp, "[{", 2, 0, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), -1);
   ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 0);
-  ck_assert_int_eq(evp__local_write_secret_file(cp, one, strlen(one), 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_write_secret(cp, one, strlen(one), 0, err, sizeof err), EVP_OK);
   chmod(cp, 0644);
   ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), -1);
   ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
@@ -1073,26 +1077,26 @@ START_TEST(secret_file_writes) {
   char p[256], err[256], *buf;
   size_t len;
   tpath(p, sizeof p, "s.json");
-  ck_assert_int_eq(evp__local_write_secret_file(p, "abc", 3, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_write_secret(p, "abc", 3, 1, err, sizeof err), EVP_OK);
   ck_assert_uint_eq(mode_of(p), 0600);
-  ck_assert_int_eq(evp__local_write_secret_file(p, "xyz", 3, 1, err, sizeof err), EVP_ERR_STATE);
-  ck_assert_int_eq(evp__local_write_secret_file(p, "xyzw", 4, 0, err, sizeof err), EVP_OK);
-  ck_assert_int_eq(evp__local_read_file(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_write_secret(p, "xyz", 3, 1, err, sizeof err), EVP_ERR_STATE);
+  ck_assert_int_eq(evp__file_write_secret(p, "xyzw", 4, 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_read(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_OK);
   ck_assert_str_eq(buf, "xyzw");
   free(buf);
-  ck_assert_int_eq(evp__local_read_file(p, 3, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__file_read(p, 3, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_TOO_LARGE);
   chmod(p, 0640);
-  ck_assert_int_eq(evp__local_read_file(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_PERMISSION);
+  ck_assert_int_eq(evp__file_read(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_PERMISSION);
   ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
-  ck_assert_int_eq(evp__local_read_file(p, 100, 0, &buf, &len, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_read(p, 100, 0, &buf, &len, NULL, err, sizeof err), EVP_OK);
   free(buf);
   tpath(p, sizeof p, "none.json");
-  ck_assert_int_eq(evp__local_read_file(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_IO);
+  ck_assert_int_eq(evp__file_read(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_IO);
   tpath(p, sizeof p, "a/b/c");
-  ck_assert_int_eq(evp__local_mkdirs(p, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__mkdirs(p, err, sizeof err), EVP_OK);
   ck_assert_uint_eq(mode_of(p), 0700);
   tpath(p, sizeof p, "s.json/x");
-  ck_assert_int_ne(evp__local_mkdirs(p, err, sizeof err), EVP_OK);
+  ck_assert_int_ne(evp__mkdirs(p, err, sizeof err), EVP_OK);
 }
 END_TEST
 
@@ -1128,7 +1132,7 @@ START_TEST(clients_file_create_and_refuse) {
   ck_assert_ptr_null(c);
   ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
   tpath(p, sizeof p, "bad.json");
-  ck_assert_int_eq(evp__local_write_secret_file(p, "[{}]", 4, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__file_write_secret(p, "[{}]", 4, 1, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__local_clients_load(p, NULL, &c, err, sizeof err), EVP_ERR_INVALID_ARG);
   ck_assert_ptr_nonnull(strstr(err, "bad.json"));
 }
@@ -1181,7 +1185,7 @@ START_TEST(keys_rotate_and_reload) {
       "{\"current\":\"v1\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"base64:c2hvcnQ=\"}]}",
       "{\"current\":\"v1\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"raw\"}]}", "{\"current\":\"v1\",\"keys\":[]}"};
   for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
-    ck_assert_int_eq(evp__local_write_secret_file(p, broken[i], strlen(broken[i]), 0, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(evp__file_write_secret(p, broken[i], strlen(broken[i]), 0, err, sizeof err), EVP_OK);
     ck_assert_int_ne(evp__keys_load(p, &ring, cur, sizeof cur, NULL, err, sizeof err), EVP_OK);
     ck_assert_ptr_null(ring);
     ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), -1);
@@ -1324,9 +1328,7 @@ END_TEST
  * refused at the door with a per-item reason. Each value below is put
  * through the handler (both parse paths) and every accepted event through
  * the lake's row builder. */
-#include "core/table.h"
 #include "lake/lake.h"
-#include "local/wal_int.h"
 
 static const char CONTRACT_SCHEMA[] =
     "{\"type\":\"object\",\"required\":[\"event_id\"],\"properties\":{"
@@ -1360,7 +1362,7 @@ static char *repeat_member(const char *member, int times, int distinct) {
   return b;
 }
 
-static void contract_check(const evp__events_cfg_t *cfg, evp__rowb_t *rb, const contract_case_t *c,
+static void contract_check(const evp__events_cfg_t *cfg, evp__row_builder_t *rb, const contract_case_t *c,
                            const char *fields) {
   char *ev = contract_event(fields);
   size_t bl = strlen(ev) + 32;
@@ -1402,7 +1404,7 @@ static void contract_check(const evp__events_cfg_t *cfg, evp__rowb_t *rb, const 
       const char *id;
       size_t idlen;
       char err[256] = "";
-      evp_err_t e = evp__rowb_build(rb, res.accepted[i], res.accepted_lens[i], 1, "c", 1, &row, &id,
+      evp_err_t e = evp__row_builder_build(rb, res.accepted[i], res.accepted_lens[i], 1, "c", 1, &row, &id,
                                     &idlen, err, sizeof err);
       ck_assert_msg(e == EVP_OK, "path %d: accepted %s but the lake cannot hold it: %s", path, show,
                     err);
@@ -1426,8 +1428,8 @@ START_TEST(events_accepted_means_representable) {
   ck_assert_ptr_nonnull(s);
   evp__table_t *t;
   ck_assert_int_eq(evp__table_parse(CONTRACT_SCHEMA, strlen(CONTRACT_SCHEMA), &t, err, sizeof err), EVP_OK);
-  evp__rowb_t *rb;
-  ck_assert_int_eq(evp__rowb_new(t, &rb, err, sizeof err), EVP_OK);
+  evp__row_builder_t *rb;
+  ck_assert_int_eq(evp__row_builder_new(t, &rb, err, sizeof err), EVP_OK);
   evp__events_cfg_t cfg = {s, 0, 4u * 1024u * 1024u, t};
   static const contract_case_t cases[] = {
       {"\"n\":9223372036854775808", "not_representable", 0, 0, 0},
@@ -1482,7 +1484,7 @@ START_TEST(events_accepted_means_representable) {
   f = repeat_member(NULL, 4095, 1); /* + event_id = 4096: the bound itself */
   contract_check(&cfg, rb, &fits, f);
   free(f);
-  evp__rowb_free(rb);
+  evp__row_builder_free(rb);
   evp__table_free(t);
   evp_schema_destroy(s);
 }

@@ -14,7 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <unistd.h>
-#include "core/core.h"
+#include "base/base.h"
 #include "local/http_conns.h"
 
 /* The descriptors of this process that are listening sockets. */

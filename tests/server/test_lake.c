@@ -23,6 +23,7 @@
 #include "lake/pq_encode.h"
 #include "lake/thrift_compact.h"
 #include "lake_gen.h"
+#include "base/files.h"
 
 #define ck_bytes(buf, ...)                                                       \
   do {                                                                           \
@@ -36,7 +37,7 @@
 /* ------------------------------------------------------------ thrift */
 
 START_TEST(thrift_struct_fields_hand_vectors) {
-  evp__lbuf_t b = {0};
+  evp__buf_t b = {0};
   evp__tc_t t;
   evp__tc_init(&t, &b);
   evp__tc_struct_begin(&t);
@@ -55,12 +56,12 @@ START_TEST(thrift_struct_fields_hand_vectors) {
   ck_assert_int_eq(evp__tc_error(&t), EVP_OK);
   ck_bytes(&b, 0x15, 0x0A, 0x16, 0x01, 0x11, 0x02, 0x28, 0x18, 0x02, 0x61, 0x62, 0x1C, 0x15,
            0xD8, 0x04, 0x00, 0x19, 0x25, 0x02, 0x03, 0x00);
-  evp__lbuf_free(&b);
+  evp__buf_free(&b);
 }
 END_TEST
 
 START_TEST(thrift_decreasing_ids_long_lists_and_extremes) {
-  evp__lbuf_t b = {0};
+  evp__buf_t b = {0};
   evp__tc_t t;
   evp__tc_init(&t, &b);
   evp__tc_struct_begin(&t);
@@ -75,12 +76,12 @@ START_TEST(thrift_decreasing_ids_long_lists_and_extremes) {
   ck_bytes(&b, 0x55, 0x00, 0x05, 0x04, 0x00, 0x19, 0xF8, 0x0F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
            0, 0, 0, 0, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x16,
            0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00);
-  evp__lbuf_free(&b);
+  evp__buf_free(&b);
 }
 END_TEST
 
 START_TEST(thrift_misuse_is_reported) {
-  evp__lbuf_t b = {0};
+  evp__buf_t b = {0};
   evp__tc_t t;
   evp__tc_init(&t, &b);
   evp__tc_field_i32(&t, 1, 1); /* no open struct */
@@ -91,14 +92,14 @@ START_TEST(thrift_misuse_is_reported) {
   evp__tc_init(&t, &b);
   for (int i = 0; i < EVP__TC_MAX_DEPTH + 1; i++) evp__tc_struct_begin(&t);
   ck_assert_int_eq(evp__tc_error(&t), EVP_ERR_TOO_DEEP);
-  evp__lbuf_free(&b);
+  evp__buf_free(&b);
 }
 END_TEST
 
 /* ------------------------------------------------------------ RLE hybrid */
 
 START_TEST(rle_hand_vectors) {
-  evp__lbuf_t b = {0};
+  evp__buf_t b = {0};
   uint32_t ones[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
   ck_assert_int_eq(evp__pq_rle_encode(&b, ones, 10, 1), EVP_OK);
   ck_bytes(&b, 0x14, 0x01); /* RLE run: (10 << 1), value byte */
@@ -127,7 +128,7 @@ START_TEST(rle_hand_vectors) {
   ck_assert_int_eq(evp__pq_rle_encode(&b, wide, 0, 9), EVP_OK);
   ck_assert_uint_eq(b.len, 0);
   ck_assert_int_eq(evp__pq_rle_encode(&b, wide, 1, 33), EVP_ERR_INVALID_ARG);
-  evp__lbuf_free(&b);
+  evp__buf_free(&b);
 }
 END_TEST
 
@@ -166,7 +167,7 @@ static size_t rle_decode(const uint8_t *p, size_t len, int bw, uint32_t *out, si
 
 START_TEST(rle_round_trips_random_sequences) {
   uint64_t s = 12345;
-  evp__lbuf_t b = {0};
+  evp__buf_t b = {0};
   enum { N = 5000 };
   static uint32_t in[N], out[N];
   for (int iter = 0; iter < 200; iter++) {
@@ -183,16 +184,16 @@ START_TEST(rle_round_trips_random_sequences) {
     ck_assert_uint_eq(rle_decode(b.p, b.len, bw, out, n), n);
     for (size_t i = 0; i < n; i++) ck_assert_uint_eq(out[i], in[i]);
   }
-  evp__lbuf_free(&b);
+  evp__buf_free(&b);
 }
 END_TEST
 
 START_TEST(plain_bool_and_bit_width) {
-  evp__lbuf_t b = {0};
+  evp__buf_t b = {0};
   uint8_t v[10] = {1, 0, 0, 1, 0, 0, 0, 1, 1, 1};
   ck_assert_int_eq(evp__pq_plain_bool(&b, v, 10), EVP_OK);
   ck_bytes(&b, 0x89, 0x03);
-  evp__lbuf_free(&b);
+  evp__buf_free(&b);
   ck_assert_int_eq(evp__pq_bit_width(0), 0);
   ck_assert_int_eq(evp__pq_bit_width(1), 1);
   ck_assert_int_eq(evp__pq_bit_width(19), 5);
@@ -560,12 +561,12 @@ START_TEST(partition_dir_and_mkdirs) {
   mk_tmpdir();
   char p[512];
   snprintf(p, sizeof p, "%s/events/dt=2024-11-25/hour=13", tmpdir);
-  ck_assert_int_eq(evp__lake_mkdirs(p, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__mkdirs(p, err, sizeof err), EVP_OK);
   struct stat st;
   ck_assert_int_eq(stat(p, &st), 0);
   ck_assert(S_ISDIR(st.st_mode));
   ck_assert_int_eq(st.st_mode & 0777, 0700);
-  ck_assert_int_eq(evp__lake_mkdirs(p, err, sizeof err), EVP_OK); /* exists: fine */
+  ck_assert_int_eq(evp__mkdirs(p, err, sizeof err), EVP_OK); /* exists: fine */
   /* a file written into it with the writer */
   evp__pq_writer_t *w;
   ck_assert_int_eq(evp__pq_writer_open(&w, p, "part-0.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
@@ -579,8 +580,8 @@ START_TEST(partition_dir_and_mkdirs) {
   ck_assert_ptr_nonnull(fp);
   fclose(fp);
   snprintf(p, sizeof p, "%s/file/sub", tmpdir);
-  ck_assert_int_eq(evp__lake_mkdirs(p, err, sizeof err), EVP_ERR_IO);
-  ck_assert_int_eq(evp__lake_mkdirs("", err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__mkdirs(p, err, sizeof err), EVP_ERR_IO);
+  ck_assert_int_eq(evp__mkdirs("", err, sizeof err), EVP_ERR_INVALID_ARG);
   /* clean up the nested tree */
   snprintf(p, sizeof p, "%s/events/dt=2024-11-25/hour=13/part-0.parquet", tmpdir);
   unlink(p);

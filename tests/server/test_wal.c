@@ -1,4 +1,4 @@
-/* The local pipeline's durable log (src/local/wal*.c): round trip, recovery
+/* The local pipeline's durable log (src/wal/wal*.c): round trip, recovery
  * from torn and corrupted tails, group commit under many threads, checkpoint
  * and segment deletion, limits and error paths. */
 #define _DEFAULT_SOURCE
@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "local/wal_int.h"
+#include "wal/wal.h"
+#include "wal/wal_read.h"
+#include "wal/wal_int.h"
 
 static char tmpdir[256];
 static char waldir[300];

@@ -1,0 +1,154 @@
+/* The JSON layer: the one strict scanner (RFC 8259, UTF-8 checked) and its
+ * trusted twin, escaping and unescaping, UTF-8 checks, and the SIMD string
+ * stop finder every scanner uses. The tape parser the schema validator
+ * walks is json/json_tape.h. Nothing here is public ABI. */
+#ifndef EVP_JSON_JSON_H
+#define EVP_JSON_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define EVP__HAVE_SSE2 1
+#endif
+#include "base/base.h"
+
+/* ---- the strict JSON scanner (tokens, events, bodies) (json_scan.c) ---- */
+typedef enum {
+  EVP__JS_STRING, EVP__JS_NUMBER, EVP__JS_OBJECT, EVP__JS_ARRAY,
+  EVP__JS_TRUE, EVP__JS_FALSE, EVP__JS_NULL
+} evp__jstype_t;
+
+/* A top-level member: spans into the scanned text. For strings, val/vallen
+ * exclude the quotes and are still JSON-escaped when val_escaped is set. */
+typedef struct {
+  const char *key, *val;
+  size_t keylen, vallen;
+  int key_escaped, val_escaped;
+  evp__jstype_t type;
+} evp__jmember_t;
+
+/* Validate that text is exactly one JSON object (RFC 8259, UTF-8 checked,
+ * nesting <= max_depth) and record up to max_m top-level members.
+ * EVP_ERR_JSON, EVP_ERR_TOO_DEEP, or EVP_ERR_TOO_LARGE (too many members). */
+evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth,
+                                evp__jmember_t *m, size_t max_m, size_t *count);
+/* evp__json_scan_object for text already known to be one valid JSON object (events read
+ * back from the server's own checksummed log): only the structure is found —
+ * strings are skipped with memchr, nested values by bracket counting — so
+ * invalid JSON may give a wrong result instead of EVP_ERR_JSON. */
+evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember_t *m,
+                                        size_t max_m, size_t *count);
+/* Index of the first member whose name repeats an earlier one (names
+ * compared by their decoded value), or -1. Linear in @p n on average (a
+ * hash of the names past a few members, seeded at random per process so
+ * that names cannot be chosen to collide from reading the source): a
+ * hostile event of thousands of members costs about as much as reading it. */
+long evp__json_find_dup(const evp__jmember_t *m, size_t n);
+/* The correctly rounded double of the JSON number text s[0..n), whatever the
+ * process locale (strtod in the C locale). 0, or -1 when out of memory. */
+int evp__json_strtod(const char *s, size_t n, double *out);
+/* Compare two raw JSON string bodies by their decoded value. */
+int evp__json_raw_eq(const char *a, size_t alen, int a_esc, const char *b, size_t blen, int b_esc);
+/* Member name equals the UTF-8 bytes s[0..n). Inline: the verifier calls it
+ * for every member of every token. */
+static inline int evp__json_key_eq(const evp__jmember_t *m, const char *s, size_t n) {
+  if (!m->key_escaped)
+    return m->keylen == n && memcmp(m->key, s, n) == 0;
+  return evp__json_raw_eq(m->key, m->keylen, 1, s, n, 0);
+}
+/* Member is a string equal to s[0..n). */
+static inline int evp__json_str_eqn(const evp__jmember_t *m, const char *s, size_t n) {
+  if (m->type != EVP__JS_STRING)
+    return 0;
+  if (!m->val_escaped)
+    return m->vallen == n && memcmp(m->val, s, n) == 0;
+  return evp__json_raw_eq(m->val, m->vallen, 1, s, n, 0);
+}
+#define evp__json_str_eq(m, s) evp__json_str_eqn((m), (s), strlen(s))
+/* Decode a validated raw string body into out (at least len + 1 bytes). */
+size_t evp__json_unescape(const char *raw, size_t len, char *out);
+/* A number member as whole seconds (saturating); -1 when not a number. */
+int evp__json_numericdate(const evp__jmember_t *m, int64_t *out);
+/* JSON-escape s[0..n) into out (at least 6n + 1 bytes); returns the length. */
+size_t evp__json_escape(const char *s, size_t n, char *out);
+/* JSON-escape text that may be anything (a path, a message): bytes that are
+ * not UTF-8 become \ufffd, controls \u00XX; at most @p cap - 1 bytes are
+ * written (never part of an escape or a character) and NUL-terminated;
+ * *cut (may be NULL) says whether s was cut short. */
+size_t evp__json_escape_text(const char *s, size_t n, char *out, size_t cap, int *cut);
+/* Whether s[0..n) is well-formed UTF-8. */
+int evp__utf8_valid(const char *s, size_t n);
+/* The first byte in [p, end) that a JSON string scanner must stop at: '"'
+ * or '\\', and with @p strict also a control character or a non-ASCII byte
+ * (end when there is none). Strings are most of an event's bytes, and the
+ * scanners (SDK door check, server parser, batcher) read every one: 16 bytes
+ * a step with SSE2, else 8 with the "has zero byte" bit trick on each
+ * condition. Called with a constant @p strict, the other branch folds away. */
+static inline const unsigned char *evp__json_stop(const unsigned char *p, const unsigned char *end,
+                                                  int strict) {
+#ifdef EVP__HAVE_SSE2
+  const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs));
+    /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches both
+     * the controls and non-ASCII. */
+    if (strict) stop = _mm_or_si128(stop, _mm_cmplt_epi8(v, sp));
+    unsigned m = (unsigned)_mm_movemask_epi8(stop);
+    if (m)
+      return p + __builtin_ctz(m);
+    p += 16;
+  }
+#endif
+  while (end - p >= 8) {
+    uint64_t w, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    memcpy(&w, p, 8);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t stop = ((q - ones) & ~q) | ((b - ones) & ~b);
+    if (strict) stop |= (w - ones * 0x20) | w;
+    if (stop & highs)
+      break;
+    p += 8;
+  }
+  while (p < end && *p != '"' && *p != '\\' && (!strict || (*p >= 0x20 && *p < 0x80)))
+    p++;
+  return p;
+}
+#define evp__json_plain_end(p, end) evp__json_stop((p), (end), 1)
+#define evp__json_quote_end(p, end) evp__json_stop((p), (end), 0)
+
+
+/* Length of the valid UTF-8 sequence at @p p (1 for ASCII, 2..4), 0 when it
+ * is not one (overlong, surrogate, above U+10FFFF, truncated at @p end). */
+static inline size_t evp__utf8_seq(const unsigned char *p, const unsigned char *end) {
+  unsigned c = p[0], min;
+  size_t n;
+  if (c < 0x80)
+    return 1;
+  if (c < 0xC2 || c > 0xF4)
+    return 0;
+  if (c < 0xE0) n = 2, min = 0x80;
+  else if (c < 0xF0) n = 3, min = 0x800;
+  else n = 4, min = 0x10000;
+  if ((size_t)(end - p) < n)
+    return 0;
+  unsigned cp = c & (0x3Fu >> (n - 1));
+  for (size_t i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3Fu);
+  }
+  return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : n;
+}
+
+
+/* Split the elements of a JSON array text that is already known to be valid
+ * JSON (@p arr starts with '['): calls @p fn for each element's span. Returns
+ * the number of elements, or (size_t)-1 when @p fn returned non-zero. */
+size_t evp__json_array_each(const char *arr, size_t len,
+                            int (*fn)(void *opaque, size_t i, const char *v, size_t vlen),
+                            void *opaque); /* json_array.c */
+
+#endif /* EVP_JSON_JSON_H */

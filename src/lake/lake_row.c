@@ -1,0 +1,258 @@
+/* One event's JSON to one row of the lake table (docs/event-schema.md, "Type
+ * mapping"). The core's strict scanner gives the top-level members as spans,
+ * so there is no tree to build per event; which member goes to which column
+ * and what a column holds are the table's rule (table/table_value.c), the
+ * same one the doors apply, so what was acknowledged can be written.
+ * Objects/arrays are stored as the text that was sent, minus insignificant
+ * whitespace — lossless, where a cJSON round trip would reformat numbers. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+#include "base/base.h"
+#include "json/json.h"
+#include "table/table.h"
+#include "lake/lake_row.h"
+#include "lake/lake.h"
+
+struct evp__row_builder {
+  const evp__table_t *t;
+  evp__pq_column_t *cols;
+  size_t ncols;              /* data columns */
+  size_t received_at, client_id; /* their column indexes */
+  long event_id;             /* column "event_id" (string) or -1 */
+  evp__jmember_t *m;
+  const evp__jmember_t **by_col; /* the member for each column, per event */
+  evp__pq_value_t *row;
+  char *scratch;             /* unescaped strings and JSON texts of one row */
+  size_t scap;
+};
+
+static evp__pq_type_t pq_type(evp__col_type_t t) {
+  switch (t) {
+  case EVP__COL_BIGINT: return EVP__PQ_INT64;
+  case EVP__COL_DOUBLE: return EVP__PQ_DOUBLE;
+  case EVP__COL_BOOLEAN: return EVP__PQ_BOOLEAN;
+  case EVP__COL_TIMESTAMP: return EVP__PQ_TIMESTAMP_US;
+  default: return EVP__PQ_STRING;
+  }
+}
+
+void evp__row_builder_free(evp__row_builder_t *rb) {
+  if (!rb) return;
+  free(rb->cols);
+  free(rb->m);
+  free(rb->by_col);
+  free(rb->row);
+  free(rb->scratch);
+  free(rb);
+}
+
+evp_err_t evp__row_builder_new(const evp__table_t *t, evp__row_builder_t **out, char *errstr,
+                        size_t errstr_size) {
+  *out = NULL;
+  evp__row_builder_t *rb = calloc(1, sizeof *rb);
+  if (!rb) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+  rb->t = t;
+  rb->ncols = t->ndata;
+  rb->event_id = -1;
+  rb->received_at = rb->client_id = (size_t)-1;
+  rb->cols = calloc(t->ndata, sizeof *rb->cols);
+  rb->m = calloc(EVP__TABLE_MAX_MEMBERS, sizeof *rb->m);
+  rb->row = calloc(t->ndata, sizeof *rb->row);
+  rb->by_col = calloc(t->ndata, sizeof *rb->by_col);
+  if (!rb->cols || !rb->m || !rb->row || !rb->by_col) {
+    evp__row_builder_free(rb);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+  }
+  for (size_t i = 0; i < t->ndata; i++) {
+    const evp__column_t *c = &t->cols[i];
+    rb->cols[i].name = c->name;
+    rb->cols[i].type = pq_type(c->type);
+    rb->cols[i].optional = c->nullable;
+    if (c->role == EVP__ROLE_SERVER && strcmp(c->name, "received_at") == 0) rb->received_at = i;
+    if (c->role == EVP__ROLE_SERVER && strcmp(c->name, "client_id") == 0) rb->client_id = i;
+    if (c->role == EVP__ROLE_EVENT && c->type == EVP__COL_STRING && c->map == EVP__MAP_SCALAR &&
+        strcmp(c->name, "event_id") == 0)
+      rb->event_id = (long)i;
+  }
+  if (rb->received_at == (size_t)-1 || rb->client_id == (size_t)-1) {
+    evp__row_builder_free(rb);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL,
+                       "batcher: table has no received_at/client_id columns");
+  }
+  *out = rb;
+  return EVP_OK;
+}
+
+const evp__pq_column_t *evp__row_builder_columns(const evp__row_builder_t *rb, size_t *n) {
+  *n = rb->ncols;
+  return rb->cols;
+}
+
+/* Whether s[0..n) has a JSON whitespace byte anywhere. Texts from SDKs are
+ * usually compact already and can then be stored as they are. */
+static int has_ws(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+#ifdef EVP__HAVE_SSE2
+  const __m128i sp = _mm_set1_epi8(' '), tb = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n'),
+                cr = _mm_set1_epi8('\r');
+  for (; end - p >= 16; p += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, tb)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)));
+    if (_mm_movemask_epi8(m)) return 1;
+  }
+#endif
+  for (; p < end; p++)
+    if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') return 1;
+  return 0;
+}
+
+/* Copy JSON text without whitespace outside strings; returns the length. */
+static size_t compact(const char *s, size_t n, char *out) {
+  size_t o = 0;
+  int in_str = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_str) {
+      out[o++] = c;
+      if (c == '\\' && i + 1 < n) out[o++] = s[++i];
+      else if (c == '"') in_str = 0;
+    } else if (c == '"') {
+      in_str = 1;
+      out[o++] = c;
+    } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      out[o++] = c;
+    }
+  }
+  return o;
+}
+
+static const char *jtype(evp__jstype_t t) {
+  switch (t) {
+  case EVP__JS_STRING: return "a string";
+  case EVP__JS_NUMBER: return "a number";
+  case EVP__JS_OBJECT: return "an object";
+  case EVP__JS_ARRAY: return "an array";
+  case EVP__JS_TRUE:
+  case EVP__JS_FALSE: return "a boolean";
+  default: return "null";
+  }
+}
+
+static evp_err_t cell(evp__row_builder_t *rb, size_t ci, const evp__jmember_t *m, char **sp,
+                      char *errstr, size_t errstr_size) {
+  const evp__column_t *c = &rb->t->cols[ci];
+  evp__pq_value_t *v = &rb->row[ci];
+  memset(v, 0, sizeof *v);
+  if (m->type == EVP__JS_NULL) {
+    v->is_null = 1;
+    return EVP_OK;
+  }
+  evp__table_cell_t val;
+  const char *what = evp__table_cell(c, m, *sp, &val);
+  if (!what) {
+    switch (c->type) {
+    case EVP__COL_STRING:
+      if (c->map != EVP__MAP_JSON_TEXT && m->val_escaped) {
+        v->v.s.ptr = *sp;
+        v->v.s.len = evp__json_unescape(m->val, m->vallen, *sp);
+        *sp += v->v.s.len;
+      } else if (c->map == EVP__MAP_JSON_TEXT && has_ws(m->val, m->vallen)) {
+        v->v.s.ptr = *sp;
+        v->v.s.len = compact(m->val, m->vallen, *sp);
+        *sp += v->v.s.len;
+      } else { /* plain strings and compact texts are stored as sent: no copy */
+        v->v.s.ptr = m->val;
+        v->v.s.len = m->vallen;
+      }
+      return EVP_OK;
+    case EVP__COL_BIGINT:
+    case EVP__COL_TIMESTAMP: v->v.i64 = val.i64; return EVP_OK;
+    case EVP__COL_DOUBLE: v->v.f64 = val.f64; return EVP_OK;
+    case EVP__COL_BOOLEAN: v->v.b = val.b; return EVP_OK;
+    }
+  }
+  return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
+                     "batcher: \"%s\" is %s, the column needs %s", c->name, jtype(m->type), what);
+}
+
+int evp__row_builder_event_id(evp__row_builder_t *rb, const char *ev, size_t len, const char **id,
+                       size_t *idlen) {
+  size_t nm = 0;
+  if (rb->event_id < 0 ||
+      evp__json_scan_object_trusted(ev, len, rb->m, EVP__TABLE_MAX_MEMBERS, &nm) != EVP_OK)
+    return -1;
+  for (size_t i = 0; i < nm; i++) {
+    const evp__jmember_t *m = &rb->m[i];
+    if (m->type != EVP__JS_STRING || !evp__json_key_eq(m, "event_id", 8)) continue;
+    if (!m->val_escaped) {
+      *id = m->val;
+      *idlen = m->vallen;
+      return 0;
+    }
+    if (m->vallen + 1 > rb->scap) {
+      char *s = realloc(rb->scratch, m->vallen + 1);
+      if (!s) return -1;
+      rb->scratch = s;
+      rb->scap = m->vallen + 1;
+    }
+    *idlen = evp__json_unescape(m->val, m->vallen, rb->scratch);
+    *id = rb->scratch;
+    return 0;
+  }
+  return -1;
+}
+
+evp_err_t evp__row_builder_build(evp__row_builder_t *rb, const char *ev, size_t len, int64_t received_at_us,
+                          const char *client_id, size_t client_id_len,
+                          const evp__pq_value_t **row, const char **id, size_t *idlen,
+                          char *errstr, size_t errstr_size) {
+  size_t nm = 0;
+  *id = NULL;
+  *idlen = 0;
+  /* Events reach the row builder validated (the log holds only accepted
+   * events, checksummed; the Lambda processor validates first). */
+  evp_err_t e = evp__json_scan_object_trusted(ev, len, rb->m, EVP__TABLE_MAX_MEMBERS, &nm);
+  if (e == EVP_ERR_TOO_LARGE)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
+                       "batcher: the event has more than %d top-level members",
+                       EVP__TABLE_MAX_MEMBERS);
+  if (e)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "batcher: event is not a JSON object (%s)",
+                       evp_err2str(e));
+  /* Unescaped strings and compacted texts are never longer than their
+   * spans, so one buffer of the spans' total holds every value of the row. */
+  if (len + 1 > rb->scap) {
+    char *s = realloc(rb->scratch, len + 1);
+    if (!s) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+    rb->scratch = s;
+    rb->scap = len + 1;
+  }
+  char *sp = rb->scratch;
+  const evp__jmember_t **by_col = rb->by_col;
+  const char *reason;
+  if ((e = evp__table_match(rb->t, rb->m, nm, by_col, &reason, errstr, errstr_size)) != EVP_OK)
+    return e;
+  for (size_t c = 0; c < rb->ncols; c++) {
+    if (c == rb->received_at) {
+      rb->row[c].is_null = 0;
+      rb->row[c].v.i64 = received_at_us;
+    } else if (c == rb->client_id) {
+      rb->row[c].is_null = 0;
+      rb->row[c].v.s.ptr = client_id;
+      rb->row[c].v.s.len = client_id_len;
+    } else if (!by_col[c]) {
+      memset(&rb->row[c], 0, sizeof rb->row[c]);
+      rb->row[c].is_null = 1;
+    } else if ((e = cell(rb, c, by_col[c], &sp, errstr, errstr_size))) {
+      return e;
+    }
+  }
+  if (rb->event_id >= 0 && !rb->row[rb->event_id].is_null) {
+    *id = rb->row[rb->event_id].v.s.ptr;
+    *idlen = rb->row[rb->event_id].v.s.len;
+  }
+  *row = rb->row;
+  return EVP_OK;
+}

@@ -1,0 +1,157 @@
+/* Sequential reader of the log for the batcher. It sees every record whose
+ * write has completed (not only the durable ones: evp__wal_commit syncs the
+ * log before the checkpoint may pass a record), and re-checks each record's
+ * CRC, so damage that happened after the log was opened is reported instead
+ * of being written to the lake. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "base/base.h"
+#include "wal/wal.h"
+#include "wal/wal_read.h"
+#include "wal/wal_int.h"
+
+struct evp__wal_reader {
+  evp__wal_t *w;
+  uint64_t pos;
+  int fd;
+  uint64_t fd_base;
+  unsigned char *buf;
+  size_t cap;
+};
+
+evp_err_t evp__wal_reader_open(evp__wal_t *w, uint64_t from, evp__wal_reader_t **out,
+                               char *errstr, size_t errstr_size) {
+  evp__wal_reader_t *r = calloc(1, sizeof *r);
+  if (!r) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
+  r->w = w;
+  r->pos = from;
+  r->fd = -1;
+  *out = r;
+  return EVP_OK;
+}
+
+void evp__wal_reader_close(evp__wal_reader_t *r) {
+  if (!r) return;
+  if (r->fd >= 0) close(r->fd);
+  free(r->buf);
+  free(r);
+}
+
+uint64_t evp__wal_reader_pos(const evp__wal_reader_t *r) { return r->pos; }
+
+/* Room for @p need more bytes at *len in *buf (doubling from 1 MiB). */
+static int grow(unsigned char **buf, size_t *cap, size_t len, size_t need) {
+  if (*cap - len >= need) return 0;
+  size_t c = *cap ? *cap : (size_t)1 << 20;
+  while (c - len < need) {
+    if (c > SIZE_MAX / 2) return -1;
+    c *= 2;
+  }
+  unsigned char *b = realloc(*buf, c);
+  if (!b) return -1;
+  *buf = b;
+  *cap = c;
+  return 0;
+}
+
+/* The end of the damaged region recovery found around @p pos, or 0 when
+ * @p pos is in none (binary search; the map is not written after open). */
+static uint64_t skip_end(const evp__wal_t *w, uint64_t pos) {
+  size_t lo = 0, hi = w->nskips;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (w->skips[mid].end <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < w->nskips && w->skips[lo].start <= pos ? w->skips[lo].end : 0;
+}
+
+/* The next record's payload read to (*buf)[*len], which then grows by its
+ * length: one copy from the page cache into where the caller keeps it.
+ * Damaged regions found by recovery are only looked up when a record fails
+ * its checks, so the common path costs nothing extra. */
+static evp_err_t next_into(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
+                           unsigned char **buf, size_t *len_io, size_t *cap, char *errstr,
+                           size_t errstr_size) {
+  evp__wal_t *w = r->w;
+  *got = 0;
+again:;
+  uint64_t base = 0, segend = 0;
+  int found = 0;
+  pthread_mutex_lock(&w->mu);
+  for (size_t i = 0; i < w->nsegs; i++) {
+    /* Not an empty one past a gap: nothing to read there yet. */
+    if (w->segs[i].size > 0 && w->segs[i].base + w->segs[i].size > r->pos) {
+      base = w->segs[i].base;
+      segend = base + w->segs[i].size;
+      found = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+  if (!found) return EVP_OK;
+  if (r->pos < base) r->pos = base; /* a gap left by a damaged segment */
+  char name[EVP__WAL_SEG_NAME_LEN + 1];
+  snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)base);
+  if (r->fd < 0 || r->fd_base != base) {
+    if (r->fd >= 0) close(r->fd);
+    r->fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+      int en = errno;
+      return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: open %s/%s: %s", w->dir, name,
+                         strerror(en));
+    }
+    r->fd_base = base;
+  }
+  unsigned char hdr[EVP__WAL_HDR];
+  uint32_t len;
+  size_t n;
+  uint64_t off = r->pos - base;
+  if (evp__wal_pread_full(r->fd, hdr, sizeof hdr, off, &n) != 0) goto io;
+  if (n < sizeof hdr || evp__wal_header_check(hdr, &len) != 0 ||
+      segend - r->pos < EVP__WAL_HDR || segend - r->pos - EVP__WAL_HDR < len)
+    goto bad;
+  if (grow(buf, cap, *len_io, len) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
+  unsigned char *dst = *buf + *len_io;
+  if (evp__wal_pread_full(r->fd, dst, len, off + EVP__WAL_HDR, &n) != 0) goto io;
+  if (n < len || evp__wal_record_crc(hdr, dst, len) != evp__wal_get32(hdr + 12) ||
+      evp__wal_payload_decode(dst, len, rec) != 0)
+    goto bad;
+  *len_io += len;
+  rec->offset = r->pos;
+  rec->end = r->pos + EVP__WAL_HDR + len;
+  r->pos = rec->end;
+  *got = 1;
+  return EVP_OK;
+io:
+  return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: read %s/%s: %s", w->dir, name,
+                     strerror(errno));
+bad:;
+  uint64_t end = skip_end(w, r->pos);
+  if (end) { /* damage recovery skipped and reported */
+    r->pos = end;
+    goto again;
+  }
+  return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
+                     "wal: record at offset %llu of %s/%s is damaged (changed after the log was "
+                     "opened); reopening the log skips it and copies it to the quarantine directory",
+                     (unsigned long long)off, w->dir, name);
+}
+
+evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
+                               char *errstr, size_t errstr_size) {
+  size_t len = 0;
+  return next_into(r, rec, got, &r->buf, &len, &r->cap, errstr, errstr_size);
+}
+
+evp_err_t evp__wal_reader_next_append(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
+                                      unsigned char **buf, size_t *len, size_t *cap,
+                                      char *errstr, size_t errstr_size) {
+  return next_into(r, rec, got, buf, len, cap, errstr, errstr_size);
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The layering (docs/architecture.md): scripts/check-layers accepts the tree
+# and the objects of this build, refuses each kind of violation planted in a
+# copy of the tree, and the build itself refuses a reach into another area's
+# internals. The client library holds client areas only.
+. "$(dirname "$0")/lib.sh"
+SRC=${EVP_SOURCE_DIR:?}
+BIN=${EVP_BINARY_DIR:?}
+
+expect_rc 0 "the tree follows the declared order" python3 "$SRC/scripts/check-layers"
+expect_rc 0 "the objects of this build call only areas below them" \
+  python3 "$SRC/scripts/check-layers" --objects "$BIN"
+
+# A copy of what the script reads, to plant violations in.
+copy() {
+  rm -rf "$TMP/t" && mkdir -p "$TMP/t/scripts" &&
+    cp -r "$SRC/src" "$TMP/t/src" && cp "$SRC/CMakeLists.txt" "$TMP/t/" &&
+    cp "$SRC/scripts/check-layers" "$TMP/t/scripts/"
+}
+planted() { # NAME FILE LINE PATTERN: plant LINE at the top of FILE, expect PATTERN
+  copy
+  printf '%s\n' "$3" | cat - "$TMP/t/$2" >"$TMP/x" && mv "$TMP/x" "$TMP/t/$2"
+  expect_rc 1 "$1 is refused" python3 "$TMP/t/scripts/check-layers"
+  expect_grep "$TMP/out" "$4" "$1 is named ($4)"
+}
+planted "an internal header of another area" src/batcher/batcher.c '#include "wal/wal_int.h"' \
+  'batcher.c:1: includes "wal/wal_int.h", an internal header of wal'
+planted "an area not declared" src/client/client.c '#include "lake/lake.h"' \
+  'client.c:1: includes "lake/lake.h", but client does not declare DEPENDS lake'
+planted "an area above" src/wal/wal.c '#include "batcher/batcher.h"' \
+  'and batcher is above wal'
+copy
+sed -i 's/evp_area(NAME json DEPENDS base/evp_area(NAME json DEPENDS base table/' "$TMP/t/src/json/CMakeLists.txt"
+expect_rc 1 "a dependency on an area above is refused" python3 "$TMP/t/scripts/check-layers"
+expect_grep "$TMP/out" "DEPENDS table, which is not below json" "the upward dependency is named"
+copy
+mkdir "$TMP/t/src/misc"
+expect_rc 1 "a directory that is no area is refused" python3 "$TMP/t/scripts/check-layers"
+expect_grep "$TMP/out" "src/misc/: not an area" "the stray directory is named"
+
+# The compiler enforces it too: from an area, another area's internals are
+# not on the include path.
+CC=${CC:-cc}
+inc=$(printf ' -I%s' "$SRC/include" "$BIN/areas/base" "$BIN/areas/json" "$BIN/areas/wal" "$BIN/areas-private/batcher")
+printf '#include "wal/wal.h"\nint x;\n' >"$TMP/ok.c"
+expect_rc 0 "an exported header compiles from another area" $CC -fsyntax-only $inc "$TMP/ok.c"
+printf '#include "wal/wal_int.h"\nint x;\n' >"$TMP/bad.c"
+expect_rc 1 "another area's internal header does not compile" $CC -fsyntax-only $inc "$TMP/bad.c"
+
+# The client library: no server, lake, catalog, log or batcher code.
+lib="$BIN/libevpipe.a"
+if [ -f "$lib" ]; then
+  server=$(nm -g --defined-only "$lib" | awk 'NF==3 {print $3}' |
+    grep -E '^evp__(wal|batcher|lake|pq|table_athena|table_glue|apigw|local|events_handle|issuer|fn|aws|http)_' | head -5)
+  if [ -z "$server" ]; then pass "libevpipe.a holds no server-side code"
+  else fail "libevpipe.a holds server-side code: $(echo $server)"; fi
+  if [ "${EVP_CLIENT_ONLY:-0}" = 1 ]; then
+    lam=$(nm -g --defined-only "$lib" | awk 'NF==3 {print $3}' | grep -E '^evp_lambda_' | head -3)
+    if [ -z "$lam" ]; then pass "a client-only libevpipe.a holds no Lambda runtime"
+    else fail "a client-only libevpipe.a holds the Lambda runtime: $(echo $lam)"; fi
+  fi
+fi
+finish
