@@ -30,7 +30,7 @@ extern char **environ;
 
 typedef struct {
   char api[64];
-  evp_lambda_handler_t handler;
+  evp_lambda_handler_cb_t handler;
   void *opaque;
   uint64_t max;
   evp_err_t rc;
@@ -50,7 +50,7 @@ static void *runner_main(void *arg) {
   return NULL;
 }
 
-static void runner_start(runner_t *r, mock_lambda_t *m, evp_lambda_handler_t h, void *opaque,
+static void runner_start(runner_t *r, mock_lambda_t *m, evp_lambda_handler_cb_t h, void *opaque,
                          uint64_t max) {
   memset(r, 0, sizeof *r);
   snprintf(r->api, sizeof r->api, "%s", mock_lambda_address(m));
@@ -580,20 +580,20 @@ START_TEST(test_log_json_and_levels) {
   setenv("AWS_LAMBDA_LOG_LEVEL", "WARN", 1);
   evp__lambda_log_reload();
   cap_begin(&c);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_DEBUG, "dropped debug", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_INFO, "dropped info", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_WARN, "a \"quoted\"\nmulti-line\tmessage \xff\xfe end", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "with fields", "{\n  \"status\": 500,\n  \"a\": [1, 2]\n}");
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "bad fields", "{\"unterminated\": ");
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "not an object", "[1,2]");
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "bad utf8 in fields", "{\"k\":\"\xff\"}");
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, NULL, "{}");
-  evp_lambda_log(NULL, (evp_lambda_log_level_t)42, "out of range level", NULL);
+  evp_lambda_log(NULL, EVP_LOG_DEBUG, "dropped debug", NULL);
+  evp_lambda_log(NULL, EVP_LOG_INFO, "dropped info", NULL);
+  evp_lambda_log(NULL, EVP_LOG_WARNING, "a \"quoted\"\nmulti-line\tmessage \xff\xfe end", NULL);
+  evp_lambda_log(NULL, EVP_LOG_ERR, "with fields", "{\n  \"status\": 500,\n  \"a\": [1, 2]\n}");
+  evp_lambda_log(NULL, EVP_LOG_ERR, "bad fields", "{\"unterminated\": ");
+  evp_lambda_log(NULL, EVP_LOG_ERR, "not an object", "[1,2]");
+  evp_lambda_log(NULL, EVP_LOG_ERR, "bad utf8 in fields", "{\"k\":\"\xff\"}");
+  evp_lambda_log(NULL, EVP_LOG_ERR, NULL, "{}");
+  evp_lambda_log(NULL, (evp_log_level_t)42, "out of range level", NULL);
   char *longmsg = malloc(20000);
   ck_assert_ptr_nonnull(longmsg);
   memset(longmsg, '\n', 19999);
   longmsg[19999] = '\0';
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, longmsg, NULL);
+  evp_lambda_log(NULL, EVP_LOG_ERR, longmsg, NULL);
   free(longmsg);
   char *text = cap_end(&c);
   int n = check_lines(text, seen);
@@ -611,23 +611,23 @@ START_TEST(test_log_json_and_levels) {
   evp__lambda_log_reload();
   memset(seen, 0, sizeof seen);
   cap_begin(&c);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_DEBUG, "d", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_INFO, "i", NULL);
+  evp_lambda_log(NULL, EVP_LOG_DEBUG, "d", NULL);
+  evp_lambda_log(NULL, EVP_LOG_INFO, "i", NULL);
   text = cap_end(&c);
   ck_assert_int_eq(check_lines(text, seen), 2);
   free(text);
   setenv("AWS_LAMBDA_LOG_LEVEL", "FATAL", 1);
   evp__lambda_log_reload();
   cap_begin(&c);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "e", NULL);
+  evp_lambda_log(NULL, EVP_LOG_ERR, "e", NULL);
   text = cap_end(&c);
   ck_assert_str_eq(text, "");
   free(text);
   setenv("AWS_LAMBDA_LOG_LEVEL", "bogus", 1);
   evp__lambda_log_reload();
   cap_begin(&c);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_DEBUG, "d", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_INFO, "i", NULL);
+  evp_lambda_log(NULL, EVP_LOG_DEBUG, "d", NULL);
+  evp_lambda_log(NULL, EVP_LOG_INFO, "i", NULL);
   text = cap_end(&c);
   memset(seen, 0, sizeof seen);
   ck_assert_int_eq(check_lines(text, seen), 1);
@@ -644,7 +644,7 @@ static evp_err_t h_logs(void *opaque, const evp_lambda_invocation_t *inv, const 
                         size_t len, char **out, size_t *out_len, char *et, size_t ets, char *em,
                         size_t ems) {
   (void)opaque, (void)inv, (void)ev, (void)len, (void)out, (void)out_len;
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_INFO, "handling", "{\"step\":1}");
+  evp_lambda_log(NULL, EVP_LOG_INFO, "handling", "{\"step\":1}");
   snprintf(et, ets, "InvalidEvent");
   snprintf(em, ems, "the event is not valid");
   return EVP_ERR_INVALID_EVENT;

@@ -57,10 +57,10 @@ EVP_BEGIN_DECLS
 #define EVP_LAMBDA_MAX_RESPONSE (6u * 1024u * 1024u)
 
 /** The runtime: one connection to the Runtime API. Opaque. */
-typedef struct evp_lambda_runtime evp_lambda_runtime_t;
+typedef struct evp_lambda_runtime_s evp_lambda_runtime_t;
 
 /** One invocation as seen by a handler. Opaque; valid during the call only. */
-typedef struct evp_lambda_invocation evp_lambda_invocation_t;
+typedef struct evp_lambda_invocation_s evp_lambda_invocation_t;
 
 /**
  * A handler. @p event is the invocation payload (borrowed, NUL-terminated,
@@ -79,11 +79,11 @@ typedef struct evp_lambda_invocation evp_lambda_invocation_t;
  * error code is freed, not sent. Both buffers are at least 128 and 1024 bytes.
  * Called on the thread that runs evp_lambda_run(), one invocation at a time.
  */
-typedef evp_err_t (*evp_lambda_handler_t)(void *opaque, const evp_lambda_invocation_t *inv,
-                                          const char *event, size_t event_len,
-                                          char **out, size_t *out_len,
-                                          char *errtype, size_t errtype_size,
-                                          char *errmsg, size_t errmsg_size);
+typedef evp_err_t (*evp_lambda_handler_cb_t)(void *opaque, const evp_lambda_invocation_t *inv,
+                                             const char *event, size_t event_len,
+                                             char **out, size_t *out_len,
+                                             char *errtype, size_t errtype_size,
+                                             char *errmsg, size_t errmsg_size);
 
 /**
  * Create a runtime for the Runtime API at @p api ("host:port"); NULL reads
@@ -129,7 +129,7 @@ EVP_API evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *er
  * while a handler runs.
  * Ownership: borrows. Thread-safety: the runtime's thread.
  */
-EVP_API evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler,
+EVP_API evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handler,
                                  void *opaque, uint64_t max_invocations);
 
 /**
@@ -148,14 +148,6 @@ EVP_API int64_t evp_lambda_deadline_ms(const evp_lambda_invocation_t *inv);
 /** Milliseconds left before the deadline (negative when past; INT64_MAX when unknown). */
 EVP_API int64_t evp_lambda_remaining_ms(const evp_lambda_invocation_t *inv);
 
-/** Log levels for evp_lambda_log(). */
-typedef enum {
-  EVP_LAMBDA_LOG_DEBUG = 0,
-  EVP_LAMBDA_LOG_INFO = 1,
-  EVP_LAMBDA_LOG_WARN = 2,
-  EVP_LAMBDA_LOG_ERROR = 3
-} evp_lambda_log_level_t;
-
 /**
  * Write one JSON line to stderr:
  * {"timestamp":"...Z","level":"INFO","requestId":"...","message":"..."}
@@ -171,7 +163,7 @@ typedef enum {
  * always valid JSON whatever bytes @p message holds.
  * Ownership: borrows. Thread-safety: any thread (one write(2) per line).
  */
-EVP_API void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_lambda_log_level_t level,
+EVP_API void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_log_level_t level,
                             const char *message, const char *fields_json);
 
 EVP_END_DECLS

@@ -15,7 +15,7 @@
  * @code
  *   char err[256];
  *   evp_schema_t *s = evp_schema_compile(text, len, NULL, err, sizeof err);
- *   evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
+ *   evp_schema_ctx_t *c = evp_schema_ctx_new();
  *   evp_err_t rc = evp_schema_validate(s, c, event, event_len);
  *   if (rc == EVP_ERR_INVALID_EVENT)
  *     for (size_t i = 0; i < evp_schema_ctx_error_count(c); i++)
@@ -49,22 +49,22 @@ EVP_BEGIN_DECLS
 #define EVP_SCHEMA_MAX_SCHEMA_SIZE (16u * 1024u * 1024u)
 
 /** Compile options and caller-registered remote resources. */
-typedef struct evp_schema_loader evp_schema_loader_t;
+typedef struct evp_schema_loader_s evp_schema_loader_t;
 /** A compiled schema. Immutable: validate from any number of threads. */
-typedef struct evp_schema evp_schema_t;
+typedef struct evp_schema_s evp_schema_t;
 /** Per-thread validation workspace and the errors of its last validation. */
-typedef struct evp_schema_ctx evp_schema_ctx_t;
+typedef struct evp_schema_ctx_s evp_schema_ctx_t;
 
 /* ------------------------------------------------------------ loader */
 
 /**
- * Create a loader with default options (formats asserted). Returns NULL and
- * fills errstr when out of memory.
+ * Create a loader with default options (formats asserted).
+ * @return the loader, or NULL when out of memory (the only failure).
  * Ownership: caller destroys with evp_schema_loader_destroy().
  * Thread-safety: a loader may be used by one thread at a time while being
  * modified; evp_schema_compile() only reads it.
  */
-EVP_API evp_schema_loader_t *evp_schema_loader_new(char *errstr, size_t errstr_size);
+EVP_API evp_schema_loader_t *evp_schema_loader_new(void);
 
 /**
  * Destroy a loader and its resources (NULL is a no-op). Schemas compiled with
@@ -122,11 +122,12 @@ EVP_API void evp_schema_destroy(evp_schema_t *schema);
 /* ------------------------------------------------------------ validation */
 
 /**
- * Create a validation workspace with the default limits. NULL on ENOMEM.
+ * Create a validation workspace with the default limits.
+ * @return the workspace, or NULL when out of memory (the only failure).
  * Ownership: caller destroys with evp_schema_ctx_destroy().
  * Thread-safety: use one context per thread; a context is not shareable.
  */
-EVP_API evp_schema_ctx_t *evp_schema_ctx_new(char *errstr, size_t errstr_size);
+EVP_API evp_schema_ctx_t *evp_schema_ctx_new(void);
 
 /**
  * Destroy a workspace (NULL is a no-op); the error strings it returned die

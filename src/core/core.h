@@ -54,7 +54,7 @@ int evp__curl_init_once(void);
  * bytes, NUL-terminated. */
 void evp__uuid_text(const unsigned char u[16], char out[37]);
 
-/* The system clock in seconds since the epoch (an evp_clock_fn). */
+/* The system clock in seconds since the epoch (an evp_clock_cb_t). */
 int64_t evp__system_clock(void *opaque);
 /* CLOCK_MONOTONIC in seconds, for deadlines and rates (never goes back). */
 double evp__mono_s(void);
