@@ -784,6 +784,68 @@ START_TEST(test_crash_restart) {
 }
 END_TEST
 
+/* The one log-level enum (evp_log_level_t, syslog numbering) against
+ * AWS_LAMBDA_LOG_LEVEL's names: each name lets through exactly the levels at
+ * least as severe, NOTICE is written and filtered as INFO (Lambda has no
+ * NOTICE), and values outside ERR..DEBUG are written as ERROR. */
+static char *log_all_levels(const char *threshold) {
+  capture_t c;
+  setenv("AWS_LAMBDA_LOG_LEVEL", threshold, 1);
+  evp__lambda_log_reload();
+  cap_begin(&c);
+  evp_lambda_log(NULL, EVP_LOG_DEBUG, "m7", NULL);
+  evp_lambda_log(NULL, EVP_LOG_INFO, "m6", NULL);
+  evp_lambda_log(NULL, EVP_LOG_NOTICE, "m5", NULL);
+  evp_lambda_log(NULL, EVP_LOG_WARNING, "m4", NULL);
+  evp_lambda_log(NULL, EVP_LOG_ERR, "m3", NULL);
+  return cap_end(&c);
+}
+
+static int logged(const char *text, const char *msg, const char *level) {
+  char want[64];
+  snprintf(want, sizeof want, "\"level\":\"%s\",\"message\":\"%s\"", level, msg);
+  return strstr(text, want) != NULL;
+}
+
+START_TEST(test_log_levels_map_to_syslog_enum) {
+  static const struct {
+    const char *threshold;
+    int shown[5]; /* m7 (DEBUG) m6 (INFO) m5 (NOTICE) m4 (WARNING) m3 (ERR) */
+  } cases[] = {
+      {"TRACE", {1, 1, 1, 1, 1}}, {"debug", {1, 1, 1, 1, 1}}, {"INFO", {0, 1, 1, 1, 1}},
+      {"WARN", {0, 0, 0, 1, 1}},  {"ERROR", {0, 0, 0, 0, 1}}, {"FATAL", {0, 0, 0, 0, 0}},
+      {"bogus", {0, 1, 1, 1, 1}},
+  };
+  static const char *msgs[] = {"m7", "m6", "m5", "m4", "m3"};
+  static const char *names[] = {"DEBUG", "INFO", "INFO", "WARN", "ERROR"};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    char *text = log_all_levels(cases[k].threshold);
+    int seen[4] = {0};
+    int n = check_lines(text, seen), want = 0;
+    for (int i = 0; i < 5; i++) {
+      want += cases[k].shown[i];
+      ck_assert_msg(logged(text, msgs[i], names[i]) == cases[k].shown[i], "%s: %s as %s: %s",
+                    cases[k].threshold, msgs[i], names[i], text);
+    }
+    ck_assert_int_eq(n, want);
+    free(text);
+  }
+  /* syslog's EMERG..CRIT and anything past DEBUG are written as ERROR. */
+  capture_t c;
+  setenv("AWS_LAMBDA_LOG_LEVEL", "ERROR", 1);
+  evp__lambda_log_reload();
+  cap_begin(&c);
+  evp_lambda_log(NULL, (evp_log_level_t)0, "emerg", NULL);
+  evp_lambda_log(NULL, (evp_log_level_t)8, "past-debug", NULL);
+  char *text = cap_end(&c);
+  ck_assert(logged(text, "emerg", "ERROR"));
+  ck_assert(logged(text, "past-debug", "ERROR"));
+  free(text);
+  unsetenv("AWS_LAMBDA_LOG_LEVEL");
+  evp__lambda_log_reload();
+}
+END_TEST
+
 int main(void) {
   if (getenv("EVP_TEST_LAMBDA_CHILD"))
     return child_main();
@@ -813,6 +875,7 @@ int main(void) {
   tcase_set_timeout(tl, 60);
   tcase_add_test(tl, test_log_json_and_levels);
   tcase_add_test(tl, test_log_request_id_no_payload);
+  tcase_add_test(tl, test_log_levels_map_to_syslog_enum);
   suite_add_tcase(s, tl);
   TCase *tp = tcase_create("process");
   tcase_set_timeout(tp, 120);
