@@ -12,7 +12,7 @@
  *    success). When it can fail in ways a code alone does not explain, it also
  *    takes `char *errstr, size_t errstr_size` as its last two parameters and
  *    writes a NUL-terminated, truncated-to-fit reason there on failure
- *    (errstr may be NULL when errstr_size is 0; secrets never appear in it).
+ *    (errstr may be NULL; secrets never appear in it).
  *  - Constructors (`_new`, `_dup`, `_compile`) return the new handle, or NULL
  *    on failure, like librdkafka's rd_kafka_new():
  *     - one that can only fail for lack of memory takes no error parameters:

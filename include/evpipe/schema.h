@@ -114,7 +114,7 @@ EVP_API void evp_schema_loader_set_format_assert(evp_schema_loader_t *loader, in
  * @param json         the schema text (need not be NUL-terminated).
  * @param len          its length in bytes (at most EVP_SCHEMA_MAX_SCHEMA_SIZE).
  * @param loader       options and resources, or NULL for the defaults.
- * @param err          if not NULL, receives EVP_OK on success or the code on
+ * @param errp         if not NULL, receives EVP_OK on success or the code on
  *                     failure: EVP_ERR_INVALID_ARG, EVP_ERR_JSON,
  *                     EVP_ERR_TOO_LARGE, EVP_ERR_TOO_DEEP,
  *                     EVP_ERR_SCHEMA_INVALID, EVP_ERR_SCHEMA_REF,
@@ -129,7 +129,7 @@ EVP_API void evp_schema_loader_set_format_assert(evp_schema_loader_t *loader, in
  */
 EVP_API evp_schema_t *evp_schema_compile(const char *json, size_t len,
                                          const evp_schema_loader_t *loader,
-                                         evp_err_t *err, char *errstr, size_t errstr_size);
+                                         evp_err_t *errp, char *errstr, size_t errstr_size);
 
 /**
  * Destroy a compiled schema.
