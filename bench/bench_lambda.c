@@ -155,7 +155,7 @@ static int run_loop(int argc, char **argv) {
   char err[512];
   /* -A: the real authorizer function (the bootstrap's handler) instead of
    * an echo, verifying a real token; keys fetched once from the double. */
-  evp_lambda_handler_t handler = h_echo;
+  evp_lambda_handler_cb_t handler = h_echo;
   void *hopaque = NULL;
   mock_aws_t *aws = NULL;
   char *tokev = NULL;

@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   evp_schema_t *s = evp_schema_compile(stext, slen, NULL, NULL, err, sizeof err);
-  evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
+  evp_schema_ctx_t *c = evp_schema_ctx_new();
   free(stext);
   if (!s || !c) {
     fprintf(stderr, "setup: %s\n", err);

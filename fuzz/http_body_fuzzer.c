@@ -77,7 +77,7 @@ static void init(void) {
   const char *st = text ? text : FALLBACK_SCHEMA;
   size_t sl = text ? len : strlen(FALLBACK_SCHEMA);
   schema = evp_schema_compile(st, sl, NULL, &e, err, sizeof err);
-  if (!schema || !(ctx = evp_schema_ctx_new(err, sizeof err)) ||
+  if (!schema || !(ctx = evp_schema_ctx_new()) ||
       evp__table_parse(st, sl, &table, err, sizeof err) != EVP_OK ||
       evp__row_builder_new(table, &rowb, err, sizeof err) != EVP_OK)
     abort();

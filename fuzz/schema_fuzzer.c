@@ -40,11 +40,11 @@ static evp_schema_t *fixed;
 static evp_schema_ctx_t *ctx1, *ctxn;
 
 static void init(void) {
-  loader = evp_schema_loader_new(NULL, 0);
+  loader = evp_schema_loader_new();
   evp_schema_add_resource(loader, "http://fuzz.example/remote.json", remote, strlen(remote), NULL, 0);
   fixed = evp_schema_compile(fixed_schema, strlen(fixed_schema), loader, NULL, NULL, 0);
-  ctx1 = evp_schema_ctx_new(NULL, 0);
-  ctxn = evp_schema_ctx_new(NULL, 0);
+  ctx1 = evp_schema_ctx_new();
+  ctxn = evp_schema_ctx_new();
   if (!loader || !fixed || !ctx1 || !ctxn) abort(); /* a broken harness must not pass silently */
   evp_schema_ctx_set_limits(ctx1, 1 << 16, 0, 1);
   evp_schema_ctx_set_limits(ctxn, 1 << 16, 200, 50);

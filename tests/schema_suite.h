@@ -69,8 +69,7 @@ static inline void suite_add_remotes(evp_schema_loader_t *l, const char *dir, co
 }
 
 static inline evp_schema_loader_t *suite_loader(void) {
-  char err[256];
-  evp_schema_loader_t *l = evp_schema_loader_new(err, sizeof err);
+  evp_schema_loader_t *l = evp_schema_loader_new();
   ck_assert_ptr_nonnull(l);
   suite_add_remotes(l, SUITE_DIR "/remotes", "");
   return l;

@@ -31,7 +31,7 @@ extern char **environ;
 
 typedef struct {
   char api[64];
-  evp_lambda_handler_t handler;
+  evp_lambda_handler_cb_t handler;
   void *opaque;
   uint64_t max;
   evp_err_t rc;
@@ -51,7 +51,7 @@ static void *runner_main(void *arg) {
   return NULL;
 }
 
-static void runner_start(runner_t *r, mock_lambda_t *m, evp_lambda_handler_t h, void *opaque,
+static void runner_start(runner_t *r, mock_lambda_t *m, evp_lambda_handler_cb_t h, void *opaque,
                          uint64_t max) {
   memset(r, 0, sizeof *r);
   snprintf(r->api, sizeof r->api, "%s", mock_lambda_address(m));
@@ -581,20 +581,20 @@ START_TEST(test_log_json_and_levels) {
   setenv("AWS_LAMBDA_LOG_LEVEL", "WARN", 1);
   evp__lambda_log_reload();
   cap_begin(&c);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_DEBUG, "dropped debug", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_INFO, "dropped info", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_WARN, "a \"quoted\"\nmulti-line\tmessage \xff\xfe end", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "with fields", "{\n  \"status\": 500,\n  \"a\": [1, 2]\n}");
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "bad fields", "{\"unterminated\": ");
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "not an object", "[1,2]");
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "bad utf8 in fields", "{\"k\":\"\xff\"}");
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, NULL, "{}");
-  evp_lambda_log(NULL, (evp_lambda_log_level_t)42, "out of range level", NULL);
+  evp_lambda_log(NULL, EVP_LOG_DEBUG, "dropped debug", NULL);
+  evp_lambda_log(NULL, EVP_LOG_INFO, "dropped info", NULL);
+  evp_lambda_log(NULL, EVP_LOG_WARNING, "a \"quoted\"\nmulti-line\tmessage \xff\xfe end", NULL);
+  evp_lambda_log(NULL, EVP_LOG_ERR, "with fields", "{\n  \"status\": 500,\n  \"a\": [1, 2]\n}");
+  evp_lambda_log(NULL, EVP_LOG_ERR, "bad fields", "{\"unterminated\": ");
+  evp_lambda_log(NULL, EVP_LOG_ERR, "not an object", "[1,2]");
+  evp_lambda_log(NULL, EVP_LOG_ERR, "bad utf8 in fields", "{\"k\":\"\xff\"}");
+  evp_lambda_log(NULL, EVP_LOG_ERR, NULL, "{}");
+  evp_lambda_log(NULL, (evp_log_level_t)42, "out of range level", NULL);
   char *longmsg = malloc(20000);
   ck_assert_ptr_nonnull(longmsg);
   memset(longmsg, '\n', 19999);
   longmsg[19999] = '\0';
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, longmsg, NULL);
+  evp_lambda_log(NULL, EVP_LOG_ERR, longmsg, NULL);
   free(longmsg);
   char *text = cap_end(&c);
   int n = check_lines(text, seen);
@@ -612,23 +612,23 @@ START_TEST(test_log_json_and_levels) {
   evp__lambda_log_reload();
   memset(seen, 0, sizeof seen);
   cap_begin(&c);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_DEBUG, "d", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_INFO, "i", NULL);
+  evp_lambda_log(NULL, EVP_LOG_DEBUG, "d", NULL);
+  evp_lambda_log(NULL, EVP_LOG_INFO, "i", NULL);
   text = cap_end(&c);
   ck_assert_int_eq(check_lines(text, seen), 2);
   free(text);
   setenv("AWS_LAMBDA_LOG_LEVEL", "FATAL", 1);
   evp__lambda_log_reload();
   cap_begin(&c);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "e", NULL);
+  evp_lambda_log(NULL, EVP_LOG_ERR, "e", NULL);
   text = cap_end(&c);
   ck_assert_str_eq(text, "");
   free(text);
   setenv("AWS_LAMBDA_LOG_LEVEL", "bogus", 1);
   evp__lambda_log_reload();
   cap_begin(&c);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_DEBUG, "d", NULL);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_INFO, "i", NULL);
+  evp_lambda_log(NULL, EVP_LOG_DEBUG, "d", NULL);
+  evp_lambda_log(NULL, EVP_LOG_INFO, "i", NULL);
   text = cap_end(&c);
   memset(seen, 0, sizeof seen);
   ck_assert_int_eq(check_lines(text, seen), 1);
@@ -645,7 +645,7 @@ static evp_err_t h_logs(void *opaque, const evp_lambda_invocation_t *inv, const 
                         size_t len, char **out, size_t *out_len, char *et, size_t ets, char *em,
                         size_t ems) {
   (void)opaque, (void)inv, (void)ev, (void)len, (void)out, (void)out_len;
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_INFO, "handling", "{\"step\":1}");
+  evp_lambda_log(NULL, EVP_LOG_INFO, "handling", "{\"step\":1}");
   snprintf(et, ets, "InvalidEvent");
   snprintf(em, ems, "the event is not valid");
   return EVP_ERR_INVALID_EVENT;
@@ -785,6 +785,68 @@ START_TEST(test_crash_restart) {
 }
 END_TEST
 
+/* The one log-level enum (evp_log_level_t, syslog numbering) against
+ * AWS_LAMBDA_LOG_LEVEL's names: each name lets through exactly the levels at
+ * least as severe, NOTICE is written and filtered as INFO (Lambda has no
+ * NOTICE), and values outside ERR..DEBUG are written as ERROR. */
+static char *log_all_levels(const char *threshold) {
+  capture_t c;
+  setenv("AWS_LAMBDA_LOG_LEVEL", threshold, 1);
+  evp__lambda_log_reload();
+  cap_begin(&c);
+  evp_lambda_log(NULL, EVP_LOG_DEBUG, "m7", NULL);
+  evp_lambda_log(NULL, EVP_LOG_INFO, "m6", NULL);
+  evp_lambda_log(NULL, EVP_LOG_NOTICE, "m5", NULL);
+  evp_lambda_log(NULL, EVP_LOG_WARNING, "m4", NULL);
+  evp_lambda_log(NULL, EVP_LOG_ERR, "m3", NULL);
+  return cap_end(&c);
+}
+
+static int logged(const char *text, const char *msg, const char *level) {
+  char want[64];
+  snprintf(want, sizeof want, "\"level\":\"%s\",\"message\":\"%s\"", level, msg);
+  return strstr(text, want) != NULL;
+}
+
+START_TEST(test_log_levels_map_to_syslog_enum) {
+  static const struct {
+    const char *threshold;
+    int shown[5]; /* m7 (DEBUG) m6 (INFO) m5 (NOTICE) m4 (WARNING) m3 (ERR) */
+  } cases[] = {
+      {"TRACE", {1, 1, 1, 1, 1}}, {"debug", {1, 1, 1, 1, 1}}, {"INFO", {0, 1, 1, 1, 1}},
+      {"WARN", {0, 0, 0, 1, 1}},  {"ERROR", {0, 0, 0, 0, 1}}, {"FATAL", {0, 0, 0, 0, 0}},
+      {"bogus", {0, 1, 1, 1, 1}},
+  };
+  static const char *msgs[] = {"m7", "m6", "m5", "m4", "m3"};
+  static const char *names[] = {"DEBUG", "INFO", "INFO", "WARN", "ERROR"};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    char *text = log_all_levels(cases[k].threshold);
+    int seen[4] = {0};
+    int n = check_lines(text, seen), want = 0;
+    for (int i = 0; i < 5; i++) {
+      want += cases[k].shown[i];
+      ck_assert_msg(logged(text, msgs[i], names[i]) == cases[k].shown[i], "%s: %s as %s: %s",
+                    cases[k].threshold, msgs[i], names[i], text);
+    }
+    ck_assert_int_eq(n, want);
+    free(text);
+  }
+  /* syslog's EMERG..CRIT and anything past DEBUG are written as ERROR. */
+  capture_t c;
+  setenv("AWS_LAMBDA_LOG_LEVEL", "ERROR", 1);
+  evp__lambda_log_reload();
+  cap_begin(&c);
+  evp_lambda_log(NULL, (evp_log_level_t)0, "emerg", NULL);
+  evp_lambda_log(NULL, (evp_log_level_t)8, "past-debug", NULL);
+  char *text = cap_end(&c);
+  ck_assert(logged(text, "emerg", "ERROR"));
+  ck_assert(logged(text, "past-debug", "ERROR"));
+  free(text);
+  unsetenv("AWS_LAMBDA_LOG_LEVEL");
+  evp__lambda_log_reload();
+}
+END_TEST
+
 int main(void) {
   if (getenv("EVP_TEST_LAMBDA_CHILD"))
     return child_main();
@@ -814,6 +876,7 @@ int main(void) {
   tcase_set_timeout(tl, 60);
   tcase_add_test(tl, test_log_json_and_levels);
   tcase_add_test(tl, test_log_request_id_no_payload);
+  tcase_add_test(tl, test_log_levels_map_to_syslog_enum);
   suite_add_tcase(s, tl);
   TCase *tp = tcase_create("process");
   tcase_set_timeout(tp, 120);

@@ -29,7 +29,7 @@ static evp_err_t compile_err(const char *text, const evp_schema_loader_t *l) {
 }
 
 static evp_schema_ctx_t *ctx_new(size_t max_errors) {
-  evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
+  evp_schema_ctx_t *c = evp_schema_ctx_new();
   ck_assert_ptr_nonnull(c);
   ck_assert_int_eq(evp_schema_ctx_set_limits(c, 0, 0, max_errors), EVP_OK);
   return c;
@@ -224,7 +224,7 @@ END_TEST
 /* ------------------------------------------------------------ loader */
 
 START_TEST(loader_resources_and_options) {
-  evp_schema_loader_t *l = evp_schema_loader_new(err, sizeof err);
+  evp_schema_loader_t *l = evp_schema_loader_new();
   ck_assert_ptr_nonnull(l);
   const char *r = "{\"definitions\": {\"id\": {\"type\": \"string\", \"format\": \"uuid\"}}}";
   ck_assert_int_eq(evp_schema_add_resource(l, "https://example.com/common.json#", r, strlen(r), err, sizeof err), EVP_OK);
@@ -355,7 +355,7 @@ typedef struct {
 
 static void *worker(void *p) {
   thread_arg *a = p;
-  evp_schema_ctx_t *c = evp_schema_ctx_new(NULL, 0);
+  evp_schema_ctx_t *c = evp_schema_ctx_new();
   evp_schema_ctx_set_limits(c, 0, 0, 5);
   for (int i = 0; i < 2000 && c; i++) {
     char doc[128];

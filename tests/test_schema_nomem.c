@@ -93,7 +93,7 @@ static int compile_with_ctx(const char *text, evp_schema_loader_t *l, evp_schema
     EXPECT(rc == EVP_ERR_NOMEM, "compile: %s: %s", evp_err2name(rc), err);
     return 1;
   }
-  if (!(*c = evp_schema_ctx_new(err, sizeof err))) {
+  if (!(*c = evp_schema_ctx_new())) {
     evp_schema_destroy(*s);
     return 1;
   }
@@ -107,7 +107,7 @@ static int run_once(void) {
   char err[256];
   evp_err_t rc;
   int hit = 0;
-  evp_schema_loader_t *l = evp_schema_loader_new(err, sizeof err);
+  evp_schema_loader_t *l = evp_schema_loader_new();
   if (!l) return 1;
   rc = evp_schema_add_resource(l, "http://x.example/other.json", other_text, strlen(other_text), err, sizeof err);
   if (rc != EVP_OK) {

@@ -73,8 +73,7 @@ static void run_dir(evp_schema_loader_t *l, evp_schema_ctx_t *ctx, const char *d
 static evp_schema_loader_t *loader(void) { return suite_loader(); }
 
 static evp_schema_ctx_t *context(void) {
-  char err[256];
-  evp_schema_ctx_t *c = evp_schema_ctx_new(err, sizeof err);
+  evp_schema_ctx_t *c = evp_schema_ctx_new();
   ck_assert_ptr_nonnull(c);
   ck_assert_int_eq(evp_schema_ctx_set_limits(c, 0, 200, 10), EVP_OK);
   return c;

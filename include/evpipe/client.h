@@ -48,6 +48,10 @@ typedef struct evp_client_s evp_client_t;
  * on failure the caller still owns it. The client is destroyed with
  * evp_client_destroy().
  * Thread-safety: any thread.
+ * @param conf         the configuration.
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return the client, or NULL (reason in @p errstr).
  */
 EVP_API evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t errstr_size);
 
@@ -65,6 +69,12 @@ EVP_API evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t errs
  * Never blocks on the network or the token; blocks at most
  * queue.block.timeout.ms for room (never when called from a callback).
  * Ownership: borrows @p json (copied). Thread-safety: any thread, concurrently.
+ * @param client       the client.
+ * @param json         the event.
+ * @param len          its length in bytes.
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return one of the codes listed above.
  */
 EVP_API evp_err_t evp_send(evp_client_t *client, const char *json, size_t len,
                            char *errstr, size_t errstr_size);
@@ -75,6 +85,9 @@ EVP_API evp_err_t evp_send(evp_client_t *client, const char *json, size_t len,
  * Returns the number of events still pending (queued, in flight or awaiting
  * retry), or -1 when the client is unusable (NULL, closing, forked child).
  * Must not be called from a callback. Thread-safety: any thread.
+ * @param client      the client.
+ * @param timeout_ms  how long to wait (0: do not wait, negative: no limit).
+ * @return the number of events still pending, or -1 (see above).
  */
 EVP_API long evp_flush(evp_client_t *client, int timeout_ms);
 
@@ -88,6 +101,9 @@ EVP_API long evp_flush(evp_client_t *client, int timeout_ms);
  * forked child (see the file comment). NULL is a no-op returning 0.
  * Ownership: takes @p client. Thread-safety: call once, from a thread that is
  * not one of the client's callbacks, with no concurrent evp_flush().
+ * @param client      the client (NULL is a no-op).
+ * @param timeout_ms  how long to keep sending (0: not at all).
+ * @return the number of events reported undelivered, or -1 (see above).
  */
 EVP_API long evp_client_destroy(evp_client_t *client, int timeout_ms);
 
@@ -99,6 +115,8 @@ EVP_API long evp_client_destroy(evp_client_t *client, int timeout_ms);
  * before any; see evp_error_cb_t in conf.h).
  * Ownership: caller frees the string with evp_free(). NULL when out of memory.
  * Thread-safety: any thread.
+ * @param client  the client.
+ * @return the JSON text, or NULL.
  */
 EVP_API char *evp_client_stats(evp_client_t *client);
 

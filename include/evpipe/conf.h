@@ -40,15 +40,6 @@ typedef enum evp_delivery_status_t {
   EVP_DELIVERY_FAILED = 2    /**< Not delivered: timeout, HTTP/auth error, client closed. */
 } evp_delivery_status_t;
 
-/** Log levels (syslog numbering). */
-typedef enum evp_log_level_t {
-  EVP_LOG_ERR = 3,
-  EVP_LOG_WARNING = 4,
-  EVP_LOG_NOTICE = 5,
-  EVP_LOG_INFO = 6,
-  EVP_LOG_DEBUG = 7
-} evp_log_level_t;
-
 /**
  * Delivery report: called once per event with its final status, always from
  * the client's background thread (events still pending at close are reported
@@ -64,8 +55,10 @@ typedef void (*evp_dr_cb_t)(const char *event_id, size_t event_id_len,
                             const char *reason, int attempts, void *opaque);
 
 /**
- * Log callback: @p level is an evp_log_level_t, @p msg is NUL-terminated and
- * borrowed. Called from any of the client's threads; secrets never appear.
+ * Log callback: @p level is an ::evp_log_level_t value (syslog numbering;
+ * passed as int, as librdkafka does, so bindings need no enum type), @p msg
+ * is NUL-terminated and borrowed. Called from any of the client's threads;
+ * secrets never appear.
  */
 typedef void (*evp_log_cb_t)(int level, const char *msg, void *opaque);
 
@@ -95,54 +88,89 @@ typedef void (*evp_error_cb_t)(evp_err_t err, int retrying, const char *reason, 
 
 /**
  * A new configuration with every property at its default.
+ * @return the configuration, or NULL when out of memory (the only failure).
  * Ownership: caller destroys with evp_conf_destroy(), or hands it to
- * evp_client_new(). Returns NULL when out of memory.
+ * evp_client_new(). Thread-safety: any thread.
  */
 EVP_API evp_conf_t *evp_conf_new(void);
 
 /**
- * Set property @p name to the text @p value (booleans: true/false/1/0;
- * integers: decimal; enums: one of the listed words).
- * Returns EVP_OK, EVP_ERR_CONF_UNKNOWN, EVP_ERR_CONF_INVALID,
- * EVP_ERR_INVALID_ARG or EVP_ERR_NOMEM; errstr explains. Secret values are
- * never copied into errstr.
+ * Set a property from its text form.
+ * @param conf         the configuration.
+ * @param name         the property name (see docs/CONFIGURATION.md).
+ * @param value        the text: booleans true/false/1/0; integers decimal;
+ *                     enums one of the listed words.
+ * @param errstr       receives the reason on failure (may be NULL); secret
+ *                     values are never copied into it.
+ * @param errstr_size  size of @p errstr.
+ * @return EVP_OK, EVP_ERR_CONF_UNKNOWN, EVP_ERR_CONF_INVALID,
+ *         EVP_ERR_INVALID_ARG or EVP_ERR_NOMEM.
  * Ownership: borrows every argument (the value is copied).
+ * Thread-safety: not concurrently with other use of @p conf.
  */
 EVP_API evp_err_t evp_conf_set(evp_conf_t *conf, const char *name, const char *value,
                                char *errstr, size_t errstr_size);
 
 /**
- * Read property @p name as text. *dest_size is always set to the size needed
- * (including the NUL). When @p dest is NULL only the size is returned; when
- * the buffer is too small EVP_ERR_TOO_LARGE is returned and nothing written.
- * Secret properties read back as "[redacted]" when set, "" when not.
- * Returns EVP_OK, EVP_ERR_CONF_UNKNOWN, EVP_ERR_TOO_LARGE or EVP_ERR_INVALID_ARG.
- * Ownership: borrows.
+ * Read a property as text. Secret properties read back as "[redacted]" when
+ * set, "" when not.
+ * @param conf       the configuration.
+ * @param name       the property name.
+ * @param dest       receives the NUL-terminated value; NULL to ask only for
+ *                   the size.
+ * @param dest_size  in: the size of @p dest; out: always the size needed
+ *                   (including the NUL).
+ * @return EVP_OK, EVP_ERR_CONF_UNKNOWN, EVP_ERR_TOO_LARGE (the buffer is too
+ *         small; nothing written) or EVP_ERR_INVALID_ARG.
+ * Ownership: borrows. Thread-safety: not concurrently with a change of @p conf.
  */
 EVP_API evp_err_t evp_conf_get(const evp_conf_t *conf, const char *name, char *dest,
                                size_t *dest_size);
 
 /**
- * A deep copy (callbacks and opaque included). NULL when out of memory.
+ * A deep copy (callbacks and opaque included).
+ * @param conf  the configuration to copy (borrowed).
+ * @return the copy, or NULL when out of memory (the only failure).
  * Ownership: caller destroys the copy with evp_conf_destroy().
+ * Thread-safety: not concurrently with a change of @p conf.
  */
 EVP_API evp_conf_t *evp_conf_dup(const evp_conf_t *conf);
 
-/** Free @p conf, wiping secrets first. NULL is a no-op. Ownership: takes. */
+/**
+ * Free a configuration, wiping secrets first.
+ * @param conf  the configuration (NULL is a no-op). Ownership: takes.
+ * Thread-safety: not concurrently with other use of @p conf.
+ */
 EVP_API void evp_conf_destroy(evp_conf_t *conf);
 
 /** Set the delivery report callback (NULL: none). See evp_dr_cb_t and
- *  the property delivery.report.mode. */
+ *  the property delivery.report.mode.
+ *  @param conf  the configuration.
+ *  @param cb    the callback, or NULL. */
 EVP_API void evp_conf_set_dr_cb(evp_conf_t *conf, evp_dr_cb_t cb);
 
-/** Set the log callback (NULL: the library logs nothing). */
+/**
+ * Set the log callback.
+ * @param conf  the configuration.
+ * @param cb    the callback, or NULL: the library logs nothing.
+ * Thread-safety: not concurrently with other use of @p conf.
+ */
 EVP_API void evp_conf_set_log_cb(evp_conf_t *conf, evp_log_cb_t cb);
 
-/** Set the error callback (NULL: none). See evp_error_cb_t. */
+/**
+ * Set the error callback. See evp_error_cb_t.
+ * @param conf  the configuration.
+ * @param cb    the callback, or NULL: none.
+ * Thread-safety: not concurrently with other use of @p conf.
+ */
 EVP_API void evp_conf_set_error_cb(evp_conf_t *conf, evp_error_cb_t cb);
 
-/** Set the opaque pointer passed to every callback. Borrowed: it must
- *  outlive the client. */
+/**
+ * Set the opaque pointer passed to every callback.
+ * @param conf    the configuration.
+ * @param opaque  any pointer; borrowed: it must outlive the client.
+ * Thread-safety: not concurrently with other use of @p conf.
+ */
 EVP_API void evp_conf_set_opaque(evp_conf_t *conf, void *opaque);
 
 EVP_END_DECLS

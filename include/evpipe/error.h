@@ -12,6 +12,7 @@
 
 EVP_BEGIN_DECLS
 
+/** The result of every libevpipe function that can fail (EVP_OK: success). */
 typedef enum evp_err_t {
   EVP_OK = 0,                       /**< Success. */
   EVP_ERR_INVALID_ARG = 1,          /**< A NULL or out-of-range argument. */
@@ -53,14 +54,20 @@ typedef enum evp_err_t {
 } evp_err_t;
 
 /**
- * A human-readable description of @p err ("Unknown error" for values this
- * version does not know). Ownership: static storage. Thread-safety: any thread.
+ * A human-readable description of an error code.
+ * @param err  any value, known to this version or not.
+ * @return the description; "Unknown error" for values this version does not
+ *         know. Ownership: static storage, never freed.
+ * Thread-safety: any thread.
  */
 EVP_API const char *evp_err2str(evp_err_t err);
 
 /**
- * The enum constant's name, e.g. "EVP_ERR_JWT_EXPIRED" ("EVP_ERR_UNKNOWN" for
- * values this version does not know). Ownership: static. Thread-safety: any.
+ * The name of an error code's enum constant, for logs and bindings.
+ * @param err  any value, known to this version or not.
+ * @return the name, e.g. "EVP_ERR_JWT_EXPIRED"; "EVP_ERR_UNKNOWN" for values
+ *         this version does not know. Ownership: static storage, never freed.
+ * Thread-safety: any thread.
  */
 EVP_API const char *evp_err2name(evp_err_t err);
 

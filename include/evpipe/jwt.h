@@ -44,14 +44,20 @@ EVP_BEGIN_DECLS
 /* ------------------------------------------------------------ base64url */
 
 /**
- * Length of the unpadded base64url encoding of @p n bytes.
+ * Length of the unpadded base64url encoding of some bytes.
+ * @param n  the number of bytes to encode.
+ * @return the number of characters, without a NUL.
+ * Thread-safety: any thread.
  */
 EVP_API size_t evp_base64url_encoded_len(size_t n);
 
 /**
- * Encode @p n bytes as base64url without padding (RFC 4648 section 5) and
- * NUL-terminate. @p out must hold evp_base64url_encoded_len(n) + 1 bytes.
- * Returns the number of characters written (without the NUL).
+ * Encode bytes as base64url without padding (RFC 4648 section 5) and
+ * NUL-terminate.
+ * @param in   the bytes.
+ * @param n    their number.
+ * @param out  receives the text; must hold evp_base64url_encoded_len(n) + 1 bytes.
+ * @return the number of characters written (without the NUL).
  * Ownership: borrows both buffers. Thread-safety: any thread.
  */
 EVP_API size_t evp_base64url_encode(const void *in, size_t n, char *out);
@@ -59,8 +65,12 @@ EVP_API size_t evp_base64url_encode(const void *in, size_t n, char *out);
 /**
  * Decode unpadded base64url text. Padding ('='), whitespace, characters outside
  * the URL-safe alphabet, a length of 1 mod 4 and non-zero trailing bits are
- * all refused with EVP_ERR_BASE64. @p out must hold at least (len * 3) / 4
- * bytes; *outlen receives the decoded length.
+ * all refused.
+ * @param in      the text (need not be NUL-terminated).
+ * @param len     its length in bytes.
+ * @param out     receives the bytes; must hold at least (len * 3) / 4 bytes.
+ * @param outlen  receives the decoded length.
+ * @return EVP_OK, EVP_ERR_BASE64 or EVP_ERR_INVALID_ARG.
  * Ownership: borrows. Thread-safety: any thread.
  */
 EVP_API evp_err_t evp_base64url_decode(const char *in, size_t len,
@@ -69,8 +79,14 @@ EVP_API evp_err_t evp_base64url_decode(const char *in, size_t len,
 /* ------------------------------------------------------------ HMAC */
 
 /**
- * HMAC-SHA256 of @p msg under @p key into @p mac (32 bytes), via OpenSSL.
- * Any key length is accepted here; the JWT keyring enforces the minimum.
+ * HMAC-SHA256 via OpenSSL. Any key length is accepted here; the JWT keyring
+ * enforces the minimum.
+ * @param key     the key.
+ * @param keylen  its length in bytes.
+ * @param msg     the message.
+ * @param msglen  its length in bytes.
+ * @param mac     receives the 32-byte MAC.
+ * @return EVP_OK, EVP_ERR_INVALID_ARG or EVP_ERR_INTERNAL (OpenSSL failed).
  * Ownership: borrows. Thread-safety: any thread.
  */
 EVP_API evp_err_t evp_hmac_sha256(const void *key, size_t keylen,
@@ -83,17 +99,24 @@ EVP_API evp_err_t evp_hmac_sha256(const void *key, size_t keylen,
 typedef struct evp_keyring_s evp_keyring_t;
 
 /**
- * Create an empty keyring. Returns NULL on allocation failure.
- * Ownership: caller destroys with evp_keyring_destroy().
+ * Create an empty keyring.
+ * @return the keyring, or NULL when out of memory (the only failure).
+ * Ownership: caller destroys with evp_keyring_destroy(). Thread-safety: any thread.
  */
 EVP_API evp_keyring_t *evp_keyring_new(void);
 
 /**
- * Add a key. @p kid identifies it in token headers (NULL: the key used for
- * tokens without a kid). The key bytes are copied; the caller may wipe its copy.
- * The first key added becomes the signing key; see evp_keyring_set_current().
- * Errors: EVP_ERR_KEY_TOO_SHORT (< 32 bytes), EVP_ERR_INVALID_ARG (kid longer
- * than EVP_JWT_MAX_KID_LEN, or already present), EVP_ERR_NOMEM.
+ * Add a key. The first key added becomes the signing key; see
+ * evp_keyring_set_current().
+ * @param kr           the keyring.
+ * @param kid          identifies the key in token headers (NULL: the key used
+ *                     for tokens without a kid); copied.
+ * @param key          the key bytes; copied (the caller may wipe its copy).
+ * @param keylen       at least EVP_JWT_MIN_KEY_LEN.
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return EVP_OK, EVP_ERR_KEY_TOO_SHORT (< 32 bytes), EVP_ERR_INVALID_ARG
+ *         (kid longer than EVP_JWT_MAX_KID_LEN, or already present), EVP_ERR_NOMEM.
  * Thread-safety: a keyring must not be modified while signers or verifiers use
  * it; to rotate keys at run time, build a new keyring and new verifier.
  */
@@ -102,18 +125,27 @@ EVP_API evp_err_t evp_keyring_add(evp_keyring_t *kr, const char *kid,
                                   char *errstr, size_t errstr_size);
 
 /**
- * Make the key with @p kid (NULL: the kid-less key) the signing key, as when
- * a rotation promotes a new secret while the previous one still verifies.
- * Errors: EVP_ERR_JWT_UNKNOWN_KEY. Thread-safety: as evp_keyring_add().
+ * Choose the signing key, as when a rotation promotes a new secret while the
+ * previous one still verifies.
+ * @param kr   the keyring.
+ * @param kid  the key's kid (NULL: the kid-less key); borrowed.
+ * @return EVP_OK, EVP_ERR_JWT_UNKNOWN_KEY or EVP_ERR_INVALID_ARG.
+ * Thread-safety: as evp_keyring_add().
  */
 EVP_API evp_err_t evp_keyring_set_current(evp_keyring_t *kr, const char *kid);
 
-/** Number of keys in the keyring. Thread-safety: any thread. */
+/**
+ * Number of keys in a keyring.
+ * @param kr  the keyring (borrowed).
+ * @return the count (0 for NULL). Thread-safety: any thread.
+ */
 EVP_API size_t evp_keyring_count(const evp_keyring_t *kr);
 
 /**
- * Destroy the keyring, wiping every key (OPENSSL_cleanse). NULL is a no-op.
- * Signers and verifiers created from it must be destroyed first.
+ * Destroy a keyring, wiping every key (OPENSSL_cleanse).
+ * @param kr  the keyring (NULL is a no-op); signers and verifiers created
+ *            from it must be destroyed first. Ownership: takes.
+ * Thread-safety: not concurrently with any use of @p kr.
  */
 EVP_API void evp_keyring_destroy(evp_keyring_t *kr);
 
@@ -121,9 +153,11 @@ EVP_API void evp_keyring_destroy(evp_keyring_t *kr);
 
 /**
  * A clock: returns the current time in seconds since the Unix epoch.
- * Injected for tests and for hosts with their own time source.
+ * Injected for tests and for hosts with their own time source. It receives
+ * the opaque pointer given with it and may be called from any thread that
+ * signs or verifies.
  */
-typedef int64_t (*evp_clock_fn)(void *opaque);
+typedef int64_t (*evp_clock_cb_t)(void *opaque);
 
 /* ------------------------------------------------------------ signing */
 
@@ -131,21 +165,45 @@ typedef int64_t (*evp_clock_fn)(void *opaque);
 typedef struct evp_jwt_signer_s evp_jwt_signer_t;
 
 /**
- * Create a signer over @p kr (borrowed: it must outlive the signer).
- * Errors (NULL return, reason in errstr): no signing key, allocation failure.
+ * Create a signer.
+ * @param kr           the keyring (borrowed: it must outlive the signer).
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return the signer, or NULL when @p kr is NULL or has no key, or out of
+ *         memory (reason in @p errstr). The signer keeps using the key that
+ *         was current when it was created: after evp_keyring_set_current(),
+ *         create a new signer.
  * Ownership: caller destroys with evp_jwt_signer_destroy().
+ * Thread-safety: any thread.
  */
 EVP_API evp_jwt_signer_t *evp_jwt_signer_new(const evp_keyring_t *kr,
                                              char *errstr, size_t errstr_size);
 
-/** Set the iss claim (copied; NULL: no iss). Not thread-safe with signing. */
+/**
+ * Set the iss claim of the tokens signed later.
+ * @param s    the signer.
+ * @param iss  the issuer, copied (NULL: no iss).
+ * @return EVP_OK, EVP_ERR_INVALID_ARG (empty, over 1024 bytes, not UTF-8) or
+ *         EVP_ERR_NOMEM. Thread-safety: not concurrently with signing.
+ */
 EVP_API evp_err_t evp_jwt_signer_set_issuer(evp_jwt_signer_t *s, const char *iss);
 
-/** Set the lifetime in seconds (1 .. 31536000; default 1200). */
+/**
+ * Set the lifetime of the tokens signed later.
+ * @param s      the signer.
+ * @param ttl_s  seconds, 1 .. 31536000 (default 1200).
+ * @return EVP_OK or EVP_ERR_INVALID_ARG. Thread-safety: not concurrently with signing.
+ */
 EVP_API evp_err_t evp_jwt_signer_set_ttl(evp_jwt_signer_t *s, int64_t ttl_s);
 
-/** Set the clock (NULL: the system clock). */
-EVP_API void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_fn fn,
+/**
+ * Set the signer's clock.
+ * @param s       the signer.
+ * @param fn      the clock, or NULL: the system clock.
+ * @param opaque  passed to @p fn; borrowed, must outlive the signer.
+ * Thread-safety: not concurrently with signing.
+ */
+EVP_API void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_cb_t fn,
                                       void *opaque);
 
 /**
@@ -155,15 +213,27 @@ EVP_API void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_fn fn,
  * of @p claims_json, a JSON object text or NULL. Caller claims may not repeat
  * a registered claim name (EVP_ERR_INVALID_ARG) and must be valid JSON
  * (EVP_ERR_JSON).
- * @param sub, aud   required, UTF-8 strings (copied into the token).
- * @param tokenp     receives the NUL-terminated token; caller frees with evp_free().
- * Thread-safety: concurrent calls on one signer are safe once configured.
+ * @param s            the signer.
+ * @param sub          required, a UTF-8 string (copied into the token).
+ * @param aud          required, a UTF-8 string (copied into the token).
+ * @param claims_json  a JSON object text of extra claims, or NULL.
+ * @param tokenp       receives the NUL-terminated token; caller frees with evp_free().
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return EVP_OK, EVP_ERR_INVALID_ARG, EVP_ERR_JSON, EVP_ERR_NOMEM or
+ *         EVP_ERR_INTERNAL (no random bytes for the jti).
+ * Ownership: borrows every input. Thread-safety: concurrent calls on one
+ * signer are safe once configured.
  */
 EVP_API evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub,
                                const char *aud, const char *claims_json,
                                char **tokenp, char *errstr, size_t errstr_size);
 
-/** Destroy a signer. NULL is a no-op. */
+/**
+ * Destroy a signer.
+ * @param s  the signer (NULL is a no-op). Ownership: takes.
+ * Thread-safety: not concurrently with its use.
+ */
 EVP_API void evp_jwt_signer_destroy(evp_jwt_signer_t *s);
 
 /* ------------------------------------------------------------ verification */
@@ -175,34 +245,79 @@ typedef struct evp_jwt_verifier_s evp_jwt_verifier_t;
 typedef struct evp_jwt_s evp_jwt_t;
 
 /**
- * Create a verifier over @p kr (borrowed: it must outlive the verifier).
- * Defaults: leeway 30 s, exp required, no audience or issuer check, tokens up
- * to 8192 bytes, system clock. Returns NULL on allocation failure.
+ * Create a verifier. Defaults: leeway 30 s, exp required, no audience or
+ * issuer check, tokens up to 8192 bytes, system clock.
+ * @param kr           the keyring (borrowed: it must outlive the verifier).
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return the verifier, or NULL when @p kr is NULL or out of memory (reason
+ *         in @p errstr).
  * Ownership: caller destroys with evp_jwt_verifier_destroy().
+ * Thread-safety: any thread.
  */
 EVP_API evp_jwt_verifier_t *evp_jwt_verifier_new(const evp_keyring_t *kr,
                                                  char *errstr, size_t errstr_size);
 
-/** Require @p aud in the token's aud (a string or an array). NULL: no check. */
+/**
+ * Require an audience.
+ * @param v    the verifier.
+ * @param aud  must appear in the token's aud (a string or an array); copied.
+ *             NULL: no check.
+ * @return EVP_OK, EVP_ERR_INVALID_ARG or EVP_ERR_NOMEM.
+ * Thread-safety: not concurrently with verification.
+ */
 EVP_API evp_err_t evp_jwt_verifier_set_audience(evp_jwt_verifier_t *v, const char *aud);
-/** Require iss to equal @p iss exactly. NULL: no check. */
+/**
+ * Require an issuer.
+ * @param v    the verifier.
+ * @param iss  the token's iss must equal it exactly; copied. NULL: no check.
+ * @return EVP_OK, EVP_ERR_INVALID_ARG or EVP_ERR_NOMEM.
+ * Thread-safety: not concurrently with verification.
+ */
 EVP_API evp_err_t evp_jwt_verifier_set_issuer(evp_jwt_verifier_t *v, const char *iss);
-/** Clock-skew leeway in seconds for exp/nbf/iat (0 .. 3600; default 30). */
+/**
+ * Set the clock-skew leeway for exp, nbf and iat.
+ * @param v         the verifier.
+ * @param leeway_s  seconds, 0 .. 3600 (default 30).
+ * @return EVP_OK or EVP_ERR_INVALID_ARG.
+ * Thread-safety: not concurrently with verification.
+ */
 EVP_API evp_err_t evp_jwt_verifier_set_leeway(evp_jwt_verifier_t *v, int64_t leeway_s);
 /**
  * Cap the lifetime of accepted tokens: when @p max_s > 0, a token must carry
  * iat and exp, and exp - iat may exceed @p max_s by at most the leeway
  * (EVP_ERR_JWT_BAD_CLAIM otherwise). Set it to the issuer's TTL: a token that
  * lives longer was not minted by the issuer (a leaked key, a misconfigured
- * signer). 0 .. 31536000; default 0 (no cap).
+ * signer).
+ * @param v      the verifier.
+ * @param max_s  seconds, 0 .. 31536000; default 0 (no cap).
+ * @return EVP_OK or EVP_ERR_INVALID_ARG.
+ * Thread-safety: not concurrently with verification.
  */
 EVP_API evp_err_t evp_jwt_verifier_set_max_lifetime(evp_jwt_verifier_t *v, int64_t max_s);
-/** Whether exp must be present (default 1). */
+/**
+ * Whether exp must be present.
+ * @param v         the verifier.
+ * @param required  1 (the default) or 0.
+ * Thread-safety: not concurrently with verification.
+ */
 EVP_API void evp_jwt_verifier_set_require_exp(evp_jwt_verifier_t *v, int required);
-/** Longest token accepted (64 .. 1048576; default 8192). */
+/**
+ * Set the longest token accepted.
+ * @param v        the verifier.
+ * @param max_len  bytes, 64 .. 1048576 (default 8192).
+ * @return EVP_OK or EVP_ERR_INVALID_ARG.
+ * Thread-safety: not concurrently with verification.
+ */
 EVP_API evp_err_t evp_jwt_verifier_set_max_len(evp_jwt_verifier_t *v, size_t max_len);
-/** Set the clock (NULL: the system clock). */
-EVP_API void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_fn fn,
+/**
+ * Set the verifier's clock.
+ * @param v       the verifier.
+ * @param fn      the clock, or NULL: the system clock.
+ * @param opaque  passed to @p fn; borrowed, must outlive the verifier.
+ * Thread-safety: not concurrently with verification.
+ */
+EVP_API void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_cb_t fn,
                                         void *opaque);
 
 /**
@@ -214,9 +329,14 @@ EVP_API void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_fn fn,
  * then the claims (a JSON object without duplicate names): exp, nbf and iat
  * against the clock with the leeway, iss and aud when configured.
  *
- * @param jwtp  if not NULL, receives the verified token on success (caller
- *              destroys with evp_jwt_destroy()); set to NULL on any failure,
- *              so nothing partial is ever returned.
+ * @param v            the verifier.
+ * @param token        the token text (borrowed).
+ * @param len          its length in bytes.
+ * @param jwtp         if not NULL, receives the verified token on success
+ *                     (caller destroys with evp_jwt_destroy()); set to NULL on
+ *                     any failure, so nothing partial is ever returned.
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
  * @return EVP_OK or the specific EVP_ERR_JWT_* / EVP_ERR_TOO_LARGE code.
  * Thread-safety: concurrent calls on one verifier are safe once configured.
  */
@@ -224,33 +344,55 @@ EVP_API evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token,
                                  size_t len, evp_jwt_t **jwtp,
                                  char *errstr, size_t errstr_size);
 
-/** Destroy a verifier. NULL is a no-op. */
+/**
+ * Destroy a verifier.
+ * @param v  the verifier (NULL is a no-op). Ownership: takes.
+ * Thread-safety: not concurrently with its use.
+ */
 EVP_API void evp_jwt_verifier_destroy(evp_jwt_verifier_t *v);
 
 /**
- * The verified claims as a JSON object text, exactly as signed.
- * Ownership: borrowed, valid until evp_jwt_destroy().
+ * The verified claims.
+ * @param jwt  the verified token.
+ * @return the claims as a JSON object text, exactly as signed.
+ * Ownership: borrowed, valid until evp_jwt_destroy(). Thread-safety: any thread.
  */
 EVP_API const char *evp_jwt_claims_json(const evp_jwt_t *jwt);
 
 /**
- * A string claim (e.g. "sub", "iss", "jti", or a caller claim), or NULL when
- * absent or not a string. Ownership: borrowed, valid until evp_jwt_destroy().
+ * A string claim.
+ * @param jwt   the verified token.
+ * @param name  the claim, e.g. "sub", "iss", "jti", or a caller claim.
+ * @return the value, or NULL when absent or not a string.
+ * Ownership: borrowed, valid until evp_jwt_destroy().
  * Thread-safety: not safe concurrently on the same evp_jwt_t.
  */
 EVP_API const char *evp_jwt_claim_str(const evp_jwt_t *jwt, const char *name);
 
 /**
- * A numeric claim (e.g. "exp") truncated to an integer. Returns EVP_OK, or
- * EVP_ERR_JWT_BAD_CLAIM when absent or not a number.
+ * A numeric claim truncated to an integer.
+ * @param jwt    the verified token.
+ * @param name   the claim, e.g. "exp".
+ * @param value  receives the value.
+ * @return EVP_OK, or EVP_ERR_JWT_BAD_CLAIM when absent or not a number.
+ * Thread-safety: not safe concurrently on the same evp_jwt_t.
  */
 EVP_API evp_err_t evp_jwt_claim_int(const evp_jwt_t *jwt, const char *name,
                                     int64_t *value);
 
-/** The kid of the key that verified the token, or NULL for the kid-less key. */
+/**
+ * The key that verified a token.
+ * @param jwt  the verified token.
+ * @return its kid, or NULL for the kid-less key. Ownership: borrowed, valid
+ *         until evp_jwt_destroy(). Thread-safety: any thread.
+ */
 EVP_API const char *evp_jwt_kid(const evp_jwt_t *jwt);
 
-/** Destroy a verified token. NULL is a no-op. */
+/**
+ * Destroy a verified token.
+ * @param jwt  the token (NULL is a no-op). Ownership: takes.
+ * Thread-safety: not concurrently with its use.
+ */
 EVP_API void evp_jwt_destroy(evp_jwt_t *jwt);
 
 EVP_END_DECLS

@@ -57,10 +57,10 @@ EVP_BEGIN_DECLS
 #define EVP_LAMBDA_MAX_RESPONSE (6u * 1024u * 1024u)
 
 /** The runtime: one connection to the Runtime API. Opaque. */
-typedef struct evp_lambda_runtime evp_lambda_runtime_t;
+typedef struct evp_lambda_runtime_s evp_lambda_runtime_t;
 
 /** One invocation as seen by a handler. Opaque; valid during the call only. */
-typedef struct evp_lambda_invocation evp_lambda_invocation_t;
+typedef struct evp_lambda_invocation_s evp_lambda_invocation_t;
 
 /**
  * A handler. @p event is the invocation payload (borrowed, NUL-terminated,
@@ -79,20 +79,24 @@ typedef struct evp_lambda_invocation evp_lambda_invocation_t;
  * error code is freed, not sent. Both buffers are at least 128 and 1024 bytes.
  * Called on the thread that runs evp_lambda_run(), one invocation at a time.
  */
-typedef evp_err_t (*evp_lambda_handler_t)(void *opaque, const evp_lambda_invocation_t *inv,
-                                          const char *event, size_t event_len,
-                                          char **out, size_t *out_len,
-                                          char *errtype, size_t errtype_size,
-                                          char *errmsg, size_t errmsg_size);
+typedef evp_err_t (*evp_lambda_handler_cb_t)(void *opaque, const evp_lambda_invocation_t *inv,
+                                             const char *event, size_t event_len,
+                                             char **out, size_t *out_len,
+                                             char *errtype, size_t errtype_size,
+                                             char *errmsg, size_t errmsg_size);
 
 /**
- * Create a runtime for the Runtime API at @p api ("host:port"); NULL reads
- * AWS_LAMBDA_RUNTIME_API. The host must be a loopback or link-local IP
- * literal ("127.0.0.1", "[::1]", "169.254.x.y") or "localhost": the Runtime
- * API is always local and spoken in plain http, so responses are never sent
- * in cleartext anywhere else. Does no I/O; (re)reads AWS_LAMBDA_LOG_LEVEL.
- * Returns NULL with a message in @p errstr when the address is missing or
- * invalid, or on allocation failure.
+ * Create a runtime. Does no I/O; (re)reads AWS_LAMBDA_LOG_LEVEL.
+ * @param api          the Runtime API's "host:port"; NULL reads
+ *                     AWS_LAMBDA_RUNTIME_API. The host must be a loopback or
+ *                     link-local IP literal ("127.0.0.1", "[::1]",
+ *                     "169.254.x.y") or "localhost": the Runtime API is always
+ *                     local and spoken in plain http, so responses are never
+ *                     sent in cleartext anywhere else.
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return the runtime, or NULL when the address is missing or invalid, or
+ *         out of memory (reason in @p errstr).
  * Ownership: borrows @p api; caller destroys the result.
  * Thread-safety: a runtime is used by one thread.
  */
@@ -100,11 +104,14 @@ EVP_API evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errs
                                                      size_t errstr_size);
 
 /**
- * Report an initialisation failure (POST /runtime/init/error) with
- * @p error_type (header and body) and @p message (body). The process should
- * exit afterwards. Returns EVP_OK when the Runtime API accepted it,
- * EVP_ERR_HTTP when it answered otherwise, EVP_ERR_TRANSPORT when it could
- * not be reached, EVP_ERR_INVALID_ARG for a NULL runtime.
+ * Report an initialisation failure (POST /runtime/init/error). The process
+ * should exit afterwards.
+ * @param rt          the runtime.
+ * @param error_type  e.g. "Runtime.ConfigError" (header and body).
+ * @param message     the explanation (body); no secrets.
+ * @return EVP_OK when the Runtime API accepted it, EVP_ERR_HTTP when it
+ *         answered otherwise, EVP_ERR_TRANSPORT when it could not be reached,
+ *         EVP_ERR_INVALID_ARG for a NULL runtime.
  * Ownership: borrows. Thread-safety: the runtime's thread.
  */
 EVP_API evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *error_type,
@@ -112,10 +119,7 @@ EVP_API evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *er
 
 /**
  * Serve invocations: get the next one, call @p handler, post its response
- * or error; repeat. Returns only when the Runtime API cannot be reached or
- * answers something unexpected (EVP_ERR_TRANSPORT / EVP_ERR_HTTP), or after
- * @p max_invocations invocations when it is non-zero (for tests and
- * benchmarks; 0 = forever). An event larger than EVP_LAMBDA_MAX_EVENT is
+ * or error; repeat. An event larger than EVP_LAMBDA_MAX_EVENT is
  * reported as an error of that invocation without calling the handler.
  * A /next answer without a usable request id (missing, too long, or not
  * [A-Za-z0-9._:-]) cannot be answered: EVP_ERR_HTTP. When the Runtime API
@@ -127,34 +131,62 @@ EVP_API evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *er
  * removed afterwards. The environment is process-wide: serve with one
  * runtime at a time, and do not read the environment from other threads
  * while a handler runs.
+ * @param rt               the runtime.
+ * @param handler          called once per invocation.
+ * @param opaque           passed to @p handler; borrowed.
+ * @param max_invocations  return after this many invocations (for tests and
+ *                         benchmarks); 0: serve forever.
+ * @return only when the Runtime API cannot be reached or answers something
+ *         unexpected (EVP_ERR_TRANSPORT / EVP_ERR_HTTP), or EVP_OK after
+ *         @p max_invocations invocations; EVP_ERR_INVALID_ARG for NULL
+ *         arguments.
  * Ownership: borrows. Thread-safety: the runtime's thread.
  */
-EVP_API evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler,
+EVP_API evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handler,
                                  void *opaque, uint64_t max_invocations);
 
 /**
- * Free the runtime. NULL is a no-op. Thread-safety: the runtime's thread.
+ * Free a runtime.
+ * @param rt  the runtime (NULL is a no-op). Ownership: takes.
+ * Thread-safety: the runtime's thread.
  */
 EVP_API void evp_lambda_runtime_destroy(evp_lambda_runtime_t *rt);
 
-/** The request id (Lambda-Runtime-Aws-Request-Id). Borrowed. */
+/**
+ * An invocation's request id.
+ * @param inv  the invocation.
+ * @return Lambda-Runtime-Aws-Request-Id ("" for NULL). Ownership: borrowed,
+ *         valid during the handler call. Thread-safety: any thread during the call.
+ */
 EVP_API const char *evp_lambda_request_id(const evp_lambda_invocation_t *inv);
-/** The invoked function ARN, or "" when the API did not send one. Borrowed. */
+/**
+ * The invoked function's ARN.
+ * @param inv  the invocation.
+ * @return the ARN, or "" when the API did not send one. Ownership: borrowed,
+ *         valid during the handler call. Thread-safety: any thread during the call.
+ */
 EVP_API const char *evp_lambda_function_arn(const evp_lambda_invocation_t *inv);
-/** The X-Ray trace header, or "" when absent. Borrowed. */
+/**
+ * An invocation's X-Ray trace header.
+ * @param inv  the invocation.
+ * @return the header, or "" when absent. Ownership: borrowed, valid during
+ *         the handler call. Thread-safety: any thread during the call.
+ */
 EVP_API const char *evp_lambda_trace_id(const evp_lambda_invocation_t *inv);
-/** The deadline in milliseconds since the Unix epoch (0 when unknown). */
+/**
+ * An invocation's deadline.
+ * @param inv  the invocation.
+ * @return milliseconds since the Unix epoch (0 when unknown).
+ * Thread-safety: any thread during the call.
+ */
 EVP_API int64_t evp_lambda_deadline_ms(const evp_lambda_invocation_t *inv);
-/** Milliseconds left before the deadline (negative when past; INT64_MAX when unknown). */
+/**
+ * Time left for an invocation.
+ * @param inv  the invocation.
+ * @return milliseconds before the deadline (negative when past; INT64_MAX
+ *         when unknown). Thread-safety: any thread during the call.
+ */
 EVP_API int64_t evp_lambda_remaining_ms(const evp_lambda_invocation_t *inv);
-
-/** Log levels for evp_lambda_log(). */
-typedef enum {
-  EVP_LAMBDA_LOG_DEBUG = 0,
-  EVP_LAMBDA_LOG_INFO = 1,
-  EVP_LAMBDA_LOG_WARN = 2,
-  EVP_LAMBDA_LOG_ERROR = 3
-} evp_lambda_log_level_t;
 
 /**
  * Write one JSON line to stderr:
@@ -162,16 +194,26 @@ typedef enum {
  * plus @p fields_json members when non-NULL (a JSON object text whose members
  * are appended; must be valid JSON). @p inv may be NULL: on the thread running
  * a handler, the current invocation's request id is used; elsewhere none.
- * Lines below AWS_LAMBDA_LOG_LEVEL (TRACE=DEBUG/DEBUG/INFO/WARN/ERROR/FATAL,
- * case-insensitive; default and unknown values: INFO; FATAL drops every line)
- * are dropped; the variable is read by evp_lambda_runtime_new() (or at the
- * first log line). Lines are at most 8 KiB: a longer message is cut (with
+ * Lines less severe than AWS_LAMBDA_LOG_LEVEL are dropped. Its names map onto
+ * ::evp_log_level_t: TRACE and DEBUG: EVP_LOG_DEBUG; INFO: EVP_LOG_INFO;
+ * WARN: EVP_LOG_WARNING; ERROR: EVP_LOG_ERR; FATAL drops every line;
+ * case-insensitive; default and unknown values: INFO. Lines are written
+ * with Lambda's level names: EVP_LOG_DEBUG "DEBUG", EVP_LOG_INFO and
+ * EVP_LOG_NOTICE "INFO" (Lambda has no NOTICE; it is filtered as INFO),
+ * EVP_LOG_WARNING "WARN", EVP_LOG_ERR "ERROR"; a value outside
+ * EVP_LOG_ERR .. EVP_LOG_DEBUG is written as ERROR.
+ * The variable is read by evp_lambda_runtime_new() (or at the first log
+ * line). Lines are at most 8 KiB: a longer message is cut (with
  * "messageTruncated":true); @p fields_json that is not a JSON object of valid
  * UTF-8, or does not fit, is replaced by a "fieldsError" member. The line is
  * always valid JSON whatever bytes @p message holds.
+ * @param inv          the invocation, or NULL (see above).
+ * @param level        the line's severity.
+ * @param message      the text (NULL: ""); never payloads, tokens or secrets.
+ * @param fields_json  a JSON object text whose members are added, or NULL.
  * Ownership: borrows. Thread-safety: any thread (one write(2) per line).
  */
-EVP_API void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_lambda_log_level_t level,
+EVP_API void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_log_level_t level,
                             const char *message, const char *fields_json);
 
 EVP_END_DECLS

@@ -7,9 +7,12 @@
 
 #include "common.h"
 
-/* CMakeLists.txt reads these three lines: keep their form. */
+/* CMakeLists.txt reads the three #define lines: keep their form. */
+/** Major version: changes when the API or ABI changes incompatibly (0: unstable). */
 #define EVP_VERSION_MAJOR 0
+/** Minor version: new features, compatible. */
 #define EVP_VERSION_MINOR 1
+/** Patch version: fixes only. */
 #define EVP_VERSION_PATCH 0
 
 /** The version as one integer, 0x00MMmmpp, comparable with < and >. */
@@ -26,15 +29,17 @@
 EVP_BEGIN_DECLS
 
 /**
- * The version of the library actually loaded, in the EVP_VERSION form.
- * Compare it with EVP_VERSION to detect a header/library mismatch.
+ * The version of the library actually loaded.
+ * @return the version in the EVP_VERSION form (0x00MMmmpp); compare it with
+ *         EVP_VERSION to detect a header/library mismatch.
  * Thread-safety: safe from any thread.
  */
 EVP_API int evp_version(void);
 
 /**
- * The loaded library's version as "MAJOR.MINOR.PATCH".
- * Ownership: static storage; do not free. Thread-safety: safe from any thread.
+ * The loaded library's version as text.
+ * @return "MAJOR.MINOR.PATCH". Ownership: static storage; do not free.
+ * Thread-safety: safe from any thread.
  */
 EVP_API const char *evp_version_str(void);
 

@@ -49,7 +49,7 @@ int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n);
  * bytes, NUL-terminated. */
 void evp__uuid_text(const unsigned char u[16], char out[37]);
 
-/* The system clock in seconds since the epoch (an evp_clock_fn). */
+/* The system clock in seconds since the epoch (an evp_clock_cb_t). */
 int64_t evp__system_clock(void *opaque);
 /* CLOCK_MONOTONIC in seconds, for deadlines and rates (never goes back). */
 double evp__mono_s(void);

@@ -19,7 +19,7 @@ extern const unsigned char evp__default_schema[];
 extern const size_t evp__default_schema_len;
 
 static int init_failed(evp_lambda_runtime_t *rt, const char *msg) {
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, msg, "{\"error_type\":\"Runtime.ConfigError\"}");
+  evp_lambda_log(NULL, EVP_LOG_ERR, msg, "{\"error_type\":\"Runtime.ConfigError\"}");
   evp_lambda_init_error(rt, "Runtime.ConfigError", msg);
   evp_lambda_runtime_destroy(rt);
   return 1;

@@ -142,9 +142,10 @@ int evp__cli_validate(int argc, char **argv) {
     evp_schema_destroy(schema);
     return EVP_CLI_USAGE;
   }
-  evp_schema_ctx_t *ctx = evp_schema_ctx_new(err, sizeof err);
+  evp_schema_ctx_t *ctx = evp_schema_ctx_new();
   if (!ctx || evp_schema_ctx_set_limits(ctx, 0, 0, (size_t)max_errors)) {
-    fprintf(stderr, "evpipe validate: %s\n", err);
+    fprintf(stderr, "evpipe validate: %s\n",
+            ctx ? "--max-errors is out of range" : evp_err2str(EVP_ERR_NOMEM));
     evp_schema_ctx_destroy(ctx);
     evp_schema_destroy(schema);
     if (in != stdin) fclose(in);

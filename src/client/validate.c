@@ -108,7 +108,7 @@ evp_err_t evp__client_validator_check(void *vp, const char *json, size_t len, ch
   pthread_mutex_unlock(&v->mu);
   if (!n) {
     n = malloc(sizeof *n);
-    if (!n || !(n->ctx = evp_schema_ctx_new(NULL, 0))) {
+    if (!n || !(n->ctx = evp_schema_ctx_new())) {
       free(n);
       return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
     }

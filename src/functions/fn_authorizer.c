@@ -204,7 +204,7 @@ evp_err_t evp__fn_authorizer(evp__fn_t *fn, const evp__fn_call_t *call, const ch
     evp__fn_field_str(f, sizeof f, &n, "client_id", cid);
   if (refreshed)
     evp__fn_field_num(f, sizeof f, &n, "keys_refreshed", 1);
-  evp__fn_log(call, v == V_ALLOW ? EVP_LAMBDA_LOG_DEBUG : EVP_LAMBDA_LOG_INFO, "authorization",
+  evp__fn_log(call, v == V_ALLOW ? EVP_LOG_DEBUG : EVP_LOG_INFO, "authorization",
               evp__fn_field_end(f, sizeof f, &n));
   if (v == V_UNAUTHORIZED && !simple) {
     evp__http_resp_free(&r);

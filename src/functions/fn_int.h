@@ -102,7 +102,7 @@ evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call,
 
 /* A log line: @p fields is a JSON object text or NULL. Never pass secrets,
  * tokens or payloads. */
-void evp__fn_log(const evp__fn_call_t *call, evp_lambda_log_level_t lvl, const char *msg,
+void evp__fn_log(const evp__fn_call_t *call, evp_log_level_t lvl, const char *msg,
                  const char *fields);
 /* Append "name":"value" (escaped, cut at 200 bytes) to a fields buffer that
  * starts with '{' (call with *n == 0 to start); evp__fn_field_end closes it. */

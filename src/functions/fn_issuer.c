@@ -97,7 +97,7 @@ evp_err_t evp__fn_issuer(evp__fn_t *fn, const evp__fn_call_t *call, const char *
   }
   if (rq.source_ip)
     evp__fn_field_str(f, sizeof f, &n, "source_ip", rq.source_ip);
-  evp__fn_log(call, resp.status >= 500 ? EVP_LAMBDA_LOG_ERROR : EVP_LAMBDA_LOG_INFO, "token",
+  evp__fn_log(call, resp.status >= 500 ? EVP_LOG_ERR : EVP_LOG_INFO, "token",
               evp__fn_field_end(f, sizeof f, &n));
   free(cid);
   evp__http_resp_free(&resp);

@@ -67,7 +67,7 @@ evp_err_t evp__fn_fail(evp_err_t e, const char *type, const char *msg, char *err
 
 /* ------------------------------------------------------------ logs */
 
-void evp__fn_log(const evp__fn_call_t *call, evp_lambda_log_level_t lvl, const char *msg,
+void evp__fn_log(const evp__fn_call_t *call, evp_log_level_t lvl, const char *msg,
                  const char *fields) {
   evp_lambda_log(call ? call->inv : NULL, lvl, msg, fields);
 }
@@ -185,7 +185,7 @@ static evp_err_t load_schema(evp__fn_t *fn, const char *def, size_t def_len, cha
   }
   if (!(fn->schema = evp_schema_compile(text, len, NULL, &e, err, sizeof err)))
     return evp__seterr(errstr, errstr_size, e, "the event schema does not compile: %s", err);
-  if (!(fn->ctx = evp_schema_ctx_new(err, sizeof err)))
+  if (!(fn->ctx = evp_schema_ctx_new()))
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   if ((e = evp__fn_rec_new(text, len, &fn->rec, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "the event schema gives no Glue table: %s", err);

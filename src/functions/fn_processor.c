@@ -367,7 +367,7 @@ static void deliver(evp__fn_t *fn, const evp__fn_call_t *call, const char *strea
   if (evp__fn_fh(fn, &fh, err, sizeof err) != EVP_OK) {
     fl = 0;
     evp__fn_field_str(f, sizeof f, &fl, "error", err);
-    evp__fn_log(call, EVP_LAMBDA_LOG_ERROR, "cannot create the Firehose client",
+    evp__fn_log(call, EVP_LOG_ERR, "cannot create the Firehose client",
                 evp__fn_field_end(f, sizeof f, &fl));
     st->fatal = 1;
     return;
@@ -434,7 +434,7 @@ static void deliver(evp__fn_t *fn, const evp__fn_call_t *call, const char *strea
         evp__fn_field_str(f, sizeof f, &fl, "error", evp_err2name(e));
         if (res.err_type[0])
           evp__fn_field_str(f, sizeof f, &fl, "aws_error", res.err_type);
-        evp__fn_log(call, EVP_LAMBDA_LOG_WARN, "PutRecordBatch incomplete",
+        evp__fn_log(call, EVP_LOG_WARNING, "PutRecordBatch incomplete",
                     evp__fn_field_end(f, sizeof f, &fl));
         if (e != EVP_OK && fatal_error(res.err_type)) {
           st->fatal = 1;
@@ -572,7 +572,7 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
   evp__fn_field_num(f, sizeof f, &fl, "resent", (long long)(gs.resent + ds.resent));
   if (gs.timed_out || ds.timed_out)
     evp__fn_field_num(f, sizeof f, &fl, "deadline_reached", 1);
-  evp__fn_log(call, nfail ? EVP_LAMBDA_LOG_WARN : EVP_LAMBDA_LOG_INFO, "batch",
+  evp__fn_log(call, nfail ? EVP_LOG_WARNING : EVP_LOG_INFO, "batch",
               evp__fn_field_end(f, sizeof f, &fl));
   recs_free(&good);
   recs_free(&dead);

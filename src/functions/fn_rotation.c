@@ -154,7 +154,7 @@ static evp_err_t create_secret(rot_t *r) {
   if (e == EVP_OK) {
     evp__aws_secret_clear(&pend);
     evp__aws_secret_clear(&cur);
-    evp__fn_log(r->call, EVP_LAMBDA_LOG_INFO, "createSecret: the pending version exists", NULL);
+    evp__fn_log(r->call, EVP_LOG_INFO, "createSecret: the pending version exists", NULL);
     return EVP_OK;
   }
   if (!(e == EVP_ERR_HTTP && strcmp(res.err_type, "ResourceNotFoundException") == 0)) {
@@ -195,7 +195,7 @@ static evp_err_t create_secret(rot_t *r) {
   size_t n = 0;
   evp__fn_field_str(f, sizeof f, &n, "kind", kind);
   evp__fn_field_str(f, sizeof f, &n, "version_id", r->token);
-  evp__fn_log(r->call, EVP_LAMBDA_LOG_INFO, "createSecret: new pending version",
+  evp__fn_log(r->call, EVP_LOG_INFO, "createSecret: new pending version",
               evp__fn_field_end(f, sizeof f, &n));
   return EVP_OK;
 }
@@ -275,7 +275,7 @@ static evp_err_t test_secret(rot_t *r) {
   if (e != EVP_OK)
     return rfail(r, e, clients ? "the pending client store does not work"
                                : "the pending signing key does not work", NULL);
-  evp__fn_log(r->call, EVP_LAMBDA_LOG_INFO, "testSecret: the pending version works", NULL);
+  evp__fn_log(r->call, EVP_LOG_INFO, "testSecret: the pending version works", NULL);
   return EVP_OK;
 }
 
@@ -300,7 +300,7 @@ static evp_err_t finish_secret(rot_t *r, const cJSON *versions) {
   evp__fn_field_str(f, sizeof f, &n, "version_id", r->token);
   if (current)
     evp__fn_field_str(f, sizeof f, &n, "previous_version_id", current);
-  evp__fn_log(r->call, EVP_LAMBDA_LOG_INFO, "finishSecret: AWSCURRENT moved",
+  evp__fn_log(r->call, EVP_LOG_INFO, "finishSecret: AWSCURRENT moved",
               evp__fn_field_end(f, sizeof f, &n));
   return EVP_OK;
 }
@@ -332,7 +332,7 @@ evp_err_t evp__fn_rotation(evp__fn_t *fn, const evp__fn_call_t *call, const char
   evp__fn_field_str(f, sizeof f, &fl, "step", step);
   evp__fn_field_str(f, sizeof f, &fl, "secret_id", id);
   evp__fn_field_str(f, sizeof f, &fl, "version_id", token);
-  evp__fn_log(call, EVP_LAMBDA_LOG_INFO, "rotation step", evp__fn_field_end(f, sizeof f, &fl));
+  evp__fn_log(call, EVP_LOG_INFO, "rotation step", evp__fn_field_end(f, sizeof f, &fl));
   char err[256];
   evp__aws_result_t res;
   char *desc = NULL;
@@ -363,7 +363,7 @@ evp_err_t evp__fn_rotation(evp__fn_t *fn, const evp__fn_call_t *call, const char
    * createSecret; createSecret also works when it does not (PutSecretValue
    * creates the version), e.g. against test doubles that do not model it. */
   if (cJSON_IsArray(stages) && has_stage(stages, "AWSCURRENT")) {
-    evp__fn_log(call, EVP_LAMBDA_LOG_INFO, "the version is already AWSCURRENT", NULL);
+    evp__fn_log(call, EVP_LOG_INFO, "the version is already AWSCURRENT", NULL);
     e = EVP_OK;
     goto out;
   }
@@ -387,7 +387,7 @@ out:
   if (e != EVP_OK) {
     fl = 0;
     evp__fn_field_str(f, sizeof f, &fl, "error", msg);
-    evp__fn_log(call, EVP_LAMBDA_LOG_ERROR, "rotation step failed",
+    evp__fn_log(call, EVP_LOG_ERR, "rotation step failed",
                 evp__fn_field_end(f, sizeof f, &fl));
     cJSON_Delete(root);
     return evp__fn_fail(e, "RotationError", msg, errtype, errtype_size, errmsg, errmsg_size);

@@ -104,7 +104,7 @@ static evp_err_t get_stage(evp__fn_t *fn, const evp__fn_call_t *call, const char
   evp_err_t e = evp__fn_sm(fn, &sm, err, sizeof err);
   if (e != EVP_OK) {
     evp__fn_field_str(f, sizeof f, &n, "error", err);
-    evp__fn_log(call, EVP_LAMBDA_LOG_ERROR, "cannot create the Secrets Manager client",
+    evp__fn_log(call, EVP_LOG_ERR, "cannot create the Secrets Manager client",
                 evp__fn_field_end(f, sizeof f, &n));
     return e;
   }
@@ -121,7 +121,7 @@ static evp_err_t get_stage(evp__fn_t *fn, const evp__fn_call_t *call, const char
     evp__fn_field_str(f, sizeof f, &n, "error", evp_err2name(e));
     evp__fn_field_str(f, sizeof f, &n, "aws_error", res.err_type);
     evp__fn_field_num(f, sizeof f, &n, "http_status", res.http_status);
-    evp__fn_log(call, EVP_LAMBDA_LOG_ERROR, "GetSecretValue failed",
+    evp__fn_log(call, EVP_LOG_ERR, "GetSecretValue failed",
                 evp__fn_field_end(f, sizeof f, &n));
   }
   return e;
@@ -134,7 +134,7 @@ static void log_bad_value(const evp__fn_call_t *call, const char *id, const char
   evp__fn_field_str(f, sizeof f, &n, "secret_id", id);
   evp__fn_field_str(f, sizeof f, &n, "stage", stage);
   evp__fn_field_str(f, sizeof f, &n, "error", why);
-  evp__fn_log(call, EVP_LAMBDA_LOG_ERROR, "secret value unusable",
+  evp__fn_log(call, EVP_LOG_ERR, "secret value unusable",
               evp__fn_field_end(f, sizeof f, &n));
 }
 
@@ -231,9 +231,9 @@ evp_err_t evp__fn_keys_get(evp__fn_t *fn, const evp__fn_call_t *call, int early,
     size_t n = 0;
     evp__fn_field_str(f, sizeof f, &n, "signing_kid", k->current_kid);
     evp__fn_field_num(f, sizeof f, &n, "keys", (long long)k->n_keys);
-    evp__fn_log(call, EVP_LAMBDA_LOG_INFO, "signing keys loaded", evp__fn_field_end(f, sizeof f, &n));
+    evp__fn_log(call, EVP_LOG_INFO, "signing keys loaded", evp__fn_field_end(f, sizeof f, &n));
   } else if (fn->keys) {
-    evp__fn_log(call, EVP_LAMBDA_LOG_WARN, "keeping the cached signing keys", NULL);
+    evp__fn_log(call, EVP_LOG_WARNING, "keeping the cached signing keys", NULL);
   }
   *out = fn->keys;
   return fn->keys ? EVP_OK : e;
@@ -285,12 +285,12 @@ evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call,
       size_t n = 0;
       evp__fn_field_num(f, sizeof f, &n, "clients", (long long)evp__clients_count(c));
       evp__fn_field_num(f, sizeof f, &n, "previous_clients", (long long)evp__clients_count(p));
-      evp__fn_log(call, EVP_LAMBDA_LOG_INFO, "client store loaded",
+      evp__fn_log(call, EVP_LOG_INFO, "client store loaded",
                   evp__fn_field_end(f, sizeof f, &n));
     } else {
       evp__clients_free(c);
       if (fn->clients_cur)
-        evp__fn_log(call, EVP_LAMBDA_LOG_WARN, "keeping the cached client store", NULL);
+        evp__fn_log(call, EVP_LOG_WARNING, "keeping the cached client store", NULL);
     }
   }
   *cur = fn->clients_cur;

@@ -134,7 +134,7 @@ typedef struct {
   int64_t deadline_margin_ms;
   /* Tests: the clock of tokens and caches (NULL: system clock), and the
    * sleep used between Firehose rounds (NULL: nanosleep). */
-  evp_clock_fn clock;
+  evp_clock_cb_t clock;
   void *clock_opaque;
   void (*sleep_ms)(void *opaque, int64_t ms);
   void *sleep_opaque;
@@ -168,7 +168,7 @@ typedef struct {
   int64_t deadline_ms;                /* epoch ms; 0 = none */
 } evp__fn_call_t;
 
-/* Handle one event (the same contract as evp_lambda_handler_t). Errors:
+/* Handle one event (the same contract as evp_lambda_handler_cb_t). Errors:
  *   authorizer: errmsg "Unauthorized" (type "Unauthorized") for a missing,
  *     malformed, forged, expired or unknown-key token of a REST authorizer;
  *     "KeysUnavailable" when the signing keys cannot be fetched;
@@ -178,7 +178,7 @@ evp_err_t evp__fn_handle(evp__fn_t *fn, const evp__fn_call_t *call, const char *
                          size_t event_len, char **out, size_t *out_len, char *errtype,
                          size_t errtype_size, char *errmsg, size_t errmsg_size);
 
-/* evp_lambda_handler_t over evp__fn_handle (@p opaque is the evp__fn_t). */
+/* evp_lambda_handler_cb_t over evp__fn_handle (@p opaque is the evp__fn_t). */
 evp_err_t evp__fn_lambda_handler(void *opaque, const evp_lambda_invocation_t *inv,
                                  const char *event, size_t event_len, char **out,
                                  size_t *out_len, char *errtype, size_t errtype_size,

@@ -21,7 +21,7 @@
 /* Longest "host:port" accepted in AWS_LAMBDA_RUNTIME_API. */
 #define EVP__LAMBDA_API_MAX 262
 
-struct evp_lambda_invocation {
+struct evp_lambda_invocation_s {
   char request_id[EVP__LAMBDA_ID_MAX];
   char arn[EVP__LAMBDA_ARN_MAX];
   char trace[EVP__LAMBDA_TRACE_MAX];
@@ -32,7 +32,7 @@ struct evp_lambda_invocation {
 /* What the CURL write callback does with a body. */
 enum { EVP__LAMBDA_SINK_EVENT = 0, EVP__LAMBDA_SINK_DISCARD = 1 };
 
-struct evp_lambda_runtime {
+struct evp_lambda_runtime_s {
   CURL *h;
   struct curl_slist *post_headers; /* Content-Type, no Expect */
   char api[EVP__LAMBDA_API_MAX];   /* host:port */
@@ -44,7 +44,7 @@ struct evp_lambda_runtime {
   size_t ev_len, ev_cap;
   int ev_over; /* the event exceeded EVP_LAMBDA_MAX_EVENT: rest discarded */
   int sink;
-  struct evp_lambda_invocation inv;
+  struct evp_lambda_invocation_s inv;
   char curl_err[CURL_ERROR_SIZE];
 };
 

@@ -22,25 +22,28 @@
 #define LOG_MSG_MAX 3072     /* escaped message bytes */
 #define LOG_FIELDS_MAX 4096  /* raw fields_json bytes considered */
 
-/* -1: not read yet. Levels 0..3 as evp_lambda_log_level_t, 4 = FATAL only
- * (nothing evp_lambda_log writes passes). */
+/* The most verbose evp_log_level_t shown (syslog numbering: a line passes
+ * when its level is <= this); -1: not read yet. FATAL is EVP_LOG_ERR - 1, so
+ * nothing evp_lambda_log writes passes. */
+#define LEVEL_FATAL_ONLY (EVP_LOG_ERR - 1)
 static atomic_int g_level = -1;
 static _Thread_local const evp_lambda_invocation_t *tl_current;
 
+/* AWS_LAMBDA_LOG_LEVEL's names onto evp_log_level_t. */
 static int parse_level(const char *v) {
   if (!v || !*v)
-    return EVP_LAMBDA_LOG_INFO;
+    return EVP_LOG_INFO;
   if (!strcasecmp(v, "TRACE") || !strcasecmp(v, "DEBUG"))
-    return EVP_LAMBDA_LOG_DEBUG;
+    return EVP_LOG_DEBUG;
   if (!strcasecmp(v, "INFO"))
-    return EVP_LAMBDA_LOG_INFO;
+    return EVP_LOG_INFO;
   if (!strcasecmp(v, "WARN") || !strcasecmp(v, "WARNING"))
-    return EVP_LAMBDA_LOG_WARN;
+    return EVP_LOG_WARNING;
   if (!strcasecmp(v, "ERROR"))
-    return EVP_LAMBDA_LOG_ERROR;
+    return EVP_LOG_ERR;
   if (!strcasecmp(v, "FATAL"))
-    return 4;
-  return EVP_LAMBDA_LOG_INFO;
+    return LEVEL_FATAL_ONLY;
+  return EVP_LOG_INFO;
 }
 
 void evp__lambda_log_reload(void) {
@@ -66,12 +69,15 @@ int64_t evp__lambda_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *level_name(evp_lambda_log_level_t l) {
+/* The names Lambda's JSON log format knows; it has no NOTICE, which is
+ * shown (and filtered) as INFO, the next level Lambda has. */
+static const char *level_name(evp_log_level_t l) {
   switch (l) {
-  case EVP_LAMBDA_LOG_DEBUG: return "DEBUG";
-  case EVP_LAMBDA_LOG_INFO: return "INFO";
-  case EVP_LAMBDA_LOG_WARN: return "WARN";
-  case EVP_LAMBDA_LOG_ERROR: return "ERROR";
+  case EVP_LOG_DEBUG: return "DEBUG";
+  case EVP_LOG_INFO: return "INFO";
+  case EVP_LOG_NOTICE: return "INFO";
+  case EVP_LOG_WARNING: return "WARN";
+  case EVP_LOG_ERR: return "ERROR";
   }
   return "ERROR";
 }
@@ -132,11 +138,13 @@ static void write_all(const char *s, size_t n) {
   }
 }
 
-void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_lambda_log_level_t level,
+void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_log_level_t level,
                     const char *message, const char *fields_json) {
-  if ((int)level < EVP_LAMBDA_LOG_DEBUG || (int)level > EVP_LAMBDA_LOG_ERROR)
-    level = EVP_LAMBDA_LOG_ERROR;
-  if ((int)level < level_threshold())
+  if ((int)level < EVP_LOG_ERR || (int)level > EVP_LOG_DEBUG)
+    level = EVP_LOG_ERR;
+  /* No threshold is NOTICE (Lambda has no such name), so NOTICE passes
+   * exactly when INFO does, as it is written. */
+  if ((int)level > level_threshold())
     return;
   if (!inv)
     inv = tl_current;

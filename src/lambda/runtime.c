@@ -307,13 +307,13 @@ static void log_transport(const char *what, const char *curl_err) {
   char f[CURL_ERROR_SIZE * 6 + 32], esc[CURL_ERROR_SIZE * 6];
   evp__json_escape_text(curl_err, strlen(curl_err), esc, sizeof esc, NULL);
   snprintf(f, sizeof f, "{\"error\":\"%s\"}", esc);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, what, f);
+  evp_lambda_log(NULL, EVP_LOG_ERR, what, f);
 }
 
 static void log_status(const char *what, long status) {
   char f[48];
   snprintf(f, sizeof f, "{\"status\":%ld}", status);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, what, f);
+  evp_lambda_log(NULL, EVP_LOG_ERR, what, f);
 }
 
 /* POST body to rt->url with @p headers; maps the answer: 2xx EVP_OK; 400,
@@ -342,7 +342,7 @@ static evp_err_t post(evp_lambda_runtime_t *rt, struct curl_slist *headers, cons
     *refused = 1;
     char f[64];
     snprintf(f, sizeof f, "{\"status\":%ld}", status);
-    evp_lambda_log(NULL, EVP_LAMBDA_LOG_WARN, "Runtime API refused the invocation result", f);
+    evp_lambda_log(NULL, EVP_LOG_WARNING, "Runtime API refused the invocation result", f);
     return EVP_OK;
   }
   log_status("Runtime API answered an unexpected status", status);
@@ -397,7 +397,7 @@ evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *error_type
   char t[EVP__LAMBDA_ERRTYPE_MAX], f[EVP__LAMBDA_ERRTYPE_MAX + 32];
   clean_type(t, sizeof t, error_type ? error_type : "", "Runtime.InitError");
   snprintf(f, sizeof f, "{\"errorType\":\"%s\"}", t);
-  evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "initialisation failed", f);
+  evp_lambda_log(NULL, EVP_LOG_ERR, "initialisation failed", f);
   int refused;
   evp_err_t err = post_error(rt, t, message, &refused);
   return err == EVP_OK && refused ? EVP_ERR_HTTP : err;
@@ -423,14 +423,14 @@ static void free_out(char *out, size_t len) {
 }
 
 /* Serve one invocation whose event is in rt->ev. */
-static evp_err_t serve(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler, void *opaque) {
+static evp_err_t serve(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handler, void *opaque) {
   evp_lambda_invocation_t *inv = &rt->inv;
   int refused = 0;
   snprintf(rt->url, sizeof rt->url, "http://%s" API_PREFIX "/invocation/%s/error", rt->api,
            inv->request_id);
   if (rt->ev_over) {
     const int nomem = rt->ev_over == 2;
-    evp_lambda_log(inv, EVP_LAMBDA_LOG_WARN,
+    evp_lambda_log(inv, EVP_LOG_WARNING,
                    nomem ? "no memory for the event" : "event larger than the limit", NULL);
     return post_error(rt, nomem ? "Runtime.OutOfMemory" : "Runtime.EventTooLarge",
                       nomem ? "out of memory while reading the event"
@@ -475,7 +475,7 @@ static evp_err_t serve(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler, v
     char t[EVP__LAMBDA_ERRTYPE_MAX], f[EVP__LAMBDA_ERRTYPE_MAX + 32];
     clean_type(t, sizeof t, errtype, "Runtime.HandlerError");
     snprintf(f, sizeof f, "{\"errorType\":\"%s\"}", t);
-    evp_lambda_log(inv, EVP_LAMBDA_LOG_WARN, "invocation failed", f);
+    evp_lambda_log(inv, EVP_LOG_WARNING, "invocation failed", f);
     return post_error(rt, t, errmsg, &refused);
   }
   snprintf(rt->url, sizeof rt->url, "http://%s" API_PREFIX "/invocation/%s/response", rt->api,
@@ -486,7 +486,7 @@ static evp_err_t serve(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler, v
   return err;
 }
 
-evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler, void *opaque,
+evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handler, void *opaque,
                          uint64_t max_invocations) {
   if (!rt || !handler)
     return EVP_ERR_INVALID_ARG;
@@ -511,7 +511,7 @@ evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_t handler,
     }
     if (rt->inv.id_bad || !id_ok(rt->inv.request_id)) {
       /* Without a usable id the invocation cannot be answered. */
-      evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, "invocation without a valid request id", NULL);
+      evp_lambda_log(NULL, EVP_LOG_ERR, "invocation without a valid request id", NULL);
       return EVP_ERR_HTTP;
     }
     if (!rt->ev_over && !grow(rt, rt->ev_len + 1))

@@ -202,7 +202,7 @@ static int is_gzip(struct MHD_Connection *c) {
 
 static evp_schema_ctx_t *thread_ctx(evp__http_t *h) {
   evp_schema_ctx_t *ctx = pthread_getspecific(h->ctx_key);
-  if (!ctx && (ctx = evp_schema_ctx_new(NULL, 0)) && pthread_setspecific(h->ctx_key, ctx) != 0) {
+  if (!ctx && (ctx = evp_schema_ctx_new()) && pthread_setspecific(h->ctx_key, ctx) != 0) {
     evp_schema_ctx_destroy(ctx);
     ctx = NULL;
   }

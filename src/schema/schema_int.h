@@ -116,7 +116,7 @@ struct evp__snode {
   const evp__jv *enum_val; /* the enum array itself */
 };
 
-struct evp_schema {
+struct evp_schema_s {
   evp__arena arena;
   const evp__snode *root;
   pcre2_code **codes; /* every compiled regex, freed with the schema */
@@ -155,7 +155,7 @@ typedef struct evp__schema_res {
   cJSON *doc;
 } evp__schema_res;
 
-struct evp_schema_loader {
+struct evp_schema_loader_s {
   evp__schema_res *res;
   size_t n, cap;
   int format_assert;

@@ -4,12 +4,10 @@
 #include <string.h>
 #include "schema/schema_int.h"
 
-evp_schema_loader_t *evp_schema_loader_new(char *errstr, size_t errstr_size) {
+evp_schema_loader_t *evp_schema_loader_new(void) {
   evp_schema_loader_t *l = calloc(1, sizeof *l);
-  if (!l) {
-    evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!l)
     return NULL;
-  }
   l->format_assert = 1;
   return l;
 }

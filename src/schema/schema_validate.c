@@ -31,7 +31,7 @@ typedef struct {
   const evp__jv *v;
 } evp__uq;
 
-struct evp_schema_ctx {
+struct evp_schema_ctx_s {
   evp__jdoc doc;
   pcre2_match_data *md;
   pcre2_match_context *mctx;
@@ -59,7 +59,7 @@ struct evp_schema_ctx {
 
 /* ------------------------------------------------------------ context */
 
-evp_schema_ctx_t *evp_schema_ctx_new(char *errstr, size_t errstr_size) {
+evp_schema_ctx_t *evp_schema_ctx_new(void) {
   evp_schema_ctx_t *c = calloc(1, sizeof *c);
   if (c) {
     c->max_input = EVP_SCHEMA_DEFAULT_MAX_INPUT;
@@ -74,7 +74,6 @@ evp_schema_ctx_t *evp_schema_ctx_new(char *errstr, size_t errstr_size) {
     }
     evp_schema_ctx_destroy(c);
   }
-  evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   return NULL;
 }
 

@@ -16,7 +16,7 @@ struct evp_jwt_signer_s {
   const evp__key_t *key; /* the keyring's current key when the signer was made */
   char *iss_esc;         /* JSON-escaped, or NULL */
   int64_t ttl;
-  evp_clock_fn clock;
+  evp_clock_cb_t clock;
   void *clock_opaque;
 };
 
@@ -63,7 +63,7 @@ evp_err_t evp_jwt_signer_set_ttl(evp_jwt_signer_t *s, int64_t ttl_s) {
   return EVP_OK;
 }
 
-void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_fn fn, void *opaque) {
+void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_cb_t fn, void *opaque) {
   if (!s)
     return;
   s->clock = fn ? fn : evp__system_clock;

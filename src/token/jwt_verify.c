@@ -22,7 +22,7 @@ struct evp_jwt_verifier_s {
   int64_t max_lifetime; /* 0: no cap on exp - iat */
   int require_exp;
   size_t max_len;
-  evp_clock_fn clock;
+  evp_clock_cb_t clock;
   void *clock_opaque;
 };
 
@@ -92,7 +92,7 @@ evp_err_t evp_jwt_verifier_set_max_len(evp_jwt_verifier_t *v, size_t max_len) {
   return EVP_OK;
 }
 
-void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_fn fn, void *opaque) {
+void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_cb_t fn, void *opaque) {
   if (!v)
     return;
   v->clock = fn ? fn : evp__system_clock;

@@ -119,8 +119,7 @@ static void run_group(void *opaque, const char *prefix, const char *stext, size_
 }
 
 START_TEST(required_draft7_through_post_events) {
-  char err[256];
-  run_t r = {suite_loader(), evp_schema_ctx_new(err, sizeof err), 0, 0, 0};
+  run_t r = {suite_loader(), evp_schema_ctx_new(), 0, 0, 0};
   ck_assert_ptr_nonnull(r.ctx);
   suite_run_dir(SUITE_DIR "/tests/draft7", "", run_group, &r);
   printf("draft7 required through POST /events: %d/%d verdicts right (two paths each), "

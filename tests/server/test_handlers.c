@@ -547,7 +547,7 @@ static void ev_setup(void) {
   schema = evp_schema_compile(txt, n, NULL, &e, err, sizeof err);
   ck_assert_ptr_nonnull(schema);
   free(txt);
-  sctx = evp_schema_ctx_new(err, sizeof err);
+  sctx = evp_schema_ctx_new();
   ck_assert_ptr_nonnull(sctx);
 }
 
