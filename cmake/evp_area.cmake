@@ -9,7 +9,8 @@
 # headers (through areas-private/<area>). Including another area's internal
 # header, or a header of an area not listed in DEPENDS, therefore does not
 # compile; scripts/check-layers checks the same rules (and the order of
-# EVP_AREAS) without building.
+# EVP_AREAS) without building. Dependencies are linked PRIVATE unless an
+# exported header needs them.
 function(evp_area)
   cmake_parse_arguments(A "" "NAME" "DEPENDS;EXPORTS;LIBS" ${ARGN})
   set(name ${A_NAME})
@@ -45,8 +46,23 @@ function(evp_area)
   target_include_directories(evp_${name}
     PUBLIC ${PROJECT_SOURCE_DIR}/include ${pub}
     PRIVATE ${priv})
+  # A dependency whose headers the exported headers include is PUBLIC (a
+  # user of this area must be able to compile them); every other one is
+  # PRIVATE, so it does not leak to this area's users.
+  set(header_deps "")
+  foreach(h IN LISTS A_EXPORTS)
+    file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/${h} incs REGEX "^#include \"[a-z_]+/")
+    foreach(l IN LISTS incs)
+      string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" a "${l}")
+      list(APPEND header_deps ${a})
+    endforeach()
+  endforeach()
   foreach(dep IN LISTS A_DEPENDS)
-    target_link_libraries(evp_${name} PUBLIC evp_${dep})
+    if(dep IN_LIST header_deps)
+      target_link_libraries(evp_${name} PUBLIC evp_${dep})
+    else()
+      target_link_libraries(evp_${name} PRIVATE evp_${dep})
+    endif()
   endforeach()
   target_link_libraries(evp_${name} PUBLIC ${A_LIBS})
   set_property(GLOBAL APPEND PROPERTY EVP_AREA_TARGETS evp_${name})

@@ -41,10 +41,11 @@ expect_grep "$TMP/out" "src/misc/: not an area" "the stray directory is named"
 # The compiler enforces it too: from an area, another area's internals are
 # not on the include path.
 CC=${CC:-cc}
-inc=$(printf ' -I%s' "$SRC/include" "$BIN/areas/base" "$BIN/areas/json" "$BIN/areas/wal" "$BIN/areas-private/batcher")
-printf '#include "wal/wal.h"\nint x;\n' >"$TMP/ok.c"
+# (As the table area sees the schema area, in every configuration.)
+inc=$(printf ' -I%s' "$SRC/include" "$BIN/areas/base" "$BIN/areas/json" "$BIN/areas/schema" "$BIN/areas-private/table")
+printf '#include "schema/schema.h"\nint x;\n' >"$TMP/ok.c"
 expect_rc 0 "an exported header compiles from another area" $CC -fsyntax-only $inc "$TMP/ok.c"
-printf '#include "wal/wal_int.h"\nint x;\n' >"$TMP/bad.c"
+printf '#include "schema/schema_int.h"\nint x;\n' >"$TMP/bad.c"
 expect_rc 1 "another area's internal header does not compile" $CC -fsyntax-only $inc "$TMP/bad.c"
 
 # The client library: no server, lake, catalog, log or batcher code.
