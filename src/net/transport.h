@@ -59,9 +59,10 @@ typedef struct evp__net_req {
  * requests), the transport fills the rest. */
 typedef struct evp__net_resp {
   evp__buf_t body;        /* bounded by evp__net_resp_limit; NUL-terminated */
-  int keep_over;          /* body over the limit: 1 keep its head and read the rest
-                           * away (body_err says so, the request succeeds);
-                           * 0 fail the request with EVP_ERR_TOO_LARGE */
+  int keep_over;          /* a body over the limit (or with no memory left for
+                           * it): 1 keep what fitted and read the rest away, the
+                           * request succeeds and body_err says what happened;
+                           * 0 fail the request with body_err */
   int wipe;               /* the body may hold secrets: wiped when reset, moved
                            * (old block wiped) when it grows, wiped when freed */
   evp__net_hdr_t *hdrs;  /* headers to capture */
@@ -85,7 +86,9 @@ typedef struct evp__transport_ops {
   void (*poll)(void *st, int timeout_ms);
   /* Take a finished request: the one on @p want (SIZE_MAX: any, the
    * earliest finished first). 1 with *slot and *rc (EVP_OK and resp->status,
-   * or the error with resp->err), the slot free again; 0 when none. */
+   * or EVP_ERR_TRANSPORT with resp->err), the slot free again; 0 when none.
+   * (A body_err the caller did not keep_over is made the request's error
+   * by the transport, for every implementation.) */
   int (*take)(void *st, size_t want, size_t *slot, evp_err_t *rc);
   /* Drop the request on @p slot unfinished (or its unread result). */
   void (*abort)(void *st, size_t slot);

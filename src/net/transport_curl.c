@@ -172,15 +172,8 @@ static int tr_take(void *st, size_t want, size_t *slot, evp_err_t *rc) {
   } else {
     r->code = (int)s->res;
     r->status = 0;
-    if (r->body_err != EVP_OK && !r->keep_over) {
-      *rc = r->body_err;
-      snprintf(r->err, sizeof r->err, "%s",
-               r->body_err == EVP_ERR_NOMEM ? "out of memory for the response"
-                                            : "response larger than the limit");
-    } else {
-      *rc = EVP_ERR_TRANSPORT;
-      snprintf(r->err, sizeof r->err, "%s", s->err[0] ? s->err : curl_easy_strerror(s->res));
-    }
+    *rc = EVP_ERR_TRANSPORT;
+    snprintf(r->err, sizeof r->err, "%s", s->err[0] ? s->err : curl_easy_strerror(s->res));
   }
   s->busy = 0;
   s->done = 0;
