@@ -16,6 +16,7 @@
 #include "net/transport.h"
 #include "mock_aws.h"
 #include "mock_lambda_api.h"
+#include "mock_tls.h"
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -472,30 +473,10 @@ START_TEST(slots_finish_independently_on_one_multi_handle) {
 }
 END_TEST
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_ptr_nonnull(f);
-  static char buf[2][8192];
-  static int which;
-  char *b = buf[which++ % 2];
-  size_t n = fread(b, 1, sizeof buf[0] - 1, f);
-  fclose(f);
-  b[n] = '\0';
-  return b;
-}
-
 START_TEST(https_is_always_verified) {
-  char dir[] = "/tmp/evp-net-tls-XXXXXX", cmd[1024], cert[128], key[128];
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-  snprintf(key, sizeof key, "%s/key.pem", dir);
-  snprintf(cmd, sizeof cmd,
-           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-           "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s "
-           ">/dev/null 2>&1",
-           key, cert);
-  ck_assert_int_eq(system(cmd), 0);
-  mock_aws_conf_t mc = {.tls_cert_pem = slurp(cert), .tls_key_pem = slurp(key)};
+  mock_tls_t tls;
+  ck_assert_int_eq(mock_tls_make(&tls), 0);
+  mock_aws_conf_t mc = {.tls_cert_pem = tls.cert_pem, .tls_key_pem = tls.key_pem};
   mock_aws_t *m = mock_aws_start(&mc);
   ck_assert_ptr_nonnull(m);
   ck_assert(strncmp(mock_aws_url(m), "https://", 8) == 0);
@@ -515,7 +496,7 @@ START_TEST(https_is_always_verified) {
   mock_aws_stats(m, NULL, &st);
   ck_assert_uint_eq(st.requests, 0);
   /* Trusted through ca_file: answered. */
-  cf.ca_file = cert;
+  cf.ca_file = tls.cert_path;
   t = curl_transport(&cf);
   ck_assert_int_eq(evp__transport_perform(t, 0, &rq, &r, NULL), EVP_OK);
   ck_assert_int_eq(r.status, 200);
@@ -523,8 +504,7 @@ START_TEST(https_is_always_verified) {
   evp__net_resp_free(&r);
   curl_slist_free_all(l);
   mock_aws_stop(m);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  ck_assert_int_eq(system(cmd), 0);
+  mock_tls_remove(&tls);
 }
 END_TEST
 
