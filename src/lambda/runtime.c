@@ -189,9 +189,9 @@ static evp_err_t perform(evp_lambda_runtime_t *rt, const char *url, struct curl_
   return err == EVP_OK ? EVP_OK : EVP_ERR_TRANSPORT;
 }
 
-static void log_transport(const char *what, const char *curl_err) {
+static void log_transport(const char *what, const char *why) {
   char f[EVP__NET_ERR_SIZE * 6 + 32], esc[EVP__NET_ERR_SIZE * 6];
-  evp__json_escape_text(curl_err, strlen(curl_err), esc, sizeof esc, NULL);
+  evp__json_escape_text(why, strlen(why), esc, sizeof esc, NULL);
   snprintf(f, sizeof f, "{\"error\":\"%s\"}", esc);
   evp_lambda_log(NULL, EVP_LAMBDA_LOG_ERROR, what, f);
 }
