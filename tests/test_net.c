@@ -1,6 +1,6 @@
 /* The one transport (src/net/transport.h): the response rules (body limit,
- * header capture, error text) through a fake implementation that answers
- * without a server, and the libcurl implementation against the test doubles
+ * header capture, error text) through the fake that answers without a
+ * server (tests/mock_transport.c), and the libcurl implementation against the test doubles
  * of the Lambda Runtime API and of AWS (tests/mock_*.c): headers, body
  * limits, timeouts, a wakeup interrupting a stalled request, several slots
  * on one multi handle, and https that is always verified. */
@@ -17,6 +17,7 @@
 #include "mock_aws.h"
 #include "mock_lambda_api.h"
 #include "mock_tls.h"
+#include "mock_transport.h"
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -26,129 +27,25 @@ static int64_t now_ms(void) {
 
 /* ------------------------------------------------------------ fake */
 
-/* A transport that answers every request with one canned response (header
- * lines, then the body in chunks), or never (stall), and whose poll waits
- * on a condition variable that wakeup signals. */
-typedef struct {
-  const char *const *lines; /* header lines, NULL-terminated */
-  const char *body;
-  size_t chunk;             /* feed the body this many bytes at a time */
-  int stall;                /* never finish */
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int woken;
-  int started, polls, freed;
-  evp__net_resp_t *resp;
-  int busy, done;
-  evp__net_req_t last;
-} fake_t;
-
-static evp_err_t fake_start(void *st, size_t slot, const evp__net_req_t *req,
-                            evp__net_resp_t *resp) {
-  fake_t *f = st;
-  (void)slot;
-  evp__net_resp_reset(resp);
-  f->resp = resp;
-  f->last = *req;
-  f->busy = 1;
-  f->done = 0;
-  f->started++;
-  return EVP_OK;
-}
-
-static void fake_poll(void *st, int timeout_ms) {
-  fake_t *f = st;
-  f->polls++;
-  pthread_mutex_lock(&f->mu);
-  if (timeout_ms > 0 && !f->woken) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000)
-      ts.tv_sec++, ts.tv_nsec -= 1000000000;
-    pthread_cond_timedwait(&f->cv, &f->mu, &ts);
-  }
-  f->woken = 0;
-  pthread_mutex_unlock(&f->mu);
-  if (!f->busy || f->done || f->stall)
-    return;
-  for (size_t i = 0; f->lines && f->lines[i]; i++)
-    evp__net_resp_header(f->resp, f->lines[i], strlen(f->lines[i]));
-  size_t n = f->body ? strlen(f->body) : 0;
-  for (size_t o = 0; o < n; o += f->chunk)
-    if (evp__net_resp_body(f->resp, f->body + o, n - o < f->chunk ? n - o : f->chunk) != EVP_OK)
-      break; /* libcurl stops a transfer there too */
-  f->resp->status = 200;
-  f->done = 1;
-}
-
-static int fake_take(void *st, size_t want, size_t *slot, evp_err_t *rc) {
-  fake_t *f = st;
-  (void)want;
-  if (!f->busy || !f->done)
-    return 0;
-  f->busy = f->done = 0;
-  *slot = 0;
-  *rc = EVP_OK;
-  return 1;
-}
-
-static void fake_abort(void *st, size_t slot) {
-  fake_t *f = st;
-  (void)slot;
-  f->busy = f->done = 0;
-}
-
-static void fake_wakeup(void *st) {
-  fake_t *f = st;
-  pthread_mutex_lock(&f->mu);
-  f->woken = 1;
-  pthread_cond_signal(&f->cv);
-  pthread_mutex_unlock(&f->mu);
-}
-
-static void fake_free(void *st) {
-  fake_t *f = st;
-  f->freed++;
-}
-
-static const evp__transport_ops_t fake_ops = {fake_start, fake_poll,   fake_take,
-                                              fake_abort, fake_wakeup, fake_free};
-
-static fake_t *fake_new(void) {
-  fake_t *f = calloc(1, sizeof *f);
-  ck_assert_ptr_nonnull(f);
-  pthread_mutex_init(&f->mu, NULL);
-  pthread_cond_init(&f->cv, NULL);
-  f->chunk = 7;
-  return f;
-}
-
-static void fake_destroy(fake_t *f) {
-  pthread_mutex_destroy(&f->mu);
-  pthread_cond_destroy(&f->cv);
-  free(f);
-}
-
 START_TEST(fake_answers_through_the_capture_rules) {
   static const char *const lines[] = {
       "HTTP/1.1 100 Continue\r\n", "X-Early: gone\r\n", "\r\n", "HTTP/1.1 200 OK\r\n",
       "x-request-id:   abc-1 \t\r\n", "X-Ctl: a\x01" "b\r\n", "X-Long: 0123456789abcdef\r\n",
       "Content-Length: 11\r\n", "\r\n", NULL};
-  fake_t *f = fake_new();
-  f->lines = lines;
-  f->body = "hello world";
-  evp__transport_t *t = evp__transport_new_custom(&fake_ops, f, 1);
+  mock_transport_t *f;
+  int freed = 0;
+  evp__transport_t *t = mock_transport_new(&f, &freed);
   ck_assert_ptr_nonnull(t);
+  mock_transport_answer(f, 200, lines, "hello world", 7);
   char id[16], early[16], ctl[16], lng[8], none[8];
   evp__net_hdr_t h[] = {{"X-Request-Id", id, sizeof id, 0}, {"X-Early", early, sizeof early, 0},
                         {"X-Ctl", ctl, sizeof ctl, 0},       {"X-Long", lng, sizeof lng, 0},
                         {"X-None", none, sizeof none, 0}};
   evp__net_resp_t r = {.hdrs = h, .nhdrs = 5};
   evp__net_resp_limit(&r, 64);
-  evp__net_req_t rq = {.url = "http://fake/"};
+  evp__net_req_t rq = {.url = "http://fake/", .body = "q=1", .body_len = 3};
   ck_assert_int_eq(evp__transport_perform(t, 0, &rq, &r, NULL), EVP_OK);
+  ck_assert_str_eq(mock_transport_last_body(f), "q=1");
   ck_assert_int_eq(r.status, 200);
   ck_assert_uint_eq(r.body.len, 11);
   ck_assert_str_eq(evp__net_resp_text(&r), "hello world"); /* NUL-terminated */
@@ -160,27 +57,27 @@ START_TEST(fake_answers_through_the_capture_rules) {
   ck_assert_str_eq(none, "");
   ck_assert_int_eq(r.body_err, EVP_OK);
   /* The next request starts from an empty response. */
-  f->lines = NULL;
-  f->body = NULL;
+  mock_transport_answer(f, 204, NULL, NULL, 0);
   ck_assert_int_eq(evp__transport_perform(t, 0, &rq, &r, NULL), EVP_OK);
+  ck_assert_int_eq(r.status, 204);
   ck_assert_uint_eq(r.body.len, 0);
   ck_assert_str_eq(evp__net_resp_text(&r), "");
   ck_assert_str_eq(id, "");
   ck_assert_int_eq(h[3].cut, 0);
   /* Out of range slots are refused, not passed on. */
   ck_assert_int_eq(evp__transport_start(t, 1, &rq, &r), EVP_ERR_TRANSPORT);
-  ck_assert_int_eq(f->started, 2);
+  ck_assert_int_eq(mock_transport_requests(f), 2);
   evp__net_resp_free(&r);
   evp__transport_free(t);
-  ck_assert_int_eq(f->freed, 1);
-  fake_destroy(f);
+  ck_assert_int_eq(freed, 1);
 }
 END_TEST
 
 START_TEST(body_limit_cuts_or_fails_as_asked) {
-  fake_t *f = fake_new();
-  f->body = "0123456789abcdefghijklmnopqrstuvwxyz";
-  evp__transport_t *t = evp__transport_new_custom(&fake_ops, f, 1);
+  mock_transport_t *f;
+  evp__transport_t *t = mock_transport_new(&f, NULL);
+  const char *body = "0123456789abcdefghijklmnopqrstuvwxyz";
+  mock_transport_answer(f, 200, NULL, body, 7);
   evp__net_req_t rq = {.url = "http://fake/"};
   evp__net_resp_t r = {0};
   /* Room enough: everything. */
@@ -205,13 +102,12 @@ START_TEST(body_limit_cuts_or_fails_as_asked) {
   evp__net_resp_free(&r);
   /* A secret-holding body moves when it grows, and is still whole. */
   evp__net_resp_t w = {.wipe = 1};
-  f->chunk = 1;
+  mock_transport_answer(f, 200, NULL, body, 1);
   ck_assert_int_eq(evp__transport_perform(t, 0, &rq, &w, NULL), EVP_OK);
-  ck_assert_str_eq(evp__net_resp_text(&w), f->body);
+  ck_assert_str_eq(evp__net_resp_text(&w), body);
   evp__net_resp_free(&w);
   ck_assert_ptr_null(w.body.p);
   evp__transport_free(t);
-  fake_destroy(f);
 }
 END_TEST
 
@@ -232,9 +128,9 @@ static void *waker_main(void *p) {
 }
 
 START_TEST(fake_wakeup_ends_a_cancelled_wait_at_once) {
-  fake_t *f = fake_new();
-  f->stall = 1;
-  evp__transport_t *t = evp__transport_new_custom(&fake_ops, f, 1);
+  mock_transport_t *f;
+  evp__transport_t *t = mock_transport_new(&f, NULL);
+  mock_transport_stall(f, 1);
   atomic_int cancel = 0;
   waker_t w = {t, &cancel, 100};
   pthread_t th;
@@ -247,10 +143,9 @@ START_TEST(fake_wakeup_ends_a_cancelled_wait_at_once) {
   pthread_join(th, NULL);
   ck_assert_msg(took < 800, "took %lld ms", (long long)took); /* polls wait 1000 ms */
   ck_assert_str_eq(r.err, "aborted");
-  ck_assert_int_eq(f->busy, 0); /* the request was dropped */
-  evp__transport_wakeup(NULL);  /* a no-op */
+  ck_assert_int_eq(mock_transport_busy(f), 0); /* the request was dropped */
+  evp__transport_wakeup(NULL);                 /* a no-op */
   evp__transport_free(t);
-  fake_destroy(f);
 }
 END_TEST
 

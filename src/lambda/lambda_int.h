@@ -47,6 +47,11 @@ struct evp_lambda_runtime {
   struct evp_lambda_invocation inv;
 };
 
+/* Serve over @p t instead of the libcurl transport (owned from now on; the
+ * old one is freed): tests run the loop without a Runtime API
+ * (tests/mock_transport.h). Not while evp_lambda_run runs. */
+void evp__lambda_runtime_set_transport(evp_lambda_runtime_t *rt, evp__transport_t *t);
+
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t evp__lambda_now_ms(void);
 

@@ -175,6 +175,11 @@ void evp_lambda_runtime_destroy(evp_lambda_runtime_t *rt) {
   free(rt);
 }
 
+void evp__lambda_runtime_set_transport(evp_lambda_runtime_t *rt, evp__transport_t *t) {
+  evp__transport_free(rt->t);
+  rt->t = t;
+}
+
 /* ------------------------------------------------------------ requests */
 
 /* One request (body NULL: GET) to @p url, answered into @p resp. No overall

@@ -47,7 +47,8 @@ evp_err_t evp__transport_start(evp__transport_t *t, size_t slot, const evp__net_
     return EVP_ERR_TRANSPORT;
   }
   evp_err_t rc = t->ops->start(t->st, slot, req, resp);
-  t->resp[slot] = rc == EVP_OK ? resp : NULL;
+  if (rc == EVP_OK) /* else the slot keeps what it had (it may be busy) */
+    t->resp[slot] = resp;
   return rc;
 }
 

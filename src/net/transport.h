@@ -79,7 +79,8 @@ typedef struct evp__net_resp {
 typedef struct evp__transport_ops {
   /* Begin @p req on a free slot; the answer goes to @p resp (reset first
    * with evp__net_resp_reset). Never blocks. EVP_ERR_TRANSPORT (resp->err
-   * says why) when it cannot begin: the slot stays free. */
+   * says why) when it cannot begin: a free slot stays free, a busy one
+   * keeps its request (and resp is not reset). */
   evp_err_t (*start)(void *st, size_t slot, const evp__net_req_t *req, evp__net_resp_t *resp);
   /* Wait up to @p timeout_ms (0: not at all) for progress or a wakeup,
    * then move every request along. */

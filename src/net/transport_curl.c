@@ -97,11 +97,11 @@ static evp_err_t tr_start(void *st, size_t i, const evp__net_req_t *req,
   curl_tr_t *t = st;
   slot_t *s = &t->s[i];
   CURL *e = s->e;
-  evp__net_resp_reset(resp);
-  if (s->busy) {
+  if (s->busy) { /* resp may be the one being filled: only say why */
     snprintf(resp->err, sizeof resp->err, "request slot busy");
     return EVP_ERR_TRANSPORT;
   }
+  evp__net_resp_reset(resp);
   s->resp = resp;
   s->done = 0;
   s->err[0] = '\0';
