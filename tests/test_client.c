@@ -1,6 +1,7 @@
 /* Suite: the client SDK against the in-process mock server: delivery,
  * tokens, batching, compression, door checks, queue limits, close and fork. */
 #include "client_harness.h"
+#include "mock_tls.h"
 #include <cjson/cJSON.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -569,30 +570,11 @@ START_TEST(send_from_a_callback_never_blocks) {
 }
 END_TEST
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_ptr_nonnull(f);
-  static char buf[2][8192];
-  static int which;
-  char *b = buf[which++ % 2];
-  size_t n = fread(b, 1, sizeof buf[0] - 1, f);
-  fclose(f);
-  b[n] = '\0';
-  return b;
-}
-
 START_TEST(https_is_always_verified) {
-  char dir[] = "/tmp/evp-tls-XXXXXX", cmd[1024], cert[128], key[128];
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-  snprintf(key, sizeof key, "%s/key.pem", dir);
-  snprintf(cmd, sizeof cmd,
-           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-           "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s "
-           ">/dev/null 2>&1",
-           key, cert);
-  ck_assert_int_eq(system(cmd), 0);
-  ms_t *s = ms_start_tls(slurp(cert), slurp(key));
+  mock_tls_t tls;
+  ck_assert_int_eq(mock_tls_make(&tls), 0);
+  const char *cert = tls.cert_path;
+  ms_t *s = ms_start_tls(tls.cert_pem, tls.key_pem);
   ck_assert_ptr_nonnull(s);
   ck_assert(strncmp(ms_url(s), "https://", 8) == 0);
   /* Self-signed and not trusted: nothing may be sent, not even the secret. */
@@ -614,8 +596,7 @@ START_TEST(https_is_always_verified) {
   ck_assert_int_eq(d->ok, 5);
   ms_stop(s);
   dr_free(d);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  ck_assert_int_eq(system(cmd), 0);
+  mock_tls_remove(&tls);
 }
 END_TEST
 

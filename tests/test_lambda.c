@@ -22,6 +22,7 @@
 #include "json/json.h"
 #include "lambda/lambda_int.h"
 #include "mock_lambda_api.h"
+#include "mock_transport.h"
 
 extern char **environ;
 
@@ -847,6 +848,36 @@ START_TEST(test_log_levels_map_to_syslog_enum) {
 }
 END_TEST
 
+/* The loop over the transport's fake (tests/mock_transport.h): no Runtime
+ * API, no socket; what the runtime needs from the transport is all there
+ * is to it. */
+START_TEST(test_runs_over_a_fake_transport) {
+  char err[256];
+  evp_lambda_runtime_t *rt = evp_lambda_runtime_new("127.0.0.1:9", err, sizeof err);
+  ck_assert_msg(rt != NULL, "%s", err);
+  mock_transport_t *f;
+  int freed = 0;
+  evp__transport_t *t = mock_transport_new(&f, &freed);
+  ck_assert_ptr_nonnull(t);
+  static const char *const lines[] = {"HTTP/1.1 200 OK\r\n",
+                                      "Lambda-Runtime-Aws-Request-Id: fake-1\r\n",
+                                      "Lambda-Runtime-Deadline-Ms: 4102444800000\r\n", NULL};
+  mock_transport_answer(f, 200, lines, "{\"n\":42}", 3);
+  evp__lambda_runtime_set_transport(rt, t);
+  ck_assert_int_eq(evp_lambda_run(rt, h_echo, NULL, 1), EVP_OK);
+  ck_assert_int_eq(mock_transport_requests(f), 2); /* GET /next, POST the response */
+  ck_assert_str_eq(mock_transport_last_url(f),
+                   "http://127.0.0.1:9/2018-06-01/runtime/invocation/fake-1/response");
+  ck_assert_str_eq(mock_transport_last_body(f), "{\"n\":42}");
+  ck_assert_int_eq(rt->inv.deadline_ms, 4102444800000);
+  /* An answer without a request id cannot be served. */
+  mock_transport_answer(f, 200, NULL, "{}", 0);
+  ck_assert_int_eq(evp_lambda_run(rt, h_echo, NULL, 1), EVP_ERR_HTTP);
+  evp_lambda_runtime_destroy(rt);
+  ck_assert_int_eq(freed, 1);
+}
+END_TEST
+
 int main(void) {
   if (getenv("EVP_TEST_LAMBDA_CHILD"))
     return child_main();
@@ -882,6 +913,9 @@ int main(void) {
   tcase_set_timeout(tp, 120);
   tcase_add_test(tp, test_crash_restart);
   suite_add_tcase(s, tp);
+  TCase *tf = tcase_create("transport");
+  tcase_add_test(tf, test_runs_over_a_fake_transport);
+  suite_add_tcase(s, tf);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <curl/curl.h>
 #include "aws/aws.h"
+#include "net/transport.h"
 
 #define EVP__AWS_MAX_OVERRIDES 32 /* AWS_ENDPOINT_URL_<SERVICE> variables kept */
 #define EVP__AWS_MAX_REQUEST (16u * 1024u * 1024u)
@@ -26,19 +27,18 @@ struct evp__aws_env {
 
 struct evp__aws_client {
   const evp__aws_env_t *env;
-  CURL *h;
+  evp__transport_t *t; /* one slot: one keep-alive connection, SigV4-signed */
   char *url;
   char service[64];
   char target_prefix[64];
   char sigv4[160];   /* "aws:amz:<region>:<service>" */
-  /* response of the current attempt */
-  char *resp;
-  size_t resp_len, resp_cap, max_resp;
-  int resp_overflow;
-  int resp_nomem;   /* the answer could not be buffered */
-  char hdr_err_type[128];  /* x-amzn-ErrorType, code part */
+  /* response of the current attempt: the body bounded by max_resp (a
+   * larger one fails the attempt), wiped (answers may hold secrets) */
+  evp__net_resp_t resp;
+  size_t max_resp;
+  evp__net_hdr_t hdrs[2];
+  char hdr_err_type[512];  /* x-amzn-ErrorType, code part ("Code:uri" cut at ':') */
   char hdr_request_id[80];
-  char curl_err[CURL_ERROR_SIZE];
   /* retry policy (standard mode) */
   int64_t backoff_base_ms, backoff_cap_ms;
   unsigned max_attempts;
@@ -48,7 +48,9 @@ struct evp__aws_client {
 };
 
 /* One attempt: POST, collect the answer. Returns the CURLcode; on CURLE_OK
- * *status is the HTTP status and c->resp holds the body (NUL-terminated). */
+ * *status is the HTTP status and c->resp.body holds the body
+ * (NUL-terminated); otherwise c->resp.err says why, and c->resp.body_err is
+ * EVP_ERR_TOO_LARGE or EVP_ERR_NOMEM when the body could not be kept. */
 CURLcode evp__aws_transport_post(evp__aws_client_t *c, struct curl_slist *hdrs, const char *body,
                                  size_t body_len, int64_t timeout_ms, long *status);
 void evp__aws_transport_reset(evp__aws_client_t *c);

@@ -98,14 +98,14 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
     res->err_type[0] = res->err_msg[0] = '\0';
     int cls;
     if (cc != CURLE_OK) {
-      if (c->resp_overflow) {
+      if (c->resp.body_err == EVP_ERR_TOO_LARGE) {
         snprintf(res->err_msg, sizeof res->err_msg, "response larger than %zu bytes", c->max_resp);
         rc = EVP_ERR_TOO_LARGE;
         break;
       }
       snprintf(res->err_msg, sizeof res->err_msg, "%s",
-               c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
-      if (c->resp_nomem || cc == CURLE_OUT_OF_MEMORY) {
+               c->resp.err[0] ? c->resp.err : curl_easy_strerror(cc));
+      if (c->resp.body_err == EVP_ERR_NOMEM || cc == CURLE_OUT_OF_MEMORY) {
         rc = EVP_ERR_NOMEM;
         break;
       }
@@ -119,22 +119,23 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
       if (c->quota > EVP__AWS_QUOTA_MAX)
         c->quota = EVP__AWS_QUOTA_MAX;
       if (resp) {
-        char *r = malloc(c->resp_len + 1);
+        size_t n = c->resp.body.len;
+        char *r = malloc(n + 1);
         if (!r) {
           rc = EVP_ERR_NOMEM;
           break;
         }
-        if (c->resp_len)
-          memcpy(r, c->resp, c->resp_len);
-        r[c->resp_len] = '\0';
+        if (n)
+          memcpy(r, c->resp.body.p, n);
+        r[n] = '\0';
         *resp = r;
         if (resp_len)
-          *resp_len = c->resp_len;
+          *resp_len = n;
       }
       rc = EVP_OK;
       break;
     } else {
-      evp__aws_parse_error(c->resp, c->resp_len, c->hdr_err_type, res);
+      evp__aws_parse_error(evp__net_resp_text(&c->resp), c->resp.body.len, c->hdr_err_type, res);
       rc = EVP_ERR_HTTP;
       cls = evp__aws_retry_class((int)status, res->err_type, 0);
     }

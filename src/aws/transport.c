@@ -1,6 +1,7 @@
-/* The client and its transport: one keep-alive CURL easy handle per client,
- * requests signed by libcurl (CURLOPT_AWS_SIGV4), answers bounded in size,
- * AWS JSON 1.1 error bodies parsed. One attempt per evp__aws_transport_post;
+/* The client over the one transport (net/transport.h): one slot, so one
+ * keep-alive connection per client, requests signed by libcurl
+ * (CURLOPT_AWS_SIGV4), answers bounded in size, AWS JSON 1.1 error bodies
+ * parsed. One attempt per evp__aws_transport_post;
  * the retry loop is in call.c.
  *
  * libcurl 7.88 signs every header of CURLOPT_HTTPHEADER (lower-cased, sorted)
@@ -9,77 +10,13 @@
  * canonical request. It also signs an empty "Expect:" line that it then does
  * not send, which the service would reject: we never add one. */
 #define _POSIX_C_SOURCE 200809L
-#include <pthread.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
 #include "aws/aws_int.h"
 #include "base/base.h"
-#include "net/net.h"
-#include "evpipe/version.h"
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-  evp__aws_client_t *c = ud;
-  size_t len = sz * n;
-  if (len > c->max_resp || c->resp_len > c->max_resp - len) {
-    c->resp_overflow = 1;
-    return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-  }
-  if (c->resp_len + len + 1 > c->resp_cap) {
-    size_t cap = c->resp_cap ? c->resp_cap : 4096;
-    while (cap < c->resp_len + len + 1)
-      cap *= 2;
-    /* Answers may hold secret values: move them, wiping the old block. */
-    char *r = malloc(cap);
-    if (!r) {
-      c->resp_nomem = 1;
-      return 0;
-    }
-    if (c->resp) {
-      memcpy(r, c->resp, c->resp_len);
-      OPENSSL_cleanse(c->resp, c->resp_cap);
-      free(c->resp);
-    }
-    c->resp = r;
-    c->resp_cap = cap;
-  }
-  memcpy(c->resp + c->resp_len, p, len);
-  c->resp_len += len;
-  c->resp[c->resp_len] = '\0';
-  return len;
-}
-
-/* Copy a header value (trimmed, printable ASCII, up to ':' when @p colon). */
-static void hdr_copy(char *dst, size_t dsz, const char *v, size_t len, int colon) {
-  while (len && (*v == ' ' || *v == '\t'))
-    v++, len--;
-  size_t o = 0;
-  for (size_t i = 0; i < len && o + 1 < dsz; i++) {
-    unsigned char ch = (unsigned char)v[i];
-    if (ch == '\r' || ch == '\n' || (colon && ch == ':'))
-      break;
-    dst[o++] = (ch < 0x20 || ch > 0x7e) ? '?' : (char)ch;
-  }
-  while (o && dst[o - 1] == ' ')
-    o--;
-  dst[o] = '\0';
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-  evp__aws_client_t *c = ud;
-  size_t len = sz * n;
-  if (len >= 5 && !memcmp(p, "HTTP/", 5)) { /* a new response (after a 100) */
-    c->hdr_err_type[0] = c->hdr_request_id[0] = '\0';
-  } else if (len > 17 && !strncasecmp(p, "x-amzn-errortype:", 17)) {
-    hdr_copy(c->hdr_err_type, sizeof c->hdr_err_type, p + 17, len - 17, 1);
-  } else if (len > 17 && !strncasecmp(p, "x-amzn-requestid:", 17)) {
-    hdr_copy(c->hdr_request_id, sizeof c->hdr_request_id, p + 17, len - 17, 0);
-  }
-  return len;
-}
 
 /* The CA bundle to verify AWS endpoints with. libcurl looks where the
  * distribution it was built on keeps it (Debian: /etc/ssl/certs/...), but the
@@ -112,8 +49,6 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
           *p == '_' || *p == '.'))
       return evp__seterr(es, esz, EVP_ERR_INVALID_ARG, "invalid target prefix");
-  if (evp__curl_init_once() != 0)
-    return evp__seterr(es, esz, EVP_ERR_TRANSPORT, "curl_global_init failed");
   char url[2100];
   evp_err_t rc = evp__aws_endpoint_resolve(env, service, env_suffix, url, sizeof url, es, esz);
   if (rc != EVP_OK)
@@ -134,39 +69,26 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
   if (evp__random(&c->rng, sizeof c->rng) != EVP_OK)
     c->rng = (uint64_t)(uintptr_t)c ^ (uint64_t)evp__aws_now_ms();
   c->url = evp__strdup(url);
-  c->h = curl_easy_init();
-  if (!c->url || !c->h) {
+  if (!c->url) {
     evp__aws_client_free(c);
-    return evp__seterr(es, esz, EVP_ERR_NOMEM, "cannot create the HTTP handle");
+    return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
   }
-  CURL *e = c->h;
-  int bad = 0;
-  bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "libevpipe/" EVP_VERSION_STR) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, c) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, c) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_err) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
-  const char *ca = ca_bundle();
-  if (ca)
-    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK;
-  /* Cleartext (loopback only) never goes through an environment proxy. */
-  if (!strncasecmp(c->url, "http://", 7))
-    bad |= curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_AWS_SIGV4, c->sigv4) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_USERNAME, env->access_key) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_PASSWORD, env->secret_key) != CURLE_OK;
-  if (bad) {
+  c->resp.wipe = 1;
+  c->hdrs[0] = (evp__net_hdr_t){"x-amzn-ErrorType", c->hdr_err_type, sizeof c->hdr_err_type, 0};
+  c->hdrs[1] = (evp__net_hdr_t){"x-amzn-RequestId", c->hdr_request_id, sizeof c->hdr_request_id, 0};
+  c->resp.hdrs = c->hdrs;
+  c->resp.nhdrs = 2;
+  /* libcurl signs every request (CURLOPT_AWS_SIGV4). */
+  evp__transport_conf_t tc = {.slots = 1,
+                              .ca_file = ca_bundle(),
+                              .aws_sigv4 = c->sigv4,
+                              .user = env->access_key,
+                              .password = env->secret_key};
+  char why[200];
+  evp_err_t e = evp__transport_new(&tc, &c->t, why, sizeof why);
+  if (e != EVP_OK) {
     evp__aws_client_free(c);
-    return evp__seterr(es, esz, EVP_ERR_UNSUPPORTED, "libcurl refused an option (no SigV4?)");
+    return evp__seterr(es, esz, e, "%s%s", why, e == EVP_ERR_UNSUPPORTED ? " (no SigV4?)" : "");
   }
   *out = c;
   return EVP_OK;
@@ -175,49 +97,31 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
 void evp__aws_client_free(evp__aws_client_t *c) {
   if (!c)
     return;
-  if (c->h)
-    curl_easy_cleanup(c->h);
+  evp__transport_free(c->t);
   free(c->url);
-  if (c->resp) {
-    OPENSSL_cleanse(c->resp, c->resp_cap);
-    free(c->resp);
-  }
+  evp__net_resp_free(&c->resp);
   free(c);
 }
 
 const char *evp__aws_client_endpoint(const evp__aws_client_t *c) { return c ? c->url : NULL; }
 
-void evp__aws_transport_reset(evp__aws_client_t *c) {
-  if (c->resp)
-    OPENSSL_cleanse(c->resp, c->resp_cap);
-  c->resp_len = 0;
-  c->resp_overflow = 0;
-  c->resp_nomem = 0;
-  c->hdr_err_type[0] = c->hdr_request_id[0] = '\0';
-  c->curl_err[0] = '\0';
-}
+void evp__aws_transport_reset(evp__aws_client_t *c) { evp__net_resp_reset(&c->resp); }
 
 CURLcode evp__aws_transport_post(evp__aws_client_t *c, struct curl_slist *hdrs, const char *body,
                                  size_t body_len, int64_t timeout_ms, long *status) {
-  evp__aws_transport_reset(c);
-  *status = 0;
+  evp__net_resp_limit(&c->resp, c->max_resp);
   if (timeout_ms < 1)
     timeout_ms = 1;
-  CURL *e = c->h;
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 5000 ? timeout_ms : 5000));
-  CURLcode rc = curl_easy_perform(e);
-  /* Do not leave pointers to the caller's headers and body behind. */
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)NULL);
-  if (rc == CURLE_OK)
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-  if (!c->resp_len && c->resp_cap)
-    c->resp[0] = '\0';
-  return rc;
+  evp__net_req_t rq = {c->url, hdrs, body, body_len, (long)timeout_ms,
+                        (long)(timeout_ms < 5000 ? timeout_ms : 5000)};
+  evp_err_t e = evp__transport_perform(c->t, 0, &rq, &c->resp, NULL);
+  *status = c->resp.status;
+  char *colon = strchr(c->hdr_err_type, ':'); /* "Code:uri": the code */
+  if (colon)
+    *colon = '\0';
+  if (e == EVP_OK)
+    return CURLE_OK;
+  return c->resp.code ? (CURLcode)c->resp.code : CURLE_FAILED_INIT;
 }
 
 static void copy_clean(char *dst, size_t dsz, const char *s) {

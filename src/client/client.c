@@ -217,7 +217,7 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
   pthread_mutex_unlock(&c->mu);
   /* Past the deadline: interrupt a request in flight. */
   atomic_store(&c->abort_io, 1);
-  curl_multi_wakeup(c->http.m);
+  evp__client_http_wakeup(&c->http);
   pthread_mutex_lock(&c->mu);
   pthread_cond_signal(&c->cv_sender);
   pthread_mutex_unlock(&c->mu);

@@ -13,6 +13,7 @@
 #include "client/conf_int.h"
 #include "base/base.h"
 #include "net/net.h"
+#include "net/transport.h"
 #include "evpipe/client.h"
 #include "json/json.h"
 
@@ -108,18 +109,19 @@ void evp__client_stats_latency(evp__stats *s, int64_t us);
 #define EVP__INC(c, n) atomic_fetch_add_explicit(&(c), (uint_fast64_t)(n), memory_order_relaxed)
 
 /* ------------------------------------------------------------ http */
-/* What one response left: its body (bounded), Retry-After and curl's error. */
+/* What one response left (net/transport.h): its body (bounded), curl's
+ * error text, and Retry-After. */
 typedef struct {
-  char *resp;
-  size_t resp_len, resp_cap;
+  evp__net_resp_t r;
+  char retry_after[64];
+  evp__net_hdr_t hdr; /* captures Retry-After into retry_after */
   long retry_after_ms; /* -1: none */
-  char curl_err[CURL_ERROR_SIZE];
 } evp__rbuf;
 
-/* One POST /events in flight: its own easy handle (so its own connection),
- * the batch it carries and that batch's body buffers. */
+/* One POST /events in flight: its own transport slot (so its own
+ * connection), the batch it carries and that batch's body buffers. */
 typedef struct {
-  CURL *h;
+  size_t slot;
   evp__rbuf rb;
   evp__list batch;
   char *body;             /* {"events":[...]} */
@@ -135,8 +137,7 @@ typedef struct {
 } evp__xfer;
 
 typedef struct {
-  CURL *h;                       /* token requests (blocking, nothing else in flight) */
-  CURLM *m;                      /* drives every transfer; close interrupts it */
+  evp__transport_t *t;           /* slots 0..nx-1: x[]; slot nx: tokens */
   struct curl_slist *ev_headers; /* headers for /events, with Authorization */
   struct curl_slist *tok_headers;
   evp__rbuf rb;                  /* the token response */
@@ -152,20 +153,24 @@ void evp__client_http_free(evp__http *h);
 void evp__client_http_set_auth(evp__http *h, struct curl_slist *l);
 /* POST and collect the response (blocking; used for tokens, with no
  * transfer in flight). On transport failure returns EVP_ERR_TRANSPORT (or
- * EVP_ERR_TIMED_OUT when aborted by close) with a message in h->rb.curl_err;
+ * EVP_ERR_TIMED_OUT when aborted by close) with a message in h->rb.r.err;
  * otherwise EVP_OK and *status. */
 evp_err_t evp__client_http_post(struct evp_client_s *c, const char *url, struct curl_slist *hdrs,
                          const void *body, size_t len, long *status);
 /* Start x's POST of body to url without waiting. EVP_ERR_TRANSPORT when
- * curl refuses it (x is then not busy). */
+ * the transport refuses it (x is then not busy). */
 evp_err_t evp__client_xfer_start(struct evp_client_s *c, evp__xfer *x, const char *url,
                                  const void *body, size_t len);
 /* Move the transfers along (never blocks). */
 void evp__client_xfer_drive(struct evp_client_s *c);
-/* A finished transfer, taken off the multi handle (x->busy cleared), or
- * NULL. *rc: EVP_OK with *status, or EVP_ERR_TRANSPORT (x->rb.curl_err). */
+/* Wait up to ms for a transfer to progress or a wakeup, then drive them. */
+void evp__client_xfer_wait(struct evp_client_s *c, int ms);
+/* Interrupt that wait (any thread). */
+void evp__client_http_wakeup(evp__http *h);
+/* A finished transfer, taken off the transport (x->busy cleared), or
+ * NULL. *rc: EVP_OK with *status, or EVP_ERR_TRANSPORT (x->rb.r.err). */
 evp__xfer *evp__client_xfer_next_done(struct evp_client_s *c, evp_err_t *rc, long *status);
-/* Take x off the multi handle unfinished (close). */
+/* Take x off the transport unfinished (close). */
 void evp__client_xfer_abort(struct evp_client_s *c, evp__xfer *x);
 
 /* ------------------------------------------------------------ token */
@@ -261,7 +266,7 @@ struct evp_client_s {
   evp__list q;             /* waiting for the sender */
   size_t pending_n;        /* everything not yet reported (queue + sender) */
   uint64_t pending_bytes;
-  int sender_waiting;      /* 1: on cv_sender; 2: in curl_multi_poll (wake it there) */
+  int sender_waiting;      /* 1: on cv_sender; 2: in the transport's poll (wake it there) */
   int space_waiters, flush_waiters;
   size_t need_n;           /* wake the lingering sender at this many queued */
   uint64_t need_bytes;
@@ -329,7 +334,7 @@ void evp__client_report_list(evp_client_t *c, evp__list *l, evp_delivery_status_
                       const char *reason);
 
 void *evp__client_sender_main(void *arg);
-/* Wake the sender wherever it waits (condition variable or curl_multi_poll).
+/* Wake the sender wherever it waits (condition variable or the transport's poll).
  * Caller holds c->mu. */
 void evp__client_wake_sender(evp_client_t *c);
 

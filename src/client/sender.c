@@ -101,12 +101,12 @@ static void failed_request(evp_client_t *c, evp_err_t e) {
 
 static void on_success(evp_client_t *c, const evp__xfer *x, evp__list *batch) {
   evp__resp r;
-  const char *body = x->rb.resp ? x->rb.resp : "";
+  const char *body = evp__net_resp_text(&x->rb.r);
   c->fails_in_row = 0;
   c->auth_retry = 0;
   c->perm_err = EVP_OK;
   evp__client_raise_clear(c);
-  if (evp__events_resp_parse(body, x->rb.resp_len, batch->n, &r) != EVP_OK) {
+  if (evp__events_resp_parse(body, x->rb.r.body.len, batch->n, &r) != EVP_OK) {
     /* The status says accepted; an unreadable body cannot say otherwise. */
     evp__client_log(c, EVP_LOG_WARNING, "unreadable 200 response body; counting %zu event(s) delivered",
              batch->n);
@@ -163,7 +163,7 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
   if (e != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
     snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url_shown,
-             x->rb.curl_err);
+             x->rb.r.err);
     failed_request(c, EVP_ERR_TRANSPORT);
     retry_later(c, &batch, x->fails + 1, EVP_ERR_TRANSPORT, 0, -1);
     return;
@@ -175,7 +175,7 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
   }
   EVP__INC(c->st.request_errors, 1);
   snprintf(c->last_reason, sizeof c->last_reason, "POST %.100s: HTTP %ld%s%.60s%s", c->events_url_shown,
-           status, x->rb.resp_len ? ": " : "", x->rb.resp_len ? x->rb.resp : "",
+           status, x->rb.r.body.len ? ": " : "", evp__net_resp_text(&x->rb.r),
            status == 404 || status == 405 ? " (no events endpoint at this URL: check endpoint)" : "");
   if (status == 408 || status == 429 || status >= 500) {
     failed_request(c, EVP_ERR_HTTP);
@@ -269,7 +269,7 @@ static void send_batch(evp_client_t *c, evp__xfer *x) {
   if (evp__client_xfer_start(c, x, c->events_url, body, len) != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
     snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url_shown,
-             x->rb.curl_err);
+             x->rb.r.err);
     retry_later(c, batch, x->fails + 1, EVP_ERR_TRANSPORT, 0, -1);
   }
 }
@@ -383,7 +383,7 @@ static int64_t token_wake(const evp_client_t *c) {
 
 void evp__client_wake_sender(evp_client_t *c) {
   if (c->sender_waiting == 2)
-    curl_multi_wakeup(c->http.m);
+    evp__client_http_wakeup(&c->http);
   else
     pthread_cond_signal(&c->cv_sender);
   c->sender_waiting = 0;
@@ -468,11 +468,11 @@ void *evp__client_sender_main(void *arg) {
         continue;
       }
       /* Requests in flight: wait for them, a deadline, or a wake-up
-       * (curl_multi_wakeup from evp_send, flush or close). */
+       * (the transport's wakeup from evp_send, flush or close). */
       c->sender_waiting = 2;
       pthread_mutex_unlock(&c->mu);
       int64_t ms = wake == NEVER ? 1000 : (wake - now + 999) / 1000;
-      curl_multi_poll(h->m, NULL, 0, (int)(ms < 0 ? 0 : ms > 1000 ? 1000 : ms), NULL);
+      evp__client_xfer_wait(c, (int)(ms < 0 ? 0 : ms > 1000 ? 1000 : ms));
       pthread_mutex_lock(&c->mu);
       c->sender_waiting = 0;
       pthread_mutex_unlock(&c->mu);

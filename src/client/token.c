@@ -22,8 +22,8 @@ void evp__client_token_wipe(evp__token *t) {
 }
 
 /* Append "&name=<urlencoded value>" to the form body. */
-static int form_add(CURL *e, char **body, size_t *len, const char *name, const char *val) {
-  char *esc = curl_easy_escape(e, val, 0);
+static int form_add(char **body, size_t *len, const char *name, const char *val) {
+  char *esc = curl_easy_escape(NULL, val, 0); /* the handle is unused since libcurl 7.82 */
   if (!esc)
     return -1;
   size_t el = strlen(esc), nl = strlen(name);
@@ -125,10 +125,10 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   const evp_conf_t *cf = c->conf;
   char *body = NULL;
   size_t len = 0;
-  if (form_add(c->http.h, &body, &len, "grant_type", "client_credentials") ||
-      form_add(c->http.h, &body, &len, "client_id", cf->client_id) ||
-      form_add(c->http.h, &body, &len, "client_secret", cf->client_secret) ||
-      (cf->audience && form_add(c->http.h, &body, &len, "audience", cf->audience))) {
+  if (form_add(&body, &len, "grant_type", "client_credentials") ||
+      form_add(&body, &len, "client_id", cf->client_id) ||
+      form_add(&body, &len, "client_secret", cf->client_secret) ||
+      (cf->audience && form_add(&body, &len, "audience", cf->audience))) {
     if (body) {
       OPENSSL_cleanse(body, len);
       free(body);
@@ -141,10 +141,11 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   OPENSSL_cleanse(body, len);
   free(body);
   if (e != EVP_OK)
-    return failed(c, e, 0, "POST %.120s: %.120s", c->token_url_shown, c->http.rb.curl_err);
-  cJSON *root = cJSON_ParseWithLength(c->http.rb.resp ? c->http.rb.resp : "", c->http.rb.resp_len);
-  if (c->http.rb.resp)
-    OPENSSL_cleanse(c->http.rb.resp, c->http.rb.resp_len);
+    return failed(c, e, 0, "POST %.120s: %.120s", c->token_url_shown, c->http.rb.r.err);
+  evp__net_resp_t *rs = &c->http.rb.r;
+  cJSON *root = cJSON_ParseWithLength(evp__net_resp_text(rs), rs->body.len);
+  if (rs->body.p)
+    OPENSSL_cleanse(rs->body.p, rs->body.len);
   if (status != 200) {
     /* RFC 6749 section 5.2 error response. */
     cJSON *er = cJSON_GetObjectItemCaseSensitive(root, "error");

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <curl/curl.h>
 #include "evpipe/lambda.h"
+#include "net/transport.h"
 
 /* Bounds of the per-invocation metadata taken from the /next headers. A
  * value that does not fit marks the header as bad (the request id: the
@@ -29,24 +30,27 @@ struct evp_lambda_invocation_s {
   int id_bad; /* the request id header was too long */
 };
 
-/* What the CURL write callback does with a body. */
-enum { EVP__LAMBDA_SINK_EVENT = 0, EVP__LAMBDA_SINK_DISCARD = 1 };
-
 struct evp_lambda_runtime_s {
-  CURL *h;
+  evp__transport_t *t;
   struct curl_slist *post_headers; /* Content-Type, no Expect */
   char api[EVP__LAMBDA_API_MAX];   /* host:port */
   char next_url[EVP__LAMBDA_API_MAX + 64];
   char url[EVP__LAMBDA_API_MAX + 64 + EVP__LAMBDA_ID_MAX];
-  /* The event being received: grows up to EVP_LAMBDA_MAX_EVENT + 1 bytes
-   * (+1 for the NUL); kept between invocations. */
-  char *ev;
-  size_t ev_len, ev_cap;
-  int ev_over; /* the event exceeded EVP_LAMBDA_MAX_EVENT: rest discarded */
-  int sink;
+  /* The event being received: up to EVP_LAMBDA_MAX_EVENT bytes (+ NUL),
+   * the buffer kept between invocations; its headers go into inv and
+   * deadline. */
+  evp__net_resp_t ev;
+  evp__net_hdr_t hdrs[4];
+  char deadline[24];
+  evp__net_resp_t post_resp; /* answers to /response and /error: dropped */
+  int ev_over; /* 1: the event exceeded EVP_LAMBDA_MAX_EVENT; 2: no memory for it */
   struct evp_lambda_invocation_s inv;
-  char curl_err[CURL_ERROR_SIZE];
 };
+
+/* Serve over @p t instead of the libcurl transport (owned from now on; the
+ * old one is freed): tests run the loop without a Runtime API
+ * (tests/mock_transport.h). Not while evp_lambda_run runs. */
+void evp__lambda_runtime_set_transport(evp_lambda_runtime_t *rt, evp__transport_t *t);
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t evp__lambda_now_ms(void);

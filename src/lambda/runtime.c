@@ -1,7 +1,8 @@
 /* The Lambda Runtime API loop (include/evpipe/lambda.h).
  *
- * One CURL easy handle, one keep-alive connection to the Runtime API (plain
- * http to a loopback or link-local address), blocking transfers: the loop is
+ * One slot of the transport (net/transport.h), one keep-alive connection to
+ * the Runtime API (plain http to a loopback or link-local address), blocking
+ * requests: the loop is
  * GET /next (no timeout: the environment may be frozen between invocations),
  * call the handler, POST /response or /error, repeat. The event is read into
  * a buffer kept between invocations and capped at EVP_LAMBDA_MAX_EVENT + 1
@@ -21,13 +22,11 @@
 #include <openssl/crypto.h>
 #include "base/base.h"
 #include "json/json.h"
-#include "net/net.h"
-#include "evpipe/version.h"
+#include "net/transport.h"
 #include "lambda/lambda_int.h"
 
 #define API_PREFIX "/2018-06-01/runtime"
 #define CONNECT_TIMEOUT_MS 5000L
-#define EV_INITIAL_CAP (64u * 1024u)
 #define TRACE_ENV "_X_AMZN_TRACE_ID"
 #define ERR_BODY_MAX (6 * EVP__LAMBDA_ERRMSG_MAX + 2 * EVP__LAMBDA_ERRTYPE_MAX + 96)
 
@@ -107,107 +106,6 @@ static int api_ok(const char *api, char *why, size_t whysz) {
   return 0;
 }
 
-/* ------------------------------------------------------------ callbacks */
-
-static int grow(evp_lambda_runtime_t *rt, size_t need) {
-  if (need <= rt->ev_cap)
-    return 1;
-  size_t cap = rt->ev_cap ? rt->ev_cap : EV_INITIAL_CAP;
-  while (cap < need)
-    cap *= 2;
-  if (cap > EVP_LAMBDA_MAX_EVENT + 1)
-    cap = EVP_LAMBDA_MAX_EVENT + 1;
-  char *p = realloc(rt->ev, cap);
-  if (!p)
-    return 0;
-  rt->ev = p;
-  rt->ev_cap = cap;
-  return 1;
-}
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-  evp_lambda_runtime_t *rt = ud;
-  size_t len = sz * n;
-  if (rt->sink != EVP__LAMBDA_SINK_EVENT || rt->ev_over)
-    return len; /* read and dropped: the connection stays usable */
-  if (len > EVP_LAMBDA_MAX_EVENT - rt->ev_len) {
-    rt->ev_over = 1;
-    return len;
-  }
-  if (!grow(rt, rt->ev_len + len + 1)) {
-    rt->ev_over = 2; /* out of memory: reported as an error of this invocation */
-    return len;
-  }
-  memcpy(rt->ev + rt->ev_len, p, len);
-  rt->ev_len += len;
-  return len;
-}
-
-/* Copy a header value (trimmed) into dst; 0 when it does not fit. */
-static int copy_val(char *dst, size_t dsz, const char *v, size_t vl) {
-  if (vl >= dsz) {
-    dst[0] = '\0';
-    return 0;
-  }
-  memcpy(dst, v, vl);
-  dst[vl] = '\0';
-  return 1;
-}
-
-static int hdr_is(const char *line, size_t len, const char *name, size_t nl) {
-  return len > nl && line[nl] == ':' && !strncasecmp(line, name, nl);
-}
-#define HDR_IS(l, len, lit) hdr_is((l), (len), lit, sizeof lit - 1)
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-  evp_lambda_runtime_t *rt = ud;
-  size_t len = sz * n;
-  if (rt->sink != EVP__LAMBDA_SINK_EVENT)
-    return len;
-  evp_lambda_invocation_t *inv = &rt->inv;
-  if (len >= 5 && !memcmp(p, "HTTP/", 5)) {
-    /* A new response (a 100 Continue may precede the real one). */
-    memset(inv, 0, sizeof *inv);
-    return len;
-  }
-  const char *colon = memchr(p, ':', len);
-  if (!colon)
-    return len;
-  const char *v = colon + 1, *e = p + len;
-  while (v < e && (*v == ' ' || *v == '\t'))
-    v++;
-  while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
-    e--;
-  size_t vl = (size_t)(e - v);
-  if (HDR_IS(p, len, "Lambda-Runtime-Aws-Request-Id")) {
-    if (!copy_val(inv->request_id, sizeof inv->request_id, v, vl))
-      inv->id_bad = 1;
-  } else if (HDR_IS(p, len, "Lambda-Runtime-Deadline-Ms")) {
-    int64_t d = 0;
-    size_t i = 0;
-    for (; i < vl && i < 18 && v[i] >= '0' && v[i] <= '9'; i++)
-      d = d * 10 + (v[i] - '0');
-    inv->deadline_ms = (i == vl && vl > 0) ? d : 0;
-  } else if (HDR_IS(p, len, "Lambda-Runtime-Invoked-Function-Arn")) {
-    copy_val(inv->arn, sizeof inv->arn, v, vl);
-  } else if (HDR_IS(p, len, "Lambda-Runtime-Trace-Id")) {
-    copy_val(inv->trace, sizeof inv->trace, v, vl);
-  } else if (HDR_IS(p, len, "Content-Length")) {
-    /* Size the buffer once for the whole event instead of doubling. */
-    uint64_t cl = 0;
-    size_t i = 0;
-    for (; i < vl && i < 19 && v[i] >= '0' && v[i] <= '9'; i++)
-      cl = cl * 10 + (uint64_t)(v[i] - '0');
-    if (i == vl && vl > 0) {
-      if (cl > EVP_LAMBDA_MAX_EVENT)
-        rt->ev_over = 1;
-      else
-        (void)grow(rt, (size_t)cl + 1); /* failure: on_body retries and reports */
-    }
-  }
-  return len;
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
 evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr, size_t errstr_size) {
@@ -223,10 +121,6 @@ evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr, size
                 "invalid Runtime API address (%s): %s", why, "host:port of a local address");
     return NULL;
   }
-  if (evp__curl_init_once() != 0) {
-    evp__seterr(errstr, errstr_size, EVP_ERR_TRANSPORT, "curl_global_init failed");
-    return NULL;
-  }
   evp__lambda_log_reload();
   evp_lambda_runtime_t *rt = calloc(1, sizeof *rt);
   if (!rt) {
@@ -235,39 +129,37 @@ evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr, size
   }
   snprintf(rt->api, sizeof rt->api, "%s", api);
   snprintf(rt->next_url, sizeof rt->next_url, "http://%s" API_PREFIX "/invocation/next", rt->api);
-  rt->h = curl_easy_init();
+  /* The event: bounded, a larger one is read away (the connection stays
+   * usable) and answered with an error; the invocation's metadata comes
+   * from the headers, straight into rt->inv. */
+  evp__net_resp_limit(&rt->ev, EVP_LAMBDA_MAX_EVENT);
+  rt->ev.keep_over = 1;
+  evp_lambda_invocation_t *inv = &rt->inv;
+  rt->hdrs[0] = (evp__net_hdr_t){"Lambda-Runtime-Aws-Request-Id", inv->request_id,
+                                  sizeof inv->request_id, 0};
+  rt->hdrs[1] = (evp__net_hdr_t){"Lambda-Runtime-Deadline-Ms", rt->deadline, sizeof rt->deadline, 0};
+  rt->hdrs[2] = (evp__net_hdr_t){"Lambda-Runtime-Invoked-Function-Arn", inv->arn, sizeof inv->arn, 0};
+  rt->hdrs[3] = (evp__net_hdr_t){"Lambda-Runtime-Trace-Id", inv->trace, sizeof inv->trace, 0};
+  rt->ev.hdrs = rt->hdrs;
+  rt->ev.nhdrs = sizeof rt->hdrs / sizeof rt->hdrs[0];
+  /* Answers to our POSTs say nothing we use: read and dropped. */
+  evp__net_resp_limit(&rt->post_resp, 0);
+  rt->post_resp.keep_over = 1;
+  /* Plain http only: the Runtime API is local (api_ok). */
+  evp__transport_conf_t tc = {.slots = 1, .http_only = 1};
+  if (evp__transport_new(&tc, &rt->t, errstr, errstr_size) != EVP_OK) {
+    evp_lambda_runtime_destroy(rt);
+    return NULL;
+  }
   struct curl_slist *l1 = NULL, *l2 = NULL;
-  if (rt->h && (l1 = curl_slist_append(NULL, "Content-Type: application/json")) &&
+  if ((l1 = curl_slist_append(NULL, "Content-Type: application/json")) &&
       (l2 = curl_slist_append(l1, "Expect:")))
     rt->post_headers = l2;
   else
     curl_slist_free_all(l1);
-  if (!rt->h || !rt->post_headers) {
+  if (!rt->post_headers) {
     evp_lambda_runtime_destroy(rt);
     evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-    return NULL;
-  }
-  CURL *e = rt->h;
-  int bad = 0;
-  bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "libevpipe/" EVP_VERSION_STR) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, rt) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, rt) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, rt->curl_err) != CURLE_OK;
-  /* No overall timeout: /next blocks until Lambda has an invocation, and
-   * the environment may be frozen in between. Connecting must be quick. */
-  bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
-  if (bad) {
-    evp_lambda_runtime_destroy(rt);
-    evp__seterr(errstr, errstr_size, EVP_ERR_UNSUPPORTED, "libcurl refused an option");
     return NULL;
   }
   return rt;
@@ -276,36 +168,35 @@ evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr, size
 void evp_lambda_runtime_destroy(evp_lambda_runtime_t *rt) {
   if (!rt)
     return;
-  if (rt->h)
-    curl_easy_cleanup(rt->h);
+  evp__transport_free(rt->t);
   curl_slist_free_all(rt->post_headers);
-  if (rt->ev) {
-    OPENSSL_cleanse(rt->ev, rt->ev_cap); /* events carry bearer tokens */
-    free(rt->ev);
-  }
+  evp__net_resp_free(&rt->ev); /* wiped: events carry bearer tokens */
+  evp__net_resp_free(&rt->post_resp);
   free(rt);
+}
+
+void evp__lambda_runtime_set_transport(evp_lambda_runtime_t *rt, evp__transport_t *t) {
+  evp__transport_free(rt->t);
+  rt->t = t;
 }
 
 /* ------------------------------------------------------------ requests */
 
-/* Perform the prepared transfer; returns EVP_OK with *status set, or
- * EVP_ERR_TRANSPORT. */
-static evp_err_t perform(evp_lambda_runtime_t *rt, long *status) {
-  rt->curl_err[0] = '\0';
-  *status = 0;
-  CURLcode rc = curl_easy_perform(rt->h);
-  if (rc != CURLE_OK) {
-    if (!rt->curl_err[0])
-      snprintf(rt->curl_err, sizeof rt->curl_err, "%s", curl_easy_strerror(rc));
-    return EVP_ERR_TRANSPORT;
-  }
-  curl_easy_getinfo(rt->h, CURLINFO_RESPONSE_CODE, status);
-  return EVP_OK;
+/* One request (body NULL: GET) to @p url, answered into @p resp. No overall
+ * timeout: /next blocks until Lambda has an invocation, and the environment
+ * may be frozen in between. Connecting must be quick. Returns EVP_OK with
+ * *status set, or EVP_ERR_TRANSPORT. */
+static evp_err_t perform(evp_lambda_runtime_t *rt, const char *url, struct curl_slist *headers,
+                         const char *body, size_t len, evp__net_resp_t *resp, long *status) {
+  evp__net_req_t rq = {url, headers, body, len, 0, CONNECT_TIMEOUT_MS};
+  evp_err_t err = evp__transport_perform(rt->t, 0, &rq, resp, NULL);
+  *status = resp->status;
+  return err == EVP_OK ? EVP_OK : EVP_ERR_TRANSPORT;
 }
 
-static void log_transport(const char *what, const char *curl_err) {
-  char f[CURL_ERROR_SIZE * 6 + 32], esc[CURL_ERROR_SIZE * 6];
-  evp__json_escape_text(curl_err, strlen(curl_err), esc, sizeof esc, NULL);
+static void log_transport(const char *what, const char *why) {
+  char f[EVP__NET_ERR_SIZE * 6 + 32], esc[EVP__NET_ERR_SIZE * 6];
+  evp__json_escape_text(why, strlen(why), esc, sizeof esc, NULL);
   snprintf(f, sizeof f, "{\"error\":\"%s\"}", esc);
   evp_lambda_log(NULL, EVP_LOG_ERR, what, f);
 }
@@ -322,18 +213,11 @@ static void log_status(const char *what, long status) {
  * wants the runtime to exit, e.g. 500 Container error). */
 static evp_err_t post(evp_lambda_runtime_t *rt, struct curl_slist *headers, const char *body,
                       size_t len, int *refused) {
-  CURL *e = rt->h;
   long status;
   *refused = 0;
-  rt->sink = EVP__LAMBDA_SINK_DISCARD;
-  curl_easy_setopt(e, CURLOPT_URL, rt->url);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-  evp_err_t err = perform(rt, &status);
-  rt->sink = EVP__LAMBDA_SINK_EVENT;
+  evp_err_t err = perform(rt, rt->url, headers, body, len, &rt->post_resp, &status);
   if (err != EVP_OK) {
-    log_transport("Runtime API unreachable", rt->curl_err);
+    log_transport("Runtime API unreachable", rt->post_resp.err);
     return err;
   }
   if (status >= 200 && status < 300)
@@ -389,6 +273,16 @@ static evp_err_t post_error(evp_lambda_runtime_t *rt, const char *type, const ch
 
 /* ------------------------------------------------------------ loop */
 
+/* Lambda-Runtime-Deadline-Ms: ms since the epoch; 0 when absent or not a
+ * plain number. */
+static int64_t parse_deadline(const char *v) {
+  int64_t d = 0;
+  size_t i = 0, vl = strlen(v);
+  for (; i < vl && i < 18 && v[i] >= '0' && v[i] <= '9'; i++)
+    d = d * 10 + (v[i] - '0');
+  return (i == vl && vl > 0) ? d : 0;
+}
+
 evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *error_type,
                                 const char *message) {
   if (!rt)
@@ -437,7 +331,8 @@ static evp_err_t serve(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handler
                             : "the event exceeds the runtime's limit (6 MiB)",
                       &refused);
   }
-  rt->ev[rt->ev_len] = '\0';
+  char *ev = (char *)rt->ev.body.p;
+  ev[rt->ev.body.len] = '\0';
 
   char errtype[EVP__LAMBDA_ERRTYPE_MAX], errmsg[EVP__LAMBDA_ERRMSG_MAX];
   errtype[0] = errmsg[0] = '\0';
@@ -451,7 +346,7 @@ static evp_err_t serve(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handler
     unsetenv(TRACE_ENV);
   }
   evp__lambda_set_current(inv);
-  evp_err_t herr = handler(opaque, inv, rt->ev, rt->ev_len, &out, &out_len, errtype,
+  evp_err_t herr = handler(opaque, inv, ev, rt->ev.body.len, &out, &out_len, errtype,
                            sizeof errtype, errmsg, sizeof errmsg);
   evp__lambda_set_current(NULL);
   unsetenv(TRACE_ENV);
@@ -490,21 +385,17 @@ evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handl
                          uint64_t max_invocations) {
   if (!rt || !handler)
     return EVP_ERR_INVALID_ARG;
-  CURL *e = rt->h;
   for (uint64_t n = 0; max_invocations == 0 || n < max_invocations; n++) {
     long status;
-    rt->ev_len = 0;
-    rt->ev_over = 0;
-    rt->sink = EVP__LAMBDA_SINK_EVENT;
     memset(&rt->inv, 0, sizeof rt->inv);
-    curl_easy_setopt(e, CURLOPT_URL, rt->next_url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    evp_err_t err = perform(rt, &status);
+    evp_err_t err = perform(rt, rt->next_url, NULL, NULL, 0, &rt->ev, &status);
     if (err != EVP_OK) {
-      log_transport("Runtime API unreachable", rt->curl_err);
+      log_transport("Runtime API unreachable", rt->ev.err);
       return err;
     }
+    rt->inv.id_bad = rt->hdrs[0].cut;
+    rt->inv.deadline_ms = parse_deadline(rt->deadline);
+    rt->ev_over = rt->ev.body_err == EVP_ERR_TOO_LARGE ? 1 : rt->ev.body_err == EVP_ERR_NOMEM ? 2 : 0;
     if (status != 200) {
       log_status("Runtime API answered /next with an unexpected status", status);
       return EVP_ERR_HTTP;
@@ -514,8 +405,8 @@ evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handl
       evp_lambda_log(NULL, EVP_LOG_ERR, "invocation without a valid request id", NULL);
       return EVP_ERR_HTTP;
     }
-    if (!rt->ev_over && !grow(rt, rt->ev_len + 1))
-      rt->ev_over = 2;
+    if (!rt->ev_over && evp__buf_reserve(&rt->ev.body, 1) != EVP_OK)
+      rt->ev_over = 2; /* an empty event still needs its NUL */
     if ((err = serve(rt, handler, opaque)) != EVP_OK)
       return err;
   }
