@@ -16,9 +16,12 @@
  * @endcode
  *
  * Threads: the client owns one background thread, which fetches and refreshes
- * tokens, sends batches (up to max.in.flight at once, each over its own
- * reused HTTP connection), and runs the delivery report, error and log
- * callbacks. evp_send() never waits for the network.
+ * tokens and sends batches (up to max.in.flight at once, each over its own
+ * reused HTTP connection). evp_send() never waits for the network. Delivery
+ * report and error callbacks run on that thread (`callbacks.mode=thread`,
+ * the default) or, with `callbacks.mode=poll`, on the application's own
+ * thread from evp_poll() (see there; evp_poll_fd() for event loops). Log
+ * callbacks run on whichever thread logs, in both modes.
  *
  * Fork: a client belongs to the process that created it. In a forked child,
  * evp_send() and evp_flush() return EVP_ERR_STATE / -1 and
@@ -36,8 +39,8 @@
 
 EVP_BEGIN_DECLS
 
-/** Opaque client handle. */
-typedef struct evp_client_s evp_client_t;
+/* evp_client_t, the opaque client handle, is declared in conf.h (the
+ * delivery callback receives it). */
 
 /**
  * Create a client and start its background thread. Checks the configuration
@@ -70,11 +73,28 @@ EVP_API evp_err_t evp_send(evp_client_t *client, const char *json, size_t len,
                            char *errstr, size_t errstr_size);
 
 /**
+ * evp_send() with a per-event application pointer: @p msg_opaque comes back
+ * unchanged in that event's delivery report (evp_delivery_opaque()), so a
+ * report can be matched to its event without parsing the event_id. Same
+ * return values and blocking rules as evp_send(); on EVP_OK exactly one
+ * report carries @p msg_opaque, otherwise none does.
+ * Ownership: borrows @p json (copied); @p msg_opaque is never dereferenced
+ * by the library, the application keeps it alive until the report.
+ * Thread-safety: any thread, concurrently.
+ */
+EVP_API evp_err_t evp_send_opaque(evp_client_t *client, const char *json, size_t len,
+                                  void *msg_opaque, char *errstr, size_t errstr_size);
+
+/**
  * Ask the sender to send everything now (ignoring linger.ms) and wait up to
  * @p timeout_ms (0: do not wait, negative: no limit) until nothing is pending.
- * Returns the number of events still pending (queued, in flight or awaiting
- * retry), or -1 when the client is unusable (NULL, closing, forked child).
- * Must not be called from a callback. Thread-safety: any thread.
+ * Returns the number of events still pending (queued, in flight, awaiting
+ * retry, or, in poll mode, whose report has not been served), or -1 when the
+ * client is unusable (NULL, closing, forked child, called from a callback).
+ * With `callbacks.mode=poll` it serves the waiting delivery reports and
+ * error callbacks on the calling thread while it waits, as evp_poll() does
+ * (like librdkafka's rd_kafka_flush), so a flush that returns 0 has served
+ * every report. Thread-safety: any thread.
  */
 EVP_API long evp_flush(evp_client_t *client, int timeout_ms);
 
@@ -84,10 +104,14 @@ EVP_API long evp_flush(evp_client_t *client, int timeout_ms);
  * flight, report every remaining event as EVP_DELIVERY_FAILED through the
  * delivery callback, join the background thread and free everything (the
  * client secret and token are wiped). No callback runs after it returns.
+ * With `callbacks.mode=poll` the reports not yet polled, and those of the
+ * events failed at close, are served on the calling thread before it
+ * returns, so every accepted event is still reported exactly once.
  * Returns the number of events reported undelivered at close, or -1 in a
  * forked child (see the file comment). NULL is a no-op returning 0.
  * Ownership: takes @p client. Thread-safety: call once, from a thread that is
- * not one of the client's callbacks, with no concurrent evp_flush().
+ * not one of the client's callbacks, with no concurrent evp_flush() or
+ * evp_poll().
  */
 EVP_API long evp_client_destroy(evp_client_t *client, int timeout_ms);
 
@@ -101,6 +125,77 @@ EVP_API long evp_client_destroy(evp_client_t *client, int timeout_ms);
  * Thread-safety: any thread.
  */
 EVP_API char *evp_client_stats(evp_client_t *client);
+
+/**
+ * Poll mode (`callbacks.mode=poll`): serve the delivery reports and error
+ * callbacks that are waiting, on the calling thread, as librdkafka's
+ * rd_kafka_poll(). Waits up to @p timeout_ms for at least one (0: do not
+ * wait, negative: until there is one). Returns the number of callbacks run
+ * (0 when none was waiting), or -1 when the client is not in poll mode, is
+ * NULL, in a forked child, or when called from one of its own callbacks.
+ *
+ * Bounded: an event whose report waits to be polled still counts against
+ * `queue.max.events` / `queue.max.bytes` until it is served, so an
+ * application that never polls gets EVP_ERR_QUEUE_FULL from evp_send()
+ * rather than unbounded memory. A thread waiting in evp_send() for room
+ * (`queue.block.timeout.ms`) therefore needs another thread to poll.
+ * Thread-safety: any thread, also concurrently (each report is served once,
+ * by one of them); not concurrently with evp_client_destroy().
+ */
+EVP_API long evp_poll(evp_client_t *client, int timeout_ms);
+
+/**
+ * Poll mode: a file descriptor that is readable while delivery reports or
+ * error callbacks wait to be polled, for event loops (epoll, poll, libuv,
+ * asyncio's add_reader): when it is readable, call evp_poll(client, 0).
+ * evp_poll() drains it; level-triggered, it stays readable until then.
+ * Returns -1 when the client is not in poll mode (or NULL).
+ * Ownership: the client owns the descriptor and closes it in
+ * evp_client_destroy(); the application only waits on it (never reads,
+ * writes or closes it). Thread-safety: any thread.
+ */
+EVP_API int evp_poll_fd(evp_client_t *client);
+
+/**
+ * Outcome of the event: delivered, rejected by the server, or failed.
+ * The accessors below read a report given to an evp_delivery_cb_t; the report
+ * is borrowed and valid only during that callback. They never fail on a valid
+ * report. Thread-safety: the thread running the callback.
+ */
+EVP_API evp_delivery_status_t evp_delivery_status(const evp_delivery_t *report);
+
+/** The error code: EVP_OK when delivered; EVP_ERR_INVALID_EVENT when
+ *  rejected; for failures EVP_ERR_TIMED_OUT (message.timeout.ms),
+ *  EVP_ERR_AUTH, EVP_ERR_HTTP, EVP_ERR_TOO_LARGE or EVP_ERR_STATE (client
+ *  closed). Borrowed report; the callback's thread. */
+EVP_API evp_err_t evp_delivery_error(const evp_delivery_t *report);
+
+/** Why the event was not delivered: NUL-terminated text (the server's reason,
+ *  or the last error), NULL when delivered. Borrowed: valid only during the
+ *  callback. */
+EVP_API const char *evp_delivery_reason(const evp_delivery_t *report);
+
+/** The event's "event_id" as written in the event (the JSON string content,
+ *  escapes not decoded; the generated UUIDv7 when fill.event_id added it),
+ *  not NUL-terminated; @p len (may be NULL) receives its length, 0 when the
+ *  event has none. Borrowed: valid only during the callback. */
+EVP_API const char *evp_delivery_event_id(const evp_delivery_t *report, size_t *len);
+
+/** The @p msg_opaque given to evp_send_opaque() for this event (NULL for
+ *  evp_send()). Never dereferenced by the library. */
+EVP_API void *evp_delivery_opaque(const evp_delivery_t *report);
+
+/** Microseconds from the event's acceptance by evp_send() to its outcome
+ *  (in poll mode: to when the outcome was known, not when it was polled). */
+EVP_API long long evp_delivery_latency_us(const evp_delivery_t *report);
+
+/** How many requests carried the event (0: it never left the client). */
+EVP_API int evp_delivery_attempts(const evp_delivery_t *report);
+
+/** HTTP status of the last response to a request that carried the event
+ *  (200 when delivered or rejected per item; e.g. 400 or 503 for failures);
+ *  0 when no response ever came (never sent, or transport errors only). */
+EVP_API int evp_delivery_http_status(const evp_delivery_t *report);
 
 EVP_END_DECLS
 
