@@ -340,7 +340,6 @@ typedef struct {
   evp_client_t *c;
   rec_t *r;
   long want;
-  pthread_t self;
 } poller_t;
 
 static void *poller_main(void *p) {
@@ -376,7 +375,7 @@ START_TEST(a_poller_thread_serves_concurrent_producers) {
   rec_t *r = rec_new();
   r->check_thread = 1;
   evp_client_t *c = mk_rec_client(s, r, "callbacks.mode", "poll", "queue.max.events", "500", NULL);
-  poller_t pl = {c, r, 4 * 5000, pthread_self()};
+  poller_t pl = {c, r, 4 * 5000};
   pthread_t pt, prod[4];
   ck_assert_int_eq(pthread_create(&pt, NULL, poller_main, &pl), 0);
   pthread_mutex_lock(&r->mu);

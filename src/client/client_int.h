@@ -1,7 +1,8 @@
 /* Internal state of evp_client_t, shared by the files of the client area:
  * client.c (API), event.c (door checks and filling), queue.c, sender.c
  * (background thread), batch.c, http.c, token.c, retry.c, response.c,
- * stats.c, log.c. */
+ * delivery.c (delivery reports), poll.c (callbacks.mode=poll), stats.c,
+ * log.c. */
 #ifndef EVP_CLIENT_CLIENT_INT_H
 #define EVP_CLIENT_CLIENT_INT_H
 
