@@ -139,8 +139,9 @@ EVP_API char *evp_client_stats(evp_client_t *client);
  * application that never polls gets EVP_ERR_QUEUE_FULL from evp_send()
  * rather than unbounded memory. A thread waiting in evp_send() for room
  * (`queue.block.timeout.ms`) therefore needs another thread to poll.
- * Thread-safety: any thread, also concurrently (each report is served once,
- * by one of them); not concurrently with evp_client_destroy().
+ * Ownership: borrows @p client. Thread-safety: any thread, also
+ * concurrently (each report is served once, by one of them); not
+ * concurrently with evp_client_destroy().
  */
 EVP_API long evp_poll(evp_client_t *client, int timeout_ms);
 
@@ -158,43 +159,52 @@ EVP_API int evp_poll_fd(evp_client_t *client);
 
 /**
  * Outcome of the event: delivered, rejected by the server, or failed.
- * The accessors below read a report given to an evp_delivery_cb_t; the report
- * is borrowed and valid only during that callback. They never fail on a valid
- * report. Thread-safety: the thread running the callback.
+ * The evp_delivery_*() accessors read a report given to an evp_delivery_cb_t;
+ * the report is borrowed and valid only during that callback. They never
+ * fail on a valid report (NULL gives 0 / NULL / EVP_DELIVERY_FAILED).
+ * Ownership: borrows @p report. Thread-safety: only on the thread running the
+ * callback, during it.
  */
 EVP_API evp_delivery_status_t evp_delivery_status(const evp_delivery_t *report);
 
 /** The error code: EVP_OK when delivered; EVP_ERR_INVALID_EVENT when
  *  rejected; for failures EVP_ERR_TIMED_OUT (message.timeout.ms),
  *  EVP_ERR_AUTH, EVP_ERR_HTTP, EVP_ERR_TOO_LARGE or EVP_ERR_STATE (client
- *  closed). Borrowed report; the callback's thread. */
+ *  closed). Ownership: borrows @p report. Thread-safety: during the
+ *  callback, on its thread. */
 EVP_API evp_err_t evp_delivery_error(const evp_delivery_t *report);
 
 /** Why the event was not delivered: NUL-terminated text (the server's reason,
- *  or the last error), NULL when delivered. Borrowed: valid only during the
- *  callback. */
+ *  or the last error), NULL when delivered. Ownership: borrowed from the
+ *  report, valid only during the callback (copy it to keep it).
+ *  Thread-safety: during the callback, on its thread. */
 EVP_API const char *evp_delivery_reason(const evp_delivery_t *report);
 
 /** The event's "event_id" as written in the event (the JSON string content,
  *  escapes not decoded; the generated UUIDv7 when fill.event_id added it),
  *  not NUL-terminated; @p len (may be NULL) receives its length, 0 when the
- *  event has none. Borrowed: valid only during the callback. */
+ *  event has none. Ownership: borrowed from the report, valid only during
+ *  the callback. Thread-safety: during the callback, on its thread. */
 EVP_API const char *evp_delivery_event_id(const evp_delivery_t *report, size_t *len);
 
 /** The @p msg_opaque given to evp_send_opaque() for this event (NULL for
- *  evp_send()). Never dereferenced by the library. */
+ *  evp_send()). Never dereferenced by the library: the application owns what
+ *  it points to. Thread-safety: during the callback, on its thread. */
 EVP_API void *evp_delivery_opaque(const evp_delivery_t *report);
 
 /** Microseconds from the event's acceptance by evp_send() to its outcome
- *  (in poll mode: to when the outcome was known, not when it was polled). */
+ *  (in poll mode: to when the outcome was known, not when it was polled).
+ *  Ownership: borrows @p report. Thread-safety: during the callback. */
 EVP_API long long evp_delivery_latency_us(const evp_delivery_t *report);
 
-/** How many requests carried the event (0: it never left the client). */
+/** How many requests carried the event (0: it never left the client).
+ *  Ownership: borrows @p report. Thread-safety: during the callback. */
 EVP_API int evp_delivery_attempts(const evp_delivery_t *report);
 
 /** HTTP status of the last response to a request that carried the event
  *  (200 when delivered or rejected per item; e.g. 400 or 503 for failures);
- *  0 when no response ever came (never sent, or transport errors only). */
+ *  0 when no response ever came (never sent, or transport errors only).
+ *  Ownership: borrows @p report. Thread-safety: during the callback. */
 EVP_API int evp_delivery_http_status(const evp_delivery_t *report);
 
 EVP_END_DECLS
