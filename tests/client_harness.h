@@ -91,8 +91,9 @@ static inline long dr_total(dr_t *d) {
   return n;
 }
 
-/* A client on the mock server; extra settings as name, value, ..., NULL. */
-static inline evp_client_t *mk_client(ms_t *s, dr_t *d, ...) {
+/* A configuration for the mock server with small timeouts and no
+ * callbacks; extra settings as name, value, ..., NULL. */
+static inline evp_conf_t *mk_conf_v(ms_t *s, va_list ap) {
   evp_conf_t *c = evp_conf_new();
   char e[256];
   const char *base[][2] = {{"endpoint", ms_url(s)},       {"client.id", "test-client"},
@@ -102,14 +103,30 @@ static inline evp_client_t *mk_client(ms_t *s, dr_t *d, ...) {
                            {"request.timeout.ms", "3000"}, {"connect.timeout.ms", "1000"}};
   for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
     ck_assert_int_eq(evp_conf_set(c, base[i][0], base[i][1], e, sizeof e), EVP_OK);
-  va_list ap;
-  va_start(ap, d);
   const char *k;
   while ((k = va_arg(ap, const char *))) {
     const char *v = va_arg(ap, const char *);
     ck_assert_msg(evp_conf_set(c, k, v, e, sizeof e) == EVP_OK, "%s", e);
   }
+  return c;
+}
+
+static inline evp_conf_t *mk_conf(ms_t *s, ...) {
+  va_list ap;
+  va_start(ap, s);
+  evp_conf_t *c = mk_conf_v(s, ap);
   va_end(ap);
+  return c;
+}
+
+/* A client on the mock server reporting to d (the 7-argument delivery
+ * callback and the error callback); extra settings as name, value, ..., NULL. */
+static inline evp_client_t *mk_client(ms_t *s, dr_t *d, ...) {
+  va_list ap;
+  va_start(ap, d);
+  evp_conf_t *c = mk_conf_v(s, ap);
+  va_end(ap);
+  char e[256];
   evp_conf_set_dr_cb(c, dr_cb);
   evp_conf_set_error_cb(c, er_cb);
   evp_conf_set_opaque(c, d);

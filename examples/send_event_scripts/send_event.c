@@ -11,14 +11,19 @@
 #include <string.h>
 #include <evpipe/evpipe.h>
 
-static void on_delivery(const char *id, size_t id_len, evp_delivery_status_t status, evp_err_t err,
-                        const char *reason, int attempts, void *opaque) {
+static void on_delivery(evp_client_t *client, const evp_delivery_t *report, void *opaque) {
   int *failures = opaque;
-  if (status != EVP_DELIVERY_OK)
+  size_t id_len;
+  const char *id = evp_delivery_event_id(report, &id_len);
+  const char *reason = evp_delivery_reason(report); /* NULL when delivered */
+  (void)client;
+  if (evp_delivery_status(report) != EVP_DELIVERY_OK)
     (*failures)++;
-  printf("event %.*s: %s after %d attempt(s)%s%s\n", (int)id_len, id,
-         status == EVP_DELIVERY_OK ? "delivered" : evp_err2name(err), attempts,
-         *reason ? ": " : "", reason);
+  printf("event %.*s: %s after %d attempt(s), %lld us%s%s\n", (int)id_len, id,
+         evp_delivery_status(report) == EVP_DELIVERY_OK ? "delivered"
+                                                         : evp_err2name(evp_delivery_error(report)),
+         evp_delivery_attempts(report), evp_delivery_latency_us(report), reason ? ": " : "",
+         reason ? reason : "");
 }
 
 static const char *env(const char *name, const char *def) {
@@ -44,8 +49,7 @@ int main(int argc, char **argv) {
       evp_conf_destroy(conf);
       return 1;
     }
-  evp_conf_set_dr_cb(conf, on_delivery);
-  evp_conf_set_opaque(conf, &failures);
+  evp_conf_set_delivery_cb(conf, on_delivery, &failures);
 
   evp_client_t *client = evp_client_new(conf, errstr, sizeof errstr);
   if (!client) {

@@ -16,9 +16,12 @@
  * @endcode
  *
  * Threads: the client owns one background thread, which fetches and refreshes
- * tokens, sends batches (up to max.in.flight at once, each over its own
- * reused HTTP connection), and runs the delivery report, error and log
- * callbacks. evp_send() never waits for the network.
+ * tokens and sends batches (up to max.in.flight at once, each over its own
+ * reused HTTP connection). evp_send() never waits for the network. Delivery
+ * report and error callbacks run on that thread (`callbacks.mode=thread`,
+ * the default) or, with `callbacks.mode=poll`, on the application's own
+ * thread from evp_poll() (see there; evp_poll_fd() for event loops). Log
+ * callbacks run on whichever thread logs, in both modes.
  *
  * Fork: a client belongs to the process that created it. In a forked child,
  * evp_send() and evp_flush() return EVP_ERR_STATE / -1 and
@@ -36,8 +39,8 @@
 
 EVP_BEGIN_DECLS
 
-/** Opaque client handle. */
-typedef struct evp_client_s evp_client_t;
+/* evp_client_t, the opaque client handle, is declared in conf.h (the
+ * delivery callback receives it). */
 
 /**
  * Create a client and start its background thread. Checks the configuration
@@ -80,11 +83,35 @@ EVP_API evp_err_t evp_send(evp_client_t *client, const char *json, size_t len,
                            char *errstr, size_t errstr_size);
 
 /**
+ * evp_send() with a per-event application pointer: @p msg_opaque comes back
+ * unchanged in that event's delivery report (evp_delivery_opaque()), so a
+ * report can be matched to its event without parsing the event_id. Same
+ * return values and blocking rules as evp_send(); on EVP_OK exactly one
+ * report carries @p msg_opaque, otherwise none does.
+ * Ownership: borrows @p json (copied); @p msg_opaque is never dereferenced
+ * by the library, the application keeps it alive until the report.
+ * Thread-safety: any thread, concurrently.
+ * @param client       the client.
+ * @param json         the event.
+ * @param len          its length in bytes.
+ * @param msg_opaque   the application's pointer for this event (may be NULL).
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return the codes of evp_send().
+ */
+EVP_API evp_err_t evp_send_opaque(evp_client_t *client, const char *json, size_t len,
+                                  void *msg_opaque, char *errstr, size_t errstr_size);
+
+/**
  * Ask the sender to send everything now (ignoring linger.ms) and wait up to
  * @p timeout_ms (0: do not wait, negative: no limit) until nothing is pending.
- * Returns the number of events still pending (queued, in flight or awaiting
- * retry), or -1 when the client is unusable (NULL, closing, forked child).
- * Must not be called from a callback. Thread-safety: any thread.
+ * Returns the number of events still pending (queued, in flight, awaiting
+ * retry, or, in poll mode, whose report has not been served), or -1 when the
+ * client is unusable (NULL, closing, forked child, called from a callback).
+ * With `callbacks.mode=poll` it serves the waiting delivery reports and
+ * error callbacks on the calling thread while it waits, as evp_poll() does
+ * (like librdkafka's rd_kafka_flush), so a flush that returns 0 has served
+ * every report. Thread-safety: any thread.
  * @param client      the client.
  * @param timeout_ms  how long to wait (0: do not wait, negative: no limit).
  * @return the number of events still pending, or -1 (see above).
@@ -97,10 +124,14 @@ EVP_API long evp_flush(evp_client_t *client, int timeout_ms);
  * flight, report every remaining event as EVP_DELIVERY_FAILED through the
  * delivery callback, join the background thread and free everything (the
  * client secret and token are wiped). No callback runs after it returns.
+ * With `callbacks.mode=poll` the reports not yet polled, and those of the
+ * events failed at close, are served on the calling thread before it
+ * returns, so every accepted event is still reported exactly once.
  * Returns the number of events reported undelivered at close, or -1 in a
  * forked child (see the file comment). NULL is a no-op returning 0.
  * Ownership: takes @p client. Thread-safety: call once, from a thread that is
- * not one of the client's callbacks, with no concurrent evp_flush().
+ * not one of the client's callbacks, with no concurrent evp_flush() or
+ * evp_poll().
  * @param client      the client (NULL is a no-op).
  * @param timeout_ms  how long to keep sending (0: not at all).
  * @return the number of events reported undelivered, or -1 (see above).
@@ -119,6 +150,116 @@ EVP_API long evp_client_destroy(evp_client_t *client, int timeout_ms);
  * @return the JSON text, or NULL.
  */
 EVP_API char *evp_client_stats(evp_client_t *client);
+
+/**
+ * Poll mode (`callbacks.mode=poll`): serve the delivery reports and error
+ * callbacks that are waiting, on the calling thread, as librdkafka's
+ * rd_kafka_poll(). Waits up to @p timeout_ms for at least one (0: do not
+ * wait, negative: until there is one). Returns the number of callbacks run
+ * (0 when none was waiting), or -1 when the client is not in poll mode, is
+ * NULL, in a forked child, or when called from one of its own callbacks.
+ *
+ * Bounded: an event whose report waits to be polled still counts against
+ * `queue.max.events` / `queue.max.bytes` until it is served, so an
+ * application that never polls gets EVP_ERR_QUEUE_FULL from evp_send()
+ * rather than unbounded memory. A thread waiting in evp_send() for room
+ * (`queue.block.timeout.ms`) therefore needs another thread to poll.
+ * Ownership: borrows @p client. Thread-safety: any thread, also
+ * concurrently (each report is served once, by one of them); not
+ * concurrently with evp_client_destroy().
+ * @param client      the client.
+ * @param timeout_ms  how long to wait for a callback (0: not at all, negative: no limit).
+ * @return the number of callbacks run, or -1 (see above).
+ */
+EVP_API long evp_poll(evp_client_t *client, int timeout_ms);
+
+/**
+ * Poll mode: a file descriptor that is readable while delivery reports or
+ * error callbacks wait to be polled, for event loops (epoll, poll, libuv,
+ * asyncio's add_reader): when it is readable, call evp_poll(client, 0).
+ * evp_poll() drains it; level-triggered, it stays readable until then.
+ * Returns -1 when the client is not in poll mode (or NULL).
+ * Ownership: the client owns the descriptor and closes it in
+ * evp_client_destroy(); the application only waits on it (never reads,
+ * writes or closes it). Thread-safety: any thread.
+ * @param client  the client.
+ * @return the descriptor, or -1.
+ */
+EVP_API int evp_poll_fd(evp_client_t *client);
+
+/**
+ * Outcome of the event: delivered, rejected by the server, or failed.
+ * The evp_delivery_*() accessors read a report given to an evp_delivery_cb_t;
+ * the report is borrowed and valid only during that callback. They never
+ * fail on a valid report (NULL gives 0 / NULL / EVP_DELIVERY_FAILED).
+ * Ownership: borrows @p report. Thread-safety: only on the thread running the
+ * callback, during it.
+ * @param report  the report given to the callback.
+ * @return ::EVP_DELIVERY_OK, ::EVP_DELIVERY_REJECTED or ::EVP_DELIVERY_FAILED.
+ */
+EVP_API evp_delivery_status_t evp_delivery_status(const evp_delivery_t *report);
+
+/** The error code: EVP_OK when delivered; EVP_ERR_INVALID_EVENT when
+ *  rejected; for failures EVP_ERR_TIMED_OUT (message.timeout.ms),
+ *  EVP_ERR_AUTH, EVP_ERR_HTTP, EVP_ERR_TOO_LARGE or EVP_ERR_STATE (client
+ *  closed). Ownership: borrows @p report. Thread-safety: during the
+ *  callback, on its thread.
+ * @param report  the report given to the callback.
+ * @return the error code.
+ */
+EVP_API evp_err_t evp_delivery_error(const evp_delivery_t *report);
+
+/** Why the event was not delivered: NUL-terminated text (the server's reason,
+ *  or the last error), NULL when delivered. Ownership: borrowed from the
+ *  report, valid only during the callback (copy it to keep it).
+ *  Thread-safety: during the callback, on its thread.
+ * @param report  the report given to the callback.
+ * @return the reason, or NULL.
+ */
+EVP_API const char *evp_delivery_reason(const evp_delivery_t *report);
+
+/** The event's "event_id" as written in the event (the JSON string content,
+ *  escapes not decoded; the generated UUIDv7 when fill.event_id added it),
+ *  not NUL-terminated; @p len (may be NULL) receives its length, 0 when the
+ *  event has none. Ownership: borrowed from the report, valid only during
+ *  the callback. Thread-safety: during the callback, on its thread.
+ * @param report  the report given to the callback.
+ * @param len     receives the length (may be NULL).
+ * @return the event_id bytes.
+ */
+EVP_API const char *evp_delivery_event_id(const evp_delivery_t *report, size_t *len);
+
+/** The @p msg_opaque given to evp_send_opaque() for this event (NULL for
+ *  evp_send()). Never dereferenced by the library: the application owns what
+ *  it points to. Thread-safety: during the callback, on its thread.
+ * @param report  the report given to the callback.
+ * @return the event's opaque pointer.
+ */
+EVP_API void *evp_delivery_opaque(const evp_delivery_t *report);
+
+/** Microseconds from the event's acceptance by evp_send() to its outcome
+ *  (in poll mode: to when the outcome was known, not when it was polled).
+ *  Ownership: borrows @p report. Thread-safety: during the callback.
+ * @param report  the report given to the callback.
+ * @return the latency in microseconds.
+ */
+EVP_API long long evp_delivery_latency_us(const evp_delivery_t *report);
+
+/** How many requests carried the event (0: it never left the client).
+ *  Ownership: borrows @p report. Thread-safety: during the callback.
+ * @param report  the report given to the callback.
+ * @return the number of attempts.
+ */
+EVP_API int evp_delivery_attempts(const evp_delivery_t *report);
+
+/** HTTP status of the last response to a request that carried the event
+ *  (200 when delivered or rejected per item; e.g. 400 or 503 for failures);
+ *  0 when no response ever came (never sent, or transport errors only).
+ *  Ownership: borrows @p report. Thread-safety: during the callback.
+ * @param report  the report given to the callback.
+ * @return the HTTP status, or 0.
+ */
+EVP_API int evp_delivery_http_status(const evp_delivery_t *report);
 
 EVP_END_DECLS
 

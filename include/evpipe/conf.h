@@ -14,7 +14,7 @@
  *   evp_conf_t *conf = evp_conf_new();
  *   if (evp_conf_set(conf, "endpoint", "https://ingest.example", errstr, sizeof errstr) != EVP_OK)
  *     fprintf(stderr, "%s\n", errstr);
- *   evp_conf_set_dr_cb(conf, on_delivery);
+ *   evp_conf_set_delivery_cb(conf, on_delivery, &app_state);
  *   evp_client_t *c = evp_client_new(conf, errstr, sizeof errstr); // takes conf on success
  * @endcode
  *
@@ -40,15 +40,48 @@ typedef enum evp_delivery_status_t {
   EVP_DELIVERY_FAILED = 2    /**< Not delivered: timeout, HTTP/auth error, client closed. */
 } evp_delivery_status_t;
 
+/** Opaque client handle (the client's functions are in client.h). Declared
+ *  here because the delivery callback receives it. */
+typedef struct evp_client_s evp_client_t;
+
 /**
- * Delivery report: called once per event with its final status, always from
- * the client's background thread (events still pending at close are reported
- * there too, before evp_client_destroy() returns). @p event_id is not NUL-terminated; it is the raw
- * JSON string content of the event's "event_id" member (empty when the event
- * has none). @p reason is a short NUL-terminated explanation ("" on success).
- * All pointers are borrowed for the duration of the call. The callback must
- * not call evp_client_destroy() or evp_flush() on its own client; it may call
- * evp_send(), which then never blocks.
+ * One event's delivery report, read through the evp_delivery_*() accessors in
+ * client.h (status, error code and reason, event_id, the application's
+ * per-event opaque, latency, attempts, HTTP status). Opaque so that fields can
+ * be added without breaking the ABI. Borrowed: valid only during the
+ * delivery callback that receives it; copy what you need to keep.
+ */
+typedef struct evp_delivery_s evp_delivery_t;
+
+/**
+ * Delivery report callback: called exactly once for every event that
+ * evp_send() / evp_send_opaque() accepted, with its final outcome
+ * (delivered, rejected by the server, failed, or failed at close).
+ * @p report is borrowed and valid only for the call; @p opaque is the pointer
+ * given to evp_conf_set_delivery_cb().
+ *
+ * Thread: with `callbacks.mode=thread` (the default) it runs on the client's
+ * background thread (events still pending at close are reported there too,
+ * before evp_client_destroy() returns). With `callbacks.mode=poll` it runs on
+ * whichever application thread calls evp_poll(), evp_flush() or
+ * evp_client_destroy(), never on the background thread.
+ *
+ * It must not call evp_client_destroy(), evp_flush() or evp_poll() on its
+ * own client (evp_flush() and evp_poll() return -1 if it does); it may call
+ * evp_send(), which then never blocks. `delivery.report.mode=errors` skips
+ * the reports of delivered events.
+ */
+typedef void (*evp_delivery_cb_t)(evp_client_t *client, const evp_delivery_t *report,
+                                  void *opaque);
+
+/**
+ * Deprecated: the 7-argument delivery report of libevpipe 0.x, kept for
+ * existing code and implemented over evp_delivery_cb_t (same threads, same
+ * exactly-once rule). It cannot grow: new code uses evp_delivery_cb_t.
+ * @p event_id is not NUL-terminated; it is the raw JSON string content of the
+ * event's "event_id" member (empty when the event has none). @p reason is a
+ * short NUL-terminated explanation ("" on success). @p opaque is the pointer
+ * given to evp_conf_set_opaque(). All pointers are borrowed for the call.
  */
 typedef void (*evp_dr_cb_t)(const char *event_id, size_t event_id_len,
                             evp_delivery_status_t status, evp_err_t err,
@@ -79,9 +112,11 @@ typedef void (*evp_log_cb_t)(int level, const char *msg, void *opaque);
  *    offline device keeps its events. Called again only after a success.
  * @p reason is NUL-terminated, names the URL tried, never contains a secret,
  * and is borrowed for the call. Called once per change of condition (not per
- * failed request), always from the client's background thread, never after
- * evp_client_destroy() returns. Same rules as the delivery report: it must
- * not call evp_client_destroy() or evp_flush() on its own client.
+ * failed request), never after evp_client_destroy() returns; on the client's
+ * background thread, or with `callbacks.mode=poll` from evp_poll() (then at
+ * most one call per (err, retrying) pair waits to be polled: a newer one
+ * replaces an older one). Same rules as the delivery report: it must not
+ * call evp_client_destroy(), evp_flush() or evp_poll() on its own client.
  * @p opaque is the pointer given to evp_conf_set_opaque().
  */
 typedef void (*evp_error_cb_t)(evp_err_t err, int retrying, const char *reason, void *opaque);
@@ -143,10 +178,26 @@ EVP_API evp_conf_t *evp_conf_dup(const evp_conf_t *conf);
  */
 EVP_API void evp_conf_destroy(evp_conf_t *conf);
 
-/** Set the delivery report callback (NULL: none). See evp_dr_cb_t and
- *  the property delivery.report.mode.
- *  @param conf  the configuration.
- *  @param cb    the callback, or NULL. */
+/**
+ * Set the delivery report callback and its own @p opaque (NULL @p cb: none).
+ * Replaces a callback set with evp_conf_set_dr_cb(). See evp_delivery_cb_t
+ * and the properties `delivery.report.mode` and `callbacks.mode`.
+ * Ownership: @p opaque is borrowed and must outlive the client.
+ * Thread-safety: as every evp_conf_t setter (no concurrent use of @p conf).
+ * @param conf    the configuration.
+ * @param cb      the callback, or NULL: none.
+ * @param opaque  passed to @p cb with every report.
+ */
+EVP_API void evp_conf_set_delivery_cb(evp_conf_t *conf, evp_delivery_cb_t cb, void *opaque);
+
+/**
+ * Deprecated: set a 7-argument delivery report callback (NULL: none); it gets
+ * the opaque of evp_conf_set_opaque(). Replaces a callback set with
+ * evp_conf_set_delivery_cb(). Use evp_conf_set_delivery_cb() in new code.
+ * Ownership: borrows. Thread-safety: as every evp_conf_t setter.
+ * @param conf  the configuration.
+ * @param cb    the callback, or NULL: none.
+ */
 EVP_API void evp_conf_set_dr_cb(evp_conf_t *conf, evp_dr_cb_t cb);
 
 /**
@@ -166,7 +217,9 @@ EVP_API void evp_conf_set_log_cb(evp_conf_t *conf, evp_log_cb_t cb);
 EVP_API void evp_conf_set_error_cb(evp_conf_t *conf, evp_error_cb_t cb);
 
 /**
- * Set the opaque pointer passed to every callback.
+ * Set the opaque pointer passed to the log and error callbacks and to a
+ * callback set with evp_conf_set_dr_cb() (evp_conf_set_delivery_cb() takes
+ * its own).
  * @param conf    the configuration.
  * @param opaque  any pointer; borrowed: it must outlive the client.
  * Thread-safety: not concurrently with other use of @p conf.

@@ -39,6 +39,7 @@ static evp_err_t check_url(const evp_conf_t *cf, const char *prop, const char *u
 }
 
 static void free_client(evp_client_t *c) {
+  evp__client_poll_free(c);
   evp__client_item_free_all(c);
   pthread_mutex_destroy(&c->free_mu);
   evp__client_http_free(&c->http);
@@ -53,6 +54,7 @@ static void free_client(evp_client_t *c) {
   pthread_cond_destroy(&c->cv_sender);
   pthread_cond_destroy(&c->cv_space);
   pthread_cond_destroy(&c->cv_flush);
+  pthread_cond_destroy(&c->cv_poll);
   pthread_mutex_destroy(&c->mu);
   evp__client_stats_free(&c->st);
   free(c);
@@ -79,6 +81,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
     evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
     return NULL;
   }
+  c->poll_fd[0] = c->poll_fd[1] = -1;
   evp__client_stats_init(&c->st);
   pthread_mutex_init(&c->mu, NULL);
   pthread_mutex_init(&c->free_mu, NULL);
@@ -88,6 +91,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   pthread_cond_init(&c->cv_sender, &ca);
   pthread_cond_init(&c->cv_space, &ca);
   pthread_cond_init(&c->cv_flush, &ca);
+  pthread_cond_init(&c->cv_poll, &ca);
   pthread_condattr_destroy(&ca);
   c->conf = conf;
   c->fork_gen = evp__client_fork_generation();
@@ -109,7 +113,8 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   if (conf->schema_file &&
       evp__client_validator_load(conf->schema_file, &c->schema, errstr, es) != EVP_OK)
     goto fail;
-  if (evp__client_http_init(c, errstr, es) != EVP_OK)
+  if (evp__client_http_init(c, errstr, es) != EVP_OK ||
+      evp__client_poll_init(c, errstr, es) != EVP_OK)
     goto fail;
   int rc = pthread_create(&c->thread, NULL, evp__client_sender_main, c);
   if (rc != 0) {
@@ -125,6 +130,11 @@ fail:
 }
 
 evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, size_t es) {
+  return evp_send_opaque(c, json, len, NULL, errstr, es);
+}
+
+evp_err_t evp_send_opaque(evp_client_t *c, const char *json, size_t len, void *msg_opaque,
+                          char *errstr, size_t es) {
   if (!c || (!json && len))
     return evp__seterr(errstr, es, EVP_ERR_INVALID_ARG, "NULL argument");
   if (EVP__UNLIKELY(c->fork_gen != evp__client_fork_generation())) {
@@ -141,6 +151,7 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
                                   (int)c->conf->fill_event_time, evp__client_item_get, c);
   if (!it)
     return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+  it->opaque = msg_opaque;
   /* Validate what will be sent: the filled-in event_id and event_time are
    * part of the event the schema requires. */
   if (c->schema && (e = evp__client_validator_check(c->schema, it->json, it->len, errstr, es)) != EVP_OK) {
@@ -168,8 +179,36 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
   return EVP_OK;
 }
 
+/* Wait (holding c->mu) until nothing is pending, or the deadline passes
+ * (forever: no deadline; deadline reached at once: do not wait). In poll
+ * mode the reports are served on this thread meanwhile: nothing else would
+ * free their room. */
+static void settle(evp_client_t *c, int64_t deadline, int forever) {
+  int poll = c->conf->callbacks_mode == EVP__CB_POLL;
+  for (;;) {
+    if (poll && evp__client_poll_waiting(c)) {
+      pthread_mutex_unlock(&c->mu);
+      evp__client_poll_serve(c);
+      pthread_mutex_lock(&c->mu);
+      if (!forever && evp__client_now_us() >= deadline)
+        break;
+      continue;
+    }
+    if (c->pending_n == 0)
+      break;
+    if (forever) {
+      pthread_cond_wait(&c->cv_flush, &c->mu);
+      continue;
+    }
+    struct timespec ts = evp__client_abs_ts(deadline);
+    if (evp__client_now_us() >= deadline ||
+        pthread_cond_timedwait(&c->cv_flush, &c->mu, &ts) == ETIMEDOUT)
+      break;
+  }
+}
+
 long evp_flush(evp_client_t *c, int timeout_ms) {
-  if (!c || c->fork_gen != evp__client_fork_generation())
+  if (!c || c->fork_gen != evp__client_fork_generation() || evp__client_in_callback(c))
     return -1;
   int64_t deadline = evp__client_now_us() + (int64_t)timeout_ms * 1000;
   pthread_mutex_lock(&c->mu);
@@ -179,15 +218,7 @@ long evp_flush(evp_client_t *c, int timeout_ms) {
   }
   c->flush_waiters++;
   evp__client_wake_sender(c);
-  while (c->pending_n > 0 && timeout_ms != 0) {
-    if (timeout_ms < 0) {
-      pthread_cond_wait(&c->cv_flush, &c->mu);
-      continue;
-    }
-    struct timespec ts = evp__client_abs_ts(deadline);
-    if (pthread_cond_timedwait(&c->cv_flush, &c->mu, &ts) == ETIMEDOUT)
-      break;
-  }
+  settle(c, deadline, timeout_ms < 0);
   c->flush_waiters--;
   long n = (long)c->pending_n;
   pthread_mutex_unlock(&c->mu);
@@ -208,11 +239,7 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
   evp__client_wake_sender(c);
   pthread_cond_broadcast(&c->cv_space); /* blocked evp_send calls return */
   c->flush_waiters++;
-  while (c->pending_n > 0) {
-    struct timespec ts = evp__client_abs_ts(deadline);
-    if (pthread_cond_timedwait(&c->cv_flush, &c->mu, &ts) == ETIMEDOUT)
-      break;
-  }
+  settle(c, deadline, 0);
   c->flush_waiters--;
   pthread_mutex_unlock(&c->mu);
   /* Past the deadline: interrupt a request in flight. */
@@ -222,6 +249,10 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
   pthread_cond_signal(&c->cv_sender);
   pthread_mutex_unlock(&c->mu);
   pthread_join(c->thread, NULL);
+  /* Poll mode: what the sender reported last (the events failed at close)
+   * is served here, so every event is reported before this returns. */
+  if (c->conf->callbacks_mode == EVP__CB_POLL)
+    evp__client_poll_serve(c);
   long undelivered = c->closed_undelivered;
   evp_conf_destroy(c->conf); /* wipes client.secret */
   free_client(c);

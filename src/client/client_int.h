@@ -1,7 +1,8 @@
 /* Internal state of evp_client_t, shared by the files of the client area:
  * client.c (API), event.c (door checks and filling), queue.c, sender.c
  * (background thread), batch.c, http.c, token.c, retry.c, response.c,
- * stats.c, log.c. */
+ * delivery.c (delivery reports), poll.c (callbacks.mode=poll), stats.c,
+ * log.c. */
 #ifndef EVP_CLIENT_CLIENT_INT_H
 #define EVP_CLIENT_CLIENT_INT_H
 
@@ -23,16 +24,30 @@ int64_t evp__client_now_us(void); /* CLOCK_MONOTONIC */
 struct timespec evp__client_abs_ts(int64_t deadline_us);
 
 /* ------------------------------------------------------------ events */
+/* A report's reason text, shared by the events of one outcome while their
+ * reports wait to be polled (poll mode); freed by the last one served. */
+typedef struct evp__why {
+  atomic_size_t refs;
+  char text[];
+} evp__why;
+
 /* One queued event: a single allocation holding bookkeeping and the text. */
 typedef struct evp__item {
   struct evp__item *next;
-  int64_t enq_us;   /* monotonic time of evp_send */
+  union {
+    int64_t enq_us;     /* monotonic time of evp_send, while the event is held */
+    int64_t latency_us; /* poll mode, once reported: enqueue to outcome */
+  };
+  void *opaque;         /* the application's, from evp_send_opaque */
+  evp__why *why;        /* poll mode, once reported: the reason (NULL: none) */
   uint32_t len;     /* bytes of json[] */
   uint32_t id_off;  /* event_id string content within json[] */
   uint32_t cap;     /* bytes allocated for json[] (items are recycled) */
   uint16_t id_len;
   uint16_t attempts;
-  uint16_t err;     /* last evp_err_t seen for this event */
+  uint16_t err;     /* last evp_err_t seen for this event; the final one once reported */
+  uint16_t http_status; /* of the last response to a request carrying it (0: none) */
+  uint8_t status;   /* poll mode, once reported: its evp_delivery_status_t */
   char json[];
 } evp__item;
 
@@ -245,6 +260,50 @@ void evp__client_raise_clear(struct evp_client_s *c);
  * retry.backoff.max.ms has passed. */
 void evp__client_fail_permanently(struct evp_client_s *c, evp_err_t e, const char *reason);
 
+/* ------------------------------------------------------------ delivery reports */
+/* The report given to the delivery callback (evp_delivery_t): built on the
+ * stack for the call, valid only during it. */
+struct evp_delivery_s {
+  const evp__item *it;
+  const char *reason; /* NULL: none */
+  int64_t latency_us;
+  evp_delivery_status_t status;
+  evp_err_t err;
+};
+
+/* ------------------------------------------------------------ poll mode */
+/* Error callbacks waiting for evp_poll: at most one per (err, retrying). */
+#define EVP__ERRS_WAITING 8
+typedef struct {
+  evp_err_t err;
+  int retrying;
+  char reason[256];
+} evp__err_wait;
+
+/* Create / close the poll-mode descriptor (pipe). EVP_ERR_INTERNAL with
+ * errstr when the system refuses. */
+evp_err_t evp__client_poll_init(struct evp_client_s *c, char *errstr, size_t es);
+/* Free reports still waiting (only after an aborted construction) and close
+ * the descriptor. */
+void evp__client_poll_free(struct evp_client_s *c);
+/* Sender side: hold a reported item for evp_poll (its room stays taken). */
+void evp__client_poll_stage(struct evp_client_s *c, evp__item *it, evp__why **why,
+                            const char *reason);
+/* Publish what was staged (caller holds c->mu); returns the events published. */
+size_t evp__client_poll_publish(struct evp_client_s *c, uint64_t *bytes);
+/* Queue an error callback for evp_poll. */
+void evp__client_poll_error(struct evp_client_s *c, evp_err_t e, int retrying, const char *reason);
+/* Is anything waiting to be polled? Caller holds c->mu. */
+int evp__client_poll_waiting(const struct evp_client_s *c);
+/* Serve what is waiting on this thread (takes and releases c->mu); returns
+ * the callbacks run. */
+long evp__client_poll_serve(struct evp_client_s *c);
+/* Is this thread inside one of c's callbacks? */
+int evp__client_in_callback(const struct evp_client_s *c);
+/* Run a callback of c, marking this thread as inside it. */
+void evp__client_call_delivery(struct evp_client_s *c, const evp_delivery_t *d);
+void evp__client_call_error(struct evp_client_s *c, evp_err_t e, int retrying, const char *reason);
+
 /* ------------------------------------------------------------ log */
 void evp__client_log(struct evp_client_s *c, int level, const char *fmt, ...) EVP__PRINTF(3, 4);
 
@@ -311,6 +370,18 @@ struct evp_client_s {
   size_t free_n;
   evp__list dead;          /* sender-only: reported, not yet recycled */
 
+  /* Poll mode (callbacks.mode=poll): reports waiting for evp_poll. Their
+   * items stay counted in pending_n / pending_bytes until served, so the
+   * queue limits bound them. */
+  evp__list staged;        /* sender-only: reported since the last release */
+  evp__list ready;         /* guarded by mu: published, waiting to be polled */
+  evp__err_wait errs[EVP__ERRS_WAITING]; /* guarded by mu, oldest first */
+  size_t errs_n;
+  pthread_cond_t cv_poll;  /* signalled when something is published */
+  int poll_waiters;
+  int poll_fd[2];          /* pipe: [0] readable while something waits; -1: none */
+  int poll_fd_set;         /* a byte is in the pipe (guarded by mu) */
+
   evp__stats st;
 };
 
@@ -323,10 +394,16 @@ void evp__client_item_free_all(evp_client_t *c);
 
 /* Queue side (queue.c). */
 evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it);
-/* Called by the sender once items are reported: frees room. */
+/* Called by the sender once items are reported: frees room (in poll mode,
+ * not the room of the reports it publishes for evp_poll). */
 void evp__client_queue_release(evp_client_t *c, size_t n, uint64_t bytes);
+/* Frees the room of n served items. Caller holds c->mu. */
+void evp__client_room_free(evp_client_t *c, size_t n, uint64_t bytes);
+/* Recycle the items of l (up to EVP__FREE_MAX kept, the rest freed). */
+void evp__client_items_recycle(evp_client_t *c, evp__list *l);
 
-/* Report one item's outcome (delivery callback per mode) and free it. */
+/* Report one item's outcome (delivery callback per mode) and free it (in
+ * poll mode: hold it for evp_poll, see evp__client_poll_stage). */
 void evp__client_report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
                  const char *reason);
 /* Report and free a whole list, then release its room in the queue. */

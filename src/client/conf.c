@@ -181,9 +181,20 @@ void evp_conf_destroy(evp_conf_t *conf) {
   free(conf);
 }
 
+void evp_conf_set_delivery_cb(evp_conf_t *conf, evp_delivery_cb_t cb, void *opaque) {
+  if (!conf)
+    return;
+  conf->delivery_cb = cb;
+  conf->delivery_opaque = opaque;
+  conf->dr_cb = NULL;
+}
+
 void evp_conf_set_dr_cb(evp_conf_t *conf, evp_dr_cb_t cb) {
-  if (conf)
-    conf->dr_cb = cb;
+  if (!conf)
+    return;
+  conf->dr_cb = cb;
+  conf->delivery_cb = cb ? evp__delivery_to_dr_cb : NULL;
+  conf->delivery_opaque = NULL; /* the adapter reads conf->opaque when called */
 }
 
 void evp_conf_set_log_cb(evp_conf_t *conf, evp_log_cb_t cb) {

@@ -10,6 +10,7 @@
 
 enum { EVP__COMP_NONE = 0, EVP__COMP_GZIP = 1 };
 enum { EVP__DR_ALL = 0, EVP__DR_ERRORS = 1 };
+enum { EVP__CB_THREAD = 0, EVP__CB_POLL = 1 }; /* callbacks.mode */
 
 struct evp_conf_s {
   /* strings (NULL = unset) */
@@ -21,9 +22,12 @@ struct evp_conf_s {
   int64_t message_timeout_ms, retry_backoff_ms, retry_backoff_max_ms, retry_budget_tokens;
   int64_t request_timeout_ms, connect_timeout_ms, log_level, max_in_flight;
   int64_t compression, allow_insecure_http, fill_event_id, fill_event_time, dr_mode;
+  int64_t callbacks_mode;
   double retry_budget_ratio, retry_budget_min_per_sec, token_refresh_ratio;
   /* typed setters */
-  evp_dr_cb_t dr_cb;
+  evp_delivery_cb_t delivery_cb;
+  void *delivery_opaque;
+  evp_dr_cb_t dr_cb; /* the deprecated form, called through evp__delivery_to_dr_cb */
   evp_log_cb_t log_cb;
   evp_error_cb_t error_cb;
   void *opaque;
@@ -46,5 +50,8 @@ extern const size_t evp__conf_nprops;
 
 const evp__prop *evp__conf_prop_find(const char *name);
 
+/* The delivery callback that evp_conf_set_dr_cb installs: calls the
+ * deprecated 7-argument conf->dr_cb with conf->opaque. */
+void evp__delivery_to_dr_cb(evp_client_t *client, const evp_delivery_t *report, void *opaque);
 
 #endif

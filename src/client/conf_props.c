@@ -10,6 +10,7 @@
 
 static const char *const comp_words[] = {"none", "gzip", NULL};
 static const char *const dr_words[] = {"all", "errors", NULL};
+static const char *const cb_words[] = {"thread", "poll", NULL};
 
 const evp__prop evp__conf_props[] = {
     {"endpoint", EVP__P_STR, OFF(endpoint), 0, 0, NULL, NULL,
@@ -97,6 +98,14 @@ const evp__prop evp__conf_props[] = {
      "Add an `event_time` (RFC 3339, UTC, milliseconds) to events that have none."},
     {"delivery.report.mode", EVP__P_ENUM, OFF(dr_mode), 0, 0, "all", dr_words,
      "Which events reach the delivery report callback: `all` or `errors` (failures only)."},
+    {"callbacks.mode", EVP__P_ENUM, OFF(callbacks_mode), 0, 0, "thread", cb_words,
+     "Where the delivery report and error callbacks run. `thread`: on the client's "
+     "background thread, as soon as the outcome is known. `poll`: they wait until the "
+     "application calls `evp_poll` (or `evp_flush`, `evp_client_destroy`) and run on "
+     "its thread (`evp_poll_fd` gives a descriptor for event loops). A report waiting "
+     "to be polled still counts against `queue.max.events` and `queue.max.bytes`, so "
+     "a program that never polls gets `EVP_ERR_QUEUE_FULL`, not unbounded memory. "
+     "Log callbacks run on whichever thread logs in both modes."},
     {"log.level", EVP__P_INT, OFF(log_level), 0, 7, "6", NULL,
      "Most verbose level passed to the log callback (syslog numbering: 3 error, "
      "4 warning, 6 info, 7 debug)."},

@@ -62,6 +62,10 @@ evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill
   it->len = (uint32_t)n;
   it->attempts = 0;
   it->err = 0;
+  it->http_status = 0;
+  it->status = 0;
+  it->opaque = NULL;
+  it->why = NULL;
   const char *o = json + s->obj_start;
   it->json[0] = '{';
   memcpy(it->json + 1, add, al);

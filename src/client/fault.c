@@ -2,7 +2,8 @@
  * per change of condition, so a lossy link does not flood the application),
  * the stats' last_error, and the permanent-error state that fails every
  * pending and new event at once instead of retrying what cannot succeed.
- * Sender thread only. */
+ * Sender thread only (in poll mode the error callback itself waits for
+ * evp_poll). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,12 @@ void evp__client_raise(evp_client_t *c, evp_err_t e, int retrying, const char *r
   pthread_mutex_unlock(&c->st.mu);
   evp__client_log(c, retrying ? EVP_LOG_WARNING : EVP_LOG_ERR, "%s (%s)", reason,
                   retrying ? "retrying" : "permanent: pending events failed");
-  if (c->conf->error_cb)
-    c->conf->error_cb(e, retrying, reason, c->conf->opaque);
+  if (!c->conf->error_cb)
+    return;
+  if (c->conf->callbacks_mode == EVP__CB_POLL)
+    evp__client_poll_error(c, e, retrying, reason);
+  else
+    evp__client_call_error(c, e, retrying, reason);
 }
 
 void evp__client_raise_clear(evp_client_t *c) {

@@ -24,8 +24,9 @@ evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it) {
   if (!fits(c, cost)) {
     int64_t bt = c->conf->queue_block_timeout_ms;
     /* The sender thread (a callback calling evp_send) must never wait for
-     * room only it can make. */
-    if (bt <= 0 || pthread_equal(pthread_self(), c->thread)) {
+     * room only it can make; nor a poll-mode callback, whose thread makes
+     * room by returning to evp_poll. */
+    if (bt <= 0 || pthread_equal(pthread_self(), c->thread) || evp__client_in_callback(c)) {
       pthread_mutex_unlock(&c->mu);
       return EVP_ERR_QUEUE_FULL;
     }
@@ -63,21 +64,23 @@ evp__item *evp__client_item_get(void *client, size_t n) {
   return it ? it : evp__client_item_alloc(n);
 }
 
-void evp__client_item_recycle(evp_client_t *c) {
-  if (!c->dead.n)
+void evp__client_items_recycle(evp_client_t *c, evp__list *l) {
+  if (!l->n)
     return;
   pthread_mutex_lock(&c->free_mu);
-  while (c->dead.head && c->free_n < EVP__FREE_MAX) {
-    evp__item *it = evp__item_list_pop(&c->dead);
+  while (l->head && c->free_n < EVP__FREE_MAX) {
+    evp__item *it = evp__item_list_pop(l);
     it->next = c->free_head;
     c->free_head = it;
     c->free_n++;
   }
   pthread_mutex_unlock(&c->free_mu);
   evp__item *it;
-  while ((it = evp__item_list_pop(&c->dead)))
+  while ((it = evp__item_list_pop(l)))
     free(it);
 }
+
+void evp__client_item_recycle(evp_client_t *c) { evp__client_items_recycle(c, &c->dead); }
 
 void evp__client_item_free_all(evp_client_t *c) {
   evp__client_item_recycle(c);
@@ -89,48 +92,25 @@ void evp__client_item_free_all(evp_client_t *c) {
   c->free_n = 0;
 }
 
-void evp__client_queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
-  evp__client_item_recycle(c);
+void evp__client_room_free(evp_client_t *c, size_t n, uint64_t bytes) {
   if (!n)
     return;
-  pthread_mutex_lock(&c->mu);
   c->pending_n -= n;
   c->pending_bytes -= bytes;
   if (c->space_waiters)
     pthread_cond_broadcast(&c->cv_space);
   if (c->pending_n == 0 && c->flush_waiters)
     pthread_cond_broadcast(&c->cv_flush);
+}
+
+void evp__client_queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
+  evp__client_item_recycle(c);
+  if (!n)
+    return;
+  pthread_mutex_lock(&c->mu);
+  /* Reports held for evp_poll keep their room until served. */
+  uint64_t held_b = 0;
+  size_t held = c->staged.n ? evp__client_poll_publish(c, &held_b) : 0;
+  evp__client_room_free(c, n - held, bytes - held_b);
   pthread_mutex_unlock(&c->mu);
-}
-
-void evp__client_report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
-                 const char *reason) {
-  switch (st) {
-  case EVP_DELIVERY_OK: EVP__INC(c->st.delivered, 1); break;
-  case EVP_DELIVERY_REJECTED:
-    EVP__INC(c->st.rejected_server, 1);
-    evp__client_stats_rejected(&c->st, reason);
-    break;
-  case EVP_DELIVERY_FAILED:
-    EVP__INC(c->st.failed, 1);
-    if (err == EVP_ERR_TIMED_OUT) EVP__INC(c->st.failed_timeout, 1);
-    else if (err == EVP_ERR_AUTH) EVP__INC(c->st.failed_auth, 1);
-    else if (err == EVP_ERR_STATE) EVP__INC(c->st.failed_closed, 1);
-    else EVP__INC(c->st.failed_http, 1);
-    break;
-  }
-  if (c->conf->dr_cb && (c->conf->dr_mode == EVP__DR_ALL || st != EVP_DELIVERY_OK))
-    c->conf->dr_cb(it->json + it->id_off, it->id_len, st, err, reason ? reason : "",
-                   it->attempts, c->conf->opaque);
-  evp__item_list_push(&c->dead, it); /* recycled at the next queue release */
-}
-
-void evp__client_report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
-                      const char *reason) {
-  size_t n = l->n;
-  uint64_t b = l->bytes;
-  evp__item *it;
-  while ((it = evp__item_list_pop(l)))
-    evp__client_report(c, it, st, err, reason);
-  evp__client_queue_release(c, n, b);
 }

@@ -169,6 +169,8 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
     return;
   }
   EVP__INC(c->st.bytes_sent, x->len);
+  for (evp__item *it = batch.head; it; it = it->next)
+    it->http_status = (uint16_t)(status > 0 && status < 1000 ? status : 0);
   if (status >= 200 && status < 300) {
     on_success(c, x, &batch);
     return;

@@ -85,7 +85,7 @@ char *evp_client_stats(evp_client_t *c) {
   qsort(lat, n, sizeof lat[0], cmp_u32);
 #define PCT(p) (n ? lat[(size_t)((double)(n - 1) * (p))] : 0u)
   pthread_mutex_lock(&c->mu);
-  size_t qn = c->pending_n, queued = c->q.n;
+  size_t qn = c->pending_n, queued = c->q.n, waiting = c->ready.n;
   unsigned long long qb = c->pending_bytes;
   pthread_mutex_unlock(&c->mu);
   size_t cap = 2048 + rl + strlen(last);
@@ -98,14 +98,14 @@ char *evp_client_stats(evp_client_t *c) {
            "\"failed\":{\"total\":%llu,\"timeout\":%llu,\"http\":%llu,\"auth\":%llu,"
            "\"closed\":%llu},\"sent\":%llu,\"requests\":%llu,\"request_errors\":%llu,\"retries\":%llu,"
            "\"splits\":%llu,\"budget_throttled\":%llu,\"errors_reported\":%llu,\"last_error\":%s,\"bytes_sent\":%llu,\"bytes_body\":%llu,"
-           "\"queue\":{\"pending\":%zu,\"queued\":%zu,\"bytes\":%llu},"
+           "\"queue\":{\"pending\":%zu,\"queued\":%zu,\"bytes\":%llu,\"waiting_reports\":%zu},"
            "\"token\":{\"refreshes\":%llu,\"failures\":%llu},"
            "\"latency_us\":{\"samples\":%zu,\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
            G(enqueued), G(refused_invalid), G(refused_queue_full), G(refused_too_large),
            G(refused_state), G(delivered), G(rejected_server), reasons, G(failed), G(failed_timeout),
            G(failed_http), G(failed_auth), G(failed_closed), G(events_sent), G(requests), G(request_errors),
            G(retries), G(splits), G(budget_throttled), G(errors_reported), last, G(bytes_sent), G(bytes_body), qn, queued,
-           qb, G(token_refreshes), G(token_failures), n, PCT(0.5), PCT(0.9), PCT(0.99),
+           qb, waiting, G(token_refreshes), G(token_failures), n, PCT(0.5), PCT(0.9), PCT(0.99),
            n ? lat[n - 1] : 0u);
   return out;
 }
