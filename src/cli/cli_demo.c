@@ -50,12 +50,12 @@ static void tally(reason_t *r, const char *text) {
   }
 }
 
-static void on_delivery(const char *id, size_t idlen, evp_delivery_status_t st, evp_err_t err,
-                        const char *reason, int attempts, void *opaque) {
-  (void)id;
-  (void)idlen;
-  (void)attempts;
+static void on_delivery(evp_client_t *client, const evp_delivery_t *report, void *opaque) {
+  (void)client;
   reports_t *r = opaque;
+  evp_delivery_status_t st = evp_delivery_status(report);
+  evp_err_t err = evp_delivery_error(report);
+  const char *reason = evp_delivery_reason(report) ? evp_delivery_reason(report) : "";
   pthread_mutex_lock(&r->mu);
   if (st == EVP_DELIVERY_OK) {
     r->delivered++;
@@ -230,7 +230,7 @@ int evp__cli_demo(int argc, char **argv) {
     fprintf(out, "evpipe demo: out of memory\n");
     goto done;
   }
-  evp_conf_set_dr_cb(conf, on_delivery);
+  evp_conf_set_delivery_cb(conf, on_delivery, &rep);
   evp_conf_set_opaque(conf, &rep);
   const char *set[][2] = {{"endpoint", url},          {"client.id", "demo-app"},
                           {"client.secret", secret},  {"audience", EVP__LOCAL_AUDIENCE},

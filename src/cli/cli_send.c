@@ -52,17 +52,19 @@ out:
   pthread_mutex_unlock(&t->mu);
 }
 
-static void on_dr(const char *id, size_t idl, evp_delivery_status_t st, evp_err_t err,
-                  const char *reason, int attempts, void *opaque) {
-  (void)id, (void)idl, (void)attempts;
+static void on_dr(evp_client_t *client, const evp_delivery_t *report, void *opaque) {
+  (void)client;
   tally_t *t = opaque;
+  evp_delivery_status_t st = evp_delivery_status(report);
   if (st == EVP_DELIVERY_OK) {
     atomic_fetch_add(&t->delivered, 1);
     return;
   }
   atomic_fetch_add(st == EVP_DELIVERY_REJECTED ? &t->rejected : &t->failed, 1);
   char why[200];
-  snprintf(why, sizeof why, "%s: %.150s", evp_err2name(err), reason);
+  const char *reason = evp_delivery_reason(report);
+  snprintf(why, sizeof why, "%s: %.150s", evp_err2name(evp_delivery_error(report)),
+           reason ? reason : "");
   note_reason(t, why);
 }
 
@@ -275,7 +277,7 @@ int evp__cli_send(int argc, char **argv) {
   static tally_t t;
   memset(&t, 0, sizeof t);
   pthread_mutex_init(&t.mu, NULL);
-  evp_conf_set_dr_cb(conf, on_dr);
+  evp_conf_set_delivery_cb(conf, on_dr, &t);
   evp_conf_set_log_cb(conf, on_log);
   evp_conf_set_error_cb(conf, on_error);
   g_tty = isatty(STDERR_FILENO);
