@@ -18,12 +18,13 @@
 #include "base/base.h"
 #include "base/files.h"
 
-static evp_err_t fsync_path(const char *dir, char *errstr, size_t errstr_size) {
+evp_err_t evp__fsync_dir(const char *dir, char *errstr, size_t errstr_size) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 || fsync(fd) != 0) {
     int en = errno;
     if (fd >= 0) close(fd);
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake: fsync %s: %s", dir, strerror(en));
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot sync directory %s: %s", dir,
+                       strerror(en));
   }
   close(fd);
   return EVP_OK;
@@ -45,11 +46,11 @@ evp_err_t evp__mkdirs(const char *path, char *errstr, size_t errstr_size) {
     p[i] = 0;
     if (mkdir(p, 0700) == 0) {
       char *slash = strrchr(p, '/');
-      if (slash == p) e = fsync_path("/", errstr, errstr_size);
-      else if (!slash) e = fsync_path(".", errstr, errstr_size);
+      if (slash == p) e = evp__fsync_dir("/", errstr, errstr_size);
+      else if (!slash) e = evp__fsync_dir(".", errstr, errstr_size);
       else {
         *slash = 0;
-        e = fsync_path(p, errstr, errstr_size);
+        e = evp__fsync_dir(p, errstr, errstr_size);
         *slash = '/';
       }
     } else {
@@ -274,12 +275,14 @@ out:
   return e;
 }
 
-static int fsync_dir_of(const char *path) {
+/* The directory holding @p path (a rename or link there is durable once it
+ * is synced). */
+static evp_err_t fsync_dir_of(const char *path, char *errstr, size_t errstr_size) {
   char d[PATH_MAX];
   const char *slash = strrchr(path, '/');
   size_t n = slash ? (size_t)(slash - path) : 0;
   if (n >= sizeof d)
-    return -1;
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "%s: path too long", path);
   if (n == 0) {
     d[0] = slash ? '/' : '.';
     d[1] = '\0';
@@ -287,12 +290,7 @@ static int fsync_dir_of(const char *path) {
     memcpy(d, path, n);
     d[n] = '\0';
   }
-  int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  int r = fsync(fd);
-  close(fd);
-  return r;
+  return evp__fsync_dir(d, errstr, errstr_size);
 }
 
 evp_err_t evp__file_write_secret(const char *path, const char *data, size_t len, int excl,
@@ -334,10 +332,7 @@ evp_err_t evp__file_write_secret(const char *path, const char *data, size_t len,
   } else if (rename(tmp, path) != 0) {
     goto fail;
   }
-  if (fsync_dir_of(path) != 0)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot sync the directory of %s: %s", path,
-                       strerror(errno));
-  return EVP_OK;
+  return fsync_dir_of(path, errstr, errstr_size);
 fail:;
   int en = errno;
   if (fd >= 0)

@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include "evpipe/error.h"
 
+/* fsync the directory @p dir (so that entries created, renamed or removed
+ * in it survive a crash). EVP_ERR_IO naming the directory. */
+evp_err_t evp__fsync_dir(const char *dir, char *errstr, size_t errstr_size);
+
 /* mkdir -p with mode 0700 for new directories, fsyncing the parent of each
  * directory it creates so that a committed file's directory survives a
  * crash too. Existing directories are fine; a non-directory in the way is

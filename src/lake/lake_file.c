@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "base/base.h"
 #include "lake/lake_file.h"
+#include "base/files.h"
 
 #define WBUF_FLUSH (256u * 1024u)
 
@@ -109,22 +110,6 @@ evp_err_t evp__lake_file_write(evp__lake_file_t *f, const void *p, size_t n, cha
   return EVP_OK;
 }
 
-static evp_err_t fsync_dir(const char *dir, char *errstr, size_t errstr_size) {
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
-    int en = errno;
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake file: open dir %s: %s", dir,
-                       strerror(en));
-  }
-  int rc = fsync(dfd);
-  int en = errno;
-  close(dfd);
-  if (rc != 0)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake file: fsync dir %s: %s", dir,
-                       strerror(en));
-  return EVP_OK;
-}
-
 evp_err_t evp__lake_file_commit(evp__lake_file_t *f, int no_fsync, char *errstr,
                                 size_t errstr_size) {
   if (f->fd < 0) {
@@ -155,7 +140,7 @@ evp_err_t evp__lake_file_commit(evp__lake_file_t *f, int no_fsync, char *errstr,
     return e;
   }
   /* The rename is durable only once the directory entry is on disk. */
-  if (!no_fsync) e = fsync_dir(f->dir, errstr, errstr_size);
+  if (!no_fsync) e = evp__fsync_dir(f->dir, errstr, errstr_size);
   release(f);
   return e;
 }
