@@ -3,12 +3,14 @@
 # ajv-formats, same machine, same run, each pinned to one core (taskset).
 # The two alternate for ROUNDS rounds and the best rate of each is compared,
 # so a burst of load from other processes does not decide the ratio.
-#   bench/run_schema.sh [BUILD_DIR] [SECONDS] [ROUNDS]
+# With BASELINE (another build directory), also this build against it.
+#   bench/run_schema.sh [BUILD_DIR] [SECONDS] [ROUNDS] [BASELINE]
 set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build}
 S=${2:-3}
 R=${3:-3}
+BASE=${4:-}
 sh tests/node/setup.sh >/dev/null
 PIN=""
 command -v taskset >/dev/null 2>&1 && PIN="taskset -c 0"
@@ -31,3 +33,7 @@ for op in validate validate_invalid; do
   awk -v o=$op -v c="$(best "$C" $op)" -v j="$(best "$J" $op)" \
     'BEGIN{printf "%s: libevpipe %.0f/s, ajv %.0f/s, ratio %.2fx\n", o, c, j, c/j}'
 done
+if [ -n "$BASE" ]; then
+  . bench/baseline.sh
+  baseline_compare bench/bench_schema "$S" "$((R * 2 + 1))" "$B" "$BASE" validate validate_invalid
+fi
