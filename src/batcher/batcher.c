@@ -57,7 +57,7 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
   while (b->buf_bytes < b->buffer_bytes) {
     if (b->nbuf == b->capbuf) {
       size_t cap = b->capbuf ? b->capbuf * 2 : 256;
-      evp__brec_t *nb = realloc(b->buf, cap * sizeof *nb);
+      evp__buffered_record_t *nb = realloc(b->buf, cap * sizeof *nb);
       if (!nb) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
       b->buf = nb;
       b->capbuf = cap;
@@ -72,7 +72,7 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
     size_t len = rec.payload_len;
     if (b->nbuf == 0) b->first_at_ms = now_ms();
     b->buf[b->nbuf++] =
-        (evp__brec_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, poff, len};
+        (evp__buffered_record_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, poff, len};
     b->buf_bytes += len;
     b->buf_events += rec.nevents;
     *progressed = 1;
