@@ -1,5 +1,8 @@
 /* Private to src/functions: the function object, the secret caches and the
- * helpers the four handlers share. */
+ * helpers the four handlers share. Calls go one way: fn_main.c (life cycle,
+ * dispatch) -> the handlers (fn_issuer.c, fn_authorizer.c, fn_processor.c,
+ * fn_rotation.c) -> fn_secrets.c, fn_apigw.c, fn_record.c -> fn_env.c,
+ * fn_log.c, fn_config.c. */
 #ifndef EVP_FUNCTIONS_FN_INT_H
 #define EVP_FUNCTIONS_FN_INT_H
 
@@ -76,6 +79,8 @@ struct evp__fn {
   uint64_t rng;
 };
 
+/* ---- the function object's services (fn_env.c) ---- */
+
 /* Seconds on the configured clock. */
 int64_t evp__fn_now_s(const evp__fn_t *fn);
 /* Epoch milliseconds (real time: deadlines are real). */
@@ -90,6 +95,8 @@ void evp__fn_sleep_ms(evp__fn_t *fn, int64_t ms);
 evp_err_t evp__fn_sm(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_t errstr_size);
 evp_err_t evp__fn_fh(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_t errstr_size);
 
+/* ---- the secret caches (fn_secrets.c) ---- */
+
 /* The cached signing keys: fetched when absent or older than the cache TTL
  * (with @p early, also when the last fetch is older than the early-refresh
  * interval). When a refresh fails, the previous keys stay in use. EVP_OK
@@ -99,6 +106,8 @@ evp_err_t evp__fn_keys_get(evp__fn_t *fn, const evp__fn_call_t *call, int early,
 /* The cached client stores (AWSCURRENT, and AWSPREVIOUS or NULL). */
 evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call,
                               const evp__clients_t **cur, const evp__clients_t **prev);
+
+/* ---- log lines and error answers (fn_log.c) ---- */
 
 /* A log line: @p fields is a JSON object text or NULL. Never pass secrets,
  * tokens or payloads. */
@@ -110,14 +119,15 @@ void evp__fn_field_str(char *buf, size_t cap, size_t *n, const char *name, const
 void evp__fn_field_num(char *buf, size_t cap, size_t *n, const char *name, long long v);
 const char *evp__fn_field_end(char *buf, size_t cap, size_t *n);
 
-/* Wipe every string of a cJSON tree (it may hold secrets), then delete it. */
+/* Wipe every string of a cJSON tree (it may hold secrets), then delete it
+ * (fn_env.c). */
 void evp__fn_cjson_wipe_delete(struct cJSON *root);
 
 /* Copy @p msg / @p type into a handler's error buffers; returns @p e. */
 evp_err_t evp__fn_fail(evp_err_t e, const char *type, const char *msg, char *errtype,
                        size_t errtype_size, char *errmsg, size_t errmsg_size);
 
-/* The four handlers (evp__fn_handle dispatches). */
+/* The four handlers (evp__fn_handle in fn_main.c dispatches). */
 evp_err_t evp__fn_issuer(evp__fn_t *fn, const evp__fn_call_t *call, const char *event, size_t len,
                          char **out, size_t *out_len, char *errtype, size_t errtype_size,
                          char *errmsg, size_t errmsg_size);
