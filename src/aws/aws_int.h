@@ -60,7 +60,8 @@ void evp__aws_parse_error(const char *body, size_t len, const char *hdr_type,
 
 /* Retry delay in ms for retry @p i (1-based). */
 int64_t evp__aws_backoff_ms(evp__aws_client_t *c, unsigned i);
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds. No callers left (they use evp__mono_ms of
+ * base/base.h); the definition in util.c goes when util.c is next edited. */
 int64_t evp__aws_now_ms(void);
 void evp__aws_sleep_ms(int64_t ms);
 

@@ -16,10 +16,7 @@
 #include "evpipe/client.h"
 #include "json/json.h"
 
-/* ------------------------------------------------------------ time */
-int64_t evp__client_now_us(void); /* CLOCK_MONOTONIC */
-/* Absolute CLOCK_MONOTONIC timespec for a condvar deadline. */
-struct timespec evp__client_abs_ts(int64_t deadline_us);
+/* Time: evp__mono_us() and evp__timespec_us() (base/base.h). */
 
 /* ------------------------------------------------------------ events */
 /* One queued event: a single allocation holding bookkeeping and the text. */

@@ -15,16 +15,10 @@ int64_t evp__fn_now_s(const evp__fn_t *fn) {
   return fn->cfg.clock ? fn->cfg.clock(fn->cfg.clock_opaque) : evp__system_clock(NULL);
 }
 
-int64_t evp__fn_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t evp__fn_remaining_ms(const evp__fn_call_t *call) {
   if (!call || call->deadline_ms <= 0)
     return INT64_MAX;
-  return call->deadline_ms - evp__fn_now_ms();
+  return call->deadline_ms - evp__wall_ms();
 }
 
 uint64_t evp__fn_rand(evp__fn_t *fn, uint64_t n) {

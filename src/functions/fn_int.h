@@ -83,9 +83,8 @@ struct evp__fn {
 
 /* Seconds on the configured clock. */
 int64_t evp__fn_now_s(const evp__fn_t *fn);
-/* Epoch milliseconds (real time: deadlines are real). */
-int64_t evp__fn_now_ms(void);
-/* Milliseconds left before the invocation's deadline (INT64_MAX: none). */
+/* Milliseconds left before the invocation's deadline, a wall-clock time
+ * (evp__wall_ms); INT64_MAX: none. */
 int64_t evp__fn_remaining_ms(const evp__fn_call_t *call);
 /* A uniform random number in [0, n). */
 uint64_t evp__fn_rand(evp__fn_t *fn, uint64_t n);

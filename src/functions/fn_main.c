@@ -67,7 +67,7 @@ evp_err_t evp__fn_new(const evp__fn_config_t *cfg, const char *default_schema,
   fn->cfg = *cfg;
   evp_err_t e;
   if (evp__random(&fn->rng, sizeof fn->rng) != EVP_OK || fn->rng == 0)
-    fn->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)evp__fn_now_ms();
+    fn->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)evp__wall_ms();
   if ((e = evp__aws_env_from_environ(&fn->aws_env, errstr, errstr_size)) != EVP_OK)
     goto fail;
   if (cfg->kind == EVP__FN_PROCESSOR &&

@@ -48,8 +48,6 @@ struct evp_lambda_runtime {
   char curl_err[CURL_ERROR_SIZE];
 };
 
-/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
-int64_t evp__lambda_now_ms(void);
 
 /* Re-read AWS_LAMBDA_LOG_LEVEL (evp_lambda_runtime_new does; tests too).
  * Not safe against a concurrent setenv(): call it from the runtime thread. */
