@@ -72,7 +72,7 @@ char *evp__strdup(const char *s);
 
 
 /* ---- HMAC-SHA256 with a prepared key (hmac.c) ---- */
-typedef struct evp__hmac_key_s evp__hmac_key_t;
+typedef struct evp__hmac_key evp__hmac_key_t;
 /* Prepare @p key for repeated use; NULL on allocation failure. */
 evp__hmac_key_t *evp__hmac_key_new(const void *key, size_t keylen);
 void evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsigned char out[32]);

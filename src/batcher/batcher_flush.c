@@ -37,10 +37,10 @@ typedef struct {
   int64_t hour;
   uint64_t offset;
   size_t i;
-} key_t_;
+} group_key_t;
 
 static int cmp_key(const void *a, const void *b) {
-  const key_t_ *x = a, *y = b;
+  const group_key_t *x = a, *y = b;
   if (x->hour != y->hour) return x->hour < y->hour ? -1 : 1;
   return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
@@ -312,7 +312,7 @@ undo:
 
 evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errstr_size) {
   if (b->nbuf == 0) return EVP_OK;
-  key_t_ *keys = malloc(b->nbuf * sizeof *keys);
+  group_key_t *keys = malloc(b->nbuf * sizeof *keys);
   size_t *idx = malloc(b->nbuf * sizeof *idx);
   if (!keys || !idx) {
     free(keys);
@@ -320,7 +320,7 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   }
   for (size_t i = 0; i < b->nbuf; i++)
-    keys[i] = (key_t_){hour_of(b->buf[i].received_at_us), b->buf[i].offset, i};
+    keys[i] = (group_key_t){hour_of(b->buf[i].received_at_us), b->buf[i].offset, i};
   qsort(keys, b->nbuf, sizeof *keys, cmp_key);
   for (size_t i = 0; i < b->nbuf; i++) idx[i] = keys[i].i;
   tally_t t = {0};

@@ -1,7 +1,9 @@
 /* Internal state of evp_client_t, shared by the files of the client area:
- * client.c (API), event.c (door checks and filling), queue.c, sender.c
- * (background thread), batch.c, http.c, token.c, retry.c, response.c,
- * stats.c, log.c. */
+ * client.c (API), event_scan.c and event_make.c (door checks and filling),
+ * validate.c (schema), uuid.c (ids and timestamps), queue.c and list.c (the
+ * queue), sender.c (background thread), batch.c, http.c, token.c, retry.c,
+ * response.c, fault.c (service errors), fork.c, stats.c, log.c. The
+ * configuration is in conf_int.h. */
 #ifndef EVP_CLIENT_CLIENT_INT_H
 #define EVP_CLIENT_CLIENT_INT_H
 
