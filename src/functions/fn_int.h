@@ -94,6 +94,9 @@ void evp__fn_sleep_ms(evp__fn_t *fn, int64_t ms);
 evp_err_t evp__fn_sm(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_t errstr_size);
 evp_err_t evp__fn_fh(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_t errstr_size);
 
+/* Wipe every string of a cJSON tree (it may hold secrets), then delete it. */
+void evp__fn_cjson_wipe_delete(struct cJSON *root);
+
 /* ---- the secret caches (fn_secrets.c) ---- */
 
 /* The cached signing keys: fetched when absent or older than the cache TTL
@@ -117,10 +120,6 @@ void evp__fn_log(const evp__fn_call_t *call, evp_lambda_log_level_t lvl, const c
 void evp__fn_field_str(char *buf, size_t cap, size_t *n, const char *name, const char *value);
 void evp__fn_field_num(char *buf, size_t cap, size_t *n, const char *name, long long v);
 const char *evp__fn_field_end(char *buf, size_t cap, size_t *n);
-
-/* Wipe every string of a cJSON tree (it may hold secrets), then delete it
- * (fn_env.c). */
-void evp__fn_cjson_wipe_delete(struct cJSON *root);
 
 /* Copy @p msg / @p type into a handler's error buffers; returns @p e. */
 evp_err_t evp__fn_fail(evp_err_t e, const char *type, const char *msg, char *errtype,
