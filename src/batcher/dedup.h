@@ -1,6 +1,7 @@
 /* The dedup set (dedup.c): which event ids were written within the dedup
  * window. The batcher thread consults it, in log order, before a row is
- * written; nothing else in it knows about the batcher. */
+ * written; the set itself knows nothing of the batcher (test_batcher
+ * checks it alone). */
 #ifndef EVP_BATCHER_DEDUP_H
 #define EVP_BATCHER_DEDUP_H
 
