@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "base/base.h"
+#include "suite_main.h"
 
 START_TEST(monotonic_units_agree_and_never_go_back) {
   int64_t prev = evp__mono_us();
@@ -85,9 +86,5 @@ int main(void) {
   tcase_add_test(tc, timespec_of_microseconds);
   tcase_add_test(tc, deadline_of_a_monotonic_condition_variable);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite(s);
 }
