@@ -3,7 +3,7 @@
  * server's event acceptance (server/test_events_suite.c).
  *
  * Schemas and instances are handed over as the exact text of the test file
- * (spans found with the core's JSON parser), never re-printed: a round trip
+ * (spans found with the JSON layer's parser), never re-printed: a round trip
  * through cJSON would cut "hello\u0000there" at its NUL and hide exactly the
  * bugs the "nul characters in strings" cases exist to find. */
 #ifndef EVP_TESTS_SCHEMA_SUITE_H

@@ -62,8 +62,7 @@ void evp__aws_parse_error(const char *body, size_t len, const char *hdr_type,
 
 /* Retry delay in ms for retry @p i (1-based). */
 int64_t evp__aws_backoff_ms(evp__aws_client_t *c, unsigned i);
-/* Monotonic milliseconds. */
-int64_t evp__aws_now_ms(void);
+/* Sleep @p ms milliseconds (a retry's back-off). */
 void evp__aws_sleep_ms(int64_t ms);
 
 /* Check an identifier we put in a request: 1..max bytes, printable ASCII or

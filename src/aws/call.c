@@ -78,14 +78,14 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
     body = "{}", body_len = 2;
   if (!timeout_ms)
     timeout_ms = 10000;
-  const int64_t deadline = evp__aws_now_ms() + timeout_ms;
+  const int64_t deadline = evp__mono_ms() + timeout_ms;
   struct curl_slist *hdrs = make_headers(c, op);
   if (!hdrs)
     return EVP_ERR_NOMEM;
   evp_err_t rc = EVP_ERR_INTERNAL;
   int last_cost = 0; /* quota tokens taken by the last retry */
   for (unsigned attempt = 1;; attempt++) {
-    int64_t left = deadline - evp__aws_now_ms();
+    int64_t left = deadline - evp__mono_ms();
     if (left <= 0) {
       rc = EVP_ERR_TIMED_OUT;
       break;
@@ -145,7 +145,7 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
     if (c->quota < cost)
       break; /* quota exhausted: fail fast */
     int64_t delay = evp__aws_backoff_ms(c, attempt);
-    if (evp__aws_now_ms() + delay >= deadline)
+    if (evp__mono_ms() + delay >= deadline)
       break; /* the retry could not finish in time: report this error now */
     c->quota -= cost;
     last_cost = cost;

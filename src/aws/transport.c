@@ -67,7 +67,7 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
   c->call_timeout_ms = EVP__AWS_DEFAULT_TIMEOUT_MS;
   c->quota = EVP__AWS_QUOTA_MAX;
   if (evp__random(&c->rng, sizeof c->rng) != EVP_OK)
-    c->rng = (uint64_t)(uintptr_t)c ^ (uint64_t)evp__aws_now_ms();
+    c->rng = (uint64_t)(uintptr_t)c ^ (uint64_t)evp__mono_ms();
   c->url = evp__strdup(url);
   if (!c->url) {
     evp__aws_client_free(c);

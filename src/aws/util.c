@@ -163,12 +163,6 @@ int evp__aws_ident_ok(const char *s, size_t max) {
   return 1;
 }
 
-int64_t evp__aws_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void evp__aws_sleep_ms(int64_t ms) {
   if (ms <= 0)
     return;

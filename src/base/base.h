@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include "evpipe/common.h"
 #include "evpipe/error.h"
 
@@ -49,17 +50,29 @@ int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n);
  * bytes, NUL-terminated. */
 void evp__uuid_text(const unsigned char u[16], char out[37]);
 
-/* The system clock in seconds since the epoch (an evp_clock_cb_t). */
+/* ---- clocks (util.c): the one place src/ reads the time ----
+ * Durations, deadlines and rates use the monotonic clock (it never goes
+ * back); times that are shown or stored (timestamps, the receive time of an
+ * event, Lambda's deadline, which AWS gives as a wall-clock time) use the
+ * wall clock. Tests that need another clock replace it where it is
+ * configured (evp_clock_cb_t, the functions' clock and sleep hooks), not here. */
+int64_t evp__mono_us(void); /* CLOCK_MONOTONIC, microseconds */
+int64_t evp__mono_ms(void); /* the same in milliseconds */
+double evp__mono_s(void);   /* the same in seconds */
+int64_t evp__wall_us(void); /* CLOCK_REALTIME, microseconds since the epoch */
+int64_t evp__wall_ms(void); /* the same in milliseconds */
+/* The wall clock in seconds since the epoch (an evp_clock_cb_t). */
 int64_t evp__system_clock(void *opaque);
-/* CLOCK_MONOTONIC in seconds, for deadlines and rates (never goes back). */
-double evp__mono_s(void);
+/* A time in microseconds (of either clock) as a struct timespec: the
+ * deadline of pthread_cond_timedwait on a condition variable of that clock. */
+struct timespec evp__timespec_us(int64_t us);
 
 /* strdup that returns NULL for NULL. */
 char *evp__strdup(const char *s);
 
 
 /* ---- HMAC-SHA256 with a prepared key (hmac.c) ---- */
-typedef struct evp__hmac_key_s evp__hmac_key_t;
+typedef struct evp__hmac_key evp__hmac_key_t;
 /* Prepare @p key for repeated use; NULL on allocation failure. */
 evp__hmac_key_t *evp__hmac_key_new(const void *key, size_t keylen);
 void evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsigned char out[32]);

@@ -22,7 +22,7 @@
 #  define EVP_HMAC_SLOW_PATH 1
 #endif
 
-struct evp__hmac_key_s {
+struct evp__hmac_key {
 #ifndef EVP_HMAC_SLOW_PATH
   SHA256_CTX inner; /* after absorbing key ^ ipad */
   SHA256_CTX outer; /* after absorbing key ^ opad */

@@ -37,6 +37,28 @@ evp_err_t evp__random(void *buf, size_t n) {
   return RAND_bytes(buf, (int)n) == 1 ? EVP_OK : EVP_ERR_INTERNAL;
 }
 
+int64_t evp__mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t evp__mono_ms(void) { return evp__mono_us() / 1000; }
+
+double evp__mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t evp__wall_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t evp__wall_ms(void) { return evp__wall_us() / 1000; }
+
 int64_t evp__system_clock(void *opaque) {
   (void)opaque;
   struct timespec ts;
@@ -45,10 +67,11 @@ int64_t evp__system_clock(void *opaque) {
   return (int64_t)ts.tv_sec;
 }
 
-double evp__mono_s(void) {
+struct timespec evp__timespec_us(int64_t us) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  ts.tv_sec = (time_t)(us / 1000000);
+  ts.tv_nsec = (long)(us % 1000000) * 1000;
+  return ts;
 }
 
 char *evp__strdup(const char *s) {

@@ -35,20 +35,9 @@
 #define DEFAULT_PART_MIN_EVENTS 1000
 #define DEFAULT_NOTICE_INTERVAL_MS 10000
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* A CLOCK_MONOTONIC condition variable's deadline @p ms from now. */
 static void deadline_in(struct timespec *ts, int ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
+  *ts = evp__timespec_us(evp__mono_us() + (int64_t)ms * 1000);
 }
 
 /* Read records into the buffer until it is full or the log has no more. */
@@ -57,7 +46,7 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
   while (b->buf_bytes < b->buffer_bytes) {
     if (b->nbuf == b->capbuf) {
       size_t cap = b->capbuf ? b->capbuf * 2 : 256;
-      evp__brec_t *nb = realloc(b->buf, cap * sizeof *nb);
+      evp__buffered_record_t *nb = realloc(b->buf, cap * sizeof *nb);
       if (!nb) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
       b->buf = nb;
       b->capbuf = cap;
@@ -70,20 +59,14 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
                                               &b->arena_cap, errstr, errstr_size);
     if (e || !got) return e;
     size_t len = rec.payload_len;
-    if (b->nbuf == 0) b->first_at_ms = now_ms();
+    if (b->nbuf == 0) b->first_at_ms = evp__mono_ms();
     b->buf[b->nbuf++] =
-        (evp__brec_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, poff, len};
+        (evp__buffered_record_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, poff, len};
     b->buf_bytes += len;
     b->buf_events += rec.nevents;
     *progressed = 1;
   }
   return EVP_OK;
-}
-
-static int64_t wall_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* A failed attempt: counted, kept as the outage's reason, and told — the
@@ -98,7 +81,7 @@ static void note_failure(evp__batcher_t *b, const char *msg) {
   snprintf(b->fail_err, sizeof b->fail_err, "%s", msg);
   if (!b->failing) {
     b->failing = 1;
-    b->fail_since_us = wall_us();
+    b->fail_since_us = evp__wall_us();
     b->fail_count = 0;
     b->outage_told = 0;
   }
@@ -107,7 +90,7 @@ static void note_failure(evp__batcher_t *b, const char *msg) {
   evp__batcher_notice_t n = {b->outage_told ? EVP__LAKE_STILL_FAILING : EVP__LAKE_FAILED, msg,
                              b->untold, b->fail_count, b->fail_since_us, NULL};
   pthread_mutex_unlock(&b->mu);
-  int64_t now = now_ms();
+  int64_t now = evp__mono_ms();
   if (b->notice && (!b->noticed || now - b->noticed_at_ms >= b->notice_interval_ms)) {
     b->noticed = 1;
     b->noticed_at_ms = now;
@@ -133,7 +116,7 @@ static void note_success(evp__batcher_t *b) {
   pthread_mutex_unlock(&b->mu);
   if (tell && b->notice) {
     b->untold = 0;
-    b->noticed_at_ms = now_ms(); /* a failure right after is a flap: not told at once */
+    b->noticed_at_ms = evp__mono_ms(); /* a failure right after is a flap: not told at once */
     b->notice(b->notice_arg, &n);
   }
 }
@@ -181,7 +164,7 @@ static void *batcher_main(void *arg) {
     }
     if (!retry && b->nbuf == 0) note_success(b); /* read, nothing waiting to be written */
     uint64_t pos = evp__wal_reader_pos(b->r);
-    int64_t age = b->nbuf ? now_ms() - b->first_at_ms : 0;
+    int64_t age = b->nbuf ? evp__mono_ms() - b->first_at_ms : 0;
     int due = b->nbuf > 0 &&
               (retry || stop || b->buf_bytes >= b->buffer_bytes || age >= (int64_t)b->buffer_seconds * 1000 ||
                target > committed);

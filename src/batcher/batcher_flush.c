@@ -37,10 +37,10 @@ typedef struct {
   int64_t hour;
   uint64_t offset;
   size_t i;
-} key_t_;
+} group_key_t;
 
 static int cmp_key(const void *a, const void *b) {
-  const key_t_ *x = a, *y = b;
+  const group_key_t *x = a, *y = b;
   if (x->hour != y->hour) return x->hour < y->hour ? -1 : 1;
   return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
@@ -94,7 +94,7 @@ static evp_err_t scan_hour(evp__batcher_t *b, int64_t hour, const char *dir, cha
     if (parse_part(n, &first, &last) != 0 || last < b->start_ckpt) continue;
     if (b->ncov == b->capcov) {
       size_t cap = b->capcov ? b->capcov * 2 : 8;
-      evp__bcover_t *c = realloc(b->cov, cap * sizeof *c);
+      evp__existing_file_t *c = realloc(b->cov, cap * sizeof *c);
       if (!c) {
         e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
         break;
@@ -102,7 +102,7 @@ static evp_err_t scan_hour(evp__batcher_t *b, int64_t hour, const char *dir, cha
       b->cov = c;
       b->capcov = cap;
     }
-    b->cov[b->ncov++] = (evp__bcover_t){hour, first, last};
+    b->cov[b->ncov++] = (evp__existing_file_t){hour, first, last};
   }
   closedir(d);
   if (!e) b->scanned[b->nscanned++] = hour;
@@ -115,36 +115,13 @@ static int covered(const evp__batcher_t *b, int64_t hour, uint64_t off) {
   return 0;
 }
 
-typedef evp__btally_t tally_t;
-typedef evp__bahead_t ahead_t;
-#define PREFETCH_AHEAD EVP__BPREFETCH_AHEAD
-
-void evp__batcher_look_ahead(const evp__dedup_t *d, uint64_t scope, const char *ev, size_t len,
-                             ahead_t *a) {
-  static const char pre[] = "{\"event_id\":\"";
-  const size_t pl = sizeof pre - 1;
-  a->id = NULL;
-  if (len < pl + 2 || memcmp(ev, pre, pl) != 0) return;
-  const unsigned char *s = (const unsigned char *)ev + pl,
-                      *q = evp__json_quote_end(s, (const unsigned char *)ev + len);
-  if (q >= (const unsigned char *)ev + len || *q != '"') return; /* escaped: the usual way */
-  a->id = (const char *)s;
-  a->len = (size_t)(q - s);
-  evp__dedup_key(d, scope, a->id, a->len, &a->key);
-  evp__dedup_prefetch(d, &a->key);
-}
-
-evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__brec_t *br,
-                              evp__wal_record_t *rec, char *errstr, size_t errstr_size) {
-  if (evp__wal_payload_decode(b->arena + br->poff, br->len, rec) != 0)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "batcher: record %llu malformed",
-                       (unsigned long long)br->offset);
-  return EVP_OK;
-}
+typedef evp__flush_tally_t tally_t;
+typedef evp__id_ahead_t ahead_t;
+#define PREFETCH_AHEAD EVP__ID_LOOK_AHEAD
 
 /* A record already in a lake file is not written again, but the dedup set
  * must know its ids as if it had been. */
-static evp_err_t learn_record(evp__batcher_t *b, const evp__brec_t *br, char *errstr,
+static evp_err_t learn_record(evp__batcher_t *b, const evp__buffered_record_t *br, char *errstr,
                               size_t errstr_size) {
   evp__wal_record_t rec;
   if (!b->dd || evp__wal_payload_decode(b->arena + br->poff, br->len, &rec) != 0) return EVP_OK;
@@ -156,18 +133,6 @@ static evp_err_t learn_record(evp__batcher_t *b, const evp__brec_t *br, char *er
         evp__dedup_check(b->dd, scope, id, idlen, br->received_at_us) < 0)
       return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   return EVP_OK;
-}
-
-evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw, const char *dir,
-                                 const char *name, char *errstr, size_t errstr_size) {
-  if (*pw) return evp__pq_writer_reopen(*pw, dir, name, errstr, errstr_size);
-  /* Event strings passed the strict parser before they were logged (and
-   * unescaping keeps UTF-8 valid); client ids are checked per record. */
-  size_t ncols;
-  const evp__pq_column_t *cols = evp__row_builder_columns(rb, &ncols);
-  evp__pq_options_t po = {0};
-  po.utf8_checked = 1;
-  return evp__pq_writer_open(pw, dir, name, cols, ncols, &po, errstr, errstr_size);
 }
 
 /* An event the lake cannot take: a line for the group's quarantine file,
@@ -187,7 +152,7 @@ static evp_err_t refuse(evp__batcher_t *b, uint64_t offset, const evp__wal_recor
 static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx, size_t n,
                       int64_t hour, tally_t *t, char *errstr, size_t errstr_size) {
   for (size_t k = 0; k < n; k++) {
-    const evp__brec_t *br = &b->buf[idx[k]];
+    const evp__buffered_record_t *br = &b->buf[idx[k]];
     evp__wal_record_t rec;
     evp_err_t de = evp__batcher_record(b, br, &rec, errstr, errstr_size);
     if (de) return de;
@@ -270,7 +235,7 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
 static evp_err_t learn_covered(evp__batcher_t *b, const size_t *idx, size_t n, int64_t hour,
                                char *errstr, size_t errstr_size) {
   for (size_t k = 0; k < n && b->dd; k++) {
-    const evp__brec_t *br = &b->buf[idx[k]];
+    const evp__buffered_record_t *br = &b->buf[idx[k]];
     evp_err_t e;
     if (b->replay_end > br->offset && covered(b, hour, br->offset) &&
         (e = learn_record(b, br, errstr, errstr_size)))
@@ -301,7 +266,7 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   }
   uint64_t first = UINT64_MAX, last = 0;
   for (size_t k = 0; k < n; k++) {
-    const evp__brec_t *br = &b->buf[idx[k]];
+    const evp__buffered_record_t *br = &b->buf[idx[k]];
     if (br->nevents == 0 || (b->replay_end > br->offset && covered(b, hour, br->offset))) continue;
     if (first == UINT64_MAX) first = br->offset;
     last = br->offset;
@@ -347,7 +312,7 @@ undo:
 
 evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errstr_size) {
   if (b->nbuf == 0) return EVP_OK;
-  key_t_ *keys = malloc(b->nbuf * sizeof *keys);
+  group_key_t *keys = malloc(b->nbuf * sizeof *keys);
   size_t *idx = malloc(b->nbuf * sizeof *idx);
   if (!keys || !idx) {
     free(keys);
@@ -355,7 +320,7 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   }
   for (size_t i = 0; i < b->nbuf; i++)
-    keys[i] = (key_t_){hour_of(b->buf[i].received_at_us), b->buf[i].offset, i};
+    keys[i] = (group_key_t){hour_of(b->buf[i].received_at_us), b->buf[i].offset, i};
   qsort(keys, b->nbuf, sizeof *keys, cmp_key);
   for (size_t i = 0; i < b->nbuf; i++) idx[i] = keys[i].i;
   tally_t t = {0};

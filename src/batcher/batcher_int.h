@@ -1,5 +1,12 @@
-/* Internals of the batcher shared by batcher*.c and their tests: the dedup
- * set, the batcher object, the thread pool and the file writers. */
+/* The batcher object and what its files do to it, for batcher*.c and the
+ * batcher's tests. Who calls whom, one way down:
+ *   batcher.c          the thread: reads the log into the buffer, flushes
+ *   batcher_flush.c    buffer -> one lake file per hour group -> checkpoint
+ *   batcher_parts.c    a large group as several files at once
+ *   batcher_record.c   what both writers share: a buffered record decoded,
+ *                      event ids looked up ahead, a file opened
+ *   batcher_refused.c  events the lake cannot take, to the quarantine
+ *   dedup.c (dedup.h), thread_pool.c (thread_pool.h): self-contained. */
 #ifndef EVP_BATCHER_BATCHER_INT_H
 #define EVP_BATCHER_BATCHER_INT_H
 
@@ -10,41 +17,10 @@
 #include "lake/lake.h"
 #include "lake/lake_row.h"
 #include "wal/wal_read.h"
+#include "batcher/dedup.h"
+#include "batcher/thread_pool.h"
 
-
-/* The set of event ids written within the dedup window: 128-bit keyed
- * hashes of the ids in a hash table plus a FIFO ring in insertion order, so
- * expiry and the size bound both drop the oldest ids first. Times are the
- * events' received_at. Not thread-safe (the batcher thread owns it). */
-typedef struct evp__dedup evp__dedup_t;
-
-evp__dedup_t *evp__dedup_new(int64_t window_us, size_t max_ids);
-void evp__dedup_free(evp__dedup_t *d);
-/* Ids are per client: the scope of a record's ids is a keyed hash of its
- * client_id, computed once per record and passed with each of its ids. */
-uint64_t evp__dedup_scope(const evp__dedup_t *d, const char *client_id, size_t len);
-/* 1 when @p id was seen in @p scope within the window before @p ts_us;
- * otherwise the id is remembered at @p ts_us and 0 is returned; -1 when out
- * of memory. A UUID (36 characters, 8-4-4-4-12 hex digits) matches in any
- * case; other ids byte for byte. */
-int evp__dedup_check(evp__dedup_t *d, uint64_t scope, const char *id, size_t len, int64_t ts_us);
-/* The same in two steps, so that the table slot of an id checked soon can
- * be loaded ahead (a cache miss on a table of millions otherwise stalls the
- * check): the id's keyed hash, a prefetch hint, and the check itself. */
-typedef struct {
-  uint64_t h1, h2;
-} evp__dedup_key_t;
-void evp__dedup_key(const evp__dedup_t *d, uint64_t scope, const char *id, size_t len,
-                    evp__dedup_key_t *k);
-void evp__dedup_prefetch(const evp__dedup_t *d, const evp__dedup_key_t *k);
-int evp__dedup_check_key(evp__dedup_t *d, const evp__dedup_key_t *k, int64_t ts_us);
-/* A mark of the insertions so far; rollback forgets every id remembered
- * after it (the undo of a file that could not be written). */
-uint64_t evp__dedup_mark(const evp__dedup_t *d);
-void evp__dedup_rollback(evp__dedup_t *d, uint64_t mark);
-size_t evp__dedup_size(const evp__dedup_t *d);
-
-/* ---- the batcher object (batcher.c: thread; batcher_flush.c: files) ---- */
+/* ---- the batcher object ---- */
 
 /* A log record held in the buffer: its payload is copied into the
  * batcher's arena at @p poff (one buffer reused from flush to flush: a
@@ -56,14 +32,14 @@ typedef struct {
   uint32_t nevents;
   size_t poff;
   size_t len;
-} evp__brec_t;
+} evp__buffered_record_t;
 
 /* Records of hour @p hour in [first, last] are in an existing lake file
  * (written before a crash, after the checkpoint). */
 typedef struct {
   int64_t hour;
   uint64_t first, last;
-} evp__bcover_t;
+} evp__existing_file_t;
 
 struct evp__batcher {
   evp__wal_t *w;
@@ -103,7 +79,7 @@ struct evp__batcher {
   evp_err_t final_err;          /* the flush at stop failed: its error ... */
   char final_msg[512];          /* ... and reason */
   evp__wal_reader_t *r;
-  evp__brec_t *buf;
+  evp__buffered_record_t *buf;
   size_t nbuf, capbuf, buf_bytes;
   unsigned char *arena;         /* the buffered payloads, back to back */
   size_t arena_len, arena_cap;
@@ -111,17 +87,17 @@ struct evp__batcher {
   int64_t first_at_ms;          /* monotonic time the oldest buffered record was read */
   uint64_t replay_end;          /* log end at start: lake files may already hold records below it */
   uint64_t start_ckpt;
-  evp__bcover_t *cov;
+  evp__existing_file_t *cov;
   size_t ncov, capcov;
   int64_t *scanned;             /* hours whose directory was scanned for such files */
   size_t nscanned, capscanned;
-  struct evp__pq_writer *pw;    /* reused file after file (its buffers keep their size) */
+  evp__pq_writer_t *pw;         /* reused file after file (its buffers keep their size) */
   /* Parallel parts (batcher_parts.c): nparts files per large group, the
    * last built on this thread, the others on the pool's helpers. */
   size_t nparts, part_min_events;
-  struct evp__bpool *pool;
-  struct evp__bpart *parts;     /* nparts, each with its own row builder and writer */
-  struct evp__bev *pev;         /* per event of the group: its id and dedup verdict */
+  evp__thread_pool_t *pool;
+  struct evp__batcher_part *parts; /* nparts, each with its own row builder and writer */
+  struct evp__part_event *pev;    /* per event of the group: its id and dedup verdict */
   size_t cappev;
   /* Events of the group being written that the row builder refused, as
    * NDJSON lines for the quarantine (batcher_refused.c), and what is still
@@ -136,21 +112,41 @@ struct evp__batcher {
   char refused_file[4400];
 };
 
+/* The lake table the batcher writes, and the name of each of its files:
+ * the log offsets of the first and last record it holds. */
+#define EVP__LAKE_TABLE "events"
+#define EVP__PART_FMT "part-%020llu-%020llu.parquet"
+
 /* Write the buffer to lake files (one per hour of received_at), advance
  * the checkpoint and empty the buffer; on error the buffer is kept and the
  * same files are retried later (batcher_flush.c). */
 evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errstr_size);
 
+/* ---- shared by the two writers (batcher_record.c) ---- */
+
 /* The buffered record @p br decoded (EVP_ERR_INTERNAL when it does not
  * decode: it passed its checksum when read, so that is a bug). */
-evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__brec_t *br,
+evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__buffered_record_t *br,
                               evp__wal_record_t *rec, char *errstr, size_t errstr_size);
 
 /* Open (or reopen, keeping its buffers) *pw on dir/name with the columns of rb. */
-struct evp__pq_writer;
-evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, struct evp__pq_writer **pw,
+evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw,
                                  const char *dir, const char *name, char *errstr,
                                  size_t errstr_size);
+
+/* The id an SDK puts first ({"event_id":"...") and its dedup key, computed
+ * a few events ahead of the check so the table slot can be loaded
+ * (evp__batcher_look_ahead fills one and prefetches the slot). */
+#define EVP__ID_LOOK_AHEAD 6
+typedef struct {
+  const char *id; /* NULL: the event has another shape (checked as usual) */
+  size_t len;
+  evp__dedup_key_t key;
+} evp__id_ahead_t;
+void evp__batcher_look_ahead(const evp__dedup_t *d, uint64_t scope, const char *ev, size_t len,
+                             evp__id_ahead_t *a);
+
+/* ---- refused events (batcher_refused.c) ---- */
 
 /* Event @p ev of record @p rec (log offset @p offset) is refused for
  * @p why: kept as one line for the group's quarantine file. EVP_ERR_NOMEM
@@ -172,28 +168,7 @@ void evp__batcher_refused_tell(evp__batcher_t *b, int force);
 /* What a flush wrote and dropped. */
 typedef struct {
   uint64_t files, bytes, rows, dups, bad;
-} evp__btally_t;
-
-/* The id an SDK puts first ({"event_id":"...") and its dedup key, computed
- * a few events ahead of the check so the table slot can be loaded. */
-#define EVP__BPREFETCH_AHEAD 6
-typedef struct {
-  const char *id; /* NULL: the event has another shape (checked as usual) */
-  size_t len;
-  evp__dedup_key_t key;
-} evp__bahead_t;
-void evp__batcher_look_ahead(const evp__dedup_t *d, uint64_t scope, const char *ev, size_t len,
-                             evp__bahead_t *a);
-
-/* Helper threads (batcher_pool.c): run n jobs at once, n - 1 of them on the
- * helpers and the last on the caller; returns when all are done (with fewer
- * helpers than n - 1, all run on the caller). One caller at a time. */
-typedef struct evp__bpool evp__bpool_t;
-typedef void (*evp__bjob_fn)(void *arg);
-evp__bpool_t *evp__bpool_new(size_t nthreads); /* NULL: out of memory or threads */
-size_t evp__bpool_threads(const evp__bpool_t *p);
-void evp__bpool_run(evp__bpool_t *p, evp__bjob_fn fn, void *const *args, size_t n);
-void evp__bpool_free(evp__bpool_t *p);
+} evp__flush_tally_t;
 
 /* A group of records (one hour, sorted by offset, none already in a file)
  * written as up to b->nparts files at once, one per contiguous run of
@@ -204,12 +179,9 @@ void evp__bpool_free(evp__bpool_t *p);
  * path does not decide exactly as the one-file path would (a bad event, an
  * id found differently): the caller then writes it as one file. */
 evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t n,
-                                   const char *dir, evp__btally_t *t, int *fallback,
+                                   const char *dir, evp__flush_tally_t *t, int *fallback,
                                    char *errstr, size_t errstr_size);
 void evp__batcher_parts_free(evp__batcher_t *b);
-
-#define EVP__LAKE_TABLE "events"
-#define EVP__PART_FMT "part-%020llu-%020llu.parquet"
 
 /* Feed the event ids of retained, already-committed log records (below the
  * checkpoint) to the dedup set, so a restart does not forget which ids were

@@ -36,7 +36,7 @@
 #include "base/files.h"
 
 /* One event of the group as the dedup pass saw it. */
-struct evp__bev {
+struct evp__part_event {
   const char *id; /* in the arena; NULL when found elsewhere (unescaped) or not at all */
   uint32_t len;
   uint8_t has, dup; /* an id was found; it was seen within the window */
@@ -44,7 +44,7 @@ struct evp__bev {
 
 enum { PART_FILL, PART_FINISH, PART_DISCARD };
 
-struct evp__bpart {
+struct evp__batcher_part {
   evp__batcher_t *b;
   evp__row_builder_t *rb;
   evp__pq_writer_t *pw;
@@ -63,7 +63,7 @@ struct evp__bpart {
 static evp_err_t setup(evp__batcher_t *b, char *errstr, size_t errstr_size) {
   if (b->parts) return EVP_OK;
   b->parts = calloc(b->nparts, sizeof *b->parts);
-  if (!b->parts || (b->nparts > 1 && !(b->pool = evp__bpool_new(b->nparts - 1)))) {
+  if (!b->parts || (b->nparts > 1 && !(b->pool = evp__thread_pool_new(b->nparts - 1)))) {
     free(b->parts);
     b->parts = NULL;
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory or threads");
@@ -86,23 +86,23 @@ void evp__batcher_parts_free(evp__batcher_t *b) {
   }
   free(b->parts);
   b->parts = NULL;
-  evp__bpool_free(b->pool);
+  evp__thread_pool_free(b->pool);
   b->pool = NULL;
   free(b->pev);
   b->pev = NULL;
   b->cappev = 0;
 }
 
-static int same_id(const struct evp__bev *v, const char *id, size_t len) {
+static int same_id(const struct evp__part_event *v, const char *id, size_t len) {
   if (!v->has || !id) return !v->has && !id;
   return v->id && v->len == len && memcmp(v->id, id, len) == 0;
 }
 
-static void fill(struct evp__bpart *p) {
+static void fill(struct evp__batcher_part *p) {
   evp__batcher_t *b = p->b;
   size_t k = p->ev0;
   for (size_t r = 0; r < p->n && !p->e; r++) {
-    const evp__brec_t *br = &b->buf[p->idx[r]];
+    const evp__buffered_record_t *br = &b->buf[p->idx[r]];
     evp__wal_record_t rec;
     if ((p->e = evp__batcher_record(b, br, &rec, p->err, sizeof p->err))) return;
     if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
@@ -140,7 +140,7 @@ static void fill(struct evp__bpart *p) {
 }
 
 static void run_part(void *arg) {
-  struct evp__bpart *p = arg;
+  struct evp__batcher_part *p = arg;
   if (p->skip) return;
   switch (p->step) {
   case PART_FILL:
@@ -172,41 +172,41 @@ static void run_all(evp__batcher_t *b, size_t np, int step) {
     b->parts[i].step = step;
     args[i] = &b->parts[i];
   }
-  evp__bpool_run(b->pool, run_part, args, np);
+  evp__thread_pool_run(b->pool, run_part, args, np);
 }
 
 /* The dedup pass: every event's id and verdict, in log order. */
 static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size_t nev,
                             char *errstr, size_t errstr_size) {
   if (nev > b->cappev) {
-    struct evp__bev *v = realloc(b->pev, nev * sizeof *v);
+    struct evp__part_event *v = realloc(b->pev, nev * sizeof *v);
     if (!v) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
     b->pev = v;
     b->cappev = nev;
   }
   size_t k = 0;
   for (size_t r = 0; r < n; r++) {
-    const evp__brec_t *br = &b->buf[idx[r]];
+    const evp__buffered_record_t *br = &b->buf[idx[r]];
     evp__wal_record_t rec;
     evp_err_t e = evp__batcher_record(b, br, &rec, errstr, errstr_size);
     if (e) return e;
     if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
-      for (uint32_t i = 0; i < rec.nevents; i++) b->pev[k++] = (struct evp__bev){NULL, 0, 0, 0};
+      for (uint32_t i = 0; i < rec.nevents; i++) b->pev[k++] = (struct evp__part_event){NULL, 0, 0, 0};
       continue; /* dropped by the fill: the group falls back */
     }
     /* Dedup probes miss the cache: start each one a few events ahead. */
-    evp__bahead_t ring[EVP__BPREFETCH_AHEAD + 1];
+    evp__id_ahead_t ring[EVP__ID_LOOK_AHEAD + 1];
     size_t cur = 0, pcur = 0, len, plen, nth = 0, nahead = 0;
     const char *ev, *pev;
     uint64_t scope = evp__dedup_scope(b->dd, rec.client_id, rec.client_id_len);
-    while (nahead < EVP__BPREFETCH_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
+    while (nahead < EVP__ID_LOOK_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
       evp__batcher_look_ahead(b->dd, scope, pev, plen,
-                              &ring[nahead++ % (EVP__BPREFETCH_AHEAD + 1)]);
+                              &ring[nahead++ % (EVP__ID_LOOK_AHEAD + 1)]);
     for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); nth++, k++) {
       if (evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
         evp__batcher_look_ahead(b->dd, scope, pev, plen,
-                                &ring[nahead++ % (EVP__BPREFETCH_AHEAD + 1)]);
-      const evp__bahead_t *mine = &ring[nth % (EVP__BPREFETCH_AHEAD + 1)];
+                                &ring[nahead++ % (EVP__ID_LOOK_AHEAD + 1)]);
+      const evp__id_ahead_t *mine = &ring[nth % (EVP__ID_LOOK_AHEAD + 1)];
       const char *id = mine->id;
       size_t idlen = mine->len;
       int r2;
@@ -215,7 +215,7 @@ static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size
       } else if (evp__row_builder_event_id(b->rb, ev, len, &id, &idlen) == 0) {
         r2 = evp__dedup_check(b->dd, scope, id, idlen, br->received_at_us);
       } else {
-        b->pev[k] = (struct evp__bev){NULL, 0, 0, 0};
+        b->pev[k] = (struct evp__part_event){NULL, 0, 0, 0};
         continue;
       }
       if (r2 < 0) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
@@ -224,14 +224,14 @@ static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size
        * is kept, and the fill falls back when it meets it (same_id). */
       uintptr_t a = (uintptr_t)id, lo = (uintptr_t)ev;
       int in_ev = a >= lo && a + idlen <= lo + len;
-      b->pev[k] = (struct evp__bev){in_ev ? id : NULL, (uint32_t)idlen, 1, (uint8_t)(r2 == 1)};
+      b->pev[k] = (struct evp__part_event){in_ev ? id : NULL, (uint32_t)idlen, 1, (uint8_t)(r2 == 1)};
     }
   }
   return EVP_OK;
 }
 
 evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t n,
-                                   const char *dir, evp__btally_t *t, int *fallback,
+                                   const char *dir, evp__flush_tally_t *t, int *fallback,
                                    char *errstr, size_t errstr_size) {
   *fallback = 1;
   size_t nev = 0, nrec = 0;
@@ -250,7 +250,7 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
   /* Contiguous runs of records with about nev / np events each. */
   size_t r = 0, k = 0;
   for (size_t i = 0; i < np; i++) {
-    struct evp__bpart *p = &b->parts[i];
+    struct evp__batcher_part *p = &b->parts[i];
     p->idx = idx + r;
     p->ev0 = k;
     p->dir = dir;
@@ -262,7 +262,7 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
     uint64_t first = UINT64_MAX, last = 0;
     size_t r0 = r;
     while (r < n && (i + 1 == np || k < want)) {
-      const evp__brec_t *br = &b->buf[idx[r++]];
+      const evp__buffered_record_t *br = &b->buf[idx[r++]];
       k += br->nevents;
       if (br->nevents == 0) continue;
       if (first == UINT64_MAX) first = br->offset;
@@ -282,7 +282,7 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
   run_all(b, np, PART_FILL);
   int back = 0;
   for (size_t i = 0; i < np; i++) {
-    const struct evp__bpart *p = &b->parts[i];
+    const struct evp__batcher_part *p = &b->parts[i];
     if (p->e && !e) e = evp__seterr(errstr, errstr_size, p->e, "%s", p->err);
     back |= p->bad > 0 || p->differs;
   }
@@ -295,7 +295,7 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
   run_all(b, np, PART_FINISH);
   *fallback = 0;
   for (size_t i = 0; i < np; i++) {
-    const struct evp__bpart *p = &b->parts[i];
+    const struct evp__batcher_part *p = &b->parts[i];
     if (p->e) {
       if (!e) e = evp__seterr(errstr, errstr_size, p->e, "%s", p->err);
       continue;

@@ -27,12 +27,6 @@
 #include "batcher/batcher_int.h"
 #include "evpipe/jwt.h"
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The line's worst-case size for a value of @p n bytes: escaped (6 per byte)
  * or base64url (4 per 3). */
 static size_t value_room(size_t n) { return n * 6 + 32; }
@@ -111,7 +105,7 @@ evp_err_t evp__batcher_refused_write(evp__batcher_t *b, uint64_t first, uint64_t
 
 void evp__batcher_refused_tell(evp__batcher_t *b, int force) {
   if (b->refused_untold == 0) return;
-  int64_t now = mono_ms();
+  int64_t now = evp__mono_ms();
   if (!force && b->refused_told && now - b->refused_told_at_ms < b->notice_interval_ms) return;
   b->refused_total += b->refused_untold;
   evp__batcher_notice_t n = {EVP__LAKE_REFUSED, b->refused_why, b->refused_untold,

@@ -71,12 +71,6 @@ static void on_delivery(evp_client_t *client, const evp_delivery_t *report, void
   pthread_mutex_unlock(&r->mu);
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t lake_files, lake_bytes;
 static int count_parquet(const char *path, const struct stat *st, int type, struct FTW *f) {
   (void)f;
@@ -250,7 +244,7 @@ int evp__cli_demo(int argc, char **argv) {
   }
 
   uint64_t seed = 0x9E3779B97F4A7C15ULL;
-  int64_t t0 = now_ms();
+  int64_t t0 = evp__wall_ms();
   char ev[2048];
   long step = total / 100 ? total / 100 : 1;
   for (long i = 0; i < total; i++) {
@@ -270,7 +264,7 @@ int evp__cli_demo(int argc, char **argv) {
   if (tty)
     fputc('\n', tty);
   long pending = evp_flush(c, 60000);
-  double send_s = (double)(now_ms() - t0) / 1000.0;
+  double send_s = (double)(evp__wall_ms() - t0) / 1000.0;
   evp_err_t fe = evp__local_flush(srv, 60000);
   evp__batcher_stats_t bs;
   evp__local_get_stats(srv, &bs);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include "base/base.h"
 #include "cli/cli.h"
 #include "evpipe/evpipe.h"
 
@@ -70,8 +71,6 @@ static void on_dr(evp_client_t *client, const evp_delivery_t *report, void *opaq
 
 static int g_tty; /* stderr is a terminal: clear the progress line first */
 
-static double now_s(void);
-
 /* The library's error callback: remember what it said; the reading and
  * flushing loops decide to give up (give_up below). */
 static void on_error(evp_err_t err, int retrying, const char *reason, void *opaque) {
@@ -83,7 +82,7 @@ static void on_error(evp_err_t err, int retrying, const char *reason, void *opaq
     atomic_store(&t->permanent, 1);
   } else {
     atomic_store(&t->delivered_then, atomic_load(&t->delivered));
-    atomic_store(&t->unreachable_ms, (long)(now_s() * 1000.0) + 1);
+    atomic_store(&t->unreachable_ms, (long)(evp__mono_s() * 1000.0) + 1);
   }
 }
 
@@ -102,7 +101,7 @@ static int give_up(tally_t *t, long long unreachable_ms) {
       atomic_store(&t->unreachable_ms, 0); /* it came back */
       return 0;
     }
-    if ((long)(now_s() * 1000.0) - since < unreachable_ms)
+    if ((long)(evp__mono_s() * 1000.0) - since < unreachable_ms)
       return 0;
   }
   if (!said) {
@@ -136,12 +135,6 @@ static void usage(FILE *f) {
           "                     give up when the server cannot be reached and nothing was\n"
           "                     delivered for this long (default 5000); a permanent error\n"
           "                     (refused credentials, wrong URL) gives up at once\n");
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void progress(int tty, tally_t *t, long queued, long refused, long total_bytes,
@@ -297,7 +290,7 @@ int evp__cli_send(int argc, char **argv) {
   size_t cap = 0;
   ssize_t n;
   long lineno = 0, queued = 0, refused = 0, read_bytes = 0;
-  double last = now_s();
+  double last = evp__mono_s();
   int io_error = 0, gave_up = 0;
   while (!(gave_up = give_up(&t, unreach_ms)) && (n = getline(&line, &cap, in)) > 0) {
     lineno++;
@@ -323,7 +316,7 @@ int evp__cli_send(int argc, char **argv) {
       snprintf(why, sizeof why, "refused: %s", evp_err2name(e));
       note_reason(&t, why);
     }
-    double now = now_s();
+    double now = evp__mono_s();
     if (now - last >= (tty ? 0.1 : 1.0)) {
       progress(tty, &t, queued, refused, total_bytes, read_bytes, 0);
       last = now;
@@ -337,9 +330,9 @@ int evp__cli_send(int argc, char **argv) {
   if (in != stdin)
     fclose(in);
   /* Flush in slices so the counters keep moving on a terminal. */
-  double deadline = now_s() + (double)timeout_ms / 1000.0;
+  double deadline = evp__mono_s() + (double)timeout_ms / 1000.0;
   long pending;
-  while (!gave_up && (pending = evp_flush(c, 100)) > 0 && now_s() < deadline &&
+  while (!gave_up && (pending = evp_flush(c, 100)) > 0 && evp__mono_s() < deadline &&
          !(gave_up = give_up(&t, unreach_ms)))
     if (tty)
       progress(tty, &t, queued, refused, total_bytes, read_bytes, 0);

@@ -96,7 +96,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   c->conf = conf;
   c->fork_gen = evp__client_fork_generation();
   c->budget = (double)conf->retry_budget_tokens;
-  c->budget_us = evp__client_now_us();
+  c->budget_us = evp__mono_us();
   c->thread = pthread_self(); /* placeholder until the sender starts */
   if (evp__random(&c->rng, sizeof c->rng) != EVP_OK) {
     evp__seterr(errstr, es, EVP_ERR_INTERNAL, "no randomness available");
@@ -190,7 +190,7 @@ static void settle(evp_client_t *c, int64_t deadline, int forever) {
       pthread_mutex_unlock(&c->mu);
       evp__client_poll_serve(c);
       pthread_mutex_lock(&c->mu);
-      if (!forever && evp__client_now_us() >= deadline)
+      if (!forever && evp__mono_us() >= deadline)
         break;
       continue;
     }
@@ -200,8 +200,8 @@ static void settle(evp_client_t *c, int64_t deadline, int forever) {
       pthread_cond_wait(&c->cv_flush, &c->mu);
       continue;
     }
-    struct timespec ts = evp__client_abs_ts(deadline);
-    if (evp__client_now_us() >= deadline ||
+    struct timespec ts = evp__timespec_us(deadline);
+    if (evp__mono_us() >= deadline ||
         pthread_cond_timedwait(&c->cv_flush, &c->mu, &ts) == ETIMEDOUT)
       break;
   }
@@ -210,7 +210,7 @@ static void settle(evp_client_t *c, int64_t deadline, int forever) {
 long evp_flush(evp_client_t *c, int timeout_ms) {
   if (!c || c->fork_gen != evp__client_fork_generation() || evp__client_in_callback(c))
     return -1;
-  int64_t deadline = evp__client_now_us() + (int64_t)timeout_ms * 1000;
+  int64_t deadline = evp__mono_us() + (int64_t)timeout_ms * 1000;
   pthread_mutex_lock(&c->mu);
   if (c->closing) {
     pthread_mutex_unlock(&c->mu);
@@ -232,7 +232,7 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
     return -1; /* the parent's thread and locks do not exist here */
   if (timeout_ms < 0)
     timeout_ms = 0;
-  int64_t deadline = evp__client_now_us() + (int64_t)timeout_ms * 1000;
+  int64_t deadline = evp__mono_us() + (int64_t)timeout_ms * 1000;
   pthread_mutex_lock(&c->mu);
   c->closing = 1;
   c->close_deadline_us = deadline;

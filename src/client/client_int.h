@@ -1,8 +1,10 @@
 /* Internal state of evp_client_t, shared by the files of the client area:
- * client.c (API), event.c (door checks and filling), queue.c, sender.c
- * (background thread), batch.c, http.c, token.c, retry.c, response.c,
- * delivery.c (delivery reports), poll.c (callbacks.mode=poll), stats.c,
- * log.c. */
+ * client.c (API), event_scan.c and event_make.c (door checks and filling),
+ * validate.c (schema), uuid.c (ids and timestamps), queue.c and list.c (the
+ * queue), sender.c (background thread), batch.c, http.c, token.c, retry.c,
+ * response.c, fault.c (service errors), delivery.c (delivery reports),
+ * poll.c (callbacks.mode=poll), fork.c, stats.c, log.c. The
+ * configuration is in conf_int.h. */
 #ifndef EVP_CLIENT_CLIENT_INT_H
 #define EVP_CLIENT_CLIENT_INT_H
 
@@ -18,10 +20,7 @@
 #include "evpipe/client.h"
 #include "json/json.h"
 
-/* ------------------------------------------------------------ time */
-int64_t evp__client_now_us(void); /* CLOCK_MONOTONIC */
-/* Absolute CLOCK_MONOTONIC timespec for a condvar deadline. */
-struct timespec evp__client_abs_ts(int64_t deadline_us);
+/* Time: evp__mono_us() and evp__timespec_us() (base/base.h). */
 
 /* ------------------------------------------------------------ events */
 /* A report's reason text, shared by the events of one outcome while their

@@ -36,7 +36,7 @@ static void report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp
       evp__client_poll_stage(c, it, why, reason);
       return; /* its room is freed when evp_poll has served it */
     }
-    evp_delivery_t d = {it, reason, evp__client_now_us() - it->enq_us, st, err};
+    evp_delivery_t d = {it, reason, evp__mono_us() - it->enq_us, st, err};
     evp__client_call_delivery(c, &d);
   }
   evp__item_list_push(&c->dead, it); /* recycled at the next queue release */

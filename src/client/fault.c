@@ -46,7 +46,7 @@ void evp__client_fail_permanently(evp_client_t *c, evp_err_t e, const char *reas
   }
   evp__item_list_append(&all, &c->work);
   c->perm_err = e;
-  c->perm_until_us = evp__client_now_us() + c->conf->retry_backoff_max_ms * 1000;
+  c->perm_until_us = evp__mono_us() + c->conf->retry_backoff_max_ms * 1000;
   if (reason != c->perm_msg) /* the standing error again: already there */
     snprintf(c->perm_msg, sizeof c->perm_msg, "%s", reason);
   evp__client_raise(c, e, 0, reason);

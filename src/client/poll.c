@@ -79,7 +79,7 @@ void evp__client_poll_free(evp_client_t *c) {
 }
 
 void evp__client_poll_stage(evp_client_t *c, evp__item *it, evp__why **why, const char *reason) {
-  it->latency_us = evp__client_now_us() - it->enq_us; /* enq_us is not needed any more */
+  it->latency_us = evp__mono_us() - it->enq_us; /* enq_us is not needed any more */
   it->why = NULL;
   if (reason) {
     if (!*why) {
@@ -183,7 +183,7 @@ long evp_poll(evp_client_t *c, int timeout_ms) {
       c->fork_gen != evp__client_fork_generation() || evp__client_in_callback(c))
     return -1;
   if (timeout_ms != 0) {
-    int64_t deadline = evp__client_now_us() + (int64_t)timeout_ms * 1000;
+    int64_t deadline = evp__mono_us() + (int64_t)timeout_ms * 1000;
     pthread_mutex_lock(&c->mu);
     c->poll_waiters++;
     while (!evp__client_poll_waiting(c)) {
@@ -191,7 +191,7 @@ long evp_poll(evp_client_t *c, int timeout_ms) {
         pthread_cond_wait(&c->cv_poll, &c->mu);
         continue;
       }
-      struct timespec ts = evp__client_abs_ts(deadline);
+      struct timespec ts = evp__timespec_us(deadline);
       if (pthread_cond_timedwait(&c->cv_poll, &c->mu, &ts) == ETIMEDOUT)
         break;
     }

@@ -15,7 +15,7 @@ static int fits(const evp_client_t *c, uint64_t cost) {
 
 evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it) {
   uint64_t cost = EVP__ITEM_COST(it);
-  it->enq_us = evp__client_now_us();
+  it->enq_us = evp__mono_us();
   pthread_mutex_lock(&c->mu);
   if (c->closing) {
     pthread_mutex_unlock(&c->mu);
@@ -30,7 +30,7 @@ evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it) {
       pthread_mutex_unlock(&c->mu);
       return EVP_ERR_QUEUE_FULL;
     }
-    struct timespec ts = evp__client_abs_ts(evp__client_now_us() + bt * 1000);
+    struct timespec ts = evp__timespec_us(evp__mono_us() + bt * 1000);
     c->space_waiters++;
     while (!fits(c, cost) && !c->closing)
       if (pthread_cond_timedwait(&c->cv_space, &c->mu, &ts) == ETIMEDOUT)

@@ -54,7 +54,7 @@ static void retry_later(evp_client_t *c, evp__list *batch, int fails, evp_err_t 
                         long retry_after_ms) {
   set_err(batch, e);
   EVP__INC(c->st.retries, batch->n);
-  int64_t now = evp__client_now_us();
+  int64_t now = evp__mono_us();
   int64_t d = evp__retry_delay_ms(c, fails);
   if (retry_after_ms >= 0 && (status == 429 || status == 503)) {
     if (retry_after_ms > d)
@@ -159,7 +159,7 @@ static int auth_final(const evp_client_t *c, const evp__xfer *x) {
 static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
   evp__list batch = x->batch;
   x->batch = (evp__list){0};
-  evp__client_stats_latency(&c->st, evp__client_now_us() - x->t0);
+  evp__client_stats_latency(&c->st, evp__mono_us() - x->t0);
   if (e != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
     snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url_shown,
@@ -263,7 +263,7 @@ static void send_batch(evp_client_t *c, evp__xfer *x) {
     return;
   }
   x->len = len;
-  x->t0 = evp__client_now_us();
+  x->t0 = evp__mono_us();
   x->token_gen = c->tok.gen;
   x->seq = ++c->xfer_seq;
   EVP__INC(c->st.requests, 1);
@@ -399,7 +399,7 @@ void *evp__client_sender_main(void *arg) {
       abort_all(c);
     pthread_mutex_lock(&c->mu);
     evp__item_list_append(&c->work, &c->q);
-    int64_t now = evp__client_now_us();
+    int64_t now = evp__mono_us();
     int closing = c->closing, flushing = c->flush_waiters > 0;
     if (closing && (now >= c->close_deadline_us || (!c->work.n && !c->retry && !h->busy_n))) {
       pthread_mutex_unlock(&c->mu);
@@ -462,7 +462,7 @@ void *evp__client_sender_main(void *arg) {
         if (wake == NEVER) {
           pthread_cond_wait(&c->cv_sender, &c->mu);
         } else {
-          struct timespec ts = evp__client_abs_ts(wake);
+          struct timespec ts = evp__timespec_us(wake);
           pthread_cond_timedwait(&c->cv_sender, &c->mu, &ts);
         }
         c->sender_waiting = 0;

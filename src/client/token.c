@@ -74,7 +74,7 @@ static evp_err_t failed(evp_client_t *c, evp_err_t e, int permanent, const char 
                                                 c->conf->retry_backoff_max_ms, t->failures);
   if (c->http.rb.retry_after_ms > d)
     d = c->http.rb.retry_after_ms;
-  t->next_try_us = evp__client_now_us() + d * 1000;
+  t->next_try_us = evp__mono_us() + d * 1000;
   EVP__INC(c->st.token_failures, 1);
   evp__client_log(c, EVP_LOG_WARNING, "token: %s (%s %lld ms)", t->last_msg,
                   permanent ? "permanent; next try in" : "retry in", (long long)d);
@@ -135,7 +135,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
     }
     return failed(c, EVP_ERR_NOMEM, 0, "out of memory");
   }
-  int64_t t0 = evp__client_now_us();
+  int64_t t0 = evp__mono_us();
   long status = 0;
   evp_err_t e = evp__client_http_post(c, c->token_url, c->http.tok_headers, body, len, &status);
   OPENSSL_cleanse(body, len);

@@ -34,9 +34,7 @@ static evp_err_t rnd(unsigned char *out, size_t n) {
 }
 
 evp_err_t evp__client_uuid7(char out[37]) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  uint64_t ms = (uint64_t)evp__wall_ms();
   unsigned char u[16];
   for (int i = 0; i < 6; i++)
     u[i] = (unsigned char)(ms >> (40 - 8 * i));
@@ -52,32 +50,19 @@ void evp__client_rfc3339_now(char out[25]) {
   /* gmtime_r is the slow part: cache the formatted second per thread. */
   static _Thread_local time_t last = (time_t)-1;
   static _Thread_local char prefix[21];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  if (ts.tv_sec != last) {
+  int64_t now_ms = evp__wall_ms();
+  time_t sec = (time_t)(now_ms / 1000);
+  if (sec != last) {
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S.", &tm);
-    last = ts.tv_sec;
+    last = sec;
   }
   memcpy(out, prefix, 20);
-  unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
+  unsigned ms = (unsigned)(now_ms % 1000);
   out[20] = (char)('0' + ms / 100);
   out[21] = (char)('0' + ms / 10 % 10);
   out[22] = (char)('0' + ms % 10);
   out[23] = 'Z';
   out[24] = '\0';
-}
-
-int64_t evp__client_now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-struct timespec evp__client_abs_ts(int64_t deadline_us) {
-  struct timespec ts;
-  ts.tv_sec = (time_t)(deadline_us / 1000000);
-  ts.tv_nsec = (long)(deadline_us % 1000000) * 1000;
-  return ts;
 }

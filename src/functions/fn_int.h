@@ -1,5 +1,8 @@
 /* Private to src/functions: the function object, the secret caches and the
- * helpers the four handlers share. */
+ * helpers the four handlers share. Calls go one way: fn_main.c (life cycle,
+ * dispatch) -> the handlers (fn_issuer.c, fn_authorizer.c, fn_processor.c,
+ * fn_rotation.c) -> fn_secrets.c, fn_apigw.c, fn_record.c -> fn_env.c,
+ * fn_log.c, fn_config.c. */
 #ifndef EVP_FUNCTIONS_FN_INT_H
 #define EVP_FUNCTIONS_FN_INT_H
 
@@ -76,11 +79,12 @@ struct evp__fn {
   uint64_t rng;
 };
 
+/* ---- the function object's services (fn_env.c) ---- */
+
 /* Seconds on the configured clock. */
 int64_t evp__fn_now_s(const evp__fn_t *fn);
-/* Epoch milliseconds (real time: deadlines are real). */
-int64_t evp__fn_now_ms(void);
-/* Milliseconds left before the invocation's deadline (INT64_MAX: none). */
+/* Milliseconds left before the invocation's deadline, a wall-clock time
+ * (evp__wall_ms); INT64_MAX: none. */
 int64_t evp__fn_remaining_ms(const evp__fn_call_t *call);
 /* A uniform random number in [0, n). */
 uint64_t evp__fn_rand(evp__fn_t *fn, uint64_t n);
@@ -89,6 +93,11 @@ void evp__fn_sleep_ms(evp__fn_t *fn, int64_t ms);
 /* The Secrets Manager / Firehose clients, created on first use. */
 evp_err_t evp__fn_sm(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_t errstr_size);
 evp_err_t evp__fn_fh(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_t errstr_size);
+
+/* Wipe every string of a cJSON tree (it may hold secrets), then delete it. */
+void evp__fn_cjson_wipe_delete(struct cJSON *root);
+
+/* ---- the secret caches (fn_secrets.c) ---- */
 
 /* The cached signing keys: fetched when absent or older than the cache TTL
  * (with @p early, also when the last fetch is older than the early-refresh
@@ -100,6 +109,8 @@ evp_err_t evp__fn_keys_get(evp__fn_t *fn, const evp__fn_call_t *call, int early,
 evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call,
                               const evp__clients_t **cur, const evp__clients_t **prev);
 
+/* ---- log lines and error answers (fn_log.c) ---- */
+
 /* A log line: @p fields is a JSON object text or NULL. Never pass secrets,
  * tokens or payloads. */
 void evp__fn_log(const evp__fn_call_t *call, evp_log_level_t lvl, const char *msg,
@@ -110,14 +121,11 @@ void evp__fn_field_str(char *buf, size_t cap, size_t *n, const char *name, const
 void evp__fn_field_num(char *buf, size_t cap, size_t *n, const char *name, long long v);
 const char *evp__fn_field_end(char *buf, size_t cap, size_t *n);
 
-/* Wipe every string of a cJSON tree (it may hold secrets), then delete it. */
-void evp__fn_cjson_wipe_delete(struct cJSON *root);
-
 /* Copy @p msg / @p type into a handler's error buffers; returns @p e. */
 evp_err_t evp__fn_fail(evp_err_t e, const char *type, const char *msg, char *errtype,
                        size_t errtype_size, char *errmsg, size_t errmsg_size);
 
-/* The four handlers (evp__fn_handle dispatches). */
+/* The four handlers (evp__fn_handle in fn_main.c dispatches). */
 evp_err_t evp__fn_issuer(evp__fn_t *fn, const evp__fn_call_t *call, const char *event, size_t len,
                          char **out, size_t *out_len, char *errtype, size_t errtype_size,
                          char *errmsg, size_t errmsg_size);

@@ -508,7 +508,7 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
   msg_t *msgs = calloc(nm ? nm : 1, sizeof *msgs);
   evp_err_t e = msgs ? EVP_OK : EVP_ERR_NOMEM;
   size_t mi = 0;
-  int64_t now = evp__fn_now_ms();
+  int64_t now = evp__wall_ms();
   cJSON_ArrayForEach(rec, records) {
     if (e != EVP_OK)
       break;

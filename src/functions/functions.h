@@ -1,7 +1,8 @@
-/* Internal header of the four Lambda functions of the AWS pipeline (issue 6):
- * issuer, authorizer, processor and rotation. They are thin adapters around
- * the pure handlers of src/server (evp__issuer_handle, evp__authorize,
- * evp__events_handle, the client store): what is added here is the event
+/* The functions area's interface (src/functions/): the four Lambda
+ * functions of the AWS pipeline, issuer, authorizer, processor and rotation.
+ * They are thin adapters around the pure handlers of src/server
+ * (evp__issuer_handle, evp__authorize, evp__events_handle, the client
+ * store): what is added here is the event
  * format of each trigger, the secrets from Secrets Manager (cached) and the
  * delivery to Firehose. One `bootstrap` executable (src/bootstrap/main.c)
  * serves all four, chosen by _HANDLER. docs/lambda-functions.md is the user

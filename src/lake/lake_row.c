@@ -1,5 +1,5 @@
 /* One event's JSON to one row of the lake table (docs/event-schema.md, "Type
- * mapping"). The core's strict scanner gives the top-level members as spans,
+ * mapping"). The strict scanner (json/json.h) gives the top-level members as spans,
  * so there is no tree to build per event; which member goes to which column
  * and what a column holds are the table's rule (table/table_value.c), the
  * same one the doors apply, so what was acknowledged can be written.

@@ -52,9 +52,6 @@ struct evp_lambda_runtime_s {
  * (tests/mock_transport.h). Not while evp_lambda_run runs. */
 void evp__lambda_runtime_set_transport(evp_lambda_runtime_t *rt, evp__transport_t *t);
 
-/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
-int64_t evp__lambda_now_ms(void);
-
 /* Re-read AWS_LAMBDA_LOG_LEVEL (evp_lambda_runtime_new does; tests too).
  * Not safe against a concurrent setenv(): call it from the runtime thread. */
 void evp__lambda_log_reload(void);

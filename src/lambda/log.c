@@ -63,12 +63,6 @@ static int level_threshold(void) {
 
 void evp__lambda_set_current(const evp_lambda_invocation_t *inv) { tl_current = inv; }
 
-int64_t evp__lambda_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The names Lambda's JSON log format knows; it has no NOTICE, which is
  * shown (and filtered) as INFO, the next level Lambda has. */
 static const char *level_name(evp_log_level_t l) {
@@ -149,15 +143,14 @@ void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_log_level_t level,
   if (!inv)
     inv = tl_current;
   char line[LOG_LINE_MAX];
-  struct timespec ts;
   struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  time_t secs = ts.tv_sec;
+  int64_t now_ms = evp__wall_ms();
+  time_t secs = (time_t)(now_ms / 1000);
   gmtime_r(&secs, &tm);
   int w = snprintf(line, sizeof line,
                    "{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, (long)(ts.tv_nsec / 1000000), level_name(level));
+                   tm.tm_sec, (long)(now_ms % 1000), level_name(level));
   if (w < 0)
     return;
   size_t o = (size_t)w;

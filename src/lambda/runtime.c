@@ -53,7 +53,7 @@ int64_t evp_lambda_deadline_ms(const evp_lambda_invocation_t *inv) {
 int64_t evp_lambda_remaining_ms(const evp_lambda_invocation_t *inv) {
   if (!inv || inv->deadline_ms <= 0)
     return INT64_MAX;
-  return inv->deadline_ms - evp__lambda_now_ms();
+  return inv->deadline_ms - evp__wall_ms();
 }
 
 /* ------------------------------------------------------------ address */

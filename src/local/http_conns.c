@@ -123,11 +123,7 @@ static const char accept_msg[] = "accept failed";
 
 /* Wait on cs->freed (lock held) for at most @p ms. */
 static void wait_ms(evp__conns_t *cs, long ms) {
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  dl.tv_nsec += ms * 1000000L;
-  dl.tv_sec += dl.tv_nsec / 1000000000L;
-  dl.tv_nsec %= 1000000000L;
+  struct timespec dl = evp__timespec_us(evp__wall_us() + (int64_t)ms * 1000);
   pthread_cond_timedwait(&cs->freed, &cs->mu, &dl);
 }
 

@@ -41,12 +41,6 @@ typedef struct {
   double t0;
 } reqstate_t;
 
-static int64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static evp__route_t route_of(const char *url) {
   if (strcmp(url, "/token") == 0)
     return EVP__ROUTE_TOKEN;
@@ -345,7 +339,7 @@ static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqst
   }
   if (r.status == 200 && res.n_accepted > 0) {
     char why[256];
-    evp_err_t we = h->deps.wal ? evp__wal_append(h->deps.wal, cid, now_us(), res.accepted,
+    evp_err_t we = h->deps.wal ? evp__wal_append(h->deps.wal, cid, evp__wall_us(), res.accepted,
                                                  res.accepted_lens, res.n_accepted, why, sizeof why)
                                : evp__seterr(why, sizeof why, EVP_ERR_STATE, "no durable log");
     if (we != EVP_OK) {

@@ -49,15 +49,15 @@ void evp__local_log_num(char *buf, size_t cap, size_t *n, const char *key, long 
 
 void evp__local_log(const char *level, const char *msg, const char *fields) {
   char line[4096];
-  struct timespec ts;
   struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
+  int64_t now_ms = evp__wall_ms();
+  time_t secs = (time_t)(now_ms / 1000);
+  gmtime_r(&secs, &tm);
   char when[32];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
   size_t n = 0;
   int w = snprintf(line, sizeof line, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"", when,
-                   ts.tv_nsec / 1000000L, level);
+                   (long)(now_ms % 1000), level);
   n = (size_t)w;
   evp__local_log_str(line, sizeof line, &n, "msg", msg);
   if (fields && fields[0] && n + strlen(fields) + 4 < sizeof line) {

@@ -99,9 +99,7 @@ static void *poll_keys(void *arg) {
   evp__local_t *l = arg;
   pthread_mutex_lock(&l->mu);
   while (!l->stopping) {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 1;
+    struct timespec dl = evp__timespec_us(evp__wall_us() + 1000000);
     pthread_cond_timedwait(&l->cv, &l->mu, &dl);
     if (l->stopping)
       break;

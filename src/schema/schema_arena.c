@@ -3,18 +3,18 @@
 #include <string.h>
 #include "schema/schema_int.h"
 
-struct evp__arena_blk {
-  evp__arena_blk *next;
+struct evp__arena_block {
+  evp__arena_block_t *next;
   max_align_t data[];
 };
 
 #define EVP__ARENA_BLK 16384
 
-void *evp__arena_alloc(evp__arena *a, size_t n) {
+void *evp__arena_alloc(evp__arena_t *a, size_t n) {
   n = (n + 7) & ~(size_t)7;
   if (!a->head || a->cap - a->used < n) {
     size_t cap = n > EVP__ARENA_BLK ? n : EVP__ARENA_BLK;
-    evp__arena_blk *b = malloc(sizeof *b + cap);
+    evp__arena_block_t *b = malloc(sizeof *b + cap);
     if (!b) return NULL;
     b->next = a->head;
     a->head = b;
@@ -27,7 +27,7 @@ void *evp__arena_alloc(evp__arena *a, size_t n) {
   return p;
 }
 
-char *evp__arena_strndup(evp__arena *a, const char *s, size_t n) {
+char *evp__arena_strndup(evp__arena_t *a, const char *s, size_t n) {
   char *p = evp__arena_alloc(a, n + 1);
   if (p) {
     memcpy(p, s, n);
@@ -36,10 +36,10 @@ char *evp__arena_strndup(evp__arena *a, const char *s, size_t n) {
   return p;
 }
 
-void evp__arena_free(evp__arena *a) {
-  evp__arena_blk *b = a->head;
+void evp__arena_free(evp__arena_t *a) {
+  evp__arena_block_t *b = a->head;
   while (b) {
-    evp__arena_blk *n = b->next;
+    evp__arena_block_t *n = b->next;
     free(b);
     b = n;
   }

@@ -1,4 +1,4 @@
-/* Schema compilation: cJSON documents -> an immutable graph of evp__snode.
+/* Schema compilation: cJSON documents -> an immutable graph of evp__schema_node_t.
  *
  * Pass 1 (scan) walks every document (the schema, the loader's resources,
  * the meta-schema when referenced) through the keywords that hold schemas
@@ -19,32 +19,35 @@ typedef struct {
   const cJSON *node;
   const char *base; /* the base URI around node, before node's own $id */
   const char *path;
-} evp__idx;
+} evp__id_entry_t;
 
 typedef struct {
   const cJSON *key;
-  evp__snode *val;
-} evp__memo;
+  evp__schema_node_t *val;
+} evp__memo_entry_t;
 
+/* The state of one compilation: the schema being built, the index of the
+ * documents' $id and JSON-pointer URIs, the nodes compiled so far (memo)
+ * and the first error. */
 typedef struct {
   evp_schema_t *s;
-  evp__arena tmp; /* strings needed only while compiling */
-  evp__idx *idx;  /* open addressing, capidx a power of two */
+  evp__arena_t tmp; /* strings needed only while compiling */
+  evp__id_entry_t *idx;  /* open addressing, capidx a power of two */
   size_t nidx, capidx;
-  evp__memo *memo;
+  evp__memo_entry_t *memo;
   size_t nmemo, capmemo;
-  evp__snode **refs; /* every $ref node, for the cycle check */
+  evp__schema_node_t **refs; /* every $ref node, for the cycle check */
   size_t nrefs, caprefs;
   cJSON *meta; /* parsed lazily */
   int format_assert;
   evp_err_t err;
   char *errstr;
   size_t errsize;
-} evp__cc;
+} evp__compiler_t;
 
 /* Record the first error of a compilation; returns NULL for one-line exits. */
-static void *FAIL(evp__cc *cc, evp_err_t code, const char *fmt, ...) EVP__PRINTF(3, 4);
-static void *FAIL(evp__cc *cc, evp_err_t code, const char *fmt, ...) {
+static void *FAIL(evp__compiler_t *cc, evp_err_t code, const char *fmt, ...) EVP__PRINTF(3, 4);
+static void *FAIL(evp__compiler_t *cc, evp_err_t code, const char *fmt, ...) {
   if (cc->err != EVP_OK) return NULL;
   cc->err = code;
   if (cc->errstr && cc->errsize) {
@@ -71,7 +74,7 @@ static uint64_t hash_ptr(const void *p) {
 
 /* ------------------------------------------------------------ tables */
 
-static const evp__idx *idx_get(const evp__cc *cc, const char *uri) {
+static const evp__id_entry_t *idx_get(const evp__compiler_t *cc, const char *uri) {
   if (!cc->capidx) return NULL;
   for (size_t i = hash_str(uri) & (cc->capidx - 1);; i = (i + 1) & (cc->capidx - 1)) {
     if (!cc->idx[i].uri) return NULL;
@@ -79,11 +82,11 @@ static const evp__idx *idx_get(const evp__cc *cc, const char *uri) {
   }
 }
 
-static int idx_put(evp__cc *cc, const char *uri, const cJSON *node, const char *base, const char *path) {
+static int idx_put(evp__compiler_t *cc, const char *uri, const cJSON *node, const char *base, const char *path) {
   if (idx_get(cc, uri)) return 0; /* first definition wins */
   if ((cc->nidx + 1) * 2 > cc->capidx) {
     size_t nc = cc->capidx ? cc->capidx * 2 : 64;
-    evp__idx *n = calloc(nc, sizeof *n);
+    evp__id_entry_t *n = calloc(nc, sizeof *n);
     if (!n) return -1;
     for (size_t i = 0; i < cc->capidx; i++) {
       if (!cc->idx[i].uri) continue;
@@ -97,12 +100,12 @@ static int idx_put(evp__cc *cc, const char *uri, const cJSON *node, const char *
   }
   size_t j = hash_str(uri) & (cc->capidx - 1);
   while (cc->idx[j].uri) j = (j + 1) & (cc->capidx - 1);
-  cc->idx[j] = (evp__idx){uri, node, base, path};
+  cc->idx[j] = (evp__id_entry_t){uri, node, base, path};
   cc->nidx++;
   return 0;
 }
 
-static evp__snode *memo_get(const evp__cc *cc, const cJSON *key) {
+static evp__schema_node_t *memo_get(const evp__compiler_t *cc, const cJSON *key) {
   if (!cc->capmemo) return NULL;
   for (size_t i = hash_ptr(key) & (cc->capmemo - 1);; i = (i + 1) & (cc->capmemo - 1)) {
     if (!cc->memo[i].key) return NULL;
@@ -110,10 +113,10 @@ static evp__snode *memo_get(const evp__cc *cc, const cJSON *key) {
   }
 }
 
-static int memo_put(evp__cc *cc, const cJSON *key, evp__snode *val) {
+static int memo_put(evp__compiler_t *cc, const cJSON *key, evp__schema_node_t *val) {
   if ((cc->nmemo + 1) * 2 > cc->capmemo) {
     size_t nc = cc->capmemo ? cc->capmemo * 2 : 256;
-    evp__memo *n = calloc(nc, sizeof *n);
+    evp__memo_entry_t *n = calloc(nc, sizeof *n);
     if (!n) return -1;
     for (size_t i = 0; i < cc->capmemo; i++) {
       if (!cc->memo[i].key) continue;
@@ -127,14 +130,14 @@ static int memo_put(evp__cc *cc, const cJSON *key, evp__snode *val) {
   }
   size_t j = hash_ptr(key) & (cc->capmemo - 1);
   while (cc->memo[j].key) j = (j + 1) & (cc->capmemo - 1);
-  cc->memo[j] = (evp__memo){key, val};
+  cc->memo[j] = (evp__memo_entry_t){key, val};
   cc->nmemo++;
   return 0;
 }
 
 /* ------------------------------------------------------------ strings */
 
-static char *tmp_cat(evp__cc *cc, const char *a, const char *b) {
+static char *tmp_cat(evp__compiler_t *cc, const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
   char *p = evp__arena_alloc(&cc->tmp, la + lb + 1);
   if (!p) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
@@ -144,7 +147,7 @@ static char *tmp_cat(evp__cc *cc, const char *a, const char *b) {
 }
 
 /* parent path + "/" + JSON-pointer-escaped token */
-static char *path_push(evp__cc *cc, const char *path, const char *tok) {
+static char *path_push(evp__compiler_t *cc, const char *path, const char *tok) {
   size_t lp = strlen(path), n = lp + 2;
   for (const char *t = tok; *t; t++) n += (*t == '~' || *t == '/') ? 2 : 1;
   char *p = evp__arena_alloc(&cc->tmp, n), *o = p + lp;
@@ -160,14 +163,14 @@ static char *path_push(evp__cc *cc, const char *path, const char *tok) {
   return p;
 }
 
-static char *path_idx(evp__cc *cc, const char *path, const char *kw, int i) {
+static char *path_idx(evp__compiler_t *cc, const char *path, const char *kw, int i) {
   char num[24];
   snprintf(num, sizeof num, "%d", i);
   char *p = path_push(cc, path, kw);
   return p ? path_push(cc, p, num) : NULL;
 }
 
-static char *resolve(evp__cc *cc, const char *base, const char *ref) {
+static char *resolve(evp__compiler_t *cc, const char *base, const char *ref) {
   char *r = evp__uri_resolve(base, ref);
   if (!r) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
   char *p = evp__arena_strndup(&cc->tmp, r, strlen(r));
@@ -177,7 +180,7 @@ static char *resolve(evp__cc *cc, const char *base, const char *ref) {
 }
 
 /* The URI without its fragment, in tmp. */
-static char *strip_frag(evp__cc *cc, const char *uri) {
+static char *strip_frag(evp__compiler_t *cc, const char *uri) {
   const char *h = strchr(uri, '#');
   if (!h) return (char *)uri;
   char *p = evp__arena_strndup(&cc->tmp, uri, (size_t)(h - uri));
@@ -195,7 +198,7 @@ static const char *const evp__kw_map[] = {"properties", "patternProperties", "de
 
 /* Apply @p node's $id (if any, and if no $ref hides it) to @p base and index
  * it. Returns the new base, or NULL on error. */
-static const char *apply_id(evp__cc *cc, const cJSON *node, const char *base, const char *path, int index) {
+static const char *apply_id(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path, int index) {
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(node, "$id");
   if (!cJSON_IsString(id) || cJSON_GetObjectItemCaseSensitive(node, "$ref")) return base;
   char *abs = resolve(cc, base, id->valuestring);
@@ -215,7 +218,7 @@ static const char *apply_id(evp__cc *cc, const cJSON *node, const char *base, co
   return nb;
 }
 
-static int scan(evp__cc *cc, const cJSON *node, const char *base, const char *path, int depth) {
+static int scan(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path, int depth) {
   if (depth > EVP__MAX_SCHEMA_DEPTH) {
     FAIL(cc, EVP_ERR_TOO_DEEP, "schema nested too deeply at %s", path);
     return -1;
@@ -251,7 +254,7 @@ static int scan(evp__cc *cc, const cJSON *node, const char *base, const char *pa
   return 0;
 }
 
-static int scan_doc(evp__cc *cc, const cJSON *doc, const char *uri) {
+static int scan_doc(evp__compiler_t *cc, const cJSON *doc, const char *uri) {
   /* The root's path names its document unless it is the schema itself. */
   char *path = tmp_cat(cc, uri, "#");
   if (!path) return -1;
@@ -268,7 +271,7 @@ typedef struct {
   const cJSON *node;
   const char *base;
   const char *path;
-} evp__target;
+} evp__ref_target_t;
 
 /* Where a pointer step leads: a schema, a map of schemas, an array of
  * schemas, or plain data (whose "$id"s mean nothing). */
@@ -286,21 +289,21 @@ static int step_pos(int pos, const char *tok) {
   return POS_DATA;
 }
 
-static int lookup(evp__cc *cc, const char *uri, evp__target *t) {
+static int lookup(evp__compiler_t *cc, const char *uri, evp__ref_target_t *t) {
   const char *hash = strchr(uri, '#');
   const char *frag = hash ? hash + 1 : "";
   if (*frag && *frag != '/') { /* plain-name fragment: a location-independent $id */
-    const evp__idx *e = idx_get(cc, uri);
+    const evp__id_entry_t *e = idx_get(cc, uri);
     if (!e) {
       FAIL(cc, EVP_ERR_SCHEMA_REF, "cannot resolve $ref %s", uri);
       return -1;
     }
-    *t = (evp__target){e->node, e->base, e->path};
+    *t = (evp__ref_target_t){e->node, e->base, e->path};
     return 0;
   }
   char *doc = strip_frag(cc, uri);
   if (!doc) return -1;
-  const evp__idx *e = idx_get(cc, doc);
+  const evp__id_entry_t *e = idx_get(cc, doc);
   if (!e && !cc->meta && !strcmp(doc, EVP__META7_URI)) {
     evp_err_t err = EVP_OK;
     cc->meta = evp__schema_parse_doc(evp__schema_meta7, strlen(evp__schema_meta7), &err, NULL, 0);
@@ -368,7 +371,7 @@ static int lookup(evp__cc *cc, const char *uri, evp__target *t) {
     FAIL(cc, EVP_ERR_SCHEMA_REF, "$ref %s does not point at a schema", uri);
     return -1;
   }
-  *t = (evp__target){n, base, path};
+  *t = (evp__ref_target_t){n, base, path};
   return 0;
 }
 
@@ -385,7 +388,7 @@ static size_t count_nodes(const cJSON *j) {
  * reaches cJSON as EVP__SCHEMA_NUL (schema_loader.c) and becomes NUL again
  * here, so a const, an enum, a property name or a pattern holding NUL is
  * compared in full rather than cut at it. NULL when out of memory. */
-static const char *sstr(evp__cc *cc, const char *s, uint32_t *len) {
+static const char *sstr(evp__compiler_t *cc, const char *s, uint32_t *len) {
   size_t n = strlen(s);
   char *d = evp__arena_strndup(&cc->s->arena, s, n);
   if (!d) return NULL;
@@ -395,7 +398,7 @@ static const char *sstr(evp__cc *cc, const char *s, uint32_t *len) {
   return d;
 }
 
-static evp__jv *fill(evp__cc *cc, const cJSON *j, evp__jv *v) {
+static evp__jv *fill(evp__compiler_t *cc, const cJSON *j, evp__jv *v) {
   evp__jv *start = v;
   v->skip = 1;
   if (cJSON_IsNull(j)) v->type = EVP__J_NULL;
@@ -428,7 +431,7 @@ static evp__jv *fill(evp__cc *cc, const cJSON *j, evp__jv *v) {
   return v + 1;
 }
 
-static const evp__jv *to_tape(evp__cc *cc, const cJSON *j) {
+static const evp__jv *to_tape(evp__compiler_t *cc, const cJSON *j) {
   size_t n = count_nodes(j);
   evp__jv *v = evp__arena_alloc(&cc->s->arena, n * sizeof *v);
   if (!v || !fill(cc, j, v)) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
@@ -437,9 +440,9 @@ static const evp__jv *to_tape(evp__cc *cc, const cJSON *j) {
 
 /* ------------------------------------------------------------ pass 2 */
 
-static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, const char *path, int depth);
+static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path, int depth);
 
-static int get_count(evp__cc *cc, const cJSON *node, const char *kw, const char *path, uint64_t *out) {
+static int get_count(evp__compiler_t *cc, const cJSON *node, const char *kw, const char *path, uint64_t *out) {
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(node, kw);
   if (!c) return 0;
   double d = c->valuedouble;
@@ -451,7 +454,7 @@ static int get_count(evp__cc *cc, const cJSON *node, const char *kw, const char 
   return 1;
 }
 
-static int get_num(evp__cc *cc, const cJSON *node, const char *kw, const char *path, double *out) {
+static int get_num(evp__compiler_t *cc, const cJSON *node, const char *kw, const char *path, double *out) {
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(node, kw);
   if (!c) return 0;
   if (!cJSON_IsNumber(c)) {
@@ -462,21 +465,21 @@ static int get_num(evp__cc *cc, const cJSON *node, const char *kw, const char *p
   return 1;
 }
 
-static const evp__snode *sub(evp__cc *cc, const cJSON *node, const char *kw, const char *base,
+static const evp__schema_node_t *sub(evp__compiler_t *cc, const cJSON *node, const char *kw, const char *base,
                              const char *path, int depth) {
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(node, kw);
   char *p = path_push(cc, path, kw);
   return p ? compile(cc, c, base, p, depth + 1) : NULL;
 }
 
-static int sub_array(evp__cc *cc, const cJSON *arr, const char *kw, const char *base, const char *path,
-                     int depth, const evp__snode ***out, uint32_t *n) {
+static int sub_array(evp__compiler_t *cc, const cJSON *arr, const char *kw, const char *base, const char *path,
+                     int depth, const evp__schema_node_t ***out, uint32_t *n) {
   int cnt = cJSON_GetArraySize(arr);
   if (!cJSON_IsArray(arr) || (cnt == 0 && strcmp(kw, "items"))) {
     FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/%s must be a non-empty array of schemas", path, kw);
     return -1;
   }
-  const evp__snode **v = evp__arena_alloc(&cc->s->arena, (size_t)(cnt ? cnt : 1) * sizeof *v);
+  const evp__schema_node_t **v = evp__arena_alloc(&cc->s->arena, (size_t)(cnt ? cnt : 1) * sizeof *v);
   if (!v) { FAIL(cc, EVP_ERR_NOMEM, "out of memory"); return -1; }
   int i = 0;
   for (const cJSON *e = arr->child; e; e = e->next, i++) {
@@ -488,7 +491,7 @@ static int sub_array(evp__cc *cc, const cJSON *arr, const char *kw, const char *
   return 0;
 }
 
-static int add_code(evp__cc *cc, pcre2_code *code) {
+static int add_code(evp__compiler_t *cc, pcre2_code *code) {
   evp_schema_t *s = cc->s;
   if (s->ncodes == s->capcodes) {
     size_t nc = s->capcodes ? s->capcodes * 2 : 8;
@@ -501,7 +504,7 @@ static int add_code(evp__cc *cc, pcre2_code *code) {
   return 0;
 }
 
-static pcre2_code *regex(evp__cc *cc, const char *src, uint32_t len, const char *path, int *jit) {
+static pcre2_code *regex(evp__compiler_t *cc, const char *src, uint32_t len, const char *path, int *jit) {
   char msg[200];
   evp_err_t err;
   pcre2_code *code = evp__regex_compile(src, len, jit, &err, msg, sizeof msg);
@@ -511,12 +514,12 @@ static pcre2_code *regex(evp__cc *cc, const char *src, uint32_t len, const char 
 }
 
 static int cmp_prop(const void *a, const void *b) {
-  const evp__sprop *x = a, *y = b;
+  const evp__schema_prop_t *x = a, *y = b;
   if (x->name.len != y->name.len) return x->name.len < y->name.len ? -1 : 1;
   return memcmp(x->name.s, y->name.s, x->name.len);
 }
 
-static int types_of(evp__cc *cc, const cJSON *t, const char *path, uint32_t *out) {
+static int types_of(evp__compiler_t *cc, const cJSON *t, const char *path, uint32_t *out) {
   static const struct { const char *n; uint32_t bit; } names[] = {
       {"null", EVP__T_NULL}, {"boolean", EVP__T_BOOL}, {"object", EVP__T_OBJ}, {"array", EVP__T_ARR},
       {"number", EVP__T_NUM}, {"integer", EVP__T_INT}, {"string", EVP__T_STR}};
@@ -543,9 +546,9 @@ static int types_of(evp__cc *cc, const cJSON *t, const char *path, uint32_t *out
 #define TRY(x) do { if ((x) < 0) return NULL; } while (0)
 #define HAS(kw) (cJSON_GetObjectItemCaseSensitive(node, kw) != NULL)
 
-static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, const char *path, int depth) {
+static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path, int depth) {
   if (depth > EVP__MAX_SCHEMA_DEPTH) return FAIL(cc, EVP_ERR_TOO_DEEP, "schema nested too deeply at %s", path);
-  evp__snode *s = memo_get(cc, node);
+  evp__schema_node_t *s = memo_get(cc, node);
   if (s) return s;
   s = evp__arena_alloc(&cc->s->arena, sizeof *s);
   if (!s || memo_put(cc, node, s)) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
@@ -559,11 +562,11 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
     if (!cJSON_IsString(ref)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/$ref must be a string", path);
     s->kind = EVP__S_REF;
     char *abs = resolve(cc, base, ref->valuestring);
-    evp__target t;
+    evp__ref_target_t t;
     if (!abs || lookup(cc, abs, &t)) return NULL;
     if (cc->nrefs == cc->caprefs) {
       size_t nc = cc->caprefs ? cc->caprefs * 2 : 16;
-      evp__snode **n = realloc(cc->refs, nc * sizeof *n);
+      evp__schema_node_t **n = realloc(cc->refs, nc * sizeof *n);
       if (!n) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
       cc->refs = n;
       cc->caprefs = nc;
@@ -645,7 +648,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
     if (!pk || !(s->props = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->props)))
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
-      evp__sprop *p = &s->props[s->nprops++];
+      evp__schema_prop_t *p = &s->props[s->nprops++];
       char *pp = path_push(cc, pk, e->string);
       if (!pp || !(p->name.s = sstr(cc, e->string, &p->name.len)))
         return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
@@ -659,7 +662,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
     memset(s->ptab, 0, size * sizeof *s->ptab);
     s->ptab_mask = size - 1;
     for (uint32_t i = 0; i < s->nprops; i++) {
-      evp__sprop *p = &s->props[i];
+      evp__schema_prop_t *p = &s->props[i];
       p->hash = evp__hash32(p->name.s, p->name.len);
       uint32_t k = p->hash & s->ptab_mask;
       while (s->ptab[k]) k = (k + 1) & s->ptab_mask;
@@ -673,7 +676,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
     if (!pk || !(s->pprops = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->pprops)))
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
-      evp__spat *p = &s->pprops[s->npprops++];
+      evp__schema_pattern_t *p = &s->pprops[s->npprops++];
       char *pp = path_push(cc, pk, e->string);
       if (!pp) return NULL;
       uint32_t plen;
@@ -689,7 +692,7 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
       if (!cJSON_IsString(e)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/required must be an array of strings", path);
-      evp__sstr *r2 = &s->required[s->nrequired++];
+      evp__schema_str_t *r2 = &s->required[s->nrequired++];
       if (!(r2->s = sstr(cc, e->valuestring, &r2->len))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     }
   }
@@ -700,16 +703,16 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
     if (!pk || !(s->deps = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->deps)))
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
-      evp__sdep *d = &s->deps[s->ndeps++];
+      evp__schema_dependency_t *d = &s->deps[s->ndeps++];
       if (!(d->name.s = sstr(cc, e->string, &d->name.len)))
         return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
       if (cJSON_IsArray(e)) {
         int m = cJSON_GetArraySize(e);
-        evp__sstr *req = evp__arena_alloc(&cc->s->arena, (size_t)(m ? m : 1) * sizeof *req);
+        evp__schema_str_t *req = evp__arena_alloc(&cc->s->arena, (size_t)(m ? m : 1) * sizeof *req);
         if (!req) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
         for (const cJSON *x = e->child; x; x = x->next) {
           if (!cJSON_IsString(x)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/dependencies/%s must hold strings", path, e->string);
-          evp__sstr *q = &req[d->nreq++];
+          evp__schema_str_t *q = &req[d->nreq++];
           if (!(q->s = sstr(cc, x->valuestring, &q->len))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
         }
         d->req = req;
@@ -725,9 +728,9 @@ static evp__snode *compile(evp__cc *cc, const cJSON *node, const char *base, con
 
 /* A chain of $refs that returns to itself without any other keyword would
  * validate nothing and loop forever, so it is refused at compile time. */
-static int check_ref_cycles(evp__cc *cc) {
+static int check_ref_cycles(evp__compiler_t *cc) {
   for (size_t i = 0; i < cc->nrefs; i++) {
-    const evp__snode *s = cc->refs[i];
+    const evp__schema_node_t *s = cc->refs[i];
     size_t steps = 0;
     while (s->kind == EVP__S_REF && steps <= cc->nrefs) { s = s->ref; steps++; }
     if (s->kind == EVP__S_REF) {
@@ -749,7 +752,7 @@ evp_schema_t *evp_schema_compile(const char *json, size_t len, const evp_schema_
   }
   cJSON *doc = evp__schema_parse_doc(json, len, err, errstr, errstr_size);
   if (!doc) return NULL;
-  evp__cc cc = {0};
+  evp__compiler_t cc = {0};
   cc.errstr = errstr;
   cc.errsize = errstr_size;
   cc.format_assert = loader ? loader->format_assert : 1;
@@ -776,7 +779,7 @@ evp_schema_t *evp_schema_compile(const char *json, size_t len, const evp_schema_
       for (; loader && i < loader->n; i++)
         if (scan_doc(&cc, loader->res[i].doc, loader->res[i].uri)) break;
       if (!loader || i == loader->n) {
-        const evp__snode *root = compile(&cc, doc, "", "#", 0);
+        const evp__schema_node_t *root = compile(&cc, doc, "", "#", 0);
         if (root && !check_ref_cycles(&cc)) {
           cc.s->root = root;
           ok = 1;

@@ -17,15 +17,15 @@
 
 /* Bump allocator: everything a compiled schema owns lives in one arena, so
  * destruction is one walk over its blocks and nothing can leak. */
-typedef struct evp__arena_blk evp__arena_blk;
+typedef struct evp__arena_block evp__arena_block_t;
 typedef struct evp__arena {
-  evp__arena_blk *head;
+  evp__arena_block_t *head;
   size_t used, cap; /* within head */
-} evp__arena;
+} evp__arena_t;
 
-void *evp__arena_alloc(evp__arena *a, size_t n); /* zeroed, 8-aligned; NULL on ENOMEM */
-char *evp__arena_strndup(evp__arena *a, const char *s, size_t n);
-void evp__arena_free(evp__arena *a);
+void *evp__arena_alloc(evp__arena_t *a, size_t n); /* zeroed, 8-aligned; NULL on ENOMEM */
+char *evp__arena_strndup(evp__arena_t *a, const char *s, size_t n);
+void evp__arena_free(evp__arena_t *a);
 
 /* ------------------------------------------------------------ compiled schema */
 
@@ -51,74 +51,74 @@ enum { /* format ids; 0: none or unknown */
   EVP__FMT_UUID, EVP__FMT_JSON_POINTER, EVP__FMT_REL_JSON_POINTER, EVP__FMT_REGEX
 };
 
-typedef struct evp__snode evp__snode;
+typedef struct evp__schema_node evp__schema_node_t;
 
-typedef struct evp__sstr {
+typedef struct evp__schema_str {
   const char *s;
   uint32_t len;
-} evp__sstr;
+} evp__schema_str_t;
 
-typedef struct evp__sprop {
-  evp__sstr name;
+typedef struct evp__schema_prop {
+  evp__schema_str_t name;
   uint32_t hash; /* evp__hash32 of the name */
-  const evp__snode *schema;
-} evp__sprop;
+  const evp__schema_node_t *schema;
+} evp__schema_prop_t;
 
 
-typedef struct evp__spat {
+typedef struct evp__schema_pattern {
   pcre2_code *re;
   int jit;
   const char *src;
-  const evp__snode *schema;
-} evp__spat;
+  const evp__schema_node_t *schema;
+} evp__schema_pattern_t;
 
-typedef struct evp__sdep {
-  evp__sstr name;
-  const evp__snode *schema; /* schema dependency, or NULL */
-  const evp__sstr *req;     /* property dependency */
+typedef struct evp__schema_dependency {
+  evp__schema_str_t name;
+  const evp__schema_node_t *schema; /* schema dependency, or NULL */
+  const evp__schema_str_t *req;     /* property dependency */
   uint32_t nreq;
-} evp__sdep;
+} evp__schema_dependency_t;
 
-struct evp__snode {
+struct evp__schema_node {
   uint8_t kind;
   uint8_t unique;
   uint8_t format;
   uint32_t types; /* 0: no "type" keyword */
   uint32_t flags;
   const char *path; /* where this schema is, e.g. "#/properties/a" */
-  const evp__snode *ref;
+  const evp__schema_node_t *ref;
   double min, max, xmin, xmax, mult;
   uint64_t minlen, maxlen, minitems, maxitems, minprops, maxprops;
   pcre2_code *pattern;
   int pattern_jit;
   const char *pattern_src;
-  const evp__snode *items; /* single-schema form */
-  const evp__snode **items_arr;
+  const evp__schema_node_t *items; /* single-schema form */
+  const evp__schema_node_t **items_arr;
   uint32_t nitems;
-  const evp__snode *add_items;
-  const evp__snode *contains;
-  evp__sprop *props; /* sorted by (len, bytes) */
+  const evp__schema_node_t *add_items;
+  const evp__schema_node_t *contains;
+  evp__schema_prop_t *props; /* sorted by (len, bytes) */
   uint32_t nprops;
   uint32_t *ptab;     /* open addressing on hash: props index + 1, 0 = empty */
   uint32_t ptab_mask; /* table size - 1 (a power of two >= 2 * nprops) */
-  evp__spat *pprops;
+  evp__schema_pattern_t *pprops;
   uint32_t npprops;
-  const evp__snode *add_props;
-  evp__sstr *required;
+  const evp__schema_node_t *add_props;
+  evp__schema_str_t *required;
   uint32_t nrequired;
-  evp__sdep *deps;
+  evp__schema_dependency_t *deps;
   uint32_t ndeps;
-  const evp__snode *prop_names;
-  const evp__snode **all_of, **any_of, **one_of;
+  const evp__schema_node_t *prop_names;
+  const evp__schema_node_t **all_of, **any_of, **one_of;
   uint32_t nall_of, nany_of, none_of;
-  const evp__snode *not_, *if_, *then_, *else_;
+  const evp__schema_node_t *not_, *if_, *then_, *else_;
   const evp__jv *const_val;
   const evp__jv *enum_val; /* the enum array itself */
 };
 
 struct evp_schema_s {
-  evp__arena arena;
-  const evp__snode *root;
+  evp__arena_t arena;
+  const evp__schema_node_t *root;
   pcre2_code **codes; /* every compiled regex, freed with the schema */
   size_t ncodes, capcodes;
   int format_assert;
@@ -153,10 +153,10 @@ extern const char evp__schema_meta7[];
 typedef struct evp__schema_res {
   char *uri; /* absolute, without fragment */
   cJSON *doc;
-} evp__schema_res;
+} evp__schema_res_t;
 
 struct evp_schema_loader_s {
-  evp__schema_res *res;
+  evp__schema_res_t *res;
   size_t n, cap;
   int format_assert;
 };

@@ -127,7 +127,7 @@ evp_err_t evp_schema_add_resource(evp_schema_loader_t *l, const char *uri, const
   if (!doc) return err;
   if (l->n == l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 8;
-    evp__schema_res *nr = realloc(l->res, nc * sizeof *nr);
+    evp__schema_res_t *nr = realloc(l->res, nc * sizeof *nr);
     if (!nr) {
       cJSON_Delete(doc);
       return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");

@@ -7,13 +7,13 @@ typedef struct {
   const char *s;
   size_t n;
   int has;
-} evp__part;
+} evp__uri_part_t;
 
 typedef struct {
-  evp__part scheme, auth, path, query, frag;
-} evp__uri;
+  evp__uri_part_t scheme, auth, path, query, frag;
+} evp__uri_parts_t;
 
-static void parse(const char *s, evp__uri *u) {
+static void parse(const char *s, evp__uri_parts_t *u) {
   memset(u, 0, sizeof *u);
   const char *p = s;
   /* scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
@@ -23,27 +23,27 @@ static void parse(const char *s, evp__uri *u) {
            *q == '+' || *q == '-' || *q == '.')
       q++;
     if (*q == ':') {
-      u->scheme = (evp__part){p, (size_t)(q - p), 1};
+      u->scheme = (evp__uri_part_t){p, (size_t)(q - p), 1};
       p = q + 1;
     }
   }
   if (p[0] == '/' && p[1] == '/') {
     const char *q = p + 2;
     while (*q && *q != '/' && *q != '?' && *q != '#') q++;
-    u->auth = (evp__part){p + 2, (size_t)(q - p - 2), 1};
+    u->auth = (evp__uri_part_t){p + 2, (size_t)(q - p - 2), 1};
     p = q;
   }
   const char *q = p;
   while (*q && *q != '?' && *q != '#') q++;
-  u->path = (evp__part){p, (size_t)(q - p), 1};
+  u->path = (evp__uri_part_t){p, (size_t)(q - p), 1};
   p = q;
   if (*p == '?') {
     q = p + 1;
     while (*q && *q != '#') q++;
-    u->query = (evp__part){p + 1, (size_t)(q - p - 1), 1};
+    u->query = (evp__uri_part_t){p + 1, (size_t)(q - p - 1), 1};
     p = q;
   }
-  if (*p == '#') u->frag = (evp__part){p + 1, strlen(p + 1), 1};
+  if (*p == '#') u->frag = (evp__uri_part_t){p + 1, strlen(p + 1), 1};
 }
 
 /* remove_dot_segments (5.2.4), writing into out (room for n + 1 bytes).
@@ -77,8 +77,8 @@ static size_t remove_dots(char *in, size_t n, char *out) {
   return o;
 }
 
-static char *build(const evp__part *scheme, const evp__part *auth, const char *path, size_t pathn,
-                   const evp__part *query, const evp__part *frag) {
+static char *build(const evp__uri_part_t *scheme, const evp__uri_part_t *auth, const char *path, size_t pathn,
+                   const evp__uri_part_t *query, const evp__uri_part_t *frag) {
   size_t n = scheme->n + auth->n + pathn + query->n + frag->n + 8;
   char *buf = malloc(n), *tmp = malloc(pathn + 2), *dp = malloc(pathn + 2);
   if (!buf || !tmp || !dp) { free(buf); free(tmp); free(dp); return NULL; }
@@ -99,13 +99,13 @@ static char *build(const evp__part *scheme, const evp__part *auth, const char *p
 }
 
 char *evp__uri_resolve(const char *base, const char *ref) {
-  evp__uri b, r;
+  evp__uri_parts_t b, r;
   parse(base ? base : "", &b);
   parse(ref, &r);
   if (r.scheme.has) return build(&r.scheme, &r.auth, r.path.s, r.path.n, &r.query, &r.frag);
   if (r.auth.has) return build(&b.scheme, &r.auth, r.path.s, r.path.n, &r.query, &r.frag);
   if (r.path.n == 0) {
-    const evp__part *q = r.query.has ? &r.query : &b.query;
+    const evp__uri_part_t *q = r.query.has ? &r.query : &b.query;
     return build(&b.scheme, &b.auth, b.path.s, b.path.n, q, &r.frag);
   }
   if (r.path.s[0] == '/') return build(&b.scheme, &b.auth, r.path.s, r.path.n, &r.query, &r.frag);

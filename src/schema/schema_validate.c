@@ -20,16 +20,19 @@ typedef struct {
   const char *key; /* NULL: array index */
   uint32_t klen;
   uint32_t index;
-} evp__pseg;
+} evp__path_seg_t;
 
+/* One error of a validation: instance path, schema path, keyword and
+ * message, as offsets into sb. */
 typedef struct {
   uint32_t ip, sp, kw, msg; /* offsets into sb */
-} evp__verr;
+} evp__validation_error_t;
 
+/* An array item and its hash, sorted to find equal items (uniqueItems). */
 typedef struct {
   uint64_t h;
   const evp__jv *v;
-} evp__uq;
+} evp__unique_item_t;
 
 struct evp_schema_ctx_s {
   evp__jdoc doc;
@@ -38,15 +41,15 @@ struct evp_schema_ctx_s {
   size_t max_input, max_errors;
   int max_depth;
   /* results of the last validation */
-  evp__verr *errs;
+  evp__validation_error_t *errs;
   size_t nerrs, caperrs;
   char *sb;
   size_t sbn, sbcap;
   int truncated;
   /* per-validation state */
-  evp__pseg *ps; /* instance path, max_depth + 2 entries */
+  evp__path_seg_t *ps; /* instance path, max_depth + 2 entries */
   size_t nps;
-  evp__uq *uq;
+  evp__unique_item_t *uq;
   size_t capuq;
   uint64_t steps;
   int quiet, stop;
@@ -135,7 +138,7 @@ static int sb_put(evp_schema_ctx_t *c, const char *s, size_t n) {
 
 static int sb_path(evp_schema_ctx_t *c) {
   for (size_t i = 0; i < c->nps; i++) {
-    const evp__pseg *g = &c->ps[i];
+    const evp__path_seg_t *g = &c->ps[i];
     /* worst case: "/" plus every key byte escaped to two, or a number */
     if (sb_reserve(c, 2 + (g->key ? 2 * (size_t)g->klen : 16))) return -1;
     char *o = c->sb + c->sbn;
@@ -169,7 +172,7 @@ static void verr(evp_schema_ctx_t *c, const char *spath, const char *kw, int kw_
   }
   if (c->nerrs == c->caperrs) {
     size_t nc = c->caperrs ? c->caperrs * 2 : 8;
-    evp__verr *n = realloc(c->errs, nc * sizeof *n);
+    evp__validation_error_t *n = realloc(c->errs, nc * sizeof *n);
     if (!n) goto nomem;
     c->errs = n;
     c->caperrs = nc;
@@ -178,7 +181,7 @@ static void verr(evp_schema_ctx_t *c, const char *spath, const char *kw, int kw_
   int mn = vsnprintf(msg, sizeof msg, fmt, ap);
   if (mn < 0) mn = 0;
   if ((size_t)mn >= sizeof msg) mn = sizeof msg - 1;
-  evp__verr e;
+  evp__validation_error_t e;
   e.ip = (uint32_t)c->sbn;
   if (sb_path(c) || sb_put(c, "", 1)) goto nomem;
   c->sb[c->sbn - 1] = '\0';
@@ -305,17 +308,17 @@ static const evp__jv *member(const evp__jv *obj, const char *name, uint32_t len)
   return NULL;
 }
 
-static const evp__sprop *find_prop(const evp__snode *s, const char *name, uint32_t len) {
+static const evp__schema_prop_t *find_prop(const evp__schema_node_t *s, const char *name, uint32_t len) {
   uint32_t h = evp__hash32(name, len);
   for (uint32_t k = h & s->ptab_mask; s->ptab[k]; k = (k + 1) & s->ptab_mask) {
-    const evp__sprop *p = &s->props[s->ptab[k] - 1];
+    const evp__schema_prop_t *p = &s->props[s->ptab[k] - 1];
     if (p->hash == h && p->name.len == len && evp__bytes_eq(p->name.s, name, len)) return p;
   }
   return NULL;
 }
 
 static int cmp_uq(const void *a, const void *b) {
-  const evp__uq *x = a, *y = b;
+  const evp__unique_item_t *x = a, *y = b;
   return x->h < y->h ? -1 : x->h > y->h;
 }
 
@@ -333,12 +336,12 @@ static int find_duplicate(evp_schema_ctx_t *c, const evp__jv *arr, uint32_t *pi,
     return 0;
   }
   if (c->capuq < arr->len) {
-    evp__uq *n = realloc(c->uq, arr->len * sizeof *n);
+    evp__unique_item_t *n = realloc(c->uq, arr->len * sizeof *n);
     if (!n) { c->hard = EVP_ERR_NOMEM; c->stop = 1; return 0; }
     c->uq = n;
     c->capuq = arr->len;
   }
-  for (uint32_t i = 0; i < arr->len; i++, x += x->skip) c->uq[i] = (evp__uq){evp__json_hash(x), x};
+  for (uint32_t i = 0; i < arr->len; i++, x += x->skip) c->uq[i] = (evp__unique_item_t){evp__json_hash(x), x};
   qsort(c->uq, arr->len, sizeof *c->uq, cmp_uq);
   for (uint32_t i = 0; i + 1 < arr->len; i++)
     for (uint32_t j = i + 1; j < arr->len && c->uq[j].h == c->uq[i].h; j++)
@@ -359,7 +362,7 @@ static int find_duplicate(evp_schema_ctx_t *c, const evp__jv *arr, uint32_t *pi,
 
 /* ------------------------------------------------------------ evaluation */
 
-static int ev(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int depth);
+static int ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth);
 
 #define FAILED()                         \
   do {                                   \
@@ -367,7 +370,7 @@ static int ev(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int de
     if (c->quiet || c->stop) return 0;   \
   } while (0)
 
-static int quiet_ev(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int depth) {
+static int quiet_ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth) {
   c->quiet++;
   int r = ev(c, s, x, depth);
   c->quiet--;
@@ -375,11 +378,11 @@ static int quiet_ev(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, 
 }
 
 static void push_key(evp_schema_ctx_t *c, const evp__jv *k) {
-  c->ps[c->nps++] = (evp__pseg){k->u.str, k->len, 0};
+  c->ps[c->nps++] = (evp__path_seg_t){k->u.str, k->len, 0};
 }
-static void push_idx(evp_schema_ctx_t *c, uint32_t i) { c->ps[c->nps++] = (evp__pseg){NULL, 0, i}; }
+static void push_idx(evp_schema_ctx_t *c, uint32_t i) { c->ps[c->nps++] = (evp__path_seg_t){NULL, 0, i}; }
 
-static int ev_number(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x) {
+static int ev_number(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x) {
   int ok = 1;
   double d = x->u.num;
   if ((s->flags & EVP__F_MIN) && d < s->min) { add_err(c, s->path, "minimum", "must be >= %.17g", s->min); FAILED(); }
@@ -390,7 +393,7 @@ static int ev_number(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x)
   return ok;
 }
 
-static int ev_string(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x) {
+static int ev_string(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x) {
   int ok = 1;
   if (s->flags & (EVP__F_MINLEN | EVP__F_MAXLEN)) {
     /* bytes / 4 <= code points <= bytes (UTF-8): count only when those
@@ -420,7 +423,7 @@ static int ev_string(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x)
   return ok;
 }
 
-static int ev_array(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int depth) {
+static int ev_array(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth) {
   int ok = 1;
   if ((s->flags & EVP__F_MINITEMS) && x->len < s->minitems) {
     add_err(c, s->path, "minItems", "must have at least %llu %s", (unsigned long long)s->minitems, s->minitems == 1 ? "item" : "items");
@@ -433,7 +436,7 @@ static int ev_array(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, 
   if (s->items || (s->flags & EVP__F_ITEMS_ARR)) {
     const evp__jv *e = x + 1;
     for (uint32_t i = 0; i < x->len; i++, e += e->skip) {
-      const evp__snode *sub = s->items;
+      const evp__schema_node_t *sub = s->items;
       if (s->flags & EVP__F_ITEMS_ARR) {
         sub = i < s->nitems ? s->items_arr[i] : s->add_items;
         if (!sub) break;
@@ -462,7 +465,7 @@ static int ev_array(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, 
   return ok;
 }
 
-static int ev_object(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int depth) {
+static int ev_object(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth) {
   int ok = 1;
   if ((s->flags & EVP__F_MINPROPS) && x->len < s->minprops) {
     add_err(c, s->path, "minProperties", "must have at least %llu %s", (unsigned long long)s->minprops, s->minprops == 1 ? "property" : "properties");
@@ -484,7 +487,7 @@ static int ev_object(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x,
       int matched = 0;
       push_key(c, k);
       if (s->nprops) {
-        const evp__sprop *p = find_prop(s, k->u.str, k->len);
+        const evp__schema_prop_t *p = find_prop(s, k->u.str, k->len);
         if (p) {
           matched = 1;
           if (!ev(c, p->schema, val, depth + 1)) { c->nps--; FAILED(); c->nps++; }
@@ -511,7 +514,7 @@ static int ev_object(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x,
     }
   }
   for (uint32_t i = 0; i < s->ndeps; i++) {
-    const evp__sdep *d = &s->deps[i];
+    const evp__schema_dependency_t *d = &s->deps[i];
     if (!member(x, d->name.s, d->name.len)) continue;
     if (d->schema) {
       if (!ev(c, d->schema, x, depth + 1)) FAILED();
@@ -525,7 +528,7 @@ static int ev_object(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x,
   return ok;
 }
 
-static int ev(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int depth) {
+static int ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth) {
   if (EVP__UNLIKELY(++c->steps > EVP__MAX_STEPS)) {
     hard_err(c, EVP_ERR_TOO_LARGE, s->path, "limit", "validation work limit exceeded");
     return 0;
@@ -596,7 +599,7 @@ static int ev(evp_schema_ctx_t *c, const evp__snode *s, const evp__jv *x, int de
   if (s->if_) {
     int r = quiet_ev(c, s->if_, x, depth + 1);
     if (c->hard) return 0;
-    const evp__snode *next = r ? s->then_ : s->else_;
+    const evp__schema_node_t *next = r ? s->then_ : s->else_;
     if (next && !ev(c, next, x, depth + 1)) FAILED();
   }
   return ok;

@@ -1,11 +1,13 @@
-/* Internal header of the server side: the HTTP handlers of the ingestion
- * service as pure functions (request in, response out, no I/O of their own).
+/* The server area's interface (src/server/): the HTTP handlers of the
+ * ingestion service as pure functions (request in, response out, no I/O of
+ * their own), and what they use: the client store, the lockout of clients
+ * that guess secrets, form bodies, gzip.
  *
- * The same functions serve `evpipe local` (src/local/http*.c fills the
- * request from libmicrohttpd) and, later, the Lambda functions (an adapter
- * fills it from an API Gateway proxy event). Transport concerns stay with the
- * caller: reading and bounding the body, gzip (evp__gunzip helps), rate
- * limiting, persisting accepted events, sending the response. */
+ * The same functions serve `evpipe local` (src/local/http_server.c fills the
+ * request from libmicrohttpd) and the Lambda functions (src/functions/
+ * fn_apigw.c fills it from an API Gateway proxy event). Transport concerns
+ * stay with the caller: reading and bounding the body, gzip (evp__gunzip
+ * helps), rate limiting, persisting accepted events, sending the response. */
 #ifndef EVP_SERVER_SERVER_H
 #define EVP_SERVER_SERVER_H
 

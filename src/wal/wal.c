@@ -145,14 +145,9 @@ out:
   return e;
 }
 
+/* A CLOCK_MONOTONIC condition variable's deadline @p ms from now. */
 static void deadline_in(struct timespec *ts, int ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
+  *ts = evp__timespec_us(evp__mono_us() + (int64_t)ms * 1000);
 }
 
 static void *reaper_main(void *arg);

@@ -4,8 +4,7 @@
  * (SSE 4.2 on x86-64, chosen at run time), and slicing-by-8 elsewhere. */
 #include <pthread.h>
 #include <string.h>
-#include "wal/wal_read.h"
-#include "wal/wal_int.h"
+#include "wal/wal_format.h"
 
 #define POLY 0x82F63B78u /* reflected Castagnoli polynomial */
 

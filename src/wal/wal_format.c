@@ -3,9 +3,7 @@
  * detected before anything is replayed. Pure functions, no I/O. */
 #include <string.h>
 #include <zlib.h>
-#include "wal/wal.h"
-#include "wal/wal_read.h"
-#include "wal/wal_int.h"
+#include "wal/wal_format.h"
 
 static const unsigned char MAGIC[4] = {'E', 'V', 'W', 'R'};
 

@@ -1,6 +1,8 @@
 /* Internals of the durable log shared by wal*.c and their tests: the log
- * object, file helpers, the checkpoint file and segments. Consumers read
- * the log through wal/wal_read.h. See docs/local-durability.md. */
+ * object and its defaults, file helpers, the checkpoint file, segments,
+ * recovery and the quarantine copies of damaged regions. Producers use
+ * wal/wal.h, the consumer wal/wal_read.h, and both the record format in
+ * wal/wal_format.h. See docs/local-durability.md. */
 #ifndef EVP_WAL_WAL_INT_H
 #define EVP_WAL_WAL_INT_H
 
@@ -38,7 +40,15 @@ typedef struct {
 /* More damaged regions than this on open: the log is refused (a disk that
  * damaged so much needs a person, and the skip map must stay small). */
 #define EVP__WAL_MAX_SKIPS 65536u
+
+/* Defaults of evp__wal_opts_t (wal.h documents them). */
+#define EVP__WAL_DEFAULT_MAX_RECORD (16u * 1024u * 1024u)
+#define EVP__WAL_DEFAULT_SEGMENT (64u * 1024u * 1024u)
+#define EVP__WAL_DEFAULT_INTERVAL_MS 200
+#define EVP__WAL_DEFAULT_RETAIN (64u * 1024u * 1024u)
 #define EVP__WAL_DEFAULT_QUARANTINE (64u * 1024u * 1024u)
+/* Segments deleted by commits and not yet unlinked by the reaper thread. */
+#define EVP__WAL_REAP_MAX 64
 
 struct evp__wal {
   char *dir;

@@ -38,6 +38,22 @@ mkdir "$TMP/t/src/misc"
 expect_rc 1 "a directory that is no area is refused" python3 "$TMP/t/scripts/check-layers"
 expect_grep "$TMP/out" "src/misc/: not an area" "the stray directory is named"
 
+# Files of one area call each other one way: two files that call each other
+# (objects of a build planted next to the copy's sources) are refused, and
+# named with the symbols that close the cycle.
+copy
+obj="$TMP/b/src/batcher/CMakeFiles/evp_batcher.dir"
+mkdir -p "$obj"
+printf 'int evp__cyc_b(int);\nint evp__cyc_a(int x) { return x ? evp__cyc_b(x - 1) : 0; }\n' >"$TMP/t/src/batcher/cyc_a.c"
+printf 'int evp__cyc_a(int);\nint evp__cyc_b(int x) { return x ? evp__cyc_a(x - 1) : 1; }\n' >"$TMP/t/src/batcher/cyc_b.c"
+${CC:-cc} -c -o "$obj/cyc_a.c.o" "$TMP/t/src/batcher/cyc_a.c" && ${CC:-cc} -c -o "$obj/cyc_b.c.o" "$TMP/t/src/batcher/cyc_b.c"
+expect_rc 1 "a call cycle between two files of an area is refused" \
+  python3 "$TMP/t/scripts/check-layers" --objects "$TMP/b"
+expect_grep "$TMP/out" "cyc_a.c -> cyc_b.c (evp__cyc_b); cyc_b.c -> cyc_a.c (evp__cyc_a)" "the cycle is named"
+printf 'int evp__cyc_b(int x) { return x; }\n' >"$TMP/t/src/batcher/cyc_b.c"
+${CC:-cc} -c -o "$obj/cyc_b.c.o" "$TMP/t/src/batcher/cyc_b.c"
+expect_rc 0 "the same files calling one way pass" python3 "$TMP/t/scripts/check-layers" --objects "$TMP/b"
+
 # The compiler enforces it too: from an area, another area's internals are
 # not on the include path.
 CC=${CC:-cc}

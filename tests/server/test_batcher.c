@@ -32,6 +32,7 @@
 #include "batcher/batcher_int.h"
 #include "lake/lake_row.h"
 #include "lake/lake.h"
+#include "tmpdir.h"
 
 /* Every column type, nullable and required columns, objects and arrays. */
 static const char *SCHEMA =
@@ -52,18 +53,12 @@ static const char *SCHEMA =
 static char tmpdir[256], waldir[300], lakedir[300];
 
 static void mk_tmpdir(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/evp_batcher_test_XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+  test_tmpdir_make(tmpdir, sizeof tmpdir, "batcher_test");
   snprintf(waldir, sizeof waldir, "%s/wal", tmpdir);
   snprintf(lakedir, sizeof lakedir, "%s/lake", tmpdir);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb; (void)flag; (void)f;
-  return remove(p);
-}
-
-static void rm_tree(const char *d) { nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+static void rm_tree(const char *d) { test_tmpdir_remove(d); }
 
 /* ------------------------------------------------------------ RFC 3339 */
 

@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw (tmpdir.h) */
 /* Suite: the server handlers as pure functions — issuer (POST /token),
  * authorizer (Bearer tokens), events (POST /events) — and their helpers
  * (client store, form and Basic parsing, bounded gunzip, array splitting),
@@ -18,6 +18,7 @@
 #include "evpipe/evpipe.h"
 #include "server/server.h"
 #include "local/local.h"
+#include "tmpdir.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -960,16 +961,9 @@ END_TEST
 
 static char tmpdir[64];
 
-static void local_setup(void) {
-  strcpy(tmpdir, "/tmp/evp_handlers_XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void local_setup(void) { test_tmpdir_make(tmpdir, sizeof tmpdir, "handlers"); }
 
-static void local_teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
+static void local_teardown(void) { ck_assert_int_eq(test_tmpdir_remove(tmpdir), 0); }
 
 static void tpath(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
 

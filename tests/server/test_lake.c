@@ -5,7 +5,7 @@
  * files are real Parquet is proven by external readers: `test_lake --gen DIR`
  * writes a set of files plus the expected values (NDJSON) and
  * tests/scripts/test_lake_readers.sh checks them with DuckDB and hyparquet. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw (tmpdir.h) */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include "lake/thrift_compact.h"
 #include "lake_gen.h"
 #include "base/files.h"
+#include "tmpdir.h"
 
 #define ck_bytes(buf, ...)                                                       \
   do {                                                                           \
@@ -237,24 +238,9 @@ END_TEST
 
 static char tmpdir[256];
 
-static void mk_tmpdir(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/evp_lake_test_XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void mk_tmpdir(void) { test_tmpdir_make(tmpdir, sizeof tmpdir, "lake_test"); }
 
-static void rm_tmpdir(void) {
-  DIR *d = opendir(tmpdir);
-  if (!d) return;
-  struct dirent *e;
-  char p[512];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-      unlink(p);
-    }
-  closedir(d);
-  rmdir(tmpdir);
-}
+static void rm_tmpdir(void) { test_tmpdir_remove(tmpdir); }
 
 static int count_entries(void) {
   DIR *d = opendir(tmpdir);

@@ -20,22 +20,17 @@
 #include "wal/wal.h"
 #include "wal/wal_read.h"
 #include "wal/wal_int.h"
+#include "tmpdir.h"
 
 static char tmpdir[256];
 static char waldir[300];
 
 static void mk_tmpdir(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/evp_wal_test_XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+  test_tmpdir_make(tmpdir, sizeof tmpdir, "wal_test");
   snprintf(waldir, sizeof waldir, "%s/wal", tmpdir);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb; (void)flag; (void)f;
-  return remove(p);
-}
-
-static void rm_tmpdir(void) { nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+static void rm_tmpdir(void) { test_tmpdir_remove(tmpdir); }
 
 static void seg_path(char *out, size_t n, uint64_t base) {
   snprintf(out, n, "%s/" EVP__WAL_SEG_FMT, waldir, (unsigned long long)base);
@@ -1093,7 +1088,7 @@ START_TEST(quarantine_is_bounded_and_best_effort) {
   /* a copy that cannot be made (the directory is a file): told why */
   char q[400];
   snprintf(q, sizeof q, "%s/quarantine", waldir);
-  ck_assert_int_eq(nftw(q, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+  ck_assert_int_eq(test_tmpdir_remove(q), 0);
   spit(q, (const unsigned char *)"x", 1, "wb");
   w = open_wal_told(EVP__FSYNC_NEVER, 0, &told, 0);
   evp__wal_get_stats(w, &s);

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/base.h"
-#include "batcher/batcher_int.h"
+#include "batcher/dedup.h"
 
 typedef struct {
   uint64_t h1, h2;
@@ -49,7 +49,8 @@ static uint64_t mix(uint64_t x) {
 
 #define BYTES(x) ((x) * 0x0101010101010101ULL)
 
-#if defined(__SSE2__) && defined(__GNUC__) /* emmintrin.h comes with json/json.h */
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
 /* Per byte of @p v, 0xff where it lies in [lo, hi] (signed compares: a byte
  * at or above 0x80 is in no ASCII range). */
 static __m128i in_range16(__m128i v, char lo, char hi) {

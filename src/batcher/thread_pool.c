@@ -1,19 +1,20 @@
-/* A fixed set of helper threads for the batcher: run n jobs at once, n - 1
+/* A fixed set of helper threads (thread_pool.h): run n jobs at once, n - 1
  * on the helpers and the last on the calling thread, and return when all
  * are done. One caller at a time (the batcher thread). */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "batcher/batcher_int.h"
+#include <stdint.h>
+#include "batcher/thread_pool.h"
 
-struct evp__bpool {
+struct evp__thread_pool {
   pthread_mutex_t mu;
   pthread_cond_t go, done;
   pthread_t *th;
   size_t n;          /* threads started */
   uint64_t gen;      /* jobs handed out so far (rounds) */
-  evp__bjob_fn fn;
+  evp__thread_job_fn fn;
   void *const *args;
   size_t njobs;      /* jobs of this round run by helpers */
   size_t left;       /* helpers still busy in this round */
@@ -21,14 +22,14 @@ struct evp__bpool {
 };
 
 typedef struct {
-  evp__bpool_t *p;
+  evp__thread_pool_t *p;
   size_t i;
 } helper_arg_t;
 
 static void *helper(void *arg) {
   helper_arg_t a = *(helper_arg_t *)arg;
   free(arg);
-  evp__bpool_t *p = a.p;
+  evp__thread_pool_t *p = a.p;
   char name[16];
   snprintf(name, sizeof name, "evp-batcher-%zu", a.i + 1);
   pthread_setname_np(pthread_self(), name);
@@ -39,7 +40,7 @@ static void *helper(void *arg) {
     if (p->stop) break;
     seen = p->gen;
     if (a.i >= p->njobs) continue; /* not needed this round */
-    evp__bjob_fn fn = p->fn;
+    evp__thread_job_fn fn = p->fn;
     void *job = p->args[a.i];
     pthread_mutex_unlock(&p->mu);
     fn(job);
@@ -50,8 +51,8 @@ static void *helper(void *arg) {
   return NULL;
 }
 
-evp__bpool_t *evp__bpool_new(size_t nthreads) {
-  evp__bpool_t *p = calloc(1, sizeof *p);
+evp__thread_pool_t *evp__thread_pool_new(size_t nthreads) {
+  evp__thread_pool_t *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   if (pthread_mutex_init(&p->mu, NULL) != 0) {
     free(p);
@@ -69,7 +70,7 @@ evp__bpool_t *evp__bpool_new(size_t nthreads) {
     return NULL;
   }
   if (nthreads && !(p->th = calloc(nthreads, sizeof *p->th))) {
-    evp__bpool_free(p);
+    evp__thread_pool_free(p);
     return NULL;
   }
   for (size_t i = 0; i < nthreads; i++) {
@@ -83,15 +84,15 @@ evp__bpool_t *evp__bpool_new(size_t nthreads) {
     p->n++;
   }
   if (p->n < nthreads) {
-    evp__bpool_free(p);
+    evp__thread_pool_free(p);
     return NULL;
   }
   return p;
 }
 
-size_t evp__bpool_threads(const evp__bpool_t *p) { return p ? p->n : 0; }
+size_t evp__thread_pool_threads(const evp__thread_pool_t *p) { return p ? p->n : 0; }
 
-void evp__bpool_run(evp__bpool_t *p, evp__bjob_fn fn, void *const *args, size_t n) {
+void evp__thread_pool_run(evp__thread_pool_t *p, evp__thread_job_fn fn, void *const *args, size_t n) {
   if (n == 0) return;
   size_t helpers = n - 1;
   if (!p || helpers > p->n) { /* not enough helpers: run them all here */
@@ -112,7 +113,7 @@ void evp__bpool_run(evp__bpool_t *p, evp__bjob_fn fn, void *const *args, size_t 
   pthread_mutex_unlock(&p->mu);
 }
 
-void evp__bpool_free(evp__bpool_t *p) {
+void evp__thread_pool_free(evp__thread_pool_t *p) {
   if (!p) return;
   pthread_mutex_lock(&p->mu);
   p->stop = 1;

@@ -1,0 +1,48 @@
+/* What the two ways of writing an hour group share (the one-file path in
+ * batcher_flush.c and the parallel parts in batcher_parts.c, which call
+ * down to this file and never to each other's pieces): a buffered record
+ * decoded, the id of an event looked up a few events ahead of its dedup
+ * check, and a lake file opened with the row builder's columns. */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include "base/base.h"
+#include "json/json.h"
+#include "wal/wal_read.h"
+#include "lake/lake.h"
+#include "lake/lake_row.h"
+#include "batcher/batcher_int.h"
+
+void evp__batcher_look_ahead(const evp__dedup_t *d, uint64_t scope, const char *ev, size_t len,
+                             evp__id_ahead_t *a) {
+  static const char pre[] = "{\"event_id\":\"";
+  const size_t pl = sizeof pre - 1;
+  a->id = NULL;
+  if (len < pl + 2 || memcmp(ev, pre, pl) != 0) return;
+  const unsigned char *s = (const unsigned char *)ev + pl,
+                      *q = evp__json_quote_end(s, (const unsigned char *)ev + len);
+  if (q >= (const unsigned char *)ev + len || *q != '"') return; /* escaped: the usual way */
+  a->id = (const char *)s;
+  a->len = (size_t)(q - s);
+  evp__dedup_key(d, scope, a->id, a->len, &a->key);
+  evp__dedup_prefetch(d, &a->key);
+}
+
+evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__buffered_record_t *br,
+                              evp__wal_record_t *rec, char *errstr, size_t errstr_size) {
+  if (evp__wal_payload_decode(b->arena + br->poff, br->len, rec) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "batcher: record %llu malformed",
+                       (unsigned long long)br->offset);
+  return EVP_OK;
+}
+
+evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw, const char *dir,
+                                 const char *name, char *errstr, size_t errstr_size) {
+  if (*pw) return evp__pq_writer_reopen(*pw, dir, name, errstr, errstr_size);
+  /* Event strings passed the strict parser before they were logged (and
+   * unescaping keeps UTF-8 valid); client ids are checked per record. */
+  size_t ncols;
+  const evp__pq_column_t *cols = evp__row_builder_columns(rb, &ncols);
+  evp__pq_options_t po = {0};
+  po.utf8_checked = 1;
+  return evp__pq_writer_open(pw, dir, name, cols, ncols, &po, errstr, errstr_size);
+}
