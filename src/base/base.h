@@ -54,6 +54,17 @@ int64_t evp__system_clock(void *opaque);
 /* CLOCK_MONOTONIC in seconds, for deadlines and rates (never goes back). */
 double evp__mono_s(void);
 
+/* Hex digits, the one place they are spelled: lower-case for output (hashes,
+ * UUIDs, \u00XX escapes), and the value of a digit of either case on input
+ * (JSON \u escapes, percent-encoding), or -1. */
+#define EVP__HEX_DIGITS "0123456789abcdef"
+static inline int evp__hex_value(unsigned c) {
+  if (c - '0' < 10u) return (int)(c - '0');
+  c |= 0x20; /* 'A'..'F' to 'a'..'f'; no other byte lands in that range */
+  if (c - 'a' < 6u) return (int)(c - 'a' + 10);
+  return -1;
+}
+
 /* strdup that returns NULL for NULL. */
 char *evp__strdup(const char *s);
 
