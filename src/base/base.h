@@ -14,10 +14,13 @@
 
 #if defined(__GNUC__)
 #  define EVP__PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* For the few tiny helpers of per-byte loops that -O2 would leave as calls. */
+#  define EVP__ALWAYS_INLINE inline __attribute__((always_inline))
 #  define EVP__LIKELY(x) __builtin_expect(!!(x), 1)
 #  define EVP__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #  define EVP__PRINTF(f, a)
+#  define EVP__ALWAYS_INLINE inline
 #  define EVP__LIKELY(x) (x)
 #  define EVP__UNLIKELY(x) (x)
 #endif

@@ -27,7 +27,12 @@ typedef struct {
   const char *err_msg;
 } scan_t;
 
-static void skip_ws(scan_t *s) { s->p = evp__json_skip_ws(s->p, s->end); }
+/* Called around every token: inlined, with the common no-space case first. */
+static EVP__ALWAYS_INLINE void skip_ws(scan_t *s) {
+  if (EVP__LIKELY(s->p < s->end && *s->p > ' '))
+    return;
+  s->p = evp__json_skip_ws(s->p, s->end);
+}
 
 /* Record the first failure (at the current byte unless @p at is given). */
 static evp_err_t fail_at(scan_t *s, const unsigned char *at, const char *msg, evp_err_t e) {
@@ -40,7 +45,7 @@ static evp_err_t fail_at(scan_t *s, const unsigned char *at, const char *msg, ev
 #define fail(s, msg) fail_at((s), (s)->p, (msg), EVP_ERR_JSON)
 
 /* p just past the opening quote; leaves p after the closing quote. */
-static evp_err_t scan_string(scan_t *s, int *escaped) {
+static EVP__ALWAYS_INLINE evp_err_t scan_string(scan_t *s, int *escaped) {
   const unsigned char *q, *at;
   const char *msg;
   if (s->trusted) {
@@ -55,7 +60,7 @@ static evp_err_t scan_string(scan_t *s, int *escaped) {
   return EVP_OK;
 }
 
-static evp_err_t scan_value(scan_t *s, evp__jstype_t *type);
+static evp_err_t scan_value(scan_t *s, evp__jstype_t *type, int *escaped);
 
 /* Objects and arrays below the top level: validated, not recorded. */
 static evp_err_t scan_container(scan_t *s, int is_obj) {
@@ -101,7 +106,7 @@ static evp_err_t scan_container(scan_t *s, int is_obj) {
       s->p++;
     }
     skip_ws(s);
-    evp_err_t e = scan_value(s, &t);
+    evp_err_t e = scan_value(s, &t, &esc);
     if (e)
       return e;
     skip_ws(s);
@@ -126,15 +131,15 @@ static evp_err_t scan_literal(scan_t *s, const char *lit, size_t n) {
   return EVP_OK;
 }
 
-static evp_err_t scan_value(scan_t *s, evp__jstype_t *type) {
-  int esc;
+/* One value; *escaped: a string value holds an escape. */
+static evp_err_t scan_value(scan_t *s, evp__jstype_t *type, int *escaped) {
   if (s->p >= s->end)
     return fail(s, "unexpected end of input");
   switch (*s->p) {
   case '"':
     s->p++;
     *type = EVP__JS_STRING;
-    return scan_string(s, &esc);
+    return scan_string(s, escaped);
   case '{':
     s->p++;
     *type = EVP__JS_OBJECT;
@@ -207,15 +212,16 @@ static evp_err_t scan_object(scan_t *s, evp__jmember_t *m, size_t max_m,
     s->p++;
     skip_ws(s);
     const unsigned char *vs = s->p;
-    evp_err_t e = scan_value(s, &cur->type);
+    int esc = 0;
+    evp_err_t e = scan_value(s, &cur->type, &esc);
     if (e)
       return e;
     cur->val_escaped = 0;
     if (cur->type == EVP__JS_STRING) {
-      /* Spans of strings exclude the quotes; escapes are rechecked cheaply. */
+      /* Spans of strings exclude the quotes. */
       cur->val = (const char *)vs + 1;
       cur->vallen = (size_t)(s->p - vs - 2);
-      cur->val_escaped = memchr(cur->val, '\\', cur->vallen) != NULL;
+      cur->val_escaped = esc;
     } else {
       cur->val = (const char *)vs;
       cur->vallen = (size_t)(s->p - vs);
@@ -290,7 +296,8 @@ size_t evp__json_array_each(const char *arr, size_t len,
       return count;
     const unsigned char *start = s.p;
     evp__jstype_t t;
-    if (scan_value(&s, &t) != EVP_OK)
+    int esc;
+    if (scan_value(&s, &t, &esc) != EVP_OK)
       return count; /* not the valid JSON the caller promised: stop at the damage */
     if (fn && fn(opaque, count, (const char *)start, (size_t)(s.p - start)) != 0)
       return (size_t)-1;
