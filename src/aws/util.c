@@ -1,11 +1,11 @@
-/* Small helpers of the AWS client: standard base64, a bounded body builder
- * that wipes what it held, clocks. */
+/* Small helpers of the AWS client: standard base64, identifiers, clocks.
+ * (Request bodies are built in the one buffer type, base/buf.h, with
+ * secret set so that what they held is wiped.) */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/crypto.h>
 #include "aws/aws_int.h"
 #include "base/base.h"
 #include "json/json.h"
@@ -88,67 +88,6 @@ evp_err_t evp__aws_b64_decode(const char *in, size_t len, unsigned char *out, si
   }
   *out_len = o;
   return EVP_OK;
-}
-
-void evp__aws_buf_init(evp__aws_buf *b, size_t max) {
-  memset(b, 0, sizeof *b);
-  b->max = max;
-  b->ok = 1;
-}
-
-static int grow(evp__aws_buf *b, size_t add) {
-  if (!b->ok)
-    return 0;
-  if (add > b->max || b->len > b->max - add) {
-    b->ok = 0;
-    return 0;
-  }
-  if (b->len + add + 1 <= b->cap)
-    return 1;
-  size_t cap = b->cap ? b->cap : 256;
-  while (cap < b->len + add + 1)
-    cap *= 2;
-  /* No realloc: the old block may hold a secret and must be wiped. */
-  char *p = malloc(cap);
-  if (!p) {
-    b->ok = 0;
-    return 0;
-  }
-  if (b->p) {
-    memcpy(p, b->p, b->len);
-    OPENSSL_cleanse(b->p, b->cap);
-    free(b->p);
-  }
-  b->p = p;
-  b->cap = cap;
-  return 1;
-}
-
-void evp__aws_buf_raw(evp__aws_buf *b, const char *s, size_t n) {
-  if (!grow(b, n))
-    return;
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-void evp__aws_buf_str(evp__aws_buf *b, const char *s) { evp__aws_buf_raw(b, s, strlen(s)); }
-
-void evp__aws_buf_jstr(evp__aws_buf *b, const char *s, size_t n) {
-  if (n > (SIZE_MAX - 3) / 6 || !grow(b, 6 * n + 2))
-    return;
-  b->p[b->len++] = '"';
-  b->len += evp__json_escape(s, n, b->p + b->len);
-  b->p[b->len++] = '"';
-  b->p[b->len] = '\0';
-}
-
-void evp__aws_buf_free(evp__aws_buf *b) {
-  if (b->p) {
-    OPENSSL_cleanse(b->p, b->cap);
-    free(b->p);
-  }
-  memset(b, 0, sizeof *b);
 }
 
 int evp__aws_ident_ok(const char *s, size_t max) {

@@ -105,7 +105,7 @@ size_t evp__json_escape(const char *s, size_t n, char *out);
  * *cut (may be NULL) says whether s was cut short. */
 size_t evp__json_escape_text(const char *s, size_t n, char *out, size_t cap, int *cut);
 /* Append s[0..n) to @p b as a quoted, escaped JSON string (escapes as
- * evp__json_escape). EVP_ERR_NOMEM or EVP_ERR_TOO_LARGE (past b->max). */
+ * evp__json_escape): a sticky appender like evp__buf_add (returns b->err). */
 evp_err_t evp__buf_json_str(evp__buf_t *b, const char *s, size_t n);
 /* Whether s[0..n) is well-formed UTF-8. */
 int evp__utf8_valid(const char *s, size_t n);

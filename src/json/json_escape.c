@@ -113,18 +113,18 @@ int evp__utf8_valid(const char *s, size_t n) {
 }
 
 evp_err_t evp__buf_json_str(evp__buf_t *b, const char *s, size_t n) {
-  if (n > (SIZE_MAX - 3) / 6)
-    return EVP_ERR_TOO_LARGE;
-  /* Worst case reserved; a limited buffer may refuse text that would have
-   * fitted escaped, which only makes the limit a little stricter. */
-  evp_err_t e = evp__buf_reserve(b, 6 * n + 3);
+  if (b->err != EVP_OK)
+    return b->err;
+  if (n > (SIZE_MAX / 4 - 3) / 6)
+    return b->err = EVP_ERR_TOO_LARGE;
+  /* Escape into the buffer's spare room: reserve the worst case, then
+   * append what it became (a bounded buffer may so refuse text that would
+   * have fitted escaped, which only makes its limit a little stricter). */
+  evp_err_t e = evp__buf_add(b, "\"", 1);
+  if (e == EVP_OK && (e = evp__buf_reserve(b, 6 * n + 2)) != EVP_OK)
+    return b->err = e;
   if (e != EVP_OK)
     return e;
-  char *o = (char *)b->p + b->len;
-  o[0] = '"';
-  size_t l = evp__json_escape(s, n, o + 1);
-  o[1 + l] = '"';
-  o[2 + l] = '\0'; /* inside the reservation; not counted in len */
-  b->len += l + 2;
-  return EVP_OK;
+  b->len += evp__json_escape(s, n, (char *)b->p + b->len);
+  return evp__buf_add(b, "\"", 1);
 }
