@@ -86,7 +86,7 @@ static inline size_t evp__json_lex_escape(const unsigned char *q, const unsigned
  * control characters. *escaped says whether the body holds an escape (a
  * plain body can be used in place). NULL when the body is not valid, with
  * *at the offending byte and *msg why. */
-static inline const unsigned char *evp__json_lex_string(const unsigned char *p,
+static EVP__ALWAYS_INLINE const unsigned char *evp__json_lex_string(const unsigned char *p,
                                                         const unsigned char *end, int *escaped,
                                                         const unsigned char **at,
                                                         const char **msg) {
@@ -139,7 +139,7 @@ static inline int evp__json_is_digit(unsigned c) { return c - '0' < 10u; }
 /* The end of the number at @p p (RFC 8259 6: -?(0|[1-9][0-9]*)(.[0-9]+)?
  * ([eE][+-]?[0-9]+)?), its parts in *n; NULL when it is not one, with
  * *at the offending byte and *msg why. */
-static inline const unsigned char *evp__json_lex_number(const unsigned char *p,
+static EVP__ALWAYS_INLINE const unsigned char *evp__json_lex_number(const unsigned char *p,
                                                         const unsigned char *end,
                                                         evp__json_number_t *n,
                                                         const unsigned char **at,

@@ -63,7 +63,11 @@ static inline evp__jv *push(tape_parser_t *p, size_t *idx) {
   return v;
 }
 
-static void skip_ws(tape_parser_t *p) { p->p = evp__json_skip_ws(p->p, p->end); }
+/* Called around every token: inlined, with the common no-space case first. */
+static EVP__ALWAYS_INLINE void skip_ws(tape_parser_t *p) {
+  if (EVP__LIKELY(p->p < p->end && *p->p > ' ')) return;
+  p->p = evp__json_skip_ws(p->p, p->end);
+}
 
 /* p->p is just past the opening quote. Plain strings point into the input;
  * strings with escapes are decoded into sbuf (which cannot overflow:
