@@ -47,7 +47,7 @@ evp_err_t evp__fh_put_record_batch(evp__aws_client_t *c, const char *stream,
     if (lens[i] > EVP__FH_MAX_RECORD_BYTES)
       return EVP_ERR_TOO_LARGE;
     total += lens[i];
-    enc_total += evp__aws_b64_enc_len(lens[i]) + 12;
+    enc_total += evp__base64_encoded_len(lens[i]) + 12;
   }
   if (total > EVP__FH_MAX_BATCH_BYTES)
     return EVP_ERR_TOO_LARGE;
@@ -60,9 +60,9 @@ evp_err_t evp__fh_put_record_batch(evp__aws_client_t *c, const char *stream,
     b.err = EVP_ERR_NOMEM;
   for (size_t i = 0; i < n && b.err == EVP_OK; i++) {
     evp__buf_adds(&b, i ? ",{\"Data\":\"" : "{\"Data\":\"");
-    size_t el = evp__aws_b64_enc_len(lens[i]);
+    size_t el = evp__base64_encoded_len(lens[i]);
     if (b.err == EVP_OK && evp__buf_reserve(&b, el + 1) == EVP_OK) {
-      evp__aws_b64_encode((const unsigned char *)(records[i] ? records[i] : ""), lens[i],
+      evp__base64_encode((const unsigned char *)(records[i] ? records[i] : ""), lens[i],
                           (char *)b.p + b.len);
       b.len += el;
     } else {

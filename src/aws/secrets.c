@@ -103,7 +103,7 @@ evp_err_t evp__sm_get_secret(evp__aws_client_t *c, const char *secret_id, const 
       out->value_len = vl;
       rc = EVP_OK;
     } else {
-      rc = evp__aws_b64_decode(v, vl, val, &out->value_len) == EVP_OK ? EVP_OK : EVP_ERR_JSON;
+      rc = evp__base64_decode(v, vl, val, &out->value_len) == EVP_OK ? EVP_OK : EVP_ERR_JSON;
       if (rc == EVP_OK)
         val[out->value_len] = '\0';
     }
@@ -161,12 +161,12 @@ evp_err_t evp__sm_put_secret(evp__aws_client_t *c, const char *secret_id, const 
     evp__buf_adds(&b, ",\"SecretString\":");
     evp__buf_json_str(&b, v, value_len);
   } else {
-    char *enc = malloc(evp__aws_b64_enc_len(value_len) + 1);
+    char *enc = malloc(evp__base64_encoded_len(value_len) + 1);
     if (!enc) {
       evp__buf_free(&b);
       return EVP_ERR_NOMEM;
     }
-    evp__aws_b64_encode((const unsigned char *)v, value_len, enc);
+    evp__base64_encode((const unsigned char *)v, value_len, enc);
     evp__buf_adds(&b, ",\"SecretBinary\":\"");
     evp__buf_adds(&b, enc);
     evp__buf_adds(&b, "\"");

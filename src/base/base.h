@@ -72,6 +72,17 @@ static inline int evp__hex_value(unsigned c) {
 char *evp__strdup(const char *s);
 
 
+/* ---- standard base64 with padding (RFC 4648 4; base64.c, beside the
+ * public base64url of evpipe/jwt.h: one codec, two alphabets) ---- */
+/* 4 * ceil(n / 3): the encoding's length (the encoder adds a NUL). */
+size_t evp__base64_encoded_len(size_t n);
+/* Encode and NUL-terminate; returns the length. */
+size_t evp__base64_encode(const void *in, size_t n, char *out);
+/* Strict decode (padding required, no whitespace, canonical trailing bits):
+ * writes at most 3 * len / 4 bytes. EVP_ERR_BASE64 otherwise. */
+evp_err_t evp__base64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen);
+
+
 /* ---- HMAC-SHA256 with a prepared key (hmac.c) ---- */
 typedef struct evp__hmac_key_s evp__hmac_key_t;
 /* Prepare @p key for repeated use; NULL on allocation failure. */
