@@ -46,8 +46,8 @@ static evp_err_t fail_at(scan_t *s, const unsigned char *at, const char *msg, ev
 
 /* p just past the opening quote; leaves p after the closing quote. */
 static EVP__ALWAYS_INLINE evp_err_t scan_string(scan_t *s, int *escaped) {
-  const unsigned char *q, *at;
-  const char *msg;
+  const unsigned char *q, *at = NULL; /* set by the lexer on failure */
+  const char *msg = NULL;
   if (s->trusted) {
     if (!(q = evp__json_skip_string_trusted(s->p, s->end, escaped)))
       return fail_at(s, s->end, "unterminated string", EVP_ERR_JSON);
@@ -162,8 +162,8 @@ static evp_err_t scan_value(scan_t *s, evp__jstype_t *type, int *escaped) {
     if (*s->p != '-' && !evp__json_is_digit(*s->p))
       return fail(s, "unexpected character");
     evp__json_number_t num; /* only the grammar matters here */
-    const unsigned char *at, *q;
-    const char *msg;
+    const unsigned char *q, *at = NULL; /* set by the lexer on failure */
+    const char *msg = NULL;
     if (!(q = evp__json_lex_number(s->p, s->end, &num, &at, &msg)))
       return fail_at(s, at, msg, EVP_ERR_JSON);
     s->p = q;

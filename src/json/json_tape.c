@@ -74,8 +74,8 @@ static EVP__ALWAYS_INLINE void skip_ws(tape_parser_t *p) {
  * decoding never makes text longer, and the quotes leave room for the NUL
  * evp__json_unescape writes). */
 static evp_err_t parse_string(tape_parser_t *p, evp__jv *v) {
-  const unsigned char *s = p->p, *q, *at;
-  const char *msg;
+  const unsigned char *s = p->p, *q, *at = NULL; /* set by the lexer on failure */
+  const char *msg = NULL;
   int escaped;
   if (!(q = evp__json_lex_string(s, p->end, &escaped, &at, &msg))) {
     p->p = at;
@@ -102,8 +102,8 @@ static const double evp__pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e
                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 static evp_err_t parse_number(tape_parser_t *p, evp__jv *v) {
-  const unsigned char *s = p->p, *q, *at;
-  const char *msg;
+  const unsigned char *s = p->p, *q, *at = NULL; /* set by the lexer on failure */
+  const char *msg = NULL;
   evp__json_number_t num;
   if (!(q = evp__json_lex_number(s, p->end, &num, &at, &msg))) {
     p->p = at;
@@ -185,14 +185,20 @@ static evp_err_t parse_value(tape_parser_t *p, int depth) {
     p->p++;
     return parse_string(p, v);
   case 't':
-    if ((q = evp__json_lex_literal(p->p, p->end, "true", 4))) { v->type = EVP__J_TRUE; p->p = q; return EVP_OK; }
-    return fail(p, "invalid literal");
+    if (!(q = evp__json_lex_literal(p->p, p->end, "true", 4))) return fail(p, "invalid literal");
+    v->type = EVP__J_TRUE;
+    p->p = q;
+    return EVP_OK;
   case 'f':
-    if ((q = evp__json_lex_literal(p->p, p->end, "false", 5))) { v->type = EVP__J_FALSE; p->p = q; return EVP_OK; }
-    return fail(p, "invalid literal");
+    if (!(q = evp__json_lex_literal(p->p, p->end, "false", 5))) return fail(p, "invalid literal");
+    v->type = EVP__J_FALSE;
+    p->p = q;
+    return EVP_OK;
   case 'n':
-    if ((q = evp__json_lex_literal(p->p, p->end, "null", 4))) { v->type = EVP__J_NULL; p->p = q; return EVP_OK; }
-    return fail(p, "invalid literal");
+    if (!(q = evp__json_lex_literal(p->p, p->end, "null", 4))) return fail(p, "invalid literal");
+    v->type = EVP__J_NULL;
+    p->p = q;
+    return EVP_OK;
   default:
     if (c == '-' || evp__json_is_digit(c)) return parse_number(p, v);
     return fail(p, "unexpected character");
@@ -214,7 +220,8 @@ evp_err_t evp__json_parse(evp__jdoc *d, const char *s, size_t len, int max_depth
     d->sbuf = nb;
     d->scap = len;
   }
-  tape_parser_t p = {d, (const unsigned char *)s, (const unsigned char *)s + len, (const unsigned char *)s, max_depth};
+  const unsigned char *text = (const unsigned char *)s;
+  tape_parser_t p = {d, text, text + len, text, max_depth};
   evp_err_t rc = parse_value(&p, 0);
   if (rc) return rc;
   skip_ws(&p);
