@@ -109,6 +109,8 @@ size_t evp__json_escape_text(const char *s, size_t n, char *out, size_t cap, int
 evp_err_t evp__buf_json_str(evp__buf_t *b, const char *s, size_t n);
 /* Whether s[0..n) is well-formed UTF-8. */
 int evp__utf8_valid(const char *s, size_t n);
+/* Code points in a string already known to be UTF-8 (the parsers check it). */
+size_t evp__utf8_len(const char *s, size_t n);
 /* The first byte in [p, end) that a JSON string scanner must stop at: '"'
  * or '\\', and with @p strict also a control character or a non-ASCII byte
  * (end when there is none). Strings are most of an event's bytes, and the

@@ -128,3 +128,10 @@ evp_err_t evp__buf_json_str(evp__buf_t *b, const char *s, size_t n) {
   b->len += evp__json_escape(s, n, (char *)b->p + b->len);
   return evp__buf_add(b, "\"", 1);
 }
+
+size_t evp__utf8_len(const char *s, size_t n) {
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++)
+    count += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return count;
+}

@@ -235,13 +235,6 @@ void evp__jdoc_free(evp__jdoc *d) {
   memset(d, 0, sizeof *d);
 }
 
-size_t evp__utf8_len(const char *s, size_t n) {
-  size_t count = 0;
-  for (size_t i = 0; i < n; i++)
-    count += ((unsigned char)s[i] & 0xC0) != 0x80;
-  return count;
-}
-
 int evp__json_equal(const evp__jv *a, const evp__jv *b) {
   int ta = a->type == EVP__J_TRUE ? EVP__J_FALSE : a->type; /* booleans share a type ... */
   int tb = b->type == EVP__J_TRUE ? EVP__J_FALSE : b->type;
