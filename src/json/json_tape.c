@@ -41,6 +41,12 @@ static evp_err_t fail(tape_parser_t *p, const char *msg) {
   return EVP_ERR_JSON;
 }
 
+/* A failure the lexer located at @p at. */
+static evp_err_t fail_at(tape_parser_t *p, const unsigned char *at, const char *msg) {
+  p->p = at;
+  return fail(p, msg);
+}
+
 static int grow(evp__jdoc *d) {
   size_t nc = d->cap ? d->cap * 2 : 64;
   evp__jv *nv = realloc(d->v, nc * sizeof *nv);
@@ -77,10 +83,8 @@ static evp_err_t parse_string(tape_parser_t *p, evp__jv *v) {
   const unsigned char *s = p->p, *q, *at = NULL; /* set by the lexer on failure */
   const char *msg = NULL;
   int escaped;
-  if (!(q = evp__json_lex_string(s, p->end, &escaped, &at, &msg))) {
-    p->p = at;
-    return fail(p, msg);
-  }
+  if (!(q = evp__json_lex_string(s, p->end, &escaped, &at, &msg)))
+    return fail_at(p, at, msg);
   v->type = EVP__J_STR;
   p->p = q + 1;
   if (!escaped) {
@@ -105,10 +109,8 @@ static evp_err_t parse_number(tape_parser_t *p, evp__jv *v) {
   const unsigned char *s = p->p, *q, *at = NULL; /* set by the lexer on failure */
   const char *msg = NULL;
   evp__json_number_t num;
-  if (!(q = evp__json_lex_number(s, p->end, &num, &at, &msg))) {
-    p->p = at;
-    return fail(p, msg);
-  }
+  if (!(q = evp__json_lex_number(s, p->end, &num, &at, &msg)))
+    return fail_at(p, at, msg);
   int e10 = num.exp - num.frac_digits;
   double val;
   /* Clinger's fast path: exact when the mantissa and the power of ten are
