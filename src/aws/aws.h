@@ -178,25 +178,5 @@ evp_err_t evp__fh_put_record_batch(evp__aws_client_t *c, const char *stream,
                                    unsigned char *failed, size_t *n_failed,
                                    evp__aws_result_t *res);
 
-/* Standard base64 (with padding). The encoder writes 4*ceil(n/3) chars plus
- * a NUL into out; the decoder is strict (padding required, no whitespace)
- * and writes at most 3*len/4 bytes. */
-size_t evp__aws_b64_enc_len(size_t n);
-void evp__aws_b64_encode(const unsigned char *in, size_t n, char *out);
-evp_err_t evp__aws_b64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len);
-
-/* A growable string for building request bodies; wiped when freed (bodies
- * may carry secrets). ok is 0 after an allocation failure or overflow. */
-typedef struct {
-  char *p;
-  size_t len, cap, max;
-  int ok;
-} evp__aws_buf;
-void evp__aws_buf_init(evp__aws_buf *b, size_t max);
-void evp__aws_buf_raw(evp__aws_buf *b, const char *s, size_t n);
-void evp__aws_buf_str(evp__aws_buf *b, const char *s); /* raw, strlen */
-/* A JSON string literal (quotes and escapes added). */
-void evp__aws_buf_jstr(evp__aws_buf *b, const char *s, size_t n);
-void evp__aws_buf_free(evp__aws_buf *b);
 
 #endif /* EVP_AWS_AWS_H */

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include "aws/aws_int.h"
 #include "base/base.h"
+#include "json/json.h"
 
 static int stream_ok(const char *s) {
   size_t n = s ? strlen(s) : 0;
@@ -46,56 +47,38 @@ evp_err_t evp__fh_put_record_batch(evp__aws_client_t *c, const char *stream,
     if (lens[i] > EVP__FH_MAX_RECORD_BYTES)
       return EVP_ERR_TOO_LARGE;
     total += lens[i];
-    enc_total += evp__aws_b64_enc_len(lens[i]) + 12;
+    enc_total += evp__base64_encoded_len(lens[i]) + 12;
   }
   if (total > EVP__FH_MAX_BATCH_BYTES)
     return EVP_ERR_TOO_LARGE;
-  evp__aws_buf b;
-  evp__aws_buf_init(&b, EVP__AWS_MAX_REQUEST);
-  evp__aws_buf_str(&b, "{\"DeliveryStreamName\":");
-  evp__aws_buf_jstr(&b, stream, strlen(stream));
-  evp__aws_buf_str(&b, ",\"Records\":[");
+  evp__buf_t b = {.max = EVP__AWS_MAX_REQUEST, .secret = 1};
+  evp__buf_adds(&b, "{\"DeliveryStreamName\":");
+  evp__buf_json_str(&b, stream, strlen(stream));
+  evp__buf_adds(&b, ",\"Records\":[");
   /* Reserve once, then encode in place. */
-  size_t need = b.len + enc_total + 8;
-  if (b.ok && b.cap < need) {
-    evp__aws_buf_raw(&b, "", 0);
-    if (b.ok) {
-      size_t keep = b.len;
-      char *tmp = malloc(need);
-      if (!tmp) {
-        b.ok = 0;
-      } else {
-        memcpy(tmp, b.p, keep + 1);
-        evp__aws_buf_free(&b);
-        evp__aws_buf_init(&b, EVP__AWS_MAX_REQUEST);
-        b.p = tmp;
-        b.len = keep;
-        b.cap = need;
-      }
-    }
-  }
-  for (size_t i = 0; i < n && b.ok; i++) {
-    evp__aws_buf_str(&b, i ? ",{\"Data\":\"" : "{\"Data\":\"");
-    size_t el = evp__aws_b64_enc_len(lens[i]);
-    evp__aws_buf_raw(&b, "", 0);
-    if (b.ok && b.len + el + 4 <= b.cap) {
-      evp__aws_b64_encode((const unsigned char *)(records[i] ? records[i] : ""), lens[i],
-                          b.p + b.len);
+  if (b.err == EVP_OK && (b.err = evp__buf_reserve(&b, enc_total + 8)) != EVP_OK)
+    b.err = EVP_ERR_NOMEM;
+  for (size_t i = 0; i < n && b.err == EVP_OK; i++) {
+    evp__buf_adds(&b, i ? ",{\"Data\":\"" : "{\"Data\":\"");
+    size_t el = evp__base64_encoded_len(lens[i]);
+    if (b.err == EVP_OK && evp__buf_reserve(&b, el + 1) == EVP_OK) {
+      evp__base64_encode((const unsigned char *)(records[i] ? records[i] : ""), lens[i],
+                          (char *)b.p + b.len);
       b.len += el;
     } else {
-      b.ok = 0;
+      b.err = EVP_ERR_NOMEM;
     }
-    evp__aws_buf_str(&b, "\"}");
+    evp__buf_adds(&b, "\"}");
   }
-  evp__aws_buf_str(&b, "]}");
-  if (!b.ok) {
-    evp__aws_buf_free(&b);
+  evp__buf_adds(&b, "]}");
+  if (b.err != EVP_OK) {
+    evp__buf_free(&b);
     return EVP_ERR_NOMEM;
   }
   char *resp = NULL;
   size_t rlen = 0;
-  evp_err_t rc = evp__aws_call(c, "PutRecordBatch", b.p, b.len, c->call_timeout_ms, &resp, &rlen, res);
-  evp__aws_buf_free(&b);
+  evp_err_t rc = evp__aws_call(c, "PutRecordBatch", (const char *)b.p, b.len, c->call_timeout_ms, &resp, &rlen, res);
+  evp__buf_free(&b);
   if (rc != EVP_OK)
     return rc;
   cJSON *j = cJSON_ParseWithLength(resp, rlen);

@@ -41,24 +41,24 @@ static void wipe_json(cJSON *j) {
   }
 }
 
-static evp_err_t sm_send(evp__aws_client_t *c, const char *op, evp__aws_buf *b, char **resp,
+static evp_err_t sm_send(evp__aws_client_t *c, const char *op, evp__buf_t *b, char **resp,
                       size_t *resp_len, evp__aws_result_t *res) {
-  if (!b->ok) {
-    evp__aws_buf_free(b);
+  if (b->err != EVP_OK) {
+    evp__buf_free(b);
     return EVP_ERR_NOMEM;
   }
-  evp_err_t rc = evp__aws_call(c, op, b->p, b->len, c->call_timeout_ms, resp, resp_len, res);
-  evp__aws_buf_free(b);
+  evp_err_t rc = evp__aws_call(c, op, (const char *)b->p, b->len, c->call_timeout_ms, resp, resp_len, res);
+  evp__buf_free(b);
   return rc;
 }
 
-static void field(evp__aws_buf *b, const char *name, const char *v, int *first) {
+static void field(evp__buf_t *b, const char *name, const char *v, int *first) {
   if (!v)
     return;
-  evp__aws_buf_str(b, *first ? "\"" : ",\"");
-  evp__aws_buf_str(b, name);
-  evp__aws_buf_str(b, "\":");
-  evp__aws_buf_jstr(b, v, strlen(v));
+  evp__buf_adds(b, *first ? "\"" : ",\"");
+  evp__buf_adds(b, name);
+  evp__buf_adds(b, "\":");
+  evp__buf_json_str(b, v, strlen(v));
   *first = 0;
 }
 
@@ -73,14 +73,13 @@ evp_err_t evp__sm_get_secret(evp__aws_client_t *c, const char *secret_id, const 
       (stage && !evp__aws_ident_ok(stage, MAX_STAGE)) ||
       (version_id && !evp__aws_ident_ok(version_id, sizeof out->version_id - 1)))
     return EVP_ERR_INVALID_ARG;
-  evp__aws_buf b;
-  evp__aws_buf_init(&b, BODY_MAX);
+  evp__buf_t b = {.max = BODY_MAX, .secret = 1};
   int first = 1;
-  evp__aws_buf_str(&b, "{");
+  evp__buf_adds(&b, "{");
   field(&b, "SecretId", secret_id, &first);
   field(&b, "VersionStage", stage, &first);
   field(&b, "VersionId", version_id, &first);
-  evp__aws_buf_str(&b, "}");
+  evp__buf_adds(&b, "}");
   char *resp = NULL;
   size_t rlen = 0;
   evp_err_t rc = sm_send(c, "GetSecretValue", &b, &resp, &rlen, res);
@@ -104,7 +103,7 @@ evp_err_t evp__sm_get_secret(evp__aws_client_t *c, const char *secret_id, const 
       out->value_len = vl;
       rc = EVP_OK;
     } else {
-      rc = evp__aws_b64_decode(v, vl, val, &out->value_len) == EVP_OK ? EVP_OK : EVP_ERR_JSON;
+      rc = evp__base64_decode(v, vl, val, &out->value_len) == EVP_OK ? EVP_OK : EVP_ERR_JSON;
       if (rc == EVP_OK)
         val[out->value_len] = '\0';
     }
@@ -153,33 +152,32 @@ evp_err_t evp__sm_put_secret(evp__aws_client_t *c, const char *secret_id, const 
   }
   const char *v = value ? value : "";
   int text = evp__utf8_valid(v, value_len) && !memchr(v, '\0', value_len);
-  evp__aws_buf b;
-  evp__aws_buf_init(&b, BODY_MAX);
+  evp__buf_t b = {.max = BODY_MAX, .secret = 1};
   int first = 1;
-  evp__aws_buf_str(&b, "{");
+  evp__buf_adds(&b, "{");
   field(&b, "SecretId", secret_id, &first);
   field(&b, "ClientRequestToken", version_id, &first);
   if (text) {
-    evp__aws_buf_str(&b, ",\"SecretString\":");
-    evp__aws_buf_jstr(&b, v, value_len);
+    evp__buf_adds(&b, ",\"SecretString\":");
+    evp__buf_json_str(&b, v, value_len);
   } else {
-    char *enc = malloc(evp__aws_b64_enc_len(value_len) + 1);
+    char *enc = malloc(evp__base64_encoded_len(value_len) + 1);
     if (!enc) {
-      evp__aws_buf_free(&b);
+      evp__buf_free(&b);
       return EVP_ERR_NOMEM;
     }
-    evp__aws_b64_encode((const unsigned char *)v, value_len, enc);
-    evp__aws_buf_str(&b, ",\"SecretBinary\":\"");
-    evp__aws_buf_str(&b, enc);
-    evp__aws_buf_str(&b, "\"");
+    evp__base64_encode((const unsigned char *)v, value_len, enc);
+    evp__buf_adds(&b, ",\"SecretBinary\":\"");
+    evp__buf_adds(&b, enc);
+    evp__buf_adds(&b, "\"");
     wipe_free(enc, strlen(enc));
   }
   if (stage) {
-    evp__aws_buf_str(&b, ",\"VersionStages\":[");
-    evp__aws_buf_jstr(&b, stage, strlen(stage));
-    evp__aws_buf_str(&b, "]");
+    evp__buf_adds(&b, ",\"VersionStages\":[");
+    evp__buf_json_str(&b, stage, strlen(stage));
+    evp__buf_adds(&b, "]");
   }
-  evp__aws_buf_str(&b, "}");
+  evp__buf_adds(&b, "}");
   return sm_send(c, "PutSecretValue", &b, NULL, NULL, res);
 }
 
@@ -191,12 +189,11 @@ evp_err_t evp__sm_describe(evp__aws_client_t *c, const char *secret_id, char **j
     memset(res, 0, sizeof *res);
   if (!c || !json || !evp__aws_ident_ok(secret_id, MAX_SECRET_ID))
     return EVP_ERR_INVALID_ARG;
-  evp__aws_buf b;
-  evp__aws_buf_init(&b, BODY_MAX);
+  evp__buf_t b = {.max = BODY_MAX, .secret = 1};
   int first = 1;
-  evp__aws_buf_str(&b, "{");
+  evp__buf_adds(&b, "{");
   field(&b, "SecretId", secret_id, &first);
-  evp__aws_buf_str(&b, "}");
+  evp__buf_adds(&b, "}");
   char *resp = NULL;
   size_t rlen = 0;
   evp_err_t rc = sm_send(c, "DescribeSecret", &b, &resp, &rlen, res);
@@ -222,14 +219,13 @@ evp_err_t evp__sm_update_stage(evp__aws_client_t *c, const char *secret_id, cons
       (!move_to && !remove_from) || (move_to && !evp__aws_ident_ok(move_to, 64)) ||
       (remove_from && !evp__aws_ident_ok(remove_from, 64)))
     return EVP_ERR_INVALID_ARG;
-  evp__aws_buf b;
-  evp__aws_buf_init(&b, BODY_MAX);
+  evp__buf_t b = {.max = BODY_MAX, .secret = 1};
   int first = 1;
-  evp__aws_buf_str(&b, "{");
+  evp__buf_adds(&b, "{");
   field(&b, "SecretId", secret_id, &first);
   field(&b, "VersionStage", stage, &first);
   field(&b, "MoveToVersionId", move_to, &first);
   field(&b, "RemoveFromVersionId", remove_from, &first);
-  evp__aws_buf_str(&b, "}");
+  evp__buf_adds(&b, "}");
   return sm_send(c, "UpdateSecretVersionStage", &b, NULL, NULL, res);
 }

@@ -15,10 +15,13 @@
 
 #if defined(__GNUC__)
 #  define EVP__PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* For the few tiny helpers of per-byte loops that -O2 would leave as calls. */
+#  define EVP__ALWAYS_INLINE inline __attribute__((always_inline))
 #  define EVP__LIKELY(x) __builtin_expect(!!(x), 1)
 #  define EVP__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #  define EVP__PRINTF(f, a)
+#  define EVP__ALWAYS_INLINE inline
 #  define EVP__LIKELY(x) (x)
 #  define EVP__UNLIKELY(x) (x)
 #endif
@@ -67,8 +70,30 @@ int64_t evp__system_clock(void *opaque);
  * deadline of pthread_cond_timedwait on a condition variable of that clock. */
 struct timespec evp__timespec_us(int64_t us);
 
+/* Hex digits, the one place they are spelled: lower-case for output (hashes,
+ * UUIDs, \u00XX escapes), and the value of a digit of either case on input
+ * (JSON \u escapes, percent-encoding), or -1. */
+#define EVP__HEX_DIGITS "0123456789abcdef"
+static inline int evp__hex_value(unsigned c) {
+  if (c - '0' < 10u) return (int)(c - '0');
+  c |= 0x20; /* 'A'..'F' to 'a'..'f'; no other byte lands in that range */
+  if (c - 'a' < 6u) return (int)(c - 'a' + 10);
+  return -1;
+}
+
 /* strdup that returns NULL for NULL. */
 char *evp__strdup(const char *s);
+
+
+/* ---- standard base64 with padding (RFC 4648 4; base64.c, beside the
+ * public base64url of evpipe/jwt.h: one codec, two alphabets) ---- */
+/* 4 * ceil(n / 3): the encoding's length (the encoder adds a NUL). */
+size_t evp__base64_encoded_len(size_t n);
+/* Encode and NUL-terminate; returns the length. */
+size_t evp__base64_encode(const void *in, size_t n, char *out);
+/* Strict decode (padding required, no whitespace, canonical trailing bits):
+ * writes at most 3 * len / 4 bytes. EVP_ERR_BASE64 otherwise. */
+evp_err_t evp__base64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen);
 
 
 /* ---- HMAC-SHA256 with a prepared key (hmac.c) ---- */

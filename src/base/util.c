@@ -85,7 +85,7 @@ char *evp__strdup(const char *s) {
 }
 
 void evp__uuid_text(const unsigned char u[16], char out[37]) {
-  static const char hx[] = "0123456789abcdef";
+  static const char hx[] = EVP__HEX_DIGITS;
   char *o = out;
   for (int i = 0; i < 16; i++) {
     if (i == 4 || i == 6 || i == 8 || i == 10)

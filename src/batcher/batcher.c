@@ -247,7 +247,7 @@ static void release(evp__batcher_t *b) {
   evp__row_builder_free(b->rb);
   evp__pq_writer_free(b->pw);
   evp__batcher_parts_free(b);
-  free(b->rq);
+  evp__buf_free(&b->rq);
   evp__table_free(b->table);
   free(b->lake_dir);
   free(b);

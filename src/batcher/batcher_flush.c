@@ -284,7 +284,7 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   if ((e = evp__batcher_open_file(b->rb, &b->pw, dir, name, errstr, errstr_size))) goto undo;
   evp__pq_writer_t *pw = b->pw;
   tally_t g = {0};
-  b->rqlen = b->rqevents = 0; /* lines of an earlier, failed attempt */
+  b->rq.len = b->rqevents = 0; /* lines of an earlier, failed attempt */
   e = fill(b, pw, idx, n, hour, &g, errstr, errstr_size);
   /* The refused events are safe before the file that passes them is. */
   if (!e) e = evp__batcher_refused_write(b, first, last, errstr, errstr_size);

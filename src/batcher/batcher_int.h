@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "base/buf.h"
 #include "batcher/batcher.h"
 #include "lake/lake.h"
 #include "lake/lake_row.h"
@@ -102,8 +103,7 @@ struct evp__batcher {
   /* Events of the group being written that the row builder refused, as
    * NDJSON lines for the quarantine (batcher_refused.c), and what is still
    * to be told about the ones already copied. */
-  char *rq;
-  size_t rqlen, rqcap;
+  evp__buf_t rq;
   uint64_t rqevents;
   uint64_t refused_untold, refused_total;
   int64_t refused_told_at_ms;

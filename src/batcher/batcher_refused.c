@@ -50,15 +50,9 @@ evp_err_t evp__batcher_refuse(evp__batcher_t *b, uint64_t offset, const evp__wal
                               size_t errstr_size) {
   size_t wl = strlen(why);
   size_t room = 64 + value_room(wl) + value_room(rec->client_id_len) + value_room(len);
-  if (b->rqcap - b->rqlen < room) {
-    size_t cap = b->rqcap ? b->rqcap : 4096;
-    while (cap - b->rqlen < room) cap *= 2;
-    char *q = realloc(b->rq, cap);
-    if (!q) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
-    b->rq = q;
-    b->rqcap = cap;
-  }
-  char *o = b->rq + b->rqlen;
+  if (evp__buf_reserve(&b->rq, room) != EVP_OK)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
+  char *o = (char *)b->rq.p + b->rq.len;
   size_t n = (size_t)sprintf(o, "{\"offset\":%llu", (unsigned long long)offset);
   n += put_value(o + n, "client_id", rec->client_id, rec->client_id_len);
   n += (size_t)sprintf(o + n, ",\"reason\":\"");
@@ -69,13 +63,13 @@ evp_err_t evp__batcher_refuse(evp__batcher_t *b, uint64_t offset, const evp__wal
   o[n++] = '\n';
   /* Checked here, on the line's real size (the room above is the worst case). */
   size_t qmax = evp__wal_quarantine_max(b->w);
-  if (n > qmax || b->rqlen > qmax - n)
+  if (n > qmax || b->rq.len > qmax - n)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
                        "batcher: the events the lake refuses (last at log offset %llu: %s) do not "
                        "fit in %s/quarantine (at most %zu bytes); they stay in the log and the "
                        "lake waits: make room there",
                        (unsigned long long)offset, why, evp__wal_dir(b->w), qmax);
-  b->rqlen += n;
+  b->rq.len += n;
   b->rqevents++;
   snprintf(b->refused_why, sizeof b->refused_why, "%s", why);
   return EVP_OK;
@@ -83,14 +77,14 @@ evp_err_t evp__batcher_refuse(evp__batcher_t *b, uint64_t offset, const evp__wal
 
 evp_err_t evp__batcher_refused_write(evp__batcher_t *b, uint64_t first, uint64_t last,
                                      char *errstr, size_t errstr_size) {
-  if (b->rqlen == 0) return EVP_OK;
+  if (b->rq.len == 0) return EVP_OK;
   char name[80], path[sizeof b->refused_file], note[600];
   snprintf(name, sizeof name, "refused-%020llu-%020llu.ndjson", (unsigned long long)first,
            (unsigned long long)last);
-  int r = evp__wal_quarantine_put(b->w, name, b->rq, b->rqlen, path, sizeof path, note,
+  int r = evp__wal_quarantine_put(b->w, name, (const char *)b->rq.p, b->rq.len, path, sizeof path, note,
                                   sizeof note);
   uint64_t n = b->rqevents;
-  b->rqlen = 0;
+  b->rq.len = 0;
   b->rqevents = 0;
   if (r != 1)
     return evp__seterr(errstr, errstr_size, r < 0 ? EVP_ERR_TOO_LARGE : EVP_ERR_IO,

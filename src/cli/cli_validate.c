@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "json/json.h"
 #include "evpipe/evpipe.h"
 
 static void usage(FILE *f) {
@@ -47,16 +48,14 @@ static char *read_file(const char *path, size_t *len) {
   return buf;
 }
 
+/* A JSON string of an error text (the json layer's escaping). */
 static void json_str(FILE *o, const char *s) {
-  fputc('"', o);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(o, "\\%c", c);
-    else if (c == '\n') fputs("\\n", o);
-    else if (c < 0x20) fprintf(o, "\\u%04x", c);
-    else fputc(c, o);
-  }
-  fputc('"', o);
+  evp__buf_t b = {0};
+  if (evp__buf_json_str(&b, s, strlen(s)) == EVP_OK)
+    fputs((const char *)b.p, o);
+  else
+    fputs("\"(out of memory)\"", o);
+  evp__buf_free(&b);
 }
 
 static void report(evp_schema_ctx_t *ctx, unsigned long line, int as_json, int valid) {

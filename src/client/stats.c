@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/client_int.h"
+#include "base/buf.h"
+#include "json/json.h"
 
 void evp__client_stats_init(evp__stats *s) {
   memset(s, 0, sizeof *s);
@@ -52,47 +54,41 @@ char *evp_client_stats(evp_client_t *c) {
     return NULL;
   evp__stats *s = &c->st;
   uint32_t lat[EVP__LAT_SAMPLES];
-  /* {"reason":n,...}: each reason JSON-escaped (at most 6 bytes per byte). */
-  char reasons[2 + EVP__REJ_REASONS * (6 * EVP__REJ_TEXT + 32) + 40];
-  size_t rl = 0;
-  reasons[rl++] = '{';
+  /* {"reason":n,...} and the last condition given to the error callback,
+   * JSON-escaped by the json layer. */
+  evp__buf_t reasons = {0}, last = {0};
+  evp__buf_adds(&reasons, "{");
   pthread_mutex_lock(&s->mu);
   size_t n = s->lat_n;
   memcpy(lat, s->lat_us, n * sizeof lat[0]);
   for (size_t i = 0; i < EVP__REJ_REASONS && s->rej[i].n; i++) {
-    if (rl > 1)
-      reasons[rl++] = ',';
-    reasons[rl++] = '"';
-    rl += evp__json_escape(s->rej[i].text, strlen(s->rej[i].text), reasons + rl);
-    rl += (size_t)snprintf(reasons + rl, sizeof reasons - rl, "\":%llu", (unsigned long long)s->rej[i].n);
+    if (i)
+      evp__buf_adds(&reasons, ",");
+    evp__buf_json_str(&reasons, s->rej[i].text, strlen(s->rej[i].text));
+    evp__buf_addf(&reasons, ":%llu", (unsigned long long)s->rej[i].n);
   }
   if (s->rej_other)
-    rl += (size_t)snprintf(reasons + rl, sizeof reasons - rl, "%s\"other\":%llu", rl > 1 ? "," : "",
-                           (unsigned long long)s->rej_other);
-  /* The last condition given to the error callback, escaped. */
-  char last[6 * sizeof s->last_err_text + 128];
+    evp__buf_addf(&reasons, "%s\"other\":%llu", reasons.len > 1 ? "," : "",
+                  (unsigned long long)s->rej_other);
   if (s->last_err == EVP_OK) {
-    snprintf(last, sizeof last, "null");
+    evp__buf_adds(&last, "null");
   } else {
-    size_t ll = (size_t)snprintf(last, sizeof last, "{\"code\":\"%s\",\"retrying\":%s,\"reason\":\"",
-                                 evp_err2name(s->last_err), s->last_retrying ? "true" : "false");
-    ll += evp__json_escape(s->last_err_text, strlen(s->last_err_text), last + ll);
-    snprintf(last + ll, sizeof last - ll, "\"}");
+    evp__buf_addf(&last, "{\"code\":\"%s\",\"retrying\":%s,\"reason\":",
+                  evp_err2name(s->last_err), s->last_retrying ? "true" : "false");
+    evp__buf_json_str(&last, s->last_err_text, strlen(s->last_err_text));
+    evp__buf_adds(&last, "}");
   }
   pthread_mutex_unlock(&s->mu);
-  reasons[rl++] = '}';
-  reasons[rl] = '\0';
+  evp__buf_adds(&reasons, "}");
   qsort(lat, n, sizeof lat[0], cmp_u32);
 #define PCT(p) (n ? lat[(size_t)((double)(n - 1) * (p))] : 0u)
   pthread_mutex_lock(&c->mu);
   size_t qn = c->pending_n, queued = c->q.n, waiting = c->ready.n;
   unsigned long long qb = c->pending_bytes;
   pthread_mutex_unlock(&c->mu);
-  size_t cap = 2048 + rl + strlen(last);
-  char *out = malloc(cap);
-  if (!out)
-    return NULL;
-  snprintf(out, cap,
+  evp__buf_t out = {0};
+  if (reasons.err == EVP_OK && last.err == EVP_OK)
+    evp__buf_addf(&out,
            "{\"enqueued\":%llu,\"refused\":{\"invalid_event\":%llu,\"queue_full\":%llu,"
            "\"too_large\":%llu,\"state\":%llu},\"delivered\":%llu,\"rejected\":%llu,\"rejected_by_reason\":%s,"
            "\"failed\":{\"total\":%llu,\"timeout\":%llu,\"http\":%llu,\"auth\":%llu,"
@@ -102,10 +98,12 @@ char *evp_client_stats(evp_client_t *c) {
            "\"token\":{\"refreshes\":%llu,\"failures\":%llu},"
            "\"latency_us\":{\"samples\":%zu,\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
            G(enqueued), G(refused_invalid), G(refused_queue_full), G(refused_too_large),
-           G(refused_state), G(delivered), G(rejected_server), reasons, G(failed), G(failed_timeout),
+           G(refused_state), G(delivered), G(rejected_server), (const char *)reasons.p, G(failed), G(failed_timeout),
            G(failed_http), G(failed_auth), G(failed_closed), G(events_sent), G(requests), G(request_errors),
-           G(retries), G(splits), G(budget_throttled), G(errors_reported), last, G(bytes_sent), G(bytes_body), qn, queued,
+           G(retries), G(splits), G(budget_throttled), G(errors_reported), (const char *)last.p, G(bytes_sent), G(bytes_body), qn, queued,
            qb, waiting, G(token_refreshes), G(token_failures), n, PCT(0.5), PCT(0.9), PCT(0.99),
            n ? lat[n - 1] : 0u);
-  return out;
+  evp__buf_free(&reasons);
+  evp__buf_free(&last);
+  return evp__buf_take(&out, NULL);
 }

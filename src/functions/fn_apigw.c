@@ -212,40 +212,23 @@ out:
 evp_err_t evp__apigw_render(const evp__http_resp_t *resp, char **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
-  size_t cap = 128 + 6 * resp->body_len;
-  if (resp->content_type)
-    cap += 32 + 6 * strlen(resp->content_type);
-  for (size_t i = 0; i < resp->n_headers; i++)
-    cap += 16 + 6 * (strlen(resp->headers[i].name) + strlen(resp->headers[i].value));
-  char *b = malloc(cap);
-  if (!b)
+  evp__buf_t b = {0};
+  evp__buf_addf(&b, "{\"statusCode\":%d,\"headers\":{", resp->status);
+  if (resp->content_type) {
+    evp__buf_adds(&b, "\"Content-Type\":");
+    evp__buf_json_str(&b, resp->content_type, strlen(resp->content_type));
+  }
+  for (size_t i = 0; i < resp->n_headers; i++) {
+    if (i || resp->content_type)
+      evp__buf_adds(&b, ",");
+    evp__buf_json_str(&b, resp->headers[i].name, strlen(resp->headers[i].name));
+    evp__buf_adds(&b, ":");
+    evp__buf_json_str(&b, resp->headers[i].value, strlen(resp->headers[i].value));
+  }
+  evp__buf_adds(&b, "},\"body\":");
+  evp__buf_json_str(&b, resp->body_len ? resp->body : "", resp->body_len);
+  evp__buf_adds(&b, ",\"isBase64Encoded\":false}");
+  if (!(*out = evp__buf_take(&b, out_len)))
     return EVP_ERR_NOMEM;
-  size_t n = (size_t)snprintf(b, cap, "{\"statusCode\":%d,\"headers\":{", resp->status);
-  int first = 1;
-#define KV(k, v)                                                                                   \
-  do {                                                                                             \
-    if (!first)                                                                                    \
-      b[n++] = ',';                                                                                \
-    first = 0;                                                                                     \
-    b[n++] = '"';                                                                                  \
-    n += evp__json_escape((k), strlen(k), b + n);                                                  \
-    memcpy(b + n, "\":\"", 3);                                                                     \
-    n += 3;                                                                                        \
-    n += evp__json_escape((v), strlen(v), b + n);                                                  \
-    b[n++] = '"';                                                                                  \
-  } while (0)
-  if (resp->content_type)
-    KV("Content-Type", resp->content_type);
-  for (size_t i = 0; i < resp->n_headers; i++)
-    KV(resp->headers[i].name, resp->headers[i].value);
-#undef KV
-  memcpy(b + n, "},\"body\":\"", 10);
-  n += 10;
-  if (resp->body_len)
-    n += evp__json_escape(resp->body, resp->body_len, b + n);
-  memcpy(b + n, "\",\"isBase64Encoded\":false}", 27);
-  n += 26;
-  *out = b;
-  *out_len = n;
   return EVP_OK;
 }

@@ -56,33 +56,20 @@ typedef struct {
   size_t events, valid, invalid;
 } msg_t;
 
-/* A JSON string of raw bytes in at most @p budget output bytes: invalid
- * UTF-8 becomes U+FFFD; cut at a character boundary. Returns whether all of
- * it fit. */
-static int buf_jstr_bounded(evp__aws_buf *b, const char *s, size_t n, size_t budget) {
-  if (!b->ok)
+/* A JSON string of raw bytes in at most @p budget output bytes (the json
+ * layer's escaping of outside text: invalid UTF-8 becomes U+FFFD, cut at a
+ * character boundary). Returns whether all of it fit. */
+static int buf_jstr_bounded(evp__buf_t *b, const char *s, size_t n, size_t budget) {
+  if (evp__buf_add(b, "\"", 1) != EVP_OK)
     return 0;
-  evp__aws_buf_raw(b, "\"", 1);
-  size_t used = 0, i = 0;
-  char tmp[32];
-  while (i < n) {
-    size_t l = evp__utf8_seq((const unsigned char *)s + i, (const unsigned char *)s + n);
-    size_t tl;
-    if (l == 0) {
-      memcpy(tmp, "\xEF\xBF\xBD", 3);
-      tl = 3;
-      l = 1;
-    } else {
-      tl = evp__json_escape(s + i, l, tmp);
-    }
-    if (used + tl > budget)
-      break;
-    evp__aws_buf_raw(b, tmp, tl);
-    used += tl;
-    i += l;
+  if (evp__buf_reserve(b, budget + 2) != EVP_OK) {
+    b->err = EVP_ERR_NOMEM;
+    return 0;
   }
-  evp__aws_buf_raw(b, "\"", 1);
-  return i == n;
+  int cut;
+  b->len += evp__json_escape_text(s, n, (char *)b->p + b->len, budget + 1, &cut);
+  evp__buf_add(b, "\"", 1);
+  return !cut;
 }
 
 static evp_err_t recs_push(recs_t *rs, char *data, size_t len, size_t msg) {
@@ -119,31 +106,33 @@ typedef struct {
 } mctx_t;
 
 /* The common head of a dead-letter record. */
-static void dl_head(evp__aws_buf *b, const mctx_t *m, const char *error, const char *reason) {
-  evp__aws_buf_str(b, "{\"error\":");
-  evp__aws_buf_jstr(b, error, strlen(error));
-  evp__aws_buf_str(b, ",\"reason\":");
-  evp__aws_buf_jstr(b, reason, strlen(reason));
-  evp__aws_buf_str(b, ",\"client_id\":");
+static void dl_head(evp__buf_t *b, const mctx_t *m, const char *error, const char *reason) {
+  evp__buf_adds(b, "{\"error\":");
+  evp__buf_json_str(b, error, strlen(error));
+  evp__buf_adds(b, ",\"reason\":");
+  evp__buf_json_str(b, reason, strlen(reason));
+  evp__buf_adds(b, ",\"client_id\":");
   if (m->client_id)
-    evp__aws_buf_jstr(b, m->client_id, strlen(m->client_id));
+    evp__buf_json_str(b, m->client_id, strlen(m->client_id));
   else
-    evp__aws_buf_str(b, "null");
-  evp__aws_buf_str(b, ",\"received_at\":\"");
-  evp__aws_buf_str(b, m->received_at);
-  evp__aws_buf_str(b, "\",\"message_id\":");
-  evp__aws_buf_jstr(b, m->msgs[m->mi].id, strlen(m->msgs[m->mi].id));
+    evp__buf_adds(b, "null");
+  evp__buf_adds(b, ",\"received_at\":\"");
+  evp__buf_adds(b, m->received_at);
+  evp__buf_adds(b, "\",\"message_id\":");
+  evp__buf_json_str(b, m->msgs[m->mi].id, strlen(m->msgs[m->mi].id));
 }
 
-static evp_err_t push_dead(mctx_t *m, evp__aws_buf *b) {
-  evp__aws_buf_raw(b, "\n", 1);
-  if (!b->ok) {
-    evp__aws_buf_free(b);
+static evp_err_t push_dead(mctx_t *m, evp__buf_t *b) {
+  evp__buf_add(b, "\n", 1);
+  if (b->err != EVP_OK) {
+    evp__buf_free(b);
     return EVP_ERR_NOMEM;
   }
-  evp_err_t e = recs_push(m->dead, b->p, b->len, m->mi); /* takes b->p */
+  size_t len = b->len;
+  char *rec = evp__buf_take(b, &len);
+  evp_err_t e = recs_push(m->dead, rec, len, m->mi); /* takes rec */
   if (e != EVP_OK)
-    evp__aws_buf_free(b);
+    free(rec);
   else
     m->msgs[m->mi].pending++;
   return e;
@@ -152,42 +141,40 @@ static evp_err_t push_dead(mctx_t *m, evp__aws_buf *b) {
 /* A whole message to the dead-letter stream (raw body as a string). */
 static evp_err_t dead_message(mctx_t *m, const char *body, size_t len, const char *error,
                               const char *reason) {
-  evp__aws_buf b;
-  evp__aws_buf_init(&b, DL_RECORD_MAX);
+  evp__buf_t b = {.max = DL_RECORD_MAX, .secret = 1};
   dl_head(&b, m, error, reason);
-  evp__aws_buf_str(&b, ",\"raw\":");
+  evp__buf_adds(&b, ",\"raw\":");
   size_t budget = EVP__FH_MAX_RECORD_BYTES - DL_OVERHEAD - b.len;
   int all = buf_jstr_bounded(&b, body, len, budget);
   if (!all) {
     char t[64];
     snprintf(t, sizeof t, ",\"raw_truncated\":true,\"raw_bytes\":%zu", len);
-    evp__aws_buf_str(&b, t);
+    evp__buf_adds(&b, t);
   }
-  evp__aws_buf_str(&b, "}");
+  evp__buf_adds(&b, "}");
   return push_dead(m, &b);
 }
 
 /* One invalid event to the dead-letter stream. */
 static evp_err_t dead_event(mctx_t *m, size_t index, const char *ev, size_t len,
                             const char *error, const char *reason) {
-  evp__aws_buf b;
-  evp__aws_buf_init(&b, DL_RECORD_MAX);
+  evp__buf_t b = {.max = DL_RECORD_MAX, .secret = 1};
   char t[64];
   dl_head(&b, m, error, reason);
   snprintf(t, sizeof t, ",\"index\":%zu", index);
-  evp__aws_buf_str(&b, t);
+  evp__buf_adds(&b, t);
   if (len + b.len + DL_OVERHEAD <= EVP__FH_MAX_RECORD_BYTES && ev[0] == '{') {
-    evp__aws_buf_str(&b, ",\"event\":"); /* a JSON object the body scan accepted */
-    evp__aws_buf_raw(&b, ev, len);
+    evp__buf_adds(&b, ",\"event\":"); /* a JSON object the body scan accepted */
+    evp__buf_add(&b, ev, len);
   } else {
-    evp__aws_buf_str(&b, ",\"raw\":");
+    evp__buf_adds(&b, ",\"raw\":");
     size_t budget = EVP__FH_MAX_RECORD_BYTES - DL_OVERHEAD - b.len;
     if (!buf_jstr_bounded(&b, ev, len, budget)) {
       snprintf(t, sizeof t, ",\"raw_truncated\":true,\"raw_bytes\":%zu", len);
-      evp__aws_buf_str(&b, t);
+      evp__buf_adds(&b, t);
     }
   }
-  evp__aws_buf_str(&b, "}");
+  evp__buf_adds(&b, "}");
   m->msgs[m->mi].invalid++;
   return push_dead(m, &b);
 }
@@ -539,24 +526,23 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
     deliver(fn, call, fn->cfg.delivery_stream, &good, msgs, &gs);
     deliver(fn, call, fn->cfg.deadletter_stream, &dead, msgs, &ds);
   }
-  evp__aws_buf o;
-  evp__aws_buf_init(&o, EVP_LAMBDA_MAX_RESPONSE);
+  evp__buf_t o = {.max = EVP_LAMBDA_MAX_RESPONSE, .secret = 1};
   size_t nfail = 0, nev = 0, nvalid = 0, ninvalid = 0;
   if (e == EVP_OK) {
-    evp__aws_buf_str(&o, "{\"batchItemFailures\":[");
+    evp__buf_adds(&o, "{\"batchItemFailures\":[");
     for (size_t i = 0; i < nm; i++) {
       nev += msgs[i].events;
       nvalid += msgs[i].valid;
       ninvalid += msgs[i].invalid;
       if (!msgs[i].failed && msgs[i].pending == 0)
         continue;
-      evp__aws_buf_str(&o, nfail ? ",{\"itemIdentifier\":" : "{\"itemIdentifier\":");
-      evp__aws_buf_jstr(&o, msgs[i].id, strlen(msgs[i].id));
-      evp__aws_buf_str(&o, "}");
+      evp__buf_adds(&o, nfail ? ",{\"itemIdentifier\":" : "{\"itemIdentifier\":");
+      evp__buf_json_str(&o, msgs[i].id, strlen(msgs[i].id));
+      evp__buf_adds(&o, "}");
       nfail++;
     }
-    evp__aws_buf_str(&o, "]}");
-    if (!o.ok)
+    evp__buf_adds(&o, "]}");
+    if (o.err != EVP_OK)
       e = EVP_ERR_NOMEM;
   }
   char f[512];
@@ -579,11 +565,10 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
   free(msgs);
   cJSON_Delete(root);
   if (e != EVP_OK) {
-    evp__aws_buf_free(&o);
+    evp__buf_free(&o);
     return evp__fn_fail(e, "OutOfMemory", "out of memory", errtype, errtype_size, errmsg,
                         errmsg_size);
   }
-  *out = o.p;
-  *out_len = o.len;
+  *out = evp__buf_take(&o, out_len);
   return EVP_OK;
 }

@@ -13,6 +13,7 @@
 #define EVP__HAVE_SSE2 1
 #endif
 #include "base/base.h"
+#include "base/buf.h"
 
 /* ---- the strict JSON scanner (tokens, events, bodies) (json_scan.c) ---- */
 typedef enum {
@@ -40,6 +41,23 @@ evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth,
  * invalid JSON may give a wrong result instead of EVP_ERR_JSON. */
 evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember_t *m,
                                         size_t max_m, size_t *count);
+/* What evp__json_scan_object_each found: the object's span in the text
+ * (surrounding whitespace excluded) and its member count or, on failure,
+ * the offending byte and why. */
+typedef struct {
+  size_t start, end;   /* offset of '{' and just past its '}' */
+  size_t count;        /* top-level members */
+  int not_object;      /* failure: the text does not start with an object */
+  size_t err_off;      /* failure: offset of the byte where the text stops being JSON */
+  const char *err_msg; /* failure: why (static text) */
+} evp__json_object_info_t;
+/* evp__json_scan_object that hands each top-level member to @p member (the
+ * member struct lives only for the call; its spans point into @p text)
+ * instead of recording it, so any number of members is accepted: the SDK's
+ * door check on every event. Same grammar, depth rule and errors. */
+evp_err_t evp__json_scan_object_each(const char *text, size_t n, unsigned max_depth,
+                                     void (*member)(void *opaque, const evp__jmember_t *m),
+                                     void *opaque, evp__json_object_info_t *info);
 /* Index of the first member whose name repeats an earlier one (names
  * compared by their decoded value), or -1. Linear in @p n on average (a
  * hash of the names past a few members, seeded at random per process so
@@ -67,10 +85,18 @@ static inline int evp__json_str_eqn(const evp__jmember_t *m, const char *s, size
   return evp__json_raw_eq(m->val, m->vallen, 1, s, n, 0);
 }
 #define evp__json_str_eq(m, s) evp__json_str_eqn((m), (s), strlen(s))
-/* Decode a validated raw string body into out (at least len + 1 bytes). */
+/* Decode a validated raw string body into out (at least len + 1 bytes): the
+ * decoded length; out is NUL-terminated. (json_members.c) */
 size_t evp__json_unescape(const char *raw, size_t len, char *out);
 /* A number member as whole seconds (saturating); -1 when not a number. */
 int evp__json_numericdate(const evp__jmember_t *m, int64_t *out);
+/* A copy of the JSON text @p json whose "\\u0000" escapes inside strings are
+ * replaced by the byte @p nul (malloc'd, its length in *outlen), or NULL with
+ * *copied 0 when there is none. Out of memory is NULL with *copied 1. For
+ * parsers that cut strings at a NUL (cJSON): the text need not be valid. */
+char *evp__json_replace_nul_escapes(const char *json, size_t len, char nul, size_t *outlen,
+                                    int *copied);
+/* ---- escaping (json_escape.c) ---- */
 /* JSON-escape s[0..n) into out (at least 6n + 1 bytes); returns the length. */
 size_t evp__json_escape(const char *s, size_t n, char *out);
 /* JSON-escape text that may be anything (a path, a message): bytes that are
@@ -78,8 +104,13 @@ size_t evp__json_escape(const char *s, size_t n, char *out);
  * written (never part of an escape or a character) and NUL-terminated;
  * *cut (may be NULL) says whether s was cut short. */
 size_t evp__json_escape_text(const char *s, size_t n, char *out, size_t cap, int *cut);
+/* Append s[0..n) to @p b as a quoted, escaped JSON string (escapes as
+ * evp__json_escape): a sticky appender like evp__buf_add (returns b->err). */
+evp_err_t evp__buf_json_str(evp__buf_t *b, const char *s, size_t n);
 /* Whether s[0..n) is well-formed UTF-8. */
 int evp__utf8_valid(const char *s, size_t n);
+/* Code points in a string already known to be UTF-8 (the parsers check it). */
+size_t evp__utf8_len(const char *s, size_t n);
 /* The first byte in [p, end) that a JSON string scanner must stop at: '"'
  * or '\\', and with @p strict also a control character or a non-ASCII byte
  * (end when there is none). Strings are most of an event's bytes, and the
@@ -121,26 +152,71 @@ static inline const unsigned char *evp__json_stop(const unsigned char *p, const 
 
 
 /* Length of the valid UTF-8 sequence at @p p (1 for ASCII, 2..4), 0 when it
- * is not one (overlong, surrogate, above U+10FFFF, truncated at @p end). */
+ * is not one (RFC 3629: overlong, surrogate, above U+10FFFF, truncated at
+ * @p end). The one UTF-8 check of the project: the scanners, the tape parser
+ * and every "is this text" test use it. */
 static inline size_t evp__utf8_seq(const unsigned char *p, const unsigned char *end) {
-  unsigned c = p[0], min;
-  size_t n;
+  unsigned c = p[0];
+  ptrdiff_t avail = end - p;
   if (c < 0x80)
     return 1;
-  if (c < 0xC2 || c > 0xF4)
-    return 0;
-  if (c < 0xE0) n = 2, min = 0x80;
-  else if (c < 0xF0) n = 3, min = 0x800;
-  else n = 4, min = 0x10000;
-  if ((size_t)(end - p) < n)
-    return 0;
-  unsigned cp = c & (0x3Fu >> (n - 1));
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xC0) != 0x80)
+  if (c >= 0xC2 && c <= 0xDF)
+    return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
       return 0;
-    cp = (cp << 6) | (p[i] & 0x3Fu);
+    if (c == 0xE0 && p[1] < 0xA0)
+      return 0; /* overlong */
+    if (c == 0xED && p[1] >= 0xA0)
+      return 0; /* UTF-16 surrogate */
+    return 3;
   }
-  return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : n;
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+      return 0;
+    if (c == 0xF0 && p[1] < 0x90)
+      return 0; /* overlong */
+    if (c == 0xF4 && p[1] >= 0x90)
+      return 0; /* above U+10FFFF */
+    return 4;
+  }
+  return 0;
+}
+
+/* Write code point @p cp (<= U+10FFFF, not a surrogate) as UTF-8 at @p o
+ * (room for 4 bytes); returns the number of bytes. */
+static inline size_t evp__utf8_put(char *o, uint32_t cp) {
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | cp >> 6);
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | cp >> 12);
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | cp >> 18);
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* The longest prefix of UTF-8 text s[0..n) that is at most @p max bytes and
+ * does not end inside a character: where to cut a message for a bounded
+ * field or log line. */
+static inline size_t evp__utf8_cut(const char *s, size_t n, size_t max) {
+  if (n <= max)
+    return n;
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+    max--;
+  return max;
 }
 
 
@@ -149,6 +225,6 @@ static inline size_t evp__utf8_seq(const unsigned char *p, const unsigned char *
  * the number of elements, or (size_t)-1 when @p fn returned non-zero. */
 size_t evp__json_array_each(const char *arr, size_t len,
                             int (*fn)(void *opaque, size_t i, const char *v, size_t vlen),
-                            void *opaque); /* json_array.c */
+                            void *opaque); /* json_scan.c */
 
 #endif /* EVP_JSON_JSON_H */

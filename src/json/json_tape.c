@@ -1,7 +1,8 @@
 /* A single-pass JSON parser (RFC 8259) into a reusable tape (see
- * schema_impl.h). It exists because validation speed is dominated by
+ * json_tape.h). It exists because validation speed is dominated by
  * parsing: with the tape and string buffer reused, parsing a document
- * allocates nothing once the buffers are large enough. */
+ * allocates nothing once the buffers are large enough. Strings, escapes and
+ * numbers are read by the lexer the strict scanner uses (json_lex.h). */
 #define _GNU_SOURCE /* strtod_l: numbers must not depend on the process locale */
 #include <locale.h>
 #include <math.h>
@@ -10,12 +11,14 @@
 #include <string.h>
 #include "json/json_tape.h"
 #include "json/json.h"
+#include "json/json_lex.h"
 
+/* The parse in progress: the document being filled and the read position. */
 typedef struct {
   evp__jdoc *d;
   const unsigned char *p, *end, *start;
   int max_depth;
-} evp__jp;
+} tape_parser_t;
 
 static locale_t evp__c_locale;
 static pthread_once_t evp__c_locale_once = PTHREAD_ONCE_INIT;
@@ -32,10 +35,16 @@ int evp__json_strtod(const char *s, size_t n, double *out) {
   return 0;
 }
 
-static evp_err_t fail(evp__jp *p, const char *msg) {
+static evp_err_t fail(tape_parser_t *p, const char *msg) {
   p->d->err_off = (size_t)(p->p - p->start);
   p->d->err_msg = msg;
   return EVP_ERR_JSON;
+}
+
+/* A failure the lexer located at @p at. */
+static evp_err_t fail_at(tape_parser_t *p, const unsigned char *at, const char *msg) {
+  p->p = at;
+  return fail(p, msg);
 }
 
 static int grow(evp__jdoc *d) {
@@ -48,7 +57,7 @@ static int grow(evp__jdoc *d) {
   return 0;
 }
 
-static inline evp__jv *push(evp__jp *p, size_t *idx) {
+static inline evp__jv *push(tape_parser_t *p, size_t *idx) {
   evp__jdoc *d = p->d;
   if (EVP__UNLIKELY(d->n == d->cap) && grow(d))
     return NULL;
@@ -60,191 +69,56 @@ static inline evp__jv *push(evp__jp *p, size_t *idx) {
   return v;
 }
 
-static void skip_ws(evp__jp *p) {
-  while (p->p < p->end && (*p->p == ' ' || *p->p == '\n' || *p->p == '\r' || *p->p == '\t'))
-    p->p++;
-}
-
-static int hex4(const unsigned char *s, unsigned *out) {
-  unsigned v = 0;
-  for (int i = 0; i < 4; i++) {
-    unsigned c = s[i], h;
-    if (c >= '0' && c <= '9') h = c - '0';
-    else if (c >= 'a' && c <= 'f') h = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') h = c - 'A' + 10;
-    else return -1;
-    v = v << 4 | h;
-  }
-  *out = v;
-  return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp) {
-  if (cp < 0x80) { o[0] = (char)cp; return 1; }
-  if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, <= U+10FFFF), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, const unsigned char *end) {
-  unsigned c = s[0];
-  size_t n = (size_t)(end - s);
-  if (c >= 0xC2 && c <= 0xDF)
-    return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-    if (c == 0xE0 && s[1] < 0xA0) return 0;
-    if (c == 0xED && s[1] >= 0xA0) return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-    if (c == 0xF0 && s[1] < 0x90) return 0;
-    if (c == 0xF4 && s[1] >= 0x90) return 0;
-    return 4;
-  }
-  return 0;
+/* Called around every token: inlined, with the common no-space case first. */
+static EVP__ALWAYS_INLINE void skip_ws(tape_parser_t *p) {
+  if (EVP__LIKELY(p->p < p->end && *p->p > ' ')) return;
+  p->p = evp__json_skip_ws(p->p, p->end);
 }
 
 /* p->p is just past the opening quote. Plain strings point into the input;
- * strings with escapes are decoded into sbuf (which cannot overflow: decoding
- * never makes text longer). */
-static evp_err_t parse_string(evp__jp *p, evp__jv *v) {
-  const unsigned char *s = p->p, *q = s;
-  for (;;) {
-    q = evp__json_plain_end(q, p->end);
-    if (q >= p->end) { p->p = q; return fail(p, "unterminated string"); }
-    if (*q == '"') {
-      v->type = EVP__J_STR;
-      v->u.str = (const char *)s;
-      v->len = (uint32_t)(q - s);
-      p->p = q + 1;
-      return EVP_OK;
-    }
-    if (*q >= 0x80) {
-      size_t k = utf8_seq(q, p->end);
-      if (!k) { p->p = q; return fail(p, "invalid UTF-8 in string"); }
-      q += k;
-      continue;
-    }
-    if (*q < 0x20) { p->p = q; return fail(p, "control character in string"); }
-    break; /* a backslash: switch to decoding */
+ * strings with escapes are decoded into sbuf (which cannot overflow:
+ * decoding never makes text longer, and the quotes leave room for the NUL
+ * evp__json_unescape writes). */
+static evp_err_t parse_string(tape_parser_t *p, evp__jv *v) {
+  const unsigned char *s = p->p, *q, *at = NULL; /* set by the lexer on failure */
+  const char *msg = NULL;
+  int escaped;
+  if (!(q = evp__json_lex_string(s, p->end, &escaped, &at, &msg)))
+    return fail_at(p, at, msg);
+  v->type = EVP__J_STR;
+  p->p = q + 1;
+  if (!escaped) {
+    v->u.str = (const char *)s;
+    v->len = (uint32_t)(q - s);
+    return EVP_OK;
   }
   evp__jdoc *d = p->d;
-  char *o0 = d->sbuf + d->sused, *o = o0;
-  memcpy(o, s, (size_t)(q - s));
-  o += q - s;
-  while (q < p->end) {
-    unsigned c = *q;
-    if (c == '"') {
-      v->type = EVP__J_STR;
-      v->u.str = o0;
-      v->len = (uint32_t)(o - o0);
-      d->sused += (size_t)(o - o0);
-      p->p = q + 1;
-      return EVP_OK;
-    }
-    if (c < 0x20) { p->p = q; return fail(p, "control character in string"); }
-    if (c >= 0x80) {
-      size_t k = utf8_seq(q, p->end);
-      if (!k) { p->p = q; return fail(p, "invalid UTF-8 in string"); }
-      memcpy(o, q, k);
-      o += k;
-      q += k;
-      continue;
-    }
-    if (c != '\\') { *o++ = (char)c; q++; continue; }
-    if (q + 1 >= p->end) break;
-    switch (q[1]) {
-    case '"': *o++ = '"'; break;
-    case '\\': *o++ = '\\'; break;
-    case '/': *o++ = '/'; break;
-    case 'b': *o++ = '\b'; break;
-    case 'f': *o++ = '\f'; break;
-    case 'n': *o++ = '\n'; break;
-    case 'r': *o++ = '\r'; break;
-    case 't': *o++ = '\t'; break;
-    case 'u': {
-      unsigned cp, lo;
-      if (p->end - q < 6 || hex4(q + 2, &cp)) { p->p = q; return fail(p, "bad \\u escape"); }
-      if (cp >= 0xDC00 && cp <= 0xDFFF) { p->p = q; return fail(p, "lone low surrogate"); }
-      if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (p->end - q < 12 || q[6] != '\\' || q[7] != 'u' || hex4(q + 8, &lo) || lo < 0xDC00 ||
-            lo > 0xDFFF) {
-          p->p = q;
-          return fail(p, "lone high surrogate");
-        }
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        q += 6;
-      }
-      o += put_utf8(o, cp);
-      q += 6;
-      continue;
-    }
-    default: p->p = q; return fail(p, "bad escape in string");
-    }
-    q += 2;
-  }
-  p->p = q;
-  return fail(p, "unterminated string");
+  char *o = d->sbuf + d->sused;
+  size_t n = evp__json_unescape((const char *)s, (size_t)(q - s), o);
+  v->u.str = o;
+  v->len = (uint32_t)n;
+  d->sused += n;
+  return EVP_OK;
 }
 
 static const double evp__pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-static evp_err_t parse_number(evp__jp *p, evp__jv *v) {
-  const unsigned char *s = p->p, *q = s;
-  int neg = 0;
-  uint64_t mant = 0;
-  int ndig = 0, frac_digits = 0, exp = 0, exact = 1;
-  if (*q == '-') { neg = 1; q++; }
-  if (q >= p->end || *q < '0' || *q > '9') { p->p = q; return fail(p, "bad number"); }
-  if (*q == '0') { q++; ndig = 1; }
-  else
-    while (q < p->end && *q >= '0' && *q <= '9') {
-      if (ndig < 19) mant = mant * 10 + (uint64_t)(*q - '0');
-      else exact = 0;
-      ndig++;
-      q++;
-    }
-  if (q < p->end && *q == '.') {
-    q++;
-    if (q >= p->end || *q < '0' || *q > '9') { p->p = q; return fail(p, "bad number: digit expected after '.'"); }
-    while (q < p->end && *q >= '0' && *q <= '9') {
-      if (ndig < 19) { mant = mant * 10 + (uint64_t)(*q - '0'); frac_digits++; }
-      else exact = 0;
-      ndig++;
-      q++;
-    }
-  }
-  if (q < p->end && (*q == 'e' || *q == 'E')) {
-    q++;
-    int eneg = 0, e = 0;
-    if (q < p->end && (*q == '+' || *q == '-')) eneg = *q++ == '-';
-    if (q >= p->end || *q < '0' || *q > '9') { p->p = q; return fail(p, "bad number: digit expected in exponent"); }
-    while (q < p->end && *q >= '0' && *q <= '9') {
-      if (e < 100000) e = e * 10 + (*q - '0');
-      q++;
-    }
-    exp = eneg ? -e : e;
-  }
-  int e10 = exp - frac_digits;
+static evp_err_t parse_number(tape_parser_t *p, evp__jv *v) {
+  const unsigned char *s = p->p, *q, *at = NULL; /* set by the lexer on failure */
+  const char *msg = NULL;
+  evp__json_number_t num;
+  if (!(q = evp__json_lex_number(s, p->end, &num, &at, &msg)))
+    return fail_at(p, at, msg);
+  int e10 = num.exp - num.frac_digits;
   double val;
   /* Clinger's fast path: exact when the mantissa and the power of ten are
    * both exactly representable; otherwise strtod_l does correct rounding. */
-  if (exact && mant <= (1ull << 53) && e10 >= -22 && e10 <= 22) {
-    val = (double)mant;
+  if (num.exact && num.mant <= (1ull << 53) && e10 >= -22 && e10 <= 22) {
+    val = (double)num.mant;
     val = e10 < 0 ? val / evp__pow10[-e10] : val * evp__pow10[e10];
-    if (neg) val = -val;
+    if (num.neg) val = -val;
   } else if (evp__json_strtod((const char *)s, (size_t)(q - s), &val) != 0) {
     return EVP_ERR_NOMEM;
   }
@@ -255,9 +129,10 @@ static evp_err_t parse_number(evp__jp *p, evp__jv *v) {
   return EVP_OK;
 }
 
-static evp_err_t parse_value(evp__jp *p, int depth) {
+static evp_err_t parse_value(tape_parser_t *p, int depth) {
   size_t idx;
   evp_err_t rc;
+  const unsigned char *q;
   skip_ws(p);
   if (p->p >= p->end) return fail(p, "unexpected end of input");
   evp__jv *v = push(p, &idx);
@@ -312,16 +187,22 @@ static evp_err_t parse_value(evp__jp *p, int depth) {
     p->p++;
     return parse_string(p, v);
   case 't':
-    if (p->end - p->p >= 4 && !memcmp(p->p, "true", 4)) { v->type = EVP__J_TRUE; p->p += 4; return EVP_OK; }
-    return fail(p, "invalid literal");
+    if (!(q = evp__json_lex_literal(p->p, p->end, "true", 4))) return fail(p, "invalid literal");
+    v->type = EVP__J_TRUE;
+    p->p = q;
+    return EVP_OK;
   case 'f':
-    if (p->end - p->p >= 5 && !memcmp(p->p, "false", 5)) { v->type = EVP__J_FALSE; p->p += 5; return EVP_OK; }
-    return fail(p, "invalid literal");
+    if (!(q = evp__json_lex_literal(p->p, p->end, "false", 5))) return fail(p, "invalid literal");
+    v->type = EVP__J_FALSE;
+    p->p = q;
+    return EVP_OK;
   case 'n':
-    if (p->end - p->p >= 4 && !memcmp(p->p, "null", 4)) { v->type = EVP__J_NULL; p->p += 4; return EVP_OK; }
-    return fail(p, "invalid literal");
+    if (!(q = evp__json_lex_literal(p->p, p->end, "null", 4))) return fail(p, "invalid literal");
+    v->type = EVP__J_NULL;
+    p->p = q;
+    return EVP_OK;
   default:
-    if (c == '-' || (c >= '0' && c <= '9')) return parse_number(p, v);
+    if (c == '-' || evp__json_is_digit(c)) return parse_number(p, v);
     return fail(p, "unexpected character");
   }
 }
@@ -341,7 +222,8 @@ evp_err_t evp__json_parse(evp__jdoc *d, const char *s, size_t len, int max_depth
     d->sbuf = nb;
     d->scap = len;
   }
-  evp__jp p = {d, (const unsigned char *)s, (const unsigned char *)s + len, (const unsigned char *)s, max_depth};
+  const unsigned char *text = (const unsigned char *)s;
+  tape_parser_t p = {d, text, text + len, text, max_depth};
   evp_err_t rc = parse_value(&p, 0);
   if (rc) return rc;
   skip_ws(&p);
@@ -353,13 +235,6 @@ void evp__jdoc_free(evp__jdoc *d) {
   free(d->v);
   free(d->sbuf);
   memset(d, 0, sizeof *d);
-}
-
-size_t evp__utf8_len(const char *s, size_t n) {
-  size_t count = 0;
-  for (size_t i = 0; i < n; i++)
-    count += ((unsigned char)s[i] & 0xC0) != 0x80;
-  return count;
 }
 
 int evp__json_equal(const evp__jv *a, const evp__jv *b) {

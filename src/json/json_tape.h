@@ -45,7 +45,5 @@ void evp__jdoc_free(evp__jdoc *d);
 int evp__json_equal(const evp__jv *a, const evp__jv *b);
 /* Structural hash consistent with evp__json_equal. */
 uint64_t evp__json_hash(const evp__jv *a);
-/* Code points in a UTF-8 string (the parser has validated it). */
-size_t evp__utf8_len(const char *s, size_t n);
 
 #endif /* EVP_JSON_JSON_TAPE_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "base/base.h"
+#include "base/buf.h"
 #include "json/json.h"
 #include "table/table.h"
 #include "local/local.h"
@@ -100,47 +101,13 @@ void evp__metrics_conn_dropped(evp__metrics_t *m, const char *reason) {
       atomic_fetch_add(&m->conn_dropped[i], 1);
 }
 
-typedef struct {
-  char *b;
-  size_t n, cap;
-  int oom;
-} sbuf_t;
-
-static void put(sbuf_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
-static void put(sbuf_t *s, const char *fmt, ...) {
-  if (s->oom)
-    return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(s->b + s->n, s->cap - s->n, fmt, ap);
-    va_end(ap);
-    if (w < 0) {
-      s->oom = 1;
-      return;
-    }
-    if ((size_t)w < s->cap - s->n) {
-      s->n += (size_t)w;
-      return;
-    }
-    char *nb = realloc(s->b, s->cap * 2 + (size_t)w);
-    if (!nb) {
-      s->oom = 1;
-      return;
-    }
-    s->b = nb;
-    s->cap = s->cap * 2 + (size_t)w;
-  }
-}
-
-static void by_reason(sbuf_t *s, const char *name, const char *help, const char *label,
+static void by_reason(evp__buf_t *s, const char *name, const char *help, const char *label,
                       const atomic_ullong *v) {
-  put(s, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+  evp__buf_addf(s, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
   for (size_t i = 0; i < N_REASONS; i++) {
     unsigned long long x = atomic_load(&v[i]);
     if (x)
-      put(s, "%s{%s=\"%s\"} %llu\n", name, label, reasons[i], x);
+      evp__buf_addf(s, "%s{%s=\"%s\"} %llu\n", name, label, reasons[i], x);
   }
 }
 
@@ -155,57 +122,49 @@ evp_err_t evp__local_health(const evp__batcher_t *b, int *status, char **out, si
   char reason[512], since[32];
   int64_t since_us = 0;
   uint64_t failures = 0;
-  sbuf_t s = {malloc(4096), 0, 4096, 0};
-  if (!s.b)
-    return EVP_ERR_NOMEM;
+  evp__buf_t s = {0}; /* the page: text built with the sticky appenders */
   if (b && evp__batcher_failing(b, reason, sizeof reason, &since_us, &failures)) {
     char esc[sizeof reason * 6 + 1];
     esc[evp__json_escape(reason, strlen(reason), esc)] = '\0';
     evp__local_rfc3339(since_us, since);
     *status = 503;
-    put(&s, "{\"status\":\"degraded\",\"lake\":\"write failed: %s\",\"since\":\"%s\","
+    evp__buf_addf(&s, "{\"status\":\"degraded\",\"lake\":\"write failed: %s\",\"since\":\"%s\","
             "\"failures\":%llu}",
         esc, since, (unsigned long long)failures);
   } else {
     *status = 200;
-    put(&s, "{\"status\":\"ok\"}");
+    evp__buf_addf(&s, "{\"status\":\"ok\"}");
   }
-  if (s.oom) {
-    free(s.b);
+  if (!(*out = evp__buf_take(&s, len)))
     return EVP_ERR_NOMEM;
-  }
-  *out = s.b;
-  *len = s.n;
   return EVP_OK;
 }
 
 evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
                               const evp__batcher_t *b, char **out, size_t *len) {
   evp__metrics_t *m = (evp__metrics_t *)mc; /* atomic loads need non-const */
-  sbuf_t s = {malloc(8192), 0, 8192, 0};
-  if (!s.b)
-    return EVP_ERR_NOMEM;
-  put(&s, "# HELP evpipe_http_requests_total HTTP requests by route and status code.\n"
+  evp__buf_t s = {0}; /* the page: text built with the sticky appenders */
+  evp__buf_addf(&s, "# HELP evpipe_http_requests_total HTTP requests by route and status code.\n"
           "# TYPE evpipe_http_requests_total counter\n");
   for (int r = 0; r < EVP__ROUTE_N; r++)
     for (int c = 0; c < MAX_STATUS; c++) {
       unsigned long long x = atomic_load(&m->requests[r][c]);
       if (x)
-        put(&s, "evpipe_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n", route_names[r], c, x);
+        evp__buf_addf(&s, "evpipe_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n", route_names[r], c, x);
     }
-  put(&s, "# HELP evpipe_http_request_duration_seconds Time from request headers to response.\n"
+  evp__buf_addf(&s, "# HELP evpipe_http_request_duration_seconds Time from request headers to response.\n"
           "# TYPE evpipe_http_request_duration_seconds histogram\n");
   unsigned long long cum = 0;
   for (int i = 0; i < N_BUCKETS; i++) {
     cum += atomic_load(&m->lat_bucket[i]);
-    put(&s, "evpipe_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i], cum);
+    evp__buf_addf(&s, "evpipe_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i], cum);
   }
   unsigned long long cnt = atomic_load(&m->lat_count);
-  put(&s, "evpipe_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cnt);
-  put(&s, "evpipe_http_request_duration_seconds_sum %.6f\n",
+  evp__buf_addf(&s, "evpipe_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cnt);
+  evp__buf_addf(&s, "evpipe_http_request_duration_seconds_sum %.6f\n",
       (double)atomic_load(&m->lat_sum_us) / 1e6);
-  put(&s, "evpipe_http_request_duration_seconds_count %llu\n", cnt);
-  put(&s, "# HELP evpipe_events_accepted_total Events stored in the durable log.\n"
+  evp__buf_addf(&s, "evpipe_http_request_duration_seconds_count %llu\n", cnt);
+  evp__buf_addf(&s, "# HELP evpipe_events_accepted_total Events stored in the durable log.\n"
           "# TYPE evpipe_events_accepted_total counter\nevpipe_events_accepted_total %llu\n",
       atomic_load(&m->accepted));
   by_reason(&s, "evpipe_events_rejected_total", "Events rejected, by reason (schema keyword, or what the lake cannot hold).",
@@ -214,25 +173,25 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
             m->auth_fail);
   by_reason(&s, "evpipe_token_errors_total", "Refused token requests, by OAuth error.", "error",
             m->token_fail);
-  put(&s, "# HELP evpipe_tokens_issued_total Access tokens issued.\n"
+  evp__buf_addf(&s, "# HELP evpipe_tokens_issued_total Access tokens issued.\n"
           "# TYPE evpipe_tokens_issued_total counter\nevpipe_tokens_issued_total %llu\n",
       atomic_load(&m->tokens_issued));
-  put(&s, "# HELP evpipe_secret_reloads_total Changed signing-key or clients files picked up while running.\n"
+  evp__buf_addf(&s, "# HELP evpipe_secret_reloads_total Changed signing-key or clients files picked up while running.\n"
           "# TYPE evpipe_secret_reloads_total counter\nevpipe_secret_reloads_total %llu\n",
       atomic_load(&m->key_reloads));
-  put(&s, "# HELP evpipe_http_connections_dropped_total Connections refused (per_address) or "
+  evp__buf_addf(&s, "# HELP evpipe_http_connections_dropped_total Connections refused (per_address) or "
           "closed by a deadline (header_deadline, body_rate).\n"
           "# TYPE evpipe_http_connections_dropped_total counter\n");
   for (size_t i = 0; i < 3; i++)
-    put(&s, "evpipe_http_connections_dropped_total{reason=\"%s\"} %llu\n", conn_reasons[i],
+    evp__buf_addf(&s, "evpipe_http_connections_dropped_total{reason=\"%s\"} %llu\n", conn_reasons[i],
         atomic_load(&m->conn_dropped[i]));
   if (wal) {
-    put(&s, "# HELP evpipe_queue_depth_events Events in the durable log not yet in the lake.\n"
+    evp__buf_addf(&s, "# HELP evpipe_queue_depth_events Events in the durable log not yet in the lake.\n"
             "# TYPE evpipe_queue_depth_events gauge\nevpipe_queue_depth_events %llu\n",
         (unsigned long long)evp__wal_pending_events(wal));
     evp__wal_stats_t ws;
     evp__wal_get_stats(wal, &ws);
-    put(&s, "# HELP evpipe_wal_corrupt_records_total Damaged regions of the durable log skipped at "
+    evp__buf_addf(&s, "# HELP evpipe_wal_corrupt_records_total Damaged regions of the durable log skipped at "
             "start-up (each one damaged record or several adjacent ones; logged one line each).\n"
             "# TYPE evpipe_wal_corrupt_records_total counter\nevpipe_wal_corrupt_records_total %llu\n"
             "# HELP evpipe_wal_corrupt_bytes_total Bytes of those regions.\n"
@@ -247,7 +206,7 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
   if (b) {
     evp__batcher_stats_t st;
     evp__batcher_get_stats(b, &st);
-    put(&s, "# HELP evpipe_lake_files_total Parquet files committed to the lake.\n"
+    evp__buf_addf(&s, "# HELP evpipe_lake_files_total Parquet files committed to the lake.\n"
             "# TYPE evpipe_lake_files_total counter\nevpipe_lake_files_total %llu\n"
             "# HELP evpipe_lake_bytes_total Bytes of Parquet files committed.\n"
             "# TYPE evpipe_lake_bytes_total counter\nevpipe_lake_bytes_total %llu\n"
@@ -269,11 +228,7 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
         (unsigned long long)st.duplicates, (unsigned long long)st.errors,
         (unsigned long long)st.bad_events, evp__batcher_failing(b, NULL, 0, NULL, NULL));
   }
-  if (s.oom) {
-    free(s.b);
+  if (!(*out = evp__buf_take(&s, len)))
     return EVP_ERR_NOMEM;
-  }
-  *out = s.b;
-  *len = s.n;
   return EVP_OK;
 }

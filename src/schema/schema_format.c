@@ -27,7 +27,7 @@ const char *evp__format_name(int id) {
 
 static int isdig(char c) { return c >= '0' && c <= '9'; }
 static int isalph(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static int ishex(char c) { return isdig(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static int ishex(char c) { return evp__hex_value((unsigned char)c) >= 0; }
 
 /* n exact digits at s as a number, -1 when not all digits. */
 static int digits(const char *s, size_t n) {

@@ -26,40 +26,6 @@ void evp_schema_loader_set_format_assert(evp_schema_loader_t *l, int on) {
   if (l) l->format_assert = on != 0;
 }
 
-/* A copy of @p json with every "\u0000" escape inside a string replaced by
- * the byte EVP__SCHEMA_NUL (its length in *outlen), or NULL with *copied 0
- * when it has none (*outlen untouched). Out of memory is NULL with *copied
- * 1: the caller must refuse then, since parsing the original text would
- * silently cut those strings at the NUL. */
-static char *nul_escapes_out(const char *json, size_t len, size_t *outlen, int *copied) {
-  *copied = 0;
-  char *out = NULL;
-  size_t o = 0;
-  int in_str = 0;
-  for (size_t i = 0; i < len; i++) {
-    char c = json[i];
-    if (in_str && c == '\\' && i + 5 < len && !memcmp(json + i + 1, "u0000", 5)) {
-      if (!out && !(out = malloc(len))) {
-        *copied = 1;
-        return NULL;
-      }
-      if (!*copied) memcpy(out, json, i), o = i, *copied = 1;
-      out[o++] = EVP__SCHEMA_NUL;
-      i += 5;
-      continue;
-    }
-    if (*copied) out[o++] = c;
-    if (in_str && c == '\\' && i + 1 < len) {
-      i++;
-      if (*copied) out[o++] = json[i];
-    } else if (c == '"') {
-      in_str = !in_str;
-    }
-  }
-  if (*copied) *outlen = o;
-  return out;
-}
-
 cJSON *evp__schema_parse_doc(const char *json, size_t len, evp_err_t *err, char *errstr,
                              size_t errstr_size) {
   if (len > EVP_SCHEMA_MAX_SCHEMA_SIZE) {
@@ -77,7 +43,8 @@ cJSON *evp__schema_parse_doc(const char *json, size_t len, evp_err_t *err, char 
   }
   int copied;
   size_t clen = len;
-  char *copy = nul_escapes_out(json, len, &clen, &copied);
+  /* cJSON would cut those strings at the NUL: EVP__SCHEMA_NUL stands in. */
+  char *copy = evp__json_replace_nul_escapes(json, len, EVP__SCHEMA_NUL, &clen, &copied);
   if (copied && !copy) {
     *err = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
     return NULL;

@@ -128,13 +128,6 @@ char *evp__uri_resolve(const char *base, const char *ref) {
   return res;
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 evp_err_t evp__uri_pct_decode(const char *s, size_t n, char **out) {
   char *o = malloc(n + 1);
   *out = NULL;
@@ -143,7 +136,8 @@ evp_err_t evp__uri_pct_decode(const char *s, size_t n, char **out) {
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '%') {
       int h, l;
-      if (i + 2 >= n || (h = hexval(s[i + 1])) < 0 || (l = hexval(s[i + 2])) < 0) {
+      if (i + 2 >= n || (h = evp__hex_value((unsigned char)s[i + 1])) < 0 ||
+          (l = evp__hex_value((unsigned char)s[i + 2])) < 0) {
         free(o);
         return EVP_ERR_SCHEMA_REF;
       }

@@ -28,11 +28,11 @@ typedef struct {
   uint32_t ip, sp, kw, msg; /* offsets into sb */
 } evp__validation_error_t;
 
-/* An array item and its hash, sorted to find equal items (uniqueItems). */
+/* An array element with its structural hash, sorted for uniqueItems. */
 typedef struct {
   uint64_t h;
   const evp__jv *v;
-} evp__unique_item_t;
+} unique_item_t;
 
 struct evp_schema_ctx_s {
   evp__jdoc doc;
@@ -49,8 +49,8 @@ struct evp_schema_ctx_s {
   /* per-validation state */
   evp__path_seg_t *ps; /* instance path, max_depth + 2 entries */
   size_t nps;
-  evp__unique_item_t *uq;
-  size_t capuq;
+  unique_item_t *unique; /* uniqueItems: the array's elements, hashed and sorted */
+  size_t unique_cap;
   uint64_t steps;
   int quiet, stop;
   evp_err_t hard;
@@ -88,7 +88,7 @@ void evp_schema_ctx_destroy(evp_schema_ctx_t *c) {
   free(c->errs);
   free(c->sb);
   free(c->ps);
-  free(c->uq);
+  free(c->unique);
   free(c);
 }
 
@@ -317,8 +317,8 @@ static const evp__schema_prop_t *find_prop(const evp__schema_node_t *s, const ch
   return NULL;
 }
 
-static int cmp_uq(const void *a, const void *b) {
-  const evp__unique_item_t *x = a, *y = b;
+static int cmp_unique_items(const void *a, const void *b) {
+  const unique_item_t *x = a, *y = b;
   return x->h < y->h ? -1 : x->h > y->h;
 }
 
@@ -335,19 +335,20 @@ static int find_duplicate(evp_schema_ctx_t *c, const evp__jv *arr, uint32_t *pi,
     }
     return 0;
   }
-  if (c->capuq < arr->len) {
-    evp__unique_item_t *n = realloc(c->uq, arr->len * sizeof *n);
+  if (c->unique_cap < arr->len) {
+    unique_item_t *n = realloc(c->unique, arr->len * sizeof *n);
     if (!n) { c->hard = EVP_ERR_NOMEM; c->stop = 1; return 0; }
-    c->uq = n;
-    c->capuq = arr->len;
+    c->unique = n;
+    c->unique_cap = arr->len;
   }
-  for (uint32_t i = 0; i < arr->len; i++, x += x->skip) c->uq[i] = (evp__unique_item_t){evp__json_hash(x), x};
-  qsort(c->uq, arr->len, sizeof *c->uq, cmp_uq);
+  for (uint32_t i = 0; i < arr->len; i++, x += x->skip)
+    c->unique[i] = (unique_item_t){evp__json_hash(x), x};
+  qsort(c->unique, arr->len, sizeof *c->unique, cmp_unique_items);
   for (uint32_t i = 0; i + 1 < arr->len; i++)
-    for (uint32_t j = i + 1; j < arr->len && c->uq[j].h == c->uq[i].h; j++)
-      if (evp__json_equal(c->uq[i].v, c->uq[j].v)) {
+    for (uint32_t j = i + 1; j < arr->len && c->unique[j].h == c->unique[i].h; j++)
+      if (evp__json_equal(c->unique[i].v, c->unique[j].v)) {
         /* report positions in the array, smaller first */
-        const evp__jv *a = c->uq[i].v, *b = c->uq[j].v, *y = arr + 1;
+        const evp__jv *a = c->unique[i].v, *b = c->unique[j].v, *y = arr + 1;
         uint32_t ia = 0, ib = 0;
         for (uint32_t k = 0; k < arr->len; k++, y += y->skip) {
           if (y == a) ia = k;

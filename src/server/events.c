@@ -60,15 +60,6 @@ static char *event_id_of(const char *v, size_t n) {
 }
 
 /* Cut @p s to at most @p max bytes without splitting a UTF-8 sequence. */
-static void utf8_cut(char *s, size_t max) {
-  size_t n = strlen(s);
-  if (n <= max)
-    return;
-  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-    max--;
-  s[max] = '\0';
-}
-
 typedef struct {
   const evp__events_cfg_t *cfg;
   evp_schema_ctx_t *ctx;
@@ -121,7 +112,7 @@ static int reject(walk_t *w, size_t i, const char *v, size_t n, const char *reas
     snprintf(r->error, pl + ml + 3, "%s: %s", path, msg);
   else
     memcpy(r->error, msg, ml + 1);
-  utf8_cut(r->error, EVP__EVENT_ERROR_MAX);
+  r->error[evp__utf8_cut(r->error, strlen(r->error), EVP__EVENT_ERROR_MAX)] = '\0';
   w->res->n_rejected++;
   return 0;
 }
@@ -195,38 +186,29 @@ static int check_one(void *opaque, size_t i, const char *v, size_t n) {
 
 /* Render {"accepted":N,"rejected":[...]} into resp. */
 static evp_err_t render(const evp__events_result_t *res, evp__http_resp_t *resp) {
-  size_t cap = 64;
-  for (size_t i = 0; i < res->n_rejected; i++)
-    cap += 160 + 6 * (strlen(res->rejected[i].error) +
-                     (res->rejected[i].event_id ? strlen(res->rejected[i].event_id) : 0));
-  char *b = malloc(cap);
-  if (!b)
-    return EVP_ERR_NOMEM;
-  size_t n = (size_t)snprintf(b, cap, "{\"accepted\":%zu,\"rejected\":[", res->n_accepted);
+  evp__buf_t b = {0};
+  evp__buf_addf(&b, "{\"accepted\":%zu,\"rejected\":[", res->n_accepted);
   for (size_t i = 0; i < res->n_rejected; i++) {
     const evp__event_rej_t *r = &res->rejected[i];
-    n += (size_t)snprintf(b + n, cap - n, "%s{\"index\":%zu,\"event_id\":", i ? "," : "", r->index);
-    if (r->event_id) {
-      b[n++] = '"';
-      n += evp__json_escape(r->event_id, strlen(r->event_id), b + n);
-      b[n++] = '"';
-    } else {
-      memcpy(b + n, "null", 4);
-      n += 4;
-    }
-    memcpy(b + n, ",\"error\":\"", 10);
-    n += 10;
-    n += evp__json_escape(r->error, strlen(r->error), b + n);
+    evp__buf_addf(&b, "%s{\"index\":%zu,\"event_id\":", i ? "," : "", r->index);
+    if (r->event_id)
+      evp__buf_json_str(&b, r->event_id, strlen(r->event_id));
+    else
+      evp__buf_adds(&b, "null");
+    evp__buf_adds(&b, ",\"error\":");
+    evp__buf_json_str(&b, r->error, strlen(r->error));
     /* reason: machine-readable, a schema keyword or one of the lake's
      * (not_representable, ...): a static name, never client text */
-    n += (size_t)snprintf(b + n, cap - n, "\",\"reason\":\"%s\",\"retriable\":false}",
-                          r->reason ? r->reason : "schema");
+    evp__buf_addf(&b, ",\"reason\":\"%s\",\"retriable\":false}", r->reason ? r->reason : "schema");
   }
-  memcpy(b + n, "]}", 3);
-  n += 2;
+  evp__buf_adds(&b, "]}");
+  size_t n = 0;
+  char *body = evp__buf_take(&b, &n);
+  if (!body)
+    return EVP_ERR_NOMEM;
   evp__http_resp_free(resp);
   resp->status = 200;
-  resp->body = b;
+  resp->body = body;
   resp->body_len = n;
   resp->content_type = "application/json";
   return EVP_OK;

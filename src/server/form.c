@@ -7,16 +7,6 @@
 #include <openssl/evp.h>
 #include "server/server.h"
 
-static int hexv(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Percent-decode s[0..n) ('+' is a space) into a new string; NULL on a bad
  * escape, a decoded NUL, or no memory (*nomem set). */
 static char *pct_decode(const char *s, size_t n, int *nomem) {
@@ -29,8 +19,8 @@ static char *pct_decode(const char *s, size_t n, int *nomem) {
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (c == '%') {
-      int a = i + 1 < n ? hexv(s[i + 1]) : -1;
-      int b = i + 2 < n ? hexv(s[i + 2]) : -1;
+      int a = i + 1 < n ? evp__hex_value((unsigned char)s[i + 1]) : -1;
+      int b = i + 2 < n ? evp__hex_value((unsigned char)s[i + 2]) : -1;
       if (a < 0 || b < 0 || (a == 0 && b == 0)) /* bad escape, or %00 */
         goto bad;
       o[k++] = (char)(a * 16 + b);

@@ -61,21 +61,17 @@ evp_err_t evp__http_resp_error(evp__http_resp_t *r, int status, const char *code
   evp__http_resp_free(r);
   r->status = status;
   r->reason = code;
-  /* code and desc are static text of ours: no escaping needed beyond what
-   * evp__json_escape does for safety. */
-  size_t cl = strlen(code), dl = strlen(desc);
-  char *buf = malloc(6 * (cl + dl) + 64);
+  /* code and desc are static text of ours: escaped anyway, for safety. */
+  evp__buf_t b = {0};
+  evp__buf_adds(&b, "{\"error\":");
+  evp__buf_json_str(&b, code, strlen(code));
+  evp__buf_adds(&b, ",\"error_description\":");
+  evp__buf_json_str(&b, desc, strlen(desc));
+  evp__buf_adds(&b, "}");
+  size_t n = 0;
+  char *buf = evp__buf_take(&b, &n);
   if (!buf)
     return EVP_ERR_NOMEM;
-  size_t n = 0;
-  memcpy(buf, "{\"error\":\"", 10);
-  n = 10;
-  n += evp__json_escape(code, cl, buf + n);
-  memcpy(buf + n, "\",\"error_description\":\"", 23);
-  n += 23;
-  n += evp__json_escape(desc, dl, buf + n);
-  memcpy(buf + n, "\"}", 3);
-  n += 2;
   r->body = buf;
   r->body_len = n;
   r->content_type = "application/json";

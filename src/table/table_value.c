@@ -122,11 +122,7 @@ const char *evp__table_cell(const evp__column_t *c, const evp__jmember_t *m, cha
 
 /* How much of s[0..n) a message shows: at most @p max bytes, never half a
  * UTF-8 sequence (the message goes into a JSON response). */
-static int shown(const char *s, size_t n, size_t max) {
-  if (n <= max) return (int)n;
-  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
-  return (int)max;
-}
+static int shown(const char *s, size_t n, size_t max) { return (int)evp__utf8_cut(s, n, max); }
 
 /* Member name for a message: its raw text, cut (the caller bounds the whole). */
 static int name_width(const evp__jmember_t *m) { return shown(m->key, m->keylen, 64); }
