@@ -222,10 +222,9 @@ static struct MHD_Daemon *start_mhd(int *port) {
 }
 
 static atomic_long dr_ok, dr_bad;
-static void on_dr(const char *id, size_t idl, evp_delivery_status_t st, evp_err_t err,
-                  const char *reason, int attempts, void *op) {
-  (void)id, (void)idl, (void)err, (void)reason, (void)attempts, (void)op;
-  atomic_fetch_add(st == EVP_DELIVERY_OK ? &dr_ok : &dr_bad, 1);
+static void on_dr(evp_client_t *cl, const evp_delivery_t *report, void *op) {
+  (void)cl, (void)op;
+  atomic_fetch_add(evp_delivery_status(report) == EVP_DELIVERY_OK ? &dr_ok : &dr_bad, 1);
 }
 
 static evp_client_t *mk(const char *url, const char *linger) {
@@ -245,7 +244,7 @@ static evp_client_t *mk(const char *url, const char *linger) {
       fprintf(stderr, "%s\n", e);
       exit(1);
     }
-  evp_conf_set_dr_cb(c, on_dr);
+  evp_conf_set_delivery_cb(c, on_dr, NULL);
   evp_client_t *cl = evp_client_new(c, e, sizeof e);
   if (!cl) {
     fprintf(stderr, "%s\n", e);

@@ -9,14 +9,14 @@ Covers the library version, error names and the HS256 token core:
     claims = evpipe.Verifier(kr, audience="events").verify(token)
 
 The shared library is found through $EVPIPE_LIBRARY, then the system loader
-("libevpipe.so.0"). Every object owns its C handle and frees it on close() or
+("libevpipe.so.0.2"). Every object owns its C handle and frees it on close() or
 garbage collection; a Signer/Verifier keeps its Keyring alive.
 """
 import ctypes
 import json
 import os
 
-_lib = ctypes.CDLL(os.environ.get("EVPIPE_LIBRARY") or "libevpipe.so.0")
+_lib = ctypes.CDLL(os.environ.get("EVPIPE_LIBRARY") or "libevpipe.so.0.2")
 
 _c = ctypes.c_char_p
 _vp = ctypes.c_void_p

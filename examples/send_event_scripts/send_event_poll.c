@@ -23,7 +23,9 @@ struct request {
 static void on_delivery(evp_client_t *client, const evp_delivery_t *report, void *opaque) {
   struct request *req = evp_delivery_opaque(report); /* given to evp_send_opaque */
   const char *reason = evp_delivery_reason(report);
-  (void)client, (void)opaque;
+  int *reported = opaque; /* given to evp_conf_set_delivery_cb */
+  (void)client;
+  (*reported)++;
   req->done = 1;
   req->ok = evp_delivery_status(report) == EVP_DELIVERY_OK;
   printf("event #%d: %s%s%s\n", req->n, req->ok ? "delivered" : evp_err2name(evp_delivery_error(report)),
@@ -52,7 +54,8 @@ int main(void) {
       evp_conf_destroy(conf);
       return 1;
     }
-  evp_conf_set_delivery_cb(conf, on_delivery, NULL);
+  int reported = 0;
+  evp_conf_set_delivery_cb(conf, on_delivery, &reported);
   evp_client_t *client = evp_client_new(conf, errstr, sizeof errstr);
   if (!client) {
     fprintf(stderr, "evp_client_new: %s\n", errstr);
@@ -61,7 +64,7 @@ int main(void) {
   }
 
   struct request reqs[N];
-  int waiting = 0;
+  int sent = 0;
   for (int i = 0; i < N; i++) {
     char ev[256]; /* event_id and event_time are filled in by the client */
     int len = snprintf(ev, sizeof ev,
@@ -69,16 +72,18 @@ int main(void) {
                        "\"platform\":\"web\",\"session_id\":\"s-%d\",\"user_id\":null}", i);
     reqs[i] = (struct request){i, 0, 0};
     if (evp_send_opaque(client, ev, (size_t)len, &reqs[i], errstr, sizeof errstr) == EVP_OK)
-      waiting++;
+      sent++;
     else
       fprintf(stderr, "evp_send_opaque: %s\n", errstr);
   }
 
   /* The event loop: wait on the client's descriptor (with whatever else the
-   * application watches), then serve the reports without blocking. */
+   * application watches), then serve what waits without blocking (evp_poll
+   * also runs error callbacks, so count the reports themselves). */
   struct pollfd pfd = {evp_poll_fd(client), POLLIN, 0};
-  while (waiting > 0 && poll(&pfd, 1, 10000) > 0)
-    waiting -= (int)evp_poll(client, 0);
+  while (reported < sent && poll(&pfd, 1, 10000) > 0)
+    if (evp_poll(client, 0) < 0)
+      break;
 
   /* Whatever is left (a timeout) is reported here, on this thread. */
   long undelivered = evp_client_destroy(client, 2000);

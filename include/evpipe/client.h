@@ -128,7 +128,8 @@ EVP_API long evp_flush(evp_client_t *client, int timeout_ms);
  * events failed at close, are served on the calling thread before it
  * returns, so every accepted event is still reported exactly once.
  * Returns the number of events reported undelivered at close, or -1 in a
- * forked child (see the file comment). NULL is a no-op returning 0.
+ * forked child (see the file comment) or when called from one of the
+ * client's callbacks (nothing is done then). NULL is a no-op returning 0.
  * Ownership: takes @p client. Thread-safety: call once, from a thread that is
  * not one of the client's callbacks, with no concurrent evp_flush() or
  * evp_poll().
@@ -178,7 +179,8 @@ EVP_API long evp_poll(evp_client_t *client, int timeout_ms);
  * error callbacks wait to be polled, for event loops (epoll, poll, libuv,
  * asyncio's add_reader): when it is readable, call evp_poll(client, 0).
  * evp_poll() drains it; level-triggered, it stays readable until then.
- * Returns -1 when the client is not in poll mode (or NULL).
+ * Returns -1 when the client is not in poll mode, is NULL, or in a forked
+ * child (the descriptor is close-on-exec and belongs to the parent).
  * Ownership: the client owns the descriptor and closes it in
  * evp_client_destroy(); the application only waits on it (never reads,
  * writes or closes it). Thread-safety: any thread.

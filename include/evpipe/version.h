@@ -11,7 +11,7 @@
 /** Major version: changes when the API or ABI changes incompatibly (0: unstable). */
 #define EVP_VERSION_MAJOR 0
 /** Minor version: new features, compatible. */
-#define EVP_VERSION_MINOR 1
+#define EVP_VERSION_MINOR 2
 /** Patch version: fixes only. */
 #define EVP_VERSION_PATCH 0
 

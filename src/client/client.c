@@ -230,6 +230,8 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
     return 0;
   if (c->fork_gen != evp__client_fork_generation())
     return -1; /* the parent's thread and locks do not exist here */
+  if (evp__client_in_callback(c))
+    return -1; /* it would join its own thread, or free what the caller runs on */
   if (timeout_ms < 0)
     timeout_ms = 0;
   int64_t deadline = evp__mono_us() + (int64_t)timeout_ms * 1000;

@@ -11,7 +11,9 @@
  * The sender stages each report (sender-only list) and publishes what it
  * staged under the queue lock when it releases the reported events'
  * room, so publishing costs one lock per response, not one per event. */
-#define _POSIX_C_SOURCE 200809L
+/* pipe2 (Linux, glibc and musl): the descriptors are close-on-exec from
+ * their creation, so a fork+exec on another thread cannot inherit them. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,24 +41,34 @@ void evp__client_call_error(evp_client_t *c, evp_err_t e, int retrying, const ch
   in_callback = outer;
 }
 
+#if !defined(__linux__)
 static int nonblocking_cloexec(int fd) {
   int fl = fcntl(fd, F_GETFL);
   return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0
              ? -1
              : 0;
 }
+#endif
 
 evp_err_t evp__client_poll_init(evp_client_t *c, char *errstr, size_t es) {
   if (c->conf->callbacks_mode != EVP__CB_POLL)
     return EVP_OK;
-  if (pipe(c->poll_fd) != 0) {
+#if defined(__linux__)
+  int rc = pipe2(c->poll_fd, O_CLOEXEC | O_NONBLOCK);
+#else
+  /* Without pipe2 there is a window between pipe() and FD_CLOEXEC. */
+  int rc = pipe(c->poll_fd);
+  if (rc == 0 && (nonblocking_cloexec(c->poll_fd[0]) || nonblocking_cloexec(c->poll_fd[1]))) {
+    close(c->poll_fd[0]);
+    close(c->poll_fd[1]);
+    rc = -1;
+  }
+#endif
+  if (rc != 0) {
     c->poll_fd[0] = c->poll_fd[1] = -1;
     return evp__seterr(errstr, es, EVP_ERR_INTERNAL, "cannot create the poll descriptor: %s",
                        strerror(errno));
   }
-  if (nonblocking_cloexec(c->poll_fd[0]) || nonblocking_cloexec(c->poll_fd[1]))
-    return evp__seterr(errstr, es, EVP_ERR_INTERNAL, "cannot set up the poll descriptor: %s",
-                       strerror(errno));
   return EVP_OK;
 }
 
@@ -202,5 +214,9 @@ long evp_poll(evp_client_t *c, int timeout_ms) {
 }
 
 int evp_poll_fd(evp_client_t *c) {
-  return c && c->conf->callbacks_mode == EVP__CB_POLL ? c->poll_fd[0] : -1;
+  /* A forked child cannot drain the parent's pipe (evp_poll refuses there). */
+  if (!c || c->conf->callbacks_mode != EVP__CB_POLL ||
+      c->fork_gen != evp__client_fork_generation())
+    return -1;
+  return c->poll_fd[0];
 }
