@@ -42,17 +42,14 @@ static void *conn_main(void *p) {
   for (;;) {
     char *hend;
     while (!(hend = memmem(buf, len, "\r\n\r\n", 4))) {
-      if (len == cap)
-        goto done;
+      if (len == cap) goto done;
       ssize_t r = read(fd, buf + len, cap - len);
-      if (r <= 0)
-        goto done;
+      if (r <= 0) goto done;
       len += (size_t)r;
     }
     size_t hlen = (size_t)(hend - buf) + 4;
     char *cl = memmem(buf, hlen, "Content-Length:", 15);
-    if (!cl)
-      cl = memmem(buf, hlen, "content-length:", 15);
+    if (!cl) cl = memmem(buf, hlen, "content-length:", 15);
     size_t blen = cl ? strtoul(cl + 15, NULL, 10) : 0;
     if (hlen + blen > cap) {
       cap = (hlen + blen) * 2;
@@ -60,8 +57,7 @@ static void *conn_main(void *p) {
     }
     while (len < hlen + blen) {
       ssize_t r = read(fd, buf + len, cap - len);
-      if (r <= 0)
-        goto done;
+      if (r <= 0) goto done;
       len += (size_t)r;
     }
     char resp[256];
@@ -81,11 +77,11 @@ static void *conn_main(void *p) {
       snprintf(bb, sizeof bb, "{\"accepted\":%ld,\"rejected\":[]}", n);
       body = bb;
     }
-    int rl = snprintf(resp, sizeof resp,
-                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                      strlen(body), body);
-    if (write(fd, resp, (size_t)rl) != rl)
-      goto done;
+    int rl = snprintf(
+        resp, sizeof resp,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+        strlen(body), body);
+    if (write(fd, resp, (size_t)rl) != rl) goto done;
     memmove(buf, buf + hlen + blen, len - hlen - blen);
     len -= hlen + blen;
   }
@@ -99,8 +95,7 @@ static void *accept_main(void *p) {
   (void)p;
   while (!atomic_load(&srv_stop)) {
     int fd = accept(srv_fd, NULL, NULL);
-    if (fd < 0)
-      continue;
+    if (fd < 0) continue;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     pthread_t t;
@@ -138,16 +133,14 @@ static struct {
 
 static int load_mhd(void) {
   void *h = dlopen("libmicrohttpd.so.12", RTLD_NOW);
-  if (!h)
-    return -1;
-  const char *names[] = {"MHD_start_daemon", "MHD_stop_daemon", "MHD_get_daemon_info",
-                         "MHD_create_response_from_buffer", "MHD_queue_response",
-                         "MHD_destroy_response"};
+  if (!h) return -1;
+  const char *names[] = {"MHD_start_daemon",    "MHD_stop_daemon",
+                         "MHD_get_daemon_info", "MHD_create_response_from_buffer",
+                         "MHD_queue_response",  "MHD_destroy_response"};
   void *slots[] = {&mhd.start, &mhd.stop, &mhd.info, &mhd.resp, &mhd.queue, &mhd.destroy};
   for (size_t i = 0; i < 6; i++) {
     void *sym = dlsym(h, names[i]);
-    if (!sym)
-      return -1;
+    if (!sym) return -1;
     memcpy(slots[i], &sym, sizeof sym); /* object to function pointer, POSIX-style */
   }
   return 0;
@@ -179,7 +172,8 @@ static enum MHD_Result mhd_handler(void *cls, struct MHD_Connection *c, const ch
   }
   char out[128];
   if (!strcmp(url, "/token")) {
-    snprintf(out, sizeof out, "{\"access_token\":\"bench\",\"token_type\":\"Bearer\",\"expires_in\":3600}");
+    snprintf(out, sizeof out,
+             "{\"access_token\":\"bench\",\"token_type\":\"Bearer\",\"expires_in\":3600}");
   } else {
     long n = 0;
     const char *p2 = bd->b, *end = bd->b + bd->n;
@@ -212,12 +206,11 @@ static struct MHD_Daemon *start_mhd(int *port) {
   struct sockaddr_in a = {0};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  struct MHD_Daemon *d = mhd.start(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                   0, NULL, NULL, mhd_handler, NULL, MHD_OPTION_SOCK_ADDR,
-                                   (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, mhd_done,
-                                   NULL, MHD_OPTION_END);
-  if (d)
-    *port = mhd.info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+  struct MHD_Daemon *d =
+      mhd.start(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
+                mhd_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+                MHD_OPTION_NOTIFY_COMPLETED, mhd_done, NULL, MHD_OPTION_END);
+  if (d) *port = mhd.info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
   return d;
 }
 
@@ -255,13 +248,14 @@ static evp_client_t *mk(const char *url, const char *linger) {
 
 /* A ~300-byte event without event_id/event_time (the client fills them). */
 static int make_event(char *buf, size_t n, long k) {
-  return snprintf(buf, n,
-                  "{\"type\":\"page_view\",\"user_id\":\"u-%08ld\",\"session\":\"s-%08ld\","
-                  "\"url\":\"https://shop.example.com/products/%ld?ref=campaign-2026-spring\","
-                  "\"referrer\":\"https://search.example.org/\",\"ua\":\"Mozilla/5.0 (X11; Linux x86_64)\","
-                  "\"amount\":%ld.25,\"currency\":\"EUR\",\"tags\":[\"spring\",\"mobile\",\"eu-west\"],"
-                  "\"ab\":\"variant-b\"}",
-                  k, k / 10, k % 9973, k % 1000 + 1000);
+  return snprintf(
+      buf, n,
+      "{\"type\":\"page_view\",\"user_id\":\"u-%08ld\",\"session\":\"s-%08ld\","
+      "\"url\":\"https://shop.example.com/products/%ld?ref=campaign-2026-spring\","
+      "\"referrer\":\"https://search.example.org/\",\"ua\":\"Mozilla/5.0 (X11; Linux x86_64)\","
+      "\"amount\":%ld.25,\"currency\":\"EUR\",\"tags\":[\"spring\",\"mobile\",\"eu-west\"],"
+      "\"ab\":\"variant-b\"}",
+      k, k / 10, k % 9973, k % 1000 + 1000);
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -282,8 +276,7 @@ static void sustained(const char *url, const char *what, const char *ev, int evl
     evp_err_t r;
     while ((r = evp_send(c, ev, (size_t)evlen, e, sizeof e)) == EVP_ERR_QUEUE_FULL)
       ;
-    if (r != EVP_OK)
-      exit(1);
+    if (r != EVP_OK) exit(1);
   }
   long left = evp_flush(c, 120000);
   double dt = now_s() - t0;
@@ -296,8 +289,7 @@ static void sustained(const char *url, const char *what, const char *ev, int evl
          atomic_load(&dr_ok), atomic_load(&dr_bad), left);
   printf("  stats: %s\n", st);
   evp_free(st);
-  if (got != n || atomic_load(&dr_ok) != n)
-    printf("  LOSS OR DUPLICATION DETECTED\n");
+  if (got != n || atomic_load(&dr_ok) != n) printf("  LOSS OR DUPLICATION DETECTED\n");
 }
 
 int main(int argc, char **argv) {
@@ -319,8 +311,7 @@ int main(int argc, char **argv) {
     double *lat = malloc(sizeof(double) * (size_t)n);
     char e[128];
     /* Warm-up: grow the heap and fault its pages in, fetch the token. */
-    for (long k = 0; k < n; k++)
-      evp_send(c, ev, (size_t)evlen, e, sizeof e);
+    for (long k = 0; k < n; k++) evp_send(c, ev, (size_t)evlen, e, sizeof e);
     evp_flush(c, 120000);
     double t0 = now_s();
     for (long k = 0; k < n; k++) {
@@ -350,8 +341,7 @@ int main(int argc, char **argv) {
     for (long k = 0; k < n; k++) {
       double a = now_s();
       evp__item *it = evp__client_event_make(ev2, &s, 0, 0, evp__client_item_get, c);
-      if (!it || evp__client_queue_push(c, it) != EVP_OK)
-        return 1;
+      if (!it || evp__client_queue_push(c, it) != EVP_OK) return 1;
       lat[k] = now_s() - a;
     }
     dt = now_s() - t0;
@@ -385,8 +375,7 @@ int main(int argc, char **argv) {
     struct mallinfo2 before = mallinfo2();
     char e[128];
     for (long k = 0; k < m; k++)
-      if (evp_send(c, ev, (size_t)evlen, e, sizeof e) != EVP_OK)
-        return 1;
+      if (evp_send(c, ev, (size_t)evlen, e, sizeof e) != EVP_OK) return 1;
     struct mallinfo2 after = mallinfo2();
     double per = (double)(after.uordblks - before.uordblks) / (double)m;
     printf("memory per queued event: %.1f bytes of heap for a %d-byte event without id/time "
@@ -399,19 +388,18 @@ int main(int argc, char **argv) {
                       "\"event_time\":\"2026-11-25T01:00:00.000Z\",\"type\":\"page_view\","
                       "\"user_id\":\"u-00012345\",\"url\":\"https://shop.example.com/products/"
                       "123?ref=campaign-2026-spring\",\"amount\":456.25,\"pad\":\"");
-    while (l3 < 300 - 2)
-      ev3[l3++] = 'x';
+    while (l3 < 300 - 2) ev3[l3++] = 'x';
     ev3[l3++] = '"';
     ev3[l3++] = '}';
     ev3[l3] = '\0';
     before = mallinfo2();
     for (long k = 0; k < m; k++)
-      if (evp_send(c, ev3, (size_t)l3, e, sizeof e) != EVP_OK)
-        return 1;
+      if (evp_send(c, ev3, (size_t)l3, e, sizeof e) != EVP_OK) return 1;
     after = mallinfo2();
     per = (double)(after.uordblks - before.uordblks) / (double)m;
     printf("memory per queued event: %.1f bytes of heap for a %d-byte event that has its "
-           "id/time (stored as is)\n", per, l3);
+           "id/time (stored as is)\n",
+           per, l3);
     evp_client_destroy(c, 0);
   }
   atomic_store(&srv_stop, 1);

@@ -16,8 +16,8 @@ static inline uint64_t rnd(uint64_t *s) {
 /* A typical ~300-byte event with its own event_id and event_time, so the
  * NDJSON comparison holds exactly what the lake holds. */
 static inline size_t make_event(uint64_t *s, long i, char *buf, size_t cap) {
-  static const char *types[] = {"app.opened", "screen.viewed", "product.viewed", "search.performed",
-                                "cart.item_added", "checkout.completed"};
+  static const char *types[] = {"app.opened",       "screen.viewed",   "product.viewed",
+                                "search.performed", "cart.item_added", "checkout.completed"};
   static const char *plat[] = {"ios", "android", "web"};
   uint64_t a = rnd(s), b = rnd(s);
   time_t t = time(NULL) - (time_t)(rnd(s) % 600);

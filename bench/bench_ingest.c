@@ -45,10 +45,16 @@ static void *send_all(void *arg) {
   worker_t *w = arg;
   char err[512];
   evp_conf_t *conf = evp_conf_new();
-  const char *set[][2] = {{"endpoint", w->url}, {"client.id", "bench"}, {"client.secret", "bench-secret-0123456789abcdef0123456"},
-                          {"audience", "events"}, {"fill.event_id", "false"}, {"fill.event_time", "false"},
-                          {"queue.max.events", getenv("EVP_BENCH_QUEUE") ? getenv("EVP_BENCH_QUEUE") : "100000"},
-                          {"queue.block.timeout.ms", "10000"}, {"message.timeout.ms", "120000"}};
+  const char *set[][2] = {
+      {"endpoint", w->url},
+      {"client.id", "bench"},
+      {"client.secret", "bench-secret-0123456789abcdef0123456"},
+      {"audience", "events"},
+      {"fill.event_id", "false"},
+      {"fill.event_time", "false"},
+      {"queue.max.events", getenv("EVP_BENCH_QUEUE") ? getenv("EVP_BENCH_QUEUE") : "100000"},
+      {"queue.block.timeout.ms", "10000"},
+      {"message.timeout.ms", "120000"}};
   /* EVP_BENCH_INFLIGHT: max.in.flight (the SDK's default otherwise). */
   const char *infl = getenv("EVP_BENCH_INFLIGHT");
   if (infl && evp_conf_set(conf, "max.in.flight", infl, err, sizeof err) != EVP_OK) {
@@ -113,7 +119,8 @@ static double cpu_s(const char *comm) {
     fclose(f);
     buf[n] = 0;
     char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-    if (!l || !r || (size_t)(r - l - 1) < strlen(comm) || strncmp(l + 1, comm, strlen(comm))) continue;
+    if (!l || !r || (size_t)(r - l - 1) < strlen(comm) || strncmp(l + 1, comm, strlen(comm)))
+      continue;
     unsigned long ut = 0, st = 0;
     /* fields after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
     if (sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
@@ -132,16 +139,15 @@ int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 1000000;
   int nc = argc > 2 ? atoi(argv[2]) : 2;
   const char *pol = argc > 3 ? argv[3] : "always";
-  if (n < 1 || nc < 1 || nc > 16)
-    return 2;
+  if (n < 1 || nc < 1 || nc > 16) return 2;
   char dir[] = "/tmp/evp-bench-ingest-XXXXXX", path[256], err[512], url[128];
-  if (!mkdtemp(dir))
-    return 1;
+  if (!mkdtemp(dir)) return 1;
   /* The schema and one client, as evpipe local expects them. */
   snprintf(path, sizeof path, "%s/secrets", dir);
   evp__mkdirs(path, err, sizeof err);
   snprintf(path, sizeof path, "%s/secrets/clients.json", dir);
-  const char *cl = "[{\"client_id\":\"bench\",\"client_secret\":\"bench-secret-0123456789abcdef0123456\",\"audiences\":[\"events\"]}]";
+  const char *cl = "[{\"client_id\":\"bench\",\"client_secret\":\"bench-secret-"
+                   "0123456789abcdef0123456\",\"audiences\":[\"events\"]}]";
   if (evp__file_write_secret(path, cl, strlen(cl), 0, err, sizeof err) != EVP_OK) {
     fprintf(stderr, "%s\n", err);
     return 1;
@@ -158,18 +164,16 @@ int main(int argc, char **argv) {
   o.log_requests = 0;
   /* Firehose buffers 1-128 MB; evpipe local defaults to 5 MiB. */
   const char *bl = getenv("EVP_BENCH_MAX_BACKLOG"); /* evpipe local --max-backlog */
-  if (bl)
-    o.max_backlog = (uint64_t)strtoull(bl, NULL, 10);
+  if (bl) o.max_backlog = (uint64_t)strtoull(bl, NULL, 10);
   const char *lt = getenv("EVP_BENCH_LAKE_THREADS");
-  if (lt)
-    o.lake_threads = atoi(lt);
+  if (lt) o.lake_threads = atoi(lt);
   const char *mb = getenv("EVP_BENCH_BUFFER_MB");
-  if (mb && atoi(mb) > 0)
-    o.buffer_bytes = (size_t)atoi(mb) * 1024u * 1024u;
-  o.fsync = !strcmp(pol, "never") ? EVP__FSYNC_NEVER : !strcmp(pol, "interval") ? EVP__FSYNC_INTERVAL : EVP__FSYNC_ALWAYS;
+  if (mb && atoi(mb) > 0) o.buffer_bytes = (size_t)atoi(mb) * 1024u * 1024u;
+  o.fsync = !strcmp(pol, "never")      ? EVP__FSYNC_NEVER
+            : !strcmp(pol, "interval") ? EVP__FSYNC_INTERVAL
+                                       : EVP__FSYNC_ALWAYS;
   FILE *devnull = fopen("/dev/null", "w");
-  if (devnull)
-    dup2(fileno(devnull), 2); /* the server's JSON logs */
+  if (devnull) dup2(fileno(devnull), 2); /* the server's JSON logs */
   evp__local_t *srv;
   if (evp__local_start(&o, &srv, url, sizeof url, err, sizeof err) != EVP_OK) {
     fprintf(stdout, "start: %s\n", err);
@@ -224,31 +228,33 @@ int main(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/events", dir);
   nftw(path, walk, 16, FTW_PHYS);
 
-  printf("events %ld, clients %d, fsync %s, avg event %zu bytes\n", n, nc, pol, ndjson / (size_t)n - 1);
+  printf("events %ld, clients %d, fsync %s, avg event %zu bytes\n", n, nc, pol,
+         ndjson / (size_t)n - 1);
   printf("acknowledged (200, durable in the log): %.0f events/s (%.2f s)\n", n / t_ack, t_ack);
-  printf("committed to Parquet:                   %.0f events/s (%.2f s), rows %llu, files %llu, flush %s\n",
-         n / t_lake, t_lake, (unsigned long long)bs.rows, (unsigned long long)lake_files, evp_err2name(fe));
+  printf("committed to Parquet:                   %.0f events/s (%.2f s), rows %llu, files %llu, "
+         "flush %s\n",
+         n / t_lake, t_lake, (unsigned long long)bs.rows, (unsigned long long)lake_files,
+         evp_err2name(fe));
   for (int k = 0; k < nc; k++)
     printf("client %d request latency (us): p50 %u p90 %u p99 %u max %u, pending %ld\n", k,
            json_uint(w[k].stats, "\"p50\":"), json_uint(w[k].stats, "\"p90\":"),
            json_uint(w[k].stats, "\"p99\":"), json_uint(w[k].stats, "\"max\":"), w[k].pending);
-  printf("CPU per event: %.2f us in all (%.2f cores busy on average), lake writer threads %.2f us\n",
-         cpu * 1e6 / (double)n, cpu / t_lake, bcpu * 1e6 / (double)n);
-  printf("bytes/event: parquet+snappy %.1f, ndjson+gzip %.1f, ndjson %.1f (parquet/ndjson.gz = %.2f)\n",
+  printf(
+      "CPU per event: %.2f us in all (%.2f cores busy on average), lake writer threads %.2f us\n",
+      cpu * 1e6 / (double)n, cpu / t_lake, bcpu * 1e6 / (double)n);
+  printf("bytes/event: parquet+snappy %.1f, ndjson+gzip %.1f, ndjson %.1f (parquet/ndjson.gz = "
+         "%.2f)\n",
          (double)lake_bytes / (double)n, (double)gz / (double)n, (double)ndjson / (double)n,
          (double)lake_bytes / (double)gz);
   int ok = pending == 0 && fe == EVP_OK && bs.rows == (uint64_t)n;
   printf("%s\n", ok ? "zero loss: every event acknowledged and in Parquet" : "LOSS OR ERROR");
-  for (int k = 0; k < nc; k++)
-    evp_free(w[k].stats);
+  for (int k = 0; k < nc; k++) evp_free(w[k].stats);
   evp__local_stop(srv);
-  for (long i = 0; i < n; i++)
-    free(ev[i]);
+  for (long i = 0; i < n; i++) free(ev[i]);
   free(ev);
   free(len);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0)
-    return 1;
+  if (system(cmd) != 0) return 1;
   return ok ? 0 : 1;
 }

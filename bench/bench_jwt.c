@@ -28,8 +28,7 @@ int main(int argc, char **argv) {
   }
   evp_jwt_signer_t *s = evp_jwt_signer_new(kr, err, sizeof err);
   evp_jwt_verifier_t *v = evp_jwt_verifier_new(kr, err, sizeof err);
-  if (!s || !v)
-    return 1;
+  if (!s || !v) return 1;
   evp_jwt_signer_set_issuer(s, "https://auth.example.com");
   evp_jwt_signer_set_clock(s, fixed_clock, &t);
   evp_jwt_verifier_set_clock(v, fixed_clock, &t);
@@ -73,8 +72,7 @@ int main(int argc, char **argv) {
   do {
     for (int i = 0; i < 1000; i++) {
       evp_jwt_t *j;
-      if (evp_jwt_verify(v, tok, len, &j, err, sizeof err) != EVP_OK)
-        return 1;
+      if (evp_jwt_verify(v, tok, len, &j, err, sizeof err) != EVP_OK) return 1;
       evp_jwt_destroy(j);
     }
     n += 1000;

@@ -26,15 +26,32 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *const TYPES[20] = {
-  "app_open", "app_close", "screen_view", "button_click", "purchase", "add_to_cart",
-  "remove_from_cart", "login", "logout", "signup", "search", "share", "like", "comment",
-  "video_start", "video_end", "notification_open", "error", "crash", "settings_change"};
+static const char *const TYPES[20] = {"app_open",
+                                      "app_close",
+                                      "screen_view",
+                                      "button_click",
+                                      "purchase",
+                                      "add_to_cart",
+                                      "remove_from_cart",
+                                      "login",
+                                      "logout",
+                                      "signup",
+                                      "search",
+                                      "share",
+                                      "like",
+                                      "comment",
+                                      "video_start",
+                                      "video_end",
+                                      "notification_open",
+                                      "error",
+                                      "crash",
+                                      "settings_change"};
 static const char *const APPS[3] = {"com.example.shop", "com.example.news", "com.example.game"};
 static const char *const PLATFORMS[3] = {"ios", "android", "web"};
 static const char *const VERSIONS[5] = {"3.2.0", "3.2.1", "3.3.0", "4.0.0", "4.0.1"};
 static const char *const CLIENTS[4] = {"shop-ios", "shop-android", "news-web", "game-mobile"};
-static const char *const OS[6] = {"iOS 17.2", "iOS 16.7", "Android 14", "Android 13", "Windows 11", "macOS 14.2"};
+static const char *const OS[6] = {"iOS 17.2",   "iOS 16.7",   "Android 14",
+                                  "Android 13", "Windows 11", "macOS 14.2"};
 static const char *const LOCALES[5] = {"en_US", "de_DE", "fr_FR", "ja_JP", "pt_BR"};
 static const char *const SCREENS[6] = {"home", "search", "product", "cart", "checkout", "settings"};
 
@@ -46,8 +63,9 @@ typedef struct {
 
 static void uuid(uint64_t *s, char *out) {
   uint64_t a = rng(s), b = rng(s);
-  snprintf(out, 40, "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
-           a >> 32, (a >> 16) & 0xFFFF, a & 0xFFF, (uint64_t)(0x8000 | (b >> 48 & 0x3FFF)), b & (uint64_t)0xFFFFFFFFFFFF);
+  snprintf(out, 40, "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-%04" PRIx64 "-%012" PRIx64, a >> 32,
+           (a >> 16) & 0xFFFF, a & 0xFFF, (uint64_t)(0x8000 | (b >> 48 & 0x3FFF)),
+           b & (uint64_t)0xFFFFFFFFFFFF);
 }
 
 static void make_event(uint64_t *s, size_t i, event_t *e) {
@@ -78,12 +96,12 @@ static void make_event(uint64_t *s, size_t i, event_t *e) {
 }
 
 static const evp__pq_column_t COLS[12] = {
-  {"event_id", EVP__PQ_STRING, 0},    {"event_type", EVP__PQ_STRING, 0},
-  {"event_time", EVP__PQ_TIMESTAMP_US, 0}, {"app_id", EVP__PQ_STRING, 0},
-  {"user_id", EVP__PQ_STRING, 1},     {"session_id", EVP__PQ_STRING, 1},
-  {"platform", EVP__PQ_STRING, 0},    {"app_version", EVP__PQ_STRING, 1},
-  {"context", EVP__PQ_STRING, 1},     {"properties", EVP__PQ_STRING, 1},
-  {"received_at", EVP__PQ_TIMESTAMP_US, 0}, {"client_id", EVP__PQ_STRING, 0}};
+    {"event_id", EVP__PQ_STRING, 0},          {"event_type", EVP__PQ_STRING, 0},
+    {"event_time", EVP__PQ_TIMESTAMP_US, 0},  {"app_id", EVP__PQ_STRING, 0},
+    {"user_id", EVP__PQ_STRING, 1},           {"session_id", EVP__PQ_STRING, 1},
+    {"platform", EVP__PQ_STRING, 0},          {"app_version", EVP__PQ_STRING, 1},
+    {"context", EVP__PQ_STRING, 1},           {"properties", EVP__PQ_STRING, 1},
+    {"received_at", EVP__PQ_TIMESTAMP_US, 0}, {"client_id", EVP__PQ_STRING, 0}};
 
 static evp__pq_value_t sv(const char *p) {
   evp__pq_value_t v = {0};
@@ -97,7 +115,10 @@ int main(int argc, char **argv) {
   if (n == 0) n = 1;
   event_t *ev = malloc(n * sizeof *ev);
   char dir[] = "/tmp/bench_lake_XXXXXX";
-  if (!ev || !mkdtemp(dir)) { fprintf(stderr, "bench_lake: setup failed\n"); return 1; }
+  if (!ev || !mkdtemp(dir)) {
+    fprintf(stderr, "bench_lake: setup failed\n");
+    return 1;
+  }
   uint64_t s = 42;
   for (size_t i = 0; i < n; i++) make_event(&s, i, &ev[i]);
 
@@ -112,12 +133,19 @@ int main(int argc, char **argv) {
   evp__pq_value_t row[12];
   for (size_t i = 0; i < n; i++) {
     const event_t *e = &ev[i];
-    row[0] = sv(e->event_id); row[1] = sv(e->event_type);
-    memset(&row[2], 0, sizeof row[2]); row[2].v.i64 = e->event_time;
-    row[3] = sv(e->app_id); row[4] = sv(e->user_id); row[5] = sv(e->session_id);
-    row[6] = sv(e->platform); row[7] = sv(e->app_version); row[8] = sv(e->context);
+    row[0] = sv(e->event_id);
+    row[1] = sv(e->event_type);
+    memset(&row[2], 0, sizeof row[2]);
+    row[2].v.i64 = e->event_time;
+    row[3] = sv(e->app_id);
+    row[4] = sv(e->user_id);
+    row[5] = sv(e->session_id);
+    row[6] = sv(e->platform);
+    row[7] = sv(e->app_version);
+    row[8] = sv(e->context);
     row[9] = sv(e->properties);
-    memset(&row[10], 0, sizeof row[10]); row[10].v.i64 = e->received_at;
+    memset(&row[10], 0, sizeof row[10]);
+    row[10].v.i64 = e->received_at;
     row[11] = sv(e->client_id);
     if (evp__pq_writer_append(w, row, err, sizeof err)) {
       fprintf(stderr, "bench_lake: %s\n", err);
@@ -148,13 +176,14 @@ int main(int argc, char **argv) {
     int len = 0;
     if (i < n) {
       const event_t *e = &ev[i];
-      len = snprintf(line, sizeof line,
-                     "{\"event_id\":\"%s\",\"event_type\":\"%s\",\"event_time\":%" PRId64
-                     ",\"app_id\":\"%s\",\"user_id\":\"%s\",\"session_id\":\"%s\",\"platform\":\"%s\","
-                     "\"app_version\":\"%s\",\"context\":%s,\"properties\":%s,\"received_at\":%" PRId64
-                     ",\"client_id\":\"%s\"}\n",
-                     e->event_id, e->event_type, e->event_time, e->app_id, e->user_id, e->session_id,
-                     e->platform, e->app_version, e->context, e->properties, e->received_at, e->client_id);
+      len = snprintf(
+          line, sizeof line,
+          "{\"event_id\":\"%s\",\"event_type\":\"%s\",\"event_time\":%" PRId64
+          ",\"app_id\":\"%s\",\"user_id\":\"%s\",\"session_id\":\"%s\",\"platform\":\"%s\","
+          "\"app_version\":\"%s\",\"context\":%s,\"properties\":%s,\"received_at\":%" PRId64
+          ",\"client_id\":\"%s\"}\n",
+          e->event_id, e->event_type, e->event_time, e->app_id, e->user_id, e->session_id,
+          e->platform, e->app_version, e->context, e->properties, e->received_at, e->client_id);
       json_bytes += (uint64_t)len;
     }
     z.next_in = (unsigned char *)line;
@@ -171,20 +200,27 @@ int main(int argc, char **argv) {
   double t_gz = now() - t0;
 
   printf("bench_lake: %zu events, 12 columns (event_id, event_type, event_time, app_id, user_id,\n"
-         "  session_id, platform, app_version, context JSON, properties JSON, received_at, client_id)\n", n);
+         "  session_id, platform, app_version, context JSON, properties JSON, received_at, "
+         "client_id)\n",
+         n);
   printf("parquet+snappy: %8.3f s  %10.0f rows/s  %10" PRIu64 " bytes  %6.1f bytes/event\n", t_pq,
          (double)n / t_pq, pq_bytes, (double)pq_bytes / (double)n);
   printf("  (appends %.3f s = %.0f rows/s; close: last row group, footer, fsync, rename %.3f s)\n",
          t_app, (double)n / t_app, t_pq - t_app);
   if (!skip_gz)
-  printf("ndjson+gzip-6:  %8.3f s  %10.0f rows/s  %10" PRIu64 " bytes  %6.1f bytes/event (raw ndjson %.1f)\n",
-         t_gz, (double)n / t_gz, gz_bytes, (double)gz_bytes / (double)n, (double)json_bytes / (double)n);
+    printf("ndjson+gzip-6:  %8.3f s  %10.0f rows/s  %10" PRIu64
+           " bytes  %6.1f bytes/event (raw ndjson %.1f)\n",
+           t_gz, (double)n / t_gz, gz_bytes, (double)gz_bytes / (double)n,
+           (double)json_bytes / (double)n);
   if (!skip_gz) printf("parquet/ndjson.gz size ratio: %.2f\n", (double)pq_bytes / (double)gz_bytes);
 
   char path[64];
   snprintf(path, sizeof path, "%s/part-0.parquet", dir);
   if (!getenv("BENCH_LAKE_KEEP")) unlink(path);
-  if (!getenv("BENCH_LAKE_KEEP")) rmdir(dir); else printf("kept %s\n", path);
+  if (!getenv("BENCH_LAKE_KEEP"))
+    rmdir(dir);
+  else
+    printf("kept %s\n", path);
   free(ev);
   return 0;
 }

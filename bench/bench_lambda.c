@@ -56,7 +56,8 @@ static int64_t mono_ns(void) {
 
 static int usage(void) {
   fputs("usage: bench_lambda loop [-A] [-n N] [-p PAYLOAD]\n"
-        "       bench_lambda cold [-A] [-n RUNS] [-H HANDLER] [-e NAME=VALUE]... [-p PAYLOAD | -f FILE]\n"
+        "       bench_lambda cold [-A] [-n RUNS] [-H HANDLER] [-e NAME=VALUE]... [-p PAYLOAD | -f "
+        "FILE]\n"
         "                         [-t TIMEOUT_MS] BOOTSTRAP [ARGS...]\n",
         stderr);
   return 2;
@@ -72,7 +73,8 @@ static int authz_setup(mock_aws_t **aws_out, char **payload, char envbuf[8][2200
   static const char key_b64u[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
   static const char kid[] = "11111111-1111-4111-8111-111111111111";
   mock_aws_t *aws = mock_aws_start(NULL);
-  if (!aws || mock_aws_secret_create(aws, "bench-signing-key", key_b64u, strlen(key_b64u), kid) != 0)
+  if (!aws ||
+      mock_aws_secret_create(aws, "bench-signing-key", key_b64u, strlen(key_b64u), kid) != 0)
     return -1;
   size_t ne;
   const char *const *ae = mock_aws_env(aws, &ne);
@@ -93,7 +95,8 @@ static int authz_setup(mock_aws_t **aws_out, char **payload, char envbuf[8][2200
   int rc = -1;
   if (kr && evp_base64url_decode(key_b64u, strlen(key_b64u), key, &kl) == EVP_OK &&
       evp_keyring_add(kr, kid, key, kl, err, sizeof err) == EVP_OK &&
-      (s = evp_jwt_signer_new(kr, err, sizeof err)) && evp_jwt_signer_set_issuer(s, "evpipe") == EVP_OK &&
+      (s = evp_jwt_signer_new(kr, err, sizeof err)) &&
+      evp_jwt_signer_set_issuer(s, "evpipe") == EVP_OK &&
       evp_jwt_sign(s, "bench-client", "events", NULL, &tok, err, sizeof err) == EVP_OK) {
     size_t pl = strlen(tok) + 256;
     if ((*payload = malloc(pl)) != NULL) {
@@ -120,8 +123,7 @@ static evp_err_t h_echo(void *opaque, const evp_lambda_invocation_t *inv, const 
                         size_t ems) {
   (void)opaque, (void)inv, (void)et, (void)ets, (void)em, (void)ems;
   char *p = malloc(len + 1);
-  if (!p)
-    return EVP_ERR_NOMEM;
+  if (!p) return EVP_ERR_NOMEM;
   memcpy(p, ev, len);
   *out = p;
   *out_len = len;
@@ -130,7 +132,8 @@ static evp_err_t h_echo(void *opaque, const evp_lambda_invocation_t *inv, const 
 
 static int run_loop(int argc, char **argv) {
   long n = 50000;
-  const char *payload = "{\"type\":\"TOKEN\",\"methodArn\":\"arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/events\"}";
+  const char *payload = "{\"type\":\"TOKEN\",\"methodArn\":\"arn:aws:execute-api:us-east-1:"
+                        "123456789012:abc/prod/POST/events\"}";
   int c, authz = 0;
   while ((c = getopt(argc, argv, "n:p:A")) != -1) {
     if (c == 'n')
@@ -142,16 +145,14 @@ static int run_loop(int argc, char **argv) {
     else
       return usage();
   }
-  if (n < 1)
-    return usage();
+  if (n < 1) return usage();
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(0, &set);
   if (sched_setaffinity(0, sizeof set, &set) != 0)
     perror("sched_setaffinity (continuing unpinned)");
   mock_lambda_t *m = mock_lambda_start();
-  if (!m)
-    return 1;
+  if (!m) return 1;
   char err[512];
   /* -A: the real authorizer function (the bootstrap's handler) instead of
    * an echo, verifying a real token; keys fetched once from the double. */
@@ -164,8 +165,7 @@ static int run_loop(int argc, char **argv) {
     char envbuf[8][2200];
     const char *env[8];
     size_t ne;
-    if (authz_setup(&aws, &tokev, envbuf, env, &ne) != 0)
-      return 1;
+    if (authz_setup(&aws, &tokev, envbuf, env, &ne) != 0) return 1;
     for (size_t i = 0; i < ne; i++) {
       char *eq = strchr(envbuf[i], '=');
       *eq = 0;
@@ -194,8 +194,7 @@ static int run_loop(int argc, char **argv) {
       fputs("enqueue failed\n", stderr);
       return 1;
     }
-  if (warm && evp_lambda_run(rt, handler, hopaque, (uint64_t)warm) != EVP_OK)
-    return 1;
+  if (warm && evp_lambda_run(rt, handler, hopaque, (uint64_t)warm) != EVP_OK) return 1;
   double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
   evp_err_t e = evp_lambda_run(rt, handler, hopaque, (uint64_t)n);
   double w1 = now_s(CLOCK_MONOTONIC), c1 = now_s(CLOCK_THREAD_CPUTIME_ID);
@@ -209,7 +208,8 @@ static int run_loop(int argc, char **argv) {
     fprintf(stderr, "evp_lambda_run: %s\n", evp_err2name(e));
     return 1;
   }
-  printf("runtime loop (%s handler): %ld invocations (%zu-byte event) in %.3f s: %.0f invocations/s wall "
+  printf("runtime loop (%s handler): %ld invocations (%zu-byte event) in %.3f s: %.0f "
+         "invocations/s wall "
          "(runtime + mock API sharing the machine)\n",
          authz ? "authorizer" : "echo", n, strlen(payload), w1 - w0, (double)n / (w1 - w0));
   printf("runtime loop thread CPU: %.2f us/invocation = %.0f invocations/s per core\n",
@@ -259,8 +259,8 @@ static int run_cold(int argc, char **argv) {
       free(payload);
       char err[300];
       size_t plen;
-      if (evp__file_read(optarg, EVP_LAMBDA_MAX_EVENT, 0, &payload, &plen, NULL, err,
-                               sizeof err) != EVP_OK) {
+      if (evp__file_read(optarg, EVP_LAMBDA_MAX_EVENT, 0, &payload, &plen, NULL, err, sizeof err) !=
+          EVP_OK) {
         fprintf(stderr, "%s\n", err);
         return 2;
       }
@@ -268,8 +268,7 @@ static int run_cold(int argc, char **argv) {
     default: return usage();
     }
   }
-  if (optind >= argc || runs < 1 || timeout_ms < 1)
-    return usage();
+  if (optind >= argc || runs < 1 || timeout_ms < 1) return usage();
   char **child_argv = argv + optind;
   const char *boot = child_argv[0];
   if (access(boot, X_OK) != 0) {
@@ -277,8 +276,7 @@ static int run_cold(int argc, char **argv) {
     return 2;
   }
   mock_lambda_t *m = mock_lambda_start();
-  if (!m)
-    return 1;
+  if (!m) return 1;
   /* -A: the authorizer as deployed — a Secrets Manager (the AWS test double,
    * in this process) holding the signing key, and a TOKEN event carrying a
    * valid token signed with it: the cold start includes fetching the keys. */
@@ -288,12 +286,9 @@ static int run_cold(int argc, char **argv) {
     const char *ae[8];
     size_t nae = 0;
     char *tokev = NULL;
-    if (authz_setup(&aws, &tokev, envbuf, ae, &nae) != 0)
-      return 1;
-    for (size_t i = 0; i < nae && n_extra < MAX_ENV; i++)
-      extra[n_extra++] = ae[i];
-    if (!handler)
-      handler = "authorizer";
+    if (authz_setup(&aws, &tokev, envbuf, ae, &nae) != 0) return 1;
+    for (size_t i = 0; i < nae && n_extra < MAX_ENV; i++) extra[n_extra++] = ae[i];
+    if (!handler) handler = "authorizer";
     if (!payload) {
       payload = tokev;
       check_allow = 1; /* our valid token must get an Allow policy */
@@ -310,34 +305,36 @@ static int run_cold(int argc, char **argv) {
   const char *slash = strrchr(boot, '/');
   snprintf(root, sizeof root, "LAMBDA_TASK_ROOT=%.*s", slash ? (int)(slash - boot) : 1,
            slash ? boot : ".");
-  const char *base[] = {api, h, root, "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
-                        "AWS_LAMBDA_FUNCTION_NAME=bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
-                        "TZ=:UTC", "LANG=en_US.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin"};
+  const char *base[] = {api,
+                        h,
+                        root,
+                        "AWS_REGION=us-east-1",
+                        "AWS_DEFAULT_REGION=us-east-1",
+                        "AWS_LAMBDA_FUNCTION_NAME=bench",
+                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+                        "TZ=:UTC",
+                        "LANG=en_US.UTF-8",
+                        "PATH=/usr/local/bin:/usr/bin:/bin"};
   char *envp[sizeof base / sizeof *base + MAX_ENV + 1];
   int ne = 0;
   for (size_t i = 0; i < sizeof base / sizeof *base; i++) {
     const char *eq = strchr(base[i], '=');
     int overridden = 0;
     for (int j = 0; j < n_extra; j++)
-      if (!strncmp(extra[j], base[i], (size_t)(eq - base[i]) + 1))
-        overridden = 1;
-    if (!overridden)
-      envp[ne++] = (char *)base[i];
+      if (!strncmp(extra[j], base[i], (size_t)(eq - base[i]) + 1)) overridden = 1;
+    if (!overridden) envp[ne++] = (char *)base[i];
   }
-  for (int j = 0; j < n_extra; j++)
-    envp[ne++] = (char *)extra[j];
+  for (int j = 0; j < n_extra; j++) envp[ne++] = (char *)extra[j];
   envp[ne] = NULL;
 
   int64_t *lat = calloc((size_t)runs, sizeof *lat);
-  if (!lat)
-    return 1;
+  if (!lat) return 1;
   long ok = 0, bad = 0;
   for (long i = 0; i < runs; i++) {
     char id[64];
     snprintf(id, sizeof id, "cold-%ld", i);
     mock_lambda_invocation_t in = {.payload = payload ? payload : "{}", .request_id = id};
-    if (mock_lambda_enqueue(m, &in, NULL, 0) != 0)
-      return 1;
+    if (mock_lambda_enqueue(m, &in, NULL, 0) != 0) return 1;
     int64_t t0 = mono_ns();
     pid_t pid = fork();
     if (pid < 0) {
@@ -352,8 +349,7 @@ static int run_cold(int argc, char **argv) {
     int got = mock_lambda_wait_result(m, id, (int)timeout_ms, &res);
     kill(pid, SIGKILL);
     int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     if (got != 0) {
       fprintf(stderr, "run %ld: no answer within %ld ms (exit status %d)\n", i, timeout_ms, st);
       bad++;
@@ -364,8 +360,7 @@ static int run_cold(int argc, char **argv) {
         mock_lambda_result_free(&res);
       }
       mock_lambda_result_t lost;
-      while (mock_lambda_wait_result(m, NULL, 0, &lost) == 0)
-        mock_lambda_result_free(&lost);
+      while (mock_lambda_wait_result(m, NULL, 0, &lost) == 0) mock_lambda_result_free(&lost);
       continue;
     }
     if (res.kind != MOCK_LAMBDA_RESPONSE) {
@@ -374,7 +369,8 @@ static int run_cold(int argc, char **argv) {
               res.body);
       bad++;
     } else if (check_allow && !strstr(res.body ? res.body : "", "\"Allow\"")) {
-      fprintf(stderr, "run %ld: the authorizer did not allow the valid token: %.300s\n", i, res.body);
+      fprintf(stderr, "run %ld: the authorizer did not allow the valid token: %.300s\n", i,
+              res.body);
       bad++;
     } else {
       lat[ok++] = res.received_ns - t0;
@@ -387,23 +383,20 @@ static int run_cold(int argc, char **argv) {
   if (ok) {
     qsort(lat, (size_t)ok, sizeof *lat, cmp_i64);
     long p90 = (ok * 9 + 9) / 10 - 1;
-    printf("cold start (fork+exec -> first /response) of %s, %ld runs: min %.2f ms, median %.2f ms, "
-           "p90 %.2f ms, max %.2f ms\n",
-           boot, ok, lat[0] / 1e6, lat[ok / 2] / 1e6, lat[p90] / 1e6, lat[ok - 1] / 1e6);
+    printf(
+        "cold start (fork+exec -> first /response) of %s, %ld runs: min %.2f ms, median %.2f ms, "
+        "p90 %.2f ms, max %.2f ms\n",
+        boot, ok, lat[0] / 1e6, lat[ok / 2] / 1e6, lat[p90] / 1e6, lat[ok - 1] / 1e6);
   }
   free(lat);
-  if (bad)
-    fprintf(stderr, "%ld of %ld runs did not answer with a /response\n", bad, runs);
+  if (bad) fprintf(stderr, "%ld of %ld runs did not answer with a /response\n", bad, runs);
   return bad || !ok ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
-  if (argc < 2)
-    return usage();
-  if (!strcmp(argv[1], "loop"))
-    return run_loop(argc - 1, argv + 1);
-  if (!strcmp(argv[1], "cold"))
-    return run_cold(argc - 1, argv + 1);
+  if (argc < 2) return usage();
+  if (!strcmp(argv[1], "loop")) return run_loop(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "cold")) return run_cold(argc - 1, argv + 1);
   return usage();
 }

@@ -17,9 +17,11 @@
 /* The same event as bench/bench_schema_ajv.mjs. */
 static const char event[] =
     "{\"event_id\":\"9c2e4b71-0d3a-4c8f-a6e5-2b7f1d9e3c60\",\"event_type\":\"checkout.completed\","
-    "\"event_time\":\"2024-05-01T10:02:11.250+02:00\",\"app_id\":\"shop-android\",\"user_id\":\"u-1842\","
+    "\"event_time\":\"2024-05-01T10:02:11.250+02:00\",\"app_id\":\"shop-android\",\"user_id\":\"u-"
+    "1842\","
     "\"platform\":\"android\",\"context\":{\"locale\":\"de-DE\",\"os\":\"Android\"},"
-    "\"properties\":{\"order_id\":\"o-99812\",\"total\":59.9,\"items\":3,\"first_order\":false,\"coupon\":null}}";
+    "\"properties\":{\"order_id\":\"o-99812\",\"total\":59.9,\"items\":3,\"first_order\":false,"
+    "\"coupon\":null}}";
 
 /* Count heap allocations by interposing malloc (glibc). Sanitizer builds
  * own malloc themselves, so counting is off there. */
@@ -67,7 +69,8 @@ static char *slurp(const char *path, size_t *len) {
 
 int main(int argc, char **argv) {
   double secs = argc > 1 ? atof(argv[1]) : 2.0;
-  const char *path = argc > 2 ? argv[2] : EVP_SOURCE_DIR "/examples/schemas/glue-data-catalog-json-schema.json";
+  const char *path =
+      argc > 2 ? argv[2] : EVP_SOURCE_DIR "/examples/schemas/glue-data-catalog-json-schema.json";
   size_t slen;
   char *stext = slurp(path, &slen), err[256];
   if (!stext) {
@@ -112,11 +115,13 @@ int main(int argc, char **argv) {
   printf("validate %.0f events/s\n", n / el);
 
   /* an invalid event, stop-at-first-error mode */
-  static const char invalid[] = "{\"event_id\":\"nope\",\"event_type\":\"x\",\"event_time\":\"2024-05-01T10:02:11Z\",\"app_id\":\"a\"}";
+  static const char invalid[] = "{\"event_id\":\"nope\",\"event_type\":\"x\",\"event_time\":\"2024-"
+                                "05-01T10:02:11Z\",\"app_id\":\"a\"}";
   n = 0;
   t0 = now_s();
   do {
-    for (int i = 0; i < 10000; i++) bad |= evp_schema_validate(s, c, invalid, sizeof invalid - 1) != EVP_ERR_INVALID_EVENT;
+    for (int i = 0; i < 10000; i++)
+      bad |= evp_schema_validate(s, c, invalid, sizeof invalid - 1) != EVP_ERR_INVALID_EVENT;
     n += 10000;
   } while ((el = now_s() - t0) < secs / 2);
   if (bad) return 1;

@@ -64,7 +64,8 @@ static void *run(void *p) {
 static const char *SCHEMA =
     "{\"type\":\"object\",\"required\":[\"event_id\",\"event_type\",\"event_time\",\"app_id\"],"
     "\"properties\":{\"event_id\":{\"type\":\"string\"},\"event_type\":{\"type\":\"string\"},"
-    "\"event_time\":{\"type\":\"string\",\"format\":\"date-time\"},\"app_id\":{\"type\":\"string\"},"
+    "\"event_time\":{\"type\":\"string\",\"format\":\"date-time\"},\"app_id\":{\"type\":\"string\"}"
+    ","
     "\"user_id\":{\"type\":[\"string\",\"null\"]},\"session_id\":{\"type\":\"string\"},"
     "\"platform\":{\"type\":\"string\"},\"app_version\":{\"type\":\"string\"},"
     "\"context\":{\"type\":\"object\"},\"properties\":{\"type\":\"object\"}}}";
@@ -84,7 +85,8 @@ static evp__wal_t *open_never(const char *dir) {
 }
 
 static int bench_batcher(const char *base, long nevents) {
-  static const char *types[] = {"app.opened", "screen.viewed", "checkout.completed", "cart.updated"};
+  static const char *types[] = {"app.opened", "screen.viewed", "checkout.completed",
+                                "cart.updated"};
   static const char *plats[] = {"ios", "android", "web"};
   char wdir[512], lake[512], err[512];
   snprintf(wdir, sizeof wdir, "%s/batcher-wal", base);
@@ -100,10 +102,12 @@ static int bench_batcher(const char *base, long nevents) {
     int k = 0;
     for (; k < 500 && n < nevents; k++, n++) {
       int r = rand_r(&seed);
-      lens[k] = (size_t)snprintf(buf[k], sizeof buf[k],
+      lens[k] = (size_t)snprintf(
+          buf[k], sizeof buf[k],
           "{\"event_id\":\"%08lx-%04x-4%03x-a%03x-%012lx\",\"event_type\":\"%s\","
           "\"event_time\":\"2024-05-01T10:%02d:%02d.%03d+02:00\",\"app_id\":\"shop-%s\","
-          "\"user_id\":\"u-%d\",\"session_id\":\"s-%d\",\"platform\":\"%s\",\"app_version\":\"4.2.%d\","
+          "\"user_id\":\"u-%d\",\"session_id\":\"s-%d\",\"platform\":\"%s\",\"app_version\":\"4.2.%"
+          "d\","
           "\"context\":{\"locale\":\"de-DE\",\"os\":\"Android\",\"os_version\":\"14\"},"
           "\"properties\":{\"total\":%d.%02d,\"currency\":\"EUR\",\"items\":%d}}",
           (unsigned long)n, r & 0xffff, (r >> 4) & 0xfff, (r >> 8) & 0xfff, (unsigned long)r * 31ul,
@@ -112,8 +116,8 @@ static int bench_batcher(const char *base, long nevents) {
       evs[k] = buf[k];
       bytes += lens[k];
     }
-    if (evp__wal_append(w, "bench-client", INT64_C(1714557600000000) + n, evs, lens, (size_t)k,
-                        err, sizeof err) != EVP_OK) {
+    if (evp__wal_append(w, "bench-client", INT64_C(1714557600000000) + n, evs, lens, (size_t)k, err,
+                        sizeof err) != EVP_OK) {
       fprintf(stderr, "append: %s\n", err);
       return 1;
     }
@@ -152,7 +156,9 @@ static int bench_batcher(const char *base, long nevents) {
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb; (void)flag; (void)f;
+  (void)sb;
+  (void)flag;
+  (void)f;
   return remove(p);
 }
 
@@ -224,9 +230,12 @@ int main(int argc, char **argv) {
     if (base == tmp) nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
   }
-  static const struct { evp__fsync_policy_t p; const char *name; } pol[] = {
-      {EVP__FSYNC_ALWAYS, "always"}, {EVP__FSYNC_INTERVAL, "interval(200ms)"},
-      {EVP__FSYNC_NEVER, "never"}};
+  static const struct {
+    evp__fsync_policy_t p;
+    const char *name;
+  } pol[] = {{EVP__FSYNC_ALWAYS, "always"},
+             {EVP__FSYNC_INTERVAL, "interval(200ms)"},
+             {EVP__FSYNC_NEVER, "never"}};
   static const int threads[] = {1, 8};
   static const int per_record[] = {1, 500};
   printf("%-16s %7s %10s %12s %12s %10s %12s\n", "policy", "threads", "ev/record", "appends/s",

@@ -25,8 +25,7 @@ __attribute__((visibility("default"))) int fdatasync(int fd) {
   const char *d = getenv("EVP_SLOW_FSYNC_US");
   long us = d ? atol(d) : 2000;
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-  while (us > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
+  while (us > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
   errno = en;
   return r;
 }

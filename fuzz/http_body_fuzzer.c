@@ -30,14 +30,17 @@
 #define MAX_BODY (64u * 1024u)
 
 static const unsigned char KEY[32] = "fuzz-key-fuzz-key-fuzz-key-fuzz!";
-static const char CLIENTS[] =
-    "[{\"client_id\":\"app-1\",\"client_secret\":\"secret-0123456789abcdef\",\"audiences\":[\"events\",\"admin\"]},"
-    " {\"client_id\":\"b\",\"client_secret\":\"another-secret-0123456789\",\"audiences\":[\"events\"]}]";
+static const char CLIENTS[] = "[{\"client_id\":\"app-1\",\"client_secret\":\"secret-"
+                              "0123456789abcdef\",\"audiences\":[\"events\",\"admin\"]},"
+                              " {\"client_id\":\"b\",\"client_secret\":\"another-secret-"
+                              "0123456789\",\"audiences\":[\"events\"]}]";
 /* Used when the fuzzer does not run from the project root. */
 static const char FALLBACK_SCHEMA[] =
     "{\"type\":\"object\",\"required\":[\"event_id\",\"event_type\"],\"properties\":{"
-    "\"event_id\":{\"type\":\"string\",\"format\":\"uuid\"},\"event_type\":{\"type\":\"string\",\"maxLength\":64},"
-    "\"n\":{\"type\":\"integer\",\"minimum\":0},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}";
+    "\"event_id\":{\"type\":\"string\",\"format\":\"uuid\"},\"event_type\":{\"type\":\"string\","
+    "\"maxLength\":64},"
+    "\"n\":{\"type\":\"integer\",\"minimum\":0},\"tags\":{\"type\":\"array\",\"items\":{\"type\":"
+    "\"string\"}}}}";
 
 static evp_keyring_t *kr;
 static evp_jwt_signer_t *signer;
@@ -54,8 +57,7 @@ static int64_t fixed_clock(void *o) {
 
 static char *read_all(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
+  if (!f) return NULL;
   char *b = malloc(1 << 20);
   *len = b ? fread(b, 1, (1 << 20) - 1, f) : 0;
   fclose(f);
@@ -87,13 +89,10 @@ static void init(void) {
 static void check_answer(const evp__http_resp_t *r) {
   static const int known[] = {200, 400, 401, 405, 413};
   int ok = 0;
-  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-    ok |= r->status == known[i];
-  if (!ok || !r->body)
-    abort();
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= r->status == known[i];
+  if (!ok || !r->body) abort();
   cJSON *j = cJSON_ParseWithLength(r->body, r->body_len);
-  if (!j)
-    abort(); /* every answer body is JSON */
+  if (!j) abort(); /* every answer body is JSON */
   cJSON_Delete(j);
 }
 
@@ -125,8 +124,7 @@ static void events(const char *body, size_t len) {
   if (evp__events_handle(&cfg, ctx, &q, &res, &r) == EVP_OK) {
     check_answer(&r);
     if (r.status == 200) {
-      if (res.n_accepted + res.n_rejected != res.n_events || res.n_events > cfg.max_events)
-        abort();
+      if (res.n_accepted + res.n_rejected != res.n_events || res.n_events > cfg.max_events) abort();
       for (size_t i = 0; i < res.n_accepted; i++)
         if (res.accepted[i] < body || res.accepted[i] + res.accepted_lens[i] > body + len)
           abort(); /* accepted texts are spans of the body */
@@ -135,8 +133,8 @@ static void events(const char *body, size_t len) {
         const char *id;
         size_t idlen;
         char err[256];
-        if (evp__row_builder_build(rowb, res.accepted[i], res.accepted_lens[i], 1700000000000000, "app-1",
-                            5, &row, &id, &idlen, err, sizeof err) != EVP_OK)
+        if (evp__row_builder_build(rowb, res.accepted[i], res.accepted_lens[i], 1700000000000000,
+                                   "app-1", 5, &row, &id, &idlen, err, sizeof err) != EVP_OK)
           abort(); /* accepted but the lake cannot hold it */
       }
     } else if (res.n_events || res.n_accepted || res.n_rejected) {
@@ -148,16 +146,13 @@ static void events(const char *body, size_t len) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (!kr)
-    init();
-  if (size < 1)
-    return 0;
+  if (!kr) init();
+  if (size < 1) return 0;
   unsigned mode = data[0] & 3;
   /* A private copy: the handlers may rely on nothing past len. */
   size_t len = size - 1;
   char *body = malloc(len ? len : 1);
-  if (!body)
-    return 0;
+  if (!body) return 0;
   memcpy(body, data + 1, len);
   if (mode == 0) {
     token(NULL, body, len);
@@ -178,8 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t plen = 0;
     evp_err_t e = evp__gunzip(body, len, MAX_BODY, &plain, &plen);
     if (e == EVP_OK) {
-      if (plen > MAX_BODY)
-        abort();
+      if (plen > MAX_BODY) abort();
       events(plain, plen);
       free(plain);
     } else if (plain) {

@@ -31,8 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t na, nb;
   /* A copy of exactly size bytes, so reads past the end are caught. */
   char *t = malloc(size ? size : 1);
-  if (!t)
-    return 0;
+  if (!t) return 0;
   memcpy(t, data, size);
   evp_err_t e = evp__json_scan_object(t, size, 64, a, MAXM, &na);
   size_t lead = 0;
@@ -41,8 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (e != EVP_ERR_TOO_LARGE && lead < size && t[lead] == '{') {
     static evp__jdoc doc; /* reused, as the validator does */
     evp_err_t te = evp__json_parse(&doc, t, size, 64);
-    if ((e == EVP_OK) != (te == EVP_OK))
-      abort();
+    if ((e == EVP_OK) != (te == EVP_OK)) abort();
   }
   if (e == EVP_OK) {
     walk_t w = {a, 0, 0};
@@ -50,8 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (evp__json_scan_object_each(t, size, 64, walk, &w, &info) != EVP_OK || w.bad || w.n != na ||
         info.count != na)
       abort();
-    if (evp__json_scan_object_trusted(t, size, b, MAXM, &nb) != EVP_OK || na != nb)
-      abort();
+    if (evp__json_scan_object_trusted(t, size, b, MAXM, &nb) != EVP_OK || na != nb) abort();
     for (size_t i = 0; i < na; i++)
       if (a[i].key != b[i].key || a[i].keylen != b[i].keylen || a[i].val != b[i].val ||
           a[i].vallen != b[i].vallen || a[i].type != b[i].type ||

@@ -13,7 +13,10 @@
 static evp_keyring_t *kr;
 static evp_jwt_verifier_t *ver;
 static const unsigned char KEY[32] = "fuzz-key-fuzz-key-fuzz-key-fuzz!";
-static int64_t fixed_clock(void *o) { (void)o; return 1700000000; }
+static int64_t fixed_clock(void *o) {
+  (void)o;
+  return 1700000000;
+}
 
 static void init(void) {
   kr = evp_keyring_new();
@@ -41,21 +44,17 @@ static void verify(const char *tok, size_t len) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (!kr)
-    init();
-  if (size == 0)
-    return 0;
+  if (!kr) init();
+  if (size == 0) return 0;
   if (!(data[0] & 1)) {
     verify((const char *)data + 1, size - 1);
     return 0;
   }
   const uint8_t *nl = memchr(data + 1, '\n', size - 1);
-  if (!nl || size > 16384)
-    return 0;
+  if (!nl || size > 16384) return 0;
   size_t hl = (size_t)(nl - data - 1), cl = size - 1 - hl - 1;
   char *tok = malloc(2 * size + 64);
-  if (!tok)
-    return 0;
+  if (!tok) return 0;
   size_t n = evp_base64url_encode(data + 1, hl, tok);
   tok[n++] = '.';
   n += evp_base64url_encode(nl + 1, cl, tok + n);

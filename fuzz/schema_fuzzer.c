@@ -15,23 +15,38 @@
 static const char fixed_schema[] =
     "{\"$id\":\"http://fuzz.example/root.json\",\"definitions\":{\"node\":{\"type\":\"object\","
     "\"properties\":{\"children\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/definitions/node\"}},"
-    "\"v\":{\"anyOf\":[{\"type\":\"integer\",\"multipleOf\":3},{\"type\":\"string\",\"format\":\"date-time\"}]}}}},"
-    "\"type\":\"object\",\"required\":[\"id\"],\"additionalProperties\":{\"not\":{\"type\":\"null\"}},"
-    "\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"tree\":{\"$ref\":\"#/definitions/node\"},"
-    "\"tags\":{\"type\":\"array\",\"uniqueItems\":true,\"maxItems\":40,\"contains\":{\"const\":\"x\"}},"
+    "\"v\":{\"anyOf\":[{\"type\":\"integer\",\"multipleOf\":3},{\"type\":\"string\",\"format\":"
+    "\"date-time\"}]}}}},"
+    "\"type\":\"object\",\"required\":[\"id\"],\"additionalProperties\":{\"not\":{\"type\":"
+    "\"null\"}},"
+    "\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"},\"tree\":{\"$ref\":\"#/"
+    "definitions/node\"},"
+    "\"tags\":{\"type\":\"array\",\"uniqueItems\":true,\"maxItems\":40,\"contains\":{\"const\":"
+    "\"x\"}},"
     "\"n\":{\"type\":\"number\",\"minimum\":-5,\"exclusiveMaximum\":1e6},"
     "\"s\":{\"type\":\"string\",\"pattern\":\"^[a-z]+(\\\\.[a-z]+)*$\",\"maxLength\":20},"
-    "\"e\":{\"enum\":[1,\"a\",null,[1,{\"b\":2}]]},\"r\":{\"$ref\":\"http://fuzz.example/remote.json\"},"
-    "\"o\":{\"oneOf\":[{\"required\":[\"a\"]},{\"required\":[\"b\"]}],\"dependencies\":{\"a\":[\"c\"],\"d\":{\"minProperties\":3}},"
+    "\"e\":{\"enum\":[1,\"a\",null,[1,{\"b\":2}]]},\"r\":{\"$ref\":\"http://fuzz.example/"
+    "remote.json\"},"
+    "\"o\":{\"oneOf\":[{\"required\":[\"a\"]},{\"required\":[\"b\"]}],\"dependencies\":{\"a\":["
+    "\"c\"],\"d\":{\"minProperties\":3}},"
     "\"propertyNames\":{\"maxLength\":5},\"patternProperties\":{\"^x\":{\"type\":\"integer\"}}},"
-    "\"i\":{\"if\":{\"type\":\"string\"},\"then\":{\"format\":\"ipv6\"},\"else\":{\"format\":\"email\"}},"
-    "\"h\":{\"format\":\"hostname\"},\"u\":{\"format\":\"uri\"},\"p\":{\"format\":\"json-pointer\"}}}";
+    "\"i\":{\"if\":{\"type\":\"string\"},\"then\":{\"format\":\"ipv6\"},\"else\":{\"format\":"
+    "\"email\"}},"
+    "\"h\":{\"format\":\"hostname\"},\"u\":{\"format\":\"uri\"},\"p\":{\"format\":\"json-pointer\"}"
+    "}}";
 
-static const char remote[] = "{\"definitions\":{\"x\":{\"type\":\"integer\"}},\"anyOf\":[{\"$ref\":\"#/definitions/x\"},{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}]}";
+static const char remote[] =
+    "{\"definitions\":{\"x\":{\"type\":\"integer\"}},\"anyOf\":[{\"$ref\":\"#/definitions/"
+    "x\"},{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}]}";
 
 static const char *const instances[] = {
-    "{\"id\":\"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\",\"tree\":{\"children\":[{\"v\":3},{\"v\":\"x\"}]}}",
-    "[1,2,3,[4,[5]],{\"a\":\"b\"}]", "\"2024-05-01T10:00:00Z\"", "12.5", "null", "true",
+    "{\"id\":\"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\",\"tree\":{\"children\":[{\"v\":3},{\"v\":"
+    "\"x\"}]}}",
+    "[1,2,3,[4,[5]],{\"a\":\"b\"}]",
+    "\"2024-05-01T10:00:00Z\"",
+    "12.5",
+    "null",
+    "true",
     "{\"a\":{\"b\":{\"c\":[]}},\"d\":\"\\u00e9\\ud83d\\ude00\"}",
 };
 
@@ -41,7 +56,8 @@ static evp_schema_ctx_t *ctx1, *ctxn;
 
 static void init(void) {
   loader = evp_schema_loader_new();
-  evp_schema_add_resource(loader, "http://fuzz.example/remote.json", remote, strlen(remote), NULL, 0);
+  evp_schema_add_resource(loader, "http://fuzz.example/remote.json", remote, strlen(remote), NULL,
+                          0);
   fixed = evp_schema_compile(fixed_schema, strlen(fixed_schema), loader, NULL, NULL, 0);
   ctx1 = evp_schema_ctx_new();
   ctxn = evp_schema_ctx_new();

@@ -27,7 +27,9 @@
 static char root[64], dir[128];
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb; (void)flag; (void)f;
+  (void)sb;
+  (void)flag;
+  (void)f;
   return remove(p);
 }
 
@@ -151,8 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (evp__wal_reader_open(w, end, &r, err, sizeof err) != EVP_OK) abort();
   evp__wal_record_t rec;
   int got;
-  if (evp__wal_reader_next(r, &rec, &got, err, sizeof err) != EVP_OK || !got ||
-      rec.offset != end || rec.nevents != 1)
+  if (evp__wal_reader_next(r, &rec, &got, err, sizeof err) != EVP_OK || !got || rec.offset != end ||
+      rec.nevents != 1)
     abort();
   evp__wal_reader_close(r);
   evp__wal_close(w);

@@ -18,17 +18,17 @@
 
 typedef struct {
   pthread_mutex_t mu;
-  int reports[H_MAX];     /* per event number: delivery reports received */
+  int reports[H_MAX]; /* per event number: delivery reports received */
   unsigned char status[H_MAX];
   unsigned char err[H_MAX];
   unsigned char attempts[H_MAX];
   long total, ok, rejected, failed, bad_ids;
-  volatile int closed;    /* set after evp_client_destroy returned */
-  long after_close;       /* callbacks seen after that: must stay 0 */
-  char last_reason[300];  /* the last failure's reason */
-  long errors;            /* error callback calls */
+  volatile int closed;   /* set after evp_client_destroy returned */
+  long after_close;      /* callbacks seen after that: must stay 0 */
+  char last_reason[300]; /* the last failure's reason */
+  long errors;           /* error callback calls */
   int err_code, err_retrying;
-  char err_text[300];     /* the last error callback's reason */
+  char err_text[300]; /* the last error callback's reason */
 } dr_t;
 
 static inline dr_t *dr_new(void) {
@@ -53,14 +53,15 @@ static inline void dr_cb(const char *id, size_t idl, evp_delivery_status_t st, e
     k = atol(buf);
   }
   pthread_mutex_lock(&d->mu);
-  if (d->closed)
-    d->after_close++;
+  if (d->closed) d->after_close++;
   d->total++;
-  if (st == EVP_DELIVERY_OK) d->ok++;
-  else if (st == EVP_DELIVERY_REJECTED) d->rejected++;
-  else d->failed++;
-  if (st != EVP_DELIVERY_OK)
-    snprintf(d->last_reason, sizeof d->last_reason, "%s", reason);
+  if (st == EVP_DELIVERY_OK)
+    d->ok++;
+  else if (st == EVP_DELIVERY_REJECTED)
+    d->rejected++;
+  else
+    d->failed++;
+  if (st != EVP_DELIVERY_OK) snprintf(d->last_reason, sizeof d->last_reason, "%s", reason);
   if (k >= 0 && k < H_MAX) {
     d->reports[k]++;
     d->status[k] = (unsigned char)st;
@@ -75,8 +76,7 @@ static inline void dr_cb(const char *id, size_t idl, evp_delivery_status_t st, e
 static inline void er_cb(evp_err_t err, int retrying, const char *reason, void *op) {
   dr_t *d = op;
   pthread_mutex_lock(&d->mu);
-  if (d->closed)
-    d->after_close++;
+  if (d->closed) d->after_close++;
   d->errors++;
   d->err_code = (int)err;
   d->err_retrying = retrying;
@@ -96,11 +96,16 @@ static inline long dr_total(dr_t *d) {
 static inline evp_conf_t *mk_conf_v(ms_t *s, va_list ap) {
   evp_conf_t *c = evp_conf_new();
   char e[256];
-  const char *base[][2] = {{"endpoint", ms_url(s)},       {"client.id", "test-client"},
-                           {"client.secret", "s3cr&t"},    {"audience", "events"},
-                           {"retry.backoff.ms", "5"},      {"retry.backoff.max.ms", "50"},
-                           {"linger.ms", "2"},             {"message.timeout.ms", "10000"},
-                           {"request.timeout.ms", "3000"}, {"connect.timeout.ms", "1000"}};
+  const char *base[][2] = {{"endpoint", ms_url(s)},
+                           {"client.id", "test-client"},
+                           {"client.secret", "s3cr&t"},
+                           {"audience", "events"},
+                           {"retry.backoff.ms", "5"},
+                           {"retry.backoff.max.ms", "50"},
+                           {"linger.ms", "2"},
+                           {"message.timeout.ms", "10000"},
+                           {"request.timeout.ms", "3000"},
+                           {"connect.timeout.ms", "1000"}};
   for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
     ck_assert_int_eq(evp_conf_set(c, base[i][0], base[i][1], e, sizeof e), EVP_OK);
   const char *k;
@@ -143,8 +148,7 @@ static inline evp_err_t send_ev(evp_client_t *c, long k) {
 }
 
 static inline void send_range(evp_client_t *c, long from, long to) {
-  for (long k = from; k < to; k++)
-    ck_assert_int_eq(send_ev(c, k), EVP_OK);
+  for (long k = from; k < to; k++) ck_assert_int_eq(send_ev(c, k), EVP_OK);
 }
 
 static inline double mono_s(void) {
@@ -169,8 +173,7 @@ static inline long check_once(ms_t *s, dr_t *d, long n) {
       ck_assert_msg(seen >= 1, "event %ld reported delivered but never reached the server", k);
     else
       ck_assert_msg(seen == 0, "event %ld reported failed but reached the server", k);
-    if (seen > 1)
-      dups += seen - 1;
+    if (seen > 1) dups += seen - 1;
   }
   pthread_mutex_unlock(&d->mu);
   return dups;

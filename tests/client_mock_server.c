@@ -51,8 +51,7 @@ typedef struct {
 
 static unsigned hash(const char *s) {
   unsigned h = 2166136261u;
-  while (*s)
-    h = (h ^ (unsigned char)*s++) * 16777619u;
+  while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
   return h % NB;
 }
 
@@ -77,8 +76,7 @@ static void sleep_ms(ms_t *s, long ms) {
     pthread_mutex_lock(&s->mu);
     int stop = s->stopping;
     pthread_mutex_unlock(&s->mu);
-    if (stop)
-      return;
+    if (stop) return;
     long step = ms > 10 ? 10 : ms;
     struct timespec ts = {0, step * 1000000L};
     nanosleep(&ts, NULL);
@@ -97,8 +95,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
   struct MHD_Response *r =
       MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
   MHD_add_response_header(r, "Content-Type", "application/json");
-  if (retry_after)
-    MHD_add_response_header(r, "Retry-After", retry_after);
+  if (retry_after) MHD_add_response_header(r, "Retry-After", retry_after);
   enum MHD_Result ret = MHD_queue_response(c, code, r);
   MHD_destroy_response(r);
   return ret;
@@ -118,8 +115,7 @@ static ssize_t cut_reader(void *cls, uint64_t pos, char *buf, size_t max) {
 static char *gunzip(const char *in, size_t len, size_t *outlen) {
   z_stream z;
   memset(&z, 0, sizeof z);
-  if (inflateInit2(&z, 15 + 16) != Z_OK)
-    return NULL;
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return NULL;
   size_t cap = len * 4 + 1024;
   char *out = malloc(cap);
   z.next_in = (Bytef *)in;
@@ -148,18 +144,16 @@ static enum MHD_Result do_token(ms_t *s, struct MHD_Connection *c, conn_t *b) {
   s->n_token_req++;
   long delay = s->token_delay_ms;
   int fail = s->token_fail > 0;
-  if (fail)
-    s->token_fail--;
+  if (fail) s->token_fail--;
   int unavail = !fail && s->token_unavail > 0;
-  if (unavail)
-    s->token_unavail--;
+  if (unavail) s->token_unavail--;
   snprintf(s->token_body, sizeof s->token_body, "%.*s", (int)b->len, b->buf ? b->buf : "");
   pthread_mutex_unlock(&s->mu);
   sleep_ms(s, delay);
-  if (unavail)
-    return reply(c, 503, "{\"error\":\"temporarily_unavailable\"}", NULL);
+  if (unavail) return reply(c, 503, "{\"error\":\"temporarily_unavailable\"}", NULL);
   if (fail)
-    return reply(c, 401, "{\"error\":\"invalid_client\",\"error_description\":\"test refusal\"}", NULL);
+    return reply(c, 401, "{\"error\":\"invalid_client\",\"error_description\":\"test refusal\"}",
+                 NULL);
   if (!b->buf || !strstr(b->buf, "grant_type=client_credentials") ||
       !strstr(b->buf, "client_id=test-client") || !strstr(b->buf, "client_secret=s3cr%26t"))
     return reply(c, 401, "{\"error\":\"invalid_client\"}", NULL);
@@ -168,8 +162,9 @@ static enum MHD_Result do_token(ms_t *s, struct MHD_Connection *c, conn_t *b) {
   long ttl = s->token_ttl ? s->token_ttl : 3600;
   pthread_mutex_unlock(&s->mu);
   char out[160];
-  snprintf(out, sizeof out, "{\"access_token\":\"tok-%ld\",\"token_type\":\"Bearer\",\"expires_in\":%ld}",
-           serial, ttl);
+  snprintf(out, sizeof out,
+           "{\"access_token\":\"tok-%ld\",\"token_type\":\"Bearer\",\"expires_in\":%ld}", serial,
+           ttl);
   return reply(c, 200, out, NULL);
 }
 
@@ -194,8 +189,7 @@ static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b
     }
   }
   double now = mono_now();
-  if (now >= s->pause_from && now < s->pause_to)
-    s->n_in_pause++;
+  if (now >= s->pause_from && now < s->pause_to) s->n_in_pause++;
   if ((f == MS_503_RA || f == MS_429_RA) && arg > 0) {
     s->pause_from = now + 0.2;
     s->pause_to = now + (double)arg - 0.1;
@@ -203,23 +197,18 @@ static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b
   if (s->poison[0] && b->buf) {
     char pat[80];
     snprintf(pat, sizeof pat, "\"%s\"", s->poison);
-    if (strstr(b->buf, pat))
-      f = MS_503;
+    if (strstr(b->buf, pat)) f = MS_503;
   }
   long serial = -1;
-  if (auth && !strncmp(auth, "Bearer tok-", 11))
-    serial = atol(auth + 11);
+  if (auth && !strncmp(auth, "Bearer tok-", 11)) serial = atol(auth + 11);
   int authed = serial > 0 && serial >= s->valid_from && serial <= s->token_serial && !s->always_401;
   if (s->revoke_after && s->n_events_req == s->revoke_after)
     s->valid_from = s->token_serial + 1; /* every token issued so far is now invalid */
-  if (!authed)
-    s->n_unauth++;
-  if (enc && !strcasecmp(enc, "gzip"))
-    s->n_gzip++;
+  if (!authed) s->n_unauth++;
+  if (enc && !strcasecmp(enc, "gzip")) s->n_gzip++;
   long maxev = s->max_events;
   pthread_mutex_unlock(&s->mu);
-  if (!authed)
-    return reply(c, 401, "{\"error\":\"invalid_token\"}", NULL);
+  if (!authed) return reply(c, 401, "{\"error\":\"invalid_token\"}", NULL);
   switch (f) {
   case MS_500: return reply(c, 500, "{\"error\":\"boom\"}", NULL);
   case MS_400: return reply(c, 400, "{\"error\":\"bad request\"}", NULL);
@@ -240,8 +229,7 @@ static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b
   char *plain = NULL;
   if (enc && !strcasecmp(enc, "gzip")) {
     plain = gunzip(b->buf, b->len, &blen);
-    if (!plain)
-      return reply(c, 400, "{\"error\":\"bad gzip\"}", NULL);
+    if (!plain) return reply(c, 400, "{\"error\":\"bad gzip\"}", NULL);
     body = plain;
   }
   cJSON *root = cJSON_ParseWithLength(body ? body : "", blen);
@@ -261,13 +249,14 @@ static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b
   char rej[600] = "";
   cJSON *e;
   pthread_mutex_lock(&s->mu);
-  if (n > s->max_batch)
-    s->max_batch = n;
+  if (n > s->max_batch) s->max_batch = n;
   cJSON_ArrayForEach(e, evs) {
     cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "event_id");
     if ((f == MS_REJECT || f == MS_REJECT_RETRY) && i == arg) {
-      snprintf(rej, sizeof rej, "{\"index\":%d,\"event_id\":\"%s\",\"error\":\"test rejection\",\"retriable\":%s}",
-               i, cJSON_IsString(id) ? id->valuestring : "", f == MS_REJECT_RETRY ? "true" : "false");
+      snprintf(rej, sizeof rej,
+               "{\"index\":%d,\"event_id\":\"%s\",\"error\":\"test rejection\",\"retriable\":%s}",
+               i, cJSON_IsString(id) ? id->valuestring : "",
+               f == MS_REJECT_RETRY ? "true" : "false");
     } else {
       char *txt = cJSON_PrintUnformatted(e);
       record(s, cJSON_IsString(id) ? id->valuestring : "", txt ? txt : "");
@@ -293,12 +282,10 @@ static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b
  * events_delay_ms, so that concurrent requests overlap observably). */
 static enum MHD_Result do_events(ms_t *s, struct MHD_Connection *c, conn_t *b) {
   pthread_mutex_lock(&s->mu);
-  if (++s->in_events > s->max_in_events)
-    s->max_in_events = s->in_events;
+  if (++s->in_events > s->max_in_events) s->max_in_events = s->in_events;
   long delay = s->events_delay_ms;
   pthread_mutex_unlock(&s->mu);
-  if (delay)
-    sleep_ms(s, delay);
+  if (delay) sleep_ms(s, delay);
   enum MHD_Result r = events_inner(s, c, b);
   pthread_mutex_lock(&s->mu);
   s->in_events--;
@@ -318,8 +305,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     pthread_mutex_lock(&s->mu);
     int down = s->down;
     pthread_mutex_unlock(&s->mu);
-    if (down)
-      return MHD_NO;
+    if (down) return MHD_NO;
     return MHD_YES;
   }
   if (*up_size) {
@@ -333,12 +319,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     *up_size = 0;
     return MHD_YES;
   }
-  if (strcmp(method, "POST"))
-    return reply(c, 405, "{}", NULL);
-  if (!strcmp(url, "/token"))
-    return do_token(s, c, b);
-  if (!strcmp(url, "/events"))
-    return do_events(s, c, b);
+  if (strcmp(method, "POST")) return reply(c, 405, "{}", NULL);
+  if (!strcmp(url, "/token")) return do_token(s, c, b);
+  if (!strcmp(url, "/events")) return do_events(s, c, b);
   return reply(c, 404, "{}", NULL);
 }
 
@@ -376,15 +359,14 @@ ms_t *ms_start_tls(const char *cert_pem, const char *key_pem) {
   if (cert_pem)
     s->d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_conn, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-                            MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_CONNECTION, on_conn, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)30, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+                            MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_END);
   else
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_conn, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_CONNECTION, on_conn, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)30, MHD_OPTION_END);
   if (!s->d) {
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -399,8 +381,7 @@ ms_t *ms_start_tls(const char *cert_pem, const char *key_pem) {
 ms_t *ms_start(void) { return ms_start_tls(NULL, NULL); }
 
 void ms_stop(ms_t *s) {
-  if (!s)
-    return;
+  if (!s) return;
   pthread_mutex_lock(&s->mu);
   s->stopping = 1;
   pthread_mutex_unlock(&s->mu);
@@ -427,11 +408,11 @@ void ms_push(ms_t *s, ms_fault f, long arg) {
   pthread_mutex_unlock(&s->mu);
 }
 
-#define SETTER(name, field, T)          \
-  void name(ms_t *s, T v) {             \
-    pthread_mutex_lock(&s->mu);         \
-    s->field = v;                       \
-    pthread_mutex_unlock(&s->mu);       \
+#define SETTER(name, field, T)    \
+  void name(ms_t *s, T v) {       \
+    pthread_mutex_lock(&s->mu);   \
+    s->field = v;                 \
+    pthread_mutex_unlock(&s->mu); \
   }
 SETTER(ms_set_token_delay_ms, token_delay_ms, long)
 SETTER(ms_set_token_ttl_s, token_ttl, long)
@@ -451,18 +432,17 @@ int ms_count(ms_t *s, const char *id) {
   int n = 0;
   pthread_mutex_lock(&s->mu);
   for (ent *e = s->tab[hash(id)]; e; e = e->next)
-    if (!strcmp(e->id, id))
-      n = e->count;
+    if (!strcmp(e->id, id)) n = e->count;
   pthread_mutex_unlock(&s->mu);
   return n;
 }
 
-#define GETTER(name, field)             \
-  long name(ms_t *s) {                  \
-    pthread_mutex_lock(&s->mu);         \
-    long v = s->field;                  \
-    pthread_mutex_unlock(&s->mu);       \
-    return v;                           \
+#define GETTER(name, field)       \
+  long name(ms_t *s) {            \
+    pthread_mutex_lock(&s->mu);   \
+    long v = s->field;            \
+    pthread_mutex_unlock(&s->mu); \
+    return v;                     \
   }
 GETTER(ms_accepted_total, accepted)
 GETTER(ms_events_requests, n_events_req)

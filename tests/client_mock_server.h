@@ -9,18 +9,18 @@
 typedef struct ms ms_t;
 
 typedef enum {
-  MS_OK = 0,         /* normal handling */
-  MS_500,            /* 500, nothing recorded */
-  MS_503_RA,         /* 503 with Retry-After: arg seconds */
-  MS_429_RA,         /* 429 with Retry-After: arg seconds */
-  MS_RESET_BEFORE,   /* close the connection without a response, nothing recorded */
-  MS_RESET_AFTER,    /* record the events, then cut the response body mid-way */
-  MS_STALL,          /* sleep arg ms before handling normally (recorded) */
-  MS_REJECT,         /* record all but index arg, which is rejected permanently */
-  MS_REJECT_RETRY,   /* record all but index arg, which is rejected as retriable */
-  MS_400,            /* 400 bad request, nothing recorded */
-  MS_413,            /* 413, nothing recorded */
-  MS_503             /* 503 without Retry-After, nothing recorded */
+  MS_OK = 0,       /* normal handling */
+  MS_500,          /* 500, nothing recorded */
+  MS_503_RA,       /* 503 with Retry-After: arg seconds */
+  MS_429_RA,       /* 429 with Retry-After: arg seconds */
+  MS_RESET_BEFORE, /* close the connection without a response, nothing recorded */
+  MS_RESET_AFTER,  /* record the events, then cut the response body mid-way */
+  MS_STALL,        /* sleep arg ms before handling normally (recorded) */
+  MS_REJECT,       /* record all but index arg, which is rejected permanently */
+  MS_REJECT_RETRY, /* record all but index arg, which is rejected as retriable */
+  MS_400,          /* 400 bad request, nothing recorded */
+  MS_413,          /* 413, nothing recorded */
+  MS_503           /* 503 without Retry-After, nothing recorded */
 } ms_fault;
 
 ms_t *ms_start(void);
@@ -39,8 +39,8 @@ void ms_set_token_unavailable(ms_t *s, int n);    /* first n /token calls get 50
 void ms_set_revoke_after(ms_t *s, int nrequests); /* tokens revoked after n /events requests */
 void ms_set_max_events(ms_t *s, int n);           /* 413 when a request carries more */
 void ms_set_always_401(ms_t *s, int on);
-void ms_set_down(ms_t *s, int on);               /* every request: connection closed */
-void ms_set_events_delay_ms(ms_t *s, long ms);   /* every /events request is held this long */
+void ms_set_down(ms_t *s, int on);             /* every request: connection closed */
+void ms_set_events_delay_ms(ms_t *s, long ms); /* every /events request is held this long */
 /* Sustained faults, after the pushed ones are used up: request n (counting
  * from 0 at this call) gets f when (n * num) % den < num, i.e. num in every
  * den, spread out. num 0 stops them. */
@@ -55,13 +55,13 @@ long ms_requests_in_pause(ms_t *s);
 /* How many times the event with this id was accepted. */
 int ms_count(ms_t *s, const char *event_id);
 /* Totals. */
-long ms_accepted_total(ms_t *s);  /* accepted events, duplicates included */
+long ms_accepted_total(ms_t *s); /* accepted events, duplicates included */
 long ms_events_requests(ms_t *s);
 long ms_token_requests(ms_t *s);
 long ms_unauthorized(ms_t *s);
 long ms_gzip_requests(ms_t *s);
 long ms_max_batch_seen(ms_t *s);
-long ms_connections(ms_t *s); /* TCP connections accepted */
+long ms_connections(ms_t *s);    /* TCP connections accepted */
 long ms_max_concurrent(ms_t *s); /* most /events requests handled at once */
 /* The last /events request's User-Agent and /token form body. */
 void ms_last_user_agent(ms_t *s, char *buf, size_t n);

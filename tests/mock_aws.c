@@ -127,20 +127,16 @@ static double now_epoch(void) {
 }
 
 static void scopy(char *dst, size_t n, const char *src) {
-  if (!n)
-    return;
+  if (!n) return;
   size_t l = src ? strlen(src) : 0;
-  if (l >= n)
-    l = n - 1;
-  if (l)
-    memcpy(dst, src, l);
+  if (l >= n) l = n - 1;
+  if (l) memcpy(dst, src, l);
   dst[l] = '\0';
 }
 
 static void gen_uuid(char out[37]) {
   unsigned char r[16];
-  if (RAND_bytes(r, sizeof r) != 1)
-    memset(r, 0x5a, sizeof r);
+  if (RAND_bytes(r, sizeof r) != 1) memset(r, 0x5a, sizeof r);
   r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
   r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
   snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
@@ -159,17 +155,14 @@ static void hex(const unsigned char *in, size_t n, char *out) {
 
 /* Strict standard base64 through OpenSSL (independent of the library's). */
 static unsigned char *b64_decode(const char *in, size_t len, size_t *out_len) {
-  if (len % 4)
-    return NULL;
+  if (len % 4) return NULL;
   for (size_t i = 0; i < len; i++) {
     char c = in[i];
     int pad_ok = c == '=' && (i == len - 1 || (i == len - 2 && in[len - 1] == '='));
-    if (!isalnum((unsigned char)c) && c != '+' && c != '/' && !pad_ok)
-      return NULL;
+    if (!isalnum((unsigned char)c) && c != '+' && c != '/' && !pad_ok) return NULL;
   }
   unsigned char *out = malloc(len / 4 * 3 + 1);
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   if (!len) {
     *out_len = 0;
     out[0] = 0;
@@ -188,16 +181,14 @@ static unsigned char *b64_decode(const char *in, size_t len, size_t *out_len) {
 
 static char *b64_encode(const unsigned char *in, size_t n) {
   char *out = malloc((n + 2) / 3 * 4 + 1);
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   EVP_EncodeBlock((unsigned char *)out, in, (int)n);
   return out;
 }
 
 static mop_t *op_stats(mock_aws_t *m, const char *op) {
   for (size_t i = 0; i < m->n_ops; i++)
-    if (!strcmp(m->ops[i].name, op))
-      return &m->ops[i];
+    if (!strcmp(m->ops[i].name, op)) return &m->ops[i];
   if (m->n_ops < MAX_OPS) {
     mop_t *o = &m->ops[m->n_ops++];
     memset(o, 0, sizeof *o);
@@ -232,8 +223,7 @@ static void resp_json(mresp_t *r, int status, cJSON *j) {
 
 /* An AWS JSON error. Secrets Manager says "Message", others "message";
  * authentication errors come with the coral namespace prefix. */
-static void resp_err(mresp_t *r, int status, const char *code, const char *msg, int upper,
-                     int ns) {
+static void resp_err(mresp_t *r, int status, const char *code, const char *msg, int upper, int ns) {
   cJSON *j = cJSON_CreateObject();
   char type[256];
   snprintf(type, sizeof type, "%s%s", ns ? "com.amazon.coral.service#" : "", code);
@@ -255,35 +245,29 @@ static enum MHD_Result collect_cb(void *cls, enum MHD_ValueKind kind, const char
                                   const char *value) {
   (void)kind;
   hdr_collect_t *h = cls;
-  if (strcasecmp(key, h->name))
-    return MHD_YES;
+  if (strcasecmp(key, h->name)) return MHD_YES;
   /* trim, collapse runs of spaces (SigV4 canonical header value) */
   char tmp[9000];
   size_t o = 0;
   const char *v = value ? value : "";
-  while (*v == ' ' || *v == '\t')
-    v++;
+  while (*v == ' ' || *v == '\t') v++;
   for (; *v && o + 1 < sizeof tmp; v++) {
     if (*v == ' ' || *v == '\t') {
-      if (o && tmp[o - 1] == ' ')
-        continue;
+      if (o && tmp[o - 1] == ' ') continue;
       tmp[o++] = ' ';
     } else {
       tmp[o++] = *v;
     }
   }
-  while (o && tmp[o - 1] == ' ')
-    o--;
+  while (o && tmp[o - 1] == ' ') o--;
   size_t need = h->len + o + 2;
   if (need > h->cap) {
     char *n = realloc(h->val, need * 2);
-    if (!n)
-      return MHD_NO;
+    if (!n) return MHD_NO;
     h->val = n;
     h->cap = need * 2;
   }
-  if (h->found)
-    h->val[h->len++] = ',';
+  if (h->found) h->val[h->len++] = ',';
   memcpy(h->val + h->len, tmp, o);
   h->len += o;
   h->val[h->len] = '\0';
@@ -293,14 +277,12 @@ static enum MHD_Result collect_cb(void *cls, enum MHD_ValueKind kind, const char
 
 static void hmac(const void *key, size_t kl, const void *msg, size_t ml, unsigned char out[32]) {
   unsigned int ol = 32;
-  if (!HMAC(EVP_sha256(), key, (int)kl, msg, ml, out, &ol))
-    memset(out, 0, 32);
+  if (!HMAC(EVP_sha256(), key, (int)kl, msg, ml, out, &ol)) memset(out, 0, 32);
 }
 
 static int is_digits(const char *s, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (s[i] < '0' || s[i] > '9')
-      return 0;
+    if (s[i] < '0' || s[i] > '9') return 0;
   return 1;
 }
 
@@ -316,8 +298,7 @@ static long long parse_amz_date(const char *s) {
   int h = (s[9] - '0') * 10 + (s[10] - '0');
   int mi = (s[11] - '0') * 10 + (s[12] - '0');
   int se = (s[13] - '0') * 10 + (s[14] - '0');
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-    return -1;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return -1;
   /* days from civil (Howard Hinnant), no timegm needed */
   int yy = y - (mo <= 2);
   int era = (yy >= 0 ? yy : yy - 399) / 400;
@@ -336,8 +317,8 @@ void mock_aws_sigv4(const char *secret, const char *amz_date, const char *region
   SHA256((const unsigned char *)canonical, canonical_len, ch);
   hex(ch, 32, chx);
   char sts[512];
-  snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date,
-           amz_date, region, service, chx);
+  snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date, amz_date,
+           region, service, chx);
   char k0[160];
   snprintf(k0, sizeof k0, "AWS4%s", secret);
   unsigned char k1[32], k2[32], k3[32], k4[32], sg[32];
@@ -382,8 +363,7 @@ static int check_auth(mock_aws_t *m, struct MHD_Connection *conn, const char *se
     const char *p = auth + strlen(alg);
     int got = 0;
     while (*p) {
-      while (*p == ' ' || *p == ',')
-        p++;
+      while (*p == ' ' || *p == ',') p++;
       const char *e = strchr(p, ',');
       size_t l = e ? (size_t)(e - p) : strlen(p);
       char *dst = NULL;
@@ -463,7 +443,8 @@ static int check_auth(mock_aws_t *m, struct MHD_Connection *conn, const char *se
   if (m->has_token && (!tok || strcmp(tok, m->token))) {
     code = "UnrecognizedClientException";
     msg = "The security token included in the request is invalid.";
-    snprintf(why, sizeof why, "%s", tok ? "wrong X-Amz-Security-Token" : "X-Amz-Security-Token missing");
+    snprintf(why, sizeof why, "%s",
+             tok ? "wrong X-Amz-Security-Token" : "X-Amz-Security-Token missing");
     goto fail;
   }
   if (!m->has_token && tok) {
@@ -482,7 +463,8 @@ static int check_auth(mock_aws_t *m, struct MHD_Connection *conn, const char *se
     goto fail;
   }
   if (strncmp(date, c_date, 8)) {
-    msg = "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP";
+    msg =
+        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP";
     snprintf(why, sizeof why, "credential date %s vs X-Amz-Date %s", c_date, date);
     goto fail;
   }
@@ -524,7 +506,10 @@ static int check_auth(mock_aws_t *m, struct MHD_Connection *conn, const char *se
     }
     if (!has_host || !has_date || (m->has_token && !has_tok)) {
       snprintf(why, sizeof why, "SignedHeaders lacks %s: %.300s",
-               !has_host ? "host" : !has_date ? "x-amz-date" : "x-amz-security-token", signed_h);
+               !has_host   ? "host"
+               : !has_date ? "x-amz-date"
+                           : "x-amz-security-token",
+               signed_h);
       goto fail;
     }
   }
@@ -536,23 +521,23 @@ static int check_auth(mock_aws_t *m, struct MHD_Connection *conn, const char *se
       snprintf(why, sizeof why, "out of memory");
       goto fail;
     }
-#define APPEND(s, n)                                                                               \
-  do {                                                                                             \
-    size_t n_ = (n);                                                                               \
-    if (len + n_ + 1 > cap) {                                                                      \
-      size_t c2 = (len + n_ + 1) * 2;                                                              \
-      char *x_ = realloc(canon, c2);                                                               \
-      if (!x_) {                                                                                   \
-        free(canon);                                                                               \
-        snprintf(why, sizeof why, "out of memory");                                                \
-        goto fail;                                                                                 \
-      }                                                                                            \
-      canon = x_;                                                                                  \
-      cap = c2;                                                                                    \
-    }                                                                                              \
-    memcpy(canon + len, (s), n_);                                                                  \
-    len += n_;                                                                                     \
-    canon[len] = '\0';                                                                             \
+#define APPEND(s, n)                                \
+  do {                                              \
+    size_t n_ = (n);                                \
+    if (len + n_ + 1 > cap) {                       \
+      size_t c2 = (len + n_ + 1) * 2;               \
+      char *x_ = realloc(canon, c2);                \
+      if (!x_) {                                    \
+        free(canon);                                \
+        snprintf(why, sizeof why, "out of memory"); \
+        goto fail;                                  \
+      }                                             \
+      canon = x_;                                   \
+      cap = c2;                                     \
+    }                                               \
+    memcpy(canon + len, (s), n_);                   \
+    len += n_;                                      \
+    canon[len] = '\0';                              \
   } while (0)
     APPEND("POST\n/\n\n", 8);
     char tmp[512];
@@ -610,29 +595,25 @@ fail:
 
 static msecret_t *find_secret(mock_aws_t *m, const char *id) {
   for (size_t i = 0; i < m->n_secrets; i++)
-    if (!strcmp(m->secrets[i]->name, id) || !strcmp(m->secrets[i]->arn, id))
-      return m->secrets[i];
+    if (!strcmp(m->secrets[i]->name, id) || !strcmp(m->secrets[i]->arn, id)) return m->secrets[i];
   return NULL;
 }
 
 static mver_t *find_version(msecret_t *s, const char *id) {
   for (size_t i = 0; i < s->nv; i++)
-    if (!strcmp(s->v[i].id, id))
-      return &s->v[i];
+    if (!strcmp(s->v[i].id, id)) return &s->v[i];
   return NULL;
 }
 
 static int has_label(const mver_t *v, const char *l) {
   for (size_t i = 0; i < v->n_labels; i++)
-    if (!strcmp(v->labels[i], l))
-      return 1;
+    if (!strcmp(v->labels[i], l)) return 1;
   return 0;
 }
 
 static mver_t *label_holder(msecret_t *s, const char *l) {
   for (size_t i = 0; i < s->nv; i++)
-    if (has_label(&s->v[i], l))
-      return &s->v[i];
+    if (has_label(&s->v[i], l)) return &s->v[i];
   return NULL;
 }
 
@@ -646,13 +627,10 @@ static void remove_label(mver_t *v, const char *l) {
 }
 
 static int add_label(mver_t *v, const char *l) {
-  if (has_label(v, l))
-    return 0;
-  if (v->n_labels == MAX_LABELS)
-    return -1;
+  if (has_label(v, l)) return 0;
+  if (v->n_labels == MAX_LABELS) return -1;
   char *d = strdup(l);
-  if (!d)
-    return -1;
+  if (!d) return -1;
   v->labels[v->n_labels++] = d;
   return 0;
 }
@@ -661,18 +639,13 @@ static int add_label(mver_t *v, const char *l) {
  * AWSPREVIOUS to the version it left. */
 static int move_label(msecret_t *s, const char *l, mver_t *to) {
   mver_t *from = label_holder(s, l);
-  if (from == to)
-    return 0;
-  if (from)
-    remove_label(from, l);
-  if (add_label(to, l))
-    return -1;
+  if (from == to) return 0;
+  if (from) remove_label(from, l);
+  if (add_label(to, l)) return -1;
   if (from && !strcmp(l, "AWSCURRENT")) {
     mver_t *prev = label_holder(s, "AWSPREVIOUS");
-    if (prev)
-      remove_label(prev, "AWSPREVIOUS");
-    if (add_label(from, "AWSPREVIOUS"))
-      return -1;
+    if (prev) remove_label(prev, "AWSPREVIOUS");
+    if (add_label(from, "AWSPREVIOUS")) return -1;
   }
   s->changed = now_epoch();
   return 0;
@@ -691,22 +664,18 @@ static void free_secret(msecret_t *s) {
       OPENSSL_cleanse(s->v[i].val, s->v[i].len);
       free(s->v[i].val);
     }
-    for (size_t k = 0; k < s->v[i].n_labels; k++)
-      free(s->v[i].labels[k]);
+    for (size_t k = 0; k < s->v[i].n_labels; k++) free(s->v[i].labels[k]);
   }
   free(s);
 }
 
 static mver_t *new_version(msecret_t *s, const char *id, const void *val, size_t len, int binary) {
-  if (s->nv == MAX_VERSIONS)
-    return NULL;
+  if (s->nv == MAX_VERSIONS) return NULL;
   mver_t *v = &s->v[s->nv];
   memset(v, 0, sizeof *v);
   v->val = malloc(len + 1);
-  if (!v->val)
-    return NULL;
-  if (len)
-    memcpy(v->val, val, len);
+  if (!v->val) return NULL;
+  if (len) memcpy(v->val, val, len);
   v->val[len] = 0;
   v->len = len;
   v->binary = binary;
@@ -727,11 +696,11 @@ static const char *jstr(const cJSON *o, const char *k) {
 static int sm_get(mock_aws_t *m, const cJSON *in, mresp_t *r) {
   const char *id = jstr(in, "SecretId"), *vid = jstr(in, "VersionId"),
              *stage = jstr(in, "VersionStage");
-  if (!id)
-    return SM_ERR(400, "InvalidParameterException", "SecretId is required.");
+  if (!id) return SM_ERR(400, "InvalidParameterException", "SecretId is required.");
   msecret_t *s = find_secret(m, id);
   if (!s)
-    return SM_ERR(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    return SM_ERR(400, "ResourceNotFoundException",
+                  "Secrets Manager can't find the specified secret.");
   mver_t *v;
   char msg[256];
   if (vid) {
@@ -742,8 +711,7 @@ static int sm_get(mock_aws_t *m, const cJSON *in, mresp_t *r) {
       return SM_ERR(400, "ResourceNotFoundException", msg);
     }
   } else {
-    if (!stage)
-      stage = "AWSCURRENT";
+    if (!stage) stage = "AWSCURRENT";
     v = label_holder(s, stage);
     if (!v) {
       snprintf(msg, sizeof msg,
@@ -776,11 +744,11 @@ static int sm_get(mock_aws_t *m, const cJSON *in, mresp_t *r) {
 static int sm_put(mock_aws_t *m, const cJSON *in, mresp_t *r) {
   const char *id = jstr(in, "SecretId"), *tok = jstr(in, "ClientRequestToken");
   const char *ss = jstr(in, "SecretString"), *sb = jstr(in, "SecretBinary");
-  if (!id)
-    return SM_ERR(400, "InvalidParameterException", "SecretId is required.");
+  if (!id) return SM_ERR(400, "InvalidParameterException", "SecretId is required.");
   msecret_t *s = find_secret(m, id);
   if (!s)
-    return SM_ERR(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    return SM_ERR(400, "ResourceNotFoundException",
+                  "Secrets Manager can't find the specified secret.");
   char gen[37];
   if (!tok) {
     gen_uuid(gen);
@@ -796,13 +764,11 @@ static int sm_put(mock_aws_t *m, const cJSON *in, mresp_t *r) {
   size_t len;
   if (sb) {
     val = b64_decode(sb, strlen(sb), &len);
-    if (!val)
-      return SM_ERR(400, "SerializationException", "SecretBinary is not valid base64.");
+    if (!val) return SM_ERR(400, "SerializationException", "SecretBinary is not valid base64.");
   } else {
     len = strlen(ss);
     val = (unsigned char *)strdup(ss);
-    if (!val)
-      return SM_ERR(500, "InternalServiceError", "out of memory");
+    if (!val) return SM_ERR(500, "InternalServiceError", "out of memory");
   }
   int rc = 0;
   const char *labels[MAX_LABELS];
@@ -868,11 +834,13 @@ static int sm_update_stage(mock_aws_t *m, const cJSON *in, mresp_t *r) {
     return SM_ERR(400, "InvalidParameterException", "SecretId and VersionStage are required.");
   msecret_t *s = find_secret(m, id);
   if (!s)
-    return SM_ERR(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    return SM_ERR(400, "ResourceNotFoundException",
+                  "Secrets Manager can't find the specified secret.");
   mver_t *holder = label_holder(s, stage);
   mver_t *to = NULL, *from = NULL;
   if (to_id && !(to = find_version(s, to_id))) {
-    snprintf(msg, sizeof msg, "Secrets Manager can't find the specified secret version: %.80s", to_id);
+    snprintf(msg, sizeof msg, "Secrets Manager can't find the specified secret version: %.80s",
+             to_id);
     return SM_ERR(400, "ResourceNotFoundException", msg);
   }
   if (from_id) {
@@ -903,8 +871,7 @@ static int sm_update_stage(mock_aws_t *m, const cJSON *in, mresp_t *r) {
                stage, holder->id);
       return SM_ERR(400, "InvalidParameterException", msg);
     }
-    if (move_label(s, stage, to))
-      return SM_ERR(500, "InternalServiceError", "out of memory");
+    if (move_label(s, stage, to)) return SM_ERR(500, "InternalServiceError", "out of memory");
   }
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "ARN", s->arn);
@@ -915,28 +882,25 @@ static int sm_update_stage(mock_aws_t *m, const cJSON *in, mresp_t *r) {
 
 static int sm_describe(mock_aws_t *m, const cJSON *in, mresp_t *r) {
   const char *id = jstr(in, "SecretId");
-  if (!id)
-    return SM_ERR(400, "InvalidParameterException", "SecretId is required.");
+  if (!id) return SM_ERR(400, "InvalidParameterException", "SecretId is required.");
   msecret_t *s = find_secret(m, id);
   if (!s)
-    return SM_ERR(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    return SM_ERR(400, "ResourceNotFoundException",
+                  "Secrets Manager can't find the specified secret.");
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "ARN", s->arn);
   cJSON_AddStringToObject(o, "Name", s->name);
   cJSON_AddBoolToObject(o, "RotationEnabled", s->rot_enabled);
-  if (s->rot_lambda[0])
-    cJSON_AddStringToObject(o, "RotationLambdaARN", s->rot_lambda);
+  if (s->rot_lambda[0]) cJSON_AddStringToObject(o, "RotationLambdaARN", s->rot_lambda);
   if (s->rot_days) {
     cJSON *rr = cJSON_AddObjectToObject(o, "RotationRules");
-    if (rr)
-      cJSON_AddNumberToObject(rr, "AutomaticallyAfterDays", s->rot_days);
+    if (rr) cJSON_AddNumberToObject(rr, "AutomaticallyAfterDays", s->rot_days);
   }
   cJSON_AddNumberToObject(o, "LastChangedDate", s->changed);
   cJSON_AddNumberToObject(o, "CreatedDate", s->created);
   cJSON *map = cJSON_AddObjectToObject(o, "VersionIdsToStages");
   for (size_t i = 0; map && i < s->nv; i++)
-    if (s->v[i].n_labels)
-      cJSON_AddItemToObject(map, s->v[i].id, labels_json(&s->v[i]));
+    if (s->v[i].n_labels) cJSON_AddItemToObject(map, s->v[i].id, labels_json(&s->v[i]));
   resp_json(r, 200, o);
   return 0;
 }
@@ -945,8 +909,7 @@ static int sm_describe(mock_aws_t *m, const cJSON *in, mresp_t *r) {
 
 static mstream_t *find_stream(mock_aws_t *m, const char *name) {
   for (size_t i = 0; i < m->n_streams; i++)
-    if (!strcmp(m->streams[i].name, name))
-      return &m->streams[i];
+    if (!strcmp(m->streams[i].name, name)) return &m->streams[i];
   return NULL;
 }
 
@@ -956,8 +919,7 @@ static int fh_put_batch(mock_aws_t *m, const cJSON *in, mresp_t *r) {
   const char *name = jstr(in, "DeliveryStreamName");
   const cJSON *recs = cJSON_GetObjectItemCaseSensitive(in, "Records");
   char msg[256];
-  if (!name)
-    return FH_ERR(400, "ValidationException", "DeliveryStreamName is required.");
+  if (!name) return FH_ERR(400, "ValidationException", "DeliveryStreamName is required.");
   mstream_t *st = find_stream(m, name);
   if (!st) {
     snprintf(msg, sizeof msg, "Firehose %.64s under account " MOCK_AWS_ACCOUNT " not found.", name);
@@ -1003,8 +965,7 @@ static int fh_put_batch(mock_aws_t *m, const cJSON *in, mresp_t *r) {
   const char *code = m->fail_code[0] ? m->fail_code : "ServiceUnavailableException";
   if (m->fail_idx_armed) {
     for (size_t k = 0; k < m->n_fail_idx; k++)
-      if (m->fail_idx[k] < n)
-        fail[m->fail_idx[k]] = 1;
+      if (m->fail_idx[k] < n) fail[m->fail_idx[k]] = 1;
     m->fail_idx_armed = 0;
   }
   cJSON *o = cJSON_CreateObject();
@@ -1044,8 +1005,7 @@ static int fh_put_batch(mock_aws_t *m, const cJSON *in, mresp_t *r) {
   cJSON_AddItemToObject(o, "RequestResponses", arr);
   resp_json(r, 200, o);
 out:
-  for (i = 0; dec && i < n; i++)
-    free(dec[i].data);
+  for (i = 0; dec && i < n; i++) free(dec[i].data);
   free(dec);
   free(fail);
   return rc;
@@ -1081,8 +1041,8 @@ static void gc_faults(mock_aws_t *m) {
   m->n_faults = o;
 }
 
-static void handle(mock_aws_t *m, struct MHD_Connection *conn, const char *method,
-                   const char *url, mconn_t *mc, mresp_t *r) {
+static void handle(mock_aws_t *m, struct MHD_Connection *conn, const char *method, const char *url,
+                   mconn_t *mc, mresp_t *r) {
   const char *target = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target");
   char op[64] = "?", prefix[64] = "";
   const char *service = NULL;
@@ -1124,8 +1084,8 @@ static void handle(mock_aws_t *m, struct MHD_Connection *conn, const char *metho
   }
   const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
   if (!ct || strcmp(ct, "application/x-amz-json-1.1")) {
-    resp_err(r, 400, "SerializationException", "Content-Type must be application/x-amz-json-1.1",
-             0, 0);
+    resp_err(r, 400, "SerializationException", "Content-Type must be application/x-amz-json-1.1", 0,
+             0);
     os->s.errors++, m->total.errors++;
     goto done;
   }
@@ -1138,8 +1098,7 @@ static void handle(mock_aws_t *m, struct MHD_Connection *conn, const char *metho
       r->status = f->status;
       r->body = malloc(f->body_len + 1);
       if (r->body) {
-        if (f->body_len)
-          memcpy(r->body, f->body, f->body_len);
+        if (f->body_len) memcpy(r->body, f->body, f->body_len);
         r->len = f->body_len;
       }
       scopy(r->ctype, sizeof r->ctype, f->ctype);
@@ -1158,10 +1117,8 @@ static void handle(mock_aws_t *m, struct MHD_Connection *conn, const char *metho
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += delay / 1000;
     until.tv_nsec += (long)(delay % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L)
-      until.tv_sec++, until.tv_nsec -= 1000000000L;
-    while (!m->stopping && pthread_cond_timedwait(&m->cv, &m->mu, &until) != ETIMEDOUT) {
-    }
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    while (!m->stopping && pthread_cond_timedwait(&m->cv, &m->mu, &until) != ETIMEDOUT) {}
     if (m->stopping) {
       r->drop = 1;
       goto done;
@@ -1191,8 +1148,7 @@ static void handle(mock_aws_t *m, struct MHD_Connection *conn, const char *metho
   }
   if (in) { /* request bodies may hold secrets */
     for (cJSON *x = in->child; x; x = x->next)
-      if (x->valuestring)
-        OPENSSL_cleanse(x->valuestring, strlen(x->valuestring));
+      if (x->valuestring) OPENSSL_cleanse(x->valuestring, strlen(x->valuestring));
     cJSON_Delete(in);
   }
   if (err)
@@ -1211,8 +1167,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   mconn_t *mc = *con_cls;
   if (!mc) {
     mc = calloc(1, sizeof *mc);
-    if (!mc)
-      return MHD_NO;
+    if (!mc) return MHD_NO;
     *con_cls = mc;
     return MHD_YES;
   }
@@ -1225,11 +1180,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (mc->len + n + 1 > mc->cap) {
       size_t cap = mc->cap ? mc->cap : 4096;
-      while (cap < mc->len + n + 1)
-        cap *= 2;
+      while (cap < mc->len + n + 1) cap *= 2;
       char *b = realloc(mc->buf, cap);
-      if (!b)
-        return MHD_NO;
+      if (!b) return MHD_NO;
       mc->buf = b;
       mc->cap = cap;
     }
@@ -1248,15 +1201,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(r.len, r.body ? r.body : (void *)"", MHD_RESPMEM_MUST_COPY);
   free(r.body);
-  if (!resp)
-    return MHD_NO;
+  if (!resp) return MHD_NO;
   char rid[40];
   gen_uuid(rid);
-  if (r.ctype[0])
-    MHD_add_response_header(resp, "Content-Type", r.ctype);
+  if (r.ctype[0]) MHD_add_response_header(resp, "Content-Type", r.ctype);
   MHD_add_response_header(resp, "x-amzn-RequestId", rid);
-  if (r.err_type_hdr[0])
-    MHD_add_response_header(resp, "x-amzn-ErrorType", r.err_type_hdr);
+  if (r.err_type_hdr[0]) MHD_add_response_header(resp, "x-amzn-ErrorType", r.err_type_hdr);
   enum MHD_Result ret = MHD_queue_response(conn, (unsigned)(r.status ? r.status : 500), resp);
   MHD_destroy_response(resp);
   return ret;
@@ -1285,8 +1235,7 @@ mock_aws_t *mock_aws_start(const mock_aws_conf_t *conf) {
     return NULL;
   }
   mock_aws_conf_t def = {NULL, NULL, "", NULL, 0, NULL, NULL};
-  if (!conf)
-    conf = &def;
+  if (!conf) conf = &def;
   scopy(m->akid, sizeof m->akid, conf->access_key ? conf->access_key : MOCK_AWS_ACCESS_KEY);
   scopy(m->secret, sizeof m->secret, conf->secret_key ? conf->secret_key : MOCK_AWS_SECRET_KEY);
   scopy(m->region, sizeof m->region, conf->region ? conf->region : MOCK_AWS_REGION);
@@ -1305,21 +1254,18 @@ mock_aws_t *mock_aws_start(const mock_aws_conf_t *conf) {
   a.sin_port = 0;
   int tls = conf->tls_cert_pem && conf->tls_key_pem;
   if (tls)
-    m->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                MHD_USE_TLS,
-                            0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_HTTPS_MEM_KEY, conf->tls_key_pem,
-                            MHD_OPTION_HTTPS_MEM_CERT, conf->tls_cert_pem, MHD_OPTION_END);
+    m->d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL,
+        NULL, on_request, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, m, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_HTTPS_MEM_KEY,
+        conf->tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT, conf->tls_cert_pem, MHD_OPTION_END);
   else
-    m->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                            NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_END);
+    m->d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request,
+        m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        m, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_END);
   if (!m->d) {
     fprintf(stderr, "mock_aws: MHD_start_daemon failed\n");
     pthread_cond_destroy(&m->cv);
@@ -1337,29 +1283,24 @@ mock_aws_t *mock_aws_start(const mock_aws_conf_t *conf) {
   snprintf(m->env_buf[k++], sizeof m->env_buf[0], "AWS_REGION=%s", m->region);
   if (m->has_token)
     snprintf(m->env_buf[k++], sizeof m->env_buf[0], "AWS_SESSION_TOKEN=%s", m->token);
-  for (size_t i = 0; i < k; i++)
-    m->env_ptr[i] = m->env_buf[i];
+  for (size_t i = 0; i < k; i++) m->env_ptr[i] = m->env_buf[i];
   m->env_n = k;
   return m;
 }
 
 void mock_aws_stop(mock_aws_t *m) {
-  if (!m)
-    return;
+  if (!m) return;
   pthread_mutex_lock(&m->mu);
   m->stopping = 1;
   pthread_cond_broadcast(&m->cv);
   pthread_mutex_unlock(&m->mu);
   MHD_stop_daemon(m->d);
-  for (size_t i = 0; i < m->n_secrets; i++)
-    free_secret(m->secrets[i]);
+  for (size_t i = 0; i < m->n_secrets; i++) free_secret(m->secrets[i]);
   for (size_t i = 0; i < m->n_streams; i++) {
-    for (size_t k = 0; k < m->streams[i].n; k++)
-      free(m->streams[i].r[k].data);
+    for (size_t k = 0; k < m->streams[i].n; k++) free(m->streams[i].r[k].data);
     free(m->streams[i].r);
   }
-  for (size_t i = 0; i < m->n_faults; i++)
-    free(m->faults[i].body);
+  for (size_t i = 0; i < m->n_faults; i++) free(m->faults[i].body);
   pthread_cond_destroy(&m->cv);
   pthread_mutex_destroy(&m->mu);
   OPENSSL_cleanse(m->secret, sizeof m->secret);
@@ -1376,24 +1317,21 @@ const char *const *mock_aws_env(const mock_aws_t *m, size_t *n) {
 
 static int secret_add(mock_aws_t *m, const char *name, const void *value, size_t len,
                       const char *version_id, const char *stages_csv, int create) {
-  if (!name || !*name || strlen(name) >= 512 || (!value && len) || len > SECRET_MAX)
-    return -1;
+  if (!name || !*name || strlen(name) >= 512 || (!value && len) || len > SECRET_MAX) return -1;
   char gen[37];
   if (!version_id) {
     gen_uuid(gen);
     version_id = gen;
   }
-  if (strlen(version_id) >= 72)
-    return -1;
+  if (strlen(version_id) >= 72) return -1;
   pthread_mutex_lock(&m->mu);
   int rc = -1;
   msecret_t *s = find_secret(m, name);
   if (create) {
-    if (s || m->n_secrets == MAX_SECRETS || !(s = calloc(1, sizeof *s)))
-      goto out;
+    if (s || m->n_secrets == MAX_SECRETS || !(s = calloc(1, sizeof *s))) goto out;
     scopy(s->name, sizeof s->name, name);
-    snprintf(s->arn, sizeof s->arn, "arn:aws:secretsmanager:%s:" MOCK_AWS_ACCOUNT ":secret:%s-Ab1Cd2",
-             m->region, name);
+    snprintf(s->arn, sizeof s->arn,
+             "arn:aws:secretsmanager:%s:" MOCK_AWS_ACCOUNT ":secret:%s-Ab1Cd2", m->region, name);
     s->created = s->changed = now_epoch();
     m->secrets[m->n_secrets++] = s;
   } else if (!s || find_version(s, version_id)) {
@@ -1402,20 +1340,16 @@ static int secret_add(mock_aws_t *m, const char *name, const void *value, size_t
   int text = 1;
   const unsigned char *p = value;
   for (size_t i = 0; i < len; i++)
-    if (!p[i])
-      text = 0;
+    if (!p[i]) text = 0;
   mver_t *v = new_version(s, version_id, value ? value : "", len, !text);
-  if (!v)
-    goto out;
+  if (!v) goto out;
   char csv[1024];
   scopy(csv, sizeof csv, create ? "AWSCURRENT" : (stages_csv ? stages_csv : ""));
   rc = 0;
   for (char *q = csv, *save = NULL, *l; (l = strtok_r(q, ",", &save)); q = NULL) {
     mver_t *h = label_holder(s, l);
-    if (h)
-      remove_label(h, l);
-    if (add_label(v, l))
-      rc = -1;
+    if (h) remove_label(h, l);
+    if (add_label(v, l)) rc = -1;
   }
 out:
   pthread_mutex_unlock(&m->mu);
@@ -1436,8 +1370,7 @@ int mock_aws_secret_stage(mock_aws_t *m, const char *name, const char *stage, ch
   pthread_mutex_lock(&m->mu);
   msecret_t *s = find_secret(m, name);
   mver_t *v = s ? label_holder(s, stage) : NULL;
-  if (v)
-    scopy(out, 72, v->id);
+  if (v) scopy(out, 72, v->id);
   pthread_mutex_unlock(&m->mu);
   return v ? 0 : -1;
 }
@@ -1447,11 +1380,12 @@ unsigned char *mock_aws_secret_value(mock_aws_t *m, const char *name, const char
   unsigned char *out = NULL;
   pthread_mutex_lock(&m->mu);
   msecret_t *s = find_secret(m, name);
-  mver_t *v = !s ? NULL : version_id ? find_version(s, version_id) : label_holder(s, stage ? stage : "AWSCURRENT");
+  mver_t *v = !s           ? NULL
+              : version_id ? find_version(s, version_id)
+                           : label_holder(s, stage ? stage : "AWSCURRENT");
   if (v && (out = malloc(v->len + 1))) {
     memcpy(out, v->val, v->len + 1);
-    if (len)
-      *len = v->len;
+    if (len) *len = v->len;
   }
   pthread_mutex_unlock(&m->mu);
   return out;
@@ -1475,8 +1409,7 @@ int mock_aws_secret_version_stages(mock_aws_t *m, const char *name, const char *
     size_t o = 0;
     for (size_t i = 0; i < v->n_labels; i++) {
       int w = snprintf(out + o, out_size - o, "%s%s", i ? "," : "", l[i]);
-      if (w < 0 || (size_t)w >= out_size - o)
-        break;
+      if (w < 0 || (size_t)w >= out_size - o) break;
       o += (size_t)w;
     }
     rc = 0;
@@ -1507,8 +1440,7 @@ int mock_aws_secret_set_rotation(mock_aws_t *m, const char *name, int enabled,
 }
 
 int mock_aws_stream_create(mock_aws_t *m, const char *name) {
-  if (!name || !*name || strlen(name) > 64)
-    return -1;
+  if (!name || !*name || strlen(name) > 64) return -1;
   pthread_mutex_lock(&m->mu);
   int rc = -1;
   if (!find_stream(m, name) && m->n_streams < MAX_STREAMS) {
@@ -1536,8 +1468,7 @@ char *mock_aws_stream_record(mock_aws_t *m, const char *name, size_t i, size_t *
   if (st && i < st->n && (out = malloc(st->r[i].len + 1))) {
     memcpy(out, st->r[i].data, st->r[i].len);
     out[st->r[i].len] = '\0';
-    if (len)
-      *len = st->r[i].len;
+    if (len) *len = st->r[i].len;
   }
   pthread_mutex_unlock(&m->mu);
   return out;
@@ -1547,16 +1478,14 @@ void mock_aws_stream_clear(mock_aws_t *m, const char *name) {
   pthread_mutex_lock(&m->mu);
   mstream_t *st = find_stream(m, name);
   if (st) {
-    for (size_t k = 0; k < st->n; k++)
-      free(st->r[k].data);
+    for (size_t k = 0; k < st->n; k++) free(st->r[k].data);
     st->n = 0;
   }
   pthread_mutex_unlock(&m->mu);
 }
 
 static mfault_t *add_fault(mock_aws_t *m, int kind, const char *op, unsigned n) {
-  if (!n || m->n_faults == MAX_FAULTS)
-    return NULL;
+  if (!n || m->n_faults == MAX_FAULTS) return NULL;
   mfault_t *f = &m->faults[m->n_faults++];
   memset(f, 0, sizeof *f);
   f->kind = kind;
@@ -1592,18 +1521,15 @@ void mock_aws_drop_next(mock_aws_t *m, const char *op, unsigned n) {
 void mock_aws_delay_next(mock_aws_t *m, const char *op, unsigned n, unsigned ms) {
   pthread_mutex_lock(&m->mu);
   mfault_t *f = add_fault(m, F_DELAY, op, n);
-  if (f)
-    f->ms = ms;
+  if (f) f->ms = ms;
   pthread_mutex_unlock(&m->mu);
 }
 
 void mock_aws_raw_next(mock_aws_t *m, const char *op, int status, const char *content_type,
                        const void *body, size_t len) {
   char *copy = malloc(len + 1);
-  if (!copy)
-    return;
-  if (len)
-    memcpy(copy, body, len);
+  if (!copy) return;
+  if (len) memcpy(copy, body, len);
   pthread_mutex_lock(&m->mu);
   mfault_t *f = add_fault(m, F_RAW, op, 1);
   if (f) {
@@ -1619,10 +1545,8 @@ void mock_aws_raw_next(mock_aws_t *m, const char *op, int status, const char *co
 
 void mock_aws_fail_records_next(mock_aws_t *m, const size_t *idx, size_t k, const char *code) {
   pthread_mutex_lock(&m->mu);
-  if (k > FH_MAX_RECORDS)
-    k = FH_MAX_RECORDS;
-  if (k)
-    memcpy(m->fail_idx, idx, k * sizeof *idx);
+  if (k > FH_MAX_RECORDS) k = FH_MAX_RECORDS;
+  if (k) memcpy(m->fail_idx, idx, k * sizeof *idx);
   m->n_fail_idx = k;
   m->fail_idx_armed = 1;
   scopy(m->fail_code, sizeof m->fail_code, code ? code : "ServiceUnavailableException");
@@ -1631,8 +1555,7 @@ void mock_aws_fail_records_next(mock_aws_t *m, const size_t *idx, size_t k, cons
 
 void mock_aws_clear_faults(mock_aws_t *m) {
   pthread_mutex_lock(&m->mu);
-  for (size_t i = 0; i < m->n_faults; i++)
-    free(m->faults[i].body);
+  for (size_t i = 0; i < m->n_faults; i++) free(m->faults[i].body);
   m->n_faults = 0;
   m->fail_idx_armed = 0;
   pthread_mutex_unlock(&m->mu);
@@ -1645,8 +1568,7 @@ void mock_aws_stats(mock_aws_t *m, const char *op, mock_aws_stats_t *out) {
     *out = m->total;
   } else {
     for (size_t i = 0; i < m->n_ops; i++)
-      if (!strcmp(m->ops[i].name, op))
-        *out = m->ops[i].s;
+      if (!strcmp(m->ops[i].name, op)) *out = m->ops[i].s;
   }
   pthread_mutex_unlock(&m->mu);
 }

@@ -49,19 +49,21 @@
 
 #define MOCK_AWS_ACCESS_KEY "AKIAMOCKEXAMPLE00001"
 #define MOCK_AWS_SECRET_KEY "mOcK/SeCrEt+KeY/wJalrXUtnFEMI/K7MDENGbPxRfiCY"
-#define MOCK_AWS_SESSION_TOKEN "IQoJb3JpZ2luX2VjEMockSessionToken//////////wEaCXVzLWVhc3QtMSJHMEUCIQ=="
+#define MOCK_AWS_SESSION_TOKEN \
+  "IQoJb3JpZ2luX2VjEMockSessionToken//////////wEaCXVzLWVhc3QtMSJHMEUCIQ=="
 #define MOCK_AWS_REGION "us-east-1"
 #define MOCK_AWS_ACCOUNT "123456789012"
 
 typedef struct mock_aws mock_aws_t;
 
 typedef struct {
-  const char *access_key;    /* NULL: MOCK_AWS_ACCESS_KEY */
-  const char *secret_key;    /* NULL: MOCK_AWS_SECRET_KEY */
-  const char *session_token; /* NULL: none expected (and refused when sent); "": MOCK_AWS_SESSION_TOKEN */
-  const char *region;        /* NULL: MOCK_AWS_REGION */
-  int max_skew_s;            /* allowed |X-Amz-Date - now|; 0: 300 (as AWS) */
-  const char *tls_cert_pem;  /* with tls_key_pem: serve HTTPS (https://127.0.0.1:PORT); NULL: HTTP */
+  const char *access_key; /* NULL: MOCK_AWS_ACCESS_KEY */
+  const char *secret_key; /* NULL: MOCK_AWS_SECRET_KEY */
+  const char
+      *session_token; /* NULL: none expected (and refused when sent); "": MOCK_AWS_SESSION_TOKEN */
+  const char *region; /* NULL: MOCK_AWS_REGION */
+  int max_skew_s;     /* allowed |X-Amz-Date - now|; 0: 300 (as AWS) */
+  const char *tls_cert_pem; /* with tls_key_pem: serve HTTPS (https://127.0.0.1:PORT); NULL: HTTP */
   const char *tls_key_pem;
 } mock_aws_conf_t;
 

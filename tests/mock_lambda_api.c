@@ -108,8 +108,7 @@ static void deadline_after(struct timespec *ts, int timeout_ms) {
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body) {
   struct MHD_Response *r =
       MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
-  if (!r)
-    return MHD_NO;
+  if (!r) return MHD_NO;
   MHD_add_response_header(r, "Content-Type", "application/json");
   enum MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
@@ -121,9 +120,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 /* The runtime went away while its /next was parked (a killed process): the
  * socket reads EOF or an error. An invocation must not be handed to it. */
 static int peer_closed(struct MHD_Connection *c) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-  if (!ci)
-    return 0;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (!ci) return 0;
   char b;
   ssize_t r = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
   return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
@@ -143,29 +142,24 @@ static enum MHD_Result serve_next(mock_lambda_t *m, struct MHD_Connection *c) {
   pthread_cond_broadcast(&m->cv);
   int gone = 0;
   for (;;) {
-    if (m->stopping || m->drop_gen != gen)
-      break;
+    if (m->stopping || m->drop_gen != gen) break;
     /* Checked before taking an invocation too: the runtime may have died
      * since its last check (and its invocation would be lost). */
-    if ((gone = peer_closed(c)) != 0)
-      break;
-    if (m->q_head)
-      break;
+    if ((gone = peer_closed(c)) != 0) break;
+    if (m->q_head) break;
     struct timespec dl;
     deadline_after(&dl, 100);
     pthread_cond_timedwait(&m->cv, &m->mu, &dl);
   }
   m->polling--;
-  if (gone)
-    pthread_cond_broadcast(&m->cv);
+  if (gone) pthread_cond_broadcast(&m->cv);
   if (gone || m->stopping || m->drop_gen != gen) {
     pthread_mutex_unlock(&m->mu);
     return MHD_NO; /* connection closed without an answer */
   }
   inv_t *v = m->q_head;
   m->q_head = v->next;
-  if (!m->q_head)
-    m->q_tail = NULL;
+  if (!m->q_head) m->q_tail = NULL;
   m->queued--;
   id_node *in = malloc(sizeof *in);
   if (in) {
@@ -196,10 +190,8 @@ static enum MHD_Result serve_next(mock_lambda_t *m, struct MHD_Connection *c) {
     snprintf(dl, sizeof dl, "%lld", (long long)v->deadline_ms);
     MHD_add_response_header(r, "Lambda-Runtime-Deadline-Ms", dl);
   }
-  if (v->arn)
-    MHD_add_response_header(r, "Lambda-Runtime-Invoked-Function-Arn", v->arn);
-  if (v->trace)
-    MHD_add_response_header(r, "Lambda-Runtime-Trace-Id", v->trace);
+  if (v->arn) MHD_add_response_header(r, "Lambda-Runtime-Invoked-Function-Arn", v->arn);
+  if (v->trace) MHD_add_response_header(r, "Lambda-Runtime-Trace-Id", v->trace);
   enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
   MHD_destroy_response(r);
   inv_free(v);
@@ -238,11 +230,11 @@ static enum MHD_Result record(mock_lambda_t *m, struct MHD_Connection *c, req_t 
     return reply(c, 413,
                  "{\"errorMessage\":\"too large\",\"errorType\":\"RequestEntityTooLarge\"}");
   res_node *n = calloc(1, sizeof *n);
-  if (!n)
-    return MHD_NO;
+  if (!n) return MHD_NO;
   n->r.kind = kind;
   snprintf(n->r.request_id, sizeof n->r.request_id, "%.*s", (int)idlen, id);
-  const char *et = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Lambda-Runtime-Function-Error-Type");
+  const char *et =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Lambda-Runtime-Function-Error-Type");
   const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
   snprintf(n->r.error_type, sizeof n->r.error_type, "%s", et ? et : "");
   snprintf(n->r.content_type, sizeof n->r.content_type, "%s", ct ? ct : "");
@@ -280,14 +272,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     /* First call, headers only. Answering now would make libmicrohttpd close
      * the connection after the response ("Connection: close"): keep-alive
      * matters (the runtime reuses one connection), so answer on the next call. */
-    if (!(rq = calloc(1, sizeof *rq)))
-      return MHD_NO;
+    if (!(rq = calloc(1, sizeof *rq))) return MHD_NO;
     *con_cls = rq;
     return MHD_YES;
   }
   if (!strcmp(method, "GET")) {
-    if (!strcmp(url, API "/invocation/next"))
-      return serve_next(m, c);
+    if (!strcmp(url, API "/invocation/next")) return serve_next(m, c);
     pthread_mutex_lock(&m->mu);
     m->n_bad++;
     pthread_mutex_unlock(&m->mu);
@@ -308,11 +298,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (rq->len + n + 1 > rq->cap) {
       size_t cap = rq->cap ? rq->cap : 1024;
-      while (cap < rq->len + n + 1)
-        cap *= 2;
+      while (cap < rq->len + n + 1) cap *= 2;
       char *b = realloc(rq->buf, cap);
-      if (!b)
-        return MHD_NO;
+      if (!b) return MHD_NO;
       rq->buf = b;
       rq->cap = cap;
     }
@@ -324,8 +312,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   /* The whole body is here. */
   static const char pre[] = API "/invocation/";
   size_t ul = strlen(url);
-  if (!strcmp(url, API "/init/error"))
-    return record(m, c, rq, MOCK_LAMBDA_INIT_ERROR, "", 0);
+  if (!strcmp(url, API "/init/error")) return record(m, c, rq, MOCK_LAMBDA_INIT_ERROR, "", 0);
   if (ul > sizeof pre - 1 && !strncmp(url, pre, sizeof pre - 1)) {
     const char *id = url + sizeof pre - 1;
     const char *slash = strchr(id, '/');
@@ -359,8 +346,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 mock_lambda_t *mock_lambda_start(void) {
   mock_lambda_t *m = calloc(1, sizeof *m);
-  if (!m)
-    return NULL;
+  if (!m) return NULL;
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -375,13 +361,13 @@ mock_lambda_t *mock_lambda_start(void) {
   m->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                               MHD_USE_POLL | MHD_USE_ERROR_LOG,
                           0, NULL, NULL, handler, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-                          MHD_OPTION_NOTIFY_COMPLETED, completed, m,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
-  const union MHD_DaemonInfo *di = m->d ? MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+                          MHD_OPTION_NOTIFY_COMPLETED, completed, m, MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned)0, MHD_OPTION_END);
+  const union MHD_DaemonInfo *di =
+      m->d ? MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
   if (!di || !di->port) {
     fprintf(stderr, "mock_lambda_start: cannot start libmicrohttpd\n");
-    if (m->d)
-      MHD_stop_daemon(m->d);
+    if (m->d) MHD_stop_daemon(m->d);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
     free(m);
@@ -396,20 +382,16 @@ const char *mock_lambda_address(const mock_lambda_t *m) { return m->addr; }
 int mock_lambda_enqueue(mock_lambda_t *m, const mock_lambda_invocation_t *in, char *id_out,
                         size_t id_out_size) {
   static const mock_lambda_invocation_t none;
-  if (!in)
-    in = &none;
+  if (!in) in = &none;
   inv_t *v = calloc(1, sizeof *v);
-  if (!v)
-    return -1;
+  if (!v) return -1;
   const char *p = in->payload ? in->payload : "{}";
   v->payload_len = in->payload ? (in->payload_len ? in->payload_len : strlen(p)) : 2;
   v->payload = dupn(p, v->payload_len);
   v->deadline_ms = in->deadline_ms ? in->deadline_ms : now_ms() + 30000;
   const char *arn = in->function_arn ? in->function_arn : DEFAULT_ARN;
-  if (*arn)
-    v->arn = dupn(arn, strlen(arn));
-  if (in->trace_id && *in->trace_id)
-    v->trace = dupn(in->trace_id, strlen(in->trace_id));
+  if (*arn) v->arn = dupn(arn, strlen(arn));
+  if (in->trace_id && *in->trace_id) v->trace = dupn(in->trace_id, strlen(in->trace_id));
   if (!v->payload || (*arn && !v->arn) || (in->trace_id && *in->trace_id && !v->trace) ||
       (in->request_id && strlen(in->request_id) >= ID_MAX)) {
     inv_free(v);
@@ -426,8 +408,7 @@ int mock_lambda_enqueue(mock_lambda_t *m, const mock_lambda_invocation_t *in, ch
     snprintf(v->id, sizeof v->id, "%s", in->request_id);
   else
     snprintf(v->id, sizeof v->id, "mock-req-%llu", (unsigned long long)m->seq);
-  if (id_out && id_out_size)
-    snprintf(id_out, id_out_size, "%s", v->id);
+  if (id_out && id_out_size) snprintf(id_out, id_out_size, "%s", v->id);
   if (m->q_tail)
     m->q_tail->next = v;
   else
@@ -447,10 +428,8 @@ int mock_lambda_enqueue_simple(mock_lambda_t *m, const char *request_id, const c
 }
 
 static int matches(const res_node *n, const char *id) {
-  if (!id)
-    return 1;
-  if (!*id)
-    return n->r.kind == MOCK_LAMBDA_INIT_ERROR;
+  if (!id) return 1;
+  if (!*id) return n->r.kind == MOCK_LAMBDA_INIT_ERROR;
   return n->r.kind != MOCK_LAMBDA_INIT_ERROR && !strcmp(n->r.request_id, id);
 }
 
@@ -464,14 +443,12 @@ int mock_lambda_wait_result(mock_lambda_t *m, const char *request_id, int timeou
   for (;;) {
     res_node *prev = NULL;
     for (res_node *n = m->r_head; n; prev = n, n = n->next) {
-      if (!matches(n, request_id))
-        continue;
+      if (!matches(n, request_id)) continue;
       if (prev)
         prev->next = n->next;
       else
         m->r_head = n->next;
-      if (m->r_tail == n)
-        m->r_tail = prev;
+      if (m->r_tail == n) m->r_tail = prev;
       pthread_mutex_unlock(&m->mu);
       *out = n->r;
       free(n);
@@ -560,8 +537,7 @@ void mock_lambda_stats(mock_lambda_t *m, mock_lambda_stats_t *out) {
 }
 
 void mock_lambda_stop(mock_lambda_t *m) {
-  if (!m)
-    return;
+  if (!m) return;
   pthread_mutex_lock(&m->mu);
   m->stopping = 1;
   pthread_cond_broadcast(&m->cv);

@@ -56,22 +56,22 @@ typedef enum {
  * mock_lambda_result_free). */
 typedef struct {
   mock_lambda_kind_t kind;
-  char request_id[128];  /* "" for an init error */
-  char error_type[256];  /* Lambda-Runtime-Function-Error-Type ("" when absent) */
+  char request_id[128]; /* "" for an init error */
+  char error_type[256]; /* Lambda-Runtime-Function-Error-Type ("" when absent) */
   char content_type[128];
   char *body;
   size_t body_len;
-  int64_t received_ns;   /* CLOCK_MONOTONIC when the request was complete */
+  int64_t received_ns; /* CLOCK_MONOTONIC when the request was complete */
 } mock_lambda_result_t;
 
 typedef struct {
-  uint64_t next_requests;  /* GET /next received */
-  uint64_t handed_out;     /* invocations handed out */
-  uint64_t results;        /* results recorded (including init errors) */
-  uint64_t bad_requests;   /* refused requests (unknown path or id, duplicate answer) */
-  unsigned polling;        /* GET /next requests parked right now */
-  unsigned queued;         /* invocations waiting to be handed out */
-  unsigned inflight;       /* handed out, not answered yet */
+  uint64_t next_requests; /* GET /next received */
+  uint64_t handed_out;    /* invocations handed out */
+  uint64_t results;       /* results recorded (including init errors) */
+  uint64_t bad_requests;  /* refused requests (unknown path or id, duplicate answer) */
+  unsigned polling;       /* GET /next requests parked right now */
+  unsigned queued;        /* invocations waiting to be handed out */
+  unsigned inflight;      /* handed out, not answered yet */
 } mock_lambda_stats_t;
 
 /* Start on 127.0.0.1:0. NULL on failure (message on stderr). */

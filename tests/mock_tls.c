@@ -8,8 +8,7 @@
 
 static int slurp(const char *path, char *out, size_t n) {
   FILE *f = fopen(path, "rb");
-  if (!f)
-    return -1;
+  if (!f) return -1;
   size_t got = fread(out, 1, n - 1, f);
   int full = !feof(f) && fgetc(f) != EOF;
   fclose(f);
@@ -26,8 +25,7 @@ void mock_tls_remove(mock_tls_t *t) {
 int mock_tls_make(mock_tls_t *t) {
   memset(t, 0, sizeof *t);
   snprintf(t->dir, sizeof t->dir, "/tmp/evp-tls-XXXXXX");
-  if (!mkdtemp(t->dir))
-    return -1;
+  if (!mkdtemp(t->dir)) return -1;
   snprintf(t->cert_path, sizeof t->cert_path, "%s/cert.pem", t->dir);
   snprintf(t->key_path, sizeof t->key_path, "%s/key.pem", t->dir);
   char cmd[512];

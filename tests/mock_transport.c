@@ -36,15 +36,12 @@ static evp_err_t m_start(void *st, size_t slot, const evp__net_req_t *req, evp__
     m->requests++;
     snprintf(m->url, sizeof m->url, "%s", req->url);
     size_t n = req->body ? req->body_len : 0;
-    if (n >= sizeof m->req_body)
-      n = sizeof m->req_body - 1;
-    if (n)
-      memcpy(m->req_body, req->body, n);
+    if (n >= sizeof m->req_body) n = sizeof m->req_body - 1;
+    if (n) memcpy(m->req_body, req->body, n);
     m->req_body[n] = '\0';
   }
   pthread_mutex_unlock(&m->mu);
-  if (busy)
-    snprintf(resp->err, sizeof resp->err, "request slot busy");
+  if (busy) snprintf(resp->err, sizeof resp->err, "request slot busy");
   return busy ? EVP_ERR_TRANSPORT : EVP_OK;
 }
 
@@ -56,8 +53,7 @@ static void m_poll(void *st, int timeout_ms) {
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += timeout_ms / 1000;
     ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000)
-      ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
     pthread_cond_timedwait(&m->cv, &m->mu, &ts);
   }
   m->woken = 0;
@@ -80,8 +76,7 @@ static int m_take(void *st, size_t want, size_t *slot, evp_err_t *rc) {
   (void)want;
   pthread_mutex_lock(&m->mu);
   int got = m->busy && m->done;
-  if (got)
-    m->busy = m->done = 0;
+  if (got) m->busy = m->done = 0;
   pthread_mutex_unlock(&m->mu);
   *slot = 0;
   *rc = EVP_OK;
@@ -106,8 +101,7 @@ static void m_wakeup(void *st) {
 
 static void m_free(void *st) {
   mock_transport_t *m = st;
-  if (m->freed)
-    *m->freed = 1;
+  if (m->freed) *m->freed = 1;
   pthread_mutex_destroy(&m->mu);
   pthread_cond_destroy(&m->cv);
   free(m);
@@ -118,15 +112,13 @@ static const evp__transport_ops_t mock_ops = {m_start, m_poll, m_take, m_abort, 
 evp__transport_t *mock_transport_new(mock_transport_t **out, int *freed) {
   mock_transport_t *m = calloc(1, sizeof *m);
   *out = m;
-  if (!m)
-    return NULL;
+  if (!m) return NULL;
   pthread_mutex_init(&m->mu, NULL);
   pthread_cond_init(&m->cv, NULL);
   m->status = 200;
   m->freed = freed;
   evp__transport_t *t = evp__transport_new_custom(&mock_ops, m, 1);
-  if (!t)
-    *out = NULL;
+  if (!t) *out = NULL;
   return t;
 }
 

@@ -30,8 +30,11 @@ static inline char *suite_slurp(const char *path, size_t *len) {
     n += r;
     if (n == cap) {
       char *nb = realloc(buf, cap *= 2);
-      if (!nb) { free(buf); buf = NULL; }
-      else buf = nb;
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+      } else
+        buf = nb;
     }
   }
   fclose(f);
@@ -152,7 +155,8 @@ static inline void suite_run_file(const char *path, const char *fname, suite_gro
     }
     ck_assert_ptr_nonnull(schema);
     snprintf(prefix, sizeof prefix, "%s|%s", fname, gdesc);
-    fn(opaque, prefix, text + schema->off, suite_raw_end(text, len, schema) - schema->off, tests, nt);
+    fn(opaque, prefix, text + schema->off, suite_raw_end(text, len, schema) - schema->off, tests,
+       nt);
   }
   free(tests);
   evp__jdoc_free(&d);

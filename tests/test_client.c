@@ -25,14 +25,17 @@ START_TEST(delivers_every_event_once_with_one_token) {
   ck_assert_str_eq(ua, "libevpipe/" EVP_VERSION_STR);
   ms_last_token_body(s, tb, sizeof tb);
   /* The secret "s3cr&t" must arrive form-encoded. */
-  ck_assert_str_eq(tb, "grant_type=client_credentials&client_id=test-client&client_secret=s3cr%26t&audience=events");
+  ck_assert_str_eq(
+      tb,
+      "grant_type=client_credentials&client_id=test-client&client_secret=s3cr%26t&audience=events");
   char *st = evp_client_stats(c);
   cJSON *j = cJSON_Parse(st);
   ck_assert_ptr_nonnull(j);
   ck_assert_int_eq(cJSON_GetObjectItem(j, "delivered")->valueint, 1000);
   ck_assert_int_eq(cJSON_GetObjectItem(j, "enqueued")->valueint, 1000);
   ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "token"), "refreshes")->valueint, 1);
-  ck_assert_int_ge(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "latency_us"), "samples")->valueint, 2);
+  ck_assert_int_ge(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "latency_us"), "samples")->valueint,
+                   2);
   cJSON_Delete(j);
   evp_free(st);
   ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
@@ -80,7 +83,7 @@ START_TEST(fills_event_id_and_time_only_when_absent) {
   ck_assert_ptr_nonnull(id);
   ck_assert_ptr_nonnull(tm);
   ck_assert_uint_eq(strlen(id), 36);
-  ck_assert_int_eq(id[14], '7'); /* version 7 */
+  ck_assert_int_eq(id[14], '7');             /* version 7 */
   ck_assert(strchr("89ab", id[19]) != NULL); /* RFC variant */
   ck_assert_uint_eq(strlen(tm), 24);
   ck_assert_int_eq(tm[23], 'Z');
@@ -119,9 +122,22 @@ START_TEST(invalid_events_are_refused_synchronously) {
   dr_t *d = dr_new();
   evp_client_t *c = mk_client(s, d, NULL);
   char e[256];
-  const char *bad[] = {"[1,2]", "\"str\"", "42", "", "   ", "{\"a\":}", "{\"a\":1,}", "{\"a\":1}x",
-                       "{\"a\":\"\x01\"}", "{\"a\":\"\xff\"}", "{\"a\":01}", "{\"a\":tru}",
-                       "{\"a\":\"\\q\"}", "{\"a\":[1,2}", "{'a':1}", "{\"a\":1} {}"};
+  const char *bad[] = {"[1,2]",
+                       "\"str\"",
+                       "42",
+                       "",
+                       "   ",
+                       "{\"a\":}",
+                       "{\"a\":1,}",
+                       "{\"a\":1}x",
+                       "{\"a\":\"\x01\"}",
+                       "{\"a\":\"\xff\"}",
+                       "{\"a\":01}",
+                       "{\"a\":tru}",
+                       "{\"a\":\"\\q\"}",
+                       "{\"a\":[1,2}",
+                       "{'a':1}",
+                       "{\"a\":1} {}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     e[0] = '\0';
     evp_err_t r = evp_send(c, bad[i], strlen(bad[i]), e, sizeof e);
@@ -257,8 +273,7 @@ START_TEST(full_queue_fails_fast_or_waits_bounded) {
   ms_set_token_delay_ms(s, 1000);
   c = mk_client(s, d, "queue.max.bytes", "4096", NULL);
   long k = 0;
-  while (send_ev(c, k) == EVP_OK)
-    k++;
+  while (send_ev(c, k) == EVP_OK) k++;
   ck_assert_int_gt(k, 10);
   ck_assert_int_lt(k, 4096 / 40);
   evp_client_destroy(c, 3000);
@@ -278,8 +293,7 @@ START_TEST(send_never_waits_for_a_slow_token) {
     double t0 = mono_s();
     ck_assert_int_eq(send_ev(c, k), EVP_OK);
     double dt = mono_s() - t0;
-    if (dt > worst)
-      worst = dt;
+    if (dt > worst) worst = dt;
   }
   ck_assert_msg(worst < 0.25, "evp_send took %.3f s", worst); /* token takes 0.8 s */
   ck_assert_int_eq(evp_flush(c, 5000), 0);
@@ -376,7 +390,8 @@ START_TEST(schema_file_validates_at_the_door) {
   char e[256];
   ck_assert_int_eq(evp_send(c, "{\"n\":1}", 7, e, sizeof e), EVP_ERR_INVALID_EVENT);
   ck_assert_msg(strlen(e) > 0, "no message");
-  ck_assert_int_eq(evp_send(c, "{\"type\":\"x\",\"n\":\"one\"}", 22, e, sizeof e), EVP_ERR_INVALID_EVENT);
+  ck_assert_int_eq(evp_send(c, "{\"type\":\"x\",\"n\":\"one\"}", 22, e, sizeof e),
+                   EVP_ERR_INVALID_EVENT);
   ck_assert_ptr_nonnull(strstr(e, "/n"));
   ck_assert_int_eq(send_ev(c, 0), EVP_OK);
   ck_assert_int_eq(evp_flush(c, 5000), 0);
@@ -416,8 +431,7 @@ START_TEST(destroy_interrupts_a_stalled_request) {
   /* One request at a time: if the 20 events leave as two batches (a slow
    * run, valgrind), the second waits behind the stalled one instead of
    * being delivered on another connection. */
-  evp_client_t *c =
-      mk_client(s, d, "request.timeout.ms", "20000", "max.in.flight", "1", NULL);
+  evp_client_t *c = mk_client(s, d, "request.timeout.ms", "20000", "max.in.flight", "1", NULL);
   send_range(c, 0, 20);
   struct timespec ts = {0, 300 * 1000000L};
   nanosleep(&ts, NULL);
@@ -443,12 +457,11 @@ START_TEST(send_after_close_and_in_forked_child_is_refused) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
-    int bad = send_ev(c, 1) != EVP_ERR_STATE || evp_flush(c, 0) != -1 ||
-              evp_client_destroy(c, 0) != -1;
+    int bad =
+        send_ev(c, 1) != EVP_ERR_STATE || evp_flush(c, 0) != -1 || evp_client_destroy(c, 0) != -1;
     /* Success is reported by SIGKILL so that no exit-time hook (valgrind's
      * leak check of the parent's copied heap) can change the verdict. */
-    if (!bad)
-      kill(getpid(), SIGKILL);
+    if (!bad) kill(getpid(), SIGKILL);
     _exit(1);
   }
   int status;
@@ -466,8 +479,7 @@ END_TEST
 static void count_log(int level, const char *msg, void *op) {
   (void)level;
   /* The secret must never reach the log. */
-  if (strstr(msg, "s3cr"))
-    ((dr_t *)op)->bad_ids += 1000;
+  if (strstr(msg, "s3cr")) ((dr_t *)op)->bad_ids += 1000;
 }
 
 START_TEST(log_callback_never_sees_the_secret) {
@@ -536,8 +548,7 @@ static void reent_cb(const char *id, size_t idl, evp_delivery_status_t st, evp_e
                      const char *reason, int attempts, void *op) {
   (void)id, (void)idl, (void)st, (void)err, (void)reason, (void)attempts;
   reent_t *r = op;
-  if (r->calls++)
-    return;
+  if (r->calls++) return;
   char e[128];
   double t0 = mono_s();
   r->rc = evp_send(r->c, "{\"again\":1}", 11, e, sizeof e);

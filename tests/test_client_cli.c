@@ -49,10 +49,8 @@ static int out_has(const char *needle) {
 
 static void write_input(int n, int with_bad) {
   FILE *f = fopen(input, "w");
-  for (int k = 0; k < n; k++)
-    fprintf(f, "{\"event_id\":\"ev-%d\",\"n\":%d}\n", k, k);
-  if (with_bad)
-    fputs("not json\n", f);
+  for (int k = 0; k < n; k++) fprintf(f, "{\"event_id\":\"ev-%d\",\"n\":%d}\n", k, k);
+  if (with_bad) fputs("not json\n", f);
   fputs("\n", f); /* blank lines are skipped */
   fclose(f);
 }

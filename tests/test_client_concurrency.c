@@ -17,14 +17,11 @@ static void *producer(void *p) {
     evp_err_t e;
     while ((e = send_ev(a->c, k)) == EVP_ERR_QUEUE_FULL)
       ;
-    if (e != EVP_OK)
-      a->refused++;
-    if (k % 1000 == 0)
-      evp_flush(a->c, 0);
+    if (e != EVP_OK) a->refused++;
+    if (k % 1000 == 0) evp_flush(a->c, 0);
   }
   /* Concurrent flush waiters, woken by the same sender. */
-  if (evp_flush(a->c, 20000) < 0)
-    a->refused++;
+  if (evp_flush(a->c, 20000) < 0) a->refused++;
   return NULL;
 }
 

@@ -7,10 +7,9 @@
 #include <unistd.h>
 
 /* The schema of the lake: integer, number, timestamp and string columns. */
-static const char SCHEMA[] =
-    "{\"type\":\"object\",\"required\":[\"event_id\"],\"properties\":{"
-    "\"event_id\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"},"
-    "\"x\":{\"type\":\"number\"},\"s\":{\"type\":\"string\"}}}";
+static const char SCHEMA[] = "{\"type\":\"object\",\"required\":[\"event_id\"],\"properties\":{"
+                             "\"event_id\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"},"
+                             "\"x\":{\"type\":\"number\"},\"s\":{\"type\":\"string\"}}}";
 
 static char *members(int copies, int distinct) {
   char *b = malloc((size_t)copies * 16 + 64), *p = b;
@@ -30,7 +29,7 @@ static evp_err_t send_text(evp_client_t *c, const char *ev, char *e, size_t es) 
 static void refuses_for_every_table(evp_client_t *c) {
   char e[256];
   static const char *const bad[] = {
-      "{\"event_id\":\"e\",\"x\":1e400}",  "{\"event_id\":\"e\",\"x\":-1e400}",
+      "{\"event_id\":\"e\",\"x\":1e400}", "{\"event_id\":\"e\",\"x\":-1e400}",
       "{\"event_id\":\"e\",\"x\":1e-400}", "{\"event_id\":\"e\",\"s\":\"a\",\"s\":\"b\"}",
       "{\"event_id\":\"e\",\"\\u0073\":1,\"s\":2}"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -88,11 +87,12 @@ START_TEST(door_with_schema_refuses_what_its_table_cannot_hold) {
     ck_assert_msg(send_text(c, bad[i], e, sizeof e) == EVP_ERR_INVALID_EVENT, "queued %s", bad[i]);
     ck_assert_msg(strstr(e, "/n: ") == e, "reason for %s: %s", bad[i], e);
   }
-  static const char *const good[] = {
-      "{\"event_id\":\"e\",\"n\":9007199254740993.0}", "{\"event_id\":\"e\",\"n\":-9223372036854775808}",
-      "{\"event_id\":\"e\",\"x\":9223372036854775808}", "{\"event_id\":\"e\",\"x\":5e-324}",
-      /* nested values are JSON text, stored as sent */
-      "{\"event_id\":\"e\",\"o\":{\"x\":1e400,\"y\":1,\"y\":2}}"};
+  static const char *const good[] = {"{\"event_id\":\"e\",\"n\":9007199254740993.0}",
+                                     "{\"event_id\":\"e\",\"n\":-9223372036854775808}",
+                                     "{\"event_id\":\"e\",\"x\":9223372036854775808}",
+                                     "{\"event_id\":\"e\",\"x\":5e-324}",
+                                     /* nested values are JSON text, stored as sent */
+                                     "{\"event_id\":\"e\",\"o\":{\"x\":1e400,\"y\":1,\"y\":2}}"};
   for (size_t i = 0; i < sizeof good / sizeof *good; i++)
     ck_assert_msg(send_text(c, good[i], e, sizeof e) == EVP_OK, "refused %s: %s", good[i], e);
   evp_client_destroy(c, 0);

@@ -39,8 +39,7 @@ static long run(evp_client_t *c, long n) {
 }
 
 START_TEST(server_errors_500_are_retried) {
-  for (int i = 0; i < 3; i++)
-    ms_push(s, MS_500, 0);
+  for (int i = 0; i < 3; i++) ms_push(s, MS_500, 0);
   evp_client_t *c = mk_client(s, d, "batch.max.events", "100", "linger.ms", "60000", NULL);
   send_range(c, 0, N);
   ck_assert_int_eq(evp_flush(c, 15000), 0);
@@ -134,12 +133,13 @@ START_TEST(partial_rejection_is_honoured_per_item) {
   ms_push(s, MS_REJECT, 3);       /* permanent: event 3 */
   ms_push(s, MS_REJECT_RETRY, 2); /* retriable: the 3rd item of the 2nd request */
   /* One at a time, so that the 2nd request the server sees is the 2nd batch. */
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "linger.ms", "60000",
-                              "max.in.flight", "1", NULL);
+  evp_client_t *c =
+      mk_client(s, d, "batch.max.events", "10", "linger.ms", "60000", "max.in.flight", "1", NULL);
   send_range(c, 0, 40);
   ck_assert_int_eq(evp_flush(c, 15000), 0);
   char *st = evp_client_stats(c); /* server rejections are counted by reason */
-  ck_assert_msg(strstr(st, "\"rejected\":1,\"rejected_by_reason\":{\"test rejection\":1}"), "%s", st);
+  ck_assert_msg(strstr(st, "\"rejected\":1,\"rejected_by_reason\":{\"test rejection\":1}"), "%s",
+                st);
   evp_free(st);
   evp_client_destroy(c, 1000);
   ck_assert_int_eq(check_once(s, d, 40), 0);
@@ -202,8 +202,7 @@ START_TEST(message_timeout_bounds_retries) {
 END_TEST
 
 START_TEST(retry_budget_slows_a_failing_server) {
-  for (int i = 0; i < 200; i++)
-    ms_push(s, MS_500, 0);
+  for (int i = 0; i < 200; i++) ms_push(s, MS_500, 0);
   /* budget 4 saved tokens, then 2 a second: a retry waits for a token */
   evp_client_t *c = mk_client(s, d, "retry.budget.tokens", "4", "retry.budget.min.per.sec", "2",
                               "retry.backoff.ms", "1", "retry.backoff.max.ms", "200",
@@ -245,8 +244,8 @@ END_TEST
 START_TEST(a_persistent_401_with_requests_in_flight_fails_after_one_refresh) {
   ms_set_always_401(s, 1);
   ms_set_events_delay_ms(s, 20);
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "max.in.flight", "4",
-                              "linger.ms", "60000", NULL);
+  evp_client_t *c =
+      mk_client(s, d, "batch.max.events", "10", "max.in.flight", "4", "linger.ms", "60000", NULL);
   ck_assert_int_eq(run(c, 40), 0);
   ck_assert_int_eq(d->failed, 40);
   ck_assert_int_eq(d->err[0], EVP_ERR_AUTH);
@@ -256,8 +255,8 @@ END_TEST
 
 START_TEST(batches_are_in_flight_at_once_up_to_the_limit) {
   ms_set_events_delay_ms(s, 50);
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "25", "max.in.flight", "3",
-                              "linger.ms", "60000", NULL);
+  evp_client_t *c =
+      mk_client(s, d, "batch.max.events", "25", "max.in.flight", "3", "linger.ms", "60000", NULL);
   ck_assert_int_eq(run(c, N), 0); /* 16 batches */
   ck_assert_int_eq(d->ok, N);
   ck_assert_int_eq(ms_events_requests(s), N / 25);
@@ -269,8 +268,8 @@ END_TEST
 
 START_TEST(one_in_flight_sends_one_batch_at_a_time) {
   ms_set_events_delay_ms(s, 20);
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "25", "max.in.flight", "1",
-                              "linger.ms", "60000", NULL);
+  evp_client_t *c =
+      mk_client(s, d, "batch.max.events", "25", "max.in.flight", "1", "linger.ms", "60000", NULL);
   ck_assert_int_eq(run(c, 200), 0);
   ck_assert_int_eq(d->ok, 200);
   ck_assert_int_eq(ms_max_concurrent(s), 1);
@@ -280,8 +279,8 @@ END_TEST
 
 START_TEST(close_abandons_requests_in_flight_and_reports_them) {
   ms_set_events_delay_ms(s, 4000);
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "max.in.flight", "3",
-                              "linger.ms", "0", NULL);
+  evp_client_t *c =
+      mk_client(s, d, "batch.max.events", "10", "max.in.flight", "3", "linger.ms", "0", NULL);
   send_range(c, 0, 30);
   double t0 = mono_s();
   while (ms_max_concurrent(s) < 3 && mono_s() - t0 < 10) {

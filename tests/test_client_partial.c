@@ -43,8 +43,7 @@ static long errors_now(void) {
 /* Wait until cond() or the time runs out; returns the seconds waited. */
 static double wait_for(int (*cond)(void), double max_s) {
   double t0 = mono_s();
-  while (!cond() && mono_s() - t0 < max_s)
-    sleep_s(0.005);
+  while (!cond() && mono_s() - t0 < max_s) sleep_s(0.005);
   return mono_s() - t0;
 }
 
@@ -74,7 +73,8 @@ START_TEST(one_failing_batch_does_not_stall_the_others) {
   send_range(c, 0, 400);
   g_want = 390;
   double dt = wait_for(ok_reached, 12.0);
-  ck_assert_msg(ok_now() == 390, "after %.2f s: %ld of the 390 healthy events delivered", dt, ok_now());
+  ck_assert_msg(ok_now() == 390, "after %.2f s: %ld of the 390 healthy events delivered", dt,
+                ok_now());
   ck_assert_msg(dt < 12.0, "the healthy batches took %.2f s", dt);
   ck_assert_int_le(ms_events_requests(s), 39 + 12); /* the poisoned batch: a few tries */
   ms_set_poison(s, NULL);
@@ -129,8 +129,8 @@ START_TEST(retry_after_pauses_every_sender) {
   /* The first request gets 503 + Retry-After: 2. No request may reach the
    * server during that pause, though four connections were free. */
   ms_push(s, MS_503_RA, 2);
-  evp_client_t *c = mk_client(s, d, "batch.max.events", "10", "max.in.flight", "4", "linger.ms",
-                              "0", NULL);
+  evp_client_t *c =
+      mk_client(s, d, "batch.max.events", "10", "max.in.flight", "4", "linger.ms", "0", NULL);
   double t0 = mono_s();
   send_range(c, 0, 200);
   ck_assert_int_eq(evp_flush(c, 20000), 0);
@@ -151,18 +151,19 @@ START_TEST(invalid_client_fails_every_event_at_once_as_auth) {
   send_range(c, 0, 100);
   g_want = 100;
   double dt = wait_for(all_reported, 8.0);
-  ck_assert_msg(dr_total(d) == 100, "after %.2f s only %ld of 100 events reported", dt, dr_total(d));
+  ck_assert_msg(dr_total(d) == 100, "after %.2f s only %ld of 100 events reported", dt,
+                dr_total(d));
   ck_assert_int_eq(evp_flush(c, 1000), 0);
   ck_assert_int_eq(stat_of(c, "auth"), 100);
   char *st = evp_client_stats(c);
-  ck_assert_msg(strstr(st, "\"last_error\":{\"code\":\"EVP_ERR_AUTH\"") && strstr(st, "invalid_client"),
+  ck_assert_msg(strstr(st, "\"last_error\":{\"code\":\"EVP_ERR_AUTH\"") &&
+                    strstr(st, "invalid_client"),
                 "%s", st);
   evp_free(st);
   long token_reqs = ms_token_requests(s);
   evp_client_destroy(c, 1000);
   ck_assert_int_eq(d->failed, 100);
-  for (long k = 0; k < 100; k++)
-    ck_assert_int_eq(d->err[k], EVP_ERR_AUTH);
+  for (long k = 0; k < 100; k++) ck_assert_int_eq(d->err[k], EVP_ERR_AUTH);
   ck_assert_msg(strstr(d->last_reason, "invalid_client"), "%s", d->last_reason);
   ck_assert_int_eq(d->errors, 1);
   ck_assert_int_eq(d->err_code, EVP_ERR_AUTH);

@@ -14,16 +14,16 @@
  * carry its own event's opaque. */
 typedef struct {
   pthread_mutex_t mu;
-  char slot[H_MAX];   /* the per-event opaques point here */
-  int seen[H_MAX];    /* reports per event, found through the opaque */
+  char slot[H_MAX]; /* the per-event opaques point here */
+  int seen[H_MAX];  /* reports per event, found through the opaque */
   long total, ok, rejected, failed;
-  long mismatched;    /* opaque and event_id name different events */
-  long foreign;       /* opaque outside slot[] */
-  long wrong_client;  /* the callback's client is not the one expected */
+  long mismatched;   /* opaque and event_id name different events */
+  long foreign;      /* opaque outside slot[] */
+  long wrong_client; /* the callback's client is not the one expected */
   evp_client_t *client;
-  pthread_t owner;    /* callbacks must run on this thread (when check_thread) */
+  pthread_t owner; /* callbacks must run on this thread (when check_thread) */
   int check_thread;
-  long wrong_thread;  /* callbacks seen on another thread */
+  long wrong_thread; /* callbacks seen on another thread */
   volatile int closed;
   long after_close;
   /* the last report */
@@ -58,8 +58,7 @@ static void rec_free(rec_t *r) {
 
 static long id_number(const char *id, size_t len) {
   char buf[32];
-  if (len <= 3 || len >= sizeof buf || memcmp(id, "ev-", 3))
-    return -1;
+  if (len <= 3 || len >= sizeof buf || memcmp(id, "ev-", 3)) return -1;
   memcpy(buf, id + 3, len - 3);
   buf[len - 3] = '\0';
   return atol(buf);
@@ -83,12 +82,9 @@ static void on_report(evp_client_t *c, const evp_delivery_t *d, void *op) {
     r->reenter_send_s = mono_s() - t0;
   }
   pthread_mutex_lock(&r->mu);
-  if (r->closed)
-    r->after_close++;
-  if (c != r->client)
-    r->wrong_client++;
-  if (r->check_thread && !pthread_equal(pthread_self(), r->owner))
-    r->wrong_thread++;
+  if (r->closed) r->after_close++;
+  if (c != r->client) r->wrong_client++;
+  if (r->check_thread && !pthread_equal(pthread_self(), r->owner)) r->wrong_thread++;
   r->total++;
   switch (evp_delivery_status(d)) {
   case EVP_DELIVERY_OK: r->ok++; break;
@@ -98,8 +94,7 @@ static void on_report(evp_client_t *c, const evp_delivery_t *d, void *op) {
   if (o >= r->slot && o < r->slot + H_MAX) {
     long slot = (long)(o - r->slot);
     r->seen[slot]++;
-    if (slot != k)
-      r->mismatched++;
+    if (slot != k) r->mismatched++;
   } else if (o) {
     r->foreign++;
   }
@@ -116,10 +111,8 @@ static void on_error(evp_err_t err, int retrying, const char *reason, void *op) 
   rec_t *r = op;
   (void)reason;
   pthread_mutex_lock(&r->mu);
-  if (r->closed)
-    r->after_close++;
-  if (r->check_thread && !pthread_equal(pthread_self(), r->owner))
-    r->err_wrong_thread++;
+  if (r->closed) r->after_close++;
+  if (r->check_thread && !pthread_equal(pthread_self(), r->owner)) r->err_wrong_thread++;
   r->errors++;
   r->err_code = err;
   r->err_retrying = retrying;
@@ -158,8 +151,7 @@ static evp_err_t send_op(evp_client_t *c, rec_t *r, long k) {
 }
 
 static void send_op_range(evp_client_t *c, rec_t *r, long from, long to) {
-  for (long k = from; k < to; k++)
-    ck_assert_int_eq(send_op(c, r, k), EVP_OK);
+  for (long k = from; k < to; k++) ck_assert_int_eq(send_op(c, r, k), EVP_OK);
 }
 
 /* Every event from..to-1 reported exactly once, through its own opaque. */
@@ -180,8 +172,7 @@ static void sleep_ms(long ms) {
 
 static void wait_accepted(ms_t *s, long n) {
   double t0 = mono_s();
-  while (ms_accepted_total(s) < n && mono_s() - t0 < 10)
-    sleep_ms(2);
+  while (ms_accepted_total(s) < n && mono_s() - t0 < 10) sleep_ms(2);
   ck_assert_int_ge(ms_accepted_total(s), n);
 }
 
@@ -251,8 +242,7 @@ START_TEST(accessors_tell_status_error_reason_http_attempts_latency) {
   /* Latency: the event lingers 300 ms before it is sent. */
   ck_assert_int_eq(send_op(c, r, 0), EVP_OK);
   double t0 = mono_s();
-  while (rec_total(r) < 1 && mono_s() - t0 < 5)
-    evp_poll(c, 100);
+  while (rec_total(r) < 1 && mono_s() - t0 < 5) evp_poll(c, 100);
   ck_assert_int_eq(r->ok, 1);
   ck_assert_int_ge(r->last_latency_us, 250000);
   ck_assert_int_lt(r->last_latency_us, 5000000);
@@ -345,8 +335,7 @@ typedef struct {
 static void *poller_main(void *p) {
   poller_t *pl = p;
   double t0 = mono_s();
-  while (rec_total(pl->r) < pl->want && mono_s() - t0 < 20)
-    evp_poll(pl->c, 100);
+  while (rec_total(pl->r) < pl->want && mono_s() - t0 < 20) evp_poll(pl->c, 100);
   return NULL;
 }
 
@@ -360,10 +349,8 @@ static void *producer_main(void *p) {
   producer_t *pr = p;
   for (long k = pr->from; k < pr->to; k++) {
     evp_err_t e;
-    while ((e = send_op(pr->c, pr->r, k)) == EVP_ERR_QUEUE_FULL)
-      sleep_ms(1);
-    if (e != EVP_OK)
-      return (void *)1;
+    while ((e = send_op(pr->c, pr->r, k)) == EVP_ERR_QUEUE_FULL) sleep_ms(1);
+    if (e != EVP_OK) return (void *)1;
   }
   return NULL;
 }
@@ -431,8 +418,7 @@ START_TEST(poll_fd_is_readable_while_reports_wait_and_drains) {
   /* Again, the same descriptor works for the next round. */
   send_op_range(c, r, 100, 110);
   ck_assert(readable(fd, 5000));
-  while (rec_total(r) < 110)
-    ck_assert_int_ge(evp_poll(c, 1000), 0);
+  while (rec_total(r) < 110) ck_assert_int_ge(evp_poll(c, 1000), 0);
   ck_assert(!readable(fd, 0));
   ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
   rec_free(r);
@@ -506,8 +492,7 @@ START_TEST(waiting_reports_count_against_the_queue_bound) {
   send_op_range(c, r, 0, 100);
   wait_accepted(s, 100);
   double t0 = mono_s();
-  while (stats_number(c, "\"delivered\":") < 100 && mono_s() - t0 < 5)
-    sleep_ms(2);
+  while (stats_number(c, "\"delivered\":") < 100 && mono_s() - t0 < 5) sleep_ms(2);
   /* All delivered, none polled: the reports hold the room. */
   ck_assert_int_eq(send_op(c, r, 100), EVP_ERR_QUEUE_FULL);
   ck_assert_int_eq(stats_number(c, "\"queue_full\":"), 1);
@@ -525,8 +510,7 @@ START_TEST(waiting_reports_count_against_the_queue_bound) {
   r = rec_new();
   c = mk_rec_client(s, r, "callbacks.mode", "poll", "queue.max.bytes", "4096", NULL);
   long k = 0;
-  while (send_op(c, r, k) == EVP_OK)
-    k++;
+  while (send_op(c, r, k) == EVP_OK) k++;
   ck_assert_int_gt(k, 10);
   wait_accepted(s, k);
   sleep_ms(50);
@@ -596,7 +580,7 @@ START_TEST(callbacks_cannot_reenter_flush_or_poll_and_send_never_blocks) {
     rec_t *r = rec_new();
     r->try_reenter = 1;
     evp_client_t *c = mk_rec_client(s, r, "callbacks.mode", modes[m], "queue.max.events", "1",
-                                     "queue.block.timeout.ms", "5000", NULL);
+                                    "queue.block.timeout.ms", "5000", NULL);
     ck_assert_int_eq(send_op(c, r, 0), EVP_OK);
     ck_assert_int_eq(evp_flush(c, 5000), 0);
     evp_client_destroy(c, 1000);
@@ -622,8 +606,7 @@ START_TEST(deprecated_callback_still_works_and_is_replaced_by_the_new_one) {
   wait_accepted(s, 200);
   ck_assert_int_eq(dr_total(d), 0);
   long served = 0;
-  while (served < 200)
-    served += evp_poll(c, 1000);
+  while (served < 200) served += evp_poll(c, 1000);
   ck_assert_int_eq(served, 200);
   check_once(s, d, 200);
   ck_assert_int_eq(d->ok, 200);
@@ -683,8 +666,7 @@ START_TEST(errors_only_mode_in_poll_mode_frees_room_of_successes) {
   for (long k = 0; k < 100; k++) {
     evp_err_t e;
     double t0 = mono_s();
-    while ((e = send_op(c, r, k)) == EVP_ERR_QUEUE_FULL && mono_s() - t0 < 5)
-      sleep_ms(1);
+    while ((e = send_op(c, r, k)) == EVP_ERR_QUEUE_FULL && mono_s() - t0 < 5) sleep_ms(1);
     ck_assert_int_eq(e, EVP_OK);
   }
   wait_accepted(s, 100);

@@ -18,10 +18,8 @@ START_TEST(forked_child_gets_no_poll_descriptor) {
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
     int rc = 0;
-    if (evp_poll(c, 0) != -1)
-      rc |= 1;
-    if (evp_poll_fd(c) != -1)
-      rc |= 2;
+    if (evp_poll(c, 0) != -1) rc |= 1;
+    if (evp_poll_fd(c) != -1) rc |= 2;
     _exit(rc);
   }
   int st = 0;

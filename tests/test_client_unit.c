@@ -31,7 +31,8 @@ END_TEST
 START_TEST(scanner_enforces_the_grammar) {
   evp__scan s;
   const char *ok[] = {"{\"a\":[]}", "{\"a\":[1,-0,0.5,1e9,1E-2,true,false,null,\"\",{}]}",
-                      "{\"\\ud83d\\ude00\":\"\xf0\x9f\x98\x80\"}", "{\"a\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"}"};
+                      "{\"\\ud83d\\ude00\":\"\xf0\x9f\x98\x80\"}",
+                      "{\"a\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"}"};
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
     ck_assert_msg(scan(ok[i], &s) == EVP_OK, "refused %s", ok[i]);
   const char *bad[] = {"{", "{\"a\"}", "{\"a\":1", "{\"a\":-}", "{\"a\":1.}", "{\"a\":1e}",
@@ -46,10 +47,8 @@ START_TEST(scanner_enforces_the_grammar) {
   /* Nesting is bounded like the server's body check: 60 levels pass, more
    * than the schema validator's limit do not. */
   char mid[200] = "{\"a\":";
-  for (int i = 0; i < 60; i++)
-    strcat(mid, "[");
-  for (int i = 0; i < 60; i++)
-    strcat(mid, "]");
+  for (int i = 0; i < 60; i++) strcat(mid, "[");
+  for (int i = 0; i < 60; i++) strcat(mid, "]");
   strcat(mid, "}");
   ck_assert_int_eq(scan(mid, &s), EVP_OK);
   /* Nesting is bounded, not recursion without end. */
@@ -60,10 +59,8 @@ START_TEST(scanner_enforces_the_grammar) {
   deep[n++] = 'a';
   deep[n++] = '"';
   deep[n++] = ':';
-  for (int i = 0; i < 150; i++)
-    deep[n++] = '[';
-  for (int i = 0; i < 150; i++)
-    deep[n++] = ']';
+  for (int i = 0; i < 150; i++) deep[n++] = '[';
+  for (int i = 0; i < 150; i++) deep[n++] = ']';
   deep[n++] = '}';
   deep[n] = '\0';
   ck_assert_int_eq(scan(deep, &s), EVP_ERR_JSON);
@@ -107,8 +104,7 @@ START_TEST(uuid7_is_well_formed_and_unique) {
     ck_assert(strchr("89ab", u[19]));
     ck_assert_str_ne(u, prev);
     /* Time-ordered: the 48-bit millisecond prefix never goes backwards. */
-    if (prev[0])
-      ck_assert(memcmp(prev, u, 13) <= 0);
+    if (prev[0]) ck_assert(memcmp(prev, u, 13) <= 0);
     memcpy(prev, u, 37);
   }
   char t[25];
@@ -126,8 +122,7 @@ START_TEST(backoff_is_bounded_full_jitter) {
     ck_assert(d >= 0 && d <= 100);
     d = evp__retry_backoff_ms(&rng, 100, 1000, 30);
     ck_assert(d >= 0 && d <= 1000);
-    if (d > max_seen)
-      max_seen = d;
+    if (d > max_seen) max_seen = d;
   }
   ck_assert_int_gt(max_seen, 500); /* jitter spreads over the range */
 }
@@ -148,8 +143,9 @@ END_TEST
 
 START_TEST(responses_are_parsed_defensively) {
   evp__resp r;
-  const char *b = "{\"accepted\":2,\"rejected\":[{\"index\":1,\"error\":\"bad\",\"retriable\":true},"
-                  "{\"index\":9},{\"index\":-1},{\"index\":0.5},{\"nothing\":1}]}";
+  const char *b =
+      "{\"accepted\":2,\"rejected\":[{\"index\":1,\"error\":\"bad\",\"retriable\":true},"
+      "{\"index\":9},{\"index\":-1},{\"index\":0.5},{\"nothing\":1}]}";
   ck_assert_int_eq(evp__events_resp_parse(b, strlen(b), 3, &r), EVP_OK);
   ck_assert_int_eq(r.accepted, 2);
   ck_assert_uint_eq(r.n, 1); /* out-of-range and malformed indexes ignored */

@@ -66,8 +66,7 @@ START_TEST(deadline_of_a_monotonic_condition_variable) {
   struct timespec dl = evp__timespec_us(t0 + 50000);
   pthread_mutex_lock(&mu);
   int rc;
-  while ((rc = pthread_cond_timedwait(&cv, &mu, &dl)) == 0) {
-  }
+  while ((rc = pthread_cond_timedwait(&cv, &mu, &dl)) == 0) {}
   pthread_mutex_unlock(&mu);
   int64_t took = evp__mono_us() - t0;
   ck_assert_int_eq(rc, ETIMEDOUT);

@@ -50,7 +50,8 @@ START_TEST(set_checks_names_types_and_ranges) {
   ck_assert_ptr_nonnull(strstr(e, "no.such"));
   ck_assert_int_eq(evp_conf_set(c, "batch.max.events", "0", e, sizeof e), EVP_ERR_CONF_INVALID);
   ck_assert_ptr_nonnull(strstr(e, "batch.max.events"));
-  ck_assert_int_eq(evp_conf_set(c, "batch.max.events", "100001", e, sizeof e), EVP_ERR_CONF_INVALID);
+  ck_assert_int_eq(evp_conf_set(c, "batch.max.events", "100001", e, sizeof e),
+                   EVP_ERR_CONF_INVALID);
   ck_assert_int_eq(evp_conf_set(c, "batch.max.events", "12x", e, sizeof e), EVP_ERR_CONF_INVALID);
   ck_assert_int_eq(evp_conf_set(c, "batch.max.events", "", e, sizeof e), EVP_ERR_CONF_INVALID);
   ck_assert_int_eq(evp_conf_set(c, "batch.max.events", "99999999999999999999", e, sizeof e),
@@ -66,8 +67,10 @@ START_TEST(set_checks_names_types_and_ranges) {
   ck_assert_int_eq(evp_conf_set(c, "fill.event_id", "FALSE", e, sizeof e), EVP_OK);
   get(c, "fill.event_id", b, sizeof b);
   ck_assert_str_eq(b, "false");
-  ck_assert_int_eq(evp_conf_set(c, "token.refresh.ratio", "0.95", e, sizeof e), EVP_ERR_CONF_INVALID);
-  ck_assert_int_eq(evp_conf_set(c, "token.refresh.ratio", "nan", e, sizeof e), EVP_ERR_CONF_INVALID);
+  ck_assert_int_eq(evp_conf_set(c, "token.refresh.ratio", "0.95", e, sizeof e),
+                   EVP_ERR_CONF_INVALID);
+  ck_assert_int_eq(evp_conf_set(c, "token.refresh.ratio", "nan", e, sizeof e),
+                   EVP_ERR_CONF_INVALID);
   ck_assert_int_eq(evp_conf_set(c, "token.refresh.ratio", "0.6", e, sizeof e), EVP_OK);
   get(c, "token.refresh.ratio", b, sizeof b);
   ck_assert_str_eq(b, "0.6");
@@ -155,7 +158,8 @@ START_TEST(committed_reference_matches_the_table) {
   for (size_t i = 0; i < evp__conf_nprops; i++)
     ck_assert_ptr_nonnull(strstr(doc, evp__conf_props[i].name));
   FILE *f = fopen(EVP_SOURCE_DIR "/docs/CONFIGURATION.md", "rb");
-  ck_assert_msg(f != NULL, "docs/CONFIGURATION.md missing: run evpipe conf-doc > docs/CONFIGURATION.md");
+  ck_assert_msg(f != NULL,
+                "docs/CONFIGURATION.md missing: run evpipe conf-doc > docs/CONFIGURATION.md");
   static char buf[1 << 16];
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);

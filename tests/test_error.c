@@ -14,8 +14,7 @@ START_TEST(every_code_has_a_unique_name_and_description) {
     ck_assert_msg(strcmp(name, "EVP_ERR_UNKNOWN") != 0, "code %d has no name", i);
     ck_assert_msg(strncmp(name, "EVP_", 4) == 0, "code %d: %s", i, name);
     ck_assert_str_ne(evp_err2str((evp_err_t)i), "Unknown error");
-    for (int j = 0; j < i; j++)
-      ck_assert_str_ne(name, evp_err2name((evp_err_t)j));
+    for (int j = 0; j < i; j++) ck_assert_str_ne(name, evp_err2name((evp_err_t)j));
   }
   ck_assert_str_eq(evp_err2name(EVP_ERR_JWT_EXPIRED), "EVP_ERR_JWT_EXPIRED");
   ck_assert_str_eq(evp_err2name(EVP_OK), "EVP_OK");

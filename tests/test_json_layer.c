@@ -101,8 +101,7 @@ START_TEST(scan_each_walks_members_and_locates_errors) {
   ck_assert_int_eq(s.types[3], EVP__JS_NULL);
   /* More members than any array the caller could size: each is handed over. */
   char many[8000] = "{";
-  for (int i = 0; i < 600; i++)
-    sprintf(many + strlen(many), "%s\"k%d\":%d", i ? "," : "", i, i);
+  for (int i = 0; i < 600; i++) sprintf(many + strlen(many), "%s\"k%d\":%d", i ? "," : "", i, i);
   strcat(many, "}");
   memset(&s, 0, sizeof s);
   ck_assert_int_eq(evp__json_scan_object_each(many, strlen(many), 8, seen, &s, &info), EVP_OK);
@@ -144,14 +143,48 @@ END_TEST
 /* The scanner and the tape parser read JSON through one lexer: they accept
  * and refuse the same texts. */
 START_TEST(scanner_and_tape_parser_agree) {
-  static const char *vals[] = {
-      "0", "-0", "1.5e3", "1E-2", "-1.25", "01", "1.", ".5", "+1", "-", "1e", "1e+", "2e-0",
-      "\"\"", "\"a\\/\\b\\f\\n\\r\\t\\\"\\\\\"", "\"\\u0041\\ud83d\\ude00\"", "\"\\u12\"",
-      "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\xf0\x9f\x98\x80\"",
-      "\"\xed\xa0\x80\"",
-      "\"\xf4\x90\x80\x80\"", "\"\xe0\x80\xaf\"", "\"x\xe2\x82\"", "\"\x7f\"", "\"\x1f\"",
-      "true", "false", "null", "nul", "tru", "[1,2]", "[1 2]", "[1,]", "{\"a\":{}}", "{\"a\"}",
-      "\"\\q\"", "\"abc", "[", "\"\\", "\"\\u00"};
+  static const char *vals[] = {"0",
+                               "-0",
+                               "1.5e3",
+                               "1E-2",
+                               "-1.25",
+                               "01",
+                               "1.",
+                               ".5",
+                               "+1",
+                               "-",
+                               "1e",
+                               "1e+",
+                               "2e-0",
+                               "\"\"",
+                               "\"a\\/\\b\\f\\n\\r\\t\\\"\\\\\"",
+                               "\"\\u0041\\ud83d\\ude00\"",
+                               "\"\\u12\"",
+                               "\"\\ud800\"",
+                               "\"\\udc00\"",
+                               "\"\\ud800\\u0041\"",
+                               "\"\xf0\x9f\x98\x80\"",
+                               "\"\xed\xa0\x80\"",
+                               "\"\xf4\x90\x80\x80\"",
+                               "\"\xe0\x80\xaf\"",
+                               "\"x\xe2\x82\"",
+                               "\"\x7f\"",
+                               "\"\x1f\"",
+                               "true",
+                               "false",
+                               "null",
+                               "nul",
+                               "tru",
+                               "[1,2]",
+                               "[1 2]",
+                               "[1,]",
+                               "{\"a\":{}}",
+                               "{\"a\"}",
+                               "\"\\q\"",
+                               "\"abc",
+                               "[",
+                               "\"\\",
+                               "\"\\u00"};
   evp__jdoc d = {0};
   for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
     char doc[128];
@@ -244,7 +277,7 @@ START_TEST(base64_one_codec_two_alphabets) {
   /* Each alphabet refuses the other's two characters, and padding rules. */
   ck_assert_int_eq(evp__base64_decode("-_8=", 4, out, &ol), EVP_ERR_BASE64);
   ck_assert_int_eq(evp_base64url_decode("+/8", 3, out, &ol), EVP_ERR_BASE64);
-  ck_assert_int_eq(evp__base64_decode("+/8", 3, out, &ol), EVP_ERR_BASE64);     /* no padding */
+  ck_assert_int_eq(evp__base64_decode("+/8", 3, out, &ol), EVP_ERR_BASE64);    /* no padding */
   ck_assert_int_eq(evp_base64url_decode("-_8=", 4, out, &ol), EVP_ERR_BASE64); /* padding */
   ck_assert_int_eq(evp__base64_decode("+/9=", 4, out, &ol), EVP_ERR_BASE64);   /* trailing bits */
   ck_assert_int_eq(evp__base64_decode("QQ==", 4, out, &ol), EVP_OK);
@@ -260,10 +293,10 @@ START_TEST(hex_digits_and_utf8_cuts) {
   for (int i = 0; digits[i]; i++)
     ck_assert_int_eq(evp__hex_value((unsigned char)digits[i]), i < 16 ? i : i - 6);
   for (unsigned c = 0; c < 256; c++)
-    if (!strchr(digits, (int)c) || c == 0)
-      ck_assert_int_eq(evp__hex_value(c), -1);
+    if (!strchr(digits, (int)c) || c == 0) ck_assert_int_eq(evp__hex_value(c), -1);
   ck_assert_int_eq(EVP__HEX_DIGITS[10], 'a');
-  const char *s = "ab\xc3\xa9" "cd\xf0\x9f\x98\x80";
+  const char *s = "ab\xc3\xa9"
+                  "cd\xf0\x9f\x98\x80";
   size_t n = strlen(s);
   ck_assert_uint_eq(evp__utf8_cut(s, n, 100), n);
   ck_assert_uint_eq(evp__utf8_cut(s, n, 3), 2); /* not inside the é */

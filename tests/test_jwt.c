@@ -23,8 +23,7 @@ static size_t unhex(const char *hex, unsigned char *out) {
 }
 
 static void tohex(const unsigned char *in, size_t n, char *out) {
-  for (size_t i = 0; i < n; i++)
-    sprintf(out + 2 * i, "%02x", in[i]);
+  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", in[i]);
 }
 
 static const unsigned char KEY1[32] = "0123456789abcdef0123456789abcdef";
@@ -34,7 +33,8 @@ static int64_t fixed_clock(void *opaque) { return *(int64_t *)opaque; }
 
 /* Sign arbitrary header and claims JSON with @p key: lets tests forge any
  * token shape a hostile client could send. */
-static char *forge(const char *header, const char *claims, const unsigned char *key, size_t keylen) {
+static char *forge(const char *header, const char *claims, const unsigned char *key,
+                   size_t keylen) {
   size_t hl = strlen(header), cl = strlen(claims);
   char *t = malloc(evp_base64url_encoded_len(hl) + evp_base64url_encoded_len(cl) + 64);
   size_t n = evp_base64url_encode(header, hl, t);
@@ -116,8 +116,8 @@ START_TEST(base64url_rfc4648_vectors) {
 END_TEST
 
 START_TEST(base64url_rejects_noncanonical_text) {
-  static const char *bad[] = {"Zg==", "Zm8=", "Zm9v\n", "Zm 9v", "Zm+v", "Zm/v", "Z",
-                              "Zh",   "Zm9",  "Zm9vY", "Zm9v\xc3\xa9", "Zm9v\0"};
+  static const char *bad[] = {"Zg==", "Zm8=", "Zm9v\n", "Zm 9v", "Zm+v",         "Zm/v",
+                              "Z",    "Zh",   "Zm9",    "Zm9vY", "Zm9v\xc3\xa9", "Zm9v\0"};
   static const size_t len[] = {4, 4, 5, 5, 4, 4, 1, 2, 3, 5, 6, 5};
   unsigned char dec[32];
   size_t dl;
@@ -126,15 +126,15 @@ START_TEST(base64url_rejects_noncanonical_text) {
     ck_assert_msg(e == EVP_ERR_BASE64, "accepted bad input #%zu", i);
   }
   ck_assert_int_eq(evp_base64url_decode("Zm8", 3, dec, &dl), EVP_OK);
-  ck_assert_int_eq(evp_base64url_decode("Zm9", 3, dec, &dl), EVP_ERR_BASE64); /* trailing bits set */
+  ck_assert_int_eq(evp_base64url_decode("Zm9", 3, dec, &dl),
+                   EVP_ERR_BASE64); /* trailing bits set */
 }
 END_TEST
 
 START_TEST(base64url_round_trips_every_length) {
   unsigned char in[300], dec[300];
   char enc[420];
-  for (size_t i = 0; i < sizeof in; i++)
-    in[i] = (unsigned char)(i * 7 + 3);
+  for (size_t i = 0; i < sizeof in; i++) in[i] = (unsigned char)(i * 7 + 3);
   for (size_t n = 0; n <= sizeof in; n++) {
     size_t el = evp_base64url_encode(in, n, enc), dl;
     ck_assert_uint_eq(el, evp_base64url_encoded_len(n));
@@ -156,26 +156,36 @@ START_TEST(hmac_rfc4231_vectors) {
       {"4a656665", "7768617420646f2079612077616e7420666f72206e6f7468696e673f",
        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
       {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-       "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
+       "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+       "ddddddddd",
        "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
       {"0102030405060708090a0b0c0d0e0f10111213141516171819",
-       "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+       "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdc"
+       "dcdcdcdcd",
        "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
       /* Test case 5 is truncated to 128 bits in the RFC: compare that prefix. */
       {"0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c", "546573742057697468205472756e636174696f6e",
        "a3b6167473100ee06e0c796c2955552b"},
-      {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaa"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaa"
        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-       "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b6579202d2048617368204b6579"
+       "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b6579202d2048617368204"
+       "b6579"
        "204669727374",
        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
-      {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaa"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaa"
        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-       "5468697320697320612074657374207573696e672061206c6172676572207468616e20626c6f636b2d73697a65206b"
-       "657920616e642061206c6172676572207468616e20626c6f636b2d73697a6520646174612e20546865206b6579206e"
-       "6565647320746f20626520686173686564206265666f7265206265696e6720757365642062792074686520484d4143"
+       "5468697320697320612074657374207573696e672061206c6172676572207468616e20626c6f636b2d73697a652"
+       "06b"
+       "657920616e642061206c6172676572207468616e20626c6f636b2d73697a6520646174612e20546865206b65792"
+       "06e"
+       "6565647320746f20626520686173686564206265666f7265206265696e6720757365642062792074686520484d4"
+       "143"
        "20616c676f726974686d2e",
        "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
   };
@@ -185,7 +195,8 @@ START_TEST(hmac_rfc4231_vectors) {
     size_t kl = unhex(tc[i].key, key), dl = unhex(tc[i].data, data);
     ck_assert_int_eq(evp_hmac_sha256(key, kl, data, dl, mac), EVP_OK);
     tohex(mac, 32, hex);
-    ck_assert_msg(strncmp(hex, tc[i].mac, strlen(tc[i].mac)) == 0, "RFC 4231 case %zu: %s", i + 1, hex);
+    ck_assert_msg(strncmp(hex, tc[i].mac, strlen(tc[i].mac)) == 0, "RFC 4231 case %zu: %s", i + 1,
+                  hex);
     /* The prepared-key path used by the verifier must agree. */
     evp__hmac_key_t *k = evp__hmac_key_new(key, kl);
     ck_assert_ptr_nonnull(k);
@@ -237,8 +248,9 @@ START_TEST(sign_then_verify_round_trip) {
   ck_assert_int_eq(evp_jwt_signer_set_issuer(s, "https://issuer.example"), EVP_OK);
   evp_jwt_signer_set_clock(s, fixed_clock, &now_v);
   char *tok = NULL;
-  ck_assert_int_eq(evp_jwt_sign(s, "client-\"1\"", "events", "{\"scope\":\"events:write\",\"n\":[1,2]}",
-                                &tok, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp_jwt_sign(s, "client-\"1\"", "events",
+                                "{\"scope\":\"events:write\",\"n\":[1,2]}", &tok, err, sizeof err),
+                   EVP_OK);
   ck_assert_int_eq(evp_jwt_verifier_set_audience(ver, "events"), EVP_OK);
   ck_assert_int_eq(evp_jwt_verifier_set_issuer(ver, "https://issuer.example"), EVP_OK);
   evp_jwt_t *jwt = NULL;
@@ -262,7 +274,9 @@ START_TEST(sign_then_verify_round_trip) {
   /* The header is exactly the documented one. */
   char hdr[128];
   size_t hl;
-  ck_assert_int_eq(evp_base64url_decode(tok, (size_t)(strchr(tok, '.') - tok), (unsigned char *)hdr, &hl), EVP_OK);
+  ck_assert_int_eq(
+      evp_base64url_decode(tok, (size_t)(strchr(tok, '.') - tok), (unsigned char *)hdr, &hl),
+      EVP_OK);
   hdr[hl] = '\0';
   ck_assert_str_eq(hdr, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}");
   /* Two tokens never share a jti. */
@@ -288,13 +302,17 @@ START_TEST(sign_refuses_bad_arguments) {
   ck_assert_int_eq(evp_jwt_sign(s, NULL, "a", NULL, &tok, err, sizeof err), EVP_ERR_INVALID_ARG);
   ck_assert_ptr_null(tok);
   ck_assert_int_eq(evp_jwt_sign(s, "", "a", NULL, &tok, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp_jwt_sign(s, "s", "\xc3\x28", NULL, &tok, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "{\"exp\":1}", &tok, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp_jwt_sign(s, "s", "\xc3\x28", NULL, &tok, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "{\"exp\":1}", &tok, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   ck_assert(strstr(err, "exp") != NULL);
-  ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "{\"\\u0073ub\":1}", &tok, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "{\"\\u0073ub\":1}", &tok, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "{\"x\":1,}", &tok, err, sizeof err), EVP_ERR_JSON);
   ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "[1]", &tok, err, sizeof err), EVP_ERR_JSON);
-  ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "{\"x\":1,\"x\":2}", &tok, err, sizeof err), EVP_ERR_JWT_DUPLICATE);
+  ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "{\"x\":1,\"x\":2}", &tok, err, sizeof err),
+                   EVP_ERR_JWT_DUPLICATE);
   ck_assert_int_eq(evp_jwt_sign(s, "s", "a", "{}", &tok, err, sizeof err), EVP_OK);
   evp_free(tok);
   ck_assert_int_eq(evp_jwt_signer_set_ttl(s, 0), EVP_ERR_INVALID_ARG);
@@ -306,11 +324,13 @@ START_TEST(sign_refuses_bad_arguments) {
 END_TEST
 
 /* RFC 7515 Appendix A.1: an HS256 JWS from the standard, with its JWK key. */
-#define A1_TOKEN                                                                                  \
-  "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"                                                      \
-  ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ" \
+#define A1_TOKEN                                                                                   \
+  "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"                                                       \
+  ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlf" \
+  "Q"                                                                                              \
   ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-#define A1_K "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
+#define A1_K \
+  "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
 #define A1_EXP 1300819380
 
 START_TEST(rfc7515_a1_token_verifies_until_exp_plus_leeway) {
@@ -333,13 +353,15 @@ START_TEST(rfc7515_a1_token_verifies_until_exp_plus_leeway) {
   t = A1_EXP + EVP_JWT_DEFAULT_LEEWAY - 1; /* still inside the leeway */
   ck_assert_int_eq(evp_jwt_verify(v, A1_TOKEN, strlen(A1_TOKEN), NULL, err, sizeof err), EVP_OK);
   t = A1_EXP + EVP_JWT_DEFAULT_LEEWAY + 1; /* one second after exp + leeway */
-  ck_assert_int_eq(evp_jwt_verify(v, A1_TOKEN, strlen(A1_TOKEN), &jwt, err, sizeof err), EVP_ERR_JWT_EXPIRED);
+  ck_assert_int_eq(evp_jwt_verify(v, A1_TOKEN, strlen(A1_TOKEN), &jwt, err, sizeof err),
+                   EVP_ERR_JWT_EXPIRED);
   ck_assert_ptr_null(jwt);
   /* The same token with a flipped signature bit fails. */
   char bad[] = A1_TOKEN;
   bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'j' ? 'k' : 'j';
   t = A1_EXP - 3600;
-  ck_assert_int_eq(evp_jwt_verify(v, bad, strlen(bad), NULL, err, sizeof err), EVP_ERR_JWT_BAD_SIGNATURE);
+  ck_assert_int_eq(evp_jwt_verify(v, bad, strlen(bad), NULL, err, sizeof err),
+                   EVP_ERR_JWT_BAD_SIGNATURE);
   evp_jwt_verifier_destroy(v);
   evp_keyring_destroy(k);
 }
@@ -364,20 +386,22 @@ START_TEST(rejects_malformed_structure) {
   ck_assert_int_eq(check_forged("not json", GOOD), EVP_ERR_JWT_MALFORMED);
   ck_assert_int_eq(check_forged("[\"alg\",\"HS256\"]", GOOD), EVP_ERR_JWT_MALFORMED);
   ck_assert_int_eq(check_forged(HDR " x", GOOD), EVP_ERR_JWT_MALFORMED);
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k1\",}", GOOD), EVP_ERR_JWT_MALFORMED);
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k1\",\"crit\":[\"b64\"]}", GOOD), EVP_ERR_JWT_MALFORMED);
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k1\",}", GOOD),
+                   EVP_ERR_JWT_MALFORMED);
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k1\",\"crit\":[\"b64\"]}", GOOD),
+                   EVP_ERR_JWT_MALFORMED);
   ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":7}", GOOD), EVP_ERR_JWT_MALFORMED);
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k1\",\"x\":\"\xff\"}", GOOD), EVP_ERR_JWT_MALFORMED);
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k1\",\"x\":\"\xff\"}", GOOD),
+                   EVP_ERR_JWT_MALFORMED);
   ck_assert_int_eq(check_forged(HDR, "not json"), EVP_ERR_JWT_MALFORMED);
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200"), EVP_ERR_JWT_MALFORMED);
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":01}"), EVP_ERR_JWT_MALFORMED);
-  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"s\":\"\\ud800\"}"), EVP_ERR_JWT_MALFORMED);
+  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"s\":\"\\ud800\"}"),
+                   EVP_ERR_JWT_MALFORMED);
   /* Nesting beyond the claims depth limit. */
   char deep[256] = "{\"exp\":1700001200,\"d\":";
-  for (int i = 0; i < 40; i++)
-    strcat(deep, "[");
-  for (int i = 0; i < 40; i++)
-    strcat(deep, "]");
+  for (int i = 0; i < 40; i++) strcat(deep, "[");
+  for (int i = 0; i < 40; i++) strcat(deep, "]");
   strcat(deep, "}");
   ck_assert_int_eq(check_forged(HDR, deep), EVP_ERR_JWT_MALFORMED);
 }
@@ -393,7 +417,8 @@ START_TEST(rejects_wrong_algorithms) {
   ck_assert_int_eq(check_forged("{\"alg\":256,\"kid\":\"k1\"}", GOOD), EVP_ERR_JWT_BAD_ALG);
   ck_assert_int_eq(check_forged("{\"alg\":null,\"kid\":\"k1\"}", GOOD), EVP_ERR_JWT_BAD_ALG);
   /* An escaped spelling of HS256 is the same string: accepted. */
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS\\u0032\\u0035\\u0036\",\"kid\":\"k1\"}", GOOD), EVP_OK);
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS\\u0032\\u0035\\u0036\",\"kid\":\"k1\"}", GOOD),
+                   EVP_OK);
   /* "none" with an empty signature, as an attacker would send it. */
   char none[512];
   char h[128], c[256];
@@ -405,20 +430,26 @@ START_TEST(rejects_wrong_algorithms) {
 END_TEST
 
 START_TEST(rejects_bad_typ_and_duplicates) {
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"typ\":\"JOSE\",\"kid\":\"k1\"}", GOOD), EVP_ERR_JWT_BAD_TYP);
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"typ\":1,\"kid\":\"k1\"}", GOOD), EVP_ERR_JWT_BAD_TYP);
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k1\"}", GOOD), EVP_OK); /* typ optional */
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"alg\":\"none\",\"kid\":\"k1\"}", GOOD), EVP_ERR_JWT_DUPLICATE);
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"typ\":\"JOSE\",\"kid\":\"k1\"}", GOOD),
+                   EVP_ERR_JWT_BAD_TYP);
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"typ\":1,\"kid\":\"k1\"}", GOOD),
+                   EVP_ERR_JWT_BAD_TYP);
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k1\"}", GOOD),
+                   EVP_OK); /* typ optional */
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"alg\":\"none\",\"kid\":\"k1\"}", GOOD),
+                   EVP_ERR_JWT_DUPLICATE);
   ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"\\u0061lg\":\"HS256\",\"kid\":\"k1\"}", GOOD),
                    EVP_ERR_JWT_DUPLICATE);
-  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"exp\":1900000000}"), EVP_ERR_JWT_DUPLICATE);
+  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"exp\":1900000000}"),
+                   EVP_ERR_JWT_DUPLICATE);
   ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"x\",\"exp\":1700001200,\"a\\u0075d\":\"events\"}"),
                    EVP_ERR_JWT_DUPLICATE);
 }
 END_TEST
 
 START_TEST(rejects_unknown_keys_and_bad_signatures) {
-  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k9\"}", GOOD), EVP_ERR_JWT_UNKNOWN_KEY);
+  ck_assert_int_eq(check_forged("{\"alg\":\"HS256\",\"kid\":\"k9\"}", GOOD),
+                   EVP_ERR_JWT_UNKNOWN_KEY);
   ck_assert_int_eq(check_forged("{\"alg\":\"HS256\"}", GOOD), EVP_ERR_JWT_UNKNOWN_KEY);
   char *t = forge(HDR, GOOD, KEY2, 32); /* signed with a key the ring does not hold under k1 */
   ck_assert_int_eq(check(t), EVP_ERR_JWT_BAD_SIGNATURE);
@@ -450,12 +481,15 @@ START_TEST(rejects_unknown_keys_and_bad_signatures) {
 END_TEST
 
 START_TEST(checks_time_claims_with_leeway) {
-  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700000000}"), EVP_OK); /* now == exp, inside leeway */
+  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700000000}"),
+                   EVP_OK); /* now == exp, inside leeway */
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":1699999971}"), EVP_OK);
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":1699999970}"), EVP_ERR_JWT_EXPIRED);
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"nbf\":1700000030}"), EVP_OK);
-  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"nbf\":1700000031}"), EVP_ERR_JWT_NOT_YET_VALID);
-  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"iat\":1700000031}"), EVP_ERR_JWT_ISSUED_IN_FUTURE);
+  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"nbf\":1700000031}"),
+                   EVP_ERR_JWT_NOT_YET_VALID);
+  ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"iat\":1700000031}"),
+                   EVP_ERR_JWT_ISSUED_IN_FUTURE);
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":1.7000012e9,\"iat\":1699999999.5}"), EVP_OK);
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":\"1700001200\"}"), EVP_ERR_JWT_BAD_CLAIM);
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200,\"nbf\":true}"), EVP_ERR_JWT_BAD_CLAIM);
@@ -476,24 +510,35 @@ END_TEST
 START_TEST(checks_audience_and_issuer) {
   ck_assert_int_eq(evp_jwt_verifier_set_audience(ver, "events"), EVP_OK);
   ck_assert_int_eq(check_forged(HDR, GOOD), EVP_OK);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"other\",\"exp\":1700001200}"), EVP_ERR_JWT_BAD_AUDIENCE);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"Events\",\"exp\":1700001200}"), EVP_ERR_JWT_BAD_AUDIENCE);
+  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"other\",\"exp\":1700001200}"),
+                   EVP_ERR_JWT_BAD_AUDIENCE);
+  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"Events\",\"exp\":1700001200}"),
+                   EVP_ERR_JWT_BAD_AUDIENCE);
   ck_assert_int_eq(check_forged(HDR, "{\"exp\":1700001200}"), EVP_ERR_JWT_BAD_AUDIENCE);
   ck_assert_int_eq(check_forged(HDR, "{\"aud\":[\"a\",\"events\"],\"exp\":1700001200}"), EVP_OK);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":[\"a\",\"ev\\\"ents\"],\"exp\":1700001200}"), EVP_ERR_JWT_BAD_AUDIENCE);
+  ck_assert_int_eq(check_forged(HDR, "{\"aud\":[\"a\",\"ev\\\"ents\"],\"exp\":1700001200}"),
+                   EVP_ERR_JWT_BAD_AUDIENCE);
   ck_assert_int_eq(check_forged(HDR, "{\"aud\":[],\"exp\":1700001200}"), EVP_ERR_JWT_BAD_AUDIENCE);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":[\"events\",1],\"exp\":1700001200}"), EVP_ERR_JWT_BAD_CLAIM);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":{\"events\":1},\"exp\":1700001200}"), EVP_ERR_JWT_BAD_CLAIM);
+  ck_assert_int_eq(check_forged(HDR, "{\"aud\":[\"events\",1],\"exp\":1700001200}"),
+                   EVP_ERR_JWT_BAD_CLAIM);
+  ck_assert_int_eq(check_forged(HDR, "{\"aud\":{\"events\":1},\"exp\":1700001200}"),
+                   EVP_ERR_JWT_BAD_CLAIM);
   ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"\\u0065vents\",\"exp\":1700001200}"), EVP_OK);
   ck_assert_int_eq(evp_jwt_verifier_set_issuer(ver, "https://iss"), EVP_OK);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"events\",\"exp\":1700001200}"), EVP_ERR_JWT_BAD_ISSUER);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"events\",\"iss\":\"https://other\",\"exp\":1700001200}"),
+  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"events\",\"exp\":1700001200}"),
                    EVP_ERR_JWT_BAD_ISSUER);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"events\",\"iss\":\"https://iss\",\"exp\":1700001200}"), EVP_OK);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"events\",\"iss\":[\"https://iss\"],\"exp\":1700001200}"),
-                   EVP_ERR_JWT_BAD_CLAIM);
-  ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"events\",\"iss\":\"https://iss\",\"sub\":5,\"exp\":1700001200}"),
-                   EVP_ERR_JWT_BAD_CLAIM);
+  ck_assert_int_eq(
+      check_forged(HDR, "{\"aud\":\"events\",\"iss\":\"https://other\",\"exp\":1700001200}"),
+      EVP_ERR_JWT_BAD_ISSUER);
+  ck_assert_int_eq(
+      check_forged(HDR, "{\"aud\":\"events\",\"iss\":\"https://iss\",\"exp\":1700001200}"), EVP_OK);
+  ck_assert_int_eq(
+      check_forged(HDR, "{\"aud\":\"events\",\"iss\":[\"https://iss\"],\"exp\":1700001200}"),
+      EVP_ERR_JWT_BAD_CLAIM);
+  ck_assert_int_eq(
+      check_forged(HDR,
+                   "{\"aud\":\"events\",\"iss\":\"https://iss\",\"sub\":5,\"exp\":1700001200}"),
+      EVP_ERR_JWT_BAD_CLAIM);
   ck_assert_int_eq(evp_jwt_verifier_set_audience(ver, NULL), EVP_OK);
   ck_assert_int_eq(evp_jwt_verifier_set_issuer(ver, NULL), EVP_OK);
   ck_assert_int_eq(check_forged(HDR, "{\"aud\":\"zzz\",\"exp\":1700001200}"), EVP_OK);
@@ -507,7 +552,8 @@ END_TEST
 /* The string scanners' fast paths (16 bytes a step with SSE2, 8 with SWAR,
  * then bytes) stop at exactly the byte a plain byte loop stops at, for every
  * stopping byte at every position and alignment across the step sizes. */
-static const unsigned char *plain_end_ref(const unsigned char *p, const unsigned char *end, int quote_only) {
+static const unsigned char *plain_end_ref(const unsigned char *p, const unsigned char *end,
+                                          int quote_only) {
   for (; p < end; p++) {
     if (*p == '"' || *p == '\\') break;
     if (!quote_only && (*p < 0x20 || *p >= 0x80)) break;
@@ -570,14 +616,16 @@ START_TEST(trusted_scan_matches_strict_scan) {
     for (size_t i = 0; i < na; i++) {
       ck_assert_msg(a[i].key == b[i].key && a[i].keylen == b[i].keylen && a[i].val == b[i].val &&
                         a[i].vallen == b[i].vallen && a[i].type == b[i].type &&
-                        a[i].key_escaped == b[i].key_escaped && a[i].val_escaped == b[i].val_escaped,
+                        a[i].key_escaped == b[i].key_escaped &&
+                        a[i].val_escaped == b[i].val_escaped,
                     "doc %zu member %zu differs", d, i);
     }
   }
   /* Too many members is still refused; truncated text still fails. */
   evp__jmember_t m[1];
   size_t n;
-  ck_assert_int_eq(evp__json_scan_object_trusted("{\"a\":1,\"b\":2}", 13, m, 1, &n), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__json_scan_object_trusted("{\"a\":1,\"b\":2}", 13, m, 1, &n),
+                   EVP_ERR_TOO_LARGE);
   ck_assert_int_ne(evp__json_scan_object_trusted("{\"a\":\"xx", 8, m, 1, &n), EVP_OK);
   ck_assert_int_ne(evp__json_scan_object_trusted("{\"a\":{\"b\":[1,2}", 15, m, 1, &n), EVP_OK);
 }
@@ -650,7 +698,8 @@ static void *verify_many(void *arg) {
   const char *tok = arg;
   for (int i = 0; i < 2000; i++) {
     evp_jwt_t *j = NULL;
-    if (evp_jwt_verify(ver, tok, strlen(tok), &j, NULL, 0) != EVP_OK || !evp_jwt_claim_str(j, "sub"))
+    if (evp_jwt_verify(ver, tok, strlen(tok), &j, NULL, 0) != EVP_OK ||
+        !evp_jwt_claim_str(j, "sub"))
       return (void *)1;
     evp_jwt_destroy(j);
   }
@@ -664,8 +713,7 @@ START_TEST(verifier_is_safe_across_threads) {
   char *tok;
   ck_assert_int_eq(evp_jwt_sign(s, "s", "a", NULL, &tok, err, sizeof err), EVP_OK);
   pthread_t th[4];
-  for (int i = 0; i < 4; i++)
-    pthread_create(&th[i], NULL, verify_many, tok);
+  for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, verify_many, tok);
   for (int i = 0; i < 4; i++) {
     void *r;
     pthread_join(th[i], &r);
@@ -728,8 +776,7 @@ START_TEST(duplicate_names_through_a_seeded_table) {
   for (unsigned i = 0; found < 256 && i < 4000000; i++) {
     char k[16];
     int n = snprintf(k, sizeof k, "m%u", i);
-    if ((evp__hash32(k, (size_t)n) & 1023) == want)
-      memcpy(names[found++], k, (size_t)n + 1);
+    if ((evp__hash32(k, (size_t)n) & 1023) == want) memcpy(names[found++], k, (size_t)n + 1);
   }
   ck_assert_uint_eq(found, 256);
   uint64_t seed = 0x5eed5eed12345678ull;

@@ -82,8 +82,7 @@ static evp_err_t h_echo(void *opaque, const evp_lambda_invocation_t *inv, const 
                         size_t len, char **out, size_t *out_len, char *et, size_t ets, char *em,
                         size_t ems) {
   (void)opaque, (void)inv, (void)et, (void)ets, (void)em, (void)ems;
-  if (!(*out = dup_mem(ev, len)))
-    return EVP_ERR_NOMEM;
+  if (!(*out = dup_mem(ev, len))) return EVP_ERR_NOMEM;
   *out_len = len;
   return EVP_OK;
 }
@@ -160,11 +159,10 @@ END_TEST
 /* Garbage in the error buffers: no NUL anywhere, invalid UTF-8, header
  * breaking characters. */
 static evp_err_t h_garbage(void *opaque, const evp_lambda_invocation_t *inv, const char *ev,
-                           size_t len, char **out, size_t *out_len, char *et, size_t ets,
-                           char *em, size_t ems) {
+                           size_t len, char **out, size_t *out_len, char *et, size_t ets, char *em,
+                           size_t ems) {
   (void)opaque, (void)inv, (void)ev, (void)len, (void)out, (void)out_len;
-  for (size_t i = 0; i < ets; i++)
-    et[i] = (char)(i % 3 == 0 ? '\n' : i % 3 == 1 ? '\xff' : 'T');
+  for (size_t i = 0; i < ets; i++) et[i] = (char)(i % 3 == 0 ? '\n' : i % 3 == 1 ? '\xff' : 'T');
   for (size_t i = 0; i < ems; i++)
     em[i] = (char)(i % 4 == 0 ? '\xc3' : i % 4 == 1 ? '"' : i % 4 == 2 ? '\x01' : '\xe2');
   return EVP_ERR_INTERNAL;
@@ -245,8 +243,11 @@ START_TEST(test_invocation_metadata) {
   int64_t dl = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 60000;
   const char *trace = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1";
   const char *arn = "arn:aws:lambda:eu-west-1:123456789012:function:evpipe-authorizer:live";
-  mock_lambda_invocation_t in = {.payload = "{}", .request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
-                                 .deadline_ms = dl, .function_arn = arn, .trace_id = trace};
+  mock_lambda_invocation_t in = {.payload = "{}",
+                                 .request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+                                 .deadline_ms = dl,
+                                 .function_arn = arn,
+                                 .trace_id = trace};
   ck_assert_int_eq(mock_lambda_enqueue(m, &in, NULL, 0), 0);
   seen_t s;
   memset(&s, 0, sizeof s);
@@ -294,8 +295,7 @@ static evp_err_t h_count(void *opaque, const evp_lambda_invocation_t *inv, const
   (void)inv, (void)et, (void)ets, (void)em, (void)ems;
   size_t *last_len = opaque;
   *last_len = len;
-  if (ev[len] != '\0')
-    return EVP_ERR_INTERNAL; /* the event must be NUL-terminated */
+  if (ev[len] != '\0') return EVP_ERR_INTERNAL; /* the event must be NUL-terminated */
   *out = dup_mem("\"ok\"", 4);
   *out_len = *out ? 4 : 0;
   return *out ? EVP_OK : EVP_ERR_NOMEM;
@@ -353,8 +353,7 @@ static evp_err_t h_huge_response(void *opaque, const evp_lambda_invocation_t *in
                                  char *em, size_t ems) {
   (void)opaque, (void)inv, (void)ev, (void)len, (void)et, (void)ets, (void)em, (void)ems;
   size_t n = EVP_LAMBDA_MAX_RESPONSE + 1;
-  if (!(*out = malloc(n)))
-    return EVP_ERR_NOMEM;
+  if (!(*out = malloc(n))) return EVP_ERR_NOMEM;
   memset(*out, ' ', n);
   *out_len = n;
   return EVP_OK;
@@ -399,8 +398,8 @@ START_TEST(test_init_error) {
   char err[256];
   evp_lambda_runtime_t *rt = evp_lambda_runtime_new(mock_lambda_address(m), err, sizeof err);
   ck_assert_msg(rt != NULL, "%s", err);
-  ck_assert_int_eq(evp_lambda_init_error(rt, "Runtime.ConfigError", "EVP_SIGNING_SECRET_ID is not set"),
-                   EVP_OK);
+  ck_assert_int_eq(
+      evp_lambda_init_error(rt, "Runtime.ConfigError", "EVP_SIGNING_SECRET_ID is not set"), EVP_OK);
   mock_lambda_result_t res;
   ck_assert_int_eq(mock_lambda_wait_result(m, "", WAIT_MS, &res), 0);
   ck_assert_int_eq(res.kind, MOCK_LAMBDA_INIT_ERROR);
@@ -466,8 +465,7 @@ END_TEST
 START_TEST(test_max_invocations) {
   mock_lambda_t *m = mock_lambda_start();
   ck_assert_ptr_nonnull(m);
-  for (int i = 0; i < 5; i++)
-    ck_assert_int_eq(mock_lambda_enqueue_simple(m, NULL, "{\"n\":1}"), 0);
+  for (int i = 0; i < 5; i++) ck_assert_int_eq(mock_lambda_enqueue_simple(m, NULL, "{\"n\":1}"), 0);
   runner_t r;
   runner_start(&r, m, h_echo, NULL, 3);
   ck_assert_int_eq(runner_join(&r), EVP_OK);
@@ -485,9 +483,16 @@ START_TEST(test_runtime_new_address) {
   char err[256];
   const char *good[] = {"127.0.0.1:9001", "localhost:9001", "[::1]:9001", "169.254.100.1:9001",
                         "127.1.2.3:1"};
-  const char *bad[] = {"",           "127.0.0.1",        "127.0.0.1:",     "127.0.0.1:0",
-                       "127.0.0.1:70000", "10.0.0.1:9001", "example.com:80", "[::2]:9001",
-                       "127.0.0.1:90a1", ":9001"};
+  const char *bad[] = {"",
+                       "127.0.0.1",
+                       "127.0.0.1:",
+                       "127.0.0.1:0",
+                       "127.0.0.1:70000",
+                       "10.0.0.1:9001",
+                       "example.com:80",
+                       "[::2]:9001",
+                       "127.0.0.1:90a1",
+                       ":9001"};
   for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
     evp_lambda_runtime_t *rt = evp_lambda_runtime_new(good[i], err, sizeof err);
     ck_assert_msg(rt != NULL, "%s: %s", good[i], err);
@@ -541,8 +546,7 @@ static char *cap_end(capture_t *c) {
   char *buf = malloc(cap + 1);
   ck_assert_ptr_nonnull(buf);
   ssize_t n;
-  while (len < cap && (n = read(c->rd, buf + len, cap - len)) > 0)
-    len += (size_t)n;
+  while (len < cap && (n = read(c->rd, buf + len, cap - len)) > 0) len += (size_t)n;
   close(c->rd);
   buf[len] = '\0';
   return buf;
@@ -567,8 +571,7 @@ static int check_lines(const char *text, int *levels_seen) {
     ck_assert_int_eq(ts[23], 'Z');
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     for (int i = 0; i < 4; i++)
-      if (!strcmp(lv->valuestring, names[i]))
-        levels_seen[i]++;
+      if (!strcmp(lv->valuestring, names[i])) levels_seen[i]++;
     cJSON_Delete(j);
     n++;
     p = nl + 1;
@@ -673,7 +676,8 @@ START_TEST(test_log_request_id_no_payload) {
   mock_lambda_result_free(&res);
   int seen[4] = {0};
   ck_assert_int_ge(check_lines(text, seen), 2);
-  ck_assert_ptr_nonnull(strstr(text, "\"requestId\":\"log-1\",\"message\":\"handling\",\"step\":1}"));
+  ck_assert_ptr_nonnull(
+      strstr(text, "\"requestId\":\"log-1\",\"message\":\"handling\",\"step\":1}"));
   ck_assert_ptr_nonnull(strstr(text, "\"errorType\":\"InvalidEvent\""));
   ck_assert_ptr_null(strstr(text, MARKER));
   free(text);
@@ -705,8 +709,7 @@ END_TEST
 static evp_err_t h_crashy(void *opaque, const evp_lambda_invocation_t *inv, const char *ev,
                           size_t len, char **out, size_t *out_len, char *et, size_t ets, char *em,
                           size_t ems) {
-  if (strstr(ev, "CRASH"))
-    raise(SIGKILL);
+  if (strstr(ev, "CRASH")) raise(SIGKILL);
   return h_echo(opaque, inv, ev, len, out, out_len, et, ets, em, ems);
 }
 
@@ -728,8 +731,7 @@ static char g_self[PATH_MAX];
 /* Start the runtime process (what Lambda does on a cold start). */
 static pid_t spawn_runtime(mock_lambda_t *m, const char *max) {
   size_t n = 0;
-  while (environ[n])
-    n++;
+  while (environ[n]) n++;
   char **envp = calloc(n + 4, sizeof *envp);
   ck_assert_ptr_nonnull(envp);
   char api[96], mx[64];
@@ -737,7 +739,8 @@ static pid_t spawn_runtime(mock_lambda_t *m, const char *max) {
   snprintf(mx, sizeof mx, "EVP_TEST_LAMBDA_MAX=%s", max);
   size_t k = 0;
   for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "AWS_LAMBDA_RUNTIME_API=", 23) && strncmp(environ[i], "EVP_TEST_LAMBDA_", 16))
+    if (strncmp(environ[i], "AWS_LAMBDA_RUNTIME_API=", 23) &&
+        strncmp(environ[i], "EVP_TEST_LAMBDA_", 16))
       envp[k++] = environ[i];
   envp[k++] = api;
   envp[k++] = mx;
@@ -879,11 +882,9 @@ START_TEST(test_runs_over_a_fake_transport) {
 END_TEST
 
 int main(void) {
-  if (getenv("EVP_TEST_LAMBDA_CHILD"))
-    return child_main();
+  if (getenv("EVP_TEST_LAMBDA_CHILD")) return child_main();
   ssize_t sl = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
-  if (sl <= 0)
-    return 2;
+  if (sl <= 0) return 2;
   g_self[sl] = '\0';
   signal(SIGPIPE, SIG_IGN);
   Suite *s = suite_create("lambda");

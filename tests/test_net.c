@@ -28,18 +28,27 @@ static int64_t now_ms(void) {
 /* ------------------------------------------------------------ fake */
 
 START_TEST(fake_answers_through_the_capture_rules) {
-  static const char *const lines[] = {
-      "HTTP/1.1 100 Continue\r\n", "X-Early: gone\r\n", "\r\n", "HTTP/1.1 200 OK\r\n",
-      "x-request-id:   abc-1 \t\r\n", "X-Ctl: a\x01" "b\r\n", "X-Long: 0123456789abcdef\r\n",
-      "Content-Length: 11\r\n", "\r\n", NULL};
+  static const char *const lines[] = {"HTTP/1.1 100 Continue\r\n",
+                                      "X-Early: gone\r\n",
+                                      "\r\n",
+                                      "HTTP/1.1 200 OK\r\n",
+                                      "x-request-id:   abc-1 \t\r\n",
+                                      "X-Ctl: a\x01"
+                                      "b\r\n",
+                                      "X-Long: 0123456789abcdef\r\n",
+                                      "Content-Length: 11\r\n",
+                                      "\r\n",
+                                      NULL};
   mock_transport_t *f;
   int freed = 0;
   evp__transport_t *t = mock_transport_new(&f, &freed);
   ck_assert_ptr_nonnull(t);
   mock_transport_answer(f, 200, lines, "hello world", 7);
   char id[16], early[16], ctl[16], lng[8], none[8];
-  evp__net_hdr_t h[] = {{"X-Request-Id", id, sizeof id, 0}, {"X-Early", early, sizeof early, 0},
-                        {"X-Ctl", ctl, sizeof ctl, 0},       {"X-Long", lng, sizeof lng, 0},
+  evp__net_hdr_t h[] = {{"X-Request-Id", id, sizeof id, 0},
+                        {"X-Early", early, sizeof early, 0},
+                        {"X-Ctl", ctl, sizeof ctl, 0},
+                        {"X-Long", lng, sizeof lng, 0},
                         {"X-None", none, sizeof none, 0}};
   evp__net_resp_t r = {.hdrs = h, .nhdrs = 5};
   evp__net_resp_limit(&r, 64);
@@ -127,8 +136,7 @@ static void *waker_main(void *p) {
    * about interrupting a request the server holds, so wait for that. */
   if (w->server) ck_assert_int_eq(mock_lambda_wait_polling(w->server, 1, 20000), 0);
   atomic_store(&w->woke_ms, now_ms());
-  if (w->cancel)
-    atomic_store(w->cancel, 1);
+  if (w->cancel) atomic_store(w->cancel, 1);
   evp__transport_wakeup(w->t);
   return NULL;
 }
@@ -187,8 +195,7 @@ START_TEST(lambda_headers_and_body_are_captured) {
   evp__net_resp_t r = {.hdrs = h, .nhdrs = 4};
   evp__net_resp_limit(&r, 1 << 20);
   char url[256];
-  snprintf(url, sizeof url, "http://%s/2018-06-01/runtime/invocation/next",
-           mock_lambda_address(m));
+  snprintf(url, sizeof url, "http://%s/2018-06-01/runtime/invocation/next", mock_lambda_address(m));
   evp__net_req_t rq = {.url = url, .connect_timeout_ms = 5000};
   ck_assert_int_eq(evp__transport_perform(t, 0, &rq, &r, NULL), EVP_OK);
   ck_assert_int_eq(r.status, 200);
@@ -225,8 +232,7 @@ START_TEST(wakeup_interrupts_a_stalled_request) {
   evp__transport_conf_t cf = {.slots = 1, .http_only = 1};
   evp__transport_t *t = curl_transport(&cf);
   char url[256];
-  snprintf(url, sizeof url, "http://%s/2018-06-01/runtime/invocation/next",
-           mock_lambda_address(m));
+  snprintf(url, sizeof url, "http://%s/2018-06-01/runtime/invocation/next", mock_lambda_address(m));
   evp__net_req_t rq = {.url = url};
   evp__net_resp_t r = {0};
   atomic_int cancel = 0;

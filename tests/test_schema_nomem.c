@@ -40,19 +40,23 @@ EXPORT void *realloc(void *p, size_t n) { return should_fail() ? NULL : __libc_r
 #endif
 
 static const char schema_text[] =
-    "{\"$id\": \"http://x.example/root.json\", \"definitions\": {\"pos\": {\"type\": \"integer\", \"minimum\": 1}},"
+    "{\"$id\": \"http://x.example/root.json\", \"definitions\": {\"pos\": {\"type\": \"integer\", "
+    "\"minimum\": 1}},"
     " \"type\": \"object\", \"required\": [\"id\", \"n\"],"
     " \"properties\": {\"id\": {\"type\": \"string\", \"format\": \"uuid\"},"
     "   \"n\": {\"$ref\": \"#/definitions/pos\"}, \"r\": {\"$ref\": \"other.json#/definitions/s\"},"
-    "   \"tags\": {\"type\": \"array\", \"uniqueItems\": true, \"items\": {\"anyOf\": [{\"type\": \"integer\"},"
+    "   \"tags\": {\"type\": \"array\", \"uniqueItems\": true, \"items\": {\"anyOf\": [{\"type\": "
+    "\"integer\"},"
     "     {\"enum\": [\"a\", \"b\", \"c\", \"a\\u00e9\", {\"k\": [1]}]}]}},"
     "   \"name\": {\"pattern\": \"^[a-z]+(\\\\.[a-z]+)*$\"}},"
     " \"patternProperties\": {\"^x-\": {\"type\": \"string\"}}, \"additionalProperties\": false}";
-static const char other_text[] = "{\"definitions\": {\"s\": {\"type\": \"string\", \"maxLength\": 3}}}";
-static const char valid_doc[] =
-    "{\"id\": \"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\", \"n\": 2, \"r\": \"abc\", \"name\": \"a.b\","
-    " \"tags\": [\"a\", \"b\", \"c\", \"a\\u00e9\", {\"k\": [1]}, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],"
-    " \"x-y\": \"\\n\"}";
+static const char other_text[] =
+    "{\"definitions\": {\"s\": {\"type\": \"string\", \"maxLength\": 3}}}";
+static const char valid_doc[] = "{\"id\": \"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\", \"n\": 2, "
+                                "\"r\": \"abc\", \"name\": \"a.b\","
+                                " \"tags\": [\"a\", \"b\", \"c\", \"a\\u00e9\", {\"k\": [1]}, 1, "
+                                "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],"
+                                " \"x-y\": \"\\n\"}";
 static const char invalid_doc[] =
     "{\"id\": \"nope\", \"n\": 0, \"r\": \"abcd\", \"name\": \"A\", \"zz\": 1, \"x-1\": 2,"
     " \"tags\": [\"a\", \"a\", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]}";
@@ -61,8 +65,8 @@ static const char invalid_doc[] =
  * assertions allocate, so none may run while allocations can fail). */
 static char problem[512];
 
-#define EXPECT(cond, ...)                                                  \
-  do {                                                                     \
+#define EXPECT(cond, ...)                                                       \
+  do {                                                                          \
     if (!(cond) && !problem[0]) snprintf(problem, sizeof problem, __VA_ARGS__); \
   } while (0)
 
@@ -75,8 +79,7 @@ static int collect(void *opaque, size_t i, const char *v, size_t n, evp_err_t ve
   (void)v;
   (void)n;
   verdicts_t *r = opaque;
-  if (i < 2)
-    r->e[i] = verdict;
+  if (i < 2) r->e[i] = verdict;
   r->n++;
   return 0;
 }
@@ -109,7 +112,8 @@ static int run_once(void) {
   int hit = 0;
   evp_schema_loader_t *l = evp_schema_loader_new();
   if (!l) return 1;
-  rc = evp_schema_add_resource(l, "http://x.example/other.json", other_text, strlen(other_text), err, sizeof err);
+  rc = evp_schema_add_resource(l, "http://x.example/other.json", other_text, strlen(other_text),
+                               err, sizeof err);
   if (rc != EVP_OK) {
     EXPECT(rc == EVP_ERR_NOMEM, "add_resource: %s: %s", evp_err2name(rc), err);
     evp_schema_loader_destroy(l);
@@ -119,8 +123,7 @@ static int run_once(void) {
   evp_schema_ctx_t *c;
   int failed = compile_with_ctx(schema_text, l, &s, &c);
   evp_schema_loader_destroy(l);
-  if (failed)
-    return 1;
+  if (failed) return 1;
   EXPECT(evp_schema_ctx_set_limits(c, 0, 0, 20) == EVP_OK, "set_limits");
   rc = evp_schema_validate(s, c, valid_doc, strlen(valid_doc));
   EXPECT(rc == EVP_OK || rc == EVP_ERR_NOMEM, "valid doc: %s: %s", evp_err2name(rc),
@@ -187,7 +190,8 @@ START_TEST(every_allocation_failure_is_reported) {
   }
   long failed_runs, total = fail_each(run_once, &failed_runs);
   ck_assert_int_gt(total, 20);
-  printf("schema_nomem: %ld allocation points, %ld runs saw the failure reported\n", total, failed_runs);
+  printf("schema_nomem: %ld allocation points, %ld runs saw the failure reported\n", total,
+         failed_runs);
   ck_assert_int_gt(failed_runs, total / 2); /* the failures really were injected */
 }
 END_TEST
@@ -201,11 +205,10 @@ static const char nul_schema[] = "{\"const\": \"a\\u0000b\"}";
 static int run_nul_once(void) {
   evp_schema_t *s;
   evp_schema_ctx_t *c;
-  if (compile_with_ctx(nul_schema, NULL, &s, &c))
-    return 1;
+  if (compile_with_ctx(nul_schema, NULL, &s, &c)) return 1;
   evp_err_t rc = evp_schema_validate(s, c, "\"a\"", 3);
-  EXPECT(rc == EVP_ERR_INVALID_EVENT || rc == EVP_ERR_NOMEM, "\"a\" against const \"a\\u0000b\": %s",
-         evp_err2name(rc));
+  EXPECT(rc == EVP_ERR_INVALID_EVENT || rc == EVP_ERR_NOMEM,
+         "\"a\" against const \"a\\u0000b\": %s", evp_err2name(rc));
   int hit = rc == EVP_ERR_NOMEM;
   rc = evp_schema_validate(s, c, "\"a\\u0000b\"", 10);
   EXPECT(rc == EVP_OK || rc == EVP_ERR_NOMEM, "\"a\\u0000b\" against its own const: %s",

@@ -50,22 +50,25 @@ static void run_group(void *opaque, const char *prefix, const char *stext, size_
     } else {
       evp_err_t rc = evp_schema_validate(s, r->ctx, tc->data, tc->data_len);
       ok = (rc == EVP_OK) == tc->valid && (rc == EVP_OK || rc == EVP_ERR_INVALID_EVENT);
-      why = evp_schema_ctx_error_count(r->ctx) ? evp_schema_ctx_error_message(r->ctx, 0) : evp_err2name(rc);
+      why = evp_schema_ctx_error_count(r->ctx) ? evp_schema_ctx_error_message(r->ctx, 0)
+                                               : evp_err2name(rc);
     }
-    if (ok) r->t->pass++;
-    else if (r->required && is_known_failure(name)) r->t->known++;
+    if (ok)
+      r->t->pass++;
+    else if (r->required && is_known_failure(name))
+      r->t->known++;
     else {
       r->t->fail++;
       if (r->required || getenv("EVP_SCHEMA_SUITE_VERBOSE"))
-        fprintf(stderr, "%s FAIL %s (expected %s; %s)\n", r->required ? "required" : "optional", name,
-                tc->valid ? "valid" : "invalid", why);
+        fprintf(stderr, "%s FAIL %s (expected %s; %s)\n", r->required ? "required" : "optional",
+                name, tc->valid ? "valid" : "invalid", why);
     }
   }
   evp_schema_destroy(s);
 }
 
-static void run_dir(evp_schema_loader_t *l, evp_schema_ctx_t *ctx, const char *dir, const char *prefix,
-                    int required, tally *t) {
+static void run_dir(evp_schema_loader_t *l, evp_schema_ctx_t *ctx, const char *dir,
+                    const char *prefix, int required, tally *t) {
   run_t r = {l, ctx, required, t};
   suite_run_dir(dir, prefix, run_group, &r);
 }
@@ -84,7 +87,8 @@ START_TEST(required_draft7_all_pass) {
   evp_schema_ctx_t *c = context();
   tally t = {0, 0, 0};
   run_dir(l, c, SUITE_DIR "/tests/draft7", "", 1, &t);
-  printf("draft7 required: %d/%d passed, %d known exceptions\n", t.pass, t.pass + t.fail + t.known, t.known);
+  printf("draft7 required: %d/%d passed, %d known exceptions\n", t.pass, t.pass + t.fail + t.known,
+         t.known);
   ck_assert_int_gt(t.pass, 800); /* the suite was found and run */
   ck_assert_int_eq(t.fail, 0);
   evp_schema_ctx_destroy(c);
@@ -98,7 +102,8 @@ START_TEST(optional_draft7_pass_rate) {
   tally t = {0, 0, 0}, f = {0, 0, 0};
   run_dir(l, c, SUITE_DIR "/tests/draft7/optional", "optional/", 0, &t);
   run_dir(l, c, SUITE_DIR "/tests/draft7/optional/format", "optional/format/", 0, &f);
-  printf("draft7 optional: %d/%d passed (%.1f%%)\n", t.pass, t.pass + t.fail, 100.0 * t.pass / (t.pass + t.fail));
+  printf("draft7 optional: %d/%d passed (%.1f%%)\n", t.pass, t.pass + t.fail,
+         100.0 * t.pass / (t.pass + t.fail));
   printf("draft7 optional/format: %d/%d passed (%.1f%%)\n", f.pass, f.pass + f.fail,
          100.0 * f.pass / (f.pass + f.fail));
   ck_assert_int_gt(t.pass + t.fail, 50);

@@ -16,8 +16,7 @@ static char *dq(const char *s) {
   char *d = strdup(s);
   ck_assert_ptr_nonnull(d);
   for (char *p = d; *p; p++)
-    if (*p == '\'')
-      *p = '"';
+    if (*p == '\'') *p = '"';
   return d;
 }
 
@@ -63,8 +62,7 @@ static evp__table_t *default_table(void) {
 
 static const evp__column_t *col(const evp__table_t *t, const char *name) {
   for (size_t i = 0; i < t->ncols; i++)
-    if (!strcmp(t->cols[i].name, name))
-      return &t->cols[i];
+    if (!strcmp(t->cols[i].name, name)) return &t->cols[i];
   ck_abort_msg("no column %s", name);
   return NULL;
 }
@@ -348,8 +346,7 @@ START_TEST(rejects_bad_text) {
    * text itself is refused (RFC 8259 JSON text is UTF-8), where it is. */
   const char bad_utf8[] = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
                           "\"description\":\"\xc0\xaf\"}}}";
-  ck_assert_int_eq(evp__table_parse(bad_utf8, strlen(bad_utf8), &t, err, sizeof err),
-                   EVP_ERR_JSON);
+  ck_assert_int_eq(evp__table_parse(bad_utf8, strlen(bad_utf8), &t, err, sizeof err), EVP_ERR_JSON);
   ck_assert_str_eq(err, "schema is not valid UTF-8 at byte 67");
   const char surrogate[] = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
                            "\"description\":\"\xed\xa0\x80\"}}}";
@@ -579,8 +576,7 @@ START_TEST(glue_comments_are_sanitized_and_bounded) {
   char *desc = malloc(2 * n + 8);
   ck_assert_ptr_nonnull(desc);
   strcpy(desc, "a\"b\n");
-  for (size_t i = 0; i < n; i++)
-    memcpy(desc + 4 + 2 * i, "\xc3\xa9", 3);
+  for (size_t i = 0; i < n; i++) memcpy(desc + 4 + 2 * i, "\xc3\xa9", 3);
   cJSON *doc = cJSON_CreateObject();
   cJSON_AddStringToObject(doc, "type", "object");
   cJSON *props = cJSON_AddObjectToObject(doc, "properties");
@@ -594,8 +590,8 @@ START_TEST(glue_comments_are_sanitized_and_bounded) {
   const cJSON *c0 = cJSON_GetArrayItem(
       cJSON_GetObjectItem(cJSON_GetObjectItem(g, "StorageDescriptor"), "Columns"), 0);
   const char *cm = str_at(c0, "Comment");
-  ck_assert_int_eq(strncmp(cm, "a\"b ", 4), 0); /* newline became a space */
-  ck_assert_uint_eq(strlen(cm), 4 + 2 * 251);   /* 255 characters in all */
+  ck_assert_int_eq(strncmp(cm, "a\"b ", 4), 0);              /* newline became a space */
+  ck_assert_uint_eq(strlen(cm), 4 + 2 * 251);                /* 255 characters in all */
   ck_assert_ptr_null(cJSON_GetObjectItem(g, "Description")); /* none in the schema */
   ck_assert_str_eq(str_at(g, "Name"), EVP__TABLE_DEFAULT_TABLE);
   cJSON_Delete(g);
@@ -613,10 +609,8 @@ END_TEST
  * EVP_ERR_NOMEM with nothing leaked (checked by ASan/valgrind). */
 static int fail_after = -1;
 static void *failing_malloc(size_t n) {
-  if (fail_after == 0)
-    return NULL;
-  if (fail_after > 0)
-    fail_after--;
+  if (fail_after == 0) return NULL;
+  if (fail_after > 0) fail_after--;
   return malloc(n);
 }
 
@@ -651,7 +645,8 @@ START_TEST(nul_in_a_name_is_not_cut) {
   expect_reject("{'type':'object','properties':{'a\\u0000b':{'type':'string'}}}",
                 EVP_ERR_SCHEMA_INVALID, "not a safe column name");
   /* a NUL in a value the table does not use is fine */
-  evp__table_free(parse_ok("{'type':'object','properties':{'a':{'type':'string','const':'x\\u0000'}}}"));
+  evp__table_free(
+      parse_ok("{'type':'object','properties':{'a':{'type':'string','const':'x\\u0000'}}}"));
 }
 END_TEST
 
@@ -663,16 +658,26 @@ START_TEST(column_values_exact) {
     const char *s;
     int ok;
     int64_t v;
-  } ints[] = {
-      {"0", 1, 0}, {"-0", 1, 0}, {"0e-5", 1, 0}, {"0.000e99999999999", 1, 0}, {"1e-0", 1, 1},
-      {"100e-2", 1, 1}, {"9223372036854775807e0", 1, INT64_MAX},
-      {"922337203685477580.7e1", 1, INT64_MAX}, {"-9223372036854775808.000", 1, INT64_MIN},
-      {"123456789012345678", 1, INT64_C(123456789012345678)},
-      {"-1234567890123456789", 1, INT64_C(-1234567890123456789)},
-      {"9007199254740993.0", 1, INT64_C(9007199254740993)},
-      {"1E19", 0, 0}, {"9223372036854775808", 0, 0}, {"-9223372036854775809", 0, 0},
-      {"12345678901234567890123e-4", 0, 0}, {"0.5", 0, 0}, {"1e-400", 0, 0},
-      {"1e99999999999999999999", 0, 0}, {"10000000000000000000000e-3", 0, 0}};
+  } ints[] = {{"0", 1, 0},
+              {"-0", 1, 0},
+              {"0e-5", 1, 0},
+              {"0.000e99999999999", 1, 0},
+              {"1e-0", 1, 1},
+              {"100e-2", 1, 1},
+              {"9223372036854775807e0", 1, INT64_MAX},
+              {"922337203685477580.7e1", 1, INT64_MAX},
+              {"-9223372036854775808.000", 1, INT64_MIN},
+              {"123456789012345678", 1, INT64_C(123456789012345678)},
+              {"-1234567890123456789", 1, INT64_C(-1234567890123456789)},
+              {"9007199254740993.0", 1, INT64_C(9007199254740993)},
+              {"1E19", 0, 0},
+              {"9223372036854775808", 0, 0},
+              {"-9223372036854775809", 0, 0},
+              {"12345678901234567890123e-4", 0, 0},
+              {"0.5", 0, 0},
+              {"1e-400", 0, 0},
+              {"1e99999999999999999999", 0, 0},
+              {"10000000000000000000000e-3", 0, 0}};
   for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
     int64_t v = 42;
     int r = evp__json_number_i64(ints[i].s, strlen(ints[i].s), &v);
@@ -692,7 +697,8 @@ START_TEST(column_values_exact) {
   ck_assert_int_eq(evp__json_number_f64("2e-324", 6, &d), -1);
   ck_assert_int_eq(evp__json_number_f64("0.00000000001e-320", 18, &d), -1);
 
-  evp__table_t *t = parse_ok("{'type':'object','properties':{'at':{'type':'string','format':'date-time'}}}");
+  evp__table_t *t =
+      parse_ok("{'type':'object','properties':{'at':{'type':'string','format':'date-time'}}}");
   char ev[200], err[300];
   const char *why = NULL;
   snprintf(ev, sizeof ev, "{\"at\":\"2024-05-01T08:00:00Z\"}");
@@ -716,8 +722,9 @@ END_TEST
  * the text after it kept; it is not refused as "not valid UTF-8" (the byte
  * the loader carries NUL in is not UTF-8). */
 START_TEST(nul_in_a_description_is_a_space) {
-  evp__table_t *t = parse_ok("{'type':'object','description':'x\\u0000y',"
-                             "'properties':{'a':{'type':'string','description':'b\\u0000\\u0000c'}}}");
+  evp__table_t *t =
+      parse_ok("{'type':'object','description':'x\\u0000y',"
+               "'properties':{'a':{'type':'string','description':'b\\u0000\\u0000c'}}}");
   ck_assert_str_eq(t->description, "x y");
   ck_assert_str_eq(col(t, "a")->description, "b  c");
   evp__table_free(t);

@@ -16,8 +16,7 @@ int main(void) {
   if (evp_version() != EVP_VERSION)
     fprintf(stderr, "note: built against %s, running %s\n", EVP_VERSION_STR, evp_version_str());
   evp_keyring_t *kr = evp_keyring_new();
-  if (!kr || evp_keyring_add(kr, "v1", key, sizeof key, err, sizeof err) != EVP_OK)
-    goto out;
+  if (!kr || evp_keyring_add(kr, "v1", key, sizeof key, err, sizeof err) != EVP_OK) goto out;
   if (!(s = evp_jwt_signer_new(kr, err, sizeof err)) ||
       evp_jwt_sign(s, "hello-client", "events", NULL, &tok, err, sizeof err) != EVP_OK)
     goto out;
@@ -28,8 +27,7 @@ int main(void) {
   printf("libevpipe %s: token for %s verified\n", evp_version_str(), evp_jwt_claim_str(jwt, "sub"));
   rc = 0;
 out:
-  if (rc)
-    fprintf(stderr, "hello: %s\n", err);
+  if (rc) fprintf(stderr, "hello: %s\n", err);
   evp_jwt_destroy(jwt);
   evp_jwt_verifier_destroy(v);
   evp_jwt_signer_destroy(s);

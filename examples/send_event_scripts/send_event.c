@@ -17,11 +17,10 @@ static void on_delivery(evp_client_t *client, const evp_delivery_t *report, void
   const char *id = evp_delivery_event_id(report, &id_len);
   const char *reason = evp_delivery_reason(report); /* NULL when delivered */
   (void)client;
-  if (evp_delivery_status(report) != EVP_DELIVERY_OK)
-    (*failures)++;
+  if (evp_delivery_status(report) != EVP_DELIVERY_OK) (*failures)++;
   printf("event %.*s: %s after %d attempt(s), %lld us%s%s\n", (int)id_len, id,
          evp_delivery_status(report) == EVP_DELIVERY_OK ? "delivered"
-                                                         : evp_err2name(evp_delivery_error(report)),
+                                                        : evp_err2name(evp_delivery_error(report)),
          evp_delivery_attempts(report), evp_delivery_latency_us(report), reason ? ": " : "",
          reason ? reason : "");
 }
@@ -35,8 +34,7 @@ int main(int argc, char **argv) {
   char errstr[512];
   int failures = 0;
   evp_conf_t *conf = evp_conf_new();
-  if (!conf)
-    return 1;
+  if (!conf) return 1;
   const char *props[][2] = {
       {"endpoint", env("EVP_ENDPOINT", "http://127.0.0.1:8080")},
       {"client.id", env("EVP_CLIENT_ID", "demo")},
@@ -60,12 +58,10 @@ int main(int argc, char **argv) {
 
   const char *event = argc > 1 ? argv[1] : "{\"type\":\"example.hello\",\"payload\":{\"n\":1}}";
   evp_err_t rc = evp_send(client, event, strlen(event), errstr, sizeof errstr);
-  if (rc != EVP_OK)
-    fprintf(stderr, "evp_send: %s: %s\n", evp_err2name(rc), errstr);
+  if (rc != EVP_OK) fprintf(stderr, "evp_send: %s: %s\n", evp_err2name(rc), errstr);
 
   long pending = evp_flush(client, 10000);
   long undelivered = evp_client_destroy(client, 2000);
-  if (pending > 0 || undelivered > 0)
-    fprintf(stderr, "%ld event(s) not delivered\n", undelivered);
+  if (pending > 0 || undelivered > 0) fprintf(stderr, "%ld event(s) not delivered\n", undelivered);
   return rc != EVP_OK || failures > 0 || undelivered > 0;
 }

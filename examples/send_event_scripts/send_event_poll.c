@@ -15,8 +15,8 @@
 #define N 3
 
 struct request {
-  int n;        /* which event */
-  int done;     /* its report arrived */
+  int n;    /* which event */
+  int done; /* its report arrived */
   int ok;
 };
 
@@ -28,8 +28,9 @@ static void on_delivery(evp_client_t *client, const evp_delivery_t *report, void
   (*reported)++;
   req->done = 1;
   req->ok = evp_delivery_status(report) == EVP_DELIVERY_OK;
-  printf("event #%d: %s%s%s\n", req->n, req->ok ? "delivered" : evp_err2name(evp_delivery_error(report)),
-         reason ? ": " : "", reason ? reason : "");
+  printf("event #%d: %s%s%s\n", req->n,
+         req->ok ? "delivered" : evp_err2name(evp_delivery_error(report)), reason ? ": " : "",
+         reason ? reason : "");
 }
 
 static const char *env(const char *name, const char *def) {
@@ -40,8 +41,7 @@ static const char *env(const char *name, const char *def) {
 int main(void) {
   char errstr[512];
   evp_conf_t *conf = evp_conf_new();
-  if (!conf)
-    return 1;
+  if (!conf) return 1;
   const char *props[][2] = {
       {"endpoint", env("EVP_ENDPOINT", "http://127.0.0.1:8080")},
       {"client.id", env("EVP_CLIENT_ID", "demo")},
@@ -69,7 +69,8 @@ int main(void) {
     char ev[256]; /* event_id and event_time are filled in by the client */
     int len = snprintf(ev, sizeof ev,
                        "{\"event_type\":\"example.poll\",\"app_id\":\"example\","
-                       "\"platform\":\"web\",\"session_id\":\"s-%d\",\"user_id\":null}", i);
+                       "\"platform\":\"web\",\"session_id\":\"s-%d\",\"user_id\":null}",
+                       i);
     reqs[i] = (struct request){i, 0, 0};
     if (evp_send_opaque(client, ev, (size_t)len, &reqs[i], errstr, sizeof errstr) == EVP_OK)
       sent++;
@@ -82,13 +83,11 @@ int main(void) {
    * also runs error callbacks, so count the reports themselves). */
   struct pollfd pfd = {evp_poll_fd(client), POLLIN, 0};
   while (reported < sent && poll(&pfd, 1, 10000) > 0)
-    if (evp_poll(client, 0) < 0)
-      break;
+    if (evp_poll(client, 0) < 0) break;
 
   /* Whatever is left (a timeout) is reported here, on this thread. */
   long undelivered = evp_client_destroy(client, 2000);
   int failed = 0;
-  for (int i = 0; i < N; i++)
-    failed += !reqs[i].ok;
+  for (int i = 0; i < N; i++) failed += !reqs[i].ok;
   return failed > 0 || undelivered > 0;
 }

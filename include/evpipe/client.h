@@ -79,8 +79,8 @@ EVP_API evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t errs
  * @param errstr_size  size of @p errstr.
  * @return one of the codes listed above.
  */
-EVP_API evp_err_t evp_send(evp_client_t *client, const char *json, size_t len,
-                           char *errstr, size_t errstr_size);
+EVP_API evp_err_t evp_send(evp_client_t *client, const char *json, size_t len, char *errstr,
+                           size_t errstr_size);
 
 /**
  * evp_send() with a per-event application pointer: @p msg_opaque comes back

@@ -41,23 +41,23 @@
 /* EVP_API marks the public ABI. The library is built with hidden visibility,
  * so anything without EVP_API stays internal to libevpipe.so. */
 #if defined(_WIN32)
-#  if defined(EVP_BUILDING)
-#    define EVP_API __declspec(dllexport)
-#  else
-#    define EVP_API
-#  endif
-#elif defined(__GNUC__) && __GNUC__ >= 4
-#  define EVP_API __attribute__((visibility("default")))
+#if defined(EVP_BUILDING)
+#define EVP_API __declspec(dllexport)
 #else
-#  define EVP_API
+#define EVP_API
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define EVP_API __attribute__((visibility("default")))
+#else
+#define EVP_API
 #endif
 
 #ifdef __cplusplus
-#  define EVP_BEGIN_DECLS extern "C" {
-#  define EVP_END_DECLS }
+#define EVP_BEGIN_DECLS extern "C" {
+#define EVP_END_DECLS }
 #else
-#  define EVP_BEGIN_DECLS
-#  define EVP_END_DECLS
+#define EVP_BEGIN_DECLS
+#define EVP_END_DECLS
 #endif
 
 EVP_BEGIN_DECLS

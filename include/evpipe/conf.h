@@ -71,8 +71,7 @@ typedef struct evp_delivery_s evp_delivery_t;
  * evp_send(), which then never blocks. `delivery.report.mode=errors` skips
  * the reports of delivered events.
  */
-typedef void (*evp_delivery_cb_t)(evp_client_t *client, const evp_delivery_t *report,
-                                  void *opaque);
+typedef void (*evp_delivery_cb_t)(evp_client_t *client, const evp_delivery_t *report, void *opaque);
 
 /**
  * Deprecated: the 7-argument delivery report of libevpipe 0.x, kept for
@@ -83,9 +82,8 @@ typedef void (*evp_delivery_cb_t)(evp_client_t *client, const evp_delivery_t *re
  * short NUL-terminated explanation ("" on success). @p opaque is the pointer
  * given to evp_conf_set_opaque(). All pointers are borrowed for the call.
  */
-typedef void (*evp_dr_cb_t)(const char *event_id, size_t event_id_len,
-                            evp_delivery_status_t status, evp_err_t err,
-                            const char *reason, int attempts, void *opaque);
+typedef void (*evp_dr_cb_t)(const char *event_id, size_t event_id_len, evp_delivery_status_t status,
+                            evp_err_t err, const char *reason, int attempts, void *opaque);
 
 /**
  * Log callback: @p level is an ::evp_log_level_t value (syslog numbering;
@@ -143,8 +141,8 @@ EVP_API evp_conf_t *evp_conf_new(void);
  * Ownership: borrows every argument (the value is copied).
  * Thread-safety: not concurrently with other use of @p conf.
  */
-EVP_API evp_err_t evp_conf_set(evp_conf_t *conf, const char *name, const char *value,
-                               char *errstr, size_t errstr_size);
+EVP_API evp_err_t evp_conf_set(evp_conf_t *conf, const char *name, const char *value, char *errstr,
+                               size_t errstr_size);
 
 /**
  * Read a property as text. Secret properties read back as "[redacted]" when

@@ -73,8 +73,8 @@ EVP_API size_t evp_base64url_encode(const void *in, size_t n, char *out);
  * @return EVP_OK, EVP_ERR_BASE64 or EVP_ERR_INVALID_ARG.
  * Ownership: borrows. Thread-safety: any thread.
  */
-EVP_API evp_err_t evp_base64url_decode(const char *in, size_t len,
-                                       unsigned char *out, size_t *outlen);
+EVP_API evp_err_t evp_base64url_decode(const char *in, size_t len, unsigned char *out,
+                                       size_t *outlen);
 
 /* ------------------------------------------------------------ HMAC */
 
@@ -89,8 +89,7 @@ EVP_API evp_err_t evp_base64url_decode(const char *in, size_t len,
  * @return EVP_OK, EVP_ERR_INVALID_ARG or EVP_ERR_INTERNAL (OpenSSL failed).
  * Ownership: borrows. Thread-safety: any thread.
  */
-EVP_API evp_err_t evp_hmac_sha256(const void *key, size_t keylen,
-                                  const void *msg, size_t msglen,
+EVP_API evp_err_t evp_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
                                   unsigned char mac[32]);
 
 /* ------------------------------------------------------------ keyring */
@@ -120,9 +119,8 @@ EVP_API evp_keyring_t *evp_keyring_new(void);
  * Thread-safety: a keyring must not be modified while signers or verifiers use
  * it; to rotate keys at run time, build a new keyring and new verifier.
  */
-EVP_API evp_err_t evp_keyring_add(evp_keyring_t *kr, const char *kid,
-                                  const void *key, size_t keylen,
-                                  char *errstr, size_t errstr_size);
+EVP_API evp_err_t evp_keyring_add(evp_keyring_t *kr, const char *kid, const void *key,
+                                  size_t keylen, char *errstr, size_t errstr_size);
 
 /**
  * Choose the signing key, as when a rotation promotes a new secret while the
@@ -176,8 +174,8 @@ typedef struct evp_jwt_signer_s evp_jwt_signer_t;
  * Ownership: caller destroys with evp_jwt_signer_destroy().
  * Thread-safety: any thread.
  */
-EVP_API evp_jwt_signer_t *evp_jwt_signer_new(const evp_keyring_t *kr,
-                                             char *errstr, size_t errstr_size);
+EVP_API evp_jwt_signer_t *evp_jwt_signer_new(const evp_keyring_t *kr, char *errstr,
+                                             size_t errstr_size);
 
 /**
  * Set the iss claim of the tokens signed later.
@@ -203,8 +201,7 @@ EVP_API evp_err_t evp_jwt_signer_set_ttl(evp_jwt_signer_t *s, int64_t ttl_s);
  * @param opaque  passed to @p fn; borrowed, must outlive the signer.
  * Thread-safety: not concurrently with signing.
  */
-EVP_API void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_cb_t fn,
-                                      void *opaque);
+EVP_API void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_cb_t fn, void *opaque);
 
 /**
  * Sign a token. Header {"alg":"HS256","typ":"JWT","kid":...} (kid omitted for
@@ -225,9 +222,9 @@ EVP_API void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_cb_t fn,
  * Ownership: borrows every input. Thread-safety: concurrent calls on one
  * signer are safe once configured.
  */
-EVP_API evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub,
-                               const char *aud, const char *claims_json,
-                               char **tokenp, char *errstr, size_t errstr_size);
+EVP_API evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub, const char *aud,
+                               const char *claims_json, char **tokenp, char *errstr,
+                               size_t errstr_size);
 
 /**
  * Destroy a signer.
@@ -255,8 +252,8 @@ typedef struct evp_jwt_s evp_jwt_t;
  * Ownership: caller destroys with evp_jwt_verifier_destroy().
  * Thread-safety: any thread.
  */
-EVP_API evp_jwt_verifier_t *evp_jwt_verifier_new(const evp_keyring_t *kr,
-                                                 char *errstr, size_t errstr_size);
+EVP_API evp_jwt_verifier_t *evp_jwt_verifier_new(const evp_keyring_t *kr, char *errstr,
+                                                 size_t errstr_size);
 
 /**
  * Require an audience.
@@ -317,8 +314,7 @@ EVP_API evp_err_t evp_jwt_verifier_set_max_len(evp_jwt_verifier_t *v, size_t max
  * @param opaque  passed to @p fn; borrowed, must outlive the verifier.
  * Thread-safety: not concurrently with verification.
  */
-EVP_API void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_cb_t fn,
-                                        void *opaque);
+EVP_API void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_cb_t fn, void *opaque);
 
 /**
  * Verify @p token (@p len bytes, need not be NUL-terminated).
@@ -340,9 +336,8 @@ EVP_API void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_cb_t fn
  * @return EVP_OK or the specific EVP_ERR_JWT_* / EVP_ERR_TOO_LARGE code.
  * Thread-safety: concurrent calls on one verifier are safe once configured.
  */
-EVP_API evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token,
-                                 size_t len, evp_jwt_t **jwtp,
-                                 char *errstr, size_t errstr_size);
+EVP_API evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token, size_t len,
+                                 evp_jwt_t **jwtp, char *errstr, size_t errstr_size);
 
 /**
  * Destroy a verifier.
@@ -377,8 +372,7 @@ EVP_API const char *evp_jwt_claim_str(const evp_jwt_t *jwt, const char *name);
  * @return EVP_OK, or EVP_ERR_JWT_BAD_CLAIM when absent or not a number.
  * Thread-safety: not safe concurrently on the same evp_jwt_t.
  */
-EVP_API evp_err_t evp_jwt_claim_int(const evp_jwt_t *jwt, const char *name,
-                                    int64_t *value);
+EVP_API evp_err_t evp_jwt_claim_int(const evp_jwt_t *jwt, const char *name, int64_t *value);
 
 /**
  * The key that verified a token.

@@ -80,9 +80,8 @@ typedef struct evp_lambda_invocation_s evp_lambda_invocation_t;
  * Called on the thread that runs evp_lambda_run(), one invocation at a time.
  */
 typedef evp_err_t (*evp_lambda_handler_cb_t)(void *opaque, const evp_lambda_invocation_t *inv,
-                                             const char *event, size_t event_len,
-                                             char **out, size_t *out_len,
-                                             char *errtype, size_t errtype_size,
+                                             const char *event, size_t event_len, char **out,
+                                             size_t *out_len, char *errtype, size_t errtype_size,
                                              char *errmsg, size_t errmsg_size);
 
 /**

@@ -92,8 +92,8 @@ EVP_API void evp_schema_loader_destroy(evp_schema_loader_t *loader);
  * Thread-safety: not concurrently with other use of the same loader.
  */
 EVP_API evp_err_t evp_schema_add_resource(evp_schema_loader_t *loader, const char *uri,
-                                          const char *json, size_t len,
-                                          char *errstr, size_t errstr_size);
+                                          const char *json, size_t len, char *errstr,
+                                          size_t errstr_size);
 
 /**
  * Whether "format" is an assertion or only an annotation in schemas compiled
@@ -128,8 +128,8 @@ EVP_API void evp_schema_loader_set_format_assert(evp_schema_loader_t *loader, in
  * Thread-safety: any thread.
  */
 EVP_API evp_schema_t *evp_schema_compile(const char *json, size_t len,
-                                         const evp_schema_loader_t *loader,
-                                         evp_err_t *errp, char *errstr, size_t errstr_size);
+                                         const evp_schema_loader_t *loader, evp_err_t *errp,
+                                         char *errstr, size_t errstr_size);
 
 /**
  * Destroy a compiled schema.
@@ -170,8 +170,8 @@ EVP_API void evp_schema_ctx_destroy(evp_schema_ctx_t *ctx);
  *         changed then).
  * Ownership: borrows. Thread-safety: the thread that uses @p ctx.
  */
-EVP_API evp_err_t evp_schema_ctx_set_limits(evp_schema_ctx_t *ctx, size_t max_input,
-                                            int max_depth, size_t max_errors);
+EVP_API evp_err_t evp_schema_ctx_set_limits(evp_schema_ctx_t *ctx, size_t max_input, int max_depth,
+                                            size_t max_errors);
 
 /**
  * Parse a JSON document and validate it against a schema.

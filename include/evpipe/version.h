@@ -16,15 +16,13 @@
 #define EVP_VERSION_PATCH 0
 
 /** The version as one integer, 0x00MMmmpp, comparable with < and >. */
-#define EVP_VERSION \
-  ((EVP_VERSION_MAJOR << 16) | (EVP_VERSION_MINOR << 8) | EVP_VERSION_PATCH)
+#define EVP_VERSION ((EVP_VERSION_MAJOR << 16) | (EVP_VERSION_MINOR << 8) | EVP_VERSION_PATCH)
 
 #define EVP__STR2(x) #x
 #define EVP__STR(x) EVP__STR2(x)
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define EVP_VERSION_STR                                                        \
-  EVP__STR(EVP_VERSION_MAJOR) "." EVP__STR(EVP_VERSION_MINOR) "."              \
-  EVP__STR(EVP_VERSION_PATCH)
+#define EVP_VERSION_STR \
+  EVP__STR(EVP_VERSION_MAJOR) "." EVP__STR(EVP_VERSION_MINOR) "." EVP__STR(EVP_VERSION_PATCH)
 
 EVP_BEGIN_DECLS
 

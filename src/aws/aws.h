@@ -68,7 +68,7 @@ const char *evp__aws_client_endpoint(const evp__aws_client_t *c);
 #define EVP__AWS_MAX_ATTEMPTS 3
 #define EVP__AWS_BACKOFF_BASE_MS 1000
 #define EVP__AWS_BACKOFF_CAP_MS 20000
-#define EVP__AWS_QUOTA_MAX 500      /* initial and maximum retry tokens */
+#define EVP__AWS_QUOTA_MAX 500 /* initial and maximum retry tokens */
 #define EVP__AWS_QUOTA_RETRY_COST 5
 #define EVP__AWS_QUOTA_TIMEOUT_COST 10
 #define EVP__AWS_QUOTA_SUCCESS_INC 1 /* a call that succeeded on its first attempt */
@@ -87,12 +87,12 @@ void evp__aws_client_set_max_response(evp__aws_client_t *c, size_t max_bytes);
 
 /* The outcome of one call (after retries). */
 typedef struct {
-  int http_status;      /* last HTTP status, 0 when no response */
-  char err_type[128];   /* AWS error code ("ThrottlingException", "ResourceNotFoundException"),
+  int http_status;     /* last HTTP status, 0 when no response */
+  char err_type[128];  /* AWS error code ("ThrottlingException", "ResourceNotFoundException"),
                            from __type (after '#') or x-amzn-ErrorType; "" on success */
-  char err_msg[256];    /* the service's message, truncated; "" on success */
-  unsigned attempts;    /* how many requests were made */
-  char request_id[80];  /* x-amzn-RequestId of the last response, "" if none */
+  char err_msg[256];   /* the service's message, truncated; "" on success */
+  unsigned attempts;   /* how many requests were made */
+  char request_id[80]; /* x-amzn-RequestId of the last response, "" if none */
 } evp__aws_result_t;
 
 /* Is this outcome retryable in standard mode, and is it throttling?
@@ -121,7 +121,7 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
 /* A secret version's value as returned by GetSecretValue. */
 typedef struct {
   char version_id[72];
-  unsigned char *value;   /* SecretString bytes, or SecretBinary decoded; wiped on free */
+  unsigned char *value; /* SecretString bytes, or SecretBinary decoded; wiped on free */
   size_t value_len;
 } evp__aws_secret_t;
 
@@ -175,8 +175,6 @@ evp_err_t evp__sm_update_stage(evp__aws_client_t *c, const char *secret_id, cons
  * must be at least 1. */
 evp_err_t evp__fh_put_record_batch(evp__aws_client_t *c, const char *stream,
                                    const char *const *records, const size_t *lens, size_t n,
-                                   unsigned char *failed, size_t *n_failed,
-                                   evp__aws_result_t *res);
-
+                                   unsigned char *failed, size_t *n_failed, evp__aws_result_t *res);
 
 #endif /* EVP_AWS_AWS_H */

@@ -16,7 +16,7 @@ struct evp__aws_env {
   char *secret_key;    /* wiped on free */
   char *session_token; /* NULL when none; wiped on free */
   char *region;
-  char *endpoint;      /* AWS_ENDPOINT_URL, or NULL */
+  char *endpoint; /* AWS_ENDPOINT_URL, or NULL */
   int ignore_endpoints;
   size_t n_over;
   struct {
@@ -31,13 +31,13 @@ struct evp__aws_client {
   char *url;
   char service[64];
   char target_prefix[64];
-  char sigv4[160];   /* "aws:amz:<region>:<service>" */
+  char sigv4[160]; /* "aws:amz:<region>:<service>" */
   /* response of the current attempt: the body bounded by max_resp (a
    * larger one fails the attempt), wiped (answers may hold secrets) */
   evp__net_resp_t resp;
   size_t max_resp;
   evp__net_hdr_t hdrs[2];
-  char hdr_err_type[512];  /* x-amzn-ErrorType, code part ("Code:uri" cut at ':') */
+  char hdr_err_type[512]; /* x-amzn-ErrorType, code part ("Code:uri" cut at ':') */
   char hdr_request_id[80];
   /* retry policy (standard mode) */
   int64_t backoff_base_ms, backoff_cap_ms;

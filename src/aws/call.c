@@ -7,14 +7,12 @@
 #include "base/base.h"
 
 static void wipe_slist(struct curl_slist *l) {
-  for (struct curl_slist *p = l; p; p = p->next)
-    OPENSSL_cleanse(p->data, strlen(p->data));
+  for (struct curl_slist *p = l; p; p = p->next) OPENSSL_cleanse(p->data, strlen(p->data));
   curl_slist_free_all(l);
 }
 
 static struct curl_slist *add(struct curl_slist *l, const char *s, int *ok) {
-  if (!*ok)
-    return l;
+  if (!*ok) return l;
   struct curl_slist *n = curl_slist_append(l, s);
   if (!n) {
     *ok = 0;
@@ -51,8 +49,7 @@ static struct curl_slist *make_headers(const evp__aws_client_t *c, const char *o
 
 static int op_ok(const char *op) {
   size_t n = strlen(op);
-  if (!n || n > 64)
-    return 0;
+  if (!n || n > 64) return 0;
   for (; *op; op++)
     if (!((*op >= 'a' && *op <= 'z') || (*op >= 'A' && *op <= 'Z') || (*op >= '0' && *op <= '9')))
       return 0;
@@ -60,28 +57,19 @@ static int op_ok(const char *op) {
 }
 
 evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, size_t body_len,
-                        int64_t timeout_ms, char **resp, size_t *resp_len,
-                        evp__aws_result_t *res) {
+                        int64_t timeout_ms, char **resp, size_t *resp_len, evp__aws_result_t *res) {
   evp__aws_result_t dummy;
-  if (!res)
-    res = &dummy;
+  if (!res) res = &dummy;
   memset(res, 0, sizeof *res);
-  if (resp)
-    *resp = NULL;
-  if (resp_len)
-    *resp_len = 0;
-  if (!c || !op || !op_ok(op) || (!body && body_len) || timeout_ms < 0)
-    return EVP_ERR_INVALID_ARG;
-  if (body_len > EVP__AWS_MAX_REQUEST)
-    return EVP_ERR_TOO_LARGE;
-  if (!body)
-    body = "{}", body_len = 2;
-  if (!timeout_ms)
-    timeout_ms = 10000;
+  if (resp) *resp = NULL;
+  if (resp_len) *resp_len = 0;
+  if (!c || !op || !op_ok(op) || (!body && body_len) || timeout_ms < 0) return EVP_ERR_INVALID_ARG;
+  if (body_len > EVP__AWS_MAX_REQUEST) return EVP_ERR_TOO_LARGE;
+  if (!body) body = "{}", body_len = 2;
+  if (!timeout_ms) timeout_ms = 10000;
   const int64_t deadline = evp__mono_ms() + timeout_ms;
   struct curl_slist *hdrs = make_headers(c, op);
-  if (!hdrs)
-    return EVP_ERR_NOMEM;
+  if (!hdrs) return EVP_ERR_NOMEM;
   evp_err_t rc = EVP_ERR_INTERNAL;
   int last_cost = 0; /* quota tokens taken by the last retry */
   for (unsigned attempt = 1;; attempt++) {
@@ -116,8 +104,7 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
       /* Success: the quota gets back what the last retry took, or a token
        * for a first-attempt success. */
       c->quota += last_cost ? last_cost : EVP__AWS_QUOTA_SUCCESS_INC;
-      if (c->quota > EVP__AWS_QUOTA_MAX)
-        c->quota = EVP__AWS_QUOTA_MAX;
+      if (c->quota > EVP__AWS_QUOTA_MAX) c->quota = EVP__AWS_QUOTA_MAX;
       if (resp) {
         size_t n = c->resp.body.len;
         char *r = malloc(n + 1);
@@ -125,12 +112,10 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
           rc = EVP_ERR_NOMEM;
           break;
         }
-        if (n)
-          memcpy(r, c->resp.body.p, n);
+        if (n) memcpy(r, c->resp.body.p, n);
         r[n] = '\0';
         *resp = r;
-        if (resp_len)
-          *resp_len = n;
+        if (resp_len) *resp_len = n;
       }
       rc = EVP_OK;
       break;
@@ -139,11 +124,9 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
       rc = EVP_ERR_HTTP;
       cls = evp__aws_retry_class((int)status, res->err_type, 0);
     }
-    if (!cls || attempt >= c->max_attempts)
-      break;
+    if (!cls || attempt >= c->max_attempts) break;
     int cost = cls == 3 ? EVP__AWS_QUOTA_TIMEOUT_COST : EVP__AWS_QUOTA_RETRY_COST;
-    if (c->quota < cost)
-      break; /* quota exhausted: fail fast */
+    if (c->quota < cost) break; /* quota exhausted: fail fast */
     int64_t delay = evp__aws_backoff_ms(c, attempt);
     if (evp__mono_ms() + delay >= deadline)
       break; /* the retry could not finish in time: report this error now */

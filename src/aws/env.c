@@ -26,8 +26,7 @@ static void wipe_free(char *s) {
 }
 
 void evp__aws_env_free(evp__aws_env_t *e) {
-  if (!e)
-    return;
+  if (!e) return;
   wipe_free(e->access_key);
   wipe_free(e->secret_key);
   wipe_free(e->session_token);
@@ -44,59 +43,48 @@ void evp__aws_env_free(evp__aws_env_t *e) {
 /* Printable ASCII only: these values go into HTTP headers. */
 static int printable(const char *s) {
   for (; *s; s++)
-    if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
-      return 0;
+    if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e) return 0;
   return 1;
 }
 
 static int region_ok(const char *s) {
   size_t n = strlen(s);
-  if (!n || n > MAX_REGION)
-    return 0;
+  if (!n || n > MAX_REGION) return 0;
   for (; *s; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-      return 0;
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return 0;
   return 1;
 }
 
 static int suffix_ok(const char *s, size_t n) {
-  if (!n || n > MAX_SUFFIX)
-    return 0;
+  if (!n || n > MAX_SUFFIX) return 0;
   for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-      return 0;
+    if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return 0;
   return 1;
 }
 
 /* Set *slot to a copy of v (first occurrence wins, as getenv does). */
 static evp_err_t take(char **slot, const char *v, size_t max, const char *name, char *es,
                       size_t esz) {
-  if (*slot)
-    return EVP_OK;
+  if (*slot) return EVP_OK;
   if (strlen(v) > max)
     return evp__seterr(es, esz, EVP_ERR_CONF_INVALID, "%s is longer than %zu bytes", name, max);
-  if (!(*slot = evp__strdup(v)))
-    return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
+  if (!(*slot = evp__strdup(v))) return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
   return EVP_OK;
 }
 
-evp_err_t evp__aws_env_from_list(const char *const *vars, size_t n, evp__aws_env_t **out,
-                                 char *es, size_t esz) {
-  if (!out || (!vars && n))
-    return evp__seterr(es, esz, EVP_ERR_INVALID_ARG, "NULL argument");
+evp_err_t evp__aws_env_from_list(const char *const *vars, size_t n, evp__aws_env_t **out, char *es,
+                                 size_t esz) {
+  if (!out || (!vars && n)) return evp__seterr(es, esz, EVP_ERR_INVALID_ARG, "NULL argument");
   *out = NULL;
   evp__aws_env_t *e = calloc(1, sizeof *e);
-  if (!e)
-    return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
+  if (!e) return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
   char *region = NULL, *dregion = NULL;
   evp_err_t rc = EVP_OK;
   for (size_t i = 0; i < n && rc == EVP_OK; i++) {
     const char *kv = vars[i];
-    if (!kv || strncmp(kv, "AWS_", 4) != 0)
-      continue;
+    if (!kv || strncmp(kv, "AWS_", 4) != 0) continue;
     const char *eq = strchr(kv, '=');
-    if (!eq)
-      continue;
+    if (!eq) continue;
     size_t kl = (size_t)(eq - kv);
     const char *v = eq + 1;
 #define IS(name) (kl == sizeof(name) - 1 && !memcmp(kv, name, kl))
@@ -105,29 +93,23 @@ evp_err_t evp__aws_env_from_list(const char *const *vars, size_t n, evp__aws_env
     } else if (IS("AWS_SECRET_ACCESS_KEY")) {
       rc = take(&e->secret_key, v, MAX_SECRET, "AWS_SECRET_ACCESS_KEY", es, esz);
     } else if (IS("AWS_SESSION_TOKEN")) {
-      if (*v)
-        rc = take(&e->session_token, v, MAX_TOKEN, "AWS_SESSION_TOKEN", es, esz);
+      if (*v) rc = take(&e->session_token, v, MAX_TOKEN, "AWS_SESSION_TOKEN", es, esz);
     } else if (IS("AWS_REGION")) {
-      if (*v)
-        rc = take(&region, v, MAX_REGION, "AWS_REGION", es, esz);
+      if (*v) rc = take(&region, v, MAX_REGION, "AWS_REGION", es, esz);
     } else if (IS("AWS_DEFAULT_REGION")) {
-      if (*v)
-        rc = take(&dregion, v, MAX_REGION, "AWS_DEFAULT_REGION", es, esz);
+      if (*v) rc = take(&dregion, v, MAX_REGION, "AWS_DEFAULT_REGION", es, esz);
     } else if (IS("AWS_ENDPOINT_URL")) {
-      if (*v)
-        rc = take(&e->endpoint, v, MAX_URL, "AWS_ENDPOINT_URL", es, esz);
+      if (*v) rc = take(&e->endpoint, v, MAX_URL, "AWS_ENDPOINT_URL", es, esz);
     } else if (IS("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
       e->ignore_endpoints = !strcasecmp(v, "true");
     } else if (kl > 17 && !memcmp(kv, "AWS_ENDPOINT_URL_", 17) && *v) {
       const char *suf = kv + 17;
       size_t sl = kl - 17;
-      if (!suffix_ok(suf, sl))
-        continue;
+      if (!suffix_ok(suf, sl)) continue;
       int dup = 0;
       for (size_t j = 0; j < e->n_over; j++)
         dup |= strlen(e->over[j].suffix) == sl && !memcmp(e->over[j].suffix, suf, sl);
-      if (dup)
-        continue;
+      if (dup) continue;
       if (e->n_over == EVP__AWS_MAX_OVERRIDES) {
         rc = evp__seterr(es, esz, EVP_ERR_CONF_INVALID, "more than %d AWS_ENDPOINT_URL_* variables",
                          EVP__AWS_MAX_OVERRIDES);
@@ -165,7 +147,8 @@ evp_err_t evp__aws_env_from_list(const char *const *vars, size_t n, evp__aws_env
     else if (!printable(e->access_key) || strchr(e->access_key, ':'))
       rc = evp__seterr(es, esz, EVP_ERR_CONF_INVALID, "AWS_ACCESS_KEY_ID has invalid characters");
     else if (!printable(e->secret_key))
-      rc = evp__seterr(es, esz, EVP_ERR_CONF_INVALID, "AWS_SECRET_ACCESS_KEY has invalid characters");
+      rc = evp__seterr(es, esz, EVP_ERR_CONF_INVALID,
+                       "AWS_SECRET_ACCESS_KEY has invalid characters");
     else if (e->session_token && !printable(e->session_token))
       rc = evp__seterr(es, esz, EVP_ERR_CONF_INVALID, "AWS_SESSION_TOKEN has invalid characters");
     else if (!e->region)
@@ -187,8 +170,7 @@ evp_err_t evp__aws_env_from_list(const char *const *vars, size_t n, evp__aws_env
 evp_err_t evp__aws_env_from_environ(evp__aws_env_t **out, char *es, size_t esz) {
   size_t n = 0;
   if (environ)
-    while (environ[n])
-      n++;
+    while (environ[n]) n++;
   return evp__aws_env_from_list((const char *const *)environ, n, out, es, esz);
 }
 
@@ -198,8 +180,7 @@ int evp__aws_env_has_session_token(const evp__aws_env_t *e) { return e && e->ses
 /* https://, or http:// to a loopback host; no user info, query or fragment. */
 static evp_err_t check_url(const char *url, const char *from, char *es, size_t esz) {
   CURLU *u = curl_url();
-  if (!u)
-    return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
+  if (!u) return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
   char *scheme = NULL, *host = NULL, *x = NULL;
   evp_err_t rc = EVP_OK;
   if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
@@ -247,10 +228,8 @@ evp_err_t evp__aws_endpoint_resolve(const evp__aws_env_t *e, const char *service
   }
   if (url) {
     evp_err_t rc = check_url(url, from, es, esz);
-    if (rc != EVP_OK)
-      return rc;
-    if (strlen(url) >= osz)
-      return evp__seterr(es, esz, EVP_ERR_TOO_LARGE, "%s is too long", from);
+    if (rc != EVP_OK) return rc;
+    if (strlen(url) >= osz) return evp__seterr(es, esz, EVP_ERR_TOO_LARGE, "%s is too long", from);
     memcpy(out, url, strlen(url) + 1);
     return EVP_OK;
   }

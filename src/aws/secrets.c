@@ -15,8 +15,7 @@
 #define BODY_MAX (4 * MAX_VALUE)
 
 void evp__aws_secret_clear(evp__aws_secret_t *s) {
-  if (!s)
-    return;
+  if (!s) return;
   if (s->value) {
     OPENSSL_cleanse(s->value, s->value_len);
     free(s->value);
@@ -34,27 +33,25 @@ static void wipe_free(char *p, size_t n) {
 /* Wipe every string of a parsed answer before freeing it. */
 static void wipe_json(cJSON *j) {
   for (cJSON *x = j; x; x = x->next) {
-    if (x->valuestring)
-      OPENSSL_cleanse(x->valuestring, strlen(x->valuestring));
-    if (x->child)
-      wipe_json(x->child);
+    if (x->valuestring) OPENSSL_cleanse(x->valuestring, strlen(x->valuestring));
+    if (x->child) wipe_json(x->child);
   }
 }
 
 static evp_err_t sm_send(evp__aws_client_t *c, const char *op, evp__buf_t *b, char **resp,
-                      size_t *resp_len, evp__aws_result_t *res) {
+                         size_t *resp_len, evp__aws_result_t *res) {
   if (b->err != EVP_OK) {
     evp__buf_free(b);
     return EVP_ERR_NOMEM;
   }
-  evp_err_t rc = evp__aws_call(c, op, (const char *)b->p, b->len, c->call_timeout_ms, resp, resp_len, res);
+  evp_err_t rc =
+      evp__aws_call(c, op, (const char *)b->p, b->len, c->call_timeout_ms, resp, resp_len, res);
   evp__buf_free(b);
   return rc;
 }
 
 static void field(evp__buf_t *b, const char *name, const char *v, int *first) {
-  if (!v)
-    return;
+  if (!v) return;
   evp__buf_adds(b, *first ? "\"" : ",\"");
   evp__buf_adds(b, name);
   evp__buf_adds(b, "\":");
@@ -65,10 +62,8 @@ static void field(evp__buf_t *b, const char *name, const char *v, int *first) {
 evp_err_t evp__sm_get_secret(evp__aws_client_t *c, const char *secret_id, const char *stage,
                              const char *version_id, evp__aws_secret_t *out,
                              evp__aws_result_t *res) {
-  if (out)
-    memset(out, 0, sizeof *out);
-  if (res)
-    memset(res, 0, sizeof *res);
+  if (out) memset(out, 0, sizeof *out);
+  if (res) memset(res, 0, sizeof *res);
   if (!c || !out || !evp__aws_ident_ok(secret_id, MAX_SECRET_ID) ||
       (stage && !evp__aws_ident_ok(stage, MAX_STAGE)) ||
       (version_id && !evp__aws_ident_ok(version_id, sizeof out->version_id - 1)))
@@ -83,8 +78,7 @@ evp_err_t evp__sm_get_secret(evp__aws_client_t *c, const char *secret_id, const 
   char *resp = NULL;
   size_t rlen = 0;
   evp_err_t rc = sm_send(c, "GetSecretValue", &b, &resp, &rlen, res);
-  if (rc != EVP_OK)
-    return rc;
+  if (rc != EVP_OK) return rc;
   cJSON *j = cJSON_ParseWithLength(resp, rlen);
   wipe_free(resp, rlen);
   const cJSON *vid = cJSON_GetObjectItemCaseSensitive(j, "VersionId");
@@ -92,7 +86,8 @@ evp_err_t evp__sm_get_secret(evp__aws_client_t *c, const char *secret_id, const 
   const cJSON *sb = cJSON_GetObjectItemCaseSensitive(j, "SecretBinary");
   rc = EVP_ERR_JSON;
   if (cJSON_IsObject(j) && cJSON_IsString(vid) &&
-      strlen(vid->valuestring) < sizeof out->version_id && (cJSON_IsString(ss) != cJSON_IsString(sb))) {
+      strlen(vid->valuestring) < sizeof out->version_id &&
+      (cJSON_IsString(ss) != cJSON_IsString(sb))) {
     const char *v = cJSON_IsString(ss) ? ss->valuestring : sb->valuestring;
     size_t vl = strlen(v);
     unsigned char *val = malloc(vl + 1);
@@ -104,8 +99,7 @@ evp_err_t evp__sm_get_secret(evp__aws_client_t *c, const char *secret_id, const 
       rc = EVP_OK;
     } else {
       rc = evp__base64_decode(v, vl, val, &out->value_len) == EVP_OK ? EVP_OK : EVP_ERR_JSON;
-      if (rc == EVP_OK)
-        val[out->value_len] = '\0';
+      if (rc == EVP_OK) val[out->value_len] = '\0';
     }
     if (rc == EVP_OK) {
       out->value = val;
@@ -117,15 +111,13 @@ evp_err_t evp__sm_get_secret(evp__aws_client_t *c, const char *secret_id, const 
   }
   wipe_json(j);
   cJSON_Delete(j);
-  if (rc != EVP_OK)
-    evp__aws_secret_clear(out);
+  if (rc != EVP_OK) evp__aws_secret_clear(out);
   return rc;
 }
 
 static evp_err_t uuid4(char out[37]) {
   unsigned char r[16];
-  if (evp__random(r, sizeof r) != EVP_OK)
-    return EVP_ERR_INTERNAL;
+  if (evp__random(r, sizeof r) != EVP_OK) return EVP_ERR_INTERNAL;
   r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
   r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
   evp__uuid_text(r, out);
@@ -135,19 +127,16 @@ static evp_err_t uuid4(char out[37]) {
 evp_err_t evp__sm_put_secret(evp__aws_client_t *c, const char *secret_id, const char *version_id,
                              const void *value, size_t value_len, const char *stage,
                              evp__aws_result_t *res) {
-  if (res)
-    memset(res, 0, sizeof *res);
+  if (res) memset(res, 0, sizeof *res);
   if (!c || !evp__aws_ident_ok(secret_id, MAX_SECRET_ID) || (!value && value_len) ||
       (stage && !evp__aws_ident_ok(stage, MAX_STAGE)))
     return EVP_ERR_INVALID_ARG;
   if (version_id && (strlen(version_id) < 32 || !evp__aws_ident_ok(version_id, 64)))
     return EVP_ERR_INVALID_ARG;
-  if (value_len > MAX_VALUE)
-    return EVP_ERR_TOO_LARGE;
+  if (value_len > MAX_VALUE) return EVP_ERR_TOO_LARGE;
   char gen[37];
   if (!version_id) {
-    if (uuid4(gen) != EVP_OK)
-      return EVP_ERR_INTERNAL;
+    if (uuid4(gen) != EVP_OK) return EVP_ERR_INTERNAL;
     version_id = gen;
   }
   const char *v = value ? value : "";
@@ -183,12 +172,9 @@ evp_err_t evp__sm_put_secret(evp__aws_client_t *c, const char *secret_id, const 
 
 evp_err_t evp__sm_describe(evp__aws_client_t *c, const char *secret_id, char **json,
                            evp__aws_result_t *res) {
-  if (json)
-    *json = NULL;
-  if (res)
-    memset(res, 0, sizeof *res);
-  if (!c || !json || !evp__aws_ident_ok(secret_id, MAX_SECRET_ID))
-    return EVP_ERR_INVALID_ARG;
+  if (json) *json = NULL;
+  if (res) memset(res, 0, sizeof *res);
+  if (!c || !json || !evp__aws_ident_ok(secret_id, MAX_SECRET_ID)) return EVP_ERR_INVALID_ARG;
   evp__buf_t b = {.max = BODY_MAX, .secret = 1};
   int first = 1;
   evp__buf_adds(&b, "{");
@@ -197,8 +183,7 @@ evp_err_t evp__sm_describe(evp__aws_client_t *c, const char *secret_id, char **j
   char *resp = NULL;
   size_t rlen = 0;
   evp_err_t rc = sm_send(c, "DescribeSecret", &b, &resp, &rlen, res);
-  if (rc != EVP_OK)
-    return rc;
+  if (rc != EVP_OK) return rc;
   cJSON *j = cJSON_ParseWithLength(resp, rlen);
   int ok = cJSON_IsObject(j);
   cJSON_Delete(j);
@@ -213,8 +198,7 @@ evp_err_t evp__sm_describe(evp__aws_client_t *c, const char *secret_id, char **j
 evp_err_t evp__sm_update_stage(evp__aws_client_t *c, const char *secret_id, const char *stage,
                                const char *move_to, const char *remove_from,
                                evp__aws_result_t *res) {
-  if (res)
-    memset(res, 0, sizeof *res);
+  if (res) memset(res, 0, sizeof *res);
   if (!c || !evp__aws_ident_ok(secret_id, MAX_SECRET_ID) || !evp__aws_ident_ok(stage, MAX_STAGE) ||
       (!move_to && !remove_from) || (move_to && !evp__aws_ident_ok(move_to, 64)) ||
       (remove_from && !evp__aws_ident_ok(remove_from, 64)))

@@ -26,24 +26,21 @@
  * libcurl's default. */
 static const char *ca_bundle(void) {
   const char *env = getenv("SSL_CERT_FILE");
-  if (env && *env && access(env, R_OK) == 0)
-    return env;
+  if (env && *env && access(env, R_OK) == 0) return env;
   static const char *const known[] = {"/etc/pki/tls/certs/ca-bundle.crt",
                                       "/etc/ssl/certs/ca-certificates.crt"};
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-    if (access(known[i], R_OK) == 0)
-      return known[i];
+    if (access(known[i], R_OK) == 0) return known[i];
   return NULL;
 }
 
 evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
                               const char *env_suffix, const char *target_prefix,
                               evp__aws_client_t **out, char *es, size_t esz) {
-  if (!out)
-    return evp__seterr(es, esz, EVP_ERR_INVALID_ARG, "NULL argument");
+  if (!out) return evp__seterr(es, esz, EVP_ERR_INVALID_ARG, "NULL argument");
   *out = NULL;
-  if (!env || !service || !target_prefix || !*service || strlen(service) >= 64 ||
-      !*target_prefix || strlen(target_prefix) >= 64)
+  if (!env || !service || !target_prefix || !*service || strlen(service) >= 64 || !*target_prefix ||
+      strlen(target_prefix) >= 64)
     return evp__seterr(es, esz, EVP_ERR_INVALID_ARG, "invalid service or target prefix");
   for (const char *p = target_prefix; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -51,11 +48,9 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
       return evp__seterr(es, esz, EVP_ERR_INVALID_ARG, "invalid target prefix");
   char url[2100];
   evp_err_t rc = evp__aws_endpoint_resolve(env, service, env_suffix, url, sizeof url, es, esz);
-  if (rc != EVP_OK)
-    return rc;
+  if (rc != EVP_OK) return rc;
   evp__aws_client_t *c = calloc(1, sizeof *c);
-  if (!c)
-    return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
+  if (!c) return evp__seterr(es, esz, EVP_ERR_NOMEM, "out of memory");
   c->env = env;
   memcpy(c->service, service, strlen(service) + 1);
   memcpy(c->target_prefix, target_prefix, strlen(target_prefix) + 1);
@@ -95,8 +90,7 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
 }
 
 void evp__aws_client_free(evp__aws_client_t *c) {
-  if (!c)
-    return;
+  if (!c) return;
   evp__transport_free(c->t);
   free(c->url);
   evp__net_resp_free(&c->resp);
@@ -110,17 +104,18 @@ void evp__aws_transport_reset(evp__aws_client_t *c) { evp__net_resp_reset(&c->re
 CURLcode evp__aws_transport_post(evp__aws_client_t *c, struct curl_slist *hdrs, const char *body,
                                  size_t body_len, int64_t timeout_ms, long *status) {
   evp__net_resp_limit(&c->resp, c->max_resp);
-  if (timeout_ms < 1)
-    timeout_ms = 1;
-  evp__net_req_t rq = {c->url, hdrs, body, body_len, (long)timeout_ms,
-                        (long)(timeout_ms < 5000 ? timeout_ms : 5000)};
+  if (timeout_ms < 1) timeout_ms = 1;
+  evp__net_req_t rq = {c->url,
+                       hdrs,
+                       body,
+                       body_len,
+                       (long)timeout_ms,
+                       (long)(timeout_ms < 5000 ? timeout_ms : 5000)};
   evp_err_t e = evp__transport_perform(c->t, 0, &rq, &c->resp, NULL);
   *status = c->resp.status;
   char *colon = strchr(c->hdr_err_type, ':'); /* "Code:uri": the code */
-  if (colon)
-    *colon = '\0';
-  if (e == EVP_OK)
-    return CURLE_OK;
+  if (colon) *colon = '\0';
+  if (e == EVP_OK) return CURLE_OK;
   return c->resp.code ? (CURLcode)c->resp.code : CURLE_FAILED_INIT;
 }
 
@@ -134,8 +129,7 @@ static void copy_clean(char *dst, size_t dsz, const char *s) {
 void evp__aws_parse_error(const char *body, size_t len, const char *hdr_type,
                           evp__aws_result_t *res) {
   res->err_type[0] = res->err_msg[0] = '\0';
-  if (hdr_type && *hdr_type)
-    copy_clean(res->err_type, sizeof res->err_type, hdr_type);
+  if (hdr_type && *hdr_type) copy_clean(res->err_type, sizeof res->err_type, hdr_type);
   cJSON *j = (body && len) ? cJSON_ParseWithLength(body, len) : NULL;
   if (!cJSON_IsObject(j)) {
     cJSON_Delete(j);
@@ -145,17 +139,13 @@ void evp__aws_parse_error(const char *body, size_t len, const char *hdr_type,
   if (!res->err_type[0] && cJSON_IsString(t)) {
     /* "com.amazon.coral.service#InvalidSignatureException" or "Code:uri" */
     const char *v = t->valuestring, *h = strrchr(v, '#');
-    if (h)
-      v = h + 1;
+    if (h) v = h + 1;
     copy_clean(res->err_type, sizeof res->err_type, v);
     char *colon = strchr(res->err_type, ':');
-    if (colon)
-      *colon = '\0';
+    if (colon) *colon = '\0';
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
-  if (!cJSON_IsString(m))
-    m = cJSON_GetObjectItemCaseSensitive(j, "Message");
-  if (cJSON_IsString(m))
-    copy_clean(res->err_msg, sizeof res->err_msg, m->valuestring);
+  if (!cJSON_IsString(m)) m = cJSON_GetObjectItemCaseSensitive(j, "Message");
+  if (cJSON_IsString(m)) copy_clean(res->err_msg, sizeof res->err_msg, m->valuestring);
   cJSON_Delete(j);
 }

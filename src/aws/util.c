@@ -12,21 +12,16 @@
 #include "json/json.h"
 
 int evp__aws_ident_ok(const char *s, size_t max) {
-  if (!s)
-    return 0;
+  if (!s) return 0;
   size_t n = strlen(s);
-  if (!n || n > max || !evp__utf8_valid(s, n))
-    return 0;
+  if (!n || n > max || !evp__utf8_valid(s, n)) return 0;
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-      return 0;
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return 0;
   return 1;
 }
 
 void evp__aws_sleep_ms(int64_t ms) {
-  if (ms <= 0)
-    return;
+  if (ms <= 0) return;
   struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }

@@ -12,24 +12,23 @@
 #include "evpipe/common.h"
 #include "evpipe/error.h"
 
-
 #if defined(__GNUC__)
-#  define EVP__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define EVP__PRINTF(f, a) __attribute__((format(printf, f, a)))
 /* For the few tiny helpers of per-byte loops that -O2 would leave as calls. */
-#  define EVP__ALWAYS_INLINE inline __attribute__((always_inline))
-#  define EVP__LIKELY(x) __builtin_expect(!!(x), 1)
-#  define EVP__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define EVP__ALWAYS_INLINE inline __attribute__((always_inline))
+#define EVP__LIKELY(x) __builtin_expect(!!(x), 1)
+#define EVP__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
-#  define EVP__PRINTF(f, a)
-#  define EVP__ALWAYS_INLINE inline
-#  define EVP__LIKELY(x) (x)
-#  define EVP__UNLIKELY(x) (x)
+#define EVP__PRINTF(f, a)
+#define EVP__ALWAYS_INLINE inline
+#define EVP__LIKELY(x) (x)
+#define EVP__UNLIKELY(x) (x)
 #endif
 
 /* Write a formatted message into a caller's errstr buffer (either may be
  * NULL/0) and return @p err, so error paths are one line. */
-evp_err_t evp__seterr(char *errstr, size_t errstr_size, evp_err_t err,
-                      const char *fmt, ...) EVP__PRINTF(4, 5);
+evp_err_t evp__seterr(char *errstr, size_t errstr_size, evp_err_t err, const char *fmt, ...)
+    EVP__PRINTF(4, 5);
 
 /* Number of codes in evp_err_t (the highest value + 1). */
 int evp__err_count(void);
@@ -84,7 +83,6 @@ static inline int evp__hex_value(unsigned c) {
 /* strdup that returns NULL for NULL. */
 char *evp__strdup(const char *s);
 
-
 /* ---- standard base64 with padding (RFC 4648 4; base64.c, beside the
  * public base64url of evpipe/jwt.h: one codec, two alphabets) ---- */
 /* 4 * ceil(n / 3): the encoding's length (the encoder adds a NUL). */
@@ -95,7 +93,6 @@ size_t evp__base64_encode(const void *in, size_t n, char *out);
  * writes at most 3 * len / 4 bytes. EVP_ERR_BASE64 otherwise. */
 evp_err_t evp__base64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen);
 
-
 /* ---- HMAC-SHA256 with a prepared key (hmac.c) ---- */
 typedef struct evp__hmac_key evp__hmac_key_t;
 /* Prepare @p key for repeated use; NULL on allocation failure. */
@@ -104,11 +101,9 @@ void evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsi
 /* Wipe and free. NULL is a no-op. */
 void evp__hmac_key_free(evp__hmac_key_t *k);
 
-
 /* The first and the last @p w bytes (w <= 8, w <= n) of x and y are equal:
  * with n <= 2w, that is all of them. */
-static inline int evp__ends_eq(const unsigned char *x, const unsigned char *y, size_t n,
-                               size_t w) {
+static inline int evp__ends_eq(const unsigned char *x, const unsigned char *y, size_t n, size_t w) {
   uint64_t p = 0, q = 0, r = 0, t = 0;
   memcpy(&p, x, w);
   memcpy(&q, y, w);
@@ -166,7 +161,6 @@ static inline uint32_t evp__hash32_seeded(uint64_t seed, const void *data, size_
 static inline uint32_t evp__hash32(const void *data, size_t n) {
   return evp__hash32_seeded(0, data, n);
 }
-
 
 /* ---- RFC 3339 timestamps (rfc3339.c) ---- */
 /* RFC 3339 date-time ("2024-05-01T10:02:11.250+02:00", 'T'/'t', 'Z'/'z',

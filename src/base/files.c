@@ -2,7 +2,7 @@
  * refuse secrets another local user could read or replace (OpenSSH
  * StrictModes, docs/security.md), and atomic 0600 writes. */
 #define _XOPEN_SOURCE 700 /* realpath, S_ISVTX */
-#define _DEFAULT_SOURCE  /* getpwent_r */
+#define _DEFAULT_SOURCE   /* getpwent_r */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -46,8 +46,10 @@ evp_err_t evp__mkdirs(const char *path, char *errstr, size_t errstr_size) {
     p[i] = 0;
     if (mkdir(p, 0700) == 0) {
       char *slash = strrchr(p, '/');
-      if (slash == p) e = evp__fsync_dir("/", errstr, errstr_size);
-      else if (!slash) e = evp__fsync_dir(".", errstr, errstr_size);
+      if (slash == p)
+        e = evp__fsync_dir("/", errstr, errstr_size);
+      else if (!slash)
+        e = evp__fsync_dir(".", errstr, errstr_size);
       else {
         *slash = 0;
         e = evp__fsync_dir(p, errstr, errstr_size);
@@ -68,8 +70,7 @@ evp_err_t evp__mkdirs(const char *path, char *errstr, size_t errstr_size) {
 
 unsigned evp__dir_open_mode(const char *path) {
   struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || !(st.st_mode & (S_IRWXG | S_IRWXO)))
-    return 0;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || !(st.st_mode & (S_IRWXG | S_IRWXO))) return 0;
   return (unsigned)(st.st_mode & 07777);
 }
 
@@ -98,8 +99,7 @@ static int primary_group_shared(uid_t owner, gid_t gid) {
       shared = 1;
       break;
     }
-  if (rc != 0 && rc != ENOENT)
-    shared = 1;
+  if (rc != 0 && rc != ENOENT) shared = 1;
   endpwent();
   pthread_mutex_unlock(&walk);
   return shared;
@@ -113,17 +113,13 @@ static int private_group(uid_t owner, gid_t gid) {
   char buf[16384];
   struct passwd pw, *pwp = NULL;
   struct group gr, *grp = NULL;
-  if (getpwuid_r(owner, &pw, buf, sizeof buf, &pwp) != 0 || !pwp || pw.pw_gid != gid)
-    return 0;
+  if (getpwuid_r(owner, &pw, buf, sizeof buf, &pwp) != 0 || !pwp || pw.pw_gid != gid) return 0;
   char name[256];
-  if (strlen(pw.pw_name) >= sizeof name)
-    return 0;
+  if (strlen(pw.pw_name) >= sizeof name) return 0;
   strcpy(name, pw.pw_name);
-  if (getgrgid_r(gid, &gr, buf, sizeof buf, &grp) != 0 || !grp)
-    return 0;
+  if (getgrgid_r(gid, &gr, buf, sizeof buf, &grp) != 0 || !grp) return 0;
   for (char **m = gr.gr_mem; m && *m; m++)
-    if (strcmp(*m, name) != 0)
-      return 0;
+    if (strcmp(*m, name) != 0) return 0;
   return !primary_group_shared(owner, gid);
 }
 
@@ -181,8 +177,7 @@ static evp_err_t check_dirs(const char *file, char *errstr, size_t errstr_size) 
       return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot stat %s: %s", real,
                          strerror(errno));
     evp_err_t e = check_dir(real, &st, parent, file, errstr, errstr_size);
-    if (e != EVP_OK || strcmp(real, "/") == 0)
-      return e;
+    if (e != EVP_OK || strcmp(real, "/") == 0) return e;
     char *last = strrchr(real, '/');
     if (last == real)
       last[1] = '\0';
@@ -209,12 +204,11 @@ static evp_err_t check_secret_file(const char *path, const struct stat *st, char
 }
 
 evp_err_t evp__file_read(const char *path, size_t max, int secret, char **buf, size_t *len,
-                               struct stat *stp, char *errstr, size_t errstr_size) {
+                         struct stat *stp, char *errstr, size_t errstr_size) {
   *buf = NULL;
   *len = 0;
   evp_err_t e;
-  if (secret && (e = check_dirs(path, errstr, errstr_size)) != EVP_OK)
-    return e;
+  if (secret && (e = check_dirs(path, errstr, errstr_size)) != EVP_OK) return e;
   /* A secret is read from what was checked: no symbolic link is followed at
    * the last step, the checks are of the open descriptor (fstat), and
    * O_NONBLOCK keeps a FIFO planted in its place from blocking us. */
@@ -236,8 +230,7 @@ evp_err_t evp__file_read(const char *path, size_t max, int secret, char **buf, s
     e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "%s is not a regular file", path);
     goto out;
   }
-  if (secret && (e = check_secret_file(path, &st, errstr, errstr_size)) != EVP_OK)
-    goto out;
+  if (secret && (e = check_secret_file(path, &st, errstr, errstr_size)) != EVP_OK) goto out;
   if ((uintmax_t)st.st_size > max) {
     e = evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "%s is larger than %zu bytes", path,
                     max);
@@ -252,23 +245,20 @@ evp_err_t evp__file_read(const char *path, size_t max, int secret, char **buf, s
   size_t n = 0;
   while (n < cap - 1) {
     ssize_t r = read(fd, b + n, cap - 1 - n);
-    if (r < 0 && errno == EINTR)
-      continue;
+    if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
       OPENSSL_cleanse(b, cap);
       free(b);
       goto out;
     }
-    if (r == 0)
-      break;
+    if (r == 0) break;
     n += (size_t)r;
   }
   b[n] = '\0';
   *buf = b;
   *len = n;
-  if (stp)
-    *stp = st;
+  if (stp) *stp = st;
   e = EVP_OK;
 out:
   close(fd);
@@ -281,8 +271,7 @@ static evp_err_t fsync_dir_of(const char *path, char *errstr, size_t errstr_size
   char d[PATH_MAX];
   const char *slash = strrchr(path, '/');
   size_t n = slash ? (size_t)(slash - path) : 0;
-  if (n >= sizeof d)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "%s: path too long", path);
+  if (n >= sizeof d) return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "%s: path too long", path);
   if (n == 0) {
     d[0] = slash ? '/' : '.';
     d[1] = '\0';
@@ -294,7 +283,7 @@ static evp_err_t fsync_dir_of(const char *path, char *errstr, size_t errstr_size
 }
 
 evp_err_t evp__file_write_secret(const char *path, const char *data, size_t len, int excl,
-                                       char *errstr, size_t errstr_size) {
+                                 char *errstr, size_t errstr_size) {
   char tmp[PATH_MAX];
   unsigned char rnd[6];
   if (evp__random(rnd, sizeof rnd) != EVP_OK)
@@ -304,18 +293,16 @@ evp_err_t evp__file_write_secret(const char *path, const char *data, size_t len,
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "path too long");
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot create %s: %s", tmp,
+                       strerror(errno));
   size_t off = 0;
   while (off < len) {
     ssize_t w = write(fd, data + off, len - off);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      goto fail;
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) goto fail;
     off += (size_t)w;
   }
-  if (fsync(fd) != 0)
-    goto fail;
+  if (fsync(fd) != 0) goto fail;
   close(fd);
   fd = -1;
   /* link() fails on an existing target, which is what "create only" needs;
@@ -326,7 +313,8 @@ evp_err_t evp__file_write_secret(const char *path, const char *data, size_t len,
       unlink(tmp);
       if (en == EEXIST)
         return evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "%s already exists", path);
-      return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot create %s: %s", path, strerror(en));
+      return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot create %s: %s", path,
+                         strerror(en));
     }
     unlink(tmp);
   } else if (rename(tmp, path) != 0) {
@@ -335,8 +323,7 @@ evp_err_t evp__file_write_secret(const char *path, const char *data, size_t len,
   return fsync_dir_of(path, errstr, errstr_size);
 fail:;
   int en = errno;
-  if (fd >= 0)
-    close(fd);
+  if (fd >= 0) close(fd);
   unlink(tmp);
   return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot write %s: %s", path, strerror(en));
 }

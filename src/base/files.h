@@ -18,7 +18,6 @@ evp_err_t evp__fsync_dir(const char *dir, char *errstr, size_t errstr_size);
  * EVP_ERR_IO. */
 evp_err_t evp__mkdirs(const char *path, char *errstr, size_t errstr_size);
 
-
 /* The mode of directory @p path when it exists and group or others have
  * any access to it; 0 otherwise. */
 unsigned evp__dir_open_mode(const char *path);
@@ -33,12 +32,12 @@ unsigned evp__dir_open_mode(const char *path);
  * descriptor. *buf is malloc'd and NUL-terminated. ENOENT: EVP_ERR_IO with
  * errno preserved. */
 evp_err_t evp__file_read(const char *path, size_t max, int secret, char **buf, size_t *len,
-                               struct stat *st, char *errstr, size_t errstr_size);
+                         struct stat *st, char *errstr, size_t errstr_size);
 
 /* Replace @p path atomically with @p data, mode 0600: temp file, fsync,
  * rename, fsync of the directory. With @p excl, fail (EVP_ERR_STATE) when
  * @p path already exists. */
 evp_err_t evp__file_write_secret(const char *path, const char *data, size_t len, int excl,
-                                       char *errstr, size_t errstr_size);
+                                 char *errstr, size_t errstr_size);
 
 #endif /* EVP_BASE_FILES_H */

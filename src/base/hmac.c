@@ -19,7 +19,7 @@
 #include "evpipe/jwt.h"
 
 #if defined(OPENSSL_NO_DEPRECATED_3_0)
-#  define EVP_HMAC_SLOW_PATH 1
+#define EVP_HMAC_SLOW_PATH 1
 #endif
 
 struct evp__hmac_key {
@@ -45,8 +45,7 @@ evp_err_t evp_hmac_sha256(const void *key, size_t keylen, const void *msg, size_
 
 evp__hmac_key_t *evp__hmac_key_new(const void *key, size_t keylen) {
   evp__hmac_key_t *k = calloc(1, sizeof *k);
-  if (!k)
-    return NULL;
+  if (!k) return NULL;
   unsigned char block[SHA256_CBLOCK];
   memset(block, 0, sizeof block);
   /* RFC 2104: keys longer than the block are hashed first. */
@@ -56,12 +55,10 @@ evp__hmac_key_t *evp__hmac_key_new(const void *key, size_t keylen) {
     memcpy(block, key, keylen);
 #ifndef EVP_HMAC_SLOW_PATH
   unsigned char pad[SHA256_CBLOCK];
-  for (size_t i = 0; i < sizeof pad; i++)
-    pad[i] = block[i] ^ 0x36;
+  for (size_t i = 0; i < sizeof pad; i++) pad[i] = block[i] ^ 0x36;
   SHA256_Init(&k->inner);
   SHA256_Update(&k->inner, pad, sizeof pad);
-  for (size_t i = 0; i < sizeof pad; i++)
-    pad[i] = block[i] ^ 0x5c;
+  for (size_t i = 0; i < sizeof pad; i++) pad[i] = block[i] ^ 0x5c;
   SHA256_Init(&k->outer);
   SHA256_Update(&k->outer, pad, sizeof pad);
   OPENSSL_cleanse(pad, sizeof pad);
@@ -91,8 +88,7 @@ void evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsi
 }
 
 void evp__hmac_key_free(evp__hmac_key_t *k) {
-  if (!k)
-    return;
+  if (!k) return;
   OPENSSL_cleanse(k, sizeof *k);
   free(k);
 }

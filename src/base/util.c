@@ -19,21 +19,18 @@ int evp__ct_memcmp(const void *a, const void *b, size_t n) {
    * is written so the compiler cannot short-circuit it. */
   const volatile unsigned char *pa = a, *pb = b;
   unsigned char d = 0;
-  for (size_t i = 0; i < n; i++)
-    d |= (unsigned char)(pa[i] ^ pb[i]);
+  for (size_t i = 0; i < n; i++) d |= (unsigned char)(pa[i] ^ pb[i]);
   return d != 0;
 }
 
 uint32_t evp__fnv1a(const char *s, size_t n) {
   uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 16777619u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
   return h;
 }
 
 evp_err_t evp__random(void *buf, size_t n) {
-  if (n > (size_t)INT32_MAX)
-    return EVP_ERR_INVALID_ARG;
+  if (n > (size_t)INT32_MAX) return EVP_ERR_INVALID_ARG;
   return RAND_bytes(buf, (int)n) == 1 ? EVP_OK : EVP_ERR_INTERNAL;
 }
 
@@ -62,8 +59,7 @@ int64_t evp__wall_ms(void) { return evp__wall_us() / 1000; }
 int64_t evp__system_clock(void *opaque) {
   (void)opaque;
   struct timespec ts;
-  if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-    return (int64_t)time(NULL);
+  if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return (int64_t)time(NULL);
   return (int64_t)ts.tv_sec;
 }
 
@@ -75,12 +71,10 @@ struct timespec evp__timespec_us(int64_t us) {
 }
 
 char *evp__strdup(const char *s) {
-  if (!s)
-    return NULL;
+  if (!s) return NULL;
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
-  if (d)
-    memcpy(d, s, n);
+  if (d) memcpy(d, s, n);
   return d;
 }
 
@@ -88,8 +82,7 @@ void evp__uuid_text(const unsigned char u[16], char out[37]) {
   static const char hx[] = EVP__HEX_DIGITS;
   char *o = out;
   for (int i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      *o++ = '-';
+    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
     *o++ = hx[u[i] >> 4];
     *o++ = hx[u[i] & 15];
   }
@@ -110,9 +103,7 @@ double evp__retry_rand01(uint64_t *s) { return (double)(next_rand(s) >> 11) / 90
 
 int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n) {
   int64_t ceil = base;
-  for (int i = 1; i < n && ceil < cap; i++)
-    ceil *= 2;
-  if (ceil > cap)
-    ceil = cap;
+  for (int i = 1; i < n && ceil < cap; i++) ceil *= 2;
+  if (ceil > cap) ceil = cap;
   return (int64_t)(evp__retry_rand01(rng) * (double)(ceil + 1));
 }

@@ -87,8 +87,12 @@ static void note_failure(evp__batcher_t *b, const char *msg) {
   }
   b->fail_count++;
   b->untold++;
-  evp__batcher_notice_t n = {b->outage_told ? EVP__LAKE_STILL_FAILING : EVP__LAKE_FAILED, msg,
-                             b->untold, b->fail_count, b->fail_since_us, NULL};
+  evp__batcher_notice_t n = {b->outage_told ? EVP__LAKE_STILL_FAILING : EVP__LAKE_FAILED,
+                             msg,
+                             b->untold,
+                             b->fail_count,
+                             b->fail_since_us,
+                             NULL};
   pthread_mutex_unlock(&b->mu);
   int64_t now = evp__mono_ms();
   if (b->notice && (!b->noticed || now - b->noticed_at_ms >= b->notice_interval_ms)) {
@@ -110,7 +114,8 @@ static void note_failure(evp__batcher_t *b, const char *msg) {
 static void note_success(evp__batcher_t *b) {
   pthread_mutex_lock(&b->mu);
   int tell = b->failing && b->outage_told;
-  evp__batcher_notice_t n = {EVP__LAKE_RECOVERED, "", b->untold, b->fail_count, b->fail_since_us, NULL};
+  evp__batcher_notice_t n = {EVP__LAKE_RECOVERED, "",  b->untold, b->fail_count,
+                             b->fail_since_us,    NULL};
   b->failing = 0;
   b->fail_err[0] = '\0';
   pthread_mutex_unlock(&b->mu);
@@ -126,8 +131,7 @@ static int pause_ms(evp__batcher_t *b, int ms) {
   struct timespec ts;
   deadline_in(&ts, ms);
   pthread_mutex_lock(&b->mu);
-  while (!b->stop && pthread_cond_timedwait(&b->cv, &b->mu, &ts) != ETIMEDOUT) {
-  }
+  while (!b->stop && pthread_cond_timedwait(&b->cv, &b->mu, &ts) != ETIMEDOUT) {}
   int stop = b->stop;
   pthread_mutex_unlock(&b->mu);
   return stop;
@@ -165,9 +169,8 @@ static void *batcher_main(void *arg) {
     if (!retry && b->nbuf == 0) note_success(b); /* read, nothing waiting to be written */
     uint64_t pos = evp__wal_reader_pos(b->r);
     int64_t age = b->nbuf ? evp__mono_ms() - b->first_at_ms : 0;
-    int due = b->nbuf > 0 &&
-              (retry || stop || b->buf_bytes >= b->buffer_bytes || age >= (int64_t)b->buffer_seconds * 1000 ||
-               target > committed);
+    int due = b->nbuf > 0 && (retry || stop || b->buf_bytes >= b->buffer_bytes ||
+                              age >= (int64_t)b->buffer_seconds * 1000 || target > committed);
     if (due) {
       e = evp__batcher_flush_buffer(b, err, sizeof err);
       retry = e != EVP_OK && b->nbuf > 0;
@@ -285,8 +288,9 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
   evp_err_t e = EVP_OK;
   if (!(b->lake_dir = evp__strdup(opts->lake_dir)))
     e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
-  if (!e) e = evp__table_parse(opts->schema_json, strlen(opts->schema_json), &b->table, errstr,
-                               errstr_size);
+  if (!e)
+    e = evp__table_parse(opts->schema_json, strlen(opts->schema_json), &b->table, errstr,
+                         errstr_size);
   if (!e) e = evp__row_builder_new(b->table, &b->rb, errstr, errstr_size);
   if (!e && opts->dedup_window_s > 0 &&
       !(b->dd = evp__dedup_new(b->dedup_window_us,
@@ -295,7 +299,8 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
   if (!e) {
     /* The lake root must be creatable now, not at the first flush. */
     char events[4200];
-    if ((size_t)snprintf(events, sizeof events, "%s/" EVP__LAKE_TABLE, b->lake_dir) >= sizeof events)
+    if ((size_t)snprintf(events, sizeof events, "%s/" EVP__LAKE_TABLE, b->lake_dir) >=
+        sizeof events)
       e = evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "batcher: lake_dir too long");
     else
       e = evp__mkdirs(events, errstr, errstr_size);
@@ -313,7 +318,8 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
   pthread_condattr_t ca;
   int ok = pthread_condattr_init(&ca) == 0;
   if (ok) {
-    ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&b->cv, &ca) == 0;
+    ok =
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&b->cv, &ca) == 0;
     pthread_condattr_destroy(&ca);
   }
   if (ok && pthread_mutex_init(&b->mu, NULL) != 0) {

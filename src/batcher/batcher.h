@@ -14,18 +14,18 @@ struct evp__batcher_notice;
 
 /* Options; zero means the default shown. */
 typedef struct {
-  const char *lake_dir;     /* root of the lake; files go to lake_dir/events/dt=YYYY-MM-DD/hour=HH/ */
-  const char *schema_json;  /* the event schema text: columns come from src/table/table.h */
-  size_t buffer_bytes;      /* flush when this many bytes of events are buffered (Firehose: 1-128 MB);
+  const char *lake_dir; /* root of the lake; files go to lake_dir/events/dt=YYYY-MM-DD/hour=HH/ */
+  const char *schema_json; /* the event schema text: columns come from src/table/table.h */
+  size_t buffer_bytes;    /* flush when this many bytes of events are buffered (Firehose: 1-128 MB);
                                default 5 MiB, at most 1 GiB */
-  int buffer_seconds;       /* ... or when the oldest buffered event is this old (Firehose: 0-900 s);
+  int buffer_seconds;     /* ... or when the oldest buffered event is this old (Firehose: 0-900 s);
                                default 60, at most 900 */
-  int dedup_window_s;       /* drop an event_id already written within this window
+  int dedup_window_s;     /* drop an event_id already written within this window
                                (by received_at); 0 disables dedup */
-  size_t dedup_max_ids;     /* bound on remembered ids (oldest forgotten first); default 1,000,000 */
-  int parts;                /* files a large flush is written as at once, by as many threads;
+  size_t dedup_max_ids;   /* bound on remembered ids (oldest forgotten first); default 1,000,000 */
+  int parts;              /* files a large flush is written as at once, by as many threads;
                                default: the online CPUs, at most 4; 1: one file, one thread */
-  size_t part_min_events;   /* ... each of at least this many events; default 1000 */
+  size_t part_min_events; /* ... each of at least this many events; default 1000 */
   /* Told, on the batcher thread, when lake writes start failing and while
    * they keep failing — at most once per notice_interval_ms (default 10000),
    * with the failures since the last notice — and when an outage that was
@@ -47,10 +47,10 @@ typedef enum {
 
 typedef struct evp__batcher_notice {
   evp__lake_notice_t kind;
-  const char *error;        /* the last failure's reason ("" when recovered) */
-  uint64_t failures;        /* failed attempts since the previous notice */
-  uint64_t failures_total;  /* ... since the first failure of this outage */
-  int64_t since_unix_us;    /* wall-clock time of that first failure */
+  const char *error;       /* the last failure's reason ("" when recovered) */
+  uint64_t failures;       /* failed attempts since the previous notice */
+  uint64_t failures_total; /* ... since the first failure of this outage */
+  int64_t since_unix_us;   /* wall-clock time of that first failure */
   /* EVP__LAKE_REFUSED: error is the last event's reason, failures and
    * failures_total count refused events (since the previous such notice,
    * since start), file is the quarantine file of the last one. */
@@ -59,8 +59,8 @@ typedef struct evp__batcher_notice {
 
 typedef struct {
   uint64_t files, bytes, rows, duplicates;
-  uint64_t errors;          /* failed flush attempts (retried) + events that fit no row */
-  uint64_t bad_events;      /* of those: events that fit no row, copied to the quarantine
+  uint64_t errors;     /* failed flush attempts (retried) + events that fit no row */
+  uint64_t bad_events; /* of those: events that fit no row, copied to the quarantine
                                (DIR/quarantine/refused-*.ndjson) instead of the lake */
 } evp__batcher_stats_t;
 

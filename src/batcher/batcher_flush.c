@@ -141,8 +141,10 @@ static evp_err_t refuse(evp__batcher_t *b, uint64_t offset, const evp__wal_recor
                         const char *ev, size_t len, const char *why, char *errstr,
                         size_t errstr_size) {
   pthread_mutex_lock(&b->mu);
-  snprintf(b->last_err, sizeof b->last_err, "batcher: event at log offset %llu refused, copied "
-           "to the quarantine: %s", (unsigned long long)offset, why);
+  snprintf(b->last_err, sizeof b->last_err,
+           "batcher: event at log offset %llu refused, copied "
+           "to the quarantine: %s",
+           (unsigned long long)offset, why);
   pthread_mutex_unlock(&b->mu);
   return evp__batcher_refuse(b, offset, rec, ev, len, why, errstr, errstr_size);
 }
@@ -192,8 +194,8 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
       const char *id;
       size_t idlen;
       char why[256];
-      if (evp__row_builder_build(b->rb, ev, len, br->received_at_us, rec.client_id, rec.client_id_len,
-                          &row, &id, &idlen, why, sizeof why) != EVP_OK) {
+      if (evp__row_builder_build(b->rb, ev, len, br->received_at_us, rec.client_id,
+                                 rec.client_id_len, &row, &id, &idlen, why, sizeof why) != EVP_OK) {
         /* Events were validated before they were logged; one that still
          * fits no row (logged by an older server, or the schema changed)
          * is quarantined, not retried forever. */
@@ -251,8 +253,7 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   evp_err_t e = evp__lake_partition_dir(dir, sizeof dir, b->lake_dir, EVP__LAKE_TABLE,
                                         b->buf[idx[0]].received_at_us, errstr, errstr_size);
   if (e) return e;
-  if (b->replay_end > b->buf[idx[0]].offset &&
-      (e = scan_hour(b, hour, dir, errstr, errstr_size)))
+  if (b->replay_end > b->buf[idx[0]].offset && (e = scan_hour(b, hour, dir, errstr, errstr_size)))
     return e;
   int any_covered = 0;
   for (size_t k = 0; k < n && b->ncov && !any_covered; k++)

@@ -50,21 +50,21 @@ struct evp__batcher {
   int64_t dedup_window_us;
   struct evp__table *table;
   evp__row_builder_t *rb;
-  evp__dedup_t *dd;             /* NULL: dedup off */
+  evp__dedup_t *dd; /* NULL: dedup off */
 
   pthread_t thread;
-  pthread_mutex_t mu;           /* the fields up to last_err */
-  pthread_cond_t cv;            /* a flush finished or failed; stop */
+  pthread_mutex_t mu; /* the fields up to last_err */
+  pthread_cond_t cv;  /* a flush finished or failed; stop */
   int stop;
-  uint64_t flush_target;        /* evp__batcher_flush wants the log committed to here */
-  uint64_t committed;           /* the checkpoint as last written */
-  uint64_t fail_gen;            /* failed flush attempts */
+  uint64_t flush_target; /* evp__batcher_flush wants the log committed to here */
+  uint64_t committed;    /* the checkpoint as last written */
+  uint64_t fail_gen;     /* failed flush attempts */
   evp__batcher_stats_t st;
   char last_err[512];
   /* the outage in progress, if any (evp__batcher_failing) */
-  int failing;                  /* the last attempt failed */
-  int64_t fail_since_us;        /* wall clock of its first failure */
-  uint64_t fail_count;          /* failed attempts in it */
+  int failing;           /* the last attempt failed */
+  int64_t fail_since_us; /* wall clock of its first failure */
+  uint64_t fail_count;   /* failed attempts in it */
   char fail_err[512];
 
   /* set at start */
@@ -73,32 +73,32 @@ struct evp__batcher {
   int notice_interval_ms;
 
   /* owned by the batcher thread */
-  int noticed;                  /* something was told ... */
-  int64_t noticed_at_ms;        /* ... at this monotonic time (the last time) */
-  uint64_t untold;              /* failures not in any notice yet */
-  int outage_told;              /* the outage in progress was told */
-  evp_err_t final_err;          /* the flush at stop failed: its error ... */
-  char final_msg[512];          /* ... and reason */
+  int noticed;           /* something was told ... */
+  int64_t noticed_at_ms; /* ... at this monotonic time (the last time) */
+  uint64_t untold;       /* failures not in any notice yet */
+  int outage_told;       /* the outage in progress was told */
+  evp_err_t final_err;   /* the flush at stop failed: its error ... */
+  char final_msg[512];   /* ... and reason */
   evp__wal_reader_t *r;
   evp__buffered_record_t *buf;
   size_t nbuf, capbuf, buf_bytes;
-  unsigned char *arena;         /* the buffered payloads, back to back */
+  unsigned char *arena; /* the buffered payloads, back to back */
   size_t arena_len, arena_cap;
   uint64_t buf_events;
-  int64_t first_at_ms;          /* monotonic time the oldest buffered record was read */
-  uint64_t replay_end;          /* log end at start: lake files may already hold records below it */
+  int64_t first_at_ms; /* monotonic time the oldest buffered record was read */
+  uint64_t replay_end; /* log end at start: lake files may already hold records below it */
   uint64_t start_ckpt;
   evp__existing_file_t *cov;
   size_t ncov, capcov;
-  int64_t *scanned;             /* hours whose directory was scanned for such files */
+  int64_t *scanned; /* hours whose directory was scanned for such files */
   size_t nscanned, capscanned;
-  evp__pq_writer_t *pw;         /* reused file after file (its buffers keep their size) */
+  evp__pq_writer_t *pw; /* reused file after file (its buffers keep their size) */
   /* Parallel parts (batcher_parts.c): nparts files per large group, the
    * last built on this thread, the others on the pool's helpers. */
   size_t nparts, part_min_events;
   evp__thread_pool_t *pool;
   struct evp__batcher_part *parts; /* nparts, each with its own row builder and writer */
-  struct evp__part_event *pev;    /* per event of the group: its id and dedup verdict */
+  struct evp__part_event *pev;     /* per event of the group: its id and dedup verdict */
   size_t cappev;
   /* Events of the group being written that the row builder refused, as
    * NDJSON lines for the quarantine (batcher_refused.c), and what is still
@@ -158,8 +158,8 @@ evp_err_t evp__batcher_refuse(evp__batcher_t *b, uint64_t offset, const evp__wal
 /* The group's refused events (if any) to DIR/quarantine/refused-<first>-
  * <last>.ndjson, synced, before the group's file is committed; a failure
  * fails the flush. Empties the lines either way. */
-evp_err_t evp__batcher_refused_write(evp__batcher_t *b, uint64_t first, uint64_t last,
-                                     char *errstr, size_t errstr_size);
+evp_err_t evp__batcher_refused_write(evp__batcher_t *b, uint64_t first, uint64_t last, char *errstr,
+                                     size_t errstr_size);
 /* Tell the refused events copied since the last notice: at once the first
  * time, then at most once per notice interval, and always with @p force
  * (the batcher stopping). Batcher thread. */
@@ -178,9 +178,9 @@ typedef struct {
  * and nothing written changed, when the group holds an event the parallel
  * path does not decide exactly as the one-file path would (a bad event, an
  * id found differently): the caller then writes it as one file. */
-evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t n,
-                                   const char *dir, evp__flush_tally_t *t, int *fallback,
-                                   char *errstr, size_t errstr_size);
+evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t n, const char *dir,
+                                   evp__flush_tally_t *t, int *fallback, char *errstr,
+                                   size_t errstr_size);
 void evp__batcher_parts_free(evp__batcher_t *b);
 
 /* Feed the event ids of retained, already-committed log records (below the

@@ -55,7 +55,7 @@ struct evp__batcher_part {
   char name[64];
   int skip, open, step;
   uint64_t rows, dups, bad, size;
-  int differs;   /* an id found otherwise than by the dedup pass */
+  int differs; /* an id found otherwise than by the dedup pass */
   evp_err_t e;
   char err[400];
 };
@@ -115,8 +115,8 @@ static void fill(struct evp__batcher_part *p) {
     for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); k++) {
       const evp__pq_value_t *row;
       char why[256];
-      if (evp__row_builder_build(p->rb, ev, len, br->received_at_us, rec.client_id, rec.client_id_len,
-                          &row, &id, &idlen, why, sizeof why) != EVP_OK) {
+      if (evp__row_builder_build(p->rb, ev, len, br->received_at_us, rec.client_id,
+                                 rec.client_id_len, &row, &id, &idlen, why, sizeof why) != EVP_OK) {
         p->bad++; /* the group falls back: quarantined there */
         continue;
       }
@@ -191,7 +191,8 @@ static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size
     evp_err_t e = evp__batcher_record(b, br, &rec, errstr, errstr_size);
     if (e) return e;
     if (!evp__utf8_valid(rec.client_id, rec.client_id_len)) {
-      for (uint32_t i = 0; i < rec.nevents; i++) b->pev[k++] = (struct evp__part_event){NULL, 0, 0, 0};
+      for (uint32_t i = 0; i < rec.nevents; i++)
+        b->pev[k++] = (struct evp__part_event){NULL, 0, 0, 0};
       continue; /* dropped by the fill: the group falls back */
     }
     /* Dedup probes miss the cache: start each one a few events ahead. */
@@ -200,8 +201,7 @@ static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size
     const char *ev, *pev;
     uint64_t scope = evp__dedup_scope(b->dd, rec.client_id, rec.client_id_len);
     while (nahead < EVP__ID_LOOK_AHEAD && evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
-      evp__batcher_look_ahead(b->dd, scope, pev, plen,
-                              &ring[nahead++ % (EVP__ID_LOOK_AHEAD + 1)]);
+      evp__batcher_look_ahead(b->dd, scope, pev, plen, &ring[nahead++ % (EVP__ID_LOOK_AHEAD + 1)]);
     for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); nth++, k++) {
       if (evp__wal_record_next_event(&rec, &pcur, &pev, &plen))
         evp__batcher_look_ahead(b->dd, scope, pev, plen,
@@ -224,15 +224,16 @@ static evp_err_t dedup_pass(evp__batcher_t *b, const size_t *idx, size_t n, size
        * is kept, and the fill falls back when it meets it (same_id). */
       uintptr_t a = (uintptr_t)id, lo = (uintptr_t)ev;
       int in_ev = a >= lo && a + idlen <= lo + len;
-      b->pev[k] = (struct evp__part_event){in_ev ? id : NULL, (uint32_t)idlen, 1, (uint8_t)(r2 == 1)};
+      b->pev[k] =
+          (struct evp__part_event){in_ev ? id : NULL, (uint32_t)idlen, 1, (uint8_t)(r2 == 1)};
     }
   }
   return EVP_OK;
 }
 
-evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t n,
-                                   const char *dir, evp__flush_tally_t *t, int *fallback,
-                                   char *errstr, size_t errstr_size) {
+evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t n, const char *dir,
+                                   evp__flush_tally_t *t, int *fallback, char *errstr,
+                                   size_t errstr_size) {
   *fallback = 1;
   size_t nev = 0, nrec = 0;
   for (size_t r = 0; r < n; r++) {

@@ -35,8 +35,9 @@ evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__buffered_recor
   return EVP_OK;
 }
 
-evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw, const char *dir,
-                                 const char *name, char *errstr, size_t errstr_size) {
+evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw,
+                                 const char *dir, const char *name, char *errstr,
+                                 size_t errstr_size) {
   if (*pw) return evp__pq_writer_reopen(*pw, dir, name, errstr, errstr_size);
   /* Event strings passed the strict parser before they were logged (and
    * unescaping keeps UTF-8 valid); client ids are checked per record. */

@@ -75,14 +75,14 @@ evp_err_t evp__batcher_refuse(evp__batcher_t *b, uint64_t offset, const evp__wal
   return EVP_OK;
 }
 
-evp_err_t evp__batcher_refused_write(evp__batcher_t *b, uint64_t first, uint64_t last,
-                                     char *errstr, size_t errstr_size) {
+evp_err_t evp__batcher_refused_write(evp__batcher_t *b, uint64_t first, uint64_t last, char *errstr,
+                                     size_t errstr_size) {
   if (b->rq.len == 0) return EVP_OK;
   char name[80], path[sizeof b->refused_file], note[600];
   snprintf(name, sizeof name, "refused-%020llu-%020llu.ndjson", (unsigned long long)first,
            (unsigned long long)last);
-  int r = evp__wal_quarantine_put(b->w, name, (const char *)b->rq.p, b->rq.len, path, sizeof path, note,
-                                  sizeof note);
+  int r = evp__wal_quarantine_put(b->w, name, (const char *)b->rq.p, b->rq.len, path, sizeof path,
+                                  note, sizeof note);
   uint64_t n = b->rqevents;
   b->rq.len = 0;
   b->rqevents = 0;
@@ -102,8 +102,8 @@ void evp__batcher_refused_tell(evp__batcher_t *b, int force) {
   int64_t now = evp__mono_ms();
   if (!force && b->refused_told && now - b->refused_told_at_ms < b->notice_interval_ms) return;
   b->refused_total += b->refused_untold;
-  evp__batcher_notice_t n = {EVP__LAKE_REFUSED, b->refused_why, b->refused_untold,
-                             b->refused_total, 0, b->refused_file};
+  evp__batcher_notice_t n = {
+      EVP__LAKE_REFUSED, b->refused_why, b->refused_untold, b->refused_total, 0, b->refused_file};
   b->refused_untold = 0;
   b->refused_told = 1;
   b->refused_told_at_ms = now;

@@ -33,7 +33,7 @@ struct evp__dedup {
                                spares most probes a cache miss on it. */
   size_t tcap;              /* power of two, >= 2 * rcap */
   uint64_t seed1, seed2;
-  uint64_t seq;             /* insertions ever: marks survive evictions */
+  uint64_t seq; /* insertions ever: marks survive evictions */
 };
 
 static void *(*volatile const memset_v)(void *, int, size_t) = memset;
@@ -47,7 +47,7 @@ static uint64_t mix(uint64_t x) {
   return x;
 }
 
-#define BYTES(x) ((x) * 0x0101010101010101ULL)
+#define BYTES(x) ((x)*0x0101010101010101ULL)
 
 #if defined(__SSE2__) && defined(__GNUC__)
 #include <emmintrin.h>
@@ -166,7 +166,7 @@ uint64_t evp__dedup_mark(const evp__dedup_t *d) { return d->seq; }
 static size_t slot_of(const evp__dedup_t *d, size_t i) { return (d->head + i) & (d->rcap - 1); }
 
 /* Table slot holding ring slot @p r, or the empty slot where h1/h2 would go. */
-#define SLOT(t) ((size_t)((t) & 0xffffffffu) - 1)
+#define SLOT(t) ((size_t)((t)&0xffffffffu) - 1)
 #define TAG(h1) ((uint64_t)(uint32_t)(h1) << 32)
 #define HOME(t, mask) ((size_t)((t) >> 32) & (mask))
 

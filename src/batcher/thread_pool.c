@@ -12,12 +12,12 @@ struct evp__thread_pool {
   pthread_mutex_t mu;
   pthread_cond_t go, done;
   pthread_t *th;
-  size_t n;          /* threads started */
-  uint64_t gen;      /* jobs handed out so far (rounds) */
+  size_t n;     /* threads started */
+  uint64_t gen; /* jobs handed out so far (rounds) */
   evp__thread_job_fn fn;
   void *const *args;
-  size_t njobs;      /* jobs of this round run by helpers */
-  size_t left;       /* helpers still busy in this round */
+  size_t njobs; /* jobs of this round run by helpers */
+  size_t left;  /* helpers still busy in this round */
   int stop;
 };
 
@@ -92,7 +92,8 @@ evp__thread_pool_t *evp__thread_pool_new(size_t nthreads) {
 
 size_t evp__thread_pool_threads(const evp__thread_pool_t *p) { return p ? p->n : 0; }
 
-void evp__thread_pool_run(evp__thread_pool_t *p, evp__thread_job_fn fn, void *const *args, size_t n) {
+void evp__thread_pool_run(evp__thread_pool_t *p, evp__thread_job_fn fn, void *const *args,
+                          size_t n) {
   if (n == 0) return;
   size_t helpers = n - 1;
   if (!p || helpers > p->n) { /* not enough helpers: run them all here */

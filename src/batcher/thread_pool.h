@@ -12,7 +12,8 @@ typedef struct evp__thread_pool evp__thread_pool_t;
 typedef void (*evp__thread_job_fn)(void *arg);
 evp__thread_pool_t *evp__thread_pool_new(size_t nthreads); /* NULL: out of memory or threads */
 size_t evp__thread_pool_threads(const evp__thread_pool_t *p);
-void evp__thread_pool_run(evp__thread_pool_t *p, evp__thread_job_fn fn, void *const *args, size_t n);
+void evp__thread_pool_run(evp__thread_pool_t *p, evp__thread_job_fn fn, void *const *args,
+                          size_t n);
 void evp__thread_pool_free(evp__thread_pool_t *p);
 
 #endif /* EVP_BATCHER_THREAD_POOL_H */

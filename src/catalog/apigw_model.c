@@ -62,9 +62,7 @@ static cJSON *fail(evp__d4_ctx_t *c, evp_err_t e, const char *where, const char 
   return NULL;
 }
 
-static cJSON *nomem(evp__d4_ctx_t *c) {
-  return fail(c, EVP_ERR_NOMEM, "", "out of memory");
-}
+static cJSON *nomem(evp__d4_ctx_t *c) { return fail(c, EVP_ERR_NOMEM, "", "out of memory"); }
 
 /* "where" of a child: the parent's JSON pointer plus one token, cut to fit
  * (it only labels error messages). */
@@ -80,8 +78,7 @@ static void child_where_i(char *dst, size_t cap, const char *where, const char *
 
 /* Adds @p item to @p obj under @p key; frees it on failure. */
 static int add(cJSON *obj, const char *key, cJSON *item) {
-  if (!item)
-    return 0;
+  if (!item) return 0;
   if (!cJSON_AddItemToObject(obj, key, item)) {
     cJSON_Delete(item);
     return 0;
@@ -90,8 +87,7 @@ static int add(cJSON *obj, const char *key, cJSON *item) {
 }
 
 static int push(cJSON *arr, cJSON *item) {
-  if (!item)
-    return 0;
+  if (!item) return 0;
   if (!cJSON_AddItemToArray(arr, item)) {
     cJSON_Delete(item);
     return 0;
@@ -121,16 +117,14 @@ static int pointer_token(const char *s, size_t n, char *out) {
       unsigned v = 0;
       for (int k = 1; k <= 2; k++) {
         char h = i + (size_t)k < n ? s[i + (size_t)k] : '\0';
-        int d = h >= '0' && h <= '9' ? h - '0'
+        int d = h >= '0' && h <= '9'   ? h - '0'
                 : h >= 'a' && h <= 'f' ? h - 'a' + 10
                 : h >= 'A' && h <= 'F' ? h - 'A' + 10
                                        : -1;
-        if (d < 0)
-          return 0;
+        if (d < 0) return 0;
         v = v * 16 + (unsigned)d;
       }
-      if (v == 0)
-        return 0;
+      if (v == 0) return 0;
       ch = (char)v;
       i += 2;
     }
@@ -141,8 +135,7 @@ static int pointer_token(const char *s, size_t n, char *out) {
   size_t r = 0, w = 0;
   while (r < o) {
     if (out[r] == '~') {
-      if (r + 1 >= o || (out[r + 1] != '0' && out[r + 1] != '1'))
-        return 0;
+      if (r + 1 >= o || (out[r + 1] != '0' && out[r + 1] != '1')) return 0;
       out[w++] = out[r + 1] == '0' ? '~' : '/';
       r += 2;
     } else {
@@ -223,10 +216,8 @@ static const cJSON *resolve(const cJSON *root, const char *ptr, const char **why
       *why = "does not resolve";
       goto bad;
     }
-    if (at == AT_ITEMS && cJSON_IsArray(node))
-      nat = AT_SCHEMA;
-    if (nat == AT_ITEMS && !cJSON_IsArray(next))
-      nat = AT_SCHEMA;
+    if (at == AT_ITEMS && cJSON_IsArray(node)) nat = AT_SCHEMA;
+    if (nat == AT_ITEMS && !cJSON_IsArray(next)) nat = AT_SCHEMA;
     if (nat == AT_LIST && !cJSON_IsArray(next)) {
       *why = "does not resolve";
       goto bad;
@@ -246,8 +237,7 @@ bad:
 }
 
 static cJSON *conv_ref(evp__d4_ctx_t *c, const cJSON *ref, const char *where) {
-  if (!cJSON_IsString(ref))
-    return fail(c, EVP_ERR_SCHEMA_INVALID, where, "$ref must be a string");
+  if (!cJSON_IsString(ref)) return fail(c, EVP_ERR_SCHEMA_INVALID, where, "$ref must be a string");
   const char *r = ref->valuestring;
   if (r[0] != '#')
     return fail(c, EVP_ERR_SCHEMA_INVALID, where,
@@ -263,8 +253,7 @@ static cJSON *conv_ref(evp__d4_ctx_t *c, const cJSON *ref, const char *where) {
   int hoisted = !strncmp(r, "#/definitions/", 14);
   size_t n = strlen(r) + strlen(c->ref_base) + 2;
   char *nr = malloc(n);
-  if (!nr)
-    return nomem(c);
+  if (!nr) return nomem(c);
   if (hoisted)
     snprintf(nr, n, "%s", r);
   else
@@ -292,8 +281,7 @@ static cJSON *conv_map(evp__d4_ctx_t *c, const cJSON *m, int depth, const char *
     return fail(c, EVP_ERR_SCHEMA_INVALID, w, "must be an object");
   }
   cJSON *out = cJSON_CreateObject();
-  if (!out)
-    return nomem(c);
+  if (!out) return nomem(c);
   const cJSON *it;
   cJSON_ArrayForEach(it, m) {
     char w1[256];
@@ -318,8 +306,7 @@ static cJSON *conv_list(evp__d4_ctx_t *c, const cJSON *a, int depth, const char 
                 nonempty ? "must be a non-empty array of schemas" : "must be an array");
   }
   cJSON *out = cJSON_CreateArray();
-  if (!out)
-    return nomem(c);
+  if (!out) return nomem(c);
   int i = 0;
   const cJSON *it;
   cJSON_ArrayForEach(it, a) {
@@ -348,11 +335,9 @@ static cJSON *conv_bool_or_schema(evp__d4_ctx_t *c, const cJSON *v, int depth, c
 static cJSON *conv_dependencies(evp__d4_ctx_t *c, const cJSON *d, int depth, const char *where) {
   char w[256];
   child_where(w, sizeof w, where, "dependencies");
-  if (!cJSON_IsObject(d))
-    return fail(c, EVP_ERR_SCHEMA_INVALID, w, "must be an object");
+  if (!cJSON_IsObject(d)) return fail(c, EVP_ERR_SCHEMA_INVALID, w, "must be an object");
   cJSON *out = cJSON_CreateObject();
-  if (!out)
-    return nomem(c);
+  if (!out) return nomem(c);
   const cJSON *it;
   cJSON_ArrayForEach(it, d) {
     cJSON *sub;
@@ -386,11 +371,9 @@ static cJSON *conv_dependencies(evp__d4_ctx_t *c, const cJSON *d, int depth, con
 static cJSON *conv_required(evp__d4_ctx_t *c, const cJSON *r, const char *where) {
   char w[256];
   child_where(w, sizeof w, where, "required");
-  if (!cJSON_IsArray(r))
-    return fail(c, EVP_ERR_SCHEMA_INVALID, w, "must be an array of strings");
+  if (!cJSON_IsArray(r)) return fail(c, EVP_ERR_SCHEMA_INVALID, w, "must be an array of strings");
   cJSON *out = cJSON_CreateArray();
-  if (!out)
-    return nomem(c);
+  if (!out) return nomem(c);
   const cJSON *it;
   cJSON_ArrayForEach(it, r) {
     if (!cJSON_IsString(it)) {
@@ -430,8 +413,7 @@ static int conv_bound(evp__d4_ctx_t *c, const cJSON *s, cJSON *out, const char *
          "must be a number (draft-07); the draft-04 boolean form is not a draft-07 schema");
     return 0;
   }
-  if (!incl && !excl)
-    return 1;
+  if (!incl && !excl) return 1;
   double v;
   int exclusive;
   if (incl && excl) {
@@ -447,8 +429,7 @@ static int conv_bound(evp__d4_ctx_t *c, const cJSON *s, cJSON *out, const char *
   /* cJSON_Duplicate keeps the number as written when it is the same one. */
   const cJSON *src = exclusive ? excl : incl;
   cJSON *num = src && src->valuedouble == v ? cJSON_Duplicate(src, 0) : cJSON_CreateNumber(v);
-  if (!add(out, incl_kw, num) ||
-      (exclusive && !add(out, excl_kw, cJSON_CreateTrue()))) {
+  if (!add(out, incl_kw, num) || (exclusive && !add(out, excl_kw, cJSON_CreateTrue()))) {
     nomem(c);
     return 0;
   }
@@ -456,15 +437,13 @@ static int conv_bound(evp__d4_ctx_t *c, const cJSON *s, cJSON *out, const char *
 }
 
 /* Keywords copied as they are (same meaning in draft-04 and draft-07). */
-static const char *const copied[] = {
-    "type",          "pattern",       "maxLength",     "minLength", "multipleOf",
-    "maxItems",      "minItems",      "uniqueItems",   "maxProperties",
-    "minProperties", NULL};
+static const char *const copied[] = {"type",          "pattern",       "maxLength", "minLength",
+                                     "multipleOf",    "maxItems",      "minItems",  "uniqueItems",
+                                     "maxProperties", "minProperties", NULL};
 
 static int is_copied(const char *k) {
   for (int i = 0; copied[i]; i++)
-    if (!strcmp(copied[i], k))
-      return 1;
+    if (!strcmp(copied[i], k)) return 1;
   return 0;
 }
 
@@ -485,8 +464,7 @@ static cJSON *conv(evp__d4_ctx_t *c, const cJSON *s, int depth, const char *wher
     return fail(c, EVP_ERR_SCHEMA_INVALID, where,
                 "a nested $id changes how references resolve; the model cannot carry it");
   const cJSON *ref = cJSON_GetObjectItemCaseSensitive(s, "$ref");
-  if (ref)
-    return conv_ref(c, ref, where);
+  if (ref) return conv_ref(c, ref, where);
 
   const cJSON *cst = cJSON_GetObjectItemCaseSensitive(s, "const");
   const cJSON *en = cJSON_GetObjectItemCaseSensitive(s, "enum");
@@ -510,8 +488,7 @@ static cJSON *conv(evp__d4_ctx_t *c, const cJSON *s, int depth, const char *wher
   }
 
   cJSON *out = cJSON_CreateObject();
-  if (!out)
-    return nomem(c);
+  if (!out) return nomem(c);
   int bounds_done = 0;
   const cJSON *it;
   cJSON_ArrayForEach(it, s) {
@@ -520,14 +497,11 @@ static cJSON *conv(evp__d4_ctx_t *c, const cJSON *s, int depth, const char *wher
     int skip = 0;
     if (is_copied(k)) {
       v = cJSON_Duplicate(it, 1);
-      if (!v)
-        goto oom;
+      if (!v) goto oom;
     } else if (!strcmp(k, "enum")) {
-      if (cst)
-        continue; /* "const" below says it exactly */
+      if (cst) continue; /* "const" below says it exactly */
       v = cJSON_Duplicate(it, 1);
-      if (!v)
-        goto oom;
+      if (!v) goto oom;
     } else if (!strcmp(k, "const")) {
       v = cJSON_CreateArray();
       if (!v || !push(v, cJSON_Duplicate(it, 1))) {
@@ -535,10 +509,9 @@ static cJSON *conv(evp__d4_ctx_t *c, const cJSON *s, int depth, const char *wher
         goto oom;
       }
       k = "enum";
-    } else if (!strcmp(k, "minimum") || !strcmp(k, "maximum") ||
-               !strcmp(k, "exclusiveMinimum") || !strcmp(k, "exclusiveMaximum")) {
-      if (bounds_done)
-        continue;
+    } else if (!strcmp(k, "minimum") || !strcmp(k, "maximum") || !strcmp(k, "exclusiveMinimum") ||
+               !strcmp(k, "exclusiveMaximum")) {
+      if (bounds_done) continue;
       bounds_done = 1;
       if (!conv_bound(c, s, out, where, "minimum", "exclusiveMinimum", 1) ||
           !conv_bound(c, s, out, where, "maximum", "exclusiveMaximum", 0))
@@ -567,20 +540,16 @@ static cJSON *conv(evp__d4_ctx_t *c, const cJSON *s, int depth, const char *wher
       v = conv_dependencies(c, it, depth, where);
     } else if (!strcmp(k, "required")) {
       v = conv_required(c, it, where);
-      if (!v && c->err == EVP_OK)
-        skip = 1;
+      if (!v && c->err == EVP_OK) skip = 1;
     } else {
       /* format, if/then/else, contains, propertyNames, annotations, $schema,
        * $id, $comment, the root's definitions (hoisted by the caller) and
        * unknown keywords: not in the model. */
       skip = 1;
     }
-    if (skip)
-      continue;
-    if (!v)
-      goto err;
-    if (!add(out, k, v))
-      goto oom;
+    if (skip) continue;
+    if (!v) goto err;
+    if (!add(out, k, v)) goto oom;
   }
   return out;
 oom:
@@ -593,17 +562,17 @@ err:
 evp_err_t evp__schema_to_draft4(const cJSON *schema, const char *ref_base, cJSON **out,
                                 cJSON **definitions, char *errstr, size_t errstr_size) {
   if (!out || !definitions || !schema)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "schema, out or definitions is NULL");
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "schema, out or definitions is NULL");
   *out = NULL;
   *definitions = NULL;
   evp__d4_ctx_t c = {schema, ref_base ? ref_base : "", errstr, errstr_size, EVP_OK};
   cJSON *defs = NULL;
-  const cJSON *d = cJSON_IsObject(schema) ? cJSON_GetObjectItemCaseSensitive(schema, "definitions")
-                                          : NULL;
+  const cJSON *d =
+      cJSON_IsObject(schema) ? cJSON_GetObjectItemCaseSensitive(schema, "definitions") : NULL;
   if (d) {
     defs = conv_map(&c, d, 0, "", "definitions");
-    if (!defs)
-      return c.err;
+    if (!defs) return c.err;
   }
   cJSON *o = conv(&c, schema, 0, "");
   if (!o) {
@@ -665,14 +634,13 @@ evp_err_t evp__apigw_model(const char *schema_json, size_t len, long max_events,
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "schema or out is NULL");
   *out = NULL;
   if (max_events < 1 || max_events > EVP__APIGW_MAX_MAX_EVENTS)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                       "max events %ld is not in 1..%d", max_events, EVP__APIGW_MAX_MAX_EVENTS);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "max events %ld is not in 1..%d",
+                       max_events, EVP__APIGW_MAX_MAX_EVENTS);
   if (len > EVP__TABLE_MAX_SCHEMA_BYTES)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "schema is larger than %u bytes",
                        EVP__TABLE_MAX_SCHEMA_BYTES);
   cJSON *schema = cJSON_ParseWithLength(schema_json, len);
-  if (!schema)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "schema is not valid JSON");
+  if (!schema) return evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "schema is not valid JSON");
   if (!cJSON_IsObject(schema)) {
     cJSON_Delete(schema);
     return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
@@ -681,8 +649,7 @@ evp_err_t evp__apigw_model(const char *schema_json, size_t len, long max_events,
   cJSON *ev = NULL, *defs = NULL;
   evp_err_t e = evp__schema_to_draft4(schema, EVP__EVENTS_ITEMS, &ev, &defs, errstr, errstr_size);
   cJSON_Delete(schema);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   cJSON *doc = model_doc(&ev, &defs, max_events);
   cJSON_Delete(ev);
   cJSON_Delete(defs);

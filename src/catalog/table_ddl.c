@@ -33,16 +33,13 @@ static int is_digit(char c) { return c >= '0' && c <= '9'; }
  * projection's yyyy-MM-dd format). */
 static int date_ok(const char *s) {
   static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-    return 0;
+  if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return 0;
   for (int i = 0; i < 10; i++)
-    if (i != 4 && i != 7 && !is_digit(s[i]))
-      return 0;
+    if (i != 4 && i != 7 && !is_digit(s[i])) return 0;
   int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
   int m = (s[5] - '0') * 10 + (s[6] - '0');
   int d = (s[8] - '0') * 10 + (s[9] - '0');
-  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-    return 0;
+  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) return 0;
   int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   return !(m == 2 && d == 29 && !leap);
 }
@@ -51,16 +48,12 @@ static int date_ok(const char *s) {
  * quotes, backslashes or the ${} of location templates, so the text can be
  * embedded in SQL and in the storage.location.template unchanged. */
 static int location_ok(const char *s) {
-  if (strncmp(s, "s3://", 5) != 0)
-    return 0;
+  if (strncmp(s, "s3://", 5) != 0) return 0;
   const char *b = s + 5, *p = b;
-  while ((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '.' || *p == '-')
-    p++;
-  if (p - b < 3 || p - b > 63 || (*p && *p != '/'))
-    return 0;
+  while ((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '.' || *p == '-') p++;
+  if (p - b < 3 || p - b > 63 || (*p && *p != '/')) return 0;
   for (; *p; p++)
-    if (*p <= ' ' || *p > '~' || strchr("'\"\\`${}", *p))
-      return 0;
+    if (*p <= ' ' || *p > '~' || strchr("'\"\\`${}", *p)) return 0;
   return 1;
 }
 
@@ -84,8 +77,7 @@ static evp_err_t resolve_opts(const evp__table_t *t, const evp__table_ddl_opts_t
                        "no quotes, spaces, backslashes or ${}, at most %d bytes)",
                        loc, EVP__TABLE_MAX_LOCATION);
   memcpy(c->location, loc, n + 1);
-  if (c->location[n - 1] != '/')
-    memcpy(c->location + n, "/", 2);
+  if (c->location[n - 1] != '/') memcpy(c->location + n, "/", 2);
   if (!date_ok(dt))
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                        "projection start '%.32s' is not a date YYYY-MM-DD (1970 or later)", dt);
@@ -123,15 +115,12 @@ static void table_props(const evp__ddl_ctx_t *c, const char *kv[EVP__NPROPS][2])
 static char *comment_dup(const char *s, size_t maxchars) {
   size_t n = 0, chars = 0;
   while (s[n]) {
-    if (((unsigned char)s[n] & 0xC0) != 0x80 && chars++ == maxchars)
-      break;
+    if (((unsigned char)s[n] & 0xC0) != 0x80 && chars++ == maxchars) break;
     n++;
   }
   char *d = malloc(n + 1);
-  if (!d)
-    return NULL;
-  for (size_t i = 0; i < n; i++)
-    d[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
+  if (!d) return NULL;
+  for (size_t i = 0; i < n; i++) d[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
   d[n] = '\0';
   return d;
 }
@@ -145,12 +134,10 @@ typedef struct {
 } evp__sb_t;
 
 static void sb_add(evp__sb_t *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
+  if (b->oom) return;
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + n + 1)
-      cap *= 2;
+    while (cap < b->len + n + 1) cap *= 2;
     char *p = realloc(b->p, cap);
     if (!p) {
       b->oom = 1;
@@ -171,8 +158,7 @@ static void sb_puts(evp__sb_t *b, const char *s) { sb_add(b, s, strlen(s)); }
 static void sb_sql_str(evp__sb_t *b, const char *s) {
   sb_add(b, "'", 1);
   for (; *s; s++) {
-    if (*s == '\'' || *s == '\\')
-      sb_add(b, "\\", 1);
+    if (*s == '\'' || *s == '\\') sb_add(b, "\\", 1);
     sb_add(b, s, 1);
   }
   sb_add(b, "'", 1);
@@ -201,18 +187,15 @@ static void sb_column(evp__sb_t *b, const evp__column_t *col, int last) {
 evp_err_t evp__table_athena_ddl(const evp__table_t *t, const evp__table_ddl_opts_t *opts,
                                 char **out, char *errstr, size_t errstr_size) {
   evp__ddl_ctx_t c;
-  if (!out)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "out is NULL");
+  if (!out) return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "out is NULL");
   *out = NULL;
   evp_err_t e = resolve_opts(t, opts, &c, errstr, errstr_size);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   evp__sb_t b = {0};
   sb_puts(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS `");
   sb_puts(&b, c.table);
   sb_puts(&b, "` (\n");
-  for (size_t i = 0; i < t->ndata; i++)
-    sb_column(&b, &t->cols[i], i + 1 == t->ndata);
+  for (size_t i = 0; i < t->ndata; i++) sb_column(&b, &t->cols[i], i + 1 == t->ndata);
   sb_puts(&b, ")\n");
   if (t->description[0]) {
     char *cm = comment_dup(t->description, EVP__GLUE_DESCRIPTION_MAX);
@@ -226,8 +209,7 @@ evp_err_t evp__table_athena_ddl(const evp__table_t *t, const evp__table_ddl_opts
     }
   }
   sb_puts(&b, "PARTITIONED BY (\n");
-  for (size_t i = t->ndata; i < t->ncols; i++)
-    sb_column(&b, &t->cols[i], i + 1 == t->ncols);
+  for (size_t i = t->ndata; i < t->ncols; i++) sb_column(&b, &t->cols[i], i + 1 == t->ncols);
   sb_puts(&b, ")\nSTORED AS PARQUET\nLOCATION ");
   sb_sql_str(&b, c.location);
   sb_puts(&b, "\nTBLPROPERTIES (\n");
@@ -263,10 +245,8 @@ static cJSON *glue_columns(const evp__table_t *t, size_t from, size_t to) {
     cJSON *o = cJSON_CreateObject();
     char *cm = comment_dup(col->description, EVP__GLUE_COMMENT_MAX);
     int ok = o && cm && cJSON_AddItemToArray(arr, o);
-    if (!ok)
-      cJSON_Delete(o);
-    ok = ok && add_str(o, "Name", col->name) &&
-         add_str(o, "Type", evp__col_type_name(col->type)) &&
+    if (!ok) cJSON_Delete(o);
+    ok = ok && add_str(o, "Name", col->name) && add_str(o, "Type", evp__col_type_name(col->type)) &&
          (!cm[0] || add_str(o, "Comment", cm));
     free(cm);
     if (!ok) {
@@ -280,8 +260,7 @@ static cJSON *glue_columns(const evp__table_t *t, size_t from, size_t to) {
 /* Moves *child under @p parent as @p key; on failure *child stays the
  * caller's to free (cJSON copies the key, which can fail). */
 static int attach(cJSON *parent, const char *key, cJSON **child) {
-  if (!cJSON_AddItemToObject(parent, key, *child))
-    return 0;
+  if (!cJSON_AddItemToObject(parent, key, *child)) return 0;
   *child = NULL;
   return 1;
 }
@@ -298,8 +277,7 @@ static cJSON *glue_doc(const evp__table_t *t, const evp__ddl_ctx_t *c) {
   const char *kv[EVP__NPROPS][2];
   table_props(c, kv);
   int ok = doc && params && sd && serde && serde_params && cols && parts && desc;
-  for (size_t i = 0; ok && i < EVP__NPROPS; i++)
-    ok = add_str(params, kv[i][0], kv[i][1]);
+  for (size_t i = 0; ok && i < EVP__NPROPS; i++) ok = add_str(params, kv[i][0], kv[i][1]);
   /* EXTERNAL=TRUE is what Athena's own CREATE EXTERNAL TABLE records. */
   ok = ok && add_str(params, "EXTERNAL", "TRUE") &&
        add_str(serde_params, "serialization.format", "1") &&
@@ -327,12 +305,10 @@ static cJSON *glue_doc(const evp__table_t *t, const evp__ddl_ctx_t *c) {
 evp_err_t evp__table_glue_input(const evp__table_t *t, const evp__table_ddl_opts_t *opts,
                                 char **out, char *errstr, size_t errstr_size) {
   evp__ddl_ctx_t c;
-  if (!out)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "out is NULL");
+  if (!out) return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "out is NULL");
   *out = NULL;
   evp_err_t e = resolve_opts(t, opts, &c, errstr, errstr_size);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   return evp__json_print_take(glue_doc(t, &c), out, errstr, errstr_size);
 }
 
@@ -341,10 +317,8 @@ evp_err_t evp__json_print_take(cJSON *doc, char **out, char *errstr, size_t errs
   cJSON_Delete(doc);
   /* Copied so the caller frees with free() whatever cJSON's hooks are. */
   char *copy = evp__strdup(text);
-  if (text)
-    cJSON_free(text);
-  if (!copy)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (text) cJSON_free(text);
+  if (!copy) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   *out = copy;
   return EVP_OK;
 }

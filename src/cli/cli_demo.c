@@ -83,25 +83,22 @@ static int count_parquet(const char *path, const struct stat *st, int type, stru
 }
 
 static void progress(FILE *tty, long done, long total) {
-  if (!tty)
-    return;
+  if (!tty) return;
   int width = 30, filled = total ? (int)(done * width / total) : width;
   fprintf(tty, "\r  sending  [");
-  for (int i = 0; i < width; i++)
-    fputc(i < filled ? '#' : '.', tty);
+  for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', tty);
   fprintf(tty, "] %3ld%%  %ld/%ld", total ? done * 100 / total : 100, done, total);
   fflush(tty);
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: evpipe demo [--data DIR] [--events N] [--schema F]\n"
-          "\n"
-          "Runs the whole pipeline on this machine: the token issuer, the authorizer,\n"
-          "server-side validation, a durable queue and a Parquet batcher (evpipe local,\n"
-          "in-process on a free loopback port), and sends N sample events (default\n"
-          "20000, about 3%% deliberately invalid) through the client SDK.\n"
-          "DIR defaults to a new directory under $TMPDIR or /tmp; it is kept.\n");
+  fprintf(f, "usage: evpipe demo [--data DIR] [--events N] [--schema F]\n"
+             "\n"
+             "Runs the whole pipeline on this machine: the token issuer, the authorizer,\n"
+             "server-side validation, a durable queue and a Parquet batcher (evpipe local,\n"
+             "in-process on a free loopback port), and sends N sample events (default\n"
+             "20000, about 3%% deliberately invalid) through the client SDK.\n"
+             "DIR defaults to a new directory under $TMPDIR or /tmp; it is kept.\n");
 }
 
 int evp__cli_demo(int argc, char **argv) {
@@ -115,8 +112,7 @@ int evp__cli_demo(int argc, char **argv) {
     if ((r = evp__cli_opt(argc, argv, &i, "--data", &data)) ||
         (r = evp__cli_opt(argc, argv, &i, "--events", &events_s)) ||
         (r = evp__cli_opt(argc, argv, &i, "--schema", &schema_arg))) {
-      if (r < 0)
-        return EVP_CLI_USAGE;
+      if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
     fprintf(stderr, "evpipe demo: unexpected argument '%s'\n", argv[i]);
@@ -151,7 +147,7 @@ int evp__cli_demo(int argc, char **argv) {
   } else {
     snprintf(schema_path, sizeof schema_path, "%s/demo-schema.json", dir);
     if (evp__file_write_secret(schema_path, (const char *)evp__default_schema,
-                                     evp__default_schema_len, 0, err, sizeof err) != EVP_OK) {
+                               evp__default_schema_len, 0, err, sizeof err) != EVP_OK) {
       fprintf(stderr, "evpipe demo: %s\n", err);
       return EVP_CLI_USAGE;
     }
@@ -165,9 +161,10 @@ int evp__cli_demo(int argc, char **argv) {
   evp_base64url_encode(raw, sizeof raw, secret);
   OPENSSL_cleanse(raw, sizeof raw);
   snprintf(path, sizeof path, "%s/secrets", dir);
-  int n = snprintf(clients, sizeof clients,
-                   "[{\"client_id\":\"demo-app\",\"client_secret\":\"%s\",\"audiences\":[\"%s\"]}]\n",
-                   secret, EVP__LOCAL_AUDIENCE);
+  int n =
+      snprintf(clients, sizeof clients,
+               "[{\"client_id\":\"demo-app\",\"client_secret\":\"%s\",\"audiences\":[\"%s\"]}]\n",
+               secret, EVP__LOCAL_AUDIENCE);
   char clients_path[4200];
   /* Files of its own: --data may name a real evpipe local directory, whose
    * clients and schema the demo must not replace. */
@@ -217,7 +214,10 @@ int evp__cli_demo(int argc, char **argv) {
     fprintf(out, "evpipe demo: cannot start the local pipeline: %s\n", err);
     goto done;
   }
-  fprintf(out, "  server     %s  (token issuer, authorizer, validation, durable queue, Parquet batcher)\n", url);
+  fprintf(
+      out,
+      "  server     %s  (token issuer, authorizer, validation, durable queue, Parquet batcher)\n",
+      url);
 
   evp_conf_t *conf = evp_conf_new();
   if (!conf) {
@@ -226,9 +226,12 @@ int evp__cli_demo(int argc, char **argv) {
   }
   evp_conf_set_delivery_cb(conf, on_delivery, &rep);
   evp_conf_set_opaque(conf, &rep);
-  const char *set[][2] = {{"endpoint", url},          {"client.id", "demo-app"},
-                          {"client.secret", secret},  {"audience", EVP__LOCAL_AUDIENCE},
-                          {"schema.file", schema_path}, {"queue.block.timeout.ms", "5000"},
+  const char *set[][2] = {{"endpoint", url},
+                          {"client.id", "demo-app"},
+                          {"client.secret", secret},
+                          {"audience", EVP__LOCAL_AUDIENCE},
+                          {"schema.file", schema_path},
+                          {"queue.block.timeout.ms", "5000"},
                           {"linger.ms", "20"}};
   for (size_t k = 0; k < sizeof set / sizeof set[0]; k++)
     if (evp_conf_set(conf, set[k][0], set[k][1], err, sizeof err) != EVP_OK) {
@@ -258,11 +261,9 @@ int evp__cli_demo(int argc, char **argv) {
       refused++;
       tally(door, err);
     }
-    if (i % step == 0 || i + 1 == total)
-      progress(tty, i + 1, total);
+    if (i % step == 0 || i + 1 == total) progress(tty, i + 1, total);
   }
-  if (tty)
-    fputc('\n', tty);
+  if (tty) fputc('\n', tty);
   long pending = evp_flush(c, 60000);
   double send_s = (double)(evp__wall_ms() - t0) / 1000.0;
   evp_err_t fe = evp__local_flush(srv, 60000);
@@ -276,7 +277,8 @@ int evp__cli_demo(int argc, char **argv) {
   pthread_mutex_lock(&rep.mu);
   fprintf(out, "\n  sent       %lld events in %.2f s; the server accepted %ld\n", total, send_s,
           rep.delivered);
-  fprintf(out, "  refused    %ld at the door by the SDK's schema validation (never queued):\n", refused);
+  fprintf(out, "  refused    %ld at the door by the SDK's schema validation (never queued):\n",
+          refused);
   for (int i = 0; i < MAX_REASONS && door[i].count; i++)
     fprintf(out, "               %5ld  %s\n", door[i].count, door[i].text);
   fprintf(out, "  rejected   %ld by the server, %ld failed%s\n", rep.rejected, rep.failed,
@@ -284,26 +286,28 @@ int evp__cli_demo(int argc, char **argv) {
   for (int i = 0; i < MAX_REASONS && rep.server[i].count; i++)
     fprintf(out, "               %5ld  %s\n", rep.server[i].count, rep.server[i].text);
   fprintf(out, "  lake       %s\n", lake);
-  fprintf(out, "             %llu Parquet file%s (Snappy), %llu rows, %.1f KiB, %.1f bytes/event,\n"
-               "             partitioned by dt=YYYY-MM-DD/hour=HH of arrival (UTC)\n",
-          (unsigned long long)lake_files, lake_files == 1 ? "" : "s", (unsigned long long)bs.rows, (double)lake_bytes / 1024.0,
-          bs.rows ? (double)lake_bytes / (double)bs.rows : 0.0);
-  fprintf(out, "  server log %s\n", log_path);
   fprintf(out,
-          "\nquery it (DuckDB from npm; from the project root):\n"
-          "  sh tests/node/setup.sh\n"
-          "  node tests/node/athena_local.mjs %s examples/athena_queries/events_per_type_per_hour.sql\n"
-          "or any SQL over read_parquet('%s/*/*/*.parquet', hive_partitioning = true);\n"
-          "the same queries run in Athena over the S3 lake (see examples/athena_queries/).\n",
-          dir, lake);
+          "             %llu Parquet file%s (Snappy), %llu rows, %.1f KiB, %.1f bytes/event,\n"
+          "             partitioned by dt=YYYY-MM-DD/hour=HH of arrival (UTC)\n",
+          (unsigned long long)lake_files, lake_files == 1 ? "" : "s", (unsigned long long)bs.rows,
+          (double)lake_bytes / 1024.0, bs.rows ? (double)lake_bytes / (double)bs.rows : 0.0);
+  fprintf(out, "  server log %s\n", log_path);
+  fprintf(
+      out,
+      "\nquery it (DuckDB from npm; from the project root):\n"
+      "  sh tests/node/setup.sh\n"
+      "  node tests/node/athena_local.mjs %s examples/athena_queries/events_per_type_per_hour.sql\n"
+      "or any SQL over read_parquet('%s/*/*/*.parquet', hive_partitioning = true);\n"
+      "the same queries run in Athena over the S3 lake (see examples/athena_queries/).\n",
+      dir, lake);
   /* Success: everything the SDK accepted was delivered and is in Parquet. */
   rc = (rep.delivered > 0 && pending == 0 && fe == EVP_OK && rep.failed == 0 && rep.rejected == 0 &&
         rep.delivered == sent_ok && (long)bs.rows >= rep.delivered)
            ? EVP_CLI_OK
            : EVP_CLI_FAIL;
   if (rc != EVP_CLI_OK)
-    fprintf(out, "\nevpipe demo: not everything arrived (pending %ld, flush %s, rows %llu)\n", pending,
-            evp_err2name(fe), (unsigned long long)bs.rows);
+    fprintf(out, "\nevpipe demo: not everything arrived (pending %ld, flush %s, rows %llu)\n",
+            pending, evp_err2name(fe), (unsigned long long)bs.rows);
   pthread_mutex_unlock(&rep.mu);
 
 done:

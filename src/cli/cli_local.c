@@ -42,8 +42,7 @@ static void usage(FILE *f) {
 
 #ifdef EVP_WITH_SERVER
 static int num(const char *opt, const char *v, long long min, long long max, long long *out) {
-  if (evp__cli_parse_i64(v, min, max, out) == 0)
-    return 0;
+  if (evp__cli_parse_i64(v, min, max, out) == 0) return 0;
   fprintf(stderr, "evpipe local: %s must be an integer in %lld..%lld\n", opt, min, max);
   return -1;
 }
@@ -53,9 +52,10 @@ int evp__cli_local(int argc, char **argv) {
   evp__local_opts_default(&o);
   const char *listen = NULL, *data = NULL, *schema = NULL, *clients = NULL, *rate = NULL,
              *burst = NULL, *max_body = NULL, *max_events = NULL, *fsync = NULL, *fsync_ms = NULL,
-             *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL, *backlog = NULL,
-             *tburst = NULL, *lake_threads = NULL, *max_conns = NULL, *per_addr = NULL,
-             *hdr_timeout = NULL, *body_rate = NULL, *lockout = NULL, *lockout_s = NULL;
+             *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL,
+             *backlog = NULL, *tburst = NULL, *lake_threads = NULL, *max_conns = NULL,
+             *per_addr = NULL, *hdr_timeout = NULL, *body_rate = NULL, *lockout = NULL,
+             *lockout_s = NULL;
   for (int i = 1; i < argc; i++) {
     int r;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -90,8 +90,7 @@ int evp__cli_local(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--min-body-rate", &body_rate)) ||
         (r = evp__cli_opt(argc, argv, &i, "--token-lockout", &lockout)) ||
         (r = evp__cli_opt(argc, argv, &i, "--token-lockout-seconds", &lockout_s))) {
-      if (r < 0)
-        return EVP_CLI_USAGE;
+      if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
     fprintf(stderr, "evpipe local: unexpected argument '%s'\n", argv[i]);
@@ -99,44 +98,35 @@ int evp__cli_local(int argc, char **argv) {
     return EVP_CLI_USAGE;
   }
   long long v;
-  if (listen)
-    o.listen = listen;
-  if (data)
-    o.data_dir = data;
+  if (listen) o.listen = listen;
+  if (data) o.data_dir = data;
   o.clients_path = clients;
   if (rate) {
-    if (num("--rate", rate, 1, 100000000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--rate", rate, 1, 100000000, &v)) return EVP_CLI_USAGE;
     o.rate_rps = (double)v;
   }
   if (burst) {
-    if (num("--burst", burst, 1, 100000000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--burst", burst, 1, 100000000, &v)) return EVP_CLI_USAGE;
     o.rate_burst = (double)v;
   }
   if (trate) {
-    if (num("--token-rate", trate, 1, 1000000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--token-rate", trate, 1, 1000000, &v)) return EVP_CLI_USAGE;
     o.token_rate_rps = (double)v;
   }
   if (tburst) {
-    if (num("--token-burst", tburst, 1, 1000000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--token-burst", tburst, 1, 1000000, &v)) return EVP_CLI_USAGE;
     o.token_rate_burst = (double)v;
   }
   if (backlog) {
-    if (num("--max-backlog", backlog, 0, 1000000000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--max-backlog", backlog, 0, 1000000000, &v)) return EVP_CLI_USAGE;
     o.max_backlog = (uint64_t)v;
   }
   if (max_body) {
-    if (num("--max-body", max_body, 1024, 64LL * 1024 * 1024, &v))
-      return EVP_CLI_USAGE;
+    if (num("--max-body", max_body, 1024, 64LL * 1024 * 1024, &v)) return EVP_CLI_USAGE;
     o.max_body = (size_t)v;
   }
   if (max_events) {
-    if (num("--max-events", max_events, 1, 100000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--max-events", max_events, 1, 100000, &v)) return EVP_CLI_USAGE;
     o.max_events = (size_t)v;
   }
   if (fsync) {
@@ -152,63 +142,51 @@ int evp__cli_local(int argc, char **argv) {
     }
   }
   if (fsync_ms) {
-    if (num("--fsync-interval-ms", fsync_ms, 1, 60000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--fsync-interval-ms", fsync_ms, 1, 60000, &v)) return EVP_CLI_USAGE;
     o.fsync_interval_ms = (int)v;
   }
   if (buf_bytes) {
-    if (num("--buffer-bytes", buf_bytes, 1, 1024LL * 1024 * 1024, &v))
-      return EVP_CLI_USAGE;
+    if (num("--buffer-bytes", buf_bytes, 1, 1024LL * 1024 * 1024, &v)) return EVP_CLI_USAGE;
     o.buffer_bytes = (size_t)v;
   }
   if (buf_s) {
-    if (num("--buffer-seconds", buf_s, 1, 900, &v))
-      return EVP_CLI_USAGE;
+    if (num("--buffer-seconds", buf_s, 1, 900, &v)) return EVP_CLI_USAGE;
     o.buffer_seconds = (int)v;
   }
   if (dedup) {
-    if (num("--dedup-window", dedup, 0, 7 * 86400, &v))
-      return EVP_CLI_USAGE;
+    if (num("--dedup-window", dedup, 0, 7 * 86400, &v)) return EVP_CLI_USAGE;
     o.dedup_window_s = (int)v;
   }
   if (lake_threads) {
-    if (num("--lake-threads", lake_threads, 1, 8, &v))
-      return EVP_CLI_USAGE;
+    if (num("--lake-threads", lake_threads, 1, 8, &v)) return EVP_CLI_USAGE;
     o.lake_threads = (int)v;
   }
   if (ttl) {
-    if (num("--token-ttl", ttl, 60, 86400, &v))
-      return EVP_CLI_USAGE;
+    if (num("--token-ttl", ttl, 60, 86400, &v)) return EVP_CLI_USAGE;
     o.token_ttl_s = v;
   }
   if (max_conns) {
-    if (num("--max-connections", max_conns, 1, 10000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--max-connections", max_conns, 1, 10000, &v)) return EVP_CLI_USAGE;
     o.threads_max = (int)v;
   }
   if (per_addr) {
-    if (num("--max-connections-per-address", per_addr, 1, 10000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--max-connections-per-address", per_addr, 1, 10000, &v)) return EVP_CLI_USAGE;
     o.max_conns_per_addr = (int)v;
   }
   if (hdr_timeout) {
-    if (num("--header-timeout", hdr_timeout, 1, 3600, &v))
-      return EVP_CLI_USAGE;
+    if (num("--header-timeout", hdr_timeout, 1, 3600, &v)) return EVP_CLI_USAGE;
     o.header_timeout_s = (int)v;
   }
   if (body_rate) {
-    if (num("--min-body-rate", body_rate, 1, 1000000000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--min-body-rate", body_rate, 1, 1000000000, &v)) return EVP_CLI_USAGE;
     o.min_body_rate = (int)v;
   }
   if (lockout) {
-    if (num("--token-lockout", lockout, 0, 1000000, &v))
-      return EVP_CLI_USAGE;
+    if (num("--token-lockout", lockout, 0, 1000000, &v)) return EVP_CLI_USAGE;
     o.token_lockout_failures = (int)v;
   }
   if (lockout_s) {
-    if (num("--token-lockout-seconds", lockout_s, 1, 900, &v))
-      return EVP_CLI_USAGE;
+    if (num("--token-lockout-seconds", lockout_s, 1, 900, &v)) return EVP_CLI_USAGE;
     o.token_lockout_s = (int)v;
   }
   char def[4096], err[512];
@@ -222,8 +200,8 @@ int evp__cli_local(int argc, char **argv) {
     if (access(def, F_OK) != 0) {
       evp_err_t e = evp__mkdirs(o.data_dir, err, sizeof err);
       if (e == EVP_OK)
-        e = evp__file_write_secret(def, (const char *)evp__default_schema,
-                                         evp__default_schema_len, 1, err, sizeof err);
+        e = evp__file_write_secret(def, (const char *)evp__default_schema, evp__default_schema_len,
+                                   1, err, sizeof err);
       if (e != EVP_OK && e != EVP_ERR_STATE) {
         fprintf(stderr, "evpipe local: cannot write the default schema: %s\n", err);
         return EVP_CLI_FAIL;

@@ -45,8 +45,7 @@ static char *read_schema(const char *path, size_t *len) {
   char *buf = malloc(cap);
   size_t n = buf ? fread(buf, 1, cap, f) : 0;
   int err = ferror(f);
-  if (f != stdin)
-    fclose(f);
+  if (f != stdin) fclose(f);
   if (!buf) {
     fprintf(stderr, "evpipe: out of memory\n");
     return NULL;
@@ -89,8 +88,7 @@ static int schema_apigw_model(int argc, char **argv) {
     }
     if ((r = evp__cli_opt(argc, argv, &i, "--schema", &schema)) ||
         (r = evp__cli_opt(argc, argv, &i, "--max-events", &max_s))) {
-      if (r < 0)
-        return EVP_CLI_USAGE;
+      if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
     fprintf(stderr, "evpipe schema: unexpected argument '%s'\n", argv[i]);
@@ -108,12 +106,10 @@ static int schema_apigw_model(int argc, char **argv) {
   const char *name = schema ? schema : "(built-in)";
   if (schema) {
     text = read_schema(schema, &len);
-    if (!text)
-      return EVP_CLI_USAGE;
+    if (!text) return EVP_CLI_USAGE;
   }
   const char *json = text ? text : (const char *)evp__default_schema;
-  if (!text)
-    len = evp__default_schema_len;
+  if (!text) len = evp__default_schema_len;
   /* Only a valid draft-07 schema is converted: the model is derived from
    * what the processor enforces, so that must exist first. */
   char err[512];
@@ -142,8 +138,7 @@ int evp__cli_schema(int argc, char **argv) {
     schema_usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? EVP_CLI_USAGE : EVP_CLI_OK;
   }
-  if (!strcmp(argv[1], "apigw-model"))
-    return schema_apigw_model(argc, argv);
+  if (!strcmp(argv[1], "apigw-model")) return schema_apigw_model(argc, argv);
   int glue = !strcmp(argv[1], "glue");
   if (!glue && strcmp(argv[1], "ddl") != 0) {
     fprintf(stderr, "evpipe schema: unknown subcommand '%s'\n", argv[1]);
@@ -162,8 +157,7 @@ int evp__cli_schema(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--table", &opts.table)) ||
         (r = evp__cli_opt(argc, argv, &i, "--location", &opts.location)) ||
         (r = evp__cli_opt(argc, argv, &i, "--since", &opts.dt_start))) {
-      if (r < 0)
-        return EVP_CLI_USAGE;
+      if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
     fprintf(stderr, "evpipe schema: unexpected argument '%s'\n", argv[i]);
@@ -176,8 +170,7 @@ int evp__cli_schema(int argc, char **argv) {
   }
   size_t len = 0;
   char *text = read_schema(schema, &len);
-  if (!text)
-    return EVP_CLI_USAGE;
+  if (!text) return EVP_CLI_USAGE;
   char err[512];
   evp__table_t *t = NULL;
   evp_err_t e = evp__table_parse(text, len, &t, err, sizeof err);

@@ -11,13 +11,12 @@
 #endif
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: evpipe secret rotate [--data DIR]\n"
-          "\n"
-          "Adds a new signing key to DIR/secrets/signing-keys.json and makes it current;\n"
-          "only the previous current key is kept (it verifies tokens issued before the\n"
-          "rotation until they expire). A running `evpipe local` picks it up within a\n"
-          "second. --data defaults to ./evpipe-data.\n");
+  fprintf(f, "usage: evpipe secret rotate [--data DIR]\n"
+             "\n"
+             "Adds a new signing key to DIR/secrets/signing-keys.json and makes it current;\n"
+             "only the previous current key is kept (it verifies tokens issued before the\n"
+             "rotation until they expire). A running `evpipe local` picks it up within a\n"
+             "second. --data defaults to ./evpipe-data.\n");
 }
 
 #ifdef EVP_WITH_SERVER
@@ -34,8 +33,7 @@ int evp__cli_secret(int argc, char **argv) {
   const char *data = "evpipe-data";
   for (int i = 2; i < argc; i++) {
     int r = evp__cli_opt(argc, argv, &i, "--data", &data);
-    if (r < 0)
-      return EVP_CLI_USAGE;
+    if (r < 0) return EVP_CLI_USAGE;
     if (r == 0) {
       fprintf(stderr, "evpipe secret rotate: unexpected argument '%s'\n", argv[i]);
       usage(stderr);

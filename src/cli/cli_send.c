@@ -95,14 +95,12 @@ static int give_up(tally_t *t, long long unreachable_ms) {
   int perm = atomic_load(&t->permanent);
   long since = atomic_load(&t->unreachable_ms);
   if (!perm) {
-    if (!since)
-      return 0;
+    if (!since) return 0;
     if (atomic_load(&t->delivered) != atomic_load(&t->delivered_then)) {
       atomic_store(&t->unreachable_ms, 0); /* it came back */
       return 0;
     }
-    if ((long)(evp__mono_s() * 1000.0) - since < unreachable_ms)
-      return 0;
+    if ((long)(evp__mono_s() * 1000.0) - since < unreachable_ms) return 0;
   }
   if (!said) {
     said = 1;
@@ -119,22 +117,20 @@ static int give_up(tally_t *t, long long unreachable_ms) {
 
 static void on_log(int level, const char *msg, void *opaque) {
   (void)opaque;
-  if (level <= EVP_LOG_WARNING)
-    fprintf(stderr, "%sevpipe: %s\n", g_tty ? "\r\033[K" : "", msg);
+  if (level <= EVP_LOG_WARNING) fprintf(stderr, "%sevpipe: %s\n", g_tty ? "\r\033[K" : "", msg);
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: evpipe send --endpoint URL --client-id ID --client-secret-file F\n"
-          "                   [--audience AUD] [--schema F] [--set name=value]...\n"
-          "                   [--timeout MS] [--unreachable-timeout MS] [FILE|-]\n"
-          "Reads one JSON event per line (NDJSON) from FILE or stdin and delivers them.\n"
-          "  --set name=value   any client property (see evpipe conf-doc)\n"
-          "  --timeout MS       how long to wait for delivery at the end (default 60000)\n"
-          "  --unreachable-timeout MS\n"
-          "                     give up when the server cannot be reached and nothing was\n"
-          "                     delivered for this long (default 5000); a permanent error\n"
-          "                     (refused credentials, wrong URL) gives up at once\n");
+  fprintf(f, "usage: evpipe send --endpoint URL --client-id ID --client-secret-file F\n"
+             "                   [--audience AUD] [--schema F] [--set name=value]...\n"
+             "                   [--timeout MS] [--unreachable-timeout MS] [FILE|-]\n"
+             "Reads one JSON event per line (NDJSON) from FILE or stdin and delivers them.\n"
+             "  --set name=value   any client property (see evpipe conf-doc)\n"
+             "  --timeout MS       how long to wait for delivery at the end (default 60000)\n"
+             "  --unreachable-timeout MS\n"
+             "                     give up when the server cannot be reached and nothing was\n"
+             "                     delivered for this long (default 5000); a permanent error\n"
+             "                     (refused credentials, wrong URL) gives up at once\n");
 }
 
 static void progress(int tty, tally_t *t, long queued, long refused, long total_bytes,
@@ -145,10 +141,10 @@ static void progress(int tty, tally_t *t, long queued, long refused, long total_
     int fill = total_bytes > 0 ? (int)(30.0 * (double)read_bytes / (double)total_bytes) : 0;
     if (queued > 0 && total_bytes > 0)
       fill = (int)((double)fill * (double)(d + r + f) / (double)queued);
-    for (int i = 0; i < 30; i++)
-      bar[i] = i < fill ? '#' : '.';
+    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    fprintf(stderr, "\r\033[K[%s] queued %ld  delivered %ld  rejected %ld  failed %ld  refused %ld%s",
+    fprintf(stderr,
+            "\r\033[K[%s] queued %ld  delivered %ld  rejected %ld  failed %ld  refused %ld%s",
             total_bytes > 0 ? bar : "..............................", queued, d, r, f, refused,
             final ? "\n" : "");
   } else {
@@ -188,8 +184,7 @@ int evp__cli_send(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--schema", &schema)) ||
         (r = evp__cli_opt(argc, argv, &i, "--timeout", &timeout_s)) ||
         (r = evp__cli_opt(argc, argv, &i, "--unreachable-timeout", &unreach_s))) {
-      if (r < 0)
-        goto out;
+      if (r < 0) goto out;
       continue;
     }
     if ((r = evp__cli_opt(argc, argv, &i, "--set", &v))) {
@@ -200,8 +195,7 @@ int evp__cli_send(int argc, char **argv) {
       }
       char name[128];
       snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-      if (set(conf, name, eq + 1))
-        goto out;
+      if (set(conf, name, eq + 1)) goto out;
       continue;
     }
     if (argv[i][0] == '-' && strcmp(argv[i], "-")) {
@@ -228,8 +222,7 @@ int evp__cli_send(int argc, char **argv) {
   }
   unsigned char *key = NULL;
   size_t keylen = 0;
-  if (evp__cli_read_key_file(secret_file, &key, &keylen))
-    goto out;
+  if (evp__cli_read_key_file(secret_file, &key, &keylen)) goto out;
   char *secret = malloc(keylen + 1);
   int bad_secret = !secret || memchr(key, '\0', keylen) != NULL;
   if (secret) {
@@ -240,8 +233,7 @@ int evp__cli_send(int argc, char **argv) {
   free(key);
   if (bad_secret) {
     fprintf(stderr, "evpipe send: the client secret must be text\n");
-    if (secret)
-      OPENSSL_cleanse(secret, keylen);
+    if (secret) OPENSSL_cleanse(secret, keylen);
     free(secret);
     goto out;
   }
@@ -250,11 +242,9 @@ int evp__cli_send(int argc, char **argv) {
             (schema && set(conf, "schema.file", schema));
   OPENSSL_cleanse(secret, keylen);
   free(secret);
-  if (bad)
-    goto out;
+  if (bad) goto out;
   /* Back-pressure instead of refusing: the reader waits for room. */
-  if (set(conf, "queue.block.timeout.ms", "1000"))
-    goto out;
+  if (set(conf, "queue.block.timeout.ms", "1000")) goto out;
   FILE *in = stdin;
   long total_bytes = 0;
   if (input && strcmp(input, "-")) {
@@ -264,8 +254,7 @@ int evp__cli_send(int argc, char **argv) {
       goto out;
     }
     struct stat st;
-    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
-      total_bytes = (long)st.st_size;
+    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) total_bytes = (long)st.st_size;
   }
   static tally_t t;
   memset(&t, 0, sizeof t);
@@ -279,8 +268,7 @@ int evp__cli_send(int argc, char **argv) {
   evp_client_t *c = evp_client_new(conf, err, sizeof err);
   if (!c) {
     fprintf(stderr, "evpipe send: %s\n", err);
-    if (in != stdin)
-      fclose(in);
+    if (in != stdin) fclose(in);
     pthread_mutex_destroy(&t.mu);
     goto out;
   }
@@ -296,22 +284,20 @@ int evp__cli_send(int argc, char **argv) {
     lineno++;
     read_bytes += n;
     size_t len = (size_t)n;
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-      len--;
-    if (!len)
-      continue;
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+    if (!len) continue;
     evp_err_t e;
     while ((e = evp_send(c, line, len, err, sizeof err)) == EVP_ERR_QUEUE_FULL &&
            !(gave_up = give_up(&t, unreach_ms)))
       ;
-    if (gave_up)
-      break;
+    if (gave_up) break;
     if (e == EVP_OK) {
       queued++;
     } else {
       refused++;
       if (refused <= 10)
-        fprintf(stderr, "%sline %ld: %s: %s\n", tty ? "\r\033[K" : "", lineno, evp_err2name(e), err);
+        fprintf(stderr, "%sline %ld: %s: %s\n", tty ? "\r\033[K" : "", lineno, evp_err2name(e),
+                err);
       char why[200];
       snprintf(why, sizeof why, "refused: %s", evp_err2name(e));
       note_reason(&t, why);
@@ -327,15 +313,13 @@ int evp__cli_send(int argc, char **argv) {
     io_error = 1;
   }
   free(line);
-  if (in != stdin)
-    fclose(in);
+  if (in != stdin) fclose(in);
   /* Flush in slices so the counters keep moving on a terminal. */
   double deadline = evp__mono_s() + (double)timeout_ms / 1000.0;
   long pending;
   while (!gave_up && (pending = evp_flush(c, 100)) > 0 && evp__mono_s() < deadline &&
          !(gave_up = give_up(&t, unreach_ms)))
-    if (tty)
-      progress(tty, &t, queued, refused, total_bytes, read_bytes, 0);
+    if (tty) progress(tty, &t, queued, refused, total_bytes, read_bytes, 0);
   if (!gave_up && atomic_load(&t.permanent))
     gave_up = give_up(&t, unreach_ms); /* the events failed: say why once */
   long undelivered = evp_client_destroy(c, 0);
@@ -343,14 +327,14 @@ int evp__cli_send(int argc, char **argv) {
   long d = atomic_load(&t.delivered), rj = atomic_load(&t.rejected), f = atomic_load(&t.failed);
   printf("lines: %ld  queued: %ld  refused: %ld\n", lineno, queued, refused);
   printf("delivered: %ld  rejected: %ld  failed: %ld%s\n", d, rj, f,
-         gave_up ? "  (gave up: see the reason above)"
-         : undelivered > 0 ? "  (some undelivered at the timeout)" : "");
+         gave_up           ? "  (gave up: see the reason above)"
+         : undelivered > 0 ? "  (some undelivered at the timeout)"
+                           : "");
   for (int i = 0; i < NREASONS && t.reasons[i].n; i++)
     printf("  %6ld  %s\n", t.reasons[i].n, t.reasons[i].text);
-  if (t.other_reasons)
-    printf("  %6ld  (other reasons)\n", t.other_reasons);
+  if (t.other_reasons) printf("  %6ld  (other reasons)\n", t.other_reasons);
   pthread_mutex_destroy(&t.mu);
-  rc = io_error ? EVP_CLI_USAGE
+  rc = io_error                                         ? EVP_CLI_USAGE
        : (gave_up || refused || rj || f || d != queued) ? EVP_CLI_FAIL
                                                         : EVP_CLI_OK;
 out:

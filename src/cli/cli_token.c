@@ -7,15 +7,14 @@
 #include "evpipe/jwt.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: evpipe token issue --key-file F --sub ID --aud AUD [--iss I] [--ttl S]\n"
-          "                          [--kid K] [--claims JSON] [--now EPOCH]\n"
-          "       evpipe token verify --key-file F [--aud AUD] [--iss I] [--leeway S]\n"
-          "                          [--now EPOCH] [--kid K] TOKEN|-\n"
-          "\n"
-          "Key files hold the raw secret, or 'base64:' and the secret in base64; at least\n"
-          "32 bytes; mode 0600 (files readable by group or others are refused).\n"
-          "verify prints the claims as JSON and exits 0, or prints the reason and exits 1.\n");
+  fprintf(f, "usage: evpipe token issue --key-file F --sub ID --aud AUD [--iss I] [--ttl S]\n"
+             "                          [--kid K] [--claims JSON] [--now EPOCH]\n"
+             "       evpipe token verify --key-file F [--aud AUD] [--iss I] [--leeway S]\n"
+             "                          [--now EPOCH] [--kid K] TOKEN|-\n"
+             "\n"
+             "Key files hold the raw secret, or 'base64:' and the secret in base64; at least\n"
+             "32 bytes; mode 0600 (files readable by group or others are refused).\n"
+             "verify prints the claims as JSON and exits 0, or prints the reason and exits 1.\n");
 }
 
 static int64_t fixed_clock(void *opaque) { return *(const int64_t *)opaque; }
@@ -25,8 +24,7 @@ static evp_keyring_t *load_keyring(const char *path, const char *kid) {
   unsigned char *key;
   size_t keylen;
   char err[256];
-  if (evp__cli_read_key_file(path, &key, &keylen) != 0)
-    return NULL;
+  if (evp__cli_read_key_file(path, &key, &keylen) != 0) return NULL;
   evp_keyring_t *kr = evp_keyring_new();
   evp_err_t e = kr ? evp_keyring_add(kr, kid, key, keylen, err, sizeof err) : EVP_ERR_NOMEM;
   OPENSSL_cleanse(key, keylen);
@@ -45,19 +43,16 @@ static evp_keyring_t *load_keyring(const char *path, const char *kid) {
 static char *peek_kid(const char *token) {
   const char *dot = strchr(token, '.');
   size_t n = dot ? (size_t)(dot - token) : 0;
-  if (n == 0 || n > 2048)
-    return NULL;
+  if (n == 0 || n > 2048) return NULL;
   unsigned char buf[1600];
   size_t bl;
-  if (evp_base64url_decode(token, n, buf, &bl) != EVP_OK)
-    return NULL;
+  if (evp_base64url_decode(token, n, buf, &bl) != EVP_OK) return NULL;
   cJSON *h = cJSON_ParseWithLength((const char *)buf, bl);
   const cJSON *k = cJSON_GetObjectItemCaseSensitive(h, "kid");
   char *kid = NULL;
   if (cJSON_IsString(k) && k->valuestring[0] && strlen(k->valuestring) <= EVP_JWT_MAX_KID_LEN) {
     kid = malloc(strlen(k->valuestring) + 1);
-    if (kid)
-      strcpy(kid, k->valuestring);
+    if (kid) strcpy(kid, k->valuestring);
   }
   cJSON_Delete(h);
   return kid;
@@ -76,8 +71,7 @@ static int cmd_issue(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--kid", &kid)) ||
         (r = evp__cli_opt(argc, argv, &i, "--claims", &claims)) ||
         (r = evp__cli_opt(argc, argv, &i, "--now", &now_s))) {
-      if (r < 0)
-        return EVP_CLI_USAGE;
+      if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
     fprintf(stderr, "evpipe token issue: unexpected argument '%s'\n", argv[i]);
@@ -99,28 +93,24 @@ static int cmd_issue(int argc, char **argv) {
     return EVP_CLI_USAGE;
   }
   evp_keyring_t *kr = load_keyring(keyfile, kid);
-  if (!kr)
-    return EVP_CLI_USAGE;
+  if (!kr) return EVP_CLI_USAGE;
   char err[256];
   int rc = EVP_CLI_USAGE;
   char *tok = NULL;
   int64_t fixed = (int64_t)now;
   evp_jwt_signer_t *s = evp_jwt_signer_new(kr, err, sizeof err);
-  if (!s)
-    goto out;
-  if ((iss && evp_jwt_signer_set_issuer(s, iss) != EVP_OK) || evp_jwt_signer_set_ttl(s, ttl) != EVP_OK) {
+  if (!s) goto out;
+  if ((iss && evp_jwt_signer_set_issuer(s, iss) != EVP_OK) ||
+      evp_jwt_signer_set_ttl(s, ttl) != EVP_OK) {
     snprintf(err, sizeof err, "invalid --iss");
     goto out;
   }
-  if (now_s)
-    evp_jwt_signer_set_clock(s, fixed_clock, &fixed);
-  if (evp_jwt_sign(s, sub, aud, claims, &tok, err, sizeof err) != EVP_OK)
-    goto out;
+  if (now_s) evp_jwt_signer_set_clock(s, fixed_clock, &fixed);
+  if (evp_jwt_sign(s, sub, aud, claims, &tok, err, sizeof err) != EVP_OK) goto out;
   printf("%s\n", tok);
   rc = EVP_CLI_OK;
 out:
-  if (rc != EVP_CLI_OK)
-    fprintf(stderr, "evpipe token issue: %s\n", err);
+  if (rc != EVP_CLI_OK) fprintf(stderr, "evpipe token issue: %s\n", err);
   evp_free(tok);
   evp_jwt_signer_destroy(s);
   evp_keyring_destroy(kr);
@@ -130,13 +120,10 @@ out:
 static char *read_stdin_token(void) {
   size_t cap = 65536, n = 0;
   char *buf = malloc(cap + 1);
-  if (!buf)
-    return NULL;
+  if (!buf) return NULL;
   size_t r;
-  while ((r = fread(buf + n, 1, cap - n, stdin)) > 0)
-    n += r;
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-    n--;
+  while ((r = fread(buf + n, 1, cap - n, stdin)) > 0) n += r;
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
   buf[n] = '\0';
   return buf;
 }
@@ -152,8 +139,7 @@ static int cmd_verify(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--leeway", &leeway_s)) ||
         (r = evp__cli_opt(argc, argv, &i, "--now", &now_s)) ||
         (r = evp__cli_opt(argc, argv, &i, "--kid", &kid))) {
-      if (r < 0)
-        return EVP_CLI_USAGE;
+      if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
     if (!token && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) {
@@ -197,13 +183,12 @@ static int cmd_verify(int argc, char **argv) {
   int rc = EVP_CLI_USAGE;
   evp_jwt_t *jwt = NULL;
   evp_jwt_verifier_t *v = evp_jwt_verifier_new(kr, err, sizeof err);
-  if (!v || (aud && evp_jwt_verifier_set_audience(v, aud)) || (iss && evp_jwt_verifier_set_issuer(v, iss)) ||
-      evp_jwt_verifier_set_leeway(v, leeway)) {
+  if (!v || (aud && evp_jwt_verifier_set_audience(v, aud)) ||
+      (iss && evp_jwt_verifier_set_issuer(v, iss)) || evp_jwt_verifier_set_leeway(v, leeway)) {
     fprintf(stderr, "evpipe token verify: invalid options\n");
     goto out;
   }
-  if (now_s)
-    evp_jwt_verifier_set_clock(v, fixed_clock, &fixed);
+  if (now_s) evp_jwt_verifier_set_clock(v, fixed_clock, &fixed);
   evp_err_t e = evp_jwt_verify(v, token, strlen(token), &jwt, err, sizeof err);
   if (e != EVP_OK) {
     fprintf(stderr, "evpipe token verify: %s: %s\n", evp_err2name(e), err);
@@ -225,10 +210,8 @@ int evp__cli_token(int argc, char **argv) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? EVP_CLI_USAGE : EVP_CLI_OK;
   }
-  if (!strcmp(argv[1], "issue"))
-    return cmd_issue(argc - 1, argv + 1);
-  if (!strcmp(argv[1], "verify"))
-    return cmd_verify(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "issue")) return cmd_issue(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 1, argv + 1);
   fprintf(stderr, "evpipe token: unknown subcommand '%s'\n", argv[1]);
   usage(stderr);
   return EVP_CLI_USAGE;

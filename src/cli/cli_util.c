@@ -13,14 +13,12 @@
 int evp__cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
   const char *a = argv[*i];
   size_t n = strlen(name);
-  if (strncmp(a, name, n) != 0)
-    return 0;
+  if (strncmp(a, name, n) != 0) return 0;
   if (a[n] == '=') {
     *val = a + n + 1;
     return 1;
   }
-  if (a[n] != '\0')
-    return 0;
+  if (a[n] != '\0') return 0;
   if (*i + 1 >= argc) {
     fprintf(stderr, "evpipe: option %s needs a value\n", name);
     return -1;
@@ -39,8 +37,7 @@ int evp__cli_parse_i64(const char *s, long long min, long long max, long long *o
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max)
-    return -1;
+  if (errno || end == s || *end || v < min || v > max) return -1;
   *out = v;
   return 0;
 }
@@ -76,14 +73,12 @@ int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen
   size_t n = 0;
   for (;;) {
     ssize_t r = read(fd, buf + n, EVP_CLI_KEYFILE_MAX + 1 - n);
-    if (r < 0 && errno == EINTR)
-      continue;
+    if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       fprintf(stderr, "evpipe: cannot read key file %s: %s\n", path, strerror(errno));
       goto fail;
     }
-    if (r == 0)
-      break;
+    if (r == 0) break;
     n += (size_t)r;
     if (n > EVP_CLI_KEYFILE_MAX) {
       fprintf(stderr, "evpipe: key file %s is larger than %d bytes\n", path, EVP_CLI_KEYFILE_MAX);
@@ -93,10 +88,8 @@ int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen
   close(fd);
   fd = -1;
   /* One trailing newline is what "echo secret > file" leaves: not key material. */
-  if (n > 0 && buf[n - 1] == '\n')
-    n--;
-  if (n > 0 && buf[n - 1] == '\r')
-    n--;
+  if (n > 0 && buf[n - 1] == '\n') n--;
+  if (n > 0 && buf[n - 1] == '\r') n--;
   if (n >= 7 && memcmp(buf, "base64:", 7) == 0) {
     size_t tl = n - 7;
     unsigned char *dec = malloc(tl / 4 * 3 + 3);
@@ -112,10 +105,8 @@ int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen
       goto fail;
     }
     /* EVP_DecodeBlock counts padding as zero bytes: drop them. */
-    if (tl >= 1 && buf[7 + tl - 1] == '=')
-      dl--;
-    if (tl >= 2 && buf[7 + tl - 2] == '=')
-      dl--;
+    if (tl >= 1 && buf[7 + tl - 1] == '=') dl--;
+    if (tl >= 2 && buf[7 + tl - 2] == '=') dl--;
     OPENSSL_cleanse(buf, EVP_CLI_KEYFILE_MAX + 1);
     free(buf);
     *key = dec;
@@ -126,8 +117,7 @@ int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen
   *keylen = n;
   return 0;
 fail:
-  if (fd >= 0)
-    close(fd);
+  if (fd >= 0) close(fd);
   OPENSSL_cleanse(buf, EVP_CLI_KEYFILE_MAX + 1);
   free(buf);
   return -1;

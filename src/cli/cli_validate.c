@@ -36,14 +36,21 @@ static char *read_file(const char *path, size_t *len) {
     if (n == cap) {
       if (cap >= EVP_SCHEMA_MAX_SCHEMA_SIZE + 1) break; /* the compiler reports it too large */
       char *nb = realloc(buf, cap * 2);
-      if (!nb) { free(buf); buf = NULL; break; }
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
       buf = nb;
       cap *= 2;
     }
   }
   int bad = ferror(f);
   fclose(f);
-  if (bad) { free(buf); return NULL; }
+  if (bad) {
+    free(buf);
+    return NULL;
+  }
   if (buf) *len = n;
   return buf;
 }
@@ -101,7 +108,8 @@ int evp__cli_validate(int argc, char **argv) {
     } else if ((r = evp__cli_opt(argc, argv, &i, "--max-errors", &v))) {
       if (r < 0) return EVP_CLI_USAGE;
       if (evp__cli_parse_i64(v, 1, EVP_SCHEMA_MAX_ERRORS_LIMIT, &max_errors)) {
-        fprintf(stderr, "evpipe validate: --max-errors must be 1..%d\n", EVP_SCHEMA_MAX_ERRORS_LIMIT);
+        fprintf(stderr, "evpipe validate: --max-errors must be 1..%d\n",
+                EVP_SCHEMA_MAX_ERRORS_LIMIT);
         return EVP_CLI_USAGE;
       }
     } else if (!strcmp(argv[i], "--json")) {

@@ -39,12 +39,8 @@ static const char *screens[] = {"home", "search", "product", "cart", "account"};
 static const char *queries[] = {"running shoes", "rain jacket", "espresso", "headphones", "tent"};
 
 const char *const evp__demo_invalid_kinds[EVP__DEMO_INVALID_KINDS] = {
-    "event_type not lower-case dotted",
-    "app_id missing",
-    "platform not in the enum",
-    "properties value is an object",
-    "unknown top-level field",
-    "event_time not a date-time",
+    "event_type not lower-case dotted", "app_id missing",          "platform not in the enum",
+    "properties value is an object",    "unknown top-level field", "event_time not a date-time",
 };
 
 size_t evp__demo_event(uint64_t *seed, long i, int64_t now_ms, int invalid, char *buf, size_t cap) {
@@ -52,8 +48,7 @@ size_t evp__demo_event(uint64_t *seed, long i, int64_t now_ms, int invalid, char
   int anonymous = pick(seed, 10) == 0;
   /* Most events happened in the last minutes; 3% come from devices that were offline for hours. */
   int64_t t = now_ms - (int64_t)pick(seed, 300000);
-  if (pick(seed, 100) < 3)
-    t -= 3600000LL * (1 + pick(seed, 5));
+  if (pick(seed, 100) < 3) t -= 3600000LL * (1 + pick(seed, 5));
   char when[40];
   iso_time(t, when, sizeof when);
 
@@ -73,18 +68,19 @@ size_t evp__demo_event(uint64_t *seed, long i, int64_t now_ms, int invalid, char
              pick(seed, 120));
   } else if (step < 82) {
     type = "product.viewed";
-    snprintf(props, sizeof props, "{\"product_id\":\"p-%u\",\"price\":%u.%02u}", 1000 + pick(seed, 400),
-             5 + pick(seed, 200), pick(seed, 100));
+    snprintf(props, sizeof props, "{\"product_id\":\"p-%u\",\"price\":%u.%02u}",
+             1000 + pick(seed, 400), 5 + pick(seed, 200), pick(seed, 100));
   } else if (step < 92) {
     type = "cart.item_added";
-    snprintf(props, sizeof props, "{\"product_id\":\"p-%u\",\"quantity\":%u}", 1000 + pick(seed, 400),
-             1 + pick(seed, 3));
+    snprintf(props, sizeof props, "{\"product_id\":\"p-%u\",\"quantity\":%u}",
+             1000 + pick(seed, 400), 1 + pick(seed, 3));
   } else {
     type = "checkout.completed";
-    snprintf(props, sizeof props,
-             "{\"order_id\":\"o-%ld\",\"total\":%u.%02u,\"items\":%u,\"currency\":\"%s\",\"coupon\":%s}",
-             100000 + i, 10 + pick(seed, 300), pick(seed, 100), 1 + pick(seed, 5),
-             pick(seed, 3) ? "EUR" : "USD", pick(seed, 4) ? "null" : "\"WELCOME10\"");
+    snprintf(
+        props, sizeof props,
+        "{\"order_id\":\"o-%ld\",\"total\":%u.%02u,\"items\":%u,\"currency\":\"%s\",\"coupon\":%s}",
+        100000 + i, 10 + pick(seed, 300), pick(seed, 100), 1 + pick(seed, 5),
+        pick(seed, 3) ? "EUR" : "USD", pick(seed, 4) ? "null" : "\"WELCOME10\"");
   }
   unsigned loc = pick(seed, 5);
   char user_json[32];
@@ -110,14 +106,14 @@ size_t evp__demo_event(uint64_t *seed, long i, int64_t now_ms, int invalid, char
   else if (invalid == 5)
     time_out = "yesterday";
 
-  int n = snprintf(buf, cap,
-                   "{\"event_type\":\"%s\",\"event_time\":\"%s\"%s%s%s,\"user_id\":%s,"
-                   "\"session_id\":\"s-%u-%ld\",\"platform\":\"%s\",\"app_version\":\"4.%u.%u\","
-                   "\"context\":{\"locale\":\"%s\",\"os\":\"%s\",\"device\":\"%s\",\"timezone\":\"%s\"},"
-                   "\"properties\":%s%s}",
-                   type_out, time_out, with_app_id ? ",\"app_id\":\"" : "",
-                   with_app_id ? plat[p].app_id : "", with_app_id ? "\"" : "", user_json, user,
-                   i / 40, platform, 1 + pick(seed, 3), pick(seed, 10), locales[loc], plat[p].os,
-                   plat[p].devices[pick(seed, 3)], zones[loc], props, extra);
+  int n = snprintf(
+      buf, cap,
+      "{\"event_type\":\"%s\",\"event_time\":\"%s\"%s%s%s,\"user_id\":%s,"
+      "\"session_id\":\"s-%u-%ld\",\"platform\":\"%s\",\"app_version\":\"4.%u.%u\","
+      "\"context\":{\"locale\":\"%s\",\"os\":\"%s\",\"device\":\"%s\",\"timezone\":\"%s\"},"
+      "\"properties\":%s%s}",
+      type_out, time_out, with_app_id ? ",\"app_id\":\"" : "", with_app_id ? plat[p].app_id : "",
+      with_app_id ? "\"" : "", user_json, user, i / 40, platform, 1 + pick(seed, 3), pick(seed, 10),
+      locales[loc], plat[p].os, plat[p].devices[pick(seed, 3)], zones[loc], props, extra);
   return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }

@@ -13,11 +13,14 @@ static const struct {
 #endif
     {"version", evp__cli_version, "print the library version"},
     {"token", evp__cli_token, "issue or verify an HS256 token (token issue|verify)"},
-    {"schema", evp__cli_schema, "print the Athena DDL, Glue table or API Gateway model for a schema (schema ddl|glue|apigw-model)"},
+    {"schema", evp__cli_schema,
+     "print the Athena DDL, Glue table or API Gateway model for a schema (schema "
+     "ddl|glue|apigw-model)"},
     {"validate", evp__cli_validate, "validate NDJSON against a JSON Schema (draft-07)"},
     {"send", evp__cli_send, "send NDJSON events to an ingestion endpoint"},
 #ifdef EVP_WITH_SERVER
-    {"local", evp__cli_local, "run the ingestion pipeline on this machine (HTTP, log, Parquet lake)"},
+    {"local", evp__cli_local,
+     "run the ingestion pipeline on this machine (HTTP, log, Parquet lake)"},
     {"secret", evp__cli_secret, "rotate the signing key of evpipe local (secret rotate)"},
 #endif
     {"conf-doc", evp__cli_conf_doc, "print the client configuration reference (Markdown)"},
@@ -39,11 +42,9 @@ int main(int argc, char **argv) {
     usage(stdout);
     return EVP_CLI_OK;
   }
-  if (!strcmp(argv[1], "--version"))
-    return evp__cli_version(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "--version")) return evp__cli_version(argc - 1, argv + 1);
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-    if (!strcmp(argv[1], cmds[i].name))
-      return cmds[i].fn(argc - 1, argv + 1);
+    if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "evpipe: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return EVP_CLI_USAGE;

@@ -13,8 +13,7 @@
 
 static char *join_url(const char *base, const char *path) {
   size_t bl = strlen(base);
-  while (bl && base[bl - 1] == '/')
-    bl--;
+  while (bl && base[bl - 1] == '/') bl--;
   size_t pl = strlen(path);
   char *u = malloc(bl + pl + 1);
   if (u) {
@@ -26,10 +25,10 @@ static char *join_url(const char *base, const char *path) {
 
 static evp_err_t check_url(const evp_conf_t *cf, const char *prop, const char *url, char *errstr,
                            size_t es) {
-  if (!strncasecmp(url, "https://", 8))
-    return EVP_OK;
+  if (!strncasecmp(url, "https://", 8)) return EVP_OK;
   if (strncasecmp(url, "http://", 7))
-    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "%s: only http:// and https:// URLs", prop);
+    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "%s: only http:// and https:// URLs",
+                       prop);
   if (!cf->allow_insecure_http && !evp__url_is_loopback(url))
     return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
                        "%s: plain http is allowed only to loopback hosts "
@@ -49,8 +48,7 @@ static void free_client(evp_client_t *c) {
   free(c->token_url);
   free(c->events_url_shown);
   free(c->token_url_shown);
-  if (c->zs_ready)
-    deflateEnd(&c->zs);
+  if (c->zs_ready) deflateEnd(&c->zs);
   pthread_cond_destroy(&c->cv_sender);
   pthread_cond_destroy(&c->cv_space);
   pthread_cond_destroy(&c->cv_flush);
@@ -103,7 +101,8 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
     goto fail;
   }
   c->events_url = join_url(conf->endpoint, "/events");
-  c->token_url = conf->token_url ? evp__strdup(conf->token_url) : join_url(conf->endpoint, "/token");
+  c->token_url =
+      conf->token_url ? evp__strdup(conf->token_url) : join_url(conf->endpoint, "/token");
   c->events_url_shown = c->events_url ? evp__url_for_messages(c->events_url) : NULL;
   c->token_url_shown = c->token_url ? evp__url_for_messages(c->token_url) : NULL;
   if (!c->events_url || !c->token_url || !c->events_url_shown || !c->token_url_shown) {
@@ -135,8 +134,7 @@ evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, 
 
 evp_err_t evp_send_opaque(evp_client_t *c, const char *json, size_t len, void *msg_opaque,
                           char *errstr, size_t es) {
-  if (!c || (!json && len))
-    return evp__seterr(errstr, es, EVP_ERR_INVALID_ARG, "NULL argument");
+  if (!c || (!json && len)) return evp__seterr(errstr, es, EVP_ERR_INVALID_ARG, "NULL argument");
   if (EVP__UNLIKELY(c->fork_gen != evp__client_fork_generation())) {
     EVP__INC(c->st.refused_state, 1);
     return evp__seterr(errstr, es, EVP_ERR_STATE, "client used in a forked child");
@@ -148,13 +146,13 @@ evp_err_t evp_send_opaque(evp_client_t *c, const char *json, size_t len, void *m
     return e;
   }
   evp__item *it = evp__client_event_make(json, &s, (int)c->conf->fill_event_id,
-                                  (int)c->conf->fill_event_time, evp__client_item_get, c);
-  if (!it)
-    return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+                                         (int)c->conf->fill_event_time, evp__client_item_get, c);
+  if (!it) return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
   it->opaque = msg_opaque;
   /* Validate what will be sent: the filled-in event_id and event_time are
    * part of the event the schema requires. */
-  if (c->schema && (e = evp__client_validator_check(c->schema, it->json, it->len, errstr, es)) != EVP_OK) {
+  if (c->schema &&
+      (e = evp__client_validator_check(c->schema, it->json, it->len, errstr, es)) != EVP_OK) {
     free(it);
     EVP__INC(c->st.refused_invalid, 1);
     return e;
@@ -163,7 +161,8 @@ evp_err_t evp_send_opaque(evp_client_t *c, const char *json, size_t len, void *m
     size_t n = it->len;
     free(it);
     EVP__INC(c->st.refused_too_large, 1);
-    return evp__seterr(errstr, es, EVP_ERR_TOO_LARGE, "event of %zu bytes exceeds batch.max.bytes", n);
+    return evp__seterr(errstr, es, EVP_ERR_TOO_LARGE, "event of %zu bytes exceeds batch.max.bytes",
+                       n);
   }
   e = evp__client_queue_push(c, it);
   if (e != EVP_OK) {
@@ -190,12 +189,10 @@ static void settle(evp_client_t *c, int64_t deadline, int forever) {
       pthread_mutex_unlock(&c->mu);
       evp__client_poll_serve(c);
       pthread_mutex_lock(&c->mu);
-      if (!forever && evp__mono_us() >= deadline)
-        break;
+      if (!forever && evp__mono_us() >= deadline) break;
       continue;
     }
-    if (c->pending_n == 0)
-      break;
+    if (c->pending_n == 0) break;
     if (forever) {
       pthread_cond_wait(&c->cv_flush, &c->mu);
       continue;
@@ -208,8 +205,7 @@ static void settle(evp_client_t *c, int64_t deadline, int forever) {
 }
 
 long evp_flush(evp_client_t *c, int timeout_ms) {
-  if (!c || c->fork_gen != evp__client_fork_generation() || evp__client_in_callback(c))
-    return -1;
+  if (!c || c->fork_gen != evp__client_fork_generation() || evp__client_in_callback(c)) return -1;
   int64_t deadline = evp__mono_us() + (int64_t)timeout_ms * 1000;
   pthread_mutex_lock(&c->mu);
   if (c->closing) {
@@ -226,14 +222,12 @@ long evp_flush(evp_client_t *c, int timeout_ms) {
 }
 
 long evp_client_destroy(evp_client_t *c, int timeout_ms) {
-  if (!c)
-    return 0;
+  if (!c) return 0;
   if (c->fork_gen != evp__client_fork_generation())
     return -1; /* the parent's thread and locks do not exist here */
   if (evp__client_in_callback(c))
     return -1; /* it would join its own thread, or free what the caller runs on */
-  if (timeout_ms < 0)
-    timeout_ms = 0;
+  if (timeout_ms < 0) timeout_ms = 0;
   int64_t deadline = evp__mono_us() + (int64_t)timeout_ms * 1000;
   pthread_mutex_lock(&c->mu);
   c->closing = 1;
@@ -253,8 +247,7 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
   pthread_join(c->thread, NULL);
   /* Poll mode: what the sender reported last (the events failed at close)
    * is served here, so every event is reported before this returns. */
-  if (c->conf->callbacks_mode == EVP__CB_POLL)
-    evp__client_poll_serve(c);
+  if (c->conf->callbacks_mode == EVP__CB_POLL) evp__client_poll_serve(c);
   long undelivered = c->closed_undelivered;
   evp_conf_destroy(c->conf); /* wipes client.secret */
   free_client(c);

@@ -37,16 +37,16 @@ typedef struct evp__item {
     int64_t enq_us;     /* monotonic time of evp_send, while the event is held */
     int64_t latency_us; /* poll mode, once reported: enqueue to outcome */
   };
-  void *opaque;         /* the application's, from evp_send_opaque */
-  evp__why *why;        /* poll mode, once reported: the reason (NULL: none) */
-  uint32_t len;     /* bytes of json[] */
-  uint32_t id_off;  /* event_id string content within json[] */
-  uint32_t cap;     /* bytes allocated for json[] (items are recycled) */
+  void *opaque;    /* the application's, from evp_send_opaque */
+  evp__why *why;   /* poll mode, once reported: the reason (NULL: none) */
+  uint32_t len;    /* bytes of json[] */
+  uint32_t id_off; /* event_id string content within json[] */
+  uint32_t cap;    /* bytes allocated for json[] (items are recycled) */
   uint16_t id_len;
   uint16_t attempts;
-  uint16_t err;     /* last evp_err_t seen for this event; the final one once reported */
+  uint16_t err;         /* last evp_err_t seen for this event; the final one once reported */
   uint16_t http_status; /* of the last response to a request carrying it (0: none) */
-  uint8_t status;   /* poll mode, once reported: its evp_delivery_status_t */
+  uint8_t status;       /* poll mode, once reported: its evp_delivery_status_t */
   char json[];
 } evp__item;
 
@@ -65,23 +65,24 @@ evp__item *evp__item_list_pop(evp__list *l);
 
 /* Result of the syntax scan of an event. */
 typedef struct {
-  const char *id;      /* content of a top-level "event_id" string, or NULL */
+  const char *id; /* content of a top-level "event_id" string, or NULL */
   size_t id_len;
   int has_id, has_time;
-  size_t obj_start;    /* offset of '{' */
-  size_t obj_end;      /* offset just past the matching '}' */
-  int empty;           /* the object has no members */
+  size_t obj_start; /* offset of '{' */
+  size_t obj_end;   /* offset just past the matching '}' */
+  int empty;        /* the object has no members */
 } evp__scan;
 
 /* Check that json is exactly one JSON object (RFC 8259, UTF-8) and find its
  * top-level event_id / event_time. EVP_ERR_JSON with a located message. */
-evp_err_t evp__client_event_scan(const char *json, size_t len, evp__scan *s, char *errstr, size_t es);
+evp_err_t evp__client_event_scan(const char *json, size_t len, evp__scan *s, char *errstr,
+                                 size_t es);
 
 /* Build the queued item: the event with event_id / event_time inserted when
  * asked, in memory from get(ctx, bytes) (NULL: malloc). NULL on ENOMEM. */
 typedef evp__item *(*evp__item_get_fn)(void *ctx, size_t json_bytes);
 evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
-                           evp__item_get_fn get, void *ctx);
+                                  evp__item_get_fn get, void *ctx);
 /* A fresh item able to hold n bytes of text (capacity rounded up). */
 evp__item *evp__client_item_alloc(size_t n);
 
@@ -96,9 +97,9 @@ void evp__client_rfc3339_now(char out[25]);
 #define EVP__REJ_TEXT 96
 typedef struct {
   atomic_uint_fast64_t enqueued, refused_invalid, refused_queue_full, refused_too_large,
-      refused_state, delivered, rejected_server, failed, failed_timeout, failed_http,
-      failed_auth, failed_closed, requests, request_errors, retries, events_sent, bytes_sent,
-      bytes_body, token_refreshes, token_failures, splits, budget_throttled, errors_reported;
+      refused_state, delivered, rejected_server, failed, failed_timeout, failed_http, failed_auth,
+      failed_closed, requests, request_errors, retries, events_sent, bytes_sent, bytes_body,
+      token_refreshes, token_failures, splits, budget_throttled, errors_reported;
   pthread_mutex_t mu; /* guards the latency ring, the rejection reasons and last_error */
   uint32_t lat_us[EVP__LAT_SAMPLES];
   size_t lat_n, lat_pos;
@@ -109,7 +110,7 @@ typedef struct {
     uint64_t n;
   } rej[EVP__REJ_REASONS];
   uint64_t rej_other;
-  evp_err_t last_err;   /* the last error given to the error callback */
+  evp_err_t last_err; /* the last error given to the error callback */
   int last_retrying;
   char last_err_text[256];
 } evp__stats;
@@ -128,7 +129,7 @@ void evp__client_stats_latency(evp__stats *s, int64_t us);
 typedef struct {
   evp__net_resp_t r;
   char retry_after[64];
-  evp__net_hdr_t hdr; /* captures Retry-After into retry_after */
+  evp__net_hdr_t hdr;  /* captures Retry-After into retry_after */
   long retry_after_ms; /* -1: none */
 } evp__rbuf;
 
@@ -138,15 +139,15 @@ typedef struct {
   size_t slot;
   evp__rbuf rb;
   evp__list batch;
-  char *body;             /* {"events":[...]} */
+  char *body; /* {"events":[...]} */
   size_t body_cap;
-  unsigned char *zbody;   /* gzip of body when compression=gzip */
+  unsigned char *zbody; /* gzip of body when compression=gzip */
   size_t zbody_cap;
-  size_t len;             /* bytes sent */
-  int64_t t0;             /* monotonic start, for the latency stats */
-  uint64_t token_gen;     /* which token the request carried */
-  uint64_t seq;           /* requests started before it, plus one */
-  int fails;              /* times in a row this batch failed before */
+  size_t len;         /* bytes sent */
+  int64_t t0;         /* monotonic start, for the latency stats */
+  uint64_t token_gen; /* which token the request carried */
+  uint64_t seq;       /* requests started before it, plus one */
+  int fails;          /* times in a row this batch failed before */
   int busy;
 } evp__xfer;
 
@@ -154,8 +155,8 @@ typedef struct {
   evp__transport_t *t;           /* slots 0..nx-1: x[]; slot nx: tokens */
   struct curl_slist *ev_headers; /* headers for /events, with Authorization */
   struct curl_slist *tok_headers;
-  evp__rbuf rb;                  /* the token response */
-  evp__xfer *x;                  /* max.in.flight transfer slots */
+  evp__rbuf rb; /* the token response */
+  evp__xfer *x; /* max.in.flight transfer slots */
   size_t nx, busy_n;
 } evp__http;
 
@@ -170,7 +171,7 @@ void evp__client_http_set_auth(evp__http *h, struct curl_slist *l);
  * EVP_ERR_TIMED_OUT when aborted by close) with a message in h->rb.r.err;
  * otherwise EVP_OK and *status. */
 evp_err_t evp__client_http_post(struct evp_client_s *c, const char *url, struct curl_slist *hdrs,
-                         const void *body, size_t len, long *status);
+                                const void *body, size_t len, long *status);
 /* Start x's POST of body to url without waiting. EVP_ERR_TRANSPORT when
  * the transport refuses it (x is then not busy). */
 evp_err_t evp__client_xfer_start(struct evp_client_s *c, evp__xfer *x, const char *url,
@@ -192,12 +193,12 @@ typedef struct {
   char *access;          /* "Authorization: Bearer ..." header line, wiped */
   int64_t refresh_at_us; /* when to refresh in the background */
   int64_t expires_at_us;
-  int64_t next_try_us;   /* backoff after failures */
+  int64_t next_try_us; /* backoff after failures */
   int failures;
   evp_err_t last_err;
-  int permanent;         /* the last failure will not go away by retrying */
+  int permanent; /* the last failure will not go away by retrying */
   char last_msg[256];
-  uint64_t gen;          /* tokens installed so far */
+  uint64_t gen; /* tokens installed so far */
 } evp__token;
 
 /* Fetch a token now (blocking, sender thread). */
@@ -211,9 +212,9 @@ long evp__retry_parse_after(const char *v, size_t len);
 /* A batch waiting for its own retry time (per-batch backoff). */
 typedef struct evp__retry {
   struct evp__retry *next;
-  evp__list items;  /* in enqueue order */
-  int64_t due_us;   /* not before */
-  int fails;        /* times in a row it failed */
+  evp__list items; /* in enqueue order */
+  int64_t due_us;  /* not before */
+  int fails;       /* times in a row it failed */
 } evp__retry;
 /* Backoff before a batch's retry after its n-th failure in a row:
  * exponential, capped, "equal jitter" (half fixed, half random), so a
@@ -231,7 +232,7 @@ int64_t evp__retry_budget_ready_us(struct evp_client_s *c, int64_t now);
 /* ------------------------------------------------------------ batch */
 /* Serialise x->batch into x->body (and gzip into x->zbody when configured). */
 evp_err_t evp__client_batch_build(struct evp_client_s *c, evp__xfer *x, const void **body,
-                           size_t *len);
+                                  size_t *len);
 
 /* ------------------------------------------------------------ response */
 typedef struct {
@@ -241,7 +242,7 @@ typedef struct {
     size_t index;
     int retriable;
     char reason[128];
-  } *rej;
+  } * rej;
 } evp__resp;
 /* Parse a 200 body; EVP_ERR_JSON when it is not the documented shape. */
 evp_err_t evp__events_resp_parse(const char *body, size_t len, size_t nitems, evp__resp *r);
@@ -321,22 +322,22 @@ struct evp_client_s {
   /* queue: guarded by mu */
   pthread_mutex_t mu;
   pthread_cond_t cv_sender, cv_space, cv_flush;
-  evp__list q;             /* waiting for the sender */
-  size_t pending_n;        /* everything not yet reported (queue + sender) */
+  evp__list q;      /* waiting for the sender */
+  size_t pending_n; /* everything not yet reported (queue + sender) */
   uint64_t pending_bytes;
-  int sender_waiting;      /* 1: on cv_sender; 2: in the transport's poll (wake it there) */
+  int sender_waiting; /* 1: on cv_sender; 2: in the transport's poll (wake it there) */
   int space_waiters, flush_waiters;
-  size_t need_n;           /* wake the lingering sender at this many queued */
+  size_t need_n; /* wake the lingering sender at this many queued */
   uint64_t need_bytes;
   int closing;
   int64_t close_deadline_us;
-  atomic_int abort_io;     /* set when the close deadline has passed */
+  atomic_int abort_io; /* set when the close deadline has passed */
 
   pthread_t thread;
   int thread_started;
 
   /* sender-thread-only state */
-  evp__list work;          /* taken from q, in order */
+  evp__list work; /* taken from q, in order */
   evp__http http;
   evp__token tok;
   int fails_in_row;
@@ -347,16 +348,16 @@ struct evp_client_s {
   uint64_t xfer_seq;       /* requests started */
   uint64_t rng;
   long closed_undelivered;
-  evp__retry *retry;       /* batches waiting for their own retry time */
-  int64_t pause_until_us;  /* the server asked everyone to wait (Retry-After) */
-  double budget;           /* retry tokens */
-  int64_t budget_us;       /* when time last deposited into the budget */
-  evp_err_t perm_err;      /* a permanent error fails new events ... */
-  int64_t perm_until_us;   /* ... until then */
+  evp__retry *retry;      /* batches waiting for their own retry time */
+  int64_t pause_until_us; /* the server asked everyone to wait (Retry-After) */
+  double budget;          /* retry tokens */
+  int64_t budget_us;      /* when time last deposited into the budget */
+  evp_err_t perm_err;     /* a permanent error fails new events ... */
+  int64_t perm_until_us;  /* ... until then */
   char perm_msg[320];
-  evp_err_t raised_err;    /* the condition last given to the error callback */
+  evp_err_t raised_err; /* the condition last given to the error callback */
   int raised_retrying;
-  size_t split_cap;        /* >0: 413 seen, send at most this many */
+  size_t split_cap; /* >0: 413 seen, send at most this many */
   z_stream zs;
   int zs_ready;
   char last_reason[256];
@@ -367,19 +368,19 @@ struct evp_client_s {
   pthread_mutex_t free_mu;
   evp__item *free_head;
   size_t free_n;
-  evp__list dead;          /* sender-only: reported, not yet recycled */
+  evp__list dead; /* sender-only: reported, not yet recycled */
 
   /* Poll mode (callbacks.mode=poll): reports waiting for evp_poll. Their
    * items stay counted in pending_n / pending_bytes until served, so the
    * queue limits bound them. */
-  evp__list staged;        /* sender-only: reported since the last release */
-  evp__list ready;         /* guarded by mu: published, waiting to be polled */
+  evp__list staged;                      /* sender-only: reported since the last release */
+  evp__list ready;                       /* guarded by mu: published, waiting to be polled */
   evp__err_wait errs[EVP__ERRS_WAITING]; /* guarded by mu, oldest first */
   size_t errs_n;
-  pthread_cond_t cv_poll;  /* signalled when something is published */
+  pthread_cond_t cv_poll; /* signalled when something is published */
   int poll_waiters;
-  int poll_fd[2];          /* pipe: [0] readable while something waits; -1: none */
-  int poll_fd_set;         /* a byte is in the pipe (guarded by mu) */
+  int poll_fd[2];  /* pipe: [0] readable while something waits; -1: none */
+  int poll_fd_set; /* a byte is in the pipe (guarded by mu) */
 
   evp__stats st;
 };
@@ -404,10 +405,10 @@ void evp__client_items_recycle(evp_client_t *c, evp__list *l);
 /* Report one item's outcome (delivery callback per mode) and free it (in
  * poll mode: hold it for evp_poll, see evp__client_poll_stage). */
 void evp__client_report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
-                 const char *reason);
+                        const char *reason);
 /* Report and free a whole list, then release its room in the queue. */
 void evp__client_report_list(evp_client_t *c, evp__list *l, evp_delivery_status_t st, evp_err_t err,
-                      const char *reason);
+                             const char *reason);
 
 void *evp__client_sender_main(void *arg);
 /* Wake the sender wherever it waits (condition variable or the transport's poll).

@@ -33,14 +33,21 @@ struct evp_conf_s {
   void *opaque;
 };
 
-typedef enum { EVP__P_STR, EVP__P_SECRET, EVP__P_INT, EVP__P_DBL, EVP__P_BOOL, EVP__P_ENUM } evp__ptype;
+typedef enum {
+  EVP__P_STR,
+  EVP__P_SECRET,
+  EVP__P_INT,
+  EVP__P_DBL,
+  EVP__P_BOOL,
+  EVP__P_ENUM
+} evp__ptype;
 
 typedef struct {
   const char *name;
   evp__ptype type;
-  size_t off;            /* offsetof(struct evp_conf_s, field) */
-  double min, max;       /* range for INT and DBL */
-  const char *def;       /* default as text (NULL: unset) */
+  size_t off;               /* offsetof(struct evp_conf_s, field) */
+  double min, max;          /* range for INT and DBL */
+  const char *def;          /* default as text (NULL: unset) */
   const char *const *enums; /* NULL-terminated words for ENUM; index = value */
   const char *desc;
 } evp__prop;

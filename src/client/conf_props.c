@@ -73,7 +73,8 @@ const evp__prop evp__conf_props[] = {
      "first attempts (0.5: a link that loses 30% of requests, which needs 0.43 retries "
      "per first attempt, is never throttled)."},
     {"retry.budget.min.per.sec", EVP__P_DBL, OFF(retry_budget_min_per_sec), 0.01, 10000.0, "10",
-     NULL, "Retry tokens deposited every second whatever the traffic, so a quiet client "
+     NULL,
+     "Retry tokens deposited every second whatever the traffic, so a quiet client "
      "can still retry."},
     {"compression", EVP__P_ENUM, OFF(compression), 0, 0, "none", comp_words,
      "Request body compression: `none` or `gzip` (`Content-Encoding: gzip`)."},
@@ -115,7 +116,6 @@ const size_t evp__conf_nprops = sizeof evp__conf_props / sizeof evp__conf_props[
 
 const evp__prop *evp__conf_prop_find(const char *name) {
   for (size_t i = 0; i < evp__conf_nprops; i++)
-    if (strcmp(evp__conf_props[i].name, name) == 0)
-      return &evp__conf_props[i];
+    if (strcmp(evp__conf_props[i].name, name) == 0) return &evp__conf_props[i];
   return NULL;
 }

@@ -16,10 +16,14 @@ static void count(evp_client_t *c, evp_delivery_status_t st, evp_err_t err, cons
     break;
   case EVP_DELIVERY_FAILED:
     EVP__INC(c->st.failed, 1);
-    if (err == EVP_ERR_TIMED_OUT) EVP__INC(c->st.failed_timeout, 1);
-    else if (err == EVP_ERR_AUTH) EVP__INC(c->st.failed_auth, 1);
-    else if (err == EVP_ERR_STATE) EVP__INC(c->st.failed_closed, 1);
-    else EVP__INC(c->st.failed_http, 1);
+    if (err == EVP_ERR_TIMED_OUT)
+      EVP__INC(c->st.failed_timeout, 1);
+    else if (err == EVP_ERR_AUTH)
+      EVP__INC(c->st.failed_auth, 1);
+    else if (err == EVP_ERR_STATE)
+      EVP__INC(c->st.failed_closed, 1);
+    else
+      EVP__INC(c->st.failed_http, 1);
     break;
   }
 }
@@ -54,8 +58,7 @@ void evp__client_report_list(evp_client_t *c, evp__list *l, evp_delivery_status_
   uint64_t b = l->bytes;
   evp__why *why = NULL;
   evp__item *it;
-  while ((it = evp__item_list_pop(l)))
-    report(c, it, st, err, reason, &why);
+  while ((it = evp__item_list_pop(l))) report(c, it, st, err, reason, &why);
   evp__client_queue_release(c, n, b);
 }
 
@@ -68,23 +71,22 @@ evp_delivery_status_t evp_delivery_status(const evp_delivery_t *d) {
 evp_err_t evp_delivery_error(const evp_delivery_t *d) { return d ? d->err : EVP_ERR_INVALID_ARG; }
 
 const char *evp_delivery_reason(const evp_delivery_t *d) {
-  if (!d)
-    return NULL;
-  if (d->reason)
-    return d->reason;
+  if (!d) return NULL;
+  if (d->reason) return d->reason;
   /* Poll mode without memory to keep the text: the error's description. */
   return d->status == EVP_DELIVERY_OK ? NULL : evp_err2str(d->err);
 }
 
 const char *evp_delivery_event_id(const evp_delivery_t *d, size_t *len) {
-  if (len)
-    *len = d ? d->it->id_len : 0;
+  if (len) *len = d ? d->it->id_len : 0;
   return d ? d->it->json + d->it->id_off : NULL;
 }
 
 void *evp_delivery_opaque(const evp_delivery_t *d) { return d ? d->it->opaque : NULL; }
 
-long long evp_delivery_latency_us(const evp_delivery_t *d) { return d ? (long long)d->latency_us : 0; }
+long long evp_delivery_latency_us(const evp_delivery_t *d) {
+  return d ? (long long)d->latency_us : 0;
+}
 
 int evp_delivery_attempts(const evp_delivery_t *d) { return d ? d->it->attempts : 0; }
 

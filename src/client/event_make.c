@@ -7,11 +7,9 @@
 evp__item *evp__client_item_alloc(size_t n) {
   /* Rounding up lets an item be reused for events of slightly larger size. */
   size_t cap = (n + 31) & ~(size_t)31;
-  if (cap > UINT32_MAX)
-    return NULL;
+  if (cap > UINT32_MAX) return NULL;
   evp__item *it = malloc(sizeof *it + cap);
-  if (it)
-    it->cap = (uint32_t)cap;
+  if (it) it->cap = (uint32_t)cap;
   return it;
 }
 
@@ -21,7 +19,7 @@ static evp__item *plain_get(void *ctx, size_t n) {
 }
 
 evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill_id, int fill_time,
-                           evp__item_get_fn get, void *ctx) {
+                                  evp__item_get_fn get, void *ctx) {
   char add[96];
   size_t al = 0;
   size_t id_at = 0;
@@ -29,8 +27,7 @@ evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill
   fill_time = fill_time && !s->has_time;
   if (fill_id) {
     char u[37];
-    if (evp__client_uuid7(u) != EVP_OK)
-      return NULL;
+    if (evp__client_uuid7(u) != EVP_OK) return NULL;
     memcpy(add, "\"event_id\":\"", 12);
     id_at = 12;
     memcpy(add + 12, u, 36);
@@ -40,24 +37,20 @@ evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill
   if (fill_time) {
     char t[25];
     evp__client_rfc3339_now(t);
-    if (al)
-      add[al++] = ',';
+    if (al) add[al++] = ',';
     memcpy(add + al, "\"event_time\":\"", 14);
     memcpy(add + al + 14, t, 24);
     add[al + 38] = '"';
     al += 39;
   }
-  if (al && !s->empty)
-    add[al++] = ',';
+  if (al && !s->empty) add[al++] = ',';
   /* Only the object itself is kept: surrounding whitespace (an NDJSON line
    * end) would only waste queue memory. */
   size_t olen = s->obj_end - s->obj_start;
   size_t n = olen + al;
-  if (n > UINT32_MAX)
-    return NULL;
+  if (n > UINT32_MAX) return NULL;
   evp__item *it = (get ? get : plain_get)(ctx, n);
-  if (!it)
-    return NULL;
+  if (!it) return NULL;
   it->next = NULL;
   it->len = (uint32_t)n;
   it->attempts = 0;

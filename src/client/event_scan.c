@@ -24,7 +24,8 @@ static void note_member(void *opaque, const evp__jmember_t *m) {
   }
 }
 
-evp_err_t evp__client_event_scan(const char *json, size_t len, evp__scan *out, char *errstr, size_t es) {
+evp_err_t evp__client_event_scan(const char *json, size_t len, evp__scan *out, char *errstr,
+                                 size_t es) {
   evp__json_object_info_t info;
   memset(out, 0, sizeof *out);
   evp_err_t e = evp__json_scan_object_each(json, len, MAX_DEPTH, note_member, out, &info);

@@ -11,8 +11,7 @@
 #include "client/client_int.h"
 
 void evp__client_raise(evp_client_t *c, evp_err_t e, int retrying, const char *reason) {
-  if (c->raised_err == e && c->raised_retrying == retrying)
-    return;
+  if (c->raised_err == e && c->raised_retrying == retrying) return;
   c->raised_err = e;
   c->raised_retrying = retrying;
   EVP__INC(c->st.errors_reported, 1);
@@ -23,8 +22,7 @@ void evp__client_raise(evp_client_t *c, evp_err_t e, int retrying, const char *r
   pthread_mutex_unlock(&c->st.mu);
   evp__client_log(c, retrying ? EVP_LOG_WARNING : EVP_LOG_ERR, "%s (%s)", reason,
                   retrying ? "retrying" : "permanent: pending events failed");
-  if (!c->conf->error_cb)
-    return;
+  if (!c->conf->error_cb) return;
   if (c->conf->callbacks_mode == EVP__CB_POLL)
     evp__client_poll_error(c, e, retrying, reason);
   else
@@ -50,6 +48,5 @@ void evp__client_fail_permanently(evp_client_t *c, evp_err_t e, const char *reas
   if (reason != c->perm_msg) /* the standing error again: already there */
     snprintf(c->perm_msg, sizeof c->perm_msg, "%s", reason);
   evp__client_raise(c, e, 0, reason);
-  if (all.n)
-    evp__client_report_list(c, &all, EVP_DELIVERY_FAILED, e, reason);
+  if (all.n) evp__client_report_list(c, &all, EVP_DELIVERY_FAILED, e, reason);
 }

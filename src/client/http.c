@@ -37,8 +37,7 @@ evp_err_t evp__client_http_init(evp_client_t *c, char *errstr, size_t es) {
   evp__transport_conf_t tc = {
       .slots = nx + 1, .ca_file = cf->ssl_ca_location, .ca_path = cf->ssl_ca_path};
   evp_err_t e = evp__transport_new(&tc, &h->t, errstr, es);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   if (!(h->x = calloc(nx, sizeof *h->x)))
     return evp__seterr(errstr, es, EVP_ERR_NOMEM, "cannot create the HTTP handle");
   h->nx = nx;
@@ -48,8 +47,8 @@ evp_err_t evp__client_http_init(evp_client_t *c, char *errstr, size_t es) {
     rbuf_init(&h->x[i].rb);
   }
   struct curl_slist *t = NULL, *x;
-  const char *th[] = {"Content-Type: application/x-www-form-urlencoded",
-                      "Accept: application/json", "Expect:"};
+  const char *th[] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json",
+                      "Expect:"};
   for (size_t i = 0; i < 3; i++) {
     if (!(x = curl_slist_append(t, th[i]))) {
       curl_slist_free_all(t);
@@ -62,8 +61,7 @@ evp_err_t evp__client_http_init(evp_client_t *c, char *errstr, size_t es) {
 }
 
 static void wipe_slist(struct curl_slist *l) {
-  for (struct curl_slist *p = l; p; p = p->next)
-    OPENSSL_cleanse(p->data, strlen(p->data));
+  for (struct curl_slist *p = l; p; p = p->next) OPENSSL_cleanse(p->data, strlen(p->data));
   curl_slist_free_all(l);
 }
 
@@ -88,9 +86,9 @@ void evp__client_http_free(evp__http *h) {
 }
 
 static evp__net_req_t request(const evp_client_t *c, const char *url, struct curl_slist *hdrs,
-                               const void *body, size_t len) {
-  return (evp__net_req_t){url, hdrs, body, len, (long)c->conf->request_timeout_ms,
-                           (long)c->conf->connect_timeout_ms};
+                              const void *body, size_t len) {
+  return (evp__net_req_t){
+      url, hdrs, body, len, (long)c->conf->request_timeout_ms, (long)c->conf->connect_timeout_ms};
 }
 
 evp_err_t evp__client_xfer_start(evp_client_t *c, evp__xfer *x, const char *url, const void *body,
@@ -98,8 +96,7 @@ evp_err_t evp__client_xfer_start(evp_client_t *c, evp__xfer *x, const char *url,
   rbuf_reset(&x->rb);
   evp__net_req_t rq = request(c, url, c->http.ev_headers, body, len);
   evp_err_t e = evp__transport_start(c->http.t, x->slot, &rq, &x->rb.r);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   x->busy = 1;
   c->http.busy_n++;
   return EVP_OK;
@@ -126,8 +123,7 @@ evp__xfer *evp__client_xfer_next_done(evp_client_t *c, evp_err_t *rc, long *stat
   size_t slot;
   evp_err_t e;
   while (evp__transport_next_done(c->http.t, &slot, &e)) {
-    if (slot >= c->http.nx || !c->http.x[slot].busy)
-      continue;
+    if (slot >= c->http.nx || !c->http.x[slot].busy) continue;
     evp__xfer *x = &c->http.x[slot];
     x->busy = 0;
     c->http.busy_n--;
@@ -139,8 +135,7 @@ evp__xfer *evp__client_xfer_next_done(evp_client_t *c, evp_err_t *rc, long *stat
 }
 
 void evp__client_xfer_abort(evp_client_t *c, evp__xfer *x) {
-  if (!x->busy)
-    return;
+  if (!x->busy) return;
   evp__transport_abort(c->http.t, x->slot);
   x->busy = 0;
   c->http.busy_n--;
@@ -152,11 +147,9 @@ evp_err_t evp__client_http_post(evp_client_t *c, const char *url, struct curl_sl
   rbuf_reset(&h->rb);
   evp__net_req_t rq = request(c, url, hdrs, body, len);
   evp_err_t e = evp__transport_perform(h->t, h->nx, &rq, &h->rb.r, &c->abort_io);
-  if (e == EVP_ERR_TIMED_OUT)
-    snprintf(h->rb.r.err, sizeof h->rb.r.err, "aborted: client closed");
+  if (e == EVP_ERR_TIMED_OUT) snprintf(h->rb.r.err, sizeof h->rb.r.err, "aborted: client closed");
   e = settle(&h->rb, e);
-  if (e != EVP_OK && e != EVP_ERR_TIMED_OUT)
-    e = EVP_ERR_TRANSPORT;
+  if (e != EVP_OK && e != EVP_ERR_TIMED_OUT) e = EVP_ERR_TRANSPORT;
   *status = e == EVP_OK ? h->rb.r.status : 0;
   return e;
 }

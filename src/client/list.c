@@ -14,8 +14,7 @@ void evp__item_list_push(evp__list *l, evp__item *it) {
 }
 
 void evp__item_list_append(evp__list *l, evp__list *back) {
-  if (!back->head)
-    return;
+  if (!back->head) return;
   if (l->tail)
     l->tail->next = back->head;
   else
@@ -38,11 +37,9 @@ void evp__item_list_prepend(evp__list *l, evp__list *front) {
 
 evp__item *evp__item_list_pop(evp__list *l) {
   evp__item *it = l->head;
-  if (!it)
-    return NULL;
+  if (!it) return NULL;
   l->head = it->next;
-  if (!l->head)
-    l->tail = NULL;
+  if (!l->head) l->tail = NULL;
   l->n--;
   l->bytes -= EVP__ITEM_COST(it);
   it->next = NULL;

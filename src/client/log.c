@@ -5,8 +5,7 @@
 #include "client/client_int.h"
 
 void evp__client_log(evp_client_t *c, int level, const char *fmt, ...) {
-  if (!c->conf->log_cb || level > c->conf->log_level)
-    return;
+  if (!c->conf->log_cb || level > c->conf->log_level) return;
   char buf[512];
   va_list ap;
   va_start(ap, fmt);

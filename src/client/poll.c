@@ -51,8 +51,7 @@ static int nonblocking_cloexec(int fd) {
 #endif
 
 evp_err_t evp__client_poll_init(evp_client_t *c, char *errstr, size_t es) {
-  if (c->conf->callbacks_mode != EVP__CB_POLL)
-    return EVP_OK;
+  if (c->conf->callbacks_mode != EVP__CB_POLL) return EVP_OK;
 #if defined(__linux__)
   int rc = pipe2(c->poll_fd, O_CLOEXEC | O_NONBLOCK);
 #else
@@ -73,8 +72,7 @@ evp_err_t evp__client_poll_init(evp_client_t *c, char *errstr, size_t es) {
 }
 
 static void why_unref(evp__why *w) {
-  if (w && atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1)
-    free(w);
+  if (w && atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1) free(w);
 }
 
 void evp__client_poll_free(evp_client_t *c) {
@@ -85,8 +83,7 @@ void evp__client_poll_free(evp_client_t *c) {
       free(it);
     }
   for (int i = 0; i < 2; i++)
-    if (c->poll_fd[i] >= 0)
-      close(c->poll_fd[i]);
+    if (c->poll_fd[i] >= 0) close(c->poll_fd[i]);
   c->poll_fd[0] = c->poll_fd[1] = -1;
 }
 
@@ -118,29 +115,24 @@ int evp__client_poll_waiting(const evp_client_t *c) { return c->ready.n || c->er
 static void announce(evp_client_t *c) {
   if (!c->poll_fd_set && c->poll_fd[1] >= 0) {
     const char b = 1;
-    if (write(c->poll_fd[1], &b, 1) == 1)
-      c->poll_fd_set = 1;
+    if (write(c->poll_fd[1], &b, 1) == 1) c->poll_fd_set = 1;
   }
-  if (c->poll_waiters)
-    pthread_cond_broadcast(&c->cv_poll);
-  if (c->flush_waiters)
-    pthread_cond_broadcast(&c->cv_flush);
+  if (c->poll_waiters) pthread_cond_broadcast(&c->cv_poll);
+  if (c->flush_waiters) pthread_cond_broadcast(&c->cv_flush);
 }
 
 size_t evp__client_poll_publish(evp_client_t *c, uint64_t *bytes) {
   size_t n = c->staged.n;
   *bytes = c->staged.bytes;
   evp__item_list_append(&c->ready, &c->staged);
-  if (n)
-    announce(c);
+  if (n) announce(c);
   return n;
 }
 
 void evp__client_poll_error(evp_client_t *c, evp_err_t e, int retrying, const char *reason) {
   pthread_mutex_lock(&c->mu);
   size_t i = 0;
-  while (i < c->errs_n && !(c->errs[i].err == e && c->errs[i].retrying == retrying))
-    i++;
+  while (i < c->errs_n && !(c->errs[i].err == e && c->errs[i].retrying == retrying)) i++;
   if (i == c->errs_n && c->errs_n == EVP__ERRS_WAITING)
     i = 0; /* full of other conditions: the oldest gives way */
   if (i < c->errs_n) {
@@ -173,15 +165,13 @@ long evp__client_poll_serve(evp_client_t *c) {
   long served = 0;
   for (size_t i = 0; i < ne; i++, served++)
     evp__client_call_error(c, errs[i].err, errs[i].retrying, errs[i].reason);
-  if (!items.n)
-    return served;
+  if (!items.n) return served;
   for (evp__item *it = items.head; it; it = it->next, served++) {
     evp_delivery_t d = {it, it->why ? it->why->text : NULL, it->latency_us,
                         (evp_delivery_status_t)it->status, (evp_err_t)it->err};
     evp__client_call_delivery(c, &d);
   }
-  for (evp__item *it = items.head; it; it = it->next)
-    why_unref(it->why);
+  for (evp__item *it = items.head; it; it = it->next) why_unref(it->why);
   /* Room is freed only now, so what waited stayed within the queue limits. */
   pthread_mutex_lock(&c->mu);
   evp__client_room_free(c, items.n, items.bytes);
@@ -204,8 +194,7 @@ long evp_poll(evp_client_t *c, int timeout_ms) {
         continue;
       }
       struct timespec ts = evp__timespec_us(deadline);
-      if (pthread_cond_timedwait(&c->cv_poll, &c->mu, &ts) == ETIMEDOUT)
-        break;
+      if (pthread_cond_timedwait(&c->cv_poll, &c->mu, &ts) == ETIMEDOUT) break;
     }
     c->poll_waiters--;
     pthread_mutex_unlock(&c->mu);
@@ -215,8 +204,7 @@ long evp_poll(evp_client_t *c, int timeout_ms) {
 
 int evp_poll_fd(evp_client_t *c) {
   /* A forked child cannot drain the parent's pipe (evp_poll refuses there). */
-  if (!c || c->conf->callbacks_mode != EVP__CB_POLL ||
-      c->fork_gen != evp__client_fork_generation())
+  if (!c || c->conf->callbacks_mode != EVP__CB_POLL || c->fork_gen != evp__client_fork_generation())
     return -1;
   return c->poll_fd[0];
 }

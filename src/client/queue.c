@@ -33,8 +33,7 @@ evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it) {
     struct timespec ts = evp__timespec_us(evp__mono_us() + bt * 1000);
     c->space_waiters++;
     while (!fits(c, cost) && !c->closing)
-      if (pthread_cond_timedwait(&c->cv_space, &c->mu, &ts) == ETIMEDOUT)
-        break;
+      if (pthread_cond_timedwait(&c->cv_space, &c->mu, &ts) == ETIMEDOUT) break;
     c->space_waiters--;
     if (c->closing || !fits(c, cost)) {
       evp_err_t e = c->closing ? EVP_ERR_STATE : EVP_ERR_QUEUE_FULL;
@@ -65,8 +64,7 @@ evp__item *evp__client_item_get(void *client, size_t n) {
 }
 
 void evp__client_items_recycle(evp_client_t *c, evp__list *l) {
-  if (!l->n)
-    return;
+  if (!l->n) return;
   pthread_mutex_lock(&c->free_mu);
   while (l->head && c->free_n < EVP__FREE_MAX) {
     evp__item *it = evp__item_list_pop(l);
@@ -76,8 +74,7 @@ void evp__client_items_recycle(evp_client_t *c, evp__list *l) {
   }
   pthread_mutex_unlock(&c->free_mu);
   evp__item *it;
-  while ((it = evp__item_list_pop(l)))
-    free(it);
+  while ((it = evp__item_list_pop(l))) free(it);
 }
 
 void evp__client_item_recycle(evp_client_t *c) { evp__client_items_recycle(c, &c->dead); }
@@ -93,20 +90,16 @@ void evp__client_item_free_all(evp_client_t *c) {
 }
 
 void evp__client_room_free(evp_client_t *c, size_t n, uint64_t bytes) {
-  if (!n)
-    return;
+  if (!n) return;
   c->pending_n -= n;
   c->pending_bytes -= bytes;
-  if (c->space_waiters)
-    pthread_cond_broadcast(&c->cv_space);
-  if (c->pending_n == 0 && c->flush_waiters)
-    pthread_cond_broadcast(&c->cv_flush);
+  if (c->space_waiters) pthread_cond_broadcast(&c->cv_space);
+  if (c->pending_n == 0 && c->flush_waiters) pthread_cond_broadcast(&c->cv_flush);
 }
 
 void evp__client_queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
   evp__client_item_recycle(c);
-  if (!n)
-    return;
+  if (!n) return;
   pthread_mutex_lock(&c->mu);
   /* Reports held for evp_poll keep their room until served. */
   uint64_t held_b = 0;

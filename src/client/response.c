@@ -10,17 +10,13 @@ evp_err_t evp__events_resp_parse(const char *body, size_t len, size_t nitems, ev
   memset(r, 0, sizeof *r);
   r->accepted = -1;
   cJSON *root = cJSON_ParseWithLength(body, len);
-  if (!root)
-    return EVP_ERR_JSON;
+  if (!root) return EVP_ERR_JSON;
   evp_err_t e = EVP_ERR_JSON;
-  if (!cJSON_IsObject(root))
-    goto out;
+  if (!cJSON_IsObject(root)) goto out;
   cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepted");
-  if (cJSON_IsNumber(acc))
-    r->accepted = (long)acc->valuedouble;
+  if (cJSON_IsNumber(acc)) r->accepted = (long)acc->valuedouble;
   cJSON *rej = cJSON_GetObjectItemCaseSensitive(root, "rejected");
-  if (rej && !cJSON_IsArray(rej))
-    goto out;
+  if (rej && !cJSON_IsArray(rej)) goto out;
   int n = rej ? cJSON_GetArraySize(rej) : 0;
   if (n > 0) {
     r->rej = calloc((size_t)n, sizeof *r->rej);
@@ -41,8 +37,7 @@ evp_err_t evp__events_resp_parse(const char *body, size_t len, size_t nitems, ev
     cJSON *er = cJSON_GetObjectItemCaseSensitive(x, "error");
     const char *msg = cJSON_IsString(er) ? er->valuestring : "rejected by the server";
     size_t ml = strlen(msg);
-    if (ml >= sizeof o->reason)
-      ml = sizeof o->reason - 1;
+    if (ml >= sizeof o->reason) ml = sizeof o->reason - 1;
     memcpy(o->reason, msg, ml);
     o->reason[ml] = '\0';
   }

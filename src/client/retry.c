@@ -17,31 +17,24 @@
 
 long evp__retry_parse_after(const char *v, size_t len) {
   char buf[64];
-  while (len && (*v == ' ' || *v == '\t'))
-    v++, len--;
-  while (len && (v[len - 1] == ' ' || v[len - 1] == '\r' || v[len - 1] == '\n'))
-    len--;
-  if (!len || len >= sizeof buf)
-    return -1;
+  while (len && (*v == ' ' || *v == '\t')) v++, len--;
+  while (len && (v[len - 1] == ' ' || v[len - 1] == '\r' || v[len - 1] == '\n')) len--;
+  if (!len || len >= sizeof buf) return -1;
   memcpy(buf, v, len);
   buf[len] = '\0';
   char *end;
   long s = strtol(buf, &end, 10);
-  if (end != buf && !*end)
-    return s < 0 ? -1 : (s > 86400 ? 86400000L : s * 1000L);
+  if (end != buf && !*end) return s < 0 ? -1 : (s > 86400 ? 86400000L : s * 1000L);
   time_t t = curl_getdate(buf, NULL); /* HTTP-date form */
-  if (t < 0)
-    return -1;
+  if (t < 0) return -1;
   time_t now = time(NULL);
   return t <= now ? 0 : (long)((t - now > 86400 ? 86400 : t - now) * 1000);
 }
 
 int64_t evp__retry_delay_ms(evp_client_t *c, int n) {
   int64_t base = c->conf->retry_backoff_ms, cap = c->conf->retry_backoff_max_ms, ceil = base;
-  for (int i = 1; i < n && ceil < cap; i++)
-    ceil *= 2;
-  if (ceil > cap)
-    ceil = cap;
+  for (int i = 1; i < n && ceil < cap; i++) ceil *= 2;
+  if (ceil > cap) ceil = cap;
   return ceil / 2 + (int64_t)(evp__retry_rand01(&c->rng) * (double)(ceil - ceil / 2 + 1));
 }
 
@@ -52,8 +45,7 @@ static void refill(evp_client_t *c, int64_t now) {
     c->budget += (double)(now - c->budget_us) / 1e6 * c->conf->retry_budget_min_per_sec;
     c->budget_us = now;
   }
-  if (c->budget > cap)
-    c->budget = cap;
+  if (c->budget > cap) c->budget = cap;
 }
 
 void evp__retry_budget_deposit(evp_client_t *c, int64_t now) {
@@ -65,15 +57,13 @@ void evp__retry_budget_deposit(evp_client_t *c, int64_t now) {
 
 int evp__retry_budget_take(evp_client_t *c, int64_t now) {
   refill(c, now);
-  if (c->budget < 1.0)
-    return 0;
+  if (c->budget < 1.0) return 0;
   c->budget -= 1.0;
   return 1;
 }
 
 int64_t evp__retry_budget_ready_us(evp_client_t *c, int64_t now) {
   refill(c, now);
-  if (c->budget >= 1.0)
-    return now;
+  if (c->budget >= 1.0) return now;
   return now + (int64_t)((1.0 - c->budget) / c->conf->retry_budget_min_per_sec * 1e6) + 1;
 }

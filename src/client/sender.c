@@ -33,18 +33,16 @@ static void expire(evp_client_t *c, int64_t now) {
       free(r);
     }
   }
-  if (!dead.n)
-    return;
+  if (!dead.n) return;
   char why[320];
-  snprintf(why, sizeof why, "message.timeout.ms expired%s%s", c->last_reason[0] ? "; last error: " : "",
-           c->last_reason);
+  snprintf(why, sizeof why, "message.timeout.ms expired%s%s",
+           c->last_reason[0] ? "; last error: " : "", c->last_reason);
   evp__client_log(c, EVP_LOG_WARNING, "%zu event(s) timed out", dead.n);
   evp__client_report_list(c, &dead, EVP_DELIVERY_FAILED, EVP_ERR_TIMED_OUT, why);
 }
 
 static void set_err(evp__list *l, evp_err_t e) {
-  for (evp__item *it = l->head; it; it = it->next)
-    it->err = (uint16_t)e;
+  for (evp__item *it = l->head; it; it = it->next) it->err = (uint16_t)e;
 }
 
 /* A retriable failure of a batch (its fails-th in a row): it waits for its
@@ -57,8 +55,7 @@ static void retry_later(evp_client_t *c, evp__list *batch, int fails, evp_err_t 
   int64_t now = evp__mono_us();
   int64_t d = evp__retry_delay_ms(c, fails);
   if (retry_after_ms >= 0 && (status == 429 || status == 503)) {
-    if (retry_after_ms > d)
-      d = retry_after_ms;
+    if (retry_after_ms > d) d = retry_after_ms;
     if (now + retry_after_ms * 1000 > c->pause_until_us)
       c->pause_until_us = now + retry_after_ms * 1000;
   }
@@ -68,8 +65,7 @@ static void retry_later(evp_client_t *c, evp__list *batch, int fails, evp_err_t 
   if (!r) {
     /* No memory for the bookkeeping: back to the front, everyone waits. */
     evp__item_list_prepend(&c->work, batch);
-    if (now + d * 1000 > c->pause_until_us)
-      c->pause_until_us = now + d * 1000;
+    if (now + d * 1000 > c->pause_until_us) c->pause_until_us = now + d * 1000;
     return;
   }
   r->items = *batch;
@@ -85,7 +81,8 @@ static evp__retry **retry_first(evp_client_t *c) {
   evp__retry **best = NULL;
   for (evp__retry **rp = &c->retry; *rp; rp = &(*rp)->next)
     if (!best || (*rp)->due_us < (*best)->due_us ||
-        ((*rp)->due_us == (*best)->due_us && (*rp)->items.head->enq_us < (*best)->items.head->enq_us))
+        ((*rp)->due_us == (*best)->due_us &&
+         (*rp)->items.head->enq_us < (*best)->items.head->enq_us))
       best = rp;
   return best;
 }
@@ -95,8 +92,7 @@ static evp__retry **retry_first(evp_client_t *c) {
  * is in trouble, once; a lossy link that still delivers stays quiet. */
 static void failed_request(evp_client_t *c, evp_err_t e) {
   c->fails_in_row++;
-  if (c->fails_in_row > 2 * (int)c->http.nx)
-    evp__client_raise(c, e, 1, c->last_reason);
+  if (c->fails_in_row > 2 * (int)c->http.nx) evp__client_raise(c, e, 1, c->last_reason);
 }
 
 static void on_success(evp_client_t *c, const evp__xfer *x, evp__list *batch) {
@@ -108,8 +104,8 @@ static void on_success(evp_client_t *c, const evp__xfer *x, evp__list *batch) {
   evp__client_raise_clear(c);
   if (evp__events_resp_parse(body, x->rb.r.body.len, batch->n, &r) != EVP_OK) {
     /* The status says accepted; an unreadable body cannot say otherwise. */
-    evp__client_log(c, EVP_LOG_WARNING, "unreadable 200 response body; counting %zu event(s) delivered",
-             batch->n);
+    evp__client_log(c, EVP_LOG_WARNING,
+                    "unreadable 200 response body; counting %zu event(s) delivered", batch->n);
     evp__client_report_list(c, batch, EVP_DELIVERY_OK, EVP_OK, NULL);
     return;
   }
@@ -141,16 +137,14 @@ static void on_success(evp_client_t *c, const evp__xfer *x, evp__list *batch) {
   }
   evp__events_resp_free(&r);
   evp__client_queue_release(c, done_n, done_b);
-  if (retry.n)
-    retry_later(c, &retry, 1, EVP_ERR_HTTP, 0, -1);
+  if (retry.n) retry_later(c, &retry, 1, EVP_ERR_HTTP, 0, -1);
 }
 
 /* Is this 401 final? Yes when a fresh token was refused too: for the request
  * that carried it after the first 401, and for the others that were in
  * flight with it when that happened. */
 static int auth_final(const evp_client_t *c, const evp__xfer *x) {
-  if (x->token_gen == c->auth_fail_gen && x->seq <= c->auth_fail_seq)
-    return 1;
+  if (x->token_gen == c->auth_fail_gen && x->seq <= c->auth_fail_seq) return 1;
   return c->auth_retry && x->token_gen != c->auth_retry_gen;
 }
 
@@ -176,9 +170,10 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
     return;
   }
   EVP__INC(c->st.request_errors, 1);
-  snprintf(c->last_reason, sizeof c->last_reason, "POST %.100s: HTTP %ld%s%.60s%s", c->events_url_shown,
-           status, x->rb.r.body.len ? ": " : "", evp__net_resp_text(&x->rb.r),
-           status == 404 || status == 405 ? " (no events endpoint at this URL: check endpoint)" : "");
+  snprintf(c->last_reason, sizeof c->last_reason, "POST %.100s: HTTP %ld%s%.60s%s",
+           c->events_url_shown, status, x->rb.r.body.len ? ": " : "", evp__net_resp_text(&x->rb.r),
+           status == 404 || status == 405 ? " (no events endpoint at this URL: check endpoint)"
+                                          : "");
   if (status == 408 || status == 429 || status >= 500) {
     failed_request(c, EVP_ERR_HTTP);
     retry_later(c, &batch, x->fails + 1, EVP_ERR_HTTP, status, x->rb.retry_after_ms);
@@ -207,14 +202,15 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
     if (!c->split_cap || half < c->split_cap) {
       c->split_cap = half;
       EVP__INC(c->st.splits, 1);
-      evp__client_log(c, EVP_LOG_WARNING, "413 from the server: batches now at most %zu events", c->split_cap);
+      evp__client_log(c, EVP_LOG_WARNING, "413 from the server: batches now at most %zu events",
+                      c->split_cap);
     }
     EVP__INC(c->st.retries, batch.n);
     evp__item_list_prepend(&c->work, &batch);
   } else {
     evp_err_t fe = status == 401 || status == 403 ? EVP_ERR_AUTH
-                   : status == 413               ? EVP_ERR_TOO_LARGE
-                                                 : EVP_ERR_HTTP;
+                   : status == 413                ? EVP_ERR_TOO_LARGE
+                                                  : EVP_ERR_HTTP;
     if (status == 401) {
       /* A fresh token refused too: the credentials are wrong for this
        * service, for every pending event. The requests in flight with this
@@ -236,8 +232,7 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
 /* Take the next batch from the work list onto slot x. */
 static void take_batch(evp_client_t *c, evp__xfer *x) {
   size_t cap = (size_t)c->conf->batch_max_events;
-  if (c->split_cap && c->split_cap < cap)
-    cap = c->split_cap;
+  if (c->split_cap && c->split_cap < cap) cap = c->split_cap;
   uint64_t maxb = (uint64_t)c->conf->batch_max_bytes, bytes = 13;
   evp__list *batch = &x->batch;
   while (c->work.head && batch->n < cap &&
@@ -252,8 +247,7 @@ static void take_batch(evp_client_t *c, evp__xfer *x) {
 /* Start slot x's batch. */
 static void send_batch(evp_client_t *c, evp__xfer *x) {
   evp__list *batch = &x->batch;
-  for (evp__item *it = batch->head; it; it = it->next)
-    it->attempts++;
+  for (evp__item *it = batch->head; it; it = it->next) it->attempts++;
   const void *body;
   size_t len;
   evp_err_t e = evp__client_batch_build(c, x, &body, &len);
@@ -305,11 +299,9 @@ static void start_next(evp_client_t *c, evp__xfer *x, int64_t now) {
     send_batch(c, x);
     return;
   }
-  if (!c->work.n || work_blocked(c))
-    return;
+  if (!c->work.n || work_blocked(c)) return;
   if (fresh_gated(c)) {
-    if (!evp__retry_budget_take(c, now))
-      return;
+    if (!evp__retry_budget_take(c, now)) return;
   } else {
     evp__retry_budget_deposit(c, now);
   }
@@ -320,8 +312,7 @@ static void start_next(evp_client_t *c, evp__xfer *x, int64_t now) {
 /* When the earliest retry may go (NEVER: none). */
 static int64_t retry_ready(evp_client_t *c, int64_t now) {
   evp__retry **rp = retry_first(c);
-  if (!rp)
-    return NEVER;
+  if (!rp) return NEVER;
   int64_t t = (*rp)->due_us;
   return t > now ? t : evp__retry_budget_ready_us(c, now);
 }
@@ -336,8 +327,7 @@ static int64_t next_expiry(const evp_client_t *c) {
 
 static evp__xfer *free_slot(evp_client_t *c) {
   for (size_t i = 0; i < c->http.nx; i++)
-    if (!c->http.x[i].busy)
-      return &c->http.x[i];
+    if (!c->http.x[i].busy) return &c->http.x[i];
   return NULL;
 }
 
@@ -347,8 +337,7 @@ static void collect(evp_client_t *c) {
   evp__xfer *x;
   evp_err_t e;
   long status;
-  while ((x = evp__client_xfer_next_done(c, &e, &status)))
-    finish(c, x, e, status);
+  while ((x = evp__client_xfer_next_done(c, &e, &status))) finish(c, x, e, status);
 }
 
 /* Close passed its deadline: requests in flight are abandoned, their events
@@ -356,8 +345,7 @@ static void collect(evp_client_t *c) {
 static void abort_all(evp_client_t *c) {
   for (size_t i = 0; i < c->http.nx; i++) {
     evp__xfer *x = &c->http.x[i];
-    if (!x->busy)
-      continue;
+    if (!x->busy) continue;
     evp__client_xfer_abort(c, x);
     set_err(&x->batch, EVP_ERR_TRANSPORT);
     evp__item_list_prepend(&c->work, &x->batch);
@@ -373,8 +361,7 @@ static void abort_all(evp_client_t *c) {
 /* Is a token fetch due? Without a usable token, as soon as the backoff
  * allows; with one, at its refresh time. */
 static int token_due(const evp_client_t *c, int64_t now) {
-  if (now < c->tok.next_try_us)
-    return 0;
+  if (now < c->tok.next_try_us) return 0;
   return !c->tok.access || now >= c->tok.refresh_at_us;
 }
 
@@ -395,8 +382,7 @@ void *evp__client_sender_main(void *arg) {
   evp_client_t *c = arg;
   evp__http *h = &c->http;
   for (;;) {
-    if (atomic_load(&c->abort_io))
-      abort_all(c);
+    if (atomic_load(&c->abort_io)) abort_all(c);
     pthread_mutex_lock(&c->mu);
     evp__item_list_append(&c->work, &c->q);
     int64_t now = evp__mono_us();
@@ -411,8 +397,7 @@ void *evp__client_sender_main(void *arg) {
      * the header list that carries the token. */
     int tok_due = token_due(c, now), tok_ok = !tok_due || !h->busy_n;
     size_t cap = (size_t)c->conf->batch_max_events;
-    if (c->split_cap && c->split_cap < cap)
-      cap = c->split_cap;
+    if (c->split_cap && c->split_cap < cap) cap = c->split_cap;
     /* After a permanent error no token is fetched until there are events
      * again (then once, after retry.backoff.max.ms). */
     int perm = c->perm_err != EVP_OK, perm_now = perm && now < c->perm_until_us;
@@ -426,37 +411,31 @@ void *evp__client_sender_main(void *arg) {
       int64_t ready = NEVER;
       if (c->work.n && !work_blocked(c)) {
         ready = c->work.head->enq_us + c->conf->linger_ms * 1000;
-        if (closing || flushing || c->work.n >= cap || c->work.bytes >= (uint64_t)c->conf->batch_max_bytes)
+        if (closing || flushing || c->work.n >= cap ||
+            c->work.bytes >= (uint64_t)c->conf->batch_max_bytes)
           ready = now;
         if (fresh_gated(c) && ready < NEVER)
           ready = ready > now ? ready : evp__retry_budget_ready_us(c, now);
       }
       ready = min64(ready, retry_ready(c, now));
-      if (ready < c->pause_until_us)
-        ready = c->pause_until_us;
-      if (!c->tok.access && c->tok.next_try_us > ready)
-        ready = c->tok.next_try_us;
+      if (ready < c->pause_until_us) ready = c->pause_until_us;
+      if (!c->tok.access && c->tok.next_try_us > ready) ready = c->tok.next_try_us;
       int slot = h->busy_n < h->nx && tok_ok;
-      if (perm_now)
-        ready = now, slot = 1; /* fail them at once */
-      if (!slot)
-        ready = NEVER; /* a finished transfer wakes the poll below */
+      if (perm_now) ready = now, slot = 1; /* fail them at once */
+      if (!slot) ready = NEVER;            /* a finished transfer wakes the poll below */
       if (now >= ready || now >= expiry)
         act = 1;
       else
         wake = min64(ready, expiry);
-      if (closing)
-        wake = min64(wake, c->close_deadline_us);
+      if (closing) wake = min64(wake, c->close_deadline_us);
       /* Wake early only when a full batch is ready (linger), or for any new
        * event (backoff: nothing to gain), and never while no slot is free. */
       c->need_n = c->work.n >= cap ? 1 : cap - c->work.n;
       c->need_bytes = (uint64_t)c->conf->batch_max_bytes;
-      if (now < c->pause_until_us || !slot)
-        c->need_n = SIZE_MAX, c->need_bytes = UINT64_MAX;
+      if (now < c->pause_until_us || !slot) c->need_n = SIZE_MAX, c->need_bytes = UINT64_MAX;
     }
     if (!act) {
-      if (!c->work.n)
-        c->need_n = 1, c->need_bytes = 0;
+      if (!c->work.n) c->need_n = 1, c->need_bytes = 0;
       if (!h->busy_n) {
         c->sender_waiting = 1;
         if (wake == NEVER) {
@@ -506,11 +485,11 @@ void *evp__client_sender_main(void *arg) {
       }
     }
     evp__xfer *x = free_slot(c);
-    if ((c->work.n || c->retry) && now >= c->pause_until_us && x && !(token_due(c, now) && h->busy_n)) {
+    if ((c->work.n || c->retry) && now >= c->pause_until_us && x &&
+        !(token_due(c, now) && h->busy_n)) {
       if (!c->tok.access || now >= c->tok.expires_at_us) {
         /* No usable token: wait for the token backoff, events keep aging. */
-        if (c->tok.access)
-          evp__client_token_wipe(&c->tok);
+        if (c->tok.access) evp__client_token_wipe(&c->tok);
       } else {
         start_next(c, x, now);
       }

@@ -24,8 +24,7 @@ void evp__client_token_wipe(evp__token *t) {
 /* Append "&name=<urlencoded value>" to the form body. */
 static int form_add(char **body, size_t *len, const char *name, const char *val) {
   char *esc = curl_easy_escape(NULL, val, 0); /* the handle is unused since libcurl 7.82 */
-  if (!esc)
-    return -1;
+  if (!esc) return -1;
   size_t el = strlen(esc), nl = strlen(name);
   char *b = malloc(*len + nl + el + 3);
   if (!b) {
@@ -72,8 +71,7 @@ static evp_err_t failed(evp_client_t *c, evp_err_t e, int permanent, const char 
   int64_t d = permanent ? c->conf->retry_backoff_max_ms
                         : evp__retry_backoff_ms(&c->rng, c->conf->retry_backoff_ms,
                                                 c->conf->retry_backoff_max_ms, t->failures);
-  if (c->http.rb.retry_after_ms > d)
-    d = c->http.rb.retry_after_ms;
+  if (c->http.rb.retry_after_ms > d) d = c->http.rb.retry_after_ms;
   t->next_try_us = evp__mono_us() + d * 1000;
   EVP__INC(c->st.token_failures, 1);
   evp__client_log(c, EVP_LOG_WARNING, "token: %s (%s %lld ms)", t->last_msg,
@@ -84,8 +82,7 @@ static evp_err_t failed(evp_client_t *c, evp_err_t e, int permanent, const char 
 static evp_err_t install(evp_client_t *c, const char *tok, double life_s, int64_t t0) {
   size_t tl = strlen(tok);
   char *line = malloc(tl + 23);
-  if (!line)
-    return EVP_ERR_NOMEM;
+  if (!line) return EVP_ERR_NOMEM;
   memcpy(line, "Authorization: Bearer ", 22);
   memcpy(line + 22, tok, tl + 1);
   /* The /events header list is built fresh so the old token can be wiped. */
@@ -93,12 +90,10 @@ static evp_err_t install(evp_client_t *c, const char *tok, double life_s, int64_
   const char *fixed[] = {"Content-Type: application/json", "Expect:",
                          c->conf->compression == EVP__COMP_GZIP ? "Content-Encoding: gzip" : NULL};
   for (size_t i = 0; i < 3 && fixed[i]; i++) {
-    if (!(x = curl_slist_append(l, fixed[i])))
-      goto nomem;
+    if (!(x = curl_slist_append(l, fixed[i]))) goto nomem;
     l = x;
   }
-  if (!(x = curl_slist_append(l, line)))
-    goto nomem;
+  if (!(x = curl_slist_append(l, line))) goto nomem;
   l = x;
   evp__client_http_set_auth(&c->http, l);
   evp__token *t = &c->tok;
@@ -144,8 +139,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
     return failed(c, e, 0, "POST %.120s: %.120s", c->token_url_shown, c->http.rb.r.err);
   evp__net_resp_t *rs = &c->http.rb.r;
   cJSON *root = cJSON_ParseWithLength(evp__net_resp_text(rs), rs->body.len);
-  if (rs->body.p)
-    OPENSSL_cleanse(rs->body.p, rs->body.len);
+  if (rs->body.p) OPENSSL_cleanse(rs->body.p, rs->body.len);
   if (status != 200) {
     /* RFC 6749 section 5.2 error response. */
     cJSON *er = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -163,7 +157,8 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
     const char *hint = status == 404 || status == 405
                            ? " (no token endpoint at this URL: check endpoint / token.url)"
                            : "";
-    return failed(c, (status == 400 || status == 401 || status == 403) ? EVP_ERR_AUTH : EVP_ERR_HTTP,
+    return failed(c,
+                  (status == 400 || status == 401 || status == 403) ? EVP_ERR_AUTH : EVP_ERR_HTTP,
                   permanent, "POST %.120s: %s%s", c->token_url_shown, what, hint);
   }
   cJSON *at = cJSON_GetObjectItemCaseSensitive(root, "access_token");
@@ -177,11 +172,9 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
     /* expires_in is RECOMMENDED only; without it assume a short life. */
     double life = cJSON_IsNumber(ei) && ei->valuedouble > 0 ? ei->valuedouble : 300.0;
     r = install(c, at->valuestring, life, t0);
-    if (r != EVP_OK)
-      failed(c, r, 0, "out of memory");
+    if (r != EVP_OK) failed(c, r, 0, "out of memory");
   }
-  if (cJSON_IsString(at))
-    OPENSSL_cleanse(at->valuestring, strlen(at->valuestring));
+  if (cJSON_IsString(at)) OPENSSL_cleanse(at->valuestring, strlen(at->valuestring));
   cJSON_Delete(root);
   return r;
 }

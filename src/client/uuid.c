@@ -21,8 +21,7 @@ static _Thread_local struct {
 static evp_err_t rnd(unsigned char *out, size_t n) {
   pid_t pid = getpid();
   if (pool.pos + n > POOL || pool.pid != pid) {
-    if (evp__random(pool.b, POOL) != EVP_OK)
-      return EVP_ERR_INTERNAL;
+    if (evp__random(pool.b, POOL) != EVP_OK) return EVP_ERR_INTERNAL;
     pool.pos = 0;
     pool.pid = pid;
   }
@@ -36,10 +35,8 @@ static evp_err_t rnd(unsigned char *out, size_t n) {
 evp_err_t evp__client_uuid7(char out[37]) {
   uint64_t ms = (uint64_t)evp__wall_ms();
   unsigned char u[16];
-  for (int i = 0; i < 6; i++)
-    u[i] = (unsigned char)(ms >> (40 - 8 * i));
-  if (rnd(u + 6, 10) != EVP_OK)
-    return EVP_ERR_INTERNAL;
+  for (int i = 0; i < 6; i++) u[i] = (unsigned char)(ms >> (40 - 8 * i));
+  if (rnd(u + 6, 10) != EVP_OK) return EVP_ERR_INTERNAL;
   u[6] = (unsigned char)(0x70 | (u[6] & 0x0F)); /* version 7 */
   u[8] = (unsigned char)(0x80 | (u[8] & 0x3F)); /* variant 10 */
   evp__uuid_text(u, out);

@@ -31,15 +31,13 @@ typedef struct {
 
 static evp_err_t read_file(const char *path, char **buf, size_t *len, char *errstr, size_t es) {
   FILE *f = fopen(path, "rb");
-  if (!f)
-    return evp__seterr(errstr, es, EVP_ERR_IO, "schema.file %s: %s", path, strerror(errno));
+  if (!f) return evp__seterr(errstr, es, EVP_ERR_IO, "schema.file %s: %s", path, strerror(errno));
   size_t cap = 65536, n = 0;
   char *b = malloc(cap);
   while (b) {
     size_t r = fread(b + n, 1, cap - n, f);
     n += r;
-    if (n < cap)
-      break;
+    if (n < cap) break;
     if (cap >= SCHEMA_FILE_MAX) {
       free(b);
       fclose(f);
@@ -56,8 +54,7 @@ static evp_err_t read_file(const char *path, char **buf, size_t *len, char *errs
   }
   int bad = ferror(f);
   fclose(f);
-  if (!b)
-    return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+  if (!b) return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
   if (bad) {
     free(b);
     return evp__seterr(errstr, es, EVP_ERR_IO, "schema.file %s: read error", path);
@@ -71,8 +68,7 @@ evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr,
   char *text = NULL;
   size_t len = 0;
   evp_err_t e = read_file(path, &text, &len, errstr, es);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   validator *v = calloc(1, sizeof *v);
   if (!v) {
     free(text);
@@ -98,13 +94,13 @@ evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr,
   return EVP_OK;
 }
 
-evp_err_t evp__client_validator_check(void *vp, const char *json, size_t len, char *errstr, size_t es) {
+evp_err_t evp__client_validator_check(void *vp, const char *json, size_t len, char *errstr,
+                                      size_t es) {
   validator *v = vp;
   const char *why;
   pthread_mutex_lock(&v->mu);
   ctxnode *n = v->free_list;
-  if (n)
-    v->free_list = n->next;
+  if (n) v->free_list = n->next;
   pthread_mutex_unlock(&v->mu);
   if (!n) {
     n = malloc(sizeof *n);
@@ -130,8 +126,7 @@ evp_err_t evp__client_validator_check(void *vp, const char *json, size_t len, ch
 
 void evp__client_validator_free(void *vp) {
   validator *v = vp;
-  if (!v)
-    return;
+  if (!v) return;
   while (v->free_list) {
     ctxnode *n = v->free_list;
     v->free_list = n->next;

@@ -17,7 +17,8 @@ evp_err_t evp__client_validator_load(const char *path, void **out, char *errstr,
  * is the door, and answers per item.
  * EVP_OK, or EVP_ERR_INVALID_EVENT / EVP_ERR_JSON / ... with
  * "<instance path>: <message>" in errstr. Any thread. */
-evp_err_t evp__client_validator_check(void *v, const char *json, size_t len, char *errstr, size_t es);
+evp_err_t evp__client_validator_check(void *v, const char *json, size_t len, char *errstr,
+                                      size_t es);
 void evp__client_validator_free(void *v);
 
 #endif

@@ -15,27 +15,22 @@
 evp_err_t evp__fn_b64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
-  if (len % 4 != 0 || len > (size_t)0x7ffffff0)
-    return EVP_ERR_BASE64;
+  if (len % 4 != 0 || len > (size_t)0x7ffffff0) return EVP_ERR_BASE64;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)in[i];
     int pad_ok = c == '=' && i >= len - 2 && (i == len - 1 || in[len - 1] == '=');
-    if (!(isalnum(c) || c == '+' || c == '/' || pad_ok))
-      return EVP_ERR_BASE64;
+    if (!(isalnum(c) || c == '+' || c == '/' || pad_ok)) return EVP_ERR_BASE64;
   }
   unsigned char *buf = malloc(len / 4 * 3 + 1);
-  if (!buf)
-    return EVP_ERR_NOMEM;
+  if (!buf) return EVP_ERR_NOMEM;
   int n = len ? EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len) : 0;
   if (n < 0) {
     free(buf);
     return EVP_ERR_BASE64;
   }
   /* EVP_DecodeBlock counts the padding as zero bytes. */
-  if (len >= 1 && in[len - 1] == '=')
-    n--;
-  if (len >= 2 && in[len - 2] == '=')
-    n--;
+  if (len >= 1 && in[len - 1] == '=') n--;
+  if (len >= 2 && in[len - 2] == '=') n--;
   buf[n] = '\0';
   *out = buf;
   *out_len = (size_t)n;
@@ -64,8 +59,7 @@ static evp_err_t add_header(evp__apigw_req_t *r, const char *name, const char *v
   size_t nl = strlen(name), vl = strlen(value);
   if (nl == 0 || nl > EVP__APIGW_MAX_HEADER_NAME || vl > EVP__APIGW_MAX_HEADER_VALUE)
     return EVP_ERR_TOO_LARGE;
-  if (r->n == EVP__APIGW_MAX_HEADERS)
-    return EVP_ERR_TOO_LARGE;
+  if (r->n == EVP__APIGW_MAX_HEADERS) return EVP_ERR_TOO_LARGE;
   char *n = malloc(nl + 1);
   char *v = evp__strdup(value);
   if (!n || !v) {
@@ -73,8 +67,7 @@ static evp_err_t add_header(evp__apigw_req_t *r, const char *name, const char *v
     free(v);
     return EVP_ERR_NOMEM;
   }
-  for (size_t i = 0; i <= nl; i++)
-    n[i] = (char)tolower((unsigned char)name[i]);
+  for (size_t i = 0; i <= nl; i++) n[i] = (char)tolower((unsigned char)name[i]);
   r->names[r->n] = n;
   r->values[r->n] = v;
   r->n++;
@@ -86,17 +79,14 @@ static evp_err_t add_headers(evp__apigw_req_t *r, const cJSON *obj, int multi) {
   const cJSON *h;
   evp_err_t e;
   cJSON_ArrayForEach(h, obj) {
-    if (!h->string)
-      continue;
+    if (!h->string) continue;
     if (multi && cJSON_IsArray(h)) {
       const cJSON *v;
       cJSON_ArrayForEach(v, h) {
-        if (cJSON_IsString(v) && (e = add_header(r, h->string, v->valuestring)) != EVP_OK)
-          return e;
+        if (cJSON_IsString(v) && (e = add_header(r, h->string, v->valuestring)) != EVP_OK) return e;
       }
     } else if (cJSON_IsString(h)) {
-      if ((e = add_header(r, h->string, h->valuestring)) != EVP_OK)
-        return e;
+      if ((e = add_header(r, h->string, h->valuestring)) != EVP_OK) return e;
     }
   }
   return EVP_OK;
@@ -110,11 +100,9 @@ static const char *str_of(const cJSON *o, const char *name) {
 evp_err_t evp__apigw_parse(const char *event, size_t len, size_t max_body, evp__apigw_req_t *out) {
   memset(out, 0, sizeof *out);
   cJSON *root = cJSON_ParseWithLength(event, len);
-  if (!root)
-    return EVP_ERR_JSON;
+  if (!root) return EVP_ERR_JSON;
   evp_err_t e = EVP_ERR_INVALID_ARG;
-  if (!cJSON_IsObject(root))
-    goto out;
+  if (!cJSON_IsObject(root)) goto out;
   const cJSON *rc = cJSON_GetObjectItemCaseSensitive(root, "requestContext");
   const char *ver = str_of(root, "version");
   const char *method, *path, *ip = NULL;
@@ -122,8 +110,7 @@ evp_err_t evp__apigw_parse(const char *event, size_t len, size_t max_body, evp__
     const cJSON *http = cJSON_GetObjectItemCaseSensitive(rc, "http");
     method = str_of(http, "method");
     path = str_of(http, "path");
-    if (!path)
-      path = str_of(root, "rawPath");
+    if (!path) path = str_of(root, "rawPath");
     ip = str_of(http, "sourceIp");
     out->version = 2;
   } else {
@@ -132,8 +119,7 @@ evp_err_t evp__apigw_parse(const char *event, size_t len, size_t max_body, evp__
     ip = str_of(cJSON_GetObjectItemCaseSensitive(rc, "identity"), "sourceIp");
     out->version = 1;
   }
-  if (!method || !path || strlen(method) > 16 || strlen(path) > 8192)
-    goto out;
+  if (!method || !path || strlen(method) > 16 || strlen(path) > 8192) goto out;
   e = EVP_ERR_NOMEM;
   if (!(out->names = calloc(EVP__APIGW_MAX_HEADERS, sizeof *out->names)) ||
       !(out->values = calloc(EVP__APIGW_MAX_HEADERS, sizeof *out->values)) ||
@@ -145,15 +131,13 @@ evp_err_t evp__apigw_parse(const char *event, size_t len, size_t max_body, evp__
     e = add_headers(out, mvh, 1);
   else
     e = add_headers(out, cJSON_GetObjectItemCaseSensitive(root, "headers"), 0);
-  if (e != EVP_OK)
-    goto out;
+  if (e != EVP_OK) goto out;
   if (out->version == 2) {
     /* HTTP API moves Cookie headers into "cookies"; none of our handlers
      * reads them, but keep the request complete. */
     const cJSON *ck = cJSON_GetObjectItemCaseSensitive(root, "cookies"), *c;
     cJSON_ArrayForEach(c, ck) {
-      if (cJSON_IsString(c) && (e = add_header(out, "cookie", c->valuestring)) != EVP_OK)
-        goto out;
+      if (cJSON_IsString(c) && (e = add_header(out, "cookie", c->valuestring)) != EVP_OK) goto out;
     }
   }
   const cJSON *body = cJSON_GetObjectItemCaseSensitive(root, "body");
@@ -166,8 +150,7 @@ evp_err_t evp__apigw_parse(const char *event, size_t len, size_t max_body, evp__
         goto out;
       }
       unsigned char *d;
-      if ((e = evp__fn_b64_decode(body->valuestring, bl, &d, &out->body_len)) != EVP_OK)
-        goto out;
+      if ((e = evp__fn_b64_decode(body->valuestring, bl, &d, &out->body_len)) != EVP_OK) goto out;
       out->body = (char *)d;
     } else {
       if (bl > max_body) {
@@ -204,8 +187,7 @@ evp_err_t evp__apigw_parse(const char *event, size_t len, size_t max_body, evp__
   e = EVP_OK;
 out:
   evp__fn_cjson_wipe_delete(root);
-  if (e != EVP_OK)
-    evp__apigw_req_free(out);
+  if (e != EVP_OK) evp__apigw_req_free(out);
   return e;
 }
 
@@ -219,8 +201,7 @@ evp_err_t evp__apigw_render(const evp__http_resp_t *resp, char **out, size_t *ou
     evp__buf_json_str(&b, resp->content_type, strlen(resp->content_type));
   }
   for (size_t i = 0; i < resp->n_headers; i++) {
-    if (i || resp->content_type)
-      evp__buf_adds(&b, ",");
+    if (i || resp->content_type) evp__buf_adds(&b, ",");
     evp__buf_json_str(&b, resp->headers[i].name, strlen(resp->headers[i].name));
     evp__buf_adds(&b, ":");
     evp__buf_json_str(&b, resp->headers[i].value, strlen(resp->headers[i].value));
@@ -228,7 +209,6 @@ evp_err_t evp__apigw_render(const evp__http_resp_t *resp, char **out, size_t *ou
   evp__buf_adds(&b, "},\"body\":");
   evp__buf_json_str(&b, resp->body_len ? resp->body : "", resp->body_len);
   evp__buf_adds(&b, ",\"isBase64Encoded\":false}");
-  if (!(*out = evp__buf_take(&b, out_len)))
-    return EVP_ERR_NOMEM;
+  if (!(*out = evp__buf_take(&b, out_len))) return EVP_ERR_NOMEM;
   return EVP_OK;
 }

@@ -19,8 +19,7 @@
 #include "json/json.h"
 #include "functions/fn_int.h"
 
-evp_err_t evp__authz_resource(const char *method_arn, int method_only, char *out,
-                              size_t out_size) {
+evp_err_t evp__authz_resource(const char *method_arn, int method_only, char *out, size_t out_size) {
   size_t len = method_arn ? strlen(method_arn) : 0;
   if (len == 0 || len >= out_size || len > 2048 || strncmp(method_arn, "arn:", 4) != 0)
     return EVP_ERR_INVALID_ARG;
@@ -28,19 +27,15 @@ evp_err_t evp__authz_resource(const char *method_arn, int method_only, char *out
   const char *p = method_arn;
   for (int i = 0; i < 5; i++) {
     p = strchr(p, ':');
-    if (!p)
-      return EVP_ERR_INVALID_ARG;
+    if (!p) return EVP_ERR_INVALID_ARG;
     p++;
   }
   const char *svc = strchr(method_arn + 4, ':');
-  if (!svc || strncmp(svc + 1, "execute-api:", 12) != 0)
-    return EVP_ERR_INVALID_ARG;
+  if (!svc || strncmp(svc + 1, "execute-api:", 12) != 0) return EVP_ERR_INVALID_ARG;
   const char *api_end = strchr(p, '/');
-  if (!api_end || api_end == p)
-    return EVP_ERR_INVALID_ARG;
+  if (!api_end || api_end == p) return EVP_ERR_INVALID_ARG;
   const char *stage_end = strchr(api_end + 1, '/');
-  if (!stage_end || stage_end == api_end + 1)
-    return EVP_ERR_INVALID_ARG;
+  if (!stage_end || stage_end == api_end + 1) return EVP_ERR_INVALID_ARG;
   for (const char *c = method_arn; *c; c++)
     if ((unsigned char)*c < 0x21 || *c == '"' || *c == '\\' || (unsigned char)*c >= 0x7f)
       return EVP_ERR_INVALID_ARG;
@@ -49,8 +44,7 @@ evp_err_t evp__authz_resource(const char *method_arn, int method_only, char *out
     return EVP_OK;
   }
   size_t pl = (size_t)(stage_end - method_arn) + 1; /* through the '/' after the stage */
-  if (pl + 2 > out_size)
-    return EVP_ERR_INVALID_ARG;
+  if (pl + 2 > out_size) return EVP_ERR_INVALID_ARG;
   memcpy(out, method_arn, pl);
   out[pl] = '*';
   out[pl + 1] = '\0';
@@ -80,8 +74,7 @@ static evp_err_t render(int simple, verdict_t v, const char *cid, const char *re
   size_t cl = strlen(cid), rl = resource ? strlen(resource) : 0;
   size_t cap = 256 + 6 * (2 * cl + rl) + (reason ? strlen(reason) : 0);
   char *b = malloc(cap);
-  if (!b)
-    return EVP_ERR_NOMEM;
+  if (!b) return EVP_ERR_NOMEM;
   char ecid[6 * EVP__CLIENT_ID_MAX + 1];
   ecid[evp__json_escape(cid, cl, ecid)] = '\0';
   int n;
@@ -119,8 +112,7 @@ static void deny_subject(const evp__fn_keys_t *k, const evp__http_req_t *req,
                          char cid[EVP__CLIENT_ID_MAX + 1]) {
   evp__http_resp_t r;
   evp__http_resp_init(&r);
-  if (evp__authorize(k->verifier_anyaud, req, cid, &r) != EVP_OK)
-    cid[0] = '\0';
+  if (evp__authorize(k->verifier_anyaud, req, cid, &r) != EVP_OK) cid[0] = '\0';
   evp__http_resp_free(&r);
 }
 
@@ -152,8 +144,8 @@ evp_err_t evp__fn_authorizer(evp__fn_t *fn, const evp__fn_call_t *call, const ch
                         errtype, errtype_size, errmsg, errmsg_size);
   }
   char resource[2100];
-  if (!simple && evp__authz_resource(arn, fn->cfg.authz_method_only, resource, sizeof resource) !=
-                     EVP_OK) {
+  if (!simple &&
+      evp__authz_resource(arn, fn->cfg.authz_method_only, resource, sizeof resource) != EVP_OK) {
     evp__fn_cjson_wipe_delete(root);
     return evp__fn_fail(EVP_ERR_INVALID_ARG, "InvalidEvent", "methodArn is not an execute-api ARN",
                         errtype, errtype_size, errmsg, errmsg_size);
@@ -197,21 +189,20 @@ evp_err_t evp__fn_authorizer(evp__fn_t *fn, const evp__fn_call_t *call, const ch
   char f[512];
   size_t n = 0;
   evp__fn_field_str(f, sizeof f, &n, "decision",
-                    v == V_ALLOW ? "allow" : v == V_DENY ? "deny" : "unauthorized");
-  if (reason)
-    evp__fn_field_str(f, sizeof f, &n, "reason", reason);
-  if (cid[0])
-    evp__fn_field_str(f, sizeof f, &n, "client_id", cid);
-  if (refreshed)
-    evp__fn_field_num(f, sizeof f, &n, "keys_refreshed", 1);
+                    v == V_ALLOW  ? "allow"
+                    : v == V_DENY ? "deny"
+                                  : "unauthorized");
+  if (reason) evp__fn_field_str(f, sizeof f, &n, "reason", reason);
+  if (cid[0]) evp__fn_field_str(f, sizeof f, &n, "client_id", cid);
+  if (refreshed) evp__fn_field_num(f, sizeof f, &n, "keys_refreshed", 1);
   evp__fn_log(call, v == V_ALLOW ? EVP_LOG_DEBUG : EVP_LOG_INFO, "authorization",
               evp__fn_field_end(f, sizeof f, &n));
   if (v == V_UNAUTHORIZED && !simple) {
     evp__http_resp_free(&r);
     evp__fn_cjson_wipe_delete(root);
     /* API Gateway turns exactly this message into a 401. */
-    return evp__fn_fail(EVP_ERR_AUTH, "Unauthorized", "Unauthorized", errtype, errtype_size,
-                        errmsg, errmsg_size);
+    return evp__fn_fail(EVP_ERR_AUTH, "Unauthorized", "Unauthorized", errtype, errtype_size, errmsg,
+                        errmsg_size);
   }
   e = render(simple, v, cid, simple ? NULL : resource, v == V_DENY ? reason : NULL, out, out_len);
   evp__http_resp_free(&r);

@@ -10,13 +10,10 @@
 static const char *const kind_names[] = {"issuer", "authorizer", "processor", "rotation"};
 
 int evp__fn_kind_parse(const char *handler) {
-  if (!handler)
-    return -1;
-  if (strncmp(handler, "evpipe.", 7) == 0)
-    handler += 7;
+  if (!handler) return -1;
+  if (strncmp(handler, "evpipe.", 7) == 0) handler += 7;
   for (int i = 0; i < 4; i++)
-    if (strcmp(handler, kind_names[i]) == 0)
-      return i;
+    if (strcmp(handler, kind_names[i]) == 0) return i;
   return -1;
 }
 
@@ -55,8 +52,8 @@ static evp_err_t env_str(const char *name, int required, char *dst, size_t cap, 
                        name, cap - 1);
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-      return evp__seterr(errstr, errstr_size, EVP_ERR_CONF_INVALID,
-                         "%s holds a control character", name);
+      return evp__seterr(errstr, errstr_size, EVP_ERR_CONF_INVALID, "%s holds a control character",
+                         name);
   memcpy(dst, v, n + 1);
   return EVP_OK;
 }
@@ -64,8 +61,7 @@ static evp_err_t env_str(const char *name, int required, char *dst, size_t cap, 
 static evp_err_t env_int(const char *name, int64_t lo, int64_t hi, int64_t *dst, char *errstr,
                          size_t errstr_size) {
   const char *v = getenv(name);
-  if (!v || !*v)
-    return EVP_OK;
+  if (!v || !*v) return EVP_OK;
   char *end;
   errno = 0;
   long long x = strtoll(v, &end, 10);
@@ -79,8 +75,7 @@ static evp_err_t env_int(const char *name, int64_t lo, int64_t hi, int64_t *dst,
 /* A Firehose delivery stream name (not an ARN). */
 static int stream_ok(const char *s) {
   size_t n = strlen(s);
-  if (n == 0 || n > 64)
-    return 0;
+  if (n == 0 || n > 64) return 0;
   for (size_t i = 0; i < n; i++) {
     char ch = s[i];
     if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -95,24 +90,21 @@ evp_err_t evp__fn_config_from_env(evp__fn_config_t *c, evp__fn_kind_t kind, char
   evp__fn_config_default(c, kind);
   evp_err_t e;
   int64_t x;
-#define TRY(expr)                                                                                  \
-  do {                                                                                             \
-    if ((e = (expr)) != EVP_OK)                                                                    \
-      return e;                                                                                    \
+#define TRY(expr)                         \
+  do {                                    \
+    if ((e = (expr)) != EVP_OK) return e; \
   } while (0)
   int need_key = kind == EVP__FN_ISSUER || kind == EVP__FN_AUTHORIZER;
   TRY(env_str("EVP_SIGNING_KEY_SECRET_ID", need_key, c->signing_secret_id,
               sizeof c->signing_secret_id, errstr, errstr_size));
   TRY(env_str("EVP_CLIENTS_SECRET_ID", kind == EVP__FN_ISSUER, c->clients_secret_id,
               sizeof c->clients_secret_id, errstr, errstr_size));
-  TRY(env_str("EVP_TOKEN_ISSUER", 0, c->token_issuer, sizeof c->token_issuer, errstr,
-              errstr_size));
+  TRY(env_str("EVP_TOKEN_ISSUER", 0, c->token_issuer, sizeof c->token_issuer, errstr, errstr_size));
   TRY(env_str("EVP_TOKEN_AUDIENCE", 0, c->token_audience, sizeof c->token_audience, errstr,
               errstr_size));
   TRY(env_int("EVP_TOKEN_TTL", 60, 86400, &c->token_ttl_s, errstr, errstr_size));
   TRY(env_int("EVP_SECRET_CACHE_TTL", 0, 86400, &c->cache_ttl_s, errstr, errstr_size));
-  TRY(env_int("EVP_KEY_REFRESH_MIN_INTERVAL", 0, 3600, &c->key_refresh_min_s, errstr,
-              errstr_size));
+  TRY(env_int("EVP_KEY_REFRESH_MIN_INTERVAL", 0, 3600, &c->key_refresh_min_s, errstr, errstr_size));
   const char *res = getenv("EVP_AUTHZ_RESOURCE");
   if (res && *res) {
     if (strcmp(res, "method") == 0)

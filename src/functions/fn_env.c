@@ -16,14 +16,12 @@ int64_t evp__fn_now_s(const evp__fn_t *fn) {
 }
 
 int64_t evp__fn_remaining_ms(const evp__fn_call_t *call) {
-  if (!call || call->deadline_ms <= 0)
-    return INT64_MAX;
+  if (!call || call->deadline_ms <= 0) return INT64_MAX;
   return call->deadline_ms - evp__wall_ms();
 }
 
 uint64_t evp__fn_rand(evp__fn_t *fn, uint64_t n) {
-  if (n == 0)
-    return 0;
+  if (n == 0) return 0;
   /* xorshift64*: jitter only, seeded from the CSPRNG. */
   uint64_t x = fn->rng;
   x ^= x >> 12;
@@ -34,15 +32,13 @@ uint64_t evp__fn_rand(evp__fn_t *fn, uint64_t n) {
 }
 
 void evp__fn_sleep_ms(evp__fn_t *fn, int64_t ms) {
-  if (ms <= 0)
-    return;
+  if (ms <= 0) return;
   if (fn->cfg.sleep_ms) {
     fn->cfg.sleep_ms(fn->cfg.sleep_opaque, ms);
     return;
   }
   struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 /* ------------------------------------------------------------ AWS clients */
@@ -51,8 +47,7 @@ evp_err_t evp__fn_sm(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_
   if (!fn->sm) {
     evp_err_t e = evp__aws_client_new(fn->aws_env, "secretsmanager", "SECRETS_MANAGER",
                                       "secretsmanager", &fn->sm, errstr, errstr_size);
-    if (e != EVP_OK)
-      return e;
+    if (e != EVP_OK) return e;
   }
   *out = fn->sm;
   return EVP_OK;
@@ -62,8 +57,7 @@ evp_err_t evp__fn_fh(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_
   if (!fn->fh) {
     evp_err_t e = evp__aws_client_new(fn->aws_env, "firehose", "FIREHOSE", "Firehose_20150804",
                                       &fn->fh, errstr, errstr_size);
-    if (e != EVP_OK)
-      return e;
+    if (e != EVP_OK) return e;
   }
   *out = fn->fh;
   return EVP_OK;
@@ -73,16 +67,13 @@ evp_err_t evp__fn_fh(evp__fn_t *fn, evp__aws_client_t **out, char *errstr, size_
 
 static void wipe_tree(cJSON *c, int depth) {
   for (; c; c = c->next) {
-    if (c->valuestring)
-      OPENSSL_cleanse(c->valuestring, strlen(c->valuestring));
-    if (c->child && depth < 2000)
-      wipe_tree(c->child, depth + 1);
+    if (c->valuestring) OPENSSL_cleanse(c->valuestring, strlen(c->valuestring));
+    if (c->child && depth < 2000) wipe_tree(c->child, depth + 1);
   }
 }
 
 void evp__fn_cjson_wipe_delete(cJSON *root) {
-  if (!root)
-    return;
+  if (!root) return;
   wipe_tree(root, 0);
   cJSON_Delete(root);
 }

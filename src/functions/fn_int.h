@@ -106,8 +106,8 @@ void evp__fn_cjson_wipe_delete(struct cJSON *root);
 evp_err_t evp__fn_keys_get(evp__fn_t *fn, const evp__fn_call_t *call, int early,
                            const evp__fn_keys_t **out);
 /* The cached client stores (AWSCURRENT, and AWSPREVIOUS or NULL). */
-evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call,
-                              const evp__clients_t **cur, const evp__clients_t **prev);
+evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call, const evp__clients_t **cur,
+                              const evp__clients_t **prev);
 
 /* ---- log lines and error answers (fn_log.c) ---- */
 
@@ -135,8 +135,8 @@ evp_err_t evp__fn_authorizer(evp__fn_t *fn, const evp__fn_call_t *call, const ch
 evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const char *event,
                             size_t len, char **out, size_t *out_len, char *errtype,
                             size_t errtype_size, char *errmsg, size_t errmsg_size);
-evp_err_t evp__fn_rotation(evp__fn_t *fn, const evp__fn_call_t *call, const char *event,
-                           size_t len, char **out, size_t *out_len, char *errtype,
-                           size_t errtype_size, char *errmsg, size_t errmsg_size);
+evp_err_t evp__fn_rotation(evp__fn_t *fn, const evp__fn_call_t *call, const char *event, size_t len,
+                           char **out, size_t *out_len, char *errtype, size_t errtype_size,
+                           char *errmsg, size_t errmsg_size);
 
 #endif /* EVP_FUNCTIONS_FN_INT_H */

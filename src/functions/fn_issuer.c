@@ -12,15 +12,12 @@
 
 #define ISSUER_MAX_BODY (64u * 1024u) /* the handler refuses more than 8 KiB */
 
-static evp_err_t no_store_error(evp__http_resp_t *r, int status, const char *code,
-                                const char *desc, const char *retry_after) {
+static evp_err_t no_store_error(evp__http_resp_t *r, int status, const char *code, const char *desc,
+                                const char *retry_after) {
   evp_err_t e = evp__http_resp_error(r, status, code, desc);
-  if (!e)
-    e = evp__http_resp_header(r, "Cache-Control", "no-store");
-  if (!e)
-    e = evp__http_resp_header(r, "Pragma", "no-cache");
-  if (!e && retry_after)
-    e = evp__http_resp_header(r, "Retry-After", retry_after);
+  if (!e) e = evp__http_resp_header(r, "Cache-Control", "no-store");
+  if (!e) e = evp__http_resp_header(r, "Pragma", "no-cache");
+  if (!e && retry_after) e = evp__http_resp_header(r, "Retry-After", retry_after);
   return e;
 }
 
@@ -42,8 +39,8 @@ evp_err_t evp__fn_issuer(evp__fn_t *fn, const evp__fn_call_t *call, const char *
     return evp__fn_fail(e, "OutOfMemory", "out of memory", errtype, errtype_size, errmsg,
                         errmsg_size);
   if (e == EVP_ERR_JSON || e == EVP_ERR_INVALID_ARG)
-    return evp__fn_fail(e, "InvalidEvent", "not an API Gateway proxy event", errtype,
-                        errtype_size, errmsg, errmsg_size);
+    return evp__fn_fail(e, "InvalidEvent", "not an API Gateway proxy event", errtype, errtype_size,
+                        errmsg, errmsg_size);
   if (e == EVP_ERR_TOO_LARGE) {
     e = no_store_error(&resp, 400, "invalid_request", "request too large", NULL);
   } else if (e == EVP_ERR_BASE64) {
@@ -83,20 +80,17 @@ evp_err_t evp__fn_issuer(evp__fn_t *fn, const evp__fn_call_t *call, const char *
         e = no_store_error(&resp, 500, "server_error", "could not answer", NULL);
     }
   }
-  if (e == EVP_OK)
-    e = evp__apigw_render(&resp, out, out_len);
+  if (e == EVP_OK) e = evp__apigw_render(&resp, out, out_len);
   char f[512];
   size_t n = 0;
   evp__fn_field_num(f, sizeof f, &n, "status", resp.status);
-  if (resp.reason)
-    evp__fn_field_str(f, sizeof f, &n, "reason", resp.reason);
+  if (resp.reason) evp__fn_field_str(f, sizeof f, &n, "reason", resp.reason);
   if (cid) {
     evp__fn_field_str(f, sizeof f, &n, "client_id", cid);
     evp__fn_field_str(f, sizeof f, &n, "secret_stage", stage);
     evp__fn_field_str(f, sizeof f, &n, "kid", kid);
   }
-  if (rq.source_ip)
-    evp__fn_field_str(f, sizeof f, &n, "source_ip", rq.source_ip);
+  if (rq.source_ip) evp__fn_field_str(f, sizeof f, &n, "source_ip", rq.source_ip);
   evp__fn_log(call, resp.status >= 500 ? EVP_LOG_ERR : EVP_LOG_INFO, "token",
               evp__fn_field_end(f, sizeof f, &n));
   free(cid);

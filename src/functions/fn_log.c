@@ -9,10 +9,8 @@
 
 evp_err_t evp__fn_fail(evp_err_t e, const char *type, const char *msg, char *errtype,
                        size_t errtype_size, char *errmsg, size_t errmsg_size) {
-  if (errtype && errtype_size)
-    snprintf(errtype, errtype_size, "%s", type);
-  if (errmsg && errmsg_size)
-    snprintf(errmsg, errmsg_size, "%s", msg);
+  if (errtype && errtype_size) snprintf(errtype, errtype_size, "%s", type);
+  if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", msg);
   return e == EVP_OK ? EVP_ERR_INTERNAL : e;
 }
 
@@ -25,29 +23,23 @@ void evp__fn_field_str(char *buf, size_t cap, size_t *n, const char *name, const
   char tmp[6 * 200 + 1];
   size_t vl = value ? strnlen(value, 200) : 0;
   /* do not cut a UTF-8 sequence */
-  while (value && vl > 0 && vl < strlen(value) && ((unsigned char)value[vl] & 0xC0) == 0x80)
-    vl--;
+  while (value && vl > 0 && vl < strlen(value) && ((unsigned char)value[vl] & 0xC0) == 0x80) vl--;
   size_t tl = value ? evp__json_escape(value, vl, tmp) : 0;
   tmp[tl] = '\0';
-  if (*n == 0 && cap > 1)
-    buf[(*n)++] = '{', buf[*n] = '\0';
+  if (*n == 0 && cap > 1) buf[(*n)++] = '{', buf[*n] = '\0';
   size_t need = strlen(name) + tl + 8;
-  if (*n + need >= cap)
-    return;
+  if (*n + need >= cap) return;
   *n += (size_t)snprintf(buf + *n, cap - *n, "%s\"%s\":\"%s\"", *n > 1 ? "," : "", name, tmp);
 }
 
 void evp__fn_field_num(char *buf, size_t cap, size_t *n, const char *name, long long v) {
-  if (*n == 0 && cap > 1)
-    buf[(*n)++] = '{', buf[*n] = '\0';
-  if (*n + strlen(name) + 28 >= cap)
-    return;
+  if (*n == 0 && cap > 1) buf[(*n)++] = '{', buf[*n] = '\0';
+  if (*n + strlen(name) + 28 >= cap) return;
   *n += (size_t)snprintf(buf + *n, cap - *n, "%s\"%s\":%lld", *n > 1 ? "," : "", name, v);
 }
 
 const char *evp__fn_field_end(char *buf, size_t cap, size_t *n) {
-  if (*n == 0 || *n + 2 > cap)
-    return NULL;
+  if (*n == 0 || *n + 2 > cap) return NULL;
   buf[(*n)++] = '}';
   buf[*n] = '\0';
   return buf;

@@ -20,8 +20,8 @@
 #include "functions/fn_int.h"
 
 #define BODY_DEPTH (EVP_SCHEMA_MAX_DEPTH_LIMIT + 2)
-#define MIN_CALL_MS 100      /* no PutRecordBatch starts with less time than this */
-#define DL_OVERHEAD 1024     /* room for a dead-letter record's other members */
+#define MIN_CALL_MS 100  /* no PutRecordBatch starts with less time than this */
+#define DL_OVERHEAD 1024 /* room for a dead-letter record's other members */
 #define DL_RECORD_MAX (2 * EVP__FH_MAX_RECORD_BYTES) /* bound of one being built */
 #define ERR_MAX 300
 
@@ -49,10 +49,10 @@ typedef struct {
 } recs_t;
 
 typedef struct {
-  const char *id;        /* messageId (borrowed from the event tree) */
+  const char *id; /* messageId (borrowed from the event tree) */
   const char *request_id;
-  size_t pending;        /* records not delivered yet */
-  int failed;            /* could not even be turned into records */
+  size_t pending; /* records not delivered yet */
+  int failed;     /* could not even be turned into records */
   size_t events, valid, invalid;
 } msg_t;
 
@@ -60,8 +60,7 @@ typedef struct {
  * layer's escaping of outside text: invalid UTF-8 becomes U+FFFD, cut at a
  * character boundary). Returns whether all of it fit. */
 static int buf_jstr_bounded(evp__buf_t *b, const char *s, size_t n, size_t budget) {
-  if (evp__buf_add(b, "\"", 1) != EVP_OK)
-    return 0;
+  if (evp__buf_add(b, "\"", 1) != EVP_OK) return 0;
   if (evp__buf_reserve(b, budget + 2) != EVP_OK) {
     b->err = EVP_ERR_NOMEM;
     return 0;
@@ -76,8 +75,7 @@ static evp_err_t recs_push(recs_t *rs, char *data, size_t len, size_t msg) {
   if (rs->n == rs->cap) {
     size_t nc = rs->cap ? rs->cap * 2 : 64;
     rec_t *p = realloc(rs->r, nc * sizeof *p);
-    if (!p)
-      return EVP_ERR_NOMEM;
+    if (!p) return EVP_ERR_NOMEM;
     rs->r = p;
     rs->cap = nc;
   }
@@ -86,8 +84,7 @@ static evp_err_t recs_push(recs_t *rs, char *data, size_t len, size_t msg) {
 }
 
 static void recs_free(recs_t *rs) {
-  for (size_t i = 0; i < rs->n; i++)
-    free(rs->r[i].data);
+  for (size_t i = 0; i < rs->n; i++) free(rs->r[i].data);
   free(rs->r);
   memset(rs, 0, sizeof *rs);
 }
@@ -156,8 +153,8 @@ static evp_err_t dead_message(mctx_t *m, const char *body, size_t len, const cha
 }
 
 /* One invalid event to the dead-letter stream. */
-static evp_err_t dead_event(mctx_t *m, size_t index, const char *ev, size_t len,
-                            const char *error, const char *reason) {
+static evp_err_t dead_event(mctx_t *m, size_t index, const char *ev, size_t len, const char *error,
+                            const char *reason) {
   evp__buf_t b = {.max = DL_RECORD_MAX, .secret = 1};
   char t[64];
   dl_head(&b, m, error, reason);
@@ -191,8 +188,7 @@ static int has_reserved(const char *ev, size_t len) {
     return 0;
   }
   cJSON *o = cJSON_ParseWithLength(ev, len); /* more members than the scan records */
-  if (!o)
-    return 1;
+  if (!o) return 1;
   int r = cJSON_GetObjectItemCaseSensitive(o, "received_at") ||
           cJSON_GetObjectItemCaseSensitive(o, "client_id");
   cJSON_Delete(o);
@@ -211,10 +207,8 @@ static evp_err_t good_event(mctx_t *m, size_t index, const char *ev, size_t len)
   char why[256];
   evp_err_t e = evp__fn_rec_render(m->fn->rec, ev, len, m->received_at_ms * 1000, m->client_id, &r,
                                    &rlen, why, sizeof why);
-  if (e == EVP_ERR_NOMEM)
-    return e;
-  if (e != EVP_OK)
-    return dead_event(m, index, ev, len, why, "no_row");
+  if (e == EVP_ERR_NOMEM) return e;
+  if (e != EVP_OK) return dead_event(m, index, ev, len, why, "no_row");
   if (rlen > EVP__FH_MAX_RECORD_BYTES) {
     free(r);
     return dead_event(m, index, ev, len, "event larger than a Firehose record (1000 KiB)",
@@ -248,20 +242,15 @@ static evp_err_t event_spans(const char *body, size_t len, size_t n, spans_t *s)
   size_t cnt;
   s->spans = NULL;
   s->lens = NULL;
-  if (evp__json_scan_object(body, len, BODY_DEPTH, mm, 16, &cnt) != EVP_OK)
-    return EVP_ERR_INTERNAL;
+  if (evp__json_scan_object(body, len, BODY_DEPTH, mm, 16, &cnt) != EVP_OK) return EVP_ERR_INTERNAL;
   const evp__jmember_t *ev = NULL;
   for (size_t i = 0; i < cnt; i++)
-    if (evp__json_key_eq(&mm[i], "events", 6))
-      ev = &mm[i];
-  if (!ev)
-    return EVP_ERR_INTERNAL;
+    if (evp__json_key_eq(&mm[i], "events", 6)) ev = &mm[i];
+  if (!ev) return EVP_ERR_INTERNAL;
   s->spans = calloc(n ? n : 1, sizeof *s->spans);
   s->lens = calloc(n ? n : 1, sizeof *s->lens);
-  if (!s->spans || !s->lens)
-    return EVP_ERR_NOMEM;
-  if (evp__json_array_each(ev->val, ev->vallen, collect, s) != n)
-    return EVP_ERR_INTERNAL;
+  if (!s->spans || !s->lens) return EVP_ERR_NOMEM;
+  if (evp__json_array_each(ev->val, ev->vallen, collect, s) != n) return EVP_ERR_INTERNAL;
   return EVP_OK;
 }
 
@@ -270,8 +259,7 @@ static void error_desc(const evp__http_resp_t *r, char *out, size_t cap) {
   snprintf(out, cap, "%s", r->reason ? r->reason : "invalid body");
   cJSON *o = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "error_description");
-  if (cJSON_IsString(d))
-    snprintf(out, cap, "%s", d->valuestring);
+  if (cJSON_IsString(d)) snprintf(out, cap, "%s", d->valuestring);
   cJSON_Delete(o);
 }
 
@@ -304,8 +292,7 @@ static evp_err_t do_message(mctx_t *m, const char *body, size_t len) {
   evp__http_resp_free(&resp);
   m->msgs[m->mi].events = res.n_events;
   spans_t sp = {NULL, NULL};
-  if (res.n_rejected && (e = event_spans(body, len, res.n_events, &sp)) != EVP_OK)
-    goto out;
+  if (res.n_rejected && (e = event_spans(body, len, res.n_events, &sp)) != EVP_OK) goto out;
   /* In request order: accepted texts are in order, rejections by index. */
   size_t a = 0, j = 0;
   for (size_t i = 0; i < res.n_events && e == EVP_OK; i++) {
@@ -344,10 +331,8 @@ typedef struct {
 static void deliver(evp__fn_t *fn, const evp__fn_call_t *call, const char *stream, recs_t *rs,
                     msg_t *msgs, dstats_t *st) {
   size_t left = 0;
-  for (size_t i = 0; i < rs->n; i++)
-    left += !rs->r[i].done;
-  if (!left)
-    return;
+  for (size_t i = 0; i < rs->n; i++) left += !rs->r[i].done;
+  if (!left) return;
   char err[256], f[512];
   size_t fl;
   evp__aws_client_t *fh;
@@ -365,10 +350,8 @@ static void deliver(evp__fn_t *fn, const evp__fn_call_t *call, const char *strea
   for (unsigned attempt = 0; left && attempt < fn->cfg.fh_max_attempts && !st->fatal; attempt++) {
     if (attempt > 0) {
       int64_t cap = fn->cfg.fh_backoff_ms;
-      for (unsigned k = 1; k < attempt && cap < fn->cfg.fh_backoff_max_ms; k++)
-        cap *= 2;
-      if (cap > fn->cfg.fh_backoff_max_ms)
-        cap = fn->cfg.fh_backoff_max_ms;
+      for (unsigned k = 1; k < attempt && cap < fn->cfg.fh_backoff_max_ms; k++) cap *= 2;
+      if (cap > fn->cfg.fh_backoff_max_ms) cap = fn->cfg.fh_backoff_max_ms;
       int64_t wait = (int64_t)evp__fn_rand(fn, (uint64_t)cap + 1);
       if (evp__fn_remaining_ms(call) - fn->cfg.deadline_margin_ms < wait + MIN_CALL_MS) {
         st->timed_out = 1;
@@ -382,20 +365,16 @@ static void deliver(evp__fn_t *fn, const evp__fn_call_t *call, const char *strea
     while (i < rs->n) {
       size_t k = 0, bytes = 0;
       for (; i < rs->n && k < EVP__FH_MAX_RECORDS; i++) {
-        if (rs->r[i].done)
-          continue;
-        if (bytes + rs->r[i].len > EVP__FH_MAX_BATCH_BYTES)
-          break;
+        if (rs->r[i].done) continue;
+        if (bytes + rs->r[i].len > EVP__FH_MAX_BATCH_BYTES) break;
         bytes += rs->r[i].len;
         ptrs[k] = rs->r[i].data;
         lens[k] = rs->r[i].len;
         idx[k++] = i;
       }
-      if (k == 0)
-        break;
+      if (k == 0) break;
       int64_t rem = evp__fn_remaining_ms(call);
-      if (rem != INT64_MAX)
-        rem -= fn->cfg.deadline_margin_ms;
+      if (rem != INT64_MAX) rem -= fn->cfg.deadline_margin_ms;
       if (rem < MIN_CALL_MS) {
         st->timed_out = 1;
         goto done;
@@ -419,8 +398,7 @@ static void deliver(evp__fn_t *fn, const evp__fn_call_t *call, const char *strea
         evp__fn_field_num(f, sizeof f, &fl, "records", (long long)k);
         evp__fn_field_num(f, sizeof f, &fl, "failed", (long long)(e == EVP_OK ? nf : k));
         evp__fn_field_str(f, sizeof f, &fl, "error", evp_err2name(e));
-        if (res.err_type[0])
-          evp__fn_field_str(f, sizeof f, &fl, "aws_error", res.err_type);
+        if (res.err_type[0]) evp__fn_field_str(f, sizeof f, &fl, "aws_error", res.err_type);
         evp__fn_log(call, EVP_LOG_WARNING, "PutRecordBatch incomplete",
                     evp__fn_field_end(f, sizeof f, &fl));
         if (e != EVP_OK && fatal_error(res.err_type)) {
@@ -445,12 +423,11 @@ static const char *attr_str(const cJSON *rec, const char *name) {
 
 static int id_ok(const char *s) {
   size_t n = s ? strlen(s) : 0;
-  if (n == 0 || n > EVP__CLIENT_ID_MAX)
-    return 0;
+  if (n == 0 || n > EVP__CLIENT_ID_MAX) return 0;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == '~' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '~' || c == '-'))
       return 0;
   }
   return 1;
@@ -458,12 +435,10 @@ static int id_ok(const char *s) {
 
 /* Epoch ms from a decimal string, or -1. */
 static int64_t parse_ms(const char *s) {
-  if (!s || !*s || strlen(s) > 15)
-    return -1;
+  if (!s || !*s || strlen(s) > 15) return -1;
   int64_t v = 0;
   for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9')
-      return -1;
+    if (*p < '0' || *p > '9') return -1;
     v = v * 10 + (*p - '0');
   }
   return v > 0 && v < 253402300800000LL ? v : -1;
@@ -497,8 +472,7 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
   size_t mi = 0;
   int64_t now = evp__wall_ms();
   cJSON_ArrayForEach(rec, records) {
-    if (e != EVP_OK)
-      break;
+    if (e != EVP_OK) break;
     msg_t *m = &msgs[mi];
     m->id = cJSON_GetObjectItemCaseSensitive(rec, "messageId")->valuestring;
     m->request_id = attr_str(rec, "request_id");
@@ -517,8 +491,7 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
     const char *b = cJSON_IsString(body) ? body->valuestring : "";
     /* A message that could not be turned into records (out of memory)
      * is reported failed: SQS brings it back. */
-    if (do_message(&mc, b, strlen(b)) != EVP_OK)
-      m->failed = 1;
+    if (do_message(&mc, b, strlen(b)) != EVP_OK) m->failed = 1;
     mi++;
   }
   dstats_t gs = {0}, ds = {0};
@@ -534,16 +507,14 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
       nev += msgs[i].events;
       nvalid += msgs[i].valid;
       ninvalid += msgs[i].invalid;
-      if (!msgs[i].failed && msgs[i].pending == 0)
-        continue;
+      if (!msgs[i].failed && msgs[i].pending == 0) continue;
       evp__buf_adds(&o, nfail ? ",{\"itemIdentifier\":" : "{\"itemIdentifier\":");
       evp__buf_json_str(&o, msgs[i].id, strlen(msgs[i].id));
       evp__buf_adds(&o, "}");
       nfail++;
     }
     evp__buf_adds(&o, "]}");
-    if (o.err != EVP_OK)
-      e = EVP_ERR_NOMEM;
+    if (o.err != EVP_OK) e = EVP_ERR_NOMEM;
   }
   char f[512];
   size_t fl = 0;
@@ -556,8 +527,7 @@ evp_err_t evp__fn_processor(evp__fn_t *fn, const evp__fn_call_t *call, const cha
   evp__fn_field_num(f, sizeof f, &fl, "failed_messages", (long long)nfail);
   evp__fn_field_num(f, sizeof f, &fl, "put_calls", (long long)(gs.calls + ds.calls));
   evp__fn_field_num(f, sizeof f, &fl, "resent", (long long)(gs.resent + ds.resent));
-  if (gs.timed_out || ds.timed_out)
-    evp__fn_field_num(f, sizeof f, &fl, "deadline_reached", 1);
+  if (gs.timed_out || ds.timed_out) evp__fn_field_num(f, sizeof f, &fl, "deadline_reached", 1);
   evp__fn_log(call, nfail ? EVP_LOG_WARNING : EVP_LOG_INFO, "batch",
               evp__fn_field_end(f, sizeof f, &fl));
   recs_free(&good);

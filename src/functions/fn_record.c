@@ -29,8 +29,7 @@ struct evp__fn_rec {
 };
 
 void evp__fn_rec_free(evp__fn_rec_t *r) {
-  if (!r)
-    return;
+  if (!r) return;
   evp__row_builder_free(r->rb);
   evp__table_free(r->table);
   free(r);
@@ -42,11 +41,9 @@ evp_err_t evp__fn_rec_new(const char *schema, size_t len, evp__fn_rec_t **out, c
                           size_t errstr_size) {
   *out = NULL;
   evp__fn_rec_t *r = calloc(1, sizeof *r);
-  if (!r)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!r) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   evp_err_t e = evp__table_parse(schema, len, &r->table, errstr, errstr_size);
-  if (e == EVP_OK)
-    e = evp__row_builder_new(r->table, &r->rb, errstr, errstr_size);
+  if (e == EVP_OK) e = evp__row_builder_new(r->table, &r->rb, errstr, errstr_size);
   if (e != EVP_OK) {
     evp__fn_rec_free(r);
     return e;
@@ -61,8 +58,7 @@ size_t evp__fn_rfc3339_us(int64_t us, char out[40]) {
   int64_t frac = us - s * 1000000;
   time_t t = (time_t)s;
   struct tm tm;
-  if (!gmtime_r(&t, &tm))
-    memset(&tm, 0, sizeof tm);
+  if (!gmtime_r(&t, &tm)) memset(&tm, 0, sizeof tm);
   /* Milliseconds when that is all there is (received_at), else microseconds. */
   int n = frac % 1000 == 0
               ? snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
@@ -81,28 +77,23 @@ evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64
   const evp__pq_value_t *row;
   const char *id;
   size_t idlen;
-  evp_err_t e = evp__row_builder_build(r->rb, ev, len, received_at_us, client_id, strlen(client_id), &row,
-                                &id, &idlen, why, why_size);
-  if (e != EVP_OK)
-    return e;
+  evp_err_t e = evp__row_builder_build(r->rb, ev, len, received_at_us, client_id, strlen(client_id),
+                                       &row, &id, &idlen, why, why_size);
+  if (e != EVP_OK) return e;
   /* Escaping at most sextuples a string ("\u00XX"); names are escaped too. */
   size_t cap = 16;
   for (size_t c = 0; c < r->ncols; c++) {
     cap += 6 * strlen(r->cols[c].name) + 48;
-    if (!row[c].is_null && r->cols[c].type == EVP__PQ_STRING)
-      cap += 6 * row[c].v.s.len;
+    if (!row[c].is_null && r->cols[c].type == EVP__PQ_STRING) cap += 6 * row[c].v.s.len;
   }
   char *b = malloc(cap);
-  if (!b)
-    return evp__seterr(why, why_size, EVP_ERR_NOMEM, "out of memory");
+  if (!b) return evp__seterr(why, why_size, EVP_ERR_NOMEM, "out of memory");
   size_t n = 0;
   b[n++] = '{';
   for (size_t c = 0; c < r->ncols; c++) {
     const evp__pq_value_t *v = &row[c];
-    if (v->is_null)
-      continue;
-    if (n > 1)
-      b[n++] = ',';
+    if (v->is_null) continue;
+    if (n > 1) b[n++] = ',';
     b[n++] = '"';
     n += evp__json_escape(r->cols[c].name, strlen(r->cols[c].name), b + n);
     b[n++] = '"';
@@ -113,9 +104,7 @@ evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64
       n += evp__json_escape(v->v.s.ptr, v->v.s.len, b + n);
       b[n++] = '"';
       break;
-    case EVP__PQ_INT64:
-      n += (size_t)snprintf(b + n, cap - n, "%lld", (long long)v->v.i64);
-      break;
+    case EVP__PQ_INT64: n += (size_t)snprintf(b + n, cap - n, "%lld", (long long)v->v.i64); break;
     case EVP__PQ_DOUBLE:
       /* The row builder refuses non-finite values; %.17g round-trips. */
       n += (size_t)snprintf(b + n, cap - n, "%.17g", v->v.f64);

@@ -44,16 +44,14 @@ static evp_err_t rfail(rot_t *r, evp_err_t e, const char *msg, const evp__aws_re
 
 static int is_clients_value(const unsigned char *v, size_t n) {
   size_t i = 0;
-  while (i < n && isspace(v[i]))
-    i++;
+  while (i < n && isspace(v[i])) i++;
   return i < n && v[i] == '[';
 }
 
 static int has_stage(const cJSON *stages, const char *s) {
   const cJSON *x;
   cJSON_ArrayForEach(x, stages) {
-    if (cJSON_IsString(x) && strcmp(x->valuestring, s) == 0)
-      return 1;
+    if (cJSON_IsString(x) && strcmp(x->valuestring, s) == 0) return 1;
   }
   return 0;
 }
@@ -61,8 +59,7 @@ static int has_stage(const cJSON *stages, const char *s) {
 /* 32 random bytes, base64url: a new key or client secret. */
 static evp_err_t random_secret(char out[64]) {
   unsigned char k[NEW_SECRET_BYTES];
-  if (evp__random(k, sizeof k) != EVP_OK)
-    return EVP_ERR_INTERNAL;
+  if (evp__random(k, sizeof k) != EVP_OK) return EVP_ERR_INTERNAL;
   evp_base64url_encode(k, sizeof k, out);
   OPENSSL_cleanse(k, sizeof k);
   return EVP_OK;
@@ -90,8 +87,7 @@ static evp_err_t new_clients_value(const unsigned char *cur, size_t len, char **
       e = EVP_ERR_INVALID_ARG;
       break;
     }
-    if ((e = random_secret(s)) != EVP_OK)
-      break;
+    if ((e = random_secret(s)) != EVP_OK) break;
     cJSON *ns = cJSON_CreateString(s);
     OPENSSL_cleanse(s, sizeof s);
     if (!ns) {
@@ -112,10 +108,8 @@ static evp_err_t new_clients_value(const unsigned char *cur, size_t len, char **
    * memory freed by cJSON's growing print buffer. */
   size_t cap = 2 * len + 128 * n + 1024;
   char *buf = e == EVP_OK ? malloc(cap) : NULL;
-  if (e == EVP_OK && !buf)
-    e = EVP_ERR_NOMEM;
-  if (e == EVP_OK && !cJSON_PrintPreallocated(root, buf, (int)cap, 0))
-    e = EVP_ERR_TOO_LARGE;
+  if (e == EVP_OK && !buf) e = EVP_ERR_NOMEM;
+  if (e == EVP_OK && !cJSON_PrintPreallocated(root, buf, (int)cap, 0)) e = EVP_ERR_TOO_LARGE;
   evp__fn_cjson_wipe_delete(root);
   if (e != EVP_OK) {
     if (buf) {
@@ -141,8 +135,7 @@ static evp_err_t create_secret(rot_t *r) {
   evp__aws_result_t res;
   memset(&res, 0, sizeof res);
   evp_err_t e = evp__sm_get_secret(r->sm, r->id, "AWSCURRENT", NULL, &cur, &res);
-  if (e != EVP_OK)
-    return rfail(r, e, "cannot read AWSCURRENT", &res);
+  if (e != EVP_OK) return rfail(r, e, "cannot read AWSCURRENT", &res);
   memset(&res, 0, sizeof res);
   e = evp__sm_get_secret(r->sm, r->id, "AWSPENDING", r->token, &pend, &res);
   if (e == EVP_OK && pend.value_len == 0) {
@@ -170,16 +163,15 @@ static evp_err_t create_secret(rot_t *r) {
   } else {
     unsigned char *k = malloc(EVP__FN_KEY_MAX);
     size_t kl;
-    e = !k ? EVP_ERR_NOMEM
-           : cur.value ? evp__fn_key_decode(cur.value, cur.value_len, k, &kl) : EVP_ERR_BASE64;
+    e = !k          ? EVP_ERR_NOMEM
+        : cur.value ? evp__fn_key_decode(cur.value, cur.value_len, k, &kl)
+                    : EVP_ERR_BASE64;
     if (k) {
       OPENSSL_cleanse(k, EVP__FN_KEY_MAX);
       free(k);
     }
-    if (e == EVP_OK && !(val = malloc(64)))
-      e = EVP_ERR_NOMEM;
-    if (e == EVP_OK && (e = random_secret(val)) == EVP_OK)
-      vl = strlen(val);
+    if (e == EVP_OK && !(val = malloc(64))) e = EVP_ERR_NOMEM;
+    if (e == EVP_OK && (e = random_secret(val)) == EVP_OK) vl = strlen(val);
   }
   evp__aws_secret_clear(&cur);
   if (e != EVP_OK) {
@@ -189,8 +181,7 @@ static evp_err_t create_secret(rot_t *r) {
   memset(&res, 0, sizeof res);
   e = evp__sm_put_secret(r->sm, r->id, r->token, val, vl, "AWSPENDING", &res);
   free_value(val, vl + 1);
-  if (e != EVP_OK)
-    return rfail(r, e, "PutSecretValue failed", &res);
+  if (e != EVP_OK) return rfail(r, e, "PutSecretValue failed", &res);
   char f[256];
   size_t n = 0;
   evp__fn_field_str(f, sizeof f, &n, "kind", kind);
@@ -204,15 +195,13 @@ static evp_err_t create_secret(rot_t *r) {
 static evp_err_t test_key(rot_t *r, const unsigned char *v, size_t len) {
   unsigned char *k = malloc(EVP__FN_KEY_MAX);
   size_t kl = 0;
-  if (!k)
-    return EVP_ERR_NOMEM;
+  if (!k) return EVP_ERR_NOMEM;
   evp_err_t e = evp__fn_key_decode(v, len, k, &kl);
   evp__fn_keys_t *keys = NULL;
   char err[256];
   const char *kid = r->token;
   const unsigned char *kp = k;
-  if (e == EVP_OK)
-    e = evp__fn_keys_build(&r->fn->cfg, &kid, &kp, &kl, 1, &keys, err, sizeof err);
+  if (e == EVP_OK) e = evp__fn_keys_build(&r->fn->cfg, &kid, &kp, &kl, 1, &keys, err, sizeof err);
   OPENSSL_cleanse(k, EVP__FN_KEY_MAX);
   free(k);
   char *tok = NULL;
@@ -225,8 +214,7 @@ static evp_err_t test_key(rot_t *r, const unsigned char *v, size_t len) {
       e = EVP_ERR_JWT_UNKNOWN_KEY;
     evp_jwt_destroy(jwt);
   }
-  if (tok)
-    evp__free_secret(tok);
+  if (tok) evp__free_secret(tok);
   evp__fn_keys_free(keys);
   return e;
 }
@@ -237,12 +225,10 @@ static evp_err_t test_clients(const unsigned char *v, size_t len) {
   evp__clients_t *cs = NULL;
   char err[256];
   evp_err_t e = evp__clients_parse((const char *)v, len, &cs, err, sizeof err);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   cJSON *root = cJSON_ParseWithLength((const char *)v, len);
   const cJSON *o;
-  if (!root)
-    e = EVP_ERR_NOMEM;
+  if (!root) e = EVP_ERR_NOMEM;
   cJSON_ArrayForEach(o, root) {
     const char *id = cJSON_GetObjectItemCaseSensitive(o, "client_id")->valuestring;
     const char *sec = cJSON_GetObjectItemCaseSensitive(o, "client_secret")->valuestring;
@@ -264,17 +250,19 @@ static evp_err_t test_secret(rot_t *r) {
   evp__aws_result_t res;
   memset(&res, 0, sizeof res);
   evp_err_t e = evp__sm_get_secret(r->sm, r->id, "AWSPENDING", r->token, &pend, &res);
-  if (e != EVP_OK)
-    return rfail(r, e, "cannot read AWSPENDING", &res);
+  if (e != EVP_OK) return rfail(r, e, "cannot read AWSPENDING", &res);
   int clients = pend.value && is_clients_value(pend.value, pend.value_len);
   if (!pend.value)
     e = EVP_ERR_INVALID_ARG;
   else
-    e = clients ? test_clients(pend.value, pend.value_len) : test_key(r, pend.value, pend.value_len);
+    e = clients ? test_clients(pend.value, pend.value_len)
+                : test_key(r, pend.value, pend.value_len);
   evp__aws_secret_clear(&pend);
   if (e != EVP_OK)
-    return rfail(r, e, clients ? "the pending client store does not work"
-                               : "the pending signing key does not work", NULL);
+    return rfail(r, e,
+                 clients ? "the pending client store does not work"
+                         : "the pending signing key does not work",
+                 NULL);
   evp__fn_log(r->call, EVP_LOG_INFO, "testSecret: the pending version works", NULL);
   return EVP_OK;
 }
@@ -288,18 +276,15 @@ static evp_err_t finish_secret(rot_t *r, const cJSON *versions) {
       break;
     }
   }
-  if (current && strcmp(current, r->token) == 0)
-    return EVP_OK;
+  if (current && strcmp(current, r->token) == 0) return EVP_OK;
   evp__aws_result_t res;
   memset(&res, 0, sizeof res);
   evp_err_t e = evp__sm_update_stage(r->sm, r->id, "AWSCURRENT", r->token, current, &res);
-  if (e != EVP_OK)
-    return rfail(r, e, "UpdateSecretVersionStage failed", &res);
+  if (e != EVP_OK) return rfail(r, e, "UpdateSecretVersionStage failed", &res);
   char f[256];
   size_t n = 0;
   evp__fn_field_str(f, sizeof f, &n, "version_id", r->token);
-  if (current)
-    evp__fn_field_str(f, sizeof f, &n, "previous_version_id", current);
+  if (current) evp__fn_field_str(f, sizeof f, &n, "previous_version_id", current);
   evp__fn_log(r->call, EVP_LOG_INFO, "finishSecret: AWSCURRENT moved",
               evp__fn_field_end(f, sizeof f, &n));
   return EVP_OK;
@@ -310,9 +295,9 @@ static const char *str_of(const cJSON *o, const char *name) {
   return cJSON_IsString(s) ? s->valuestring : NULL;
 }
 
-evp_err_t evp__fn_rotation(evp__fn_t *fn, const evp__fn_call_t *call, const char *event,
-                           size_t len, char **out, size_t *out_len, char *errtype,
-                           size_t errtype_size, char *errmsg, size_t errmsg_size) {
+evp_err_t evp__fn_rotation(evp__fn_t *fn, const evp__fn_call_t *call, const char *event, size_t len,
+                           char **out, size_t *out_len, char *errtype, size_t errtype_size,
+                           char *errmsg, size_t errmsg_size) {
   (void)out;
   (void)out_len;
   cJSON *root = cJSON_ParseWithLength(event, len);
@@ -321,9 +306,8 @@ evp_err_t evp__fn_rotation(evp__fn_t *fn, const evp__fn_call_t *call, const char
   if (!step || !id || !token || !*id || strlen(id) > EVP__FN_ID_MAX || strlen(token) < 32 ||
       strlen(token) > 64) {
     cJSON_Delete(root);
-    return evp__fn_fail(EVP_ERR_INVALID_ARG, "InvalidEvent",
-                        "not a Secrets Manager rotation event", errtype, errtype_size, errmsg,
-                        errmsg_size);
+    return evp__fn_fail(EVP_ERR_INVALID_ARG, "InvalidEvent", "not a Secrets Manager rotation event",
+                        errtype, errtype_size, errmsg, errmsg_size);
   }
   char msg[512] = "";
   rot_t r = {fn, call, NULL, id, token, step, msg, sizeof msg};
@@ -387,8 +371,7 @@ out:
   if (e != EVP_OK) {
     fl = 0;
     evp__fn_field_str(f, sizeof f, &fl, "error", msg);
-    evp__fn_log(call, EVP_LOG_ERR, "rotation step failed",
-                evp__fn_field_end(f, sizeof f, &fl));
+    evp__fn_log(call, EVP_LOG_ERR, "rotation step failed", evp__fn_field_end(f, sizeof f, &fl));
     cJSON_Delete(root);
     return evp__fn_fail(e, "RotationError", msg, errtype, errtype_size, errmsg, errmsg_size);
   }

@@ -16,8 +16,7 @@
 #define RETRY_STALE_S 5 /* a failed refresh is retried after this long */
 
 void evp__fn_keys_free(evp__fn_keys_t *k) {
-  if (!k)
-    return;
+  if (!k) return;
   evp_jwt_signer_destroy(k->signer);
   evp_jwt_verifier_destroy(k->verifier);
   evp_jwt_verifier_destroy(k->verifier_anyaud);
@@ -28,19 +27,13 @@ void evp__fn_keys_free(evp__fn_keys_t *k) {
 evp_err_t evp__fn_key_decode(const unsigned char *val, size_t len, unsigned char *key,
                              size_t *keylen) {
   const char *s = (const char *)val;
-  while (len > 0 && isspace((unsigned char)s[0]))
-    s++, len--;
-  while (len > 0 && isspace((unsigned char)s[len - 1]))
-    len--;
-  while (len > 0 && s[len - 1] == '=')
-    len--;
-  if (len == 0)
-    return EVP_ERR_BASE64;
-  if (len / 4 * 3 + 3 > EVP__FN_KEY_MAX)
-    return EVP_ERR_TOO_LARGE;
+  while (len > 0 && isspace((unsigned char)s[0])) s++, len--;
+  while (len > 0 && isspace((unsigned char)s[len - 1])) len--;
+  while (len > 0 && s[len - 1] == '=') len--;
+  if (len == 0) return EVP_ERR_BASE64;
+  if (len / 4 * 3 + 3 > EVP__FN_KEY_MAX) return EVP_ERR_TOO_LARGE;
   evp_err_t e = evp_base64url_decode(s, len, key, keylen);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   if (*keylen < EVP_JWT_MIN_KEY_LEN) {
     OPENSSL_cleanse(key, *keylen);
     return EVP_ERR_KEY_TOO_SHORT;
@@ -121,8 +114,7 @@ static evp_err_t get_stage(evp__fn_t *fn, const evp__fn_call_t *call, const char
     evp__fn_field_str(f, sizeof f, &n, "error", evp_err2name(e));
     evp__fn_field_str(f, sizeof f, &n, "aws_error", res.err_type);
     evp__fn_field_num(f, sizeof f, &n, "http_status", res.http_status);
-    evp__fn_log(call, EVP_LOG_ERR, "GetSecretValue failed",
-                evp__fn_field_end(f, sizeof f, &n));
+    evp__fn_log(call, EVP_LOG_ERR, "GetSecretValue failed", evp__fn_field_end(f, sizeof f, &n));
   }
   return e;
 }
@@ -134,8 +126,7 @@ static void log_bad_value(const evp__fn_call_t *call, const char *id, const char
   evp__fn_field_str(f, sizeof f, &n, "secret_id", id);
   evp__fn_field_str(f, sizeof f, &n, "stage", stage);
   evp__fn_field_str(f, sizeof f, &n, "error", why);
-  evp__fn_log(call, EVP_LOG_ERR, "secret value unusable",
-              evp__fn_field_end(f, sizeof f, &n));
+  evp__fn_log(call, EVP_LOG_ERR, "secret value unusable", evp__fn_field_end(f, sizeof f, &n));
 }
 
 /* Fetch AWSCURRENT (+ AWSPREVIOUS for the authorizer) and build a key set. */
@@ -152,8 +143,7 @@ static evp_err_t fetch_keys(evp__fn_t *fn, const evp__fn_call_t *call, evp__fn_k
   memset(s, 0, sizeof s);
   for (size_t i = 0; i < nst; i++) {
     int absent;
-    if ((e = get_stage(fn, call, id, stages[i], &s[n], &absent)) != EVP_OK)
-      goto out;
+    if ((e = get_stage(fn, call, id, stages[i], &s[n], &absent)) != EVP_OK) goto out;
     if (absent) {
       if (i == 0) {
         log_bad_value(call, id, stages[i], "no such secret or stage");
@@ -188,8 +178,7 @@ static evp_err_t fetch_keys(evp__fn_t *fn, const evp__fn_call_t *call, evp__fn_k
   char err[256];
   e = evp__fn_keys_build(&fn->cfg, kids, (const unsigned char *const *)keys, lens, n, out, err,
                          sizeof err);
-  if (e != EVP_OK)
-    log_bad_value(call, id, "AWSCURRENT", err);
+  if (e != EVP_OK) log_bad_value(call, id, "AWSCURRENT", err);
 out:
   for (size_t i = 0; i < 2; i++) {
     if (keys[i]) {
@@ -246,8 +235,7 @@ static evp_err_t fetch_clients_stage(evp__fn_t *fn, const evp__fn_call_t *call, 
   int absent;
   *out = NULL;
   evp_err_t e = get_stage(fn, call, fn->cfg.clients_secret_id, stage, &s, &absent);
-  if (e != EVP_OK || absent)
-    return e;
+  if (e != EVP_OK || absent) return e;
   char err[256];
   e = s.value ? evp__clients_parse((const char *)s.value, s.value_len, out, err, sizeof err)
               : EVP_ERR_JSON;
@@ -257,12 +245,12 @@ static evp_err_t fetch_clients_stage(evp__fn_t *fn, const evp__fn_call_t *call, 
   return e;
 }
 
-evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call,
-                              const evp__clients_t **cur, const evp__clients_t **prev) {
+evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call, const evp__clients_t **cur,
+                              const evp__clients_t **prev) {
   int64_t now = evp__fn_now_s(fn);
   int fresh = fn->clients_cur && now - fn->clients_fetched_s < fn->cfg.cache_ttl_s;
-  int stale_ok = fn->clients_cur && fn->clients_attempted &&
-                 now - fn->clients_attempt_s < RETRY_STALE_S;
+  int stale_ok =
+      fn->clients_cur && fn->clients_attempted && now - fn->clients_attempt_s < RETRY_STALE_S;
   evp_err_t e = EVP_OK;
   if (!fresh && !stale_ok) {
     fn->clients_attempted = 1;
@@ -285,8 +273,7 @@ evp_err_t evp__fn_clients_get(evp__fn_t *fn, const evp__fn_call_t *call,
       size_t n = 0;
       evp__fn_field_num(f, sizeof f, &n, "clients", (long long)evp__clients_count(c));
       evp__fn_field_num(f, sizeof f, &n, "previous_clients", (long long)evp__clients_count(p));
-      evp__fn_log(call, EVP_LOG_INFO, "client store loaded",
-                  evp__fn_field_end(f, sizeof f, &n));
+      evp__fn_log(call, EVP_LOG_INFO, "client store loaded", evp__fn_field_end(f, sizeof f, &n));
     } else {
       evp__clients_free(c);
       if (fn->clients_cur)

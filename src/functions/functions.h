@@ -125,10 +125,10 @@ typedef struct {
   int64_t token_ttl_s;
   int64_t cache_ttl_s;
   int64_t key_refresh_min_s;
-  int authz_method_only;          /* EVP_AUTHZ_RESOURCE=method */
+  int authz_method_only; /* EVP_AUTHZ_RESOURCE=method */
   char delivery_stream[EVP__FN_ID_MAX];
   char deadletter_stream[EVP__FN_ID_MAX];
-  char schema_file[4096];         /* "" = the default schema */
+  char schema_file[4096]; /* "" = the default schema */
   size_t max_events, max_body;
   unsigned fh_max_attempts;
   int64_t fh_backoff_ms, fh_backoff_max_ms;
@@ -159,8 +159,7 @@ typedef struct evp__fn evp__fn_t;
  * use). EVP_ERR_CONF_INVALID / EVP_ERR_SCHEMA_* / EVP_ERR_IO / EVP_ERR_NOMEM
  * with a message. */
 evp_err_t evp__fn_new(const evp__fn_config_t *cfg, const char *default_schema,
-                      size_t default_schema_len, evp__fn_t **out, char *errstr,
-                      size_t errstr_size);
+                      size_t default_schema_len, evp__fn_t **out, char *errstr, size_t errstr_size);
 void evp__fn_free(evp__fn_t *fn);
 
 /* One invocation's context, independent of the runtime (tests pass inv NULL). */
@@ -181,9 +180,9 @@ evp_err_t evp__fn_handle(evp__fn_t *fn, const evp__fn_call_t *call, const char *
 
 /* evp_lambda_handler_cb_t over evp__fn_handle (@p opaque is the evp__fn_t). */
 evp_err_t evp__fn_lambda_handler(void *opaque, const evp_lambda_invocation_t *inv,
-                                 const char *event, size_t event_len, char **out,
-                                 size_t *out_len, char *errtype, size_t errtype_size,
-                                 char *errmsg, size_t errmsg_size);
+                                 const char *event, size_t event_len, char **out, size_t *out_len,
+                                 char *errtype, size_t errtype_size, char *errmsg,
+                                 size_t errmsg_size);
 
 /* ------------------------------------------------------------ API Gateway adapters */
 
@@ -193,15 +192,15 @@ evp_err_t evp__fn_lambda_handler(void *opaque, const evp_lambda_invocation_t *in
 
 /* A request read from a proxy-integration event. Owns its strings. */
 typedef struct {
-  evp__http_req_t req;      /* points into the members below */
+  evp__http_req_t req; /* points into the members below */
   evp__http_hdr_t *hdrs;
-  char **names;             /* lower-cased copies */
+  char **names; /* lower-cased copies */
   char **values;
   size_t n;
   char *method, *path, *source_ip;
-  char *body;               /* decoded when isBase64Encoded; wiped on free */
+  char *body; /* decoded when isBase64Encoded; wiped on free */
   size_t body_len;
-  int version;              /* 1 (REST, payload 1.0) or 2 (HTTP API, 2.0) */
+  int version; /* 1 (REST, payload 1.0) or 2 (HTTP API, 2.0) */
 } evp__apigw_req_t;
 
 /* Parse a payload v1 ({"httpMethod",...}) or v2 ({"version":"2.0",

@@ -17,8 +17,13 @@
 
 /* ---- the strict JSON scanner (tokens, events, bodies) (json_scan.c) ---- */
 typedef enum {
-  EVP__JS_STRING, EVP__JS_NUMBER, EVP__JS_OBJECT, EVP__JS_ARRAY,
-  EVP__JS_TRUE, EVP__JS_FALSE, EVP__JS_NULL
+  EVP__JS_STRING,
+  EVP__JS_NUMBER,
+  EVP__JS_OBJECT,
+  EVP__JS_ARRAY,
+  EVP__JS_TRUE,
+  EVP__JS_FALSE,
+  EVP__JS_NULL
 } evp__jstype_t;
 
 /* A top-level member: spans into the scanned text. For strings, val/vallen
@@ -33,14 +38,14 @@ typedef struct {
 /* Validate that text is exactly one JSON object (RFC 8259, UTF-8 checked,
  * nesting <= max_depth) and record up to max_m top-level members.
  * EVP_ERR_JSON, EVP_ERR_TOO_DEEP, or EVP_ERR_TOO_LARGE (too many members). */
-evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth,
-                                evp__jmember_t *m, size_t max_m, size_t *count);
+evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth, evp__jmember_t *m,
+                                size_t max_m, size_t *count);
 /* evp__json_scan_object for text already known to be one valid JSON object (events read
  * back from the server's own checksummed log): only the structure is found —
  * strings are skipped with memchr, nested values by bracket counting — so
  * invalid JSON may give a wrong result instead of EVP_ERR_JSON. */
-evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember_t *m,
-                                        size_t max_m, size_t *count);
+evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember_t *m, size_t max_m,
+                                        size_t *count);
 /* What evp__json_scan_object_each found: the object's span in the text
  * (surrounding whitespace excluded) and its member count or, on failure,
  * the offending byte and why. */
@@ -72,16 +77,13 @@ int evp__json_raw_eq(const char *a, size_t alen, int a_esc, const char *b, size_
 /* Member name equals the UTF-8 bytes s[0..n). Inline: the verifier calls it
  * for every member of every token. */
 static inline int evp__json_key_eq(const evp__jmember_t *m, const char *s, size_t n) {
-  if (!m->key_escaped)
-    return m->keylen == n && memcmp(m->key, s, n) == 0;
+  if (!m->key_escaped) return m->keylen == n && memcmp(m->key, s, n) == 0;
   return evp__json_raw_eq(m->key, m->keylen, 1, s, n, 0);
 }
 /* Member is a string equal to s[0..n). */
 static inline int evp__json_str_eqn(const evp__jmember_t *m, const char *s, size_t n) {
-  if (m->type != EVP__JS_STRING)
-    return 0;
-  if (!m->val_escaped)
-    return m->vallen == n && memcmp(m->val, s, n) == 0;
+  if (m->type != EVP__JS_STRING) return 0;
+  if (!m->val_escaped) return m->vallen == n && memcmp(m->val, s, n) == 0;
   return evp__json_raw_eq(m->val, m->vallen, 1, s, n, 0);
 }
 #define evp__json_str_eq(m, s) evp__json_str_eqn((m), (s), strlen(s))
@@ -128,8 +130,7 @@ static inline const unsigned char *evp__json_stop(const unsigned char *p, const 
      * the controls and non-ASCII. */
     if (strict) stop = _mm_or_si128(stop, _mm_cmplt_epi8(v, sp));
     unsigned m = (unsigned)_mm_movemask_epi8(stop);
-    if (m)
-      return p + __builtin_ctz(m);
+    if (m) return p + __builtin_ctz(m);
     p += 16;
   }
 #endif
@@ -139,17 +140,14 @@ static inline const unsigned char *evp__json_stop(const unsigned char *p, const 
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
     uint64_t stop = ((q - ones) & ~q) | ((b - ones) & ~b);
     if (strict) stop |= (w - ones * 0x20) | w;
-    if (stop & highs)
-      break;
+    if (stop & highs) break;
     p += 8;
   }
-  while (p < end && *p != '"' && *p != '\\' && (!strict || (*p >= 0x20 && *p < 0x80)))
-    p++;
+  while (p < end && *p != '"' && *p != '\\' && (!strict || (*p >= 0x20 && *p < 0x80))) p++;
   return p;
 }
 #define evp__json_plain_end(p, end) evp__json_stop((p), (end), 1)
 #define evp__json_quote_end(p, end) evp__json_stop((p), (end), 0)
-
 
 /* Length of the valid UTF-8 sequence at @p p (1 for ASCII, 2..4), 0 when it
  * is not one (RFC 3629: overlong, surrogate, above U+10FFFF, truncated at
@@ -158,26 +156,19 @@ static inline const unsigned char *evp__json_stop(const unsigned char *p, const 
 static inline size_t evp__utf8_seq(const unsigned char *p, const unsigned char *end) {
   unsigned c = p[0];
   ptrdiff_t avail = end - p;
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
   if (c >= 0xE0 && c <= 0xEF) {
-    if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-      return 0;
-    if (c == 0xE0 && p[1] < 0xA0)
-      return 0; /* overlong */
-    if (c == 0xED && p[1] >= 0xA0)
-      return 0; /* UTF-16 surrogate */
+    if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;  /* overlong */
+    if (c == 0xED && p[1] >= 0xA0) return 0; /* UTF-16 surrogate */
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
     if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
       return 0;
-    if (c == 0xF0 && p[1] < 0x90)
-      return 0; /* overlong */
-    if (c == 0xF4 && p[1] >= 0x90)
-      return 0; /* above U+10FFFF */
+    if (c == 0xF0 && p[1] < 0x90) return 0;  /* overlong */
+    if (c == 0xF4 && p[1] >= 0x90) return 0; /* above U+10FFFF */
     return 4;
   }
   return 0;
@@ -212,13 +203,10 @@ static inline size_t evp__utf8_put(char *o, uint32_t cp) {
  * does not end inside a character: where to cut a message for a bounded
  * field or log line. */
 static inline size_t evp__utf8_cut(const char *s, size_t n, size_t max) {
-  if (n <= max)
-    return n;
-  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-    max--;
+  if (n <= max) return n;
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
   return max;
 }
-
 
 /* Split the elements of a JSON array text that is already known to be valid
  * JSON (@p arr starts with '['): calls @p fn for each element's span. Returns

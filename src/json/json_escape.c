@@ -37,10 +37,8 @@ size_t evp__json_escape_text(const char *s, size_t n, char *out, size_t cap, int
   static const char hex[] = EVP__HEX_DIGITS;
   const unsigned char *p = (const unsigned char *)s, *end = p + n;
   size_t o = 0;
-  if (cut)
-    *cut = 0;
-  if (!cap)
-    return 0;
+  if (cut) *cut = 0;
+  if (!cap) return 0;
   while (p < end) {
     char tmp[8];
     size_t tl, adv;
@@ -80,8 +78,7 @@ size_t evp__json_escape_text(const char *s, size_t n, char *out, size_t cap, int
       adv = 1;
     }
     if (o + tl + 1 > cap) {
-      if (cut)
-        *cut = 1;
+      if (cut) *cut = 1;
       break;
     }
     memcpy(out + o, tmp, tl);
@@ -105,33 +102,27 @@ int evp__utf8_valid(const char *s, size_t n) {
       }
     }
     size_t l = evp__utf8_seq(p, end);
-    if (!l)
-      return 0;
+    if (!l) return 0;
     p += l;
   }
   return 1;
 }
 
 evp_err_t evp__buf_json_str(evp__buf_t *b, const char *s, size_t n) {
-  if (b->err != EVP_OK)
-    return b->err;
-  if (n > (SIZE_MAX / 4 - 3) / 6)
-    return b->err = EVP_ERR_TOO_LARGE;
+  if (b->err != EVP_OK) return b->err;
+  if (n > (SIZE_MAX / 4 - 3) / 6) return b->err = EVP_ERR_TOO_LARGE;
   /* Escape into the buffer's spare room: reserve the worst case, then
    * append what it became (a bounded buffer may so refuse text that would
    * have fitted escaped, which only makes its limit a little stricter). */
   evp_err_t e = evp__buf_add(b, "\"", 1);
-  if (e == EVP_OK && (e = evp__buf_reserve(b, 6 * n + 2)) != EVP_OK)
-    return b->err = e;
-  if (e != EVP_OK)
-    return e;
+  if (e == EVP_OK && (e = evp__buf_reserve(b, 6 * n + 2)) != EVP_OK) return b->err = e;
+  if (e != EVP_OK) return e;
   b->len += evp__json_escape(s, n, (char *)b->p + b->len);
   return evp__buf_add(b, "\"", 1);
 }
 
 size_t evp__utf8_len(const char *s, size_t n) {
   size_t count = 0;
-  for (size_t i = 0; i < n; i++)
-    count += ((unsigned char)s[i] & 0xC0) != 0x80;
+  for (size_t i = 0; i < n; i++) count += ((unsigned char)s[i] & 0xC0) != 0x80;
   return count;
 }

@@ -86,10 +86,9 @@ static inline size_t evp__json_lex_escape(const unsigned char *q, const unsigned
  * control characters. *escaped says whether the body holds an escape (a
  * plain body can be used in place). NULL when the body is not valid, with
  * *at the offending byte and *msg why. */
-static EVP__ALWAYS_INLINE const unsigned char *evp__json_lex_string(const unsigned char *p,
-                                                        const unsigned char *end, int *escaped,
-                                                        const unsigned char **at,
-                                                        const char **msg) {
+static EVP__ALWAYS_INLINE const unsigned char *
+evp__json_lex_string(const unsigned char *p, const unsigned char *end, int *escaped,
+                     const unsigned char **at, const char **msg) {
   int esc = 0;
   for (;;) {
     p = evp__json_plain_end(p, end);
@@ -139,11 +138,9 @@ static inline int evp__json_is_digit(unsigned c) { return c - '0' < 10u; }
 /* The end of the number at @p p (RFC 8259 6: -?(0|[1-9][0-9]*)(.[0-9]+)?
  * ([eE][+-]?[0-9]+)?), its parts in *n; NULL when it is not one, with
  * *at the offending byte and *msg why. */
-static EVP__ALWAYS_INLINE const unsigned char *evp__json_lex_number(const unsigned char *p,
-                                                        const unsigned char *end,
-                                                        evp__json_number_t *n,
-                                                        const unsigned char **at,
-                                                        const char **msg) {
+static EVP__ALWAYS_INLINE const unsigned char *
+evp__json_lex_number(const unsigned char *p, const unsigned char *end, evp__json_number_t *n,
+                     const unsigned char **at, const char **msg) {
   int ndig = 0;
   n->mant = 0;
   n->frac_digits = n->exp = n->neg = 0;
@@ -161,8 +158,10 @@ static EVP__ALWAYS_INLINE const unsigned char *evp__json_lex_number(const unsign
     p++;
   } else {
     for (; p < end && evp__json_is_digit(*p); p++, ndig++) {
-      if (ndig < 19) n->mant = n->mant * 10 + (uint64_t)(*p - '0');
-      else n->exact = 0;
+      if (ndig < 19)
+        n->mant = n->mant * 10 + (uint64_t)(*p - '0');
+      else
+        n->exact = 0;
     }
   }
   if (p < end && *p == '.') {
@@ -198,9 +197,8 @@ static EVP__ALWAYS_INLINE const unsigned char *evp__json_lex_number(const unsign
 }
 
 /* The literal @p lit (true, false, null) at @p p: its end, or NULL. */
-static inline const unsigned char *evp__json_lex_literal(const unsigned char *p,
-                                                         const unsigned char *end,
-                                                         const char *lit, size_t n) {
+static inline const unsigned char *
+evp__json_lex_literal(const unsigned char *p, const unsigned char *end, const char *lit, size_t n) {
   return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
 }
 
@@ -208,9 +206,8 @@ static inline const unsigned char *evp__json_lex_literal(const unsigned char *p,
  * JSON (@p p just past the opening quote): the first quote not escaped,
  * found 16 bytes a step; NULL when the text ends first. *escaped says
  * whether a backslash was met. */
-static inline const unsigned char *evp__json_skip_string_trusted(const unsigned char *p,
-                                                                 const unsigned char *end,
-                                                                 int *escaped) {
+static inline const unsigned char *
+evp__json_skip_string_trusted(const unsigned char *p, const unsigned char *end, int *escaped) {
   int esc = 0;
   for (;;) {
     p = evp__json_quote_end(p, end);

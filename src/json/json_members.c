@@ -31,27 +31,21 @@ typedef struct {
 } byte_iter;
 
 static int byte_next(byte_iter *it) {
-  if (it->bi < it->bl)
-    return it->buf[it->bi++];
-  if (it->i >= it->len)
-    return -1;
-  if (!it->esc || it->s[it->i] != '\\')
-    return (unsigned char)it->s[it->i++];
+  if (it->bi < it->bl) return it->buf[it->bi++];
+  if (it->i >= it->len) return -1;
+  if (!it->esc || it->s[it->i] != '\\') return (unsigned char)it->s[it->i++];
   it->bl = decode_escape(it->s, it->len, &it->i, it->buf);
   it->bi = 1;
   return it->buf[0];
 }
 
 int evp__json_raw_eq(const char *a, size_t alen, int a_esc, const char *b, size_t blen, int b_esc) {
-  if (!a_esc && !b_esc)
-    return alen == blen && memcmp(a, b, alen) == 0;
+  if (!a_esc && !b_esc) return alen == blen && memcmp(a, b, alen) == 0;
   byte_iter x = {a, alen, 0, a_esc, {0}, 0, 0}, y = {b, blen, 0, b_esc, {0}, 0, 0};
   for (;;) {
     int ca = byte_next(&x), cb = byte_next(&y);
-    if (ca != cb)
-      return 0;
-    if (ca < 0)
-      return 1;
+    if (ca != cb) return 0;
+    if (ca < 0) return 1;
   }
 }
 
@@ -89,8 +83,7 @@ static int names_eq(const evp__jmember_t *x, const evp__jmember_t *y) {
 static long find_dup_pairs(const evp__jmember_t *m, size_t n) {
   for (size_t i = 1; i < n; i++)
     for (size_t j = 0; j < i; j++)
-      if (names_eq(&m[i], &m[j]))
-        return (long)i;
+      if (names_eq(&m[i], &m[j])) return (long)i;
   return -1;
 }
 
@@ -111,8 +104,7 @@ static void dup_seed_init(void) {
 }
 
 long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
-  if (n <= FIND_DUP_PAIRS_MAX)
-    return find_dup_pairs(m, n);
+  if (n <= FIND_DUP_PAIRS_MAX) return find_dup_pairs(m, n);
   /* Open addressing on the hash of each decoded name (escaped names are
    * decoded into one buffer first, so "a" and "\u0061" meet). */
   size_t cap = 64, esc = 0;
@@ -160,8 +152,7 @@ int evp__json_numericdate(const evp__jmember_t *m, int64_t *out) {
    * at +-2^62 so that adding a leeway can never overflow. Fractions are
    * truncated toward zero (RFC 7519 allows fractional NumericDates). */
   const int64_t lim = INT64_C(1) << 62;
-  if (m->type != EVP__JS_NUMBER)
-    return -1;
+  if (m->type != EVP__JS_NUMBER) return -1;
   const char *p = m->val, *end = m->val + m->vallen;
   int neg = 0;
   if (p < end && *p == '-') {
@@ -188,11 +179,9 @@ int evp__json_numericdate(const evp__jmember_t *m, int64_t *out) {
   if (p < end && (*p == 'e' || *p == 'E')) {
     p++;
     int eneg = 0, e = 0;
-    if (p < end && (*p == '+' || *p == '-'))
-      eneg = *p++ == '-';
+    if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
     for (; p < end && *p >= '0' && *p <= '9'; p++)
-      if (e < 10000)
-        e = e * 10 + (*p - '0');
+      if (e < 10000) e = e * 10 + (*p - '0');
     exp10 += eneg ? -e : e;
   }
   (void)sat;
@@ -208,12 +197,10 @@ int evp__json_numericdate(const evp__jmember_t *m, int64_t *out) {
     mant /= 10;
     exp10++;
   }
-  if (mant > lim)
-    mant = lim;
+  if (mant > lim) mant = lim;
   *out = neg ? -mant : mant;
   return 0;
 }
-
 
 char *evp__json_replace_nul_escapes(const char *json, size_t len, char nul, size_t *outlen,
                                     int *copied) {
@@ -224,14 +211,12 @@ char *evp__json_replace_nul_escapes(const char *json, size_t len, char nul, size
   for (;;) {
     /* Outside strings: to the next opening quote. */
     const unsigned char *q = memchr(p, '"', (size_t)(end - p));
-    if (!q)
-      break;
+    if (!q) break;
     p = q + 1;
     /* Inside: stop at each backslash until the closing quote. */
     for (;;) {
       p = evp__json_quote_end(p, end);
-      if (p >= end || *p == '"')
-        break;
+      if (p >= end || *p == '"') break;
       if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0) {
         if (!out && !(out = malloc(len))) {
           *copied = 1;
@@ -245,15 +230,12 @@ char *evp__json_replace_nul_escapes(const char *json, size_t len, char nul, size
         continue;
       }
       p += 2; /* any other escape */
-      if (p > end)
-        p = end;
+      if (p > end) p = end;
     }
-    if (p >= end)
-      break;
+    if (p >= end) break;
     p++;
   }
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   memcpy(out + o, from, (size_t)(end - from));
   *outlen = o + (size_t)(end - from);
   *copied = 1;

@@ -29,8 +29,7 @@ typedef struct {
 
 /* Called around every token: inlined, with the common no-space case first. */
 static EVP__ALWAYS_INLINE void skip_ws(scan_t *s) {
-  if (EVP__LIKELY(s->p < s->end && *s->p > ' '))
-    return;
+  if (EVP__LIKELY(s->p<s->end && * s->p> ' ')) return;
   s->p = evp__json_skip_ws(s->p, s->end);
 }
 
@@ -71,8 +70,7 @@ static evp_err_t scan_container(scan_t *s, int is_obj) {
       unsigned c = *s->p++;
       int esc;
       if (c == '"') {
-        if (scan_string(s, &esc))
-          return EVP_ERR_JSON;
+        if (scan_string(s, &esc)) return EVP_ERR_JSON;
       } else if (c == '{' || c == '[') {
         depth++;
       } else if ((c == '}' || c == ']') && --depth == 0) {
@@ -81,8 +79,7 @@ static evp_err_t scan_container(scan_t *s, int is_obj) {
     }
     return fail(s, "unexpected end of input");
   }
-  if (++s->depth > s->max_depth)
-    return fail_at(s, s->p - 1, "nesting too deep", EVP_ERR_TOO_DEEP);
+  if (++s->depth > s->max_depth) return fail_at(s, s->p - 1, "nesting too deep", EVP_ERR_TOO_DEEP);
   char close = is_obj ? '}' : ']';
   skip_ws(s);
   if (s->p < s->end && *s->p == (unsigned char)close) {
@@ -95,20 +92,16 @@ static evp_err_t scan_container(scan_t *s, int is_obj) {
     int esc;
     if (is_obj) {
       skip_ws(s);
-      if (s->p >= s->end || *s->p != '"')
-        return fail(s, "expected a member name");
+      if (s->p >= s->end || *s->p != '"') return fail(s, "expected a member name");
       s->p++;
-      if (scan_string(s, &esc))
-        return EVP_ERR_JSON;
+      if (scan_string(s, &esc)) return EVP_ERR_JSON;
       skip_ws(s);
-      if (s->p >= s->end || *s->p != ':')
-        return fail(s, "expected ':'");
+      if (s->p >= s->end || *s->p != ':') return fail(s, "expected ':'");
       s->p++;
     }
     skip_ws(s);
     evp_err_t e = scan_value(s, &t, &esc);
-    if (e)
-      return e;
+    if (e) return e;
     skip_ws(s);
     if (s->p < s->end && *s->p == ',') {
       s->p++;
@@ -125,16 +118,14 @@ static evp_err_t scan_container(scan_t *s, int is_obj) {
 
 static evp_err_t scan_literal(scan_t *s, const char *lit, size_t n) {
   const unsigned char *q = evp__json_lex_literal(s->p, s->end, lit, n);
-  if (!q)
-    return fail(s, "unexpected token");
+  if (!q) return fail(s, "unexpected token");
   s->p = q;
   return EVP_OK;
 }
 
 /* One value; *escaped: a string value holds an escape. */
 static evp_err_t scan_value(scan_t *s, evp__jstype_t *type, int *escaped) {
-  if (s->p >= s->end)
-    return fail(s, "unexpected end of input");
+  if (s->p >= s->end) return fail(s, "unexpected end of input");
   switch (*s->p) {
   case '"':
     s->p++;
@@ -148,20 +139,13 @@ static evp_err_t scan_value(scan_t *s, evp__jstype_t *type, int *escaped) {
     s->p++;
     *type = EVP__JS_ARRAY;
     return scan_container(s, 0);
-  case 't':
-    *type = EVP__JS_TRUE;
-    return scan_literal(s, "true", 4);
-  case 'f':
-    *type = EVP__JS_FALSE;
-    return scan_literal(s, "false", 5);
-  case 'n':
-    *type = EVP__JS_NULL;
-    return scan_literal(s, "null", 4);
+  case 't': *type = EVP__JS_TRUE; return scan_literal(s, "true", 4);
+  case 'f': *type = EVP__JS_FALSE; return scan_literal(s, "false", 5);
+  case 'n': *type = EVP__JS_NULL; return scan_literal(s, "null", 4);
   default: {
     *type = EVP__JS_NUMBER;
-    if (*s->p != '-' && !evp__json_is_digit(*s->p))
-      return fail(s, "unexpected character");
-    evp__json_number_t num; /* only the grammar matters here */
+    if (*s->p != '-' && !evp__json_is_digit(*s->p)) return fail(s, "unexpected character");
+    evp__json_number_t num;             /* only the grammar matters here */
     const unsigned char *q, *at = NULL; /* set by the lexer on failure */
     const char *msg = NULL;
     if (!(q = evp__json_lex_number(s->p, s->end, &num, &at, &msg)))
@@ -182,12 +166,10 @@ static evp_err_t scan_object(scan_t *s, evp__jmember_t *m, size_t max_m,
   *count = 0;
   skip_ws(s);
   if (s->p >= s->end || *s->p != '{') {
-    if (info)
-      info->not_object = 1;
+    if (info) info->not_object = 1;
     return fail(s, "expected an object");
   }
-  if (info)
-    info->start = (size_t)(s->p - text);
+  if (info) info->start = (size_t)(s->p - text);
   s->p++;
   skip_ws(s);
   if (s->p < s->end && *s->p == '}') {
@@ -196,26 +178,21 @@ static evp_err_t scan_object(scan_t *s, evp__jmember_t *m, size_t max_m,
   }
   for (;;) {
     skip_ws(s);
-    if (s->p >= s->end || *s->p != '"')
-      return fail(s, "expected a member name");
-    if (!each && k == max_m)
-      return fail_at(s, s->p, "too many members", EVP_ERR_TOO_LARGE);
+    if (s->p >= s->end || *s->p != '"') return fail(s, "expected a member name");
+    if (!each && k == max_m) return fail_at(s, s->p, "too many members", EVP_ERR_TOO_LARGE);
     evp__jmember_t *cur = each ? m : &m[k];
     const unsigned char *ks = ++s->p;
-    if (scan_string(s, &cur->key_escaped))
-      return EVP_ERR_JSON;
+    if (scan_string(s, &cur->key_escaped)) return EVP_ERR_JSON;
     cur->key = (const char *)ks;
     cur->keylen = (size_t)(s->p - 1 - ks);
     skip_ws(s);
-    if (s->p >= s->end || *s->p != ':')
-      return fail(s, "expected ':'");
+    if (s->p >= s->end || *s->p != ':') return fail(s, "expected ':'");
     s->p++;
     skip_ws(s);
     const unsigned char *vs = s->p;
     int esc = 0;
     evp_err_t e = scan_value(s, &cur->type, &esc);
-    if (e)
-      return e;
+    if (e) return e;
     cur->val_escaped = 0;
     if (cur->type == EVP__JS_STRING) {
       /* Spans of strings exclude the quotes. */
@@ -227,8 +204,7 @@ static evp_err_t scan_object(scan_t *s, evp__jmember_t *m, size_t max_m,
       cur->vallen = (size_t)(s->p - vs);
     }
     k++;
-    if (each)
-      each(opaque, cur);
+    if (each) each(opaque, cur);
     skip_ws(s);
     if (s->p < s->end && *s->p == ',') {
       s->p++;
@@ -241,29 +217,32 @@ static evp_err_t scan_object(scan_t *s, evp__jmember_t *m, size_t max_m,
     return fail(s, "expected ',' or '}'");
   }
 done:
-  if (info)
-    info->end = (size_t)(s->p - text);
+  if (info) info->end = (size_t)(s->p - text);
   skip_ws(s);
-  if (s->p != s->end)
-    return fail(s, "trailing characters after the object");
+  if (s->p != s->end) return fail(s, "trailing characters after the object");
   *count = k;
   return EVP_OK;
 }
 
 static scan_t scanner(const char *text, size_t n, unsigned max_depth, int trusted) {
-  scan_t s = {(const unsigned char *)text, (const unsigned char *)text + n, 1, max_depth,
-              trusted, NULL, NULL};
+  scan_t s = {(const unsigned char *)text,
+              (const unsigned char *)text + n,
+              1,
+              max_depth,
+              trusted,
+              NULL,
+              NULL};
   return s;
 }
 
-evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth,
-                                evp__jmember_t *m, size_t max_m, size_t *count) {
+evp_err_t evp__json_scan_object(const char *text, size_t n, unsigned max_depth, evp__jmember_t *m,
+                                size_t max_m, size_t *count) {
   scan_t s = scanner(text, n, max_depth, 0);
   return scan_object(&s, m, max_m, NULL, NULL, count, NULL);
 }
 
-evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember_t *m,
-                                        size_t max_m, size_t *count) {
+evp_err_t evp__json_scan_object_trusted(const char *text, size_t n, evp__jmember_t *m, size_t max_m,
+                                        size_t *count) {
   scan_t s = scanner(text, n, UINT32_MAX, 1);
   return scan_object(&s, m, max_m, NULL, NULL, count, NULL);
 }
@@ -292,18 +271,15 @@ size_t evp__json_array_each(const char *arr, size_t len,
   s.p++; /* past '[' */
   for (;;) {
     skip_ws(&s);
-    if (s.p >= s.end || *s.p == ']')
-      return count;
+    if (s.p >= s.end || *s.p == ']') return count;
     const unsigned char *start = s.p;
     evp__jstype_t t;
     int esc;
     if (scan_value(&s, &t, &esc) != EVP_OK)
       return count; /* not the valid JSON the caller promised: stop at the damage */
-    if (fn && fn(opaque, count, (const char *)start, (size_t)(s.p - start)) != 0)
-      return (size_t)-1;
+    if (fn && fn(opaque, count, (const char *)start, (size_t)(s.p - start)) != 0) return (size_t)-1;
     count++;
     skip_ws(&s);
-    if (s.p < s.end && *s.p == ',')
-      s.p++;
+    if (s.p < s.end && *s.p == ',') s.p++;
   }
 }

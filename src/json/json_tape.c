@@ -22,7 +22,9 @@ typedef struct {
 
 static locale_t evp__c_locale;
 static pthread_once_t evp__c_locale_once = PTHREAD_ONCE_INIT;
-static void evp__c_locale_init(void) { evp__c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+static void evp__c_locale_init(void) {
+  evp__c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
 
 int evp__json_strtod(const char *s, size_t n, double *out) {
   char stackbuf[128], *buf = n < sizeof stackbuf ? stackbuf : malloc(n + 1);
@@ -50,8 +52,7 @@ static evp_err_t fail_at(tape_parser_t *p, const unsigned char *at, const char *
 static int grow(evp__jdoc *d) {
   size_t nc = d->cap ? d->cap * 2 : 64;
   evp__jv *nv = realloc(d->v, nc * sizeof *nv);
-  if (!nv)
-    return -1;
+  if (!nv) return -1;
   d->v = nv;
   d->cap = nc;
   return 0;
@@ -59,8 +60,7 @@ static int grow(evp__jdoc *d) {
 
 static inline evp__jv *push(tape_parser_t *p, size_t *idx) {
   evp__jdoc *d = p->d;
-  if (EVP__UNLIKELY(d->n == d->cap) && grow(d))
-    return NULL;
+  if (EVP__UNLIKELY(d->n == d->cap) && grow(d)) return NULL;
   *idx = d->n;
   evp__jv *v = &d->v[d->n++];
   v->isint = 0;
@@ -71,7 +71,7 @@ static inline evp__jv *push(tape_parser_t *p, size_t *idx) {
 
 /* Called around every token: inlined, with the common no-space case first. */
 static EVP__ALWAYS_INLINE void skip_ws(tape_parser_t *p) {
-  if (EVP__LIKELY(p->p < p->end && *p->p > ' ')) return;
+  if (EVP__LIKELY(p->p<p->end && * p->p> ' ')) return;
   p->p = evp__json_skip_ws(p->p, p->end);
 }
 
@@ -83,8 +83,7 @@ static evp_err_t parse_string(tape_parser_t *p, evp__jv *v) {
   const unsigned char *s = p->p, *q, *at = NULL; /* set by the lexer on failure */
   const char *msg = NULL;
   int escaped;
-  if (!(q = evp__json_lex_string(s, p->end, &escaped, &at, &msg)))
-    return fail_at(p, at, msg);
+  if (!(q = evp__json_lex_string(s, p->end, &escaped, &at, &msg))) return fail_at(p, at, msg);
   v->type = EVP__J_STR;
   p->p = q + 1;
   if (!escaped) {
@@ -109,8 +108,7 @@ static evp_err_t parse_number(tape_parser_t *p, evp__jv *v) {
   const unsigned char *s = p->p, *q, *at = NULL; /* set by the lexer on failure */
   const char *msg = NULL;
   evp__json_number_t num;
-  if (!(q = evp__json_lex_number(s, p->end, &num, &at, &msg)))
-    return fail_at(p, at, msg);
+  if (!(q = evp__json_lex_number(s, p->end, &num, &at, &msg))) return fail_at(p, at, msg);
   int e10 = num.exp - num.frac_digits;
   double val;
   /* Clinger's fast path: exact when the mantissa and the power of ten are
@@ -173,8 +171,14 @@ static evp_err_t parse_value(tape_parser_t *p, int depth) {
       count++;
       skip_ws(p);
       if (p->p >= p->end) return fail(p, "unexpected end of input");
-      if (*p->p == ',') { p->p++; continue; }
-      if (*p->p == (obj ? '}' : ']')) { p->p++; break; }
+      if (*p->p == ',') {
+        p->p++;
+        continue;
+      }
+      if (*p->p == (obj ? '}' : ']')) {
+        p->p++;
+        break;
+      }
       return fail(p, obj ? "',' or '}' expected" : "',' or ']' expected");
     }
     v = &p->d->v[idx]; /* the tape may have moved */
@@ -183,9 +187,7 @@ static evp_err_t parse_value(tape_parser_t *p, int depth) {
     v->u.end = (size_t)(p->p - p->start);
     return EVP_OK;
   }
-  case '"':
-    p->p++;
-    return parse_string(p, v);
+  case '"': p->p++; return parse_string(p, v);
   case 't':
     if (!(q = evp__json_lex_literal(p->p, p->end, "true", 4))) return fail(p, "invalid literal");
     v->type = EVP__J_TRUE;
@@ -212,7 +214,10 @@ evp_err_t evp__json_parse(evp__jdoc *d, const char *s, size_t len, int max_depth
   d->sused = 0;
   d->err_off = 0;
   d->err_msg = NULL;
-  if (len > UINT32_MAX / 2) { d->err_msg = "document too large"; return EVP_ERR_TOO_LARGE; }
+  if (len > UINT32_MAX / 2) {
+    d->err_msg = "document too large";
+    return EVP_ERR_TOO_LARGE;
+  }
   if (d->scap < len) {
     /* zeroed: PCRE2's JIT may read a few bytes past a subject (harmlessly,
      * within the allocation), and valgrind should not see garbage there */
@@ -260,7 +265,10 @@ int evp__json_equal(const evp__jv *a, const evp__jv *b) {
     for (uint32_t i = 0; i < a->len; i++) {
       const evp__jv *y = b + 1, *found = NULL;
       for (uint32_t j = 0; j < b->len; j++) {
-        if (y->len == x->len && !memcmp(y->u.str, x->u.str, x->len)) { found = y + 1; break; }
+        if (y->len == x->len && !memcmp(y->u.str, x->u.str, x->len)) {
+          found = y + 1;
+          break;
+        }
         y += 1 + y[1].skip;
       }
       if (!found || !evp__json_equal(x + 1, found)) return 0;

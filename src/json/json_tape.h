@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include "base/base.h"
 
-
 /* A parsed JSON document is an array of values in document order. A
  * container is followed by its children (objects: key string, then value),
  * and `skip` jumps over the whole subtree, so walking needs no pointers and

@@ -28,13 +28,10 @@ typedef enum evp__pq_type {
 typedef struct evp__pq_column {
   const char *name; /* non-empty UTF-8, <= 255 bytes, unique in the schema */
   evp__pq_type_t type;
-  int optional;     /* non-zero: nullable (one definition level) */
+  int optional; /* non-zero: nullable (one definition level) */
 } evp__pq_column_t;
 
-typedef enum evp__pq_codec {
-  EVP__PQ_SNAPPY = 0,
-  EVP__PQ_UNCOMPRESSED = 1
-} evp__pq_codec_t;
+typedef enum evp__pq_codec { EVP__PQ_SNAPPY = 0, EVP__PQ_UNCOMPRESSED = 1 } evp__pq_codec_t;
 
 typedef struct evp__pq_kv {
   const char *key;
@@ -43,10 +40,11 @@ typedef struct evp__pq_kv {
 
 /* Options; zero means the default shown. */
 typedef struct evp__pq_options {
-  evp__pq_codec_t codec;   /* default SNAPPY */
-  size_t row_group_rows;   /* default 1,000,000; max 64 Mi */
-  size_t row_group_bytes;  /* buffered bytes before a row group is flushed; default 64 MiB, max 1 GiB */
-  size_t page_bytes;       /* target uncompressed data page size; default 1 MiB, 1 KiB..64 MiB */
+  evp__pq_codec_t codec; /* default SNAPPY */
+  size_t row_group_rows; /* default 1,000,000; max 64 Mi */
+  size_t
+      row_group_bytes; /* buffered bytes before a row group is flushed; default 64 MiB, max 1 GiB */
+  size_t page_bytes;   /* target uncompressed data page size; default 1 MiB, 1 KiB..64 MiB */
   size_t dict_max_bytes;   /* per column chunk; above it the chunk is PLAIN; default 1 MiB */
   size_t dict_max_entries; /* default 65,536 */
   size_t max_value_bytes;  /* longest string accepted; default 16 MiB, max 64 MiB */
@@ -64,8 +62,11 @@ typedef struct evp__pq_value {
   union {
     int64_t i64; /* INT64 and TIMESTAMP_US */
     double f64;
-    int b;       /* BOOLEAN: 0 or 1 */
-    struct { const char *ptr; size_t len; } s;
+    int b; /* BOOLEAN: 0 or 1 */
+    struct {
+      const char *ptr;
+      size_t len;
+    } s;
   } v;
 } evp__pq_value_t;
 
@@ -86,15 +87,14 @@ evp_err_t evp__pq_writer_open(evp__pq_writer_t **out, const char *dir, const cha
  * max_value_bytes) leave the writer unchanged and usable. EVP_ERR_IO or
  * EVP_ERR_NOMEM while flushing a row group put the writer in a failed state:
  * later calls return EVP_ERR_STATE and only close/abort remain. */
-evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row,
-                                char *errstr, size_t errstr_size);
+evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row, char *errstr,
+                                size_t errstr_size);
 
 /* Append @p nrows rows stored row-major (nrows * ncols values). Stops at the
  * first error; @p appended (may be NULL) receives the rows accepted, so the
  * caller knows which row failed. Errors as for evp__pq_writer_append. */
-evp_err_t evp__pq_writer_append_rows(evp__pq_writer_t *w, const evp__pq_value_t *rows,
-                                     size_t nrows, size_t *appended, char *errstr,
-                                     size_t errstr_size);
+evp_err_t evp__pq_writer_append_rows(evp__pq_writer_t *w, const evp__pq_value_t *rows, size_t nrows,
+                                     size_t *appended, char *errstr, size_t errstr_size);
 
 /* Rows appended so far, and bytes written to the file so far (the buffered
  * row group is not included). */
@@ -110,8 +110,8 @@ uint64_t evp__pq_writer_buffered_bytes(const evp__pq_writer_t *w);
  * the temporary is removed and no final file appears, except when only the
  * final directory fsync fails (EVP_ERR_IO with the file already renamed).
  * @p file_size (may be NULL) receives the final size. */
-evp_err_t evp__pq_writer_close(evp__pq_writer_t *w, uint64_t *file_size,
-                               char *errstr, size_t errstr_size);
+evp_err_t evp__pq_writer_close(evp__pq_writer_t *w, uint64_t *file_size, char *errstr,
+                               size_t errstr_size);
 
 /* Discard: remove the temporary and free @p w (NULL is fine). */
 void evp__pq_writer_abort(evp__pq_writer_t *w);
@@ -122,8 +122,8 @@ void evp__pq_writer_abort(evp__pq_writer_t *w);
  * next file (same columns and options) in @p dir, and free releases the
  * writer (discarding an open file). reopen is EVP_ERR_STATE unless the
  * previous file was finished or discarded. */
-evp_err_t evp__pq_writer_finish(evp__pq_writer_t *w, uint64_t *file_size,
-                                char *errstr, size_t errstr_size);
+evp_err_t evp__pq_writer_finish(evp__pq_writer_t *w, uint64_t *file_size, char *errstr,
+                                size_t errstr_size);
 void evp__pq_writer_discard(evp__pq_writer_t *w);
 evp_err_t evp__pq_writer_reopen(evp__pq_writer_t *w, const char *dir, const char *final_name,
                                 char *errstr, size_t errstr_size);

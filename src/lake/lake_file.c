@@ -56,8 +56,8 @@ evp_err_t evp__lake_file_open(evp__lake_file_t *f, const char *dir, const char *
   }
   struct stat st;
   if (lstat(f->final_path, &st) == 0) {
-    evp_err_t e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake file: %s already exists",
-                              f->final_path);
+    evp_err_t e =
+        evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake file: %s already exists", f->final_path);
     release(f);
     return e;
   }
@@ -131,8 +131,8 @@ evp_err_t evp__lake_file_commit(evp__lake_file_t *f, int no_fsync, char *errstr,
                     strerror(en));
   if (e == EVP_OK && rename(f->tmp_path, f->final_path) != 0) {
     en = errno;
-    e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake file: rename to %s: %s",
-                    f->final_path, strerror(en));
+    e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake file: rename to %s: %s", f->final_path,
+                    strerror(en));
   }
   if (e != EVP_OK) {
     unlink(f->tmp_path);

@@ -17,13 +17,13 @@
 struct evp__row_builder {
   const evp__table_t *t;
   evp__pq_column_t *cols;
-  size_t ncols;              /* data columns */
+  size_t ncols;                  /* data columns */
   size_t received_at, client_id; /* their column indexes */
-  long event_id;             /* column "event_id" (string) or -1 */
+  long event_id;                 /* column "event_id" (string) or -1 */
   evp__jmember_t *m;
   const evp__jmember_t **by_col; /* the member for each column, per event */
   evp__pq_value_t *row;
-  char *scratch;             /* unescaped strings and JSON texts of one row */
+  char *scratch; /* unescaped strings and JSON texts of one row */
   size_t scap;
 };
 
@@ -48,7 +48,7 @@ void evp__row_builder_free(evp__row_builder_t *rb) {
 }
 
 evp_err_t evp__row_builder_new(const evp__table_t *t, evp__row_builder_t **out, char *errstr,
-                        size_t errstr_size) {
+                               size_t errstr_size) {
   *out = NULL;
   evp__row_builder_t *rb = calloc(1, sizeof *rb);
   if (!rb) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
@@ -116,8 +116,10 @@ static size_t compact(const char *s, size_t n, char *out) {
     char c = s[i];
     if (in_str) {
       out[o++] = c;
-      if (c == '\\' && i + 1 < n) out[o++] = s[++i];
-      else if (c == '"') in_str = 0;
+      if (c == '\\' && i + 1 < n)
+        out[o++] = s[++i];
+      else if (c == '"')
+        in_str = 0;
     } else if (c == '"') {
       in_str = 1;
       out[o++] = c;
@@ -178,7 +180,7 @@ static evp_err_t cell(evp__row_builder_t *rb, size_t ci, const evp__jmember_t *m
 }
 
 int evp__row_builder_event_id(evp__row_builder_t *rb, const char *ev, size_t len, const char **id,
-                       size_t *idlen) {
+                              size_t *idlen) {
   size_t nm = 0;
   if (rb->event_id < 0 ||
       evp__json_scan_object_trusted(ev, len, rb->m, EVP__TABLE_MAX_MEMBERS, &nm) != EVP_OK)
@@ -204,10 +206,10 @@ int evp__row_builder_event_id(evp__row_builder_t *rb, const char *ev, size_t len
   return -1;
 }
 
-evp_err_t evp__row_builder_build(evp__row_builder_t *rb, const char *ev, size_t len, int64_t received_at_us,
-                          const char *client_id, size_t client_id_len,
-                          const evp__pq_value_t **row, const char **id, size_t *idlen,
-                          char *errstr, size_t errstr_size) {
+evp_err_t evp__row_builder_build(evp__row_builder_t *rb, const char *ev, size_t len,
+                                 int64_t received_at_us, const char *client_id,
+                                 size_t client_id_len, const evp__pq_value_t **row, const char **id,
+                                 size_t *idlen, char *errstr, size_t errstr_size) {
   size_t nm = 0;
   *id = NULL;
   *idlen = 0;
@@ -219,8 +221,8 @@ evp_err_t evp__row_builder_build(evp__row_builder_t *rb, const char *ev, size_t 
                        "batcher: the event has more than %d top-level members",
                        EVP__TABLE_MAX_MEMBERS);
   if (e)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "batcher: event is not a JSON object (%s)",
-                       evp_err2str(e));
+    return evp__seterr(errstr, errstr_size, EVP_ERR_JSON,
+                       "batcher: event is not a JSON object (%s)", evp_err2str(e));
   /* Unescaped strings and compacted texts are never longer than their
    * spans, so one buffer of the spans' total holds every value of the row. */
   if (len + 1 > rb->scap) {

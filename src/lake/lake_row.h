@@ -20,7 +20,7 @@ struct evp__pq_value;
 struct evp__pq_column;
 
 evp_err_t evp__row_builder_new(const struct evp__table *t, evp__row_builder_t **out, char *errstr,
-                        size_t errstr_size);
+                               size_t errstr_size);
 void evp__row_builder_free(evp__row_builder_t *rb);
 /* The Parquet columns (cols[0..ndata) of the table) and their count. */
 const struct evp__pq_column *evp__row_builder_columns(const evp__row_builder_t *rb, size_t *n);
@@ -28,14 +28,14 @@ const struct evp__pq_column *evp__row_builder_columns(const evp__row_builder_t *
  * @p client_id) and stay valid until the next call. @p id / @p idlen get the
  * event_id string (NULL when the event has none). EVP_ERR_JSON or
  * EVP_ERR_INVALID_EVENT (a value that fits no column) with the reason. */
-evp_err_t evp__row_builder_build(evp__row_builder_t *rb, const char *ev, size_t len, int64_t received_at_us,
-                          const char *client_id, size_t client_id_len,
-                          const struct evp__pq_value **row, const char **id, size_t *idlen,
-                          char *errstr, size_t errstr_size);
+evp_err_t evp__row_builder_build(evp__row_builder_t *rb, const char *ev, size_t len,
+                                 int64_t received_at_us, const char *client_id,
+                                 size_t client_id_len, const struct evp__pq_value **row,
+                                 const char **id, size_t *idlen, char *errstr, size_t errstr_size);
 
 /* Only the event_id of an event (for re-learning dedup state): 0 and the id
  * (valid until the next call), or -1 when the event has none. */
 int evp__row_builder_event_id(evp__row_builder_t *rb, const char *ev, size_t len, const char **id,
-                       size_t *idlen);
+                              size_t *idlen);
 
 #endif /* EVP_LAKE_LAKE_ROW_H */

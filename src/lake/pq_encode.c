@@ -7,12 +7,18 @@
 
 int evp__pq_bit_width(uint32_t max_value) {
   int w = 0;
-  while (max_value) { w++; max_value >>= 1; }
+  while (max_value) {
+    w++;
+    max_value >>= 1;
+  }
   return w;
 }
 
 static void put_varint(evp__buf_t *out, uint64_t v) {
-  while (v >= 0x80) { evp__buf_u8(out, (uint8_t)(v | 0x80)); v >>= 7; }
+  while (v >= 0x80) {
+    evp__buf_u8(out, (uint8_t)(v | 0x80));
+    v >>= 7;
+  }
   evp__buf_u8(out, (uint8_t)v);
 }
 
@@ -85,7 +91,6 @@ evp_err_t evp__pq_plain_bool(evp__buf_t *out, const uint8_t *v, size_t n) {
 
 int evp__pq_utf8_valid(const uint8_t *s, size_t n) { return evp__utf8_valid((const char *)s, n); }
 
-
 static evp_err_t dict_rehash(evp__pq_dict_t *d, size_t nslots) {
   uint32_t *slots = calloc(nslots, sizeof *slots);
   if (!slots) return EVP_ERR_NOMEM;
@@ -148,7 +153,8 @@ evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uin
 }
 
 size_t evp__pq_dict_bytes(const evp__pq_dict_t *d) {
-  return d->bytes.len + d->n * (sizeof(uint64_t) + 2 * sizeof(uint32_t)) + d->nslots * sizeof(uint32_t);
+  return d->bytes.len + d->n * (sizeof(uint64_t) + 2 * sizeof(uint32_t)) +
+         d->nslots * sizeof(uint32_t);
 }
 
 void evp__pq_dict_clear(evp__pq_dict_t *d) {

@@ -27,11 +27,11 @@ int evp__pq_utf8_valid(const uint8_t *s, size_t n);
 
 /* Dictionary of distinct byte strings in insertion order. */
 typedef struct evp__pq_dict {
-  uint32_t *slots;   /* open addressing: entry index + 1, 0 = empty */
-  size_t nslots;     /* power of two */
-  uint64_t *off;     /* entry i is bytes.p[off[i] .. off[i]+len[i]) */
+  uint32_t *slots; /* open addressing: entry index + 1, 0 = empty */
+  size_t nslots;   /* power of two */
+  uint64_t *off;   /* entry i is bytes.p[off[i] .. off[i]+len[i]) */
   uint32_t *len;
-  uint32_t *hash;    /* cached hash per entry, for rehashing */
+  uint32_t *hash; /* cached hash per entry, for rehashing */
   size_t n, cap;
   evp__buf_t bytes;
 } evp__pq_dict_t;

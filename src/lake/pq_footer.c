@@ -7,11 +7,11 @@
 
 static int phys_type(evp__pq_type_t t) {
   switch (t) {
-    case EVP__PQ_STRING: return PQ_T_BYTE_ARRAY;
-    case EVP__PQ_DOUBLE: return PQ_T_DOUBLE;
-    case EVP__PQ_BOOLEAN: return PQ_T_BOOLEAN;
-    case EVP__PQ_INT64:
-    case EVP__PQ_TIMESTAMP_US: break;
+  case EVP__PQ_STRING: return PQ_T_BYTE_ARRAY;
+  case EVP__PQ_DOUBLE: return PQ_T_DOUBLE;
+  case EVP__PQ_BOOLEAN: return PQ_T_BOOLEAN;
+  case EVP__PQ_INT64:
+  case EVP__PQ_TIMESTAMP_US: break;
   }
   return PQ_T_INT64;
 }

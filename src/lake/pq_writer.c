@@ -88,8 +88,8 @@ static void writer_free(evp__pq_writer_t *w) {
 static evp_err_t check_schema(const evp__pq_column_t *cols, size_t ncols, char *errstr,
                               size_t errstr_size) {
   if (!cols || ncols == 0 || ncols > MAX_COLUMNS)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                       "parquet: need 1..%d columns", MAX_COLUMNS);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: need 1..%d columns",
+                       MAX_COLUMNS);
   for (size_t i = 0; i < ncols; i++) {
     const char *n = cols[i].name;
     size_t len = n ? strlen(n) : 0;
@@ -274,8 +274,8 @@ static int dict_bit_width(const evp__pq_col_t *c) {
 }
 
 /* Encode rows [r0, r1) holding values [v0, v1) into w->page. */
-static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, size_t r0,
-                                  size_t r1, size_t v0, size_t v1) {
+static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, size_t r0, size_t r1,
+                                  size_t v0, size_t v1) {
   evp__buf_t *p = &w->page;
   evp_err_t e;
   p->len = 0;
@@ -291,39 +291,36 @@ static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, s
   }
   if (v1 == v0) return EVP_OK; /* all NULL: the value arrays may not exist */
   switch (c->spec.type) {
-    case EVP__PQ_INT64:
-    case EVP__PQ_TIMESTAMP_US:
-    case EVP__PQ_DOUBLE:
-      if ((e = evp__buf_reserve(p, 8 * (v1 - v0)))) return e;
-      for (size_t v = v0; v < v1; v++) evp__buf_le64(p, c->fixed[v]);
-      return EVP_OK;
-    case EVP__PQ_BOOLEAN:
-      return evp__pq_plain_bool(p, c->bools + v0, v1 - v0);
-    case EVP__PQ_STRING:
-      if (c->dict_on) {
-        if ((e = evp__buf_reserve(p, 1))) return e;
-        int bw = dict_bit_width(c);
-        evp__buf_u8(p, (uint8_t)bw);
-        return evp__pq_rle_encode(p, c->didx + v0, v1 - v0, bw);
-      }
-      if ((e = evp__buf_reserve(p, 4 * (v1 - v0) + (size_t)(c->soff[v1] - c->soff[v0]))))
-        return e;
-      for (size_t v = v0; v < v1; v++) {
-        size_t len = (size_t)(c->soff[v + 1] - c->soff[v]);
-        evp__buf_le32(p, (uint32_t)len);
-        evp__buf_raw(p, c->sbytes.p + c->soff[v], len);
-      }
-      return EVP_OK;
+  case EVP__PQ_INT64:
+  case EVP__PQ_TIMESTAMP_US:
+  case EVP__PQ_DOUBLE:
+    if ((e = evp__buf_reserve(p, 8 * (v1 - v0)))) return e;
+    for (size_t v = v0; v < v1; v++) evp__buf_le64(p, c->fixed[v]);
+    return EVP_OK;
+  case EVP__PQ_BOOLEAN: return evp__pq_plain_bool(p, c->bools + v0, v1 - v0);
+  case EVP__PQ_STRING:
+    if (c->dict_on) {
+      if ((e = evp__buf_reserve(p, 1))) return e;
+      int bw = dict_bit_width(c);
+      evp__buf_u8(p, (uint8_t)bw);
+      return evp__pq_rle_encode(p, c->didx + v0, v1 - v0, bw);
+    }
+    if ((e = evp__buf_reserve(p, 4 * (v1 - v0) + (size_t)(c->soff[v1] - c->soff[v0])))) return e;
+    for (size_t v = v0; v < v1; v++) {
+      size_t len = (size_t)(c->soff[v + 1] - c->soff[v]);
+      evp__buf_le32(p, (uint32_t)len);
+      evp__buf_raw(p, c->sbytes.p + c->soff[v], len);
+    }
+    return EVP_OK;
   }
   return EVP_ERR_INTERNAL;
 }
 
 static size_t value_cost(const evp__pq_col_t *c, size_t v) {
   switch (c->spec.type) {
-    case EVP__PQ_STRING:
-      return c->dict_on ? 2 : 4 + (size_t)(c->soff[v + 1] - c->soff[v]);
-    case EVP__PQ_BOOLEAN: return 1;
-    default: return 8;
+  case EVP__PQ_STRING: return c->dict_on ? 2 : 4 + (size_t)(c->soff[v + 1] - c->soff[v]);
+  case EVP__PQ_BOOLEAN: return 1;
+  default: return 8;
   }
 }
 
@@ -342,55 +339,61 @@ static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
   if (!c->have_minmax || c->nan_seen) return;
   uint64_t lo, hi;
   switch (c->spec.type) {
-    case EVP__PQ_INT64:
-    case EVP__PQ_TIMESTAMP_US:
-      lo = (uint64_t)c->imin;
-      hi = (uint64_t)c->imax;
-      break;
-    case EVP__PQ_DOUBLE: {
-      /* Spec rule for signed zeros: min zero is written -0.0, max zero +0.0. */
-      double dlo = c->dmin == 0.0 ? -0.0 : c->dmin, dhi = c->dmax == 0.0 ? 0.0 : c->dmax;
-      memcpy(&lo, &dlo, 8);
-      memcpy(&hi, &dhi, 8);
-      break;
-    }
-    case EVP__PQ_BOOLEAN:
-      m->min[0] = (uint8_t)c->imin;
-      m->max[0] = (uint8_t)c->imax;
-      m->min_len = m->max_len = 1;
-      m->has_minmax = 1;
-      return;
-    case EVP__PQ_STRING: {
-      /* Byte-wise min/max, over the distinct values when a dictionary
+  case EVP__PQ_INT64:
+  case EVP__PQ_TIMESTAMP_US:
+    lo = (uint64_t)c->imin;
+    hi = (uint64_t)c->imax;
+    break;
+  case EVP__PQ_DOUBLE: {
+    /* Spec rule for signed zeros: min zero is written -0.0, max zero +0.0. */
+    double dlo = c->dmin == 0.0 ? -0.0 : c->dmin, dhi = c->dmax == 0.0 ? 0.0 : c->dmax;
+    memcpy(&lo, &dlo, 8);
+    memcpy(&hi, &dhi, 8);
+    break;
+  }
+  case EVP__PQ_BOOLEAN:
+    m->min[0] = (uint8_t)c->imin;
+    m->max[0] = (uint8_t)c->imax;
+    m->min_len = m->max_len = 1;
+    m->has_minmax = 1;
+    return;
+  case EVP__PQ_STRING: {
+    /* Byte-wise min/max, over the distinct values when a dictionary
        * exists (far fewer comparisons than one per appended value). */
-      /* (pointers may be NULL for empty strings: track "found" separately) */
-      const uint8_t *pmin = NULL, *pmax = NULL;
-      size_t ln = 0, lx = 0;
-      int found = 0;
-      size_t count = c->dict_on ? c->dict.n : c->nn;
-      for (size_t k = 0; k < count; k++) {
-        const uint8_t *p;
-        size_t l;
-        if (c->dict_on) {
-          p = c->dict.bytes.p + c->dict.off[k];
-          l = c->dict.len[k];
-        } else {
-          p = c->sbytes.p + c->soff[k];
-          l = (size_t)(c->soff[k + 1] - c->soff[k]);
-        }
-        if (!found || bytes_less(p, l, pmin, ln)) { pmin = p; ln = l; }
-        if (!found || bytes_less(pmax, lx, p, l)) { pmax = p; lx = l; }
-        found = 1;
+    /* (pointers may be NULL for empty strings: track "found" separately) */
+    const uint8_t *pmin = NULL, *pmax = NULL;
+    size_t ln = 0, lx = 0;
+    int found = 0;
+    size_t count = c->dict_on ? c->dict.n : c->nn;
+    for (size_t k = 0; k < count; k++) {
+      const uint8_t *p;
+      size_t l;
+      if (c->dict_on) {
+        p = c->dict.bytes.p + c->dict.off[k];
+        l = c->dict.len[k];
+      } else {
+        p = c->sbytes.p + c->soff[k];
+        l = (size_t)(c->soff[k + 1] - c->soff[k]);
       }
-      if (!found || ln > EVP__PQ_STATS_MAX || lx > EVP__PQ_STATS_MAX) return;
-      if (ln) memcpy(m->min, pmin, ln);
-      if (lx) memcpy(m->max, pmax, lx);
-      m->min_len = (uint32_t)ln;
-      m->max_len = (uint32_t)lx;
-      m->has_minmax = 1;
-      return;
+      if (!found || bytes_less(p, l, pmin, ln)) {
+        pmin = p;
+        ln = l;
+      }
+      if (!found || bytes_less(pmax, lx, p, l)) {
+        pmax = p;
+        lx = l;
+      }
+      found = 1;
     }
-    default: return;
+    if (!found || ln > EVP__PQ_STATS_MAX || lx > EVP__PQ_STATS_MAX) return;
+    if (ln) memcpy(m->min, pmin, ln);
+    if (lx) memcpy(m->max, pmax, lx);
+    m->min_len = (uint32_t)ln;
+    m->max_len = (uint32_t)lx;
+    m->has_minmax = 1;
+    return;
+  }
+  default: return;
   }
   for (int i = 0; i < 8; i++) {
     m->min[i] = (uint8_t)(lo >> (8 * i));
@@ -432,8 +435,7 @@ static evp_err_t write_chunk(evp__pq_writer_t *w, evp__pq_col_t *c, evp__pq_chun
     }
     if ((e = encode_data_page(w, c, r0, r, v0, v)))
       return evp__seterr(errstr, errstr_size, e, "parquet: out of memory encoding a page");
-    if ((e = write_page(w, m, PQ_PAGE_DATA, (int32_t)(r - r0), enc, errstr, errstr_size)))
-      return e;
+    if ((e = write_page(w, m, PQ_PAGE_DATA, (int32_t)(r - r0), enc, errstr, errstr_size))) return e;
   }
   finish_stats(c, m);
   return EVP_OK;
@@ -492,16 +494,16 @@ static evp_err_t check_value(const evp__pq_writer_t *w, const evp__pq_col_t *c,
   return EVP_OK;
 }
 
-#define GROW(ptr, cap, need)                                                    \
-  do {                                                                          \
-    if ((need) > (cap)) {                                                       \
-      size_t ncap_ = (cap) ? (cap) * 2 : 1024;                                  \
-      while (ncap_ < (need)) ncap_ *= 2;                                        \
-      void *np_ = realloc((ptr), ncap_ * sizeof *(ptr));                        \
-      if (!np_) return EVP_ERR_NOMEM;                                           \
-      (ptr) = np_;                                                              \
-      (cap) = ncap_;                                                            \
-    }                                                                           \
+#define GROW(ptr, cap, need)                             \
+  do {                                                   \
+    if ((need) > (cap)) {                                \
+      size_t ncap_ = (cap) ? (cap)*2 : 1024;             \
+      while (ncap_ < (need)) ncap_ *= 2;                 \
+      void *np_ = realloc((ptr), ncap_ * sizeof *(ptr)); \
+      if (!np_) return EVP_ERR_NOMEM;                    \
+      (ptr) = np_;                                       \
+      (cap) = ncap_;                                     \
+    }                                                    \
   } while (0)
 
 /* Make room for one more row in @p c so that storing it cannot fail. */
@@ -520,13 +522,23 @@ static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_r
   }
   size_t ncap = cap ? cap * 2 : 1024;
   switch (c->spec.type) {
-    case EVP__PQ_BOOLEAN: { size_t k = cap; GROW(c->bools, k, ncap); break; }
-    case EVP__PQ_STRING: {
-      size_t k = cap; GROW(c->soff, k, ncap);
-      k = cap; GROW(c->didx, k, ncap);
-      break;
-    }
-    default: { size_t k = cap; GROW(c->fixed, k, ncap); break; }
+  case EVP__PQ_BOOLEAN: {
+    size_t k = cap;
+    GROW(c->bools, k, ncap);
+    break;
+  }
+  case EVP__PQ_STRING: {
+    size_t k = cap;
+    GROW(c->soff, k, ncap);
+    k = cap;
+    GROW(c->didx, k, ncap);
+    break;
+  }
+  default: {
+    size_t k = cap;
+    GROW(c->fixed, k, ncap);
+    break;
+  }
   }
   c->cap_nn = ncap;
   if (c->spec.type == EVP__PQ_STRING) return evp__buf_reserve(&c->sbytes, v->v.s.len);
@@ -546,54 +558,54 @@ static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
   /* NaN never enters min/max; finish_stats drops them when one was seen. */
   int first = !c->have_minmax;
   switch (c->spec.type) {
-    case EVP__PQ_INT64:
-    case EVP__PQ_TIMESTAMP_US:
-      c->fixed[i] = (uint64_t)v->v.i64;
-      if (first || v->v.i64 < c->imin) c->imin = v->v.i64;
-      if (first || v->v.i64 > c->imax) c->imax = v->v.i64;
+  case EVP__PQ_INT64:
+  case EVP__PQ_TIMESTAMP_US:
+    c->fixed[i] = (uint64_t)v->v.i64;
+    if (first || v->v.i64 < c->imin) c->imin = v->v.i64;
+    if (first || v->v.i64 > c->imax) c->imax = v->v.i64;
+    c->have_minmax = 1;
+    return cost + 8;
+  case EVP__PQ_DOUBLE: {
+    double d = v->v.f64;
+    memcpy(&c->fixed[i], &d, 8);
+    if (isnan(d)) {
+      c->nan_seen = 1;
+    } else {
+      if (first || d < c->dmin) c->dmin = d;
+      if (first || d > c->dmax) c->dmax = d;
       c->have_minmax = 1;
-      return cost + 8;
-    case EVP__PQ_DOUBLE: {
-      double d = v->v.f64;
-      memcpy(&c->fixed[i], &d, 8);
-      if (isnan(d)) {
-        c->nan_seen = 1;
-      } else {
-        if (first || d < c->dmin) c->dmin = d;
-        if (first || d > c->dmax) c->dmax = d;
-        c->have_minmax = 1;
-      }
-      return cost + 8;
     }
-    case EVP__PQ_BOOLEAN:
-      c->bools[i] = (uint8_t)v->v.b;
-      if (first || v->v.b < c->imin) c->imin = v->v.b;
-      if (first || v->v.b > c->imax) c->imax = v->v.b;
-      c->have_minmax = 1;
-      return cost + 1;
-    case EVP__PQ_STRING: {
-      if (i == 0) c->soff[0] = 0;
-      evp__buf_raw(&c->sbytes, v->v.s.ptr, v->v.s.len);
-      c->soff[i + 1] = c->sbytes.len;
-      c->have_minmax = 1; /* min/max themselves are found at flush time */
-      if (c->dict_on) {
-        uint32_t idx;
-        evp_err_t e = evp__pq_dict_insert(&c->dict, (const uint8_t *)v->v.s.ptr, v->v.s.len, &idx);
-        /* Too big, out of memory, or near-unique (ids: after DICT_PROBE
+    return cost + 8;
+  }
+  case EVP__PQ_BOOLEAN:
+    c->bools[i] = (uint8_t)v->v.b;
+    if (first || v->v.b < c->imin) c->imin = v->v.b;
+    if (first || v->v.b > c->imax) c->imax = v->v.b;
+    c->have_minmax = 1;
+    return cost + 1;
+  case EVP__PQ_STRING: {
+    if (i == 0) c->soff[0] = 0;
+    evp__buf_raw(&c->sbytes, v->v.s.ptr, v->v.s.len);
+    c->soff[i + 1] = c->sbytes.len;
+    c->have_minmax = 1; /* min/max themselves are found at flush time */
+    if (c->dict_on) {
+      uint32_t idx;
+      evp_err_t e = evp__pq_dict_insert(&c->dict, (const uint8_t *)v->v.s.ptr, v->v.s.len, &idx);
+      /* Too big, out of memory, or near-unique (ids: after DICT_PROBE
          * values almost all distinct, a dictionary cannot pay for itself):
          * this chunk falls back to PLAIN, which needs nothing beyond the
          * values already buffered. */
-        int unique = c->nn == DICT_PROBE && c->dict.n > DICT_PROBE - DICT_PROBE / 16;
-        if (e || unique || c->dict.n > w->opt.dict_max_entries ||
-            c->dict.bytes.len > w->opt.dict_max_bytes) {
-          c->dict_on = 0;
-          evp__pq_dict_free(&c->dict);
-        } else {
-          c->didx[i] = idx;
-        }
+      int unique = c->nn == DICT_PROBE && c->dict.n > DICT_PROBE - DICT_PROBE / 16;
+      if (e || unique || c->dict.n > w->opt.dict_max_entries ||
+          c->dict.bytes.len > w->opt.dict_max_bytes) {
+        c->dict_on = 0;
+        evp__pq_dict_free(&c->dict);
+      } else {
+        c->didx[i] = idx;
       }
-      return cost + v->v.s.len + 12;
     }
+    return cost + v->v.s.len + 12;
+  }
   }
   return cost;
 }
@@ -627,9 +639,8 @@ evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row,
   return EVP_OK;
 }
 
-evp_err_t evp__pq_writer_append_rows(evp__pq_writer_t *w, const evp__pq_value_t *rows,
-                                     size_t nrows, size_t *appended, char *errstr,
-                                     size_t errstr_size) {
+evp_err_t evp__pq_writer_append_rows(evp__pq_writer_t *w, const evp__pq_value_t *rows, size_t nrows,
+                                     size_t *appended, char *errstr, size_t errstr_size) {
   size_t i = 0;
   evp_err_t e = EVP_OK;
   if (!w || (!rows && nrows))
@@ -653,8 +664,7 @@ evp_err_t evp__pq_writer_close(evp__pq_writer_t *w, uint64_t *file_size, char *e
 evp_err_t evp__pq_writer_finish(evp__pq_writer_t *w, uint64_t *file_size, char *errstr,
                                 size_t errstr_size) {
   if (!w) return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: NULL writer");
-  if (w->done)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "parquet: no file open");
+  if (w->done) return evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "parquet: no file open");
   evp_err_t e = EVP_OK;
   if (w->failed)
     e = evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "parquet: writer failed earlier");

@@ -13,7 +13,7 @@
 
 /* What the footer needs about one column chunk. */
 typedef struct evp__pq_chunk_meta {
-  int64_t start;            /* first byte of the chunk */
+  int64_t start; /* first byte of the chunk */
   int64_t data_page_offset;
   int64_t dict_page_offset; /* -1: no dictionary page */
   int64_t num_values;       /* including nulls */
@@ -37,9 +37,9 @@ typedef struct evp__pq_col {
   size_t nn, cap_nn;     /* non-null values buffered / capacity */
   uint64_t *fixed;       /* INT64/TIMESTAMP/DOUBLE bit patterns */
   uint8_t *bools;
-  uint64_t *soff;        /* STRING: value i is sbytes[soff[i] .. soff[i+1]) */
+  uint64_t *soff; /* STRING: value i is sbytes[soff[i] .. soff[i+1]) */
   evp__buf_t sbytes;
-  uint32_t *didx;        /* STRING: dictionary index per value, while dict_on */
+  uint32_t *didx; /* STRING: dictionary index per value, while dict_on */
   int dict_on;
   evp__pq_dict_t dict;
   /* running statistics */
@@ -53,7 +53,7 @@ struct evp__pq_writer {
   evp__pq_options_t opt; /* defaults filled in; kv deep-copied */
   evp__pq_col_t *cols;
   size_t ncols;
-  size_t rows, cap_rows;  /* rows buffered in the current row group */
+  size_t rows, cap_rows; /* rows buffered in the current row group */
   size_t buffered_bytes;
   uint64_t total_rows;
   evp__pq_rg_meta_t *rgs;

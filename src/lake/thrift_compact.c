@@ -7,7 +7,10 @@
 static void put_byte(evp__tc_t *t, uint8_t b) {
   if (t->err) return;
   evp_err_t e = evp__buf_reserve(t->out, 1);
-  if (e) { t->err = e; return; }
+  if (e) {
+    t->err = e;
+    return;
+  }
   evp__buf_u8(t->out, b);
 }
 
@@ -25,7 +28,10 @@ evp_err_t evp__tc_error(const evp__tc_t *t) {
 void evp__tc_varint(evp__tc_t *t, uint64_t v) {
   if (t->err) return;
   evp_err_t e = evp__buf_reserve(t->out, 10);
-  if (e) { t->err = e; return; }
+  if (e) {
+    t->err = e;
+    return;
+  }
   while (v >= 0x80) {
     evp__buf_u8(t->out, (uint8_t)(v | 0x80));
     v >>= 7;
@@ -40,7 +46,10 @@ uint64_t evp__tc_zigzag64(int64_t v) {
 
 static void field_header(evp__tc_t *t, int16_t id, uint8_t type) {
   if (t->err) return;
-  if (t->depth <= 0 || id <= 0) { t->err = EVP_ERR_INTERNAL; return; }
+  if (t->depth <= 0 || id <= 0) {
+    t->err = EVP_ERR_INTERNAL;
+    return;
+  }
   int16_t last = t->last_id[t->depth - 1];
   if (id > last && id - last <= 15) {
     put_byte(t, (uint8_t)(((id - last) << 4) | type));
@@ -53,13 +62,19 @@ static void field_header(evp__tc_t *t, int16_t id, uint8_t type) {
 
 void evp__tc_struct_begin(evp__tc_t *t) {
   if (t->err) return;
-  if (t->depth >= EVP__TC_MAX_DEPTH) { t->err = EVP_ERR_TOO_DEEP; return; }
+  if (t->depth >= EVP__TC_MAX_DEPTH) {
+    t->err = EVP_ERR_TOO_DEEP;
+    return;
+  }
   t->last_id[t->depth++] = 0;
 }
 
 void evp__tc_struct_end(evp__tc_t *t) {
   if (t->err) return;
-  if (t->depth <= 0) { t->err = EVP_ERR_INTERNAL; return; }
+  if (t->depth <= 0) {
+    t->err = EVP_ERR_INTERNAL;
+    return;
+  }
   put_byte(t, 0);
   t->depth--;
 }
@@ -85,7 +100,10 @@ void evp__tc_field_i64(evp__tc_t *t, int16_t id, int64_t v) {
 
 void evp__tc_binary(evp__tc_t *t, const void *p, size_t n) {
   if (t->err) return;
-  if (n > INT32_MAX) { t->err = EVP_ERR_TOO_LARGE; return; }
+  if (n > INT32_MAX) {
+    t->err = EVP_ERR_TOO_LARGE;
+    return;
+  }
   evp__tc_varint(t, n);
   if (t->err) return;
   evp_err_t e = evp__buf_put(t->out, p, n);
@@ -109,7 +127,10 @@ void evp__tc_field_struct(evp__tc_t *t, int16_t id) {
 void evp__tc_field_list(evp__tc_t *t, int16_t id, uint8_t elem_type, uint32_t n) {
   field_header(t, id, EVP__TC_LIST);
   if (t->err) return;
-  if (n > INT32_MAX) { t->err = EVP_ERR_TOO_LARGE; return; }
+  if (n > INT32_MAX) {
+    t->err = EVP_ERR_TOO_LARGE;
+    return;
+  }
   if (n < 15) {
     put_byte(t, (uint8_t)((n << 4) | elem_type));
   } else {

@@ -13,9 +13,9 @@
  * value that does not fit marks the header as bad (the request id: the
  * invocation cannot be answered, evp_lambda_run returns EVP_ERR_HTTP; the
  * others are dropped and read as ""). */
-#define EVP__LAMBDA_ID_MAX 128     /* Lambda request ids are UUIDs (36) */
-#define EVP__LAMBDA_ARN_MAX 512    /* function ARN with version or alias */
-#define EVP__LAMBDA_TRACE_MAX 512  /* X-Ray trace header */
+#define EVP__LAMBDA_ID_MAX 128    /* Lambda request ids are UUIDs (36) */
+#define EVP__LAMBDA_ARN_MAX 512   /* function ARN with version or alias */
+#define EVP__LAMBDA_TRACE_MAX 512 /* X-Ray trace header */
 /* The buffers handed to a handler for its error type and message. */
 #define EVP__LAMBDA_ERRTYPE_MAX 128
 #define EVP__LAMBDA_ERRMSG_MAX 1024
@@ -43,7 +43,7 @@ struct evp_lambda_runtime_s {
   evp__net_hdr_t hdrs[4];
   char deadline[24];
   evp__net_resp_t post_resp; /* answers to /response and /error: dropped */
-  int ev_over; /* 1: the event exceeded EVP_LAMBDA_MAX_EVENT; 2: no memory for it */
+  int ev_over;               /* 1: the event exceeded EVP_LAMBDA_MAX_EVENT; 2: no memory for it */
   struct evp_lambda_invocation_s inv;
 };
 

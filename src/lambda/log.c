@@ -19,8 +19,8 @@
 /* Longest log line written (bytes, newline included). The message is cut
  * to fit; fields that do not fit are replaced by a note. */
 #define LOG_LINE_MAX 8192
-#define LOG_MSG_MAX 3072     /* escaped message bytes */
-#define LOG_FIELDS_MAX 4096  /* raw fields_json bytes considered */
+#define LOG_MSG_MAX 3072    /* escaped message bytes */
+#define LOG_FIELDS_MAX 4096 /* raw fields_json bytes considered */
 
 /* The most verbose evp_log_level_t shown (syslog numbering: a line passes
  * when its level is <= this); -1: not read yet. FATAL is EVP_LOG_ERR - 1, so
@@ -31,18 +31,12 @@ static _Thread_local const evp_lambda_invocation_t *tl_current;
 
 /* AWS_LAMBDA_LOG_LEVEL's names onto evp_log_level_t. */
 static int parse_level(const char *v) {
-  if (!v || !*v)
-    return EVP_LOG_INFO;
-  if (!strcasecmp(v, "TRACE") || !strcasecmp(v, "DEBUG"))
-    return EVP_LOG_DEBUG;
-  if (!strcasecmp(v, "INFO"))
-    return EVP_LOG_INFO;
-  if (!strcasecmp(v, "WARN") || !strcasecmp(v, "WARNING"))
-    return EVP_LOG_WARNING;
-  if (!strcasecmp(v, "ERROR"))
-    return EVP_LOG_ERR;
-  if (!strcasecmp(v, "FATAL"))
-    return LEVEL_FATAL_ONLY;
+  if (!v || !*v) return EVP_LOG_INFO;
+  if (!strcasecmp(v, "TRACE") || !strcasecmp(v, "DEBUG")) return EVP_LOG_DEBUG;
+  if (!strcasecmp(v, "INFO")) return EVP_LOG_INFO;
+  if (!strcasecmp(v, "WARN") || !strcasecmp(v, "WARNING")) return EVP_LOG_WARNING;
+  if (!strcasecmp(v, "ERROR")) return EVP_LOG_ERR;
+  if (!strcasecmp(v, "FATAL")) return LEVEL_FATAL_ONLY;
   return EVP_LOG_INFO;
 }
 
@@ -82,35 +76,28 @@ static const char *level_name(evp_log_level_t l) {
  * when @p f is not a JSON object or does not fit. */
 static int append_fields(char *line, size_t *o, size_t cap, const char *f) {
   size_t n = strnlen(f, LOG_FIELDS_MAX + 1);
-  if (n > LOG_FIELDS_MAX)
-    return 0;
-  while (n && (f[n - 1] == ' ' || f[n - 1] == '\n' || f[n - 1] == '\r' || f[n - 1] == '\t'))
-    n--;
+  if (n > LOG_FIELDS_MAX) return 0;
+  while (n && (f[n - 1] == ' ' || f[n - 1] == '\n' || f[n - 1] == '\r' || f[n - 1] == '\t')) n--;
   size_t b = 0;
-  while (b < n && (f[b] == ' ' || f[b] == '\n' || f[b] == '\r' || f[b] == '\t'))
-    b++;
-  if (n - b < 2 || f[b] != '{' || f[n - 1] != '}')
-    return 0;
+  while (b < n && (f[b] == ' ' || f[b] == '\n' || f[b] == '\r' || f[b] == '\t')) b++;
+  if (n - b < 2 || f[b] != '{' || f[n - 1] != '}') return 0;
   cJSON *j = cJSON_ParseWithLength(f + b, n - b);
   int ok = j && cJSON_IsObject(j);
   int empty = ok && j->child == NULL;
   cJSON_Delete(j);
-  if (!ok)
-    return 0;
-  if (empty)
-    return 1;
+  if (!ok) return 0;
+  if (empty) return 1;
   /* Validity was checked by cJSON; the bytes must also be valid UTF-8
    * (cJSON passes invalid sequences through), which a copy cannot repair. */
-  const unsigned char *p = (const unsigned char *)f + b + 1, *end = (const unsigned char *)f + n - 1;
+  const unsigned char *p = (const unsigned char *)f + b + 1,
+                      *end = (const unsigned char *)f + n - 1;
   for (const unsigned char *q = p; q < end;) {
     size_t l = evp__utf8_seq(q, end);
-    if (!l)
-      return 0;
+    if (!l) return 0;
     q += l;
   }
   size_t len = (size_t)(end - p);
-  if (*o + 1 + len + 1 > cap)
-    return 0;
+  if (*o + 1 + len + 1 > cap) return 0;
   line[(*o)++] = ',';
   for (size_t i = 0; i < len; i++) {
     char c = (char)p[i];
@@ -123,8 +110,7 @@ static void write_all(const char *s, size_t n) {
   while (n) {
     ssize_t w = write(STDERR_FILENO, s, n);
     if (w < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       return;
     }
     s += w;
@@ -132,16 +118,13 @@ static void write_all(const char *s, size_t n) {
   }
 }
 
-void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_log_level_t level,
-                    const char *message, const char *fields_json) {
-  if ((int)level < EVP_LOG_ERR || (int)level > EVP_LOG_DEBUG)
-    level = EVP_LOG_ERR;
+void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_log_level_t level, const char *message,
+                    const char *fields_json) {
+  if ((int)level < EVP_LOG_ERR || (int)level > EVP_LOG_DEBUG) level = EVP_LOG_ERR;
   /* No threshold is NOTICE (Lambda has no such name), so NOTICE passes
    * exactly when INFO does, as it is written. */
-  if ((int)level > level_threshold())
-    return;
-  if (!inv)
-    inv = tl_current;
+  if ((int)level > level_threshold()) return;
+  if (!inv) inv = tl_current;
   char line[LOG_LINE_MAX];
   struct tm tm;
   int64_t now_ms = evp__wall_ms();
@@ -149,10 +132,9 @@ void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_log_level_t level,
   gmtime_r(&secs, &tm);
   int w = snprintf(line, sizeof line,
                    "{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, (long)(now_ms % 1000), level_name(level));
-  if (w < 0)
-    return;
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   (long)(now_ms % 1000), level_name(level));
+  if (w < 0) return;
   size_t o = (size_t)w;
   if (inv && inv->request_id[0]) {
     /* Request ids are checked to be [A-Za-z0-9._:-] before a handler runs. */
@@ -171,7 +153,8 @@ void evp_lambda_log(const evp_lambda_invocation_t *inv, evp_log_level_t level,
   }
   /* Room for the closing "}\n" is kept out of the fields' budget. */
   if (fields_json && !append_fields(line, &o, sizeof line - 2, fields_json)) {
-    static const char t[] = ",\"fieldsError\":\"fields_json is not a JSON object of UTF-8 text or is too large\"";
+    static const char t[] =
+        ",\"fieldsError\":\"fields_json is not a JSON object of UTF-8 text or is too large\"";
     memcpy(line + o, t, sizeof t - 1);
     o += sizeof t - 1;
   }

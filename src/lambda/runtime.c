@@ -51,8 +51,7 @@ int64_t evp_lambda_deadline_ms(const evp_lambda_invocation_t *inv) {
   return inv ? inv->deadline_ms : 0;
 }
 int64_t evp_lambda_remaining_ms(const evp_lambda_invocation_t *inv) {
-  if (!inv || inv->deadline_ms <= 0)
-    return INT64_MAX;
+  if (!inv || inv->deadline_ms <= 0) return INT64_MAX;
   return inv->deadline_ms - evp__wall_ms();
 }
 
@@ -90,8 +89,7 @@ static int api_ok(const char *api, char *why, size_t whysz) {
   host[hl] = '\0';
   struct in_addr a4;
   struct in6_addr a6;
-  if (!strcasecmp(host, "localhost"))
-    return 1;
+  if (!strcasecmp(host, "localhost")) return 1;
   if (inet_pton(AF_INET, host, &a4) == 1) {
     uint32_t a = ntohl(a4.s_addr);
     if ((a >> 24) == 127 || (a >> 16) == 0xA9FEu) /* 127/8, 169.254/16 */
@@ -109,16 +107,15 @@ static int api_ok(const char *api, char *why, size_t whysz) {
 /* ------------------------------------------------------------ lifecycle */
 
 evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr, size_t errstr_size) {
-  if (!api)
-    api = getenv("AWS_LAMBDA_RUNTIME_API");
+  if (!api) api = getenv("AWS_LAMBDA_RUNTIME_API");
   if (!api || !*api) {
     evp__seterr(errstr, errstr_size, EVP_ERR_CONF_INVALID, "AWS_LAMBDA_RUNTIME_API is not set");
     return NULL;
   }
   char why[64];
   if (!api_ok(api, why, sizeof why)) {
-    evp__seterr(errstr, errstr_size, EVP_ERR_CONF_INVALID,
-                "invalid Runtime API address (%s): %s", why, "host:port of a local address");
+    evp__seterr(errstr, errstr_size, EVP_ERR_CONF_INVALID, "invalid Runtime API address (%s): %s",
+                why, "host:port of a local address");
     return NULL;
   }
   evp__lambda_log_reload();
@@ -135,10 +132,12 @@ evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr, size
   evp__net_resp_limit(&rt->ev, EVP_LAMBDA_MAX_EVENT);
   rt->ev.keep_over = 1;
   evp_lambda_invocation_t *inv = &rt->inv;
-  rt->hdrs[0] = (evp__net_hdr_t){"Lambda-Runtime-Aws-Request-Id", inv->request_id,
-                                  sizeof inv->request_id, 0};
-  rt->hdrs[1] = (evp__net_hdr_t){"Lambda-Runtime-Deadline-Ms", rt->deadline, sizeof rt->deadline, 0};
-  rt->hdrs[2] = (evp__net_hdr_t){"Lambda-Runtime-Invoked-Function-Arn", inv->arn, sizeof inv->arn, 0};
+  rt->hdrs[0] =
+      (evp__net_hdr_t){"Lambda-Runtime-Aws-Request-Id", inv->request_id, sizeof inv->request_id, 0};
+  rt->hdrs[1] =
+      (evp__net_hdr_t){"Lambda-Runtime-Deadline-Ms", rt->deadline, sizeof rt->deadline, 0};
+  rt->hdrs[2] =
+      (evp__net_hdr_t){"Lambda-Runtime-Invoked-Function-Arn", inv->arn, sizeof inv->arn, 0};
   rt->hdrs[3] = (evp__net_hdr_t){"Lambda-Runtime-Trace-Id", inv->trace, sizeof inv->trace, 0};
   rt->ev.hdrs = rt->hdrs;
   rt->ev.nhdrs = sizeof rt->hdrs / sizeof rt->hdrs[0];
@@ -166,8 +165,7 @@ evp_lambda_runtime_t *evp_lambda_runtime_new(const char *api, char *errstr, size
 }
 
 void evp_lambda_runtime_destroy(evp_lambda_runtime_t *rt) {
-  if (!rt)
-    return;
+  if (!rt) return;
   evp__transport_free(rt->t);
   curl_slist_free_all(rt->post_headers);
   evp__net_resp_free(&rt->ev); /* wiped: events carry bearer tokens */
@@ -220,8 +218,7 @@ static evp_err_t post(evp_lambda_runtime_t *rt, struct curl_slist *headers, cons
     log_transport("Runtime API unreachable", rt->post_resp.err);
     return err;
   }
-  if (status >= 200 && status < 300)
-    return EVP_OK;
+  if (status >= 200 && status < 300) return EVP_OK;
   if (status == 400 || status == 403 || status == 413) {
     *refused = 1;
     char f[64];
@@ -244,8 +241,7 @@ static void clean_type(char *dst, size_t dsz, const char *src, const char *fallb
     dst[o++] = ok ? (char)c : '_';
   }
   dst[o] = '\0';
-  if (!o)
-    snprintf(dst, dsz, "%s", fallback);
+  if (!o) snprintf(dst, dsz, "%s", fallback);
 }
 
 /* POST an error report ({"errorMessage","errorType","stackTrace":[]} with
@@ -266,7 +262,7 @@ static evp_err_t post_error(evp_lambda_runtime_t *rt, const char *type, const ch
   o = 17;
   const char *m = msg ? msg : "";
   o += evp__json_escape_text(m, strnlen(m, EVP__LAMBDA_ERRMSG_MAX), body + o,
-                               6 * EVP__LAMBDA_ERRMSG_MAX + 1, NULL);
+                             6 * EVP__LAMBDA_ERRMSG_MAX + 1, NULL);
   o += (size_t)snprintf(body + o, sizeof body - o, "\",\"errorType\":\"%s\",\"stackTrace\":[]}", t);
   return post(rt, &h1, body, o, refused);
 }
@@ -278,15 +274,13 @@ static evp_err_t post_error(evp_lambda_runtime_t *rt, const char *type, const ch
 static int64_t parse_deadline(const char *v) {
   int64_t d = 0;
   size_t i = 0, vl = strlen(v);
-  for (; i < vl && i < 18 && v[i] >= '0' && v[i] <= '9'; i++)
-    d = d * 10 + (v[i] - '0');
+  for (; i < vl && i < 18 && v[i] >= '0' && v[i] <= '9'; i++) d = d * 10 + (v[i] - '0');
   return (i == vl && vl > 0) ? d : 0;
 }
 
 evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *error_type,
                                 const char *message) {
-  if (!rt)
-    return EVP_ERR_INVALID_ARG;
+  if (!rt) return EVP_ERR_INVALID_ARG;
   snprintf(rt->url, sizeof rt->url, "http://%s" API_PREFIX "/init/error", rt->api);
   char t[EVP__LAMBDA_ERRTYPE_MAX], f[EVP__LAMBDA_ERRTYPE_MAX + 32];
   clean_type(t, sizeof t, error_type ? error_type : "", "Runtime.InitError");
@@ -298,12 +292,11 @@ evp_err_t evp_lambda_init_error(evp_lambda_runtime_t *rt, const char *error_type
 }
 
 static int id_ok(const char *id) {
-  if (!id[0])
-    return 0;
+  if (!id[0]) return 0;
   for (const char *p = id; *p; p++) {
     char c = *p;
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == ':' || c == '-'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == ':' || c == '-'))
       return 0;
   }
   return 1;
@@ -383,8 +376,7 @@ static evp_err_t serve(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handler
 
 evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handler, void *opaque,
                          uint64_t max_invocations) {
-  if (!rt || !handler)
-    return EVP_ERR_INVALID_ARG;
+  if (!rt || !handler) return EVP_ERR_INVALID_ARG;
   for (uint64_t n = 0; max_invocations == 0 || n < max_invocations; n++) {
     long status;
     memset(&rt->inv, 0, sizeof rt->inv);
@@ -395,7 +387,9 @@ evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handl
     }
     rt->inv.id_bad = rt->hdrs[0].cut;
     rt->inv.deadline_ms = parse_deadline(rt->deadline);
-    rt->ev_over = rt->ev.body_err == EVP_ERR_TOO_LARGE ? 1 : rt->ev.body_err == EVP_ERR_NOMEM ? 2 : 0;
+    rt->ev_over = rt->ev.body_err == EVP_ERR_TOO_LARGE ? 1
+                  : rt->ev.body_err == EVP_ERR_NOMEM   ? 2
+                                                       : 0;
     if (status != 200) {
       log_status("Runtime API answered /next with an unexpected status", status);
       return EVP_ERR_HTTP;
@@ -407,8 +401,7 @@ evp_err_t evp_lambda_run(evp_lambda_runtime_t *rt, evp_lambda_handler_cb_t handl
     }
     if (!rt->ev_over && evp__buf_reserve(&rt->ev.body, 1) != EVP_OK)
       rt->ev_over = 2; /* an empty event still needs its NUL */
-    if ((err = serve(rt, handler, opaque)) != EVP_OK)
-      return err;
+    if ((err = serve(rt, handler, opaque)) != EVP_OK) return err;
   }
   return EVP_OK;
 }

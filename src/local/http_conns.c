@@ -14,8 +14,8 @@
 #include "base/base.h"
 #include "local/http_conns.h"
 
-#define TICK_MS 100          /* watchdog period: deadlines are kept to about this */
-#define UNSTARTED_MAX_S 5.0  /* a handed-off connection the daemon never started */
+#define TICK_MS 100         /* watchdog period: deadlines are kept to about this */
+#define UNSTARTED_MAX_S 5.0 /* a handed-off connection the daemon never started */
 
 typedef enum { PHASE_HEADER, PHASE_BODY, PHASE_BUSY } phase_t;
 
@@ -74,8 +74,7 @@ evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                        "connection limits and deadlines must be at least 1");
   evp__conns_t *cs = calloc(1, sizeof *cs);
-  if (!cs)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!cs) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   cs->listen_fd = cs->wake[0] = cs->wake[1] = -1;
   cs->cap = (size_t)o->threads_max;
   cs->max_per_addr = (unsigned)o->max_conns_per_addr;
@@ -93,10 +92,11 @@ evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_
    * accept4 runs, and a blocking accept would then wait for the next client
    * and keep evp__conns_stop_accepting from joining the accept thread. */
   cs->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (cs->listen_fd < 0 || (*ipv6 && setsockopt(cs->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+  if (cs->listen_fd < 0 ||
+      (*ipv6 && setsockopt(cs->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
       setsockopt(cs->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      bind(cs->listen_fd, (struct sockaddr *)&ss, sl) != 0 || listen(cs->listen_fd, SOMAXCONN) != 0 ||
-      pipe2(cs->wake, O_CLOEXEC) != 0)
+      bind(cs->listen_fd, (struct sockaddr *)&ss, sl) != 0 ||
+      listen(cs->listen_fd, SOMAXCONN) != 0 || pipe2(cs->wake, O_CLOEXEC) != 0)
     en = errno ? errno : EIO;
   if (en) {
     evp__conns_free(cs);
@@ -113,9 +113,11 @@ evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_
 void evp__sockaddr_ip(const struct sockaddr *sa, char *out, size_t cap) {
   out[0] = '\0';
   if (sa && sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+              (socklen_t)cap);
   else if (sa && sa->sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+              (socklen_t)cap);
 }
 
 static const char refused_msg[] = "connection refused: too many connections from one address";
@@ -152,14 +154,12 @@ static evp__conn_t *admit(evp__conns_t *cs, int fd, const char *ip) {
       cs->open--;
     }
     if (!cn->used) {
-      if (!free_slot)
-        free_slot = cn;
+      if (!free_slot) free_slot = cn;
     } else if (strcmp(cn->ip, ip) == 0) {
       same++;
     }
   }
-  if (same >= cs->max_per_addr || !free_slot)
-    return NULL;
+  if (same >= cs->max_per_addr || !free_slot) return NULL;
   memset(free_slot, 0, sizeof *free_slot);
   free_slot->used = 1;
   free_slot->fd = fd;
@@ -174,12 +174,9 @@ static void *accept_loop(void *arg) {
   evp__conns_t *cs = arg;
   while (wait_for_slot(cs)) {
     struct pollfd pf[2] = {{cs->listen_fd, POLLIN, 0}, {cs->wake[0], POLLIN, 0}};
-    if (poll(pf, 2, -1) < 0 && errno != EINTR)
-      break;
-    if (pf[1].revents)
-      break;
-    if (!(pf[0].revents & POLLIN))
-      continue;
+    if (poll(pf, 2, -1) < 0 && errno != EINTR) break;
+    if (pf[1].revents) break;
+    if (!(pf[0].revents & POLLIN)) continue;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     /* On Linux the accepted socket does not inherit O_NONBLOCK from the
@@ -237,8 +234,7 @@ static void *watch_loop(void *arg) {
     double now = evp__mono_s();
     for (size_t i = 0; i < cs->cap; i++) {
       evp__conn_t *cn = &cs->slot[i];
-      if (!cn->used || cn->closing)
-        continue;
+      if (!cn->used || cn->closing) continue;
       if (!cn->started) {
         if (now - cn->since > UNSTARTED_MAX_S) {
           cn->used = 0;
@@ -253,8 +249,7 @@ static void *watch_loop(void *arg) {
       else if (cn->phase == PHASE_BODY &&
                now - cn->since > cs->header_s + (double)cn->body_bytes / cs->min_rate)
         why = body_msg;
-      if (!why)
-        continue;
+      if (!why) continue;
       /* The daemon's thread sees end of input and closes the connection;
        * the record goes when it says so (NOTIFY_CONNECTION), and the
        * number cannot be reused before that, since it closes after. */
@@ -279,7 +274,8 @@ static void *watch_loop(void *arg) {
 evp_err_t evp__conns_run(evp__conns_t *cs, struct MHD_Daemon *d, char *errstr, size_t errstr_size) {
   cs->d = d;
   if (pthread_create(&cs->watchdog, NULL, watch_loop, cs) != 0)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "cannot start the connection watchdog");
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL,
+                       "cannot start the connection watchdog");
   cs->watchdog_on = 1;
   if (pthread_create(&cs->acceptor, NULL, accept_loop, cs) != 0)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "cannot start the accept thread");
@@ -288,8 +284,7 @@ evp_err_t evp__conns_run(evp__conns_t *cs, struct MHD_Daemon *d, char *errstr, s
 }
 
 void evp__conns_stop_accepting(evp__conns_t *cs) {
-  if (!cs)
-    return;
+  if (!cs) return;
   pthread_mutex_lock(&cs->mu);
   cs->stopping_accept = 1;
   pthread_cond_broadcast(&cs->freed);
@@ -307,8 +302,7 @@ void evp__conns_stop_accepting(evp__conns_t *cs) {
 }
 
 void evp__conns_free(evp__conns_t *cs) {
-  if (!cs)
-    return;
+  if (!cs) return;
   evp__conns_stop_accepting(cs);
   if (cs->watchdog_on) {
     pthread_mutex_lock(&cs->mu);
@@ -319,8 +313,7 @@ void evp__conns_free(evp__conns_t *cs) {
   }
   evp__local_log_limited_flush(1);
   for (int i = 0; i < 2; i++)
-    if (cs->wake[i] >= 0)
-      close(cs->wake[i]);
+    if (cs->wake[i] >= 0) close(cs->wake[i]);
   pthread_cond_destroy(&cs->freed);
   pthread_mutex_destroy(&cs->mu);
   free(cs->slot);
@@ -331,10 +324,10 @@ void evp__conns_notify(void *cls, struct MHD_Connection *c, void **socket_contex
                        enum MHD_ConnectionNotificationCode code) {
   evp__conns_t *cs = cls;
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     *socket_context = NULL;
-    if (!ci)
-      return;
+    if (!ci) return;
     pthread_mutex_lock(&cs->mu);
     for (size_t i = 0; i < cs->cap; i++) {
       evp__conn_t *cn = &cs->slot[i];
@@ -358,13 +351,13 @@ void evp__conns_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 }
 
 evp__conn_t *evp__conn_of(struct MHD_Connection *c) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return ci ? ci->socket_context : NULL;
 }
 
 static void set_phase(evp__conns_t *cs, evp__conn_t *cn, phase_t p) {
-  if (!cn)
-    return;
+  if (!cn) return;
   pthread_mutex_lock(&cs->mu);
   cn->phase = p;
   cn->since = evp__mono_s();
@@ -384,8 +377,7 @@ void evp__conn_request_done(evp__conns_t *cs, evp__conn_t *cn) {
 }
 
 void evp__conn_body(evp__conns_t *cs, evp__conn_t *cn, size_t n) {
-  if (!cn)
-    return;
+  if (!cn) return;
   pthread_mutex_lock(&cs->mu);
   cn->body_bytes += n;
   pthread_mutex_unlock(&cs->mu);
@@ -399,12 +391,10 @@ void evp__conn_set_target(evp__conn_t *cn, const char *uri) {
 }
 
 void evp__conn_set_nul_in_target(evp__conn_t *cn) {
-  if (cn)
-    cn->nul_in_target = 1;
+  if (cn) cn->nul_in_target = 1;
 }
 
 int evp__conn_nul_in_target(const evp__conn_t *cn, const char *version) {
-  if (!cn)
-    return 0;
+  if (!cn) return 0;
   return cn->nul_in_target || (cn->target && version && cn->target + cn->target_len + 1 != version);
 }

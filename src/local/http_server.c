@@ -42,14 +42,10 @@ typedef struct {
 } reqstate_t;
 
 static evp__route_t route_of(const char *url) {
-  if (strcmp(url, "/token") == 0)
-    return EVP__ROUTE_TOKEN;
-  if (strcmp(url, "/events") == 0)
-    return EVP__ROUTE_EVENTS;
-  if (strcmp(url, "/metrics") == 0)
-    return EVP__ROUTE_METRICS;
-  if (strcmp(url, "/healthz") == 0)
-    return EVP__ROUTE_HEALTHZ;
+  if (strcmp(url, "/token") == 0) return EVP__ROUTE_TOKEN;
+  if (strcmp(url, "/events") == 0) return EVP__ROUTE_EVENTS;
+  if (strcmp(url, "/metrics") == 0) return EVP__ROUTE_METRICS;
+  if (strcmp(url, "/healthz") == 0) return EVP__ROUTE_HEALTHZ;
   return EVP__ROUTE_OTHER;
 }
 
@@ -62,7 +58,8 @@ static void wipe_free(void *p) {
 }
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t cap) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   evp__sockaddr_ip(ci ? ci->client_addr : NULL, out, cap);
 }
 
@@ -74,8 +71,7 @@ static enum MHD_Result send_resp(evp__http_t *h, struct MHD_Connection *c, reqst
   struct MHD_Response *mr;
   if (r->body) {
     mr = MHD_create_response_from_buffer_with_free_callback(r->body_len, r->body, wipe_free);
-    if (mr)
-      r->body = NULL; /* libmicrohttpd owns it now */
+    if (mr) r->body = NULL; /* libmicrohttpd owns it now */
   } else {
     mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   }
@@ -83,8 +79,7 @@ static enum MHD_Result send_resp(evp__http_t *h, struct MHD_Connection *c, reqst
     evp__http_resp_free(r);
     return MHD_NO;
   }
-  if (r->content_type)
-    MHD_add_response_header(mr, "Content-Type", r->content_type);
+  if (r->content_type) MHD_add_response_header(mr, "Content-Type", r->content_type);
   for (size_t i = 0; i < r->n_headers; i++)
     MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
   enum MHD_Result q = MHD_queue_response(c, (unsigned)r->status, mr);
@@ -100,10 +95,8 @@ static enum MHD_Result send_resp(evp__http_t *h, struct MHD_Connection *c, reqst
     evp__local_log_num(f, sizeof f, &n, "status", r->status);
     evp__local_log_num(f, sizeof f, &n, "duration_us", (long long)(dt * 1e6));
     evp__local_log_str(f, sizeof f, &n, "remote", ip);
-    if (client_id && client_id[0])
-      evp__local_log_str(f, sizeof f, &n, "client_id", client_id);
-    if (r->reason)
-      evp__local_log_str(f, sizeof f, &n, "reason", r->reason);
+    if (client_id && client_id[0]) evp__local_log_str(f, sizeof f, &n, "client_id", client_id);
+    if (r->reason) evp__local_log_str(f, sizeof f, &n, "reason", r->reason);
     if (extra && n + strlen(extra) + 2 < sizeof f) {
       f[n++] = ',';
       memcpy(f + n, extra, strlen(extra) + 1);
@@ -117,14 +110,12 @@ static enum MHD_Result send_resp(evp__http_t *h, struct MHD_Connection *c, reqst
 
 /* A plain error answer (the handler never ran, or could not answer). */
 static enum MHD_Result send_error(evp__http_t *h, struct MHD_Connection *c, reqstate_t *rs,
-                                  const char *method, const char *url, int status,
-                                  const char *code, const char *desc, const char *retry_after) {
+                                  const char *method, const char *url, int status, const char *code,
+                                  const char *desc, const char *retry_after) {
   evp__http_resp_t r;
   evp__http_resp_init(&r);
-  if (evp__http_resp_error(&r, status, code, desc) != EVP_OK)
-    return MHD_NO;
-  if (retry_after)
-    evp__http_resp_header(&r, "Retry-After", retry_after);
+  if (evp__http_resp_error(&r, status, code, desc) != EVP_OK) return MHD_NO;
+  if (retry_after) evp__http_resp_header(&r, "Retry-After", retry_after);
   return send_resp(h, c, rs, method, url, &r, NULL, NULL);
 }
 
@@ -159,8 +150,7 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
  * header is then ignored), a bare CR in a value, a NUL in the target, no or
  * two Host headers. */
 static const char *framing_problem(struct MHD_Connection *c, const char *version) {
-  if (evp__conn_nul_in_target(evp__conn_of(c), version))
-    return "NUL in the request target";
+  if (evp__conn_nul_in_target(evp__conn_of(c), version)) return "NUL in the request target";
   evp__http_framing_t f;
   memset(&f, 0, sizeof f);
   MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
@@ -176,10 +166,8 @@ static void fill_req(struct MHD_Connection *c, const char *method, const char *u
                      const char *body, size_t len, evp__http_hdr_t *hs, evp__http_req_t *q) {
   size_t n = 0;
   const char *v;
-  if ((v = hdr(c, "Authorization")))
-    hs[n++] = (evp__http_hdr_t){"authorization", v};
-  if ((v = hdr(c, "Content-Type")))
-    hs[n++] = (evp__http_hdr_t){"content-type", v};
+  if ((v = hdr(c, "Authorization"))) hs[n++] = (evp__http_hdr_t){"authorization", v};
+  if ((v = hdr(c, "Content-Type"))) hs[n++] = (evp__http_hdr_t){"content-type", v};
   q->method = method;
   q->path = url;
   q->headers = hs;
@@ -243,8 +231,7 @@ static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqsta
     free(cid);
     return send_error(h, c, rs, method, url, 500, "server_error", "could not answer", NULL);
   }
-  if (r.status != 405)
-    evp__metrics_token(h->deps.metrics, r.status == 200 ? NULL : r.reason);
+  if (r.status != 405) evp__metrics_token(h->deps.metrics, r.status == 200 ? NULL : r.reason);
   enum MHD_Result res = send_resp(h, c, rs, method, url, &r, cid, r.status == 200 ? extra : NULL);
   free(cid);
   return res;
@@ -258,8 +245,7 @@ static enum MHD_Result do_token(evp__http_t *h, struct MHD_Connection *c, reqsta
 static int backlog_ok(evp__http_t *h) {
   uint64_t max = h->deps.opts->max_backlog;
   for (int i = 0; i < 2000; i++) {
-    if (evp__wal_pending_events(h->deps.wal) <= max)
-      return 1;
+    if (evp__wal_pending_events(h->deps.wal) <= max) return 1;
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, NULL);
   }
@@ -307,8 +293,8 @@ static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqst
   if (is_gzip(c)) {
     e = evp__gunzip(rs->buf, rs->len, h->deps.opts->max_body, &plain, &plen);
     if (e == EVP_ERR_TOO_LARGE)
-      return send_error(h, c, rs, method, url, 413, "too_large",
-                        "decompressed body too large", NULL);
+      return send_error(h, c, rs, method, url, 413, "too_large", "decompressed body too large",
+                        NULL);
     if (e != EVP_OK)
       return send_error(h, c, rs, method, url, e == EVP_ERR_NOMEM ? 500 : 400,
                         e == EVP_ERR_NOMEM ? "server_error" : "invalid_request",
@@ -376,16 +362,14 @@ static enum MHD_Result do_get(evp__http_t *h, struct MHD_Connection *c, reqstate
   evp__http_resp_t r;
   evp__http_resp_init(&r);
   if (strcmp(method, "GET") != 0) {
-    if (evp__http_resp_error(&r, 405, "method_not_allowed", "use GET") != EVP_OK)
-      return MHD_NO;
+    if (evp__http_resp_error(&r, 405, "method_not_allowed", "use GET") != EVP_OK) return MHD_NO;
     evp__http_resp_header(&r, "Allow", "GET");
     return send_resp(h, c, rs, method, url, &r, NULL, NULL);
   }
   if (rs->route == EVP__ROUTE_HEALTHZ) {
     char *body;
     size_t blen;
-    if (evp__local_health(h->deps.batcher, &r.status, &body, &blen) != EVP_OK)
-      return MHD_NO;
+    if (evp__local_health(h->deps.batcher, &r.status, &body, &blen) != EVP_OK) return MHD_NO;
     r.body = body;
     r.body_len = blen;
     r.content_type = "application/json";
@@ -473,15 +457,12 @@ static enum MHD_Result take_body(reqstate_t *rs, const char *data, size_t n) {
   }
   if (rs->len + n > rs->cap) {
     size_t nc = rs->cap ? rs->cap * 2 : 16384;
-    while (nc < rs->len + n)
-      nc *= 2;
-    if (nc > rs->limit)
-      nc = rs->limit;
+    while (nc < rs->len + n) nc *= 2;
+    if (nc > rs->limit) nc = rs->limit;
     /* EVP__REGEX_SLACK bytes past the end: the body's strings are pattern
      * subjects in place, and PCRE2's JIT loads 16 bytes at a time. */
     char *nb = malloc(nc + EVP__REGEX_SLACK);
-    if (!nb)
-      return MHD_NO;
+    if (!nb) return MHD_NO;
     /* Not realloc: the old buffer may hold a client secret; wipe it. */
     if (rs->buf) {
       memcpy(nb, rs->buf, rs->len);
@@ -502,15 +483,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   evp__http_t *h = cls;
   reqstate_t *rs = *con_cls;
   if (!rs) {
-    if (!(rs = calloc(1, sizeof *rs)))
-      return MHD_NO;
+    if (!(rs = calloc(1, sizeof *rs))) return MHD_NO;
     rs->t0 = evp__mono_s();
     rs->route = route_of(url);
     *con_cls = rs;
     evp__conn_headers_done(h->conns, evp__conn_of(c));
     const char *why = framing_problem(c, version);
-    if (why)
-      return send_error_close(h, c, rs, method, url, 400, "invalid_request", why);
+    if (why) return send_error_close(h, c, rs, method, url, 400, "invalid_request", why);
     return begin(h, c, rs, method, url);
   }
   if (*data_size) {
@@ -536,7 +515,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                           e == EVP_ERR_TOO_LARGE ? "too_large" : "invalid_request",
                           "body is not valid gzip or too large", NULL);
     }
-    enum MHD_Result res = do_token(h, c, rs, method, url, plain ? plain : rs->buf ? rs->buf : "", plen);
+    enum MHD_Result res = do_token(h, c, rs, method, url,
+                                   plain     ? plain
+                                   : rs->buf ? rs->buf
+                                             : "",
+                                   plen);
     if (plain) {
       OPENSSL_cleanse(plain, plen);
       free(plain);
@@ -552,8 +535,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   evp__http_t *h = cls;
   evp__conn_request_done(h->conns, evp__conn_of(c));
   reqstate_t *rs = *con_cls;
-  if (!rs)
-    return;
+  if (!rs) return;
   if (rs->buf) {
     /* A token request body holds a secret; event bodies (up to max_body
      * each, hot at full rate) do not. */
@@ -571,8 +553,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   char msg[512], f[1024];
   vsnprintf(msg, sizeof msg, fmt, ap);
   size_t n = strlen(msg);
-  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-    msg[--n] = '\0';
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
   n = 0;
   evp__local_log_str(f, sizeof f, &n, "detail", msg);
   /* A client can provoke these at will (one per broken connection): rate-
@@ -593,8 +574,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s) {
   (void)cls;
   size_t n = MHD_http_unescape(s);
-  if (strlen(s) != n)
-    evp__conn_set_nul_in_target(evp__conn_of(c));
+  if (strlen(s) != n) evp__conn_set_nul_in_target(evp__conn_of(c));
   return n;
 }
 
@@ -607,8 +587,7 @@ evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
   evp__http_t *h = calloc(1, sizeof *h);
-  if (!h)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!h) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   h->deps = *deps;
   int ipv6 = 0;
   evp_err_t e = evp__conns_new(host, port, deps->opts, deps->metrics, &h->conns, bound_port, &ipv6,
@@ -617,8 +596,7 @@ evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_
     free(h);
     return e;
   }
-  if (ipv6)
-    flags |= MHD_USE_IPv6;
+  if (ipv6) flags |= MHD_USE_IPv6;
   if (pthread_key_create(&h->ctx_key, ctx_destroy) != 0) {
     evp__conns_free(h->conns);
     free(h);
@@ -629,21 +607,16 @@ evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_
    * the daemon's own, which resets connections past it, is only a backstop
    * above it: a closed connection leaves the daemon's count a moment after
    * it leaves ours. */
-  h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                          MHD_OPTION_NOTIFY_CONNECTION, evp__conns_notify, h->conns,
-                          MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-                          MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, h,
-                          MHD_OPTION_CONNECTION_LIMIT, 2u * (unsigned)deps->opts->threads_max,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                          MHD_OPTION_END);
+  h->d = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, evp__conns_notify,
+      h->conns, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape,
+      h, MHD_OPTION_CONNECTION_LIMIT, 2u * (unsigned)deps->opts->threads_max,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
   if (!h->d || evp__conns_run(h->conns, h->d, errstr, errstr_size) != EVP_OK) {
-    if (!h->d)
-      evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot start the HTTP daemon");
+    if (!h->d) evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot start the HTTP daemon");
     evp__conns_stop_accepting(h->conns);
-    if (h->d)
-      MHD_stop_daemon(h->d);
+    if (h->d) MHD_stop_daemon(h->d);
     evp__conns_free(h->conns);
     pthread_key_delete(h->ctx_key);
     free(h);
@@ -654,13 +627,11 @@ evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_
 }
 
 void evp__http_quiesce(evp__http_t *h) {
-  if (h)
-    evp__conns_stop_accepting(h->conns);
+  if (h) evp__conns_stop_accepting(h->conns);
 }
 
 void evp__http_stop(evp__http_t *h) {
-  if (!h)
-    return;
+  if (!h) return;
   evp__conns_stop_accepting(h->conns);
   MHD_stop_daemon(h->d);
   evp__conns_free(h->conns);

@@ -27,35 +27,35 @@
 /* ------------------------------------------------------------ options */
 
 typedef struct {
-  const char *listen;        /* "127.0.0.1:8080"; port 0 picks a free one */
-  const char *data_dir;      /* queue/, secrets/, and the lake (events/dt=.../hour=...) */
-  const char *schema_path;   /* event schema (JSON Schema draft-07) */
-  const char *clients_path;  /* NULL: DIR/secrets/clients.json */
-  double rate_rps;           /* per-client sustained requests/s (API Gateway: 10000) */
-  double rate_burst;         /* per-client bucket size (API Gateway: 5000) */
-  double token_rate_rps;     /* POST /token per source address: sustained requests/s ... */
-  double token_rate_burst;   /* ... and bucket size (a client needs one token per ~15 min) */
-  size_t max_body;           /* request body limit, also after gunzip */
-  size_t max_events;         /* events per request */
+  const char *listen;       /* "127.0.0.1:8080"; port 0 picks a free one */
+  const char *data_dir;     /* queue/, secrets/, and the lake (events/dt=.../hour=...) */
+  const char *schema_path;  /* event schema (JSON Schema draft-07) */
+  const char *clients_path; /* NULL: DIR/secrets/clients.json */
+  double rate_rps;          /* per-client sustained requests/s (API Gateway: 10000) */
+  double rate_burst;        /* per-client bucket size (API Gateway: 5000) */
+  double token_rate_rps;    /* POST /token per source address: sustained requests/s ... */
+  double token_rate_burst;  /* ... and bucket size (a client needs one token per ~15 min) */
+  size_t max_body;          /* request body limit, also after gunzip */
+  size_t max_events;        /* events per request */
   evp__fsync_policy_t fsync;
   int fsync_interval_ms;
-  size_t buffer_bytes;       /* batcher: flush at this many bytes ... */
-  int buffer_seconds;        /* ... or this age */
+  size_t buffer_bytes; /* batcher: flush at this many bytes ... */
+  int buffer_seconds;  /* ... or this age */
   int dedup_window_s;
-  int lake_threads;          /* batcher: files a large flush is written as at once; 0: CPUs, at most 4 */
-  uint64_t max_backlog;      /* events logged but not yet in Parquet before POST /events
+  int lake_threads;     /* batcher: files a large flush is written as at once; 0: CPUs, at most 4 */
+  uint64_t max_backlog; /* events logged but not yet in Parquet before POST /events
                                 waits for the batcher (backpressure); 0: unbounded */
-  int threads_max;           /* connection limit (one thread per connection); more wait in the
+  int threads_max;      /* connection limit (one thread per connection); more wait in the
                                 listen backlog */
-  int max_conns_per_addr;    /* connections from one client address; more are refused */
-  int header_timeout_s;      /* deadline for a whole request header (and for a kept-alive
+  int max_conns_per_addr;     /* connections from one client address; more are refused */
+  int header_timeout_s;       /* deadline for a whole request header (and for a kept-alive
                                 connection's next request) */
-  int min_body_rate;         /* bytes/s a body must average, after header_timeout_s of grace */
-  int64_t token_ttl_s;       /* access-token lifetime (expires_in) */
+  int min_body_rate;          /* bytes/s a body must average, after header_timeout_s of grace */
+  int64_t token_ttl_s;        /* access-token lifetime (expires_in) */
   int token_lockout_failures; /* /token failures per client id that lock it; 0: no lockout */
-  int token_lockout_s;       /* the first lockout; doubled for each further one, up to 900 s */
-  int log_requests;          /* one log line per request (errors are always logged) */
-  FILE *announce;            /* where generated credentials are printed once (stdout) */
+  int token_lockout_s;        /* the first lockout; doubled for each further one, up to 900 s */
+  int log_requests;           /* one log line per request (errors are always logged) */
+  FILE *announce;             /* where generated credentials are printed once (stdout) */
 } evp__local_opts_t;
 
 void evp__local_opts_default(evp__local_opts_t *o);
@@ -133,8 +133,7 @@ typedef struct evp__keywatch evp__keywatch_t;
  * (NULL: none). @p clients (taken, may be NULL: read from @p clients_path)
  * is the store already loaded at start-up. */
 evp_err_t evp__keywatch_new(const char *path, const char *clients_path, evp__clients_t *clients,
-                            int64_t ttl_s, evp__keywatch_t **out, char *errstr,
-                            size_t errstr_size);
+                            int64_t ttl_s, evp__keywatch_t **out, char *errstr, size_t errstr_size);
 void evp__keywatch_free(evp__keywatch_t *w);
 /* A reference to the current state; release with evp__keystate_release(). */
 evp__keystate_t *evp__keywatch_acquire(evp__keywatch_t *w);
@@ -157,8 +156,14 @@ int evp__ratelimit_take(evp__ratelimit_t *rl, const char *key, double now_s);
 
 /* ------------------------------------------------------------ metrics */
 
-typedef enum { EVP__ROUTE_TOKEN, EVP__ROUTE_EVENTS, EVP__ROUTE_METRICS, EVP__ROUTE_HEALTHZ,
-               EVP__ROUTE_OTHER, EVP__ROUTE_N } evp__route_t;
+typedef enum {
+  EVP__ROUTE_TOKEN,
+  EVP__ROUTE_EVENTS,
+  EVP__ROUTE_METRICS,
+  EVP__ROUTE_HEALTHZ,
+  EVP__ROUTE_OTHER,
+  EVP__ROUTE_N
+} evp__route_t;
 
 typedef struct evp__metrics evp__metrics_t;
 
@@ -207,15 +212,15 @@ typedef struct evp__http evp__http_t;
 
 typedef struct {
   const evp__local_opts_t *opts;
-  evp__keywatch_t *keys;          /* signing keys and clients, hot-reloaded */
+  evp__keywatch_t *keys; /* signing keys and clients, hot-reloaded */
   const evp_schema_t *schema;
-  evp__wal_t *wal;                /* NULL: accepted events are refused with 503 */
-  evp__batcher_t *batcher;        /* for metrics; may be NULL */
+  evp__wal_t *wal;         /* NULL: accepted events are refused with 503 */
+  evp__batcher_t *batcher; /* for metrics; may be NULL */
   evp__ratelimit_t *ratelimit;
   evp__metrics_t *metrics;
   evp__ratelimit_t *token_ratelimit; /* per source address on /token; NULL: none */
   evp__lockout_t *token_lockout;     /* per client id on /token; NULL: none */
-  const evp__table_t *table;      /* the lake's table (evp__events_cfg_t.table); NULL: none */
+  const evp__table_t *table;         /* the lake's table (evp__events_cfg_t.table); NULL: none */
 } evp__http_deps_t;
 
 /* Bind and start serving (thread per connection). *port receives the bound

@@ -14,7 +14,8 @@
 #define CLIENTS_FILE_MAX (4u * 1024u * 1024u)
 
 /* Write a new file with one random client; print its credentials. */
-static evp_err_t create_default(const char *path, FILE *announce, char *errstr, size_t errstr_size) {
+static evp_err_t create_default(const char *path, FILE *announce, char *errstr,
+                                size_t errstr_size) {
   unsigned char idr[9], sec[32];
   char id[16], secret[48], json[256];
   if (evp__random(idr, sizeof idr) != EVP_OK || evp__random(sec, sizeof sec) != EVP_OK)
@@ -46,8 +47,7 @@ evp_err_t evp__local_clients_load(const char *path, FILE *announce, evp__clients
   *out = NULL;
   evp_err_t e = evp__local_clients_read(path, out, NULL, errstr, errstr_size);
   if (e == EVP_ERR_IO && errno == ENOENT) {
-    if ((e = create_default(path, announce, errstr, errstr_size)) != EVP_OK)
-      return e;
+    if ((e = create_default(path, announce, errstr, errstr_size)) != EVP_OK) return e;
     e = evp__local_clients_read(path, out, NULL, errstr, errstr_size);
   }
   return e;
@@ -59,13 +59,11 @@ evp_err_t evp__local_clients_read(const char *path, evp__clients_t **out, struct
   size_t len;
   *out = NULL;
   evp_err_t e = evp__file_read(path, CLIENTS_FILE_MAX, 1, &buf, &len, st, errstr, errstr_size);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   char why[200];
   e = evp__clients_parse(buf, len, out, why, sizeof why);
   OPENSSL_cleanse(buf, len);
   free(buf);
-  if (e != EVP_OK)
-    return evp__seterr(errstr, errstr_size, e, "%s: %s", path, why);
+  if (e != EVP_OK) return evp__seterr(errstr, errstr_size, e, "%s: %s", path, why);
   return EVP_OK;
 }

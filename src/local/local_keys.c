@@ -32,8 +32,7 @@ static void wipe_tree(cJSON *n) {
 }
 
 static void free_tree(cJSON *root) {
-  if (root)
-    wipe_tree(root->child);
+  if (root) wipe_tree(root->child);
   cJSON_Delete(root);
 }
 
@@ -41,8 +40,7 @@ static void free_tree(cJSON *root) {
 static cJSON *new_key(const char *kid) {
   unsigned char k[KEY_BYTES];
   char b64[64], val[80], created[32];
-  if (evp__random(k, sizeof k) != EVP_OK)
-    return NULL;
+  if (evp__random(k, sizeof k) != EVP_OK) return NULL;
   EVP_EncodeBlock((unsigned char *)b64, k, sizeof k);
   OPENSSL_cleanse(k, sizeof k);
   snprintf(val, sizeof val, "base64:%s", b64);
@@ -65,8 +63,7 @@ static cJSON *new_key(const char *kid) {
 static evp_err_t write_tree(const char *path, const cJSON *root, int excl, char *errstr,
                             size_t errstr_size) {
   char *txt = cJSON_Print(root);
-  if (!txt)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!txt) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   size_t n = strlen(txt);
   evp_err_t e = evp__file_write_secret(path, txt, n, excl, errstr, errstr_size);
   OPENSSL_cleanse(txt, n);
@@ -76,8 +73,7 @@ static evp_err_t write_tree(const char *path, const cJSON *root, int excl, char 
 
 evp_err_t evp__keys_init(const char *path, int *created, char *errstr, size_t errstr_size) {
   *created = 0;
-  if (access(path, F_OK) == 0)
-    return EVP_OK;
+  if (access(path, F_OK) == 0) return EVP_OK;
   cJSON *root = cJSON_CreateObject(), *keys = NULL, *k = new_key("v1");
   if (!root || !k || !cJSON_AddStringToObject(root, "current", "v1") ||
       !(keys = cJSON_AddArrayToObject(root, "keys"))) {
@@ -88,10 +84,8 @@ evp_err_t evp__keys_init(const char *path, int *created, char *errstr, size_t er
   cJSON_AddItemToArray(keys, k);
   evp_err_t e = write_tree(path, root, 1, errstr, errstr_size);
   free_tree(root);
-  if (e == EVP_ERR_STATE)
-    return EVP_OK; /* created meanwhile */
-  if (e == EVP_OK)
-    *created = 1;
+  if (e == EVP_ERR_STATE) return EVP_OK; /* created meanwhile */
+  if (e == EVP_OK) *created = 1;
   return e;
 }
 
@@ -101,8 +95,7 @@ static cJSON *read_tree(const char *path, struct stat *st, evp_err_t *err, char 
   char *buf;
   size_t len;
   *err = evp__file_read(path, KEYS_FILE_MAX, 1, &buf, &len, st, errstr, errstr_size);
-  if (*err != EVP_OK)
-    return NULL;
+  if (*err != EVP_OK) return NULL;
   cJSON *root = cJSON_ParseWithLength(buf, len);
   OPENSSL_cleanse(buf, len);
   free(buf);
@@ -112,9 +105,9 @@ static cJSON *read_tree(const char *path, struct stat *st, evp_err_t *err, char 
   if (!cJSON_IsObject(root) || !cJSON_IsString(cur) || !cJSON_IsArray(keys) || n < 1 ||
       n > EVP__KEYRING_MAX) {
     free_tree(root);
-    *err = evp__seterr(errstr, errstr_size, EVP_ERR_JSON,
-                       "%s: expected {\"current\":KID,\"keys\":[1..%d keys]}", path,
-                       EVP__KEYRING_MAX);
+    *err =
+        evp__seterr(errstr, errstr_size, EVP_ERR_JSON,
+                    "%s: expected {\"current\":KID,\"keys\":[1..%d keys]}", path, EVP__KEYRING_MAX);
     return NULL;
   }
   return root;
@@ -122,19 +115,14 @@ static cJSON *read_tree(const char *path, struct stat *st, evp_err_t *err, char 
 
 /* Decode "base64:<standard base64>" into out (>= 96 bytes). */
 static int decode_secret(const char *s, unsigned char *out, size_t cap, size_t *outlen) {
-  if (strncmp(s, "base64:", 7) != 0)
-    return -1;
+  if (strncmp(s, "base64:", 7) != 0) return -1;
   s += 7;
   size_t tl = strlen(s);
-  if (tl == 0 || tl % 4 != 0 || tl / 4 * 3 > cap)
-    return -1;
+  if (tl == 0 || tl % 4 != 0 || tl / 4 * 3 > cap) return -1;
   int dl = EVP_DecodeBlock(out, (const unsigned char *)s, (int)tl);
-  if (dl < 0)
-    return -1;
-  if (s[tl - 1] == '=')
-    dl--;
-  if (s[tl - 2] == '=')
-    dl--;
+  if (dl < 0) return -1;
+  if (s[tl - 1] == '=') dl--;
+  if (s[tl - 2] == '=') dl--;
   *outlen = (size_t)dl;
   return 0;
 }
@@ -144,8 +132,7 @@ evp_err_t evp__keys_load(const char *path, evp_keyring_t **krp, char *current, s
   *krp = NULL;
   evp_err_t e;
   cJSON *root = read_tree(path, st, &e, errstr, errstr_size);
-  if (!root)
-    return e;
+  if (!root) return e;
   const char *cur = cJSON_GetObjectItemCaseSensitive(root, "current")->valuestring;
   evp_keyring_t *kr = evp_keyring_new();
   if (!kr) {
@@ -198,11 +185,9 @@ out:
  * record lock on a side file; the keys file itself is replaced by rename. */
 static int lock_file(const char *path) {
   char lp[PATH_MAX];
-  if ((size_t)snprintf(lp, sizeof lp, "%s.lock", path) >= sizeof lp)
-    return -1;
+  if ((size_t)snprintf(lp, sizeof lp, "%s.lock", path) >= sizeof lp) return -1;
   int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return -1;
+  if (fd < 0) return -1;
   struct flock fl;
   memset(&fl, 0, sizeof fl);
   fl.l_type = F_WRLCK;
@@ -224,8 +209,7 @@ evp_err_t evp__keys_rotate(const char *path, char *new_kid, size_t kid_size, cha
                        strerror(errno));
   evp_err_t e;
   cJSON *out = NULL, *root = read_tree(path, NULL, &e, errstr, errstr_size);
-  if (!root)
-    goto done;
+  if (!root) goto done;
   /* Check the file loads before building on it. */
   evp_keyring_t *kr;
   char cur[EVP_JWT_MAX_KID_LEN + 1];
@@ -239,11 +223,9 @@ evp_err_t evp__keys_rotate(const char *path, char *new_kid, size_t kid_size, cha
     char *end;
     if (kid[0] == 'v') {
       long v = strtol(kid + 1, &end, 10);
-      if (*end == '\0' && v > maxv && v < 1000000000L)
-        maxv = v;
+      if (*end == '\0' && v > maxv && v < 1000000000L) maxv = v;
     }
-    if (strcmp(kid, cur) == 0)
-      prev = k;
+    if (strcmp(kid, cur) == 0) prev = k;
   }
   char kid[32];
   snprintf(kid, sizeof kid, "v%ld", maxv + 1);
@@ -258,8 +240,7 @@ evp_err_t evp__keys_rotate(const char *path, char *new_kid, size_t kid_size, cha
   }
   cJSON_AddItemToArray(keys, nk);
   cJSON_AddItemToArray(keys, pk);
-  if ((e = write_tree(path, out, 0, errstr, errstr_size)) != EVP_OK)
-    goto done;
+  if ((e = write_tree(path, out, 0, errstr, errstr_size)) != EVP_OK) goto done;
   if (strlen(kid) >= kid_size) {
     e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "kid buffer too small");
     goto done;

@@ -22,8 +22,7 @@ struct evp__keywatch {
 };
 
 void evp__keystate_release(evp__keystate_t *s) {
-  if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
-    return;
+  if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
   evp_jwt_verifier_destroy(s->verifier);
   evp_jwt_signer_destroy(s->signer);
   evp_keyring_destroy(s->kr);
@@ -75,8 +74,7 @@ evp_err_t evp__keywatch_new(const char *path, const char *clients_path, evp__cli
   evp__keywatch_t *w = calloc(1, sizeof *w);
   if (!w || !(w->path = evp__strdup(path)) ||
       (clients_path && !(w->cpath = evp__strdup(clients_path)))) {
-    if (w)
-      free(w->path);
+    if (w) free(w->path);
     free(w);
     evp__clients_free(clients);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
@@ -98,8 +96,7 @@ evp_err_t evp__keywatch_new(const char *path, const char *clients_path, evp__cli
 }
 
 void evp__keywatch_free(evp__keywatch_t *w) {
-  if (!w)
-    return;
+  if (!w) return;
   evp__keystate_release(w->cur);
   pthread_mutex_destroy(&w->mu);
   free(w->path);
@@ -125,12 +122,9 @@ int evp__keywatch_poll(evp__keywatch_t *w, char *errstr, size_t errstr_size) {
   memset(&cst, 0, sizeof cst);
   /* A missing key file (mid-rename) is looked at again next time; a missing
    * clients file is a change (reported once by the failed load). */
-  if (stat(w->path, &st) != 0)
-    return 0;
-  if (w->cpath && stat(w->cpath, &cst) != 0)
-    memset(&cst, 0, sizeof cst);
-  if (same(&st, &w->seen) && (!w->cpath || same(&cst, &w->cseen)))
-    return 0;
+  if (stat(w->path, &st) != 0) return 0;
+  if (w->cpath && stat(w->cpath, &cst) != 0) memset(&cst, 0, sizeof cst);
+  if (same(&st, &w->seen) && (!w->cpath || same(&cst, &w->cseen))) return 0;
   evp__keystate_t *s;
   struct stat loaded, cloaded;
   memset(&cloaded, 0, sizeof cloaded);

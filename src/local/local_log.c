@@ -15,20 +15,16 @@
 
 void evp__local_log_str(char *buf, size_t cap, size_t *n, const char *key, const char *value) {
   char esc[VALUE_MAX * 6 + 1];
-  if (*n >= cap)
-    return;
+  if (*n >= cap) return;
   /* Room for the escaped value: what is left after ,"key":"" and the NUL;
    * a value that does not fit is cut at a character boundary, so the
    * member is always whole JSON (raw bytes from a request path included:
    * invalid UTF-8 becomes U+FFFD, controls \u00XX). */
   size_t overhead = strlen(key) + 7, room = cap - *n > overhead ? cap - *n - overhead : 0;
-  if (room > sizeof esc)
-    room = sizeof esc;
-  if (value && room == 0)
-    return;
+  if (room > sizeof esc) room = sizeof esc;
+  if (value && room == 0) return;
   size_t vl = value ? strnlen(value, VALUE_MAX) : 0;
-  if (value)
-    evp__json_escape_text(value, vl, esc, room, NULL);
+  if (value) evp__json_escape_text(value, vl, esc, room, NULL);
   int w = value ? snprintf(buf + *n, cap - *n, "%s\"%s\":\"%s\"", *n ? "," : "", key, esc)
                 : snprintf(buf + *n, cap - *n, "%s\"%s\":null", *n ? "," : "", key);
   if (w > 0 && *n + (size_t)w < cap)
@@ -38,8 +34,7 @@ void evp__local_log_str(char *buf, size_t cap, size_t *n, const char *key, const
 }
 
 void evp__local_log_num(char *buf, size_t cap, size_t *n, const char *key, long long value) {
-  if (*n >= cap)
-    return;
+  if (*n >= cap) return;
   int w = snprintf(buf + *n, cap - *n, "%s\"%s\":%lld", *n ? "," : "", key, value);
   if (w > 0 && *n + (size_t)w < cap)
     *n += (size_t)w;
@@ -65,8 +60,7 @@ void evp__local_log(const char *level, const char *msg, const char *fields) {
     memcpy(line + n, fields, strlen(fields));
     n += strlen(fields);
   }
-  if (n + 2 > sizeof line)
-    n = sizeof line - 2;
+  if (n + 2 > sizeof line) n = sizeof line - 2;
   line[n++] = '}';
   line[n++] = '\n';
   /* One write per line: concurrent lines do not interleave. */
@@ -109,8 +103,7 @@ void evp__local_log_limited(const void *key, const char *level, const char *msg,
     limited[i].held++;
   }
   pthread_mutex_unlock(&limited_mu);
-  if (!write_now)
-    return;
+  if (!write_now) return;
   char f[1200];
   size_t n = 0;
   evp__local_log_num(f, sizeof f, &n, "count", 1);
@@ -133,8 +126,7 @@ void evp__local_log_limited_flush(int all) {
       limited[i].since = now;
     }
     pthread_mutex_unlock(&limited_mu);
-    if (!due)
-      continue;
+    if (!due) continue;
     char f[96];
     size_t n = 0;
     evp__local_log_num(f, sizeof f, &n, "count", (long long)held);

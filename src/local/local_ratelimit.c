@@ -28,11 +28,9 @@ struct evp__ratelimit {
 };
 
 evp__ratelimit_t *evp__ratelimit_new(double rps, double burst) {
-  if (!(rps > 0) || !(burst >= 1))
-    return NULL;
+  if (!(rps > 0) || !(burst >= 1)) return NULL;
   evp__ratelimit_t *rl = calloc(1, sizeof *rl);
-  if (!rl)
-    return NULL;
+  if (!rl) return NULL;
   if (pthread_mutex_init(&rl->mu, NULL) != 0) {
     free(rl);
     return NULL;
@@ -43,32 +41,26 @@ evp__ratelimit_t *evp__ratelimit_new(double rps, double burst) {
 }
 
 void evp__ratelimit_free(evp__ratelimit_t *rl) {
-  if (!rl)
-    return;
+  if (!rl) return;
   pthread_mutex_destroy(&rl->mu);
   free(rl);
 }
 
 static bucket_t *find(evp__ratelimit_t *rl, const char *key, double now) {
   size_t n = strlen(key);
-  if (n > EVP__CLIENT_ID_MAX)
-    return &rl->overflow;
+  if (n > EVP__CLIENT_ID_MAX) return &rl->overflow;
   uint32_t h = evp__fnv1a(key, n);
   bucket_t *idle = NULL;
   for (size_t probe = 0; probe < 64; probe++) {
     bucket_t *b = &rl->b[(h + probe) & (SLOTS - 1)];
     if (!b->used) {
-      if (!idle)
-        idle = b;
+      if (!idle) idle = b;
       break; /* slots are never emptied again, so the key is not further on */
     }
-    if (strcmp(b->key, key) == 0)
-      return b;
-    if (!idle && b->tokens + (now - b->last) * rl->rps >= rl->burst)
-      idle = b;
+    if (strcmp(b->key, key) == 0) return b;
+    if (!idle && b->tokens + (now - b->last) * rl->rps >= rl->burst) idle = b;
   }
-  if (!idle)
-    return &rl->overflow;
+  if (!idle) return &rl->overflow;
   idle->used = 1;
   memcpy(idle->key, key, n + 1);
   idle->tokens = rl->burst;

@@ -49,7 +49,7 @@ struct evp__local {
   evp_schema_t *schema;
   char *schema_text;
   evp__table_t *table; /* the lake's columns: POST /events accepts only what they hold */
-  size_t nclients; /* at start-up, for the log */
+  size_t nclients;     /* at start-up, for the log */
   evp__keywatch_t *keys;
   evp__wal_t *wal;
   evp__batcher_t *batcher;
@@ -67,23 +67,19 @@ struct evp__local {
 /* "host:port" or "[v6]:port" -> host (no brackets) and port. */
 static int split_listen(const char *s, char *host, size_t cap, uint16_t *port) {
   const char *colon = strrchr(s, ':');
-  if (!colon || colon == s)
-    return -1;
+  if (!colon || colon == s) return -1;
   const char *h = s;
   size_t hl = (size_t)(colon - s);
   if (h[0] == '[') {
-    if (hl < 2 || h[hl - 1] != ']')
-      return -1;
+    if (hl < 2 || h[hl - 1] != ']') return -1;
     h++;
     hl -= 2;
   }
-  if (hl == 0 || hl >= cap)
-    return -1;
+  if (hl == 0 || hl >= cap) return -1;
   char *end;
   errno = 0;
   long p = strtol(colon + 1, &end, 10);
-  if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
-    return -1;
+  if (errno || end == colon + 1 || *end || p < 0 || p > 65535) return -1;
   memcpy(host, h, hl);
   host[hl] = '\0';
   *port = (uint16_t)p;
@@ -101,8 +97,7 @@ static void *poll_keys(void *arg) {
   while (!l->stopping) {
     struct timespec dl = evp__timespec_us(evp__wall_us() + 1000000);
     pthread_cond_timedwait(&l->cv, &l->mu, &dl);
-    if (l->stopping)
-      break;
+    if (l->stopping) break;
     pthread_mutex_unlock(&l->mu);
     char err[512];
     int k = evp__keywatch_poll(l->keys, err, sizeof err);
@@ -118,7 +113,8 @@ static void *poll_keys(void *arg) {
       evp__local_log("info", "secrets reloaded (signing keys, clients)", f);
     } else if (k < 0) {
       evp__local_log_str(f, sizeof f, &n, "error", err);
-      evp__local_log("error", "secret files changed but cannot be loaded; keeping the previous ones", f);
+      evp__local_log("error",
+                     "secret files changed but cannot be loaded; keeping the previous ones", f);
     }
     pthread_mutex_lock(&l->mu);
   }
@@ -140,27 +136,19 @@ static void lake_notice(void *arg, const evp__batcher_notice_t *n) {
     return;
   }
   evp__local_rfc3339(n->since_unix_us, since);
-  if (n->kind != EVP__LAKE_RECOVERED)
-    evp__local_log_str(f, sizeof f, &k, "error", n->error);
+  if (n->kind != EVP__LAKE_RECOVERED) evp__local_log_str(f, sizeof f, &k, "error", n->error);
   evp__local_log_num(f, sizeof f, &k, "failures", (long long)n->failures);
   evp__local_log_num(f, sizeof f, &k, "failures_total", (long long)n->failures_total);
   evp__local_log_str(f, sizeof f, &k, "since", since);
   switch (n->kind) {
-  case EVP__LAKE_FAILED:
-    evp__local_log("error", "lake write failed", f);
-    break;
-  case EVP__LAKE_STILL_FAILING:
-    evp__local_log("error", "lake write still failing", f);
-    break;
-  default:
-    evp__local_log("info", "lake write recovered", f);
-    break;
+  case EVP__LAKE_FAILED: evp__local_log("error", "lake write failed", f); break;
+  case EVP__LAKE_STILL_FAILING: evp__local_log("error", "lake write still failing", f); break;
+  default: evp__local_log("info", "lake write recovered", f); break;
   }
 }
 
 evp_err_t evp__local_stop(evp__local_t *l) {
-  if (!l)
-    return EVP_OK;
+  if (!l) return EVP_OK;
   evp_err_t e = EVP_OK;
   if (l->poller_started) {
     pthread_mutex_lock(&l->mu);
@@ -175,12 +163,14 @@ evp_err_t evp__local_stop(evp__local_t *l) {
     evp__local_log("info", "flushing the batcher", NULL);
     char err[512], f[1200];
     size_t n = 0;
-    e = evp__batcher_close(l->batcher, err, sizeof err); /* writes what the log holds into the lake */
+    e = evp__batcher_close(l->batcher, err,
+                           sizeof err); /* writes what the log holds into the lake */
     if (e != EVP_OK) {
       evp__local_log_str(f, sizeof f, &n, "error", err);
       evp__local_log("error",
                      "final lake flush failed; the events stay in the durable log and are "
-                     "written at the next start", f);
+                     "written at the next start",
+                     f);
     }
   }
   evp__wal_close(l->wal);
@@ -200,8 +190,7 @@ evp_err_t evp__local_stop(evp__local_t *l) {
 
 void evp__local_get_stats(const evp__local_t *l, evp__batcher_stats_t *out) {
   memset(out, 0, sizeof *out);
-  if (l && l->batcher)
-    evp__batcher_get_stats(l->batcher, out);
+  if (l && l->batcher) evp__batcher_get_stats(l->batcher, out);
 }
 
 evp_err_t evp__local_flush(evp__local_t *l, int timeout_ms) {
@@ -219,20 +208,19 @@ static void log_auth_failure(void *opaque, const char *client_id, int failures, 
   snprintf(id, sizeof id, "%s", client_id); /* longer ids exist nowhere: cut */
   evp__local_log_str(f, sizeof f, &n, "client_id", id);
   evp__local_log_num(f, sizeof f, &n, "failures", failures);
-  if (locked_s)
-    evp__local_log_num(f, sizeof f, &n, "locked_s", locked_s);
-  if (suppressed)
-    evp__local_log_num(f, sizeof f, &n, "suppressed", (long long)suppressed);
-  evp__local_log("warn", locked_s ? "client authentication failed; client id locked"
-                                  : "client authentication failed", f);
+  if (locked_s) evp__local_log_num(f, sizeof f, &n, "locked_s", locked_s);
+  if (suppressed) evp__local_log_num(f, sizeof f, &n, "suppressed", (long long)suppressed);
+  evp__local_log("warn",
+                 locked_s ? "client authentication failed; client id locked"
+                          : "client authentication failed",
+                 f);
 }
 
 /* Existing data directories that others may enter are left as they are
  * (the operator may share them on purpose) but said out loud. */
 static void warn_if_open(const char *dir) {
   unsigned mode = evp__dir_open_mode(dir);
-  if (!mode)
-    return;
+  if (!mode) return;
   char fix[PATH_MAX + 16], m[16], f[2 * PATH_MAX + 128];
   size_t n = 0;
   snprintf(fix, sizeof fix, "chmod 700 %s", dir);
@@ -240,8 +228,7 @@ static void warn_if_open(const char *dir) {
   evp__local_log_str(f, sizeof f, &n, "path", dir);
   evp__local_log_str(f, sizeof f, &n, "mode", m);
   evp__local_log_str(f, sizeof f, &n, "fix", fix);
-  evp__local_log("warn", "data directory is more open than 0700: other local users may read it",
-                 f);
+  evp__local_log("warn", "data directory is more open than 0700: other local users may read it", f);
 }
 
 /* Everything before HTTP: schema, secrets, log, batcher. */
@@ -271,19 +258,17 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   evp_err_t e;
   if (!o->schema_path)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "no event schema (--schema FILE)");
-  if ((e = evp__file_read(o->schema_path, SCHEMA_FILE_MAX, 0, &l->schema_text, &len, NULL,
-                                err, sizeof err)) != EVP_OK)
+  if ((e = evp__file_read(o->schema_path, SCHEMA_FILE_MAX, 0, &l->schema_text, &len, NULL, err,
+                          sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot read the schema: %s", err);
   if (!(l->schema = evp_schema_compile(l->schema_text, len, NULL, &e, err, sizeof err)))
     return evp__seterr(errstr, errstr_size, e, "the schema does not compile: %s", err);
   if ((e = evp__table_parse(l->schema_text, len, &l->table, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "the schema does not map to a lake table: %s", err);
-  if ((e = evp__mkdirs(o->data_dir, errstr, errstr_size)) != EVP_OK)
-    return e;
+  if ((e = evp__mkdirs(o->data_dir, errstr, errstr_size)) != EVP_OK) return e;
   if ((size_t)snprintf(secrets, sizeof secrets, "%s/secrets", o->data_dir) >= sizeof secrets - 32)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
-  if ((e = evp__mkdirs(secrets, errstr, errstr_size)) != EVP_OK)
-    return e;
+  if ((e = evp__mkdirs(secrets, errstr, errstr_size)) != EVP_OK) return e;
   warn_if_open(o->data_dir);
   warn_if_open(secrets);
   const char *cpath = o->clients_path;
@@ -306,7 +291,8 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   }
   /* The watch owns the client store from here: edits of the clients file
    * take effect without a restart, like key rotations. */
-  if ((e = evp__keywatch_new(path, cpath, clients, o->token_ttl_s, &l->keys, errstr, errstr_size)) != EVP_OK)
+  if ((e = evp__keywatch_new(path, cpath, clients, o->token_ttl_s, &l->keys, errstr,
+                             errstr_size)) != EVP_OK)
     return e;
   l->nclients = nclients;
   if (!(l->rl = evp__ratelimit_new(o->rate_rps, o->rate_burst)) ||
@@ -318,8 +304,7 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
     evp__lockout_opts_default(&lo);
     lo.max_failures = o->token_lockout_failures;
     lo.lock_s = o->token_lockout_s;
-    if (lo.lock_max_s < lo.lock_s)
-      lo.lock_max_s = lo.lock_s;
+    if (lo.lock_max_s < lo.lock_s) lo.lock_max_s = lo.lock_s;
     lo.log = log_auth_failure;
     if (!(l->lockout = evp__lockout_new(&lo)))
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
@@ -359,8 +344,7 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                        "bad listen address '%s' (want HOST:PORT, e.g. 127.0.0.1:8080)", o->listen);
   evp__local_t *l = calloc(1, sizeof *l);
-  if (!l)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!l) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   l->o = o;
   if (pthread_mutex_init(&l->mu, NULL) != 0 || pthread_cond_init(&l->cv, NULL) != 0) {
     free(l);
@@ -369,8 +353,8 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   const char *cpath = NULL;
   evp_err_t e = open_parts(l, &cpath, cdef, sizeof cdef, errstr, errstr_size);
   if (e == EVP_OK) {
-    evp__http_deps_t deps = {o,       l->keys,    l->schema,   l->wal,     l->batcher, l->rl,
-                             l->metrics, l->token_rl, l->lockout, l->table};
+    evp__http_deps_t deps = {o,     l->keys,    l->schema,   l->wal,     l->batcher,
+                             l->rl, l->metrics, l->token_rl, l->lockout, l->table};
     e = evp__http_start(host, port, &deps, &l->http, &bound, errstr, errstr_size);
   }
   if (e == EVP_OK) {
@@ -396,8 +380,9 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   evp__keystate_release(ks);
   evp__local_log("info", "listening", f);
   if (!is_loopback(host))
-    evp__local_log("warn", "listening on a non-loopback address: plain HTTP, reachable from the network",
-             NULL);
+    evp__local_log("warn",
+                   "listening on a non-loopback address: plain HTTP, reachable from the network",
+                   NULL);
   *out = l;
   return EVP_OK;
 }
@@ -421,15 +406,13 @@ int evp__local_run(const evp__local_opts_t *o) {
     return 1;
   }
   int sig;
-  do
-    sig = sigwaitinfo(&set, NULL);
+  do sig = sigwaitinfo(&set, NULL);
   while (sig < 0 && errno == EINTR);
   char f[64];
   size_t n = 0;
   evp__local_log_str(f, sizeof f, &n, "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
   evp__local_log("info", "shutting down", f);
-  if (evp__local_stop(l) != EVP_OK)
-    return 1; /* logged */
+  if (evp__local_stop(l) != EVP_OK) return 1; /* logged */
   evp__local_log("info", "stopped", NULL);
   return 0;
 }

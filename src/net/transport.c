@@ -30,8 +30,7 @@ evp__transport_t *evp__transport_new_custom(const evp__transport_ops_t *ops, voi
 }
 
 void evp__transport_free(evp__transport_t *t) {
-  if (!t)
-    return;
+  if (!t) return;
   t->ops->free(t->st);
   free(t->resp);
   free(t);
@@ -55,8 +54,7 @@ evp_err_t evp__transport_start(evp__transport_t *t, size_t slot, const evp__net_
 /* A body that could not be kept fails the request, whatever carried it,
  * unless the caller keeps what fitted (keep_over). */
 static int settle(evp__transport_t *t, int got, size_t slot, evp_err_t *rc) {
-  if (!got)
-    return 0;
+  if (!got) return 0;
   evp__net_resp_t *r = t->resp[slot];
   t->resp[slot] = NULL;
   if (r && r->body_err != EVP_OK && !r->keep_over) {
@@ -84,15 +82,13 @@ void evp__transport_abort(evp__transport_t *t, size_t slot) {
 }
 
 void evp__transport_wakeup(evp__transport_t *t) {
-  if (t)
-    t->ops->wakeup(t->st);
+  if (t) t->ops->wakeup(t->st);
 }
 
 evp_err_t evp__transport_perform(evp__transport_t *t, size_t slot, const evp__net_req_t *req,
                                  evp__net_resp_t *resp, const atomic_int *cancel) {
   evp_err_t rc = evp__transport_start(t, slot, req, resp);
-  if (rc != EVP_OK)
-    return rc;
+  if (rc != EVP_OK) return rc;
   /* As libcurl's own blocking call does it: drive, then wait (at most a
    * second, so that cancel is seen even without a wakeup) and drive. */
   for (int wait_ms = 0;; wait_ms = 1000) {
@@ -103,7 +99,6 @@ evp_err_t evp__transport_perform(evp__transport_t *t, size_t slot, const evp__ne
     }
     t->ops->poll(t->st, wait_ms);
     size_t done;
-    if (settle(t, t->ops->take(t->st, slot, &done, &rc), slot, &rc))
-      return rc;
+    if (settle(t, t->ops->take(t->st, slot, &done, &rc), slot, &rc)) return rc;
   }
 }

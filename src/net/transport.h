@@ -48,28 +48,28 @@ typedef struct evp__net_hdr {
 /* One request. Everything is borrowed until the request has finished. */
 typedef struct evp__net_req {
   const char *url;
-  struct curl_slist *headers;  /* extra request headers, or NULL */
-  const void *body;            /* POST this; NULL: GET */
+  struct curl_slist *headers; /* extra request headers, or NULL */
+  const void *body;           /* POST this; NULL: GET */
   size_t body_len;
-  long timeout_ms;             /* the whole request; 0: no limit */
-  long connect_timeout_ms;     /* 0: libcurl's default */
+  long timeout_ms;         /* the whole request; 0: no limit */
+  long connect_timeout_ms; /* 0: libcurl's default */
 } evp__net_req_t;
 
 /* One response: the caller sets the first group (once: it is kept between
  * requests), the transport fills the rest. */
 typedef struct evp__net_resp {
-  evp__buf_t body;        /* bounded by evp__net_resp_limit; NUL-terminated */
-  int keep_over;          /* a body over the limit (or with no memory left for
+  evp__buf_t body;      /* bounded by evp__net_resp_limit; NUL-terminated */
+  int keep_over;        /* a body over the limit (or with no memory left for
                            * it): 1 keep what fitted and read the rest away, the
                            * request succeeds and body_err says what happened;
                            * 0 fail the request with body_err */
-  int wipe;               /* the body may hold secrets: wiped when reset, moved
+  int wipe;             /* the body may hold secrets: wiped when reset, moved
                            * (old block wiped) when it grows, wiped when freed */
-  evp__net_hdr_t *hdrs;  /* headers to capture */
+  evp__net_hdr_t *hdrs; /* headers to capture */
   size_t nhdrs;
-  long status;            /* HTTP status of a finished request; 0 otherwise */
-  evp_err_t body_err;     /* EVP_OK, EVP_ERR_TOO_LARGE or EVP_ERR_NOMEM */
-  int code;               /* the implementation's code of a failure (libcurl:
+  long status;                 /* HTTP status of a finished request; 0 otherwise */
+  evp_err_t body_err;          /* EVP_OK, EVP_ERR_TOO_LARGE or EVP_ERR_NOMEM */
+  int code;                    /* the implementation's code of a failure (libcurl:
                            * its CURLcode); 0 when none */
   char err[EVP__NET_ERR_SIZE]; /* why a request failed ("" when it did not) */
 } evp__net_resp_t;
@@ -102,13 +102,13 @@ typedef struct evp__transport evp__transport_t;
 
 /* Settings of the libcurl transport. */
 typedef struct evp__transport_conf {
-  size_t slots;            /* requests that may be in flight at once (>= 1) */
-  const char *ca_file;     /* CA bundle to verify https with; NULL: libcurl's */
-  const char *ca_path;     /* CA directory; NULL: libcurl's */
-  int http_only;           /* refuse https (and everything but http) */
-  const char *aws_sigv4;   /* sign every request, "aws:amz:<region>:<service>"; NULL: not */
-  const char *user;        /* with aws_sigv4: the access key */
-  const char *password;    /* with aws_sigv4: the secret key */
+  size_t slots;          /* requests that may be in flight at once (>= 1) */
+  const char *ca_file;   /* CA bundle to verify https with; NULL: libcurl's */
+  const char *ca_path;   /* CA directory; NULL: libcurl's */
+  int http_only;         /* refuse https (and everything but http) */
+  const char *aws_sigv4; /* sign every request, "aws:amz:<region>:<service>"; NULL: not */
+  const char *user;      /* with aws_sigv4: the access key */
+  const char *password;  /* with aws_sigv4: the secret key */
 } evp__transport_conf_t;
 
 /** The libcurl transport into *out. Calls curl_global_init once per

@@ -17,8 +17,8 @@ _Static_assert(EVP__NET_ERR_SIZE >= CURL_ERROR_SIZE, "curl's error buffer must f
 typedef struct {
   CURL *e;
   evp__net_resp_t *resp; /* of the request on it */
-  int busy;               /* started, not taken */
-  uint64_t done;          /* finished: its order among the finished, else 0 */
+  int busy;              /* started, not taken */
+  uint64_t done;         /* finished: its order among the finished, else 0 */
   CURLcode res;
   char err[CURL_ERROR_SIZE]; /* libcurl's error text, copied to the response */
 } slot_t;
@@ -57,13 +57,11 @@ static int setup(const evp__transport_conf_t *cf, slot_t *s) {
   /* Verification is never optional for https: there is no setting for it. */
   bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
-  if (cf->ca_file)
-    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, cf->ca_file) != CURLE_OK;
-  if (cf->ca_path)
-    bad |= curl_easy_setopt(e, CURLOPT_CAPATH, cf->ca_path) != CURLE_OK;
+  if (cf->ca_file) bad |= curl_easy_setopt(e, CURLOPT_CAINFO, cf->ca_file) != CURLE_OK;
+  if (cf->ca_path) bad |= curl_easy_setopt(e, CURLOPT_CAPATH, cf->ca_path) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-  bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, cf->http_only ? "http" : "http,https") !=
-         CURLE_OK;
+  bad |=
+      curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, cf->http_only ? "http" : "http,https") != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK;
   if (cf->aws_sigv4) {
@@ -76,24 +74,19 @@ static int setup(const evp__transport_conf_t *cf, slot_t *s) {
 
 static void tr_free(void *st) {
   curl_tr_t *t = st;
-  if (!t)
-    return;
+  if (!t) return;
   for (size_t i = 0; t->s && i < t->n; i++) {
     slot_t *s = &t->s[i];
-    if (!s->e)
-      continue;
-    if (t->m && s->busy && !s->done)
-      curl_multi_remove_handle(t->m, s->e);
+    if (!s->e) continue;
+    if (t->m && s->busy && !s->done) curl_multi_remove_handle(t->m, s->e);
     curl_easy_cleanup(s->e);
   }
   free(t->s);
-  if (t->m)
-    curl_multi_cleanup(t->m);
+  if (t->m) curl_multi_cleanup(t->m);
   free(t);
 }
 
-static evp_err_t tr_start(void *st, size_t i, const evp__net_req_t *req,
-                          evp__net_resp_t *resp) {
+static evp_err_t tr_start(void *st, size_t i, const evp__net_req_t *req, evp__net_resp_t *resp) {
   curl_tr_t *t = st;
   slot_t *s = &t->s[i];
   CURL *e = s->e;
@@ -130,19 +123,16 @@ static evp_err_t tr_start(void *st, size_t i, const evp__net_req_t *req,
 static void tr_poll(void *st, int timeout_ms) {
   curl_tr_t *t = st;
   int running;
-  if (timeout_ms > 0)
-    curl_multi_poll(t->m, NULL, 0, timeout_ms, NULL);
+  if (timeout_ms > 0) curl_multi_poll(t->m, NULL, 0, timeout_ms, NULL);
   /* A failure here leaves the requests to their own timeouts. */
   (void)curl_multi_perform(t->m, &running);
   int left;
   CURLMsg *msg;
   while ((msg = curl_multi_info_read(t->m, &left))) {
-    if (msg->msg != CURLMSG_DONE)
-      continue;
+    if (msg->msg != CURLMSG_DONE) continue;
     slot_t *s = NULL;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-    if (!s || !s->busy || s->done)
-      continue;
+    if (!s || !s->busy || s->done) continue;
     s->res = msg->data.result; /* msg is invalid once the handle is removed */
     s->done = ++t->done_seq;
     curl_multi_remove_handle(t->m, s->e);
@@ -156,11 +146,9 @@ static int tr_take(void *st, size_t want, size_t *slot, evp_err_t *rc) {
     s = t->s[want].done ? &t->s[want] : NULL;
   } else {
     for (size_t i = 0; i < t->n; i++)
-      if (t->s[i].done && (!s || t->s[i].done < s->done))
-        s = &t->s[i];
+      if (t->s[i].done && (!s || t->s[i].done < s->done)) s = &t->s[i];
   }
-  if (!s)
-    return 0;
+  if (!s) return 0;
   evp__net_resp_t *r = s->resp;
   /* Leave no pointers to the caller's headers and body behind. */
   curl_easy_setopt(s->e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
@@ -184,8 +172,7 @@ static int tr_take(void *st, size_t want, size_t *slot, evp_err_t *rc) {
 static void tr_abort(void *st, size_t i) {
   curl_tr_t *t = st;
   slot_t *s = &t->s[i];
-  if (s->busy && !s->done)
-    curl_multi_remove_handle(t->m, s->e);
+  if (s->busy && !s->done) curl_multi_remove_handle(t->m, s->e);
   s->busy = 0;
   s->done = 0;
   s->resp = NULL;
@@ -196,11 +183,11 @@ static void tr_wakeup(void *st) {
   curl_multi_wakeup(t->m);
 }
 
-static const evp__transport_ops_t curl_ops = {tr_start, tr_poll, tr_take,
+static const evp__transport_ops_t curl_ops = {tr_start, tr_poll,   tr_take,
                                               tr_abort, tr_wakeup, tr_free};
 
-evp_err_t evp__transport_new(const evp__transport_conf_t *cf, evp__transport_t **out,
-                             char *errstr, size_t es) {
+evp_err_t evp__transport_new(const evp__transport_conf_t *cf, evp__transport_t **out, char *errstr,
+                             size_t es) {
   *out = NULL;
   if (evp__curl_init_once() != 0)
     return evp__seterr(errstr, es, EVP_ERR_TRANSPORT, "curl_global_init failed");
@@ -212,15 +199,13 @@ evp_err_t evp__transport_new(const evp__transport_conf_t *cf, evp__transport_t *
     t->s = calloc(n, sizeof *t->s);
   }
   for (size_t i = 0; t && t->s && i < n; i++)
-    if (!(t->s[i].e = curl_easy_init()))
-      break;
+    if (!(t->s[i].e = curl_easy_init())) break;
   if (!t || !t->m || !t->s || !t->s[n - 1].e) {
     tr_free(t);
     return evp__seterr(errstr, es, EVP_ERR_NOMEM, "cannot create the HTTP handle");
   }
   int bad = 0;
-  for (size_t i = 0; i < n; i++)
-    bad |= setup(cf, &t->s[i]);
+  for (size_t i = 0; i < n; i++) bad |= setup(cf, &t->s[i]);
   if (bad) {
     tr_free(t);
     return evp__seterr(errstr, es, EVP_ERR_UNSUPPORTED, "libcurl refused an option");

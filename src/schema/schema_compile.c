@@ -31,8 +31,8 @@ typedef struct {
  * and the first error. */
 typedef struct {
   evp_schema_t *s;
-  evp__arena_t tmp; /* strings needed only while compiling */
-  evp__id_entry_t *idx;  /* open addressing, capidx a power of two */
+  evp__arena_t tmp;     /* strings needed only while compiling */
+  evp__id_entry_t *idx; /* open addressing, capidx a power of two */
   size_t nidx, capidx;
   evp__memo_entry_t *memo;
   size_t nmemo, capmemo;
@@ -82,7 +82,8 @@ static const evp__id_entry_t *idx_get(const evp__compiler_t *cc, const char *uri
   }
 }
 
-static int idx_put(evp__compiler_t *cc, const char *uri, const cJSON *node, const char *base, const char *path) {
+static int idx_put(evp__compiler_t *cc, const char *uri, const cJSON *node, const char *base,
+                   const char *path) {
   if (idx_get(cc, uri)) return 0; /* first definition wins */
   if ((cc->nidx + 1) * 2 > cc->capidx) {
     size_t nc = cc->capidx ? cc->capidx * 2 : 64;
@@ -155,9 +156,14 @@ static char *path_push(evp__compiler_t *cc, const char *path, const char *tok) {
   memcpy(p, path, lp);
   *o++ = '/';
   for (const char *t = tok; *t; t++) {
-    if (*t == '~') { *o++ = '~'; *o++ = '0'; }
-    else if (*t == '/') { *o++ = '~'; *o++ = '1'; }
-    else *o++ = *t;
+    if (*t == '~') {
+      *o++ = '~';
+      *o++ = '0';
+    } else if (*t == '/') {
+      *o++ = '~';
+      *o++ = '1';
+    } else
+      *o++ = *t;
   }
   *o = '\0';
   return p;
@@ -190,21 +196,31 @@ static char *strip_frag(evp__compiler_t *cc, const char *uri) {
 
 /* ------------------------------------------------------------ pass 1 */
 
-static const char *const evp__kw_single[] = {"additionalItems", "additionalProperties", "contains",
-                                             "propertyNames", "not", "if", "then", "else", "items"};
+static const char *const evp__kw_single[] = {"additionalItems",
+                                             "additionalProperties",
+                                             "contains",
+                                             "propertyNames",
+                                             "not",
+                                             "if",
+                                             "then",
+                                             "else",
+                                             "items"};
 static const char *const evp__kw_array[] = {"items", "allOf", "anyOf", "oneOf"};
-static const char *const evp__kw_map[] = {"properties", "patternProperties", "definitions", "dependencies"};
+static const char *const evp__kw_map[] = {"properties", "patternProperties", "definitions",
+                                          "dependencies"};
 #define NELEM(a) (sizeof(a) / sizeof(a)[0])
 
 /* Apply @p node's $id (if any, and if no $ref hides it) to @p base and index
  * it. Returns the new base, or NULL on error. */
-static const char *apply_id(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path, int index) {
+static const char *apply_id(evp__compiler_t *cc, const cJSON *node, const char *base,
+                            const char *path, int index) {
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(node, "$id");
   if (!cJSON_IsString(id) || cJSON_GetObjectItemCaseSensitive(node, "$ref")) return base;
   char *abs = resolve(cc, base, id->valuestring);
   if (!abs) return NULL;
   if (id->valuestring[0] == '#') { /* a location-independent identifier only */
-    if (index && idx_put(cc, abs, node, base, path)) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+    if (index && idx_put(cc, abs, node, base, path))
+      return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     return base;
   }
   char *nb = strip_frag(cc, abs);
@@ -218,7 +234,8 @@ static const char *apply_id(evp__compiler_t *cc, const cJSON *node, const char *
   return nb;
 }
 
-static int scan(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path, int depth) {
+static int scan(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path,
+                int depth) {
   if (depth > EVP__MAX_SCHEMA_DEPTH) {
     FAIL(cc, EVP_ERR_TOO_DEEP, "schema nested too deeply at %s", path);
     return -1;
@@ -282,7 +299,8 @@ static int step_pos(int pos, const char *tok) {
   if (pos == POS_DATA) return POS_DATA;
   for (size_t k = 0; k < NELEM(evp__kw_map); k++)
     if (!strcmp(tok, evp__kw_map[k])) return POS_MAP;
-  if (!strcmp(tok, "items") || !strcmp(tok, "allOf") || !strcmp(tok, "anyOf") || !strcmp(tok, "oneOf"))
+  if (!strcmp(tok, "items") || !strcmp(tok, "allOf") || !strcmp(tok, "anyOf") ||
+      !strcmp(tok, "oneOf"))
     return POS_ARRAY; /* an object under "items" is handled by the caller */
   for (size_t k = 0; k < NELEM(evp__kw_single); k++)
     if (!strcmp(tok, evp__kw_single[k])) return POS_SCHEMA;
@@ -315,14 +333,19 @@ static int lookup(evp__compiler_t *cc, const char *uri, evp__ref_target_t *t) {
     e = idx_get(cc, doc);
   }
   if (!e) {
-    FAIL(cc, EVP_ERR_SCHEMA_REF, "cannot resolve $ref %s: no such resource (remote schemas must be registered with evp_schema_add_resource)", uri);
+    FAIL(cc, EVP_ERR_SCHEMA_REF,
+         "cannot resolve $ref %s: no such resource (remote schemas must be registered with "
+         "evp_schema_add_resource)",
+         uri);
     return -1;
   }
   char *ptr;
   evp_err_t perr = evp__uri_pct_decode(frag, strlen(frag), &ptr);
   if (perr) {
-    if (perr == EVP_ERR_NOMEM) FAIL(cc, perr, "out of memory");
-    else FAIL(cc, perr, "bad %%-escape in $ref %s", uri);
+    if (perr == EVP_ERR_NOMEM)
+      FAIL(cc, perr, "out of memory");
+    else
+      FAIL(cc, perr, "bad %%-escape in $ref %s", uri);
     return -1;
   }
   const cJSON *n = e->node;
@@ -335,22 +358,34 @@ static int lookup(evp__compiler_t *cc, const char *uri, evp__ref_target_t *t) {
     tok = ++p;
     char *o = tok;
     while (*p && *p != '/') {
-      if (*p == '~' && (p[1] == '0' || p[1] == '1')) { *o++ = p[1] == '0' ? '~' : '/'; p += 2; }
-      else if (*p == '~') { rc = -1; break; }
-      else *o++ = *p++;
+      if (*p == '~' && (p[1] == '0' || p[1] == '1')) {
+        *o++ = p[1] == '0' ? '~' : '/';
+        p += 2;
+      } else if (*p == '~') {
+        rc = -1;
+        break;
+      } else
+        *o++ = *p++;
     }
     if (rc) break;
     char save = *p;
     *o = '\0';
     const cJSON *next = NULL;
-    if (cJSON_IsObject(n)) next = cJSON_GetObjectItemCaseSensitive(n, tok);
+    if (cJSON_IsObject(n))
+      next = cJSON_GetObjectItemCaseSensitive(n, tok);
     else if (cJSON_IsArray(n)) {
       char *end;
       long i = strtol(tok, &end, 10);
-      if (*tok >= '0' && *tok <= '9' && !*end && !(tok[0] == '0' && tok[1])) next = cJSON_GetArrayItem(n, (int)i);
+      if (*tok >= '0' && *tok <= '9' && !*end && !(tok[0] == '0' && tok[1]))
+        next = cJSON_GetArrayItem(n, (int)i);
     }
-    if (!next) { rc = -1; break; }
-    int npos = (pos == POS_SCHEMA && cJSON_IsObject(next) && !strcmp(tok, "items")) ? POS_SCHEMA : step_pos(pos, tok);
+    if (!next) {
+      rc = -1;
+      break;
+    }
+    int npos = (pos == POS_SCHEMA && cJSON_IsObject(next) && !strcmp(tok, "items"))
+                   ? POS_SCHEMA
+                   : step_pos(pos, tok);
     /* entering a child of a schema: that schema's own $id now applies */
     if (pos == POS_SCHEMA && cJSON_IsObject(n) && !(base = apply_id(cc, n, base, NULL, 0))) {
       free(ptr);
@@ -380,7 +415,8 @@ static int lookup(evp__compiler_t *cc, const char *uri, evp__ref_target_t *t) {
 static size_t count_nodes(const cJSON *j) {
   size_t n = 1;
   if (cJSON_IsArray(j) || cJSON_IsObject(j))
-    for (const cJSON *c = j->child; c; c = c->next) n += (cJSON_IsObject(j) ? 1 : 0) + count_nodes(c);
+    for (const cJSON *c = j->child; c; c = c->next)
+      n += (cJSON_IsObject(j) ? 1 : 0) + count_nodes(c);
   return n;
 }
 
@@ -392,7 +428,8 @@ static const char *sstr(evp__compiler_t *cc, const char *s, uint32_t *len) {
   size_t n = strlen(s);
   char *d = evp__arena_strndup(&cc->s->arena, s, n);
   if (!d) return NULL;
-  for (char *p = memchr(d, EVP__SCHEMA_NUL, n); p; p = memchr(p + 1, EVP__SCHEMA_NUL, n - (size_t)(p + 1 - d)))
+  for (char *p = memchr(d, EVP__SCHEMA_NUL, n); p;
+       p = memchr(p + 1, EVP__SCHEMA_NUL, n - (size_t)(p + 1 - d)))
     *p = '\0';
   *len = (uint32_t)n;
   return d;
@@ -401,9 +438,12 @@ static const char *sstr(evp__compiler_t *cc, const char *s, uint32_t *len) {
 static evp__jv *fill(evp__compiler_t *cc, const cJSON *j, evp__jv *v) {
   evp__jv *start = v;
   v->skip = 1;
-  if (cJSON_IsNull(j)) v->type = EVP__J_NULL;
-  else if (cJSON_IsTrue(j)) v->type = EVP__J_TRUE;
-  else if (cJSON_IsFalse(j)) v->type = EVP__J_FALSE;
+  if (cJSON_IsNull(j))
+    v->type = EVP__J_NULL;
+  else if (cJSON_IsTrue(j))
+    v->type = EVP__J_TRUE;
+  else if (cJSON_IsFalse(j))
+    v->type = EVP__J_FALSE;
   else if (cJSON_IsNumber(j)) {
     v->type = EVP__J_NUM;
     v->u.num = j->valuedouble;
@@ -440,9 +480,11 @@ static const evp__jv *to_tape(evp__compiler_t *cc, const cJSON *j) {
 
 /* ------------------------------------------------------------ pass 2 */
 
-static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path, int depth);
+static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const char *base,
+                                   const char *path, int depth);
 
-static int get_count(evp__compiler_t *cc, const cJSON *node, const char *kw, const char *path, uint64_t *out) {
+static int get_count(evp__compiler_t *cc, const cJSON *node, const char *kw, const char *path,
+                     uint64_t *out) {
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(node, kw);
   if (!c) return 0;
   double d = c->valuedouble;
@@ -454,7 +496,8 @@ static int get_count(evp__compiler_t *cc, const cJSON *node, const char *kw, con
   return 1;
 }
 
-static int get_num(evp__compiler_t *cc, const cJSON *node, const char *kw, const char *path, double *out) {
+static int get_num(evp__compiler_t *cc, const cJSON *node, const char *kw, const char *path,
+                   double *out) {
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(node, kw);
   if (!c) return 0;
   if (!cJSON_IsNumber(c)) {
@@ -465,22 +508,26 @@ static int get_num(evp__compiler_t *cc, const cJSON *node, const char *kw, const
   return 1;
 }
 
-static const evp__schema_node_t *sub(evp__compiler_t *cc, const cJSON *node, const char *kw, const char *base,
-                             const char *path, int depth) {
+static const evp__schema_node_t *sub(evp__compiler_t *cc, const cJSON *node, const char *kw,
+                                     const char *base, const char *path, int depth) {
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(node, kw);
   char *p = path_push(cc, path, kw);
   return p ? compile(cc, c, base, p, depth + 1) : NULL;
 }
 
-static int sub_array(evp__compiler_t *cc, const cJSON *arr, const char *kw, const char *base, const char *path,
-                     int depth, const evp__schema_node_t ***out, uint32_t *n) {
+static int sub_array(evp__compiler_t *cc, const cJSON *arr, const char *kw, const char *base,
+                     const char *path, int depth, const evp__schema_node_t ***out, uint32_t *n) {
   int cnt = cJSON_GetArraySize(arr);
   if (!cJSON_IsArray(arr) || (cnt == 0 && strcmp(kw, "items"))) {
     FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/%s must be a non-empty array of schemas", path, kw);
     return -1;
   }
-  const evp__schema_node_t **v = evp__arena_alloc(&cc->s->arena, (size_t)(cnt ? cnt : 1) * sizeof *v);
-  if (!v) { FAIL(cc, EVP_ERR_NOMEM, "out of memory"); return -1; }
+  const evp__schema_node_t **v =
+      evp__arena_alloc(&cc->s->arena, (size_t)(cnt ? cnt : 1) * sizeof *v);
+  if (!v) {
+    FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+    return -1;
+  }
   int i = 0;
   for (const cJSON *e = arr->child; e; e = e->next, i++) {
     char *p = path_idx(cc, path, kw, i);
@@ -496,7 +543,11 @@ static int add_code(evp__compiler_t *cc, pcre2_code *code) {
   if (s->ncodes == s->capcodes) {
     size_t nc = s->capcodes ? s->capcodes * 2 : 8;
     pcre2_code **n = realloc(s->codes, nc * sizeof *n);
-    if (!n) { pcre2_code_free(code); FAIL(cc, EVP_ERR_NOMEM, "out of memory"); return -1; }
+    if (!n) {
+      pcre2_code_free(code);
+      FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+      return -1;
+    }
     s->codes = n;
     s->capcodes = nc;
   }
@@ -504,7 +555,8 @@ static int add_code(evp__compiler_t *cc, pcre2_code *code) {
   return 0;
 }
 
-static pcre2_code *regex(evp__compiler_t *cc, const char *src, uint32_t len, const char *path, int *jit) {
+static pcre2_code *regex(evp__compiler_t *cc, const char *src, uint32_t len, const char *path,
+                         int *jit) {
   char msg[200];
   evp_err_t err;
   pcre2_code *code = evp__regex_compile(src, len, jit, &err, msg, sizeof msg);
@@ -520,15 +572,22 @@ static int cmp_prop(const void *a, const void *b) {
 }
 
 static int types_of(evp__compiler_t *cc, const cJSON *t, const char *path, uint32_t *out) {
-  static const struct { const char *n; uint32_t bit; } names[] = {
-      {"null", EVP__T_NULL}, {"boolean", EVP__T_BOOL}, {"object", EVP__T_OBJ}, {"array", EVP__T_ARR},
-      {"number", EVP__T_NUM}, {"integer", EVP__T_INT}, {"string", EVP__T_STR}};
+  static const struct {
+    const char *n;
+    uint32_t bit;
+  } names[] = {{"null", EVP__T_NULL}, {"boolean", EVP__T_BOOL}, {"object", EVP__T_OBJ},
+               {"array", EVP__T_ARR}, {"number", EVP__T_NUM},   {"integer", EVP__T_INT},
+               {"string", EVP__T_STR}};
   const cJSON *one = t, *e = NULL;
-  if (cJSON_IsArray(t)) { e = t->child; one = e; }
+  if (cJSON_IsArray(t)) {
+    e = t->child;
+    one = e;
+  }
   *out = 0;
   while (one) {
     size_t k;
-    if (!cJSON_IsString(one)) k = NELEM(names);
+    if (!cJSON_IsString(one))
+      k = NELEM(names);
     else
       for (k = 0; k < NELEM(names) && strcmp(names[k].n, one->valuestring); k++) {}
     if (k == NELEM(names)) {
@@ -539,27 +598,44 @@ static int types_of(evp__compiler_t *cc, const cJSON *t, const char *path, uint3
     if (!e) break;
     one = e = e->next;
   }
-  if (!*out) { FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/type: empty", path); return -1; }
+  if (!*out) {
+    FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/type: empty", path);
+    return -1;
+  }
   return 0;
 }
 
-#define TRY(x) do { if ((x) < 0) return NULL; } while (0)
+#define TRY(x)                \
+  do {                        \
+    if ((x) < 0) return NULL; \
+  } while (0)
 #define HAS(kw) (cJSON_GetObjectItemCaseSensitive(node, kw) != NULL)
 
-static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const char *base, const char *path, int depth) {
-  if (depth > EVP__MAX_SCHEMA_DEPTH) return FAIL(cc, EVP_ERR_TOO_DEEP, "schema nested too deeply at %s", path);
+static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const char *base,
+                                   const char *path, int depth) {
+  if (depth > EVP__MAX_SCHEMA_DEPTH)
+    return FAIL(cc, EVP_ERR_TOO_DEEP, "schema nested too deeply at %s", path);
   evp__schema_node_t *s = memo_get(cc, node);
   if (s) return s;
   s = evp__arena_alloc(&cc->s->arena, sizeof *s);
   if (!s || memo_put(cc, node, s)) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
-  if (!(s->path = evp__arena_strndup(&cc->s->arena, path, strlen(path)))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
-  if (cJSON_IsTrue(node)) { s->kind = EVP__S_TRUE; return s; }
-  if (cJSON_IsFalse(node)) { s->kind = EVP__S_FALSE; return s; }
-  if (!cJSON_IsObject(node)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s: a schema must be an object or a boolean", path);
+  if (!(s->path = evp__arena_strndup(&cc->s->arena, path, strlen(path))))
+    return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+  if (cJSON_IsTrue(node)) {
+    s->kind = EVP__S_TRUE;
+    return s;
+  }
+  if (cJSON_IsFalse(node)) {
+    s->kind = EVP__S_FALSE;
+    return s;
+  }
+  if (!cJSON_IsObject(node))
+    return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s: a schema must be an object or a boolean", path);
 
   const cJSON *ref = cJSON_GetObjectItemCaseSensitive(node, "$ref");
   if (ref) { /* draft-07: $ref replaces every sibling keyword */
-    if (!cJSON_IsString(ref)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/$ref must be a string", path);
+    if (!cJSON_IsString(ref))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/$ref must be a string", path);
     s->kind = EVP__S_REF;
     char *abs = resolve(cc, base, ref->valuestring);
     evp__ref_target_t t;
@@ -580,7 +656,8 @@ static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const
   const cJSON *c;
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "type"))) TRY(types_of(cc, c, path, &s->types));
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "enum"))) {
-    if (!cJSON_IsArray(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/enum must be an array", path);
+    if (!cJSON_IsArray(c))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/enum must be an array", path);
     if (!(s->enum_val = to_tape(cc, c))) return NULL;
     s->flags |= EVP__F_ENUM;
   }
@@ -589,33 +666,48 @@ static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const
     s->flags |= EVP__F_CONST;
   }
   int r;
-  TRY(r = get_num(cc, node, "minimum", path, &s->min)); if (r) s->flags |= EVP__F_MIN;
-  TRY(r = get_num(cc, node, "maximum", path, &s->max)); if (r) s->flags |= EVP__F_MAX;
-  TRY(r = get_num(cc, node, "exclusiveMinimum", path, &s->xmin)); if (r) s->flags |= EVP__F_XMIN;
-  TRY(r = get_num(cc, node, "exclusiveMaximum", path, &s->xmax)); if (r) s->flags |= EVP__F_XMAX;
+  TRY(r = get_num(cc, node, "minimum", path, &s->min));
+  if (r) s->flags |= EVP__F_MIN;
+  TRY(r = get_num(cc, node, "maximum", path, &s->max));
+  if (r) s->flags |= EVP__F_MAX;
+  TRY(r = get_num(cc, node, "exclusiveMinimum", path, &s->xmin));
+  if (r) s->flags |= EVP__F_XMIN;
+  TRY(r = get_num(cc, node, "exclusiveMaximum", path, &s->xmax));
+  if (r) s->flags |= EVP__F_XMAX;
   TRY(r = get_num(cc, node, "multipleOf", path, &s->mult));
   if (r) {
-    if (!(s->mult > 0)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/multipleOf must be greater than 0", path);
+    if (!(s->mult > 0))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/multipleOf must be greater than 0", path);
     s->flags |= EVP__F_MULT;
   }
-  TRY(r = get_count(cc, node, "minLength", path, &s->minlen)); if (r) s->flags |= EVP__F_MINLEN;
-  TRY(r = get_count(cc, node, "maxLength", path, &s->maxlen)); if (r) s->flags |= EVP__F_MAXLEN;
-  TRY(r = get_count(cc, node, "minItems", path, &s->minitems)); if (r) s->flags |= EVP__F_MINITEMS;
-  TRY(r = get_count(cc, node, "maxItems", path, &s->maxitems)); if (r) s->flags |= EVP__F_MAXITEMS;
-  TRY(r = get_count(cc, node, "minProperties", path, &s->minprops)); if (r) s->flags |= EVP__F_MINPROPS;
-  TRY(r = get_count(cc, node, "maxProperties", path, &s->maxprops)); if (r) s->flags |= EVP__F_MAXPROPS;
+  TRY(r = get_count(cc, node, "minLength", path, &s->minlen));
+  if (r) s->flags |= EVP__F_MINLEN;
+  TRY(r = get_count(cc, node, "maxLength", path, &s->maxlen));
+  if (r) s->flags |= EVP__F_MAXLEN;
+  TRY(r = get_count(cc, node, "minItems", path, &s->minitems));
+  if (r) s->flags |= EVP__F_MINITEMS;
+  TRY(r = get_count(cc, node, "maxItems", path, &s->maxitems));
+  if (r) s->flags |= EVP__F_MAXITEMS;
+  TRY(r = get_count(cc, node, "minProperties", path, &s->minprops));
+  if (r) s->flags |= EVP__F_MINPROPS;
+  TRY(r = get_count(cc, node, "maxProperties", path, &s->maxprops));
+  if (r) s->flags |= EVP__F_MAXPROPS;
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "pattern"))) {
-    if (!cJSON_IsString(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/pattern must be a string", path);
+    if (!cJSON_IsString(c))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/pattern must be a string", path);
     uint32_t plen;
-    if (!(s->pattern_src = sstr(cc, c->valuestring, &plen))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+    if (!(s->pattern_src = sstr(cc, c->valuestring, &plen)))
+      return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     if (!(s->pattern = regex(cc, s->pattern_src, plen, path, &s->pattern_jit))) return NULL;
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "format"))) {
-    if (!cJSON_IsString(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/format must be a string", path);
+    if (!cJSON_IsString(c))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/format must be a string", path);
     if (cc->format_assert) s->format = (uint8_t)evp__format_id(c->valuestring);
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "uniqueItems"))) {
-    if (!cJSON_IsBool(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/uniqueItems must be a boolean", path);
+    if (!cJSON_IsBool(c))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/uniqueItems must be a boolean", path);
     s->unique = cJSON_IsTrue(c);
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "items"))) {
@@ -625,10 +717,15 @@ static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const
     } else if (!(s->items = sub(cc, node, "items", base, path, depth)))
       return NULL;
   }
-  if (HAS("additionalItems") && !(s->add_items = sub(cc, node, "additionalItems", base, path, depth))) return NULL;
+  if (HAS("additionalItems") &&
+      !(s->add_items = sub(cc, node, "additionalItems", base, path, depth)))
+    return NULL;
   if (HAS("contains") && !(s->contains = sub(cc, node, "contains", base, path, depth))) return NULL;
-  if (HAS("additionalProperties") && !(s->add_props = sub(cc, node, "additionalProperties", base, path, depth))) return NULL;
-  if (HAS("propertyNames") && !(s->prop_names = sub(cc, node, "propertyNames", base, path, depth))) return NULL;
+  if (HAS("additionalProperties") &&
+      !(s->add_props = sub(cc, node, "additionalProperties", base, path, depth)))
+    return NULL;
+  if (HAS("propertyNames") && !(s->prop_names = sub(cc, node, "propertyNames", base, path, depth)))
+    return NULL;
   if (HAS("not") && !(s->not_ = sub(cc, node, "not", base, path, depth))) return NULL;
   if (HAS("if")) {
     if (!(s->if_ = sub(cc, node, "if", base, path, depth))) return NULL;
@@ -642,10 +739,12 @@ static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "oneOf")))
     TRY(sub_array(cc, c, "oneOf", base, path, depth, &s->one_of, &s->none_of));
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "properties"))) {
-    if (!cJSON_IsObject(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/properties must be an object", path);
+    if (!cJSON_IsObject(c))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/properties must be an object", path);
     int n = cJSON_GetArraySize(c);
     char *pk = path_push(cc, path, "properties");
-    if (!pk || !(s->props = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->props)))
+    if (!pk ||
+        !(s->props = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->props)))
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
       evp__schema_prop_t *p = &s->props[s->nprops++];
@@ -670,10 +769,12 @@ static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const
     }
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "patternProperties"))) {
-    if (!cJSON_IsObject(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/patternProperties must be an object", path);
+    if (!cJSON_IsObject(c))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/patternProperties must be an object", path);
     int n = cJSON_GetArraySize(c);
     char *pk = path_push(cc, path, "patternProperties");
-    if (!pk || !(s->pprops = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->pprops)))
+    if (!pk ||
+        !(s->pprops = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->pprops)))
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
       evp__schema_pattern_t *p = &s->pprops[s->npprops++];
@@ -687,17 +788,21 @@ static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "required"))) {
     int n = cJSON_GetArraySize(c);
-    if (!cJSON_IsArray(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/required must be an array of strings", path);
+    if (!cJSON_IsArray(c))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/required must be an array of strings", path);
     if (!(s->required = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->required)))
       return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     for (const cJSON *e = c->child; e; e = e->next) {
-      if (!cJSON_IsString(e)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/required must be an array of strings", path);
+      if (!cJSON_IsString(e))
+        return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/required must be an array of strings", path);
       evp__schema_str_t *r2 = &s->required[s->nrequired++];
-      if (!(r2->s = sstr(cc, e->valuestring, &r2->len))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+      if (!(r2->s = sstr(cc, e->valuestring, &r2->len)))
+        return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
     }
   }
   if ((c = cJSON_GetObjectItemCaseSensitive(node, "dependencies"))) {
-    if (!cJSON_IsObject(c)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/dependencies must be an object", path);
+    if (!cJSON_IsObject(c))
+      return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/dependencies must be an object", path);
     int n = cJSON_GetArraySize(c);
     char *pk = path_push(cc, path, "dependencies");
     if (!pk || !(s->deps = evp__arena_alloc(&cc->s->arena, (size_t)(n ? n : 1) * sizeof *s->deps)))
@@ -711,9 +816,12 @@ static evp__schema_node_t *compile(evp__compiler_t *cc, const cJSON *node, const
         evp__schema_str_t *req = evp__arena_alloc(&cc->s->arena, (size_t)(m ? m : 1) * sizeof *req);
         if (!req) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
         for (const cJSON *x = e->child; x; x = x->next) {
-          if (!cJSON_IsString(x)) return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/dependencies/%s must hold strings", path, e->string);
+          if (!cJSON_IsString(x))
+            return FAIL(cc, EVP_ERR_SCHEMA_INVALID, "%s/dependencies/%s must hold strings", path,
+                        e->string);
           evp__schema_str_t *q = &req[d->nreq++];
-          if (!(q->s = sstr(cc, x->valuestring, &q->len))) return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
+          if (!(q->s = sstr(cc, x->valuestring, &q->len)))
+            return FAIL(cc, EVP_ERR_NOMEM, "out of memory");
         }
         d->req = req;
       } else {
@@ -732,7 +840,10 @@ static int check_ref_cycles(evp__compiler_t *cc) {
   for (size_t i = 0; i < cc->nrefs; i++) {
     const evp__schema_node_t *s = cc->refs[i];
     size_t steps = 0;
-    while (s->kind == EVP__S_REF && steps <= cc->nrefs) { s = s->ref; steps++; }
+    while (s->kind == EVP__S_REF && steps <= cc->nrefs) {
+      s = s->ref;
+      steps++;
+    }
     if (s->kind == EVP__S_REF) {
       FAIL(cc, EVP_ERR_SCHEMA_REF, "%s: $ref cycle that never reaches a schema", cc->refs[i]->path);
       return -1;
@@ -773,7 +884,8 @@ evp_schema_t *evp_schema_compile(const char *json, size_t len, const evp_schema_
   }
   if (root_base && !scan(&cc, doc, "", "#", 0)) {
     if (*root_base) idx_put(&cc, root_base, doc, root_base, "#");
-    if (idx_put(&cc, "", doc, "", "#")) FAIL(&cc, EVP_ERR_NOMEM, "out of memory");
+    if (idx_put(&cc, "", doc, "", "#"))
+      FAIL(&cc, EVP_ERR_NOMEM, "out of memory");
     else {
       size_t i = 0;
       for (; loader && i < loader->n; i++)
@@ -787,7 +899,8 @@ evp_schema_t *evp_schema_compile(const char *json, size_t len, const evp_schema_
       }
     }
   }
-  if (!ok && cc.err == EVP_OK) cc.err = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!ok && cc.err == EVP_OK)
+    cc.err = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   cJSON_Delete(doc);
   cJSON_Delete(cc.meta);
   evp__arena_free(&cc.tmp);

@@ -5,13 +5,19 @@
 #include "schema/schema_int.h"
 
 static const char *const evp__fmt_names[] = {
-    [EVP__FMT_DATE_TIME] = "date-time", [EVP__FMT_DATE] = "date",
-    [EVP__FMT_TIME] = "time",           [EVP__FMT_EMAIL] = "email",
-    [EVP__FMT_HOSTNAME] = "hostname",   [EVP__FMT_IPV4] = "ipv4",
-    [EVP__FMT_IPV6] = "ipv6",           [EVP__FMT_URI] = "uri",
-    [EVP__FMT_URI_REF] = "uri-reference", [EVP__FMT_UUID] = "uuid",
+    [EVP__FMT_DATE_TIME] = "date-time",
+    [EVP__FMT_DATE] = "date",
+    [EVP__FMT_TIME] = "time",
+    [EVP__FMT_EMAIL] = "email",
+    [EVP__FMT_HOSTNAME] = "hostname",
+    [EVP__FMT_IPV4] = "ipv4",
+    [EVP__FMT_IPV6] = "ipv6",
+    [EVP__FMT_URI] = "uri",
+    [EVP__FMT_URI_REF] = "uri-reference",
+    [EVP__FMT_UUID] = "uuid",
     [EVP__FMT_JSON_POINTER] = "json-pointer",
-    [EVP__FMT_REL_JSON_POINTER] = "relative-json-pointer", [EVP__FMT_REGEX] = "regex",
+    [EVP__FMT_REL_JSON_POINTER] = "relative-json-pointer",
+    [EVP__FMT_REGEX] = "regex",
 };
 #define EVP__NFMT ((int)(sizeof evp__fmt_names / sizeof evp__fmt_names[0]))
 
@@ -76,7 +82,8 @@ static int check_time(const char *s, size_t n) {
 }
 
 static int check_date_time(const char *s, size_t n) {
-  return n > 11 && (s[10] == 'T' || s[10] == 't') && check_date(s, 10) && check_time(s + 11, n - 11);
+  return n > 11 && (s[10] == 'T' || s[10] == 't') && check_date(s, 10) &&
+         check_time(s + 11, n - 11);
 }
 
 static int check_ipv4(const char *s, size_t n) {
@@ -101,8 +108,11 @@ static int check_ipv4(const char *s, size_t n) {
 static int check_ipv6(const char *s, size_t n) {
   int groups = 0, dbl = 0;
   size_t i = 0;
-  if (n >= 2 && s[0] == ':' && s[1] == ':') { dbl = 1; i = 2; }
-  else if (n >= 1 && s[0] == ':') return 0;
+  if (n >= 2 && s[0] == ':' && s[1] == ':') {
+    dbl = 1;
+    i = 2;
+  } else if (n >= 1 && s[0] == ':')
+    return 0;
   while (i < n) {
     size_t j = i;
     while (j < n && ishex(s[j])) j++;
@@ -157,10 +167,14 @@ static int punycode_ok(const char *s, size_t len) {
       if (in >= len) return 0;
       int c = s[in++];
       unsigned long d;
-      if (c >= 'a' && c <= 'z') d = (unsigned long)(c - 'a');
-      else if (c >= 'A' && c <= 'Z') d = (unsigned long)(c - 'A');
-      else if (c >= '0' && c <= '9') d = (unsigned long)(c - '0' + 26);
-      else return 0;
+      if (c >= 'a' && c <= 'z')
+        d = (unsigned long)(c - 'a');
+      else if (c >= 'A' && c <= 'Z')
+        d = (unsigned long)(c - 'A');
+      else if (c >= '0' && c <= '9')
+        d = (unsigned long)(c - '0' + 26);
+      else
+        return 0;
       if (d > (maxint - i) / w) return 0;
       i += d * w;
       unsigned long t = k <= bias ? 1 : k >= bias + 26 ? 26 : k - bias;
@@ -206,8 +220,10 @@ static int check_email(const char *s, size_t n) {
   size_t i = 0;
   if (n > 0 && s[0] == '"') { /* quoted local part */
     for (i = 1; i < n && s[i] != '"'; i++) {
-      if (s[i] == '\\') i++;
-      else if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f) return 0;
+      if (s[i] == '\\')
+        i++;
+      else if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+        return 0;
     }
     if (i >= n || i + 1 >= n || s[i + 1] != '@') return 0;
     at = s + i + 1;
@@ -265,7 +281,9 @@ static int check_rel_json_pointer(const char *s, size_t n) {
 
 /* ------------------------------------------------------------ URIs */
 
-static int unreserved(char c) { return isalph(c) || isdig(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
+static int unreserved(char c) {
+  return isalph(c) || isdig(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
 static int subdelim(char c) { return c && strchr("!$&'()*+,;=", c) != NULL; }
 
 /* Characters allowed by @p extra plus unreserved, sub-delims and %XX. */
@@ -315,7 +333,10 @@ static int check_uri_ref(const char *s, size_t n, int need_scheme) {
   if (n > 0 && isalph(s[0])) {
     size_t j = 1;
     while (j < n && (isalph(s[j]) || isdig(s[j]) || s[j] == '+' || s[j] == '-' || s[j] == '.')) j++;
-    if (j < n && s[j] == ':') { has_scheme = 1; i = j + 1; }
+    if (j < n && s[j] == ':') {
+      has_scheme = 1;
+      i = j + 1;
+    }
   }
   if (need_scheme && !has_scheme) return 0;
   if (n - i >= 2 && s[i] == '/' && s[i + 1] == '/') {

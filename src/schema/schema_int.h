@@ -32,23 +32,49 @@ void evp__arena_free(evp__arena_t *a);
 enum { EVP__S_TRUE = 1, EVP__S_FALSE, EVP__S_NORMAL, EVP__S_REF };
 
 enum { /* type bits */
-  EVP__T_NULL = 1, EVP__T_BOOL = 2, EVP__T_OBJ = 4, EVP__T_ARR = 8,
-  EVP__T_NUM = 16, EVP__T_INT = 32, EVP__T_STR = 64
+       EVP__T_NULL = 1,
+       EVP__T_BOOL = 2,
+       EVP__T_OBJ = 4,
+       EVP__T_ARR = 8,
+       EVP__T_NUM = 16,
+       EVP__T_INT = 32,
+       EVP__T_STR = 64
 };
 
 enum { /* presence flags */
-  EVP__F_MIN = 1u << 0, EVP__F_MAX = 1u << 1, EVP__F_XMIN = 1u << 2, EVP__F_XMAX = 1u << 3,
-  EVP__F_MULT = 1u << 4, EVP__F_MINLEN = 1u << 5, EVP__F_MAXLEN = 1u << 6,
-  EVP__F_MINITEMS = 1u << 7, EVP__F_MAXITEMS = 1u << 8, EVP__F_MINPROPS = 1u << 9,
-  EVP__F_MAXPROPS = 1u << 10, EVP__F_UNIQUE = 1u << 11, EVP__F_ITEMS_ARR = 1u << 12,
-  EVP__F_CONST = 1u << 13, EVP__F_ENUM = 1u << 14,
-  EVP__F_COMBINATORS = 1u << 15 /* any of allOf, anyOf, oneOf, not, if */
+       EVP__F_MIN = 1u << 0,
+       EVP__F_MAX = 1u << 1,
+       EVP__F_XMIN = 1u << 2,
+       EVP__F_XMAX = 1u << 3,
+       EVP__F_MULT = 1u << 4,
+       EVP__F_MINLEN = 1u << 5,
+       EVP__F_MAXLEN = 1u << 6,
+       EVP__F_MINITEMS = 1u << 7,
+       EVP__F_MAXITEMS = 1u << 8,
+       EVP__F_MINPROPS = 1u << 9,
+       EVP__F_MAXPROPS = 1u << 10,
+       EVP__F_UNIQUE = 1u << 11,
+       EVP__F_ITEMS_ARR = 1u << 12,
+       EVP__F_CONST = 1u << 13,
+       EVP__F_ENUM = 1u << 14,
+       EVP__F_COMBINATORS = 1u << 15 /* any of allOf, anyOf, oneOf, not, if */
 };
 
 enum { /* format ids; 0: none or unknown */
-  EVP__FMT_NONE = 0, EVP__FMT_DATE_TIME, EVP__FMT_DATE, EVP__FMT_TIME, EVP__FMT_EMAIL,
-  EVP__FMT_HOSTNAME, EVP__FMT_IPV4, EVP__FMT_IPV6, EVP__FMT_URI, EVP__FMT_URI_REF,
-  EVP__FMT_UUID, EVP__FMT_JSON_POINTER, EVP__FMT_REL_JSON_POINTER, EVP__FMT_REGEX
+       EVP__FMT_NONE = 0,
+       EVP__FMT_DATE_TIME,
+       EVP__FMT_DATE,
+       EVP__FMT_TIME,
+       EVP__FMT_EMAIL,
+       EVP__FMT_HOSTNAME,
+       EVP__FMT_IPV4,
+       EVP__FMT_IPV6,
+       EVP__FMT_URI,
+       EVP__FMT_URI_REF,
+       EVP__FMT_UUID,
+       EVP__FMT_JSON_POINTER,
+       EVP__FMT_REL_JSON_POINTER,
+       EVP__FMT_REGEX
 };
 
 typedef struct evp__schema_node evp__schema_node_t;
@@ -63,7 +89,6 @@ typedef struct evp__schema_prop {
   uint32_t hash; /* evp__hash32 of the name */
   const evp__schema_node_t *schema;
 } evp__schema_prop_t;
-
 
 typedef struct evp__schema_pattern {
   pcre2_code *re;
@@ -160,7 +185,5 @@ struct evp_schema_loader_s {
   size_t n, cap;
   int format_assert;
 };
-
-
 
 #endif /* EVP_SCHEMA_SCHEMA_INT_H */

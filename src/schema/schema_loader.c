@@ -6,8 +6,7 @@
 
 evp_schema_loader_t *evp_schema_loader_new(void) {
   evp_schema_loader_t *l = calloc(1, sizeof *l);
-  if (!l)
-    return NULL;
+  if (!l) return NULL;
   l->format_assert = 1;
   return l;
 }
@@ -52,7 +51,8 @@ cJSON *evp__schema_parse_doc(const char *json, size_t len, evp_err_t *err, char 
   const char *text = copied ? copy : json, *end = NULL;
   cJSON *doc = cJSON_ParseWithLengthOpts(text, clen, &end, 0);
   if (doc && end) {
-    while (end < text + clen && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    while (end < text + clen && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+      end++;
     if (end != text + clen) {
       cJSON_Delete(doc);
       doc = NULL;
@@ -66,9 +66,11 @@ cJSON *evp__schema_parse_doc(const char *json, size_t len, evp_err_t *err, char 
     evp__jdoc d = {0};
     evp_err_t rc = evp__json_parse(&d, json, len, CJSON_NESTING_LIMIT);
     if (rc == EVP_ERR_JSON)
-      *err = evp__seterr(errstr, errstr_size, rc, "schema is not valid JSON: %s at byte %zu", d.err_msg, d.err_off);
+      *err = evp__seterr(errstr, errstr_size, rc, "schema is not valid JSON: %s at byte %zu",
+                         d.err_msg, d.err_off);
     else if (rc == EVP_ERR_TOO_DEEP)
-      *err = evp__seterr(errstr, errstr_size, rc, "schema nested deeper than %d levels", CJSON_NESTING_LIMIT);
+      *err = evp__seterr(errstr, errstr_size, rc, "schema nested deeper than %d levels",
+                         CJSON_NESTING_LIMIT);
     else
       *err = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
     evp__jdoc_free(&d);

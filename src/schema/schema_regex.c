@@ -14,22 +14,49 @@
 /* Letters that may follow a backslash in an ECMA-262 (Unicode mode)
  * pattern. PCRE2 gives meaning to others (\a, \A, \z, \Q, \K...), which
  * ECMA-262 refuses, so they are refused here too. */
-static int ecma_letter_escape(char e) {
-  return e && strchr("dDwWsSbBfnrtvcxupPk", e) != NULL;
-}
+static int ecma_letter_escape(char e) { return e && strchr("dDwWsSbBfnrtvcxupPk", e) != NULL; }
 
 /* JavaScript's long Unicode property names -> PCRE2's short ones. */
 static const char *const evp__uprops[][2] = {
-    {"Letter", "L"}, {"Cased_Letter", "L&"}, {"Uppercase_Letter", "Lu"}, {"Lowercase_Letter", "Ll"},
-    {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"}, {"Other_Letter", "Lo"}, {"Mark", "M"},
-    {"Nonspacing_Mark", "Mn"}, {"Spacing_Mark", "Mc"}, {"Enclosing_Mark", "Me"}, {"Number", "N"},
-    {"Decimal_Number", "Nd"}, {"digit", "Nd"}, {"Letter_Number", "Nl"}, {"Other_Number", "No"},
-    {"Punctuation", "P"}, {"Connector_Punctuation", "Pc"}, {"Dash_Punctuation", "Pd"},
-    {"Open_Punctuation", "Ps"}, {"Close_Punctuation", "Pe"}, {"Initial_Punctuation", "Pi"},
-    {"Final_Punctuation", "Pf"}, {"Other_Punctuation", "Po"}, {"Symbol", "S"}, {"Math_Symbol", "Sm"},
-    {"Currency_Symbol", "Sc"}, {"Modifier_Symbol", "Sk"}, {"Other_Symbol", "So"}, {"Separator", "Z"},
-    {"Space_Separator", "Zs"}, {"Line_Separator", "Zl"}, {"Paragraph_Separator", "Zp"}, {"Other", "C"},
-    {"Control", "Cc"}, {"Format", "Cf"}, {"Surrogate", "Cs"}, {"Private_Use", "Co"}, {"Unassigned", "Cn"},
+    {"Letter", "L"},
+    {"Cased_Letter", "L&"},
+    {"Uppercase_Letter", "Lu"},
+    {"Lowercase_Letter", "Ll"},
+    {"Titlecase_Letter", "Lt"},
+    {"Modifier_Letter", "Lm"},
+    {"Other_Letter", "Lo"},
+    {"Mark", "M"},
+    {"Nonspacing_Mark", "Mn"},
+    {"Spacing_Mark", "Mc"},
+    {"Enclosing_Mark", "Me"},
+    {"Number", "N"},
+    {"Decimal_Number", "Nd"},
+    {"digit", "Nd"},
+    {"Letter_Number", "Nl"},
+    {"Other_Number", "No"},
+    {"Punctuation", "P"},
+    {"Connector_Punctuation", "Pc"},
+    {"Dash_Punctuation", "Pd"},
+    {"Open_Punctuation", "Ps"},
+    {"Close_Punctuation", "Pe"},
+    {"Initial_Punctuation", "Pi"},
+    {"Final_Punctuation", "Pf"},
+    {"Other_Punctuation", "Po"},
+    {"Symbol", "S"},
+    {"Math_Symbol", "Sm"},
+    {"Currency_Symbol", "Sc"},
+    {"Modifier_Symbol", "Sk"},
+    {"Other_Symbol", "So"},
+    {"Separator", "Z"},
+    {"Space_Separator", "Zs"},
+    {"Line_Separator", "Zl"},
+    {"Paragraph_Separator", "Zp"},
+    {"Other", "C"},
+    {"Control", "Cc"},
+    {"Format", "Cf"},
+    {"Surrogate", "Cs"},
+    {"Private_Use", "Co"},
+    {"Unassigned", "Cn"},
 };
 
 /* Rewrite the body of \p{...} at @p name (n bytes) into @p o; returns the
@@ -39,7 +66,11 @@ static size_t uprop(const char *name, size_t n, char *o) {
   static const char *const prefixes[] = {"General_Category=", "gc=", "Script=", "sc="};
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
     size_t k = strlen(prefixes[i]);
-    if (n > k && !memcmp(name, prefixes[i], k)) { name += k; n -= k; break; }
+    if (n > k && !memcmp(name, prefixes[i], k)) {
+      name += k;
+      n -= k;
+      break;
+    }
   }
   for (size_t i = 0; i < sizeof evp__uprops / sizeof evp__uprops[0]; i++)
     if (strlen(evp__uprops[i][0]) == n && !memcmp(evp__uprops[i][0], name, n)) {
@@ -94,7 +125,12 @@ static char *translate(const char *src, size_t len, size_t *outlen, const char *
     if (!in_class && c == '[') {
       /* ECMA: "[]" matches nothing and "[^]" matches anything; PCRE2 would
        * read the ']' as a literal member. */
-      if (i + 1 < len && src[i + 1] == ']') { memcpy(o, "(?!)", 4); o += 4; i += 1; continue; }
+      if (i + 1 < len && src[i + 1] == ']') {
+        memcpy(o, "(?!)", 4);
+        o += 4;
+        i += 1;
+        continue;
+      }
       if (i + 2 < len && src[i + 1] == '^' && src[i + 2] == ']') {
         o += sprintf(o, "(?s:.)");
         i += 2;
@@ -112,7 +148,8 @@ static char *translate(const char *src, size_t len, size_t *outlen, const char *
       size_t left = len - i - 2;
       int okg = left >= 1 && (g[0] == ':' || g[0] == '=' || g[0] == '!');
       if (!okg && left >= 2 && g[0] == '<')
-        okg = g[1] == '=' || g[1] == '!' || (g[1] >= 'A' && g[1] <= 'Z') || (g[1] >= 'a' && g[1] <= 'z') || g[1] == '_' || g[1] == '$';
+        okg = g[1] == '=' || g[1] == '!' || (g[1] >= 'A' && g[1] <= 'Z') ||
+              (g[1] >= 'a' && g[1] <= 'z') || g[1] == '_' || g[1] == '$';
       if (!okg) {
         free(out);
         *bad = "group syntax not valid in ECMA-262";
@@ -135,7 +172,8 @@ pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, evp_err_t 
   size_t patlen = 0;
   char *pat = translate(src, len, &patlen, &bad);
   if (!pat) {
-    *err = evp__seterr(errbuf, errsize, bad ? EVP_ERR_SCHEMA_REGEX : EVP_ERR_NOMEM, "%s", bad ? bad : "out of memory");
+    *err = evp__seterr(errbuf, errsize, bad ? EVP_ERR_SCHEMA_REGEX : EVP_ERR_NOMEM, "%s",
+                       bad ? bad : "out of memory");
     return NULL;
   }
   pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
@@ -149,17 +187,17 @@ pcre2_code *evp__regex_compile(const char *src, size_t len, int *jit, evp_err_t 
   pcre2_set_parens_nest_limit(cc, 200);
   int ec;
   PCRE2_SIZE eo;
-  pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, patlen,
-                                   PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX |
-                                       PCRE2_NEVER_BACKSLASH_C,
-                                   &ec, &eo, cc);
+  pcre2_code *code = pcre2_compile(
+      (PCRE2_SPTR)pat, patlen,
+      PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX | PCRE2_NEVER_BACKSLASH_C, &ec, &eo, cc);
   pcre2_compile_context_free(cc);
   free(pat);
   if (!code) {
     PCRE2_UCHAR msg[160];
     if (pcre2_get_error_message(ec, msg, sizeof msg) < 0) strcpy((char *)msg, "invalid pattern");
-    *err = evp__seterr(errbuf, errsize, ec == PCRE2_ERROR_HEAP_FAILED ? EVP_ERR_NOMEM : EVP_ERR_SCHEMA_REGEX,
-                       "%s", (const char *)msg);
+    *err = evp__seterr(errbuf, errsize,
+                       ec == PCRE2_ERROR_HEAP_FAILED ? EVP_ERR_NOMEM : EVP_ERR_SCHEMA_REGEX, "%s",
+                       (const char *)msg);
     return NULL;
   }
   /* JIT makes matching several times faster; without it the interpreter

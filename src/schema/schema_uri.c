@@ -55,15 +55,25 @@ static size_t remove_dots(char *in, size_t n, char *out) {
   while (i < n) {
     const char *p = in + i;
     size_t left = n - i;
-    if (left >= 3 && !memcmp(p, "../", 3)) i += 3;
-    else if (left >= 2 && !memcmp(p, "./", 2)) i += 2;
-    else if (left >= 3 && !memcmp(p, "/./", 3)) i += 2;
-    else if (left == 2 && !memcmp(p, "/.", 2)) { i += 1; in[i] = '/'; } 
-    else if ((left >= 4 && !memcmp(p, "/../", 4)) || (left == 3 && !memcmp(p, "/..", 3))) {
-      if (left == 3) { i += 2; in[i] = '/'; } else i += 3;
+    if (left >= 3 && !memcmp(p, "../", 3))
+      i += 3;
+    else if (left >= 2 && !memcmp(p, "./", 2))
+      i += 2;
+    else if (left >= 3 && !memcmp(p, "/./", 3))
+      i += 2;
+    else if (left == 2 && !memcmp(p, "/.", 2)) {
+      i += 1;
+      in[i] = '/';
+    } else if ((left >= 4 && !memcmp(p, "/../", 4)) || (left == 3 && !memcmp(p, "/..", 3))) {
+      if (left == 3) {
+        i += 2;
+        in[i] = '/';
+      } else
+        i += 3;
       while (o > 0 && out[o - 1] != '/') o--;
       if (o > 0) o--;
-    } else if ((left == 1 && p[0] == '.') || (left == 2 && !memcmp(p, "..", 2))) i = n;
+    } else if ((left == 1 && p[0] == '.') || (left == 2 && !memcmp(p, "..", 2)))
+      i = n;
     else {
       size_t j = i;
       if (in[j] == '/') j++;
@@ -77,21 +87,43 @@ static size_t remove_dots(char *in, size_t n, char *out) {
   return o;
 }
 
-static char *build(const evp__uri_part_t *scheme, const evp__uri_part_t *auth, const char *path, size_t pathn,
-                   const evp__uri_part_t *query, const evp__uri_part_t *frag) {
+static char *build(const evp__uri_part_t *scheme, const evp__uri_part_t *auth, const char *path,
+                   size_t pathn, const evp__uri_part_t *query, const evp__uri_part_t *frag) {
   size_t n = scheme->n + auth->n + pathn + query->n + frag->n + 8;
   char *buf = malloc(n), *tmp = malloc(pathn + 2), *dp = malloc(pathn + 2);
-  if (!buf || !tmp || !dp) { free(buf); free(tmp); free(dp); return NULL; }
+  if (!buf || !tmp || !dp) {
+    free(buf);
+    free(tmp);
+    free(dp);
+    return NULL;
+  }
   memcpy(tmp, path, pathn);
   tmp[pathn] = '\0';
   size_t dn = remove_dots(tmp, pathn, dp);
   char *o = buf;
-  if (scheme->has) { memcpy(o, scheme->s, scheme->n); o += scheme->n; *o++ = ':'; }
-  if (auth->has) { *o++ = '/'; *o++ = '/'; memcpy(o, auth->s, auth->n); o += auth->n; }
+  if (scheme->has) {
+    memcpy(o, scheme->s, scheme->n);
+    o += scheme->n;
+    *o++ = ':';
+  }
+  if (auth->has) {
+    *o++ = '/';
+    *o++ = '/';
+    memcpy(o, auth->s, auth->n);
+    o += auth->n;
+  }
   memcpy(o, dp, dn);
   o += dn;
-  if (query->has) { *o++ = '?'; memcpy(o, query->s, query->n); o += query->n; }
-  if (frag->has) { *o++ = '#'; memcpy(o, frag->s, frag->n); o += frag->n; }
+  if (query->has) {
+    *o++ = '?';
+    memcpy(o, query->s, query->n);
+    o += query->n;
+  }
+  if (frag->has) {
+    *o++ = '#';
+    memcpy(o, frag->s, frag->n);
+    o += frag->n;
+  }
   *o = '\0';
   free(tmp);
   free(dp);
@@ -114,7 +146,8 @@ char *evp__uri_resolve(const char *base, const char *ref) {
   char *m = malloc(n);
   if (!m) return NULL;
   size_t mn = 0;
-  if (b.auth.has && b.path.n == 0) m[mn++] = '/';
+  if (b.auth.has && b.path.n == 0)
+    m[mn++] = '/';
   else {
     size_t k = b.path.n;
     while (k > 0 && b.path.s[k - 1] != '/') k--;

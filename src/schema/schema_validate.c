@@ -106,9 +106,9 @@ evp_err_t evp_schema_ctx_set_limits(evp_schema_ctx_t *c, size_t max_input, int m
 size_t evp_schema_ctx_error_count(const evp_schema_ctx_t *c) { return c ? c->nerrs : 0; }
 int evp_schema_ctx_errors_truncated(const evp_schema_ctx_t *c) { return c ? c->truncated : 0; }
 
-#define ERR_FIELD(name, field)                                                    \
+#define ERR_FIELD(name, field)                                                   \
   const char *evp_schema_ctx_error_##name(const evp_schema_ctx_t *c, size_t i) { \
-    return c && i < c->nerrs ? c->sb + c->errs[i].field : NULL;                   \
+    return c && i < c->nerrs ? c->sb + c->errs[i].field : NULL;                  \
   }
 ERR_FIELD(instance_path, ip)
 ERR_FIELD(schema_path, sp)
@@ -148,9 +148,14 @@ static int sb_path(evp_schema_ctx_t *c) {
     else
       for (uint32_t k = 0; k < g->klen; k++) {
         char ch = g->key[k];
-        if (ch == '~') { *o++ = '~'; *o++ = '0'; }
-        else if (ch == '/') { *o++ = '~'; *o++ = '1'; }
-        else *o++ = ch;
+        if (ch == '~') {
+          *o++ = '~';
+          *o++ = '0';
+        } else if (ch == '/') {
+          *o++ = '~';
+          *o++ = '1';
+        } else
+          *o++ = ch;
       }
     c->sbn = (size_t)(o - c->sb);
   }
@@ -186,8 +191,8 @@ static void verr(evp_schema_ctx_t *c, const char *spath, const char *kw, int kw_
   if (sb_path(c) || sb_put(c, "", 1)) goto nomem;
   c->sb[c->sbn - 1] = '\0';
   e.sp = (uint32_t)c->sbn;
-  if (sb_put(c, spath, strlen(spath)) || (kw_in_path && (sb_put(c, "/", 1) || sb_put(c, kw, strlen(kw)))) ||
-      sb_put(c, "", 1))
+  if (sb_put(c, spath, strlen(spath)) ||
+      (kw_in_path && (sb_put(c, "/", 1) || sb_put(c, kw, strlen(kw)))) || sb_put(c, "", 1))
     goto nomem;
   c->sb[c->sbn - 1] = '\0';
   e.kw = (uint32_t)c->sbn;
@@ -219,7 +224,8 @@ static void add_err(evp_schema_ctx_t *c, const char *spath, const char *kw, cons
 static void hard_err1(evp_schema_ctx_t *c, const char *spath, const char *kw, const char *fmt, ...)
     EVP__PRINTF(4, 5);
 
-static void hard_err1(evp_schema_ctx_t *c, const char *spath, const char *kw, const char *fmt, ...) {
+static void hard_err1(evp_schema_ctx_t *c, const char *spath, const char *kw, const char *fmt,
+                      ...) {
   va_list ap;
   va_start(ap, fmt);
   verr(c, spath, kw, 0, fmt, ap);
@@ -228,7 +234,8 @@ static void hard_err1(evp_schema_ctx_t *c, const char *spath, const char *kw, co
 
 /* A failure that ends validation whatever the mode: it is recorded even
  * inside quiet evaluation, replacing the last error if the list is full. */
-static void hard_err(evp_schema_ctx_t *c, evp_err_t code, const char *spath, const char *kw, const char *msg) {
+static void hard_err(evp_schema_ctx_t *c, evp_err_t code, const char *spath, const char *kw,
+                     const char *msg) {
   if (c->hard) return;
   if (c->nerrs >= c->max_errors) c->nerrs = c->max_errors - 1;
   c->stop = 0;
@@ -252,7 +259,8 @@ static const char *type_name(const evp__jv *x) {
 }
 
 static void types_str(uint32_t t, char *buf, size_t n) {
-  static const char *const names[] = {"null", "boolean", "object", "array", "number", "integer", "string"};
+  static const char *const names[] = {"null",   "boolean", "object", "array",
+                                      "number", "integer", "string"};
   buf[0] = '\0';
   size_t o = 0;
   if (t & EVP__T_NUM) t &= ~(uint32_t)EVP__T_INT; /* "number" already says it */
@@ -277,7 +285,8 @@ static int type_ok(uint32_t types, const evp__jv *x) {
 }
 
 /* 1 match, 0 no match, -1 limit exceeded (a hard error is recorded). */
-static int re_match(evp_schema_ctx_t *c, pcre2_code *re, int jit, const char *s, size_t n, const char *spath) {
+static int re_match(evp_schema_ctx_t *c, pcre2_code *re, int jit, const char *s, size_t n,
+                    const char *spath) {
   if (EVP__UNLIKELY(++c->steps > EVP__MAX_STEPS)) { /* many patterns x many keys */
     hard_err(c, EVP_ERR_TOO_LARGE, spath, "limit", "validation work limit exceeded");
     return -1;
@@ -308,7 +317,8 @@ static const evp__jv *member(const evp__jv *obj, const char *name, uint32_t len)
   return NULL;
 }
 
-static const evp__schema_prop_t *find_prop(const evp__schema_node_t *s, const char *name, uint32_t len) {
+static const evp__schema_prop_t *find_prop(const evp__schema_node_t *s, const char *name,
+                                           uint32_t len) {
   uint32_t h = evp__hash32(name, len);
   for (uint32_t k = h & s->ptab_mask; s->ptab[k]; k = (k + 1) & s->ptab_mask) {
     const evp__schema_prop_t *p = &s->props[s->ptab[k] - 1];
@@ -331,13 +341,21 @@ static int find_duplicate(evp_schema_ctx_t *c, const evp__jv *arr, uint32_t *pi,
     for (uint32_t i = 0; i < arr->len; i++, a += a->skip) {
       const evp__jv *b = a + a->skip;
       for (uint32_t j = i + 1; j < arr->len; j++, b += b->skip)
-        if (evp__json_equal(a, b)) { *pi = i; *pj = j; return 1; }
+        if (evp__json_equal(a, b)) {
+          *pi = i;
+          *pj = j;
+          return 1;
+        }
     }
     return 0;
   }
   if (c->unique_cap < arr->len) {
     unique_item_t *n = realloc(c->unique, arr->len * sizeof *n);
-    if (!n) { c->hard = EVP_ERR_NOMEM; c->stop = 1; return 0; }
+    if (!n) {
+      c->hard = EVP_ERR_NOMEM;
+      c->stop = 1;
+      return 0;
+    }
     c->unique = n;
     c->unique_cap = arr->len;
   }
@@ -365,10 +383,10 @@ static int find_duplicate(evp_schema_ctx_t *c, const evp__jv *arr, uint32_t *pi,
 
 static int ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth);
 
-#define FAILED()                         \
-  do {                                   \
-    ok = 0;                              \
-    if (c->quiet || c->stop) return 0;   \
+#define FAILED()                       \
+  do {                                 \
+    ok = 0;                            \
+    if (c->quiet || c->stop) return 0; \
   } while (0)
 
 static int quiet_ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth) {
@@ -381,16 +399,33 @@ static int quiet_ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp_
 static void push_key(evp_schema_ctx_t *c, const evp__jv *k) {
   c->ps[c->nps++] = (evp__path_seg_t){k->u.str, k->len, 0};
 }
-static void push_idx(evp_schema_ctx_t *c, uint32_t i) { c->ps[c->nps++] = (evp__path_seg_t){NULL, 0, i}; }
+static void push_idx(evp_schema_ctx_t *c, uint32_t i) {
+  c->ps[c->nps++] = (evp__path_seg_t){NULL, 0, i};
+}
 
 static int ev_number(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x) {
   int ok = 1;
   double d = x->u.num;
-  if ((s->flags & EVP__F_MIN) && d < s->min) { add_err(c, s->path, "minimum", "must be >= %.17g", s->min); FAILED(); }
-  if ((s->flags & EVP__F_MAX) && d > s->max) { add_err(c, s->path, "maximum", "must be <= %.17g", s->max); FAILED(); }
-  if ((s->flags & EVP__F_XMIN) && d <= s->xmin) { add_err(c, s->path, "exclusiveMinimum", "must be > %.17g", s->xmin); FAILED(); }
-  if ((s->flags & EVP__F_XMAX) && d >= s->xmax) { add_err(c, s->path, "exclusiveMaximum", "must be < %.17g", s->xmax); FAILED(); }
-  if ((s->flags & EVP__F_MULT) && !multiple_of(d, s->mult)) { add_err(c, s->path, "multipleOf", "must be a multiple of %.17g", s->mult); FAILED(); }
+  if ((s->flags & EVP__F_MIN) && d < s->min) {
+    add_err(c, s->path, "minimum", "must be >= %.17g", s->min);
+    FAILED();
+  }
+  if ((s->flags & EVP__F_MAX) && d > s->max) {
+    add_err(c, s->path, "maximum", "must be <= %.17g", s->max);
+    FAILED();
+  }
+  if ((s->flags & EVP__F_XMIN) && d <= s->xmin) {
+    add_err(c, s->path, "exclusiveMinimum", "must be > %.17g", s->xmin);
+    FAILED();
+  }
+  if ((s->flags & EVP__F_XMAX) && d >= s->xmax) {
+    add_err(c, s->path, "exclusiveMaximum", "must be < %.17g", s->xmax);
+    FAILED();
+  }
+  if ((s->flags & EVP__F_MULT) && !multiple_of(d, s->mult)) {
+    add_err(c, s->path, "multipleOf", "must be a multiple of %.17g", s->mult);
+    FAILED();
+  }
   return ok;
 }
 
@@ -404,18 +439,23 @@ static int ev_string(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp
                ((s->flags & EVP__F_MINLEN) && bytes >= s->minlen && (bytes + 3) / 4 < s->minlen);
     if (need) cps = evp__utf8_len(x->u.str, x->len);
     if ((s->flags & EVP__F_MINLEN) && cps < s->minlen) {
-      add_err(c, s->path, "minLength", "must be at least %llu %s long", (unsigned long long)s->minlen, s->minlen == 1 ? "character" : "characters");
+      add_err(c, s->path, "minLength", "must be at least %llu %s long",
+              (unsigned long long)s->minlen, s->minlen == 1 ? "character" : "characters");
       FAILED();
     }
     if ((s->flags & EVP__F_MAXLEN) && cps > s->maxlen) {
-      add_err(c, s->path, "maxLength", "must be at most %llu %s long", (unsigned long long)s->maxlen, s->maxlen == 1 ? "character" : "characters");
+      add_err(c, s->path, "maxLength", "must be at most %llu %s long",
+              (unsigned long long)s->maxlen, s->maxlen == 1 ? "character" : "characters");
       FAILED();
     }
   }
   if (s->pattern) {
     int m = re_match(c, s->pattern, s->pattern_jit, x->u.str, x->len, s->path);
     if (m < 0) return 0;
-    if (!m) { add_err(c, s->path, "pattern", "must match pattern \"%s\"", s->pattern_src); FAILED(); }
+    if (!m) {
+      add_err(c, s->path, "pattern", "must match pattern \"%s\"", s->pattern_src);
+      FAILED();
+    }
   }
   if (s->format && !evp__format_check(s->format, x->u.str, x->len)) {
     add_err(c, s->path, "format", "must be a valid %s", evp__format_name(s->format));
@@ -427,11 +467,13 @@ static int ev_string(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp
 static int ev_array(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth) {
   int ok = 1;
   if ((s->flags & EVP__F_MINITEMS) && x->len < s->minitems) {
-    add_err(c, s->path, "minItems", "must have at least %llu %s", (unsigned long long)s->minitems, s->minitems == 1 ? "item" : "items");
+    add_err(c, s->path, "minItems", "must have at least %llu %s", (unsigned long long)s->minitems,
+            s->minitems == 1 ? "item" : "items");
     FAILED();
   }
   if ((s->flags & EVP__F_MAXITEMS) && x->len > s->maxitems) {
-    add_err(c, s->path, "maxItems", "must have at most %llu %s", (unsigned long long)s->maxitems, s->maxitems == 1 ? "item" : "items");
+    add_err(c, s->path, "maxItems", "must have at most %llu %s", (unsigned long long)s->maxitems,
+            s->maxitems == 1 ? "item" : "items");
     FAILED();
   }
   if (s->items || (s->flags & EVP__F_ITEMS_ARR)) {
@@ -451,7 +493,8 @@ static int ev_array(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp_
   if (s->unique && x->len > 1) {
     uint32_t i, j;
     if (find_duplicate(c, x, &i, &j)) {
-      add_err(c, s->path, "uniqueItems", "must not contain duplicates (items %u and %u are equal)", i, j);
+      add_err(c, s->path, "uniqueItems", "must not contain duplicates (items %u and %u are equal)",
+              i, j);
       FAILED();
     }
     if (c->stop) return 0;
@@ -459,21 +502,28 @@ static int ev_array(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp_
   if (s->contains) {
     const evp__jv *e = x + 1;
     int found = 0;
-    for (uint32_t i = 0; i < x->len && !found; i++, e += e->skip) found = quiet_ev(c, s->contains, e, depth + 1);
+    for (uint32_t i = 0; i < x->len && !found; i++, e += e->skip)
+      found = quiet_ev(c, s->contains, e, depth + 1);
     if (c->hard) return 0;
-    if (!found) { add_err(c, s->path, "contains", "must contain at least one matching item"); FAILED(); }
+    if (!found) {
+      add_err(c, s->path, "contains", "must contain at least one matching item");
+      FAILED();
+    }
   }
   return ok;
 }
 
-static int ev_object(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x, int depth) {
+static int ev_object(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x,
+                     int depth) {
   int ok = 1;
   if ((s->flags & EVP__F_MINPROPS) && x->len < s->minprops) {
-    add_err(c, s->path, "minProperties", "must have at least %llu %s", (unsigned long long)s->minprops, s->minprops == 1 ? "property" : "properties");
+    add_err(c, s->path, "minProperties", "must have at least %llu %s",
+            (unsigned long long)s->minprops, s->minprops == 1 ? "property" : "properties");
     FAILED();
   }
   if ((s->flags & EVP__F_MAXPROPS) && x->len > s->maxprops) {
-    add_err(c, s->path, "maxProperties", "must have at most %llu %s", (unsigned long long)s->maxprops, s->maxprops == 1 ? "property" : "properties");
+    add_err(c, s->path, "maxProperties", "must have at most %llu %s",
+            (unsigned long long)s->maxprops, s->maxprops == 1 ? "property" : "properties");
     FAILED();
   }
   for (uint32_t i = 0; i < s->nrequired; i++)
@@ -491,26 +541,46 @@ static int ev_object(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp
         const evp__schema_prop_t *p = find_prop(s, k->u.str, k->len);
         if (p) {
           matched = 1;
-          if (!ev(c, p->schema, val, depth + 1)) { c->nps--; FAILED(); c->nps++; }
+          if (!ev(c, p->schema, val, depth + 1)) {
+            c->nps--;
+            FAILED();
+            c->nps++;
+          }
         }
       }
       for (uint32_t j = 0; j < s->npprops; j++) {
         int m = re_match(c, s->pprops[j].re, s->pprops[j].jit, k->u.str, k->len, s->path);
-        if (m < 0) { c->nps--; return 0; }
+        if (m < 0) {
+          c->nps--;
+          return 0;
+        }
         if (m) {
           matched = 1;
-          if (!ev(c, s->pprops[j].schema, val, depth + 1)) { c->nps--; FAILED(); c->nps++; }
+          if (!ev(c, s->pprops[j].schema, val, depth + 1)) {
+            c->nps--;
+            FAILED();
+            c->nps++;
+          }
         }
       }
       if (!matched && s->add_props) {
         if (s->add_props->kind == EVP__S_FALSE) {
           c->nps--;
-          add_err(c, s->path, "additionalProperties", "property \"%.*s\" is not allowed", (int)(k->len > 200 ? 200 : k->len), k->u.str);
+          add_err(c, s->path, "additionalProperties", "property \"%.*s\" is not allowed",
+                  (int)(k->len > 200 ? 200 : k->len), k->u.str);
           FAILED();
           c->nps++;
-        } else if (!ev(c, s->add_props, val, depth + 1)) { c->nps--; FAILED(); c->nps++; }
+        } else if (!ev(c, s->add_props, val, depth + 1)) {
+          c->nps--;
+          FAILED();
+          c->nps++;
+        }
       }
-      if (s->prop_names && !ev(c, s->prop_names, k, depth + 1)) { c->nps--; FAILED(); c->nps++; }
+      if (s->prop_names && !ev(c, s->prop_names, k, depth + 1)) {
+        c->nps--;
+        FAILED();
+        c->nps++;
+      }
       c->nps--;
     }
   }
@@ -522,7 +592,8 @@ static int ev_object(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp
     } else
       for (uint32_t j = 0; j < d->nreq; j++)
         if (!member(x, d->req[j].s, d->req[j].len)) {
-          add_err(c, s->path, "dependencies", "property \"%s\" is required when \"%s\" is present", d->req[j].s, d->name.s);
+          add_err(c, s->path, "dependencies", "property \"%s\" is required when \"%s\" is present",
+                  d->req[j].s, d->name.s);
           FAILED();
         }
   }
@@ -535,7 +606,8 @@ static int ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x
     return 0;
   }
   if (EVP__UNLIKELY(depth > EVP__MAX_EVAL_DEPTH)) {
-    hard_err(c, EVP_ERR_TOO_DEEP, s->path, "limit", "schema evaluation nested too deeply (recursive $ref?)");
+    hard_err(c, EVP_ERR_TOO_DEEP, s->path, "limit",
+             "schema evaluation nested too deeply (recursive $ref?)");
     return 0;
   }
   switch (s->kind) {
@@ -563,13 +635,24 @@ static int ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x
     uint32_t i = 0;
     for (; i < s->enum_val->len; i++, e += e->skip)
       if (evp__json_equal(e, x)) break;
-    if (i == s->enum_val->len) { add_err(c, s->path, "enum", "must be one of the allowed values"); FAILED(); }
+    if (i == s->enum_val->len) {
+      add_err(c, s->path, "enum", "must be one of the allowed values");
+      FAILED();
+    }
   }
   switch (x->type) {
-  case EVP__J_NUM: if (!ev_number(c, s, x)) FAILED(); break;
-  case EVP__J_STR: if (!ev_string(c, s, x)) FAILED(); break;
-  case EVP__J_ARR: if (!ev_array(c, s, x, depth)) FAILED(); break;
-  case EVP__J_OBJ: if (!ev_object(c, s, x, depth)) FAILED(); break;
+  case EVP__J_NUM:
+    if (!ev_number(c, s, x)) FAILED();
+    break;
+  case EVP__J_STR:
+    if (!ev_string(c, s, x)) FAILED();
+    break;
+  case EVP__J_ARR:
+    if (!ev_array(c, s, x, depth)) FAILED();
+    break;
+  case EVP__J_OBJ:
+    if (!ev_object(c, s, x, depth)) FAILED();
+    break;
   default: break;
   }
   if (!(s->flags & EVP__F_COMBINATORS)) return ok;
@@ -579,23 +662,38 @@ static int ev(evp_schema_ctx_t *c, const evp__schema_node_t *s, const evp__jv *x
     uint32_t i = 0;
     while (i < s->nany_of && !quiet_ev(c, s->any_of[i], x, depth + 1) && !c->hard) i++;
     if (c->hard) return 0;
-    if (i == s->nany_of) { add_err(c, s->path, "anyOf", "must match at least one schema in anyOf"); FAILED(); }
+    if (i == s->nany_of) {
+      add_err(c, s->path, "anyOf", "must match at least one schema in anyOf");
+      FAILED();
+    }
   }
   if (s->none_of) {
     uint32_t n = 0, first = 0, second = 0;
     for (uint32_t i = 0; i < s->none_of && n < 2 && !c->hard; i++)
       if (quiet_ev(c, s->one_of[i], x, depth + 1)) {
-        if (n++) second = i;
-        else first = i;
+        if (n++)
+          second = i;
+        else
+          first = i;
       }
     if (c->hard) return 0;
-    if (n == 0) { add_err(c, s->path, "oneOf", "must match exactly one schema in oneOf (matches none)"); FAILED(); }
-    if (n > 1) { add_err(c, s->path, "oneOf", "must match exactly one schema in oneOf (matches %u and %u)", first, second); FAILED(); }
+    if (n == 0) {
+      add_err(c, s->path, "oneOf", "must match exactly one schema in oneOf (matches none)");
+      FAILED();
+    }
+    if (n > 1) {
+      add_err(c, s->path, "oneOf", "must match exactly one schema in oneOf (matches %u and %u)",
+              first, second);
+      FAILED();
+    }
   }
   if (s->not_) {
     int r = quiet_ev(c, s->not_, x, depth + 1);
     if (c->hard) return 0;
-    if (r) { add_err(c, s->path, "not", "must not match the schema in not"); FAILED(); }
+    if (r) {
+      add_err(c, s->path, "not", "must not match the schema in not");
+      FAILED();
+    }
   }
   if (s->if_) {
     int r = quiet_ev(c, s->if_, x, depth + 1);
@@ -617,7 +715,8 @@ static void reset(evp_schema_ctx_t *c) {
   c->hard = EVP_OK;
 }
 
-evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *c, const char *json, size_t len) {
+evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *c, const char *json,
+                              size_t len) {
   if (!schema || !c || (!json && len)) return EVP_ERR_INVALID_ARG;
   reset(c);
   if (len > c->max_input) {
@@ -630,7 +729,8 @@ evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *c, c
   if (rc) {
     if (rc == EVP_ERR_NOMEM) return rc;
     char msg[160];
-    snprintf(msg, sizeof msg, "%s at byte %zu", c->doc.err_msg ? c->doc.err_msg : "invalid JSON", c->doc.err_off);
+    snprintf(msg, sizeof msg, "%s at byte %zu", c->doc.err_msg ? c->doc.err_msg : "invalid JSON",
+             c->doc.err_off);
     hard_err(c, rc, "", rc == EVP_ERR_TOO_DEEP ? "limit" : "parse", msg);
     return c->hard;
   }
@@ -676,7 +776,8 @@ int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, c
       reset(c);
       if (n > c->max_input) {
         char msg[96];
-        snprintf(msg, sizeof msg, "document of %zu bytes exceeds the limit of %zu", n, c->max_input);
+        snprintf(msg, sizeof msg, "document of %zu bytes exceeds the limit of %zu", n,
+                 c->max_input);
         hard_err(c, EVP_ERR_TOO_LARGE, "", "limit", msg);
         verdict = c->hard;
       } else {
@@ -697,8 +798,8 @@ int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, c
  * so it is the run of number characters. */
 static size_t number_len(const char *p) {
   size_t n = 0;
-  while ((p[n] >= '0' && p[n] <= '9') || p[n] == '-' || p[n] == '+' || p[n] == '.' ||
-         p[n] == 'e' || p[n] == 'E')
+  while ((p[n] >= '0' && p[n] <= '9') || p[n] == '-' || p[n] == '+' || p[n] == '.' || p[n] == 'e' ||
+         p[n] == 'E')
     n++;
   return n;
 }

@@ -10,8 +10,8 @@
 typedef struct {
   evp_err_t err;
   int status;
-  const char *reason;  /* metrics label */
-  const char *desc;    /* error_description: static text, safe in a quoted-string */
+  const char *reason; /* metrics label */
+  const char *desc;   /* error_description: static text, safe in a quoted-string */
 } verdict_t;
 
 static const verdict_t verdicts[] = {
@@ -35,12 +35,11 @@ static const verdict_t verdicts[] = {
 
 static evp_err_t challenge(evp__http_resp_t *r, int status, const char *reason, const char *desc) {
   evp_err_t e = evp__http_resp_error(r, status, "invalid_token", desc);
-  if (e)
-    return e;
+  if (e) return e;
   r->reason = reason;
   char h[256];
-  snprintf(h, sizeof h, "Bearer realm=\"evpipe\", error=\"invalid_token\", error_description=\"%s\"",
-           desc);
+  snprintf(h, sizeof h,
+           "Bearer realm=\"evpipe\", error=\"invalid_token\", error_description=\"%s\"", desc);
   e = evp__http_resp_header(r, "WWW-Authenticate", h);
   return e ? e : EVP_ERR_AUTH;
 }
@@ -49,21 +48,17 @@ evp_err_t evp__authorize(const evp_jwt_verifier_t *v, const evp__http_req_t *req
                          char client_id[EVP__CLIENT_ID_MAX + 1], evp__http_resp_t *resp) {
   client_id[0] = '\0';
   const char *h = evp__http_req_header(req, "authorization");
-  if (!h)
-    return challenge(resp, 401, "missing", "a bearer token is required");
+  if (!h) return challenge(resp, 401, "missing", "a bearer token is required");
   if (strncasecmp(h, "Bearer ", 7) != 0)
     return challenge(resp, 401, "malformed", "the Authorization scheme must be Bearer");
   const char *tok = h + 7;
-  while (*tok == ' ')
-    tok++;
+  while (*tok == ' ') tok++;
   size_t tl = strnlen(tok, EVP_JWT_DEFAULT_MAX_LEN * 16 + 1);
-  while (tl > 0 && tok[tl - 1] == ' ')
-    tl--;
+  while (tl > 0 && tok[tl - 1] == ' ') tl--;
   evp_jwt_t *jwt = NULL;
   /* The verifier's reason text may quote the token's contents: not used. */
   evp_err_t e = evp_jwt_verify(v, tok, tl, &jwt, NULL, 0);
-  if (e == EVP_ERR_NOMEM)
-    return e;
+  if (e == EVP_ERR_NOMEM) return e;
   if (e != EVP_OK) {
     for (size_t i = 0; i < sizeof verdicts / sizeof verdicts[0]; i++)
       if (verdicts[i].err == e)

@@ -30,12 +30,11 @@ struct evp__clients {
 
 static int id_ok(const char *s) {
   size_t n = strlen(s);
-  if (n == 0 || n > EVP__CLIENT_ID_MAX)
-    return 0;
+  if (n == 0 || n > EVP__CLIENT_ID_MAX) return 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == '~' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '~' || c == '-'))
       return 0;
   }
   return 1;
@@ -43,24 +42,19 @@ static int id_ok(const char *s) {
 
 static int aud_ok(const char *s) {
   size_t n = strlen(s);
-  if (n == 0 || n > EVP__AUDIENCE_MAX)
-    return 0;
+  if (n == 0 || n > EVP__AUDIENCE_MAX) return 0;
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-      return 0;
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return 0;
   return evp__utf8_valid(s, n);
 }
 
 void evp__clients_free(evp__clients_t *c) {
-  if (!c)
-    return;
+  if (!c) return;
   for (size_t i = 0; i < c->n; i++) {
     free(c->c[i].id);
-    for (size_t j = 0; j < c->c[i].naud; j++)
-      free(c->c[i].aud[j]);
+    for (size_t j = 0; j < c->c[i].naud; j++) free(c->c[i].aud[j]);
   }
-  if (c->c)
-    OPENSSL_cleanse(c->c, c->n * sizeof *c->c);
+  if (c->c) OPENSSL_cleanse(c->c, c->n * sizeof *c->c);
   free(c->c);
   evp__hmac_key_free(c->key);
   OPENSSL_cleanse(c, sizeof *c);
@@ -97,26 +91,21 @@ static evp_err_t load_one(evp__clients_t *cs, const cJSON *o, size_t idx, char *
   memset(cl, 0, sizeof *cl);
   const cJSON *a;
   cJSON_ArrayForEach(a, auds) {
-    if (!cJSON_IsString(a) || !aud_ok(a->valuestring))
-      goto bad_aud;
-    if (!(cl->aud[cl->naud] = evp__strdup(a->valuestring)))
-      goto nomem;
+    if (!cJSON_IsString(a) || !aud_ok(a->valuestring)) goto bad_aud;
+    if (!(cl->aud[cl->naud] = evp__strdup(a->valuestring))) goto nomem;
     cl->naud++;
   }
-  if (!(cl->id = evp__strdup(id->valuestring)))
-    goto nomem;
+  if (!(cl->id = evp__strdup(id->valuestring))) goto nomem;
   evp__hmac_compute(cs->key, sec->valuestring, sl, cl->mac);
   cs->n++;
   return EVP_OK;
 bad_aud:
-  for (size_t j = 0; j < cl->naud; j++)
-    free(cl->aud[j]);
+  for (size_t j = 0; j < cl->naud; j++) free(cl->aud[j]);
   return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                      "client %zu: each audience must be 1..%d printable characters", idx,
                      EVP__AUDIENCE_MAX);
 nomem:
-  for (size_t j = 0; j < cl->naud; j++)
-    free(cl->aud[j]);
+  for (size_t j = 0; j < cl->naud; j++) free(cl->aud[j]);
   free(cl->id);
   return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
 }
@@ -126,8 +115,7 @@ static void wipe_secrets(cJSON *root) {
   const cJSON *o;
   cJSON_ArrayForEach(o, root) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "client_secret");
-    if (cJSON_IsString(s))
-      OPENSSL_cleanse(s->valuestring, strlen(s->valuestring));
+    if (cJSON_IsString(s)) OPENSSL_cleanse(s->valuestring, strlen(s->valuestring));
   }
 }
 
@@ -163,8 +151,7 @@ evp_err_t evp__clients_parse(const char *json, size_t len, evp__clients_t **out,
   const cJSON *o;
   size_t idx = 0;
   cJSON_ArrayForEach(o, root) {
-    if ((e = load_one(cs, o, idx++, errstr, errstr_size)) != EVP_OK)
-      goto out;
+    if ((e = load_one(cs, o, idx++, errstr, errstr_size)) != EVP_OK) goto out;
   }
   *out = cs;
   cs = NULL;
@@ -178,8 +165,7 @@ out:
 
 int evp__clients_has(const evp__clients_t *c, const char *id, size_t idlen) {
   for (size_t i = 0; c && i < c->n; i++)
-    if (strlen(c->c[i].id) == idlen && memcmp(c->c[i].id, id, idlen) == 0)
-      return 1;
+    if (strlen(c->c[i].id) == idlen && memcmp(c->c[i].id, id, idlen) == 0) return 1;
   return 0;
 }
 
@@ -197,8 +183,7 @@ evp__client_auth_t evp__clients_check(const evp__clients_t *c, const char *id, s
   /* The same MAC and comparison happen for an unknown id. */
   int bad = evp__ct_memcmp(mac, cl ? cl->mac : c->dummy, sizeof mac);
   OPENSSL_cleanse(mac, sizeof mac);
-  if (!cl || bad)
-    return EVP__CLIENT_UNKNOWN;
+  if (!cl || bad) return EVP__CLIENT_UNKNOWN;
   if (!aud) {
     *aud_out = cl->aud[0];
     return EVP__CLIENT_OK;

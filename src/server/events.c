@@ -13,7 +13,7 @@
  * accept (the event, in an array, in the body): an event nested deeper than
  * the validator's own limit is then one rejected item, not a failed batch. */
 #define BODY_DEPTH (EVP_SCHEMA_MAX_DEPTH_LIMIT + 2)
-#define EVENT_ID_MAX 128                            /* echoed only if this short */
+#define EVENT_ID_MAX 128 /* echoed only if this short */
 #define EVENT_MEMBERS_MAX 64
 #define BODY_MEMBERS 16
 /* Bodies up to this size are parsed once and validated from the parse
@@ -38,15 +38,12 @@ void evp__events_result_free(evp__events_result_t *r) {
 static char *event_id_of(const char *v, size_t n) {
   evp__jmember_t m[EVENT_MEMBERS_MAX];
   size_t cnt;
-  if (evp__json_scan_object(v, n, BODY_DEPTH, m, EVENT_MEMBERS_MAX, &cnt) != EVP_OK)
-    return NULL;
+  if (evp__json_scan_object(v, n, BODY_DEPTH, m, EVENT_MEMBERS_MAX, &cnt) != EVP_OK) return NULL;
   for (size_t i = 0; i < cnt; i++)
     if (evp__json_key_eq(&m[i], "event_id", 8)) {
-      if (m[i].type != EVP__JS_STRING || m[i].vallen > EVENT_ID_MAX)
-        return NULL;
+      if (m[i].type != EVP__JS_STRING || m[i].vallen > EVENT_ID_MAX) return NULL;
       char *s = malloc(m[i].vallen + 1);
-      if (!s)
-        return NULL;
+      if (!s) return NULL;
       size_t l = m[i].val_escaped ? evp__json_unescape(m[i].val, m[i].vallen, s)
                                   : (memcpy(s, m[i].val, m[i].vallen), m[i].vallen);
       s[l] = '\0';
@@ -74,17 +71,13 @@ typedef struct {
  * walked, so the body is split only once). */
 static int reserve(walk_t *w) {
   evp__events_result_t *r = w->res;
-  if (r->n_events < w->cap)
-    return 0;
+  if (r->n_events < w->cap) return 0;
   size_t nc = w->cap ? w->cap * 2 : 64;
-  if (nc > w->max_events)
-    nc = w->max_events;
+  if (nc > w->max_events) nc = w->max_events;
   const char **a = realloc(r->accepted, nc * sizeof *a);
-  if (a)
-    r->accepted = a;
+  if (a) r->accepted = a;
   size_t *l = a ? realloc(r->accepted_lens, nc * sizeof *l) : NULL;
-  if (l)
-    r->accepted_lens = l;
+  if (l) r->accepted_lens = l;
   evp__event_rej_t *j = l ? realloc(r->rejected, nc * sizeof *j) : NULL;
   if (!j) {
     w->err = EVP_ERR_NOMEM;
@@ -120,16 +113,44 @@ static int reject(walk_t *w, size_t i, const char *v, size_t n, const char *reas
 /* The failing keyword as a static string (the schema context's own string
  * dies with the next validation); the label set stays bounded. */
 static const char *static_keyword(const char *kw) {
-  static const char *const known[] = {
-      "type", "enum", "const", "multipleOf", "maximum", "minimum", "exclusiveMaximum",
-      "exclusiveMinimum", "maxLength", "minLength", "pattern", "items", "additionalItems",
-      "maxItems", "minItems", "uniqueItems", "contains", "maxProperties", "minProperties",
-      "required", "properties", "patternProperties", "additionalProperties", "dependencies",
-      "propertyNames", "if", "then", "else", "allOf", "anyOf", "oneOf", "not", "false",
-      "format", "parse", "limit"};
+  static const char *const known[] = {"type",
+                                      "enum",
+                                      "const",
+                                      "multipleOf",
+                                      "maximum",
+                                      "minimum",
+                                      "exclusiveMaximum",
+                                      "exclusiveMinimum",
+                                      "maxLength",
+                                      "minLength",
+                                      "pattern",
+                                      "items",
+                                      "additionalItems",
+                                      "maxItems",
+                                      "minItems",
+                                      "uniqueItems",
+                                      "contains",
+                                      "maxProperties",
+                                      "minProperties",
+                                      "required",
+                                      "properties",
+                                      "patternProperties",
+                                      "additionalProperties",
+                                      "dependencies",
+                                      "propertyNames",
+                                      "if",
+                                      "then",
+                                      "else",
+                                      "allOf",
+                                      "anyOf",
+                                      "oneOf",
+                                      "not",
+                                      "false",
+                                      "format",
+                                      "parse",
+                                      "limit"};
   for (size_t i = 0; kw && i < sizeof known / sizeof known[0]; i++)
-    if (strcmp(kw, known[i]) == 0)
-      return known[i];
+    if (strcmp(kw, known[i]) == 0) return known[i];
   return "schema";
 }
 
@@ -140,8 +161,7 @@ static int judge(void *opaque, size_t i, const char *v, size_t n, evp_err_t e) {
     w->too_many = 1;
     return 1;
   }
-  if (reserve(w))
-    return 1;
+  if (reserve(w)) return 1;
   w->res->n_events++;
   if (n == 0 || v[0] != '{')
     return reject(w, i, v, n, "not_object", NULL, "event is not a JSON object");
@@ -166,8 +186,7 @@ static int judge(void *opaque, size_t i, const char *v, size_t n, evp_err_t e) {
     w->err = ce;
     return 1;
   }
-  if (ce != EVP_OK)
-    return reject(w, i, v, n, why ? why : "parse", NULL, msg);
+  if (ce != EVP_OK) return reject(w, i, v, n, why ? why : "parse", NULL, msg);
   w->res->accepted[w->res->n_accepted] = v;
   w->res->accepted_lens[w->res->n_accepted] = n;
   w->res->n_accepted++;
@@ -204,8 +223,7 @@ static evp_err_t render(const evp__events_result_t *res, evp__http_resp_t *resp)
   evp__buf_adds(&b, "]}");
   size_t n = 0;
   char *body = evp__buf_take(&b, &n);
-  if (!body)
-    return EVP_ERR_NOMEM;
+  if (!body) return EVP_ERR_NOMEM;
   evp__http_resp_free(resp);
   resp->status = 200;
   resp->body = body;
@@ -236,8 +254,7 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
                                       BODY_MEMBERS, judge, &w);
     if (r == 0) {
       evp_err_t e = render(res, resp);
-      if (e != EVP_OK)
-        evp__events_result_free(res);
+      if (e != EVP_OK) evp__events_result_free(res);
       return e;
     }
     if (r > 0 || r == -2) {
@@ -252,14 +269,13 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
   size_t cnt;
   evp_err_t e = evp__json_scan_object(req->body, req->body_len, BODY_DEPTH, m, BODY_MEMBERS, &cnt);
   if (e != EVP_OK)
-    return bad_request(resp, e == EVP_ERR_TOO_DEEP ? "body nested too deeply"
-                                                   : "body must be a JSON object {\"events\":[...]}");
-  if (evp__json_find_dup(m, cnt) >= 0)
-    return bad_request(resp, "duplicate member in the body");
+    return bad_request(resp, e == EVP_ERR_TOO_DEEP
+                                 ? "body nested too deeply"
+                                 : "body must be a JSON object {\"events\":[...]}");
+  if (evp__json_find_dup(m, cnt) >= 0) return bad_request(resp, "duplicate member in the body");
   const evp__jmember_t *ev = NULL;
   for (size_t i = 0; i < cnt; i++)
-    if (evp__json_key_eq(&m[i], "events", 6))
-      ev = &m[i];
+    if (evp__json_key_eq(&m[i], "events", 6)) ev = &m[i];
   if (!ev || ev->type != EVP__JS_ARRAY)
     return bad_request(resp, "body must be a JSON object {\"events\":[...]}");
   walk_t w = {cfg, ctx, res, max_events, 0, 0, EVP_OK, 0};
@@ -269,7 +285,6 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
       return evp__http_resp_error(resp, 413, "too_many_events", "too many events in one request");
     return w.err;
   }
-  if ((e = render(res, resp)) != EVP_OK)
-    evp__events_result_free(res);
+  if ((e = render(res, resp)) != EVP_OK) evp__events_result_free(res);
   return e;
 }

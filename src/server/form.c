@@ -41,8 +41,7 @@ bad:
 
 evp_err_t evp__form_parse(const char *body, size_t len, const char *const *names, size_t n,
                           char **vals) {
-  for (size_t j = 0; j < n; j++)
-    vals[j] = NULL;
+  for (size_t j = 0; j < n; j++) vals[j] = NULL;
   size_t i = 0;
   evp_err_t e = EVP_OK;
   while (i < len) {
@@ -50,8 +49,7 @@ evp_err_t evp__form_parse(const char *body, size_t len, const char *const *names
     const char *amp = memchr(p, '&', len - i);
     size_t plen = amp ? (size_t)(amp - p) : len - i;
     i += plen + (amp ? 1 : 0);
-    if (plen == 0)
-      continue; /* "a=1&&b=2" */
+    if (plen == 0) continue; /* "a=1&&b=2" */
     const char *eq = memchr(p, '=', plen);
     size_t klen = eq ? (size_t)(eq - p) : plen;
     int nomem = 0;
@@ -61,11 +59,9 @@ evp_err_t evp__form_parse(const char *body, size_t len, const char *const *names
       goto fail;
     }
     size_t j = 0;
-    while (j < n && strcmp(names[j], key) != 0)
-      j++;
+    while (j < n && strcmp(names[j], key) != 0) j++;
     free(key);
-    if (j == n)
-      continue; /* unknown parameters are ignored (RFC 6749 section 3.2) */
+    if (j == n) continue; /* unknown parameters are ignored (RFC 6749 section 3.2) */
     if (vals[j]) {
       e = EVP_ERR_INVALID_ARG; /* "MUST NOT be included more than once" */
       goto fail;
@@ -93,37 +89,27 @@ evp_err_t evp__basic_auth_parse(const char *value, char **id, char **secret) {
   static const char scheme[] = "basic ";
   for (size_t i = 0; i < 6; i++) {
     char c = value[i];
-    if (c >= 'A' && c <= 'Z')
-      c = (char)(c - 'A' + 'a');
-    if (c != scheme[i])
-      return EVP_ERR_INVALID_ARG;
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c != scheme[i]) return EVP_ERR_INVALID_ARG;
   }
   const char *b = value + 6;
-  while (*b == ' ')
-    b++;
+  while (*b == ' ') b++;
   size_t bl = strnlen(b, BASIC_MAX + 1);
-  while (bl > 0 && b[bl - 1] == ' ')
-    bl--;
-  if (bl == 0 || bl > BASIC_MAX || bl % 4 != 0)
-    return EVP_ERR_INVALID_ARG;
+  while (bl > 0 && b[bl - 1] == ' ') bl--;
+  if (bl == 0 || bl > BASIC_MAX || bl % 4 != 0) return EVP_ERR_INVALID_ARG;
   unsigned char dec[BASIC_MAX / 4 * 3 + 1];
   int dl = EVP_DecodeBlock(dec, (const unsigned char *)b, (int)bl);
   evp_err_t e = EVP_ERR_INVALID_ARG;
-  if (dl < 0)
-    goto out;
+  if (dl < 0) goto out;
   /* EVP_DecodeBlock counts the padding as zero bytes. */
-  if (b[bl - 1] == '=')
-    dl--;
-  if (b[bl - 2] == '=')
-    dl--;
+  if (b[bl - 1] == '=') dl--;
+  if (b[bl - 2] == '=') dl--;
   const unsigned char *colon = memchr(dec, ':', (size_t)dl);
-  if (!colon || colon == dec)
-    goto out;
+  if (!colon || colon == dec) goto out;
   int nomem = 0;
   size_t il = (size_t)(colon - dec);
   *id = pct_decode((const char *)dec, il, &nomem);
-  if (*id)
-    *secret = pct_decode((const char *)colon + 1, (size_t)dl - il - 1, &nomem);
+  if (*id) *secret = pct_decode((const char *)colon + 1, (size_t)dl - il - 1, &nomem);
   if (!*id || !*secret) {
     evp__free_secret(*id);
     *id = NULL;

@@ -8,16 +8,14 @@
 evp_err_t evp__gunzip(const void *in, size_t len, size_t max_out, char **out, size_t *outlen) {
   *out = NULL;
   *outlen = 0;
-  if (len > UINT32_MAX || max_out >= UINT32_MAX)
-    return EVP_ERR_TOO_LARGE;
+  if (len > UINT32_MAX || max_out >= UINT32_MAX) return EVP_ERR_TOO_LARGE;
   z_stream z;
   memset(&z, 0, sizeof z);
   if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) /* 16: gzip wrapper only */
     return EVP_ERR_NOMEM;
   /* Start small (most bodies compress 5-10x) and grow up to the limit + 1. */
   size_t cap = len * 4 + 1024;
-  if (cap > max_out + 1)
-    cap = max_out + 1;
+  if (cap > max_out + 1) cap = max_out + 1;
   /* Every allocation keeps EVP__REGEX_SLACK bytes past cap (the output's
    * strings are pattern subjects in place), zeroed after the output. */
   char *buf = malloc(cap + EVP__REGEX_SLACK);
@@ -34,8 +32,7 @@ evp_err_t evp__gunzip(const void *in, size_t len, size_t max_out, char **out, si
     z.avail_out = (uInt)(cap - have);
     int r = inflate(&z, Z_NO_FLUSH);
     have = cap - z.avail_out;
-    if (r == Z_STREAM_END)
-      break;
+    if (r == Z_STREAM_END) break;
     if (r == Z_MEM_ERROR) {
       e = EVP_ERR_NOMEM;
       goto fail;

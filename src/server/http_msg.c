@@ -18,8 +18,7 @@ const char *evp__http_req_header(const evp__http_req_t *req, const char *lcname)
 void evp__http_resp_init(evp__http_resp_t *r) { memset(r, 0, sizeof *r); }
 
 void evp__http_resp_free(evp__http_resp_t *r) {
-  for (size_t i = 0; i < r->n_headers; i++)
-    free(r->headers[i].value);
+  for (size_t i = 0; i < r->n_headers; i++) free(r->headers[i].value);
   if (r->body) {
     OPENSSL_cleanse(r->body, r->body_len);
     free(r->body);
@@ -28,11 +27,9 @@ void evp__http_resp_free(evp__http_resp_t *r) {
 }
 
 evp_err_t evp__http_resp_header(evp__http_resp_t *r, const char *name, const char *value) {
-  if (r->n_headers == EVP__HTTP_MAX_RESP_HEADERS)
-    return EVP_ERR_TOO_LARGE;
+  if (r->n_headers == EVP__HTTP_MAX_RESP_HEADERS) return EVP_ERR_TOO_LARGE;
   char *v = evp__strdup(value);
-  if (!v)
-    return EVP_ERR_NOMEM;
+  if (!v) return EVP_ERR_NOMEM;
   r->headers[r->n_headers].name = name;
   r->headers[r->n_headers].value = v;
   r->n_headers++;
@@ -42,8 +39,7 @@ evp_err_t evp__http_resp_header(evp__http_resp_t *r, const char *name, const cha
 evp_err_t evp__http_resp_body(evp__http_resp_t *r, const char *content_type, const char *body,
                               size_t len) {
   char *b = malloc(len + 1);
-  if (!b)
-    return EVP_ERR_NOMEM;
+  if (!b) return EVP_ERR_NOMEM;
   memcpy(b, body, len);
   b[len] = '\0';
   if (r->body) {
@@ -70,8 +66,7 @@ evp_err_t evp__http_resp_error(evp__http_resp_t *r, int status, const char *code
   evp__buf_adds(&b, "}");
   size_t n = 0;
   char *buf = evp__buf_take(&b, &n);
-  if (!buf)
-    return EVP_ERR_NOMEM;
+  if (!buf) return EVP_ERR_NOMEM;
   r->body = buf;
   r->body_len = n;
   r->content_type = "application/json";
@@ -79,8 +74,7 @@ evp_err_t evp__http_resp_error(evp__http_resp_t *r, int status, const char *code
 }
 
 void evp__free_secret(char *s) {
-  if (!s)
-    return;
+  if (!s) return;
   OPENSSL_cleanse(s, strlen(s));
   free(s);
 }
@@ -88,12 +82,12 @@ void evp__free_secret(char *s) {
 /* RFC 9110 §5.6.2 tchar: what a field name may hold. Whitespace before the
  * colon ("Content-Length : 5") lands in the name and fails here. */
 static int is_token(const char *s, size_t n) {
-  if (n == 0)
-    return 0;
+  if (n == 0) return 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          strchr("!#$%&'*+-.^_`|~", c)) || c == 0)
+          strchr("!#$%&'*+-.^_`|~", c)) ||
+        c == 0)
       return 0;
   }
   return 1;
@@ -118,20 +112,14 @@ void evp__http_framing_add(evp__http_framing_t *f, const char *name, size_t name
     why = "Transfer-Encoding must be sent once, as chunked";
   else if (name_is(name, name_len, "host"))
     f->n_host++;
-  if (why && !f->why)
-    f->why = why;
+  if (why && !f->why) f->why = why;
 }
 
 const char *evp__http_framing_verdict(const evp__http_framing_t *f, int http11) {
-  if (f->why)
-    return f->why;
-  if (f->n_length && f->n_coding)
-    return "both Content-Length and Transfer-Encoding";
-  if (f->n_coding && !http11)
-    return "Transfer-Encoding in an HTTP/1.0 request";
-  if (f->n_host > 1)
-    return "more than one Host";
-  if (http11 && f->n_host == 0)
-    return "HTTP/1.1 request without Host";
+  if (f->why) return f->why;
+  if (f->n_length && f->n_coding) return "both Content-Length and Transfer-Encoding";
+  if (f->n_coding && !http11) return "Transfer-Encoding in an HTTP/1.0 request";
+  if (f->n_host > 1) return "more than one Host";
+  if (http11 && f->n_host == 0) return "HTTP/1.1 request without Host";
   return NULL;
 }

@@ -32,16 +32,14 @@ static evp_err_t locked_out(evp__http_resp_t *r, int wait_s) {
   evp_err_t e = evp__http_resp_error(r, 429, "rate_limited",
                                      "too many failed authentications for this client; retry "
                                      "after Retry-After seconds");
-  if (!e)
-    e = evp__http_resp_header(r, "Retry-After", ra);
+  if (!e) e = evp__http_resp_header(r, "Retry-After", ra);
   r->reason = "client_locked";
   return e ? e : no_store(r);
 }
 
 static int is_form(const char *ct) {
   static const char want[] = "application/x-www-form-urlencoded";
-  if (!ct || strncasecmp(ct, want, sizeof want - 1) != 0)
-    return 0;
+  if (!ct || strncasecmp(ct, want, sizeof want - 1) != 0) return 0;
   char c = ct[sizeof want - 1];
   return c == '\0' || c == ';' || c == ' ';
 }
@@ -52,8 +50,7 @@ static evp_err_t issue(const evp__issuer_t *iss, const char *id, const char *aud
   char *tok = NULL;
   char err[128];
   evp_err_t e = evp_jwt_sign(iss->signer, id, aud, NULL, &tok, err, sizeof err);
-  if (e != EVP_OK)
-    return e == EVP_ERR_NOMEM ? e : EVP_ERR_INTERNAL;
+  if (e != EVP_OK) return e == EVP_ERR_NOMEM ? e : EVP_ERR_INTERNAL;
   size_t tl = strlen(tok);
   char *body = malloc(tl + 96);
   if (!body) {
@@ -79,8 +76,7 @@ evp_err_t evp__issuer_handle(const evp__issuer_t *iss, const evp__http_req_t *re
   char *v[P_N] = {NULL, NULL, NULL, NULL};
   char *bid = NULL, *bsecret = NULL;
   evp_err_t e;
-  if (client_id_out)
-    *client_id_out = NULL;
+  if (client_id_out) *client_id_out = NULL;
   if (strcmp(req->method, "POST") != 0) {
     e = oauth_error(resp, 405, "invalid_request", "use POST");
     return e ? e : evp__http_resp_header(resp, "Allow", "POST");
@@ -91,8 +87,7 @@ evp_err_t evp__issuer_handle(const evp__issuer_t *iss, const evp__http_req_t *re
   if (req->body_len > TOKEN_BODY_MAX)
     return oauth_error(resp, 400, "invalid_request", "request body too large");
   e = evp__form_parse(req->body, req->body_len, names, P_N, v);
-  if (e == EVP_ERR_NOMEM)
-    return e;
+  if (e == EVP_ERR_NOMEM) return e;
   if (e != EVP_OK)
     return oauth_error(resp, 400, "invalid_request",
                        "malformed form body or a parameter given twice");
@@ -107,8 +102,7 @@ evp_err_t evp__issuer_handle(const evp__issuer_t *iss, const evp__http_req_t *re
   }
   if (authz) {
     e = evp__basic_auth_parse(authz, &bid, &bsecret);
-    if (e == EVP_ERR_NOMEM)
-      goto out;
+    if (e == EVP_ERR_NOMEM) goto out;
     if (e != EVP_OK) {
       e = oauth_error(resp, 401, "invalid_client", "unsupported or malformed Authorization header");
       goto out;
@@ -132,8 +126,7 @@ evp_err_t evp__issuer_handle(const evp__issuer_t *iss, const evp__http_req_t *re
   }
   const char *aud = NULL;
   size_t idl = strlen(id);
-  if (idl > EVP__CLIENT_ID_MAX)
-    idl = 0; /* no client has such an id */
+  if (idl > EVP__CLIENT_ID_MAX) idl = 0; /* no client has such an id */
   int known = iss->lockout ? evp__clients_has(iss->clients, id, idl) : 0;
   /* A locked id is refused before its secret is looked at: a guess made
    * now could not tell right from wrong. */
@@ -144,8 +137,7 @@ evp_err_t evp__issuer_handle(const evp__issuer_t *iss, const evp__http_req_t *re
   }
   switch (evp__clients_check(iss->clients, id, idl, secret, strlen(secret), v[P_AUD], &aud)) {
   case EVP__CLIENT_UNKNOWN:
-    if (iss->lockout)
-      evp__lockout_failed(iss->lockout, id, known, req->source_ip);
+    if (iss->lockout) evp__lockout_failed(iss->lockout, id, known, req->source_ip);
     e = oauth_error(resp, 401, "invalid_client", "unknown client or bad secret");
     goto out;
   case EVP__CLIENT_BAD_AUDIENCE:
@@ -154,17 +146,13 @@ evp_err_t evp__issuer_handle(const evp__issuer_t *iss, const evp__http_req_t *re
     e = oauth_error(resp, 400, "invalid_target", "audience not allowed for this client");
     goto out;
   case EVP__CLIENT_OK:
-    if (iss->lockout)
-      evp__lockout_succeeded(iss->lockout, id, req->source_ip);
+    if (iss->lockout) evp__lockout_succeeded(iss->lockout, id, req->source_ip);
     break;
   }
-  if ((e = issue(iss, id, aud, resp)) != EVP_OK)
-    goto out;
-  if (client_id_out && !(*client_id_out = evp__strdup(id)))
-    e = EVP_ERR_NOMEM;
+  if ((e = issue(iss, id, aud, resp)) != EVP_OK) goto out;
+  if (client_id_out && !(*client_id_out = evp__strdup(id))) e = EVP_ERR_NOMEM;
 out:
-  for (int i = 0; i < P_N; i++)
-    evp__free_secret(v[i]);
+  for (int i = 0; i < P_N; i++) evp__free_secret(v[i]);
   evp__free_secret(bid);
   evp__free_secret(bsecret);
   return e;

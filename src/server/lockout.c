@@ -31,7 +31,7 @@
 #define SLOTS 16384 /* power of two, > EVP__CLIENTS_MAX: room for every known id */
 #define PROBE 64
 #define GOOD_ADDRS 2
-#define ADDR_MAX 48 /* an IPv6 address in text is at most 45 */
+#define ADDR_MAX 48    /* an IPv6 address in text is at most 45 */
 #define LOG_RATE 5.0   /* failure log lines per second, all ids together ... */
 #define LOG_BURST 20.0 /* ... and in a burst */
 
@@ -69,23 +69,20 @@ evp__lockout_t *evp__lockout_new(const evp__lockout_opts_t *o) {
       !(o->lock_max_s >= o->lock_s))
     return NULL;
   evp__lockout_t *lk = calloc(1, sizeof *lk);
-  if (!lk)
-    return NULL;
+  if (!lk) return NULL;
   if (pthread_mutex_init(&lk->mu, NULL) != 0) {
     free(lk);
     return NULL;
   }
   lk->o = *o;
-  if (!lk->o.clock)
-    lk->o.clock = mono_clock;
+  if (!lk->o.clock) lk->o.clock = mono_clock;
   lk->log_tokens = LOG_BURST;
   lk->log_last = lk->o.clock(lk->o.clock_opaque);
   return lk;
 }
 
 void evp__lockout_free(evp__lockout_t *lk) {
-  if (!lk)
-    return;
+  if (!lk) return;
   pthread_mutex_destroy(&lk->mu);
   free(lk);
 }
@@ -115,8 +112,7 @@ static entry_t *find(evp__lockout_t *lk, const char *id, int known, int create, 
   for (size_t p = 0; p < PROBE; p++) {
     entry_t *e = &lk->e[(h + p) & (SLOTS - 1)];
     if (!e->used) {
-      if (!free_slot)
-        free_slot = e;
+      if (!free_slot) free_slot = e;
       break; /* slots are never emptied again: the id is not further on */
     }
     if (strcmp(e->id, id) == 0) {
@@ -124,26 +120,20 @@ static entry_t *find(evp__lockout_t *lk, const char *id, int known, int create, 
       return e;
     }
     /* A known id's entry (its good addresses) is never given to an unknown one. */
-    if (!free_slot && (known || !e->known) && stale(lk, e, now))
-      free_slot = e;
-    if (!unknown_slot && !e->known)
-      unknown_slot = e;
+    if (!free_slot && (known || !e->known) && stale(lk, e, now)) free_slot = e;
+    if (!unknown_slot && !e->known) unknown_slot = e;
   }
-  if (!create)
-    return known ? NULL : (free_slot ? NULL : &lk->overflow);
+  if (!create) return known ? NULL : (free_slot ? NULL : &lk->overflow);
   entry_t *e = free_slot ? free_slot : known ? unknown_slot : NULL;
-  if (!e)
-    return known ? NULL : &lk->overflow;
+  if (!e) return known ? NULL : &lk->overflow;
   claim(e, id, n, known);
   return e;
 }
 
 static int is_good(const entry_t *e, const char *addr) {
-  if (!addr || !addr[0])
-    return 0;
+  if (!addr || !addr[0]) return 0;
   for (int i = 0; i < GOOD_ADDRS; i++)
-    if (e->good[i][0] && strcmp(e->good[i], addr) == 0)
-      return 1;
+    if (e->good[i][0] && strcmp(e->good[i], addr) == 0) return 1;
   return 0;
 }
 
@@ -175,8 +165,7 @@ int evp__lockout_failed(evp__lockout_t *lk, const char *id, int known, const cha
     e->last = now;
     failures = ++e->failures;
     for (int i = 0; i < GOOD_ADDRS; i++) /* a failure ends an address's exemption */
-      if (addr && e->good[i][0] && strcmp(e->good[i], addr) == 0)
-        e->good[i][0] = '\0';
+      if (addr && e->good[i][0] && strcmp(e->good[i], addr) == 0) e->good[i][0] = '\0';
     if (e->failures >= lk->o.max_failures && now >= e->locked_until) {
       double s = fmin(lk->o.lock_max_s, lk->o.lock_s * ldexp(1.0, e->level < 30 ? e->level : 30));
       e->locked_until = now + s;
@@ -200,8 +189,7 @@ int evp__lockout_failed(evp__lockout_t *lk, const char *id, int known, const cha
     lk->suppressed++;
   }
   pthread_mutex_unlock(&lk->mu);
-  if (log && lk->o.log)
-    lk->o.log(lk->o.log_opaque, id, failures, locked_s, suppressed);
+  if (log && lk->o.log) lk->o.log(lk->o.log_opaque, id, failures, locked_s, suppressed);
   return locked_s;
 }
 

@@ -21,7 +21,7 @@
 /* ------------------------------------------------------------ messages */
 
 typedef struct {
-  const char *name;  /* lower-case (HTTP/2 and API Gateway v2 deliver them so) */
+  const char *name; /* lower-case (HTTP/2 and API Gateway v2 deliver them so) */
   const char *value;
 } evp__http_hdr_t;
 
@@ -34,7 +34,7 @@ typedef struct {
   size_t n_headers;
   const char *body;
   size_t body_len;
-  const char *source_ip;          /* for logs only; may be NULL */
+  const char *source_ip; /* for logs only; may be NULL */
 } evp__http_req_t;
 
 #define EVP__HTTP_MAX_RESP_HEADERS 6
@@ -44,9 +44,9 @@ typedef struct {
  * hold a token, so freeing wipes it). */
 typedef struct {
   int status;
-  const char *content_type;  /* static string, NULL when there is no body */
+  const char *content_type; /* static string, NULL when there is no body */
   struct {
-    const char *name;  /* static, canonical case, e.g. "WWW-Authenticate" */
+    const char *name; /* static, canonical case, e.g. "WWW-Authenticate" */
     char *value;
   } headers[EVP__HTTP_MAX_RESP_HEADERS];
   size_t n_headers;
@@ -88,8 +88,7 @@ evp_err_t evp__http_resp_body(evp__http_resp_t *r, const char *content_type, con
 /* Discard what @p r holds and make it the JSON error
  * {"error":code,"error_description":desc} with @p status; @p code doubles as
  * the reason. @p desc is static text (never request data). */
-evp_err_t evp__http_resp_error(evp__http_resp_t *r, int status, const char *code,
-                               const char *desc);
+evp_err_t evp__http_resp_error(evp__http_resp_t *r, int status, const char *code, const char *desc);
 
 /* ------------------------------------------------------------ client store */
 
@@ -108,8 +107,8 @@ typedef struct evp__clients evp__clients_t;
  * 1..16 audiences of 1..256 bytes). The caller wipes @p json afterwards.
  * Errors: EVP_ERR_JSON, EVP_ERR_INVALID_ARG (with the entry index in errstr),
  * EVP_ERR_TOO_LARGE, EVP_ERR_NOMEM. */
-evp_err_t evp__clients_parse(const char *json, size_t len, evp__clients_t **out,
-                             char *errstr, size_t errstr_size);
+evp_err_t evp__clients_parse(const char *json, size_t len, evp__clients_t **out, char *errstr,
+                             size_t errstr_size);
 size_t evp__clients_count(const evp__clients_t *c);
 void evp__clients_free(evp__clients_t *c);
 
@@ -141,10 +140,10 @@ int evp__clients_has(const evp__clients_t *c, const char *id, size_t idlen);
 typedef struct evp__lockout evp__lockout_t;
 
 typedef struct {
-  int max_failures;   /* 10 */
-  double window_s;    /* 60 */
-  double lock_s;      /* 30: the first lockout */
-  double lock_max_s;  /* 900 */
+  int max_failures;  /* 10 */
+  double window_s;   /* 60 */
+  double lock_s;     /* 30: the first lockout */
+  double lock_max_s; /* 900 */
   /* Called (outside the lock, at most ~5 times a second for all ids
    * together) for a failed authentication: the id as presented, the
    * failures in its window, the seconds of the lockout it started (0: none)
@@ -174,9 +173,9 @@ void evp__lockout_succeeded(evp__lockout_t *lk, const char *id, const char *addr
 
 typedef struct {
   const evp__clients_t *clients;
-  const evp_jwt_signer_t *signer;  /* configured with the ttl below */
-  int64_t ttl_s;                   /* reported as expires_in */
-  evp__lockout_t *lockout;         /* per client id failure limit; NULL: none */
+  const evp_jwt_signer_t *signer; /* configured with the ttl below */
+  int64_t ttl_s;                  /* reported as expires_in */
+  evp__lockout_t *lockout;        /* per client id failure limit; NULL: none */
 } evp__issuer_t;
 
 /* OAuth 2.0 client-credentials grant (RFC 6749 section 4.4). Credentials in the
@@ -211,9 +210,9 @@ evp_err_t evp__authorize(const evp_jwt_verifier_t *v, const evp__http_req_t *req
 /* ------------------------------------------------------------ events: POST /events */
 
 typedef struct {
-  const evp_schema_t *schema;  /* NULL: events need only be JSON objects */
-  size_t max_events;           /* more: 413 (the client halves its batches) */
-  size_t max_body;             /* larger decoded body: 413 */
+  const evp_schema_t *schema; /* NULL: events need only be JSON objects */
+  size_t max_events;          /* more: 413 (the client halves its batches) */
+  size_t max_body;            /* larger decoded body: 413 */
   /* The lake's table: an event the schema accepts but no row of it can hold
    * (docs/event-schema.md, "What a column holds") is rejected per item with
    * reason not_representable, duplicate_member or too_many_members. NULL:
@@ -228,9 +227,9 @@ typedef struct {
 /* One rejected event. */
 typedef struct {
   size_t index;
-  char *event_id;      /* the event's own id (unescaped, bounded), or NULL */
-  char *error;         /* "<instance path>: <message>", bounded */
-  const char *reason;  /* metrics label: the schema keyword, "not_object", ... */
+  char *event_id;     /* the event's own id (unescaped, bounded), or NULL */
+  char *error;        /* "<instance path>: <message>", bounded */
+  const char *reason; /* metrics label: the schema keyword, "not_object", ... */
 } evp__event_rej_t;
 
 /* The outcome of an events request that had the right shape. Accepted event
@@ -257,7 +256,6 @@ void evp__events_result_free(evp__events_result_t *r);
 evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx,
                              const evp__http_req_t *req, evp__events_result_t *res,
                              evp__http_resp_t *resp);
-
 
 /* ------------------------------------------------------------ helpers */
 

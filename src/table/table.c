@@ -42,9 +42,8 @@ static const struct {
   const char *name;
   unsigned bit;
 } evp__types[] = {
-    {"null", T_NULL},       {"string", T_STRING},   {"integer", T_INTEGER},
-    {"number", T_NUMBER},   {"boolean", T_BOOLEAN}, {"object", T_OBJECT},
-    {"array", T_ARRAY},
+    {"null", T_NULL},       {"string", T_STRING}, {"integer", T_INTEGER}, {"number", T_NUMBER},
+    {"boolean", T_BOOLEAN}, {"object", T_OBJECT}, {"array", T_ARRAY},
 };
 
 const char *evp__col_type_name(evp__col_type_t type) {
@@ -59,15 +58,12 @@ const char *evp__col_type_name(evp__col_type_t type) {
 }
 
 int evp__table_name_ok(const char *s) {
-  if (!s || !((*s >= 'a' && *s <= 'z') || *s == '_'))
-    return 0;
+  if (!s || !((*s >= 'a' && *s <= 'z') || *s == '_')) return 0;
   size_t n = 0;
   for (; s[n]; n++) {
     char c = s[n];
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-      return 0;
-    if (n >= EVP__TABLE_MAX_NAME)
-      return 0;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return 0;
+    if (n >= EVP__TABLE_MAX_NAME) return 0;
   }
   return 1;
 }
@@ -77,16 +73,15 @@ int evp__table_name_ok(const char *s) {
  * UTF-8 never holds: it becomes a space, which is what the comments made
  * from a description show for NUL and every other control character
  * (table_ddl.c: comment_dup); the text after it is kept. */
-static evp_err_t dup_description(const cJSON *node, const char *what, char **out,
-                                 char *errstr, size_t errstr_size) {
+static evp_err_t dup_description(const cJSON *node, const char *what, char **out, char *errstr,
+                                 size_t errstr_size) {
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(node, "description");
   if (d && !cJSON_IsString(d))
     return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
                        "%s: \"description\" must be a string", what);
   if (!(*out = evp__strdup(d ? d->valuestring : "")))
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-  for (char *p = *out; (p = strchr(p, EVP__SCHEMA_NUL)) != NULL; p++)
-    *p = ' ';
+  for (char *p = *out; (p = strchr(p, EVP__SCHEMA_NUL)) != NULL; p++) *p = ' ';
   /* Strict UTF-8 (no overlongs or surrogates): Glue refuses anything else. */
   if (!evp__utf8_valid(*out, strlen(*out))) {
     free(*out);
@@ -98,8 +93,8 @@ static evp_err_t dup_description(const cJSON *node, const char *what, char **out
 }
 
 /* The set of types a property's "type" allows. */
-static evp_err_t type_bits(const cJSON *prop, const char *name, unsigned *bits,
-                           char *errstr, size_t errstr_size) {
+static evp_err_t type_bits(const cJSON *prop, const char *name, unsigned *bits, char *errstr,
+                           size_t errstr_size) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(prop, "type");
   *bits = 0;
   if (!t)
@@ -117,8 +112,7 @@ static evp_err_t type_bits(const cJSON *prop, const char *name, unsigned *bits,
   for (; one; one = cJSON_IsString(t) ? NULL : one->next) {
     if (!cJSON_IsString(one))
       return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
-                         "property '%s': \"type\" must be a string or an array of strings",
-                         name);
+                         "property '%s': \"type\" must be a string or an array of strings", name);
     size_t k = 0;
     while (k < sizeof evp__types / sizeof evp__types[0] &&
            strcmp(evp__types[k].name, one->valuestring) != 0)
@@ -132,15 +126,14 @@ static evp_err_t type_bits(const cJSON *prop, const char *name, unsigned *bits,
 }
 
 /* Fill @p col's type, map and nullability from the property schema. */
-static evp_err_t map_property(const cJSON *prop, const char *name, int required,
-                              evp__column_t *col, char *errstr, size_t errstr_size) {
+static evp_err_t map_property(const cJSON *prop, const char *name, int required, evp__column_t *col,
+                              char *errstr, size_t errstr_size) {
   if (!cJSON_IsObject(prop))
     return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
                        "property '%s': its schema must be an object with a \"type\"", name);
   unsigned bits;
   evp_err_t e = type_bits(prop, name, &bits, errstr, errstr_size);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   unsigned nonnull = bits & ~(unsigned)T_NULL;
   col->nullable = !required || (bits & T_NULL);
   col->map = EVP__MAP_SCALAR;
@@ -178,8 +171,7 @@ static evp_err_t map_property(const cJSON *prop, const char *name, int required,
 static int is_required(const cJSON *required, const char *name) {
   const cJSON *r;
   cJSON_ArrayForEach(r, required) {
-    if (cJSON_IsString(r) && strcmp(r->valuestring, name) == 0)
-      return 1;
+    if (cJSON_IsString(r) && strcmp(r->valuestring, name) == 0) return 1;
   }
   return 0;
 }
@@ -244,14 +236,12 @@ static evp_err_t check_name(const evp__table_t *t, const char *name, char *errst
 
 evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *errstr,
                                  size_t errstr_size) {
-  if (!out)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "out is NULL");
+  if (!out) return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "out is NULL");
   *out = NULL;
   const cJSON *props = NULL, *required = NULL;
   size_t nprops = 0;
   evp_err_t e = check_top(schema, &props, &required, &nprops, errstr, errstr_size);
-  if (e != EVP_OK)
-    return e;
+  if (e != EVP_OK) return e;
   evp__table_t *t = calloc(1, sizeof *t);
   if (!t || !(t->cols = calloc(nprops + EVP__NFIXED, sizeof *t->cols))) {
     free(t);
@@ -260,8 +250,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
   e = dup_description(schema, "the schema", &t->description, errstr, errstr_size);
   const cJSON *p;
   cJSON_ArrayForEach(p, props) {
-    if (e != EVP_OK)
-      break;
+    if (e != EVP_OK) break;
     evp__column_t *c = &t->cols[t->ncols];
     char what[EVP__TABLE_MAX_NAME + 16];
     if ((e = check_name(t, p->string, errstr, errstr_size)) != EVP_OK ||
@@ -271,8 +260,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
     c->role = EVP__ROLE_EVENT;
     t->ncols++; /* from here on evp__table_free releases what c holds */
     snprintf(what, sizeof what, "property '%s'", p->string);
-    if ((e = dup_description(p, what, &c->description, errstr, errstr_size)) != EVP_OK)
-      break;
+    if ((e = dup_description(p, what, &c->description, errstr, errstr_size)) != EVP_OK) break;
     if (!(c->name = evp__strdup(p->string)))
       e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
     else
@@ -290,8 +278,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
     t->ncols++; /* counted first so evp__table_free releases a partial pair */
     if (!c->name || !c->description)
       e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-    if (c->role != EVP__ROLE_PARTITION)
-      t->ndata = t->ncols;
+    if (c->role != EVP__ROLE_PARTITION) t->ndata = t->ncols;
   }
   if (e != EVP_OK) {
     evp__table_free(t);
@@ -308,23 +295,20 @@ evp_err_t evp__table_parse(const char *json, size_t len, evp__table_t **out, cha
   *out = NULL;
   if (len > EVP__TABLE_MAX_SCHEMA_BYTES)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
-                       "schema is %zu bytes; the limit is %u", len,
-                       EVP__TABLE_MAX_SCHEMA_BYTES);
+                       "schema is %zu bytes; the limit is %u", len, EVP__TABLE_MAX_SCHEMA_BYTES);
   /* The schema compiler's reader: one document, UTF-8, and a NUL escaped
    * in a name arrives as a byte that no column name allows (cJSON alone
    * would cut "a\u0000b" to the valid name "a"). */
   evp_err_t e = EVP_OK;
   cJSON *doc = evp__schema_parse_doc(json, len, &e, errstr, errstr_size);
-  if (!doc)
-    return e;
+  if (!doc) return e;
   e = evp__table_from_schema(doc, out, errstr, errstr_size);
   cJSON_Delete(doc);
   return e;
 }
 
 void evp__table_free(evp__table_t *t) {
-  if (!t)
-    return;
+  if (!t) return;
   for (size_t i = 0; i < t->ncols; i++) {
     free(t->cols[i].name);
     free(t->cols[i].description);

@@ -33,9 +33,9 @@ typedef enum evp__col_type {
 
 /* Where a column's value comes from. */
 typedef enum evp__col_role {
-  EVP__ROLE_EVENT,     /* a top-level property of the event */
-  EVP__ROLE_SERVER,    /* added by the ingest server (received_at, client_id) */
-  EVP__ROLE_PARTITION  /* a partition key: in the S3 path, not in the file */
+  EVP__ROLE_EVENT,    /* a top-level property of the event */
+  EVP__ROLE_SERVER,   /* added by the ingest server (received_at, client_id) */
+  EVP__ROLE_PARTITION /* a partition key: in the S3 path, not in the file */
 } evp__col_role_t;
 
 /* How the JSON value becomes the column value (for EVP__ROLE_EVENT). */
@@ -47,13 +47,13 @@ typedef enum evp__col_map {
 } evp__col_map_t;
 
 typedef struct evp__column {
-  char *name;            /* safe SQL identifier: [a-z_][a-z0-9_]* */
-  size_t namelen;        /* strlen(name): member names are compared per event */
+  char *name;     /* safe SQL identifier: [a-z_][a-z0-9_]* */
+  size_t namelen; /* strlen(name): member names are compared per event */
   evp__col_type_t type;
-  int nullable;          /* 1: absent or null in some rows (optional in Parquet) */
+  int nullable; /* 1: absent or null in some rows (optional in Parquet) */
   evp__col_role_t role;
   evp__col_map_t map;
-  char *description;     /* the property's "description", "" when none */
+  char *description; /* the property's "description", "" when none */
 } evp__column_t;
 
 /* Columns in storage order: event columns (schema order), then the server
@@ -65,7 +65,7 @@ typedef struct evp__table {
   evp__column_t *cols;
   size_t ncols;
   size_t ndata;
-  char *description;     /* the schema's top-level "description", "" when none */
+  char *description; /* the schema's top-level "description", "" when none */
 } evp__table_t;
 
 /* Build the table model from a parsed JSON Schema. The schema must be an
@@ -83,13 +83,13 @@ typedef struct evp__table {
  * @p schema is read as evp__schema_parse_doc reads it: a byte 0xFF in a
  * description is an escaped NUL and becomes a space.
  * On success *out is owned by the caller (evp__table_free). Thread-safe. */
-evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out,
-                                 char *errstr, size_t errstr_size);
+evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *errstr,
+                                 size_t errstr_size);
 
 /* Parse schema text (at most EVP__TABLE_MAX_SCHEMA_BYTES, else
  * EVP_ERR_TOO_LARGE; EVP_ERR_JSON when it is not JSON) and build the model. */
-evp_err_t evp__table_parse(const char *json, size_t len, evp__table_t **out,
-                           char *errstr, size_t errstr_size);
+evp_err_t evp__table_parse(const char *json, size_t len, evp__table_t **out, char *errstr,
+                           size_t errstr_size);
 
 /* Free a model from evp__table_from_schema/evp__table_parse. NULL is a no-op. */
 void evp__table_free(evp__table_t *t);

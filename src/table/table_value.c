@@ -50,7 +50,7 @@ int evp__json_number_i64(const char *s, size_t n, int64_t *out) {
     if (eneg) exp = -exp;
   }
   if (i != n || ni == 0) return -1;
-#define DIGIT(k) (s[(k) < ni ? int_start + (k) : frac_start + (k) - ni] - '0')
+#define DIGIT(k) (s[(k) < ni ? int_start + (k) : frac_start + (k)-ni] - '0')
   size_t len = ni + nf, first = 0, last;
   while (first < len && DIGIT(first) == 0) first++;
   if (first == len) { /* 0, -0, 0.000e99 */
@@ -174,8 +174,8 @@ static evp_err_t unrepresentable(const evp__jmember_t *m, const char *what, cons
   *reason = EVP__REASON_NOT_REPRESENTABLE;
   int vw = shown(m->val, m->vallen, 40);
   return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
-                     "/%.*s: %.*s%s does not fit the column, which holds %s",
-                     name_width(m), m->key, vw, m->val, m->vallen > 40 ? "..." : "", what);
+                     "/%.*s: %.*s%s does not fit the column, which holds %s", name_width(m), m->key,
+                     vw, m->val, m->vallen > 40 ? "..." : "", what);
 }
 
 #define STACK_MEMBERS 64

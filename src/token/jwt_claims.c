@@ -10,11 +10,9 @@ const char *evp_jwt_kid(const evp_jwt_t *jwt) { return jwt ? jwt->key->kid : NUL
 
 /* The tree is built on first use: most callers only need the verify verdict. */
 static const cJSON *claim(const evp_jwt_t *jwt, const char *name) {
-  if (!jwt || !name)
-    return NULL;
+  if (!jwt || !name) return NULL;
   evp_jwt_t *mut = (evp_jwt_t *)jwt;
-  if (!mut->tree)
-    mut->tree = cJSON_ParseWithLength(jwt->claims, jwt->len);
+  if (!mut->tree) mut->tree = cJSON_ParseWithLength(jwt->claims, jwt->len);
   return mut->tree ? cJSON_GetObjectItemCaseSensitive((cJSON *)mut->tree, name) : NULL;
 }
 
@@ -32,8 +30,7 @@ evp_err_t evp_jwt_claim_int(const evp_jwt_t *jwt, const char *name, int64_t *val
 }
 
 void evp_jwt_destroy(evp_jwt_t *jwt) {
-  if (!jwt)
-    return;
+  if (!jwt) return;
   cJSON_Delete(jwt->tree);
   free(jwt);
 }

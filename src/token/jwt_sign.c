@@ -8,8 +8,8 @@
 #include "json/json.h"
 #include "token/token_int.h"
 
-#define EVP__MAX_STR_CLAIM 1024       /* sub, aud, iss */
-#define EVP__MAX_EXTRA_CLAIMS 65536   /* bytes of caller claims JSON */
+#define EVP__MAX_STR_CLAIM 1024     /* sub, aud, iss */
+#define EVP__MAX_EXTRA_CLAIMS 65536 /* bytes of caller claims JSON */
 #define EVP__MAX_EXTRA_MEMBERS 256
 
 struct evp_jwt_signer_s {
@@ -40,15 +40,12 @@ evp_jwt_signer_t *evp_jwt_signer_new(const evp_keyring_t *kr, char *errstr, size
 }
 
 evp_err_t evp_jwt_signer_set_issuer(evp_jwt_signer_t *s, const char *iss) {
-  if (!s)
-    return EVP_ERR_INVALID_ARG;
+  if (!s) return EVP_ERR_INVALID_ARG;
   char *esc = NULL;
   if (iss) {
     size_t n = strlen(iss);
-    if (n == 0 || n > EVP__MAX_STR_CLAIM || !evp__utf8_valid(iss, n))
-      return EVP_ERR_INVALID_ARG;
-    if (!(esc = malloc(6 * n + 1)))
-      return EVP_ERR_NOMEM;
+    if (n == 0 || n > EVP__MAX_STR_CLAIM || !evp__utf8_valid(iss, n)) return EVP_ERR_INVALID_ARG;
+    if (!(esc = malloc(6 * n + 1))) return EVP_ERR_NOMEM;
     evp__json_escape(iss, n, esc);
   }
   free(s->iss_esc);
@@ -57,22 +54,19 @@ evp_err_t evp_jwt_signer_set_issuer(evp_jwt_signer_t *s, const char *iss) {
 }
 
 evp_err_t evp_jwt_signer_set_ttl(evp_jwt_signer_t *s, int64_t ttl_s) {
-  if (!s || ttl_s < 1 || ttl_s > 31536000)
-    return EVP_ERR_INVALID_ARG;
+  if (!s || ttl_s < 1 || ttl_s > 31536000) return EVP_ERR_INVALID_ARG;
   s->ttl = ttl_s;
   return EVP_OK;
 }
 
 void evp_jwt_signer_set_clock(evp_jwt_signer_t *s, evp_clock_cb_t fn, void *opaque) {
-  if (!s)
-    return;
+  if (!s) return;
   s->clock = fn ? fn : evp__system_clock;
   s->clock_opaque = fn ? opaque : NULL;
 }
 
 void evp_jwt_signer_destroy(evp_jwt_signer_t *s) {
-  if (!s)
-    return;
+  if (!s) return;
   free(s->iss_esc);
   free(s);
 }
@@ -116,8 +110,7 @@ static int str_arg_ok(const char *v) {
 
 evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub, const char *aud,
                        const char *claims_json, char **tokenp, char *errstr, size_t errstr_size) {
-  if (tokenp)
-    *tokenp = NULL;
+  if (tokenp) *tokenp = NULL;
   if (!s || !tokenp)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "signer and tokenp are required");
   if (!str_arg_ok(sub) || !str_arg_ok(aud))
@@ -127,8 +120,7 @@ evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub, const char *a
   size_t innerlen = 0;
   if (claims_json) {
     evp_err_t e = extra_claims(claims_json, &inner, &innerlen, errstr, errstr_size);
-    if (e)
-      return e;
+    if (e) return e;
   }
 
   unsigned char jti_raw[16];
@@ -142,8 +134,7 @@ evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub, const char *a
   size_t subl = strlen(sub), audl = strlen(aud), issl = s->iss_esc ? strlen(s->iss_esc) : 0;
   size_t cap = 256 + issl + 6 * (subl + audl) + innerlen;
   char *payload = malloc(cap);
-  if (!payload)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!payload) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   size_t n = 0;
 #define PUT(str, len) (memcpy(payload + n, (str), (len)), n += (len))
   PUT("{", 1);

@@ -9,11 +9,11 @@
 #include "json/json.h"
 #include "token/token_int.h"
 
-#define EVP__MAX_HEADER 1024  /* decoded header bytes: ours is ~60 */
+#define EVP__MAX_HEADER 1024 /* decoded header bytes: ours is ~60 */
 #define EVP__HDR_MEMBERS 16
 #define EVP__CLAIM_MEMBERS 128
 #define EVP__CLAIM_DEPTH 32
-#define EVP__SIG_B64_LEN 43   /* 32 bytes, unpadded */
+#define EVP__SIG_B64_LEN 43 /* 32 bytes, unpadded */
 
 struct evp_jwt_verifier_s {
   const evp_keyring_t *kr;
@@ -26,7 +26,8 @@ struct evp_jwt_verifier_s {
   void *clock_opaque;
 };
 
-evp_jwt_verifier_t *evp_jwt_verifier_new(const evp_keyring_t *kr, char *errstr, size_t errstr_size) {
+evp_jwt_verifier_t *evp_jwt_verifier_new(const evp_keyring_t *kr, char *errstr,
+                                         size_t errstr_size) {
   if (!kr) {
     evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "keyring is required");
     return NULL;
@@ -48,10 +49,8 @@ static evp_err_t set_str(char **dst, const char *src) {
   char *d = NULL;
   if (src) {
     size_t n = strlen(src);
-    if (n == 0 || n > 1024 || !evp__utf8_valid(src, n))
-      return EVP_ERR_INVALID_ARG;
-    if (!(d = evp__strdup(src)))
-      return EVP_ERR_NOMEM;
+    if (n == 0 || n > 1024 || !evp__utf8_valid(src, n)) return EVP_ERR_INVALID_ARG;
+    if (!(d = evp__strdup(src))) return EVP_ERR_NOMEM;
   }
   free(*dst);
   *dst = d;
@@ -67,41 +66,35 @@ evp_err_t evp_jwt_verifier_set_issuer(evp_jwt_verifier_t *v, const char *iss) {
 }
 
 evp_err_t evp_jwt_verifier_set_leeway(evp_jwt_verifier_t *v, int64_t leeway_s) {
-  if (!v || leeway_s < 0 || leeway_s > 3600)
-    return EVP_ERR_INVALID_ARG;
+  if (!v || leeway_s < 0 || leeway_s > 3600) return EVP_ERR_INVALID_ARG;
   v->leeway = leeway_s;
   return EVP_OK;
 }
 
 evp_err_t evp_jwt_verifier_set_max_lifetime(evp_jwt_verifier_t *v, int64_t max_s) {
-  if (!v || max_s < 0 || max_s > 31536000)
-    return EVP_ERR_INVALID_ARG;
+  if (!v || max_s < 0 || max_s > 31536000) return EVP_ERR_INVALID_ARG;
   v->max_lifetime = max_s;
   return EVP_OK;
 }
 
 void evp_jwt_verifier_set_require_exp(evp_jwt_verifier_t *v, int required) {
-  if (v)
-    v->require_exp = required != 0;
+  if (v) v->require_exp = required != 0;
 }
 
 evp_err_t evp_jwt_verifier_set_max_len(evp_jwt_verifier_t *v, size_t max_len) {
-  if (!v || max_len < 64 || max_len > 1048576)
-    return EVP_ERR_INVALID_ARG;
+  if (!v || max_len < 64 || max_len > 1048576) return EVP_ERR_INVALID_ARG;
   v->max_len = max_len;
   return EVP_OK;
 }
 
 void evp_jwt_verifier_set_clock(evp_jwt_verifier_t *v, evp_clock_cb_t fn, void *opaque) {
-  if (!v)
-    return;
+  if (!v) return;
   v->clock = fn ? fn : evp__system_clock;
   v->clock_opaque = fn ? opaque : NULL;
 }
 
 void evp_jwt_verifier_destroy(evp_jwt_verifier_t *v) {
-  if (!v)
-    return;
+  if (!v) return;
   free(v->aud);
   free(v->iss);
   free(v);
@@ -119,8 +112,7 @@ static evp_err_t check_header(const evp_jwt_verifier_t *v, const char *b64, size
   if (evp_base64url_decode(b64, len, hdr, &hl) != EVP_OK)
     FAIL(EVP_ERR_JWT_MALFORMED, "token header is not base64url");
   evp_err_t e = evp__json_scan_object((const char *)hdr, hl, 4, m, EVP__HDR_MEMBERS, &cnt);
-  if (e)
-    FAIL(EVP_ERR_JWT_MALFORMED, "token header is not a JSON object (%s)", evp_err2str(e));
+  if (e) FAIL(EVP_ERR_JWT_MALFORMED, "token header is not a JSON object (%s)", evp_err2str(e));
   if (evp__json_find_dup(m, cnt) >= 0)
     FAIL(EVP_ERR_JWT_DUPLICATE, "duplicate member name in token header");
   const evp__jmember_t *alg = NULL, *kid = NULL;
@@ -130,8 +122,7 @@ static evp_err_t check_header(const evp_jwt_verifier_t *v, const char *b64, size
     } else if (evp__json_key_eq(&m[i], "typ", 3)) {
       /* RFC 8725 3.11: an explicit type keeps other kinds of JWS from being
        * accepted as access tokens; ours is exactly "JWT". */
-      if (!evp__json_str_eq(&m[i], "JWT"))
-        FAIL(EVP_ERR_JWT_BAD_TYP, "token typ is not \"JWT\"");
+      if (!evp__json_str_eq(&m[i], "JWT")) FAIL(EVP_ERR_JWT_BAD_TYP, "token typ is not \"JWT\"");
     } else if (evp__json_key_eq(&m[i], "kid", 3)) {
       kid = &m[i];
     } else if (evp__json_key_eq(&m[i], "crit", 4)) {
@@ -139,33 +130,29 @@ static evp_err_t check_header(const evp_jwt_verifier_t *v, const char *b64, size
       FAIL(EVP_ERR_JWT_MALFORMED, "token header lists critical extensions (crit), none supported");
     }
   }
-  if (!alg)
-    FAIL(EVP_ERR_JWT_BAD_ALG, "token header has no alg");
-  if (!evp__json_str_eq(alg, "HS256"))
-    FAIL(EVP_ERR_JWT_BAD_ALG, "token alg is not HS256");
-  if (kid && (kid->type != EVP__JS_STRING || kid->vallen == 0 || kid->vallen > 6 * EVP_JWT_MAX_KID_LEN))
+  if (!alg) FAIL(EVP_ERR_JWT_BAD_ALG, "token header has no alg");
+  if (!evp__json_str_eq(alg, "HS256")) FAIL(EVP_ERR_JWT_BAD_ALG, "token alg is not HS256");
+  if (kid &&
+      (kid->type != EVP__JS_STRING || kid->vallen == 0 || kid->vallen > 6 * EVP_JWT_MAX_KID_LEN))
     FAIL(EVP_ERR_JWT_MALFORMED, "token kid is not a non-empty string");
   *keyp = kid ? evp__keyring_find(v->kr, kid->val, kid->vallen, kid->val_escaped)
               : evp__keyring_find(v->kr, NULL, 0, 0);
   if (!*keyp)
-    FAIL(EVP_ERR_JWT_UNKNOWN_KEY, kid ? "no key for the token's kid" : "token has no kid and the keyring has no kid-less key");
+    FAIL(EVP_ERR_JWT_UNKNOWN_KEY, kid ? "no key for the token's kid"
+                                      : "token has no kid and the keyring has no kid-less key");
   return EVP_OK;
 }
 
 static int aud_matches(const evp__jmember_t *aud, const char *want) {
-  if (aud->type == EVP__JS_STRING)
-    return evp__json_str_eq(aud, want);
+  if (aud->type == EVP__JS_STRING) return evp__json_str_eq(aud, want);
   /* An array of strings: scan it as the members of a synthetic object would
    * be awkward, so walk it here; it was already validated as JSON. */
   const char *p = aud->val + 1, *end = aud->val + aud->vallen - 1;
   size_t wl = strlen(want);
   for (;;) {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ','))
-      p++;
-    if (p >= end)
-      return 0;
-    if (*p != '"')
-      return -1; /* a non-string element: the claim is malformed */
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',')) p++;
+    if (p >= end) return 0;
+    if (*p != '"') return -1; /* a non-string element: the claim is malformed */
     const char *s = ++p;
     int esc = 0;
     while (*p != '"') {
@@ -175,8 +162,7 @@ static int aud_matches(const evp__jmember_t *aud, const char *want) {
       }
       p++;
     }
-    if (evp__json_raw_eq(s, (size_t)(p - s), esc, want, wl, 0))
-      return 1;
+    if (evp__json_raw_eq(s, (size_t)(p - s), esc, want, wl, 0)) return 1;
     p++;
   }
 }
@@ -186,15 +172,12 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
   evp__jmember_t m[EVP__CLAIM_MEMBERS];
   size_t cnt;
   evp_err_t e = evp__json_scan_object(claims, len, EVP__CLAIM_DEPTH, m, EVP__CLAIM_MEMBERS, &cnt);
-  if (e)
-    FAIL(EVP_ERR_JWT_MALFORMED, "token claims are not a JSON object (%s)", evp_err2str(e));
-  if (evp__json_find_dup(m, cnt) >= 0)
-    FAIL(EVP_ERR_JWT_DUPLICATE, "duplicate claim name in token");
+  if (e) FAIL(EVP_ERR_JWT_MALFORMED, "token claims are not a JSON object (%s)", evp_err2str(e));
+  if (evp__json_find_dup(m, cnt) >= 0) FAIL(EVP_ERR_JWT_DUPLICATE, "duplicate claim name in token");
   const evp__jmember_t *exp = NULL, *nbf = NULL, *iat = NULL, *iss = NULL, *aud = NULL;
   for (size_t i = 0; i < cnt; i++) {
     /* Registered names are 3 ASCII letters; an escaped spelling still counts. */
-    if (m[i].keylen != 3 && !m[i].key_escaped)
-      continue;
+    if (m[i].keylen != 3 && !m[i].key_escaped) continue;
     if (evp__json_key_eq(&m[i], "exp", 3))
       exp = &m[i];
     else if (evp__json_key_eq(&m[i], "nbf", 3))
@@ -211,28 +194,27 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
   }
   int64_t now = v->clock(v->clock_opaque), t, exp_t = 0;
   if (exp) {
-    if (evp__json_numericdate(exp, &t))
-      FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim exp is not a number");
+    if (evp__json_numericdate(exp, &t)) FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim exp is not a number");
     /* RFC 7519 4.1.4: the token is valid only before exp. */
     if (now >= t + v->leeway)
-      FAIL(EVP_ERR_JWT_EXPIRED, "token expired at %" PRId64 " (now %" PRId64 ", leeway %" PRId64 " s)",
-           t, now, v->leeway);
+      FAIL(EVP_ERR_JWT_EXPIRED,
+           "token expired at %" PRId64 " (now %" PRId64 ", leeway %" PRId64 " s)", t, now,
+           v->leeway);
     exp_t = t;
   } else if (v->require_exp || v->max_lifetime) {
     FAIL(EVP_ERR_JWT_BAD_CLAIM, "token has no exp claim");
   }
   if (nbf) {
-    if (evp__json_numericdate(nbf, &t))
-      FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim nbf is not a number");
+    if (evp__json_numericdate(nbf, &t)) FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim nbf is not a number");
     if (t > now + v->leeway)
-      FAIL(EVP_ERR_JWT_NOT_YET_VALID, "token not valid before %" PRId64 " (now %" PRId64 ")", t, now);
+      FAIL(EVP_ERR_JWT_NOT_YET_VALID, "token not valid before %" PRId64 " (now %" PRId64 ")", t,
+           now);
   }
   if (iat) {
-    if (evp__json_numericdate(iat, &t))
-      FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim iat is not a number");
+    if (evp__json_numericdate(iat, &t)) FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim iat is not a number");
     if (t > now + v->leeway)
-      FAIL(EVP_ERR_JWT_ISSUED_IN_FUTURE, "token issued in the future (%" PRId64 ", now %" PRId64 ")",
-           t, now);
+      FAIL(EVP_ERR_JWT_ISSUED_IN_FUTURE,
+           "token issued in the future (%" PRId64 ", now %" PRId64 ")", t, now);
     /* A token that lives longer than its issuer grants was not made by
      * the issuer's own code path (a leaked key, or a signer misconfigured):
      * it would stay usable long after a client is removed. NumericDates
@@ -247,8 +229,7 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
          "token has no iat claim, which is required to bound its lifetime (at most %" PRId64 " s)",
          v->max_lifetime);
   }
-  if (iss && iss->type != EVP__JS_STRING)
-    FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim iss is not a string");
+  if (iss && iss->type != EVP__JS_STRING) FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim iss is not a string");
   if (v->iss && (!iss || !evp__json_str_eq(iss, v->iss)))
     FAIL(EVP_ERR_JWT_BAD_ISSUER, iss ? "token issuer does not match" : "token has no iss claim");
   if (aud && aud->type != EVP__JS_STRING && aud->type != EVP__JS_ARRAY)
@@ -256,8 +237,7 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
   if (aud && aud->type == EVP__JS_ARRAY && aud_matches(aud, "") < 0)
     FAIL(EVP_ERR_JWT_BAD_CLAIM, "claim aud holds a non-string");
   if (v->aud) {
-    if (!aud)
-      FAIL(EVP_ERR_JWT_BAD_AUDIENCE, "token has no aud claim");
+    if (!aud) FAIL(EVP_ERR_JWT_BAD_AUDIENCE, "token has no aud claim");
     if (aud_matches(aud, v->aud) != 1)
       FAIL(EVP_ERR_JWT_BAD_AUDIENCE, "token audience does not include the expected audience");
   }
@@ -266,17 +246,16 @@ static evp_err_t check_claims(const evp_jwt_verifier_t *v, const char *claims, s
 
 evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token, size_t len,
                          evp_jwt_t **jwtp, char *errstr, size_t errstr_size) {
-  if (jwtp)
-    *jwtp = NULL;
-  if (!v || (!token && len))
-    FAIL(EVP_ERR_INVALID_ARG, "verifier and token are required");
+  if (jwtp) *jwtp = NULL;
+  if (!v || (!token && len)) FAIL(EVP_ERR_INVALID_ARG, "verifier and token are required");
   if (len > v->max_len)
     FAIL(EVP_ERR_TOO_LARGE, "token is %zu bytes; the limit is %zu", len, v->max_len);
   const char *d1 = len ? memchr(token, '.', len) : NULL;
   const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
   if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)))
     FAIL(EVP_ERR_JWT_MALFORMED, "token is not three dot-separated segments");
-  size_t hlen = (size_t)(d1 - token), plen = (size_t)(d2 - d1 - 1), slen = len - (size_t)(d2 + 1 - token);
+  size_t hlen = (size_t)(d1 - token), plen = (size_t)(d2 - d1 - 1),
+         slen = len - (size_t)(d2 + 1 - token);
   if (hlen == 0 || plen == 0)
     FAIL(EVP_ERR_JWT_MALFORMED, "token has an empty header or claims segment");
 
@@ -287,8 +266,7 @@ evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token, size_t 
   for (size_t i = 0; i < v->kr->n && !key; i++)
     if (v->kr->keys[i].hdr_b64_len == hlen && memcmp(v->kr->keys[i].hdr_b64, token, hlen) == 0)
       key = &v->kr->keys[i];
-  if (!key && (e = check_header(v, token, hlen, &key, errstr, errstr_size)))
-    return e;
+  if (!key && (e = check_header(v, token, hlen, &key, errstr, errstr_size))) return e;
 
   unsigned char sig[48], mac[32];
   size_t siglen;
@@ -297,8 +275,7 @@ evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token, size_t 
   evp__hmac_compute(key->hmac, token, (size_t)(d2 - token), mac);
   int bad = evp__ct_memcmp(mac, sig, sizeof mac);
   OPENSSL_cleanse(mac, sizeof mac);
-  if (bad)
-    FAIL(EVP_ERR_JWT_BAD_SIGNATURE, "token signature does not match");
+  if (bad) FAIL(EVP_ERR_JWT_BAD_SIGNATURE, "token signature does not match");
 
   /* Claims are only looked at once the signature holds. */
   size_t cap = plen / 4 * 3 + 3, clen;
@@ -307,13 +284,11 @@ evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token, size_t 
   char *claims = stackbuf;
   if (jwtp) {
     jwt = malloc(sizeof *jwt + cap + 1);
-    if (!jwt)
-      FAIL(EVP_ERR_NOMEM, "out of memory");
+    if (!jwt) FAIL(EVP_ERR_NOMEM, "out of memory");
     claims = jwt->claims;
   } else if (cap + 1 > sizeof stackbuf) {
     claims = malloc(cap + 1);
-    if (!claims)
-      FAIL(EVP_ERR_NOMEM, "out of memory");
+    if (!claims) FAIL(EVP_ERR_NOMEM, "out of memory");
   }
   if (evp_base64url_decode(d1 + 1, plen, (unsigned char *)claims, &clen) != EVP_OK) {
     e = evp__seterr(errstr, errstr_size, EVP_ERR_JWT_MALFORMED, "token claims are not base64url");

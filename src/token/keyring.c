@@ -15,8 +15,7 @@ const evp__key_t *evp__keyring_find(const evp_keyring_t *kr, const char *kid, si
   for (size_t i = 0; i < kr->n; i++) {
     const evp__key_t *k = &kr->keys[i];
     if (!kid) {
-      if (!k->kid)
-        return k;
+      if (!k->kid) return k;
     } else if (k->kid && evp__json_raw_eq(kid, kidlen, kid_escaped, k->kid, k->kidlen, 0)) {
       return k;
     }
@@ -37,8 +36,7 @@ static char *encode_header(const char *kid, size_t kidlen, size_t *outlen) {
   }
   hdr[n++] = '}';
   char *b64 = malloc(evp_base64url_encoded_len(n) + 1);
-  if (b64)
-    *outlen = evp_base64url_encode(hdr, n, b64);
+  if (b64) *outlen = evp_base64url_encode(hdr, n, b64);
   return b64;
 }
 
@@ -52,8 +50,8 @@ evp_err_t evp_keyring_add(evp_keyring_t *kr, const char *kid, const void *key, s
                        EVP_JWT_MIN_KEY_LEN);
   size_t kidlen = kid ? strlen(kid) : 0;
   if (kid && (kidlen == 0 || kidlen > EVP_JWT_MAX_KID_LEN || !evp__utf8_valid(kid, kidlen)))
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                       "kid must be 1..%d bytes of UTF-8", EVP_JWT_MAX_KID_LEN);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "kid must be 1..%d bytes of UTF-8",
+                       EVP_JWT_MAX_KID_LEN);
   if (evp__keyring_find(kr, kid, kidlen, 0))
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "keyring already has kid %s",
                        kid ? kid : "(none)");
@@ -72,18 +70,15 @@ evp_err_t evp_keyring_add(evp_keyring_t *kr, const char *kid, const void *key, s
     memset(k, 0, sizeof *k);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   }
-  if (kr->n == 0)
-    kr->current = 0;
+  if (kr->n == 0) kr->current = 0;
   kr->n++;
   return EVP_OK;
 }
 
 evp_err_t evp_keyring_set_current(evp_keyring_t *kr, const char *kid) {
-  if (!kr)
-    return EVP_ERR_INVALID_ARG;
+  if (!kr) return EVP_ERR_INVALID_ARG;
   const evp__key_t *k = evp__keyring_find(kr, kid, kid ? strlen(kid) : 0, 0);
-  if (!k)
-    return EVP_ERR_JWT_UNKNOWN_KEY;
+  if (!k) return EVP_ERR_JWT_UNKNOWN_KEY;
   kr->current = (size_t)(k - kr->keys);
   return EVP_OK;
 }
@@ -91,8 +86,7 @@ evp_err_t evp_keyring_set_current(evp_keyring_t *kr, const char *kid) {
 size_t evp_keyring_count(const evp_keyring_t *kr) { return kr ? kr->n : 0; }
 
 void evp_keyring_destroy(evp_keyring_t *kr) {
-  if (!kr)
-    return;
+  if (!kr) return;
   for (size_t i = 0; i < kr->n; i++) {
     free(kr->keys[i].kid);
     free(kr->keys[i].hdr_b64);

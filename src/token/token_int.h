@@ -11,10 +11,10 @@
 /* ---- JWT internals shared by keyring.c, jwt_sign.c, jwt_verify.c ---- */
 
 typedef struct {
-  char *kid;               /* NULL: the kid-less key */
+  char *kid; /* NULL: the kid-less key */
   size_t kidlen;
-  evp__hmac_key_t *hmac;   /* the prepared key; raw bytes are not kept */
-  char *hdr_b64;           /* our signer's header for this key, encoded */
+  evp__hmac_key_t *hmac; /* the prepared key; raw bytes are not kept */
+  char *hdr_b64;         /* our signer's header for this key, encoded */
   size_t hdr_b64_len;
 } evp__key_t;
 
@@ -32,10 +32,9 @@ const evp__key_t *evp__keyring_find(const evp_keyring_t *kr, const char *kid, si
 /* A verified token: one allocation holding the decoded claims. */
 struct evp_jwt_s {
   const evp__key_t *key;
-  void *tree;     /* cJSON of the claims, parsed on the first accessor call */
+  void *tree; /* cJSON of the claims, parsed on the first accessor call */
   size_t len;
-  char claims[];  /* decoded claims JSON, NUL-terminated */
+  char claims[]; /* decoded claims JSON, NUL-terminated */
 };
-
 
 #endif /* EVP_TOKEN_TOKEN_INT_H */

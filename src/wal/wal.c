@@ -77,8 +77,8 @@ static evp_err_t roll_locked(evp__wal_t *w, char *errstr, size_t errstr_size) {
 }
 
 evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
-                          const char *const *events, const size_t *lens, size_t n,
-                          char *errstr, size_t errstr_size) {
+                          const char *const *events, const size_t *lens, size_t n, char *errstr,
+                          size_t errstr_size) {
   if (!w || !client_id || (n && (!events || !lens)))
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: NULL argument");
   for (size_t i = 0; i < n; i++)
@@ -124,8 +124,10 @@ evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received
     /* Cut the partial record so the next append does not follow garbage. */
     if (ftruncate(w->fd, (off_t)seg->size) != 0) {
       w->failed = EVP_ERR_IO;
-      snprintf(w->failmsg, sizeof w->failmsg, "wal: write failed (%s) and the torn record "
-               "could not be cut: %s", strerror(en), strerror(errno));
+      snprintf(w->failmsg, sizeof w->failmsg,
+               "wal: write failed (%s) and the torn record "
+               "could not be cut: %s",
+               strerror(en), strerror(errno));
     }
     e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: write %s/" EVP__WAL_SEG_FMT ": %s",
                     w->dir, (unsigned long long)seg->base, strerror(en));
@@ -160,8 +162,7 @@ static void *ticker_main(void *arg) {
   while (!w->closing) {
     struct timespec ts;
     deadline_in(&ts, w->interval_ms);
-    while (!w->closing && pthread_cond_timedwait(&w->tick_cv, &w->mu, &ts) != ETIMEDOUT) {
-    }
+    while (!w->closing && pthread_cond_timedwait(&w->tick_cv, &w->mu, &ts) != ETIMEDOUT) {}
     if (!w->failed) sync_to_locked(w, w->end);
   }
   pthread_mutex_unlock(&w->mu);
@@ -178,8 +179,10 @@ static evp_err_t init_sync(evp__wal_t *w) {
       if (!pthread_cond_init(&w->sync_cv, &ca)) {
         if (!pthread_cond_init(&w->data_cv, &ca)) {
           if (!pthread_cond_init(&w->tick_cv, &ca)) {
-            if (!pthread_cond_init(&w->reap_cv, &ca)) ok = 1;
-            else pthread_cond_destroy(&w->tick_cv);
+            if (!pthread_cond_init(&w->reap_cv, &ca))
+              ok = 1;
+            else
+              pthread_cond_destroy(&w->tick_cv);
           }
           if (!ok) pthread_cond_destroy(&w->data_cv);
         }
@@ -235,8 +238,7 @@ static evp_err_t open_dir(evp__wal_t *w, const char *dir, char *errstr, size_t e
     if (en == EWOULDBLOCK)
       return evp__seterr(errstr, errstr_size, EVP_ERR_STATE,
                          "wal: %s is in use by another process or handle", dir);
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: lock %s/LOCK: %s", dir,
-                       strerror(en));
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: lock %s/LOCK: %s", dir, strerror(en));
   }
   return EVP_OK;
 }
@@ -444,8 +446,10 @@ evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char
          (committed > w->retain || w->segs[0].size == 0)) {
     committed -= w->segs[0].size;
     uint64_t base = w->segs[0].base;
-    if (w->nreap < EVP__WAL_REAP_MAX) w->reap[w->nreap++] = base; /* the reaper's */
-    else dead[ndead++] = base;
+    if (w->nreap < EVP__WAL_REAP_MAX)
+      w->reap[w->nreap++] = base; /* the reaper's */
+    else
+      dead[ndead++] = base;
     memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof *w->segs);
     w->nsegs--;
   }

@@ -18,9 +18,10 @@
 #include "evpipe/error.h"
 
 typedef enum {
-  EVP__FSYNC_ALWAYS = 0, /* fsync before acknowledging; concurrent appends share one (group commit) */
-  EVP__FSYNC_INTERVAL,   /* acknowledge after write(); fsync every interval_ms */
-  EVP__FSYNC_NEVER       /* leave it to the OS (tests, benchmarks) */
+  EVP__FSYNC_ALWAYS =
+      0,               /* fsync before acknowledging; concurrent appends share one (group commit) */
+  EVP__FSYNC_INTERVAL, /* acknowledge after write(); fsync every interval_ms */
+  EVP__FSYNC_NEVER     /* leave it to the OS (tests, benchmarks) */
 } evp__fsync_policy_t;
 
 /* A damaged region of the log found by evp__wal_open: bytes between two
@@ -28,25 +29,25 @@ typedef enum {
  * last) that are no record. They are left in place and skipped by readers,
  * so the offsets of the records after them do not change. */
 typedef struct {
-  const char *segment;      /* path of the segment file */
-  uint64_t segment_offset;  /* where the region starts in that file */
-  uint64_t log_offset;      /* ... and in the log */
-  uint64_t length;          /* bytes */
-  const char *quarantine;   /* path of the file holding a copy, or NULL when not copied */
-  const char *note;         /* "copied", "already copied", or why it was not copied */
+  const char *segment;     /* path of the segment file */
+  uint64_t segment_offset; /* where the region starts in that file */
+  uint64_t log_offset;     /* ... and in the log */
+  uint64_t length;         /* bytes */
+  const char *quarantine;  /* path of the file holding a copy, or NULL when not copied */
+  const char *note;        /* "copied", "already copied", or why it was not copied */
 } evp__wal_damage_t;
 
 /* Options; zero means the default shown. */
 typedef struct {
   evp__fsync_policy_t fsync;
-  int interval_ms;          /* for EVP__FSYNC_INTERVAL; default 200 */
-  size_t segment_bytes;     /* roll to a new segment file past this size; default 64 MiB */
-  size_t max_record_bytes;  /* largest record (one request's events + ~20 bytes);
+  int interval_ms;         /* for EVP__FSYNC_INTERVAL; default 200 */
+  size_t segment_bytes;    /* roll to a new segment file past this size; default 64 MiB */
+  size_t max_record_bytes; /* largest record (one request's events + ~20 bytes);
                                default 16 MiB, at most 256 MiB; larger: EVP_ERR_TOO_LARGE */
-  size_t retain_bytes;      /* keep up to this much of the newest already-committed log, from
+  size_t retain_bytes;     /* keep up to this much of the newest already-committed log, from
                                which a restarted batcher re-learns recent event ids for dedup;
                                default 64 MiB; 1 keeps none beyond the active segment */
-  size_t quarantine_bytes;  /* bound on the copies of damaged regions kept in DIR/quarantine/
+  size_t quarantine_bytes; /* bound on the copies of damaged regions kept in DIR/quarantine/
                                (all files together); default 64 MiB. A region that does not fit
                                is skipped and counted but not copied */
   /* Called by evp__wal_open once per damaged region (for a log line); NULL: not told. */
@@ -76,23 +77,23 @@ evp_err_t evp__wal_open(const char *dir, const evp__wal_opts_t *opts, evp__wal_t
  * failed: the record is not acknowledged; after a failed fsync the log
  * refuses further appends, since the kernel may have dropped dirty pages). */
 evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
-                          const char *const *events, const size_t *lens, size_t n,
-                          char *errstr, size_t errstr_size);
+                          const char *const *events, const size_t *lens, size_t n, char *errstr,
+                          size_t errstr_size);
 
 /* Events appended but not yet in a committed Parquet file (a gauge). */
 uint64_t evp__wal_pending_events(const evp__wal_t *w);
 
 /* Counters for tests, the bench and /metrics. */
 typedef struct {
-  uint64_t records;          /* appended since open */
-  uint64_t fsyncs;           /* data syncs of segments (group commits) */
-  uint64_t segments;         /* segment files now */
-  uint64_t recovered_records;/* valid records found on open */
-  uint64_t truncated_bytes;  /* bytes of torn tails cut on open */
-  uint64_t corrupt_records;  /* damaged regions skipped on open (each one damaged record or
+  uint64_t records;           /* appended since open */
+  uint64_t fsyncs;            /* data syncs of segments (group commits) */
+  uint64_t segments;          /* segment files now */
+  uint64_t recovered_records; /* valid records found on open */
+  uint64_t truncated_bytes;   /* bytes of torn tails cut on open */
+  uint64_t corrupt_records;   /* damaged regions skipped on open (each one damaged record or
                                 several adjacent ones) */
-  uint64_t corrupt_bytes;    /* their bytes */
-  uint64_t quarantined_bytes;/* of those, bytes that have a copy in the quarantine directory */
+  uint64_t corrupt_bytes;     /* their bytes */
+  uint64_t quarantined_bytes; /* of those, bytes that have a copy in the quarantine directory */
 } evp__wal_stats_t;
 void evp__wal_get_stats(const evp__wal_t *w, evp__wal_stats_t *out);
 

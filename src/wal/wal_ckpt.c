@@ -42,8 +42,8 @@ evp_err_t evp__wal_ckpt_read(int dirfd, const char *dir, uint64_t *offset, char 
   if (r != 0)
     return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: read %s/%s: %s", dir, CKPT_NAME,
                        strerror(en));
-  if (got != CKPT_SIZE || memcmp(b, CKPT_MAGIC, 8) != 0 ||
-      evp__wal_get32(b + 16) != ckpt_crc(b) || evp__wal_get32(b + 20) != 0)
+  if (got != CKPT_SIZE || memcmp(b, CKPT_MAGIC, 8) != 0 || evp__wal_get32(b + 16) != ckpt_crc(b) ||
+      evp__wal_get32(b + 20) != 0)
     return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
                        "wal: checkpoint %s/%s is corrupt (size %zu or checksum wrong); it is "
                        "never written in place, so the disk or another program damaged it. "

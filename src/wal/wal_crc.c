@@ -26,7 +26,8 @@ uint32_t evp__crc32c_sw(uint32_t crc, const unsigned char *p, size_t n) {
   uint32_t c = ~crc;
   while (n >= 8) {
     /* little-endian assembly, so the result is the same on any host */
-    uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    uint32_t lo =
+        c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
     c = tab[7][lo & 0xff] ^ tab[6][lo >> 8 & 0xff] ^ tab[5][lo >> 16 & 0xff] ^ tab[4][lo >> 24] ^
         tab[3][p[4]] ^ tab[2][p[5]] ^ tab[1][p[6]] ^ tab[0][p[7]];
     p += 8;
@@ -71,5 +72,7 @@ uint32_t evp__crc32c(uint32_t crc, const unsigned char *p, size_t n) {
 }
 #else
 int evp__crc32c_hw_available(void) { return 0; }
-uint32_t evp__crc32c(uint32_t crc, const unsigned char *p, size_t n) { return evp__crc32c_sw(crc, p, n); }
+uint32_t evp__crc32c(uint32_t crc, const unsigned char *p, size_t n) {
+  return evp__crc32c_sw(crc, p, n);
+}
 #endif

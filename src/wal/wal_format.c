@@ -26,13 +26,11 @@ static uint64_t get64(const unsigned char *p) {
 }
 
 size_t evp__wal_record_size(size_t client_id_len, const size_t *lens, size_t n) {
-  if (client_id_len > EVP__WAL_MAX_CLIENT_ID || n > UINT32_MAX)
-    return 0;
+  if (client_id_len > EVP__WAL_MAX_CLIENT_ID || n > UINT32_MAX) return 0;
   size_t total = EVP__WAL_HDR + EVP__WAL_PAYLOAD_FIXED + client_id_len;
   for (size_t i = 0; i < n; i++) {
     /* Saturate instead of wrapping: the caller compares against its limit. */
-    if (lens[i] > EVP__WAL_HARD_MAX_RECORD || total > SIZE_MAX - 4 - lens[i])
-      return SIZE_MAX;
+    if (lens[i] > EVP__WAL_HARD_MAX_RECORD || total > SIZE_MAX - 4 - lens[i]) return SIZE_MAX;
     total += 4 + lens[i];
   }
   return total;
@@ -85,38 +83,34 @@ void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t cl
 }
 
 int evp__wal_header_check(const unsigned char hdr[EVP__WAL_HDR], uint32_t *payload_len) {
-  if (memcmp(hdr, MAGIC, 4) != 0 || (hdr[4] != EVP__WAL_VERSION && hdr[4] != EVP__WAL_VERSION_ZLIB_CRC) ||
-      hdr[5] || hdr[6] || hdr[7])
+  if (memcmp(hdr, MAGIC, 4) != 0 ||
+      (hdr[4] != EVP__WAL_VERSION && hdr[4] != EVP__WAL_VERSION_ZLIB_CRC) || hdr[5] || hdr[6] ||
+      hdr[7])
     return -1;
   uint32_t len = evp__wal_get32(hdr + 8);
-  if (len < EVP__WAL_PAYLOAD_FIXED || len > EVP__WAL_HARD_MAX_RECORD)
-    return -1;
+  if (len < EVP__WAL_PAYLOAD_FIXED || len > EVP__WAL_HARD_MAX_RECORD) return -1;
   *payload_len = len;
   return 0;
 }
 
 int evp__wal_payload_decode(const unsigned char *payload, size_t len, evp__wal_record_t *rec) {
-  if (len < EVP__WAL_PAYLOAD_FIXED)
-    return -1;
+  if (len < EVP__WAL_PAYLOAD_FIXED) return -1;
   rec->payload = payload;
   rec->payload_len = len;
   rec->received_at_us = (int64_t)get64(payload);
   rec->nevents = evp__wal_get32(payload + 8);
   rec->client_id_len = (size_t)payload[12] | (size_t)payload[13] << 8;
   size_t pos = EVP__WAL_PAYLOAD_FIXED;
-  if (rec->client_id_len > EVP__WAL_MAX_CLIENT_ID || rec->client_id_len > len - pos)
-    return -1;
+  if (rec->client_id_len > EVP__WAL_MAX_CLIENT_ID || rec->client_id_len > len - pos) return -1;
   rec->client_id = (const char *)payload + pos;
   pos += rec->client_id_len;
   rec->events = payload + pos;
   rec->events_len = len - pos;
   for (uint32_t i = 0; i < rec->nevents; i++) {
-    if (len - pos < 4)
-      return -1;
+    if (len - pos < 4) return -1;
     uint32_t l = evp__wal_get32(payload + pos);
     pos += 4;
-    if (l > len - pos)
-      return -1;
+    if (l > len - pos) return -1;
     pos += l;
   }
   return pos == len ? 0 : -1;
@@ -125,8 +119,7 @@ int evp__wal_payload_decode(const unsigned char *payload, size_t len, evp__wal_r
 int evp__wal_record_next_event(const evp__wal_record_t *rec, size_t *cursor, const char **ev,
                                size_t *len) {
   /* The structure was checked by evp__wal_payload_decode. */
-  if (*cursor + 4 > rec->events_len)
-    return 0;
+  if (*cursor + 4 > rec->events_len) return 0;
   uint32_t l = evp__wal_get32(rec->events + *cursor);
   *ev = (const char *)rec->events + *cursor + 4;
   *len = l;

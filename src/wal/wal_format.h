@@ -54,8 +54,8 @@ uint32_t evp__wal_get32(const unsigned char *p);
 
 /* A decoded payload; the pointers point into the payload bytes. */
 typedef struct {
-  uint64_t offset;        /* log offset of the record's header */
-  uint64_t end;           /* offset just past the record */
+  uint64_t offset; /* log offset of the record's header */
+  uint64_t end;    /* offset just past the record */
   int64_t received_at_us;
   const char *client_id;
   size_t client_id_len;

@@ -52,43 +52,43 @@ typedef struct {
 
 struct evp__wal {
   char *dir;
-  int dirfd, lockfd, fd;        /* fd: the active (last) segment, written with pwrite */
+  int dirfd, lockfd, fd; /* fd: the active (last) segment, written with pwrite */
   evp__fsync_policy_t policy;
   int interval_ms;
   size_t segment_bytes, max_record, retain;
-  size_t quarantine_max;        /* bound on DIR/quarantine/ (wal_quarantine.c) */
-  uint64_t quarantine_used;     /* bytes of the files in it, once counted */
+  size_t quarantine_max;    /* bound on DIR/quarantine/ (wal_quarantine.c) */
+  uint64_t quarantine_used; /* bytes of the files in it, once counted */
   int quarantine_counted;
   void (*on_damage)(void *arg, const evp__wal_damage_t *d);
   void *damage_arg;
 
-  pthread_mutex_t mu;           /* everything below */
-  pthread_cond_t sync_cv;       /* a group-commit fsync finished */
-  pthread_cond_t data_cv;       /* a record was written, or evp__wal_wake */
-  pthread_cond_t tick_cv;       /* wakes the interval syncer on close */
+  pthread_mutex_t mu;     /* everything below */
+  pthread_cond_t sync_cv; /* a group-commit fsync finished */
+  pthread_cond_t data_cv; /* a record was written, or evp__wal_wake */
+  pthread_cond_t tick_cv; /* wakes the interval syncer on close */
   evp__wal_seg_t *segs;
   size_t nsegs, segcap;
-  evp__wal_skip_t *skips;       /* in log order; written by recovery only, so read unlocked */
+  evp__wal_skip_t *skips; /* in log order; written by recovery only, so read unlocked */
   size_t nskips, skipcap;
-  uint64_t end;                 /* offset past the last written record */
-  uint64_t durable;             /* everything before it has been fsynced */
+  uint64_t end;     /* offset past the last written record */
+  uint64_t durable; /* everything before it has been fsynced */
   uint64_t checkpoint;
-  uint64_t pending;             /* events after the checkpoint */
+  uint64_t pending; /* events after the checkpoint */
   uint64_t wake_gen;
-  int syncing;                  /* a group-commit leader is in fdatasync */
+  int syncing; /* a group-commit leader is in fdatasync */
   int closing;
-  evp_err_t failed;             /* sticky: a failed fsync poisons the log */
+  evp_err_t failed; /* sticky: a failed fsync poisons the log */
   char failmsg[200];
   evp__wal_stats_t st;
 
-  pthread_t ticker;             /* EVP__FSYNC_INTERVAL syncer */
+  pthread_t ticker; /* EVP__FSYNC_INTERVAL syncer */
   int has_ticker;
-  pthread_t reaper;             /* unlinks the segments commits delete */
+  pthread_t reaper; /* unlinks the segments commits delete */
   int has_reaper, reaping;
   pthread_cond_t reap_cv;
   uint64_t reap[EVP__WAL_REAP_MAX]; /* bases of segments to unlink */
   size_t nreap;
-  pthread_mutex_t ckpt_mu;      /* serializes evp__wal_commit */
+  pthread_mutex_t ckpt_mu; /* serializes evp__wal_commit */
 };
 
 #define EVP__WAL_SEG_FMT "wal-%020llu.seg"

@@ -55,11 +55,13 @@ static int copy_out(evp__wal_t *w, const void *mem, int fd, uint64_t off, uint64
   int rc = mem && evp__wal_pwrite_full(out, mem, (size_t)len, 0) != 0 ? -1 : 0;
   for (uint64_t done = 0; !mem && done < len && rc == 0;) {
     size_t n = len - done < COPY_CHUNK ? (size_t)(len - done) : COPY_CHUNK, got;
-    if (evp__wal_pread_full(fd, buf, n, off + done, &got) != 0) rc = -1;
+    if (evp__wal_pread_full(fd, buf, n, off + done, &got) != 0)
+      rc = -1;
     else if (got < n) {
       errno = EIO; /* the segment shrank under us */
       rc = -1;
-    } else if (evp__wal_pwrite_full(out, buf, n, done) != 0) rc = -1;
+    } else if (evp__wal_pwrite_full(out, buf, n, done) != 0)
+      rc = -1;
     done += n;
   }
   if (rc == 0 && w->policy != EVP__FSYNC_NEVER && fsync(out) != 0) rc = -1;
@@ -86,7 +88,8 @@ static int open_qdir(evp__wal_t *w, int *made) {
  * when not, @p note says so. */
 static int fits(const evp__wal_t *w, uint64_t len, uint64_t replaced, char *note,
                 size_t note_size) {
-  uint64_t used = w->quarantine_used - (replaced < w->quarantine_used ? replaced : w->quarantine_used);
+  uint64_t used =
+      w->quarantine_used - (replaced < w->quarantine_used ? replaced : w->quarantine_used);
   if (len <= w->quarantine_max && used <= w->quarantine_max - len) return 1;
   snprintf(note, note_size,
            "not copied: %s/" QDIR " holds %llu bytes and may hold %zu (remove copies that "
@@ -153,8 +156,7 @@ int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint
            (unsigned long long)len);
   path[0] = '\0';
   int made, qfd = open_qdir_noted(w, name, &made, note, note_size);
-  if (qfd < 0)
-    return 0;
+  if (qfd < 0) return 0;
   struct stat st;
   /* The name fixes offset and length, and damaged bytes are never written
    * to again, so a file of the right size is this region's copy. */
@@ -172,8 +174,7 @@ int evp__wal_quarantine_put(evp__wal_t *w, const char *name, const void *data, s
                             char *path, size_t path_size, char *note, size_t note_size) {
   path[0] = '\0';
   int made, qfd = open_qdir_noted(w, name, &made, note, note_size);
-  if (qfd < 0)
-    return 0;
+  if (qfd < 0) return 0;
   struct stat st;
   uint64_t old = fstatat(qfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)
                      ? (uint64_t)st.st_size

@@ -14,21 +14,21 @@
 typedef struct evp__wal_reader evp__wal_reader_t;
 
 /* A reader starting at @p from (a record boundary, normally the checkpoint). */
-evp_err_t evp__wal_reader_open(evp__wal_t *w, uint64_t from, evp__wal_reader_t **out,
-                               char *errstr, size_t errstr_size);
+evp_err_t evp__wal_reader_open(evp__wal_t *w, uint64_t from, evp__wal_reader_t **out, char *errstr,
+                               size_t errstr_size);
 
 /* The next record written so far: EVP_OK with *got = 1 and @p rec filled
  * (its pointers valid until the next call), or *got = 0 when the reader is at
  * the end. EVP_ERR_IO for a read error or a record that fails its checksum
  * (the log was damaged after it was opened). */
-evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
-                               char *errstr, size_t errstr_size);
+evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got, char *errstr,
+                               size_t errstr_size);
 /* The same, with the payload appended to the caller's growing buffer
  * (*buf, *len bytes used of *cap; realloc'd as needed, so rec->payload is
  * valid until the buffer next grows). */
 evp_err_t evp__wal_reader_next_append(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
-                                      unsigned char **buf, size_t *len, size_t *cap,
-                                      char *errstr, size_t errstr_size);
+                                      unsigned char **buf, size_t *len, size_t *cap, char *errstr,
+                                      size_t errstr_size);
 
 /* Offset of the next record the reader will return. */
 uint64_t evp__wal_reader_pos(const evp__wal_reader_t *r);

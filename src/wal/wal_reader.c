@@ -24,8 +24,8 @@ struct evp__wal_reader {
   size_t cap;
 };
 
-evp_err_t evp__wal_reader_open(evp__wal_t *w, uint64_t from, evp__wal_reader_t **out,
-                               char *errstr, size_t errstr_size) {
+evp_err_t evp__wal_reader_open(evp__wal_t *w, uint64_t from, evp__wal_reader_t **out, char *errstr,
+                               size_t errstr_size) {
   evp__wal_reader_t *r = calloc(1, sizeof *r);
   if (!r) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
   r->w = w;
@@ -65,8 +65,10 @@ static uint64_t skip_end(const evp__wal_t *w, uint64_t pos) {
   size_t lo = 0, hi = w->nskips;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (w->skips[mid].end <= pos) lo = mid + 1;
-    else hi = mid;
+    if (w->skips[mid].end <= pos)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo < w->nskips && w->skips[lo].start <= pos ? w->skips[lo].end : 0;
 }
@@ -113,8 +115,8 @@ again:;
   size_t n;
   uint64_t off = r->pos - base;
   if (evp__wal_pread_full(r->fd, hdr, sizeof hdr, off, &n) != 0) goto io;
-  if (n < sizeof hdr || evp__wal_header_check(hdr, &len) != 0 ||
-      segend - r->pos < EVP__WAL_HDR || segend - r->pos - EVP__WAL_HDR < len)
+  if (n < sizeof hdr || evp__wal_header_check(hdr, &len) != 0 || segend - r->pos < EVP__WAL_HDR ||
+      segend - r->pos - EVP__WAL_HDR < len)
     goto bad;
   if (grow(buf, cap, *len_io, len) != 0)
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
@@ -138,20 +140,21 @@ bad:;
     r->pos = end;
     goto again;
   }
-  return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
-                     "wal: record at offset %llu of %s/%s is damaged (changed after the log was "
-                     "opened); reopening the log skips it and copies it to the quarantine directory",
-                     (unsigned long long)off, w->dir, name);
+  return evp__seterr(
+      errstr, errstr_size, EVP_ERR_IO,
+      "wal: record at offset %llu of %s/%s is damaged (changed after the log was "
+      "opened); reopening the log skips it and copies it to the quarantine directory",
+      (unsigned long long)off, w->dir, name);
 }
 
-evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
-                               char *errstr, size_t errstr_size) {
+evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got, char *errstr,
+                               size_t errstr_size) {
   size_t len = 0;
   return next_into(r, rec, got, &r->buf, &len, &r->cap, errstr, errstr_size);
 }
 
 evp_err_t evp__wal_reader_next_append(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got,
-                                      unsigned char **buf, size_t *len, size_t *cap,
-                                      char *errstr, size_t errstr_size) {
+                                      unsigned char **buf, size_t *len, size_t *cap, char *errstr,
+                                      size_t errstr_size) {
   return next_into(r, rec, got, buf, len, cap, errstr, errstr_size);
 }

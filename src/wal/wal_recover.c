@@ -154,8 +154,7 @@ static int resync(scan_t *s, uint64_t pos, uint64_t *next) {
 /* Bytes [from, to) of the segment are damaged: skip them in place (their
  * offsets stay taken, so the records after them keep theirs), copy them to
  * the quarantine directory, count them and tell on_damage. */
-static evp_err_t damaged(scan_t *s, uint64_t from, uint64_t to, char *errstr,
-                         size_t errstr_size) {
+static evp_err_t damaged(scan_t *s, uint64_t from, uint64_t to, char *errstr, size_t errstr_size) {
   evp__wal_t *w = s->w;
   if (w->nskips == EVP__WAL_MAX_SKIPS)
     return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
@@ -285,8 +284,7 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
   if (e) return e;
   if ((e = list_segments(w, errstr, errstr_size))) return e;
   for (size_t i = 0; i < w->nsegs; i++) {
-    if ((e = scan_segment(w, &w->segs[i], ckpt, i + 1 == w->nsegs, errstr, errstr_size)))
-      return e;
+    if ((e = scan_segment(w, &w->segs[i], ckpt, i + 1 == w->nsegs, errstr, errstr_size))) return e;
     if (i > 0 && w->segs[i - 1].base + w->segs[i - 1].size > w->segs[i].base)
       return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
                          "wal: segments " EVP__WAL_SEG_FMT " and " EVP__WAL_SEG_FMT
@@ -296,8 +294,7 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
   }
   /* Offsets never go back: when the checkpoint is beyond everything on disk
    * (the log's tail was lost), a new active segment starts at it. */
-  int fresh = w->nsegs == 0 ||
-              w->segs[w->nsegs - 1].base + w->segs[w->nsegs - 1].size < ckpt;
+  int fresh = w->nsegs == 0 || w->segs[w->nsegs - 1].base + w->segs[w->nsegs - 1].size < ckpt;
   /* Segments wholly below the checkpoint (not the active one) are kept,
    * newest first, while they fit retain_bytes. */
   size_t ncommitted = 0;

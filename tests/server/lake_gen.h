@@ -37,14 +37,31 @@ typedef struct {
 
 #define GEN_SLOT (128 * 1024)
 
-static const char *const EVENT_TYPES[20] = {
-  "app_open", "app_close", "screen_view", "button_click", "purchase", "add_to_cart",
-  "remove_from_cart", "login", "logout", "signup", "search", "share", "like", "comment",
-  "video_start", "video_end", "notification_open", "error", "crash", "settings_change"};
+static const char *const EVENT_TYPES[20] = {"app_open",
+                                            "app_close",
+                                            "screen_view",
+                                            "button_click",
+                                            "purchase",
+                                            "add_to_cart",
+                                            "remove_from_cart",
+                                            "login",
+                                            "logout",
+                                            "signup",
+                                            "search",
+                                            "share",
+                                            "like",
+                                            "comment",
+                                            "video_start",
+                                            "video_end",
+                                            "notification_open",
+                                            "error",
+                                            "crash",
+                                            "settings_change"};
 
-static const char *const PIECES[] = {
-  "a", "Z", "é", "日本語", "😀", "e\xCC\x81", " ", "\t", "\n", "\"q\"", "\\", "ß", "Ω",
-  "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", "x", "0", "~", "\x7F", "中"};
+static const char *const PIECES[] = {"a",         "Z", "é",  "日本語",       "😀",
+                                     "e\xCC\x81", " ", "\t", "\n",           "\"q\"",
+                                     "\\",        "ß", "Ω",  "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF",
+                                     "x",         "0", "~",  "\x7F",         "中"};
 
 static void gen_unicode(uint64_t *s, char *out, size_t maxpieces) {
   size_t n = (size_t)(evp__gen_next(s) % (maxpieces + 1)), len = 0;
@@ -65,8 +82,8 @@ static evp__pq_value_t gen_str(const char *p) {
 }
 
 static double gen_double(uint64_t *s) {
-  static const double special[] = {0.0, -0.0, 1e308, -1e308, 5e-324, -2.2250738585072014e-308,
-                                   1.0, -1.0, 0.1, 123456789.125};
+  static const double special[] = {0.0, -0.0, 1e308, -1e308,       5e-324, -2.2250738585072014e-308,
+                                   1.0, -1.0, 0.1,   123456789.125};
   uint64_t k = evp__gen_next(s);
   if (k % 10 == 0) return special[(k / 10) % 10];
   return ((double)(int64_t)evp__gen_next(s)) / 1e6;
@@ -82,12 +99,12 @@ static int64_t gen_i64(uint64_t *s) {
 
 /* ---- dataset "types": every type, nulls, unicode, 5 row groups, many pages */
 static const evp__pq_column_t TYPES_COLS[] = {
-  {"row", EVP__PQ_INT64, 0},          {"event_id", EVP__PQ_STRING, 0},
-  {"event_type", EVP__PQ_STRING, 1},  {"note", EVP__PQ_STRING, 1},
-  {"n", EVP__PQ_INT64, 1},            {"x", EVP__PQ_DOUBLE, 1},
-  {"flag", EVP__PQ_BOOLEAN, 1},       {"ts", EVP__PQ_TIMESTAMP_US, 1},
-  {"bool_req", EVP__PQ_BOOLEAN, 0},   {"ts_req", EVP__PQ_TIMESTAMP_US, 0},
-  {"all_null", EVP__PQ_STRING, 1},    {"x_req", EVP__PQ_DOUBLE, 0},
+    {"row", EVP__PQ_INT64, 0},         {"event_id", EVP__PQ_STRING, 0},
+    {"event_type", EVP__PQ_STRING, 1}, {"note", EVP__PQ_STRING, 1},
+    {"n", EVP__PQ_INT64, 1},           {"x", EVP__PQ_DOUBLE, 1},
+    {"flag", EVP__PQ_BOOLEAN, 1},      {"ts", EVP__PQ_TIMESTAMP_US, 1},
+    {"bool_req", EVP__PQ_BOOLEAN, 0},  {"ts_req", EVP__PQ_TIMESTAMP_US, 0},
+    {"all_null", EVP__PQ_STRING, 1},   {"x_req", EVP__PQ_DOUBLE, 0},
 };
 
 static void types_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
@@ -97,16 +114,33 @@ static void types_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
            (unsigned)(evp__gen_next(s) & 0xFFFF), (unsigned)(evp__gen_next(s) & 0xFFF),
            (unsigned)(evp__gen_next(s) & 0xFFF), evp__gen_next(s) >> 16);
   v[1] = gen_str(sb);
-  if (evp__gen_next(s) % 20 == 0) v[2].is_null = 1;
-  else v[2] = gen_str(EVENT_TYPES[evp__gen_next(s) % 20]);
-  if (evp__gen_next(s) % 10 == 0) v[3].is_null = 1;
-  else { gen_unicode(s, sb + GEN_SLOT, 12); v[3] = gen_str(sb + GEN_SLOT); }
-  if (evp__gen_next(s) % 10 == 0) v[4].is_null = 1; else v[4].v.i64 = gen_i64(s);
-  if (evp__gen_next(s) % 10 == 0) v[5].is_null = 1; else v[5].v.f64 = gen_double(s);
-  if (evp__gen_next(s) % 10 == 0) v[6].is_null = 1; else v[6].v.b = (int)(evp__gen_next(s) & 1);
+  if (evp__gen_next(s) % 20 == 0)
+    v[2].is_null = 1;
+  else
+    v[2] = gen_str(EVENT_TYPES[evp__gen_next(s) % 20]);
+  if (evp__gen_next(s) % 10 == 0)
+    v[3].is_null = 1;
+  else {
+    gen_unicode(s, sb + GEN_SLOT, 12);
+    v[3] = gen_str(sb + GEN_SLOT);
+  }
+  if (evp__gen_next(s) % 10 == 0)
+    v[4].is_null = 1;
+  else
+    v[4].v.i64 = gen_i64(s);
+  if (evp__gen_next(s) % 10 == 0)
+    v[5].is_null = 1;
+  else
+    v[5].v.f64 = gen_double(s);
+  if (evp__gen_next(s) % 10 == 0)
+    v[6].is_null = 1;
+  else
+    v[6].v.b = (int)(evp__gen_next(s) & 1);
   /* 2020-01-01 .. ~2030, micros */
-  if (evp__gen_next(s) % 10 == 0) v[7].is_null = 1;
-  else v[7].v.i64 = 1577836800000000LL + (int64_t)(evp__gen_next(s) % 315360000000000ull);
+  if (evp__gen_next(s) % 10 == 0)
+    v[7].is_null = 1;
+  else
+    v[7].v.i64 = 1577836800000000LL + (int64_t)(evp__gen_next(s) % 315360000000000ull);
   v[8].v.b = (int)(evp__gen_next(s) % 3 == 0);
   v[9].v.i64 = 1700000000000000LL + (int64_t)r * 1000 + (int64_t)(evp__gen_next(s) % 1000);
   v[10].is_null = 1;
@@ -116,17 +150,22 @@ static void types_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 /* ---- dataset "fallback": dictionary in some row groups, PLAIN in others,
  * long strings without stats, values larger than a page */
 static const evp__pq_column_t FALLBACK_COLS[] = {
-  {"id", EVP__PQ_INT64, 0}, {"cat", EVP__PQ_STRING, 0}, {"big", EVP__PQ_STRING, 1}};
+    {"id", EVP__PQ_INT64, 0}, {"cat", EVP__PQ_STRING, 0}, {"big", EVP__PQ_STRING, 1}};
 
 static void fallback_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   memset(v, 0, 3 * sizeof *v);
   v[0].v.i64 = (int64_t)r;
   size_t rg = r / 5000;
-  if (rg % 2 == 0) snprintf(sb, GEN_SLOT, "cat-%02u", (unsigned)(evp__gen_next(s) % 50));
-  else snprintf(sb, GEN_SLOT, "unique-%zu-%016" PRIx64, r, evp__gen_next(s));
+  if (rg % 2 == 0)
+    snprintf(sb, GEN_SLOT, "cat-%02u", (unsigned)(evp__gen_next(s) % 50));
+  else
+    snprintf(sb, GEN_SLOT, "unique-%zu-%016" PRIx64, r, evp__gen_next(s));
   v[1] = gen_str(sb);
   uint64_t k = evp__gen_next(s);
-  if (k % 7 == 0) { v[2].is_null = 1; return; }
+  if (k % 7 == 0) {
+    v[2].is_null = 1;
+    return;
+  }
   size_t len = (k % 997 == 0) ? 100000 : 300 + (size_t)(k % 200); /* > stats limit */
   char *b = sb + GEN_SLOT;
   for (size_t i = 0; i < len; i++) b[i] = (char)('a' + (evp__gen_next(s) % 26));
@@ -142,18 +181,20 @@ static void nan_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   memset(v, 0, 2 * sizeof *v);
   v[0].v.i64 = (int64_t)r;
   switch (evp__gen_next(s) % 6) {
-    case 0: v[1].v.f64 = NAN; break;
-    case 1: v[1].v.f64 = INFINITY; break;
-    case 2: v[1].v.f64 = -INFINITY; break;
-    case 3: v[1].is_null = 1; break;
-    default: v[1].v.f64 = gen_double(s);
+  case 0: v[1].v.f64 = NAN; break;
+  case 1: v[1].v.f64 = INFINITY; break;
+  case 2: v[1].v.f64 = -INFINITY; break;
+  case 3: v[1].is_null = 1; break;
+  default: v[1].v.f64 = gen_double(s);
   }
 }
 
 /* ---- dataset "plain_none": uncompressed, required columns, one row group */
-static const evp__pq_column_t PLAIN_COLS[] = {
-  {"id", EVP__PQ_INT64, 0}, {"s", EVP__PQ_STRING, 0}, {"b", EVP__PQ_BOOLEAN, 0},
-  {"t", EVP__PQ_TIMESTAMP_US, 0}, {"d", EVP__PQ_DOUBLE, 0}};
+static const evp__pq_column_t PLAIN_COLS[] = {{"id", EVP__PQ_INT64, 0},
+                                              {"s", EVP__PQ_STRING, 0},
+                                              {"b", EVP__PQ_BOOLEAN, 0},
+                                              {"t", EVP__PQ_TIMESTAMP_US, 0},
+                                              {"d", EVP__PQ_DOUBLE, 0}};
 
 static void plain_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   memset(v, 0, 5 * sizeof *v);
@@ -166,12 +207,16 @@ static void plain_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 }
 
 /* ---- dataset "byte_limited": row groups cut by buffered bytes, not rows */
-static const evp__pq_column_t BYTES_COLS[] = {{"id", EVP__PQ_INT64, 0}, {"payload", EVP__PQ_STRING, 1}};
+static const evp__pq_column_t BYTES_COLS[] = {{"id", EVP__PQ_INT64, 0},
+                                              {"payload", EVP__PQ_STRING, 1}};
 
 static void bytes_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   memset(v, 0, 2 * sizeof *v);
   v[0].v.i64 = (int64_t)r;
-  if (evp__gen_next(s) % 9 == 0) { v[1].is_null = 1; return; }
+  if (evp__gen_next(s) % 9 == 0) {
+    v[1].is_null = 1;
+    return;
+  }
   size_t len = 200 + (size_t)(evp__gen_next(s) % 600);
   for (size_t i = 0; i < len; i++) sb[i] = (char)('A' + (evp__gen_next(s) % 26));
   sb[len] = 0;
@@ -181,30 +226,38 @@ static void bytes_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 /* ---- dataset "wide": 20 columns and 16 row groups, so the footer's lists
  * use the Thrift compact long list form (15 or more elements) */
 static const evp__pq_column_t WIDE_COLS[20] = {
-  {"c00", EVP__PQ_STRING, 1}, {"c01", EVP__PQ_INT64, 0}, {"c02", EVP__PQ_DOUBLE, 1},
-  {"c03", EVP__PQ_BOOLEAN, 0}, {"c04", EVP__PQ_TIMESTAMP_US, 1}, {"c05", EVP__PQ_STRING, 0},
-  {"c06", EVP__PQ_INT64, 1}, {"c07", EVP__PQ_DOUBLE, 0}, {"c08", EVP__PQ_BOOLEAN, 1},
-  {"c09", EVP__PQ_TIMESTAMP_US, 0}, {"c10", EVP__PQ_STRING, 1}, {"c11", EVP__PQ_INT64, 0},
-  {"c12", EVP__PQ_DOUBLE, 1}, {"c13", EVP__PQ_BOOLEAN, 0}, {"c14", EVP__PQ_TIMESTAMP_US, 1},
-  {"c15", EVP__PQ_STRING, 0}, {"c16", EVP__PQ_INT64, 1}, {"c17", EVP__PQ_DOUBLE, 0},
-  {"c18", EVP__PQ_BOOLEAN, 1}, {"c19", EVP__PQ_TIMESTAMP_US, 0}};
+    {"c00", EVP__PQ_STRING, 1},       {"c01", EVP__PQ_INT64, 0},
+    {"c02", EVP__PQ_DOUBLE, 1},       {"c03", EVP__PQ_BOOLEAN, 0},
+    {"c04", EVP__PQ_TIMESTAMP_US, 1}, {"c05", EVP__PQ_STRING, 0},
+    {"c06", EVP__PQ_INT64, 1},        {"c07", EVP__PQ_DOUBLE, 0},
+    {"c08", EVP__PQ_BOOLEAN, 1},      {"c09", EVP__PQ_TIMESTAMP_US, 0},
+    {"c10", EVP__PQ_STRING, 1},       {"c11", EVP__PQ_INT64, 0},
+    {"c12", EVP__PQ_DOUBLE, 1},       {"c13", EVP__PQ_BOOLEAN, 0},
+    {"c14", EVP__PQ_TIMESTAMP_US, 1}, {"c15", EVP__PQ_STRING, 0},
+    {"c16", EVP__PQ_INT64, 1},        {"c17", EVP__PQ_DOUBLE, 0},
+    {"c18", EVP__PQ_BOOLEAN, 1},      {"c19", EVP__PQ_TIMESTAMP_US, 0}};
 
 static void wide_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   (void)r;
   memset(v, 0, 20 * sizeof *v);
   for (int c = 0; c < 20; c++) {
-    if (WIDE_COLS[c].optional && evp__gen_next(s) % 4 == 0) { v[c].is_null = 1; continue; }
+    if (WIDE_COLS[c].optional && evp__gen_next(s) % 4 == 0) {
+      v[c].is_null = 1;
+      continue;
+    }
     switch (WIDE_COLS[c].type) {
-      case EVP__PQ_STRING: {
-        char *p = sb + (size_t)c * 64; /* 20 short strings fit in one slot */
-        snprintf(p, 64, "v%u", (unsigned)(evp__gen_next(s) % 40));
-        v[c] = gen_str(p);
-        break;
-      }
-      case EVP__PQ_INT64: v[c].v.i64 = gen_i64(s); break;
-      case EVP__PQ_DOUBLE: v[c].v.f64 = gen_double(s); break;
-      case EVP__PQ_BOOLEAN: v[c].v.b = (int)(evp__gen_next(s) & 1); break;
-      case EVP__PQ_TIMESTAMP_US: v[c].v.i64 = (int64_t)(evp__gen_next(s) % 4102444800000000ull); break;
+    case EVP__PQ_STRING: {
+      char *p = sb + (size_t)c * 64; /* 20 short strings fit in one slot */
+      snprintf(p, 64, "v%u", (unsigned)(evp__gen_next(s) % 40));
+      v[c] = gen_str(p);
+      break;
+    }
+    case EVP__PQ_INT64: v[c].v.i64 = gen_i64(s); break;
+    case EVP__PQ_DOUBLE: v[c].v.f64 = gen_double(s); break;
+    case EVP__PQ_BOOLEAN: v[c].v.b = (int)(evp__gen_next(s) & 1); break;
+    case EVP__PQ_TIMESTAMP_US:
+      v[c].v.i64 = (int64_t)(evp__gen_next(s) % 4102444800000000ull);
+      break;
     }
   }
 }
@@ -213,7 +266,9 @@ static void wide_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 static const evp__pq_column_t ONE_COLS[] = {{"s", EVP__PQ_STRING, 1}, {"i", EVP__PQ_INT64, 1}};
 
 static void one_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
-  (void)s; (void)r; (void)sb;
+  (void)s;
+  (void)r;
+  (void)sb;
   memset(v, 0, 2 * sizeof *v);
   v[0] = gen_str("");
   v[1].v.i64 = 0;
@@ -226,13 +281,23 @@ static const evp__gen_ds_t *gen_datasets(size_t *n) {
     memset(ds, 0, sizeof ds);
     /* event_id is unique: the writer drops its dictionary after 4096 values
      * (the last row group has only 2000 rows, so it keeps one) */
-    ds[0] = (evp__gen_ds_t){"types", 30000, {0}, TYPES_COLS, 12, types_row,
+    ds[0] = (evp__gen_ds_t){"types",
+                            30000,
+                            {0},
+                            TYPES_COLS,
+                            12,
+                            types_row,
                             "{\"event_id\":[false,false,false,false,true],"
                             "\"event_type\":[true,true,true,true,true],"
                             "\"all_null\":[false,false,false,false,false]}"};
     ds[0].opt.row_group_rows = 7000;
     ds[0].opt.page_bytes = 8192;
-    ds[1] = (evp__gen_ds_t){"fallback", 20000, {0}, FALLBACK_COLS, 3, fallback_row,
+    ds[1] = (evp__gen_ds_t){"fallback",
+                            20000,
+                            {0},
+                            FALLBACK_COLS,
+                            3,
+                            fallback_row,
                             "{\"cat\":[true,false,true,false]}"};
     ds[1].opt.row_group_rows = 5000;
     ds[1].opt.page_bytes = 16384;
@@ -242,7 +307,8 @@ static const evp__gen_ds_t *gen_datasets(size_t *n) {
     ds[3].opt.codec = EVP__PQ_UNCOMPRESSED;
     ds[4] = (evp__gen_ds_t){"empty", 0, {0}, ONE_COLS, 2, one_row, NULL};
     ds[5] = (evp__gen_ds_t){"one", 1, {0}, ONE_COLS, 2, one_row, NULL};
-    static const evp__pq_kv_t kv[2] = {{"evpipe.schema", "events v1 \xE2\x9C\x93"}, {"no.value", NULL}};
+    static const evp__pq_kv_t kv[2] = {{"evpipe.schema", "events v1 \xE2\x9C\x93"},
+                                       {"no.value", NULL}};
     ds[5].opt.kv = kv;
     ds[5].opt.nkv = 2;
     ds[6] = (evp__gen_ds_t){"byte_limited", 3000, {0}, BYTES_COLS, 2, bytes_row, NULL};
@@ -257,16 +323,26 @@ static const evp__gen_ds_t *gen_datasets(size_t *n) {
   return ds;
 }
 
-static size_t evp__gen_count(void) { size_t n; gen_datasets(&n); return n; }
-static const char *evp__gen_name(size_t i) { size_t n; return gen_datasets(&n)[i].name; }
+static size_t evp__gen_count(void) {
+  size_t n;
+  gen_datasets(&n);
+  return n;
+}
+static const char *evp__gen_name(size_t i) {
+  size_t n;
+  return gen_datasets(&n)[i].name;
+}
 
 static void gen_json_str(FILE *f, const char *s, size_t n) {
   fputc('"', f);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20 || c == 0x7F) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20 || c == 0x7F)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
   }
   fputc('"', f);
 }
@@ -274,17 +350,23 @@ static void gen_json_str(FILE *f, const char *s, size_t n) {
 static const char *const TYPE_NAMES[] = {"string", "int64", "double", "boolean", "timestamp_us"};
 
 static void gen_value(FILE *f, const evp__pq_column_t *c, const evp__pq_value_t *v) {
-  if (v->is_null) { fputs("null", f); return; }
+  if (v->is_null) {
+    fputs("null", f);
+    return;
+  }
   switch (c->type) {
-    case EVP__PQ_STRING: gen_json_str(f, v->v.s.ptr, v->v.s.len); break;
-    case EVP__PQ_INT64:
-    case EVP__PQ_TIMESTAMP_US: fprintf(f, "\"%" PRId64 "\"", v->v.i64); break;
-    case EVP__PQ_BOOLEAN: fputs(v->v.b ? "true" : "false", f); break;
-    case EVP__PQ_DOUBLE:
-      if (isnan(v->v.f64)) fputs("\"NaN\"", f);
-      else if (isinf(v->v.f64)) fputs(v->v.f64 > 0 ? "\"Infinity\"" : "\"-Infinity\"", f);
-      else fprintf(f, "\"%.17g\"", v->v.f64);
-      break;
+  case EVP__PQ_STRING: gen_json_str(f, v->v.s.ptr, v->v.s.len); break;
+  case EVP__PQ_INT64:
+  case EVP__PQ_TIMESTAMP_US: fprintf(f, "\"%" PRId64 "\"", v->v.i64); break;
+  case EVP__PQ_BOOLEAN: fputs(v->v.b ? "true" : "false", f); break;
+  case EVP__PQ_DOUBLE:
+    if (isnan(v->v.f64))
+      fputs("\"NaN\"", f);
+    else if (isinf(v->v.f64))
+      fputs(v->v.f64 > 0 ? "\"Infinity\"" : "\"-Infinity\"", f);
+    else
+      fprintf(f, "\"%.17g\"", v->v.f64);
+    break;
   }
 }
 
@@ -325,8 +407,10 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d, uint64_t seed,
   }
   if (!e && d->nrows > last_cut) rgs[nrg++] = d->nrows - last_cut;
   if (w) {
-    if (!e) e = evp__pq_writer_close(w, NULL, err, errn);
-    else evp__pq_writer_abort(w);
+    if (!e)
+      e = evp__pq_writer_close(w, NULL, err, errn);
+    else
+      evp__pq_writer_abort(w);
   }
   if (fclose(f) != 0 && !e) e = evp__seterr(err, errn, EVP_ERR_IO, "write %s failed", path);
   free(sb);

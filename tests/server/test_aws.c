@@ -35,12 +35,9 @@ static evp__aws_env_t *env_for(mock_aws_t *m, const char *extra1, const char *ex
   const char *const *e = mock_aws_env(m, &n);
   const char *v[16];
   size_t k = 0;
-  if (extra1)
-    v[k++] = extra1; /* first occurrence wins: extras override */
-  if (extra2)
-    v[k++] = extra2;
-  for (size_t i = 0; i < n && k < 16; i++)
-    v[k++] = e[i];
+  if (extra1) v[k++] = extra1; /* first occurrence wins: extras override */
+  if (extra2) v[k++] = extra2;
+  for (size_t i = 0; i < n && k < 16; i++) v[k++] = e[i];
   evp__aws_env_t *env = NULL;
   char err[256];
   evp_err_t rc = evp__aws_env_from_list(v, k, &env, err, sizeof err);
@@ -96,7 +93,8 @@ START_TEST(env_missing_credentials_or_region) {
   ck_assert_ptr_nonnull(strstr(err, "AWS_SECRET_ACCESS_KEY"));
   ck_assert_int_eq(evp__aws_env_from_list(no_region, 3, &e, err, sizeof err), EVP_ERR_CONF_INVALID);
   ck_assert_ptr_nonnull(strstr(err, "AWS_REGION"));
-  ck_assert_int_eq(evp__aws_env_from_list(bad_region, 3, &e, err, sizeof err), EVP_ERR_CONF_INVALID);
+  ck_assert_int_eq(evp__aws_env_from_list(bad_region, 3, &e, err, sizeof err),
+                   EVP_ERR_CONF_INVALID);
   const char *dflt[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=s",
                         "AWS_DEFAULT_REGION=eu-west-3"};
   ck_assert_int_eq(evp__aws_env_from_list(dflt, 3, &e, err, sizeof err), EVP_OK);
@@ -110,8 +108,8 @@ START_TEST(env_missing_credentials_or_region) {
   ck_assert_str_eq(evp__aws_env_region(e), "ap-south-1");
   ck_assert_int_eq(evp__aws_env_has_session_token(e), 1);
   evp__aws_env_free(e);
-  const char *crlf[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=s",
-                        "AWS_REGION=us-east-1", "AWS_SESSION_TOKEN=a\r\nX-Evil: 1"};
+  const char *crlf[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=us-east-1",
+                        "AWS_SESSION_TOKEN=a\r\nX-Evil: 1"};
   ck_assert_int_eq(evp__aws_env_from_list(crlf, 4, &e, err, sizeof err), EVP_ERR_CONF_INVALID);
   char big[9000];
   memset(big, 'a', sizeof big - 1);
@@ -124,23 +122,32 @@ START_TEST(env_missing_credentials_or_region) {
 END_TEST
 
 START_TEST(env_endpoint_precedence) {
-  const char *base[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=eu-west-1",
+  const char *base[] = {"AWS_ACCESS_KEY_ID=AKID",
+                        "AWS_SECRET_ACCESS_KEY=s",
+                        "AWS_REGION=eu-west-1",
                         "AWS_ENDPOINT_URL=http://127.0.0.1:4566",
                         "AWS_ENDPOINT_URL_FIREHOSE=https://fh.example.test",
                         "AWS_ENDPOINT_URL_SECRETS_MANAGER=http://localhost:9000/"};
   evp__aws_env_t *e;
   char err[256], url[256];
   ck_assert_int_eq(evp__aws_env_from_list(base, 6, &e, err, sizeof err), EVP_OK);
-  ck_assert_int_eq(evp__aws_endpoint_resolve(e, "firehose", "FIREHOSE", url, sizeof url, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__aws_endpoint_resolve(e, "firehose", "FIREHOSE", url, sizeof url, err, sizeof err),
+      EVP_OK);
   ck_assert_str_eq(url, "https://fh.example.test");
-  ck_assert_int_eq(evp__aws_endpoint_resolve(e, "secretsmanager", "SECRETS_MANAGER", url, sizeof url, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__aws_endpoint_resolve(e, "secretsmanager", "SECRETS_MANAGER", url,
+                                             sizeof url, err, sizeof err),
+                   EVP_OK);
   ck_assert_str_eq(url, "http://localhost:9000/");
-  ck_assert_int_eq(evp__aws_endpoint_resolve(e, "sqs", "SQS", url, sizeof url, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__aws_endpoint_resolve(e, "sqs", "SQS", url, sizeof url, err, sizeof err),
+                   EVP_OK);
   ck_assert_str_eq(url, "http://127.0.0.1:4566");
   evp__aws_env_free(e);
   /* no override: the regional endpoint */
   ck_assert_int_eq(evp__aws_env_from_list(base, 3, &e, err, sizeof err), EVP_OK);
-  ck_assert_int_eq(evp__aws_endpoint_resolve(e, "firehose", "FIREHOSE", url, sizeof url, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__aws_endpoint_resolve(e, "firehose", "FIREHOSE", url, sizeof url, err, sizeof err),
+      EVP_OK);
   ck_assert_str_eq(url, "https://firehose.eu-west-1.amazonaws.com");
   evp__aws_env_free(e);
   /* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS */
@@ -148,16 +155,20 @@ START_TEST(env_endpoint_precedence) {
                        "AWS_ENDPOINT_URL=http://127.0.0.1:4566",
                        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true"};
   ck_assert_int_eq(evp__aws_env_from_list(ign, 5, &e, err, sizeof err), EVP_OK);
-  ck_assert_int_eq(evp__aws_endpoint_resolve(e, "secretsmanager", "SECRETS_MANAGER", url, sizeof url, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__aws_endpoint_resolve(e, "secretsmanager", "SECRETS_MANAGER", url,
+                                             sizeof url, err, sizeof err),
+                   EVP_OK);
   ck_assert_str_eq(url, "https://secretsmanager.eu-west-1.amazonaws.com");
   evp__aws_env_free(e);
   /* cleartext only to loopback; no other schemes, no user info */
-  const char *bad[] = {"http://example.com", "ftp://127.0.0.1/", "https://u:p@example.com",
-                       "http://127.0.0.1.example.com", "https://x.test/?a=b", "not a url"};
+  const char *bad[] = {"http://example.com",      "ftp://127.0.0.1/",
+                       "https://u:p@example.com", "http://127.0.0.1.example.com",
+                       "https://x.test/?a=b",     "not a url"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     char kv[128];
     snprintf(kv, sizeof kv, "AWS_ENDPOINT_URL=%s", bad[i]);
-    const char *l[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=eu-west-1", kv};
+    const char *l[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=eu-west-1",
+                       kv};
     ck_assert_int_eq(evp__aws_env_from_list(l, 4, &e, err, sizeof err), EVP_OK);
     evp__aws_client_t *c = (evp__aws_client_t *)1;
     ck_assert_msg(evp__aws_client_new(e, "firehose", "FIREHOSE", "Firehose_20150804", &c, err,
@@ -170,7 +181,9 @@ START_TEST(env_endpoint_precedence) {
                       "AWS_ENDPOINT_URL=http://[::1]:8080"};
   ck_assert_int_eq(evp__aws_env_from_list(v6, 4, &e, err, sizeof err), EVP_OK);
   evp__aws_client_t *c = NULL;
-  ck_assert_int_eq(evp__aws_client_new(e, "firehose", "FIREHOSE", "Firehose_20150804", &c, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__aws_client_new(e, "firehose", "FIREHOSE", "Firehose_20150804", &c, err, sizeof err),
+      EVP_OK);
   ck_assert_str_eq(evp__aws_client_endpoint(c), "http://[::1]:8080");
   evp__aws_client_free(c);
   evp__aws_env_free(e);
@@ -225,8 +238,9 @@ START_TEST(signed_request_accepted_with_session_token) {
   evp__aws_secret_clear(&s);
   char sh[512];
   mock_aws_last_signed_headers(M, sh, sizeof sh);
-  ck_assert_msg(strstr(sh, "host") && strstr(sh, "x-amz-date") && strstr(sh, "x-amz-security-token") &&
-                    strstr(sh, "x-amz-target") && strstr(sh, "content-type"),
+  ck_assert_msg(strstr(sh, "host") && strstr(sh, "x-amz-date") &&
+                    strstr(sh, "x-amz-security-token") && strstr(sh, "x-amz-target") &&
+                    strstr(sh, "content-type"),
                 "signed headers: %s", sh);
   mock_aws_stats_t st;
   mock_aws_stats(M, NULL, &st);
@@ -240,7 +254,9 @@ START_TEST(wrong_secret_key_rejected_not_retried) {
   evp__aws_env_t *bad = env_for(M, "AWS_SECRET_ACCESS_KEY=not-the-right-secret", NULL);
   evp__aws_client_t *c;
   char err[256];
-  ck_assert_int_eq(evp__aws_client_new(bad, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__aws_client_new(bad, "secretsmanager", "SECRETS_MANAGER", "secretsmanager",
+                                       &c, err, sizeof err),
+                   EVP_OK);
   shrink(c);
   evp__aws_secret_t s;
   evp__aws_result_t r;
@@ -267,12 +283,15 @@ START_TEST(wrong_or_missing_token_and_key_rejected) {
   for (int i = 0; i < 2; i++) {
     evp__aws_client_t *c;
     char err[256];
-    ck_assert_int_eq(evp__aws_client_new(envs[i], "firehose", "FIREHOSE", "Firehose_20150804", &c, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(evp__aws_client_new(envs[i], "firehose", "FIREHOSE", "Firehose_20150804", &c,
+                                         err, sizeof err),
+                     EVP_OK);
     const char *rec = "x";
     size_t len = 1, nf;
     unsigned char failed[1];
     evp__aws_result_t r;
-    ck_assert_int_eq(evp__fh_put_record_batch(c, "events", &rec, &len, 1, failed, &nf, &r), EVP_ERR_HTTP);
+    ck_assert_int_eq(evp__fh_put_record_batch(c, "events", &rec, &len, 1, failed, &nf, &r),
+                     EVP_ERR_HTTP);
     ck_assert_int_eq(r.http_status, 403);
     ck_assert_str_eq(r.err_type, "UnrecognizedClientException");
     ck_assert_uint_eq(r.attempts, 1);
@@ -290,12 +309,15 @@ START_TEST(wrong_or_missing_token_and_key_rejected) {
   evp__aws_env_t *e3 = env_for(M, kv, NULL); /* M's env carries a token */
   evp__aws_client_t *c;
   char err[256];
-  ck_assert_int_eq(evp__aws_client_new(e3, "firehose", "FIREHOSE", "Firehose_20150804", &c, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__aws_client_new(e3, "firehose", "FIREHOSE", "Firehose_20150804", &c, err, sizeof err),
+      EVP_OK);
   const char *rec = "x";
   size_t len = 1, nf;
   unsigned char failed[1];
   evp__aws_result_t r;
-  ck_assert_int_eq(evp__fh_put_record_batch(c, "events", &rec, &len, 1, failed, &nf, &r), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__fh_put_record_batch(c, "events", &rec, &len, 1, failed, &nf, &r),
+                   EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "UnrecognizedClientException");
   evp__aws_client_free(c);
   evp__aws_env_free(e3);
@@ -305,7 +327,9 @@ START_TEST(wrong_or_missing_token_and_key_rejected) {
   evp__aws_env_t *e4;
   ck_assert_int_eq(evp__aws_env_from_list(ev, n, &e4, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__aws_env_has_session_token(e4), 0);
-  ck_assert_int_eq(evp__aws_client_new(e4, "firehose", "FIREHOSE", "Firehose_20150804", &c, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__aws_client_new(e4, "firehose", "FIREHOSE", "Firehose_20150804", &c, err, sizeof err),
+      EVP_OK);
   ck_assert_int_eq(evp__fh_put_record_batch(c, "events", &rec, &len, 1, failed, &nf, &r), EVP_OK);
   ck_assert_uint_eq(mock_aws_stream_count(m2, "events"), 1);
   evp__aws_client_free(c);
@@ -318,7 +342,9 @@ START_TEST(wrong_region_or_service_scope_rejected) {
   evp__aws_env_t *e = env_for(M, "AWS_REGION=eu-west-1", NULL);
   evp__aws_client_t *c;
   char err[256];
-  ck_assert_int_eq(evp__aws_client_new(e, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__aws_client_new(e, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c,
+                                       err, sizeof err),
+                   EVP_OK);
   evp__aws_secret_t s;
   evp__aws_result_t r;
   ck_assert_int_eq(evp__sm_get_secret(c, "evpipe/signing", NULL, NULL, &s, &r), EVP_ERR_HTTP);
@@ -326,7 +352,9 @@ START_TEST(wrong_region_or_service_scope_rejected) {
   ck_assert_ptr_nonnull(strstr(r.err_msg, "region"));
   evp__aws_client_free(c);
   /* signing name "firehose" for a secretsmanager target */
-  ck_assert_int_eq(evp__aws_client_new(ENV, "firehose", "SECRETS_MANAGER", "secretsmanager", &c, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__aws_client_new(ENV, "firehose", "SECRETS_MANAGER", "secretsmanager", &c,
+                                       err, sizeof err),
+                   EVP_OK);
   ck_assert_int_eq(evp__sm_get_secret(c, "evpipe/signing", NULL, NULL, &s, &r), EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "InvalidSignatureException");
   evp__aws_client_free(c);
@@ -337,7 +365,8 @@ END_TEST
 /* ------------------------------------------------------------ Secrets Manager */
 
 START_TEST(sm_get_by_stage_and_version) {
-  ck_assert_int_eq(mock_aws_secret_put_version(M, "evpipe/signing", V2, "key-two", 7, "AWSPENDING"), 0);
+  ck_assert_int_eq(mock_aws_secret_put_version(M, "evpipe/signing", V2, "key-two", 7, "AWSPENDING"),
+                   0);
   evp__aws_secret_t s;
   evp__aws_result_t r;
   ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", "AWSPENDING", NULL, &s, &r), EVP_OK);
@@ -347,7 +376,8 @@ START_TEST(sm_get_by_stage_and_version) {
   ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", NULL, V1, &s, &r), EVP_OK);
   ck_assert_mem_eq(s.value, "key-one", 7);
   evp__aws_secret_clear(&s);
-  ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", "AWSPREVIOUS", NULL, &s, &r), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", "AWSPREVIOUS", NULL, &s, &r),
+                   EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "ResourceNotFoundException");
   ck_assert_uint_eq(r.attempts, 1);
   ck_assert_ptr_null(s.value);
@@ -355,7 +385,8 @@ START_TEST(sm_get_by_stage_and_version) {
   ck_assert_str_eq(r.err_type, "ResourceNotFoundException");
   ck_assert_uint_gt(strlen(r.err_msg), 0);
   /* version and stage that disagree */
-  ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", "AWSCURRENT", V2, &s, &r), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", "AWSCURRENT", V2, &s, &r),
+                   EVP_ERR_HTTP);
   /* bad arguments never reach the wire */
   ck_assert_int_eq(evp__sm_get_secret(SM, "", NULL, NULL, &s, &r), EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(evp__sm_get_secret(SM, "a\nb", NULL, NULL, &s, &r), EVP_ERR_INVALID_ARG);
@@ -364,7 +395,8 @@ END_TEST
 
 START_TEST(sm_binary_secret) {
   const unsigned char bin[] = {0, 1, 2, 0xff, 0xfe, 0x80, 'a', 0};
-  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, bin, sizeof bin, "AWSPENDING", NULL), EVP_OK);
+  ck_assert_int_eq(
+      evp__sm_put_secret(SM, "evpipe/signing", V2, bin, sizeof bin, "AWSPENDING", NULL), EVP_OK);
   size_t len = 0;
   unsigned char *v = mock_aws_secret_value(M, "evpipe/signing", NULL, V2, &len);
   ck_assert_ptr_nonnull(v);
@@ -383,7 +415,8 @@ END_TEST
 START_TEST(sm_put_pending_idempotent_and_conflict) {
   evp__aws_result_t r;
   const char *val = "new \"key\" \\ with\tescapes \xc3\xa9";
-  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, val, strlen(val), "AWSPENDING", &r), EVP_OK);
+  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, val, strlen(val), "AWSPENDING", &r),
+                   EVP_OK);
   ck_assert_uint_eq(mock_aws_secret_versions(M, "evpipe/signing"), 2);
   char vid[72];
   ck_assert_int_eq(mock_aws_secret_stage(M, "evpipe/signing", "AWSPENDING", vid), 0);
@@ -396,19 +429,23 @@ START_TEST(sm_put_pending_idempotent_and_conflict) {
   ck_assert_mem_eq(v, val, len);
   free(v);
   /* a retry with the same token and value is a no-op */
-  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, val, strlen(val), "AWSPENDING", &r), EVP_OK);
+  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, val, strlen(val), "AWSPENDING", &r),
+                   EVP_OK);
   ck_assert_uint_eq(mock_aws_secret_versions(M, "evpipe/signing"), 2);
   /* another value under the same token: ResourceExistsException */
-  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, "other", 5, "AWSPENDING", &r), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, "other", 5, "AWSPENDING", &r),
+                   EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "ResourceExistsException");
   ck_assert_uint_eq(r.attempts, 1);
   /* limits and arguments checked before sending */
   mock_aws_stats_t before, after;
   mock_aws_stats(M, NULL, &before);
-  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", "short", "x", 1, NULL, &r), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", "short", "x", 1, NULL, &r),
+                   EVP_ERR_INVALID_ARG);
   char *big = calloc(1, 65537);
   memset(big, 'a', 65537);
-  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V3, big, 65537, NULL, &r), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V3, big, 65537, NULL, &r),
+                   EVP_ERR_TOO_LARGE);
   free(big);
   mock_aws_stats(M, NULL, &after);
   ck_assert_uint_eq(before.requests, after.requests);
@@ -421,16 +458,20 @@ END_TEST
 
 START_TEST(sm_rotation_stage_moves) {
   /* createSecret */
-  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, "key-two", 7, "AWSPENDING", NULL), EVP_OK);
+  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V2, "key-two", 7, "AWSPENDING", NULL),
+                   EVP_OK);
   evp__aws_result_t r;
   /* finishSecret without RemoveFromVersionId: refused, AWSCURRENT is on V1 */
-  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", V2, NULL, &r), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", V2, NULL, &r),
+                   EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "InvalidParameterException");
   /* wrong RemoveFromVersionId */
-  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", V2, V2, &r), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", V2, V2, &r),
+                   EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "InvalidParameterException");
   /* unknown target version */
-  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", V3, V1, &r), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", V3, V1, &r),
+                   EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "ResourceNotFoundException");
   /* the real move: AWSCURRENT V1 -> V2, AWSPREVIOUS follows to V1 */
   ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", V2, V1, &r), EVP_OK);
@@ -446,15 +487,19 @@ START_TEST(sm_rotation_stage_moves) {
   ck_assert_int_eq(mock_aws_secret_version_stages(M, "evpipe/signing", V2, st, sizeof st), 0);
   ck_assert_str_eq(st, "AWSCURRENT");
   /* AWSCURRENT can only be moved */
-  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", NULL, V2, &r), EVP_ERR_HTTP);
-  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", NULL, NULL, &r), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", NULL, V2, &r),
+                   EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", NULL, NULL, &r),
+                   EVP_ERR_INVALID_ARG);
   /* second rotation: V3 current, V2 previous, V1 deprecated (no labels) */
-  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V3, "key-three", 9, "AWSPENDING", NULL), EVP_OK);
+  ck_assert_int_eq(evp__sm_put_secret(SM, "evpipe/signing", V3, "key-three", 9, "AWSPENDING", NULL),
+                   EVP_OK);
   ck_assert_int_eq(evp__sm_update_stage(SM, "evpipe/signing", "AWSCURRENT", V3, V2, &r), EVP_OK);
   ck_assert_int_eq(mock_aws_secret_version_stages(M, "evpipe/signing", V1, st, sizeof st), 0);
   ck_assert_str_eq(st, "");
   /* DescribeSecret lists only labelled versions */
-  mock_aws_secret_set_rotation(M, "evpipe/signing", 1, "arn:aws:lambda:us-east-1:123456789012:function:rot", 30);
+  mock_aws_secret_set_rotation(M, "evpipe/signing", 1,
+                               "arn:aws:lambda:us-east-1:123456789012:function:rot", 30);
   char *json = NULL;
   ck_assert_int_eq(evp__sm_describe(SM, "evpipe/signing", &json, &r), EVP_OK);
   cJSON *j = cJSON_Parse(json);
@@ -505,11 +550,14 @@ START_TEST(fh_records_delivered_decoded) {
     ck_assert_mem_eq(d, recs[i], l);
     free(d);
   }
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "missing", recs, lens, 3, failed, &nf, &r), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "missing", recs, lens, 3, failed, &nf, &r),
+                   EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "ResourceNotFoundException");
   ck_assert_uint_eq(nf, 3);
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "bad name!", recs, lens, 3, failed, &nf, &r), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", recs, lens, 0, failed, &nf, &r), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "bad name!", recs, lens, 3, failed, &nf, &r),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", recs, lens, 0, failed, &nf, &r),
+                   EVP_ERR_INVALID_ARG);
 }
 END_TEST
 
@@ -534,11 +582,13 @@ START_TEST(fh_partial_failure_per_record) {
   size_t alens[2] = {2, 2};
   size_t bad2[1] = {0};
   mock_aws_fail_records_next(M, bad2, 1, "InternalFailure");
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", again, alens, 2, failed, &nf, &r), EVP_OK);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", again, alens, 2, failed, &nf, &r),
+                   EVP_OK);
   ck_assert_uint_eq(nf, 1);
   ck_assert_int_eq(failed[0], 1);
   ck_assert_int_eq(failed[1], 0);
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", again, alens, 1, failed, &nf, &r), EVP_OK);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", again, alens, 1, failed, &nf, &r),
+                   EVP_OK);
   ck_assert_uint_eq(nf, 0);
   ck_assert_uint_eq(mock_aws_stream_count(M, "events"), 5);
   char *d = mock_aws_stream_record(M, "events", 3, NULL);
@@ -554,32 +604,36 @@ START_TEST(fh_limits_refused_before_sending) {
   static const char *recs[501];
   static size_t lens[501];
   static unsigned char failed[501];
-  for (size_t i = 0; i < 501; i++)
-    recs[i] = "x", lens[i] = 1;
+  for (size_t i = 0; i < 501; i++) recs[i] = "x", lens[i] = 1;
   size_t nf;
   evp__aws_result_t r;
   mock_aws_stats_t before, after;
   mock_aws_stats(M, NULL, &before);
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", recs, lens, 501, failed, &nf, &r), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", recs, lens, 501, failed, &nf, &r),
+                   EVP_ERR_TOO_LARGE);
   ck_assert_uint_eq(nf, 501);
   /* one record over 1000 KiB */
   char *big = malloc(4u * 1024 * 1024 + 1);
   memset(big, 'b', 4u * 1024 * 1024 + 1);
   const char *one[1] = {big};
   size_t one_len[1] = {1000u * 1024 + 1};
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", one, one_len, 1, failed, &nf, &r), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", one, one_len, 1, failed, &nf, &r),
+                   EVP_ERR_TOO_LARGE);
   /* 4 MiB + 1 in total, every record within its own limit */
   const char *five[5] = {big, big, big, big, big};
   size_t five_len[5] = {1000u * 1024, 1000u * 1024, 1000u * 1024, 1000u * 1024,
                         4u * 1024 * 1024 + 1 - 4000u * 1024};
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", five, five_len, 5, failed, &nf, &r), EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", five, five_len, 5, failed, &nf, &r),
+                   EVP_ERR_TOO_LARGE);
   mock_aws_stats(M, NULL, &after);
   ck_assert_uint_eq(before.requests, after.requests);
   /* exactly at the limits: accepted (500 records; 4 MiB in 5 records) */
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", recs, lens, 500, failed, &nf, &r), EVP_OK);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", recs, lens, 500, failed, &nf, &r),
+                   EVP_OK);
   ck_assert_uint_eq(nf, 0);
   five_len[4] -= 1;
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", five, five_len, 5, failed, &nf, &r), EVP_OK);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", five, five_len, 5, failed, &nf, &r),
+                   EVP_OK);
   ck_assert_uint_eq(nf, 0);
   ck_assert_uint_eq(mock_aws_stream_count(M, "events"), 505);
   free(big);
@@ -629,8 +683,7 @@ START_TEST(retries_exhausted_after_three_attempts) {
   ck_assert_uint_eq(st.requests, 3);
   /* 503 with a non-JSON body: retried by status, no error code */
   mock_aws_clear_faults(M);
-  for (int i = 0; i < 3; i++)
-    mock_aws_raw_next(M, NULL, 503, "text/html", "<html>busy</html>", 17);
+  for (int i = 0; i < 3; i++) mock_aws_raw_next(M, NULL, 503, "text/html", "<html>busy</html>", 17);
   ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", NULL, NULL, &s, &r), EVP_ERR_HTTP);
   ck_assert_uint_eq(r.attempts, 3);
   ck_assert_int_eq(r.http_status, 503);
@@ -712,7 +765,9 @@ START_TEST(timeout_bounds_the_call) {
   mock_aws_delay_next(M, NULL, 1, 3000);
   char *resp = NULL;
   t0 = now_ms();
-  ck_assert_int_eq(evp__aws_call(SM, "DescribeSecret", "{\"SecretId\":\"evpipe/signing\"}", 29, 200, &resp, NULL, &r), EVP_ERR_TIMED_OUT);
+  ck_assert_int_eq(evp__aws_call(SM, "DescribeSecret", "{\"SecretId\":\"evpipe/signing\"}", 29, 200,
+                                 &resp, NULL, &r),
+                   EVP_ERR_TIMED_OUT);
   ck_assert_ptr_null(resp);
   ck_assert_int_lt(now_ms() - t0, 1500);
 }
@@ -737,7 +792,9 @@ START_TEST(connection_drop_retried) {
   evp__aws_env_t *e = env_for(M, "AWS_ENDPOINT_URL=http://127.0.0.1:1", NULL);
   evp__aws_client_t *c;
   char err[256];
-  ck_assert_int_eq(evp__aws_client_new(e, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__aws_client_new(e, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c,
+                                       err, sizeof err),
+                   EVP_OK);
   shrink(c);
   ck_assert_int_eq(evp__sm_get_secret(c, "evpipe/signing", NULL, NULL, &s, &r), EVP_ERR_TRANSPORT);
   ck_assert_uint_eq(r.attempts, 3);
@@ -762,11 +819,13 @@ START_TEST(bad_answers) {
   unsigned char failed[2];
   const char *one = "{\"FailedPutCount\":0,\"RequestResponses\":[{\"RecordId\":\"1\"}]}";
   mock_aws_raw_next(M, NULL, 200, "application/x-amz-json-1.1", one, strlen(one));
-  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", recs, lens, 2, failed, &nf, &r), EVP_ERR_JSON);
+  ck_assert_int_eq(evp__fh_put_record_batch(FH, "events", recs, lens, 2, failed, &nf, &r),
+                   EVP_ERR_JSON);
   ck_assert_uint_eq(nf, 2);
   ck_assert_int_eq(failed[0] & failed[1], 1);
   /* error type from the x-amzn-ErrorType header / "__type" with a namespace */
-  const char *nsbody = "{\"__type\":\"com.amazonaws.kms#KMSAccessDeniedException:http://x\",\"Message\":\"no\\nway\"}";
+  const char *nsbody = "{\"__type\":\"com.amazonaws.kms#KMSAccessDeniedException:http://"
+                       "x\",\"Message\":\"no\\nway\"}";
   mock_aws_raw_next(M, NULL, 400, "application/x-amz-json-1.1", nsbody, strlen(nsbody));
   ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", NULL, NULL, &s, &r), EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "KMSAccessDeniedException");
@@ -792,15 +851,19 @@ START_TEST(raw_call_and_arguments) {
   char *resp = NULL;
   size_t len = 0;
   evp__aws_result_t r;
-  ck_assert_int_eq(evp__aws_call(SM, "DescribeSecret", "{\"SecretId\":\"evpipe/signing\"}", 29, 0, &resp, &len, &r), EVP_OK);
+  ck_assert_int_eq(evp__aws_call(SM, "DescribeSecret", "{\"SecretId\":\"evpipe/signing\"}", 29, 0,
+                                 &resp, &len, &r),
+                   EVP_OK);
   ck_assert_ptr_nonnull(resp);
   ck_assert_uint_eq(len, strlen(resp));
   ck_assert_ptr_nonnull(strstr(resp, "VersionIdsToStages"));
   free(resp);
   ck_assert_int_eq(evp__aws_call(SM, "Bad.Op", "{}", 2, 0, &resp, &len, &r), EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(evp__aws_call(SM, "", "{}", 2, 0, &resp, &len, &r), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__aws_call(NULL, "DescribeSecret", "{}", 2, 0, &resp, &len, &r), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__aws_call(SM, "NoSuchOperation", NULL, 0, 0, NULL, NULL, NULL), EVP_ERR_HTTP);
+  ck_assert_int_eq(evp__aws_call(NULL, "DescribeSecret", "{}", 2, 0, &resp, &len, &r),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__aws_call(SM, "NoSuchOperation", NULL, 0, 0, NULL, NULL, NULL),
+                   EVP_ERR_HTTP);
   /* a body that is not JSON is refused by the service, not retried */
   ck_assert_int_eq(evp__aws_call(SM, "DescribeSecret", "{", 1, 0, NULL, NULL, &r), EVP_ERR_HTTP);
   ck_assert_str_eq(r.err_type, "SerializationException");
@@ -817,20 +880,19 @@ typedef struct {
 static size_t sink(char *p, size_t sz, size_t n, void *ud) {
   sink_t *k = ud;
   size_t l = sz * n, take = l;
-  if (k->len + take >= sizeof k->body)
-    take = sizeof k->body - 1 - k->len;
+  if (k->len + take >= sizeof k->body) take = sizeof k->body - 1 - k->len;
   memcpy(k->body + k->len, p, take);
   k->len += take;
   k->body[k->len] = '\0';
   return l;
 }
 
-static long raw_post(const char *const *hdrs, size_t nh, int sign, const char *secret, sink_t *out) {
+static long raw_post(const char *const *hdrs, size_t nh, int sign, const char *secret,
+                     sink_t *out) {
   CURL *e = curl_easy_init();
   ck_assert_ptr_nonnull(e);
   struct curl_slist *l = NULL;
-  for (size_t i = 0; i < nh; i++)
-    l = curl_slist_append(l, hdrs[i]);
+  for (size_t i = 0; i < nh; i++) l = curl_slist_append(l, hdrs[i]);
   memset(out, 0, sizeof *out);
   curl_easy_setopt(e, CURLOPT_URL, mock_aws_url(M));
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, l);
@@ -944,11 +1006,9 @@ START_TEST(concurrent_clients) {
     w[i] = (worker_t){ENV, i, 0};
     ck_assert_int_eq(pthread_create(&th[i], NULL, worker, &w[i]), 0);
   }
-  for (int i = 0; i < N; i++)
-    pthread_join(th[i], NULL);
+  for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
   int ok = 0;
-  for (int i = 0; i < N; i++)
-    ok += w[i].ok;
+  for (int i = 0; i < N; i++) ok += w[i].ok;
   ck_assert_int_eq(ok, N * 20);
   ck_assert_uint_eq(mock_aws_stream_count(M, "events"), N * 20);
   mock_aws_stats_t s;
@@ -974,15 +1034,18 @@ static void make_cert(char **cert_pem, char **key_pem) {
   X509_gmtime_adj(X509_getm_notAfter(x), 3600);
   X509_set_pubkey(x, k);
   X509_NAME *n = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"evpipe test", -1, -1, 0);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"evpipe test", -1, -1,
+                             0);
   X509_set_issuer_name(x, n);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-  static const struct { int nid; const char *v; } ext[] = {
-      {NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost"},
-      {NID_basic_constraints, "critical,CA:TRUE"},
-      {NID_key_usage, "critical,digitalSignature,keyCertSign"}};
+  static const struct {
+    int nid;
+    const char *v;
+  } ext[] = {{NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost"},
+             {NID_basic_constraints, "critical,CA:TRUE"},
+             {NID_key_usage, "critical,digitalSignature,keyCertSign"}};
   for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
     X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, ext[i].nid, ext[i].v);
     ck_assert_ptr_nonnull(e);
@@ -1040,7 +1103,9 @@ START_TEST(https_verified_against_the_ca_bundle) {
   /* trusted: the call goes through */
   setenv("SSL_CERT_FILE", ca, 1);
   evp__aws_client_t *c;
-  ck_assert_int_eq(evp__aws_client_new(env, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__aws_client_new(env, "secretsmanager", "SECRETS_MANAGER", "secretsmanager",
+                                       &c, err, sizeof err),
+                   EVP_OK);
   shrink(c);
   evp_err_t e = evp__sm_get_secret(c, "tls/secret", "AWSCURRENT", NULL, &s, &r);
   ck_assert_msg(e == EVP_OK, "over TLS: %s (%s %s)", evp_err2name(e), r.err_type, r.err_msg);
@@ -1057,7 +1122,9 @@ START_TEST(https_verified_against_the_ca_bundle) {
       setenv("SSL_CERT_FILE", wrong, 1);
     else
       unsetenv("SSL_CERT_FILE");
-    ck_assert_int_eq(evp__aws_client_new(env, "secretsmanager", "SECRETS_MANAGER", "secretsmanager", &c, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(evp__aws_client_new(env, "secretsmanager", "SECRETS_MANAGER", "secretsmanager",
+                                         &c, err, sizeof err),
+                     EVP_OK);
     shrink(c);
     e = evp__sm_get_secret(c, "tls/secret", "AWSCURRENT", NULL, &s, &r);
     ck_assert_int_eq(e, EVP_ERR_TRANSPORT);

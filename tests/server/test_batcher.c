@@ -87,8 +87,8 @@ START_TEST(rfc3339_strict) {
   ck_assert_int_eq(ts("2016-12-31T23:59:60Z"), ts("2017-01-01T00:00:00Z")); /* leap second */
   ck_assert_int_eq(ts("0000-01-01T00:00:00Z"), INT64_C(-62167219200000000));
   ck_assert_int_eq(ts("9999-12-31T23:59:59Z"), INT64_C(253402300799000000));
-  ck_assert(bad_ts("2024-05-01T09:00:00"));      /* no time zone */
-  ck_assert(bad_ts("2023-02-29T00:00:00Z"));     /* not a leap year */
+  ck_assert(bad_ts("2024-05-01T09:00:00"));  /* no time zone */
+  ck_assert(bad_ts("2023-02-29T00:00:00Z")); /* not a leap year */
   ck_assert(bad_ts("2024-04-31T00:00:00Z"));
   ck_assert(bad_ts("2024-13-01T00:00:00Z"));
   ck_assert(bad_ts("2024-05-01T24:00:00Z"));
@@ -113,7 +113,7 @@ START_TEST(dedup_window_bound_and_rollback) {
   evp__dedup_t *d = evp__dedup_new(10 * 1000000, 1000);
   ck_assert_ptr_nonnull(d);
   ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 0), 0);
-  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 5000000), 1);  /* within 10 s */
+  ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 5000000), 1); /* within 10 s */
   ck_assert_int_eq(evp__dedup_check(d, 0, "b", 1, 5000000), 0);
   ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 10000001), 0); /* outside: new again */
   ck_assert_int_eq(evp__dedup_check(d, 0, "a", 1, 10000002), 1);
@@ -285,8 +285,9 @@ START_TEST(row_mapping) {
   const evp__pq_value_t *row;
   const char *id;
   size_t idlen;
-  ck_assert_int_eq(evp__row_builder_build(rb, ev, strlen(ev), 42, "cli", 3, &row, &id, &idlen, err,
-                                   sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__row_builder_build(rb, ev, strlen(ev), 42, "cli", 3, &row, &id, &idlen, err, sizeof err),
+      EVP_OK);
   ck_assert_uint_eq(idlen, 3);
   ck_assert(memcmp(id, "e-1", 3) == 0);
   ck_assert(row[0].v.s.len == 3 && memcmp(row[0].v.s.ptr, "e-1", 3) == 0);
@@ -321,8 +322,9 @@ START_TEST(row_mapping) {
       if (!in_str && pos > 0 && pos < wl) text[k++] = (char)" \t\n\r"[pos % 4];
       memcpy(text + k, want + pos, wl - pos + 1);
       snprintf(evb, sizeof evb, "{\"event_id\":\"e\",\"n\":1,\"ctx\":%s}", text);
-      ck_assert_int_eq(evp__row_builder_build(rb, evb, strlen(evb), 1, "c", 1, &row, &id, &idlen, err,
-                                       sizeof err), EVP_OK);
+      ck_assert_int_eq(evp__row_builder_build(rb, evb, strlen(evb), 1, "c", 1, &row, &id, &idlen,
+                                              err, sizeof err),
+                       EVP_OK);
       ck_assert_uint_eq(row[5].v.s.len, wl);
       ck_assert_msg(memcmp(row[5].v.s.ptr, want, wl) == 0, "pad %d pos %zu: %.*s", pad, pos,
                     (int)row[5].v.s.len, row[5].v.s.ptr);
@@ -331,21 +333,26 @@ START_TEST(row_mapping) {
       ck_assert_int_eq(copied, strpbrk(text, " \t\n\r") != NULL);
     }
   }
-  const char *tight = "{\"event_id\":\"e\",\"n\":1,\"ctx\":{\"a_rather_long_key\":[1,{\"b\":\"c\"}]}}";
-  ck_assert_int_eq(evp__row_builder_build(rb, tight, strlen(tight), 1, "c", 1, &row, &id, &idlen, err,
-                                   sizeof err), EVP_OK);
+  const char *tight =
+      "{\"event_id\":\"e\",\"n\":1,\"ctx\":{\"a_rather_long_key\":[1,{\"b\":\"c\"}]}}";
+  ck_assert_int_eq(evp__row_builder_build(rb, tight, strlen(tight), 1, "c", 1, &row, &id, &idlen,
+                                          err, sizeof err),
+                   EVP_OK);
   ck_assert_ptr_eq(row[5].v.s.ptr, strstr(tight, "{\"a_rather"));
-  ck_assert_uint_eq(row[5].v.s.len, strlen(tight) - 1 - (size_t)(strstr(tight, "{\"a_rather") - tight));
+  ck_assert_uint_eq(row[5].v.s.len,
+                    strlen(tight) - 1 - (size_t)(strstr(tight, "{\"a_rather") - tight));
 
   /* missing and null -> NULL; an integral float fits a bigint */
   const char *ev2 = "{\"event_id\":\"e-2\",\"n\":3.0,\"x\":null}";
-  ck_assert_int_eq(evp__row_builder_build(rb, ev2, strlen(ev2), 1, "c", 1, &row, &id, &idlen, err,
-                                   sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__row_builder_build(rb, ev2, strlen(ev2), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+      EVP_OK);
   ck_assert_int_eq(row[1].v.i64, 3);
   for (int c = 2; c <= 7; c++) ck_assert_int_eq(row[c].is_null, 1);
 
   /* values that fit no column */
-  const char *bad[] = {"{\"event_id\":\"e\",\"n\":1.5}", "{\"event_id\":\"e\",\"n\":\"1\"}",
+  const char *bad[] = {"{\"event_id\":\"e\",\"n\":1.5}",
+                       "{\"event_id\":\"e\",\"n\":\"1\"}",
                        "{\"event_id\":\"e\",\"n\":9223372036854775808}",
                        "{\"event_id\":\"e\",\"n\":1,\"x\":1e999}",
                        "{\"event_id\":\"e\",\"n\":1,\"at\":\"yesterday\"}",
@@ -353,13 +360,15 @@ START_TEST(row_mapping) {
                        "{\"event_id\":\"e\",\"n\":1,\"ctx\":\"{}\"}",
                        "{\"event_id\":7,\"n\":1}"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-    ck_assert_msg(evp__row_builder_build(rb, bad[i], strlen(bad[i]), 1, "c", 1, &row, &id, &idlen, err,
-                                  sizeof err) == EVP_ERR_INVALID_EVENT,
+    ck_assert_msg(evp__row_builder_build(rb, bad[i], strlen(bad[i]), 1, "c", 1, &row, &id, &idlen,
+                                         err, sizeof err) == EVP_ERR_INVALID_EVENT,
                   "accepted %s", bad[i]);
-  ck_assert_int_eq(evp__row_builder_build(rb, "[1]", 3, 1, "c", 1, &row, &id, &idlen, err, sizeof err),
-                   EVP_ERR_JSON);
-  ck_assert_int_eq(evp__row_builder_build(rb, "{\"n\":", 5, 1, "c", 1, &row, &id, &idlen, err,
-                                   sizeof err), EVP_ERR_JSON);
+  ck_assert_int_eq(
+      evp__row_builder_build(rb, "[1]", 3, 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+      EVP_ERR_JSON);
+  ck_assert_int_eq(
+      evp__row_builder_build(rb, "{\"n\":", 5, 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+      EVP_ERR_JSON);
   evp__row_builder_free(rb);
   evp__table_free(t);
 }
@@ -402,7 +411,8 @@ static void append_ids(evp__wal_t *w, const char *prefix, int from, int n, int64
   size_t len[64];
   ck_assert_int_le(n, 64);
   for (int i = 0; i < n; i++) {
-    snprintf(buf[i], sizeof buf[i], "{\"event_id\":\"%s-%d\",\"n\":%d}", prefix, from + i, from + i);
+    snprintf(buf[i], sizeof buf[i], "{\"event_id\":\"%s-%d\",\"n\":%d}", prefix, from + i,
+             from + i);
     ev[i] = buf[i];
     len[i] = strlen(buf[i]);
   }
@@ -450,19 +460,20 @@ START_TEST(writes_hour_partitions_and_dedups) {
   mk_tmpdir();
   evp__wal_t *w = open_wal();
   evp__batcher_t *b = start(w, 0, 0, 600);
-  append_ids(w, "a", 0, 10, T0 + HOUR_US - 1000);   /* 09:59:59.999 */
-  append_ids(w, "a", 10, 10, T0 + HOUR_US);         /* 10:00:00 */
-  append_ids(w, "a", 5, 10, T0 + HOUR_US + 1000);   /* 5..14 again: retried */
+  append_ids(w, "a", 0, 10, T0 + HOUR_US - 1000); /* 09:59:59.999 */
+  append_ids(w, "a", 10, 10, T0 + HOUR_US);       /* 10:00:00 */
+  append_ids(w, "a", 5, 10, T0 + HOUR_US + 1000); /* 5..14 again: retried */
   append_ids(w, "a", 20, 5, T0 + HOUR_US + 2000);
   /* One id in every shape the dedup look-ahead meets: first and plain
    * (keyed ahead), not first, and escaped (both checked the usual way). */
-  const char *mixed[] = {"{\"event_id\":\"m-1\",\"n\":1}", "{\"n\":2,\"event_id\":\"m-1\"}",
+  const char *mixed[] = {"{\"event_id\":\"m-1\",\"n\":1}",       "{\"n\":2,\"event_id\":\"m-1\"}",
                          "{\"event_id\":\"m\\u002d1\",\"n\":3}", "{\"event_id\":\"m-2\",\"n\":4}",
-                         "{\"n\":5,\"event_id\":\"m-3\"}", "{\"event_id\":\"m-3\",\"n\":6}"};
+                         "{\"n\":5,\"event_id\":\"m-3\"}",       "{\"event_id\":\"m-3\",\"n\":6}"};
   size_t mlen[6];
   for (int i = 0; i < 6; i++) mlen[i] = strlen(mixed[i]);
   char err[256];
-  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + HOUR_US + 3000, mixed, mlen, 6, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__wal_append(w, "client-1", T0 + HOUR_US + 3000, mixed, mlen, 6, err, sizeof err), EVP_OK);
   ck_assert_uint_eq(evp__wal_pending_events(w), 41);
   ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
   evp__batcher_stats_t st;
@@ -717,8 +728,7 @@ START_TEST(errors_and_retry) {
   ck_assert_ptr_nonnull(strstr(last, "dt=2024-05-01"));
   ck_assert_int_eq(unlink(dt), 0);
   evp_err_t e;
-  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
-  }
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {}
   ck_assert_int_eq(e, EVP_OK);
   evp__batcher_get_stats(b, &st);
   ck_assert_uint_eq(st.rows, 5);
@@ -763,7 +773,8 @@ static void parts_log(evp__wal_t *w, const char *extra) {
   append_ids(w, "p", 30, 6, T0 + 6);
   if (extra) {
     size_t el = strlen(extra);
-    ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 7, &extra, &el, 1, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 7, &extra, &el, 1, err, sizeof err),
+                     EVP_OK);
   }
 }
 
@@ -795,7 +806,7 @@ START_TEST(parallel_parts_decide_like_one_file) {
   /* Good events only: three files at once, the same rows and duplicates as
    * one file, and ranges that cover the log without overlapping. */
   const char *extras[] = {NULL, "{\"event_id\":\"z\",\"n\":\"one\"}", /* fits no row */
-                          "{\"event_id\":\"p\\u002d3\",\"n\":1}"};           /* escaped id */
+                          "{\"event_id\":\"p\\u002d3\",\"n\":1}"};    /* escaped id */
   for (size_t x = 0; x < sizeof extras / sizeof *extras; x++) {
     evp__batcher_stats_t one, par;
     int f1, f3;
@@ -851,8 +862,7 @@ START_TEST(parallel_parts_retry_after_a_failed_flush) {
   ck_assert_uint_eq(evp__wal_pending_events(w), 50);
   ck_assert_int_eq(unlink(dt), 0);
   evp_err_t e;
-  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
-  }
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {}
   ck_assert_int_eq(e, EVP_OK);
   evp__batcher_get_stats(b, &st);
   /* the failed attempt's dedup decisions were undone: nothing counted twice */
@@ -954,7 +964,8 @@ static int gen_mode(const char *dir) {
   const int64_t times[3] = {T0 + 15 * HOUR_US - 1, T0 + 15 * HOUR_US, T0 + 16 * HOUR_US + 7};
   const char *events[] = {
       "{\"event_id\":\"g-0\",\"n\":-9223372036854775808,\"x\":-0.5,\"ok\":true,"
-      "\"at\":\"2024-05-01T23:59:59.999999Z\",\"ctx\":{\"k\":\"v\",\"n\":[1,2]},\"tags\":[\"a\",\"b\"],"
+      "\"at\":\"2024-05-01T23:59:59.999999Z\",\"ctx\":{\"k\":\"v\",\"n\":[1,2]},\"tags\":[\"a\","
+      "\"b\"],"
       "\"s\":\"plain\"}",
       "{\"event_id\":\"g-1\",\"n\":9223372036854775807,\"x\":1e300,\"ok\":false,"
       "\"at\":\"2024-05-02T01:30:00.5+01:30\",\"s\":\"tab\\tquote\\\"uni\\u00e9\\ud83d\\ude00\"}",
@@ -979,7 +990,8 @@ static int gen_mode(const char *dir) {
       if (evp__wal_append(w, cid, times[r], ev, len, (size_t)nev, err, sizeof err)) goto fail;
       for (int i = 0; i < nev; i++)
         fprintf(out, "{\"event\":%s,\"received_at_us\":%lld,\"client_id\":\"%s\"}\n", events[i],
-                (long long)times[r], cid), row++;
+                (long long)times[r], cid),
+            row++;
     } else {
       char buf[2][128];
       snprintf(buf[0], sizeof buf[0], "{\"event_id\":\"g-%d\",\"n\":%d,\"ok\":true}", 10 + r, r);
@@ -990,7 +1002,8 @@ static int gen_mode(const char *dir) {
       for (int i = 0; i < 4; i++)
         if (r == 2 || i % 2 == 1)
           fprintf(out, "{\"event\":%s,\"received_at_us\":%lld,\"client_id\":\"%s\"}\n", e2[i],
-                  (long long)times[r], cid), row++;
+                  (long long)times[r], cid),
+              row++;
     }
   }
   if (evp__batcher_flush(b, 60000) != EVP_OK) {
@@ -1035,7 +1048,7 @@ static void crash_child(int fd, int round, unsigned seed) {
   bo.schema_json = SCHEMA;
   bo.buffer_bytes = 1 + rand_r(&seed) % 8192;
   bo.buffer_seconds = 1;
-  bo.dedup_window_s = 0; /* exactly-once must not depend on dedup */
+  bo.dedup_window_s = 0;    /* exactly-once must not depend on dedup */
   bo.parts = 1 + round % 3; /* also killed while parts are written at once */
   bo.part_min_events = 1;
   evp__batcher_t *b;
@@ -1158,8 +1171,6 @@ fail:
   return 1;
 }
 
-
-
 /* A UUID matches in any case; a 36-byte id that only looks close does not
  * (setting bit 0x20 folds a UUID's letters but would also merge '@' with
  * '`', 0x10 with '0', 'P' with 'p'); scopes keep clients apart. */
@@ -1182,7 +1193,9 @@ START_TEST(dedup_uuid_case_and_scope) {
   /* pairs that differ only in bit 0x20 at one byte, none of them a UUID */
   static const char *const pairs[][2] = {
       {"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3@", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3`"},
-      {"\x10" "f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34", "0f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34"},
+      {"\x10"
+       "f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34",
+       "0f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34"},
       {"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3G", "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f3g"},
       {"9f1b6c2e\r8a4d-4f7e-9b21-0c5d7e9a1f34", "9f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34"},
       {"3F1B6C2E8-A4D-4F7E-9B21-0C5D7E9A1F34", "3f1b6c2e8-a4d-4f7e-9b21-0c5d7e9a1f34"},
@@ -1204,11 +1217,11 @@ END_TEST
 
 typedef struct {
   pthread_mutex_t mu;
-  int n[4];                  /* notices by kind */
-  uint64_t failures_told;    /* sum of the failures told while failing */
+  int n[4];                                  /* notices by kind */
+  uint64_t failures_told;                    /* sum of the failures told while failing */
   uint64_t recovered_after, recovered_total; /* the recovery's failures, failures_total */
-  uint64_t refused_told, refused_total;     /* events told as refused; the last total */
-  char file[4400];                          /* the last refused notice's quarantine file */
+  uint64_t refused_told, refused_total;      /* events told as refused; the last total */
+  char file[4400];                           /* the last refused notice's quarantine file */
   char error[512];
 } notices_t;
 
@@ -1220,8 +1233,10 @@ static void on_notice(void *arg, const evp__batcher_notice_t *n) {
     t->refused_told += n->failures;
     t->refused_total = n->failures_total;
     snprintf(t->file, sizeof t->file, "%s", n->file ? n->file : "");
-  } else if (n->kind != EVP__LAKE_RECOVERED) t->failures_told += n->failures;
-  else t->recovered_after = n->failures, t->recovered_total = n->failures_total;
+  } else if (n->kind != EVP__LAKE_RECOVERED)
+    t->failures_told += n->failures;
+  else
+    t->recovered_after = n->failures, t->recovered_total = n->failures_total;
   snprintf(t->error, sizeof t->error, "%s", n->error);
   pthread_mutex_unlock(&t->mu);
 }
@@ -1291,8 +1306,7 @@ START_TEST(lake_failures_are_told_reported_and_returned) {
   ck_assert_int_eq(unlink(events), 0);
   ck_assert_int_eq(rename(away, events), 0);
   evp_err_t e;
-  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
-  }
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {}
   ck_assert_int_eq(e, EVP_OK);
   ck_assert_int_eq(evp__batcher_failing(b, reason, sizeof reason, &since, &fails), 0);
   ck_assert_int_eq(told_wait(&t, EVP__LAKE_RECOVERED, 1), 1);
@@ -1311,8 +1325,7 @@ START_TEST(lake_failures_are_told_reported_and_returned) {
   ck_assert_int_eq(evp__batcher_failing(b, NULL, 0, NULL, NULL), 1);
   ck_assert_int_eq(unlink(events), 0);
   ck_assert_int_eq(rename(away, events), 0);
-  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
-  }
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {}
   ck_assert_int_eq(e, EVP_OK);
   ck_assert_int_eq(evp__batcher_failing(b, NULL, 0, NULL, NULL), 0);
   ck_assert_int_eq(told(&t, EVP__LAKE_FAILED), 1);
@@ -1334,8 +1347,7 @@ START_TEST(lake_failures_are_told_reported_and_returned) {
   pthread_mutex_unlock(&t.mu);
   ck_assert_int_eq(unlink(events), 0);
   ck_assert_int_eq(rename(away, events), 0);
-  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {
-  }
+  for (int i = 0; i < 100 && (e = evp__batcher_flush(b, 10000)) != EVP_OK; i++) {}
   ck_assert_int_eq(e, EVP_OK);
   ck_assert_int_eq(told_wait(&t, EVP__LAKE_RECOVERED, 2), 2);
   /* the final flush fails: the close says so, the events stay in the log */
@@ -1390,22 +1402,23 @@ static void dedup_scope_run(int parts) {
   mk_tmpdir();
   evp__wal_t *w = open_wal();
   evp__batcher_t *b = parts ? start_parts(w, parts) : start(w, 0, 0, 600);
-  const char *u = "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34", *U = "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34";
+  const char *u = "3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34",
+             *U = "3F1B6C2E-8A4D-4F7E-9B21-0C5D7E9A1F34";
   append_as(w, "client-a", u, T0);
-  append_as(w, "client-b", u, T0 + 1);     /* another client: kept */
-  append_as(w, "client-a", U, T0 + 2);     /* upper case: a duplicate */
+  append_as(w, "client-b", u, T0 + 1); /* another client: kept */
+  append_as(w, "client-a", U, T0 + 2); /* upper case: a duplicate */
   append_as(w, "client-b", "3f1b6c2e-8A4D-4f7e-9b21-0C5D7E9A1F34", T0 + 3); /* mixed: duplicate */
   append_as(w, "client-a", "Order-7", T0 + 4);
   append_as(w, "client-a", "order-7", T0 + 5); /* not a UUID: exact, kept */
   append_as(w, "client-", "aOrder-7", T0 + 6); /* the scope is not a prefix of the id */
   append_as(w, "client-ab", "1", T0 + 7);
-  append_as(w, "client-a", "b1", T0 + 8);       /* "client-a" + "b1" vs "client-ab" + "1" */
+  append_as(w, "client-a", "b1", T0 + 8); /* "client-a" + "b1" vs "client-ab" + "1" */
   expect_written(b, 7, 2);
   /* after a restart the ids re-learnt from the log are scoped the same way */
   b = parts ? start_parts(w, parts) : start(w, 0, 0, 600);
-  append_as(w, "client-b", U, T0 + 10);        /* duplicate of client-b's */
+  append_as(w, "client-b", U, T0 + 10);         /* duplicate of client-b's */
   append_as(w, "client-a", "ORDER-7", T0 + 11); /* new: not a UUID */
-  append_as(w, "client-c", u, T0 + 12);        /* new client: new */
+  append_as(w, "client-c", u, T0 + 12);         /* new client: new */
   expect_written(b, 2, 1);
   evp__wal_close(w);
   rm_tree(tmpdir);
@@ -1510,14 +1523,15 @@ START_TEST(row_values_exact_or_refused) {
   };
   for (size_t i = 0; i < sizeof exact / sizeof *exact; i++) {
     evp_err_t e = evp__row_builder_build(rb, exact[i].ev, strlen(exact[i].ev), 1, "c", 1, &row, &id,
-                                  &idlen, err, sizeof err);
+                                         &idlen, err, sizeof err);
     ck_assert_msg(e == EVP_OK, "%s: %s", exact[i].ev, err);
     ck_assert_msg(row[1].v.i64 == exact[i].n, "%s stored as %lld", exact[i].ev,
                   (long long)row[1].v.i64);
   }
   const char *x = "{\"event_id\":\"e\",\"n\":1,\"x\":4.9406564584124654e-324}";
-  ck_assert_int_eq(evp__row_builder_build(rb, x, strlen(x), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
-                   EVP_OK);
+  ck_assert_int_eq(
+      evp__row_builder_build(rb, x, strlen(x), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+      EVP_OK);
   ck_assert(row[2].v.f64 == 4.9406564584124654e-324); /* the smallest subnormal is a double */
   static const char *const refused[] = {
       "{\"event_id\":\"e\",\"n\":9223372036854775808}",
@@ -1536,8 +1550,8 @@ START_TEST(row_values_exact_or_refused) {
       "{\"event_id\":\"e\",\"n\":1,\"zz\":1,\"y\":1,\"zz\":2}",
   };
   for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
-    evp_err_t e = evp__row_builder_build(rb, refused[i], strlen(refused[i]), 1, "c", 1, &row, &id, &idlen,
-                                  err, sizeof err);
+    evp_err_t e = evp__row_builder_build(rb, refused[i], strlen(refused[i]), 1, "c", 1, &row, &id,
+                                         &idlen, err, sizeof err);
     ck_assert_msg(e == EVP_ERR_INVALID_EVENT, "%s: %s (%s)", refused[i], evp_err2name(e), err);
   }
   /* 4097 copies of one member: refused by the member bound, as at the door,
@@ -1548,8 +1562,9 @@ START_TEST(row_values_exact_or_refused) {
   n += (size_t)sprintf(big, "{\"event_id\":\"e\",\"n\":1");
   for (int i = 0; i < 4097; i++) n += (size_t)sprintf(big + n, ",\"s\":\"a\"");
   memcpy(big + n, "}", 2);
-  ck_assert_int_eq(evp__row_builder_build(rb, big, strlen(big), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
-                   EVP_ERR_INVALID_EVENT);
+  ck_assert_int_eq(
+      evp__row_builder_build(rb, big, strlen(big), 1, "c", 1, &row, &id, &idlen, err, sizeof err),
+      EVP_ERR_INVALID_EVENT);
   ck_assert_msg(strstr(err, "more than 4096 top-level members") != NULL, "%s", err);
   free(big);
   evp__row_builder_free(rb);
@@ -1686,9 +1701,9 @@ static void refused_run(int parts) {
   uint64_t offs[4];
   ck_assert_int_eq(read_refused(got, gl, offs, 4), 3);
   for (int i = 0; i < 2; i++) {
-    int j = gl[0] == rl[i] && memcmp(got[0], REFUSED[i], rl[i]) == 0 && offs[0] == at ? 0
+    int j = gl[0] == rl[i] && memcmp(got[0], REFUSED[i], rl[i]) == 0 && offs[0] == at   ? 0
             : gl[1] == rl[i] && memcmp(got[1], REFUSED[i], rl[i]) == 0 && offs[1] == at ? 1
-                                                                                         : 2;
+                                                                                        : 2;
     ck_assert_uint_eq(gl[j], rl[i]);
     ck_assert_mem_eq(got[j], REFUSED[i], rl[i]);
     ck_assert_uint_eq(offs[j], at);
@@ -1718,7 +1733,8 @@ START_TEST(refused_events_wait_for_room_in_the_quarantine) {
   evp__batcher_t *b = start_noticed(w, &t);
   append_ids(w, "g", 0, 3, T0);
   size_t rl = strlen(REFUSED[0]);
-  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 1, REFUSED, &rl, 1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__wal_append(w, "client-1", T0 + 1, REFUSED, &rl, 1, err, sizeof err),
+                   EVP_OK);
   ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_ERR_IO);
   ck_assert_uint_eq(evp__wal_pending_events(w), 4);
   ck_assert_int_ge(told_wait(&t, EVP__LAKE_FAILED, 1), 1);

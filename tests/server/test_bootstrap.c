@@ -106,11 +106,9 @@ static pid_t spawn(const char *handler, const char *const *extra, size_t n_extra
 }
 
 static int reap(pid_t pid, int sig) {
-  if (sig)
-    kill(pid, sig);
+  if (sig) kill(pid, sig);
   int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
   return st;
 }
 
@@ -168,12 +166,10 @@ static char *sqs_event(const char *msg_id, int n) {
 }
 
 static const char *const AUTHZ_ENV[] = {"EVP_SIGNING_KEY_SECRET_ID=" SIGNING};
-static const char *const PROC_ENV[] = {"EVP_DELIVERY_STREAM=events",
-                                       "EVP_DEADLETTER_STREAM=events-dlq",
-                                       "EVP_DEADLINE_MARGIN_MS=500",
-                                       "EVP_FIREHOSE_BACKOFF_MS=50",
-                                       "EVP_FIREHOSE_BACKOFF_MAX_MS=200",
-                                       "EVP_FIREHOSE_MAX_ATTEMPTS=100"};
+static const char *const PROC_ENV[] = {
+    "EVP_DELIVERY_STREAM=events",      "EVP_DEADLETTER_STREAM=events-dlq",
+    "EVP_DEADLINE_MARGIN_MS=500",      "EVP_FIREHOSE_BACKOFF_MS=50",
+    "EVP_FIREHOSE_BACKOFF_MAX_MS=200", "EVP_FIREHOSE_MAX_ATTEMPTS=100"};
 #define NPROC (sizeof PROC_ENV / sizeof PROC_ENV[0])
 
 START_TEST(success_and_handler_error) {
@@ -202,7 +198,8 @@ START_TEST(success_and_handler_error) {
   ck_assert_int_eq(r.kind, MOCK_LAMBDA_ERROR);
   o = cJSON_Parse(r.body);
   ck_assert_ptr_nonnull(o);
-  ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o, "errorMessage")->valuestring, "Unauthorized");
+  ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o, "errorMessage")->valuestring,
+                   "Unauthorized");
   ck_assert_ptr_null(strstr(r.body, tok)); /* the token is not echoed */
   cJSON_Delete(o);
   mock_lambda_result_free(&r);
@@ -245,8 +242,7 @@ START_TEST(crash_restart) {
   mock_aws_stats_t st;
   for (int i = 0; i < 2000; i++) {
     mock_aws_stats(aws, "PutRecordBatch", &st);
-    if (st.requests >= 1)
-      break;
+    if (st.requests >= 1) break;
     nanosleep(&(struct timespec){0, 10000000L}, NULL);
   }
   ck_assert_uint_ge(st.requests, 1);

@@ -33,12 +33,14 @@
 
 static const unsigned char KEY1[32] = "0123456789abcdef0123456789abcdef";
 static const unsigned char KEY2[32] = "fedcba9876543210fedcba9876543210";
-static const char CLIENTS_V1[] =
-    "[{\"client_id\":\"app-1\",\"client_secret\":\"s3cret-s3cret-s3cret\",\"audiences\":[\"events\",\"other\"]},"
-    " {\"client_id\":\"app-2\",\"client_secret\":\"a+b/c=d e&f%g:h-long\",\"audiences\":[\"events\"]}]";
-static const char CLIENTS_V2[] =
-    "[{\"client_id\":\"app-1\",\"client_secret\":\"n3w-s3cret-n3w-s3cret\",\"audiences\":[\"events\",\"other\"]},"
-    " {\"client_id\":\"app-2\",\"client_secret\":\"another-new-secret-2\",\"audiences\":[\"events\"]}]";
+static const char CLIENTS_V1[] = "[{\"client_id\":\"app-1\",\"client_secret\":\"s3cret-s3cret-"
+                                 "s3cret\",\"audiences\":[\"events\",\"other\"]},"
+                                 " {\"client_id\":\"app-2\",\"client_secret\":\"a+b/c=d "
+                                 "e&f%g:h-long\",\"audiences\":[\"events\"]}]";
+static const char CLIENTS_V2[] = "[{\"client_id\":\"app-1\",\"client_secret\":\"n3w-s3cret-n3w-"
+                                 "s3cret\",\"audiences\":[\"events\",\"other\"]},"
+                                 " {\"client_id\":\"app-2\",\"client_secret\":\"another-new-secret-"
+                                 "2\",\"audiences\":[\"events\"]}]";
 
 static int64_t NOW = 1800000000;
 static int64_t fixed_clock(void *opaque) { return *(int64_t *)opaque; }
@@ -65,8 +67,7 @@ static char *read_all(const char *path, size_t *len) {
   ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
   b[n] = '\0';
   fclose(f);
-  if (len)
-    *len = (size_t)n;
+  if (len) *len = (size_t)n;
   return b;
 }
 
@@ -105,7 +106,8 @@ static void setup(void) {
   char k[64];
   b64url(KEY1, 32, k);
   ck_assert_int_eq(mock_aws_secret_create(aws, SIGNING, k, strlen(k), KEY1_VER), 0);
-  ck_assert_int_eq(mock_aws_secret_create(aws, CLIENTS, CLIENTS_V1, strlen(CLIENTS_V1), CL1_VER), 0);
+  ck_assert_int_eq(mock_aws_secret_create(aws, CLIENTS, CLIENTS_V1, strlen(CLIENTS_V1), CL1_VER),
+                   0);
   ck_assert_int_eq(mock_aws_stream_create(aws, "events"), 0);
   ck_assert_int_eq(mock_aws_stream_create(aws, "events-dlq"), 0);
   schema_text = read_all(SCHEMA_PATH, &schema_len);
@@ -166,10 +168,9 @@ typedef struct {
 static void invoke_dl(evp__fn_t *fn, const char *event, int64_t deadline_ms, result_t *r) {
   memset(r, 0, sizeof *r);
   evp__fn_call_t call = {NULL, deadline_ms};
-  r->rc = evp__fn_handle(fn, &call, event, strlen(event), &r->out, &r->len, r->type,
-                         sizeof r->type, r->msg, sizeof r->msg);
-  if (r->out)
-    r->json = cJSON_ParseWithLength(r->out, r->len);
+  r->rc = evp__fn_handle(fn, &call, event, strlen(event), &r->out, &r->len, r->type, sizeof r->type,
+                         r->msg, sizeof r->msg);
+  if (r->out) r->json = cJSON_ParseWithLength(r->out, r->len);
 }
 
 static void invoke(evp__fn_t *fn, const char *event, result_t *r) { invoke_dl(fn, event, 0, r); }
@@ -193,8 +194,7 @@ static const char *jstr(const cJSON *o, const char *name) {
 
 static void set_str(cJSON *o, const char *name, const char *v) {
   cJSON_DeleteItemFromObjectCaseSensitive(o, name);
-  if (v)
-    cJSON_AddStringToObject(o, name, v);
+  if (v) cJSON_AddStringToObject(o, name, v);
 }
 
 /* A token signed with @p key under @p kid. */
@@ -289,7 +289,8 @@ START_TEST(apigw_v1_and_v2) {
   cJSON_ReplaceItemInObjectCaseSensitive(ev, "isBase64Encoded", cJSON_CreateTrue());
   t = cJSON_PrintUnformatted(ev);
   ck_assert_int_eq(evp__apigw_parse(t, strlen(t), 1024, &q), EVP_OK);
-  ck_assert_str_eq(evp__http_req_header(&q.req, "content-type"), "application/x-www-form-urlencoded");
+  ck_assert_str_eq(evp__http_req_header(&q.req, "content-type"),
+                   "application/x-www-form-urlencoded");
   ck_assert_uint_eq(q.req.body_len, strlen("grant_type=client_credentials"));
   ck_assert_int_eq(memcmp(q.req.body, "grant_type=client_credentials", q.req.body_len), 0);
   evp__apigw_req_free(&q);
@@ -356,8 +357,9 @@ START_TEST(authz_resource_and_time) {
   ck_assert_str_eq(out, "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*");
   ck_assert_int_eq(evp__authz_resource(ARN, 1, out, sizeof out), EVP_OK);
   ck_assert_str_eq(out, ARN);
-  ck_assert_int_eq(evp__authz_resource("arn:aws-cn:execute-api:cn-north-1:1:a/s/GET/", 0, out, sizeof out),
-                   EVP_OK);
+  ck_assert_int_eq(
+      evp__authz_resource("arn:aws-cn:execute-api:cn-north-1:1:a/s/GET/", 0, out, sizeof out),
+      EVP_OK);
   ck_assert_str_eq(out, "arn:aws-cn:execute-api:cn-north-1:1:a/s/*");
   ck_assert_int_eq(evp__authz_resource("arn:aws:lambda:us-east-1:1:a/s/GET/x", 0, out, sizeof out),
                    EVP_ERR_INVALID_ARG);
@@ -387,14 +389,13 @@ static cJSON *token_event(int v2, const char *method, const char *ct, const char
                           const char *body, int b64) {
   cJSON *ev = fixture(v2 ? "apigw-http-proxy-v2.json" : "apigw-rest-proxy-v1.json");
   cJSON *h = cJSON_CreateObject();
-  if (ct)
-    cJSON_AddStringToObject(h, v2 ? "content-type" : "Content-Type", ct);
-  if (authz)
-    cJSON_AddStringToObject(h, v2 ? "authorization" : "Authorization", authz);
+  if (ct) cJSON_AddStringToObject(h, v2 ? "content-type" : "Content-Type", ct);
+  if (authz) cJSON_AddStringToObject(h, v2 ? "authorization" : "Authorization", authz);
   cJSON_ReplaceItemInObjectCaseSensitive(ev, "headers", h);
   cJSON_DeleteItemFromObjectCaseSensitive(ev, "multiValueHeaders");
   if (v2) {
-    cJSON *http = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "requestContext"), "http");
+    cJSON *http = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(ev, "requestContext"), "http");
     set_str(http, "method", method);
     set_str(http, "path", "/token");
   } else {
@@ -414,7 +415,8 @@ static cJSON *token_event(int v2, const char *method, const char *ct, const char
 
 #define FORM "application/x-www-form-urlencoded"
 
-static int token_call(evp__fn_t *fn, cJSON *ev, cJSON **body_out, cJSON **headers_out, result_t *r) {
+static int token_call(evp__fn_t *fn, cJSON *ev, cJSON **body_out, cJSON **headers_out,
+                      result_t *r) {
   invoke_json(fn, ev, r);
   cJSON_Delete(ev);
   ck_assert_msg(r->rc == EVP_OK, "issuer failed: %s %s", r->type, r->msg);
@@ -431,8 +433,7 @@ static void expect_error(evp__fn_t *fn, cJSON *ev, int status, const char *code)
   ck_assert_str_eq(jstr(b, "error"), code);
   ck_assert_ptr_nonnull(jstr(b, "error_description"));
   ck_assert_str_eq(jstr(h, "Cache-Control"), "no-store");
-  if (status == 401)
-    ck_assert_ptr_nonnull(jstr(h, "WWW-Authenticate"));
+  if (status == 401) ck_assert_ptr_nonnull(jstr(h, "WWW-Authenticate"));
   cJSON_Delete(b);
   result_free(&r);
 }
@@ -476,7 +477,8 @@ START_TEST(issuer_happy_path) {
   expect_token(fn,
                token_event(0, "POST", FORM, NULL,
                            "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-"
-                           "s3cret-s3cret&audience=other", 0),
+                           "s3cret-s3cret&audience=other",
+                           0),
                KEY1, KEY1_VER, "app-1", "other");
   /* HTTP Basic (RFC 6749 2.3.1): app-2's secret needs urlencoding */
   char basic[256], raw[128];
@@ -495,26 +497,38 @@ END_TEST
 
 START_TEST(issuer_every_oauth_error) {
   evp__fn_t *fn = mkfn(EVP__FN_ISSUER);
-  const char *ok = "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret";
+  const char *ok =
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret";
   expect_error(fn, token_event(0, "GET", FORM, NULL, ok, 0), 405, "invalid_request");
-  expect_error(fn, token_event(0, "POST", "application/json", NULL, "{}", 0), 400, "invalid_request");
+  expect_error(fn, token_event(0, "POST", "application/json", NULL, "{}", 0), 400,
+               "invalid_request");
   expect_error(fn, token_event(0, "POST", FORM, NULL, "client_id=app-1&client_secret=x", 0), 400,
                "invalid_request");
   expect_error(fn, token_event(1, "POST", FORM, NULL, "grant_type=password&client_id=a", 0), 400,
                "unsupported_grant_type");
-  expect_error(fn, token_event(0, "POST", FORM, NULL,
-                               "grant_type=client_credentials&client_id=app-1&client_secret=wrong-wrong-wrong", 0),
-               401, "invalid_client");
-  expect_error(fn, token_event(0, "POST", FORM, NULL,
-                               "grant_type=client_credentials&client_id=nobody&client_secret=s3cret-s3cret-s3cret", 0),
-               401, "invalid_client");
+  expect_error(
+      fn,
+      token_event(0, "POST", FORM, NULL,
+                  "grant_type=client_credentials&client_id=app-1&client_secret=wrong-wrong-wrong",
+                  0),
+      401, "invalid_client");
+  expect_error(
+      fn,
+      token_event(
+          0, "POST", FORM, NULL,
+          "grant_type=client_credentials&client_id=nobody&client_secret=s3cret-s3cret-s3cret", 0),
+      401, "invalid_client");
   expect_error(fn, token_event(0, "POST", FORM, NULL, "grant_type=client_credentials", 0), 401,
                "invalid_client");
-  expect_error(fn, token_event(0, "POST", FORM, NULL,
-                               "grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%3Dd+e%26f%25g%3Ah-long&audience=other", 0),
+  expect_error(fn,
+               token_event(0, "POST", FORM, NULL,
+                           "grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%"
+                           "3Dd+e%26f%25g%3Ah-long&audience=other",
+                           0),
                400, "invalid_target");
-  expect_error(fn, token_event(0, "POST", FORM, NULL,
-                               "grant_type=client_credentials&grant_type=client_credentials", 0),
+  expect_error(fn,
+               token_event(0, "POST", FORM, NULL,
+                           "grant_type=client_credentials&grant_type=client_credentials", 0),
                400, "invalid_request");
   /* a body that is not base64 / too large: 400 from the adapter */
   cJSON *ev = token_event(0, "POST", FORM, NULL, "x", 0);
@@ -538,7 +552,8 @@ END_TEST
 
 START_TEST(issuer_secrets_unavailable_and_stale) {
   evp__fn_t *fn = mkfn(EVP__FN_ISSUER);
-  const char *ok = "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret";
+  const char *ok =
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret";
   mock_aws_500_next(aws, "GetSecretValue", 100);
   result_t r;
   cJSON *b, *h;
@@ -573,8 +588,10 @@ static void promote(evp__fn_t *fn, const char *name, const char *ver, const void
 
 START_TEST(issuer_rotation_window) {
   evp__fn_t *fn = mkfn(EVP__FN_ISSUER);
-  const char *old1 = "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret";
-  const char *new1 = "grant_type=client_credentials&client_id=app-1&client_secret=n3w-s3cret-n3w-s3cret";
+  const char *old1 =
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret";
+  const char *new1 =
+      "grant_type=client_credentials&client_id=app-1&client_secret=n3w-s3cret-n3w-s3cret";
   expect_token(fn, token_event(0, "POST", FORM, NULL, old1, 0), KEY1, KEY1_VER, "app-1", "events");
   expect_error(fn, token_event(0, "POST", FORM, NULL, new1, 0), 401, "invalid_client");
   /* rotate both secrets; within the cache TTL the old ones are still used */
@@ -590,17 +607,24 @@ START_TEST(issuer_rotation_window) {
   expect_token(fn,
                token_event(0, "POST", FORM, NULL,
                            "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-"
-                           "s3cret-s3cret&audience=other", 0),
+                           "s3cret-s3cret&audience=other",
+                           0),
                KEY2, KEY2_VER, "app-1", "other");
   /* previous secret, audience not allowed: invalid_target (authenticated) */
-  expect_error(fn, token_event(0, "POST", FORM, NULL,
-                               "grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%3Dd+e%26f%25g%3Ah-long&audience=other", 0),
+  expect_error(fn,
+               token_event(0, "POST", FORM, NULL,
+                           "grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%"
+                           "3Dd+e%26f%25g%3Ah-long&audience=other",
+                           0),
                400, "invalid_target");
-  expect_error(fn, token_event(0, "POST", FORM, NULL,
-                               "grant_type=client_credentials&client_id=app-1&client_secret=neither-neither", 0),
-               401, "invalid_client");
+  expect_error(
+      fn,
+      token_event(0, "POST", FORM, NULL,
+                  "grant_type=client_credentials&client_id=app-1&client_secret=neither-neither", 0),
+      401, "invalid_client");
   /* a second rotation: the oldest secret is gone */
-  const char *v3 = "[{\"client_id\":\"app-1\",\"client_secret\":\"third-secret-third\",\"audiences\":[\"events\"]}]";
+  const char *v3 = "[{\"client_id\":\"app-1\",\"client_secret\":\"third-secret-third\","
+                   "\"audiences\":[\"events\"]}]";
   promote(fn, CLIENTS, "c3333333-3333-4333-8333-333333333333", v3, strlen(v3));
   NOW += 301;
   expect_error(fn, token_event(0, "POST", FORM, NULL, old1, 0), 401, "invalid_client");
@@ -616,17 +640,15 @@ static void authz(evp__fn_t *fn, const char *fixture_name, const char *header_va
   const char *type = jstr(ev, "type");
   if (jstr(ev, "version")) {
     cJSON *h = cJSON_GetObjectItemCaseSensitive(ev, "headers");
-    if (header_value)
-      cJSON_AddStringToObject(h, "authorization", header_value);
-    cJSON_ReplaceItemInObjectCaseSensitive(ev, "identitySource",
-                                           cJSON_CreateStringArray(&header_value, header_value ? 1 : 0));
+    if (header_value) cJSON_AddStringToObject(h, "authorization", header_value);
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        ev, "identitySource", cJSON_CreateStringArray(&header_value, header_value ? 1 : 0));
   } else if (strcmp(type, "TOKEN") == 0) {
     set_str(ev, "authorizationToken", header_value ? header_value : "");
     set_str(ev, "methodArn", ARN);
   } else {
     cJSON *h = cJSON_GetObjectItemCaseSensitive(ev, "headers");
-    if (header_value)
-      cJSON_AddStringToObject(h, "Authorization", header_value);
+    if (header_value) cJSON_AddStringToObject(h, "Authorization", header_value);
   }
   invoke_json(fn, ev, r);
   cJSON_Delete(ev);
@@ -660,10 +682,12 @@ START_TEST(authorizer_allow_deny_unauthorized) {
   snprintf(bearer, sizeof bearer, "Bearer %s", tok);
   result_t r;
   authz(fn, "authorizer-token.json", bearer, &r);
-  expect_policy(&r, "Allow", "app-1", "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*");
+  expect_policy(&r, "Allow", "app-1",
+                "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*");
   result_free(&r);
   authz(fn, "authorizer-request.json", bearer, &r);
-  expect_policy(&r, "Allow", "app-1", "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/*");
+  expect_policy(&r, "Allow", "app-1",
+                "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/*");
   result_free(&r);
   authz(fn, "authorizer-http-v2.json", bearer, &r);
   ck_assert_int_eq(r.rc, EVP_OK);
@@ -677,7 +701,8 @@ START_TEST(authorizer_allow_deny_unauthorized) {
   snprintf(bearer, sizeof bearer, "Bearer %s", tok);
   authz(fn, "authorizer-token.json", bearer, &r);
   expect_policy(&r, "Deny", "app-1", "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*");
-  ck_assert_str_eq(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "context"), "reason"), "wrong_audience");
+  ck_assert_str_eq(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "context"), "reason"),
+                   "wrong_audience");
   result_free(&r);
   authz(fn, "authorizer-http-v2.json", bearer, &r);
   ck_assert_int_eq(r.rc, EVP_OK);
@@ -786,7 +811,8 @@ START_TEST(authorizer_keys_unavailable) {
   result_free(&r);
   mock_aws_clear_faults(aws);
   /* a signing secret that is not a key */
-  ck_assert_int_eq(mock_aws_secret_put_version(aws, SIGNING, KEY2_VER, "short", 5, "AWSCURRENT"), 0);
+  ck_assert_int_eq(mock_aws_secret_put_version(aws, SIGNING, KEY2_VER, "short", 5, "AWSCURRENT"),
+                   0);
   NOW += 10;
   authz(fn, "authorizer-token.json", "Bearer x.y.z", &r);
   ck_assert_str_eq(r.type, "KeysUnavailable");
@@ -797,7 +823,7 @@ END_TEST
 
 /* ------------------------------------------------------------ processor */
 
-#define EV_FMT                                                                                     \
+#define EV_FMT                                                                     \
   "{\"event_id\":\"0190b6c2-3f4a-7d2e-9c1b-%012d\",\"event_type\":\"app.opened\"," \
   "\"event_time\":\"2024-05-01T12:00:00.000Z\",\"app_id\":\"demo\"}"
 
@@ -806,8 +832,7 @@ static char *events_body(int n, int first, int bad_every) {
   char *b = malloc(cap);
   size_t o = (size_t)snprintf(b, cap, "{\"events\":[");
   for (int i = 0; i < n; i++) {
-    if (i)
-      b[o++] = ',';
+    if (i) b[o++] = ',';
     if (bad_every && i % bad_every == bad_every - 1)
       o += (size_t)snprintf(b + o, cap - o, "{\"event_id\":\"bad-%d\",\"event_type\":\"BAD\"}", i);
     else
@@ -860,7 +885,8 @@ static size_t n_failures(const result_t *r) {
 START_TEST(processor_records_are_table_rows) {
   evp__fn_t *fn = mkfn(EVP__FN_PROCESSOR);
   const char *body =
-      "{\"events\":[{\"event_id\":\"0190b6c2-3f4a-7d2e-9c1b-00000000000a\",\"event_type\":\"app.opened\","
+      "{\"events\":[{\"event_id\":\"0190b6c2-3f4a-7d2e-9c1b-00000000000a\",\"event_type\":\"app."
+      "opened\","
       "\"event_time\":\"2024-05-01T14:00:00.250+02:00\",\"app_id\":\"demo\",\"user_id\":null,"
       "\"context\":{ \"locale\" : \"en-US\", \"os\":\"iOS\" },"
       "\"properties\":{\"price\":9.99,\"note\":\"a \\\"quoted\\\" word\"}}]}";
@@ -993,8 +1019,7 @@ static evp__fn_t *processor_with_schema(const char *sch, size_t max_body) {
   evp__fn_config_t c;
   base_cfg(&c, EVP__FN_PROCESSOR);
   snprintf(c.schema_file, sizeof c.schema_file, "%s", path);
-  if (max_body)
-    c.max_body = max_body;
+  if (max_body) c.max_body = max_body;
   evp__fn_t *fn = mkfn_cfg(&c);
   unlink(path);
   return fn;
@@ -1008,7 +1033,8 @@ START_TEST(processor_event_without_row_dead_lettered) {
   evp__fn_t *fn = processor_with_schema("{\"type\":\"object\",\"properties\":{\"event_id\":"
                                         "{\"type\":\"string\"},\"n\":{\"type\":\"integer\"}}}",
                                         0);
-  const char *bodies[1] = {"{\"events\":[{\"event_id\":\"big\",\"n\":1e300},{\"event_id\":\"ok\",\"n\":7}]}"};
+  const char *bodies[1] = {
+      "{\"events\":[{\"event_id\":\"big\",\"n\":1e300},{\"event_id\":\"ok\",\"n\":7}]}"};
   cJSON *ev = sqs_event(1, bodies, "app-1");
   mock_aws_stream_clear(aws, "events");
   mock_aws_stream_clear(aws, "events-dlq");
@@ -1121,8 +1147,7 @@ START_TEST(processor_partial_failures_resent) {
     cJSON_Delete(o);
     free(rec);
   }
-  for (int i = 0; i < 8; i++)
-    ck_assert_int_eq(seen[i], 1);
+  for (int i = 0; i < 8; i++) ck_assert_int_eq(seen[i], 1);
   /* throttling of whole calls: the client's retries, then ours */
   mock_aws_stream_clear(aws, "events");
   mock_aws_throttle_next(aws, "PutRecordBatch", 4);
@@ -1241,8 +1266,7 @@ static void rotate_step(evp__fn_t *fn, const char *secret, const char *step, con
   invoke_json(fn, ev, &r);
   cJSON_Delete(ev);
   ck_assert_msg(r.rc == want, "%s: %s %s", step, r.type, r.msg);
-  if (want != EVP_OK)
-    ck_assert_str_eq(r.type, "RotationError");
+  if (want != EVP_OK) ck_assert_str_eq(r.type, "RotationError");
   ck_assert_ptr_null(r.out);
   result_free(&r);
 }
@@ -1257,7 +1281,9 @@ START_TEST(rotation_signing_key) {
   evp__fn_t *fn = mkfn(EVP__FN_ROTATION);
   /* not enabled yet */
   rotate_step(fn, SIGNING, "createSecret", TOKEN1, EVP_ERR_STATE);
-  ck_assert_int_eq(mock_aws_secret_set_rotation(aws, SIGNING, 1, "arn:aws:lambda:us-east-1:123456789012:function:rot", 30), 0);
+  ck_assert_int_eq(mock_aws_secret_set_rotation(
+                       aws, SIGNING, 1, "arn:aws:lambda:us-east-1:123456789012:function:rot", 30),
+                   0);
   const char *steps[4] = {"createSecret", "setSecret", "testSecret", "finishSecret"};
   for (int i = 0; i < 4; i++) {
     rotate_step(fn, SIGNING, steps[i], TOKEN1, EVP_OK);
@@ -1298,7 +1324,9 @@ END_TEST
 
 START_TEST(rotation_clients) {
   evp__fn_t *fn = mkfn(EVP__FN_ROTATION);
-  ck_assert_int_eq(mock_aws_secret_set_rotation(aws, CLIENTS, 1, "arn:aws:lambda:us-east-1:123456789012:function:rot", 30), 0);
+  ck_assert_int_eq(mock_aws_secret_set_rotation(
+                       aws, CLIENTS, 1, "arn:aws:lambda:us-east-1:123456789012:function:rot", 30),
+                   0);
   const char *steps[4] = {"createSecret", "setSecret", "testSecret", "finishSecret"};
   for (int i = 0; i < 4; i++) {
     rotate_step(fn, CLIENTS, steps[i], TOKEN1, EVP_OK);
@@ -1324,10 +1352,12 @@ START_TEST(rotation_clients) {
   snprintf(form, sizeof form, "grant_type=client_credentials&client_id=app-1&client_secret=%s",
            jstr(cJSON_GetArrayItem(nv, 0), "client_secret"));
   expect_token(iss, token_event(0, "POST", FORM, NULL, form, 0), KEY1, KEY1_VER, "app-1", "events");
-  expect_token(iss,
-               token_event(0, "POST", FORM, NULL,
-                           "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", 0),
-               KEY1, KEY1_VER, "app-1", "events");
+  expect_token(
+      iss,
+      token_event(
+          0, "POST", FORM, NULL,
+          "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", 0),
+      KEY1, KEY1_VER, "app-1", "events");
   evp__fn_free(iss);
   cJSON_Delete(nv);
   cJSON_Delete(ov);
@@ -1374,7 +1404,8 @@ START_TEST(authorizer_refuses_tokens_longer_lived_than_issued) {
     result_t r;
     authz(fn, "authorizer-token.json", bearer, &r);
     if (i == 0)
-      expect_policy(&r, "Allow", "app-1", "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*");
+      expect_policy(&r, "Allow", "app-1",
+                    "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/*");
     else
       expect_unauthorized(&r);
     result_free(&r);

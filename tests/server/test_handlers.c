@@ -27,9 +27,10 @@ static const unsigned char KEY2[32] = "fedcba9876543210fedcba9876543210";
 static int64_t NOW = 1800000000;
 static int64_t fixed_clock(void *opaque) { return *(int64_t *)opaque; }
 
-static const char CLIENTS[] =
-    "[{\"client_id\":\"app-1\",\"client_secret\":\"s3cret-s3cret-s3cret\",\"audiences\":[\"events\",\"other\"]},"
-    " {\"client_id\":\"app-2\",\"client_secret\":\"a+b/c=d e&f%g:h-long\",\"audiences\":[\"events\"]}]";
+static const char CLIENTS[] = "[{\"client_id\":\"app-1\",\"client_secret\":\"s3cret-s3cret-"
+                              "s3cret\",\"audiences\":[\"events\",\"other\"]},"
+                              " {\"client_id\":\"app-2\",\"client_secret\":\"a+b/c=d "
+                              "e&f%g:h-long\",\"audiences\":[\"events\"]}]";
 
 /* ------------------------------------------------------------ fixture */
 
@@ -72,14 +73,12 @@ typedef struct {
   evp__http_req_t r;
 } req_t;
 
-static void mkreq(req_t *q, const char *method, const char *path, const char *ct,
-                  const char *authz, const char *body) {
+static void mkreq(req_t *q, const char *method, const char *path, const char *ct, const char *authz,
+                  const char *body) {
   memset(q, 0, sizeof *q);
   size_t n = 0;
-  if (ct)
-    q->h[n++] = (evp__http_hdr_t){"content-type", ct};
-  if (authz)
-    q->h[n++] = (evp__http_hdr_t){"authorization", authz};
+  if (ct) q->h[n++] = (evp__http_hdr_t){"content-type", ct};
+  if (authz) q->h[n++] = (evp__http_hdr_t){"authorization", authz};
   q->r.method = method;
   q->r.path = path;
   q->r.headers = q->h;
@@ -90,8 +89,7 @@ static void mkreq(req_t *q, const char *method, const char *path, const char *ct
 
 static const char *hdr(const evp__http_resp_t *r, const char *name) {
   for (size_t i = 0; i < r->n_headers; i++)
-    if (strcmp(r->headers[i].name, name) == 0)
-      return r->headers[i].value;
+    if (strcmp(r->headers[i].name, name) == 0) return r->headers[i].value;
   return NULL;
 }
 
@@ -116,8 +114,7 @@ static void expect_oauth_error(const char *body, const char *authz, int status, 
   ck_assert_str_eq(cJSON_GetObjectItem(j, "error")->valuestring, code);
   ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "error_description")));
   ck_assert_ptr_null(strstr(r.body, "access_token"));
-  if (status == 401)
-    ck_assert_ptr_nonnull(hdr(&r, "WWW-Authenticate"));
+  if (status == 401) ck_assert_ptr_nonnull(hdr(&r, "WWW-Authenticate"));
   cJSON_Delete(j);
   evp__http_resp_free(&r);
 }
@@ -169,11 +166,14 @@ END_TEST
 
 START_TEST(issue_default_and_other_audience) {
   /* No audience: the client's first one. */
-  char *tok = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  char *tok = get_token(
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
   evp_jwt_t *jwt = verify_for(tok, "events");
   evp_jwt_destroy(jwt);
   free(tok);
-  tok = get_token("audience=other&grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  tok = get_token("audience=other&grant_type=client_credentials&client_id=app-1&client_secret="
+                  "s3cret-s3cret-s3cret",
+                  NULL);
   jwt = verify_for(tok, "other");
   evp_jwt_destroy(jwt);
   free(tok);
@@ -197,7 +197,9 @@ START_TEST(issue_basic_auth) {
   tok = get_token("grant_type=client_credentials&client_id=app-2", authz);
   free(tok);
   /* The form-encoded secret in the body works too. */
-  tok = get_token("grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%3Dd+e%26f%25g%3Ah-long", NULL);
+  tok = get_token("grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%3Dd+e%26f%"
+                  "25g%3Ah-long",
+                  NULL);
   free(tok);
 }
 END_TEST
@@ -205,28 +207,36 @@ END_TEST
 START_TEST(issue_errors) {
   expect_oauth_error("grant_type=password&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL,
                      400, "unsupported_grant_type");
-  expect_oauth_error("client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL, 400, "invalid_request");
-  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=wrong-wrong-wrong", NULL,
-                     401, "invalid_client");
-  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cre", NULL,
-                     401, "invalid_client");
-  expect_oauth_error("grant_type=client_credentials&client_id=nobody&client_secret=s3cret-s3cret-s3cret", NULL,
-                     401, "invalid_client");
+  expect_oauth_error("client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL, 400,
+                     "invalid_request");
+  expect_oauth_error(
+      "grant_type=client_credentials&client_id=app-1&client_secret=wrong-wrong-wrong", NULL, 401,
+      "invalid_client");
+  expect_oauth_error(
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cre", NULL, 401,
+      "invalid_client");
+  expect_oauth_error(
+      "grant_type=client_credentials&client_id=nobody&client_secret=s3cret-s3cret-s3cret", NULL,
+      401, "invalid_client");
   expect_oauth_error("grant_type=client_credentials", NULL, 401, "invalid_client");
   expect_oauth_error("grant_type=client_credentials&client_id=app-1", NULL, 401, "invalid_client");
-  expect_oauth_error("grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%3Dd+e%26f%25g%3Ah-long&audience=other",
+  expect_oauth_error("grant_type=client_credentials&client_id=app-2&client_secret=a%2Bb%2Fc%3Dd+e%"
+                     "26f%25g%3Ah-long&audience=other",
                      NULL, 400, "invalid_target");
-  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret&audience=",
-                     NULL, 400, "invalid_request");
+  expect_oauth_error(
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret&audience=",
+      NULL, 400, "invalid_request");
   /* A parameter given twice, bad escapes, an escaped NUL. */
-  expect_oauth_error("grant_type=client_credentials&grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret",
+  expect_oauth_error("grant_type=client_credentials&grant_type=client_credentials&client_id=app-1&"
+                     "client_secret=s3cret-s3cret-s3cret",
                      NULL, 400, "invalid_request");
-  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret%zz", NULL, 400,
-                     "invalid_request");
-  expect_oauth_error("grant_type=client_credentials&client_id=app%00-1&client_secret=s3cret-s3cret-s3cret",
-                     NULL, 400, "invalid_request");
-  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret%4", NULL, 400,
-                     "invalid_request");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret%zz", NULL,
+                     400, "invalid_request");
+  expect_oauth_error(
+      "grant_type=client_credentials&client_id=app%00-1&client_secret=s3cret-s3cret-s3cret", NULL,
+      400, "invalid_request");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-1&client_secret=s3cret%4", NULL,
+                     400, "invalid_request");
   /* Two authentication methods; malformed or foreign Authorization. */
   unsigned char b64[128];
   EVP_EncodeBlock(b64, (const unsigned char *)"app-1:s3cret-s3cret-s3cret", 26);
@@ -234,9 +244,11 @@ START_TEST(issue_errors) {
   snprintf(authz, sizeof authz, "Basic %s", (char *)b64);
   expect_oauth_error("grant_type=client_credentials&client_secret=s3cret-s3cret-s3cret", authz, 400,
                      "invalid_request");
-  expect_oauth_error("grant_type=client_credentials&client_id=app-2", authz, 400, "invalid_request");
+  expect_oauth_error("grant_type=client_credentials&client_id=app-2", authz, 400,
+                     "invalid_request");
   expect_oauth_error("grant_type=client_credentials", "Basic !!!!", 401, "invalid_client");
-  expect_oauth_error("grant_type=client_credentials", "Basic YWJj", 401, "invalid_client"); /* "abc": no colon */
+  expect_oauth_error("grant_type=client_credentials", "Basic YWJj", 401,
+                     "invalid_client"); /* "abc": no colon */
   expect_oauth_error("grant_type=client_credentials", "Bearer x.y.z", 401, "invalid_client");
   EVP_EncodeBlock(b64, (const unsigned char *)"app-1:wrong-secret-here", 23);
   snprintf(authz, sizeof authz, "Basic %s", (char *)b64);
@@ -246,8 +258,10 @@ END_TEST
 
 START_TEST(issue_unknown_and_wrong_secret_look_alike) {
   evp__http_resp_t a, b;
-  token_req("grant_type=client_credentials&client_id=app-1&client_secret=wrong-wrong-wrong", NULL, &a);
-  token_req("grant_type=client_credentials&client_id=ghost&client_secret=wrong-wrong-wrong", NULL, &b);
+  token_req("grant_type=client_credentials&client_id=app-1&client_secret=wrong-wrong-wrong", NULL,
+            &a);
+  token_req("grant_type=client_credentials&client_id=ghost&client_secret=wrong-wrong-wrong", NULL,
+            &b);
   ck_assert_int_eq(a.status, b.status);
   ck_assert_str_eq(a.body, b.body);
   evp__http_resp_free(&a);
@@ -295,7 +309,8 @@ END_TEST
 START_TEST(issue_after_rotation) {
   /* Old token from v1; then v2 becomes current: new tokens carry kid v2 and
    * the v1 token still verifies (the previous key stays in the ring). */
-  char *old = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  char *old = get_token(
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
   char err[256];
   evp_keyring_t *kr2 = evp_keyring_new();
   ck_assert_int_eq(evp_keyring_add(kr2, "v1", KEY1, 32, err, sizeof err), EVP_OK);
@@ -308,7 +323,8 @@ START_TEST(issue_after_rotation) {
   evp_jwt_verifier_set_clock(v2, fixed_clock, &NOW);
   evp_jwt_verifier_set_audience(v2, "events");
   issuer.signer = s2;
-  char *fresh = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  char *fresh = get_token(
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
   issuer.signer = signer;
   char id[EVP__CLIENT_ID_MAX + 1];
   evp_jwt_t *jwt = NULL;
@@ -358,21 +374,34 @@ START_TEST(clients_file_validation) {
   ck_assert_int_eq(parse_clients("{}"), EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(parse_clients("[]"), EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(parse_clients("[1]"), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a b\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]}]"),
-                   EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"short\",\"audiences\":[\"e\"]}]"),
-                   EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[]}]"),
-                   EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"\"]}]"),
-                   EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\",2]}]"),
-                   EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]},"
-                                 "{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdeg\",\"audiences\":[\"e\"]}]"),
-                   EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]}]"),
-                   EVP_OK);
+  ck_assert_int_eq(
+      parse_clients(
+          "[{\"client_id\":\"a b\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]}]"),
+      EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      parse_clients("[{\"client_id\":\"a\",\"client_secret\":\"short\",\"audiences\":[\"e\"]}]"),
+      EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      parse_clients(
+          "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[]}]"),
+      EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      parse_clients(
+          "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"\"]}]"),
+      EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      parse_clients(
+          "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\",2]}]"),
+      EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      parse_clients(
+          "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]},"
+          "{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdeg\",\"audiences\":[\"e\"]}]"),
+      EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      parse_clients(
+          "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"e\"]}]"),
+      EVP_OK);
 }
 END_TEST
 
@@ -381,11 +410,13 @@ START_TEST(clients_check_results) {
   ck_assert_int_eq(evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret", 20, NULL, &aud),
                    EVP__CLIENT_OK);
   ck_assert_str_eq(aud, "events");
-  ck_assert_int_eq(evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret", 20, "other", &aud),
-                   EVP__CLIENT_OK);
+  ck_assert_int_eq(
+      evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret", 20, "other", &aud),
+      EVP__CLIENT_OK);
   ck_assert_str_eq(aud, "other");
-  ck_assert_int_eq(evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret", 20, "nope", &aud),
-                   EVP__CLIENT_BAD_AUDIENCE);
+  ck_assert_int_eq(
+      evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret", 20, "nope", &aud),
+      EVP__CLIENT_BAD_AUDIENCE);
   ck_assert_int_eq(evp__clients_check(clients, "app-1", 5, "s3cret-s3cret-s3cret!", 21, NULL, &aud),
                    EVP__CLIENT_UNKNOWN);
   ck_assert_int_eq(evp__clients_check(clients, "app-", 4, "s3cret-s3cret-s3cret", 20, NULL, &aud),
@@ -437,15 +468,15 @@ static int authz_status(const char *authz, const char *want_reason) {
   ck_assert_ptr_nonnull(strstr(w, "error=\"invalid_token\""));
   ck_assert_ptr_nonnull(strstr(w, "error_description=\""));
   ck_assert_ptr_nonnull(strstr(r.body, "\"error\":\"invalid_token\""));
-  if (want_reason)
-    ck_assert_str_eq(r.reason, want_reason);
+  if (want_reason) ck_assert_str_eq(r.reason, want_reason);
   int st = r.status;
   evp__http_resp_free(&r);
   return st;
 }
 
 START_TEST(authorize_paths) {
-  char *tok = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
+  char *tok = get_token(
+      "grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret", NULL);
   char authz[4096];
   snprintf(authz, sizeof authz, "Bearer %s", tok);
   ck_assert_int_eq(authz_status(authz, NULL), 200);
@@ -467,9 +498,10 @@ START_TEST(authorize_paths) {
   ck_assert_int_eq(authz_status(authz, "bad_signature"), 401);
   free(tok);
   char claims[256];
-  snprintf(claims, sizeof claims,
-           "{\"iss\":\"evpipe-local\",\"sub\":\"app-1\",\"aud\":\"events\",\"iat\":%lld,\"exp\":%lld}",
-           (long long)NOW, (long long)NOW + 600);
+  snprintf(
+      claims, sizeof claims,
+      "{\"iss\":\"evpipe-local\",\"sub\":\"app-1\",\"aud\":\"events\",\"iat\":%lld,\"exp\":%lld}",
+      (long long)NOW, (long long)NOW + 600);
   /* alg:none, forged with another key, unknown kid. */
   char *t = forge("{\"alg\":\"none\",\"typ\":\"JWT\"}", claims, NULL);
   snprintf(authz, sizeof authz, "Bearer %s", t);
@@ -500,14 +532,17 @@ START_TEST(authorize_paths) {
   snprintf(authz, sizeof authz, "Bearer %s", t);
   ck_assert_int_eq(authz_status(authz, "bad_issuer"), 401);
   free(t);
-  snprintf(claims, sizeof claims, "{\"iss\":\"evpipe-local\",\"aud\":\"events\",\"iat\":%lld,\"exp\":%lld}",
+  snprintf(claims, sizeof claims,
+           "{\"iss\":\"evpipe-local\",\"aud\":\"events\",\"iat\":%lld,\"exp\":%lld}",
            (long long)NOW, (long long)NOW + 600);
   t = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"v1\"}", claims, KEY1);
   snprintf(authz, sizeof authz, "Bearer %s", t);
   ck_assert_int_eq(authz_status(authz, "bad_claim"), 401);
   free(t);
   /* A genuine token for another audience: 403. */
-  tok = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-s3cret&audience=other", NULL);
+  tok = get_token("grant_type=client_credentials&client_id=app-1&client_secret=s3cret-s3cret-"
+                  "s3cret&audience=other",
+                  NULL);
   snprintf(authz, sizeof authz, "Bearer %s", tok);
   ck_assert_int_eq(authz_status(authz, "wrong_audience"), 403);
   free(tok);
@@ -557,10 +592,19 @@ static void ev_teardown(void) {
   evp_schema_destroy(schema);
 }
 
-#define EV1 "{\"event_id\":\"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\",\"event_type\":\"app.opened\",\"event_time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"shop-ios\"}"
-#define EV2 "{\"event_id\":\"9c2e4b71-0d3a-4c8f-a6e5-2b7f1d9e3c60\",\"event_type\":\"page.viewed\",\"event_time\":\"2024-05-01T08:15:31Z\",\"app_id\":\"shop-web\",\"properties\":{\"path\":\"/a,b]\\\"}\"}}"
-#define BAD_UUID "{\"event_id\":\"not-a-uuid\",\"event_type\":\"app.opened\",\"event_time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"shop-ios\"}"
-#define NO_APP "{\"event_id\":\"1e7a5d3c-6b2f-4a9e-8c1d-5f0b3e2a7d98\",\"event_type\":\"app.opened\",\"event_time\":\"2024-05-01T08:15:30Z\"}"
+#define EV1                                                                                       \
+  "{\"event_id\":\"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\",\"event_type\":\"app.opened\",\"event_" \
+  "time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"shop-ios\"}"
+#define EV2                                                                                        \
+  "{\"event_id\":\"9c2e4b71-0d3a-4c8f-a6e5-2b7f1d9e3c60\",\"event_type\":\"page.viewed\",\"event_" \
+  "time\":\"2024-05-01T08:15:31Z\",\"app_id\":\"shop-web\",\"properties\":{\"path\":\"/"           \
+  "a,b]\\\"}\"}}"
+#define BAD_UUID                                                                                  \
+  "{\"event_id\":\"not-a-uuid\",\"event_type\":\"app.opened\",\"event_time\":\"2024-05-01T08:15:" \
+  "30Z\",\"app_id\":\"shop-ios\"}"
+#define NO_APP                                                                                    \
+  "{\"event_id\":\"1e7a5d3c-6b2f-4a9e-8c1d-5f0b3e2a7d98\",\"event_type\":\"app.opened\",\"event_" \
+  "time\":\"2024-05-01T08:15:30Z\"}"
 
 static int events_req(const evp__events_cfg_t *cfg, const char *method, const char *body,
                       evp__events_result_t *res, evp__http_resp_t *resp) {
@@ -581,7 +625,8 @@ START_TEST(events_all_valid) {
   evp__events_cfg_t cfg = {schema, 0, 0, NULL};
   evp__events_result_t res;
   evp__http_resp_t r;
-  ck_assert_int_eq(events_req(&cfg, "POST", " {\"events\" : [ " EV1 " , " EV2 "\n] } ", &res, &r), 200);
+  ck_assert_int_eq(events_req(&cfg, "POST", " {\"events\" : [ " EV1 " , " EV2 "\n] } ", &res, &r),
+                   200);
   ck_assert_str_eq(r.body, "{\"accepted\":2,\"rejected\":[]}");
   ck_assert_uint_eq(res.n_events, 2);
   ck_assert_uint_eq(res.n_accepted, 2);
@@ -603,7 +648,8 @@ START_TEST(events_per_item_results) {
   evp__events_result_t res;
   evp__http_resp_t r;
   ck_assert_int_eq(events_req(&cfg, "POST",
-                              "{\"events\":[" EV1 "," BAD_UUID ",42,\"x\"," NO_APP ",{\"event_id\":\"a\\u0062c\"}," EV2 "]}",
+                              "{\"events\":[" EV1 "," BAD_UUID ",42,\"x\"," NO_APP
+                              ",{\"event_id\":\"a\\u0062c\"}," EV2 "]}",
                               &res, &r),
                    200);
   ck_assert_uint_eq(res.n_events, 7);
@@ -662,9 +708,17 @@ START_TEST(events_bad_shapes) {
   evp__events_result_t res;
   evp__http_resp_t r;
   static const char *const bad[] = {
-      "", "not json", "[]", "{\"events\":{}}", "{\"events\":\"x\"}", "{\"evts\":[]}",
-      "{\"events\":[]} trailing", "{\"events\":[],\"events\":[]}", "{\"events\":[1,]}",
-      "{\"events\":[\"\xff\"]}", "{\"events\":[{\"a\":1}}",
+      "",
+      "not json",
+      "[]",
+      "{\"events\":{}}",
+      "{\"events\":\"x\"}",
+      "{\"evts\":[]}",
+      "{\"events\":[]} trailing",
+      "{\"events\":[],\"events\":[]}",
+      "{\"events\":[1,]}",
+      "{\"events\":[\"\xff\"]}",
+      "{\"events\":[{\"a\":1}}",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ck_assert_int_eq(events_req(&cfg, "POST", bad[i], &res, &r), 400);
@@ -677,10 +731,8 @@ START_TEST(events_bad_shapes) {
   size_t dn = 2 * 1100 + 64;
   char *deep = malloc(dn);
   size_t n = (size_t)snprintf(deep, dn, "{\"events\":[" EV1 ",{\"a\":");
-  for (int i = 0; i < 100; i++)
-    deep[n++] = '[';
-  for (int i = 0; i < 100; i++)
-    deep[n++] = ']';
+  for (int i = 0; i < 100; i++) deep[n++] = '[';
+  for (int i = 0; i < 100; i++) deep[n++] = ']';
   memcpy(deep + n, "}]}", 4);
   ck_assert_int_eq(events_req(&cfg, "POST", deep, &res, &r), 200);
   ck_assert_uint_eq(res.n_rejected, 1);
@@ -689,10 +741,8 @@ START_TEST(events_bad_shapes) {
   evp__events_result_free(&res);
   evp__http_resp_free(&r);
   n = (size_t)snprintf(deep, dn, "{\"events\":[");
-  for (int i = 0; i < 1100; i++)
-    deep[n++] = '[';
-  for (int i = 0; i < 1100; i++)
-    deep[n++] = ']';
+  for (int i = 0; i < 1100; i++) deep[n++] = '[';
+  for (int i = 0; i < 1100; i++) deep[n++] = ']';
   memcpy(deep + n, "]}", 3);
   ck_assert_int_eq(events_req(&cfg, "POST", deep, &res, &r), 400);
   evp__http_resp_free(&r);
@@ -727,8 +777,7 @@ START_TEST(events_limits) {
   size_t n;
   n = 0;
   n += (size_t)sprintf(many, "{\"events\":[");
-  for (int i = 0; i < 501; i++)
-    n += (size_t)sprintf(many + n, "%s{}", i ? "," : "");
+  for (int i = 0; i < 501; i++) n += (size_t)sprintf(many + n, "%s{}", i ? "," : "");
   strcpy(many + n, "]}");
   ck_assert_int_eq(events_req(&def, "POST", many, &res, &r), 413);
   evp__http_resp_free(&r);
@@ -804,21 +853,31 @@ START_TEST(events_one_pass_equals_general_path) {
       " {\"events\" : [ " EV1 " , " BAD_UUID "\n, 42 ,\"x\",null,[1]," NO_APP "] } ",
       "{\"events\":[{\"event_id\":\"a\\u0062c\"},{\"k\\u0065y\":1}]}",
       "{\"events\":[{\"event_id\":\"x\",\"event_id\":\"y\"}]}",
-      "{\"events\":[]}", "{\"events\":[{},{},{},{},{},{}]}", "{\"events\":[1,2,3,4,5,6]}",
+      "{\"events\":[]}",
+      "{\"events\":[{},{},{},{},{},{}]}",
+      "{\"events\":[1,2,3,4,5,6]}",
       "{\"a\":1,\"events\":[" EV1 "],\"b\":{\"c\":[]}}",
-      "{\"events\":[" EV1 "],\"a\":1,\"a\":2}", "{\"events\":[],\"events\":[" EV1 "]}",
+      "{\"events\":[" EV1 "],\"a\":1,\"a\":2}",
+      "{\"events\":[],\"events\":[" EV1 "]}",
       "{\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,\"j\":1,\"k\":1,"
       "\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1,\"events\":[" EV1 "]}",
-      "", "[]", "{\"events\":{}}", "{\"events\":[1,]}", "{\"events\":[\"\xff\"]}",
-      "{\"events\":[{\"a\":1}}", "{\"events\":[" EV1 "]} x", "{\"events\":[{\"a\":\"\xc3\xa9\\n\"}]}",
+      "",
+      "[]",
+      "{\"events\":{}}",
+      "{\"events\":[1,]}",
+      "{\"events\":[\"\xff\"]}",
+      "{\"events\":[{\"a\":1}}",
+      "{\"events\":[" EV1 "]} x",
+      "{\"events\":[{\"a\":\"\xc3\xa9\\n\"}]}",
       "{\"events\":[{\"event_id\":\"3f1b6c2e-8a4d-4f7e-9b21-0c5d7e9a1f34\",\"event_type\":\"a\","
-      "\"event_time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"x\",\"properties\":{\"d\":[[[[[[1]]]]]]}}]}",
+      "\"event_time\":\"2024-05-01T08:15:30Z\",\"app_id\":\"x\",\"properties\":{\"d\":[[[[[[1]]]]]]"
+      "}}]}",
   };
-  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
-    same_on_both_paths(&cfg, bodies[i]);
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) same_on_both_paths(&cfg, bodies[i]);
   /* Limits counted from the event: depth and size, as if validated alone. */
   ck_assert_int_eq(evp_schema_ctx_set_limits(sctx, 200, 4, 0), EVP_OK);
-  same_on_both_paths(&cfg, "{\"events\":[" EV1 "," EV2 ",{\"a\":[[1]]},{\"a\":[[[1]]]},{\"a\":[[[[1]]]]}]}");
+  same_on_both_paths(&cfg, "{\"events\":[" EV1 "," EV2
+                           ",{\"a\":[[1]]},{\"a\":[[[1]]]},{\"a\":[[[[1]]]]}]}");
   ck_assert_int_eq(evp_schema_ctx_set_limits(sctx, 0, 0, 0), EVP_OK);
 }
 END_TEST
@@ -956,7 +1015,6 @@ START_TEST(resp_helpers) {
 }
 END_TEST
 
-
 /* ------------------------------------------------------------ local: files, keys, limits */
 
 static char tmpdir[64];
@@ -965,7 +1023,9 @@ static void local_setup(void) { test_tmpdir_make(tmpdir, sizeof tmpdir, "handler
 
 static void local_teardown(void) { ck_assert_int_eq(test_tmpdir_remove(tmpdir), 0); }
 
-static void tpath(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
+static void tpath(char *out, size_t cap, const char *name) {
+  snprintf(out, cap, "%s/%s", tmpdir, name);
+}
 
 static unsigned mode_of(const char *p) {
   struct stat st;
@@ -976,11 +1036,10 @@ static unsigned mode_of(const char *p) {
 START_TEST(ratelimit_buckets) {
   evp__ratelimit_t *rl = evp__ratelimit_new(2, 3);
   ck_assert_ptr_nonnull(rl);
-  for (int i = 0; i < 3; i++)
-    ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.0), 0);
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.0), 0);
   ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.0), 1); /* 0.5 s to the next token: 1 s */
-  ck_assert_int_eq(evp__ratelimit_take(rl, "b", 100.0), 0);  /* buckets are per client */
-  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.6), 0);  /* refilled 1.2 tokens */
+  ck_assert_int_eq(evp__ratelimit_take(rl, "b", 100.0), 0); /* buckets are per client */
+  ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.6), 0); /* refilled 1.2 tokens */
   ck_assert_int_eq(evp__ratelimit_take(rl, "a", 100.6), 1);
   ck_assert_int_eq(evp__ratelimit_take(rl, "a", 1000.0), 0); /* capped at the burst */
   ck_assert_int_eq(evp__ratelimit_take(rl, "a", 1000.0), 0);
@@ -1009,8 +1068,7 @@ START_TEST(ratelimit_recycles_idle_buckets) {
   }
   /* While every slot is busy, unknown keys share the overflow bucket. */
   int limited = 0;
-  for (int i = 0; i < 3; i++)
-    limited += evp__ratelimit_take(rl, "192.0.2.1", 10.0) > 0;
+  for (int i = 0; i < 3; i++) limited += evp__ratelimit_take(rl, "192.0.2.1", 10.0) > 0;
   ck_assert_int_ge(limited, 2);
   /* Two seconds later every bucket is full again: a new key has its own. */
   ck_assert_int_eq(evp__ratelimit_take(rl, "198.51.100.7", 12.0), 0);
@@ -1028,9 +1086,11 @@ START_TEST(clients_file_hot_reload) {
   tpath(kp, sizeof kp, "keys.json");
   tpath(cp, sizeof cp, "clients.json");
   ck_assert_int_eq(evp__keys_init(kp, &created, err, sizeof err), EVP_OK);
-  const char *one = "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"events\"]}]";
-  const char *two = "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"events\"]},"
-                    "{\"client_id\":\"b\",\"client_secret\":\"fedcba9876543210\",\"audiences\":[\"events\"]}]";
+  const char *one =
+      "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"events\"]}]";
+  const char *two =
+      "[{\"client_id\":\"a\",\"client_secret\":\"0123456789abcdef\",\"audiences\":[\"events\"]},"
+      "{\"client_id\":\"b\",\"client_secret\":\"fedcba9876543210\",\"audiences\":[\"events\"]}]";
   ck_assert_int_eq(evp__file_write_secret(cp, one, strlen(one), 0, err, sizeof err), EVP_OK);
   evp__keywatch_t *w;
   ck_assert_int_eq(evp__keywatch_new(kp, cp, NULL, 600, &w, err, sizeof err), EVP_OK);
@@ -1038,13 +1098,15 @@ START_TEST(clients_file_hot_reload) {
   evp__keystate_t *s1 = evp__keywatch_acquire(w);
   ck_assert_uint_eq(evp__clients_count(s1->clients), 1);
   const char *aud;
-  ck_assert_int_eq(evp__clients_check(s1->clients, "b", 1, "fedcba9876543210", 16, NULL, &aud), EVP__CLIENT_UNKNOWN);
+  ck_assert_int_eq(evp__clients_check(s1->clients, "b", 1, "fedcba9876543210", 16, NULL, &aud),
+                   EVP__CLIENT_UNKNOWN);
   ck_assert_int_eq(evp__file_write_secret(cp, two, strlen(two), 0, err, sizeof err), EVP_OK);
   ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 1);
   evp__keystate_t *s2 = evp__keywatch_acquire(w);
   ck_assert_uint_eq(evp__clients_count(s2->clients), 2);
-  ck_assert_int_eq(evp__clients_check(s2->clients, "b", 1, "fedcba9876543210", 16, NULL, &aud), EVP__CLIENT_OK);
-  ck_assert_str_eq(s2->current, s1->current); /* same keys */
+  ck_assert_int_eq(evp__clients_check(s2->clients, "b", 1, "fedcba9876543210", 16, NULL, &aud),
+                   EVP__CLIENT_OK);
+  ck_assert_str_eq(s2->current, s1->current);            /* same keys */
   ck_assert_uint_eq(evp__clients_count(s1->clients), 1); /* the holder's state is intact */
   evp__keystate_release(s1);
   /* A broken edit (bad JSON, then a readable-by-others file): reported once, old store kept. */
@@ -1080,7 +1142,8 @@ START_TEST(secret_file_writes) {
   free(buf);
   ck_assert_int_eq(evp__file_read(p, 3, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_TOO_LARGE);
   chmod(p, 0640);
-  ck_assert_int_eq(evp__file_read(p, 100, 1, &buf, &len, NULL, err, sizeof err), EVP_ERR_PERMISSION);
+  ck_assert_int_eq(evp__file_read(p, 100, 1, &buf, &len, NULL, err, sizeof err),
+                   EVP_ERR_PERMISSION);
   ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
   ck_assert_int_eq(evp__file_read(p, 100, 0, &buf, &len, NULL, err, sizeof err), EVP_OK);
   free(buf);
@@ -1111,7 +1174,8 @@ START_TEST(clients_file_create_and_refuse) {
   ck_assert_int_eq(sscanf(strstr(out, "client_secret:"), "client_secret: %63s", sec), 1);
   ck_assert_uint_eq(strlen(sec), 43); /* 32 bytes, base64url */
   const char *aud;
-  ck_assert_int_eq(evp__clients_check(c, id, strlen(id), sec, strlen(sec), NULL, &aud), EVP__CLIENT_OK);
+  ck_assert_int_eq(evp__clients_check(c, id, strlen(id), sec, strlen(sec), NULL, &aud),
+                   EVP__CLIENT_OK);
   ck_assert_str_eq(aud, "events");
   evp__clients_free(c);
   /* Loading again does not print or change anything. */
@@ -1160,12 +1224,14 @@ START_TEST(keys_rotate_and_reload) {
   /* s1 is still usable by its holder after the swap. */
   ck_assert_int_eq(evp_jwt_verify(s1->verifier, t1, strlen(t1), NULL, NULL, 0), EVP_OK);
   evp__keystate_release(s1);
-  ck_assert_int_eq(evp_jwt_verify(s2->verifier, t1, strlen(t1), NULL, NULL, 0), EVP_OK); /* previous key */
+  ck_assert_int_eq(evp_jwt_verify(s2->verifier, t1, strlen(t1), NULL, NULL, 0),
+                   EVP_OK); /* previous key */
   ck_assert_int_eq(evp__keys_rotate(p, kid, sizeof kid, err, sizeof err), EVP_OK);
   ck_assert_str_eq(kid, "v3");
   ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), 1);
   evp__keystate_t *s3 = evp__keywatch_acquire(w);
-  ck_assert_int_eq(evp_jwt_verify(s3->verifier, t1, strlen(t1), NULL, NULL, 0), EVP_ERR_JWT_UNKNOWN_KEY);
+  ck_assert_int_eq(evp_jwt_verify(s3->verifier, t1, strlen(t1), NULL, NULL, 0),
+                   EVP_ERR_JWT_UNKNOWN_KEY);
   evp__keystate_release(s3);
   evp__keystate_release(s2);
   evp_keyring_t *ring;
@@ -1175,11 +1241,15 @@ START_TEST(keys_rotate_and_reload) {
   evp_keyring_destroy(ring);
   /* Broken files: reported once, the old state stays. */
   static const char *const broken[] = {
-      "not json", "{\"current\":\"v9\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"base64:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"}]}",
+      "not json",
+      "{\"current\":\"v9\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"base64:"
+      "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"}]}",
       "{\"current\":\"v1\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"base64:c2hvcnQ=\"}]}",
-      "{\"current\":\"v1\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"raw\"}]}", "{\"current\":\"v1\",\"keys\":[]}"};
+      "{\"current\":\"v1\",\"keys\":[{\"kid\":\"v1\",\"secret\":\"raw\"}]}",
+      "{\"current\":\"v1\",\"keys\":[]}"};
   for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
-    ck_assert_int_eq(evp__file_write_secret(p, broken[i], strlen(broken[i]), 0, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(evp__file_write_secret(p, broken[i], strlen(broken[i]), 0, err, sizeof err),
+                     EVP_OK);
     ck_assert_int_ne(evp__keys_load(p, &ring, cur, sizeof cur, NULL, err, sizeof err), EVP_OK);
     ck_assert_ptr_null(ring);
     ck_assert_int_eq(evp__keywatch_poll(w, err, sizeof err), -1);
@@ -1208,8 +1278,10 @@ START_TEST(metrics_text) {
   size_t n;
   ck_assert_int_eq(evp__metrics_render(m, NULL, NULL, &t, &n), EVP_OK);
   ck_assert_uint_eq(strlen(t), n);
-  ck_assert_ptr_nonnull(strstr(t, "evpipe_http_requests_total{route=\"/events\",code=\"200\"} 1\n"));
-  ck_assert_ptr_nonnull(strstr(t, "evpipe_http_requests_total{route=\"/events\",code=\"429\"} 1\n"));
+  ck_assert_ptr_nonnull(
+      strstr(t, "evpipe_http_requests_total{route=\"/events\",code=\"200\"} 1\n"));
+  ck_assert_ptr_nonnull(
+      strstr(t, "evpipe_http_requests_total{route=\"/events\",code=\"429\"} 1\n"));
   ck_assert_ptr_nonnull(strstr(t, "evpipe_http_request_duration_seconds_bucket{le=\"0.005\"} 1\n"));
   ck_assert_ptr_nonnull(strstr(t, "evpipe_http_request_duration_seconds_bucket{le=\"5\"} 1\n"));
   ck_assert_ptr_nonnull(strstr(t, "evpipe_http_request_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
@@ -1275,7 +1347,8 @@ START_TEST(http_framing_rules) {
   ck_assert_str_eq(framing_of(cr, 4, 1), "a header value holds NUL, CR or LF");
   const char *coding[] = {"Host", "x", "Transfer-Encoding", "gzip, chunked"};
   ck_assert_str_eq(framing_of(coding, 4, 1), "Transfer-Encoding must be sent once, as chunked");
-  const char *two_te[] = {"Host", "x", "Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked"};
+  const char *two_te[] = {"Host",   "x", "Transfer-Encoding", "chunked", "Transfer-Encoding",
+                          "chunked"};
   ck_assert_str_eq(framing_of(two_te, 6, 1), "Transfer-Encoding must be sent once, as chunked");
   const char *te10[] = {"Transfer-Encoding", "chunked"};
   ck_assert_str_eq(framing_of(te10, 2, 0), "Transfer-Encoding in an HTTP/1.0 request");
@@ -1351,13 +1424,14 @@ static char *repeat_member(const char *member, int times, int distinct) {
   char *b = malloc(ml * (size_t)times + 1), *p = b;
   ck_assert_ptr_nonnull(b);
   for (int i = 0; i < times; i++)
-    p += distinct ? sprintf(p, "%s\"m%d\":1", i ? "," : "", i) : sprintf(p, "%s%s", i ? "," : "", member);
+    p += distinct ? sprintf(p, "%s\"m%d\":1", i ? "," : "", i)
+                  : sprintf(p, "%s%s", i ? "," : "", member);
   *p = '\0';
   return b;
 }
 
-static void contract_check(const evp__events_cfg_t *cfg, evp__row_builder_t *rb, const contract_case_t *c,
-                           const char *fields) {
+static void contract_check(const evp__events_cfg_t *cfg, evp__row_builder_t *rb,
+                           const contract_case_t *c, const char *fields) {
   char *ev = contract_event(fields);
   size_t bl = strlen(ev) + 32;
   char *body = malloc(bl);
@@ -1398,8 +1472,8 @@ static void contract_check(const evp__events_cfg_t *cfg, evp__row_builder_t *rb,
       const char *id;
       size_t idlen;
       char err[256] = "";
-      evp_err_t e = evp__row_builder_build(rb, res.accepted[i], res.accepted_lens[i], 1, "c", 1, &row, &id,
-                                    &idlen, err, sizeof err);
+      evp_err_t e = evp__row_builder_build(rb, res.accepted[i], res.accepted_lens[i], 1, "c", 1,
+                                           &row, &id, &idlen, err, sizeof err);
       ck_assert_msg(e == EVP_OK, "path %d: accepted %s but the lake cannot hold it: %s", path, show,
                     err);
       if (c->col == 1)
@@ -1418,10 +1492,12 @@ static void contract_check(const evp__events_cfg_t *cfg, evp__row_builder_t *rb,
 START_TEST(events_accepted_means_representable) {
   char err[256];
   evp_err_t e;
-  evp_schema_t *s = evp_schema_compile(CONTRACT_SCHEMA, strlen(CONTRACT_SCHEMA), NULL, &e, err, sizeof err);
+  evp_schema_t *s =
+      evp_schema_compile(CONTRACT_SCHEMA, strlen(CONTRACT_SCHEMA), NULL, &e, err, sizeof err);
   ck_assert_ptr_nonnull(s);
   evp__table_t *t;
-  ck_assert_int_eq(evp__table_parse(CONTRACT_SCHEMA, strlen(CONTRACT_SCHEMA), &t, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__table_parse(CONTRACT_SCHEMA, strlen(CONTRACT_SCHEMA), &t, err, sizeof err),
+                   EVP_OK);
   evp__row_builder_t *rb;
   ck_assert_int_eq(evp__row_builder_new(t, &rb, err, sizeof err), EVP_OK);
   evp__events_cfg_t cfg = {s, 0, 4u * 1024u * 1024u, t};
@@ -1452,8 +1528,8 @@ START_TEST(events_accepted_means_representable) {
       /* values of every kind around the checked ones, escapes in names and
        * in a timestamp (the fast path reads them decoded off the parse) */
       {"\"t\":\"2024-05-01T10:00:00\\u005a\",\"\\u006e\":2", NULL, 1, 2, 0},
-      {"\"o\":{\"a\":[1,2e5]},\"b\":true,\"c\":false,\"d\":null,\"n\":-7 ,\"x\":-0.5e-3", NULL,
-       1, -7, 0},
+      {"\"o\":{\"a\":[1,2e5]},\"b\":true,\"c\":false,\"d\":null,\"n\":-7 ,\"x\":-0.5e-3", NULL, 1,
+       -7, 0},
       {"\"zz\":[1e400],\"n\":4", NULL, 1, 4, 0}, /* not a column: kept as sent */
       {"\"s\":\"\\u0000\",\"n\":3e0", NULL, 1, 3, 0},
       {"\"x\":2,\"n\":100000000000000000000E-1", "not_representable", 0, 0, 0},

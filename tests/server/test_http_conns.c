@@ -51,10 +51,8 @@ START_TEST(listening_socket_is_nonblocking) {
   int fd = after[na - 1];
   for (int i = 0; i < na; i++) {
     int old = 0;
-    for (int k = 0; k < nb; k++)
-      old |= before[k] == after[i];
-    if (!old)
-      fd = after[i];
+    for (int k = 0; k < nb; k++) old |= before[k] == after[i];
+    if (!old) fd = after[i];
   }
   int fl = fcntl(fd, F_GETFL);
   ck_assert_int_ge(fl, 0);

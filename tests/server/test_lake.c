@@ -26,13 +26,13 @@
 #include "base/files.h"
 #include "tmpdir.h"
 
-#define ck_bytes(buf, ...)                                                       \
-  do {                                                                           \
-    const uint8_t exp_[] = {__VA_ARGS__};                                        \
-    ck_assert_uint_eq((buf)->len, sizeof exp_);                                  \
-    for (size_t k_ = 0; k_ < sizeof exp_; k_++)                                  \
-      ck_assert_msg((buf)->p[k_] == exp_[k_], "byte %zu: got %02x want %02x", k_, \
-                    (buf)->p[k_], exp_[k_]);                                     \
+#define ck_bytes(buf, ...)                                                                      \
+  do {                                                                                          \
+    const uint8_t exp_[] = {__VA_ARGS__};                                                       \
+    ck_assert_uint_eq((buf)->len, sizeof exp_);                                                 \
+    for (size_t k_ = 0; k_ < sizeof exp_; k_++)                                                 \
+      ck_assert_msg((buf)->p[k_] == exp_[k_], "byte %zu: got %02x want %02x", k_, (buf)->p[k_], \
+                    exp_[k_]);                                                                  \
   } while (0)
 
 /* ------------------------------------------------------------ thrift */
@@ -42,21 +42,21 @@ START_TEST(thrift_struct_fields_hand_vectors) {
   evp__tc_t t;
   evp__tc_init(&t, &b);
   evp__tc_struct_begin(&t);
-  evp__tc_field_i32(&t, 1, 5);          /* 0x15, zigzag 10 */
-  evp__tc_field_i64(&t, 2, -1);         /* 0x16, zigzag 1 */
-  evp__tc_field_bool(&t, 3, 1);         /* 0x11: true in the type nibble */
-  evp__tc_field_bool(&t, 20, 0);        /* delta 17: long form 0x02, id zigzag 40 */
-  evp__tc_field_binary(&t, 21, "ab", 2); /* 0x18, len 2 */
-  evp__tc_field_struct(&t, 22);         /* 0x1C */
-  evp__tc_field_i32(&t, 1, 300);        /* 0x15, zigzag 600 = d8 04 */
-  evp__tc_struct_end(&t);               /* 0x00; last id back to 22 */
+  evp__tc_field_i32(&t, 1, 5);                /* 0x15, zigzag 10 */
+  evp__tc_field_i64(&t, 2, -1);               /* 0x16, zigzag 1 */
+  evp__tc_field_bool(&t, 3, 1);               /* 0x11: true in the type nibble */
+  evp__tc_field_bool(&t, 20, 0);              /* delta 17: long form 0x02, id zigzag 40 */
+  evp__tc_field_binary(&t, 21, "ab", 2);      /* 0x18, len 2 */
+  evp__tc_field_struct(&t, 22);               /* 0x1C */
+  evp__tc_field_i32(&t, 1, 300);              /* 0x15, zigzag 600 = d8 04 */
+  evp__tc_struct_end(&t);                     /* 0x00; last id back to 22 */
   evp__tc_field_list(&t, 23, EVP__TC_I32, 2); /* 0x19, 0x25 */
   evp__tc_i32(&t, 1);
   evp__tc_i32(&t, -2);
   evp__tc_struct_end(&t);
   ck_assert_int_eq(evp__tc_error(&t), EVP_OK);
-  ck_bytes(&b, 0x15, 0x0A, 0x16, 0x01, 0x11, 0x02, 0x28, 0x18, 0x02, 0x61, 0x62, 0x1C, 0x15,
-           0xD8, 0x04, 0x00, 0x19, 0x25, 0x02, 0x03, 0x00);
+  ck_bytes(&b, 0x15, 0x0A, 0x16, 0x01, 0x11, 0x02, 0x28, 0x18, 0x02, 0x61, 0x62, 0x1C, 0x15, 0xD8,
+           0x04, 0x00, 0x19, 0x25, 0x02, 0x03, 0x00);
   evp__buf_free(&b);
 }
 END_TEST
@@ -66,17 +66,17 @@ START_TEST(thrift_decreasing_ids_long_lists_and_extremes) {
   evp__tc_t t;
   evp__tc_init(&t, &b);
   evp__tc_struct_begin(&t);
-  evp__tc_field_i32(&t, 5, 0);  /* 0x55 0x00 */
-  evp__tc_field_i32(&t, 2, 0);  /* backwards: 0x05, id zigzag 4, value 0 */
+  evp__tc_field_i32(&t, 5, 0);                   /* 0x55 0x00 */
+  evp__tc_field_i32(&t, 2, 0);                   /* backwards: 0x05, id zigzag 4, value 0 */
   evp__tc_field_list(&t, 3, EVP__TC_BINARY, 15); /* 0x19, 0xF8, 15 */
   for (int i = 0; i < 15; i++) evp__tc_binary(&t, "", 0);
   evp__tc_field_i64(&t, 4, INT64_MIN); /* 0x16, ff*9 01 */
   evp__tc_field_i64(&t, 5, INT64_MAX); /* 0x16, fe ff*8 01 */
   evp__tc_struct_end(&t);
   ck_assert_int_eq(evp__tc_error(&t), EVP_OK);
-  ck_bytes(&b, 0x55, 0x00, 0x05, 0x04, 0x00, 0x19, 0xF8, 0x0F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-           0, 0, 0, 0, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x16,
-           0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00);
+  ck_bytes(&b, 0x55, 0x00, 0x05, 0x04, 0x00, 0x19, 0xF8, 0x0F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+           0, 0, 0, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x16, 0xFE,
+           0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00);
   evp__buf_free(&b);
 }
 END_TEST
@@ -177,8 +177,10 @@ START_TEST(rle_round_trips_random_sequences) {
     uint64_t mask = bw == 32 ? 0xFFFFFFFFu : ((1ull << bw) - 1);
     for (size_t i = 0; i < n; i++) {
       /* mixture of runs and noise */
-      if (i > 0 && evp__gen_next(&s) % 4 != 0) in[i] = in[i - 1];
-      else in[i] = (uint32_t)(evp__gen_next(&s) & mask);
+      if (i > 0 && evp__gen_next(&s) % 4 != 0)
+        in[i] = in[i - 1];
+      else
+        in[i] = (uint32_t)(evp__gen_next(&s) & mask);
     }
     b.len = 0;
     ck_assert_int_eq(evp__pq_rle_encode(&b, in, n, bw), EVP_OK);
@@ -253,29 +255,38 @@ static int count_entries(void) {
 }
 
 static const evp__pq_column_t COLS2[] = {
-  {"id", EVP__PQ_INT64, 0},
-  {"name", EVP__PQ_STRING, 1},
+    {"id", EVP__PQ_INT64, 0},
+    {"name", EVP__PQ_STRING, 1},
 };
 
-static evp__pq_value_t v_i64(int64_t x) { evp__pq_value_t v = {0}; v.v.i64 = x; return v; }
+static evp__pq_value_t v_i64(int64_t x) {
+  evp__pq_value_t v = {0};
+  v.v.i64 = x;
+  return v;
+}
 static evp__pq_value_t v_str(const char *s) {
   evp__pq_value_t v = {0};
   v.v.s.ptr = s;
   v.v.s.len = strlen(s);
   return v;
 }
-static evp__pq_value_t v_null(void) { evp__pq_value_t v = {0}; v.is_null = 1; return v; }
+static evp__pq_value_t v_null(void) {
+  evp__pq_value_t v = {0};
+  v.is_null = 1;
+  return v;
+}
 
 START_TEST(writer_commits_atomically_with_mode_0600) {
   mk_tmpdir();
   evp__pq_writer_t *w;
   char err[256];
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "part-1.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__pq_writer_open(&w, tmpdir, "part-1.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
   char tmp[512], fin[512];
   snprintf(tmp, sizeof tmp, "%s/.part-1.parquet.tmp", tmpdir);
   snprintf(fin, sizeof fin, "%s/part-1.parquet", tmpdir);
   struct stat st;
-  ck_assert_int_eq(stat(tmp, &st), 0);       /* only the hidden temporary exists */
+  ck_assert_int_eq(stat(tmp, &st), 0); /* only the hidden temporary exists */
   ck_assert_int_eq(st.st_mode & 0777, 0600);
   ck_assert_int_ne(stat(fin, &st), 0);
   for (int i = 0; i < 100; i++) {
@@ -308,7 +319,9 @@ START_TEST(writer_commits_atomically_with_mode_0600) {
   ck_assert_uint_eq(buf[st.st_size - 8 - flen + 1], 0x04);
   free(buf);
   /* the name is taken now: a second writer refuses it */
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "part-1.parquet", COLS2, 2, NULL, err, sizeof err), EVP_ERR_IO);
+  ck_assert_int_eq(
+      evp__pq_writer_open(&w, tmpdir, "part-1.parquet", COLS2, 2, NULL, err, sizeof err),
+      EVP_ERR_IO);
   ck_assert_ptr_null(w);
   rm_tmpdir();
 }
@@ -319,30 +332,42 @@ START_TEST(writer_rejects_bad_schema_and_names) {
   evp__pq_writer_t *w = (evp__pq_writer_t *)1;
   char err[256];
   evp__pq_column_t bad[2] = {{"a", EVP__PQ_INT64, 0}, {"a", EVP__PQ_STRING, 0}};
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   ck_assert_ptr_null(w);
   ck_assert_ptr_nonnull(strstr(err, "duplicate"));
   bad[1].name = "";
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   bad[1].name = NULL;
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   bad[1].name = "b";
   bad[1].type = (evp__pq_type_t)42;
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 0, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", NULL, 1, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 0, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", NULL, 1, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   bad[1].name = "b\xFF";
   bad[1].type = EVP__PQ_STRING;
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "a/b.parquet", COLS2, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, ".hidden", COLS2, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "", COLS2, 2, NULL, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "a/b.parquet", COLS2, 2, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, ".hidden", COLS2, 2, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "", COLS2, 2, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   evp__pq_options_t o = {0};
   o.page_bytes = 10; /* below 1 KiB */
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   o.page_bytes = 0;
   o.codec = (evp__pq_codec_t)7;
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(count_entries(), 0); /* nothing left behind */
   rm_tmpdir();
 }
@@ -351,12 +376,15 @@ END_TEST
 START_TEST(writer_unwritable_or_missing_dir) {
   char err[256];
   evp__pq_writer_t *w;
-  ck_assert_int_eq(evp__pq_writer_open(&w, "/nonexistent/evp/dir", "f.parquet", COLS2, 2, NULL, err, sizeof err), EVP_ERR_IO);
+  ck_assert_int_eq(
+      evp__pq_writer_open(&w, "/nonexistent/evp/dir", "f.parquet", COLS2, 2, NULL, err, sizeof err),
+      EVP_ERR_IO);
   ck_assert_ptr_nonnull(strstr(err, "/nonexistent/evp/dir"));
   if (geteuid() != 0) { /* root ignores directory permissions */
     mk_tmpdir();
     chmod(tmpdir, 0500);
-    ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, NULL, err, sizeof err), EVP_ERR_IO);
+    ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, NULL, err, sizeof err),
+                     EVP_ERR_IO);
     chmod(tmpdir, 0700);
     rm_tmpdir();
   }
@@ -370,8 +398,10 @@ START_TEST(writer_rejects_bad_rows_and_stays_usable) {
   evp__pq_options_t o = {0};
   o.max_value_bytes = 16;
   o.no_fsync = 1;
-  evp__pq_column_t cols[3] = {{"id", EVP__PQ_INT64, 0}, {"name", EVP__PQ_STRING, 1}, {"ok", EVP__PQ_BOOLEAN, 1}};
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", cols, 3, &o, err, sizeof err), EVP_OK);
+  evp__pq_column_t cols[3] = {
+      {"id", EVP__PQ_INT64, 0}, {"name", EVP__PQ_STRING, 1}, {"ok", EVP__PQ_BOOLEAN, 1}};
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", cols, 3, &o, err, sizeof err),
+                   EVP_OK);
   evp__pq_value_t row[3] = {v_null(), v_str("a"), v_null()};
   ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_ERR_INVALID_ARG);
   ck_assert_ptr_nonnull(strstr(err, "required column 'id'"));
@@ -397,7 +427,8 @@ START_TEST(writer_abort_leaves_nothing) {
   mk_tmpdir();
   char err[256];
   evp__pq_writer_t *w;
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, NULL, err, sizeof err),
+                   EVP_OK);
   evp__pq_value_t row[2] = {v_i64(1), v_str("x")};
   ck_assert_int_eq(evp__pq_writer_append(w, row, err, sizeof err), EVP_OK);
   evp__pq_writer_abort(w);
@@ -416,7 +447,8 @@ START_TEST(writer_disk_full_fails_cleanly) {
   evp__pq_options_t o = {0};
   o.row_group_rows = 1000;
   o.no_fsync = 1;
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, &o, err, sizeof err),
+                   EVP_OK);
   struct rlimit old, lim;
   ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
   lim = old;
@@ -490,12 +522,14 @@ START_TEST(reused_writer_writes_what_a_fresh_one_writes) {
   o.row_group_rows = 700; /* several row groups per file */
   o.no_fsync = 1;
   evp__pq_writer_t *w;
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "fresh.parquet", COLS2, 2, &o, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "fresh.parquet", COLS2, 2, &o, err, sizeof err),
+                   EVP_OK);
   put_rows(w, 2000, 3, 0);
   ck_assert_int_eq(evp__pq_writer_close(w, NULL, err, sizeof err), EVP_OK);
 
   evp__pq_writer_t *r;
-  ck_assert_int_eq(evp__pq_writer_open(&r, tmpdir, "big.parquet", COLS2, 2, &o, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_open(&r, tmpdir, "big.parquet", COLS2, 2, &o, err, sizeof err),
+                   EVP_OK);
   ck_assert_int_eq(evp__pq_writer_reopen(r, tmpdir, "x.parquet", err, sizeof err), EVP_ERR_STATE);
   put_rows(r, 5000, 11, 250); /* long values: buffers grow past what "fresh" needs */
   uint64_t size = 0;
@@ -532,17 +566,25 @@ END_TEST
 
 START_TEST(partition_dir_and_mkdirs) {
   char out[256], err[256];
-  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "/data", "events", 0, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "/data", "events", 0, err, sizeof err),
+                   EVP_OK);
   ck_assert_str_eq(out, "/data/events/dt=1970-01-01/hour=00");
   /* 1732540000.123456 s = 2024-11-25 13:06:40 UTC */
-  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "events", 1732540000123456LL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(
+      evp__lake_partition_dir(out, sizeof out, "d", "events", 1732540000123456LL, err, sizeof err),
+      EVP_OK);
   ck_assert_str_eq(out, "d/events/dt=2024-11-25/hour=13");
   /* one microsecond before the epoch is the previous day's last hour */
-  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "events", -1, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "events", -1, err, sizeof err),
+                   EVP_OK);
   ck_assert_str_eq(out, "d/events/dt=1969-12-31/hour=23");
-  ck_assert_int_eq(evp__lake_partition_dir(out, 10, "d", "events", 0, err, sizeof err), EVP_ERR_TOO_LARGE);
-  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "a/b", 0, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "events", INT64_MAX, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__lake_partition_dir(out, 10, "d", "events", 0, err, sizeof err),
+                   EVP_ERR_TOO_LARGE);
+  ck_assert_int_eq(evp__lake_partition_dir(out, sizeof out, "d", "a/b", 0, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      evp__lake_partition_dir(out, sizeof out, "d", "events", INT64_MAX, err, sizeof err),
+      EVP_ERR_INVALID_ARG);
 
   mk_tmpdir();
   char p[512];
@@ -555,7 +597,8 @@ START_TEST(partition_dir_and_mkdirs) {
   ck_assert_int_eq(evp__mkdirs(p, err, sizeof err), EVP_OK); /* exists: fine */
   /* a file written into it with the writer */
   evp__pq_writer_t *w;
-  ck_assert_int_eq(evp__pq_writer_open(&w, p, "part-0.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_open(&w, p, "part-0.parquet", COLS2, 2, NULL, err, sizeof err),
+                   EVP_OK);
   ck_assert_int_eq(evp__pq_writer_close(w, NULL, err, sizeof err), EVP_OK);
   char f[600];
   snprintf(f, sizeof f, "%s/part-0.parquet", p);
@@ -585,16 +628,20 @@ START_TEST(writer_append_rows_reports_progress) {
   mk_tmpdir();
   char err[256];
   evp__pq_writer_t *w;
-  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, NULL, err, sizeof err), EVP_OK);
-  evp__pq_value_t rows[4 * 2] = {v_i64(1), v_str("a"), v_i64(2), v_null(),
-                                 v_null(), v_str("bad: id is required"), v_i64(4), v_str("d")};
+  ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", COLS2, 2, NULL, err, sizeof err),
+                   EVP_OK);
+  evp__pq_value_t rows[4 * 2] = {v_i64(1), v_str("a"), v_i64(2),
+                                 v_null(), v_null(),   v_str("bad: id is required"),
+                                 v_i64(4), v_str("d")};
   size_t done = 99;
   ck_assert_int_eq(evp__pq_writer_append_rows(w, rows, 2, &done, err, sizeof err), EVP_OK);
   ck_assert_uint_eq(done, 2);
-  ck_assert_int_eq(evp__pq_writer_append_rows(w, rows + 4, 2, &done, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_append_rows(w, rows + 4, 2, &done, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   ck_assert_uint_eq(done, 0); /* the first of the two rows failed */
   ck_assert_int_eq(evp__pq_writer_append_rows(w, rows + 6, 1, &done, err, sizeof err), EVP_OK);
-  ck_assert_int_eq(evp__pq_writer_append_rows(w, NULL, 1, &done, err, sizeof err), EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__pq_writer_append_rows(w, NULL, 1, &done, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
   ck_assert_uint_eq(evp__pq_writer_rows(w), 3);
   ck_assert_int_eq(evp__pq_writer_close(w, NULL, err, sizeof err), EVP_OK);
   rm_tmpdir();
@@ -602,7 +649,10 @@ START_TEST(writer_append_rows_reports_progress) {
 END_TEST
 
 /* Writers share no state: two threads writing their own files (TSan). */
-struct thr_arg { int id; evp_err_t rc; };
+struct thr_arg {
+  int id;
+  evp_err_t rc;
+};
 
 static void *thr_write(void *p) {
   struct thr_arg *a = p;

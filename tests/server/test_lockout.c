@@ -41,8 +41,7 @@ static logged_t logged;
 /* @p n failures of @p id at the same moment; what the last one returned. */
 static int fail_n(evp__lockout_t *lk, const char *id, int n) {
   int got = 0;
-  for (int i = 0; i < n; i++)
-    got = evp__lockout_failed(lk, id, 1, NULL);
+  for (int i = 0; i < n; i++) got = evp__lockout_failed(lk, id, 1, NULL);
   return got;
 }
 
@@ -114,11 +113,9 @@ END_TEST
 
 START_TEST(success_clears_failures_not_a_running_lock) {
   evp__lockout_t *lk = mk();
-  for (int i = 0; i < 9; i++)
-    evp__lockout_failed(lk, "app", 1, "10.0.0.66");
+  for (int i = 0; i < 9; i++) evp__lockout_failed(lk, "app", 1, "10.0.0.66");
   evp__lockout_succeeded(lk, "app", NULL);
-  for (int i = 0; i < 9; i++)
-    ck_assert_int_eq(evp__lockout_failed(lk, "app", 1, "10.0.0.66"), 0);
+  for (int i = 0; i < 9; i++) ck_assert_int_eq(evp__lockout_failed(lk, "app", 1, "10.0.0.66"), 0);
   ck_assert_int_eq(evp__lockout_failed(lk, "app", 1, "10.0.0.66"), 30);
   evp__lockout_succeeded(lk, "app", NULL); /* e.g. from an exempt address */
   ck_assert_int_eq(evp__lockout_check(lk, "app", 1, "10.0.0.66"), 30);
@@ -133,8 +130,7 @@ START_TEST(addresses_that_authenticated_stay_exempt_until_they_fail) {
   evp__lockout_t *lk = mk();
   evp__lockout_succeeded(lk, "app", "10.0.0.1");
   evp__lockout_succeeded(lk, "app", "10.0.0.2");
-  for (int i = 0; i < 10; i++)
-    evp__lockout_failed(lk, "app", 1, "192.0.2.7");
+  for (int i = 0; i < 10; i++) evp__lockout_failed(lk, "app", 1, "192.0.2.7");
   ck_assert_int_eq(evp__lockout_check(lk, "app", 1, "192.0.2.7"), 30);
   ck_assert_int_eq(evp__lockout_check(lk, "app", 1, "10.0.0.1"), 0);
   ck_assert_int_eq(evp__lockout_check(lk, "app", 1, "10.0.0.2"), 0);
@@ -160,7 +156,7 @@ START_TEST(random_ids_cannot_push_a_known_id_out) {
     snprintf(id, sizeof id, "ghost-%d", i);
     evp__lockout_failed(lk, id, 0, NULL);
   }
-  ck_assert_int_eq(evp__lockout_failed(lk, "app", 1, NULL), 30); /* its count survived */
+  ck_assert_int_eq(evp__lockout_failed(lk, "app", 1, NULL), 30);     /* its count survived */
   ck_assert_int_eq(evp__lockout_check(lk, "app", 1, "10.0.0.1"), 0); /* and its exemption */
   /* a known id that never failed before still gets its own entry */
   fail_n(lk, "app-2", 10);
@@ -170,8 +166,7 @@ START_TEST(random_ids_cannot_push_a_known_id_out) {
   char longid[300];
   memset(longid, 'x', sizeof longid - 1);
   longid[sizeof longid - 1] = '\0';
-  for (int i = 0; i < 10; i++)
-    evp__lockout_failed(lk, longid, 0, NULL);
+  for (int i = 0; i < 10; i++) evp__lockout_failed(lk, longid, 0, NULL);
   ck_assert_int_eq(evp__lockout_check(lk, "app-3", 1, NULL), 0);
   evp__lockout_free(lk);
 }
@@ -193,9 +188,10 @@ END_TEST
 
 /* ------------------------------------------------------------ through the issuer */
 
-static const char CLIENTS[] =
-    "[{\"client_id\":\"app-1\",\"client_secret\":\"s3cret-s3cret-s3cret\",\"audiences\":[\"events\"]},"
-    " {\"client_id\":\"app-2\",\"client_secret\":\"other-other-other-1\",\"audiences\":[\"events\"]}]";
+static const char CLIENTS[] = "[{\"client_id\":\"app-1\",\"client_secret\":\"s3cret-s3cret-"
+                              "s3cret\",\"audiences\":[\"events\"]},"
+                              " {\"client_id\":\"app-2\",\"client_secret\":\"other-other-other-1\","
+                              "\"audiences\":[\"events\"]}]";
 
 static int token(const evp__issuer_t *iss, const char *id, const char *secret, const char *ip,
                  char *retry_after, size_t ra_size) {
@@ -240,7 +236,8 @@ START_TEST(issuer_answers_429_with_retry_after_for_a_locked_id) {
   }
   ck_assert_int_eq(logged.last_locked, 30);
   ck_assert_str_eq(logged.last_id, "app-1");
-  ck_assert_int_eq(token(&iss, "app-1", "wrong-wrong-wrong-wrong", "192.0.2.50", ra, sizeof ra), 429);
+  ck_assert_int_eq(token(&iss, "app-1", "wrong-wrong-wrong-wrong", "192.0.2.50", ra, sizeof ra),
+                   429);
   ck_assert_str_eq(ra, "30");
   /* the right secret does not get through from elsewhere: no oracle */
   ck_assert_int_eq(token(&iss, "app-1", "s3cret-s3cret-s3cret", "192.0.2.51", NULL, 0), 429);

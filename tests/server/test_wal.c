@@ -228,8 +228,6 @@ START_TEST(torn_tail_is_truncated) {
 }
 END_TEST
 
-
-
 static void flip_bit(const char *p, uint64_t off, int bit) {
   int fd = open(p, O_RDWR);
   ck_assert_int_ge(fd, 0);
@@ -276,8 +274,8 @@ START_TEST(flipped_bit_loses_only_that_record) {
     w = open_wal(EVP__FSYNC_NEVER, 0);
     evp__wal_stats_t s;
     evp__wal_get_stats(w, &s);
-    ck_assert_msg(s.recovered_records == 9, "flip at %llu: %llu records",
-                  (unsigned long long)off, (unsigned long long)s.recovered_records);
+    ck_assert_msg(s.recovered_records == 9, "flip at %llu: %llu records", (unsigned long long)off,
+                  (unsigned long long)s.recovered_records);
     ck_assert_uint_eq(s.truncated_bytes, 0);
     ck_assert_uint_eq(evp__wal_end(w), total);
     evp__wal_reader_t *r;
@@ -311,7 +309,8 @@ START_TEST(crc32c_values) {
   memset(z, 0xff, sizeof z);
   ck_assert_uint_eq(evp__crc32c(0, z, 32), 0x62A8AB43u);
   uint32_t x = 12345;
-  for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+  for (size_t i = 0; i < sizeof b; i++)
+    b[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
   for (size_t off = 0; off < 8; off++)
     for (size_t n = 0; n + off <= 520; n += 7) {
       uint32_t c = evp__crc32c(0, b + off, n);
@@ -330,7 +329,7 @@ START_TEST(version_1_records_are_still_read) {
   evp__wal_close(w);
   uint64_t total;
   unsigned char *b = slurp(p, &total);
-    int n = 0;
+  int n = 0;
   for (uint64_t off = 0; off < total; n++) {
     uint32_t len;
     ck_assert_int_eq(evp__wal_header_check(b + off, &len), 0);
@@ -551,7 +550,7 @@ START_TEST(retention_of_committed_segments) {
   ck_assert_int_eq(evp__wal_commit(w, ends[79], events_in(0, 80), err, sizeof err), EVP_OK);
   evp__wal_reap_wait(w); /* segments are unlinked in the background */
   uint64_t first = evp__wal_first_offset(w);
-  ck_assert_uint_gt(first, 0);                 /* old segments went */
+  ck_assert_uint_gt(first, 0);                     /* old segments went */
   ck_assert_uint_ge(first + 2048, ends[79] - 512); /* about retain_bytes are left */
   ck_assert_uint_le(ends[79] - first, 2048 + 512 + 512);
   int n = count_segments();
@@ -662,10 +661,12 @@ START_TEST(limits_and_errors) {
   ck_assert_int_eq(evp__wal_append(w, cid, 1, ev, len, 1, err, sizeof err), EVP_ERR_TOO_LARGE);
   ck_assert_int_eq(evp__wal_append(w, NULL, 1, ev, len, 1, err, sizeof err), EVP_ERR_INVALID_ARG);
   ck_assert_int_eq(evp__wal_append(w, "c", 1, NULL, len, 1, err, sizeof err), EVP_ERR_INVALID_ARG);
-  ck_assert_int_eq(evp__wal_append(w, "c", INT64_C(253402300800000000), ev, len, 1, err, sizeof err),
-                   EVP_ERR_INVALID_ARG); /* year 10000: no dt= partition for it */
-  ck_assert_int_eq(evp__wal_append(w, "c", INT64_C(-62167219200000001), ev, len, 1, err, sizeof err),
-                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      evp__wal_append(w, "c", INT64_C(253402300800000000), ev, len, 1, err, sizeof err),
+      EVP_ERR_INVALID_ARG); /* year 10000: no dt= partition for it */
+  ck_assert_int_eq(
+      evp__wal_append(w, "c", INT64_C(-62167219200000001), ev, len, 1, err, sizeof err),
+      EVP_ERR_INVALID_ARG);
   ck_assert_uint_eq(evp__wal_pending_events(w), 1);
 
   /* Disk full mid-record (RLIMIT_FSIZE): the append fails with the errno
@@ -679,7 +680,8 @@ START_TEST(limits_and_errors) {
    * process, Check's own message file included. */
   int lim_rc = setrlimit(RLIMIT_FSIZE, &lim);
   len[0] = 500;
-  evp_err_t e = lim_rc == 0 ? evp__wal_append(w, "c", 2, ev, len, 1, err, sizeof err) : EVP_ERR_INTERNAL;
+  evp_err_t e =
+      lim_rc == 0 ? evp__wal_append(w, "c", 2, ev, len, 1, err, sizeof err) : EVP_ERR_INTERNAL;
   int restore_rc = setrlimit(RLIMIT_FSIZE, &old);
   signal(SIGXFSZ, prev);
   ck_assert_int_eq(lim_rc, 0);
