@@ -6,6 +6,7 @@
  * got the parent's descriptor.) */
 #include "client_harness.h"
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,11 +67,44 @@ START_TEST(destroy_from_a_callback_is_refused) {
 }
 END_TEST
 
+/* The same from a log callback: the token refresh is logged on the sender
+ * thread, and a flush there would wait for that very thread. (Red before:
+ * the flush waited its whole timeout and returned the events still
+ * pending.) */
+static _Atomic(evp_client_t *) log_client;
+static atomic_long flush_from_log = 0;
+static void flush_on_log(int level, const char *msg, void *op) {
+  (void)level, (void)op;
+  evp_client_t *c = atomic_load(&log_client);
+  if (c && strstr(msg, "token: refreshed")) atomic_store(&flush_from_log, evp_flush(c, 2000));
+}
+
+START_TEST(flush_from_a_log_callback_is_refused) {
+  ms_t *s = ms_start();
+  ms_set_token_delay_ms(s, 300); /* the events are queued before the token comes */
+  evp_conf_t *conf = mk_conf(s, "log.level", "7", NULL);
+  evp_conf_set_log_cb(conf, flush_on_log);
+  char err[256];
+  atomic_store(&flush_from_log, 0);
+  evp_client_t *c = evp_client_new(conf, err, sizeof err);
+  ck_assert_msg(c != NULL, "%s", err);
+  atomic_store(&log_client, c);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(evp_send(c, "{\"event_type\":\"t\"}", 18, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp_flush(c, 10000), 0);
+  ck_assert_int_eq(atomic_load(&flush_from_log), -1);
+  atomic_store(&log_client, NULL);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create("client_poll_fork");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, forked_child_gets_no_poll_descriptor);
   tcase_add_test(tc, destroy_from_a_callback_is_refused);
+  tcase_add_test(tc, flush_from_a_log_callback_is_refused);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_run_all(sr, CK_NORMAL);

@@ -88,8 +88,11 @@ typedef void (*evp_dr_cb_t)(const char *event_id, size_t event_id_len, evp_deliv
 /**
  * Log callback: @p level is an ::evp_log_level_t value (syslog numbering;
  * passed as int, as librdkafka does, so bindings need no enum type), @p msg
- * is NUL-terminated and borrowed. Called from any of the client's threads;
- * secrets never appear.
+ * is NUL-terminated and borrowed. Called on whichever thread logs (the
+ * client's background thread, or an application thread inside an evp_*()
+ * call), in both callback modes; secrets never appear. Like the other
+ * callbacks it must not call evp_flush(), evp_poll() or evp_client_destroy()
+ * on its client (they return -1 if it does).
  */
 typedef void (*evp_log_cb_t)(int level, const char *msg, void *opaque);
 

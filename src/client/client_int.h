@@ -303,6 +303,7 @@ int evp__client_in_callback(const struct evp_client_s *c);
 /* Run a callback of c, marking this thread as inside it. */
 void evp__client_call_delivery(struct evp_client_s *c, const evp_delivery_t *d);
 void evp__client_call_error(struct evp_client_s *c, evp_err_t e, int retrying, const char *reason);
+void evp__client_call_log(struct evp_client_s *c, int level, const char *msg);
 
 /* ------------------------------------------------------------ log */
 void evp__client_log(struct evp_client_s *c, int level, const char *fmt, ...) EVP__PRINTF(3, 4);

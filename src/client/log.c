@@ -11,5 +11,5 @@ void evp__client_log(evp_client_t *c, int level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  c->conf->log_cb(level, buf, c->conf->opaque);
+  evp__client_call_log(c, level, buf); /* marks the thread as in a callback */
 }

@@ -34,6 +34,13 @@ void evp__client_call_delivery(evp_client_t *c, const evp_delivery_t *d) {
   in_callback = outer;
 }
 
+void evp__client_call_log(evp_client_t *c, int level, const char *msg) {
+  const evp_client_t *outer = in_callback;
+  in_callback = c;
+  c->conf->log_cb(level, msg, c->conf->opaque);
+  in_callback = outer;
+}
+
 void evp__client_call_error(evp_client_t *c, evp_err_t e, int retrying, const char *reason) {
   const evp_client_t *outer = in_callback;
   in_callback = c;
