@@ -5,6 +5,7 @@
  * event loop in the child that watches it would spin. (Red before: the child
  * got the parent's descriptor.) */
 #include "client_harness.h"
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -21,11 +22,17 @@ START_TEST(forked_child_gets_no_poll_descriptor) {
     int rc = 0;
     if (evp_poll(c, 0) != -1) rc |= 1;
     if (evp_poll_fd(c) != -1) rc |= 2;
+    /* Success is reported by SIGKILL so that no exit-time hook (valgrind's
+     * leak check of the parent's copied heap) can change the verdict. */
+    if (!rc) kill(getpid(), SIGKILL);
     _exit(rc);
   }
   int st = 0;
   ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-  ck_assert(WIFEXITED(st));
+  if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+    st = 0; /* both refused */
+  else
+    ck_assert(WIFEXITED(st));
   ck_assert_msg((WEXITSTATUS(st) & 1) == 0, "evp_poll() works in a forked child");
   ck_assert_msg((WEXITSTATUS(st) & 2) == 0,
                 "evp_poll_fd() in a forked child returns the parent's pipe, which the child "

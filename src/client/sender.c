@@ -475,7 +475,9 @@ void *evp__client_sender_main(void *arg) {
       if (evp__client_token_refresh(c) != EVP_OK) {
         snprintf(c->last_reason, sizeof c->last_reason, "%s", c->tok.last_msg);
         set_err(&c->work, c->tok.last_err);
-        if (c->tok.permanent)
+        if (atomic_load(&c->abort_io))
+          ; /* the close interrupted the request: no service error to report */
+        else if (c->tok.permanent)
           evp__client_fail_permanently(c, c->tok.last_err, c->tok.last_msg);
         else
           evp__client_raise(c, c->tok.last_err, 1, c->tok.last_msg);
