@@ -3,7 +3,8 @@
  * validate.c (schema), uuid.c (ids and timestamps), queue.c and list.c (the
  * queue), sender.c (background thread), batch.c, http.c, token.c, retry.c,
  * response.c, fault.c (service errors), delivery.c (delivery reports),
- * poll.c (callbacks.mode=poll), fork.c, stats.c, log.c. The
+ * poll.c (callbacks.mode=poll), callback.c (running the application's
+ * callbacks), fork.c, stats.c, log.c. The
  * configuration is in conf_int.h. */
 #ifndef EVP_CLIENT_CLIENT_INT_H
 #define EVP_CLIENT_CLIENT_INT_H
