@@ -36,6 +36,8 @@ SRC=$EVP_SOURCE_DIR
 ROUNDS=${EVP_SPOOL_ROUNDS:-12}
 OFFLINE=${EVP_SPOOL_OFFLINE_EVENTS:-50000}
 SEED=${EVP_SPOOL_SEED:-$$}
+SLOW=1
+[ -n "${EVP_SANITIZE:-}" ] && SLOW=2
 RANDOM=$SEED
 echo "seed $SEED (EVP_SPOOL_SEED reproduces the kill timing)"
 SCHEMA="$SRC/examples/schemas/glue-data-catalog-json-schema.json"
@@ -81,14 +83,16 @@ for r in $(seq 1 "$ROUNDS"); do
   # Rounds 3, 4 and 8, and one in five others, run with the server down.
   if [ "$r" = 3 ] || [ "$r" = 4 ] || [ "$r" = 8 ] || [ $((RANDOM % 5)) = 0 ]; then down; state=down; else up; state=up; fi
   delay=$((RANDOM % 3 * 40)) # 0, 40 or 80 µs between sends
-  ms=$((RANDOM % 400 + 10))  # kill after 10..409 ms: in evp_client_new, in recovery, mostly in evp_send
+  # Kill after 10..409 ms (twice that under sanitizers, which start slowly):
+  # in evp_client_new, in the spool's recovery, mostly inside evp_send.
+  ms=$(((RANDOM % 400 + 10) * SLOW))
   # A small quota (refuse when full, the default) so rounds with the server
   # down also see EVP_ERR_QUEUE_FULL; every third round syncs always.
   opts=()
   [ "$HAVE_SPOOL" = 1 ] && opts=(--set spool.max.bytes=3145728 --set spool.sync=$([ $((r % 3)) = 0 ] && echo always || echo interval))
   child "$SP" "$TMP/round$r.out" --round "$r" --count 10000000 --invalid-every 37 \
     --delay-us "$delay" --seed "$RANDOM" "${opts[@]}"
-  sleep "$(printf '0.%03d' "$ms")"
+  sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
   kill -KILL "$CPID" 2>/dev/null
   reap
   acc=$(grep -c '^A ' "$TMP/round$r.out")
