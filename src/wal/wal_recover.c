@@ -151,6 +151,21 @@ static int resync(scan_t *s, uint64_t pos, uint64_t *next) {
   return 0;
 }
 
+/* 1 when bytes [pos, end of file) are all zero: the unused, preallocated
+ * tail of a mapped segment (wal_map.c), not damage; 0 when not; -1 with
+ * errno. A record never starts with a zero byte (its magic). */
+static int zero_tail(scan_t *s, uint64_t pos) {
+  unsigned char chunk[16384];
+  while (pos < s->size) {
+    size_t want = s->size - pos < sizeof chunk ? (size_t)(s->size - pos) : sizeof chunk, n;
+    if (evp__wal_pread_full(s->fd, chunk, want, pos, &n) != 0) return -1;
+    if (n < want) return 1; /* the file ended early */
+    if (chunk[0] != 0 || memcmp(chunk, chunk + 1, n - 1) != 0) return 0;
+    pos += n;
+  }
+  return 1;
+}
+
 /* Bytes [from, to) of the segment are damaged: skip them in place (their
  * offsets stay taken, so the records after them keep theirs), copy them to
  * the quarantine directory, count them and tell on_damage. */
@@ -203,7 +218,7 @@ static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt,
                        strerror(en));
   }
   s.size = (uint64_t)st.st_size;
-  uint64_t pos = 0;
+  uint64_t pos = 0, unused = 0;
   evp_err_t e = EVP_OK;
   while (pos < s.size) {
     uint64_t rec_len, next;
@@ -216,6 +231,12 @@ static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt,
       pos += rec_len;
       continue;
     }
+    int z = zero_tail(&s, pos);
+    if (z < 0) goto io;
+    if (z == 1) {
+      unused = s.size - pos;
+      break;
+    }
     if (resync(&s, pos, &next) != 0) goto io;
     if (next == s.size && last) break; /* a torn tail */
     if ((e = damaged(&s, pos, next, errstr, errstr_size))) goto done;
@@ -223,7 +244,8 @@ static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt,
   }
   if (pos < s.size) {
     if (ftruncate(s.fd, (off_t)pos) != 0) goto io;
-    w->st.truncated_bytes += s.size - pos;
+    w->st.truncated_bytes += s.size - pos - unused;
+    w->st.unused_bytes += unused;
   }
   /* What a killed process left in the page cache is not yet on disk. */
   if (w->policy != EVP__FSYNC_NEVER && fdatasync(s.fd) != 0) goto io;
@@ -248,7 +270,8 @@ evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t 
   }
   char name[EVP__WAL_SEG_NAME_LEN + 1];
   snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)w->end);
-  int fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  /* Read-write: mapped mode maps it shared for writing. */
+  int fd = openat(w->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     int en = errno;
     return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: create %s/%s: %s", w->dir, name,
@@ -316,7 +339,7 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
     w->end = last->base + last->size;
     char name[EVP__WAL_SEG_NAME_LEN + 1];
     snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)last->base);
-    w->fd = openat(w->dirfd, name, O_WRONLY | O_CLOEXEC);
+    w->fd = openat(w->dirfd, name, O_RDWR | O_CLOEXEC);
     if (w->fd < 0) {
       int en = errno;
       return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: open %s/%s: %s", w->dir, name,
@@ -324,6 +347,8 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
     }
   }
   w->durable = w->end;
-  if (w->fd < 0) return evp__wal_new_segment(w, &w->fd, errstr, errstr_size);
+  if (w->fd < 0 && (e = evp__wal_new_segment(w, &w->fd, errstr, errstr_size))) return e;
+  if (w->mapped)
+    return evp__wal_map_active(w, w->fd, w->segs[w->nsegs - 1].size, errstr, errstr_size);
   return EVP_OK;
 }
