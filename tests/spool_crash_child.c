@@ -5,8 +5,7 @@
  *   A <event_id>                      evp_send returned EVP_OK
  *   R <event_id> <EVP_ERR_...>        evp_send refused it
  *   D <event_id> <status> <from_spool>  a delivery report (status: ok,
- *                                      rejected, failed; from_spool: 1, 0,
- *                                      or - when the library cannot tell)
+ *                                      rejected, failed; from_spool: 1 or 0)
  *   F <pending>                       evp_flush returned
  *   X <undelivered>                   evp_client_destroy returned
  * Event ids are 5f000000-RRRR-4000-8000-SSSSSSSSSSSS (round, sequence: hex),
@@ -20,9 +19,9 @@
  *   spool_crash_child --probe DIR  exit 0 when this libevpipe takes
  *                                  spool.dir=DIR, 77 when it does not know it
  * It links libevpipe only (the public API, as an application does). Exit 77
- * when spool.dir is unknown to the library (a build without the spool), unless
- * EVP_SPOOL_TEST_NO_SPOOL=1 asks to run memory-only anyway, which is how the
- * test shows it fails without a spool. */
+ * when spool.dir is unknown to the library (a build without the spool).
+ * EVP_SPOOL_TEST_NO_SPOOL=1 leaves spool.dir unset (memory only): that is
+ * how the test shows it fails without the spool. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -30,12 +29,6 @@
 #include <string.h>
 #include <time.h>
 #include <evpipe/evpipe.h>
-
-/* evp_delivery_from_spool() arrives with the spool (issue 14). Referenced
- * weakly so this program also builds and runs against a library without it
- * (the report then says "-"). */
-int evp_delivery_from_spool(const evp_delivery_t *report);
-#pragma weak evp_delivery_from_spool
 
 #define EXIT_NO_SPOOL 77
 
@@ -53,11 +46,9 @@ static void on_delivery(evp_client_t *client, const evp_delivery_t *report, void
   const char *status = st == EVP_DELIVERY_OK         ? "ok"
                        : st == EVP_DELIVERY_REJECTED ? "rejected"
                                                      : "failed";
-  char spool[8] = "-";
-  if (evp_delivery_from_spool) snprintf(spool, sizeof spool, "%d", evp_delivery_from_spool(report));
-  /* One fprintf per line: stdio locks the stream, so lines from this thread
+  /* One printf per line: stdio locks the stream, so lines from this thread
    * and the sending thread never interleave. */
-  printf("D %.*s %s %s\n", (int)len, id, status, spool);
+  printf("D %.*s %s %d\n", (int)len, id, status, evp_delivery_from_spool(report));
 }
 
 /* Quiet: with the server down the client logs every retry. */
@@ -153,15 +144,13 @@ int main(int argc, char **argv) {
   /* Line-buffered: each report reaches the kernel before the next send. */
   setvbuf(stdout, NULL, _IOLBF, 0);
 
-  if (set_spool(conf, spool)) {
-    const char *force = getenv("EVP_SPOOL_TEST_NO_SPOOL");
-    if (!force || strcmp(force, "1")) {
-      fprintf(stderr, "spool_crash_child: this libevpipe has no spool.dir property\n");
-      evp_conf_destroy(conf);
-      return EXIT_NO_SPOOL;
-    }
-    fprintf(stderr,
-            "spool_crash_child: no spool.dir: running memory-only (EVP_SPOOL_TEST_NO_SPOOL=1)\n");
+  const char *memory_only = getenv("EVP_SPOOL_TEST_NO_SPOOL");
+  if (memory_only && !strcmp(memory_only, "1")) {
+    fprintf(stderr, "spool_crash_child: memory-only (EVP_SPOOL_TEST_NO_SPOOL=1)\n");
+  } else if (set_spool(conf, spool)) {
+    fprintf(stderr, "spool_crash_child: this libevpipe has no spool.dir property\n");
+    evp_conf_destroy(conf);
+    return EXIT_NO_SPOOL;
   }
   set(conf, "endpoint", endpoint);
   set(conf, "client.id", client_id);
