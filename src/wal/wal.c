@@ -79,6 +79,13 @@ static evp_err_t roll_locked(evp__wal_t *w, char *errstr, size_t errstr_size) {
 evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
                           const char *const *events, const size_t *lens, size_t n, char *errstr,
                           size_t errstr_size) {
+  return evp__wal_append_sent(w, client_id, received_at_us, EVP__WAL_NO_SENT_AT, events, lens, n,
+                              errstr, errstr_size);
+}
+
+evp_err_t evp__wal_append_sent(evp__wal_t *w, const char *client_id, int64_t received_at_us,
+                               int64_t sent_at_us, const char *const *events, const size_t *lens,
+                               size_t n, char *errstr, size_t errstr_size) {
   if (!w || !client_id || (n && (!events || !lens)))
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: NULL argument");
   for (size_t i = 0; i < n; i++)
@@ -94,14 +101,14 @@ evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received
   if (cl > EVP__WAL_MAX_CLIENT_ID)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
                        "wal: client_id is %zu bytes (limit %u)", cl, EVP__WAL_MAX_CLIENT_ID);
-  size_t size = evp__wal_record_size(cl, lens, n);
+  size_t size = evp__wal_record_size_sent(cl, sent_at_us, lens, n);
   if (size == 0 || size - EVP__WAL_HDR > w->max_record)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
                        "wal: record of %zu events is larger than max_record_bytes (%zu)", n,
                        w->max_record);
   unsigned char *rec = malloc(size);
   if (!rec) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
-  evp__wal_record_encode(rec, client_id, cl, received_at_us, events, lens, n);
+  evp__wal_record_encode_sent(rec, client_id, cl, received_at_us, sent_at_us, events, lens, n);
 
   evp_err_t e = EVP_OK;
   pthread_mutex_lock(&w->mu);
