@@ -879,6 +879,19 @@ static size_t n_failures(const result_t *r) {
   return (size_t)cJSON_GetArraySize(f);
 }
 
+/* Process one message from app-1 per body: every event must become one
+ * record of the delivery stream. */
+static void process_all(evp__fn_t *fn, const char *const *bodies, int n) {
+  cJSON *ev = sqs_event(n, bodies, "app-1");
+  mock_aws_stream_clear(aws, "events");
+  result_t r;
+  invoke_json(fn, ev, &r);
+  cJSON_Delete(ev);
+  ck_assert_uint_eq(n_failures(&r), 0);
+  result_free(&r);
+  ck_assert_uint_eq(mock_aws_stream_count(aws, "events"), (size_t)n);
+}
+
 /* Records are rows of the Glue table: what Firehose's OpenX JSON SerDe can
  * convert to Parquet — timestamps in UTC "Z" form whatever offset was sent,
  * objects as JSON text (string columns), nulls left out. */
@@ -891,14 +904,7 @@ START_TEST(processor_records_are_table_rows) {
       "\"context\":{ \"locale\" : \"en-US\", \"os\":\"iOS\" },"
       "\"properties\":{\"price\":9.99,\"note\":\"a \\\"quoted\\\" word\"}}]}";
   const char *bodies[1] = {body};
-  cJSON *ev = sqs_event(1, bodies, "app-1");
-  mock_aws_stream_clear(aws, "events");
-  result_t r;
-  invoke_json(fn, ev, &r);
-  cJSON_Delete(ev);
-  ck_assert_uint_eq(n_failures(&r), 0);
-  result_free(&r);
-  ck_assert_uint_eq(mock_aws_stream_count(aws, "events"), 1);
+  process_all(fn, bodies, 1);
   size_t len;
   char *rec = mock_aws_stream_record(aws, "events", 0, &len);
   cJSON *o = cJSON_ParseWithLength(rec, len);
@@ -1434,14 +1440,7 @@ START_TEST(processor_clock_skew_columns) {
       "{\"sent_at\":\"2099-01-01T00:00:00Z\",\"events\":[" SKEW_EV "]}",
   };
 #undef SKEW_EV
-  cJSON *ev = sqs_event(4, bodies, "app-1");
-  mock_aws_stream_clear(aws, "events");
-  result_t r;
-  invoke_json(fn, ev, &r);
-  cJSON_Delete(ev);
-  ck_assert_uint_eq(n_failures(&r), 0);
-  result_free(&r);
-  ck_assert_uint_eq(mock_aws_stream_count(aws, "events"), 4);
+  process_all(fn, bodies, 4);
   for (size_t i = 0; i < 4; i++) {
     size_t len;
     char *rec = mock_aws_stream_record(aws, "events", i, &len);
