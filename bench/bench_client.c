@@ -6,7 +6,18 @@
  *      and to a minimal keep-alive responder written here with plain sockets
  *      (an upper bound that measures the client alone);
  *   3. memory per queued 300-byte event.
- * Usage: bench_client [events]  (default 1000000). */
+ * Usage: bench_client [events]  (default 1000000).
+ *
+ * bench_client spool [events [DIR]]  (default 1000000, DIR a temp dir under
+ * /tmp) measures the on-disk spool instead (spool.dir, docs/spool.md):
+ *   a. evp_send from 2 threads, the client paused (nothing delivered, the
+ *      sender idle), into memory only and into the spool with each
+ *      spool.sync, in one run, so the ratios compare like with like;
+ *   b. bytes on disk per spooled event;
+ *   c. resume: a spool of about 1 GiB left by a closed client, then a new
+ *      client (in a child process, for its own peak RSS) against the
+ *      minimal responder: time to open, to the first delivery report and to
+ *      the last. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -20,6 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdarg.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "client/client_int.h"
@@ -292,7 +306,212 @@ static void sustained(const char *url, const char *what, const char *ev, int evl
   if (got != n || atomic_load(&dr_ok) != n) printf("  LOSS OR DUPLICATION DETECTED\n");
 }
 
+/* ---- the spool (bench_client spool) */
+
+typedef struct {
+  evp_client_t *c;
+  const char *ev;
+  int evlen;
+  long n;
+  double *lat;
+  long refused;
+} send_arg;
+
+static void *send_main(void *p) {
+  send_arg *a = p;
+  char e[256];
+  for (long k = 0; k < a->n; k++) {
+    double t = now_s();
+    evp_err_t r = evp_send(a->c, a->ev, (size_t)a->evlen, e, sizeof e);
+    a->lat[k] = now_s() - t;
+    if (r != EVP_OK) {
+      if (a->refused++ == 0) fprintf(stderr, "evp_send: %s\n", e);
+    }
+  }
+  return NULL;
+}
+
+/* A paused client on @p url (nothing is sent), with a spool in @p dir
+ * (NULL: memory only), extra settings as name, value, ..., NULL. */
+static evp_client_t *mk_paused(const char *url, const char *dir, ...) {
+  evp_conf_t *c = evp_conf_new();
+  char e[256];
+  const char *kv[][2] = {{"endpoint", url},
+                         {"client.id", "bench"},
+                         {"client.secret", "bench"},
+                         {"queue.max.events", "3000000"},
+                         {"queue.max.bytes", "2000000000"},
+                         {"spool.max.bytes", "4000000000"}};
+  for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+    if (evp_conf_set(c, kv[i][0], kv[i][1], e, sizeof e)) goto bad;
+  if (dir && evp_conf_set(c, "spool.dir", dir, e, sizeof e)) goto bad;
+  va_list ap;
+  va_start(ap, dir);
+  const char *k;
+  while ((k = va_arg(ap, const char *))) {
+    const char *v = va_arg(ap, const char *);
+    if (evp_conf_set(c, k, v, e, sizeof e)) {
+      va_end(ap);
+      goto bad;
+    }
+  }
+  va_end(ap);
+  evp_conf_set_delivery_cb(c, on_dr, NULL);
+  evp_client_t *cl = evp_client_new(c, e, sizeof e);
+  if (!cl) goto bad;
+  evp_client_pause(cl);
+  return cl;
+bad:
+  fprintf(stderr, "%s\n", e);
+  exit(1);
+}
+
+static void rm_rf(const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* Bytes allocated on disk under @p dir (st_blocks), and its files' sizes. */
+static void du(const char *dir, unsigned long long *alloc, unsigned long long *size) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "du -s -B1 '%s' | cut -f1; du -s -b '%s' | cut -f1", dir, dir);
+  FILE *f = popen(cmd, "r");
+  *alloc = *size = 0;
+  if (f) {
+    if (fscanf(f, "%llu %llu", alloc, size) != 2) *alloc = *size = 0;
+    pclose(f);
+  }
+}
+
+/* One case of (a): 2 threads send n events each half. Returns events/s. */
+static double send_case(const char *label, const char *url, const char *dir, const char *sync,
+                        const char *ev, int evlen, long n, double *p99_out) {
+  if (dir) rm_rf(dir);
+  evp_client_t *c =
+      dir ? mk_paused(url, dir, "spool.sync", sync, NULL) : mk_paused(url, NULL, NULL);
+  send_arg a[2];
+  pthread_t t[2];
+  double *lat = malloc(sizeof(double) * (size_t)n);
+  double t0 = now_s();
+  for (int i = 0; i < 2; i++) {
+    a[i] = (send_arg){c, ev, evlen, n / 2, lat + i * (n / 2), 0};
+    pthread_create(&t[i], NULL, send_main, &a[i]);
+  }
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+  double dt = now_s() - t0;
+  long m = (n / 2) * 2;
+  qsort(lat, (size_t)m, sizeof *lat, cmp_d);
+  double rate = (double)m / dt;
+  printf("  %-22s %9.0f events/s  p50 %6.2f us  p99 %6.2f us  p99.9 %7.2f us  max %8.1f us"
+         "  refused %ld\n",
+         label, rate, lat[m / 2] * 1e6, lat[(size_t)(m * 0.99)] * 1e6,
+         lat[(size_t)(m * 0.999)] * 1e6, lat[m - 1] * 1e6, a[0].refused + a[1].refused);
+  *p99_out = lat[(size_t)(m * 0.99)] * 1e6;
+  free(lat);
+  if (dir && !strcmp(sync, "interval")) {
+    unsigned long long alloc, size;
+    evp_client_destroy(c, 0);
+    du(dir, &alloc, &size);
+    printf("  bytes on disk per spooled event (%d-byte event, %d once filled): %.1f (file "
+           "sizes after close: %.1f)\n",
+           evlen, evlen + 90, (double)alloc / (double)m, (double)size / (double)m);
+  } else {
+    evp_client_destroy(c, 0);
+  }
+  return rate;
+}
+
+static int spool_bench(long n, const char *dir_arg) {
+  char tmpl[] = "/tmp/evp_bench_spool_XXXXXX";
+  const char *base = dir_arg ? dir_arg : mkdtemp(tmpl);
+  if (!base) {
+    perror("mkdtemp");
+    return 1;
+  }
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/spool", base);
+  char ev[512];
+  int evlen = make_event(ev, sizeof ev, 123456);
+  int port = start_server();
+  if (port < 0) return 1;
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  printf("spool bench: %ld events of %d bytes (%d once event_id/event_time are filled), "
+         "2 sending threads, client paused; spool in %s\n",
+         n, evlen, evlen + 90, dir);
+  double p99;
+  /* Warm-up (heap, page cache, CPU frequency). */
+  send_case("warm-up (memory)", url, NULL, NULL, ev, evlen, n / 4, &p99);
+  double mem = send_case("memory only", url, NULL, NULL, ev, evlen, n, &p99);
+  double p99_mem = p99;
+  double itv = send_case("spool.sync=interval", url, dir, "interval", ev, evlen, n, &p99);
+  double p99_itv = p99;
+  double nev = send_case("spool.sync=never", url, dir, "never", ev, evlen, n, &p99);
+  double alw = send_case("spool.sync=always", url, dir, "always", ev, evlen, n / 20, &p99);
+  printf("  ratios to memory only: interval %.2f (p99 %.2fx), never %.2f, always %.4f\n", itv / mem,
+         p99_itv / p99_mem, nev / mem, alw / mem);
+
+  /* (c) resume from ~1 GiB */
+  rm_rf(dir);
+  long big = (long)((1ull << 30) / (unsigned long)(evlen + 90 + 46));
+  {
+    evp_client_t *c = mk_paused(url, dir, "spool.sync", "never", NULL);
+    char e[256];
+    for (long k = 0; k < big; k++)
+      if (evp_send(c, ev, (size_t)evlen, e, sizeof e) != EVP_OK) {
+        fprintf(stderr, "fill: %s\n", e);
+        return 1;
+      }
+    evp_client_destroy(c, 0);
+  }
+  unsigned long long alloc, size;
+  du(dir, &alloc, &size);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    atomic_store(&dr_ok, 0);
+    double t0 = now_s();
+    evp_conf_t *cf = evp_conf_new();
+    char e[256];
+    evp_conf_set(cf, "endpoint", url, e, sizeof e);
+    evp_conf_set(cf, "client.id", "bench", e, sizeof e);
+    evp_conf_set(cf, "client.secret", "bench", e, sizeof e);
+    evp_conf_set(cf, "spool.dir", dir, e, sizeof e);
+    evp_conf_set_delivery_cb(cf, on_dr, NULL);
+    evp_client_t *c = evp_client_new(cf, e, sizeof e);
+    if (!c) {
+      fprintf(stderr, "%s\n", e);
+      _exit(1);
+    }
+    double t_open = now_s() - t0;
+    while (atomic_load(&dr_ok) == 0 && now_s() - t0 < 60) usleep(200);
+    double t_first = now_s() - t0;
+    long left = evp_flush(c, 600000);
+    double t_all = now_s() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("  resume from %.2f GiB (%ld events, %.0f MiB allocated): open %.3f s, first "
+           "delivery %.3f s, all delivered %.1f s (%.0f events/s, %ld left); peak RSS %.0f MiB "
+           "(queue.max.bytes %d MiB)\n",
+           (double)size / (1 << 30), big, (double)alloc / (1 << 20), t_open, t_first, t_all,
+           (double)big / (t_all - t_first), left, (double)ru.ru_maxrss / 1024, 64);
+    evp_client_destroy(c, 1000);
+    _exit(0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  if (!dir_arg)
+    rm_rf(base);
+  else
+    rm_rf(dir);
+  atomic_store(&srv_stop, 1);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "spool"))
+    return spool_bench(argc > 2 ? atol(argv[2]) : 1000000, argc > 3 ? argv[3] : NULL);
   long n = argc > 1 ? atol(argv[1]) : 1000000;
   int port = start_server();
   if (port < 0) {

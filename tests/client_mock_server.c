@@ -36,6 +36,8 @@ struct ms {
   long n_events_req, n_token_req, n_unauth, n_gzip, accepted, max_batch, n_conns;
   long in_events, max_in_events, events_delay_ms;
   char ua[128], token_body[512];
+  char sent_at[64];    /* the last /events body's sent_at string ("" when none) */
+  long sent_at_bodies; /* /events bodies with a sent_at string */
   ms_fault share_f;
   long share_arg, share_n, n_in_pause;
   int share_num, share_den;
@@ -235,6 +237,11 @@ static enum MHD_Result events_inner(ms_t *s, struct MHD_Connection *c, conn_t *b
   cJSON *root = cJSON_ParseWithLength(body ? body : "", blen);
   free(plain);
   cJSON *evs = cJSON_GetObjectItemCaseSensitive(root, "events");
+  const cJSON *sa = cJSON_GetObjectItemCaseSensitive(root, "sent_at");
+  pthread_mutex_lock(&s->mu);
+  snprintf(s->sent_at, sizeof s->sent_at, "%s", cJSON_IsString(sa) ? sa->valuestring : "");
+  s->sent_at_bodies += cJSON_IsString(sa);
+  pthread_mutex_unlock(&s->mu);
   if (!cJSON_IsArray(evs)) {
     cJSON_Delete(root);
     return reply(c, 400, "{\"error\":\"no events array\"}", NULL);
@@ -474,6 +481,19 @@ void ms_last_user_agent(ms_t *s, char *buf, size_t n) {
   pthread_mutex_lock(&s->mu);
   snprintf(buf, n, "%s", s->ua);
   pthread_mutex_unlock(&s->mu);
+}
+
+void ms_last_sent_at(ms_t *s, char *buf, size_t n) {
+  pthread_mutex_lock(&s->mu);
+  snprintf(buf, n, "%s", s->sent_at);
+  pthread_mutex_unlock(&s->mu);
+}
+
+long ms_sent_at_bodies(ms_t *s) {
+  pthread_mutex_lock(&s->mu);
+  long v = s->sent_at_bodies;
+  pthread_mutex_unlock(&s->mu);
+  return v;
 }
 
 void ms_last_token_body(ms_t *s, char *buf, size_t n) {

@@ -66,6 +66,10 @@ long ms_max_concurrent(ms_t *s); /* most /events requests handled at once */
 /* The last /events request's User-Agent and /token form body. */
 void ms_last_user_agent(ms_t *s, char *buf, size_t n);
 void ms_last_token_body(ms_t *s, char *buf, size_t n);
+/* The last /events body's "sent_at" string ("" when it had none), and how
+ * many bodies had one. */
+void ms_last_sent_at(ms_t *s, char *buf, size_t n);
+long ms_sent_at_bodies(ms_t *s);
 /* Copy of one accepted event's JSON (by id), for checking filled fields. */
 int ms_event_json(ms_t *s, const char *event_id, char *buf, size_t n);
 /* Any accepted event's JSON (the first one). */

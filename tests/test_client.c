@@ -611,6 +611,66 @@ START_TEST(https_is_always_verified) {
 }
 END_TEST
 
+/* The wall clock now as the SDK writes times: YYYY-MM-DDTHH:MM:SS.mmmZ. */
+static void rfc3339_now(char out[32]) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char sec[24];
+  strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, 32, "%.19s.%03uZ", sec, (unsigned)(ts.tv_nsec / 1000000L) % 1000u);
+}
+
+/* Every request body carries the device's sent_at (docs/protocol.md), taken
+ * when the body is built, plain or gzip, and batch.max.bytes counts it. */
+START_TEST(bodies_carry_sent_at) {
+  for (int gz = 0; gz < 2; gz++) {
+    ms_t *s = ms_start();
+    dr_t *d = dr_new();
+    evp_client_t *c = mk_client(s, d, "compression", gz ? "gzip" : "none", NULL);
+    char before[32], after[32], got[64];
+    rfc3339_now(before);
+    send_range(c, 0, 700);
+    ck_assert_int_eq(evp_flush(c, 5000), 0);
+    rfc3339_now(after);
+    check_once(s, d, 700);
+    ck_assert_int_ge(ms_events_requests(s), 2);
+    ck_assert_int_eq(ms_sent_at_bodies(s), ms_events_requests(s));
+    ms_last_sent_at(s, got, sizeof got);
+    /* fixed width: text order is time order */
+    ck_assert_uint_eq(strlen(got), 24);
+    ck_assert_msg(strcmp(before, got) <= 0 && strcmp(got, after) <= 0, "%s not in [%s, %s]", got,
+                  before, after);
+    evp_client_destroy(c, 1000);
+    ms_stop(s);
+    dr_free(d);
+  }
+  /* batch.max.bytes counts sent_at: an event that would fit only without it
+   * is refused by evp_send, one that fits with it is sent with it. */
+  ms_t *s = ms_start();
+  dr_t *d = dr_new();
+  evp_client_t *c = mk_client(s, d, "batch.max.bytes", "1024", NULL);
+  char ev[1024], err[256];
+  memcpy(ev, "{\"pad\":\"", 8);
+  memset(ev + 8, 'x', 890); /* 990 bytes once event_id and event_time are added */
+  memcpy(ev + 898, "\"}", 3);
+  ck_assert_int_eq(evp_send(c, ev, strlen(ev), err, sizeof err), EVP_ERR_TOO_LARGE);
+  ck_assert_msg(strstr(err, "batch.max.bytes") != NULL, "%s", err);
+  memcpy(ev + 8 + 874, "\"}", 3); /* 974 bytes once filled: + 13 + 37 = 1024 */
+  ck_assert_msg(evp_send(c, ev, strlen(ev), err, sizeof err) == EVP_OK, "%s", err);
+  ck_assert_int_eq(evp_flush(c, 5000), 0);
+  ck_assert_int_eq(ms_accepted_total(s), 1);
+  char full[1100];
+  ck_assert_int_eq(ms_first_event_json(s, full, sizeof full), 1);
+  ck_assert_uint_eq(strlen(full) + 13 + 37, 1024);
+  ck_assert_int_eq(ms_sent_at_bodies(s), 1);
+  evp_client_destroy(c, 1000);
+  ms_stop(s);
+  dr_free(d);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("client");
   TCase *tc = tcase_create("client");
@@ -637,6 +697,7 @@ int main(void) {
   tcase_add_test(tc, https_is_always_verified);
   tcase_add_test(tc, send_from_a_callback_never_blocks);
   tcase_add_test(tc, token_url_override_and_trailing_slash);
+  tcase_add_test(tc, bodies_carry_sent_at);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

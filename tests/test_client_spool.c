@@ -12,7 +12,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "client_harness.h"
+#include "base/base.h"
+#include "wal/wal.h"
+#include "wal/wal_format.h"
+#include "wal/wal_read.h"
 #include "suite_main.h"
 #include "tmpdir.h"
 
@@ -445,6 +450,179 @@ START_TEST(spool_properties_are_checked) {
 }
 END_TEST
 
+/* ---- recovery at every byte offset */
+
+static unsigned char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *b = malloc((size_t)len + 1);
+  ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  *n = (size_t)len;
+  return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t n) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+  fclose(f);
+}
+
+/* Open the spool as the client does and return the event numbers of the
+ * records it holds (bitmask of ev-0..ev-31). */
+static uint32_t spool_events(const char *d) {
+  evp__wal_opts_t o = {0};
+  o.fsync = EVP__FSYNC_NEVER;
+  o.mapped = 1;
+  o.segment_bytes = 65536;
+  o.retain_bytes = 1;
+  evp__wal_t *w;
+  char e[512];
+  ck_assert_msg(evp__wal_open(d, &o, &w, e, sizeof e) == EVP_OK, "%s", e);
+  evp__wal_reader_t *r;
+  ck_assert_int_eq(evp__wal_reader_open(w, evp__wal_checkpoint(w), &r, e, sizeof e), EVP_OK);
+  uint32_t got = 0;
+  for (;;) {
+    evp__wal_record_t rec;
+    int have = 0;
+    ck_assert_msg(evp__wal_reader_next(r, &rec, &have, e, sizeof e) == EVP_OK, "%s", e);
+    if (!have) break;
+    size_t cur = 0, len;
+    const char *ev;
+    while (evp__wal_record_next_event(&rec, &cur, &ev, &len)) {
+      const char *p = memmem(ev, len, "\"ev-", 4);
+      ck_assert_ptr_nonnull(p);
+      got |= 1u << atoi(p + 4);
+    }
+  }
+  evp__wal_reader_close(r);
+  evp__wal_close(w);
+  return got;
+}
+
+/* A spool of 12 events is cut, and has each byte flipped, at every offset:
+ * recovery keeps every record the damage did not touch, and a client
+ * delivers them. */
+START_TEST(recovery_keeps_every_intact_record_at_every_offset) {
+  ms_t *s = ms_start();
+  ms_set_down(s, 1);
+  evp_client_t *c = spool_client(s, NULL, "spool.max.bytes", "1048576", NULL);
+  send_range(c, 0, 12);
+  ck_assert_int_eq(evp_client_destroy(c, 0), 12);
+  char seg[400], bad[400];
+  snprintf(seg, sizeof seg, "%s/wal-%020d.seg", spool_dir(), 0);
+  size_t n;
+  unsigned char *orig = slurp(seg, &n);
+  /* Where each record starts: walk the headers. */
+  size_t starts[13], k = 0;
+  for (size_t pos = 0; pos < n && k < 12; k++) {
+    starts[k] = pos;
+    uint32_t len;
+    ck_assert_int_eq(evp__wal_header_check(orig + pos, &len), 0);
+    pos += EVP__WAL_HDR + len;
+  }
+  ck_assert_uint_eq(k, 12);
+  starts[12] = n;
+  unsigned char *b = malloc(n);
+  for (size_t off = 0; off <= n; off++) {
+    /* Truncated at off: the records wholly before it. */
+    test_tmpdir_remove(spool_dir());
+    ck_assert_int_eq(mkdir(spool_dir(), 0700), 0);
+    spit(seg, orig, off);
+    uint32_t want = 0;
+    for (size_t i = 0; i < 12; i++)
+      if (starts[i + 1] <= off) want |= 1u << i;
+    ck_assert_msg(spool_events(spool_dir()) == want, "cut at %zu: %x, want %x", off,
+                  spool_events(spool_dir()), want);
+    if (off == n) break;
+    /* The byte at off flipped: every record but the one holding it. */
+    test_tmpdir_remove(spool_dir());
+    ck_assert_int_eq(mkdir(spool_dir(), 0700), 0);
+    memcpy(b, orig, n);
+    b[off] ^= 0xA5;
+    spit(seg, b, n);
+    want = 0xFFF;
+    for (size_t i = 0; i < 12; i++)
+      if (starts[i] <= off && off < starts[i + 1]) want &= ~(1u << i);
+    uint32_t got = spool_events(spool_dir());
+    ck_assert_msg(got == want, "byte %zu flipped: %x, want %x", off, got, want);
+  }
+  /* And through a client: the middle record damaged, the rest delivered. */
+  test_tmpdir_remove(spool_dir());
+  ck_assert_int_eq(mkdir(spool_dir(), 0700), 0);
+  memcpy(b, orig, n);
+  b[starts[6] + EVP__WAL_HDR + 3] ^= 0xA5;
+  spit(seg, b, n);
+  snprintf(bad, sizeof bad, "%s/quarantine", spool_dir());
+  ms_set_down(s, 0);
+  rec_t *r = rec_new();
+  c = spool_client(s, r, NULL);
+  ck_assert_int_eq(stat_num(c, "\"damaged_regions\":"), 1);
+  ck_assert_int_eq(evp_flush(c, 10000), 0);
+  ck_assert_int_eq(r->ok, 11);
+  ck_assert_int_eq(r->reports[6], 0);
+  struct stat st;
+  ck_assert_int_eq(stat(bad, &st), 0); /* a copy of the damaged bytes */
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  free(b);
+  free(orig);
+  ms_stop(s);
+  rec_free(r);
+}
+END_TEST
+
+/* A spool written by an earlier release (record version 1, zlib CRC-32) is
+ * read and delivered by this one. */
+START_TEST(spool_of_an_older_version_is_delivered) {
+  ck_assert_int_eq(mkdir(spool_dir(), 0700), 0);
+  char seg[400];
+  snprintf(seg, sizeof seg, "%s/wal-%020d.seg", spool_dir(), 0);
+  unsigned char file[4096];
+  size_t n = 0;
+  for (int k = 0; k < 3; k++) {
+    char ev[64];
+    size_t len = (size_t)snprintf(ev, sizeof ev, "{\"event_id\":\"ev-%d\",\"v\":1}", k);
+    const char *evs[1] = {ev};
+    size_t size = evp__wal_record_size(strlen("test-client"), &len, 1);
+    unsigned char *rec = file + n;
+    evp__wal_record_encode(rec, "test-client", 11, evp__wall_us() - INT64_C(3600000000), evs, &len,
+                           1);
+    rec[4] = EVP__WAL_VERSION_ZLIB_CRC; /* as version 1 wrote it */
+    uLong crc = crc32(0L, rec + 4, 8);
+    crc = crc32(crc, rec + EVP__WAL_HDR, (uInt)(size - EVP__WAL_HDR));
+    for (int i = 0; i < 4; i++) rec[12 + i] = (unsigned char)(crc >> (8 * i));
+    n += size;
+  }
+  spit(seg, file, n);
+  ms_t *s = ms_start();
+  rec_t *r = rec_new();
+  evp_client_t *c = spool_client(s, r, NULL);
+  ck_assert_int_eq(evp_flush(c, 10000), 0);
+  ck_assert_int_eq(r->ok, 3);
+  ck_assert_int_eq(r->from_spool[0], 1);
+  server_has_once(s, 0, 3);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  /* Events past spool.max.age.ms are reported timed out, not sent. */
+  test_tmpdir_remove(spool_dir());
+  ck_assert_int_eq(mkdir(spool_dir(), 0700), 0);
+  spit(seg, file, n); /* the same records, an hour old */
+  rec_t *r2 = rec_new();
+  c = spool_client(s, r2, "spool.max.age.ms", "1000", NULL);
+  ck_assert_int_eq(evp_flush(c, 10000), 0);
+  ck_assert_int_eq(r2->failed, 3);
+  ck_assert_int_eq(r2->err[0], EVP_ERR_TIMED_OUT);
+  ck_assert_int_eq(ms_accepted_total(s), 3);
+  rec_free(r2);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+  rec_free(r);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("client_spool");
   TCase *t = tcase_create("spool");
@@ -462,6 +640,8 @@ static Suite *suite(void) {
   tcase_add_test(t, opaque_comes_back_for_spilled_events);
   tcase_add_test(t, disk_full_is_an_error_and_loses_nothing);
   tcase_add_test(t, spool_properties_are_checked);
+  tcase_add_test(t, recovery_keeps_every_intact_record_at_every_offset);
+  tcase_add_test(t, spool_of_an_older_version_is_delivered);
   suite_add_tcase(s, t);
   return s;
 }

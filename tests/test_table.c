@@ -98,11 +98,13 @@ START_TEST(default_schema_columns) {
       {"properties", EVP__COL_STRING, 1, EVP__ROLE_EVENT, EVP__MAP_JSON_TEXT},
       {"received_at", EVP__COL_TIMESTAMP, 0, EVP__ROLE_SERVER, EVP__MAP_DERIVED},
       {"client_id", EVP__COL_STRING, 0, EVP__ROLE_SERVER, EVP__MAP_DERIVED},
+      {"event_time_corrected", EVP__COL_TIMESTAMP, 1, EVP__ROLE_SERVER, EVP__MAP_DERIVED},
+      {"clock_skew_ms", EVP__COL_BIGINT, 1, EVP__ROLE_SERVER, EVP__MAP_DERIVED},
       {"dt", EVP__COL_STRING, 0, EVP__ROLE_PARTITION, EVP__MAP_DERIVED},
       {"hour", EVP__COL_STRING, 0, EVP__ROLE_PARTITION, EVP__MAP_DERIVED},
   };
   ck_assert_uint_eq(t->ncols, sizeof want / sizeof want[0]);
-  ck_assert_uint_eq(t->ndata, 12);
+  ck_assert_uint_eq(t->ndata, 14);
   for (size_t i = 0; i < t->ncols; i++) {
     const evp__column_t *c = &t->cols[i];
     ck_assert_str_eq(c->name, want[i].name);
@@ -174,8 +176,8 @@ START_TEST(order_descriptions_and_server_columns) {
   evp__table_t *t = parse_ok("{'type':'object','description':'top','required':['b'],"
                              "'properties':{'z':{'type':'integer','description':'zed'},"
                              "'b':{'type':'string'},'a_1':{'type':'boolean'}}}");
-  ck_assert_uint_eq(t->ncols, 7);
-  ck_assert_uint_eq(t->ndata, 5);
+  ck_assert_uint_eq(t->ncols, 9);
+  ck_assert_uint_eq(t->ndata, 7);
   ck_assert_str_eq(t->cols[0].name, "z");
   ck_assert_str_eq(t->cols[0].description, "zed");
   ck_assert_str_eq(t->cols[1].name, "b");
@@ -185,10 +187,16 @@ START_TEST(order_descriptions_and_server_columns) {
   ck_assert(t->cols[3].type == EVP__COL_TIMESTAMP && t->cols[3].role == EVP__ROLE_SERVER);
   ck_assert_str_eq(t->cols[4].name, "client_id");
   ck_assert(t->cols[4].type == EVP__COL_STRING && t->cols[4].role == EVP__ROLE_SERVER);
-  ck_assert_str_eq(t->cols[5].name, "dt");
-  ck_assert(t->cols[5].role == EVP__ROLE_PARTITION && t->cols[5].map == EVP__MAP_DERIVED);
-  ck_assert_str_eq(t->cols[6].name, "hour");
-  ck_assert(t->cols[6].role == EVP__ROLE_PARTITION && t->cols[6].type == EVP__COL_STRING);
+  ck_assert_str_eq(t->cols[5].name, "event_time_corrected");
+  ck_assert(t->cols[5].type == EVP__COL_TIMESTAMP && t->cols[5].role == EVP__ROLE_SERVER &&
+            t->cols[5].nullable);
+  ck_assert_str_eq(t->cols[6].name, "clock_skew_ms");
+  ck_assert(t->cols[6].type == EVP__COL_BIGINT && t->cols[6].role == EVP__ROLE_SERVER &&
+            t->cols[6].nullable);
+  ck_assert_str_eq(t->cols[7].name, "dt");
+  ck_assert(t->cols[7].role == EVP__ROLE_PARTITION && t->cols[7].map == EVP__MAP_DERIVED);
+  ck_assert_str_eq(t->cols[8].name, "hour");
+  ck_assert(t->cols[8].role == EVP__ROLE_PARTITION && t->cols[8].type == EVP__COL_STRING);
   ck_assert_str_eq(t->description, "top");
   evp__table_free(t);
 }
@@ -271,6 +279,11 @@ START_TEST(rejects_unsafe_and_reserved_names) {
                 EVP_ERR_SCHEMA_INVALID, "'received_at' collides with the server-added column");
   expect_reject("{'type':'object','properties':{'client_id':{'type':'string'}}}",
                 EVP_ERR_SCHEMA_INVALID, "'client_id' collides with the server-added column");
+  expect_reject("{'type':'object','properties':{'event_time_corrected':{'type':'string'}}}",
+                EVP_ERR_SCHEMA_INVALID,
+                "'event_time_corrected' collides with the server-added column");
+  expect_reject("{'type':'object','properties':{'clock_skew_ms':{'type':'integer'}}}",
+                EVP_ERR_SCHEMA_INVALID, "'clock_skew_ms' collides with the server-added column");
   expect_reject("{'type':'object','properties':{'dt':{'type':'string'}}}", EVP_ERR_SCHEMA_INVALID,
                 "'dt' collides with the partition column");
   expect_reject("{'type':'object','properties':{'hour':{'type':'integer'}}}",
@@ -317,7 +330,7 @@ START_TEST(rejects_too_many_properties) {
   ck_assert_ptr_nonnull(cut);
   memcpy(cut, "}}", 3);
   ck_assert_int_eq(evp__table_parse(s, strlen(s), &t, err, sizeof err), EVP_OK);
-  ck_assert_uint_eq(t->ndata, EVP__TABLE_MAX_COLUMNS + 2);
+  ck_assert_uint_eq(t->ndata, EVP__TABLE_MAX_COLUMNS + 4);
   evp__table_free(t);
   free(s);
 }
@@ -385,6 +398,8 @@ START_TEST(ddl_for_default_schema) {
   }
   ck_assert_ptr_nonnull(strstr(s, "`event_time` timestamp"));
   ck_assert_ptr_nonnull(strstr(s, "`received_at` timestamp"));
+  ck_assert_ptr_nonnull(strstr(s, "`event_time_corrected` timestamp"));
+  ck_assert_ptr_nonnull(strstr(s, "`clock_skew_ms` bigint"));
   ck_assert_ptr_nonnull(strstr(s, "`context` string"));
   ck_assert_ptr_nonnull(strstr(s, "\n  `dt` string COMMENT"));
   ck_assert_ptr_nonnull(strstr(s, "\n  `hour` string COMMENT"));

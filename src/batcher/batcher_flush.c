@@ -194,8 +194,9 @@ static evp_err_t fill(evp__batcher_t *b, evp__pq_writer_t *pw, const size_t *idx
       const char *id;
       size_t idlen;
       char why[256];
-      if (evp__row_builder_build(b->rb, ev, len, br->received_at_us, rec.client_id,
-                                 rec.client_id_len, &row, &id, &idlen, why, sizeof why) != EVP_OK) {
+      if (evp__row_builder_build_sent(b->rb, ev, len, br->received_at_us, rec.sent_at_us,
+                                      rec.client_id, rec.client_id_len, &row, &id, &idlen, why,
+                                      sizeof why) != EVP_OK) {
         /* Events were validated before they were logged; one that still
          * fits no row (logged by an older server, or the schema changed)
          * is quarantined, not retried forever. */

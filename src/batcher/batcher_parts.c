@@ -115,8 +115,9 @@ static void fill(struct evp__batcher_part *p) {
     for (; evp__wal_record_next_event(&rec, &cur, &ev, &len); k++) {
       const evp__pq_value_t *row;
       char why[256];
-      if (evp__row_builder_build(p->rb, ev, len, br->received_at_us, rec.client_id,
-                                 rec.client_id_len, &row, &id, &idlen, why, sizeof why) != EVP_OK) {
+      if (evp__row_builder_build_sent(p->rb, ev, len, br->received_at_us, rec.sent_at_us,
+                                      rec.client_id, rec.client_id_len, &row, &id, &idlen, why,
+                                      sizeof why) != EVP_OK) {
         p->bad++; /* the group falls back: quarantined there */
         continue;
       }

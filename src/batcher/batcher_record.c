@@ -27,6 +27,9 @@ void evp__batcher_look_ahead(const evp__dedup_t *d, uint64_t scope, const char *
   evp__dedup_prefetch(d, &a->key);
 }
 
+/* A record's sent_at goes to the row builder as it was logged. */
+_Static_assert(EVP__WAL_NO_SENT_AT == EVP__ROW_NO_SENT_AT, "one value means no sent_at");
+
 evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__buffered_record_t *br,
                               evp__wal_record_t *rec, char *errstr, size_t errstr_size) {
   if (evp__wal_payload_decode(b->arena + br->poff, br->len, rec) != 0)

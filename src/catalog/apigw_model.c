@@ -609,6 +609,9 @@ static cJSON *model_doc(cJSON **events_schema, cJSON **defs, long max_events) {
     ok = add(props, "events", events);
     events = NULL;
   }
+  /* The batch's sent_at (docs/protocol.md): any value, as the handler
+   * takes any (one it cannot read only costs the clock-skew correction). */
+  ok = ok && add(props, "sent_at", cJSON_CreateObject());
   if (ok) {
     ok = add(doc, "properties", props);
     props = NULL;

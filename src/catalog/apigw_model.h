@@ -33,7 +33,8 @@ evp_err_t evp__schema_to_draft4(const cJSON *schema, const char *ref_base, cJSON
  *   {"$schema":"http://json-schema.org/draft-04/schema#", "title":...,
  *    "type":"object", "required":["events"],
  *    "properties":{"events":{"type":"array","minItems":1,"maxItems":N,
- *                            "items":<the event schema converted>}},
+ *                            "items":<the event schema converted>},
+ *                  "sent_at":{}},
  *    "additionalProperties":false [, "definitions":{...}]}
  * from schema text (at most 1 MiB; EVP_ERR_JSON when it is not JSON).
  * @p max_events is 1..EVP__APIGW_MAX_MAX_EVENTS (EVP_ERR_INVALID_ARG

@@ -1,5 +1,8 @@
-/* Request bodies: {"events":[e1,e2,...]} built into the slot's reused buffer, and
- * gzip-compressed (zlib, reused stream) when compression=gzip. */
+/* Request bodies: {"sent_at":"<now>","events":[e1,e2,...]} built into the slot's
+ * reused buffer, and gzip-compressed (zlib, reused stream) when compression=gzip.
+ * sent_at is the device's clock when the body is built (each attempt builds
+ * its own), so the server can correct event times for the device's clock skew
+ * (docs/protocol.md). */
 #include <stdlib.h>
 #include <string.h>
 #include "client/client_int.h"
@@ -15,14 +18,32 @@ static int grow(void **buf, size_t *cap, size_t need) {
   return 0;
 }
 
+#define SENT_AT_BYTES EVP__BATCH_SENT_AT
+
 evp_err_t evp__client_batch_build(evp_client_t *c, evp__xfer *x, const void **body, size_t *len) {
   const evp__list *batch = &x->batch;
-  size_t need = 14 + batch->n;
-  for (evp__item *it = batch->head; it; it = it->next) need += it->len;
-  if (grow((void **)&x->body, &x->body_cap, need)) return EVP_ERR_NOMEM;
+  size_t events = 0;
+  for (evp__item *it = batch->head; it; it = it->next) events += it->len;
+  /* {"events":[ ]} and the commas: the size the batch was filled to. */
+  size_t plain = EVP__BATCH_FRAME + events + (batch->n ? batch->n - 1 : 0);
+  /* A batch filled to within SENT_AT_BYTES of batch.max.bytes goes without
+   * sent_at rather than over the limit (which may be the queue's, 256 KiB). */
+  int with_sent = plain + SENT_AT_BYTES <= (size_t)c->conf->batch_max_bytes;
+  if (grow((void **)&x->body, &x->body_cap, plain + SENT_AT_BYTES + 1)) return EVP_ERR_NOMEM;
   char *o = x->body;
-  memcpy(o, "{\"events\":[", 11);
-  o += 11;
+  if (with_sent) {
+    char now[25];
+    evp__client_rfc3339_now(now);
+    memcpy(o, "{\"sent_at\":\"", 12);
+    memcpy(o + 12, now, 24);
+    memcpy(o + 36, "\",", 2);
+    o += 12 + 24 + 2;
+    memcpy(o, "\"events\":[", 10);
+    o += 10;
+  } else {
+    memcpy(o, "{\"events\":[", 11);
+    o += 11;
+  }
   for (evp__item *it = batch->head; it; it = it->next) {
     if (it != batch->head) *o++ = ',';
     memcpy(o, it->json, it->len);

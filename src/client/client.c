@@ -160,7 +160,7 @@ evp_err_t evp_send_opaque(evp_client_t *c, const char *json, size_t len, void *m
     EVP__INC(c->st.refused_invalid, 1);
     return e;
   }
-  if ((uint64_t)it->len + 13 > (uint64_t)c->conf->batch_max_bytes) {
+  if ((uint64_t)it->len + EVP__BATCH_OVERHEAD > (uint64_t)c->conf->batch_max_bytes) {
     size_t n = it->len;
     free(it);
     EVP__INC(c->st.refused_too_large, 1);

@@ -234,6 +234,12 @@ int evp__retry_budget_take(struct evp_client_s *c, int64_t now);
 int64_t evp__retry_budget_ready_us(struct evp_client_s *c, int64_t now);
 
 /* ------------------------------------------------------------ batch */
+/* Bytes of a request body besides its events and their commas:
+ * {"sent_at":"YYYY-MM-DDTHH:MM:SS.mmmZ","events":[ and ]}. Batches are
+ * filled, and events checked against batch.max.bytes, counting both. */
+#define EVP__BATCH_FRAME 13u
+#define EVP__BATCH_SENT_AT 37u
+#define EVP__BATCH_OVERHEAD (EVP__BATCH_FRAME + EVP__BATCH_SENT_AT)
 /* Serialise x->batch into x->body (and gzip into x->zbody when configured). */
 evp_err_t evp__client_batch_build(struct evp_client_s *c, evp__xfer *x, const void **body,
                                   size_t *len);

@@ -243,7 +243,7 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
 static void take_batch(evp_client_t *c, evp__xfer *x) {
   size_t cap = (size_t)c->conf->batch_max_events;
   if (c->split_cap && c->split_cap < cap) cap = c->split_cap;
-  uint64_t maxb = (uint64_t)c->conf->batch_max_bytes, bytes = 13;
+  uint64_t maxb = (uint64_t)c->conf->batch_max_bytes, bytes = EVP__BATCH_OVERHEAD;
   evp__list *batch = &x->batch;
   while (c->work.head && batch->n < cap &&
          (batch->n == 0 || bytes + c->work.head->len + 1 <= maxb)) {

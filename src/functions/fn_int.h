@@ -52,11 +52,13 @@ void evp__fn_rec_free(evp__fn_rec_t *r);
 /* The table the records are rows of: POST /events' acceptance checks the
  * same value rules with it (evp__events_cfg_t.table). */
 const evp__table_t *evp__fn_rec_table(const evp__fn_rec_t *r);
-/* The record (malloc'd, ends with "\n") of valid event @p ev; an event that
- * fits no row of the table gives EVP_ERR_INVALID_EVENT with @p why. */
+/* The record (malloc'd, ends with "\n") of valid event @p ev of a request
+ * that carried @p sent_at_us (EVP__ROW_NO_SENT_AT: none; the clock-skew
+ * columns, lake/lake_row.h); an event that fits no row of the table gives
+ * EVP_ERR_INVALID_EVENT with @p why. */
 evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64_t received_at_us,
-                             const char *client_id, char **out, size_t *out_len, char *why,
-                             size_t why_size);
+                             int64_t sent_at_us, const char *client_id, char **out, size_t *out_len,
+                             char *why, size_t why_size);
 
 struct evp__fn {
   evp__fn_config_t cfg;

@@ -17,6 +17,7 @@
 #include "base/base.h"
 #include "json/json.h"
 #include "aws/aws.h"
+#include "lake/lake_row.h"
 #include "functions/fn_int.h"
 
 #define BODY_DEPTH (EVP_SCHEMA_MAX_DEPTH_LIMIT + 2)
@@ -195,8 +196,13 @@ static int has_reserved(const char *ev, size_t len) {
   return r;
 }
 
-/* One valid event to the delivery stream. */
-static evp_err_t good_event(mctx_t *m, size_t index, const char *ev, size_t len) {
+/* The body's sent_at reaches the row builder as the door read it. */
+_Static_assert(EVP__EVENTS_NO_SENT_AT == EVP__ROW_NO_SENT_AT, "one value means no sent_at");
+
+/* One valid event of a request that carried @p sent_at_us to the delivery
+ * stream. */
+static evp_err_t good_event(mctx_t *m, size_t index, const char *ev, size_t len,
+                            int64_t sent_at_us) {
   if (has_reserved(ev, len))
     return dead_event(m, index, ev, len, "received_at and client_id are set by the pipeline",
                       "reserved");
@@ -205,8 +211,8 @@ static evp_err_t good_event(mctx_t *m, size_t index, const char *ev, size_t len)
   char *r;
   size_t rlen;
   char why[256];
-  evp_err_t e = evp__fn_rec_render(m->fn->rec, ev, len, m->received_at_ms * 1000, m->client_id, &r,
-                                   &rlen, why, sizeof why);
+  evp_err_t e = evp__fn_rec_render(m->fn->rec, ev, len, m->received_at_ms * 1000, sent_at_us,
+                                   m->client_id, &r, &rlen, why, sizeof why);
   if (e == EVP_ERR_NOMEM) return e;
   if (e != EVP_OK) return dead_event(m, index, ev, len, why, "no_row");
   if (rlen > EVP__FH_MAX_RECORD_BYTES) {
@@ -301,7 +307,7 @@ static evp_err_t do_message(mctx_t *m, const char *body, size_t len) {
                      res.rejected[j].reason ? res.rejected[j].reason : "schema");
       j++;
     } else if (a < res.n_accepted) {
-      e = good_event(m, i, res.accepted[a], res.accepted_lens[a]);
+      e = good_event(m, i, res.accepted[a], res.accepted_lens[a], res.sent_at_us);
       a++;
     }
   }

@@ -70,15 +70,15 @@ size_t evp__fn_rfc3339_us(int64_t us, char out[40]) {
 }
 
 evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64_t received_at_us,
-                             const char *client_id, char **out, size_t *out_len, char *why,
-                             size_t why_size) {
+                             int64_t sent_at_us, const char *client_id, char **out, size_t *out_len,
+                             char *why, size_t why_size) {
   *out = NULL;
   *out_len = 0;
   const evp__pq_value_t *row;
   const char *id;
   size_t idlen;
-  evp_err_t e = evp__row_builder_build(r->rb, ev, len, received_at_us, client_id, strlen(client_id),
-                                       &row, &id, &idlen, why, why_size);
+  evp_err_t e = evp__row_builder_build_sent(r->rb, ev, len, received_at_us, sent_at_us, client_id,
+                                            strlen(client_id), &row, &id, &idlen, why, why_size);
   if (e != EVP_OK) return e;
   /* Escaping at most sextuples a string ("\u00XX"); names are escaped too. */
   size_t cap = 16;

@@ -63,7 +63,8 @@
  *
  *   What API Gateway's SQS integration (deploy/aws/template.yaml, VTL) puts in
  *   the queue for one accepted POST /events, and what the processor reads:
- *     MessageBody  = the request body, {"events":[...]} (JSON text, not
+ *     MessageBody  = the request body, {"sent_at":"...","events":[...]}
+ *                    (sent_at optional, docs/protocol.md) (JSON text, not
  *                    base64, already decompressed)
  *     MessageAttributes:
  *       client_id   DataType String: $context.authorizer.client_id (required;
@@ -79,7 +80,9 @@
  *   table as a JSON object (fn_record.c): one member per non-null column,
  *   timestamps as RFC 3339 UTC ("2024-05-01T12:00:00.123Z", µs when finer),
  *   objects/arrays as JSON text strings, members outside the table dropped,
- *   plus "received_at" and "client_id"; then "\n". Dead-letter records are one JSON
+ *   plus "received_at", "client_id" and the clock-skew columns
+ *   "event_time_corrected" and "clock_skew_ms" (from the body's sent_at;
+ *   left out when null); then "\n". Dead-letter records are one JSON
  *   object per line: {"error","reason","client_id","received_at","message_id",
  *   "index","event"} for an invalid event (event = the raw event JSON), or
  *   {"error","reason","client_id","received_at","message_id","raw"} for a

@@ -19,7 +19,11 @@ struct evp__row_builder {
   evp__pq_column_t *cols;
   size_t ncols;                  /* data columns */
   size_t received_at, client_id; /* their column indexes */
+  size_t corrected, skew;        /* event_time_corrected, clock_skew_ms, or (size_t)-1 */
   long event_id;                 /* column "event_id" (string) or -1 */
+  long event_time;               /* column "event_time" (timestamp) or -1 */
+  char *tscratch;                /* an escaped event_time read without its column */
+  size_t tcap;
   evp__jmember_t *m;
   const evp__jmember_t **by_col; /* the member for each column, per event */
   evp__pq_value_t *row;
@@ -44,6 +48,7 @@ void evp__row_builder_free(evp__row_builder_t *rb) {
   free(rb->by_col);
   free(rb->row);
   free(rb->scratch);
+  free(rb->tscratch);
   free(rb);
 }
 
@@ -54,8 +59,8 @@ evp_err_t evp__row_builder_new(const evp__table_t *t, evp__row_builder_t **out, 
   if (!rb) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   rb->t = t;
   rb->ncols = t->ndata;
-  rb->event_id = -1;
-  rb->received_at = rb->client_id = (size_t)-1;
+  rb->event_id = rb->event_time = -1;
+  rb->received_at = rb->client_id = rb->corrected = rb->skew = (size_t)-1;
   rb->cols = calloc(t->ndata, sizeof *rb->cols);
   rb->m = calloc(EVP__TABLE_MAX_MEMBERS, sizeof *rb->m);
   rb->row = calloc(t->ndata, sizeof *rb->row);
@@ -71,6 +76,12 @@ evp_err_t evp__row_builder_new(const evp__table_t *t, evp__row_builder_t **out, 
     rb->cols[i].optional = c->nullable;
     if (c->role == EVP__ROLE_SERVER && strcmp(c->name, "received_at") == 0) rb->received_at = i;
     if (c->role == EVP__ROLE_SERVER && strcmp(c->name, "client_id") == 0) rb->client_id = i;
+    if (c->role == EVP__ROLE_SERVER && strcmp(c->name, EVP__COL_EVENT_TIME_CORRECTED) == 0)
+      rb->corrected = i;
+    if (c->role == EVP__ROLE_SERVER && strcmp(c->name, EVP__COL_CLOCK_SKEW_MS) == 0) rb->skew = i;
+    if (c->role == EVP__ROLE_EVENT && c->type == EVP__COL_TIMESTAMP &&
+        strcmp(c->name, "event_time") == 0)
+      rb->event_time = (long)i;
     if (c->role == EVP__ROLE_EVENT && c->type == EVP__COL_STRING && c->map == EVP__MAP_SCALAR &&
         strcmp(c->name, "event_id") == 0)
       rb->event_id = (long)i;
@@ -206,10 +217,82 @@ int evp__row_builder_event_id(evp__row_builder_t *rb, const char *ev, size_t len
   return -1;
 }
 
+/* Years 0000-9999: the instants an RFC 3339 date-time names. */
+#define MIN_US INT64_C(-62167219200000000)
+#define MAX_US INT64_C(253402300799999999)
+
+/* The event's "event_time" as an instant: its timestamp column's value, or,
+ * in a table without one, the member read as that column would read it. */
+static int event_time_of(evp__row_builder_t *rb, size_t nm, int64_t *out) {
+  if (rb->event_time >= 0) {
+    const evp__pq_value_t *v = &rb->row[rb->event_time];
+    *out = v->v.i64;
+    return v->is_null ? -1 : 0;
+  }
+  static const evp__column_t ts = {.type = EVP__COL_TIMESTAMP, .map = EVP__MAP_RFC3339};
+  for (size_t i = 0; i < nm; i++) {
+    const evp__jmember_t *m = &rb->m[i];
+    if (!evp__json_key_eq(m, "event_time", 10)) continue;
+    if (m->type != EVP__JS_STRING) return -1;
+    if (m->val_escaped && m->vallen + 1 > rb->tcap) {
+      char *t = realloc(rb->tscratch, m->vallen + 1);
+      if (!t) return -1; /* out of memory: not corrected, like an unreadable time */
+      rb->tscratch = t;
+      rb->tcap = m->vallen + 1;
+    }
+    evp__table_cell_t cell;
+    if (evp__table_cell(&ts, m, rb->tscratch, &cell)) return -1;
+    *out = cell.i64;
+    return 0;
+  }
+  return -1;
+}
+
+/* A sent_at worth correcting by (lake_row.h). */
+static int sent_at_usable(int64_t sent_at_us, int64_t received_at_us) {
+  if (sent_at_us == EVP__ROW_NO_SENT_AT || sent_at_us < 0) return 0;
+  return received_at_us > INT64_MAX - EVP__ROW_SENT_AT_MAX_AHEAD_US ||
+         sent_at_us <= received_at_us + EVP__ROW_SENT_AT_MAX_AHEAD_US;
+}
+
+/* event_time_corrected and clock_skew_ms of one row. */
+static void skew_cells(evp__row_builder_t *rb, size_t nm, int64_t received_at_us,
+                       int64_t sent_at_us) {
+  int usable = sent_at_usable(sent_at_us, received_at_us);
+  /* Both within the years 0000-9999 (or usable's bounds): no overflow. */
+  int64_t skew_us = usable ? received_at_us - sent_at_us : 0;
+  if (rb->skew != (size_t)-1) {
+    evp__pq_value_t *v = &rb->row[rb->skew];
+    memset(v, 0, sizeof *v);
+    v->is_null = !usable;
+    v->v.i64 = skew_us / 1000;
+  }
+  if (rb->corrected != (size_t)-1) {
+    evp__pq_value_t *v = &rb->row[rb->corrected];
+    memset(v, 0, sizeof *v);
+    int64_t t;
+    if (event_time_of(rb, nm, &t) != 0) {
+      v->is_null = 1;
+      return;
+    }
+    if (usable && t + skew_us >= MIN_US && t + skew_us <= MAX_US) t += skew_us;
+    v->v.i64 = t;
+  }
+}
+
 evp_err_t evp__row_builder_build(evp__row_builder_t *rb, const char *ev, size_t len,
                                  int64_t received_at_us, const char *client_id,
                                  size_t client_id_len, const evp__pq_value_t **row, const char **id,
                                  size_t *idlen, char *errstr, size_t errstr_size) {
+  return evp__row_builder_build_sent(rb, ev, len, received_at_us, EVP__ROW_NO_SENT_AT, client_id,
+                                     client_id_len, row, id, idlen, errstr, errstr_size);
+}
+
+evp_err_t evp__row_builder_build_sent(evp__row_builder_t *rb, const char *ev, size_t len,
+                                      int64_t received_at_us, int64_t sent_at_us,
+                                      const char *client_id, size_t client_id_len,
+                                      const evp__pq_value_t **row, const char **id, size_t *idlen,
+                                      char *errstr, size_t errstr_size) {
   size_t nm = 0;
   *id = NULL;
   *idlen = 0;
@@ -251,6 +334,7 @@ evp_err_t evp__row_builder_build(evp__row_builder_t *rb, const char *ev, size_t 
       return e;
     }
   }
+  skew_cells(rb, nm, received_at_us, sent_at_us);
   if (rb->event_id >= 0 && !rb->row[rb->event_id].is_null) {
     *id = rb->row[rb->event_id].v.s.ptr;
     *idlen = rb->row[rb->event_id].v.s.len;

@@ -20,6 +20,10 @@
 #include "base/base.h"
 #include "local/http_conns.h"
 #include "local/local.h"
+#include "wal/wal_format.h"
+
+/* A request's sent_at goes to the log as the door read it. */
+_Static_assert(EVP__EVENTS_NO_SENT_AT == EVP__WAL_NO_SENT_AT, "one value means no sent_at");
 
 #define TOKEN_BODY_LIMIT (64u * 1024u)
 #define DRAIN_FACTOR 4 /* read and drop up to this many limits of an oversized body, then close */
@@ -325,9 +329,11 @@ static enum MHD_Result do_events(evp__http_t *h, struct MHD_Connection *c, reqst
   }
   if (r.status == 200 && res.n_accepted > 0) {
     char why[256];
-    evp_err_t we = h->deps.wal ? evp__wal_append(h->deps.wal, cid, evp__wall_us(), res.accepted,
-                                                 res.accepted_lens, res.n_accepted, why, sizeof why)
-                               : evp__seterr(why, sizeof why, EVP_ERR_STATE, "no durable log");
+    evp_err_t we =
+        h->deps.wal
+            ? evp__wal_append_sent(h->deps.wal, cid, evp__wall_us(), res.sent_at_us, res.accepted,
+                                   res.accepted_lens, res.n_accepted, why, sizeof why)
+            : evp__seterr(why, sizeof why, EVP_ERR_STATE, "no durable log");
     if (we != EVP_OK) {
       /* Not durable: nothing of this request may be acknowledged. */
       char f[512];

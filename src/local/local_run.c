@@ -32,7 +32,7 @@ void evp__local_opts_default(evp__local_opts_t *o) {
   o->fsync_interval_ms = 200;
   o->buffer_bytes = 5u * 1024u * 1024u;
   o->buffer_seconds = 60;
-  o->dedup_window_s = 3600;
+  o->dedup_window_s = 7 * 86400; /* the SDK spool's longest spool.max.age.ms (docs/spool.md) */
   o->threads_max = 256;
   o->max_conns_per_addr = 64;
   o->header_timeout_s = 20;

@@ -31,6 +31,7 @@ void evp__events_result_free(evp__events_result_t *r) {
   free(r->accepted);
   free(r->accepted_lens);
   memset(r, 0, sizeof *r);
+  r->sent_at_us = EVP__EVENTS_NO_SENT_AT;
 }
 
 /* The event's own "event_id" string, for the response and logs; NULL when
@@ -232,6 +233,26 @@ static evp_err_t render(const evp__events_result_t *res, evp__http_resp_t *resp)
   return EVP_OK;
 }
 
+/* The "sent_at" member among the body's members @p m (see sent_at_us in
+ * server.h). */
+static int64_t sent_at_of(const evp__jmember_t *m, size_t cnt) {
+  for (size_t i = 0; i < cnt; i++) {
+    if (!evp__json_key_eq(&m[i], "sent_at", 7)) continue;
+    char buf[64]; /* an RFC 3339 date-time; longer ones have a long fraction */
+    const char *s = m[i].val;
+    size_t n = m[i].vallen;
+    int64_t us;
+    if (m[i].type != EVP__JS_STRING || (m[i].val_escaped && n >= sizeof buf))
+      return EVP__EVENTS_NO_SENT_AT;
+    if (m[i].val_escaped) {
+      n = evp__json_unescape(m[i].val, m[i].vallen, buf);
+      s = buf;
+    }
+    return evp__rfc3339_to_us(s, n, &us) == 0 ? us : EVP__EVENTS_NO_SENT_AT;
+  }
+  return EVP__EVENTS_NO_SENT_AT;
+}
+
 static evp_err_t bad_request(evp__http_resp_t *resp, const char *desc) {
   return evp__http_resp_error(resp, 400, "invalid_request", desc);
 }
@@ -240,6 +261,7 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
                              const evp__http_req_t *req, evp__events_result_t *res,
                              evp__http_resp_t *resp) {
   memset(res, 0, sizeof *res);
+  res->sent_at_us = EVP__EVENTS_NO_SENT_AT;
   if (strcmp(req->method, "POST") != 0) {
     evp_err_t e = evp__http_resp_error(resp, 405, "method_not_allowed", "use POST");
     return e ? e : evp__http_resp_header(resp, "Allow", "POST");
@@ -253,6 +275,14 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
     int r = evp__schema_validate_each(cfg->schema, ctx, req->body, req->body_len, "events",
                                       BODY_MEMBERS, judge, &w);
     if (r == 0) {
+      /* The body was checked by the parse: the trusted scan finds its
+       * members (at most BODY_MEMBERS) without checking it again. */
+      evp__jmember_t m[BODY_MEMBERS];
+      size_t cnt = 0;
+      res->sent_at_us =
+          evp__json_scan_object_trusted(req->body, req->body_len, m, BODY_MEMBERS, &cnt) == EVP_OK
+              ? sent_at_of(m, cnt)
+              : EVP__EVENTS_NO_SENT_AT;
       evp_err_t e = render(res, resp);
       if (e != EVP_OK) evp__events_result_free(res);
       return e;
@@ -285,6 +315,7 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
       return evp__http_resp_error(resp, 413, "too_many_events", "too many events in one request");
     return w.err;
   }
+  res->sent_at_us = sent_at_of(m, cnt);
   if ((e = render(res, resp)) != EVP_OK) evp__events_result_free(res);
   return e;
 }

@@ -14,15 +14,26 @@ static const struct {
   const char *name;
   evp__col_type_t type;
   evp__col_role_t role;
+  int nullable;
   const char *desc;
 } evp__fixed_cols[] = {
-    {"received_at", EVP__COL_TIMESTAMP, EVP__ROLE_SERVER,
+    {"received_at", EVP__COL_TIMESTAMP, EVP__ROLE_SERVER, 0,
      "Server time (UTC) when the event was accepted by POST /events."},
-    {"client_id", EVP__COL_STRING, EVP__ROLE_SERVER,
+    {"client_id", EVP__COL_STRING, EVP__ROLE_SERVER, 0,
      "Authenticated client that sent the event (the access token's sub claim)."},
-    {"dt", EVP__COL_STRING, EVP__ROLE_PARTITION,
+    /* Appended after the first two so lake files and tables of earlier
+     * releases keep their column positions. */
+    {EVP__COL_EVENT_TIME_CORRECTED, EVP__COL_TIMESTAMP, EVP__ROLE_SERVER, 1,
+     "event_time corrected for the sending device's clock: received_at - (sent_at - event_time); "
+     "event_time when the batch carried no usable sent_at; null when event_time is not an RFC "
+     "3339 date-time."},
+    {EVP__COL_CLOCK_SKEW_MS, EVP__COL_BIGINT, EVP__ROLE_SERVER, 1,
+     "received_at - sent_at of the event's batch in milliseconds: how far the device clock was "
+     "behind the server's, plus the request's transit time; null when the batch carried no "
+     "usable sent_at."},
+    {"dt", EVP__COL_STRING, EVP__ROLE_PARTITION, 0,
      "Partition key: UTC date of received_at, YYYY-MM-DD."},
-    {"hour", EVP__COL_STRING, EVP__ROLE_PARTITION,
+    {"hour", EVP__COL_STRING, EVP__ROLE_PARTITION, 0,
      "Partition key: UTC hour of received_at, 00 to 23."},
 };
 #define EVP__NFIXED (sizeof evp__fixed_cols / sizeof evp__fixed_cols[0])
@@ -271,7 +282,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
     c->type = evp__fixed_cols[k].type;
     c->role = evp__fixed_cols[k].role;
     c->map = EVP__MAP_DERIVED;
-    c->nullable = 0;
+    c->nullable = evp__fixed_cols[k].nullable;
     c->name = evp__strdup(evp__fixed_cols[k].name);
     c->namelen = c->name ? strlen(c->name) : 0;
     c->description = evp__strdup(evp__fixed_cols[k].desc);

@@ -34,7 +34,7 @@ typedef enum evp__col_type {
 /* Where a column's value comes from. */
 typedef enum evp__col_role {
   EVP__ROLE_EVENT,    /* a top-level property of the event */
-  EVP__ROLE_SERVER,   /* added by the ingest server (received_at, client_id) */
+  EVP__ROLE_SERVER,   /* added by the ingest server (received_at, client_id, ...) */
   EVP__ROLE_PARTITION /* a partition key: in the S3 path, not in the file */
 } evp__col_role_t;
 
@@ -56,8 +56,14 @@ typedef struct evp__column {
   char *description; /* the property's "description", "" when none */
 } evp__column_t;
 
+/* The server columns that correct event_time for the sender's clock skew
+ * (docs/event-schema.md, "Clock skew"); the lake's row builder fills them. */
+#define EVP__COL_EVENT_TIME_CORRECTED "event_time_corrected"
+#define EVP__COL_CLOCK_SKEW_MS "clock_skew_ms"
+
 /* Columns in storage order: event columns (schema order), then the server
- * columns received_at and client_id, then the partition keys dt and hour.
+ * columns received_at, client_id, event_time_corrected and clock_skew_ms
+ * (both nullable), then the partition keys dt and hour.
  * Data columns (written to Parquet, Glue StorageDescriptor.Columns) are
  * cols[0 .. ndata); partition keys (Glue PartitionKeys) are cols[ndata ..
  * ncols). */

@@ -100,8 +100,9 @@ static evp_err_t roll_locked(evp__wal_t *w, char *errstr, size_t errstr_size) {
 
 /* Append one record; with @p sync, wait for the disk as the policy says. */
 static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
-                        const char *const *events, const size_t *lens, size_t n, int sync,
-                        uint64_t *off_out, uint64_t *end_out, char *errstr, size_t errstr_size) {
+                        int64_t sent_at_us, const char *const *events, const size_t *lens, size_t n,
+                        int sync, uint64_t *off_out, uint64_t *end_out, char *errstr,
+                        size_t errstr_size) {
   if (!w || !client_id || (n && (!events || !lens)))
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: NULL argument");
   for (size_t i = 0; i < n; i++)
@@ -117,7 +118,7 @@ static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_a
   if (cl > EVP__WAL_MAX_CLIENT_ID)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
                        "wal: client_id is %zu bytes (limit %u)", cl, EVP__WAL_MAX_CLIENT_ID);
-  size_t size = evp__wal_record_size(cl, lens, n);
+  size_t size = evp__wal_record_size_sent(cl, sent_at_us, lens, n);
   if (size == 0 || size - EVP__WAL_HDR > w->max_record || (w->mapped && size > w->segment_bytes))
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
                        "wal: record of %zu events is larger than max_record_bytes (%zu)", n,
@@ -129,7 +130,7 @@ static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_a
   if (!w->mapped) {
     rec = malloc(size);
     if (!rec) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
-    evp__wal_record_encode(rec, client_id, cl, received_at_us, events, lens, n);
+    evp__wal_record_encode_sent(rec, client_id, cl, received_at_us, sent_at_us, events, lens, n);
   }
 
   evp_err_t e = EVP_OK;
@@ -149,7 +150,8 @@ static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_a
     seg = &w->segs[w->nsegs - 1];
   }
   if (w->mapped) {
-    evp__wal_record_encode(w->map + seg->size, client_id, cl, received_at_us, events, lens, n);
+    evp__wal_record_encode_sent(w->map + seg->size, client_id, cl, received_at_us, sent_at_us,
+                                events, lens, n);
   } else if (evp__wal_pwrite_full(w->fd, rec, size, seg->size) != 0) {
     int en = errno;
     /* Cut the partial record so the next append does not follow garbage. */
@@ -184,13 +186,22 @@ out:
 evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
                           const char *const *events, const size_t *lens, size_t n, char *errstr,
                           size_t errstr_size) {
-  return append(w, client_id, received_at_us, events, lens, n, 1, NULL, NULL, errstr, errstr_size);
+  return append(w, client_id, received_at_us, EVP__WAL_NO_SENT_AT, events, lens, n, 1, NULL, NULL,
+                errstr, errstr_size);
+}
+
+evp_err_t evp__wal_append_sent(evp__wal_t *w, const char *client_id, int64_t received_at_us,
+                               int64_t sent_at_us, const char *const *events, const size_t *lens,
+                               size_t n, char *errstr, size_t errstr_size) {
+  return append(w, client_id, received_at_us, sent_at_us, events, lens, n, 1, NULL, NULL, errstr,
+                errstr_size);
 }
 
 evp_err_t evp__wal_append_nosync(evp__wal_t *w, const char *client_id, int64_t received_at_us,
                                  const char *const *events, const size_t *lens, size_t n,
                                  uint64_t *off, uint64_t *end, char *errstr, size_t errstr_size) {
-  return append(w, client_id, received_at_us, events, lens, n, 0, off, end, errstr, errstr_size);
+  return append(w, client_id, received_at_us, EVP__WAL_NO_SENT_AT, events, lens, n, 0, off, end,
+                errstr, errstr_size);
 }
 
 /* A CLOCK_MONOTONIC condition variable's deadline @p ms from now. */

@@ -83,6 +83,14 @@ evp_err_t evp__wal_open(const char *dir, const evp__wal_opts_t *opts, evp__wal_t
 evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
                           const char *const *events, const size_t *lens, size_t n, char *errstr,
                           size_t errstr_size);
+/* evp__wal_append with the request's sent_at: microseconds since the epoch
+ * on the sender's clock, stored as given (the row builder decides whether
+ * it is usable, lake/lake_row.h), or INT64_MIN (EVP__WAL_NO_SENT_AT,
+ * wal/wal_format.h) for none: then the record is the one evp__wal_append
+ * writes. Same contract otherwise. */
+evp_err_t evp__wal_append_sent(evp__wal_t *w, const char *client_id, int64_t received_at_us,
+                               int64_t sent_at_us, const char *const *events, const size_t *lens,
+                               size_t n, char *errstr, size_t errstr_size);
 
 /* The same, for a caller that appends under a lock of its own: returns
  * the record's log offset and end in @p off / @p end (either may be NULL),

@@ -26,8 +26,14 @@ static uint64_t get64(const unsigned char *p) {
 }
 
 size_t evp__wal_record_size(size_t client_id_len, const size_t *lens, size_t n) {
+  return evp__wal_record_size_sent(client_id_len, EVP__WAL_NO_SENT_AT, lens, n);
+}
+
+size_t evp__wal_record_size_sent(size_t client_id_len, int64_t sent_at_us, const size_t *lens,
+                                 size_t n) {
   if (client_id_len > EVP__WAL_MAX_CLIENT_ID || n > UINT32_MAX) return 0;
   size_t total = EVP__WAL_HDR + EVP__WAL_PAYLOAD_FIXED + client_id_len;
+  if (sent_at_us != EVP__WAL_NO_SENT_AT) total += EVP__WAL_SENT_AT_BYTES;
   for (size_t i = 0; i < n; i++) {
     /* Saturate instead of wrapping: the caller compares against its limit. */
     if (lens[i] > EVP__WAL_HARD_MAX_RECORD || total > SIZE_MAX - 4 - lens[i]) return SIZE_MAX;
@@ -60,6 +66,13 @@ uint32_t evp__wal_record_crc(const unsigned char hdr[EVP__WAL_HDR], const unsign
 void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t client_id_len,
                             int64_t received_at_us, const char *const *events, const size_t *lens,
                             size_t n) {
+  evp__wal_record_encode_sent(out, client_id, client_id_len, received_at_us, EVP__WAL_NO_SENT_AT,
+                              events, lens, n);
+}
+
+void evp__wal_record_encode_sent(unsigned char *out, const char *client_id, size_t client_id_len,
+                                 int64_t received_at_us, int64_t sent_at_us,
+                                 const char *const *events, const size_t *lens, size_t n) {
   unsigned char *p = out + EVP__WAL_HDR;
   put64(p, (uint64_t)received_at_us);
   put32(p + 8, (uint32_t)n);
@@ -73,10 +86,15 @@ void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t cl
     if (lens[i]) memcpy(p + 4, events[i], lens[i]);
     p += 4 + lens[i];
   }
+  int has_sent = sent_at_us != EVP__WAL_NO_SENT_AT;
+  if (has_sent) {
+    put64(p, (uint64_t)sent_at_us);
+    p += EVP__WAL_SENT_AT_BYTES;
+  }
   size_t plen = (size_t)(p - out) - EVP__WAL_HDR;
   memcpy(out, MAGIC, 4);
   out[4] = EVP__WAL_VERSION;
-  out[5] = 0;
+  out[5] = has_sent ? EVP__WAL_FLAG_SENT_AT : 0;
   out[6] = out[7] = 0;
   put32(out + 8, (uint32_t)plen);
   put32(out + 12, evp__wal_record_crc(out, out + EVP__WAL_HDR, plen));
@@ -84,8 +102,8 @@ void evp__wal_record_encode(unsigned char *out, const char *client_id, size_t cl
 
 int evp__wal_header_check(const unsigned char hdr[EVP__WAL_HDR], uint32_t *payload_len) {
   if (memcmp(hdr, MAGIC, 4) != 0 ||
-      (hdr[4] != EVP__WAL_VERSION && hdr[4] != EVP__WAL_VERSION_ZLIB_CRC) || hdr[5] || hdr[6] ||
-      hdr[7])
+      (hdr[4] != EVP__WAL_VERSION && hdr[4] != EVP__WAL_VERSION_ZLIB_CRC) ||
+      (hdr[5] & ~EVP__WAL_FLAG_SENT_AT) || hdr[6] || hdr[7])
     return -1;
   uint32_t len = evp__wal_get32(hdr + 8);
   if (len < EVP__WAL_PAYLOAD_FIXED || len > EVP__WAL_HARD_MAX_RECORD) return -1;
@@ -105,13 +123,21 @@ int evp__wal_payload_decode(const unsigned char *payload, size_t len, evp__wal_r
   rec->client_id = (const char *)payload + pos;
   pos += rec->client_id_len;
   rec->events = payload + pos;
-  rec->events_len = len - pos;
+  size_t first = pos;
   for (uint32_t i = 0; i < rec->nevents; i++) {
     if (len - pos < 4) return -1;
     uint32_t l = evp__wal_get32(payload + pos);
     pos += 4;
     if (l > len - pos) return -1;
     pos += l;
+  }
+  rec->events_len = pos - first;
+  rec->sent_at_us = EVP__WAL_NO_SENT_AT;
+  if (len - pos == EVP__WAL_SENT_AT_BYTES) {
+    rec->sent_at_us = (int64_t)get64(payload + pos);
+    /* The value that means "none" is never written as a sent_at. */
+    if (rec->sent_at_us == EVP__WAL_NO_SENT_AT) return -1;
+    pos += EVP__WAL_SENT_AT_BYTES;
   }
   return pos == len ? 0 : -1;
 }

@@ -24,7 +24,8 @@ cp "$TMP/out" "$TMP/model.json"
 json_is "draft-04 envelope" "$TMP/model.json" \
   'm.$schema === "http://json-schema.org/draft-04/schema#" && m.type === "object" &&
    JSON.stringify(m.required) === "[\"events\"]" && m.additionalProperties === false &&
-   Object.keys(m.properties).join() === "events"'
+   Object.keys(m.properties).join() === "events,sent_at" &&
+   JSON.stringify(m.properties.sent_at) === "{}"'
 json_is "events: array of 1..500" "$TMP/model.json" \
   'const e = m.properties.events; e.type === "array" && e.minItems === 1 && e.maxItems === 500'
 json_is "event schema carried over" "$TMP/model.json" \

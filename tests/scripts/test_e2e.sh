@@ -25,13 +25,39 @@ expect_rc 0 "evpipe send delivers all $N events" "$CLI" send --endpoint "$URL" -
   --client-secret-file "$TMP/secret" --audience events --schema "$SCHEMA" "$TMP/sent.ndjson"
 expect_grep "$TMP/out" "delivered: $N " "send summary counts $N delivered" || true
 grep -q "delivered: $N " "$TMP/out" "$TMP/err" 2>/dev/null || sed 's/^/    /' "$TMP/out" "$TMP/err" | tail -5
+# A device whose clock is 2 hours behind posts one event that happened a
+# minute before it sent the request (by its clock): sent_at = now - 2 h,
+# event_time = sent_at - 1 min. The lake must hold event_time_corrected =
+# received_at - 1 min (docs/event-schema.md, "Clock skew"). The event joins
+# sent.ndjson, so every other check covers it too.
+SKEW_ID=$(node --input-type=module - "$URL" "$TMP/secret" "$TMP/sent.ndjson" 2>"$TMP/skew.err" <<'EOF'
+import { readFileSync, appendFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+const [url, secretFile, sentPath] = process.argv.slice(2);
+const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'e2e-app',
+  client_secret: readFileSync(secretFile, 'utf8').trim(), audience: 'events' });
+const tok = await (await fetch(`${url}/token`, { method: 'POST', body: form })).json();
+const e = JSON.parse(readFileSync(sentPath, 'utf8').split('\n')[0]);
+const sent = Date.now() - 2 * 3600 * 1000;
+e.event_id = randomUUID();
+e.event_time = new Date(sent - 60 * 1000).toISOString();
+const r = await fetch(`${url}/events`, { method: 'POST',
+  headers: { authorization: `Bearer ${tok.access_token}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ sent_at: new Date(sent).toISOString(), events: [e] }) });
+const body = await r.text();
+if (r.status !== 200 || JSON.parse(body).accepted !== 1) { console.error(r.status, body); process.exit(1); }
+appendFileSync(sentPath, JSON.stringify(e) + '\n');
+console.log(e.event_id);
+EOF
+)
+if [ -n "$SKEW_ID" ]; then pass "an event with sent_at 2 h behind is accepted"; else fail "skewed event: $(cat "$TMP/skew.err")"; fi
 kill -TERM $PID
 wait $PID; rc=$?
 T1=$(date +%s%3N)
 if [ "$rc" -eq 0 ]; then pass "SIGTERM: evpipe local flushed and exited 0"; else fail "evpipe local exit $rc"; fi
 
 expect_rc 0 "lake matches what was sent (DuckDB + hyparquet)" node "$SRC/tests/node/e2e_lake_check.mjs" \
-  "$D" "$TMP/sent.ndjson" e2e-app "$T0" "$T1" "$TMP/manifest.ndjson"
+  "$D" "$TMP/sent.ndjson" e2e-app "$T0" "$T1" "$TMP/manifest.ndjson" "$SKEW_ID"
 sed 's/^/    /' "$TMP/out" | grep -v "^    ok:" | head -20
 expect_rc 0 "Athena queries over the evpipe lake" node "$SRC/tests/node/athena_queries_check.mjs" check "$SRC" "$D" "$TMP/manifest.ndjson"
 sed 's/^/    /' "$TMP/out" | grep -i "fail" | head -10

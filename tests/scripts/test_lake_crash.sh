@@ -71,16 +71,19 @@ function toUs(s) {
 if (mode === 'gen') {
   const exp = readFileSync(join(dir, 'expected.ndjson'), 'utf8').split('\n').filter(Boolean);
   const rows = await q(`SELECT event_id, n::VARCHAR AS n, x, ok, epoch_us("at")::VARCHAR AS "at", ctx, tags, s,
-    epoch_us(received_at)::VARCHAR AS received_at, client_id, dt, hour FROM ${lake}`);
+    epoch_us(received_at)::VARCHAR AS received_at, client_id,
+    epoch_us(event_time_corrected)::VARCHAR AS event_time_corrected, clock_skew_ms::VARCHAR AS clock_skew_ms,
+    dt, hour FROM ${lake}`);
   check(rows.length === exp.length, `${exp.length} rows (got ${rows.length})`);
   const byKey = new Map(rows.map((r) => [`${r.event_id}|${r.received_at}`, r]));
   check(byKey.size === rows.length, 'no duplicate (event_id, received_at) rows');
   const cols = await q(`DESCRIBE SELECT * FROM ${lake}`);
-  check(cols.map((c) => c.column_name).join(',') === 'event_id,n,x,ok,at,ctx,tags,s,received_at,client_id,dt,hour',
+  check(cols.map((c) => c.column_name).join(',') === 'event_id,n,x,ok,at,ctx,tags,s,received_at,client_id,event_time_corrected,clock_skew_ms,dt,hour',
     `columns in schema order, then server columns and partitions: ${cols.map((c) => c.column_name)}`);
   const types = Object.fromEntries(cols.map((c) => [c.column_name, c.column_type]));
   check(types.n === 'BIGINT' && types.x === 'DOUBLE' && types.ok === 'BOOLEAN' && types.at.startsWith('TIMESTAMP')
-    && types.received_at.startsWith('TIMESTAMP') && types.ctx === 'VARCHAR', `column types ${JSON.stringify(types)}`);
+    && types.received_at.startsWith('TIMESTAMP') && types.ctx === 'VARCHAR'
+    && types.event_time_corrected.startsWith('TIMESTAMP') && types.clock_skew_ms === 'BIGINT', `column types ${JSON.stringify(types)}`);
   for (const line of exp) {
     const x = JSON.parse(line);
     const e = x.event;
@@ -96,11 +99,16 @@ if (mode === 'gen') {
       s: e.s ?? null, received_at: String(x.received_at_us), client_id: x.client_id,
       dt: iso.slice(0, 10), hour: iso.slice(11, 13),
     };
+    // Clock skew (docs/event-schema.md): received_at - (sent_at - event_time).
+    const skewUs = x.sent_at_us === undefined ? null : BigInt(x.received_at_us) - BigInt(x.sent_at_us);
+    const et = typeof e.event_time === 'string' && /^\d{4}-/.test(e.event_time) ? toUs(e.event_time) : null;
+    want.clock_skew_ms = skewUs === null ? null : (skewUs / 1000n).toString();
+    want.event_time_corrected = et === null ? null : (et + (skewUs ?? 0n)).toString();
     for (const [k, v] of Object.entries(want))
       check(r[k] === v, `${key}.${k}: got ${JSON.stringify(r[k])}, want ${JSON.stringify(v)}`);
   }
   const parts = await q(`SELECT dt, hour, count(*)::INT AS c FROM ${lake} GROUP BY ALL ORDER BY ALL`);
-  check(JSON.stringify(parts) === '[{"dt":"2024-05-01","hour":"23","c":4},{"dt":"2024-05-02","hour":"00","c":2},{"dt":"2024-05-02","hour":"01","c":4}]',
+  check(JSON.stringify(parts) === '[{"dt":"2024-05-01","hour":"23","c":4},{"dt":"2024-05-02","hour":"00","c":2},{"dt":"2024-05-02","hour":"01","c":7}]',
     `partitions by received_at across the day boundary: ${JSON.stringify(parts)}`);
 } else {
   const acked = readFileSync(join(dir, 'acked.txt'), 'utf8').split('\n').filter(Boolean);

@@ -270,7 +270,13 @@ START_TEST(row_mapping) {
   ck_assert_int_eq(evp__row_builder_new(t, &rb, err, sizeof err), EVP_OK);
   size_t nc;
   const evp__pq_column_t *cols = evp__row_builder_columns(rb, &nc);
-  ck_assert_uint_eq(nc, 10);
+  ck_assert_uint_eq(nc, 12);
+  ck_assert_str_eq(cols[10].name, "event_time_corrected");
+  ck_assert_int_eq(cols[10].type, EVP__PQ_TIMESTAMP_US);
+  ck_assert_int_eq(cols[10].optional, 1);
+  ck_assert_str_eq(cols[11].name, "clock_skew_ms");
+  ck_assert_int_eq(cols[11].type, EVP__PQ_INT64);
+  ck_assert_int_eq(cols[11].optional, 1);
   ck_assert_str_eq(cols[0].name, "event_id");
   ck_assert_int_eq(cols[0].optional, 0);
   ck_assert_int_eq(cols[1].type, EVP__PQ_INT64);
@@ -1005,6 +1011,25 @@ static int gen_mode(const char *dir) {
                   (long long)times[r], cid),
               row++;
     }
+  }
+  {
+    /* record 3: a device whose clock is 2 hours behind sent, at 23:00:00.000009
+     * by its clock, events that happened a minute before by its clock (or
+     * with no time, or one that is no RFC 3339 time): event_time_corrected is
+     * received_at - 1 min for the first; clock_skew_ms 2 h for all three */
+    const int64_t recv = T0 + 16 * HOUR_US + 9, sent = recv - 2 * HOUR_US;
+    const char *e3[3] = {
+        "{\"event_id\":\"k-1\",\"n\":1,\"event_time\":\"2024-05-01T22:59:00.000009Z\"}",
+        "{\"event_id\":\"k-2\",\"n\":2}",
+        "{\"event_id\":\"k-3\",\"n\":3,\"event_time\":\"not a time\"}"};
+    size_t l3[3] = {strlen(e3[0]), strlen(e3[1]), strlen(e3[2])};
+    if (evp__wal_append_sent(w, "client-3", recv, sent, e3, l3, 3, err, sizeof err)) goto fail;
+    for (int i = 0; i < 3; i++)
+      fprintf(
+          out,
+          "{\"event\":%s,\"received_at_us\":%lld,\"sent_at_us\":%lld,\"client_id\":\"client-3\"}\n",
+          e3[i], (long long)recv, (long long)sent),
+          row++;
   }
   if (evp__batcher_flush(b, 60000) != EVP_OK) {
     evp__batcher_last_error(b, err, sizeof err);
@@ -1765,6 +1790,138 @@ START_TEST(refused_events_wait_for_room_in_the_quarantine) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ clock skew */
+
+/* The value of column @p name in @p row; NULL when it is null. */
+static const evp__pq_value_t *col_of(const evp__row_builder_t *rb, const evp__pq_value_t *row,
+                                     const char *name) {
+  size_t nc;
+  const evp__pq_column_t *cols = evp__row_builder_columns(rb, &nc);
+  for (size_t i = 0; i < nc; i++)
+    if (strcmp(cols[i].name, name) == 0) return row[i].is_null ? NULL : &row[i];
+  ck_abort_msg("no column %s", name);
+  return NULL;
+}
+
+/* Build @p ev received at @p recv with @p sent; the two skew columns. */
+static void skew_row(evp__row_builder_t *rb, const char *ev, int64_t recv, int64_t sent,
+                     const evp__pq_value_t **corrected, const evp__pq_value_t **skew) {
+  const evp__pq_value_t *row;
+  const char *id;
+  size_t idlen;
+  char err[256];
+  ck_assert_msg(evp__row_builder_build_sent(rb, ev, strlen(ev), recv, sent, "c", 1, &row, &id,
+                                            &idlen, err, sizeof err) == EVP_OK,
+                "%s", err);
+  *corrected = col_of(rb, row, "event_time_corrected");
+  *skew = col_of(rb, row, "clock_skew_ms");
+}
+
+#define MIN_US INT64_C(60000000)
+
+/* A device whose clock is 2 hours behind sends at 12:00 (its clock) what
+ * happened at 11:59 (its clock); the server receives it at 14:00: the event
+ * happened at 13:59 by the server's clock. With event_time as a timestamp
+ * column of the table, and as a member of an event whose table has none. */
+START_TEST(clock_skew_corrects_event_time) {
+  static const char *const schemas[2] = {
+      "{\"type\":\"object\",\"properties\":{\"event_id\":{\"type\":\"string\"},"
+      "\"event_time\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
+      NULL /* SCHEMA: no event_time column */};
+  const int64_t recv = T0 + 5 * HOUR_US, sent = recv - 2 * HOUR_US; /* 14:00Z, 12:00Z */
+  for (int k = 0; k < 2; k++) {
+    const char *sc = schemas[k] ? schemas[k] : SCHEMA;
+    evp__table_t *t;
+    evp__row_builder_t *rb;
+    char err[512];
+    ck_assert_int_eq(evp__table_parse(sc, strlen(sc), &t, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(evp__row_builder_new(t, &rb, err, sizeof err), EVP_OK);
+    const evp__pq_value_t *c, *sk;
+    /* 11:59Z; the same instant written with an offset and escaped */
+    const char *evs[3] = {
+        "{\"event_id\":\"a\",\"n\":1,\"event_time\":\"2024-05-01T11:59:00Z\"}",
+        "{\"event_id\":\"a\",\"n\":1,\"event_time\":\"2024-05-01T13:59:00+02:00\"}",
+        "{\"event_id\":\"a\",\"n\":1,\"event_time\":\"\\u0032024-05-01T11:59:00Z\"}"};
+    for (int i = 0; i < (k ? 3 : 2); i++) {
+      skew_row(rb, evs[i], recv, sent, &c, &sk);
+      ck_assert_ptr_nonnull(c);
+      ck_assert_int_eq(c->v.i64, recv - MIN_US);
+      ck_assert_ptr_nonnull(sk);
+      ck_assert_int_eq(sk->v.i64, 2 * 3600 * 1000);
+    }
+    /* No sent_at: event_time as sent, no skew. */
+    skew_row(rb, evs[0], recv, EVP__ROW_NO_SENT_AT, &c, &sk);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(c->v.i64, sent - MIN_US);
+    ck_assert_ptr_null(sk);
+    /* No event_time: nothing to correct, the batch's skew still stored. */
+    skew_row(rb, "{\"event_id\":\"a\",\"n\":1}", recv, sent, &c, &sk);
+    ck_assert_ptr_null(c);
+    ck_assert_ptr_nonnull(sk);
+    if (k == 1) { /* without a column, members that are no RFC 3339 time */
+      skew_row(rb, "{\"event_id\":\"a\",\"n\":1,\"event_time\":\"yesterday\"}", recv, sent, &c,
+               &sk);
+      ck_assert_ptr_null(c);
+      skew_row(rb, "{\"event_id\":\"a\",\"n\":1,\"event_time\":1714564740}", recv, sent, &c, &sk);
+      ck_assert_ptr_null(c);
+      skew_row(rb, "{\"event_id\":\"a\",\"n\":1,\"event_time\":null}", recv, sent, &c, &sk);
+      ck_assert_ptr_null(c);
+    }
+    evp__row_builder_free(rb);
+    evp__table_free(t);
+  }
+}
+END_TEST
+
+/* Which sent_at values are used: not before 1970 (a device clock reset to
+ * the epoch is the commonest skew), at most a year ahead of received_at;
+ * sums beyond the year 9999 leave event_time as it is; the skew in ms
+ * rounds toward zero. */
+START_TEST(clock_skew_bad_sent_at_is_ignored) {
+  evp__table_t *t;
+  evp__row_builder_t *rb;
+  char err[512];
+  ck_assert_int_eq(evp__table_parse(SCHEMA, strlen(SCHEMA), &t, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__row_builder_new(t, &rb, err, sizeof err), EVP_OK);
+  const int64_t recv = T0 + 5 * HOUR_US, et = T0 + 2 * HOUR_US; /* 2024-05-01T11:00:00Z */
+  const char *ev = "{\"event_id\":\"a\",\"n\":1,\"event_time\":\"2024-05-01T11:00:00Z\"}";
+  const int64_t year = INT64_C(366) * 24 * HOUR_US;
+  const evp__pq_value_t *c, *sk;
+  /* far future and before the epoch: ignored */
+  const int64_t ignored[3] = {recv + year + 1, recv + 30 * year, -1};
+  for (int i = 0; i < 3; i++) {
+    skew_row(rb, ev, recv, ignored[i], &c, &sk);
+    ck_assert_msg(sk == NULL, "sent_at %lld used", (long long)ignored[i]);
+    ck_assert_int_eq(c->v.i64, et);
+  }
+  /* a year ahead: used */
+  skew_row(rb, ev, recv, recv + year, &c, &sk);
+  ck_assert_ptr_nonnull(sk);
+  ck_assert_int_eq(sk->v.i64, -year / 1000);
+  ck_assert_int_eq(c->v.i64, et - year);
+  /* a clock reset to the epoch: the device sent at 1970-01-01T00:16:40Z
+   * what happened a minute before */
+  const char *ev70 = "{\"event_id\":\"a\",\"n\":1,\"event_time\":\"1970-01-01T00:15:40Z\"}";
+  skew_row(rb, ev70, recv, INT64_C(1000000000), &c, &sk);
+  ck_assert_int_eq(c->v.i64, recv - MIN_US);
+  ck_assert_int_eq(sk->v.i64, (recv - INT64_C(1000000000)) / 1000);
+  /* beyond 9999-12-31: event_time kept, the skew still stored */
+  const char *ev9 = "{\"event_id\":\"a\",\"n\":1,\"event_time\":\"9999-12-31T23:00:00Z\"}";
+  skew_row(rb, ev9, recv, recv - 2 * HOUR_US, &c, &sk);
+  ck_assert_int_eq(c->v.i64, INT64_C(253402297200000000));
+  ck_assert_ptr_nonnull(sk);
+  /* rounding toward zero */
+  skew_row(rb, ev, recv, recv - 1500, &c, &sk);
+  ck_assert_int_eq(sk->v.i64, 1);
+  ck_assert_int_eq(c->v.i64, et + 1500);
+  skew_row(rb, ev, recv, recv + 1500, &c, &sk);
+  ck_assert_int_eq(sk->v.i64, -1);
+  ck_assert_int_eq(c->v.i64, et - 1500);
+  evp__row_builder_free(rb);
+  evp__table_free(t);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
@@ -1778,6 +1935,8 @@ int main(int argc, char **argv) {
   tcase_add_test(tu, row_mapping);
   tcase_add_test(tu, row_values_exact_or_refused);
   tcase_add_test(tu, dedup_uuid_case_and_scope);
+  tcase_add_test(tu, clock_skew_corrects_event_time);
+  tcase_add_test(tu, clock_skew_bad_sent_at_is_ignored);
   suite_add_tcase(s, tu);
   TCase *tb = tcase_create("batcher");
   tcase_set_timeout(tb, 180);

@@ -879,6 +879,19 @@ static size_t n_failures(const result_t *r) {
   return (size_t)cJSON_GetArraySize(f);
 }
 
+/* Process one message from app-1 per body: every event must become one
+ * record of the delivery stream. */
+static void process_all(evp__fn_t *fn, const char *const *bodies, int n) {
+  cJSON *ev = sqs_event(n, bodies, "app-1");
+  mock_aws_stream_clear(aws, "events");
+  result_t r;
+  invoke_json(fn, ev, &r);
+  cJSON_Delete(ev);
+  ck_assert_uint_eq(n_failures(&r), 0);
+  result_free(&r);
+  ck_assert_uint_eq(mock_aws_stream_count(aws, "events"), (size_t)n);
+}
+
 /* Records are rows of the Glue table: what Firehose's OpenX JSON SerDe can
  * convert to Parquet — timestamps in UTC "Z" form whatever offset was sent,
  * objects as JSON text (string columns), nulls left out. */
@@ -891,14 +904,7 @@ START_TEST(processor_records_are_table_rows) {
       "\"context\":{ \"locale\" : \"en-US\", \"os\":\"iOS\" },"
       "\"properties\":{\"price\":9.99,\"note\":\"a \\\"quoted\\\" word\"}}]}";
   const char *bodies[1] = {body};
-  cJSON *ev = sqs_event(1, bodies, "app-1");
-  mock_aws_stream_clear(aws, "events");
-  result_t r;
-  invoke_json(fn, ev, &r);
-  cJSON_Delete(ev);
-  ck_assert_uint_eq(n_failures(&r), 0);
-  result_free(&r);
-  ck_assert_uint_eq(mock_aws_stream_count(aws, "events"), 1);
+  process_all(fn, bodies, 1);
   size_t len;
   char *rec = mock_aws_stream_record(aws, "events", 0, &len);
   cJSON *o = cJSON_ParseWithLength(rec, len);
@@ -1417,6 +1423,46 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
+/* Clock skew on the AWS path: a device 2 hours behind (sent_at 10:00:00.123
+ * by its clock, received 12:00:00.123) sent an event of 09:59:00.123 by its
+ * clock: the record's event_time_corrected is 11:59:00.123, clock_skew_ms 2 h.
+ * Without a usable sent_at (none, not a date-time, far in the future) the
+ * event is delivered all the same, event_time_corrected = event_time. */
+START_TEST(processor_clock_skew_columns) {
+  evp__fn_t *fn = mkfn(EVP__FN_PROCESSOR);
+#define SKEW_EV                                                                           \
+  "{\"event_id\":\"0190b6c2-3f4a-7d2e-9c1b-00000000000b\",\"event_type\":\"app.opened\"," \
+  "\"event_time\":\"2024-05-01T09:59:00.123Z\",\"app_id\":\"demo\"}"
+  const char *bodies[4] = {
+      "{\"sent_at\":\"2024-05-01T10:00:00.123Z\",\"events\":[" SKEW_EV "]}",
+      "{\"events\":[" SKEW_EV "]}",
+      "{\"events\":[" SKEW_EV "],\"sent_at\":\"ten o'clock\"}",
+      "{\"sent_at\":\"2099-01-01T00:00:00Z\",\"events\":[" SKEW_EV "]}",
+  };
+#undef SKEW_EV
+  process_all(fn, bodies, 4);
+  for (size_t i = 0; i < 4; i++) {
+    size_t len;
+    char *rec = mock_aws_stream_record(aws, "events", i, &len);
+    cJSON *o = cJSON_ParseWithLength(rec, len);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(jstr(o, "event_time"), "2024-05-01T09:59:00.123Z");
+    ck_assert_str_eq(jstr(o, "received_at"), "2024-05-01T12:00:00.123Z");
+    const cJSON *skew = cJSON_GetObjectItemCaseSensitive(o, "clock_skew_ms");
+    if (i == 0) {
+      ck_assert_str_eq(jstr(o, "event_time_corrected"), "2024-05-01T11:59:00.123Z");
+      ck_assert(cJSON_IsNumber(skew) && skew->valuedouble == 7200000.0);
+    } else {
+      ck_assert_str_eq(jstr(o, "event_time_corrected"), "2024-05-01T09:59:00.123Z");
+      ck_assert_msg(skew == NULL, "message %zu: %.*s", i, (int)len, rec);
+    }
+    cJSON_Delete(o);
+    free(rec);
+  }
+  evp__fn_free(fn);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("functions");
   TCase *t = tcase_create("unit");
@@ -1437,6 +1483,7 @@ int main(void) {
   tcase_add_test(t, authorizer_refuses_tokens_longer_lived_than_issued);
   tcase_add_test(t, processor_valid_invalid_deadletter);
   tcase_add_test(t, processor_records_are_table_rows);
+  tcase_add_test(t, processor_clock_skew_columns);
   tcase_add_test(t, processor_event_without_row_dead_lettered);
   tcase_add_test(t, processor_chunks_of_500);
   tcase_add_test(t, processor_chunks_of_4mib);

@@ -833,6 +833,7 @@ static void same_on_both_paths(const evp__events_cfg_t *cfg, const char *body) {
   ck_assert_uint_eq(a.n_events, b.n_events);
   ck_assert_uint_eq(a.n_accepted, b.n_accepted);
   ck_assert_uint_eq(a.n_rejected, b.n_rejected);
+  ck_assert(a.sent_at_us == b.sent_at_us);
   for (size_t i = 0; i < a.n_accepted; i++) {
     ck_assert_uint_eq(a.accepted_lens[i], b.accepted_lens[i]);
     ck_assert_uint_eq((size_t)(a.accepted[i] - body), (size_t)(b.accepted[i] - big));
@@ -1560,6 +1561,65 @@ START_TEST(events_accepted_means_representable) {
 }
 END_TEST
 
+/* The body's sent_at (docs/protocol.md) on every path (schema: one pass and
+ * the general path; no schema): an RFC 3339 string anywhere among the
+ * members, escaped or with an offset, is read; anything else leaves the
+ * batch without one and its events accepted. */
+START_TEST(events_sent_at) {
+  const int64_t noon = INT64_C(1714564800123000); /* 2024-05-01T12:00:00.123Z */
+  static const struct {
+    const char *body;
+    int64_t want;
+  } cases[] = {
+      {"{\"sent_at\":\"2024-05-01T12:00:00.123Z\",\"events\":[" EV1 "]}", 0},
+      {"{\"events\":[" EV1 "],\"sent_at\":\"2024-05-01T14:00:00.123+02:00\"}", 0},
+      {"{\"sent_at\":\"\\u0032024-05-01T12:00:00.123Z\",\"events\":[" EV1 "]}", 0},
+      {"{\"events\":[" EV1 "],\"other\":1,\"sent_at\":\"2024-05-01T12:00:00.123Z\"}", 0},
+      {"{\"events\":[" EV1 "]}", 1},
+      {"{\"sent_at\":1714564800,\"events\":[" EV1 "]}", 1},
+      {"{\"sent_at\":\"yesterday\",\"events\":[" EV1 "]}", 1},
+      {"{\"sent_at\":\"2024-05-01T12:00:00\",\"events\":[" EV1 "]}", 1},
+      {"{\"sent_at\":null,\"events\":[" EV1 "]}", 1},
+      {"{\"sent_at\":{\"t\":\"2024-05-01T12:00:00.123Z\"},\"events\":[" EV1 "]}", 1},
+      {"{\"sent_at\":\"\\u0032024-05-01T12:00:00."
+       "123456789012345678901234567890123456789012345678Z\","
+       "\"events\":[" EV1 "]}",
+       1},
+      /* far future is a date-time: what it is worth is the lake's call */
+      {"{\"sent_at\":\"9999-12-31T23:59:59Z\",\"events\":[" EV1 "]}", 2},
+  };
+  evp__events_cfg_t with = {schema, 0, 0, NULL}, without = {NULL, 0, 0, NULL},
+                    padded = {schema, 0, 8u * 1024u * 1024u, NULL};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t want = cases[i].want == 0   ? noon
+                   : cases[i].want == 1 ? EVP__EVENTS_NO_SENT_AT
+                                        : INT64_C(253402300799000000);
+    for (int k = 0; k < 2; k++) {
+      evp__events_result_t res;
+      evp__http_resp_t r;
+      ck_assert_int_eq(events_req(k ? &without : &with, "POST", cases[i].body, &res, &r), 200);
+      ck_assert_msg(res.n_accepted == 1, "%s: accepted %zu", cases[i].body, res.n_accepted);
+      ck_assert_msg(res.sent_at_us == want, "%s (schema %d): sent_at %lld, want %lld",
+                    cases[i].body, !k, (long long)res.sent_at_us, (long long)want);
+      evp__events_result_free(&res);
+      evp__http_resp_free(&r);
+    }
+    same_on_both_paths(&padded, cases[i].body);
+  }
+  /* Two sent_at members: a malformed body, like any repeated member. */
+  evp__events_result_t res;
+  evp__http_resp_t r;
+  ck_assert_int_eq(events_req(&with, "POST",
+                              "{\"sent_at\":\"2024-05-01T12:00:00Z\",\"events\":[" EV1
+                              "],\"sent_at\":\"2024-05-01T12:00:00Z\"}",
+                              &res, &r),
+                   400);
+  ck_assert(res.sent_at_us == EVP__EVENTS_NO_SENT_AT);
+  evp__events_result_free(&res);
+  evp__http_resp_free(&r);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("handlers");
   TCase *t = tcase_create("issuer");
@@ -1585,6 +1645,7 @@ int main(void) {
   tcase_add_test(t, events_long_error_is_bounded);
   tcase_add_test(t, events_one_pass_equals_general_path);
   tcase_add_test(t, events_accepted_means_representable);
+  tcase_add_test(t, events_sent_at);
   suite_add_tcase(s, t);
   t = tcase_create("helpers");
   tcase_add_test(t, array_split);

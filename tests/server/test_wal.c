@@ -1202,6 +1202,133 @@ START_TEST(resync_across_read_chunks) {
 }
 END_TEST
 
+/* ---- sent_at (flag bit 0): the request's sent_at travels with its record ---- */
+
+/* Records with and without sent_at encode, check and decode; a payload
+ * written the old way (flags 0, built here byte by byte) decodes as before. */
+START_TEST(sent_at_record_format) {
+  const char *ev[2] = {"{\"a\":1}", "{}"};
+  size_t len[2] = {7, 2};
+  const int64_t sent = INT64_C(1714554000123000);
+  size_t plain = evp__wal_record_size(3, len, 2);
+  ck_assert_uint_eq(evp__wal_record_size_sent(3, EVP__WAL_NO_SENT_AT, len, 2), plain);
+  ck_assert_uint_eq(evp__wal_record_size_sent(3, sent, len, 2), plain + 8);
+  unsigned char a[128], b[128];
+  evp__wal_record_encode(a, "cid", 3, 42, ev, len, 2);
+  evp__wal_record_encode_sent(b, "cid", 3, 42, sent, ev, len, 2);
+  ck_assert_uint_eq(a[5], 0);
+  ck_assert_uint_eq(b[5], EVP__WAL_FLAG_SENT_AT);
+  /* Without sent_at the bytes are exactly those of earlier releases. */
+  unsigned char old[64] = {0};
+  size_t o = EVP__WAL_HDR;
+  old[o] = 42;
+  o += 8;
+  old[o] = 2;
+  o += 4;
+  old[o] = 3;
+  o += 2;
+  memcpy(old + o, "cid", 3);
+  o += 3;
+  old[o] = 7;
+  memcpy(old + o + 4, "{\"a\":1}", 7);
+  o += 11;
+  old[o] = 2;
+  memcpy(old + o + 4, "{}", 2);
+  o += 6;
+  ck_assert_uint_eq(o, plain);
+  ck_assert(memcmp(a + EVP__WAL_HDR, old + EVP__WAL_HDR, plain - EVP__WAL_HDR) == 0);
+  for (int k = 0; k < 2; k++) {
+    unsigned char *r = k ? b : a;
+    uint32_t pl;
+    ck_assert_int_eq(evp__wal_header_check(r, &pl), 0);
+    ck_assert_uint_eq(pl + EVP__WAL_HDR, k ? plain + 8 : plain);
+    ck_assert_uint_eq(evp__wal_record_crc(r, r + EVP__WAL_HDR, pl), evp__wal_get32(r + 12));
+    evp__wal_record_t rec;
+    ck_assert_int_eq(evp__wal_payload_decode(r + EVP__WAL_HDR, pl, &rec), 0);
+    ck_assert_int_eq(rec.received_at_us, 42);
+    ck_assert(rec.sent_at_us == (k ? sent : EVP__WAL_NO_SENT_AT));
+    ck_assert_uint_eq(rec.nevents, 2);
+    /* The events end where the sent_at begins. */
+    size_t cur = 0, l;
+    const char *e;
+    ck_assert_int_eq(evp__wal_record_next_event(&rec, &cur, &e, &l), 1);
+    ck_assert(l == 7 && memcmp(e, "{\"a\":1}", 7) == 0);
+    ck_assert_int_eq(evp__wal_record_next_event(&rec, &cur, &e, &l), 1);
+    ck_assert(l == 2 && memcmp(e, "{}", 2) == 0);
+    ck_assert_int_eq(evp__wal_record_next_event(&rec, &cur, &e, &l), 0);
+  }
+  /* A sent_at before the epoch is a value like any other. */
+  evp__wal_record_encode_sent(b, "cid", 3, 42, -1, ev, len, 2);
+  evp__wal_record_t rec;
+  ck_assert_int_eq(evp__wal_payload_decode(b + EVP__WAL_HDR, plain + 8 - EVP__WAL_HDR, &rec), 0);
+  ck_assert_int_eq(rec.sent_at_us, -1);
+  /* Malformed: trailing bytes that are no sent_at, the "none" value as a
+   * sent_at, an unknown flag bit. */
+  ck_assert_int_eq(evp__wal_payload_decode(b + EVP__WAL_HDR, plain + 4 - EVP__WAL_HDR, &rec), -1);
+  ck_assert_int_eq(evp__wal_payload_decode(b + EVP__WAL_HDR, plain + 9 - EVP__WAL_HDR, &rec), -1);
+  for (int i = 0; i < 8; i++) b[plain + i] = i == 7 ? 0x80 : 0;
+  ck_assert_int_eq(evp__wal_payload_decode(b + EVP__WAL_HDR, plain + 8 - EVP__WAL_HDR, &rec), -1);
+  uint32_t pl;
+  a[5] = 0x02;
+  ck_assert_int_eq(evp__wal_header_check(a, &pl), -1);
+  a[5] = 0x80;
+  ck_assert_int_eq(evp__wal_header_check(a, &pl), -1);
+}
+END_TEST
+
+/* evp__wal_append_sent's records survive a reopen (recovery checks every
+ * record) among records without sent_at, and readers get the value back; a
+ * torn flagged record at the tail is cut like any other. */
+START_TEST(sent_at_survives_recovery_and_reading) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal(EVP__FSYNC_NEVER, 0);
+  const char *ev[1] = {"{\"e\":1}"};
+  size_t len[1] = {7};
+  const int64_t sent[4] = {INT64_C(1714554000000000), EVP__WAL_NO_SENT_AT, -5,
+                           INT64_C(1714554000000777)};
+  char err[256];
+  for (int i = 0; i < 4; i++)
+    ck_assert_msg(evp__wal_append_sent(w, "c", 1000 + i, sent[i], ev, len, 1, err, sizeof err) ==
+                      EVP_OK,
+                  "%s", err);
+  uint64_t end3 = 0;
+  evp__wal_close(w);
+  w = open_wal(EVP__FSYNC_NEVER, 0);
+  evp__wal_stats_t st;
+  evp__wal_get_stats(w, &st);
+  ck_assert_uint_eq(st.recovered_records, 4);
+  ck_assert_uint_eq(st.corrupt_records, 0);
+  ck_assert_uint_eq(st.truncated_bytes, 0);
+  evp__wal_reader_t *r;
+  ck_assert_int_eq(evp__wal_reader_open(w, 0, &r, err, sizeof err), EVP_OK);
+  for (int i = 0; i < 4; i++) {
+    evp__wal_record_t rec;
+    int got = 0;
+    ck_assert_int_eq(evp__wal_reader_next(r, &rec, &got, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(got, 1);
+    ck_assert_int_eq(rec.received_at_us, 1000 + i);
+    ck_assert(rec.sent_at_us == sent[i]);
+    ck_assert_uint_eq(rec.nevents, 1);
+    if (i == 2) end3 = rec.end;
+  }
+  evp__wal_reader_close(r);
+  evp__wal_close(w);
+  /* Tear the last record (flagged) in its sent_at bytes. */
+  char p[512];
+  seg_path(p, sizeof p, 0);
+  struct stat sb;
+  ck_assert_int_eq(stat(p, &sb), 0);
+  ck_assert_int_eq(truncate(p, sb.st_size - 3), 0);
+  w = open_wal(EVP__FSYNC_NEVER, 0);
+  evp__wal_get_stats(w, &st);
+  ck_assert_uint_eq(st.recovered_records, 3);
+  ck_assert_uint_eq(st.truncated_bytes, (uint64_t)sb.st_size - 3 - end3);
+  ck_assert_uint_eq(evp__wal_end(w), end3);
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("wal");
   TCase *tc = tcase_create("wal");
@@ -1226,6 +1353,8 @@ int main(void) {
   tcase_add_test(tc, damage_after_open_is_an_error);
   tcase_add_test(tc, reader_past_a_gap_to_an_empty_segment);
   tcase_add_test(tc, resync_across_read_chunks);
+  tcase_add_test(tc, sent_at_record_format);
+  tcase_add_test(tc, sent_at_survives_recovery_and_reading);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
