@@ -126,7 +126,7 @@ evp_err_t evp__spool_open(evp_client_t *c, char *errstr, size_t es) {
   s->ring_max = (size_t)cf->queue_max_events * 4;
   if (s->ring_max < 1024) s->ring_max = 1024;
   uint64_t ckpt = evp__wal_checkpoint(s->w), end = evp__wal_end(s->w);
-  s->resume_end = end;
+  s->resume_end = s->end = end;
   s->acked_to = s->committed = ckpt;
   s->unread = s->recovered_events = evp__wal_pending_events(s->w);
   if (ckpt < end) {
@@ -248,6 +248,7 @@ evp_err_t evp__spool_send(evp_client_t *c, evp__item *it, char *errstr, size_t e
                     cf->spool_dir, werr);
     goto refused;
   }
+  s->end = end;
   if (in_memory) {
     it->spool_seq = ring_push(s, off, end, it->spool_us, 1);
     evp__item_list_push(&c->q, it);
@@ -413,7 +414,7 @@ void evp__spool_refill(evp_client_t *c) {
     s->spill_gen++;
   } else if (broken) {
     s->rd_broken = 1;
-  } else if (evp__wal_reader_pos(s->rd) >= evp__wal_end(s->w)) {
+  } else if (evp__wal_reader_pos(s->rd) >= s->end) {
     /* Read up to the end, with evp_send locked out: new events go to
      * memory again. */
     s->spilled = 0;

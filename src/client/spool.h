@@ -42,6 +42,7 @@ struct evp__spool {
   uint64_t resume_end; /* log end at open: records before it are from an earlier client */
 
   /* c->mu */
+  uint64_t end;       /* the log's end: every append is made under c->mu */
   int spilled;        /* records from spill_off on are on disk only */
   uint64_t spill_off; /* where that began */
   uint64_t spill_gen; /* spills so far (the reader restarts at each) */
@@ -69,7 +70,7 @@ struct evp__spool {
 /* Bytes of unsettled records: what spool.max.bytes bounds. Caller holds
  * c->mu (so no append moves the end meanwhile). */
 static inline uint64_t evp__spool_used(const evp__spool *s) {
-  uint64_t live = evp__wal_end(s->w) - s->acked_to;
+  uint64_t live = s->end - s->acked_to;
   return live > s->settled_ahead ? live - s->settled_ahead : 0;
 }
 

@@ -72,6 +72,7 @@ static evp_err_t roll_locked(evp__wal_t *w, char *errstr, size_t errstr_size) {
   evp_err_t e = evp__wal_new_segment(w, &fd, errstr, errstr_size);
   if (e) return e;
   if (w->mapped) {
+    while (w->prefaulting) pthread_cond_wait(&w->reap_cv, &w->mu); /* it uses the old map */
     /* Map the new segment before giving up the old one: when the disk is
      * full the log stays as it was and a later append retries the roll. */
     unsigned char *old_map = w->map;
@@ -168,6 +169,7 @@ static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_a
   }
   if (off_out) *off_out = w->end;
   seg->size += size;
+  if (w->mapped) evp__wal_prefault_check(w, seg->size);
   w->end += size;
   w->pending += n;
   w->st.records++;
@@ -476,6 +478,10 @@ static void *reaper_main(void *arg) {
       continue;
     }
     if (w->closing) break;
+    if (w->prefault_want) {
+      evp__wal_prefault_run(w); /* mapped mode: populate ahead of the appends */
+      continue;
+    }
     pthread_cond_wait(&w->reap_cv, &w->mu);
   }
   pthread_mutex_unlock(&w->mu);

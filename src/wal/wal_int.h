@@ -56,6 +56,14 @@ struct evp__wal {
   int mapped;            /* evp__wal_opts_t.mapped */
   unsigned char *map;    /* mapped mode: the active segment, map_len bytes */
   size_t map_len;
+  /* Mapped mode: the reaper thread populates the pages of the active
+   * segment ahead of the appends (wal_map.c), so an append rarely takes a
+   * page fault. Guarded by mu. */
+  size_t prefault_to;  /* pages before it are populated */
+  uint64_t map_gen;    /* mappings made so far */
+  int prefault_want;   /* the appends came within reach of prefault_to */
+  int prefaulting;     /* the reaper is populating (a roll waits) */
+  int prefault_broken; /* the kernel cannot (no MADV_POPULATE_WRITE): stop asking */
   evp__fsync_policy_t policy;
   int interval_ms;
   size_t segment_bytes, max_record, retain;
@@ -121,6 +129,11 @@ evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t 
 evp_err_t evp__wal_map_active(evp__wal_t *w, int fd, uint64_t used, char *errstr,
                               size_t errstr_size);
 void evp__wal_unmap_active(evp__wal_t *w, int fd, uint64_t used);
+/* Populate ahead (caller holds mu; called by the reaper thread when
+ * prefault_want is set: unlocks around the system call). Appends call
+ * evp__wal_prefault_check after each record. */
+void evp__wal_prefault_run(evp__wal_t *w);
+void evp__wal_prefault_check(evp__wal_t *w, uint64_t used);
 /* Unlink segment file @p base (a failure only costs disk space). */
 void evp__wal_unlink_seg(evp__wal_t *w, uint64_t base);
 

@@ -44,11 +44,53 @@ evp_err_t evp__wal_map_active(evp__wal_t *w, int fd, uint64_t used, char *errstr
   if (m == MAP_FAILED) goto io;
   w->map = m;
   w->map_len = len;
+  w->map_gen++;
+  w->prefault_to = (size_t)used & ~(size_t)4095;
+  evp__wal_prefault_check(w, used);
   return EVP_OK;
 io:;
   int en = errno;
   return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: map the active segment in %s: %s",
                      w->dir, strerror(en));
+}
+
+/* How far ahead of the appends pages are populated, and when to go on. */
+#define PREFAULT_CHUNK (1u << 20)
+#define PREFAULT_LOW (512u << 10)
+
+void evp__wal_prefault_check(evp__wal_t *w, uint64_t used) {
+  if (!w->map || w->prefault_broken || w->prefault_want || w->prefault_to >= w->map_len ||
+      used + PREFAULT_LOW < w->prefault_to)
+    return;
+  w->prefault_want = 1;
+  pthread_cond_broadcast(&w->reap_cv);
+}
+
+void evp__wal_prefault_run(evp__wal_t *w) {
+  w->prefault_want = 0;
+  if (!w->map || w->prefault_broken || w->prefault_to >= w->map_len) return;
+  size_t off = w->prefault_to;
+  size_t len = w->map_len - off < PREFAULT_CHUNK ? w->map_len - off : PREFAULT_CHUNK;
+  unsigned char *p = w->map + off;
+  uint64_t gen = w->map_gen;
+  w->prefaulting = 1;
+  pthread_mutex_unlock(&w->mu);
+  /* Writes the pages in (zeros, which they are anyway): the faults, and on
+   * a file system the block bookkeeping, happen here and not in an append.
+   * Linux 5.14 and later; elsewhere appends take their own faults. */
+#ifdef MADV_POPULATE_WRITE
+  int r = madvise(p, len, MADV_POPULATE_WRITE);
+#else
+  int r = -1;
+  (void)p;
+#endif
+  pthread_mutex_lock(&w->mu);
+  w->prefaulting = 0;
+  if (r != 0)
+    w->prefault_broken = 1;
+  else if (w->map_gen == gen && off + len > w->prefault_to)
+    w->prefault_to = off + len;
+  pthread_cond_broadcast(&w->reap_cv); /* a roll waiting for it */
 }
 
 void evp__wal_unmap_active(evp__wal_t *w, int fd, uint64_t used) {

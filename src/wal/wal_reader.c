@@ -15,6 +15,12 @@
 #include "wal/wal_read.h"
 #include "wal/wal_int.h"
 
+/* Records are read through a window of READ_AHEAD bytes of the segment
+ * (one pread for many small records, instead of two per record); a record
+ * larger than the window is read on its own. Records never change once
+ * written, and the window never reaches past the end of what was written. */
+#define READ_AHEAD (256u << 10)
+
 struct evp__wal_reader {
   evp__wal_t *w;
   uint64_t pos;
@@ -22,7 +28,37 @@ struct evp__wal_reader {
   uint64_t fd_base;
   unsigned char *buf;
   size_t cap;
+  unsigned char *win; /* bytes [win_off, win_off + win_len) of segment fd_base */
+  uint64_t win_off;
+  size_t win_len;
 };
+
+/* @p n bytes at file offset @p off of the open segment, which holds at
+ * least @p file_end bytes of records: a pointer into the window (refilled
+ * when needed), or into @p out for what does not fit the window. NULL with
+ * errno on a read error; *got < n when the file is shorter. */
+static const unsigned char *window_at(evp__wal_reader_t *r, uint64_t off, size_t n,
+                                      uint64_t file_end, unsigned char *out, size_t *got) {
+  if (off >= r->win_off && off + n <= r->win_off + r->win_len) {
+    *got = n;
+    return r->win + (off - r->win_off);
+  }
+  if (n > READ_AHEAD) {
+    if (evp__wal_pread_full(r->fd, out, n, off, got) != 0) return NULL;
+    return out;
+  }
+  if (!r->win && !(r->win = malloc(READ_AHEAD))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t want = file_end - off < READ_AHEAD ? (size_t)(file_end - off) : READ_AHEAD;
+  if (want < n) want = n;
+  r->win_len = 0;
+  if (evp__wal_pread_full(r->fd, r->win, want, off, &r->win_len) != 0) return NULL;
+  r->win_off = off;
+  *got = r->win_len < n ? r->win_len : n;
+  return r->win;
+}
 
 evp_err_t evp__wal_reader_open(evp__wal_t *w, uint64_t from, evp__wal_reader_t **out, char *errstr,
                                size_t errstr_size) {
@@ -39,6 +75,7 @@ void evp__wal_reader_close(evp__wal_reader_t *r) {
   if (!r) return;
   if (r->fd >= 0) close(r->fd);
   free(r->buf);
+  free(r->win);
   free(r);
 }
 
@@ -109,19 +146,25 @@ again:;
                          strerror(en));
     }
     r->fd_base = base;
+    r->win_len = 0;
   }
-  unsigned char hdr[EVP__WAL_HDR];
+  unsigned char hbuf[EVP__WAL_HDR];
   uint32_t len;
   size_t n;
-  uint64_t off = r->pos - base;
-  if (evp__wal_pread_full(r->fd, hdr, sizeof hdr, off, &n) != 0) goto io;
-  if (n < sizeof hdr || evp__wal_header_check(hdr, &len) != 0 || segend - r->pos < EVP__WAL_HDR ||
-      segend - r->pos - EVP__WAL_HDR < len)
-    goto bad;
+  uint64_t off = r->pos - base, file_end = segend - base;
+  if (segend - r->pos < EVP__WAL_HDR) goto bad;
+  const unsigned char *h = window_at(r, off, EVP__WAL_HDR, file_end, hbuf, &n);
+  if (!h) goto io;
+  unsigned char hdr[EVP__WAL_HDR];
+  if (n < sizeof hdr) goto bad;
+  memcpy(hdr, h, sizeof hdr); /* the window may move for the payload */
+  if (evp__wal_header_check(hdr, &len) != 0 || segend - r->pos - EVP__WAL_HDR < len) goto bad;
   if (grow(buf, cap, *len_io, len) != 0)
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
   unsigned char *dst = *buf + *len_io;
-  if (evp__wal_pread_full(r->fd, dst, len, off + EVP__WAL_HDR, &n) != 0) goto io;
+  const unsigned char *p = window_at(r, off + EVP__WAL_HDR, len, file_end, dst, &n);
+  if (!p) goto io;
+  if (p != dst) memcpy(dst, p, n);
   if (n < len || evp__wal_record_crc(hdr, dst, len) != evp__wal_get32(hdr + 12) ||
       evp__wal_payload_decode(dst, len, rec) != 0)
     goto bad;
