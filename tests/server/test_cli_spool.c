@@ -4,8 +4,8 @@
  *
  * Also a helper for tests/scripts/test_spool_cli.sh, which checks the lake
  * with DuckDB:
- *   test_spool_cli --make DIR CLIENT_ID < events.ndjson   one record per line
- *   test_spool_cli --hold DIR     hold DIR's lock; prints "held", waits for EOF on stdin */
+ *   test_cli_spool --make DIR CLIENT_ID < events.ndjson   one record per line
+ *   test_cli_spool --hold DIR     hold DIR's lock; prints "held", waits for EOF on stdin */
 #define _GNU_SOURCE
 #include <check.h>
 #include <stdint.h>
@@ -447,7 +447,7 @@ static int hold_mode(const char *path) {
 }
 
 static Suite *suite(void) {
-  Suite *s = suite_create("spool_cli");
+  Suite *s = suite_create("cli_spool");
   TCase *t = tcase_create("spool");
   tcase_add_checked_fixture(t, setup, teardown);
   tcase_set_timeout(t, 120);
