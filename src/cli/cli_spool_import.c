@@ -22,9 +22,11 @@
 
 #define SCHEMA_FILE_MAX (16u * 1024u * 1024u)
 /* Consecutive records of one client are validated and appended together,
- * up to these bounds (one log record each, like one POST /events). */
-#define GROUP_EVENTS 500u
-#define GROUP_BYTES (1024u * 1024u)
+ * up to these bounds (one log record each, like one POST /events within the
+ * default limits of `evpipe local`: --max-events 500, --max-body 1 MiB; an
+ * event too large for a request of its own is refused as the server would). */
+#define GROUP_EVENTS EVP__EVENTS_DEFAULT_MAX
+#define GROUP_BYTES (EVP__EVENTS_DEFAULT_MAX_BODY - 64u) /* room for the brackets */
 /* Refused events named in the report; the rest are counted. */
 #define REFUSED_SHOWN 10
 
@@ -94,7 +96,7 @@ static int validate(import_t *im, const char *body, size_t len, const size_t *st
   evp__http_resp_init(&resp);
   evp__events_cfg_t cfg = im->cfg;
   cfg.max_events = k;
-  cfg.max_body = len;
+  cfg.max_body = EVP__EVENTS_DEFAULT_MAX_BODY;
   evp_err_t e = evp__events_handle(&cfg, im->ctx, &q, res, &resp);
   int status = resp.status;
   snprintf(im->whole_refusal, sizeof im->whole_refusal, "%d %s", status,

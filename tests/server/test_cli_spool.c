@@ -285,6 +285,34 @@ START_TEST(import_reports_refused_events_and_keeps_the_others) {
 }
 END_TEST
 
+START_TEST(an_event_too_large_for_a_request_is_refused_like_the_server_does) {
+  evp__wal_t *w = open_log(spool);
+  char ev[512];
+  event(ev, sizeof ev, "dev-a", 1);
+  append_one(w, "dev-a", DEVICE_TIME_US, ev);
+  size_t big = 1536 * 1024;
+  char *e = malloc(big + 256);
+  ck_assert_ptr_nonnull(e);
+  int n = snprintf(
+      e, 256,
+      "{\"event_id\":\"0190a1b2-c3d4-7000-8000-000000000002\",\"event_type\":\"a.b\","
+      "\"event_time\":\"2023-11-14T22:13:20Z\",\"app_id\":\"x\",\"properties\":{\"blob\":\"");
+  memset(e + n, 'x', big);
+  memcpy(e + n + big, "\"}}", 4);
+  append_one(w, "dev-a", DEVICE_TIME_US, e);
+  free(e);
+  event(ev, sizeof ev, "dev-a", 3);
+  append_one(w, "dev-a", DEVICE_TIME_US, ev);
+  evp__wal_close(w);
+  char args[1024];
+  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
+  ck_assert_int_eq(run(args), 1);
+  ck_assert_output_has("imported: 2 events appended");
+  ck_assert_output_has("refused: 1 events");
+  ck_assert_output_has("POST /events refuses a request holding this event alone (413 too_large)");
+}
+END_TEST
+
 START_TEST(import_trim_marks_the_spool_delivered) {
   make_spool(10);
   char args[1024];
@@ -456,6 +484,7 @@ static Suite *suite(void) {
   tcase_add_test(t, import_keeps_events_and_client_ids_with_the_import_time);
   tcase_add_test(t, import_groups_consecutive_records_of_one_client);
   tcase_add_test(t, import_reports_refused_events_and_keeps_the_others);
+  tcase_add_test(t, an_event_too_large_for_a_request_is_refused_like_the_server_does);
   tcase_add_test(t, import_trim_marks_the_spool_delivered);
   tcase_add_test(t, a_spool_in_use_is_refused_by_name);
   tcase_add_test(t, a_running_local_pipeline_is_refused_by_name);
