@@ -45,7 +45,8 @@ static void usage(FILE *f) {
           "              the spool's events delivered (advance its checkpoint), so a client\n"
           "              opening it does not send them again\n"
           "Exit status: 0 everything waiting was imported (or inspected); 1 some events were\n"
-          "refused, the spool had damaged records, or it is in use; 2 usage or I/O error.\n");
+          "refused, the spool had damaged records, or it or DATA_DIR is in use; 2 usage or I/O\n"
+          "error.\n");
 }
 
 #ifdef EVP_WITH_SERVER

@@ -358,19 +358,32 @@ static int schema_text(const char *data, const char *given, int dry_run, char *d
   return 0;
 }
 
+/* Damage in DATA_DIR's own log, found by its recovery: said here too (the
+ * next `evpipe local` logs it again; the region is skipped either way). */
+static void log_damage(void *arg, const evp__wal_damage_t *d) {
+  (void)arg;
+  fprintf(stderr,
+          "evpipe spool import: warning: the durable log is damaged: %s at %llu, %llu bytes "
+          "skipped (%s)\n",
+          d->segment, (unsigned long long)d->segment_offset, (unsigned long long)d->length,
+          d->note ? d->note : "");
+}
+
 /* DATA_DIR/queue, the durable log of `evpipe local`. Appends are not synced
- * one by one: the whole import is made durable once at the end. */
+ * one by one: the whole import is made durable once at the end. Returns 0,
+ * or prints why and returns the exit code (EVP_CLI_FAIL: in use). */
 static int open_log(import_t *im, const char *data, char *path, size_t cap) {
   char err[1024];
   if ((size_t)snprintf(path, cap, "%s/queue", data) >= cap)
-    return fprintf(stderr, "evpipe spool import: --data path too long\n"), -1;
+    return fprintf(stderr, "evpipe spool import: --data path too long\n"), EVP_CLI_USAGE;
   if (evp__mkdirs(data, err, sizeof err) != EVP_OK)
-    return fprintf(stderr, "evpipe spool import: %s\n", err), -1;
+    return fprintf(stderr, "evpipe spool import: %s\n", err), EVP_CLI_USAGE;
   evp__wal_opts_t o;
   memset(&o, 0, sizeof o);
   o.fsync = EVP__FSYNC_INTERVAL;
   o.interval_ms = 1000;
   o.max_record_bytes = GROUP_BYTES + 65536;
+  o.on_damage = log_damage;
   evp_err_t e = evp__wal_open(path, &o, &im->log, err, sizeof err);
   if (e == EVP_ERR_STATE)
     return fprintf(stderr,
@@ -378,10 +391,10 @@ static int open_log(import_t *im, const char *data, char *path, size_t cap) {
                    "another import) is running on %s. Stop it (SIGTERM: it flushes the lake "
                    "and exits), run the import, then start it again.\n",
                    path, data),
-           -1;
+           EVP_CLI_FAIL;
   if (e != EVP_OK)
     return fprintf(stderr, "evpipe spool import: cannot open the durable log %s: %s\n", path, err),
-           -1;
+           EVP_CLI_USAGE;
   return 0;
 }
 
@@ -460,7 +473,7 @@ int evp__cli_spool_import(int argc, char **argv) {
           : 0;
   /* The spool first: a spool that cannot be read leaves DATA_DIR alone. */
   if (!rc) rc = evp__cli_spool_open("import", dir, &sp);
-  if (!rc && !dry_run && open_log(&im, data, log_path, sizeof log_path)) rc = EVP_CLI_USAGE;
+  if (!rc && !dry_run) rc = open_log(&im, data, log_path, sizeof log_path);
   uint64_t end = 0;
   if (!rc) {
     evp__cli_spool_print_recovery(stdout, &sp);

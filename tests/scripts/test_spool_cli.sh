@@ -108,7 +108,7 @@ if [ "$got" = "dev-a $NA $NA dev-b $NB $NB dev-c 10 10 dev-d $((M - 1)) $((M - 1
 
 # evpipe local running on the data directory holds its log.
 if start_local "$D" "$D/secrets/clients.json"; then
-  expect_rc 2 "import while evpipe local runs: exit 2" "$CLI" spool import "$SP" --data "$D" --schema "$SCHEMA"
+  expect_rc 1 "import while evpipe local runs: exit 1" "$CLI" spool import "$SP" --data "$D" --schema "$SCHEMA"
   expect_grep "$TMP/err" "the durable log $D/queue is in use: \`evpipe local\`" "the error names the log and says why"
   stop_local
 else
