@@ -407,7 +407,7 @@ static void report(const import_t *im, const char *log_path, int dry_run) {
   else
     printf("imported: %llu events appended to %s\n", (unsigned long long)im->appended, log_path);
   if (im->refused) {
-    printf("refused: %llu events (POST /events would refuse them too); the first:\n",
+    printf("refused: %llu events, left in the spool; the first:\n",
            (unsigned long long)im->refused);
     for (size_t i = 0; i < im->nshown; i++) printf("  %s\n", im->shown[i]);
   }
