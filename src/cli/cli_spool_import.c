@@ -29,6 +29,16 @@
 #define GROUP_BYTES (EVP__EVENTS_DEFAULT_MAX_BODY - 64u) /* room for the brackets */
 /* Refused events named in the report; the rest are counted. */
 #define REFUSED_SHOWN 10
+/* Records imported but not yet in the ledger: past this many, the log is
+ * synced and they are written to the ledger, which bounds the memory. */
+#define PENDING_MAX 65536u
+
+/* A record whose events went to the log, waiting to enter the ledger. */
+typedef struct {
+  unsigned char entry[EVP__CLI_LEDGER_ENTRY];
+  uint64_t offset;
+  int refused; /* an event of it was refused: left out of the ledger */
+} pending_t;
 
 typedef struct {
   const char *spool_dir;
@@ -43,8 +53,13 @@ typedef struct {
   size_t *starts, *lens; /* each event's span in body */
   uint64_t *offsets;     /* the spool offset of each event's record */
   size_t n, cap;
+  /* the ledger of DATA_DIR (read only in a dry run) */
+  evp__cli_ledger_t *ledger;
+  int reimport; /* --reimport: the ledger does not skip records */
+  pending_t *pending;
+  size_t npending;
   /* results */
-  uint64_t records, events, appended, refused;
+  uint64_t records, events, appended, refused, skipped_records, skipped_events;
   char shown[REFUSED_SHOWN][640];
   size_t nshown;
   char err[1024];
@@ -55,6 +70,16 @@ typedef struct {
 static void refuse(import_t *im, uint64_t offset, const char *event_id, const char *reason,
                    const char *error) {
   im->refused++;
+  /* pending records are in offset order: find this one's */
+  size_t lo = 0, hi = im->npending;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (im->pending[mid].offset < offset)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < im->npending && im->pending[lo].offset == offset) im->pending[lo].refused = 1;
   if (im->nshown == REFUSED_SHOWN) return;
   char id[160];
   if (event_id)
@@ -269,6 +294,58 @@ static int set_client(import_t *im, const evp__wal_record_t *rec) {
   return 0;
 }
 
+/* Make what was appended durable, then enter the pending records none of
+ * whose events was refused into the ledger (never before: an entry promises
+ * its events are in DATA_DIR's log). */
+static int commit_pending(import_t *im) {
+  char why[512];
+  if (im->log && evp__wal_sync(im->log, evp__wal_end(im->log), why, sizeof why) != EVP_OK) {
+    snprintf(im->err, sizeof im->err, "syncing the durable log: %s", why);
+    return -1;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < im->npending; i++)
+    if (!im->pending[i].refused)
+      memmove(im->pending[k++].entry, im->pending[i].entry, EVP__CLI_LEDGER_ENTRY);
+  unsigned char *entries = malloc(k * EVP__CLI_LEDGER_ENTRY + 1);
+  if (!entries) {
+    snprintf(im->err, sizeof im->err, "out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < k; i++)
+    memcpy(entries + i * EVP__CLI_LEDGER_ENTRY, im->pending[i].entry, EVP__CLI_LEDGER_ENTRY);
+  evp_err_t e = im->log ? evp__cli_ledger_add(im->ledger, entries, k, why, sizeof why) : EVP_OK;
+  free(entries);
+  im->npending = 0;
+  if (e != EVP_OK) {
+    snprintf(im->err, sizeof im->err, "the events are in the log, but the import ledger: %s", why);
+    return -1;
+  }
+  return 0;
+}
+
+/* 1 when the ledger says @p rec was imported before (skipped), 0 when it
+ * is to be imported (and is now pending), -1 on an error. */
+static int already_imported(import_t *im, const evp__wal_record_t *rec) {
+  unsigned char entry[EVP__CLI_LEDGER_ENTRY];
+  evp__cli_ledger_entry(im->ledger, rec, entry);
+  if (!im->reimport && evp__cli_ledger_has(im->ledger, entry)) {
+    im->skipped_records++;
+    im->skipped_events += rec->nevents;
+    return 1;
+  }
+  if (im->npending == PENDING_MAX && (flush_group(im) != 0 || commit_pending(im) != 0)) return -1;
+  if (!im->pending && !(im->pending = malloc(PENDING_MAX * sizeof *im->pending))) {
+    snprintf(im->err, sizeof im->err, "out of memory");
+    return -1;
+  }
+  pending_t *p = &im->pending[im->npending++];
+  memcpy(p->entry, entry, sizeof entry);
+  p->offset = rec->offset;
+  p->refused = 0;
+  return 0;
+}
+
 /* Read every record after the spool's checkpoint; *end receives the offset
  * after the last one read. */
 static int import_records(import_t *im, uint64_t *end) {
@@ -286,6 +363,12 @@ static int import_records(import_t *im, uint64_t *end) {
     }
     if (!got) break;
     im->records++;
+    int seen = already_imported(im, &rec);
+    if (seen) {
+      rc = seen < 0 ? -1 : 0;
+      *end = rec.end;
+      continue;
+    }
     /* An id with a NUL cannot be passed on (the log takes a C string) and
      * no client sends one: the record's events are refused, not cut. */
     if (memchr(rec.client_id, '\0', rec.client_id_len)) {
@@ -308,6 +391,7 @@ static int import_records(import_t *im, uint64_t *end) {
     *end = rec.end;
   }
   if (rc == 0) rc = flush_group(im);
+  if (rc == 0) rc = commit_pending(im);
   evp__wal_reader_close(r);
   return rc;
 }
@@ -400,7 +484,12 @@ static int open_log(import_t *im, const char *data, char *path, size_t cap) {
 
 static void report(const import_t *im, const char *log_path, int dry_run) {
   printf("spool: %s: %llu events in %llu records after its checkpoint\n", im->spool_dir,
-         (unsigned long long)im->events, (unsigned long long)im->records);
+         (unsigned long long)(im->events + im->skipped_events), (unsigned long long)im->records);
+  if (im->skipped_records)
+    printf("already imported: %llu events in %llu records, skipped (the ledger %s says so; "
+           "--reimport imports them again)\n",
+           (unsigned long long)im->skipped_events, (unsigned long long)im->skipped_records,
+           evp__cli_ledger_path(im->ledger));
   if (dry_run)
     printf("dry run: %llu events would be imported, %llu refused\n",
            (unsigned long long)(im->events - im->refused), (unsigned long long)im->refused);
@@ -415,7 +504,7 @@ static void report(const import_t *im, const char *log_path, int dry_run) {
 
 int evp__cli_spool_import(int argc, char **argv) {
   const char *dir = NULL, *data = "evpipe-data", *schema_path = NULL;
-  int dry_run = 0, trim = 0;
+  int dry_run = 0, trim = 0, reimport = 0;
   for (int i = 1; i < argc; i++) {
     int r;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -428,6 +517,10 @@ int evp__cli_spool_import(int argc, char **argv) {
     }
     if (!strcmp(argv[i], "--trim")) {
       trim = 1;
+      continue;
+    }
+    if (!strcmp(argv[i], "--reimport")) {
+      reimport = 1;
       continue;
     }
     if ((r = evp__cli_opt(argc, argv, &i, "--data", &data)) ||
@@ -459,6 +552,7 @@ int evp__cli_spool_import(int argc, char **argv) {
   import_t im;
   memset(&im, 0, sizeof im);
   im.spool_dir = dir;
+  im.reimport = reimport;
   evp_schema_t *schema = NULL;
   evp__table_t *table = NULL;
   char *text = NULL;
@@ -474,6 +568,14 @@ int evp__cli_spool_import(int argc, char **argv) {
   /* The spool first: a spool that cannot be read leaves DATA_DIR alone. */
   if (!rc) rc = evp__cli_spool_open("import", dir, &sp);
   if (!rc && !dry_run) rc = open_log(&im, data, log_path, sizeof log_path);
+  if (!rc) {
+    /* After the log: its lock is what keeps two imports off the ledger. */
+    char why[1024];
+    if (evp__cli_ledger_open(data, !dry_run, &im.ledger, why, sizeof why) != EVP_OK) {
+      fprintf(stderr, "evpipe spool import: the import ledger: %s\n", why);
+      rc = EVP_CLI_USAGE;
+    }
+  }
   uint64_t end = 0;
   if (!rc) {
     evp__cli_spool_print_recovery(stdout, &sp);
@@ -501,7 +603,7 @@ int evp__cli_spool_import(int argc, char **argv) {
     /* Everything waiting is durable in DATA_DIR's log: mark it delivered in
      * the spool, as a client does once the server acknowledged it. */
     char why[512];
-    if (evp__wal_commit(sp.wal, end, im.events, why, sizeof why) != EVP_OK) {
+    if (evp__wal_commit(sp.wal, end, im.events + im.skipped_events, why, sizeof why) != EVP_OK) {
       fprintf(stderr,
               "evpipe spool import: the events are imported but the spool %s was not "
               "trimmed: %s\n",
@@ -517,6 +619,8 @@ int evp__cli_spool_import(int argc, char **argv) {
   }
   evp__wal_close(im.log);
   evp__cli_spool_close(&sp);
+  evp__cli_ledger_free(im.ledger);
+  free(im.pending);
   evp__buf_free(&im.body);
   free(im.client_id);
   free(im.starts);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include "base/buf.h"
 #include "wal/wal.h"
+#include "wal/wal_format.h"
 
 /* Damaged regions recovery reported that are kept for the report (the
  * count is always exact). */
@@ -51,6 +52,30 @@ void evp__cli_spool_json_recovery(evp__buf_t *b, const evp__cli_spool_t *s);
 
 /* @p us (microseconds since the epoch) as RFC 3339 UTC with microseconds. */
 void evp__cli_spool_time(int64_t us, char out[40]);
+
+/* ---- the import ledger (cli_spool_ledger.c): spool records already
+ * imported into a data directory, kept in DATA_DIR/imports/records.ledger.
+ * Not thread-safe; import holds DATA_DIR's log lock while it writes it. */
+#define EVP__CLI_LEDGER_ENTRY 16u
+typedef struct evp__cli_ledger evp__cli_ledger_t;
+
+/* Load the ledger of @p data_dir; @p writable creates it when missing (a
+ * random key, written atomically) and cuts a torn last entry, otherwise a
+ * missing file is an empty ledger. Errors: EVP_ERR_IO (naming the file),
+ * EVP_ERR_NOMEM. The caller frees *out with evp__cli_ledger_free. */
+evp_err_t evp__cli_ledger_open(const char *data_dir, int writable, evp__cli_ledger_t **out,
+                               char *errstr, size_t errstr_size);
+void evp__cli_ledger_free(evp__cli_ledger_t *l);
+/* The entry standing for @p rec (a keyed hash of its payload). */
+void evp__cli_ledger_entry(const evp__cli_ledger_t *l, const evp__wal_record_t *rec,
+                           unsigned char out[EVP__CLI_LEDGER_ENTRY]);
+/* 1 when @p entry is in the ledger. */
+int evp__cli_ledger_has(const evp__cli_ledger_t *l, const unsigned char *entry);
+/* Append @p n entries and fdatasync: call only once the records' events are
+ * durable in DATA_DIR's log. A no-op on a read-only ledger. */
+evp_err_t evp__cli_ledger_add(evp__cli_ledger_t *l, const unsigned char *entries, size_t n,
+                              char *errstr, size_t errstr_size);
+const char *evp__cli_ledger_path(const evp__cli_ledger_t *l);
 
 int evp__cli_spool_inspect(int argc, char **argv);
 int evp__cli_spool_import(int argc, char **argv);

@@ -4,7 +4,9 @@
 #    client's id, the device's clock; by `test_cli_spool --make`), two clients;
 #  - inspect counts it; import + `evpipe local` put every event in the lake
 #    exactly once, under its own client id, with received_at = the import;
-#  - importing the same spool again adds no row (the batcher's dedup);
+#  - importing the same spool again adds no row: the import ledger skips its
+#    records (checked with the lake's dedup off), and with --reimport the
+#    batcher's dedup drops them;
 #  - the same event ids from another client are other events (kept);
 #  - one flipped byte in a spool: the damaged record is reported, every other
 #    event is imported;
@@ -42,14 +44,16 @@ per_client() {
 for l in open(sys.argv[1]):
     if l.strip(): r = json.loads(l); print(r["client_id"], r["n"], r["d"])' "$TMP/q.json"
 }
-# drain: run evpipe local on $D until its final flush wrote the lake
+# drain NAME [ARGS...]: run evpipe local on $D until its final flush wrote the lake
 drain() {
-  if start_local "$D" "$D/secrets/clients.json" --buffer-seconds 1; then
+  local name=$1
+  shift
+  if start_local "$D" "$D/secrets/clients.json" --buffer-seconds 1 "$@"; then
     stop_local
-    if [ "$RC" -eq 0 ]; then pass "$1: evpipe local wrote the lake and stopped"; else
-      fail "$1: evpipe local exit $RC"; tail -5 "$TMP/local.err"; fi
+    if [ "$RC" -eq 0 ]; then pass "$name: evpipe local wrote the lake and stopped"; else
+      fail "$name: evpipe local exit $RC"; tail -5 "$TMP/local.err"; fi
   else
-    fail "$1: evpipe local did not start"; tail -5 "$TMP/local.err"
+    fail "$name: evpipe local did not start"; tail -5 "$TMP/local.err"
   fi
 }
 
@@ -72,11 +76,22 @@ if grep -q '"n":"\{0,1\}0"\{0,1\}}' "$TMP/q.json"; then pass "received_at is the
 lake_query "SELECT count(*) AS n FROM events WHERE event_time IS NULL"
 if grep -q '"n":"\{0,1\}0"\{0,1\}}' "$TMP/q.json"; then pass "event_time kept"; else fail "event_time: $(cat "$TMP/q.json")"; fi
 
+# Again: the import ledger skips every record, so this holds whatever the
+# dedup window (here none) and however long after the first import.
 expect_rc 0 "import the same spool again" "$CLI" spool import "$SP" --data "$D" --schema "$SCHEMA"
-drain "second import"
+expect_grep "$TMP/out" "already imported: $N events in $N records, skipped" "the ledger skips all $N records"
+expect_grep "$TMP/out" "imported: 0 events appended" "nothing appended the second time"
+drain "second import" --dedup-window 0
 got=$(per_client | tr '\n' ' ')
-if [ "$got" = "dev-a $NA $NA dev-b $NB $NB " ]; then pass "importing twice adds no row"; else
+if [ "$got" = "dev-a $NA $NA dev-b $NB $NB " ]; then pass "importing twice adds no row (without dedup)"; else
   fail "after the second import: '$got'"; fi
+# --reimport appends them all again: the batcher's dedup (on by default) drops them.
+expect_rc 0 "import again with --reimport" "$CLI" spool import "$SP" --data "$D" --schema "$SCHEMA" --reimport
+expect_grep "$TMP/out" "imported: $N events appended" "--reimport appends all $N"
+drain "reimport"
+got=$(per_client | tr '\n' ' ')
+if [ "$got" = "dev-a $NA $NA dev-b $NB $NB " ]; then pass "--reimport adds no row either (the lake's dedup)"; else
+  fail "after --reimport: '$got'"; fi
 
 # The same event ids from another client are that client's own events.
 head -n 10 "$TMP/sent.ndjson" | "$HELPER" --make "$TMP/spool-c" dev-c

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "base/base.h"
@@ -334,6 +335,97 @@ START_TEST(an_event_too_large_for_a_request_is_refused_like_the_server_does) {
 }
 END_TEST
 
+/* Events in the log at @p data (all records after its checkpoint). */
+static int log_events(const char *data_dir) {
+  char q[256];
+  snprintf(q, sizeof q, "%s/queue", data_dir);
+  logdump_t *d = malloc(sizeof *d);
+  dump_log(q, d);
+  int n = d->events;
+  free(d);
+  return n;
+}
+
+START_TEST(a_second_import_skips_the_records_the_ledger_holds) {
+  make_spool(10);
+  char args[1024];
+  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_output_has("imported: 10 events appended");
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_output_has("already imported: 10 events in 10 records, skipped");
+  ck_assert_output_has("imported: 0 events appended");
+  ck_assert_int_eq(log_events(data), 10);
+  /* a later copy of the same spool, with more records: only those go in */
+  evp__wal_t *w = open_log(spool);
+  char ev[512];
+  for (int i = 10; i < 15; i++) {
+    event(ev, sizeof ev, "dev-a", i);
+    append_one(w, "dev-a", DEVICE_TIME_US + i, ev);
+  }
+  evp__wal_close(w);
+  snprintf(args, sizeof args, "spool import %s --data %s --dry-run", spool, data);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_output_has("dry run: 5 events would be imported, 0 refused");
+  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_output_has("already imported: 10 events in 10 records");
+  ck_assert_output_has("imported: 5 events appended");
+  ck_assert_int_eq(log_events(data), 15);
+  /* --reimport: everything again (the batcher's dedup is left to drop it) */
+  snprintf(args, sizeof args, "spool import %s --data %s --reimport", spool, data);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_output_has("imported: 15 events appended");
+  ck_assert_int_eq(log_events(data), 30);
+  /* the same event bytes from a record of another client are another record */
+  char spool2[256];
+  snprintf(spool2, sizeof spool2, "%s/spool2", dir);
+  w = open_log(spool2);
+  event(ev, sizeof ev, "dev-a", 0);
+  append_one(w, "dev-b", DEVICE_TIME_US, ev);
+  evp__wal_close(w);
+  snprintf(args, sizeof args, "spool import %s --data %s", spool2, data);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_output_has("imported: 1 events appended");
+}
+END_TEST
+
+START_TEST(the_ledger_keeps_no_record_with_a_refused_event) {
+  evp__wal_t *w = open_log(spool);
+  char ev[512];
+  event(ev, sizeof ev, "dev-a", 1);
+  append_one(w, "dev-a", DEVICE_TIME_US, ev);
+  append_one(w, "dev-a", DEVICE_TIME_US, "{\"event_id\":\"x\"}");
+  evp__wal_close(w);
+  char args[1024], path[256];
+  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
+  ck_assert_int_eq(run(args), 1);
+  ck_assert_output_has("refused: 1 events");
+  ck_assert_int_eq(run(args), 1);
+  ck_assert_output_has("already imported: 1 events in 1 records");
+  ck_assert_output_has("refused: 1 events"); /* reported again, not hidden */
+  /* a torn last entry (a crash mid-append) is cut; the entries before stay */
+  snprintf(path, sizeof path, "%s/imports/records.ledger", data);
+  struct stat st;
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_mode & 0777, 0600);
+  ck_assert_int_eq(st.st_size, 48 + 16);
+  FILE *f = fopen(path, "ab");
+  fwrite("torn!", 1, 5, f);
+  fclose(f);
+  ck_assert_int_eq(run(args), 1);
+  ck_assert_output_has("already imported: 1 events in 1 records");
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_size, 48 + 16);
+  /* a file that is no ledger is not guessed at */
+  f = fopen(path, "wb");
+  fputs("something else entirely, and long enough to hold a header", f);
+  fclose(f);
+  ck_assert_int_eq(run(args), 2);
+  ck_assert_output_has("is not an import ledger");
+}
+END_TEST
+
 START_TEST(import_trim_marks_the_spool_delivered) {
   make_spool(10);
   char args[1024];
@@ -507,6 +599,8 @@ static Suite *suite(void) {
   tcase_add_test(t, import_groups_consecutive_records_of_one_client);
   tcase_add_test(t, import_reports_refused_events_and_keeps_the_others);
   tcase_add_test(t, an_event_too_large_for_a_request_is_refused_like_the_server_does);
+  tcase_add_test(t, a_second_import_skips_the_records_the_ledger_holds);
+  tcase_add_test(t, the_ledger_keeps_no_record_with_a_refused_event);
   tcase_add_test(t, import_trim_marks_the_spool_delivered);
   tcase_add_test(t, a_spool_in_use_is_refused_by_name);
   tcase_add_test(t, a_running_local_pipeline_is_refused_by_name);
