@@ -207,8 +207,7 @@ evp_err_t evp__cli_ledger_add(evp__cli_ledger_t *l, const unsigned char *entries
     done += (size_t)w;
   }
   if (fdatasync(l->fd) != 0)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "syncing %s: %s", l->path,
-                       strerror(errno));
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "syncing %s: %s", l->path, strerror(errno));
   for (size_t i = 0; i < n; i++)
     if (probe(l, entries + i * ENTRY, 1) < 0)
       return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
