@@ -8,6 +8,7 @@
  *   test_cli_spool --hold DIR     hold DIR's lock; prints "held", waits for EOF on stdin */
 #define _GNU_SOURCE
 #include <check.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,18 @@ static int run(const char *args) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* run() with the arguments formatted printf-style. */
+static int runf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int runf(const char *fmt, ...) {
+  char args[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  ck_assert_int_lt(n, (int)sizeof args);
+  return run(args);
+}
+
 static char *output(void) {
   static char buf[65536];
   FILE *f = fopen(out, "r");
@@ -144,17 +157,14 @@ static void dump_log(const char *path, logdump_t *d) {
 
 START_TEST(inspect_counts_what_waits) {
   make_spool(7);
-  char args[1024];
-  snprintf(args, sizeof args, "spool inspect %s --json", spool);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool inspect %s --json", spool), 0);
   ck_assert_output_has("\"waiting\":{\"records\":7,\"events\":7,");
   ck_assert_output_has("\"oldest_received_at\":\"2023-11-14T22:13:20.000000Z\"");
   ck_assert_output_has("\"newest_received_at\":\"2023-11-14T22:13:20.000006Z\"");
   ck_assert_output_has("{\"client_id\":\"dev-a\",\"events\":4,\"records\":4}");
   ck_assert_output_has("{\"client_id\":\"dev-b\",\"events\":3,\"records\":3}");
   ck_assert_output_has("\"recovery\":{\"records\":7,\"torn_tail_bytes\":0,\"damaged_regions\":0,");
-  snprintf(args, sizeof args, "spool inspect %s", spool);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool inspect %s", spool), 0);
   ck_assert_output_has("waiting: 7 events in 7 records");
   ck_assert_output_has("  dev-a: 4 events in 4 records");
 }
@@ -162,7 +172,7 @@ END_TEST
 
 START_TEST(inspect_reports_a_torn_tail_and_damage) {
   make_spool(5);
-  char seg[256], args[512];
+  char seg[256];
   snprintf(seg, sizeof seg, "%s/wal-00000000000000000000.seg", spool);
   FILE *f = fopen(seg, "r+b");
   ck_assert_ptr_nonnull(f);
@@ -180,14 +190,13 @@ START_TEST(inspect_reports_a_torn_tail_and_damage) {
   junk[8] = 100; /* a header promising more than is there */
   fwrite(junk, 1, sizeof junk, f);
   fclose(f);
-  snprintf(args, sizeof args, "spool inspect %s --json", spool);
-  ck_assert_int_eq(run(args), 1); /* damage: the answer is "not all there" */
+  /* damage: exit 1, the answer is "not all there" */
+  ck_assert_int_eq(runf("spool inspect %s --json", spool), 1);
   ck_assert_output_has("\"waiting\":{\"records\":4,\"events\":4,");
   ck_assert_output_has("\"torn_tail_bytes\":40,\"damaged_regions\":1,");
   ck_assert_output_has("\"note\":\"copied\"");
   ck_assert_output_has("/quarantine/wal-");
-  snprintf(args, sizeof args, "spool inspect %s", spool);
-  ck_assert_int_eq(run(args), 1);
+  ck_assert_int_eq(runf("spool inspect %s", spool), 1);
   ck_assert_output_has("1 damaged regions skipped");
   ck_assert_output_has("already copied");
 }
@@ -197,29 +206,25 @@ END_TEST
  * last record is unused space, and every record before it is read. */
 START_TEST(a_zero_filled_segment_tail_hides_no_record) {
   make_spool(6);
-  char seg[256], args[1024];
+  char seg[256];
   snprintf(seg, sizeof seg, "%s/wal-00000000000000000000.seg", spool);
   FILE *f = fopen(seg, "ab");
   ck_assert_ptr_nonnull(f);
   static const char zeros[65536];
   ck_assert_uint_eq(fwrite(zeros, 1, sizeof zeros, f), sizeof zeros);
   fclose(f);
-  snprintf(args, sizeof args, "spool inspect %s --json", spool);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool inspect %s --json", spool), 0);
   ck_assert_output_has("\"waiting\":{\"records\":6,\"events\":6,");
   ck_assert_output_has("\"damaged_regions\":0,");
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 0);
   ck_assert_output_has("imported: 6 events appended");
 }
 END_TEST
 
 START_TEST(import_keeps_events_and_client_ids_with_the_import_time) {
   make_spool(1200); /* more than one group per client run: groups of one record each here */
-  char args[1024];
   int64_t t0 = evp__wall_us();
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 0);
   int64_t t1 = evp__wall_us();
   ck_assert_output_has("imported: 1200 events appended to");
   char q[256];
@@ -240,8 +245,7 @@ START_TEST(import_keeps_events_and_client_ids_with_the_import_time) {
   }
   free(d);
   /* the spool is unchanged: everything still waits there */
-  snprintf(args, sizeof args, "spool inspect %s --json", spool);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool inspect %s --json", spool), 0);
   ck_assert_output_has("\"waiting\":{\"records\":1200,\"events\":1200,");
 }
 END_TEST
@@ -254,9 +258,8 @@ START_TEST(import_groups_consecutive_records_of_one_client) {
     append_one(w, "dev-a", DEVICE_TIME_US, ev);
   }
   evp__wal_close(w);
-  char args[1024], q[256];
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 0);
+  char q[256];
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 0);
   snprintf(q, sizeof q, "%s/queue", data);
   logdump_t *d = malloc(sizeof *d);
   dump_log(q, d);
@@ -280,9 +283,8 @@ START_TEST(import_reports_refused_events_and_keeps_the_others) {
   event(ev, sizeof ev, "dev-a", 4);
   append_one(w, "dev-a", DEVICE_TIME_US, ev);
   evp__wal_close(w);
-  char args[1024], q[256];
-  snprintf(args, sizeof args, "spool import %s --data %s --trim", spool, data);
-  ck_assert_int_eq(run(args), 1);
+  char q[256];
+  ck_assert_int_eq(runf("spool import %s --data %s --trim", spool, data), 1);
   ck_assert_output_has("imported: 2 events appended");
   ck_assert_output_has("refused: 2 events");
   ck_assert_output_has("event_id 0190a1b2-c3d4-7000-8000-000000000002: ");
@@ -300,8 +302,7 @@ START_TEST(import_reports_refused_events_and_keeps_the_others) {
   /* a dry run reports the same and appends nothing */
   char data2[256];
   snprintf(data2, sizeof data2, "%s/data2", dir);
-  snprintf(args, sizeof args, "spool import %s --data %s --dry-run", spool, data2);
-  ck_assert_int_eq(run(args), 1);
+  ck_assert_int_eq(runf("spool import %s --data %s --dry-run", spool, data2), 1);
   ck_assert_output_has("dry run: 2 events would be imported, 2 refused");
   ck_assert_int_ne(access(data2, F_OK), 0);
 }
@@ -326,9 +327,7 @@ START_TEST(an_event_too_large_for_a_request_is_refused_like_the_server_does) {
   event(ev, sizeof ev, "dev-a", 3);
   append_one(w, "dev-a", DEVICE_TIME_US, ev);
   evp__wal_close(w);
-  char args[1024];
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 1);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 1);
   ck_assert_output_has("imported: 2 events appended");
   ck_assert_output_has("refused: 1 events");
   ck_assert_output_has("POST /events refuses a request holding this event alone (413 too_large)");
@@ -348,11 +347,9 @@ static int log_events(const char *data_dir) {
 
 START_TEST(a_second_import_skips_the_records_the_ledger_holds) {
   make_spool(10);
-  char args[1024];
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 0);
   ck_assert_output_has("imported: 10 events appended");
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 0);
   ck_assert_output_has("already imported: 10 events in 10 records, skipped");
   ck_assert_output_has("imported: 0 events appended");
   ck_assert_int_eq(log_events(data), 10);
@@ -364,17 +361,14 @@ START_TEST(a_second_import_skips_the_records_the_ledger_holds) {
     append_one(w, "dev-a", DEVICE_TIME_US + i, ev);
   }
   evp__wal_close(w);
-  snprintf(args, sizeof args, "spool import %s --data %s --dry-run", spool, data);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s --dry-run", spool, data), 0);
   ck_assert_output_has("dry run: 5 events would be imported, 0 refused");
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 0);
   ck_assert_output_has("already imported: 10 events in 10 records");
   ck_assert_output_has("imported: 5 events appended");
   ck_assert_int_eq(log_events(data), 15);
   /* --reimport: everything again (the batcher's dedup is left to drop it) */
-  snprintf(args, sizeof args, "spool import %s --data %s --reimport", spool, data);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s --reimport", spool, data), 0);
   ck_assert_output_has("imported: 15 events appended");
   ck_assert_int_eq(log_events(data), 30);
   /* the same event bytes from a record of another client are another record */
@@ -384,8 +378,7 @@ START_TEST(a_second_import_skips_the_records_the_ledger_holds) {
   event(ev, sizeof ev, "dev-a", 0);
   append_one(w, "dev-b", DEVICE_TIME_US, ev);
   evp__wal_close(w);
-  snprintf(args, sizeof args, "spool import %s --data %s", spool2, data);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool2, data), 0);
   ck_assert_output_has("imported: 1 events appended");
 }
 END_TEST
@@ -397,11 +390,10 @@ START_TEST(the_ledger_keeps_no_record_with_a_refused_event) {
   append_one(w, "dev-a", DEVICE_TIME_US, ev);
   append_one(w, "dev-a", DEVICE_TIME_US, "{\"event_id\":\"x\"}");
   evp__wal_close(w);
-  char args[1024], path[256];
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 1);
+  char path[256];
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 1);
   ck_assert_output_has("refused: 1 events");
-  ck_assert_int_eq(run(args), 1);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 1);
   ck_assert_output_has("already imported: 1 events in 1 records");
   ck_assert_output_has("refused: 1 events"); /* reported again, not hidden */
   /* a torn last entry (a crash mid-append) is cut; the entries before stay */
@@ -413,7 +405,7 @@ START_TEST(the_ledger_keeps_no_record_with_a_refused_event) {
   FILE *f = fopen(path, "ab");
   fwrite("torn!", 1, 5, f);
   fclose(f);
-  ck_assert_int_eq(run(args), 1);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 1);
   ck_assert_output_has("already imported: 1 events in 1 records");
   ck_assert_int_eq(stat(path, &st), 0);
   ck_assert_int_eq(st.st_size, 48 + 16);
@@ -421,19 +413,16 @@ START_TEST(the_ledger_keeps_no_record_with_a_refused_event) {
   f = fopen(path, "wb");
   fputs("something else entirely, and long enough to hold a header", f);
   fclose(f);
-  ck_assert_int_eq(run(args), 2);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 2);
   ck_assert_output_has("is not an import ledger");
 }
 END_TEST
 
 START_TEST(import_trim_marks_the_spool_delivered) {
   make_spool(10);
-  char args[1024];
-  snprintf(args, sizeof args, "spool import %s --data %s --trim", spool, data);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool import %s --data %s --trim", spool, data), 0);
   ck_assert_output_has("trimmed: the spool's checkpoint is now");
-  snprintf(args, sizeof args, "spool inspect %s --json", spool);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool inspect %s --json", spool), 0);
   ck_assert_output_has("\"waiting\":{\"records\":0,\"events\":0,");
   /* the records are still on disk (delivered, not deleted) */
   ck_assert_output_has("\"recovery\":{\"records\":10,");
@@ -479,13 +468,11 @@ START_TEST(a_spool_in_use_is_refused_by_name) {
   make_spool(3);
   int fd;
   pid_t pid = hold(spool, &fd);
-  char args[1024], want[512];
+  char want[512];
   snprintf(want, sizeof want, "the spool %s is in use", spool);
-  snprintf(args, sizeof args, "spool inspect %s", spool);
-  ck_assert_int_eq(run(args), 1);
+  ck_assert_int_eq(runf("spool inspect %s", spool), 1);
   ck_assert_output_has(want);
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 1);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 1);
   ck_assert_output_has(want);
   release_hold(pid, fd);
 }
@@ -493,25 +480,22 @@ END_TEST
 
 START_TEST(a_running_local_pipeline_is_refused_by_name) {
   make_spool(3);
-  char q[256], args[512], want[512];
+  char q[256], want[512];
   snprintf(q, sizeof q, "%s/queue", data);
-  ck_assert_int_eq(system((snprintf(args, sizeof args, "mkdir -p %s", data), args)), 0);
+  ck_assert_int_eq(mkdir(data, 0700), 0);
   int fd;
   pid_t pid = hold(q, &fd);
   snprintf(want, sizeof want, "the durable log %s is in use: `evpipe local`", q);
-  snprintf(args, sizeof args, "spool import %s --data %s", spool, data);
-  ck_assert_int_eq(run(args), 1);
+  ck_assert_int_eq(runf("spool import %s --data %s", spool, data), 1);
   ck_assert_output_has(want);
   release_hold(pid, fd);
   /* nothing was imported; the spool still holds everything */
-  snprintf(args, sizeof args, "spool inspect %s --json", spool);
-  ck_assert_int_eq(run(args), 0);
+  ck_assert_int_eq(runf("spool inspect %s --json", spool), 0);
   ck_assert_output_has("\"waiting\":{\"records\":3,");
 }
 END_TEST
 
 START_TEST(bad_arguments_name_the_thing) {
-  char args[1024];
   ck_assert_int_eq(run("spool"), 2);
   ck_assert_output_has("missing the subcommand");
   ck_assert_int_eq(run("spool frobnicate"), 2);
@@ -523,22 +507,17 @@ START_TEST(bad_arguments_name_the_thing) {
   ck_assert_int_eq(run("spool inspect /nonexistent-spool-dir"), 2);
   ck_assert_output_has("/nonexistent-spool-dir: No such file or directory");
   /* a directory that is no spool is not turned into one */
-  snprintf(args, sizeof args, "spool inspect %s", dir);
-  ck_assert_int_eq(run(args), 2);
+  ck_assert_int_eq(runf("spool inspect %s", dir), 2);
   ck_assert_output_has("is not a spool directory");
   ck_assert_int_ne(access(data, F_OK), 0);
   make_spool(1);
-  snprintf(args, sizeof args, "spool inspect %s --bogus", spool);
-  ck_assert_int_eq(run(args), 2);
+  ck_assert_int_eq(runf("spool inspect %s --bogus", spool), 2);
   ck_assert_output_has("unexpected argument '--bogus'");
-  snprintf(args, sizeof args, "spool import %s --data", spool);
-  ck_assert_int_eq(run(args), 2);
+  ck_assert_int_eq(runf("spool import %s --data", spool), 2);
   ck_assert_output_has("option --data needs a value");
-  snprintf(args, sizeof args, "spool import %s --dry-run --trim --data %s", spool, data);
-  ck_assert_int_eq(run(args), 2);
+  ck_assert_int_eq(runf("spool import %s --dry-run --trim --data %s", spool, data), 2);
   ck_assert_output_has("--trim and --dry-run exclude each other");
-  snprintf(args, sizeof args, "spool import %s --data %s --schema %s/none.json", spool, data, dir);
-  ck_assert_int_eq(run(args), 2);
+  ck_assert_int_eq(runf("spool import %s --data %s --schema %s/none.json", spool, data, dir), 2);
   ck_assert_output_has("cannot read the schema");
 }
 END_TEST
