@@ -63,10 +63,16 @@ EVP_API evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t errs
  * NUL-terminated), fill event_id / event_time when absent (see fill.*), and
  * queue it for delivery. Returns:
  *  - EVP_OK: queued; its outcome arrives later through the delivery report;
+ *    with `spool.dir` set, the event is in the spool (in the kernel: a crash
+ *    or kill of the application cannot lose it; `spool.sync` says what a
+ *    power loss can);
  *  - EVP_ERR_INVALID_EVENT / EVP_ERR_JSON: refused, errstr gives the JSON path
  *    and reason; never queued;
  *  - EVP_ERR_TOO_LARGE: the event alone exceeds batch.max.bytes;
- *  - EVP_ERR_QUEUE_FULL: no room (after queue.block.timeout.ms, if set);
+ *  - EVP_ERR_QUEUE_FULL: no room (after queue.block.timeout.ms, if set; with
+ *    a spool: spool.max.bytes reached and spool.full.policy=refuse);
+ *  - EVP_ERR_IO: the spool could not take it (disk full, I/O error; errstr
+ *    names the directory);
  *  - EVP_ERR_STATE: the client is closing, or this is a forked child;
  *  - EVP_ERR_NOMEM, EVP_ERR_INVALID_ARG.
  * Never blocks on the network or the token; blocks at most
@@ -127,7 +133,11 @@ EVP_API long evp_flush(evp_client_t *client, int timeout_ms);
  * With `callbacks.mode=poll` the reports not yet polled, and those of the
  * events failed at close, are served on the calling thread before it
  * returns, so every accepted event is still reported exactly once.
- * Returns the number of events reported undelivered at close, or -1 in a
+ * With `spool.dir` set, the events not delivered by then are not reported:
+ * they stay in the spool, and the next client on that directory delivers
+ * (and reports) them.
+ * Returns the number of events reported undelivered at close (with a spool:
+ * left in the spool), or -1 in a
  * forked child (see the file comment) or when called from one of the
  * client's callbacks (nothing is done then). NULL is a no-op returning 0.
  * Ownership: takes @p client. Thread-safety: call once, from a thread that is
@@ -138,6 +148,30 @@ EVP_API long evp_flush(evp_client_t *client, int timeout_ms);
  * @return the number of events reported undelivered, or -1 (see above).
  */
 EVP_API long evp_client_destroy(evp_client_t *client, int timeout_ms);
+
+/**
+ * Pause sending: from now on no request starts, no access token is fetched
+ * and no retry is attempted (so none of the retry budget or backoff is spent
+ * while, say, the application is in the background or the device has no
+ * network); requests already in flight finish. evp_send keeps accepting
+ * events (into the spool when `spool.dir` is set, else into memory up to
+ * the queue limits) and events keep ageing (`spool.max.age.ms` /
+ * `message.timeout.ms`). evp_flush() and evp_client_destroy() still send:
+ * they are explicit requests to deliver. Pausing a paused client does
+ * nothing. Thread-safety: any thread, including the client's callbacks.
+ * @param client  the client.
+ * @return 0, or -1 when @p client is NULL or used in a forked child.
+ */
+EVP_API int evp_client_pause(evp_client_t *client);
+
+/**
+ * Resume sending after evp_client_pause(): batches due go out at once.
+ * Resuming a client that is not paused does nothing. Thread-safety: any
+ * thread, including the client's callbacks.
+ * @param client  the client.
+ * @return 0, or -1 when @p client is NULL or used in a forked child.
+ */
+EVP_API int evp_client_resume(evp_client_t *client);
 
 /**
  * Counters and gauges as a JSON object: enqueued, sent, delivered, rejected by
@@ -262,6 +296,18 @@ EVP_API int evp_delivery_attempts(const evp_delivery_t *report);
  * @return the HTTP status, or 0.
  */
 EVP_API int evp_delivery_http_status(const evp_delivery_t *report);
+
+/** 1 when the event was accepted by an earlier client on the same
+ *  `spool.dir` (an earlier run of the application, before a crash, a kill
+ *  or a close with events undelivered) and this client read it back from
+ *  the spool; 0 otherwise. Such a report carries no opaque
+ *  (evp_delivery_opaque() returns NULL: the pointer belonged to the earlier
+ *  process). Ownership: borrows @p report. Thread-safety: during the
+ *  callback.
+ * @param report  the report given to the callback.
+ * @return 1 or 0.
+ */
+EVP_API int evp_delivery_from_spool(const evp_delivery_t *report);
 
 EVP_END_DECLS
 

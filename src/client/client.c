@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <openssl/crypto.h>
 #include "client/client_int.h"
+#include "client/spool.h"
 #include "client/validate.h"
 
 static char *join_url(const char *base, const char *path) {
@@ -38,6 +39,7 @@ static evp_err_t check_url(const evp_conf_t *cf, const char *prop, const char *u
 }
 
 static void free_client(evp_client_t *c) {
+  evp__spool_close(c);
   evp__client_poll_free(c);
   evp__client_item_free_all(c);
   pthread_mutex_destroy(&c->free_mu);
@@ -115,6 +117,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   if (evp__client_http_init(c, errstr, es) != EVP_OK ||
       evp__client_poll_init(c, errstr, es) != EVP_OK)
     goto fail;
+  if (conf->spool_dir && evp__spool_open(c, errstr, es) != EVP_OK) goto fail;
   int rc = pthread_create(&c->thread, NULL, evp__client_sender_main, c);
   if (rc != 0) {
     evp__seterr(errstr, es, EVP_ERR_INTERNAL, "cannot start the sender thread: %s", strerror(rc));
@@ -164,6 +167,15 @@ evp_err_t evp_send_opaque(evp_client_t *c, const char *json, size_t len, void *m
     return evp__seterr(errstr, es, EVP_ERR_TOO_LARGE, "event of %zu bytes exceeds batch.max.bytes",
                        n);
   }
+  if (c->spool) {
+    if ((e = evp__spool_send(c, it, errstr, es)) == EVP_OK)
+      EVP__INC(c->st.enqueued, 1);
+    else if (e == EVP_ERR_QUEUE_FULL)
+      EVP__INC(c->st.refused_queue_full, 1);
+    else
+      EVP__INC(c->st.refused_state, 1);
+    return e;
+  }
   e = evp__client_queue_push(c, it);
   if (e != EVP_OK) {
     free(it);
@@ -192,7 +204,7 @@ static void settle(evp_client_t *c, int64_t deadline, int forever) {
       if (!forever && evp__mono_us() >= deadline) break;
       continue;
     }
-    if (c->pending_n == 0) break;
+    if (c->pending_n == 0 && evp__spool_unread(c) == 0) break;
     if (forever) {
       pthread_cond_wait(&c->cv_flush, &c->mu);
       continue;
@@ -216,10 +228,27 @@ long evp_flush(evp_client_t *c, int timeout_ms) {
   evp__client_wake_sender(c);
   settle(c, deadline, timeout_ms < 0);
   c->flush_waiters--;
-  long n = (long)c->pending_n;
+  long n = (long)(c->pending_n + evp__spool_unread(c));
   pthread_mutex_unlock(&c->mu);
   return n;
 }
+
+/* Pausing is a flag the sender reads each time round its loop. */
+static int set_paused(evp_client_t *c, int paused) {
+  if (!c || c->fork_gen != evp__client_fork_generation()) return -1;
+  pthread_mutex_lock(&c->mu);
+  int was = c->paused;
+  c->paused = paused;
+  if (was != paused) evp__client_wake_sender(c);
+  pthread_mutex_unlock(&c->mu);
+  if (was != paused)
+    evp__client_log(c, EVP_LOG_INFO, "%s", paused ? "sending paused" : "sending resumed");
+  return 0;
+}
+
+int evp_client_pause(evp_client_t *c) { return set_paused(c, 1); }
+
+int evp_client_resume(evp_client_t *c) { return set_paused(c, 0); }
 
 long evp_client_destroy(evp_client_t *c, int timeout_ms) {
   if (!c) return 0;

@@ -38,16 +38,19 @@ typedef struct evp__item {
     int64_t enq_us;     /* monotonic time of evp_send, while the event is held */
     int64_t latency_us; /* poll mode, once reported: enqueue to outcome */
   };
-  void *opaque;    /* the application's, from evp_send_opaque */
-  evp__why *why;   /* poll mode, once reported: the reason (NULL: none) */
-  uint32_t len;    /* bytes of json[] */
-  uint32_t id_off; /* event_id string content within json[] */
-  uint32_t cap;    /* bytes allocated for json[] (items are recycled) */
+  void *opaque;       /* the application's, from evp_send_opaque */
+  int64_t spool_us;   /* spool.dir: when it was spooled (wall clock, across runs) */
+  uint64_t spool_seq; /* spool.dir: its record in the spool's ring (UINT64_MAX: none) */
+  evp__why *why;      /* poll mode, once reported: the reason (NULL: none) */
+  uint32_t len;       /* bytes of json[] */
+  uint32_t id_off;    /* event_id string content within json[] */
+  uint32_t cap;       /* bytes allocated for json[] (items are recycled) */
   uint16_t id_len;
   uint16_t attempts;
   uint16_t err;         /* last evp_err_t seen for this event; the final one once reported */
   uint16_t http_status; /* of the last response to a request carrying it (0: none) */
   uint8_t status;       /* poll mode, once reported: its evp_delivery_status_t */
+  uint8_t from_spool;   /* read back from a spool an earlier client wrote */
   char json[];
 } evp__item;
 
@@ -313,8 +316,11 @@ void evp__client_log(struct evp_client_s *c, int level, const char *fmt, ...) EV
 unsigned evp__client_fork_generation(void);
 
 /* ------------------------------------------------------------ client */
+typedef struct evp__spool evp__spool; /* spool.h */
+
 struct evp_client_s {
   evp_conf_t *conf;
+  evp__spool *spool; /* spool.dir set: the on-disk spool (spool.c), else NULL */
   char *events_url, *token_url;
   /* The same URLs as messages show them (evp__url_for_messages). */
   char *events_url_shown, *token_url_shown;
@@ -332,6 +338,7 @@ struct evp_client_s {
   size_t need_n; /* wake the lingering sender at this many queued */
   uint64_t need_bytes;
   int closing;
+  int paused; /* evp_client_pause: no requests until evp_client_resume */
   int64_t close_deadline_us;
   atomic_int abort_io; /* set when the close deadline has passed */
 

@@ -10,12 +10,14 @@
 
 enum { EVP__COMP_NONE = 0, EVP__COMP_GZIP = 1 };
 enum { EVP__DR_ALL = 0, EVP__DR_ERRORS = 1 };
-enum { EVP__CB_THREAD = 0, EVP__CB_POLL = 1 }; /* callbacks.mode */
+enum { EVP__CB_THREAD = 0, EVP__CB_POLL = 1 };                                 /* callbacks.mode */
+enum { EVP__SPOOL_ALWAYS = 0, EVP__SPOOL_INTERVAL = 1, EVP__SPOOL_NEVER = 2 }; /* spool.sync */
+enum { EVP__SPOOL_REFUSE = 0, EVP__SPOOL_DROP_OLDEST = 1 }; /* spool.full.policy */
 
 struct evp_conf_s {
   /* strings (NULL = unset) */
   char *endpoint, *token_url, *client_id, *client_secret, *audience, *schema_file;
-  char *ssl_ca_location, *ssl_ca_path;
+  char *ssl_ca_location, *ssl_ca_path, *spool_dir;
   /* integers, booleans and enums */
   int64_t batch_max_events, batch_max_bytes, linger_ms;
   int64_t queue_max_events, queue_max_bytes, queue_block_timeout_ms;
@@ -23,6 +25,7 @@ struct evp_conf_s {
   int64_t request_timeout_ms, connect_timeout_ms, log_level, max_in_flight;
   int64_t compression, allow_insecure_http, fill_event_id, fill_event_time, dr_mode;
   int64_t callbacks_mode;
+  int64_t spool_sync, spool_sync_interval_ms, spool_max_bytes, spool_max_age_ms, spool_full_policy;
   double retry_budget_ratio, retry_budget_min_per_sec, token_refresh_ratio;
   /* typed setters */
   evp_delivery_cb_t delivery_cb;

@@ -11,6 +11,8 @@
 static const char *const comp_words[] = {"none", "gzip", NULL};
 static const char *const dr_words[] = {"all", "errors", NULL};
 static const char *const cb_words[] = {"thread", "poll", NULL};
+static const char *const sync_words[] = {"always", "interval", "never", NULL};
+static const char *const full_words[] = {"refuse", "drop_oldest", NULL};
 
 const evp__prop evp__conf_props[] = {
     {"endpoint", EVP__P_STR, OFF(endpoint), 0, 0, NULL, NULL,
@@ -107,6 +109,40 @@ const evp__prop evp__conf_props[] = {
      "to be polled still counts against `queue.max.events` and `queue.max.bytes`, so "
      "a program that never polls gets `EVP_ERR_QUEUE_FULL`, not unbounded memory. "
      "Log callbacks run on whichever thread logs in both modes."},
+    {"spool.dir", EVP__P_STR, OFF(spool_dir), 0, 0, NULL, NULL,
+     "Directory of the on-disk spool (created 0700; files 0600). Unset: events live in "
+     "memory only. Set: `evp_send` returns `EVP_OK` only once the event is in the spool, "
+     "the sender delivers from it, and a later client on the same directory (after a "
+     "crash, a kill, a reboot or a close with events undelivered) delivers what is left, "
+     "oldest first. One client (one process) per directory: a second one gets "
+     "`EVP_ERR_STATE`. The files are a durable log in the format of the server's "
+     "(`evpipe spool inspect` / `import` read them). See docs/spool.md."},
+    {"spool.sync", EVP__P_ENUM, OFF(spool_sync), 0, 0, "interval", sync_words,
+     "What survives a power loss. `always`: `evp_send` returns after the event is on "
+     "disk (fdatasync; concurrent senders share one). `interval`: the spool is synced "
+     "every `spool.sync.interval.ms`; a power loss may lose the events of that last "
+     "interval. `never`: the operating system writes when it likes (about 30 s on "
+     "Linux). With every value a crash or kill of the application loses nothing "
+     "`evp_send` accepted: the event is in the kernel's page cache when it returns."},
+    {"spool.sync.interval.ms", EVP__P_INT, OFF(spool_sync_interval_ms), 1, 60000, "5", NULL,
+     "The period of `spool.sync=interval`. The syncer sleeps while nothing is written."},
+    {"spool.max.bytes", EVP__P_INT, OFF(spool_max_bytes), 1048576, I64MAX, "268435456", NULL,
+     "Most bytes of undelivered events in the spool (records as stored: the event, its "
+     "client id and 30 bytes). When full, `spool.full.policy` decides. Disk use can "
+     "exceed it by the events in flight and up to one preallocated segment "
+     "(max(64 KiB, min(16 MiB, spool.max.bytes / 8)))."},
+    {"spool.max.age.ms", EVP__P_INT, OFF(spool_max_age_ms), 1000, 604800000, "604800000", NULL,
+     "Oldest a spooled event may get (by the device's clock, across restarts) before it "
+     "is reported failed with `EVP_ERR_TIMED_OUT` and removed. With a spool it replaces "
+     "`message.timeout.ms`. At most 7 days, the longest dedup window of the pipeline: "
+     "an event resent after a crash is recognised as a duplicate only within the "
+     "server's dedup window, which must therefore be at least this long "
+     "(docs/spool.md, Exactly once)."},
+    {"spool.full.policy", EVP__P_ENUM, OFF(spool_full_policy), 0, 0, "refuse", full_words,
+     "When the spool is full: `refuse` (`evp_send` returns `EVP_ERR_QUEUE_FULL`) or "
+     "`drop_oldest` (the oldest waiting events are removed, each reported failed with "
+     "`EVP_ERR_QUEUE_FULL`; the spool may pass `spool.max.bytes` by an eighth while the "
+     "sender thread drops, beyond that `evp_send` refuses too)."},
     {"log.level", EVP__P_INT, OFF(log_level), 0, 7, "6", NULL,
      "Most verbose level passed to the log callback (syslog numbering: 3 error, "
      "4 warning, 6 info, 7 debug)."},

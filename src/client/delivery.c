@@ -6,6 +6,7 @@
  * that keeps the deprecated 7-argument callback working on top. */
 #include <stdlib.h>
 #include "client/client_int.h"
+#include "client/spool.h"
 
 static void count(evp_client_t *c, evp_delivery_status_t st, evp_err_t err, const char *reason) {
   switch (st) {
@@ -33,6 +34,7 @@ static void count(evp_client_t *c, evp_delivery_status_t st, evp_err_t err, cons
 static void report(evp_client_t *c, evp__item *it, evp_delivery_status_t st, evp_err_t err,
                    const char *reason, evp__why **why) {
   count(c, st, err, reason);
+  if (c->spool) evp__spool_settle(c, it); /* the spool may forget it */
   if (c->conf->delivery_cb && (c->conf->dr_mode == EVP__DR_ALL || st != EVP_DELIVERY_OK)) {
     it->err = (uint16_t)err;
     if (c->conf->callbacks_mode == EVP__CB_POLL) {
@@ -87,6 +89,8 @@ void *evp_delivery_opaque(const evp_delivery_t *d) { return d ? d->it->opaque : 
 long long evp_delivery_latency_us(const evp_delivery_t *d) {
   return d ? (long long)d->latency_us : 0;
 }
+
+int evp_delivery_from_spool(const evp_delivery_t *d) { return d ? d->it->from_spool : 0; }
 
 int evp_delivery_attempts(const evp_delivery_t *d) { return d ? d->it->attempts : 0; }
 

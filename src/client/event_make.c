@@ -59,6 +59,8 @@ evp__item *evp__client_event_make(const char *json, const evp__scan *s, int fill
   it->status = 0;
   it->opaque = NULL;
   it->why = NULL;
+  it->spool_seq = UINT64_MAX;
+  it->from_spool = 0;
   const char *o = json + s->obj_start;
   it->json[0] = '{';
   memcpy(it->json + 1, add, al);

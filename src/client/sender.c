@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/client_int.h"
+#include "client/spool.h"
 
 #define NEVER INT64_MAX
 
@@ -16,15 +17,23 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Report events whose message.timeout.ms has passed. The work list is in
  * enqueue order (retries go back to the front), so only the head is checked. */
+/* With a spool the limit is spool.max.age.ms by the wall clock (an event's
+ * age counts across runs of the application), else message.timeout.ms
+ * since evp_send. */
+static int expired(const evp_client_t *c, const evp__item *it, int64_t now, int64_t wall) {
+  if (c->spool) return wall - it->spool_us >= c->conf->spool_max_age_ms * 1000;
+  return now - it->enq_us >= c->conf->message_timeout_ms * 1000;
+}
+
 static void expire(evp_client_t *c, int64_t now) {
-  int64_t tmo = c->conf->message_timeout_ms * 1000;
+  int64_t wall = evp__wall_us();
   evp__list dead = {0};
-  while (c->work.head && now - c->work.head->enq_us >= tmo)
+  while (c->work.head && expired(c, c->work.head, now, wall))
     evp__item_list_push(&dead, evp__item_list_pop(&c->work));
   /* Each batch awaiting its retry is in enqueue order too. */
   for (evp__retry **rp = &c->retry; *rp;) {
     evp__retry *r = *rp;
-    while (r->items.head && now - r->items.head->enq_us >= tmo)
+    while (r->items.head && expired(c, r->items.head, now, wall))
       evp__item_list_push(&dead, evp__item_list_pop(&r->items));
     if (r->items.n) {
       rp = &r->next;
@@ -35,8 +44,9 @@ static void expire(evp_client_t *c, int64_t now) {
   }
   if (!dead.n) return;
   char why[320];
-  snprintf(why, sizeof why, "message.timeout.ms expired%s%s",
+  snprintf(why, sizeof why, "%s expired%s%s", c->spool ? "spool.max.age.ms" : "message.timeout.ms",
            c->last_reason[0] ? "; last error: " : "", c->last_reason);
+  if (c->spool) evp__spool_count_expired(c, dead.n);
   evp__client_log(c, EVP_LOG_WARNING, "%zu event(s) timed out", dead.n);
   evp__client_report_list(c, &dead, EVP_DELIVERY_FAILED, EVP_ERR_TIMED_OUT, why);
 }
@@ -317,8 +327,16 @@ static int64_t retry_ready(evp_client_t *c, int64_t now) {
   return t > now ? t : evp__retry_budget_ready_us(c, now);
 }
 
-/* When the oldest event must be reported timed out (NEVER: nothing held). */
+/* When the oldest event must be reported timed out (NEVER: nothing held),
+ * on the monotonic clock. */
 static int64_t next_expiry(const evp_client_t *c) {
+  if (c->spool) {
+    int64_t oldest = c->work.head ? c->work.head->spool_us : NEVER;
+    for (const evp__retry *r = c->retry; r; r = r->next)
+      oldest = min64(oldest, r->items.head->spool_us);
+    if (oldest == NEVER) return NEVER;
+    return evp__mono_us() + (oldest + c->conf->spool_max_age_ms * 1000 - evp__wall_us());
+  }
   int64_t oldest = c->work.head ? c->work.head->enq_us : NEVER;
   for (const evp__retry *r = c->retry; r; r = r->next)
     oldest = min64(oldest, r->items.head->enq_us);
@@ -383,13 +401,60 @@ void *evp__client_sender_main(void *arg) {
   evp__http *h = &c->http;
   for (;;) {
     if (atomic_load(&c->abort_io)) abort_all(c);
+    if (c->spool) {
+      evp__spool_refill(c);
+      evp__spool_drop(c);
+      evp__spool_commit(c, 0);
+    }
     pthread_mutex_lock(&c->mu);
     evp__item_list_append(&c->work, &c->q);
     int64_t now = evp__mono_us();
     int closing = c->closing, flushing = c->flush_waiters > 0;
-    if (closing && (now >= c->close_deadline_us || (!c->work.n && !c->retry && !h->busy_n))) {
+    /* Spilled events to read back, and room for them: no sleeping. */
+    int more = c->spool && (evp__spool_readable(c) || c->spool->drop_wanted);
+    if (closing &&
+        (now >= c->close_deadline_us || (!c->work.n && !c->retry && !h->busy_n && !more))) {
       pthread_mutex_unlock(&c->mu);
       break;
+    }
+    int64_t commit_at = c->spool ? evp__spool_commit_due(c) : NEVER;
+    if (c->paused && !closing && !flushing) {
+      /* Paused: no request starts, no token is fetched, no retry spends
+       * its budget; what is in flight finishes; events still age. */
+      int64_t wake = min64(next_expiry(c), commit_at);
+      c->need_n = SIZE_MAX;
+      c->need_bytes = UINT64_MAX;
+      if (c->spool && c->spool->drop_wanted) { /* dropping is done at the top */
+        pthread_mutex_unlock(&c->mu);
+        continue;
+      }
+      if (now >= wake) {
+        pthread_mutex_unlock(&c->mu);
+        expire(c, now);
+        collect(c);
+        continue;
+      }
+      if (!h->busy_n) {
+        c->sender_waiting = 1;
+        if (wake == NEVER) {
+          pthread_cond_wait(&c->cv_sender, &c->mu);
+        } else {
+          struct timespec ts = evp__timespec_us(wake);
+          pthread_cond_timedwait(&c->cv_sender, &c->mu, &ts);
+        }
+        c->sender_waiting = 0;
+        pthread_mutex_unlock(&c->mu);
+        continue;
+      }
+      c->sender_waiting = 2;
+      pthread_mutex_unlock(&c->mu);
+      int64_t ms = wake == NEVER ? 1000 : (wake - now + 999) / 1000;
+      evp__client_xfer_wait(c, (int)(ms > 1000 ? 1000 : ms));
+      pthread_mutex_lock(&c->mu);
+      c->sender_waiting = 0;
+      pthread_mutex_unlock(&c->mu);
+      collect(c);
+      continue;
     }
     int64_t wake = NEVER;
     int act = 0;
@@ -433,6 +498,12 @@ void *evp__client_sender_main(void *arg) {
       c->need_n = c->work.n >= cap ? 1 : cap - c->work.n;
       c->need_bytes = (uint64_t)c->conf->batch_max_bytes;
       if (now < c->pause_until_us || !slot) c->need_n = SIZE_MAX, c->need_bytes = UINT64_MAX;
+    }
+    wake = min64(wake, commit_at);
+    if (!act && more) {
+      pthread_mutex_unlock(&c->mu);
+      collect(c);
+      continue;
     }
     if (!act) {
       if (!c->work.n) c->need_n = 1, c->need_bytes = 0;
@@ -504,6 +575,17 @@ void *evp__client_sender_main(void *arg) {
   pthread_mutex_lock(&c->mu);
   evp__item_list_append(&c->work, &c->q);
   pthread_mutex_unlock(&c->mu);
+  if (c->spool) {
+    /* They stay in the spool for the next client; nothing is reported. */
+    pthread_mutex_lock(&c->mu);
+    c->closed_undelivered = (long)(c->work.n + evp__spool_unread(c));
+    pthread_mutex_unlock(&c->mu);
+    if (c->closed_undelivered)
+      evp__client_log(c, EVP_LOG_INFO, "%ld event(s) left in the spool for the next client",
+                      c->closed_undelivered);
+    evp__client_items_recycle(c, &c->work);
+    return NULL;
+  }
   c->closed_undelivered = (long)c->work.n;
   if (c->work.n) {
     char why[320];

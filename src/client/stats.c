@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/client_int.h"
+#include "client/spool.h"
 #include "base/buf.h"
 #include "json/json.h"
 
@@ -80,9 +81,12 @@ char *evp_client_stats(evp_client_t *c) {
   pthread_mutex_lock(&c->mu);
   size_t qn = c->pending_n, queued = c->q.n, waiting = c->ready.n;
   unsigned long long qb = c->pending_bytes;
+  int paused = c->paused;
   pthread_mutex_unlock(&c->mu);
+  evp__buf_t spool = {0};
+  evp__spool_stats(c, &spool);
   evp__buf_t out = {0};
-  if (reasons.err == EVP_OK && last.err == EVP_OK)
+  if (reasons.err == EVP_OK && last.err == EVP_OK && spool.err == EVP_OK)
     evp__buf_addf(
         &out,
         "{\"enqueued\":%llu,\"refused\":{\"invalid_event\":%llu,\"queue_full\":%llu,"
@@ -94,14 +98,16 @@ char *evp_client_stats(evp_client_t *c) {
         "\"bytes_sent\":%llu,\"bytes_body\":%llu,"
         "\"queue\":{\"pending\":%zu,\"queued\":%zu,\"bytes\":%llu,\"waiting_reports\":%zu},"
         "\"token\":{\"refreshes\":%llu,\"failures\":%llu},"
-        "\"latency_us\":{\"samples\":%zu,\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
+        "\"latency_us\":{\"samples\":%zu,\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u},"
+        "\"paused\":%s,\"spool\":%s}",
         G(enqueued), G(refused_invalid), G(refused_queue_full), G(refused_too_large),
         G(refused_state), G(delivered), G(rejected_server), (const char *)reasons.p, G(failed),
         G(failed_timeout), G(failed_http), G(failed_auth), G(failed_closed), G(events_sent),
         G(requests), G(request_errors), G(retries), G(splits), G(budget_throttled),
         G(errors_reported), (const char *)last.p, G(bytes_sent), G(bytes_body), qn, queued, qb,
         waiting, G(token_refreshes), G(token_failures), n, PCT(0.5), PCT(0.9), PCT(0.99),
-        n ? lat[n - 1] : 0u);
+        n ? lat[n - 1] : 0u, paused ? "true" : "false", (const char *)spool.p);
+  evp__buf_free(&spool);
   evp__buf_free(&reasons);
   evp__buf_free(&last);
   return evp__buf_take(&out, NULL);

@@ -50,6 +50,10 @@ typedef struct {
   size_t quarantine_bytes; /* bound on the copies of damaged regions kept in DIR/quarantine/
                                (all files together); default 64 MiB. A region that does not fit
                                is skipped and counted but not copied */
+  /* 1: preallocate the active segment to segment_bytes and append by copying
+   * into a shared mapping of it (no system call per append; the client
+   * spool). Disk full shows as EVP_ERR_IO when a segment is started. */
+  int mapped;
   /* Called by evp__wal_open once per damaged region (for a log line); NULL: not told. */
   void (*on_damage)(void *arg, const evp__wal_damage_t *d);
   void *damage_arg;
@@ -80,6 +84,15 @@ evp_err_t evp__wal_append(evp__wal_t *w, const char *client_id, int64_t received
                           const char *const *events, const size_t *lens, size_t n, char *errstr,
                           size_t errstr_size);
 
+/* The same, for a caller that appends under a lock of its own: returns
+ * the record's log offset and end in @p off / @p end (either may be NULL),
+ * and never waits for the disk, whatever the policy; under
+ * EVP__FSYNC_ALWAYS the caller then runs evp__wal_sync(w, *end) (wal_read.h)
+ * before it acknowledges the record. */
+evp_err_t evp__wal_append_nosync(evp__wal_t *w, const char *client_id, int64_t received_at_us,
+                                 const char *const *events, const size_t *lens, size_t n,
+                                 uint64_t *off, uint64_t *end, char *errstr, size_t errstr_size);
+
 /* Events appended but not yet in a committed Parquet file (a gauge). */
 uint64_t evp__wal_pending_events(const evp__wal_t *w);
 
@@ -90,6 +103,8 @@ typedef struct {
   uint64_t segments;          /* segment files now */
   uint64_t recovered_records; /* valid records found on open */
   uint64_t truncated_bytes;   /* bytes of torn tails cut on open */
+  uint64_t unused_bytes;      /* zero bytes cut from segment ends on open (the preallocated,
+                                 unused tail of a mapped segment) */
   uint64_t corrupt_records;   /* damaged regions skipped on open (each one damaged record or
                                 several adjacent ones) */
   uint64_t corrupt_bytes;     /* their bytes */

@@ -52,7 +52,10 @@ typedef struct {
 
 struct evp__wal {
   char *dir;
-  int dirfd, lockfd, fd; /* fd: the active (last) segment, written with pwrite */
+  int dirfd, lockfd, fd; /* fd: the active (last) segment, written with pwrite or through map */
+  int mapped;            /* evp__wal_opts_t.mapped */
+  unsigned char *map;    /* mapped mode: the active segment, map_len bytes */
+  size_t map_len;
   evp__fsync_policy_t policy;
   int interval_ms;
   size_t segment_bytes, max_record, retain;
@@ -75,7 +78,8 @@ struct evp__wal {
   uint64_t checkpoint;
   uint64_t pending; /* events after the checkpoint */
   uint64_t wake_gen;
-  int syncing; /* a group-commit leader is in fdatasync */
+  int syncing;     /* a group-commit leader is in fdatasync */
+  int ticker_idle; /* the interval syncer sleeps until the next append */
   int closing;
   evp_err_t failed; /* sticky: a failed fsync poisons the log */
   char failmsg[200];
@@ -111,6 +115,12 @@ int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint
 /* Create the segment starting at w->end and append it to w->segs; the
  * caller holds w->mu (or is still opening) and closes the previous fd. */
 evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t errstr_size);
+/* Mapped mode (wal_map.c): preallocate the active segment @p fd (of which
+ * @p used bytes hold records) to segment_bytes and map it; undo that when it
+ * stops being active, cutting the unused tail. */
+evp_err_t evp__wal_map_active(evp__wal_t *w, int fd, uint64_t used, char *errstr,
+                              size_t errstr_size);
+void evp__wal_unmap_active(evp__wal_t *w, int fd, uint64_t used);
 /* Unlink segment file @p base (a failure only costs disk space). */
 void evp__wal_unlink_seg(evp__wal_t *w, uint64_t base);
 

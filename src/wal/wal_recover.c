@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -76,7 +77,11 @@ static evp_err_t list_segments(evp__wal_t *w, char *errstr, size_t errstr_size) 
   return e;
 }
 
-/* One segment file being scanned. */
+/* One segment file being scanned. It is mapped read-only when it can be:
+ * checking a record in place costs no system call, so a spool of a GiB
+ * left by a killed process (in the page cache) is checked in a fraction of
+ * a second rather than two reads per record; without a mapping the same
+ * checks run on pread copies. */
 typedef struct {
   evp__wal_t *w;
   int fd;
@@ -84,20 +89,34 @@ typedef struct {
   char name[EVP__WAL_SEG_NAME_LEN + 1];
   unsigned char *buf; /* a payload being checked */
   size_t cap;
+  const unsigned char *map; /* the whole file, or NULL */
 } scan_t;
+
+/* @p n bytes at @p pos: a pointer into the mapping, or read into @p out.
+ * NULL with errno on a read error; *got < n when the file is shorter. */
+static const unsigned char *bytes_at(scan_t *s, uint64_t pos, size_t n, unsigned char *out,
+                                     size_t *got) {
+  if (s->map) {
+    *got = pos >= s->size ? 0 : s->size - pos < n ? (size_t)(s->size - pos) : n;
+    return s->map + pos;
+  }
+  if (evp__wal_pread_full(s->fd, out, n, pos, got) != 0) return NULL;
+  return out;
+}
 
 /* 1 when a whole valid record (header, length within the file, CRC,
  * payload structure) starts at @p pos: *rec_len and *nevents are set. 0 when
  * not; -1 with errno on a read error or out of memory. */
 static int record_at(scan_t *s, uint64_t pos, uint64_t *rec_len, uint32_t *nevents) {
-  unsigned char hdr[EVP__WAL_HDR];
+  unsigned char hbuf[EVP__WAL_HDR];
   uint32_t len;
   size_t got;
   if (s->size - pos < EVP__WAL_HDR) return 0;
-  if (evp__wal_pread_full(s->fd, hdr, sizeof hdr, pos, &got) != 0) return -1;
-  if (got < sizeof hdr || evp__wal_header_check(hdr, &len) != 0) return 0;
+  const unsigned char *hdr = bytes_at(s, pos, sizeof hbuf, hbuf, &got);
+  if (!hdr) return -1;
+  if (got < sizeof hbuf || evp__wal_header_check(hdr, &len) != 0) return 0;
   if (s->size - pos - EVP__WAL_HDR < len) return 0; /* the payload was not all written */
-  if (len > s->cap) {
+  if (!s->map && len > s->cap) {
     unsigned char *b = realloc(s->buf, len);
     if (!b) {
       errno = ENOMEM;
@@ -106,10 +125,11 @@ static int record_at(scan_t *s, uint64_t pos, uint64_t *rec_len, uint32_t *neven
     s->buf = b;
     s->cap = len;
   }
-  if (evp__wal_pread_full(s->fd, s->buf, len, pos + EVP__WAL_HDR, &got) != 0) return -1;
+  const unsigned char *payload = bytes_at(s, pos + EVP__WAL_HDR, len, s->buf, &got);
+  if (!payload) return -1;
   evp__wal_record_t rec;
-  if (got < len || evp__wal_record_crc(hdr, s->buf, len) != evp__wal_get32(hdr + 12) ||
-      evp__wal_payload_decode(s->buf, len, &rec) != 0)
+  if (got < len || evp__wal_record_crc(hdr, payload, len) != evp__wal_get32(hdr + 12) ||
+      evp__wal_payload_decode(payload, len, &rec) != 0)
     return 0;
   *rec_len = EVP__WAL_HDR + (uint64_t)len;
   *nevents = rec.nevents;
@@ -126,12 +146,13 @@ static int resync(scan_t *s, uint64_t pos, uint64_t *next) {
   uint64_t off = pos + 1;
   while (off < s->size && s->size - off >= EVP__WAL_HDR) {
     size_t want = s->size - off < sizeof chunk ? (size_t)(s->size - off) : sizeof chunk, n;
-    if (evp__wal_pread_full(s->fd, chunk, want, off, &n) != 0) return -1;
+    const unsigned char *c = bytes_at(s, off, want, chunk, &n);
+    if (!c) return -1;
     if (n < 4) break;
     for (size_t i = 0; i + 4 <= n;) {
-      const unsigned char *m = memchr(chunk + i, magic[0], n - 3 - i);
+      const unsigned char *m = memchr(c + i, magic[0], n - 3 - i);
       if (!m) break;
-      i = (size_t)(m - chunk);
+      i = (size_t)(m - c);
       if (memcmp(m, magic, 4) == 0) {
         uint64_t rec_len;
         uint32_t nev;
@@ -149,6 +170,22 @@ static int resync(scan_t *s, uint64_t pos, uint64_t *next) {
   }
   *next = s->size;
   return 0;
+}
+
+/* 1 when bytes [pos, end of file) are all zero: the unused, preallocated
+ * tail of a mapped segment (wal_map.c), not damage; 0 when not; -1 with
+ * errno. A record never starts with a zero byte (its magic). */
+static int zero_tail(scan_t *s, uint64_t pos) {
+  unsigned char chunk[16384];
+  while (pos < s->size) {
+    size_t want = s->size - pos < sizeof chunk ? (size_t)(s->size - pos) : sizeof chunk, n;
+    const unsigned char *c = bytes_at(s, pos, want, chunk, &n);
+    if (!c) return -1;
+    if (n < want) return 1; /* the file ended early */
+    if (c[0] != 0 || memcmp(c, c + 1, n - 1) != 0) return 0;
+    pos += n;
+  }
+  return 1;
 }
 
 /* Bytes [from, to) of the segment are damaged: skip them in place (their
@@ -192,7 +229,7 @@ static evp_err_t damaged(scan_t *s, uint64_t from, uint64_t to, char *errstr, si
  * damage too (a crash only tears the newest writes). */
 static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt, int last,
                               char *errstr, size_t errstr_size) {
-  scan_t s = {w, -1, seg->base, 0, "", NULL, 0};
+  scan_t s = {w, -1, seg->base, 0, "", NULL, 0, NULL};
   snprintf(s.name, sizeof s.name, EVP__WAL_SEG_FMT, (unsigned long long)seg->base);
   s.fd = openat(w->dirfd, s.name, O_RDWR | O_CLOEXEC);
   struct stat st;
@@ -203,7 +240,11 @@ static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt,
                        strerror(en));
   }
   s.size = (uint64_t)st.st_size;
-  uint64_t pos = 0;
+  if (s.size > 0 && s.size <= SIZE_MAX) {
+    void *m = mmap(NULL, (size_t)s.size, PROT_READ, MAP_SHARED, s.fd, 0);
+    if (m != MAP_FAILED) s.map = m;
+  }
+  uint64_t pos = 0, unused = 0;
   evp_err_t e = EVP_OK;
   while (pos < s.size) {
     uint64_t rec_len, next;
@@ -216,6 +257,12 @@ static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt,
       pos += rec_len;
       continue;
     }
+    int z = zero_tail(&s, pos);
+    if (z < 0) goto io;
+    if (z == 1) {
+      unused = s.size - pos;
+      break;
+    }
     if (resync(&s, pos, &next) != 0) goto io;
     if (next == s.size && last) break; /* a torn tail */
     if ((e = damaged(&s, pos, next, errstr, errstr_size))) goto done;
@@ -223,7 +270,8 @@ static evp_err_t scan_segment(evp__wal_t *w, evp__wal_seg_t *seg, uint64_t ckpt,
   }
   if (pos < s.size) {
     if (ftruncate(s.fd, (off_t)pos) != 0) goto io;
-    w->st.truncated_bytes += s.size - pos;
+    w->st.truncated_bytes += s.size - pos - unused;
+    w->st.unused_bytes += unused;
   }
   /* What a killed process left in the page cache is not yet on disk. */
   if (w->policy != EVP__FSYNC_NEVER && fdatasync(s.fd) != 0) goto io;
@@ -233,6 +281,7 @@ io:
   e = evp__seterr(errstr, errstr_size, errno == ENOMEM ? EVP_ERR_NOMEM : EVP_ERR_IO,
                   "wal: recover %s/%s: %s", w->dir, s.name, strerror(errno));
 done:
+  if (s.map) munmap((void *)s.map, (size_t)s.size);
   free(s.buf);
   close(s.fd);
   return e;
@@ -248,7 +297,8 @@ evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t 
   }
   char name[EVP__WAL_SEG_NAME_LEN + 1];
   snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)w->end);
-  int fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  /* Read-write: mapped mode maps it shared for writing. */
+  int fd = openat(w->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     int en = errno;
     return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: create %s/%s: %s", w->dir, name,
@@ -316,7 +366,7 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
     w->end = last->base + last->size;
     char name[EVP__WAL_SEG_NAME_LEN + 1];
     snprintf(name, sizeof name, EVP__WAL_SEG_FMT, (unsigned long long)last->base);
-    w->fd = openat(w->dirfd, name, O_WRONLY | O_CLOEXEC);
+    w->fd = openat(w->dirfd, name, O_RDWR | O_CLOEXEC);
     if (w->fd < 0) {
       int en = errno;
       return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: open %s/%s: %s", w->dir, name,
@@ -324,6 +374,8 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
     }
   }
   w->durable = w->end;
-  if (w->fd < 0) return evp__wal_new_segment(w, &w->fd, errstr, errstr_size);
+  if (w->fd < 0 && (e = evp__wal_new_segment(w, &w->fd, errstr, errstr_size))) return e;
+  if (w->mapped)
+    return evp__wal_map_active(w, w->fd, w->segs[w->nsegs - 1].size, errstr, errstr_size);
   return EVP_OK;
 }

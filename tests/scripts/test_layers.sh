@@ -82,7 +82,7 @@ lib="$BIN/libevpipe.a"
 if [ -f "$lib" ]; then
   nm -g --defined-only "$lib" 2>/dev/null | awk 'NF==3 {print $3}' | sort -u >"$TMP/lib.syms"
   : >"$TMP/server.syms"
-  for a in catalog wal lake batcher server aws functions local; do
+  for a in catalog lake batcher server aws functions local; do
     for o in "$BIN/src/$a/CMakeFiles/evp_$a.dir/"*.o; do
       [ -f "$o" ] && nm -g --defined-only "$o" | awk 'NF==3 {print $3}' >>"$TMP/server.syms"
     done

@@ -1,0 +1,469 @@
+/* The client's on-disk spool (spool.dir): events accepted by evp_send survive
+ * the client (close with events undelivered, a process killed with SIGKILL),
+ * a new client on the directory delivers them exactly once, memory stays
+ * within the queue limits while the spool holds more, the size and age
+ * bounds with both full policies, pause/resume, the lock against a second
+ * client, permission checks, and a full disk. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "client_harness.h"
+#include "suite_main.h"
+#include "tmpdir.h"
+
+static char dir[256];
+
+static void setup(void) { test_tmpdir_make(dir, sizeof dir, "spool"); }
+static void teardown(void) { test_tmpdir_remove(dir); }
+
+static char spool[300];
+static const char *spool_dir(void) {
+  snprintf(spool, sizeof spool, "%s/spool", dir);
+  return spool;
+}
+
+/* Delivery reports with evp_delivery_from_spool, by event number. */
+typedef struct {
+  pthread_mutex_t mu;
+  int reports[H_MAX];
+  unsigned char status[H_MAX], err[H_MAX], from_spool[H_MAX];
+  long total, ok, failed, resumed;
+  void *opaque[64];
+} rec_t;
+
+static void on_report(evp_client_t *cl, const evp_delivery_t *d, void *op) {
+  (void)cl;
+  rec_t *r = op;
+  size_t idl;
+  const char *id = evp_delivery_event_id(d, &idl);
+  long k = -1;
+  if (idl > 3 && idl < 30 && !memcmp(id, "ev-", 3)) k = atol(id + 3);
+  pthread_mutex_lock(&r->mu);
+  r->total++;
+  if (evp_delivery_status(d) == EVP_DELIVERY_OK)
+    r->ok++;
+  else
+    r->failed++;
+  if (evp_delivery_from_spool(d)) r->resumed++;
+  if (k >= 0 && k < H_MAX) {
+    r->reports[k]++;
+    r->status[k] = (unsigned char)evp_delivery_status(d);
+    r->err[k] = (unsigned char)evp_delivery_error(d);
+    r->from_spool[k] = (unsigned char)evp_delivery_from_spool(d);
+    if (k < 64) r->opaque[k] = evp_delivery_opaque(d);
+  }
+  pthread_mutex_unlock(&r->mu);
+}
+
+static rec_t *rec_new(void) {
+  rec_t *r = calloc(1, sizeof *r);
+  pthread_mutex_init(&r->mu, NULL);
+  return r;
+}
+
+static void rec_free(rec_t *r) {
+  pthread_mutex_destroy(&r->mu);
+  free(r);
+}
+
+/* A spooling client on the mock server; extra settings as name, value, ...,
+ * NULL. NULL with the error in err when evp_client_new refuses. */
+static evp_client_t *spool_client_v(ms_t *s, rec_t *r, char *err, size_t es, va_list ap) {
+  evp_conf_t *c = mk_conf(s, "spool.dir", spool_dir(), NULL);
+  const char *k;
+  while ((k = va_arg(ap, const char *))) {
+    const char *v = va_arg(ap, const char *);
+    char e[256];
+    ck_assert_msg(evp_conf_set(c, k, v, e, sizeof e) == EVP_OK, "%s", e);
+  }
+  if (r) evp_conf_set_delivery_cb(c, on_report, r);
+  evp_client_t *cl = evp_client_new(c, err, es);
+  if (!cl) evp_conf_destroy(c);
+  return cl;
+}
+
+static evp_client_t *spool_client(ms_t *s, rec_t *r, ...) {
+  va_list ap;
+  va_start(ap, r);
+  char e[512];
+  evp_client_t *cl = spool_client_v(s, r, e, sizeof e, ap);
+  va_end(ap);
+  ck_assert_msg(cl != NULL, "%s", e);
+  return cl;
+}
+
+/* Every event in [from, to) reached the server exactly once. */
+static void server_has_once(ms_t *s, long from, long to) {
+  for (long k = from; k < to; k++) {
+    char id[32];
+    snprintf(id, sizeof id, "ev-%ld", k);
+    ck_assert_msg(ms_count(s, id) == 1, "event %ld reached the server %d times", k,
+                  ms_count(s, id));
+  }
+}
+
+static long stat_num(evp_client_t *c, const char *path) {
+  char *j = evp_client_stats(c);
+  ck_assert_ptr_nonnull(j);
+  const char *p = strstr(j, path);
+  ck_assert_msg(p != NULL, "%s not in %s", path, j);
+  long v = atol(p + strlen(path));
+  evp_free(j);
+  return v;
+}
+
+START_TEST(delivers_and_trims) {
+  ms_t *s = ms_start();
+  rec_t *r = rec_new();
+  evp_client_t *c = spool_client(s, r, NULL);
+  send_range(c, 0, 2000);
+  ck_assert_int_eq(evp_flush(c, 10000), 0);
+  server_has_once(s, 0, 2000);
+  ck_assert_int_eq(r->ok, 2000);
+  ck_assert_int_eq(r->resumed, 0);
+  ck_assert_int_eq(stat_num(c, "\"spool\":{\"bytes\":"), 0);
+  /* The directory and its files are private. */
+  struct stat st;
+  ck_assert_int_eq(stat(spool_dir(), &st), 0);
+  ck_assert_uint_eq(st.st_mode & 0777, 0700);
+  char seg[400];
+  snprintf(seg, sizeof seg, "%s/wal-%020d.seg", spool_dir(), 0);
+  ck_assert_int_eq(stat(seg, &st), 0);
+  ck_assert_uint_eq(st.st_mode & 0777, 0600);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+  rec_free(r);
+}
+END_TEST
+
+START_TEST(offline_events_outlive_the_client) {
+  ms_t *s = ms_start();
+  ms_set_down(s, 1);
+  rec_t *r = rec_new();
+  evp_client_t *c = spool_client(s, r, "queue.max.events", "500", NULL);
+  send_range(c, 0, 5000); /* ten times what memory may hold */
+  ck_assert_int_le(stat_num(c, "\"queue\":{\"pending\":"), 500);
+  ck_assert_int_eq(stat_num(c, "\"spool\":{\"bytes\":") > 0, 1);
+  ck_assert_int_eq(evp_client_destroy(c, 0), 5000);
+  ck_assert_int_eq(r->total, 0); /* left in the spool, not reported */
+  ms_set_down(s, 0);
+  rec_t *r2 = rec_new();
+  c = spool_client(s, r2, "queue.max.events", "500", NULL);
+  ck_assert_int_eq(stat_num(c, "\"recovered\":"), 5000);
+  send_range(c, 5000, 5100); /* new ones go after the old ones */
+  ck_assert_int_eq(evp_flush(c, 20000), 0);
+  server_has_once(s, 0, 5100);
+  ck_assert_int_eq(r2->ok, 5100);
+  ck_assert_int_eq(r2->resumed, 5000);
+  ck_assert_int_eq(r2->from_spool[0], 1);
+  ck_assert_int_eq(r2->from_spool[5050], 0);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  /* Nothing is delivered twice by a third client. */
+  c = spool_client(s, NULL, NULL);
+  ck_assert_int_eq(stat_num(c, "\"recovered\":"), 0);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+  rec_free(r);
+  rec_free(r2);
+}
+END_TEST
+
+START_TEST(killed_process_loses_nothing_accepted) {
+  ms_t *s = ms_start();
+  ms_set_down(s, 1);
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    close(p[0]);
+    evp_client_t *c = spool_client(s, NULL, "queue.max.events", "300", NULL);
+    for (long k = 0;; k++) {
+      if (send_ev(c, k) != EVP_OK) _exit(3);
+      if (write(p[1], &k, sizeof k) != sizeof k) _exit(4);
+    }
+  }
+  close(p[1]);
+  long k = -1, got;
+  double t0 = mono_s();
+  while (mono_s() - t0 < 0.3 && read(p[0], &got, sizeof got) == sizeof got) k = got;
+  kill(pid, SIGKILL);
+  while (read(p[0], &got, sizeof got) == sizeof got) k = got;
+  close(p[0]);
+  int st;
+  waitpid(pid, &st, 0);
+  ck_assert(WIFSIGNALED(st));
+  ck_assert_int_gt(k, 100);
+  ms_set_down(s, 0);
+  rec_t *r = rec_new();
+  evp_client_t *c = spool_client(s, r, NULL);
+  ck_assert_int_eq(evp_flush(c, 30000), 0);
+  /* Every event the child was told was accepted, exactly once; the one it
+   * was sending when killed at most once. */
+  server_has_once(s, 0, k + 1);
+  char id[32];
+  snprintf(id, sizeof id, "ev-%ld", k + 1);
+  ck_assert_int_le(ms_count(s, id), 1);
+  ck_assert_int_ge(r->resumed, k + 1);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+  rec_free(r);
+}
+END_TEST
+
+START_TEST(second_client_on_the_directory_is_refused) {
+  ms_t *s = ms_start();
+  evp_client_t *c = spool_client(s, NULL, NULL);
+  char e[512];
+  evp_conf_t *cf = mk_conf(s, "spool.dir", spool_dir(), NULL);
+  evp_client_t *c2 = evp_client_new(cf, e, sizeof e);
+  ck_assert_ptr_null(c2);
+  ck_assert_msg(strstr(e, "in use") && strstr(e, spool_dir()), "%s", e);
+  evp_conf_destroy(cf);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  /* Free again once the first is closed. */
+  c = spool_client(s, NULL, NULL);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+}
+END_TEST
+
+START_TEST(open_directory_is_refused) {
+  ms_t *s = ms_start();
+  ck_assert_int_eq(mkdir(spool_dir(), 0755), 0);
+  ck_assert_int_eq(chmod(spool_dir(), 0755), 0);
+  char e[512];
+  evp_conf_t *cf = mk_conf(s, "spool.dir", spool_dir(), NULL);
+  ck_assert_ptr_null(evp_client_new(cf, e, sizeof e));
+  ck_assert_msg(strstr(e, "chmod 700") && strstr(e, spool_dir()), "%s", e);
+  evp_conf_destroy(cf);
+  /* A file where the directory should be. */
+  ck_assert_int_eq(rmdir(spool_dir()), 0);
+  FILE *f = fopen(spool_dir(), "w");
+  fclose(f);
+  cf = mk_conf(s, "spool.dir", spool_dir(), NULL);
+  ck_assert_ptr_null(evp_client_new(cf, e, sizeof e));
+  ck_assert_msg(strstr(e, spool_dir()) != NULL, "%s", e);
+  evp_conf_destroy(cf);
+  ms_stop(s);
+}
+END_TEST
+
+START_TEST(full_spool_refuses) {
+  ms_t *s = ms_start();
+  ms_set_down(s, 1);
+  evp_client_t *c = spool_client(s, NULL, "spool.max.bytes", "1048576", NULL);
+  long ok = 0;
+  evp_err_t e = EVP_OK;
+  for (long k = 0; k < 20000 && (e = send_ev(c, k)) == EVP_OK; k++) ok++;
+  ck_assert_int_eq(e, EVP_ERR_QUEUE_FULL);
+  ck_assert_int_gt(ok, 1000);
+  char err[256];
+  ck_assert_int_eq(evp_send(c, "{\"a\":1}", 7, err, sizeof err), EVP_ERR_QUEUE_FULL);
+  ck_assert_msg(strstr(err, "spool.max.bytes"), "%s", err);
+  ck_assert_int_eq(evp_client_destroy(c, 0), ok);
+  ms_set_down(s, 0);
+  c = spool_client(s, NULL, "spool.max.bytes", "1048576", NULL);
+  ck_assert_int_eq(evp_flush(c, 20000), 0);
+  server_has_once(s, 0, ok);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+}
+END_TEST
+
+START_TEST(full_spool_drops_the_oldest) {
+  ms_t *s = ms_start();
+  rec_t *r = rec_new();
+  evp_client_t *c =
+      spool_client(s, r, "spool.max.bytes", "1048576", "spool.full.policy", "drop_oldest", NULL);
+  ck_assert_int_eq(evp_client_pause(c), 0);
+  long ok = 0, n = 12000;
+  /* Past an eighth over the bound evp_send refuses until the sender thread
+   * has dropped: it never has to wait long. */
+  for (long k = 0; k < n; k++) {
+    evp_err_t e;
+    for (int i = 0; (e = send_ev(c, k)) == EVP_ERR_QUEUE_FULL && i < 2000; i++) usleep(1000);
+    if (e == EVP_OK) ok++;
+  }
+  ck_assert_int_eq(ok, n);
+  ck_assert_int_eq(evp_client_resume(c), 0);
+  ck_assert_int_eq(evp_flush(c, 20000), 0);
+  /* Each event reported once: the oldest dropped (failed, QUEUE_FULL), the
+   * newest delivered; the last one certainly kept. */
+  for (long k = 0; k < n; k++) ck_assert_int_eq(r->reports[k], 1);
+  ck_assert_int_gt(r->failed, 1000);
+  ck_assert_int_eq(r->ok + r->failed, n);
+  ck_assert_int_eq(r->status[n - 1], EVP_DELIVERY_OK);
+  ck_assert_int_eq(r->status[0], EVP_DELIVERY_FAILED);
+  ck_assert_int_eq(r->err[0], EVP_ERR_QUEUE_FULL);
+  ck_assert_int_eq(stat_num(c, "\"dropped\":"), r->failed);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+  rec_free(r);
+}
+END_TEST
+
+START_TEST(pause_sends_nothing_until_resumed) {
+  ms_t *s = ms_start();
+  rec_t *r = rec_new();
+  evp_client_t *c = spool_client(s, r, NULL);
+  ck_assert_int_eq(evp_client_pause(c), 0);
+  send_range(c, 0, 300);
+  usleep(300000);
+  ck_assert_int_eq(ms_events_requests(s), 0);
+  ck_assert_int_le(ms_token_requests(s), 1); /* one may have started before the pause */
+  ck_assert_int_eq(stat_num(c, "\"paused\":true") >= 0, 1);
+  ck_assert_int_eq(evp_client_resume(c), 0);
+  double t0 = mono_s();
+  while (mono_s() - t0 < 10) {
+    pthread_mutex_lock(&r->mu);
+    long t = r->total;
+    pthread_mutex_unlock(&r->mu);
+    if (t == 300) break;
+    usleep(5000);
+  }
+  ck_assert_int_eq(r->ok, 300);
+  server_has_once(s, 0, 300);
+  ck_assert_int_eq(evp_client_pause(NULL), -1);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+  rec_free(r);
+}
+END_TEST
+
+START_TEST(old_events_expire) {
+  ms_t *s = ms_start();
+  ms_set_down(s, 1);
+  rec_t *r = rec_new();
+  evp_client_t *c = spool_client(s, r, "spool.max.age.ms", "1000", NULL);
+  send_range(c, 0, 10);
+  double t0 = mono_s();
+  while (mono_s() - t0 < 10) {
+    pthread_mutex_lock(&r->mu);
+    long t = r->total;
+    pthread_mutex_unlock(&r->mu);
+    if (t == 10) break;
+    usleep(10000);
+  }
+  ck_assert_int_eq(r->failed, 10);
+  ck_assert_int_eq(r->err[0], EVP_ERR_TIMED_OUT);
+  ck_assert_int_ge(mono_s() - t0, 0.9);
+  ck_assert_int_eq(evp_client_destroy(c, 0), 0);
+  ms_stop(s);
+  rec_free(r);
+}
+END_TEST
+
+START_TEST(opaque_comes_back_for_spilled_events) {
+  ms_t *s = ms_start();
+  rec_t *r = rec_new();
+  evp_client_t *c = spool_client(s, r, "queue.max.events", "8", NULL);
+  ck_assert_int_eq(evp_client_pause(c), 0);
+  static int marks[64];
+  char e[256];
+  /* 8 in memory, 8 on disk only with their pointers kept in memory. */
+  for (long k = 0; k < 16; k++) {
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "{\"event_id\":\"ev-%ld\"}", k);
+    ck_assert_int_eq(evp_send_opaque(c, buf, (size_t)n, &marks[k], e, sizeof e), EVP_OK);
+  }
+  /* The pointers kept for spilled events are bounded by queue.max.events;
+   * events without one still go to the spool. */
+  ck_assert_int_eq(evp_send_opaque(c, "{\"event_id\":\"ev-16\"}", 20, &marks[16], e, sizeof e),
+                   EVP_ERR_QUEUE_FULL);
+  ck_assert_msg(strstr(e, "queue.max.events") != NULL, "%s", e);
+  for (long k = 17; k < 40; k++) ck_assert_int_eq(send_ev(c, k), EVP_OK);
+  ck_assert_int_eq(evp_client_resume(c), 0);
+  ck_assert_int_eq(evp_flush(c, 10000), 0);
+  for (long k = 0; k < 16; k++) ck_assert_ptr_eq(r->opaque[k], &marks[k]);
+  for (long k = 17; k < 40; k++) ck_assert_ptr_null(r->opaque[k]);
+  ck_assert_int_eq(r->reports[16], 0);
+  ck_assert_int_eq(r->ok, 39);
+  ck_assert_int_eq(evp_client_destroy(c, 1000), 0);
+  ms_stop(s);
+  rec_free(r);
+}
+END_TEST
+
+/* A small file system the test mounts (root only): the spool runs out of
+ * disk, evp_send says so, and nothing already accepted is lost. */
+START_TEST(disk_full_is_an_error_and_loses_nothing) {
+  ck_assert_int_eq(mkdir(spool_dir(), 0700), 0);
+  if (mount("evp-spool-test", spool_dir(), "tmpfs", 0, "size=2560k,mode=0700") != 0) {
+    fprintf(stderr, "SKIPPED disk_full_is_an_error_and_loses_nothing: cannot mount a tmpfs (%s)\n",
+            strerror(errno));
+    return;
+  }
+  ms_t *s = ms_start();
+  ms_set_down(s, 1);
+  /* Segments of 1 MiB: the third one does not fit. */
+  evp_client_t *c = spool_client(s, NULL, "spool.max.bytes", "8388608", NULL);
+  long ok = 0;
+  evp_err_t e = EVP_OK;
+  char err[512] = "";
+  for (long k = 0; k < 100000; k++) {
+    char buf[300];
+    int n =
+        snprintf(buf, sizeof buf, "{\"event_id\":\"ev-%ld\",\"type\":\"test\",\"n\":%ld}", k, k);
+    if ((e = evp_send(c, buf, (size_t)n, err, sizeof err)) != EVP_OK) break;
+    ok++;
+  }
+  ck_assert_int_eq(e, EVP_ERR_IO);
+  ck_assert_msg(strstr(err, "no space") && strstr(err, spool_dir()), "%s", err);
+  ck_assert_int_gt(ok, 1000);
+  /* Still refused, not crashed, on the next try. */
+  ck_assert_int_eq(send_ev(c, ok), EVP_ERR_IO);
+  ms_set_down(s, 0);
+  ck_assert_int_eq(evp_flush(c, 20000), 0);
+  server_has_once(s, 0, ok);
+  /* Delivered events free the disk: the spool takes events again once the
+   * sender has recorded them as delivered. */
+  double t0 = mono_s();
+  while (send_ev(c, ok + 1) != EVP_OK && mono_s() - t0 < 5) usleep(10000);
+  ck_assert_int_eq(stat_num(c, "\"enqueued\":"), ok + 1);
+  ck_assert_int_eq(evp_client_destroy(c, 5000), 0);
+  ms_stop(s);
+  ck_assert_int_eq(umount(spool_dir()), 0);
+}
+END_TEST
+
+START_TEST(spool_properties_are_checked) {
+  evp_conf_t *c = evp_conf_new();
+  char e[256];
+  ck_assert_int_eq(evp_conf_set(c, "spool.sync", "sometimes", e, sizeof e), EVP_ERR_CONF_INVALID);
+  ck_assert_int_eq(evp_conf_set(c, "spool.max.age.ms", "604800001", e, sizeof e),
+                   EVP_ERR_CONF_INVALID);
+  ck_assert_int_eq(evp_conf_set(c, "spool.max.bytes", "1000", e, sizeof e), EVP_ERR_CONF_INVALID);
+  ck_assert_int_eq(evp_conf_set(c, "spool.full.policy", "drop_oldest", e, sizeof e), EVP_OK);
+  ck_assert_int_eq(evp_conf_set(c, "spool.sync", "always", e, sizeof e), EVP_OK);
+  evp_conf_destroy(c);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("client_spool");
+  TCase *t = tcase_create("spool");
+  tcase_add_checked_fixture(t, setup, teardown);
+  tcase_set_timeout(t, 120);
+  tcase_add_test(t, delivers_and_trims);
+  tcase_add_test(t, offline_events_outlive_the_client);
+  tcase_add_test(t, killed_process_loses_nothing_accepted);
+  tcase_add_test(t, second_client_on_the_directory_is_refused);
+  tcase_add_test(t, open_directory_is_refused);
+  tcase_add_test(t, full_spool_refuses);
+  tcase_add_test(t, full_spool_drops_the_oldest);
+  tcase_add_test(t, pause_sends_nothing_until_resumed);
+  tcase_add_test(t, old_events_expire);
+  tcase_add_test(t, opaque_comes_back_for_spilled_events);
+  tcase_add_test(t, disk_full_is_an_error_and_loses_nothing);
+  tcase_add_test(t, spool_properties_are_checked);
+  suite_add_tcase(s, t);
+  return s;
+}
+
+int main(void) { return test_run_suite(suite()); }
