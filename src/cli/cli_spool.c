@@ -149,6 +149,9 @@ void evp__cli_spool_print_recovery(FILE *f, const evp__cli_spool_t *s) {
   const evp__wal_stats_t *st = &s->stats;
   fprintf(f, "recovery: %llu valid records, torn tail %llu bytes cut",
           (unsigned long long)st->recovered_records, (unsigned long long)st->truncated_bytes);
+  if (st->unused_bytes)
+    fprintf(f, ", %llu unused (preallocated, zero) bytes cut",
+            (unsigned long long)st->unused_bytes);
   if (!st->corrupt_records) {
     fprintf(f, ", no damage\n");
     return;
@@ -173,11 +176,12 @@ void evp__cli_spool_print_recovery(FILE *f, const evp__cli_spool_t *s) {
 void evp__cli_spool_json_recovery(evp__buf_t *b, const evp__cli_spool_t *s) {
   const evp__wal_stats_t *st = &s->stats;
   evp__buf_addf(b,
-                "{\"records\":%llu,\"torn_tail_bytes\":%llu,\"damaged_regions\":%llu,"
-                "\"damaged_bytes\":%llu,\"quarantined_bytes\":%llu,\"damage\":[",
+                "{\"records\":%llu,\"torn_tail_bytes\":%llu,\"unused_tail_bytes\":%llu,"
+                "\"damaged_regions\":%llu,\"damaged_bytes\":%llu,\"quarantined_bytes\":%llu,"
+                "\"damage\":[",
                 (unsigned long long)st->recovered_records, (unsigned long long)st->truncated_bytes,
-                (unsigned long long)st->corrupt_records, (unsigned long long)st->corrupt_bytes,
-                (unsigned long long)st->quarantined_bytes);
+                (unsigned long long)st->unused_bytes, (unsigned long long)st->corrupt_records,
+                (unsigned long long)st->corrupt_bytes, (unsigned long long)st->quarantined_bytes);
   for (uint64_t i = 0; i < s->ndamage && i < EVP__CLI_SPOOL_DAMAGE_KEPT; i++) {
     const evp__cli_spool_damage_t *d = &s->damage[i];
     evp__buf_adds(b, i ? ",{\"segment\":" : "{\"segment\":");
