@@ -23,6 +23,13 @@ int evp__cli_send(int argc, char **argv);
 int evp__cli_local(int argc, char **argv);
 int evp__cli_secret(int argc, char **argv);
 int evp__cli_demo(int argc, char **argv);
+int evp__cli_spool(int argc, char **argv);
+
+/* The event schema of `evpipe local` on @p data_dir when no --schema is
+ * given: DATA_DIR/schema.json, written from the built-in schema when it does
+ * not exist yet. Fills @p def with its path and returns 0, or prints why
+ * (prefixed "evpipe @p cmd:") and returns -1. Server builds only. */
+int evp__cli_default_schema(const char *cmd, const char *data_dir, char *def, size_t def_size);
 
 /* Option parsing shared by commands: "--name VALUE" or "--name=VALUE".
  * Returns 1 and sets *val when argv[*i] is option @p name (advancing *i past

@@ -41,6 +41,31 @@ static void usage(FILE *f) {
 }
 
 #ifdef EVP_WITH_SERVER
+int evp__cli_default_schema(const char *cmd, const char *data_dir, char *def, size_t def_size) {
+  /* No schema given: DIR/schema.json, written from the built-in default
+   * schema on first start (then it can be edited in place). */
+  char err[512];
+  if ((size_t)snprintf(def, def_size, "%s/schema.json", data_dir) >= def_size) {
+    fprintf(stderr, "evpipe %s: --data path too long\n", cmd);
+    return -1;
+  }
+  if (access(def, F_OK) != 0) {
+    evp_err_t e = evp__mkdirs(data_dir, err, sizeof err);
+    if (e == EVP_OK)
+      e = evp__file_write_secret(def, (const char *)evp__default_schema, evp__default_schema_len, 1,
+                                 err, sizeof err);
+    if (e != EVP_OK && e != EVP_ERR_STATE) {
+      fprintf(stderr, "evpipe %s: cannot write the default schema: %s\n", cmd, err);
+      return -1;
+    }
+    char f[4200];
+    size_t n = 0;
+    evp__local_log_str(f, sizeof f, &n, "schema", def);
+    evp__local_log("info", "no --schema: wrote the built-in event schema", f);
+  }
+  return 0;
+}
+
 static int num(const char *opt, const char *v, long long min, long long max, long long *out) {
   if (evp__cli_parse_i64(v, min, max, out) == 0) return 0;
   fprintf(stderr, "evpipe local: %s must be an integer in %lld..%lld\n", opt, min, max);
@@ -189,28 +214,9 @@ int evp__cli_local(int argc, char **argv) {
     if (num("--token-lockout-seconds", lockout_s, 1, 900, &v)) return EVP_CLI_USAGE;
     o.token_lockout_s = (int)v;
   }
-  char def[4096], err[512];
+  char def[4096];
   if (!schema) {
-    /* No schema given: DIR/schema.json, written from the built-in default
-     * schema on first start (then it can be edited in place). */
-    if ((size_t)snprintf(def, sizeof def, "%s/schema.json", o.data_dir) >= sizeof def) {
-      fprintf(stderr, "evpipe local: --data path too long\n");
-      return EVP_CLI_USAGE;
-    }
-    if (access(def, F_OK) != 0) {
-      evp_err_t e = evp__mkdirs(o.data_dir, err, sizeof err);
-      if (e == EVP_OK)
-        e = evp__file_write_secret(def, (const char *)evp__default_schema, evp__default_schema_len,
-                                   1, err, sizeof err);
-      if (e != EVP_OK && e != EVP_ERR_STATE) {
-        fprintf(stderr, "evpipe local: cannot write the default schema: %s\n", err);
-        return EVP_CLI_FAIL;
-      }
-      char f[4200];
-      size_t n = 0;
-      evp__local_log_str(f, sizeof f, &n, "schema", def);
-      evp__local_log("info", "no --schema: wrote the built-in event schema", f);
-    }
+    if (evp__cli_default_schema("local", o.data_dir, def, sizeof def) != 0) return EVP_CLI_FAIL;
     schema = def;
   }
   o.schema_path = schema;
