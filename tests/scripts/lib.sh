@@ -30,12 +30,13 @@ finish() {
 }
 
 # start_local DATA_DIR CLIENTS_FILE [ARGS...]: run `evpipe local` on a free
-# loopback port in the background; sets PID and URL (URL empty when it did
-# not come up within 10 s). Its stdout/stderr go to $TMP/local.out|err.
+# loopback port (or on $LOCAL_LISTEN when set, for restarts on one address)
+# in the background; sets PID and URL (URL empty when it did not come up
+# within 10 s). Its stdout/stderr go to $TMP/local.out|err.
 start_local() {
   local data=$1 clients=$2
   shift 2
-  "${EVP_CLI:?}" local --listen 127.0.0.1:0 --data "$data" \
+  "${EVP_CLI:?}" local --listen "${LOCAL_LISTEN:-127.0.0.1:0}" --data "$data" \
     --schema "${EVP_SOURCE_DIR:?}/examples/schemas/glue-data-catalog-json-schema.json" \
     --clients "$clients" "$@" >"$TMP/local.out" 2>"$TMP/local.err" &
   PID=$!
