@@ -330,9 +330,11 @@ static void *send_main(void *p) {
   return NULL;
 }
 
-/* A paused client on @p url (nothing is sent), with a spool in @p dir
- * (NULL: memory only), extra settings as name, value, ..., NULL. */
+/* A client on @p url, paused (nothing is sent) unless "online" is among
+ * the settings, with a spool in @p dir (NULL: memory only), extra settings
+ * as name, value, ..., NULL. */
 static evp_client_t *mk_paused(const char *url, const char *dir, ...) {
+  int online = 0;
   evp_conf_t *c = evp_conf_new();
   char e[256];
   const char *kv[][2] = {{"endpoint", url},
@@ -349,6 +351,10 @@ static evp_client_t *mk_paused(const char *url, const char *dir, ...) {
   const char *k;
   while ((k = va_arg(ap, const char *))) {
     const char *v = va_arg(ap, const char *);
+    if (!strcmp(k, "online")) {
+      online = 1;
+      continue;
+    }
     if (evp_conf_set(c, k, v, e, sizeof e)) {
       va_end(ap);
       goto bad;
@@ -358,7 +364,7 @@ static evp_client_t *mk_paused(const char *url, const char *dir, ...) {
   evp_conf_set_delivery_cb(c, on_dr, NULL);
   evp_client_t *cl = evp_client_new(c, e, sizeof e);
   if (!cl) goto bad;
-  evp_client_pause(cl);
+  if (!online) evp_client_pause(cl);
   return cl;
 bad:
   fprintf(stderr, "%s\n", e);
@@ -383,12 +389,20 @@ static void du(const char *dir, unsigned long long *alloc, unsigned long long *s
   }
 }
 
-/* One case of (a): 2 threads send n events each half. Returns events/s. */
+/* One case of (a): 2 threads send n events each half; @p online: the
+ * sender delivers meanwhile (steady state: items are recycled), else the
+ * client is paused with the default queue limits (offline: past 100,000
+ * events, a spool keeps them on disk only; memory only would refuse, so it
+ * is given room for all). Returns events/s. */
 static double send_case(const char *label, const char *url, const char *dir, const char *sync,
-                        const char *ev, int evlen, long n, double *p99_out) {
+                        int online, const char *ev, int evlen, long n, double *p99_out) {
   if (dir) rm_rf(dir);
-  evp_client_t *c =
-      dir ? mk_paused(url, dir, "spool.sync", sync, NULL) : mk_paused(url, NULL, NULL);
+  const char *qe = online || !dir ? "3000000" : "100000";
+  const char *qb = online || !dir ? "2000000000" : "67108864";
+  evp_client_t *c = dir ? mk_paused(url, dir, "spool.sync", sync, "queue.max.events", qe,
+                                    "queue.max.bytes", qb, online ? "online" : NULL, "", NULL)
+                        : mk_paused(url, NULL, "queue.max.events", qe, "queue.max.bytes", qb,
+                                    online ? "online" : NULL, "", NULL);
   send_arg a[2];
   pthread_t t[2];
   double *lat = malloc(sizeof(double) * (size_t)n);
@@ -399,6 +413,7 @@ static double send_case(const char *label, const char *url, const char *dir, con
   }
   for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
   double dt = now_s() - t0;
+  if (online) evp_flush(c, 600000);
   long m = (n / 2) * 2;
   qsort(lat, (size_t)m, sizeof *lat, cmp_d);
   double rate = (double)m / dt;
@@ -408,7 +423,7 @@ static double send_case(const char *label, const char *url, const char *dir, con
          lat[(size_t)(m * 0.999)] * 1e6, lat[m - 1] * 1e6, a[0].refused + a[1].refused);
   *p99_out = lat[(size_t)(m * 0.99)] * 1e6;
   free(lat);
-  if (dir && !strcmp(sync, "interval")) {
+  if (dir && !strcmp(sync, "interval") && !online) {
     unsigned long long alloc, size;
     evp_client_destroy(c, 0);
     du(dir, &alloc, &size);
@@ -442,15 +457,25 @@ static int spool_bench(long n, const char *dir_arg) {
   double p99;
   if (getenv("EVP_BENCH_SPOOL_RESUME_ONLY")) goto resume;
   /* Warm-up (heap, page cache, CPU frequency). */
-  send_case("warm-up (memory)", url, NULL, NULL, ev, evlen, n / 4, &p99);
-  double mem = send_case("memory only", url, NULL, NULL, ev, evlen, n, &p99);
+  send_case("warm-up (memory)", url, NULL, NULL, 1, ev, evlen, n / 4, &p99);
+  printf(" online (delivering to the responder meanwhile):\n");
+  double mem = send_case("memory only", url, NULL, NULL, 1, ev, evlen, n, &p99);
   double p99_mem = p99;
-  double itv = send_case("spool.sync=interval", url, dir, "interval", ev, evlen, n, &p99);
+  double itv = send_case("spool.sync=interval", url, dir, "interval", 1, ev, evlen, n, &p99);
   double p99_itv = p99;
-  double nev = send_case("spool.sync=never", url, dir, "never", ev, evlen, n, &p99);
-  double alw = send_case("spool.sync=always", url, dir, "always", ev, evlen, n / 20, &p99);
+  double nev = send_case("spool.sync=never", url, dir, "never", 1, ev, evlen, n, &p99);
+  double alw = send_case("spool.sync=always", url, dir, "always", 1, ev, evlen, n / 20, &p99);
   printf("  ratios to memory only: interval %.2f (p99 %.2fx), never %.2f, always %.4f\n", itv / mem,
          p99_itv / p99_mem, nev / mem, alw / mem);
+  printf(" offline (paused; default queue limits, so the spool keeps all but the first "
+         "100,000 on disk only):\n");
+  mem = send_case("memory only (no limit)", url, NULL, NULL, 0, ev, evlen, n, &p99);
+  p99_mem = p99;
+  itv = send_case("spool.sync=interval", url, dir, "interval", 0, ev, evlen, n, &p99);
+  p99_itv = p99;
+  nev = send_case("spool.sync=never", url, dir, "never", 0, ev, evlen, n, &p99);
+  printf("  ratios to memory only: interval %.2f (p99 %.2fx), never %.2f\n", itv / mem,
+         p99_itv / p99_mem, nev / mem);
 
   /* (c) resume from ~1 GiB */
 resume:

@@ -1,6 +1,8 @@
 /* Suite: the client's internal pieces in isolation: the door scanner, event
  * filling, UUIDv7, backoff, Retry-After, response parsing, loopback test. */
 #include <check.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "client/client_int.h"
@@ -196,6 +198,32 @@ START_TEST(rejection_reasons_are_bounded) {
 }
 END_TEST
 
+/* A forked child draws fresh random bits for its ids: the per-thread pool
+ * it inherited from the parent would otherwise give both the same ids. */
+START_TEST(forked_child_makes_its_own_ids) {
+  char parent[37], child[37] = "";
+  ck_assert_int_eq(evp__client_uuid7(parent), EVP_OK); /* fills this thread's pool */
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    char id[37];
+    int ok = evp__client_uuid7(id) == EVP_OK && write(p[1], id, 36) == 36;
+    _exit(ok ? 0 : 1);
+  }
+  close(p[1]);
+  ck_assert_int_eq(read(p[0], child, 36), 36);
+  close(p[0]);
+  int st;
+  waitpid(pid, &st, 0);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  ck_assert_int_eq(evp__client_uuid7(parent), EVP_OK); /* the parent's next id */
+  /* The time prefix may match (same millisecond); the random part must not. */
+  ck_assert_msg(memcmp(parent + 14, child + 14, 22) != 0, "parent %s, child %s", parent, child);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("client_unit");
   TCase *tc = tcase_create("unit");
@@ -208,6 +236,7 @@ int main(void) {
   tcase_add_test(tc, retry_after_parses_both_forms);
   tcase_add_test(tc, responses_are_parsed_defensively);
   tcase_add_test(tc, loopback_detection);
+  tcase_add_test(tc, forked_child_makes_its_own_ids);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "client/client_int.h"
+#include "client/spool.h"
 
 static int fits(const evp_client_t *c, uint64_t cost) {
   return c->pending_n + 1 <= (uint64_t)c->conf->queue_max_events &&
@@ -99,8 +100,9 @@ void evp__client_room_free(evp_client_t *c, size_t n, uint64_t bytes) {
 
 void evp__client_queue_release(evp_client_t *c, size_t n, uint64_t bytes) {
   evp__client_item_recycle(c);
-  if (!n) return;
+  if (!n && !evp__spool_settle_pending(c)) return;
   pthread_mutex_lock(&c->mu);
+  if (c->spool) evp__spool_settle_apply(c); /* the reported events' records */
   /* Reports held for evp_poll keep their room until served. */
   uint64_t held_b = 0;
   size_t held = c->staged.n ? evp__client_poll_publish(c, &held_b) : 0;

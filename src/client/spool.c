@@ -158,6 +158,7 @@ void evp__spool_close(evp_client_t *c) {
   evp__wal_close(s->w);
   free(s->ring);
   free(s->opq);
+  free(s->settle_q);
   free(s);
   c->spool = NULL;
 }
@@ -431,25 +432,48 @@ void evp__spool_refill(evp_client_t *c) {
 
 /* ------------------------------------------------------------ settle, commit, drop */
 
+/* Caller holds c->mu. */
+static void settle_locked(evp__spool *s, uint64_t seq) {
+  if (seq < s->ring_seq0 || seq >= s->ring_seq0 + s->ring_n) return;
+  evp__spool_ent *e = ent_at(s, seq);
+  if (e->left && --e->left == 0) s->settled_ahead += e->end - e->off;
+  s->settled_events++;
+  while (s->ring_n && s->ring[s->ring_head].left == 0) {
+    evp__spool_ent *h = &s->ring[s->ring_head];
+    s->settled_ahead -= h->end - h->off;
+    s->acked_to = h->end;
+    s->ring_head = (s->ring_head + 1) & (s->ring_cap - 1);
+    s->ring_n--;
+    s->ring_seq0++;
+  }
+}
+
 void evp__spool_settle(evp_client_t *c, const evp__item *it) {
   evp__spool *s = c->spool;
   if (!s || it->spool_seq == UINT64_MAX) return;
-  pthread_mutex_lock(&c->mu);
-  if (it->spool_seq >= s->ring_seq0 && it->spool_seq < s->ring_seq0 + s->ring_n) {
-    evp__spool_ent *e = ent_at(s, it->spool_seq);
-    if (e->left && --e->left == 0) s->settled_ahead += e->end - e->off;
-    s->settled_events++;
-    while (s->ring_n && s->ring[s->ring_head].left == 0) {
-      evp__spool_ent *h = &s->ring[s->ring_head];
-      s->settled_ahead -= h->end - h->off;
-      s->acked_to = h->end;
-      s->ring_head = (s->ring_head + 1) & (s->ring_cap - 1);
-      s->ring_n--;
-      s->ring_seq0++;
+  if (s->settle_n == s->settle_cap) {
+    size_t cap = s->settle_cap ? s->settle_cap * 2 : 1024;
+    uint64_t *q = cap <= 1u << 20 ? realloc(s->settle_q, cap * sizeof *q) : NULL;
+    if (!q) { /* apply what is noted, then this one, at once */
+      pthread_mutex_lock(&c->mu);
+      evp__spool_settle_apply(c);
+      settle_locked(s, it->spool_seq);
+      pthread_mutex_unlock(&c->mu);
+      return;
     }
+    s->settle_q = q;
+    s->settle_cap = cap;
   }
-  pthread_mutex_unlock(&c->mu);
+  s->settle_q[s->settle_n++] = it->spool_seq;
 }
+
+void evp__spool_settle_apply(evp_client_t *c) {
+  evp__spool *s = c->spool;
+  for (size_t i = 0; i < s->settle_n; i++) settle_locked(s, s->settle_q[i]);
+  s->settle_n = 0;
+}
+
+int evp__spool_settle_pending(const evp_client_t *c) { return c->spool && c->spool->settle_n; }
 
 int64_t evp__spool_commit(evp_client_t *c, int force) {
   evp__spool *s = c->spool;

@@ -60,6 +60,8 @@ struct evp__spool {
   uint64_t dropped, expired, recovered_events;
 
   /* sender */
+  uint64_t *settle_q; /* ring entries of events reported since the last queue release */
+  size_t settle_n, settle_cap;
   evp__wal_reader_t *rd;
   uint64_t rd_gen;
   int rd_broken; /* a record read back failed its checks; reported once */
@@ -83,8 +85,14 @@ evp_err_t evp__spool_send(evp_client_t *c, evp__item *it, char *errstr, size_t e
 void evp__spool_refill(evp_client_t *c);
 /* Can the sender read more back now? Caller holds c->mu. */
 int evp__spool_readable(const evp_client_t *c);
-/* Sender: @p it is settled (called for every reported event). */
+/* Sender: @p it is settled (called for every reported event). Noted
+ * without a lock; evp__spool_settle_apply, under c->mu at the queue release
+ * that follows every report, applies the batch (one lock per batch, not per
+ * event). */
 void evp__spool_settle(evp_client_t *c, const evp__item *it);
+void evp__spool_settle_apply(evp_client_t *c);
+/* Are settlements waiting to be applied? (sender) */
+int evp__spool_settle_pending(const evp_client_t *c);
 /* Sender: move the log's checkpoint to what is settled, at most once per
  * second unless @p force or a segment's worth is settled. Returns when the next commit is due (INT64_MAX:
  * nothing to commit). */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +36,20 @@ static evp_err_t sync_to_locked(evp__wal_t *w, uint64_t target) {
     w->syncing = 1;
     uint64_t upto = w->end;
     int fd = w->fd; /* stays open: rolling waits for !syncing */
+    /* Mapped: sync only the pages written since the last sync. fdatasync
+     * would also write back (and write-protect, so the next append faults
+     * again) the pages populated ahead of the appends. */
+    unsigned char *from = NULL;
+    size_t len = 0;
+    if (w->map) {
+      uint64_t base = w->segs[w->nsegs - 1].base;
+      uint64_t start = w->durable > base ? w->durable - base : 0;
+      start &= ~(uint64_t)4095;
+      from = w->map + start;
+      len = (size_t)(upto - base - start);
+    }
     pthread_mutex_unlock(&w->mu);
-    int r = fdatasync(fd);
+    int r = from ? msync(from, len, MS_SYNC) : fdatasync(fd);
     int en = errno;
     pthread_mutex_lock(&w->mu);
     w->syncing = 0;
@@ -44,7 +57,8 @@ static evp_err_t sync_to_locked(evp__wal_t *w, uint64_t target) {
       /* After a failed fsync the kernel may have dropped the dirty pages:
        * retrying could report success for data that is gone (Linux). */
       w->failed = EVP_ERR_IO;
-      snprintf(w->failmsg, sizeof w->failmsg, "wal: fdatasync: %s", strerror(en));
+      snprintf(w->failmsg, sizeof w->failmsg, "wal: %s: %s", from ? "msync" : "fdatasync",
+               strerror(en));
     } else {
       if (upto > w->durable) w->durable = upto;
       w->st.fsyncs++;
