@@ -72,6 +72,10 @@ static void on_damage(void *arg, const evp__wal_damage_t *d) {
 
 evp_err_t evp__spool_open(evp_client_t *c, char *errstr, size_t es) {
   const evp_conf_t *cf = c->conf;
+  if (strlen(cf->client_id) > EVP__WAL_MAX_CLIENT_ID)
+    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
+                       "client.id is longer than the spool's records hold (%u bytes)",
+                       EVP__WAL_MAX_CLIENT_ID);
   evp__spool *s = calloc(1, sizeof *s);
   if (!s) return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
   /* The directory holds events: private to its owner, like ~/.ssh. */
@@ -205,11 +209,24 @@ evp_err_t evp__spool_send(evp_client_t *c, evp__item *it, char *errstr, size_t e
   uint64_t cost = EVP__ITEM_COST(it);
   const char *ev = it->json;
   size_t len = it->len;
-  size_t rec = evp__wal_record_size(strlen(cf->client_id), &len, 1);
+  size_t idl = strlen(cf->client_id);
+  size_t rec = evp__wal_record_size(idl, &len, 1);
   uint64_t max = (uint64_t)cf->spool_max_bytes;
   it->enq_us = evp__mono_us();
   it->spool_us = evp__wall_us();
   it->from_spool = 0;
+  if (rec == 0) {
+    free(it);
+    return evp__seterr(errstr, es, EVP_ERR_TOO_LARGE, "event too large for the spool");
+  }
+  /* Encoded (CRC and all) before the lock: under it only the copy. */
+  unsigned char stackbuf[2048];
+  unsigned char *enc = rec <= sizeof stackbuf ? stackbuf : malloc(rec);
+  if (!enc) {
+    free(it);
+    return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+  }
+  evp__wal_record_encode(enc, cf->client_id, idl, it->spool_us, &ev, &len, 1);
   evp_err_t e = EVP_OK;
   uint64_t off = 0, end = 0;
   pthread_mutex_lock(&c->mu);
@@ -242,8 +259,7 @@ evp_err_t evp__spool_send(evp_client_t *c, evp__item *it, char *errstr, size_t e
     goto refused;
   }
   char werr[320];
-  e = evp__wal_append_nosync(s->w, cf->client_id, it->spool_us, &ev, &len, 1, &off, &end, werr,
-                             sizeof werr);
+  e = evp__wal_append_encoded(s->w, enc, rec, &off, &end, werr, sizeof werr);
   if (e != EVP_OK) {
     e = evp__seterr(errstr, es, e == EVP_ERR_TOO_LARGE ? e : EVP_ERR_IO, "spool.dir %s: %s",
                     cf->spool_dir, werr);
@@ -270,6 +286,7 @@ evp_err_t evp__spool_send(evp_client_t *c, evp__item *it, char *errstr, size_t e
     if (c->sender_waiting && !c->paused) evp__client_wake_sender(c);
   }
   pthread_mutex_unlock(&c->mu);
+  if (enc != stackbuf) free(enc);
   if (it) free(it); /* on disk only */
   if (cf->spool_sync == EVP__SPOOL_ALWAYS) {
     char serr[320];
@@ -282,6 +299,7 @@ evp_err_t evp__spool_send(evp_client_t *c, evp__item *it, char *errstr, size_t e
   return EVP_OK;
 refused:
   pthread_mutex_unlock(&c->mu);
+  if (enc != stackbuf) free(enc);
   free(it);
   return e;
 }

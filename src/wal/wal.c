@@ -113,41 +113,9 @@ static evp_err_t roll_locked(evp__wal_t *w, char *errstr, size_t errstr_size) {
   return EVP_OK;
 }
 
-/* Append one record; with @p sync, wait for the disk as the policy says. */
-static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
-                        int64_t sent_at_us, const char *const *events, const size_t *lens, size_t n,
-                        int sync, uint64_t *off_out, uint64_t *end_out, char *errstr,
-                        size_t errstr_size) {
-  if (!w || !client_id || (n && (!events || !lens)))
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: NULL argument");
-  for (size_t i = 0; i < n; i++)
-    if (!events[i] && lens[i])
-      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: event %zu is NULL", i);
-  /* Years 0000-9999: what the lake's dt= partitions can name. A record the
-   * batcher could not place would block the log behind it. */
-  if (received_at_us < INT64_C(-62167219200000000) || received_at_us > INT64_C(253402300799999999))
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                       "wal: received_at %lld us is outside the years 0000-9999",
-                       (long long)received_at_us);
-  size_t cl = strlen(client_id);
-  if (cl > EVP__WAL_MAX_CLIENT_ID)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
-                       "wal: client_id is %zu bytes (limit %u)", cl, EVP__WAL_MAX_CLIENT_ID);
-  size_t size = evp__wal_record_size_sent(cl, sent_at_us, lens, n);
-  if (size == 0 || size - EVP__WAL_HDR > w->max_record || (w->mapped && size > w->segment_bytes))
-    return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
-                       "wal: record of %zu events is larger than max_record_bytes (%zu)", n,
-                       w->mapped && w->segment_bytes < w->max_record ? w->segment_bytes
-                                                                     : w->max_record);
-  /* Mapped: the record is encoded straight into the mapping, under the lock
-   * (a copy of a few hundred bytes; no allocation, no system call). */
-  unsigned char *rec = NULL;
-  if (!w->mapped) {
-    rec = malloc(size);
-    if (!rec) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
-    evp__wal_record_encode_sent(rec, client_id, cl, received_at_us, sent_at_us, events, lens, n);
-  }
-
+/* Append the encoded record @p rec (@p size bytes holding @p n events). */
+static evp_err_t put(evp__wal_t *w, const unsigned char *rec, size_t size, size_t n, int sync,
+                     uint64_t *off_out, uint64_t *end_out, char *errstr, size_t errstr_size) {
   evp_err_t e = EVP_OK;
   pthread_mutex_lock(&w->mu);
   if (w->failed) {
@@ -165,8 +133,7 @@ static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_a
     seg = &w->segs[w->nsegs - 1];
   }
   if (w->mapped) {
-    evp__wal_record_encode_sent(w->map + seg->size, client_id, cl, received_at_us, sent_at_us,
-                                events, lens, n);
+    memcpy(w->map + seg->size, rec, size); /* into the page cache: no system call */
   } else if (evp__wal_pwrite_full(w->fd, rec, size, seg->size) != 0) {
     int en = errno;
     /* Cut the partial record so the next append does not follow garbage. */
@@ -195,7 +162,42 @@ static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_a
     evp__seterr(errstr, errstr_size, e, "%s", w->failmsg);
 out:
   pthread_mutex_unlock(&w->mu);
-  free(rec);
+  return e;
+}
+
+/* Append one record; with @p sync, wait for the disk as the policy says. */
+static evp_err_t append(evp__wal_t *w, const char *client_id, int64_t received_at_us,
+                        int64_t sent_at_us, const char *const *events, const size_t *lens, size_t n,
+                        int sync, uint64_t *off_out, uint64_t *end_out, char *errstr,
+                        size_t errstr_size) {
+  if (!w || !client_id || (n && (!events || !lens)))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: NULL argument");
+  for (size_t i = 0; i < n; i++)
+    if (!events[i] && lens[i])
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: event %zu is NULL", i);
+  /* Years 0000-9999: what the lake's dt= partitions can name. A record the
+   * batcher could not place would block the log behind it. */
+  if (received_at_us < INT64_C(-62167219200000000) || received_at_us > INT64_C(253402300799999999))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "wal: received_at %lld us is outside the years 0000-9999",
+                       (long long)received_at_us);
+  size_t cl = strlen(client_id);
+  if (cl > EVP__WAL_MAX_CLIENT_ID)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
+                       "wal: client_id is %zu bytes (limit %u)", cl, EVP__WAL_MAX_CLIENT_ID);
+  size_t size = evp__wal_record_size_sent(cl, sent_at_us, lens, n);
+  if (size == 0 || size - EVP__WAL_HDR > w->max_record || (w->mapped && size > w->segment_bytes))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
+                       "wal: record of %zu events is larger than max_record_bytes (%zu)", n,
+                       w->mapped && w->segment_bytes < w->max_record ? w->segment_bytes
+                                                                     : w->max_record);
+  /* Encoded (CRC and all) before the lock: under it only the copy. */
+  unsigned char stackbuf[2048];
+  unsigned char *rec = size <= sizeof stackbuf ? stackbuf : malloc(size);
+  if (!rec) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
+  evp__wal_record_encode_sent(rec, client_id, cl, received_at_us, sent_at_us, events, lens, n);
+  evp_err_t e = put(w, rec, size, n, sync, off_out, end_out, errstr, errstr_size);
+  if (rec != stackbuf) free(rec);
   return e;
 }
 
@@ -213,11 +215,19 @@ evp_err_t evp__wal_append_sent(evp__wal_t *w, const char *client_id, int64_t rec
                 errstr_size);
 }
 
-evp_err_t evp__wal_append_nosync(evp__wal_t *w, const char *client_id, int64_t received_at_us,
-                                 const char *const *events, const size_t *lens, size_t n,
-                                 uint64_t *off, uint64_t *end, char *errstr, size_t errstr_size) {
-  return append(w, client_id, received_at_us, EVP__WAL_NO_SENT_AT, events, lens, n, 0, off, end,
-                errstr, errstr_size);
+evp_err_t evp__wal_append_encoded(evp__wal_t *w, const unsigned char *rec, size_t size,
+                                  uint64_t *off, uint64_t *end, char *errstr, size_t errstr_size) {
+  uint32_t len;
+  evp__wal_record_t r;
+  if (!w || !rec || size < EVP__WAL_HDR || evp__wal_header_check(rec, &len) != 0 ||
+      len != size - EVP__WAL_HDR || evp__wal_payload_decode(rec + EVP__WAL_HDR, len, &r) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "wal: not an encoded record");
+  if (len > w->max_record || (w->mapped && size > w->segment_bytes))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
+                       "wal: record of %zu bytes is larger than max_record_bytes (%zu)", size,
+                       w->mapped && w->segment_bytes < w->max_record ? w->segment_bytes
+                                                                     : w->max_record);
+  return put(w, rec, size, r.nevents, 0, off, end, errstr, errstr_size);
 }
 
 /* A CLOCK_MONOTONIC condition variable's deadline @p ms from now. */

@@ -92,14 +92,15 @@ evp_err_t evp__wal_append_sent(evp__wal_t *w, const char *client_id, int64_t rec
                                int64_t sent_at_us, const char *const *events, const size_t *lens,
                                size_t n, char *errstr, size_t errstr_size);
 
-/* The same, for a caller that appends under a lock of its own: returns
- * the record's log offset and end in @p off / @p end (either may be NULL),
- * and never waits for the disk, whatever the policy; under
- * EVP__FSYNC_ALWAYS the caller then runs evp__wal_sync(w, *end) (wal_read.h)
- * before it acknowledges the record. */
-evp_err_t evp__wal_append_nosync(evp__wal_t *w, const char *client_id, int64_t received_at_us,
-                                 const char *const *events, const size_t *lens, size_t n,
-                                 uint64_t *off, uint64_t *end, char *errstr, size_t errstr_size);
+/* Append a record the caller encoded (evp__wal_record_encode, wal_format.h)
+ * before taking a lock of its own, so that under it only a copy happens.
+ * The record's header and structure are checked (not its CRC). Returns the
+ * record's log offset and end in @p off / @p end (either may be NULL), and
+ * never waits for the disk, whatever the policy: under EVP__FSYNC_ALWAYS
+ * the caller runs evp__wal_sync(w, *end) (wal_read.h) before it
+ * acknowledges the record. */
+evp_err_t evp__wal_append_encoded(evp__wal_t *w, const unsigned char *rec, size_t size,
+                                  uint64_t *off, uint64_t *end, char *errstr, size_t errstr_size);
 
 /* Events appended but not yet in a committed Parquet file (a gauge). */
 uint64_t evp__wal_pending_events(const evp__wal_t *w);

@@ -1329,6 +1329,58 @@ START_TEST(sent_at_survives_recovery_and_reading) {
 }
 END_TEST
 
+/* Mapped mode (the client spool): appends of pre-encoded records go into
+ * a preallocated, mapped segment; the file is cut to its records at close;
+ * rolls map the next segment; a record that is not one is refused. */
+START_TEST(mapped_segments_and_encoded_appends) {
+  mk_tmpdir();
+  evp__wal_opts_t o = {0};
+  o.fsync = EVP__FSYNC_INTERVAL;
+  o.interval_ms = 1;
+  o.segment_bytes = 65536;
+  o.mapped = 1;
+  o.retain_bytes = 1;
+  evp__wal_t *w;
+  char err[512];
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  unsigned char rec[512];
+  uint64_t total = 0, off = 0, end = 0;
+  for (int k = 0; k < 3000; k++) {
+    char ev[64];
+    size_t len = (size_t)snprintf(ev, sizeof ev, "{\"k\":%d}", k);
+    const char *evs[1] = {ev};
+    size_t size = evp__wal_record_size(2, &len, 1);
+    evp__wal_record_encode(rec, "c1", 2, 1000 + k, evs, &len, 1);
+    ck_assert_int_eq(evp__wal_append_encoded(w, rec, size, &off, &end, err, sizeof err), EVP_OK);
+    ck_assert_uint_eq(end - off, size);
+    total += size;
+  }
+  ck_assert_uint_eq(end, total);
+  unsigned char junk[64] = "EVWR not a record";
+  ck_assert_int_eq(evp__wal_append_encoded(w, junk, sizeof junk, NULL, NULL, err, sizeof err),
+                   EVP_ERR_INVALID_ARG);
+  ck_assert_int_eq(evp__wal_sync(w, end, err, sizeof err), EVP_OK);
+  evp__wal_stats_t st;
+  evp__wal_get_stats(w, &st);
+  ck_assert_uint_ge(st.segments, 2); /* rolled past 64 KiB */
+  /* The active segment is preallocated while open ... */
+  char p[400];
+  seg_path(p, sizeof p, evp__wal_first_offset(w));
+  evp__wal_close(w);
+  /* ... and holds only its records once closed. */
+  struct stat sb;
+  ck_assert_int_eq(stat(p, &sb), 0);
+  ck_assert_int_lt(sb.st_size, 65536);
+  ck_assert_int_eq(evp__wal_open(waldir, &o, &w, err, sizeof err), EVP_OK);
+  evp__wal_get_stats(w, &st);
+  ck_assert_uint_eq(st.recovered_records, 3000);
+  ck_assert_uint_eq(st.truncated_bytes, 0);
+  ck_assert_uint_eq(evp__wal_end(w), total);
+  evp__wal_close(w);
+  rm_tmpdir();
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("wal");
   TCase *tc = tcase_create("wal");
@@ -1355,6 +1407,7 @@ int main(void) {
   tcase_add_test(tc, resync_across_read_chunks);
   tcase_add_test(tc, sent_at_record_format);
   tcase_add_test(tc, sent_at_survives_recovery_and_reading);
+  tcase_add_test(tc, mapped_segments_and_encoded_appends);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
