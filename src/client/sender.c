@@ -396,6 +396,34 @@ void evp__client_wake_sender(evp_client_t *c) {
   c->sender_waiting = 0;
 }
 
+/* Sleep (caller holds c->mu; returns with it released) until @p wake
+ * (NEVER: no deadline) or a wake-up: on the condition variable when nothing
+ * is in flight, else in the transport's poll, so that finished requests,
+ * the deadline and wake-ups from evp_send, flush or close all end the
+ * wait; the finished requests are then settled. */
+static void wait_until(evp_client_t *c, int64_t now, int64_t wake) {
+  if (!c->http.busy_n) {
+    c->sender_waiting = 1;
+    if (wake == NEVER) {
+      pthread_cond_wait(&c->cv_sender, &c->mu);
+    } else {
+      struct timespec ts = evp__timespec_us(wake);
+      pthread_cond_timedwait(&c->cv_sender, &c->mu, &ts);
+    }
+    c->sender_waiting = 0;
+    pthread_mutex_unlock(&c->mu);
+    return;
+  }
+  c->sender_waiting = 2;
+  pthread_mutex_unlock(&c->mu);
+  int64_t ms = wake == NEVER ? 1000 : (wake - now + 999) / 1000;
+  evp__client_xfer_wait(c, (int)(ms < 0 ? 0 : ms > 1000 ? 1000 : ms));
+  pthread_mutex_lock(&c->mu);
+  c->sender_waiting = 0;
+  pthread_mutex_unlock(&c->mu);
+  collect(c);
+}
+
 void *evp__client_sender_main(void *arg) {
   evp_client_t *c = arg;
   evp__http *h = &c->http;
@@ -434,26 +462,7 @@ void *evp__client_sender_main(void *arg) {
         collect(c);
         continue;
       }
-      if (!h->busy_n) {
-        c->sender_waiting = 1;
-        if (wake == NEVER) {
-          pthread_cond_wait(&c->cv_sender, &c->mu);
-        } else {
-          struct timespec ts = evp__timespec_us(wake);
-          pthread_cond_timedwait(&c->cv_sender, &c->mu, &ts);
-        }
-        c->sender_waiting = 0;
-        pthread_mutex_unlock(&c->mu);
-        continue;
-      }
-      c->sender_waiting = 2;
-      pthread_mutex_unlock(&c->mu);
-      int64_t ms = wake == NEVER ? 1000 : (wake - now + 999) / 1000;
-      evp__client_xfer_wait(c, (int)(ms > 1000 ? 1000 : ms));
-      pthread_mutex_lock(&c->mu);
-      c->sender_waiting = 0;
-      pthread_mutex_unlock(&c->mu);
-      collect(c);
+      wait_until(c, now, wake);
       continue;
     }
     int64_t wake = NEVER;
@@ -507,28 +516,7 @@ void *evp__client_sender_main(void *arg) {
     }
     if (!act) {
       if (!c->work.n) c->need_n = 1, c->need_bytes = 0;
-      if (!h->busy_n) {
-        c->sender_waiting = 1;
-        if (wake == NEVER) {
-          pthread_cond_wait(&c->cv_sender, &c->mu);
-        } else {
-          struct timespec ts = evp__timespec_us(wake);
-          pthread_cond_timedwait(&c->cv_sender, &c->mu, &ts);
-        }
-        c->sender_waiting = 0;
-        pthread_mutex_unlock(&c->mu);
-        continue;
-      }
-      /* Requests in flight: wait for them, a deadline, or a wake-up
-       * (the transport's wakeup from evp_send, flush or close). */
-      c->sender_waiting = 2;
-      pthread_mutex_unlock(&c->mu);
-      int64_t ms = wake == NEVER ? 1000 : (wake - now + 999) / 1000;
-      evp__client_xfer_wait(c, (int)(ms < 0 ? 0 : ms > 1000 ? 1000 : ms));
-      pthread_mutex_lock(&c->mu);
-      c->sender_waiting = 0;
-      pthread_mutex_unlock(&c->mu);
-      collect(c);
+      wait_until(c, now, wake);
       continue;
     }
     pthread_mutex_unlock(&c->mu);
