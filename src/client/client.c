@@ -278,6 +278,7 @@ long evp_client_destroy(evp_client_t *c, int timeout_ms) {
    * is served here, so every event is reported before this returns. */
   if (c->conf->callbacks_mode == EVP__CB_POLL) evp__client_poll_serve(c);
   long undelivered = c->closed_undelivered;
+  evp__spool_close(c);       /* its last commit may log, through c->conf */
   evp_conf_destroy(c->conf); /* wipes client.secret */
   free_client(c);
   return undelivered;

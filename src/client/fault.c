@@ -1,7 +1,8 @@
 /* Errors about the service rather than one event: the error callback (once
  * per change of condition, so a lossy link does not flood the application),
  * the stats' last_error, and the permanent-error state that fails every
- * pending and new event at once instead of retrying what cannot succeed.
+ * pending and new event at once instead of retrying what cannot succeed
+ * (with a spool: that holds every event back for a while instead).
  * Sender thread only (in poll mode the error callback itself waits for
  * evp_poll). */
 #define _POSIX_C_SOURCE 200809L
@@ -43,6 +44,21 @@ void evp__client_fail_permanently(evp_client_t *c, evp_err_t e, const char *reas
     free(r);
   }
   evp__item_list_append(&all, &c->work);
+  if (c->spool) {
+    /* The spool is there to outlast the service's trouble: a refused
+     * credential, a wrong URL or a proxy error ends when someone fixes it,
+     * and failing the events would delete what the spool promised to keep.
+     * They wait (and age: spool.max.age.ms) while every send pauses for
+     * retry.backoff.max.ms, then go again. */
+    c->work = all;
+    int64_t until = evp__mono_us() + c->conf->retry_backoff_max_ms * 1000;
+    if (until > c->pause_until_us) c->pause_until_us = until;
+    char why[400];
+    snprintf(why, sizeof why, "%s (events kept in the spool; next try in %lld ms)", reason,
+             (long long)c->conf->retry_backoff_max_ms);
+    evp__client_raise(c, e, 1, why);
+    return;
+  }
   c->perm_err = e;
   c->perm_until_us = evp__mono_us() + c->conf->retry_backoff_max_ms * 1000;
   if (reason != c->perm_msg) /* the standing error again: already there */

@@ -553,17 +553,32 @@ void evp__spool_drop(evp_client_t *c) {
       evp__item_list_append(&c->work, &c->q);
       pthread_mutex_unlock(&c->mu);
     }
-    if (!c->work.n) {
-      /* Only events in flight or awaiting retry are left: they settle on
-       * their own. The next evp_send that finds the spool full asks again. */
+    evp__list dead = {0};
+    for (int i = 0; i < 256 && c->work.head; i++)
+      evp__item_list_push(&dead, evp__item_list_pop(&c->work));
+    /* During an outage the events in memory all await a retry: the oldest
+     * of those go too (else the spool would refuse until the service is
+     * back, which is the other policy). */
+    while (dead.n < 256 && c->retry) {
+      evp__retry **best = &c->retry;
+      for (evp__retry **rp = &c->retry; *rp; rp = &(*rp)->next)
+        if ((*rp)->items.head->spool_us < (*best)->items.head->spool_us) best = rp;
+      evp__retry *r = *best;
+      while (dead.n < 256 && r->items.head)
+        evp__item_list_push(&dead, evp__item_list_pop(&r->items));
+      if (!r->items.n) {
+        *best = r->next;
+        free(r);
+      }
+    }
+    if (!dead.n) {
+      /* Only events in flight are left: they settle on their own. The next
+       * evp_send that finds the spool full asks again. */
       pthread_mutex_lock(&c->mu);
       s->drop_wanted = 0;
       pthread_mutex_unlock(&c->mu);
       return;
     }
-    evp__list dead = {0};
-    for (int i = 0; i < 256 && c->work.head; i++)
-      evp__item_list_push(&dead, evp__item_list_pop(&c->work));
     pthread_mutex_lock(&c->mu);
     s->dropped += dead.n;
     pthread_mutex_unlock(&c->mu);

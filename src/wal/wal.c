@@ -69,7 +69,7 @@ static evp_err_t sync_to_locked(evp__wal_t *w, uint64_t target) {
 }
 
 /* Caller holds w->mu. Start a new segment at w->end. */
-static evp_err_t roll_locked(evp__wal_t *w, char *errstr, size_t errstr_size) {
+static evp_err_t roll_locked(evp__wal_t *w, size_t need, char *errstr, size_t errstr_size) {
   while (w->syncing) pthread_cond_wait(&w->sync_cv, &w->mu);
   if (w->policy != EVP__FSYNC_NEVER && w->durable < w->end) {
     /* The new segment's records must not become durable before older ones. */
@@ -86,13 +86,16 @@ static evp_err_t roll_locked(evp__wal_t *w, char *errstr, size_t errstr_size) {
   evp_err_t e = evp__wal_new_segment(w, &fd, errstr, errstr_size);
   if (e) return e;
   if (w->mapped) {
-    while (w->prefaulting) pthread_cond_wait(&w->reap_cv, &w->mu); /* it uses the old map */
+    /* Neither the prefaulter nor a sync may be using the old map (each wait
+     * releases the lock, so the other may start meanwhile). */
+    while (w->prefaulting || w->syncing)
+      pthread_cond_wait(w->prefaulting ? &w->reap_cv : &w->sync_cv, &w->mu);
     /* Map the new segment before giving up the old one: when the disk is
      * full the log stays as it was and a later append retries the roll. */
     unsigned char *old_map = w->map;
     size_t old_len = w->map_len;
     w->map = NULL;
-    if ((e = evp__wal_map_active(w, fd, 0, errstr, errstr_size))) {
+    if ((e = evp__wal_map_active(w, fd, 0, need, errstr, errstr_size))) {
       w->map = old_map;
       w->map_len = old_len;
       close(fd);
@@ -129,7 +132,7 @@ static evp_err_t put(evp__wal_t *w, const unsigned char *rec, size_t size, size_
   }
   evp__wal_seg_t *seg = &w->segs[w->nsegs - 1];
   if (seg->size > 0 && seg->size + size > (w->mapped ? w->map_len : w->segment_bytes)) {
-    if ((e = roll_locked(w, errstr, errstr_size))) goto out;
+    if ((e = roll_locked(w, size, errstr, errstr_size))) goto out;
     seg = &w->segs[w->nsegs - 1];
   }
   if (w->mapped) {
@@ -237,6 +240,7 @@ static void deadline_in(struct timespec *ts, int ms) {
 
 static void *reaper_main(void *arg);
 static void stop_threads(evp__wal_t *w);
+static void lock_unregister(int fd);
 
 /* EVP__FSYNC_INTERVAL: sync whatever was written, every interval_ms. */
 static void *ticker_main(void *arg) {
@@ -292,7 +296,10 @@ static void release(evp__wal_t *w, int sync_inited) {
     if (w->nsegs) evp__wal_unmap_active(w, w->fd, w->segs[w->nsegs - 1].size);
     close(w->fd);
   }
-  if (w->lockfd >= 0) close(w->lockfd);
+  if (w->lockfd >= 0) {
+    if (w->lock_registered) lock_unregister(w->lockfd);
+    close(w->lockfd);
+  }
   if (w->dirfd >= 0) close(w->dirfd);
   if (sync_inited) {
     pthread_cond_destroy(&w->reap_cv);
@@ -306,6 +313,54 @@ static void release(evp__wal_t *w, int sync_inited) {
   free(w->skips);
   free(w->dir);
   free(w);
+}
+
+/* Lock files of the logs open in this process. A forked child shares the
+ * parent's open lock file, and with it the lock, for as long as it lives:
+ * so the child closes its copy at once (the parent keeps the lock), or no
+ * later process could open the log while such a child lives (a prefork
+ * server, Python's multiprocessing). */
+static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t locks_once = PTHREAD_ONCE_INIT;
+static int *locks;
+static size_t nlocks, locks_cap;
+
+static void locks_prepare(void) { pthread_mutex_lock(&locks_mu); }
+static void locks_parent(void) { pthread_mutex_unlock(&locks_mu); }
+static void locks_child(void) {
+  for (size_t i = 0; i < nlocks; i++) close(locks[i]);
+  nlocks = 0;
+  pthread_mutex_unlock(&locks_mu);
+}
+static void locks_install(void) { pthread_atfork(locks_prepare, locks_parent, locks_child); }
+
+static int lock_register(int fd) {
+  pthread_once(&locks_once, locks_install);
+  pthread_mutex_lock(&locks_mu);
+  int ok = 1;
+  if (nlocks == locks_cap) {
+    size_t cap = locks_cap ? locks_cap * 2 : 8;
+    int *l = realloc(locks, cap * sizeof *l);
+    if (l) {
+      locks = l;
+      locks_cap = cap;
+    } else {
+      ok = 0;
+    }
+  }
+  if (ok) locks[nlocks++] = fd;
+  pthread_mutex_unlock(&locks_mu);
+  return ok;
+}
+
+static void lock_unregister(int fd) {
+  pthread_mutex_lock(&locks_mu);
+  for (size_t i = 0; i < nlocks; i++)
+    if (locks[i] == fd) {
+      locks[i] = locks[--nlocks];
+      break;
+    }
+  pthread_mutex_unlock(&locks_mu);
 }
 
 static evp_err_t open_dir(evp__wal_t *w, const char *dir, char *errstr, size_t errstr_size) {
@@ -334,6 +389,9 @@ static evp_err_t open_dir(evp__wal_t *w, const char *dir, char *errstr, size_t e
                          "wal: %s is in use by another process or handle", dir);
     return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: lock %s/LOCK: %s", dir, strerror(en));
   }
+  if (!lock_register(w->lockfd))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "wal: out of memory");
+  w->lock_registered = 1;
   return EVP_OK;
 }
 
@@ -526,18 +584,25 @@ evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char
   else if (w->policy != EVP__FSYNC_NEVER && (e = sync_to_locked(w, offset)))
     evp__seterr(errstr, errstr_size, e, "%s", w->failmsg);
   pthread_mutex_unlock(&w->mu);
-  if (!e) e = evp__wal_ckpt_write(w->dirfd, w->dir, offset, errstr, errstr_size);
   if (e) {
     pthread_mutex_unlock(&w->ckpt_mu);
     return e;
   }
+  /* When the checkpoint file cannot be written (a full disk: it needs a
+   * block for its temporary), the segments wholly before @p offset still
+   * go: their records are stored already, and a log whose first segment
+   * starts past its checkpoint reads from that segment on. Deleting them is
+   * what frees the disk. */
+  evp_err_t ce = evp__wal_ckpt_write(w->dirfd, w->dir, offset, errstr, errstr_size);
   /* Segments wholly before the checkpoint are only kept (oldest deleted
    * first) while they fit retain_bytes; the active one is always kept. */
   uint64_t dead[64];
   size_t ndead = 0;
   pthread_mutex_lock(&w->mu);
-  w->checkpoint = offset;
-  w->pending -= nevents < w->pending ? nevents : w->pending;
+  if (!ce) {
+    w->checkpoint = offset;
+    w->pending -= nevents < w->pending ? nevents : w->pending;
+  }
   uint64_t committed = 0;
   for (size_t i = 0; i + 1 < w->nsegs && w->segs[i].base + w->segs[i].size <= offset; i++)
     committed += w->segs[i].size;
@@ -556,7 +621,7 @@ evp_err_t evp__wal_commit(evp__wal_t *w, uint64_t offset, uint64_t nevents, char
   pthread_mutex_unlock(&w->mu);
   for (size_t i = 0; i < ndead; i++) evp__wal_unlink_seg(w, dead[i]);
   pthread_mutex_unlock(&w->ckpt_mu);
-  return EVP_OK;
+  return ce;
 }
 
 evp_err_t evp__wal_sync(evp__wal_t *w, uint64_t offset, char *errstr, size_t errstr_size) {

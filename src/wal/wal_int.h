@@ -54,6 +54,7 @@ struct evp__wal {
   char *dir;
   int dirfd, lockfd, fd; /* fd: the active (last) segment, written with pwrite or through map */
   int mapped;            /* evp__wal_opts_t.mapped */
+  int lock_registered;   /* lockfd is in wal.c's list (closed in forked children) */
   unsigned char *map;    /* mapped mode: the active segment, map_len bytes */
   size_t map_len;
   /* Mapped mode: the reaper thread populates the pages of the active
@@ -124,9 +125,10 @@ int evp__wal_quarantine(evp__wal_t *w, int fd, uint64_t base, uint64_t off, uint
  * caller holds w->mu (or is still opening) and closes the previous fd. */
 evp_err_t evp__wal_new_segment(evp__wal_t *w, int *fd_out, char *errstr, size_t errstr_size);
 /* Mapped mode (wal_map.c): preallocate the active segment @p fd (of which
- * @p used bytes hold records) to segment_bytes and map it; undo that when it
- * stops being active, cutting the unused tail. */
-evp_err_t evp__wal_map_active(evp__wal_t *w, int fd, uint64_t used, char *errstr,
+ * @p used bytes hold records) to segment_bytes and map it (on a nearly full
+ * disk, to just enough for @p need more bytes); undo that when it stops
+ * being active, cutting the unused tail. */
+evp_err_t evp__wal_map_active(evp__wal_t *w, int fd, uint64_t used, size_t need, char *errstr,
                               size_t errstr_size);
 void evp__wal_unmap_active(evp__wal_t *w, int fd, uint64_t used);
 /* Populate ahead (caller holds mu; called by the reaper thread when

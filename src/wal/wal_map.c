@@ -19,7 +19,7 @@
 #include "base/base.h"
 #include "wal/wal_int.h"
 
-evp_err_t evp__wal_map_active(evp__wal_t *w, int fd, uint64_t used, char *errstr,
+evp_err_t evp__wal_map_active(evp__wal_t *w, int fd, uint64_t used, size_t need, char *errstr,
                               size_t errstr_size) {
   size_t len = w->segment_bytes;
   if (used > len) len = (size_t)used; /* a segment written with a larger segment_bytes */
@@ -27,6 +27,12 @@ evp_err_t evp__wal_map_active(evp__wal_t *w, int fd, uint64_t used, char *errstr
   if (fstat(fd, &st) != 0) goto io;
   if ((uint64_t)st.st_size < len) {
     int r = posix_fallocate(fd, 0, (off_t)len);
+    if ((r == ENOSPC || r == EDQUOT) && need) {
+      /* A nearly full disk (delivered segments just freed a little): a
+       * segment just big enough, rounded up to 64 KiB, keeps events coming. */
+      size_t small = ((size_t)used + need + 65535) & ~(size_t)65535;
+      if (small < len && (r = posix_fallocate(fd, 0, (off_t)small)) == 0) len = small;
+    }
     if (r != 0) {
       /* Leave the file as it was: a partly extended segment would only be
        * zeros, which recovery cuts, but there is no reason to keep them. */

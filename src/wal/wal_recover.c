@@ -376,6 +376,6 @@ evp_err_t evp__wal_recover(evp__wal_t *w, char *errstr, size_t errstr_size) {
   w->durable = w->end;
   if (w->fd < 0 && (e = evp__wal_new_segment(w, &w->fd, errstr, errstr_size))) return e;
   if (w->mapped)
-    return evp__wal_map_active(w, w->fd, w->segs[w->nsegs - 1].size, errstr, errstr_size);
+    return evp__wal_map_active(w, w->fd, w->segs[w->nsegs - 1].size, 0, errstr, errstr_size);
   return EVP_OK;
 }
