@@ -373,10 +373,23 @@ void evp__spool_refill(evp_client_t *c) {
   size_t nrec = 0;
   uint64_t again = UINT64_MAX; /* read again from here (out of memory) */
   int broken = 0;
+  uint64_t damaged = 0, damaged_bytes = 0;
+  char why[400] = "";
   while (nrec < REFILL_MAX && got.n < room_n && got.bytes < room_b) {
     evp__wal_record_t r;
     int have = 0;
     if (evp__wal_reader_next(s->rd, &r, &have, err, sizeof err) != EVP_OK) {
+      /* A record damaged since the spool was opened (a bad block, a stray
+       * write): only it is lost; reading goes on at the next valid one. */
+      uint64_t skipped;
+      char serr[160];
+      if (evp__wal_reader_damaged(s->rd) &&
+          evp__wal_reader_skip(s->rd, &skipped, serr, sizeof serr) == EVP_OK) {
+        damaged++;
+        damaged_bytes += skipped;
+        snprintf(why, sizeof why, "spool %s: %s", c->conf->spool_dir, err);
+        continue;
+      }
       broken = 1;
       break;
     }
@@ -422,6 +435,8 @@ void evp__spool_refill(evp_client_t *c) {
     s->unread -= recs[i].n < s->unread ? recs[i].n : s->unread;
     s->unread_first_us = recs[i].at;
   }
+  s->read_damaged += damaged;
+  s->read_damaged_bytes += damaged_bytes;
   evp__list rest;
   list_split(&got, kept, &rest);
   c->pending_n += got.n;
@@ -441,6 +456,11 @@ void evp__spool_refill(evp_client_t *c) {
   }
   pthread_mutex_unlock(&c->mu);
   evp__client_items_recycle(c, &rest);
+  if (damaged) {
+    evp__client_log(c, EVP_LOG_ERR, "%s; skipped %llu byte(s), the events in them are lost", why,
+                    (unsigned long long)damaged_bytes);
+    evp__client_raise(c, EVP_ERR_IO, 1, why);
+  }
   if (broken) {
     evp__client_log(c, EVP_LOG_ERR, "spool %s: %s; the events after it wait for the next client",
                     c->conf->spool_dir, err);

@@ -58,6 +58,7 @@ struct evp__spool {
   size_t opq_cap, opq_head, opq_n;
   int drop_wanted; /* drop_oldest: evp_send found the spool full */
   uint64_t dropped, expired, recovered_events;
+  uint64_t read_damaged, read_damaged_bytes; /* records damaged after open, skipped on read */
 
   /* sender */
   uint64_t *settle_q; /* ring entries of events reported since the last queue release */

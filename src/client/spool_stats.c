@@ -18,6 +18,7 @@ void evp__spool_stats(evp_client_t *c, evp__buf_t *b) {
     held += s->ring[(s->ring_head + i) & (s->ring_cap - 1)].left;
   int64_t oldest = s->ring_n ? s->ring[s->ring_head].at_us : unread ? s->unread_first_us : 0;
   uint64_t dropped = s->dropped, expired = s->expired, recovered = s->recovered_events;
+  uint64_t dmg = s->read_damaged, dmg_bytes = s->read_damaged_bytes;
   pthread_mutex_unlock(&c->mu);
   int64_t age = oldest ? (evp__wall_us() - oldest) / 1000 : 0;
   evp__buf_addf(b,
@@ -28,5 +29,6 @@ void evp__spool_stats(evp_client_t *c, evp__buf_t *b) {
                 (long long)(age > 0 ? age : 0), (unsigned long long)recovered,
                 (unsigned long long)dropped, (unsigned long long)expired,
                 (unsigned long long)ws.segments, (unsigned long long)ws.truncated_bytes,
-                (unsigned long long)ws.corrupt_records, (unsigned long long)ws.corrupt_bytes);
+                (unsigned long long)(ws.corrupt_records + dmg),
+                (unsigned long long)(ws.corrupt_bytes + dmg_bytes));
 }

@@ -30,6 +30,16 @@ evp_err_t evp__wal_reader_next_append(evp__wal_reader_t *r, evp__wal_record_t *r
                                       unsigned char **buf, size_t *len, size_t *cap, char *errstr,
                                       size_t errstr_size);
 
+/* After evp__wal_reader_next failed: 1 when a record failed its checks
+ * (damaged after the log was opened), 0 for a read error. */
+int evp__wal_reader_damaged(const evp__wal_reader_t *r);
+/* Step over the damaged record evp__wal_reader_next just reported: to the
+ * next offset of its segment where a whole valid record starts, or to the
+ * segment's end; *skipped gets the bytes stepped over. EVP_ERR_IO on a read
+ * error. */
+evp_err_t evp__wal_reader_skip(evp__wal_reader_t *r, uint64_t *skipped, char *errstr,
+                               size_t errstr_size);
+
 /* Offset of the next record the reader will return. */
 uint64_t evp__wal_reader_pos(const evp__wal_reader_t *r);
 

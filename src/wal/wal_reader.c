@@ -31,6 +31,7 @@ struct evp__wal_reader {
   unsigned char *win; /* bytes [win_off, win_off + win_len) of segment fd_base */
   uint64_t win_off;
   size_t win_len;
+  int damaged; /* the last error was a record that failed its checks */
 };
 
 /* @p n bytes at file offset @p off of the open segment, which holds at
@@ -119,6 +120,7 @@ static evp_err_t next_into(evp__wal_reader_t *r, evp__wal_record_t *rec, int *go
                            size_t errstr_size) {
   evp__wal_t *w = r->w;
   *got = 0;
+  r->damaged = 0;
 again:;
   uint64_t base = 0, segend = 0;
   int found = 0;
@@ -183,11 +185,53 @@ bad:;
     r->pos = end;
     goto again;
   }
+  r->damaged = 1;
   return evp__seterr(
       errstr, errstr_size, EVP_ERR_IO,
       "wal: record at offset %llu of %s/%s is damaged (changed after the log was "
       "opened); reopening the log skips it and copies it to the quarantine directory",
       (unsigned long long)off, w->dir, name);
+}
+
+int evp__wal_reader_damaged(const evp__wal_reader_t *r) { return r->damaged; }
+
+evp_err_t evp__wal_reader_skip(evp__wal_reader_t *r, uint64_t *skipped, char *errstr,
+                               size_t errstr_size) {
+  static const unsigned char magic[4] = {'E', 'V', 'W', 'R'};
+  evp__wal_t *w = r->w;
+  uint64_t from = r->pos, segend = 0;
+  pthread_mutex_lock(&w->mu);
+  for (size_t i = 0; i < w->nsegs; i++)
+    if (w->segs[i].base <= from && from < w->segs[i].base + w->segs[i].size) {
+      segend = w->segs[i].base + w->segs[i].size;
+      break;
+    }
+  pthread_mutex_unlock(&w->mu);
+  r->damaged = 0;
+  if (!segend || r->fd < 0) return EVP_OK; /* nothing there: the next read moves on */
+  /* The next offset in this segment where a whole valid record starts
+   * (each candidate goes through every check of next_into), else its end. */
+  for (uint64_t pos = from + 1; pos + EVP__WAL_HDR <= segend; pos++) {
+    size_t n;
+    unsigned char b[4];
+    const unsigned char *p = window_at(r, pos - r->fd_base, 4, segend - r->fd_base, b, &n);
+    if (!p) return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "wal: read: %s", strerror(errno));
+    if (n < 4 || memcmp(p, magic, 4) != 0) continue;
+    evp__wal_record_t rec;
+    int got;
+    size_t len = 0;
+    r->pos = pos;
+    if (next_into(r, &rec, &got, &r->buf, &len, &r->cap, errstr, errstr_size) == EVP_OK && got) {
+      r->pos = pos; /* read it again as the caller's next record */
+      *skipped = pos - from;
+      return EVP_OK;
+    }
+    if (!r->damaged) return EVP_ERR_IO; /* a read error, not a bad candidate */
+  }
+  r->pos = segend;
+  r->damaged = 0;
+  *skipped = segend - from;
+  return EVP_OK;
 }
 
 evp_err_t evp__wal_reader_next(evp__wal_reader_t *r, evp__wal_record_t *rec, int *got, char *errstr,
