@@ -13,114 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "client_harness.h"
+#include "spool_harness.h"
 #include "base/base.h"
 #include "wal/wal.h"
 #include "wal/wal_format.h"
 #include "wal/wal_read.h"
 #include "suite_main.h"
-#include "tmpdir.h"
 
-static char dir[256];
-
-static void setup(void) { test_tmpdir_make(dir, sizeof dir, "spool"); }
-static void teardown(void) { test_tmpdir_remove(dir); }
-
-static char spool[300];
-static const char *spool_dir(void) {
-  snprintf(spool, sizeof spool, "%s/spool", dir);
-  return spool;
-}
-
-/* Delivery reports with evp_delivery_from_spool, by event number. */
-typedef struct {
-  pthread_mutex_t mu;
-  int reports[H_MAX];
-  unsigned char status[H_MAX], err[H_MAX], from_spool[H_MAX];
-  long total, ok, failed, resumed;
-  void *opaque[64];
-} rec_t;
-
-static void on_report(evp_client_t *cl, const evp_delivery_t *d, void *op) {
-  (void)cl;
-  rec_t *r = op;
-  size_t idl;
-  const char *id = evp_delivery_event_id(d, &idl);
-  long k = -1;
-  if (idl > 3 && idl < 30 && !memcmp(id, "ev-", 3)) k = atol(id + 3);
-  pthread_mutex_lock(&r->mu);
-  r->total++;
-  if (evp_delivery_status(d) == EVP_DELIVERY_OK)
-    r->ok++;
-  else
-    r->failed++;
-  if (evp_delivery_from_spool(d)) r->resumed++;
-  if (k >= 0 && k < H_MAX) {
-    r->reports[k]++;
-    r->status[k] = (unsigned char)evp_delivery_status(d);
-    r->err[k] = (unsigned char)evp_delivery_error(d);
-    r->from_spool[k] = (unsigned char)evp_delivery_from_spool(d);
-    if (k < 64) r->opaque[k] = evp_delivery_opaque(d);
-  }
-  pthread_mutex_unlock(&r->mu);
-}
-
-static rec_t *rec_new(void) {
-  rec_t *r = calloc(1, sizeof *r);
-  pthread_mutex_init(&r->mu, NULL);
-  return r;
-}
-
-static void rec_free(rec_t *r) {
-  pthread_mutex_destroy(&r->mu);
-  free(r);
-}
-
-/* A spooling client on the mock server; extra settings as name, value, ...,
- * NULL. NULL with the error in err when evp_client_new refuses. */
-static evp_client_t *spool_client_v(ms_t *s, rec_t *r, char *err, size_t es, va_list ap) {
-  evp_conf_t *c = mk_conf(s, "spool.dir", spool_dir(), NULL);
-  const char *k;
-  while ((k = va_arg(ap, const char *))) {
-    const char *v = va_arg(ap, const char *);
-    char e[256];
-    ck_assert_msg(evp_conf_set(c, k, v, e, sizeof e) == EVP_OK, "%s", e);
-  }
-  if (r) evp_conf_set_delivery_cb(c, on_report, r);
-  evp_client_t *cl = evp_client_new(c, err, es);
-  if (!cl) evp_conf_destroy(c);
-  return cl;
-}
-
-static evp_client_t *spool_client(ms_t *s, rec_t *r, ...) {
-  va_list ap;
-  va_start(ap, r);
-  char e[512];
-  evp_client_t *cl = spool_client_v(s, r, e, sizeof e, ap);
-  va_end(ap);
-  ck_assert_msg(cl != NULL, "%s", e);
-  return cl;
-}
-
-/* Every event in [from, to) reached the server exactly once. */
-static void server_has_once(ms_t *s, long from, long to) {
-  for (long k = from; k < to; k++) {
-    char id[32];
-    snprintf(id, sizeof id, "ev-%ld", k);
-    ck_assert_msg(ms_count(s, id) == 1, "event %ld reached the server %d times", k,
-                  ms_count(s, id));
-  }
-}
-
-static long stat_num(evp_client_t *c, const char *path) {
-  char *j = evp_client_stats(c);
-  ck_assert_ptr_nonnull(j);
-  const char *p = strstr(j, path);
-  ck_assert_msg(p != NULL, "%s not in %s", path, j);
-  long v = atol(p + strlen(path));
-  evp_free(j);
-  return v;
-}
+static void setup(void) { test_tmpdir_make(spool_test_dir, sizeof spool_test_dir, "spool"); }
+static void teardown(void) { test_tmpdir_remove(spool_test_dir); }
 
 START_TEST(delivers_and_trims) {
   ms_t *s = ms_start();

@@ -12,78 +12,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "client_harness.h"
+#include "spool_harness.h"
 #include "suite_main.h"
-#include "tmpdir.h"
 
-static char dir[256];
-
-static void setup(void) { test_tmpdir_make(dir, sizeof dir, "spoolfault"); }
-static void teardown(void) { test_tmpdir_remove(dir); }
-
-static char spool[300];
-static const char *spool_dir(void) {
-  snprintf(spool, sizeof spool, "%s/spool", dir);
-  return spool;
-}
-
-/* Delivery reports by event number. */
-typedef struct {
-  pthread_mutex_t mu;
-  int reports[H_MAX];
-  unsigned char status[H_MAX];
-  long total, ok, failed;
-} rec_t;
-
-static void on_report(evp_client_t *cl, const evp_delivery_t *d, void *op) {
-  (void)cl;
-  rec_t *r = op;
-  size_t idl;
-  const char *id = evp_delivery_event_id(d, &idl);
-  long k = -1;
-  if (idl > 3 && idl < 30 && !memcmp(id, "ev-", 3)) k = atol(id + 3);
-  pthread_mutex_lock(&r->mu);
-  r->total++;
-  if (evp_delivery_status(d) == EVP_DELIVERY_OK)
-    r->ok++;
-  else
-    r->failed++;
-  if (k >= 0 && k < H_MAX) {
-    r->reports[k]++;
-    r->status[k] = (unsigned char)evp_delivery_status(d);
-  }
-  pthread_mutex_unlock(&r->mu);
-}
-
-static rec_t *rec_new(void) {
-  rec_t *r = calloc(1, sizeof *r);
-  pthread_mutex_init(&r->mu, NULL);
-  return r;
-}
-
-static void rec_free(rec_t *r) {
-  pthread_mutex_destroy(&r->mu);
-  free(r);
-}
-
-/* A spooling client on the mock server; extra settings as name, value, ...,
- * NULL. NULL with the error in err when evp_client_new refuses. */
-static evp_client_t *try_client(ms_t *s, rec_t *r, char *err, size_t es, ...) {
-  va_list ap;
-  va_start(ap, es);
-  evp_conf_t *c = mk_conf(s, "spool.dir", spool_dir(), NULL);
-  const char *k;
-  while ((k = va_arg(ap, const char *))) {
-    const char *v = va_arg(ap, const char *);
-    char e[256];
-    ck_assert_msg(evp_conf_set(c, k, v, e, sizeof e) == EVP_OK, "%s", e);
-  }
-  va_end(ap);
-  if (r) evp_conf_set_delivery_cb(c, on_report, r);
-  evp_client_t *cl = evp_client_new(c, err, es);
-  if (!cl) evp_conf_destroy(c);
-  return cl;
-}
+static void setup(void) { test_tmpdir_make(spool_test_dir, sizeof spool_test_dir, "spoolfault"); }
+static void teardown(void) { test_tmpdir_remove(spool_test_dir); }
 
 /* The path of the spool's first segment file. */
 static void first_segment(char *out, size_t n) {
@@ -121,21 +54,6 @@ static void damage_event(const char *id) {
   free(b);
 }
 
-static long stat_num(evp_client_t *c, const char *path) {
-  char *j = evp_client_stats(c);
-  ck_assert_ptr_nonnull(j);
-  const char *p = strstr(j, path);
-  ck_assert_msg(p != NULL, "%s not in %s", path, j);
-  long v = atol(p + strlen(path));
-  evp_free(j);
-  return v;
-}
-
-/* docs/spool.md, Recovery: "only the damaged record is lost, never
- * everything after". One record damaged after the spool was opened (a bad
- * block, a stray write) is found when the sender reads spilled events back:
- * it is skipped and counted, and the events after it, and new ones, are
- * delivered (before: reading stopped for the rest of the run). */
 START_TEST(damaged_record_read_back_stops_only_itself) {
   ms_t *s = ms_start();
   rec_t *r = rec_new();
