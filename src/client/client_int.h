@@ -407,7 +407,9 @@ evp__item *evp__client_item_get(void *client, size_t n);
 void evp__client_item_recycle(evp_client_t *c);
 void evp__client_item_free_all(evp_client_t *c);
 
-/* Queue side (queue.c). */
+/* Queue side (queue.c). Is there room in memory for one more event of
+ * @p cost (queue.max.events, queue.max.bytes)? Caller holds c->mu. */
+int evp__client_queue_fits(const evp_client_t *c, uint64_t cost);
 evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it);
 /* Called by the sender once items are reported: frees room (in poll mode,
  * not the room of the reports it publishes for evp_poll). */

@@ -9,7 +9,7 @@
 #include "client/client_int.h"
 #include "client/spool.h"
 
-static int fits(const evp_client_t *c, uint64_t cost) {
+int evp__client_queue_fits(const evp_client_t *c, uint64_t cost) {
   return c->pending_n + 1 <= (uint64_t)c->conf->queue_max_events &&
          c->pending_bytes + cost <= (uint64_t)c->conf->queue_max_bytes;
 }
@@ -22,7 +22,7 @@ evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it) {
     pthread_mutex_unlock(&c->mu);
     return EVP_ERR_STATE;
   }
-  if (!fits(c, cost)) {
+  if (!evp__client_queue_fits(c, cost)) {
     int64_t bt = c->conf->queue_block_timeout_ms;
     /* The sender thread (a callback calling evp_send) must never wait for
      * room only it can make; nor a poll-mode callback, whose thread makes
@@ -33,10 +33,10 @@ evp_err_t evp__client_queue_push(evp_client_t *c, evp__item *it) {
     }
     struct timespec ts = evp__timespec_us(evp__mono_us() + bt * 1000);
     c->space_waiters++;
-    while (!fits(c, cost) && !c->closing)
+    while (!evp__client_queue_fits(c, cost) && !c->closing)
       if (pthread_cond_timedwait(&c->cv_space, &c->mu, &ts) == ETIMEDOUT) break;
     c->space_waiters--;
-    if (c->closing || !fits(c, cost)) {
+    if (c->closing || !evp__client_queue_fits(c, cost)) {
       evp_err_t e = c->closing ? EVP_ERR_STATE : EVP_ERR_QUEUE_FULL;
       pthread_mutex_unlock(&c->mu);
       return e;

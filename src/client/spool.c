@@ -169,11 +169,6 @@ void evp__spool_close(evp_client_t *c) {
 
 /* ------------------------------------------------------------ evp_send */
 
-static int mem_fits(const evp_client_t *c, uint64_t cost) {
-  return c->pending_n + 1 <= (uint64_t)c->conf->queue_max_events &&
-         c->pending_bytes + cost <= (uint64_t)c->conf->queue_max_bytes;
-}
-
 static int opq_push(evp__spool *s, uint64_t off, void *opaque, size_t max) {
   if (s->opq_n == s->opq_cap) {
     if (s->opq_cap >= max) return 0;
@@ -251,7 +246,7 @@ evp_err_t evp__spool_send(evp_client_t *c, evp__item *it, char *errstr, size_t e
       goto refused;
     }
   }
-  int in_memory = !s->spilled && mem_fits(c, cost) && ring_room(s);
+  int in_memory = !s->spilled && evp__client_queue_fits(c, cost) && ring_room(s);
   if (!in_memory && it->opaque && s->opq_n >= (size_t)cf->queue_max_events) {
     e = evp__seterr(errstr, es, EVP_ERR_QUEUE_FULL,
                     "queue full: queue.max.events events sent with an opaque are waiting in "
@@ -308,7 +303,8 @@ refused:
 
 int evp__spool_readable(const evp_client_t *c) {
   const evp__spool *s = c->spool;
-  return s && s->spilled && !s->rd_broken && mem_fits(c, 1) && s->ring_n < s->ring_max;
+  return s && s->spilled && !s->rd_broken && evp__client_queue_fits(c, 1) &&
+         s->ring_n < s->ring_max;
 }
 
 uint64_t evp__spool_unread(const evp_client_t *c) { return c->spool ? c->spool->unread : 0; }
