@@ -46,4 +46,15 @@ for mode in OFF ON; do
   expect_grep "$TMP/out" "verified" "find_package (static=$mode): output"
 done
 if ldd "$TMP/cm-ON/hello" | grep -q "libevpipe"; then fail "find_package static binary is static"; else pass "find_package static binary is static"; fi
+# While 0.x a minor release may change the ABI (docs/abi.md): the package
+# accepts a request for its own MAJOR.MINOR only.
+mkdir -p "$TMP/ver"
+printf 'cmake_minimum_required(VERSION 3.18)\nproject(v LANGUAGES C)\nfind_package(evpipe ${WANT} REQUIRED)\n' >"$TMP/ver/CMakeLists.txt"
+have=$(sed -n 's/^Version: //p' "$P/$LIBDIR/pkgconfig/evpipe.pc")
+expect_rc 0 "find_package(evpipe ${have%.*}) accepts $have" cmake -S "$TMP/ver" -B "$TMP/ver/b1" \
+  -DCMAKE_PREFIX_PATH="$P" -DWANT="${have%.*}"
+older="${have%%.*}.$(( $(echo "$have" | cut -d. -f2) - 1 ))"
+expect_rc 1 "find_package(evpipe $older) refuses $have (0.x: another minor is another ABI)" \
+  cmake -S "$TMP/ver" -B "$TMP/ver/b2" -DCMAKE_PREFIX_PATH="$P" -DWANT="$older"
+expect_grep "$TMP/err" "not compatible\|version" "the refusal names the version"
 finish
