@@ -46,6 +46,24 @@ for mode in OFF ON; do
   expect_grep "$TMP/out" "verified" "find_package (static=$mode): output"
 done
 if ldd "$TMP/cm-ON/hello" | grep -q "libevpipe"; then fail "find_package static binary is static"; else pass "find_package static binary is static"; fi
+# A consumer of the shared library needs only libevpipe's own files: no
+# other package's .pc (PKG_CONFIG_LIBDIR hides the system's) and no other
+# package's CMake config (CMAKE_DISABLE_FIND_PACKAGE_* hides them).
+expect_rc 0 "pkg-config with only evpipe.pc visible" env PKG_CONFIG_LIBDIR="$P/$LIBDIR/pkgconfig" \
+  pkg-config --cflags --libs evpipe
+if grep -q "cjson\|openssl" "$TMP/out"; then fail "shared flags carry no dependency's flags: $(cat "$TMP/out")"
+else pass "shared flags carry no dependency's flags ($(cat "$TMP/out"))"; fi
+NODEPS="-DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON -DCMAKE_DISABLE_FIND_PACKAGE_ZLIB=ON"
+# shellcheck disable=SC2086
+expect_rc 0 "find_package, shared, without the dependencies' packages: configure" \
+  cmake -S "$SRC/examples/hello" -B "$TMP/nodeps" -DCMAKE_PREFIX_PATH="$P" $NODEPS -DCMAKE_BUILD_RPATH="$P/$LIBDIR"
+expect_rc 0 "find_package, shared, without the dependencies' packages: build" cmake --build "$TMP/nodeps"
+expect_rc 0 "find_package, shared, without the dependencies' packages: run" "$TMP/nodeps/hello"
+# shellcheck disable=SC2086
+expect_rc 1 "find_package COMPONENTS static without OpenSSL's package: refused" \
+  cmake -S "$SRC/examples/hello" -B "$TMP/nodeps-static" -DCMAKE_PREFIX_PATH="$P" $NODEPS -DHELLO_STATIC=ON
+expect_grep "$TMP/err" "evpipe_static needs OpenSSL" "the refusal names the missing dependency"
+
 # While 0.x a minor release may change the ABI (docs/abi.md): the package
 # accepts a request for its own MAJOR.MINOR only.
 mkdir -p "$TMP/ver"
