@@ -109,6 +109,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("evp_schema_destroy", None, p)
     fn("evp_schema_ctx_new", p)
     fn("evp_schema_ctx_destroy", None, p)
+    fn("evp_schema_ctx_set_limits", c_int, p, c_size_t, c_int, c_size_t)
     fn("evp_schema_validate", c_int, p, p, s, c_size_t)
     fn("evp_schema_ctx_error_count", c_size_t, p)
     fn("evp_schema_ctx_errors_truncated", c_int, p)

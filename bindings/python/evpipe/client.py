@@ -83,7 +83,8 @@ def _to_syslog(level: int) -> int:
 
 def property_name(key: str) -> str:
     """The library's property name for a Python keyword: ``batch_max_events``
-    → ``batch.max.events``; ``fill_event_id`` → ``fill.event_id``."""
+    → ``batch.max.events``; ``fill_event_id`` → ``fill.event_id``. Dotted
+    names are returned unchanged."""
     dotted = key.replace("_", ".")
     return dotted.replace("event.id", "event_id").replace("event.time", "event_time")
 
@@ -270,7 +271,7 @@ class Client:
     Configuration: keyword arguments named after the properties of
     docs/CONFIGURATION.md with dots as underscores (``client_id``,
     ``batch_max_events``, ``fill_event_id``), and/or ``config``, a mapping of
-    dotted names (``{"client.id": ...}``). Values may be str, int, float or
+    names in either form (``{"client.id": ...}``); keywords win. Values may be str, int, float or
     bool. An unknown name raises :class:`~evpipe.ConfigError`
     (EVP_ERR_CONF_UNKNOWN), a bad value EVP_ERR_CONF_INVALID.
 
@@ -305,7 +306,7 @@ class Client:
         self._core = core
         props: Dict[str, str] = {}
         for k, v in (config or {}).items():
-            props[k] = _conf_value(v)
+            props[property_name(k)] = _conf_value(v)
         for k, v in properties.items():
             props[property_name(k)] = _conf_value(v)
         if "callbacks.mode" in props and props["callbacks.mode"] != "poll":

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Union
 
 from . import _lib
-from .errors import ERR_INVALID_EVENT, ERR_NOMEM, OK, make
+from .errors import ERR_INVALID_EVENT, ERR_NOMEM, ERR_STATE, OK, check, make
 
 _ERRLEN = 512
 Document = Union[str, bytes, Mapping[str, Any], bool]
@@ -78,18 +78,20 @@ class Schema:
         finally:
             lib.evp_schema_loader_destroy(loader)
 
-    def validate(self, instance: Document) -> List[ValidationError]:
+    def validate(self, instance: Document, max_errors: int = 100) -> List[ValidationError]:
         """The errors of ``instance`` (text, bytes or a parsed object): an
-        empty list when it is valid. Raises :class:`~evpipe.InvalidEventError`
+        empty list when it is valid. ``max_errors``: 1 stops at the first
+        error (fastest), N collects up to N (at most 10000). Raises :class:`~evpipe.InvalidEventError`
         (EVP_ERR_JSON, ...) when the text is not acceptable JSON."""
         lib = _lib.lib()
         if not self._h:
-            raise make(31, "Schema is closed")
+            raise make(ERR_STATE, "Schema is closed")
         if self._ctx.h is None:
             self._ctx.h = lib.evp_schema_ctx_new()
             if not self._ctx.h:
                 raise MemoryError
         ctx = self._ctx.h
+        check(lib.evp_schema_ctx_set_limits(ctx, 0, 0, max_errors))
         b = _as_bytes(instance)
         code = lib.evp_schema_validate(self._h, ctx, b, len(b))
         if code == OK:
