@@ -138,6 +138,10 @@ class _Core:
         self.raised: List[BaseException] = []
         self.poller: Optional[threading.Thread] = None
         self.poller_stop = threading.Event()
+        # Threads inside one of this client's callbacks: the C library
+        # refuses evp_client_destroy/evp_flush/evp_poll from there.
+        self.in_callback = threading.local()
+        self.destroy_deferred = False
         # ctypes callback objects: the C client holds their addresses.
         self.c_delivery = _lib.DELIVERY_CB(self._delivery)
         self.c_error = _lib.ERROR_CB(self._error)
@@ -146,6 +150,7 @@ class _Core:
     # ---- callbacks, run by evp_poll/evp_flush/evp_client_destroy on the
     # calling Python thread (the log callback excepted: see Client).
     def _delivery(self, _client: int, report: int, _opaque: int) -> None:
+        self.in_callback.active = True
         try:
             lib = _lib.lib()
             n = ctypes.c_size_t(0)
@@ -176,8 +181,11 @@ class _Core:
                 self.on_delivery(dr)
         except BaseException as e:  # raised again by poll()/flush()/close()
             self.raised.append(e)
+        finally:
+            self.in_callback.active = False
 
     def _error(self, code: int, retrying: int, reason: Optional[bytes], _opaque: int) -> None:
+        self.in_callback.active = True
         try:
             err = make(code, _lib.text(reason))
             if self.on_error is not None:
@@ -186,6 +194,8 @@ class _Core:
                 log.warning("%s%s", err, " (retrying)" if retrying else "")
         except BaseException as e:
             self.raised.append(e)
+        finally:
+            self.in_callback.active = False
 
     def _log(self, level: int, msg: Optional[bytes], _opaque: int) -> None:
         # May run on a library thread: only append (deque.append is atomic);
@@ -201,6 +211,9 @@ class _Core:
             self.raised.clear()
             raise e
 
+    def inside_callback(self) -> bool:
+        return bool(getattr(self.in_callback, "active", False))
+
     def usable(self) -> int:
         if self.forked or self.pid != os.getpid():
             raise StateError(ERR_STATE, f"this Client was created in process {self.pid}; a "
@@ -215,6 +228,12 @@ class _Core:
             # In a forked child: never touch the parent's C state; its memory
             # is left alone (evp_client_destroy documents the same).
             self.h = None
+            return 0
+        if self.inside_callback():
+            # Only reachable from the garbage collector (close() refuses):
+            # the poller thread destroys the client once the callback returns.
+            self.destroy_deferred = True
+            self.closing = True
             return 0
         self.closing = True
         self.poller_stop.set()
@@ -239,6 +258,10 @@ class _Core:
             if h is None:
                 break
             lib.evp_poll(h, interval_ms)
+            if self.destroy_deferred:
+                self.closing = False
+                self.destroy(0)
+                break
             try:
                 self.drain()
             except BaseException as e:
@@ -411,6 +434,8 @@ class Client:
         the rest as failed, and free the client. Returns the number of events
         reported undelivered. Closing twice does nothing (returns 0)."""
         core = self._core
+        if core.inside_callback():
+            raise StateError(ERR_STATE, "close() cannot be called from the client's own callback")
         if core.h is None:
             return 0
         if core.forked or core.pid != os.getpid():

@@ -119,3 +119,22 @@ def test_property_names():
     assert evpipe.property_name("fill_event_id") == "fill.event_id"
     assert evpipe.property_name("fill_event_time") == "fill.event_time"
     assert evpipe.property_name("client_secret") == "client.secret"
+
+
+def test_close_from_own_callback_is_refused():
+    results: List[str] = []
+    c = evpipe.Client(endpoint="http://127.0.0.1:9", client_id="a", client_secret="s" * 32)
+
+    def cb(_r: evpipe.DeliveryReport) -> None:
+        for call in (c.close, c.flush, c.poll):
+            try:
+                call()
+            except evpipe.StateError:
+                results.append("refused")
+
+    c.pause()
+    c.send(event(), on_delivery=cb)
+    assert c.flush(0) == 1
+    c.resume()
+    assert c.close(0) == 1
+    assert results == ["refused"] * 3
