@@ -15,8 +15,8 @@ import hashlib
 import io
 import os
 import tarfile
+import re
 import time
-import tomllib
 import zipfile
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -28,7 +28,43 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 def _project() -> Dict[str, Any]:
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        project: Dict[str, Any] = tomllib.load(f)["project"]
+        raw = f.read()
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        return _project_fallback(raw.decode("utf-8"))
+    project: Dict[str, Any] = tomllib.loads(raw.decode("utf-8"))["project"]
+    return project
+
+
+def _project_fallback(text: str) -> Dict[str, Any]:
+    """Read [project] and [project.urls] without tomllib: only the forms this
+    package's pyproject.toml uses (strings, arrays of strings, one-line
+    inline tables of strings)."""
+    project: Dict[str, Any] = {}
+    table: Optional[Dict[str, Any]] = None
+    pending = ""
+    for line in text.splitlines():
+        line = pending + line.split(" #")[0].strip() if not line.lstrip().startswith("#") else ""
+        if line.startswith("["):
+            name = line.strip("[]")
+            table = project if name == "project" else \
+                project.setdefault("urls", {}) if name == "project.urls" else None
+            continue
+        if table is None or "=" not in line:
+            continue
+        if line.count("[") > line.count("]"):
+            pending = line + " "
+            continue
+        pending = ""
+        key, value = (x.strip() for x in line.split("=", 1))
+        strings = re.findall(r'"((?:[^"\\]|\\.)*)"', value)
+        if value.startswith("["):
+            table[key] = strings
+        elif value.startswith("{"):
+            table[key] = dict(zip(re.findall(r"(\w+)\s*=", value), strings))
+        else:
+            table[key.strip('"')] = strings[0] if strings else value
     return project
 
 
