@@ -68,6 +68,11 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("EVPIPE_LIBRARY", os.path.join(args.build, "libevpipe.so.0.2"))
     import evpipe  # noqa: E402 (after the library path is chosen)
+    # As bench_client does: keep freed pages (no trimming between rounds), so
+    # the warm-up round's heap serves the timed one on both sides.
+    import ctypes
+    M_TRIM_THRESHOLD = -1
+    ctypes.CDLL(None).mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
     import logging
     logging.getLogger("evpipe").setLevel(logging.ERROR)  # the unreachable endpoint's warning
 
