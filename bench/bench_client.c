@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -552,11 +553,49 @@ static int resume_child(const char *url, const char *dir, long big, unsigned lon
   return left == 0 ? 0 : 1;
 }
 
+/* evp_send throughput on one thread, nothing delivered (see the file
+ * comment): the baseline that language bindings compare their send with. */
+static int send_throughput(long n, const char *event) {
+  char ev[512];
+  if (!event) {
+    make_event(ev, sizeof ev, 123456);
+    event = ev;
+  }
+  size_t len = strlen(event);
+  char limit[32];
+  snprintf(limit, sizeof limit, "%ld", n + 1000);
+  char e[256];
+  double rate = 0;
+  /* Round 0 warms the heap up (its pages faulted in, as in a long-running
+   * application); round 1 is timed. Without a trim threshold free() would
+   * hand round 0's pages back to the kernel at destroy and round 1 would
+   * fault them in again (the Python bench sets the same). */
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  for (int round = 0; round < 2; round++) {
+    evp_client_t *c =
+        mk_paused("http://127.0.0.1:9", NULL, "callbacks.mode", "poll", "queue.max.events", limit,
+                  "message.timeout.ms", "3600000", (const char *)NULL);
+    double t0 = now_s();
+    for (long k = 0; k < n; k++)
+      if (evp_send(c, event, len, e, sizeof e) != EVP_OK) {
+        fprintf(stderr, "send: %s\n", e);
+        return 1;
+      }
+    rate = (double)n / (now_s() - t0);
+    evp_client_destroy(c, 0); /* poll mode: serves the (failed) reports itself */
+  }
+  printf("evp_send, %ld events of %zu bytes, one thread, paused client: %.0f events/s\n", n, len,
+         rate);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 6 && !strcmp(argv[1], "spool-resume-child"))
     return resume_child(argv[2], argv[3], atol(argv[4]), strtoull(argv[5], NULL, 10));
   if (argc > 1 && !strcmp(argv[1], "spool"))
     return spool_bench(argc > 2 ? atol(argv[2]) : 1000000, argc > 3 ? argv[3] : NULL);
+  if (argc > 1 && !strcmp(argv[1], "send"))
+    return send_throughput(argc > 2 ? atol(argv[2]) : 1000000, argc > 3 ? argv[3] : NULL);
   long n = argc > 1 ? atol(argv[1]) : 1000000;
   int port = start_server();
   if (port < 0) {
