@@ -291,10 +291,20 @@ func TestUseAfterClose(t *testing.T) {
 	if err := c.Pause(); !errors.Is(err, ErrState) {
 		t.Errorf("Pause after Close: %v", err)
 	}
-	if _, ok := <-c.Reports(); ok {
+	select {
+	case _, ok := <-c.Reports():
+		if ok {
+			t.Errorf("a report on a closed client")
+		}
+	case <-time.After(time.Second):
 		t.Errorf("Reports not closed")
 	}
-	if _, ok := <-c.Errors(); ok {
+	select {
+	case _, ok := <-c.Errors():
+		if ok {
+			t.Errorf("an error on a closed client")
+		}
+	case <-time.After(time.Second):
 		t.Errorf("Errors not closed")
 	}
 }
@@ -316,15 +326,24 @@ func TestCloseWithoutReadingReports(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, ev.EventID)
+		if i == n/2 {
+			// The poll goroutine takes the first half's reports and blocks
+			// on the full channel; the second half's are left for Flush to
+			// serve, so Flush blocks too and must give up at its context.
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	start := time.Now()
-	if _, err := c.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Flush with nobody reading: %v, want the context's deadline", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Flush took %v past its 1 s context", d)
+	flushed := make(chan error, 1)
+	go func() { _, err := c.Flush(ctx); flushed <- err }()
+	select {
+	case err := <-flushed:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Flush with nobody reading: %v, want the context's deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("Flush with a 1 s context still blocked after 10 s (nobody reads Reports)")
 	}
 	closed := make(chan error)
 	go func() { closed <- c.Close() }()
