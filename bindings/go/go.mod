@@ -1,0 +1,3 @@
+module github.com/libevpipe/libevpipe/bindings/go
+
+go 1.19
