@@ -65,6 +65,7 @@ template <> struct is_error_code_enum<evp_err_t> : true_type {};
 } // namespace std
 /// @endcond
 
+/** The C++ wrapper of libevpipe (this header). */
 namespace evpipe {
 
 /**
