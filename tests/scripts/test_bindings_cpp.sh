@@ -38,9 +38,32 @@ done
 expect_rc 0 "examples/cpp/send_events delivers 7 events" "$BIN/send_events" "$URL" cpp-app "$SECRET" 7
 expect_grep "$TMP/out" "^7 delivered, 0 failed, 0 pending" "send_events prints its summary"
 sed -n 's/^delivered \([0-9a-f-]*\) .*/\1/p' "$TMP/out" >>"$TMP/ids"
+
+# Installed: the header is in the prefix, and the example builds with
+# pkg-config and with find_package(evpipe) (docs/cpp.md) and delivers.
+if [ -z "${EVP_SANITIZE:-}" ]; then
+  P="$TMP/prefix"
+  expect_rc 0 "cmake --install" cmake --install "$EVP_BINARY_DIR" --prefix "$P"
+  LIBDIR=$(cd "$P" && ls -d lib* | head -1)
+  [ -f "$P/include/evpipe/evpipe.hpp" ] && pass "evpipe.hpp installed" || fail "evpipe.hpp installed"
+  # shellcheck disable=SC2046
+  expect_rc 0 "pkg-config build of examples/cpp" g++ -std=c++17 -Wall -Wextra -pedantic -Werror \
+    "$SRC/examples/cpp/send_events.cpp" -o "$TMP/ex_pc" \
+    $(PKG_CONFIG_PATH="$P/$LIBDIR/pkgconfig" pkg-config --cflags --libs evpipe) -Wl,-rpath,"$P/$LIBDIR"
+  expect_rc 0 "find_package build of examples/cpp" sh -c "cmake -S '$SRC/examples/cpp' -B '$TMP/ex_cm' \
+    -DCMAKE_PREFIX_PATH='$P' -DCMAKE_BUILD_RPATH='$P/$LIBDIR' && cmake --build '$TMP/ex_cm'"
+  for how in pc cm; do
+    ex="$TMP/ex_pc"
+    [ "$how" = cm ] && ex="$TMP/ex_cm/send_events"
+    expect_rc 0 "installed example ($how build) delivers 3 events" "$ex" "$URL" cpp-app "$SECRET" 3
+    sed -n 's/^delivered \([0-9a-f-]*\) .*/\1/p' "$TMP/out" >>"$TMP/ids"
+  done
+fi
 want=$(sort -u "$TMP/ids" | wc -l)
 n=$(wc -l <"$TMP/ids")
-[ "$n" -eq "$want" ] && [ "$n" -eq $((40 * ${#progs[@]} + 7)) ] && pass "$n distinct event_ids reported delivered" ||
+extra=0
+[ -z "${EVP_SANITIZE:-}" ] && extra=6
+[ "$n" -eq "$want" ] && [ "$n" -eq $((40 * ${#progs[@]} + 7 + extra)) ] && pass "$n distinct event_ids reported delivered" ||
   fail "event_ids reported: $n lines, $want distinct"
 
 stop_local
