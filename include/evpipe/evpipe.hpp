@@ -60,6 +60,13 @@
 #include "schema.h"
 
 /// @cond EVP_INTERNAL
+// Failure paths out of line and out of the hot code (GCC and Clang).
+#if defined(__GNUC__)
+#define EVP_CPP_COLD __attribute__((noinline, cold))
+#else
+#define EVP_CPP_COLD
+#endif
+
 namespace std {
 template <> struct is_error_code_enum<evp_err_t> : true_type {};
 } // namespace std
@@ -153,8 +160,7 @@ private:
 namespace detail {
 
 // Cold, out-of-line failure paths: the callers stay a C call and a branch.
-[[noreturn]] __attribute__((noinline, cold)) inline void throw_error(evp_err_t err,
-                                                                     const char *reason) {
+[[noreturn]] EVP_CPP_COLD inline void throw_error(evp_err_t err, const char *reason) {
   throw Error(err, reason ? std::string_view(reason) : std::string_view());
 }
 
@@ -625,7 +631,9 @@ public:
    * the Conf's on_delivery() callable, exactly once if the event is accepted
    * (never if send throws), on the thread `callbacks.mode` says. Costs one
    * allocation; if the client closes with the event left in its spool, the
-   * callable is destroyed without running. Thread-safety: any thread.
+   * callable is destroyed without running. With `delivery.report.mode=errors`
+   * a delivered event's callable does not run and is only destroyed at
+   * close: use plain send() there. Thread-safety: any thread.
    * @param json  the event.
    * @param fn    any callable `void(const DeliveryReport &)` (moved or copied).
    * @throws Error as send().
@@ -950,7 +958,7 @@ private:
     }
     return detail::set_result(rc, err, ec, reason);
   }
-  [[noreturn]] __attribute__((noinline, cold)) void fail(evp_err_t rc, const char *err) const {
+  [[noreturn]] EVP_CPP_COLD void fail(evp_err_t rc, const char *err) const {
     if (!c_ && (rc == EVP_ERR_INVALID_ARG || rc == EVP_ERR_STATE))
       detail::throw_error(EVP_ERR_STATE, "client is closed");
     detail::throw_error(rc, err);
