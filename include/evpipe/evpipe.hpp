@@ -724,10 +724,8 @@ public:
    *         a callable's exception.
    */
   long flush(int timeout_ms) {
-    long n = evp_flush(c_, timeout_ms);
-    rethrow_callable();
-    if (n < 0) fail(EVP_ERR_STATE, "flush refused (client closed, forked child, or a callback)");
-    return n;
+    return served(evp_flush(c_, timeout_ms),
+                  "flush refused (client closed, forked child, or a callback)");
   }
   /**
    * flush() without exceptions (a callable's exception stays pending).
@@ -736,9 +734,7 @@ public:
    * @return the events still pending, -1 on refusal.
    */
   long flush(int timeout_ms, std::error_code &ec) noexcept {
-    long n = evp_flush(c_, timeout_ms);
-    ec = n < 0 ? make_error_code(EVP_ERR_STATE) : std::error_code();
-    return n;
+    return refused_if_negative(evp_flush(c_, timeout_ms), ec);
   }
   /**
    * Poll mode: run the waiting callables on this thread (evp_poll()), then
@@ -749,10 +745,8 @@ public:
    * @throws Error EVP_ERR_STATE (not in poll mode, closed, forked child, from a callable).
    */
   long poll(int timeout_ms) {
-    long n = evp_poll(c_, timeout_ms);
-    rethrow_callable();
-    if (n < 0) fail(EVP_ERR_STATE, "poll refused (not callbacks.mode=poll, closed, or a callback)");
-    return n;
+    return served(evp_poll(c_, timeout_ms),
+                  "poll refused (not callbacks.mode=poll, closed, or a callback)");
   }
   /**
    * poll() without exceptions (a callable's exception stays pending).
@@ -761,9 +755,7 @@ public:
    * @return how many callbacks ran, -1 on refusal.
    */
   long poll(int timeout_ms, std::error_code &ec) noexcept {
-    long n = evp_poll(c_, timeout_ms);
-    ec = n < 0 ? make_error_code(EVP_ERR_STATE) : std::error_code();
-    return n;
+    return refused_if_negative(evp_poll(c_, timeout_ms), ec);
   }
   /**
    * Poll mode: a descriptor readable while callbacks wait (evp_poll_fd());
@@ -782,9 +774,7 @@ public:
    * @return the descriptor, -1 on refusal.
    */
   int poll_fd(std::error_code &ec) const noexcept {
-    int fd = evp_poll_fd(c_);
-    ec = fd < 0 ? make_error_code(EVP_ERR_STATE) : std::error_code();
-    return fd;
+    return static_cast<int>(refused_if_negative(evp_poll_fd(c_), ec));
   }
   /**
    * Stop sending until resume() (evp_client_pause()); send() still queues.
@@ -947,8 +937,17 @@ private:
     }
     st_.reset();
   }
-  void rethrow_callable() {
+  // flush() and poll(): callbacks ran, so first a callable's exception.
+  long served(long n, const char *refusal) {
     if (st_) st_->rethrow_failure();
+    if (n < 0) fail(EVP_ERR_STATE, refusal);
+    return n;
+  }
+  // The C API's -1 of flush, poll, poll_fd: the client refused (closed,
+  // not in poll mode, forked child, called from a callback).
+  static long refused_if_negative(long n, std::error_code &ec) noexcept {
+    ec = n < 0 ? make_error_code(EVP_ERR_STATE) : std::error_code();
+    return n;
   }
   bool result(evp_err_t rc, const char *err, std::error_code &ec,
               std::string *reason) const noexcept {
