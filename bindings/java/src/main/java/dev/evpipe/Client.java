@@ -43,7 +43,8 @@ public final class Client implements AutoCloseable {
   private static final class State implements Runnable {
     final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     final Dispatcher dispatcher;
-    final long handle;
+    /** 0 once destroyed: a use that slipped past `closed` gets EVP_ERR_STATE, not freed memory. */
+    volatile long handle;
     volatile boolean closed;
     volatile boolean stopPolling;
     Thread poller;
@@ -81,7 +82,9 @@ public final class Client implements AutoCloseable {
       lock.writeLock().lock();
       try {
         // evp_client_destroy serves the last reports on this thread.
-        undelivered = Native.destroy(handle, explicitClose ? closeTimeoutMs : 0);
+        long h = handle;
+        handle = 0;
+        undelivered = Native.destroy(h, explicitClose ? closeTimeoutMs : 0);
       } finally {
         lock.writeLock().unlock();
       }

@@ -207,4 +207,28 @@ class ClientTest {
     assertEquals("x", reports.get(0).tag());
     assertEquals(1, thrown.size());
   }
+
+  static long pollThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().startsWith("evpipe-poll-")).count();
+  }
+
+  static void openAndForget(Conf c) {
+    new Client(c).send(event(UUID.randomUUID().toString(), "forgotten"));
+  }
+
+  @Test
+  void cleanerClosesAnUnreachableClient() throws Exception {
+    try (Conf c = conf(SECRET)) {
+      long before = pollThreads();
+      openAndForget(c);
+      assertEquals(before + 1, pollThreads());
+      long deadline = System.nanoTime() + 20_000_000_000L;
+      while (pollThreads() > before && System.nanoTime() < deadline) {
+        System.gc();
+        Thread.sleep(50);
+      }
+      assertEquals(before, pollThreads(), "the Cleaner stopped the poll thread of the lost client");
+    }
+  }
 }
