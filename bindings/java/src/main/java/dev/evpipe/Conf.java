@@ -1,6 +1,5 @@
 package dev.evpipe;
 
-import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -15,11 +14,11 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Thread-safety: methods are synchronized; closing is idempotent and any
  * other use after it throws IllegalStateException. An unclosed Conf is freed
- * by a {@link java.lang.ref.Cleaner} once unreachable.
+ * by the "evpipe-reaper" thread once unreachable.
  */
 public final class Conf implements AutoCloseable {
   private final Handle handle;
-  private final Cleaner.Cleanable cleanable;
+  private final Reaper.Cleanable cleanable;
 
   /** Holds the native pointer for the Cleaner, which must not see the Conf. */
   private static final class Handle implements Runnable {
@@ -36,7 +35,7 @@ public final class Conf implements AutoCloseable {
   public Conf() {
     handle = new Handle();
     handle.ptr = Native.confNew();
-    cleanable = Native.CLEANER.register(this, handle);
+    cleanable = Reaper.register(this, handle);
   }
 
   /**

@@ -1,6 +1,5 @@
 package dev.evpipe;
 
-import java.lang.ref.Cleaner;
 
 /**
  * The natives of libevpipe_jni (src/main/c/evpipe_jni.c, registered in its
@@ -9,9 +8,6 @@ import java.lang.ref.Cleaner;
  * native pointers held in longs; 0 is a closed client.
  */
 final class Native {
-  /** The safety net of {@link Client} and {@link Conf} left unclosed. */
-  static final Cleaner CLEANER = Cleaner.create();
-
   static {
     // -Devpipe.jni.library=/path/libevpipe_jni.so, or java.library.path.
     String path = System.getProperty("evpipe.jni.library");
