@@ -1,6 +1,5 @@
 package dev.evpipe;
 
-import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,7 +25,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <p>Lifecycle: {@link #close()} delivers for up to the close timeout, reports what is left as
  * failed (or leaves it in the spool with {@code spool.dir}), stops the poll thread and frees the
  * native client. It is idempotent; any other method afterwards throws IllegalStateException. A
- * client never closed is closed with timeout 0 by a {@link java.lang.ref.Cleaner} once it is
+ * client never closed is closed with timeout 0 by the "evpipe-reaper" thread once it is
  * unreachable, which it is not while a listener refers to it: close clients explicitly.
  */
 public final class Client implements AutoCloseable {
@@ -34,10 +33,10 @@ public final class Client implements AutoCloseable {
   private static final int POLL_MS = 100;
 
   private final State state;
-  private final Cleaner.Cleanable cleanable;
+  private final Reaper.Cleanable cleanable;
 
   /**
-   * The native client and its poll thread. Everything the poll thread and the Cleaner use lives
+   * The native client and its poll thread. Everything the poll thread and the reaper use lives
    * here, not in Client, so that an unused Client can become unreachable.
    */
   private static final class State implements Runnable {
@@ -63,7 +62,7 @@ public final class Client implements AutoCloseable {
     }
 
     /**
-     * Close (once, from close() or the Cleaner: then with timeout 0). The poll thread is stopped
+     * Close (once, from close() or the reaper: then with timeout 0). The poll thread is stopped
      * before the write lock is taken: a listener on it may be waiting for the read lock in send.
      */
     @Override
@@ -169,7 +168,7 @@ public final class Client implements AutoCloseable {
     t.setDaemon(true);
     state.poller = t;
     t.start();
-    cleanable = Native.CLEANER.register(this, state);
+    cleanable = Reaper.register(this, state);
   }
 
   /**

@@ -20,7 +20,7 @@ public final class Conf implements AutoCloseable {
   private final Handle handle;
   private final Reaper.Cleanable cleanable;
 
-  /** Holds the native pointer for the Cleaner, which must not see the Conf. */
+  /** Holds the native pointer for the reaper, which must not see the Conf. */
   private static final class Handle implements Runnable {
     long ptr;
 
