@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongFunction;
 
 /**
  * The event client (client.h): validates and queues events, delivers them in
@@ -237,12 +238,13 @@ public final class Client implements AutoCloseable {
     if (off < 0 || len < 0 || off > json.length - len) throw new IndexOutOfBoundsException();
     long id = state.dispatcher.register(tag, onDelivery);
     boolean sent = false;
-    lockOpen();
     try {
-      Native.send(state.handle, json, off, len, id);
+      withOpen(h -> {
+        Native.send(h, json, off, len, id);
+        return null;
+      });
       sent = true;
     } finally {
-      state.lock.readLock().unlock();
       if (!sent) state.dispatcher.unregister(id);
     }
   }
@@ -265,44 +267,25 @@ public final class Client implements AutoCloseable {
    * @return the number of events still pending.
    */
   public long flush(long timeoutMs) {
-    lockOpen();
-    try {
-      long n = Native.flush(state.handle, (int) Math.max(-1, Math.min(Integer.MAX_VALUE, timeoutMs)));
-      if (n < 0) throw new IllegalStateException("flush() from a listener");
-      return n;
-    } finally {
-      state.lock.readLock().unlock();
-    }
+    int ms = (int) Math.max(-1, Math.min(Integer.MAX_VALUE, timeoutMs));
+    long n = withOpen(h -> Native.flush(h, ms));
+    if (n < 0) throw new IllegalStateException("flush() from a listener");
+    return n;
   }
 
   /** Stop sending until {@link #resume()} (send still queues); e.g. from Activity.onStop. */
   public void pause() {
-    lockOpen();
-    try {
-      Native.pause(state.handle);
-    } finally {
-      state.lock.readLock().unlock();
-    }
+    withOpen(Native::pause);
   }
 
   /** Resume sending after {@link #pause()}; e.g. from Activity.onStart. */
   public void resume() {
-    lockOpen();
-    try {
-      Native.resume(state.handle);
-    } finally {
-      state.lock.readLock().unlock();
-    }
+    withOpen(Native::resume);
   }
 
   /** @return the client's counters as JSON (evp_client_stats). */
   public String stats() {
-    lockOpen();
-    try {
-      return new String(Native.stats(state.handle), StandardCharsets.UTF_8);
-    } finally {
-      state.lock.readLock().unlock();
-    }
+    return new String(withOpen(Native::stats), StandardCharsets.UTF_8);
   }
 
   /** Close with the builder's close timeout (5 s by default). Idempotent. */
@@ -334,12 +317,17 @@ public final class Client implements AutoCloseable {
     return state.undelivered;
   }
 
-  /** Takes the read lock of an open client (the caller unlocks it). */
-  private void lockOpen() {
+  /**
+   * Runs f on the native handle under the read lock, so that close() (the write lock) cannot
+   * free the handle meanwhile.
+   */
+  private <T> T withOpen(LongFunction<T> f) {
     state.lock.readLock().lock();
-    if (state.closed) {
+    try {
+      if (state.closed) throw new IllegalStateException("the client is closed");
+      return f.apply(state.handle);
+    } finally {
       state.lock.readLock().unlock();
-      throw new IllegalStateException("the client is closed");
     }
   }
 
