@@ -31,6 +31,7 @@
 #include <evpipe/client.h>
 #include <evpipe/conf.h>
 #include <evpipe/error.h>
+#include <evpipe/schema.h>
 
 /* The Java side of the client: its dispatcher gets the reports. One global
  * reference per client (never one per event: events carry an integer id). */
@@ -41,6 +42,7 @@ typedef struct {
 
 static JavaVM *evpj_vm;
 static jclass evpj_exception_class;
+static jclass evpj_bytes_class;
 static jmethodID evpj_exception_init;
 static jmethodID evpj_on_delivery;
 static jmethodID evpj_on_error;
@@ -320,6 +322,73 @@ JNIEXPORT jstring JNICALL Java_dev_evpipe_Native_errText(JNIEnv *env, jclass cls
   return (*env)->NewStringUTF(env, evp_err2str((evp_err_t)code));
 }
 
+JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_schemaCompile(JNIEnv *env, jclass cls,
+                                                             jbyteArray json) {
+  (void)cls;
+  jsize n = (*env)->GetArrayLength(env, json);
+  jbyte *text = (*env)->GetByteArrayElements(env, json, NULL);
+  if (!text) return 0;
+  char errstr[EVPJ_ERRSTR] = "";
+  evp_err_t rc = EVP_OK;
+  evp_schema_t *schema =
+      evp_schema_compile((const char *)text, (size_t)n, NULL, &rc, errstr, sizeof errstr);
+  (*env)->ReleaseByteArrayElements(env, json, text, JNI_ABORT);
+  if (!schema) evpj_throw(env, rc, errstr);
+  return (jlong)(intptr_t)schema;
+}
+
+JNIEXPORT void JNICALL Java_dev_evpipe_Native_schemaDestroy(JNIEnv *env, jclass cls, jlong schema) {
+  (void)env, (void)cls;
+  evp_schema_destroy((evp_schema_t *)(intptr_t)schema);
+}
+
+/* Store @p s (may be NULL: "") at @p i of @p out; 0 with an exception
+ * pending on failure. */
+static int evpj_put(JNIEnv *env, jobjectArray out, jsize i, const char *s) {
+  jbyteArray b = evpj_bytes(env, s ? s : "", s ? strlen(s) : 0);
+  if (!b) return 0;
+  (*env)->SetObjectArrayElement(env, out, i, b);
+  (*env)->DeleteLocalRef(env, b);
+  return !(*env)->ExceptionCheck(env);
+}
+
+/* Validate: the errors as UTF-8 byte[]s, four per error (instance path,
+ * schema path, keyword, message); empty when valid. A fresh workspace per
+ * call keeps the method usable from any thread (evp_schema_ctx_t is not). */
+JNIEXPORT jobjectArray JNICALL Java_dev_evpipe_Native_schemaValidate(JNIEnv *env, jclass cls,
+                                                                     jlong schema, jbyteArray json,
+                                                                     jint off, jint len) {
+  (void)cls;
+  evp_schema_ctx_t *ctx = evp_schema_ctx_new();
+  jbyte *text = ctx ? (*env)->GetByteArrayElements(env, json, NULL) : NULL;
+  if (!text) {
+    evp_schema_ctx_destroy(ctx);
+    if (!(*env)->ExceptionCheck(env)) evpj_throw_oom(env);
+    return NULL;
+  }
+  evp_err_t rc = evp_schema_validate((const evp_schema_t *)(intptr_t)schema, ctx,
+                                     (const char *)text + off, (size_t)len);
+  (*env)->ReleaseByteArrayElements(env, json, text, JNI_ABORT);
+  jobjectArray out = NULL;
+  /* Every other code describes the document, with its errors in ctx. */
+  if (rc == EVP_ERR_NOMEM || rc == EVP_ERR_INVALID_ARG) {
+    evpj_throw(env, rc, evp_err2str(rc));
+  } else {
+    size_t n = evp_schema_ctx_error_count(ctx);
+    out = (*env)->NewObjectArray(env, (jsize)(4 * n), evpj_bytes_class, NULL);
+    for (size_t i = 0; out && i < n; i++) {
+      jsize k = (jsize)(4 * i);
+      if (!evpj_put(env, out, k, evp_schema_ctx_error_instance_path(ctx, i)) ||
+          !evpj_put(env, out, k + 1, evp_schema_ctx_error_schema_path(ctx, i)) ||
+          !evpj_put(env, out, k + 2, evp_schema_ctx_error_keyword(ctx, i)) ||
+          !evpj_put(env, out, k + 3, evp_schema_ctx_error_message(ctx, i)))
+        out = NULL;
+    }
+  }
+  evp_schema_ctx_destroy(ctx);
+  return out;
+}
+
 /* A global reference to class @p name, or NULL with an exception pending. */
 static jclass evpj_class(JNIEnv *env, const char *name) {
   jclass local = (*env)->FindClass(env, name);
@@ -338,7 +407,8 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
   jclass native = (*env)->FindClass(env, "dev/evpipe/Native");
   jclass dispatcher = native ? (*env)->FindClass(env, "dev/evpipe/Dispatcher") : NULL;
   evpj_exception_class = dispatcher ? evpj_class(env, "dev/evpipe/EvpipeException") : NULL;
-  if (!evpj_exception_class) return JNI_ERR;
+  evpj_bytes_class = evpj_exception_class ? evpj_class(env, "[B") : NULL;
+  if (!evpj_bytes_class) return JNI_ERR;
   evpj_exception_init = (*env)->GetMethodID(env, evpj_exception_class, "<init>", "(I[B)V");
   evpj_on_delivery = evpj_exception_init
                          ? (*env)->GetMethodID(env, dispatcher, "onDelivery", "(II[B[BJJIIZ)V")

@@ -63,7 +63,10 @@ final class Dispatcher {
   void onDelivery(int status, int err, byte[] reason, byte[] eventId, long id, long latencyUs,
       int attempts, int httpStatus, boolean fromSpool) {
     Pending p = id != 0 ? pending.remove(id) : null;
-    DeliveryReport r = new DeliveryReport(STATUS[status], err,
+    // A status this binding does not know (a newer libevpipe) counts as a failure.
+    DeliveryReport.Status st =
+        status >= 0 && status < STATUS.length ? STATUS[status] : DeliveryReport.Status.FAILED;
+    DeliveryReport r = new DeliveryReport(st, err,
         reason == null ? null : new String(reason, StandardCharsets.UTF_8),
         eventId == null ? "" : new String(eventId, StandardCharsets.UTF_8), latencyUs, attempts,
         httpStatus, fromSpool, p == null ? null : p.tag);

@@ -44,6 +44,12 @@ final class Native {
 
   static native byte[] stats(long client);
 
+  static native long schemaCompile(byte[] json);
+
+  static native void schemaDestroy(long schema);
+
+  static native byte[][] schemaValidate(long schema, byte[] json, int off, int len);
+
   static native String errName(int code);
 
   static native String errText(int code);
