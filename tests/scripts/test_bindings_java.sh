@@ -68,7 +68,7 @@ rc=$?
 grep -- '-- .*()' "$TMP/junit.out" | sed 's/^[| ]*[+'"'"']-- /    junit: /'
 tests=$(sed -n 's/.*\[ *\([0-9]*\) tests successful.*/\1/p' "$TMP/junit.out")
 failed=$(sed -n 's/.*\[ *\([0-9]*\) tests failed.*/\1/p' "$TMP/junit.out")
-if [ "$rc" -eq 0 ] && [ "${failed:-1}" -eq 0 ] && [ "${tests:-0}" -ge 11 ]; then
+if [ "$rc" -eq 0 ] && [ "${failed:-1}" -eq 0 ] && [ "${tests:-0}" -ge 12 ]; then
   pass "JUnit: ${tests} tests successful"
 else
   fail "JUnit (exit $rc, ${tests:-?} successful, ${failed:-?} failed)"

@@ -231,4 +231,41 @@ class ClientTest {
       assertEquals(before, pollThreads(), "the Cleaner stopped the poll thread of the lost client");
     }
   }
+
+  @Test
+  void concurrentSendersAndFlushersGetEachReportOnce() throws Exception {
+    int threads = 4;
+    int each = 200;
+    Map<Object, AtomicInteger> seen = new ConcurrentHashMap<>();
+    List<String> ids = new CopyOnWriteArrayList<>();
+    List<Throwable> errors = new CopyOnWriteArrayList<>();
+    try (Conf c = conf(SECRET);
+        Client client = Client.builder(c).onDelivery(r -> {
+          if (r.delivered()) seen.computeIfAbsent(r.tag(), k -> new AtomicInteger()).incrementAndGet();
+        }).build()) {
+      List<Thread> ts = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int base = t * each;
+        ts.add(new Thread(() -> {
+          try {
+            for (int i = base; i < base + each; i++) {
+              String id = UUID.randomUUID().toString();
+              client.send(event(id, "concurrent " + i), "c" + i);
+              ids.add(id + "\tconcurrent " + i);
+              if (i % 50 == 0) client.flush(0);
+            }
+          } catch (Throwable e) {
+            errors.add(e);
+          }
+        }));
+      }
+      ts.forEach(Thread::start);
+      for (Thread t : ts) t.join();
+      assertEquals(List.of(), errors);
+      assertEquals(0, client.flush(Duration.ofSeconds(20)));
+    }
+    assertEquals(threads * each, seen.size());
+    seen.forEach((tag, count) -> assertEquals(1, count.get(), "reports for " + tag));
+    recordSent(ids);
+  }
 }
