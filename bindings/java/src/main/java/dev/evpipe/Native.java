@@ -1,0 +1,56 @@
+package dev.evpipe;
+
+
+/**
+ * The natives of libevpipe_jni (src/main/c/evpipe_jni.c, registered in its
+ * JNI_OnLoad). Strings cross as UTF-8 byte arrays, never as JNI "UTF"
+ * strings (Modified UTF-8 mangles characters outside the BMP). Handles are
+ * native pointers held in longs; 0 is a closed client.
+ */
+final class Native {
+  static {
+    // -Devpipe.jni.library=/path/libevpipe_jni.so, or java.library.path.
+    String path = System.getProperty("evpipe.jni.library");
+    if (path != null && !path.isEmpty()) {
+      System.load(path);
+    } else {
+      System.loadLibrary("evpipe_jni");
+    }
+  }
+
+  private Native() {}
+
+  static native long confNew();
+
+  static native void confDestroy(long conf);
+
+  static native void confSet(long conf, byte[] name, byte[] value);
+
+  static native byte[] confGet(long conf, byte[] name);
+
+  static native long clientNew(long conf, Dispatcher dispatcher);
+
+  static native void send(long client, byte[] json, int off, int len, long id);
+
+  static native long poll(long client, int timeoutMs);
+
+  static native long flush(long client, int timeoutMs);
+
+  static native long destroy(long client, int timeoutMs);
+
+  static native int pause(long client);
+
+  static native int resume(long client);
+
+  static native byte[] stats(long client);
+
+  static native long schemaCompile(byte[] json);
+
+  static native void schemaDestroy(long schema);
+
+  static native byte[][] schemaValidate(long schema, byte[] json, int off, int len);
+
+  static native String errName(int code);
+
+  static native String errText(int code);
+}
