@@ -4,10 +4,16 @@
  *  - a constructor that can fail for other reasons than memory writes the
  *    reason to errstr, and accepts errstr NULL / size 0;
  *  - a memory-only constructor takes no error parameters and succeeds;
- *  - evp_schema_compile() reports its code through the optional errp;
+ *  - evp_schema_compile() and evp_client_create() report their code through
+ *    the optional errp;
  *  - every destructor is a no-op for NULL. */
+#define _POSIX_C_SOURCE 200809L
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "evpipe/evpipe.h"
 
 static const unsigned char key32[32] = "0123456789abcdef0123456789abcdef";
@@ -86,6 +92,66 @@ START_TEST(schema_compile_reports_code_and_reason) {
 }
 END_TEST
 
+static evp_conf_t *client_conf(const char *endpoint) {
+  evp_conf_t *conf = evp_conf_new();
+  ck_assert_ptr_nonnull(conf);
+  if (endpoint) ck_assert_int_eq(evp_conf_set(conf, "endpoint", endpoint, NULL, 0), EVP_OK);
+  ck_assert_int_eq(evp_conf_set(conf, "client.id", "c1", NULL, 0), EVP_OK);
+  ck_assert_int_eq(evp_conf_set(conf, "client.secret", "0123456789abcdef0123456789abcdef", NULL, 0),
+                   EVP_OK);
+  return conf;
+}
+
+/* The code of each kind of failure reaches the caller (bindings raise the
+ * matching exception from it), and the reason still names the thing. */
+static void expect_create_fails(evp_conf_t *conf, evp_err_t want, const char *in_reason) {
+  char err[512] = "";
+  evp_err_t code = EVP_OK;
+  ck_assert_ptr_null(evp_client_create(conf, &code, err, sizeof err));
+  ck_assert_msg(code == want, "code %s, wanted %s (%s)", evp_err2name(code), evp_err2name(want),
+                err);
+  ck_assert_msg(strstr(err, in_reason) != NULL, "reason '%s' lacks '%s'", err, in_reason);
+  evp_conf_destroy(conf); /* still ours on failure */
+}
+
+START_TEST(client_create_reports_code_and_reason) {
+  char err[256] = "";
+  evp_err_t code = EVP_OK;
+  ck_assert_ptr_null(evp_client_create(NULL, &code, err, sizeof err));
+  ck_assert_int_eq(code, EVP_ERR_INVALID_ARG);
+  expect_create_fails(client_conf(NULL), EVP_ERR_CONF_INVALID, "endpoint");
+  expect_create_fails(client_conf("ftp://example.com"), EVP_ERR_CONF_INVALID, "endpoint");
+
+  evp_conf_t *conf = client_conf("http://127.0.0.1:9");
+  ck_assert_int_eq(evp_conf_set(conf, "schema.file", "/nonexistent/schema.json", NULL, 0), EVP_OK);
+  expect_create_fails(conf, EVP_ERR_IO, "/nonexistent/schema.json");
+
+  char dir[] = "/tmp/evp_conv_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_int_eq(chmod(dir, 0755), 0);
+  conf = client_conf("http://127.0.0.1:9");
+  ck_assert_int_eq(evp_conf_set(conf, "spool.dir", dir, NULL, 0), EVP_OK);
+  expect_create_fails(conf, EVP_ERR_PERMISSION, "chmod 700");
+
+  ck_assert_int_eq(chmod(dir, 0700), 0);
+  conf = client_conf("http://127.0.0.1:9");
+  ck_assert_int_eq(evp_conf_set(conf, "spool.dir", dir, NULL, 0), EVP_OK);
+  code = EVP_ERR_INTERNAL;
+  evp_client_t *c = evp_client_create(conf, &code, err, sizeof err);
+  ck_assert_msg(c != NULL, "%s", err);
+  ck_assert_int_eq(code, EVP_OK);
+  evp_conf_t *second = client_conf("http://127.0.0.1:9");
+  ck_assert_int_eq(evp_conf_set(second, "spool.dir", dir, NULL, 0), EVP_OK);
+  expect_create_fails(second, EVP_ERR_STATE, "in use by another client");
+  ck_assert_int_eq(evp_client_destroy(c, 0), 0);
+  ck_assert_ptr_null(evp_client_create(NULL, NULL, NULL, 0)); /* errp and errstr optional */
+
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(destructors_accept_null) {
   evp_conf_destroy(NULL);
   evp_keyring_destroy(NULL);
@@ -107,6 +173,7 @@ int main(void) {
   tcase_add_test(tc, successful_constructors_return_handles);
   tcase_add_test(tc, schema_compile_reports_code_and_reason);
   tcase_add_test(tc, destructors_accept_null);
+  tcase_add_test(tc, client_create_reports_code_and_reason);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -59,6 +59,35 @@ EVP_BEGIN_DECLS
 EVP_API evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t errstr_size);
 
 /**
+ * evp_client_new() that also says which error made it fail, for programs and
+ * bindings that act on the kind of failure (raise the matching exception,
+ * tell a configuration mistake from a full disk). @p errp (may be NULL)
+ * receives EVP_OK with the client, or the code of the failure:
+ *  - EVP_ERR_CONF_INVALID: the configuration cannot work (no endpoint or
+ *    credentials, a URL that is not http(s), plain http to a host that is
+ *    not loopback without `allow.insecure.http`, a `spool.dir` that is not
+ *    a directory);
+ *  - EVP_ERR_IO / EVP_ERR_SCHEMA_INVALID / EVP_ERR_SCHEMA_REF /
+ *    EVP_ERR_SCHEMA_REGEX / EVP_ERR_JSON: `schema.file` cannot be read or
+ *    compiled;
+ *  - EVP_ERR_PERMISSION: `spool.dir` is not private to the user (group or
+ *    other bits set, or another owner: the reason says what to change);
+ *  - EVP_ERR_STATE: `spool.dir` is in use by another client;
+ *  - EVP_ERR_IO: `spool.dir` cannot be created or read;
+ *  - EVP_ERR_INVALID_ARG: @p conf is NULL;
+ *  - EVP_ERR_NOMEM, EVP_ERR_INTERNAL (no randomness, no thread).
+ * Ownership and thread-safety as evp_client_new(), which is this function
+ * with @p errp NULL.
+ * @param conf         the configuration (taken on success only).
+ * @param errp         receives the error code (may be NULL).
+ * @param errstr       receives the reason on failure (may be NULL).
+ * @param errstr_size  size of @p errstr.
+ * @return the client, or NULL (code in @p errp, reason in @p errstr).
+ */
+EVP_API evp_client_t *evp_client_create(evp_conf_t *conf, evp_err_t *errp, char *errstr,
+                                        size_t errstr_size);
+
+/**
  * Validate one event (a JSON object, @p len bytes, not necessarily
  * NUL-terminated), fill event_id / event_time when absent (see fill.*), and
  * queue it for delivery. Returns:

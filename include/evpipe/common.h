@@ -23,7 +23,8 @@
  *       evp_jwt_verifier_new(), evp_lambda_runtime_new());
  *     - where a program has distinct failures to act on, an optional
  *       `evp_err_t *errp` (may be NULL) comes just before errstr and receives
- *       EVP_OK or the error code (evp_schema_compile()).
+ *       EVP_OK or the error code (evp_schema_compile(), evp_client_create():
+ *       evp_client_new() is evp_client_create() without it).
  *  - Destructors are named `_destroy`, take ownership of their argument, and
  *    do nothing when given NULL.
  *  - Every function's documentation states ownership (who frees what; a

@@ -32,11 +32,11 @@ evp_err_t evp__fsync_dir(const char *dir, char *errstr, size_t errstr_size) {
 
 evp_err_t evp__mkdirs(const char *path, char *errstr, size_t errstr_size) {
   if (!path || !*path)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "lake: empty directory path");
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "empty directory path");
   size_t n = strlen(path);
-  if (n >= 4096) return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "lake: path too long");
+  if (n >= 4096) return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "path too long");
   char *p = evp__strdup(path);
-  if (!p) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "lake: out of memory");
+  if (!p) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   evp_err_t e = EVP_OK;
   /* Walk the components; each directory we create is made durable by
    * fsyncing its parent, or a crash could lose the partition with the file. */
@@ -59,7 +59,7 @@ evp_err_t evp__mkdirs(const char *path, char *errstr, size_t errstr_size) {
       int en = errno;
       struct stat st;
       if (en != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-        e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "lake: mkdir %s: %s", p,
+        e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "mkdir %s: %s", p,
                         en == EEXIST ? "exists and is not a directory" : strerror(en));
     }
     p[i] = saved;

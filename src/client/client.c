@@ -60,27 +60,21 @@ static void free_client(evp_client_t *c) {
   free(c);
 }
 
-evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
-  if (!conf) {
-    evp__seterr(errstr, es, EVP_ERR_INVALID_ARG, "conf is NULL");
-    return NULL;
-  }
-  if (!conf->endpoint) {
-    evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "endpoint is required");
-    return NULL;
-  }
-  if (!conf->client_id || !conf->client_secret) {
-    evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "client.id and client.secret are required");
-    return NULL;
-  }
-  if (check_url(conf, "endpoint", conf->endpoint, errstr, es) != EVP_OK ||
-      (conf->token_url && check_url(conf, "token.url", conf->token_url, errstr, es) != EVP_OK))
-    return NULL;
+/* Every failure below sets the code it returns: evp_client_create() hands
+ * it to the caller, so that bindings raise the right exception. */
+static evp_err_t client_new(evp_conf_t *conf, evp_client_t **out, char *errstr, size_t es) {
+  evp_err_t e;
+  if (!conf) return evp__seterr(errstr, es, EVP_ERR_INVALID_ARG, "conf is NULL");
+  if (!conf->endpoint) return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "endpoint is required");
+  if (!conf->client_id || !conf->client_secret)
+    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
+                       "client.id and client.secret are required");
+  if ((e = check_url(conf, "endpoint", conf->endpoint, errstr, es)) != EVP_OK ||
+      (conf->token_url &&
+       (e = check_url(conf, "token.url", conf->token_url, errstr, es)) != EVP_OK))
+    return e;
   evp_client_t *c = calloc(1, sizeof *c);
-  if (!c) {
-    evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
-    return NULL;
-  }
+  if (!c) return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
   c->poll_fd[0] = c->poll_fd[1] = -1;
   evp__client_stats_init(&c->st);
   pthread_mutex_init(&c->mu, NULL);
@@ -99,7 +93,7 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   c->budget_us = evp__mono_us();
   c->thread = pthread_self(); /* placeholder until the sender starts */
   if (evp__random(&c->rng, sizeof c->rng) != EVP_OK) {
-    evp__seterr(errstr, es, EVP_ERR_INTERNAL, "no randomness available");
+    e = evp__seterr(errstr, es, EVP_ERR_INTERNAL, "no randomness available");
     goto fail;
   }
   c->events_url = join_url(conf->endpoint, "/events");
@@ -108,27 +102,40 @@ evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
   c->events_url_shown = c->events_url ? evp__url_for_messages(c->events_url) : NULL;
   c->token_url_shown = c->token_url ? evp__url_for_messages(c->token_url) : NULL;
   if (!c->events_url || !c->token_url || !c->events_url_shown || !c->token_url_shown) {
-    evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
+    e = evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
     goto fail;
   }
   if (conf->schema_file &&
-      evp__client_validator_load(conf->schema_file, &c->schema, errstr, es) != EVP_OK)
+      (e = evp__client_validator_load(conf->schema_file, &c->schema, errstr, es)) != EVP_OK)
     goto fail;
-  if (evp__client_http_init(c, errstr, es) != EVP_OK ||
-      evp__client_poll_init(c, errstr, es) != EVP_OK)
+  if ((e = evp__client_http_init(c, errstr, es)) != EVP_OK ||
+      (e = evp__client_poll_init(c, errstr, es)) != EVP_OK)
     goto fail;
-  if (conf->spool_dir && evp__spool_open(c, errstr, es) != EVP_OK) goto fail;
+  if (conf->spool_dir && (e = evp__spool_open(c, errstr, es)) != EVP_OK) goto fail;
   int rc = pthread_create(&c->thread, NULL, evp__client_sender_main, c);
   if (rc != 0) {
-    evp__seterr(errstr, es, EVP_ERR_INTERNAL, "cannot start the sender thread: %s", strerror(rc));
+    e = evp__seterr(errstr, es, EVP_ERR_INTERNAL, "cannot start the sender thread: %s",
+                    strerror(rc));
     goto fail;
   }
   c->thread_started = 1;
-  return c;
+  *out = c;
+  return EVP_OK;
 fail:
   c->conf = NULL; /* the caller keeps the conf on failure */
   free_client(c);
-  return NULL;
+  return e;
+}
+
+evp_client_t *evp_client_create(evp_conf_t *conf, evp_err_t *errp, char *errstr, size_t es) {
+  evp_client_t *c = NULL;
+  evp_err_t e = client_new(conf, &c, errstr, es);
+  if (errp) *errp = e;
+  return c;
+}
+
+evp_client_t *evp_client_new(evp_conf_t *conf, char *errstr, size_t es) {
+  return evp_client_create(conf, NULL, errstr, es);
 }
 
 evp_err_t evp_send(evp_client_t *c, const char *json, size_t len, char *errstr, size_t es) {

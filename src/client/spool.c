@@ -80,9 +80,10 @@ evp_err_t evp__spool_open(evp_client_t *c, char *errstr, size_t es) {
   if (!s) return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
   /* The directory holds events: private to its owner, like ~/.ssh. */
   char why[512];
-  if (evp__mkdirs(cf->spool_dir, why, sizeof why) != EVP_OK) {
+  evp_err_t me = evp__mkdirs(cf->spool_dir, why, sizeof why);
+  if (me != EVP_OK) {
     free(s);
-    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID, "spool.dir %s: %s", cf->spool_dir, why);
+    return evp__seterr(errstr, es, me, "spool.dir %s: %s", cf->spool_dir, why);
   }
   struct stat st;
   if (stat(cf->spool_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -92,14 +93,14 @@ evp_err_t evp__spool_open(evp_client_t *c, char *errstr, size_t es) {
   }
   if (st.st_mode & 077) {
     free(s);
-    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
+    return evp__seterr(errstr, es, EVP_ERR_PERMISSION,
                        "spool.dir %s: mode %03o lets other users read or change the spooled "
                        "events; chmod 700 it",
                        cf->spool_dir, (unsigned)(st.st_mode & 0777));
   }
   if (st.st_uid != geteuid()) {
     free(s);
-    return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
+    return evp__seterr(errstr, es, EVP_ERR_PERMISSION,
                        "spool.dir %s: owned by uid %u, not by this process's uid %u", cf->spool_dir,
                        (unsigned)st.st_uid, (unsigned)geteuid());
   }
