@@ -36,9 +36,9 @@ static evp_err_t evpgo_conf_set(evp_conf_t *conf, const char *name, const char *
   if (err != EVP_OK) *reason = strdup(buf);
   return err;
 }
-static evp_client_t *evpgo_client_new(evp_conf_t *conf, char **reason) {
+static evp_client_t *evpgo_client_new(evp_conf_t *conf, evp_err_t *code, char **reason) {
   char buf[EVPGO_ERRSTR] = "";
-  evp_client_t *c = evp_client_new(conf, buf, sizeof buf);
+  evp_client_t *c = evp_client_create(conf, code, buf, sizeof buf);
   if (!c) *reason = strdup(buf);
   return c;
 }
@@ -138,8 +138,10 @@ var liveClients atomic.Int64 // for the finalizer test
 // contact the server: the first token is fetched in the background, and
 // problems with it arrive on Errors() and in the delivery reports.
 // A refused property gives an *Error with ErrConfUnknown or ErrConfInvalid
-// and a reason naming it; a configuration the library cannot use (missing
-// endpoint or credentials, unreadable schema) gives ErrConfInvalid.
+// and a reason naming it; a configuration the library cannot use gives the
+// library's code for it: ErrConfInvalid (missing endpoint or credentials),
+// ErrIO (unreadable schema file), ErrPermission (a SpoolDir open to other
+// users), ErrState (a SpoolDir used by another client)...
 func NewClient(cfg Config) (*Client, error) {
 	conf := C.evp_conf_new()
 	if conf == nil {
@@ -196,10 +198,11 @@ func NewClient(cfg Config) (*Client, error) {
 	s.handle = cgo.NewHandle(s)
 	C.evpgo_set_callbacks(conf, C.uintptr_t(s.handle))
 	var reason *C.char
-	s.c = C.evpgo_client_new(conf, &reason)
+	var code C.evp_err_t
+	s.c = C.evpgo_client_new(conf, &code, &reason)
 	if s.c == nil {
 		s.handle.Delete()
-		return nil, takeError(C.EVP_ERR_CONF_INVALID, reason)
+		return nil, takeError(code, reason)
 	}
 	owned = false // the client took conf
 	liveClients.Add(1)

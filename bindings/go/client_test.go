@@ -240,6 +240,12 @@ func TestBadConfiguration(t *testing.T) {
 	if _, err := NewClient(Config{ClientID: "x", ClientSecret: "y"}); !errors.Is(err, ErrConfInvalid) {
 		t.Errorf("no endpoint: %v, want ErrConfInvalid", err)
 	}
+	// The library's own code for what failed, not a guess.
+	cfg.Properties = map[string]string{"schema.file": "/nonexistent/go-schema.json"}
+	_, err = NewClient(cfg)
+	if !errors.As(err, &e) || e.Code != ErrIO || !strings.Contains(e.Reason, "go-schema.json") {
+		t.Errorf("unreadable schema file: %v, want ErrIO naming it", err)
+	}
 }
 
 // A wrong secret: the event's report fails with ErrAuth, and Errors() says

@@ -544,11 +544,12 @@ class Client {
 public:
   /**
    * Create a client from a copy of @p conf (the Conf stays usable for other
-   * clients; its callables are copied). See evp_client_new().
+   * clients; its callables are copied). See evp_client_create().
    * @param conf  the configuration.
-   * @throws Error EVP_ERR_CONF_INVALID with the C API's reason (missing
-   *         endpoint or credentials, an unreadable schema file, out of
-   *         memory...: evp_client_new() gives no code, only the reason).
+   * @throws Error with the code and reason of evp_client_create()
+   *         (EVP_ERR_CONF_INVALID for a missing endpoint or credentials,
+   *         EVP_ERR_IO for an unreadable schema file, EVP_ERR_PERMISSION for
+   *         a spool directory open to others, ...).
    */
   explicit Client(const Conf &conf) : Client(Conf(conf)) {}
   /**
@@ -906,11 +907,10 @@ private:
     evp_conf_set_error_cb(conf.c_, st->error ? &detail::ClientState::on_error : nullptr);
     evp_conf_set_log_cb(conf.c_, st->log ? &detail::ClientState::on_log : nullptr);
     evp_conf_set_opaque(conf.c_, st.get());
-    c_ = evp_client_new(conf.c_, err, sizeof err);
+    evp_err_t code = EVP_OK;
+    c_ = evp_client_create(conf.c_, &code, err, sizeof err);
     if (!c_) {
-      // evp_client_new() reports a reason but no code (unlike
-      // evp_schema_compile()'s errp): EVP_ERR_CONF_INVALID stands for all.
-      result(EVP_ERR_CONF_INVALID, err, ec, reason);
+      result(code, err, ec, reason);
       // The Conf is still the caller's: give its callables back, and leave
       // no pointer to the state freed on return in its C configuration.
       evp_conf_set_delivery_cb(conf.c_, nullptr, nullptr);

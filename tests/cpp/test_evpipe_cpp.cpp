@@ -140,6 +140,12 @@ void test_client_new_errors() {
   CHECK(!bad.valid());
   CHECK_MSG(contains(why, "endpoint"), why);
   // The Conf (and its callable) stays the caller's after a failure.
+  // The code is the library's, not a guess: an unreadable schema file.
+  evpipe::Conf io = c;
+  io.set("endpoint", "http://127.0.0.1:1").set("schema.file", "/nonexistent/cpp-schema.json");
+  evpipe::Client unreadable(std::move(io), ec, &why);
+  CHECK(ec == EVP_ERR_IO);
+  CHECK_MSG(contains(why, "cpp-schema.json"), why);
   c.set("endpoint", "http://127.0.0.1:1").set("callbacks.mode", "poll");
   evpipe::Client good(std::move(c), ec);
   CHECK(!ec);

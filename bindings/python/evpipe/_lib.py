@@ -81,7 +81,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("evp_conf_set_error_cb", None, p, ERROR_CB)
     fn("evp_conf_set_log_cb", None, p, LOG_CB)
     # client.h
-    fn("evp_client_new", p, p, s, c_size_t)
+    fn("evp_client_create", p, p, ctypes.POINTER(c_int), s, c_size_t)
     fn("evp_send", c_int, p, s, c_size_t, s, c_size_t)
     fn("evp_send_opaque", c_int, p, s, c_size_t, p, s, c_size_t)
     fn("evp_flush", c_long, p, c_int)

@@ -373,13 +373,14 @@ class Client:
             lib.evp_conf_set_error_cb(conf, core.c_error)
             if log_level is not None:
                 lib.evp_conf_set_log_cb(conf, core.c_log)
-            h = lib.evp_client_new(conf, err, _ERRLEN)
+            code = ctypes.c_int(0)
+            h = lib.evp_client_create(conf, ctypes.byref(code), err, _ERRLEN)
         except BaseException:
             lib.evp_conf_destroy(conf)
             raise
         if not h:
             lib.evp_conf_destroy(conf)
-            raise make(_new_code(_lib.text(err.value)), _lib.text(err.value))
+            raise make(code.value, _lib.text(err.value))
         core.h = h
         _live.add(core)
         self._finalizer = weakref.finalize(self, _finalize, core, repr(self))
@@ -515,7 +516,3 @@ class Client:
         return f"<evpipe.Client {'closed' if self.closed else 'open'} at {id(self):#x}>"
 
 
-def _new_code(reason: str) -> int:
-    # evp_client_new gives a reason but no code; most of its failures are
-    # configuration problems (a missing endpoint, credentials, schema file).
-    return 28  # EVP_ERR_CONF_INVALID

@@ -27,8 +27,31 @@ def test_invalid_value_and_dotted_dict():
 
 
 def test_missing_endpoint_refused_at_new():
-    with pytest.raises(evpipe.Error, match="endpoint"):
+    with pytest.raises(evpipe.ConfigError, match="endpoint") as e:
         evpipe.Client(client_id="a", client_secret="s" * 32)
+    assert e.value.name == "EVP_ERR_CONF_INVALID"
+
+
+def test_construction_raises_the_library_code(tmp_path):
+    """The client's constructor raises the code the library met, not a guess:
+    a spool directory open to other users is EVP_ERR_PERMISSION, one used
+    by another client EVP_ERR_STATE, an unreadable schema file EVP_ERR_IO."""
+    base = dict(endpoint="http://127.0.0.1:9", client_id="a", client_secret="s" * 32)
+    spool = tmp_path / "spool"
+    spool.mkdir(mode=0o755)
+    os.chmod(spool, 0o755)
+    with pytest.raises(evpipe.Error) as e:
+        evpipe.Client(spool_dir=str(spool), **base)
+    assert e.value.name == "EVP_ERR_PERMISSION" and "chmod 700" in e.value.reason
+    os.chmod(spool, 0o700)
+    with evpipe.Client(spool_dir=str(spool), **base) as first:
+        with pytest.raises(evpipe.StateError) as e:
+            evpipe.Client(spool_dir=str(spool), **base)
+        assert "in use by another client" in e.value.reason
+        first.close(0)
+    with pytest.raises(evpipe.Error) as e:
+        evpipe.Client(schema_file=str(tmp_path / "missing.json"), **base)
+    assert e.value.name == "EVP_ERR_IO" and "missing.json" in e.value.reason
 
 
 def test_invalid_event_refused_with_json_path(local):

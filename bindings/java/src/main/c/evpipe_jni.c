@@ -221,9 +221,9 @@ JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_clientNew(JNIEnv *env, jclass cls
     evp_conf_set_delivery_cb(conf, evpj_on_delivery_cb, c);
     evp_conf_set_error_cb(conf, evpj_on_error_cb);
     evp_conf_set_opaque(conf, c);
-    c->client = evp_client_new(conf, errstr, sizeof errstr);
-    /* evp_client_new() leaves errstr empty only if it found no words. */
-    if (!c->client) rc = EVP_ERR_INVALID_ARG;
+    /* The library's own code (CONF_INVALID, PERMISSION, IO...) becomes the
+     * exception's, so Java code can tell the failures apart. */
+    c->client = evp_client_create(conf, &rc, errstr, sizeof errstr);
   }
   if (rc != EVP_OK) {
     evp_conf_destroy(conf);

@@ -118,8 +118,17 @@ class ClientTest {
       EvpipeException v = assertThrows(EvpipeException.class, () -> c.set("linger.ms", "-5"));
       assertEquals("EVP_ERR_CONF_INVALID", v.name());
       assertEquals("7", c.set("linger.ms", "7").get("linger.ms"));
-      // Without endpoint or credentials the client cannot be built.
-      assertThrows(EvpipeException.class, () -> new Client(c));
+      // Without endpoint or credentials the client cannot be built, and the
+      // exception carries the library's code for it.
+      EvpipeException n = assertThrows(EvpipeException.class, () -> new Client(c));
+      assertEquals("EVP_ERR_CONF_INVALID", n.name());
+      assertTrue(n.getMessage().contains("endpoint"), n.getMessage());
+      c.set("endpoint", "http://127.0.0.1:9").set("client.id", "x")
+          .set("client.secret", "0123456789abcdef0123456789abcdef")
+          .set("schema.file", "/nonexistent/java-schema.json");
+      EvpipeException io = assertThrows(EvpipeException.class, () -> new Client(c));
+      assertEquals("EVP_ERR_IO", io.name());
+      assertTrue(io.getMessage().contains("java-schema.json"), io.getMessage());
     }
   }
 
