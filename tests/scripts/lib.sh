@@ -81,3 +81,17 @@ local_prelude() {
   PID=""
   trap '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 }
+
+# binding_prelude WHAT WHY: a binding's test runs the language's runtime
+# against `evpipe local`: skipped (77) in a client-only build, which has no
+# evpipe local, and in a sanitizer build, for the reason WHY.
+binding_prelude() {
+  if [ -n "${EVP_SANITIZE:-}" ]; then
+    echo "$1 test skipped in a sanitizer build ($2)"
+    exit 77
+  fi
+  if [ -n "${EVP_CLIENT_ONLY:-}" ]; then
+    echo "$1 test skipped in a client-only build (no evpipe local)"
+    exit 77
+  fi
+}

@@ -8,14 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 SRC=${EVP_SOURCE_DIR:?}
 BIN=${EVP_BINARY_DIR:?}
-if [ -n "${EVP_SANITIZE:-}" ]; then
-  echo "go binding test skipped in a sanitizer build (a Go test binary does not load the sanitizer runtime libevpipe needs)"
-  exit 77
-fi
-if [ -n "${EVP_CLIENT_ONLY:-}" ]; then
-  echo "go binding test skipped in a client-only build (no evpipe local)"
-  exit 77
-fi
+binding_prelude "go binding" "a Go test binary does not load the sanitizer runtime libevpipe needs"
 command -v go >/dev/null || { fail "go not found: run scripts/install-deps (Debian golang-go)"; finish; exit; }
 [ -e "$BIN/libevpipe.so" ] || { fail "libevpipe.so built in $BIN"; finish; exit; }
 [ -d "$SRC/tests/node/node_modules" ] || { fail "node peers missing: run tests/node/setup.sh"; finish; exit; }

@@ -7,14 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 SRC=${EVP_SOURCE_DIR:?}
 BIN=${EVP_BINARY_DIR:?}
-if [ -n "${EVP_SANITIZE:-}" ]; then
-  echo "python binding test skipped in a sanitizer build (the interpreter is not instrumented)"
-  exit 77
-fi
-if [ -n "${EVP_CLIENT_ONLY:-}" ]; then
-  echo "python binding test skipped in a client-only build (no evpipe local)"
-  exit 77
-fi
+binding_prelude "python binding" "the interpreter is not instrumented"
 : "${EVP_CLI:?}"
 lib=$(ls "$BIN"/libevpipe.so.[0-9]* 2>/dev/null | head -1)
 [ -n "$lib" ] || { fail "libevpipe.so built"; finish; exit; }
