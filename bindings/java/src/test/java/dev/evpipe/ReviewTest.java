@@ -4,7 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -56,6 +61,67 @@ class ReviewTest {
       assertEquals(1, fromClose.size(), "close() from the listener threw: " + fromClose);
       assertTrue(fromClose.get(0) instanceof IllegalStateException, fromClose.toString());
       client.close();
+    }
+  }
+
+  /**
+   * A Schema that becomes unreachable while its own validate() runs (new Schema(s).validate(d): after
+   * reading the native pointer, validate() no longer uses `this`) is freed by the reaper thread while
+   * Native.schemaValidate still uses it: the JVM dies with SIGSEGV in native code. Nothing in the
+   * caller's code is wrong; validate() must keep the Schema reachable (or lock out the reaper). Runs
+   * in a child JVM, whose crash this test reports.
+   */
+  @Test
+  void schemaIsNotFreedWhileItsOwnValidateRuns() throws Exception {
+    Path dir = Files.createTempDirectory("evpipe-review");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-XX:ErrorFile=" + dir.resolve("hs_err_%p.log"));
+    cmd.add("-Djava.library.path=" + System.getProperty("java.library.path"));
+    cmd.add("-cp");
+    cmd.add(jarOf(Schema.class) + File.pathSeparator + jarOf(ReviewTest.class));
+    cmd.add(SchemaGcMain.class.getName());
+    cmd.add("5");
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM finished");
+    assertEquals(0, p.exitValue(), "the child JVM (134: SIGSEGV/abort in Native.schemaValidate):\n"
+        + out.substring(0, Math.min(out.length(), 1500)));
+    assertTrue(out.contains(" 0 wrong"), out);
+  }
+
+  static String jarOf(Class<?> c) throws Exception {
+    return Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+  }
+
+  /** The child JVM of schemaIsNotFreedWhileItsOwnValidateRuns: validate through temporaries. */
+  static final class SchemaGcMain {
+    public static void main(String[] args) {
+      StringBuilder doc = new StringBuilder("[");
+      for (int i = 0; i < 20000; i++) doc.append(i == 0 ? "" : ",").append("\"abcdefghij\"");
+      byte[] d = doc.append("]").toString().getBytes(StandardCharsets.UTF_8);
+      String schema =
+          "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"}}";
+      Thread gc = new Thread(() -> {
+        for (;;) {
+          System.gc();
+          try {
+            Thread.sleep(1);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      });
+      gc.setDaemon(true);
+      gc.start();
+      long end = System.nanoTime() + Long.parseLong(args[0]) * 1_000_000_000L;
+      long n = 0;
+      long wrong = 0;
+      while (System.nanoTime() < end) {
+        if (!new Schema(schema).validate(d, 0, d.length).isEmpty()) wrong++;
+        n++;
+      }
+      System.out.println(n + " validations, " + wrong + " wrong");
     }
   }
 }
