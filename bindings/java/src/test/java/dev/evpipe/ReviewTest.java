@@ -124,4 +124,34 @@ class ReviewTest {
       System.out.println(n + " validations, " + wrong + " wrong");
     }
   }
+
+  /**
+   * close() is "idempotent, from any thread" and "delivers for up to the close timeout"; but while
+   * another thread is in flush() without a limit (the server is down), close() waits for the write
+   * lock until that flush ends, which is never: a shutdown hook closing the client hangs. (The Go
+   * binding's Flush gives up when Close starts.)
+   */
+  @Test
+  void closeDoesNotWaitForeverForAFlushWithoutLimit() throws Exception {
+    try (Conf c = new Conf().set("endpoint", "http://127.0.0.1:9").set("client.id", "review")
+            .set("client.secret", "review-secret-0123456789abcdef0123").set("audience", "events")) {
+      Client client = new Client(c);
+      client.send(ClientTest.event(UUID.randomUUID().toString(), "never delivered"));
+      Thread flusher = new Thread(() -> {
+        try {
+          client.flush(Duration.ofMillis(-1)); // no limit
+        } catch (IllegalStateException e) {
+          // closed meanwhile: fine
+        }
+      }, "review-flush-forever");
+      flusher.setDaemon(true);
+      flusher.start();
+      Thread.sleep(300); // the flusher is inside the native flush
+      Thread closer = new Thread(() -> client.close(Duration.ZERO), "review-closer");
+      closer.setDaemon(true);
+      closer.start();
+      closer.join(5000);
+      assertFalse(closer.isAlive(), "close(0) still waits for the unlimited flush() after 5 s");
+    }
+  }
 }
