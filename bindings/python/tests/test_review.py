@@ -56,3 +56,48 @@ def test_close_while_another_thread_flushes_waits_instead_of_freeing() -> None:
                          text=True, timeout=60, env=dict(os.environ))
     assert out.returncode == 0, (f"exit {out.returncode} (-11: SIGSEGV, the C client freed "
                                  f"under evp_flush)\n{out.stdout}\n{out.stderr[-3000:]}")
+
+
+def test_schema_frees_the_workspace_of_every_thread_that_validated() -> None:
+    """Schema keeps one evp_schema_ctx_t per thread in a threading.local whose
+    __del__ frees only the context of the thread that happens to run it: the
+    contexts of other threads (a thread pool, short-lived request threads)
+    are never destroyed. Counted by wrapping the two C functions."""
+    import gc
+    import threading
+
+    import evpipe
+    from evpipe import _lib
+
+    lib = _lib.lib()
+    counts = {"new": 0, "destroy": 0}
+    real_new, real_destroy = lib.evp_schema_ctx_new, lib.evp_schema_ctx_destroy
+
+    def counting_new():  # type: ignore[no-untyped-def]
+        counts["new"] += 1
+        return real_new()
+
+    def counting_destroy(h):  # type: ignore[no-untyped-def]
+        counts["destroy"] += 1
+        return real_destroy(h)
+
+    lib.evp_schema_ctx_new, lib.evp_schema_ctx_destroy = counting_new, counting_destroy
+    try:
+        schema = evpipe.Schema('{"type":"object","required":["a"]}')
+
+        def use() -> None:
+            assert schema.validate({}) and schema.is_valid({"a": 1})
+
+        threads = [threading.Thread(target=use) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        use()  # and the main thread
+        schema.close()
+        del schema, use
+        gc.collect()
+        assert counts["new"] == 9
+        assert counts["destroy"] == counts["new"], f"{counts}: contexts leaked"
+    finally:
+        lib.evp_schema_ctx_new, lib.evp_schema_ctx_destroy = real_new, real_destroy
