@@ -44,7 +44,7 @@ if [ -n "${EVP_SANITIZE:-}" ]; then
     [ -f "$lib" ] || { echo "no lib${rt%%:*}.so for $CC to preload into the JVM: skipped"; exit 77; }
     pre="$pre $lib"
   done
-  SAN_ENV=(LD_PRELOAD="${pre# }" ASAN_OPTIONS="handle_segv=0:allow_user_segv_handler=1:detect_leaks=0:${ASAN_OPTIONS:-}"
+  SAN_ENV=(LD_PRELOAD="${pre# }" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0:allow_user_segv_handler=1:detect_leaks=0"
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}")
 fi
 
