@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import threading
+import time
 import warnings
 import weakref
 from concurrent.futures import Future
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import (Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union)
 
 from . import _lib
+from ._guard import CallGuard
 from .errors import (ERR_INVALID_ARG, ERR_STATE, DeliveryError, Error, StateError, check, make)
 
 log = logging.getLogger("evpipe")
@@ -132,6 +134,8 @@ class _Core:
         self.ids = itertools.count(1)
         self.pending: Dict[int, Union[Future, DeliveryCallback]] = {}
         self.lock = threading.Lock()
+        # C calls in progress on h (enter/leave): destroy() waits for them.
+        self.guard = CallGuard()
         self.on_delivery: Optional[DeliveryCallback] = None
         self.on_error: Optional[ErrorCallback] = None
         self.logs: Deque[Tuple[int, str]] = collections.deque(maxlen=10000)
@@ -222,6 +226,18 @@ class _Core:
             raise StateError(ERR_STATE, "the Client is closed")
         return self.h
 
+    def enter(self) -> int:
+        """The C handle, counted as in use until leave(); raises StateError
+        when the client is closed, closing, or inherited by a forked child."""
+        return self.guard.enter(self.usable)
+
+    def leave(self) -> None:
+        self.guard.leave()
+
+    def _take(self) -> Optional[int]:
+        h, self.h = self.h, None
+        return h
+
     def destroy(self, timeout_ms: int) -> int:
         """Stop the poller, then close the C client (serving its last reports)."""
         if self.h is None or self.forked or self.pid != os.getpid():
@@ -240,13 +256,15 @@ class _Core:
         if self.poller is not None and self.poller is not threading.current_thread():
             self.poller.join()
         self.poller = None
-        h, self.h = self.h, None
+        # closing refuses new calls; those in progress end soon (flush and
+        # poll wait in slices and stop when they see closing).
+        h = self.guard.when_idle(self._take)
         n = _lib.lib().evp_client_destroy(h, timeout_ms)
         _live.discard(self)
         with self.lock:
             left = list(self.pending.values())
             self.pending.clear()
-        for f in left:  # cannot happen (every accepted event is reported); be safe
+        for f in left:  # events left in a spool (spool_dir) are not reported at close
             if isinstance(f, Future) and not f.done():
                 f.set_exception(StateError(ERR_STATE, "client closed"))
         return int(n)
@@ -304,6 +322,21 @@ def _send_opaque(*args: Any) -> int:
     global _send_opaque
     _send_opaque = _lib.lib().evp_send_opaque
     return int(_send_opaque(*args))
+
+
+def _sliced(fn: Any, h: int, timeout: Optional[float], core: _Core, done: Any) -> int:
+    """fn(h, ms) (evp_flush or evp_poll) for up to ``timeout`` seconds (None:
+    no limit), in slices of at most 100 ms, so that a close() on another
+    thread is never kept waiting by a wait without limit: the call returns
+    (with what fn last said) once the client is closing."""
+    if timeout is not None and timeout <= 0:
+        return int(fn(h, 0))
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left_ms = 100 if deadline is None else int((deadline - time.monotonic()) * 1000)
+        n = int(fn(h, max(0, min(100, left_ms))))
+        if n < 0 or done(n) or core.closing or (deadline is not None and left_ms <= 100):
+            return n
 
 
 def _ms(timeout: Optional[float]) -> int:
@@ -398,20 +431,21 @@ class Client:
         gives the JSON path), QueueFull, StateError (closed, forked child)."""
         # The hot path: every lookup here costs per event (bench/bench_python_send.py).
         core = self._core
-        h = core.h
-        if h is None or core.closing or core.forked:
-            h = core.usable()  # raises
         t = type(event)
         data = event if t is bytes else event.encode() if t is str else _encode(event)  # type: ignore[union-attr]
         err = _errbuf()
-        if on_delivery is None:
-            code = _send(h, data, len(data), err, _ERRLEN)
-        else:
-            key = next(core.ids)
-            core.pending[key] = on_delivery
-            code = _send_opaque(h, data, len(data), key, err, _ERRLEN)
-            if code:
-                core.pending.pop(key, None)
+        h = core.enter()
+        try:
+            if on_delivery is None:
+                code = _send(h, data, len(data), err, _ERRLEN)
+            else:
+                key = next(core.ids)
+                core.pending[key] = on_delivery
+                code = _send_opaque(h, data, len(data), key, err, _ERRLEN)
+                if code:
+                    core.pending.pop(key, None)
+        finally:
+            core.leave()
         if code:
             raise make(code, _lib.text(err.value))
 
@@ -423,11 +457,14 @@ class Client:
         fut: "Future[DeliveryReport]" = Future()
         fut.set_running_or_notify_cancel()
         core = self._core
-        h = core.usable()
         data = _encode(event)
         key = next(core.ids)
         core.pending[key] = fut
-        code = _send_opaque(h, data, len(data), key, _errbuf(), _ERRLEN)
+        h = core.enter()
+        try:
+            code = _send_opaque(h, data, len(data), key, _errbuf(), _ERRLEN)
+        finally:
+            core.leave()
         if code != 0:
             core.pending.pop(key, None)
             raise make(code, _lib.text(_errbuf().value))
@@ -438,9 +475,13 @@ class Client:
         """Serve waiting delivery reports and error callbacks on this thread,
         waiting up to ``timeout`` seconds for one (None: until one comes).
         Returns how many callbacks ran."""
-        h = self._core.usable()
-        n = _lib.lib().evp_poll(h, _ms(timeout))
-        self._core.drain()
+        core = self._core
+        h = core.enter()
+        try:
+            n = _sliced(_lib.lib().evp_poll, h, timeout, core, lambda n: n != 0)
+        finally:
+            core.leave()
+        core.drain()
         if n < 0:
             raise StateError(ERR_STATE, "evp_poll refused (called from a callback?)")
         return int(n)
@@ -449,9 +490,13 @@ class Client:
         """Send everything now and wait up to ``timeout`` seconds (None: no
         limit) until nothing is pending, serving reports meanwhile. Returns
         the number of events still pending (0: all reported)."""
-        h = self._core.usable()
-        n = _lib.lib().evp_flush(h, _ms(timeout))
-        self._core.drain()
+        core = self._core
+        h = core.enter()
+        try:
+            n = _sliced(_lib.lib().evp_flush, h, timeout, core, lambda n: n <= 0)
+        finally:
+            core.leave()
+        core.drain()
         if n < 0:
             raise StateError(ERR_STATE, "evp_flush refused (called from a callback?)")
         return int(n)
@@ -474,18 +519,18 @@ class Client:
 
     def pause(self) -> None:
         """Stop starting requests (events are still accepted); see evp_client_pause."""
-        if _lib.lib().evp_client_pause(self._core.usable()) != 0:
+        if self._call(_lib.lib().evp_client_pause) != 0:
             raise StateError(ERR_STATE, "evp_client_pause failed")
 
     def resume(self) -> None:
         """Start sending again after pause()."""
-        if _lib.lib().evp_client_resume(self._core.usable()) != 0:
+        if self._call(_lib.lib().evp_client_resume) != 0:
             raise StateError(ERR_STATE, "evp_client_resume failed")
 
     def stats(self) -> Dict[str, Any]:
         """The client's counters (evp_client_stats) as a dict."""
         lib = _lib.lib()
-        p = lib.evp_client_stats(self._core.usable())
+        p = self._call(lib.evp_client_stats)
         if not p:
             raise MemoryError
         try:
@@ -497,10 +542,18 @@ class Client:
     def fileno(self) -> int:
         """A descriptor readable while reports wait (for selectors / asyncio's
         add_reader); call poll(0) when it is readable. Owned by the client."""
-        fd = _lib.lib().evp_poll_fd(self._core.usable())
+        fd = self._call(_lib.lib().evp_poll_fd)
         if fd < 0:
             raise StateError(ERR_STATE, "evp_poll_fd failed")
         return int(fd)
+
+    def _call(self, fn: Any) -> Any:
+        """fn(handle), counted as a call in progress (see _Core.enter)."""
+        h = self._core.enter()
+        try:
+            return fn(h)
+        finally:
+            self._core.leave()
 
     @property
     def closed(self) -> bool:

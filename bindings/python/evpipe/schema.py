@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import ctypes
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Union
 
 from . import _lib
+from ._guard import CallGuard
 from .errors import ERR_INVALID_EVENT, ERR_NOMEM, ERR_STATE, OK, check, make
 
 _ERRLEN = 512
@@ -32,16 +32,6 @@ class ValidationError:
     message: str  #: a human-readable explanation
 
 
-class _Ctx(threading.local):
-    """One evp_schema_ctx_t per thread: a context is a per-thread workspace."""
-
-    h: Optional[int] = None
-
-    def __del__(self) -> None:
-        if self.h:
-            _lib.lib().evp_schema_ctx_destroy(self.h)
-
-
 class Schema:
     """A compiled JSON Schema.
 
@@ -57,7 +47,8 @@ class Schema:
                  format_assert: bool = True) -> None:
         lib = _lib.lib()
         self._h: Optional[int] = None
-        self._ctx = _Ctx()
+        # validate() calls in progress: close() frees the schema after them.
+        self._guard = CallGuard()
         err = ctypes.create_string_buffer(_ERRLEN)
         loader = lib.evp_schema_loader_new()
         if not loader:
@@ -84,24 +75,30 @@ class Schema:
         error (fastest), N collects up to N (at most 10000). Raises :class:`~evpipe.InvalidEventError`
         (EVP_ERR_JSON, ...) when the text is not acceptable JSON."""
         lib = _lib.lib()
-        if not self._h:
-            raise make(ERR_STATE, "Schema is closed")
-        if self._ctx.h is None:
-            self._ctx.h = lib.evp_schema_ctx_new()
-            if not self._ctx.h:
-                raise MemoryError
-        ctx = self._ctx.h
-        check(lib.evp_schema_ctx_set_limits(ctx, 0, 0, max_errors))
         b = _as_bytes(instance)
-        code = lib.evp_schema_validate(self._h, ctx, b, len(b))
-        if code == OK:
-            return []
-        n = lib.evp_schema_ctx_error_count(ctx)
-        errors = [ValidationError(_lib.text(lib.evp_schema_ctx_error_instance_path(ctx, i)),
-                                  _lib.text(lib.evp_schema_ctx_error_schema_path(ctx, i)),
-                                  _lib.text(lib.evp_schema_ctx_error_keyword(ctx, i)),
-                                  _lib.text(lib.evp_schema_ctx_error_message(ctx, i)))
-                  for i in range(n)]
+        # A workspace per call: a context belongs to one thread at a time,
+        # and one kept per thread would outlive threads that end.
+        ctx = lib.evp_schema_ctx_new()
+        if not ctx:
+            raise MemoryError
+        try:
+            h = self._guard.enter(self._handle)
+            try:  # the errors' strings may point into the schema: read them here too
+                check(lib.evp_schema_ctx_set_limits(ctx, 0, 0, max_errors))
+                code = lib.evp_schema_validate(h, ctx, b, len(b))
+                if code == OK:
+                    return []
+                n = lib.evp_schema_ctx_error_count(ctx)
+                errors = [
+                    ValidationError(_lib.text(lib.evp_schema_ctx_error_instance_path(ctx, i)),
+                                    _lib.text(lib.evp_schema_ctx_error_schema_path(ctx, i)),
+                                    _lib.text(lib.evp_schema_ctx_error_keyword(ctx, i)),
+                                    _lib.text(lib.evp_schema_ctx_error_message(ctx, i)))
+                    for i in range(n)]
+            finally:
+                self._guard.leave()
+        finally:
+            lib.evp_schema_ctx_destroy(ctx)
         if code != ERR_INVALID_EVENT:
             raise make(code, "; ".join(e.message for e in errors))
         return errors
@@ -110,9 +107,20 @@ class Schema:
         """Whether ``instance`` validates."""
         return not self.validate(instance)
 
-    def close(self) -> None:
-        """Free the compiled schema (also done when it is garbage collected)."""
+    def _handle(self) -> int:
+        if not self._h:
+            raise make(ERR_STATE, "Schema is closed")
+        return self._h
+
+    def _take(self) -> Optional[int]:
         h, self._h = self._h, None
+        return h
+
+    def close(self) -> None:
+        """Free the compiled schema (also done when it is garbage collected),
+        once the validate() calls in progress on other threads have ended."""
+        guard = getattr(self, "_guard", None)  # absent when __init__ failed early
+        h = guard.when_idle(self._take) if guard is not None else None
         if h:
             _lib.lib().evp_schema_destroy(h)
 
