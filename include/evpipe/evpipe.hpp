@@ -196,6 +196,14 @@ public:
   }
   CStr(const CStr &) = delete;
   CStr &operator=(const CStr &) = delete;
+  // The value may be client.secret: wipe this copy as the C library wipes
+  // its own (volatile, so the stores are not dropped as dead).
+  ~CStr() {
+    volatile char *v = small_;
+    for (std::size_t i = 0; i < sizeof small_; i++) v[i] = 0;
+    volatile char *b = big_.empty() ? nullptr : &big_[0];
+    for (std::size_t i = 0; b && i < big_.size(); i++) b[i] = 0;
+  }
   const char *c_str() const noexcept { return p_; }
 
 private:
