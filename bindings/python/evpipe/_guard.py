@@ -4,38 +4,41 @@ ctypes releases the GIL for the duration of a foreign call: without this,
 close() on one thread could free a handle (evp_client_destroy,
 evp_schema_destroy) while another thread is still inside evp_flush,
 evp_send or evp_schema_validate on it.
+
+It is on send()'s path, so it takes no lock: list.append() and list.pop()
+are atomic under the GIL. The order makes it safe: a call first registers,
+then reads the object's state; close first marks the object closed (so
+that handle() raises), then waits until no call is registered, then takes
+the handle.
 """
 from __future__ import annotations
 
-import threading
-from typing import Callable, TypeVar
+import time
+from typing import Any, Callable, List, TypeVar
 
 T = TypeVar("T")
 
 
 class CallGuard:
     def __init__(self) -> None:
-        self._cv = threading.Condition(threading.Lock())
-        self._calls = 0
+        self._inflight: List[Any] = []
 
     def enter(self, handle: Callable[[], T]) -> T:
-        """``handle()`` (which raises when the object is closed), counted as
-        in use until leave()."""
-        with self._cv:
-            h = handle()
-            self._calls += 1
-            return h
+        """``handle()`` (which raises when the object is closed or closing),
+        counted as in use until leave()."""
+        self._inflight.append(None)
+        try:
+            return handle()
+        except BaseException:
+            self._inflight.pop()
+            raise
 
     def leave(self) -> None:
-        with self._cv:
-            self._calls -= 1
-            if not self._calls:
-                self._cv.notify_all()
+        self._inflight.pop()
 
     def when_idle(self, take: Callable[[], T]) -> T:
-        """Wait until no call is in progress, then ``take()`` (which makes the
-        handle unavailable to enter()) before any new call can start."""
-        with self._cv:
-            while self._calls:
-                self._cv.wait()
-            return take()
+        """Once the object is marked closed (handle() raises), wait until no
+        call is in progress, then ``take()`` the handle."""
+        while self._inflight:
+            time.sleep(0.001)
+        return take()

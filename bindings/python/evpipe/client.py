@@ -229,7 +229,15 @@ class _Core:
     def enter(self) -> int:
         """The C handle, counted as in use until leave(); raises StateError
         when the client is closed, closing, or inherited by a forked child."""
-        return self.guard.enter(self.usable)
+        return self.guard.enter(self._handle)
+
+    def _handle(self) -> int:
+        # The hot path: usable() asks the kernel for the pid, a system call
+        # per send; the fork handler sets `forked` in a child instead.
+        h = self.h
+        if h is None or self.closing or self.forked:
+            return self.usable()
+        return h
 
     def leave(self) -> None:
         self.guard.leave()

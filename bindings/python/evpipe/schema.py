@@ -49,6 +49,7 @@ class Schema:
         self._h: Optional[int] = None
         # validate() calls in progress: close() frees the schema after them.
         self._guard = CallGuard()
+        self._closing = False
         err = ctypes.create_string_buffer(_ERRLEN)
         loader = lib.evp_schema_loader_new()
         if not loader:
@@ -108,7 +109,7 @@ class Schema:
         return not self.validate(instance)
 
     def _handle(self) -> int:
-        if not self._h:
+        if not self._h or self._closing:
             raise make(ERR_STATE, "Schema is closed")
         return self._h
 
@@ -120,7 +121,10 @@ class Schema:
         """Free the compiled schema (also done when it is garbage collected),
         once the validate() calls in progress on other threads have ended."""
         guard = getattr(self, "_guard", None)  # absent when __init__ failed early
-        h = guard.when_idle(self._take) if guard is not None else None
+        if guard is None:
+            return
+        self._closing = True  # first: a validate() starting now is refused
+        h = guard.when_idle(self._take)
         if h:
             _lib.lib().evp_schema_destroy(h)
 
