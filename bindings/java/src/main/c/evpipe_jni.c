@@ -354,11 +354,15 @@ static int evpj_put(JNIEnv *env, jobjectArray out, jsize i, const char *s) {
 
 /* Validate: the errors as UTF-8 byte[]s, four per error (instance path,
  * schema path, keyword, message); empty when valid. A fresh workspace per
- * call keeps the method usable from any thread (evp_schema_ctx_t is not). */
+ * call keeps the method usable from any thread (evp_schema_ctx_t is not).
+ * Schema.validate holds its read lock around the call, so the schema cannot be
+ * freed meanwhile. */
 JNIEXPORT jobjectArray JNICALL Java_dev_evpipe_Native_schemaValidate(JNIEnv *env, jclass cls,
-                                                                     jlong schema, jbyteArray json,
-                                                                     jint off, jint len) {
+                                                                     jobject owner, jlong schema,
+                                                                     jbyteArray json, jint off,
+                                                                     jint len) {
   (void)cls;
+  (void)owner; /* the Schema: kept reachable by being an argument (Schema.validate) */
   evp_schema_ctx_t *ctx = evp_schema_ctx_new();
   jbyte *text = ctx ? (*env)->GetByteArrayElements(env, json, NULL) : NULL;
   if (!text) {

@@ -2,8 +2,8 @@ package dev.evpipe;
 
 
 /**
- * The natives of libevpipe_jni (src/main/c/evpipe_jni.c, registered in its
- * JNI_OnLoad). Strings cross as UTF-8 byte arrays, never as JNI "UTF"
+ * The natives of libevpipe_jni (src/main/c/evpipe_jni.c, exported under their
+ * Java_dev_evpipe_Native_* names; its JNI_OnLoad caches class and method IDs). Strings cross as UTF-8 byte arrays, never as JNI "UTF"
  * strings (Modified UTF-8 mangles characters outside the BMP). Handles are
  * native pointers held in longs; 0 is a closed client.
  */
@@ -48,7 +48,11 @@ final class Native {
 
   static native void schemaDestroy(long schema);
 
-  static native byte[][] schemaValidate(long schema, byte[] json, int off, int len);
+  /**
+   * @param owner the Schema, unused by the native code: as an argument it stays reachable (its
+   *     reaper cannot run) until the native returns.
+   */
+  static native byte[][] schemaValidate(Object owner, long schema, byte[] json, int off, int len);
 
   static native String errName(int code);
 
