@@ -2,6 +2,7 @@ package dev.evpipe;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.LongFunction;
@@ -32,6 +33,8 @@ import java.util.function.LongFunction;
 public final class Client implements AutoCloseable {
   private static final AtomicInteger THREADS = new AtomicInteger();
   private static final int POLL_MS = 100;
+  /** The longest native flush: how long a close() may wait for a flush() on another thread. */
+  private static final int FLUSH_SLICE_MS = 100;
 
   private final State state;
   private final Reaper.Cleanable cleanable;
@@ -253,7 +256,8 @@ public final class Client implements AutoCloseable {
    * Send everything now and wait until nothing is pending, serving reports on this thread.
    *
    * @param timeout how long to wait (zero: not at all, negative: no limit).
-   * @return the number of events still pending (0: every report has been served).
+   * @return the number of events still pending (0: every report has been served); it returns
+   *     early, with that number, when another thread starts {@link #close()}.
    * @throws IllegalStateException after close, or from a listener.
    */
   public long flush(Duration timeout) {
@@ -267,10 +271,28 @@ public final class Client implements AutoCloseable {
    * @return the number of events still pending.
    */
   public long flush(long timeoutMs) {
-    int ms = (int) Math.max(-1, Math.min(Integer.MAX_VALUE, timeoutMs));
-    long n = withOpen(h -> Native.flush(h, ms));
-    if (n < 0) throw new IllegalStateException("flush() from a listener");
-    return n;
+    // The native flush runs in slices of at most FLUSH_SLICE_MS, each under the read lock, so
+    // that a close() on another thread (which sets `closed`, then waits for the write lock) ends
+    // this flush within one slice, even one without a limit (as the Go binding's Flush does).
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(0, timeoutMs));
+    long n = -1;
+    for (;;) {
+      long left = timeoutMs < 0 ? FLUSH_SLICE_MS
+          : TimeUnit.NANOSECONDS.toMillis(Math.max(0, deadline - System.nanoTime()));
+      int slice = (int) Math.min(FLUSH_SLICE_MS, left);
+      state.lock.readLock().lock();
+      try {
+        if (state.closed) {
+          if (n < 0) throw new IllegalStateException("the client is closed");
+          return n; // close() started: what is left is close()'s to deliver or report
+        }
+        n = Native.flush(state.handle, slice);
+      } finally {
+        state.lock.readLock().unlock();
+      }
+      if (n < 0) throw new IllegalStateException("flush() from a listener");
+      if (n == 0 || (timeoutMs >= 0 && deadline - System.nanoTime() <= 0)) return n;
+    }
   }
 
   /** Stop sending until {@link #resume()} (send still queues); e.g. from Activity.onStop. */
@@ -307,7 +329,9 @@ public final class Client implements AutoCloseable {
   }
 
   private long closeAndCount(Duration timeout) {
-    if (Thread.currentThread() == state.poller) {
+    // A listener runs on the poll thread (which close() joins) or inside flush() (which holds the
+    // read lock that close()'s write lock waits for): either way close() would wait for itself.
+    if (Thread.currentThread() == state.poller || state.lock.getReadHoldCount() > 0) {
       throw new IllegalStateException("close() from a listener");
     }
     if (state.closed) return 0;
