@@ -235,9 +235,13 @@ JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_clientNew(JNIEnv *env, jclass cls
   return (jlong)(intptr_t)c;
 }
 
-JNIEXPORT void JNICALL Java_dev_evpipe_Native_send(JNIEnv *env, jclass cls, jlong h,
+/* The natives on a client or schema handle get its Java owner as an unused
+ * argument: being one keeps it reachable (its reaper cannot run) until the
+ * native returns (Native.java). */
+JNIEXPORT void JNICALL Java_dev_evpipe_Native_send(JNIEnv *env, jclass cls, jobject owner, jlong h,
                                                    jbyteArray json, jint off, jint len, jlong id) {
   (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
   if (!c) return;
   char small[1024];
@@ -265,9 +269,10 @@ JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_poll(JNIEnv *env, jclass cls, jlo
   return c ? (jlong)evp_poll(c->client, timeout_ms) : -1;
 }
 
-JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_flush(JNIEnv *env, jclass cls, jlong h,
-                                                     jint timeout_ms) {
+JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_flush(JNIEnv *env, jclass cls, jobject owner,
+                                                     jlong h, jint timeout_ms) {
   (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
   return c ? (jlong)evp_flush(c->client, timeout_ms) : -1;
 }
@@ -285,20 +290,26 @@ JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_destroy(JNIEnv *env, jclass cls, 
   return (jlong)n;
 }
 
-JNIEXPORT jint JNICALL Java_dev_evpipe_Native_pause(JNIEnv *env, jclass cls, jlong h) {
+JNIEXPORT jint JNICALL Java_dev_evpipe_Native_pause(JNIEnv *env, jclass cls, jobject owner,
+                                                    jlong h) {
   (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
   return c ? evp_client_pause(c->client) : -1;
 }
 
-JNIEXPORT jint JNICALL Java_dev_evpipe_Native_resume(JNIEnv *env, jclass cls, jlong h) {
+JNIEXPORT jint JNICALL Java_dev_evpipe_Native_resume(JNIEnv *env, jclass cls, jobject owner,
+                                                     jlong h) {
   (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
   return c ? evp_client_resume(c->client) : -1;
 }
 
-JNIEXPORT jbyteArray JNICALL Java_dev_evpipe_Native_stats(JNIEnv *env, jclass cls, jlong h) {
+JNIEXPORT jbyteArray JNICALL Java_dev_evpipe_Native_stats(JNIEnv *env, jclass cls, jobject owner,
+                                                          jlong h) {
   (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
   if (!c) return NULL;
   char *s = evp_client_stats(c->client);

@@ -243,7 +243,7 @@ public final class Client implements AutoCloseable {
     boolean sent = false;
     try {
       withOpen(h -> {
-        Native.send(h, json, off, len, id);
+        Native.send(this, h, json, off, len, id);
         return null;
       });
       sent = true;
@@ -286,7 +286,7 @@ public final class Client implements AutoCloseable {
           if (n < 0) throw new IllegalStateException("the client is closed");
           return n; // close() started: what is left is close()'s to deliver or report
         }
-        n = Native.flush(state.handle, slice);
+        n = Native.flush(this, state.handle, slice);
       } finally {
         state.lock.readLock().unlock();
       }
@@ -297,17 +297,17 @@ public final class Client implements AutoCloseable {
 
   /** Stop sending until {@link #resume()} (send still queues); e.g. from Activity.onStop. */
   public void pause() {
-    withOpen(Native::pause);
+    withOpen(h -> Native.pause(this, h));
   }
 
   /** Resume sending after {@link #pause()}; e.g. from Activity.onStart. */
   public void resume() {
-    withOpen(Native::resume);
+    withOpen(h -> Native.resume(this, h));
   }
 
   /** @return the client's counters as JSON (evp_client_stats). */
   public String stats() {
-    return new String(withOpen(Native::stats), StandardCharsets.UTF_8);
+    return new String(withOpen(h -> Native.stats(this, h)), StandardCharsets.UTF_8);
   }
 
   /** Close with the builder's close timeout (5 s by default). Idempotent. */
@@ -343,7 +343,9 @@ public final class Client implements AutoCloseable {
 
   /**
    * Runs f on the native handle under the read lock, so that close() (the write lock) cannot
-   * free the handle meanwhile.
+   * free the handle meanwhile. f passes `this` to the native as its owner: otherwise this Client
+   * may become unreachable once `state` is read, and the reaper close it before the read lock is
+   * taken (the call would then throw "closed" on a client its caller is using).
    */
   private <T> T withOpen(LongFunction<T> f) {
     state.lock.readLock().lock();
