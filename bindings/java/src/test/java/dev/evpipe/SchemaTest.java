@@ -4,10 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /** Schema: compile errors, validation errors with their paths, non-BMP text. */
@@ -43,5 +49,65 @@ class SchemaTest {
     s.close();
     s.close();
     assertThrows(IllegalStateException.class, () -> s.validate("{}"));
+  }
+
+  /**
+   * close() on one thread while validate() runs on another waits for it (Schema.Handle's lock),
+   * instead of freeing the schema under the native validation; validate() afterwards throws
+   * IllegalStateException. In a child JVM, whose crash (freed memory) this test reports.
+   */
+  @Test
+  void closeWaitsForTheValidationsRunningOnOtherThreads() throws Exception {
+    Path dir = Files.createTempDirectory("evpipe-schema");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-XX:ErrorFile=" + dir.resolve("hs_err_%p.log"));
+    cmd.add("-Djava.library.path=" + System.getProperty("java.library.path"));
+    cmd.add("-cp");
+    cmd.add(ReviewTest.jarOf(Schema.class) + File.pathSeparator
+        + ReviewTest.jarOf(SchemaTest.class));
+    cmd.add(CloseDuringValidateMain.class.getName());
+    cmd.add("3");
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM finished");
+    assertEquals(0, p.exitValue(), "the child JVM (134: SIGSEGV/abort in Native.schemaValidate):\n"
+        + out.substring(0, Math.min(out.length(), 1500)));
+    assertTrue(out.contains(" 0 wrong") && !out.startsWith("0 closed"), out);
+  }
+
+  /** The child JVM of closeWaitsForTheValidationsRunningOnOtherThreads. */
+  static final class CloseDuringValidateMain {
+    public static void main(String[] args) throws Exception {
+      StringBuilder doc = new StringBuilder("[");
+      for (int i = 0; i < 20000; i++) doc.append(i == 0 ? "" : ",").append("\"abcdefghij\"");
+      byte[] d = doc.append("]").toString().getBytes(StandardCharsets.UTF_8);
+      String schema =
+          "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"}}";
+      long end = System.nanoTime() + Long.parseLong(args[0]) * 1_000_000_000L;
+      AtomicLong wrong = new AtomicLong();
+      long closed = 0;
+      while (System.nanoTime() < end) {
+        Schema s = new Schema(schema);
+        CountDownLatch started = new CountDownLatch(1);
+        Thread v = new Thread(() -> {
+          started.countDown();
+          try {
+            for (;;) {
+              if (!s.validate(d, 0, d.length).isEmpty()) wrong.incrementAndGet();
+            }
+          } catch (IllegalStateException e) {
+            // closed: the end of this round
+          }
+        });
+        v.start();
+        started.await();
+        Thread.sleep(1); // v is inside the native validate, most of the time
+        s.close();
+        v.join();
+        closed++;
+      }
+      System.out.println(closed + " closed during validations, " + wrong.get() + " wrong");
+    }
   }
 }
