@@ -290,20 +290,14 @@ JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_destroy(JNIEnv *env, jclass cls, 
   return (jlong)n;
 }
 
-JNIEXPORT jint JNICALL Java_dev_evpipe_Native_pause(JNIEnv *env, jclass cls, jobject owner,
-                                                    jlong h) {
+/* evp_client_pause() when @p paused, else evp_client_resume(). */
+JNIEXPORT jint JNICALL Java_dev_evpipe_Native_setPaused(JNIEnv *env, jclass cls, jobject owner,
+                                                        jlong h, jboolean paused) {
   (void)cls;
   (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
-  return c ? evp_client_pause(c->client) : -1;
-}
-
-JNIEXPORT jint JNICALL Java_dev_evpipe_Native_resume(JNIEnv *env, jclass cls, jobject owner,
-                                                     jlong h) {
-  (void)cls;
-  (void)owner;
-  evpj_client_t *c = evpj_handle(env, h);
-  return c ? evp_client_resume(c->client) : -1;
+  if (!c) return -1;
+  return paused ? evp_client_pause(c->client) : evp_client_resume(c->client);
 }
 
 JNIEXPORT jbyteArray JNICALL Java_dev_evpipe_Native_stats(JNIEnv *env, jclass cls, jobject owner,

@@ -297,12 +297,12 @@ public final class Client implements AutoCloseable {
 
   /** Stop sending until {@link #resume()} (send still queues); e.g. from Activity.onStop. */
   public void pause() {
-    withOpen(h -> Native.pause(this, h));
+    withOpen(h -> Native.setPaused(this, h, true));
   }
 
   /** Resume sending after {@link #pause()}; e.g. from Activity.onStart. */
   public void resume() {
-    withOpen(h -> Native.resume(this, h));
+    withOpen(h -> Native.setPaused(this, h, false));
   }
 
   /** @return the client's counters as JSON (evp_client_stats). */

@@ -44,9 +44,8 @@ final class Native {
 
   static native long destroy(long client, int timeoutMs);
 
-  static native int pause(Object owner, long client);
-
-  static native int resume(Object owner, long client);
+  /** evp_client_pause when paused, else evp_client_resume. */
+  static native int setPaused(Object owner, long client, boolean paused);
 
   static native byte[] stats(Object owner, long client);
 

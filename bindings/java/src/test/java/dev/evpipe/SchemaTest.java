@@ -4,15 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -58,21 +54,7 @@ class SchemaTest {
    */
   @Test
   void closeWaitsForTheValidationsRunningOnOtherThreads() throws Exception {
-    Path dir = Files.createTempDirectory("evpipe-schema");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-XX:ErrorFile=" + dir.resolve("hs_err_%p.log"));
-    cmd.add("-Djava.library.path=" + System.getProperty("java.library.path"));
-    cmd.add("-cp");
-    cmd.add(ReviewTest.jarOf(Schema.class) + File.pathSeparator
-        + ReviewTest.jarOf(SchemaTest.class));
-    cmd.add(CloseDuringValidateMain.class.getName());
-    cmd.add("3");
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM finished");
-    assertEquals(0, p.exitValue(), "the child JVM (134: SIGSEGV/abort in Native.schemaValidate):\n"
-        + out.substring(0, Math.min(out.length(), 1500)));
+    String out = ChildJvm.run(CloseDuringValidateMain.class, "3");
     assertTrue(out.contains(" 0 wrong") && !out.startsWith("0 closed"), out);
   }
 
