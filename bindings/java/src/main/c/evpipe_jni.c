@@ -235,9 +235,13 @@ JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_clientNew(JNIEnv *env, jclass cls
   return (jlong)(intptr_t)c;
 }
 
-JNIEXPORT void JNICALL Java_dev_evpipe_Native_send(JNIEnv *env, jclass cls, jlong h,
+/* The natives on a client or schema handle get its Java owner as an unused
+ * argument: being one keeps it reachable (its reaper cannot run) until the
+ * native returns (Native.java). */
+JNIEXPORT void JNICALL Java_dev_evpipe_Native_send(JNIEnv *env, jclass cls, jobject owner, jlong h,
                                                    jbyteArray json, jint off, jint len, jlong id) {
   (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
   if (!c) return;
   char small[1024];
@@ -265,9 +269,10 @@ JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_poll(JNIEnv *env, jclass cls, jlo
   return c ? (jlong)evp_poll(c->client, timeout_ms) : -1;
 }
 
-JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_flush(JNIEnv *env, jclass cls, jlong h,
-                                                     jint timeout_ms) {
+JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_flush(JNIEnv *env, jclass cls, jobject owner,
+                                                     jlong h, jint timeout_ms) {
   (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
   return c ? (jlong)evp_flush(c->client, timeout_ms) : -1;
 }
@@ -285,20 +290,20 @@ JNIEXPORT jlong JNICALL Java_dev_evpipe_Native_destroy(JNIEnv *env, jclass cls, 
   return (jlong)n;
 }
 
-JNIEXPORT jint JNICALL Java_dev_evpipe_Native_pause(JNIEnv *env, jclass cls, jlong h) {
+/* evp_client_pause() when @p paused, else evp_client_resume(). */
+JNIEXPORT jint JNICALL Java_dev_evpipe_Native_setPaused(JNIEnv *env, jclass cls, jobject owner,
+                                                        jlong h, jboolean paused) {
   (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
-  return c ? evp_client_pause(c->client) : -1;
+  if (!c) return -1;
+  return paused ? evp_client_pause(c->client) : evp_client_resume(c->client);
 }
 
-JNIEXPORT jint JNICALL Java_dev_evpipe_Native_resume(JNIEnv *env, jclass cls, jlong h) {
+JNIEXPORT jbyteArray JNICALL Java_dev_evpipe_Native_stats(JNIEnv *env, jclass cls, jobject owner,
+                                                          jlong h) {
   (void)cls;
-  evpj_client_t *c = evpj_handle(env, h);
-  return c ? evp_client_resume(c->client) : -1;
-}
-
-JNIEXPORT jbyteArray JNICALL Java_dev_evpipe_Native_stats(JNIEnv *env, jclass cls, jlong h) {
-  (void)cls;
+  (void)owner;
   evpj_client_t *c = evpj_handle(env, h);
   if (!c) return NULL;
   char *s = evp_client_stats(c->client);
@@ -354,11 +359,15 @@ static int evpj_put(JNIEnv *env, jobjectArray out, jsize i, const char *s) {
 
 /* Validate: the errors as UTF-8 byte[]s, four per error (instance path,
  * schema path, keyword, message); empty when valid. A fresh workspace per
- * call keeps the method usable from any thread (evp_schema_ctx_t is not). */
+ * call keeps the method usable from any thread (evp_schema_ctx_t is not).
+ * Schema.validate holds its read lock around the call, so the schema cannot be
+ * freed meanwhile. */
 JNIEXPORT jobjectArray JNICALL Java_dev_evpipe_Native_schemaValidate(JNIEnv *env, jclass cls,
-                                                                     jlong schema, jbyteArray json,
-                                                                     jint off, jint len) {
+                                                                     jobject owner, jlong schema,
+                                                                     jbyteArray json, jint off,
+                                                                     jint len) {
   (void)cls;
+  (void)owner; /* the Schema: kept reachable by being an argument (Schema.validate) */
   evp_schema_ctx_t *ctx = evp_schema_ctx_new();
   jbyte *text = ctx ? (*env)->GetByteArrayElements(env, json, NULL) : NULL;
   if (!text) {

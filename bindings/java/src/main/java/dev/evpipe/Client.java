@@ -2,6 +2,7 @@ package dev.evpipe;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.LongFunction;
@@ -32,6 +33,8 @@ import java.util.function.LongFunction;
 public final class Client implements AutoCloseable {
   private static final AtomicInteger THREADS = new AtomicInteger();
   private static final int POLL_MS = 100;
+  /** The longest native flush: how long a close() may wait for a flush() on another thread. */
+  private static final int FLUSH_SLICE_MS = 100;
 
   private final State state;
   private final Reaper.Cleanable cleanable;
@@ -240,7 +243,7 @@ public final class Client implements AutoCloseable {
     boolean sent = false;
     try {
       withOpen(h -> {
-        Native.send(h, json, off, len, id);
+        Native.send(this, h, json, off, len, id);
         return null;
       });
       sent = true;
@@ -253,7 +256,8 @@ public final class Client implements AutoCloseable {
    * Send everything now and wait until nothing is pending, serving reports on this thread.
    *
    * @param timeout how long to wait (zero: not at all, negative: no limit).
-   * @return the number of events still pending (0: every report has been served).
+   * @return the number of events still pending (0: every report has been served); it returns
+   *     early, with that number, when another thread starts {@link #close()}.
    * @throws IllegalStateException after close, or from a listener.
    */
   public long flush(Duration timeout) {
@@ -267,25 +271,43 @@ public final class Client implements AutoCloseable {
    * @return the number of events still pending.
    */
   public long flush(long timeoutMs) {
-    int ms = (int) Math.max(-1, Math.min(Integer.MAX_VALUE, timeoutMs));
-    long n = withOpen(h -> Native.flush(h, ms));
-    if (n < 0) throw new IllegalStateException("flush() from a listener");
-    return n;
+    // The native flush runs in slices of at most FLUSH_SLICE_MS, each under the read lock, so
+    // that a close() on another thread (which sets `closed`, then waits for the write lock) ends
+    // this flush within one slice, even one without a limit (as the Go binding's Flush does).
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(0, timeoutMs));
+    long n = -1;
+    for (;;) {
+      long left = timeoutMs < 0 ? FLUSH_SLICE_MS
+          : TimeUnit.NANOSECONDS.toMillis(Math.max(0, deadline - System.nanoTime()));
+      int slice = (int) Math.min(FLUSH_SLICE_MS, left);
+      state.lock.readLock().lock();
+      try {
+        if (state.closed) {
+          if (n < 0) throw new IllegalStateException("the client is closed");
+          return n; // close() started: what is left is close()'s to deliver or report
+        }
+        n = Native.flush(this, state.handle, slice);
+      } finally {
+        state.lock.readLock().unlock();
+      }
+      if (n < 0) throw new IllegalStateException("flush() from a listener");
+      if (n == 0 || (timeoutMs >= 0 && deadline - System.nanoTime() <= 0)) return n;
+    }
   }
 
   /** Stop sending until {@link #resume()} (send still queues); e.g. from Activity.onStop. */
   public void pause() {
-    withOpen(Native::pause);
+    withOpen(h -> Native.setPaused(this, h, true));
   }
 
   /** Resume sending after {@link #pause()}; e.g. from Activity.onStart. */
   public void resume() {
-    withOpen(Native::resume);
+    withOpen(h -> Native.setPaused(this, h, false));
   }
 
   /** @return the client's counters as JSON (evp_client_stats). */
   public String stats() {
-    return new String(withOpen(Native::stats), StandardCharsets.UTF_8);
+    return new String(withOpen(h -> Native.stats(this, h)), StandardCharsets.UTF_8);
   }
 
   /** Close with the builder's close timeout (5 s by default). Idempotent. */
@@ -307,7 +329,9 @@ public final class Client implements AutoCloseable {
   }
 
   private long closeAndCount(Duration timeout) {
-    if (Thread.currentThread() == state.poller) {
+    // A listener runs on the poll thread (which close() joins) or inside flush() (which holds the
+    // read lock that close()'s write lock waits for): either way close() would wait for itself.
+    if (Thread.currentThread() == state.poller || state.lock.getReadHoldCount() > 0) {
       throw new IllegalStateException("close() from a listener");
     }
     if (state.closed) return 0;
@@ -319,7 +343,9 @@ public final class Client implements AutoCloseable {
 
   /**
    * Runs f on the native handle under the read lock, so that close() (the write lock) cannot
-   * free the handle meanwhile.
+   * free the handle meanwhile. f passes `this` to the native as its owner: otherwise this Client
+   * may become unreachable once `state` is read, and the reaper close it before the read lock is
+   * taken (the call would then throw "closed" on a client its caller is using).
    */
   private <T> T withOpen(LongFunction<T> f) {
     state.lock.readLock().lock();

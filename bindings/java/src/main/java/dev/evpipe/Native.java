@@ -2,10 +2,11 @@ package dev.evpipe;
 
 
 /**
- * The natives of libevpipe_jni (src/main/c/evpipe_jni.c, registered in its
- * JNI_OnLoad). Strings cross as UTF-8 byte arrays, never as JNI "UTF"
- * strings (Modified UTF-8 mangles characters outside the BMP). Handles are
- * native pointers held in longs; 0 is a closed client.
+ * The natives of libevpipe_jni (src/main/c/evpipe_jni.c, exported under their
+ * Java_dev_evpipe_Native_* names; its JNI_OnLoad caches class and method IDs).
+ * Strings cross as UTF-8 byte arrays, never as JNI "UTF" strings (Modified
+ * UTF-8 mangles characters outside the BMP). Handles are native pointers held
+ * in longs; 0 is a closed client.
  */
 final class Native {
   static {
@@ -30,25 +31,29 @@ final class Native {
 
   static native long clientNew(long conf, Dispatcher dispatcher);
 
-  static native void send(long client, byte[] json, int off, int len, long id);
+  // The `owner` arguments (the Client or Schema that holds the handle) are unused by the native
+  // code: a JNI argument stays reachable until the native returns, so its reaper cannot start
+  // freeing the handle under the call, nor close it between the Java method's last use of `this`
+  // and the call (what Reference.reachabilityFence does, which Android has only from API 28).
+
+  static native void send(Object owner, long client, byte[] json, int off, int len, long id);
 
   static native long poll(long client, int timeoutMs);
 
-  static native long flush(long client, int timeoutMs);
+  static native long flush(Object owner, long client, int timeoutMs);
 
   static native long destroy(long client, int timeoutMs);
 
-  static native int pause(long client);
+  /** evp_client_pause when paused, else evp_client_resume. */
+  static native int setPaused(Object owner, long client, boolean paused);
 
-  static native int resume(long client);
-
-  static native byte[] stats(long client);
+  static native byte[] stats(Object owner, long client);
 
   static native long schemaCompile(byte[] json);
 
   static native void schemaDestroy(long schema);
 
-  static native byte[][] schemaValidate(long schema, byte[] json, int off, int len);
+  static native byte[][] schemaValidate(Object owner, long schema, byte[] json, int off, int len);
 
   static native String errName(int code);
 

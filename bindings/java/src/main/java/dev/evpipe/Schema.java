@@ -4,15 +4,17 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A compiled JSON Schema (draft-07, schema.h), to validate events before sending them or
  * anywhere else. The client validates by itself when {@code schema.file} is set; this class is for
  * checking without a client, e.g. to show the user every error at once.
  *
- * <p>Thread-safety: {@link #validate} may run on many threads at once; {@link #close()} must not
- * run while one does. Use after close throws IllegalStateException; an unclosed Schema is freed
- * by the "evpipe-reaper" thread once unreachable.
+ * <p>Thread-safety: {@link #validate} may run on many threads at once; {@link #close()} waits
+ * until the validations running on other threads end. Use after close throws
+ * IllegalStateException; an unclosed Schema is freed by the "evpipe-reaper" thread once
+ * unreachable.
  */
 public final class Schema implements AutoCloseable {
   /** One validation error: where in the event, which schema keyword, and why. */
@@ -55,14 +57,25 @@ public final class Schema implements AutoCloseable {
     }
   }
 
-  /** Holds the native pointer for the reaper, which must not see the Schema. */
+  /**
+   * Holds the native pointer for the reaper, which must not see the Schema. validate() holds the
+   * read lock while the native code uses the pointer; freeing it (close() or the reaper) takes the
+   * write lock, so it waits for the validations in progress, and zeroes the pointer.
+   */
   private static final class Handle implements Runnable {
-    volatile long ptr;
+    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** Guarded by lock; 0 once freed. */
+    long ptr;
 
     @Override
     public void run() {
-      Native.schemaDestroy(ptr);
-      ptr = 0;
+      lock.writeLock().lock();
+      try {
+        Native.schemaDestroy(ptr);
+        ptr = 0;
+      } finally {
+        lock.writeLock().unlock();
+      }
     }
   }
 
@@ -77,7 +90,13 @@ public final class Schema implements AutoCloseable {
    *     EVP_ERR_SCHEMA_REGEX... with the JSON pointer of the faulty keyword.
    */
   public Schema(String json) {
-    handle.ptr = Native.schemaCompile(json.getBytes(StandardCharsets.UTF_8));
+    long p = Native.schemaCompile(json.getBytes(StandardCharsets.UTF_8));
+    handle.lock.writeLock().lock(); // publishes ptr to the reaper thread
+    try {
+      handle.ptr = p;
+    } finally {
+      handle.lock.writeLock().unlock();
+    }
     cleanable = Reaper.register(this, handle);
   }
 
@@ -102,9 +121,19 @@ public final class Schema implements AutoCloseable {
    */
   public List<ValidationError> validate(byte[] json, int off, int len) {
     if (off < 0 || len < 0 || off > json.length - len) throw new IndexOutOfBoundsException();
-    long p = handle.ptr;
-    if (p == 0) throw new IllegalStateException("the Schema is closed");
-    byte[][] e = Native.schemaValidate(p, json, off, len);
+    byte[][] e;
+    Handle h = handle;
+    h.lock.readLock().lock();
+    try {
+      if (h.ptr == 0) throw new IllegalStateException("the Schema is closed");
+      // `this` goes to the native as its owner: a JNI argument stays reachable until the native
+      // returns, so the reaper cannot even start freeing it in between (without it, `this` is
+      // unreachable once handle is read, and a reaper that wins the race for the lock makes this
+      // call throw "closed"). Reference.reachabilityFence would do, but needs Android API 28.
+      e = Native.schemaValidate(this, h.ptr, json, off, len);
+    } finally {
+      h.lock.readLock().unlock();
+    }
     if (e.length == 0) return Collections.emptyList();
     List<ValidationError> out = new ArrayList<>(e.length / 4);
     for (int i = 0; i < e.length; i += 4) {
@@ -113,7 +142,7 @@ public final class Schema implements AutoCloseable {
     return Collections.unmodifiableList(out);
   }
 
-  /** Free the schema. Idempotent. */
+  /** Free the schema, once the validations running on other threads end. Idempotent. */
   @Override
   public void close() {
     cleanable.clean();

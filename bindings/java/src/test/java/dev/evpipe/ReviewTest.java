@@ -4,12 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -73,25 +69,8 @@ class ReviewTest {
    */
   @Test
   void schemaIsNotFreedWhileItsOwnValidateRuns() throws Exception {
-    Path dir = Files.createTempDirectory("evpipe-review");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-XX:ErrorFile=" + dir.resolve("hs_err_%p.log"));
-    cmd.add("-Djava.library.path=" + System.getProperty("java.library.path"));
-    cmd.add("-cp");
-    cmd.add(jarOf(Schema.class) + File.pathSeparator + jarOf(ReviewTest.class));
-    cmd.add(SchemaGcMain.class.getName());
-    cmd.add("5");
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM finished");
-    assertEquals(0, p.exitValue(), "the child JVM (134: SIGSEGV/abort in Native.schemaValidate):\n"
-        + out.substring(0, Math.min(out.length(), 1500)));
+    String out = ChildJvm.run(SchemaGcMain.class, "5");
     assertTrue(out.contains(" 0 wrong"), out);
-  }
-
-  static String jarOf(Class<?> c) throws Exception {
-    return Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
   }
 
   /** The child JVM of schemaIsNotFreedWhileItsOwnValidateRuns: validate through temporaries. */

@@ -8,6 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /** Schema: compile errors, validation errors with their paths, non-BMP text. */
@@ -43,5 +45,51 @@ class SchemaTest {
     s.close();
     s.close();
     assertThrows(IllegalStateException.class, () -> s.validate("{}"));
+  }
+
+  /**
+   * close() on one thread while validate() runs on another waits for it (Schema.Handle's lock),
+   * instead of freeing the schema under the native validation; validate() afterwards throws
+   * IllegalStateException. In a child JVM, whose crash (freed memory) this test reports.
+   */
+  @Test
+  void closeWaitsForTheValidationsRunningOnOtherThreads() throws Exception {
+    String out = ChildJvm.run(CloseDuringValidateMain.class, "3");
+    assertTrue(out.contains(" 0 wrong") && !out.startsWith("0 closed"), out);
+  }
+
+  /** The child JVM of closeWaitsForTheValidationsRunningOnOtherThreads. */
+  static final class CloseDuringValidateMain {
+    public static void main(String[] args) throws Exception {
+      StringBuilder doc = new StringBuilder("[");
+      for (int i = 0; i < 20000; i++) doc.append(i == 0 ? "" : ",").append("\"abcdefghij\"");
+      byte[] d = doc.append("]").toString().getBytes(StandardCharsets.UTF_8);
+      String schema =
+          "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"}}";
+      long end = System.nanoTime() + Long.parseLong(args[0]) * 1_000_000_000L;
+      AtomicLong wrong = new AtomicLong();
+      long closed = 0;
+      while (System.nanoTime() < end) {
+        Schema s = new Schema(schema);
+        CountDownLatch started = new CountDownLatch(1);
+        Thread v = new Thread(() -> {
+          started.countDown();
+          try {
+            for (;;) {
+              if (!s.validate(d, 0, d.length).isEmpty()) wrong.incrementAndGet();
+            }
+          } catch (IllegalStateException e) {
+            // closed: the end of this round
+          }
+        });
+        v.start();
+        started.await();
+        Thread.sleep(1); // v is inside the native validate, most of the time
+        s.close();
+        v.join();
+        closed++;
+      }
+      System.out.println(closed + " closed during validations, " + wrong.get() + " wrong");
+    }
   }
 }
