@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Review of issue 15 (ABI stability): scripts/abi-check must refuse a changed
+# ABI stability (found by the review of issue 15): scripts/abi-check must refuse a changed
 # layout of a public struct under the same SONAME (its header comment: "a
 # removed or changed function, variable or type (a parameter, a struct, an
 # enumerator's value) fails"). libevpipe's public structs are all opaque

@@ -13,8 +13,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** Review of issue 15 (the JVM binding): defects found by the reviewer, one test each. */
-class ReviewTest {
+/** Closing while other threads (or the reaper) are inside the binding: each case a defect the review of issue 15 found. */
+class CloseConcurrencyTest {
   /**
    * close() from a listener is documented to throw IllegalStateException. That holds on the poll
    * thread, but a listener also runs on a thread inside flush(), which holds the read lock: close()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Review of issue 15: docs/java.md's quick start compiles as printed in a
+# docs/java.md's quick start compiles as printed in a
 # shell without a locale (a fresh Debian 12 container as root has no LANG:
 # Java 17's javac then reads sources as US-ASCII, and Hello.java has an
 # emoji in a string literal). Compiles Hello.java, extracted from the page,

@@ -1,4 +1,4 @@
-"""Review of issue 15 (the Python binding): defects found by the reviewer."""
+"""Closing while other threads are inside the binding, and Schema workspaces (defects the review of issue 15 found)."""
 from __future__ import annotations
 
 import os
