@@ -275,8 +275,12 @@ int evp__cli_demo(int argc, char **argv) {
   nftw(lake, count_parquet, 16, FTW_PHYS);
 
   pthread_mutex_lock(&rep.mu);
-  fprintf(out, "\n  sent       %lld events in %.2f s; the server accepted %ld\n", total, send_s,
-          rep.delivered);
+  /* "sent" counts what left the SDK: events refused at the door were never
+   * sent, and saying "sent <total>" hid them. */
+  fprintf(out,
+          "\n  sent       %ld events in %.2f s (of %lld offered: %ld refused at the door, below); "
+          "the server accepted %ld\n",
+          sent_ok, send_s, total, refused, rep.delivered);
   fprintf(out, "  refused    %ld at the door by the SDK's schema validation (never queued):\n",
           refused);
   for (int i = 0; i < MAX_REASONS && door[i].count; i++)

@@ -65,4 +65,13 @@ sed 's/^/    /' "$TMP/out" | grep -i "fail" | head -10
 expect_rc 0 "evpipe demo runs clean" "$CLI" demo --data "$TMP/demo" --events 5000
 expect_grep "$TMP/out" "Parquet files\\? (Snappy)" "demo reports the lake"
 expect_grep "$TMP/out" "must match pattern" "demo shows validation errors with paths"
+# "sent" counts only what the SDK queued: the events refused at the door were
+# never sent (issue 18: it printed "sent 20000" with 606 of them refused).
+sent=$(sed -n 's/^ *sent  *\([0-9]*\) events .*(of \([0-9]*\) offered: \([0-9]*\) refused.*/\1 \2 \3/p' "$TMP/out")
+set -- $sent
+if [ $# -eq 3 ] && [ "$2" -eq 5000 ] && [ "$3" -gt 0 ] && [ $(($1 + $3)) -eq 5000 ]; then
+  pass "demo: sent ($1) + refused at the door ($3) = offered (5000)"
+else
+  fail "demo: 'sent' line does not separate refused events: $(grep 'sent ' "$TMP/out")"
+fi
 finish
