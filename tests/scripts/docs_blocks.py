@@ -268,7 +268,8 @@ def run_file(args, rel, blocks, env_extra):
             continue
         ran += 1
         if state == "running":
-            why = "timed out after %d s" % args.timeout if timed_out else "exit %s" % code
+            why = ("timed out after %d s: a server in the foreground? see docs/README.md, background"
+                   % args.timeout) if timed_out else "exit %s" % code
         else:
             why = "exit " + state
         ok = state == "0"
@@ -294,6 +295,7 @@ def run_file(args, rel, blocks, env_extra):
         print("\n".join("        " + ln for ln in b.text.rstrip("\n").split("\n")))
         print("    its output (last lines):")
         print(tail(log))
+        print("    (its scratch directory, kept: %s)" % d)
         bg = os.path.join(d, "background.log")
         if os.path.exists(bg):
             print("    background commands' output (last lines):")
@@ -340,7 +342,7 @@ def main():
     ap.add_argument("--source", required=True)
     ap.add_argument("--binary", required=True)
     ap.add_argument("--scratch", required=True)
-    ap.add_argument("--timeout", type=int, default=75, help="seconds per file")
+    ap.add_argument("--timeout", type=int, default=60, help="seconds per file")
     ap.add_argument("--list", action="store_true", help="print the blocks and markers only")
     ap.add_argument("files", nargs="*")
     args = ap.parse_args()

@@ -13,14 +13,8 @@
 . "$(dirname "$0")/lib.sh"
 SRC=${EVP_SOURCE_DIR:?}
 BIN=${EVP_BINARY_DIR:?}
-if [ -n "${EVP_CLIENT_ONLY:-}" ]; then
-  echo "docs commands test skipped in a client-only build (the docs run evpipe local)"
-  exit 77
-fi
-if [ -n "${EVP_SANITIZE:-}" ]; then
-  echo "docs commands test skipped in a sanitizer build (the docs' programs link this build's libevpipe)"
-  exit 77
-fi
+# 77 in a sanitizer build and in a client-only one (the docs run evpipe local).
+binding_prelude "docs commands" "the docs' programs and bindings load this build's instrumented libevpipe"
 command -v python3 >/dev/null || { fail "python3 not found: run scripts/install-deps"; finish; exit; }
 if [ "$(id -u)" -ne 0 ] || ! unshare --net --mount true 2>/dev/null; then
   fail "cannot make a private network namespace (unshare --net --mount needs root): the docs' port 8080 would not be private"
@@ -49,6 +43,7 @@ fi
 # The runner's own tally, so that the summary counts blocks, not this script.
 summary=$(sed -n 's/^docs blocks: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$TMP/run")
 if [ -n "$summary" ]; then
+  # shellcheck disable=SC2034 # read by finish
   PASS=${summary% *}
   FAIL=${summary#* }
   [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ] && FAIL=1
