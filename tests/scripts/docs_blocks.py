@@ -190,10 +190,26 @@ def make_scratch(src, binary, base, rel):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "repo"))
     repo = os.path.join(d, "repo")
+    # A copy (5 MB), not links: what a block writes (a venv's build files,
+    # a compiled example next to its source) must not land in the source tree.
+    # Build directories stay out; node_modules (76 MB, read only) is linked.
+    linked = []
+
+    def ignore(directory, names):
+        if "node_modules" in names:
+            linked.append(os.path.relpath(os.path.join(directory, "node_modules"), src))
+            return ["node_modules"]
+        return []
     for name in os.listdir(src):
-        if name in (".git", "build") or name.startswith("build-"):
+        if name in (".git", "build", "dist") or name.startswith("build-"):
             continue
-        os.symlink(os.path.join(src, name), os.path.join(repo, name))
+        s, t = os.path.join(src, name), os.path.join(repo, name)
+        if os.path.isdir(s) and not os.path.islink(s):
+            shutil.copytree(s, t, symlinks=True, ignore=ignore)
+        else:
+            shutil.copy2(s, t, follow_symlinks=False)
+    for rel_nm in linked:
+        os.symlink(os.path.join(src, rel_nm), os.path.join(repo, rel_nm))
     os.symlink(binary, os.path.join(repo, "build"))
     os.makedirs(os.path.join(d, "home"))
     os.makedirs(os.path.join(d, "bin"))
