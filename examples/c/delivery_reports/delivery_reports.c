@@ -30,9 +30,13 @@ static void on_delivery(evp_client_t *client, const evp_delivery_t *report, void
   (*reported)++;
   req->done = 1;
   req->ok = evp_delivery_status(report) == EVP_DELIVERY_OK;
-  printf("event #%d: %s%s%s\n", req->n,
-         req->ok ? "delivered" : evp_err2name(evp_delivery_error(report)), reason ? ": " : "",
-         reason ? reason : "");
+  size_t id_len;
+  const char *id = evp_delivery_event_id(report, &id_len);
+  if (req->ok)
+    printf("event #%d: delivered %.*s\n", req->n, (int)id_len, id);
+  else
+    printf("event #%d: NOT delivered %.*s: %s: %s\n", req->n, (int)id_len, id,
+           evp_err2name(evp_delivery_error(report)), reason ? reason : "");
 }
 
 int main(void) {
