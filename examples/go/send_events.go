@@ -54,12 +54,15 @@ func main() {
 	if err != nil {
 		log.Fatal(err) // e.g. EVP_ERR_CONF_INVALID without credentials
 	}
-	// Read the reports as they come: a full channel holds back Send.
+	// Ask for the reports before the first Send (until Reports() is called
+	// they are discarded), and read them as they come: a full channel holds
+	// back Send.
+	reports := c.Reports()
 	delivered := 0
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for r := range c.Reports() {
+		for r := range reports {
 			if r.Status == evpipe.Delivered {
 				delivered++
 				fmt.Println("delivered", r.EventID, "in", r.Latency)

@@ -81,6 +81,7 @@ for lang in "${OTHERS[@]}"; do
         GOMODCACHE="$BIN/go/path/pkg/mod" GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on GOENV=off
         CGO_ENABLED=1 CGO_CFLAGS="-I$SRC/include" CGO_LDFLAGS="-L$BIN -Wl,-rpath,$BIN" go)
       cd examples/go || exit 1
+      [ -z "$(gofmt -l .)" ] && pass "gofmt (examples/go)" || fail "gofmt -l examples/go: $(gofmt -l .)"
       expect_rc 0 "go vet (examples/go)" "${GO[@]}" vet -tags evpipe_nopkgconfig .
       expect_rc 0 "go build (examples/go)" "${GO[@]}" build -tags evpipe_nopkgconfig -o "$TMP/go_send_events" .
       sed 's/^/    /' "$TMP/err" | head -5
