@@ -105,8 +105,8 @@ END_TEST
 START_TEST(example_script_sends_three_events) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd,
-           "EVPIPE=%s/evpipe EVP_ENDPOINT=%s EVP_CLIENT_ID=test-client "
-           "EVP_CLIENT_SECRET_FILE=%s sh %s/examples/send_event_scripts/send_events.sh >%s 2>&1",
+           "EVPIPE=%s/evpipe EVPIPE_ENDPOINT=%s EVPIPE_CLIENT_ID=test-client "
+           "EVPIPE_CLIENT_SECRET_FILE=%s sh %s/examples/cli/send_events.sh >%s 2>&1",
            EVP_BINARY_DIR, ms_url(s), secret, EVP_SOURCE_DIR, out);
   int st = system(cmd);
   ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -10,10 +10,14 @@
  *   evp_conf_set(conf, "client.secret", secret, errstr, sizeof errstr);
  *   evp_client_t *c = evp_client_new(conf, errstr, sizeof errstr);
  *   if (!c) { evp_conf_destroy(conf); ... }
- *   if (evp_send(c, json, len, errstr, sizeof errstr) != EVP_OK) ...
+ *   // The server's schema requires event_type and app_id (docs/event-schema.md);
+ *   // the client fills in event_id and event_time.
+ *   const char *json = "{\"event_type\":\"app.opened\",\"app_id\":\"app-1\"}";
+ *   if (evp_send(c, json, strlen(json), errstr, sizeof errstr) != EVP_OK) ...
  *   evp_flush(c, 5000);
  *   evp_client_destroy(c, 5000);
  * @endcode
+ * A whole program: examples/c/send_events/send_events.c (examples/README.md).
  *
  * Threads: the client owns one background thread, which fetches and refreshes
  * tokens and sends batches (up to max.in.flight at once, each over its own

@@ -15,7 +15,8 @@ if [ -n "${EVP_CLIENT_ONLY:-}" ]; then
 fi
 progs=("$BIN/test_evpipe_cpp")
 [ -z "${EVP_SANITIZE:-}" ] && progs+=("$BIN/test_evpipe_cpp_clang") # see bindings/cpp/CMakeLists.txt
-for p in "${progs[@]}" "$BIN/send_events"; do
+EXAMPLE=$EVP_BINARY_DIR/examples/cpp/send_events # examples/CMakeLists.txt
+for p in "${progs[@]}" "$EXAMPLE"; do
   [ -x "$p" ] || { fail "$p is built (a C++ compiler, g++ and clang++: run scripts/install-deps)"; finish; exit; }
 done
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -35,7 +36,7 @@ for p in "${progs[@]}"; do
     EVP_CPP_CLIENT_ID=cpp-app EVP_CPP_SECRET="$SECRET" EVP_CPP_TAG="$tag" EVP_CPP_IDS_OUT="$TMP/ids" "$p"
   grep -E "^(FAIL|ok  )|passed" "$TMP/out" | sed 's/^/    /'
 done
-expect_rc 0 "examples/cpp/send_events delivers 7 events" "$BIN/send_events" "$URL" cpp-app "$SECRET" 7
+expect_rc 0 "examples/cpp/send_events delivers 7 events" "$EXAMPLE" "$URL" cpp-app "$SECRET" 7
 expect_grep "$TMP/out" "^7 delivered, 0 failed, 0 pending" "send_events prints its summary"
 sed -n 's/^delivered \([0-9a-f-]*\) .*/\1/p' "$TMP/out" >>"$TMP/ids"
 

@@ -1,5 +1,11 @@
-/* The smallest libevpipe program: mint a token and verify it.
- * Builds against an installed libevpipe with pkg-config or find_package. */
+/* Tokens without a server: sign an HS256 access token with a keyring and
+ * verify it, as the token issuer and the authorizer of the pipeline do
+ * (docs/tokens.md). The key id ("v1") travels in the token's `kid`, so keys
+ * can be rotated while old tokens stay verifiable. The smallest libevpipe
+ * program; it talks to no server.
+ *
+ *   ./build/examples/c/tokens
+ */
 #include <stdio.h>
 #include <string.h>
 #include <evpipe/evpipe.h>
