@@ -28,13 +28,22 @@ mkdir -p "$SCRATCH"
 t0=$(date +%s)
 # shellcheck disable=SC2016
 # Arguments (doc files relative to the source tree) limit the run to those.
+# A source or build tree under /tmp (cmake -B /tmp/b) is bound back into the
+# private /tmp, or the tmpfs would hide it.
+oldtmp=$(mktemp -d /run/evp-docs-oldtmp.XXXXXX)
 unshare --net --mount --propagation private sh -c '
-  ip link set lo up && mount -t tmpfs -o mode=1777 docs-test-tmp /tmp || exit
-  runner=$0 src=$1 bin=$2 scratch=$3
-  shift 3
+  runner=$0 src=$1 bin=$2 scratch=$3 oldtmp=$4
+  shift 4
+  ip link set lo up && mount --bind /tmp "$oldtmp" &&
+    mount -t tmpfs -o mode=1777 docs-test-tmp /tmp || exit
+  for d in "$src" "$bin"; do
+    case $d in /tmp/*) mkdir -p "$d" && mount --bind "$oldtmp${d#/tmp}" "$d" || exit ;; esac
+  done
+  cd "$src" || exit
   exec python3 "$runner" --source "$src" --binary "$bin" --scratch "$scratch" "$@"' \
-  "$SRC/tests/scripts/docs_blocks.py" "$SRC" "$BIN" "$SCRATCH" "$@" >"$TMP/run" 2>&1
+  "$SRC/tests/scripts/docs_blocks.py" "$SRC" "$BIN" "$SCRATCH" "$oldtmp" "$@" >"$TMP/run" 2>&1
 rc=$?
+rmdir "$oldtmp" 2>/dev/null
 cat "$TMP/run"
 echo "(all files: $(($(date +%s) - t0)) s)"
 if [ "$rc" -eq 0 ]; then pass "every documented shell block runs or says why not"; else
