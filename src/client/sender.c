@@ -536,7 +536,10 @@ void *evp__client_sender_main(void *arg) {
     }
     if (tok_due && tok_ok && (!perm || c->work.n || c->retry)) {
       if (evp__client_token_refresh(c) != EVP_OK) {
-        snprintf(c->last_reason, sizeof c->last_reason, "%s", c->tok.last_msg);
+        /* A request the close interrupted says nothing about the service:
+         * the failure before it stays the last error the reports give. */
+        if (!atomic_load(&c->abort_io) || !c->last_reason[0])
+          snprintf(c->last_reason, sizeof c->last_reason, "%s", c->tok.last_msg);
         set_err(&c->work, c->tok.last_err);
         if (atomic_load(&c->abort_io))
           ; /* the close interrupted the request: no service error to report */
