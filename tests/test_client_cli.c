@@ -74,7 +74,7 @@ START_TEST(refused_and_rejected_lines_exit_one_with_reasons) {
   /* Exactly one batch whatever the machine's speed: it is sent when the 10th
    * valid event fills it, long before the linger runs out. Index 4 is ev-4. */
   ck_assert_int_eq(run_cli("--set linger.ms=10000 --set batch.max.events=10"), 1);
-  ck_assert(out_has("line 11: EVP_ERR_INVALID_EVENT"));
+  ck_assert(out_has("in.ndjson:11: refused: EVP_ERR_JSON"));
   ck_assert(out_has("delivered: 9  rejected: 1  failed: 0"));
   ck_assert(out_has("test rejection"));
   ck_assert(out_has("refused: 1"));

@@ -50,4 +50,9 @@ void evp__cli_copy_cut(char *dst, size_t cap, const char *src);
  * prints the reason and returns -1. */
 int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen);
 
+/* evp__cli_read_key_file for any secret file, its messages prefixed
+ * "@p cmd:" and calling the file @p noun ("client secret file"). */
+int evp__cli_read_secret_file(const char *cmd, const char *noun, const char *path,
+                              unsigned char **key, size_t *keylen);
+
 #endif

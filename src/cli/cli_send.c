@@ -1,12 +1,17 @@
-/* evpipe send: read NDJSON events and deliver them through the client SDK,
- * with a progress bar on a terminal (plain counters otherwise) and a summary.
+/* evpipe send: read NDJSON events and deliver them through the client SDK.
+ * Output, as curl, rsync and kcat split it: diagnostics on stderr as they
+ * happen (each event not delivered as FILE:LINE with its reason, at most
+ * SHOWN_PER_REASON lines per reason; a progress bar on a terminal, plain
+ * counters otherwise), and the one summary on stdout at the end.
  * Exit status: 0 when every event was delivered, 1 when any was refused,
  * rejected or failed or it gave up (a permanent error such as refused
  * credentials or a wrong URL, or a server unreachable for
  * --unreachable-timeout), 2 on usage or I/O errors. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +24,17 @@
 #include "evpipe/evpipe.h"
 
 #define NREASONS 8
+#define SHOWN_PER_REASON 10 /* FILE:LINE lines printed per reason; the rest are counted */
 
 typedef struct {
   atomic_long delivered, rejected, failed;
-  pthread_mutex_t mu;
+  pthread_mutex_t mu; /* the reasons, error, and every write to stderr */
   struct {
     char text[160];
     long n;
   } reasons[NREASONS];
-  long other_reasons;
+  long other_reasons, other_shown;
+  const char *input; /* the input's name in FILE:LINE */
   /* From the error callback: a permanent error, or since when (ms, 0: not)
    * the server has been unreachable and how much was delivered then. */
   atomic_int permanent;
@@ -35,21 +42,31 @@ typedef struct {
   char error[320]; /* guarded by mu */
 } tally_t;
 
-static void note_reason(tally_t *t, const char *why) {
+static int g_tty; /* stderr is a terminal: clear the progress line first */
+
+/* One event not delivered: counted under its reason @p group and, while
+ * that reason has been shown fewer than SHOWN_PER_REASON times, printed as
+ * "FILE:LINE: what" (line 0: an event of an earlier run, from the spool). */
+static void note_event(tally_t *t, long lineno, const char *group, const char *what) {
   pthread_mutex_lock(&t->mu);
-  for (int i = 0; i < NREASONS; i++) {
-    if (t->reasons[i].n && !strncmp(t->reasons[i].text, why, sizeof t->reasons[i].text - 1)) {
-      t->reasons[i].n++;
-      goto out;
-    }
-    if (!t->reasons[i].n) {
-      evp__cli_copy_cut(t->reasons[i].text, sizeof t->reasons[i].text, why);
-      t->reasons[i].n = 1;
-      goto out;
-    }
+  long seen = 0;
+  int i = 0;
+  for (; i < NREASONS && t->reasons[i].n; i++)
+    if (!strncmp(t->reasons[i].text, group, sizeof t->reasons[i].text - 1)) break;
+  if (i < NREASONS) {
+    if (!t->reasons[i].n) evp__cli_copy_cut(t->reasons[i].text, sizeof t->reasons[i].text, group);
+    seen = t->reasons[i].n++;
+  } else {
+    t->other_reasons++;
+    seen = t->other_shown < SHOWN_PER_REASON ? t->other_shown++ : SHOWN_PER_REASON;
   }
-  t->other_reasons++;
-out:
+  if (seen < SHOWN_PER_REASON) {
+    if (lineno > 0)
+      fprintf(stderr, "%s%s:%ld: %s\n", g_tty ? "\r\033[K" : "", t->input, lineno, what);
+    else
+      fprintf(stderr, "%s%s: (an earlier run's event, from the spool) %s\n",
+              g_tty ? "\r\033[K" : "", t->input, what);
+  }
   pthread_mutex_unlock(&t->mu);
 }
 
@@ -61,15 +78,14 @@ static void on_dr(evp_client_t *client, const evp_delivery_t *report, void *opaq
     atomic_fetch_add(&t->delivered, 1);
     return;
   }
-  atomic_fetch_add(st == EVP_DELIVERY_REJECTED ? &t->rejected : &t->failed, 1);
-  char why[200];
+  int rejected = st == EVP_DELIVERY_REJECTED;
+  atomic_fetch_add(rejected ? &t->rejected : &t->failed, 1);
   const char *reason = evp_delivery_reason(report);
-  snprintf(why, sizeof why, "%s: %.150s", evp_err2name(evp_delivery_error(report)),
-           reason ? reason : "");
-  note_reason(t, why);
+  char what[400];
+  snprintf(what, sizeof what, "%s: %s: %.300s", rejected ? "rejected" : "failed",
+           evp_err2name(evp_delivery_error(report)), reason ? reason : "");
+  note_event(t, (long)(intptr_t)evp_delivery_opaque(report), what, what);
 }
-
-static int g_tty; /* stderr is a terminal: clear the progress line first */
 
 /* The library's error callback: remember what it said; the reading and
  * flushing loops decide to give up (give_up below). */
@@ -121,21 +137,36 @@ static void on_log(int level, const char *msg, void *opaque) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: evpipe send --endpoint URL --client-id ID --client-secret-file F\n"
-             "                   [--audience AUD] [--schema F] [--set name=value]...\n"
-             "                   [--timeout MS] [--unreachable-timeout MS] [FILE|-]\n"
-             "Reads one JSON event per line (NDJSON) from FILE or stdin and delivers them.\n"
-             "  --set name=value   any client property (see evpipe conf-doc)\n"
-             "  --timeout MS       how long to wait for delivery at the end (default 60000)\n"
-             "  --unreachable-timeout MS\n"
-             "                     give up when the server cannot be reached and nothing was\n"
-             "                     delivered for this long (default 5000); a permanent error\n"
-             "                     (refused credentials, wrong URL) gives up at once\n");
+  fprintf(f,
+          "usage: evpipe send --endpoint URL --client-id ID --client-secret-file F\n"
+          "                   [--audience AUD] [--schema F] [--set name=value]...\n"
+          "                   [--timeout MS] [--unreachable-timeout MS] [FILE|-]\n"
+          "Reads one JSON event per line (NDJSON) from FILE or stdin and delivers them.\n"
+          "  --set name=value   any other client property (see evpipe conf-doc); the\n"
+          "                     properties the options above set (endpoint, client.id,\n"
+          "                     client.secret, audience, schema.file) come from them only:\n"
+          "                     --set for one of them too is a usage error. Here\n"
+          "                     queue.block.timeout.ms defaults to 1000 (--set changes it)\n"
+          "  --timeout MS       how long to wait for delivery at the end (default 60000)\n"
+          "  --unreachable-timeout MS\n"
+          "                     give up when the server cannot be reached and nothing was\n"
+          "                     delivered for this long (default 5000); a permanent error\n"
+          "                     (refused credentials, wrong URL) gives up at once\n"
+          "Output: stderr has the diagnostics as they happen: each event not delivered as\n"
+          "  FILE:LINE: refused|rejected|failed: CODE: reason (the first %d of each\n"
+          "  reason; the summary counts the rest), why it gave up, and the progress;\n"
+          "  stdout has the one summary at the end (counts, then the reasons).\n"
+          "Exit status: 0 every event was delivered; 1 any was refused, rejected or\n"
+          "  failed, or it gave up; 2 usage or I/O error.\n",
+          SHOWN_PER_REASON);
 }
 
+/* The progress, on stderr: a bar redrawn in place on a terminal, a line of
+ * counters a second otherwise (the summary on stdout is the result). */
 static void progress(int tty, tally_t *t, long queued, long refused, long total_bytes,
-                     long read_bytes, int final) {
+                     long read_bytes) {
   long d = atomic_load(&t->delivered), r = atomic_load(&t->rejected), f = atomic_load(&t->failed);
+  pthread_mutex_lock(&t->mu);
   if (tty) {
     char bar[31];
     int fill = total_bytes > 0 ? (int)(30.0 * (double)read_bytes / (double)total_bytes) : 0;
@@ -143,18 +174,19 @@ static void progress(int tty, tally_t *t, long queued, long refused, long total_
       fill = (int)((double)fill * (double)(d + r + f) / (double)queued);
     for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    fprintf(stderr,
-            "\r\033[K[%s] queued %ld  delivered %ld  rejected %ld  failed %ld  refused %ld%s",
-            total_bytes > 0 ? bar : "..............................", queued, d, r, f, refused,
-            final ? "\n" : "");
+    fprintf(stderr, "\r\033[K[%s] queued %ld  delivered %ld  rejected %ld  failed %ld  refused %ld",
+            total_bytes > 0 ? bar : "..............................", queued, d, r, f, refused);
   } else {
-    fprintf(stderr, "queued=%ld delivered=%ld rejected=%ld failed=%ld refused=%ld\n", queued, d, r,
-            f, refused);
+    fprintf(stderr,
+            "evpipe send: progress: queued %ld, delivered %ld, rejected %ld, failed %ld, "
+            "refused %ld\n",
+            queued, d, r, f, refused);
   }
+  pthread_mutex_unlock(&t->mu);
 }
 
 static int set(evp_conf_t *conf, const char *name, const char *value) {
-  char err[256];
+  char err[512];
   if (evp_conf_set(conf, name, value, err, sizeof err) != EVP_OK) {
     fprintf(stderr, "evpipe send: %s\n", err);
     return -1;
@@ -162,15 +194,54 @@ static int set(evp_conf_t *conf, const char *name, const char *value) {
   return 0;
 }
 
+/* The properties an option of evpipe send sets: each has one source. */
+static const struct {
+  const char *prop, *option;
+} owned[] = {{"endpoint", "--endpoint"},
+             {"client.id", "--client-id"},
+             {"client.secret", "--client-secret-file"},
+             {"audience", "--audience"},
+             {"schema.file", "--schema"}};
+#define NOWNED (sizeof owned / sizeof owned[0])
+
+/* The summary, on stdout: the counts, then each reason with how many events
+ * it stopped and how many of them stderr did not list. */
+static void summary(tally_t *t, long lines, long queued, long refused, int gave_up,
+                    long undelivered) {
+  long d = atomic_load(&t->delivered), rj = atomic_load(&t->rejected), f = atomic_load(&t->failed);
+  printf("lines: %ld  queued: %ld  refused: %ld\n", lines, queued, refused);
+  printf("delivered: %ld  rejected: %ld  failed: %ld%s\n", d, rj, f,
+         gave_up           ? "  (gave up: see the reason above)"
+         : undelivered > 0 ? "  (some undelivered at the timeout)"
+                           : "");
+  for (int i = 0; i < NREASONS && t->reasons[i].n; i++) {
+    long more = t->reasons[i].n - SHOWN_PER_REASON;
+    printf("  %6ld  %s", t->reasons[i].n, t->reasons[i].text);
+    if (more > 0) printf("  (the first %d lines are on stderr, %ld more)", SHOWN_PER_REASON, more);
+    printf("\n");
+  }
+  if (t->other_reasons) {
+    long more = t->other_reasons - t->other_shown;
+    printf("  %6ld  (other reasons)", t->other_reasons);
+    if (more > 0) printf("  (the first %ld lines are on stderr, %ld more)", t->other_shown, more);
+    printf("\n");
+  }
+}
+
 int evp__cli_send(int argc, char **argv) {
   const char *endpoint = NULL, *client_id = NULL, *secret_file = NULL, *audience = NULL,
              *schema = NULL, *input = NULL, *timeout_s = "60000", *unreach_s = "5000", *v;
+  const char **given[NOWNED] = {&endpoint, &client_id, &secret_file, &audience, &schema};
+  int by_set[NOWNED] = {0};
   evp_conf_t *conf = evp_conf_new();
   if (!conf) {
     fprintf(stderr, "evpipe send: out of memory\n");
     return EVP_CLI_USAGE;
   }
   int rc = EVP_CLI_USAGE, r;
+  /* Back-pressure instead of refusing: the reader waits for room. A default
+   * of this command, set first so that --set can change it. */
+  if (set(conf, "queue.block.timeout.ms", "1000")) goto out;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       usage(stdout);
@@ -195,6 +266,8 @@ int evp__cli_send(int argc, char **argv) {
       }
       char name[128];
       snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+      for (size_t k = 0; k < NOWNED; k++)
+        if (!strcmp(name, owned[k].prop)) by_set[k] = 1;
       if (set(conf, name, eq + 1)) goto out;
       continue;
     }
@@ -209,6 +282,18 @@ int evp__cli_send(int argc, char **argv) {
     }
     input = argv[i];
   }
+  /* One source per setting: with two, which one wins would be a silent
+   * guess (and a secret on the command line is visible to every user). */
+  for (size_t k = 0; k < NOWNED; k++)
+    if (by_set[k] && *given[k]) {
+      fprintf(stderr, "evpipe send: %s: given twice, by --set %s and by %s; give it with %s only\n",
+              owned[k].prop, owned[k].prop, owned[k].option, owned[k].option);
+      goto out;
+    } else if (by_set[k]) {
+      fprintf(stderr, "evpipe send: --set %s: evpipe send takes %s from %s; use %s instead\n",
+              owned[k].prop, owned[k].prop, owned[k].option, owned[k].option);
+      goto out;
+    }
   long long timeout_ms, unreach_ms;
   if (!endpoint || !client_id || !secret_file) {
     fprintf(stderr, "evpipe send: --endpoint, --client-id and --client-secret-file are required\n");
@@ -222,7 +307,8 @@ int evp__cli_send(int argc, char **argv) {
   }
   unsigned char *key = NULL;
   size_t keylen = 0;
-  if (evp__cli_read_key_file(secret_file, &key, &keylen)) goto out;
+  if (evp__cli_read_secret_file("evpipe send", "client secret file", secret_file, &key, &keylen))
+    goto out;
   char *secret = malloc(keylen + 1);
   int bad_secret = !secret || memchr(key, '\0', keylen) != NULL;
   if (secret) {
@@ -243,22 +329,30 @@ int evp__cli_send(int argc, char **argv) {
   OPENSSL_cleanse(secret, keylen);
   free(secret);
   if (bad) goto out;
-  /* Back-pressure instead of refusing: the reader waits for room. */
-  if (set(conf, "queue.block.timeout.ms", "1000")) goto out;
   FILE *in = stdin;
   long total_bytes = 0;
   if (input && strcmp(input, "-")) {
     in = fopen(input, "rb");
     if (!in) {
-      fprintf(stderr, "evpipe send: cannot open %s\n", input);
+      int en = errno;
+      fprintf(stderr, "evpipe send: cannot open the input file %s: %s%s\n", input, strerror(en),
+              en == ENOENT ? "; check the path, or give - to read standard input"
+                           : "; check its permissions");
       goto out;
     }
     struct stat st;
+    if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "evpipe send: the input file %s is a directory; give an NDJSON file\n",
+              input);
+      fclose(in);
+      goto out;
+    }
     if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) total_bytes = (long)st.st_size;
   }
   static tally_t t;
   memset(&t, 0, sizeof t);
   pthread_mutex_init(&t.mu, NULL);
+  t.input = in == stdin ? "stdin" : input;
   evp_conf_set_delivery_cb(conf, on_dr, &t);
   evp_conf_set_log_cb(conf, on_log);
   evp_conf_set_error_cb(conf, on_error);
@@ -287,7 +381,9 @@ int evp__cli_send(int argc, char **argv) {
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
     if (!len) continue;
     evp_err_t e;
-    while ((e = evp_send(c, line, len, err, sizeof err)) == EVP_ERR_QUEUE_FULL &&
+    /* The line number comes back in the event's delivery report. */
+    while ((e = evp_send_opaque(c, line, len, (void *)(intptr_t)lineno, err, sizeof err)) ==
+               EVP_ERR_QUEUE_FULL &&
            !(gave_up = give_up(&t, unreach_ms)))
       ;
     if (gave_up) break;
@@ -295,21 +391,19 @@ int evp__cli_send(int argc, char **argv) {
       queued++;
     } else {
       refused++;
-      if (refused <= 10)
-        fprintf(stderr, "%sline %ld: %s: %s\n", tty ? "\r\033[K" : "", lineno, evp_err2name(e),
-                err);
-      char why[200];
-      snprintf(why, sizeof why, "refused: %s", evp_err2name(e));
-      note_reason(&t, why);
+      char group[64], what[600];
+      snprintf(group, sizeof group, "refused: %s", evp_err2name(e));
+      snprintf(what, sizeof what, "%s: %s", group, err);
+      note_event(&t, lineno, group, what);
     }
     double now = evp__mono_s();
     if (now - last >= (tty ? 0.1 : 1.0)) {
-      progress(tty, &t, queued, refused, total_bytes, read_bytes, 0);
+      progress(tty, &t, queued, refused, total_bytes, read_bytes);
       last = now;
     }
   }
   if (ferror(in)) {
-    fprintf(stderr, "evpipe send: read error on input\n");
+    fprintf(stderr, "evpipe send: cannot read the input file %s: %s\n", t.input, strerror(errno));
     io_error = 1;
   }
   free(line);
@@ -319,20 +413,13 @@ int evp__cli_send(int argc, char **argv) {
   long pending;
   while (!gave_up && (pending = evp_flush(c, 100)) > 0 && evp__mono_s() < deadline &&
          !(gave_up = give_up(&t, unreach_ms)))
-    if (tty) progress(tty, &t, queued, refused, total_bytes, read_bytes, 0);
+    if (tty) progress(tty, &t, queued, refused, total_bytes, read_bytes);
   if (!gave_up && atomic_load(&t.permanent))
     gave_up = give_up(&t, unreach_ms); /* the events failed: say why once */
   long undelivered = evp_client_destroy(c, 0);
-  progress(tty, &t, queued, refused, total_bytes, read_bytes, 1);
+  if (tty) fputs("\r\033[K", stderr); /* the bar gives way to the summary */
+  summary(&t, lineno, queued, refused, gave_up, undelivered);
   long d = atomic_load(&t.delivered), rj = atomic_load(&t.rejected), f = atomic_load(&t.failed);
-  printf("lines: %ld  queued: %ld  refused: %ld\n", lineno, queued, refused);
-  printf("delivered: %ld  rejected: %ld  failed: %ld%s\n", d, rj, f,
-         gave_up           ? "  (gave up: see the reason above)"
-         : undelivered > 0 ? "  (some undelivered at the timeout)"
-                           : "");
-  for (int i = 0; i < NREASONS && t.reasons[i].n; i++)
-    printf("  %6ld  %s\n", t.reasons[i].n, t.reasons[i].text);
-  if (t.other_reasons) printf("  %6ld  (other reasons)\n", t.other_reasons);
   pthread_mutex_destroy(&t.mu);
   rc = io_error                                         ? EVP_CLI_USAGE
        : (gave_up || refused || rj || f || d != queued) ? EVP_CLI_FAIL

@@ -1,6 +1,7 @@
 /* Helpers shared by the CLI commands: option parsing and key files. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,30 +45,34 @@ int evp__cli_parse_i64(const char *s, long long min, long long max, long long *o
 
 #define EVP_CLI_KEYFILE_MAX 4096
 
-int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen) {
+int evp__cli_read_secret_file(const char *cmd, const char *noun, const char *path,
+                              unsigned char **key, size_t *keylen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    fprintf(stderr, "evpipe: cannot open key file %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "%s: cannot open %s %s: %s%s\n", cmd, noun, path, strerror(errno),
+            errno == ENOENT   ? "; check the path"
+            : errno == EACCES ? "; check its permissions"
+                              : "");
     return -1;
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    fprintf(stderr, "evpipe: key file %s is not a regular file\n", path);
+    fprintf(stderr, "%s: %s %s is not a regular file; give the path of a file\n", cmd, noun, path);
     close(fd);
     return -1;
   }
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     fprintf(stderr,
-            "evpipe: key file %s is accessible by group or others (mode %03o); "
+            "%s: %s %s is accessible by group or others (mode %03o); "
             "run: chmod 600 %s\n",
-            path, (unsigned)(st.st_mode & 0777), path);
+            cmd, noun, path, (unsigned)(st.st_mode & 0777), path);
     close(fd);
     return -1;
   }
   unsigned char *buf = malloc(EVP_CLI_KEYFILE_MAX + 1);
   if (!buf) {
     close(fd);
-    fprintf(stderr, "evpipe: out of memory\n");
+    fprintf(stderr, "%s: out of memory\n", cmd);
     return -1;
   }
   size_t n = 0;
@@ -75,13 +80,13 @@ int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen
     ssize_t r = read(fd, buf + n, EVP_CLI_KEYFILE_MAX + 1 - n);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
-      fprintf(stderr, "evpipe: cannot read key file %s: %s\n", path, strerror(errno));
+      fprintf(stderr, "%s: cannot read %s %s: %s\n", cmd, noun, path, strerror(errno));
       goto fail;
     }
     if (r == 0) break;
     n += (size_t)r;
     if (n > EVP_CLI_KEYFILE_MAX) {
-      fprintf(stderr, "evpipe: key file %s is larger than %d bytes\n", path, EVP_CLI_KEYFILE_MAX);
+      fprintf(stderr, "%s: %s %s is larger than %d bytes\n", cmd, noun, path, EVP_CLI_KEYFILE_MAX);
       goto fail;
     }
   }
@@ -94,12 +99,12 @@ int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen
     size_t tl = n - 7;
     unsigned char *dec = malloc(tl / 4 * 3 + 3);
     if (!dec) {
-      fprintf(stderr, "evpipe: out of memory\n");
+      fprintf(stderr, "%s: out of memory\n", cmd);
       goto fail;
     }
     int dl = (tl % 4 == 0) ? EVP_DecodeBlock(dec, buf + 7, (int)tl) : -1;
     if (dl < 0) {
-      fprintf(stderr, "evpipe: key file %s: invalid base64 after 'base64:'\n", path);
+      fprintf(stderr, "%s: %s %s: invalid base64 after 'base64:'\n", cmd, noun, path);
       OPENSSL_cleanse(dec, tl / 4 * 3 + 3);
       free(dec);
       goto fail;
@@ -121,4 +126,8 @@ fail:
   OPENSSL_cleanse(buf, EVP_CLI_KEYFILE_MAX + 1);
   free(buf);
   return -1;
+}
+
+int evp__cli_read_key_file(const char *path, unsigned char **key, size_t *keylen) {
+  return evp__cli_read_secret_file("evpipe", "key file", path, key, keylen);
 }

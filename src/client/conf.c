@@ -70,14 +70,18 @@ static evp_err_t set_prop(evp_conf_t *c, const evp__prop *p, const char *v, char
     *FIELD(c, p, int64_t) = b;
     return EVP_OK;
   }
-  case EVP__P_ENUM:
+  case EVP__P_ENUM: {
     for (int64_t i = 0; p->enums[i]; i++)
       if (!strcmp(v, p->enums[i])) {
         *FIELD(c, p, int64_t) = i;
         return EVP_OK;
       }
+    /* The table's words, so the message cannot drift from what is accepted. */
+    char words[160];
+    evp__conf_enum_words(p, words, sizeof words);
     return evp__seterr(errstr, es, EVP_ERR_CONF_INVALID,
-                       "%s: \"%s\" is not one of the allowed values", p->name, v);
+                       "%s: \"%s\" is not one of the allowed values: %s", p->name, v, words);
+  }
   }
   return evp__seterr(errstr, es, EVP_ERR_INTERNAL, "bad property type");
 }
@@ -99,9 +103,12 @@ evp_err_t evp_conf_set(evp_conf_t *conf, const char *name, const char *value, ch
   if (!conf || !name || !value)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "NULL argument");
   const evp__prop *p = evp__conf_prop_find(name);
-  if (!p)
+  if (!p) {
+    char hint[200];
+    evp__conf_suggest(name, hint, sizeof hint);
     return evp__seterr(errstr, errstr_size, EVP_ERR_CONF_UNKNOWN,
-                       "unknown configuration property \"%s\"", name);
+                       "unknown configuration property \"%s\"%s", name, hint);
+  }
   return set_prop(conf, p, value, errstr, errstr_size);
 }
 

@@ -26,11 +26,8 @@ static void range_text(const evp__prop *p, char *buf, size_t n) {
     snprintf(buf, n, "%g .. %g", p->min, p->max);
   else if (p->type == EVP__P_BOOL)
     snprintf(buf, n, "true, false");
-  else if (p->type == EVP__P_ENUM) {
-    size_t o = 0;
-    for (int i = 0; p->enums[i] && o < n; i++)
-      o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "", p->enums[i]);
-  }
+  else if (p->type == EVP__P_ENUM)
+    evp__conf_enum_words(p, buf, n);
 }
 
 char *evp__conf_doc_markdown(void) {

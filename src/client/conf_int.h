@@ -60,6 +60,15 @@ extern const size_t evp__conf_nprops;
 
 const evp__prop *evp__conf_prop_find(const char *name);
 
+/* The allowed words of enum property @p p, "a, b, c", into buf[n] (n >= 1;
+ * cut when longer). The one list: error messages and docs both use it. */
+void evp__conf_enum_words(const evp__prop *p, char *buf, size_t n);
+
+/* For an unknown property name: "; did you mean a, b or c?" naming the
+ * table's closest properties (conf_suggest.c), or "" when none is close.
+ * Always NUL-terminates out[cap] (cap >= 1). */
+void evp__conf_suggest(const char *unknown, char *out, size_t cap);
+
 /* The delivery callback that evp_conf_set_dr_cb installs: calls the
  * deprecated 7-argument conf->dr_cb with conf->opaque. */
 void evp__delivery_to_dr_cb(evp_client_t *client, const evp_delivery_t *report, void *opaque);

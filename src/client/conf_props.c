@@ -2,6 +2,7 @@
  * configuration property. evp_conf_set/get and docs/CONFIGURATION.md are both
  * derived from it, so they cannot drift apart. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include "client/conf_int.h"
 
@@ -154,4 +155,11 @@ const evp__prop *evp__conf_prop_find(const char *name) {
   for (size_t i = 0; i < evp__conf_nprops; i++)
     if (strcmp(evp__conf_props[i].name, name) == 0) return &evp__conf_props[i];
   return NULL;
+}
+
+void evp__conf_enum_words(const evp__prop *p, char *buf, size_t n) {
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int i = 0; p->enums[i] && o < n; i++)
+    o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "", p->enums[i]);
 }

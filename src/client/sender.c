@@ -166,8 +166,10 @@ static void finish(evp_client_t *c, evp__xfer *x, evp_err_t e, long status) {
   evp__client_stats_latency(&c->st, evp__mono_us() - x->t0);
   if (e != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
-    snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url_shown,
-             x->rb.r.err);
+    /* The transport's whole text (cut only at the buffer's end): its
+     * details, such as the TLS library's words, come last. */
+    evp__seterr(c->last_reason, sizeof c->last_reason, EVP_ERR_TRANSPORT, "POST %.120s: %s",
+                c->events_url_shown, x->rb.r.err);
     failed_request(c, EVP_ERR_TRANSPORT);
     retry_later(c, &batch, x->fails + 1, EVP_ERR_TRANSPORT, 0, -1);
     return;
@@ -274,8 +276,10 @@ static void send_batch(evp_client_t *c, evp__xfer *x) {
   EVP__INC(c->st.events_sent, batch->n);
   if (evp__client_xfer_start(c, x, c->events_url, body, len) != EVP_OK) {
     EVP__INC(c->st.request_errors, 1);
-    snprintf(c->last_reason, sizeof c->last_reason, "POST %.120s: %.120s", c->events_url_shown,
-             x->rb.r.err);
+    /* The transport's whole text (cut only at the buffer's end): its
+     * details, such as the TLS library's words, come last. */
+    evp__seterr(c->last_reason, sizeof c->last_reason, EVP_ERR_TRANSPORT, "POST %.120s: %s",
+                c->events_url_shown, x->rb.r.err);
     retry_later(c, batch, x->fails + 1, EVP_ERR_TRANSPORT, 0, -1);
   }
 }
@@ -532,7 +536,10 @@ void *evp__client_sender_main(void *arg) {
     }
     if (tok_due && tok_ok && (!perm || c->work.n || c->retry)) {
       if (evp__client_token_refresh(c) != EVP_OK) {
-        snprintf(c->last_reason, sizeof c->last_reason, "%s", c->tok.last_msg);
+        /* A request the close interrupted says nothing about the service:
+         * the failure before it stays the last error the reports give. */
+        if (!atomic_load(&c->abort_io) || !c->last_reason[0])
+          snprintf(c->last_reason, sizeof c->last_reason, "%s", c->tok.last_msg);
         set_err(&c->work, c->tok.last_err);
         if (atomic_load(&c->abort_io))
           ; /* the close interrupted the request: no service error to report */

@@ -135,8 +135,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   evp_err_t e = evp__client_http_post(c, c->token_url, c->http.tok_headers, body, len, &status);
   OPENSSL_cleanse(body, len);
   free(body);
-  if (e != EVP_OK)
-    return failed(c, e, 0, "POST %.120s: %.120s", c->token_url_shown, c->http.rb.r.err);
+  if (e != EVP_OK) return failed(c, e, 0, "POST %.120s: %s", c->token_url_shown, c->http.rb.r.err);
   evp__net_resp_t *rs = &c->http.rb.r;
   cJSON *root = cJSON_ParseWithLength(evp__net_resp_text(rs), rs->body.len);
   if (rs->body.p) OPENSSL_cleanse(rs->body.p, rs->body.len);

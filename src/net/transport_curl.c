@@ -139,6 +139,33 @@ static void tr_poll(void *st, int timeout_ms) {
   }
 }
 
+/* What TLS libraries say when the first bytes back are not a TLS record:
+ * the server answered in plain HTTP (OpenSSL and LibreSSL; BoringSSL; GnuTLS). */
+static const char *const plain_http_words[] = {"wrong version number", "WRONG_VERSION_NUMBER",
+                                               "unexpected TLS packet", NULL};
+
+/* The error text of a failed request: libcurl's, and in front of it what to
+ * do when an https:// URL reached a server that speaks plain HTTP (evpipe
+ * local does), which the TLS library's words alone do not tell. */
+static void failure_text(slot_t *s, char *out, size_t cap) {
+  const char *why = s->err[0] ? s->err : curl_easy_strerror(s->res);
+  int plain = 0;
+  for (size_t i = 0; !plain && s->res == CURLE_SSL_CONNECT_ERROR && plain_http_words[i]; i++)
+    plain = strstr(why, plain_http_words[i]) != NULL;
+  if (!plain) {
+    snprintf(out, cap, "%s", why);
+    return;
+  }
+  const char *url = NULL;
+  curl_easy_getinfo(s->e, CURLINFO_EFFECTIVE_URL, &url);
+  /* Cut at cap when it must be: the front says what to do. */
+  evp__seterr(out, cap, EVP_ERR_TRANSPORT, "the server answered in plain HTTP, not TLS; %s (%s)",
+              url && evp__url_is_loopback(url)
+                  ? "use http:// for evpipe local (allowed for loopback only)"
+                  : "check the URL's scheme and port",
+              why);
+}
+
 static int tr_take(void *st, size_t want, size_t *slot, evp_err_t *rc) {
   curl_tr_t *t = st;
   slot_t *s = NULL;
@@ -161,7 +188,7 @@ static int tr_take(void *st, size_t want, size_t *slot, evp_err_t *rc) {
     r->code = (int)s->res;
     r->status = 0;
     *rc = EVP_ERR_TRANSPORT;
-    snprintf(r->err, sizeof r->err, "%s", s->err[0] ? s->err : curl_easy_strerror(s->res));
+    failure_text(s, r->err, sizeof r->err);
   }
   s->busy = 0;
   s->done = 0;

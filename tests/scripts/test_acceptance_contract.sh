@@ -49,8 +49,9 @@ send() { "$CLI" send --endpoint "$URL" --client-id c-app --client-secret-file "$
 # 1. No schema in the SDK: the server is the door. It must answer the event
 #    with a per-item rejection, not accept it and drop it later.
 expect_rc 1 "evpipe send (no SDK schema): exit 1, one event rejected" send "$TMP/events1.ndjson"
-expect_grep "$TMP/err" "delivered=999 rejected=1 failed=0 refused=0" "server rejects the 4097-member event, 999 delivered"
-grep -q "delivered=999 " "$TMP/err" || tail -3 "$TMP/err" | sed 's/^/    /'
+expect_grep "$TMP/out" "delivered: 999  rejected: 1  failed: 0" "server rejects the 4097-member event, 999 delivered"
+expect_grep "$TMP/out" "refused: 0" "none refused by the SDK"
+grep -q "delivered: 999 " "$TMP/out" || tail -3 "$TMP/out" "$TMP/err" | sed 's/^/    /'
 if wait_rows 999; then pass "lake holds the 999 acknowledged events"; else
   fail "lake rows $(metric evpipe_lake_rows_total), wanted 999"; fi
 [ "$(metric evpipe_lake_errors_total)" = 0 ] && pass "no lake errors" || fail "lake errors: $(metric evpipe_lake_errors_total)"
@@ -72,7 +73,8 @@ if wait_rows 1000; then pass "lake holds the one event accepted by the server"; 
 
 # 2. The default schema in the SDK: its door check refuses it before sending.
 expect_rc 1 "evpipe send --schema (default): exit 1, one event refused" send --schema "$SCHEMA" "$TMP/events2.ndjson"
-expect_grep "$TMP/err" "delivered=999 rejected=0 failed=0 refused=1" "SDK door refuses the 4097-member event, 999 delivered"
+expect_grep "$TMP/out" "delivered: 999  rejected: 0  failed: 0" "SDK door refuses the 4097-member event, 999 delivered"
+expect_grep "$TMP/out" "refused: 1" "one refused by the SDK"
 expect_grep "$TMP/err" "more than 4096 top-level members" "the refusal says why"
 if wait_rows 1998; then pass "lake holds 999 + 1 + 998 acknowledged events"; else
   fail "lake rows $(metric evpipe_lake_rows_total), wanted 1998"; fi
