@@ -15,6 +15,20 @@
 
 #define SCHEMA_FILE_MAX (16u * 1024u * 1024u)
 
+/* Replace path @p p (at least 2 bytes of room) by its directory: "a/b/" and
+ * "a/b" -> "a", "/a" -> "/", "a" -> ".". */
+static void parent_of(char *p) {
+  size_t n = strlen(p);
+  while (n > 1 && p[n - 1] == '/') p[--n] = '\0';
+  char *slash = strrchr(p, '/');
+  if (!slash)
+    strcpy(p, ".");
+  else if (slash == p)
+    p[1] = '\0';
+  else
+    *slash = '\0';
+}
+
 /* Whether this user can create or write directory @p dir: 0, or the errno
  * that says why not, with the reason in @p why (naming the path in the way). */
 static int dir_usable(const char *dir, char *why, size_t cap) {
@@ -43,22 +57,14 @@ static int dir_usable(const char *dir, char *why, size_t cap) {
     return ENAMETOOLONG;
   }
   for (;;) {
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/') p[--n] = '\0'; /* "a/b/" -> "a/b" */
-    char *slash = strrchr(p, '/');
-    if (!slash)
-      snprintf(p, sizeof p, ".");
-    else if (slash == p)
-      p[1] = '\0';
-    else
-      *slash = '\0';
+    parent_of(p);
     if (stat(p, &st) == 0) break;
-    if (errno != ENOENT && errno != ENOTDIR) {
+    /* Only "." can vanish (a removed working directory); "/" cannot. */
+    if ((errno != ENOENT && errno != ENOTDIR) || !strcmp(p, ".") || !strcmp(p, "/")) {
       int en = errno;
       snprintf(why, cap, "cannot be created: %s: %s", p, strerror(en));
       return en;
     }
-    if (!strcmp(p, ".") || !strcmp(p, "/")) break; /* stat failed on it: reported below */
   }
   if (!S_ISDIR(st.st_mode)) {
     snprintf(why, cap, "cannot be created: %s (%s is a file, not a directory)", strerror(ENOTDIR),
@@ -75,6 +81,9 @@ static int dir_usable(const char *dir, char *why, size_t cap) {
 
 evp_err_t evp__local_check_data_dir(const char *dir, char *errstr, size_t errstr_size) {
   char why[PATH_MAX + 128];
+  if (!*dir)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "data directory '': empty; give one with --data DIR");
   int en = dir_usable(dir, why, sizeof why);
   if (en == 0) return EVP_OK;
   return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "data directory %s: %s; %s", dir, why,
@@ -142,13 +151,7 @@ static evp_err_t check_clients(const char *path, int given, char *errstr, size_t
   if (!given) return EVP_OK; /* DIR/secrets/: the data directory check covers it */
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash)
-    snprintf(dir, sizeof dir, ".");
-  else if (slash == dir)
-    dir[1] = '\0';
-  else
-    *slash = '\0';
+  parent_of(dir);
   if (!dir_usable(dir, why, sizeof why)) return EVP_OK;
   return evp__seterr(errstr, errstr_size, EVP_ERR_IO,
                      "--clients %s: cannot create it, its directory %s: %s; give another path "

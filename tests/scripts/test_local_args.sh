@@ -103,6 +103,19 @@ else
   echo "skipped: the data directory as another user (not root, or no setpriv)"
 fi
 
+# ------------------------------------------------------------ evpipe demo shares the checks
+rm -rf "$TMP/data"
+timeout "$WAIT" "$CLI" demo --data "$TMP/afile/data" --events 10 >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ "$rc" -eq 2 ] && grep -qF "evpipe demo: data directory $TMP/afile/data" "$TMP/err" && grep -qF "Not a directory" "$TMP/err" &&
+  grep -qF -- "--data DIR" "$TMP/err" && pass "demo: a data directory below a regular file: exit 2, named, why, --data DIR" ||
+  fail "demo: data directory below a file: exit $rc: $(head -c 300 "$TMP/err")"
+timeout "$WAIT" "$CLI" demo --data "$TMP/data" --schema "$TMP/no-schema.json" --events 10 >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ "$rc" -eq 2 ] && grep -qF "evpipe demo: --schema $TMP/no-schema.json" "$TMP/err" && grep -qF "No such file or directory" "$TMP/err" &&
+  pass "demo: a schema that does not exist: exit 2, named, why" || fail "demo: missing schema: exit $rc: $(head -c 300 "$TMP/err") $(head -c 300 "$TMP/out")"
+check "demo: a refused start creates no data directory" [ ! -e "$TMP/data" ]
+
 # ------------------------------------------------------------ host names work
 LOCAL_LISTEN=localhost:0 start_local "$TMP/named" "$TMP/named-clients.json" --quiet ||
   { fail "--listen localhost:0 starts"; cat "$TMP/local.err"; finish; exit 1; }
