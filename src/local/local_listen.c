@@ -185,6 +185,7 @@ evp_err_t evp__listen_open(const char *spec, evp__listener_t **out, char *errstr
     int retry = 0;
     en = 0;
     l->n = 0;
+    l->ipv6 = l->exposed = 0;
     for (size_t i = 0; i < na; i++) {
       set_port(&addr[i], p);
       int err = 0, fd = bind_one(&addr[i], alen[i], &err);

@@ -98,7 +98,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   check "as nobody: a data directory below a root-only directory: exit 1" [ "$rc" -eq 1 ]
   grep -qF "$TMP/rootonly/data" "$TMP/err" && grep -qF "Permission denied" "$TMP/err" && grep -qF -- "--data DIR" "$TMP/err" &&
     pass "as nobody: the message names the directory, the reason and --data DIR" || fail "as nobody: $(head -c 400 "$TMP/err")"
-  check "as nobody: nothing created" [ ! -e "$TMP/rootonly/data" ] && [ -z "$(ls -A "$TMP/cwd")" ]
+  [ ! -e "$TMP/rootonly/data" ] && [ -z "$(ls -A "$TMP/cwd")" ] && pass "as nobody: nothing created" ||
+    fail "as nobody: created: $(ls -A "$TMP/cwd" "$TMP/rootonly")"
 else
   echo "skipped: the data directory as another user (not root, or no setpriv)"
 fi
@@ -153,6 +154,19 @@ if unshare -m sh -c "mount --bind $TMP/hosts /etc/hosts && getent ahosts localho
   done
   stop_local
   check "two addresses: clean stop" [ "$RC" -eq 0 ]
+  # The second address taken: nothing is served, the message names it.
+  python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("ok", flush=True); time.sleep(60)' "$PORT" >"$TMP/py.out" &
+  PY=$!
+  for _ in $(seq 1 50); do grep -q ok "$TMP/py.out" && break; sleep 0.1; done
+  rm -rf "$TMP/data"
+  timeout "$WAIT" "$TMP/cli-two-addresses" local --listen "localhost:$PORT" --data "$TMP/data" >"$TMP/out" 2>"$TMP/err"
+  rc=$?
+  kill "$PY" 2>/dev/null; wait "$PY" 2>/dev/null
+  [ "$rc" -eq 1 ] && grep -qF "cannot listen on localhost:$PORT (127.0.0.1:$PORT): Address already in use" "$TMP/err" &&
+    pass "localhost as ::1 and 127.0.0.1, 127.0.0.1:$PORT taken: exit 1, the message names that address" ||
+    fail "second address taken: exit $rc: $(head -c 300 "$TMP/err")"
+  [ ! -e "$TMP/data" ] && [ ! -s "$TMP/out" ] && pass "second address taken: nothing created, nothing on stdout" ||
+    fail "second address taken: created or printed: $(ls "$TMP/data" 2>&1) $(head -c 200 "$TMP/out")"
 else
   echo "skipped: a name with two addresses (no unshare -m / mount here)"
 fi
