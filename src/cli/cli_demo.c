@@ -115,18 +115,25 @@ int evp__cli_demo(int argc, char **argv) {
       if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
-    fprintf(stderr, "evpipe demo: unexpected argument '%s'\n", argv[i]);
-    usage(stderr);
+    fprintf(stderr, "evpipe demo: %s: unknown argument; see evpipe demo --help\n", argv[i]);
     return EVP_CLI_USAGE;
   }
   long long total = 20000;
   if (events_s && evp__cli_parse_i64(events_s, 1, 10000000, &total)) {
-    fprintf(stderr, "evpipe demo: --events must be 1..10000000\n");
+    fprintf(stderr,
+            "evpipe demo: --events %s: not an integer in 1..10000000; give one in that range\n",
+            events_s);
+    return EVP_CLI_USAGE;
+  }
+  /* Checked before anything is created, like evpipe local's. */
+  char dir[4096], path[4200], err[4096 + 512];
+  if ((data && evp__local_check_data_dir(data, err, sizeof err) != EVP_OK) ||
+      (schema_arg && evp__local_check_schema(schema_arg, err, sizeof err) != EVP_OK)) {
+    fprintf(stderr, "evpipe demo: %s\n", err);
     return EVP_CLI_USAGE;
   }
 
   /* --- the data directory, the schema and one client credential ------------ */
-  char dir[4096], path[4200], err[512];
   if (data) {
     snprintf(dir, sizeof dir, "%s", data);
     if (evp__mkdirs(dir, err, sizeof err) != EVP_OK) {

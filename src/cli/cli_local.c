@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 #include "cli/cli.h"
 #ifdef EVP_WITH_SERVER
@@ -37,25 +38,36 @@ static void usage(FILE *f) {
           "256 connections (more wait in the listen backlog), 64 per client address,\n"
           "a request header within 20 s and bodies at 1024 bytes/s or more.\n"
           "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0 (1 when that final flush\n"
-          "failed: the events stay in the log for the next start).\n");
+          "failed: the events stay in the log for the next start).\n"
+          "\n"
+          "--listen HOST:PORT: 127.0.0.1:8080 or [::1]:8080 (this machine only),\n"
+          "localhost:8080 or another host name (every address it resolves to),\n"
+          "0.0.0.0:8080 (every IPv4 interface), [::]:8080 (every IPv6 interface);\n"
+          "port 0 picks a free one.\n"
+          "Every argument, the data directory and the listen address are checked before\n"
+          "anything is created; a refusal is one line \"evpipe local: <what>: <why>; <what\n"
+          "to do>\" and exits 2 (malformed command line) or 1 (what it names cannot be used).\n");
 }
 
 #ifdef EVP_WITH_SERVER
 int evp__cli_default_schema(const char *cmd, const char *data_dir, char *def, size_t def_size) {
   /* No schema given: DIR/schema.json, written from the built-in default
    * schema on first start (then it can be edited in place). */
-  char err[512];
+  char err[PATH_MAX + 256];
   if ((size_t)snprintf(def, def_size, "%s/schema.json", data_dir) >= def_size) {
-    fprintf(stderr, "evpipe %s: --data path too long\n", cmd);
+    fprintf(stderr,
+            "evpipe %s: data directory %s: path too long; choose a shorter one with --data DIR\n",
+            cmd, data_dir);
     return -1;
   }
   if (access(def, F_OK) != 0) {
-    evp_err_t e = evp__mkdirs(data_dir, err, sizeof err);
+    evp_err_t e = evp__local_check_data_dir(data_dir, err, sizeof err);
+    if (e == EVP_OK) e = evp__mkdirs(data_dir, err, sizeof err);
     if (e == EVP_OK)
       e = evp__file_write_secret(def, (const char *)evp__default_schema, evp__default_schema_len, 1,
                                  err, sizeof err);
     if (e != EVP_OK && e != EVP_ERR_STATE) {
-      fprintf(stderr, "evpipe %s: cannot write the default schema: %s\n", cmd, err);
+      fprintf(stderr, "evpipe %s: %s\n", cmd, err);
       return -1;
     }
     char f[4200];
@@ -66,9 +78,14 @@ int evp__cli_default_schema(const char *cmd, const char *data_dir, char *def, si
   return 0;
 }
 
+/* Argument errors: one plain-text line "evpipe local: <what>: <why>; <what
+ * to do>" (the JSON log is for the running server). */
 static int num(const char *opt, const char *v, long long min, long long max, long long *out) {
   if (evp__cli_parse_i64(v, min, max, out) == 0) return 0;
-  fprintf(stderr, "evpipe local: %s must be an integer in %lld..%lld\n", opt, min, max);
+  fprintf(stderr,
+          "evpipe local: %s %s: not an integer in %lld..%lld; give one in that range "
+          "(evpipe local --help)\n",
+          opt, v, min, max);
   return -1;
 }
 
@@ -118,8 +135,7 @@ int evp__cli_local(int argc, char **argv) {
       if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
-    fprintf(stderr, "evpipe local: unexpected argument '%s'\n", argv[i]);
-    usage(stderr);
+    fprintf(stderr, "evpipe local: %s: unknown argument; see evpipe local --help\n", argv[i]);
     return EVP_CLI_USAGE;
   }
   long long v;
@@ -162,7 +178,8 @@ int evp__cli_local(int argc, char **argv) {
     else if (!strcmp(fsync, "never"))
       o.fsync = EVP__FSYNC_NEVER;
     else {
-      fprintf(stderr, "evpipe local: --fsync must be always, interval or never\n");
+      fprintf(stderr, "evpipe local: --fsync %s: not a policy; give always, interval or never\n",
+              fsync);
       return EVP_CLI_USAGE;
     }
   }
@@ -214,13 +231,33 @@ int evp__cli_local(int argc, char **argv) {
     if (num("--token-lockout-seconds", lockout_s, 1, 900, &v)) return EVP_CLI_USAGE;
     o.token_lockout_s = (int)v;
   }
-  char def[4096];
-  if (!schema) {
-    if (evp__cli_default_schema("local", o.data_dir, def, sizeof def) != 0) return EVP_CLI_FAIL;
-    schema = def;
+  /* Check everything, then bind, then create: a refused start leaves no
+   * data directory, schema, credentials or keys behind. Malformed
+   * arguments exit 2, arguments naming what cannot be used exit 1. */
+  char err[PATH_MAX + 1024], host[EVP__LISTEN_HOST_MAX];
+  uint16_t port;
+  int bracketed;
+  if (evp__listen_parse(o.listen, host, sizeof host, &port, &bracketed, err, sizeof err) !=
+      EVP_OK) {
+    fprintf(stderr, "evpipe local: %s\n", err);
+    return EVP_CLI_USAGE;
   }
   o.schema_path = schema;
-  return evp__local_run(&o) == 0 ? EVP_CLI_OK : EVP_CLI_FAIL;
+  evp__listener_t *lis = NULL;
+  if (evp__local_check(&o, err, sizeof err) != EVP_OK ||
+      evp__listen_open(o.listen, &lis, err, sizeof err) != EVP_OK) {
+    fprintf(stderr, "evpipe local: %s\n", err);
+    return EVP_CLI_FAIL;
+  }
+  char def[4096];
+  if (!schema) {
+    if (evp__cli_default_schema("local", o.data_dir, def, sizeof def) != 0) {
+      evp__listener_free(lis);
+      return EVP_CLI_FAIL;
+    }
+    o.schema_path = def;
+  }
+  return evp__local_run(&o, lis) == 0 ? EVP_CLI_OK : EVP_CLI_FAIL;
 }
 #else
 int evp__cli_local(int argc, char **argv) {

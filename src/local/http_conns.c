@@ -37,87 +37,52 @@ struct evp__conns {
   pthread_cond_t freed;
   evp__conn_t *slot;
   size_t cap, open;
-  int listen_fd, wake[2];
+  evp__listener_t *lis; /* the listening sockets (local_listen.c); NULL once closed */
+  int wake[2];
   struct MHD_Daemon *d;
   pthread_t acceptor, watchdog;
   int acceptor_on, watchdog_on, stopping_accept, stopping;
+  size_t next_listen; /* accept thread only */
   unsigned max_per_addr;
   double header_s, min_rate;
   evp__metrics_t *m;
 };
 
-evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_t *o,
-                         evp__metrics_t *m, evp__conns_t **out, uint16_t *bound_port, int *ipv6,
-                         char *errstr, size_t errstr_size) {
+evp_err_t evp__conns_new(evp__listener_t *lis, const evp__local_opts_t *o, evp__metrics_t *m,
+                         evp__conns_t **out, char *errstr, size_t errstr_size) {
   *out = NULL;
-  struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof ss);
-  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    sl = sizeof *s4;
-    *ipv6 = 0;
-  } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    sl = sizeof *s6;
-    *ipv6 = 1;
-  } else {
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                       "listen address must be a numeric IPv4 or IPv6 address: %s", host);
-  }
   if (o->threads_max < 1 || o->max_conns_per_addr < 1 || o->header_timeout_s < 1 ||
-      o->min_body_rate < 1)
+      o->min_body_rate < 1) {
+    evp__listener_free(lis);
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                        "connection limits and deadlines must be at least 1");
+  }
   evp__conns_t *cs = calloc(1, sizeof *cs);
-  if (!cs) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-  cs->listen_fd = cs->wake[0] = cs->wake[1] = -1;
+  if (!cs) {
+    evp__listener_free(lis);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  }
+  cs->lis = lis;
+  cs->wake[0] = cs->wake[1] = -1;
   cs->cap = (size_t)o->threads_max;
   cs->max_per_addr = (unsigned)o->max_conns_per_addr;
   cs->header_s = o->header_timeout_s;
   cs->min_rate = o->min_body_rate;
   cs->m = m;
   if (!(cs->slot = calloc(cs->cap, sizeof *cs->slot)) || pthread_mutex_init(&cs->mu, NULL) != 0) {
+    evp__listener_free(lis);
     free(cs->slot);
     free(cs);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   }
   pthread_cond_init(&cs->freed, NULL);
-  int one = 1, en = 0;
-  /* Non-blocking: the connection poll reported can be gone (reset) before
-   * accept4 runs, and a blocking accept would then wait for the next client
-   * and keep evp__conns_stop_accepting from joining the accept thread. */
-  cs->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (cs->listen_fd < 0 ||
-      (*ipv6 && setsockopt(cs->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
-      setsockopt(cs->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      bind(cs->listen_fd, (struct sockaddr *)&ss, sl) != 0 ||
-      listen(cs->listen_fd, SOMAXCONN) != 0 || pipe2(cs->wake, O_CLOEXEC) != 0)
-    en = errno ? errno : EIO;
-  if (en) {
+  if (pipe2(cs->wake, O_CLOEXEC) != 0) {
+    int en = errno;
     evp__conns_free(cs);
-    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot listen on %s:%u: %s", host,
-                       (unsigned)port, strerror(en));
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "pipe: %s", strerror(en));
   }
-  sl = sizeof ss;
-  getsockname(cs->listen_fd, (struct sockaddr *)&ss, &sl);
-  *bound_port = ntohs(ss.ss_family == AF_INET ? s4->sin_port : s6->sin6_port);
   *out = cs;
   return EVP_OK;
-}
-
-void evp__sockaddr_ip(const struct sockaddr *sa, char *out, size_t cap) {
-  out[0] = '\0';
-  if (sa && sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-              (socklen_t)cap);
-  else if (sa && sa->sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-              (socklen_t)cap);
 }
 
 static const char refused_msg[] = "connection refused: too many connections from one address";
@@ -173,15 +138,28 @@ static evp__conn_t *admit(evp__conns_t *cs, int fd, const char *ip) {
 static void *accept_loop(void *arg) {
   evp__conns_t *cs = arg;
   while (wait_for_slot(cs)) {
-    struct pollfd pf[2] = {{cs->listen_fd, POLLIN, 0}, {cs->wake[0], POLLIN, 0}};
-    if (poll(pf, 2, -1) < 0 && errno != EINTR) break;
-    if (pf[1].revents) break;
-    if (!(pf[0].revents & POLLIN)) continue;
+    struct pollfd pf[EVP__LISTEN_MAX + 1];
+    size_t nl = cs->lis->n;
+    pf[0] = (struct pollfd){cs->wake[0], POLLIN, 0};
+    for (size_t k = 0; k < nl; k++) pf[k + 1] = (struct pollfd){cs->lis->fds[k], POLLIN, 0};
+    if (poll(pf, (nfds_t)nl + 1, -1) < 0 && errno != EINTR) break;
+    if (pf[0].revents) break;
+    /* One connection per turn, from the next ready socket after the last
+     * one served, so that one busy address cannot starve the others. */
+    int lfd = -1;
+    for (size_t k = 0; k < nl && lfd < 0; k++) {
+      size_t at = (cs->next_listen + k) % nl;
+      if (pf[at + 1].revents & POLLIN) {
+        lfd = pf[at + 1].fd;
+        cs->next_listen = (at + 1) % nl;
+      }
+    }
+    if (lfd < 0) continue;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     /* On Linux the accepted socket does not inherit O_NONBLOCK from the
      * listening one: connections reach the daemon as they did before. */
-    int fd = accept4(cs->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+    int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
     if (fd < 0) {
       /* EAGAIN/EWOULDBLOCK: the connection went away after poll, ECONNABORTED
        * likewise, EINTR: a signal; back to poll (which also sees a stop). */
@@ -295,10 +273,8 @@ void evp__conns_stop_accepting(evp__conns_t *cs) {
     pthread_join(cs->acceptor, NULL);
     cs->acceptor_on = 0;
   }
-  if (cs->listen_fd >= 0) {
-    close(cs->listen_fd);
-    cs->listen_fd = -1;
-  }
+  evp__listener_free(cs->lis);
+  cs->lis = NULL;
 }
 
 void evp__conns_free(evp__conns_t *cs) {

@@ -20,23 +20,18 @@
 typedef struct evp__conns evp__conns_t;
 typedef struct evp__conn evp__conn_t;
 
-/* Bind and listen on @p host:@p port (numeric; *ipv6 says which family);
- * *bound_port receives the port. Nothing is accepted before
+/* Admission and deadlines for connections to the sockets of @p lis (taken,
+ * also on error; bound by evp__listen_open). Nothing is accepted before
  * evp__conns_run(). */
-evp_err_t evp__conns_new(const char *host, uint16_t port, const evp__local_opts_t *o,
-                         evp__metrics_t *m, evp__conns_t **out, uint16_t *bound_port, int *ipv6,
-                         char *errstr, size_t errstr_size);
+evp_err_t evp__conns_new(evp__listener_t *lis, const evp__local_opts_t *o, evp__metrics_t *m,
+                         evp__conns_t **out, char *errstr, size_t errstr_size);
 /* Start accepting into @p d (started with MHD_USE_NO_LISTEN_SOCKET and
  * evp__conns_notify as MHD_OPTION_NOTIFY_CONNECTION) and the watchdog. */
 evp_err_t evp__conns_run(evp__conns_t *cs, struct MHD_Daemon *d, char *errstr, size_t errstr_size);
-/* Stop accepting and close the listening socket (open connections go on). */
+/* Stop accepting and close the listening sockets (open connections go on). */
 void evp__conns_stop_accepting(evp__conns_t *cs);
 /* After MHD_stop_daemon: stop the watchdog, write pending log summaries, free. */
 void evp__conns_free(evp__conns_t *cs);
-
-/* The address of @p sa as text (IPv4 or IPv6; "" for NULL or another
- * family) into @p out of @p cap bytes (INET6_ADDRSTRLEN is enough). */
-void evp__sockaddr_ip(const struct sockaddr *sa, char *out, size_t cap);
 
 /* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the evp__conns_t). */
 void evp__conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,

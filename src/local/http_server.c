@@ -586,18 +586,19 @@ static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s) {
 
 static void ctx_destroy(void *p) { evp_schema_ctx_destroy(p); }
 
-evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_t *deps,
-                          evp__http_t **out, uint16_t *bound_port, char *errstr,
-                          size_t errstr_size) {
+evp_err_t evp__http_start(evp__listener_t *lis, const evp__http_deps_t *deps, evp__http_t **out,
+                          char *errstr, size_t errstr_size) {
   *out = NULL;
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
   evp__http_t *h = calloc(1, sizeof *h);
-  if (!h) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!h) {
+    evp__listener_free(lis);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  }
   h->deps = *deps;
-  int ipv6 = 0;
-  evp_err_t e = evp__conns_new(host, port, deps->opts, deps->metrics, &h->conns, bound_port, &ipv6,
-                               errstr, errstr_size);
+  int ipv6 = lis->ipv6;
+  evp_err_t e = evp__conns_new(lis, deps->opts, deps->metrics, &h->conns, errstr, errstr_size);
   if (e != EVP_OK) {
     free(h);
     return e;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include "evpipe/error.h"
 #include "evpipe/jwt.h"
@@ -27,7 +28,7 @@
 /* ------------------------------------------------------------ options */
 
 typedef struct {
-  const char *listen;       /* "127.0.0.1:8080"; port 0 picks a free one */
+  const char *listen;       /* "127.0.0.1:8080", "localhost:8080", "[::1]:0"; port 0: a free one */
   const char *data_dir;     /* queue/, secrets/, and the lake (events/dt=.../hour=...) */
   const char *schema_path;  /* event schema (JSON Schema draft-07) */
   const char *clients_path; /* NULL: DIR/secrets/clients.json */
@@ -63,7 +64,8 @@ void evp__local_opts_default(evp__local_opts_t *o);
 /* A running pipeline, for embedding (e.g. `evpipe demo` runs it in-process). */
 typedef struct evp__local evp__local_t;
 
-/* Open the secret files, the durable log and the batcher, and serve HTTP.
+/* Bind o->listen (before anything else: a port in use creates nothing),
+ * open the secret files, the durable log and the batcher, and serve HTTP.
  * @p url receives the base URL (e.g. "http://127.0.0.1:43263"). Signing-key
  * files are polled once a second by a background thread. @p o and the
  * strings in it must outlive the pipeline. */
@@ -79,10 +81,66 @@ void evp__local_get_stats(const evp__local_t *l, evp__batcher_stats_t *out);
  * could not write stay in the log for the next start. NULL is a no-op. */
 evp_err_t evp__local_stop(evp__local_t *l);
 
-/* Start, run until SIGINT/SIGTERM, stop. Returns 0 after a clean shutdown,
- * 1 when start-up or the final flush failed (the reason is logged). Blocks
- * SIGINT/SIGTERM in the calling thread (and so in every thread it starts). */
-int evp__local_run(const evp__local_opts_t *o);
+/* ------------------------------------------------------------ listen address */
+
+#define EVP__LISTEN_MAX 8        /* addresses one --listen name may resolve to */
+#define EVP__LISTEN_HOST_MAX 256 /* a DNS name is at most 253 bytes */
+
+/* The bound, listening sockets of one --listen HOST:PORT (every address a
+ * host name resolves to, all on one port; see local_listen.c). */
+typedef struct evp__listener {
+  int fds[EVP__LISTEN_MAX]; /* non-blocking, close-on-exec, listening */
+  size_t n;
+  uint16_t port;  /* the bound port (the one picked for port 0) */
+  int ipv6;       /* one of them is IPv6 */
+  int exposed;    /* one of them is not a loopback address */
+  char url[1100]; /* "http://HOST:PORT" with HOST as given ("[v6]" for IPv6) */
+} evp__listener_t;
+
+/* Split "HOST:PORT", "[IPv6]:PORT" into @p host (no brackets) and @p port;
+ * *bracketed says which form. Checks the syntax only. EVP_ERR_INVALID_ARG
+ * with "--listen SPEC: <why>; <what to do>" in @p errstr. */
+evp_err_t evp__listen_parse(const char *spec, char *host, size_t host_cap, uint16_t *port,
+                            int *bracketed, char *errstr, size_t errstr_size);
+/* Resolve @p spec (getaddrinfo) and bind and listen on every address.
+ * *out is the caller's (evp__listener_free). Errors: EVP_ERR_INVALID_ARG
+ * (bad syntax, name does not resolve) or EVP_ERR_IO (cannot bind), with a
+ * message naming the argument, the address, the reason and what to do. */
+evp_err_t evp__listen_open(const char *spec, evp__listener_t **out, char *errstr,
+                           size_t errstr_size);
+/* Close the sockets and free. NULL is a no-op. */
+void evp__listener_free(evp__listener_t *l);
+/* The address of @p sa as text (IPv4 or IPv6; "" for NULL or another
+ * family) into @p out of @p cap bytes (INET6_ADDRSTRLEN is enough). */
+void evp__sockaddr_ip(const struct sockaddr *sa, char *out, size_t cap);
+
+/* ------------------------------------------------------------ start-up checks */
+
+/* Whether @p dir can be the data directory: an existing directory this user
+ * may write, or one it can create (the nearest existing ancestor is a
+ * writable directory). Creates nothing. Otherwise EVP_ERR_IO and
+ * "data directory DIR: <why>; <what to do>". */
+evp_err_t evp__local_check_data_dir(const char *dir, char *errstr, size_t errstr_size);
+/* Whether the schema file @p path reads, compiles and maps to a lake table.
+ * Otherwise "--schema PATH: <why>; <what to do>". */
+evp_err_t evp__local_check_schema(const char *path, char *errstr, size_t errstr_size);
+/* Read, compile and map the schema file @p path (all three are the
+ * caller's, also the ones made before an error). Otherwise the reason,
+ * without the path, in @p errstr. */
+evp_err_t evp__local_schema_load(const char *path, char **text, size_t *len, evp_schema_t **schema,
+                                 evp__table_t **table, char *errstr, size_t errstr_size);
+/* Everything evp__local_start will need from @p o, checked without side
+ * effects: the data directory, the schema (o->schema_path, or
+ * DIR/schema.json when it exists), the clients file (loads when it exists,
+ * else its directory must be creatable) and the signing keys (when they
+ * exist). EVP_OK, or the first problem as "<what>: <why>; <what to do>". */
+evp_err_t evp__local_check(const evp__local_opts_t *o, char *errstr, size_t errstr_size);
+
+/* Start on @p lis (taken; NULL: bind o->listen first), run until
+ * SIGINT/SIGTERM, stop. Returns 0 after a clean shutdown, 1 when start-up
+ * or the final flush failed (the reason is logged). Blocks SIGINT/SIGTERM
+ * in the calling thread (and so in every thread it starts). */
+int evp__local_run(const evp__local_opts_t *o, evp__listener_t *lis);
 
 /* ------------------------------------------------------------ client store file */
 
@@ -223,11 +281,10 @@ typedef struct {
   const evp__table_t *table;         /* the lake's table (evp__events_cfg_t.table); NULL: none */
 } evp__http_deps_t;
 
-/* Bind and start serving (thread per connection). *port receives the bound
- * port. */
-evp_err_t evp__http_start(const char *host, uint16_t port, const evp__http_deps_t *deps,
-                          evp__http_t **out, uint16_t *bound_port, char *errstr,
-                          size_t errstr_size);
+/* Start serving on the sockets of @p lis (taken, also on error; thread per
+ * connection). */
+evp_err_t evp__http_start(evp__listener_t *lis, const evp__http_deps_t *deps, evp__http_t **out,
+                          char *errstr, size_t errstr_size);
 /* Stop accepting new connections (in-flight requests continue). */
 void evp__http_quiesce(evp__http_t *h);
 /* Finish in-flight requests, close every connection, free. NULL is a no-op. */

@@ -15,8 +15,6 @@
 #include "local/local.h"
 #include "base/files.h"
 
-#define SCHEMA_FILE_MAX (16u * 1024u * 1024u)
-
 void evp__local_opts_default(evp__local_opts_t *o) {
   memset(o, 0, sizeof *o);
   o->listen = "127.0.0.1:8080";
@@ -63,32 +61,6 @@ struct evp__local {
   pthread_mutex_t mu;
   pthread_cond_t cv;
 };
-
-/* "host:port" or "[v6]:port" -> host (no brackets) and port. */
-static int split_listen(const char *s, char *host, size_t cap, uint16_t *port) {
-  const char *colon = strrchr(s, ':');
-  if (!colon || colon == s) return -1;
-  const char *h = s;
-  size_t hl = (size_t)(colon - s);
-  if (h[0] == '[') {
-    if (hl < 2 || h[hl - 1] != ']') return -1;
-    h++;
-    hl -= 2;
-  }
-  if (hl == 0 || hl >= cap) return -1;
-  char *end;
-  errno = 0;
-  long p = strtol(colon + 1, &end, 10);
-  if (errno || end == colon + 1 || *end || p < 0 || p > 65535) return -1;
-  memcpy(host, h, hl);
-  host[hl] = '\0';
-  *port = (uint16_t)p;
-  return 0;
-}
-
-static int is_loopback(const char *host) {
-  return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
-}
 
 /* Poll the signing-key and clients files about once a second until stopped. */
 static void *poll_keys(void *arg) {
@@ -258,13 +230,9 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   evp_err_t e;
   if (!o->schema_path)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "no event schema (--schema FILE)");
-  if ((e = evp__file_read(o->schema_path, SCHEMA_FILE_MAX, 0, &l->schema_text, &len, NULL, err,
-                          sizeof err)) != EVP_OK)
-    return evp__seterr(errstr, errstr_size, e, "cannot read the schema: %s", err);
-  if (!(l->schema = evp_schema_compile(l->schema_text, len, NULL, &e, err, sizeof err)))
-    return evp__seterr(errstr, errstr_size, e, "the schema does not compile: %s", err);
-  if ((e = evp__table_parse(l->schema_text, len, &l->table, err, sizeof err)) != EVP_OK)
-    return evp__seterr(errstr, errstr_size, e, "the schema does not map to a lake table: %s", err);
+  if ((e = evp__local_schema_load(o->schema_path, &l->schema_text, &len, &l->schema, &l->table, err,
+                                  sizeof err)) != EVP_OK)
+    return evp__seterr(errstr, errstr_size, e, "the schema %s: %s", o->schema_path, err);
   if ((e = evp__mkdirs(o->data_dir, errstr, errstr_size)) != EVP_OK) return e;
   if ((size_t)snprintf(secrets, sizeof secrets, "%s/secrets", o->data_dir) >= sizeof secrets - 32)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "data directory path too long");
@@ -335,27 +303,35 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   return EVP_OK;
 }
 
-evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char *url,
-                           size_t url_size, char *errstr, size_t errstr_size) {
+/* evp__local_start on @p lis (taken; NULL: bind o->listen first, before
+ * anything is created). */
+static evp_err_t start_on(const evp__local_opts_t *o, evp__listener_t *lis, evp__local_t **out,
+                          char *url, size_t url_size, char *errstr, size_t errstr_size) {
   *out = NULL;
-  char host[64], cdef[PATH_MAX];
-  uint16_t port, bound;
-  if (split_listen(o->listen, host, sizeof host, &port) != 0)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                       "bad listen address '%s' (want HOST:PORT, e.g. 127.0.0.1:8080)", o->listen);
+  char cdef[PATH_MAX];
+  evp_err_t e;
+  if (!lis && (e = evp__listen_open(o->listen, &lis, errstr, errstr_size)) != EVP_OK) return e;
   evp__local_t *l = calloc(1, sizeof *l);
-  if (!l) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (!l) {
+    evp__listener_free(lis);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  }
   l->o = o;
   if (pthread_mutex_init(&l->mu, NULL) != 0 || pthread_cond_init(&l->cv, NULL) != 0) {
+    evp__listener_free(lis);
     free(l);
     return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "mutex");
   }
   const char *cpath = NULL;
-  evp_err_t e = open_parts(l, &cpath, cdef, sizeof cdef, errstr, errstr_size);
+  int exposed = lis->exposed;
+  snprintf(url, url_size, "%s", lis->url);
+  e = open_parts(l, &cpath, cdef, sizeof cdef, errstr, errstr_size);
   if (e == EVP_OK) {
     evp__http_deps_t deps = {o,     l->keys,    l->schema,   l->wal,     l->batcher,
                              l->rl, l->metrics, l->token_rl, l->lockout, l->table};
-    e = evp__http_start(host, port, &deps, &l->http, &bound, errstr, errstr_size);
+    e = evp__http_start(lis, &deps, &l->http, errstr, errstr_size);
+  } else {
+    evp__listener_free(lis);
   }
   if (e == EVP_OK) {
     if (pthread_create(&l->poller, NULL, poll_keys, l) != 0)
@@ -367,9 +343,7 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
     evp__local_stop(l);
     return e;
   }
-  snprintf(url, url_size, strchr(host, ':') ? "http://[%s]:%u" : "http://%s:%u", host,
-           (unsigned)bound);
-  char f[1024];
+  char f[2048];
   size_t n = 0;
   evp__local_log_str(f, sizeof f, &n, "url", url);
   evp__local_log_str(f, sizeof f, &n, "data", o->data_dir);
@@ -379,7 +353,7 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   evp__local_log_str(f, sizeof f, &n, "signing_kid", ks->current);
   evp__keystate_release(ks);
   evp__local_log("info", "listening", f);
-  if (!is_loopback(host))
+  if (exposed)
     evp__local_log("warn",
                    "listening on a non-loopback address: plain HTTP, reachable from the network",
                    NULL);
@@ -387,7 +361,12 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   return EVP_OK;
 }
 
-int evp__local_run(const evp__local_opts_t *o) {
+evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char *url,
+                           size_t url_size, char *errstr, size_t errstr_size) {
+  return start_on(o, NULL, out, url, url_size, errstr, errstr_size);
+}
+
+int evp__local_run(const evp__local_opts_t *o, evp__listener_t *lis) {
   /* Signals are taken synchronously by this thread only: every thread
    * started from here on inherits the blocked mask. */
   sigset_t set;
@@ -397,8 +376,8 @@ int evp__local_run(const evp__local_opts_t *o) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
   evp__local_t *l;
-  char url[128], err[1024];
-  if (evp__local_start(o, &l, url, sizeof url, err, sizeof err) != EVP_OK) {
+  char url[1100], err[1024];
+  if (start_on(o, lis, &l, url, sizeof url, err, sizeof err) != EVP_OK) {
     char f[1200];
     size_t n = 0;
     evp__local_log_str(f, sizeof f, &n, "error", err);

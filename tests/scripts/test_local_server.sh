@@ -73,7 +73,7 @@ printf 'not json' >"$TMP/bad.json"; chmod 600 "$TMP/bad.json"
 expect_rc 1 "invalid clients file is refused" timeout $WAIT "$CLI" local --listen 127.0.0.1:0 \
   --data "$TMP/refused" --schema "$SCHEMA" --clients "$TMP/bad.json"
 expect_rc 2 "bad option value" "$CLI" local --rate 0 --schema "$SCHEMA"
-expect_rc 1 "bad listen address" timeout $WAIT "$CLI" local --listen nowhere --data "$TMP/refused" --schema "$SCHEMA"
+expect_rc 2 "bad listen address (no port: a usage error)" timeout $WAIT "$CLI" local --listen nowhere --data "$TMP/refused" --schema "$SCHEMA"
 
 # ------------------------------------------------------------ main server
 start main --data "$DATA" --schema "$SCHEMA"

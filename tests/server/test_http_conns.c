@@ -38,14 +38,13 @@ START_TEST(listening_socket_is_nonblocking) {
   evp__local_opts_default(&o);
   int before[16], after[16], nb = listening_fds(before, 16);
   evp__conns_t *cs = NULL;
-  uint16_t port = 0;
-  int ipv6 = -1;
+  evp__listener_t *lis = NULL;
   char err[256] = "";
-  ck_assert_msg(evp__conns_new("127.0.0.1", 0, &o, NULL, &cs, &port, &ipv6, err, sizeof err) ==
-                    EVP_OK,
-                "%s", err);
-  ck_assert_int_gt(port, 0);
-  ck_assert_int_eq(ipv6, 0);
+  ck_assert_msg(evp__listen_open("127.0.0.1:0", &lis, err, sizeof err) == EVP_OK, "%s", err);
+  ck_assert_int_gt(lis->port, 0);
+  ck_assert_int_eq(lis->ipv6, 0);
+  ck_assert_uint_eq(lis->n, 1);
+  ck_assert_msg(evp__conns_new(lis, &o, NULL, &cs, err, sizeof err) == EVP_OK, "%s", err);
   int na = listening_fds(after, 16);
   ck_assert_int_eq(na, nb + 1);
   int fd = after[na - 1];
