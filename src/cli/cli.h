@@ -31,6 +31,12 @@ int evp__cli_spool(int argc, char **argv);
  * (prefixed "evpipe @p cmd:") and returns -1. Server builds only. */
 int evp__cli_default_schema(const char *cmd, const char *data_dir, char *def, size_t def_size);
 
+/* The command being run ("local", "spool inspect"), for messages printed by
+ * the shared helpers below; set once by each dispatcher. Not thread-safe
+ * (the CLI sets it before any thread starts). */
+void evp__cli_set_command(const char *name);
+const char *evp__cli_command(void);
+
 /* Option parsing shared by commands: "--name VALUE" or "--name=VALUE".
  * Returns 1 and sets *val when argv[*i] is option @p name (advancing *i past
  * a separate value), 0 when it is another argument, -1 when the value is

@@ -392,8 +392,14 @@ int evp__cli_spool(int argc, char **argv) {
     usage(stdout);
     return EVP_CLI_OK;
   }
-  if (!strcmp(argv[1], "inspect")) return evp__cli_spool_inspect(argc - 1, argv + 1);
-  if (!strcmp(argv[1], "import")) return evp__cli_spool_import(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "inspect")) {
+    evp__cli_set_command("spool inspect");
+    return evp__cli_spool_inspect(argc - 1, argv + 1);
+  }
+  if (!strcmp(argv[1], "import")) {
+    evp__cli_set_command("spool import");
+    return evp__cli_spool_import(argc - 1, argv + 1);
+  }
   fprintf(stderr, "evpipe spool: unknown subcommand '%s' (inspect or import)\n", argv[1]);
   usage(stderr);
   return EVP_CLI_USAGE;

@@ -210,8 +210,14 @@ int evp__cli_token(int argc, char **argv) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? EVP_CLI_USAGE : EVP_CLI_OK;
   }
-  if (!strcmp(argv[1], "issue")) return cmd_issue(argc - 1, argv + 1);
-  if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "issue")) {
+    evp__cli_set_command("token issue");
+    return cmd_issue(argc - 1, argv + 1);
+  }
+  if (!strcmp(argv[1], "verify")) {
+    evp__cli_set_command("token verify");
+    return cmd_verify(argc - 1, argv + 1);
+  }
   fprintf(stderr, "evpipe token: unknown subcommand '%s'\n", argv[1]);
   usage(stderr);
   return EVP_CLI_USAGE;

@@ -11,6 +11,14 @@
 #include <openssl/evp.h>
 #include "cli/cli.h"
 
+/* "local", "spool inspect", ...: set by the dispatchers, so that messages
+ * shared by every command name the one the user ran. */
+static const char *command_name = "";
+
+void evp__cli_set_command(const char *name) { command_name = name ? name : ""; }
+
+const char *evp__cli_command(void) { return command_name; }
+
 int evp__cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
   const char *a = argv[*i];
   size_t n = strlen(name);
@@ -21,7 +29,13 @@ int evp__cli_opt(int argc, char **argv, int *i, const char *name, const char **v
   }
   if (a[n] != '\0') return 0;
   if (*i + 1 >= argc) {
-    fprintf(stderr, "evpipe: option %s needs a value\n", name);
+    /* "evpipe token --help" lists the subcommands' options too. */
+    int top = (int)strcspn(command_name, " ");
+    fprintf(stderr,
+            "evpipe%s%s: option %s needs a value; write %s VALUE or %s=VALUE (evpipe%s%.*s --help "
+            "lists the options)\n",
+            *command_name ? " " : "", command_name, name, name, name, *command_name ? " " : "", top,
+            command_name);
     return -1;
   }
   *val = argv[++*i];

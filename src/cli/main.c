@@ -45,7 +45,10 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "--version")) return evp__cli_version(argc - 1, argv + 1);
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-    if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    if (!strcmp(argv[1], cmds[i].name)) {
+      evp__cli_set_command(cmds[i].name);
+      return cmds[i].fn(argc - 1, argv + 1);
+    }
   fprintf(stderr, "evpipe: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return EVP_CLI_USAGE;

@@ -171,4 +171,16 @@ else
   echo "skipped: a name with two addresses (no unshare -m / mount here)"
 fi
 
+# An option without its value: the message names the command, the option and
+# both ways to write it (the shared option parser, so also spool/token).
+for args in "local --listen:evpipe local: option --listen needs a value; write --listen VALUE or --listen=VALUE" \
+  "spool import nodir --data:evpipe spool import: option --data needs a value" \
+  "token issue --key-file:evpipe token issue: option --key-file needs a value"; do
+  # shellcheck disable=SC2086 # the words of the command line
+  "$EVP_CLI" ${args%%:*} >"$TMP/out" 2>"$TMP/err"
+  rc=$?
+  [ "$rc" -eq 2 ] && grep -qF "${args#*:}" "$TMP/err" && pass "missing value: ${args%%:*}: exit 2, names the command and option" ||
+    fail "missing value: ${args%%:*}: exit $rc: $(head -c 300 "$TMP/err")"
+done
+
 finish
