@@ -17,9 +17,31 @@ set(CMAKE_AR ${EVP_CROSS_TRIPLET}-ar CACHE FILEPATH "")
 set(CMAKE_RANLIB ${EVP_CROSS_TRIPLET}-ranlib CACHE FILEPATH "")
 set(CMAKE_STRIP ${EVP_CROSS_TRIPLET}-strip CACHE FILEPATH "")
 
+# EVP_CROSS_SYSROOT: instead of multiarch, a directory holding the target's
+# packages unpacked (dpkg-deb -x) in Debian's multiarch layout. scripts/cross-test
+# makes one for s390x, whose libraries cannot be co-installed with an updated
+# host: Debian 12's security archive no longer builds s390x, and Multi-Arch:
+# same packages must have the host's version. Empty: multiarch, sysroot "/".
+set(EVP_CROSS_SYSROOT "" CACHE PATH "Target root of unpacked packages (empty: multiarch in /)")
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES EVP_CROSS_SYSROOT)
+if(EVP_CROSS_SYSROOT)
+  set(_evp_root ${EVP_CROSS_SYSROOT})
+  # Debian's cross gcc looks in <sysroot>/usr/include/<triplet> and
+  # <sysroot>/usr/lib/<triplet> by itself.
+  set(CMAKE_SYSROOT ${EVP_CROSS_SYSROOT})
+  set(CMAKE_FIND_ROOT_PATH ${EVP_CROSS_SYSROOT})
+  set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+  set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+  set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+  set(ENV{PKG_CONFIG_SYSROOT_DIR} ${EVP_CROSS_SYSROOT})
+else()
+  set(_evp_root /)
+endif()
+
 # pkg-config must see the target's .pc files only (and the arch-independent
 # ones), never the host's /usr/lib/x86_64-linux-gnu/pkgconfig.
-set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${EVP_CROSS_TRIPLET}/pkgconfig:/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_LIBDIR}
+    "${_evp_root}/usr/lib/${EVP_CROSS_TRIPLET}/pkgconfig:${_evp_root}/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 
 # Programs, headers and libraries: host programs, target headers/libraries.
@@ -27,5 +49,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 
 # ctest (and add_custom_command on a built executable) runs target programs
 # through qemu-user. "-L /": the multiarch root, where libc6:<arch> put the
-# dynamic loader (/lib/ld-linux-*.so.*) and every :<arch> library lives.
-set(CMAKE_CROSSCOMPILING_EMULATOR ${EVP_CROSS_QEMU} -L /)
+# dynamic loader (/lib/ld-linux-*.so.*) and every :<arch> library lives (or
+# the unpacked sysroot). Programs the tests start themselves reach qemu through
+# binfmt_misc, which reads the root from QEMU_LD_PREFIX (scripts/cross-test).
+set(CMAKE_CROSSCOMPILING_EMULATOR ${EVP_CROSS_QEMU} -L ${_evp_root})
