@@ -6,7 +6,8 @@
 # :<arch> -dev packages installed through multiarch (dpkg --add-architecture), so
 # headers are in /usr/include[/<triplet>] and libraries in /usr/lib/<triplet>:
 # the sysroot is "/" and CMAKE_LIBRARY_ARCHITECTURE keeps find_library() off the
-# host's /usr/lib/x86_64-linux-gnu. scripts/cross-test installs all of it.
+# host's /usr/lib/x86_64-linux-gnu. Or, with EVP_CROSS_SYSROOT, the same packages
+# unpacked into a directory (what scripts/cross-test does, docs/embedded.md).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR ${EVP_CROSS_PROCESSOR})
 set(CMAKE_LIBRARY_ARCHITECTURE ${EVP_CROSS_TRIPLET})
@@ -19,9 +20,10 @@ set(CMAKE_STRIP ${EVP_CROSS_TRIPLET}-strip CACHE FILEPATH "")
 
 # EVP_CROSS_SYSROOT: instead of multiarch, a directory holding the target's
 # packages unpacked (dpkg-deb -x) in Debian's multiarch layout. scripts/cross-test
-# makes one for s390x, whose libraries cannot be co-installed with an updated
-# host: Debian 12's security archive no longer builds s390x, and Multi-Arch:
-# same packages must have the host's version. Empty: multiarch, sysroot "/".
+# makes one: installed multiarch, Multi-Arch: same packages must have the host's
+# version (apt upgrades host libraries to match), and s390x ones never match an
+# updated host (Debian 12's security archive no longer builds s390x).
+# Empty: multiarch, sysroot "/".
 set(EVP_CROSS_SYSROOT "" CACHE PATH "Target root of unpacked packages (empty: multiarch in /)")
 list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES EVP_CROSS_SYSROOT)
 if(EVP_CROSS_SYSROOT)
