@@ -5,6 +5,7 @@
  * valgrind own malloc themselves, so there the suite only reports a skip. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,7 @@ static long fail_each(int (*run)(void), long *failed_runs) {
   calls = 0;
   ck_assert_int_eq(run(), 0);
   ck_assert_msg(!problem[0], "%s", problem);
-  fail_at = 1L << 40; /* count without failing */
+  fail_at = LONG_MAX; /* count without failing (1L << 40 overflowed a 32-bit long) */
   calls = 0;
   int r = run();
   long total = calls;

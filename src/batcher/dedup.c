@@ -49,7 +49,7 @@ static uint64_t mix(uint64_t x) {
 
 #define BYTES(x) ((x)*0x0101010101010101ULL)
 
-#if defined(__SSE2__) && defined(__GNUC__)
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(EVP_NO_SIMD) /* -DEVPIPE_NO_SIMD=ON */
 #include <emmintrin.h>
 /* Per byte of @p v, 0xff where it lies in [lo, hi] (signed compares: a byte
  * at or above 0x80 is in no ASCII range). */

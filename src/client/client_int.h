@@ -92,8 +92,10 @@ evp__item *evp__client_item_alloc(size_t n);
 
 /* A UUIDv7 in canonical text form (36 chars + NUL). */
 evp_err_t evp__client_uuid7(char out[37]);
-/* RFC 3339 UTC time with milliseconds: 24 chars + NUL. */
+/* RFC 3339 UTC time with milliseconds: 24 chars + NUL; of the wall clock, or
+ * of @p ms milliseconds since the epoch. */
 void evp__client_rfc3339_now(char out[25]);
+void evp__client_rfc3339_ms(int64_t ms, char out[25]);
 
 /* ------------------------------------------------------------ stats */
 #define EVP__LAT_SAMPLES 1024

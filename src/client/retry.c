@@ -12,8 +12,30 @@
  * number and no per-deposit bookkeeping. */
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 #include "client/client_int.h"
+
+/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", the HTTP-date form RFC 9110
+ * 5.6.7 has senders generate) as seconds since the epoch; -1 when it is not
+ * one. Not curl_getdate(): it returns time_t, which is 32-bit in the libcurl of
+ * 32-bit glibc targets (Debian 12 armhf) while libevpipe is built with a 64-bit
+ * one there, and a 32-bit time_t cannot hold dates past 2038-01-19. */
+static int64_t imf_fixdate(const char *s, size_t n) {
+  static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  static const unsigned char at[] = {5, 6, 12, 13, 14, 15, 17, 18, 20, 21, 23, 24};
+  if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+      s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
+    return -1;
+  unsigned v[12];
+  for (size_t i = 0; i < sizeof at; i++) {
+    if (s[at[i]] < '0' || s[at[i]] > '9') return -1;
+    v[i] = (unsigned)(s[at[i]] - '0');
+  }
+  unsigned day = v[0] * 10 + v[1], year = v[2] * 1000 + v[3] * 100 + v[4] * 10 + v[5];
+  unsigned h = v[6] * 10 + v[7], mi = v[8] * 10 + v[9], sec = v[10] * 10 + v[11], mon = 0;
+  while (mon < 12 && memcmp(months + 3 * mon, s + 8, 3) != 0) mon++;
+  if (mon == 12 || day < 1 || day > 31 || h > 23 || mi > 59 || sec > 60) return -1;
+  return evp__days_from_civil(year, mon + 1, day) * 86400 + (int64_t)h * 3600 + mi * 60 + sec;
+}
 
 long evp__retry_parse_after(const char *v, size_t len) {
   char buf[64];
@@ -25,9 +47,8 @@ long evp__retry_parse_after(const char *v, size_t len) {
   char *end;
   long s = strtol(buf, &end, 10);
   if (end != buf && !*end) return s < 0 ? -1 : (s > 86400 ? 86400000L : s * 1000L);
-  time_t t = curl_getdate(buf, NULL); /* HTTP-date form */
+  int64_t t = imf_fixdate(buf, len), now = evp__wall_us() / 1000000;
   if (t < 0) return -1;
-  time_t now = time(NULL);
   return t <= now ? 0 : (long)((t - now > 86400 ? 86400 : t - now) * 1000);
 }
 

@@ -43,17 +43,20 @@ evp_err_t evp__client_uuid7(char out[37]) {
   return EVP_OK;
 }
 
-void evp__client_rfc3339_now(char out[25]) {
-  /* gmtime_r is the slow part: cache the formatted second per thread. */
-  static _Thread_local time_t last = (time_t)-1;
+void evp__client_rfc3339_ms(int64_t now_ms, char out[25]) {
+  /* gmtime_r is the slow part: cache the formatted second per thread. The
+   * second is kept as int64_t and handed to gmtime_r as time_t, which is
+   * 64-bit on every target CMakeLists.txt builds (_TIME_BITS=64 on 32-bit
+   * glibc): event times past 2038-01-19 stay right. */
+  static _Thread_local int64_t last = INT64_MIN;
   static _Thread_local char prefix[21];
-  int64_t now_ms = evp__wall_ms();
-  time_t sec = (time_t)(now_ms / 1000);
-  if (sec != last) {
+  int64_t sec64 = now_ms / 1000;
+  if (sec64 != last) {
+    time_t sec = (time_t)sec64;
     struct tm tm;
     gmtime_r(&sec, &tm);
     strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S.", &tm);
-    last = sec;
+    last = sec64;
   }
   memcpy(out, prefix, 20);
   unsigned ms = (unsigned)(now_ms % 1000);
@@ -63,3 +66,5 @@ void evp__client_rfc3339_now(char out[25]) {
   out[23] = 'Z';
   out[24] = '\0';
 }
+
+void evp__client_rfc3339_now(char out[25]) { evp__client_rfc3339_ms(evp__wall_ms(), out); }

@@ -37,7 +37,8 @@ uint32_t evp__crc32c_sw(uint32_t crc, const unsigned char *p, size_t n) {
   return ~c;
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* EVP_NO_SIMD (-DEVPIPE_NO_SIMD=ON): slicing-by-8 on x86-64 too, as on other CPUs. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(EVP_NO_SIMD)
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
                                                          size_t n) {
   uint64_t c = ~crc;
