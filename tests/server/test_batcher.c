@@ -2020,8 +2020,8 @@ START_TEST(files_written_are_told_with_their_reason) {
     usleep(10000);
   }
   ck_assert_uint_ge(st.files, 3);
+  evp__batcher_stop(b); /* the rest: size or shutdown; wr is no longer written */
   for (int i = 0; i < (int)st.files; i++) expect_told(&wr, i, EVP__FLUSH_SIZE);
-  evp__batcher_stop(b);
   ck_assert_uint_eq(wr.rows, 200);
 
   /* age: one event, written after buffer_seconds */
@@ -2034,9 +2034,9 @@ START_TEST(files_written_are_told_with_their_reason) {
     usleep(10000);
   }
   ck_assert_uint_eq(st.rows, 1);
-  expect_told(&wr, 0, EVP__FLUSH_AGE);
   evp__batcher_stop(b);
   ck_assert_int_eq(wr.n, 1);
+  expect_told(&wr, 0, EVP__FLUSH_AGE);
 
   /* parallel parts: every part is told */
   memset(&wr, 0, sizeof wr);
