@@ -59,7 +59,12 @@ static evp_err_t read_more(evp__batcher_t *b, int *progressed, char *errstr, siz
                                               &b->arena_cap, errstr, errstr_size);
     if (e || !got) return e;
     size_t len = rec.payload_len;
-    if (b->nbuf == 0) b->first_at_ms = evp__mono_ms();
+    if (b->nbuf == 0) {
+      b->first_at_ms = evp__mono_ms();
+      pthread_mutex_lock(&b->mu); /* the lake lag (evp__batcher_get_stats) starts here */
+      b->st.oldest_unwritten_us = rec.received_at_us > 0 ? rec.received_at_us : 1;
+      pthread_mutex_unlock(&b->mu);
+    }
     b->buf[b->nbuf++] =
         (evp__buffered_record_t){rec.offset, rec.end, rec.received_at_us, rec.nevents, poff, len};
     b->buf_bytes += len;
@@ -172,6 +177,11 @@ static void *batcher_main(void *arg) {
     int due = b->nbuf > 0 && (retry || stop || b->buf_bytes >= b->buffer_bytes ||
                               age >= (int64_t)b->buffer_seconds * 1000 || target > committed);
     if (due) {
+      if (!retry) /* a retry writes the same files for the same reason */
+        b->why = stop                              ? EVP__FLUSH_SHUTDOWN
+                 : target > committed              ? EVP__FLUSH_FORCED
+                 : b->buf_bytes >= b->buffer_bytes ? EVP__FLUSH_SIZE
+                                                   : EVP__FLUSH_AGE;
       e = evp__batcher_flush_buffer(b, err, sizeof err);
       retry = e != EVP_OK && b->nbuf > 0;
       if (e) {
@@ -283,6 +293,7 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
   b->part_min_events = opts->part_min_events ? opts->part_min_events : DEFAULT_PART_MIN_EVENTS;
   b->notice = opts->notice;
   b->notice_arg = opts->notice_arg;
+  b->written = opts->written;
   b->notice_interval_ms =
       opts->notice_interval_ms > 0 ? opts->notice_interval_ms : DEFAULT_NOTICE_INTERVAL_MS;
   evp_err_t e = EVP_OK;

@@ -11,6 +11,7 @@
 /* ---- the batcher: log -> Parquet files under lake_dir/events/dt=/hour= ---- */
 
 struct evp__batcher_notice;
+struct evp__batcher_file;
 
 /* Options; zero means the default shown. */
 typedef struct {
@@ -34,9 +35,37 @@ typedef struct {
    * most once per interval, the rest when the batcher stops; NULL: not
    * told. The log lines of `evpipe local`. */
   void (*notice)(void *arg, const struct evp__batcher_notice *n);
-  void *notice_arg;
+  void *notice_arg; /* for notice and written */
   int notice_interval_ms;
+  /* Told, on the batcher thread, after each lake file is committed (renamed
+   * into its partition; the checkpoint moves when the whole flush is done),
+   * with what it holds and why the flush wrote it; NULL: not told. The
+   * "lake file written" log lines of `evpipe local`. */
+  void (*written)(void *arg, const struct evp__batcher_file *f);
 } evp__batcher_opts_t;
+
+/* Why a flush wrote the buffer: Firehose's buffering hints, a request, or
+ * the batcher stopping. A retried flush keeps the reason of its first try. */
+typedef enum {
+  EVP__FLUSH_SIZE,    /* buffer_bytes were buffered */
+  EVP__FLUSH_AGE,     /* the oldest buffered event was buffer_seconds old */
+  EVP__FLUSH_FORCED,  /* evp__batcher_flush asked */
+  EVP__FLUSH_SHUTDOWN /* evp__batcher_close */
+} evp__flush_why_t;
+
+/* "size", "age", "forced", "shutdown" (static text). Thread-safe. */
+const char *evp__flush_why_name(evp__flush_why_t why);
+
+/* A lake file just committed; every pointer lives until the callback returns. */
+typedef struct evp__batcher_file {
+  const char *path;    /* relative to lake_dir: events/dt=YYYY-MM-DD/hour=HH/part-*.parquet */
+  const char *dt;      /* its partition: "YYYY-MM-DD" ... */
+  int hour;            /* ... and 0-23 (UTC, of received_at) */
+  uint64_t rows;       /* rows it holds (duplicates and refused events not included) */
+  uint64_t bytes;      /* its size */
+  int64_t duration_ms; /* building, encoding and writing it (parallel parts: their group's) */
+  evp__flush_why_t why;
+} evp__batcher_file_t;
 
 typedef enum {
   EVP__LAKE_FAILED,
@@ -62,6 +91,10 @@ typedef struct {
   uint64_t errors;     /* failed flush attempts (retried) + events that fit no row */
   uint64_t bad_events; /* of those: events that fit no row, copied to the quarantine
                                (DIR/quarantine/refused-*.ndjson) instead of the lake */
+  /* received_at (wall clock, microseconds) of the oldest event read from
+   * the log and not yet in a committed lake file; 0 when none is waiting.
+   * The lake lag is now minus this. */
+  int64_t oldest_unwritten_us;
 } evp__batcher_stats_t;
 
 typedef struct evp__batcher evp__batcher_t;

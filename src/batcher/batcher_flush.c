@@ -249,6 +249,7 @@ static evp_err_t learn_covered(evp__batcher_t *b, const size_t *idx, size_t n, i
 
 static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tally_t *t,
                              char *errstr, size_t errstr_size) {
+  int64_t started_us = evp__mono_us();
   int64_t hour = hour_of(b->buf[idx[0]].received_at_us);
   char dir[4096];
   evp_err_t e = evp__lake_partition_dir(dir, sizeof dir, b->lake_dir, EVP__LAKE_TABLE,
@@ -301,6 +302,9 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
     evp__pq_writer_discard(pw);
   }
   if (e) goto undo;
+  if (g.files)
+    evp__batcher_tell_written(b, dir, name, b->buf[idx[0]].received_at_us, g.rows, g.bytes,
+                              started_us);
   t->files += g.files;
   t->bytes += g.bytes;
   t->rows += g.rows;
@@ -349,7 +353,10 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
   b->st.duplicates += t.dups;
   b->st.bad_events += t.bad;
   b->st.errors += t.bad;
-  if (!e) b->committed = end;
+  if (!e) {
+    b->committed = end;
+    b->st.oldest_unwritten_us = 0; /* the buffer is empty now */
+  }
   pthread_mutex_unlock(&b->mu);
   b->refused_untold += t.bad; /* in quarantine files: told by the batcher thread */
   if (e) return e;

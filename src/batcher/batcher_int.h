@@ -71,12 +71,14 @@ struct evp__batcher {
   void (*notice)(void *arg, const struct evp__batcher_notice *n);
   void *notice_arg;
   int notice_interval_ms;
+  void (*written)(void *arg, const struct evp__batcher_file *f);
 
   /* owned by the batcher thread */
   int noticed;           /* something was told ... */
   int64_t noticed_at_ms; /* ... at this monotonic time (the last time) */
   uint64_t untold;       /* failures not in any notice yet */
   int outage_told;       /* the outage in progress was told */
+  evp__flush_why_t why;  /* of the flush in progress (kept by its retries) */
   evp_err_t final_err;   /* the flush at stop failed: its error ... */
   char final_msg[512];   /* ... and reason */
   evp__wal_reader_t *r;
@@ -133,6 +135,13 @@ evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__buffered_recor
 evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw,
                                  const char *dir, const char *name, char *errstr,
                                  size_t errstr_size);
+
+/* A lake file of @p rows rows and @p bytes bytes was committed as dir/name
+ * (dir under b->lake_dir; @p ts_us any received_at of its hour; its work
+ * started at monotonic @p started_us): told to the written callback, if
+ * any, with the flush's reason. Batcher thread. */
+void evp__batcher_tell_written(const evp__batcher_t *b, const char *dir, const char *name,
+                               int64_t ts_us, uint64_t rows, uint64_t bytes, int64_t started_us);
 
 /* The id an SDK puts first ({"event_id":"...") and its dedup key, computed
  * a few events ahead of the check so the table slot can be loaded

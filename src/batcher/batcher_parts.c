@@ -236,6 +236,7 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
                                    evp__flush_tally_t *t, int *fallback, char *errstr,
                                    size_t errstr_size) {
   *fallback = 1;
+  int64_t started_us = evp__mono_us();
   size_t nev = 0, nrec = 0;
   for (size_t r = 0; r < n; r++) {
     nev += b->buf[idx[r]].nevents;
@@ -303,6 +304,9 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
       continue;
     }
     if (p->skip) continue;
+    if (p->rows > 0)
+      evp__batcher_tell_written(b, dir, p->name, b->buf[idx[0]].received_at_us, p->rows, p->size,
+                                started_us);
     t->files += p->rows > 0;
     t->bytes += p->size;
     t->rows += p->rows;

@@ -2,9 +2,12 @@
  * batcher_flush.c and the parallel parts in batcher_parts.c, which call
  * down to this file and never to each other's pieces): a buffered record
  * decoded, the id of an event looked up a few events ahead of its dedup
- * check, and a lake file opened with the row builder's columns. */
+ * check, a lake file opened with the row builder's columns, and a
+ * committed file told. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "base/base.h"
 #include "json/json.h"
 #include "wal/wal_read.h"
@@ -49,4 +52,31 @@ evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t 
   evp__pq_options_t po = {0};
   po.utf8_checked = 1;
   return evp__pq_writer_open(pw, dir, name, cols, ncols, &po, errstr, errstr_size);
+}
+
+const char *evp__flush_why_name(evp__flush_why_t why) {
+  switch (why) {
+  case EVP__FLUSH_SIZE: return "size";
+  case EVP__FLUSH_AGE: return "age";
+  case EVP__FLUSH_FORCED: return "forced";
+  case EVP__FLUSH_SHUTDOWN: return "shutdown";
+  }
+  return "unknown";
+}
+
+void evp__batcher_tell_written(const evp__batcher_t *b, const char *dir, const char *name,
+                               int64_t ts_us, uint64_t rows, uint64_t bytes, int64_t started_us) {
+  if (!b->written) return;
+  char path[4200], dt[16];
+  size_t root = strlen(b->lake_dir);
+  const char *rel = strncmp(dir, b->lake_dir, root) == 0 && dir[root] == '/' ? dir + root + 1 : dir;
+  snprintf(path, sizeof path, "%s/%s", rel, name);
+  /* The partition of the hour, as evp__lake_partition_dir names it. */
+  time_t secs = (time_t)(ts_us >= 0 ? ts_us / 1000000 : -((-ts_us + 999999) / 1000000));
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  strftime(dt, sizeof dt, "%Y-%m-%d", &tm);
+  evp__batcher_file_t f = {path,  dt, tm.tm_hour, rows, bytes, (evp__mono_us() - started_us) / 1000,
+                           b->why};
+  b->written(b->notice_arg, &f);
 }

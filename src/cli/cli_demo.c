@@ -309,7 +309,12 @@ int evp__cli_demo(int argc, char **argv) {
       "  sh tests/node/setup.sh\n"
       "  node tests/node/athena_local.mjs %s examples/athena_queries/events_per_type_per_hour.sql\n"
       "or any SQL over read_parquet('%s/*/*/*.parquet', hive_partitioning = true);\n"
-      "the same queries run in Athena over the S3 lake (see examples/athena_queries/).\n",
+      "the same queries run in Athena over the S3 lake (see examples/athena_queries/).\n"
+      "\nwhen data appears: the demo flushed the lake at the end. A running `evpipe local`\n"
+      "writes a file every --buffer-seconds (default 60), once --buffer-bytes (default\n"
+      "5 MiB) are buffered, at shutdown, and on SIGUSR1: `kill -USR1 <pid>` (the pid is in\n"
+      "its \"listening\" log line) writes everything accepted so far; \"flush done\" in its\n"
+      "log says it is in the lake, and each file gets a \"lake file written\" line.\n",
       dir, lake);
   /* Success: everything the SDK accepted was delivered and is in Parquet. */
   rc = (rep.delivered > 0 && pending == 0 && fe == EVP_OK && rep.failed == 0 && rep.rejected == 0 &&

@@ -241,6 +241,14 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
         (unsigned long long)st.files, (unsigned long long)st.bytes, (unsigned long long)st.rows,
         (unsigned long long)st.duplicates, (unsigned long long)st.errors,
         (unsigned long long)st.bad_events, evp__batcher_failing(b, NULL, 0, NULL, NULL));
+    /* How long the lake has been missing an event it will get: a query
+     * sees everything received more than this long ago. */
+    int64_t lag_us = st.oldest_unwritten_us ? evp__wall_us() - st.oldest_unwritten_us : 0;
+    evp__buf_addf(&s,
+                  "# HELP evpipe_lake_lag_seconds Age of the oldest accepted event not yet in a "
+                  "lake file (0 when none is waiting).\n"
+                  "# TYPE evpipe_lake_lag_seconds gauge\nevpipe_lake_lag_seconds %.3f\n",
+                  lag_us > 0 ? (double)lag_us / 1e6 : 0.0);
   }
   if (!(*out = evp__buf_take(&s, len))) return EVP_ERR_NOMEM;
   return EVP_OK;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "base/base.h"
 #include "local/local.h"
 #include "base/files.h"
@@ -117,6 +118,21 @@ static void lake_notice(void *arg, const evp__batcher_notice_t *n) {
   case EVP__LAKE_STILL_FAILING: evp__local_log("error", "lake write still failing", f); break;
   default: evp__local_log("info", "lake write recovered", f); break;
   }
+}
+
+/* A lake file committed: the line that says when data became queryable. */
+static void lake_written(void *arg, const evp__batcher_file_t *w) {
+  (void)arg;
+  char f[1400];
+  size_t k = 0;
+  evp__local_log_str(f, sizeof f, &k, "dt", w->dt);
+  evp__local_log_num(f, sizeof f, &k, "hour", w->hour);
+  evp__local_log_str(f, sizeof f, &k, "path", w->path);
+  evp__local_log_num(f, sizeof f, &k, "rows", (long long)w->rows);
+  evp__local_log_num(f, sizeof f, &k, "bytes", (long long)w->bytes);
+  evp__local_log_num(f, sizeof f, &k, "duration_ms", (long long)w->duration_ms);
+  evp__local_log_str(f, sizeof f, &k, "reason", evp__flush_why_name(w->why));
+  evp__local_log("info", "lake file written", f);
 }
 
 evp_err_t evp__local_stop(evp__local_t *l) {
@@ -298,6 +314,7 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   bo.dedup_window_s = o->dedup_window_s;
   bo.parts = o->lake_threads;
   bo.notice = lake_notice;
+  bo.written = lake_written;
   if ((e = evp__batcher_start(l->wal, &bo, &l->batcher, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot start the batcher: %s", err);
   return EVP_OK;
@@ -346,6 +363,7 @@ static evp_err_t start_on(const evp__local_opts_t *o, evp__listener_t *lis, evp_
   char f[2048];
   size_t n = 0;
   evp__local_log_str(f, sizeof f, &n, "url", url);
+  evp__local_log_num(f, sizeof f, &n, "pid", (long long)getpid()); /* for kill -USR1 (flush) */
   evp__local_log_str(f, sizeof f, &n, "data", o->data_dir);
   evp__local_log_str(f, sizeof f, &n, "clients", cpath);
   evp__local_log_num(f, sizeof f, &n, "clients_count", (long long)l->nclients);
@@ -366,6 +384,29 @@ evp_err_t evp__local_start(const evp__local_opts_t *o, evp__local_t **out, char 
   return start_on(o, NULL, out, url, url_size, errstr, errstr_size);
 }
 
+/* SIGUSR1: write everything accepted so far into the lake now. Every event
+ * acknowledged before the signal arrived is in a committed lake file when
+ * "flush done" is logged (its "lake file written" lines come first). */
+#define FLUSH_WAIT_MS 60000
+static void flush_on_signal(evp__local_t *l) {
+  evp__local_log("info", "flush requested", "\"signal\":\"SIGUSR1\"");
+  int64_t t0 = evp__mono_ms();
+  evp_err_t e = evp__local_flush(l, FLUSH_WAIT_MS);
+  char f[1200], err[512];
+  size_t n = 0;
+  evp__local_log_num(f, sizeof f, &n, "duration_ms", (long long)(evp__mono_ms() - t0));
+  if (e == EVP_OK) {
+    evp__local_log("info", "flush done", f);
+    return;
+  }
+  evp__batcher_last_error(l->batcher, err, sizeof err);
+  evp__local_log_str(f, sizeof f, &n, "error", e == EVP_ERR_TIMED_OUT ? "timed out" : err);
+  evp__local_log("error",
+                 "flush not done; the events stay in the durable log and are written when the "
+                 "lake takes them",
+                 f);
+}
+
 int evp__local_run(const evp__local_opts_t *o, evp__listener_t *lis) {
   /* Signals are taken synchronously by this thread only: every thread
    * started from here on inherits the blocked mask. */
@@ -373,6 +414,7 @@ int evp__local_run(const evp__local_opts_t *o, evp__listener_t *lis) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
   evp__local_t *l;
@@ -385,8 +427,12 @@ int evp__local_run(const evp__local_opts_t *o, evp__listener_t *lis) {
     return 1;
   }
   int sig;
-  do sig = sigwaitinfo(&set, NULL);
-  while (sig < 0 && errno == EINTR);
+  for (;;) {
+    do sig = sigwaitinfo(&set, NULL);
+    while (sig < 0 && errno == EINTR);
+    if (sig != SIGUSR1) break;
+    flush_on_signal(l);
+  }
   char f[64];
   size_t n = 0;
   evp__local_log_str(f, sizeof f, &n, "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -1922,6 +1922,142 @@ START_TEST(clock_skew_bad_sent_at_is_ignored) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ files told */
+
+/* What the written callback was told, file by file. */
+typedef struct {
+  int n;
+  uint64_t rows;
+  struct {
+    char path[200], dt[16];
+    int hour;
+    uint64_t rows, bytes;
+    int64_t duration_ms;
+    evp__flush_why_t why;
+  } f[64];
+} written_t;
+
+static void on_written(void *arg, const evp__batcher_file_t *f) {
+  written_t *w = arg;
+  w->rows += f->rows;
+  if (w->n == 64) return;
+  snprintf(w->f[w->n].path, sizeof w->f[w->n].path, "%s", f->path);
+  snprintf(w->f[w->n].dt, sizeof w->f[w->n].dt, "%s", f->dt);
+  w->f[w->n].hour = f->hour;
+  w->f[w->n].rows = f->rows;
+  w->f[w->n].bytes = f->bytes;
+  w->f[w->n].duration_ms = f->duration_ms;
+  w->f[w->n].why = f->why;
+  w->n++;
+}
+
+static evp__batcher_t *start_told(evp__wal_t *w, written_t *wr, size_t bytes, int secs, int parts) {
+  evp__batcher_opts_t o = {0};
+  o.written = on_written;
+  o.notice_arg = wr;
+  o.parts = parts;
+  o.part_min_events = 1;
+  return start_with(w, &o, bytes, secs, 0);
+}
+
+/* File @p i was told as a file of hour 09 of 2024-05-01 that exists under
+ * the lake with the size told, for reason @p why. */
+static void expect_told(const written_t *wr, int i, evp__flush_why_t why) {
+  ck_assert_int_lt(i, wr->n);
+  ck_assert_msg(strncmp(wr->f[i].path, "events/dt=2024-05-01/hour=09/part-", 34) == 0, "path %s",
+                wr->f[i].path);
+  ck_assert_str_eq(wr->f[i].dt, "2024-05-01");
+  ck_assert_int_eq(wr->f[i].hour, 9);
+  ck_assert_int_ge(wr->f[i].duration_ms, 0);
+  ck_assert_int_eq(wr->f[i].why, why);
+  char path[600];
+  snprintf(path, sizeof path, "%s/%s", lakedir, wr->f[i].path);
+  struct stat st;
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_uint_eq((uint64_t)st.st_size, wr->f[i].bytes);
+}
+
+/* Each committed file is told with its partition, path (relative to the
+ * lake), rows, bytes and why its flush ran; the oldest event not yet in a
+ * file is in the stats (the lake lag) until it is written. */
+START_TEST(files_written_are_told_with_their_reason) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  static written_t wr;
+  memset(&wr, 0, sizeof wr);
+  evp__batcher_t *b = start_told(w, &wr, 0, 900, 1);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_int_eq(st.oldest_unwritten_us, 0);
+  append_ids(w, "v", 0, 10, T0 + 1);
+  append_ids(w, "v", 10, 4, T0 + 2);
+  for (int i = 0; i < 3000 && st.oldest_unwritten_us == 0; i++) {
+    usleep(10000);
+    evp__batcher_get_stats(b, &st);
+  }
+  ck_assert_int_eq(st.oldest_unwritten_us, T0 + 1); /* read, waiting for 900 s */
+  ck_assert_uint_eq(st.files, 0);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_int_eq(st.oldest_unwritten_us, 0);
+  ck_assert_int_eq(wr.n, 1);
+  ck_assert_uint_eq(wr.f[0].rows, 14);
+  expect_told(&wr, 0, EVP__FLUSH_FORCED);
+  append_ids(w, "v", 20, 5, T0 + 3);
+  evp__batcher_stop(b); /* writes the rest */
+  ck_assert_int_eq(wr.n, 2);
+  ck_assert_uint_eq(wr.f[1].rows, 5);
+  expect_told(&wr, 1, EVP__FLUSH_SHUTDOWN);
+  ck_assert_str_ne(wr.f[0].path, wr.f[1].path);
+
+  /* size: a 2 KiB buffer fills up without any flush call */
+  memset(&wr, 0, sizeof wr);
+  b = start_told(w, &wr, 2048, 900, 1);
+  for (int i = 0; i < 20; i++) append_ids(w, "s", i * 10, 10, T0 + 10 + i);
+  for (int i = 0; i < 3000; i++) {
+    evp__batcher_get_stats(b, &st);
+    if (st.rows >= 150) break;
+    usleep(10000);
+  }
+  ck_assert_uint_ge(st.files, 3);
+  evp__batcher_stop(b); /* the rest: size or shutdown; wr is no longer written */
+  for (int i = 0; i < (int)st.files; i++) expect_told(&wr, i, EVP__FLUSH_SIZE);
+  ck_assert_uint_eq(wr.rows, 200);
+
+  /* age: one event, written after buffer_seconds */
+  memset(&wr, 0, sizeof wr);
+  b = start_told(w, &wr, 0, 1, 1);
+  append_ids(w, "t", 0, 1, T0 + 40);
+  for (int i = 0; i < 3000; i++) {
+    evp__batcher_get_stats(b, &st);
+    if (st.rows == 1) break;
+    usleep(10000);
+  }
+  ck_assert_uint_eq(st.rows, 1);
+  evp__batcher_stop(b);
+  ck_assert_int_eq(wr.n, 1);
+  expect_told(&wr, 0, EVP__FLUSH_AGE);
+
+  /* parallel parts: every part is told */
+  memset(&wr, 0, sizeof wr);
+  b = start_told(w, &wr, 0, 900, 3);
+  for (int i = 0; i < 6; i++) append_ids(w, "p", i * 10, 10, T0 + 50 + i);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  evp__batcher_get_stats(b, &st);
+  ck_assert_int_eq(wr.n, 3);
+  ck_assert_uint_eq(st.files, 3);
+  ck_assert_uint_eq(wr.rows, 60);
+  for (int i = 0; i < wr.n; i++) expect_told(&wr, i, EVP__FLUSH_FORCED);
+  evp__batcher_stop(b);
+  ck_assert_str_eq(evp__flush_why_name(EVP__FLUSH_SIZE), "size");
+  ck_assert_str_eq(evp__flush_why_name(EVP__FLUSH_AGE), "age");
+  ck_assert_str_eq(evp__flush_why_name(EVP__FLUSH_FORCED), "forced");
+  ck_assert_str_eq(evp__flush_why_name(EVP__FLUSH_SHUTDOWN), "shutdown");
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
@@ -1956,6 +2092,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, refused_events_are_quarantined);
   tcase_add_test(tb, refused_events_are_quarantined_on_the_parallel_path);
   tcase_add_test(tb, refused_events_wait_for_room_in_the_quarantine);
+  tcase_add_test(tb, files_written_are_told_with_their_reason);
   suite_add_tcase(s, tb);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
