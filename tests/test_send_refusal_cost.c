@@ -95,12 +95,45 @@ START_TEST(a_large_broken_array_is_refused_without_allocating_for_it) {
 }
 END_TEST
 
+/* The look that replaced the parse says the same things: where the text
+ * stops being JSON, and that JSON of another type is not an event. */
+START_TEST(the_scanner_tells_not_json_from_not_an_object) {
+  static const struct {
+    const char *text;
+    evp_err_t want;
+    const char *says;
+  } cases[] = {
+      {"[1] x", EVP_ERR_JSON, "invalid JSON at byte 4: trailing characters"},
+      {"[1", EVP_ERR_JSON, "invalid JSON at byte 2"},
+      {"  [1, {\"a\": nul}]", EVP_ERR_JSON, "invalid JSON at byte 12"},
+      {"\"\xff\"", EVP_ERR_JSON, "invalid JSON at byte 1"},
+      {" [1, {\"a\": [null]}] \n", EVP_ERR_INVALID_EVENT, "must be a JSON object"},
+      {"-0.5e3", EVP_ERR_INVALID_EVENT, "must be a JSON object"},
+  };
+  evp_client_t *c = offline_client();
+  char err[256];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    err[0] = '\0';
+    evp_err_t e = evp_send(c, cases[i].text, strlen(cases[i].text), err, sizeof err);
+    ck_assert_msg(e == cases[i].want && strstr(err, cases[i].says), "%s: %s: %s", cases[i].text,
+                  evp_err2name(e), err);
+  }
+  /* Nested deeper than the door allows, but JSON: still not an event. */
+  char deep[600];
+  memset(deep, '[', 300);
+  memset(deep + 300, ']', 300);
+  ck_assert_int_eq(evp_send(c, deep, sizeof deep, err, sizeof err), EVP_ERR_INVALID_EVENT);
+  ck_assert_int_eq(evp_client_destroy(c, 0), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("send_refusal_cost");
   TCase *tc = tcase_create("not_an_object");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, a_large_array_is_refused_without_allocating_for_it);
   tcase_add_test(tc, a_large_broken_array_is_refused_without_allocating_for_it);
+  tcase_add_test(tc, the_scanner_tells_not_json_from_not_an_object);
   suite_add_tcase(s, tc);
   return test_run_suite(s);
 }
