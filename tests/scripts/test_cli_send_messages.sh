@@ -90,5 +90,14 @@ expect_grep "$TMP/err" "client secret file loose" "called a client secret file"
 expect_grep "$TMP/err" "chmod 600" "says what to do"
 grep -q "key file" "$TMP/err" && fail "still called a key file: $(cat "$TMP/err")" || pass "not called a key file"
 
+# i. https:// to evpipe local (plain HTTP): the message says so and what to
+# do, on stderr and whole in the summary on stdout (it was cut at 159 bytes
+# there, before the advice: "... not TLS; use http:// f").
+expect_rc 1 "https:// to the plain-HTTP server: exit 1" "$CLI" send --endpoint "${URL/http:/https:}" \
+  --client-id m --client-secret-file "$TMP/secret" --audience events --unreachable-timeout 300 good.ndjson
+expect_grep "$TMP/err" "plain HTTP, not TLS; use http:// for evpipe local" "https to plain HTTP: stderr says so and what to do"
+expect_grep "$TMP/out" "plain HTTP, not TLS; use http:// for evpipe local (allowed for loopback only)" \
+  "https to plain HTTP: the summary on stdout keeps the advice"
+
 stop_local
 finish
