@@ -30,7 +30,7 @@ typedef struct {
   atomic_long delivered, rejected, failed;
   pthread_mutex_t mu; /* the reasons, error, and every write to stderr */
   struct {
-    char text[160];
+    char text[400]; /* as long as the FILE:LINE line's reason: the advice comes last */
     long n;
   } reasons[NREASONS];
   long other_reasons, other_shown;
