@@ -99,5 +99,17 @@ expect_grep "$TMP/err" "plain HTTP, not TLS; use http:// for evpipe local" "http
 expect_grep "$TMP/out" "plain HTTP, not TLS; use http:// for evpipe local (allowed for loopback only)" \
   "https to plain HTTP: the summary on stdout keeps the advice"
 
+# j. Option values: one message each, naming the option, its value and the
+# range ("--set" alone printed two messages; "--timeout abc" said only that
+# both timeouts must be milliseconds).
+expect_rc 2 "--set without a value: exit 2" send --set
+[ "$(wc -l <"$TMP/err")" -eq 1 ] && pass "--set without a value: one message" || fail "--set without a value: $(cat "$TMP/err")"
+expect_grep "$TMP/err" "option --set needs a value" "--set without a value: says so"
+expect_rc 2 "--timeout abc: exit 2" send --timeout abc good.ndjson
+expect_grep "$TMP/err" "--timeout abc" "--timeout abc: names the option and the value"
+expect_grep "$TMP/err" "0..86400000" "--timeout abc: gives the range"
+expect_rc 2 "--unreachable-timeout -1: exit 2" send --unreachable-timeout -1 good.ndjson
+expect_grep "$TMP/err" "--unreachable-timeout -1" "--unreachable-timeout -1: names the option and the value"
+
 stop_local
 finish
