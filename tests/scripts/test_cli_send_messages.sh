@@ -91,13 +91,17 @@ expect_grep "$TMP/err" "chmod 600" "says what to do"
 grep -q "key file" "$TMP/err" && fail "still called a key file: $(cat "$TMP/err")" || pass "not called a key file"
 
 # i. https:// to evpipe local (plain HTTP): the message says so and what to
-# do, on stderr and whole in the summary on stdout (it was cut at 159 bytes
-# there, before the advice: "... not TLS; use http:// f").
+# do on stderr, and the summary on stdout keeps each reason whole, as its
+# FILE:LINE line has it (it was cut at 159 bytes: "... not TLS; use http:// f").
+# (Which reason the events end with varies: evpipe local sometimes resets
+# the connection before its 400 is read, and OpenSSL then says only
+# SSL_ERROR_SYSCALL; the retries before it say plain HTTP.)
 expect_rc 1 "https:// to the plain-HTTP server: exit 1" "$CLI" send --endpoint "${URL/http:/https:}" \
-  --client-id m --client-secret-file "$TMP/secret" --audience events --unreachable-timeout 300 good.ndjson
+  --client-id m --client-secret-file "$TMP/secret" --audience events --unreachable-timeout 1500 good.ndjson
 expect_grep "$TMP/err" "plain HTTP, not TLS; use http:// for evpipe local" "https to plain HTTP: stderr says so and what to do"
-expect_grep "$TMP/out" "plain HTTP, not TLS; use http:// for evpipe local (allowed for loopback only)" \
-  "https to plain HTTP: the summary on stdout keeps the advice"
+reason=$(sed -n 's/^good.ndjson:1: //p' "$TMP/err" | head -1)
+[ -n "$reason" ] && grep -qF -- "$reason" "$TMP/out" && pass "https to plain HTTP: the summary keeps the reason whole (${#reason} bytes)" ||
+  fail "https to plain HTTP: summary cut: reason '$reason' not in: $(cat "$TMP/out")"
 
 # j. Option values: one message each, naming the option, its value and the
 # range ("--set" alone printed two messages; "--timeout abc" said only that
