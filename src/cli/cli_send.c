@@ -30,7 +30,7 @@ typedef struct {
   atomic_long delivered, rejected, failed;
   pthread_mutex_t mu; /* the reasons, error, and every write to stderr */
   struct {
-    char text[160];
+    char text[400]; /* as long as the FILE:LINE line's reason: the advice comes last */
     long n;
   } reasons[NREASONS];
   long other_reasons, other_shown;
@@ -259,7 +259,8 @@ int evp__cli_send(int argc, char **argv) {
       continue;
     }
     if ((r = evp__cli_opt(argc, argv, &i, "--set", &v))) {
-      const char *eq = r > 0 ? strchr(v, '=') : NULL;
+      if (r < 0) goto out; /* evp__cli_opt said what is missing */
+      const char *eq = strchr(v, '=');
       if (!eq) {
         fprintf(stderr, "evpipe send: --set needs name=value\n");
         goto out;
@@ -300,9 +301,15 @@ int evp__cli_send(int argc, char **argv) {
     usage(stderr);
     goto out;
   }
-  if (evp__cli_parse_i64(timeout_s, 0, 86400000, &timeout_ms) ||
-      evp__cli_parse_i64(unreach_s, 0, 86400000, &unreach_ms)) {
-    fprintf(stderr, "evpipe send: --timeout and --unreachable-timeout must be milliseconds\n");
+  const char *bad_ms = evp__cli_parse_i64(timeout_s, 0, 86400000, &timeout_ms) ? "--timeout"
+                       : evp__cli_parse_i64(unreach_s, 0, 86400000, &unreach_ms)
+                           ? "--unreachable-timeout"
+                           : NULL;
+  if (bad_ms) {
+    fprintf(stderr,
+            "evpipe send: %s %s: not a number of milliseconds in 0..86400000; give one in that "
+            "range\n",
+            bad_ms, !strcmp(bad_ms, "--timeout") ? timeout_s : unreach_s);
     goto out;
   }
   unsigned char *key = NULL;

@@ -5,7 +5,6 @@
  * accepts; this file only picks out the two members. */
 #include <string.h>
 #include "client/client_int.h"
-#include "json/json_tape.h"
 #include "evpipe/schema.h"
 
 /* The same nesting limit as the schema validator and the server, so an event
@@ -40,14 +39,12 @@ evp_err_t evp__client_event_scan(const char *json, size_t len, evp__scan *out, c
     /* JSON that is not an object (an array, a number) is an invalid event;
      * text that is not JSON at all ("not json", a blank line) is EVP_ERR_JSON
      * with the byte where it stops being JSON, as for a broken object. Only
-     * refusals pay for this second look, with the one tape parser. */
-    evp__jdoc d = {0};
-    evp_err_t pe = evp__json_parse(&d, json, len, MAX_DEPTH);
-    size_t off = d.err_off;
-    const char *msg = d.err_msg;
-    evp__jdoc_free(&d);
-    if (pe == EVP_ERR_NOMEM) return evp__seterr(errstr, es, EVP_ERR_NOMEM, "out of memory");
-    if (pe == EVP_ERR_JSON)
+     * refusals pay for this second look, the same scanner's, which does not
+     * allocate: the text can be of any length here (the size check comes
+     * later), and a parse into a tree costs many times its size. */
+    size_t off = 0;
+    const char *msg = NULL;
+    if (evp__json_scan_value(json, len, MAX_DEPTH, &off, &msg) == EVP_ERR_JSON)
       return evp__seterr(errstr, es, EVP_ERR_JSON, "$: invalid JSON at byte %zu: %s", off,
                          msg ? msg : "syntax error");
     return evp__seterr(errstr, es, EVP_ERR_INVALID_EVENT, "$: the event must be a JSON object");

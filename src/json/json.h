@@ -65,6 +65,14 @@ typedef struct {
 evp_err_t evp__json_scan_object_each(const char *text, size_t n, unsigned max_depth,
                                      void (*member)(void *opaque, const evp__jmember_t *m),
                                      void *opaque, evp__json_object_info_t *info);
+/* Whether @p text is exactly one JSON value of any type (RFC 8259, UTF-8
+ * checked, nesting <= max_depth), with the same scanner and no allocation:
+ * what the SDK's door says about a text that is not an object ("not JSON"
+ * or "JSON, but not an object") at a cost that does not grow with it.
+ * EVP_OK, or EVP_ERR_JSON / EVP_ERR_TOO_DEEP with *err_off and *err_msg
+ * (static text) saying where and why. */
+evp_err_t evp__json_scan_value(const char *text, size_t n, unsigned max_depth, size_t *err_off,
+                               const char **err_msg);
 /* Index of the first member whose name repeats an earlier one (names
  * compared by their decoded value), or -1. Linear in @p n on average (a
  * hash of the names past a few members, seeded at random per process so

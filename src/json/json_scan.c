@@ -261,6 +261,25 @@ evp_err_t evp__json_scan_object_each(const char *text, size_t n, unsigned max_de
   return e;
 }
 
+evp_err_t evp__json_scan_value(const char *text, size_t n, unsigned max_depth, size_t *err_off,
+                               const char **err_msg) {
+  scan_t s = scanner(text, n, max_depth, 0);
+  s.depth = 0; /* the value itself is the first level, as an object's members are */
+  evp__jstype_t t;
+  int esc;
+  skip_ws(&s);
+  evp_err_t e = scan_value(&s, &t, &esc);
+  if (e == EVP_OK) {
+    skip_ws(&s);
+    if (s.p != s.end) e = fail(&s, "trailing characters after the value");
+  }
+  if (e != EVP_OK) {
+    *err_off = (size_t)(s.err_at - (const unsigned char *)text);
+    *err_msg = s.err_msg;
+  }
+  return e;
+}
+
 size_t evp__json_array_each(const char *arr, size_t len,
                             int (*fn)(void *opaque, size_t i, const char *v, size_t vlen),
                             void *opaque) {

@@ -29,6 +29,10 @@ static const char listen_example[] =
 
 evp_err_t evp__listen_parse(const char *spec, char *host, size_t host_cap, uint16_t *port,
                             int *bracketed, char *errstr, size_t errstr_size) {
+  size_t sl = strlen(spec);
+  if (spec[0] == '[' && sl > 0 && spec[sl - 1] == ']')
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "--listen %s: no port; write %s:8080 (port 0 picks a free one)", spec, spec);
   const char *colon = strrchr(spec, ':');
   if (!colon)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "--listen %s: no port; %s", spec,
@@ -50,6 +54,11 @@ evp_err_t evp__listen_parse(const char *spec, char *host, size_t host_cap, uint1
     h++;
     hl -= 2;
     *bracketed = 1;
+    /* The URL keeps the brackets: http://[127.0.0.1]:8080 is no URL. */
+    if (!memchr(h, ':', hl))
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "--listen %s: only an IPv6 address goes between [ and ]; write %.*s%s",
+                         spec, (int)hl, h, colon);
   } else if (memchr(h, ':', hl)) {
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                        "--listen %s: an IPv6 address needs brackets; write [%.*s]%s", spec, (int)hl,

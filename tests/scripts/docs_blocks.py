@@ -36,7 +36,9 @@ import time
 
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
 MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
-FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([A-Za-z0-9_+-]*)\s*$")
+# The language is the info string's first word (CommonMark; GitHub shows
+# ```sh title="x" as sh): the rest must not turn the fence into text.
+FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([A-Za-z0-9_+-]*)(?:\s+[^`]*)?\s*$")
 # The README's install-and-build line is the docs' premise ("after the
 # README's build command"): the test runs on the build it belongs to, and
 # .ci/run runs that line itself. Lines that are exactly this are taken as done.
@@ -279,8 +281,17 @@ def run_file(args, rel, blocks, env_extra):
     for b, log, rcf in steps:
         state = open(rcf).read().strip() if os.path.exists(rcf) else None
         where = "%s:%d" % (b.path, b.line)
-        if state is None:
+        if state is None and failed:
             print("  not run  %s (an earlier block failed)" % where)
+            continue
+        if state is None:
+            # Nothing failed before it, yet the session ended: an earlier
+            # block ran `exit` or `exec`, or a file marker's text could not
+            # be written. A block that did not run is not a block that works.
+            failed += 1
+            print("  FAIL     %s (not run: the file's shell session ended before it, with no block"
+                  " failing; an `exit` or `exec` in an earlier block, or a file marker that could"
+                  " not be written? see %s)" % (where, os.path.join(d, "driver.sh")))
             continue
         ran += 1
         if state == "running":

@@ -90,5 +90,30 @@ expect_grep "$TMP/err" "client secret file loose" "called a client secret file"
 expect_grep "$TMP/err" "chmod 600" "says what to do"
 grep -q "key file" "$TMP/err" && fail "still called a key file: $(cat "$TMP/err")" || pass "not called a key file"
 
+# i. https:// to evpipe local (plain HTTP): the message says so and what to
+# do on stderr, and the summary on stdout keeps each reason whole, as its
+# FILE:LINE line has it (it was cut at 159 bytes: "... not TLS; use http:// f").
+# (Which reason the events end with varies: evpipe local sometimes resets
+# the connection before its 400 is read, and OpenSSL then says only
+# SSL_ERROR_SYSCALL; the retries before it say plain HTTP.)
+expect_rc 1 "https:// to the plain-HTTP server: exit 1" "$CLI" send --endpoint "${URL/http:/https:}" \
+  --client-id m --client-secret-file "$TMP/secret" --audience events --unreachable-timeout 1500 good.ndjson
+expect_grep "$TMP/err" "plain HTTP, not TLS; use http:// for evpipe local" "https to plain HTTP: stderr says so and what to do"
+reason=$(sed -n 's/^good.ndjson:1: //p' "$TMP/err" | head -1)
+[ -n "$reason" ] && grep -qF -- "$reason" "$TMP/out" && pass "https to plain HTTP: the summary keeps the reason whole (${#reason} bytes)" ||
+  fail "https to plain HTTP: summary cut: reason '$reason' not in: $(cat "$TMP/out")"
+
+# j. Option values: one message each, naming the option, its value and the
+# range ("--set" alone printed two messages; "--timeout abc" said only that
+# both timeouts must be milliseconds).
+expect_rc 2 "--set without a value: exit 2" send --set
+[ "$(wc -l <"$TMP/err")" -eq 1 ] && pass "--set without a value: one message" || fail "--set without a value: $(cat "$TMP/err")"
+expect_grep "$TMP/err" "option --set needs a value" "--set without a value: says so"
+expect_rc 2 "--timeout abc: exit 2" send --timeout abc good.ndjson
+expect_grep "$TMP/err" "--timeout abc" "--timeout abc: names the option and the value"
+expect_grep "$TMP/err" "0..86400000" "--timeout abc: gives the range"
+expect_rc 2 "--unreachable-timeout -1: exit 2" send --unreachable-timeout -1 good.ndjson
+expect_grep "$TMP/err" "--unreachable-timeout -1" "--unreachable-timeout -1: names the option and the value"
+
 stop_local
 finish

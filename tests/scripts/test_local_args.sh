@@ -183,4 +183,11 @@ for args in "local --listen:evpipe local: option --listen needs a value; write -
     fail "missing value: ${args%%:*}: exit $rc: $(head -c 300 "$TMP/err")"
 done
 
+# Brackets are for IPv6 only, and a bracketed address still needs a port:
+# [127.0.0.1]:0 was accepted and logged a URL such as http://[127.0.0.1]:41234,
+# which no client parses; [::1] was told "an IPv6 address goes between [ and
+# ]" when it has them and lacks the port.
+refused "IPv4 in brackets" 2 "--listen [127.0.0.1]:0" "write 127.0.0.1:0" -- --listen "[127.0.0.1]:0" --data "$TMP/data"
+refused "IPv6 in brackets, no port" 2 "--listen [::1]" "no port" "[::1]:8080" -- --listen "[::1]" --data "$TMP/data"
+
 finish
