@@ -152,11 +152,23 @@ static void failure_text(slot_t *s, char *out, size_t cap) {
   int plain = 0;
   for (size_t i = 0; !plain && s->res == CURLE_SSL_CONNECT_ERROR && plain_http_words[i]; i++)
     plain = strstr(why, plain_http_words[i]) != NULL;
+  const char *url = NULL;
   if (!plain) {
+    /* evpipe local sometimes resets the connection before its 400 to the
+     * ClientHello is read: then OpenSSL only says SSL_ERROR_SYSCALL. On
+     * loopback that is almost always a plain-HTTP server; say what to try. */
+    if (s->res == CURLE_SSL_CONNECT_ERROR && strstr(why, "SSL_ERROR_SYSCALL") &&
+        curl_easy_getinfo(s->e, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+        evp__url_is_loopback(url)) {
+      evp__seterr(out, cap, EVP_ERR_TRANSPORT,
+                  "the connection closed during the TLS handshake; if the server speaks plain HTTP "
+                  "(evpipe local does), use http:// (allowed for loopback only) (%s)",
+                  why);
+      return;
+    }
     snprintf(out, cap, "%s", why);
     return;
   }
-  const char *url = NULL;
   curl_easy_getinfo(s->e, CURLINFO_EFFECTIVE_URL, &url);
   /* Cut at cap when it must be: the front says what to do. */
   evp__seterr(out, cap, EVP_ERR_TRANSPORT, "the server answered in plain HTTP, not TLS; %s (%s)",

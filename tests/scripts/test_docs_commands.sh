@@ -17,9 +17,10 @@ BIN=${EVP_BINARY_DIR:?}
 binding_prelude "docs commands" "the docs' programs and bindings load this build's instrumented libevpipe"
 command -v python3 >/dev/null || { fail "python3 not found: run scripts/install-deps"; finish; exit; }
 if [ "$(id -u)" -ne 0 ] || ! unshare --net --mount true 2>/dev/null; then
-  fail "cannot make a private network namespace (unshare --net --mount needs root): the docs' port 8080 would not be private"
-  finish
-  exit
+  # A skip, for a contributor's non-root run; CI runs as root, and .ci/run
+  # fails when this test is skipped there.
+  echo "skipped: cannot make a private network namespace (unshare --net --mount needs root): the docs' port 8080 would not be private"
+  exit 77
 fi
 # Scratch outside /tmp: /tmp is replaced by a private tmpfs in the namespace.
 SCRATCH="$BIN/docs-test"
@@ -40,7 +41,7 @@ unshare --net --mount --propagation private sh -c '
     case $d in /tmp/*) mkdir -p "$d" && mount --bind "$oldtmp${d#/tmp}" "$d" || exit ;; esac
   done
   cd "$src" || exit
-  exec python3 "$runner" --source "$src" --binary "$bin" --scratch "$scratch" "$@"' \
+  exec python3 "$runner" --timeout 240 --source "$src" --binary "$bin" --scratch "$scratch" "$@"' \
   "$SRC/tests/scripts/docs_blocks.py" "$SRC" "$BIN" "$SCRATCH" "$oldtmp" "$@" >"$TMP/run" 2>&1
 rc=$?
 rmdir "$oldtmp" 2>/dev/null

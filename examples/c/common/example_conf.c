@@ -1,6 +1,7 @@
 /* See example_conf.h. */
 #include "example_conf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,18 @@ static const char *env_or(const char *name, const char *fallback) {
 static int read_secret(const char *path, char *out, size_t size, char *errstr, size_t es) {
   FILE *f = fopen(path, "r");
   if (!f) {
-    snprintf(errstr, es, "EVPIPE_CLIENT_SECRET_FILE %s: cannot open it", path);
+    snprintf(errstr, es,
+             "EVPIPE_CLIENT_SECRET_FILE %s: cannot open it: %s; check the path, or run "
+             "`. examples/local-env.sh` to use evpipe local's client",
+             path, strerror(errno));
     return -1;
   }
   int ok = fgets(out, (int)size, f) != NULL;
   fclose(f);
   out[ok ? strcspn(out, "\r\n") : 0] = '\0';
   if (!*out) {
-    snprintf(errstr, es, "EVPIPE_CLIENT_SECRET_FILE %s: empty", path);
+    snprintf(errstr, es, "EVPIPE_CLIENT_SECRET_FILE %s: empty; its first line must be the secret",
+             path);
     return -1;
   }
   return 0;
@@ -41,7 +46,9 @@ evp_conf_t *example_conf_from_env(char *errstr, size_t es) {
   if (file ? read_secret(file, secret, sizeof secret, errstr, es) != 0
            : snprintf(secret, sizeof secret, "%s", env_or("EVPIPE_CLIENT_SECRET", "")) <= 0) {
     if (!file)
-      snprintf(errstr, es, "neither EVPIPE_CLIENT_SECRET_FILE nor EVPIPE_CLIENT_SECRET is set");
+      snprintf(errstr, es,
+               "neither EVPIPE_CLIENT_SECRET_FILE nor EVPIPE_CLIENT_SECRET is set: run "
+               "`. examples/local-env.sh` (reads evpipe-data/secrets/clients.json)");
     return NULL;
   }
   evp_conf_t *conf = evp_conf_new();
