@@ -67,6 +67,13 @@ else
   echo "footprint: no evpipe tool with the server (--evpipe): CPU per event skipped"
 fi
 
+# Bytes of the file the loader maps (the LOAD segments' contents): the rest
+# of a stripped file is alignment padding (64 KiB pages on arm64 by default).
+loaded() {
+  total=0
+  for sz in $(readelf -lW "$1" | awk '$1 == "LOAD" { print $5 }'); do total=$((total + sz)); done
+  echo "$total"
+}
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 field() { sed -n "s/.*\"$2\":\([-0-9.]*\).*/\1/p" "$1"; }
 
@@ -80,12 +87,13 @@ for arch in $arches; do
       strip=aarch64-linux-gnu-strip; run="qemu-aarch64-static -L $sysroot" ;;
     *) echo "footprint: unknown ARCH $arch" >&2; exit 2 ;;
   esac
+  mkdir -p "$dir"
   # shellcheck disable=SC2086
   cmake -S . -B "$dir" $toolchain -DCMAKE_BUILD_TYPE=MinSizeRel -DEVPIPE_BUILD_SERVER=OFF \
     -DEVPIPE_BUILD_CLI=OFF -DEVPIPE_BUILD_TESTS=OFF -DEVPIPE_BUILD_BENCH=ON \
-    >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log" >&2; exit 1; }
+    >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log" >&2; exit 1; }
   nice -n 5 cmake --build "$dir" -j2 --target evpipe example_send_events bench_footprint \
-    >"$dir.build.log" 2>&1 || { tail -n 40 "$dir.build.log" >&2; exit 1; }
+    >"$dir/build.log" 2>&1 || { tail -n 40 "$dir/build.log" >&2; exit 1; }
   $strip -o "$tmp/lib.so" "$(readlink -f "$dir/libevpipe.so")"
   $strip -o "$tmp/send_events" "$dir/examples/c/send_events"
   lib=$(wc -c <"$tmp/lib.so")
@@ -100,8 +108,10 @@ for arch in $arches; do
   note=""
   [ -z "$run" ] || note=" (under qemu-user: indicative only)"
   echo "== $arch: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -n), $($strip --version | head -1)"
-  printf '%-46s %s bytes (%s)\n' "libevpipe.so, stripped" "$lib" "$(kib "$lib")"
-  printf '%-46s %s bytes (%s)\n' "send_events (dynamic), stripped" "$ex" "$(kib "$ex")"
+  printf '%-46s %s bytes (%s; loaded segments %s bytes)\n' "libevpipe.so, stripped" "$lib" \
+    "$(kib "$lib")" "$(loaded "$tmp/lib.so")"
+  printf '%-46s %s bytes (%s; loaded segments %s bytes)\n' "send_events (dynamic), stripped" "$ex" \
+    "$(kib "$ex")" "$(loaded "$tmp/send_events")"
   printf '%-46s %s KiB%s\n' "RSS baseline (before evp_client_new)" "$(field "$j" baseline_rss_kib)" "$note"
   printf '%-46s %s KiB (anonymous %s, file-backed %s)%s\n' "idle client, RSS over baseline" \
     "$(field "$j" idle_over_baseline_kib)" "$(field "$j" idle_anon_over_baseline_kib)" \
