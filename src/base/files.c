@@ -2,7 +2,7 @@
  * refuse secrets another local user could read or replace (OpenSSH
  * StrictModes, docs/security.md), and atomic 0600 writes. */
 #define _XOPEN_SOURCE 700 /* realpath, S_ISVTX */
-#define _DEFAULT_SOURCE   /* getpwent_r */
+#define _DEFAULT_SOURCE   /* getpwent_r (glibc), getpwent */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -78,6 +78,23 @@ unsigned evp__dir_open_mode(const char *path) {
  * can replace it (or chmod it open). */
 static int owner_ok(const struct stat *st) { return st->st_uid == 0 || st->st_uid == geteuid(); }
 
+/* The next entry of the passwd database, as getpwent_r: 0 and @p *out set,
+ * 0 or ENOENT and @p *out NULL at the end, another errno value on error.
+ * glibc has getpwent_r; musl, bionic and Darwin only getpwent, whose static
+ * entry is as safe here: the caller holds the walk's lock and reads the
+ * entry before the next call, and the enumeration position is process-wide
+ * state with either function. */
+static int next_user(struct passwd *pw, char *buf, size_t size, struct passwd **out) {
+#if defined(__GLIBC__)
+  return getpwent_r(pw, buf, size, out);
+#else
+  (void)pw, (void)buf, (void)size;
+  errno = 0;
+  *out = getpwent();
+  return *out || errno == 0 || errno == ENOENT ? 0 : errno;
+#endif
+}
+
 /* Whether a user other than @p owner has @p gid as primary group. A group's
  * listed members (gr_mem) leave out the users whose primary group it is, so
  * with a shared primary group (`users`, gid 100) only the passwd database
@@ -94,8 +111,8 @@ static int primary_group_shared(uid_t owner, gid_t gid) {
   int shared = 0, rc;
   pthread_mutex_lock(&walk);
   setpwent();
-  while ((rc = getpwent_r(&pw, buf, sizeof buf, &pwp)) == 0 && pwp)
-    if (pw.pw_gid == gid && pw.pw_uid != owner) {
+  while ((rc = next_user(&pw, buf, sizeof buf, &pwp)) == 0 && pwp)
+    if (pwp->pw_gid == gid && pwp->pw_uid != owner) {
       shared = 1;
       break;
     }
