@@ -43,6 +43,11 @@ function(evp_area)
   add_library(evp_${name} OBJECT ${srcs})
   set_target_properties(evp_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   target_compile_definitions(evp_${name} PRIVATE EVP_BUILDING=1)
+  # One section per function and object: libevpipe.so links with
+  # --gc-sections, and an embedder linking libevpipe.a with it too, so code
+  # and data nothing reaches (the configuration reference's text, helpers
+  # only the CLI uses) are left out (docs/embedded.md, Footprint).
+  target_compile_options(evp_${name} PRIVATE -ffunction-sections -fdata-sections)
   target_include_directories(evp_${name}
     PUBLIC ${PROJECT_SOURCE_DIR}/include ${pub}
     PRIVATE ${priv})

@@ -52,7 +52,7 @@ typedef struct {
   double min, max;          /* range for INT and DBL */
   const char *def;          /* default as text (NULL: unset) */
   const char *const *enums; /* NULL-terminated words for ENUM; index = value */
-  const char *desc;
+  /* The description is not here: conf_doc.c takes it from conf_props.def. */
 } evp__prop;
 
 extern const evp__prop evp__conf_props[];

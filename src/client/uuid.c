@@ -15,8 +15,8 @@
 static _Thread_local struct {
   unsigned char b[POOL];
   size_t pos;
-  unsigned gen; /* fork generation + 1 (0: never filled) */
-} pool = {{0}, POOL, 0};
+  unsigned gen; /* fork generation + 1 (0: never filled, so rnd fills it first) */
+} pool;         /* zero: .tbss, not a 4 KiB initialised image in the library file */
 
 static evp_err_t rnd(unsigned char *out, size_t n) {
   unsigned gen = evp__client_fork_generation() + 1;
