@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "lake/lake.h"
 #include "lake/lake_compact.h"
@@ -26,6 +27,8 @@
 #include "lake/thrift_read.h"
 #include "lake_gen.h"
 #include "base/files.h"
+#include "batcher/batcher.h"
+#include "wal/wal.h"
 #include "suite_main.h"
 #include "tmpdir.h"
 
@@ -559,9 +562,79 @@ START_TEST(closed_hours_only_and_bad_arguments) {
 }
 END_TEST
 
-int main(void) {
+/* ------------------------------------------------------------ --gen-lake */
+
+/* test_lake_compact --gen-lake DATA SCHEMA N HOURS FIRST_HOUR_UNIX_S: what
+ * `evpipe local` would have left in DATA after receiving N events spread
+ * evenly over HOURS hours from FIRST_HOUR_UNIX_S (received_at comes from the
+ * server clock, so a test cannot send into past hours over HTTP): the real
+ * log (DATA/queue, checkpoint) drained by the real batcher into many small
+ * part files per hour (a small buffer). Event i has event_id "c-<i>". For
+ * tests/scripts/test_lake_compact.sh. */
+static int gen_lake(int argc, char **argv) {
+  if (argc < 7) return 2;
+  const char *data = argv[2];
+  long n = atol(argv[4]), hours = atol(argv[5]);
+  int64_t t0 = (int64_t)atoll(argv[6]) * 1000000;
+  char err[512], queue[1024];
+  char *schema = NULL;
+  size_t slen;
+  if (evp__file_read(argv[3], 1 << 20, 0, &schema, &slen, NULL, err, sizeof err)) goto fail;
+  snprintf(queue, sizeof queue, "%s/queue", data);
+  evp__wal_opts_t wo = {0};
+  wo.fsync = EVP__FSYNC_NEVER;
+  evp__wal_t *w;
+  if (evp__wal_open(queue, &wo, &w, err, sizeof err)) goto fail;
+  evp__batcher_opts_t bo = {0};
+  bo.lake_dir = data;
+  bo.schema_json = schema;
+  bo.parts = 1;
+  bo.buffer_bytes = (size_t)(n / hours / 12) * 330 + 1; /* ~12 files per hour */
+  evp__batcher_t *b;
+  if (evp__batcher_start(w, &bo, &b, err, sizeof err)) goto fail;
+  static const char *types[] = {"app.opened",       "screen.viewed",   "product.viewed",
+                                "search.performed", "cart.item_added", "checkout.completed"};
+  static const char *plat[] = {"ios", "android", "web"};
+  int64_t span = hours * INT64_C(3600000000);
+  for (long i = 0; i < n; i += 50) {
+    char buf[50][512];
+    const char *ev[50];
+    size_t len[50];
+    int k = 0;
+    int64_t at = t0 + span * i / n;
+    for (; k < 50 && i + k < n; k++) {
+      long j = i + k;
+      time_t et = (time_t)(at / 1000000);
+      struct tm tm;
+      gmtime_r(&et, &tm);
+      char when[32];
+      strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      len[k] = (size_t)snprintf(
+          buf[k], sizeof buf[k],
+          "{\"event_id\":\"c-%ld\",\"event_type\":\"%s\",\"event_time\":\"%s\","
+          "\"app_id\":\"shop-%s\",\"user_id\":\"u-%ld\",\"session_id\":\"s-%ld\","
+          "\"platform\":\"%s\",\"app_version\":\"4.2.%ld\",\"context\":{\"locale\":"
+          "\"en-US\",\"os\":\"iOS\",\"device\":\"iPhone15,2\"},\"properties\":{"
+          "\"screen\":\"product\",\"load_ms\":%ld,\"price\":%ld.99}}",
+          j, types[j % 6], when, plat[j % 3], j % 5000, j / 20, plat[j % 3], j % 9, j % 900,
+          j % 300);
+      ev[k] = buf[k];
+    }
+    if (evp__wal_append(w, "client-gen", at, ev, len, (size_t)k, err, sizeof err)) goto fail;
+  }
+  if (evp__batcher_close(b, err, sizeof err)) goto fail;
+  evp__wal_close(w);
+  free(schema);
+  return 0;
+fail:
+  fprintf(stderr, "test_lake_compact --gen-lake: %s\n", err);
+  return 1;
+}
+
+int main(int argc, char **argv) {
   (void)evp__gen_count; /* lake_gen.h helpers this suite does not need */
   (void)evp__gen_name;
+  if (argc >= 2 && !strcmp(argv[1], "--gen-lake")) return gen_lake(argc, argv);
   Suite *s = suite_create("lake_compact");
   TCase *tr = tcase_create("reader");
   tcase_set_timeout(tr, 300);
