@@ -407,12 +407,19 @@ evp_err_t evp__lake_compact_hour(const evp__compact_opts_t *o, const char *dt, i
   entries_t es = {0};
   evp_err_t e = list_hour(o, hdir, &es, errstr, errstr_size);
   if (e) return e;
-  size_t nin = 0;
-  while (nin < es.n && es.v[nin].merge) res->bytes_in += es.v[nin++].bytes;
+  size_t nin = 0, nparts = 0;
+  for (; nin < es.n && es.v[nin].merge; nin++) {
+    res->bytes_in += es.v[nin].bytes;
+    nparts += !strncmp(es.v[nin].name, "part-", 5);
+  }
   res->files_in = nin;
   res->files_kept = es.n - nin;
+  /* Due: new part files, and more files than the size needs. Compacted
+   * files alone never are (they are as large as their rows allow), so a
+   * compacted hour is not rewritten until late files join it, and a few
+   * late files next to full ones wait until they add up. */
   uint64_t need = (res->bytes_in + target - 1) / target;
-  if (nin < 2 || (!o->force && nin <= need)) {
+  if (nin < 2 || (!o->force && (nparts == 0 || nin <= need))) {
     entries_free(&es);
     res->duration_ms = now_ms() - t0;
     return EVP_OK;
