@@ -29,6 +29,7 @@
 #include "base/files.h"
 #include "batcher/batcher.h"
 #include "wal/wal.h"
+#include "../../bench/bench_events.h" /* --gen-lake ... bench: the benchmarks' events */
 #include "suite_main.h"
 #include "tmpdir.h"
 
@@ -248,7 +249,7 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
     unsigned char *b = malloc(n);
     uint32_t flen = (uint32_t)orig[n - 8] | (uint32_t)orig[n - 7] << 8 |
                     (uint32_t)orig[n - 6] << 16 | (uint32_t)orig[n - 5] << 24;
-    for (int it = 0; it < 1500; it++) {
+    for (int it = 0; it < 700; it++) {
       memcpy(b, orig, n);
       int flips = 1 + (int)(evp__gen_next(&seed) % 3);
       for (int f = 0; f < flips; f++) {
@@ -261,7 +262,7 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
       runs++;
     }
     /* random bytes over a range of the footer */
-    for (int it = 0; it < 300; it++) {
+    for (int it = 0; it < 150; it++) {
       memcpy(b, orig, n);
       size_t at = n - 8 - flen + (size_t)(evp__gen_next(&seed) % flen);
       for (size_t j = 0; j < 8 && at + j < n - 8; j++)
@@ -573,13 +574,15 @@ END_TEST
 
 /* ------------------------------------------------------------ --gen-lake */
 
-/* test_lake_compaction --gen-lake DATA SCHEMA N HOURS FIRST_HOUR_UNIX_S: what
+/* test_lake_compaction --gen-lake DATA SCHEMA N HOURS FIRST_HOUR_UNIX_S [FILES]: what
  * `evpipe local` would have left in DATA after receiving N events spread
  * evenly over HOURS hours from FIRST_HOUR_UNIX_S (received_at comes from the
  * server clock, so a test cannot send into past hours over HTTP): the real
  * log (DATA/queue, checkpoint) drained by the real batcher into many small
- * part files per hour (a small buffer). Event i has event_id "c-<i>". For
- * tests/scripts/test_lake_compact.sh. */
+ * part files per hour (FILES, default 12). Event i has event_id "c-<i>";
+ * with a last argument "bench", the events of bench/bench_events.h (random
+ * ids and values: realistic sizes, for measuring). For
+ * tests/scripts/test_lake_compact.sh and the numbers in docs/parquet.md. */
 static int gen_lake(int argc, char **argv) {
   if (argc < 7) return 2;
   const char *data = argv[2];
@@ -598,7 +601,11 @@ static int gen_lake(int argc, char **argv) {
   bo.lake_dir = data;
   bo.schema_json = schema;
   bo.parts = 1;
-  bo.buffer_bytes = (size_t)(n / hours / 12) * 330 + 1; /* ~12 files per hour */
+  long files = argc >= 8 ? atol(argv[7]) : 12; /* per hour, roughly */
+  int bench = argc >= 9 && !strcmp(argv[8], "bench");
+  uint64_t seed = 88172645463325252ull;
+  if (files < 1) files = 1;
+  bo.buffer_bytes = (size_t)(n / hours / files) * 330 + 1;
   evp__batcher_t *b;
   if (evp__batcher_start(w, &bo, &b, err, sizeof err)) goto fail;
   static const char *types[] = {"app.opened",       "screen.viewed",   "product.viewed",
@@ -627,6 +634,7 @@ static int gen_lake(int argc, char **argv) {
           "\"screen\":\"product\",\"load_ms\":%ld,\"price\":%ld.99}}",
           j, types[j % 6], when, plat[j % 3], j % 5000, j / 20, plat[j % 3], j % 9, j % 900,
           j % 300);
+      if (bench) len[k] = make_event(&seed, j, buf[k], sizeof buf[k]);
       ev[k] = buf[k];
     }
     if (evp__wal_append(w, "client-gen", at, ev, len, (size_t)k, err, sizeof err)) goto fail;
