@@ -178,17 +178,10 @@ START_TEST(reader_reads_every_generated_dataset_back) {
 END_TEST
 
 static unsigned char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_ptr_nonnull(f);
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc((size_t)sz + 1);
-  ck_assert_ptr_nonnull(b);
-  ck_assert_uint_eq(fread(b, 1, (size_t)sz, f), (size_t)sz);
-  fclose(f);
-  *n = (size_t)sz;
-  return b;
+  char *b, err[512];
+  ck_assert_msg(evp__file_read(path, (size_t)64 << 20, 0, &b, n, NULL, err, sizeof err) == EVP_OK,
+                "%s", err);
+  return (unsigned char *)b;
 }
 
 static void spit(const char *path, const unsigned char *b, size_t n) {
@@ -572,6 +565,100 @@ START_TEST(closed_hours_only_and_bad_arguments) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ the batcher */
+
+static const char *BATCHER_SCHEMA =
+    "{\"type\":\"object\",\"properties\":{\"event_id\":{\"type\":\"string\"},"
+    "\"n\":{\"type\":\"integer\"}},\"required\":[\"event_id\"]}";
+
+typedef struct {
+  int n;
+  uint64_t rows;
+  size_t files_out;
+  char err[256];
+} told_t;
+
+static void on_compacted(void *arg, const evp__batcher_compaction_t *c) {
+  told_t *t = arg;
+  t->n++;
+  t->rows += c->rows;
+  t->files_out += c->files_out;
+  if (c->error) snprintf(t->err, sizeof t->err, "%s", c->error);
+}
+
+/* One batcher run appending @p n events "b-<first..>" in hour @p at. */
+static void batcher_run(int compact, int64_t at, int first, int n, told_t *t) {
+  char q[600], err[512];
+  snprintf(q, sizeof q, "%s/queue", tmpdir);
+  evp__wal_opts_t wo = {0};
+  wo.fsync = EVP__FSYNC_NEVER;
+  evp__wal_t *w;
+  ck_assert_msg(evp__wal_open(q, &wo, &w, err, sizeof err) == EVP_OK, "%s", err);
+  evp__batcher_opts_t bo = {0};
+  bo.lake_dir = tmpdir;
+  bo.schema_json = BATCHER_SCHEMA;
+  bo.parts = 1;
+  bo.buffer_bytes = 1;
+  bo.compact = compact;
+  bo.compacted = on_compacted;
+  bo.notice_arg = t;
+  evp__batcher_t *b;
+  ck_assert_msg(evp__batcher_start(w, &bo, &b, err, sizeof err) == EVP_OK, "%s", err);
+  for (int i = first; i < first + n; i++) {
+    char ev[64];
+    snprintf(ev, sizeof ev, "{\"event_id\":\"b-%d\",\"n\":%d}", i, i);
+    const char *e = ev;
+    size_t len = strlen(ev);
+    ck_assert_int_eq(evp__wal_append(w, "c", at + i, &e, &len, 1, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK); /* one file per event */
+  }
+  ck_assert_msg(evp__batcher_close(b, err, sizeof err) == EVP_OK, "%s", err);
+  evp__wal_close(w);
+}
+
+START_TEST(batcher_compacts_closed_hours_and_cleans_staging) {
+  mk_tmpdir();
+  told_t t = {0};
+  /* 2026-12-04T10: long closed */
+  const int64_t at = INT64_C(1796378400) * 1000000;
+  batcher_run(0, at, 0, 6, &t); /* compaction off: six part files stay */
+  ck_assert_int_eq(t.n, 0);
+  snprintf(hour_dir, sizeof hour_dir, "%s/events/dt=2026-12-04/hour=10", tmpdir);
+  size_t files = 0;
+  DIR *d = opendir(hour_dir);
+  ck_assert_ptr_nonnull(d);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) files += !strncmp(de->d_name, "part-", 5);
+  closedir(d);
+  ck_assert_uint_eq(files, 6);
+  /* a staging directory a killed compaction left is removed at start */
+  char stage[600], err[512];
+  snprintf(stage, sizeof stage, "%s/compact/events.dt=2026-12-04.hour=10", tmpdir);
+  ck_assert_int_eq(evp__mkdirs(stage, err, sizeof err), EVP_OK);
+  batcher_run(1, at, 6, 2, &t); /* compaction on: the hour becomes one file */
+  ck_assert_int_eq(access(stage, F_OK), -1);
+  ck_assert_msg(t.err[0] == 0, "%s", t.err);
+  ck_assert_int_ge(t.n, 1);
+  ck_assert_uint_ge(t.rows, 6);
+  files = 0;
+  uint64_t rows = 0;
+  d = opendir(hour_dir);
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.') continue;
+    files++;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", hour_dir, de->d_name);
+    uint64_t r;
+    ck_assert_int_eq(read_all(p, &r), EVP_OK);
+    rows += r;
+  }
+  closedir(d);
+  ck_assert_uint_eq(rows, 8);  /* every event once */
+  ck_assert_uint_le(files, 3); /* compacted (+ the files of the second run's late flushes) */
+  rm_tmpdir();
+}
+END_TEST
+
 /* ------------------------------------------------------------ --gen-lake */
 
 /* test_lake_compaction --gen-lake DATA SCHEMA N HOURS FIRST_HOUR_UNIX_S [FILES]: what
@@ -666,6 +753,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, compaction_refuses_to_swap_when_rows_differ);
   tcase_add_test(tc, recovery_removes_leftover_staging_directories);
   tcase_add_test(tc, closed_hours_only_and_bad_arguments);
+  tcase_add_test(tc, batcher_compacts_closed_hours_and_cleans_staging);
   suite_add_tcase(s, tc);
   return test_run_suite(s);
 }
