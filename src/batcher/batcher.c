@@ -20,6 +20,7 @@
 #include "batcher/batcher_int.h"
 #include "lake/lake_row.h"
 #include "lake/lake.h"
+#include "lake/lake_compact.h"
 #include "base/files.h"
 
 #define DEFAULT_BUFFER_BYTES (5u * 1024u * 1024u)
@@ -201,6 +202,7 @@ static void *batcher_main(void *arg) {
       pthread_mutex_lock(&b->mu);
       pthread_cond_broadcast(&b->cv);
       pthread_mutex_unlock(&b->mu);
+      if (!stop) evp__batcher_compact_closed(b);
       continue; /* there may be more to read */
     }
     if (b->nbuf == 0 && pos > committed) {
@@ -213,6 +215,7 @@ static void *batcher_main(void *arg) {
       }
     }
     if (stop && b->nbuf == 0 && !progressed) break;
+    if (!stop && !progressed) evp__batcher_compact_closed(b);
     if (!progressed) {
       int wait = 1000;
       if (b->nbuf) {
@@ -294,6 +297,10 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
   b->notice = opts->notice;
   b->notice_arg = opts->notice_arg;
   b->written = opts->written;
+  b->compact = opts->compact;
+  b->compact_target = opts->compact_target_bytes;
+  b->compacted = opts->compacted;
+  b->compact_scanned = -1;
   b->notice_interval_ms =
       opts->notice_interval_ms > 0 ? opts->notice_interval_ms : DEFAULT_NOTICE_INTERVAL_MS;
   evp_err_t e = EVP_OK;
@@ -322,6 +329,9 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
     e = evp__wal_reader_open(w, b->start_ckpt, &b->r, errstr, errstr_size);
   }
   if (!e) e = evp__batcher_relearn(b, errstr, errstr_size);
+  /* A compaction killed midway left its staging directory (the unfinished
+   * new files, or the old ones after the swap): never needed again. */
+  if (!e) e = evp__lake_compact_recover(b->lake_dir, errstr, errstr_size);
   if (e) {
     release(b);
     return e;

@@ -12,6 +12,7 @@
 
 struct evp__batcher_notice;
 struct evp__batcher_file;
+struct evp__batcher_compaction;
 
 /* Options; zero means the default shown. */
 typedef struct {
@@ -42,6 +43,15 @@ typedef struct {
    * with what it holds and why the flush wrote it; NULL: not told. The
    * "lake file written" log lines of `evpipe local`. */
   void (*written)(void *arg, const struct evp__batcher_file *f);
+  /* Compact closed hour partitions (lake/lake_compact.h) on the batcher
+   * thread, between flushes: the hours that ended at least buffer_seconds
+   * + 60 s ago, checked at start and once per hour after. A leftover
+   * compaction staging directory is removed at start either way. 0: off. */
+  int compact;
+  uint64_t compact_target_bytes; /* size of the compacted files; 0: 128 MiB */
+  /* Told, on the batcher thread, after each hour compacted or failed to
+   * (the log line "lake hour compacted"); NULL: not told. */
+  void (*compacted)(void *arg, const struct evp__batcher_compaction *c);
 } evp__batcher_opts_t;
 
 /* Why a flush wrote the buffer: Firehose's buffering hints, a request, or
@@ -66,6 +76,16 @@ typedef struct evp__batcher_file {
   int64_t duration_ms; /* building, encoding and writing it (parallel parts: their group's) */
   evp__flush_why_t why;
 } evp__batcher_file_t;
+
+/* An hour partition compacted; pointers live until the callback returns. */
+typedef struct evp__batcher_compaction {
+  const char *dt; /* "YYYY-MM-DD" */
+  int hour;       /* 0-23 */
+  size_t files_in, files_out;
+  uint64_t rows, bytes_in, bytes_out;
+  int64_t duration_ms;
+  const char *error; /* NULL, or why it failed (nothing was changed; retried next hour) */
+} evp__batcher_compaction_t;
 
 typedef enum {
   EVP__LAKE_FAILED,

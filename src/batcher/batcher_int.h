@@ -72,6 +72,10 @@ struct evp__batcher {
   void *notice_arg;
   int notice_interval_ms;
   void (*written)(void *arg, const struct evp__batcher_file *f);
+  int compact;
+  uint64_t compact_target;
+  void (*compacted)(void *arg, const struct evp__batcher_compaction *c);
+  int64_t compact_scanned; /* the last closed hour (hours since the epoch) scanned, or -1 */
 
   /* owned by the batcher thread */
   int noticed;           /* something was told ... */
@@ -191,6 +195,10 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
                                    evp__flush_tally_t *t, int *fallback, char *errstr,
                                    size_t errstr_size);
 void evp__batcher_parts_free(evp__batcher_t *b);
+
+/* Compact the hours that closed since the last look, if compaction is on
+ * (batcher_compact.c). Batcher thread. */
+void evp__batcher_compact_closed(evp__batcher_t *b);
 
 /* Feed the event ids of retained, already-committed log records (below the
  * checkpoint) to the dedup set, so a restart does not forget which ids were

@@ -24,6 +24,7 @@ int evp__cli_local(int argc, char **argv);
 int evp__cli_secret(int argc, char **argv);
 int evp__cli_demo(int argc, char **argv);
 int evp__cli_spool(int argc, char **argv);
+int evp__cli_lake(int argc, char **argv);
 
 /* The event schema of `evpipe local` on @p data_dir when no --schema is
  * given: DATA_DIR/schema.json, written from the built-in schema when it does

@@ -20,7 +20,7 @@ static void usage(FILE *f) {
           "                    [--max-body BYTES] [--max-events N] [--max-backlog EVENTS]\n"
           "                    [--fsync always|interval|never] [--fsync-interval-ms MS]\n"
           "                    [--buffer-bytes N] [--buffer-seconds S] [--dedup-window S]\n"
-          "                    [--lake-threads N] [--token-ttl S] [--quiet]\n"
+          "                    [--lake-threads N] [--compact on|off] [--token-ttl S] [--quiet]\n"
           "                    [--max-connections N] [--max-connections-per-address N]\n"
           "                    [--header-timeout S] [--min-body-rate BYTES/S]\n"
           "                    [--token-lockout FAILURES] [--token-lockout-seconds S]\n"
@@ -41,6 +41,10 @@ static void usage(FILE *f) {
           "are buffered, at shutdown, and on SIGUSR1 (`kill -USR1 PID`, PID in the\n"
           "\"listening\" log line): everything accepted before it is in the lake when \"flush\n"
           "done\" is logged. Each file gets a \"lake file written\" log line.\n"
+          "--compact on (the default): once an hour is closed (--buffer-seconds + 60 s\n"
+          "after its end) its files are merged into files of up to 128 MiB and swapped in\n"
+          "atomically (a \"lake hour compacted\" log line each); `evpipe lake compact`\n"
+          "does the same while the server is stopped.\n"
           "SIGINT/SIGTERM: stop accepting, flush the lake, exit 0 (1 when that final flush\n"
           "failed: the events stay in the log for the next start).\n"
           "\n"
@@ -101,7 +105,7 @@ int evp__cli_local(int argc, char **argv) {
              *buf_bytes = NULL, *buf_s = NULL, *dedup = NULL, *ttl = NULL, *trate = NULL,
              *backlog = NULL, *tburst = NULL, *lake_threads = NULL, *max_conns = NULL,
              *per_addr = NULL, *hdr_timeout = NULL, *body_rate = NULL, *lockout = NULL,
-             *lockout_s = NULL;
+             *lockout_s = NULL, *compact = NULL;
   for (int i = 1; i < argc; i++) {
     int r;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -129,6 +133,7 @@ int evp__cli_local(int argc, char **argv) {
         (r = evp__cli_opt(argc, argv, &i, "--buffer-seconds", &buf_s)) ||
         (r = evp__cli_opt(argc, argv, &i, "--dedup-window", &dedup)) ||
         (r = evp__cli_opt(argc, argv, &i, "--lake-threads", &lake_threads)) ||
+        (r = evp__cli_opt(argc, argv, &i, "--compact", &compact)) ||
         (r = evp__cli_opt(argc, argv, &i, "--token-ttl", &ttl)) ||
         (r = evp__cli_opt(argc, argv, &i, "--max-connections", &max_conns)) ||
         (r = evp__cli_opt(argc, argv, &i, "--max-connections-per-address", &per_addr)) ||
@@ -173,6 +178,13 @@ int evp__cli_local(int argc, char **argv) {
   if (max_events) {
     if (num("--max-events", max_events, 1, 100000, &v)) return EVP_CLI_USAGE;
     o.max_events = (size_t)v;
+  }
+  if (compact) {
+    if (strcmp(compact, "on") && strcmp(compact, "off")) {
+      fprintf(stderr, "evpipe local: --compact %s: give on or off\n", compact);
+      return EVP_CLI_USAGE;
+    }
+    o.compact = !strcmp(compact, "on");
   }
   if (fsync) {
     if (!strcmp(fsync, "always"))

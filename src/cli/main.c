@@ -23,6 +23,7 @@ static const struct {
      "run the ingestion pipeline on this machine (HTTP, log, Parquet lake)"},
     {"secret", evp__cli_secret, "rotate the signing key of evpipe local (secret rotate)"},
     {"spool", evp__cli_spool, "inspect a client's spool, or import it into evpipe local"},
+    {"lake", evp__cli_lake, "merge the small Parquet files of closed hours (lake compact)"},
 #endif
     {"conf-doc", evp__cli_conf_doc, "print the client configuration reference (Markdown)"},
 };

@@ -31,6 +31,7 @@ void evp__local_opts_default(evp__local_opts_t *o) {
   o->fsync_interval_ms = 200;
   o->buffer_bytes = 5u * 1024u * 1024u;
   o->buffer_seconds = 60;
+  o->compact = 1;
   o->dedup_window_s = 7 * 86400; /* the SDK spool's longest spool.max.age.ms (docs/spool.md) */
   o->threads_max = 256;
   o->max_conns_per_addr = 64;
@@ -133,6 +134,26 @@ static void lake_written(void *arg, const evp__batcher_file_t *w) {
   evp__local_log_num(f, sizeof f, &k, "duration_ms", (long long)w->duration_ms);
   evp__local_log_str(f, sizeof f, &k, "reason", evp__flush_why_name(w->why));
   evp__local_log("info", "lake file written", f);
+}
+
+static void lake_compacted(void *arg, const evp__batcher_compaction_t *c) {
+  (void)arg;
+  char f[1400];
+  size_t k = 0;
+  evp__local_log_str(f, sizeof f, &k, "dt", c->dt);
+  evp__local_log_num(f, sizeof f, &k, "hour", c->hour);
+  evp__local_log_num(f, sizeof f, &k, "files_in", (long long)c->files_in);
+  if (c->error) {
+    evp__local_log_str(f, sizeof f, &k, "error", c->error);
+    evp__local_log("error", "lake hour compaction failed; the hour is unchanged", f);
+    return;
+  }
+  evp__local_log_num(f, sizeof f, &k, "files_out", (long long)c->files_out);
+  evp__local_log_num(f, sizeof f, &k, "rows", (long long)c->rows);
+  evp__local_log_num(f, sizeof f, &k, "bytes_in", (long long)c->bytes_in);
+  evp__local_log_num(f, sizeof f, &k, "bytes_out", (long long)c->bytes_out);
+  evp__local_log_num(f, sizeof f, &k, "duration_ms", (long long)c->duration_ms);
+  evp__local_log("info", "lake hour compacted", f);
 }
 
 evp_err_t evp__local_stop(evp__local_t *l) {
@@ -315,6 +336,8 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   bo.parts = o->lake_threads;
   bo.notice = lake_notice;
   bo.written = lake_written;
+  bo.compact = o->compact;
+  bo.compacted = lake_compacted;
   if ((e = evp__batcher_start(l->wal, &bo, &l->batcher, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot start the batcher: %s", err);
   return EVP_OK;
