@@ -70,12 +70,14 @@ esac
 echo "    stripped: $(stat -c %s "$DIR/send_events.stripped") bytes"
 
 # ---------------------------------------------------------------- the chroot
-# Only the program, glibc and the loader, at the paths ldd names.
+# Only the program, glibc and the loader, at the paths ldd names: nothing
+# else, even when the program needs more (it must then fail to start).
 R=$TMP/root
 CHROOT=$(command -v chroot) || { fail "chroot is installed (coreutils)"; finish; exit; }
 mkdir -p "$R"
 cp "$EXE" "$R/send_events"
-for lib in $(sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^\s*\(\/[^ ]*\) .*/\1/p' "$TMP/ldd"); do
+for lib in $(sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^\s*\(\/[^ ]*\) .*/\1/p' "$TMP/ldd" |
+  grep -E '/(lib[cm]\.so\.6|ld-linux[^/]*\.so\.[0-9]+)$'); do
   mkdir -p "$R$(dirname "$lib")"
   cp -L "$lib" "$R$lib"
 done
