@@ -9,9 +9,10 @@
 #     created, and, with an `evpipe local` to send to, CPU time per event.
 #     Under qemu-user RSS and CPU are the emulator's (its translation cache
 #     counts as RSS, its JIT as CPU): indicative only. Threads are exact.
-#   - for x86_64, the fully static example per TLS backend
+#   - for x86_64, the static example per TLS backend
 #     (scripts/build-static-client --tls openssl|mbedtls, in
-#     build-static-TLS; only glibc stays shared): its stripped size, and the
+#     build-static-TLS; only glibc stays shared) and fully static with musl
+#     and mbedTLS (build-static-mbedtls-musl): its stripped size, and the
 #     same in-process figures of bench_footprint linked the same way.
 # Usage: bench/footprint.sh [--arch x86_64|arm64|all] [--sysroot DIR]
 #                           [--evpipe PATH] [--events N] [--no-static]
@@ -143,22 +144,25 @@ for arch in $arches; do
   # The fully static client (x86_64 only: the static dependencies are not
   # cross-built). Goal: <= 2 MiB stripped with TLS.
   [ "$arch" = x86_64 ] && [ "$static" = 1 ] || continue
-  for tls in openssl mbedtls; do
-    sdir=build-static-$tls
-    scripts/build-static-client --tls "$tls" --build-dir "$sdir" >"$tmp/static-$tls.log" 2>&1 ||
-      { tail -n 20 "$tmp/static-$tls.log" >&2; exit 1; }
+  for variant in openssl mbedtls mbedtls-musl; do
+    tls=${variant%-musl} libc=glibc
+    [ "$tls" = "$variant" ] || libc=musl
+    sdir=build-static-$variant
+    scripts/build-static-client --tls "$tls" --libc "$libc" --build-dir "$sdir" >"$tmp/static-$variant.log" 2>&1 ||
+      { tail -n 20 "$tmp/static-$variant.log" >&2; exit 1; }
     st=$(wc -c <"$sdir/send_events.stripped")
-    printf '%-46s %s bytes (%s; needs %s)\n' "send_events (static, $tls), stripped" "$st" "$(kib "$st")" \
-      "$(readelf -d "$sdir/send_events" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+    needs=$(readelf -d "$sdir/send_events" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+    printf '%-46s %s bytes (%s; needs %s)\n' "send_events (static, $variant), stripped" "$st" "$(kib "$st")" \
+      "${needs:-no shared library}"
     # shellcheck disable=SC2086
-    "$sdir/bench_footprint" $bench_args >"$tmp/static-$tls.json"
-    js=$tmp/static-$tls.json
+    "$sdir/bench_footprint" $bench_args >"$tmp/static-$variant.json"
+    js=$tmp/static-$variant.json
     printf '%-46s %s KiB; idle client over it %s KiB (anonymous %s, file-backed %s)\n' \
-      "  RSS baseline (static, $tls)" "$(field "$js" baseline_rss_kib)" "$(field "$js" idle_over_baseline_kib)" \
+      "  RSS baseline (static, $variant)" "$(field "$js" baseline_rss_kib)" "$(field "$js" idle_over_baseline_kib)" \
       "$(field "$js" idle_anon_over_baseline_kib)" "$(field "$js" idle_file_over_baseline_kib)"
-    [ -z "$bench_args" ] || printf '%-46s %s us\n' "  CPU per event sent (static, $tls)" "$(field "$js" cpu_us_per_event)"
+    [ -z "$bench_args" ] || printf '%-46s %s us\n' "  CPU per event sent (static, $variant)" "$(field "$js" cpu_us_per_event)"
     goal=MISSED; [ "$st" -le 2097152 ] && goal=met
-    echo "goal: static example <= 2 MiB stripped with TLS ($tls): $goal"
-    echo "json (static, $tls): $(cat "$js")"
+    echo "goal: static example <= 2 MiB stripped with TLS ($variant): $goal"
+    echo "json (static, $variant): $(cat "$js")"
   done
 done
