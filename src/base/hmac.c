@@ -14,6 +14,8 @@
 #include "base/base.h"
 #include "evpipe/jwt.h"
 
+#define SHA_BLOCK 64 /* SHA-256's block size, in bytes (RFC 6234) */
+
 #if defined(EVP_CRYPTO_MBEDTLS)
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
@@ -27,7 +29,6 @@
 #define EVP_SHA256_UPDATE mbedtls_sha256_update_ret
 #define EVP_SHA256_FINISH mbedtls_sha256_finish_ret
 #endif
-#define SHA_BLOCK 64
 typedef mbedtls_sha256_context sha_ctx;
 /* Each returns 0 on success (a hardware accelerator could fail). */
 static int sha_start(sha_ctx *c) {
@@ -41,7 +42,6 @@ static int sha_final(sha_ctx *c, unsigned char out[32]) { return EVP_SHA256_FINI
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
-#define SHA_BLOCK SHA256_CBLOCK
 #if defined(OPENSSL_NO_DEPRECATED_3_0)
 #define EVP_HMAC_SLOW_PATH 1
 #else
