@@ -3,14 +3,16 @@
 # scripts/build-static-client builds examples/c/send_events with libcurl,
 # cJSON, PCRE2, zlib and the TLS library (EVP_STATIC_TLS: openssl, the
 # default, or mbedtls) linked in; the test checks that it needs nothing but
-# glibc, then runs it in a chroot that holds only the binary, glibc's
-# libc.so.6, libm.so.6 and its loader (no /usr, no /etc, no /dev: a machine without
-# any -dev package or library), against `evpipe local` of the normal build
-# on loopback: over http://, and over https:// through a TLS front (a
-# Python ssl proxy) with its self-signed certificate as the chroot's CA
-# bundle, at the path the static libcurl was built with; without the CA
-# bundle nothing may be delivered. The server stopped, every event the
-# static binary reported delivered is in the lake exactly once.
+# glibc (or nothing at all, musl) and has the chosen TLS library only, then
+# runs it in a chroot that holds only the program and glibc's libc.so.6,
+# libm.so.6 and loader (musl: the program and /dev/urandom; no /usr, no
+# /etc: a machine without any -dev package or library), against `evpipe
+# local` of the normal build on loopback: over http://, and over https://
+# through a TLS front (a Python ssl proxy) with its self-signed certificate
+# as the chroot's CA bundle, at the path the static libcurl was built with;
+# with a bundle of another certificate nothing may be delivered. The server
+# stopped, every event the program reported delivered (6) is in the lake
+# exactly once.
 #   EVP_STATIC_TLS=openssl|mbedtls    the TLS backend (default openssl)
 #   EVP_STATIC_LIBC=glibc|musl        musl (with mbedtls only): no shared
 #                                     library at all, `ldd` says "not a
