@@ -9,12 +9,19 @@
 #     created, and, with an `evpipe local` to send to, CPU time per event.
 #     Under qemu-user RSS and CPU are the emulator's (its translation cache
 #     counts as RSS, its JIT as CPU): indicative only. Threads are exact.
+#   - for x86_64, the static example per TLS backend
+#     (scripts/build-static-client --tls openssl|mbedtls, in
+#     build-static-TLS; only glibc stays shared) and fully static with musl
+#     and mbedTLS (build-static-mbedtls-musl): its stripped size, and the
+#     same in-process figures of bench_footprint linked the same way.
 # Usage: bench/footprint.sh [--arch x86_64|arm64|all] [--sysroot DIR]
-#                           [--evpipe PATH] [--events N]
+#                           [--evpipe PATH] [--events N] [--no-static]
 #   --sysroot  the arm64 libraries (default build-cross-arm64/sysroot, made by
 #              `scripts/cross-test arm64`)
 #   --evpipe   an evpipe tool with the server (default build/evpipe, then
 #              evpipe on PATH); none: the CPU figure is skipped
+#   --no-static  skip the static builds (their first run fetches Debian's
+#              curl and cjson source packages: network, a few minutes each)
 # Builds in build-footprint-ARCH (only the library, the example and the
 # bench), prints one table per ARCH and the goals of issue 16.
 set -eu
@@ -23,13 +30,15 @@ arches="x86_64 arm64"
 sysroot=$PWD/build-cross-arm64/sysroot
 evpipe=""
 events=100000
+static=1
 while [ $# -gt 0 ]; do
   case "$1" in
+    --no-static) static=0; shift ;;
     --arch) [ "$2" = all ] || arches=$2; shift 2 ;;
     --sysroot) sysroot=$2; shift 2 ;;
     --evpipe) evpipe=$2; shift 2 ;;
     --events) events=$2; shift 2 ;;
-    *) echo "usage: bench/footprint.sh [--arch x86_64|arm64|all] [--sysroot DIR] [--evpipe PATH] [--events N]" >&2; exit 2 ;;
+    *) echo "usage: bench/footprint.sh [--arch x86_64|arm64|all] [--sysroot DIR] [--evpipe PATH] [--events N] [--no-static]" >&2; exit 2 ;;
   esac
 done
 if [ -z "$evpipe" ]; then
@@ -132,4 +141,28 @@ for arch in $arches; do
   echo "goal: library <= 200 KiB stripped: $goal_lib; idle client <= 1 MiB over baseline: $goal_rss$note"
   echo "json: $(cat "$j")"
   echo "json (spool.dir): $(cat "$js")"
+  # The fully static client (x86_64 only: the static dependencies are not
+  # cross-built). Goal: <= 2 MiB stripped with TLS.
+  [ "$arch" = x86_64 ] && [ "$static" = 1 ] || continue
+  for variant in openssl mbedtls mbedtls-musl; do
+    tls=${variant%-musl} libc=glibc
+    [ "$tls" = "$variant" ] || libc=musl
+    sdir=build-static-$variant
+    scripts/build-static-client --tls "$tls" --libc "$libc" --build-dir "$sdir" >"$tmp/static-$variant.log" 2>&1 ||
+      { tail -n 20 "$tmp/static-$variant.log" >&2; exit 1; }
+    st=$(wc -c <"$sdir/send_events.stripped")
+    needs=$(readelf -d "$sdir/send_events" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+    printf '%-46s %s bytes (%s; needs %s)\n' "send_events (static, $variant), stripped" "$st" "$(kib "$st")" \
+      "${needs:-no shared library}"
+    # shellcheck disable=SC2086
+    "$sdir/bench_footprint" $bench_args >"$tmp/static-$variant.json"
+    js=$tmp/static-$variant.json
+    printf '%-46s %s KiB; idle client over it %s KiB (anonymous %s, file-backed %s)\n' \
+      "  RSS baseline (static, $variant)" "$(field "$js" baseline_rss_kib)" "$(field "$js" idle_over_baseline_kib)" \
+      "$(field "$js" idle_anon_over_baseline_kib)" "$(field "$js" idle_file_over_baseline_kib)"
+    [ -z "$bench_args" ] || printf '%-46s %s us\n' "  CPU per event sent (static, $variant)" "$(field "$js" cpu_us_per_event)"
+    goal=MISSED; [ "$st" -le 2097152 ] && goal=met
+    echo "goal: static example <= 2 MiB stripped with TLS ($variant): $goal"
+    echo "json (static, $variant): $(cat "$js")"
+  done
 done

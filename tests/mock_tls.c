@@ -29,11 +29,12 @@ int mock_tls_make(mock_tls_t *t) {
   snprintf(t->cert_path, sizeof t->cert_path, "%s/cert.pem", t->dir);
   snprintf(t->key_path, sizeof t->key_path, "%s/key.pem", t->dir);
   char cmd[512];
-  snprintf(cmd, sizeof cmd,
-           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-           "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s "
-           ">/dev/null 2>&1",
-           t->key_path, t->cert_path);
+  snprintf(
+      cmd, sizeof cmd,
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+      "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout %s -out %s "
+      ">/dev/null 2>&1",
+      t->key_path, t->cert_path);
   if (system(cmd) != 0 || slurp(t->cert_path, t->cert_pem, sizeof t->cert_pem) != 0 ||
       slurp(t->key_path, t->key_pem, sizeof t->key_pem) != 0) {
     mock_tls_remove(t);

@@ -1,7 +1,10 @@
 /* A throw-away TLS identity for the test doubles that serve https
  * (client_mock_server's ms_start_tls, mock_aws's tls_cert_pem): a
- * self-signed P-256 certificate for CN=localhost and IP 127.0.0.1, made
- * with the openssl tool in a fresh directory under /tmp.
+ * self-signed P-256 certificate for CN=localhost, DNS name localhost and IP
+ * 127.0.0.1, made with the openssl tool in a fresh directory under /tmp.
+ * The https doubles are addressed as https://localhost:PORT: mbedTLS 2.28
+ * (a libcurl built with it, scripts/build-static-client --tls mbedtls)
+ * matches a certificate's DNS names only, not its IP addresses.
  *
  *   mock_tls_t t;
  *   if (mock_tls_make(&t) == 0) {

@@ -79,14 +79,15 @@ EVP_API evp_err_t evp_base64url_decode(const char *in, size_t len, unsigned char
 /* ------------------------------------------------------------ HMAC */
 
 /**
- * HMAC-SHA256 via OpenSSL. Any key length is accepted here; the JWT keyring
- * enforces the minimum.
+ * HMAC-SHA256 (RFC 2104) with the library's crypto backend: OpenSSL, or
+ * mbedTLS in a build with -DEVPIPE_CRYPTO=mbedtls. Any key length is accepted
+ * here; the JWT keyring enforces the minimum.
  * @param key     the key.
  * @param keylen  its length in bytes.
  * @param msg     the message.
  * @param msglen  its length in bytes.
  * @param mac     receives the 32-byte MAC.
- * @return EVP_OK, EVP_ERR_INVALID_ARG or EVP_ERR_INTERNAL (OpenSSL failed).
+ * @return EVP_OK, EVP_ERR_INVALID_ARG or EVP_ERR_INTERNAL (the crypto backend failed).
  * Ownership: borrows. Thread-safety: any thread.
  */
 EVP_API evp_err_t evp_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,

@@ -40,8 +40,13 @@ int evp__ct_memcmp(const void *a, const void *b, size_t n);
  * resistance on its own: those tables bound their probes. */
 uint32_t evp__fnv1a(const char *s, size_t n);
 
-/* Fill @p buf with cryptographically secure random bytes (OpenSSL RAND). */
+/* Fill @p buf with cryptographically secure random bytes: OpenSSL's RAND,
+ * or the kernel's (getentropy) with EVPIPE_CRYPTO=mbedtls (crypto.c). */
 evp_err_t evp__random(void *buf, size_t n);
+/* Overwrite @p n bytes of a secret with zeros in a way the compiler cannot
+ * drop as a dead store (OPENSSL_cleanse, or mbedTLS's zeroize). NULL or 0:
+ * nothing. */
+void evp__wipe(void *p, size_t n);
 /* Retry jitter, shared by the SDK's sender and the AWS client: a uniform
  * double in [0, 1) from the xorshift state @p rng (spread, not secrecy), and
  * exponential backoff with full jitter: uniform in [0, min(cap, base *

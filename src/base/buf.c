@@ -3,7 +3,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <openssl/crypto.h>
 #include "base/buf.h"
 
 /* A secret buffer moves by copy: realloc could leave the old bytes in freed
@@ -13,7 +12,7 @@ static uint8_t *regrow(evp__buf_t *b, size_t cap) {
   uint8_t *p = malloc(cap);
   if (p && b->p) {
     memcpy(p, b->p, b->len);
-    OPENSSL_cleanse(b->p, b->cap);
+    evp__wipe(b->p, b->cap);
     free(b->p);
   }
   return p;
@@ -42,7 +41,7 @@ evp_err_t evp__buf_put(evp__buf_t *b, const void *d, size_t n) {
 }
 
 void evp__buf_free(evp__buf_t *b) {
-  if (b->p && b->secret) OPENSSL_cleanse(b->p, b->cap);
+  if (b->p && b->secret) evp__wipe(b->p, b->cap);
   free(b->p);
   b->p = NULL;
   b->len = b->cap = 0; /* max and secret are kept: they belong to the use */

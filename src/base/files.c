@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/crypto.h>
 #include "base/base.h"
 #include "base/files.h"
 
@@ -265,7 +264,7 @@ evp_err_t evp__file_read(const char *path, size_t max, int secret, char **buf, s
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-      OPENSSL_cleanse(b, cap);
+      evp__wipe(b, cap);
       free(b);
       goto out;
     }

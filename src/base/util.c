@@ -1,10 +1,9 @@
-/* Small shared helpers: version, memory, constant-time compare, randomness,
- * clock. */
+/* Small shared helpers: version, memory, constant-time compare, clock
+ * (randomness and wiping: crypto.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/rand.h>
 #include "base/base.h"
 #include "evpipe/version.h"
 
@@ -27,11 +26,6 @@ uint32_t evp__fnv1a(const char *s, size_t n) {
   uint32_t h = 2166136261u;
   for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
   return h;
-}
-
-evp_err_t evp__random(void *buf, size_t n) {
-  if (n > (size_t)INT32_MAX) return EVP_ERR_INVALID_ARG;
-  return RAND_bytes(buf, (int)n) == 1 ? EVP_OK : EVP_ERR_INTERNAL;
 }
 
 int64_t evp__mono_us(void) {

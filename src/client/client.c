@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <openssl/crypto.h>
 #include "client/client_int.h"
 #include "client/spool.h"
 #include "client/validate.h"

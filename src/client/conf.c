@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <openssl/crypto.h>
 #include "client/conf_int.h"
 #include "base/base.h"
 
@@ -16,7 +15,7 @@
 
 static void wipe_free(char *s) {
   if (s) {
-    OPENSSL_cleanse(s, strlen(s));
+    evp__wipe(s, strlen(s));
     free(s);
   }
 }
@@ -168,7 +167,7 @@ void evp_conf_destroy(evp_conf_t *conf) {
     const evp__prop *p = &evp__conf_props[i];
     if (p->type == EVP__P_STR || p->type == EVP__P_SECRET) wipe_free(*FIELD(conf, p, char *));
   }
-  OPENSSL_cleanse(conf, sizeof *conf);
+  evp__wipe(conf, sizeof *conf);
   free(conf);
 }
 

@@ -5,7 +5,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/crypto.h>
 #include "client/client_int.h"
 
 #define RESP_MAX (1u << 20) /* responses are small; never buffer more */
@@ -61,7 +60,7 @@ evp_err_t evp__client_http_init(evp_client_t *c, char *errstr, size_t es) {
 }
 
 static void wipe_slist(struct curl_slist *l) {
-  for (struct curl_slist *p = l; p; p = p->next) OPENSSL_cleanse(p->data, strlen(p->data));
+  for (struct curl_slist *p = l; p; p = p->next) evp__wipe(p->data, strlen(p->data));
   curl_slist_free_all(l);
 }
 

@@ -10,12 +10,11 @@
 #include <string.h>
 #include <strings.h>
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
 #include "client/client_int.h"
 
 void evp__client_token_wipe(evp__token *t) {
   if (t->access) {
-    OPENSSL_cleanse(t->access, strlen(t->access));
+    evp__wipe(t->access, strlen(t->access));
     free(t->access);
     t->access = NULL;
   }
@@ -28,7 +27,7 @@ static int form_add(char **body, size_t *len, const char *name, const char *val)
   size_t el = strlen(esc), nl = strlen(name);
   char *b = malloc(*len + nl + el + 3);
   if (!b) {
-    OPENSSL_cleanse(esc, el);
+    evp__wipe(esc, el);
     curl_free(esc);
     return -1;
   }
@@ -37,7 +36,7 @@ static int form_add(char **body, size_t *len, const char *name, const char *val)
     memcpy(b, *body, *len);
     o = *len;
     b[o++] = '&';
-    OPENSSL_cleanse(*body, *len);
+    evp__wipe(*body, *len);
     free(*body);
   }
   memcpy(b + o, name, nl);
@@ -46,7 +45,7 @@ static int form_add(char **body, size_t *len, const char *name, const char *val)
   memcpy(b + o, esc, el);
   o += el;
   b[o] = '\0';
-  OPENSSL_cleanse(esc, el);
+  evp__wipe(esc, el);
   curl_free(esc);
   *body = b;
   *len = o;
@@ -110,7 +109,7 @@ static evp_err_t install(evp_client_t *c, const char *tok, double life_s, int64_
   evp__client_log(c, EVP_LOG_DEBUG, "token: refreshed, lifetime %.0f s", life_s);
   return EVP_OK;
 nomem:
-  OPENSSL_cleanse(line, tl + 22);
+  evp__wipe(line, tl + 22);
   free(line);
   curl_slist_free_all(l);
   return EVP_ERR_NOMEM;
@@ -125,7 +124,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
       form_add(&body, &len, "client_secret", cf->client_secret) ||
       (cf->audience && form_add(&body, &len, "audience", cf->audience))) {
     if (body) {
-      OPENSSL_cleanse(body, len);
+      evp__wipe(body, len);
       free(body);
     }
     return failed(c, EVP_ERR_NOMEM, 0, "out of memory");
@@ -133,12 +132,12 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
   int64_t t0 = evp__mono_us();
   long status = 0;
   evp_err_t e = evp__client_http_post(c, c->token_url, c->http.tok_headers, body, len, &status);
-  OPENSSL_cleanse(body, len);
+  evp__wipe(body, len);
   free(body);
   if (e != EVP_OK) return failed(c, e, 0, "POST %.120s: %s", c->token_url_shown, c->http.rb.r.err);
   evp__net_resp_t *rs = &c->http.rb.r;
   cJSON *root = cJSON_ParseWithLength(evp__net_resp_text(rs), rs->body.len);
-  if (rs->body.p) OPENSSL_cleanse(rs->body.p, rs->body.len);
+  if (rs->body.p) evp__wipe(rs->body.p, rs->body.len);
   if (status != 200) {
     /* RFC 6749 section 5.2 error response. */
     cJSON *er = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -173,7 +172,7 @@ evp_err_t evp__client_token_refresh(evp_client_t *c) {
     r = install(c, at->valuestring, life, t0);
     if (r != EVP_OK) failed(c, r, 0, "out of memory");
   }
-  if (cJSON_IsString(at)) OPENSSL_cleanse(at->valuestring, strlen(at->valuestring));
+  if (cJSON_IsString(at)) evp__wipe(at->valuestring, strlen(at->valuestring));
   cJSON_Delete(root);
   return r;
 }

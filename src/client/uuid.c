@@ -1,13 +1,13 @@
 /* UUIDv7 (RFC 9562 section 5.7) and RFC 3339 timestamps for filled events.
- * Random bits come from OpenSSL's CSPRNG through a per-thread pool, refilled
- * 4 KiB at a time, so evp_send does not pay a RAND_bytes call per event. The
+ * Random bits come from the crypto backend's CSPRNG (evp__random: OpenSSL's,
+ * or the kernel's) through a per-thread pool, refilled 4 KiB at a time, so
+ * evp_send does not pay a RAND_bytes or getentropy call per event. The
  * pool remembers the fork generation (fork.c) it was filled in: a forked
  * child never reuses the parent's bytes (which would duplicate ids). Not
  * getpid(): that is a system call per event (9% of evp_send's time). */
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>
 #include <time.h>
-#include <openssl/crypto.h>
 #include "client/client_int.h"
 
 #define POOL 4096
@@ -27,7 +27,7 @@ static evp_err_t rnd(unsigned char *out, size_t n) {
   }
   memcpy(out, pool.b + pool.pos, n);
   /* Used bytes are cleared so a memory dump cannot replay past ids' bits. */
-  OPENSSL_cleanse(pool.b + pool.pos, n);
+  evp__wipe(pool.b + pool.pos, n);
   pool.pos += n;
   return EVP_OK;
 }

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <openssl/crypto.h>
 #include "base/base.h"
 #include "json/json.h"
 #include "net/transport.h"
@@ -304,7 +303,7 @@ static int id_ok(const char *id) {
 
 static void free_out(char *out, size_t len) {
   if (out) {
-    OPENSSL_cleanse(out, len);
+    evp__wipe(out, len);
     free(out);
   }
 }

@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <openssl/crypto.h>
 #include "net/transport.h"
 
 static void wipe(evp__buf_t *b) {
-  if (b->p) OPENSSL_cleanse(b->p, b->cap);
+  if (b->p) evp__wipe(b->p, b->cap);
 }
 
 void evp__net_resp_reset(evp__net_resp_t *r) {

@@ -140,9 +140,11 @@ static void tr_poll(void *st, int timeout_ms) {
 }
 
 /* What TLS libraries say when the first bytes back are not a TLS record:
- * the server answered in plain HTTP (OpenSSL and LibreSSL; BoringSSL; GnuTLS). */
+ * the server answered in plain HTTP (OpenSSL and LibreSSL; BoringSSL; GnuTLS;
+ * mbedTLS, MBEDTLS_ERR_SSL_INVALID_RECORD). */
 static const char *const plain_http_words[] = {"wrong version number", "WRONG_VERSION_NUMBER",
-                                               "unexpected TLS packet", NULL};
+                                               "unexpected TLS packet",
+                                               "An invalid SSL record was received", NULL};
 
 /* The error text of a failed request: libcurl's, and in front of it what to
  * do when an https:// URL reached a server that speaks plain HTTP (evpipe

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/crypto.h>
 #include "base/base.h"
 #include "json/json.h"
 #include "token/token_int.h"
@@ -174,7 +173,7 @@ evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub, const char *a
   evp__hmac_compute(s->key->hmac, tok, signed_len, mac);
   tok[signed_len] = '.';
   evp_base64url_encode(mac, sizeof mac, tok + signed_len + 1);
-  OPENSSL_cleanse(mac, sizeof mac);
+  evp__wipe(mac, sizeof mac);
   *tokenp = tok;
   return EVP_OK;
 }

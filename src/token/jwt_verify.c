@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/crypto.h>
 #include "base/base.h"
 #include "json/json.h"
 #include "token/token_int.h"
@@ -274,7 +273,7 @@ evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token, size_t 
     FAIL(EVP_ERR_JWT_BAD_SIGNATURE, "token signature is not a base64url HMAC-SHA256 value");
   evp__hmac_compute(key->hmac, token, (size_t)(d2 - token), mac);
   int bad = evp__ct_memcmp(mac, sig, sizeof mac);
-  OPENSSL_cleanse(mac, sizeof mac);
+  evp__wipe(mac, sizeof mac);
   if (bad) FAIL(EVP_ERR_JWT_BAD_SIGNATURE, "token signature does not match");
 
   /* Claims are only looked at once the signature holds. */
