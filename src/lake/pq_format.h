@@ -17,10 +17,13 @@
 /* enum Encoding */
 #define PQ_ENC_PLAIN 0
 #define PQ_ENC_RLE 3
+#define PQ_ENC_DELTA_BINARY_PACKED 5
+#define PQ_ENC_DELTA_LENGTH_BYTE_ARRAY 6
 #define PQ_ENC_RLE_DICTIONARY 8
 /* enum CompressionCodec */
 #define PQ_CODEC_UNCOMPRESSED 0
 #define PQ_CODEC_SNAPPY 1
+#define PQ_CODEC_ZSTD 6
 /* enum PageType */
 #define PQ_PAGE_DATA 0
 #define PQ_PAGE_DICTIONARY 2

@@ -20,6 +20,7 @@ typedef struct evp__pq_chunk_meta {
   int64_t uncompressed;     /* page headers + uncompressed bodies */
   int64_t compressed;       /* page headers + stored bodies */
   int64_t null_count;
+  int data_enc; /* PQ_ENC_* of the data pages */
   int has_minmax;
   uint32_t min_len, max_len;
   uint8_t min[EVP__PQ_STATS_MAX], max[EVP__PQ_STATS_MAX]; /* PLAIN, no length prefix */
@@ -39,7 +40,8 @@ typedef struct evp__pq_col {
   uint8_t *bools;
   uint64_t *soff; /* STRING: value i is sbytes[soff[i] .. soff[i+1]) */
   evp__buf_t sbytes;
-  uint32_t *didx; /* STRING: dictionary index per value, while dict_on */
+  uint32_t *didx; /* dictionary index per value, while dict_on (strings; integers
+                     unless no_int_dict: their 8 little-endian bytes are the key) */
   int dict_on;
   evp__pq_dict_t dict;
   /* running statistics */
@@ -63,6 +65,7 @@ struct evp__pq_writer {
   int done; /* the file was committed or discarded: only reopen/free remain */
   /* scratch buffers reused for every page */
   evp__buf_t page, comp, hdr;
+  void *zctx; /* ZSTD_CCtx, created on the first ZSTD page */
   uint32_t *scratch;
   size_t cap_scratch;
 };

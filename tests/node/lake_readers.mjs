@@ -1,5 +1,6 @@
-// Reads the Parquet files written by `test_lake --gen DIR` with two
-// independent readers (DuckDB and hyparquet) and compares every value, the
+// Reads the Parquet files written by `test_lake --gen DIR` with three
+// independent readers (DuckDB, hyparquet and parquet-wasm, which is arrow-rs)
+// and compares every value, the
 // column statistics, the encodings/compression, and the answers of filter
 // queries (which DuckDB prunes with the row-group statistics, so wrong
 // statistics show up as wrong counts) against the expected NDJSON.
@@ -8,6 +9,44 @@ import { readFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetReadObjects, parquetMetadataAsync, asyncBufferFromFile } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const parquetWasm = require('parquet-wasm/node');
+const { tableFromIPC } = require('apache-arrow');
+
+// parquet-wasm (arrow-rs) -> rows in the canonical form: 64-bit integers
+// and timestamps as raw bigints (arrow-js would turn timestamps into ms).
+function arrowRows(bytes, cols) {
+  const t = tableFromIPC(parquetWasm.readParquet(bytes).intoIPCStream());
+  const rows = Array.from({ length: t.numRows }, () => ({}));
+  for (const c of cols) {
+    const vec = t.getChild(c.name);
+    let r = 0;
+    for (const d of vec.data) {
+      for (let i = 0; i < d.length; i++, r++) {
+        const valid = !d.nullCount || ((d.nullBitmap[(d.offset + i) >> 3] >> ((d.offset + i) & 7)) & 1);
+        if (!valid) { rows[r][c.name] = null; continue; }
+        if (c.type === 'int64' || c.type === 'timestamp_us') rows[r][c.name] = d.values[d.offset + i];
+        else if (c.type === 'boolean') rows[r][c.name] = Boolean((d.values[(d.offset + i) >> 3] >> ((d.offset + i) & 7)) & 1);
+        else rows[r][c.name] = vec.get(r);
+      }
+    }
+  }
+  return rows;
+}
+
+// Data page encodings the writer may use for a column under the file's
+// options, and those it must not use.
+function allowedEncodings(col, opts) {
+  const delta = { int64: 'DELTA_BINARY_PACKED', timestamp_us: 'DELTA_BINARY_PACKED', string: 'DELTA_LENGTH_BYTE_ARRAY' }[col.type];
+  const off = col.type === 'string' ? opts.no_delta_str : opts.no_delta_int;
+  const dictOk = col.type === 'string' || ((col.type === 'int64' || col.type === 'timestamp_us') && !opts.no_int_dict);
+  const allow = new Set(['PLAIN', 'RLE']);
+  if (dictOk) allow.add('RLE_DICTIONARY');
+  if (delta && !off) allow.add(delta);
+  return { allow, nodict: delta && !off ? delta : 'PLAIN' };
+}
 
 const dir = process.argv[2];
 let passed = 0, failed = 0;
@@ -98,7 +137,9 @@ await con.run("SET threads TO 1");
 const q = async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJS();
 
 const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8'));
-for (const ds of manifest) {
+// One dataset; a reader that throws (a file it cannot read) is a failure of
+// that dataset, and the others are still checked.
+async function checkDataset(ds) {
   const file = `${dir}/${ds.name}.parquet`;
   const lines = readFileSync(`${dir}/${ds.name}.ndjson`, 'utf8').split('\n').filter((l) => l.length);
   const expected = lines.map((l) => {
@@ -131,6 +172,7 @@ for (const ds of manifest) {
       stats_null_count, stats_min_value, stats_max_value FROM parquet_metadata('${file}') ORDER BY row_group_id, column_id`);
   check(md.length === groups.length * ds.columns.length, `${ds.name}: DuckDB sees ${groups.length} row groups`, `${md.length} chunks`);
   let mdBad = [];
+  const seenEnc = new Set();
   for (const m of md) {
     const g = Number(m.row_group_id), col = ds.columns[Number(m.column_id)];
     const st = rgStats(col, groups[g]);
@@ -147,14 +189,29 @@ for (const ds of manifest) {
       const wantDict = ds.expect_dict[col.name][g];
       if (encs.includes('RLE_DICTIONARY') !== wantDict) mdBad.push(`rg${g} ${col.name} encodings ${encs}, dictionary expected ${wantDict}`);
     }
-    if (!/\bPLAIN\b/.test(encs) || (col.optional && !/\bRLE\b/.test(encs)))
-      mdBad.push(`rg${g} ${col.name} encodings ${encs}`);
+    // Exactly the encodings the options allow: a dictionary (PLAIN page +
+    // RLE_DICTIONARY) or the column's non-dictionary encoding, RLE levels.
+    const { allow, nodict } = allowedEncodings(col, ds.opts);
+    const list = encs.split(/,\s*/);
+    const want = list.includes('RLE_DICTIONARY') ? ['PLAIN', 'RLE', 'RLE_DICTIONARY'] : [nodict, 'RLE'];
+    if (!list.every((e) => allow.has(e)) || want.some((e) => !list.includes(e)) || list.length !== new Set(want).size)
+      mdBad.push(`rg${g} ${col.name} encodings ${encs}, allowed ${[...allow]}`);
+    seenEnc.add(`${col.type}:${list.includes('RLE_DICTIONARY') ? 'RLE_DICTIONARY' : nodict}`);
   }
   check(mdBad.length === 0, `${ds.name}: DuckDB parquet_metadata`, mdBad.slice(0, 5).join('; '));
+  // The defaults really use every encoding on the mixed dataset, so the
+  // value checks above and below exercise them.
+  if (ds.name === 'types') {
+    const want = ['int64:RLE_DICTIONARY', 'int64:DELTA_BINARY_PACKED', 'timestamp_us:DELTA_BINARY_PACKED', 'string:DELTA_LENGTH_BYTE_ARRAY', 'string:RLE_DICTIONARY'];
+    check(want.every((e) => seenEnc.has(e)), `${ds.name}: default options use dictionary, DELTA_BINARY_PACKED and DELTA_LENGTH_BYTE_ARRAY`, [...seenEnc].join(' '));
+  }
+  if (ds.variant === 'plain')
+    check([...seenEnc].every((e) => e.endsWith(':PLAIN') || e === 'string:RLE_DICTIONARY'), `${ds.name}: only PLAIN and string dictionaries`, [...seenEnc].join(' '));
 
   // ---------------- DuckDB: filters pruned by statistics give exact counts
+  // (statistics do not depend on the encodings: the default variant only)
   let filt = 0, filtBad = [];
-  for (const col of ds.columns) {
+  for (const col of ds.variant === '' ? ds.columns : []) {
     if (col.type === 'boolean') continue;
     const thresholds = [];
     for (const grp of groups) {
@@ -176,7 +233,11 @@ for (const ds of manifest) {
       }
     }
   }
-  check(filtBad.length === 0, `${ds.name}: DuckDB ${filt} filter counts`, filtBad.slice(0, 5).join('; '));
+  if (ds.variant === '') check(filtBad.length === 0, `${ds.name}: DuckDB ${filt} filter counts`, filtBad.slice(0, 5).join('; '));
+
+  // ---------------- parquet-wasm (arrow-rs): values
+  const wasmRows = arrowRows(readFileSync(file), ds.columns);
+  compareRows(`${ds.name}: parquet-wasm`, ds.columns, expected, wasmRows);
 
   // ---------------- hyparquet: values and metadata
   const buf = await asyncBufferFromFile(file);
@@ -225,5 +286,12 @@ for (const ds of manifest) {
   check(Array.isArray(meta.column_orders) ? meta.column_orders.length === ds.columns.length : true, `${ds.name}: column orders`);
 }
 
+for (const ds of manifest) {
+  try {
+    await checkDataset(ds);
+  } catch (e) {
+    check(false, `${ds.name}: a reader failed`, String(e?.message ?? e).slice(0, 300));
+  }
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
