@@ -88,7 +88,15 @@ static void column_chunk(evp__tc_t *t, const evp__pq_writer_t *w, const evp__pq_
   evp__tc_field_i64(t, PQ_CMD_DATA_PAGE_OFFSET, m->data_page_offset);
   if (dict) evp__tc_field_i64(t, PQ_CMD_DICT_PAGE_OFFSET, m->dict_page_offset);
   statistics(t, c, m);
-  evp__tc_struct_end(t); /* ColumnMetaData */
+  evp__tc_struct_end(t);   /* ColumnMetaData */
+  if (m->oi_offset >= 0) { /* the page index (pq_page_index.c) */
+    evp__tc_field_i64(t, PQ_CC_OFFSET_INDEX_OFFSET, m->oi_offset);
+    evp__tc_field_i32(t, PQ_CC_OFFSET_INDEX_LENGTH, m->oi_length);
+  }
+  if (m->ci_offset >= 0) {
+    evp__tc_field_i64(t, PQ_CC_COLUMN_INDEX_OFFSET, m->ci_offset);
+    evp__tc_field_i32(t, PQ_CC_COLUMN_INDEX_LENGTH, m->ci_length);
+  }
   evp__tc_struct_end(t); /* ColumnChunk */
 }
 

@@ -85,7 +85,10 @@ static void col_reset(const evp__pq_options_t *o, evp__pq_col_t *c) {
 static void writer_free(evp__pq_writer_t *w) {
   for (size_t i = 0; i < w->ncols; i++) col_free(&w->cols[i]);
   free(w->cols);
-  for (size_t g = 0; g < w->nrgs; g++) free(w->rgs[g].cols);
+  for (size_t g = 0; g < w->nrgs; g++) {
+    for (size_t i = 0; i < w->ncols; i++) evp__pq_chunk_free(&w->rgs[g].cols[i]);
+    free(w->rgs[g].cols);
+  }
   free(w->rgs);
   for (size_t i = 0; i < w->opt.nkv; i++) {
     free((char *)w->opt.kv[i].key);
@@ -207,7 +210,10 @@ evp_err_t evp__pq_writer_reopen(evp__pq_writer_t *w, const char *dir, const char
   if (!w->done)
     return evp__seterr(errstr, errstr_size, EVP_ERR_STATE,
                        "parquet: reopen needs a finished or discarded writer");
-  for (size_t g = 0; g < w->nrgs; g++) free(w->rgs[g].cols);
+  for (size_t g = 0; g < w->nrgs; g++) {
+    for (size_t i = 0; i < w->ncols; i++) evp__pq_chunk_free(&w->rgs[g].cols[i]);
+    free(w->rgs[g].cols);
+  }
   w->nrgs = 0;
   w->rows = 0;
   w->total_rows = 0;
@@ -381,8 +387,7 @@ static int data_encoding(const evp__pq_options_t *o, const evp__pq_col_t *c) {
   }
 }
 
-/* Unsigned byte-wise order, as Parquet's TypeDefinedOrder for strings. */
-static int bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
+int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
   size_t n = la < lb ? la : lb;
   int r = n ? memcmp(a, b, n) : 0;
   return r < 0 || (r == 0 && la < lb);
@@ -432,11 +437,11 @@ static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
         p = c->sbytes.p + c->soff[k];
         l = (size_t)(c->soff[k + 1] - c->soff[k]);
       }
-      if (!found || bytes_less(p, l, pmin, ln)) {
+      if (!found || evp__pq_bytes_less(p, l, pmin, ln)) {
         pmin = p;
         ln = l;
       }
-      if (!found || bytes_less(pmax, lx, p, l)) {
+      if (!found || evp__pq_bytes_less(pmax, lx, p, l)) {
         pmax = p;
         lx = l;
       }
@@ -464,6 +469,7 @@ static evp_err_t write_chunk(evp__pq_writer_t *w, evp__pq_col_t *c, evp__pq_chun
                              char *errstr, size_t errstr_size) {
   evp_err_t e;
   m->start = (int64_t)w->file.offset;
+  m->ci_offset = m->oi_offset = -1;
   m->data_page_offset = -1;
   m->dict_page_offset = -1;
   m->num_values = (int64_t)w->rows;
@@ -497,7 +503,11 @@ static evp_err_t write_chunk(evp__pq_writer_t *w, evp__pq_col_t *c, evp__pq_chun
     }
     if ((e = encode_data_page(w, c, r0, r, v0, v, enc)))
       return evp__seterr(errstr, errstr_size, e, "parquet: out of memory encoding a page");
+    int64_t at = (int64_t)w->file.offset;
     if ((e = write_page(w, m, PQ_PAGE_DATA, (int32_t)(r - r0), enc, errstr, errstr_size))) return e;
+    if (!w->opt.no_page_index &&
+        (e = evp__pq_page_note(c, m, at, (int64_t)w->file.offset - at, r0, r, v0, v)))
+      return evp__seterr(errstr, errstr_size, e, "parquet: out of memory (page index)");
   }
   finish_stats(c, m);
   return EVP_OK;
@@ -743,6 +753,7 @@ evp_err_t evp__pq_writer_finish(evp__pq_writer_t *w, uint64_t *file_size, char *
   if (w->failed)
     e = evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "parquet: writer failed earlier");
   if (!e) e = flush_row_group(w, errstr, errstr_size);
+  if (!e && !w->opt.no_page_index) e = evp__pq_page_index_write(w, errstr, errstr_size);
   if (!e) {
     w->page.len = 0;
     e = evp__pq_footer_encode(w, &w->page);

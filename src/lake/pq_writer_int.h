@@ -11,6 +11,17 @@
  * rather than truncated (a truncated max would need a valid UTF-8 successor). */
 #define EVP__PQ_STATS_MAX 256
 
+/* One data page, for the page index (pq_page_index.c). */
+typedef struct evp__pq_page_meta {
+  int64_t offset;    /* of its page header */
+  int32_t size;      /* header + stored body */
+  int64_t first_row; /* within the row group */
+  int64_t null_count;
+  int all_null;
+  uint32_t min_len, max_len;
+  uint8_t min[EVP__PQ_STATS_MAX], max[EVP__PQ_STATS_MAX]; /* PLAIN, no length prefix */
+} evp__pq_page_meta_t;
+
 /* What the footer needs about one column chunk. */
 typedef struct evp__pq_chunk_meta {
   int64_t start; /* first byte of the chunk */
@@ -24,6 +35,12 @@ typedef struct evp__pq_chunk_meta {
   int has_minmax;
   uint32_t min_len, max_len;
   uint8_t min[EVP__PQ_STATS_MAX], max[EVP__PQ_STATS_MAX]; /* PLAIN, no length prefix */
+  /* page index: the pages, and where their ColumnIndex / OffsetIndex went */
+  evp__pq_page_meta_t *pages;
+  size_t npages, cap_pages;
+  int no_column_index;          /* a page's bounds cannot be given (NaN, long string) */
+  int64_t ci_offset, oi_offset; /* -1: not written */
+  int32_t ci_length, oi_length;
 } evp__pq_chunk_meta_t;
 
 typedef struct evp__pq_rg_meta {
@@ -69,6 +86,18 @@ struct evp__pq_writer {
   uint32_t *scratch;
   size_t cap_scratch;
 };
+
+/* Unsigned byte-wise order, as Parquet's TypeDefinedOrder for strings. */
+int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb);
+
+/* Page index (pq_page_index.c). Record data page [r0, r1) of rows holding
+ * values [v0, v1) of @p c, written at @p offset with @p size bytes. */
+evp_err_t evp__pq_page_note(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, int64_t offset,
+                            int64_t size, size_t r0, size_t r1, size_t v0, size_t v1);
+/* Write every chunk's ColumnIndex, then every OffsetIndex, at the file's
+ * current end (before the footer), and note their places in the chunks. */
+evp_err_t evp__pq_page_index_write(evp__pq_writer_t *w, char *errstr, size_t errstr_size);
+void evp__pq_chunk_free(evp__pq_chunk_meta_t *m);
 
 /* Serialize the FileMetaData into @p out. */
 evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__buf_t *out);

@@ -7,7 +7,7 @@
 // Usage: node lake_readers.mjs DIR   -> prints "N passed, N failed"
 import { readFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { parquetReadObjects, parquetMetadataAsync, asyncBufferFromFile } from 'hyparquet';
+import { parquetReadObjects, parquetMetadataAsync, asyncBufferFromFile, readColumnIndex, readOffsetIndex } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { createRequire } from 'node:module';
 
@@ -276,6 +276,56 @@ async function checkDataset(ds) {
     if (cc.meta_data.codec !== wantCodec) stBad.push(`rg${g} ${col.name} codec ${cc.meta_data.codec}`);
   }));
   check(stBad.length === 0, `${ds.name}: hyparquet statistics`, stBad.slice(0, 5).join('; '));
+
+  // ---------------- hyparquet: the page index (ColumnIndex + OffsetIndex)
+  // Pages must tile each chunk's data pages exactly, and every page's
+  // bounds, null count and all-null flag must match its rows.
+  let piBad = [], piChunks = 0;
+  const bytesAll = new Uint8Array(readFileSync(file));
+  const view = (off, len) => ({ view: new DataView(bytesAll.buffer, bytesAll.byteOffset + Number(off), Number(len)), offset: 0 });
+  meta2.row_groups.forEach((rg, g) => rg.columns.forEach((cc, i) => {
+    const col = ds.columns[i], md = cc.meta_data, where = `rg${g} ${col.name}`;
+    if (ds.opts.no_page_index) {
+      if (cc.offset_index_offset !== undefined || cc.column_index_offset !== undefined) piBad.push(`${where}: page index written though turned off`);
+      return;
+    }
+    if (cc.offset_index_offset === undefined) { piBad.push(`${where}: no OffsetIndex`); return; }
+    const oi = readOffsetIndex(view(cc.offset_index_offset, cc.offset_index_length));
+    const locs = oi.page_locations, n = locs.length;
+    if (!n || Number(locs[0].first_row_index) !== 0 || BigInt(locs[0].offset) !== BigInt(md.data_page_offset)) piBad.push(`${where}: first page ${JSON.stringify(locs[0], (k, v) => typeof v === 'bigint' ? String(v) : v)}`);
+    const start = md.dictionary_page_offset !== undefined ? BigInt(md.dictionary_page_offset) : BigInt(md.data_page_offset);
+    const end = start + BigInt(md.total_compressed_size);
+    for (let k = 0; k < n; k++) {
+      const next = k + 1 < n ? BigInt(locs[k + 1].offset) : end;
+      if (BigInt(locs[k].offset) + BigInt(locs[k].compressed_page_size) !== next) piBad.push(`${where}: page ${k} does not end where the next starts`);
+      if (k && !(Number(locs[k].first_row_index) > Number(locs[k - 1].first_row_index))) piBad.push(`${where}: first_row_index not increasing`);
+    }
+    const rows = groups[g];
+    const slices = locs.map((l, k) => rows.slice(Number(l.first_row_index), k + 1 < n ? Number(locs[k + 1].first_row_index) : rows.length));
+    const bounded = slices.every((sl) => { const st = rgStats(col, sl); return st.hasMinMax || st.nulls === sl.length; });
+    if (!bounded) {
+      if (cc.column_index_offset !== undefined) piBad.push(`${where}: ColumnIndex despite NaN or long strings`);
+      return;
+    }
+    if (cc.column_index_offset === undefined) { piBad.push(`${where}: no ColumnIndex`); return; }
+    const ci = readColumnIndex(view(cc.column_index_offset, cc.column_index_length), meta2.schema[i + 1], parsers);
+    piChunks++;
+    if (ci.null_pages.length !== n || ci.min_values.length !== n || ci.null_counts.length !== n) { piBad.push(`${where}: ColumnIndex has ${ci.null_pages.length} pages, OffsetIndex ${n}`); return; }
+    slices.forEach((sl, k) => {
+      const st = rgStats(col, sl), allNull = st.nulls === sl.length;
+      if (ci.null_pages[k] !== allNull || Number(ci.null_counts[k]) !== st.nulls) piBad.push(`${where} page ${k}: nulls ${ci.null_pages[k]}/${ci.null_counts[k]} want ${allNull}/${st.nulls}`);
+      if (!allNull) {
+        const norm = (v) => (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' || typeof v === 'boolean') ? v : String(v);
+        if (!same(col.type, norm(ci.min_values[k]), st.min) || !same(col.type, norm(ci.max_values[k]), st.max))
+          piBad.push(`${where} page ${k}: bounds ${show(norm(ci.min_values[k]))}/${show(norm(ci.max_values[k]))} want ${show(st.min)}/${show(st.max)}`);
+      }
+    });
+    if ((col.type === 'int64' || col.type === 'timestamp_us') && ci.boundary_order === 'ASCENDING') {
+      const live = slices.map((sl) => rgStats(col, sl)).filter((st) => st.hasMinMax);
+      if (live.some((st, k) => k && (st.min < live[k - 1].min || st.max < live[k - 1].max))) piBad.push(`${where}: ASCENDING but not sorted`);
+    }
+  }));
+  check(piBad.length === 0, `${ds.name}: hyparquet page index (${piChunks} column indexes)`, piBad.slice(0, 5).join('; '));
   if (ds.name === 'one') {
     const kv = meta.key_value_metadata || [];
     check(kv.length === 2 && kv[0].key === 'evpipe.schema' && kv[0].value === 'events v1 \u2713' &&
