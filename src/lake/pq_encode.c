@@ -1,6 +1,7 @@
 /* Parquet encodings: RLE/bit-packed hybrid, PLAIN booleans, dictionary
  * builder, UTF-8 check. See the Parquet Encodings.md document. */
 #include <stdlib.h>
+#include <string.h>
 #include "base/base.h"
 #include "json/json.h"
 #include "lake/pq_encode.h"
@@ -153,7 +154,7 @@ evp_err_t evp__pq_delta_encode(evp__buf_t *out, const uint64_t *v, size_t n) {
 }
 
 evp_err_t evp__pq_delta_encode_u32(evp__buf_t *out, const uint32_t *v, size_t n) {
-  uint64_t tmp[256];
+  uint64_t tmp[256] = {0};
   /* one delta stream: widen all values at once */
   uint64_t *w = n <= 256 ? tmp : malloc(n * sizeof *w);
   if (!w) return EVP_ERR_NOMEM;
@@ -173,6 +174,12 @@ evp_err_t evp__pq_plain_bool(evp__buf_t *out, const uint8_t *v, size_t n) {
     evp__buf_u8(out, b);
   }
   return EVP_OK;
+}
+
+int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
+  size_t n = la < lb ? la : lb;
+  int r = n ? memcmp(a, b, n) : 0;
+  return r < 0 || (r == 0 && la < lb);
 }
 
 int evp__pq_utf8_valid(const uint8_t *s, size_t n) { return evp__utf8_valid((const char *)s, n); }

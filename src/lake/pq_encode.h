@@ -33,6 +33,10 @@ evp_err_t evp__pq_delta_encode(evp__buf_t *out, const uint64_t *v, size_t n);
 /* The same for values given as 32-bit unsigned lengths. */
 evp_err_t evp__pq_delta_encode_u32(evp__buf_t *out, const uint32_t *v, size_t n);
 
+/* 1 when a[0..la) sorts before b[0..lb) in unsigned byte-wise order (Parquet's
+ * TypeDefinedOrder for strings: statistics and the page index). */
+int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb);
+
 /* 1 when @p s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
  * points above U+10FFFF), else 0. Readers such as DuckDB reject invalid
  * UTF-8 in String columns, so the writer refuses it up front. */

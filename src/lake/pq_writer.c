@@ -387,12 +387,6 @@ static int data_encoding(const evp__pq_options_t *o, const evp__pq_col_t *c) {
   }
 }
 
-int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
-  size_t n = la < lb ? la : lb;
-  int r = n ? memcmp(a, b, n) : 0;
-  return r < 0 || (r == 0 && la < lb);
-}
-
 static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
   m->null_count = c->null_count;
   m->has_minmax = 0;

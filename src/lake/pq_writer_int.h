@@ -87,9 +87,6 @@ struct evp__pq_writer {
   size_t cap_scratch;
 };
 
-/* Unsigned byte-wise order, as Parquet's TypeDefinedOrder for strings. */
-int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb);
-
 /* Page index (pq_page_index.c). Record data page [r0, r1) of rows holding
  * values [v0, v1) of @p c, written at @p offset with @p size bytes. */
 evp_err_t evp__pq_page_note(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, int64_t offset,
