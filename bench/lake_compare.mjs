@@ -47,7 +47,7 @@ if (cmd === 'write') {
     per.push(Object.fromEntries(r.map((x) => [x.col, Number(x.b)])));
   }
   const names = Object.keys(per[0]);
-  console.log(['column', ...files.map((f) => f.split('/').slice(-5, -3).join('/') || f)].join('\t'));
+  console.log(['column', ...files.map((f) => f.split('/').slice(-5, -4).join('/') || f)].join('\t'));
   for (const n of names) console.log([n, ...per.map((p) => (p[n] / events).toFixed(2))].join('\t'));
   console.log(['(chunks)', ...per.map((p) => (Object.values(p).reduce((a, b) => a + b, 0) / events).toFixed(2))].join('\t'));
 } else if (cmd === 'queries') {
@@ -57,8 +57,13 @@ if (cmd === 'write') {
   const tA = {}, tB = {};
   for (const f of files) { tA[f] = []; tB[f] = []; }
   const time = async (con, sql) => { const t0 = process.hrtime.bigint(); await runQuery(con, sql); return Number(process.hrtime.bigint() - t0) / 1e6; };
-  // One warm-up each (file cache, metadata), then interleaved rounds.
-  for (const f of files) { const sql = readFileSync(join(qdir, f), 'utf8'); await time(a, sql); await time(b, sql); }
+  // One warm-up each (file cache, metadata) that also compares the answers,
+  // then interleaved rounds.
+  const equal = {};
+  for (const f of files) {
+    const sql = readFileSync(join(qdir, f), 'utf8');
+    equal[f] = JSON.stringify(await runQuery(a, sql)) === JSON.stringify(await runQuery(b, sql));
+  }
   for (let r = 0; r < Number(runs); r++)
     for (const f of files) {
       const sql = readFileSync(join(qdir, f), 'utf8');
@@ -66,13 +71,14 @@ if (cmd === 'write') {
       tB[f].push(await time(b, sql));
     }
   let sumA = 0, sumB = 0;
-  console.log('query\tA_ms\tB_ms\tA/B');
+  console.log('query\tA_ms\tB_ms\tA/B\tsame answers');
   for (const f of files) {
     const ma = median(tA[f]), mb = median(tB[f]);
     sumA += ma; sumB += mb;
-    console.log(`${f}\t${ma.toFixed(1)}\t${mb.toFixed(1)}\t${(ma / mb).toFixed(2)}`);
+    console.log(`${f}\t${ma.toFixed(1)}\t${mb.toFixed(1)}\t${(ma / mb).toFixed(2)}\t${equal[f] ? 'yes' : 'NO'}`);
   }
   console.log(`total\t${sumA.toFixed(1)}\t${sumB.toFixed(1)}\t${(sumA / sumB).toFixed(2)}`);
+  if (!Object.values(equal).every(Boolean)) process.exitCode = 1;
 } else {
   console.error('usage: node lake_compare.mjs write|columns|queries ...');
   process.exit(2);
