@@ -13,6 +13,7 @@
  *   nostrdelta      near-unique strings PLAIN instead of DELTA_LENGTH_BYTE_ARRAY
  *   nopageindex     no ColumnIndex/OffsetIndex
  *   rg:ROWS         rows per row group
+ *   page:BYTES      target data page size
  * (default: one variant "default" with the writer's default options).
  * Writes OUT_DIR/rows.ndjson (the rows: strings, numbers, timestamps as
  * microseconds; what DuckDB and gzip get), OUT_DIR/columns.tsv (name, type,
@@ -105,6 +106,8 @@ static int parse_variant(const char *spec, char *name, size_t nn, evp__pq_option
       o->no_delta_str = 1;
     else if (strcmp(t, "nopageindex") == 0)
       o->no_page_index = 1;
+    else if (strncmp(t, "page:", 5) == 0)
+      o->page_bytes = (size_t)strtoull(t + 5, NULL, 10);
     else if (strncmp(t, "rg:", 3) == 0)
       o->row_group_rows = (size_t)strtoull(t + 3, NULL, 10);
     else

@@ -25,6 +25,20 @@ static int get_varint(const uint8_t *p, size_t n, size_t *at, uint64_t *v) {
   return 0;
 }
 
+/* Value of @p bw (0..64) bits starting at bit @p bit of @p q, LSB first. Reads
+ * only the bytes that hold those bits, so a caller that checked the
+ * miniblock's length is in bounds. */
+static uint64_t get_bits(const uint8_t *q, size_t bit, int bw) {
+  if (bw == 0) return 0;
+  size_t byte = bit >> 3;
+  int sh = (int)(bit & 7), need = (sh + bw + 7) / 8; /* 1..9 bytes */
+  uint64_t x = 0;
+  for (int i = 0; i < need && i < 8; i++) x |= (uint64_t)q[byte + (size_t)i] << (8 * i);
+  x >>= sh;
+  if (need == 9) x |= (uint64_t)q[byte + 8] << (64 - sh);
+  return bw == 64 ? x : x & (((uint64_t)1 << bw) - 1);
+}
+
 static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 evp_err_t evp__pq_delta_decode(const uint8_t *p, size_t n, uint64_t *out, size_t max, size_t *count,
@@ -59,11 +73,8 @@ evp_err_t evp__pq_delta_decode(const uint8_t *p, size_t n, uint64_t *out, size_t
       size_t bytes = per_mini * (size_t)bw / 8;
       if (n - at < bytes) return BAD("delta: truncated miniblock");
       const uint8_t *q = p + at;
-      size_t bit = 0;
       for (size_t k = 0; k < per_mini && got < total; k++) {
-        uint64_t x = 0;
-        for (int b = 0; b < bw; b++, bit++) x |= (uint64_t)((q[bit >> 3] >> (bit & 7)) & 1) << b;
-        prev += mind + x; /* wrapping, as the writer's deltas */
+        prev += mind + get_bits(q, k * (size_t)bw, bw); /* wrapping, as the writer's deltas */
         out[got++] = prev;
       }
       at += bytes;
