@@ -31,28 +31,13 @@
 #include "lake/lake.h"
 #include "lake/lake_row.h"
 #include "base/files.h"
+#include "json/json.h"
 #include "table/table.h"
 
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *p = malloc((size_t)n + 1);
-  if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-    free(p);
-    p = NULL;
-  }
-  if (p) p[n] = 0;
-  fclose(f);
-  return p;
 }
 
 /* The rows, built once: values with their strings copied into one arena. */
@@ -62,18 +47,10 @@ typedef struct {
   size_t n, ncols;
 } rows_t;
 
-static void json_str(FILE *f, const char *s, size_t n) {
-  fputc('"', f);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
-  fputc('"', f);
+/* A JSON string of s[0..n) on @p f (the project's one JSON string writer). */
+static void json_str(FILE *f, evp__buf_t *tmp, const char *s, size_t n) {
+  tmp->len = 0;
+  if (evp__buf_json_str(tmp, s, n) == EVP_OK) fwrite(tmp->p, 1, tmp->len, f);
 }
 
 static int parse_variant(const char *spec, char *name, size_t nn, evp__pq_options_t *o) {
@@ -117,15 +94,16 @@ static int parse_variant(const char *spec, char *name, size_t nn, evp__pq_option
 }
 
 static int build_rows(size_t n, const char *out_dir, rows_t *r, const evp__pq_column_t **cols) {
-  char *schema = slurp("examples/schemas/glue-data-catalog-json-schema.json");
-  if (!schema) {
-    fprintf(stderr, "cannot read the schema (run from the project root)\n");
+  char err[512], *schema;
+  size_t slen;
+  if (evp__file_read("examples/schemas/glue-data-catalog-json-schema.json", (size_t)1 << 20, 0,
+                     &schema, &slen, NULL, err, sizeof err)) {
+    fprintf(stderr, "cannot read the schema (run from the project root): %s\n", err);
     return -1;
   }
-  char err[512];
   evp__table_t *t;
   evp__row_builder_t *rb;
-  if (evp__table_parse(schema, strlen(schema), &t, err, sizeof err) ||
+  if (evp__table_parse(schema, slen, &t, err, sizeof err) ||
       evp__row_builder_new(t, &rb, err, sizeof err)) {
     fprintf(stderr, "table: %s\n", err);
     return -1;
@@ -154,6 +132,7 @@ static int build_rows(size_t n, const char *out_dir, rows_t *r, const evp__pq_co
   int64_t t0_us = (int64_t)bench_events_clock * 1000000;
   uint64_t seed = 88172645463325252ULL;
   char ev[1024];
+  evp__buf_t jb = {0};
   for (size_t i = 0; i < n; i++) {
     size_t len = make_event(&seed, (long)i, ev, sizeof ev);
     /* One request of 500 events per 1.25 ms: 400k events/s, as bench_ingest. */
@@ -171,7 +150,7 @@ static int build_rows(size_t n, const char *out_dir, rows_t *r, const evp__pq_co
     for (size_t c = 0; c < r->ncols; c++) {
       dst[c] = row[c];
       if (c) fputc(',', nd);
-      json_str(nd, (*cols)[c].name, strlen((*cols)[c].name));
+      json_str(nd, &jb, (*cols)[c].name, strlen((*cols)[c].name));
       fputc(':', nd);
       if (row[c].is_null) {
         fputs("null", nd);
@@ -186,7 +165,7 @@ static int build_rows(size_t n, const char *out_dir, rows_t *r, const evp__pq_co
         memcpy(r->arena + used, row[c].v.s.ptr, row[c].v.s.len);
         dst[c].v.s.ptr = r->arena + used;
         used += row[c].v.s.len;
-        json_str(nd, row[c].v.s.ptr, row[c].v.s.len);
+        json_str(nd, &jb, row[c].v.s.ptr, row[c].v.s.len);
         break;
       case EVP__PQ_INT64:
       case EVP__PQ_TIMESTAMP_US: fprintf(nd, "%" PRId64, row[c].v.i64); break;
