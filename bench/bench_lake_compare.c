@@ -10,7 +10,8 @@
  *   snappy | zstd | zstd:LEVEL | none      codec
  *   nodelta         INT64/TIMESTAMP columns PLAIN instead of DELTA_BINARY_PACKED
  *   nointdict       no dictionary for INT64/TIMESTAMP columns
- *   nostrdelta      near-unique strings PLAIN instead of DELTA_LENGTH_BYTE_ARRAY
+ *   nostrdelta      near-unique strings PLAIN instead of DELTA_(LENGTH_)BYTE_ARRAY
+ *   noprefix        ... DELTA_LENGTH_BYTE_ARRAY even when values share prefixes
  *   nopageindex     no ColumnIndex/OffsetIndex
  *   rg:ROWS         rows per row group
  *   page:BYTES      target data page size
@@ -81,6 +82,8 @@ static int parse_variant(const char *spec, char *name, size_t nn, evp__pq_option
       o->no_int_dict = 1;
     else if (strcmp(t, "nostrdelta") == 0)
       o->no_delta_str = 1;
+    else if (strcmp(t, "noprefix") == 0)
+      o->no_prefix_str = 1;
     else if (strcmp(t, "nopageindex") == 0)
       o->no_page_index = 1;
     else if (strncmp(t, "page:", 5) == 0)

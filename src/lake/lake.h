@@ -63,6 +63,7 @@ typedef struct evp__pq_options {
   int no_delta_int;       /* INT64/TIMESTAMP: no DELTA_BINARY_PACKED (PLAIN instead) */
   int no_int_dict;        /* INT64/TIMESTAMP: no dictionary */
   int no_delta_str;       /* strings without a dictionary: PLAIN, not DELTA_LENGTH_BYTE_ARRAY */
+  int no_prefix_str;      /* ... nor DELTA_BYTE_ARRAY (chosen when values share prefixes) */
   int no_page_index;      /* no ColumnIndex/OffsetIndex after the row groups */
   const evp__pq_kv_t *kv; /* optional key_value_metadata, copied at open */
   size_t nkv;

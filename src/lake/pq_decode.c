@@ -108,6 +108,45 @@ evp_err_t evp__pq_dlba_decode(const uint8_t *p, size_t n, size_t nvalues, size_t
   return e;
 }
 
+evp_err_t evp__pq_dba_decode(const uint8_t *p, size_t n, size_t nvalues, evp__buf_t *bytes,
+                             size_t *off, uint32_t *len, char *errstr, size_t errstr_size) {
+  if (nvalues > SIZE_MAX / (2 * sizeof(uint64_t))) return BAD("dba: too many values");
+  uint64_t *pre = malloc((nvalues ? nvalues : 1) * 2 * sizeof *pre), *suf = pre + nvalues;
+  if (!pre) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "dba: out of memory");
+  size_t count = 0, at = 0, used = 0;
+  evp_err_t e = evp__pq_delta_decode(p, n, pre, nvalues, &count, &used, errstr, errstr_size);
+  if (!e && count != nvalues) e = BAD("dba: %zu prefix lengths for %zu values", count, nvalues);
+  at = used;
+  if (!e)
+    e = evp__pq_delta_decode(p + at, n - at, suf, nvalues, &count, &used, errstr, errstr_size);
+  if (!e && count != nvalues) e = BAD("dba: %zu suffix lengths for %zu values", count, nvalues);
+  at += used;
+  for (size_t i = 0; !e && i < nvalues; i++) {
+    uint64_t plen = i ? len[i - 1] : 0;
+    if (pre[i] > plen) {
+      e = BAD("dba: value %zu shares %llu bytes of a %llu-byte predecessor", i,
+              (unsigned long long)pre[i], (unsigned long long)plen);
+      break;
+    }
+    if (suf[i] > n - at || pre[i] + suf[i] > UINT32_MAX) {
+      e = BAD("dba: value %zu runs past the page", i);
+      break;
+    }
+    size_t o = bytes->len;
+    if (evp__buf_reserve(bytes, (size_t)(pre[i] + suf[i]))) {
+      e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "dba: out of memory");
+      break;
+    }
+    if (pre[i]) evp__buf_raw(bytes, bytes->p + off[i - 1], (size_t)pre[i]);
+    evp__buf_raw(bytes, p + at, (size_t)suf[i]);
+    at += (size_t)suf[i];
+    off[i] = o;
+    len[i] = (uint32_t)(pre[i] + suf[i]);
+  }
+  free(pre);
+  return e;
+}
+
 evp_err_t evp__pq_decompress(evp__pq_codec_t codec, const uint8_t *in, size_t in_len, uint8_t *out,
                              size_t out_len, char *errstr, size_t errstr_size) {
   switch (codec) {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "evpipe/error.h"
+#include "base/buf.h"
 #include "lake/lake.h"
 
 /* Decode one DELTA_BINARY_PACKED stream at @p p[0..n): its value count goes
@@ -25,6 +26,15 @@ evp_err_t evp__pq_delta_decode(const uint8_t *p, size_t n, uint64_t *out, size_t
  * @p off and @p len hold nvalues entries, the caller's). */
 evp_err_t evp__pq_dlba_decode(const uint8_t *p, size_t n, size_t nvalues, size_t *off,
                               uint32_t *len, char *errstr, size_t errstr_size);
+
+/* Decode DELTA_BYTE_ARRAY of exactly @p nvalues values at @p p[0..n): prefix
+ * lengths and suffix lengths (two DELTA_BINARY_PACKED streams), then the
+ * suffixes. Value i (its first prefix[i] bytes are value i-1's) is rebuilt
+ * into @p bytes (appended; the caller's buffer) at bytes->p[off[i] ..
+ * off[i] + len[i]). A prefix longer than the previous value, a first
+ * prefix other than 0, or suffixes past the page are EVP_ERR_INVALID_ARG. */
+evp_err_t evp__pq_dba_decode(const uint8_t *p, size_t n, size_t nvalues, evp__buf_t *bytes,
+                             size_t *off, uint32_t *len, char *errstr, size_t errstr_size);
 
 /* Decompress a page body stored with @p codec into exactly @p out_len bytes
  * (the page header's uncompressed size): EVP_ERR_INVALID_ARG when the body is

@@ -176,6 +176,40 @@ evp_err_t evp__pq_plain_bool(evp__buf_t *out, const uint8_t *v, size_t n) {
   return EVP_OK;
 }
 
+evp_err_t evp__pq_dlba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64_t *soff, size_t n,
+                              uint32_t *scratch) {
+  for (size_t i = 0; i < n; i++) scratch[i] = (uint32_t)(soff[i + 1] - soff[i]);
+  evp_err_t e = evp__pq_delta_encode_u32(out, scratch, n);
+  if (e || n == 0) return e;
+  size_t nb = (size_t)(soff[n] - soff[0]);
+  if ((e = evp__buf_reserve(out, nb))) return e;
+  evp__buf_raw(out, bytes + soff[0], nb);
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_dba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64_t *soff, size_t n,
+                             uint32_t *scratch) {
+  uint32_t *pre = scratch, *suf = scratch + n;
+  size_t nb = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t len = (size_t)(soff[i + 1] - soff[i]), k = 0;
+    if (i > 0) { /* the first value of a page has no predecessor */
+      const uint8_t *a = bytes + soff[i - 1], *b = bytes + soff[i];
+      size_t pl = (size_t)(soff[i] - soff[i - 1]), m = pl < len ? pl : len;
+      while (k < m && a[k] == b[k]) k++;
+    }
+    pre[i] = (uint32_t)k;
+    suf[i] = (uint32_t)(len - k);
+    nb += len - k;
+  }
+  evp_err_t e;
+  if ((e = evp__pq_delta_encode_u32(out, pre, n)) || (e = evp__pq_delta_encode_u32(out, suf, n)) ||
+      (e = evp__buf_reserve(out, nb)))
+    return e;
+  for (size_t i = 0; i < n; i++) evp__buf_raw(out, bytes + soff[i] + pre[i], suf[i]);
+  return EVP_OK;
+}
+
 int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
   size_t n = la < lb ? la : lb;
   int r = n ? memcmp(a, b, n) : 0;

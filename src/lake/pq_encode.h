@@ -33,6 +33,16 @@ evp_err_t evp__pq_delta_encode(evp__buf_t *out, const uint64_t *v, size_t n);
 /* The same for values given as 32-bit unsigned lengths. */
 evp_err_t evp__pq_delta_encode_u32(evp__buf_t *out, const uint32_t *v, size_t n);
 
+/* DELTA_LENGTH_BYTE_ARRAY (lengths as DELTA_BINARY_PACKED, then the bytes)
+ * and DELTA_BYTE_ARRAY (lengths of the prefix shared with the previous value
+ * and of the rest, both DELTA_BINARY_PACKED, then the rests) of the @p n
+ * strings bytes[soff[i] .. soff[i + 1]) (soff has n + 1 entries; NULL when
+ * n is 0). @p scratch has room for 2 * n entries. */
+evp_err_t evp__pq_dlba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64_t *soff, size_t n,
+                              uint32_t *scratch);
+evp_err_t evp__pq_dba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64_t *soff, size_t n,
+                             uint32_t *scratch);
+
 /* 1 when a[0..la) sorts before b[0..lb) in unsigned byte-wise order (Parquet's
  * TypeDefinedOrder for strings: statistics and the page index). */
 int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb);

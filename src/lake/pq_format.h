@@ -19,6 +19,7 @@
 #define PQ_ENC_RLE 3
 #define PQ_ENC_DELTA_BINARY_PACKED 5
 #define PQ_ENC_DELTA_LENGTH_BYTE_ARRAY 6
+#define PQ_ENC_DELTA_BYTE_ARRAY 7
 #define PQ_ENC_RLE_DICTIONARY 8
 /* enum CompressionCodec */
 #define PQ_CODEC_UNCOMPRESSED 0

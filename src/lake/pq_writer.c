@@ -335,15 +335,12 @@ static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, s
   /* A DELTA stream has a header even for no values: readers parse it. */
   if (enc == PQ_ENC_DELTA_BINARY_PACKED)
     return evp__pq_delta_encode(p, v1 > v0 ? c->fixed + v0 : NULL, v1 - v0);
-  if (enc == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY) {
-    if ((e = scratch_reserve(w, v1 - v0 + 1))) return e;
-    for (size_t v = v0; v < v1; v++) w->scratch[v - v0] = (uint32_t)(c->soff[v + 1] - c->soff[v]);
-    if ((e = evp__pq_delta_encode_u32(p, w->scratch, v1 - v0))) return e;
-    if (v1 == v0) return EVP_OK;
-    size_t nb = (size_t)(c->soff[v1] - c->soff[v0]);
-    if ((e = evp__buf_reserve(p, nb))) return e;
-    evp__buf_raw(p, c->sbytes.p + c->soff[v0], nb);
-    return EVP_OK;
+  if (enc == PQ_ENC_DELTA_BYTE_ARRAY || enc == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY) {
+    if ((e = scratch_reserve(w, 2 * (v1 - v0) + 2))) return e;
+    const uint64_t *soff = v1 > v0 ? c->soff + v0 : NULL;
+    if (enc == PQ_ENC_DELTA_BYTE_ARRAY)
+      return evp__pq_dba_encode(p, c->sbytes.p, soff, v1 - v0, w->scratch);
+    return evp__pq_dlba_encode(p, c->sbytes.p, soff, v1 - v0, w->scratch);
   }
   if (v1 == v0) return EVP_OK; /* all NULL: the value arrays may not exist */
   switch (c->spec.type) {
@@ -375,6 +372,25 @@ static size_t value_cost(const evp__pq_col_t *c, size_t v) {
   }
 }
 
+/* Whether the chunk's strings share prefixes with their predecessors enough
+ * for DELTA_BYTE_ARRAY (prefix lengths + suffixes) to beat
+ * DELTA_LENGTH_BYTE_ARRAY: on average PREFIX_MIN bytes over its first
+ * DICT_PROBE values. Measured on the bench's 1M events (Snappy): JSON
+ * properties 7.65 -> 6.80 bytes/event, while random UUIDs (no prefixes)
+ * would cost 0.24 more, so the choice is per chunk. */
+#define PREFIX_MIN 4
+static int shares_prefixes(const evp__pq_col_t *c) {
+  size_t n = c->nn < DICT_PROBE ? c->nn : DICT_PROBE, total = 0;
+  for (size_t v = 1; v < n; v++) {
+    const uint8_t *a = c->sbytes.p + c->soff[v - 1], *b = c->sbytes.p + c->soff[v];
+    size_t la = (size_t)(c->soff[v] - c->soff[v - 1]), lb = (size_t)(c->soff[v + 1] - c->soff[v]);
+    size_t m = la < lb ? la : lb, k = 0;
+    while (k < m && a[k] == b[k]) k++;
+    total += k;
+  }
+  return n > 1 && total >= PREFIX_MIN * (n - 1);
+}
+
 /* The data pages' encoding of a chunk: the dictionary's indices when it
  * held, else the column's delta encoding unless turned off, else PLAIN. */
 static int data_encoding(const evp__pq_options_t *o, const evp__pq_col_t *c) {
@@ -382,7 +398,10 @@ static int data_encoding(const evp__pq_options_t *o, const evp__pq_col_t *c) {
   switch (c->spec.type) {
   case EVP__PQ_INT64:
   case EVP__PQ_TIMESTAMP_US: return o->no_delta_int ? PQ_ENC_PLAIN : PQ_ENC_DELTA_BINARY_PACKED;
-  case EVP__PQ_STRING: return o->no_delta_str ? PQ_ENC_PLAIN : PQ_ENC_DELTA_LENGTH_BYTE_ARRAY;
+  case EVP__PQ_STRING:
+    if (o->no_delta_str) return PQ_ENC_PLAIN;
+    return !o->no_prefix_str && shares_prefixes(c) ? PQ_ENC_DELTA_BYTE_ARRAY
+                                                   : PQ_ENC_DELTA_LENGTH_BYTE_ARRAY;
   default: return PQ_ENC_PLAIN;
   }
 }

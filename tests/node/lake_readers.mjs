@@ -45,7 +45,10 @@ function allowedEncodings(col, opts) {
   const allow = new Set(['PLAIN', 'RLE']);
   if (dictOk) allow.add('RLE_DICTIONARY');
   if (delta && !off) allow.add(delta);
-  return { allow, nodict: delta && !off ? delta : 'PLAIN' };
+  // strings whose values share prefixes may use DELTA_BYTE_ARRAY instead
+  const prefix = col.type === 'string' && !off && !opts.no_prefix_str;
+  if (prefix) allow.add('DELTA_BYTE_ARRAY');
+  return { allow, nodict: delta && !off ? delta : 'PLAIN', prefix };
 }
 
 const dir = process.argv[2];
@@ -191,8 +194,9 @@ async function checkDataset(ds) {
     }
     // Exactly the encodings the options allow: a dictionary (PLAIN page +
     // RLE_DICTIONARY) or the column's non-dictionary encoding, RLE levels.
-    const { allow, nodict } = allowedEncodings(col, ds.opts);
+    const { allow, nodict: nd, prefix } = allowedEncodings(col, ds.opts);
     const list = encs.split(/,\s*/);
+    const nodict = prefix && list.includes('DELTA_BYTE_ARRAY') ? 'DELTA_BYTE_ARRAY' : nd;
     const want = list.includes('RLE_DICTIONARY') ? ['PLAIN', 'RLE', 'RLE_DICTIONARY'] : [nodict, 'RLE'];
     if (!list.every((e) => allow.has(e)) || want.some((e) => !list.includes(e)) || list.length !== new Set(want).size)
       mdBad.push(`rg${g} ${col.name} encodings ${encs}, allowed ${[...allow]}`);
@@ -205,6 +209,11 @@ async function checkDataset(ds) {
     const want = ['int64:RLE_DICTIONARY', 'int64:DELTA_BINARY_PACKED', 'timestamp_us:DELTA_BINARY_PACKED', 'string:DELTA_LENGTH_BYTE_ARRAY', 'string:RLE_DICTIONARY'];
     check(want.every((e) => seenEnc.has(e)), `${ds.name}: default options use dictionary, DELTA_BINARY_PACKED and DELTA_LENGTH_BYTE_ARRAY`, [...seenEnc].join(' '));
   }
+  // ... and DELTA_BYTE_ARRAY where values share prefixes ("unique-<row>-..." ids)
+  if (ds.name === 'fallback')
+    check(seenEnc.has('string:DELTA_BYTE_ARRAY') && seenEnc.has('string:DELTA_LENGTH_BYTE_ARRAY'), `${ds.name}: default options use DELTA_BYTE_ARRAY and DELTA_LENGTH_BYTE_ARRAY`, [...seenEnc].join(' '));
+  if (ds.variant === 'noprefix')
+    check(![...seenEnc].includes('string:DELTA_BYTE_ARRAY'), `${ds.name}: no DELTA_BYTE_ARRAY with no_prefix_str`, [...seenEnc].join(' '));
   if (ds.variant === 'plain')
     check([...seenEnc].every((e) => e.endsWith(':PLAIN') || e === 'string:RLE_DICTIONARY'), `${ds.name}: only PLAIN and string dictionaries`, [...seenEnc].join(' '));
 

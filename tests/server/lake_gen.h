@@ -375,17 +375,15 @@ static void gen_value(FILE *f, const evp__pq_column_t *c, const evp__pq_value_t 
  * codec combination the writer can produce. */
 typedef struct {
   const char *suffix; /* "" for the defaults */
-  int no_delta_int, no_int_dict, no_delta_str, no_page_index;
+  int no_delta_int, no_int_dict, no_delta_str, no_page_index, no_prefix_str;
   evp__pq_codec_t codec; /* used when not SNAPPY (the datasets' own codec otherwise) */
 } evp__gen_variant_t;
 
-static const evp__gen_variant_t GEN_VARIANTS[] = {{"", 0, 0, 0, 0, EVP__PQ_SNAPPY},
-                                                  {"~nodelta", 1, 0, 0, 0, EVP__PQ_SNAPPY},
-                                                  {"~nointdict", 0, 1, 0, 0, EVP__PQ_SNAPPY},
-                                                  {"~nostrdelta", 0, 0, 1, 0, EVP__PQ_SNAPPY},
-                                                  {"~nopageindex", 0, 0, 0, 1, EVP__PQ_SNAPPY},
-                                                  {"~plain", 1, 1, 1, 1, EVP__PQ_SNAPPY},
-                                                  {"~zstd", 0, 0, 0, 0, EVP__PQ_ZSTD}};
+static const evp__gen_variant_t GEN_VARIANTS[] = {
+    {"", 0, 0, 0, 0, 0, EVP__PQ_SNAPPY},           {"~nodelta", 1, 0, 0, 0, 0, EVP__PQ_SNAPPY},
+    {"~nointdict", 0, 1, 0, 0, 0, EVP__PQ_SNAPPY}, {"~nostrdelta", 0, 0, 1, 0, 0, EVP__PQ_SNAPPY},
+    {"~noprefix", 0, 0, 0, 0, 1, EVP__PQ_SNAPPY},  {"~nopageindex", 0, 0, 0, 1, 0, EVP__PQ_SNAPPY},
+    {"~plain", 1, 1, 1, 1, 1, EVP__PQ_SNAPPY},     {"~zstd", 0, 0, 0, 0, 0, EVP__PQ_ZSTD}};
 #define GEN_NVARIANTS (sizeof GEN_VARIANTS / sizeof *GEN_VARIANTS)
 
 static const char *gen_codec_name(evp__pq_codec_t c) {
@@ -403,6 +401,7 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d0, const evp__ge
   dv.opt.no_int_dict = var->no_int_dict;
   dv.opt.no_delta_str = var->no_delta_str;
   dv.opt.no_page_index = var->no_page_index;
+  dv.opt.no_prefix_str = var->no_prefix_str;
   if (var->codec != EVP__PQ_SNAPPY) dv.opt.codec = var->codec;
   snprintf(fname, sizeof fname, "%s.parquet", d->name);
   snprintf(path, sizeof path, "%s/%s.ndjson", dir, d->name);
@@ -453,10 +452,11 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d0, const evp__ge
   fprintf(manifest,
           "%s{\"name\":\"%s\",\"variant\":\"%s\",\"rows\":%zu,\"codec\":\"%s\","
           "\"opts\":{\"no_delta_int\":%d,\"no_int_dict\":%d,\"no_delta_str\":%d,"
-          "\"no_page_index\":%d},\"row_groups\":[",
+          "\"no_page_index\":%d,\"no_prefix_str\":%d},\"row_groups\":[",
           d0 == gen_datasets(&(size_t){0}) && var == GEN_VARIANTS ? "" : ",", d->name,
           var->suffix[0] ? var->suffix + 1 : "", d->nrows, gen_codec_name(d->opt.codec),
-          d->opt.no_delta_int, d->opt.no_int_dict, d->opt.no_delta_str, d->opt.no_page_index);
+          d->opt.no_delta_int, d->opt.no_int_dict, d->opt.no_delta_str, d->opt.no_page_index,
+          d->opt.no_prefix_str);
   for (size_t i = 0; i < nrg; i++) fprintf(manifest, "%s%zu", i ? "," : "", rgs[i]);
   free(rgs);
   fputs("],\"columns\":[", manifest);

@@ -1,6 +1,6 @@
 /* Suite: the lake writer's encodings against their decoders (src/lake/
  * pq_encode.c -> pq_decode.c): DELTA_BINARY_PACKED and DELTA_LENGTH_BYTE_ARRAY
- * round trips at the edges (no values, one, block and miniblock boundaries,
+ * and DELTA_BYTE_ARRAY round trips at the edges (no values, one, block and miniblock boundaries,
  * negative deltas, INT64_MIN/MAX), hand-computed bytes from the spec, page
  * decompression (Snappy, ZSTD), and hostile input: every truncation and bit
  * flip of a valid stream gives EVP_OK or an error, never a crash (run under
@@ -200,6 +200,106 @@ START_TEST(dlba_round_trips_and_refuses_overruns) {
 }
 END_TEST
 
+/* Strings as the writer holds them: bytes back to back, n + 1 offsets. */
+typedef struct {
+  uint8_t bytes[4096];
+  uint64_t soff[64];
+  size_t n;
+} strs_t;
+
+static void strs_set(strs_t *t, const char *const *vals, size_t n) {
+  t->n = n;
+  t->soff[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(vals[i]);
+    memcpy(t->bytes + t->soff[i], vals[i], l);
+    t->soff[i + 1] = t->soff[i] + l;
+  }
+}
+
+START_TEST(dba_round_trips_and_refuses_bad_prefixes) {
+  /* shared prefixes of every size: none, all of the previous value, part of
+   * a multi-byte character, empty values around them */
+  const char *vals[] = {"",
+                        "{\"screen\":\"home\"}",
+                        "{\"screen\":\"home\"}",
+                        "{\"screen\":\"search\"}",
+                        "{\"screen\"",
+                        "",
+                        "日本語",
+                        "日本",
+                        "日本語x",
+                        "abc"};
+  const size_t n = sizeof vals / sizeof *vals;
+  strs_t t;
+  strs_set(&t, vals, n);
+  uint32_t scratch[128];
+  evp__buf_t b = {0}, out = {0};
+  ck_assert_int_eq(evp__pq_dba_encode(&b, t.bytes, t.soff, n, scratch), EVP_OK);
+  size_t off[16];
+  uint32_t len[16];
+  char err[128];
+  ck_assert_int_eq(evp__pq_dba_decode(b.p, b.len, n, &out, off, len, err, sizeof err), EVP_OK);
+  for (size_t i = 0; i < n; i++) {
+    ck_assert_uint_eq(len[i], strlen(vals[i]));
+    ck_assert_int_eq(memcmp(out.p + off[i], vals[i], len[i]), 0);
+  }
+  /* prefixes are stored: fewer bytes than DELTA_LENGTH_BYTE_ARRAY's */
+  evp__buf_t l = {0};
+  ck_assert_int_eq(evp__pq_dlba_encode(&l, t.bytes, t.soff, n, scratch), EVP_OK);
+  ck_assert_uint_lt(b.len, l.len);
+  /* the DLBA encoder's output decodes too */
+  size_t loff[16];
+  ck_assert_int_eq(evp__pq_dlba_decode(l.p, l.len, n, loff, len, err, sizeof err), EVP_OK);
+  for (size_t i = 0; i < n; i++) ck_assert_int_eq(memcmp(l.p + loff[i], vals[i], len[i]), 0);
+  /* every proper prefix of the page is an error, with exact-size copies */
+  for (size_t cut = 0; cut < b.len; cut++) {
+    uint8_t *p = malloc(cut ? cut : 1);
+    memcpy(p, b.p, cut);
+    out.len = 0;
+    ck_assert_msg(evp__pq_dba_decode(p, cut, n, &out, off, len, err, sizeof err) ==
+                      EVP_ERR_INVALID_ARG,
+                  "prefix of %zu bytes decoded", cut);
+    free(p);
+  }
+  /* hand-made pages: a first value with a prefix, a prefix longer than its
+   * predecessor */
+  const uint64_t pre_bad1[2] = {1, 0}, pre_bad2[2] = {0, 5}, suf[2] = {2, 1};
+  for (int k = 0; k < 2; k++) {
+    evp__buf_t h = {0};
+    ck_assert_int_eq(evp__pq_delta_encode(&h, k ? pre_bad2 : pre_bad1, 2), EVP_OK);
+    ck_assert_int_eq(evp__pq_delta_encode(&h, suf, 2), EVP_OK);
+    evp__buf_add(&h, "abc", 3);
+    out.len = 0;
+    ck_assert_int_eq(evp__pq_dba_decode(h.p, h.len, 2, &out, off, len, err, sizeof err),
+                     EVP_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "predecessor"));
+    evp__buf_free(&h);
+  }
+  /* no values: two empty streams */
+  b.len = 0;
+  ck_assert_int_eq(evp__pq_dba_encode(&b, t.bytes, NULL, 0, scratch), EVP_OK);
+  ck_assert_int_eq(evp__pq_dba_decode(b.p, b.len, 0, &out, off, len, err, sizeof err), EVP_OK);
+  /* bit flips never crash */
+  uint64_t s = 5;
+  evp__buf_t g = {0};
+  ck_assert_int_eq(evp__pq_dba_encode(&g, t.bytes, t.soff, n, scratch), EVP_OK);
+  uint8_t *p = malloc(g.len);
+  for (int k = 0; k < 3000; k++) {
+    memcpy(p, g.p, g.len);
+    uint64_t r = rng(&s);
+    p[r % g.len] ^= (uint8_t)(1u << ((r >> 32) % 8));
+    out.len = 0;
+    (void)evp__pq_dba_decode(p, g.len, n, &out, off, len, err, sizeof err);
+  }
+  free(p);
+  evp__buf_free(&g);
+  evp__buf_free(&b);
+  evp__buf_free(&l);
+  evp__buf_free(&out);
+}
+END_TEST
+
 START_TEST(decompress_snappy_zstd_and_damage) {
   char src[5000];
   uint64_t s = 3;
@@ -263,6 +363,7 @@ int main(void) {
   tcase_add_test(tc, delta_decoder_refuses_bad_streams);
   tcase_add_test(tc, delta_decoder_survives_truncation_and_bit_flips);
   tcase_add_test(tc, dlba_round_trips_and_refuses_overruns);
+  tcase_add_test(tc, dba_round_trips_and_refuses_bad_prefixes);
   tcase_add_test(tc, decompress_snappy_zstd_and_damage);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
