@@ -6,7 +6,10 @@
  * flip of a valid stream gives EVP_OK or an error, never a crash (run under
  * ASan to prove it). Whether real readers agree is
  * tests/scripts/test_lake_readers.sh. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <check.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +357,41 @@ START_TEST(decompress_snappy_zstd_and_damage) {
 }
 END_TEST
 
+START_TEST(writer_zstd_level_is_checked) {
+  /* ZSTD levels outside 1..19 are refused at open; 0 means the default */
+  char dir[] = "/tmp/evp-pq-decode-XXXXXX", err[256];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  const evp__pq_column_t cols[] = {{"n", EVP__PQ_INT64, 0}};
+  evp__pq_options_t o = {0};
+  o.codec = EVP__PQ_ZSTD;
+  o.no_fsync = 1;
+  evp__pq_writer_t *w = NULL;
+  const int bad[] = {-1, 20, 1000};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    o.zstd_level = bad[i];
+    ck_assert_int_eq(evp__pq_writer_open(&w, dir, "a.parquet", cols, 1, &o, err, sizeof err),
+                     EVP_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "zstd level"));
+    ck_assert_ptr_null(w);
+  }
+  const int good[] = {0, 1, 19};
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "ok-%zu.parquet", i);
+    o.zstd_level = good[i];
+    ck_assert_int_eq(evp__pq_writer_open(&w, dir, name, cols, 1, &o, err, sizeof err), EVP_OK);
+    evp__pq_value_t v = {0};
+    v.v.i64 = 7;
+    ck_assert_int_eq(evp__pq_writer_append(w, &v, err, sizeof err), EVP_OK);
+    ck_assert_int_eq(evp__pq_writer_close(w, NULL, err, sizeof err), EVP_OK);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert_int_eq(unlink(path), 0);
+  }
+  ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("pq_decode");
   TCase *tc = tcase_create("codecs");
@@ -365,6 +403,7 @@ int main(void) {
   tcase_add_test(tc, dlba_round_trips_and_refuses_overruns);
   tcase_add_test(tc, dba_round_trips_and_refuses_bad_prefixes);
   tcase_add_test(tc, decompress_snappy_zstd_and_damage);
+  tcase_add_test(tc, writer_zstd_level_is_checked);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
