@@ -6,6 +6,11 @@
 #include <stdio.h>
 #include <time.h>
 
+/* 0: events are stamped from the wall clock; a fixed second (seconds since
+ * the epoch) makes a run repeatable (bench_lake_compare writes the same
+ * events several times and needs them identical). */
+static time_t bench_events_clock;
+
 static inline uint64_t rnd(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -20,7 +25,7 @@ static inline size_t make_event(uint64_t *s, long i, char *buf, size_t cap) {
                                 "search.performed", "cart.item_added", "checkout.completed"};
   static const char *plat[] = {"ios", "android", "web"};
   uint64_t a = rnd(s), b = rnd(s);
-  time_t t = time(NULL) - (time_t)(rnd(s) % 600);
+  time_t t = (bench_events_clock ? bench_events_clock : time(NULL)) - (time_t)(rnd(s) % 600);
   struct tm tm;
   gmtime_r(&t, &tm);
   char when[32];

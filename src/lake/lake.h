@@ -31,7 +31,13 @@ typedef struct evp__pq_column {
   int optional; /* non-zero: nullable (one definition level) */
 } evp__pq_column_t;
 
-typedef enum evp__pq_codec { EVP__PQ_SNAPPY = 0, EVP__PQ_UNCOMPRESSED = 1 } evp__pq_codec_t;
+/* Page compression. ZSTD is opt-in: smaller files, read by Athena/Trino,
+ * Spark 3.2+, DuckDB, arrow; Snappy stays the default (Firehose's choice). */
+typedef enum evp__pq_codec {
+  EVP__PQ_SNAPPY = 0,
+  EVP__PQ_UNCOMPRESSED = 1,
+  EVP__PQ_ZSTD = 2
+} evp__pq_codec_t;
 
 typedef struct evp__pq_kv {
   const char *key;
@@ -51,7 +57,15 @@ typedef struct evp__pq_options {
   int no_fsync;            /* tests only: skip fsync (rename is still atomic) */
   int utf8_checked;        /* the caller guarantees every string is valid UTF-8 (skips the
                               per-value check; the batcher's come from validated JSON) */
-  const evp__pq_kv_t *kv;  /* optional key_value_metadata, copied at open */
+  int zstd_level;          /* EVP__PQ_ZSTD only: 1..19; 0 means the default (see docs) */
+  /* Encodings, each on by default where it was measured to win (docs/parquet.md);
+   * turning one off gives files that older readers also read. */
+  int no_delta_int;       /* INT64/TIMESTAMP: no DELTA_BINARY_PACKED (PLAIN instead) */
+  int no_int_dict;        /* INT64/TIMESTAMP: no dictionary */
+  int no_delta_str;       /* strings without a dictionary: PLAIN, not DELTA_LENGTH_BYTE_ARRAY */
+  int no_prefix_str;      /* ... nor DELTA_BYTE_ARRAY (chosen when values share prefixes) */
+  int no_page_index;      /* no ColumnIndex/OffsetIndex after the row groups */
+  const evp__pq_kv_t *kv; /* optional key_value_metadata, copied at open */
   size_t nkv;
 } evp__pq_options_t;
 

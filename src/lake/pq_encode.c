@@ -1,9 +1,11 @@
 /* Parquet encodings: RLE/bit-packed hybrid, PLAIN booleans, dictionary
  * builder, UTF-8 check. See the Parquet Encodings.md document. */
 #include <stdlib.h>
+#include <string.h>
 #include "base/base.h"
 #include "json/json.h"
 #include "lake/pq_encode.h"
+#include "lake/thrift_compact.h"
 
 int evp__pq_bit_width(uint32_t max_value) {
   int w = 0;
@@ -77,6 +79,91 @@ evp_err_t evp__pq_rle_encode(evp__buf_t *out, const uint32_t *v, size_t n, int b
   return EVP_OK;
 }
 
+/* ---- DELTA_BINARY_PACKED */
+
+/* Bit-pack @p n values of @p bw bits, LSB first (as the RLE hybrid's groups). */
+static void pack_bits(evp__buf_t *out, const uint64_t *v, size_t n, int bw) {
+  if (bw == 0) return;
+  uint64_t acc = 0;
+  int nbits = 0;
+  for (size_t k = 0; k < n; k++) {
+    uint64_t x = v[k];
+    int left = bw;
+    /* feed the value in pieces so a 64-bit value never overflows acc */
+    while (left > 0) {
+      int take = left < 32 ? left : 32; /* nbits < 8 here: acc has room */
+      acc |= (x & (((uint64_t)1 << take) - 1)) << nbits;
+      nbits += take;
+      x >>= take;
+      left -= take;
+      while (nbits >= 8) {
+        evp__buf_u8(out, (uint8_t)acc);
+        acc >>= 8;
+        nbits -= 8;
+      }
+    }
+  }
+  /* n is a whole miniblock (32 values), so n * bw bits end on a byte. */
+}
+
+static int bits64(uint64_t v) {
+  int w = 0;
+  while (v) {
+    w++;
+    v >>= 1;
+  }
+  return w;
+}
+
+#define DELTA_MINI (EVP__PQ_DELTA_BLOCK / EVP__PQ_DELTA_MINIBLOCKS)
+
+evp_err_t evp__pq_delta_encode(evp__buf_t *out, const uint64_t *v, size_t n) {
+  /* Upper bound: header + per block (min delta, widths, 64-bit values). */
+  size_t nblocks = n > 1 ? (n - 1 + EVP__PQ_DELTA_BLOCK - 1) / EVP__PQ_DELTA_BLOCK : 0;
+  size_t bound = 40 + nblocks * (10 + EVP__PQ_DELTA_MINIBLOCKS + 8 * EVP__PQ_DELTA_BLOCK);
+  evp_err_t e = evp__buf_reserve(out, bound);
+  if (e) return e;
+  put_varint(out, EVP__PQ_DELTA_BLOCK);
+  put_varint(out, EVP__PQ_DELTA_MINIBLOCKS);
+  put_varint(out, (uint64_t)n);
+  put_varint(out, n ? evp__tc_zigzag64((int64_t)v[0]) : 0);
+  uint64_t d[EVP__PQ_DELTA_BLOCK];
+  for (size_t i = 1; i < n; i += EVP__PQ_DELTA_BLOCK) {
+    size_t cnt = n - i < EVP__PQ_DELTA_BLOCK ? n - i : EVP__PQ_DELTA_BLOCK;
+    int64_t mind = INT64_MAX;
+    for (size_t k = 0; k < cnt; k++) {
+      d[k] = v[i + k] - v[i + k - 1]; /* wraps: the reader adds back modulo 2^64 */
+      if ((int64_t)d[k] < mind) mind = (int64_t)d[k];
+    }
+    for (size_t k = 0; k < cnt; k++) d[k] -= (uint64_t)mind;
+    for (size_t k = cnt; k < EVP__PQ_DELTA_BLOCK; k++) d[k] = 0; /* padding */
+    put_varint(out, evp__tc_zigzag64(mind));
+    size_t used = (cnt + DELTA_MINI - 1) / DELTA_MINI;
+    int bw[EVP__PQ_DELTA_MINIBLOCKS];
+    for (size_t m = 0; m < EVP__PQ_DELTA_MINIBLOCKS; m++) {
+      uint64_t all = 0;
+      if (m < used)
+        for (size_t k = m * DELTA_MINI; k < (m + 1) * DELTA_MINI; k++) all |= d[k];
+      bw[m] = bits64(all);
+      evp__buf_u8(out, (uint8_t)bw[m]);
+    }
+    /* Unused miniblocks of the last block have width 0 and no body. */
+    for (size_t m = 0; m < used; m++) pack_bits(out, d + m * DELTA_MINI, DELTA_MINI, bw[m]);
+  }
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_delta_encode_u32(evp__buf_t *out, const uint32_t *v, size_t n) {
+  uint64_t tmp[256] = {0};
+  /* one delta stream: widen all values at once */
+  uint64_t *w = n <= 256 ? tmp : malloc(n * sizeof *w);
+  if (!w) return EVP_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) w[i] = v[i];
+  evp_err_t e = evp__pq_delta_encode(out, w, n);
+  if (w != tmp) free(w);
+  return e;
+}
+
 evp_err_t evp__pq_plain_bool(evp__buf_t *out, const uint8_t *v, size_t n) {
   evp_err_t e = evp__buf_reserve(out, (n + 7) / 8);
   if (e) return e;
@@ -87,6 +174,46 @@ evp_err_t evp__pq_plain_bool(evp__buf_t *out, const uint8_t *v, size_t n) {
     evp__buf_u8(out, b);
   }
   return EVP_OK;
+}
+
+evp_err_t evp__pq_dlba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64_t *soff, size_t n,
+                              uint32_t *scratch) {
+  for (size_t i = 0; i < n; i++) scratch[i] = (uint32_t)(soff[i + 1] - soff[i]);
+  evp_err_t e = evp__pq_delta_encode_u32(out, scratch, n);
+  if (e || n == 0) return e;
+  size_t nb = (size_t)(soff[n] - soff[0]);
+  if ((e = evp__buf_reserve(out, nb))) return e;
+  evp__buf_raw(out, bytes + soff[0], nb);
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_dba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64_t *soff, size_t n,
+                             uint32_t *scratch) {
+  uint32_t *pre = scratch, *suf = scratch + n;
+  size_t nb = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t len = (size_t)(soff[i + 1] - soff[i]), k = 0;
+    if (i > 0) { /* the first value of a page has no predecessor */
+      const uint8_t *a = bytes + soff[i - 1], *b = bytes + soff[i];
+      size_t pl = (size_t)(soff[i] - soff[i - 1]), m = pl < len ? pl : len;
+      while (k < m && a[k] == b[k]) k++;
+    }
+    pre[i] = (uint32_t)k;
+    suf[i] = (uint32_t)(len - k);
+    nb += len - k;
+  }
+  evp_err_t e;
+  if ((e = evp__pq_delta_encode_u32(out, pre, n)) || (e = evp__pq_delta_encode_u32(out, suf, n)) ||
+      (e = evp__buf_reserve(out, nb)))
+    return e;
+  for (size_t i = 0; i < n; i++) evp__buf_raw(out, bytes + soff[i] + pre[i], suf[i]);
+  return EVP_OK;
+}
+
+int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
+  size_t n = la < lb ? la : lb;
+  int r = n ? memcmp(a, b, n) : 0;
+  return r < 0 || (r == 0 && la < lb);
 }
 
 int evp__pq_utf8_valid(const uint8_t *s, size_t n) { return evp__utf8_valid((const char *)s, n); }

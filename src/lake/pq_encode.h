@@ -20,6 +20,33 @@ evp_err_t evp__pq_rle_encode(evp__buf_t *out, const uint32_t *v, size_t n, int b
 /* Append @p n booleans (0/1 bytes) PLAIN-encoded: bit-packed, LSB first. */
 evp_err_t evp__pq_plain_bool(evp__buf_t *out, const uint8_t *v, size_t n);
 
+/* DELTA_BINARY_PACKED (Parquet Encodings.md): blocks of
+ * EVP__PQ_DELTA_BLOCK values in EVP__PQ_DELTA_MINIBLOCKS miniblocks, deltas
+ * in wrapping 64-bit arithmetic (so INT64_MIN..INT64_MAX round-trips), each
+ * miniblock bit-packed at its own width. Appends the header and all blocks
+ * of @p n values (n == 0 gives just the header: readers parse it even when a
+ * page holds no values). Used for INT64/TIMESTAMP values and for the
+ * lengths of DELTA_LENGTH_BYTE_ARRAY. */
+#define EVP__PQ_DELTA_BLOCK 128
+#define EVP__PQ_DELTA_MINIBLOCKS 4
+evp_err_t evp__pq_delta_encode(evp__buf_t *out, const uint64_t *v, size_t n);
+/* The same for values given as 32-bit unsigned lengths. */
+evp_err_t evp__pq_delta_encode_u32(evp__buf_t *out, const uint32_t *v, size_t n);
+
+/* DELTA_LENGTH_BYTE_ARRAY (lengths as DELTA_BINARY_PACKED, then the bytes)
+ * and DELTA_BYTE_ARRAY (lengths of the prefix shared with the previous value
+ * and of the rest, both DELTA_BINARY_PACKED, then the rests) of the @p n
+ * strings bytes[soff[i] .. soff[i + 1]) (soff has n + 1 entries; NULL when
+ * n is 0). @p scratch has room for 2 * n entries. */
+evp_err_t evp__pq_dlba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64_t *soff, size_t n,
+                              uint32_t *scratch);
+evp_err_t evp__pq_dba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64_t *soff, size_t n,
+                             uint32_t *scratch);
+
+/* 1 when a[0..la) sorts before b[0..lb) in unsigned byte-wise order (Parquet's
+ * TypeDefinedOrder for strings: statistics and the page index). */
+int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb);
+
 /* 1 when @p s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
  * points above U+10FFFF), else 0. Readers such as DuckDB reject invalid
  * UTF-8 in String columns, so the writer refuses it up front. */

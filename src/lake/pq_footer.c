@@ -68,23 +68,35 @@ static void column_chunk(evp__tc_t *t, const evp__pq_writer_t *w, const evp__pq_
   evp__tc_field_struct(t, PQ_CC_META_DATA);
   evp__tc_field_i32(t, PQ_CMD_TYPE, phys_type(c->type));
   int dict = m->dict_page_offset >= 0;
-  /* PLAIN (values or dictionary page), RLE (definition levels), and
-   * RLE_DICTIONARY (indices) when a dictionary was used. */
-  evp__tc_field_list(t, PQ_CMD_ENCODINGS, EVP__TC_I32, dict ? 3 : 2);
-  evp__tc_i32(t, PQ_ENC_PLAIN);
+  /* PLAIN (the dictionary page or the values), RLE (definition levels), and
+   * the data pages' encoding when it is another (RLE_DICTIONARY, DELTA_*). */
+  int plain = dict || m->data_enc == PQ_ENC_PLAIN;
+  int other = m->data_enc != PQ_ENC_PLAIN;
+  evp__tc_field_list(t, PQ_CMD_ENCODINGS, EVP__TC_I32, (uint32_t)(1 + plain + other));
+  if (plain) evp__tc_i32(t, PQ_ENC_PLAIN);
   evp__tc_i32(t, PQ_ENC_RLE);
-  if (dict) evp__tc_i32(t, PQ_ENC_RLE_DICTIONARY);
+  if (other) evp__tc_i32(t, m->data_enc);
   evp__tc_field_list(t, PQ_CMD_PATH, EVP__TC_BINARY, 1);
   evp__tc_binary(t, c->name, strlen(c->name));
   evp__tc_field_i32(t, PQ_CMD_CODEC,
-                    w->opt.codec == EVP__PQ_SNAPPY ? PQ_CODEC_SNAPPY : PQ_CODEC_UNCOMPRESSED);
+                    w->opt.codec == EVP__PQ_SNAPPY ? PQ_CODEC_SNAPPY
+                    : w->opt.codec == EVP__PQ_ZSTD ? PQ_CODEC_ZSTD
+                                                   : PQ_CODEC_UNCOMPRESSED);
   evp__tc_field_i64(t, PQ_CMD_NUM_VALUES, m->num_values);
   evp__tc_field_i64(t, PQ_CMD_UNCOMPRESSED, m->uncompressed);
   evp__tc_field_i64(t, PQ_CMD_COMPRESSED, m->compressed);
   evp__tc_field_i64(t, PQ_CMD_DATA_PAGE_OFFSET, m->data_page_offset);
   if (dict) evp__tc_field_i64(t, PQ_CMD_DICT_PAGE_OFFSET, m->dict_page_offset);
   statistics(t, c, m);
-  evp__tc_struct_end(t); /* ColumnMetaData */
+  evp__tc_struct_end(t);   /* ColumnMetaData */
+  if (m->oi_offset >= 0) { /* the page index (pq_page_index.c) */
+    evp__tc_field_i64(t, PQ_CC_OFFSET_INDEX_OFFSET, m->oi_offset);
+    evp__tc_field_i32(t, PQ_CC_OFFSET_INDEX_LENGTH, m->oi_length);
+  }
+  if (m->ci_offset >= 0) {
+    evp__tc_field_i64(t, PQ_CC_COLUMN_INDEX_OFFSET, m->ci_offset);
+    evp__tc_field_i32(t, PQ_CC_COLUMN_INDEX_LENGTH, m->ci_length);
+  }
   evp__tc_struct_end(t); /* ColumnChunk */
 }
 

@@ -17,10 +17,14 @@
 /* enum Encoding */
 #define PQ_ENC_PLAIN 0
 #define PQ_ENC_RLE 3
+#define PQ_ENC_DELTA_BINARY_PACKED 5
+#define PQ_ENC_DELTA_LENGTH_BYTE_ARRAY 6
+#define PQ_ENC_DELTA_BYTE_ARRAY 7
 #define PQ_ENC_RLE_DICTIONARY 8
 /* enum CompressionCodec */
 #define PQ_CODEC_UNCOMPRESSED 0
 #define PQ_CODEC_SNAPPY 1
+#define PQ_CODEC_ZSTD 6
 /* enum PageType */
 #define PQ_PAGE_DATA 0
 #define PQ_PAGE_DICTIONARY 2
@@ -75,6 +79,24 @@
 /* ColumnChunk */
 #define PQ_CC_FILE_OFFSET 2
 #define PQ_CC_META_DATA 3
+#define PQ_CC_OFFSET_INDEX_OFFSET 4
+#define PQ_CC_OFFSET_INDEX_LENGTH 5
+#define PQ_CC_COLUMN_INDEX_OFFSET 6
+#define PQ_CC_COLUMN_INDEX_LENGTH 7
+/* ColumnIndex */
+#define PQ_CI_NULL_PAGES 1
+#define PQ_CI_MIN_VALUES 2
+#define PQ_CI_MAX_VALUES 3
+#define PQ_CI_BOUNDARY_ORDER 4
+#define PQ_CI_NULL_COUNTS 5
+/* enum BoundaryOrder */
+#define PQ_BO_UNORDERED 0
+#define PQ_BO_ASCENDING 1
+/* OffsetIndex / PageLocation */
+#define PQ_OI_PAGE_LOCATIONS 1
+#define PQ_PL_OFFSET 1
+#define PQ_PL_COMPRESSED_SIZE 2
+#define PQ_PL_FIRST_ROW 3
 /* RowGroup */
 #define PQ_RG_COLUMNS 1
 #define PQ_RG_TOTAL_BYTE_SIZE 2

@@ -11,6 +11,17 @@
  * rather than truncated (a truncated max would need a valid UTF-8 successor). */
 #define EVP__PQ_STATS_MAX 256
 
+/* One data page, for the page index (pq_page_index.c). */
+typedef struct evp__pq_page_meta {
+  int64_t offset;    /* of its page header */
+  int32_t size;      /* header + stored body */
+  int64_t first_row; /* within the row group */
+  int64_t null_count;
+  int all_null;
+  uint32_t min_len, max_len;
+  uint8_t min[EVP__PQ_STATS_MAX], max[EVP__PQ_STATS_MAX]; /* PLAIN, no length prefix */
+} evp__pq_page_meta_t;
+
 /* What the footer needs about one column chunk. */
 typedef struct evp__pq_chunk_meta {
   int64_t start; /* first byte of the chunk */
@@ -20,9 +31,16 @@ typedef struct evp__pq_chunk_meta {
   int64_t uncompressed;     /* page headers + uncompressed bodies */
   int64_t compressed;       /* page headers + stored bodies */
   int64_t null_count;
+  int data_enc; /* PQ_ENC_* of the data pages */
   int has_minmax;
   uint32_t min_len, max_len;
   uint8_t min[EVP__PQ_STATS_MAX], max[EVP__PQ_STATS_MAX]; /* PLAIN, no length prefix */
+  /* page index: the pages, and where their ColumnIndex / OffsetIndex went */
+  evp__pq_page_meta_t *pages;
+  size_t npages, cap_pages;
+  int no_column_index;          /* a page's bounds cannot be given (NaN, long string) */
+  int64_t ci_offset, oi_offset; /* -1: not written */
+  int32_t ci_length, oi_length;
 } evp__pq_chunk_meta_t;
 
 typedef struct evp__pq_rg_meta {
@@ -39,7 +57,8 @@ typedef struct evp__pq_col {
   uint8_t *bools;
   uint64_t *soff; /* STRING: value i is sbytes[soff[i] .. soff[i+1]) */
   evp__buf_t sbytes;
-  uint32_t *didx; /* STRING: dictionary index per value, while dict_on */
+  uint32_t *didx; /* dictionary index per value, while dict_on (strings; integers
+                     unless no_int_dict: their 8 little-endian bytes are the key) */
   int dict_on;
   evp__pq_dict_t dict;
   /* running statistics */
@@ -63,9 +82,19 @@ struct evp__pq_writer {
   int done; /* the file was committed or discarded: only reopen/free remain */
   /* scratch buffers reused for every page */
   evp__buf_t page, comp, hdr;
+  void *zctx; /* ZSTD_CCtx, created on the first ZSTD page */
   uint32_t *scratch;
   size_t cap_scratch;
 };
+
+/* Page index (pq_page_index.c). Record data page [r0, r1) of rows holding
+ * values [v0, v1) of @p c, written at @p offset with @p size bytes. */
+evp_err_t evp__pq_page_note(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, int64_t offset,
+                            int64_t size, size_t r0, size_t r1, size_t v0, size_t v1);
+/* Write every chunk's ColumnIndex, then every OffsetIndex, at the file's
+ * current end (before the footer), and note their places in the chunks. */
+evp_err_t evp__pq_page_index_write(evp__pq_writer_t *w, char *errstr, size_t errstr_size);
+void evp__pq_chunk_free(evp__pq_chunk_meta_t *m);
 
 /* Serialize the FileMetaData into @p out. */
 evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__buf_t *out);

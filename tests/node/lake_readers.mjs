@@ -1,13 +1,55 @@
-// Reads the Parquet files written by `test_lake --gen DIR` with two
-// independent readers (DuckDB and hyparquet) and compares every value, the
+// Reads the Parquet files written by `test_lake --gen DIR` with three
+// independent readers (DuckDB, hyparquet and parquet-wasm, which is arrow-rs)
+// and compares every value, the
 // column statistics, the encodings/compression, and the answers of filter
 // queries (which DuckDB prunes with the row-group statistics, so wrong
 // statistics show up as wrong counts) against the expected NDJSON.
 // Usage: node lake_readers.mjs DIR   -> prints "N passed, N failed"
 import { readFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { parquetReadObjects, parquetMetadataAsync, asyncBufferFromFile } from 'hyparquet';
+import { parquetReadObjects, parquetMetadataAsync, asyncBufferFromFile, readColumnIndex, readOffsetIndex } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const parquetWasm = require('parquet-wasm/node');
+const { tableFromIPC } = require('apache-arrow');
+
+// parquet-wasm (arrow-rs) -> rows in the canonical form: 64-bit integers
+// and timestamps as raw bigints (arrow-js would turn timestamps into ms).
+function arrowRows(bytes, cols) {
+  const t = tableFromIPC(parquetWasm.readParquet(bytes).intoIPCStream());
+  const rows = Array.from({ length: t.numRows }, () => ({}));
+  for (const c of cols) {
+    const vec = t.getChild(c.name);
+    let r = 0;
+    for (const d of vec.data) {
+      for (let i = 0; i < d.length; i++, r++) {
+        const valid = !d.nullCount || ((d.nullBitmap[(d.offset + i) >> 3] >> ((d.offset + i) & 7)) & 1);
+        if (!valid) { rows[r][c.name] = null; continue; }
+        if (c.type === 'int64' || c.type === 'timestamp_us') rows[r][c.name] = d.values[d.offset + i];
+        else if (c.type === 'boolean') rows[r][c.name] = Boolean((d.values[(d.offset + i) >> 3] >> ((d.offset + i) & 7)) & 1);
+        else rows[r][c.name] = vec.get(r);
+      }
+    }
+  }
+  return rows;
+}
+
+// Data page encodings the writer may use for a column under the file's
+// options, and those it must not use.
+function allowedEncodings(col, opts) {
+  const delta = { int64: 'DELTA_BINARY_PACKED', timestamp_us: 'DELTA_BINARY_PACKED', string: 'DELTA_LENGTH_BYTE_ARRAY' }[col.type];
+  const off = col.type === 'string' ? opts.no_delta_str : opts.no_delta_int;
+  const dictOk = col.type === 'string' || ((col.type === 'int64' || col.type === 'timestamp_us') && !opts.no_int_dict);
+  const allow = new Set(['PLAIN', 'RLE']);
+  if (dictOk) allow.add('RLE_DICTIONARY');
+  if (delta && !off) allow.add(delta);
+  // strings whose values share prefixes may use DELTA_BYTE_ARRAY instead
+  const prefix = col.type === 'string' && !off && !opts.no_prefix_str;
+  if (prefix) allow.add('DELTA_BYTE_ARRAY');
+  return { allow, nodict: delta && !off ? delta : 'PLAIN', prefix };
+}
 
 const dir = process.argv[2];
 let passed = 0, failed = 0;
@@ -98,7 +140,9 @@ await con.run("SET threads TO 1");
 const q = async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJS();
 
 const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8'));
-for (const ds of manifest) {
+// One dataset; a reader that throws (a file it cannot read) is a failure of
+// that dataset, and the others are still checked.
+async function checkDataset(ds) {
   const file = `${dir}/${ds.name}.parquet`;
   const lines = readFileSync(`${dir}/${ds.name}.ndjson`, 'utf8').split('\n').filter((l) => l.length);
   const expected = lines.map((l) => {
@@ -131,6 +175,7 @@ for (const ds of manifest) {
       stats_null_count, stats_min_value, stats_max_value FROM parquet_metadata('${file}') ORDER BY row_group_id, column_id`);
   check(md.length === groups.length * ds.columns.length, `${ds.name}: DuckDB sees ${groups.length} row groups`, `${md.length} chunks`);
   let mdBad = [];
+  const seenEnc = new Set();
   for (const m of md) {
     const g = Number(m.row_group_id), col = ds.columns[Number(m.column_id)];
     const st = rgStats(col, groups[g]);
@@ -147,14 +192,35 @@ for (const ds of manifest) {
       const wantDict = ds.expect_dict[col.name][g];
       if (encs.includes('RLE_DICTIONARY') !== wantDict) mdBad.push(`rg${g} ${col.name} encodings ${encs}, dictionary expected ${wantDict}`);
     }
-    if (!/\bPLAIN\b/.test(encs) || (col.optional && !/\bRLE\b/.test(encs)))
-      mdBad.push(`rg${g} ${col.name} encodings ${encs}`);
+    // Exactly the encodings the options allow: a dictionary (PLAIN page +
+    // RLE_DICTIONARY) or the column's non-dictionary encoding, RLE levels.
+    const { allow, nodict: nd, prefix } = allowedEncodings(col, ds.opts);
+    const list = encs.split(/,\s*/);
+    const nodict = prefix && list.includes('DELTA_BYTE_ARRAY') ? 'DELTA_BYTE_ARRAY' : nd;
+    const want = list.includes('RLE_DICTIONARY') ? ['PLAIN', 'RLE', 'RLE_DICTIONARY'] : [nodict, 'RLE'];
+    if (!list.every((e) => allow.has(e)) || want.some((e) => !list.includes(e)) || list.length !== new Set(want).size)
+      mdBad.push(`rg${g} ${col.name} encodings ${encs}, allowed ${[...allow]}`);
+    seenEnc.add(`${col.type}:${list.includes('RLE_DICTIONARY') ? 'RLE_DICTIONARY' : nodict}`);
   }
   check(mdBad.length === 0, `${ds.name}: DuckDB parquet_metadata`, mdBad.slice(0, 5).join('; '));
+  // The defaults really use every encoding on the mixed dataset, so the
+  // value checks above and below exercise them.
+  if (ds.name === 'types') {
+    const want = ['int64:RLE_DICTIONARY', 'int64:DELTA_BINARY_PACKED', 'timestamp_us:DELTA_BINARY_PACKED', 'string:DELTA_LENGTH_BYTE_ARRAY', 'string:RLE_DICTIONARY'];
+    check(want.every((e) => seenEnc.has(e)), `${ds.name}: default options use dictionary, DELTA_BINARY_PACKED and DELTA_LENGTH_BYTE_ARRAY`, [...seenEnc].join(' '));
+  }
+  // ... and DELTA_BYTE_ARRAY where values share prefixes ("unique-<row>-..." ids)
+  if (ds.name === 'fallback')
+    check(seenEnc.has('string:DELTA_BYTE_ARRAY') && seenEnc.has('string:DELTA_LENGTH_BYTE_ARRAY'), `${ds.name}: default options use DELTA_BYTE_ARRAY and DELTA_LENGTH_BYTE_ARRAY`, [...seenEnc].join(' '));
+  if (ds.variant === 'noprefix')
+    check(![...seenEnc].includes('string:DELTA_BYTE_ARRAY'), `${ds.name}: no DELTA_BYTE_ARRAY with no_prefix_str`, [...seenEnc].join(' '));
+  if (ds.variant === 'plain')
+    check([...seenEnc].every((e) => e.endsWith(':PLAIN') || e === 'string:RLE_DICTIONARY'), `${ds.name}: only PLAIN and string dictionaries`, [...seenEnc].join(' '));
 
   // ---------------- DuckDB: filters pruned by statistics give exact counts
+  // (statistics do not depend on the encodings: the default variant only)
   let filt = 0, filtBad = [];
-  for (const col of ds.columns) {
+  for (const col of ds.variant === '' ? ds.columns : []) {
     if (col.type === 'boolean') continue;
     const thresholds = [];
     for (const grp of groups) {
@@ -176,7 +242,11 @@ for (const ds of manifest) {
       }
     }
   }
-  check(filtBad.length === 0, `${ds.name}: DuckDB ${filt} filter counts`, filtBad.slice(0, 5).join('; '));
+  if (ds.variant === '') check(filtBad.length === 0, `${ds.name}: DuckDB ${filt} filter counts`, filtBad.slice(0, 5).join('; '));
+
+  // ---------------- parquet-wasm (arrow-rs): values
+  const wasmRows = arrowRows(readFileSync(file), ds.columns);
+  compareRows(`${ds.name}: parquet-wasm`, ds.columns, expected, wasmRows);
 
   // ---------------- hyparquet: values and metadata
   const buf = await asyncBufferFromFile(file);
@@ -215,6 +285,56 @@ for (const ds of manifest) {
     if (cc.meta_data.codec !== wantCodec) stBad.push(`rg${g} ${col.name} codec ${cc.meta_data.codec}`);
   }));
   check(stBad.length === 0, `${ds.name}: hyparquet statistics`, stBad.slice(0, 5).join('; '));
+
+  // ---------------- hyparquet: the page index (ColumnIndex + OffsetIndex)
+  // Pages must tile each chunk's data pages exactly, and every page's
+  // bounds, null count and all-null flag must match its rows.
+  let piBad = [], piChunks = 0;
+  const bytesAll = new Uint8Array(readFileSync(file));
+  const view = (off, len) => ({ view: new DataView(bytesAll.buffer, bytesAll.byteOffset + Number(off), Number(len)), offset: 0 });
+  meta2.row_groups.forEach((rg, g) => rg.columns.forEach((cc, i) => {
+    const col = ds.columns[i], md = cc.meta_data, where = `rg${g} ${col.name}`;
+    if (ds.opts.no_page_index) {
+      if (cc.offset_index_offset !== undefined || cc.column_index_offset !== undefined) piBad.push(`${where}: page index written though turned off`);
+      return;
+    }
+    if (cc.offset_index_offset === undefined) { piBad.push(`${where}: no OffsetIndex`); return; }
+    const oi = readOffsetIndex(view(cc.offset_index_offset, cc.offset_index_length));
+    const locs = oi.page_locations, n = locs.length;
+    if (!n || Number(locs[0].first_row_index) !== 0 || BigInt(locs[0].offset) !== BigInt(md.data_page_offset)) piBad.push(`${where}: first page ${JSON.stringify(locs[0], (k, v) => typeof v === 'bigint' ? String(v) : v)}`);
+    const start = md.dictionary_page_offset !== undefined ? BigInt(md.dictionary_page_offset) : BigInt(md.data_page_offset);
+    const end = start + BigInt(md.total_compressed_size);
+    for (let k = 0; k < n; k++) {
+      const next = k + 1 < n ? BigInt(locs[k + 1].offset) : end;
+      if (BigInt(locs[k].offset) + BigInt(locs[k].compressed_page_size) !== next) piBad.push(`${where}: page ${k} does not end where the next starts`);
+      if (k && !(Number(locs[k].first_row_index) > Number(locs[k - 1].first_row_index))) piBad.push(`${where}: first_row_index not increasing`);
+    }
+    const rows = groups[g];
+    const slices = locs.map((l, k) => rows.slice(Number(l.first_row_index), k + 1 < n ? Number(locs[k + 1].first_row_index) : rows.length));
+    const bounded = slices.every((sl) => { const st = rgStats(col, sl); return st.hasMinMax || st.nulls === sl.length; });
+    if (!bounded) {
+      if (cc.column_index_offset !== undefined) piBad.push(`${where}: ColumnIndex despite NaN or long strings`);
+      return;
+    }
+    if (cc.column_index_offset === undefined) { piBad.push(`${where}: no ColumnIndex`); return; }
+    const ci = readColumnIndex(view(cc.column_index_offset, cc.column_index_length), meta2.schema[i + 1], parsers);
+    piChunks++;
+    if (ci.null_pages.length !== n || ci.min_values.length !== n || ci.null_counts.length !== n) { piBad.push(`${where}: ColumnIndex has ${ci.null_pages.length} pages, OffsetIndex ${n}`); return; }
+    slices.forEach((sl, k) => {
+      const st = rgStats(col, sl), allNull = st.nulls === sl.length;
+      if (ci.null_pages[k] !== allNull || Number(ci.null_counts[k]) !== st.nulls) piBad.push(`${where} page ${k}: nulls ${ci.null_pages[k]}/${ci.null_counts[k]} want ${allNull}/${st.nulls}`);
+      if (!allNull) {
+        const norm = (v) => (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' || typeof v === 'boolean') ? v : String(v);
+        if (!same(col.type, norm(ci.min_values[k]), st.min) || !same(col.type, norm(ci.max_values[k]), st.max))
+          piBad.push(`${where} page ${k}: bounds ${show(norm(ci.min_values[k]))}/${show(norm(ci.max_values[k]))} want ${show(st.min)}/${show(st.max)}`);
+      }
+    });
+    if ((col.type === 'int64' || col.type === 'timestamp_us') && ci.boundary_order === 'ASCENDING') {
+      const live = slices.map((sl) => rgStats(col, sl)).filter((st) => st.hasMinMax);
+      if (live.some((st, k) => k && (st.min < live[k - 1].min || st.max < live[k - 1].max))) piBad.push(`${where}: ASCENDING but not sorted`);
+    }
+  }));
+  check(piBad.length === 0, `${ds.name}: hyparquet page index (${piChunks} column indexes)`, piBad.slice(0, 5).join('; '));
   if (ds.name === 'one') {
     const kv = meta.key_value_metadata || [];
     check(kv.length === 2 && kv[0].key === 'evpipe.schema' && kv[0].value === 'events v1 \u2713' &&
@@ -225,5 +345,12 @@ for (const ds of manifest) {
   check(Array.isArray(meta.column_orders) ? meta.column_orders.length === ds.columns.length : true, `${ds.name}: column orders`);
 }
 
+for (const ds of manifest) {
+  try {
+    await checkDataset(ds);
+  } catch (e) {
+    check(false, `${ds.name}: a reader failed`, String(e?.message ?? e).slice(0, 300));
+  }
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -370,9 +370,39 @@ static void gen_value(FILE *f, const evp__pq_column_t *c, const evp__pq_value_t 
   }
 }
 
-static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d, uint64_t seed, FILE *manifest,
-                         char *err, size_t errn) {
-  char fname[256], path[1024];
+/* Every dataset is also written with each encoding turned off, all of them
+ * off, and ZSTD: "NAME~VARIANT" files, so the readers see every encoding and
+ * codec combination the writer can produce. */
+typedef struct {
+  const char *suffix; /* "" for the defaults */
+  int no_delta_int, no_int_dict, no_delta_str, no_page_index, no_prefix_str;
+  evp__pq_codec_t codec; /* used when not SNAPPY (the datasets' own codec otherwise) */
+} evp__gen_variant_t;
+
+static const evp__gen_variant_t GEN_VARIANTS[] = {
+    {"", 0, 0, 0, 0, 0, EVP__PQ_SNAPPY},           {"~nodelta", 1, 0, 0, 0, 0, EVP__PQ_SNAPPY},
+    {"~nointdict", 0, 1, 0, 0, 0, EVP__PQ_SNAPPY}, {"~nostrdelta", 0, 0, 1, 0, 0, EVP__PQ_SNAPPY},
+    {"~noprefix", 0, 0, 0, 0, 1, EVP__PQ_SNAPPY},  {"~nopageindex", 0, 0, 0, 1, 0, EVP__PQ_SNAPPY},
+    {"~plain", 1, 1, 1, 1, 1, EVP__PQ_SNAPPY},     {"~zstd", 0, 0, 0, 0, 0, EVP__PQ_ZSTD}};
+#define GEN_NVARIANTS (sizeof GEN_VARIANTS / sizeof *GEN_VARIANTS)
+
+static const char *gen_codec_name(evp__pq_codec_t c) {
+  return c == EVP__PQ_UNCOMPRESSED ? "UNCOMPRESSED" : c == EVP__PQ_ZSTD ? "ZSTD" : "SNAPPY";
+}
+
+static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d0, const evp__gen_variant_t *var,
+                         uint64_t seed, FILE *manifest, char *err, size_t errn) {
+  char fname[256], path[1024], name[128];
+  evp__gen_ds_t dv = *d0;
+  const evp__gen_ds_t *d = &dv;
+  snprintf(name, sizeof name, "%s%s", d0->name, var->suffix);
+  dv.name = name;
+  dv.opt.no_delta_int = var->no_delta_int;
+  dv.opt.no_int_dict = var->no_int_dict;
+  dv.opt.no_delta_str = var->no_delta_str;
+  dv.opt.no_page_index = var->no_page_index;
+  dv.opt.no_prefix_str = var->no_prefix_str;
+  if (var->codec != EVP__PQ_SNAPPY) dv.opt.codec = var->codec;
   snprintf(fname, sizeof fname, "%s.parquet", d->name);
   snprintf(path, sizeof path, "%s/%s.ndjson", dir, d->name);
   FILE *f = fopen(path, "w");
@@ -419,9 +449,14 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d, uint64_t seed,
     free(rgs);
     return e;
   }
-  fprintf(manifest, "%s{\"name\":\"%s\",\"rows\":%zu,\"codec\":\"%s\",\"row_groups\":[",
-          d == gen_datasets(&(size_t){0}) ? "" : ",", d->name, d->nrows,
-          d->opt.codec == EVP__PQ_UNCOMPRESSED ? "UNCOMPRESSED" : "SNAPPY");
+  fprintf(manifest,
+          "%s{\"name\":\"%s\",\"variant\":\"%s\",\"rows\":%zu,\"codec\":\"%s\","
+          "\"opts\":{\"no_delta_int\":%d,\"no_int_dict\":%d,\"no_delta_str\":%d,"
+          "\"no_page_index\":%d,\"no_prefix_str\":%d},\"row_groups\":[",
+          d0 == gen_datasets(&(size_t){0}) && var == GEN_VARIANTS ? "" : ",", d->name,
+          var->suffix[0] ? var->suffix + 1 : "", d->nrows, gen_codec_name(d->opt.codec),
+          d->opt.no_delta_int, d->opt.no_int_dict, d->opt.no_delta_str, d->opt.no_page_index,
+          d->opt.no_prefix_str);
   for (size_t i = 0; i < nrg; i++) fprintf(manifest, "%s%zu", i ? "," : "", rgs[i]);
   free(rgs);
   fputs("],\"columns\":[", manifest);
@@ -441,7 +476,9 @@ static evp_err_t evp__gen_all(const char *dir, uint64_t seed, char *err, size_t 
   size_t n;
   const evp__gen_ds_t *ds = gen_datasets(&n);
   evp_err_t e = EVP_OK;
-  for (size_t i = 0; i < n && !e; i++) e = gen_one(dir, &ds[i], seed, m, err, errn);
+  for (size_t i = 0; i < n && !e; i++)
+    for (size_t v = 0; v < GEN_NVARIANTS && !e; v++)
+      e = gen_one(dir, &ds[i], &GEN_VARIANTS[v], seed, m, err, errn);
   fputs("]\n", m);
   if (fclose(m) != 0 && !e) e = evp__seterr(err, errn, EVP_ERR_IO, "write %s failed", path);
   return e;
