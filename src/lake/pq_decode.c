@@ -117,6 +117,7 @@ evp_err_t evp__pq_dba_decode(const uint8_t *p, size_t n, size_t nvalues, evp__bu
   evp_err_t e = evp__pq_delta_decode(p, n, pre, nvalues, &count, &used, errstr, errstr_size);
   if (!e && count != nvalues) e = BAD("dba: %zu prefix lengths for %zu values", count, nvalues);
   at = used;
+  size_t start = bytes->len;
   if (!e)
     e = evp__pq_delta_decode(p + at, n - at, suf, nvalues, &count, &used, errstr, errstr_size);
   if (!e && count != nvalues) e = BAD("dba: %zu suffix lengths for %zu values", count, nvalues);
@@ -130,6 +131,10 @@ evp_err_t evp__pq_dba_decode(const uint8_t *p, size_t n, size_t nvalues, evp__bu
     }
     if (suf[i] > n - at || pre[i] + suf[i] > UINT32_MAX) {
       e = BAD("dba: value %zu runs past the page", i);
+      break;
+    }
+    if (pre[i] + suf[i] > EVP__PQ_DBA_MAX_BYTES - (bytes->len - start)) {
+      e = BAD("dba: the values rebuild to more than %zu bytes", EVP__PQ_DBA_MAX_BYTES);
       break;
     }
     size_t o = bytes->len;

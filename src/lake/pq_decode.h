@@ -32,7 +32,13 @@ evp_err_t evp__pq_dlba_decode(const uint8_t *p, size_t n, size_t nvalues, size_t
  * suffixes. Value i (its first prefix[i] bytes are value i-1's) is rebuilt
  * into @p bytes (appended; the caller's buffer) at bytes->p[off[i] ..
  * off[i] + len[i]). A prefix longer than the previous value, a first
- * prefix other than 0, or suffixes past the page are EVP_ERR_INVALID_ARG. */
+ * prefix other than 0, suffixes past the page, or values of more than
+ * EVP__PQ_DBA_MAX_BYTES in all are EVP_ERR_INVALID_ARG. */
+/* Most bytes one page's DELTA_BYTE_ARRAY values may rebuild to: each value
+ * may repeat its predecessor's bytes, so without a bound a page of a few
+ * bytes could ask for terabytes. A page the writer writes rebuilds to its
+ * logical size (page_bytes plus one value: at most 128 MiB). */
+#define EVP__PQ_DBA_MAX_BYTES ((size_t)1 << 30)
 evp_err_t evp__pq_dba_decode(const uint8_t *p, size_t n, size_t nvalues, evp__buf_t *bytes,
                              size_t *off, uint32_t *len, char *errstr, size_t errstr_size);
 

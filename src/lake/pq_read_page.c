@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <snappy-c.h>
 #include "base/base.h"
+#include "lake/pq_decode.h"
 #include "lake/pq_format.h"
 #include "lake/pq_reader_int.h"
 #include "lake/thrift_read.h"
@@ -227,34 +227,72 @@ static evp_err_t decompress(evp__pq_reader_t *r, const evp__pq_column_t *col, in
                         col->name, ulen);
   if (grow((void **)out, cap, ulen ? ulen : 1, 1))
     return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  evp__pq_codec_t which;
   switch (codec) {
-  case PQ_CODEC_UNCOMPRESSED:
-    if ((size_t)h->compressed != ulen)
-      return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
-                          "column '%s': uncompressed page of %d stored bytes declares %zu",
-                          col->name, h->compressed, ulen);
-    if (ulen) memcpy(*out, body, ulen);
-    return EVP_OK;
-  case PQ_CODEC_SNAPPY: {
-    size_t n = 0;
-    if (snappy_uncompressed_length((const char *)body, (size_t)h->compressed, &n) != SNAPPY_OK ||
-        n != ulen)
-      return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
-                          "column '%s': damaged Snappy page (length %zu, header says %zu)",
-                          col->name, n, ulen);
-    n = ulen;
-    if (snappy_uncompress((const char *)body, (size_t)h->compressed, (char *)*out, &n) !=
-            SNAPPY_OK ||
-        n != ulen)
-      return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO, "column '%s': damaged Snappy page",
-                          col->name);
-    return EVP_OK;
-  }
+  case PQ_CODEC_UNCOMPRESSED: which = EVP__PQ_UNCOMPRESSED; break;
+  case PQ_CODEC_SNAPPY: which = EVP__PQ_SNAPPY; break;
+  case PQ_CODEC_ZSTD: which = EVP__PQ_ZSTD; break;
   default:
     return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
                         "column '%s': codec %s (%d) is not supported by this reader", col->name,
                         codec_name(codec), codec);
   }
+  char why[160];
+  if (evp__pq_decompress(which, body, (size_t)h->compressed, *out, ulen, why, sizeof why) != EVP_OK)
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO, "column '%s': damaged %s page (%s)",
+                        col->name, codec_name(codec), why);
+  return EVP_OK;
+}
+
+/* DELTA_BINARY_PACKED integers of a page: exactly @p nn of them. */
+static evp_err_t delta_values(evp__pq_reader_t *r, const evp__pq_column_t *col, evp__pqr_col_t *c,
+                              const uint8_t *p, size_t len, size_t nn, char *errstr,
+                              size_t errstr_size) {
+  char why[160];
+  size_t count = 0, used = 0;
+  if (grow((void **)&c->u64, &c->cap_u64, nn ? nn : 1, sizeof *c->u64))
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (evp__pq_delta_decode(p, len, c->u64, nn, &count, &used, why, sizeof why) != EVP_OK ||
+      count != nn)
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                        "column '%s': damaged DELTA_BINARY_PACKED page (%s)", col->name,
+                        count != nn ? "value count differs from the levels" : why);
+  for (size_t i = 0; i < nn; i++) {
+    c->vals[i].is_null = 0;
+    c->vals[i].v.i64 = (int64_t)c->u64[i];
+  }
+  return EVP_OK;
+}
+
+/* DELTA_LENGTH_BYTE_ARRAY (values point into the page) or DELTA_BYTE_ARRAY
+ * (values rebuilt into c->sbytes) strings of a page: exactly @p nn. */
+static evp_err_t delta_strings(evp__pq_reader_t *r, const evp__pq_column_t *col, evp__pqr_col_t *c,
+                               int encoding, const uint8_t *p, size_t len, size_t nn, char *errstr,
+                               size_t errstr_size) {
+  char why[160];
+  if (grow((void **)&c->soff, &c->cap_soff, nn ? nn : 1, sizeof *c->soff) ||
+      grow((void **)&c->slen, &c->cap_slen, nn ? nn : 1, sizeof *c->slen))
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  const uint8_t *base = p;
+  evp_err_t e;
+  if (encoding == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY) {
+    e = evp__pq_dlba_decode(p, len, nn, c->soff, c->slen, why, sizeof why);
+  } else {
+    c->sbytes.len = 0;
+    e = evp__pq_dba_decode(p, len, nn, &c->sbytes, c->soff, c->slen, why, sizeof why);
+    base = c->sbytes.p;
+  }
+  if (e == EVP_ERR_NOMEM)
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  if (e != EVP_OK)
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO, "column '%s': damaged %s page (%s)",
+                        col->name, encoding_name(encoding), why);
+  for (size_t i = 0; i < nn; i++) {
+    c->vals[i].is_null = 0;
+    c->vals[i].v.s.ptr = (const char *)base + c->soff[i];
+    c->vals[i].v.s.len = c->slen[i];
+  }
+  return EVP_OK;
 }
 
 /* The non-null values of a data page, p[0..len) after its levels, into
@@ -293,11 +331,20 @@ static evp_err_t decode_values(evp__pq_reader_t *r, const evp__pq_column_t *col,
     }
     return EVP_OK;
   }
-  default:
-    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
-                        "column '%s': encoding %s (%d) is not supported by this reader", col->name,
-                        encoding_name(encoding), encoding);
+  case PQ_ENC_DELTA_BINARY_PACKED:
+    if (col->type == EVP__PQ_INT64 || col->type == EVP__PQ_TIMESTAMP_US)
+      return delta_values(r, col, c, p, len, nn, errstr, errstr_size);
+    break;
+  case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
+  case PQ_ENC_DELTA_BYTE_ARRAY:
+    if (col->type == EVP__PQ_STRING)
+      return delta_strings(r, col, c, encoding, p, len, nn, errstr, errstr_size);
+    break;
+  default: break;
   }
+  return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
+                      "column '%s': encoding %s (%d) is not supported by this reader", col->name,
+                      encoding_name(encoding), encoding);
 }
 
 /* Read pages of column @p i until a data page is loaded. */

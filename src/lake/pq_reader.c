@@ -433,6 +433,10 @@ void evp__pq_reader_close(evp__pq_reader_t *r) {
       free(c->defs);
       free(c->vals);
       free(c->idx);
+      free(c->u64);
+      free(c->soff);
+      free(c->slen);
+      evp__buf_free(&c->sbytes);
     }
   free(r->cur);
   free(r->row);

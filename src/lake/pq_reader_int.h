@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lake/pq_reader.h"
+#include "base/buf.h"
 
 /* Parquet format numbers the writer does not emit (pq_format.h holds the
  * ones it does and belongs to the writer). */
@@ -56,6 +57,15 @@ typedef struct {
   size_t cap_vals;
   uint32_t *idx;
   size_t cap_idx;
+  /* DELTA_* pages (pq_decode.h): integers, string offsets and lengths, and
+   * DELTA_BYTE_ARRAY's rebuilt values (strings point into sbytes) */
+  uint64_t *u64;
+  size_t cap_u64;
+  size_t *soff;
+  size_t cap_soff;
+  uint32_t *slen;
+  size_t cap_slen;
+  evp__buf_t sbytes;
   size_t page_rows, row_i, nvals, val_i;
 } evp__pqr_col_t;
 

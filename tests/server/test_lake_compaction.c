@@ -121,10 +121,13 @@ START_TEST(reader_reads_every_generated_dataset_back) {
   const evp__gen_ds_t *ds = gen_datasets(&nds);
   char *sb = malloc(2 * GEN_SLOT + 16);
   ck_assert_ptr_nonnull(sb);
-  for (size_t i = 0; i < nds; i++) {
-    const evp__gen_ds_t *d = &ds[i];
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.parquet", tmpdir, d->name);
+  /* every dataset in every variant: each encoding and codec the writer
+   * can produce (lake_gen.h's GEN_VARIANTS), which compaction must read */
+  for (size_t iv = 0; iv < nds * GEN_NVARIANTS; iv++) {
+    const evp__gen_ds_t *d = &ds[iv / GEN_NVARIANTS];
+    char name[160], path[512];
+    snprintf(name, sizeof name, "%s%s", d->name, GEN_VARIANTS[iv % GEN_NVARIANTS].suffix);
+    snprintf(path, sizeof path, "%s/%s.parquet", tmpdir, name);
     evp__pq_reader_t *r;
     ck_assert_msg(evp__pq_reader_open(&r, path, err, sizeof err) == EVP_OK, "%s", err);
     ck_assert_msg(evp__pq_reader_check_schema(r, d->cols, d->ncols, err, sizeof err) == EVP_OK,
@@ -140,16 +143,16 @@ START_TEST(reader_reads_every_generated_dataset_back) {
       else
         ck_assert_ptr_null(kv[k].value);
     }
-    uint64_t s = 7 * 1000003u + (uint64_t)strlen(d->name);
+    uint64_t s = 7 * 1000003u + (uint64_t)strlen(name);
     evp__pq_value_t *want = calloc(d->ncols, sizeof *want);
     const evp__pq_value_t *row;
     for (size_t n = 0; n < d->nrows; n++) {
       d->row(&s, n, want, sb);
-      ck_assert_msg(evp__pq_reader_next(r, &row, err, sizeof err) == EVP_OK, "%s", err);
+      ck_assert_msg(evp__pq_reader_next(r, &row, err, sizeof err) == EVP_OK, "%s: %s", name, err);
       ck_assert_ptr_nonnull(row);
       for (size_t c = 0; c < d->ncols; c++)
         ck_assert_msg(same_value(&d->cols[c], &row[c], &want[c]), "%s row %zu column %s differs",
-                      d->name, n, d->cols[c].name);
+                      name, n, d->cols[c].name);
     }
     ck_assert_int_eq(evp__pq_reader_next(r, &row, err, sizeof err), EVP_OK);
     ck_assert_ptr_null(row);

@@ -392,6 +392,48 @@ START_TEST(writer_zstd_level_is_checked) {
 }
 END_TEST
 
+START_TEST(dba_decoder_bounds_what_a_page_rebuilds_to) {
+  /* A value may repeat its predecessor's bytes: one 1 MiB suffix then 2,000
+   * values of prefix 1 MiB and no suffix is a ~1 MiB page asking for 2 GiB.
+   * Refused (EVP__PQ_DBA_MAX_BYTES) instead of allocated; half of it fits. */
+  const size_t big = (size_t)1 << 20;
+  for (int round = 0; round < 2; round++) {
+    size_t n = round == 0 ? 2000 : 1000;
+    uint64_t *pre = calloc(n, sizeof *pre), *suf = calloc(n, sizeof *suf);
+    ck_assert_ptr_nonnull(pre);
+    ck_assert_ptr_nonnull(suf);
+    for (size_t i = 1; i < n; i++) pre[i] = big;
+    suf[0] = big;
+    evp__buf_t b = {0};
+    ck_assert_int_eq(evp__pq_delta_encode(&b, pre, n), EVP_OK);
+    ck_assert_int_eq(evp__pq_delta_encode(&b, suf, n), EVP_OK);
+    ck_assert_int_eq(evp__buf_reserve(&b, big), EVP_OK);
+    memset(b.p + b.len, 'x', big);
+    b.len += big;
+    evp__buf_t out = {0};
+    size_t *off = calloc(n, sizeof *off);
+    uint32_t *len = calloc(n, sizeof *len);
+    char err[160] = "";
+    evp_err_t e = evp__pq_dba_decode(b.p, b.len, n, &out, off, len, err, sizeof err);
+    if (round == 0) {
+      ck_assert_int_eq(e, EVP_ERR_INVALID_ARG);
+      ck_assert_msg(strstr(err, "rebuild to more than") != NULL, "%s", err);
+      ck_assert_uint_le(out.len, EVP__PQ_DBA_MAX_BYTES);
+    } else {
+      ck_assert_msg(e == EVP_OK, "%s", err);
+      ck_assert_uint_eq(out.len, n * big);
+      ck_assert_uint_eq(len[n - 1], big);
+    }
+    evp__buf_free(&out);
+    evp__buf_free(&b);
+    free(off);
+    free(len);
+    free(pre);
+    free(suf);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("pq_decode");
   TCase *tc = tcase_create("codecs");
@@ -404,6 +446,7 @@ int main(void) {
   tcase_add_test(tc, dba_round_trips_and_refuses_bad_prefixes);
   tcase_add_test(tc, decompress_snappy_zstd_and_damage);
   tcase_add_test(tc, writer_zstd_level_is_checked);
+  tcase_add_test(tc, dba_decoder_bounds_what_a_page_rebuilds_to);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
