@@ -277,7 +277,8 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
   if (opts->buffer_bytes > MAX_BUFFER_BYTES || opts->buffer_seconds < 0 ||
       opts->buffer_seconds > MAX_BUFFER_SECONDS || opts->dedup_window_s < 0 ||
       opts->dedup_window_s > MAX_DEDUP_WINDOW_S || opts->dedup_max_ids > MAX_DEDUP_IDS ||
-      opts->parts < 0 || opts->parts > MAX_PARTS)
+      opts->parts < 0 || opts->parts > MAX_PARTS ||
+      (opts->lake_codec != EVP__PQ_SNAPPY && opts->lake_codec != EVP__PQ_ZSTD))
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                        "batcher: option out of range (buffer_bytes <= 1 GiB, buffer_seconds "
                        "0..900, dedup_window_s 0..604800, dedup_max_ids <= 64 Mi, parts 0..8)");
@@ -299,6 +300,7 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
   b->written = opts->written;
   b->compact = opts->compact;
   b->compact_target = opts->compact_target_bytes;
+  b->lake_codec = opts->lake_codec;
   b->compacted = opts->compacted;
   b->compact_scanned = -1;
   b->notice_interval_ms =

@@ -49,6 +49,10 @@ typedef struct {
    * compaction staging directory is removed at start either way. 0: off. */
   int compact;
   uint64_t compact_target_bytes; /* size of the compacted files; 0: 128 MiB */
+  /* Codec of every lake file written, by flushes and compaction alike:
+   * EVP__PQ_SNAPPY (0, the default: Firehose's and every engine's) or
+   * EVP__PQ_ZSTD (smaller; Athena, Trino, Spark, DuckDB read it). */
+  int lake_codec;
   /* Told, on the batcher thread, after each hour compacted or failed to
    * (the log line "lake hour compacted"); NULL: not told. */
   void (*compacted)(void *arg, const struct evp__batcher_compaction *c);

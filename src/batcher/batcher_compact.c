@@ -41,6 +41,7 @@ void evp__batcher_compact_closed(evp__batcher_t *b) {
   o.checkpoint = b->committed;
   pthread_mutex_unlock(&b->mu);
   o.target_bytes = b->compact_target;
+  o.codec = (evp__pq_codec_t)b->lake_codec;
   char err[512];
   evp__lake_compact_closed(&o, idx * US_PER_HOUR, told, b, err, sizeof err);
 }

@@ -284,7 +284,8 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   struct stat st;
   if (stat(path, &st) == 0) return EVP_OK; /* committed by an earlier attempt */
   if ((e = evp__mkdirs(dir, errstr, errstr_size))) goto undo;
-  if ((e = evp__batcher_open_file(b->rb, &b->pw, dir, name, errstr, errstr_size))) goto undo;
+  if ((e = evp__batcher_open_file(b->rb, &b->pw, b->lake_codec, dir, name, errstr, errstr_size)))
+    goto undo;
   evp__pq_writer_t *pw = b->pw;
   tally_t g = {0};
   b->rq.len = b->rqevents = 0; /* lines of an earlier, failed attempt */

@@ -74,6 +74,7 @@ struct evp__batcher {
   void (*written)(void *arg, const struct evp__batcher_file *f);
   int compact;
   uint64_t compact_target;
+  int lake_codec; /* evp__pq_codec_t of every file written (opts.lake_codec) */
   void (*compacted)(void *arg, const struct evp__batcher_compaction *c);
   int64_t compact_scanned; /* the last closed hour (hours since the epoch) scanned, or -1 */
 
@@ -135,8 +136,9 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
 evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__buffered_record_t *br,
                               evp__wal_record_t *rec, char *errstr, size_t errstr_size);
 
-/* Open (or reopen, keeping its buffers) *pw on dir/name with the columns of rb. */
-evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw,
+/* Open (or reopen, keeping its buffers) *pw on dir/name with the columns of
+ * rb and @p codec (evp__pq_codec_t: the batcher's lake_codec). */
+evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw, int codec,
                                  const char *dir, const char *name, char *errstr,
                                  size_t errstr_size);
 

@@ -145,7 +145,8 @@ static void run_part(void *arg) {
   if (p->skip) return;
   switch (p->step) {
   case PART_FILL:
-    if ((p->e = evp__batcher_open_file(p->rb, &p->pw, p->dir, p->name, p->err, sizeof p->err)))
+    if ((p->e = evp__batcher_open_file(p->rb, &p->pw, p->b->lake_codec, p->dir, p->name, p->err,
+                                       sizeof p->err)))
       return;
     p->open = 1;
     fill(p);

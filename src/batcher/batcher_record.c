@@ -41,7 +41,7 @@ evp_err_t evp__batcher_record(const evp__batcher_t *b, const evp__buffered_recor
   return EVP_OK;
 }
 
-evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw,
+evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t **pw, int codec,
                                  const char *dir, const char *name, char *errstr,
                                  size_t errstr_size) {
   if (*pw) return evp__pq_writer_reopen(*pw, dir, name, errstr, errstr_size);
@@ -51,6 +51,7 @@ evp_err_t evp__batcher_open_file(const evp__row_builder_t *rb, evp__pq_writer_t 
   const evp__pq_column_t *cols = evp__row_builder_columns(rb, &ncols);
   evp__pq_options_t po = {0};
   po.utf8_checked = 1;
+  po.codec = (evp__pq_codec_t)codec;
   return evp__pq_writer_open(pw, dir, name, cols, ncols, &po, errstr, errstr_size);
 }
 

@@ -20,6 +20,7 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: evpipe lake compact [DATA_DIR] [--hour YYYY-MM-DDTHH] [--target-bytes N]\n"
+             "                          [--codec snappy|zstd]\n"
              "\n"
              "Merges the Parquet files of hour partitions of DATA_DIR/events (default\n"
              "./evpipe-data, or --data DIR) into files of about --target-bytes (default\n"
@@ -27,7 +28,8 @@ static void usage(FILE *f) {
              "or the new ones, never both, even if this is killed. Without --hour: every\n"
              "closed hour (ended at least 15 minutes ago) with more files than its size\n"
              "needs; with --hour: that hour, when it has two files or more. Only files\n"
-             "whose log records are below the log's checkpoint are merged.\n"
+             "whose log records are below the log's checkpoint are merged. --codec: the\n"
+             "compression of the files written (default snappy; as evpipe local --lake-codec).\n"
              "`evpipe local` compacts closed hours itself; this refuses to run while it\n"
              "runs on DATA_DIR (stop it first).\n");
 }
@@ -63,12 +65,13 @@ static void on_done(void *arg, const evp__compact_result_t *r, evp_err_t e, cons
 }
 
 static int compact(int argc, char **argv) {
-  const char *data = NULL, *hour = NULL, *target = NULL;
+  const char *data = NULL, *hour = NULL, *target = NULL, *codec = NULL;
   for (int i = 2; i < argc; i++) {
     int r;
     if ((r = evp__cli_opt(argc, argv, &i, "--data", &data)) != 0 ||
         (r = evp__cli_opt(argc, argv, &i, "--hour", &hour)) != 0 ||
-        (r = evp__cli_opt(argc, argv, &i, "--target-bytes", &target)) != 0) {
+        (r = evp__cli_opt(argc, argv, &i, "--target-bytes", &target)) != 0 ||
+        (r = evp__cli_opt(argc, argv, &i, "--codec", &codec)) != 0) {
       if (r < 0) return EVP_CLI_USAGE;
       continue;
     }
@@ -91,6 +94,14 @@ static int compact(int argc, char **argv) {
       return EVP_CLI_USAGE;
     }
     o.target_bytes = (uint64_t)v;
+  }
+  if (codec) {
+    int c = evp__pq_codec_from_name(codec);
+    if (c < 0) {
+      fprintf(stderr, "evpipe lake compact: --codec %s: give snappy or zstd\n", codec);
+      return EVP_CLI_USAGE;
+    }
+    o.codec = (evp__pq_codec_t)c;
   }
   char dt[11] = "";
   int hh = -1;

@@ -39,6 +39,10 @@ typedef enum evp__pq_codec {
   EVP__PQ_ZSTD = 2
 } evp__pq_codec_t;
 
+/* The codec a user names ("snappy", "zstd": the choices `evpipe local
+ * --lake-codec` and `evpipe lake compact --codec` offer), or -1. */
+int evp__pq_codec_from_name(const char *name);
+
 typedef struct evp__pq_kv {
   const char *key;
   const char *value;

@@ -281,6 +281,7 @@ static evp_err_t write_merged(const evp__compact_opts_t *o, const char *hdir, co
   po.row_group_rows = COMPACT_RG_ROWS;
   po.row_group_bytes = COMPACT_RG_BYTES;
   po.no_fsync = o->no_fsync;
+  po.codec = o->codec;
   po.kv = kv;
   po.nkv = nkv;
   for (size_t i = 0; i < nin && !e; i++) {

@@ -23,6 +23,7 @@ typedef struct evp__compact_opts {
                             merged (the batcher's crash recovery reads the names of the others);
                             UINT64_MAX when there is no log */
   uint64_t target_bytes; /* size of the files written; 0: EVP__COMPACT_TARGET_BYTES */
+  evp__pq_codec_t codec; /* of the files written: EVP__PQ_SNAPPY (0, the default) or ZSTD */
   int force;             /* compact an hour with two or more files even when they are not
                             below the target size (an explicit --hour) */
   int no_fsync;          /* tests only */

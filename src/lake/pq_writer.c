@@ -27,6 +27,13 @@ static const char MAGIC[4] = {'P', 'A', 'R', '1'};
 
 /* ------------------------------------------------------------ options */
 
+int evp__pq_codec_from_name(const char *name) {
+  if (!name) return -1;
+  if (!strcmp(name, "snappy")) return EVP__PQ_SNAPPY;
+  if (!strcmp(name, "zstd")) return EVP__PQ_ZSTD;
+  return -1;
+}
+
 static evp_err_t fill_options(evp__pq_options_t *o, const evp__pq_options_t *in, char *errstr,
                               size_t errstr_size) {
   memset(o, 0, sizeof *o);

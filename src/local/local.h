@@ -44,6 +44,7 @@ typedef struct {
   int buffer_seconds;  /* ... or this age */
   int dedup_window_s;
   int lake_threads;     /* batcher: files a large flush is written as at once; 0: CPUs, at most 4 */
+  int lake_codec;       /* batcher: evp__pq_codec_t of the lake files (0: Snappy) */
   int compact;          /* batcher: compact closed hour partitions (default 1) */
   uint64_t max_backlog; /* events logged but not yet in Parquet before POST /events
                                 waits for the batcher (backpressure); 0: unbounded */

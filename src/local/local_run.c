@@ -337,6 +337,7 @@ static evp_err_t open_parts(evp__local_t *l, const char **cpath_out, char *cdef,
   bo.notice = lake_notice;
   bo.written = lake_written;
   bo.compact = o->compact;
+  bo.lake_codec = o->lake_codec;
   bo.compacted = lake_compacted;
   if ((e = evp__batcher_start(l->wal, &bo, &l->batcher, err, sizeof err)) != EVP_OK)
     return evp__seterr(errstr, errstr_size, e, "cannot start the batcher: %s", err);
