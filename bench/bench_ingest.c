@@ -5,7 +5,8 @@
  *   bench_ingest [EVENTS] [CLIENTS] [always|interval|never]
  *   (EVP_BENCH_BUFFER_MB sets the batcher's size trigger, EVP_BENCH_INFLIGHT
  *   the SDK's max.in.flight, EVP_BENCH_LAKE_THREADS evpipe local's
- *   --lake-threads; run from the project root or set EVP_BENCH_SCHEMA)
+ *   --lake-threads, EVP_BENCH_KEEP=1 keeps the data directory and prints it;
+ *   run from the project root or set EVP_BENCH_SCHEMA)
  *
  * Reports: events/s acknowledged (durable in the log: a 200), events/s until
  * committed to Parquet, the SDK's request latency percentiles, and bytes on
@@ -253,6 +254,12 @@ int main(int argc, char **argv) {
   for (long i = 0; i < n; i++) free(ev[i]);
   free(ev);
   free(len);
+  /* EVP_BENCH_KEEP=1: leave the data directory (log + lake) for a caller
+   * that measures the lake itself (bench/lake_compare.sh compacts it). */
+  if (getenv("EVP_BENCH_KEEP")) {
+    printf("data dir: %s\n", dir);
+    return ok ? 0 : 1;
+  }
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) return 1;

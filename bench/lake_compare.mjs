@@ -3,6 +3,9 @@
 //        DuckDB writes the rows with the lake's column types (strings, JSON
 //        text, BIGINT, TIMESTAMP WITH TIME ZONE) and its default writer
 //        settings except the codec (snappy | zstd).
+//   node lake_compare.mjs rewrite IN_GLOB OUT.parquet CODEC
+//        DuckDB writes the rows of the Parquet files IN_GLOB (one hour of a
+//        lake) again, same column types, its default settings but the codec
 //   node lake_compare.mjs columns EVENTS FILE...
 //        bytes/event per column (compressed column chunks, parquet_metadata)
 //   node lake_compare.mjs queries RUNS QUERY_DIR LAKE_A LAKE_B
@@ -36,6 +39,11 @@ if (cmd === 'write') {
   const con = await connect();
   await con.run("SET TimeZone = 'UTC'");
   await con.run(`COPY (SELECT ${sel} FROM read_json(${sq(rows)}, format = 'newline_delimited', columns = ${spec}))
+                 TO ${sq(out)} (FORMAT parquet, COMPRESSION ${codec})`);
+} else if (cmd === 'rewrite') {
+  const [glob, out, codec] = args;
+  const con = await connect();
+  await con.run(`COPY (SELECT * FROM read_parquet(${sq(glob)}, hive_partitioning = false))
                  TO ${sq(out)} (FORMAT parquet, COMPRESSION ${codec})`);
 } else if (cmd === 'columns') {
   const [events, ...files] = args;
@@ -80,6 +88,6 @@ if (cmd === 'write') {
   console.log(`total\t${sumA.toFixed(1)}\t${sumB.toFixed(1)}\t${(sumA / sumB).toFixed(2)}`);
   if (!Object.values(equal).every(Boolean)) process.exitCode = 1;
 } else {
-  console.error('usage: node lake_compare.mjs write|columns|queries ...');
+  console.error('usage: node lake_compare.mjs write|rewrite|columns|queries ...');
   process.exit(2);
 }

@@ -14,8 +14,12 @@
 #    answers, and the median time of RUNS interleaved rounds.
 # 6. with BASE_BUILD_DIR (a build of an older commit): writer throughput,
 #    bench_lake runs alternating with the base build's, median per-pair ratio.
-# A lake written another way (evpipe local, then `evpipe lake compact`) is
-# one more `report_lake NAME DIR` + `compare_queries NAME DIR` call.
+# 7. unless LOCAL=0: EVENTS events sent by the SDK through evpipe local
+#    (bench_ingest, fsync never), the lake as the batcher wrote it, then
+#    after `evpipe lake compact --hour` of each of its hours: files per
+#    hour, bytes/event against DuckDB rewriting THAT lake's rows with the
+#    same types (Snappy) and NDJSON+gzip -6 of the same events (bench_ingest
+#    measures it from what it sent), and the query set over it.
 set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build}
@@ -93,4 +97,39 @@ if [ -n "$BASE" ]; then
     echo "$a $b" >>"$W/tp"
   done
   echo "  median this $(awk '{ print $1 }' "$W/tp" | med), base $(awk '{ print $2 }' "$W/tp" | med), per-pair ratio $(awk '{ printf "%.3f\n", $1 / $2 }' "$W/tp" | med)"
+fi
+
+# ---- through evpipe local, then compaction
+if [ "${LOCAL:-1}" != 0 ]; then
+  echo
+  echo "through evpipe local (bench_ingest $N events, 2 clients, fsync never), then evpipe lake compact:"
+  EVP_BENCH_KEEP=1 "$B/bench/bench_ingest" "$N" 2 never >"$W/ingest.txt" 2>&1 || {
+    cat "$W/ingest.txt"
+    echo "bench_ingest failed" >&2
+    exit 1
+  }
+  D=$(sed -n 's/^data dir: //p' "$W/ingest.txt")
+  trap 'rm -rf "$W" "$D"' EXIT
+  sed -n 's/^\(committed to Parquet.*\|bytes\/event.*\|zero loss.*\)$/  \1/p' "$W/ingest.txt"
+  # NDJSON+gzip -6 of the events sent, as bench_ingest measured it
+  GZ=$(awk -v n="$N" '/^bytes\/event:/ { v = $5; sub(",", "", v); printf "%d", v * n }' "$W/ingest.txt")
+  # DuckDB rewrites each hour's rows (same types, same partition)
+  for h in "$D"/events/dt=*/hour=*; do
+    rel=${h#"$D"/}
+    mkdir -p "$W/duckdb_local/$rel"
+    node bench/lake_compare.mjs rewrite "$h/*.parquet" "$W/duckdb_local/$rel/part-0.parquet" snappy
+  done
+  DUCK_LOCAL=$(lake_bytes "$W/duckdb_local")
+  printf '  %-34s %12s %9s %14s %12s %10s\n' "lake" "bytes" "B/event" "vs DuckDB same" "vs ndjson.gz" "files/hour"
+  report_lake "evpipe local, as written" "$D" "$DUCK_LOCAL" | sed 's/^/  /'
+  for h in "$D"/events/dt=*/hour=*; do
+    dt=${h%/hour=*}
+    dt=${dt##*/dt=}
+    "$B/evpipe" lake compact "$D" --hour "${dt}T${h##*/hour=}" | sed 's/^/  compact: /'
+  done
+  report_lake "evpipe local, compacted" "$D" "$DUCK_LOCAL" | sed 's/^/  /'
+  report_lake "DuckDB rewriting those rows" "$W/duckdb_local" "$DUCK_LOCAL" | sed 's/^/  /'
+  echo
+  echo "athena example queries, evpipe local + compact (A) vs DuckDB's rewrite of the same rows (B), median of $RUNS interleaved rounds:"
+  node bench/lake_compare.mjs queries "$RUNS" "$Q" "$D" "$W/duckdb_local" | sed 's/^/  /'
 fi
