@@ -110,8 +110,14 @@ static void write_bomb(const char *path) {
   evp__tc_struct_end(&t);
   ck_assert_int_eq(evp__tc_error(&t), EVP_OK);
   uint32_t flen = (uint32_t)(f.len - foot0);
-  uint8_t tail[8] = {(uint8_t)flen, (uint8_t)(flen >> 8), (uint8_t)(flen >> 16),
-                     (uint8_t)(flen >> 24), 'P', 'A', 'R', '1'};
+  uint8_t tail[8] = {(uint8_t)flen,
+                     (uint8_t)(flen >> 8),
+                     (uint8_t)(flen >> 16),
+                     (uint8_t)(flen >> 24),
+                     'P',
+                     'A',
+                     'R',
+                     '1'};
   ck_assert_int_eq(evp__buf_add(&f, tail, 8), EVP_OK);
   FILE *o = fopen(path, "wb");
   ck_assert_ptr_nonnull(o);
