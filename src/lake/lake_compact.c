@@ -387,6 +387,31 @@ static evp_err_t exchange(const char *a, const char *b, char *errstr, size_t err
 #endif
 }
 
+/* The exchange swaps two directory entries: the hour must be a directory
+ * itself (a symbolic link would be swapped, not its files), and the staging
+ * directory on its file system (renameat2 cannot cross one). Checked before
+ * anything is written. */
+static evp_err_t check_layout(const char *hdir, const char *sdir, char *errstr,
+                              size_t errstr_size) {
+  struct stat h, s;
+  if (lstat(hdir, &h) != 0 || stat(sdir, &s) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "compact: stat %s or %s: %s", hdir, sdir,
+                       strerror(errno));
+  if (!S_ISDIR(h.st_mode))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_UNSUPPORTED,
+                       "compact: %s is a symbolic link, not a directory; compaction replaces the "
+                       "hour directory itself, so it is left as it is (move the files into a "
+                       "real directory to compact it)",
+                       hdir);
+  if (h.st_dev != s.st_dev)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_UNSUPPORTED,
+                       "compact: the staging directory %s is on another file system than %s (a "
+                       "symbolic link or a mount?); the atomic swap needs both on one: make %s a "
+                       "plain directory of the data directory. Nothing was changed",
+                       sdir, hdir, sdir);
+  return EVP_OK;
+}
+
 evp_err_t evp__lake_compact_hour(const evp__compact_opts_t *o, const char *dt, int hour,
                                  evp__compact_result_t *res, char *errstr, size_t errstr_size) {
   int64_t t0 = now_ms();
@@ -425,7 +450,9 @@ evp_err_t evp__lake_compact_hour(const evp__compact_opts_t *o, const char *dt, i
     return EVP_OK;
   }
   /* A staging directory left by a kill is stale whatever it holds. */
-  if ((e = remove_dir(stage, errstr, errstr_size)) || (e = evp__mkdirs(sdir, errstr, errstr_size)))
+  if ((e = remove_dir(stage, errstr, errstr_size)) ||
+      (e = evp__mkdirs(sdir, errstr, errstr_size)) ||
+      (e = check_layout(hdir, sdir, errstr, errstr_size)))
     goto out;
   if (mkdir(stage, 0700) != 0) {
     e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "compact: create %s: %s", stage,
