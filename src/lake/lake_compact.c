@@ -230,6 +230,18 @@ static evp_err_t write_merged(const evp__compact_opts_t *o, const char *hdir, co
     if (es->v[i].first < first) first = es->v[i].first;
     if (es->v[i].last > last) last = es->v[i].last;
   }
+  /* Numbered after the merged files of the same offsets (an hour of only
+   * compacted files, rewritten by --hour): a name of the old set never
+   * names other rows in the new one, which a query that listed the hour
+   * before the swap and opens its files after it would read twice or miss. */
+  size_t base = 0;
+  for (size_t i = 0; i < nin; i++) {
+    unsigned long long a, b;
+    unsigned k;
+    if (sscanf(es->v[i].name, "compact-%20llu-%20llu-%3u", &a, &b, &k) == 3 && a == first &&
+        b == last && k + 1 > base)
+      base = k + 1;
+  }
   /* As many files as the input's size at the target needs, the rows spread
    * evenly: merged files are no larger than their inputs (dictionaries are
    * no longer repeated), so each ends at or below the target. */
@@ -306,10 +318,12 @@ static evp_err_t write_merged(const evp__compact_opts_t *o, const char *hdir, co
       if (!w || in_file == 0) {
         char name[80];
         snprintf(name, sizeof name, "compact-%020llu-%020llu-%03zu.parquet",
-                 (unsigned long long)first, (unsigned long long)last, res->files_out);
-        if (res->files_out >= 1000) {
+                 (unsigned long long)first, (unsigned long long)last, base + res->files_out);
+        if (base + res->files_out >= 1000) {
           e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                          "compact: more than 1000 files for one hour; raise the target size");
+                          "compact: more than 1000 files for one hour (numbers %zu and up are "
+                          "taken); raise the target size",
+                          base);
           break;
         }
         e = w ? evp__pq_writer_reopen(w, stage, name, errstr, errstr_size)
@@ -349,7 +363,7 @@ static evp_err_t write_merged(const evp__compact_opts_t *o, const char *hdir, co
   for (size_t k = 0; k < res->files_out && !e; k++) {
     char name[80];
     snprintf(name, sizeof name, "compact-%020llu-%020llu-%03zu.parquet", (unsigned long long)first,
-             (unsigned long long)last, k);
+             (unsigned long long)last, base + k);
     if (join(path, stage, name)) {
       e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "compact: path too long");
       break;
