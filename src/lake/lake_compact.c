@@ -420,8 +420,8 @@ static evp_err_t check_layout(const char *hdir, const char *sdir, char *errstr,
   if (h.st_dev != s.st_dev)
     return evp__seterr(errstr, errstr_size, EVP_ERR_UNSUPPORTED,
                        "compact: the staging directory %s is on another file system than %s (a "
-                       "symbolic link or a mount?); the atomic swap needs both on one: make %s a "
-                       "plain directory of the data directory. Nothing was changed",
+                       "symbolic link or a mount?); the atomic swap needs both on one: put %s on "
+                       "the file system of the lake. Nothing was changed",
                        sdir, hdir, sdir);
   return EVP_OK;
 }
