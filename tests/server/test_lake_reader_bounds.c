@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <snappy-c.h>
 #include "base/buf.h"
 #include "lake/pq_format.h"
 #include "lake/pq_reader.h"
@@ -60,13 +61,15 @@ static void put_chunk(evp__buf_t *f) {
   ck_assert_int_eq(evp__buf_add(f, body, n), EVP_OK);
 }
 
-static void write_bomb(const char *path) {
+/* A file of NCOLS optional columns of physical type @p type and codec
+ * @p codec, each chunk written by @p put, one row group of PAGE_VALUES rows. */
+static void write_bomb(const char *path, void (*put)(evp__buf_t *), int type, int codec) {
   evp__buf_t f = {0};
   ck_assert_int_eq(evp__buf_add(&f, "PAR1", 4), EVP_OK);
   int64_t start[NCOLS], len[NCOLS];
   for (int i = 0; i < NCOLS; i++) {
     start[i] = (int64_t)f.len;
-    put_chunk(&f);
+    put(&f);
     len[i] = (int64_t)f.len - start[i];
   }
   size_t foot0 = f.len;
@@ -83,7 +86,7 @@ static void write_bomb(const char *path) {
     char name[16];
     snprintf(name, sizeof name, "c%d", i);
     evp__tc_struct_begin(&t);
-    evp__tc_field_i32(&t, PQ_SE_TYPE, PQ_T_INT64);
+    evp__tc_field_i32(&t, PQ_SE_TYPE, type);
     evp__tc_field_i32(&t, PQ_SE_REPETITION, PQ_REP_OPTIONAL);
     evp__tc_field_string(&t, PQ_SE_NAME, name);
     evp__tc_struct_end(&t);
@@ -96,8 +99,8 @@ static void write_bomb(const char *path) {
     evp__tc_struct_begin(&t);
     evp__tc_field_i64(&t, PQ_CC_FILE_OFFSET, start[i]);
     evp__tc_field_struct(&t, PQ_CC_META_DATA);
-    evp__tc_field_i32(&t, PQ_CMD_TYPE, PQ_T_INT64);
-    evp__tc_field_i32(&t, PQ_CMD_CODEC, PQ_CODEC_UNCOMPRESSED);
+    evp__tc_field_i32(&t, PQ_CMD_TYPE, type);
+    evp__tc_field_i32(&t, PQ_CMD_CODEC, codec);
     evp__tc_field_i64(&t, PQ_CMD_NUM_VALUES, PAGE_VALUES);
     evp__tc_field_i64(&t, PQ_CMD_UNCOMPRESSED, len[i]);
     evp__tc_field_i64(&t, PQ_CMD_COMPRESSED, len[i]);
@@ -134,11 +137,8 @@ static void write_bomb(const char *path) {
 #endif
 #endif
 
-START_TEST(reader_bounds_decoded_pages_across_columns) {
-  test_tmpdir_make(tmpdir, sizeof tmpdir, "lakebounds");
-  char path[512];
-  snprintf(path, sizeof path, "%s/bomb.parquet", tmpdir);
-  write_bomb(path);
+/* Opening @p path and reading a row fails with EVP_ERR_IO naming the file. */
+static void refused_as_damaged(const char *path) {
   /* In a child with its address space capped (not under a sanitizer, whose
    * shadow memory needs more), so that a reader without the bound fails
    * with out-of-memory here instead of taking the machine's memory. */
@@ -159,12 +159,90 @@ START_TEST(reader_bounds_decoded_pages_across_columns) {
     }
     fprintf(stderr, "bomb.parquet: %d %s\n", (int)e, err);
     /* refused as damaged (EVP_ERR_IO), not out of memory, and the file named */
-    _exit(e == EVP_ERR_IO && strstr(err, "bomb.parquet") ? 0 : 1);
+    _exit(e == EVP_ERR_IO && strstr(err, strrchr(path, '/') + 1) ? 0 : 1);
   }
   int st;
   ck_assert_int_eq(waitpid(pid, &st, 0), pid);
   ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                "the reader did not refuse 1,024 pages of 4M nulls as damaged (status %d)", st);
+                "the reader did not refuse %s as damaged (status %d)", path, st);
+}
+
+START_TEST(reader_bounds_decoded_pages_across_columns) {
+  test_tmpdir_make(tmpdir, sizeof tmpdir, "lakebounds");
+  char path[512];
+  snprintf(path, sizeof path, "%s/bomb.parquet", tmpdir);
+  write_bomb(path, put_chunk, PQ_T_INT64, PQ_CODEC_UNCOMPRESSED);
+  refused_as_damaged(path);
+  ck_assert_int_eq(test_tmpdir_remove(tmpdir), 0);
+}
+END_TEST
+
+/* One column chunk: a Snappy dictionary page of PAGE_VALUES PLAIN booleans
+ * (512 KiB of zero bits, ~25 KB compressed), which the reader expands into
+ * PAGE_VALUES cells of its value type. */
+static void put_dict_chunk(evp__buf_t *f) {
+  size_t raw_len = (size_t)PAGE_VALUES / 8;
+  char *raw = calloc(1, raw_len);
+  size_t zlen = snappy_max_compressed_length(raw_len);
+  char *z = malloc(zlen);
+  ck_assert(raw && z);
+  ck_assert_int_eq(snappy_compress(raw, raw_len, z, &zlen), SNAPPY_OK);
+  evp__tc_t t;
+  evp__tc_init(&t, f);
+  evp__tc_struct_begin(&t);
+  evp__tc_field_i32(&t, PQ_PH_TYPE, PQ_PAGE_DICTIONARY);
+  evp__tc_field_i32(&t, PQ_PH_UNCOMPRESSED_SIZE, (int32_t)raw_len);
+  evp__tc_field_i32(&t, PQ_PH_COMPRESSED_SIZE, (int32_t)zlen);
+  evp__tc_field_struct(&t, PQ_PH_DICTIONARY_PAGE_HEADER);
+  evp__tc_field_i32(&t, PQ_DICT_NUM_VALUES, (int32_t)PAGE_VALUES);
+  evp__tc_field_i32(&t, PQ_DICT_ENCODING, PQ_ENC_PLAIN);
+  evp__tc_struct_end(&t);
+  evp__tc_struct_end(&t);
+  ck_assert_int_eq(evp__tc_error(&t), EVP_OK);
+  ck_assert_int_eq(evp__buf_add(f, z, zlen), EVP_OK);
+  free(raw);
+  free(z);
+  /* then a data page of 32,768 rows, every one entry 0 of the dictionary, so
+   * that the reader goes on to the next column's dictionary */
+  uint8_t body[32];
+  size_t n = 4;
+  uint64_t run = (uint64_t)32768 << 1;
+  body[n++] = (uint8_t)(run | 0x80);
+  body[n++] = (uint8_t)((run >> 7) | 0x80);
+  body[n++] = (uint8_t)(run >> 14);
+  body[n++] = 1; /* defined */
+  for (int k = 0; k < 4; k++) body[k] = (uint8_t)((n - 4) >> (8 * k));
+  body[n++] = 0; /* index bit width */
+  body[n++] = (uint8_t)(run | 0x80);
+  body[n++] = (uint8_t)((run >> 7) | 0x80);
+  body[n++] = (uint8_t)(run >> 14);
+  zlen = snappy_max_compressed_length(n);
+  char zb[64];
+  ck_assert_uint_le(zlen, sizeof zb);
+  ck_assert_int_eq(snappy_compress((const char *)body, n, zb, &zlen), SNAPPY_OK);
+  evp__tc_init(&t, f);
+  evp__tc_struct_begin(&t);
+  evp__tc_field_i32(&t, PQ_PH_TYPE, PQ_PAGE_DATA);
+  evp__tc_field_i32(&t, PQ_PH_UNCOMPRESSED_SIZE, (int32_t)n);
+  evp__tc_field_i32(&t, PQ_PH_COMPRESSED_SIZE, (int32_t)zlen);
+  evp__tc_field_struct(&t, PQ_PH_DATA_PAGE_HEADER);
+  evp__tc_field_i32(&t, PQ_DPH_NUM_VALUES, 32768);
+  evp__tc_field_i32(&t, PQ_DPH_ENCODING, PQ_ENC_RLE_DICTIONARY);
+  evp__tc_field_i32(&t, PQ_DPH_DEF_ENCODING, PQ_ENC_RLE);
+  evp__tc_struct_end(&t);
+  evp__tc_struct_end(&t);
+  ck_assert_int_eq(evp__tc_error(&t), EVP_OK);
+  ck_assert_int_eq(evp__buf_add(f, zb, zlen), EVP_OK);
+}
+
+/* The same through dictionaries: 1,024 dictionaries of 4M booleans from a
+ * 25 MB file asked for 1,024 x 4M cells (~96 GiB). */
+START_TEST(reader_bounds_dictionaries_across_columns) {
+  test_tmpdir_make(tmpdir, sizeof tmpdir, "lakebounds");
+  char path[512];
+  snprintf(path, sizeof path, "%s/dictbomb.parquet", tmpdir);
+  write_bomb(path, put_dict_chunk, PQ_T_BOOLEAN, PQ_CODEC_SNAPPY);
+  refused_as_damaged(path);
   ck_assert_int_eq(test_tmpdir_remove(tmpdir), 0);
 }
 END_TEST
@@ -174,6 +252,7 @@ int main(void) {
   TCase *tc = tcase_create("bounds");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, reader_bounds_decoded_pages_across_columns);
+  tcase_add_test(tc, reader_bounds_dictionaries_across_columns);
   suite_add_tcase(s, tc);
   return test_run_suite(s);
 }
