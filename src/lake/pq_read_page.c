@@ -337,12 +337,15 @@ static evp_err_t next_page(evp__pq_reader_t *r, size_t i, char *errstr, size_t e
       size_t cap = 0;
       if ((e = decompress(r, col, c->ch->codec, body, &h, &c->dbuf, &cap, errstr, errstr_size)))
         return e;
-      size_t nd = (size_t)h.num_values;
+      size_t nd = (size_t)h.num_values, max_nd = EVP__PQR_MAX_DECODED_VALUES / r->ncols;
+      if (max_nd < EVP__PQR_MIN_DICT_ENTRIES) max_nd = EVP__PQR_MIN_DICT_ENTRIES;
+      if (max_nd > EVP__PQR_MAX_PAGE_VALUES) max_nd = EVP__PQR_MAX_PAGE_VALUES;
       /* every entry takes at least one bit (booleans), most at least 4 bytes */
-      if (nd > (size_t)h.uncompressed * 8 || nd > EVP__PQR_MAX_PAGE_VALUES)
+      if (nd > (size_t)h.uncompressed * 8 || nd > max_nd)
         return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
-                            "column '%s': dictionary of %zu entries in %d bytes", col->name, nd,
-                            h.uncompressed);
+                            "column '%s': dictionary of %zu entries in %d bytes (at most %zu with "
+                            "%zu columns)",
+                            col->name, nd, h.uncompressed, max_nd, r->ncols);
       if (grow((void **)&c->dict, &c->capdict, nd ? nd : 1, sizeof *c->dict))
         return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
       if (plain_decode(col->type, c->dbuf, (size_t)h.uncompressed, c->dict, nd))

@@ -32,6 +32,10 @@
  * EVP__PQR_MIN_PAGE_VALUES (the lake writer's pages hold at most 20,000). */
 #define EVP__PQR_MAX_DECODED_VALUES ((size_t)1 << 24)
 #define EVP__PQR_MIN_PAGE_VALUES ((size_t)1 << 15)
+/* The same for dictionaries (held for a whole row group, one per column):
+ * EVP__PQR_MAX_DECODED_VALUES / ncols entries, never fewer than the lake
+ * writer's default dict_max_entries. */
+#define EVP__PQR_MIN_DICT_ENTRIES ((size_t)1 << 16)
 
 typedef struct {
   int64_t start, len; /* compressed bytes of the chunk: [start, start + len) */
