@@ -63,11 +63,17 @@ static void put_chunk(evp__buf_t *f) {
 
 /* A file of NCOLS optional columns of physical type @p type and codec
  * @p codec, each chunk written by @p put, one row group of PAGE_VALUES rows. */
-static void write_bomb(const char *path, void (*put)(evp__buf_t *), int type, int codec) {
+static void write_bomb_shared(const char *path, void (*put)(evp__buf_t *), int type, int codec,
+                              int shared) {
   evp__buf_t f = {0};
   ck_assert_int_eq(evp__buf_add(&f, "PAR1", 4), EVP_OK);
   int64_t start[NCOLS], len[NCOLS];
   for (int i = 0; i < NCOLS; i++) {
+    if (shared && i > 0) { /* every column claims the first column's bytes */
+      start[i] = start[0];
+      len[i] = len[0];
+      continue;
+    }
     start[i] = (int64_t)f.len;
     put(&f);
     len[i] = (int64_t)f.len - start[i];
@@ -127,6 +133,11 @@ static void write_bomb(const char *path, void (*put)(evp__buf_t *), int type, in
   ck_assert_uint_eq(fwrite(f.p, 1, f.len, o), f.len);
   ck_assert_int_eq(fclose(o), 0);
   evp__buf_free(&f);
+}
+
+/* Columns with chunks of their own. */
+static void write_bomb(const char *path, void (*put)(evp__buf_t *), int type, int codec) {
+  write_bomb_shared(path, put, type, codec, 0);
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -247,12 +258,34 @@ START_TEST(reader_bounds_dictionaries_across_columns) {
 }
 END_TEST
 
+/* One column chunk of 2 MiB (its content does not matter: the reader loads
+ * every column's chunk before decoding a page). */
+static void put_big_chunk(evp__buf_t *f) {
+  size_t n = (size_t)2 << 20;
+  ck_assert_int_eq(evp__buf_reserve(f, n), EVP_OK);
+  memset(f->p + f->len, 0, n);
+  f->len += n;
+}
+
+/* Column chunks must not overlap: 1,024 columns all claiming the same 2 MiB
+ * made the reader load 2 GiB for one row group of a 2 MiB file. */
+START_TEST(reader_refuses_overlapping_column_chunks) {
+  test_tmpdir_make(tmpdir, sizeof tmpdir, "lakebounds");
+  char path[512];
+  snprintf(path, sizeof path, "%s/overlap.parquet", tmpdir);
+  write_bomb_shared(path, put_big_chunk, PQ_T_INT64, PQ_CODEC_UNCOMPRESSED, 1);
+  refused_as_damaged(path);
+  ck_assert_int_eq(test_tmpdir_remove(tmpdir), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("lake_reader_bounds");
   TCase *tc = tcase_create("bounds");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, reader_bounds_decoded_pages_across_columns);
   tcase_add_test(tc, reader_bounds_dictionaries_across_columns);
+  tcase_add_test(tc, reader_refuses_overlapping_column_chunks);
   suite_add_tcase(s, tc);
   return test_run_suite(s);
 }
