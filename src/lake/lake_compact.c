@@ -230,6 +230,18 @@ static evp_err_t write_merged(const evp__compact_opts_t *o, const char *hdir, co
     if (es->v[i].first < first) first = es->v[i].first;
     if (es->v[i].last > last) last = es->v[i].last;
   }
+  /* Numbered after the merged files of the same offsets (an hour of only
+   * compacted files, rewritten by --hour): a name of the old set never
+   * names other rows in the new one, which a query that listed the hour
+   * before the swap and opens its files after it would read twice or miss. */
+  size_t base = 0;
+  for (size_t i = 0; i < nin; i++) {
+    unsigned long long a, b;
+    unsigned k;
+    if (sscanf(es->v[i].name, "compact-%20llu-%20llu-%3u", &a, &b, &k) == 3 && a == first &&
+        b == last && k + 1 > base)
+      base = k + 1;
+  }
   /* As many files as the input's size at the target needs, the rows spread
    * evenly: merged files are no larger than their inputs (dictionaries are
    * no longer repeated), so each ends at or below the target. */
@@ -307,10 +319,12 @@ static evp_err_t write_merged(const evp__compact_opts_t *o, const char *hdir, co
       if (!w || in_file == 0) {
         char name[80];
         snprintf(name, sizeof name, "compact-%020llu-%020llu-%03zu.parquet",
-                 (unsigned long long)first, (unsigned long long)last, res->files_out);
-        if (res->files_out >= 1000) {
+                 (unsigned long long)first, (unsigned long long)last, base + res->files_out);
+        if (base + res->files_out >= 1000) {
           e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                          "compact: more than 1000 files for one hour; raise the target size");
+                          "compact: more than 1000 files for one hour (numbers %zu and up are "
+                          "taken); raise the target size",
+                          base);
           break;
         }
         e = w ? evp__pq_writer_reopen(w, stage, name, errstr, errstr_size)
@@ -350,7 +364,7 @@ static evp_err_t write_merged(const evp__compact_opts_t *o, const char *hdir, co
   for (size_t k = 0; k < res->files_out && !e; k++) {
     char name[80];
     snprintf(name, sizeof name, "compact-%020llu-%020llu-%03zu.parquet", (unsigned long long)first,
-             (unsigned long long)last, k);
+             (unsigned long long)last, base + k);
     if (join(path, stage, name)) {
       e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "compact: path too long");
       break;
@@ -386,6 +400,31 @@ static evp_err_t exchange(const char *a, const char *b, char *errstr, size_t err
                      "renameat2); %s was not changed",
                      b);
 #endif
+}
+
+/* The exchange swaps two directory entries: the hour must be a directory
+ * itself (a symbolic link would be swapped, not its files), and the staging
+ * directory on its file system (renameat2 cannot cross one). Checked before
+ * anything is written. */
+static evp_err_t check_layout(const char *hdir, const char *sdir, char *errstr,
+                              size_t errstr_size) {
+  struct stat h, s;
+  if (lstat(hdir, &h) != 0 || stat(sdir, &s) != 0)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_IO, "compact: stat %s or %s: %s", hdir, sdir,
+                       strerror(errno));
+  if (!S_ISDIR(h.st_mode))
+    return evp__seterr(errstr, errstr_size, EVP_ERR_UNSUPPORTED,
+                       "compact: %s is a symbolic link, not a directory; compaction replaces the "
+                       "hour directory itself, so it is left as it is (move the files into a "
+                       "real directory to compact it)",
+                       hdir);
+  if (h.st_dev != s.st_dev)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_UNSUPPORTED,
+                       "compact: the staging directory %s is on another file system than %s (a "
+                       "symbolic link or a mount?); the atomic swap needs both on one: put %s on "
+                       "the file system of the lake. Nothing was changed",
+                       sdir, hdir, sdir);
+  return EVP_OK;
 }
 
 evp_err_t evp__lake_compact_hour(const evp__compact_opts_t *o, const char *dt, int hour,
@@ -426,7 +465,9 @@ evp_err_t evp__lake_compact_hour(const evp__compact_opts_t *o, const char *dt, i
     return EVP_OK;
   }
   /* A staging directory left by a kill is stale whatever it holds. */
-  if ((e = remove_dir(stage, errstr, errstr_size)) || (e = evp__mkdirs(sdir, errstr, errstr_size)))
+  if ((e = remove_dir(stage, errstr, errstr_size)) ||
+      (e = evp__mkdirs(sdir, errstr, errstr_size)) ||
+      (e = check_layout(hdir, sdir, errstr, errstr_size)))
     goto out;
   if (mkdir(stage, 0700) != 0) {
     e = evp__seterr(errstr, errstr_size, EVP_ERR_IO, "compact: create %s: %s", stage,

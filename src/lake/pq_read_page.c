@@ -384,12 +384,15 @@ static evp_err_t next_page(evp__pq_reader_t *r, size_t i, char *errstr, size_t e
       size_t cap = 0;
       if ((e = decompress(r, col, c->ch->codec, body, &h, &c->dbuf, &cap, errstr, errstr_size)))
         return e;
-      size_t nd = (size_t)h.num_values;
+      size_t nd = (size_t)h.num_values, max_nd = EVP__PQR_MAX_DECODED_VALUES / r->ncols;
+      if (max_nd < EVP__PQR_MIN_DICT_ENTRIES) max_nd = EVP__PQR_MIN_DICT_ENTRIES;
+      if (max_nd > EVP__PQR_MAX_PAGE_VALUES) max_nd = EVP__PQR_MAX_PAGE_VALUES;
       /* every entry takes at least one bit (booleans), most at least 4 bytes */
-      if (nd > (size_t)h.uncompressed * 8 || nd > EVP__PQR_MAX_PAGE_VALUES)
+      if (nd > (size_t)h.uncompressed * 8 || nd > max_nd)
         return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
-                            "column '%s': dictionary of %zu entries in %d bytes", col->name, nd,
-                            h.uncompressed);
+                            "column '%s': dictionary of %zu entries in %d bytes (at most %zu with "
+                            "%zu columns)",
+                            col->name, nd, h.uncompressed, max_nd, r->ncols);
       if (grow((void **)&c->dict, &c->capdict, nd ? nd : 1, sizeof *c->dict))
         return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
       if (plain_decode(col->type, c->dbuf, (size_t)h.uncompressed, c->dict, nd))
@@ -404,10 +407,14 @@ static evp_err_t next_page(evp__pq_reader_t *r, size_t i, char *errstr, size_t e
           r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
           "column '%s': page type %d is not supported by this reader (data page v1 only)",
           col->name, h.type);
+    size_t max_values = EVP__PQR_MAX_DECODED_VALUES / r->ncols;
+    if (max_values < EVP__PQR_MIN_PAGE_VALUES) max_values = EVP__PQR_MIN_PAGE_VALUES;
+    if (max_values > EVP__PQR_MAX_PAGE_VALUES) max_values = EVP__PQR_MAX_PAGE_VALUES;
     if (!h.has_data || h.num_values == 0 || (int64_t)h.num_values > c->values_left ||
-        (size_t)h.num_values > EVP__PQR_MAX_PAGE_VALUES)
-      return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO, "column '%s': data page of %d values",
-                          col->name, h.num_values);
+        (size_t)h.num_values > max_values)
+      return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                          "column '%s': data page of %d values (at most %zu with %zu columns)",
+                          col->name, h.num_values, max_values, r->ncols);
     if ((e = decompress(r, col, c->ch->codec, body, &h, &c->pbuf, &c->cap_pbuf, errstr,
                         errstr_size)))
       return e;

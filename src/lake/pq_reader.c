@@ -164,6 +164,32 @@ static void column_meta(evp__tr_t *t, evp__pqr_chunk_t *c, int64_t *dict_off, in
   }
 }
 
+static int cmp_chunk_start(const void *a, const void *b) {
+  int64_t x = (*(const evp__pqr_chunk_t *const *)a)->start,
+          y = (*(const evp__pqr_chunk_t *const *)b)->start;
+  return x < y ? -1 : x > y;
+}
+
+/* The chunks of a row group must not overlap: the reader loads them all at
+ * once, so chunks claiming the same bytes would multiply a file's size by
+ * its column count in memory. */
+static evp_err_t chunks_disjoint(evp__pq_reader_t *r, const evp__pqr_rgroup_t *g, char *errstr,
+                                 size_t errstr_size) {
+  const evp__pqr_chunk_t **v = malloc(r->ncols * sizeof *v);
+  if (!v) return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < r->ncols; i++) v[i] = &g->cols[i];
+  qsort(v, r->ncols, sizeof *v, cmp_chunk_start);
+  evp_err_t e = EVP_OK;
+  for (size_t i = 1; i < r->ncols && !e; i++)
+    if (v[i - 1]->start + v[i - 1]->len > v[i]->start)
+      e = evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                       "damaged footer: column chunks at %lld (%lld bytes) and %lld overlap",
+                       (long long)v[i - 1]->start, (long long)v[i - 1]->len,
+                       (long long)v[i]->start);
+  free(v);
+  return e;
+}
+
 static evp_err_t row_group(evp__pq_reader_t *r, evp__tr_t *t, evp__pqr_rgroup_t *g,
                            uint64_t data_end, char *errstr, size_t errstr_size) {
   int16_t id;
@@ -230,7 +256,7 @@ static evp_err_t row_group(evp__pq_reader_t *r, evp__tr_t *t, evp__pqr_rgroup_t 
                           "damaged footer: column '%s' has %lld values in a row group of %lld rows",
                           r->cols[i].name, (long long)g->cols[i].num_values,
                           (long long)g->num_rows);
-  return EVP_OK;
+  return chunks_disjoint(r, g, errstr, errstr_size);
 }
 
 static evp_err_t key_values(evp__pq_reader_t *r, evp__tr_t *t, uint8_t ty, char *errstr,

@@ -25,6 +25,18 @@
 #define EVP__PQR_MAX_PAGE_BYTES ((size_t)1 << 30)
 #define EVP__PQR_MAX_PAGE_VALUES ((size_t)1 << 22)
 #define EVP__PQR_MAX_CHUNK_BYTES ((int64_t)2 << 30)
+/* Values of the data pages decoded at once, over all columns of a row group
+ * (each column holds one page's levels, values and indices, ~32 bytes a
+ * value): a page of millions of nulls is a few bytes, so without this a
+ * small file of many columns asks for gigabytes. A column's page may hold
+ * EVP__PQR_MAX_DECODED_VALUES / ncols values, never fewer than
+ * EVP__PQR_MIN_PAGE_VALUES (the lake writer's pages hold at most 20,000). */
+#define EVP__PQR_MAX_DECODED_VALUES ((size_t)1 << 24)
+#define EVP__PQR_MIN_PAGE_VALUES ((size_t)1 << 15)
+/* The same for dictionaries (held for a whole row group, one per column):
+ * EVP__PQR_MAX_DECODED_VALUES / ncols entries, never fewer than the lake
+ * writer's default dict_max_entries. */
+#define EVP__PQR_MIN_DICT_ENTRIES ((size_t)1 << 16)
 
 typedef struct {
   int64_t start, len; /* compressed bytes of the chunk: [start, start + len) */

@@ -429,20 +429,27 @@ START_TEST(compaction_merges_below_the_checkpoint_and_keeps_the_rest) {
 }
 END_TEST
 
-START_TEST(compaction_splits_at_the_target_size) {
+/* An hour of six part files (30,000 rows) compacted at a 100 kB target:
+ * into several files; @p o is left as used. */
+static void compact_split_hour(evp__compact_opts_t *o, evp__compact_result_t *res) {
   make_hour();
   for (uint64_t f = 0; f < 6; f++) write_part(hour_dir, f * 5000, f * 5000 + 4999);
-  evp__compact_opts_t o = {0};
-  o.root = tmpdir;
-  o.checkpoint = UINT64_MAX;
-  o.no_fsync = 1;
-  o.target_bytes = 100000;
-  evp__compact_result_t res;
+  memset(o, 0, sizeof *o);
+  o->root = tmpdir;
+  o->checkpoint = UINT64_MAX;
+  o->no_fsync = 1;
+  o->target_bytes = 100000;
   char err[512] = "";
-  ck_assert_msg(evp__lake_compact_hour(&o, "2026-12-05", 3, &res, err, sizeof err) == EVP_OK, "%s",
+  ck_assert_msg(evp__lake_compact_hour(o, "2026-12-05", 3, res, err, sizeof err) == EVP_OK, "%s",
                 err);
-  ck_assert_int_eq(res.compacted, 1);
-  ck_assert_uint_ge(res.files_out, 2);
+  ck_assert_int_eq(res->compacted, 1);
+  ck_assert_uint_ge(res->files_out, 2);
+}
+
+START_TEST(compaction_splits_at_the_target_size) {
+  evp__compact_opts_t o;
+  evp__compact_result_t res;
+  compact_split_hour(&o, &res);
   size_t ncompact;
   ck_assert_uint_eq(check_ids(30000, &ncompact), res.files_out);
   ck_assert_uint_eq(ncompact, res.files_out);
@@ -664,6 +671,130 @@ END_TEST
 
 /* ------------------------------------------------------------ --gen-lake */
 
+/* The names of one hour's files, sorted, joined by spaces, into out. */
+static void hour_names(char *out, size_t n) {
+  struct dirent **list;
+  int k = scandir(hour_dir, &list, NULL, alphasort);
+  ck_assert_int_ge(k, 0);
+  out[0] = 0;
+  for (int i = 0; i < k; i++) {
+    if (list[i]->d_name[0] != '.') {
+      strncat(out, list[i]->d_name, n - strlen(out) - 1);
+      strncat(out, " ", n - strlen(out) - 1);
+    }
+    free(list[i]);
+  }
+  free(list);
+}
+
+/* `evpipe lake compact --hour` on an hour holding only compacted files
+ * (e.g. at a smaller target) gives files of the same first and last
+ * offsets: a name of the old set must never name a file of the new one
+ * with other rows, or a query that listed the hour before the swap and
+ * opens its files after it reads rows twice or misses some, silently. */
+START_TEST(recompaction_never_reuses_a_name_for_other_rows) {
+  evp__compact_opts_t o;
+  evp__compact_result_t res;
+  char err[512] = "", before[4096], after[4096];
+  compact_split_hour(&o, &res);
+  for (int round = 0; round < 2; round++) {
+    hour_names(before, sizeof before);
+    o.force = 1; /* --hour */
+    o.target_bytes = round ? 100000 : 60000;
+    ck_assert_msg(evp__lake_compact_hour(&o, "2026-12-05", 3, &res, err, sizeof err) == EVP_OK,
+                  "%s", err);
+    ck_assert_int_eq(res.compacted, 1);
+    hour_names(after, sizeof after);
+    for (char *tok = strtok(after, " "); tok; tok = strtok(NULL, " "))
+      ck_assert_msg(!strstr(before, tok), "round %d: %s names other rows now (before: %s)", round,
+                    tok, before);
+    size_t ncompact;
+    ck_assert_uint_eq(check_ids(30000, &ncompact), res.files_out);
+  }
+  rm_tmpdir();
+}
+END_TEST
+
+/* ------------------------------------------------------------ file system layout */
+
+/* The staging directory on another file system than the lake (DATA/compact
+ * a symbolic link to a tmpfs): the exchange cannot work there. Refused
+ * before anything is written, saying why and what to do; the hour intact. */
+START_TEST(compaction_refuses_a_staging_directory_on_another_file_system) {
+  make_hour();
+  for (uint64_t f = 0; f < 3; f++) write_part(hour_dir, f * 100, f * 100 + 99);
+  char other[] = "/dev/shm/evp_xfs_XXXXXX", link_path[1024], err[512] = "";
+  struct stat a, b;
+  if (!mkdtemp(other)) {
+    fprintf(stderr, "skipped: no /dev/shm\n");
+    rm_tmpdir();
+    return;
+  }
+  ck_assert_int_eq(stat(tmpdir, &a), 0);
+  ck_assert_int_eq(stat(other, &b), 0);
+  if (a.st_dev == b.st_dev) { /* no second file system here: nothing to check */
+    fprintf(stderr, "skipped: /dev/shm is on the file system of /tmp\n");
+    rmdir(other);
+    rm_tmpdir();
+    return;
+  }
+  snprintf(link_path, sizeof link_path, "%s/compact", tmpdir);
+  ck_assert_int_eq(symlink(other, link_path), 0);
+  evp__compact_opts_t o = {0};
+  o.root = tmpdir;
+  o.checkpoint = UINT64_MAX;
+  o.no_fsync = 1;
+  int steps = 0;
+  o.hook = count_step;
+  o.hook_arg = &steps;
+  evp__compact_result_t res;
+  evp_err_t e = evp__lake_compact_hour(&o, "2026-12-05", 3, &res, err, sizeof err);
+  ck_assert_msg(e == EVP_ERR_UNSUPPORTED && strstr(err, "file system") && strstr(err, link_path),
+                "%d %s", (int)e, err);
+  ck_assert_int_eq(steps, 0); /* nothing staged */
+  ck_assert_int_eq(res.compacted, 0);
+  size_t ncompact;
+  ck_assert_uint_eq(check_ids(300, &ncompact), 3);
+  DIR *d = opendir(other);
+  ck_assert_ptr_nonnull(d);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) ck_assert_msg(de->d_name[0] == '.', "%s left", de->d_name);
+  closedir(d);
+  ck_assert_int_eq(rmdir(other), 0);
+  rm_tmpdir();
+}
+END_TEST
+
+/* An hour directory that is a symbolic link (the hour moved to another
+ * disk): the exchange would swap the link itself and the clean-up would
+ * then fail on it at every start of evpipe local. Refused, the link and its
+ * files untouched, and recovery still fine. */
+START_TEST(compaction_refuses_an_hour_directory_that_is_a_symlink) {
+  make_hour();
+  char real[1024], err[512] = "";
+  snprintf(real, sizeof real, "%s/elsewhere/hour03", tmpdir);
+  ck_assert_int_eq(evp__mkdirs(real, err, sizeof err), EVP_OK);
+  for (uint64_t f = 0; f < 3; f++) write_part(real, f * 100, f * 100 + 99);
+  ck_assert_int_eq(rmdir(hour_dir), 0);
+  ck_assert_int_eq(symlink(real, hour_dir), 0);
+  evp__compact_opts_t o = {0};
+  o.root = tmpdir;
+  o.checkpoint = UINT64_MAX;
+  o.no_fsync = 1;
+  evp__compact_result_t res;
+  evp_err_t e = evp__lake_compact_hour(&o, "2026-12-05", 3, &res, err, sizeof err);
+  ck_assert_msg(e == EVP_ERR_UNSUPPORTED && strstr(err, "symbolic link") && strstr(err, hour_dir),
+                "%d %s", (int)e, err);
+  struct stat st;
+  ck_assert_int_eq(lstat(hour_dir, &st), 0);
+  ck_assert(S_ISLNK(st.st_mode));
+  size_t ncompact;
+  ck_assert_uint_eq(check_ids(300, &ncompact), 3);
+  ck_assert_msg(evp__lake_compact_recover(tmpdir, err, sizeof err) == EVP_OK, "%s", err);
+  rm_tmpdir();
+}
+END_TEST
+
 /* test_lake_compaction --gen-lake DATA SCHEMA N HOURS FIRST_HOUR_UNIX_S [FILES]: what
  * `evpipe local` would have left in DATA after receiving N events spread
  * evenly over HOURS hours from FIRST_HOUR_UNIX_S (received_at comes from the
@@ -757,6 +888,9 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, recovery_removes_leftover_staging_directories);
   tcase_add_test(tc, closed_hours_only_and_bad_arguments);
   tcase_add_test(tc, batcher_compacts_closed_hours_and_cleans_staging);
+  tcase_add_test(tc, compaction_refuses_a_staging_directory_on_another_file_system);
+  tcase_add_test(tc, compaction_refuses_an_hour_directory_that_is_a_symlink);
+  tcase_add_test(tc, recompaction_never_reuses_a_name_for_other_rows);
   suite_add_tcase(s, tc);
   return test_run_suite(s);
 }
