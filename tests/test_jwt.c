@@ -200,7 +200,7 @@ START_TEST(hmac_rfc4231_vectors) {
     /* The prepared-key path used by the verifier must agree. */
     evp__hmac_key_t *k = evp__hmac_key_new(key, kl);
     ck_assert_ptr_nonnull(k);
-    evp__hmac_compute(k, data, dl, mac2);
+    ck_assert_int_eq(evp__hmac_compute(k, data, dl, mac2), 0);
     evp__hmac_key_free(k);
     ck_assert(memcmp(mac, mac2, 32) == 0);
   }

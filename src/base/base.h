@@ -102,7 +102,9 @@ evp_err_t evp__base64_decode(const char *in, size_t len, unsigned char *out, siz
 typedef struct evp__hmac_key evp__hmac_key_t;
 /* Prepare @p key for repeated use; NULL on allocation failure. */
 evp__hmac_key_t *evp__hmac_key_new(const void *key, size_t keylen);
-void evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsigned char out[32]);
+/* 0, or -1 when the hash backend failed (@p out is then zero, which an
+ * attacker can also send: callers must refuse, never compare). */
+int evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsigned char out[32]);
 /* Wipe and free. NULL is a no-op. */
 void evp__hmac_key_free(evp__hmac_key_t *k);
 

@@ -120,7 +120,7 @@ static int compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsigned
   bad |= sha_update(&c, ih, sizeof ih) | sha_final(&c, out);
   evp__wipe(&c, sizeof c);
   evp__wipe(ih, sizeof ih);
-  if (bad) memset(out, 0, 32); /* a zero MAC never matches a real signature */
+  if (bad) memset(out, 0, 32); /* and the callers refuse: an attacker can send a zero MAC */
   return bad;
 }
 
@@ -143,12 +143,13 @@ evp__hmac_key_t *evp__hmac_key_new(const void *key, size_t keylen) {
   return k;
 }
 
-void evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsigned char out[32]) {
+int evp__hmac_compute(const evp__hmac_key_t *k, const void *msg, size_t n, unsigned char out[32]) {
 #ifndef EVP_HMAC_SLOW_PATH
-  (void)compute(k, msg, n, out);
+  return compute(k, msg, n, out) ? -1 : 0;
 #else
-  if (evp_hmac_sha256(k->key, k->keylen, msg, n, out) != EVP_OK)
-    memset(out, 0, 32); /* a zero MAC never matches a real signature */
+  if (evp_hmac_sha256(k->key, k->keylen, msg, n, out) == EVP_OK) return 0;
+  memset(out, 0, 32);
+  return -1;
 #endif
 }
 

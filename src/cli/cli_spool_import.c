@@ -328,7 +328,11 @@ static int commit_pending(import_t *im) {
  * is to be imported (and is now pending), -1 on an error. */
 static int already_imported(import_t *im, const evp__wal_record_t *rec) {
   unsigned char entry[EVP__CLI_LEDGER_ENTRY];
-  evp__cli_ledger_entry(im->ledger, rec, entry);
+  if (evp__cli_ledger_entry(im->ledger, rec, entry) != 0) {
+    snprintf(im->err, sizeof im->err,
+             "the import ledger: HMAC-SHA256 failed in the crypto library");
+    return -1;
+  }
   if (!im->reimport && evp__cli_ledger_has(im->ledger, entry)) {
     im->skipped_records++;
     im->skipped_events += rec->nevents;

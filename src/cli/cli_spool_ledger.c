@@ -178,16 +178,17 @@ evp_err_t evp__cli_ledger_open(const char *data_dir, int writable, evp__cli_ledg
   return EVP_OK;
 }
 
-void evp__cli_ledger_entry(const evp__cli_ledger_t *l, const evp__wal_record_t *rec,
-                           unsigned char out[EVP__CLI_LEDGER_ENTRY]) {
+int evp__cli_ledger_entry(const evp__cli_ledger_t *l, const evp__wal_record_t *rec,
+                          unsigned char out[EVP__CLI_LEDGER_ENTRY]) {
   unsigned char mac[32];
   if (!l->key) { /* no ledger yet: nothing can match */
     memset(out, 0, ENTRY);
-    return;
+    return 0;
   }
-  evp__hmac_compute(l->key, rec->payload, rec->payload_len, mac);
+  if (evp__hmac_compute(l->key, rec->payload, rec->payload_len, mac) != 0) return -1;
   memcpy(out, mac, ENTRY);
   if (is_empty(out)) out[0] = 1; /* all zero marks an empty slot */
+  return 0;
 }
 
 int evp__cli_ledger_has(const evp__cli_ledger_t *l, const unsigned char *entry) {

@@ -66,9 +66,10 @@ typedef struct evp__cli_ledger evp__cli_ledger_t;
 evp_err_t evp__cli_ledger_open(const char *data_dir, int writable, evp__cli_ledger_t **out,
                                char *errstr, size_t errstr_size);
 void evp__cli_ledger_free(evp__cli_ledger_t *l);
-/* The entry standing for @p rec (a keyed hash of its payload). */
-void evp__cli_ledger_entry(const evp__cli_ledger_t *l, const evp__wal_record_t *rec,
-                           unsigned char out[EVP__CLI_LEDGER_ENTRY]);
+/* The entry standing for @p rec (a keyed hash of its payload): 0, or -1
+ * when the hash failed (nothing may be decided from @p out then). */
+int evp__cli_ledger_entry(const evp__cli_ledger_t *l, const evp__wal_record_t *rec,
+                          unsigned char out[EVP__CLI_LEDGER_ENTRY]);
 /* 1 when @p entry is in the ledger. */
 int evp__cli_ledger_has(const evp__cli_ledger_t *l, const unsigned char *entry);
 /* Append @p n entries and fdatasync: call only once the records' events are

@@ -96,7 +96,12 @@ static evp_err_t load_one(evp__clients_t *cs, const cJSON *o, size_t idx, char *
     cl->naud++;
   }
   if (!(cl->id = evp__strdup(id->valuestring))) goto nomem;
-  evp__hmac_compute(cs->key, sec->valuestring, sl, cl->mac);
+  if (evp__hmac_compute(cs->key, sec->valuestring, sl, cl->mac) != 0) {
+    for (size_t j = 0; j < cl->naud; j++) free(cl->aud[j]);
+    free(cl->id);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL,
+                       "client %zu: HMAC-SHA256 failed in the crypto library", idx);
+  }
   cs->n++;
   return EVP_OK;
 bad_aud:
@@ -179,9 +184,10 @@ evp__client_auth_t evp__clients_check(const evp__clients_t *c, const char *id, s
       break;
     }
   unsigned char mac[32];
-  evp__hmac_compute(c->key, secret, secretlen, mac);
-  /* The same MAC and comparison happen for an unknown id. */
-  int bad = evp__ct_memcmp(mac, cl ? cl->mac : c->dummy, sizeof mac);
+  /* The same MAC and comparison happen for an unknown id; a failed MAC
+   * (zero, which a stored one could equal only if it failed too) refuses. */
+  int failed = evp__hmac_compute(c->key, secret, secretlen, mac) != 0;
+  int bad = evp__ct_memcmp(mac, cl ? cl->mac : c->dummy, sizeof mac) | failed;
   OPENSSL_cleanse(mac, sizeof mac);
   if (!cl || bad) return EVP__CLIENT_UNKNOWN;
   if (!aud) {

@@ -170,7 +170,12 @@ evp_err_t evp_jwt_sign(const evp_jwt_signer_t *s, const char *sub, const char *a
   free(payload);
   size_t signed_len = s->key->hdr_b64_len + 1 + plen;
   unsigned char mac[32];
-  evp__hmac_compute(s->key->hmac, tok, signed_len, mac);
+  if (evp__hmac_compute(s->key->hmac, tok, signed_len, mac) != 0) {
+    evp__wipe(tok, signed_len);
+    free(tok);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL,
+                       "HMAC-SHA256 failed in the crypto library");
+  }
   tok[signed_len] = '.';
   evp_base64url_encode(mac, sizeof mac, tok + signed_len + 1);
   evp__wipe(mac, sizeof mac);

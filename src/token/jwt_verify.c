@@ -271,7 +271,8 @@ evp_err_t evp_jwt_verify(const evp_jwt_verifier_t *v, const char *token, size_t 
   size_t siglen;
   if (slen != EVP__SIG_B64_LEN || evp_base64url_decode(d2 + 1, slen, sig, &siglen) != EVP_OK)
     FAIL(EVP_ERR_JWT_BAD_SIGNATURE, "token signature is not a base64url HMAC-SHA256 value");
-  evp__hmac_compute(key->hmac, token, (size_t)(d2 - token), mac);
+  if (evp__hmac_compute(key->hmac, token, (size_t)(d2 - token), mac) != 0)
+    FAIL(EVP_ERR_INTERNAL, "HMAC-SHA256 failed in the crypto library");
   int bad = evp__ct_memcmp(mac, sig, sizeof mac);
   evp__wipe(mac, sizeof mac);
   if (bad) FAIL(EVP_ERR_JWT_BAD_SIGNATURE, "token signature does not match");
