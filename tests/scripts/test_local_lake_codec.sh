@@ -16,9 +16,6 @@ if ! sh "$SRC/tests/node/setup.sh" >"$TMP/setup.log" 2>&1; then
   fail "node peers setup"
   
 # evpipe local --lake-codec zstd compacts closed hours into ZSTD files too
-mkdir -p "$TMP/lake2" && chmod 700 "$TMP/lake2"
-"$GEN" --gen-lake "$TMP/lake2" "$SRC/examples/schemas/glue-data-catalog-json-schema.json" "$N" 1 "$H0" \
-  2>"$TMP/gen.err" || fail "generate a lake: $(cat "$TMP/gen.err")"
 if start_local "$TMP/lake2" "$TMP/clients.json" --lake-codec zstd; then
   for _ in $(seq 1 $((WAIT * 10))); do grep -q '"msg":"lake hour compacted"' "$TMP/local.err" && break; sleep 0.1; done
   stop_local
@@ -92,6 +89,7 @@ H0=$((($(date +%s) / 3600 - 30) * 3600))
 mkdir -p "$TMP/lake" && chmod 700 "$TMP/lake"
 "$GEN" --gen-lake "$TMP/lake" "$SRC/examples/schemas/glue-data-catalog-json-schema.json" "$N" 1 "$H0" \
   2>"$TMP/gen.err" || fail "generate a lake: $(cat "$TMP/gen.err")"
+cp -a "$TMP/lake" "$TMP/lake2" # for evpipe local's own compaction, below
 expect_rc 2 "lake compact --codec gzip is a usage error" "$EVP_CLI" lake compact "$TMP/lake" --codec gzip
 expect_grep "$TMP/err" "--codec gzip: give snappy or zstd" "it names the option and the choices"
 expect_rc 0 "evpipe lake compact --codec zstd" "$EVP_CLI" lake compact "$TMP/lake" --codec zstd
@@ -102,9 +100,6 @@ r=$(codecs "$TMP/lake" 'compact-*.parquet')
   fail "part files left after compaction"
 
 # evpipe local --lake-codec zstd compacts closed hours into ZSTD files too
-mkdir -p "$TMP/lake2" && chmod 700 "$TMP/lake2"
-"$GEN" --gen-lake "$TMP/lake2" "$SRC/examples/schemas/glue-data-catalog-json-schema.json" "$N" 1 "$H0" \
-  2>"$TMP/gen.err" || fail "generate a lake: $(cat "$TMP/gen.err")"
 if start_local "$TMP/lake2" "$TMP/clients.json" --lake-codec zstd; then
   for _ in $(seq 1 $((WAIT * 10))); do grep -q '"msg":"lake hour compacted"' "$TMP/local.err" && break; sleep 0.1; done
   stop_local
