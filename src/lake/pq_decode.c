@@ -122,6 +122,16 @@ evp_err_t evp__pq_dba_decode(const uint8_t *p, size_t n, size_t nvalues, evp__bu
     e = evp__pq_delta_decode(p + at, n - at, suf, nvalues, &count, &used, errstr, errstr_size);
   if (!e && count != nvalues) e = BAD("dba: %zu suffix lengths for %zu values", count, nvalues);
   at += used;
+  /* What the page rebuilds to, before anything is copied: prefix lengths
+   * are at most the predecessor's length (checked below), so this sum is
+   * the exact total of a valid page. */
+  uint64_t total = 0;
+  for (size_t i = 0; !e && i < nvalues; i++) {
+    total += pre[i] > EVP__PQ_DBA_MAX_BYTES ? (uint64_t)EVP__PQ_DBA_MAX_BYTES + 1 : pre[i];
+    total += suf[i] > EVP__PQ_DBA_MAX_BYTES ? (uint64_t)EVP__PQ_DBA_MAX_BYTES + 1 : suf[i];
+    if (total > EVP__PQ_DBA_MAX_BYTES)
+      e = BAD("dba: the values rebuild to more than %zu bytes", EVP__PQ_DBA_MAX_BYTES);
+  }
   for (size_t i = 0; !e && i < nvalues; i++) {
     uint64_t plen = i ? len[i - 1] : 0;
     if (pre[i] > plen) {
