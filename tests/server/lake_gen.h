@@ -386,6 +386,21 @@ static const evp__gen_variant_t GEN_VARIANTS[] = {
     {"~plain", 1, 1, 1, 1, 1, EVP__PQ_SNAPPY},     {"~zstd", 0, 0, 0, 0, 0, EVP__PQ_ZSTD}};
 #define GEN_NVARIANTS (sizeof GEN_VARIANTS / sizeof *GEN_VARIANTS)
 
+/* The variants evp__gen_all writes: all of them, except under TSan and
+ * valgrind (10-50x slower; the suites that use these files run no threads
+ * there), where the default one only: the normal and ASan builds, and the
+ * readers' script, see them all. */
+static size_t gen_nvariants(void) {
+#if defined(__SANITIZE_THREAD__)
+  return 1;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  return 1;
+#endif
+#endif
+  return getenv("EVP_VALGRIND") ? 1 : GEN_NVARIANTS;
+}
+
 static const char *gen_codec_name(evp__pq_codec_t c) {
   return c == EVP__PQ_UNCOMPRESSED ? "UNCOMPRESSED" : c == EVP__PQ_ZSTD ? "ZSTD" : "SNAPPY";
 }
@@ -477,7 +492,7 @@ static evp_err_t evp__gen_all(const char *dir, uint64_t seed, char *err, size_t 
   const evp__gen_ds_t *ds = gen_datasets(&n);
   evp_err_t e = EVP_OK;
   for (size_t i = 0; i < n && !e; i++)
-    for (size_t v = 0; v < GEN_NVARIANTS && !e; v++)
+    for (size_t v = 0; v < gen_nvariants() && !e; v++)
       e = gen_one(dir, &ds[i], &GEN_VARIANTS[v], seed, m, err, errn);
   fputs("]\n", m);
   if (fclose(m) != 0 && !e) e = evp__seterr(err, errn, EVP_ERR_IO, "write %s failed", path);

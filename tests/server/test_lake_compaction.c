@@ -123,17 +123,9 @@ START_TEST(reader_reads_every_generated_dataset_back) {
   ck_assert_ptr_nonnull(sb);
   /* every dataset in every variant: each encoding and codec the writer
    * can produce (lake_gen.h's GEN_VARIANTS), which compaction must read.
-   * Under TSan and valgrind (10-50x slower; this test has no threads) the
-   * default variant only: the normal and ASan builds read them all. */
-  size_t nvar = GEN_NVARIANTS;
-#if defined(__SANITIZE_THREAD__)
-  nvar = 1;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-  nvar = 1;
-#endif
-#endif
-  if (getenv("EVP_VALGRIND")) nvar = 1;
+   * Under TSan and valgrind only the default variant is written
+   * (gen_nvariants): the normal and ASan builds read them all. */
+  size_t nvar = gen_nvariants();
   for (size_t iv = 0; iv < nds * nvar; iv++) {
     const evp__gen_ds_t *d = &ds[iv / nvar];
     char name[160], path[512];
@@ -237,6 +229,9 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
   snprintf(dmg, sizeof dmg, "%s/damaged.parquet", tmpdir);
   uint64_t seed = 42;
   size_t runs = 0, failures = 0;
+  /* Under TSan and valgrind a tenth of the damage (ASan runs it all). */
+  const int slow = gen_nvariants() == 1;
+  const int nflips = slow ? 70 : 700, nrandom = slow ? 15 : 150;
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.parquet", tmpdir, names[k]);
@@ -246,6 +241,7 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
     ck_assert_int_eq(read_all(path, &rows), EVP_OK);
     /* Truncations: every length of small files, 300 spread over large ones. */
     size_t step = n <= 3000 ? 1 : n / 300;
+    if (slow) step = n <= 300 ? 1 : n / 30;
     for (size_t cut = 0; cut < n; cut += step) {
       spit(dmg, orig, cut);
       ck_assert_msg(read_all(dmg, &rows) != EVP_OK, "%s cut to %zu bytes read fine", names[k], cut);
@@ -256,7 +252,7 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
     unsigned char *b = malloc(n);
     uint32_t flen = (uint32_t)orig[n - 8] | (uint32_t)orig[n - 7] << 8 |
                     (uint32_t)orig[n - 6] << 16 | (uint32_t)orig[n - 5] << 24;
-    for (int it = 0; it < 700; it++) {
+    for (int it = 0; it < nflips; it++) {
       memcpy(b, orig, n);
       int flips = 1 + (int)(evp__gen_next(&seed) % 3);
       for (int f = 0; f < flips; f++) {
@@ -269,7 +265,7 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
       runs++;
     }
     /* random bytes over a range of the footer */
-    for (int it = 0; it < 150; it++) {
+    for (int it = 0; it < nrandom; it++) {
       memcpy(b, orig, n);
       size_t at = n - 8 - flen + (size_t)(evp__gen_next(&seed) % flen);
       for (size_t j = 0; j < 8 && at + j < n - 8; j++)
