@@ -14,18 +14,7 @@ GEN="$BIN/tests/test_lake_compaction"
 if ! sh "$SRC/tests/node/setup.sh" >"$TMP/setup.log" 2>&1; then
   cat "$TMP/setup.log"
   fail "node peers setup"
-  
-# evpipe local --lake-codec zstd compacts closed hours into ZSTD files too
-if start_local "$TMP/lake2" "$TMP/clients.json" --lake-codec zstd; then
-  for _ in $(seq 1 $((WAIT * 10))); do grep -q '"msg":"lake hour compacted"' "$TMP/local.err" && break; sleep 0.1; done
-  stop_local
-  r=$(codecs "$TMP/lake2" 'compact-*.parquet')
-  [ "$r" = "$N $N ZSTD" ] && pass "evpipe local --lake-codec zstd compacts into ZSTD files ($r)" ||
-    fail "evpipe local's compaction: got '$r', want '$N $N ZSTD'"
-else
-  fail "evpipe local --lake-codec zstd on a lake with a closed hour starts"
-fi
-finish
+  finish
   exit
 fi
 printf '[{"client_id":"zst","client_secret":"zst-secret-0123456789abcdef","audiences":["events"]}]' >"$TMP/clients.json"
