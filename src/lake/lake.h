@@ -1,4 +1,5 @@
-/* Internal API of the lake area: a Parquet file writer for flat schemas.
+/* Internal API of the lake area: a Parquet file writer for schemas of
+ * scalar columns and groups (structs) of them.
  *
  * One writer produces one file. Rows are buffered per row group (bounded by
  * rows and bytes), then each column chunk is written as an optional
@@ -22,13 +23,29 @@ typedef enum evp__pq_type {
   EVP__PQ_INT64 = 1,       /* INT64 (SQL BIGINT) */
   EVP__PQ_DOUBLE = 2,      /* DOUBLE */
   EVP__PQ_BOOLEAN = 3,     /* BOOLEAN */
-  EVP__PQ_TIMESTAMP_US = 4 /* INT64 micros since the epoch, UTC-adjusted */
+  EVP__PQ_TIMESTAMP_US = 4, /* INT64 micros since the epoch, UTC-adjusted */
+  EVP__PQ_GROUP = 5         /* a group (SQL struct) of the nchildren nodes that follow */
 } evp__pq_type_t;
 
+/* Most nodes on a path from the root to a leaf (groups plus the leaf), so
+ * a definition level fits in 4 bits. Deeper schemas are refused at open. */
+#define EVP__PQ_MAX_DEPTH 8
+
+/* One node of the schema. A schema is a list of nodes in pre-order: a
+ * group (type EVP__PQ_GROUP, nchildren >= 1) is followed by its children,
+ * each with its own subtree, then by its next sibling. Leaves have
+ * nchildren 0. A flat schema is a list of leaves (nchildren 0 everywhere,
+ * so {name, type, optional} initialisers keep working).
+ * A row has one evp__pq_value_t per NODE, in the same order: a group's
+ * value only says whether the group is null (is_null; a required group is
+ * never null); when a group is null, the values of its whole subtree are
+ * ignored (written as null). A leaf's definition level is the number of
+ * optional nodes on its path from the root that are not null. */
 typedef struct evp__pq_column {
-  const char *name; /* non-empty UTF-8, <= 255 bytes, unique in the schema */
+  const char *name; /* non-empty UTF-8, <= 255 bytes, unique among its siblings */
   evp__pq_type_t type;
-  int optional; /* non-zero: nullable (one definition level) */
+  int optional;       /* non-zero: nullable (one definition level) */
+  unsigned nchildren; /* EVP__PQ_GROUP: its direct children (>= 1); leaves: 0 */
 } evp__pq_column_t;
 
 /* Page compression. ZSTD is opt-in: smaller files, read by Athena/Trino,
@@ -92,7 +109,8 @@ typedef struct evp__pq_writer evp__pq_writer_t;
 
 /* Create DIR/.FINAL_NAME.tmp (mode 0600, O_EXCL) for writing. @p final_name is
  * a plain file name (no '/'), must not exist yet, and the dot-prefixed
- * temporary is what Hive/Athena/DuckDB-style globs skip. @p cols is copied.
+ * temporary is what Hive/Athena/DuckDB-style globs skip. @p cols (@p ncols
+ * schema nodes, groups included) is copied.
  * Errors: EVP_ERR_INVALID_ARG (bad schema/options/name), EVP_ERR_IO,
  * EVP_ERR_NOMEM. */
 evp_err_t evp__pq_writer_open(evp__pq_writer_t **out, const char *dir, const char *final_name,
