@@ -94,7 +94,7 @@ START_TEST(default_schema_columns) {
       {"session_id", EVP__COL_STRING, 1, EVP__ROLE_EVENT, EVP__MAP_SCALAR},
       {"platform", EVP__COL_STRING, 1, EVP__ROLE_EVENT, EVP__MAP_SCALAR},
       {"app_version", EVP__COL_STRING, 1, EVP__ROLE_EVENT, EVP__MAP_SCALAR},
-      {"context", EVP__COL_STRING, 1, EVP__ROLE_EVENT, EVP__MAP_JSON_TEXT},
+      {"context", EVP__COL_STRUCT, 1, EVP__ROLE_EVENT, EVP__MAP_STRUCT},
       {"properties", EVP__COL_STRING, 1, EVP__ROLE_EVENT, EVP__MAP_JSON_TEXT},
       {"received_at", EVP__COL_TIMESTAMP, 0, EVP__ROLE_SERVER, EVP__MAP_DERIVED},
       {"client_id", EVP__COL_STRING, 0, EVP__ROLE_SERVER, EVP__MAP_DERIVED},
@@ -115,7 +115,8 @@ START_TEST(default_schema_columns) {
     ck_assert_msg(c->description[0] != '\0', "%s has no description", c->name);
   }
   ck_assert_ptr_nonnull(strstr(t->description, "POST /events"));
-  ck_assert_ptr_nonnull(strstr(col(t, "context")->description, "JSON text"));
+  ck_assert_ptr_nonnull(strstr(col(t, "context")->description, "struct"));
+  ck_assert_ptr_nonnull(strstr(col(t, "properties")->description, "JSON text"));
   evp__table_free(t);
 }
 END_TEST
@@ -390,8 +391,9 @@ START_TEST(ddl_for_default_schema) {
   ck_assert_ptr_nonnull(parts);
   for (size_t i = 0; i < t->ncols; i++) {
     char want[256];
-    snprintf(want, sizeof want, "\n  `%s` %s COMMENT '", t->cols[i].name,
-             evp__col_type_name(t->cols[i].type));
+    char *type = evp__col_type_text(&t->cols[i]);
+    snprintf(want, sizeof want, "\n  `%s` %s COMMENT '", t->cols[i].name, type);
+    free(type);
     const char *at = strstr(s, want);
     ck_assert_msg(at != NULL, "missing %s", want);
     ck_assert_msg(i < t->ndata ? at < parts : at > parts, "%s on the wrong side", t->cols[i].name);
@@ -400,7 +402,7 @@ START_TEST(ddl_for_default_schema) {
   ck_assert_ptr_nonnull(strstr(s, "`received_at` timestamp"));
   ck_assert_ptr_nonnull(strstr(s, "`event_time_corrected` timestamp"));
   ck_assert_ptr_nonnull(strstr(s, "`clock_skew_ms` bigint"));
-  ck_assert_ptr_nonnull(strstr(s, "`context` string"));
+  ck_assert_ptr_nonnull(strstr(s, "`context` struct<locale:string,os:string,"));
   ck_assert_ptr_nonnull(strstr(s, "\n  `dt` string COMMENT"));
   ck_assert_ptr_nonnull(strstr(s, "\n  `hour` string COMMENT"));
   static const char *props[] = {
@@ -573,7 +575,9 @@ START_TEST(glue_for_default_schema) {
     const cJSON *c = i < t->ndata ? cJSON_GetArrayItem(cols, (int)i)
                                   : cJSON_GetArrayItem(keys, (int)(i - t->ndata));
     ck_assert_str_eq(str_at(c, "Name"), t->cols[i].name);
-    ck_assert_str_eq(str_at(c, "Type"), evp__col_type_name(t->cols[i].type));
+    char *type = evp__col_type_text(&t->cols[i]);
+    ck_assert_str_eq(str_at(c, "Type"), type);
+    free(type);
     ck_assert_str_eq(str_at(c, "Comment"), t->cols[i].description);
   }
   ck_assert_str_eq(str_at(cJSON_GetArrayItem(cols, 2), "Type"), "timestamp");
@@ -749,6 +753,126 @@ START_TEST(nul_in_a_description_is_a_space) {
 }
 END_TEST
 
+/* ------------------------------------------------------------- structs */
+
+/* An object whose keys are all declared becomes a struct of typed fields;
+ * anything looser stays JSON text, which keeps every key. */
+START_TEST(closed_objects_become_structs) {
+  evp__table_t *t = parse_ok(
+      "{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
+      "'required':['n'],'properties':{'n':{'type':'integer'},'s':{'type':['string','null']},"
+      "'at':{'type':'string','format':'date-time'},'free':{'type':'object'},"
+      "'d':{'type':'object','additionalProperties':false,'properties':{'x':{'type':'number'}}}}},"
+      "'e':{'type':'string'}}}");
+  const evp__column_t *c = col(t, "c");
+  ck_assert_int_eq(c->type, EVP__COL_STRUCT);
+  ck_assert_int_eq(c->map, EVP__MAP_STRUCT);
+  ck_assert_int_eq(c->nullable, 1);
+  ck_assert_uint_eq(c->nfields, 5);
+  ck_assert_str_eq(c->fields[0].name, "n");
+  ck_assert_int_eq(c->fields[0].type, EVP__COL_BIGINT);
+  ck_assert_int_eq(c->fields[0].nullable, 0);
+  ck_assert_int_eq(c->fields[1].nullable, 1);
+  ck_assert_int_eq(c->fields[2].type, EVP__COL_TIMESTAMP);
+  ck_assert_int_eq(c->fields[3].map, EVP__MAP_JSON_TEXT);
+  ck_assert_int_eq(c->fields[4].type, EVP__COL_STRUCT);
+  char *type = evp__col_type_text(c);
+  ck_assert_str_eq(type, "struct<n:bigint,s:string,at:timestamp,free:string,d:struct<x:double>>");
+  free(type);
+  ck_assert_int_eq(col(t, "e")->type, EVP__COL_STRING);
+  /* columns c and e, 4 server columns, and c's 5 fields plus d's one */
+  ck_assert_uint_eq(t->nnodes, 2 + 4 + 5 + 1);
+  evp__table_free(t);
+
+  static const char *const loose[] = {
+      "{'type':'object','properties':{'a':{'type':'integer'}}}",
+      "{'type':'object','additionalProperties':true,'properties':{'a':{'type':'integer'}}}",
+      "{'type':'object','additionalProperties':false,'patternProperties':{'^x':{}},"
+      "'properties':{'a':{'type':'integer'}}}",
+      "{'type':'object','additionalProperties':false,'properties':{}}",
+      "{'type':'object','additionalProperties':false,'properties':{'osVersion':{'type':'string'}}}",
+      "{'type':'object','additionalProperties':false,'properties':{'a':{'minLength':1}}}",
+      "{'type':'object','additionalProperties':false,'properties':{'a':{'type':['string',"
+      "'integer']}}}",
+      "{'type':'object','additionalProperties':false,'required':'a','properties':{'a':{'type':"
+      "'string'}}}",
+      "{'type':['object','array'],'additionalProperties':false,'properties':{'a':{'type':"
+      "'string'}}}",
+  };
+  for (size_t i = 0; i < sizeof loose / sizeof *loose; i++) {
+    t = one_prop(loose[i], 0);
+    ck_assert_msg(col(t, "p")->type == EVP__COL_STRING && col(t, "p")->map == EVP__MAP_JSON_TEXT,
+                  "%s", loose[i]);
+    ck_assert_uint_eq(t->nnodes, t->ndata);
+    evp__table_free(t);
+  }
+  /* Four struct levels; the fifth object stays JSON text. */
+  t = one_prop("{'type':'object','additionalProperties':false,'properties':{'a':{'type':'object',"
+               "'additionalProperties':false,'properties':{'b':{'type':'object',"
+               "'additionalProperties':false,'properties':{'c':{'type':'object',"
+               "'additionalProperties':false,'properties':{'d':{'type':'object',"
+               "'additionalProperties':false,'properties':{'e':{'type':'string'}}}}}}}}}}}",
+               1);
+  type = evp__col_type_text(col(t, "p"));
+  ck_assert_str_eq(type, "struct<a:struct<b:struct<c:struct<d:string>>>>");
+  free(type);
+  evp__table_free(t);
+  /* A field's bad description is the schema's error, naming the field. */
+  expect_reject("{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
+                "'properties':{'n':{'type':'integer','description':5}}}}}",
+                EVP_ERR_SCHEMA_INVALID, "property 'c.n'");
+}
+END_TEST
+
+static void check_event(const evp__table_t *t, const char *sq, evp_err_t want, const char *reason,
+                        const char *msg) {
+  char *ev = dq(sq), err[256] = "";
+  const char *why = NULL;
+  evp_err_t e = evp__table_check_event(t, ev, strlen(ev), &why, err, sizeof err);
+  ck_assert_msg(e == want, "%s: got %d (%s), want %d", sq, (int)e, err, (int)want);
+  if (reason) ck_assert_msg(why && strcmp(why, reason) == 0, "%s: reason %s", sq, why);
+  if (msg) ck_assert_msg(strstr(err, msg) != NULL, "%s: message '%s' lacks '%s'", sq, err, msg);
+  free(ev);
+}
+
+/* A struct holds its declared fields only: a member it has no field for
+ * would be lost in the lake, so the door refuses it (by the same rule the
+ * row builder applies), like a value that fits no field. */
+START_TEST(struct_values_checked_deeply) {
+  evp__table_t *t = parse_ok(
+      "{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
+      "'required':['n'],'properties':{'n':{'type':'integer'},'s':{'type':'string'},"
+      "'d':{'type':'object','additionalProperties':false,'properties':{'x':{'type':'number'},"
+      "'at':{'type':'string','format':'date-time'}}}}}}}");
+  check_event(t, "{'c':{'n':1,'s':'a','d':{'x':1.5,'at':'2024-01-01T00:00:00Z'}}}", EVP_OK, NULL,
+              NULL);
+  check_event(t, "{'c':null}", EVP_OK, NULL, NULL);
+  check_event(t, "{}", EVP_OK, NULL, NULL);
+  check_event(t, "{'c':{'n':1,'s':null,'d':null}}", EVP_OK, NULL, NULL);
+  check_event(t, "{'c':{'n':1,'ip':'1.2.3.4'}}", EVP_ERR_INVALID_EVENT,
+              EVP__REASON_NOT_REPRESENTABLE, "/c/ip: the struct column has no field");
+  check_event(t, "{'c':{'n':1,'n':2}}", EVP_ERR_INVALID_EVENT, EVP__REASON_DUPLICATE_MEMBER,
+              "/c/n: the member");
+  check_event(t, "{'c':{'s':'a'}}", EVP_ERR_INVALID_EVENT, EVP__REASON_NOT_REPRESENTABLE,
+              "/c/n: the field is required");
+  check_event(t, "{'c':{'n':null}}", EVP_ERR_INVALID_EVENT, EVP__REASON_NOT_REPRESENTABLE,
+              "/c/n: the field is required");
+  check_event(t, "{'c':{'n':1e19}}", EVP_ERR_INVALID_EVENT, EVP__REASON_NOT_REPRESENTABLE,
+              "/c/n: 1e19 does not fit the field");
+  check_event(t, "{'c':{'n':1,'d':{'x':1e400}}}", EVP_ERR_INVALID_EVENT,
+              EVP__REASON_NOT_REPRESENTABLE, "/c/d/x: 1e400");
+  check_event(t, "{'c':{'n':1,'d':{'at':'yesterday'}}}", EVP_ERR_INVALID_EVENT,
+              EVP__REASON_NOT_REPRESENTABLE, "/c/d/at:");
+  check_event(t, "{'c':{'n':1,'d':{'y':1}}}", EVP_ERR_INVALID_EVENT, EVP__REASON_NOT_REPRESENTABLE,
+              "/c/d/y: the struct column has no field");
+  check_event(t, "{'c':[1]}", EVP_ERR_INVALID_EVENT, EVP__REASON_NOT_REPRESENTABLE,
+              "an object with the struct's fields");
+  check_event(t, "{'c':{'n':1,'a':1,'b':2,'c':3,'d':null}}", EVP_ERR_INVALID_EVENT,
+              EVP__REASON_NOT_REPRESENTABLE, "/c: the object has more members than the 3 fields");
+  evp__table_free(t);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("table");
   TCase *m = tcase_create("model");
@@ -775,6 +899,10 @@ int main(void) {
   tcase_add_test(g, column_values_exact);
   tcase_add_test(g, nul_in_a_description_is_a_space);
   suite_add_tcase(s, g);
+  TCase *st = tcase_create("structs");
+  tcase_add_test(st, closed_objects_become_structs);
+  tcase_add_test(st, struct_values_checked_deeply);
+  suite_add_tcase(s, st);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

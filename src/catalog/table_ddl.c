@@ -170,7 +170,13 @@ static void sb_column(evp__sb_t *b, const evp__column_t *col, int last) {
   sb_puts(b, "  `");
   sb_puts(b, col->name);
   sb_puts(b, "` ");
-  sb_puts(b, evp__col_type_name(col->type));
+  char *type = evp__col_type_text(col);
+  if (!type) {
+    b->oom = 1;
+    return;
+  }
+  sb_puts(b, type);
+  free(type);
   if (col->description[0]) {
     char *cm = comment_dup(col->description, EVP__GLUE_COMMENT_MAX);
     if (!cm) {
@@ -244,11 +250,13 @@ static cJSON *glue_columns(const evp__table_t *t, size_t from, size_t to) {
     const evp__column_t *col = &t->cols[i];
     cJSON *o = cJSON_CreateObject();
     char *cm = comment_dup(col->description, EVP__GLUE_COMMENT_MAX);
-    int ok = o && cm && cJSON_AddItemToArray(arr, o);
+    char *type = evp__col_type_text(col);
+    int ok = o && cm && type && cJSON_AddItemToArray(arr, o);
     if (!ok) cJSON_Delete(o);
-    ok = ok && add_str(o, "Name", col->name) && add_str(o, "Type", evp__col_type_name(col->type)) &&
+    ok = ok && add_str(o, "Name", col->name) && add_str(o, "Type", type) &&
          (!cm[0] || add_str(o, "Comment", cm));
     free(cm);
+    free(type);
     if (!ok) {
       cJSON_Delete(arr);
       return NULL;

@@ -69,6 +69,57 @@ size_t evp__fn_rfc3339_us(int64_t us, char out[40]) {
   return n > 0 && n < 40 ? (size_t)n : 0;
 }
 
+/* Append member "name":value of node @p c (a struct: an object of its
+ * non-null fields) to the object open in b[0..*np), after a ',' unless it is
+ * the first; returns the node
+ * after @p c's subtree. A null node writes nothing: OpenX reads a missing
+ * member as null. */
+static size_t render_node(const evp__pq_column_t *cols, const evp__pq_value_t *row, size_t c,
+                          char *b, size_t cap, size_t *np) {
+  const evp__pq_value_t *v = &row[c];
+  size_t end = c + 1;
+  for (unsigned k = 0; k < cols[c].nchildren; k++) end = render_node(cols, row, end, NULL, 0, NULL);
+  if (!b || v->is_null) return end;
+  size_t n = *np;
+  if (b[n - 1] != '{') b[n++] = ',';
+  b[n++] = '"';
+  n += evp__json_escape(cols[c].name, strlen(cols[c].name), b + n);
+  b[n++] = '"';
+  b[n++] = ':';
+  switch (cols[c].type) {
+  case EVP__PQ_GROUP:
+    b[n++] = '{';
+    for (size_t f = c + 1; f < end;) f = render_node(cols, row, f, b, cap, &n);
+    b[n++] = '}';
+    break;
+  case EVP__PQ_STRING:
+    b[n++] = '"';
+    n += evp__json_escape(v->v.s.ptr, v->v.s.len, b + n);
+    b[n++] = '"';
+    break;
+  case EVP__PQ_INT64: n += (size_t)snprintf(b + n, cap - n, "%lld", (long long)v->v.i64); break;
+  case EVP__PQ_DOUBLE:
+    /* The row builder refuses non-finite values; %.17g round-trips. */
+    n += (size_t)snprintf(b + n, cap - n, "%.17g", v->v.f64);
+    break;
+  case EVP__PQ_BOOLEAN:
+    memcpy(b + n, v->v.b ? "true" : "false", v->v.b ? 4 : 5);
+    n += v->v.b ? 4 : 5;
+    break;
+  case EVP__PQ_TIMESTAMP_US: {
+    char t[40];
+    size_t tl = evp__fn_rfc3339_us(v->v.i64, t);
+    b[n++] = '"';
+    memcpy(b + n, t, tl);
+    n += tl;
+    b[n++] = '"';
+    break;
+  }
+  }
+  *np = n;
+  return end;
+}
+
 evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64_t received_at_us,
                              int64_t sent_at_us, const char *client_id, char **out, size_t *out_len,
                              char *why, size_t why_size) {
@@ -90,40 +141,7 @@ evp_err_t evp__fn_rec_render(evp__fn_rec_t *r, const char *ev, size_t len, int64
   if (!b) return evp__seterr(why, why_size, EVP_ERR_NOMEM, "out of memory");
   size_t n = 0;
   b[n++] = '{';
-  for (size_t c = 0; c < r->ncols; c++) {
-    const evp__pq_value_t *v = &row[c];
-    if (v->is_null) continue;
-    if (n > 1) b[n++] = ',';
-    b[n++] = '"';
-    n += evp__json_escape(r->cols[c].name, strlen(r->cols[c].name), b + n);
-    b[n++] = '"';
-    b[n++] = ':';
-    switch (r->cols[c].type) {
-    case EVP__PQ_STRING:
-      b[n++] = '"';
-      n += evp__json_escape(v->v.s.ptr, v->v.s.len, b + n);
-      b[n++] = '"';
-      break;
-    case EVP__PQ_INT64: n += (size_t)snprintf(b + n, cap - n, "%lld", (long long)v->v.i64); break;
-    case EVP__PQ_DOUBLE:
-      /* The row builder refuses non-finite values; %.17g round-trips. */
-      n += (size_t)snprintf(b + n, cap - n, "%.17g", v->v.f64);
-      break;
-    case EVP__PQ_BOOLEAN:
-      memcpy(b + n, v->v.b ? "true" : "false", v->v.b ? 4 : 5);
-      n += v->v.b ? 4 : 5;
-      break;
-    case EVP__PQ_TIMESTAMP_US: {
-      char t[40];
-      size_t tl = evp__fn_rfc3339_us(v->v.i64, t);
-      b[n++] = '"';
-      memcpy(b + n, t, tl);
-      n += tl;
-      b[n++] = '"';
-      break;
-    }
-    }
-  }
+  for (size_t c = 0; c < r->ncols;) c = render_node(r->cols, row, c, b, cap, &n);
   b[n++] = '}';
   b[n++] = '\n';
   *out = b;

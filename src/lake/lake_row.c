@@ -6,6 +6,7 @@
  * Objects/arrays are stored as the text that was sent, minus insignificant
  * whitespace — lossless, where a cJSON round trip would reformat numbers. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/base.h"
@@ -14,14 +15,27 @@
 #include "lake/lake_row.h"
 #include "lake/lake.h"
 
+/* A struct's node: what matching its object's members needs, kept from
+ * event to event. */
+typedef struct struct_node {
+  evp__jmember_t *m;         /* room for nfields + 1 members */
+  const evp__jmember_t **by; /* the member of each field */
+  char *path;                /* "/context/device": where a message points */
+} struct_node_t;
+
+/* The rows are in the lake file's terms (lake.h): one value per schema
+ * NODE, where a struct column is a group node followed by its fields. */
 struct evp__row_builder {
   const evp__table_t *t;
-  evp__pq_column_t *cols;
-  size_t ncols;                  /* data columns */
-  size_t received_at, client_id; /* their column indexes */
+  evp__pq_column_t *cols;        /* the schema nodes */
+  size_t ncols;                  /* nodes: data columns plus their fields */
+  size_t *node_of;               /* table column -> its node */
+  size_t *subtree;               /* node -> nodes in its subtree (1 for a leaf) */
+  struct_node_t *sn;             /* per node; used for struct nodes only */
+  size_t received_at, client_id; /* their node indexes */
   size_t corrected, skew;        /* event_time_corrected, clock_skew_ms, or (size_t)-1 */
-  long event_id;                 /* column "event_id" (string) or -1 */
-  long event_time;               /* column "event_time" (timestamp) or -1 */
+  long event_id;                 /* node of column "event_id" (string) or -1 */
+  long event_time;               /* node of column "event_time" (timestamp) or -1 */
   char *tscratch;                /* an escaped event_time read without its column */
   size_t tcap;
   evp__jmember_t *m;
@@ -37,12 +51,21 @@ static evp__pq_type_t pq_type(evp__col_type_t t) {
   case EVP__COL_DOUBLE: return EVP__PQ_DOUBLE;
   case EVP__COL_BOOLEAN: return EVP__PQ_BOOLEAN;
   case EVP__COL_TIMESTAMP: return EVP__PQ_TIMESTAMP_US;
+  case EVP__COL_STRUCT: return EVP__PQ_GROUP;
   default: return EVP__PQ_STRING;
   }
 }
 
 void evp__row_builder_free(evp__row_builder_t *rb) {
   if (!rb) return;
+  for (size_t i = 0; rb->sn && i < rb->ncols; i++) {
+    free(rb->sn[i].m);
+    free(rb->sn[i].by);
+    free(rb->sn[i].path);
+  }
+  free(rb->sn);
+  free(rb->node_of);
+  free(rb->subtree);
   free(rb->cols);
   free(rb->m);
   free(rb->by_col);
@@ -52,28 +75,65 @@ void evp__row_builder_free(evp__row_builder_t *rb) {
   free(rb);
 }
 
+static size_t count_nodes(const evp__column_t *c) {
+  size_t n = 1;
+  for (size_t k = 0; k < c->nfields; k++) n += count_nodes(&c->fields[k]);
+  return n;
+}
+
+/* Add column @p c (and its fields) as nodes from rb->ncols on; @p path is
+ * its parent's path. -1 when out of memory. */
+static int add_nodes(evp__row_builder_t *rb, const evp__column_t *c, const char *path) {
+  size_t node = rb->ncols++;
+  evp__pq_column_t *n = &rb->cols[node];
+  n->name = c->name;
+  n->type = pq_type(c->type);
+  n->optional = c->nullable;
+  n->nchildren = (unsigned)c->nfields;
+  if (c->type == EVP__COL_STRUCT) {
+    struct_node_t *sn = &rb->sn[node];
+    size_t pl = strlen(path) + 1 + c->namelen + 1;
+    if (!(sn->m = calloc(c->nfields + 1, sizeof *sn->m)) ||
+        !(sn->by = calloc(c->nfields, sizeof *sn->by)) || !(sn->path = malloc(pl)))
+      return -1;
+    snprintf(sn->path, pl, "%s/%s", path, c->name);
+    for (size_t k = 0; k < c->nfields; k++)
+      if (add_nodes(rb, &c->fields[k], sn->path) != 0) return -1;
+  }
+  rb->subtree[node] = rb->ncols - node;
+  return 0;
+}
+
 evp_err_t evp__row_builder_new(const evp__table_t *t, evp__row_builder_t **out, char *errstr,
                                size_t errstr_size) {
   *out = NULL;
   evp__row_builder_t *rb = calloc(1, sizeof *rb);
   if (!rb) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   rb->t = t;
-  rb->ncols = t->ndata;
   rb->event_id = rb->event_time = -1;
   rb->received_at = rb->client_id = rb->corrected = rb->skew = (size_t)-1;
-  rb->cols = calloc(t->ndata, sizeof *rb->cols);
+  size_t nn = 0;
+  for (size_t i = 0; i < t->ndata; i++) nn += count_nodes(&t->cols[i]);
+  rb->cols = calloc(nn, sizeof *rb->cols);
+  rb->sn = calloc(nn, sizeof *rb->sn);
+  rb->subtree = calloc(nn, sizeof *rb->subtree);
+  rb->node_of = calloc(t->ndata, sizeof *rb->node_of);
   rb->m = calloc(EVP__TABLE_MAX_MEMBERS, sizeof *rb->m);
-  rb->row = calloc(t->ndata, sizeof *rb->row);
+  rb->row = calloc(nn, sizeof *rb->row);
   rb->by_col = calloc(t->ndata, sizeof *rb->by_col);
-  if (!rb->cols || !rb->m || !rb->row || !rb->by_col) {
+  int bad =
+      !rb->cols || !rb->sn || !rb->subtree || !rb->node_of || !rb->m || !rb->row || !rb->by_col;
+  for (size_t i = 0; !bad && i < t->ndata; i++) {
+    rb->node_of[i] = rb->ncols;
+    bad = add_nodes(rb, &t->cols[i], "") != 0;
+  }
+  if (bad) {
     evp__row_builder_free(rb);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   }
-  for (size_t i = 0; i < t->ndata; i++) {
-    const evp__column_t *c = &t->cols[i];
-    rb->cols[i].name = c->name;
-    rb->cols[i].type = pq_type(c->type);
-    rb->cols[i].optional = c->nullable;
+  for (size_t ci = 0; ci < t->ndata; ci++) {
+    const evp__column_t *c = &t->cols[ci];
+    size_t i = rb->node_of[ci];
     if (c->role == EVP__ROLE_SERVER && strcmp(c->name, "received_at") == 0) rb->received_at = i;
     if (c->role == EVP__ROLE_SERVER && strcmp(c->name, "client_id") == 0) rb->client_id = i;
     if (c->role == EVP__ROLE_SERVER && strcmp(c->name, EVP__COL_EVENT_TIME_CORRECTED) == 0)
@@ -153,10 +213,9 @@ static const char *jtype(evp__jstype_t t) {
   }
 }
 
-static evp_err_t cell(evp__row_builder_t *rb, size_t ci, const evp__jmember_t *m, char **sp,
-                      char *errstr, size_t errstr_size) {
-  const evp__column_t *c = &rb->t->cols[ci];
-  evp__pq_value_t *v = &rb->row[ci];
+/* The value of leaf column (or struct field) @p c from member @p m. */
+static evp_err_t cell(const evp__column_t *c, evp__pq_value_t *v, const evp__jmember_t *m,
+                      char **sp, const char *path, char *errstr, size_t errstr_size) {
   memset(v, 0, sizeof *v);
   if (m->type == EVP__JS_NULL) {
     v->is_null = 1;
@@ -184,10 +243,54 @@ static evp_err_t cell(evp__row_builder_t *rb, size_t ci, const evp__jmember_t *m
     case EVP__COL_TIMESTAMP: v->v.i64 = val.i64; return EVP_OK;
     case EVP__COL_DOUBLE: v->v.f64 = val.f64; return EVP_OK;
     case EVP__COL_BOOLEAN: v->v.b = val.b; return EVP_OK;
+    case EVP__COL_STRUCT: break; /* struct_cells */
     }
   }
   return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
-                     "batcher: \"%s\" is %s, the column needs %s", c->name, jtype(m->type), what);
+                     "batcher: \"%s%s%s\" is %s, the column needs %s", path, path[0] ? "/" : "",
+                     c->name, jtype(m->type), what);
+}
+
+/* Node @p node and its subtree are null. */
+static void null_subtree(evp__row_builder_t *rb, size_t node) {
+  memset(&rb->row[node], 0, rb->subtree[node] * sizeof rb->row[node]);
+  for (size_t i = 0; i < rb->subtree[node]; i++) rb->row[node + i].is_null = 1;
+}
+
+/* The values of struct column @p c at @p node from member @p m (an object,
+ * or NULL / null for a null struct). */
+static evp_err_t struct_cells(evp__row_builder_t *rb, const evp__column_t *c, size_t node,
+                              const evp__jmember_t *m, char **sp, char *errstr,
+                              size_t errstr_size) {
+  if (!m || m->type == EVP__JS_NULL) {
+    null_subtree(rb, node);
+    return EVP_OK;
+  }
+  const struct_node_t *sn = &rb->sn[node];
+  const char *reason;
+  evp_err_t e;
+  if (m->type != EVP__JS_OBJECT)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
+                       "batcher: \"%s\" is %s, the column needs an object", sn->path + 1,
+                       jtype(m->type));
+  if ((e = evp__table_match_struct(c, m, sn->m, sn->by, sn->path, &reason, errstr, errstr_size)) !=
+      EVP_OK)
+    return e;
+  memset(&rb->row[node], 0, sizeof rb->row[node]);
+  size_t child = node + 1;
+  for (size_t k = 0; k < c->nfields; k++) {
+    const evp__column_t *f = &c->fields[k];
+    const evp__jmember_t *fm = sn->by[k];
+    if (f->type == EVP__COL_STRUCT)
+      e = struct_cells(rb, f, child, fm, sp, errstr, errstr_size);
+    else if (!fm || fm->type == EVP__JS_NULL)
+      null_subtree(rb, child);
+    else
+      e = cell(f, &rb->row[child], fm, sp, sn->path + 1, errstr, errstr_size);
+    if (e != EVP_OK) return e;
+    child += rb->subtree[child];
+  }
+  return EVP_OK;
 }
 
 int evp__row_builder_event_id(evp__row_builder_t *rb, const char *ev, size_t len, const char **id,
@@ -319,7 +422,8 @@ evp_err_t evp__row_builder_build_sent(evp__row_builder_t *rb, const char *ev, si
   const char *reason;
   if ((e = evp__table_match(rb->t, rb->m, nm, by_col, &reason, errstr, errstr_size)) != EVP_OK)
     return e;
-  for (size_t c = 0; c < rb->ncols; c++) {
+  for (size_t ci = 0; ci < rb->t->ndata; ci++) {
+    size_t c = rb->node_of[ci];
     if (c == rb->received_at) {
       rb->row[c].is_null = 0;
       rb->row[c].v.i64 = received_at_us;
@@ -327,10 +431,14 @@ evp_err_t evp__row_builder_build_sent(evp__row_builder_t *rb, const char *ev, si
       rb->row[c].is_null = 0;
       rb->row[c].v.s.ptr = client_id;
       rb->row[c].v.s.len = client_id_len;
-    } else if (!by_col[c]) {
+    } else if (rb->t->cols[ci].type == EVP__COL_STRUCT) {
+      if ((e = struct_cells(rb, &rb->t->cols[ci], c, by_col[ci], &sp, errstr, errstr_size)))
+        return e;
+    } else if (!by_col[ci]) {
       memset(&rb->row[c], 0, sizeof rb->row[c]);
       rb->row[c].is_null = 1;
-    } else if ((e = cell(rb, c, by_col[c], &sp, errstr, errstr_size))) {
+    } else if ((e = cell(&rb->t->cols[ci], &rb->row[c], by_col[ci], &sp, "", errstr,
+                         errstr_size))) {
       return e;
     }
   }

@@ -64,8 +64,44 @@ const char *evp__col_type_name(evp__col_type_t type) {
   case EVP__COL_DOUBLE: return "double";
   case EVP__COL_BOOLEAN: return "boolean";
   case EVP__COL_TIMESTAMP: return "timestamp";
+  case EVP__COL_STRUCT: return "struct";
   }
   return "string";
+}
+
+/* The length of c's full type text, without the NUL. */
+static size_t type_text_len(const evp__column_t *c) {
+  if (c->type != EVP__COL_STRUCT) return strlen(evp__col_type_name(c->type));
+  size_t n = strlen("struct<>");
+  for (size_t i = 0; i < c->nfields; i++)
+    n += (i ? 1 : 0) + c->fields[i].namelen + 1 + type_text_len(&c->fields[i]);
+  return n;
+}
+
+static char *type_text_put(const evp__column_t *c, char *o) {
+  if (c->type != EVP__COL_STRUCT) {
+    const char *t = evp__col_type_name(c->type);
+    size_t n = strlen(t);
+    memcpy(o, t, n);
+    return o + n;
+  }
+  memcpy(o, "struct<", 7);
+  o += 7;
+  for (size_t i = 0; i < c->nfields; i++) {
+    if (i) *o++ = ',';
+    memcpy(o, c->fields[i].name, c->fields[i].namelen);
+    o += c->fields[i].namelen;
+    *o++ = ':';
+    o = type_text_put(&c->fields[i], o);
+  }
+  *o++ = '>';
+  return o;
+}
+
+char *evp__col_type_text(const evp__column_t *c) {
+  char *s = malloc(type_text_len(c) + 1);
+  if (s) *type_text_put(c, s) = '\0';
+  return s;
 }
 
 int evp__table_name_ok(const char *s) {
@@ -136,9 +172,15 @@ static evp_err_t type_bits(const cJSON *prop, const char *name, unsigned *bits, 
   return EVP_OK;
 }
 
-/* Fill @p col's type, map and nullability from the property schema. */
-static evp_err_t map_property(const cJSON *prop, const char *name, int required, evp__column_t *col,
-                              char *errstr, size_t errstr_size) {
+static evp_err_t map_struct(const cJSON *prop, const char *name, unsigned depth, size_t *budget,
+                            evp__column_t *col, char *errstr, size_t errstr_size);
+
+/* Fill @p col's type, map and nullability from the property schema (and a
+ * struct's fields: @p depth struct levels are above @p col, @p budget is
+ * how many more schema nodes the table may have). */
+static evp_err_t map_property(const cJSON *prop, const char *name, int required, unsigned depth,
+                              size_t *budget, evp__column_t *col, char *errstr,
+                              size_t errstr_size) {
   if (!cJSON_IsObject(prop))
     return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
                        "property '%s': its schema must be an object with a \"type\"", name);
@@ -164,9 +206,11 @@ static evp_err_t map_property(const cJSON *prop, const char *name, int required,
   } else if (nonnull == T_BOOLEAN) {
     col->type = EVP__COL_BOOLEAN;
   } else if (nonnull && (nonnull & ~(unsigned)(T_OBJECT | T_ARRAY)) == 0) {
-    /* Lossless and schema-free: queried with json_extract_scalar. */
+    /* Lossless and schema-free: queried with json_extract_scalar. An
+     * object whose keys are all declared becomes a struct instead. */
     col->type = EVP__COL_STRING;
     col->map = EVP__MAP_JSON_TEXT;
+    if (nonnull == T_OBJECT) return map_struct(prop, name, depth, budget, col, errstr, errstr_size);
   } else if (!nonnull) {
     return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
                        "property '%s': type \"null\" alone carries no data", name);
@@ -185,6 +229,91 @@ static int is_required(const cJSON *required, const char *name) {
     if (cJSON_IsString(r) && strcmp(r->valuestring, name) == 0) return 1;
   }
   return 0;
+}
+
+static void free_fields(evp__column_t *fields, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free_fields(fields[i].fields, fields[i].nfields);
+    free(fields[i].name);
+    free(fields[i].description);
+  }
+  free(fields);
+}
+
+/* Whether an object schema has exactly its declared keys, so that a struct
+ * holds every value it can carry: additionalProperties false, no
+ * patternProperties, a non-empty properties object of safe, unique names,
+ * a "required" that is an array of strings, within the depth and budget. */
+static int closed_object(const cJSON *prop, unsigned depth, size_t budget, size_t *nprops) {
+  const cJSON *ap = cJSON_GetObjectItemCaseSensitive(prop, "additionalProperties");
+  const cJSON *props = cJSON_GetObjectItemCaseSensitive(prop, "properties");
+  const cJSON *req = cJSON_GetObjectItemCaseSensitive(prop, "required");
+  if (!cJSON_IsFalse(ap) || cJSON_GetObjectItemCaseSensitive(prop, "patternProperties") ||
+      !cJSON_IsObject(props) || !props->child || depth >= EVP__TABLE_MAX_STRUCT_DEPTH)
+    return 0;
+  if (req) {
+    const cJSON *r;
+    if (!cJSON_IsArray(req)) return 0;
+    cJSON_ArrayForEach(r, req) {
+      if (!cJSON_IsString(r)) return 0;
+    }
+  }
+  size_t n = 0;
+  for (const cJSON *p = props->child; p; p = p->next, n++) {
+    if (n >= budget || !evp__table_name_ok(p->string)) return 0;
+    for (const cJSON *q = props->child; q != p; q = q->next)
+      if (strcmp(q->string, p->string) == 0) return 0;
+  }
+  *nprops = n;
+  return 1;
+}
+
+/* @p col (a JSON-text object so far) becomes a struct when its schema is a
+ * closed object whose every property maps to a field; otherwise it stays
+ * JSON text, which holds any object (the rule in table.h). Only running
+ * out of memory is an error. */
+static evp_err_t map_struct(const cJSON *prop, const char *name, unsigned depth, size_t *budget,
+                            evp__column_t *col, char *errstr, size_t errstr_size) {
+  size_t n = 0;
+  if (!closed_object(prop, depth, *budget, &n)) return EVP_OK;
+  evp__column_t *f = calloc(n, sizeof *f);
+  if (!f) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  size_t left = *budget - n, k = 0;
+  const cJSON *req = cJSON_GetObjectItemCaseSensitive(prop, "required");
+  char ignored[8];
+  evp_err_t e = EVP_OK;
+  for (const cJSON *p = cJSON_GetObjectItemCaseSensitive(prop, "properties")->child; p;
+       p = p->next, k++) {
+    evp__column_t *c = &f[k];
+    /* A field that maps to no column (no type, a mix of types) makes the
+     * whole object JSON text: its error is not the schema's. */
+    evp_err_t fe = map_property(p, p->string, is_required(req, p->string), depth + 1, &left, c,
+                                ignored, sizeof ignored);
+    if (fe != EVP_OK) {
+      if (fe == EVP_ERR_NOMEM) e = evp__seterr(errstr, errstr_size, fe, "out of memory");
+      k++;
+      goto fallback;
+    }
+    c->role = EVP__ROLE_EVENT;
+    char what[2 * EVP__TABLE_MAX_NAME + 16];
+    snprintf(what, sizeof what, "property '%s.%s'", name, p->string);
+    if ((e = dup_description(p, what, &c->description, errstr, errstr_size)) != EVP_OK ||
+        !(c->name = evp__strdup(p->string))) {
+      if (e == EVP_OK) e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+      k++;
+      goto fallback;
+    }
+    c->namelen = strlen(c->name);
+  }
+  col->type = EVP__COL_STRUCT;
+  col->map = EVP__MAP_STRUCT;
+  col->fields = f;
+  col->nfields = n;
+  *budget = left;
+  return EVP_OK;
+fallback:
+  free_fields(f, k);
+  return e;
 }
 
 /* Checks the top level and counts the properties. */
@@ -259,13 +388,14 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   }
   e = dup_description(schema, "the schema", &t->description, errstr, errstr_size);
+  size_t budget = EVP__TABLE_MAX_NODES - nprops - EVP__NFIXED; /* nodes beyond the columns */
   const cJSON *p;
   cJSON_ArrayForEach(p, props) {
     if (e != EVP_OK) break;
     evp__column_t *c = &t->cols[t->ncols];
     char what[EVP__TABLE_MAX_NAME + 16];
     if ((e = check_name(t, p->string, errstr, errstr_size)) != EVP_OK ||
-        (e = map_property(p, p->string, is_required(required, p->string), c, errstr,
+        (e = map_property(p, p->string, is_required(required, p->string), 0, &budget, c, errstr,
                           errstr_size)) != EVP_OK)
       break;
     c->role = EVP__ROLE_EVENT;
@@ -291,6 +421,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
       e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
     if (c->role != EVP__ROLE_PARTITION) t->ndata = t->ncols;
   }
+  t->nnodes = EVP__TABLE_MAX_NODES - EVP__NFIXED - nprops - budget + t->ndata;
   if (e != EVP_OK) {
     evp__table_free(t);
     return e;
@@ -321,6 +452,7 @@ evp_err_t evp__table_parse(const char *json, size_t len, evp__table_t **out, cha
 void evp__table_free(evp__table_t *t) {
   if (!t) return;
   for (size_t i = 0; i < t->ncols; i++) {
+    free_fields(t->cols[i].fields, t->cols[i].nfields);
     free(t->cols[i].name);
     free(t->cols[i].description);
   }

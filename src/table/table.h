@@ -21,6 +21,12 @@
 #define EVP__TABLE_MAX_SCHEMA_BYTES (1024u * 1024u) /* evp__table_parse input */
 #define EVP__TABLE_MAX_COLUMNS 1000                 /* event columns */
 #define EVP__TABLE_MAX_NAME 128                     /* bytes in a column name */
+/* Most struct levels above a field: deeper objects stay JSON text. With the
+ * leaf, a path has at most EVP__PQ_MAX_DEPTH (8) nodes in the lake's files. */
+#define EVP__TABLE_MAX_STRUCT_DEPTH 4
+/* Most schema nodes (columns plus struct fields at every depth) in a table:
+ * a struct that would pass it stays JSON text. */
+#define EVP__TABLE_MAX_NODES 4000
 
 /* Column types, named after the Athena/Glue (Hive) types they print as. */
 typedef enum evp__col_type {
@@ -28,7 +34,8 @@ typedef enum evp__col_type {
   EVP__COL_BIGINT,
   EVP__COL_DOUBLE,
   EVP__COL_BOOLEAN,
-  EVP__COL_TIMESTAMP
+  EVP__COL_TIMESTAMP,
+  EVP__COL_STRUCT /* struct<...> of the fields below (Parquet: a group) */
 } evp__col_type_t;
 
 /* Where a column's value comes from. */
@@ -43,6 +50,7 @@ typedef enum evp__col_map {
   EVP__MAP_SCALAR,    /* string/number/boolean stored as is (integer as int64) */
   EVP__MAP_RFC3339,   /* RFC 3339 date-time string, stored as a UTC instant */
   EVP__MAP_JSON_TEXT, /* object or array, stored as its compact JSON text */
+  EVP__MAP_STRUCT,    /* object with declared properties only: one field each */
   EVP__MAP_DERIVED    /* not read from the event (server and partition columns) */
 } evp__col_map_t;
 
@@ -54,6 +62,11 @@ typedef struct evp__column {
   evp__col_role_t role;
   evp__col_map_t map;
   char *description; /* the property's "description", "" when none */
+  /* EVP__COL_STRUCT: its fields in schema order, each mapped by the same
+   * rules (role EVP__ROLE_EVENT; nullable when not required in the object
+   * or allowing null); NULL / 0 otherwise. */
+  struct evp__column *fields;
+  size_t nfields;
 } evp__column_t;
 
 /* The server columns that correct event_time for the sender's clock skew
@@ -66,11 +79,14 @@ typedef struct evp__column {
  * (both nullable), then the partition keys dt and hour.
  * Data columns (written to Parquet, Glue StorageDescriptor.Columns) are
  * cols[0 .. ndata); partition keys (Glue PartitionKeys) are cols[ndata ..
- * ncols). */
+ * ncols). A struct column's fields are inside it (evp__column_t.fields),
+ * not in this list. */
 typedef struct evp__table {
   evp__column_t *cols;
   size_t ncols;
   size_t ndata;
+  size_t nnodes;     /* data columns plus all their fields at every depth: the
+                        lake file's schema nodes (lake.h) */
   char *description; /* the schema's top-level "description", "" when none */
 } evp__table_t;
 
@@ -79,7 +95,12 @@ typedef struct evp__table {
  * needs a "type" that maps to one column (see docs/event-schema.md):
  *   "string" -> STRING, with "format": "date-time" -> TIMESTAMP;
  *   "integer" -> BIGINT; "number" (or integer+number) -> DOUBLE;
- *   "boolean" -> BOOLEAN; "object" / "array" -> STRING holding JSON text;
+ *   "boolean" -> BOOLEAN; "array" -> STRING holding JSON text;
+ *   "object" with "additionalProperties": false, a non-empty "properties",
+ *   no "patternProperties", every property mapping to a field with a safe
+ *   name, and at most EVP__TABLE_MAX_STRUCT_DEPTH levels -> STRUCT (its
+ *   "required" decides its fields' nullability); any other "object" ->
+ *   STRING holding JSON text (free-form data keeps every key);
  *   adding "null" to the type, or leaving the property out of "required",
  *   makes the column nullable.
  * Rejected with EVP_ERR_SCHEMA_INVALID and a reason naming the property:
@@ -101,8 +122,14 @@ evp_err_t evp__table_parse(const char *json, size_t len, evp__table_t **out, cha
 void evp__table_free(evp__table_t *t);
 
 /* The Athena/Glue type name: "string", "bigint", "double", "boolean",
- * "timestamp" (static storage). */
+ * "timestamp" (static storage); "struct" for EVP__COL_STRUCT, whose full
+ * type evp__col_type_text gives. */
 const char *evp__col_type_name(evp__col_type_t type);
+
+/* The full Athena/Glue type of @p c: the name above, or for a struct
+ * "struct<name:type,...>" with its fields' full types. A fresh string the
+ * caller frees; NULL when out of memory. */
+char *evp__col_type_text(const evp__column_t *c);
 
 /* 1 when @p s is a safe lower-case SQL identifier ([a-z_][a-z0-9_]*, 1 to
  * EVP__TABLE_MAX_NAME bytes), else 0. Such names need no case folding in
@@ -153,6 +180,26 @@ typedef struct evp__table_cell {
  * int64 range", ...), for the error message. */
 const char *evp__table_cell(const evp__column_t *c, const evp__jmember_t *m, char *scratch,
                             evp__table_cell_t *out);
+
+/* table_struct.c: what a struct column holds. Match the members of the
+ * object @p obj to the fields of struct column @p c: by_field[k]
+ * (c->nfields entries) is the member for field k or NULL; @p m has room for
+ * c->nfields + 1 members. Refused with EVP_ERR_INVALID_EVENT, *reason and a
+ * message starting with @p path (the object's JSON pointer, "/context"): a
+ * member no field has (the lake could not keep it), a repeated name, a
+ * required field absent or null. Only the members are matched, not their
+ * values (evp__table_check_struct checks those). */
+evp_err_t evp__table_match_struct(const evp__column_t *c, const evp__jmember_t *obj,
+                                  evp__jmember_t *m, const evp__jmember_t **by_field,
+                                  const char *path, const char **reason, char *errstr,
+                                  size_t errstr_size);
+/* Whether member @p obj can be the value of struct column @p c: an object
+ * matched by evp__table_match_struct whose every field value fits its
+ * field (evp__table_cell; struct fields recursively). Same errors, plus
+ * EVP_ERR_NOMEM. Thread-safe. */
+evp_err_t evp__table_check_struct(const evp__column_t *c, const evp__jmember_t *obj,
+                                  const char *path, const char **reason, char *errstr,
+                                  size_t errstr_size);
 
 /* Match the members m[0..nm) of one event to the event columns of @p t:
  * by_col[k] (t->ndata entries) is the member for column k or NULL. Refused

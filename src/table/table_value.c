@@ -87,6 +87,8 @@ int evp__json_number_f64(const char *s, size_t n, double *out) {
 const char *evp__table_cell(const evp__column_t *c, const evp__jmember_t *m, char *scratch,
                             evp__table_cell_t *out) {
   switch (c->type) {
+  case EVP__COL_STRUCT: /* its fields: evp__table_check_struct */
+    return m->type == EVP__JS_OBJECT ? NULL : "an object with the struct's fields";
   case EVP__COL_STRING:
     if (c->map == EVP__MAP_JSON_TEXT)
       return m->type == EVP__JS_OBJECT || m->type == EVP__JS_ARRAY ? NULL : "an object or array";
@@ -211,6 +213,14 @@ static evp_err_t check_members(const evp__table_t *t, const evp__jmember_t *m, s
         e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
         goto out;
       }
+    }
+    if (t->cols[k].type == EVP__COL_STRUCT && mk->type == EVP__JS_OBJECT) {
+      char path[EVP__TABLE_MAX_NAME + 2];
+      snprintf(path, sizeof path, "/%s", t->cols[k].name);
+      if ((e = evp__table_check_struct(&t->cols[k], mk, path, reason, errstr, errstr_size)) !=
+          EVP_OK)
+        break;
+      continue;
     }
     const char *what = evp__table_cell(&t->cols[k], mk, scratch, &cell);
     if (what) {
