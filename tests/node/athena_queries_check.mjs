@@ -36,9 +36,13 @@ function generate() {
     const late = x < 0.05 ? Math.floor(3601e3 + r() * 7200e3) : x < 0.1 ? Math.floor(3000e3 + r() * 599e3) : Math.floor(r() * 60e3);
     const props = type === 'checkout.completed'
       ? { currency: r() < 0.5 ? 'EUR' : 'USD', total: Math.round(r() * 10000) / 100 } : { n: i };
+    // context: absent, a struct with some fields, or one without os.
+    const c = r(), os = ['Android', 'iOS', 'Linux'][Math.floor(r() * 3)];
+    const context = c < 0.2 ? null : c < 0.3 ? { locale: 'fr-FR' }
+      : { os, ...(r() < 0.7 ? { locale: r() < 0.5 ? 'de-DE' : 'en-US' } : {}), ...(r() < 0.5 ? { os_version: '14' } : {}) };
     rows.push({ event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, event_type: type,
       event_time: new Date(t).toISOString(), app_id: 'shop', user_id: user, session_id: null,
-      platform: 'web', app_version: '1.0.0', context: null, properties: JSON.stringify(props),
+      platform: 'web', app_version: '1.0.0', context, properties: JSON.stringify(props),
       received_at: new Date(t + late).toISOString(), client_id: 'client-1' });
   }
   for (let i = 0; i < 20; i++) { // client retries that arrived after the dedup window
@@ -95,6 +99,20 @@ function expectations(rows) {
     if (typeof p.total === 'number') x.s = (x.s ?? 0) + p.total;
     x.n++; rev.set(k, x);
   }
+  // users_by_os: SQL groups by (os, locale) with NULL locales together,
+  // ordered by users desc, os, locale (NULLs last).
+  const byOs = new Map();
+  for (const e of rows) {
+    const ctx = typeof e.context === 'string' ? JSON.parse(e.context) : e.context;
+    if (!ctx || typeof ctx.os !== 'string') continue;
+    const k = JSON.stringify([ctx.os, ctx.locale ?? null]);
+    const x = byOs.get(k) || byOs.set(k, { u: new Set(), n: 0 }).get(k);
+    if (e.user_id) x.u.add(e.user_id);
+    x.n++;
+  }
+  const nullsLast = (a, b) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1);
+  exp.users_by_os = [...byOs].map(([k, x]) => { const [os, locale] = JSON.parse(k); return { os, locale, users: String(x.u.size), events: String(x.n) }; })
+    .sort((a, b) => Number(b.users) - Number(a.users) || nullsLast(a.os, b.os) || nullsLast(a.locale, b.locale));
   exp.revenue = [...rev].sort(([a], [b2]) => (a < b2 ? -1 : 1)).map(([k, x]) => {
     const [dt, c] = k.split('|'); return { dt, currency: c === '\uffff' ? null : c, revenue: x.s, orders: String(x.n) };
   });
@@ -106,14 +124,17 @@ async function writeLakeWithDuckDB(rows, lake) {
   const db = await DuckDBInstance.create(':memory:');
   const con = await db.connect();
   await con.run(`CREATE TABLE t (event_id VARCHAR, event_type VARCHAR, event_time TIMESTAMP, app_id VARCHAR,
-    user_id VARCHAR, session_id VARCHAR, platform VARCHAR, app_version VARCHAR, context VARCHAR, properties VARCHAR,
+    user_id VARCHAR, session_id VARCHAR, platform VARCHAR, app_version VARCHAR,
+    context STRUCT(locale VARCHAR, os VARCHAR, os_version VARCHAR, device VARCHAR, timezone VARCHAR), properties VARCHAR,
     received_at TIMESTAMP, client_id VARCHAR, dt VARCHAR, hour VARCHAR)`);
   const lit = (x) => (x === null ? 'NULL' : `'${String(x).replaceAll("'", "''")}'`);
   const ts = (x) => lit(x.replace('T', ' ').replace('Z', ''));
+  const struct = (c) => (c === null ? 'NULL' : `{${['locale', 'os', 'os_version', 'device', 'timezone']
+    .map((k) => `'${k}': ${lit(c[k] ?? null)}`).join(', ')}}`);
   for (let i = 0; i < rows.length; i += 200) {
     const vals = rows.slice(i, i + 200).map((e) => { const p = part(e.received_at);
       return `(${lit(e.event_id)},${lit(e.event_type)},${ts(e.event_time)},${lit(e.app_id)},${lit(e.user_id)},` +
-        `${lit(e.session_id)},${lit(e.platform)},${lit(e.app_version)},${lit(e.context)},${lit(e.properties)},` +
+        `${lit(e.session_id)},${lit(e.platform)},${lit(e.app_version)},${struct(e.context)},${lit(e.properties)},` +
         `${ts(e.received_at)},${lit(e.client_id)},${lit(p.dt)},${lit(p.hour)})`; });
     await con.run(`INSERT INTO t VALUES ${vals.join(',')}`);
   }
@@ -140,7 +161,7 @@ if (mode === 'selftest') {
 const exp = expectations(rows);
 const con = await openLake(lake);
 const got = {};
-for (const n of ['events_per_type_per_hour', 'active_users', 'funnel', 'late_events', 'dedup_by_event_id', 'revenue_by_currency'])
+for (const n of ['events_per_type_per_hour', 'active_users', 'funnel', 'late_events', 'dedup_by_event_id', 'revenue_by_currency', 'users_by_os'])
   got[n] = await q(con, n);
 check(same(got.events_per_type_per_hour, exp.events_per_type_per_hour), `events_per_type_per_hour (${exp.events_per_type_per_hour.length} groups)`,
   `\n got ${JSON.stringify(got.events_per_type_per_hour).slice(0, 400)}\n exp ${JSON.stringify(exp.events_per_type_per_hour).slice(0, 400)}`);
@@ -153,6 +174,8 @@ const revOk = got.revenue_by_currency.length === exp.revenue.length && got.reven
   g.dt === exp.revenue[i].dt && g.currency === exp.revenue[i].currency && g.orders === exp.revenue[i].orders &&
   (exp.revenue[i].revenue === null ? g.revenue === null : Math.abs(Number(g.revenue) - exp.revenue[i].revenue) < 1e-6));
 check(revOk, `revenue_by_currency (${exp.revenue.length} groups)`, `${JSON.stringify(got.revenue_by_currency)} vs ${JSON.stringify(exp.revenue)}`);
+check(same(got.users_by_os, exp.users_by_os) && exp.users_by_os.length > 0, `users_by_os (${exp.users_by_os.length} groups)`,
+  `${JSON.stringify(got.users_by_os).slice(0, 400)} vs ${JSON.stringify(exp.users_by_os).slice(0, 400)}`);
 if (tmp) rmSync(tmp, { recursive: true, force: true });
 console.log(`${pass} passed, ${fail} failed`);
 process.exit(fail ? 1 : 0);
