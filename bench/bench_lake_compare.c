@@ -96,6 +96,64 @@ static int parse_variant(const char *spec, char *name, size_t nn, evp__pq_option
   return 0;
 }
 
+static const char *const TN[] = {"string", "int64", "double", "boolean", "timestamp_us"};
+
+/* DuckDB's type of node c (a struct spelt out with its fields, whose
+ * timestamps stay BIGINT microseconds); returns the node after c's subtree. */
+static size_t duck_type(FILE *f, const evp__pq_column_t *cols, size_t c) {
+  static const char *const SQL[] = {"VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "BIGINT"};
+  if (cols[c].type != EVP__PQ_GROUP) {
+    fputs(SQL[cols[c].type], f);
+    return c + 1;
+  }
+  fputs("STRUCT(", f);
+  size_t k = c + 1;
+  for (unsigned i = 0; i < cols[c].nchildren; i++) {
+    fprintf(f, "%s\"%s\" ", i ? ", " : "", cols[k].name);
+    k = duck_type(f, cols, k);
+  }
+  fputc(')', f);
+  return k;
+}
+
+/* Node c of one row as JSON ("null" or its value; a struct as an object of
+ * all its fields); returns the node after c's subtree. */
+static size_t json_node(FILE *nd, evp__buf_t *jb, const evp__pq_column_t *cols,
+                        const evp__pq_value_t *row, size_t c, int null) {
+  null = null || row[c].is_null;
+  if (cols[c].type == EVP__PQ_GROUP) {
+    size_t k = c + 1;
+    if (null) { /* print "null" (nd given) and skip the subtree */
+      if (nd) fputs("null", nd);
+      for (unsigned i = 0; i < cols[c].nchildren; i++) k = json_node(NULL, jb, cols, row, k, 1);
+      return k;
+    }
+    fputc('{', nd);
+    for (unsigned i = 0; i < cols[c].nchildren; i++) {
+      if (i) fputc(',', nd);
+      json_str(nd, jb, cols[k].name, strlen(cols[k].name));
+      fputc(':', nd);
+      k = json_node(nd, jb, cols, row, k, 0);
+    }
+    fputc('}', nd);
+    return k;
+  }
+  if (!nd) return c + 1;
+  if (null) {
+    fputs("null", nd);
+    return c + 1;
+  }
+  switch (cols[c].type) {
+  case EVP__PQ_STRING: json_str(nd, jb, row[c].v.s.ptr, row[c].v.s.len); break;
+  case EVP__PQ_INT64:
+  case EVP__PQ_TIMESTAMP_US: fprintf(nd, "%" PRId64, row[c].v.i64); break;
+  case EVP__PQ_DOUBLE: fprintf(nd, "%.17g", row[c].v.f64); break;
+  case EVP__PQ_BOOLEAN: fputs(row[c].v.b ? "true" : "false", nd); break;
+  case EVP__PQ_GROUP: break;
+  }
+  return c + 1;
+}
+
 static int build_rows(size_t n, const char *out_dir, rows_t *r, const evp__pq_column_t **cols) {
   char err[512], *schema;
   size_t slen;
@@ -126,9 +184,18 @@ static int build_rows(size_t n, const char *out_dir, rows_t *r, const evp__pq_co
     fprintf(stderr, "setup failed\n");
     return -1;
   }
-  static const char *const TN[] = {"string", "int64", "double", "boolean", "timestamp_us"};
-  for (size_t c = 0; c < r->ncols; c++)
-    fprintf(ct, "%s\t%s\t%d\n", (*cols)[c].name, TN[(*cols)[c].type], (*cols)[c].optional);
+  /* One line per top-level column: name, type, nullable; a struct's type
+   * is DuckDB's spelling of it. */
+  for (size_t c = 0; c < r->ncols;) {
+    fprintf(ct, "%s\t", (*cols)[c].name);
+    size_t next = c + 1;
+    if ((*cols)[c].type == EVP__PQ_GROUP)
+      next = duck_type(ct, *cols, c);
+    else
+      fputs(TN[(*cols)[c].type], ct);
+    fprintf(ct, "\t%d\n", (*cols)[c].optional);
+    c = next;
+  }
   fclose(ct);
   /* A fixed clock so every variant gets the same events (2025-12-01 12:30 UTC). */
   bench_events_clock = (time_t)1764592200;
@@ -149,32 +216,23 @@ static int build_rows(size_t n, const char *out_dir, rows_t *r, const evp__pq_co
       return -1;
     }
     evp__pq_value_t *dst = r->v + i * r->ncols;
-    fputc('{', nd);
     for (size_t c = 0; c < r->ncols; c++) {
       dst[c] = row[c];
+      if (row[c].is_null || (*cols)[c].type != EVP__PQ_STRING) continue;
+      if (used + row[c].v.s.len > cap) {
+        fprintf(stderr, "arena too small\n");
+        return -1;
+      }
+      memcpy(r->arena + used, row[c].v.s.ptr, row[c].v.s.len);
+      dst[c].v.s.ptr = r->arena + used;
+      used += row[c].v.s.len;
+    }
+    fputc('{', nd);
+    for (size_t c = 0; c < r->ncols;) {
       if (c) fputc(',', nd);
       json_str(nd, &jb, (*cols)[c].name, strlen((*cols)[c].name));
       fputc(':', nd);
-      if (row[c].is_null) {
-        fputs("null", nd);
-        continue;
-      }
-      switch ((*cols)[c].type) {
-      case EVP__PQ_STRING:
-        if (used + row[c].v.s.len > cap) {
-          fprintf(stderr, "arena too small\n");
-          return -1;
-        }
-        memcpy(r->arena + used, row[c].v.s.ptr, row[c].v.s.len);
-        dst[c].v.s.ptr = r->arena + used;
-        used += row[c].v.s.len;
-        json_str(nd, &jb, row[c].v.s.ptr, row[c].v.s.len);
-        break;
-      case EVP__PQ_INT64:
-      case EVP__PQ_TIMESTAMP_US: fprintf(nd, "%" PRId64, row[c].v.i64); break;
-      case EVP__PQ_DOUBLE: fprintf(nd, "%.17g", row[c].v.f64); break;
-      case EVP__PQ_BOOLEAN: fputs(row[c].v.b ? "true" : "false", nd); break;
-      }
+      c = json_node(nd, &jb, *cols, row, c, 0);
     }
     fputs("}\n", nd);
   }

@@ -1,7 +1,7 @@
 // DuckDB side of bench/lake_compare.sh (uses the test peers in tests/node).
 //   node lake_compare.mjs write ROWS.ndjson COLUMNS.tsv OUT.parquet CODEC
 //        DuckDB writes the rows with the lake's column types (strings, JSON
-//        text, BIGINT, TIMESTAMP WITH TIME ZONE) and its default writer
+//        text, structs, BIGINT, TIMESTAMP WITH TIME ZONE) and its default writer
 //        settings except the codec (snappy | zstd).
 //   node lake_compare.mjs rewrite IN_GLOB OUT.parquet CODEC
 //        DuckDB writes the rows of the Parquet files IN_GLOB (one hour of a
@@ -33,7 +33,8 @@ if (cmd === 'write') {
   const [rows, colsTsv, out, codec] = args;
   const cols = readFileSync(colsTsv, 'utf8').trim().split('\n').map((l) => l.split('\t'));
   const sqlType = { string: 'VARCHAR', int64: 'BIGINT', double: 'DOUBLE', boolean: 'BOOLEAN', timestamp_us: 'BIGINT' };
-  const spec = '{' + cols.map(([n, t]) => `${sq(n)}: ${sq(sqlType[t])}`).join(', ') + '}';
+  // A struct's type comes spelt out (STRUCT("locale" VARCHAR, ...)).
+  const spec = '{' + cols.map(([n, t]) => `${sq(n)}: ${sq(sqlType[t] ?? t)}`).join(', ') + '}';
   // Timestamps travel as microseconds and become TIMESTAMPTZ, as in our files.
   const sel = cols.map(([n, t]) => t === 'timestamp_us' ? `make_timestamp("${n}")::TIMESTAMPTZ AS "${n}"` : `"${n}"`).join(', ');
   const con = await connect();
