@@ -38,6 +38,14 @@ const us = (iso) => { // RFC 3339 -> microseconds, keeping sub-millisecond digit
 };
 const json = (v) => (v === undefined || v === null ? null : JSON.stringify(v));
 const str = (v) => (v === undefined ? null : v);
+// A struct column read back (every field, absent ones null) against the
+// object sent: same values, and no member the struct lacks.
+const structEq = (got, sentObj) => {
+  if (sentObj === undefined || sentObj === null) return got === null || got === undefined;
+  if (got === null || typeof got !== 'object') return false;
+  return Object.keys(sentObj).every((k) => k in got) &&
+    Object.keys(got).every((k) => (got[k] ?? null) === (sentObj[k] ?? null));
+};
 let bad = 0;
 const manifest = [];
 for (const r of rows) {
@@ -48,8 +56,8 @@ for (const r of rows) {
   if (BigInt(r.t_us) !== us(e.event_time)) diffs.push(`event_time ${r.t_us} vs ${us(e.event_time)}`);
   for (const k of ['app_id', 'user_id', 'session_id', 'platform', 'app_version'])
     if (r[k] !== str(e[k] === undefined ? null : e[k])) diffs.push(`${k} ${r[k]} vs ${e[k]}`);
-  for (const k of ['context', 'properties'])
-    if (r[k] !== json(e[k])) diffs.push(`${k} ${r[k]} vs ${json(e[k])}`);
+  if (r.properties !== json(e.properties)) diffs.push(`properties ${r.properties} vs ${json(e.properties)}`);
+  if (!structEq(r.context, e.context)) diffs.push(`context ${JSON.stringify(r.context)} vs ${json(e.context)}`);
   if (r.client_id !== clientId) diffs.push('client_id');
   const rms = Number(BigInt(r.r_us) / 1000n);
   if (rms < t0 - 1000 || rms > t1 + 1000) diffs.push(`received_at ${rms} outside [${t0}, ${t1}]`);
@@ -83,7 +91,8 @@ const hById = new Map(hrows.map((r) => [r.event_id, r]));
 let hbad = 0;
 for (const e of sent) {
   const h = hById.get(e.event_id);
-  if (!h || h.event_type !== e.event_type || h.properties !== json(e.properties) || (h.user_id ?? null) !== (e.user_id ?? null)) hbad++;
+  if (!h || h.event_type !== e.event_type || h.properties !== json(e.properties) || (h.user_id ?? null) !== (e.user_id ?? null) ||
+      !structEq(h.context, e.context)) hbad++;
 }
 check(hbad === 0, 'hyparquet sees the same values', `${hbad} differ`);
 writeFileSync(manifestOut, manifest.map((m) => JSON.stringify(m)).join('\n') + '\n');
