@@ -202,7 +202,6 @@ static void *batcher_main(void *arg) {
       pthread_mutex_lock(&b->mu);
       pthread_cond_broadcast(&b->cv);
       pthread_mutex_unlock(&b->mu);
-      if (!stop) evp__batcher_compact_closed(b);
       continue; /* there may be more to read */
     }
     if (b->nbuf == 0 && pos > committed) {
@@ -215,7 +214,6 @@ static void *batcher_main(void *arg) {
       }
     }
     if (stop && b->nbuf == 0 && !progressed) break;
-    if (!stop && !progressed) evp__batcher_compact_closed(b);
     if (!progressed) {
       int wait = 1000;
       if (b->nbuf) {
@@ -302,7 +300,10 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
   b->compact_target = opts->compact_target_bytes;
   b->lake_codec = opts->lake_codec;
   b->compacted = opts->compacted;
+  b->compact_hook = opts->compact_hook;
+  b->compact_hook_arg = opts->compact_hook_arg;
   b->compact_scanned = -1;
+  b->compacting_hour = b->writing_hour = EVP__NO_HOUR;
   b->notice_interval_ms =
       opts->notice_interval_ms > 0 ? opts->notice_interval_ms : DEFAULT_NOTICE_INTERVAL_MS;
   evp_err_t e = EVP_OK;
@@ -358,6 +359,18 @@ evp_err_t evp__batcher_start(evp__wal_t *w, const evp__batcher_opts_t *opts, evp
     pthread_cond_destroy(&b->cv);
     release(b);
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: cannot start the thread");
+  }
+  if ((e = evp__batcher_compact_start(b, errstr, errstr_size)) != EVP_OK) {
+    pthread_mutex_lock(&b->mu);
+    b->stop = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    evp__wal_wake(w);
+    pthread_join(b->thread, NULL);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    release(b);
+    return e;
   }
   *out = b;
   return EVP_OK;
@@ -423,6 +436,7 @@ evp_err_t evp__batcher_close(evp__batcher_t *b, char *errstr, size_t errstr_size
   pthread_mutex_unlock(&b->mu);
   evp__wal_wake(b->w);
   pthread_join(b->thread, NULL);
+  evp__batcher_compact_join(b);
   evp_err_t e = b->final_err;
   if (e) evp__seterr(errstr, errstr_size, e, "%s", b->final_msg);
   pthread_mutex_destroy(&b->mu);

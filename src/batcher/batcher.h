@@ -43,19 +43,24 @@ typedef struct {
    * with what it holds and why the flush wrote it; NULL: not told. The
    * "lake file written" log lines of `evpipe local`. */
   void (*written)(void *arg, const struct evp__batcher_file *f);
-  /* Compact closed hour partitions (lake/lake_compact.h) on the batcher
-   * thread, between flushes: the hours that ended at least buffer_seconds
-   * + 60 s ago, checked at start and once per hour after. A leftover
-   * compaction staging directory is removed at start either way. 0: off. */
+  /* Compact closed hour partitions (lake/lake_compact.h) on a thread of
+   * their own, so lake writes go on meanwhile: the hours that ended at
+   * least buffer_seconds + 60 s ago, checked at start and once per hour
+   * after. The hour being compacted is fenced off: a (late) file for it
+   * waits until that hour is done. A leftover compaction staging directory
+   * is removed at start either way. 0: off. */
   int compact;
   uint64_t compact_target_bytes; /* size of the compacted files; 0: 128 MiB */
   /* Codec of every lake file written, by flushes and compaction alike:
    * EVP__PQ_SNAPPY (0, the default: Firehose's and every engine's) or
    * EVP__PQ_ZSTD (smaller; Athena, Trino, Spark, DuckDB read it). */
   int lake_codec;
-  /* Told, on the batcher thread, after each hour compacted or failed to
+  /* Told, on the compaction thread, after each hour compacted or failed to
    * (the log line "lake hour compacted"); NULL: not told. */
   void (*compacted)(void *arg, const struct evp__batcher_compaction *c);
+  /* Tests only: compaction's step hook (evp__compact_opts_t.hook). */
+  void (*compact_hook)(void *arg, const char *step);
+  void *compact_hook_arg;
 } evp__batcher_opts_t;
 
 /* Why a flush wrote the buffer: Firehose's buffering hints, a request, or

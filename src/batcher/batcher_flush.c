@@ -247,8 +247,8 @@ static evp_err_t learn_covered(evp__batcher_t *b, const size_t *idx, size_t n, i
   return EVP_OK;
 }
 
-static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tally_t *t,
-                             char *errstr, size_t errstr_size) {
+static evp_err_t write_group_fenced(evp__batcher_t *b, const size_t *idx, size_t n, tally_t *t,
+                                    char *errstr, size_t errstr_size) {
   int64_t started_us = evp__mono_us();
   int64_t hour = hour_of(b->buf[idx[0]].received_at_us);
   char dir[4096];
@@ -314,6 +314,16 @@ static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tal
   return EVP_OK;
 undo:
   if (b->dd) evp__dedup_rollback(b->dd, mark);
+  return e;
+}
+
+/* One hour's group, with the compaction thread kept out of that hour
+ * meanwhile (batcher_compact.c). */
+static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tally_t *t,
+                             char *errstr, size_t errstr_size) {
+  evp__batcher_write_enter(b, hour_of(b->buf[idx[0]].received_at_us));
+  evp_err_t e = write_group_fenced(b, idx, n, t, errstr, errstr_size);
+  evp__batcher_write_leave(b);
   return e;
 }
 

@@ -56,6 +56,10 @@ struct evp__batcher {
   pthread_mutex_t mu; /* the fields up to last_err */
   pthread_cond_t cv;  /* a flush finished or failed; stop */
   int stop;
+  /* The compaction thread's fence (batcher_compact.c): the hour (hours
+   * since the epoch) it is compacting, and the hour a flush is writing
+   * into; EVP__NO_HOUR when none. Neither starts on the other's hour. */
+  int64_t compacting_hour, writing_hour;
   uint64_t flush_target; /* evp__batcher_flush wants the log committed to here */
   uint64_t committed;    /* the checkpoint as last written */
   uint64_t fail_gen;     /* failed flush attempts */
@@ -76,7 +80,12 @@ struct evp__batcher {
   uint64_t compact_target;
   int lake_codec; /* evp__pq_codec_t of every file written (opts.lake_codec) */
   void (*compacted)(void *arg, const struct evp__batcher_compaction *c);
-  int64_t compact_scanned; /* the last closed hour (hours since the epoch) scanned, or -1 */
+  void (*compact_hook)(void *arg, const char *step);
+  void *compact_hook_arg;
+  pthread_t compact_thread;
+  int compact_running;     /* compact_thread was started */
+  int64_t compact_scanned; /* the last closed hour (hours since the epoch) scanned, or -1;
+                              the compaction thread's own */
 
   /* owned by the batcher thread */
   int noticed;           /* something was told ... */
@@ -198,9 +207,16 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
                                    size_t errstr_size);
 void evp__batcher_parts_free(evp__batcher_t *b);
 
-/* Compact the hours that closed since the last look, if compaction is on
- * (batcher_compact.c). Batcher thread. */
-void evp__batcher_compact_closed(evp__batcher_t *b);
+#define EVP__NO_HOUR INT64_MIN
+/* batcher_compact.c: start the compaction thread when compaction is on
+ * (it compacts the hours that closed since its last look, then waits a
+ * second or for stop); join it after stop was set. */
+evp_err_t evp__batcher_compact_start(evp__batcher_t *b, char *errstr, size_t errstr_size);
+void evp__batcher_compact_join(evp__batcher_t *b);
+/* A flush writes into hour @p hour (hours since the epoch) between enter
+ * and leave; enter waits while the compaction thread compacts that hour. */
+void evp__batcher_write_enter(evp__batcher_t *b, int64_t hour);
+void evp__batcher_write_leave(evp__batcher_t *b);
 
 /* Feed the event ids of retained, already-committed log records (below the
  * checkpoint) to the dedup set, so a restart does not forget which ids were

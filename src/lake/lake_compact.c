@@ -302,6 +302,11 @@ static evp_err_t write_merged(const evp__compact_opts_t *o, const char *hdir, co
     const evp__pq_value_t *row;
     uint64_t got = 0;
     while (!e && !(e = evp__pq_reader_next(rd, &row, errstr, errstr_size)) && row) {
+      if ((got & 0xffff) == 0 && o->cancelled && o->cancelled(o->fence_arg)) {
+        e = evp__seterr(errstr, errstr_size, EVP_ERR_STATE,
+                        "compact: stopped (shutting down); the hour is unchanged");
+        break;
+      }
       got++;
       if (dropped < o->test_drop_rows) {
         dropped++;
@@ -570,10 +575,15 @@ evp_err_t evp__lake_compact_closed(const evp__compact_opts_t *o, int64_t closed_
       if (end_us > closed_before_us) continue;
       evp__compact_result_t res;
       char msg[512] = "";
+      int64_t start_us = end_us - INT64_C(3600000000);
+      if (o->hour_begin && o->hour_begin(o->fence_arg, start_us)) continue;
       evp_err_t e = evp__lake_compact_hour(o, de->d_name + 3, hours[i], &res, msg, sizeof msg);
+      if (o->hour_end) o->hour_end(o->fence_arg, start_us);
       if (e && !first) first = evp__seterr(errstr, errstr_size, e, "%s", msg);
       if (done && (e || res.compacted)) done(arg, &res, e, msg);
+      if (o->cancelled && o->cancelled(o->fence_arg)) break;
     }
+    if (o->cancelled && o->cancelled(o->fence_arg)) break;
   }
   closedir(d);
   return first;

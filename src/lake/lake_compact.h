@@ -5,8 +5,9 @@
  * docs/local-durability.md ("Compaction").
  *
  * Thread-safety: one compaction per lake at a time; the caller guarantees
- * that nothing else writes the hour (evpipe local runs it on the batcher
- * thread; `evpipe lake compact` holds the log's lock). */
+ * that nothing else writes the hour (evpipe local fences each hour off from
+ * its batcher with hour_begin/hour_end; `evpipe lake compact` holds the
+ * log's lock). */
 #ifndef EVP_LAKE_LAKE_COMPACT_H
 #define EVP_LAKE_LAKE_COMPACT_H
 
@@ -32,6 +33,17 @@ typedef struct evp__compact_opts {
   void (*hook)(void *arg, const char *step);
   void *hook_arg;
   uint64_t test_drop_rows; /* tests only: rows left out of the copy (the verification refuses) */
+  /* evp__lake_compact_closed calls hour_begin before an hour (the start of
+   * the hour, µs) and hour_end after it: evpipe local keeps its batcher
+   * from writing into the hour meanwhile (batcher_compact.c). hour_begin
+   * returning non-zero skips the hour. May be NULL. */
+  int (*hour_begin)(void *arg, int64_t hour_start_us);
+  void (*hour_end)(void *arg, int64_t hour_start_us);
+  /* Polled while rows are copied: non-zero stops the compaction in
+   * progress (EVP_ERR_STATE, nothing swapped, its staging removed) and the
+   * scan. May be NULL. */
+  int (*cancelled)(void *arg);
+  void *fence_arg; /* of the three above */
 } evp__compact_opts_t;
 
 typedef struct evp__compact_result {

@@ -34,8 +34,7 @@ evp_err_t evp__table_match_struct(const evp__column_t *c, const evp__jmember_t *
   }
   for (size_t i = 0; i < nm; i++) {
     size_t k = 0;
-    while (k < c->nfields && !evp__json_key_eq(&m[i], c->fields[k].name, c->fields[k].namelen))
-      k++;
+    while (k < c->nfields && !evp__json_key_eq(&m[i], c->fields[k].name, c->fields[k].namelen)) k++;
     int w = shown(m[i].key, m[i].keylen, 64);
     if (k == c->nfields) {
       *reason = EVP__REASON_NOT_REPRESENTABLE;

@@ -17,6 +17,7 @@
 #include <ftw.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "batcher/batcher_int.h"
 #include "lake/lake_row.h"
 #include "lake/lake.h"
+#include "lake/pq_reader.h"
 #include "tmpdir.h"
 
 /* Every column type, nullable and required columns, objects and arrays. */
@@ -2058,6 +2060,175 @@ START_TEST(files_written_are_told_with_their_reason) {
 }
 END_TEST
 
+/* ------------------------------------------------------- compaction */
+
+/* Holds compaction at its "staged" step until released. */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int staged, release, compacted;
+  char error[256];
+} hold_t;
+
+static void hold_hook(void *arg, const char *step) {
+  hold_t *h = arg;
+  if (strcmp(step, "staged") != 0) return;
+  pthread_mutex_lock(&h->mu);
+  h->staged = 1;
+  pthread_cond_broadcast(&h->cv);
+  while (!h->release) pthread_cond_wait(&h->cv, &h->mu);
+  pthread_mutex_unlock(&h->mu);
+}
+
+static void hold_compacted(void *arg, const evp__batcher_compaction_t *c) {
+  hold_t *h = arg;
+  pthread_mutex_lock(&h->mu);
+  h->compacted++;
+  if (c->error) snprintf(h->error, sizeof h->error, "%s", c->error);
+  pthread_cond_broadcast(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+}
+
+/* Wait up to 30 s for *flag (under h->mu) to be non-zero. */
+static int hold_wait(hold_t *h, const int *flag) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 30;
+  pthread_mutex_lock(&h->mu);
+  while (!*flag && pthread_cond_timedwait(&h->cv, &h->mu, &ts) != ETIMEDOUT) {}
+  int v = *flag;
+  pthread_mutex_unlock(&h->mu);
+  return v;
+}
+
+static void hold_release(hold_t *h) {
+  pthread_mutex_lock(&h->mu);
+  h->release = 1;
+  pthread_cond_broadcast(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+}
+
+/* Two files in an hour of 2024 (long closed), then a batcher with
+ * compaction on, held at "staged". */
+static evp__batcher_t *start_held(evp__wal_t *w, hold_t *h) {
+  char err[512];
+  evp__batcher_t *b = start(w, 0, 1, 0);
+  append_ids(w, "old", 0, 10, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK);
+  append_ids(w, "old", 10, 10, T0 + 1000);
+  ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK);
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(list_files(NULL, 0), 2);
+  evp__batcher_opts_t o = {0};
+  o.compact = 1;
+  o.compact_hook = hold_hook;
+  o.compact_hook_arg = h;
+  o.compacted = hold_compacted;
+  o.notice_arg = h;
+  b = start_with(w, &o, 0, 1, 0);
+  ck_assert_msg(hold_wait(h, &h->staged), "the closed hour's compaction did not start");
+  return b;
+}
+
+/* Compaction runs beside the batcher: while a closed hour is compacted
+ * (held at its "staged" step here), flushes into the current hour go on.
+ * On the batcher thread, where compaction ran before, this flush waited
+ * for the whole compaction (and evpipe local answered 503 past its
+ * backlog limit meanwhile). */
+START_TEST(compaction_runs_beside_the_flushes) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  char err[512];
+  hold_t h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, ""};
+  evp__batcher_t *b = start_held(w, &h);
+  append_ids(w, "new", 0, 10, evp__wall_us());
+  evp_err_t fe = evp__batcher_flush(b, 5000);
+  hold_release(&h);
+  ck_assert_msg(fe == EVP_OK, "the flush waited for the compaction of another hour: %s",
+                evp_err2str(fe));
+  ck_assert_msg(hold_wait(&h, &h.compacted), "no compaction was told");
+  ck_assert_msg(h.error[0] == 0, "%s", h.error);
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  char names[8][1024];
+  int n = list_files(names, 8), compacted = 0, parts = 0;
+  for (int i = 0; i < n && i < 8; i++) {
+    compacted += strstr(names[i], "dt=2024-05-01/hour=09/compact-") != NULL;
+    parts += strstr(names[i], "/part-") != NULL;
+  }
+  ck_assert_msg(n == 2 && compacted == 1 && parts == 1, "%d files, %d compacted, %d parts", n,
+                compacted, parts);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
+/* Stopping cuts a compaction short: nothing swapped (the hour keeps its
+ * files, the staging directory is gone), and no failure is told. */
+START_TEST(stop_cuts_a_compaction_short) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  char err[512];
+  hold_t h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, ""};
+  evp__batcher_t *b = start_held(w, &h);
+  /* The stop comes first; the hook lets go after, as a long copy would
+   * see it midway. */
+  pthread_mutex_lock(&b->mu);
+  b->stop = 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  hold_release(&h);
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  ck_assert_msg(h.compacted == 0, "told: %s", h.error);
+  char names[8][1024];
+  int n = list_files(names, 8);
+  ck_assert_int_eq(n, 2);
+  for (int i = 0; i < n; i++) ck_assert_msg(strstr(names[i], "/part-"), "%s", names[i]);
+  char stage[400];
+  snprintf(stage, sizeof stage, "%s/compact", lakedir);
+  DIR *d = opendir(stage);
+  int left = 0;
+  struct dirent *de;
+  while (d && (de = readdir(d))) left += de->d_name[0] != '.';
+  if (d) closedir(d);
+  ck_assert_msg(left == 0, "the staging directory still holds %d entries", left);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
+/* A late file for the hour being compacted waits for it: written into the
+ * hour meanwhile, it would sit in the directory the exchange retires and
+ * be deleted with the old files (the log already checkpointed past it). */
+START_TEST(a_late_file_waits_for_its_hours_compaction) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  char err[512];
+  hold_t h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, ""};
+  evp__batcher_t *b = start_held(w, &h);
+  append_ids(w, "late", 0, 10, T0 + 2000);
+  ck_assert_int_eq(evp__batcher_flush(b, 1500), EVP_ERR_TIMED_OUT);
+  hold_release(&h);
+  ck_assert_int_eq(evp__batcher_flush(b, 30000), EVP_OK);
+  ck_assert_msg(hold_wait(&h, &h.compacted), "no compaction was told");
+  ck_assert_msg(h.error[0] == 0, "%s", h.error);
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  char names[8][1024];
+  int n = list_files(names, 8);
+  uint64_t rows = 0;
+  for (int i = 0; i < n && i < 8; i++) {
+    char path[1400];
+    snprintf(path, sizeof path, "%s/events/%s", lakedir, names[i]);
+    evp__pq_reader_t *r;
+    ck_assert_msg(evp__pq_reader_open(&r, path, err, sizeof err) == EVP_OK, "%s", err);
+    rows += evp__pq_reader_num_rows(r);
+    evp__pq_reader_close(r);
+  }
+  ck_assert_msg(n == 2 && rows == 30, "%d files, %llu rows of 30", n, (unsigned long long)rows);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) return gen_mode(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--crash") == 0)
@@ -2094,6 +2265,12 @@ int main(int argc, char **argv) {
   tcase_add_test(tb, refused_events_wait_for_room_in_the_quarantine);
   tcase_add_test(tb, files_written_are_told_with_their_reason);
   suite_add_tcase(s, tb);
+  TCase *tc = tcase_create("compaction");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, compaction_runs_beside_the_flushes);
+  tcase_add_test(tc, stop_cuts_a_compaction_short);
+  tcase_add_test(tc, a_late_file_waits_for_its_hours_compaction);
+  suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

@@ -7,7 +7,7 @@
  * millions of null values is a few bytes (one RLE run), so a ~20 KB file of
  * 1,024 such columns made the reader allocate and fill 1,024 x 16 MiB of
  * levels: an out-of-memory kill of `evpipe lake compact` (or of evpipe
- * local, which compacts on its batcher thread) from a file dropped into an
+ * local, which compacts on its compaction thread) from a file dropped into an
  * hour partition. The reader must refuse such a file as damaged, with its
  * memory bounded by the row group's column count, not multiplied by it. */
 #define _XOPEN_SOURCE 700 /* nftw (tmpdir.h) */
