@@ -894,7 +894,8 @@ static void process_all(evp__fn_t *fn, const char *const *bodies, int n) {
 
 /* Records are rows of the Glue table: what Firehose's OpenX JSON SerDe can
  * convert to Parquet — timestamps in UTC "Z" form whatever offset was sent,
- * objects as JSON text (string columns), nulls left out. */
+ * free-form objects as JSON text (string columns), struct columns as
+ * nested objects of their non-null fields, nulls left out. */
 START_TEST(processor_records_are_table_rows) {
   evp__fn_t *fn = mkfn(EVP__FN_PROCESSOR);
   const char *body =
@@ -910,7 +911,10 @@ START_TEST(processor_records_are_table_rows) {
   cJSON *o = cJSON_ParseWithLength(rec, len);
   ck_assert_ptr_nonnull(o);
   ck_assert_str_eq(jstr(o, "event_time"), "2024-05-01T12:00:00.250Z");
-  ck_assert_str_eq(jstr(o, "context"), "{\"locale\":\"en-US\",\"os\":\"iOS\"}");
+  const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(o, "context");
+  ck_assert_msg(cJSON_IsObject(ctx) && cJSON_GetArraySize(ctx) == 2, "context: a struct of 2");
+  ck_assert_str_eq(jstr(ctx, "locale"), "en-US");
+  ck_assert_str_eq(jstr(ctx, "os"), "iOS");
   ck_assert_str_eq(jstr(o, "properties"), "{\"price\":9.99,\"note\":\"a \\\"quoted\\\" word\"}");
   ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(o, "user_id"));
   ck_assert_str_eq(jstr(o, "client_id"), "app-1");
