@@ -39,6 +39,7 @@ uint32_t evp__crc32c_sw(uint32_t crc, const unsigned char *p, size_t n) {
 
 /* EVP_NO_SIMD (-DEVPIPE_NO_SIMD=ON): slicing-by-8 on x86-64 too, as on other CPUs. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(EVP_NO_SIMD)
+#include <cpuid.h>
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
                                                          size_t n) {
   uint64_t c = ~crc;
@@ -56,9 +57,12 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uns
 
 static int hw;
 static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
+/* CPUID leaf 1, ECX bit 20 directly: __builtin_cpu_supports links
+ * libgcc's whole CPU model table (~3 KB of the client library, whose size
+ * is a goal: docs/embedded.md). */
 static void hw_init(void) {
-  __builtin_cpu_init();
-  hw = __builtin_cpu_supports("sse4.2") != 0;
+  unsigned a, b, c, d;
+  hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) != 0;
 }
 
 static int have_hw(void) {
