@@ -19,10 +19,10 @@
 
 /* Column types (physical + logical annotation). */
 typedef enum evp__pq_type {
-  EVP__PQ_STRING = 0,      /* BYTE_ARRAY, String logical type / UTF8; UTF-8 only */
-  EVP__PQ_INT64 = 1,       /* INT64 (SQL BIGINT) */
-  EVP__PQ_DOUBLE = 2,      /* DOUBLE */
-  EVP__PQ_BOOLEAN = 3,     /* BOOLEAN */
+  EVP__PQ_STRING = 0,       /* BYTE_ARRAY, String logical type / UTF8; UTF-8 only */
+  EVP__PQ_INT64 = 1,        /* INT64 (SQL BIGINT) */
+  EVP__PQ_DOUBLE = 2,       /* DOUBLE */
+  EVP__PQ_BOOLEAN = 3,      /* BOOLEAN */
   EVP__PQ_TIMESTAMP_US = 4, /* INT64 micros since the epoch, UTC-adjusted */
   EVP__PQ_GROUP = 5         /* a group (SQL struct) of the nchildren nodes that follow */
 } evp__pq_type_t;
