@@ -293,9 +293,20 @@ START_TEST(nested_levels_use_the_bit_width_of_the_deepest_level) {
   size_t n;
   unsigned char *b = slurp(path, &n);
   const unsigned char want[] = {3, 0, 0, 0, 0x03, 0x86, 0x86, 11, 0, 0, 0, 0, 0, 0, 0, 12};
-  int found = 0;
-  for (size_t i = 0; i + sizeof want <= n && !found; i++) found = !memcmp(b + i, want, sizeof want);
-  ck_assert_msg(found, "definition levels 2,1,0,2,2,1,0,2 not found at bit width 2");
+  size_t lv = n;
+  for (size_t i = 0; i + sizeof want <= n && lv == n; i++)
+    if (!memcmp(b + i, want, sizeof want)) lv = i;
+  ck_assert_msg(lv < n, "definition levels 2,1,0,2,2,1,0,2 not found at bit width 2");
+  /* a level of 3 (above the leaf's 2) is damage, not a value */
+  char dmg[512], err[512];
+  uint64_t nrows;
+  snprintf(dmg, sizeof dmg, "%s/damaged.parquet", tmpdir);
+  b[lv + 5] = 0x87;
+  spit(dmg, b, n);
+  ck_assert_int_eq(read_all(dmg, &nrows, err, sizeof err), EVP_ERR_IO);
+  ck_assert_msg(strstr(err, "level 3 above its 2") && strstr(err, "g.x"), "%s", err);
+  b[lv + 5] = 0x86;
+  int found;
   /* the footer names the group: no type, OPTIONAL, one child; the leaf's
    * path is g.x */
   const unsigned char grp[] = {0x35, 0x02, 0x18, 0x01, 'g', 0x15, 0x02, 0x00};
