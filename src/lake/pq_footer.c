@@ -11,9 +11,19 @@ static int phys_type(evp__pq_type_t t) {
   case EVP__PQ_DOUBLE: return PQ_T_DOUBLE;
   case EVP__PQ_BOOLEAN: return PQ_T_BOOLEAN;
   case EVP__PQ_INT64:
-  case EVP__PQ_TIMESTAMP_US: break;
+  case EVP__PQ_TIMESTAMP_US:
+  case EVP__PQ_GROUP: break; /* groups have no type; never called for them */
   }
   return PQ_T_INT64;
+}
+
+/* A group: repetition, name and children, no type. */
+static void schema_group(evp__tc_t *t, const evp__pq_column_t *c) {
+  evp__tc_struct_begin(t);
+  evp__tc_field_i32(t, PQ_SE_REPETITION, c->optional ? PQ_REP_OPTIONAL : PQ_REP_REQUIRED);
+  evp__tc_field_string(t, PQ_SE_NAME, c->name);
+  evp__tc_field_i32(t, PQ_SE_NUM_CHILDREN, (int32_t)c->nchildren);
+  evp__tc_struct_end(t);
 }
 
 static void schema_leaf(evp__tc_t *t, const evp__pq_column_t *c) {
@@ -61,8 +71,9 @@ static void statistics(evp__tc_t *t, const evp__pq_column_t *c, const evp__pq_ch
   evp__tc_struct_end(t);
 }
 
-static void column_chunk(evp__tc_t *t, const evp__pq_writer_t *w, const evp__pq_column_t *c,
+static void column_chunk(evp__tc_t *t, const evp__pq_writer_t *w, const evp__pq_col_t *col,
                          const evp__pq_chunk_meta_t *m) {
+  const evp__pq_column_t *c = &col->spec;
   evp__tc_struct_begin(t);
   evp__tc_field_i64(t, PQ_CC_FILE_OFFSET, m->start);
   evp__tc_field_struct(t, PQ_CC_META_DATA);
@@ -76,8 +87,12 @@ static void column_chunk(evp__tc_t *t, const evp__pq_writer_t *w, const evp__pq_
   if (plain) evp__tc_i32(t, PQ_ENC_PLAIN);
   evp__tc_i32(t, PQ_ENC_RLE);
   if (other) evp__tc_i32(t, m->data_enc);
-  evp__tc_field_list(t, PQ_CMD_PATH, EVP__TC_BINARY, 1);
-  evp__tc_binary(t, c->name, strlen(c->name));
+  /* the names from the top-level node down to the leaf */
+  evp__tc_field_list(t, PQ_CMD_PATH, EVP__TC_BINARY, (uint32_t)col->depth);
+  for (size_t k = 0; k < col->depth; k++) {
+    const char *name = w->nodes[col->path_nodes[k]].name;
+    evp__tc_binary(t, name, strlen(name));
+  }
   evp__tc_field_i32(t, PQ_CMD_CODEC,
                     w->opt.codec == EVP__PQ_SNAPPY ? PQ_CODEC_SNAPPY
                     : w->opt.codec == EVP__PQ_ZSTD ? PQ_CODEC_ZSTD
@@ -106,12 +121,18 @@ evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__buf_t *out) {
   evp__tc_struct_begin(&t);
   evp__tc_field_i32(&t, PQ_FMD_VERSION, 2);
 
-  evp__tc_field_list(&t, PQ_FMD_SCHEMA, EVP__TC_STRUCT, (uint32_t)(w->ncols + 1));
+  /* the root, then every node in pre-order (the order lake.h's schema has) */
+  evp__tc_field_list(&t, PQ_FMD_SCHEMA, EVP__TC_STRUCT, (uint32_t)(w->nnodes + 1));
   evp__tc_struct_begin(&t); /* root group */
   evp__tc_field_string(&t, PQ_SE_NAME, "schema");
-  evp__tc_field_i32(&t, PQ_SE_NUM_CHILDREN, (int32_t)w->ncols);
+  evp__tc_field_i32(&t, PQ_SE_NUM_CHILDREN, (int32_t)w->ntop);
   evp__tc_struct_end(&t);
-  for (size_t i = 0; i < w->ncols; i++) schema_leaf(&t, &w->cols[i].spec);
+  for (size_t i = 0; i < w->nnodes; i++) {
+    if (w->nodes[i].type == EVP__PQ_GROUP)
+      schema_group(&t, &w->nodes[i]);
+    else
+      schema_leaf(&t, &w->nodes[i]);
+  }
 
   evp__tc_field_i64(&t, PQ_FMD_NUM_ROWS, (int64_t)w->total_rows);
 
@@ -125,7 +146,7 @@ evp_err_t evp__pq_footer_encode(const evp__pq_writer_t *w, evp__buf_t *out) {
     }
     evp__tc_struct_begin(&t);
     evp__tc_field_list(&t, PQ_RG_COLUMNS, EVP__TC_STRUCT, (uint32_t)w->ncols);
-    for (size_t i = 0; i < w->ncols; i++) column_chunk(&t, w, &w->cols[i].spec, &rg->cols[i]);
+    for (size_t i = 0; i < w->ncols; i++) column_chunk(&t, w, &w->cols[i], &rg->cols[i]);
     evp__tc_field_i64(&t, PQ_RG_TOTAL_BYTE_SIZE, unc);
     evp__tc_field_i64(&t, PQ_RG_NUM_ROWS, rg->num_rows);
     evp__tc_field_i64(&t, PQ_RG_FILE_OFFSET, rg->cols[0].start);

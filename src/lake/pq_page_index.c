@@ -112,6 +112,7 @@ static void page_bounds(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, evp__pq
     pg->max_len = (uint32_t)lx;
     return;
   }
+  case EVP__PQ_GROUP: return; /* groups have no column chunk */
   }
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "base/base.h"
 #include "lake/pq_decode.h"
+#include "lake/pq_encode.h"
 #include "lake/pq_format.h"
 #include "lake/pq_reader_int.h"
 #include "lake/thrift_read.h"
@@ -115,6 +116,7 @@ static int plain_decode(evp__pq_type_t type, const uint8_t *p, size_t len, evp__
       pos += l;
       break;
     }
+    case EVP__PQ_GROUP: return -1; /* groups have no values */
     }
   }
   return 0;
@@ -421,7 +423,7 @@ static evp_err_t next_page(evp__pq_reader_t *r, size_t i, char *errstr, size_t e
     size_t rows = (size_t)h.num_values, nn = rows;
     const uint8_t *p = c->pbuf;
     size_t len = (size_t)h.uncompressed;
-    if (col->optional) {
+    if (c->max_def) {
       if (h.def_encoding != PQ_ENC_RLE)
         return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
                             "column '%s': definition level encoding %s (%d) is not supported",
@@ -436,11 +438,20 @@ static evp_err_t next_page(evp__pq_reader_t *r, size_t i, char *errstr, size_t e
                             col->name);
       if (grow((void **)&c->defs, &c->cap_defs, rows, sizeof *c->defs))
         return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-      if (rle_decode(p + 4, dl, 1, c->defs, rows))
+      /* levels 0..max_def at the width of max_def: 1 bit for a flat
+       * optional column; a value is present at max_def */
+      uint32_t md = (uint32_t)c->max_def;
+      if (rle_decode(p + 4, dl, evp__pq_bit_width(md), c->defs, rows))
         return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
                             "column '%s': damaged definition levels", col->name);
       nn = 0;
-      for (size_t k = 0; k < rows; k++) nn += c->defs[k];
+      for (size_t k = 0; k < rows; k++) {
+        if (c->defs[k] > md)
+          return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                              "column '%s': definition level %u above its %u", col->name,
+                              c->defs[k], md);
+        nn += c->defs[k] == md;
+      }
       p += 4 + dl;
       len -= 4 + (size_t)dl;
     }
@@ -497,21 +508,40 @@ evp_err_t evp__pq_reader_next(evp__pq_reader_t *r, const evp__pq_value_t **row, 
     if (r->rg_i == r->nrgs) return EVP_OK;
     if ((e = load_row_group(r, errstr, errstr_size))) return e;
   }
+  if (r->ngroups) memset(r->state, -1, r->nnodes);
   for (size_t i = 0; i < r->ncols; i++) {
     evp__pqr_col_t *c = &r->cur[i];
     if (c->row_i == c->page_rows && (e = next_page(r, i, errstr, errstr_size))) return e;
-    int present = !r->cols[i].optional || c->defs[c->row_i];
+    uint32_t d = c->max_def ? c->defs[c->row_i] : 0;
     c->row_i++;
-    if (!present) {
-      memset(&r->row[i], 0, sizeof r->row[i]);
-      r->row[i].is_null = 1;
+    evp__pq_value_t *out = &r->row[c->node];
+    /* The groups above the leaf: each is present when the level reaches
+     * its own; every leaf of a group must say the same. */
+    for (int32_t g = r->parent[c->node]; g >= 0; g = r->parent[g]) {
+      int8_t present = d >= r->node_def[g];
+      if (r->state[g] < 0)
+        r->state[g] = present;
+      else if (r->state[g] != present)
+        return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                            "column '%s': damaged definition levels (its group '%s' is %s, "
+                            "another column says it is not)",
+                            r->cols[i].name, r->nodes[g].name, present ? "present" : "null");
+    }
+    if (d != (uint32_t)c->max_def) {
+      memset(out, 0, sizeof *out);
+      out->is_null = 1;
       continue;
     }
     if (c->val_i >= c->nvals)
       return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
                           "column '%s': fewer values than levels", r->cols[i].name);
-    r->row[i] = c->vals[c->val_i++];
+    *out = c->vals[c->val_i++];
   }
+  for (size_t g = 0; r->ngroups && g < r->nnodes; g++)
+    if (r->nodes[g].type == EVP__PQ_GROUP) {
+      memset(&r->row[g], 0, sizeof r->row[g]);
+      r->row[g].is_null = r->state[g] != 1;
+    }
   r->rg_rows_left--;
   *row = r->row;
   return EVP_OK;

@@ -119,14 +119,16 @@ static evp_err_t map_column(evp__pq_reader_t *r, const selem_t *e, evp__pq_colum
   char *name = dup_bytes(e->name, e->name_len);
   if (!name) return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   c->name = name;
-  if (!e->has_type || e->num_children > 0)
-    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
-                        "column '%s' is a group (nested schemas are not supported)", name);
   if (e->repetition != PQ_REP_REQUIRED && e->repetition != PQ_REP_OPTIONAL)
     return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
-                        "column '%s': repetition %d is not supported (flat columns only)", name,
+                        "column '%s': repetition %d is not supported (no repeated fields)", name,
                         e->repetition);
   c->optional = e->repetition == PQ_REP_OPTIONAL;
+  if (!e->has_type) { /* a group (schema_tree checked it has children) */
+    c->type = EVP__PQ_GROUP;
+    c->nchildren = (unsigned)e->num_children;
+    return EVP_OK;
+  }
   switch (e->type) {
   case PQ_T_BOOLEAN: c->type = EVP__PQ_BOOLEAN; return EVP_OK;
   case PQ_T_DOUBLE: c->type = EVP__PQ_DOUBLE; return EVP_OK;
@@ -148,12 +150,137 @@ static evp_err_t map_column(evp__pq_reader_t *r, const selem_t *e, evp__pq_colum
   }
 }
 
-static void column_meta(evp__tr_t *t, evp__pqr_chunk_t *c, int64_t *dict_off, int64_t *data_off) {
+/* The schema elements after the root (@p ne in all, the root included) in
+ * pre-order -> r->nodes, each group followed by its children, and the
+ * leaves -> r->cols. Counts of children that are negative or run past the
+ * list, elements outside the root's children, groups with a physical type,
+ * leaves with children and nesting deeper than EVP__PQ_MAX_DEPTH are
+ * refused, so the tree is always well formed afterwards. */
+static evp_err_t schema_tree(evp__pq_reader_t *r, evp__tr_t *t, uint32_t ne, char *errstr,
+                             size_t errstr_size) {
+  selem_t root;
+  evp_err_t e;
+  schema_element(t, &root);
+  if (evp__tr_failed(t)) return EVP_OK; /* reported by the caller */
+  if (root.num_children < 1 || (uint32_t)root.num_children > ne - 1)
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                        "damaged footer: the root has %d children in a schema of %u elements",
+                        root.num_children, ne);
+  r->nodes = calloc(ne - 1, sizeof *r->nodes);
+  r->parent = calloc(ne - 1, sizeof *r->parent);
+  r->node_def = calloc(ne - 1, 1);
+  r->state = calloc(ne - 1, 1);
+  if (!r->nodes || !r->parent || !r->node_def || !r->state)
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  size_t open_idx[EVP__PQ_MAX_DEPTH], open_left[EVP__PQ_MAX_DEPTH], depth = 0;
+  size_t top_left = (size_t)root.num_children;
+  for (uint32_t i = 0; i + 1 < ne; i++) {
+    selem_t el;
+    schema_element(t, &el);
+    if (evp__tr_failed(t)) return EVP_OK;
+    if (depth == 0 && top_left == 0)
+      return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                          "damaged footer: schema element %u is outside the root's %d children",
+                          i + 1, root.num_children);
+    if (depth)
+      open_left[depth - 1]--;
+    else
+      top_left--;
+    r->parent[i] = depth ? (int32_t)open_idx[depth - 1] : -1;
+    r->nnodes = i + 1;
+    int group = !el.has_type;
+    if (el.num_children < 0 || (group && el.num_children == 0) ||
+        (!group && el.num_children != 0) || (uint32_t)el.num_children > ne - 2 - i)
+      return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                          "damaged footer: schema element %u ('%.*s') has %s and %d children",
+                          i + 1, (int)(el.name_len > 64 ? 64 : el.name_len),
+                          el.name ? (const char *)el.name : "",
+                          el.has_type ? "a physical type" : "no type", el.num_children);
+    if ((e = map_column(r, &el, &r->nodes[i], errstr, errstr_size))) return e;
+    if (depth + 1 > EVP__PQ_MAX_DEPTH)
+      return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
+                          "column '%s' is nested deeper than %d levels", r->nodes[i].name,
+                          EVP__PQ_MAX_DEPTH);
+    r->node_def[i] =
+        (uint8_t)((depth ? r->node_def[open_idx[depth - 1]] : 0) + (r->nodes[i].optional ? 1 : 0));
+    for (uint32_t j = 0; j < i; j++)
+      if (r->parent[j] == r->parent[i] && !strcmp(r->nodes[j].name, r->nodes[i].name))
+        return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                            "damaged footer: two columns named '%s' in one group",
+                            r->nodes[i].name);
+    if (group) {
+      r->ngroups++;
+      open_idx[depth] = i;
+      open_left[depth++] = (size_t)el.num_children;
+    } else {
+      r->ncols++;
+    }
+    while (depth && open_left[depth - 1] == 0) depth--;
+  }
+  if (depth || top_left)
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                        "damaged footer: the schema ends inside a group's children");
+  /* the leaves: their dotted paths name them in messages */
+  r->cols = calloc(r->ncols, sizeof *r->cols);
+  r->leaf_node = calloc(r->ncols, sizeof *r->leaf_node);
+  if (!r->cols || !r->leaf_node)
+    return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+  size_t nl = 0;
+  for (size_t i = 0; i < r->nnodes; i++) {
+    if (r->nodes[i].type == EVP__PQ_GROUP) continue;
+    size_t up[EVP__PQ_MAX_DEPTH], d = 0, len = 0;
+    for (int32_t k = (int32_t)i; k >= 0; k = r->parent[k]) {
+      up[d++] = (size_t)k;
+      len += strlen(r->nodes[k].name) + 1;
+    }
+    char *path = malloc(len), *at = path;
+    if (!path) return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
+    for (size_t k = d; k-- > 0;) {
+      size_t l = strlen(r->nodes[up[k]].name);
+      memcpy(at, r->nodes[up[k]].name, l);
+      at += l;
+      *at++ = k ? '.' : 0;
+    }
+    r->cols[nl] = r->nodes[i];
+    r->cols[nl].name = path;
+    r->leaf_node[nl++] = i;
+  }
+  return EVP_OK;
+}
+
+/* Whether the list of names at the reader's position is the path of leaf
+ * @p leaf (top-level name first). */
+static int path_matches(const evp__pq_reader_t *r, evp__tr_t *t, uint8_t ty, size_t leaf) {
+  size_t up[EVP__PQ_MAX_DEPTH], d = 0;
+  for (int32_t k = (int32_t)r->leaf_node[leaf]; k >= 0 && d < EVP__PQ_MAX_DEPTH; k = r->parent[k])
+    up[d++] = (size_t)k;
+  uint8_t et;
+  uint32_t n = evp__tr_list(t, ty, &et);
+  int ok = !evp__tr_failed(t) && et == EVP__TC_BINARY && n == d;
+  for (uint32_t k = 0; k < n && !evp__tr_failed(t); k++) {
+    const uint8_t *p;
+    size_t len;
+    if (et != EVP__TC_BINARY) {
+      evp__tr_skip(t, et);
+      continue;
+    }
+    evp__tr_binary(t, et, &p, &len);
+    if (!ok || evp__tr_failed(t)) continue;
+    const char *want = r->nodes[up[d - 1 - k]].name;
+    ok = strlen(want) == len && (!len || !memcmp(want, p, len));
+  }
+  return ok;
+}
+
+static void column_meta(const evp__pq_reader_t *r, evp__tr_t *t, size_t leaf, evp__pqr_chunk_t *c,
+                        int64_t *dict_off, int64_t *data_off, int *path_ok) {
   int16_t id;
   uint8_t ty;
+  *path_ok = 1; /* a missing path is no danger: chunks map to leaves by position */
   evp__tr_struct_begin(t);
   while (evp__tr_field(t, &id, &ty)) {
     switch (id) {
+    case PQ_CMD_PATH: *path_ok = path_matches(r, t, ty, leaf); break;
     case PQ_CMD_CODEC: c->codec = (int)evp__tr_int(t, ty); break;
     case PQ_CMD_NUM_VALUES: c->num_values = evp__tr_int(t, ty); break;
     case PQ_CMD_COMPRESSED: c->len = evp__tr_int(t, ty); break;
@@ -213,14 +340,14 @@ static evp_err_t row_group(evp__pq_reader_t *r, evp__tr_t *t, evp__pqr_rgroup_t 
       for (uint32_t i = 0; i < n && !evp__tr_failed(t); i++) {
         evp__pqr_chunk_t *c = &g->cols[i];
         int64_t dict_off = -1, data_off = -1;
-        int has_meta = 0;
+        int has_meta = 0, path_ok = 0;
         c->codec = -1;
         evp__tr_struct_begin(t);
         int16_t cid;
         uint8_t cty;
         while (evp__tr_field(t, &cid, &cty)) {
           if (cid == PQ_CC_META_DATA && cty == EVP__TC_STRUCT) {
-            column_meta(t, c, &dict_off, &data_off);
+            column_meta(r, t, i, c, &dict_off, &data_off, &path_ok);
             has_meta = 1;
           } else if (cid == PQ_CC_FILE_PATH) {
             return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
@@ -230,6 +357,10 @@ static evp_err_t row_group(evp__pq_reader_t *r, evp__tr_t *t, evp__pqr_rgroup_t 
           }
         }
         if (evp__tr_failed(t)) break;
+        if (has_meta && !path_ok)
+          return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_IO,
+                              "damaged footer: column chunk %u's path_in_schema is not '%s'", i,
+                              r->cols[i].name);
         int64_t start = dict_off > 0 && dict_off < data_off ? dict_off : data_off;
         if (!has_meta || start < 4 || c->len <= 0 || c->len > EVP__PQR_MAX_CHUNK_BYTES ||
             (uint64_t)start > data_end || (uint64_t)c->len > data_end - (uint64_t)start ||
@@ -316,23 +447,8 @@ static evp_err_t parse_footer(evp__pq_reader_t *r, const uint8_t *p, size_t n, u
         return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
                             "schema of %u elements: need a root and 1..%d columns", ne,
                             EVP__PQR_MAX_COLUMNS);
-      selem_t root;
-      schema_element(&t, &root);
+      if ((e = schema_tree(r, &t, ne, errstr, errstr_size))) return e;
       if (evp__tr_failed(&t)) break;
-      if (root.num_children != (int)(ne - 1))
-        return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_UNSUPPORTED,
-                            "the root has %d children in a schema of %u elements (nested schemas "
-                            "are not supported)",
-                            root.num_children, ne);
-      r->cols = calloc(ne - 1, sizeof *r->cols);
-      if (!r->cols) return evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-      for (uint32_t i = 1; i < ne; i++) {
-        selem_t el;
-        schema_element(&t, &el);
-        if (evp__tr_failed(&t)) break;
-        r->ncols = i;
-        if ((e = map_column(r, &el, &r->cols[i - 1], errstr, errstr_size))) return e;
-      }
       have_schema = 1;
     } else if (id == PQ_FMD_ROW_GROUPS && ty == EVP__TC_LIST && have_schema && !have_rgs) {
       uint8_t et;
@@ -423,10 +539,14 @@ evp_err_t evp__pq_reader_open(evp__pq_reader_t **out, const char *path, char *er
   free(foot);
   foot = NULL;
   r->cur = calloc(r->ncols, sizeof *r->cur);
-  r->row = calloc(r->ncols, sizeof *r->row);
+  r->row = calloc(r->nnodes, sizeof *r->row);
   if (!r->cur || !r->row) {
     e = evp__pq_rerr(r, errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
     goto fail;
+  }
+  for (size_t i = 0; i < r->ncols; i++) {
+    r->cur[i].node = r->leaf_node[i];
+    r->cur[i].max_def = r->node_def[r->leaf_node[i]];
   }
   r->failed = 0;
   *out = r;
@@ -440,8 +560,14 @@ fail:
 void evp__pq_reader_close(evp__pq_reader_t *r) {
   if (!r) return;
   if (r->fd >= 0) close(r->fd);
-  for (size_t i = 0; i < r->ncols; i++) free((char *)r->cols[i].name);
+  for (size_t i = 0; r->cols && i < r->ncols; i++) free((char *)r->cols[i].name);
   free(r->cols);
+  for (size_t i = 0; i < r->nnodes; i++) free((char *)r->nodes[i].name);
+  free(r->nodes);
+  free(r->parent);
+  free(r->node_def);
+  free(r->state);
+  free(r->leaf_node);
   for (size_t g = 0; g < r->nrgs; g++) free(r->rgs[g].cols);
   free(r->rgs);
   for (size_t i = 0; i < r->nkv; i++) {
@@ -471,8 +597,8 @@ void evp__pq_reader_close(evp__pq_reader_t *r) {
 }
 
 const evp__pq_column_t *evp__pq_reader_columns(const evp__pq_reader_t *r, size_t *n) {
-  *n = r->ncols;
-  return r->cols;
+  *n = r->nnodes;
+  return r->nodes;
 }
 uint64_t evp__pq_reader_num_rows(const evp__pq_reader_t *r) { return r->num_rows; }
 uint64_t evp__pq_reader_file_bytes(const evp__pq_reader_t *r) { return r->file_bytes; }
@@ -488,22 +614,28 @@ static const char *type_name(evp__pq_type_t t) {
   case EVP__PQ_DOUBLE: return "double";
   case EVP__PQ_BOOLEAN: return "boolean";
   case EVP__PQ_TIMESTAMP_US: return "timestamp(us)";
+  case EVP__PQ_GROUP: return "group";
   }
   return "?";
 }
 
 evp_err_t evp__pq_reader_check_schema(const evp__pq_reader_t *r, const evp__pq_column_t *want,
                                       size_t n, char *errstr, size_t errstr_size) {
-  if (n != r->ncols)
+  if (n != r->nnodes)
     return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID, "%s: %zu columns, expected %zu",
-                       r->path, r->ncols, n);
+                       r->path, r->nnodes, n);
   for (size_t i = 0; i < n; i++) {
-    const evp__pq_column_t *a = &r->cols[i], *b = &want[i];
+    const evp__pq_column_t *a = &r->nodes[i], *b = &want[i];
+    unsigned bn = b->type == EVP__PQ_GROUP ? b->nchildren : 0;
     if (strcmp(a->name, b->name) || a->type != b->type || !a->optional != !b->optional)
       return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
                          "%s: column %zu is '%s' %s %s, expected '%s' %s %s", r->path, i + 1,
                          a->name, type_name(a->type), a->optional ? "optional" : "required",
                          b->name, type_name(b->type), b->optional ? "optional" : "required");
+    if (a->nchildren != bn)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_SCHEMA_INVALID,
+                         "%s: group '%s' has %u children, expected %u", r->path, a->name,
+                         a->nchildren, bn);
   }
   return EVP_OK;
 }

@@ -1,5 +1,5 @@
-/* Parquet reader for the files the lake writer writes (lake.h): a flat
- * schema of the five evp__pq_type_t types, data pages v1 with PLAIN or
+/* Parquet reader for the files the lake writer writes (lake.h): a schema
+ * of the five evp__pq_type_t types and groups (structs) of them, data pages v1 with PLAIN or
  * RLE_DICTIONARY values and RLE definition levels, Snappy or uncompressed.
  * Rows come out as evp__pq_value_t, the type evp__pq_writer_append takes, so
  * a file can be copied row by row (compaction, lake_compact.h).
@@ -29,7 +29,9 @@ typedef struct evp__pq_reader evp__pq_reader_t;
 evp_err_t evp__pq_reader_open(evp__pq_reader_t **out, const char *path, char *errstr,
                               size_t errstr_size);
 
-/* The schema read from the footer: *n columns, names owned by the reader. */
+/* The schema read from the footer as lake.h describes it: *n nodes in
+ * pre-order, groups (EVP__PQ_GROUP with nchildren) included; names owned by
+ * the reader. */
 const evp__pq_column_t *evp__pq_reader_columns(const evp__pq_reader_t *r, size_t *n);
 /* Rows the footer declares (sum of the row groups'). */
 uint64_t evp__pq_reader_num_rows(const evp__pq_reader_t *r);
@@ -38,12 +40,14 @@ const evp__pq_kv_t *evp__pq_reader_kv(const evp__pq_reader_t *r, size_t *n);
 /* The file's size in bytes. */
 uint64_t evp__pq_reader_file_bytes(const evp__pq_reader_t *r);
 
-/* EVP_OK when the file's columns are exactly @p want (names, types,
- * nullability, order); EVP_ERR_SCHEMA_INVALID naming the first difference. */
+/* EVP_OK when the file's nodes are exactly @p want (names, types,
+ * nullability, children, order); EVP_ERR_SCHEMA_INVALID naming the first
+ * difference. */
 evp_err_t evp__pq_reader_check_schema(const evp__pq_reader_t *r, const evp__pq_column_t *want,
                                       size_t n, char *errstr, size_t errstr_size);
 
-/* The next row: *row points to one value per column, valid until the next
+/* The next row: *row points to one value per node (a group's says only
+ * whether it is null; the leaves under a null group are null), valid until the next
  * call (strings point into the reader's buffers); *row is NULL after the
  * last row. Errors (EVP_ERR_IO: damaged data or a failed read;
  * EVP_ERR_UNSUPPORTED, EVP_ERR_NOMEM) are final: later calls return EVP_ERR_STATE. */

@@ -79,12 +79,22 @@ typedef struct {
   size_t cap_slen;
   evp__buf_t sbytes;
   size_t page_rows, row_i, nvals, val_i;
+  size_t node; /* the leaf's index in the reader's nodes */
+  int max_def; /* its largest definition level (0: no levels stored) */
 } evp__pqr_col_t;
 
 struct evp__pq_reader {
   int fd;
   char *path;
   uint64_t file_bytes;
+  /* the schema as lake.h describes it: nodes in pre-order, groups included */
+  evp__pq_column_t *nodes;
+  size_t nnodes, ngroups;
+  int32_t *parent;   /* per node: its group, -1 at the top */
+  uint8_t *node_def; /* per node: the optional nodes on its root path, itself included */
+  int8_t *state;     /* per node, scratch of a row: a group's presence (-1 unknown) */
+  size_t *leaf_node; /* per leaf: its node */
+  /* the leaves, one column chunk each (names are dotted paths, owned) */
   evp__pq_column_t *cols;
   size_t ncols;
   evp__pqr_rgroup_t *rgs;
@@ -95,7 +105,7 @@ struct evp__pq_reader {
   evp__pqr_col_t *cur;
   size_t rg_i;          /* next row group to load */
   int64_t rg_rows_left; /* rows left in the loaded one */
-  evp__pq_value_t *row; /* ncols */
+  evp__pq_value_t *row; /* nnodes */
   int failed;
 };
 

@@ -64,7 +64,6 @@ static evp_err_t fill_options(evp__pq_options_t *o, const evp__pq_options_t *in,
 /* ------------------------------------------------------------ lifecycle */
 
 static void col_free(evp__pq_col_t *c) {
-  free((char *)c->spec.name);
   free(c->defs);
   free(c->fixed);
   free(c->bools);
@@ -92,6 +91,15 @@ static void col_reset(const evp__pq_options_t *o, evp__pq_col_t *c) {
 static void writer_free(evp__pq_writer_t *w) {
   for (size_t i = 0; i < w->ncols; i++) col_free(&w->cols[i]);
   free(w->cols);
+  for (size_t i = 0; w->nodes && i < w->nnodes; i++) {
+    free((char *)w->nodes[i].name);
+    if (w->paths) free(w->paths[i]);
+  }
+  free(w->nodes);
+  free(w->paths);
+  free(w->parent);
+  free(w->def);
+  free(w->up);
   for (size_t g = 0; g < w->nrgs; g++) {
     for (size_t i = 0; i < w->ncols; i++) evp__pq_chunk_free(&w->rgs[g].cols[i]);
     free(w->rgs[g].cols);
@@ -111,24 +119,99 @@ static void writer_free(evp__pq_writer_t *w) {
   free(w);
 }
 
-static evp_err_t check_schema(const evp__pq_column_t *cols, size_t ncols, char *errstr,
-                              size_t errstr_size) {
-  if (!cols || ncols == 0 || ncols > MAX_COLUMNS)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: need 1..%d columns",
-                       MAX_COLUMNS);
+/* Validate the node list (lake.h: pre-order, groups followed by their
+ * children) and note each node's group in @p parent. Every refusal names
+ * the node. */
+static evp_err_t check_schema(const evp__pq_column_t *cols, size_t ncols, int32_t *parent,
+                              char *errstr, size_t errstr_size) {
+  /* open groups, innermost last: their index and children still expected */
+  size_t open_idx[EVP__PQ_MAX_DEPTH], open_left[EVP__PQ_MAX_DEPTH], depth = 0;
   for (size_t i = 0; i < ncols; i++) {
     const char *n = cols[i].name;
     size_t len = n ? strlen(n) : 0;
     if (len == 0 || len > MAX_NAME || !evp__pq_utf8_valid((const uint8_t *)n, len))
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                          "parquet: column %zu: name must be 1..%d bytes of UTF-8", i, MAX_NAME);
-    if ((unsigned)cols[i].type > (unsigned)EVP__PQ_TIMESTAMP_US)
+    if ((unsigned)cols[i].type > (unsigned)EVP__PQ_GROUP)
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                          "parquet: column '%s': unknown type %d", n, (int)cols[i].type);
+    int group = cols[i].type == EVP__PQ_GROUP;
+    if (group && cols[i].nchildren == 0)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "parquet: group '%s' has no children", n);
+    if (!group && cols[i].nchildren != 0)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "parquet: column '%s' is not a group but has %u children", n,
+                         cols[i].nchildren);
+    parent[i] = depth ? (int32_t)open_idx[depth - 1] : -1;
+    if (depth) open_left[depth - 1]--;
+    if (depth + 1 > EVP__PQ_MAX_DEPTH)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                         "parquet: column '%s' is nested deeper than %d levels", n,
+                         EVP__PQ_MAX_DEPTH);
     for (size_t j = 0; j < i; j++)
-      if (strcmp(cols[j].name, n) == 0)
+      if (parent[j] == parent[i] && strcmp(cols[j].name, n) == 0)
         return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
                            "parquet: duplicate column name '%s'", n);
+    if (group) {
+      if (cols[i].nchildren > ncols - 1 - i)
+        return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                           "parquet: group '%s' has %u children but only %zu nodes follow", n,
+                           cols[i].nchildren, ncols - 1 - i);
+      open_idx[depth] = i;
+      open_left[depth++] = cols[i].nchildren;
+    }
+    while (depth && open_left[depth - 1] == 0) depth--;
+  }
+  if (depth) /* a child count that runs past the list */
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                       "parquet: group '%s' lacks %zu of its %u children at the end of the schema",
+                       cols[open_idx[depth - 1]].name, open_left[depth - 1],
+                       cols[open_idx[depth - 1]].nchildren);
+  return EVP_OK;
+}
+
+/* Copy the validated nodes and set up one leaf column per leaf: its path,
+ * and its largest definition level (the optional nodes on its path). */
+static evp_err_t setup_nodes(evp__pq_writer_t *w, const evp__pq_column_t *cols, size_t ncols) {
+  w->nodes = calloc(ncols, sizeof *w->nodes);
+  w->paths = calloc(ncols, sizeof *w->paths);
+  w->def = calloc(ncols, 1);
+  w->up = calloc(ncols, 1);
+  if (!w->nodes || !w->paths || !w->def || !w->up) return EVP_ERR_NOMEM;
+  w->nnodes = ncols;
+  size_t nleaves = 0;
+  for (size_t i = 0; i < ncols; i++) {
+    w->nodes[i] = cols[i];
+    w->nodes[i].optional = cols[i].optional != 0;
+    if (!(w->nodes[i].name = evp__strdup(cols[i].name))) return EVP_ERR_NOMEM;
+    const char *pp = w->parent[i] >= 0 ? w->paths[w->parent[i]] : NULL;
+    size_t lp = pp ? strlen(pp) + 1 : 0, ln = strlen(cols[i].name);
+    if (!(w->paths[i] = malloc(lp + ln + 1))) return EVP_ERR_NOMEM;
+    if (pp) {
+      memcpy(w->paths[i], pp, lp - 1);
+      w->paths[i][lp - 1] = '.';
+    }
+    memcpy(w->paths[i] + lp, cols[i].name, ln + 1);
+    if (w->parent[i] < 0) w->ntop++;
+    if (cols[i].type != EVP__PQ_GROUP) nleaves++;
+  }
+  w->cols = calloc(nleaves, sizeof *w->cols);
+  if (!w->cols) return EVP_ERR_NOMEM;
+  for (size_t i = 0; i < ncols; i++) {
+    if (w->nodes[i].type == EVP__PQ_GROUP) continue;
+    evp__pq_col_t *c = &w->cols[w->ncols++];
+    c->spec = w->nodes[i];
+    c->path = w->paths[i];
+    c->node = i;
+    size_t up[EVP__PQ_MAX_DEPTH], d = 0;
+    for (int32_t k = (int32_t)i; k >= 0; k = w->parent[k]) up[d++] = (size_t)k;
+    c->depth = d;
+    for (size_t k = 0; k < d; k++) {
+      c->path_nodes[k] = up[d - 1 - k];
+      c->max_def += w->nodes[up[k]].optional;
+    }
+    col_reset(&w->opt, c);
   }
   return EVP_OK;
 }
@@ -147,27 +230,30 @@ evp_err_t evp__pq_writer_open(evp__pq_writer_t **out, const char *dir, const cha
                               const evp__pq_options_t *opts, char *errstr, size_t errstr_size) {
   if (!out) return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: out is NULL");
   *out = NULL;
-  evp_err_t e = check_schema(cols, ncols, errstr, errstr_size);
-  if (e) return e;
-  if (opts && opts->nkv && !opts->kv)
-    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: nkv without kv");
-  evp__pq_writer_t *w = calloc(1, sizeof *w);
-  if (!w) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
-  w->file.fd = -1;
-  if ((e = fill_options(&w->opt, opts, errstr, errstr_size)) != EVP_OK) {
-    free(w);
+  if (!cols || ncols == 0 || ncols > MAX_COLUMNS)
+    return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: need 1..%d columns",
+                       MAX_COLUMNS);
+  int32_t *parent = malloc(ncols * sizeof *parent);
+  if (!parent) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
+  evp_err_t e = check_schema(cols, ncols, parent, errstr, errstr_size);
+  if (!e && opts && opts->nkv && !opts->kv)
+    e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: nkv without kv");
+  if (e) {
+    free(parent);
     return e;
   }
-  w->cols = calloc(ncols, sizeof *w->cols);
-  if (!w->cols) goto nomem;
-  for (size_t i = 0; i < ncols; i++) {
-    w->ncols = i + 1;
-    w->cols[i].spec = cols[i];
-    w->cols[i].spec.optional = cols[i].optional != 0;
-    w->cols[i].spec.name = evp__strdup(cols[i].name);
-    if (!w->cols[i].spec.name) goto nomem;
-    col_reset(&w->opt, &w->cols[i]);
+  evp__pq_writer_t *w = calloc(1, sizeof *w);
+  if (!w) {
+    free(parent);
+    return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
   }
+  w->file.fd = -1;
+  w->parent = parent;
+  if ((e = fill_options(&w->opt, opts, errstr, errstr_size)) != EVP_OK) {
+    writer_free(w);
+    return e;
+  }
+  if (setup_nodes(w, cols, ncols)) goto nomem;
   if (opts && opts->nkv) {
     evp__pq_kv_t *kv = calloc(opts->nkv, sizeof *kv);
     if (!kv) goto nomem;
@@ -322,13 +408,15 @@ static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, s
   evp__buf_t *p = &w->page;
   evp_err_t e;
   p->len = 0;
-  if (c->spec.optional) {
-    /* v1 pages: definition levels are RLE-hybrid with a 4-byte length. */
+  if (c->max_def) {
+    /* v1 pages: definition levels are RLE-hybrid with a 4-byte length, at
+     * the width of the leaf's largest level (1 for a flat optional column). */
     if ((e = scratch_reserve(w, r1 - r0)) || (e = evp__buf_reserve(p, 4))) return e;
     for (size_t r = r0; r < r1; r++) w->scratch[r - r0] = c->defs[r];
     size_t at = p->len;
     evp__buf_le32(p, 0);
-    if ((e = evp__pq_rle_encode(p, w->scratch, r1 - r0, 1))) return e;
+    if ((e = evp__pq_rle_encode(p, w->scratch, r1 - r0, evp__pq_bit_width((uint32_t)c->max_def))))
+      return e;
     uint32_t n = (uint32_t)(p->len - at - 4);
     for (int i = 0; i < 4; i++) p->p[at + (size_t)i] = (uint8_t)(n >> (8 * i));
   }
@@ -366,6 +454,7 @@ static evp_err_t encode_data_page(evp__pq_writer_t *w, const evp__pq_col_t *c, s
       evp__buf_raw(p, c->sbytes.p + c->soff[v], len);
     }
     return EVP_OK;
+  case EVP__PQ_GROUP: break;
   }
   return EVP_ERR_INTERNAL;
 }
@@ -518,7 +607,7 @@ static evp_err_t write_chunk(evp__pq_writer_t *w, evp__pq_col_t *c, evp__pq_chun
   while (r < w->rows) {
     size_t r0 = r, v0 = v, est = 0;
     while (r < w->rows && r - r0 < MAX_PAGE_ROWS && est < w->opt.page_bytes) {
-      if (!c->spec.optional || c->defs[r]) est += value_cost(c, v++);
+      if (!c->max_def || c->defs[r] == c->max_def) est += value_cost(c, v++);
       r++;
     }
     if ((e = encode_data_page(w, c, r0, r, v0, v, enc)))
@@ -560,28 +649,23 @@ static evp_err_t flush_row_group(evp__pq_writer_t *w, char *errstr, size_t errst
 
 /* ------------------------------------------------------------ append */
 
+/* Check a present leaf's value (nullability was checked by row_levels). */
 static evp_err_t check_value(const evp__pq_writer_t *w, const evp__pq_col_t *c,
                              const evp__pq_value_t *v, char *errstr, size_t errstr_size) {
-  if (v->is_null) {
-    if (!c->spec.optional)
-      return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                         "parquet: NULL in required column '%s'", c->spec.name);
-    return EVP_OK;
-  }
   if (c->spec.type == EVP__PQ_BOOLEAN && v->v.b != 0 && v->v.b != 1)
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                       "parquet: column '%s': boolean must be 0 or 1", c->spec.name);
+                       "parquet: column '%s': boolean must be 0 or 1", c->path);
   if (c->spec.type == EVP__PQ_STRING) {
     if (v->v.s.len > w->opt.max_value_bytes)
       return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE,
-                         "parquet: column '%s': string of %zu bytes exceeds %zu", c->spec.name,
+                         "parquet: column '%s': string of %zu bytes exceeds %zu", c->path,
                          v->v.s.len, w->opt.max_value_bytes);
     if (v->v.s.len && !v->v.s.ptr)
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                         "parquet: column '%s': NULL string pointer", c->spec.name);
+                         "parquet: column '%s': NULL string pointer", c->path);
     if (!w->opt.utf8_checked && !evp__pq_utf8_valid((const uint8_t *)v->v.s.ptr, v->v.s.len))
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
-                         "parquet: column '%s': string is not valid UTF-8", c->spec.name);
+                         "parquet: column '%s': string is not valid UTF-8", c->path);
   }
   return EVP_OK;
 }
@@ -600,13 +684,13 @@ static evp_err_t check_value(const evp__pq_writer_t *w, const evp__pq_col_t *c,
 
 /* Make room for one more row in @p c so that storing it cannot fail. */
 static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_rows_old,
-                             const evp__pq_value_t *v) {
-  if (c->spec.optional && cap_rows_new != cap_rows_old) {
+                             const evp__pq_value_t *v, int present) {
+  if (c->max_def && cap_rows_new != cap_rows_old) {
     uint8_t *d = realloc(c->defs, cap_rows_new);
     if (!d) return EVP_ERR_NOMEM;
     c->defs = d;
   }
-  if (v->is_null) return EVP_OK;
+  if (!present) return EVP_OK;
   size_t cap = c->cap_nn, need = c->nn + 2; /* soff needs nn+2 entries */
   if (need <= cap) {
     if (c->spec.type == EVP__PQ_STRING) return evp__buf_reserve(&c->sbytes, v->v.s.len);
@@ -659,12 +743,14 @@ static void dict_add(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, cons
   }
 }
 
-/* Store a validated value whose space was reserved; returns bytes buffered. */
+/* Store a validated value of definition level @p def (the value is present
+ * when it is the leaf's max_def) whose space was reserved; returns bytes
+ * buffered. */
 static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
-                        const evp__pq_value_t *v) {
-  size_t cost = c->spec.optional ? 1 : 0;
-  if (c->spec.optional) c->defs[row] = v->is_null ? 0 : 1;
-  if (v->is_null) {
+                        const evp__pq_value_t *v, int def) {
+  size_t cost = c->max_def ? 1 : 0;
+  if (c->max_def) c->defs[row] = (uint8_t)def;
+  if (def != c->max_def) {
     c->null_count++;
     return cost;
   }
@@ -710,8 +796,35 @@ static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
     if (c->dict_on) dict_add(w, c, i, (const uint8_t *)v->v.s.ptr, v->v.s.len);
     return cost + v->v.s.len + 12;
   }
+  case EVP__PQ_GROUP: break; /* groups have no column */
   }
   return cost;
+}
+
+/* Which nodes of @p row are present (w->up) and the definition level each
+ * reached (w->def): a node is present when its group is and it is not
+ * null; the level counts the present optional nodes on its path, stopping
+ * at the first null one. A null required node is refused. */
+static evp_err_t row_levels(evp__pq_writer_t *w, const evp__pq_value_t *row, char *errstr,
+                            size_t errstr_size) {
+  for (size_t i = 0; i < w->nnodes; i++) {
+    int32_t p = w->parent[i];
+    uint8_t pdef = p < 0 ? 0 : w->def[p];
+    if (p >= 0 && !w->up[p]) { /* inside a null group: ignored, written as null */
+      w->up[i] = 0;
+      w->def[i] = pdef;
+    } else if (row[i].is_null) {
+      if (!w->nodes[i].optional)
+        return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG,
+                           "parquet: NULL in required column '%s'", w->paths[i]);
+      w->up[i] = 0;
+      w->def[i] = pdef;
+    } else {
+      w->up[i] = 1;
+      w->def[i] = (uint8_t)(pdef + w->nodes[i].optional);
+    }
+  }
+  return EVP_OK;
 }
 
 evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row, char *errstr,
@@ -722,17 +835,24 @@ evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row,
   if (w->failed)
     return evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "parquet: writer failed earlier");
   evp_err_t e;
-  for (size_t i = 0; i < w->ncols; i++)
-    if ((e = check_value(w, &w->cols[i], &row[i], errstr, errstr_size))) return e;
+  if ((e = row_levels(w, row, errstr, errstr_size))) return e;
+  for (size_t i = 0; i < w->ncols; i++) {
+    const evp__pq_col_t *c = &w->cols[i];
+    if (w->up[c->node] && (e = check_value(w, c, &row[c->node], errstr, errstr_size))) return e;
+  }
   /* Reserve everything first: a failure here leaves the row group intact. */
   size_t cap_rows = w->cap_rows;
   if (w->rows + 1 > cap_rows) cap_rows = cap_rows ? cap_rows * 2 : 1024;
-  for (size_t i = 0; i < w->ncols; i++)
-    if ((e = col_reserve(&w->cols[i], cap_rows, w->cap_rows, &row[i])))
+  for (size_t i = 0; i < w->ncols; i++) {
+    evp__pq_col_t *c = &w->cols[i];
+    if ((e = col_reserve(c, cap_rows, w->cap_rows, &row[c->node], w->up[c->node])))
       return evp__seterr(errstr, errstr_size, e, "parquet: out of memory buffering a row");
+  }
   w->cap_rows = cap_rows;
-  for (size_t i = 0; i < w->ncols; i++)
-    w->buffered_bytes += col_store(w, &w->cols[i], w->rows, &row[i]);
+  for (size_t i = 0; i < w->ncols; i++) {
+    evp__pq_col_t *c = &w->cols[i];
+    w->buffered_bytes += col_store(w, c, w->rows, &row[c->node], w->def[c->node]);
+  }
   w->rows++;
   if (w->rows >= w->opt.row_group_rows || w->buffered_bytes >= w->opt.row_group_bytes) {
     if ((e = flush_row_group(w, errstr, errstr_size))) {
@@ -750,7 +870,7 @@ evp_err_t evp__pq_writer_append_rows(evp__pq_writer_t *w, const evp__pq_value_t 
   if (!w || (!rows && nrows))
     e = evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "parquet: NULL argument");
   for (; !e && i < nrows; i++) {
-    e = evp__pq_writer_append(w, rows + i * w->ncols, errstr, errstr_size);
+    e = evp__pq_writer_append(w, rows + i * w->nnodes, errstr, errstr_size);
     if (e) break;
   }
   if (appended) *appended = i;

@@ -48,12 +48,17 @@ typedef struct evp__pq_rg_meta {
   evp__pq_chunk_meta_t *cols; /* ncols */
 } evp__pq_rg_meta_t;
 
-/* One column's buffered values for the current row group. */
+/* One leaf column's buffered values for the current row group. */
 typedef struct evp__pq_col {
-  evp__pq_column_t spec; /* name owned by the writer */
-  uint8_t *defs;         /* per row, when optional: 1 = present */
-  size_t nn, cap_nn;     /* non-null values buffered / capacity */
-  uint64_t *fixed;       /* INT64/TIMESTAMP/DOUBLE bit patterns */
+  evp__pq_column_t spec; /* the leaf's node (name owned by the writer's nodes) */
+  const char *path;      /* "group.leaf" for messages (owned by the writer's nodes) */
+  size_t node;           /* index of the leaf in the schema's node list */
+  size_t depth;          /* nodes on its root path, the leaf included */
+  size_t path_nodes[EVP__PQ_MAX_DEPTH]; /* their indices, root side first */
+  int max_def;                          /* optional nodes on its root path: 0 = no levels stored */
+  uint8_t *defs;                        /* per row, when max_def > 0: the definition level */
+  size_t nn, cap_nn;                    /* non-null values buffered / capacity */
+  uint64_t *fixed;                      /* INT64/TIMESTAMP/DOUBLE bit patterns */
   uint8_t *bools;
   uint64_t *soff; /* STRING: value i is sbytes[soff[i] .. soff[i+1]) */
   evp__buf_t sbytes;
@@ -70,7 +75,14 @@ typedef struct evp__pq_col {
 
 struct evp__pq_writer {
   evp__pq_options_t opt; /* defaults filled in; kv deep-copied */
-  evp__pq_col_t *cols;
+  /* the schema's nodes in pre-order (names owned): a row has one value each */
+  evp__pq_column_t *nodes;
+  char **paths;        /* per node, dotted from the root, for messages */
+  int32_t *parent;     /* per node: its group's index, -1 at the top */
+  uint8_t *def;        /* per node, scratch of append: the level reached */
+  uint8_t *up;         /* per node, scratch of append: the node is not null */
+  size_t nnodes, ntop; /* nodes, and those at the top level (the root's children) */
+  evp__pq_col_t *cols; /* the leaves: one column chunk each */
   size_t ncols;
   size_t rows, cap_rows; /* rows buffered in the current row group */
   size_t buffered_bytes;

@@ -4,7 +4,7 @@
 // column statistics, the encodings/compression, and the answers of filter
 // queries (which DuckDB prunes with the row-group statistics, so wrong
 // statistics show up as wrong counts) against the expected NDJSON.
-// Usage: node lake_readers.mjs DIR   -> prints "N passed, N failed"
+// Usage: node lake_readers.mjs DIR [NAME-PREFIX]  -> prints "N passed, N failed"
 import { readFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetReadObjects, parquetMetadataAsync, asyncBufferFromFile, readColumnIndex, readOffsetIndex } from 'hyparquet';
@@ -15,26 +15,72 @@ const require = createRequire(import.meta.url);
 const parquetWasm = require('parquet-wasm/node');
 const { tableFromIPC } = require('apache-arrow');
 
-// parquet-wasm (arrow-rs) -> rows in the canonical form: 64-bit integers
-// and timestamps as raw bigints (arrow-js would turn timestamps into ms).
-function arrowRows(bytes, cols) {
+// The schema as a tree, from the manifest's nodes (pre-order, groups with
+// nchildren): each node gets its dotted path and its children.
+function schemaTree(nodes) {
+  let i = 0;
+  const build = (prefix) => {
+    const n = nodes[i++];
+    const node = { ...n, path: prefix ? `${prefix}.${n.name}` : n.name, children: [] };
+    for (let k = 0; k < n.nchildren; k++) node.children.push(build(node.path));
+    return node;
+  };
+  const top = [];
+  while (i < nodes.length) top.push(build(''));
+  return top;
+}
+const preorder = (top) => { const out = []; const walk = (n) => { out.push(n); n.children.forEach(walk); }; top.forEach(walk); return out; };
+// A row of nested objects -> { path: value } for every node: a group is
+// true or null, and everything under a null group is null.
+function flatten(obj, top, conv = (n, v) => v) {
+  const out = {};
+  const walk = (n, parent) => {
+    const v = parent == null ? null : parent[n.name];
+    if (n.type === 'group') {
+      out[n.path] = v == null ? null : true;
+      n.children.forEach((c) => walk(c, v));
+    } else {
+      out[n.path] = v === undefined || v === null ? null : conv(n, v);
+    }
+  };
+  top.forEach((n) => walk(n, obj));
+  return out;
+}
+
+// parquet-wasm (arrow-rs) -> flattened rows in the canonical form: 64-bit
+// integers and timestamps as raw bigints (arrow-js would turn timestamps
+// into ms); struct columns are walked through their children's data.
+function arrowRows(bytes, top) {
   const t = tableFromIPC(parquetWasm.readParquet(bytes).intoIPCStream());
   const rows = Array.from({ length: t.numRows }, () => ({}));
-  for (const c of cols) {
-    const vec = t.getChild(c.name);
-    let r = 0;
-    for (const d of vec.data) {
-      for (let i = 0; i < d.length; i++, r++) {
-        const valid = !d.nullCount || ((d.nullBitmap[(d.offset + i) >> 3] >> ((d.offset + i) & 7)) & 1);
-        if (!valid) { rows[r][c.name] = null; continue; }
-        if (c.type === 'int64' || c.type === 'timestamp_us') rows[r][c.name] = d.values[d.offset + i];
-        else if (c.type === 'boolean') rows[r][c.name] = Boolean((d.values[(d.offset + i) >> 3] >> ((d.offset + i) & 7)) & 1);
-        else rows[r][c.name] = vec.get(r);
-      }
+  const dec = new TextDecoder();
+  const bit = (buf, k) => (buf[k >> 3] >> (k & 7)) & 1;
+  const fill = (n, d, r0, alive) => {
+    const here = [];
+    for (let i = 0; i < d.length; i++) {
+      const k = d.offset + i, r = r0 + i;
+      const ok = alive[i] && (!d.nullCount || bit(d.nullBitmap, k));
+      here.push(ok);
+      if (n.type === 'group') rows[r][n.path] = ok ? true : null;
+      else if (!ok) rows[r][n.path] = null;
+      else if (d.dictionary) rows[r][n.path] = d.dictionary.get(Number(d.values[k]));
+      else if (n.type === 'int64' || n.type === 'timestamp_us' || n.type === 'double') rows[r][n.path] = d.values[k];
+      else if (n.type === 'boolean') rows[r][n.path] = Boolean(bit(d.values, k));
+      else rows[r][n.path] = dec.decode(d.values.subarray(Number(d.valueOffsets[k]), Number(d.valueOffsets[k + 1])));
+    }
+    if (n.type === 'group') n.children.forEach((c, j) => fill(c, d.children[j], r0, here));
+  };
+  for (const n of top) {
+    let r0 = 0;
+    for (const d of t.getChild(n.name).data) {
+      fill(n, d, r0, new Array(d.length).fill(true));
+      r0 += d.length;
     }
   }
   return rows;
 }
+// SQL for a node: its top-level column, then struct_extract down the path.
+const sqlPath = (path) => path.slice(1).reduce((e, p) => `struct_extract(${e}, '${p}')`, `"${path[0]}"`);
 
 // Data page encodings the writer may use for a column under the file's
 // options, and those it must not use.
@@ -145,11 +191,16 @@ const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8'));
 async function checkDataset(ds) {
   const file = `${dir}/${ds.name}.parquet`;
   const lines = readFileSync(`${dir}/${ds.name}.ndjson`, 'utf8').split('\n').filter((l) => l.length);
-  const expected = lines.map((l) => {
-    const o = JSON.parse(l);
-    for (const c of ds.columns) o[c.name] = canon(c.type, o[c.name]);
-    return o;
-  });
+  // every node by its dotted path (a flat schema's are its column names)
+  const top = schemaTree(ds.nodes), nodes = preorder(top);
+  const nodeCols = nodes.map((n) => ({ name: n.path, type: n.type }));
+  const expected = lines.map((l) => flatten(JSON.parse(l), top, (n, v) => canon(n.type, v)));
+  if (ds.name === 'nested') {
+    // nulls at every level, and present groups whose leaves are all null
+    const nullAt = (p) => expected.filter((r) => r[p] === null).length;
+    check(['head', 'context', 'context.device', 'context.device.geo', 'context.device.geo.lat', 'tail.s'].every((p) => nullAt(p) > 0 && nullAt(p) < expected.length),
+      `${ds.name}: nulls at every level`);
+  }
   check(expected.length === ds.rows, `${ds.name}: expected file has ${ds.rows} rows`);
   // row-group sizes as recorded by the generator while writing
   const groups = [];
@@ -163,12 +214,18 @@ async function checkDataset(ds) {
 
   // ---------------- DuckDB: schema, values
   const desc = await q(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
-  const duckType = { string: 'VARCHAR', int64: 'BIGINT', double: 'DOUBLE', boolean: 'BOOLEAN', timestamp_us: 'TIMESTAMP WITH TIME ZONE' };
-  check(desc.length === ds.columns.length && ds.columns.every((c, i) => desc[i].column_name === c.name && desc[i].column_type === duckType[c.type]),
+  const duckLeaf = { string: 'VARCHAR', int64: 'BIGINT', double: 'DOUBLE', boolean: 'BOOLEAN', timestamp_us: 'TIMESTAMP WITH TIME ZONE' };
+  const duckType = (n) => n.type === 'group' ? `STRUCT(${n.children.map((c) => `${c.name} ${duckType(c)}`).join(', ')})` : duckLeaf[n.type];
+  check(desc.length === top.length && top.every((n, i) => desc[i].column_name === n.name && desc[i].column_type === duckType(n)),
     `${ds.name}: DuckDB schema`, JSON.stringify(desc.map((d) => [d.column_name, d.column_type])));
-  const sel = ds.columns.map((c) => c.type === 'timestamp_us' ? `epoch_us(${quoted(c.name)}) AS ${quoted(c.name)}` : quoted(c.name)).join(', ');
+  // every node as a column named by its path: groups as true or NULL
+  const sel = nodes.map((n) => {
+    const e = sqlPath(n.path.split('.'));
+    const v = n.type === 'group' ? `CASE WHEN ${e} IS NULL THEN NULL ELSE true END` : n.type === 'timestamp_us' ? `epoch_us(${e})` : e;
+    return `${v} AS ${quoted(n.path)}`;
+  }).join(', ');
   const duckRows = await q(`SELECT ${sel} FROM read_parquet('${file}', file_row_number=true) ORDER BY file_row_number`);
-  compareRows(`${ds.name}: DuckDB`, ds.columns, expected, duckRows);
+  compareRows(`${ds.name}: DuckDB`, nodeCols, expected, duckRows);
 
   // ---------------- DuckDB: parquet_metadata (compression, encodings, stats)
   const md = await q(`SELECT row_group_id, column_id, path_in_schema, num_values, compression, encodings,
@@ -181,6 +238,7 @@ async function checkDataset(ds) {
     const st = rgStats(col, groups[g]);
     if (m.compression !== ds.codec) mdBad.push(`rg${g} ${col.name} compression ${m.compression}`);
     if (Number(m.num_values) !== groups[g].length) mdBad.push(`rg${g} ${col.name} num_values ${m.num_values}`);
+    if (String(m.path_in_schema) !== col.path.join(', ')) mdBad.push(`rg${g} ${col.name} path_in_schema ${m.path_in_schema}`);
     if (Number(m.stats_null_count) !== st.nulls) mdBad.push(`rg${g} ${col.name} null_count ${m.stats_null_count} want ${st.nulls}`);
     if (col.type === 'string' || col.type === 'int64' || col.type === 'boolean') {
       const want = st.hasMinMax ? [String(st.min), String(st.max)] : [null, null];
@@ -229,7 +287,7 @@ async function checkDataset(ds) {
     }
     for (const t of thresholds.slice(0, 8)) {
       for (const op of ['>=', '<=', '=', '>', '<']) {
-        const sql = `SELECT count(*) AS n FROM read_parquet('${file}') WHERE ${quoted(col.name)} ${op} ${literal(col.type, t)}`;
+        const sql = `SELECT count(*) AS n FROM read_parquet('${file}') WHERE ${sqlPath(col.path)} ${op} ${literal(col.type, t)}`;
         const got = Number((await q(sql))[0].n);
         const want = expected.filter((r) => {
           const v = r[col.name];
@@ -245,18 +303,25 @@ async function checkDataset(ds) {
   if (ds.variant === '') check(filtBad.length === 0, `${ds.name}: DuckDB ${filt} filter counts`, filtBad.slice(0, 5).join('; '));
 
   // ---------------- parquet-wasm (arrow-rs): values
-  const wasmRows = arrowRows(readFileSync(file), ds.columns);
-  compareRows(`${ds.name}: parquet-wasm`, ds.columns, expected, wasmRows);
+  const wasmRows = arrowRows(readFileSync(file), top);
+  compareRows(`${ds.name}: parquet-wasm`, nodeCols, expected, wasmRows);
 
   // ---------------- hyparquet: values and metadata
   const buf = await asyncBufferFromFile(file);
   const meta = await parquetMetadataAsync(buf);
   check(/^libevpipe version \d+\.\d+\.\d+$/.test(meta.created_by), `${ds.name}: created_by`, meta.created_by);
   check(Number(meta.num_rows) === ds.rows && meta.row_groups.length === groups.length, `${ds.name}: hyparquet num_rows/row groups`);
-  const leaves = meta.schema.slice(1);
+  const elems = meta.schema.slice(1);
   let schemaBad = [];
-  ds.columns.forEach((c, i) => {
-    const s = leaves[i];
+  check(meta.schema[0].num_children === top.length, `${ds.name}: hyparquet root has ${top.length} children`, String(meta.schema[0].num_children));
+  nodes.forEach((c, i) => {
+    const s = elems[i];
+    if (c.type === 'group') {
+      // a group: repetition, name and children, no physical type
+      if (!s || s.name !== c.name || s.type !== undefined || s.num_children !== c.nchildren ||
+          s.repetition_type !== (c.optional ? 'OPTIONAL' : 'REQUIRED')) schemaBad.push(`${c.path} ${JSON.stringify(s)}`);
+      return;
+    }
     const phys = { string: 'BYTE_ARRAY', int64: 'INT64', double: 'DOUBLE', boolean: 'BOOLEAN', timestamp_us: 'INT64' }[c.type];
     if (!s || s.name !== c.name || s.type !== phys || s.repetition_type !== (c.optional ? 'OPTIONAL' : 'REQUIRED')) schemaBad.push(`${c.name} ${JSON.stringify(s)}`);
     if (c.type === 'string' && (s.converted_type !== 'UTF8' || s.logical_type?.type !== 'STRING')) schemaBad.push(`${c.name} annotations`);
@@ -266,7 +331,7 @@ async function checkDataset(ds) {
   check(schemaBad.length === 0, `${ds.name}: hyparquet schema`, schemaBad.join('; '));
   const parsers = { timestampFromMicroseconds: (v) => BigInt(v) };
   const hyRows = expected.length ? await parquetReadObjects({ file: buf, compressors, parsers }) : [];
-  compareRows(`${ds.name}: hyparquet`, ds.columns, expected, hyRows);
+  compareRows(`${ds.name}: hyparquet`, nodeCols, expected, hyRows.map((o) => flatten(o, top)));
   // exact statistics, decoded by hyparquet with the parsers above
   const meta2 = await parquetMetadataAsync(buf, { parsers });
   let stBad = [];
@@ -317,7 +382,7 @@ async function checkDataset(ds) {
       return;
     }
     if (cc.column_index_offset === undefined) { piBad.push(`${where}: no ColumnIndex`); return; }
-    const ci = readColumnIndex(view(cc.column_index_offset, cc.column_index_length), meta2.schema[i + 1], parsers);
+    const ci = readColumnIndex(view(cc.column_index_offset, cc.column_index_length), meta2.schema[col.schema_index], parsers);
     piChunks++;
     if (ci.null_pages.length !== n || ci.min_values.length !== n || ci.null_counts.length !== n) { piBad.push(`${where}: ColumnIndex has ${ci.null_pages.length} pages, OffsetIndex ${n}`); return; }
     slices.forEach((sl, k) => {
@@ -345,7 +410,8 @@ async function checkDataset(ds) {
   check(Array.isArray(meta.column_orders) ? meta.column_orders.length === ds.columns.length : true, `${ds.name}: column orders`);
 }
 
-for (const ds of manifest) {
+// An optional second argument checks only the datasets whose name starts with it.
+for (const ds of manifest.filter((d) => !process.argv[3] || d.name.startsWith(process.argv[3]))) {
   try {
     await checkDataset(ds);
   } catch (e) {

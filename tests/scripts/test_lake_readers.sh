@@ -2,9 +2,10 @@
 # The Parquet lake writer checked by real readers: `test_lake --gen` writes
 # deterministic datasets (every type, nulls, unicode, NaN/inf, several row
 # groups and pages, dictionary and PLAIN fallback, Snappy and uncompressed,
-# empty and one-row files) plus their expected rows; tests/node/lake_readers.mjs
-# reads them back with DuckDB and hyparquet and compares values, statistics,
-# encodings and stats-pruned filter counts.
+# empty and one-row files, groups (structs) nested three deep with nulls at
+# every level) plus their expected rows; tests/node/lake_readers.mjs reads
+# them back with DuckDB, hyparquet and parquet-wasm and compares values,
+# statistics, the page index, encodings and stats-pruned filter counts.
 # Env: EVP_SOURCE_DIR, EVP_BINARY_DIR; optional EVP_LAKE_SEED (default 7).
 set -u
 SRC=${EVP_SOURCE_DIR:?EVP_SOURCE_DIR must name the source root}

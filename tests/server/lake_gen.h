@@ -99,12 +99,12 @@ static int64_t gen_i64(uint64_t *s) {
 
 /* ---- dataset "types": every type, nulls, unicode, 5 row groups, many pages */
 static const evp__pq_column_t TYPES_COLS[] = {
-    {"row", EVP__PQ_INT64, 0},         {"event_id", EVP__PQ_STRING, 0},
-    {"event_type", EVP__PQ_STRING, 1}, {"note", EVP__PQ_STRING, 1},
-    {"n", EVP__PQ_INT64, 1},           {"x", EVP__PQ_DOUBLE, 1},
-    {"flag", EVP__PQ_BOOLEAN, 1},      {"ts", EVP__PQ_TIMESTAMP_US, 1},
-    {"bool_req", EVP__PQ_BOOLEAN, 0},  {"ts_req", EVP__PQ_TIMESTAMP_US, 0},
-    {"all_null", EVP__PQ_STRING, 1},   {"x_req", EVP__PQ_DOUBLE, 0},
+    {"row", EVP__PQ_INT64, 0, 0},         {"event_id", EVP__PQ_STRING, 0, 0},
+    {"event_type", EVP__PQ_STRING, 1, 0}, {"note", EVP__PQ_STRING, 1, 0},
+    {"n", EVP__PQ_INT64, 1, 0},           {"x", EVP__PQ_DOUBLE, 1, 0},
+    {"flag", EVP__PQ_BOOLEAN, 1, 0},      {"ts", EVP__PQ_TIMESTAMP_US, 1, 0},
+    {"bool_req", EVP__PQ_BOOLEAN, 0, 0},  {"ts_req", EVP__PQ_TIMESTAMP_US, 0, 0},
+    {"all_null", EVP__PQ_STRING, 1, 0},   {"x_req", EVP__PQ_DOUBLE, 0, 0},
 };
 
 static void types_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
@@ -150,7 +150,7 @@ static void types_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 /* ---- dataset "fallback": dictionary in some row groups, PLAIN in others,
  * long strings without stats, values larger than a page */
 static const evp__pq_column_t FALLBACK_COLS[] = {
-    {"id", EVP__PQ_INT64, 0}, {"cat", EVP__PQ_STRING, 0}, {"big", EVP__PQ_STRING, 1}};
+    {"id", EVP__PQ_INT64, 0, 0}, {"cat", EVP__PQ_STRING, 0, 0}, {"big", EVP__PQ_STRING, 1, 0}};
 
 static void fallback_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   memset(v, 0, 3 * sizeof *v);
@@ -174,7 +174,8 @@ static void fallback_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 }
 
 /* ---- dataset "nan": doubles with NaN/inf (min/max must be omitted) */
-static const evp__pq_column_t NAN_COLS[] = {{"id", EVP__PQ_INT64, 0}, {"d", EVP__PQ_DOUBLE, 1}};
+static const evp__pq_column_t NAN_COLS[] = {{"id", EVP__PQ_INT64, 0, 0},
+                                            {"d", EVP__PQ_DOUBLE, 1, 0}};
 
 static void nan_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   (void)sb;
@@ -190,11 +191,11 @@ static void nan_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 }
 
 /* ---- dataset "plain_none": uncompressed, required columns, one row group */
-static const evp__pq_column_t PLAIN_COLS[] = {{"id", EVP__PQ_INT64, 0},
-                                              {"s", EVP__PQ_STRING, 0},
-                                              {"b", EVP__PQ_BOOLEAN, 0},
-                                              {"t", EVP__PQ_TIMESTAMP_US, 0},
-                                              {"d", EVP__PQ_DOUBLE, 0}};
+static const evp__pq_column_t PLAIN_COLS[] = {{"id", EVP__PQ_INT64, 0, 0},
+                                              {"s", EVP__PQ_STRING, 0, 0},
+                                              {"b", EVP__PQ_BOOLEAN, 0, 0},
+                                              {"t", EVP__PQ_TIMESTAMP_US, 0, 0},
+                                              {"d", EVP__PQ_DOUBLE, 0, 0}};
 
 static void plain_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   memset(v, 0, 5 * sizeof *v);
@@ -207,8 +208,8 @@ static void plain_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 }
 
 /* ---- dataset "byte_limited": row groups cut by buffered bytes, not rows */
-static const evp__pq_column_t BYTES_COLS[] = {{"id", EVP__PQ_INT64, 0},
-                                              {"payload", EVP__PQ_STRING, 1}};
+static const evp__pq_column_t BYTES_COLS[] = {{"id", EVP__PQ_INT64, 0, 0},
+                                              {"payload", EVP__PQ_STRING, 1, 0}};
 
 static void bytes_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   memset(v, 0, 2 * sizeof *v);
@@ -226,16 +227,16 @@ static void bytes_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
 /* ---- dataset "wide": 20 columns and 16 row groups, so the footer's lists
  * use the Thrift compact long list form (15 or more elements) */
 static const evp__pq_column_t WIDE_COLS[20] = {
-    {"c00", EVP__PQ_STRING, 1},       {"c01", EVP__PQ_INT64, 0},
-    {"c02", EVP__PQ_DOUBLE, 1},       {"c03", EVP__PQ_BOOLEAN, 0},
-    {"c04", EVP__PQ_TIMESTAMP_US, 1}, {"c05", EVP__PQ_STRING, 0},
-    {"c06", EVP__PQ_INT64, 1},        {"c07", EVP__PQ_DOUBLE, 0},
-    {"c08", EVP__PQ_BOOLEAN, 1},      {"c09", EVP__PQ_TIMESTAMP_US, 0},
-    {"c10", EVP__PQ_STRING, 1},       {"c11", EVP__PQ_INT64, 0},
-    {"c12", EVP__PQ_DOUBLE, 1},       {"c13", EVP__PQ_BOOLEAN, 0},
-    {"c14", EVP__PQ_TIMESTAMP_US, 1}, {"c15", EVP__PQ_STRING, 0},
-    {"c16", EVP__PQ_INT64, 1},        {"c17", EVP__PQ_DOUBLE, 0},
-    {"c18", EVP__PQ_BOOLEAN, 1},      {"c19", EVP__PQ_TIMESTAMP_US, 0}};
+    {"c00", EVP__PQ_STRING, 1, 0},       {"c01", EVP__PQ_INT64, 0, 0},
+    {"c02", EVP__PQ_DOUBLE, 1, 0},       {"c03", EVP__PQ_BOOLEAN, 0, 0},
+    {"c04", EVP__PQ_TIMESTAMP_US, 1, 0}, {"c05", EVP__PQ_STRING, 0, 0},
+    {"c06", EVP__PQ_INT64, 1, 0},        {"c07", EVP__PQ_DOUBLE, 0, 0},
+    {"c08", EVP__PQ_BOOLEAN, 1, 0},      {"c09", EVP__PQ_TIMESTAMP_US, 0, 0},
+    {"c10", EVP__PQ_STRING, 1, 0},       {"c11", EVP__PQ_INT64, 0, 0},
+    {"c12", EVP__PQ_DOUBLE, 1, 0},       {"c13", EVP__PQ_BOOLEAN, 0, 0},
+    {"c14", EVP__PQ_TIMESTAMP_US, 1, 0}, {"c15", EVP__PQ_STRING, 0, 0},
+    {"c16", EVP__PQ_INT64, 1, 0},        {"c17", EVP__PQ_DOUBLE, 0, 0},
+    {"c18", EVP__PQ_BOOLEAN, 1, 0},      {"c19", EVP__PQ_TIMESTAMP_US, 0, 0}};
 
 static void wide_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   (void)r;
@@ -258,12 +259,14 @@ static void wide_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
     case EVP__PQ_TIMESTAMP_US:
       v[c].v.i64 = (int64_t)(evp__gen_next(s) % 4102444800000000ull);
       break;
+    case EVP__PQ_GROUP: break; /* none in this dataset */
     }
   }
 }
 
 /* ---- dataset "empty": zero rows; "one": a single row */
-static const evp__pq_column_t ONE_COLS[] = {{"s", EVP__PQ_STRING, 1}, {"i", EVP__PQ_INT64, 1}};
+static const evp__pq_column_t ONE_COLS[] = {{"s", EVP__PQ_STRING, 1, 0},
+                                            {"i", EVP__PQ_INT64, 1, 0}};
 
 static void one_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   (void)s;
@@ -274,8 +277,79 @@ static void one_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
   v[1].v.i64 = 0;
 }
 
+/* ---- dataset "nested": groups (structs) at the first and last position,
+ * three deep, required leaves inside optional groups, nulls at every level
+ * (definition levels 0..4, bit widths 1..3). Rows are canonical: the
+ * leaves of a null group are null, as a reader gives them back. */
+static const evp__pq_column_t NESTED_COLS[] = {
+    {"head", EVP__PQ_GROUP, 1, 1},        {"tag", EVP__PQ_STRING, 0, 0},
+    {"id", EVP__PQ_INT64, 0, 0},          {"context", EVP__PQ_GROUP, 1, 5},
+    {"locale", EVP__PQ_STRING, 1, 0},     {"os", EVP__PQ_STRING, 1, 0},
+    {"os_version", EVP__PQ_STRING, 1, 0}, {"device", EVP__PQ_GROUP, 1, 3},
+    {"model", EVP__PQ_STRING, 1, 0},      {"mem", EVP__PQ_INT64, 0, 0},
+    {"geo", EVP__PQ_GROUP, 1, 2},         {"lat", EVP__PQ_DOUBLE, 1, 0},
+    {"ok", EVP__PQ_BOOLEAN, 0, 0},        {"ts", EVP__PQ_TIMESTAMP_US, 1, 0},
+    {"n", EVP__PQ_INT64, 1, 0},           {"tail", EVP__PQ_GROUP, 0, 2},
+    {"s", EVP__PQ_STRING, 1, 0},          {"t", EVP__PQ_TIMESTAMP_US, 0, 0},
+};
+#define NESTED_NODES (sizeof NESTED_COLS / sizeof *NESTED_COLS)
+
+static void nested_row(uint64_t *s, size_t r, evp__pq_value_t *v, char *sb) {
+  static const char *const locales[] = {"en-US", "de-DE", "ja-JP", "pt-BR", "fr-FR"};
+  static const char *const oses[] = {"iOS", "Android", "macOS", "Windows"};
+  memset(v, 0, NESTED_NODES * sizeof *v);
+  /* 0 head {tag} */
+  if (evp__gen_next(s) % 5 == 0) {
+    v[0].is_null = v[1].is_null = 1;
+  } else {
+    v[1] = gen_str(EVENT_TYPES[evp__gen_next(s) % 20]);
+  }
+  v[2].v.i64 = (int64_t)r;
+  /* 3 context {locale, os, os_version, device {model, mem, geo {lat, ok}}, ts} */
+  int ctx = evp__gen_next(s) % 4 != 0, dev = ctx && evp__gen_next(s) % 3 != 0,
+      geo = dev && evp__gen_next(s) % 3 != 0;
+  v[3].is_null = !ctx;
+  v[4].is_null = !ctx || evp__gen_next(s) % 6 == 0;
+  if (!v[4].is_null) v[4] = gen_str(locales[evp__gen_next(s) % 5]);
+  v[5].is_null = !ctx || evp__gen_next(s) % 6 == 0;
+  if (!v[5].is_null) v[5] = gen_str(oses[evp__gen_next(s) % 4]);
+  v[6].is_null = !ctx || evp__gen_next(s) % 3 == 0;
+  if (!v[6].is_null) {
+    snprintf(sb, 64, "%u.%u", (unsigned)(evp__gen_next(s) % 20), (unsigned)(evp__gen_next(s) % 10));
+    v[6] = gen_str(sb);
+  }
+  v[7].is_null = !dev;
+  v[8].is_null = !dev || evp__gen_next(s) % 4 == 0;
+  if (!v[8].is_null) {
+    snprintf(sb + 64, 64, "model-%u", (unsigned)(evp__gen_next(s) % 30));
+    v[8] = gen_str(sb + 64);
+  }
+  v[9].is_null = !dev;
+  if (dev) v[9].v.i64 = gen_i64(s);
+  v[10].is_null = !geo;
+  v[11].is_null = !geo || evp__gen_next(s) % 5 == 0;
+  if (!v[11].is_null) v[11].v.f64 = gen_double(s);
+  v[12].is_null = !geo;
+  if (geo) v[12].v.b = (int)(evp__gen_next(s) & 1);
+  v[13].is_null = !ctx || evp__gen_next(s) % 5 == 0;
+  if (!v[13].is_null) v[13].v.i64 = 1700000000000000LL + (int64_t)(evp__gen_next(s) % 1000000000);
+  /* 14 n */
+  if (evp__gen_next(s) % 10 == 0)
+    v[14].is_null = 1;
+  else
+    v[14].v.i64 = gen_i64(s);
+  /* 15 tail {s, t}: a required group */
+  if (evp__gen_next(s) % 4 == 0) {
+    v[16].is_null = 1;
+  } else {
+    gen_unicode(s, sb + GEN_SLOT, 8);
+    v[16] = gen_str(sb + GEN_SLOT);
+  }
+  v[17].v.i64 = 1600000000000000LL + (int64_t)r * 7;
+}
+
 static const evp__gen_ds_t *gen_datasets(size_t *n) {
-  static evp__gen_ds_t ds[8];
+  static evp__gen_ds_t ds[9];
   static int init;
   if (!init) {
     memset(ds, 0, sizeof ds);
@@ -316,10 +390,13 @@ static const evp__gen_ds_t *gen_datasets(size_t *n) {
     ds[6].opt.page_bytes = 4096;
     ds[7] = (evp__gen_ds_t){"wide", 800, {0}, WIDE_COLS, 20, wide_row, NULL};
     ds[7].opt.row_group_rows = 50;
-    for (int i = 0; i < 8; i++) ds[i].opt.no_fsync = 1;
+    ds[8] = (evp__gen_ds_t){"nested", 3000, {0}, NESTED_COLS, NESTED_NODES, nested_row, NULL};
+    ds[8].opt.row_group_rows = 1000;
+    ds[8].opt.page_bytes = 4096;
+    for (int i = 0; i < 9; i++) ds[i].opt.no_fsync = 1;
     init = 1;
   }
-  *n = 8;
+  *n = 9;
   return ds;
 }
 
@@ -347,7 +424,8 @@ static void gen_json_str(FILE *f, const char *s, size_t n) {
   fputc('"', f);
 }
 
-static const char *const TYPE_NAMES[] = {"string", "int64", "double", "boolean", "timestamp_us"};
+static const char *const TYPE_NAMES[] = {"string",  "int64",        "double",
+                                         "boolean", "timestamp_us", "group"};
 
 static void gen_value(FILE *f, const evp__pq_column_t *c, const evp__pq_value_t *v) {
   if (v->is_null) {
@@ -367,7 +445,67 @@ static void gen_value(FILE *f, const evp__pq_column_t *c, const evp__pq_value_t 
     else
       fprintf(f, "\"%.17g\"", v->v.f64);
     break;
+  case EVP__PQ_GROUP: break; /* gen_node writes groups */
   }
+}
+
+/* The index after node @p i's subtree. */
+static size_t gen_subtree_end(const evp__pq_column_t *cols, size_t i) {
+  size_t left = 1;
+  for (; left; i++) left = left + cols[i].nchildren - 1; /* this node done, its children due */
+  return i;
+}
+
+/* Node @p i of the row as a JSON member "name":value (a group as an object
+ * of its children, or null); returns the index after its subtree. */
+static size_t gen_node(FILE *f, const evp__pq_column_t *cols, const evp__pq_value_t *row,
+                       size_t i) {
+  gen_json_str(f, cols[i].name, strlen(cols[i].name));
+  fputc(':', f);
+  if (cols[i].type != EVP__PQ_GROUP) {
+    gen_value(f, &cols[i], &row[i]);
+    return i + 1;
+  }
+  if (row[i].is_null) {
+    fputs("null", f);
+    return gen_subtree_end(cols, i);
+  }
+  size_t k = i + 1;
+  fputc('{', f);
+  for (unsigned c = 0; c < cols[i].nchildren; c++) {
+    if (c) fputc(',', f);
+    k = gen_node(f, cols, row, k);
+  }
+  fputc('}', f);
+  return k;
+}
+
+/* The manifest's "nodes" (the schema in pre-order) and "columns" (the
+ * leaves, named by their dotted paths, with the path's names and their
+ * place in the footer's schema list). */
+static void gen_manifest_schema(FILE *m, const evp__pq_column_t *cols, size_t n) {
+  fputs("\"nodes\":[", m);
+  for (size_t c = 0; c < n; c++)
+    fprintf(m, "%s{\"name\":\"%s\",\"type\":\"%s\",\"optional\":%s,\"nchildren\":%u}", c ? "," : "",
+            cols[c].name, TYPE_NAMES[cols[c].type], cols[c].optional ? "true" : "false",
+            cols[c].nchildren);
+  fputs("],\"columns\":[", m);
+  size_t stack[EVP__PQ_MAX_DEPTH], left[EVP__PQ_MAX_DEPTH], depth = 0, nleaf = 0;
+  for (size_t c = 0; c < n; c++) {
+    if (cols[c].type == EVP__PQ_GROUP) {
+      stack[depth] = c;
+      left[depth++] = cols[c].nchildren;
+      continue;
+    }
+    fputs(nleaf++ ? ",{\"name\":\"" : "{\"name\":\"", m);
+    for (size_t d = 0; d < depth; d++) fprintf(m, "%s.", cols[stack[d]].name);
+    fprintf(m, "%s\",\"path\":[", cols[c].name);
+    for (size_t d = 0; d < depth; d++) fprintf(m, "\"%s\",", cols[stack[d]].name);
+    fprintf(m, "\"%s\"],\"schema_index\":%zu,\"type\":\"%s\",\"optional\":%s}", cols[c].name, c + 1,
+            TYPE_NAMES[cols[c].type], cols[c].optional ? "true" : "false");
+    while (depth && --left[depth - 1] == 0) depth--;
+  }
+  fputc(']', m);
 }
 
 /* Every dataset is also written with each encoding turned off, all of them
@@ -436,11 +574,9 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d0, const evp__ge
   for (size_t r = 0; !e && r < d->nrows; r++) {
     d->row(&s, r, row, sb);
     fputc('{', f);
-    for (size_t c = 0; c < d->ncols; c++) {
+    for (size_t c = 0; c < d->ncols;) {
       if (c) fputc(',', f);
-      gen_json_str(f, d->cols[c].name, strlen(d->cols[c].name));
-      fputc(':', f);
-      gen_value(f, &d->cols[c], &row[c]);
+      c = gen_node(f, d->cols, row, c);
     }
     fputs("}\n", f);
     e = evp__pq_writer_append(w, row, err, errn);
@@ -474,11 +610,9 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d0, const evp__ge
           d->opt.no_prefix_str);
   for (size_t i = 0; i < nrg; i++) fprintf(manifest, "%s%zu", i ? "," : "", rgs[i]);
   free(rgs);
-  fputs("],\"columns\":[", manifest);
-  for (size_t c = 0; c < d->ncols; c++)
-    fprintf(manifest, "%s{\"name\":\"%s\",\"type\":\"%s\",\"optional\":%s}", c ? "," : "",
-            d->cols[c].name, TYPE_NAMES[d->cols[c].type], d->cols[c].optional ? "true" : "false");
-  fprintf(manifest, "],\"expect_dict\":%s}\n", d->expect_dict ? d->expect_dict : "null");
+  fputs("],", manifest);
+  gen_manifest_schema(manifest, d->cols, d->ncols);
+  fprintf(manifest, ",\"expect_dict\":%s}\n", d->expect_dict ? d->expect_dict : "null");
   return EVP_OK;
 }
 

@@ -255,8 +255,8 @@ static int count_entries(void) {
 }
 
 static const evp__pq_column_t COLS2[] = {
-    {"id", EVP__PQ_INT64, 0},
-    {"name", EVP__PQ_STRING, 1},
+    {"id", EVP__PQ_INT64, 0, 0},
+    {"name", EVP__PQ_STRING, 1, 0},
 };
 
 static evp__pq_value_t v_i64(int64_t x) {
@@ -331,7 +331,7 @@ START_TEST(writer_rejects_bad_schema_and_names) {
   mk_tmpdir();
   evp__pq_writer_t *w = (evp__pq_writer_t *)1;
   char err[256];
-  evp__pq_column_t bad[2] = {{"a", EVP__PQ_INT64, 0}, {"a", EVP__PQ_STRING, 0}};
+  evp__pq_column_t bad[2] = {{"a", EVP__PQ_INT64, 0, 0}, {"a", EVP__PQ_STRING, 0, 0}};
   ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", bad, 2, NULL, err, sizeof err),
                    EVP_ERR_INVALID_ARG);
   ck_assert_ptr_null(w);
@@ -399,7 +399,7 @@ START_TEST(writer_rejects_bad_rows_and_stays_usable) {
   o.max_value_bytes = 16;
   o.no_fsync = 1;
   evp__pq_column_t cols[3] = {
-      {"id", EVP__PQ_INT64, 0}, {"name", EVP__PQ_STRING, 1}, {"ok", EVP__PQ_BOOLEAN, 1}};
+      {"id", EVP__PQ_INT64, 0, 0}, {"name", EVP__PQ_STRING, 1, 0}, {"ok", EVP__PQ_BOOLEAN, 1, 0}};
   ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "f.parquet", cols, 3, &o, err, sizeof err),
                    EVP_OK);
   evp__pq_value_t row[3] = {v_null(), v_str("a"), v_null()};

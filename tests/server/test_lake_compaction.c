@@ -167,7 +167,7 @@ START_TEST(reader_reads_every_generated_dataset_back) {
   snprintf(path, sizeof path, "%s/one.parquet", tmpdir);
   evp__pq_reader_t *r;
   ck_assert_int_eq(evp__pq_reader_open(&r, path, err, sizeof err), EVP_OK);
-  const evp__pq_column_t other[] = {{"s", EVP__PQ_STRING, 1}, {"i", EVP__PQ_DOUBLE, 1}};
+  const evp__pq_column_t other[] = {{"s", EVP__PQ_STRING, 1, 0}, {"i", EVP__PQ_DOUBLE, 1, 0}};
   ck_assert_int_eq(evp__pq_reader_check_schema(r, other, 2, err, sizeof err),
                    EVP_ERR_SCHEMA_INVALID);
   ck_assert_msg(strstr(err, "'i'") && strstr(err, "double"), "%s", err);
@@ -285,10 +285,10 @@ END_TEST
 
 /* ------------------------------------------------------------ compaction */
 
-static const evp__pq_column_t EV_COLS[] = {{"event_id", EVP__PQ_STRING, 0},
-                                           {"event_type", EVP__PQ_STRING, 0},
-                                           {"n", EVP__PQ_INT64, 1},
-                                           {"received_at", EVP__PQ_TIMESTAMP_US, 0}};
+static const evp__pq_column_t EV_COLS[] = {{"event_id", EVP__PQ_STRING, 0, 0},
+                                           {"event_type", EVP__PQ_STRING, 0, 0},
+                                           {"n", EVP__PQ_INT64, 1, 0},
+                                           {"received_at", EVP__PQ_TIMESTAMP_US, 0, 0}};
 
 static char hour_dir[512];
 

@@ -361,7 +361,7 @@ START_TEST(writer_zstd_level_is_checked) {
   /* ZSTD levels outside 1..19 are refused at open; 0 means the default */
   char dir[] = "/tmp/evp-pq-decode-XXXXXX", err[256];
   ck_assert_ptr_nonnull(mkdtemp(dir));
-  const evp__pq_column_t cols[] = {{"n", EVP__PQ_INT64, 0}};
+  const evp__pq_column_t cols[] = {{"n", EVP__PQ_INT64, 0, 0}};
   evp__pq_options_t o = {0};
   o.codec = EVP__PQ_ZSTD;
   o.no_fsync = 1;
