@@ -96,12 +96,12 @@ static void make_event(uint64_t *s, size_t i, event_t *e) {
 }
 
 static const evp__pq_column_t COLS[12] = {
-    {"event_id", EVP__PQ_STRING, 0},          {"event_type", EVP__PQ_STRING, 0},
-    {"event_time", EVP__PQ_TIMESTAMP_US, 0},  {"app_id", EVP__PQ_STRING, 0},
-    {"user_id", EVP__PQ_STRING, 1},           {"session_id", EVP__PQ_STRING, 1},
-    {"platform", EVP__PQ_STRING, 0},          {"app_version", EVP__PQ_STRING, 1},
-    {"context", EVP__PQ_STRING, 1},           {"properties", EVP__PQ_STRING, 1},
-    {"received_at", EVP__PQ_TIMESTAMP_US, 0}, {"client_id", EVP__PQ_STRING, 0}};
+    {"event_id", EVP__PQ_STRING, 0, 0},          {"event_type", EVP__PQ_STRING, 0, 0},
+    {"event_time", EVP__PQ_TIMESTAMP_US, 0, 0},  {"app_id", EVP__PQ_STRING, 0, 0},
+    {"user_id", EVP__PQ_STRING, 1, 0},           {"session_id", EVP__PQ_STRING, 1, 0},
+    {"platform", EVP__PQ_STRING, 0, 0},          {"app_version", EVP__PQ_STRING, 1, 0},
+    {"context", EVP__PQ_STRING, 1, 0},           {"properties", EVP__PQ_STRING, 1, 0},
+    {"received_at", EVP__PQ_TIMESTAMP_US, 0, 0}, {"client_id", EVP__PQ_STRING, 0, 0}};
 
 static evp__pq_value_t sv(const char *p) {
   evp__pq_value_t v = {0};

@@ -2216,7 +2216,7 @@ START_TEST(a_late_file_waits_for_its_hours_compaction) {
   int n = list_files(names, 8);
   uint64_t rows = 0;
   for (int i = 0; i < n && i < 8; i++) {
-    char path[1400];
+    char path[1400 + 8192];
     snprintf(path, sizeof path, "%s/events/%s", lakedir, names[i]);
     evp__pq_reader_t *r;
     ck_assert_msg(evp__pq_reader_open(&r, path, err, sizeof err) == EVP_OK, "%s", err);
