@@ -302,6 +302,37 @@ START_TEST(nested_levels_use_the_bit_width_of_the_deepest_level) {
 }
 END_TEST
 
+/* The batcher's long-lived writer: a reopened nested writer (buffers kept,
+ * levels reset) writes the same bytes as a fresh one. */
+START_TEST(nested_reopened_writer_writes_what_a_fresh_one_writes) {
+  test_tmpdir_make(tmpdir, sizeof tmpdir, "lakenested");
+  const size_t nin = sizeof HAND_IN / sizeof *HAND_IN;
+  evp__pq_options_t o = {0};
+  o.no_fsync = 1;
+  char err[512], p1[512], p2[512];
+  write_rows("fresh.parquet", HAND, NHAND, &o, &HAND_IN[0][0], nin);
+  evp__pq_writer_t *w;
+  ck_assert_int_eq(
+      evp__pq_writer_open(&w, tmpdir, "first.parquet", HAND, NHAND, &o, err, sizeof err), EVP_OK);
+  /* the first file ends inside a null group, with other rows buffered */
+  ck_assert_int_eq(evp__pq_writer_append_rows(w, &HAND_IN[1][0], 2, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_finish(w, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_reopen(w, tmpdir, "again.parquet", err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_append_rows(w, &HAND_IN[0][0], nin, NULL, err, sizeof err),
+                   EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_finish(w, NULL, err, sizeof err), EVP_OK);
+  evp__pq_writer_free(w);
+  snprintf(p1, sizeof p1, "%s/fresh.parquet", tmpdir);
+  snprintf(p2, sizeof p2, "%s/again.parquet", tmpdir);
+  size_t n1, n2;
+  unsigned char *b1 = lake_slurp(p1, &n1), *b2 = lake_slurp(p2, &n2);
+  ck_assert_msg(n1 == n2 && !memcmp(b1, b2, n1), "reopened writer wrote other bytes");
+  free(b1);
+  free(b2);
+  test_tmpdir_remove(tmpdir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ refusals */
 
 static void refused_schema(const evp__pq_column_t *cols, size_t n, const char *names) {
@@ -704,6 +735,7 @@ int main(void) {
   tcase_add_test(tc, nested_dataset_round_trips_in_every_variant);
   tcase_add_test(tc, nested_nulls_at_every_level_round_trip);
   tcase_add_test(tc, nested_levels_use_the_bit_width_of_the_deepest_level);
+  tcase_add_test(tc, nested_reopened_writer_writes_what_a_fresh_one_writes);
   tcase_add_test(tc, nested_bad_schemas_are_refused_naming_the_node);
   tcase_add_test(tc, nested_refused_rows_leave_the_writer_usable);
   tcase_add_test(tc, nested_hostile_schemas_are_refused);
