@@ -539,6 +539,16 @@ static size_t gen_nvariants(void) {
   return getenv("EVP_VALGRIND") ? 1 : GEN_NVARIANTS;
 }
 
+/* A dataset's options as variant @p var writes them. */
+static void gen_apply_variant(evp__pq_options_t *o, const evp__gen_variant_t *var) {
+  o->no_delta_int = var->no_delta_int;
+  o->no_int_dict = var->no_int_dict;
+  o->no_delta_str = var->no_delta_str;
+  o->no_page_index = var->no_page_index;
+  o->no_prefix_str = var->no_prefix_str;
+  if (var->codec != EVP__PQ_SNAPPY) o->codec = var->codec;
+}
+
 static const char *gen_codec_name(evp__pq_codec_t c) {
   return c == EVP__PQ_UNCOMPRESSED ? "UNCOMPRESSED" : c == EVP__PQ_ZSTD ? "ZSTD" : "SNAPPY";
 }
@@ -550,12 +560,7 @@ static evp_err_t gen_one(const char *dir, const evp__gen_ds_t *d0, const evp__ge
   const evp__gen_ds_t *d = &dv;
   snprintf(name, sizeof name, "%s%s", d0->name, var->suffix);
   dv.name = name;
-  dv.opt.no_delta_int = var->no_delta_int;
-  dv.opt.no_int_dict = var->no_int_dict;
-  dv.opt.no_delta_str = var->no_delta_str;
-  dv.opt.no_page_index = var->no_page_index;
-  dv.opt.no_prefix_str = var->no_prefix_str;
-  if (var->codec != EVP__PQ_SNAPPY) dv.opt.codec = var->codec;
+  gen_apply_variant(&dv.opt, var);
   snprintf(fname, sizeof fname, "%s.parquet", d->name);
   snprintf(path, sizeof path, "%s/%s.ndjson", dir, d->name);
   FILE *f = fopen(path, "w");

@@ -26,6 +26,7 @@
 #include "lake/pq_reader.h"
 #include "lake/thrift_read.h"
 #include "lake_gen.h"
+#include "lake_test_files.h"
 #include "base/files.h"
 #include "batcher/batcher.h"
 #include "wal/wal.h"
@@ -37,18 +38,6 @@ static char tmpdir[256];
 
 static void mk_tmpdir(void) { test_tmpdir_make(tmpdir, sizeof tmpdir, "lakecompact"); }
 static void rm_tmpdir(void) { ck_assert_int_eq(test_tmpdir_remove(tmpdir), 0); }
-
-static int same_value(const evp__pq_column_t *c, const evp__pq_value_t *a,
-                      const evp__pq_value_t *b) {
-  if (a->is_null || b->is_null) return a->is_null == b->is_null;
-  switch (c->type) {
-  case EVP__PQ_STRING:
-    return a->v.s.len == b->v.s.len && (!a->v.s.len || !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len));
-  case EVP__PQ_DOUBLE: return !memcmp(&a->v.f64, &b->v.f64, 8);
-  case EVP__PQ_BOOLEAN: return a->v.b == b->v.b;
-  default: return a->v.i64 == b->v.i64;
-  }
-}
 
 /* ------------------------------------------------------------ thrift */
 
@@ -154,8 +143,8 @@ START_TEST(reader_reads_every_generated_dataset_back) {
       ck_assert_msg(evp__pq_reader_next(r, &row, err, sizeof err) == EVP_OK, "%s: %s", name, err);
       ck_assert_ptr_nonnull(row);
       for (size_t c = 0; c < d->ncols; c++)
-        ck_assert_msg(same_value(&d->cols[c], &row[c], &want[c]), "%s row %zu column %s differs",
-                      name, n, d->cols[c].name);
+        ck_assert_msg(lake_same_value(&d->cols[c], &row[c], &want[c]),
+                      "%s row %zu column %s differs", name, n, d->cols[c].name);
     }
     ck_assert_int_eq(evp__pq_reader_next(r, &row, err, sizeof err), EVP_OK);
     ck_assert_ptr_null(row);
@@ -182,20 +171,6 @@ START_TEST(reader_reads_every_generated_dataset_back) {
   rm_tmpdir();
 }
 END_TEST
-
-static unsigned char *slurp(const char *path, size_t *n) {
-  char *b, err[512];
-  ck_assert_msg(evp__file_read(path, (size_t)64 << 20, 0, &b, n, NULL, err, sizeof err) == EVP_OK,
-                "%s", err);
-  return (unsigned char *)b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_ptr_nonnull(f);
-  ck_assert_uint_eq(fwrite(b, 1, n, f), n);
-  ck_assert_int_eq(fclose(f), 0);
-}
 
 /* Open and read every row: the result code (EVP_OK or the first error). */
 static evp_err_t read_all(const char *path, uint64_t *rows) {
@@ -236,14 +211,14 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.parquet", tmpdir, names[k]);
     size_t n;
-    unsigned char *orig = slurp(path, &n);
+    unsigned char *orig = lake_slurp(path, &n);
     uint64_t rows;
     ck_assert_int_eq(read_all(path, &rows), EVP_OK);
     /* Truncations: every length of small files, 300 spread over large ones. */
     size_t step = n <= 3000 ? 1 : n / 300;
     if (slow) step = n <= 300 ? 1 : n / 30;
     for (size_t cut = 0; cut < n; cut += step) {
-      spit(dmg, orig, cut);
+      lake_spit(dmg, orig, cut);
       ck_assert_msg(read_all(dmg, &rows) != EVP_OK, "%s cut to %zu bytes read fine", names[k], cut);
       runs++;
     }
@@ -260,7 +235,7 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
                              : n - 8 - flen + (size_t)(evp__gen_next(&seed) % (flen + 8));
         b[at] ^= (unsigned char)(1u << (evp__gen_next(&seed) % 8));
       }
-      spit(dmg, b, n);
+      lake_spit(dmg, b, n);
       if (read_all(dmg, &rows) != EVP_OK) failures++;
       runs++;
     }
@@ -270,7 +245,7 @@ START_TEST(reader_survives_truncation_and_bit_flips) {
       size_t at = n - 8 - flen + (size_t)(evp__gen_next(&seed) % flen);
       for (size_t j = 0; j < 8 && at + j < n - 8; j++)
         b[at + j] = (unsigned char)evp__gen_next(&seed);
-      spit(dmg, b, n);
+      lake_spit(dmg, b, n);
       if (read_all(dmg, &rows) != EVP_OK) failures++;
       runs++;
     }
@@ -382,10 +357,10 @@ START_TEST(compaction_merges_below_the_checkpoint_and_keeps_the_rest) {
   {
     char p[1024];
     snprintf(p, sizeof p, "%s/README.txt", hour_dir);
-    spit(p, (const unsigned char *)"not parquet", 11);
+    lake_spit(p, (const unsigned char *)"not parquet", 11);
     snprintf(p, sizeof p, "%s/.part-00000000000000000001-00000000000000000002.parquet.tmp",
              hour_dir);
-    spit(p, (const unsigned char *)"crash leftover", 14);
+    lake_spit(p, (const unsigned char *)"crash leftover", 14);
   }
   evp__compact_opts_t o = {0};
   o.root = tmpdir;
@@ -512,13 +487,13 @@ START_TEST(recovery_removes_leftover_staging_directories) {
   snprintf(stage, sizeof stage, "%s/compact/events.dt=2026-12-05.hour=03", tmpdir);
   ck_assert_int_eq(evp__mkdirs(stage, err, sizeof err), EVP_OK);
   snprintf(p, sizeof p, "%s/.compact-x.tmp", stage);
-  spit(p, (const unsigned char *)"x", 1);
+  lake_spit(p, (const unsigned char *)"x", 1);
   snprintf(p, sizeof p, "%s/compact-%020d-%020d-000.parquet", stage, 0, 299);
-  spit(p, (const unsigned char *)"half", 4);
+  lake_spit(p, (const unsigned char *)"half", 4);
   snprintf(stage, sizeof stage, "%s/compact/events.dt=2026-12-04.hour=22", tmpdir);
   ck_assert_int_eq(evp__mkdirs(stage, err, sizeof err), EVP_OK);
   snprintf(p, sizeof p, "%s/compact/unrelated", tmpdir);
-  spit(p, (const unsigned char *)"u", 1);
+  lake_spit(p, (const unsigned char *)"u", 1);
   ck_assert_msg(evp__lake_compact_recover(tmpdir, err, sizeof err) == EVP_OK, "%s", err);
   ck_assert_int_eq(access(stage, F_OK), -1);
   snprintf(stage, sizeof stage, "%s/compact/events.dt=2026-12-05.hour=03", tmpdir);

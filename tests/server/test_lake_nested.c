@@ -21,36 +21,11 @@
 #include "lake/pq_reader.h"
 #include "lake/thrift_compact.h"
 #include "lake_gen.h"
+#include "lake_test_files.h"
+#include "suite_main.h"
 #include "tmpdir.h"
 
 static char tmpdir[256];
-
-static int same_value(const evp__pq_column_t *c, const evp__pq_value_t *a,
-                      const evp__pq_value_t *b) {
-  if (a->is_null || b->is_null) return a->is_null == b->is_null;
-  switch (c->type) {
-  case EVP__PQ_STRING:
-    return a->v.s.len == b->v.s.len && (!a->v.s.len || !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len));
-  case EVP__PQ_DOUBLE: return !memcmp(&a->v.f64, &b->v.f64, 8);
-  case EVP__PQ_BOOLEAN: return a->v.b == b->v.b;
-  case EVP__PQ_GROUP: return 1; /* a group's value is only whether it is null */
-  default: return a->v.i64 == b->v.i64;
-  }
-}
-
-static unsigned char *slurp(const char *path, size_t *n) {
-  char *b, err[512];
-  ck_assert_msg(evp__file_read(path, (size_t)64 << 20, 0, &b, n, NULL, err, sizeof err) == EVP_OK,
-                "%s", err);
-  return (unsigned char *)b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_ptr_nonnull(f);
-  ck_assert_uint_eq(fwrite(b, 1, n, f), n);
-  ck_assert_int_eq(fclose(f), 0);
-}
 
 /* Open and read every row: EVP_OK or the first error (its message in @p err). */
 static evp_err_t read_all(const char *path, uint64_t *rows, char *err, size_t errn) {
@@ -94,7 +69,7 @@ static void expect_rows(const char *path, const evp__pq_column_t *cols, size_t n
     ck_assert_msg(evp__pq_reader_next(r, &row, err, sizeof err) == EVP_OK, "%s", err);
     ck_assert_ptr_nonnull(row);
     for (size_t c = 0; c < ncols; c++)
-      ck_assert_msg(same_value(&cols[c], &row[c], &want[i * ncols + c]),
+      ck_assert_msg(lake_same_value(&cols[c], &row[c], &want[i * ncols + c]),
                     "%s: row %zu node %zu '%s' differs (null %d, want %d)", path, i, c,
                     cols[c].name, row[c].is_null, want[i * ncols + c].is_null);
   }
@@ -150,12 +125,7 @@ START_TEST(nested_dataset_round_trips_in_every_variant) {
   for (size_t v = 0; v < gen_nvariants(); v++) {
     const evp__gen_variant_t *var = &GEN_VARIANTS[v];
     evp__pq_options_t o = d->opt;
-    o.no_delta_int = var->no_delta_int;
-    o.no_int_dict = var->no_int_dict;
-    o.no_delta_str = var->no_delta_str;
-    o.no_page_index = var->no_page_index;
-    o.no_prefix_str = var->no_prefix_str;
-    if (var->codec != EVP__PQ_SNAPPY) o.codec = var->codec;
+    gen_apply_variant(&o, var);
     char name[64], path[512], err[512];
     snprintf(name, sizeof name, "nested%s.parquet", var->suffix);
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
@@ -182,7 +152,7 @@ START_TEST(nested_dataset_round_trips_in_every_variant) {
       d->row(&s, r, want, sb);
       ck_assert_msg(evp__pq_reader_next(rd, &got, err, sizeof err) == EVP_OK, "%s", err);
       for (size_t c = 0; c < d->ncols; c++) {
-        ck_assert_msg(same_value(&d->cols[c], &got[c], &want[c]), "%s row %zu node %s differs",
+        ck_assert_msg(lake_same_value(&d->cols[c], &got[c], &want[c]), "%s row %zu node %s differs",
                       name, r, d->cols[c].name);
         if (got[c].is_null && c < sizeof nulls / sizeof *nulls) nulls[c]++;
       }
@@ -217,50 +187,55 @@ static const evp__pq_column_t HAND[] = {
     {"v", EVP__PQ_DOUBLE, 1, 0},   /* 8 */
 };
 #define NHAND (sizeof HAND / sizeof *HAND)
+#define TRUE_     \
+  {               \
+    0, { .b = 1 } \
+  }
+#define D25           \
+  {                   \
+    0, { .f64 = 2.5 } \
+  }
+
+/* Rows of HAND with nulls at every level, and how they read back. */
+static const evp__pq_value_t HAND_IN[][NHAND] = {
+    /* all present */
+    {GRP, I64(1), GRP, STR("hi"), GRP, TRUE_, I64(0), GRP, D25},
+    /* a null: its subtree's values are ignored, even a required leaf's */
+    {NUL, I64(7), GRP, STR("ignored"), GRP, TRUE_, I64(1), NUL, D25},
+    /* a present, b null */
+    {GRP, I64(2), NUL, STR("ignored"), NUL, NUL, I64(2), GRP, NUL},
+    /* a, b present with null leaves */
+    {GRP, I64(3), GRP, NUL, GRP, NUL, I64(3), GRP, NUL},
+    /* empty string and false */
+    {GRP, I64(-4), GRP, STR(""), GRP, {0, {.b = 0}}, I64(4), NUL, NUL},
+};
+static const evp__pq_value_t HAND_OUT[][NHAND] = {
+    {GRP, I64(1), GRP, STR("hi"), GRP, TRUE_, I64(0), GRP, D25},
+    {NUL, NUL, NUL, NUL, NUL, NUL, I64(1), NUL, NUL},
+    {GRP, I64(2), NUL, NUL, NUL, NUL, I64(2), GRP, NUL},
+    {GRP, I64(3), GRP, NUL, GRP, NUL, I64(3), GRP, NUL},
+    {GRP, I64(-4), GRP, STR(""), GRP, {0, {.b = 0}}, I64(4), NUL, NUL},
+};
 
 START_TEST(nested_nulls_at_every_level_round_trip) {
   test_tmpdir_make(tmpdir, sizeof tmpdir, "lakenested");
-  evp__pq_value_t t = {0, {.b = 1}}, d5 = {0, {.f64 = 2.5}};
-  const evp__pq_value_t in[][NHAND] = {
-      /* all present */
-      {GRP, I64(1), GRP, STR("hi"), GRP, t, I64(0), GRP, d5},
-      /* a null: its subtree's values are ignored, even a required leaf's */
-      {NUL, I64(7), GRP, STR("ignored"), GRP, t, I64(1), NUL, d5},
-      /* a present, b null */
-      {GRP, I64(2), NUL, STR("ignored"), NUL, NUL, I64(2), GRP, NUL},
-      /* a, b present with null leaves */
-      {GRP, I64(3), GRP, NUL, GRP, NUL, I64(3), GRP, NUL},
-      /* empty string and false */
-      {GRP, I64(-4), GRP, STR(""), GRP, {0, {.b = 0}}, I64(4), NUL, NUL},
-  };
-  const evp__pq_value_t out[][NHAND] = {
-      {GRP, I64(1), GRP, STR("hi"), GRP, t, I64(0), GRP, d5},
-      {NUL, NUL, NUL, NUL, NUL, NUL, I64(1), NUL, NUL},
-      {GRP, I64(2), NUL, NUL, NUL, NUL, I64(2), GRP, NUL},
-      {GRP, I64(3), GRP, NUL, GRP, NUL, I64(3), GRP, NUL},
-      {GRP, I64(-4), GRP, STR(""), GRP, {0, {.b = 0}}, I64(4), NUL, NUL},
-  };
-  const size_t n = sizeof in / sizeof *in;
+  const evp__pq_value_t(*in)[NHAND] = HAND_IN, (*out)[NHAND] = HAND_OUT;
+  const size_t n = sizeof HAND_IN / sizeof *HAND_IN;
   /* enough rows for several pages and row groups, every option variant */
   const size_t reps = 700;
   evp__pq_value_t *rows = calloc(n * reps * NHAND, sizeof *rows),
                   *want = calloc(n * reps * NHAND, sizeof *want);
   ck_assert(rows && want);
   for (size_t k = 0; k < reps; k++) {
-    memcpy(rows + k * n * NHAND, in, sizeof in);
-    memcpy(want + k * n * NHAND, out, sizeof out);
+    memcpy(rows + k * n * NHAND, in, sizeof HAND_IN);
+    memcpy(want + k * n * NHAND, out, sizeof HAND_OUT);
   }
   for (size_t v = 0; v < gen_nvariants(); v++) {
     evp__pq_options_t o = {0};
     o.no_fsync = 1;
     o.row_group_rows = 1500;
     o.page_bytes = 1024;
-    o.no_delta_int = GEN_VARIANTS[v].no_delta_int;
-    o.no_int_dict = GEN_VARIANTS[v].no_int_dict;
-    o.no_delta_str = GEN_VARIANTS[v].no_delta_str;
-    o.no_page_index = GEN_VARIANTS[v].no_page_index;
-    o.no_prefix_str = GEN_VARIANTS[v].no_prefix_str;
-    o.codec = GEN_VARIANTS[v].codec;
+    gen_apply_variant(&o, &GEN_VARIANTS[v]);
     char name[64], path[512];
     snprintf(name, sizeof name, "hand%s.parquet", GEN_VARIANTS[v].suffix);
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
@@ -291,7 +266,7 @@ START_TEST(nested_levels_use_the_bit_width_of_the_deepest_level) {
   char path[512];
   snprintf(path, sizeof path, "%s/w.parquet", tmpdir);
   size_t n;
-  unsigned char *b = slurp(path, &n);
+  unsigned char *b = lake_slurp(path, &n);
   const unsigned char want[] = {3, 0, 0, 0, 0x03, 0x86, 0x86, 11, 0, 0, 0, 0, 0, 0, 0, 12};
   size_t lv = n;
   for (size_t i = 0; i + sizeof want <= n && lv == n; i++)
@@ -302,7 +277,7 @@ START_TEST(nested_levels_use_the_bit_width_of_the_deepest_level) {
   uint64_t nrows;
   snprintf(dmg, sizeof dmg, "%s/damaged.parquet", tmpdir);
   b[lv + 5] = 0x87;
-  spit(dmg, b, n);
+  lake_spit(dmg, b, n);
   ck_assert_int_eq(read_all(dmg, &nrows, err, sizeof err), EVP_ERR_IO);
   ck_assert_msg(strstr(err, "level 3 above its 2") && strstr(err, "g.x"), "%s", err);
   b[lv + 5] = 0x86;
@@ -323,6 +298,37 @@ START_TEST(nested_levels_use_the_bit_width_of_the_deepest_level) {
       {GRP, I64(13)}, {GRP, NUL}, {NUL, NUL}, {GRP, I64(14)},
   };
   expect_rows(path, cols, 2, &back[0][0], 8);
+  test_tmpdir_remove(tmpdir);
+}
+END_TEST
+
+/* The batcher's long-lived writer: a reopened nested writer (buffers kept,
+ * levels reset) writes the same bytes as a fresh one. */
+START_TEST(nested_reopened_writer_writes_what_a_fresh_one_writes) {
+  test_tmpdir_make(tmpdir, sizeof tmpdir, "lakenested");
+  const size_t nin = sizeof HAND_IN / sizeof *HAND_IN;
+  evp__pq_options_t o = {0};
+  o.no_fsync = 1;
+  char err[512], p1[512], p2[512];
+  write_rows("fresh.parquet", HAND, NHAND, &o, &HAND_IN[0][0], nin);
+  evp__pq_writer_t *w;
+  ck_assert_int_eq(
+      evp__pq_writer_open(&w, tmpdir, "first.parquet", HAND, NHAND, &o, err, sizeof err), EVP_OK);
+  /* the first file ends inside a null group, with other rows buffered */
+  ck_assert_int_eq(evp__pq_writer_append_rows(w, &HAND_IN[1][0], 2, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_finish(w, NULL, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_reopen(w, tmpdir, "again.parquet", err, sizeof err), EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_append_rows(w, &HAND_IN[0][0], nin, NULL, err, sizeof err),
+                   EVP_OK);
+  ck_assert_int_eq(evp__pq_writer_finish(w, NULL, err, sizeof err), EVP_OK);
+  evp__pq_writer_free(w);
+  snprintf(p1, sizeof p1, "%s/fresh.parquet", tmpdir);
+  snprintf(p2, sizeof p2, "%s/again.parquet", tmpdir);
+  size_t n1, n2;
+  unsigned char *b1 = lake_slurp(p1, &n1), *b2 = lake_slurp(p2, &n2);
+  ck_assert_msg(n1 == n2 && !memcmp(b1, b2, n1), "reopened writer wrote other bytes");
+  free(b1);
+  free(b2);
   test_tmpdir_remove(tmpdir);
 }
 END_TEST
@@ -461,7 +467,7 @@ static void write_schema_file(const char *path, const hel_t *el, size_t nel) {
   memcpy(f + 4, b.p, flen);
   for (int i = 0; i < 4; i++) f[4 + flen + (size_t)i] = (unsigned char)(flen >> (8 * i));
   memcpy(f + 8 + flen, "PAR1", 4);
-  spit(path, f, flen + 12);
+  lake_spit(path, f, flen + 12);
   free(f);
   evp__buf_free(&b);
 }
@@ -571,7 +577,7 @@ START_TEST(nested_damaged_levels_and_paths_are_errors) {
   ck_assert_msg(read_all(path, &nrows, err, sizeof err) == EVP_OK, "%s", err);
   ck_assert_uint_eq(nrows, 8);
   size_t n;
-  unsigned char *orig = slurp(path, &n), *b = malloc(n);
+  unsigned char *orig = lake_slurp(path, &n), *b = malloc(n);
   const unsigned char lv[] = {2, 0, 0, 0, 0x10, 0x01};
   size_t at = find_nth(orig, n, lv, sizeof lv, 0);
   ck_assert_uint_lt(at, n);
@@ -579,14 +585,14 @@ START_TEST(nested_damaged_levels_and_paths_are_errors) {
   /* a's levels say the group is null, b's that it is present */
   memcpy(b, orig, n);
   b[at + 5] = 0x00;
-  spit(dmg, b, n);
+  lake_spit(dmg, b, n);
   ck_assert_int_eq(read_all(dmg, &nrows, err, sizeof err), EVP_ERR_IO);
   ck_assert_msg(strstr(err, "damaged.parquet") && strstr(err, "g.b") && strstr(err, "'g'"), "%s",
                 err);
   /* a level above the leaf's largest (at bit width 1, a run of 2) */
   memcpy(b, orig, n);
   b[at + 5] = 0x02;
-  spit(dmg, b, n);
+  lake_spit(dmg, b, n);
   ck_assert_int_eq(read_all(dmg, &nrows, err, sizeof err), EVP_ERR_IO);
   ck_assert_msg(strstr(err, "g.a"), "%s", err);
   /* path_in_schema that is not the leaf's: [g, b] for a */
@@ -595,7 +601,7 @@ START_TEST(nested_damaged_levels_and_paths_are_errors) {
   ck_assert_uint_lt(p, n);
   memcpy(b, orig, n);
   b[p + 4] = 'b';
-  spit(dmg, b, n);
+  lake_spit(dmg, b, n);
   ck_assert_int_eq(read_all(dmg, &nrows, err, sizeof err), EVP_ERR_IO);
   ck_assert_msg(strstr(err, "path_in_schema") && strstr(err, "g.a"), "%s", err);
   free(b);
@@ -608,30 +614,24 @@ END_TEST
  * read outside the file (run under ASan). */
 START_TEST(nested_file_survives_bit_flips_and_truncation) {
   test_tmpdir_make(tmpdir, sizeof tmpdir, "lakenested");
-  evp__pq_value_t t = {0, {.b = 1}}, d5 = {0, {.f64 = 2.5}};
-  const evp__pq_value_t in[][NHAND] = {
-      {GRP, I64(1), GRP, STR("hi"), GRP, t, I64(0), GRP, d5},
-      {NUL, I64(7), GRP, STR("x"), GRP, t, I64(1), NUL, d5},
-      {GRP, I64(2), NUL, STR("y"), NUL, NUL, I64(2), GRP, NUL},
-      {GRP, I64(3), GRP, NUL, GRP, NUL, I64(3), GRP, NUL},
-  };
-  evp__pq_value_t *rows = calloc(4 * 50 * NHAND, sizeof *rows);
-  for (size_t k = 0; k < 50; k++) memcpy(rows + k * 4 * NHAND, in, sizeof in);
+  const size_t nin = sizeof HAND_IN / sizeof *HAND_IN;
+  evp__pq_value_t *rows = calloc(nin * 40 * NHAND, sizeof *rows);
+  for (size_t k = 0; k < 40; k++) memcpy(rows + k * nin * NHAND, HAND_IN, sizeof HAND_IN);
   evp__pq_options_t o = {0};
   o.no_fsync = 1;
   o.row_group_rows = 120;
-  write_rows("f.parquet", HAND, NHAND, &o, rows, 200);
+  write_rows("f.parquet", HAND, NHAND, &o, rows, nin * 40);
   free(rows);
   char path[512], dmg[512], err[512];
   snprintf(path, sizeof path, "%s/f.parquet", tmpdir);
   snprintf(dmg, sizeof dmg, "%s/damaged.parquet", tmpdir);
   size_t n;
-  unsigned char *orig = slurp(path, &n), *b = malloc(n);
+  unsigned char *orig = lake_slurp(path, &n), *b = malloc(n);
   uint64_t seed = 17, nrows;
   const int slow = gen_nvariants() == 1;
   size_t step = slow ? n / 40 + 1 : n / 400 + 1, failures = 0, runs = 0;
   for (size_t cut = 0; cut < n; cut += step) {
-    spit(dmg, orig, cut);
+    lake_spit(dmg, orig, cut);
     ck_assert_msg(read_all(dmg, &nrows, err, sizeof err) != EVP_OK, "cut at %zu read fine", cut);
   }
   for (int it = 0; it < (slow ? 60 : 600); it++) {
@@ -639,7 +639,7 @@ START_TEST(nested_file_survives_bit_flips_and_truncation) {
     int flips = 1 + (int)(evp__gen_next(&seed) % 3);
     for (int f = 0; f < flips; f++)
       b[evp__gen_next(&seed) % n] ^= (unsigned char)(1u << (evp__gen_next(&seed) % 8));
-    spit(dmg, b, n);
+    lake_spit(dmg, b, n);
     if (read_all(dmg, &nrows, err, sizeof err) != EVP_OK) failures++;
     runs++;
   }
@@ -713,7 +713,7 @@ START_TEST(nested_part_files_compact_row_for_row) {
     d->row(&s, i, row, sb);
     ck_assert_msg(evp__pq_reader_next(r, &got, err, sizeof err) == EVP_OK, "%s", err);
     for (size_t c = 0; c < d->ncols; c++)
-      ck_assert_msg(same_value(&d->cols[c], &got[c], &row[c]), "row %zu node %s differs", i,
+      ck_assert_msg(lake_same_value(&d->cols[c], &got[c], &row[c]), "row %zu node %s differs", i,
                     d->cols[c].name);
   }
   ck_assert_int_eq(evp__pq_reader_next(r, &got, err, sizeof err), EVP_OK);
@@ -735,6 +735,7 @@ int main(void) {
   tcase_add_test(tc, nested_dataset_round_trips_in_every_variant);
   tcase_add_test(tc, nested_nulls_at_every_level_round_trip);
   tcase_add_test(tc, nested_levels_use_the_bit_width_of_the_deepest_level);
+  tcase_add_test(tc, nested_reopened_writer_writes_what_a_fresh_one_writes);
   tcase_add_test(tc, nested_bad_schemas_are_refused_naming_the_node);
   tcase_add_test(tc, nested_refused_rows_leave_the_writer_usable);
   tcase_add_test(tc, nested_hostile_schemas_are_refused);
@@ -742,9 +743,5 @@ int main(void) {
   tcase_add_test(tc, nested_file_survives_bit_flips_and_truncation);
   tcase_add_test(tc, nested_part_files_compact_row_for_row);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite(s);
 }
