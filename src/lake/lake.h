@@ -34,8 +34,8 @@ typedef enum evp__pq_type {
 /* One node of the schema. A schema is a list of nodes in pre-order: a
  * group (type EVP__PQ_GROUP, nchildren >= 1) is followed by its children,
  * each with its own subtree, then by its next sibling. Leaves have
- * nchildren 0. A flat schema is a list of leaves (nchildren 0 everywhere,
- * so {name, type, optional} initialisers keep working).
+ * nchildren 0. A flat schema is a list of leaves (nchildren 0 everywhere),
+ * written exactly as before groups existed.
  * A row has one evp__pq_value_t per NODE, in the same order: a group's
  * value only says whether the group is null (is_null; a required group is
  * never null); when a group is null, the values of its whole subtree are

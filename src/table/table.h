@@ -181,7 +181,7 @@ typedef struct evp__table_cell {
 const char *evp__table_cell(const evp__column_t *c, const evp__jmember_t *m, char *scratch,
                             evp__table_cell_t *out);
 
-/* table_struct.c: what a struct column holds. Match the members of the
+/* What a struct column holds (table_value.c). Match the members of the
  * object @p obj to the fields of struct column @p c: by_field[k]
  * (c->nfields entries) is the member for field k or NULL; @p m has room for
  * c->nfields + 1 members. Refused with EVP_ERR_INVALID_EVENT, *reason and a
