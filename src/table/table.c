@@ -388,7 +388,13 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   }
   e = dup_description(schema, "the schema", &t->description, errstr, errstr_size);
-  size_t budget = EVP__TABLE_MAX_NODES - nprops - EVP__NFIXED; /* nodes beyond the columns */
+  /* Struct fields may use the lake file's nodes the data columns leave
+   * (at least 20: at most 1000 properties plus the 4 server columns). */
+  size_t ndata_fixed = 0;
+  for (size_t k = 0; k < EVP__NFIXED; k++)
+    ndata_fixed += evp__fixed_cols[k].role != EVP__ROLE_PARTITION;
+  const size_t fields_max = EVP__TABLE_MAX_NODES - nprops - ndata_fixed;
+  size_t budget = fields_max;
   const cJSON *p;
   cJSON_ArrayForEach(p, props) {
     if (e != EVP_OK) break;
@@ -421,7 +427,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
       e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
     if (c->role != EVP__ROLE_PARTITION) t->ndata = t->ncols;
   }
-  t->nnodes = EVP__TABLE_MAX_NODES - EVP__NFIXED - nprops - budget + t->ndata;
+  t->nnodes = t->ndata + (fields_max - budget);
   if (e != EVP_OK) {
     evp__table_free(t);
     return e;
