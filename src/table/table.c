@@ -69,16 +69,17 @@ const char *evp__col_type_name(evp__col_type_t type) {
   return "string";
 }
 
-/* The length of c's full type text, without the NUL. */
-static size_t type_text_len(const evp__column_t *c) {
+/* The length of c's full type text, without the NUL; @p q: field names in
+ * backticks (DDL). */
+static size_t type_text_len(const evp__column_t *c, int q) {
   if (c->type != EVP__COL_STRUCT) return strlen(evp__col_type_name(c->type));
   size_t n = strlen("struct<>");
   for (size_t i = 0; i < c->nfields; i++)
-    n += (i ? 1 : 0) + c->fields[i].namelen + 1 + type_text_len(&c->fields[i]);
+    n += (i ? 1 : 0) + (q ? 2 : 0) + c->fields[i].namelen + 1 + type_text_len(&c->fields[i], q);
   return n;
 }
 
-static char *type_text_put(const evp__column_t *c, char *o) {
+static char *type_text_put(const evp__column_t *c, char *o, int q) {
   if (c->type != EVP__COL_STRUCT) {
     const char *t = evp__col_type_name(c->type);
     size_t n = strlen(t);
@@ -89,20 +90,26 @@ static char *type_text_put(const evp__column_t *c, char *o) {
   o += 7;
   for (size_t i = 0; i < c->nfields; i++) {
     if (i) *o++ = ',';
+    if (q) *o++ = '`';
     memcpy(o, c->fields[i].name, c->fields[i].namelen);
     o += c->fields[i].namelen;
+    if (q) *o++ = '`';
     *o++ = ':';
-    o = type_text_put(&c->fields[i], o);
+    o = type_text_put(&c->fields[i], o, q);
   }
   *o++ = '>';
   return o;
 }
 
-char *evp__col_type_text(const evp__column_t *c) {
-  char *s = malloc(type_text_len(c) + 1);
-  if (s) *type_text_put(c, s) = '\0';
+static char *type_text(const evp__column_t *c, int q) {
+  char *s = malloc(type_text_len(c, q) + 1);
+  if (s) *type_text_put(c, s, q) = '\0';
   return s;
 }
+
+char *evp__col_type_text(const evp__column_t *c) { return type_text(c, 0); }
+
+char *evp__col_type_ddl(const evp__column_t *c) { return type_text(c, 1); }
 
 int evp__table_name_ok(const char *s) {
   if (!s || !((*s >= 'a' && *s <= 'z') || *s == '_')) return 0;

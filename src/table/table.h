@@ -133,6 +133,12 @@ const char *evp__col_type_name(evp__col_type_t type);
  * "struct<name:type,...>" with its fields' full types. A fresh string the
  * caller frees; NULL when out of memory. */
 char *evp__col_type_text(const evp__column_t *c);
+/* The same for Athena DDL: struct field names in backticks, as the DDL
+ * quotes column names (Athena's DDL parser refuses reserved words such as
+ * date, user, order and names starting with '_' unquoted, also inside
+ * struct<...>): "struct<`name`:type,...>". Glue's Type string is not SQL
+ * and takes evp__col_type_text. Ownership as above. */
+char *evp__col_type_ddl(const evp__column_t *c);
 
 /* 1 when @p s is a safe lower-case SQL identifier ([a-z_][a-z0-9_]*, 1 to
  * EVP__TABLE_MAX_NAME bytes), else 0. Such names need no case folding in
