@@ -896,6 +896,30 @@ START_TEST(ddl_quotes_struct_field_names) {
 }
 END_TEST
 
+/* A bad description is the schema's error at any depth. Two levels down it
+ * used to make the outer object JSON text without a word (the nested
+ * struct's error was taken for a field that maps to no column), while one
+ * level down it refused the schema. */
+START_TEST(nested_bad_description_is_refused) {
+  expect_reject("{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
+                "'properties':{'d':{'type':'object','additionalProperties':false,'properties':{"
+                "'x':{'type':'string','description':5}}}}}}}",
+                EVP_ERR_SCHEMA_INVALID, "property 'd.x'");
+  expect_reject("{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
+                "'properties':{'d':{'type':'object','additionalProperties':false,'description':[],"
+                "'properties':{'x':{'type':'string'}}}}}}}",
+                EVP_ERR_SCHEMA_INVALID, "property 'c.d'");
+  /* a field that maps to no column still only makes its object JSON text */
+  evp__table_t *t = one_prop("{'type':'object','additionalProperties':false,'properties':{'d':{"
+                             "'type':'object','additionalProperties':false,'properties':{'x':{"
+                             "'type':['string','integer']}}}}}",
+                             0);
+  ck_assert_int_eq(col(t, "p")->type, EVP__COL_STRUCT);
+  ck_assert_int_eq(col(t, "p")->fields[0].map, EVP__MAP_JSON_TEXT);
+  evp__table_free(t);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("table");
   TCase *m = tcase_create("model");
@@ -929,6 +953,7 @@ int main(void) {
   TCase *dq = tcase_create("struct ddl");
   tcase_add_test(dq, ddl_quotes_struct_field_names);
   suite_add_tcase(s, dq);
+  tcase_add_test(dq, nested_bad_description_is_refused);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

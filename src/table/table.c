@@ -287,17 +287,22 @@ static evp_err_t map_struct(const cJSON *prop, const char *name, unsigned depth,
   if (!f) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   size_t left = *budget - n, k = 0;
   const cJSON *req = cJSON_GetObjectItemCaseSensitive(prop, "required");
-  char ignored[8];
+  char why[512];
   evp_err_t e = EVP_OK;
   for (const cJSON *p = cJSON_GetObjectItemCaseSensitive(prop, "properties")->child; p;
        p = p->next, k++) {
     evp__column_t *c = &f[k];
     /* A field that maps to no column (no type, a mix of types) makes the
-     * whole object JSON text: its error is not the schema's. */
-    evp_err_t fe = map_property(p, p->string, is_required(req, p->string), depth + 1, &left, c,
-                                ignored, sizeof ignored);
+     * whole object JSON text: its error is not the schema's. A field that
+     * is an object maps (to a struct or JSON text), so its error is from
+     * its own fields' descriptions (or memory): the schema's, at any depth. */
+    unsigned bits = 0;
+    evp_err_t fe = map_property(p, p->string, is_required(req, p->string), depth + 1, &left, c, why,
+                                sizeof why);
     if (fe != EVP_OK) {
-      if (fe == EVP_ERR_NOMEM) e = evp__seterr(errstr, errstr_size, fe, "out of memory");
+      if (fe == EVP_ERR_NOMEM || (type_bits(p, p->string, &bits, NULL, 0) == EVP_OK &&
+                                  (bits & ~(unsigned)T_NULL) == T_OBJECT))
+        e = evp__seterr(errstr, errstr_size, fe, "%s", why);
       k++;
       goto fallback;
     }
