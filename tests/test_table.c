@@ -391,7 +391,7 @@ START_TEST(ddl_for_default_schema) {
   ck_assert_ptr_nonnull(parts);
   for (size_t i = 0; i < t->ncols; i++) {
     char want[256];
-    char *type = evp__col_type_text(&t->cols[i]);
+    char *type = evp__col_type_ddl(&t->cols[i]);
     snprintf(want, sizeof want, "\n  `%s` %s COMMENT '", t->cols[i].name, type);
     free(type);
     const char *at = strstr(s, want);
@@ -402,7 +402,7 @@ START_TEST(ddl_for_default_schema) {
   ck_assert_ptr_nonnull(strstr(s, "`received_at` timestamp"));
   ck_assert_ptr_nonnull(strstr(s, "`event_time_corrected` timestamp"));
   ck_assert_ptr_nonnull(strstr(s, "`clock_skew_ms` bigint"));
-  ck_assert_ptr_nonnull(strstr(s, "`context` struct<locale:string,os:string,"));
+  ck_assert_ptr_nonnull(strstr(s, "`context` struct<`locale`:string,`os`:string,"));
   ck_assert_ptr_nonnull(strstr(s, "\n  `dt` string COMMENT"));
   ck_assert_ptr_nonnull(strstr(s, "\n  `hour` string COMMENT"));
   static const char *props[] = {
@@ -873,6 +873,53 @@ START_TEST(struct_values_checked_deeply) {
 }
 END_TEST
 
+/* Athena's DDL parser refuses a reserved word (date, user, order, ...) or a
+ * name starting with '_' as an unquoted identifier, also as a field name
+ * inside struct<...>: the DDL quotes every field name as it quotes the
+ * columns. The Glue Type string is not SQL and stays unquoted. */
+START_TEST(ddl_quotes_struct_field_names) {
+  evp__table_t *t = parse_ok(
+      "{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
+      "'properties':{'date':{'type':'string'},'_id':{'type':'integer'},'order':{'type':'object',"
+      "'additionalProperties':false,'properties':{'user':{'type':'boolean'}}}}}}}");
+  char *s = ddl(t, NULL, "s3://my-lake/events", NULL);
+  ck_assert_msg(strstr(s, "`c` struct<`date`:string,`_id`:bigint,`order`:struct<`user`:boolean>>"),
+                "%s", s);
+  free(s);
+  evp__table_ddl_opts_t o = {NULL, "s3://my-lake/events", NULL};
+  char err[256] = "";
+  ck_assert_msg(evp__table_glue_input(t, &o, &s, err, sizeof err) == EVP_OK, "%s", err);
+  ck_assert_msg(strstr(s, "\"struct<date:string,_id:bigint,order:struct<user:boolean>>\""), "%s",
+                s);
+  free(s);
+  evp__table_free(t);
+}
+END_TEST
+
+/* A bad description is the schema's error at any depth. Two levels down it
+ * used to make the outer object JSON text without a word (the nested
+ * struct's error was taken for a field that maps to no column), while one
+ * level down it refused the schema. */
+START_TEST(nested_bad_description_is_refused) {
+  expect_reject("{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
+                "'properties':{'d':{'type':'object','additionalProperties':false,'properties':{"
+                "'x':{'type':'string','description':5}}}}}}}",
+                EVP_ERR_SCHEMA_INVALID, "property 'd.x'");
+  expect_reject("{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
+                "'properties':{'d':{'type':'object','additionalProperties':false,'description':[],"
+                "'properties':{'x':{'type':'string'}}}}}}}",
+                EVP_ERR_SCHEMA_INVALID, "property 'c.d'");
+  /* a field that maps to no column still only makes its object JSON text */
+  evp__table_t *t = one_prop("{'type':'object','additionalProperties':false,'properties':{'d':{"
+                             "'type':'object','additionalProperties':false,'properties':{'x':{"
+                             "'type':['string','integer']}}}}}",
+                             0);
+  ck_assert_int_eq(col(t, "p")->type, EVP__COL_STRUCT);
+  ck_assert_int_eq(col(t, "p")->fields[0].map, EVP__MAP_JSON_TEXT);
+  evp__table_free(t);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("table");
   TCase *m = tcase_create("model");
@@ -903,6 +950,10 @@ int main(void) {
   tcase_add_test(st, closed_objects_become_structs);
   tcase_add_test(st, struct_values_checked_deeply);
   suite_add_tcase(s, st);
+  TCase *dq = tcase_create("struct ddl");
+  tcase_add_test(dq, ddl_quotes_struct_field_names);
+  suite_add_tcase(s, dq);
+  tcase_add_test(dq, nested_bad_description_is_refused);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

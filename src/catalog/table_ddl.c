@@ -170,7 +170,7 @@ static void sb_column(evp__sb_t *b, const evp__column_t *col, int last) {
   sb_puts(b, "  `");
   sb_puts(b, col->name);
   sb_puts(b, "` ");
-  char *type = evp__col_type_text(col);
+  char *type = evp__col_type_ddl(col);
   if (!type) {
     b->oom = 1;
     return;

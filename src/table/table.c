@@ -69,16 +69,17 @@ const char *evp__col_type_name(evp__col_type_t type) {
   return "string";
 }
 
-/* The length of c's full type text, without the NUL. */
-static size_t type_text_len(const evp__column_t *c) {
+/* The length of c's full type text, without the NUL; @p q: field names in
+ * backticks (DDL). */
+static size_t type_text_len(const evp__column_t *c, int q) {
   if (c->type != EVP__COL_STRUCT) return strlen(evp__col_type_name(c->type));
   size_t n = strlen("struct<>");
   for (size_t i = 0; i < c->nfields; i++)
-    n += (i ? 1 : 0) + c->fields[i].namelen + 1 + type_text_len(&c->fields[i]);
+    n += (i ? 1 : 0) + (q ? 2 : 0) + c->fields[i].namelen + 1 + type_text_len(&c->fields[i], q);
   return n;
 }
 
-static char *type_text_put(const evp__column_t *c, char *o) {
+static char *type_text_put(const evp__column_t *c, char *o, int q) {
   if (c->type != EVP__COL_STRUCT) {
     const char *t = evp__col_type_name(c->type);
     size_t n = strlen(t);
@@ -89,20 +90,26 @@ static char *type_text_put(const evp__column_t *c, char *o) {
   o += 7;
   for (size_t i = 0; i < c->nfields; i++) {
     if (i) *o++ = ',';
+    if (q) *o++ = '`';
     memcpy(o, c->fields[i].name, c->fields[i].namelen);
     o += c->fields[i].namelen;
+    if (q) *o++ = '`';
     *o++ = ':';
-    o = type_text_put(&c->fields[i], o);
+    o = type_text_put(&c->fields[i], o, q);
   }
   *o++ = '>';
   return o;
 }
 
-char *evp__col_type_text(const evp__column_t *c) {
-  char *s = malloc(type_text_len(c) + 1);
-  if (s) *type_text_put(c, s) = '\0';
+static char *type_text(const evp__column_t *c, int q) {
+  char *s = malloc(type_text_len(c, q) + 1);
+  if (s) *type_text_put(c, s, q) = '\0';
   return s;
 }
+
+char *evp__col_type_text(const evp__column_t *c) { return type_text(c, 0); }
+
+char *evp__col_type_ddl(const evp__column_t *c) { return type_text(c, 1); }
 
 int evp__table_name_ok(const char *s) {
   if (!s || !((*s >= 'a' && *s <= 'z') || *s == '_')) return 0;
@@ -280,17 +287,22 @@ static evp_err_t map_struct(const cJSON *prop, const char *name, unsigned depth,
   if (!f) return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   size_t left = *budget - n, k = 0;
   const cJSON *req = cJSON_GetObjectItemCaseSensitive(prop, "required");
-  char ignored[8];
+  char why[512];
   evp_err_t e = EVP_OK;
   for (const cJSON *p = cJSON_GetObjectItemCaseSensitive(prop, "properties")->child; p;
        p = p->next, k++) {
     evp__column_t *c = &f[k];
     /* A field that maps to no column (no type, a mix of types) makes the
-     * whole object JSON text: its error is not the schema's. */
-    evp_err_t fe = map_property(p, p->string, is_required(req, p->string), depth + 1, &left, c,
-                                ignored, sizeof ignored);
+     * whole object JSON text: its error is not the schema's. A field that
+     * is an object maps (to a struct or JSON text), so its error is from
+     * its own fields' descriptions (or memory): the schema's, at any depth. */
+    unsigned bits = 0;
+    evp_err_t fe = map_property(p, p->string, is_required(req, p->string), depth + 1, &left, c, why,
+                                sizeof why);
     if (fe != EVP_OK) {
-      if (fe == EVP_ERR_NOMEM) e = evp__seterr(errstr, errstr_size, fe, "out of memory");
+      if (fe == EVP_ERR_NOMEM || (type_bits(p, p->string, &bits, NULL, 0) == EVP_OK &&
+                                  (bits & ~(unsigned)T_NULL) == T_OBJECT))
+        e = evp__seterr(errstr, errstr_size, fe, "%s", why);
       k++;
       goto fallback;
     }
@@ -388,7 +400,13 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
   }
   e = dup_description(schema, "the schema", &t->description, errstr, errstr_size);
-  size_t budget = EVP__TABLE_MAX_NODES - nprops - EVP__NFIXED; /* nodes beyond the columns */
+  /* Struct fields may use the lake file's nodes the data columns leave
+   * (at least 20: at most 1000 properties plus the 4 server columns). */
+  size_t ndata_fixed = 0;
+  for (size_t k = 0; k < EVP__NFIXED; k++)
+    ndata_fixed += evp__fixed_cols[k].role != EVP__ROLE_PARTITION;
+  const size_t fields_max = EVP__TABLE_MAX_NODES - nprops - ndata_fixed;
+  size_t budget = fields_max;
   const cJSON *p;
   cJSON_ArrayForEach(p, props) {
     if (e != EVP_OK) break;
@@ -421,7 +439,7 @@ evp_err_t evp__table_from_schema(const cJSON *schema, evp__table_t **out, char *
       e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
     if (c->role != EVP__ROLE_PARTITION) t->ndata = t->ncols;
   }
-  t->nnodes = EVP__TABLE_MAX_NODES - EVP__NFIXED - nprops - budget + t->ndata;
+  t->nnodes = t->ndata + (fields_max - budget);
   if (e != EVP_OK) {
     evp__table_free(t);
     return e;

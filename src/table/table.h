@@ -24,9 +24,12 @@
 /* Most struct levels above a field: deeper objects stay JSON text. With the
  * leaf, a path has at most EVP__PQ_MAX_DEPTH (8) nodes in the lake's files. */
 #define EVP__TABLE_MAX_STRUCT_DEPTH 4
-/* Most schema nodes (columns plus struct fields at every depth) in a table:
- * a struct that would pass it stays JSON text. */
-#define EVP__TABLE_MAX_NODES 4000
+/* Most schema nodes in the lake's files (data columns plus struct fields
+ * at every depth: evp__table_t.nnodes), the most the Parquet writer and
+ * reader take (src/lake/pq_writer.c, pq_reader_int.h): a struct that would
+ * pass it stays JSON text, so every table the model builds can be written.
+ * 1000 properties and the 4 server columns leave at least 20 for fields. */
+#define EVP__TABLE_MAX_NODES 1024
 
 /* Column types, named after the Athena/Glue (Hive) types they print as. */
 typedef enum evp__col_type {
@@ -130,6 +133,12 @@ const char *evp__col_type_name(evp__col_type_t type);
  * "struct<name:type,...>" with its fields' full types. A fresh string the
  * caller frees; NULL when out of memory. */
 char *evp__col_type_text(const evp__column_t *c);
+/* The same for Athena DDL: struct field names in backticks, as the DDL
+ * quotes column names (Athena's DDL parser refuses reserved words such as
+ * date, user, order and names starting with '_' unquoted, also inside
+ * struct<...>): "struct<`name`:type,...>". Glue's Type string is not SQL
+ * and takes evp__col_type_text. Ownership as above. */
+char *evp__col_type_ddl(const evp__column_t *c);
 
 /* 1 when @p s is a safe lower-case SQL identifier ([a-z_][a-z0-9_]*, 1 to
  * EVP__TABLE_MAX_NAME bytes), else 0. Such names need no case folding in

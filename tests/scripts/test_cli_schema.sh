@@ -31,7 +31,7 @@ run "ddl default schema" 0 schema ddl --schema "$SCHEMA" --location s3://my-lake
 has "ddl header" "$T/out" 'CREATE EXTERNAL TABLE IF NOT EXISTS `events` ('
 for c in 'event_id` string' 'event_type` string' 'event_time` timestamp' 'app_id` string' \
          'user_id` string' 'session_id` string' 'platform` string' 'app_version` string' \
-         'context` struct<locale:string,os:string,os_version:string,device:string,timezone:string>' 'properties` string' 'received_at` timestamp' 'client_id` string' \
+         'context` struct<`locale`:string,`os`:string,`os_version`:string,`device`:string,`timezone`:string>' 'properties` string' 'received_at` timestamp' 'client_id` string' \
          'event_time_corrected` timestamp' 'clock_skew_ms` bigint' 'dt` string' 'hour` string'; do
   has "ddl column $c" "$T/out" "  \`$c COMMENT '"
 done
