@@ -2130,6 +2130,20 @@ static evp__batcher_t *start_held(evp__wal_t *w, hold_t *h) {
   return b;
 }
 
+/* Rows in the lake files @p names (n of them, as list_files gives them). */
+static uint64_t lake_rows(char names[][1024], int n) {
+  uint64_t rows = 0;
+  for (int i = 0; i < n && i < 8; i++) {
+    char path[1400 + 8192], err[512];
+    snprintf(path, sizeof path, "%s/events/%s", lakedir, names[i]);
+    evp__pq_reader_t *r;
+    ck_assert_msg(evp__pq_reader_open(&r, path, err, sizeof err) == EVP_OK, "%s", err);
+    rows += evp__pq_reader_num_rows(r);
+    evp__pq_reader_close(r);
+  }
+  return rows;
+}
+
 /* Compaction runs beside the batcher: while a closed hour is compacted
  * (held at its "staged" step here), flushes into the current hour go on.
  * On the batcher thread, where compaction ran before, this flush waited
@@ -2214,15 +2228,7 @@ START_TEST(a_late_file_waits_for_its_hours_compaction) {
   ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
   char names[8][1024];
   int n = list_files(names, 8);
-  uint64_t rows = 0;
-  for (int i = 0; i < n && i < 8; i++) {
-    char path[1400 + 8192];
-    snprintf(path, sizeof path, "%s/events/%s", lakedir, names[i]);
-    evp__pq_reader_t *r;
-    ck_assert_msg(evp__pq_reader_open(&r, path, err, sizeof err) == EVP_OK, "%s", err);
-    rows += evp__pq_reader_num_rows(r);
-    evp__pq_reader_close(r);
-  }
+  uint64_t rows = lake_rows(names, n);
   ck_assert_msg(n == 2 && rows == 30, "%d files, %llu rows of 30", n, (unsigned long long)rows);
   evp__wal_close(w);
   rm_tree(tmpdir);
@@ -2267,18 +2273,10 @@ START_TEST(close_while_a_late_file_waits_for_its_hours_compaction) {
   pthread_join(t, NULL);
   ck_assert_msg(c.e == EVP_OK, "%s", c.err);
   ck_assert_msg(h.compacted == 0, "told: %s", h.error);
-  char names[8][1024], err[512];
+  char names[8][1024];
   int n = list_files(names, 8);
-  uint64_t rows = 0;
-  for (int i = 0; i < n && i < 8; i++) {
-    ck_assert_msg(strstr(names[i], "/part-"), "%s", names[i]);
-    char path[1400 + 8192];
-    snprintf(path, sizeof path, "%s/events/%s", lakedir, names[i]);
-    evp__pq_reader_t *r;
-    ck_assert_msg(evp__pq_reader_open(&r, path, err, sizeof err) == EVP_OK, "%s", err);
-    rows += evp__pq_reader_num_rows(r);
-    evp__pq_reader_close(r);
-  }
+  for (int i = 0; i < n && i < 8; i++) ck_assert_msg(strstr(names[i], "/part-"), "%s", names[i]);
+  uint64_t rows = lake_rows(names, n);
   ck_assert_msg(n == 3 && rows == 30, "%d files, %llu rows of 30", n, (unsigned long long)rows);
   evp__wal_close(w);
   rm_tree(tmpdir);
