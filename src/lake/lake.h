@@ -30,6 +30,9 @@ typedef enum evp__pq_type {
 /* Most nodes on a path from the root to a leaf (groups plus the leaf), so
  * a definition level fits in 4 bits. Deeper schemas are refused at open. */
 #define EVP__PQ_MAX_DEPTH 8
+/* Most schema nodes (groups and leaves) in a file the writer writes and
+ * the reader reads; a table model stays within it (EVP__TABLE_MAX_NODES). */
+#define EVP__PQ_MAX_NODES 1024
 
 /* One node of the schema. A schema is a list of nodes in pre-order: a
  * group (type EVP__PQ_GROUP, nchildren >= 1) is followed by its children,

@@ -75,6 +75,10 @@ void evp__row_builder_free(evp__row_builder_t *rb) {
   free(rb);
 }
 
+/* Every table the model builds fits a lake file. */
+_Static_assert(EVP__TABLE_MAX_NODES <= EVP__PQ_MAX_NODES,
+               "a table may not exceed the file's nodes");
+
 static size_t count_nodes(const evp__column_t *c) {
   size_t n = 1;
   for (size_t k = 0; k < c->nfields; k++) n += count_nodes(&c->fields[k]);

@@ -20,7 +20,7 @@
 #define PQ_LT_TIMESTAMP_UNIT_NANOS 3
 
 /* Bounds that keep a damaged header from asking for absurd memory. */
-#define EVP__PQR_MAX_COLUMNS 1024
+#define EVP__PQR_MAX_COLUMNS EVP__PQ_MAX_NODES
 #define EVP__PQR_MAX_FOOTER ((size_t)64 << 20)
 #define EVP__PQR_MAX_PAGE_BYTES ((size_t)1 << 30)
 #define EVP__PQR_MAX_PAGE_VALUES ((size_t)1 << 22)

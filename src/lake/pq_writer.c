@@ -14,7 +14,7 @@
 /* Rows per data page at most: keeps pages of tiny values (booleans, nulls)
  * from holding millions of rows, which hurts readers' page skipping. */
 #define MAX_PAGE_ROWS 20000
-#define MAX_COLUMNS 1024
+#define MAX_COLUMNS EVP__PQ_MAX_NODES
 /* Values after which a string column's dictionary is judged (see col_store). */
 #define DICT_PROBE 4096
 #define MAX_NAME 255
