@@ -731,8 +731,14 @@ static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_r
  * non-dictionary encoding, which needs nothing beyond the values buffered. */
 static void dict_add(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, const uint8_t *p,
                      size_t n) {
-  uint32_t idx;
-  evp_err_t e = evp__pq_dict_insert(&c->dict, p, n, &idx);
+  uint32_t idx = c->dict_last;
+  evp_err_t e = EVP_OK;
+  /* Runs of one value are common (received_at per request, app_id,
+   * platform, client_id): the previous value's entry, when its bytes are
+   * these, saves the hash and the probe. Same entry the lookup finds. */
+  if (!(idx < c->dict.n && c->dict.len[idx] == n &&
+        (n == 0 || memcmp(c->dict.bytes.p + c->dict.off[idx], p, n) == 0)))
+    e = evp__pq_dict_insert(&c->dict, p, n, &idx);
   int unique = c->nn == DICT_PROBE && c->dict.n > DICT_PROBE - DICT_PROBE / 16;
   if (e || unique || c->dict.n > w->opt.dict_max_entries ||
       c->dict.bytes.len > w->opt.dict_max_bytes) {
@@ -740,6 +746,7 @@ static void dict_add(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, cons
     evp__pq_dict_free(&c->dict);
   } else {
     c->didx[i] = idx;
+    c->dict_last = idx;
   }
 }
 

@@ -66,6 +66,7 @@ typedef struct evp__pq_col {
                      unless no_int_dict: their 8 little-endian bytes are the key) */
   int dict_on;
   evp__pq_dict_t dict;
+  uint32_t dict_last; /* the entry the previous value got (a hint: checked by its bytes) */
   /* running statistics */
   int64_t null_count;
   int have_minmax, nan_seen;

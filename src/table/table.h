@@ -24,6 +24,9 @@
 /* Most struct levels above a field: deeper objects stay JSON text. With the
  * leaf, a path has at most EVP__PQ_MAX_DEPTH (8) nodes in the lake's files. */
 #define EVP__TABLE_MAX_STRUCT_DEPTH 4
+/* Bytes of the longest struct path in a message ("/a/b/c/d/e"), NUL included. */
+#define EVP__TABLE_STRUCT_PATH_MAX \
+  ((EVP__TABLE_MAX_NAME + 1) * (EVP__TABLE_MAX_STRUCT_DEPTH + 1) + 1)
 /* Most schema nodes in the lake's files (data columns plus struct fields
  * at every depth: evp__table_t.nnodes), the most the Parquet writer and
  * reader take (src/lake/pq_writer.c, pq_reader_int.h): a struct that would

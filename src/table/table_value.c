@@ -245,7 +245,7 @@ evp_err_t evp__table_check_struct(const evp__column_t *c, const evp__jmember_t *
   }
   evp__jmember_t stack_m[STACK_FIELDS + 1], *m = stack_m;
   const evp__jmember_t *stack_by[STACK_FIELDS], **by = stack_by;
-  char stack_s[128], *scratch = stack_s, *sub = NULL;
+  char stack_s[128], *scratch = stack_s;
   evp_err_t e = EVP_OK;
   if (c->nfields > STACK_FIELDS &&
       (!(m = malloc((c->nfields + 1) * sizeof *m)) || !(by = malloc(c->nfields * sizeof *by)))) {
@@ -258,17 +258,15 @@ evp_err_t evp__table_check_struct(const evp__column_t *c, const evp__jmember_t *
     const evp__jmember_t *mk = by[k];
     const evp__column_t *f = &c->fields[k];
     if (!mk || mk->type == EVP__JS_NULL) continue;
-    size_t plen = strlen(path);
     if (f->type == EVP__COL_STRUCT) {
-      /* The path grows by one name per level: bounded by the depth limit. */
-      if (!(sub = malloc(plen + f->namelen + 2))) {
-        e = evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "out of memory");
-        break;
-      }
-      snprintf(sub, plen + f->namelen + 2, "%s/%s", path, f->name);
+      /* The path grows by one name per level, within the depth limit;
+       * copied, not formatted: this runs for every event at the door. */
+      char sub[EVP__TABLE_STRUCT_PATH_MAX];
+      size_t plen = strlen(path);
+      memcpy(sub, path, plen);
+      sub[plen] = '/';
+      memcpy(sub + plen + 1, f->name, f->namelen + 1);
       e = evp__table_check_struct(f, mk, sub, reason, errstr, errstr_size);
-      free(sub);
-      sub = NULL;
       continue;
     }
     if (mk->val_escaped && mk->vallen >= sizeof stack_s) { /* unescaping never grows */
@@ -331,8 +329,9 @@ static evp_err_t check_members(const evp__table_t *t, const evp__jmember_t *m, s
       }
     }
     if (t->cols[k].type == EVP__COL_STRUCT && mk->type == EVP__JS_OBJECT) {
-      char path[EVP__TABLE_MAX_NAME + 2];
-      snprintf(path, sizeof path, "/%s", t->cols[k].name);
+      char path[EVP__TABLE_MAX_NAME + 2]; /* copied, not formatted: per event */
+      path[0] = '/';
+      memcpy(path + 1, t->cols[k].name, t->cols[k].namelen + 1);
       if ((e = evp__table_check_struct(&t->cols[k], mk, path, reason, errstr, errstr_size)) !=
           EVP_OK)
         break;
