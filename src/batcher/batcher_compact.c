@@ -18,16 +18,11 @@
 #include "batcher/batcher_int.h"
 #include "lake/lake_compact.h"
 
-#define US_PER_HOUR INT64_C(3600000000)
 /* After its end plus the buffer time, an hour gets no new files unless the
  * lake was failing; this margin covers a flush in progress. */
 #define CLOSE_MARGIN_US INT64_C(60000000)
 /* How often the thread looks whether another hour closed. */
 #define LOOK_EVERY_MS 1000
-
-static int64_t hour_index(int64_t us) {
-  return us >= 0 ? us / US_PER_HOUR : -((-us + US_PER_HOUR - 1) / US_PER_HOUR);
-}
 
 void evp__batcher_write_enter(evp__batcher_t *b, int64_t hour) {
   pthread_mutex_lock(&b->mu);
@@ -46,7 +41,7 @@ void evp__batcher_write_leave(evp__batcher_t *b) {
 /* Compaction's side of the fence; non-zero: stopping, skip the hour. */
 static int fence_begin(void *arg, int64_t hour_start_us) {
   evp__batcher_t *b = arg;
-  int64_t h = hour_index(hour_start_us);
+  int64_t h = evp__batcher_hour_of(hour_start_us);
   pthread_mutex_lock(&b->mu);
   while (b->writing_hour == h && !b->stop) pthread_cond_wait(&b->cv, &b->mu);
   int skip = b->stop;
@@ -92,7 +87,7 @@ static void told(void *arg, const evp__compact_result_t *r, evp_err_t e, const c
 /* Compact the hours that closed since the last look. */
 static void compact_closed(evp__batcher_t *b) {
   int64_t closed = evp__wall_us() - (int64_t)b->buffer_seconds * 1000000 - CLOSE_MARGIN_US;
-  int64_t idx = closed / US_PER_HOUR; /* hours closed before this one's start */
+  int64_t idx = closed / EVP__US_PER_HOUR; /* hours closed before this one's start */
   if (idx == b->compact_scanned) return;
   b->compact_scanned = idx;
   evp__compact_opts_t o;
@@ -110,7 +105,7 @@ static void compact_closed(evp__batcher_t *b) {
   o.hook = b->compact_hook;
   o.hook_arg = b->compact_hook_arg;
   char err[512];
-  evp__lake_compact_closed(&o, idx * US_PER_HOUR, told, b, err, sizeof err);
+  evp__lake_compact_closed(&o, idx * EVP__US_PER_HOUR, told, b, err, sizeof err);
 }
 
 static void *compact_main(void *arg) {

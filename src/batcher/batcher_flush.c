@@ -27,12 +27,6 @@
 #include "lake/lake.h"
 #include "base/files.h"
 
-#define US_PER_HOUR INT64_C(3600000000)
-
-static int64_t hour_of(int64_t us) {
-  return us >= 0 ? us / US_PER_HOUR : -((-us + US_PER_HOUR - 1) / US_PER_HOUR);
-}
-
 typedef struct {
   int64_t hour;
   uint64_t offset;
@@ -250,7 +244,7 @@ static evp_err_t learn_covered(evp__batcher_t *b, const size_t *idx, size_t n, i
 static evp_err_t write_group_fenced(evp__batcher_t *b, const size_t *idx, size_t n, tally_t *t,
                                     char *errstr, size_t errstr_size) {
   int64_t started_us = evp__mono_us();
-  int64_t hour = hour_of(b->buf[idx[0]].received_at_us);
+  int64_t hour = evp__batcher_hour_of(b->buf[idx[0]].received_at_us);
   char dir[4096];
   evp_err_t e = evp__lake_partition_dir(dir, sizeof dir, b->lake_dir, EVP__LAKE_TABLE,
                                         b->buf[idx[0]].received_at_us, errstr, errstr_size);
@@ -321,7 +315,7 @@ undo:
  * meanwhile (batcher_compact.c). */
 static evp_err_t write_group(evp__batcher_t *b, const size_t *idx, size_t n, tally_t *t,
                              char *errstr, size_t errstr_size) {
-  evp__batcher_write_enter(b, hour_of(b->buf[idx[0]].received_at_us));
+  evp__batcher_write_enter(b, evp__batcher_hour_of(b->buf[idx[0]].received_at_us));
   evp_err_t e = write_group_fenced(b, idx, n, t, errstr, errstr_size);
   evp__batcher_write_leave(b);
   return e;
@@ -337,7 +331,7 @@ evp_err_t evp__batcher_flush_buffer(evp__batcher_t *b, char *errstr, size_t errs
     return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "batcher: out of memory");
   }
   for (size_t i = 0; i < b->nbuf; i++)
-    keys[i] = (group_key_t){hour_of(b->buf[i].received_at_us), b->buf[i].offset, i};
+    keys[i] = (group_key_t){evp__batcher_hour_of(b->buf[i].received_at_us), b->buf[i].offset, i};
   qsort(keys, b->nbuf, sizeof *keys, cmp_key);
   for (size_t i = 0; i < b->nbuf; i++) idx[i] = keys[i].i;
   tally_t t = {0};

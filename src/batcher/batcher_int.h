@@ -208,6 +208,14 @@ evp_err_t evp__batcher_write_parts(evp__batcher_t *b, const size_t *idx, size_t 
 void evp__batcher_parts_free(evp__batcher_t *b);
 
 #define EVP__NO_HOUR INT64_MIN
+#define EVP__US_PER_HOUR INT64_C(3600000000)
+/* The hour (hours since the epoch, floored) holding @p us: a partition of
+ * the lake, and the unit the compaction fence works in. Inline: the flush
+ * and the compaction thread both use it, and their files may not call each
+ * other both ways (scripts/check-layers). */
+static inline int64_t evp__batcher_hour_of(int64_t us) {
+  return us >= 0 ? us / EVP__US_PER_HOUR : -((-us + EVP__US_PER_HOUR - 1) / EVP__US_PER_HOUR);
+}
 /* batcher_compact.c: start the compaction thread when compaction is on
  * (it compacts the hours that closed since its last look, then waits a
  * second or for stop); join it after stop was set. */
