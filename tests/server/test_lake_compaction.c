@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -570,12 +572,17 @@ typedef struct {
   char err[256];
 } told_t;
 
+/* on_compacted runs on the batcher's compaction thread. */
+static pthread_mutex_t told_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void on_compacted(void *arg, const evp__batcher_compaction_t *c) {
   told_t *t = arg;
+  pthread_mutex_lock(&told_mu);
   t->n++;
   t->rows += c->rows;
   t->files_out += c->files_out;
   if (c->error) snprintf(t->err, sizeof t->err, "%s", c->error);
+  pthread_mutex_unlock(&told_mu);
 }
 
 /* One batcher run appending @p n events "b-<first..>" in hour @p at. */
@@ -603,6 +610,15 @@ static void batcher_run(int compact, int64_t at, int first, int n, told_t *t) {
     size_t len = strlen(ev);
     ck_assert_int_eq(evp__wal_append(w, "c", at + i, &e, &len, 1, err, sizeof err), EVP_OK);
     ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK); /* one file per event */
+  }
+  /* Compaction runs on its own thread and a close cuts it short: wait for
+   * it to be told (up to 30 s) before closing. */
+  for (int waited = 0; compact && waited < 3000; waited++) {
+    pthread_mutex_lock(&told_mu);
+    int told = t->n > 0;
+    pthread_mutex_unlock(&told_mu);
+    if (told) break;
+    poll(NULL, 0, 10);
   }
   ck_assert_msg(evp__batcher_close(b, err, sizeof err) == EVP_OK, "%s", err);
   evp__wal_close(w);
