@@ -210,12 +210,6 @@ evp_err_t evp__pq_dba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64
   return EVP_OK;
 }
 
-int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
-  size_t n = la < lb ? la : lb;
-  int r = n ? memcmp(a, b, n) : 0;
-  return r < 0 || (r == 0 && la < lb);
-}
-
 int evp__pq_utf8_valid(const uint8_t *s, size_t n) { return evp__utf8_valid((const char *)s, n); }
 
 static evp_err_t dict_rehash(evp__pq_dict_t *d, size_t nslots) {

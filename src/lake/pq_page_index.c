@@ -25,7 +25,7 @@ static void put_le64(uint8_t *p, uint64_t v) {
 /* Bounds of the page's values as PLAIN bytes (the chunk statistics' rules:
  * a NaN or a string longer than EVP__PQ_STATS_MAX leaves the whole chunk
  * without a ColumnIndex, since every page must have bounds). */
-static void page_bounds(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, evp__pq_page_meta_t *pg,
+static void page_bounds(evp__pq_col_t *c, evp__pq_chunk_meta_t *m, evp__pq_page_meta_t *pg,
                         size_t v0, size_t v1) {
   switch (c->spec.type) {
   case EVP__PQ_INT64:
@@ -77,30 +77,29 @@ static void page_bounds(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, evp__pq
   case EVP__PQ_STRING: {
     const uint8_t *pmin = NULL, *pmax = NULL;
     size_t ln = 0, lx = 0;
-    uint32_t imin = 0, imax = 0;
+    int found = 0;
     for (size_t v = v0; v < v1; v++) {
       const uint8_t *p;
       size_t l;
       if (c->dict_on) {
         uint32_t k = c->didx[v];
-        /* repeated indices (the common case) cost no comparison */
-        if (v > v0 && (k == imin || k == imax)) continue;
+        if (c->seen[k] == c->seen_gen) continue; /* compared already on this page */
+        c->seen[k] = c->seen_gen;
         p = c->dict.bytes.p + c->dict.off[k];
         l = c->dict.len[k];
       } else {
         p = c->sbytes.p + c->soff[v];
         l = (size_t)(c->soff[v + 1] - c->soff[v]);
       }
-      if (v == v0 || evp__pq_bytes_less(p, l, pmin, ln)) {
+      if (!found || evp__pq_bytes_less(p, l, pmin, ln)) {
         pmin = p;
         ln = l;
-        if (c->dict_on) imin = c->didx[v];
       }
-      if (v == v0 || evp__pq_bytes_less(pmax, lx, p, l)) {
+      if (!found || evp__pq_bytes_less(pmax, lx, p, l)) {
         pmax = p;
         lx = l;
-        if (c->dict_on) imax = c->didx[v];
       }
+      found = 1;
     }
     if (ln > EVP__PQ_STATS_MAX || lx > EVP__PQ_STATS_MAX) {
       m->no_column_index = 1;
@@ -116,8 +115,26 @@ static void page_bounds(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, evp__pq
   }
 }
 
-evp_err_t evp__pq_page_note(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, int64_t offset,
-                            int64_t size, size_t r0, size_t r1, size_t v0, size_t v1) {
+/* A new page generation for c->seen, with room for every dictionary entry. */
+static evp_err_t seen_next_page(evp__pq_col_t *c) {
+  if (c->cap_seen < c->dict.n) {
+    size_t cap = c->cap_seen ? c->cap_seen : 64;
+    while (cap < c->dict.n) cap *= 2;
+    uint32_t *s = realloc(c->seen, cap * sizeof *s);
+    if (!s) return EVP_ERR_NOMEM;
+    memset(s + c->cap_seen, 0, (cap - c->cap_seen) * sizeof *s); /* 0: never seen */
+    c->seen = s;
+    c->cap_seen = cap;
+  }
+  if (++c->seen_gen == 0) { /* wrapped: forget every mark */
+    memset(c->seen, 0, c->cap_seen * sizeof *c->seen);
+    c->seen_gen = 1;
+  }
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_page_note(evp__pq_col_t *c, evp__pq_chunk_meta_t *m, int64_t offset, int64_t size,
+                            size_t r0, size_t r1, size_t v0, size_t v1) {
   if (m->npages == m->cap_pages) {
     size_t cap = m->cap_pages ? m->cap_pages * 2 : 8;
     evp__pq_page_meta_t *p = realloc(m->pages, cap * sizeof *p);
@@ -125,6 +142,8 @@ evp_err_t evp__pq_page_note(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, int
     m->pages = p;
     m->cap_pages = cap;
   }
+  if (c->spec.type == EVP__PQ_STRING && c->dict_on && seen_next_page(c) != EVP_OK)
+    return EVP_ERR_NOMEM;
   evp__pq_page_meta_t *pg = &m->pages[m->npages++];
   pg->offset = offset;
   pg->size = (int32_t)size;

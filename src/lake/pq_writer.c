@@ -69,6 +69,7 @@ static void col_free(evp__pq_col_t *c) {
   free(c->bools);
   free(c->soff);
   free(c->didx);
+  free(c->seen);
   evp__buf_free(&c->sbytes);
   evp__pq_dict_free(&c->dict);
 }
@@ -535,7 +536,24 @@ static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
     const uint8_t *pmin = NULL, *pmax = NULL;
     size_t ln = 0, lx = 0;
     int found = 0;
-    size_t count = c->dict_on ? c->dict.n : c->nn;
+    if (!c->dict_on && m->npages && !m->no_column_index) {
+      /* Every value's page has exact bounds: the chunk's are among them,
+       * found without comparing each value a second time. */
+      for (size_t k = 0; k < m->npages; k++) {
+        const evp__pq_page_meta_t *pg = &m->pages[k];
+        if (pg->all_null) continue;
+        if (!found || evp__pq_bytes_less(pg->min, pg->min_len, pmin, ln)) {
+          pmin = pg->min;
+          ln = pg->min_len;
+        }
+        if (!found || evp__pq_bytes_less(pmax, lx, pg->max, pg->max_len)) {
+          pmax = pg->max;
+          lx = pg->max_len;
+        }
+        found = 1;
+      }
+    }
+    size_t count = found ? 0 : c->dict_on ? c->dict.n : c->nn;
     for (size_t k = 0; k < count; k++) {
       const uint8_t *p;
       size_t l;
@@ -737,7 +755,7 @@ static void dict_add(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, cons
    * platform, client_id): the previous value's entry, when its bytes are
    * these, saves the hash and the probe. Same entry the lookup finds. */
   if (!(idx < c->dict.n && c->dict.len[idx] == n &&
-        (n == 0 || memcmp(c->dict.bytes.p + c->dict.off[idx], p, n) == 0)))
+        (n == 0 || evp__bytes_eq(c->dict.bytes.p + c->dict.off[idx], p, n))))
     e = evp__pq_dict_insert(&c->dict, p, n, &idx);
   int unique = c->nn == DICT_PROBE && c->dict.n > DICT_PROBE - DICT_PROBE / 16;
   if (e || unique || c->dict.n > w->opt.dict_max_entries ||

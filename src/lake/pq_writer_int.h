@@ -67,6 +67,11 @@ typedef struct evp__pq_col {
   int dict_on;
   evp__pq_dict_t dict;
   uint32_t dict_last; /* the entry the previous value got (a hint: checked by its bytes) */
+  /* page index of a dictionary column: per entry, the last page (seen_gen)
+   * whose bounds compared it, so each distinct value is compared once a page */
+  uint32_t *seen;
+  size_t cap_seen;
+  uint32_t seen_gen;
   /* running statistics */
   int64_t null_count;
   int have_minmax, nan_seen;
@@ -102,8 +107,8 @@ struct evp__pq_writer {
 
 /* Page index (pq_page_index.c). Record data page [r0, r1) of rows holding
  * values [v0, v1) of @p c, written at @p offset with @p size bytes. */
-evp_err_t evp__pq_page_note(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m, int64_t offset,
-                            int64_t size, size_t r0, size_t r1, size_t v0, size_t v1);
+evp_err_t evp__pq_page_note(evp__pq_col_t *c, evp__pq_chunk_meta_t *m, int64_t offset, int64_t size,
+                            size_t r0, size_t r1, size_t v0, size_t v1);
 /* Write every chunk's ColumnIndex, then every OffsetIndex, at the file's
  * current end (before the footer), and note their places in the chunks. */
 evp_err_t evp__pq_page_index_write(evp__pq_writer_t *w, char *errstr, size_t errstr_size);
