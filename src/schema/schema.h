@@ -31,6 +31,13 @@ int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, c
  * else is filled), EVP_ERR_STATE outside such a callback. */
 evp_err_t evp__schema_each_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
                                    size_t *count);
+/* After evp__schema_validate_each parsed its document (it returned 0 or 1,
+ * and @p c was not used since): the document's own top-level members, read
+ * off that parse as evp__schema_each_members reads an element's, so the
+ * caller need not scan the whole body again for a member beside the array.
+ * EVP_ERR_STATE when there is no such parse. */
+evp_err_t evp__schema_doc_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
+                                  size_t *count);
 
 /* Parse a schema document with cJSON, refusing trailing garbage and text
  * that is not UTF-8. cJSON's strings end at their first NUL, so a "\u0000"

@@ -58,6 +58,7 @@ struct evp_schema_ctx_s {
    * none is), so the callback can read its members off this parse */
   const evp__jv *each_cur;
   const char *each_doc;
+  const char *parsed_doc; /* text of the object in doc after validate_each, else NULL */
 };
 
 /* ------------------------------------------------------------ context */
@@ -725,6 +726,7 @@ evp_err_t evp_schema_validate(const evp_schema_t *schema, evp_schema_ctx_t *c, c
     hard_err(c, EVP_ERR_TOO_LARGE, "", "limit", msg);
     return c->hard;
   }
+  c->parsed_doc = NULL;
   evp_err_t rc = evp__json_parse(&c->doc, json ? json : "", len, c->max_depth);
   if (rc) {
     if (rc == EVP_ERR_NOMEM) return rc;
@@ -751,11 +753,13 @@ int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, c
                               void *opaque) {
   if (!schema || !c || !doc || !key) return -1;
   size_t klen = strlen(key);
+  c->parsed_doc = NULL;
   evp_err_t rc = evp__json_parse(&c->doc, doc, len, c->max_depth + 2);
   if (rc == EVP_ERR_NOMEM) return -2;
   if (rc) return -1;
   const evp__jv *root = c->doc.v;
   if (root->type != EVP__J_OBJ || root->len > max_members) return -1;
+  c->parsed_doc = doc;
   const evp__jv *arr = NULL, *k = root + 1;
   for (uint32_t i = 0; i < root->len; i++) {
     const evp__jv *val = k + 1;
@@ -804,13 +808,11 @@ static size_t number_len(const char *p) {
   return n;
 }
 
-evp_err_t evp__schema_each_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
-                                   size_t *count) {
-  const evp__jv *x = c ? c->each_cur : NULL;
-  if (!x) return EVP_ERR_STATE;
+/* The members of object @p x of the parse of @p doc (the two calls below). */
+static evp_err_t members_of(const evp__jv *x, const char *doc, evp__jmember_t *m, size_t max_m,
+                            size_t *count) {
   *count = x->len;
   if (x->len > max_m) return EVP_ERR_TOO_LARGE;
-  const char *doc = c->each_doc;
   const evp__jv *k = x + 1;
   for (uint32_t i = 0; i < x->len; i++) {
     const evp__jv *v = k + 1;
@@ -853,4 +855,16 @@ evp_err_t evp__schema_each_members(const evp_schema_ctx_t *c, evp__jmember_t *m,
     k = v + v->skip;
   }
   return EVP_OK;
+}
+
+evp_err_t evp__schema_each_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
+                                   size_t *count) {
+  if (!c || !c->each_cur) return EVP_ERR_STATE;
+  return members_of(c->each_cur, c->each_doc, m, max_m, count);
+}
+
+evp_err_t evp__schema_doc_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
+                                  size_t *count) {
+  if (!c || !c->parsed_doc) return EVP_ERR_STATE;
+  return members_of(c->doc.v, c->parsed_doc, m, max_m, count);
 }

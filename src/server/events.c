@@ -235,20 +235,28 @@ static evp_err_t render(const evp__events_result_t *res, evp__http_resp_t *resp)
 
 /* The "sent_at" member among the body's members @p m (see sent_at_us in
  * server.h). */
+/* Longest sent_at read, in characters once unescaped: an RFC 3339 date-time
+ * with a sane fraction is at most 35; one path sees the member decoded (the
+ * one-pass parse), the other raw, and both apply this to the decoded text. */
+#define SENT_AT_MAX 63
+
 static int64_t sent_at_of(const evp__jmember_t *m, size_t cnt) {
   for (size_t i = 0; i < cnt; i++) {
     if (!evp__json_key_eq(&m[i], "sent_at", 7)) continue;
-    char buf[64]; /* an RFC 3339 date-time; longer ones have a long fraction */
+    if (m[i].type != EVP__JS_STRING) return EVP__EVENTS_NO_SENT_AT;
+    char stack[SENT_AT_MAX + 1], *buf = stack;
     const char *s = m[i].val;
     size_t n = m[i].vallen;
     int64_t us;
-    if (m[i].type != EVP__JS_STRING || (m[i].val_escaped && n >= sizeof buf))
-      return EVP__EVENTS_NO_SENT_AT;
-    if (m[i].val_escaped) {
+    if (m[i].val_escaped) { /* unescaping never grows; a long raw text may shrink a lot */
+      if (n > SENT_AT_MAX && !(buf = malloc(n + 1))) return EVP__EVENTS_NO_SENT_AT;
       n = evp__json_unescape(m[i].val, m[i].vallen, buf);
       s = buf;
     }
-    return evp__rfc3339_to_us(s, n, &us) == 0 ? us : EVP__EVENTS_NO_SENT_AT;
+    int64_t r =
+        n <= SENT_AT_MAX && evp__rfc3339_to_us(s, n, &us) == 0 ? us : EVP__EVENTS_NO_SENT_AT;
+    if (buf != stack) free(buf);
+    return r;
   }
   return EVP__EVENTS_NO_SENT_AT;
 }
@@ -275,14 +283,13 @@ evp_err_t evp__events_handle(const evp__events_cfg_t *cfg, evp_schema_ctx_t *ctx
     int r = evp__schema_validate_each(cfg->schema, ctx, req->body, req->body_len, "events",
                                       BODY_MEMBERS, judge, &w);
     if (r == 0) {
-      /* The body was checked by the parse: the trusted scan finds its
-       * members (at most BODY_MEMBERS) without checking it again. */
+      /* The body's members (at most BODY_MEMBERS) come off the same parse:
+       * scanning the body again to find sent_at would read every event. */
       evp__jmember_t m[BODY_MEMBERS];
       size_t cnt = 0;
-      res->sent_at_us =
-          evp__json_scan_object_trusted(req->body, req->body_len, m, BODY_MEMBERS, &cnt) == EVP_OK
-              ? sent_at_of(m, cnt)
-              : EVP__EVENTS_NO_SENT_AT;
+      res->sent_at_us = evp__schema_doc_members(ctx, m, BODY_MEMBERS, &cnt) == EVP_OK
+                            ? sent_at_of(m, cnt)
+                            : EVP__EVENTS_NO_SENT_AT;
       evp_err_t e = render(res, resp);
       if (e != EVP_OK) evp__events_result_free(res);
       return e;

@@ -1585,6 +1585,14 @@ START_TEST(events_sent_at) {
        "123456789012345678901234567890123456789012345678Z\","
        "\"events\":[" EV1 "]}",
        1},
+      /* past 63 characters unescaped, escaped or not; up to 63, read */
+      {"{\"sent_at\":\"2024-05-01T12:00:00."
+       "123456789012345678901234567890123456789012345678Z\","
+       "\"events\":[" EV1 "]}",
+       1},
+      {"{\"sent_at\":\"\\u0032\\u0030\\u0032\\u0034\\u002d\\u0030\\u0035\\u002d"
+       "\\u0030\\u0031\\u0054\\u0031\\u0032:00:00.123Z\",\"events\":[" EV1 "]}",
+       0},
       /* far future is a date-time: what it is worth is the lake's call */
       {"{\"sent_at\":\"9999-12-31T23:59:59Z\",\"events\":[" EV1 "]}", 2},
   };

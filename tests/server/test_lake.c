@@ -216,6 +216,34 @@ START_TEST(utf8_validation) {
 }
 END_TEST
 
+/* String order for statistics and the page index is memcmp's, then the
+ * shorter first: for every length, a difference at every position (bytes
+ * above 0x7f included: unsigned), and a prefix of the other. */
+static int bytes_less_ref(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
+  size_t n = la < lb ? la : lb;
+  int r = n ? memcmp(a, b, n) : 0;
+  return r < 0 || (r == 0 && la < lb);
+}
+
+START_TEST(string_order_is_memcmp_order) {
+  uint8_t a[48], b[48];
+  const uint8_t deltas[] = {1, 0x7f, 0x80, 0xff};
+  for (size_t n = 0; n <= 40; n++) {
+    for (size_t i = 0; i < sizeof a; i++) a[i] = b[i] = (uint8_t)(i * 37 + 11);
+    for (size_t m = 0; m <= n + 2; m++) /* prefixes, equal, longer */
+      ck_assert_int_eq(evp__pq_bytes_less(a, n, b, m), bytes_less_ref(a, n, b, m));
+    for (size_t pos = 0; pos < n; pos++)
+      for (size_t d = 0; d < sizeof deltas; d++) {
+        b[pos] = (uint8_t)(a[pos] + deltas[d]);
+        ck_assert_msg(evp__pq_bytes_less(a, n, b, n) == bytes_less_ref(a, n, b, n) &&
+                          evp__pq_bytes_less(b, n, a, n) == bytes_less_ref(b, n, a, n),
+                      "n %zu pos %zu delta %u", n, pos, deltas[d]);
+        b[pos] = a[pos];
+      }
+  }
+}
+END_TEST
+
 START_TEST(dictionary_dedups_in_order) {
   evp__pq_dict_t d = {0};
   uint32_t idx;
@@ -727,6 +755,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, rle_round_trips_random_sequences);
   tcase_add_test(tc, plain_bool_and_bit_width);
   tcase_add_test(tc, utf8_validation);
+  tcase_add_test(tc, string_order_is_memcmp_order);
   tcase_add_test(tc, dictionary_dedups_in_order);
   suite_add_tcase(s, tc);
   TCase *tw = tcase_create("writer");
