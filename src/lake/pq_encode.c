@@ -273,6 +273,64 @@ evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uin
   return EVP_OK;
 }
 
+/* Keys are held as their little-endian bytes; compared and hashed as those
+ * 8 bytes loaded natively, which is the same on every machine's own terms. */
+static uint64_t u64_key_at(const evp__pq_dict_t *d, size_t k) {
+  uint64_t v;
+  memcpy(&v, d->bytes.p + 8 * k, 8);
+  return v;
+}
+
+static size_t u64_slot(uint64_t k, size_t nslots) {
+  return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 32) & (nslots - 1); /* Fibonacci hashing */
+}
+
+static evp_err_t u64_rehash(evp__pq_dict_t *d, size_t nslots) {
+  uint32_t *slots = calloc(nslots, sizeof *slots);
+  if (!slots) return EVP_ERR_NOMEM;
+  for (size_t i = 0; i < d->n; i++) {
+    size_t s = u64_slot(u64_key_at(d, i), nslots);
+    while (slots[s]) s = (s + 1) & (nslots - 1);
+    slots[s] = (uint32_t)i + 1;
+  }
+  free(d->slots);
+  d->slots = slots;
+  d->nslots = nslots;
+  return EVP_OK;
+}
+
+evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx) {
+  if (d->n >= UINT32_MAX - 1) return EVP_ERR_TOO_LARGE;
+  uint8_t le[8];
+  for (int b = 0; b < 8; b++) le[b] = (uint8_t)(key >> (8 * b));
+  uint64_t k;
+  memcpy(&k, le, 8);
+  if (d->nslots) {
+    size_t s = u64_slot(k, d->nslots);
+    while (d->slots[s]) {
+      uint32_t e = d->slots[s] - 1;
+      if (u64_key_at(d, e) == k) {
+        *idx = e;
+        return EVP_OK;
+      }
+      s = (s + 1) & (d->nslots - 1);
+    }
+  }
+  /* New entry: make room first so a failure changes nothing. */
+  evp_err_t e = evp__buf_reserve(&d->bytes, 8);
+  if (e) return e;
+  if ((d->n + 1) * 2 > d->nslots) { /* load factor <= 1/2 */
+    e = u64_rehash(d, d->nslots ? d->nslots * 2 : 128);
+    if (e) return e;
+  }
+  evp__buf_raw(&d->bytes, le, 8);
+  size_t s = u64_slot(k, d->nslots);
+  while (d->slots[s]) s = (s + 1) & (d->nslots - 1);
+  d->slots[s] = (uint32_t)d->n + 1;
+  *idx = (uint32_t)d->n++;
+  return EVP_OK;
+}
+
 size_t evp__pq_dict_bytes(const evp__pq_dict_t *d) {
   return d->bytes.len + d->n * (sizeof(uint64_t) + 2 * sizeof(uint32_t)) +
          d->nslots * sizeof(uint32_t);

@@ -84,6 +84,13 @@ typedef struct evp__pq_dict {
 /* Index of the entry equal to @p p[0..n), inserting it when new.
  * EVP_ERR_NOMEM leaves the dictionary unchanged. */
 evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uint32_t *idx);
+/* The same for an INT64/TIMESTAMP column, whose keys are 8 bytes: entry i
+ * is bytes.p[8i .. 8i+8), @p key little-endian (so the bytes are the PLAIN
+ * dictionary page), and off/len/hash stay unused. One multiply for the hash
+ * and one 8-byte compare per probe, where the byte-string table takes a
+ * general hash, three side arrays and a byte compare. A dictionary takes
+ * only one of the two kinds of insert. */
+evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx);
 /* Memory held by the dictionary's entries (bytes + per-entry overhead). */
 size_t evp__pq_dict_bytes(const evp__pq_dict_t *d);
 void evp__pq_dict_clear(evp__pq_dict_t *d); /* empty, keep allocations */

@@ -743,20 +743,13 @@ static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_r
   return EVP_OK;
 }
 
-/* Add value @p i (key p[0..n)) to the column's dictionary. Too big, out of
- * memory, or near-unique (ids: after DICT_PROBE values almost all distinct,
- * a dictionary cannot pay for itself): this chunk falls back to its
- * non-dictionary encoding, which needs nothing beyond the values buffered. */
-static void dict_add(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, const uint8_t *p,
-                     size_t n) {
-  uint32_t idx = c->dict_last;
-  evp_err_t e = EVP_OK;
-  /* Runs of one value are common (received_at per request, app_id,
-   * platform, client_id): the previous value's entry, when its bytes are
-   * these, saves the hash and the probe. Same entry the lookup finds. */
-  if (!(idx < c->dict.n && c->dict.len[idx] == n &&
-        (n == 0 || evp__bytes_eq(c->dict.bytes.p + c->dict.off[idx], p, n))))
-    e = evp__pq_dict_insert(&c->dict, p, n, &idx);
+/* After value @p i's lookup (entry @p idx, or the failure @p e): too big,
+ * out of memory, or near-unique (ids: after DICT_PROBE values almost all
+ * distinct, a dictionary cannot pay for itself), this chunk falls back to
+ * its non-dictionary encoding, which needs nothing beyond the values
+ * buffered. */
+static void dict_note(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, uint32_t idx,
+                      evp_err_t e) {
   int unique = c->nn == DICT_PROBE && c->dict.n > DICT_PROBE - DICT_PROBE / 16;
   if (e || unique || c->dict.n > w->opt.dict_max_entries ||
       c->dict.bytes.len > w->opt.dict_max_bytes) {
@@ -766,6 +759,30 @@ static void dict_add(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, cons
     c->didx[i] = idx;
     c->dict_last = idx;
   }
+}
+
+/* Add string value @p i (p[0..n)) to the column's dictionary. */
+static void dict_add(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, const uint8_t *p,
+                     size_t n) {
+  uint32_t idx = c->dict_last;
+  evp_err_t e = EVP_OK;
+  /* Runs of one value are common (app_id, platform, client_id): the
+   * previous value's entry, when its bytes are these, saves the hash and
+   * the probe. Same entry the lookup finds. */
+  if (!(idx < c->dict.n && c->dict.len[idx] == n &&
+        (n == 0 || evp__bytes_eq(c->dict.bytes.p + c->dict.off[idx], p, n))))
+    e = evp__pq_dict_insert(&c->dict, p, n, &idx);
+  dict_note(w, c, i, idx, e);
+}
+
+/* The same for integer value @p i (received_at comes in runs, one per
+ * request: the previous value, when equal, has the entry). */
+static void dict_add_u64(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i) {
+  uint32_t idx = c->dict_last;
+  evp_err_t e = EVP_OK;
+  if (!(i > 0 && idx < c->dict.n && c->fixed[i - 1] == c->fixed[i]))
+    e = evp__pq_dict_insert_u64(&c->dict, c->fixed[i], &idx);
+  dict_note(w, c, i, idx, e);
 }
 
 /* Store a validated value of definition level @p def (the value is present
@@ -789,11 +806,7 @@ static size_t col_store(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t row,
     if (first || v->v.i64 < c->imin) c->imin = v->v.i64;
     if (first || v->v.i64 > c->imax) c->imax = v->v.i64;
     c->have_minmax = 1;
-    if (c->dict_on) {
-      uint8_t key[8];
-      for (int b = 0; b < 8; b++) key[b] = (uint8_t)(c->fixed[i] >> (8 * b));
-      dict_add(w, c, i, key, 8);
-    }
+    if (c->dict_on) dict_add_u64(w, c, i);
     return cost + 8;
   case EVP__PQ_DOUBLE: {
     double d = v->v.f64;

@@ -264,6 +264,38 @@ START_TEST(dictionary_dedups_in_order) {
 }
 END_TEST
 
+/* The 8-byte-key dictionary: entries in first-seen order through several
+ * growths, keys that collide in the low bits (multiples of 2^32, negative
+ * numbers), and its bytes are the keys little-endian: the PLAIN page. */
+START_TEST(integer_dictionary_dedups_in_order) {
+  evp__pq_dict_t d = {0};
+  uint32_t idx;
+  uint64_t keys[3000];
+  for (size_t i = 0; i < 3000; i++)
+    keys[i] = i % 3 == 0   ? (uint64_t)i << 32
+              : i % 3 == 1 ? (uint64_t)-(int64_t)i
+                           : (uint64_t)i * 1000000u;
+  for (int round = 0; round < 2; round++)
+    for (size_t i = 0; i < 3000; i++) {
+      ck_assert_int_eq(evp__pq_dict_insert_u64(&d, keys[i], &idx), EVP_OK);
+      ck_assert_uint_eq(idx, (uint32_t)i);
+    }
+  ck_assert_uint_eq(d.n, 3000);
+  ck_assert_uint_eq(d.bytes.len, 3000 * 8);
+  for (size_t i = 0; i < 3000; i++)
+    for (int b = 0; b < 8; b++)
+      ck_assert_uint_eq(d.bytes.p[8 * i + (size_t)b], (uint8_t)(keys[i] >> (8 * b)));
+  evp__pq_dict_clear(&d);
+  ck_assert_int_eq(evp__pq_dict_insert_u64(&d, keys[7], &idx), EVP_OK);
+  ck_assert_uint_eq(idx, 0);
+  ck_assert_int_eq(evp__pq_dict_insert_u64(&d, 0, &idx), EVP_OK);
+  ck_assert_uint_eq(idx, 1);
+  ck_assert_int_eq(evp__pq_dict_insert_u64(&d, keys[7], &idx), EVP_OK);
+  ck_assert_uint_eq(idx, 0);
+  evp__pq_dict_free(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------------ writer */
 
 static char tmpdir[256];
@@ -756,6 +788,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, plain_bool_and_bit_width);
   tcase_add_test(tc, utf8_validation);
   tcase_add_test(tc, string_order_is_memcmp_order);
+  tcase_add_test(tc, integer_dictionary_dedups_in_order);
   tcase_add_test(tc, dictionary_dedups_in_order);
   suite_add_tcase(s, tc);
   TCase *tw = tcase_create("writer");
