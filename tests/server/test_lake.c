@@ -273,7 +273,7 @@ START_TEST(integer_dictionary_dedups_in_order) {
   uint64_t keys[3000];
   for (size_t i = 0; i < 3000; i++)
     keys[i] = i % 3 == 0   ? (uint64_t)i << 32
-              : i % 3 == 1 ? (uint64_t)-(int64_t)i
+              : i % 3 == 1 ? (uint64_t) - (int64_t)i
                            : (uint64_t)i * 1000000u;
   for (int round = 0; round < 2; round++)
     for (size_t i = 0; i < 3000; i++) {
