@@ -212,13 +212,20 @@ evp_err_t evp__pq_dba_encode(evp__buf_t *out, const uint8_t *bytes, const uint64
 
 int evp__pq_utf8_valid(const uint8_t *s, size_t n) { return evp__utf8_valid((const char *)s, n); }
 
-static evp_err_t dict_rehash(evp__pq_dict_t *d, size_t nslots) {
-  uint32_t *slots = calloc(nslots, sizeof *slots);
+#define SLOT(h, i) ((uint64_t)(h) << 32 | ((uint64_t)(i) + 1))
+#define SLOT_INDEX(x) ((uint32_t)(x)-1)
+#define SLOT_HASH(x) ((uint32_t)((x) >> 32))
+
+/* A table of @p nslots slots holding every entry, each hash @p hash_of. */
+static evp_err_t rehash(evp__pq_dict_t *d, size_t nslots,
+                        uint32_t (*hash_of)(const evp__pq_dict_t *d, size_t i)) {
+  uint64_t *slots = calloc(nslots, sizeof *slots);
   if (!slots) return EVP_ERR_NOMEM;
   for (size_t i = 0; i < d->n; i++) {
-    size_t s = d->hash[i] & (nslots - 1);
+    uint32_t h = hash_of(d, i);
+    size_t s = h & (nslots - 1);
     while (slots[s]) s = (s + 1) & (nslots - 1);
-    slots[s] = (uint32_t)i + 1;
+    slots[s] = SLOT(h, i);
   }
   free(d->slots);
   d->slots = slots;
@@ -226,48 +233,44 @@ static evp_err_t dict_rehash(evp__pq_dict_t *d, size_t nslots) {
   return EVP_OK;
 }
 
+static uint32_t bytes_hash_of(const evp__pq_dict_t *d, size_t i) { return d->ent[i].hash; }
+
 evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uint32_t *idx) {
   if (n > UINT32_MAX || d->n >= UINT32_MAX - 1) return EVP_ERR_TOO_LARGE;
   uint32_t h = evp__hash32(p, n);
   if (d->nslots) {
     size_t s = h & (d->nslots - 1);
-    while (d->slots[s]) {
-      uint32_t k = d->slots[s] - 1;
-      if (d->hash[k] == h && d->len[k] == n && evp__bytes_eq(d->bytes.p + d->off[k], p, n)) {
-        *idx = k;
+    for (uint64_t x; (x = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1)) {
+      if (SLOT_HASH(x) != h) continue;
+      const evp__pq_dict_entry_t *en = &d->ent[SLOT_INDEX(x)];
+      if (en->len == n && evp__bytes_eq(d->bytes.p + en->off, p, n)) {
+        *idx = SLOT_INDEX(x);
         return EVP_OK;
       }
-      s = (s + 1) & (d->nslots - 1);
     }
   }
   /* New entry: grow every array first so a failure changes nothing. */
   if (d->n == d->cap) {
     size_t cap = d->cap ? d->cap * 2 : 64;
-    uint64_t *off = realloc(d->off, cap * sizeof *off);
-    if (!off) return EVP_ERR_NOMEM;
-    d->off = off;
-    uint32_t *len = realloc(d->len, cap * sizeof *len);
-    if (!len) return EVP_ERR_NOMEM;
-    d->len = len;
-    uint32_t *hash = realloc(d->hash, cap * sizeof *hash);
-    if (!hash) return EVP_ERR_NOMEM;
-    d->hash = hash;
+    evp__pq_dict_entry_t *ent = realloc(d->ent, cap * sizeof *ent);
+    if (!ent) return EVP_ERR_NOMEM;
+    d->ent = ent;
     d->cap = cap;
   }
   evp_err_t e = evp__buf_reserve(&d->bytes, n);
   if (e) return e;
   if ((d->n + 1) * 2 > d->nslots) { /* load factor <= 1/2 */
-    e = dict_rehash(d, d->nslots ? d->nslots * 2 : 128);
+    e = rehash(d, d->nslots ? d->nslots * 2 : 128, bytes_hash_of);
     if (e) return e;
   }
   uint32_t k = (uint32_t)d->n;
-  d->off[k] = d->bytes.len;
-  d->len[k] = (uint32_t)n;
-  d->hash[k] = h;
+  d->ent[k].off = d->bytes.len;
+  d->ent[k].len = (uint32_t)n;
+  d->ent[k].hash = h;
   evp__buf_raw(&d->bytes, p, n);
   size_t s = h & (d->nslots - 1);
   while (d->slots[s]) s = (s + 1) & (d->nslots - 1);
-  d->slots[s] = k + 1;
+  d->slots[s] = SLOT(h, k);
   d->n++;
   *idx = k;
   return EVP_OK;
@@ -281,22 +284,12 @@ static uint64_t u64_key_at(const evp__pq_dict_t *d, size_t k) {
   return v;
 }
 
-static size_t u64_slot(uint64_t k, size_t nslots) {
-  return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 32) & (nslots - 1); /* Fibonacci hashing */
+static uint32_t u64_hash(uint64_t k) {
+  return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 32); /* Fibonacci hashing */
 }
 
-static evp_err_t u64_rehash(evp__pq_dict_t *d, size_t nslots) {
-  uint32_t *slots = calloc(nslots, sizeof *slots);
-  if (!slots) return EVP_ERR_NOMEM;
-  for (size_t i = 0; i < d->n; i++) {
-    size_t s = u64_slot(u64_key_at(d, i), nslots);
-    while (slots[s]) s = (s + 1) & (nslots - 1);
-    slots[s] = (uint32_t)i + 1;
-  }
-  free(d->slots);
-  d->slots = slots;
-  d->nslots = nslots;
-  return EVP_OK;
+static uint32_t u64_hash_of(const evp__pq_dict_t *d, size_t i) {
+  return u64_hash(u64_key_at(d, i));
 }
 
 evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx) {
@@ -305,35 +298,32 @@ evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx
   for (int b = 0; b < 8; b++) le[b] = (uint8_t)(key >> (8 * b));
   uint64_t k;
   memcpy(&k, le, 8);
+  uint32_t h = u64_hash(k);
   if (d->nslots) {
-    size_t s = u64_slot(k, d->nslots);
-    while (d->slots[s]) {
-      uint32_t e = d->slots[s] - 1;
-      if (u64_key_at(d, e) == k) {
-        *idx = e;
+    size_t s = h & (d->nslots - 1);
+    for (uint64_t x; (x = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1))
+      if (SLOT_HASH(x) == h && u64_key_at(d, SLOT_INDEX(x)) == k) {
+        *idx = SLOT_INDEX(x);
         return EVP_OK;
       }
-      s = (s + 1) & (d->nslots - 1);
-    }
   }
   /* New entry: make room first so a failure changes nothing. */
   evp_err_t e = evp__buf_reserve(&d->bytes, 8);
   if (e) return e;
   if ((d->n + 1) * 2 > d->nslots) { /* load factor <= 1/2 */
-    e = u64_rehash(d, d->nslots ? d->nslots * 2 : 128);
+    e = rehash(d, d->nslots ? d->nslots * 2 : 128, u64_hash_of);
     if (e) return e;
   }
   evp__buf_raw(&d->bytes, le, 8);
-  size_t s = u64_slot(k, d->nslots);
+  size_t s = h & (d->nslots - 1);
   while (d->slots[s]) s = (s + 1) & (d->nslots - 1);
-  d->slots[s] = (uint32_t)d->n + 1;
+  d->slots[s] = SLOT(h, d->n);
   *idx = (uint32_t)d->n++;
   return EVP_OK;
 }
 
 size_t evp__pq_dict_bytes(const evp__pq_dict_t *d) {
-  return d->bytes.len + d->n * (sizeof(uint64_t) + 2 * sizeof(uint32_t)) +
-         d->nslots * sizeof(uint32_t);
+  return d->bytes.len + d->n * sizeof(evp__pq_dict_entry_t) + d->nslots * sizeof(uint64_t);
 }
 
 void evp__pq_dict_clear(evp__pq_dict_t *d) {
@@ -344,9 +334,7 @@ void evp__pq_dict_clear(evp__pq_dict_t *d) {
 
 void evp__pq_dict_free(evp__pq_dict_t *d) {
   free(d->slots);
-  free(d->off);
-  free(d->len);
-  free(d->hash);
+  free(d->ent);
   evp__buf_free(&d->bytes);
   memset(d, 0, sizeof *d);
 }

@@ -70,13 +70,21 @@ static inline int evp__pq_bytes_less(const uint8_t *a, size_t la, const uint8_t 
  * UTF-8 in String columns, so the writer refuses it up front. */
 int evp__pq_utf8_valid(const uint8_t *s, size_t n);
 
+/* One dictionary entry: its bytes and their hash, side by side so a probe
+ * that finds the hash equal reads one cache line for the rest. */
+typedef struct evp__pq_dict_entry {
+  uint64_t off; /* bytes.p[off .. off+len) */
+  uint32_t len;
+  uint32_t hash;
+} evp__pq_dict_entry_t;
+
 /* Dictionary of distinct byte strings in insertion order. */
 typedef struct evp__pq_dict {
-  uint32_t *slots; /* open addressing: entry index + 1, 0 = empty */
-  size_t nslots;   /* power of two */
-  uint64_t *off;   /* entry i is bytes.p[off[i] .. off[i]+len[i]) */
-  uint32_t *len;
-  uint32_t *hash; /* cached hash per entry, for rehashing */
+  /* open addressing: (hash << 32) | (entry index + 1), 0 = empty; the hash
+   * in the slot spares a probe the entry's line when it differs */
+  uint64_t *slots;
+  size_t nslots; /* power of two */
+  evp__pq_dict_entry_t *ent;
   size_t n, cap;
   evp__buf_t bytes;
 } evp__pq_dict_t;
@@ -86,9 +94,9 @@ typedef struct evp__pq_dict {
 evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uint32_t *idx);
 /* The same for an INT64/TIMESTAMP column, whose keys are 8 bytes: entry i
  * is bytes.p[8i .. 8i+8), @p key little-endian (so the bytes are the PLAIN
- * dictionary page), and off/len/hash stay unused. One multiply for the hash
+ * dictionary page), and ent stays unused. One multiply for the hash
  * and one 8-byte compare per probe, where the byte-string table takes a
- * general hash, three side arrays and a byte compare. A dictionary takes
+ * general hash, an entry and a byte compare. A dictionary takes
  * only one of the two kinds of insert. */
 evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx);
 /* Memory held by the dictionary's entries (bytes + per-entry overhead). */

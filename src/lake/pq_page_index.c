@@ -85,8 +85,8 @@ static void page_bounds(evp__pq_col_t *c, evp__pq_chunk_meta_t *m, evp__pq_page_
         uint32_t k = c->didx[v];
         if (c->seen[k] == c->seen_gen) continue; /* compared already on this page */
         c->seen[k] = c->seen_gen;
-        p = c->dict.bytes.p + c->dict.off[k];
-        l = c->dict.len[k];
+        p = c->dict.bytes.p + c->dict.ent[k].off;
+        l = c->dict.ent[k].len;
       } else {
         p = c->sbytes.p + c->soff[v];
         l = (size_t)(c->soff[v + 1] - c->soff[v]);

@@ -558,8 +558,8 @@ static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
       const uint8_t *p;
       size_t l;
       if (c->dict_on) {
-        p = c->dict.bytes.p + c->dict.off[k];
-        l = c->dict.len[k];
+        p = c->dict.bytes.p + c->dict.ent[k].off;
+        l = c->dict.ent[k].len;
       } else {
         p = c->sbytes.p + c->soff[k];
         l = (size_t)(c->soff[k + 1] - c->soff[k]);
@@ -608,8 +608,8 @@ static evp_err_t write_chunk(evp__pq_writer_t *w, evp__pq_col_t *c, evp__pq_chun
       return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
     if (c->spec.type == EVP__PQ_STRING) {
       for (size_t i = 0; i < c->dict.n; i++) {
-        evp__buf_le32(p, c->dict.len[i]);
-        evp__buf_raw(p, c->dict.bytes.p + c->dict.off[i], c->dict.len[i]);
+        evp__buf_le32(p, c->dict.ent[i].len);
+        evp__buf_raw(p, c->dict.bytes.p + c->dict.ent[i].off, c->dict.ent[i].len);
       }
     } else { /* 8-byte little-endian keys in order: exactly PLAIN INT64 */
       evp__buf_raw(p, c->dict.bytes.p, c->dict.bytes.len);
@@ -769,8 +769,8 @@ static void dict_add(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, cons
   /* Runs of one value are common (app_id, platform, client_id): the
    * previous value's entry, when its bytes are these, saves the hash and
    * the probe. Same entry the lookup finds. */
-  if (!(idx < c->dict.n && c->dict.len[idx] == n &&
-        (n == 0 || evp__bytes_eq(c->dict.bytes.p + c->dict.off[idx], p, n))))
+  if (!(idx < c->dict.n && c->dict.ent[idx].len == n &&
+        (n == 0 || evp__bytes_eq(c->dict.bytes.p + c->dict.ent[idx].off, p, n))))
     e = evp__pq_dict_insert(&c->dict, p, n, &idx);
   dict_note(w, c, i, idx, e);
 }
