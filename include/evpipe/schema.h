@@ -14,7 +14,7 @@
  * Typical use:
  * @code
  *   char err[256];
- *   evp_schema_t *s = evp_schema_compile(text, len, NULL, err, sizeof err);
+ *   evp_schema_t *s = evp_schema_compile(text, len, NULL, NULL, err, sizeof err);
  *   evp_schema_ctx_t *c = evp_schema_ctx_new();
  *   evp_err_t rc = evp_schema_validate(s, c, event, event_len);
  *   if (rc == EVP_ERR_INVALID_EVENT)

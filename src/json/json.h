@@ -28,6 +28,8 @@ typedef enum {
   EVP__JS_NULL
 } evp__jstype_t;
 
+struct evp__jv;
+
 /* A top-level member: spans into the scanned text. For strings, val/vallen
  * exclude the quotes and are still JSON-escaped when val_escaped is set. */
 typedef struct {
@@ -35,6 +37,9 @@ typedef struct {
   size_t keylen, vallen;
   int key_escaped, val_escaped;
   evp__jstype_t type;
+  /* An object or array read off a tape parse: its node there (val is its
+   * text at the node's offset), for evp__json_tape_members; else NULL. */
+  const struct evp__jv *node;
 } evp__jmember_t;
 
 /* Validate that text is exactly one JSON object (RFC 8259, UTF-8 checked,
@@ -87,13 +92,14 @@ int evp__json_raw_eq(const char *a, size_t alen, int a_esc, const char *b, size_
 /* Member name equals the UTF-8 bytes s[0..n). Inline: the verifier calls it
  * for every member of every token. */
 static inline int evp__json_key_eq(const evp__jmember_t *m, const char *s, size_t n) {
-  if (!m->key_escaped) return m->keylen == n && memcmp(m->key, s, n) == 0;
+  /* inline for the short names of tables probed per event (base.h) */
+  if (!m->key_escaped) return m->keylen == n && evp__bytes_eq(m->key, s, n);
   return evp__json_raw_eq(m->key, m->keylen, 1, s, n, 0);
 }
 /* Member is a string equal to s[0..n). */
 static inline int evp__json_str_eqn(const evp__jmember_t *m, const char *s, size_t n) {
   if (m->type != EVP__JS_STRING) return 0;
-  if (!m->val_escaped) return m->vallen == n && memcmp(m->val, s, n) == 0;
+  if (!m->val_escaped) return m->vallen == n && evp__bytes_eq(m->val, s, n);
   return evp__json_raw_eq(m->val, m->vallen, 1, s, n, 0);
 }
 #define evp__json_str_eq(m, s) evp__json_str_eqn((m), (s), strlen(s))

@@ -183,6 +183,7 @@ static evp_err_t scan_object(scan_t *s, evp__jmember_t *m, size_t max_m,
     evp__jmember_t *cur = each ? m : &m[k];
     const unsigned char *ks = ++s->p;
     if (scan_string(s, &cur->key_escaped)) return EVP_ERR_JSON;
+    cur->node = NULL;
     cur->key = (const char *)ks;
     cur->keylen = (size_t)(s->p - 1 - ks);
     skip_ws(s);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/base.h"
+#include "json/json.h"
 
 /* A parsed JSON document is an array of values in document order. A
  * container is followed by its children (objects: key string, then value),
@@ -44,5 +45,14 @@ void evp__jdoc_free(evp__jdoc *d);
 int evp__json_equal(const evp__jv *a, const evp__jv *b);
 /* Structural hash consistent with evp__json_equal. */
 uint64_t evp__json_hash(const evp__jv *a);
+
+/* The members of object @p x of the parse of @p doc (json_tape_members.c),
+ * like a scan's: names and string values as the parser decoded them
+ * (key_escaped, val_escaped 0), other values as their text in @p doc; an
+ * object's or array's member also gets its node, so its own members can be
+ * read the same way. *count is the number of members; EVP_ERR_TOO_LARGE
+ * when more than @p max_m (nothing else is filled). */
+evp_err_t evp__json_tape_members(const evp__jv *x, const char *doc, evp__jmember_t *m, size_t max_m,
+                                 size_t *count);
 
 #endif /* EVP_JSON_JSON_TAPE_H */

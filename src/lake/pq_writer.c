@@ -748,8 +748,8 @@ static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_r
  * distinct, a dictionary cannot pay for itself), this chunk falls back to
  * its non-dictionary encoding, which needs nothing beyond the values
  * buffered. */
-static void dict_note(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i, uint32_t idx,
-                      evp_err_t e) {
+static EVP__ALWAYS_INLINE void dict_note(const evp__pq_writer_t *w, evp__pq_col_t *c, size_t i,
+                                         uint32_t idx, evp_err_t e) {
   int unique = c->nn == DICT_PROBE && c->dict.n > DICT_PROBE - DICT_PROBE / 16;
   if (e || unique || c->dict.n > w->opt.dict_max_entries ||
       c->dict.bytes.len > w->opt.dict_max_bytes) {

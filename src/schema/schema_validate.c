@@ -798,73 +798,14 @@ int evp__schema_validate_each(const evp_schema_t *schema, evp_schema_ctx_t *c, c
   return 0;
 }
 
-/* Length of the number token at @p p: the parser has checked its grammar,
- * so it is the run of number characters. */
-static size_t number_len(const char *p) {
-  size_t n = 0;
-  while ((p[n] >= '0' && p[n] <= '9') || p[n] == '-' || p[n] == '+' || p[n] == '.' || p[n] == 'e' ||
-         p[n] == 'E')
-    n++;
-  return n;
-}
-
-/* The members of object @p x of the parse of @p doc (the two calls below). */
-static evp_err_t members_of(const evp__jv *x, const char *doc, evp__jmember_t *m, size_t max_m,
-                            size_t *count) {
-  *count = x->len;
-  if (x->len > max_m) return EVP_ERR_TOO_LARGE;
-  const evp__jv *k = x + 1;
-  for (uint32_t i = 0; i < x->len; i++) {
-    const evp__jv *v = k + 1;
-    /* Names and string values as the parser decoded them (never escaped);
-     * other values as their text. */
-    evp__jmember_t *o = &m[i];
-    o->key = k->u.str;
-    o->keylen = k->len;
-    o->key_escaped = 0;
-    o->val_escaped = 0;
-    o->val = doc + v->off;
-    switch (v->type) {
-    case EVP__J_STR:
-      o->type = EVP__JS_STRING;
-      o->val = v->u.str;
-      o->vallen = v->len;
-      break;
-    case EVP__J_NUM:
-      o->type = EVP__JS_NUMBER;
-      o->vallen = number_len(o->val);
-      break;
-    case EVP__J_OBJ:
-    case EVP__J_ARR:
-      o->type = v->type == EVP__J_OBJ ? EVP__JS_OBJECT : EVP__JS_ARRAY;
-      o->vallen = v->u.end - v->off;
-      break;
-    case EVP__J_TRUE:
-      o->type = EVP__JS_TRUE;
-      o->vallen = 4;
-      break;
-    case EVP__J_FALSE:
-      o->type = EVP__JS_FALSE;
-      o->vallen = 5;
-      break;
-    default:
-      o->type = EVP__JS_NULL;
-      o->vallen = 4;
-      break;
-    }
-    k = v + v->skip;
-  }
-  return EVP_OK;
-}
-
 evp_err_t evp__schema_each_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
                                    size_t *count) {
   if (!c || !c->each_cur) return EVP_ERR_STATE;
-  return members_of(c->each_cur, c->each_doc, m, max_m, count);
+  return evp__json_tape_members(c->each_cur, c->each_doc, m, max_m, count);
 }
 
 evp_err_t evp__schema_doc_members(const evp_schema_ctx_t *c, evp__jmember_t *m, size_t max_m,
                                   size_t *count) {
   if (!c || !c->parsed_doc) return EVP_ERR_STATE;
-  return members_of(c->doc.v, c->parsed_doc, m, max_m, count);
+  return evp__json_tape_members(c->doc.v, c->parsed_doc, m, max_m, count);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "base/base.h"
 #include "json/json.h"
+#include "json/json_tape.h"
 #include "schema/schema.h"
 #include "table/table.h"
 
@@ -191,7 +192,12 @@ evp_err_t evp__table_match_struct(const evp__column_t *c, const evp__jmember_t *
                                   size_t errstr_size) {
   size_t nm = 0;
   memset(by_field, 0, c->nfields * sizeof *by_field);
-  evp_err_t e = evp__json_scan_object_trusted(obj->val, obj->vallen, m, c->nfields + 1, &nm);
+  /* Read off the validator's parse when the object came from one (the
+   * server's door), else scanned; nfields + 1 finds one member too many. */
+  evp_err_t e =
+      obj->node
+          ? evp__json_tape_members(obj->node, obj->val - obj->node->off, m, c->nfields + 1, &nm)
+          : evp__json_scan_object_trusted(obj->val, obj->vallen, m, c->nfields + 1, &nm);
   if (e == EVP_ERR_TOO_LARGE) {
     *reason = EVP__REASON_NOT_REPRESENTABLE;
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
@@ -203,11 +209,13 @@ evp_err_t evp__table_match_struct(const evp__column_t *c, const evp__jmember_t *
     *reason = "parse";
     return evp__seterr(errstr, errstr_size, EVP_ERR_JSON, "%s: not one JSON object", path);
   }
+  size_t hint = 0; /* members usually come in the schema's order */
   for (size_t i = 0; i < nm; i++) {
-    size_t k = 0;
-    while (k < c->nfields && !evp__json_key_eq(&m[i], c->fields[k].name, c->fields[k].namelen)) k++;
-    int w = shown(m[i].key, m[i].keylen, 64);
-    if (k == c->nfields) {
+    size_t j = 0, k = hint;
+    for (; j < c->nfields; j++, k = k + 1 < c->nfields ? k + 1 : 0)
+      if (evp__json_key_eq(&m[i], c->fields[k].name, c->fields[k].namelen)) break;
+    if (j == c->nfields) {
+      int w = name_width(&m[i]);
       *reason = EVP__REASON_NOT_REPRESENTABLE;
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
                          "%s/%.*s: the struct column has no field \"%.*s\"; the schema "
@@ -215,6 +223,7 @@ evp_err_t evp__table_match_struct(const evp__column_t *c, const evp__jmember_t *
                          path, w, m[i].key, w, m[i].key);
     }
     if (by_field[k]) {
+      int w = name_width(&m[i]);
       *reason = EVP__REASON_DUPLICATE_MEMBER;
       return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_EVENT,
                          "%s/%.*s: the member \"%.*s\" appears more than once; send each name "
@@ -222,6 +231,7 @@ evp_err_t evp__table_match_struct(const evp__column_t *c, const evp__jmember_t *
                          path, w, m[i].key, w, m[i].key);
     }
     by_field[k] = &m[i];
+    hint = k + 1 < c->nfields ? k + 1 : 0;
   }
   for (size_t k = 0; k < c->nfields; k++)
     if (!c->fields[k].nullable && (!by_field[k] || by_field[k]->type == EVP__JS_NULL)) {
