@@ -17,8 +17,8 @@ static size_t number_len(const char *p) {
   return n;
 }
 
-evp_err_t evp__json_tape_members(const evp__jv *x, const char *doc, evp__jmember_t *m,
-                                 size_t max_m, size_t *count) {
+evp_err_t evp__json_tape_members(const evp__jv *x, const char *doc, evp__jmember_t *m, size_t max_m,
+                                 size_t *count) {
   *count = x->len;
   if (x->len > max_m) return EVP_ERR_TOO_LARGE;
   const evp__jv *k = x + 1;
@@ -66,4 +66,3 @@ evp_err_t evp__json_tape_members(const evp__jv *x, const char *doc, evp__jmember
   }
   return EVP_OK;
 }
-
