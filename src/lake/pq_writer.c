@@ -874,16 +874,16 @@ evp_err_t evp__pq_writer_append(evp__pq_writer_t *w, const evp__pq_value_t *row,
     return evp__seterr(errstr, errstr_size, EVP_ERR_STATE, "parquet: writer failed earlier");
   evp_err_t e;
   if ((e = row_levels(w, row, errstr, errstr_size))) return e;
-  for (size_t i = 0; i < w->ncols; i++) {
-    const evp__pq_col_t *c = &w->cols[i];
-    if (w->up[c->node] && (e = check_value(w, c, &row[c->node], errstr, errstr_size))) return e;
-  }
-  /* Reserve everything first: a failure here leaves the row group intact. */
+  /* Check and reserve everything first: a failure here leaves the row
+   * group intact (room reserved for a refused row is only unused room). */
   size_t cap_rows = w->cap_rows;
   if (w->rows + 1 > cap_rows) cap_rows = cap_rows ? cap_rows * 2 : 1024;
   for (size_t i = 0; i < w->ncols; i++) {
     evp__pq_col_t *c = &w->cols[i];
-    if ((e = col_reserve(c, cap_rows, w->cap_rows, &row[c->node], w->up[c->node])))
+    const evp__pq_value_t *v = &row[c->node];
+    int up = w->up[c->node];
+    if (up && (e = check_value(w, c, v, errstr, errstr_size))) return e;
+    if ((e = col_reserve(c, cap_rows, w->cap_rows, v, up)))
       return evp__seterr(errstr, errstr_size, e, "parquet: out of memory buffering a row");
   }
   w->cap_rows = cap_rows;
