@@ -192,7 +192,14 @@ static evp_err_t scan_object(scan_t *s, evp__jmember_t *m, size_t max_m,
     skip_ws(s);
     const unsigned char *vs = s->p;
     int esc = 0;
-    evp_err_t e = scan_value(s, &cur->type, &esc);
+    evp_err_t e;
+    if (s->p < s->end && *s->p == '"') { /* most values: no call, no switch */
+      s->p++;
+      cur->type = EVP__JS_STRING;
+      e = scan_string(s, &esc);
+    } else {
+      e = scan_value(s, &cur->type, &esc);
+    }
     if (e) return e;
     cur->val_escaped = 0;
     if (cur->type == EVP__JS_STRING) {
