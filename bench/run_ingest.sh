@@ -4,7 +4,8 @@
 # request latency (client 0) and CPU per event. With BASELINE (another build
 # directory, e.g. of an older commit), its runs alternate with ours and the
 # median of the per-pair ratios is printed: the machine's speed drifts by
-# tens of percent within minutes, so only same-moment comparisons mean much.
+# tens of percent within minutes, so only same-moment comparisons mean much
+# (and each build goes first in every other pair: a run disturbs the next).
 #   bench/run_ingest.sh [BUILD_DIR] [RUNS] [EVENTS] [CLIENTS] [FSYNC] [BASELINE]
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,9 +28,14 @@ trap 'rm -f "${TMPDIR:-/tmp}/run_ingest.$$"' EXIT
 i=0
 while [ "$i" -lt "$N" ]; do
   i=$((i + 1))
-  r=$(one "$B")
+  if [ -n "$BASE" ] && [ $((i % 2)) -eq 0 ]; then
+    b=$(one "$BASE") # every other pair the baseline goes first: no side wins by its turn
+    r=$(one "$B")
+  else
+    r=$(one "$B")
+    [ -z "$BASE" ] || b=$(one "$BASE")
+  fi
   if [ -n "$BASE" ]; then
-    b=$(one "$BASE")
     echo "run $i: $r | baseline: $b"
     echo "$r $b" >>"${TMPDIR:-/tmp}/run_ingest.$$"
   else
