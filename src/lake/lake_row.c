@@ -218,8 +218,9 @@ static const char *jtype(evp__jstype_t t) {
 }
 
 /* The value of leaf column (or struct field) @p c from member @p m. */
-static evp_err_t cell(const evp__column_t *c, evp__pq_value_t *v, const evp__jmember_t *m,
-                      char **sp, const char *path, char *errstr, size_t errstr_size) {
+static EVP__ALWAYS_INLINE evp_err_t cell(const evp__column_t *c, evp__pq_value_t *v,
+                                         const evp__jmember_t *m, char **sp, const char *path,
+                                         char *errstr, size_t errstr_size) {
   memset(v, 0, sizeof *v);
   if (m->type == EVP__JS_NULL) {
     v->is_null = 1;
