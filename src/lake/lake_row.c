@@ -257,7 +257,7 @@ static EVP__ALWAYS_INLINE evp_err_t cell(const evp__column_t *c, evp__pq_value_t
 }
 
 /* Node @p node and its subtree are null. */
-static void null_subtree(evp__row_builder_t *rb, size_t node) {
+static EVP__ALWAYS_INLINE void null_subtree(evp__row_builder_t *rb, size_t node) {
   memset(&rb->row[node], 0, rb->subtree[node] * sizeof rb->row[node]);
   for (size_t i = 0; i < rb->subtree[node]; i++) rb->row[node + i].is_null = 1;
 }

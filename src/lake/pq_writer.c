@@ -711,7 +711,9 @@ static evp_err_t col_reserve(evp__pq_col_t *c, size_t cap_rows_new, size_t cap_r
   if (!present) return EVP_OK;
   size_t cap = c->cap_nn, need = c->nn + 2; /* soff needs nn+2 entries */
   if (need <= cap) {
-    if (c->spec.type == EVP__PQ_STRING) return evp__buf_reserve(&c->sbytes, v->v.s.len);
+    /* the room is usually there: no call per string of every row */
+    if (c->spec.type == EVP__PQ_STRING && v->v.s.len > c->sbytes.cap - c->sbytes.len)
+      return evp__buf_reserve(&c->sbytes, v->v.s.len);
     return EVP_OK;
   }
   size_t ncap = cap ? cap * 2 : 1024;
