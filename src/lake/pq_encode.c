@@ -302,8 +302,16 @@ static uint64_t u64_le(uint64_t key) {
 #endif
 }
 
+/* Every bit of the key moves every bit of the hash (MurmurHash3's 64-bit
+ * finaliser): the slot is taken from the low bits, and keys that differ only
+ * high up (client-chosen bigints such as i << 48) must not share a slot. */
 static uint32_t u64_hash(uint64_t k) {
-  return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 32); /* Fibonacci hashing */
+  k ^= k >> 33;
+  k *= 0xFF51AFD7ED558CCDull;
+  k ^= k >> 33;
+  k *= 0xC4CEB9FE1A85EC53ull;
+  k ^= k >> 33;
+  return (uint32_t)k;
 }
 
 static uint32_t u64_hash_of(const evp__pq_dict_t *d, size_t i) {
@@ -335,10 +343,6 @@ evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx
   d->slots[s] = SLOT(h, d->n);
   *idx = (uint32_t)d->n++;
   return EVP_OK;
-}
-
-size_t evp__pq_dict_bytes(const evp__pq_dict_t *d) {
-  return d->bytes.len + d->n * sizeof(evp__pq_dict_entry_t) + d->nslots * sizeof(uint64_t);
 }
 
 void evp__pq_dict_clear(evp__pq_dict_t *d) {

@@ -99,8 +99,6 @@ evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uin
  * general hash, an entry and a byte compare. A dictionary takes
  * only one of the two kinds of insert. */
 evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx);
-/* Memory held by the dictionary's entries (bytes + per-entry overhead). */
-size_t evp__pq_dict_bytes(const evp__pq_dict_t *d);
 void evp__pq_dict_clear(evp__pq_dict_t *d); /* empty, keep allocations */
 void evp__pq_dict_free(evp__pq_dict_t *d);
 

@@ -233,30 +233,29 @@ static evp_err_t render(const evp__events_result_t *res, evp__http_resp_t *resp)
   return EVP_OK;
 }
 
-/* The "sent_at" member among the body's members @p m (see sent_at_us in
- * server.h). */
-/* Longest sent_at read, in characters once unescaped: an RFC 3339 date-time
+/* Longest sent_at read, in bytes once unescaped: an RFC 3339 date-time
  * with a sane fraction is at most 35; one path sees the member decoded (the
- * one-pass parse), the other raw, and both apply this to the decoded text. */
+ * one-pass parse), the other raw, and both apply this to the decoded text.
+ * An escape decodes to at least one byte from at most 6 ("\u0032"), so raw
+ * text longer than 6 times the limit is over it before decoding. */
 #define SENT_AT_MAX 63
 
+/* The "sent_at" member among the body's members @p m (see sent_at_us in
+ * server.h). */
 static int64_t sent_at_of(const evp__jmember_t *m, size_t cnt) {
   for (size_t i = 0; i < cnt; i++) {
     if (!evp__json_key_eq(&m[i], "sent_at", 7)) continue;
     if (m[i].type != EVP__JS_STRING) return EVP__EVENTS_NO_SENT_AT;
-    char stack[SENT_AT_MAX + 1], *buf = stack;
+    char buf[6 * SENT_AT_MAX + 1];
     const char *s = m[i].val;
     size_t n = m[i].vallen;
     int64_t us;
-    if (m[i].val_escaped) { /* unescaping never grows; a long raw text may shrink a lot */
-      if (n > SENT_AT_MAX && !(buf = malloc(n + 1))) return EVP__EVENTS_NO_SENT_AT;
+    if (m[i].val_escaped) {
+      if (n > 6 * SENT_AT_MAX) return EVP__EVENTS_NO_SENT_AT;
       n = evp__json_unescape(m[i].val, m[i].vallen, buf);
       s = buf;
     }
-    int64_t r =
-        n <= SENT_AT_MAX && evp__rfc3339_to_us(s, n, &us) == 0 ? us : EVP__EVENTS_NO_SENT_AT;
-    if (buf != stack) free(buf);
-    return r;
+    return n <= SENT_AT_MAX && evp__rfc3339_to_us(s, n, &us) == 0 ? us : EVP__EVENTS_NO_SENT_AT;
   }
   return EVP__EVENTS_NO_SENT_AT;
 }

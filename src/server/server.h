@@ -243,8 +243,8 @@ typedef struct {
   size_t n_rejected;
   /* The body's "sent_at" (docs/protocol.md) in microseconds since the
    * epoch, or EVP__EVENTS_NO_SENT_AT when the body has none or it is not an
-   * RFC 3339 date-time string: a bad sent_at costs the batch its clock-skew
-   * correction, never its events. */
+   * RFC 3339 date-time string of at most 63 bytes once unescaped: a bad
+   * sent_at costs the batch its clock-skew correction, never its events. */
   int64_t sent_at_us;
 } evp__events_result_t;
 #define EVP__EVENTS_NO_SENT_AT INT64_MIN

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "lake/lake.h"
 #include "lake/pq_encode.h"
+#include "lake/pq_writer_int.h"
 #include "lake/thrift_compact.h"
 #include "lake_gen.h"
 #include "base/files.h"
@@ -293,6 +294,36 @@ START_TEST(integer_dictionary_dedups_in_order) {
   ck_assert_int_eq(evp__pq_dict_insert_u64(&d, keys[7], &idx), EVP_OK);
   ck_assert_uint_eq(idx, 0);
   evp__pq_dict_free(&d);
+}
+END_TEST
+
+/* Integer keys that differ only in their high bits (client-chosen bigints
+ * such as i << 48) still get spread home slots: each slot keeps its entry's
+ * hash, so the homes are read off the table. A hash that ignores the high
+ * bits puts them all in one slot, and linear probing turns quadratic. */
+START_TEST(integer_dictionary_spreads_high_bit_keys) {
+  const int shifts[] = {0, 32, 40, 48, 49, 52}; /* 4096 << 52 still fits */
+  for (size_t k = 0; k < sizeof shifts / sizeof *shifts; k++) {
+    evp__pq_dict_t d = {0};
+    uint32_t idx;
+    const size_t n = 4096;
+    for (size_t i = 0; i < n; i++)
+      ck_assert_int_eq(evp__pq_dict_insert_u64(&d, (uint64_t)i << shifts[k], &idx), EVP_OK);
+    ck_assert_uint_eq(d.n, n);
+    unsigned char *home = calloc(d.nslots, 1);
+    ck_assert_ptr_nonnull(home);
+    size_t homes = 0;
+    for (size_t s = 0; s < d.nslots; s++) {
+      if (!d.slots[s]) continue;
+      size_t h = (size_t)(d.slots[s] >> 32) & (d.nslots - 1);
+      homes += !home[h];
+      home[h] = 1;
+    }
+    /* n keys in 2n+ slots: a uniform hash gives ~0.8 n distinct homes */
+    ck_assert_msg(homes > n / 2, "keys << %d: %zu home slots for %zu keys", shifts[k], homes, n);
+    free(home);
+    evp__pq_dict_free(&d);
+  }
 }
 END_TEST
 
@@ -766,6 +797,98 @@ START_TEST(generator_writes_all_datasets) {
 }
 END_TEST
 
+/* Every data page's ColumnIndex bounds and every chunk's string statistics
+ * against a byte loop over the values appended: a dictionary column whose
+ * values repeat across pages (each compared once a page), runs of nulls
+ * (null-only pages), a dictionary that falls back to plain values mid-chunk,
+ * and a near-unique column (chunk statistics taken from its pages). */
+#define PB_ROWS 60000
+static char pb_vals[PB_ROWS][24];
+static int pb_null[PB_ROWS];
+
+static int pb_less(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
+  int r = memcmp(a, b, n);
+  return r < 0 || (r == 0 && la < lb);
+}
+
+static int pb_is(const uint8_t *p, uint32_t len, const char *want) {
+  return len == strlen(want) && memcmp(p, want, len) == 0;
+}
+
+static void pb_check(const evp__pq_writer_t *w, const char *mode) {
+  size_t row0 = 0;
+  ck_assert_uint_ge(w->nrgs, 3);
+  for (size_t g = 0; g < w->nrgs; g++) {
+    const evp__pq_chunk_meta_t *m = &w->rgs[g].cols[0];
+    const char *cmin = NULL, *cmax = NULL;
+    ck_assert_uint_ge(m->npages, 4);
+    ck_assert(!m->no_column_index);
+    for (size_t p = 0; p < m->npages; p++) {
+      const evp__pq_page_meta_t *pg = &m->pages[p];
+      size_t r1 =
+          p + 1 < m->npages ? (size_t)m->pages[p + 1].first_row : (size_t)w->rgs[g].num_rows;
+      const char *mn = NULL, *mx = NULL;
+      for (size_t r = row0 + (size_t)pg->first_row; r < row0 + r1; r++) {
+        if (pb_null[r]) continue;
+        if (!mn || pb_less(pb_vals[r], mn)) mn = pb_vals[r];
+        if (!mx || pb_less(mx, pb_vals[r])) mx = pb_vals[r];
+      }
+      ck_assert_msg(!mn == !!pg->all_null, "%s: rg %zu page %zu all_null %d", mode, g, p,
+                    pg->all_null);
+      if (!mn) continue;
+      ck_assert_msg(pb_is(pg->min, pg->min_len, mn) && pb_is(pg->max, pg->max_len, mx),
+                    "%s: rg %zu page %zu bounds %.*s..%.*s, want %s..%s", mode, g, p,
+                    (int)pg->min_len, pg->min, (int)pg->max_len, pg->max, mn, mx);
+      if (!cmin || pb_less(mn, cmin)) cmin = mn;
+      if (!cmax || pb_less(cmax, mx)) cmax = mx;
+    }
+    ck_assert_msg(cmin && m->has_minmax && pb_is(m->min, m->min_len, cmin) &&
+                      pb_is(m->max, m->max_len, cmax),
+                  "%s: rg %zu statistics %.*s..%.*s, want %s..%s", mode, g, (int)m->min_len, m->min,
+                  (int)m->max_len, m->max, cmin ? cmin : "-", cmax ? cmax : "-");
+    row0 += (size_t)w->rgs[g].num_rows;
+  }
+}
+
+START_TEST(page_bounds_and_statistics_match_the_values) {
+  for (int mode = 0; mode < 3; mode++) {
+    for (size_t r = 0; r < PB_ROWS; r++) {
+      pb_null[r] = (r / 700) % 5 == 3;
+      if (mode == 0) /* few values, repeating in every page */
+        snprintf(pb_vals[r], sizeof pb_vals[r], "v%03zu", (r * 7919) % 97);
+      else if (mode == 1 && r % 20000 < 5000) /* then more than dict_max_entries */
+        snprintf(pb_vals[r], sizeof pb_vals[r], "v%03zu", r % 10);
+      else
+        snprintf(pb_vals[r], sizeof pb_vals[r], "u%08zu", (r * 2654435761u) % 100000000u);
+    }
+    evp__pq_column_t col = {"s", EVP__PQ_STRING, 1, 0};
+    evp__pq_options_t o = {0};
+    o.codec = EVP__PQ_UNCOMPRESSED;
+    o.page_bytes = 1024;
+    o.row_group_rows = mode == 0 ? 10000 : mode == 1 ? 20000 : 15000;
+    o.no_fsync = 1;
+    if (mode == 1) o.dict_max_entries = 3000;
+    evp__pq_writer_t *w;
+    char err[256];
+    mk_tmpdir();
+    ck_assert_int_eq(evp__pq_writer_open(&w, tmpdir, "pb.parquet", &col, 1, &o, err, sizeof err),
+                     EVP_OK);
+    for (size_t r = 0; r < PB_ROWS; r++) {
+      evp__pq_value_t v = {0};
+      v.is_null = pb_null[r];
+      v.v.s.ptr = pb_vals[r];
+      v.v.s.len = strlen(pb_vals[r]);
+      ck_assert_int_eq(evp__pq_writer_append(w, &v, err, sizeof err), EVP_OK);
+    }
+    /* the row groups are full, so all were written: check before the close frees them */
+    pb_check(w, mode == 0 ? "repeating" : mode == 1 ? "fallback" : "near-unique");
+    evp__pq_writer_abort(w);
+    rm_tmpdir();
+  }
+}
+END_TEST
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--gen") == 0) {
     /* test_lake --gen DIR [SEED]: write the reader-check datasets */
@@ -789,6 +912,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, utf8_validation);
   tcase_add_test(tc, string_order_is_memcmp_order);
   tcase_add_test(tc, integer_dictionary_dedups_in_order);
+  tcase_add_test(tc, integer_dictionary_spreads_high_bit_keys);
   tcase_add_test(tc, dictionary_dedups_in_order);
   suite_add_tcase(s, tc);
   TCase *tw = tcase_create("writer");
@@ -804,6 +928,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tw, writer_append_rows_reports_progress);
   tcase_add_test(tw, writers_in_parallel_threads);
   tcase_add_test(tw, generator_writes_all_datasets);
+  tcase_add_test(tw, page_bounds_and_statistics_match_the_values);
   suite_add_tcase(s, tw);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
