@@ -16,7 +16,7 @@ reader's terminal), from a scratch copy of the repository root whose
                                             that runs the same commands) must exist
   <!-- docs-test: background -->           the whole block runs in the background
   <!-- docs-test: background-line: PREFIX -->  lines starting with PREFIX do
-                                            (each waits until 127.0.0.1:8080 listens)
+                                            (each waits until 127.0.0.1:8080 answers HTTP)
   <!-- docs-test: expect: REGEX -->         its output must also match REGEX
   <!-- docs-test: known-failing: ISSUE -->  runs; must fail (passes: remove the marker)
   <!-- docs-test: file NAME -->             (any fence) the block's text is
@@ -168,12 +168,16 @@ def commands(b):
 
 
 DRIVER_HEAD = r"""
-__evp_background() {  # run $1 apart, wait until 127.0.0.1:%(port)d listens
+__evp_background() {  # run $1 apart, wait until 127.0.0.1:%(port)d answers HTTP
   ( eval "$1" ) >>"$__EVP_DIR/background.log" 2>&1 &
   local pid=$! i
   echo "$pid" >>"$__EVP_DIR/background.pids"
+  # An answer, not only a connect: evpipe local binds its port first and
+  # creates its clients file after, so a connect alone raced the next block.
   for i in $(seq 1 300); do
-    if (exec 3<>/dev/tcp/%(host)s/%(port)d) 2>/dev/null; then return 0; fi
+    if (exec 3<>/dev/tcp/%(host)s/%(port)d &&
+      printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3 && IFS= read -r -t 2 line <&3 &&
+      case "$line" in HTTP/1.*) true ;; *) false ;; esac) 2>/dev/null; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "docs-test: the background command exited before %(host)s:%(port)d listened:" >&2
       tail -n 20 "$__EVP_DIR/background.log" >&2
@@ -181,7 +185,7 @@ __evp_background() {  # run $1 apart, wait until 127.0.0.1:%(port)d listens
     fi
     sleep 0.1
   done
-  echo "docs-test: nothing listens on %(host)s:%(port)d 30 s after the background command" >&2
+  echo "docs-test: nothing answers HTTP on %(host)s:%(port)d 30 s after the background command" >&2
   return 1
 }
 """ % {"host": LISTEN[0], "port": LISTEN[1]}
