@@ -140,6 +140,18 @@ static inline int evp__bytes_eq(const void *a, const void *b, size_t n) {
  * them, but they must be readable, and memory checkers flag the read). */
 #define EVP__REGEX_SLACK 16u
 
+/* MurmurHash3's 64-bit finaliser: a bijection in which every input bit
+ * moves every output bit, so any slice of the result can pick a slot (the
+ * dedup set's keys, the lake writer's integer dictionary). */
+static inline uint64_t evp__mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xFF51AFD7ED558CCDull;
+  x ^= x >> 33;
+  x *= 0xC4CEB9FE1A85EC53ull;
+  x ^= x >> 33;
+  return x;
+}
+
 /* 64-bit multiply-xorshift hash of n bytes, 8 a step, with @p seed mixed
  * in before the first byte. Tables whose keys a client chooses use a
  * random per-process seed: with a fixed one, crafted names can be made to

@@ -38,15 +38,6 @@ struct evp__dedup {
 
 static void *(*volatile const memset_v)(void *, int, size_t) = memset;
 
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 #define BYTES(x) ((x)*0x0101010101010101ULL)
 
 #if defined(__SSE2__) && defined(__GNUC__) && !defined(EVP_NO_SIMD) /* -DEVPIPE_NO_SIMD=ON */
@@ -118,8 +109,8 @@ static void hash128(const evp__dedup_t *d, uint64_t scope, const char *s, size_t
       uint64_t w;
       memcpy(&w, s + (i < 4 ? 8 * i : 28), 8); /* the last word overlaps the fourth */
       uint64_t c = w | BYTES(0x20);
-      a = mix(a ^ c) + 0x2545f4914f6cdd1dULL;
-      b = mix(b + c) ^ 0x9fb21c651e98df25ULL;
+      a = evp__mix64(a ^ c) + 0x2545f4914f6cdd1dULL;
+      b = evp__mix64(b + c) ^ 0x9fb21c651e98df25ULL;
       lacked |= (~w & BYTES(0x20)) >> i; /* bits 5..1 of each byte: one per word */
     }
     /* Nothing lacked (a lower-case UUID, what SDKs send): nothing to add,
@@ -131,13 +122,13 @@ static void hash128(const evp__dedup_t *d, uint64_t scope, const char *s, size_t
     uint64_t c = 0;
     size_t k = n < 8 ? n : 8;
     memcpy(&c, s, k);
-    a = mix(a ^ c) + 0x2545f4914f6cdd1dULL;
-    b = mix(b + c) ^ 0x9fb21c651e98df25ULL;
+    a = evp__mix64(a ^ c) + 0x2545f4914f6cdd1dULL;
+    b = evp__mix64(b + c) ^ 0x9fb21c651e98df25ULL;
     s += k;
     n -= k;
   }
-  *h1 = mix(a ^ (b >> 7));
-  *h2 = mix(b ^ (a << 3));
+  *h1 = evp__mix64(a ^ (b >> 7));
+  *h2 = evp__mix64(b ^ (a << 3));
 }
 
 evp__dedup_t *evp__dedup_new(int64_t window_us, size_t max_ids) {

@@ -302,17 +302,10 @@ static uint64_t u64_le(uint64_t key) {
 #endif
 }
 
-/* Every bit of the key moves every bit of the hash (MurmurHash3's 64-bit
- * finaliser): the slot is taken from the low bits, and keys that differ only
- * high up (client-chosen bigints such as i << 48) must not share a slot. */
-static uint32_t u64_hash(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xFF51AFD7ED558CCDull;
-  k ^= k >> 33;
-  k *= 0xC4CEB9FE1A85EC53ull;
-  k ^= k >> 33;
-  return (uint32_t)k;
-}
+/* Every bit of the key moves every bit of the hash: the slot is taken from
+ * the low bits, and keys that differ only high up (client-chosen bigints
+ * such as i << 48) must not share a slot. */
+static uint32_t u64_hash(uint64_t k) { return (uint32_t)evp__mix64(k); }
 
 static uint32_t u64_hash_of(const evp__pq_dict_t *d, size_t i) {
   return u64_hash(u64_key_at(d, i));
