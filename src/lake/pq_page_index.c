@@ -75,40 +75,25 @@ static void page_bounds(evp__pq_col_t *c, evp__pq_chunk_meta_t *m, evp__pq_page_
     return;
   }
   case EVP__PQ_STRING: {
-    const uint8_t *pmin = NULL, *pmax = NULL;
-    size_t ln = 0, lx = 0;
-    int found = 0;
+    evp__pq_bounds_t b = {0};
     for (size_t v = v0; v < v1; v++) {
-      const uint8_t *p;
-      size_t l;
       if (c->dict_on) {
         uint32_t k = c->didx[v];
         if (c->seen[k] == c->seen_gen) continue; /* compared already on this page */
         c->seen[k] = c->seen_gen;
-        p = c->dict.bytes.p + c->dict.ent[k].off;
-        l = c->dict.ent[k].len;
+        evp__pq_bounds_note(&b, c->dict.bytes.p + c->dict.ent[k].off, c->dict.ent[k].len);
       } else {
-        p = c->sbytes.p + c->soff[v];
-        l = (size_t)(c->soff[v + 1] - c->soff[v]);
+        evp__pq_bounds_note(&b, c->sbytes.p + c->soff[v], (size_t)(c->soff[v + 1] - c->soff[v]));
       }
-      if (!found || evp__pq_bytes_less(p, l, pmin, ln)) {
-        pmin = p;
-        ln = l;
-      }
-      if (!found || evp__pq_bytes_less(pmax, lx, p, l)) {
-        pmax = p;
-        lx = l;
-      }
-      found = 1;
     }
-    if (ln > EVP__PQ_STATS_MAX || lx > EVP__PQ_STATS_MAX) {
+    if (b.min_len > EVP__PQ_STATS_MAX || b.max_len > EVP__PQ_STATS_MAX) {
       m->no_column_index = 1;
       return;
     }
-    if (ln) memcpy(pg->min, pmin, ln);
-    if (lx) memcpy(pg->max, pmax, lx);
-    pg->min_len = (uint32_t)ln;
-    pg->max_len = (uint32_t)lx;
+    if (b.min_len) memcpy(pg->min, b.min, b.min_len);
+    if (b.max_len) memcpy(pg->max, b.max, b.max_len);
+    pg->min_len = (uint32_t)b.min_len;
+    pg->max_len = (uint32_t)b.max_len;
     return;
   }
   case EVP__PQ_GROUP: return; /* groups have no column chunk */

@@ -532,53 +532,28 @@ static void finish_stats(const evp__pq_col_t *c, evp__pq_chunk_meta_t *m) {
   case EVP__PQ_STRING: {
     /* Byte-wise min/max, over the distinct values when a dictionary
        * exists (far fewer comparisons than one per appended value). */
-    /* (pointers may be NULL for empty strings: track "found" separately) */
-    const uint8_t *pmin = NULL, *pmax = NULL;
-    size_t ln = 0, lx = 0;
-    int found = 0;
+    evp__pq_bounds_t b = {0};
     if (!c->dict_on && m->npages && !m->no_column_index) {
       /* Every value's page has exact bounds: the chunk's are among them,
        * found without comparing each value a second time. */
-      for (size_t k = 0; k < m->npages; k++) {
-        const evp__pq_page_meta_t *pg = &m->pages[k];
-        if (pg->all_null) continue;
-        if (!found || evp__pq_bytes_less(pg->min, pg->min_len, pmin, ln)) {
-          pmin = pg->min;
-          ln = pg->min_len;
+      for (size_t k = 0; k < m->npages; k++)
+        if (!m->pages[k].all_null) {
+          evp__pq_bounds_note(&b, m->pages[k].min, m->pages[k].min_len);
+          evp__pq_bounds_note(&b, m->pages[k].max, m->pages[k].max_len);
         }
-        if (!found || evp__pq_bytes_less(pmax, lx, pg->max, pg->max_len)) {
-          pmax = pg->max;
-          lx = pg->max_len;
-        }
-        found = 1;
-      }
     }
-    size_t count = found ? 0 : c->dict_on ? c->dict.n : c->nn;
+    size_t count = b.found ? 0 : c->dict_on ? c->dict.n : c->nn;
     for (size_t k = 0; k < count; k++) {
-      const uint8_t *p;
-      size_t l;
-      if (c->dict_on) {
-        p = c->dict.bytes.p + c->dict.ent[k].off;
-        l = c->dict.ent[k].len;
-      } else {
-        p = c->sbytes.p + c->soff[k];
-        l = (size_t)(c->soff[k + 1] - c->soff[k]);
-      }
-      if (!found || evp__pq_bytes_less(p, l, pmin, ln)) {
-        pmin = p;
-        ln = l;
-      }
-      if (!found || evp__pq_bytes_less(pmax, lx, p, l)) {
-        pmax = p;
-        lx = l;
-      }
-      found = 1;
+      if (c->dict_on)
+        evp__pq_bounds_note(&b, c->dict.bytes.p + c->dict.ent[k].off, c->dict.ent[k].len);
+      else
+        evp__pq_bounds_note(&b, c->sbytes.p + c->soff[k], (size_t)(c->soff[k + 1] - c->soff[k]));
     }
-    if (!found || ln > EVP__PQ_STATS_MAX || lx > EVP__PQ_STATS_MAX) return;
-    if (ln) memcpy(m->min, pmin, ln);
-    if (lx) memcpy(m->max, pmax, lx);
-    m->min_len = (uint32_t)ln;
-    m->max_len = (uint32_t)lx;
+    if (!b.found || b.min_len > EVP__PQ_STATS_MAX || b.max_len > EVP__PQ_STATS_MAX) return;
+    if (b.min_len) memcpy(m->min, b.min, b.min_len);
+    if (b.max_len) memcpy(m->max, b.max, b.max_len);
+    m->min_len = (uint32_t)b.min_len;
+    m->max_len = (uint32_t)b.max_len;
     m->has_minmax = 1;
     return;
   }

@@ -11,6 +11,26 @@
  * rather than truncated (a truncated max would need a valid UTF-8 successor). */
 #define EVP__PQ_STATS_MAX 256
 
+/* The byte-wise least and greatest of strings seen so far (statistics and
+ * the page index); pointers may be NULL for empty strings, hence found. */
+typedef struct evp__pq_bounds {
+  const uint8_t *min, *max;
+  size_t min_len, max_len;
+  int found;
+} evp__pq_bounds_t;
+
+static inline void evp__pq_bounds_note(evp__pq_bounds_t *b, const uint8_t *p, size_t l) {
+  if (!b->found || evp__pq_bytes_less(p, l, b->min, b->min_len)) {
+    b->min = p;
+    b->min_len = l;
+  }
+  if (!b->found || evp__pq_bytes_less(b->max, b->max_len, p, l)) {
+    b->max = p;
+    b->max_len = l;
+  }
+  b->found = 1;
+}
+
 /* One data page, for the page index (pq_page_index.c). */
 typedef struct evp__pq_page_meta {
   int64_t offset;    /* of its page header */
