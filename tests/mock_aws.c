@@ -1110,8 +1110,11 @@ static void handle(mock_aws_t *m, struct MHD_Connection *conn, const char *metho
     gc_faults(m);
     goto done;
   }
-  if (f) { /* delay: wait without the lock, then handle */
+  if (f) { /* delay: wait without the lock, then handle (or fail) */
     delay = f->ms;
+    int fail_status = f->status;
+    char fail_code[sizeof f->code];
+    scopy(fail_code, sizeof fail_code, f->code);
     gc_faults(m);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -1121,6 +1124,13 @@ static void handle(mock_aws_t *m, struct MHD_Connection *conn, const char *metho
     while (!m->stopping && pthread_cond_timedwait(&m->cv, &m->mu, &until) != ETIMEDOUT) {}
     if (m->stopping) {
       r->drop = 1;
+      goto done;
+    }
+    if (fail_status) {
+      os->s.faults++, m->total.faults++;
+      resp_err(r, fail_status, fail_code, "Injected fault", 0, 0);
+      snprintf(r->err_type_hdr, sizeof r->err_type_hdr, "%s:http://internal.amazon.com/coral/mock/",
+               fail_code);
       goto done;
     }
   }
@@ -1523,6 +1533,18 @@ void mock_aws_delay_next(mock_aws_t *m, const char *op, unsigned n, unsigned ms)
   pthread_mutex_lock(&m->mu);
   mfault_t *f = add_fault(m, F_DELAY, op, n);
   if (f) f->ms = ms;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void mock_aws_delay_fail_next(mock_aws_t *m, const char *op, unsigned n, unsigned ms, int status,
+                              const char *code) {
+  pthread_mutex_lock(&m->mu);
+  mfault_t *f = add_fault(m, F_DELAY, op, n);
+  if (f) {
+    f->ms = ms;
+    f->status = status;
+    scopy(f->code, sizeof f->code, code ? code : "InternalFailure");
+  }
   pthread_mutex_unlock(&m->mu);
 }
 

@@ -133,6 +133,9 @@ void mock_aws_500_next(mock_aws_t *m, const char *op, unsigned n);
 void mock_aws_drop_next(mock_aws_t *m, const char *op, unsigned n);
 /* Wait @p ms, then handle normally (stop interrupts the wait). */
 void mock_aws_delay_next(mock_aws_t *m, const char *op, unsigned n, unsigned ms);
+/* Wait @p ms, then answer @p status with error code @p code, nothing done. */
+void mock_aws_delay_fail_next(mock_aws_t *m, const char *op, unsigned n, unsigned ms, int status,
+                              const char *code);
 /* Answer once with exactly this status, content type and body (copied). */
 void mock_aws_raw_next(mock_aws_t *m, const char *op, int status, const char *content_type,
                        const void *body, size_t len);

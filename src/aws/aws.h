@@ -66,6 +66,13 @@ const char *evp__aws_client_endpoint(const evp__aws_client_t *c);
  * retry i (1-based) is rand[0,1) * min(base_ms * 2^(i-1), cap_ms): defaults
  * base 1000 ms, cap 20000 ms. Tests shrink them; never 0 in production. */
 #define EVP__AWS_MAX_ATTEMPTS 3
+/* A retry starts only with at least this long left before the call's
+ * deadline: an attempt with a few ms cannot finish over a real network, and
+ * libcurl's clock need not be ours (it may read CLOCK_MONOTONIC_RAW, which
+ * NTP slewing moves apart from CLOCK_MONOTONIC by up to 8%), so an attempt
+ * that timed out at "the deadline" by libcurl's clock can end a little before
+ * it by ours and leave such a sliver. */
+#define EVP__AWS_MIN_ATTEMPT_MS 50
 #define EVP__AWS_BACKOFF_BASE_MS 1000
 #define EVP__AWS_BACKOFF_CAP_MS 20000
 #define EVP__AWS_QUOTA_MAX 500 /* initial and maximum retry tokens */
@@ -109,8 +116,9 @@ int evp__aws_retry_class(int http_status, const char *err_type, int curl_code);
  * EVP_ERR_TOO_LARGE (response over the limit, or body_len over 16 MiB),
  * EVP_ERR_INVALID_ARG; *resp NULL.
  * @p timeout_ms bounds the whole call including retries (0 = 10 s): a retry
- * whose backoff would end past the deadline is not made (the last error is
- * returned), and each attempt's transfer timeout is the time left.
+ * that would start less than EVP__AWS_MIN_ATTEMPT_MS before the deadline,
+ * once its backoff is over, is not made (the last error is returned), and
+ * each attempt's transfer timeout is the time left.
  * @p resp and @p resp_len may be NULL when the answer is not needed; @p res
  * may be NULL. */
 evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, size_t body_len,
