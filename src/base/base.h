@@ -174,9 +174,15 @@ static inline uint32_t evp__hash32_seeded(uint64_t seed, const void *data, size_
   return (uint32_t)(h ^ (h >> 32));
 }
 
-/* evp__hash32_seeded with seed 0 (dictionary and property tables, whose
- * keys come from the schema or are bounded per file: far faster than a
- * bytewise hash on longer strings). */
+/* The random seed, drawn once per process, of every hash table whose keys a
+ * client chooses (JSON member names, the lake writer's dictionaries): with a
+ * fixed seed, keys that share a slot can be computed offline and sent, and
+ * each lookup becomes a scan. Thread-safe. */
+uint64_t evp__hash_seed(void);
+
+/* evp__hash32_seeded with seed 0 (tables whose keys come from the schema,
+ * such as its property tables: far faster than a bytewise hash on longer
+ * strings). */
 static inline uint32_t evp__hash32(const void *data, size_t n) {
   return evp__hash32_seeded(0, data, n);
 }

@@ -1,6 +1,8 @@
 /* Small shared helpers: version, memory, constant-time compare, clock
  * (randomness and wiping: crypto.c). */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -100,4 +102,21 @@ int64_t evp__retry_backoff_ms(uint64_t *rng, int64_t base, int64_t cap, int n) {
   for (int i = 1; i < n && ceil < cap; i++) ceil *= 2;
   if (ceil > cap) ceil = cap;
   return (int64_t)(evp__retry_rand01(rng) * (double)(ceil + 1));
+}
+
+static pthread_once_t hash_seed_once = PTHREAD_ONCE_INIT;
+static uint64_t hash_seed;
+
+static void hash_seed_init(void) {
+  if (evp__random(&hash_seed, sizeof hash_seed) != EVP_OK) {
+    /* No randomness: still not a constant an attacker can read in the source. */
+    int local;
+    hash_seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&local ^
+                (uint64_t)(uintptr_t)&hash_seed << 17;
+  }
+}
+
+uint64_t evp__hash_seed(void) {
+  pthread_once(&hash_seed_once, hash_seed_init);
+  return hash_seed;
 }

@@ -1,12 +1,10 @@
 /* Reading the members the scanner found: comparing and decoding raw string
  * bodies, duplicate names, NumericDate values; and the NUL-escape rewrite
  * for cJSON. Escapes are decoded by the lexer's own evp__json_lex_escape. */
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 #include "base/base.h"
 #include "json/json.h"
 #include "json/json_lex.h"
@@ -89,20 +87,6 @@ static long find_dup_pairs(const evp__jmember_t *m, size_t n) {
 
 #define FIND_DUP_PAIRS_MAX 32
 
-/* Member names are the client's: the table's hash is seeded once per
- * process, so no set of names collides everywhere. */
-static pthread_once_t dup_seed_once = PTHREAD_ONCE_INIT;
-static uint64_t dup_seed;
-
-static void dup_seed_init(void) {
-  if (evp__random(&dup_seed, sizeof dup_seed) != EVP_OK) {
-    /* No randomness: still not a constant an attacker can read in the source. */
-    int local;
-    dup_seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&local ^
-               (uint64_t)(uintptr_t)&dup_seed << 17;
-  }
-}
-
 long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
   if (n <= FIND_DUP_PAIRS_MAX) return find_dup_pairs(m, n);
   /* Open addressing on the hash of each decoded name (escaped names are
@@ -111,7 +95,7 @@ long evp__json_find_dup(const evp__jmember_t *m, size_t n) {
   while (cap < 2 * n) cap *= 2;
   for (size_t i = 0; i < n; i++)
     if (m[i].key_escaped) esc += m[i].keylen + 1;
-  pthread_once(&dup_seed_once, dup_seed_init);
+  const uint64_t dup_seed = evp__hash_seed(); /* the names are the client's */
   uint32_t *tab = calloc(cap, sizeof *tab);
   char *dec = esc ? malloc(esc) : NULL;
   uint32_t *hash = malloc(n * sizeof *hash);

@@ -237,7 +237,8 @@ static uint32_t bytes_hash_of(const evp__pq_dict_t *d, size_t i) { return d->ent
 
 evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uint32_t *idx) {
   if (n > UINT32_MAX || d->n >= UINT32_MAX - 1) return EVP_ERR_TOO_LARGE;
-  uint32_t h = evp__hash32(p, n);
+  if (!d->nslots) d->seed = evp__hash_seed(); /* a new table: see evp__pq_dict_t */
+  uint32_t h = evp__hash32_seeded(d->seed, p, n);
   if (d->nslots) {
     size_t s = h & (d->nslots - 1);
     for (uint64_t x; (x = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1)) {
@@ -304,17 +305,21 @@ static uint64_t u64_le(uint64_t key) {
 
 /* Every bit of the key moves every bit of the hash: the slot is taken from
  * the low bits, and keys that differ only high up (client-chosen bigints
- * such as i << 48) must not share a slot. */
-static uint32_t u64_hash(uint64_t k) { return (uint32_t)evp__mix64(k); }
+ * such as i << 48) must not share a slot. The seed goes in first: the mixer
+ * alone is a bijection anyone can invert to make keys for one slot. */
+static uint32_t u64_hash(const evp__pq_dict_t *d, uint64_t k) {
+  return (uint32_t)evp__mix64(k ^ d->seed);
+}
 
 static uint32_t u64_hash_of(const evp__pq_dict_t *d, size_t i) {
-  return u64_hash(u64_key_at(d, i));
+  return u64_hash(d, u64_key_at(d, i));
 }
 
 evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx) {
   if (d->n >= UINT32_MAX - 1) return EVP_ERR_TOO_LARGE;
   uint64_t k = u64_le(key);
-  uint32_t h = u64_hash(k);
+  if (!d->nslots) d->seed = evp__hash_seed(); /* a new table: see evp__pq_dict_t */
+  uint32_t h = u64_hash(d, k);
   if (d->nslots) {
     size_t s = h & (d->nslots - 1);
     for (uint64_t x; (x = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1))

@@ -87,6 +87,11 @@ typedef struct evp__pq_dict {
   evp__pq_dict_entry_t *ent;
   size_t n, cap;
   evp__buf_t bytes;
+  /* The hash's seed, evp__hash_seed() from the first insert on: clients
+   * choose the values, and with a fixed seed values that share a slot could
+   * be computed offline and sent to make every lookup a scan. The entries'
+   * order, and so the file, does not depend on it. */
+  uint64_t seed;
 } evp__pq_dict_t;
 
 /* Index of the entry equal to @p p[0..n), inserting it when new.

@@ -327,6 +327,52 @@ START_TEST(integer_dictionary_spreads_high_bit_keys) {
 }
 END_TEST
 
+/* Distinct home slots of a dictionary's entries (slot = hash & (nslots - 1)). */
+static size_t dict_homes(const evp__pq_dict_t *d) {
+  unsigned char *home = calloc(d->nslots, 1);
+  ck_assert_ptr_nonnull(home);
+  size_t homes = 0;
+  for (size_t s = 0; s < d->nslots; s++) {
+    if (!d->slots[s]) continue;
+    size_t h = (size_t)(d->slots[s] >> 32) & (d->nslots - 1);
+    homes += !home[h];
+    home[h] = 1;
+  }
+  free(home);
+  return homes;
+}
+
+/* Values a client crafted offline to share one slot, as they would with an
+ * unseeded hash (seed 0): the dictionaries' seeded hashes spread them. */
+START_TEST(dictionaries_spread_keys_crafted_for_a_fixed_seed) {
+  enum { N = 1024, MASK = 4095 }; /* N entries take at most 4096 slots */
+  evp__pq_dict_t d = {0};
+  uint32_t idx;
+  char key[32];
+  size_t found = 0;
+  for (unsigned long i = 0; found < N; i++) {
+    int n = snprintf(key, sizeof key, "u-%lu", i);
+    if ((evp__hash32_seeded(0, key, (size_t)n) & MASK) != 0) continue;
+    ck_assert_int_eq(evp__pq_dict_insert(&d, (const uint8_t *)key, (size_t)n, &idx), EVP_OK);
+    ck_assert_uint_eq(idx, found);
+    found++;
+  }
+  ck_assert_uint_le(d.nslots, MASK + 1);
+  size_t homes = dict_homes(&d);
+  ck_assert_msg(homes > N / 2, "strings: %zu home slots for %d keys", homes, N);
+  evp__pq_dict_free(&d);
+  found = 0;
+  for (uint64_t k = 0; found < N; k++) {
+    if ((evp__mix64(k) & MASK) != 0) continue; /* the old unseeded key hash */
+    ck_assert_int_eq(evp__pq_dict_insert_u64(&d, k, &idx), EVP_OK);
+    found++;
+  }
+  homes = dict_homes(&d);
+  ck_assert_msg(homes > N / 2, "integers: %zu home slots for %d keys", homes, N);
+  evp__pq_dict_free(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------------ writer */
 
 static char tmpdir[256];
@@ -913,6 +959,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, string_order_is_memcmp_order);
   tcase_add_test(tc, integer_dictionary_dedups_in_order);
   tcase_add_test(tc, integer_dictionary_spreads_high_bit_keys);
+  tcase_add_test(tc, dictionaries_spread_keys_crafted_for_a_fixed_seed);
   tcase_add_test(tc, dictionary_dedups_in_order);
   suite_add_tcase(s, tc);
   TCase *tw = tcase_create("writer");
