@@ -124,6 +124,10 @@ typedef struct {
    * the log and not yet in a committed lake file; 0 when none is waiting.
    * The lake lag is now minus this. */
   int64_t oldest_unwritten_us;
+  uint64_t compactions;         /* hour partitions compacted (options.compact) */
+  uint64_t compaction_failures; /* hours whose compaction failed: nothing swapped, the
+                                   hour keeps its files; tried again when the next
+                                   hour closes (the reason: evp__batcher_last_error) */
 } evp__batcher_stats_t;
 
 typedef struct evp__batcher evp__batcher_t;

@@ -72,12 +72,15 @@ static int stopping(void *arg) {
 static void told(void *arg, const evp__compact_result_t *r, evp_err_t e, const char *msg) {
   evp__batcher_t *b = arg;
   if (e == EVP_ERR_STATE && stopping(b)) return; /* cut short by the stop: not a failure */
+  pthread_mutex_lock(&b->mu);
   if (e) {
-    pthread_mutex_lock(&b->mu);
+    b->st.compaction_failures++;
     snprintf(b->last_err, sizeof b->last_err, "batcher: compaction of dt=%s/hour=%02d: %s", r->dt,
              r->hour, msg);
-    pthread_mutex_unlock(&b->mu);
+  } else {
+    b->st.compactions++;
   }
+  pthread_mutex_unlock(&b->mu);
   if (!b->compacted) return;
   evp__batcher_compaction_t c = {r->dt,       r->hour,      r->files_in,    r->files_out,  r->rows,
                                  r->bytes_in, r->bytes_out, r->duration_ms, e ? msg : NULL};

@@ -241,6 +241,16 @@ evp_err_t evp__metrics_render(const evp__metrics_t *mc, const evp__wal_t *wal,
         (unsigned long long)st.files, (unsigned long long)st.bytes, (unsigned long long)st.rows,
         (unsigned long long)st.duplicates, (unsigned long long)st.errors,
         (unsigned long long)st.bad_events, evp__batcher_failing(b, NULL, 0, NULL, NULL));
+    evp__buf_addf(&s,
+                  "# HELP evpipe_lake_compactions_total Hour partitions compacted into large "
+                  "files.\n"
+                  "# TYPE evpipe_lake_compactions_total counter\nevpipe_lake_compactions_total "
+                  "%llu\n"
+                  "# HELP evpipe_lake_compaction_failures_total Hour partitions whose compaction "
+                  "failed (nothing swapped; tried again when the next hour closes).\n"
+                  "# TYPE evpipe_lake_compaction_failures_total counter\n"
+                  "evpipe_lake_compaction_failures_total %llu\n",
+                  (unsigned long long)st.compactions, (unsigned long long)st.compaction_failures);
     /* How long the lake has been missing an event it will get: a query
      * sees everything received more than this long ago. */
     int64_t lag_us = st.oldest_unwritten_us ? evp__wall_us() - st.oldest_unwritten_us : 0;

@@ -91,6 +91,10 @@ r=$(codecs "$TMP/lake" 'compact-*.parquet')
 # evpipe local --lake-codec zstd compacts closed hours into ZSTD files too
 if start_local "$TMP/lake2" "$TMP/clients.json" --lake-codec zstd; then
   for _ in $(seq 1 $((WAIT * 10))); do grep -q '"msg":"lake hour compacted"' "$TMP/local.err" && break; sleep 0.1; done
+  c=$(local_metric evpipe_lake_compactions_total)
+  f=$(local_metric evpipe_lake_compaction_failures_total)
+  [ "$c/$f" = "1/0" ] && pass "/metrics counts the compaction (compactions $c, failures $f)" ||
+    fail "/metrics: evpipe_lake_compactions_total '$c', evpipe_lake_compaction_failures_total '$f', want 1 and 0"
   stop_local
   r=$(codecs "$TMP/lake2" 'compact-*.parquet')
   [ "$r" = "$N $N ZSTD" ] && pass "evpipe local --lake-codec zstd compacts into ZSTD files ($r)" ||

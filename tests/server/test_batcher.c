@@ -2163,6 +2163,10 @@ START_TEST(compaction_runs_beside_the_flushes) {
                 evp_err2str(fe));
   ck_assert_msg(hold_wait(&h, &h.compacted), "no compaction was told");
   ck_assert_msg(h.error[0] == 0, "%s", h.error);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.compactions, 1);
+  ck_assert_uint_eq(st.compaction_failures, 0);
   ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
   char names[8][1024];
   int n = list_files(names, 8), compacted = 0, parts = 0;
@@ -2172,6 +2176,52 @@ START_TEST(compaction_runs_beside_the_flushes) {
   }
   ck_assert_msg(n == 2 && compacted == 1 && parts == 1, "%d files, %d compacted, %d parts", n,
                 compacted, parts);
+  evp__wal_close(w);
+  rm_tree(tmpdir);
+}
+END_TEST
+
+/* A compaction that fails (here: a corrupt file among the hour's) is
+ * counted and its reason kept; the hour keeps every file it had. */
+START_TEST(a_failed_compaction_is_counted_and_told) {
+  mk_tmpdir();
+  evp__wal_t *w = open_wal();
+  char err[512];
+  evp__batcher_t *b = start(w, 0, 1, 0);
+  append_ids(w, "old", 0, 10, T0);
+  ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK);
+  append_ids(w, "old", 10, 10, T0 + 1000);
+  ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK);
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  char names[8][1024];
+  ck_assert_int_eq(list_files(names, 8), 2);
+  /* A third file of the hour, named as a flush names them, below the log's
+   * checkpoint (offsets 0-1 come before the first record's end): garbage. */
+  char bad[1400];
+  snprintf(bad, sizeof bad, "%s/events/%.*s/part-%020d-%020d.parquet", lakedir,
+           (int)(strrchr(names[0], '/') - names[0]), names[0], 0, 1);
+  FILE *f = fopen(bad, "wb");
+  ck_assert_ptr_nonnull(f);
+  fputs("not a parquet file", f);
+  fclose(f);
+  hold_t h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0, ""};
+  evp__batcher_opts_t o = {0};
+  o.compact = 1;
+  o.compacted = hold_compacted;
+  o.notice_arg = &h;
+  b = start_with(w, &o, 0, 1, 0);
+  ck_assert_msg(hold_wait(&h, &h.compacted), "no compaction was told");
+  ck_assert_msg(strstr(h.error, "part-00000000000000000000-00000000000000000001.parquet"),
+                "the error does not name the file: %s", h.error);
+  evp__batcher_stats_t st;
+  evp__batcher_get_stats(b, &st);
+  ck_assert_uint_eq(st.compactions, 0);
+  ck_assert_uint_eq(st.compaction_failures, 1);
+  char last[512];
+  evp__batcher_last_error(b, last, sizeof last);
+  ck_assert_msg(strstr(last, "compaction of dt=2024-05-01/hour=09"), "%s", last);
+  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  ck_assert_int_eq(list_files(NULL, 0), 3);
   evp__wal_close(w);
   rm_tree(tmpdir);
 }
@@ -2518,6 +2568,7 @@ int main(int argc, char **argv) {
   TCase *tc = tcase_create("compaction");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, compaction_runs_beside_the_flushes);
+  tcase_add_test(tc, a_failed_compaction_is_counted_and_told);
   tcase_add_test(tc, stop_cuts_a_compaction_short);
   tcase_add_test(tc, a_late_file_waits_for_its_hours_compaction);
   tcase_add_test(tc, close_while_a_late_file_waits_for_its_hours_compaction);
