@@ -838,6 +838,46 @@ static void check_event(const evp__table_t *t, const char *sq, evp_err_t want, c
 /* A struct holds its declared fields only: a member it has no field for
  * would be lost in the lake, so the door refuses it (by the same rule the
  * row builder applies), like a value that fits no field. */
+/* A schema of one object property "big" with @p n boolean fields whose
+ * names are 128 characters: its struct type text is n * 137 + 7 characters. */
+static evp__table_t *wide_struct(size_t n, char *err, size_t errsz) {
+  size_t cap = 256 + n * 200, o = 0;
+  char *s = malloc(cap);
+  ck_assert_ptr_nonnull(s);
+  o += (size_t)snprintf(s + o, cap - o,
+                        "{\"type\":\"object\",\"properties\":{\"big\":{\"type\":\"object\","
+                        "\"additionalProperties\":false,\"properties\":{");
+  for (size_t i = 0; i < n; i++)
+    o += (size_t)snprintf(s + o, cap - o, "%s\"f%04zu%0123d\":{\"type\":\"boolean\"}", i ? "," : "",
+                          i, 0);
+  o += (size_t)snprintf(s + o, cap - o, "}}}}");
+  evp__table_t *t = NULL;
+  evp_err_t e = evp__table_parse(s, o, &t, err, errsz);
+  free(s);
+  ck_assert_msg(e == EVP_OK, "%s", err);
+  return t;
+}
+
+/* Glue allows a column's Type 131,072 characters: a struct whose type text
+ * would be longer stays JSON text, and every type the table gives fits. */
+START_TEST(struct_type_text_fits_glue) {
+  char err[256] = "";
+  evp__table_t *t = wide_struct(950, err, sizeof err); /* 130,157 characters */
+  const evp__column_t *c = col(t, "big");
+  ck_assert_int_eq(c->type, EVP__COL_STRUCT);
+  char *type = evp__col_type_text(c);
+  ck_assert_uint_eq(strlen(type), 950 * 137 + 7);
+  free(type);
+  evp__table_free(t);
+  t = wide_struct(960, err, sizeof err); /* 131,527 */
+  c = col(t, "big");
+  ck_assert_int_eq(c->type, EVP__COL_STRING);
+  ck_assert_int_eq(c->map, EVP__MAP_JSON_TEXT);
+  ck_assert_uint_eq(t->nnodes, t->ndata); /* no field took a node */
+  evp__table_free(t);
+}
+END_TEST
+
 START_TEST(struct_values_checked_deeply) {
   evp__table_t *t = parse_ok(
       "{'type':'object','properties':{'c':{'type':'object','additionalProperties':false,"
@@ -948,6 +988,7 @@ int main(void) {
   suite_add_tcase(s, g);
   TCase *st = tcase_create("structs");
   tcase_add_test(st, closed_objects_become_structs);
+  tcase_add_test(st, struct_type_text_fits_glue);
   tcase_add_test(st, struct_values_checked_deeply);
   suite_add_tcase(s, st);
   TCase *dq = tcase_create("struct ddl");

@@ -317,6 +317,15 @@ static evp_err_t map_struct(const cJSON *prop, const char *name, unsigned depth,
     }
     c->namelen = strlen(c->name);
   }
+  if (depth == 0) {
+    /* The column's type must fit a Glue column's Type (the Athena table is
+     * a Glue table): a longer one stays JSON text, as the rule says. */
+    evp__column_t as_struct = *col;
+    as_struct.type = EVP__COL_STRUCT;
+    as_struct.fields = f;
+    as_struct.nfields = n;
+    if (type_text_len(&as_struct, 0) > EVP__TABLE_MAX_TYPE_TEXT) goto fallback;
+  }
   col->type = EVP__COL_STRUCT;
   col->map = EVP__MAP_STRUCT;
   col->fields = f;

@@ -33,6 +33,10 @@
  * pass it stays JSON text, so every table the model builds can be written.
  * 1000 properties and the 4 server columns leave at least 20 for fields. */
 #define EVP__TABLE_MAX_NODES 1024
+/* Characters of a column's type text ("struct<a:string,...>"): Glue's
+ * limit on a column's Type. A struct whose text would be longer stays JSON
+ * text (reachable only with long field names near the node limit). */
+#define EVP__TABLE_MAX_TYPE_TEXT 131072
 
 /* Column types, named after the Athena/Glue (Hive) types they print as. */
 typedef enum evp__col_type {
