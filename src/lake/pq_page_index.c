@@ -205,7 +205,9 @@ static evp_err_t put_index(evp__pq_writer_t *w, const evp__pq_column_t *col,
   else
     offset_index(&t, m);
   evp_err_t e = evp__tc_error(&t);
-  if (e) return evp__seterr(errstr, errstr_size, e, "parquet: page index encoding failed");
+  if (e)
+    return evp__seterr(errstr, errstr_size, e, "parquet: page index encoding failed%s",
+                       e == EVP_ERR_NOMEM ? ": out of memory" : "");
   if (w->page.len > INT32_MAX)
     return evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "parquet: page index too large");
   *off = (int64_t)w->file.offset;

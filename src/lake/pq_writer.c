@@ -377,7 +377,9 @@ static evp_err_t write_page(evp__pq_writer_t *w, evp__pq_chunk_meta_t *m, int pa
   }
   evp__tc_struct_end(&t);
   evp_err_t e = evp__tc_error(&t);
-  if (e) return evp__seterr(errstr, errstr_size, e, "parquet: page header encoding failed");
+  if (e)
+    return evp__seterr(errstr, errstr_size, e, "parquet: page header encoding failed%s",
+                       e == EVP_ERR_NOMEM ? ": out of memory" : "");
   if (page_type == PQ_PAGE_DATA && m->data_page_offset < 0)
     m->data_page_offset = (int64_t)w->file.offset;
   if ((e = evp__lake_file_write(&w->file, w->hdr.p, w->hdr.len, errstr, errstr_size)) ||
@@ -912,7 +914,9 @@ evp_err_t evp__pq_writer_finish(evp__pq_writer_t *w, uint64_t *file_size, char *
   if (!e) {
     w->page.len = 0;
     e = evp__pq_footer_encode(w, &w->page);
-    if (e) e = evp__seterr(errstr, errstr_size, e, "parquet: footer encoding failed");
+    if (e)
+      e = evp__seterr(errstr, errstr_size, e, "parquet: footer encoding failed%s",
+                      e == EVP_ERR_NOMEM ? ": out of memory" : "");
   }
   if (!e && w->page.len > UINT32_MAX)
     e = evp__seterr(errstr, errstr_size, EVP_ERR_TOO_LARGE, "parquet: footer too large");
