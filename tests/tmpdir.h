@@ -7,9 +7,11 @@
 #define EVP_TESTS_TMPDIR_H
 
 #include <check.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 /* Make /tmp/evp_<name>_XXXXXX (mode 0700) into @p dir; fails the test when
@@ -31,6 +33,17 @@ static inline int test_tmpdir_remove_one(const char *p, const struct stat *sb, i
  * 0 when all of it is gone. */
 static inline int test_tmpdir_remove(const char *dir) {
   return nftw(dir, test_tmpdir_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Entries in @p dir ("." and ".." not counted); 0 when it cannot be read. */
+static inline int test_tmpdir_count(const char *dir) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  if (d) closedir(d);
+  return n;
 }
 
 #endif /* EVP_TESTS_TMPDIR_H */

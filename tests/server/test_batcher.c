@@ -2109,9 +2109,9 @@ static void hold_release(hold_t *h) {
   pthread_mutex_unlock(&h->mu);
 }
 
-/* Two files in an hour of 2024 (long closed), then a batcher with
- * compaction on, held at "staged". */
-static evp__batcher_t *start_held(evp__wal_t *w, hold_t *h) {
+/* Two files (10 rows each) in an hour of 2024, long closed, written by a
+ * batcher without compaction, closed again. */
+static void two_old_files(evp__wal_t *w) {
   char err[512];
   evp__batcher_t *b = start(w, 0, 1, 0);
   append_ids(w, "old", 0, 10, T0);
@@ -2120,13 +2120,18 @@ static evp__batcher_t *start_held(evp__wal_t *w, hold_t *h) {
   ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK);
   ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
   ck_assert_int_eq(list_files(NULL, 0), 2);
+}
+
+/* Two old files, then a batcher with compaction on, held at "staged". */
+static evp__batcher_t *start_held(evp__wal_t *w, hold_t *h) {
+  two_old_files(w);
   evp__batcher_opts_t o = {0};
   o.compact = 1;
   o.compact_hook = hold_hook;
   o.compact_hook_arg = h;
   o.compacted = hold_compacted;
   o.notice_arg = h;
-  b = start_with(w, &o, 0, 1, 0);
+  evp__batcher_t *b = start_with(w, &o, 0, 1, 0);
   ck_assert_msg(hold_wait(h, &h->staged), "the closed hour's compaction did not start");
   return b;
 }
@@ -2187,12 +2192,7 @@ START_TEST(a_failed_compaction_is_counted_and_told) {
   mk_tmpdir();
   evp__wal_t *w = open_wal();
   char err[512];
-  evp__batcher_t *b = start(w, 0, 1, 0);
-  append_ids(w, "old", 0, 10, T0);
-  ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK);
-  append_ids(w, "old", 10, 10, T0 + 1000);
-  ck_assert_int_eq(evp__batcher_flush(b, 10000), EVP_OK);
-  ck_assert_int_eq(evp__batcher_close(b, err, sizeof err), EVP_OK);
+  two_old_files(w);
   char names[8][1024];
   ck_assert_int_eq(list_files(names, 8), 2);
   /* A third file of the hour, named as a flush names them, below the log's
@@ -2209,7 +2209,7 @@ START_TEST(a_failed_compaction_is_counted_and_told) {
   o.compact = 1;
   o.compacted = hold_compacted;
   o.notice_arg = &h;
-  b = start_with(w, &o, 0, 1, 0);
+  evp__batcher_t *b = start_with(w, &o, 0, 1, 0);
   ck_assert_msg(hold_wait(&h, &h.compacted), "no compaction was told");
   ck_assert_msg(strstr(h.error, "part-00000000000000000000-00000000000000000001.parquet"),
                 "the error does not name the file: %s", h.error);

@@ -381,15 +381,7 @@ static void mk_tmpdir(void) { test_tmpdir_make(tmpdir, sizeof tmpdir, "lake_test
 
 static void rm_tmpdir(void) { test_tmpdir_remove(tmpdir); }
 
-static int count_entries(void) {
-  DIR *d = opendir(tmpdir);
-  int n = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-  if (d) closedir(d);
-  return n;
-}
+static int count_entries(void) { return test_tmpdir_count(tmpdir); }
 
 static const evp__pq_column_t COLS2[] = {
     {"id", EVP__PQ_INT64, 0, 0},

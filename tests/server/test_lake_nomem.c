@@ -7,7 +7,6 @@
  * here first. */
 #define _XOPEN_SOURCE 700 /* nftw (tmpdir.h) */
 #include <check.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,9 +49,9 @@ static long absorbed; /* failed allocations after which the file was still writt
  * dictionary), a near-unique text (its dictionary gives up midway), and a
  * struct of two fields. */
 static const evp__pq_column_t COLS[] = {
-    {"id", EVP__PQ_INT64, 0, 0},         {"name", EVP__PQ_STRING, 1, 0},
-    {"t", EVP__PQ_TIMESTAMP_US, 1, 0},   {"text", EVP__PQ_STRING, 1, 0},
-    {"ctx", EVP__PQ_GROUP, 1, 2},        {"os", EVP__PQ_STRING, 1, 0},
+    {"id", EVP__PQ_INT64, 0, 0},       {"name", EVP__PQ_STRING, 1, 0},
+    {"t", EVP__PQ_TIMESTAMP_US, 1, 0}, {"text", EVP__PQ_STRING, 1, 0},
+    {"ctx", EVP__PQ_GROUP, 1, 2},      {"os", EVP__PQ_STRING, 1, 0},
     {"build", EVP__PQ_INT64, 1, 0},
 };
 #define NCOLS (sizeof COLS / sizeof *COLS)
@@ -78,16 +77,6 @@ static void row_of(int i, evp__pq_value_t *r) {
   r[6].is_null = i % 11 == 0;
 }
 
-static int files_in_dir(void) {
-  DIR *d = opendir(tmpdir);
-  int n = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-  if (d) closedir(d);
-  return n;
-}
-
 /* The file holds the rows appended, value for value. (Compared without
  * an assertion per value: Check records each one's location.) */
 static void check_file(const char *path) {
@@ -111,8 +100,8 @@ static void check_file(const char *path) {
                !memcmp(got[c].v.s.ptr, want[c].v.s.ptr, want[c].v.s.len);
       else if (same && !null && COLS[c].type != EVP__PQ_GROUP)
         same = got[c].v.i64 == want[c].v.i64;
-      if (!same) snprintf(bad, sizeof bad, "row %d, column %s: not the value appended", i,
-                          COLS[c].name);
+      if (!same)
+        snprintf(bad, sizeof bad, "row %d, column %s: not the value appended", i, COLS[c].name);
     }
   }
   ck_assert_msg(!bad[0], "%s: %s", path, bad);
@@ -129,8 +118,8 @@ static int write_failing_at(long at, evp__pq_codec_t codec) {
   memset(&o, 0, sizeof o);
   o.codec = codec;
   o.no_fsync = 1;
-  o.row_group_rows = 600; /* three row groups */
-  o.page_bytes = 1024;    /* many pages: the page index grows */
+  o.row_group_rows = 600;   /* three row groups */
+  o.page_bytes = 1024;      /* many pages: the page index grows */
   o.dict_max_entries = 400; /* "text" gives its dictionary up in every group */
   evp__pq_writer_t *w = NULL;
   char err[256] = "";
@@ -154,15 +143,15 @@ static int write_failing_at(long at, evp__pq_codec_t codec) {
   snprintf(path, sizeof path, "%s/f.parquet", tmpdir);
   if (e == EVP_OK) {
     absorbed += reached;
-    ck_assert_int_eq(files_in_dir(), 1);
+    ck_assert_int_eq(test_tmpdir_count(tmpdir), 1);
     check_file(path);
     remove(path);
   } else {
     ck_assert_msg(reached, "allocation %ld: %s (%d) without a failed allocation", at, err, (int)e);
-    ck_assert_msg(e == EVP_ERR_NOMEM, "allocation %ld failed: error %d (%s), not EVP_ERR_NOMEM",
-                  at, (int)e, err);
+    ck_assert_msg(e == EVP_ERR_NOMEM, "allocation %ld failed: error %d (%s), not EVP_ERR_NOMEM", at,
+                  (int)e, err);
     ck_assert_msg(strstr(err, "out of memory") != NULL, "allocation %ld: '%s'", at, err);
-    ck_assert_msg(files_in_dir() == 0, "allocation %ld: a file was left behind", at);
+    ck_assert_msg(test_tmpdir_count(tmpdir) == 0, "allocation %ld: a file was left behind", at);
   }
   return reached;
 }
