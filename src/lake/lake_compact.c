@@ -453,7 +453,10 @@ evp_err_t evp__lake_compact_hour(const evp__compact_opts_t *o, const char *dt, i
     return evp__seterr(errstr, errstr_size, EVP_ERR_INVALID_ARG, "compact: path too long");
   entries_t es = {0};
   evp_err_t e = list_hour(o, hdir, &es, errstr, errstr_size);
-  if (e) return e;
+  if (e) {
+    entries_free(&es); /* the names listed before the failure */
+    return e;
+  }
   size_t nin = 0, nparts = 0;
   for (; nin < es.n && es.v[nin].merge; nin++) {
     res->bytes_in += es.v[nin].bytes;

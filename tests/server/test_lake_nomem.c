@@ -7,11 +7,14 @@
  * here first. */
 #define _XOPEN_SOURCE 700 /* nftw (tmpdir.h) */
 #include <check.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "lake/lake.h"
+#include "lake/lake_compact.h"
 #include "lake/pq_reader.h"
 #include "tmpdir.h"
 
@@ -175,12 +178,128 @@ END_TEST
 START_TEST(writer_survives_every_failed_allocation_zstd) { every_allocation(EVP__PQ_ZSTD); }
 END_TEST
 
+/* ------------------------------------------------------------ compaction */
+
+#define HOUR_DIR "events/dt=2025-12-01/hour=12"
+#define NPARTS 3
+
+/* The hour as three flushes left it: part files of rows [k*500, k*500+500). */
+static void write_parts(void) {
+  char dir[512], name[80], err[256];
+  snprintf(dir, sizeof dir, "%s/events", tmpdir);
+  mkdir(dir, 0700);
+  snprintf(dir, sizeof dir, "%s/events/dt=2025-12-01", tmpdir);
+  mkdir(dir, 0700);
+  snprintf(dir, sizeof dir, "%s/" HOUR_DIR, tmpdir);
+  mkdir(dir, 0700);
+  evp__pq_options_t o;
+  memset(&o, 0, sizeof o);
+  o.no_fsync = 1;
+  for (int k = 0; k < NPARTS; k++) {
+    snprintf(name, sizeof name, "part-%020d-%020d.parquet", k * 10, k * 10 + 9);
+    evp__pq_writer_t *w = NULL;
+    ck_assert_msg(evp__pq_writer_open(&w, dir, name, COLS, NCOLS, &o, err, sizeof err) == EVP_OK,
+                  "%s", err);
+    for (int i = k * (NROWS / NPARTS); i < (k + 1) * (NROWS / NPARTS); i++) {
+      evp__pq_value_t row[NCOLS];
+      row_of(i, row);
+      ck_assert_msg(evp__pq_writer_append(w, row, err, sizeof err) == EVP_OK, "%s", err);
+    }
+    ck_assert_msg(evp__pq_writer_close(w, NULL, err, sizeof err) == EVP_OK, "%s", err);
+  }
+}
+
+/* The one file of the hour, or "" (its path in @p path) when not exactly one
+ * file whose name starts with @p prefix is there; the number of files. */
+static int hour_files(const char *prefix, char *path, size_t n) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/" HOUR_DIR, tmpdir);
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  int files = 0, match = 0;
+  struct dirent *e;
+  path[0] = '\0';
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    files++;
+    if (!strncmp(e->d_name, prefix, strlen(prefix)) && !match++ &&
+        strlen(dir) + strlen(e->d_name) + 2 <= n) {
+      strcpy(path, dir);
+      strcat(path, "/");
+      strcat(path, e->d_name);
+    }
+  }
+  closedir(d);
+  if (match != 1) path[0] = '\0';
+  return files;
+}
+
+/* Compaction of the hour with allocation @p at failing: done with every
+ * row once, or refused with the hour as it was. 1 when the failure point
+ * was reached. */
+static int compact_failing_at(long at) {
+  write_parts();
+  evp__compact_opts_t o;
+  memset(&o, 0, sizeof o);
+  o.root = tmpdir;
+  o.checkpoint = UINT64_MAX;
+  o.no_fsync = 1;
+  o.force = 1;
+  evp__compact_result_t res;
+  char err[512] = "", path[700];
+  arm(at);
+  evp_err_t e = evp__lake_compact_hour(&o, "2025-12-01", 12, &res, err, sizeof err);
+  int reached = allocs > at;
+  disarm();
+  if (e == EVP_OK) {
+    absorbed += reached;
+    ck_assert_msg(res.compacted && res.rows == NROWS, "allocation %ld: %zu files, %llu rows", at,
+                  res.files_out, (unsigned long long)res.rows);
+    ck_assert_int_eq(hour_files("compact-", path, sizeof path), 1);
+    ck_assert_msg(path[0], "allocation %ld: no compacted file", at);
+    check_file(path);
+  } else {
+    ck_assert_msg(reached, "allocation %ld: %s (%d) without a failed allocation", at, err, (int)e);
+    ck_assert_msg(e == EVP_ERR_NOMEM, "allocation %ld failed: error %d (%s), not EVP_ERR_NOMEM", at,
+                  (int)e, err);
+    ck_assert_msg(strstr(err, "out of memory") != NULL, "allocation %ld: '%s'", at, err);
+    /* The hour as it was: its three files, nothing else. */
+    ck_assert_msg(hour_files("part-", path, sizeof path) == NPARTS,
+                  "allocation %ld: the hour changed (%s)", at, err);
+    ck_assert_msg(evp__lake_compact_recover(tmpdir, err, sizeof err) == EVP_OK, "%s", err);
+    char stage[512];
+    snprintf(stage, sizeof stage, "%s/compact", tmpdir);
+    ck_assert_msg(test_tmpdir_count(stage) == 0, "allocation %ld: staging left after recovery", at);
+  }
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/events", tmpdir);
+  test_tmpdir_remove(dir);
+  return reached;
+}
+
+START_TEST(compaction_survives_every_failed_allocation) {
+  test_tmpdir_make(tmpdir, sizeof tmpdir, "lake_nomem");
+  /* Under valgrind every fifth (each run takes ~0.3 s there); ASan runs
+   * them all. */
+  const long step = getenv("EVP_VALGRIND") ? 5 : 1;
+  long at = 0, runs = 0;
+  absorbed = 0;
+  for (; compact_failing_at(at); at += step) runs++;
+  ck_assert_msg(at > 50, "only %ld allocations", at);
+  printf("lake_nomem: compaction: %ld allocations, %ld failed in turn: %ld refused with "
+         "EVP_ERR_NOMEM and the hour unchanged, %ld absorbed (compacted all the same)\n",
+         at, runs, runs - absorbed, absorbed);
+  test_tmpdir_remove(tmpdir);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("lake_nomem");
   TCase *tc = tcase_create("nomem");
   tcase_set_timeout(tc, 240);
   tcase_add_test(tc, writer_survives_every_failed_allocation);
   tcase_add_test(tc, writer_survives_every_failed_allocation_zstd);
+  tcase_add_test(tc, compaction_survives_every_failed_allocation);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
