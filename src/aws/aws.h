@@ -67,11 +67,11 @@ const char *evp__aws_client_endpoint(const evp__aws_client_t *c);
  * base 1000 ms, cap 20000 ms. Tests shrink them; never 0 in production. */
 #define EVP__AWS_MAX_ATTEMPTS 3
 /* A retry starts only with at least this long left before the call's
- * deadline: an attempt with a few ms cannot finish over a real network, and
- * libcurl's clock need not be ours (it may read CLOCK_MONOTONIC_RAW, which
- * NTP slewing moves apart from CLOCK_MONOTONIC by up to 8%), so an attempt
- * that timed out at "the deadline" by libcurl's clock can end a little before
- * it by ours and leave such a sliver. */
+ * deadline, once its backoff is over: an attempt with a few ms cannot finish
+ * over a real network, and libcurl's clock need not be ours (it may read
+ * CLOCK_MONOTONIC_RAW, which NTP slewing moves apart from CLOCK_MONOTONIC),
+ * so an attempt that timed out at "the deadline" by libcurl's clock can end
+ * a little before it by ours and leave such a sliver. */
 #define EVP__AWS_MIN_ATTEMPT_MS 50
 #define EVP__AWS_BACKOFF_BASE_MS 1000
 #define EVP__AWS_BACKOFF_CAP_MS 20000
@@ -81,6 +81,9 @@ const char *evp__aws_client_endpoint(const evp__aws_client_t *c);
 #define EVP__AWS_QUOTA_SUCCESS_INC 1 /* a call that succeeded on its first attempt */
 void evp__aws_client_set_backoff(evp__aws_client_t *c, int64_t base_ms, int64_t cap_ms);
 void evp__aws_client_set_max_attempts(evp__aws_client_t *c, unsigned max_attempts); /* 1..10 */
+/* Tests only: the least time left for a retry (EVP__AWS_MIN_ATTEMPT_MS; 0
+ * restores it), so a test can leave a margin a loaded machine cannot eat. */
+void evp__aws_client_set_min_attempt(evp__aws_client_t *c, int64_t ms);
 /* The retry quota (tokens left), and a way to set it (clamped to 0..500). */
 int evp__aws_client_retry_quota(const evp__aws_client_t *c);
 void evp__aws_client_set_retry_quota(evp__aws_client_t *c, int tokens);
@@ -117,8 +120,9 @@ int evp__aws_retry_class(int http_status, const char *err_type, int curl_code);
  * EVP_ERR_INVALID_ARG; *resp NULL.
  * @p timeout_ms bounds the whole call including retries (0 = 10 s): a retry
  * that would start less than EVP__AWS_MIN_ATTEMPT_MS before the deadline,
- * once its backoff is over, is not made (the last error is returned), and
- * each attempt's transfer timeout is the time left.
+ * once its backoff is over, is not made (the last error is returned, and
+ * the retry quota is not charged), and each attempt's transfer timeout is
+ * the time left.
  * @p resp and @p resp_len may be NULL when the answer is not needed; @p res
  * may be NULL. */
 evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, size_t body_len,

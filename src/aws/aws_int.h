@@ -42,6 +42,7 @@ struct evp__aws_client {
   /* retry policy (standard mode) */
   int64_t backoff_base_ms, backoff_cap_ms;
   unsigned max_attempts;
+  int64_t min_attempt_ms;  /* EVP__AWS_MIN_ATTEMPT_MS but in tests */
   int64_t call_timeout_ms; /* of the Secrets Manager / Firehose wrappers */
   int quota;
   uint64_t rng;

@@ -128,11 +128,13 @@ evp_err_t evp__aws_call(evp__aws_client_t *c, const char *op, const char *body, 
     int cost = cls == 3 ? EVP__AWS_QUOTA_TIMEOUT_COST : EVP__AWS_QUOTA_RETRY_COST;
     if (c->quota < cost) break; /* quota exhausted: fail fast */
     int64_t delay = evp__aws_backoff_ms(c, attempt);
-    if (evp__mono_ms() + delay + EVP__AWS_MIN_ATTEMPT_MS > deadline)
+    if (evp__mono_ms() + delay + c->min_attempt_ms > deadline)
       break; /* the retry could not finish in time: report this error now */
+    evp__aws_sleep_ms(delay);
+    if (evp__mono_ms() + c->min_attempt_ms > deadline)
+      break; /* the sleep overran: the same, and the quota is not charged */
     c->quota -= cost;
     last_cost = cost;
-    evp__aws_sleep_ms(delay);
   }
   evp__aws_transport_reset(c);
   wipe_slist(hdrs);

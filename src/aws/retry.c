@@ -73,6 +73,10 @@ void evp__aws_client_set_max_attempts(evp__aws_client_t *c, unsigned n) {
   if (c) c->max_attempts = n < 1 ? 1 : (n > 10 ? 10 : n);
 }
 
+void evp__aws_client_set_min_attempt(evp__aws_client_t *c, int64_t ms) {
+  if (c) c->min_attempt_ms = ms > 0 ? ms : EVP__AWS_MIN_ATTEMPT_MS;
+}
+
 int evp__aws_client_retry_quota(const evp__aws_client_t *c) { return c ? c->quota : 0; }
 
 void evp__aws_client_set_retry_quota(evp__aws_client_t *c, int tokens) {

@@ -59,6 +59,7 @@ evp_err_t evp__aws_client_new(const evp__aws_env_t *env, const char *service,
   c->backoff_base_ms = EVP__AWS_BACKOFF_BASE_MS;
   c->backoff_cap_ms = EVP__AWS_BACKOFF_CAP_MS;
   c->max_attempts = EVP__AWS_MAX_ATTEMPTS;
+  c->min_attempt_ms = EVP__AWS_MIN_ATTEMPT_MS;
   c->call_timeout_ms = EVP__AWS_DEFAULT_TIMEOUT_MS;
   c->quota = EVP__AWS_QUOTA_MAX;
   if (evp__random(&c->rng, sizeof c->rng) != EVP_OK)

@@ -154,8 +154,13 @@ static inline uint64_t evp__mix64(uint64_t x) {
 
 /* 64-bit multiply-xorshift hash of n bytes, 8 a step, with @p seed mixed
  * in before the first byte. Tables whose keys a client chooses use a
- * random per-process seed: with a fixed one, crafted names can be made to
- * share a slot and turn each lookup into a scan. */
+ * random per-process seed: with a fixed one, any set of names sharing a
+ * slot can be computed offline. The seed is not a key, though: some
+ * differences (in the top bits of consecutive 8-byte blocks) cancel for
+ * every seed or for many. The lake's dictionaries therefore also bound
+ * their probes (EVP__PQ_DICT_MAX_PROBE); JSON's duplicate finder does not,
+ * as its keys are the names of one object of one body, so what collides
+ * costs that request alone. */
 static inline uint32_t evp__hash32_seeded(uint64_t seed, const void *data, size_t n) {
   const unsigned char *p = data;
   uint64_t h = 0x9E3779B97F4A7C15ull ^ seed ^ n;
@@ -174,10 +179,11 @@ static inline uint32_t evp__hash32_seeded(uint64_t seed, const void *data, size_
   return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The random seed, drawn once per process, of every hash table whose keys a
+/* The random seed, drawn once per process, of the hash tables whose keys a
  * client chooses (JSON member names, the lake writer's dictionaries): with a
  * fixed seed, keys that share a slot can be computed offline and sent, and
- * each lookup becomes a scan. Thread-safe. */
+ * each lookup becomes a scan (see evp__hash32_seeded for what a seed does
+ * not stop). Thread-safe. */
 uint64_t evp__hash_seed(void);
 
 /* evp__hash32_seeded with seed 0 (tables whose keys come from the schema,

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <snappy-c.h>
 #include <zstd.h>
+#include <zstd_errors.h> /* ZSTD_error_memory_allocation */
 #include "base/base.h"
 #include "lake/pq_encode.h"
 
@@ -180,6 +181,8 @@ evp_err_t evp__pq_decompress(evp__pq_codec_t codec, const uint8_t *in, size_t in
   }
   case EVP__PQ_ZSTD: {
     size_t got = ZSTD_decompress(out, out_len, in, in_len);
+    if (ZSTD_isError(got) && ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation)
+      return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "page: out of memory (zstd)");
     if (ZSTD_isError(got)) return BAD("page: zstd: %s", ZSTD_getErrorName(got));
     if (got != out_len)
       return BAD("page: zstd body holds %zu bytes, header says %zu", got, out_len);

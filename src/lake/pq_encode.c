@@ -240,8 +240,9 @@ evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uin
   if (!d->nslots) d->seed = evp__hash_seed(); /* a new table: see evp__pq_dict_t */
   uint32_t h = evp__hash32_seeded(d->seed, p, n);
   if (d->nslots) {
-    size_t s = h & (d->nslots - 1);
+    size_t s = h & (d->nslots - 1), probes = 0;
     for (uint64_t x; (x = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1)) {
+      if (++probes > EVP__PQ_DICT_MAX_PROBE) return EVP_ERR_TOO_LARGE;
       if (SLOT_HASH(x) != h) continue;
       const evp__pq_dict_entry_t *en = &d->ent[SLOT_INDEX(x)];
       if (en->len == n && evp__bytes_eq(d->bytes.p + en->off, p, n)) {
@@ -321,12 +322,14 @@ evp_err_t evp__pq_dict_insert_u64(evp__pq_dict_t *d, uint64_t key, uint32_t *idx
   if (!d->nslots) d->seed = evp__hash_seed(); /* a new table: see evp__pq_dict_t */
   uint32_t h = u64_hash(d, k);
   if (d->nslots) {
-    size_t s = h & (d->nslots - 1);
-    for (uint64_t x; (x = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1))
+    size_t s = h & (d->nslots - 1), probes = 0;
+    for (uint64_t x; (x = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1)) {
+      if (++probes > EVP__PQ_DICT_MAX_PROBE) return EVP_ERR_TOO_LARGE;
       if (SLOT_HASH(x) == h && u64_key_at(d, SLOT_INDEX(x)) == k) {
         *idx = SLOT_INDEX(x);
         return EVP_OK;
       }
+    }
   }
   /* New entry: make room first so a failure changes nothing. */
   evp_err_t e = evp__buf_reserve(&d->bytes, 8);

@@ -88,14 +88,26 @@ typedef struct evp__pq_dict {
   size_t n, cap;
   evp__buf_t bytes;
   /* The hash's seed, evp__hash_seed() from the first insert on: clients
-   * choose the values, and with a fixed seed values that share a slot could
-   * be computed offline and sent to make every lookup a scan. The entries'
+   * choose the values, and with a fixed seed any values that share a slot
+   * could be computed offline and sent. The seed does not stop every
+   * collision (EVP__PQ_DICT_MAX_PROBE bounds what is left). The entries'
    * order, and so the file, does not depend on it. */
   uint64_t seed;
 } evp__pq_dict_t;
 
+/* Most slots one lookup walks. Linear probing at a load of at most 1/2
+ * with a good hash walks a few; a run this long among 131,072 slots is
+ * about as likely as 10^-16, so it means values crafted to collide (the
+ * seeded hash is fast, not keyed: differences in the top bits of 8-byte
+ * blocks cancel for every seed): the lookup gives up with
+ * EVP_ERR_TOO_LARGE and the writer writes the chunk without a dictionary,
+ * so crafted values cost their own column's compression, never a scan per
+ * value. */
+#define EVP__PQ_DICT_MAX_PROBE 256
+
 /* Index of the entry equal to @p p[0..n), inserting it when new.
- * EVP_ERR_NOMEM leaves the dictionary unchanged. */
+ * EVP_ERR_NOMEM, and EVP_ERR_TOO_LARGE (a lookup past
+ * EVP__PQ_DICT_MAX_PROBE slots), leave the dictionary unchanged. */
 evp_err_t evp__pq_dict_insert(evp__pq_dict_t *d, const uint8_t *p, size_t n, uint32_t *idx);
 /* The same for an INT64/TIMESTAMP column, whose keys are 8 bytes: entry i
  * is bytes.p[8i .. 8i+8), @p key little-endian (so the bytes are the PLAIN

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <snappy-c.h>
 #include <zstd.h>
+#include <zstd_errors.h> /* ZSTD_error_memory_allocation */
 #include "base/base.h"
 #include "lake/pq_format.h"
 #include "lake/pq_writer_int.h"
@@ -347,9 +348,11 @@ static evp_err_t write_page(evp__pq_writer_t *w, evp__pq_chunk_meta_t *m, int pa
     if (evp__buf_reserve(&w->comp, clen))
       return evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory");
     clen = ZSTD_compressCCtx(w->zctx, w->comp.p, clen, body->p, body->len, w->opt.zstd_level);
-    if (ZSTD_isError(clen))
-      return evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "parquet: zstd failed: %s",
-                         ZSTD_getErrorName(clen));
+    if (ZSTD_isError(clen)) /* libzstd allocates its working memory lazily, here */
+      return ZSTD_getErrorCode(clen) == ZSTD_error_memory_allocation
+                 ? evp__seterr(errstr, errstr_size, EVP_ERR_NOMEM, "parquet: out of memory (zstd)")
+                 : evp__seterr(errstr, errstr_size, EVP_ERR_INTERNAL, "parquet: zstd failed: %s",
+                               ZSTD_getErrorName(clen));
     w->comp.len = clen;
     body = &w->comp;
   }

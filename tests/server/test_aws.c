@@ -732,19 +732,23 @@ START_TEST(non_retryable_errors_not_retried) {
 END_TEST
 
 START_TEST(retry_needs_time_left) {
-  /* An answer that used up all but ~30 ms of the call: no retry in the
-   * sliver (it could not finish over a real network), the error is reported. */
+  /* An answer that leaves less than the least time a retry needs (600 ms
+   * here, 50 ms in production; stretched so that a loaded machine cannot
+   * eat the margin): no retry, the error is reported. The old rule retried
+   * with any time left. */
   evp__aws_client_set_backoff(SM, 0, 0);
-  evp__aws_client_set_timeout(SM, 400);
-  mock_aws_delay_fail_next(M, NULL, 1, 370, 500, "InternalFailure");
+  evp__aws_client_set_min_attempt(SM, 600);
+  evp__aws_client_set_timeout(SM, 1500);
+  mock_aws_delay_fail_next(M, NULL, 1, 1000, 500, "InternalFailure");
   evp__aws_secret_t s;
   evp__aws_result_t r;
   ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", NULL, NULL, &s, &r), EVP_ERR_HTTP);
   ck_assert_uint_eq(r.attempts, 1);
   ck_assert_str_eq(r.err_type, "InternalFailure");
+  ck_assert_int_eq(evp__aws_client_retry_quota(SM), 500); /* not charged */
   /* with time left, the same failure is retried */
-  evp__aws_client_set_timeout(SM, 2000);
-  mock_aws_delay_fail_next(M, NULL, 1, 370, 500, "InternalFailure");
+  evp__aws_client_set_timeout(SM, 4000);
+  mock_aws_delay_fail_next(M, NULL, 1, 1000, 500, "InternalFailure");
   ck_assert_int_eq(evp__sm_get_secret(SM, "evpipe/signing", NULL, NULL, &s, &r), EVP_OK);
   ck_assert_uint_eq(r.attempts, 2);
   evp__aws_secret_clear(&s);
@@ -1154,7 +1158,13 @@ START_TEST(https_verified_against_the_ca_bundle) {
     shrink(c);
     e = evp__sm_get_secret(c, "tls/secret", "AWSCURRENT", NULL, &s, &r);
     ck_assert_int_eq(e, EVP_ERR_TRANSPORT);
-    ck_assert_uint_eq(r.attempts, 1); /* a verification failure is not retried */
+    /* A verification failure is not retried: the call ends at the first
+     * one, short of the 3 attempts a retried error takes. (One transient
+     * failure may come before it on a loaded machine, as the TLS handshake
+     * under valgrind can.) */
+    ck_assert_msg(strstr(r.err_msg, "certificate") != NULL, "round %d: %s", round, r.err_msg);
+    ck_assert_msg(r.attempts < EVP__AWS_MAX_ATTEMPTS, "round %d: %u attempts, last: %s", round,
+                  r.attempts, r.err_msg);
     ck_assert_ptr_null(s.value);
     evp__aws_client_free(c);
   }

@@ -373,6 +373,38 @@ START_TEST(dictionaries_spread_keys_crafted_for_a_fixed_seed) {
 }
 END_TEST
 
+/* Strings whose hashes are equal for every seed (a difference in the top
+ * bit of one 8-byte block's last byte, cancelled by bits 63 and 34 of the
+ * next): a lookup gives up after EVP__PQ_DICT_MAX_PROBE slots instead of
+ * scanning them all (the writer then writes the chunk without a
+ * dictionary, as for any failed insert: dict_note). */
+START_TEST(dictionary_gives_up_on_values_colliding_for_every_seed) {
+  enum { K = 10, N = 1 << K }; /* K independent flips: 1,024 strings, 16 bytes a pair */
+  uint8_t key[16 * K];
+  evp__pq_dict_t d = {0};
+  uint32_t idx;
+  evp_err_t e = EVP_OK;
+  size_t inserted = 0;
+  for (unsigned v = 0; v < N && !e; v++) {
+    memset(key, 'a', sizeof key);
+    for (unsigned b = 0; b < K; b++)
+      if (v >> b & 1) {
+        key[16 * b + 7] ^= 0x80;  /* top bit of block 2b */
+        key[16 * b + 15] ^= 0x80; /* bit 63 of block 2b+1 */
+        key[16 * b + 12] ^= 0x04; /* bit 34 of block 2b+1 */
+      }
+    if (v == 1) /* the family does collide, with this process's seed too */
+      ck_assert_uint_eq(evp__hash32_seeded(evp__hash_seed(), key, sizeof key), d.ent[0].hash);
+    e = evp__pq_dict_insert(&d, key, sizeof key, &idx);
+    inserted += e == EVP_OK;
+  }
+  ck_assert_int_eq(e, EVP_ERR_TOO_LARGE);
+  ck_assert_uint_eq(inserted, EVP__PQ_DICT_MAX_PROBE + 1);
+  ck_assert_uint_eq(d.n, inserted); /* the refused one was not added */
+  evp__pq_dict_free(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------------ writer */
 
 static char tmpdir[256];
@@ -952,6 +984,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, integer_dictionary_dedups_in_order);
   tcase_add_test(tc, integer_dictionary_spreads_high_bit_keys);
   tcase_add_test(tc, dictionaries_spread_keys_crafted_for_a_fixed_seed);
+  tcase_add_test(tc, dictionary_gives_up_on_values_colliding_for_every_seed);
   tcase_add_test(tc, dictionary_dedups_in_order);
   suite_add_tcase(s, tc);
   TCase *tw = tcase_create("writer");
